@@ -1,0 +1,37 @@
+"""The `leadscore` command. Each command group lives in its own module and registers itself here.
+
+Modules import heavy libraries (pandas, scikit-learn, DuckDB) inside their command functions so that
+`leadscore --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="leadscore",
+    help="Explainable lead scoring: rule models, lifecycle, triggers, batch and predictive scoring.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+# Order is the order of `leadscore --help`.
+_COMMAND_MODULES = (
+    "leadscore.cli.core",
+    "leadscore.cli.generate",
+    "leadscore.cli.predictive",
+)
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

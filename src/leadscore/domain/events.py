@@ -1,0 +1,97 @@
+"""Events: everything that happens to a lead, in an append-only log (ARCHITECTURE.md decision 2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leadscore.domain.timeutil import parse_timestamp, to_iso, to_micros
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing a lead did or that happened to it.
+
+    `ts` (epoch microseconds) is derived from `timestamp`; engines compare it, never the datetime,
+    so every engine draws window boundaries identically. `properties` holds only present values.
+    """
+
+    lead_id: str
+    type: str
+    timestamp: datetime
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    ts: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", to_micros(self.timestamp))
+
+    @classmethod
+    def of(
+        cls,
+        lead_id: str,
+        type: str,
+        timestamp: datetime | str,
+        id: str | None = None,
+        **properties: Any,
+    ) -> Event:
+        """Convenient constructor for code and tests: `Event.of("c-1", "purchase", "2026-01-01", amount=9)`."""
+        return cls(
+            lead_id=lead_id,
+            type=type,
+            timestamp=parse_timestamp(timestamp),
+            properties={k: v for k, v in properties.items() if v is not None},
+            id=id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lead_id": self.lead_id, "type": self.type, "timestamp": to_iso(self.timestamp)}
+        if self.id is not None:
+            out["id"] = self.id
+        out.update(self.properties)
+        return out
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, float) and value.is_integer():
+        # 100 and 100.0 are the same value (MODEL-FORMAT.md); so are their events.
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def event_key(event: Event) -> str:
+    """The event's identity: its `id`, or a hash of its content (lead, type, time, properties).
+
+    Content keys are prefixed so that an explicit id can never collide with a content hash.
+    """
+    if event.id is not None:
+        return event.id
+    payload = json.dumps(
+        [event.lead_id, event.type, event.ts, _canonical(dict(event.properties))],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "h:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def dedupe_events(events: Iterable[Event]) -> list[Event]:
+    """Keep the first event seen for each identity, in input order."""
+    seen: set[str] = set()
+    out: list[Event] = []
+    for event in events:
+        key = event_key(event)
+        if key not in seen:
+            seen.add(key)
+            out.append(event)
+    return out

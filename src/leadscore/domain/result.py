@@ -1,0 +1,100 @@
+"""The result of scoring one lead, in the shape every interface returns (MODEL-FORMAT.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leadscore.domain.timeutil import to_iso
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownEntry:
+    """One rule's contribution, or a `cap:<dim>` / `floor:<dim>` adjustment.
+
+    `events` is the number of events that matched an event rule's filter and window; None for
+    condition rules and adjustments.
+    """
+
+    rule: str
+    dimension: str
+    points: float
+    events: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "dimension": self.dimension, "points": self.points}
+        if self.events is not None:
+            out["events"] = self.events
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StageChange:
+    """One step of the lifecycle replay: why and when the lead entered `stage`."""
+
+    stage: str
+    at: datetime
+    previous: str | None
+    cause: str  # "initial", "event:<type>", "auto", "manual"
+    event_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "at": to_iso(self.at),
+            "from": self.previous,
+            "cause": self.cause,
+            "event_id": self.event_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookMatch:
+    index: int
+    action: str | None
+    priority: int | None
+    content: tuple[str, ...] = ()
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "priority": self.priority,
+            "content": list(self.content),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    lead_id: str
+    at: datetime
+    model: str
+    model_version: str
+    score: float
+    dimensions: dict[str, float]
+    labels: dict[str, str | None]
+    stage: str | None
+    breakdown: tuple[BreakdownEntry, ...]
+    playbook: PlaybookMatch | None = None
+    stage_history: tuple[StageChange, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, history: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lead_id": self.lead_id,
+            "at": to_iso(self.at),
+            "model": self.model,
+            "model_version": self.model_version,
+            "score": self.score,
+            "dimensions": dict(self.dimensions),
+            "labels": dict(self.labels),
+            "stage": self.stage,
+            "breakdown": [b.to_dict() for b in self.breakdown],
+            "playbook": self.playbook.to_dict() if self.playbook else None,
+        }
+        if history:
+            out["stage_history"] = [s.to_dict() for s in self.stage_history]
+        out.update(self.extras)
+        return out
