@@ -1,0 +1,155 @@
+"""Conditions and event filters compiled once per model into closures over an evaluation context.
+
+The context is what a condition may look at: the lead's attributes, its timeline, the time T, and,
+where the format allows it, the scores, labels and stage already computed at T.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadscore.domain.events import Event
+from leadscore.engine.timeline import Timeline
+from leadscore.engine.values import MISSING, compile_predicate, is_number
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AllCondition,
+    AnyCondition,
+    AnyConditionModel,
+    AttributeCondition,
+    CountCondition,
+    LabelCondition,
+    LastCondition,
+    NoneCondition,
+    NotCondition,
+    ScoreCondition,
+    StageCondition,
+)
+from leadscore.model.predicates import Predicate
+
+
+@dataclass(slots=True)
+class Context:
+    at: int
+    attributes: Mapping[str, Any]
+    timeline: Timeline
+    scores: Mapping[str, float] = field(default_factory=dict)
+    labels: dict[str, str | None] = field(default_factory=dict)
+    stage: str | None = None
+
+
+Check = Callable[[Context], bool]
+EventFilter = Callable[[Event], bool] | None
+
+
+def compile_where(where: Mapping[str, Predicate]) -> EventFilter:
+    if not where:
+        return None
+    tests = [(prop, compile_predicate(pred)) for prop, pred in where.items()]
+    if len(tests) == 1:
+        ((prop, test),) = tests
+        return lambda e: test(e.properties.get(prop, MISSING))
+
+    def check(e: Event) -> bool:
+        props = e.properties
+        return all(test(props.get(prop, MISSING)) for prop, test in tests)
+
+    return check
+
+
+def _micros(d: int | None) -> int | None:
+    return None if d is None else int(d) * 1_000_000
+
+
+def aggregate(function: str, values: list[float]) -> Any:
+    """sum over nothing is 0; min / max / avg over nothing are missing (MODEL-FORMAT.md)."""
+    if function == "sum":
+        return math.fsum(values)
+    if not values:
+        return MISSING
+    if function == "min":
+        return min(values)
+    if function == "max":
+        return max(values)
+    return math.fsum(values) / len(values)
+
+
+def compile_condition(cond: AnyConditionModel) -> Check:
+    if isinstance(cond, AttributeCondition):
+        name, test = cond.attribute, compile_predicate(cond)
+        return lambda ctx: test(ctx.attributes.get(name, MISSING))
+
+    if isinstance(cond, CountCondition):
+        types, where, within, test = (
+            cond.count,
+            compile_where(cond.where),
+            _micros(cond.within),
+            compile_predicate(cond),
+        )
+        return lambda ctx: test(sum(1 for _ in ctx.timeline.select(types, ctx.at, within, where)))
+
+    if isinstance(cond, AggregateCondition):
+        fn, prop = cond.function, cond.property
+        types, where, within, test = cond.of, compile_where(cond.where), _micros(cond.within), compile_predicate(cond)
+
+        def agg(ctx: Context) -> bool:
+            values = [
+                e.properties[prop]
+                for _, e in ctx.timeline.select(types, ctx.at, within, where)
+                if is_number(e.properties.get(prop))
+            ]
+            return test(aggregate(fn, values))
+
+        return agg
+
+    if isinstance(cond, NoneCondition):
+        types, where, within = cond.none, compile_where(cond.where), _micros(cond.within)
+        return lambda ctx: next(ctx.timeline.select(types, ctx.at, within, where), None) is None
+
+    if isinstance(cond, LastCondition):
+        types, where = cond.last, compile_where(cond.where)
+        older, newer = _micros(cond.older_than), _micros(cond.newer_than)
+
+        def last(ctx: Context) -> bool:
+            latest = max((e.ts for _, e in ctx.timeline.select(types, ctx.at, None, where)), default=None)
+            if latest is None:
+                return False
+            if older is not None and not latest <= ctx.at - older:
+                return False
+            return not (newer is not None and not latest > ctx.at - newer)
+
+        return last
+
+    if isinstance(cond, ScoreCondition):
+        dim, test = cond.score, compile_predicate(cond)
+        return lambda ctx: test(ctx.scores.get(dim, MISSING))
+
+    if isinstance(cond, LabelCondition):
+        name, test = cond.label, compile_predicate(cond)
+
+        def label(ctx: Context) -> bool:
+            value = ctx.labels.get(name)
+            return test(MISSING if value is None else value)
+
+        return label
+
+    if isinstance(cond, StageCondition):
+        test = compile_predicate(cond.stage)
+        return lambda ctx: test(MISSING if ctx.stage is None else ctx.stage)
+
+    if isinstance(cond, AllCondition):
+        parts = [compile_condition(c) for c in cond.all]
+        return lambda ctx: all(p(ctx) for p in parts)
+
+    if isinstance(cond, AnyCondition):
+        parts = [compile_condition(c) for c in cond.any]
+        return lambda ctx: any(p(ctx) for p in parts)
+
+    if isinstance(cond, NotCondition):
+        inner = compile_condition(cond.not_)
+        return lambda ctx: not inner(ctx)
+
+    raise TypeError(f"unknown condition {cond!r}")  # pragma: no cover

@@ -1,0 +1,169 @@
+"""The pure scorer: score(model, lead, events, at) -> Result (ARCHITECTURE.md decision 1).
+
+Nothing here reads a clock or does IO: the evaluation time is always given. Every other engine
+(incremental, SQL, Spark) is an optimisation of this function and is tested against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.result import BreakdownEntry, PlaybookMatch, Result, StageChange
+from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
+from leadscore.engine.compile import Check, Context, compile_condition
+from leadscore.engine.rules import CompiledRule, compile_rule
+from leadscore.engine.timeline import Timeline
+from leadscore.lifecycle.replay import CompiledLifecycle
+from leadscore.model.fingerprint import model_version
+from leadscore.model.spec import ScoringModel
+
+TOTAL = "total"
+
+
+def _always(_: Context) -> bool:
+    return True
+
+
+class Scorer:
+    """A model compiled once, to score many leads. Stateless between calls; safe to share."""
+
+    def __init__(self, model: ScoringModel) -> None:
+        self.model = model
+        self.version = model_version(model)
+        self.dimensions = model.dimension_names()
+        self.rules: list[CompiledRule] = [compile_rule(r, model.dimension_of(r)) for r in model.rules]
+        self.labels: list[tuple[str, list[tuple[str, Check]]]] = [
+            (name, [(b.label, compile_condition(b.when) if b.when else _always) for b in bands])
+            for name, bands in model.labels.items()
+        ]
+        self.lifecycle = CompiledLifecycle(model.lifecycle) if model.lifecycle else None
+        self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
+
+    # -- pieces, usable on their own by the other engines and the store -------------------------
+    def breakdown(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> list[BreakdownEntry]:
+        """Rule contributions in model order, then per-dimension floor / cap adjustments."""
+        ctx = Context(at, attributes, timeline)
+        by_dim: dict[str, list[BreakdownEntry]] = defaultdict(list)
+        for rule in self.rules:
+            points, count = rule.evaluate(ctx)
+            if points != 0.0:
+                by_dim[rule.dimension].append(BreakdownEntry(rule.id, rule.dimension, points, count))
+        entries: list[BreakdownEntry] = []
+        adjustments: list[BreakdownEntry] = []
+        for dim in self.dimensions:
+            own = by_dim.get(dim, [])
+            entries.extend(own)
+            raw = math.fsum(e.points for e in own)
+            spec = self.model.dimension_spec(dim)
+            if spec.cap is not None and raw > spec.cap:
+                adjustments.append(BreakdownEntry(f"cap:{dim}", dim, spec.cap - raw))
+            elif spec.floor is not None and raw < spec.floor:
+                adjustments.append(BreakdownEntry(f"floor:{dim}", dim, spec.floor - raw))
+        # model order for rules (dimensions interleave as the rules do), adjustments last
+        order = {r.id: i for i, r in enumerate(self.rules)}
+        entries.sort(key=lambda e: order[e.rule])
+        return entries + adjustments
+
+    def totals(self, entries: Iterable[BreakdownEntry]) -> dict[str, float]:
+        """Dimension sums and `total`, each the exactly rounded sum of its breakdown entries."""
+        per: dict[str, list[float]] = {d: [] for d in self.dimensions}
+        every: list[float] = []
+        for e in entries:
+            per[e.dimension].append(e.points)
+            every.append(e.points)
+        out = {d: math.fsum(v) for d, v in per.items()}
+        out[TOTAL] = math.fsum(every)
+        return out
+
+    def scores_at(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> dict[str, float]:
+        return self.totals(self.breakdown(attributes, timeline, at))
+
+    def labels_at(self, ctx: Context) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for name, bands in self.labels:
+            out[name] = next((label for label, check in bands if check(ctx)), None)
+        return out
+
+    def playbook_at(self, ctx: Context) -> PlaybookMatch | None:
+        for i, check in enumerate(self.playbooks):
+            if check(ctx):
+                p = self.model.playbooks[i]
+                return PlaybookMatch(i, p.action, p.priority, tuple(p.content), p.name)
+        return None
+
+    # -- the whole result --------------------------------------------------------------------------
+    def score(self, lead: Lead, events: Iterable[Event], at: datetime | str) -> Result:
+        at_dt = parse_timestamp(at)
+        at_us = to_micros(at_dt)
+        own = (e for e in events if e.lead_id == lead.id)
+        timeline = Timeline(own, until=at_us)
+        return self.score_timeline(lead, timeline, at_us)
+
+    def score_timeline(self, lead: Lead, timeline: Timeline, at_us: int) -> Result:
+        attributes = lead.attributes
+        entries = self.breakdown(attributes, timeline, at_us)
+        scores = self.totals(entries)
+        ctx = Context(at_us, attributes, timeline, scores)
+        stage: str | None = None
+        history: list[StageChange] = []
+        if self.lifecycle is not None:
+            cache: dict[int, dict[str, float]] = {at_us: scores}
+
+            def scores_at(t: int) -> dict[str, float]:
+                if t not in cache:
+                    cache[t] = self.scores_at(attributes, timeline, t)
+                return cache[t]
+
+            stage, history = self.lifecycle.replay(lead.id, attributes, timeline, at_us, scores_at)
+        ctx.stage = stage
+        ctx.labels = self.labels_at(ctx)
+        return Result(
+            lead_id=lead.id,
+            at=from_micros(at_us),
+            model=self.model.name,
+            model_version=self.version,
+            score=scores[TOTAL],
+            dimensions={d: scores[d] for d in self.dimensions},
+            labels=ctx.labels,
+            stage=stage,
+            breakdown=tuple(entries),
+            playbook=self.playbook_at(ctx),
+            stage_history=tuple(history),
+        )
+
+    def score_many(self, leads: Iterable[Lead], events: Iterable[Event], at: datetime | str) -> list[Result]:
+        """Score every lead; events are grouped by lead id. Equals calling `score` for each lead."""
+        at_us = to_micros(parse_timestamp(at))
+        grouped: dict[str, list[Event]] = defaultdict(list)
+        for e in events:
+            grouped[e.lead_id].append(e)
+        return [self.score_timeline(lead, Timeline(grouped.get(lead.id, ()), until=at_us), at_us) for lead in leads]
+
+
+_CACHE: dict[int, Scorer] = {}
+
+
+def scorer_for(model: ScoringModel) -> Scorer:
+    """A compiled scorer per model object (models are immutable)."""
+    key = id(model)
+    found = _CACHE.get(key)
+    if found is None or found.model is not model:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        found = _CACHE[key] = Scorer(model)
+    return found
+
+
+def score(model: ScoringModel, lead: Lead, events: Iterable[Event], at: datetime | str) -> Result:
+    """The reference scoring function: the result of `lead` with `events` at time `at`."""
+    return scorer_for(model).score(lead, events, at)
+
+
+def score_many(model: ScoringModel, leads: Iterable[Lead], events: Iterable[Event], at: datetime | str) -> list[Result]:
+    return scorer_for(model).score_many(leads, events, at)

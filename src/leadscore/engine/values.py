@@ -1,0 +1,103 @@
+"""Predicate semantics, exactly as MODEL-FORMAT.md states them: no type coercion.
+
+Numbers compare with numbers (100 == 100.0), text with text; `true` is not `1`; a missing value fails
+every predicate except `exists: false`. Each predicate is compiled once into a closure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from leadscore.model.predicates import PredicateFields
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+Test = Callable[[Any], bool]
+
+
+def kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "num"
+    if isinstance(value, str):
+        return "str"
+    return "other"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality without coercion: kinds must match, then values compare."""
+    ka = kind(a)
+    return ka == kind(b) and ka != "other" and a == b
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    ka = kind(a)
+    return ka == kind(b) and ka in ("num", "str")
+
+
+def _one(key: str, arg: Any) -> Test:
+    if key == "eq":
+        return lambda v: same(v, arg)
+    if key == "ne":
+        return lambda v: not same(v, arg)
+    if key == "in":
+        options = list(arg)
+        return lambda v: any(same(v, o) for o in options)
+    if key == "not_in":
+        options = list(arg)
+        return lambda v: not any(same(v, o) for o in options)
+    if key == "gt":
+        return lambda v: _ordered(v, arg) and v > arg
+    if key == "gte":
+        return lambda v: _ordered(v, arg) and v >= arg
+    if key == "lt":
+        return lambda v: _ordered(v, arg) and v < arg
+    if key == "lte":
+        return lambda v: _ordered(v, arg) and v <= arg
+    if key == "between":
+        lo, hi = arg
+        return lambda v: _ordered(v, lo) and _ordered(v, hi) and lo <= v <= hi
+    if key == "contains":
+        needle = str(arg).lower()
+        return lambda v: isinstance(v, str) and needle in v.lower()
+    if key == "matches":
+        pattern = re.compile(str(arg))
+        return lambda v: isinstance(v, str) and pattern.search(v) is not None
+    raise ValueError(f"unknown predicate {key!r}")  # pragma: no cover - the spec forbids it
+
+
+def compile_predicate(pred: PredicateFields) -> Test:
+    """All predicates of the mapping must hold; a missing value fails all but `exists: false`."""
+    items = pred.predicate_items()
+    exists = next((v for k, v in items if k == "exists"), None)
+    tests = [_one(k, v) for k, v in items if k != "exists"]
+
+    if exists is False:
+        # `exists: false` holds only for a missing value; other predicates cannot hold then.
+        return (lambda v: v is MISSING) if not tests else (lambda v: False)
+
+    if len(tests) == 1:
+        only = tests[0]
+        return lambda v: v is not MISSING and only(v)
+
+    def test(v: Any) -> bool:
+        if v is MISSING:
+            return False
+        return all(t(v) for t in tests)
+
+    return test

@@ -1,0 +1,130 @@
+"""The lifecycle stage of a lead, derived by replaying its events in time order (MODEL-FORMAT.md).
+
+After each event: the event's own transition (first in the list whose `from:` allows it; may move
+back or out of an exit), then automatic transitions with the score at that event's time until none
+applies. After the last event, automatic transitions run once more at T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadscore.domain.result import StageChange
+from leadscore.domain.timeutil import from_micros
+from leadscore.engine.compile import Check, Context, compile_condition
+from leadscore.engine.errors import ScoringDataError
+from leadscore.engine.timeline import Timeline
+from leadscore.model.checks import auto_sources
+from leadscore.model.spec import Lifecycle
+
+STAGE_SET = "stage_set"
+
+
+@dataclass(frozen=True, slots=True)
+class _EventTransition:
+    to: str
+    sources: frozenset[str] | None
+    types: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _AutoTransition:
+    to: str
+    sources: frozenset[str]
+    check: Check
+
+
+class CompiledLifecycle:
+    def __init__(self, lc: Lifecycle) -> None:
+        self.spec = lc
+        self.stages = frozenset(lc.all_stages())
+        self.initial = lc.initial_stage
+        self.event_transitions: list[_EventTransition] = []
+        self.auto: list[_AutoTransition] = []
+        for tr in lc.transitions:
+            if tr.on is not None:
+                self.event_transitions.append(
+                    _EventTransition(tr.to, frozenset(tr.from_) if tr.from_ else None, frozenset(tr.on))
+                )
+            elif tr.when is not None:
+                srcs = frozenset(auto_sources(lc, tr.to, tr.from_))
+                self.auto.append(_AutoTransition(tr.to, srcs, compile_condition(tr.when)))
+        self.auto_sources = frozenset().union(*(a.sources for a in self.auto)) if self.auto else frozenset()
+
+    def _checked(self, lead_id: str, stage: Any, what: str) -> str:
+        if not isinstance(stage, str) or stage not in self.stages:
+            raise ScoringDataError(
+                lead_id,
+                f"{what} {stage!r} names no stage of the model (expected one of {', '.join(sorted(self.stages))})",
+            )
+        return stage
+
+    def replay(
+        self,
+        lead_id: str,
+        attributes: Mapping[str, Any],
+        timeline: Timeline,
+        at: int,
+        scores_at: Callable[[int], dict[str, float]],
+    ) -> tuple[str, list[StageChange]]:
+        stage = self.initial
+        if "stage" in attributes:
+            stage = self._checked(lead_id, attributes["stage"], "the `stage` attribute")
+        start = timeline.events[0].ts if timeline.events else at
+        history = [StageChange(stage, from_micros(start), None, "initial")]
+
+        def move(to: str, when: int, cause: str, event_id: str | None = None) -> None:
+            nonlocal stage
+            if to != stage:
+                history.append(StageChange(to, from_micros(when), stage, cause, event_id))
+                stage = to
+
+        def automatic(when: int) -> None:
+            if stage not in self.auto_sources:
+                return
+            ctx = Context(when, attributes, timeline, _LazyScores(when, scores_at))
+            for _ in range(len(self.stages) + 1):  # the model has no cycles; this bounds the pass anyway
+                for tr in self.auto:
+                    if stage in tr.sources and tr.check(ctx):
+                        move(tr.to, when, "auto")
+                        break
+                else:
+                    return
+
+        for event in timeline.events:
+            if event.type == STAGE_SET:
+                target = self._checked(lead_id, event.properties.get("stage"), "a stage_set event's `stage`")
+                move(target, event.ts, "manual", event.id)
+            else:
+                for tr in self.event_transitions:
+                    if event.type in tr.types and (tr.sources is None or stage in tr.sources):
+                        move(tr.to, event.ts, f"event:{event.type}", event.id)
+                        break
+            automatic(event.ts)
+        automatic(at)
+        return stage, history
+
+
+class _LazyScores(Mapping[str, float]):
+    """The scores at one instant, computed only if a condition asks for them (most do not)."""
+
+    def __init__(self, at: int, scores_at: Callable[[int], dict[str, float]]) -> None:
+        self._at = at
+        self._scores_at = scores_at
+        self._values: dict[str, float] | None = None
+
+    def _get(self) -> dict[str, float]:
+        if self._values is None:
+            self._values = self._scores_at(self._at)
+        return self._values
+
+    def __getitem__(self, key: str) -> float:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())

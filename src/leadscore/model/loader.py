@@ -1,0 +1,220 @@
+"""Load a model file: YAML 1.2 with line numbers, validated, with every error located.
+
+ruamel.yaml reads YAML 1.2 (so `on:` is a key, not `True`) and remembers where each key and item
+stands. Validation errors from pydantic and from the cross-reference checks come back as paths,
+which are mapped onto those positions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError
+
+from leadscore.model.checks import check_model
+from leadscore.model.errors import ModelError, ModelIssue
+from leadscore.model.spec import ScoringModel
+
+Pos = tuple[int, int]
+Loc = tuple[str | int, ...]
+
+
+class _Constructor(RoundTripConstructor):
+    """Dates stay text: the format has no date type, and a model should read what its author wrote."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.Constructor = _Constructor
+    y.version = (1, 2)
+    y.allow_duplicate_keys = False
+    return y
+
+
+def _plain(node: Any, loc: Loc, positions: dict[Loc, Pos]) -> Any:
+    """Convert ruamel's round-trip nodes to plain Python, recording the position of every path."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            try:
+                line, col = node.lc.key(key)
+                positions[(*loc, str(key))] = (line + 1, col + 1)
+            except (KeyError, TypeError):
+                pass
+            out[str(key)] = _plain(value, (*loc, str(key)), positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            try:
+                line, col = node.lc.item(i)
+                positions[(*loc, i)] = (line + 1, col + 1)
+            except (KeyError, TypeError, IndexError):
+                pass
+            items.append(_plain(value, (*loc, i), positions))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def parse_yaml(text: str, source: str | None = None) -> tuple[Any, dict[Loc, Pos]]:
+    positions: dict[Loc, Pos] = {}
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ModelError([ModelIssue("", f"invalid YAML: {problem}", line, col)], source) from None
+    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys in some versions)
+        raise ModelError([ModelIssue("", f"invalid YAML: {exc}")], source) from None
+    return _plain(data, (), positions), positions
+
+
+def load_model(path: str | Path) -> ScoringModel:
+    """Read and validate a model file. Raises ModelError listing every problem with its line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError([ModelIssue("", "file not found")], str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError([ModelIssue("", f"cannot read the file: {exc}")], str(p)) from None
+    return parse_model(text, source=str(p))
+
+
+def parse_model(text: str, source: str | None = None) -> ScoringModel:
+    data, positions = parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ModelError(
+            [ModelIssue("", "a model file must be a YAML mapping (format, name, rules, ...)", 1, 1)], source
+        )
+    return validate_model(data, positions, source)
+
+
+def validate_model(
+    data: dict[str, Any], positions: dict[Loc, Pos] | None = None, source: str | None = None
+) -> ScoringModel:
+    positions = positions or {}
+    try:
+        model = ScoringModel.model_validate(data)
+    except ValidationError as exc:
+        issues = [_issue(err, data, positions) for err in exc.errors()]
+        raise ModelError(_dedupe(issues), source) from None
+    found = check_model(model)
+    if found:
+        issues = [_locate(_parse_path(path), data, positions, message) for path, message in found]
+        raise ModelError(_dedupe(issues), source)
+    return model
+
+
+def _dedupe(issues: Iterable[ModelIssue]) -> list[ModelIssue]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for issue in issues:
+        key = (issue.path, issue.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(issue)
+    return sorted(out, key=lambda i: (i.line or 0, i.column or 0))
+
+
+def _data_path(loc: Loc, data: Any) -> Loc:
+    """Keep only the loc parts that are real keys/indices: pydantic adds union tags and type names."""
+    real: list[str | int] = []
+    node = data
+    for part in loc:
+        in_map = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            real.append(part)
+            node = node[part]
+    return tuple(real)
+
+
+def _render(path: Loc) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _locate(path: Loc, data: Any, positions: dict[Loc, Pos], message: str) -> ModelIssue:
+    real = _data_path(path, data)
+    probe = real
+    while probe and probe not in positions:
+        probe = probe[:-1]
+    line, col = positions.get(probe, (None, None)) if probe else (1, 1)
+    return ModelIssue(_render(real), message, line, col)
+
+
+def _parse_path(text: str) -> Loc:
+    parts: list[str | int] = []
+    for chunk in text.replace("]", "").split("."):
+        name, *indices = chunk.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices)
+    return tuple(parts)
+
+
+def _issue(err: Any, data: Any, positions: dict[Loc, Pos]) -> ModelIssue:
+    loc: Loc = tuple(err["loc"])
+    kind = err["type"]
+    real = _data_path(loc, data)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        hint = _suggest(key)
+        return _locate((*real, key) if key not in real[-1:] else real, data, positions, f"unknown key {key!r}{hint}")
+    if kind == "missing":
+        field = str(loc[-1])
+        return _locate(real, data, positions, f"missing required field {field!r}")
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if (
+        "input" in err
+        and kind not in ("condition_kind", "rule_kind", "model_type")
+        and not isinstance(err["input"], dict | list)
+    ) and repr(err["input"]) not in message:
+        message += f" (got {err['input']!r})"
+    return _locate(real, data, positions, message)
+
+
+def _known_keys() -> set[str]:
+    keys: set[str] = set()
+    stack: list[type[BaseModel]] = [ScoringModel]
+    import leadscore.model.conditions as c
+    import leadscore.model.spec as s
+
+    for module in (c, s):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                stack.append(value)
+    for cls in stack:
+        for name, field in cls.model_fields.items():
+            keys.add(field.alias or name)
+    return keys
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, sorted(_known_keys()), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
