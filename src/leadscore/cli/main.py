@@ -21,6 +21,8 @@ app = typer.Typer(
 # Order is the order of `leadscore --help`.
 _COMMAND_MODULES = (
     "leadscore.cli.core",
+    "leadscore.cli.store",
+    "leadscore.cli.batch",
     "leadscore.cli.generate",
     "leadscore.cli.predictive",
 )
