@@ -17,6 +17,7 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.result import BreakdownEntry, PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
+from leadscore.engine.horizon import DAY_US, collect, next_change
 from leadscore.engine.rules import CompiledRule, compile_rule
 from leadscore.engine.timeline import Timeline
 from leadscore.lifecycle.replay import CompiledLifecycle
@@ -44,6 +45,7 @@ class Scorer:
         ]
         self.lifecycle = CompiledLifecycle(model.lifecycle) if model.lifecycle else None
         self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
+        self._windows, self._decaying = collect(model)
 
     # -- pieces, usable on their own by the other engines and the store -------------------------
     def breakdown(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> list[BreakdownEntry]:
@@ -96,6 +98,11 @@ class Scorer:
                 p = self.model.playbooks[i]
                 return PlaybookMatch(i, p.action, p.priority, tuple(p.content), p.name)
         return None
+
+    def next_change(self, lead: Lead, timeline: Timeline, at_us: int, decay_step_us: int = DAY_US) -> int | None:
+        """Epoch micros of the earliest time after `at_us` when the result can change with no new event
+        (None: never). May be early, never late; decaying leads come back every `decay_step_us`."""
+        return next_change(self._windows, self._decaying, timeline, at_us, decay_step_us)
 
     # -- the whole result --------------------------------------------------------------------------
     def score(self, lead: Lead, events: Iterable[Event], at: datetime | str) -> Result:

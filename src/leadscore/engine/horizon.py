@@ -1,0 +1,107 @@
+"""When can a lead's result next change without a new event?
+
+Time alone changes a result only through windows (`within`, `older_than`, `newer_than`) and decay.
+An event leaves a window of length D at exactly ts + D (the window is T - D < ts <= T), and a `last`
+bound flips at the latest event's ts + D. Collecting those instants gives the next time a refresh is
+needed; the answer may be early (the result then does not change) but is never late. Decay changes a
+score continuously, so decaying leads are revisited every `decay_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from leadscore.engine.compile import EventFilter, compile_where
+from leadscore.engine.timeline import Timeline
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AnyConditionModel,
+    CountCondition,
+    LastCondition,
+    NoneCondition,
+    children,
+)
+from leadscore.model.spec import ConditionRule, EventRule, Linear, ScoringModel
+
+DAY_US = 86_400 * 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    types: tuple[str, ...]
+    where: EventFilter
+    length_us: int
+    latest_only: bool = False  # `last:` looks at the most recent event only
+
+
+@dataclass(frozen=True, slots=True)
+class Decaying:
+    types: tuple[str, ...]
+    where: EventFilter
+    ends_after_us: int | None  # linear decay reaches zero; half-life never does
+
+
+def _condition_windows(cond: AnyConditionModel) -> Iterator[Window]:
+    if isinstance(cond, CountCondition | NoneCondition) and cond.within is not None:
+        types = cond.count if isinstance(cond, CountCondition) else cond.none
+        yield Window(types, compile_where(cond.where), cond.within.micros)
+    elif isinstance(cond, AggregateCondition) and cond.within is not None:
+        yield Window(cond.of, compile_where(cond.where), cond.within.micros)
+    elif isinstance(cond, LastCondition):
+        for bound in (cond.older_than, cond.newer_than):
+            if bound is not None:
+                yield Window(cond.last, compile_where(cond.where), bound.micros, latest_only=True)
+    for child in children(cond):
+        yield from _condition_windows(child)
+
+
+def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
+    windows: list[Window] = []
+    decaying: list[Decaying] = []
+    conditions: list[AnyConditionModel] = []
+    for rule in model.rules:
+        if isinstance(rule, EventRule):
+            where = compile_where(rule.where)
+            if rule.within is not None:
+                windows.append(Window(rule.on, where, rule.within.micros))
+            if rule.decay is not None:
+                ends = rule.decay.linear.micros if isinstance(rule.decay, Linear) else None
+                decaying.append(Decaying(rule.on, where, ends))
+        elif isinstance(rule, ConditionRule):
+            conditions.append(rule.when)
+    conditions += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
+    if model.lifecycle:
+        conditions += [t.when for t in model.lifecycle.transitions if t.when is not None]
+    conditions += [p.when for p in model.playbooks if p.when is not None]
+    for cond in conditions:
+        windows.extend(_condition_windows(cond))
+    return windows, decaying
+
+
+def next_change(
+    windows: list[Window], decaying: list[Decaying], timeline: Timeline, at: int, decay_step_us: int = DAY_US
+) -> int | None:
+    best: int | None = None
+
+    def consider(t: int) -> None:
+        nonlocal best
+        if t > at and (best is None or t < best):
+            best = t
+
+    for w in windows:
+        matched = [e.ts for _, e in timeline.select(w.types, at, None, w.where)]
+        if not matched:
+            continue
+        if w.latest_only:
+            consider(max(matched) + w.length_us)
+        else:
+            # the earliest event still inside the window is the next to leave it
+            inside = [ts + w.length_us for ts in matched if ts + w.length_us > at]
+            if inside:
+                consider(min(inside))
+    for d in decaying:
+        for _, e in timeline.select(d.types, at, d.ends_after_us, d.where):
+            consider(at + decay_step_us if d.ends_after_us is None else min(at + decay_step_us, e.ts + d.ends_after_us))
+            break
+    return best
