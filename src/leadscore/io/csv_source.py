@@ -1,0 +1,108 @@
+"""Delimited text: delimiter sniffed (, ; tab |), quoted fields, UTF-8 with or without BOM.
+
+Streams with the csv module, so memory is bounded by one chunk whatever the file size. Line
+numbers are physical lines: the header is line 1 and a row whose quoted field spans lines is
+reported at the line it starts on.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from leadscore.io.chunk import RawChunk
+from leadscore.io.errors import DataFileError, RowError
+from leadscore.io.formats import read_sample, sniff_delimiter
+from leadscore.io.values import NUMERIC_START, coerce_cell
+
+
+def iter_csv(path: Path, batch_size: int, text_columns: frozenset[str]) -> Iterator[RawChunk]:
+    """Chunks of rows; cells in `text_columns` are only stripped, others coerced (values.py)."""
+    name = str(path)
+    preferred = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        delimiter = sniff_delimiter(read_sample(path), preferred)
+        f = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
+    with f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            yield from _chunks(name, reader, batch_size, text_columns)
+        except UnicodeDecodeError:
+            raise DataFileError([RowError(name, reader.line_num + 1, None, None, "not UTF-8 text")]) from None
+        except csv.Error as exc:
+            raise DataFileError([RowError(name, reader.line_num, None, None, f"bad CSV: {exc}")]) from None
+
+
+def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str]) -> Iterator[RawChunk]:
+    header = _header(name, reader)
+    width = len(header)
+    typed = [j for j, col in enumerate(header) if col not in text_columns]
+    numeric_start = NUMERIC_START
+    first = True
+    prev = reader.line_num
+    lines: list[int] = []
+    rows: list[list[Any]] = []
+    raws: list[list[str]] = []
+    errors: list[RowError] = []
+    original = partial(_original_at, header, raws)
+    for row in reader:
+        start = prev + 1
+        prev = reader.line_num
+        cells: list[Any] = [cell.strip() for cell in row]
+        if not any(cells):
+            continue  # blank line, or a row of empty cells
+        if len(row) != width:
+            message = f"expected {width} fields, found {len(row)}"
+            errors.append(RowError(name, start, None, None, message, record=_original(header, row)))
+        else:
+            for j in typed:
+                cell = cells[j]
+                if not cell:
+                    cells[j] = None
+                elif cell[0] in numeric_start:
+                    cells[j] = coerce_cell(cell)
+            lines.append(start)
+            rows.append(cells)
+            raws.append(row)
+        if len(rows) + len(errors) >= batch_size:
+            yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+            first = False
+            lines, rows, raws, errors = [], [], [], []
+            original = partial(_original_at, header, raws)
+    if rows or errors or first:
+        yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+
+
+def _header(name: str, reader: Any) -> list[str]:
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header = [cell.strip() for cell in row]
+            break
+    else:
+        raise DataFileError.file_level(name, "empty file: expected a header row with column names")
+    line = reader.line_num
+    if "" in header:
+        position = header.index("") + 1
+        raise DataFileError([RowError(name, line, None, None, f"column {position} has no name")])
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise DataFileError([RowError(name, line, col, None, f"duplicate column name {col!r}")])
+        seen.add(col)
+    return header
+
+
+def _original_at(header: list[str], raws: list[list[str]], i: int) -> dict[str, Any]:
+    return _original(header, raws[i])
+
+
+def _original(header: list[str], row: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(zip(header, row, strict=False))
+    for k, extra in enumerate(row[len(header) :], start=1):
+        out[f"_extra_{k}"] = extra
+    return out
