@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadscore.domain.events import Event
-from leadscore.engine.timeline import Timeline
+from leadscore.engine.timeline import EventFilter, Timeline
 from leadscore.engine.values import MISSING, compile_predicate, is_number
 from leadscore.model.conditions import (
     AggregateCondition,
@@ -42,7 +42,6 @@ class Context:
 
 
 Check = Callable[[Context], bool]
-EventFilter = Callable[[Event], bool] | None
 
 
 def compile_where(where: Mapping[str, Predicate]) -> EventFilter:
@@ -89,7 +88,12 @@ def compile_condition(cond: AnyConditionModel) -> Check:
             _micros(cond.within),
             compile_predicate(cond),
         )
-        return lambda ctx: test(sum(1 for _ in ctx.timeline.select(types, ctx.at, within, where)))
+
+        def count(ctx: Context) -> bool:
+            _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
+            return test(hi - lo)
+
+        return count
 
     if isinstance(cond, AggregateCondition):
         fn, prop = cond.function, cond.property
@@ -107,16 +111,22 @@ def compile_condition(cond: AnyConditionModel) -> Check:
 
     if isinstance(cond, NoneCondition):
         types, where, within = cond.none, compile_where(cond.where), _micros(cond.within)
-        return lambda ctx: next(ctx.timeline.select(types, ctx.at, within, where), None) is None
+
+        def absent(ctx: Context) -> bool:
+            _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
+            return hi == lo
+
+        return absent
 
     if isinstance(cond, LastCondition):
         types, where = cond.last, compile_where(cond.where)
         older, newer = _micros(cond.older_than), _micros(cond.newer_than)
 
         def last(ctx: Context) -> bool:
-            latest = max((e.ts for _, e in ctx.timeline.select(types, ctx.at, None, where)), default=None)
-            if latest is None:
+            m, _, hi = ctx.timeline.window(types, ctx.at, None, where)
+            if hi == 0:
                 return False
+            latest = m.ts[hi - 1]
             if older is not None and not latest <= ctx.at - older:
                 return False
             return not (newer is not None and not latest > ctx.at - newer)

@@ -36,18 +36,17 @@ def compile_event_rule(rule: EventRule) -> Callable[[Context], tuple[float, int 
     factor = decay_factor(rule)
 
     def evaluate(ctx: Context) -> tuple[float, int | None]:
-        matched = list(ctx.timeline.select(types, ctx.at, within, where))
-        count = len(matched)
+        m, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
+        count = hi - lo
         if not count:
             return 0.0, 0
-        if once:
-            # the most recent; equal times: the later in input order (highest seq)
-            matched = [max(matched, key=lambda se: (se[1].ts, se[0]))]
+        # `once`: the most recent; at equal times the later in input order (the last of the range)
+        first = hi - 1 if once else lo
         if factor is None:
-            total = points * len(matched)
+            total = points * (hi - first)
         else:
-            at = ctx.at
-            total = math.fsum(points * factor((at - e.ts) / 1_000_000) for _, e in matched)
+            at, ts = ctx.at, m.ts
+            total = math.fsum(points * factor((at - ts[i]) / 1_000_000) for i in range(first, hi))
         if limit is not None:
             total = min(total, limit) if points >= 0 else max(total, -limit)
         return total, count

@@ -1,6 +1,8 @@
-"""A lead's events, deduplicated and ordered, indexed by type for windowed look-ups at any time T.
+"""A lead's events, deduplicated and ordered, indexed for windowed look-ups at any time T.
 
 Ties in time keep input order (`seq`), which decides "the most recent" event for `once:` and `last:`.
+The events that pass a rule's type and `where:` filter are found once per timeline and cached, so a
+lifecycle replay that needs the score at every event's time pays only a binary search per rule.
 """
 
 from __future__ import annotations
@@ -11,18 +13,28 @@ from dataclasses import dataclass, field
 
 from leadscore.domain.events import Event, dedupe_events
 
+EventFilter = Callable[[Event], bool] | None
+
 
 @dataclass(slots=True)
-class TypeIndex:
+class Matched:
+    """Events of some types passing a filter, sorted by (ts, seq)."""
+
     ts: list[int] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+
+    def bounds(self, at: int, within_us: int | None) -> tuple[int, int]:
+        """Index range of the events with T - within < ts <= T."""
+        hi = bisect_right(self.ts, at)
+        lo = bisect_right(self.ts, at - within_us) if within_us is not None else 0
+        return lo, hi
 
 
 class Timeline:
     """Events of one lead up to (and including) `until`, in time order."""
 
-    __slots__ = ("by_type", "events")
+    __slots__ = ("_cache", "by_type", "events")
 
     def __init__(self, events: Iterable[Event], until: int | None = None) -> None:
         unique = dedupe_events(events)
@@ -31,31 +43,52 @@ class Timeline:
         # sort is stable: equal timestamps keep input order
         ordered = sorted(unique, key=lambda e: e.ts)
         self.events: list[Event] = ordered
-        self.by_type: dict[str, TypeIndex] = {}
+        self.by_type: dict[str, Matched] = {}
         for seq, event in enumerate(ordered):
             idx = self.by_type.get(event.type)
             if idx is None:
-                idx = self.by_type[event.type] = TypeIndex()
+                idx = self.by_type[event.type] = Matched()
             idx.ts.append(event.ts)
             idx.seq.append(seq)
             idx.events.append(event)
+        self._cache: dict[tuple[tuple[str, ...], int], Matched] = {}
+
+    def matching(self, types: tuple[str, ...], where: EventFilter) -> Matched:
+        """The events of `types` passing `where`, computed once per (types, filter)."""
+        key = (types, id(where))
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if len(types) == 1 and where is None:
+            found = self.by_type.get(types[0]) or Matched()
+        else:
+            rows: list[tuple[int, int, Event]] = []
+            for t in types:
+                idx = self.by_type.get(t)
+                if idx is None:
+                    continue
+                rows.extend(
+                    (ts, seq, e)
+                    for ts, seq, e in zip(idx.ts, idx.seq, idx.events, strict=True)
+                    if where is None or where(e)
+                )
+            if len(types) > 1:
+                rows.sort(key=lambda r: r[1])  # seq order is (ts, input order)
+            found = Matched([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+        self._cache[key] = found
+        return found
+
+    def window(
+        self, types: tuple[str, ...], at: int, within_us: int | None, where: EventFilter
+    ) -> tuple[Matched, int, int]:
+        m = self.matching(types, where)
+        lo, hi = m.bounds(at, within_us)
+        return m, lo, hi
 
     def select(
-        self,
-        types: tuple[str, ...],
-        at: int,
-        within_us: int | None,
-        where: Callable[[Event], bool] | None,
+        self, types: tuple[str, ...], at: int, within_us: int | None, where: EventFilter
     ) -> Iterator[tuple[int, Event]]:
         """Events of `types` with T - within < ts <= T that pass `where`, as (seq, event)."""
-        for t in types:
-            idx = self.by_type.get(t)
-            if idx is None:
-                continue
-            hi = bisect_right(idx.ts, at)
-            lo = bisect_right(idx.ts, at - within_us) if within_us is not None else 0
-            evs, seqs = idx.events, idx.seq
-            for i in range(lo, hi):
-                e = evs[i]
-                if where is None or where(e):
-                    yield seqs[i], e
+        m, lo, hi = self.window(types, at, within_us, where)
+        for i in range(lo, hi):
+            yield m.seq[i], m.events[i]
