@@ -66,8 +66,20 @@ def raw_chunks(path: str | PathLike[str], batch_size: int, text_columns: frozens
 
 
 def iter_event_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch[Event]]:
-    """Events of a file: `lead_id`, `type`, `timestamp` required, optional `id`, the rest properties."""
-    for chunk in raw_chunks(path, batch_size, EVENT_FIELDS):
+    """Events of a file: `lead_id`, `type`, `timestamp` required, optional `id`, the rest properties.
+
+    An unknown format or a missing file raises here; problems inside the file, while iterating.
+    """
+    return _event_batches(raw_chunks(path, batch_size, EVENT_FIELDS))
+
+
+def iter_lead_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch[Lead]]:
+    """Leads of a file: an `id` (or `lead_id`) column, unique within the file; the rest attributes."""
+    return _lead_batches(raw_chunks(path, batch_size, frozenset(LEAD_ID_COLUMNS)))
+
+
+def _event_batches(chunks: Iterator[RawChunk]) -> Iterator[Batch[Event]]:
+    for chunk in chunks:
         check_event_columns(chunk)
         batch: Batch[Event] = Batch(errors=list(chunk.errors))
         events_of(chunk, batch.add, batch.errors)
@@ -76,10 +88,9 @@ def iter_event_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATC
             yield batch
 
 
-def iter_lead_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch[Lead]]:
-    """Leads of a file: an `id` (or `lead_id`) column, unique within the file; the rest attributes."""
+def _lead_batches(chunks: Iterator[RawChunk]) -> Iterator[Batch[Lead]]:
     converter = LeadConverter()
-    for chunk in raw_chunks(path, batch_size, frozenset(LEAD_ID_COLUMNS)):
+    for chunk in chunks:
         batch: Batch[Lead] = Batch(errors=list(chunk.errors))
         converter.leads_of(chunk, batch.add, batch.errors)
         if batch.items or batch.errors:
