@@ -114,7 +114,7 @@ def _write_parquet(results: Sequence[Result], path: Path) -> None:
         "action": pa.string(),
         "priority": pa.int64(),
         "model_version": pa.string(),
-        "at": pa.string(),
+        "at": pa.timestamp("us", tz="UTC"),
     }
     fields = [pa.field(c, types.get(c, pa.float64() if c.startswith("dim:") else pa.string())) for c in columns]
     schema = pa.schema(fields)
