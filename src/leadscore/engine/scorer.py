@@ -6,6 +6,7 @@ Nothing here reads a clock or does IO: the evaluation time is always given. Ever
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,7 @@ from leadscore.domain.result import BreakdownEntry, PlaybookMatch, Result, Stage
 from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.horizon import DAY_US, collect, next_change
+from leadscore.engine.predictors import Prediction, Predictor
 from leadscore.engine.rules import CompiledRule, compile_rule
 from leadscore.engine.timeline import Timeline
 from leadscore.lifecycle.replay import CompiledLifecycle
@@ -34,9 +36,22 @@ def _always(_: Context) -> bool:
 class Scorer:
     """A model compiled once, to score many leads. Stateless between calls; safe to share."""
 
-    def __init__(self, model: ScoringModel) -> None:
+    def __init__(self, model: ScoringModel, predictors: Mapping[str, Predictor] | None = None) -> None:
         self.model = model
-        self.version = model_version(model)
+        self.predictors = dict(predictors or {})
+        self.predictive = {d: spec.predictive for d, spec in (model.dimensions or {}).items() if spec.predictive}
+        missing = sorted(set(self.predictive) - set(self.predictors))
+        if missing:
+            raise ValueError(
+                f"model {model.name!r} has predictive dimension(s) {', '.join(missing)}: load their artifacts "
+                "(leadscore.predictive.runtime.load_predictors) and pass them to the scorer"
+            )
+        version = model_version(model)
+        if self.predictive:
+            # a trained artifact is part of what the score means: a new artifact is a new version
+            parts = [version, *(f"{d}={self.predictors[d].version}" for d in sorted(self.predictive))]
+            version = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        self.version = version
         self.dimensions = model.dimension_names()
         self.rules: list[CompiledRule] = [compile_rule(r, model.dimension_of(r)) for r in model.rules]
         self.labels: list[tuple[str, list[tuple[str, Check]]]] = [
@@ -56,6 +71,11 @@ class Scorer:
             points, count = rule.evaluate(ctx)
             if points != 0.0:
                 by_dim[rule.dimension].append(BreakdownEntry(rule.id, rule.dimension, points, count))
+        for dim, pspec in self.predictive.items():
+            prediction = self.predict(dim, attributes, timeline, at)
+            points = prediction.probability * pspec.scale
+            if points != 0.0:
+                by_dim[dim].append(BreakdownEntry(f"predictive:{dim}", dim, points))
         entries: list[BreakdownEntry] = []
         adjustments: list[BreakdownEntry] = []
         for dim in self.dimensions:
@@ -69,8 +89,13 @@ class Scorer:
                 adjustments.append(BreakdownEntry(f"floor:{dim}", dim, spec.floor - raw))
         # model order for rules (dimensions interleave as the rules do), adjustments last
         order = {r.id: i for i, r in enumerate(self.rules)}
+        order.update({f"predictive:{d}": len(order) + i for i, d in enumerate(self.predictive)})
         entries.sort(key=lambda e: order[e.rule])
         return entries + adjustments
+
+    def predict(self, dim: str, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> Prediction:
+        spec = self.predictive[dim]
+        return self.predictors[dim].predict_one(attributes, timeline, at, spec.factors)
 
     def totals(self, entries: Iterable[BreakdownEntry]) -> dict[str, float]:
         """Dimension sums and `total`, each the exactly rounded sum of its breakdown entries."""
@@ -130,6 +155,9 @@ class Scorer:
             stage, history = self.lifecycle.replay(lead.id, attributes, timeline, at_us, scores_at)
         ctx.stage = stage
         ctx.labels = self.labels_at(ctx)
+        extras: dict[str, Any] = {}
+        if self.predictive:
+            extras["predictions"] = {d: self.predict(d, attributes, timeline, at_us).to_dict() for d in self.predictive}
         return Result(
             lead_id=lead.id,
             at=from_micros(at_us),
@@ -142,6 +170,7 @@ class Scorer:
             breakdown=tuple(entries),
             playbook=self.playbook_at(ctx),
             stage_history=tuple(history),
+            extras=extras,
         )
 
     def score_many(self, leads: Iterable[Lead], events: Iterable[Event], at: datetime | str) -> list[Result]:
@@ -167,8 +196,16 @@ def scorer_for(model: ScoringModel) -> Scorer:
     return found
 
 
-def score(model: ScoringModel, lead: Lead, events: Iterable[Event], at: datetime | str) -> Result:
+def score(
+    model: ScoringModel,
+    lead: Lead,
+    events: Iterable[Event],
+    at: datetime | str,
+    predictors: Mapping[str, Predictor] | None = None,
+) -> Result:
     """The reference scoring function: the result of `lead` with `events` at time `at`."""
+    if predictors:
+        return Scorer(model, predictors).score(lead, events, at)
     return scorer_for(model).score(lead, events, at)
 
 

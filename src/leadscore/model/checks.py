@@ -55,6 +55,11 @@ def _rules(model: ScoringModel) -> Found:
                 )
             elif rule.dimension not in names:
                 yield f"rules[{i}].dimension", f"unknown dimension {rule.dimension!r}; expected one of {_list(names)}"
+            elif model.dimensions[rule.dimension].predictive is not None:
+                yield (
+                    f"rules[{i}].dimension",
+                    f"dimension {rule.dimension!r} is predictive (filled by a trained model); rules cannot add to it",
+                )
         elif rule.dimension not in (None, "score"):
             yield (
                 f"rules[{i}].dimension",

@@ -18,7 +18,16 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9-_]+$")]
 
 
+class Predictive(Strict):
+    """A dimension filled by a trained model: its probability times `scale` (an addition to format 1)."""
+
+    artifact: str = Field(min_length=1, description="path of a trained artifact, relative to the model file")
+    scale: float = Field(default=100.0, gt=0)
+    factors: int = Field(default=3, ge=0, le=20, description="top positive and negative factors to report")
+
+
 class Dimension(Strict):
+    predictive: Predictive | None = None
     floor: float | None = None
     cap: float | None = None
     description: str | None = None
