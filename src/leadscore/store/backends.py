@@ -1,0 +1,85 @@
+"""The built-in backends: embedded SQLite (WAL) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from leadscore.store.base import LeadStore, register_backend
+from leadscore.store.tables import leads
+
+BUSY_TIMEOUT_S = 60.0
+
+
+class SqliteStore(LeadStore):
+    """One file, many processes: WAL lets readers run beside the single writer.
+
+    Every write transaction starts with BEGIN IMMEDIATE, taking the write lock at once; a
+    deferred transaction that upgrades from read to write can fail with "database is locked"
+    however long the busy timeout is, which would lose a batch under concurrent writers.
+    """
+
+    name = "sqlite"
+
+    def _create_engine(self, url: str) -> Engine:
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = "DEFERRED" if conn.get_execution_options().get("leadscore_read") else "IMMEDIATE"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
+        """BEGIN IMMEDIATE already holds the database's single write lock."""
+
+    def insert(self, table: sa.Table) -> Any:
+        return sqlite.insert(table)
+
+    def _is_retryable(self, exc: DBAPIError) -> bool:
+        return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+
+
+class PostgresStore(LeadStore):
+    """Row locks on the leads being rescored (`SELECT ... FOR UPDATE`, in id order so no deadlock)."""
+
+    name = "postgres"
+
+    def _create_engine(self, url: str) -> Engine:
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
+        ids = sorted(set(lead_ids))
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            conn.execute(
+                sa.select(leads.c.id).where(leads.c.id.in_(chunk)).order_by(leads.c.id).with_for_update()
+            ).all()
+
+    def insert(self, table: sa.Table) -> Any:
+        return postgresql.insert(table)
+
+    def _is_retryable(self, exc: DBAPIError) -> bool:
+        code = getattr(exc.orig, "sqlstate", None)
+        return code in ("40001", "40P01", "55P03")
+
+
+register_backend("sqlite", SqliteStore)
+register_backend("postgres", PostgresStore, "postgresql")

@@ -1,0 +1,140 @@
+"""Ingesting whole files with bounded memory: strict (all or nothing) or skipping bad rows.
+
+Strict, the default: a first streaming pass reads the whole file and refuses it, naming every
+bad row (file:line:column), before anything is written. With `skip_invalid`, the good rows are
+written and the bad ones go to a rejects file with their reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from leadscore.domain import Event, Lead
+from leadscore.io import Batch, DataFileError, RowError, iter_event_batches, iter_lead_batches
+from leadscore.io.errors import MAX_SHOWN
+from leadscore.io.rejects import RejectsWriter
+from leadscore.store.base import LeadStore
+from leadscore.store.ingest import BatchOutcome, Clock, event_problems, ingest_events, ingest_leads, lead_problems
+from leadscore.store.pipeline import Evaluator
+
+T = TypeVar("T", Event, Lead)
+Progress = Callable[[str, int, int | None], None]  # phase, rows done, rows in all (when known)
+
+
+@dataclass
+class FileReport(BatchOutcome):
+    rejected: int = 0
+    rejects_path: str | None = None
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Reader(Generic[T]):
+    batches: Callable[[], Iterator[Batch[T]]]
+    check: Callable[[Sequence[T], Sequence[int]], list[RowError]]
+    write: Callable[[Sequence[T]], BatchOutcome]
+
+
+def default_rejects_path(path: str | Path) -> Path:
+    p = Path(path)
+    suffix = p.suffix.lower() if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson") else ".jsonl"
+    return p.with_name(f"{p.stem}.rejects{suffix}")
+
+
+def ingest_events_file(
+    store: LeadStore,
+    evaluator: Evaluator,
+    path: str | Path,
+    now: Clock,
+    *,
+    batch_size: int = 10_000,
+    skip_invalid: bool = False,
+    rejects: str | Path | None = None,
+    progress: Progress | None = None,
+) -> FileReport:
+    reader: _Reader[Event] = _Reader(
+        lambda: iter_event_batches(path, batch_size),
+        lambda items, lines: event_problems(evaluator.model, items, lines, str(path)),
+        lambda items: ingest_events(store, evaluator, items, now),
+    )
+    return _ingest(reader, path, skip_invalid, rejects, progress)
+
+
+def ingest_leads_file(
+    store: LeadStore,
+    evaluator: Evaluator,
+    path: str | Path,
+    now: Clock,
+    *,
+    batch_size: int = 10_000,
+    skip_invalid: bool = False,
+    rejects: str | Path | None = None,
+    progress: Progress | None = None,
+) -> FileReport:
+    reader: _Reader[Lead] = _Reader(
+        lambda: iter_lead_batches(path, batch_size),
+        lambda items, lines: lead_problems(evaluator.model, items, lines, str(path)),
+        lambda items: ingest_leads(store, evaluator, items, now, f"file:{Path(path).name}"),
+    )
+    return _ingest(reader, path, skip_invalid, rejects, progress)
+
+
+def _split(reader: _Reader[T], batch: Batch[T]) -> tuple[list[T], list[RowError]]:
+    """The batch's good items, and every error (reading and model problems) in line order."""
+    problems: list[RowError] = reader.check(batch.items, batch.lines)
+    if not problems:
+        return batch.items, batch.errors
+    bad = {e.line for e in problems}
+    good = [item for item, line in zip(batch.items, batch.lines, strict=True) if line not in bad]
+    return good, sorted([*batch.errors, *problems], key=lambda e: e.line or 0)
+
+
+def _ingest(
+    reader: _Reader[T], path: str | Path, skip_invalid: bool, rejects: str | Path | None, progress: Progress | None
+) -> FileReport:
+    total: int | None = None
+    if not skip_invalid:
+        total = _validate(reader, progress)
+    report = FileReport()
+    writer: Any = None
+    try:
+        if skip_invalid:
+            report.rejects_path = str(rejects or default_rejects_path(path))
+            writer = RejectsWriter(report.rejects_path)
+        for batch in reader.batches():
+            good, errors = _split(reader, batch)
+            report.rows += len(batch.items) + len({e.line for e in batch.errors})
+            if errors:
+                if writer is None:  # the file changed between the passes
+                    raise DataFileError(errors)
+                report.rejected += writer.write(errors)
+                report.errors.extend(str(e) for e in errors[: max(0, MAX_SHOWN - len(report.errors))])
+            if good:
+                report.add(reader.write(good))
+            if progress:
+                progress("write", report.rows, total)
+    finally:
+        if writer is not None:
+            writer.close()
+    return report
+
+
+def _validate(reader: _Reader[T], progress: Progress | None) -> int:
+    """Read the whole file once; raise DataFileError naming the bad rows. Returns the row count."""
+    shown: list[RowError] = []
+    bad = rows = 0
+    for batch in reader.batches():
+        _, errors = _split(reader, batch)
+        rows += len(batch.items) + len({e.line for e in batch.errors})
+        if errors:
+            bad += len(errors)
+            shown.extend(errors[: max(0, MAX_SHOWN - len(shown))])
+        if progress:
+            progress("check", rows, None)
+    if bad:
+        raise DataFileError(shown, bad)
+    return rows

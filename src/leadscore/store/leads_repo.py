@@ -1,0 +1,90 @@
+"""Leads: creation on first sight, attribute upserts with history, accounts, alias resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadscore.domain import Lead
+from leadscore.store.base import LeadStore
+from leadscore.store.tables import aliases, lead_attribute_history, leads
+
+CHUNK = 5000
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def account_of(attributes: Mapping[str, Any]) -> str | None:
+    """The B2B account of a lead: its `account` attribute, else the domain of its `email`."""
+    account = attributes.get("account")
+    if account is not None and str(account).strip():
+        return str(account).strip()
+    email = attributes.get("email")
+    if isinstance(email, str) and "@" in email:
+        domain = email.rsplit("@", 1)[1].strip().lower()
+        return domain or None
+    return None
+
+
+def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], now: int) -> None:
+    """Create the leads that do not exist yet, without attributes: a lead may appear through behaviour."""
+    ids = sorted(set(lead_ids))  # one order for every writer, so inserts never deadlock
+    rows: list[dict[str, Any]] = [
+        {"id": i, "attributes": {}, "account": None, "created_at": now, "updated_at": now} for i in ids
+    ]
+    for part in chunks(rows):
+        store.insert_ignore(conn, leads, list(part))
+
+
+def load_leads(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Lead]:
+    out: dict[str, Lead] = {}
+    for part in chunks(list(lead_ids)):
+        for row in conn.execute(sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(part))):
+            out[row.id] = Lead(row.id, row.attributes or {})
+    return out
+
+
+def upsert_attributes(store: LeadStore, conn: Connection, batch: Sequence[Lead], now: int, source: str) -> list[str]:
+    """Merge each lead's given attributes into the stored ones; returns the ids that changed.
+
+    Keys the input leaves out are kept; every change is recorded as {key: [old, new]}.
+    """
+    ids = [lead.id for lead in batch]
+    ensure_leads(store, conn, ids, now)
+    store.lock_leads(conn, ids)
+    stored = load_leads(conn, ids)
+    changed: list[str] = []
+    history: list[dict[str, Any]] = []
+    for lead in batch:
+        old = dict(stored[lead.id].attributes)
+        new = {**old, **lead.attributes}
+        diff = {
+            k: [old.get(k), v]
+            for k, v in lead.attributes.items()
+            if k not in old or old[k] != v or type(old[k]) is not type(v)
+        }
+        if not diff:
+            continue
+        conn.execute(
+            leads.update().where(leads.c.id == lead.id).values(attributes=new, account=account_of(new), updated_at=now)
+        )
+        history.append({"lead_id": lead.id, "at": now, "changes": diff, "source": source})
+        changed.append(lead.id)
+    if history:
+        conn.execute(lead_attribute_history.insert(), history)
+    return changed
+
+
+def resolve_aliases(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """alias -> lead for those of `ids` that are aliases (merged or identified visitors)."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(sa.select(aliases.c.alias, aliases.c.lead_id).where(aliases.c.alias.in_(part))):
+            found[row.alias] = row.lead_id
+    return found

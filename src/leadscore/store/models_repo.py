@@ -1,0 +1,45 @@
+"""Model versions held by the store: the active one scores; older ones stay as history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadscore.model import ScoringModel, model_version, parse_model
+from leadscore.store.base import LeadStore
+from leadscore.store.tables import models
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    version: str
+    name: str
+    source: str
+    applied_at: int
+    active: bool
+
+    def load(self) -> ScoringModel:
+        return parse_model(self.source, source=f"model {self.name}@{self.version}")
+
+
+def active_model(conn: Connection) -> StoredModel | None:
+    row = conn.execute(sa.select(models).where(models.c.active.is_(True))).first()
+    return StoredModel(row.version, row.name, row.source, row.applied_at, row.active) if row else None
+
+
+def model_history(conn: Connection) -> list[StoredModel]:
+    rows = conn.execute(sa.select(models).order_by(models.c.applied_at, models.c.version))
+    return [StoredModel(r.version, r.name, r.source, r.applied_at, r.active) for r in rows]
+
+
+def activate(store: LeadStore, conn: Connection, model: ScoringModel, source: str, now: int) -> str:
+    """Make `model` the active version (kept as text, exactly as written); the others stay as history."""
+    version = model_version(model)
+    conn.execute(models.update().where(models.c.version != version).values(active=False))
+    row = {"version": version, "name": model.name, "source": source, "applied_at": now, "active": True}
+    stmt = store.insert(models)
+    stmt = stmt.on_conflict_do_update(index_elements=["version"], set_={"active": True, "applied_at": now})
+    conn.execute(stmt, [row])
+    return version

@@ -1,0 +1,95 @@
+"""Read side: the sales queue, a lead's explanation, its history; all straight from the tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadscore.domain import Result
+from leadscore.domain.timeutil import from_micros, to_iso
+from leadscore.store.codec import result_of
+from leadscore.store.events_repo import recent_events
+from leadscore.store.tables import lead_attribute_history, leads, results, score_history, stage_history
+
+
+def queue(conn: Connection, limit: int | None = None) -> list[Result]:
+    """Results in sales-queue order: playbook priority, then score (highest first), then lead id."""
+    query = sa.select(results).order_by(results.c.queue_rank, results.c.score.desc(), results.c.lead_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [result_of(r) for r in conn.execute(query).mappings()]
+
+
+def result(conn: Connection, lead_id: str) -> Result | None:
+    row = conn.execute(sa.select(results).where(results.c.lead_id == lead_id)).mappings().first()
+    return result_of(row) if row else None
+
+
+def lead_row(conn: Connection, lead_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(leads).where(leads.c.id == lead_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def _iso(us: int | None) -> str | None:
+    return to_iso(from_micros(us)) if us is not None else None
+
+
+def score_history_of(conn: Connection, lead_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+    query = sa.select(score_history).where(score_history.c.lead_id == lead_id).order_by(score_history.c.id)
+    rows = list(conn.execute(query).mappings())
+    if limit is not None:
+        rows = rows[-limit:]
+    return [
+        {
+            "at": _iso(r["at"]),
+            "score": r["score"],
+            "delta": r["delta"],
+            "dimensions": r["dimensions"],
+            "model_version": r["model_version"],
+            "cause": r["cause"],
+        }
+        for r in rows
+    ]
+
+
+def stage_history_of(conn: Connection, lead_id: str) -> list[dict[str, Any]]:
+    query = sa.select(stage_history).where(stage_history.c.lead_id == lead_id).order_by(stage_history.c.id)
+    return [
+        {
+            "at": _iso(r["at"]),
+            "from": r["from_stage"],
+            "to": r["to_stage"],
+            "cause": r["cause"],
+            "event_id": r["event_key"],
+            "model_version": r["model_version"],
+        }
+        for r in conn.execute(query).mappings()
+    ]
+
+
+def attribute_history_of(conn: Connection, lead_id: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(lead_attribute_history)
+        .where(lead_attribute_history.c.lead_id == lead_id)
+        .order_by(lead_attribute_history.c.id)
+    )
+    return [
+        {"at": _iso(r["at"]), "changes": r["changes"], "source": r["source"]} for r in conn.execute(query).mappings()
+    ]
+
+
+def explain(conn: Connection, lead_id: str, last_events: int = 10) -> dict[str, Any] | None:
+    """The stored result with its breakdown, the last events, and the score and stage history."""
+    found = result(conn, lead_id)
+    lead = lead_row(conn, lead_id)
+    if found is None and lead is None:
+        return None
+    out: dict[str, Any] = found.to_dict() if found else {"lead_id": lead_id}
+    out["attributes"] = lead["attributes"] if lead else {}
+    out["account"] = lead["account"] if lead else None
+    out["events"] = [e.to_dict() for e in recent_events(conn, lead_id, last_events)]
+    out["score_history"] = score_history_of(conn, lead_id)
+    out["stage_history"] = stage_history_of(conn, lead_id)
+    return out

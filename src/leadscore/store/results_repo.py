@@ -1,0 +1,108 @@
+"""Stored results and their append-only history (scores with causes, stage moves)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadscore.domain import Result
+from leadscore.domain.timeutil import to_micros
+from leadscore.store.base import LeadStore
+from leadscore.store.codec import result_row
+from leadscore.store.leads_repo import chunks
+from leadscore.store.tables import results, score_history, stage_history
+
+_UPDATABLE = [c.name for c in results.columns if c.name != "lead_id"]
+
+
+def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(lead_ids))):
+        for row in conn.execute(sa.select(results).where(results.c.lead_id.in_(part))).mappings():
+            out[row["lead_id"]] = dict(row)
+    return out
+
+
+def save_results(
+    store: LeadStore,
+    conn: Connection,
+    items: Sequence[tuple[Result, int | None]],
+    previous: dict[str, dict[str, Any]],
+    cause: str,
+) -> int:
+    """Upsert results; append score and stage history where they changed. Returns how many changed."""
+    if not items:
+        return 0
+    rows = [result_row(r, nxt) for r, nxt in items]
+    stmt = store.insert(results)
+    stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE})
+    for part in chunks(rows, 2000):
+        conn.execute(stmt, list(part))
+    scores: list[dict[str, Any]] = []
+    stages: list[dict[str, Any]] = []
+    for result, _ in items:
+        prev = previous.get(result.lead_id)
+        at = to_micros(result.at)
+        if prev is None or prev["score"] != result.score or prev["dimensions"] != result.dimensions:
+            before = prev["score"] if prev else 0.0
+            scores.append(
+                {
+                    "lead_id": result.lead_id,
+                    "at": at,
+                    "model_version": result.model_version,
+                    "score": result.score,
+                    "delta": result.score - before,
+                    "dimensions": dict(result.dimensions),
+                    "cause": cause,
+                }
+            )
+        stages.extend(_stage_moves(result, prev, cause))
+    if scores:
+        conn.execute(score_history.insert(), scores)
+    if stages:
+        conn.execute(stage_history.insert(), stages)
+    return len(scores)
+
+
+def _stage_moves(result: Result, prev: dict[str, Any] | None, cause: str) -> list[dict[str, Any]]:
+    """The replay's moves since the last evaluation; a first evaluation records the whole replay.
+
+    A late event or a new model can change a stage without any move after the last evaluation:
+    then one row records the change, with the evaluation's cause.
+    """
+    if result.stage is None:
+        return []
+    since = prev["evaluated_at"] if prev else None
+    moves = [m for m in result.stage_history if since is None or to_micros(m.at) > since]
+    if since is not None:
+        moves = [m for m in moves if m.cause != "initial"]
+    rows = [
+        {
+            "lead_id": result.lead_id,
+            "at": to_micros(m.at),
+            "from_stage": m.previous,
+            "to_stage": m.stage,
+            "cause": m.cause,
+            "event_key": m.event_id,
+            "model_version": result.model_version,
+        }
+        for m in moves
+    ]
+    if prev is not None and not rows and prev["stage"] != result.stage:
+        # the move that explains the new stage, from the replay, else the evaluation itself
+        last = next((m for m in reversed(result.stage_history) if m.stage == result.stage), None)
+        rows.append(
+            {
+                "lead_id": result.lead_id,
+                "at": to_micros(last.at) if last else to_micros(result.at),
+                "from_stage": prev["stage"],
+                "to_stage": result.stage,
+                "cause": last.cause if last and last.cause != "initial" else cause,
+                "event_key": last.event_id if last else None,
+                "model_version": result.model_version,
+            }
+        )
+    return rows

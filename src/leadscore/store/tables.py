@@ -1,0 +1,154 @@
+"""The store's tables, as SQLAlchemy Core metadata: one definition for SQLite and PostgreSQL.
+
+Times are epoch microseconds (BIGINT) like everywhere in the engine, so window boundaries and
+ordering agree exactly with the pure scorer. JSON columns use the plain JSON type (not JSONB) so
+that key order of dimensions and labels survives a round trip.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for large logs.
+Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Micros = sa.BigInteger
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("account", sa.String(255), nullable=True, index=True),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)
+
+lead_attribute_history = sa.Table(
+    "lead_attribute_history",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),  # {attribute: [old, new]}; null = absent
+    sa.Column("source", sa.String(255), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    # seq is the input order, which breaks ties between events at the same instant
+    sa.Column("seq", Serial, primary_key=True, autoincrement=True),
+    sa.Column("event_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("lead_id", sa.String(255), nullable=False),
+    sa.Column("received_lead_id", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("ts", Micros, nullable=False),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("ingested_at", Micros, nullable=False),
+    sa.Index("ix_events_lead_ts", "lead_id", "ts", "seq"),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("cause", sa.String(255), nullable=False),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("lead_id", sa.String(255), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("evaluated_at", Micros, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("dimensions", sa.JSON, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("stage", sa.String(255), nullable=True),
+    sa.Column("stage_history", sa.JSON, nullable=False),  # the replay behind `stage`, for trigger detection
+    sa.Column("playbook", sa.JSON, nullable=True),
+    # priority of the playbook, or a large number (no priority / no playbook) so the queue is one index scan
+    sa.Column("queue_rank", sa.Integer, nullable=False),
+    sa.Column("breakdown", sa.JSON, nullable=False),
+    sa.Column("next_change_at", Micros, nullable=True, index=True),
+    sa.Index("ix_results_queue", "queue_rank", sa.text("score DESC"), "lead_id"),
+    sa.Index("ix_results_model_version", "model_version"),
+)
+
+score_history = sa.Table(
+    "score_history",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("dimensions", sa.JSON, nullable=False),
+    sa.Column("cause", sa.String(255), nullable=False),
+)
+
+stage_history = sa.Table(
+    "stage_history",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("from_stage", sa.String(255), nullable=True),
+    sa.Column("to_stage", sa.String(255), nullable=False),
+    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("event_key", sa.String(255), nullable=True),
+    sa.Column("model_version", sa.String(64), nullable=False),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # the YAML text as written
+    sa.Column("applied_at", Micros, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    # trigger firing key + destination: a transition fires once per destination, whatever retries happen
+    sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("trigger_id", sa.String(255), nullable=False),
+    sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+    sa.Column("destination", sa.String(255), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Micros, nullable=True),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+)

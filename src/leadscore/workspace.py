@@ -1,0 +1,168 @@
+"""A workspace: a directory with `leadscore.yaml` (store URL, model path, settings, destinations).
+
+Settings from the environment (`LEADSCORE_DATABASE_URL`, `LEADSCORE_PROJECT`) override the file,
+so one project file serves a laptop (embedded SQLite) and production (PostgreSQL). Webhook
+destinations and their secrets live here, never in the model, which is shared and versioned.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from leadscore.model.loader import parse_yaml
+
+PROJECT_FILE = "leadscore.yaml"
+DEFAULT_STORE = "sqlite:///leadscore.db"
+DEFAULT_MODEL = "model.yaml"
+
+
+class WorkspaceError(Exception):
+    """No workspace, or a project file that cannot be used; the message says where and why."""
+
+
+class EnvSettings(BaseSettings):
+    """What the environment may set; it wins over the project file."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", extra="ignore")
+
+    database_url: str | None = None
+    project: str | None = None
+
+
+class Destination(BaseModel):
+    """Where a trigger's messages go. The secret is given inline or, better, named by `secret_env`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    secret: SecretStr | None = None
+    secret_env: str | None = None
+    max_attempts: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    def signing_secret(self) -> str | None:
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        if self.secret_env:
+            return os.environ.get(self.secret_env)
+        return None
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=10_000, ge=1)
+    refresh_interval_s: float = Field(default=60.0, gt=0)
+
+
+class ProjectFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    store: str = DEFAULT_STORE
+    model: str = DEFAULT_MODEL
+    settings: Settings = Settings()
+    destinations: dict[str, Destination] = {}
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> ProjectFile:
+        for name, dest in self.destinations.items():
+            secret = dest.secret.get_secret_value() if dest.secret else None
+            if secret is not None and secret.lower() in ("", "changeme", "change-me", "secret"):
+                raise ValueError(f"destination {name!r}: replace the placeholder secret")
+        return self
+
+
+class Workspace:
+    """A project directory and its settings, with the store URL resolved against it."""
+
+    def __init__(self, root: Path, project: ProjectFile, env: EnvSettings | None = None) -> None:
+        self.root = root
+        self.project = project
+        self.env = env or EnvSettings()
+
+    @property
+    def database_url(self) -> str:
+        url = self.env.database_url or self.project.store
+        return resolve_sqlite_path(url, self.root)
+
+    @property
+    def model_path(self) -> Path:
+        return (self.root / self.project.model).resolve()
+
+    @property
+    def settings(self) -> Settings:
+        return self.project.settings
+
+    @property
+    def destinations(self) -> dict[str, Destination]:
+        return self.project.destinations
+
+    @classmethod
+    def load(cls, root: str | Path) -> Workspace:
+        path = Path(root) / PROJECT_FILE
+        if not path.is_file():
+            raise WorkspaceError(f"{path}: no project file (create one with `leadscore init`)")
+        data, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        try:
+            project = ProjectFile.model_validate(data or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+            raise WorkspaceError(f"{path}: {problems}") from None
+        return cls(Path(root).resolve(), project)
+
+    @classmethod
+    def find(cls, project: str | Path | None = None, start: str | Path | None = None) -> Workspace:
+        """The workspace named by `project`, by LEADSCORE_PROJECT, or found upwards from `start` (cwd)."""
+        chosen = project or EnvSettings().project
+        if chosen:
+            return cls.load(chosen)
+        here = Path(start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / PROJECT_FILE).is_file():
+                return cls.load(folder)
+        raise WorkspaceError(f"no {PROJECT_FILE} in {here} or above: run `leadscore init`, or pass --project DIR")
+
+
+def resolve_sqlite_path(url: str, root: Path) -> str:
+    """`sqlite:///leadscore.db` means a file in the project directory, wherever the command runs."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:" and not Path(rest).is_absolute():
+            return prefix + str((root / rest).resolve())
+    return url
+
+
+def project_text(store: str = DEFAULT_STORE, model: str = DEFAULT_MODEL) -> str:
+    return f"""# leadscore project: where the store is, which model scores, and where triggers are delivered.
+# LEADSCORE_DATABASE_URL overrides `store` (e.g. postgresql://user@host/db).
+store: {store}
+model: {model}
+settings:
+  batch_size: 10000        # events per ingest transaction
+  refresh_interval_s: 60   # `leadscore refresh --watch` default
+destinations: {{}}
+# destinations:
+#   crm:
+#     url: https://crm.example.com/hooks/leadscore
+#     secret_env: CRM_WEBHOOK_SECRET   # a whsec_... secret, from the environment
+#     max_attempts: 8
+"""
+
+
+def init_workspace(root: str | Path, model_text: str, *, force: bool = False) -> Path:
+    """Write `leadscore.yaml` and an example model into `root`; refuse to overwrite unless `force`."""
+    folder = Path(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    project = folder / PROJECT_FILE
+    model = folder / DEFAULT_MODEL
+    for path in (project, model):
+        if path.exists() and not force:
+            raise WorkspaceError(f"{path} already exists (use --force to overwrite)")
+    project.write_text(project_text(), encoding="utf-8")
+    model.write_text(model_text, encoding="utf-8")
+    return project

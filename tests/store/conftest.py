@@ -1,0 +1,126 @@
+"""The `store` fixture: every storage test runs against embedded SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.model import parse_model
+from leadscore.service import LeadService
+from leadscore.store import LeadStore, open_store
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+
+
+def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server: str = request.getfixturevalue("postgres_url")
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    request.addfinalizer(lambda: _drop(server, name))
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop(server: str, name: str) -> None:
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[LeadStore]:
+    s = open_store(store_url)
+    s.upgrade()
+    yield s
+    s.dispose()
+
+
+class FixedClock:
+    """A clock that tests move by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 6, 1, tzinfo=UTC))
+
+
+MODEL = """
+format: 1
+name: test-b2b
+dimensions:
+  fit: {rollup: max}
+  engagement: {cap: 100}
+rules:
+  - {id: big, dimension: fit, when: {attribute: employees, gte: 100}, points: 30}
+  - {id: visit, dimension: engagement, on: page_view, points: 5, within: 30d}
+  - {id: pricing, dimension: engagement, on: page_view, where: {path: {contains: pricing}}, points: 20,
+     decay: {half_life: 7d}}
+  - {id: demo, dimension: engagement, on: demo_request, points: 40, once: true}
+  - {id: quiet, dimension: engagement, when: {none: page_view, within: 14d}, points: -10}
+labels:
+  temperature:
+    - {label: hot, when: {score: total, gte: 60}}
+    - {label: warm, when: {score: total, gt: 0}}
+    - {label: cold}
+lifecycle:
+  stages: [lead, mql, sql, customer]
+  exits: [recycled, lost]
+  transitions:
+    - {to: mql, when: {score: total, gte: 60}}
+    - {to: sql, on: sales_accepted}
+    - {to: recycled, on: sales_rejected}
+    - {to: customer, on: deal_won}
+    - {to: lost, on: deal_lost}
+playbooks:
+  - {name: call, when: {stage: {in: [mql, sql]}}, priority: 1, action: Call now}
+  - {name: nurture, when: {label: temperature, eq: warm}, priority: 2, action: Nurture}
+  - {name: newsletter, action: Newsletter}
+triggers:
+  - {id: to-mql, on: stage_changed, to: mql, destination: crm}
+  - {id: hot, on: label_changed, set: temperature, to: hot, destination: chat}
+"""
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "model.yaml"
+    path.write_text(MODEL, encoding="utf-8")
+    parse_model(MODEL)
+    return path
+
+
+@pytest.fixture
+def make_service(store: LeadStore, model_file: Path, clock: FixedClock) -> Callable[..., LeadService]:
+    def make(**options: object) -> LeadService:
+        return LeadService(store, model_path=model_file, clock=clock, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def service(make_service: Callable[..., LeadService]) -> LeadService:
+    return make_service()
