@@ -1,0 +1,267 @@
+"""Trigger detection (MODEL-FORMAT.md, "Triggers"): which triggers a new result of a lead fires.
+
+`detect_triggers` is pure: it compares the lead's previous stored result with its new one and
+returns one `TriggerFiring` per transition. Delivery is someone else's job (the outbox and
+`leadscore.webhooks`); what makes "exactly once" possible is the firing's `key`, derived only from
+the transition itself, so that every engine and every retry that sees the same transition computes
+the same key, and an outbox with a unique key absorbs the repeats.
+
+How the key is made, per kind, and its limits:
+
+- `stage_changed`: from the stage change in `current.stage_history` (previous stage, new stage and
+  the time of the change). The history is replayed from the event log, so the same events give the
+  same times whoever replays them. A lead moving lead -> mql -> sql within one evaluation fires
+  `to: mql` and `to: sql` once each. A backdated event that moves an already reported change to an
+  earlier time does not fire it again (changes are matched by their (from, to) pair, in order).
+  A late event that rewrites the path (e.g. mql -> recycled becomes mql -> sql -> recycled) fires
+  the steps that are new on the rewritten path; what was reported stays reported.
+- `label_changed`: from the label set, the old and new label and the evaluation time of `previous`
+  (the last result that still showed the old label). A retry reads the same previous result and
+  gets the same key; a label that flips back and forth fires once per flip.
+- `score_changed`: the condition "score at T minus score at T - within satisfies `by`" stays true
+  for a while after a jump, so the key is the trigger plus the window-sized time bucket that holds T
+  (buckets of `within` aligned to the Unix epoch, UTC). The trigger fires at most once per bucket;
+  a jump still visible after a bucket boundary fires again in the next bucket, and a second jump
+  within the same bucket does not fire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.result import Result, StageChange
+from leadscore.domain.timeutil import to_iso, to_micros
+from leadscore.engine.scorer import scorer_for
+from leadscore.engine.values import compile_predicate
+from leadscore.model.spec import ScoringModel, Trigger
+
+TriggerKind = Literal["stage_changed", "label_changed", "score_changed"]
+Value = str | float | None
+
+KEY_PREFIX = "trg_"
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerFiring:
+    """One trigger fired by one transition of one lead.
+
+    `key` doubles as the webhook message id (Standard Webhooks `webhook-id`), so receivers can
+    deduplicate; it contains no `.`, as the signing scheme requires. `destination` is the name from
+    the model (None when the trigger names none); its URL and secret live in the workspace.
+    """
+
+    trigger_id: str
+    lead_id: str
+    destination: str | None
+    at: datetime
+    kind: TriggerKind
+    from_value: Value
+    to_value: Value
+    payload: dict[str, Any]
+    key: str
+
+
+def idempotency_key(*parts: object) -> str:
+    """A short, stable id for a transition: the same parts give the same key on every machine."""
+    text = json.dumps([_plain(p) for p in parts], separators=(",", ":"), ensure_ascii=True)
+    return KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _plain(part: object) -> object:
+    if isinstance(part, datetime):
+        return to_micros(part)
+    return part
+
+
+def detect_triggers(
+    model: ScoringModel,
+    previous: Result | None,
+    current: Result,
+    *,
+    score_before_window: Callable[[Trigger], float] | None = None,
+) -> list[TriggerFiring]:
+    """The firings of `model.triggers` for the move of one lead from `previous` to `current`.
+
+    `previous` is the lead's last stored result (None for a new lead); it should carry its
+    `stage_history`; without one, only changes after `previous.at` count as new.
+    `score_before_window(trigger)` returns the lead's total score at `current.at - trigger.within`;
+    it is required when the model has `score_changed` triggers (see `scores_before`).
+    Firings come in time order, then in the model's trigger order.
+    """
+    if previous is not None and previous.lead_id != current.lead_id:
+        raise ValueError(f"previous result is for lead {previous.lead_id!r}, current for {current.lead_id!r}")
+    score_triggers = [t.id for t in model.triggers if t.on == "score_changed"]
+    if score_triggers and score_before_window is None:
+        raise ValueError(
+            "score_changed triggers need the score at the start of their window "
+            f"(pass score_before_window): {', '.join(score_triggers)}"
+        )
+    stage_moves = _new_stage_changes(previous, current) if any(t.on == "stage_changed" for t in model.triggers) else []
+    found: list[tuple[int, int, TriggerFiring]] = []
+    for index, trigger in enumerate(model.triggers):
+        if trigger.on == "stage_changed":
+            firings = [_stage_firing(model, trigger, current, c) for c in stage_moves if _stage_matches(trigger, c)]
+        elif trigger.on == "label_changed":
+            firings = _label_firings(model, trigger, previous, current)
+        else:
+            assert score_before_window is not None
+            firings = _score_firings(model, trigger, current, score_before_window(trigger))
+        found.extend((to_micros(f.at), index, f) for f in firings)
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [f for _, _, f in found]
+
+
+# -- stage_changed ------------------------------------------------------------------------------
+
+
+def _new_stage_changes(previous: Result | None, current: Result) -> list[StageChange]:
+    """The changes of `current.stage_history` that `previous` had not seen yet, in time order.
+
+    Changes are matched by their (from, to) pair in order, not by time, so a backdated event that
+    moves a known change earlier does not make it new. When both results end in different stages
+    and no new change explains it (e.g. the `stage` attribute was edited), one change from the old
+    to the new stage is reported at the time of the last history entry.
+    """
+    moves = [c for c in current.stage_history if c.previous is not None]
+    if previous is None:
+        return moves
+    if previous.stage_history:
+        known: Counter[tuple[str | None, str]] = Counter(
+            (c.previous, c.stage) for c in previous.stage_history if c.previous is not None
+        )
+        seen: Counter[tuple[str | None, str]] = Counter()
+        new: list[StageChange] = []
+        for c in moves:
+            seen[(c.previous, c.stage)] += 1
+            if seen[(c.previous, c.stage)] > known[(c.previous, c.stage)]:
+                new.append(c)
+    else:
+        new = [c for c in moves if c.at > previous.at]
+    old, now = previous.stage, current.stage
+    if old is not None and now is not None and old != now and not any(c.stage == now for c in new):
+        last_at = current.stage_history[-1].at if current.stage_history else current.at
+        new.append(StageChange(now, last_at, old, "reconciled"))
+    return new
+
+
+def _stage_matches(trigger: Trigger, change: StageChange) -> bool:
+    if trigger.to is not None and change.stage != trigger.to:
+        return False
+    return trigger.from_ is None or change.previous in trigger.from_
+
+
+def _stage_firing(model: ScoringModel, trigger: Trigger, current: Result, change: StageChange) -> TriggerFiring:
+    key = idempotency_key(
+        "stage_changed", model.name, trigger.id, current.lead_id, change.previous, change.stage, change.at
+    )
+    details = {"cause": change.cause, "event_id": change.event_id}
+    return _firing(trigger, current, "stage_changed", change.at, change.previous, change.stage, key, details)
+
+
+# -- label_changed ------------------------------------------------------------------------------
+
+
+def _label_firings(
+    model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result
+) -> list[TriggerFiring]:
+    """A label set's value changed (a first label of a new lead counts as a change from null).
+
+    Without `to:`, every change fires, a change to null (no band matches any more) included.
+    """
+    assert trigger.set is not None
+    old = previous.labels.get(trigger.set) if previous is not None else None
+    new = current.labels.get(trigger.set)
+    if new == old or (trigger.to is not None and new != trigger.to):
+        return []
+    since = previous.at if previous is not None else None
+    key = idempotency_key("label_changed", model.name, trigger.id, current.lead_id, trigger.set, old, new, since)
+    details = {"set": trigger.set, "previous_at": to_iso(since) if since else None}
+    return [_firing(trigger, current, "label_changed", current.at, old, new, key, details)]
+
+
+# -- score_changed ------------------------------------------------------------------------------
+
+
+def _score_firings(model: ScoringModel, trigger: Trigger, current: Result, before: float) -> list[TriggerFiring]:
+    assert trigger.by is not None and trigger.within is not None
+    delta = current.score - before
+    if not compile_predicate(trigger.by)(delta):
+        return []
+    bucket = to_micros(current.at) // trigger.within.micros
+    key = idempotency_key("score_changed", model.name, trigger.id, current.lead_id, bucket)
+    details = {"within": trigger.within.text, "delta": delta, "window_start": to_iso(window_start(trigger, current))}
+    return [_firing(trigger, current, "score_changed", current.at, before, current.score, key, details)]
+
+
+def window_start(trigger: Trigger, current: Result) -> datetime:
+    """T - within for a score_changed trigger: where its score comparison starts."""
+    assert trigger.within is not None
+    return current.at - timedelta(seconds=int(trigger.within))
+
+
+def scores_before(
+    model: ScoringModel, lead: Lead, events: Iterable[Event], current: Result
+) -> Callable[[Trigger], float]:
+    """A `score_before_window` that rescores the lead with the pure scorer at T - within.
+
+    Triggers with the same window share one evaluation.
+    """
+    scorer = scorer_for(model)
+    own = [e for e in events if e.lead_id == lead.id]
+    cache: dict[int, float] = {}
+
+    def before(trigger: Trigger) -> float:
+        start = window_start(trigger, current)
+        key = to_micros(start)
+        if key not in cache:
+            cache[key] = scorer.score(lead, own, start).score
+        return cache[key]
+
+    return before
+
+
+# -- the firing ---------------------------------------------------------------------------------
+
+
+def _firing(
+    trigger: Trigger,
+    current: Result,
+    kind: TriggerKind,
+    at: datetime,
+    old: Value,
+    new: Value,
+    key: str,
+    details: dict[str, Any],
+) -> TriggerFiring:
+    """The payload follows the Standard Webhooks shape: `type`, `timestamp`, `data`."""
+    change = {"kind": kind, "from": old, "to": new, "at": to_iso(at), **details}
+    payload = {
+        "type": f"lead.{kind}",
+        "timestamp": to_iso(at),
+        "data": {
+            "trigger": trigger.id,
+            "lead_id": current.lead_id,
+            "destination": trigger.destination,
+            "change": change,
+            "result": current.to_dict(),
+        },
+    }
+    return TriggerFiring(
+        trigger_id=trigger.id,
+        lead_id=current.lead_id,
+        destination=trigger.destination,
+        at=at,
+        kind=kind,
+        from_value=old,
+        to_value=new,
+        payload=payload,
+        key=key,
+    )
