@@ -200,7 +200,7 @@ def test(
     except CaseFileError as exc:
         fail(exc.render())
     outcomes = run_cases(m, found)
-    cases_report(outcomes, title=f"Model tests of {m.name!r} ({where})")
+    cases_report(outcomes, title=f"Model tests of {m.name!r} ({_display(where)})")
     if not all(o.passed for o in outcomes):
         raise typer.Exit(1)
 

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -23,9 +24,9 @@ from leadscore.domain import Result, to_iso
 from leadscore.lifecycle.queue import sales_queue
 from leadscore.model.testing import CaseOutcome
 
-# soft_wrap: long values stay on one line when piped; highlight off so data is shown as it is
-out = Console(soft_wrap=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: messages stay on one line (tables still fit the width); highlight off: data is shown as it is
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 USER_ERROR = 2
 
@@ -183,13 +184,14 @@ def cases_report(outcomes: Sequence[CaseOutcome], title: str) -> None:
     """A pass/fail table, then for each failure a diff of expected against actual."""
     table = Table(title=title, title_justify="left")
     table.add_column("case")
-    table.add_column("where", style="dim")
+    table.add_column("where", style="dim", no_wrap=True)
     table.add_column("result", justify="center")
     table.add_column("score", justify="right")
     for o in outcomes:
         mark = Text("pass", "green") if o.passed else Text("FAIL", "bold red")
         score = number(o.result.score) if o.result is not None else "-"
-        table.add_row(Text(o.case.name), Text(o.case.location), mark, score)
+        where = Path(o.case.source).name + (f":{o.case.line}" if o.case.line else "")
+        table.add_row(Text(o.case.name), Text(where), mark, score)
     out.print(table)
     for o in outcomes:
         if o.passed:
