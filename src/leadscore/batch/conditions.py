@@ -1,0 +1,136 @@
+"""Conditions and event filters as SQL over one row per lead.
+
+Conditions on events (count, sum/min/max/avg, none, last) become aggregates of the single GROUP BY
+over the events (`Aggregates`); the condition itself is then an expression over the lead's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from leadscore.batch import sqltext as q
+from leadscore.batch.predicates import NotExpressible, TypedExpr, predicate_sql
+from leadscore.batch.schema import SourceSchema
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AllCondition,
+    AnyCondition,
+    AnyConditionModel,
+    AttributeCondition,
+    CountCondition,
+    LabelCondition,
+    LastCondition,
+    NoneCondition,
+    NotCondition,
+    ScoreCondition,
+    StageCondition,
+)
+from leadscore.model.predicates import Predicate
+
+TS = "_ls_ts"
+ORD = "_ls_ord"
+STAGE = "_ls_stage"
+TOTAL = "_ls_total"
+
+
+@dataclass
+class Aggregates:
+    """The aggregate columns of the events GROUP BY, shared by every rule and condition that needs one."""
+
+    exprs: dict[str, str] = field(default_factory=dict)  # SQL -> alias
+
+    def add(self, sql: str) -> str:
+        alias = self.exprs.get(sql)
+        if alias is None:
+            alias = self.exprs[sql] = f"_ls_a{len(self.exprs)}"
+        return alias
+
+
+@dataclass
+class Compiler:
+    schema: SourceSchema
+    at: int
+    dimension_columns: Mapping[str, str] = field(default_factory=dict)
+    label_columns: Mapping[str, str] = field(default_factory=dict)
+    aggs: Aggregates = field(default_factory=Aggregates)
+    sum_agg: str = "fsum"
+
+    # -- events ------------------------------------------------------------------------------------
+    def property_value(self, name: str) -> list[TypedExpr]:
+        return [(q.ident(s.column), s.kind) for s in self.schema.events.of(name)]
+
+    def where_sql(self, where: Mapping[str, Predicate]) -> str:
+        return q.all_of([predicate_sql(pred, self.property_value(prop)) for prop, pred in where.items()])
+
+    def event_filter(self, types: Sequence[str], where: Mapping[str, Predicate], within: int | None) -> str:
+        parts = [f"type IN {q.text_list(types)}" if len(types) > 1 else f"type = {q.text(types[0])}"]
+        parts.append(self.where_sql(where))
+        if within is not None:
+            parts.append(f"{TS} > {self.at - int(within) * 1_000_000}")
+        return q.all_of(parts)
+
+    def count(self, flt: str) -> str:
+        if flt == "FALSE":
+            return "0"
+        return f"coalesce({self.aggs.add(f'count(*) FILTER (WHERE {flt})')}, 0)"
+
+    def latest(self, flt: str) -> str:
+        if flt == "FALSE":
+            return "CAST(NULL AS BIGINT)"
+        return self.aggs.add(f"max({TS}) FILTER (WHERE {flt})")
+
+    # -- leads -------------------------------------------------------------------------------------
+    def attribute_value(self, name: str) -> list[TypedExpr]:
+        return [(q.ident(s.column), s.kind) for s in self.schema.leads.of(name)]
+
+    def condition(self, cond: AnyConditionModel) -> str:
+        if isinstance(cond, AttributeCondition):
+            return predicate_sql(cond, self.attribute_value(cond.attribute))
+        if isinstance(cond, CountCondition):
+            n = self.count(self.event_filter(cond.count, cond.where, cond.within))
+            return predicate_sql(cond, [(n, "num")])
+        if isinstance(cond, AggregateCondition):
+            return predicate_sql(cond, [(self._aggregate(cond), "num")])
+        if isinstance(cond, NoneCondition):
+            return f"({self.count(self.event_filter(cond.none, cond.where, cond.within))} = 0)"
+        if isinstance(cond, LastCondition):
+            latest = self.latest(self.event_filter(cond.last, cond.where, None))
+            parts = [f"{latest} IS NOT NULL"]
+            if cond.older_than is not None:
+                parts.append(f"{latest} <= {self.at - int(cond.older_than) * 1_000_000}")
+            if cond.newer_than is not None:
+                parts.append(f"{latest} > {self.at - int(cond.newer_than) * 1_000_000}")
+            return f"coalesce({q.all_of(parts)}, FALSE)"
+        if isinstance(cond, ScoreCondition):
+            column = TOTAL if cond.score == "total" else self.dimension_columns.get(cond.score)
+            if column is None:
+                raise NotExpressible(f"unknown dimension {cond.score!r}")
+            return predicate_sql(cond, [(column, "num")])
+        if isinstance(cond, LabelCondition):
+            return predicate_sql(cond, [(self.label_columns[cond.label], "str")])
+        if isinstance(cond, StageCondition):
+            return predicate_sql(cond.stage, [(STAGE, "str")])
+        if isinstance(cond, AllCondition):
+            return q.all_of([self.condition(c) for c in cond.all])
+        if isinstance(cond, AnyCondition):
+            return q.any_of([self.condition(c) for c in cond.any])
+        if isinstance(cond, NotCondition):
+            return q.negate(self.condition(cond.not_))
+        raise NotExpressible(f"condition {cond!r}")  # pragma: no cover
+
+    def _aggregate(self, cond: AggregateCondition) -> str:
+        flt = self.event_filter(cond.of, cond.where, cond.within)
+        slot = next((s.column for s in self.schema.events.of(cond.property) if s.kind == "num"), None)
+        fn = cond.function
+        if slot is None or flt == "FALSE":
+            return "CAST(0.0 AS DOUBLE)" if fn == "sum" else "CAST(NULL AS DOUBLE)"
+        col = q.ident(slot)
+        flt = f"{flt} AND {col} IS NOT NULL"
+        if fn == "sum":
+            return f"coalesce({self.aggs.add(f'{self.sum_agg}(CAST({col} AS DOUBLE)) FILTER (WHERE {flt})')}, 0.0)"
+        if fn == "avg":
+            total = self.aggs.add(f"{self.sum_agg}(CAST({col} AS DOUBLE)) FILTER (WHERE {flt})")
+            n = self.aggs.add(f"count(*) FILTER (WHERE {flt})")
+            return f"(CASE WHEN {n} > 0 THEN {total} / {n} END)"
+        return self.aggs.add(f"{fn}({col}) FILTER (WHERE {flt})")

@@ -1,0 +1,209 @@
+"""The batch engine: compile the model to one query, run it in DuckDB, hand undecidable leads to the
+pure scorer, and write results in the shape of `Result.to_dict()` (JSON Lines or Parquet)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from leadscore.batch import fallback
+from leadscore.batch.predicates import NotExpressible
+from leadscore.batch.query import QueryPlan, build_query
+from leadscore.batch.schema import SourceSchema
+from leadscore.batch.shape import shape_sql
+from leadscore.batch.sources import Source, prepare
+from leadscore.domain.result import Result
+from leadscore.domain.timeutil import parse_timestamp, to_micros
+from leadscore.model.fingerprint import model_version
+from leadscore.model.spec import ScoringModel
+
+if TYPE_CHECKING:
+    import duckdb
+
+Dedupe = Literal["auto", "always", "never"]
+RESULT = "_ls_result"
+
+
+@dataclass
+class BatchStats:
+    leads: int = 0
+    events: int = 0
+    fallback_leads: int = 0
+    fallback_reason: str | None = None
+    deduplicated: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.total_seconds if self.total_seconds else 0.0
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+class BatchRun:
+    """One evaluation of a model over a set of leads and events at time `at`."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        leads: Source,
+        events: Source,
+        at: datetime | str,
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+        threads: int | None = None,
+        dedupe: Dedupe = "auto",
+        workers: int | None = None,
+    ) -> None:
+        self.model = model
+        self.version = model_version(model)
+        self.at = to_micros(parse_timestamp(at))
+        self.con = con or connect(threads)
+        self.workers = workers
+        self.stats = BatchStats()
+        t = time.perf_counter()
+        self.schema: SourceSchema = prepare(self.con, leads, events)
+        self.stats.deduplicated = self._needs_dedupe(dedupe)
+        self.stats.seconds["prepare"] = time.perf_counter() - t
+        self.plan: QueryPlan | None
+        try:
+            self.plan = build_query(model, self.schema, self.at, dedupe=self.stats.deduplicated)
+        except NotExpressible as exc:
+            self.plan = None
+            self.stats.fallback_reason = str(exc)
+        self.fallback_results: list[Result] = []
+        self._run()
+
+    def _needs_dedupe(self, mode: Dedupe) -> bool:
+        if mode != "auto":
+            return mode == "always"
+        if not self.schema.has_event_id:
+            return True
+        # an id repeated within a lead, or an event without id (identified by content), needs the pass
+        row = self.con.execute(
+            "SELECT count(*) - count(id), count(*) - count(DISTINCT (lead_id, id)) FROM events"
+        ).fetchone()
+        return bool(row and (row[0] or row[1]))
+
+    def _run(self) -> None:
+        con = self.con
+        t = time.perf_counter()
+        if self.plan is None:
+            con.execute("CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.plan.sql}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT lead_id FROM {RESULT} WHERE fallback")
+        self.stats.seconds["query"] = time.perf_counter() - t
+        row = con.execute("SELECT count(*) FROM leads").fetchone()
+        self.stats.leads = int(row[0]) if row else 0
+        row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchone()
+        self.stats.events = int(row[0]) if row else 0
+        row = con.execute("SELECT count(*) FROM _ls_fb_ids").fetchone()
+        self.stats.fallback_leads = int(row[0]) if row else 0
+        if self.stats.fallback_leads:
+            t = time.perf_counter()
+            leads, events = fallback.load(con, self.schema, "_ls_fb_ids")
+            self.fallback_results = fallback.score(self.model, leads, events, self.at, self.workers)
+            self.stats.seconds["fallback"] = time.perf_counter() - t
+            if self.plan is not None and self.stats.fallback_reason is None:
+                self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
+
+    # -- results ---------------------------------------------------------------------------------------
+    def _shaped(self, json_text: bool) -> str | None:
+        if self.plan is None:
+            return None
+        return shape_sql(self.model, self.version, self.plan, self.at, f"{RESULT} WHERE NOT fallback", json=json_text)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Every result as `Result.to_dict()` gives it (native rows first, then fallback rows)."""
+        out: list[dict[str, Any]] = []
+        sql = self._shaped(True)
+        if sql is not None:
+            cur = self.con.execute(f"SELECT to_json(r) FROM ({sql}) AS r")
+            while batch := cur.fetchmany(10_000):
+                out.extend(json.loads(row[0]) for row in batch)
+        out.extend(r.to_dict() for r in self.fallback_results)
+        return out
+
+    def write(self, path: str | Path) -> Path:
+        """JSON Lines (.jsonl, .ndjson, .json) or Parquet (.parquet), by the file's extension."""
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            self._write_json(p)
+        elif suffix == ".parquet":
+            self._write_parquet(p)
+        else:
+            raise ValueError(f"{p}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
+        return p
+
+    def _write_json(self, p: Path) -> None:
+        t = time.perf_counter()
+        sql = self._shaped(True)
+        if sql is not None:
+            self.con.execute(f"COPY ({sql}) TO '{p}' (FORMAT JSON)")
+        else:
+            p.write_text("")
+        if self.fallback_results:
+            with p.open("a", encoding="utf-8") as fh:
+                for r in self.fallback_results:
+                    fh.write(json.dumps(r.to_dict(), separators=(",", ":")) + "\n")
+        self.stats.seconds["write"] = time.perf_counter() - t
+
+    def _write_parquet(self, p: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = time.perf_counter()
+        sql = self._shaped(False)
+        if sql is not None and not self.fallback_results:
+            self.con.execute(f"COPY ({sql}) TO '{p}' (FORMAT PARQUET)")
+        else:
+            rows = [_arrow_row(r.to_dict()) for r in self.fallback_results]
+            if sql is not None:
+                native = self.con.sql(sql).to_arrow_table()
+                table = pa.concat_tables([native, pa.Table.from_pylist(rows, schema=native.schema)])
+            else:
+                table = pa.Table.from_pylist(rows)
+            pq.write_table(table, p)
+        self.stats.seconds["write"] = time.perf_counter() - t
+
+
+def _arrow_row(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    d["breakdown"] = [{"events": None, **e} for e in d["breakdown"]]
+    return d
+
+
+def run_batch(
+    model: ScoringModel,
+    leads: Source,
+    events: Source,
+    at: datetime | str,
+    out: str | Path | None = None,
+    **options: Any,
+) -> BatchRun:
+    """Score every lead of `leads` at `at`; write the results to `out` when given."""
+    run = BatchRun(model, leads, events, at, **options)
+    if out is not None:
+        run.write(out)
+    return run

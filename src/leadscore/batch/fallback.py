@@ -1,0 +1,93 @@
+"""Leads the SQL cannot decide are scored by the pure scorer itself (exact by definition).
+
+Their rows are read back from DuckDB in input order and turned into domain objects; large numbers
+of them are scored in worker processes, each with its own compiled scorer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from leadscore.batch import sqltext as q
+from leadscore.batch.schema import SourceSchema
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.result import Result
+from leadscore.domain.timeutil import from_micros
+from leadscore.engine.scorer import Scorer
+from leadscore.model.spec import ScoringModel
+
+if TYPE_CHECKING:
+    import duckdb
+
+PARALLEL_FROM = 5_000
+CHUNK = 2_000
+
+
+def _value(row: Sequence[Any], idx: list[int]) -> Any:
+    for i in idx:
+        if row[i] is not None:
+            return row[i]
+    return None
+
+
+def load(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str) -> tuple[list[Lead], list[Event]]:
+    """Leads listed in `ids_table` (column lead_id) and all their events, in input order."""
+    attrs = list(schema.leads.slots.items())
+    lead_cols = [s.column for _, slots in attrs for s in slots]
+    sel = ", ".join(["id", *(q.ident(c) for c in lead_cols)])
+    leads: list[Lead] = []
+    for row in con.execute(f"SELECT {sel} FROM leads WHERE id IN (SELECT lead_id FROM {ids_table})").fetchall():
+        values: dict[str, Any] = {}
+        pos = 1
+        for name, slots in attrs:
+            v = _value(row, list(range(pos, pos + len(slots))))
+            pos += len(slots)
+            if v is not None:
+                values[name] = v
+        leads.append(Lead(str(row[0]), values))
+
+    props = list(schema.events.slots.items())
+    prop_cols = [s.column for _, slots in props for s in slots]
+    sel = ", ".join(["lead_id", "type", 'epoch_us("timestamp")', "id", *(q.ident(c) for c in prop_cols)])
+    events: list[Event] = []
+    cur = con.execute(f"SELECT {sel} FROM events WHERE lead_id IN (SELECT lead_id FROM {ids_table}) ORDER BY _ls_ord")
+    while batch := cur.fetchmany(50_000):
+        for row in batch:
+            values = {}
+            pos = 4
+            for name, slots in props:
+                v = _value(row, list(range(pos, pos + len(slots))))
+                pos += len(slots)
+                if v is not None:
+                    values[name] = v
+            events.append(Event(str(row[0]), str(row[1]), from_micros(int(row[2])), values, row[3]))
+    return leads, events
+
+
+def _score_chunk(args: tuple[ScoringModel, list[Lead], list[Event], int]) -> list[Result]:
+    model, leads, events, at = args
+    return Scorer(model).score_many(leads, events, from_micros(at))
+
+
+def score(
+    model: ScoringModel, leads: list[Lead], events: Iterable[Event], at: int, workers: int | None
+) -> list[Result]:
+    """The pure scorer over these leads, in parallel processes when there are many."""
+    if len(leads) < PARALLEL_FROM or (workers or 0) == 1:
+        return Scorer(model).score_many(leads, events, from_micros(at))
+    by_lead: dict[str, list[Event]] = {}
+    for e in events:
+        by_lead.setdefault(e.lead_id, []).append(e)
+    chunks = []
+    for i in range(0, len(leads), CHUNK):
+        part = leads[i : i + CHUNK]
+        chunks.append((model, part, [e for lead in part for e in by_lead.get(lead.id, ())], at))
+    out: list[Result] = []
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        for results in pool.map(_score_chunk, chunks):
+            out.extend(results)
+    return out

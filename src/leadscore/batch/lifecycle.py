@@ -1,0 +1,141 @@
+"""The lifecycle stage in SQL, for the models (and leads) where the replay can be decided without it.
+
+The replay (lifecycle.replay) applies, after each event in time order, the event's own transition f
+and then the automatic transitions g until none applies. g is a fixed point (g∘g = g), so only events
+that have a transition (or `stage_set`) matter, plus whether some event came before the first of them.
+
+- When every automatic condition is *static* (lead attributes, or scores of dimensions made only of
+  attribute rules), g is the same at every instant: the stage is a fold of f-then-g over the lead's
+  relevant events (`list_reduce`), evaluated natively for every lead.
+- Otherwise g depends on the score or the events at each event's time, which one GROUP BY cannot see:
+  leads without events are still native (only the pass at T runs), the others fall back to the pure
+  scorer, which is exact by definition.
+A `stage` attribute or a `stage_set` event naming no stage is bad data: those leads also go to the
+pure scorer, which refuses them with its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from leadscore.batch import sqltext as q
+from leadscore.batch.conditions import ORD, TS, Compiler
+from leadscore.batch.predicates import NotExpressible
+from leadscore.lifecycle.replay import STAGE_SET
+from leadscore.model.checks import auto_sources
+from leadscore.model.conditions import (
+    AnyConditionModel,
+    AttributeCondition,
+    ScoreCondition,
+    children,
+)
+from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel
+
+FOLD = "_ls_fold"
+
+
+def _static_rule(rule: object) -> bool:
+    return isinstance(rule, ConditionRule) and is_static(rule.when, None)
+
+
+def is_static(cond: AnyConditionModel, model: ScoringModel | None) -> bool:
+    """True when the condition has the same value at every instant of a lead's replay."""
+    if isinstance(cond, AttributeCondition):
+        return True
+    if isinstance(cond, ScoreCondition):
+        if model is None:
+            return False
+        rules = [r for r in model.rules if cond.score == "total" or model.dimension_of(r) == cond.score]
+        return all(_static_rule(r) for r in rules)
+    kids = children(cond)
+    if kids:
+        return all(is_static(k, model) for k in kids)
+    return False
+
+
+@dataclass(frozen=True)
+class StageSql:
+    stage: str  # VARCHAR over the lead's row (may read FOLD)
+    fold: str | None  # the fold over the lead's events, computed once into the column FOLD
+    fallback: str  # BOOLEAN: the pure scorer must decide this lead
+    dynamic: bool  # some automatic condition changes with time (leads with events fall back)
+
+
+def _g(lc: Lifecycle, checks: list[tuple[str, frozenset[str], str]]) -> Callable[[str], str]:
+    """SQL applying the automatic transitions until none applies, to a stage expression."""
+    stages = lc.all_stages()
+
+    def closure(stage: str, depth: int) -> str:
+        if depth > len(stages):
+            raise NotExpressible("automatic transitions that can cycle")
+        branches = [f"WHEN {cond} THEN {closure(to, depth + 1)}" for to, sources, cond in checks if stage in sources]
+        if not branches:
+            return q.text(stage)
+        return f"(CASE {' '.join(branches)} ELSE {q.text(stage)} END)"
+
+    table = {s: closure(s, 0) for s in stages}
+    moving = {s: sql for s, sql in table.items() if sql != q.text(s)}
+
+    def apply(expr: str) -> str:
+        if not moving:
+            return expr
+        whens = " ".join(f"WHEN {q.text(s)} THEN {sql}" for s, sql in moving.items())
+        return f"(CASE {expr} {whens} ELSE {expr} END)"
+
+    return apply
+
+
+def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageSql:
+    lc = model.lifecycle
+    assert lc is not None
+    stages = lc.all_stages()
+    autos: list[tuple[str, frozenset[str], str]] = []
+    dynamic = False
+    for tr in lc.transitions:
+        if tr.when is not None:
+            dynamic = dynamic or not is_static(tr.when, model)
+            autos.append((tr.to, frozenset(auto_sources(lc, tr.to, tr.from_)), c.condition(tr.when)))
+    g = _g(lc, autos)
+
+    attr = next((s.column for s in c.schema.leads.of("stage") if s.kind == "str"), None)
+    attr_present = q.any_of([f"{q.ident(s.column)} IS NOT NULL" for s in c.schema.leads.of("stage")])
+    init = q.text(lc.initial_stage) if attr is None else f"coalesce({q.ident(attr)}, {q.text(lc.initial_stage)})"
+    bad_attr = q.all_of([attr_present, q.negate(f"coalesce({init} IN {q.text_list(stages)}, FALSE)")])
+
+    n_events = c.aggs.add("count(*)")
+    has_events = f"coalesce({n_events}, 0) > 0"
+    stage_prop = next((s.column for s in c.schema.events.of("stage") if s.kind == "str"), None)
+    stage_value = q.ident(stage_prop) if stage_prop else "CAST(NULL AS VARCHAR)"
+    bad_set = c.count(f"type = {q.text(STAGE_SET)} AND NOT coalesce({stage_value} IN {q.text_list(stages)}, FALSE)")
+    fallback = [bad_attr, f"{bad_set} > 0"]
+
+    event_trs = [tr for tr in lc.transitions if tr.on is not None]
+    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
+    if dynamic:
+        fallback.append(has_events)
+        stage = f"(CASE WHEN {has_events} THEN CAST(NULL AS VARCHAR) ELSE {g(init)} END)"
+        return StageSql(stage, None, q.any_of(fallback), dynamic)
+
+    def f(acc: str) -> str:
+        whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
+        for tr in event_trs:
+            cond = f"x.t IN {q.text_list(tr.on or ())}"
+            if tr.from_:
+                cond += f" AND {acc} IN {q.text_list(tr.from_)}"
+            whens.append(f"WHEN {cond} THEN {q.text(tr.to)}")
+        return f"(CASE {' '.join(whens)} ELSE {acc} END)"
+
+    rel = f"type IN {q.text_list(relevant)}"
+    order = ORD if c.schema.has_ord else "id"
+    item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value})"
+    seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {rel}))")
+    start = init
+    if g(init) != init:
+        first_relevant = c.aggs.add(f"arg_min({rel}, ({TS}, {order}))")
+        start = f"(CASE WHEN coalesce(NOT {first_relevant}, FALSE) THEN {g(init)} ELSE {init} END)"
+    if lists == "duckdb":
+        fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
+    else:
+        fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
+    return StageSql(g(FOLD), fold, q.any_of(fallback), dynamic)

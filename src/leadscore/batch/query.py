@@ -1,0 +1,156 @@
+"""The scoring query: one pass over the events (a single GROUP BY with FILTER clauses), joined to the
+leads, then rule points, dimension floors / caps, labels, stage and playbook as columns of one row per lead.
+
+The query reads two relations, `leads` (column `id` + attribute columns) and `events` (`lead_id`,
+`type`, `timestamp`, optional `id`, property columns, and `_ls_ord` for input order when known).
+Its columns are positional (`points_3` is the fourth rule's points) so that every dialect accepts
+them; `QueryPlan` keeps the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from leadscore.batch import sqltext as q
+from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
+from leadscore.batch.lifecycle import FOLD, stage_sql
+from leadscore.batch.rules import RuleSql, rule_sql
+from leadscore.batch.schema import SourceSchema
+from leadscore.model.spec import ScoringModel
+
+Flavor = Literal["duckdb", "spark", "portable"]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    sql: str
+    rules: list[RuleSql]
+    dimensions: list[str]
+    adjustments: list[tuple[str, str]]  # (dimension, "cap" | "floor" placeholder resolved per row)
+    label_sets: list[str]
+    has_lifecycle: bool
+    dynamic_lifecycle: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _row_sum(parts: list[str], flavor: Flavor) -> str:
+    if not parts:
+        return "CAST(0.0 AS DOUBLE)"
+    if len(parts) == 1:
+        return parts[0]
+    if flavor == "duckdb":
+        # Neumaier-compensated, like the pure scorer's math.fsum to the last bit in practice
+        return f"list_aggregate([{', '.join(parts)}], 'fsum')"
+    return "(" + " + ".join(parts) + ")"
+
+
+def _epoch_us(flavor: Flavor) -> str:
+    return 'epoch_us("timestamp")' if flavor == "duckdb" else 'EPOCH_US("timestamp")'
+
+
+def build_query(
+    model: ScoringModel,
+    schema: SourceSchema,
+    at: int,
+    *,
+    flavor: Flavor = "duckdb",
+    dedupe: bool = True,
+) -> QueryPlan:
+    dims = model.dimension_names()
+    dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(dims)}
+    label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
+    c = Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if flavor == "duckdb" else "sum")
+    rules = [rule_sql(c, r) for r in model.rules]
+
+    # rule points (and matched-event counts) per lead
+    pts = [f"{r.points} AS _ls_p{i}" for i, r in enumerate(rules)]
+    pts += [f"{r.events} AS _ls_e{i}" for i, r in enumerate(rules) if r.events is not None]
+
+    raw, adjust, dim_val = [], [], []
+    for j, d in enumerate(dims):
+        own = [f"_ls_p{i}" for i, r in enumerate(rules) if r.dimension == d]
+        raw.append(f"{_row_sum(own, flavor)} AS _ls_raw{j}")
+        spec = model.dimension_spec(d)
+        cases = []
+        if spec.cap is not None:
+            cases.append(f"WHEN _ls_raw{j} > {q.double(spec.cap)} THEN {q.double(spec.cap)} - _ls_raw{j}")
+        if spec.floor is not None:
+            cases.append(f"WHEN _ls_raw{j} < {q.double(spec.floor)} THEN {q.double(spec.floor)} - _ls_raw{j}")
+        adj = f"(CASE {' '.join(cases)} ELSE CAST(0.0 AS DOUBLE) END)" if cases else "CAST(0.0 AS DOUBLE)"
+        adjust.append(f"{adj} AS _ls_j{j}")
+        dim_val.append(f"{_row_sum([*own, f'_ls_j{j}'], flavor)} AS _ls_d{j}")
+    total = _row_sum([*(f"_ls_p{i}" for i in range(len(rules))), *(f"_ls_j{j}" for j in range(len(dims)))], flavor)
+
+    labels = []
+    for name, bands in model.labels.items():
+        whens = [f"WHEN {c.condition(b.when) if b.when else 'TRUE'} THEN {q.text(b.label)}" for b in bands]
+        labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS {label_cols[name]}")
+
+    stage = stage_sql(c, model, "duckdb" if flavor == "duckdb" else "spark") if model.lifecycle else None
+    playbook = "CAST(NULL AS INTEGER)"
+    if model.playbooks:
+        whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
+        playbook = f"(CASE {' '.join(whens)} ELSE CAST(NULL AS INTEGER) END)"
+
+    # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
+    ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
+    events = f"SELECT {ev_cols} FROM events"
+    ctes = [f"_ls_ev AS ({events})"]
+    source = "_ls_ev"
+    if dedupe:
+        content = ", ".join(
+            f"CASE WHEN id IS NULL THEN {col} END"
+            for col in ["type", TS, *(q.ident(x) for x in schema.events.columns())]
+        )
+        order = ORD if schema.has_ord else TS
+        ctes.append(
+            "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
+            f"(PARTITION BY lead_id, id, {content} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
+        )
+        source = "_ls_dd"
+    agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
+    ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
+    ctes.append("_ls_base AS (SELECT l.*, a.* FROM leads AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id)")
+    ctes.append(f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM _ls_base)")
+    ctes.append(f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)")
+    ctes.append(f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)")
+    ctes.append(f"_ls_dims AS (SELECT *, {', '.join(dim_val)}, {total} AS {TOTAL} FROM _ls_adj)")
+    last = "_ls_dims"
+    if labels:
+        ctes.append(f"_ls_labels AS (SELECT *, {', '.join(labels)} FROM {last})")
+        last = "_ls_labels"
+    fallback = "FALSE"
+    if stage is not None:
+        if stage.fold is not None:
+            ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
+            last = "_ls_fold"
+        ctes.append(f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.fallback} AS _ls_fb FROM {last})")
+        last = "_ls_stage"
+        fallback = "_ls_fb"
+    else:
+        ctes.append(f"_ls_stage AS (SELECT *, CAST(NULL AS VARCHAR) AS {STAGE} FROM {last})")
+        last = "_ls_stage"
+
+    out = [
+        "id AS lead_id",
+        f"{TOTAL} AS score",
+        *(f"_ls_d{j} AS dim_{j}" for j in range(len(dims))),
+        *(f"_ls_p{i} AS points_{i}" for i in range(len(rules))),
+        *(f"_ls_e{i} AS events_{i}" for i, r in enumerate(rules) if r.events is not None),
+        *(f"_ls_j{j} AS adjust_{j}" for j in range(len(dims))),
+        *(f"{col} AS label_{i}" for i, col in enumerate(label_cols.values())),
+        f"{STAGE} AS stage",
+        f"{playbook} AS playbook",
+        f"{fallback} AS fallback",
+    ]
+    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
+    return QueryPlan(
+        sql=sql,
+        rules=rules,
+        dimensions=dims,
+        adjustments=[],
+        label_sets=list(model.labels),
+        has_lifecycle=model.lifecycle is not None,
+        dynamic_lifecycle=bool(stage and stage.dynamic),
+    )
