@@ -1,0 +1,55 @@
+"""Turning log-odds into probabilities a salesperson can take at face value."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+Method = Literal["isotonic", "sigmoid"]
+
+
+class Calibrator(BaseEstimator):
+    """Isotonic (flexible, needs data) or sigmoid (Platt: two parameters, robust on small sets)."""
+
+    def __init__(self, method: Method = "sigmoid") -> None:
+        self.method = method
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> Calibrator:
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
+
+        scores = np.asarray(scores, dtype="float64").reshape(-1)
+        y = np.asarray(y)
+        if self.method == "isotonic":
+            self.model_ = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(scores, y)
+        else:
+            self.model_ = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype="float64").reshape(-1)
+        if self.method == "isotonic":
+            return np.asarray(self.model_.predict(scores))
+        return np.asarray(self.model_.predict_proba(scores.reshape(-1, 1))[:, 1])
+
+
+def choose_calibrator(scores: np.ndarray, y: np.ndarray, seed: int = 42) -> tuple[Calibrator, dict[str, float]]:
+    """Pick the method with the lower log loss in a 2-fold cross-fit on the validation scores, then fit it
+    on all of them. Isotonic wins only when there is enough data for its steps not to be noise."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
+
+    scores = np.asarray(scores, dtype="float64")
+    y = np.asarray(y)
+    losses: dict[str, float] = {}
+    folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
+    for method in ("sigmoid", "isotonic"):
+        total = 0.0
+        for a, b in folds.split(scores.reshape(-1, 1), y):
+            cal = Calibrator(method).fit(scores[a], y[a])
+            total += log_loss(y[b], np.clip(cal.predict(scores[b]), 1e-6, 1 - 1e-6), labels=[0, 1]) * len(b)
+        losses[method] = total / len(y)
+    best: Method = "isotonic" if losses["isotonic"] < losses["sigmoid"] else "sigmoid"
+    return Calibrator(best).fit(scores, y), losses

@@ -1,0 +1,214 @@
+"""Turning a raw flat table into model features, with the same rules at training and scoring time.
+
+A new user's table has ids, e-mails, free text, dates and constants mixed with useful columns. The schema
+learned here decides once, at training, what each column becomes, and says why for every column it drops.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Kind = Literal["numeric", "categorical"]
+
+MAX_CATEGORIES = 100
+MIN_CATEGORY_COUNT = 5
+_ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id[_\s.-]", re.IGNORECASE)
+_EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its name, kind, the raw column it comes from and how it is derived."""
+
+    name: str
+    kind: Kind
+    source: str
+    derive: str = "raw"  # raw | email_domain | date_month | date_dow | date_hour | date_days_before
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class FeatureSchema:
+    """What each raw column became. Learned on training rows, applied unchanged to new rows."""
+
+    features: list[Feature]
+    dropped: dict[str, str] = field(default_factory=dict)
+    time_column: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def kinds(self) -> dict[str, str]:
+        return {f.name: f.kind for f in self.features}
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Build the feature frame: floats for numbers, pandas categoricals with the training categories.
+
+        A raw column missing from `frame` becomes all-missing rather than an error, so that scoring files
+        that lack an optional column still score (the drift report shows it).
+        """
+        import numpy as np
+        import pandas as pd
+
+        out: dict[str, object] = {}
+        cache: dict[str, pd.Series] = {}
+        for feat in self.features:
+            if feat.source in frame.columns:
+                raw = frame[feat.source]
+            else:
+                raw = pd.Series(np.nan, index=frame.index, dtype="float64")
+            values = _derive(raw, feat, frame, self.time_column, cache)
+            if feat.kind == "numeric":
+                if values.dtype.kind not in "iufb":
+                    values = values.astype("object").astype(str).str.replace(",", ".", regex=False)
+                out[feat.name] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+            else:
+                text = _as_text(values)
+                out[feat.name] = pd.Categorical(
+                    text.where(text.isin(feat.categories), other=np.nan), categories=list(feat.categories)
+                )
+        return pd.DataFrame(out, index=frame.index)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    def norm(v: object) -> str | None:
+        if v is None:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            # 1 and 1.0 are the same category, whatever dtype the file was read with.
+            return str(int(v))
+        return str(v).strip()
+
+    text = values.astype("object").where(values.notna(), other=None)
+    return pd.Series([norm(v) for v in text], index=values.index, dtype="object")
+
+
+def _as_dates(raw: pd.Series, cache: dict[str, pd.Series], key: str) -> pd.Series:
+    import pandas as pd
+
+    if key not in cache:
+        cache[key] = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    return cache[key]
+
+
+def _derive(
+    raw: pd.Series, feat: Feature, frame: pd.DataFrame, time_column: str | None, cache: dict[str, pd.Series]
+) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    if feat.derive == "raw":
+        return raw
+    if feat.derive == "email_domain":
+        return _as_text(raw).str.lower().str.extract(_EMAIL, expand=False)
+    dates = _as_dates(raw, cache, feat.source)
+    if feat.derive == "date_month":
+        return dates.dt.month.astype("float64")
+    if feat.derive == "date_dow":
+        return dates.dt.dayofweek.astype("float64")
+    if feat.derive == "date_hour":
+        return dates.dt.hour.astype("float64")
+    if feat.derive == "date_days_before" and time_column is not None and time_column in frame.columns:
+        ref = _as_dates(frame[time_column], cache, time_column)
+        return (ref - dates).dt.total_seconds() / 86400.0
+    return pd.Series(np.nan, index=raw.index)
+
+
+def _looks_numeric(values: pd.Series) -> bool:
+    import pandas as pd
+
+    if values.dtype.kind in "iufb":
+        return True
+    sample = values.dropna().astype(str).head(2000)
+    if sample.empty:
+        return False
+    parsed = pd.to_numeric(sample.str.replace(",", ".", regex=False), errors="coerce")
+    return bool(parsed.notna().mean() >= 0.98)
+
+
+def _looks_date(values: pd.Series) -> bool:
+    import pandas as pd
+
+    sample = values.dropna().astype(str).head(500)
+    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() > 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().mean() >= 0.9)
+
+
+def _categories(text: pd.Series) -> tuple[str, ...]:
+    counts = text.value_counts()
+    keep = counts[counts >= MIN_CATEGORY_COUNT].head(MAX_CATEGORIES)
+    if keep.empty:
+        keep = counts.head(MAX_CATEGORIES)
+    return tuple(sorted(str(v) for v in keep.index))
+
+
+def infer_schema(frame: pd.DataFrame, time_column: str | None = None) -> FeatureSchema:
+    """Decide what each column of `frame` (features only: no label, no excluded columns) becomes."""
+    import pandas as pd
+
+    n = len(frame)
+    features: list[Feature] = []
+    dropped: dict[str, str] = {}
+    for col in frame.columns:
+        name = str(col)
+        values = frame[col]
+        non_null = values.dropna()
+        n_unique = int(non_null.nunique())
+        if name == time_column:
+            continue
+        if n_unique <= 1:
+            dropped[name] = "constant" if n_unique == 1 else "empty"
+            continue
+        unique_ratio = n_unique / max(len(non_null), 1)
+        if values.dtype.kind == "b" or n_unique == 2:
+            cats = tuple(sorted(_as_text(non_null).unique()))
+            features.append(Feature(name, "categorical", name, categories=cats))
+            continue
+        if _looks_numeric(values):
+            numbers = pd.to_numeric(values.astype(str).str.replace(",", ".", regex=False), errors="coerce")
+            integral = bool((numbers.dropna() % 1 == 0).all())
+            if integral and (unique_ratio >= 0.999 or (_ID_NAME.search(name) and unique_ratio > 0.5)):
+                dropped[name] = f"id-like ({n_unique} distinct values in {len(non_null)} rows)"
+                continue
+            features.append(Feature(name, "numeric", name))
+            continue
+        text = _as_text(non_null)
+        if text.str.match(_EMAIL).mean() > 0.5:
+            domains = text.str.lower().str.extract(_EMAIL, expand=False).dropna()
+            if domains.nunique() > 1:
+                features.append(Feature(f"{name}_domain", "categorical", name, "email_domain", _categories(domains)))
+                dropped[name] = f"e-mail address (kept its domain as {name}_domain)"
+            else:
+                dropped[name] = "e-mail address"
+            continue
+        if _looks_date(values):
+            derived = ["date_month", "date_dow"]
+            dates = pd.to_datetime(non_null.astype(str).head(2000), errors="coerce", utc=True, format="mixed")
+            if (dates.dt.hour != 0).mean() > 0.1:
+                derived.append("date_hour")
+            if time_column is not None:
+                derived.append("date_days_before")
+            for d in derived:
+                features.append(Feature(f"{name}_{d.removeprefix('date_')}", "numeric", name, d))
+            dropped[name] = "date (kept as " + ", ".join(f"{name}_{d.removeprefix('date_')}" for d in derived) + ")"
+            continue
+        if unique_ratio >= 0.95 and n > 20:
+            mean_len = float(text.str.len().mean())
+            kind = "free text" if mean_len > 30 or text.str.contains(" ").mean() > 0.5 else "id-like"
+            dropped[name] = f"{kind} ({n_unique} distinct values in {len(non_null)} rows)"
+            continue
+        if unique_ratio > 0.5 and text.str.len().mean() > 30:
+            dropped[name] = "free text"
+            continue
+        features.append(Feature(name, "categorical", name, categories=_categories(text)))
+    return FeatureSchema(features=features, dropped=dropped, time_column=time_column)

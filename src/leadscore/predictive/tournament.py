@@ -1,0 +1,101 @@
+"""The model tournament inside one training part: fit every candidate on the earlier (or a stratified)
+part, judge them on the validation part, keep the best, refit it on the whole training part and calibrate
+it on validation scores it never trained on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import clone
+
+from leadscore.predictive.blend import BlendScorer
+from leadscore.predictive.calibration import Calibrator, choose_calibrator
+from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
+from leadscore.predictive.gbm import LightGBMScorer
+from leadscore.predictive.metrics import auc_or_none
+from leadscore.predictive.splits import inner_split
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+BLEND = "blend"
+
+
+def default_candidates(seed: int = 42, max_rounds: int = 2000) -> dict[str, Any]:
+    """The three base candidates; the blend of all three is added by the tournament."""
+    return {
+        "naive_bayes": NaiveBayesScorer(smoothing=0.1),
+        "logistic": LogisticScorer(C=1.0, seed=seed),
+        "lightgbm": LightGBMScorer(n_estimators=max_rounds, seed=seed),
+    }
+
+
+def refit_template(fitted: Any) -> Any:
+    """An unfitted copy that repeats what validation decided (e.g. the number of boosting rounds)."""
+    if isinstance(fitted, LightGBMScorer):
+        return clone(fitted).set_params(n_estimators=max(fitted.best_iteration_, 1), early_stopping_rounds=0)
+    return clone(fitted)
+
+
+@dataclass
+class Outcome:
+    chosen: str
+    model: Any  # the chosen candidate refitted on the whole training part
+    calibrator: Calibrator
+    calibration_losses: dict[str, float]
+    validation_auc: dict[str, float | None]
+    refitted: dict[str, Any]  # every candidate refitted on the whole training part (for honest comparison)
+    params: dict[str, dict[str, Any]]
+
+
+def run(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    kind: str,
+    seed: int = 42,
+    candidates: dict[str, Any] | None = None,
+    blend: bool = True,
+    compare_all: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Outcome:
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    base = candidates if candidates is not None else default_candidates(seed)
+    fit_idx, val_idx = inner_split(kind, y, seed)
+    X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
+    X_val, y_val = X.iloc[val_idx], y[val_idx]
+    fitted: dict[str, Any] = {}
+    val_scores: dict[str, np.ndarray] = {}
+    for name, template in base.items():
+        say(f"fitting {name} on {len(fit_idx):,} rows, validating on {len(val_idx):,}")
+        fitted[name] = clone(template).fit(X_fit, y_fit, X_val, y_val)
+        val_scores[name] = fitted[name].decision_function(X_val)
+    if blend and len(fitted) > 1:
+        fitted[BLEND] = BlendScorer.from_fitted(list(fitted.values()), X_fit)
+        val_scores[BLEND] = fitted[BLEND].decision_function(X_val)
+    val_auc = {name: auc_or_none(y_val, s) for name, s in val_scores.items()}
+    # Ties go to the earlier (simpler) candidate.
+    chosen = max(val_auc, key=lambda n: -1.0 if val_auc[n] is None else float(val_auc[n] or 0.0))
+    say(f"calibrating {chosen}")
+    calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed)
+    say(f"refitting on all {len(y):,} training rows")
+    refitted: dict[str, Any] = {}
+    needed = list(base) if compare_all or chosen == BLEND else [chosen]
+    for name in needed:
+        refitted[name] = refit_template(fitted[name]).fit(X, y)
+    if BLEND in fitted and (compare_all or chosen == BLEND):
+        refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
+    params = {name: _plain_params(model) for name, model in refitted.items()}
+    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params)
+
+
+def _plain_params(model: Any) -> dict[str, Any]:
+    if isinstance(model, BlendScorer):
+        return {"members": [type(m).__name__ for m in model.members_]}
+    return {k: v for k, v in model.get_params().items() if isinstance(v, int | float | str | bool | type(None))}

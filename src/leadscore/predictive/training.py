@@ -1,0 +1,232 @@
+"""`train`: from a feature frame with an outcome column to a calibrated, explained, versioned artifact,
+with held-out metrics that were measured the honest way (by time when the data has an order)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from leadscore import __version__
+from leadscore.predictive import splits, tournament
+from leadscore.predictive.artifact import Artifact
+from leadscore.predictive.drift import summarise_column
+from leadscore.predictive.errors import DataError
+from leadscore.predictive.explain import global_importance
+from leadscore.predictive.features import infer_schema
+from leadscore.predictive.leakage import leakage_warnings
+from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
+from leadscore.predictive.table import parse_label, require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class CandidateRow:
+    name: str
+    validation_auc: float | None  # on the tournament's validation part (what the choice was based on)
+    heldout_auc: float | None  # on the held-out test rows (never used for choosing)
+
+
+@dataclass
+class TrainingResult:
+    artifact: Artifact
+    split: splits.SplitPlan
+    chosen: str
+    candidates: list[CandidateRow]
+    metrics: Metrics
+    segments: dict[str, Metrics] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        """The JSON shape of `--report`: held-out metrics for scripts and CI."""
+        return {
+            **self.metrics.summary(),
+            "chosen_model": self.chosen,
+            "split": self.split.description,
+            "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
+            "candidates": {
+                c.name: {"validation_auc": c.validation_auc, "heldout_auc": c.heldout_auc} for c in self.candidates
+            },
+            "version": self.artifact.version,
+            "segments": {k: v.summary() for k, v in self.segments.items()},
+            "warnings": self.warnings,
+        }
+
+
+def _time_order(frame: pd.DataFrame, time: str) -> np.ndarray:
+    import pandas as pd
+
+    raw = frame[time]
+    values = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind in "iuf" else None
+    if values is None or values.isna().all():
+        values = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    bad = int(values.isna().sum())
+    if bad:
+        first = int(np.nonzero(values.isna().to_numpy())[0][0])
+        raise DataError(f"time column {time!r}: {bad} row(s) without a readable time (first at data row {first + 1})")
+    return np.argsort(values.to_numpy(), kind="stable")
+
+
+def train(
+    frame: pd.DataFrame,
+    label: str,
+    *,
+    exclude: Sequence[str] = (),
+    time: str | None = None,
+    split: splits.SplitKind = "auto",
+    segment: str | None = None,
+    seed: int = 42,
+    refit: bool = False,
+    candidates: dict[str, Any] | None = None,
+    compare_all: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> TrainingResult:
+    """Train and evaluate. `frame` is any feature frame: a flat file or, later, point-in-time features.
+
+    Time split: the artifact is the model that was evaluated (trained on the earlier 80%) unless `refit`,
+    which retrains it with the same recipe on every row. Stratified: metrics are 5-fold cross-validated and
+    the artifact is trained on every row.
+    """
+    say = progress or (lambda _m: None)
+    require_columns(frame, [label, *exclude, *([time] if time else []), *([segment] if segment else [])], "data")
+    if split not in ("auto", "time", "stratified"):
+        raise DataError(f"unknown split {split!r}; use auto, time or stratified")
+    if time and time in exclude:
+        raise DataError(f"time column {time!r} is also excluded; a time split needs it")
+    plan = splits.resolve(split, time, seed)
+    y_all = parse_label(frame[label], label).to_numpy()
+    if time and plan.kind == "time":
+        order = _time_order(frame, time)
+        frame, y_all = frame.iloc[order].reset_index(drop=True), y_all[order]
+    raw = frame.drop(columns=[label, *exclude])
+    notes = [f"excluded by request: {', '.join(exclude)}"] if exclude else []
+    warnings: list[str] = []
+    n = len(frame)
+    if n < 50 or min(y_all.sum(), n - y_all.sum()) < 10:
+        raise DataError(
+            f"data: {n} rows with {int(y_all.sum())} positives; need at least 50 rows and 10 of each outcome"
+        )
+    test_idx = np.array([], dtype=int)
+    if plan.kind == "time":
+        train_idx, test_idx = splits.time_holdout(n)
+        schema = infer_schema(raw.iloc[train_idx], time)
+    else:
+        train_idx = np.arange(n)
+        schema = infer_schema(raw, time)
+    notes += [f"dropped column {c}: {why}" for c, why in schema.dropped.items()]
+    if not schema.features:
+        raise DataError("data: no usable feature column left after dropping ids, constants and excluded columns")
+    say(f"building {len(schema.features)} features for {n:,} rows")
+    X = schema.transform(raw)
+    for name, why in leakage_warnings(X.iloc[train_idx], y_all[train_idx]).items():
+        warnings.append(f"possible leakage in {name}: {why}")
+
+    heldout_auc: dict[str, list[float]] = {}
+    val_auc: dict[str, list[float]] = {}
+    chosen_per_fold: list[str] = []
+
+    def record(outcome: tournament.Outcome, X_te: pd.DataFrame, y_te: np.ndarray) -> np.ndarray:
+        chosen_per_fold.append(outcome.chosen)
+        for name, model in outcome.refitted.items():
+            auc = auc_or_none(y_te, model.decision_function(X_te))
+            if auc is not None:
+                heldout_auc.setdefault(name, []).append(auc)
+        for name, auc in outcome.validation_auc.items():
+            if auc is not None:
+                val_auc.setdefault(name, []).append(auc)
+        return outcome.calibrator.predict(outcome.model.decision_function(X_te))
+
+    if plan.kind == "time":
+        say("tournament on the earlier part, test on the later part")
+        outcome = tournament.run(
+            X.iloc[train_idx], y_all[train_idx], "time", seed, candidates, compare_all=compare_all, progress=say
+        )
+        probs = record(outcome, X.iloc[test_idx], y_all[test_idx])
+        heldout_rows = test_idx
+        if refit:
+            say("refitting the recipe on every row")
+            outcome = tournament.run(X, y_all, "time", seed, candidates, compare_all=False, progress=say)
+            train_idx = np.arange(n)
+            notes.append("refit: the artifact was retrained on every row after evaluation")
+    else:
+        probs = np.empty(n)
+        for k, (tr, te) in enumerate(splits.stratified_folds(y_all, seed), start=1):
+            say(f"fold {k}/{splits.FOLDS}")
+            fold = tournament.run(
+                X.iloc[tr], y_all[tr], "stratified", seed, candidates, compare_all=compare_all, progress=say
+            )
+            probs[te] = record(fold, X.iloc[te], y_all[te])
+        heldout_rows = np.arange(n)
+        say("final tournament on every row")
+        outcome = tournament.run(X, y_all, "stratified", seed, candidates, compare_all=False, progress=say)
+        notes.append("chosen per fold: " + ", ".join(chosen_per_fold))
+
+    y_held = y_all[heldout_rows]
+    metrics = compute_metrics(y_held, probs)
+    seg = segment_metrics(y_held, probs, frame[segment].to_numpy()[heldout_rows]) if segment else {}
+    rows = [
+        CandidateRow(name, _mean(val_auc.get(name)), _mean(heldout_auc.get(name)))
+        for name in dict.fromkeys([*val_auc, *heldout_auc])
+    ]
+    X_train = X.iloc[train_idx]
+    sample = X_train.iloc[:: max(1, len(X_train) // 5000)]
+    train_probs = outcome.calibrator.predict(outcome.model.decision_function(X_train))
+    drift = {name: summarise_column(X_train[name]) for name in schema.names}
+    import pandas as pd
+
+    drift["__score__"] = summarise_column(pd.Series(train_probs, dtype="float64"))
+    metadata = {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "library_version": __version__,
+        "seed": seed,
+        "split": {"kind": plan.kind, "order": plan.order, "description": plan.description},
+        "data_window": _window(frame, time, train_idx, heldout_rows if plan.kind == "time" else None),
+        "rows": {
+            "total": n,
+            "training": len(train_idx),
+            "heldout": len(heldout_rows),
+            "positives": int(y_all.sum()),
+        },
+        "label": label,
+        "excluded": list(exclude),
+        "time_column": time,
+        "features": [
+            {"name": f.name, "kind": f.kind, "source": f.source, "derived": f.derive} for f in schema.features
+        ],
+        "dropped": schema.dropped,
+        "chosen_model": outcome.chosen,
+        "parameters": outcome.params.get(outcome.chosen, {}),
+        "candidates": [c.__dict__ for c in rows],
+        "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
+        "metrics": metrics.summary(),
+        "importance": global_importance(outcome.model.contributions(sample), schema.names),
+        "warnings": warnings,
+        "notes": notes,
+    }
+    artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift)
+    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, notes, warnings)
+
+
+def _mean(values: list[float] | None) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _window(
+    frame: pd.DataFrame, time: str | None, train_idx: np.ndarray, test_idx: np.ndarray | None
+) -> dict[str, Any]:
+    def span(idx: np.ndarray) -> dict[str, Any]:
+        if time:
+            values = frame[time].iloc[idx]
+            return {"from": str(values.min()), "to": str(values.max())}
+        return {"from_row": int(idx.min()) + 1, "to_row": int(idx.max()) + 1}
+
+    window = {"training": span(train_idx)}
+    if test_idx is not None and len(test_idx):
+        window["heldout"] = span(test_idx)
+    return window
