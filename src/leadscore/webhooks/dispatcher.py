@@ -143,7 +143,10 @@ class WebhookDispatcher:
         return attempt
 
     def _attempt(self, dest: Destination, message: OutboxMessage, sent_at: datetime, now: datetime) -> _Verdict:
-        body = message.body()
+        try:
+            body = message.body()
+        except (TypeError, ValueError) as exc:  # retrying cannot fix the payload
+            return _Verdict("dead", None, f"payload is not JSON: {exc}"[:ERROR_TEXT_LIMIT])
         headers = signature_headers(dest.signing_secrets(), message.id, int(sent_at.timestamp()), body)
         headers["content-type"] = "application/json"
         headers["user-agent"] = self.user_agent
