@@ -26,7 +26,7 @@ from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
-from leadscore.workspace import Destination, Workspace
+from leadscore.workspace import Workspace
 
 Clock = Callable[[], datetime]
 SALES_OUTCOMES = {
@@ -56,13 +56,13 @@ class LeadService:
         *,
         model_path: str | Path | None = None,
         clock: Clock = utc_now,
-        destinations: dict[str, Destination] | None = None,
+        destinations: Callable[[], dict[str, Any]] | None = None,
         batch_size: int = 10_000,
     ) -> None:
         self.store = store
         self.model_path = Path(model_path) if model_path else None
         self.clock = clock
-        self.destinations = destinations or {}
+        self._destinations = destinations or dict
         self.batch_size = batch_size
         self._evaluator: Evaluator | None = None
 
@@ -265,3 +265,22 @@ class LeadService:
     # -- triggers -----------------------------------------------------------------------------------
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self.store)
+
+    def deliver_webhooks(self, limit: int = 100, client: Any = None) -> Any:
+        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered)."""
+        import httpx
+
+        from leadscore.webhooks import WebhookDispatcher
+
+        own = client is None
+        http = client or httpx.Client()
+        try:
+            dispatcher = WebhookDispatcher(self._destinations(), self.outbox(), http, clock=self.clock)
+            return dispatcher.deliver_due(self.clock(), limit=limit)
+        finally:
+            if own:
+                http.close()
+
+    def redeliver(self, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
+        """Put dead-lettered messages back in the queue, with a fresh attempt budget."""
+        return self.outbox().requeue_dead(self.clock(), ids=ids, destination=destination)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadscore.model.loader import parse_yaml
@@ -33,25 +34,6 @@ class EnvSettings(BaseSettings):
     project: str | None = None
 
 
-class Destination(BaseModel):
-    """Where a trigger's messages go. The secret is given inline or, better, named by `secret_env`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    secret: SecretStr | None = None
-    secret_env: str | None = None
-    max_attempts: int = Field(default=8, ge=1)
-    timeout_s: float = Field(default=10.0, gt=0)
-
-    def signing_secret(self) -> str | None:
-        if self.secret is not None:
-            return self.secret.get_secret_value()
-        if self.secret_env:
-            return os.environ.get(self.secret_env)
-        return None
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,15 +47,7 @@ class ProjectFile(BaseModel):
     store: str = DEFAULT_STORE
     model: str = DEFAULT_MODEL
     settings: Settings = Settings()
-    destinations: dict[str, Destination] = {}
-
-    @model_validator(mode="after")
-    def _secrets_are_real(self) -> ProjectFile:
-        for name, dest in self.destinations.items():
-            secret = dest.secret.get_secret_value() if dest.secret else None
-            if secret is not None and secret.lower() in ("", "changeme", "change-me", "secret"):
-                raise ValueError(f"destination {name!r}: replace the placeholder secret")
-        return self
+    destinations: dict[str, dict[str, Any]] = {}
 
 
 class Workspace:
@@ -97,9 +71,21 @@ class Workspace:
     def settings(self) -> Settings:
         return self.project.settings
 
-    @property
-    def destinations(self) -> dict[str, Destination]:
-        return self.project.destinations
+    def destinations(self) -> dict[str, Any]:
+        """Webhook destinations by name; `secret_env: NAME` reads the secret from the environment.
+
+        Raises WebhookConfigError naming the destination and field that is wrong.
+        """
+        from leadscore.webhooks import load_destinations
+
+        items = []
+        for name, cfg in self.project.destinations.items():
+            item = {"name": name, **cfg}
+            env_name = item.pop("secret_env", None)
+            if env_name is not None and "secret" not in item:
+                item["secret"] = os.environ.get(str(env_name), "")
+            items.append(item)
+        return load_destinations(items, source=f"{self.root / PROJECT_FILE}: destinations")
 
     @classmethod
     def load(cls, root: str | Path) -> Workspace:

@@ -1,37 +1,37 @@
-"""The trigger outbox: written in the scoring transaction, drained by the webhook dispatcher.
+"""The trigger outbox on the store's tables: written in the scoring transaction, drained by
+`leadscore.webhooks.WebhookDispatcher` through the `OutboxRepository` protocol implemented here.
 
-A firing's key plus its destination is unique, so a transition that is detected again (a retried
-batch, a re-run import, a refresh racing an ingest) inserts nothing the second time.
+The firing's key is unique, so a transition that is detected again (a retried batch, a re-run
+import, a refresh racing an ingest) inserts nothing the second time: each fires exactly once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.lifecycle.triggers import TriggerFiring
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import deliveries, outbox
+from leadscore.webhooks.outbox import DeliveryAttempt, OutboxMessage
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
-def outbox_key(firing: TriggerFiring) -> str:
-    return f"{firing.key}:{firing.destination or ''}"
-
-
 def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring], now: int) -> None:
+    """Outbox rows for the firings that name a destination (others have nowhere to go)."""
     rows = [
         {
-            "idempotency_key": outbox_key(f),
+            "idempotency_key": f.key,
             "trigger_id": f.trigger_id,
             "lead_id": f.lead_id,
             "destination": f.destination,
-            "payload": {"id": f.key, **f.payload},
+            "payload": f.payload,
             "status": PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -39,93 +39,84 @@ def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring]
             "last_error": None,
         }
         for f in firings
+        if f.destination is not None
     ]
     store.insert_ignore(conn, outbox, rows)
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """A message to deliver: `message_id` is the Standard Webhooks `webhook-id` (the firing key)."""
-
-    id: int
-    message_id: str
-    trigger_id: str
-    lead_id: str
-    destination: str | None
-    payload: dict[str, Any]
-    attempts: int
-    status: str
-
-
 def _message(row: Any) -> OutboxMessage:
     return OutboxMessage(
-        id=row.id,
-        message_id=row.payload.get("id", row.idempotency_key),
+        id=row.idempotency_key,
+        destination=row.destination or "",
+        payload=row.payload,
+        created_at=from_micros(row.created_at),
+        next_attempt_at=from_micros(row.next_attempt_at) if row.next_attempt_at is not None else from_micros(0),
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
         trigger_id=row.trigger_id,
         lead_id=row.lead_id,
-        destination=row.destination,
-        payload={k: v for k, v in row.payload.items() if k != "id"},
-        attempts=row.attempts,
-        status=row.status,
     )
 
 
 class SqlOutboxRepository:
-    """The outbox seen by a dispatcher: due messages, outcomes of attempts, and the delivery log."""
+    """`leadscore.webhooks.OutboxRepository` on the outbox and deliveries tables."""
 
     def __init__(self, store: LeadStore) -> None:
         self.store = store
 
-    def due(self, now: int, limit: int = 100) -> list[OutboxMessage]:
+    def fetch_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         query = (
             sa.select(outbox)
-            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now)
+            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= to_micros(now))
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
         )
         with self.store.read() as conn:
             return [_message(r) for r in conn.execute(query)]
 
-    def log_attempt(
-        self,
-        message_id: int,
-        at: int,
-        attempt: int,
-        ok: bool,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: float | None = None,
-    ) -> None:
-        row = {
-            "outbox_id": message_id,
-            "at": at,
-            "attempt": attempt,
-            "ok": ok,
-            "status_code": status_code,
-            "error": error,
-            "duration_ms": duration_ms,
-        }
+    def record_attempt(self, attempt: DeliveryAttempt) -> None:
         with self.store.write() as conn:
-            conn.execute(deliveries.insert(), [row])
+            outbox_id = conn.execute(
+                sa.select(outbox.c.id).where(outbox.c.idempotency_key == attempt.message_id)
+            ).scalar_one()
+            conn.execute(
+                deliveries.insert(),
+                [
+                    {
+                        "outbox_id": outbox_id,
+                        "at": to_micros(attempt.at),
+                        "attempt": attempt.number,
+                        "ok": attempt.outcome == "delivered",
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                        "duration_ms": attempt.duration_ms,
+                    }
+                ],
+            )
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == outbox_id)
+                .values(attempts=attempt.number, last_error=attempt.error)
+            )
 
-    def mark_delivered(self, message_id: int, attempts: int) -> None:
-        self._set(message_id, status=DELIVERED, attempts=attempts, next_attempt_at=None, last_error=None)
+    def mark_delivered(self, message_id: str, at: datetime) -> None:
+        self._set(message_id, status=DELIVERED, next_attempt_at=None, last_error=None)
 
-    def schedule_retry(self, message_id: int, attempts: int, next_attempt_at: int, error: str) -> None:
-        self._set(message_id, status=PENDING, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+    def schedule_retry(self, message_id: str, at: datetime, error: str | None) -> None:
+        self._set(message_id, status=PENDING, next_attempt_at=to_micros(at), last_error=error)
 
-    def dead_letter(self, message_id: int, attempts: int, error: str) -> None:
-        self._set(message_id, status=DEAD, attempts=attempts, next_attempt_at=None, last_error=error)
+    def dead_letter(self, message_id: str, at: datetime, reason: str) -> None:
+        self._set(message_id, status=DEAD, next_attempt_at=None, last_error=reason)
 
-    def redeliver(self, now: int, ids: Sequence[int] | None = None, *, dead_only: bool = True) -> int:
-        """Put messages back in the queue (dead letters by default); returns how many."""
-        stmt = outbox.update().values(status=PENDING, next_attempt_at=now, attempts=0)
+    def requeue_dead(self, now: datetime, *, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
+        stmt = outbox.update().where(outbox.c.status == DEAD)
         if ids:
-            stmt = stmt.where(outbox.c.id.in_(list(ids)))
-        if dead_only:
-            stmt = stmt.where(outbox.c.status == DEAD)
+            stmt = stmt.where(outbox.c.idempotency_key.in_(list(ids)))
+        if destination:
+            stmt = stmt.where(outbox.c.destination == destination)
         with self.store.write() as conn:
-            return int(conn.execute(stmt).rowcount or 0)
+            return int(conn.execute(stmt.values(status=PENDING, next_attempt_at=to_micros(now), attempts=0)).rowcount)
 
     def messages(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
@@ -134,22 +125,21 @@ class SqlOutboxRepository:
         with self.store.read() as conn:
             return [
                 {
-                    "id": r.id,
-                    "key": r.idempotency_key,
+                    "id": r.idempotency_key,
                     "trigger": r.trigger_id,
                     "lead_id": r.lead_id,
                     "destination": r.destination,
                     "status": r.status,
                     "attempts": r.attempts,
                     "last_error": r.last_error,
-                    "created_at": r.created_at,
                 }
                 for r in conn.execute(query)
             ]
 
     def log(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The delivery log, newest first."""
         query = (
-            sa.select(deliveries, outbox.c.trigger_id, outbox.c.lead_id, outbox.c.destination)
+            sa.select(deliveries, outbox.c.idempotency_key, outbox.c.trigger_id, outbox.c.lead_id, outbox.c.destination)
             .join(outbox, outbox.c.id == deliveries.c.outbox_id)
             .order_by(deliveries.c.id.desc())
             .limit(limit)
@@ -157,6 +147,6 @@ class SqlOutboxRepository:
         with self.store.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def _set(self, message_id: int, **values: Any) -> None:
+    def _set(self, message_id: str, **values: Any) -> None:
         with self.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
+            conn.execute(outbox.update().where(outbox.c.idempotency_key == message_id).values(**values))
