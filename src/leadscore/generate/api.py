@@ -18,7 +18,7 @@ from leadscore.generate import propensity
 from leadscore.generate.chunks import calendar, chunk_count, iter_chunks, make_chunk, schema
 from leadscore.generate.errors import GenerateError
 from leadscore.generate.options import CSV_LIMIT, FORMATS, Options, make_options
-from leadscore.generate.writer import OutputWriter
+from leadscore.generate.writer import OutputWriter, prepare
 
 GENERATOR_VERSION = "1.0.0"
 
@@ -80,6 +80,7 @@ def generate(
     if format not in FORMATS:
         raise GenerateError(f"--format: unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     csv = format == "csv" or (format == "auto" and n_leads <= CSV_LIMIT)
+    prepare(Path(out_dir))  # fail on a bad --out before any work
     s = schema(kind)
     cal = calendar(opts)
     first = make_chunk(opts, 0, cal)

@@ -13,6 +13,7 @@ from leadscore.generate import vocab_b2b as V
 from leadscore.generate.calendar import Calendar
 from leadscore.generate.cohort import Cohort
 from leadscore.generate.frame import EventFrame, lead_time_order
+from leadscore.generate.options import DEFAULT_EVENTS_PER_LEAD
 from leadscore.generate.propensity import B2B_ACTIVITY, B2B_STEPS
 from leadscore.generate.rand import pick, pick_rows
 from leadscore.generate.timeline import Timeline, event_counts, later, pick_event, place
@@ -34,7 +35,10 @@ _PAGE_MIX = np.array([
     [0.08, 0.10, 0.25, 0.22, 0.12, 0.12, 0.01, 0.10],
 ])
 # Share of a history made of base events; follow-ups (opens, clicks, forms, sales) make up the rest.
-BASE_SHARE = 0.87
+BASE_SHARE = 0.84
+# Per-lead events that do not grow with --events-per-lead (newsletter, sales steps), taken off the
+# base events so that the average holds at any volume.
+FIXED_EVENTS = 1.5
 _SOURCE_CHANNEL = np.array([S.code("channel", c) for c in
                             ("organic", "paid", "social", "referral", "email", "direct", "referral")])
 _CAMPAIGN_CHANNELS = [S.code("channel", c) for c in ("paid", "social", "email")]
@@ -238,7 +242,9 @@ def make_events(rng: np.random.Generator, cohort: Cohort, cal: Calendar, events_
     a = B2B_ACTIVITY
     life = (cal.end - cohort.created) / cal.span
     weight = np.exp(a["fit"] * fit + a["intent"] * intent + rng.normal(0, a["noise"], n)) * life**0.8
-    counts = event_counts(rng, weight, BASE_SHARE * events_per_lead, cap=int(max(200, 40 * events_per_lead)))
+    scale = events_per_lead / DEFAULT_EVENTS_PER_LEAD["b2b"]
+    mean = max(1.0, BASE_SHARE * events_per_lead - (1 - scale) * FIXED_EVENTS)
+    counts = event_counts(rng, weight, mean, cap=int(max(200, 40 * events_per_lead)))
     decaying = rng.random(n) < 0.35
     skew = np.where(decaying, 2.5, np.where(intent > 1.0, 0.7, 1.0))
     tl = place(rng, counts, cohort.created, cal.end, skew)
@@ -256,4 +262,7 @@ def make_events(rng: np.random.Generator, cohort: Cohort, cal: Calendar, events_
     frames += _content_follow_ups(rng, base, cohort, cal.end)
     frames += _newsletter(rng, tl, cohort)
     frames += _sales(rng, tl, cohort, reach_bofu, q_bofu, cal)
-    return EventFrame.concat(frames).sorted()
+    frame = EventFrame.concat(frames)
+    # Lead-ins placed seconds before an event (a form before its download) never precede the lead.
+    frame.t = np.maximum(frame.t, cohort.created[frame.lead])
+    return frame.sorted()

@@ -12,6 +12,7 @@ from leadscore.generate import vocab_b2c as V
 from leadscore.generate.calendar import Calendar
 from leadscore.generate.cohort import Cohort
 from leadscore.generate.frame import EventFrame, lead_time_order
+from leadscore.generate.options import DEFAULT_EVENTS_PER_LEAD
 from leadscore.generate.propensity import B2C_ACTIVITY, B2C_PURCHASES, B2C_STEPS
 from leadscore.generate.rand import pick
 from leadscore.generate.timeline import Timeline, event_counts, later, pick_event, place
@@ -21,7 +22,10 @@ DAY, WEEK, YEAR = 86_400, 7 * 86_400, 365 * 86_400
 _BASE = ("page_view", "facebook_like", "social_share", "add_to_cart")
 _BASE_MIX = (0.90, 0.03, 0.015, 0.055)
 _PAGE_MIX = (0.20, 0.35, 0.30, 0.05, 0.10)  # home, product, category, cart, blog
-BASE_SHARE = 0.62
+BASE_SHARE = 0.56
+# Per-lead events that do not grow with --events-per-lead (subscribing, an account, a first purchase):
+# taken off the visits so that the average holds at any volume.
+FIXED_EVENTS = 4.0
 _PATH_START = np.cumsum([0] + [len(V.PATHS_BY_PAGE_TYPE[p]) for p in V.PAGE_TYPES])[:-1]
 _PATH_COUNT = np.array([len(V.PATHS_BY_PAGE_TYPE[p]) for p in V.PAGE_TYPES])
 _PRICE = np.array([p[2] for p in V.PRODUCTS])
@@ -73,11 +77,13 @@ def _visits(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calenda
     return frames
 
 
-def _purchases(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar) -> list[EventFrame]:
+def _purchases(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar,
+               scale: float) -> list[EventFrame]:
     fit, intent = cohort.fit, cohort.intent
     buyer = rng.random(len(cohort)) < B2C_STEPS["buyer"].p(fit, intent)
     years = (cal.end - cohort.created) / YEAR
-    rate = B2C_PURCHASES["per_year"] * years * np.exp(B2C_PURCHASES["fit"] * fit + B2C_PURCHASES["intent"] * intent)
+    c = B2C_PURCHASES
+    rate = c["per_year"] * min(scale, 1.0) * years * np.exp(c["fit"] * fit + c["intent"] * intent)
     count = np.where(buyer, 1 + rng.poisson(rate), 0)
     lead = np.repeat(np.arange(len(cohort)), count)
     t = tl.t[pick_event(rng, tl, lead, np.zeros(len(lead)))] + rng.integers(120, 900, len(lead))
@@ -102,7 +108,8 @@ def _account(rng: np.random.Generator, tl: Timeline, cohort: Cohort) -> EventFra
                             "account_created")
 
 
-def _newsletter(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar) -> list[EventFrame]:
+def _newsletter(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar,
+                scale: float) -> list[EventFrame]:
     """Subscriptions, then opens of the weekly send; bounces and unsubscribes end them."""
     fit, intent = cohort.fit, cohort.intent
     subs = np.flatnonzero(rng.random(len(cohort)) < B2C_STEPS["newsletter"].p(fit, intent))
@@ -112,7 +119,7 @@ def _newsletter(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Cal
     weeks = np.maximum((cal.end - sub_t) // WEEK, 0)
     p_open = B2C_STEPS["newsletter_open"].p(fit[subs], intent[subs])
     bounced = rng.random(len(subs)) < 0.02
-    opens = np.where(bounced, 0, rng.binomial(weeks, p_open))
+    opens = np.where(bounced, 0, rng.poisson(weeks * p_open * scale))
     lead = np.repeat(subs, opens)
     fading = np.repeat(rng.random(len(subs)) < 0.35, opens)
     v = rng.random(len(lead)) ** np.where(fading, 2.5, 1.0)
@@ -153,11 +160,16 @@ def make_events(rng: np.random.Generator, cohort: Cohort, cal: Calendar, events_
     a = B2C_ACTIVITY
     life = (cal.end - cohort.created) / cal.span
     weight = np.exp(a["fit"] * cohort.fit + a["intent"] * cohort.intent + rng.normal(0, a["noise"], n)) * life**0.8
-    counts = event_counts(rng, weight, BASE_SHARE * events_per_lead, cap=int(max(200, 40 * events_per_lead)))
+    scale = events_per_lead / DEFAULT_EVENTS_PER_LEAD["b2c"]
+    mean = max(1.0, BASE_SHARE * events_per_lead - (1 - scale) * FIXED_EVENTS)
+    counts = event_counts(rng, weight, mean, cap=int(max(200, 40 * events_per_lead)))
     skew = np.where(rng.random(n) < 0.35, 2.5, 1.0)
     tl = place(rng, counts, cohort.created, cal.end, skew)
     frames = _visits(rng, tl, cohort, cal)
-    frames += _purchases(rng, tl, cohort, cal)
+    frames += _purchases(rng, tl, cohort, cal, scale)
     frames.append(_account(rng, tl, cohort))
-    frames += _newsletter(rng, tl, cohort, cal)
-    return EventFrame.concat(frames).sorted()
+    frames += _newsletter(rng, tl, cohort, cal, scale)
+    frame = EventFrame.concat(frames)
+    # Lead-ins placed seconds before an event (a form before its download) never precede the lead.
+    frame.t = np.maximum(frame.t, cohort.created[frame.lead])
+    return frame.sorted()

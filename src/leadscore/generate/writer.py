@@ -23,15 +23,16 @@ _SECONDS = pa.timestamp("s", tz="UTC")
 
 
 def prepare(out_dir: Path) -> Path:
-    """Create the output directory, prove it writable, and clear part files of an earlier run."""
+    """Create the output directory, prove it writable, and clear data files of an earlier run."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "events").mkdir(exist_ok=True)
         probe = out_dir / ".leadscore-write-test"
         probe.write_bytes(b"")
         probe.unlink()
-        for old in (out_dir / "events").glob("part-*.parquet"):
-            old.unlink()
+        stale = [*(out_dir / "events").glob("part-*.parquet"), out_dir / "leads.csv", out_dir / "events.csv"]
+        for old in stale:
+            old.unlink(missing_ok=True)
     except OSError as exc:
         raise GenerateError(f"--out: cannot write to {out_dir}: {exc.strerror or exc}") from None
     return out_dir
