@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +27,9 @@ from leadscore.lifecycle.queue import sales_queue
 from leadscore.model.testing import CaseOutcome
 
 # soft_wrap: messages stay on one line (tables still fit the width); highlight off: data is shown as it is
-out = Console(soft_wrap=True, highlight=False)
+# Piped output (a file, a pager) gets room for the queue table instead of the 80 columns of a dumb terminal.
+_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 150
+out = Console(soft_wrap=True, highlight=False, width=_PIPE_WIDTH)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 USER_ERROR = 2
