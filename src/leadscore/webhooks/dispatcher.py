@@ -24,6 +24,7 @@ from leadscore.webhooks.signing import signature_headers
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 ERROR_TEXT_LIMIT = 300
+MAX_RETRY_AFTER_S = 7 * 86_400.0  # a receiver's Retry-After is honoured up to a week, not for years
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ class WebhookDispatcher:
                     seed=message.id,
                 )
                 if verdict.retry_after is not None:
-                    delay = max(delay, verdict.retry_after)
+                    delay = max(delay, min(verdict.retry_after, MAX_RETRY_AFTER_S))
                 next_at = now + timedelta(seconds=delay)
 
         attempt = DeliveryAttempt(
