@@ -127,7 +127,7 @@ class LogisticScorer(BaseEstimator):
             else:
                 codes, _ = _codes(X, name, None)
                 kept = self.levels_[name]
-                col = kept[codes]  # -1 where the level is rare, unknown or missing: the reference level
+                col = kept[codes]  # -1 where the level was never seen in training: all zeros
                 rows = np.nonzero(col >= 0)[0]
                 blocks.append(
                     sparse.csr_matrix(
@@ -158,12 +158,13 @@ class LogisticScorer(BaseEstimator):
             else:
                 codes, k = _codes(X, name, None)
                 counts = np.bincount(codes, minlength=k)
-                frequent = (counts >= self.min_frequency) & (np.arange(k) < k - 1)
-                # The most frequent level is the reference (all zeros), so terms read as "vs the usual".
-                if frequent.any():
-                    frequent[int(np.argmax(np.where(frequent, counts, -1)))] = False
+                # Full one-hot (no reference level) with rare levels pooled in one column: under the L2
+                # penalty an unseen level then scores near the average lead, not like the most common one.
+                frequent = counts >= self.min_frequency
+                rare = (counts > 0) & ~frequent
                 levels = np.full(k, -1, dtype=np.int64)
                 levels[frequent] = np.arange(int(frequent.sum()))
+                levels[rare] = int(frequent.sum())
                 self.levels_[name] = levels
         design = self._design(X)
         model = LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
@@ -191,7 +192,7 @@ class LogisticScorer(BaseEstimator):
             else:
                 levels = self.levels_[name]
                 width = max(int(levels.max()) + 1, 1)
-                weights = np.append(self.coef_[pos : pos + width], 0.0)  # index -1 -> reference level
+                weights = np.append(self.coef_[pos : pos + width], 0.0)  # index -1 -> never seen: zero
                 codes, _ = _codes(X, name, None)
                 out[:, j] = weights[levels[codes]] if levels.max() >= 0 else 0.0
                 pos += width

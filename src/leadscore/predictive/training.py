@@ -40,6 +40,8 @@ class TrainingResult:
     candidates: list[CandidateRow]
     metrics: Metrics
     segments: dict[str, Metrics] = field(default_factory=dict)
+    heldout_y: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
+    heldout_p: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -205,12 +207,13 @@ def train(
         "candidates": [c.__dict__ for c in rows],
         "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
         "metrics": metrics.summary(),
+        "training_mean_score": float(np.mean(train_probs)),
         "importance": global_importance(outcome.model.contributions(sample), schema.names),
         "warnings": warnings,
         "notes": notes,
     }
     artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift)
-    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, notes, warnings)
+    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings)
 
 
 def _mean(values: list[float] | None) -> float | None:
