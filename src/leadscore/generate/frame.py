@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+CODE = np.int16  # vocabularies are small; half the memory of int32 over millions of events
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class EventSchema:
     def __post_init__(self) -> None:
         self._codes["type"] = {name: i for i, name in enumerate(self.types)}
         for prop, vocab in self.strings.items():
+            if len(vocab) >= np.iinfo(CODE).max:
+                raise ValueError(f"vocabulary of {prop} too large for {CODE.__name__} codes")
             if len(set(vocab)) != len(vocab):
                 raise ValueError(f"duplicate values in the vocabulary of {prop}")
             self._codes[prop] = {value: i for i, value in enumerate(vocab)}
@@ -58,7 +61,7 @@ class EventFrame:
     lead: np.ndarray  # int64, index of the lead inside its chunk
     t: np.ndarray  # int64, epoch seconds
     type: np.ndarray  # int16 code into EventSchema.types
-    props: dict[str, np.ndarray]  # int32 codes (-1 = null) or float64 (nan = null)
+    props: dict[str, np.ndarray]  # int16 codes (-1 = null) or float64 (nan = null)
 
     def __len__(self) -> int:
         return len(self.lead)
@@ -73,10 +76,10 @@ class EventFrame:
             if col in schema.numbers:
                 arr = np.full(n, np.nan) if value is None else np.broadcast_to(value, (n,)).astype(np.float64)
             elif value is None:
-                arr = np.full(n, -1, dtype=np.int32)
+                arr = np.full(n, -1, dtype=CODE)
             else:
                 code = schema.code(col, value) if isinstance(value, str) else value
-                arr = np.broadcast_to(np.asarray(code), (n,)).astype(np.int32)
+                arr = np.broadcast_to(np.asarray(code), (n,)).astype(CODE)
             columns[col] = arr
         if props:
             raise ValueError(f"unknown event properties: {sorted(props)}")
@@ -150,6 +153,6 @@ def to_table(frame: EventFrame, schema: EventSchema, ids: pa.Array) -> pa.Table:
         if col in schema.numbers:
             columns.append(pa.array(values, type=pa.float64(), mask=np.isnan(values)))
         else:
-            index = pa.array(values, type=pa.int32(), mask=values < 0)
+            index = pa.array(values, type=pa.int16(), mask=values < 0)
             columns.append(pc.take(pa.array(schema.strings[col], pa.string()), index))
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema())
