@@ -68,7 +68,7 @@ class _Row:
 def _id_field(row: _Row, column: str, value: Any, what: str) -> str | None:
     text = id_text(value) if value is not None else None
     if text is None:
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):
             row.fail(column, value, f"missing {what}")
         else:
             row.fail(column, value, f"not a valid {what}: {value!r} (expected text or a whole number)")
@@ -98,15 +98,16 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
     for i, (lead_raw, type_raw, ts_raw, id_raw, props) in enumerate(_event_fields(chunk)):
         lead_id = lead_raw.strip() if type(lead_raw) is str else id_text(lead_raw)
         typ = type_raw.strip() if type(type_raw) is str else None
-        if id_raw == "":
-            id_raw = None
-        event_id = None if id_raw is None else id_text(id_raw)
+        if id_raw is None or id_raw == "":
+            id_raw = event_id = None
+        else:
+            event_id = id_raw.strip() if type(id_raw) is str else id_text(id_raw)
         try:
             timestamp = to_timestamp(ts_raw)
             ts_error = None
         except ValueError as exc:
             ts_error = str(exc)
-        if not lead_id or not typ or ts_error is not None or (id_raw is not None and event_id is None):
+        if not lead_id or not typ or ts_error is not None or (id_raw is not None and not event_id):
             row = _Row(chunk, i)
             if not lead_id:
                 _id_field(row, "lead_id", lead_raw, "lead id")
@@ -118,7 +119,7 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
             if ts_error is not None:
                 message = "missing timestamp" if ts_raw is None or ts_raw == "" else ts_error
                 row.fail("timestamp", ts_raw, message)
-            if id_raw is not None and event_id is None:
+            if id_raw is not None and not event_id:
                 _id_field(row, "id", id_raw, "event id")
             errors.extend(row.errors)
             continue

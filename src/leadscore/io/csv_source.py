@@ -43,6 +43,7 @@ def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str
     width = len(header)
     typed = [j for j, col in enumerate(header) if col not in text_columns]
     numeric_start = NUMERIC_START
+    strip = str.strip
     first = True
     prev = reader.line_num
     lines: list[int] = []
@@ -53,7 +54,7 @@ def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str
     for row in reader:
         start = prev + 1
         prev = reader.line_num
-        cells: list[Any] = [cell.strip() for cell in row]
+        cells: list[Any] = list(map(strip, row))
         if not any(cells):
             continue  # blank line, or a row of empty cells
         if len(row) != width:

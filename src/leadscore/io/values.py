@@ -70,4 +70,6 @@ def to_timestamp(value: Any) -> datetime:
             return parse_timestamp(value)
         if dt.tzinfo is UTC:
             return dt
+    elif type(value) is datetime and value.tzinfo is UTC:
+        return value
     return parse_timestamp(value)
