@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadscore.domain.timeutil import to_iso
+from leadscore.domain.timeutil import parse_timestamp, to_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,10 @@ class BreakdownEntry:
             out["events"] = self.events
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BreakdownEntry:
+        return cls(data["rule"], data["dimension"], float(data["points"]), data.get("events"))
+
 
 @dataclass(frozen=True, slots=True)
 class StageChange:
@@ -48,10 +52,16 @@ class StageChange:
             "event_id": self.event_id,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageChange:
+        return cls(data["stage"], parse_timestamp(data["at"]), data.get("from"), data["cause"], data.get("event_id"))
+
 
 @dataclass(frozen=True, slots=True)
 class PlaybookMatch:
-    index: int
+    """The first matching playbook; `index` (its position in the model) is not part of the result shape."""
+
+    index: int = field(compare=False)
     action: str | None
     priority: int | None
     content: tuple[str, ...] = ()
@@ -64,6 +74,16 @@ class PlaybookMatch:
             "priority": self.priority,
             "content": list(self.content),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], index: int = -1) -> PlaybookMatch:
+        return cls(
+            data.get("index", index),
+            data.get("action"),
+            data.get("priority"),
+            tuple(data.get("content") or ()),
+            data.get("name"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +118,35 @@ class Result:
             out["stage_history"] = [s.to_dict() for s in self.stage_history]
         out.update(self.extras)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Rebuild a result stored as `to_dict(history=True)`; unknown keys become extras."""
+        known = {
+            "lead_id",
+            "at",
+            "model",
+            "model_version",
+            "score",
+            "dimensions",
+            "labels",
+            "stage",
+            "breakdown",
+            "playbook",
+            "stage_history",
+        }
+        playbook = data.get("playbook")
+        return cls(
+            lead_id=data["lead_id"],
+            at=parse_timestamp(data["at"]),
+            model=data["model"],
+            model_version=data["model_version"],
+            score=float(data["score"]),
+            dimensions={k: float(v) for k, v in data["dimensions"].items()},
+            labels=dict(data.get("labels") or {}),
+            stage=data.get("stage"),
+            breakdown=tuple(BreakdownEntry.from_dict(b) for b in data.get("breakdown") or ()),
+            playbook=PlaybookMatch.from_dict(playbook) if playbook else None,
+            stage_history=tuple(StageChange.from_dict(h) for h in data.get("stage_history") or ()),
+            extras={k: v for k, v in data.items() if k not in known},
+        )
