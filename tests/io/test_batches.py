@@ -98,3 +98,25 @@ def test_streaming_memory_is_bounded_by_the_batch_not_the_file(tmp_path: Path, f
     assert peak_large < 1.5 * peak_small + 64_000, f"peak {peak_large:,} vs {peak_small:,} for 10x the rows"
     if fmt != "parquet":  # compressed, so its size says little
         assert peak_large < large_path.stat().st_size / 2
+
+
+def test_the_garbage_collector_runs_while_the_caller_holds_a_batch(tmp_path: Path) -> None:
+    import gc
+
+    path = events_csv(tmp_path / "events.csv", 30)
+    assert gc.isenabled()
+    states = [gc.isenabled() for _ in iter_event_batches(path, batch_size=10)]
+    assert states == [True, True, True]
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that turned it off keeps it off
+        assert [gc.isenabled() for _ in iter_event_batches(path, batch_size=10)] == [False] * 3
+    finally:
+        gc.enable()
+
+
+def test_unknown_format_fails_at_the_call(tmp_path: Path) -> None:
+    path = tmp_path / "events.xml"
+    path.write_text("<events/>")
+    with pytest.raises(DataFileError, match=r"unknown file type '\.xml'"):
+        iter_event_batches(path)
