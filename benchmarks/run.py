@@ -1,0 +1,92 @@
+"""Run the benchmark suite and write BENCHMARKS.md from the sections each benchmark writes.
+
+`make bench` runs everything at full size (generates 1M leads / 50M events: expect a long run);
+`make bench-quick` runs small sizes in about two minutes. Each benchmark is its own script that writes
+a markdown section to benchmarks/results/<name>.md; this runner only orders them and adds the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# (script, arguments for --quick, arguments for --full, result file)
+SUITE: list[tuple[str, list[str], list[str], str]] = [
+    ("scorer_throughput.py", ["--runs", "5"], ["--runs", "9"], "scorer.md"),
+]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(
+            next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1]
+        )
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores{mem}; {system}; Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true")
+    size.add_argument("--full", action="store_true")
+    parser.add_argument("--only", nargs="*", help="run only these scripts")
+    args = parser.parse_args()
+    quick = not args.full
+    sections: list[str] = []
+    failures: list[str] = []
+    for script, quick_args, full_args, result in SUITE:
+        if args.only and script not in args.only:
+            continue
+        path = HERE / script
+        if not path.exists():
+            continue
+        cmd = [sys.executable, str(path), *(quick_args if quick else full_args)]
+        print(f"== {script} {' '.join(cmd[2:])}", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, check=False)
+        print(f"   {time.perf_counter() - t0:.1f} s, exit {proc.returncode}", flush=True)
+        if proc.returncode != 0:
+            failures.append(script)
+            continue
+        out = HERE / "results" / result
+        if out.exists():
+            sections.append(out.read_text().strip())
+    header = [
+        "# Benchmarks",
+        "",
+        f"Machine: {machine()}.",
+        f"Run: `make {'bench-quick' if quick else 'bench'}` ({time.strftime('%Y-%m-%d')}). "
+        "Figures are medians of several runs unless a section says otherwise; "
+        "ratios compare implementations on the same data in the same run.",
+        "",
+    ]
+    if failures:
+        header += [f"Failed in this run: {', '.join(failures)}.", ""]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
