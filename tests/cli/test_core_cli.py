@@ -191,6 +191,7 @@ def installed(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_installed_entry_point() -> None:
     assert LEADSCORE.exists(), "the package is not installed in this environment"
     demo = installed("demo")
