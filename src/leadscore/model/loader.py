@@ -188,6 +188,10 @@ def _issue(err: Any, data: Any, positions: dict[Loc, Pos]) -> ModelIssue:
         field = str(loc[-1])
         return _locate(real, data, positions, f"missing required field {field!r}")
     message = err["msg"]
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        allowed = "lowercase letters, digits, '-'" + (" and '_'" if "_" in pattern else "")
+        message = f"expected only {allowed} (pattern {pattern})"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if (
