@@ -2,42 +2,51 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cksum pyproject.toml | cut -d' ' -f1)
+BASE := $(VENV)/.base-$(HASH)
+FULL := $(VENV)/.full-$(HASH)
 
 .PHONY: demo test test-fast lint bench bench-quick clean install system-deps
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
-	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-install: $(STAMP)
+# The library and its command line.
+$(BASE): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	@touch $(BASE)
+
+# Plus what the tests and benchmarks use: pytest, hypothesis, linters and PySpark (the [spark] extra).
+$(FULL): $(BASE)
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	@touch $(FULL)
+
+install: $(BASE)
 
 # PostgreSQL server binaries and a Java runtime (for the Spark tests), from Debian when missing.
 system-deps:
 	@bash scripts/system-deps.sh
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(VENV)/bin/leadscore demo
 
-test: $(STAMP) system-deps
+test: $(FULL) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
-test-fast: $(STAMP)
+test-fast: $(FULL)
 	$(VENV)/bin/pytest -q -m "not integration and not slow"
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+bench: $(FULL) system-deps
 	$(PY) benchmarks/run.py --full
 
-bench-quick: $(STAMP)
+bench-quick: $(FULL) system-deps
 	$(PY) benchmarks/run.py --quick
 
 clean:
