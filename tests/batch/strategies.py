@@ -180,7 +180,7 @@ def models(draw: Any) -> dict[str, Any]:
         for _ in range(draw(st.integers(0, 4))):
             t: dict[str, Any] = {
                 "to": draw(st.sampled_from(STAGES + EXITS)),
-                "on": draw(st.sampled_from(TYPES[3:] + ["click"])),
+                "on": draw(st.sampled_from([*TYPES[3:], "click"])),
             }
             if draw(st.booleans()):
                 t["from"] = draw(st.lists(st.sampled_from(STAGES + EXITS), min_size=1, max_size=2, unique=True))
@@ -199,7 +199,7 @@ def models(draw: Any) -> dict[str, Any]:
         if "labels" in model:
             extra.append(
                 st.builds(
-                    lambda s, l: {"label": s, "eq": l},
+                    lambda s, lab: {"label": s, "eq": lab},
                     st.sampled_from(list(model["labels"])),
                     st.sampled_from(["l0", "l1", "rest"]),
                 )
