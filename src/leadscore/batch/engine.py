@@ -73,12 +73,14 @@ class BatchRun:
         threads: int | None = None,
         dedupe: Dedupe = "auto",
         workers: int | None = None,
+        event_leads: bool = True,
     ) -> None:
         self.model = model
         self.version = model_version(model)
         self.at = to_micros(parse_timestamp(at))
         self.con = con or connect(threads)
         self.workers = workers
+        self.event_leads = event_leads
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
@@ -86,7 +88,9 @@ class BatchRun:
         self.stats.seconds["prepare"] = time.perf_counter() - t
         self.plan: QueryPlan | None
         try:
-            self.plan = build_query(model, self.schema, self.at, dedupe=self.stats.deduplicated)
+            self.plan = build_query(
+                model, self.schema, self.at, dedupe=self.stats.deduplicated, event_leads=event_leads
+            )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
@@ -108,12 +112,15 @@ class BatchRun:
         con = self.con
         t = time.perf_counter()
         if self.plan is None:
-            con.execute("CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads")
+            extra = " UNION SELECT DISTINCT lead_id FROM events" if self.event_leads else ""
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.plan.sql}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT lead_id FROM {RESULT} WHERE fallback")
         self.stats.seconds["query"] = time.perf_counter() - t
-        row = con.execute("SELECT count(*) FROM leads").fetchone()
+        row = con.execute(
+            f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
+        ).fetchone()
         self.stats.leads = int(row[0]) if row else 0
         row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchone()
         self.stats.events = int(row[0]) if row else 0

@@ -49,6 +49,10 @@ def load(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str) -
             if v is not None:
                 values[name] = v
         leads.append(Lead(str(row[0]), values))
+    known = {lead.id for lead in leads}
+    for (lead_id,) in con.execute(f"SELECT lead_id FROM {ids_table}").fetchall():
+        if lead_id not in known:
+            leads.append(Lead(str(lead_id)))  # known only from its events
 
     props = list(schema.events.slots.items())
     prop_cols = [s.column for _, slots in props for s in slots]

@@ -78,7 +78,7 @@ def _contains(value: Sequence[TypedExpr], needle: str) -> str:
     if expr is None:
         return "FALSE"
     # lower() of non-ASCII text may differ from Python's, but it cannot create or remove an ASCII needle
-    return _safe(f"contains(lower({expr}), {q.text(needle.lower())})")
+    return _safe(f"strpos(lower({expr}), {q.text(needle.lower())}) > 0")
 
 
 def _one(value: Sequence[TypedExpr], key: str, arg: Any) -> str:

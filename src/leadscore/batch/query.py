@@ -56,7 +56,10 @@ def build_query(
     *,
     flavor: Flavor = "duckdb",
     dedupe: bool = True,
+    event_leads: bool = False,
 ) -> QueryPlan:
+    """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
+    attributes (as `leadscore score` does), also when all its events come after `at`."""
     dims = model.dimension_names()
     dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(dims)}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
@@ -111,7 +114,21 @@ def build_query(
         source = "_ls_dd"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
-    ctes.append("_ls_base AS (SELECT l.*, a.* FROM leads AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id)")
+    if event_leads:
+        attrs = [q.ident(col) for col in schema.leads.columns()]
+        late = ", ".join(["lead_id", *("NULL" for _ in attrs)])
+        ctes.append(
+            f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM leads UNION ALL SELECT DISTINCT {late} "
+            f"FROM _ls_ev WHERE {TS} > {at} AND lead_id NOT IN (SELECT id FROM leads))"
+        )
+        ctes.append(
+            "_ls_base AS (SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* "
+            "FROM _ls_leads AS l FULL JOIN _ls_agg AS a ON a._ls_lead = l.id)"
+        )
+    else:
+        ctes.append(
+            "_ls_base AS (SELECT l.id AS _ls_id, l.*, a.* FROM leads AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id)"
+        )
     ctes.append(f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM _ls_base)")
     ctes.append(f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)")
     ctes.append(f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)")
@@ -133,7 +150,7 @@ def build_query(
         last = "_ls_stage"
 
     out = [
-        "id AS lead_id",
+        "_ls_id AS lead_id",
         f"{TOTAL} AS score",
         *(f"_ls_d{j} AS dim_{j}" for j in range(len(dims))),
         *(f"_ls_p{i} AS points_{i}" for i in range(len(rules))),

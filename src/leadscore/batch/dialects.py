@@ -1,0 +1,121 @@
+"""The scoring query for other engines: generated once (DuckDB syntax) and transpiled with sqlglot.
+
+Without data to look at, the kind of each property and attribute column is inferred from the model's
+own literals (`category: shoes` -> text, `gt: 250` -> number); a `--schema` Parquet file gives the
+real types instead. Differences from the DuckDB engine, stated in the query's header: sums are plain
+SUM (not compensated), input order is unknown (duplicates are assumed absent unless `dedupe`, and
+ties in time are broken by event id), and lifecycle folds need arrays with lambdas (DuckDB, Spark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from leadscore.batch.predicates import NotExpressible
+from leadscore.batch.query import Flavor, QueryPlan, build_query
+from leadscore.batch.schema import Kind, Slot, SourceSchema, TableSchema
+from leadscore.engine.values import kind
+from leadscore.model.conditions import AggregateCondition, AnyConditionModel, AttributeCondition, children
+from leadscore.model.predicates import PredicateFields
+from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
+
+DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
+_EPOCH_US = {
+    "spark": "UNIX_MICROS({})",
+    "bigquery": "UNIX_MICROS({})",
+    "postgres": "CAST(FLOOR(EXTRACT(EPOCH FROM {}) * 1000000) AS BIGINT)",
+    "snowflake": "DATE_PART(EPOCH_MICROSECOND, {})",
+}
+
+
+def _pred_kind(pred: PredicateFields) -> Kind | None:
+    for key, value in pred.predicate_items():
+        if key in ("contains", "matches"):
+            return "str"
+        if key == "exists":
+            continue
+        first = value[0] if isinstance(value, list | tuple) and value else value
+        k = kind(first)
+        if k in ("num", "str", "bool"):
+            return k  # type: ignore[return-value]
+    return None
+
+
+def _conditions(model: ScoringModel) -> Iterator[AnyConditionModel]:
+    roots: list[Any] = [r.when for r in model.rules if isinstance(r, ConditionRule)]
+    roots += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
+    roots += [t.when for t in (model.lifecycle.transitions if model.lifecycle else []) if t.when is not None]
+    roots += [p.when for p in model.playbooks if p.when is not None]
+    stack = list(roots)
+    while stack:
+        cond = stack.pop()
+        yield cond
+        stack.extend(children(cond))
+
+
+def infer_schema(model: ScoringModel) -> SourceSchema:
+    """Column kinds guessed from the model's literals; text when the model gives no hint."""
+    props: dict[str, Kind] = {}
+    attrs: dict[str, Kind] = {}
+
+    def where(w: dict[str, Any]) -> None:
+        for prop, pred in w.items():
+            props.setdefault(prop, _pred_kind(pred) or "str")
+
+    for rule in model.rules:
+        if isinstance(rule, EventRule):
+            where(rule.where)
+    for cond in _conditions(model):
+        if isinstance(cond, AttributeCondition):
+            attrs.setdefault(cond.attribute, _pred_kind(cond) or "str")
+        if isinstance(cond, AggregateCondition):
+            props[cond.property] = "num"
+        w = getattr(cond, "where", None)
+        if isinstance(w, dict):
+            where(w)
+    if model.lifecycle:
+        attrs.setdefault("stage", "str")
+        props.setdefault("stage", "str")
+    return SourceSchema(
+        events=TableSchema({p: (Slot(p, k),) for p, k in props.items()}),
+        leads=TableSchema({a: (Slot(a, k),) for a, k in attrs.items()}),
+        has_event_id=True,
+        has_ord=False,
+    )
+
+
+def _epoch(sql: str, dialect: str) -> str:
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "EPOCH_US":
+            arg = node.expressions[0].sql(dialect=dialect)
+            return sqlglot.parse_one(_EPOCH_US[dialect].format(arg), read=dialect)
+        return node
+
+    return tree.transform(swap).sql(dialect=dialect, pretty=True)
+
+
+def scoring_sql(
+    model: ScoringModel, dialect: str, at: int, schema: SourceSchema | None = None, *, dedupe: bool = False
+) -> tuple[str, QueryPlan]:
+    """The scoring query in `dialect`, over tables `leads` and `events`; one row per lead."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
+    schema = schema or infer_schema(model)
+    flavor: Flavor = "duckdb" if dialect == "duckdb" else "spark" if dialect == "spark" else "portable"
+    plan = build_query(model, schema, at, flavor=flavor, dedupe=dedupe)
+    if "_ls_fold" in plan.sql and dialect not in ("duckdb", "spark"):
+        raise NotExpressible(
+            f"the lifecycle's event transitions are replayed with an array fold, which {dialect} SQL lacks; "
+            "use --dialect duckdb or spark"
+        )
+    if dialect == "duckdb":
+        import sqlglot
+
+        return sqlglot.transpile(plan.sql, read="duckdb", write="duckdb", pretty=True)[0], plan
+    return _epoch(plan.sql, dialect), plan
