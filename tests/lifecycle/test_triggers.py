@@ -309,3 +309,30 @@ def test_incremental_and_one_shot_detection_fire_the_same_stage_transitions(mode
     assert sorted(incremental) == sorted(one_shot)  # same transitions, same keys
     moves = sum(1 for c in steps[-1].stage_history if c.previous is not None)
     assert len(set(one_shot)) >= moves  # any-stage alone fires once per move
+
+
+def test_trigger_when_filters_on_the_new_result_and_attributes() -> None:
+    """Addition to the format: `when:` on a trigger (score, label, stage and attribute conditions)."""
+    from leadscore.domain import Event, Lead
+    from leadscore.engine import Scorer
+    from leadscore.lifecycle.triggers import detect_triggers
+    from leadscore.model import ModelError, validate_model
+
+    spec = {
+        "format": 1,
+        "name": "w",
+        "rules": [{"id": "demo", "on": "demo_request", "points": 70}],
+        "lifecycle": {"stages": ["lead", "mql"], "transitions": [{"to": "mql", "when": {"score": "total", "gte": 60}}]},
+        "triggers": [
+            {"id": "big-mql", "on": "stage_changed", "to": "mql", "when": {"attribute": "employees", "gte": 100}}
+        ],
+    }
+    model = validate_model(spec)
+    events = [Event.of("a", "demo_request", "2026-05-01")]
+    for employees, fires in ((500, 1), (10, 0)):
+        lead = Lead("a", {"employees": employees})
+        current = Scorer(model).score(lead, events, "2026-06-01")
+        assert len(detect_triggers(model, None, current, attributes=lead.attributes)) == fires
+    bad = {**spec, "triggers": [{"id": "x", "on": "stage_changed", "when": {"count": "demo_request", "gte": 1}}]}
+    with pytest.raises(ModelError, match="not at events"):
+        validate_model(bad)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -39,7 +39,9 @@ from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.result import Result, StageChange
 from leadscore.domain.timeutil import to_iso, to_micros
+from leadscore.engine.compile import Context, compile_condition
 from leadscore.engine.scorer import scorer_for
+from leadscore.engine.timeline import Timeline
 from leadscore.engine.values import compile_predicate
 from leadscore.model.spec import ScoringModel, Trigger
 
@@ -87,6 +89,7 @@ def detect_triggers(
     current: Result,
     *,
     score_before_window: Callable[[Trigger], float] | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> list[TriggerFiring]:
     """The firings of `model.triggers` for the move of one lead from `previous` to `current`.
 
@@ -94,6 +97,8 @@ def detect_triggers(
     `stage_history`; without one, only changes after `previous.at` count as new.
     `score_before_window(trigger)` returns the lead's total score at `current.at - trigger.within`;
     it is required when the model has `score_changed` triggers (see `scores_before`).
+    A trigger's optional `when:` is checked on `current` (its scores, labels and stage) and the
+    lead's `attributes`; a transition whose trigger condition does not hold fires nothing.
     Firings come in time order, then in the model's trigger order.
     """
     if previous is not None and previous.lead_id != current.lead_id:
@@ -114,9 +119,18 @@ def detect_triggers(
         else:
             assert score_before_window is not None
             firings = _score_firings(model, trigger, current, score_before_window(trigger))
+        if firings and trigger.when is not None and not _holds(trigger, current, attributes or {}):
+            firings = []
         found.extend((to_micros(f.at), index, f) for f in firings)
     found.sort(key=lambda item: (item[0], item[1]))
     return [f for _, _, f in found]
+
+
+def _holds(trigger: Trigger, current: Result, attributes: Mapping[str, Any]) -> bool:
+    assert trigger.when is not None
+    scores = {**current.dimensions, "total": current.score}
+    ctx = Context(to_micros(current.at), attributes, Timeline(()), scores, dict(current.labels), current.stage)
+    return compile_condition(trigger.when)(ctx)
 
 
 # -- stage_changed ------------------------------------------------------------------------------

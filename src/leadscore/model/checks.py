@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from leadscore.model.conditions import (
+    AggregateCondition,
     AnyConditionModel,
+    CountCondition,
     LabelCondition,
+    LastCondition,
+    NoneCondition,
     ScoreCondition,
     StageCondition,
     children,
@@ -18,6 +22,7 @@ from leadscore.model.conditions import (
 from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel
 
 Found = Iterator[tuple[str, str]]
+_EVENT_CONDITIONS = (CountCondition, AggregateCondition, NoneCondition, LastCondition)
 
 # Which condition kinds each section may use (MODEL-FORMAT.md "Conditions").
 _SCORE_OK = {"labels", "lifecycle", "playbooks", "triggers"}
@@ -94,6 +99,9 @@ def _sections(model: ScoringModel) -> Iterator[tuple[str, AnyConditionModel, str
     for i, pb in enumerate(model.playbooks):
         if pb.when is not None:
             yield "playbooks", pb.when, f"playbooks[{i}].when"
+    for i, trig in enumerate(model.triggers):
+        if trig.when is not None:
+            yield "triggers", trig.when, f"triggers[{i}].when"
 
 
 def _conditions(model: ScoringModel) -> Found:
@@ -101,7 +109,9 @@ def _conditions(model: ScoringModel) -> Found:
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else set()
     for section, root, root_path in _sections(model):
         for cond, path in _walk(root, root_path):
-            if isinstance(cond, ScoreCondition):
+            if section == "triggers" and isinstance(cond, _EVENT_CONDITIONS):
+                yield path, "a trigger's `when:` looks at the new result and the lead's attributes, not at events"
+            elif isinstance(cond, ScoreCondition):
                 if section not in _SCORE_OK:
                     yield path, "a `score:` condition is not allowed in rules (a rule cannot depend on the score)"
                 elif cond.score not in dims:

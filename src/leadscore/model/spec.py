@@ -166,6 +166,10 @@ class Trigger(Strict):
     within: DurationField | None = None
     destination: str | None = None
     description: str | None = None
+    when: Condition | None = Field(
+        default=None,
+        description="fire only if this also holds for the new result (score, label, stage and attribute conditions)",
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Trigger:
