@@ -1,0 +1,105 @@
+"""The store commands end to end on a fresh workspace (embedded SQLite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadscore.cli.main import app
+from leadscore.lifecycle.queue import sales_queue
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("LEADSCORE_PROJECT", raising=False)
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leads.csv").write_text("id,email,employees,title\na,x@acme.com,300,Director\nb,y@acme.com,20,Dev\n")
+    (tmp_path / "events.jsonl").write_text(
+        '{"lead_id": "a", "type": "page_view", "timestamp": "2026-05-30T00:00:00Z", "path": "/pricing"}\n'
+        '{"lead_id": "a", "type": "demo_request", "timestamp": "2026-05-31T00:00:00Z"}\n'
+        '{"lead_id": "b", "type": "page_view", "timestamp": "2026-05-31T00:00:00Z", "path": "/blog"}\n'
+    )
+    return tmp_path
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_ingest_then_queue_and_explain_as_json(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    out = run("ingest", "events", "events.jsonl")
+    assert "3 new events" in out
+    assert "0 new events" in run("ingest", "events", "events.jsonl")
+    queue = json.loads(run("queue", "--format", "json"))
+    assert [r["lead_id"] for r in queue] == ["a", "b"]
+    assert set(queue[0]) >= {
+        "lead_id",
+        "at",
+        "model",
+        "model_version",
+        "score",
+        "dimensions",
+        "labels",
+        "stage",
+        "breakdown",
+    }
+    assert math_sum(queue[0]["breakdown"]) == pytest.approx(queue[0]["score"])
+    explained = json.loads(run("explain", "a", "--format", "json"))
+    assert explained["score"] == queue[0]["score"] and len(explained["events"]) == 2
+    assert explained["score_history"] and explained["stage_history"]
+
+
+def math_sum(entries: list[dict[str, float]]) -> float:
+    return sum(e["points"] for e in entries)
+
+
+def test_queue_json_is_in_queue_order(workspace: Path) -> None:
+    from leadscore.service import LeadService
+    from leadscore.workspace import Workspace
+
+    run("ingest", "leads", "leads.csv")
+    run("ingest", "events", "events.jsonl")
+    service = LeadService.from_workspace(Workspace.find(workspace))
+    try:
+        expected = [r.lead_id for r in sales_queue(service.queue())]
+    finally:
+        service.close()
+    assert [r["lead_id"] for r in json.loads(run("queue", "--format", "json"))] == expected
+
+
+def test_bad_file_is_refused_with_location_and_exit_code_2(workspace: Path) -> None:
+    (workspace / "bad.csv").write_text("lead_id,type,timestamp\na,page_view,2026-05-30\nb,page_view,yesterday\n")
+    result = runner.invoke(app, ["ingest", "events", "bad.csv"])
+    assert result.exit_code == 2
+    assert "bad.csv:3:timestamp" in result.output
+    assert json.loads(run("queue", "--format", "json")) == []
+
+
+def test_no_workspace_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEADSCORE_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["queue"])
+    assert result.exit_code == 2 and "leadscore init" in result.output
+
+
+def test_stage_erase_export_and_model_plan(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    run("ingest", "events", "events.jsonl")
+    assert "stage sql" in run("stage", "set", "a", "sql")
+    run("export", "a", "--out", "a.json")
+    assert json.loads((workspace / "a.json").read_text())["lead"]["id"] == "a"
+    assert "leads" in run("model", "plan", "model.yaml")
+    assert runner.invoke(app, ["erase", "b"]).exit_code == 2  # needs --yes
+    run("erase", "b", "--yes")
+    assert [r["lead_id"] for r in json.loads(run("queue", "--format", "json"))] == ["a"]
