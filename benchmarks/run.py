@@ -18,9 +18,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-# (script, arguments for --quick, arguments for --full, result file)
-SUITE: list[tuple[str, list[str], list[str], str]] = [
-    ("scorer_throughput.py", ["--runs", "5"], ["--runs", "9"], "scorer.md"),
+# (script, arguments for --quick, arguments for --full, result file it writes or None, section title)
+# A script without a result file prints its markdown table; the runner captures it under the title.
+SUITE: list[tuple[str, list[str], list[str], str | None, str]] = [
+    ("scorer_throughput.py", ["--runs", "5"], ["--runs", "9"], "scorer.md", "Pure scorer throughput"),
+    ("io_read.py", ["--rows", "100000"], ["--rows", "1000000"], None, "Reading event files into Event objects"),
+    (
+        "generate_scale.py",
+        ["--sizes", "20000", "--repeats", "3"],
+        ["--sizes", "100000,1000000", "--repeats", "3"],
+        None,
+        "Data generator: time and peak memory",
+    ),
 ]
 
 
@@ -55,7 +64,7 @@ def main() -> int:
     quick = not args.full
     sections: list[str] = []
     failures: list[str] = []
-    for script, quick_args, full_args, result in SUITE:
+    for script, quick_args, full_args, result, title in SUITE:
         if args.only and script not in args.only:
             continue
         path = HERE / script
@@ -64,10 +73,16 @@ def main() -> int:
         cmd = [sys.executable, str(path), *(quick_args if quick else full_args)]
         print(f"== {script} {' '.join(cmd[2:])}", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, check=False)
+        proc = subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.PIPE, text=True)
+        print(proc.stdout, end="")
         print(f"   {time.perf_counter() - t0:.1f} s, exit {proc.returncode}", flush=True)
         if proc.returncode != 0:
             failures.append(script)
+            continue
+        if result is None:
+            shown = " ".join(["python", f"benchmarks/{script}", *cmd[2:]])
+            table = "\n".join(ln for ln in proc.stdout.splitlines() if ln.startswith("|"))
+            sections.append(f"## {title}\n\nCommand: `{shown}`\n\n{table}\n")
             continue
         out = HERE / "results" / result
         if out.exists():
