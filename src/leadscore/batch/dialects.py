@@ -10,13 +10,16 @@ ties in time are broken by event id), and lifecycle folds need arrays with lambd
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import Flavor, QueryPlan, build_query
 from leadscore.batch.schema import Kind, Slot, SourceSchema, TableSchema
+from leadscore.domain.timeutil import to_iso
 from leadscore.engine.values import kind
 from leadscore.model.conditions import AggregateCondition, AnyConditionModel, AttributeCondition, children
+from leadscore.model.fingerprint import model_version
 from leadscore.model.predicates import PredicateFields
 from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
 
@@ -119,3 +122,24 @@ def scoring_sql(
 
         return sqlglot.transpile(plan.sql, read="duckdb", write="duckdb", pretty=True)[0], plan
     return _epoch(plan.sql, dialect), plan
+
+
+def header(model: ScoringModel, plan: QueryPlan, dialect: str, at: datetime) -> str:
+    """A comment block naming the query's inputs, its positional columns and its assumptions."""
+    lines = [
+        f"leadscore scoring query: model {model.name} version {model_version(model)}, at {to_iso(at)}, {dialect}",
+        "Reads `leads` (id + attribute columns) and `events` (lead_id, type, timestamp, id + property columns).",
+        "Columns: lead_id, score,",
+    ]
+    lines += [f"  dim_{j}: dimension {d}" for j, d in enumerate(plan.dimensions)]
+    for i, r in enumerate(plan.rules):
+        lines.append(f"  points_{i}" + (f", events_{i}" if r.events is not None else "") + f": rule {r.id}")
+    lines += [f"  adjust_{j}: floor/cap adjustment of {d}" for j, d in enumerate(plan.dimensions)]
+    lines += [f"  label_{i}: label set {name}" for i, name in enumerate(plan.label_sets)]
+    lines += [
+        "  stage, playbook (index into the model's playbooks, NULL: none),",
+        "  fallback (TRUE: this lead's stage needs the pure scorer: `leadscore score` for these leads).",
+    ]
+    if dialect != "duckdb":
+        lines.append("Sums are plain SUM; repeated event ids are assumed absent unless generated with --dedupe.")
+    return "".join(f"-- {line}\n" for line in lines)

@@ -55,7 +55,6 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute("SET preserve_insertion_order = false")
     return con
 
 

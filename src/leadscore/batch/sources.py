@@ -50,11 +50,38 @@ def _file_relation(path: Path) -> str:
     if suffix in (".csv", ".tsv", ".txt"):
         if not path.exists():
             raise SourceError(f"{path}: file not found")
-        return (
-            f"SELECT *, row_number() OVER () - 1 AS _ls_ord FROM read_csv({q.text(str(path))}, header = true, "
-            "auto_detect = true, timestampformat = '%Y-%m-%dT%H:%M:%S%z')"
-        )
+        return f"SELECT *, row_number() OVER () - 1 AS _ls_ord FROM {_csv(path)}"
     raise SourceError(f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory) or CSV")
+
+
+# leadscore.io.values.coerce_cell, in SQL: numeric text becomes a number unless it has a leading zero
+# ("007"), is not finite ("nan", "1e999"), or is a boolean word; everything else stays text.
+_INT = r"[+-]?(0|[1-9][0-9]*)"
+_FLOAT = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_WS = "' \t\r\n\x0b\x0c'"
+
+
+def _csv(path: Path) -> str:
+    return f"read_csv({q.text(str(path))}, header = true, all_varchar = true, auto_detect = true)"
+
+
+def csv_typed(con: duckdb.DuckDBPyConnection, view: str, keep_text: frozenset[str]) -> str:
+    """Columns of an all-text CSV view split into `name::num` and `name::str` slots, as the io reader types them."""
+    cols = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
+    out = []
+    for col in cols:
+        c = q.ident(col)
+        if col in keep_text or col.startswith("_ls_"):
+            out.append(f"nullif(trim({c}), '') AS {c}" if not col.startswith("_ls_") else c)
+            continue
+        t = f"trim({c})"
+        number = (
+            f"(regexp_full_match({t}, '{_INT}') OR (regexp_full_match({t}, '{_FLOAT}') "
+            f"AND isfinite(TRY_CAST({t} AS DOUBLE))))"
+        )
+        out.append(f"CASE WHEN {number} THEN TRY_CAST({t} AS DOUBLE) END AS {q.ident(col + '::num')}")
+        out.append(f"CASE WHEN {t} <> '' AND NOT {number} THEN {t} END AS {q.ident(col + '::str')}")
+    return f"SELECT {', '.join(out)} FROM {view}"
 
 
 def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
@@ -75,7 +102,11 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
     else:
         rel = _table_relation(con, name, source)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS {rel}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_file_{name} AS {rel}")
+        typed = f"SELECT * FROM _ls_file_{name}"
+        if isinstance(source, str | Path) and Path(source).suffix.lower() in (".csv", ".tsv", ".txt"):
+            typed = csv_typed(con, f"_ls_file_{name}", frozenset({"id", "lead_id", "type", "timestamp"}))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS {typed}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
 

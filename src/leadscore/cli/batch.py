@@ -1,9 +1,122 @@
-"""Commands registered on the main app."""
+"""Batch scoring on the command line: `leadscore batch` (DuckDB or Spark) and `leadscore sql`.
+
+Library imports happen inside the commands so that `leadscore --help` stays fast.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+class Dialect(StrEnum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
+    snowflake = "snowflake"
+    bigquery = "bigquery"
+
+
+class DedupeMode(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+ModelArg = Annotated[Path, typer.Argument(help="The scoring-model YAML file.", show_default=False)]
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="Evaluation time, ISO 8601 (default: now, UTC).", show_default=False)
+]
+
+
+def batch(
+    model: ModelArg,
+    leads: Annotated[Path, typer.Option("--leads", "-l", help="Leads: Parquet file or directory, or CSV.")],
+    events: Annotated[Path, typer.Option("--events", "-e", help="Events: Parquet file or directory, or CSV.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results: .jsonl (JSON Lines) or .parquet.")],
+    at: AtOption = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="duckdb (one machine) or spark.")] = Engine.duckdb,
+    threads: Annotated[int | None, typer.Option("--threads", help="Threads for DuckDB (default: all cores).")] = None,
+    dedupe: Annotated[
+        DedupeMode,
+        typer.Option("--dedupe", help="Drop repeated event ids: auto (check first), always, never (ids are unique)."),
+    ] = DedupeMode.auto,
+) -> None:
+    """Re-score every lead from files, in one SQL pass; equal to `leadscore score` lead by lead."""
+    from rich.text import Text
+
+    from leadscore.cli.core import _at, _load
+    from leadscore.cli.output import err, fail
+
+    m = _load(model)
+    when = _at(at)
+    if out.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".parquet"):
+        fail(f"--out {out}: use a .jsonl (JSON Lines) or .parquet file")
+    from leadscore.batch import BatchStats, NotExpressible, SourceError
+    from leadscore.engine import ScoringDataError
+
+    stats: BatchStats
+    try:
+        with err.status(f"scoring with {engine.value}..."):
+            if engine is Engine.spark:
+                from leadscore.batch.spark import SparkUnavailable, run_spark
+
+                try:
+                    stats = run_spark(m, leads, events, when, out)
+                except SparkUnavailable as exc:
+                    fail(str(exc))
+            else:
+                from leadscore.batch import run_batch
+
+                stats = run_batch(m, leads, events, when, out, threads=threads, dedupe=dedupe.value).stats
+    except (SourceError, NotExpressible) as exc:
+        fail(str(exc))
+    except ScoringDataError as exc:
+        fail(f"bad data for lead {exc.lead_id!r}: {exc.detail}")
+    secs = stats.total_seconds
+    summary = (
+        f"{stats.leads:,} leads, {stats.events:,} events in {secs:.2f} s "
+        f"({stats.events_per_second:,.0f} events/s); {stats.fallback_leads:,} leads scored by the pure scorer"
+    )
+    if stats.fallback_leads and stats.fallback_reason:
+        summary += f" ({stats.fallback_reason})"
+    err.print(Text(summary, style="green"))
+    err.print(f"wrote {out}")
+
+
+def sql(
+    model: ModelArg,
+    dialect: Annotated[Dialect, typer.Option("--dialect", "-d", help="SQL dialect of the target engine.")] = (
+        Dialect.duckdb
+    ),
+    at: AtOption = None,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Include the pass that drops repeated event ids.")] = False,
+) -> None:
+    """Print the scoring query, for a data team to run in its warehouse or dbt project."""
+    from leadscore.batch import NotExpressible
+    from leadscore.batch.dialects import header, scoring_sql
+    from leadscore.cli.core import _at, _load
+    from leadscore.cli.output import emit, fail
+    from leadscore.domain.timeutil import to_micros
+
+    m = _load(model)
+    when = _at(at)
+    try:
+        text, plan = scoring_sql(m, dialect.value, to_micros(when), dedupe=dedupe)
+    except NotExpressible as exc:
+        fail(str(exc))
+    emit(header(m, plan, dialect.value, when) + text + ";")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    app.command(rich_help_panel="Batch")(batch)
+    app.command(rich_help_panel="Batch")(sql)
