@@ -17,17 +17,39 @@ from leadscore.store import LeadStore, open_store
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
 
 
-def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+TEMPLATE = "leadscore_migrated"
+
+
+def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, migrated: bool) -> str:
+    """A new empty database; `migrated` ones are copied from a template migrated once per session."""
     if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    server: str = request.getfixturevalue("postgres_url")
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+        if migrated:
+            s = open_store(url)
+            s.upgrade()
+            s.dispose()
+        return url
+    server: str = request.getfixturevalue("postgres_template" if migrated else "postgres_url")
     name = "t_" + uuid.uuid4().hex[:12]
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {TEMPLATE}" if migrated else ""))
     admin.dispose()
     request.addfinalizer(lambda: _drop(server, name))
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> str:
+    """The server URL, once a migrated template database exists on it."""
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {TEMPLATE}")
+    admin.dispose()
+    template = open_store(postgres_url.rsplit("/", 1)[0] + "/" + TEMPLATE)
+    template.upgrade()
+    template.dispose()
+    return postgres_url
 
 
 def _drop(server: str, name: str) -> None:
@@ -39,7 +61,14 @@ def _drop(server: str, name: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return fresh_database_url(request.param, tmp_path, request)
+    """A migrated, empty store on each backend."""
+    return fresh_database_url(request.param, tmp_path, request, migrated=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend, never migrated."""
+    return fresh_database_url(request.param, tmp_path, request, migrated=False)
 
 
 @pytest.fixture

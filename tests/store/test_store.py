@@ -228,11 +228,11 @@ def test_manual_stage_and_outcomes_are_events(service: LeadService) -> None:
     assert causes[-2:] == ["manual", "event:sales_accepted"]
 
 
-def test_store_refuses_unmigrated_database(store_url: str, model_file: Path) -> None:
+def test_store_refuses_unmigrated_database(blank_url: str, model_file: Path) -> None:
     from leadscore.service import ServiceError
     from leadscore.store import open_store
 
-    raw = open_store(store_url)
+    raw = open_store(blank_url)
     try:
         with pytest.raises(ServiceError, match="db upgrade"):
             LeadService(raw, model_path=model_file).ingest_events([Event.of("a", "x", "2026-01-01")])
