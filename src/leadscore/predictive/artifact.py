@@ -59,15 +59,20 @@ def save(artifact: Artifact, path: str | Path) -> Path:
     payload = _payload(artifact)
     meta = {k: v for k, v in artifact.metadata.items() if k != "version"}
     meta.update({"format": FORMAT, "format_version": FORMAT_VERSION, "label": artifact.label})
-    digest = hashlib.sha256(payload)
-    digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
-    meta["version"] = "sha256:" + digest.hexdigest()[:16]
+    meta = json.loads(json.dumps(meta, default=str))  # what will be read back, so the hash can be re-checked
+    meta["version"] = _digest(payload, meta)
     artifact.metadata = meta
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("metadata.json", json.dumps(meta, indent=2, default=str))
         zf.writestr("model.joblib", payload)
     return path
+
+
+def _digest(payload: bytes, meta: dict[str, Any]) -> str:
+    digest = hashlib.sha256(payload)
+    digest.update(json.dumps({k: v for k, v in meta.items() if k != "version"}, sort_keys=True).encode())
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -96,7 +101,12 @@ def load(path: str | Path) -> Artifact:
     meta = read_metadata(path)
     try:
         with zipfile.ZipFile(path) as zf:
-            parts = joblib.load(io.BytesIO(zf.read("model.joblib")))
+            payload = zf.read("model.joblib")
+        if _digest(payload, meta) != meta.get("version"):
+            raise ArtifactError(f"{path}: content does not match its version hash (corrupt or modified file)")
+        parts = joblib.load(io.BytesIO(payload))
+    except ArtifactError:
+        raise
     except Exception as exc:  # unpickling can fail in many ways when library versions differ
         raise ArtifactError(
             f"{path}: cannot load the model (written by leadscore {meta.get('library_version', '?')}): {exc}"

@@ -36,7 +36,7 @@ def _numeric_shares(values: np.ndarray, edges: list[float]) -> list[float]:
 
 def summarise_column(values: pd.Series) -> dict[str, Any]:
     """Training-time summary of one feature (or of the score): bins and the share of rows in each."""
-    if values.dtype.kind == "f":
+    if values.dtype.kind in "iufb":
         arr = values.to_numpy(dtype="float64")
         edges = _numeric_edges(arr)
         return {"kind": "numeric", "edges": edges, "shares": _numeric_shares(arr, edges)}

@@ -18,6 +18,7 @@ Kind = Literal["numeric", "categorical"]
 MAX_CATEGORIES = 100
 MIN_CATEGORY_COUNT = 5
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id[_\s.-]", re.IGNORECASE)
+_NULL_TOKENS = {"", "n/a", "na", "nan", "null", "none", "-", "?"}
 _EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
 
 
@@ -113,7 +114,7 @@ def _derive(
     if feat.derive == "date_month":
         return dates.dt.month.astype("float64")
     if feat.derive == "date_dow":
-        return dates.dt.dayofweek.astype("float64")
+        return dates.dt.day_of_week.astype("float64")
     if feat.derive == "date_hour":
         return dates.dt.hour.astype("float64")
     if feat.derive == "date_days_before" and time_column is not None and time_column in frame.columns:
@@ -127,7 +128,8 @@ def _looks_numeric(values: pd.Series) -> bool:
 
     if values.dtype.kind in "iufb":
         return True
-    sample = values.dropna().astype(str).head(2000)
+    sample = values.dropna().astype(str).str.strip()
+    sample = sample[~sample.str.lower().isin(_NULL_TOKENS)].head(2000)
     if sample.empty:
         return False
     parsed = pd.to_numeric(sample.str.replace(",", ".", regex=False), errors="coerce")

@@ -19,7 +19,7 @@ def single_feature_auc(values: pd.Series, y: np.ndarray, seed: int = 42) -> floa
     from sklearn.metrics import roc_auc_score
 
     y = np.asarray(y)
-    if values.dtype.kind == "f":
+    if values.dtype.kind in "iufb":
         arr = values.to_numpy(dtype="float64")
         filled = np.where(np.isnan(arr), np.nanmin(arr) - 1 if np.isfinite(arr).any() else 0.0, arr)
         auc = float(roc_auc_score(y, filled))

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import log_loss
+
+from leadscore.predictive.calibration import Calibrator, choose_calibrator
+
+
+def test_calibration_fixes_a_shifted_score() -> None:
+    rng = np.random.default_rng(3)
+    true_logit = rng.normal(-2, 1.5, 20_000)
+    y = (rng.random(20_000) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    scores = 2.0 * true_logit + 3.0  # right order, wrong scale and offset
+    raw = 1 / (1 + np.exp(-scores))
+    cal, losses = choose_calibrator(scores[:10_000], y[:10_000])
+    calibrated = cal.predict(scores[10_000:])
+    assert log_loss(y[10_000:], calibrated) < log_loss(y[10_000:], raw[10_000:]) - 0.05
+    assert set(losses) == {"sigmoid", "isotonic"}
+    assert abs(calibrated.mean() - y[10_000:].mean()) < 0.01
+
+
+def test_isotonic_is_monotone() -> None:
+    rng = np.random.default_rng(4)
+    s = rng.normal(size=2000)
+    y = (rng.random(2000) < 1 / (1 + np.exp(-s))).astype(int)
+    out = Calibrator("isotonic").fit(s, y).predict(np.sort(s))
+    assert np.all(np.diff(out) >= 0)

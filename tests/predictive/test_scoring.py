@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from leadscore.predictive.errors import DataError
+from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
+from leadscore.predictive.gbm import LightGBMScorer
+from leadscore.predictive.scoring import evaluate, live_drift, predict
+from leadscore.predictive.training import train
+
+FACTOR = re.compile(r"^.+ (= .+|is missing) \([+-]\d+\.\d\d\)$")
+
+
+@pytest.fixture()
+def artifact(leads: pd.DataFrame):  # type: ignore[no-untyped-def]
+    fast = {
+        "naive_bayes": NaiveBayesScorer(),
+        "logistic": LogisticScorer(),
+        "lightgbm": LightGBMScorer(n_estimators=40),
+    }
+    return train(leads, "converted", split="time", candidates=fast).artifact
+
+
+def test_predictions_carry_readable_top_factors(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    out = predict(artifact, leads.drop(columns=["converted"]), top=3)
+    assert list(out.columns) == ["lead_id", "score", "top_positive", "top_negative"]
+    assert out["lead_id"].tolist() == leads["lead_id"].tolist()
+    assert out["score"].between(0, 1).all()
+    for factors in [*out["top_positive"], *out["top_negative"]]:
+        assert len(factors) <= 3
+        assert all(FACTOR.match(f) for f in factors), factors
+    assert all(float(f[-6:-1]) > 0 for row in out["top_positive"] for f in row)
+    assert all(float(f[-6:-1]) < 0 for row in out["top_negative"] for f in row)
+    referral = out[leads["source"] == "referral"]
+    assert referral["top_positive"].map(lambda fs: any(f.startswith("source = referral") for f in fs)).mean() > 0.5
+
+
+def test_evaluate_needs_the_label_and_gives_segments(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    result = evaluate(artifact, leads, segment="source")
+    assert result.metrics.rows == len(leads)
+    assert set(result.segments) == {"ads", "webinar", "referral", "organic"}
+    with pytest.raises(DataError, match="label column 'converted'"):
+        evaluate(artifact, leads.drop(columns=["converted"]))
+
+
+def test_live_drift_is_quiet_on_training_like_data_and_warns_after_a_shift(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    quiet = live_drift(artifact, leads)
+    assert quiet.score_psi < 0.1
+    shifted = leads.copy()
+    shifted["source"] = "referral"
+    shifted["visits"] = shifted["visits"] + 8
+    loud = live_drift(artifact, shifted)
+    assert loud.retrain
+    assert loud.score_psi > 0.25
+    assert any("visits" in w or "source" in w for w in loud.warnings)
