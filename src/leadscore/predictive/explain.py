@@ -28,25 +28,52 @@ def describe(name: str, value: object, effect: float) -> str:
     return f"{where} ({effect:+.2f})"
 
 
+def _labels(name: str, column: pd.Series) -> np.ndarray:
+    """ "name = value" (or "name is missing") for every row of one feature, built column-wise for speed."""
+    import pandas as pd
+
+    if column.dtype.kind == "f":
+        arr = column.to_numpy(dtype="float64")
+        finite = np.isfinite(arr)
+        integral = finite & (np.mod(arr, 1) == 0) & (np.abs(arr) < 1e15)
+        text = np.where(integral, np.nan_to_num(arr).astype("int64").astype(str), np.char.mod("%.4g", arr))
+        missing = ~finite
+    else:
+        values = pd.Series(column.astype("object"))
+        missing = values.isna().to_numpy()
+        text = values.astype(str).to_numpy(dtype=object)
+    out = np.array([f"{name} = "], dtype=object) + text.astype(object)
+    out[missing] = f"{name} is missing"
+    return out
+
+
 def top_factors(
     features: pd.DataFrame, contributions: np.ndarray, top: int = 3
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Per row, the `top` strongest positive and negative contributions, strongest first."""
+    n = len(features)
     names = list(features.columns)
-    if top <= 0 or len(features) == 0:
-        return [[] for _ in range(len(features))], [[] for _ in range(len(features))]
-    columns = [features[n].astype("object").to_numpy() for n in names]
+    if top <= 0 or n == 0:
+        return [[] for _ in range(n)], [[] for _ in range(n)]
+    labels = [_labels(name, features[name]) for name in names]
     order = np.argsort(-contributions, axis=1, kind="stable")
     k = min(top, len(names))
-    positives: list[list[str]] = []
-    negatives: list[list[str]] = []
-    for i in range(len(features)):
-        row = contributions[i]
-        pos = [describe(names[j], columns[j][i], row[j]) for j in order[i, :k] if row[j] > MIN_EFFECT]
-        neg = [describe(names[j], columns[j][i], row[j]) for j in order[i, ::-1][:k] if row[j] < -MIN_EFFECT]
-        positives.append(pos)
-        negatives.append(neg)
-    return positives, negatives
+    rows = np.arange(n)
+
+    def ranked(positions: np.ndarray, sign: int) -> list[list[str]]:
+        texts, keeps = [], []
+        for t in range(k):
+            j = positions[:, t]
+            effect = contributions[rows, j]
+            label = np.empty(n, dtype=object)
+            for f in np.unique(j):
+                mask = j == f
+                label[mask] = labels[f][mask]
+            texts.append(label + " (" + np.char.mod("%+.2f", effect).astype(object) + ")")
+            keeps.append(effect * sign > MIN_EFFECT)
+        return [[texts[t][i] for t in range(k) if keeps[t][i]] for i in range(n)]
+
+    return ranked(order, 1), ranked(order[:, ::-1], -1)
 
 
 def global_importance(contributions: np.ndarray, names: list[str]) -> dict[str, float]:

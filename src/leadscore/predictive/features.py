@@ -78,18 +78,19 @@ class FeatureSchema:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
+    """Values as stripped strings (None when missing); 1 and 1.0 are the same category whatever the dtype."""
+    import numpy as np
     import pandas as pd
 
-    def norm(v: object) -> str | None:
-        if v is None:
-            return None
-        if isinstance(v, float) and v.is_integer():
-            # 1 and 1.0 are the same category, whatever dtype the file was read with.
-            return str(int(v))
-        return str(v).strip()
-
-    text = values.astype("object").where(values.notna(), other=None)
-    return pd.Series([norm(v) for v in text], index=values.index, dtype="object")
+    missing = values.isna().to_numpy()
+    if values.dtype.kind == "f":
+        arr = values.to_numpy(dtype="float64")
+        integral = np.isfinite(arr) & (np.mod(arr, 1) == 0)
+        text = np.where(integral, np.nan_to_num(arr).astype("int64").astype(str), arr.astype(str)).astype(object)
+    else:
+        text = values.astype("object").astype(str).str.strip().to_numpy(dtype=object)
+    text[missing] = None
+    return pd.Series(text, index=values.index, dtype="object")
 
 
 def _as_dates(raw: pd.Series, cache: dict[str, pd.Series], key: str) -> pd.Series:

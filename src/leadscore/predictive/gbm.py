@@ -72,6 +72,9 @@ class LightGBMScorer(BaseEstimator):
             valid_sets = [lgb.Dataset(X_val, label=np.asarray(y_val), reference=train)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         params = {**self._params(), "metric": "auc"}
+        if self.num_threads <= 0 and len(X) < 100_000:
+            # Below this size thread start-up and contention cost more than they save.
+            params["num_threads"] = 1
         self.booster_ = lgb.train(
             params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
         )
