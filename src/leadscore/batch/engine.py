@@ -87,8 +87,15 @@ class BatchRun:
         self.stats.seconds["prepare"] = time.perf_counter() - t
         self.plan: QueryPlan | None
         try:
+            dups = None
+            if self.stats.deduplicated:
+                dups = "_ls_dups"
+                self.con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _ls_dups AS SELECT lead_id, id, min(_ls_ord) AS keep FROM events "
+                    "WHERE id IS NOT NULL GROUP BY lead_id, id HAVING count(*) > 1"
+                )
             self.plan = build_query(
-                model, self.schema, self.at, dedupe=self.stats.deduplicated, event_leads=event_leads
+                model, self.schema, self.at, dedupe=self.stats.deduplicated, dups_table=dups, event_leads=event_leads
             )
         except NotExpressible as exc:
             self.plan = None
@@ -101,11 +108,10 @@ class BatchRun:
             return mode == "always"
         if not self.schema.has_event_id:
             return True
-        # an id repeated within a lead, or an event without id (identified by content), needs the pass
-        row = self.con.execute(
-            "SELECT count(*) - count(id), count(*) - count(DISTINCT (lead_id, id)) FROM events"
-        ).fetchone()
-        return bool(row and (row[0] or row[1]))
+        # Globally distinct id hashes prove that no id repeats within a lead; a collision only costs
+        # the exact pass. Events without id are identified by content and always need it.
+        row = self.con.execute("SELECT count(*), count(id), count(DISTINCT hash(id)) FROM events").fetchone()
+        return not row or not (row[0] == row[1] == row[2])
 
     def _run(self) -> None:
         con = self.con

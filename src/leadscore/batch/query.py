@@ -56,10 +56,15 @@ def build_query(
     *,
     flavor: Flavor = "duckdb",
     dedupe: bool = True,
+    dups_table: str | None = None,
     event_leads: bool = False,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
-    attributes (as `leadscore score` does), also when all its events come after `at`."""
+    attributes (as `leadscore score` does), also when all its events come after `at`.
+
+    Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
+    a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
+    repeated ids only), by an anti-join with it plus a window over the events without id only."""
     dims = model.dimension_names()
     dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(dims)}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
@@ -102,15 +107,21 @@ def build_query(
     ctes = [f"_ls_ev AS ({events})"]
     source = "_ls_ev"
     if dedupe:
-        content = ", ".join(
-            f"CASE WHEN id IS NULL THEN {col} END"
-            for col in ["type", TS, *(q.ident(x) for x in schema.events.columns())]
-        )
+        content = ", ".join(["type", TS, *(q.ident(x) for x in schema.events.columns())])
         order = ORD if schema.has_ord else TS
-        ctes.append(
-            "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
-            f"(PARTITION BY lead_id, id, {content} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
-        )
+        if dups_table is None:
+            cols = ", ".join(f"CASE WHEN id IS NULL THEN {col} END" for col in content.split(", "))
+            ctes.append(
+                "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
+                f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
+            )
+        else:
+            ctes.append(
+                f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
+                f"AS d WHERE d.lead_id = e.lead_id AND d.id = e.id AND d.keep <> e.{ORD}) UNION ALL "
+                f"SELECT * EXCLUDE (_ls_rn) FROM (SELECT *, row_number() OVER (PARTITION BY lead_id, {content} "
+                f"ORDER BY {order}) AS _ls_rn FROM _ls_ev WHERE id IS NULL) AS d WHERE _ls_rn = 1)"
+            )
         source = "_ls_dd"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
@@ -119,7 +130,7 @@ def build_query(
         late = ", ".join(["lead_id", *("NULL" for _ in attrs)])
         ctes.append(
             f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM leads UNION ALL SELECT DISTINCT {late} "
-            f"FROM _ls_ev WHERE {TS} > {at} AND lead_id NOT IN (SELECT id FROM leads))"
+            f"FROM events WHERE {_epoch_us(flavor)} > {at} AND lead_id NOT IN (SELECT id FROM leads))"
         )
         ctes.append(
             "_ls_base AS (SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* "
