@@ -110,7 +110,7 @@ class BatchRun:
             return True
         # Globally distinct id hashes prove that no id repeats within a lead; a collision only costs
         # the exact pass. Events without id are identified by content and always need it.
-        row = self.con.execute("SELECT count(*), count(id), count(DISTINCT hash(id)) FROM events").fetchone()
+        row = self.con.execute("SELECT count(*), count(id), count(DISTINCT hash(id)) FROM events").fetchall()[0]
         return not row or not (row[0] == row[1] == row[2])
 
     def _run(self) -> None:
@@ -125,11 +125,14 @@ class BatchRun:
         self.stats.seconds["query"] = time.perf_counter() - t
         row = con.execute(
             f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
-        ).fetchone()
+        ).fetchall()[0]
         self.stats.leads = int(row[0]) if row else 0
-        row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchone()
-        self.stats.events = int(row[0]) if row else 0
-        row = con.execute("SELECT count(*) FROM _ls_fb_ids").fetchone()
+        if self.plan is not None:
+            row = con.execute(f"SELECT sum(n_events) FROM {RESULT}").fetchall()[0]
+        else:
+            row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
+        self.stats.events = int(row[0] or 0) if row else 0
+        row = con.execute("SELECT count(*) FROM _ls_fb_ids").fetchall()[0]
         self.stats.fallback_leads = int(row[0]) if row else 0
         if self.stats.fallback_leads:
             t = time.perf_counter()

@@ -40,7 +40,9 @@ def load(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str) -
     lead_cols = [s.column for _, slots in attrs for s in slots]
     sel = ", ".join(["id", *(q.ident(c) for c in lead_cols)])
     leads: list[Lead] = []
-    for row in con.execute(f"SELECT {sel} FROM leads WHERE id IN (SELECT lead_id FROM {ids_table})").fetchall():
+    # through Arrow: timestamps arrive as aware datetimes without needing pytz
+    lead_rows = con.sql(f"SELECT {sel} FROM leads WHERE id IN (SELECT lead_id FROM {ids_table})").to_arrow_table()
+    for row in zip(*(col.to_pylist() for col in lead_rows.columns), strict=True):
         values: dict[str, Any] = {}
         pos = 1
         for name, slots in attrs:
@@ -58,9 +60,11 @@ def load(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str) -
     prop_cols = [s.column for _, slots in props for s in slots]
     sel = ", ".join(["lead_id", "type", 'epoch_us("timestamp")', "id", *(q.ident(c) for c in prop_cols)])
     events: list[Event] = []
-    cur = con.execute(f"SELECT {sel} FROM events WHERE lead_id IN (SELECT lead_id FROM {ids_table}) ORDER BY _ls_ord")
-    while batch := cur.fetchmany(50_000):
-        for row in batch:
+    reader = con.sql(
+        f"SELECT {sel} FROM events WHERE lead_id IN (SELECT lead_id FROM {ids_table}) ORDER BY _ls_ord"
+    ).to_arrow_reader()
+    for chunk in reader:
+        for row in zip(*(col.to_pylist() for col in chunk.columns), strict=True):
             values = {}
             pos = 4
             for name, slots in props:

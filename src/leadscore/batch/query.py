@@ -101,6 +101,7 @@ def build_query(
         whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
         playbook = f"(CASE {' '.join(whens)} ELSE CAST(NULL AS INTEGER) END)"
 
+    n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
     events = f"SELECT {ev_cols} FROM events"
@@ -171,6 +172,7 @@ def build_query(
         f"{STAGE} AS stage",
         f"{playbook} AS playbook",
         f"{fallback} AS fallback",
+        f"coalesce({n_all}, 0) AS n_events",
     ]
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
