@@ -143,3 +143,9 @@ def header(model: ScoringModel, plan: QueryPlan, dialect: str, at: datetime) -> 
     if dialect != "duckdb":
         lines.append("Sums are plain SUM; repeated event ids are assumed absent unless generated with --dedupe.")
     return "".join(f"-- {line}\n" for line in lines)
+
+
+def spark_sql(model: ScoringModel, schema: SourceSchema, at: int, *, dedupe: bool = True) -> tuple[str, QueryPlan]:
+    """The Spark SQL query over registered `leads` / `events` views that carry `_ls_ord`."""
+    plan = build_query(model, schema, at, flavor="spark", dedupe=dedupe, event_leads=True)
+    return _epoch(plan.sql, "spark"), plan

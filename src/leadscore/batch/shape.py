@@ -79,3 +79,36 @@ def shape_sql(model: ScoringModel, version: str, plan: QueryPlan, at: int, sourc
         f"{playbook} AS playbook",
     ]
     return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def result_from_row(model: ScoringModel, version: str, plan: QueryPlan, at: int, row: dict[str, object]) -> dict:
+    """One flat query row as `Result.to_dict()` gives it (for engines whose rows come back to Python)."""
+    breakdown: list[dict[str, object]] = []
+    for i, r in enumerate(plan.rules):
+        points = float(row[f"points_{i}"])  # type: ignore[arg-type]
+        if points != 0.0:
+            entry: dict[str, object] = {"rule": r.id, "dimension": r.dimension, "points": points}
+            if r.events is not None:
+                entry["events"] = int(row[f"events_{i}"])  # type: ignore[call-overload]
+            breakdown.append(entry)
+    for j, d in enumerate(plan.dimensions):
+        adj = float(row[f"adjust_{j}"])  # type: ignore[arg-type]
+        if adj != 0.0:
+            breakdown.append({"rule": f"{'cap' if adj < 0 else 'floor'}:{d}", "dimension": d, "points": adj})
+    playbook = None
+    index = row.get("playbook")
+    if index is not None:
+        p = model.playbooks[int(index)]  # type: ignore[call-overload]
+        playbook = {"name": p.name, "action": p.action, "priority": p.priority, "content": list(p.content)}
+    return {
+        "lead_id": row["lead_id"],
+        "at": to_iso(from_micros(at)),
+        "model": model.name,
+        "model_version": version,
+        "score": float(row["score"]),  # type: ignore[arg-type]
+        "dimensions": {d: float(row[f"dim_{j}"]) for j, d in enumerate(plan.dimensions)},  # type: ignore[arg-type]
+        "labels": {name: row[f"label_{i}"] for i, name in enumerate(plan.label_sets)},
+        "stage": row["stage"],
+        "breakdown": breakdown,
+        "playbook": playbook,
+    }
