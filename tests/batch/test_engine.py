@@ -1,0 +1,145 @@
+"""Explicit cases: window edges, ties, duplicates, fallback, bad data, inputs and outputs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from leadscore.batch import run_batch
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.timeutil import parse_timestamp
+from leadscore.engine import ScoringDataError, score_many
+from leadscore.model import parse_model
+from tests.batch.compare import differences
+from tests.batch.tables import events_table, leads_table
+
+AT = parse_timestamp("2026-06-01T00:00:00Z")
+US = timedelta(microseconds=1)
+
+
+def _model(rules: str, extra: str = "") -> object:
+    return parse_model(f"format: 1\nname: t\nrules:\n{rules}\n{extra}")
+
+
+def _same(model: object, leads: list[Lead], events: list[Event]) -> list[dict]:
+    run = run_batch(model, leads_table(leads), events_table(events), AT)  # type: ignore[arg-type]
+    got = run.to_dicts()
+    known = {lead.id for lead in leads}
+    everyone = [*leads, *(Lead(i) for i in sorted({e.lead_id for e in events} - known))]
+    expected = [r.to_dict() for r in score_many(model, everyone, events, AT)]  # type: ignore[arg-type]
+    assert not differences(expected, got), differences(expected, got)
+    return got
+
+
+def test_window_edges_are_exclusive_below_and_inclusive_at_t() -> None:
+    model = _model("  - {id: w, on: v, within: 1d, points: 1}")
+    d = timedelta(days=1)
+    events = [
+        Event("a", "v", AT - d, id="edge"),
+        Event("a", "v", AT - d + US, id="in"),
+        Event("a", "v", AT, id="at"),
+        Event("a", "v", AT + US, id="after"),
+    ]
+    (result,) = _same(model, [Lead("a")], events)
+    assert result["breakdown"] == [{"rule": "w", "dimension": "score", "points": 2.0, "events": 2}]
+
+
+def test_stage_ties_follow_input_order() -> None:
+    model = _model(
+        "  - {id: r, on: v, points: 1}",
+        "lifecycle:\n  stages: [lead, sql, customer]\n  transitions:\n"
+        "    - {to: sql, on: accepted}\n    - {to: customer, on: won, from: [sql]}",
+    )
+    events = [
+        Event.of("a", "accepted", AT, id="1"),
+        Event.of("a", "won", AT, id="2"),
+        Event.of("b", "won", AT, id="3"),
+        Event.of("b", "accepted", AT, id="4"),
+    ]
+    got = {r["lead_id"]: r["stage"] for r in _same(model, [Lead("a"), Lead("b")], events)}
+    assert got == {"a": "customer", "b": "sql"}
+
+
+def test_repeated_ids_keep_the_first_seen_even_after_t() -> None:
+    model = _model("  - {id: shoes, on: buy, where: {category: shoes}, points: 10}")
+    events = [
+        Event.of("a", "buy", AT - 2 * US, id="x", category="bags"),
+        Event.of("a", "buy", AT - US, id="x", category="shoes"),
+        Event.of("a", "buy", AT + US, id="y", category="shoes"),
+        Event.of("a", "buy", AT - US, id="y", category="shoes"),
+        Event.of("a", "buy", AT - US, category="shoes"),
+        Event.of("a", "buy", AT - US, category="shoes"),
+    ]
+    (result,) = _same(model, [Lead("a")], events)
+    assert result["score"] == 10.0  # only the exact copies without id, counted once
+
+
+def test_time_dependent_lifecycle_falls_back_and_still_agrees() -> None:
+    model = _model(
+        "  - {id: r, on: v, within: 1d, points: 50}",
+        "lifecycle:\n  stages: [lead, mql]\n  transitions:\n    - {to: mql, when: {score: total, gte: 100}}",
+    )
+    events = [Event.of("a", "v", AT - timedelta(days=5), id="1"), Event.of("a", "v", AT - timedelta(days=5), id="2")]
+    run = run_batch(model, leads_table([Lead("a"), Lead("b")]), events_table(events), AT)
+    assert run.stats.fallback_leads == 1  # b has no events: decided at T in SQL
+    by = {r["lead_id"]: r for r in run.to_dicts()}
+    assert by["a"]["stage"] == "mql" and by["a"]["score"] == 0.0  # promoted when the score was 100
+    assert by["b"]["stage"] == "lead"
+
+
+def test_unportable_regex_falls_back_for_every_lead() -> None:
+    model = _model(r"  - {id: r, on: v, where: {path: {matches: '\d+'}}, points: 1}")
+    events = [Event.of("a", "v", AT, id="1", path="p12"), Event.of("b", "v", AT, id="2", path="p")]
+    _same(model, [Lead("a"), Lead("b")], events)
+    run = run_batch(model, leads_table([Lead("a")]), events_table(events), AT)
+    assert run.stats.fallback_leads == 2 and run.stats.fallback_reason
+
+
+def test_bad_stage_attribute_is_refused_like_the_pure_scorer() -> None:
+    model = _model("  - {id: r, on: v, points: 1}", "lifecycle:\n  stages: [lead, mql]")
+    with pytest.raises(ScoringDataError, match="names no stage"):
+        run_batch(model, leads_table([Lead.of("a", stage="nope")]), events_table([]), AT)
+
+
+def test_csv_inputs_are_typed_like_the_io_reader(tmp_path: Path) -> None:
+    from leadscore.io import read_events, read_leads
+
+    (tmp_path / "leads.csv").write_text("id,zip,employees,plan\na,007,150,true\nb,1e999,12.5,\n")
+    (tmp_path / "events.csv").write_text(
+        "id,lead_id,type,timestamp,amount\n1,a,buy,2026-05-01T00:00:00Z,300\n2,a,buy,2026-05-02,abc\n"
+        "3,b,buy,2026-05-03T10:00:00+02:00, 20 \n"
+    )
+    model = _model(
+        "  - {id: zip, when: {attribute: zip, eq: '007'}, points: 1}\n"
+        "  - {id: plan, when: {attribute: plan, eq: 'true'}, points: 2}\n"
+        "  - {id: big, when: {attribute: employees, gte: 100}, points: 4}\n"
+        "  - {id: spend, when: {sum: amount, of: buy, gte: 20}, points: 8}\n"
+        "  - {id: text, on: buy, where: {amount: abc}, points: 16}"
+    )
+    leads, events = read_leads(tmp_path / "leads.csv"), read_events(tmp_path / "events.csv")
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    got = run_batch(model, tmp_path / "leads.csv", tmp_path / "events.csv", AT).to_dicts()
+    assert not differences(expected, got)
+    assert {r["lead_id"]: r["score"] for r in got} == {"a": 31.0, "b": 8.0}
+
+
+def test_outputs_by_extension(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    model = _model("  - {id: r, on: v, points: 1}\n  - {id: c, when: {attribute: x, eq: 1}, points: 2}")
+    run = run_batch(model, leads_table([Lead.of("a", x=1)]), events_table([Event.of("a", "v", AT, id="1")]), AT)
+    run.write(tmp_path / "out.jsonl")
+    run.write(tmp_path / "out.parquet")
+    line = json.loads((tmp_path / "out.jsonl").read_text())
+    assert line["breakdown"] == [
+        {"rule": "r", "dimension": "score", "points": 1.0, "events": 1},
+        {"rule": "c", "dimension": "score", "points": 2.0},
+    ]
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["score"] == 3.0
+    with pytest.raises(ValueError, match="unsupported output format"):
+        run.write(tmp_path / "out.txt")
