@@ -61,37 +61,41 @@ class Scorer:
         self.lifecycle = CompiledLifecycle(model.lifecycle) if model.lifecycle else None
         self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
         self._windows, self._decaying = collect(model)
+        self._limits = [(d, model.dimension_spec(d).cap, model.dimension_spec(d).floor) for d in self.dimensions]
 
     # -- pieces, usable on their own by the other engines and the store -------------------------
-    def breakdown(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> list[BreakdownEntry]:
-        """Rule contributions in model order, then per-dimension floor / cap adjustments."""
+    def _contributions(
+        self, attributes: Mapping[str, Any], timeline: Timeline, at: int
+    ) -> tuple[list[tuple[str, str, float, int | None]], list[tuple[str, str, float]]]:
+        """Non-zero rule contributions in model order (then predictive dimensions), and the
+        floor / cap adjustments per dimension. Plain tuples: the lifecycle replay calls this at every
+        event's time and needs only the sums."""
         ctx = Context(at, attributes, timeline)
-        by_dim: dict[str, list[BreakdownEntry]] = defaultdict(list)
+        rows: list[tuple[str, str, float, int | None]] = []
+        per: dict[str, list[float]] = {d: [] for d in self.dimensions}
         for rule in self.rules:
             points, count = rule.evaluate(ctx)
             if points != 0.0:
-                by_dim[rule.dimension].append(BreakdownEntry(rule.id, rule.dimension, points, count))
+                rows.append((rule.id, rule.dimension, points, count))
+                per[rule.dimension].append(points)
         for dim, pspec in self.predictive.items():
-            prediction = self.predict(dim, attributes, timeline, at)
-            points = prediction.probability * pspec.scale
+            points = self.predict(dim, attributes, timeline, at).probability * pspec.scale
             if points != 0.0:
-                by_dim[dim].append(BreakdownEntry(f"predictive:{dim}", dim, points))
-        entries: list[BreakdownEntry] = []
-        adjustments: list[BreakdownEntry] = []
-        for dim in self.dimensions:
-            own = by_dim.get(dim, [])
-            entries.extend(own)
-            raw = math.fsum(e.points for e in own)
-            spec = self.model.dimension_spec(dim)
-            if spec.cap is not None and raw > spec.cap:
-                adjustments.append(BreakdownEntry(f"cap:{dim}", dim, spec.cap - raw))
-            elif spec.floor is not None and raw < spec.floor:
-                adjustments.append(BreakdownEntry(f"floor:{dim}", dim, spec.floor - raw))
-        # model order for rules (dimensions interleave as the rules do), adjustments last
-        order = {r.id: i for i, r in enumerate(self.rules)}
-        order.update({f"predictive:{d}": len(order) + i for i, d in enumerate(self.predictive)})
-        entries.sort(key=lambda e: order[e.rule])
-        return entries + adjustments
+                rows.append((f"predictive:{dim}", dim, points, None))
+                per[dim].append(points)
+        adjustments: list[tuple[str, str, float]] = []
+        for dim, cap, floor in self._limits:
+            raw = math.fsum(per[dim])
+            if cap is not None and raw > cap:
+                adjustments.append((f"cap:{dim}", dim, cap - raw))
+            elif floor is not None and raw < floor:
+                adjustments.append((f"floor:{dim}", dim, floor - raw))
+        return rows, adjustments
+
+    def breakdown(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> list[BreakdownEntry]:
+        """Rule contributions in model order, then per-dimension floor / cap adjustments."""
+        rows, adjustments = self._contributions(attributes, timeline, at)
+        return [BreakdownEntry(*r) for r in rows] + [BreakdownEntry(*a) for a in adjustments]
 
     def predict(self, dim: str, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> Prediction:
         spec = self.predictive[dim]
@@ -109,7 +113,19 @@ class Scorer:
         return out
 
     def scores_at(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> dict[str, float]:
-        return self.totals(self.breakdown(attributes, timeline, at))
+        """The same sums as `totals(breakdown(...))`, without building the entries."""
+        rows, adjustments = self._contributions(attributes, timeline, at)
+        per: dict[str, list[float]] = {d: [] for d in self.dimensions}
+        every: list[float] = []
+        for _, dim, points, _ in rows:
+            per[dim].append(points)
+            every.append(points)
+        for _, dim, points in adjustments:
+            per[dim].append(points)
+            every.append(points)
+        out = {d: math.fsum(v) for d, v in per.items()}
+        out[TOTAL] = math.fsum(every)
+        return out
 
     def labels_at(self, ctx: Context) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
