@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.bounds import Bounds, Maybe
 from leadscore.batch.conditions import ORD, TS, Compiler
 from leadscore.batch.predicates import NotExpressible
 from leadscore.lifecycle.replay import STAGE_SET
@@ -30,7 +31,7 @@ from leadscore.model.conditions import (
     ScoreCondition,
     children,
 )
-from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel
+from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel, Transition
 
 FOLD = "_ls_fold"
 
@@ -90,12 +91,26 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageS
     lc = model.lifecycle
     assert lc is not None
     stages = lc.all_stages()
+    n_events = c.aggs.add("count(*)")
+    has_events = f"coalesce({n_events}, 0) > 0"
+    bounds = Bounds(c, model)
     autos: list[tuple[str, frozenset[str], str]] = []
-    dynamic = False
+    dynamic: list[tuple[Transition, frozenset[str], Maybe]] = []
+    fires: dict[int, str] = {}
     for tr in lc.transitions:
-        if tr.when is not None:
-            dynamic = dynamic or not is_static(tr.when, model)
-            autos.append((tr.to, frozenset(auto_sources(lc, tr.to, tr.from_)), c.condition(tr.when)))
+        if tr.when is None:
+            continue
+        sources = frozenset(auto_sources(lc, tr.to, tr.from_))
+        exact = c.condition(tr.when)
+        if is_static(tr.when, model):
+            autos.append((tr.to, sources, exact))
+            fires[id(tr)] = exact
+            continue
+        # constant over the replay when the bounds decide it; exact at T for a lead without events
+        m = bounds.condition(tr.when)
+        dynamic.append((tr, sources, m))
+        fires[id(tr)] = m.may_hold
+        autos.append((tr.to, sources, f"(CASE WHEN {has_events} THEN {q.negate(m.may_fail)} ELSE {exact} END)"))
     g = _g(lc, autos)
 
     attr = next((s.column for s in c.schema.leads.of("stage") if s.kind == "str"), None)
@@ -103,19 +118,20 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageS
     init = q.text(lc.initial_stage) if attr is None else f"coalesce({q.ident(attr)}, {q.text(lc.initial_stage)})"
     bad_attr = q.all_of([attr_present, q.negate(f"coalesce({init} IN {q.text_list(stages)}, FALSE)")])
 
-    n_events = c.aggs.add("count(*)")
-    has_events = f"coalesce({n_events}, 0) > 0"
     stage_prop = next((s.column for s in c.schema.events.of("stage") if s.kind == "str"), None)
     stage_value = q.ident(stage_prop) if stage_prop else "CAST(NULL AS VARCHAR)"
     bad_set = c.count(f"type = {q.text(STAGE_SET)} AND NOT coalesce({stage_value} IN {q.text_list(stages)}, FALSE)")
     fallback = [bad_attr, f"{bad_set} > 0"]
-
     event_trs = [tr for tr in lc.transitions if tr.on is not None]
-    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
     if dynamic:
-        fallback.append(has_events)
-        stage = f"(CASE WHEN {has_events} THEN CAST(NULL AS VARCHAR) ELSE {g(init)} END)"
-        return StageSql(stage, None, q.any_of(fallback), dynamic)
+        reach = _reach(c, lc, init, stage_value, fires)
+        undecided = [
+            q.all_of([q.any_of([reach[s] for s in sorted(sources)]), m.may_hold, m.may_fail])
+            for _, sources, m in dynamic
+        ]
+        fallback.append(q.all_of([has_events, q.any_of(undecided)]))
+
+    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
 
     def f(acc: str) -> str:
         whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
@@ -138,4 +154,31 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageS
         fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
     else:
         fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
-    return StageSql(g(FOLD), fold, q.any_of(fallback), dynamic)
+    return StageSql(g(FOLD), fold, q.any_of(fallback), bool(dynamic))
+
+
+def _reach(c: Compiler, lc: Lifecycle, init: str, stage_value: str, fires: dict[int, str]) -> dict[str, str]:
+    """Per stage, may the lead ever be there? Over-approximated: event transitions ignore `from:`."""
+    stages = lc.all_stages()
+    base: dict[str, list[str]] = {s: [f"({init} = {q.text(s)})"] for s in stages}
+    for tr in lc.transitions:
+        if tr.on is not None:
+            base[tr.to].append(f"({c.count(f'type IN {q.text_list(tr.on)}')} > 0)")
+    for s in stages:
+        base[s].append(f"({c.count(f'type = {q.text(STAGE_SET)} AND {stage_value} = {q.text(s)}')} > 0)")
+    autos = [(tr.to, frozenset(auto_sources(lc, tr.to, tr.from_)), tr) for tr in lc.transitions if tr.when is not None]
+    memo: dict[str, str] = {}
+
+    def reach(s: str, depth: int = 0) -> str:
+        if s not in memo:
+            if depth > len(stages):
+                raise NotExpressible("automatic transitions that can cycle")
+            parts = list(base[s])
+            for to, sources, tr in autos:
+                if to == s:
+                    came = q.any_of([reach(u, depth + 1) for u in sorted(sources) if u != s])
+                    parts.append(q.all_of([fires[id(tr)], came]))
+            memo[s] = q.any_of(parts)
+        return memo[s]
+
+    return {s: reach(s) for s in stages}
