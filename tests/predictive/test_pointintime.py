@@ -28,7 +28,8 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 
 def population(seed: int, n: int = 40) -> tuple[list[dict[str, object]], list[Event]]:
     rnd = random.Random(seed)
-    leads, events = [], []
+    leads: list[dict[str, object]] = []
+    events: list[Event] = []
     for i in range(n):
         lid = f"L{i}"
         leads.append(
@@ -91,7 +92,7 @@ def test_features_never_see_the_future() -> None:
     base = frame_for(leads, events, times, 30).drop(columns=["label"])
     cutoff = to_micros(times[0])
     extra = [
-        Event(e.lead_id, e.type, e.timestamp + timedelta(days=400), e.properties, e.id + "-future")
+        Event(e.lead_id, e.type, e.timestamp + timedelta(days=400), e.properties, f"{e.id}-future")
         for e in events
         if e.type != "deal_won"
     ]

@@ -18,6 +18,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from leadscore.predictive.metrics import Metrics
+    from leadscore.predictive.training import TrainingResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -97,8 +98,10 @@ def _progress(message: str) -> Iterator[Callable[[str], None]]:
 
 
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV (any of , ; tab |) or Parquet file with one row per lead.")],
-    label: Annotated[str, typer.Option("--label", help="Outcome column (yes/no, true/false, 1/0).")],
+    data: Annotated[
+        Path | None, typer.Argument(help="CSV (any of , ; tab |) or Parquet file with one row per lead.")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Outcome column (yes/no, true/false, 1/0).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column to leave out (repeatable).")] = None,
     time: Annotated[
         str | None, typer.Option("--time", help="Column giving each row's time, for a split by time.")
@@ -107,26 +110,89 @@ def train(
         str, typer.Option(help="auto (time if --time), time (file order without --time), stratified.")
     ] = "auto",
     segment: Annotated[str | None, typer.Option(help="Column to break the metrics down by.")] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="History: events (Parquet file or directory, or CSV).")
+    ] = None,
+    leads: Annotated[Path | None, typer.Option("--leads", help="History: leads with their attributes.")] = None,
+    project: Annotated[
+        Path | None, typer.Option("--project", help="History: a leadscore workspace whose store to learn from.")
+    ] = None,
+    outcome: Annotated[str, typer.Option(help="History: the event type to predict.")] = "deal_won",
+    horizon: Annotated[str, typer.Option(help="History: predict the outcome within this time.")] = "90d",
+    every: Annotated[str, typer.Option(help="History: one snapshot of every lead per this time.")] = "30d",
+    rules: Annotated[
+        Path | None, typer.Option("--model", help="History: a rules-only model whose dimensions become features.")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Artifact file to write.")] = Path("model.lsm"),
     report: Annotated[Path | None, typer.Option(help="Write held-out metrics as JSON.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write an HTML evaluation page.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (splits, models).")] = 42,
     refit: Annotated[bool, typer.Option(help="With a time split: retrain on every row after evaluating.")] = False,
 ) -> None:
-    """Train a predictive score: a tournament of models judged on held-out leads, then calibrated."""
+    """Train a predictive score from a flat table (DATA --label) or from history (--events/--leads or
+    --project): a tournament of models judged on held-out leads, then calibrated."""
     from leadscore.predictive import artifact as artifacts
-    from leadscore.predictive.report_html import Run, render
+    from leadscore.predictive.errors import DataError
     from leadscore.predictive.table import read_table
     from leadscore.predictive.training import train as train_model
 
+    history_mode = events is not None or project is not None
     with _user_errors():
-        frame = read_table(data)
-        with _progress(f"training on {data.name}") as progress:
-            result = train_model(
-                frame, label, exclude=exclude or [], time=time, split=split,  # type: ignore[arg-type]
-                segment=segment, seed=seed, refit=refit, progress=progress,
-            )  # fmt: skip
+        if history_mode:
+            if data is not None or label is not None:
+                raise DataError("give either a table with --label, or history with --events/--project, not both")
+            result, title = _train_history(events, leads, project, outcome, horizon, every, rules, seed, refit)
+            segment = None
+        else:
+            if data is None or label is None:
+                raise DataError("give a table and its outcome column (DATA --label COLUMN), or --events/--project")
+            frame = read_table(data)
+            with _progress(f"training on {data.name}") as progress:
+                result = train_model(
+                    frame, label, exclude=exclude or [], time=time, split=split,  # type: ignore[arg-type]
+                    segment=segment, seed=seed, refit=refit, progress=progress,
+                )  # fmt: skip
+            title = f"leadscore: {data.name}, label {label}"
         artifacts.save(result.artifact, out)
+    _show_training(result, title, out, report, html, segment)
+
+
+def _train_history(
+    events: Path | None, leads: Path | None, project: Path | None, outcome: str, horizon: str, every: str,
+    rules: Path | None, seed: int, refit: bool,
+) -> tuple[TrainingResult, str]:  # fmt: skip
+    from leadscore.model import ModelError, load_model
+    from leadscore.predictive.errors import DataError
+    from leadscore.predictive.history import connect_history, days, train_history
+
+    horizon_days, every_days = days(horizon, "--horizon"), days(every, "--every")
+    rules_model, rules_text = None, None
+    if rules is not None:
+        try:
+            rules_model = load_model(rules)
+        except ModelError as exc:
+            raise DataError(exc.render()) from None
+        rules_text = rules.read_text(encoding="utf-8")
+    con = connect_history(events=events, leads=leads, project=project)
+    source = f"store of {project}" if project is not None else str(events)
+    with _progress(f"training from history in {source}") as progress:
+        result, summary = train_history(
+            con, outcome=outcome, horizon_days=horizon_days, every_days=every_days, rules=rules_model,
+            rules_source=rules_text, seed=seed, refit=refit, progress=progress,
+        )  # fmt: skip
+    console.print(
+        f"{summary['rows']:,} snapshots of {summary['leads']:,} leads at {summary['snapshots']} times "
+        f"(every {every}), {summary['positives']:,} reached {outcome} within {horizon}",
+        highlight=False,
+    )
+    return result, f"leadscore: {outcome} within {horizon}, from {source}"
+
+
+def _show_training(
+    result: TrainingResult, title: str, out: Path, report: Path | None, html: Path | None, segment: str | None
+) -> None:
+    from leadscore.predictive.report_html import Run, render
+
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]", highlight=False)
     for warning in result.warnings:
@@ -149,10 +215,7 @@ def train(
         _write_json(report, result.report())
     if html:
         run = Run(result.chosen, result.heldout_y, result.heldout_p, result.metrics, result.segments)
-        page = render(
-            f"leadscore: {data.name}, label {label}", [run], result.candidates, result.chosen,
-            result.notes, result.warnings,
-        )  # fmt: skip
+        page = render(title, [run], result.candidates, result.chosen, result.notes, result.warnings)
         html.write_text(page, encoding="utf-8")
         console.print(f"wrote {html}")
 

@@ -75,6 +75,31 @@ def _time_order(frame: pd.DataFrame, time: str) -> np.ndarray:
     return np.argsort(values.to_numpy(), kind="stable")
 
 
+def _time_split(frame: pd.DataFrame, time: str | None, purge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 80/20 cut by time, moved back to the start of a group of equal times (a snapshot is never
+    split), and with training rows whose label window reaches into the test period dropped (`purge`, in
+    the time column's numeric units): their outcome would be known only after the first test row."""
+    n = len(frame)
+    train_idx, test_idx = splits.time_holdout(n)
+    if not time or not len(test_idx):
+        return train_idx, test_idx
+    import pandas as pd
+
+    raw = frame[time]
+    numeric = raw.dtype.kind in "iuf"
+    values: np.ndarray[Any, Any] = (
+        raw.to_numpy(dtype="float64") if numeric else pd.to_datetime(raw, utc=True, format="mixed").to_numpy()
+    )
+    cut = int(test_idx[0])
+    first = int(np.searchsorted(values, values[cut], side="left"))
+    if first > 0:
+        cut = first
+    train_idx, test_idx = np.arange(cut), np.arange(cut, n)
+    if purge > 0 and numeric:
+        train_idx = train_idx[values[train_idx] + purge <= values[cut]]
+    return train_idx, test_idx
+
+
 def train(
     frame: pd.DataFrame,
     label: str,
@@ -87,13 +112,15 @@ def train(
     refit: bool = False,
     candidates: dict[str, Any] | None = None,
     compare_all: bool = True,
+    purge: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Train and evaluate. `frame` is any feature frame: a flat file or, later, point-in-time features.
 
     Time split: the artifact is the model that was evaluated (trained on the earlier 80%) unless `refit`,
     which retrains it with the same recipe on every row. Stratified: metrics are 5-fold cross-validated and
-    the artifact is trained on every row.
+    the artifact is trained on every row. `purge`: the label horizon in the time column's units, for
+    snapshot frames whose labels look ahead (see `_time_split`).
     """
     say = progress or (lambda _m: None)
     require_columns(frame, [label, *exclude, *([time] if time else []), *([segment] if segment else [])], "data")
@@ -116,7 +143,12 @@ def train(
         )
     test_idx = np.array([], dtype=int)
     if plan.kind == "time":
-        train_idx, test_idx = splits.time_holdout(n)
+        train_idx, test_idx = _time_split(frame, time, purge)
+        if len(train_idx) < 50 or min(y_all[train_idx].sum(), len(train_idx) - y_all[train_idx].sum()) < 5:
+            raise DataError(
+                f"data: too little to learn from before the test period ({len(train_idx)} rows, "
+                f"{int(y_all[train_idx].sum())} positives); more history is needed"
+            )
         schema = infer_schema(raw.iloc[train_idx], time)
     else:
         train_idx = np.arange(n)
