@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,31 @@ def test_store_refuses_unmigrated_database(blank_url: str, model_file: Path) -> 
             LeadService(raw, model_path=model_file).ingest_events([Event.of("a", "x", "2026-01-01")])
     finally:
         raw.dispose()
+
+
+def test_time_values_are_stored_as_iso_text_and_rescore_alike(service: LeadService, store: LeadStore) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    service.ingest_leads([Lead.of("a", employees=500, created_at=when)])  # e.g. a Parquet timestamp column
+    again = Event.of("a", "page_view", "2026-05-30", path="/pricing", seen=when)
+    service.ingest_events([again])
+    assert service.export("a")["lead"]["attributes"]["created_at"] == "2025-01-02T03:04:05Z"
+    assert service.export("a")["events"][0]["seen"] == "2025-01-02T03:04:05Z"
+    assert service.ingest_events([again]).inserted == 0  # the same event, whatever form its time took
+    assert mismatches(store, service.model) == []
+
+
+def test_a_lead_split_over_batches_scores_from_its_whole_log(
+    make_service: Callable[..., LeadService], store: LeadStore
+) -> None:
+    service = make_service(batch_size=7)  # most leads' events straddle batches; some sit in one
+    evs = sorted(random_events(5, 6, 90), key=lambda e: e.lead_id)
+    service.ingest_events(evs)
+    assert mismatches(store, service.model) == []
+    scorer = Scorer(service.model)
+    at = to_micros(service.clock())
+    for lead_id in {e.lead_id for e in evs}:
+        own = [e for e in evs if e.lead_id == lead_id]
+        expected = scorer.score_timeline(Lead(lead_id, {}), Timeline(own, until=at), at)
+        assert service.result(lead_id).to_dict() == expected.to_dict()

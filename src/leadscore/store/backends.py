@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,12 @@ from leadscore.store.base import LeadStore, register_backend
 from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
+EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
+
+
+def _event_tuples(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    dumps = json.dumps
+    return [tuple(dumps(r[c]) if c == "properties" else r[c] for c in EVENT_COLUMNS) for r in rows]
 
 
 class SqliteStore(LeadStore):
@@ -48,6 +55,17 @@ class SqliteStore(LeadStore):
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         """BEGIN IMMEDIATE already holds the database's single write lock."""
 
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """One executemany of the driver: the write lock is global, so keys checked absent stay absent."""
+        if not rows:
+            return set()
+        marks = ", ".join("?" for _ in EVENT_COLUMNS)
+        sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT (event_key) DO NOTHING"
+        inserted = conn.exec_driver_sql(sql, _event_tuples(rows)).rowcount
+        if inserted != len(rows):  # only when a caller skipped the check: fall back to the exact path
+            raise RuntimeError(f"{len(rows) - inserted} event rows were already stored; check keys before inserting")
+        return {r["event_key"] for r in rows}
+
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
 
@@ -75,6 +93,29 @@ class PostgresStore(LeadStore):
 
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
+
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys."""
+        if not rows:
+            return set()
+        cols = ", ".join(EVENT_COLUMNS)
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS events_in (ord bigint, event_key text, lead_id text, received_lead_id"
+                " text, type text, ts bigint, properties json, ingested_at bigint) ON COMMIT DELETE ROWS"
+            )
+            with cur.copy(f"COPY events_in (ord, {cols}) FROM STDIN") as copy:
+                for i, row in enumerate(_event_tuples(rows)):
+                    copy.write_row((i, *row))
+            cur.execute(
+                f"INSERT INTO events ({cols}) SELECT {cols} FROM events_in ORDER BY ord "
+                "ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
+            )
+            new = {key for (key,) in cur.fetchall()}
+            cur.execute("DELETE FROM events_in")
+        return new
 
     def _is_retryable(self, exc: DBAPIError) -> bool:
         code = getattr(exc.orig, "sqlstate", None)

@@ -75,6 +75,17 @@ class LeadStore(ABC):
                 time.sleep(0.05 * (2**attempt))
         raise AssertionError("unreachable")
 
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Append event rows, in order, whose keys were not stored when checked under this transaction's
+        locks; returns the keys inserted (a key another writer stored meanwhile is skipped)."""
+        from leadscore.store.tables import events
+
+        stmt = self.insert(events).on_conflict_do_nothing(index_elements=["event_key"]).returning(events.c.event_key)
+        new: set[str] = set()
+        for start in range(0, len(rows), 5000):
+            new.update(conn.execute(stmt, rows[start : start + 5000]).scalars())
+        return new
+
     def insert_ignore(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(self.insert(table).on_conflict_do_nothing(), rows)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event, event_key
+from leadscore.io.plain import plain
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of
 from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import events
 
-INSERT_CHUNK = 2000
+LOOKUP_CHUNK = 5000
 
 
 def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> list[dict[str, Any]]:
-    """Rows for new events, first of each key only; `resolved` maps aliased lead ids to their lead."""
+    """Rows for new events, first of each key only; `resolved` maps aliased lead ids to their lead.
+
+    Properties are stored as JSON keeps them (times as ISO text), so an event scored from its row
+    scores exactly as it will when reloaded; its key is computed from the event as received, and
+    that canonical form gives the same key.
+    """
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     for event in batch:
@@ -34,20 +41,54 @@ def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> li
                 "received_lead_id": event.lead_id,
                 "type": event.type,
                 "ts": event.ts,
-                "properties": dict(event.properties),
+                "properties": _json_ready(event.properties),
                 "ingested_at": now,
             }
         )
     return rows
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """`plain(properties)`, without the walk when every value is already plain (the usual case)."""
+    for value in properties.values():
+        kind = type(value)
+        if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
+            return dict(plain(dict(properties)))
+    return dict(properties)
+
+
+def stored_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """Those of `keys` already in the log (one indexed look-up per chunk)."""
+    found: set[str] = set()
+    for part in chunks(list(keys), LOOKUP_CHUNK):
+        found.update(conn.execute(sa.select(events.c.event_key).where(events.c.event_key.in_(part))).scalars())
+    return found
+
+
 def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert, skipping keys already stored; returns the rows that were new (in input order)."""
-    new_keys: set[str] = set()
-    for part in chunks(rows, INSERT_CHUNK):
-        stmt = store.insert(events).on_conflict_do_nothing(index_elements=["event_key"]).returning(events.c.event_key)
-        new_keys.update(conn.execute(stmt, list(part)).scalars())
+    """Insert in order, skipping keys already stored; returns the rows that were new (in input order).
+
+    The caller has already dropped the keys it saw stored under its locks; the conflict clause is
+    for an explicit id that another writer stores for another lead at the same moment.
+    """
+    if not rows:
+        return []
+    new_keys = store.insert_new_events(conn, rows)
+    if len(new_keys) == len(rows):
+        return rows
     return [r for r in rows if r["event_key"] in new_keys]
+
+
+def event_counts(conn: Connection, lead_ids: Sequence[str]) -> Counter[str]:
+    """How many events each lead has in the log (an index-only count)."""
+    out: Counter[str] = Counter()
+    for part in chunks(sorted(set(lead_ids))):
+        query = sa.select(events.c.lead_id, sa.func.count()).where(events.c.lead_id.in_(part))
+        out.update({str(lead): int(n) for lead, n in conn.execute(query.group_by(events.c.lead_id))})
+    return out
 
 
 def load_timelines(conn: Connection, lead_ids: Sequence[str]) -> dict[str, list[Event]]:

@@ -8,6 +8,7 @@ the same file again completes it without counting anything twice.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from leadscore.domain import Event, Lead
 from leadscore.io.errors import RowError
 from leadscore.model.spec import ScoringModel
 from leadscore.store.base import LeadStore
-from leadscore.store.events_repo import event_rows, insert_events
+from leadscore.store.codec import event_of
+from leadscore.store.events_repo import event_counts, event_rows, insert_events, stored_keys
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
 from leadscore.store.leads_repo import ensure_leads, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator
@@ -41,7 +43,11 @@ class BatchOutcome:
 
 
 def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event], now: Clock) -> BatchOutcome:
-    """Store one batch of events and rescore their leads, in one transaction."""
+    """Store one batch of events and rescore their leads, in one transaction.
+
+    Events already stored are dropped first (a re-run costs one key look-up per event); each lead
+    is scored once, from its events in memory when the batch holds its whole log.
+    """
 
     def work(conn: Any) -> BatchOutcome:
         at = now()
@@ -50,12 +56,18 @@ def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event]
         for anon, lead in links:
             resolved.setdefault(anon, resolved.get(lead, lead))
         rows = event_rows(batch, resolved, at)
+        stored = stored_keys(conn, [r["event_key"] for r in rows])
+        if stored:
+            rows = [r for r in rows if r["event_key"] not in stored]
+        if not rows:
+            return BatchOutcome(len(batch))
         targets = {r["lead_id"] for r in rows}
         ensure_leads(store, conn, targets, at)
         anon_ids = [anon for anon, _ in links]
         store.lock_leads(conn, sorted(targets | set(anon_ids)))
         new = insert_events(store, conn, rows)
         touched = {r["lead_id"] for r in new}
+        merged: set[str] = set()
         for row in new:
             linked = _anon_of(row) if row["type"] == IDENTIFY else None
             if (
@@ -64,10 +76,29 @@ def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event]
                 and merge_into(store, conn, row["lead_id"], linked, at, f"identify:{row['event_key']}")
             ):
                 touched.add(row["lead_id"])
-        done = evaluator.rescore(store, conn, sorted(touched), at, "event")
+                merged.add(row["lead_id"])
+        known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged])
+        done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings))
 
     return store.transact(work)
+
+
+def whole_timelines(conn: Any, new: Sequence[dict[str, Any]]) -> dict[str, list[Event]]:
+    """The timelines of the leads whose every stored event is among `new` (just inserted, in order).
+
+    A lead's events in input order, stably sorted by time, are its log order (time, then seq), so
+    these equal what `load_timelines` would read back, without reading it.
+    """
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in new:
+        grouped[row["lead_id"]].append(row)
+    counts = event_counts(conn, list(grouped))
+    return {
+        lead: sorted((event_of(r) for r in own), key=lambda e: e.ts)
+        for lead, own in grouped.items()
+        if counts[lead] == len(own)
+    }
 
 
 def _anon_of(row: dict[str, Any]) -> str | None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Lead
+from leadscore.io.plain import plain
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import aliases, lead_attribute_history, leads
 
@@ -61,21 +62,30 @@ def upsert_attributes(store: LeadStore, conn: Connection, batch: Sequence[Lead],
     stored = load_leads(conn, ids)
     changed: list[str] = []
     history: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for lead in batch:
         old = dict(stored[lead.id].attributes)
-        new = {**old, **lead.attributes}
+        given = plain(dict(lead.attributes))  # as JSON keeps it (times as ISO text), so a reload scores the same
+        new = {**old, **given}
         diff = {
-            k: [old.get(k), v]
-            for k, v in lead.attributes.items()
-            if k not in old or old[k] != v or type(old[k]) is not type(v)
+            k: [old.get(k), v] for k, v in given.items() if k not in old or old[k] != v or type(old[k]) is not type(v)
         }
         if not diff:
             continue
-        conn.execute(
-            leads.update().where(leads.c.id == lead.id).values(attributes=new, account=account_of(new), updated_at=now)
-        )
+        stored[lead.id] = Lead(lead.id, new)  # a lead given twice in the batch: the second sees the first
+        updates.append({"b_id": lead.id, "b_attrs": new, "b_account": account_of(new), "b_at": now})
         history.append({"lead_id": lead.id, "at": now, "changes": diff, "source": source})
         changed.append(lead.id)
+    if updates:
+        by_id = {u["b_id"]: u for u in updates}  # the last state of a lead given twice
+        values: dict[str, Any] = {
+            "attributes": sa.bindparam("b_attrs"),
+            "account": sa.bindparam("b_account"),
+            "updated_at": sa.bindparam("b_at"),
+        }
+        stmt = leads.update().where(leads.c.id == sa.bindparam("b_id")).values(**values)
+        for part in chunks(list(by_id.values())):
+            conn.execute(stmt, list(part))
     if history:
         conn.execute(lead_attribute_history.insert(), history)
     return changed

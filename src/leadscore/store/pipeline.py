@@ -8,7 +8,7 @@ that fired it commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,16 +78,21 @@ class Evaluator:
         *,
         write: bool = True,
         keep: bool = False,
+        known: Mapping[str, list[Event]] | None = None,
     ) -> Rescored:
         """Score the leads at `at_us` from their full stored timelines; with `write`, store everything.
 
-        The caller holds the leads' locks (`store.lock_leads`) when writing.
+        `known` holds whole timelines the caller already has in memory (in log order: time, then
+        input order), exactly as they would reload; the others are read from the log. The caller
+        holds the leads' locks (`store.lock_leads`) when writing.
         """
         done = Rescored()
         if not lead_ids:
             return done
         leads = load_leads(conn, lead_ids)
-        timelines = load_timelines(conn, list(leads))
+        known = known or {}
+        timelines = load_timelines(conn, [i for i in leads if i not in known])
+        timelines.update({i: known[i] for i in leads if i in known})
         previous = load_result_rows(conn, list(leads))
         items: list[tuple[Result, int | None]] = []
         outbox: list[TriggerFiring] = []
