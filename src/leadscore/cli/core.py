@@ -126,11 +126,20 @@ def _read_inputs(leads_path: Path | None, events_path: Path | None) -> tuple[lis
     return [*leads, *(Lead(lead_id) for lead_id in extra)], events, len(extra)
 
 
-def _score(model: ScoringModel, leads: list[Lead], events: list[Event], at: datetime) -> list[Result]:
+def _score(model: ScoringModel, leads: list[Lead], events: list[Event], at: datetime, base: Path) -> list[Result]:
     from leadscore.cli.output import fail
-    from leadscore.engine import ScoringDataError, score_many
+    from leadscore.engine import Scorer, ScoringDataError, score_many
 
     try:
+        if any(d.predictive for d in (model.dimensions or {}).values()):
+            # predictive dimensions: their trained artifacts are files next to the model (`base`)
+            from leadscore.predictive import PredictiveError
+            from leadscore.predictive.runtime import load_predictors
+
+            try:
+                return Scorer(model, load_predictors(model, base)).score_many(leads, events, at)
+            except PredictiveError as exc:
+                fail(str(exc))
         return score_many(model, leads, events, at)
     except ScoringDataError as exc:
         fail(f"bad data for lead {exc.lead_id!r}: {exc.detail}")
@@ -166,7 +175,7 @@ def score(
         if not chosen:
             output.fail(f"--explain: no lead {explain_id!r} in the leads or events")
         all_leads = chosen
-    results = _score(m, all_leads, all_events, when)
+    results = _score(m, all_leads, all_events, when, model.parent)
     if bare and leads is not None:
         output.note(f"{bare} lead id(s) in the events are not in {leads}: scored on their events alone")
     if explain_id is not None and fmt is OutputFormat.table:
@@ -233,7 +242,7 @@ def demo() -> None:
     m = _load(root / "model.yaml")
     when = _at(DEMO_AT)
     leads, events, _ = _read_inputs(root / "data" / "leads.csv", root / "data" / "events.csv")
-    results = _score(m, leads, events, when)
+    results = _score(m, leads, events, when, root)
     title = f"Sales queue of the {m.name!r} example: {len(results)} leads, {len(events)} events, at {DEMO_AT}"
     output.out.print(output.queue_table(results, title=title))
     rel = _display(root)

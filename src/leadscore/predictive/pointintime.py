@@ -58,7 +58,7 @@ class FeatureSpec:
 
 
 def features_at(
-    spec: FeatureSpec, attributes: Mapping[str, Any], events: Iterable[Event], at_us: int
+    spec: FeatureSpec, attributes: Mapping[str, Any], events: Iterable[Event] | Timeline, at_us: int
 ) -> dict[str, Any]:
     """One row of features for a lead at `at_us` (epoch micros). Events after T are ignored."""
     timeline = events if isinstance(events, Timeline) else Timeline(events, until=at_us)
