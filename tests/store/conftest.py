@@ -145,7 +145,7 @@ def model_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_service(store: LeadStore, model_file: Path, clock: FixedClock) -> Callable[..., LeadService]:
     def make(**options: object) -> LeadService:
-        return LeadService(store, model_path=model_file, clock=clock, **options)  # type: ignore[arg-type]
+        return LeadService(store, model_path=model_file, clock=clock, **options)
 
     return make
 
