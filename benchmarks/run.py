@@ -20,7 +20,8 @@ ROOT = HERE.parent
 
 # (script, arguments for --quick, arguments for --full, result file it writes or None, section title)
 # A script without a result file prints its markdown table; the runner captures it under the title.
-SUITE: list[tuple[str, list[str], list[str], str | None, str]] = [
+# Quick arguments None: the benchmark runs only in the full suite.
+SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ("scorer_throughput.py", ["--runs", "5"], ["--runs", "9"], "scorer.md", "Pure scorer throughput"),
     ("io_read.py", ["--rows", "100000"], ["--rows", "1000000"], None, "Reading event files into Event objects"),
     (
@@ -67,10 +68,12 @@ def main() -> int:
     for script, quick_args, full_args, result, title in SUITE:
         if args.only and script not in args.only:
             continue
+        if quick and quick_args is None:
+            continue
         path = HERE / script
         if not path.exists():
             continue
-        cmd = [sys.executable, str(path), *(quick_args if quick else full_args)]
+        cmd = [sys.executable, str(path), *((quick_args or []) if quick else full_args)]
         print(f"== {script} {' '.join(cmd[2:])}", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.PIPE, text=True)
