@@ -27,8 +27,9 @@ from leadscore.lifecycle.queue import sales_queue
 from leadscore.model.testing import CaseOutcome
 
 # soft_wrap: messages stay on one line (tables still fit the width); highlight off: data is shown as it is
-# Piped output (a file, a pager) gets room for the queue table instead of the 80 columns of a dumb terminal.
-_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 150
+# Piped output (a file, a pager, CI logs) gets room for the queue table instead of the 80 columns of a dumb
+# terminal; LEADSCORE_WIDTH sets another width.
+_PIPE_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("LEADSCORE_WIDTH", "150"))
 out = Console(soft_wrap=True, highlight=False, width=_PIPE_WIDTH)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
