@@ -111,8 +111,17 @@ class LeadService:
             stored = self.active_model()
             if stored is None:
                 raise ServiceError("no active model: give a model file or run `leadscore model apply FILE`")
-            self._evaluator = Evaluator(stored.load())
+            self._evaluator = self._evaluator_for(stored.load(), self.model_path)
         return self._evaluator
+
+    def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
+        """Predictive dimensions need their trained artifacts, which lie next to the model file."""
+        if not any(d.predictive for d in (model.dimensions or {}).values()):
+            return Evaluator(model, fire_triggers=fire_triggers)
+        from leadscore.predictive.runtime import load_predictors
+
+        base = Path(path).parent if path is not None else Path.cwd()
+        return Evaluator(model, fire_triggers=fire_triggers, predictors=load_predictors(model, base))
 
     @property
     def model(self) -> ScoringModel:
@@ -236,7 +245,7 @@ class LeadService:
         """What the new model would change on today's data, without writing anything."""
         model, _ = self._candidate(path)
         self._check_schema()
-        return maintenance.plan(self.store, Evaluator(model), self.now_us(), top)
+        return maintenance.plan(self.store, self._evaluator_for(model, path), self.now_us(), top)
 
     def apply_model(self, path: str | Path, quiet: bool = False) -> Applied:
         """Activate the new model (the old one stays in history) and rescore every lead under it."""
@@ -245,8 +254,8 @@ class LeadService:
         self._check_schema()
         with self.store.write() as conn:
             activate(self.store, conn, model, text, self.now_us())
-        self._evaluator = Evaluator(model)
-        done = maintenance.apply(self.store, Evaluator(model, fire_triggers=not quiet), self.now_us)
+        self._evaluator = self._evaluator_for(model, path)
+        done = maintenance.apply(self.store, self._evaluator_for(model, path, fire_triggers=not quiet), self.now_us)
         return Applied(model_version(model), previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------

@@ -136,10 +136,11 @@ def test_train_command_refuses_bad_history_options_clearly(tmp_path: Path) -> No
     assert "not both" in refused([*base, "--project", str(tmp_path)])
 
 
-def test_the_store_gives_the_same_frame_as_the_files(tmp_path: Path) -> None:
+def test_the_store_gives_the_same_frame_as_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from leadscore.service import LeadService
     from leadscore.workspace import Workspace, init_workspace
 
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
     small = tmp_path / "gen"
     generate("b2b", 120, small, seed=4, format="csv")
     root = tmp_path / "ws"

@@ -112,3 +112,32 @@ def test_a_missing_artifact_names_the_dimension_and_the_file(tmp_path: Path) -> 
         load_predictors(load_model(tmp_path / "model.yaml"), tmp_path)
     result = runner.invoke(app, ["score", str(tmp_path / "model.yaml"), "--events", str(DATA / "events.csv")])
     assert result.exit_code == 2 and "missing.lsm" in result.output
+
+
+def test_the_store_predicts_on_ingest_like_the_pure_scorer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from leadscore.service import LeadService
+    from leadscore.workspace import Workspace, init_workspace
+
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    init_workspace(tmp_path, (EXAMPLE / "model.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "won-90d.lsm").write_bytes((EXAMPLE / "won-90d.lsm").read_bytes())
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    service = LeadService.from_workspace(Workspace.load(tmp_path), clock=lambda: at)
+    try:
+        service.upgrade()
+        leads = read_leads(DATA / "leads.csv")[:8]
+        events = [e for e in read_events(DATA / "events.csv") if e.lead_id in {lead.id for lead in leads}]
+        service.ingest_leads(leads)
+        service.ingest_events(events)
+        model = load_model(EXAMPLE / "model.yaml")
+        predictors = load_predictors(model, EXAMPLE)
+        for lead in leads:
+            stored = service.result(lead.id)
+            expected = score(model, lead, events, at, predictors)
+            assert stored is not None
+            assert stored.dimensions["propensity"] == pytest.approx(expected.dimensions["propensity"], rel=1e-9)
+            assert stored.score == pytest.approx(expected.score, rel=1e-9)
+    finally:
+        service.close()
