@@ -68,6 +68,13 @@ def main() -> int:
         "for stratified settings); the choice is made on a validation part carved from the training part the",
         "same way as the test (its last 20% by time for time splits), never on the held-out rows. The chosen",
         "model's figures are for its calibrated probabilities (pooled out-of-fold for stratified settings).",
+        "",
+        "bank_additional by time stays below the reference: logistic regression reaches 0.748 on the test rows,",
+        "but every validation window inside the training part prefers LightGBM. Rolling-origin folds (fit on",
+        "the first 60/70/80/90% of the training part, validate on the next 10%) give LightGBM 0.526 / 0.516 /",
+        "0.704 / 0.721 against logistic 0.481 / 0.379 / 0.469 / 0.725, so a mean-over-folds choice also picks",
+        "LightGBM; blends of logistic with LightGBM or naive Bayes reach 0.741, LightGBM with fewer leaves",
+        "0.642-0.654. No rule that looks only at the training part was found that picks logistic here.",
     ]
     text = "# Predictive scoring on the shared real data\n\n" + "\n".join(lines + notes) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
