@@ -1,15 +1,20 @@
-"""Store benchmarks: ingest throughput, per-event latency to an updated score, refresh and model apply.
+"""Store benchmarks on generator data: file ingest (events/s), re-run of the same file, one event to an
+updated score (latency), time-driven refresh and model apply; SQLite and PostgreSQL.
 
-    .venv/bin/python benchmarks/store_ingest.py --events 100000 --leads 10000 [--postgres] [--out FILE]
+    .venv/bin/python benchmarks/store_ingest.py --quick             # small sizes, under a minute
+    .venv/bin/python benchmarks/store_ingest.py --leads 20000 --runs 3   # about 1M events
 
-Data are random (seeded): events spread over 90 days across `--leads` leads, leads with a few
-attributes. Figures are written as markdown (default benchmarks/results/store.md, appended).
+Data: `leadscore generate --leads N` (B2B, about 50 events per lead), scored by
+examples/b2b-saas/model.yaml, which is written for the generator's vocabulary (lifecycle, decay,
+windows, three triggers). Every ingest is the CLI's path: strict (a check pass over the whole file,
+then the write pass), 10,000 events per transaction, each batch rescoring its leads. PostgreSQL is a
+fresh local server (tests/support/postgres.py: fsync off). Figures are medians over `--runs` runs,
+each on a fresh database; the markdown goes to benchmarks/results/store.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import statistics
 import sys
@@ -24,42 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from leadscore.domain import Event  # noqa: E402
+from leadscore.generate.api import generate  # noqa: E402
 from leadscore.service import LeadService  # noqa: E402
 from leadscore.store import open_store  # noqa: E402
 
-MODEL = ROOT / "src" / "leadscore" / "store" / "example_model.yaml"
-START = datetime(2026, 1, 1, tzinfo=UTC)
-TYPES = ["page_view"] * 6 + ["email_click", "content_download", "demo_request"]
-PATHS = ["/", "/blog/a", "/pricing", "/docs", "/product"]
-
-
-def write_events(path: Path, n_events: int, n_leads: int, seed: int = 1) -> None:
-    rnd = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "lead_id", "type", "timestamp", "path"])
-        for i in range(n_events):
-            t = START + timedelta(seconds=int(90 * 86400 * i / n_events))
-            typ = rnd.choice(TYPES)
-            w.writerow([f"e{i}", f"L{rnd.randrange(n_leads):07d}", typ, t.isoformat(), rnd.choice(PATHS)])
-
-
-def write_leads(path: Path, n_leads: int, seed: int = 2) -> None:
-    rnd = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "email", "employees", "title"])
-        for i in range(n_leads):
-            title = rnd.choice(["Director", "Engineer", "VP Sales", "Analyst"])
-            w.writerow(
-                [f"L{i:07d}", f"p{i}@c{rnd.randrange(n_leads // 5 + 1)}.example", rnd.choice([5, 150, 5000]), title]
-            )
+MODEL = ROOT / "examples" / "b2b-saas" / "model.yaml"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # the generator's default end: every event is in the past
 
 
 @contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
+def database(kind: str, tmp: Path, run: int) -> Iterator[str]:
     if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
+        yield f"sqlite:///{tmp / f'bench-{run}.db'}"
         return
     from tests.support.postgres import postgres_server
 
@@ -67,82 +48,111 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
         yield url
 
 
-def run(kind: str, n_events: int, n_leads: int, latency_n: int) -> list[str]:
-    rows: list[str] = []
-    with tempfile.TemporaryDirectory() as d, database(kind, Path(d)) as url:
-        tmp = Path(d)
-        events_csv, leads_csv = tmp / "events.csv", tmp / "leads.csv"
-        write_events(events_csv, n_events, n_leads)
-        write_leads(leads_csv, n_leads)
+def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int) -> dict[str, float]:
+    """Every figure of one run on a fresh database."""
+    parts = sorted((data / "events").glob("part-*.parquet"))
+    out: dict[str, float] = {}
+    with database(kind, tmp, run) as url:
         store = open_store(url)
         store.upgrade()
-        now = START + timedelta(days=91)
-        service = LeadService(store, model_path=MODEL, clock=lambda: now)
+        clock = [NOW]
+        service = LeadService(store, model_path=MODEL, clock=lambda: clock[0])
         service.upgrade()
         t0 = time.perf_counter()
-        service.ingest_leads_file(leads_csv)
-        t_leads = time.perf_counter() - t0
+        leads = service.ingest_leads_file(data / "leads.parquet")
+        out["leads_s"], out["leads"] = time.perf_counter() - t0, leads.rows
         t0 = time.perf_counter()
-        report = service.ingest_events_file(events_csv)
-        t_events = time.perf_counter() - t0
-        rows.append(
-            f"| {kind} | ingest leads | {n_leads:,} leads | {t_leads:.1f} s | {n_leads / t_leads:,.0f} leads/s |"
-        )
-        rows.append(
-            f"| {kind} | ingest events (strict: check pass + write pass) | {report.inserted:,} events, "
-            f"{n_leads:,} leads | {t_events:.1f} s | {report.inserted / t_events:,.0f} events/s |"
-        )
-        lat = []
-        rnd = random.Random(3)
+        inserted = rescored = 0
+        for part in parts:
+            report = service.ingest_events_file(part)
+            inserted, rescored = inserted + report.inserted, rescored + report.rescored
+        out["events_s"], out["events"], out["rescored"] = time.perf_counter() - t0, inserted, rescored
+        t0 = time.perf_counter()
+        again = sum(service.ingest_events_file(part).inserted for part in parts)
+        out["rerun_s"] = time.perf_counter() - t0
+        assert again == 0, "a re-run stored events twice"
+        rnd = random.Random(run)
+        lat: list[float] = []
+        n_leads = int(out["leads"])
         for i in range(latency_n):
-            e = Event.of(f"L{rnd.randrange(n_leads):07d}", "page_view", now - timedelta(minutes=i), path="/pricing")
-            t0 = time.perf_counter()
+            lead = f"L{rnd.randrange(1, n_leads + 1):07d}"
+            e = Event.of(lead, "page_view", NOW - timedelta(minutes=i), path="/pricing", page_type="pricing")
+            t1 = time.perf_counter()
             service.ingest_events([e])
-            lat.append((time.perf_counter() - t0) * 1000)
+            lat.append((time.perf_counter() - t1) * 1000)
         lat.sort()
-        p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
-        rows.append(
-            f"| {kind} | one event to updated score (p50 / p99) | {latency_n} events | | {p50:.1f} ms / {p99:.1f} ms |"
-        )
-        later = now + timedelta(days=7)
-        service.clock = lambda: later
+        out["p50_ms"], out["p99_ms"] = statistics.median(lat), lat[max(0, int(len(lat) * 0.99) - 1)]
+        clock[0] = NOW + timedelta(days=7)
         t0 = time.perf_counter()
         done = service.refresh()
-        rows.append(
-            f"| {kind} | refresh after 7 days | {done.leads:,} of {n_leads:,} leads due | "
-            f"{time.perf_counter() - t0:.1f} s | |"
-        )
+        out["refresh_s"], out["refresh_leads"] = time.perf_counter() - t0, done.leads
         new_model = tmp / "new.yaml"
-        new_model.write_text(MODEL.read_text().replace("points: 40", "points: 45"), encoding="utf-8")
+        new_model.write_text(MODEL.read_text().replace("points: 80}", "points: 90}"), encoding="utf-8")
         t0 = time.perf_counter()
         applied = service.apply_model(new_model)
-        rows.append(f"| {kind} | model apply | {applied.rescored.leads:,} leads | {time.perf_counter() - t0:.1f} s | |")
+        out["apply_s"], out["apply_leads"] = time.perf_counter() - t0, applied.rescored.leads
         store.dispose()
-    return rows
+    return out
+
+
+def table(kind: str, runs: list[dict[str, float]]) -> list[str]:
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    events, leads = med("events"), med("leads")
+    return [
+        f"| {kind} | ingest leads (Parquet) | {leads:,.0f} leads | {med('leads_s'):.1f} s | "
+        f"{leads / med('leads_s'):,.0f} leads/s |",
+        f"| {kind} | ingest events (strict: check + write) | {events:,.0f} events, {med('rescored'):,.0f} "
+        f"lead rescorings | {med('events_s'):.1f} s | **{events / med('events_s'):,.0f} events/s** |",
+        f"| {kind} | same files again (all duplicates) | {events:,.0f} events | {med('rerun_s'):.1f} s | "
+        f"{events / med('rerun_s'):,.0f} events/s |",
+        f"| {kind} | one event to updated score (p50 / p99) | {len(runs)} x latency events | | "
+        f"{med('p50_ms'):.1f} ms / {med('p99_ms'):.1f} ms |",
+        f"| {kind} | refresh 7 days later | {med('refresh_leads'):,.0f} of {leads:,.0f} leads due | "
+        f"{med('refresh_s'):.1f} s | {med('refresh_leads') / med('refresh_s'):,.0f} leads/s |",
+        f"| {kind} | model apply | {med('apply_leads'):,.0f} leads | {med('apply_s'):.1f} s | "
+        f"{med('apply_leads') / med('apply_s'):,.0f} leads/s |",
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--leads", type=int, default=10_000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="500 leads (about 25k events), one run")
+    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--latency", type=int, default=300)
-    parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "store.md")
     args = parser.parse_args()
-    kinds = [k for k, on in (("sqlite", args.sqlite), ("postgres", args.postgres)) if on] or ["sqlite"]
+    if args.quick:
+        args.leads, args.runs, args.latency = 500, 1, 100
+    kinds = [k.strip() for k in args.backends.split(",") if k.strip()]
     lines = [
-        f"\n## {args.events:,} events, {args.leads:,} leads ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n",
+        "## Store: ingest, latency, refresh, model apply",
+        "",
+        f"Command: `python benchmarks/store_ingest.py {' '.join(sys.argv[1:])}`. Data: `leadscore generate "
+        f"--leads {args.leads}`; model examples/b2b-saas/model.yaml; medians of {args.runs} run(s), each on a "
+        "fresh database; 10,000 events per transaction.",
+        "",
         "| store | what | size | time | rate |",
         "|---|---|---|---|---|",
     ]
-    for kind in kinds:
-        for row in run(kind, args.events, args.leads, args.latency):
-            lines.append(row)
-            sys.stderr.write(row + "\n")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        data = tmp / "data"
+        generate("b2b", args.leads, data)
+        for kind in kinds:
+            runs = []
+            for run in range(args.runs):
+                runs.append(one_run(kind, data, tmp, run, args.latency))
+                sys.stderr.write(f"{kind} run {run + 1}: {runs[-1]}\n")
+            rows = table(kind, runs)
+            lines.extend(rows)
+            for row in rows:
+                print(row, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ class LeadService:
         clock: Clock = utc_now,
         destinations: Callable[[], dict[str, Any]] | None = None,
         batch_size: int = 10_000,
+        workers: int = 0,
     ) -> None:
         self.store = store
+        self.workers = workers  # scoring processes for large batches (leadscore.store.parallel); 0: none
         self.model_path = Path(model_path) if model_path else None
         self.clock = clock
         self._destinations = destinations or dict
@@ -74,9 +76,12 @@ class LeadService:
             clock=clock,
             destinations=workspace.destinations,
             batch_size=workspace.settings.batch_size,
+            workers=workspace.settings.workers,
         )
 
     def close(self) -> None:
+        if self._evaluator is not None:
+            self._evaluator.close()
         self.store.dispose()
 
     def now_us(self) -> int:
@@ -117,7 +122,7 @@ class LeadService:
     def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
         if not any(d.predictive for d in (model.dimensions or {}).values()):
-            return Evaluator(model, fire_triggers=fire_triggers)
+            return Evaluator(model, fire_triggers=fire_triggers, workers=self.workers)
         from leadscore.predictive.runtime import load_predictors
 
         base = Path(path).parent if path is not None else Path.cwd()
@@ -245,7 +250,11 @@ class LeadService:
         """What the new model would change on today's data, without writing anything."""
         model, _ = self._candidate(path)
         self._check_schema()
-        return maintenance.plan(self.store, self._evaluator_for(model, path), self.now_us(), top)
+        evaluator = self._evaluator_for(model, path)
+        try:
+            return maintenance.plan(self.store, evaluator, self.now_us(), top)
+        finally:
+            evaluator.close()
 
     def apply_model(self, path: str | Path, quiet: bool = False) -> Applied:
         """Activate the new model (the old one stays in history) and rescore every lead under it."""
@@ -254,8 +263,14 @@ class LeadService:
         self._check_schema()
         with self.store.write() as conn:
             activate(self.store, conn, model, text, self.now_us())
+        if self._evaluator is not None:
+            self._evaluator.close()
         self._evaluator = self._evaluator_for(model, path)
-        done = maintenance.apply(self.store, self._evaluator_for(model, path, fire_triggers=not quiet), self.now_us)
+        evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
+        try:
+            done = maintenance.apply(self.store, evaluator, self.now_us)
+        finally:
+            evaluator.close()
         return Applied(model_version(model), previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------

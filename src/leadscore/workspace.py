@@ -39,6 +39,8 @@ class Settings(BaseModel):
 
     batch_size: int = Field(default=10_000, ge=1)
     refresh_interval_s: float = Field(default=60.0, gt=0)
+    # processes that score large batches (bulk ingest, refresh, model apply) beside the writer; 0: none
+    workers: int = Field(default=0, ge=0, le=64)
 
 
 class ProjectFile(BaseModel):
@@ -131,6 +133,7 @@ model: {model}
 settings:
   batch_size: 10000        # events per ingest transaction
   refresh_interval_s: 60   # `leadscore refresh --watch` default
+  workers: 0               # scoring processes for bulk work (e.g. 2 on a 4-core machine); 0: score in-process
 destinations: {{}}
 # destinations:
 #   crm:

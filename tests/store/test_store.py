@@ -267,3 +267,39 @@ def test_a_lead_split_over_batches_scores_from_its_whole_log(
         own = [e for e in evs if e.lead_id == lead_id]
         expected = scorer.score_timeline(Lead(lead_id, {}), Timeline(own, until=at), at)
         assert service.result(lead_id).to_dict() == expected.to_dict()
+
+
+def test_scoring_processes_store_the_same_results(
+    make_service: Callable[..., LeadService],
+    store: LeadStore,
+    clock: FixedClock,
+    model_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from leadscore.store import open_store, pipeline
+
+    monkeypatch.setattr(pipeline, "MIN_PARALLEL_LEADS", 5)  # small data, yet through the worker processes
+    start = clock.now
+
+    def run(service: LeadService) -> set[tuple[str, str]]:
+        clock.now = start
+        service.ingest_leads(random_leads(6, 30))
+        service.ingest_events(random_events(6, 30, 400))
+        clock.advance(days=10)
+        service.refresh()
+        return {(m["id"], m["lead_id"]) for m in service.outbox().messages(limit=1000)}
+
+    parallel = make_service(workers=2)
+    try:
+        fired = run(parallel)
+        assert parallel.evaluator._pool is not None
+        assert mismatches(store, parallel.model) == []
+    finally:
+        parallel.close()
+    other = open_store(f"sqlite:///{tmp_path / 'serial.db'}")
+    other.upgrade()
+    try:
+        assert fired and fired == run(LeadService(other, model_path=model_file, clock=clock))
+    finally:
+        other.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event, Lead, Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
+from leadscore.engine.predictors import Predictor
 from leadscore.engine.timeline import Timeline
 from leadscore.lifecycle.triggers import TriggerFiring, detect_triggers
 from leadscore.model.spec import ScoringModel, Trigger
@@ -25,6 +26,7 @@ from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
 from leadscore.store.leads_repo import load_leads
 from leadscore.store.outbox_repo import enqueue
+from leadscore.store.parallel import MIN_PARALLEL_LEADS, Outcome, ScoringPool, job
 from leadscore.store.results_repo import load_result_rows, save_results
 
 DAY_US = 86_400_000_000
@@ -42,19 +44,43 @@ class Rescored:
 
 
 class Evaluator:
-    """A model compiled once and applied to the leads a transaction touched."""
+    """A model compiled once and applied to the leads a transaction touched.
 
-    def __init__(self, model: ScoringModel, *, fire_triggers: bool = True) -> None:
+    With `workers` > 0, batches of many leads are scored on that many processes (started on first
+    need; `close()` stops them). Scorers given trained predictors always score in this process.
+    """
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        *,
+        fire_triggers: bool = True,
+        predictors: Mapping[str, Predictor] | None = None,
+        workers: int = 0,
+    ) -> None:
         self.model = model
-        self.scorer = Scorer(model)
+        self.scorer = Scorer(model, predictors)
         self.version = self.scorer.version
         self.fire_triggers = fire_triggers and bool(model.triggers)
+        self.workers = workers if not self.scorer.predictors else 0
+        self._pool: ScoringPool | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def evaluate(self, lead: Lead, events: Sequence[Event], at_us: int) -> tuple[Result, int | None, Timeline]:
         """The pure scorer's result at `at_us`, and the next time it can change without a new event."""
         timeline = Timeline(events, until=at_us)
         result = self.scorer.score_timeline(lead, timeline, at_us)
         return result, self.next_change(lead, timeline, at_us, events), timeline
+
+    def score_one(self, lead: Lead, events: Sequence[Event], prev: Result | None, at_us: int) -> Outcome:
+        """Result, next change and the triggers it fires against the previous result."""
+        result, nxt, timeline = self.evaluate(lead, events, at_us)
+        firings = self._firings(lead, timeline, prev, result) if self.fire_triggers else []
+        return result, nxt, firings
 
     def next_change(self, lead: Lead, timeline: Timeline, at_us: int, events: Sequence[Event]) -> int | None:
         """Earliest of: what the engine says about decay and windows, and the next already-stored future event.
@@ -67,6 +93,13 @@ class Evaluator:
         if future:
             nxt = min(future) if nxt is None else min(nxt, min(future))
         return nxt
+
+    def _score_all(self, jobs: list[tuple[Lead, list[Event], Result | None]], at_us: int) -> list[Outcome]:
+        if self.workers > 0 and len(jobs) >= MIN_PARALLEL_LEADS:
+            if self._pool is None:
+                self._pool = ScoringPool(self.model, self.fire_triggers, self.workers)
+            return self._pool.score([job(lead, events, prev) for lead, events, prev in jobs], at_us)
+        return [self.score_one(lead, events, prev, at_us) for lead, events, prev in jobs]
 
     def rescore(
         self,
@@ -94,26 +127,23 @@ class Evaluator:
         timelines = load_timelines(conn, [i for i in leads if i not in known])
         timelines.update({i: known[i] for i in leads if i in known})
         previous = load_result_rows(conn, list(leads))
-        items: list[tuple[Result, int | None]] = []
-        outbox: list[TriggerFiring] = []
+        jobs: list[tuple[Lead, list[Event], Result | None]] = []
         for lead_id in sorted(leads):
-            lead = leads[lead_id]
-            events = timelines.get(lead_id, [])
-            result, nxt, timeline = self.evaluate(lead, events, at_us)
-            items.append((result, nxt))
             prev_row = previous.get(lead_id)
-            prev = result_of(prev_row) if prev_row is not None else None
-            if self.fire_triggers:
-                outbox.extend(self._firings(lead, timeline, prev, result))
+            prev = result_of(prev_row) if prev_row is not None and (keep or self.fire_triggers) else None
+            jobs.append((leads[lead_id], timelines.get(lead_id, []), prev))
+        items: list[tuple[Result, int | None]] = []
+        for (_, _, prev), (result, nxt, firings) in zip(jobs, self._score_all(jobs, at_us), strict=True):
+            items.append((result, nxt))
+            done.firings.extend(firings)
             if keep:
                 done.results.append(result)
                 if prev is not None:
-                    done.previous[lead_id] = prev
+                    done.previous[result.lead_id] = prev
         done.leads = len(items)
-        done.firings = outbox
         if write:
             done.changed = save_results(store, conn, items, previous, cause)
-            enqueue(store, conn, outbox, at_us)
+            enqueue(store, conn, done.firings, at_us)
         else:
             done.changed = sum(1 for r, _ in items if _differs(previous.get(r.lead_id), r))
         return done
