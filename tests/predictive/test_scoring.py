@@ -56,3 +56,13 @@ def test_live_drift_is_quiet_on_training_like_data_and_warns_after_a_shift(artif
     assert loud.retrain
     assert loud.score_psi > 0.25
     assert any("visits" in w or "source" in w for w in loud.warnings)
+
+
+def test_unknown_and_missing_categories_are_explained_as_missing(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    rows = leads.head(20).copy()
+    rows.loc[rows.index[:10], "source"] = "a channel never seen in training"
+    rows.loc[rows.index[10:], "source"] = None
+    out = predict(artifact, rows, top=20)
+    texts = [t for row in out["top_positive"] + out["top_negative"] for t in row]
+    assert not any("never seen" in t for t in texts)
+    assert out["score"].between(0, 1).all()

@@ -41,7 +41,8 @@ def _labels(name: str, column: pd.Series) -> np.ndarray:
     else:
         values = pd.Series(column.astype("object"))
         missing = values.isna().to_numpy()
-        text = values.astype(str).to_numpy(dtype=object)
+        # fill first: with pandas' string dtype, astype(str) keeps missing values as float NaN
+        text = values.where(~missing, "").astype(str).to_numpy(dtype=object)
     out = np.array([f"{name} = "], dtype=object) + text.astype(object)
     out[missing] = f"{name} is missing"
     return out
