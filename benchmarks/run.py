@@ -31,6 +31,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         None,
         "Data generator: time and peak memory",
     ),
+    ("store_ingest.py", ["--quick"], ["--leads", "20000", "--runs", "1"], "store.md", "Store"),
 ]
 
 
