@@ -15,6 +15,8 @@ each on a fresh database; the markdown goes to benchmarks/results/store.md.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import statistics
 import sys
@@ -48,7 +50,7 @@ def database(kind: str, tmp: Path, run: int) -> Iterator[str]:
         yield url
 
 
-def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int) -> dict[str, float]:
+def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int, workers: int) -> dict[str, float]:
     """Every figure of one run on a fresh database."""
     parts = sorted((data / "events").glob("part-*.parquet"))
     out: dict[str, float] = {}
@@ -56,7 +58,7 @@ def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int) -> dict[
         store = open_store(url)
         store.upgrade()
         clock = [NOW]
-        service = LeadService(store, model_path=MODEL, clock=lambda: clock[0])
+        service = LeadService(store, model_path=MODEL, clock=lambda: clock[0], workers=workers)
         service.upgrade()
         t0 = time.perf_counter()
         leads = service.ingest_leads_file(data / "leads.parquet")
@@ -82,6 +84,7 @@ def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int) -> dict[
             lat.append((time.perf_counter() - t1) * 1000)
         lat.sort()
         out["p50_ms"], out["p99_ms"] = statistics.median(lat), lat[max(0, int(len(lat) * 0.99) - 1)]
+        out["latency_n"] = latency_n
         clock[0] = NOW + timedelta(days=7)
         t0 = time.perf_counter()
         done = service.refresh()
@@ -91,8 +94,16 @@ def one_run(kind: str, data: Path, tmp: Path, run: int, latency_n: int) -> dict[
         t0 = time.perf_counter()
         applied = service.apply_model(new_model)
         out["apply_s"], out["apply_leads"] = time.perf_counter() - t0, applied.rescored.leads
-        store.dispose()
+        service.close()
     return out
+
+
+def machine() -> str:
+    """CPU, cores and the load when the run started: the figures are for a machine shared with other work."""
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "unknown CPU")
+    load = os.getloadavg()[0]
+    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the start; Python {platform.python_version()}"
 
 
 def table(kind: str, runs: list[dict[str, float]]) -> list[str]:
@@ -107,7 +118,7 @@ def table(kind: str, runs: list[dict[str, float]]) -> list[str]:
         f"lead rescorings | {med('events_s'):.1f} s | **{events / med('events_s'):,.0f} events/s** |",
         f"| {kind} | same files again (all duplicates) | {events:,.0f} events | {med('rerun_s'):.1f} s | "
         f"{events / med('rerun_s'):,.0f} events/s |",
-        f"| {kind} | one event to updated score (p50 / p99) | {len(runs)} x latency events | | "
+        f"| {kind} | one event to updated score (p50 / p99) | {med('latency_n'):,.0f} events, one at a time | | "
         f"{med('p50_ms'):.1f} ms / {med('p99_ms'):.1f} ms |",
         f"| {kind} | refresh 7 days later | {med('refresh_leads'):,.0f} of {leads:,.0f} leads due | "
         f"{med('refresh_s'):.1f} s | {med('refresh_leads') / med('refresh_s'):,.0f} leads/s |",
@@ -123,6 +134,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--latency", type=int, default=300)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--workers", type=int, default=0, help="scoring processes (settings.workers)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "store.md")
     args = parser.parse_args()
     if args.quick:
@@ -131,9 +143,11 @@ def main() -> None:
     lines = [
         "## Store: ingest, latency, refresh, model apply",
         "",
+        f"Machine: {machine()}.",
+        "",
         f"Command: `python benchmarks/store_ingest.py {' '.join(sys.argv[1:])}`. Data: `leadscore generate "
         f"--leads {args.leads}`; model examples/b2b-saas/model.yaml; medians of {args.runs} run(s), each on a "
-        "fresh database; 10,000 events per transaction.",
+        f"fresh database; 10,000 events per transaction; {args.workers} scoring processes.",
         "",
         "| store | what | size | time | rate |",
         "|---|---|---|---|---|",
@@ -145,7 +159,7 @@ def main() -> None:
         for kind in kinds:
             runs = []
             for run in range(args.runs):
-                runs.append(one_run(kind, data, tmp, run, args.latency))
+                runs.append(one_run(kind, data, tmp, run, args.latency, args.workers))
                 sys.stderr.write(f"{kind} run {run + 1}: {runs[-1]}\n")
             rows = table(kind, runs)
             lines.extend(rows)
