@@ -63,3 +63,14 @@ def test_b2b_queue_puts_the_director_first_and_the_manager_later() -> None:
     stages = {r.stage for r in queue}
     assert stages >= {"lead", "mql", "sql", "opportunity", "customer", "lost", "disqualified"}
     assert {r.labels["temperature"] for r in queue} == {"hot", "warm", "cold"}
+
+
+def test_predictive_example_cases_pass_through_the_cli() -> None:
+    """`leadscore test` loads the trained artifact next to a model with a predictive dimension."""
+    from typer.testing import CliRunner
+
+    from leadscore.cli.main import app
+
+    result = CliRunner().invoke(app, ["test", str(EXAMPLES / "b2b-saas-predictive" / "model.yaml")])
+    assert result.exit_code == 0, result.stdout
+    assert "1 of 1 cases passed" in result.stdout

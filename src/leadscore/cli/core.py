@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from leadscore.domain import Event, Lead, Result
+    from leadscore.engine import Scorer
     from leadscore.model import ScoringModel
 
 DEMO_AT = "2026-06-01T00:00:00Z"
@@ -126,21 +127,30 @@ def _read_inputs(leads_path: Path | None, events_path: Path | None) -> tuple[lis
     return [*leads, *(Lead(lead_id) for lead_id in extra)], events, len(extra)
 
 
-def _score(model: ScoringModel, leads: list[Lead], events: list[Event], at: datetime, base: Path) -> list[Result]:
+def _scorer(model: ScoringModel, base: Path) -> Scorer:
+    """The model compiled once; predictive dimensions load their trained artifacts from `base` (the
+    model file's folder)."""
     from leadscore.cli.output import fail
-    from leadscore.engine import Scorer, ScoringDataError, score_many
+    from leadscore.engine import Scorer
+
+    if not any(d.predictive for d in (model.dimensions or {}).values()):
+        return Scorer(model)
+    from leadscore.predictive import PredictiveError
+    from leadscore.predictive.runtime import load_predictors
 
     try:
-        if any(d.predictive for d in (model.dimensions or {}).values()):
-            # predictive dimensions: their trained artifacts are files next to the model (`base`)
-            from leadscore.predictive import PredictiveError
-            from leadscore.predictive.runtime import load_predictors
+        return Scorer(model, load_predictors(model, base))
+    except PredictiveError as exc:
+        fail(str(exc))
 
-            try:
-                return Scorer(model, load_predictors(model, base)).score_many(leads, events, at)
-            except PredictiveError as exc:
-                fail(str(exc))
-        return score_many(model, leads, events, at)
+
+def _score(model: ScoringModel, leads: list[Lead], events: list[Event], at: datetime, base: Path) -> list[Result]:
+    from leadscore.cli.output import fail
+    from leadscore.engine import ScoringDataError
+
+    scorer = _scorer(model, base)
+    try:
+        return scorer.score_many(leads, events, at)
     except ScoringDataError as exc:
         fail(f"bad data for lead {exc.lead_id!r}: {exc.detail}")
 
@@ -208,7 +218,7 @@ def test(
         found = load_cases(where)
     except CaseFileError as exc:
         fail(exc.render())
-    outcomes = run_cases(m, found)
+    outcomes = run_cases(m, found, _scorer(m, model.parent))
     cases_report(outcomes, title=f"Model tests of {m.name!r} ({_display(where)})")
     if not all(o.passed for o in outcomes):
         raise typer.Exit(1)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.domain import Event, Lead, Result, parse_timestamp
-from leadscore.engine import ScoringDataError, scorer_for
+from leadscore.engine import Scorer, ScoringDataError, scorer_for
 from leadscore.model.durations import parse_duration
 from leadscore.model.errors import ModelError, ModelIssue
 from leadscore.model.loader import Loc, Pos, parse_yaml
@@ -277,16 +277,18 @@ def _is_number(value: Any) -> bool:
 
 
 # -- running cases ----------------------------------------------------------------------------------------
-def run_case(model: ScoringModel, case: Case) -> CaseOutcome:
+def run_case(model: ScoringModel, case: Case, scorer: Scorer | None = None) -> CaseOutcome:
+    """`scorer` defaults to the model's own; give one built with predictors for predictive dimensions."""
     try:
-        result = scorer_for(model).score(case.lead, case.events, case.at)
+        result = (scorer or scorer_for(model)).score(case.lead, case.events, case.at)
     except ScoringDataError as exc:
         return CaseOutcome(case, None, error=str(exc))
     return CaseOutcome(case, result, tuple(compare(case.expect, result, _breakdown_names(model))))
 
 
-def run_cases(model: ScoringModel, cases: Iterable[Case]) -> list[CaseOutcome]:
-    return [run_case(model, case) for case in cases]
+def run_cases(model: ScoringModel, cases: Iterable[Case], scorer: Scorer | None = None) -> list[CaseOutcome]:
+    scorer = scorer or scorer_for(model)
+    return [run_case(model, case, scorer) for case in cases]
 
 
 def compare(expect: Mapping[str, Any], result: Result, known_rules: frozenset[str] | None = None) -> list[Mismatch]:
