@@ -31,12 +31,22 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from leadscore.engine.errors import ScoringDataError
     from leadscore.io.errors import DataFileError
     from leadscore.model.errors import ModelError
+    from leadscore.predictive.errors import PredictiveError
     from leadscore.service import ServiceError
     from leadscore.store.base import StoreError
     from leadscore.webhooks.errors import WebhookError
     from leadscore.workspace import WorkspaceError
 
-    return (ServiceError, StoreError, DataFileError, ModelError, ScoringDataError, WorkspaceError, WebhookError)
+    return (
+        ServiceError,
+        StoreError,
+        DataFileError,
+        ModelError,
+        ScoringDataError,
+        WorkspaceError,
+        WebhookError,
+        PredictiveError,
+    )
 
 
 @contextmanager
