@@ -263,3 +263,55 @@ def data(draw: Any, stages: bool = True) -> tuple[list[Lead], list[Event]]:
         if draw(st.integers(0, 9)) == 0:
             events.append(events[-1])  # an exact copy
     return leads, events
+
+
+@st.composite
+def lifecycle_models(draw: Any) -> dict[str, Any]:
+    """Models whose automatic transitions read scores and events at each event's time (the replay)."""
+    dims = draw(st.sampled_from([None, ["engagement", "fit"]]))
+    names = dims or ["score"]
+    model: dict[str, Any] = {"format": 1, "name": "lifecycle"}
+    if dims:
+        model["dimensions"] = {"engagement": {"cap": 50}, "fit": {"floor": 0}}
+    rules = [draw(event_rule(i, draw(st.sampled_from(dims)) if dims else None)) for i in range(draw(st.integers(1, 4)))]
+    if draw(st.booleans()):
+        rules.append(
+            {"id": "c", "when": draw(attribute_condition()), "points": 10, **({"dimension": "fit"} if dims else {})}
+        )
+    model["rules"] = rules
+    dynamic = st.one_of(score_condition(names), event_condition(), condition(score_condition(names)))
+    trs: list[dict[str, Any]] = []
+    for to in draw(st.lists(st.sampled_from(STAGES[1:]), min_size=1, max_size=3, unique=True)):
+        trs.append({"to": to, "when": draw(dynamic)})
+    for _ in range(draw(st.integers(0, 3))):
+        t: dict[str, Any] = {
+            "to": draw(st.sampled_from(STAGES + EXITS)),
+            "on": draw(st.sampled_from([*TYPES[3:], "click"])),
+        }
+        if draw(st.booleans()):
+            t["from"] = draw(st.lists(st.sampled_from(STAGES + EXITS), min_size=1, max_size=2, unique=True))
+        trs.append(t)
+    if draw(st.booleans()):
+        trs.append({"to": "lead", "from": ["recycled"], "when": draw(dynamic)})
+    model["lifecycle"] = {"stages": STAGES, "exits": EXITS, "transitions": trs}
+    if draw(st.booleans()):
+        model["playbooks"] = [{"action": "call", "when": {"stage": {"in": ["mql", "sql"]}}}, {"action": "wait"}]
+    return model
+
+
+@st.composite
+def busy_data(draw: Any) -> tuple[list[Lead], list[Event]]:
+    """Few leads with many events each, on and around window edges and at shared instants."""
+    n = draw(st.integers(1, 3))
+    leads = [
+        Lead(f"L{i}", draw(st.fixed_dictionaries({}, optional={"employees": st.integers(0, 300)}))) for i in range(n)
+    ]
+    events: list[Event] = []
+    for k in range(draw(st.integers(0, 40))):
+        lead = f"L{draw(st.integers(0, n - 1))}"
+        typ = draw(st.sampled_from([*TYPES, "stage_set"]))
+        p = draw(props) if typ != "stage_set" else {"stage": draw(st.sampled_from(STAGES + EXITS))}
+        ts = AT - timedelta(seconds=draw(st.sampled_from(OFFSETS)))
+        ev_id = draw(st.one_of(st.none(), st.just(f"e{k}"), st.sampled_from(["d1", "d2"])))
+        events.append(Event(lead, typ, ts, p, ev_id))
+    return leads, events

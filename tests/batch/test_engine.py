@@ -77,17 +77,44 @@ def test_repeated_ids_keep_the_first_seen_even_after_t() -> None:
     assert result["score"] == 10.0  # only the exact copies without id, counted once
 
 
-def test_time_dependent_lifecycle_falls_back_and_still_agrees() -> None:
+@pytest.mark.parametrize("sql_replay", [True, False])
+def test_time_dependent_lifecycle_is_replayed_and_still_agrees(sql_replay: bool) -> None:
     model = _model(
         "  - {id: r, on: v, within: 1d, points: 50}",
         "lifecycle:\n  stages: [lead, mql]\n  transitions:\n    - {to: mql, when: {score: total, gte: 100}}",
     )
     events = [Event.of("a", "v", AT - timedelta(days=5), id="1"), Event.of("a", "v", AT - timedelta(days=5), id="2")]
-    run = run_batch(model, leads_table([Lead("a"), Lead("b")]), events_table(events), AT)
-    assert run.stats.fallback_leads == 1  # b has no events: decided at T in SQL
+    run = run_batch(model, leads_table([Lead("a"), Lead("b")]), events_table(events), AT, sql_replay=sql_replay)
+    # b has no events: decided at T by the main query; a needs the score at its events' time
+    assert (run.stats.replayed_leads, run.stats.fallback_leads) == ((1, 0) if sql_replay else (0, 1))
     by = {r["lead_id"]: r for r in run.to_dicts()}
     assert by["a"]["stage"] == "mql" and by["a"]["score"] == 0.0  # promoted when the score was 100
     assert by["b"]["stage"] == "lead"
+
+
+def test_replay_sees_every_event_at_the_same_instant_and_moves_back_later() -> None:
+    """Two events at one instant count together; a recycled lead returns to `lead` once its score fades,
+    then a later burst makes it an MQL again; the stage at T follows the score at each event's time."""
+    model = _model(
+        "  - {id: r, on: v, within: 1d, points: 50}\n  - {id: s, on: x, points: 1}",
+        "lifecycle:\n  stages: [lead, mql, sql]\n  exits: [recycled]\n  transitions:\n"
+        "    - {to: mql, when: {score: total, gte: 100}}\n    - {to: recycled, on: no}\n"
+        "    - {to: lead, from: [recycled], when: {score: total, lt: 50}}",
+    )
+    d, h = timedelta(days=1), timedelta(hours=1)
+    events = [
+        Event.of("a", "v", AT - 10 * d, id="1"),
+        Event.of("a", "v", AT - 10 * d, id="2"),  # same instant: 100 at AT - 10d
+        Event.of("a", "no", AT - 9 * d, id="3"),  # recycled; the window has passed: back to lead
+        Event.of("a", "x", AT - 8 * d, id="4"),
+        Event.of("b", "v", AT - 3 * d, id="5"),
+        Event.of("b", "x", AT - 3 * d + US, id="6"),  # 51 only: never an MQL
+        Event.of("c", "v", AT - h, id="7"),  # mql at once
+        Event.of("c", "no", AT - h, id="8"),  # recycled; still 100 at that instant and at T: stays there
+        Event.of("c", "v", AT - 2 * h, id="9"),
+    ]
+    got = {r["lead_id"]: r["stage"] for r in _same(model, [Lead("a"), Lead("b"), Lead("c")], events)}
+    assert got == {"a": "lead", "b": "lead", "c": "recycled"}
 
 
 def test_unportable_regex_falls_back_for_every_lead() -> None:

@@ -13,7 +13,7 @@ from leadscore.domain.lead import Lead
 from leadscore.engine import score_many
 from leadscore.model import ModelError, validate_model
 from tests.batch.compare import differences
-from tests.batch.strategies import AT, data, models
+from tests.batch.strategies import AT, busy_data, data, lifecycle_models, models
 from tests.batch.tables import events_table, leads_table
 
 
@@ -70,3 +70,12 @@ def test_files_equal_pure_scorer(
     expected = [r.to_dict() for r in score_many(model, with_event_leads(leads, events), events, AT)]
     diff = differences(expected, got)
     assert not diff, "\n".join(diff[:10])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(lifecycle_models(), busy_data())
+def test_lifecycle_replay_in_sql_equals_pure_scorer(
+    model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]]
+) -> None:
+    """Automatic transitions on scores and events at each event's time, many events per lead."""
+    _check(model_data, *sample)

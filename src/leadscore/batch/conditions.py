@@ -50,7 +50,7 @@ class Aggregates:
 @dataclass
 class Compiler:
     schema: SourceSchema
-    at: int
+    at: int | str  # epoch micros, or a BIGINT column holding each row's own evaluation time
     dimension_columns: Mapping[str, str] = field(default_factory=dict)
     label_columns: Mapping[str, str] = field(default_factory=dict)
     aggs: Aggregates = field(default_factory=Aggregates)
@@ -67,8 +67,14 @@ class Compiler:
         parts = [f"type IN {q.text_list(types)}" if len(types) > 1 else f"type = {q.text(types[0])}"]
         parts.append(self.where_sql(where))
         if within is not None:
-            parts.append(f"{TS} > {self.at - int(within) * 1_000_000}")
+            parts.append(f"{TS} > {self.ago(int(within))}")
         return q.all_of(parts)
+
+    def ago(self, seconds: int) -> str:
+        """The instant `seconds` before the evaluation time, in epoch micros."""
+        if isinstance(self.at, int):
+            return str(self.at - seconds * 1_000_000)
+        return f"({self.at} - {seconds * 1_000_000})"
 
     def count(self, flt: str) -> str:
         if flt == "FALSE":
@@ -98,9 +104,9 @@ class Compiler:
             latest = self.latest(self.event_filter(cond.last, cond.where, None))
             parts = [f"{latest} IS NOT NULL"]
             if cond.older_than is not None:
-                parts.append(f"{latest} <= {self.at - int(cond.older_than) * 1_000_000}")
+                parts.append(f"{latest} <= {self.ago(int(cond.older_than))}")
             if cond.newer_than is not None:
-                parts.append(f"{latest} > {self.at - int(cond.newer_than) * 1_000_000}")
+                parts.append(f"{latest} > {self.ago(int(cond.newer_than))}")
             return f"coalesce({q.all_of(parts)}, FALSE)"
         if isinstance(cond, ScoreCondition):
             column = TOTAL if cond.score == "total" else self.dimension_columns.get(cond.score)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from leadscore.batch import fallback
+from leadscore.batch import fallback, replay
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import QueryPlan, build_query
 from leadscore.batch.schema import SourceSchema
@@ -33,6 +33,7 @@ class BatchStats:
     leads: int = 0
     events: int = 0
     fallback_leads: int = 0
+    replayed_leads: int = 0  # leads whose stage needed the replay at each event time, done in SQL
     fallback_reason: str | None = None
     deduplicated: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
@@ -73,6 +74,7 @@ class BatchRun:
         dedupe: Dedupe = "auto",
         workers: int | None = None,
         event_leads: bool = True,
+        sql_replay: bool = True,
     ) -> None:
         self.model = model
         self.version = model_version(model)
@@ -80,6 +82,8 @@ class BatchRun:
         self.con = con or connect(threads)
         self.workers = workers
         self.event_leads = event_leads
+        self.sql_replay = sql_replay
+        self.dups_table: str | None = None
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
@@ -89,7 +93,7 @@ class BatchRun:
         try:
             dups = None
             if self.stats.deduplicated:
-                dups = "_ls_dups"
+                dups = self.dups_table = "_ls_dups"
                 self.con.execute(
                     "CREATE OR REPLACE TEMP TABLE _ls_dups AS SELECT lead_id, id, min(_ls_ord) AS keep FROM events "
                     "WHERE id IS NOT NULL GROUP BY lead_id, id HAVING count(*) > 1"
@@ -121,8 +125,14 @@ class BatchRun:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.plan.sql}")
+            if self.plan.dynamic_lifecycle and self.sql_replay:
+                self.stats.seconds["query"] = time.perf_counter() - t
+                t = time.perf_counter()
+                self._replay()
+                self.stats.seconds["replay"] = time.perf_counter() - t
+                t = time.perf_counter()
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT lead_id FROM {RESULT} WHERE fallback")
-        self.stats.seconds["query"] = time.perf_counter() - t
+        self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
         row = con.execute(
             f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
         ).fetchall()[0]
@@ -141,6 +151,36 @@ class BatchRun:
             self.stats.seconds["fallback"] = time.perf_counter() - t
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
+
+    def _replay(self) -> None:
+        """Stages of the leads the bounds left undecided, by the replay in SQL (`replay.py`)."""
+        con = self.con
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
+            f"WHERE needs_replay AND n_events <= {replay.MAX_EVENTS}"
+        )
+        row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
+        self.stats.replayed_leads = int(row[0]) if row else 0
+        if not self.stats.replayed_leads:
+            return
+        dedupe = self.stats.deduplicated
+        conds = replay.conditions_query(
+            self.model, self.schema, self.at, "_ls_rp_ids", dedupe=dedupe, dups_table=self.dups_table
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {conds}")
+        plan = build_query(
+            self.model,
+            self.schema,
+            self.at,
+            dedupe=dedupe,
+            dups_table=self.dups_table,
+            event_leads=self.event_leads,
+            only="_ls_rp_ids",
+            replay="_ls_conds",
+        )
+        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
+        con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
+        con.execute("DROP TABLE _ls_conds")
 
     # -- results ---------------------------------------------------------------------------------------
     def _shaped(self, json_text: bool) -> str | None:

@@ -59,8 +59,15 @@ def is_static(cond: AnyConditionModel, model: ScoringModel | None) -> bool:
 class StageSql:
     stage: str  # VARCHAR over the lead's row (may read FOLD)
     fold: str | None  # the fold over the lead's events, computed once into the column FOLD
-    fallback: str  # BOOLEAN: the pure scorer must decide this lead
-    dynamic: bool  # some automatic condition changes with time (leads with events fall back)
+    bad: str  # BOOLEAN: bad stage data, which the pure scorer refuses with its error
+    undecided: str  # BOOLEAN: the bounds cannot decide the stage; the replay (or the pure scorer) must
+    dynamic: bool  # some automatic condition changes with time
+
+
+def auto_conditions(model: ScoringModel) -> list[AnyConditionModel]:
+    """The automatic transitions' conditions, in model order (`_ls_c{k}` in the replay tables)."""
+    lc = model.lifecycle
+    return [tr.when for tr in lc.transitions if tr.when is not None] if lc else []
 
 
 def _g(lc: Lifecycle, checks: list[tuple[str, frozenset[str], str]]) -> Callable[[str], str]:
@@ -87,7 +94,33 @@ def _g(lc: Lifecycle, checks: list[tuple[str, frozenset[str], str]]) -> Callable
     return apply
 
 
-def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageSql:
+def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
+    """The exact replay: a fold over every event in (time, input) order applying its transition and
+    then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by
+    `replay.conditions_query`), and the automatic ones once more at T (`_ls_ct{k}`)."""
+    lc = model.lifecycle
+    assert lc is not None
+    autos = [tr for tr in lc.transitions if tr.when is not None]
+    sources = [(tr.to, frozenset(auto_sources(lc, tr.to, tr.from_))) for tr in autos]
+    g_event = _g(lc, [(to, src, f"coalesce(x._ls_c{k}, FALSE)") for k, (to, src) in enumerate(sources)])
+    g_end = _g(lc, [(to, src, f"coalesce(_ls_ct{k}, FALSE)") for k, (to, src) in enumerate(sources)])
+    event_trs = [tr for tr in lc.transitions if tr.on is not None]
+    whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
+    for tr in event_trs:
+        cond = f"x.t IN {q.text_list(tr.on or ())}"
+        if tr.from_:
+            cond += f" AND acc IN {q.text_list(tr.from_)}"
+        whens.append(f"WHEN {cond} THEN {q.text(tr.to)}")
+    f = f"(CASE {' '.join(whens)} ELSE acc END)"
+    order = ORD if c.schema.has_ord else "id"
+    conds = "".join(f", _ls_c{k} := _ls_c{k}" for k in range(len(autos)))
+    seq = c.aggs.add(f"list_sort(list(struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})))")
+    fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"
+    return StageSql(g_end(FOLD), fold, bad, "FALSE", False)
+
+
+def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False) -> StageSql:
+    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only)."""
     lc = model.lifecycle
     assert lc is not None
     stages = lc.all_stages()
@@ -121,15 +154,18 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageS
     stage_prop = next((s.column for s in c.schema.events.of("stage") if s.kind == "str"), None)
     stage_value = q.ident(stage_prop) if stage_prop else "CAST(NULL AS VARCHAR)"
     bad_set = c.count(f"type = {q.text(STAGE_SET)} AND NOT coalesce({stage_value} IN {q.text_list(stages)}, FALSE)")
-    fallback = [bad_attr, f"{bad_set} > 0"]
+    bad = q.any_of([bad_attr, f"{bad_set} > 0"])
+    if replay:
+        return _replay_sql(c, model, init, stage_value, bad)
+    undecided = "FALSE"
     event_trs = [tr for tr in lc.transitions if tr.on is not None]
     if dynamic:
         reach = _reach(c, lc, init, stage_value, fires)
-        undecided = [
+        checks = [
             q.all_of([q.any_of([reach[s] for s in sorted(sources)]), m.may_hold, m.may_fail])
             for _, sources, m in dynamic
         ]
-        fallback.append(q.all_of([has_events, q.any_of(undecided)]))
+        undecided = q.all_of([has_events, q.any_of(checks)])
 
     relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
 
@@ -154,7 +190,7 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb") -> StageS
         fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
     else:
         fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
-    return StageSql(g(FOLD), fold, q.any_of(fallback), bool(dynamic))
+    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic))
 
 
 def _reach(c: Compiler, lc: Lifecycle, init: str, stage_value: str, fires: dict[int, str]) -> dict[str, str]:

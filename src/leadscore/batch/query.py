@@ -14,7 +14,7 @@ from typing import Literal
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
-from leadscore.batch.lifecycle import FOLD, stage_sql
+from leadscore.batch.lifecycle import FOLD, auto_conditions, stage_sql
 from leadscore.batch.rules import RuleSql, rule_sql
 from leadscore.batch.schema import SourceSchema
 from leadscore.model.spec import ScoringModel
@@ -49,32 +49,41 @@ def _epoch_us(flavor: Flavor) -> str:
     return 'epoch_us("timestamp")' if flavor == "duckdb" else 'EPOCH_US("timestamp")'
 
 
-def build_query(
-    model: ScoringModel,
-    schema: SourceSchema,
-    at: int,
-    *,
-    flavor: Flavor = "duckdb",
-    dedupe: bool = True,
-    dups_table: str | None = None,
-    event_leads: bool = False,
-) -> QueryPlan:
-    """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
-    attributes (as `leadscore score` does), also when all its events come after `at`.
+def event_ctes(
+    schema: SourceSchema, flavor: Flavor, dedupe: bool, dups_table: str | None, only: str | None
+) -> tuple[list[str], str]:
+    """The events with their time in epoch micros (`_ls_ts`), deduplicated; (CTEs, name of the last)."""
+    ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
+    events = f"SELECT {ev_cols} FROM events"
+    if only is not None:
+        events += f" WHERE lead_id IN (SELECT lead_id FROM {only})"
+    ctes = [f"_ls_ev AS ({events})"]
+    if not dedupe:
+        return ctes, "_ls_ev"
+    content = ", ".join(["type", TS, *(q.ident(x) for x in schema.events.columns())])
+    order = ORD if schema.has_ord else TS
+    if dups_table is None:
+        cols = ", ".join(f"CASE WHEN id IS NULL THEN {col} END" for col in content.split(", "))
+        ctes.append(
+            "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
+            f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
+        )
+    else:
+        ctes.append(
+            f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
+            f"AS d WHERE d.lead_id = e.lead_id AND d.id = e.id AND d.keep <> e.{ORD}) UNION ALL "
+            f"SELECT * EXCLUDE (_ls_rn) FROM (SELECT *, row_number() OVER (PARTITION BY lead_id, {content} "
+            f"ORDER BY {order}) AS _ls_rn FROM _ls_ev WHERE id IS NULL) AS d WHERE _ls_rn = 1)"
+        )
+    return ctes, "_ls_dd"
 
-    Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
-    a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
-    repeated ids only), by an anti-join with it plus a window over the events without id only."""
+
+def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source: str) -> list[str]:
+    """Rule points, raw sums, floor / cap adjustments, dimension scores and the total, as columns
+    added to `source` (whose rows carry the aggregates); the last CTE is `_ls_dims`."""
     dims = model.dimension_names()
-    dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(dims)}
-    label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
-    c = Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if flavor == "duckdb" else "sum")
-    rules = [rule_sql(c, r) for r in model.rules]
-
-    # rule points (and matched-event counts) per lead
     pts = [f"{r.points} AS _ls_p{i}" for i, r in enumerate(rules)]
     pts += [f"{r.events} AS _ls_e{i}" for i, r in enumerate(rules) if r.events is not None]
-
     raw, adjust, dim_val = [], [], []
     for j, d in enumerate(dims):
         own = [f"_ls_p{i}" for i, r in enumerate(rules) if r.dimension == d]
@@ -89,13 +98,54 @@ def build_query(
         adjust.append(f"{adj} AS _ls_j{j}")
         dim_val.append(f"{_row_sum([*own, f'_ls_j{j}'], flavor)} AS _ls_d{j}")
     total = _row_sum([*(f"_ls_p{i}" for i in range(len(rules))), *(f"_ls_j{j}" for j in range(len(dims)))], flavor)
+    return [
+        f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM {source})",
+        f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)",
+        f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)",
+        f"_ls_dims AS (SELECT *, {', '.join(dim_val)}, {total} AS {TOTAL} FROM _ls_adj)",
+    ]
+
+
+def compiler(model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor) -> Compiler:
+    dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
+    label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
+    return Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if flavor == "duckdb" else "sum")
+
+
+def build_query(
+    model: ScoringModel,
+    schema: SourceSchema,
+    at: int,
+    *,
+    flavor: Flavor = "duckdb",
+    dedupe: bool = True,
+    dups_table: str | None = None,
+    event_leads: bool = False,
+    only: str | None = None,
+    replay: str | None = None,
+) -> QueryPlan:
+    """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
+    attributes (as `leadscore score` does), also when all its events come after `at`.
+
+    Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
+    a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
+    repeated ids only), by an anti-join with it plus a window over the events without id only.
+
+    `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
+    table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
+    the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
+    stage the bounds cannot decide without that table (they are also `fallback`)."""
+    dims = model.dimension_names()
+    c = compiler(model, schema, at, flavor)
+    rules = [rule_sql(c, r) for r in model.rules]
 
     labels = []
-    for name, bands in model.labels.items():
+    for i, bands in enumerate(model.labels.values()):
         whens = [f"WHEN {c.condition(b.when) if b.when else 'TRUE'} THEN {q.text(b.label)}" for b in bands]
-        labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS {label_cols[name]}")
+        labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS _ls_l{i}")
 
-    stage = stage_sql(c, model, "duckdb" if flavor == "duckdb" else "spark") if model.lifecycle else None
+    lists = "duckdb" if flavor == "duckdb" else "spark"
+    stage = stage_sql(c, model, lists, replay=replay is not None) if model.lifecycle else None
     playbook = "CAST(NULL AS INTEGER)"
     if model.playbooks:
         whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
@@ -103,60 +153,57 @@ def build_query(
 
     n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
-    ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
-    events = f"SELECT {ev_cols} FROM events"
-    ctes = [f"_ls_ev AS ({events})"]
-    source = "_ls_ev"
-    if dedupe:
-        content = ", ".join(["type", TS, *(q.ident(x) for x in schema.events.columns())])
-        order = ORD if schema.has_ord else TS
-        if dups_table is None:
-            cols = ", ".join(f"CASE WHEN id IS NULL THEN {col} END" for col in content.split(", "))
-            ctes.append(
-                "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
-                f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
-            )
-        else:
-            ctes.append(
-                f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
-                f"AS d WHERE d.lead_id = e.lead_id AND d.id = e.id AND d.keep <> e.{ORD}) UNION ALL "
-                f"SELECT * EXCLUDE (_ls_rn) FROM (SELECT *, row_number() OVER (PARTITION BY lead_id, {content} "
-                f"ORDER BY {order}) AS _ls_rn FROM _ls_ev WHERE id IS NULL) AS d WHERE _ls_rn = 1)"
-            )
-        source = "_ls_dd"
+    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only)
+    n_auto = len(auto_conditions(model))
+    if replay is not None:
+        conds = "".join(f", c._ls_c{k}" for k in range(n_auto))
+        ctes.append(
+            f"_ls_evc AS (SELECT e.*{conds} FROM {source} AS e LEFT JOIN {replay} AS c "
+            f"ON c.lead_id = e.lead_id AND c._ls_t = e.{TS})"
+        )
+        source = "_ls_evc"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
+    leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"
     if event_leads:
         attrs = [q.ident(col) for col in schema.leads.columns()]
         late = ", ".join(["lead_id", *("NULL" for _ in attrs)])
+        late_where = f"{_epoch_us(flavor)} > {at} AND lead_id NOT IN (SELECT id FROM leads)"
+        if only is not None:
+            late_where += f" AND lead_id IN (SELECT lead_id FROM {only})"
         ctes.append(
-            f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM leads UNION ALL SELECT DISTINCT {late} "
-            f"FROM events WHERE {_epoch_us(flavor)} > {at} AND lead_id NOT IN (SELECT id FROM leads))"
+            f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM {leads} AS l0 UNION ALL SELECT DISTINCT {late} "
+            f"FROM events WHERE {late_where})"
         )
-        ctes.append(
-            "_ls_base AS (SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* "
-            "FROM _ls_leads AS l FULL JOIN _ls_agg AS a ON a._ls_lead = l.id)"
-        )
+        base = "SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* FROM _ls_leads AS l FULL JOIN _ls_agg AS a "
+        base += "ON a._ls_lead = l.id"
     else:
-        ctes.append(
-            "_ls_base AS (SELECT l.id AS _ls_id, l.*, a.* FROM leads AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id)"
+        base = f"SELECT l.id AS _ls_id, l.*, a.* FROM {leads} AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id"
+    if replay is not None:
+        at_t = "".join(f", r._ls_c{k} AS _ls_ct{k}" for k in range(n_auto))
+        ctes.append(f"_ls_base0 AS ({base})")
+        base = (
+            f"SELECT b.*{at_t} FROM _ls_base0 AS b LEFT JOIN {replay} AS r ON r.lead_id = b._ls_id AND r._ls_t = {at}"
         )
-    ctes.append(f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM _ls_base)")
-    ctes.append(f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)")
-    ctes.append(f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)")
-    ctes.append(f"_ls_dims AS (SELECT *, {', '.join(dim_val)}, {total} AS {TOTAL} FROM _ls_adj)")
+    ctes.append(f"_ls_base AS ({base})")
+    ctes += score_ctes(model, rules, flavor, "_ls_base")
     last = "_ls_dims"
     if labels:
         ctes.append(f"_ls_labels AS (SELECT *, {', '.join(labels)} FROM {last})")
         last = "_ls_labels"
     fallback = "FALSE"
+    needs_replay = "FALSE"
     if stage is not None:
         if stage.fold is not None:
             ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
             last = "_ls_fold"
-        ctes.append(f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.fallback} AS _ls_fb FROM {last})")
+        ctes.append(
+            f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.bad} AS _ls_bad, "
+            f"{stage.undecided} AS _ls_nr FROM {last})"
+        )
         last = "_ls_stage"
-        fallback = "_ls_fb"
+        fallback = "(_ls_bad OR _ls_nr)"
+        needs_replay = "(_ls_nr AND NOT _ls_bad)"
     else:
         ctes.append(f"_ls_stage AS (SELECT *, CAST(NULL AS VARCHAR) AS {STAGE} FROM {last})")
         last = "_ls_stage"
@@ -168,12 +215,14 @@ def build_query(
         *(f"_ls_p{i} AS points_{i}" for i in range(len(rules))),
         *(f"_ls_e{i} AS events_{i}" for i, r in enumerate(rules) if r.events is not None),
         *(f"_ls_j{j} AS adjust_{j}" for j in range(len(dims))),
-        *(f"{col} AS label_{i}" for i, col in enumerate(label_cols.values())),
+        *(f"_ls_l{i} AS label_{i}" for i in range(len(model.labels))),
         f"{STAGE} AS stage",
         f"{playbook} AS playbook",
         f"{fallback} AS fallback",
         f"coalesce({n_all}, 0) AS n_events",
     ]
+    if flavor == "duckdb":
+        out.append(f"{needs_replay} AS needs_replay")
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
         sql=sql,

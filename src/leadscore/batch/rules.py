@@ -17,7 +17,7 @@ class RuleSql:
     events: str | None  # BIGINT for event rules, None for condition rules
 
 
-def _factor(rule: EventRule, ts: str, at: int) -> str:
+def _factor(rule: EventRule, ts: str, at: int | str) -> str:
     """Python computes age_s = (at - ts) / 1e6 as an exactly rounded double; so does this."""
     age = f"(CAST({at} - {ts} AS DOUBLE) / CAST(1000000.0 AS DOUBLE))"
     assert rule.decay is not None
