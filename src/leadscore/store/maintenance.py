@@ -75,6 +75,14 @@ def score_all(store: LeadStore, evaluator: Evaluator, at: int, batch_size: int =
 
     The seam for a faster engine: anything yielding the same batches can replace it.
     """
+    # --- batch engine hook (leadscore.batch.store): whole-store scoring in DuckDB when the model allows
+    from leadscore.batch.store import score_store
+
+    fast = score_store(store, evaluator, at, batch_size)
+    if fast is not None:
+        yield from fast
+        return
+    # --- end of hook
     for ids in all_lead_batches(store, batch_size):
         with store.read() as conn:
             yield evaluator.rescore(store, conn, ids, at, "plan", write=False, keep=True)
