@@ -32,6 +32,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "Data generator: time and peak memory",
     ),
     ("store_ingest.py", ["--quick"], ["--leads", "20000", "--runs", "1"], "store.md", "Store"),
+    ("batch_rescore.py", ["--quick"], ["--leads", "1000000", "--runs", "3"], "batch.md", "Batch re-score"),
 ]
 
 

@@ -88,6 +88,8 @@ def batch(
     )
     if stats.fallback_leads and stats.fallback_reason:
         summary += f" ({stats.fallback_reason})"
+    if stats.replayed_leads:
+        summary += f"; {stats.replayed_leads:,} lifecycle replays in SQL"
     err.print(Text(summary, style="green"))
     err.print(f"wrote {out}")
 
