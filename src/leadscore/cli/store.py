@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from leadscore.cli.output import err, out
 
 if TYPE_CHECKING:
     from leadscore.service import LeadService
 
-out = Console()
-err = Console(stderr=True)
 
 ProjectOpt = Annotated[
     Path | None, typer.Option("--project", help="Workspace directory (default: found from the current directory).")
