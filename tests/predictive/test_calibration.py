@@ -25,3 +25,19 @@ def test_isotonic_is_monotone() -> None:
     y = (rng.random(2000) < 1 / (1 + np.exp(-s))).astype(int)
     out = Calibrator("isotonic").fit(s, y).predict(np.sort(s))
     assert np.all(np.diff(out) >= 0)
+
+
+def test_sigmoid_never_turns_the_ranking_upside_down() -> None:
+    """Validation rows from another regime may rank backwards; the probabilities must still rise with
+    the score, at about the validation base rate."""
+    import numpy as np
+
+    from leadscore.predictive.calibration import Calibrator
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=2000)
+    y = (rng.random(2000) < 1 / (1 + np.exp(2.0 + scores))).astype(int)  # higher score, fewer conversions
+    cal = Calibrator("sigmoid").fit(scores, y)
+    probs = cal.predict(np.sort(scores))
+    assert np.all(np.diff(probs) >= 0) and probs[-1] > probs[0]
+    assert abs(float(probs.mean()) - float(y.mean())) < 0.02

@@ -26,6 +26,13 @@ class Calibrator(BaseEstimator):
             self.model_ = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(scores, y)
         else:
             self.model_ = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
+            if float(self.model_.coef_[0, 0]) <= 0:
+                # The validation rows did not rank by these scores (a window of another regime): a falling
+                # curve would turn the ranking upside down, and they say nothing about how steep the curve
+                # is. Keep the ranking with a barely rising curve at the validation rows' base rate.
+                slope = 1e-3 / (float(scores.std()) or 1.0)
+                self.model_.coef_[0, 0] = slope
+                self.model_.intercept_[0] = _offset(scores * slope, y)
         return self
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
@@ -35,9 +42,26 @@ class Calibrator(BaseEstimator):
         return np.asarray(self.model_.predict_proba(scores.reshape(-1, 1))[:, 1])
 
 
-def choose_calibrator(scores: np.ndarray, y: np.ndarray, seed: int = 42) -> tuple[Calibrator, dict[str, float]]:
+def _offset(scores: np.ndarray, y: np.ndarray) -> float:
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit
+
+    def loss(b: float) -> float:
+        p = np.clip(expit(scores + b), 1e-9, 1 - 1e-9)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    return float(minimize_scalar(loss, bounds=(-50.0, 50.0), method="bounded").x)
+
+
+def choose_calibrator(
+    scores: np.ndarray, y: np.ndarray, seed: int = 42, shifted: bool = False
+) -> tuple[Calibrator, dict[str, float]]:
     """Pick the method with the lower log loss in a 2-fold cross-fit on the validation scores, then fit it
-    on all of them. Isotonic wins only when there is enough data for its steps not to be noise."""
+    on all of them. Isotonic wins only when there is enough data for its steps not to be noise.
+
+    `shifted`: the population to be scored differs from the validation rows. Isotonic steps were cut for
+    the validation scores and are flat beyond and between them: shifted leads can land in one step and
+    lose the ranking the model was chosen for. Sigmoid keeps rising, so it is used then."""
     from sklearn.metrics import log_loss
     from sklearn.model_selection import StratifiedKFold
 
@@ -52,4 +76,6 @@ def choose_calibrator(scores: np.ndarray, y: np.ndarray, seed: int = 42) -> tupl
             total += log_loss(y[b], np.clip(cal.predict(scores[b]), 1e-6, 1 - 1e-6), labels=[0, 1]) * len(b)
         losses[method] = total / len(y)
     best: Method = "isotonic" if losses["isotonic"] < losses["sigmoid"] else "sigmoid"
+    if shifted:
+        best = "sigmoid"
     return Calibrator(best).fit(scores, y), losses

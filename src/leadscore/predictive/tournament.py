@@ -15,6 +15,7 @@ from leadscore.predictive.calibration import Calibrator, choose_calibrator
 from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
 from leadscore.predictive.gbm import LightGBMScorer
 from leadscore.predictive.metrics import auc_or_none
+from leadscore.predictive.shift import ShiftReport, detect, extrapolates
 from leadscore.predictive.splits import inner_split
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Outcome:
     validation_auc: dict[str, float | None]
     refitted: dict[str, Any]  # every candidate refitted on the whole training part (for honest comparison)
     params: dict[str, dict[str, Any]]
+    shift: ShiftReport | None = None  # only when a scoring population was given
 
 
 def run(
@@ -61,7 +63,11 @@ def run(
     blend: bool = True,
     compare_all: bool = True,
     progress: Callable[[str], None] | None = None,
+    target: pd.DataFrame | None = None,
 ) -> Outcome:
+    """`target`: the features of the population the model will score (no outcomes). When it lies beyond the
+    training range of some features, only candidates that extrapolate them may win (see `shift`)."""
+
     def say(message: str) -> None:
         if progress is not None:
             progress(message)
@@ -80,10 +86,19 @@ def run(
         fitted[BLEND] = BlendScorer.from_fitted(list(fitted.values()), X_fit)
         val_scores[BLEND] = fitted[BLEND].decision_function(X_val)
     val_auc = {name: auc_or_none(y_val, s) for name, s in val_scores.items()}
+    shift: ShiftReport | None = None
+    allowed = list(val_auc)
+    if target is not None and len(target):
+        say(f"comparing the training rows with {len(target):,} rows of the scoring population")
+        shift = detect(X, target, seed)
+        if shift.flagged:
+            shift.eligible = [n for n in val_auc if extrapolates(fitted[n], X_fit, shift.flagged)]
+            allowed = shift.eligible or allowed
     # Ties go to the earlier (simpler) candidate.
-    chosen = max(val_auc, key=lambda n: -1.0 if val_auc[n] is None else float(val_auc[n] or 0.0))
+    chosen = max(allowed, key=lambda n: -1.0 if val_auc[n] is None else float(val_auc[n] or 0.0))
     say(f"calibrating {chosen}")
-    calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed)
+    shifted = shift is not None and shift.detected
+    calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed, shifted)
     say(f"refitting on all {len(y):,} training rows")
     refitted: dict[str, Any] = {}
     needed = list(base) if compare_all or chosen == BLEND else [chosen]
@@ -92,7 +107,7 @@ def run(
     if BLEND in fitted and (compare_all or chosen == BLEND):
         refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
     params = {name: _plain_params(model) for name, model in refitted.items()}
-    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params)
+    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift)
 
 
 def _plain_params(model: Any) -> dict[str, Any]:

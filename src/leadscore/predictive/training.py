@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from leadscore.predictive.explain import global_importance
 from leadscore.predictive.features import infer_schema
 from leadscore.predictive.leakage import leakage_warnings
 from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
+from leadscore.predictive.shift import ShiftReport
 from leadscore.predictive.table import parse_label, require_columns
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class TrainingResult:
     heldout_p: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    shift: ShiftReport | None = None  # training part against the scoring population, when there was one
 
     def report(self) -> dict[str, Any]:
         """The JSON shape of `--report`: held-out metrics for scripts and CI."""
@@ -57,6 +59,7 @@ class TrainingResult:
             },
             "version": self.artifact.version,
             "segments": {k: v.summary() for k, v in self.segments.items()},
+            "population_shift": self.shift.summary() if self.shift else None,
             "warnings": self.warnings,
         }
 
@@ -114,6 +117,7 @@ def train(
     compare_all: bool = True,
     purge: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    target: pd.DataFrame | Literal["heldout"] | None = "heldout",
 ) -> TrainingResult:
     """Train and evaluate. `frame` is any feature frame: a flat file or, later, point-in-time features.
 
@@ -121,6 +125,11 @@ def train(
     which retrains it with the same recipe on every row. Stratified: metrics are 5-fold cross-validated and
     the artifact is trained on every row. `purge`: the label horizon in the time column's units, for
     snapshot frames whose labels look ahead (see `_time_split`).
+
+    `target`: the population the model will score, features only (today's leads), to detect a population
+    shift and choose a model that holds up under it (see `shift`). "heldout": the held-out rows' features
+    play that part (the test period for a time split, each fold's test rows otherwise), which is what a
+    production system has when it trains. None: no population, the choice rests on validation alone.
     """
     say = progress or (lambda _m: None)
     require_columns(frame, [label, *exclude, *([time] if time else []), *([segment] if segment else [])], "data")
@@ -158,6 +167,15 @@ def train(
         raise DataError("data: no usable feature column left after dropping ids, constants and excluded columns")
     say(f"building {len(schema.features)} features for {n:,} rows")
     X = schema.transform(raw)
+    population: pd.DataFrame | None = None
+    use_heldout = isinstance(target, str)
+    if isinstance(target, str):
+        if target != "heldout":
+            raise DataError(f"unknown target {target!r}; give a frame of leads to score, 'heldout' or None")
+    elif target is not None:
+        require_columns(target, sorted({f.source for f in schema.features}), "target population")
+        population = schema.transform(target.drop(columns=[c for c in (label, *exclude) if c in target]))
+    shifts: list[ShiftReport] = []
     for name, why in leakage_warnings(X.iloc[train_idx], y_all[train_idx]).items():
         warnings.append(f"possible leakage in {name}: {why}")
 
@@ -167,6 +185,8 @@ def train(
 
     def record(outcome: tournament.Outcome, X_te: pd.DataFrame, y_te: np.ndarray) -> np.ndarray:
         chosen_per_fold.append(outcome.chosen)
+        if outcome.shift is not None:
+            shifts.append(outcome.shift)
         for name, model in outcome.refitted.items():
             auc = auc_or_none(y_te, model.decision_function(X_te))
             if auc is not None:
@@ -178,14 +198,19 @@ def train(
 
     if plan.kind == "time":
         say("tournament on the earlier part, test on the later part")
+        if use_heldout:
+            population = X.iloc[test_idx]
         outcome = tournament.run(
-            X.iloc[train_idx], y_all[train_idx], "time", seed, candidates, compare_all=compare_all, progress=say
-        )
+            X.iloc[train_idx], y_all[train_idx], "time", seed, candidates, compare_all=compare_all, progress=say,
+            target=population,
+        )  # fmt: skip
         probs = record(outcome, X.iloc[test_idx], y_all[test_idx])
         heldout_rows = test_idx
         if refit:
             say("refitting the recipe on every row")
-            outcome = tournament.run(X, y_all, "time", seed, candidates, compare_all=False, progress=say)
+            outcome = tournament.run(
+                X, y_all, "time", seed, candidates, compare_all=False, progress=say, target=population
+            )
             train_idx = np.arange(n)
             notes.append("refit: the artifact was retrained on every row after evaluation")
     else:
@@ -193,14 +218,23 @@ def train(
         for k, (tr, te) in enumerate(splits.stratified_folds(y_all, seed), start=1):
             say(f"fold {k}/{splits.FOLDS}")
             fold = tournament.run(
-                X.iloc[tr], y_all[tr], "stratified", seed, candidates, compare_all=compare_all, progress=say
-            )
+                X.iloc[tr], y_all[tr], "stratified", seed, candidates, compare_all=compare_all, progress=say,
+                target=X.iloc[te] if use_heldout else population,
+            )  # fmt: skip
             probs[te] = record(fold, X.iloc[te], y_all[te])
         heldout_rows = np.arange(n)
         say("final tournament on every row")
-        outcome = tournament.run(X, y_all, "stratified", seed, candidates, compare_all=False, progress=say)
+        # With "heldout" there is no population beyond the data itself here: the folds showed whether it moved.
+        outcome = tournament.run(
+            X, y_all, "stratified", seed, candidates, compare_all=False, progress=say, target=population
+        )
         notes.append("chosen per fold: " + ", ".join(chosen_per_fold))
 
+    if outcome.shift is not None:
+        shifts.append(outcome.shift)
+    shift = _worst(shifts)
+    if shift is not None:
+        (warnings if shift.detected else notes).append(shift.describe())
     y_held = y_all[heldout_rows]
     metrics = compute_metrics(y_held, probs)
     seg = segment_metrics(y_held, probs, frame[segment].to_numpy()[heldout_rows]) if segment else {}
@@ -237,6 +271,7 @@ def train(
         "chosen_model": outcome.chosen,
         "parameters": outcome.params.get(outcome.chosen, {}),
         "candidates": [c.__dict__ for c in rows],
+        "population_shift": shift.summary() if shift else None,
         "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
         "metrics": metrics.summary(),
         "training_mean_score": float(np.mean(train_probs)),
@@ -245,7 +280,12 @@ def train(
         "notes": notes,
     }
     artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift)
-    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings)
+    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift)
+
+
+def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
+    """The most separable comparison (a refit or a fold may see less of the shift than another)."""
+    return max(reports, key=lambda r: r.adversarial_auc) if reports else None
 
 
 def _mean(values: list[float] | None) -> float | None:
