@@ -101,3 +101,18 @@ def test_real_process_trains_and_predicts(tmp_path: Path, leads_csv: Path) -> No
     assert done.returncode == 0, done.stderr
     bad = subprocess.run([*cmd, "train", str(leads_csv), "--label", "notes"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "notes" in bad.stderr
+
+
+def test_train_checks_a_given_target_population(tmp_path: Path, leads_csv: Path) -> None:
+    """`--target` gives today's leads to check for a population shift; a table lacking features is refused."""
+    frame = pd.read_csv(leads_csv)
+    target = tmp_path / "today.csv"
+    frame.drop(columns=["converted"]).tail(200).to_csv(target, index=False)
+    args = ["train", str(leads_csv), "--label", "converted", "--split", "time", "--out", str(tmp_path / "m.lsm")]
+    result = runner.invoke(app, [*args, "--target", str(target)])
+    assert result.exit_code == 0, result.output
+    broken = tmp_path / "broken.csv"
+    frame[["converted"]].to_csv(broken, index=False)
+    result = runner.invoke(app, [*args, "--target", str(broken)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

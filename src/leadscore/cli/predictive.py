@@ -10,13 +10,15 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from leadscore.predictive.metrics import Metrics
     from leadscore.predictive.training import TrainingResult
 
@@ -128,6 +130,13 @@ def train(
     html: Annotated[Path | None, typer.Option(help="Write an HTML evaluation page.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (splits, models).")] = 42,
     refit: Annotated[bool, typer.Option(help="With a time split: retrain on every row after evaluating.")] = False,
+    target: Annotated[
+        Path | None,
+        typer.Option(
+            "--target",
+            help="Table: today's leads (features only) to check for a population shift; default: the held-out part.",
+        ),
+    ] = None,
 ) -> None:
     """Train a predictive score from a flat table (DATA --label) or from history (--events/--leads or
     --project): a tournament of models judged on held-out leads, then calibrated."""
@@ -147,10 +156,11 @@ def train(
             if data is None or label is None:
                 raise DataError("give a table and its outcome column (DATA --label COLUMN), or --events/--project")
             frame = read_table(data)
+            population: pd.DataFrame | Literal["heldout"] = read_table(target) if target is not None else "heldout"
             with _progress(f"training on {data.name}") as progress:
                 result = train_model(
                     frame, label, exclude=exclude or [], time=time, split=split,  # type: ignore[arg-type]
-                    segment=segment, seed=seed, refit=refit, progress=progress,
+                    segment=segment, seed=seed, refit=refit, progress=progress, target=population,
                 )  # fmt: skip
             title = f"leadscore: {data.name}, label {label}"
         artifacts.save(result.artifact, out)
