@@ -1,8 +1,10 @@
 """Run the benchmark suite and write BENCHMARKS.md from the sections each benchmark writes.
 
-`make bench` runs everything at full size (generates 1M leads / 50M events: expect a long run);
-`make bench-quick` runs small sizes in about two minutes. Each benchmark is its own script that writes
-a markdown section to benchmarks/results/<name>.md; this runner only orders them and adds the machine.
+`make bench` runs everything at full size (generates 1M leads / 50M events: expect a long run) and writes
+BENCHMARKS.md; `make bench-quick` runs small sizes in about two minutes and writes BENCHMARKS-quick.md,
+leaving the full results alone. `--collect` rebuilds BENCHMARKS.md from the results already on disk.
+Each benchmark is its own script that writes a markdown section to benchmarks/results/<name>.md (or prints
+a table, which is saved there); this runner only orders them and adds the machine.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +37,21 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ),
     ("store_ingest.py", ["--quick"], ["--leads", "20000", "--runs", "1"], "store.md", "Store"),
     ("batch_rescore.py", ["--quick"], ["--leads", "1000000", "--runs", "3"], "batch.md", "Batch re-score"),
+    ("predictive_real_data.py", None, [], "predictive.md", "Predictive scoring on the real data"),
+    (
+        "predictive_scale.py",
+        ["--rows", "100000", "--runs", "1"],
+        ["--rows", "1000000", "--runs", "3"],
+        "predictive_scale.md",
+        "Predictive scoring at scale",
+    ),
+    ("predictive_runtime.py", None, [], "predictive_runtime.md", "Predictive scoring at run time"),
 ]
+RESULTS = HERE / "results"
+
+
+def result_file(script: str, result: str | None) -> Path:
+    return RESULTS / (result or f"{Path(script).stem}.md")
 
 
 def machine() -> str:
@@ -57,25 +75,12 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}; {system}; Python {platform.python_version()}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true")
-    size.add_argument("--full", action="store_true")
-    parser.add_argument("--only", nargs="*", help="run only these scripts")
-    args = parser.parse_args()
-    quick = not args.full
-    sections: list[str] = []
+def run_suite(quick: bool, only: list[str] | None) -> list[str]:
     failures: list[str] = []
     for script, quick_args, full_args, result, title in SUITE:
-        if args.only and script not in args.only:
+        if (only and script not in only) or (quick and quick_args is None) or not (HERE / script).exists():
             continue
-        if quick and quick_args is None:
-            continue
-        path = HERE / script
-        if not path.exists():
-            continue
-        cmd = [sys.executable, str(path), *((quick_args or []) if quick else full_args)]
+        cmd = [sys.executable, str(HERE / script), *((quick_args or []) if quick else full_args)]
         print(f"== {script} {' '.join(cmd[2:])}", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.PIPE, text=True)
@@ -83,28 +88,60 @@ def main() -> int:
         print(f"   {time.perf_counter() - t0:.1f} s, exit {proc.returncode}", flush=True)
         if proc.returncode != 0:
             failures.append(script)
-            continue
-        if result is None:
+        elif result is None:
             shown = " ".join(["python", f"benchmarks/{script}", *cmd[2:]])
             table = "\n".join(ln for ln in proc.stdout.splitlines() if ln.startswith("|"))
-            sections.append(f"## {title}\n\nCommand: `{shown}`\n\n{table}\n")
-            continue
-        out = HERE / "results" / result
-        if out.exists():
-            sections.append(out.read_text().strip())
+            result_file(script, None).write_text(f"## {title}\n\nCommand: `{shown}`\n\n{table}\n")
+    return failures
+
+
+def collect(target: Path, label: str, failures: list[str]) -> None:
+    sections = [
+        result_file(script, result).read_text().strip()
+        for script, _, _, result, _ in SUITE
+        if result_file(script, result).exists()
+    ]
     header = [
         "# Benchmarks",
         "",
         f"Machine: {machine()}.",
-        f"Run: `make {'bench-quick' if quick else 'bench'}` ({time.strftime('%Y-%m-%d')}). "
+        f"Run: {label} ({time.strftime('%Y-%m-%d')}). Each section names its command. "
         "Figures are medians of several runs unless a section says otherwise; "
         "ratios compare implementations on the same data in the same run.",
         "",
     ]
     if failures:
         header += [f"Failed in this run: {', '.join(failures)}.", ""]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
-    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+    target.write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+    print(f"wrote {target}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument("--full", action="store_true")
+    mode.add_argument("--collect", action="store_true", help="only rebuild BENCHMARKS.md from benchmarks/results")
+    parser.add_argument("--only", nargs="*", help="run only these scripts")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    if args.collect:
+        collect(ROOT / "BENCHMARKS.md", "`python benchmarks/run.py --collect` over the full runs", [])
+        return 0
+    if args.full:
+        failures = run_suite(False, args.only)
+        collect(ROOT / "BENCHMARKS.md", "`make bench`", failures)
+        return 1 if failures else 0
+    # quick: run against a copy of the results, so the full figures on disk stay as they are
+    with tempfile.TemporaryDirectory() as keep:
+        saved = Path(keep) / "results"
+        shutil.copytree(RESULTS, saved)
+        try:
+            failures = run_suite(True, args.only)
+            collect(ROOT / "BENCHMARKS-quick.md", "`make bench-quick` (small sizes)", failures)
+        finally:
+            shutil.rmtree(RESULTS)
+            shutil.copytree(saved, RESULTS)
     return 1 if failures else 0
 
 
