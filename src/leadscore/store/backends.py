@@ -15,12 +15,24 @@ from leadscore.store.base import LeadStore, register_backend
 from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
+COPY_MIN_ROWS = 500
 EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
 
 
 def _event_tuples(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     dumps = json.dumps
-    return [tuple(dumps(r[c]) if c == "properties" else r[c] for c in EVENT_COLUMNS) for r in rows]
+    return [
+        (
+            r["event_key"],
+            r["lead_id"],
+            r["received_lead_id"],
+            r["type"],
+            r["ts"],
+            dumps(r["properties"]),
+            r["ingested_at"],
+        )
+        for r in rows
+    ]
 
 
 class SqliteStore(LeadStore):
@@ -95,9 +107,12 @@ class PostgresStore(LeadStore):
         return postgresql.insert(table)
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-        """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys."""
-        if not rows:
-            return set()
+        """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys.
+
+        Small batches (a real-time event or a few) take the plain INSERT: fewer round trips.
+        """
+        if len(rows) < COPY_MIN_ROWS:
+            return super().insert_new_events(conn, rows)
         cols = ", ".join(EVENT_COLUMNS)
         raw = conn.connection.driver_connection
         assert raw is not None

@@ -63,8 +63,15 @@ def _json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
 def stored_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
     """Those of `keys` already in the log (one indexed look-up per chunk)."""
     found: set[str] = set()
+    # plain driver SQL: compiling an IN list of thousands of bound parameters costs more than the look-up
+    qmark = conn.dialect.paramstyle == "qmark"
     for part in chunks(list(keys), LOOKUP_CHUNK):
-        found.update(conn.execute(sa.select(events.c.event_key).where(events.c.event_key.in_(part))).scalars())
+        if qmark:
+            sql = f"SELECT event_key FROM events WHERE event_key IN ({', '.join('?' * len(part))})"
+            rows = conn.exec_driver_sql(sql, tuple(part))
+        else:
+            rows = conn.exec_driver_sql("SELECT event_key FROM events WHERE event_key = ANY(%s)", (list(part),))
+        found.update(key for (key,) in rows)
     return found
 
 
