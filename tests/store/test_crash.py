@@ -31,7 +31,7 @@ def _count(store: LeadStore, table: sa.Table) -> int:
 def test_killed_ingest_resumes_without_loss_or_double_count(
     store: LeadStore, store_url: str, model_file: Path, tmp_path: Path
 ) -> None:
-    evs = random_events(11, 400, 8_000)
+    evs = random_events(11, 200, 3_000)
     big = tmp_path / "big.csv"
     with big.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -39,7 +39,7 @@ def test_killed_ingest_resumes_without_loss_or_double_count(
         for e in evs:
             w.writerow([e.id or "", e.lead_id, e.type, e.timestamp.isoformat(), e.properties.get("path", "")])
     (tmp_path / "leadscore.yaml").write_text(
-        f"store: {store_url}\nmodel: {model_file}\nsettings: {{batch_size: 200}}\n", encoding="utf-8"
+        f"store: {store_url}\nmodel: {model_file}\nsettings: {{batch_size: 100}}\n", encoding="utf-8"
     )
     command = [sys.executable, "-m", "leadscore.cli.main", "ingest", "events", str(big), "--project", str(tmp_path)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
