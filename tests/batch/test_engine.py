@@ -13,6 +13,7 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import parse_timestamp
 from leadscore.engine import ScoringDataError, score_many
 from leadscore.model import parse_model
+from leadscore.model.spec import ScoringModel
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
 
@@ -20,7 +21,7 @@ AT = parse_timestamp("2026-06-01T00:00:00Z")
 US = timedelta(microseconds=1)
 
 
-def _model(rules: str, extra: str = "") -> object:
+def _model(rules: str, extra: str = "") -> ScoringModel:
     return parse_model(f"format: 1\nname: t\nrules:\n{rules}\n{extra}")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch import fallback, replay
+from leadscore.batch.duplicates import find_duplicates
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import QueryPlan, build_query
 from leadscore.batch.schema import SourceSchema
@@ -87,19 +88,20 @@ class BatchRun:
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
-        self.stats.deduplicated = self._needs_dedupe(dedupe)
         self.stats.seconds["prepare"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self.stats.deduplicated = self._check_duplicates(dedupe)
+        if dedupe != "never":
+            self.stats.seconds["duplicates"] = time.perf_counter() - t
         self.plan: QueryPlan | None
         try:
-            dups = None
-            if self.stats.deduplicated:
-                dups = self.dups_table = "_ls_dups"
-                self.con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _ls_dups AS SELECT lead_id, id, min(_ls_ord) AS keep FROM events "
-                    "WHERE id IS NOT NULL GROUP BY lead_id, id HAVING count(*) > 1"
-                )
             self.plan = build_query(
-                model, self.schema, self.at, dedupe=self.stats.deduplicated, dups_table=dups, event_leads=event_leads
+                model,
+                self.schema,
+                self.at,
+                dedupe=self.stats.deduplicated,
+                dups_table=self.dups_table,
+                event_leads=event_leads,
             )
         except NotExpressible as exc:
             self.plan = None
@@ -107,15 +109,16 @@ class BatchRun:
         self.fallback_results: list[Result] = []
         self._run()
 
-    def _needs_dedupe(self, mode: Dedupe) -> bool:
-        if mode != "auto":
-            return mode == "always"
+    def _check_duplicates(self, mode: Dedupe) -> bool:
+        """Whether the query must drop repeated events; with ids, also lists the repeated ones
+        (`duplicates.py`) so that the query drops them by a join instead of a window over all events."""
+        if mode == "never":
+            return False
         if not self.schema.has_event_id:
-            return True
-        # Globally distinct id hashes prove that no id repeats within a lead; a collision only costs
-        # the exact pass. Events without id are identified by content and always need it.
-        row = self.con.execute("SELECT count(*), count(id), count(DISTINCT hash(id)) FROM events").fetchall()[0]
-        return not row or not (row[0] == row[1] == row[2])
+            return True  # events are identified by their content: the window over all of them
+        check = find_duplicates(self.con)
+        self.dups_table = check.table
+        return mode == "always" or check.needed
 
     def _run(self) -> None:
         con = self.con

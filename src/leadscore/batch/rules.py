@@ -38,7 +38,9 @@ def event_rule(c: Compiler, rule: EventRule) -> RuleSql:
     elif flt == "FALSE":
         total = "CAST(0.0 AS DOUBLE)"
     else:
-        summed = c.aggs.add(f"{c.sum_agg}({pts} * {_factor(rule, TS, c.at)}) FILTER (WHERE {flt})")
+        # CASE rather than FILTER: engines compute an aggregate's argument for every row before the
+        # filter applies, and power() over all events costs more than the rest of the aggregate
+        summed = c.aggs.add(f"{c.sum_agg}(CASE WHEN {flt} THEN {pts} * {_factor(rule, TS, c.at)} END)")
         total = f"coalesce({summed}, CAST(0.0 AS DOUBLE))"
     if rule.limit is not None:
         lim = q.double(rule.limit)

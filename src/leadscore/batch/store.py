@@ -101,9 +101,7 @@ def eligible(model: ScoringModel, evaluator: Evaluator) -> bool:
     return not model.triggers and not evaluator.scorer.predictive
 
 
-def score_store(
-    store: LeadStore, evaluator: Evaluator, at: int, batch_size: int = 5000
-) -> Iterator[Rescored] | None:
+def score_store(store: LeadStore, evaluator: Evaluator, at: int, batch_size: int = 5000) -> Iterator[Rescored] | None:
     """Every stored lead scored by the batch engine, in batches shaped like `score_all`'s (results and
     previous results kept, nothing written); None when the model or the data needs the pure scorer."""
     from leadscore.batch.engine import BatchRun
