@@ -50,17 +50,36 @@ def _ordered(a: Any, b: Any) -> bool:
     return ka == kind(b) and ka in ("num", "str")
 
 
+def _member(options: list[Any]) -> Test:
+    """Membership without coercion, by kind: sets per kind, so `true` never matches `1` (equal hashes)."""
+    texts = {o for o in options if kind(o) == "str"}
+    numbers = {o for o in options if kind(o) == "num"}
+    flags = {o for o in options if kind(o) == "bool"}
+
+    def test(v: Any) -> bool:
+        if isinstance(v, bool):
+            return v in flags
+        if isinstance(v, str):
+            return v in texts
+        if isinstance(v, int | float):
+            return v in numbers
+        return False
+
+    return test
+
+
 def _one(key: str, arg: Any) -> Test:
+    # eq / in are the hot path of event filters: specialised per kind instead of calling `same`
     if key == "eq":
-        return lambda v: same(v, arg)
+        return _member([arg])
     if key == "ne":
-        return lambda v: not same(v, arg)
+        member = _member([arg])
+        return lambda v: not member(v)
     if key == "in":
-        options = list(arg)
-        return lambda v: any(same(v, o) for o in options)
+        return _member(list(arg))
     if key == "not_in":
-        options = list(arg)
-        return lambda v: not any(same(v, o) for o in options)
+        member = _member(list(arg))
+        return lambda v: not member(v)
     if key == "gt":
         return lambda v: _ordered(v, arg) and v > arg
     if key == "gte":
