@@ -90,16 +90,14 @@ def next_change(
             best = t
 
     for w in windows:
-        matched = [e.ts for _, e in timeline.select(w.types, at, None, w.where)]
-        if not matched:
-            continue
+        m, lo, hi = timeline.window(w.types, at, w.length_us, w.where)
         if w.latest_only:
-            consider(max(matched) + w.length_us)
-        else:
+            _, _, last = timeline.window(w.types, at, None, w.where)
+            if last:
+                consider(m.ts[last - 1] + w.length_us)
+        elif lo < hi:
             # the earliest event still inside the window is the next to leave it
-            inside = [ts + w.length_us for ts in matched if ts + w.length_us > at]
-            if inside:
-                consider(min(inside))
+            consider(m.ts[lo] + w.length_us)
     for d in decaying:
         for _, e in timeline.select(d.types, at, d.ends_after_us, d.where):
             consider(at + decay_step_us if d.ends_after_us is None else min(at + decay_step_us, e.ts + d.ends_after_us))
