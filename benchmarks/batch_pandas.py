@@ -24,7 +24,9 @@ from leadscore.model.conditions import (
 from leadscore.model.spec import ConditionRule, EventRule, HalfLife, ScoringModel
 
 
-def _mask_where(ev: pd.DataFrame, types: tuple[str, ...], where: dict[str, Any], within: int | None, at_us: int):
+def _mask_where(
+    ev: pd.DataFrame, types: tuple[str, ...], where: dict[str, Any], within: int | None, at_us: int
+) -> pd.Series:
     m = ev["type"].isin(types) if len(types) > 1 else ev["type"] == types[0]
     for prop, pred in where.items():
         items = dict(pred.predicate_items())
@@ -101,11 +103,12 @@ def score_pandas(model: ScoringModel, leads: pd.DataFrame, events: pd.DataFrame,
             m = _mask_where(ev, rule.on, rule.where, rule.within, at_us)
             sel = ev.loc[m, ["lead_id", "ts"]]
             if rule.once:
-                sel = sel.groupby("lead_id", as_index=False)["ts"].max()
+                sel = sel.groupby("lead_id", as_index=False).agg(ts=("ts", "max"))
             if rule.decay is None:
                 total = sel.groupby("lead_id").size().astype(float) * rule.points
             else:
                 age = (at_us - sel["ts"]) / 1e6
+                w: Any
                 if isinstance(rule.decay, HalfLife):
                     w = 0.5 ** (age / int(rule.decay.half_life))
                 else:
