@@ -100,3 +100,23 @@ def test_printed_duckdb_query_runs_and_matches_the_engine(tmp_path: Path) -> Non
     printed = dict(con.execute(f"SELECT lead_id, score FROM ({res.output.rstrip().rstrip(';')})").fetchall())
     engine = run_batch(load_model(SHOE / "model.yaml"), SHOE / "data" / "leads.csv", SHOE / "data" / "events.csv", AT)
     assert printed == {r["lead_id"]: r["score"] for r in engine.to_dicts()}
+
+
+def test_predictive_dimensions_go_to_the_pure_scorer_never_silently_zero(tmp_path: Path) -> None:
+    """A model with a trained dimension: batch equals `score` lead by lead; SQL export and Spark refuse."""
+    root = Path(__file__).resolve().parents[2] / "examples"
+    model = root / "b2b-saas-predictive" / "model.yaml"
+    data = root / "b2b-saas" / "data"
+    common = ["--leads", str(data / "leads.csv"), "--events", str(data / "events.csv"), "--at", "2026-06-01"]
+    out = tmp_path / "b.jsonl"
+    assert runner.invoke(app, ["batch", str(model), *common, "--out", str(out)]).exit_code == 0
+    scored = runner.invoke(app, ["score", str(model), *common, "--format", "json"])
+    assert scored.exit_code == 0
+    batch = {r["lead_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    pure = {r["lead_id"]: r for r in json.loads(scored.stdout)}
+    assert batch.keys() == pure.keys()
+    for lead_id, r in pure.items():
+        assert batch[lead_id]["dimensions"] == r["dimensions"]
+        assert batch[lead_id]["model_version"] == r["model_version"]
+    assert any(r["dimensions"]["propensity"] > 0 for r in pure.values())
+    assert runner.invoke(app, ["sql", str(model)]).exit_code == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from leadscore.batch.shape import shape_sql
 from leadscore.batch.sources import Source, prepare
 from leadscore.domain.result import Result
 from leadscore.domain.timeutil import parse_timestamp, to_micros
+from leadscore.engine.predictors import Predictor
+from leadscore.engine.scorer import Scorer
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 
@@ -76,9 +79,13 @@ class BatchRun:
         workers: int | None = None,
         event_leads: bool = True,
         sql_replay: bool = True,
+        predictors: Mapping[str, Predictor] | None = None,
     ) -> None:
         self.model = model
-        self.version = model_version(model)
+        self.predictors = dict(predictors or {})
+        self.predictive = any(d.predictive for d in (model.dimensions or {}).values())
+        # a predictive dimension's artifact is part of the version, as in the pure scorer
+        self.version = Scorer(model, self.predictors).version if self.predictive else model_version(model)
         self.at = to_micros(parse_timestamp(at))
         self.con = con or connect(threads)
         self.workers = workers
@@ -95,6 +102,9 @@ class BatchRun:
             self.stats.seconds["duplicates"] = time.perf_counter() - t
         self.plan: QueryPlan | None
         try:
+            if self.predictive:
+                # trained models are not SQL: every lead goes to the pure scorer with its predictors
+                raise NotExpressible("predictive dimensions are computed by their trained models, not in SQL")
             self.plan = build_query(
                 model,
                 self.schema,
@@ -150,7 +160,7 @@ class BatchRun:
         if self.stats.fallback_leads:
             t = time.perf_counter()
             leads, events = fallback.load(con, self.schema, "_ls_fb_ids")
-            self.fallback_results = fallback.score(self.model, leads, events, self.at, self.workers)
+            self.fallback_results = fallback.score(self.model, leads, events, self.at, self.workers, self.predictors)
             self.stats.seconds["fallback"] = time.perf_counter() - t
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"

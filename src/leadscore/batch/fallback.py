@@ -7,7 +7,7 @@ of them are scored in worker processes, each with its own compiled scorer.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.result import Result
 from leadscore.domain.timeutil import from_micros
+from leadscore.engine.predictors import Predictor
 from leadscore.engine.scorer import Scorer
 from leadscore.model.spec import ScoringModel
 
@@ -76,24 +77,31 @@ def load(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str) -
     return leads, events
 
 
-def _score_chunk(args: tuple[ScoringModel, list[Lead], list[Event], int]) -> list[Result]:
-    model, leads, events, at = args
-    return Scorer(model).score_many(leads, events, from_micros(at))
+def _score_chunk(
+    args: tuple[ScoringModel, list[Lead], list[Event], int, Mapping[str, Predictor] | None],
+) -> list[Result]:
+    model, leads, events, at, predictors = args
+    return Scorer(model, predictors).score_many(leads, events, from_micros(at))
 
 
 def score(
-    model: ScoringModel, leads: list[Lead], events: Iterable[Event], at: int, workers: int | None
+    model: ScoringModel,
+    leads: list[Lead],
+    events: Iterable[Event],
+    at: int,
+    workers: int | None,
+    predictors: Mapping[str, Predictor] | None = None,
 ) -> list[Result]:
     """The pure scorer over these leads, in parallel processes when there are many."""
     if len(leads) < PARALLEL_FROM or (workers or 0) == 1:
-        return Scorer(model).score_many(leads, events, from_micros(at))
+        return Scorer(model, predictors).score_many(leads, events, from_micros(at))
     by_lead: dict[str, list[Event]] = {}
     for e in events:
         by_lead.setdefault(e.lead_id, []).append(e)
     chunks = []
     for i in range(0, len(leads), CHUNK):
         part = leads[i : i + CHUNK]
-        chunks.append((model, part, [e for lead in part for e in by_lead.get(lead.id, ())], at))
+        chunks.append((model, part, [e for lead in part for e in by_lead.get(lead.id, ())], at, predictors))
     out: list[Result] = []
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         for results in pool.map(_score_chunk, chunks):

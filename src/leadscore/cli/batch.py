@@ -61,7 +61,14 @@ def batch(
     if out.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".parquet"):
         fail(f"--out {out}: use a .jsonl (JSON Lines) or .parquet file")
     from leadscore.batch import BatchStats, NotExpressible, SourceError
+    from leadscore.cli.core import _scorer
     from leadscore.engine import ScoringDataError
+
+    predictive = any(d.predictive for d in (m.dimensions or {}).values())
+    if predictive and engine is Engine.spark:
+        fail(f"{model}: predictive dimensions are computed by their trained models, not in Spark; use --engine duckdb")
+    # predictive dimensions: their artifacts (next to the model file) score every lead in the pure scorer
+    predictors = _scorer(m, model.parent).predictors if predictive else None
 
     stats: BatchStats
     try:
@@ -76,7 +83,9 @@ def batch(
             else:
                 from leadscore.batch import run_batch
 
-                stats = run_batch(m, leads, events, when, out, threads=threads, dedupe=dedupe.value).stats
+                stats = run_batch(
+                    m, leads, events, when, out, threads=threads, dedupe=dedupe.value, predictors=predictors
+                ).stats
     except (SourceError, NotExpressible) as exc:
         fail(str(exc))
     except ScoringDataError as exc:
@@ -110,6 +119,8 @@ def sql(
     from leadscore.domain.timeutil import to_micros
 
     m = _load(model)
+    if any(d.predictive for d in (m.dimensions or {}).values()):
+        fail(f"{model}: predictive dimensions are computed by their trained models and cannot be written as SQL")
     when = _at(at)
     try:
         text, plan = scoring_sql(m, dialect.value, to_micros(when), dedupe=dedupe)
