@@ -41,14 +41,20 @@ def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_url: str) -> str:
-    """The server URL, once a migrated template database exists on it."""
+    """The server URL, once a migrated template database exists on it.
+
+    Other test packages import this fixture too, so it may run more than once on the same server: the
+    template is created only if it is not there yet."""
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {TEMPLATE}")
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE,)).first()
+        if exists is None:
+            conn.exec_driver_sql(f"CREATE DATABASE {TEMPLATE}")
     admin.dispose()
-    template = open_store(postgres_url.rsplit("/", 1)[0] + "/" + TEMPLATE)
-    template.upgrade()
-    template.dispose()
+    if exists is None:
+        template = open_store(postgres_url.rsplit("/", 1)[0] + "/" + TEMPLATE)
+        template.upgrade()
+        template.dispose()
     return postgres_url
 
 
