@@ -121,7 +121,7 @@ class LeadService:
 
     def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
-        if not any(d.predictive for d in (model.dimensions or {}).values()):
+        if not model.predictive_dimensions():
             return Evaluator(model, fire_triggers=fire_triggers, workers=self.workers)
         from leadscore.predictive.runtime import load_predictors
 

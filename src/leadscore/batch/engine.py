@@ -83,7 +83,7 @@ class BatchRun:
     ) -> None:
         self.model = model
         self.predictors = dict(predictors or {})
-        self.predictive = any(d.predictive for d in (model.dimensions or {}).values())
+        self.predictive = bool(model.predictive_dimensions())
         # a predictive dimension's artifact is part of the version, as in the pure scorer
         self.version = Scorer(model, self.predictors).version if self.predictive else model_version(model)
         self.at = to_micros(parse_timestamp(at))

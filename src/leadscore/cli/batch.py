@@ -64,7 +64,7 @@ def batch(
     from leadscore.cli.core import _scorer
     from leadscore.engine import ScoringDataError
 
-    predictive = any(d.predictive for d in (m.dimensions or {}).values())
+    predictive = bool(m.predictive_dimensions())
     if predictive and engine is Engine.spark:
         fail(f"{model}: predictive dimensions are computed by their trained models, not in Spark; use --engine duckdb")
     # predictive dimensions: their artifacts (next to the model file) score every lead in the pure scorer
@@ -119,7 +119,7 @@ def sql(
     from leadscore.domain.timeutil import to_micros
 
     m = _load(model)
-    if any(d.predictive for d in (m.dimensions or {}).values()):
+    if bool(m.predictive_dimensions()):
         fail(f"{model}: predictive dimensions are computed by their trained models and cannot be written as SQL")
     when = _at(at)
     try:

@@ -133,7 +133,7 @@ def _scorer(model: ScoringModel, base: Path) -> Scorer:
     from leadscore.cli.output import fail
     from leadscore.engine import Scorer
 
-    if not any(d.predictive for d in (model.dimensions or {}).values()):
+    if not model.predictive_dimensions():
         return Scorer(model)
     from leadscore.predictive import PredictiveError
     from leadscore.predictive.runtime import load_predictors

@@ -39,7 +39,7 @@ class Scorer:
     def __init__(self, model: ScoringModel, predictors: Mapping[str, Predictor] | None = None) -> None:
         self.model = model
         self.predictors = dict(predictors or {})
-        self.predictive = {d: spec.predictive for d, spec in (model.dimensions or {}).items() if spec.predictive}
+        self.predictive = model.predictive_dimensions()
         missing = sorted(set(self.predictive) - set(self.predictors))
         if missing:
             raise ValueError(

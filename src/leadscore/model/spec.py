@@ -205,6 +205,10 @@ class ScoringModel(Strict):
     def dimension_of(self, rule: EventRule | ConditionRule) -> str:
         return rule.dimension or "score"
 
+    def predictive_dimensions(self) -> dict[str, Predictive]:
+        """Dimensions filled by a trained model, by name (empty for a rules-only model)."""
+        return {name: d.predictive for name, d in (self.dimensions or {}).items() if d.predictive is not None}
+
     def dimension_spec(self, name: str) -> Dimension:
         if self.dimensions and name in self.dimensions:
             return self.dimensions[name]

@@ -36,7 +36,7 @@ def column_names(model: ScoringModel) -> list[str]:
 def rules_scorer(model: ScoringModel) -> Scorer:
     from leadscore.engine.scorer import Scorer
 
-    if any(spec.predictive for spec in (model.dimensions or {}).values()):
+    if model.predictive_dimensions():
         raise DataError(
             f"--model: model {model.name!r} has a predictive dimension; give a rules-only model as features"
         )
