@@ -14,6 +14,7 @@ from typing import Literal
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
+from leadscore.batch.horizon import next_change_sql
 from leadscore.batch.lifecycle import FOLD, auto_conditions, stage_sql
 from leadscore.batch.rules import RuleSql, rule_sql
 from leadscore.batch.schema import SourceSchema
@@ -123,6 +124,7 @@ def build_query(
     event_leads: bool = False,
     only: str | None = None,
     replay: str | None = None,
+    next_change: bool = False,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -134,7 +136,8 @@ def build_query(
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
     the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
-    stage the bounds cannot decide without that table (they are also `fallback`)."""
+    stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
+    the column `next_change_at` holds the next instant time alone can change the result (`horizon`)."""
     dims = model.dimension_names()
     c = compiler(model, schema, at, flavor)
     rules = [rule_sql(c, r) for r in model.rules]
@@ -151,6 +154,7 @@ def build_query(
         whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
         playbook = f"(CASE {' '.join(whens)} ELSE CAST(NULL AS INTEGER) END)"
 
+    horizon = next_change_sql(c, model, at) if next_change else None
     n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only)
@@ -221,6 +225,8 @@ def build_query(
         f"{fallback} AS fallback",
         f"coalesce({n_all}, 0) AS n_events",
     ]
+    if horizon is not None:
+        out.append(f"{horizon} AS next_change_at")
     if flavor == "duckdb":
         out.append(f"{needs_replay} AS needs_replay")
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"

@@ -1,0 +1,85 @@
+"""The next instant time alone can change a lead's result, as SQL over the lead's row.
+
+The same instants as `leadscore.engine.horizon` (which the store keeps in `next_change_at` so that
+`refresh` revisits a lead exactly when needed): an event leaves a window of length D at ts + D, a
+`last:` bound flips at the latest event's ts + D, and a decaying lead comes back every `decay_step`
+(or when its linear decay ends, if sooner). Each instant is an aggregate of the one GROUP BY, so the
+column costs no extra pass. Events after T are not seen by the query; the store adds the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from leadscore.batch.conditions import TS, Compiler
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AnyConditionModel,
+    CountCondition,
+    LastCondition,
+    NoneCondition,
+    children,
+)
+from leadscore.model.predicates import Predicate
+from leadscore.model.spec import ConditionRule, EventRule, Linear, ScoringModel
+
+DAY_US = 86_400 * 1_000_000
+
+_Filter = tuple[Sequence[str], Mapping[str, Predicate]]  # event types and `where:`
+
+
+def _condition_instants(c: Compiler, cond: AnyConditionModel) -> Iterator[str]:
+    if isinstance(cond, CountCondition | NoneCondition | AggregateCondition) and cond.within is not None:
+        if isinstance(cond, CountCondition):
+            types = cond.count
+        elif isinstance(cond, NoneCondition):
+            types = cond.none
+        else:
+            types = cond.of
+        yield _leaves(c, (types, cond.where), int(cond.within))
+    elif isinstance(cond, LastCondition):
+        for bound in (cond.older_than, cond.newer_than):
+            if bound is not None:
+                latest = c.latest(c.event_filter(cond.last, cond.where, None))
+                yield f"{latest} + {int(bound) * 1_000_000}"
+    for child in children(cond):
+        yield from _condition_instants(c, child)
+
+
+def _leaves(c: Compiler, flt: _Filter, seconds: int) -> str:
+    """When the earliest event still inside the window leaves it."""
+    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.event_filter(flt[0], flt[1], seconds)})")
+    return f"{earliest} + {seconds * 1_000_000}"
+
+
+def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: int = DAY_US) -> str:
+    """BIGINT epoch micros after `at` (NULL: time alone never changes the result)."""
+    instants: list[str] = []
+    conditions: list[AnyConditionModel] = []
+    for rule in model.rules:
+        if isinstance(rule, EventRule):
+            if rule.within is not None:
+                instants.append(_leaves(c, (rule.on, rule.where), int(rule.within)))
+            if rule.decay is not None:
+                step = at + decay_step_us
+                if isinstance(rule.decay, Linear):
+                    ends = int(rule.decay.linear)
+                    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.event_filter(rule.on, rule.where, ends)})")
+                    ends_at = f"{earliest} + {ends * 1_000_000}"
+                    instants.append(f"(CASE WHEN {earliest} IS NOT NULL THEN least({step}, {ends_at}) END)")
+                else:
+                    n = c.count(c.event_filter(rule.on, rule.where, None))
+                    instants.append(f"(CASE WHEN {n} > 0 THEN CAST({step} AS BIGINT) END)")
+        elif isinstance(rule, ConditionRule):
+            conditions.append(rule.when)
+    conditions += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
+    if model.lifecycle:
+        conditions += [t.when for t in model.lifecycle.transitions if t.when is not None]
+    conditions += [p.when for p in model.playbooks if p.when is not None]
+    for cond in conditions:
+        instants.extend(_condition_instants(c, cond))
+    if not instants:
+        return "CAST(NULL AS BIGINT)"
+    # only instants after T count; least() skips NULLs (no such event) in DuckDB, PostgreSQL and Spark
+    parts = [f"(CASE WHEN ({x}) > {at} THEN ({x}) END)" for x in dict.fromkeys(instants)]
+    return f"CAST({parts[0] if len(parts) == 1 else 'least(' + ', '.join(parts) + ')'} AS BIGINT)"
