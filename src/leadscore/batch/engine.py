@@ -80,8 +80,10 @@ class BatchRun:
         event_leads: bool = True,
         sql_replay: bool = True,
         predictors: Mapping[str, Predictor] | None = None,
+        next_change: bool = False,
     ) -> None:
         self.model = model
+        self.next_change = next_change  # a `next_change_at` column in the result table (for the store)
         self.predictors = dict(predictors or {})
         self.predictive = bool(model.predictive_dimensions())
         # a predictive dimension's artifact is part of the version, as in the pure scorer
@@ -112,6 +114,7 @@ class BatchRun:
                 dedupe=self.stats.deduplicated,
                 dups_table=self.dups_table,
                 event_leads=event_leads,
+                next_change=next_change,
             )
         except NotExpressible as exc:
             self.plan = None
@@ -190,6 +193,7 @@ class BatchRun:
             event_leads=self.event_leads,
             only="_ls_rp_ids",
             replay="_ls_conds",
+            next_change=self.next_change,
         )
         con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
         con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
