@@ -1,0 +1,94 @@
+"""The store's `leads` and `events` as the scoring query reads them, as SQL inside PostgreSQL.
+
+The store keeps properties and attributes as JSON documents (the `json` type, so key order
+survives); the query wants one typed column per kind of value. Every name the model reads gets
+four slots, `name::num`, `name::str`, `name::bool` and `name::other` (JSON null, objects, arrays:
+present, but equal to nothing, exactly as the pure scorer sees None or a list), of which at most
+one is non-null per row, because the same property can be a number in one event and text in another.
+
+Each document is parsed once per row: the views are fenced subqueries (`OFFSET 0`) so that the
+planner does not copy the extraction into every aggregate that reads a slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from leadscore.batch import sqltext as q
+from leadscore.batch.dialects import infer_schema
+from leadscore.batch.schema import SourceSchema, TableSchema
+from leadscore.model.spec import ScoringModel
+
+LEADS_VIEW = "_lsv_leads"
+EVENTS_VIEW = "_lsv_events"
+MICROS = "_ls_micros"  # the event's time in epoch micros, as stored: fed to the query as `_ls_ts`
+KINDS = ("num", "str", "bool", "other")
+
+
+@dataclass(frozen=True)
+class Names:
+    """The properties and attributes the model reads (the others never reach the query)."""
+
+    properties: tuple[str, ...]
+    attributes: tuple[str, ...]
+
+
+def model_names(model: ScoringModel) -> Names:
+    guessed = infer_schema(model)
+    return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots))
+
+
+def source_schema(names: Names) -> SourceSchema:
+    """Four slots per name; event ids are the store's unique keys and `_ls_ord` its sequence."""
+
+    def table(keys: Iterable[str]) -> TableSchema:
+        return TableSchema.from_columns(((f"{k}::{kind}", "") for k in keys for kind in KINDS), frozenset())
+
+    return SourceSchema(events=table(names.properties), leads=table(names.attributes), has_event_id=True, has_ord=True)
+
+
+def _slots(names: tuple[str, ...]) -> tuple[str, str]:
+    """(inner columns: each value's JSON type and text, read once from `_doc`; outer typed slot columns)."""
+    inner, outer = [], []
+    for i, name in enumerate(names):
+        key = q.text(name)
+        inner.append(f"jsonb_typeof(_doc -> {key}) AS _t{i}, _doc ->> {key} AS _v{i}")
+        outer += [
+            f"CASE WHEN _t{i} = 'number' THEN CAST(_v{i} AS DOUBLE PRECISION) END AS {q.ident(name + '::num')}",
+            f"CASE WHEN _t{i} = 'string' THEN _v{i} END AS {q.ident(name + '::str')}",
+            f"CASE WHEN _t{i} = 'boolean' THEN CAST(_v{i} AS BOOLEAN) END AS {q.ident(name + '::bool')}",
+            f"CASE WHEN _t{i} IN ('null', 'object', 'array') THEN _t{i} END AS {q.ident(name + '::other')}",
+        ]
+    return ", ".join(inner), ", ".join(outer)
+
+
+def _typed(keep: str, out: str, table: str, doc: str, where: str, names: tuple[str, ...]) -> str:
+    """`out` columns + slots over `table`: the document parsed once, each value looked up once."""
+    if not names:
+        return f"SELECT {out} FROM {table}{where}"
+    inner, outer = _slots(names)
+    docs = f"SELECT {keep}, CAST({doc} AS JSONB) AS _doc FROM {table}{where} OFFSET 0"
+    return f"SELECT {out}, {outer} FROM (SELECT {keep}, {inner} FROM ({docs}) AS d0 OFFSET 0) AS d1"
+
+
+def leads_view(names: Names, only: str | None = None) -> str:
+    """SELECT of `id` + the attribute slots; `only` names a table of lead ids to restrict to."""
+    where = f" WHERE id IN (SELECT lead_id FROM {only})" if only else ""
+    return _typed("id", "id", "leads", "attributes", where, names.attributes)
+
+
+def events_view(names: Names, only: str | None = None, until: int | None = None) -> str:
+    """SELECT of lead_id, type, timestamp, id (the event key), `_ls_ord` (the log's sequence),
+    `_ls_micros` and the property slots; `until` keeps the events at or before that instant."""
+    conds = []
+    if only:
+        conds.append(f"lead_id IN (SELECT lead_id FROM {only})")
+    if until is not None:
+        conds.append(f"ts <= {int(until)}")
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
+    out = (
+        "lead_id, type, timestamptz 'epoch' + ts * interval '1 microsecond' AS \"timestamp\", "
+        f"event_key AS id, seq AS _ls_ord, ts AS {MICROS}"
+    )
+    return _typed("lead_id, type, event_key, seq, ts", out, "events", "properties", where, names.properties)
