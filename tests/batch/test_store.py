@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from leadscore.batch.store import score_store
+import pytest
+import sqlalchemy as sa
+
+from leadscore.batch.store import BatchRescored, rescore_store, score_store
+from leadscore.domain import Event
 from leadscore.model import parse_model
 from leadscore.service import LeadService
-from leadscore.store import LeadStore
-from leadscore.store.maintenance import all_lead_batches, score_all
+from leadscore.store import LeadStore, open_store
+from leadscore.store.maintenance import all_lead_batches, apply, due_sql, refresh, score_all
 from leadscore.store.pipeline import Evaluator
-from tests.batch.compare import differences
-from tests.store.helpers import random_events, random_leads
+from leadscore.store.tables import results, score_history
+from tests.batch.compare import differences, same
+from tests.store.conftest import MODEL, FixedClock, fresh_database_url
+from tests.store.helpers import START, random_events, random_leads
 
 PLAN_MODEL = """
 format: 1
@@ -66,3 +76,162 @@ def test_plan_keeps_the_pure_scorer_for_models_with_triggers(
     service = make_service()  # the store tests' model fires triggers, which need each stage history
     assert service.model.triggers
     assert score_store(store, service.evaluator, service.now_us()) is None
+
+
+# -- model apply / refresh in bulk ------------------------------------------------------------------
+RULES_MODEL = """
+format: 1
+name: bulk-b2b
+dimensions:
+  fit: {floor: 0}
+  engagement: {floor: -20, cap: 80}
+rules:
+  - {id: big, dimension: fit, when: {attribute: employees, gte: 100}, points: 30}
+  - {id: example-mail, dimension: fit, when: {attribute: email, contains: "@a."}, points: 5}
+  - {id: visit, dimension: engagement, on: page_view, points: 5, within: 30d, limit: 40}
+  - {id: pricing, dimension: engagement, on: page_view, where: {path: {contains: pricing}}, points: 20,
+     decay: {half_life: 7d}}
+  - {id: big-plan, dimension: engagement, on: trial, where: {plan: {gte: 3}}, points: 7}
+  - {id: pro-plan, dimension: engagement, on: trial, where: {plan: pro}, points: 11, decay: {linear: 20d}}
+  - {id: demo, dimension: engagement, on: demo_request, points: 40, once: true}
+  - {id: quiet, dimension: engagement, when: {none: page_view, within: 14d}, points: -10}
+  - {id: recent-mail, dimension: engagement, when: {last: email_open, newer_than: 10d}, points: 3}
+labels:
+  temperature:
+    - {label: hot, when: {score: total, gte: 60}}
+    - {label: warm, when: {score: total, gt: 0}}
+    - {label: cold}
+playbooks:
+  - {name: call, when: {label: temperature, eq: hot}, priority: 1, action: Call now, content: [script]}
+  - {when: {score: fit, gte: 30}, action: Nurture}
+  - {name: newsletter, priority: 9, action: Newsletter, when: {score: total, gt: -5}}
+"""
+
+
+def _extra_events(n_leads: int) -> list[Event]:
+    """A property holding a number in some events and text in others, and events after `at`."""
+    out = []
+    for i in range(0, n_leads, 3):
+        plan: object = ["pro", 2, 5, True][i % 4]
+        out.append(Event(f"L{i:04d}", "trial", START + timedelta(days=40 + i % 20), {"plan": plan}, f"t{i}"))
+    for i in range(0, n_leads, 7):  # stored already, but after the evaluation time
+        out.append(Event(f"L{i:04d}", "page_view", START + timedelta(days=200 + i), {"path": "/pricing"}, f"f{i}"))
+    return out
+
+
+def _snapshot(store: LeadStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with store.read() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(results).order_by(results.c.lead_id)).mappings()]
+        query = sa.select(score_history).order_by(score_history.c.lead_id, score_history.c.id)
+        hist = [{k: v for k, v in r.items() if k != "id"} for r in conn.execute(query).mappings()]
+    return rows, hist
+
+
+@pytest.fixture
+def twins(
+    store: LeadStore, store_url: str, tmp_path: Path, request: pytest.FixtureRequest, clock: FixedClock
+) -> Iterator[tuple[LeadService, LeadService]]:
+    """Two stores of the same backend holding the same leads, events and results (scored by the store
+    tests' model, which has a lifecycle and triggers)."""
+    (tmp_path / "twin").mkdir()
+    other = open_store(fresh_database_url(store.name, tmp_path / "twin", request, migrated=True))
+    (tmp_path / "model.yaml").write_text(MODEL, encoding="utf-8")
+    pair = []
+    for s in (store, other):
+        service = LeadService(s, model_path=tmp_path / "model.yaml", clock=clock)
+        service.ingest_leads(random_leads(11, 45))
+        service.ingest_events(random_events(11, 45, 500, days=60) + _extra_events(45))
+        pair.append(service)
+    yield pair[0], pair[1]
+    other.dispose()
+
+
+def _same_state(a: LeadStore, b: LeadStore) -> None:
+    rows_a, hist_a = _snapshot(a)
+    rows_b, hist_b = _snapshot(b)
+    diff = same(rows_b, rows_a, "results") + same(hist_b, hist_a, "score_history")
+    if len(hist_a) != len(hist_b):
+        ka = {(h["lead_id"], h["cause"]) for h in hist_a}
+        kb = {(h["lead_id"], h["cause"]) for h in hist_b}
+        diff = [f"history only in bulk {sorted(ka - kb)}, only in pure {sorted(kb - ka)}", *diff]
+    assert not diff, "\n".join(diff[:10])
+
+
+def _adds_up(store: LeadStore) -> None:
+    rows, hist = _snapshot(store)
+    total: dict[str, float] = {}
+    for h in hist:
+        total[h["lead_id"]] = total.get(h["lead_id"], 0.0) + h["delta"]
+    assert {r["lead_id"] for r in rows} == set(total)
+    for r in rows:
+        assert math.isclose(total[r["lead_id"]], r["score"], abs_tol=1e-9), r["lead_id"]
+
+
+def test_bulk_rescore_stores_what_the_pure_path_stores(
+    twins: tuple[LeadService, LeadService], clock: FixedClock
+) -> None:
+    fast, pure = twins
+    evaluator = Evaluator(parse_model(RULES_MODEL))
+    done = rescore_store(fast.store, evaluator, fast.now_us(), f"model:{evaluator.version}")  # `model apply`
+    reference = apply(pure.store, evaluator, pure.now_us, bulk=False)
+    assert isinstance(done, BatchRescored) and not isinstance(reference, BatchRescored)
+    assert done.leads == reference.leads == 45 and done.fallback_leads == 0
+    _same_state(fast.store, pure.store)
+    assert done.changed == reference.changed > 0
+    rows, _ = _snapshot(fast.store)
+    assert {r["playbook"]["action"] if r["playbook"] else None for r in rows} >= {"Call now", "Newsletter", None}
+    assert any(r["next_change_at"] is not None for r in rows)
+    _adds_up(fast.store)
+
+    again = rescore_store(fast.store, evaluator, fast.now_us(), f"model:{evaluator.version}")
+    assert again is not None and again.changed == 0  # the same model at the same time: nothing to tell
+    _same_state(fast.store, pure.store)
+
+    clock.advance(days=9)
+    at = fast.now_us()
+    done = rescore_store(fast.store, evaluator, at, "refresh", ids=due_sql(fast.store, at, evaluator.version))
+    reference = refresh(pure.store, evaluator, pure.now_us, bulk_min=None)
+    assert done is not None and 0 < done.leads == reference.leads < 45  # only the due leads were evaluated
+    assert done.changed == reference.changed
+    _same_state(fast.store, pure.store)  # evaluated_at tells which leads each one rescored
+    _adds_up(fast.store)
+    assert refresh(fast.store, evaluator, fast.now_us, bulk_min=None).leads == 0  # none left due
+
+
+def test_apply_and_refresh_take_the_bulk_path_when_the_model_allows(
+    twins: tuple[LeadService, LeadService], clock: FixedClock
+) -> None:
+    fast, pure = twins
+    evaluator = Evaluator(parse_model(RULES_MODEL))
+    done = apply(fast.store, evaluator, fast.now_us)
+    apply(pure.store, evaluator, pure.now_us, bulk=False)
+    clock.advance(days=9)
+    refreshed = refresh(fast.store, evaluator, fast.now_us, bulk_min=1)
+    few = refresh(pure.store, evaluator, pure.now_us, bulk_min=10_000)  # too few due leads: the batches
+    assert not isinstance(few, BatchRescored)
+    if fast.store.name == "sqlite":  # PostgreSQL first tries its in-database path (leadscore.batch.pg_store)
+        assert isinstance(done, BatchRescored) and isinstance(refreshed, BatchRescored)
+    assert refreshed.leads == few.leads > 0
+    _same_state(fast.store, pure.store)
+
+
+def test_models_with_lifecycle_or_triggers_keep_the_pure_path(
+    twins: tuple[LeadService, LeadService], clock: FixedClock
+) -> None:
+    fast, pure = twins
+    lifecycle = parse_model(MODEL.split("triggers:")[0])  # the store tests' model without its triggers
+    assert rescore_store(fast.store, Evaluator(lifecycle), fast.now_us(), "test") is None
+    done = apply(fast.store, Evaluator(lifecycle), fast.now_us)
+    assert not isinstance(done, BatchRescored) and done.leads == 45
+    triggers = parse_model(RULES_MODEL + TRIGGER)
+    assert rescore_store(fast.store, Evaluator(triggers), fast.now_us(), "test") is None
+    done = apply(fast.store, Evaluator(triggers), fast.now_us)
+    assert not isinstance(done, BatchRescored) and done.firings  # the pure path fired the trigger
+    quiet = rescore_store(pure.store, Evaluator(triggers, fire_triggers=False), pure.now_us(), "q")  # --quiet
+    assert isinstance(quiet, BatchRescored)
+
+
+TRIGGER = """
+triggers:
+  - {id: hot, on: label_changed, set: temperature, to: hot, destination: chat}
+"""

@@ -1,126 +1,98 @@
-"""The batch engine over a lead store: the store's leads and events exported into Arrow (streamed
-with SQLAlchemy, so it works on SQLite and PostgreSQL alike) and scored in DuckDB.
+"""The batch engine over a lead store: the store exported into Arrow (`store_export`), scored in
+DuckDB, and, for `model apply` / `refresh`, written back in bulk (`store_write`).
 
-Used by `model plan` (`store.maintenance.score_all`) when the model needs nothing the batch engine
-does not produce: no triggers (they need each lead's stage history) and no predictive dimensions.
-Event ids are the store's event keys, unique by the log's constraint, so no duplicate pass runs;
-input order is the log's sequence, as `load_timelines` orders ties.
+`model plan` (`score_store`) needs only a model without triggers and predictive dimensions.
+Writing (`rescore_store`) also needs a model without a lifecycle (the stored stage history comes
+from the pure scorer's replay) and no triggers to fire. Event ids are the store's event keys,
+unique by the log's constraint, so no duplicate pass runs; input order is the log's sequence, as
+`load_timelines` orders ties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
+from leadscore.batch.store_export import Unsupported, export_store
 from leadscore.domain.result import Result
 from leadscore.model.spec import ScoringModel
+from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
+from leadscore.store.pipeline import Rescored
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import duckdb
 
+    from leadscore.batch.engine import BatchRun
     from leadscore.store.base import LeadStore
-    from leadscore.store.pipeline import Evaluator, Rescored
+    from leadscore.store.pipeline import Evaluator
 
-MAX_EXACT_INT = 2**53
-_KINDS = ("num", "str", "bool")
-
-
-class Unsupported(Exception):
-    """Values the typed columns cannot hold exactly (nested or huge numbers): use the pure scorer."""
+__all__ = ["BatchRescored", "Unsupported", "eligible", "rescore_store", "score_store", "writable"]
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        if abs(value) > MAX_EXACT_INT:
-            raise Unsupported(f"integer {value} does not fit a double exactly")
-        return "num"
-    if isinstance(value, float):
-        return "num"
-    if isinstance(value, str):
-        return "str"
-    raise Unsupported(f"value {value!r} is not a scalar")
+@dataclass
+class BatchRescored(Rescored):
+    """A rescore done by the batch engine: which engine, and how long each phase took."""
 
-
-def _split(rows: list[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """Per key and kind (`key::num` ...), one column; None where a row has another kind or no value."""
-    cols: dict[str, list[Any]] = {}
-    for i, values in enumerate(rows):
-        for key, value in values.items():
-            if value is None:
-                continue
-            name = f"{key}::{_kind(value)}"
-            col = cols.get(name)
-            if col is None:
-                col = cols[name] = [None] * len(rows)
-            col[i] = float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    return cols
-
-
-def _arrow(base: dict[str, Any], typed: dict[str, list[Any]]) -> pa.Table:
-    import pyarrow as pa
-
-    kinds = {"num": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
-    arrays = dict(base)
-    for name, values in typed.items():
-        arrays[name] = pa.array(values, kinds[name.rsplit("::", 1)[1]])
-    return pa.table(arrays)
-
-
-def export(store: LeadStore) -> tuple[pa.Table, pa.Table]:
-    """(leads, events) of the whole store as the batch engine reads them."""
-    import pyarrow as pa
-
-    from leadscore.store.tables import events, leads
-
-    with store.read() as conn:
-        lead_rows = list(conn.execute(sa.select(leads.c.id, leads.c.attributes).order_by(leads.c.id)))
-        query = sa.select(events.c.seq, events.c.event_key, events.c.lead_id, events.c.type, events.c.ts)
-        ev_rows = list(conn.execute(query.add_columns(events.c.properties).order_by(events.c.seq)))
-    lead_table = _arrow(
-        {"id": pa.array([r.id for r in lead_rows], pa.string())},
-        _split([r.attributes or {} for r in lead_rows]),
-    )
-    ev_table = _arrow(
-        {
-            "lead_id": pa.array([r.lead_id for r in ev_rows], pa.string()),
-            "type": pa.array([r.type for r in ev_rows], pa.string()),
-            "timestamp": pa.array([r.ts for r in ev_rows], pa.timestamp("us", tz="UTC")),
-            "id": pa.array([r.event_key for r in ev_rows], pa.string()),
-            "_ls_ord": pa.array([r.seq for r in ev_rows], pa.int64()),
-        },
-        _split([r.properties or {} for r in ev_rows]),
-    )
-    return lead_table, ev_table
+    engine: str = "duckdb"
+    fallback_leads: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def eligible(model: ScoringModel, evaluator: Evaluator) -> bool:
+    """The batch engine can score it (a lifecycle is replayed in SQL or by its fallback)."""
     return not model.triggers and not evaluator.scorer.predictive
+
+
+def writable(evaluator: Evaluator) -> bool:
+    """The batch engine's results can be stored as they are: no lifecycle, no triggers to fire."""
+    model = evaluator.model
+    return model.lifecycle is None and not evaluator.fire_triggers and not evaluator.scorer.predictive
+
+
+def _run(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_change: bool) -> BatchRun | None:
+    from leadscore.batch.engine import BatchRun, connect
+    from leadscore.domain.timeutil import from_micros
+
+    con = connect()
+    t = time.perf_counter()
+    try:
+        lead_table, ev_table = export_store(store, evaluator.model, at, con, ids=ids)
+    except Unsupported:
+        con.close()
+        return None
+    exported = time.perf_counter() - t
+    run = BatchRun(
+        evaluator.model,
+        lead_table,
+        ev_table,
+        from_micros(at),
+        con=con,
+        dedupe="never",
+        event_leads=False,
+        next_change=next_change,
+    )
+    run.stats.seconds["export"] = exported
+    return run
 
 
 def score_store(store: LeadStore, evaluator: Evaluator, at: int, batch_size: int = 5000) -> Iterator[Rescored] | None:
     """Every stored lead scored by the batch engine, in batches shaped like `score_all`'s (results and
     previous results kept, nothing written); None when the model or the data needs the pure scorer."""
-    from leadscore.batch.engine import BatchRun
-    from leadscore.domain.timeutil import from_micros
-
     if not eligible(evaluator.model, evaluator):
         return None
-    try:
-        lead_table, ev_table = export(store)
-    except Unsupported:
+    run = _run(store, evaluator, at, None, next_change=False)
+    if run is None:
         return None
-    run = BatchRun(evaluator.model, lead_table, ev_table, from_micros(at), dedupe="never", event_leads=False)
     results = sorted((Result.from_dict(d) for d in run.to_dicts()), key=lambda r: r.lead_id)
+    run.con.close()
     return _batches(store, results, batch_size)
 
 
 def _batches(store: LeadStore, results: list[Result], batch_size: int) -> Iterator[Rescored]:
     from leadscore.store.codec import result_of
-    from leadscore.store.pipeline import Rescored, _differs
+    from leadscore.store.pipeline import _differs
     from leadscore.store.results_repo import load_result_rows
 
     for part in _chunks(results, batch_size):
@@ -135,3 +107,86 @@ def _batches(store: LeadStore, results: list[Result], batch_size: int) -> Iterat
 def _chunks(items: list[Result], size: int) -> Iterable[list[Result]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+# -- model apply / refresh --------------------------------------------------------------------------
+def _shape_rows(run: BatchRun, at: int) -> None:
+    """DuckDB table `_st_rows`: one `results` row per lead the query decided (JSON as text), with the
+    next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does."""
+    from leadscore.batch.engine import RESULT
+    from leadscore.batch.shape import shape_sql
+    from leadscore.batch.store_write import ROWS_TABLE
+
+    assert run.plan is not None
+    model = run.model
+    con = run.con
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE _st_future AS SELECT lead_id, min(epoch_us("timestamp")) AS next_ts '
+        f'FROM events WHERE epoch_us("timestamp") > {int(at)} GROUP BY lead_id'
+    )
+    shaped = shape_sql(model, run.version, run.plan, at, f"{RESULT} WHERE NOT fallback", json=True)
+    ranks = [
+        f"WHEN {i} THEN {UNPRIORITISED_RANK if p.priority is None else min(p.priority, UNPRIORITISED_RANK - 1)}"
+        for i, p in enumerate(model.playbooks)
+    ]
+    rank = f"CASE r.playbook {' '.join(ranks)} ELSE {NO_PLAYBOOK_RANK} END" if ranks else str(NO_PLAYBOOK_RANK)
+    playbook = "CAST(NULL AS VARCHAR)"
+    if model.playbooks:
+        playbook = 'CAST(to_json(struct_insert(s.playbook, "index" := r.playbook)) AS VARCHAR)'
+    dims = "".join(f", r.dim_{j} AS d{j}" for j in range(len(run.plan.dimensions)))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS SELECT s.lead_id, s.model, s.model_version, "
+        f"CAST({int(at)} AS BIGINT) AS evaluated_at, s.score, CAST(to_json(s.dimensions) AS VARCHAR) AS dimensions, "
+        "CAST(to_json(s.labels) AS VARCHAR) AS labels, CAST(NULL AS VARCHAR) AS stage, '[]' AS stage_history, "
+        f"CASE WHEN r.playbook IS NULL THEN NULL ELSE {playbook} END AS playbook, "
+        f"CAST({rank} AS INTEGER) AS queue_rank, CAST(s.breakdown AS VARCHAR) AS breakdown, "
+        f"CAST(least(r.next_change_at, f.next_ts) AS BIGINT) AS next_change_at{dims} "
+        f"FROM ({shaped}) AS s JOIN {RESULT} AS r ON r.lead_id = s.lead_id "
+        "LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id"
+    )
+
+
+def _fallback_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    from leadscore.batch.engine import RESULT
+
+    return [str(r[0]) for r in con.execute(f"SELECT lead_id FROM {RESULT} WHERE fallback ORDER BY lead_id").fetchall()]
+
+
+def rescore_store(
+    store: LeadStore, evaluator: Evaluator, at: int, cause: str, *, ids: str | None = None
+) -> BatchRescored | None:
+    """Rescore the stored leads at `at` through DuckDB and store results and score history in one
+    transaction, exactly as `Evaluator.rescore` would store them (cause `cause`).
+
+    `ids`: an SQL query over the store giving one column of lead ids to rescore (default: every
+    lead). None when the model or the data needs the pure scorer (nothing was written then).
+    """
+    from leadscore.batch.store_write import write_rows
+
+    if not writable(evaluator):
+        return None
+    run = _run(store, evaluator, at, ids, next_change=True)
+    if run is None:
+        return None
+    try:
+        if run.plan is None:
+            return None
+        t = time.perf_counter()
+        _shape_rows(run, at)
+        fallback = _fallback_ids(run.con)
+        seconds = dict(run.stats.seconds)
+        seconds["shape"] = time.perf_counter() - t
+        dims = run.plan.dimensions
+        t = time.perf_counter()
+
+        def work(conn: object) -> int:
+            changed = write_rows(store, conn, run.con, dims, at, cause)  # type: ignore[arg-type]
+            if fallback:  # leads whose stage the query could not decide: the pure scorer, same transaction
+                changed += evaluator.rescore(store, conn, fallback, at, cause).changed  # type: ignore[arg-type]
+            return changed
+
+        changed = store.transact(work)
+        seconds["write"] = time.perf_counter() - t
+        return BatchRescored(leads=run.stats.leads, changed=changed, fallback_leads=len(fallback), seconds=seconds)
+    finally:
+        run.con.close()

@@ -1,0 +1,147 @@
+"""Batch results written into the store in bulk: results upserted and score history appended in SQL.
+
+The rows (already shaped as the `results` table stores them, JSON as text, plus each dimension as
+a number `d0`, `d1`, ...) are loaded into a temporary table of the store (SQLite: one driver
+`executemany`; PostgreSQL: `COPY`), then two statements do the rest inside the database:
+the history rows of the leads whose score or dimensions changed (compared with the stored result
+in SQL, as `results_repo.save_results` compares them in Python), then the upsert. A lead whose
+stored result is newer than the evaluation time was rescored by something else meanwhile (an
+event arrived while the store was exported): it is left alone, history and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
+from leadscore.batch import sqltext as q
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from leadscore.store.base import LeadStore
+
+RESULT_COLUMNS = (
+    "lead_id",
+    "model",
+    "model_version",
+    "evaluated_at",
+    "score",
+    "dimensions",
+    "labels",
+    "stage",
+    "stage_history",
+    "playbook",
+    "queue_rank",
+    "breakdown",
+    "next_change_at",
+)
+ROWS_TABLE = "_st_rows"  # in DuckDB: RESULT_COLUMNS then d0..dn
+FETCH_ROWS = 50_000
+TEMP = "_ls_new_results"
+TOLERANCE = 1e-12
+
+
+def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ...]]:
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
+    con.execute(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id")
+    while chunk := con.fetchmany(FETCH_ROWS):
+        yield from chunk
+
+
+def _close(old: str, new: str) -> str:
+    """SQL: equal but for the last bits of a double.
+
+    The batch engine sums in another order than the pure scorer, so an unchanged score can come
+    back one unit in the last place away; that is no change worth a history row.
+    """
+    return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
+
+
+def _same_dimensions(backend: str, dims: Sequence[str]) -> str:
+    """SQL: the stored `r.dimensions` equal the new `n.d0...` (same keys, values `_close`)."""
+    if backend == "postgres":
+        keys = "(SELECT count(*) FROM json_object_keys(r.dimensions))"
+        values = [
+            _close(f"CAST(r.dimensions ->> {q.text(d)} AS DOUBLE PRECISION)", f"n.d{j}") for j, d in enumerate(dims)
+        ]
+    else:
+        keys = "(SELECT count(*) FROM json_each(r.dimensions))"
+        values = [
+            _close(f"json_extract(r.dimensions, {q.text('$.' + chr(34) + d + chr(34))})", f"n.d{j}")
+            for j, d in enumerate(dims)
+        ]
+    return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
+
+
+def _load(backend: str, raw: Any, con: duckdb.DuckDBPyConnection, n_dims: int) -> None:
+    extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims))
+    text = "TEXT" if backend == "sqlite" else "JSON"
+    ddl = (
+        f"CREATE TEMP TABLE {TEMP} (lead_id TEXT PRIMARY KEY, model TEXT, model_version TEXT, evaluated_at BIGINT, "
+        f"score DOUBLE PRECISION, dimensions {text}, labels {text}, stage TEXT, stage_history {text}, "
+        f"playbook {text}, queue_rank INTEGER, breakdown {text}, next_change_at BIGINT{extra})"
+    )
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
+    if backend == "postgres":
+        with raw.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {TEMP}")
+            cur.execute(ddl + " ON COMMIT DROP")
+            with cur.copy(f"COPY {TEMP} ({cols}) FROM STDIN") as copy:
+                for row in _rows(con, n_dims):
+                    copy.write_row(row)
+            cur.execute(f"ANALYZE {TEMP}")
+        return
+    raw.execute(f"DROP TABLE IF EXISTS temp.{TEMP}")
+    raw.execute(ddl)
+    marks = ", ".join("?" for _ in range(len(RESULT_COLUMNS) + n_dims))
+    raw.executemany(f"INSERT INTO temp.{TEMP} ({cols}) VALUES ({marks})", _rows(con, n_dims))
+
+
+def write_rows(
+    store: LeadStore,
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    dims: Sequence[str],
+    at: int,
+    cause: str,
+) -> int:
+    """Store the rows of DuckDB's `_st_rows` inside the caller's write transaction; returns how many
+    leads changed (got a score_history row)."""
+    backend = "postgres" if store.name == "postgres" else "sqlite"
+    raw: Any = conn.connection.driver_connection
+    _load(backend, raw, con, len(dims))
+    if backend == "postgres":
+        # the same row locks (in id order) as every other writer of a lead takes
+        _exec(raw, f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {TEMP}) ORDER BY id FOR UPDATE")
+    fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
+    changed = f"(r.lead_id IS NULL OR NOT {_close('r.score', 'n.score')} OR NOT {_same_dimensions(backend, dims)})"
+    history = (
+        "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
+        f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
+        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
+        f"WHERE {fresh} AND {changed} ORDER BY n.lead_id"
+    )
+    n_changed = _exec(raw, history)
+    cols = ", ".join(RESULT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    _exec(
+        raw,
+        f"INSERT INTO results ({cols}) SELECT {cols} FROM {TEMP} WHERE TRUE ORDER BY lead_id "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}",
+    )
+    if backend == "sqlite":
+        _exec(raw, f"DROP TABLE temp.{TEMP}")
+    return n_changed
+
+
+def _exec(raw: Any, sql: str) -> int:
+    """One statement on the driver's connection (no parameters: names in the SQL may hold `%`)."""
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
