@@ -48,7 +48,7 @@ def _condition_instants(c: Compiler, cond: AnyConditionModel) -> Iterator[str]:
 
 def _leaves(c: Compiler, flt: _Filter, seconds: int) -> str:
     """When the earliest event still inside the window leaves it."""
-    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.event_filter(flt[0], flt[1], seconds)})")
+    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.flag(c.event_filter(flt[0], flt[1], seconds))})")
     return f"{earliest} + {seconds * 1_000_000}"
 
 
@@ -64,7 +64,8 @@ def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: in
                 step = at + decay_step_us
                 if isinstance(rule.decay, Linear):
                     ends = int(rule.decay.linear)
-                    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.event_filter(rule.on, rule.where, ends)})")
+                    flag = c.flag(c.event_filter(rule.on, rule.where, ends))
+                    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {flag})")
                     ends_at = f"{earliest} + {ends * 1_000_000}"
                     instants.append(f"(CASE WHEN {earliest} IS NOT NULL THEN least({step}, {ends_at}) END)")
                 else:

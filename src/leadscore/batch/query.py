@@ -110,7 +110,8 @@ def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source
 def compiler(model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor) -> Compiler:
     dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
-    return Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if flavor == "duckdb" else "sum")
+    native = flavor == "duckdb"
+    return Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if native else "sum", count_if=native)
 
 
 def build_query(
@@ -166,6 +167,9 @@ def build_query(
             f"ON c.lead_id = e.lead_id AND c._ls_t = e.{TS})"
         )
         source = "_ls_evc"
+    if c.flags:
+        ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
+        source = "_ls_evf"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
     leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"
