@@ -40,11 +40,14 @@ DUE = "_ls_due"
 class Settings:
     """Planner settings for the one big statement (SET LOCAL: they end with the transaction).
 
-    `parallel_workers` None keeps the server's setting; parallel partial sums would add a lead's
-    decayed points in a different order from run to run, so models with float sums run serially."""
+    `parallel_workers` None keeps the server's setting. Parallel partial sums add a lead's decayed
+    points in a different order from run to run (a last-bit change is a change for score history),
+    so `deterministic` runs models with float sums serially."""
 
     work_mem: str = "256MB"
     parallel_workers: int | None = None
+    deterministic: bool = True
+    jit: bool | None = None
 
 
 def eligible(evaluator: Evaluator) -> bool:
@@ -66,7 +69,14 @@ def postgres_sql(sql: str) -> str:
             node.set("this", exp.to_identifier(renames[node.name]))
         return node
 
-    return sqlglot.parse_one(sql, read="duckdb").transform(swap).sql(dialect="postgres")
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(swap)
+    # Each step's columns computed once per row: inlined, every reference to a dimension or the
+    # total would repeat the whole tree of sums and CASEs beneath it (an OFFSET fences a subquery).
+    for cte in tree.find_all(exp.CTE):
+        if isinstance(cte.this, exp.Select):
+            cte.this.offset(0, copy=False)
+    assert isinstance(tree, exp.Select)
+    return tree.offset(0, copy=False).sql(dialect="postgres")
 
 
 def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) -> tuple[str, QueryPlan]:
@@ -166,9 +176,11 @@ def rescore_in_database(
         # shortest round-trip digits: the JSON numbers equal Python's repr of the same doubles
         conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{settings.work_mem}'")
-        workers = 0 if _has_float_sums(plan) else settings.parallel_workers
+        workers = 0 if settings.deterministic and _has_float_sums(plan) else settings.parallel_workers
         if workers is not None:
             conn.exec_driver_sql(f"SET LOCAL max_parallel_workers_per_gather = {int(workers)}")
+        if settings.jit is not None:
+            conn.exec_driver_sql(f"SET LOCAL jit = {'on' if settings.jit else 'off'}")
         if due_only:
             _due_table(conn, at, evaluator.version)
             lock = f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {DUE}) ORDER BY id FOR UPDATE"

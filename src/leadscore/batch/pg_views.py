@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from leadscore.batch import sqltext as q
-from leadscore.batch.dialects import infer_schema
+from leadscore.batch.dialects import _conditions, infer_schema
 from leadscore.batch.schema import SourceSchema, TableSchema
-from leadscore.model.spec import ScoringModel
+from leadscore.model.conditions import AggregateCondition, CountCondition, LastCondition, NoneCondition
+from leadscore.model.spec import EventRule, ScoringModel
 
 LEADS_VIEW = "_lsv_leads"
 EVENTS_VIEW = "_lsv_events"
@@ -32,11 +33,25 @@ class Names:
 
     properties: tuple[str, ...]
     attributes: tuple[str, ...]
+    types: tuple[str, ...] = ()  # the event types whose properties some filter or aggregate reads
 
 
 def model_names(model: ScoringModel) -> Names:
     guessed = infer_schema(model)
-    return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots))
+    types: set[str] = set()
+    for rule in model.rules:
+        if isinstance(rule, EventRule) and rule.where:
+            types.update(rule.on)
+    for cond in _conditions(model):
+        if isinstance(cond, AggregateCondition):
+            types.update(cond.of)
+        elif isinstance(cond, CountCondition) and cond.where:
+            types.update(cond.count)
+        elif isinstance(cond, NoneCondition) and cond.where:
+            types.update(cond.none)
+        elif isinstance(cond, LastCondition) and cond.where:
+            types.update(cond.last)
+    return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots), tuple(sorted(types)))
 
 
 def source_schema(names: Names) -> SourceSchema:
@@ -64,7 +79,9 @@ def _slots(names: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _typed(keep: str, out: str, table: str, doc: str, where: str, names: tuple[str, ...]) -> str:
-    """`out` columns + slots over `table`: the document parsed once, each value looked up once."""
+    """`out` columns + slots over `table`: the document parsed once, each value looked up once.
+
+    `doc` is the SQL of the document (NULL where nothing reads it: parsing is most of the cost)."""
     if not names:
         return f"SELECT {out} FROM {table}{where}"
     inner, outer = _slots(names)
@@ -91,4 +108,7 @@ def events_view(names: Names, only: str | None = None, until: int | None = None)
         "lead_id, type, timestamptz 'epoch' + ts * interval '1 microsecond' AS \"timestamp\", "
         f"event_key AS id, seq AS _ls_ord, ts AS {MICROS}"
     )
-    return _typed("lead_id, type, event_key, seq, ts", out, "events", "properties", where, names.properties)
+    # every filter that reads a property tests the event's type first (conditions.event_filter), so
+    # the properties of other types are never looked at: they are not parsed
+    doc = f"CASE WHEN type IN {q.text_list(names.types)} THEN properties END" if names.types else "NULL"
+    return _typed("lead_id, type, event_key, seq, ts", out, "events", doc, where, names.properties)
