@@ -1,4 +1,5 @@
-"""`--engine spark`: the same query on a local Spark equals the pure scorer (one session, a few leads)."""
+"""`--engine spark`: results written by a local Spark equal the pure scorer's (one session, a few leads),
+also for the leads whose stage the SQL cannot decide and that are scored on the executors."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
+from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine import score_many
+from leadscore.engine.errors import ScoringDataError
 from leadscore.model import parse_model
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
@@ -45,6 +48,7 @@ lifecycle:
   exits: [lost]
   transitions:
     - {to: mql, when: {attribute: employees, gte: 150}}
+    - {to: mql, when: {score: engagement, gte: 25}}
     - {to: sql, on: accepted}
     - {to: customer, on: won, from: [sql]}
     - {to: lost, on: lost}
@@ -67,7 +71,13 @@ def spark() -> Iterator[Any]:
 
 
 def _data() -> tuple[list[Lead], list[Event]]:
-    leads = [Lead.of("a", employees=150), Lead.of("b", employees=120), Lead.of("c")]
+    leads = [
+        Lead.of("a", employees=150),
+        Lead.of("b", employees=120),
+        Lead.of("c"),
+        Lead.of("d", employees=90),
+        Lead.of("e", stage="sql"),
+    ]
     events = [
         Event.of("a", "purchase", "2026-05-20", id="1", category="shoes", amount=300.0),
         Event.of("a", "open", "2026-05-31T12:00:00Z", id="2"),
@@ -79,28 +89,65 @@ def _data() -> tuple[list[Lead], list[Event]]:
         Event.of("b", "purchase", "2026-05-02T00:00:00Z", id="7", category="shoes", amount=999.0),  # repeated id
         Event.of("a", "open", "2026-06-02", id="8"),  # after T
         Event.of("z", "open", "2026-05-30", id="9"),  # a lead known only from its events
+        Event.of("d", "open", "2026-05-29", id="10"),
+        Event.of("d", "open", "2026-05-30", id="11"),
+        Event.of("y", "demo", "2026-05-25", id="12"),  # known only from its events, enough for mql
+        Event.of("y", "purchase", "2026-05-26", id="13", category="bags", amount=20.0),
+        Event.of("y", "lost", "2026-05-27", id="14"),
+        Event.of("e", "purchase", "2026-05-28", id="15", category="shoes", amount=5.0),
+        Event.of("e", "won", "2026-05-29", id="16"),
     ]
     return leads, events
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
-def test_spark_equals_pure_scorer(spark: Any, tmp_path: Path, suffix: str) -> None:
+def _read(out: Path) -> list[dict[str, Any]]:
+    """The results Spark wrote: a directory of part files, read back as a user would."""
+    assert out.is_dir()
+    if out.suffix == ".parquet":
+        import duckdb
+
+        got = duckdb.sql(f"SELECT * FROM read_parquet('{out}/*.parquet')").to_arrow_table().to_pylist()
+        for r in got:
+            r["breakdown"] = [{k: v for k, v in e.items() if not (k == "events" and v is None)} for e in r["breakdown"]]
+        return got
+    return [json.loads(line) for part in sorted(out.glob("part-*")) for line in part.read_text().splitlines()]
+
+
+def _write_inputs(tmp_path: Path, leads: list[Lead], events: list[Event]) -> tuple[Path, Path]:
     import pyarrow.parquet as pq
 
+    pq.write_table(leads_table(leads), tmp_path / "leads.parquet")
+    pq.write_table(events_table(events), tmp_path / "events.parquet")
+    return tmp_path / "leads.parquet", tmp_path / "events.parquet"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_spark_equals_pure_scorer(spark: Any, tmp_path: Path, suffix: str) -> None:
     from leadscore.batch.spark import run_spark
 
     model = parse_model(MODEL)
     leads, events = _data()
-    pq.write_table(leads_table(leads), tmp_path / "leads.parquet")
-    pq.write_table(events_table(events), tmp_path / "events.parquet")
     out = tmp_path / f"out{suffix}"
-    stats = run_spark(model, tmp_path / "leads.parquet", tmp_path / "events.parquet", AT, out, spark=spark)
-    if suffix == ".parquet":
-        got = pq.read_table(out).to_pylist()
-        for r in got:
-            r["breakdown"] = [{k: v for k, v in e.items() if not (k == "events" and v is None)} for e in r["breakdown"]]
-    else:
-        got = [json.loads(line) for line in out.read_text().splitlines()]
-    expected = [r.to_dict() for r in score_many(model, [*leads, Lead("z")], events, AT)]
+    out.mkdir()
+    (out / "stale.txt").write_text("from an earlier run")  # overwritten, as Spark's writers do
+    stats = run_spark(model, *_write_inputs(tmp_path, leads, events), AT, out, spark=spark)
+    got = _read(out)
+    assert not (out / "stale.txt").exists()
+    expected = [r.to_dict() for r in score_many(model, [*leads, Lead("z"), Lead("y")], events, AT)]
     assert not differences(expected, got), differences(expected, got)
-    assert stats.leads == 4 and stats.fallback_leads == 0
+    assert stats.leads == 7
+    at_us = to_micros(parse_timestamp(AT))
+    assert stats.events == len({(e.lead_id, e.id) for e in events if e.ts <= at_us})  # repeated ids once
+    # both paths are exercised: results shaped by Spark SQL and results of the pure scorer on executors
+    assert 0 < stats.fallback_leads < stats.leads
+
+
+def test_spark_refuses_bad_stage_data(spark: Any, tmp_path: Path) -> None:
+    from leadscore.batch.spark import run_spark
+
+    model = parse_model(MODEL)
+    leads = [Lead.of("ok", employees=10), Lead.of("bad", stage="nowhere")]
+    events = [Event.of("bad", "open", "2026-05-30", id="1")]
+    with pytest.raises(ScoringDataError) as info:
+        run_spark(model, *_write_inputs(tmp_path, leads, events), AT, tmp_path / "out.jsonl", spark=spark)
+    assert info.value.lead_id == "bad" and "nowhere" in info.value.detail

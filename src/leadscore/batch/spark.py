@@ -2,13 +2,19 @@
 
 The query is the one `leadscore sql --dialect spark` prints, run through `spark.sql` over the Parquet
 inputs. Input order (for duplicates and ties) is (file, row index in the file), from Spark's file
-metadata. Flat rows come back to the driver to be shaped and written, and the leads the SQL cannot
-decide are scored by the pure scorer there, as with DuckDB.
+metadata. Everything happens on the executors: the rows are shaped into results by Spark expressions
+(`spark_shape`), the leads the SQL cannot decide are scored by the pure scorer in Python tasks
+(`spark_fallback`), and Spark's writers write the output. Only the counts of `BatchStats` (and the
+first lead whose data the model refuses, if any) reach the driver.
+
+The output is, as every Spark job writes it, a *directory* of part files named like the `--out` path:
+`X.parquet/part-*.parquet` or `X.jsonl/part-*.txt` (one result per line, as `Result.to_dict()` in
+JSON). DuckDB reads it back with `read_parquet('X.parquet/*.parquet')` or
+`read_json('X.jsonl/part-*', format = 'newline_delimited')`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import datetime
@@ -17,13 +23,13 @@ from typing import Any
 
 from leadscore.batch.dialects import spark_sql
 from leadscore.batch.engine import BatchStats
+from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
-from leadscore.batch.shape import result_from_row
 from leadscore.batch.sources import SourceError
-from leadscore.domain.events import Event
-from leadscore.domain.lead import Lead
-from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
-from leadscore.engine.scorer import Scorer
+from leadscore.batch.spark_fallback import score_fallback
+from leadscore.batch.spark_shape import shaped, write
+from leadscore.domain.timeutil import parse_timestamp, to_micros
+from leadscore.engine.errors import ScoringDataError
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 
@@ -93,35 +99,15 @@ def _register(spark: Any, leads: Path, events: Path) -> SourceSchema:
     )
 
 
-def _fallback(spark: Any, schema: SourceSchema, ids: list[str]) -> tuple[list[Lead], list[Event]]:
-    spark.createDataFrame([(i,) for i in ids], "lead_id string").createOrReplaceTempView("_ls_fb_ids")
-    leads: list[Lead] = []
-    for row in spark.sql("SELECT * FROM leads WHERE id IN (SELECT lead_id FROM _ls_fb_ids)").collect():
-        d = row.asDict()
-        attrs = {
-            name: v
-            for name, slots in schema.leads.slots.items()
-            for v in [next((d[s.column] for s in slots if d.get(s.column) is not None), None)]
-            if v is not None
-        }
-        leads.append(Lead(str(d["id"]), attrs))
-    known = {lead.id for lead in leads}
-    leads += [Lead(i) for i in ids if i not in known]
-    events: list[Event] = []
-    rows = spark.sql(
-        "SELECT *, UNIX_MICROS(`timestamp`) AS _ls_us FROM events "
-        "WHERE lead_id IN (SELECT lead_id FROM _ls_fb_ids) ORDER BY _ls_ord"
-    ).collect()
-    for row in rows:
-        d = row.asDict()
-        props = {
-            name: v
-            for name, slots in schema.events.slots.items()
-            for v in [next((d[s.column] for s in slots if d.get(s.column) is not None), None)]
-            if v is not None
-        }
-        events.append(Event(d["lead_id"], d["type"], from_micros(int(d["_ls_us"])), props, d.get("id")))
-    return leads, events
+def _check_refused(fb: Any) -> None:
+    """The pure scorer's refusal of a lead's data, raised on the driver as it is by the other engines."""
+    from pyspark.sql import functions as F
+
+    # an aggregate over every partition: it also fills the cache that the writer then reads
+    refused = F.when(F.col("_ls_err_lead").isNotNull(), F.struct("_ls_err_lead", "_ls_err"))
+    bad = fb.agg(F.min(refused)).collect()[0][0]
+    if bad is not None:
+        raise ScoringDataError(bad[0], bad[1])
 
 
 def run_spark(
@@ -134,39 +120,43 @@ def run_spark(
     spark: Any = None,
     dedupe: bool = True,
 ) -> BatchStats:
-    """Score every lead with Spark SQL and write `out` (.jsonl or .parquet), like `run_batch`."""
+    """Score every lead with Spark and write `out`, like `run_batch`; `out` is a directory of part
+    files (Parquet when it ends in .parquet, else JSON Lines)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    if model.predictive_dimensions():
+        raise NotExpressible("predictive dimensions are computed by their trained models, not in Spark")
+    path = Path(out)
+    fmt = "parquet" if path.suffix.lower() == ".parquet" else "json"
     t0 = time.perf_counter()
     spark = spark or session()
     at_us = to_micros(parse_timestamp(at))
     schema = _register(spark, Path(leads), Path(events))
     sql, plan = spark_sql(model, schema, at_us, dedupe=dedupe)
-    rows = [r.asDict() for r in spark.sql(sql).collect()]
-    stats = BatchStats(leads=len(rows), events=sum(int(r["n_events"]) for r in rows))
-    stats.seconds["query"] = time.perf_counter() - t0
-    version = model_version(model)
-    results = [result_from_row(model, version, plan, at_us, r) for r in rows if not r["fallback"]]
-    ids = [str(r["lead_id"]) for r in rows if r["fallback"]]
-    stats.fallback_leads = len(ids)
-    if ids:
+    rows = spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+    cached = [rows]
+    try:
+        n, n_events, n_fallback = rows.agg(
+            F.count(F.lit(1)), F.sum("n_events"), F.sum(F.col("fallback").cast("long"))
+        ).collect()[0]
+        stats = BatchStats(leads=int(n), events=int(n_events or 0), fallback_leads=int(n_fallback or 0))
+        stats.seconds["query"] = time.perf_counter() - t0
+        results = shaped(rows.filter(~F.col("fallback")), model, model_version(model), plan, at_us)
+        if stats.fallback_leads:
+            t = time.perf_counter()
+            fb = score_fallback(spark, rows.filter(F.col("fallback")), schema, model, at_us)
+            fb = fb.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(fb)
+            _check_refused(fb)
+            parsed = fb.select(F.from_json("_ls_json", results.schema).alias("r")).select("r.*")
+            results = results.unionByName(parsed)
+            stats.seconds["fallback"] = time.perf_counter() - t
+            stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
         t = time.perf_counter()
-        fb_leads, fb_events = _fallback(spark, schema, ids)
-        results += [r.to_dict() for r in Scorer(model).score_many(fb_leads, fb_events, from_micros(at_us))]
-        stats.seconds["fallback"] = time.perf_counter() - t
-        stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
-    t = time.perf_counter()
-    _write(results, Path(out))
-    stats.seconds["write"] = time.perf_counter() - t
+        write(results, str(path), fmt)
+        stats.seconds["write"] = time.perf_counter() - t
+    finally:
+        for df in cached:
+            df.unpersist()
     return stats
-
-
-def _write(results: list[dict[str, Any]], path: Path) -> None:
-    if path.suffix.lower() == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows = [{**r, "breakdown": [{"events": None, **e} for e in r["breakdown"]]} for r in results]
-        pq.write_table(pa.Table.from_pylist(rows), path)
-        return
-    with path.open("w", encoding="utf-8") as fh:
-        for r in results:
-            fh.write(json.dumps(r, separators=(",", ":")) + "\n")
