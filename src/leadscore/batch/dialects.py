@@ -4,7 +4,8 @@ Without data to look at, the kind of each property and attribute column is infer
 own literals (`category: shoes` -> text, `gt: 250` -> number); a `--schema` Parquet file gives the
 real types instead. Differences from the DuckDB engine, stated in the query's header: sums are plain
 SUM (not compensated), input order is unknown (duplicates are assumed absent unless `dedupe`, and
-ties in time are broken by event id), and lifecycle folds need arrays with lambdas (DuckDB, Spark).
+ties in time are broken by event id), and the lifecycle fold is a recursive CTE where the dialect has no
+array lambdas (`recursive.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import Flavor, QueryPlan, build_query
 from leadscore.batch.schema import Kind, Slot, SourceSchema, TableSchema
 from leadscore.domain.timeutil import to_iso
@@ -112,11 +112,6 @@ def scoring_sql(
     schema = schema or infer_schema(model)
     flavor: Flavor = "duckdb" if dialect == "duckdb" else "spark" if dialect == "spark" else "portable"
     plan = build_query(model, schema, at, flavor=flavor, dedupe=dedupe)
-    if "_ls_fold" in plan.sql and dialect not in ("duckdb", "spark"):
-        raise NotExpressible(
-            f"the lifecycle's event transitions are replayed with an array fold, which {dialect} SQL lacks; "
-            "use --dialect duckdb or spark"
-        )
     if dialect == "duckdb":
         import sqlglot
 

@@ -23,6 +23,7 @@ from leadscore.batch import sqltext as q
 from leadscore.batch.bounds import Bounds, Maybe
 from leadscore.batch.conditions import ORD, TS, Compiler
 from leadscore.batch.predicates import NotExpressible
+from leadscore.batch.recursive import RecursiveFold
 from leadscore.lifecycle.replay import STAGE_SET
 from leadscore.model.checks import auto_sources
 from leadscore.model.conditions import (
@@ -62,6 +63,7 @@ class StageSql:
     bad: str  # BOOLEAN: bad stage data, which the pure scorer refuses with its error
     undecided: str  # BOOLEAN: the bounds cannot decide the stage; the replay (or the pure scorer) must
     dynamic: bool  # some automatic condition changes with time
+    recursive: RecursiveFold | None = None  # the fold as a recursive CTE instead of `fold` (no lambdas)
 
 
 def auto_conditions(model: ScoringModel) -> list[AnyConditionModel]:
@@ -120,7 +122,8 @@ def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, b
 
 
 def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False) -> StageSql:
-    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only)."""
+    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only). `lists` says how
+    the fold is written: duckdb (list_reduce), spark (aggregate) or recursive (`recursive.py`)."""
     lc = model.lifecycle
     assert lc is not None
     stages = lc.all_stages()
@@ -180,6 +183,9 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
 
     rel = f"type IN {q.text_list(relevant)}"
     order = ORD if c.schema.has_ord else "id"
+    if lists == "recursive":
+        steps = RecursiveFold(rel, order, stage_value, init, g(init), g(f("acc")))
+        return StageSql(g(FOLD), None, bad, undecided, bool(dynamic), steps)
     item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value})"
     seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {rel}))")
     start = init

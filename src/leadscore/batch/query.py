@@ -16,6 +16,7 @@ from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
 from leadscore.batch.horizon import next_change_sql
 from leadscore.batch.lifecycle import FOLD, auto_conditions, stage_sql
+from leadscore.batch.recursive import fold_ctes
 from leadscore.batch.rules import RuleSql, rule_sql
 from leadscore.batch.schema import SourceSchema
 from leadscore.model.spec import ScoringModel
@@ -148,7 +149,7 @@ def build_query(
         whens = [f"WHEN {c.condition(b.when) if b.when else 'TRUE'} THEN {q.text(b.label)}" for b in bands]
         labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS _ls_l{i}")
 
-    lists = "duckdb" if flavor == "duckdb" else "spark"
+    lists = {"duckdb": "duckdb", "spark": "spark"}.get(flavor, "recursive")
     stage = stage_sql(c, model, lists, replay=replay is not None) if model.lifecycle else None
     playbook = "CAST(NULL AS INTEGER)"
     if model.playbooks:
@@ -159,6 +160,7 @@ def build_query(
     n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only)
+    events_source = source
     n_auto = len(auto_conditions(model))
     if replay is not None:
         conds = "".join(f", c._ls_c{k}" for k in range(n_auto))
@@ -205,6 +207,9 @@ def build_query(
         if stage.fold is not None:
             ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
             last = "_ls_fold"
+        elif stage.recursive is not None:
+            ctes += fold_ctes(stage.recursive, events_source, last, at, "_ls_fold", FOLD)
+            last = "_ls_fold"
         ctes.append(
             f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.bad} AS _ls_bad, "
             f"{stage.undecided} AS _ls_nr FROM {last})"
@@ -233,7 +238,8 @@ def build_query(
         out.append(f"{horizon} AS next_change_at")
     if flavor == "duckdb":
         out.append(f"{needs_replay} AS needs_replay")
-    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
+    recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
+    sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
         sql=sql,
         rules=rules,
