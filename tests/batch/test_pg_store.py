@@ -78,6 +78,7 @@ rules:
   - {id: has-plan, on: page_view, where: {plan: {exists: true}}, points: 1}
   - {id: not-pro, on: page_view, where: {plan: {ne: pro}}, points: 0.5}
   - {id: no-plan, on: page_view, where: {plan: {exists: false}}, points: 0.25}
+  - {id: sale, on: page_view, where: {path: {contains: "%"}}, points: 0.125}
   - {id: region, when: {attribute: region, in: [eu, 3]}, points: 6}
   - {id: vip, when: {attribute: vip, eq: true}, points: 8}
   - {id: avg-order, when: {avg: amount, of: purchase, gt: 40}, points: 5}
@@ -117,7 +118,7 @@ def _properties(rnd: random.Random, typ: str) -> dict[str, Any]:
     if typ == "purchase":
         return {"amount": rnd.choice([5, 12.5, 60, 99.9, 150, "12", "60", True, None])}
     if typ == "page_view":
-        props: dict[str, Any] = {"path": rnd.choice(["/", "/Pricing", "/docs", 7])}
+        props: dict[str, Any] = {"path": rnd.choice(["/", "/Pricing", "/docs", "/50%-off", 7])}
         choice = rnd.randrange(6)
         if choice == 0:
             props["plan"] = None
