@@ -128,8 +128,12 @@ def test_spark_equals_pure_scorer(spark: Any, tmp_path: Path, suffix: str) -> No
     model = parse_model(MODEL)
     leads, events = _data()
     out = tmp_path / f"out{suffix}"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")  # overwritten, as Spark's writers do
+    # an earlier run's output is replaced: a file (as the DuckDB engine writes) or a directory
+    if suffix == ".jsonl":
+        out.write_text('{"lead_id":"old"}\n')
+    else:
+        out.mkdir()
+        (out / "stale.txt").write_text("from an earlier run")
     stats = run_spark(model, *_write_inputs(tmp_path, leads, events), AT, out, spark=spark)
     got = _read(out)
     assert not (out / "stale.txt").exists()

@@ -122,30 +122,31 @@ def run_spark(
 ) -> BatchStats:
     """Score every lead with Spark and write `out`, like `run_batch`; `out` is a directory of part
     files (Parquet when it ends in .parquet, else JSON Lines)."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     if model.predictive_dimensions():
         raise NotExpressible("predictive dimensions are computed by their trained models, not in Spark")
     path = Path(out)
     fmt = "parquet" if path.suffix.lower() == ".parquet" else "json"
     t0 = time.perf_counter()
-    spark = spark or session()
+    spark = spark or session()  # first: a missing pyspark is SparkUnavailable
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     at_us = to_micros(parse_timestamp(at))
     schema = _register(spark, Path(leads), Path(events))
     sql, plan = spark_sql(model, schema, at_us, dedupe=dedupe)
     rows = spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
     cached = [rows]
     try:
+        fallback = F.coalesce(F.col("fallback"), F.lit(False))
         n, n_events, n_fallback = rows.agg(
-            F.count(F.lit(1)), F.sum("n_events"), F.sum(F.col("fallback").cast("long"))
+            F.count(F.lit(1)), F.sum("n_events"), F.sum(fallback.cast("long"))
         ).collect()[0]
         stats = BatchStats(leads=int(n), events=int(n_events or 0), fallback_leads=int(n_fallback or 0))
         stats.seconds["query"] = time.perf_counter() - t0
-        results = shaped(rows.filter(~F.col("fallback")), model, model_version(model), plan, at_us)
+        results = shaped(rows.filter(~fallback), model, model_version(model), plan, at_us)
         if stats.fallback_leads:
             t = time.perf_counter()
-            fb = score_fallback(spark, rows.filter(F.col("fallback")), schema, model, at_us)
+            fb = score_fallback(spark, rows.filter(fallback), schema, model, at_us)
             fb = fb.persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(fb)
             _check_refused(fb)
