@@ -41,7 +41,12 @@ def batch(
     model: ModelArg,
     leads: Annotated[Path, typer.Option("--leads", "-l", help="Leads: Parquet file or directory, or CSV.")],
     events: Annotated[Path, typer.Option("--events", "-e", help="Events: Parquet file or directory, or CSV.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results: .jsonl (JSON Lines) or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Results: .jsonl (JSON Lines) or .parquet; with --engine spark, a directory of part files."
+        ),
+    ],
     at: AtOption = None,
     engine: Annotated[Engine, typer.Option("--engine", help="duckdb (one machine) or spark.")] = Engine.duckdb,
     threads: Annotated[int | None, typer.Option("--threads", help="Threads for DuckDB (default: all cores).")] = None,
@@ -100,7 +105,7 @@ def batch(
     if stats.replayed_leads:
         summary += f"; {stats.replayed_leads:,} lifecycle replays in SQL"
     err.print(Text(summary, style="green"))
-    err.print(f"wrote {out}")
+    err.print(f"wrote {out}" + ("/ (a directory of part files)" if engine is Engine.spark else ""))
 
 
 def sql(
