@@ -44,7 +44,9 @@ def batch(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", help="Results: .jsonl (JSON Lines) or .parquet; with --engine spark, a directory of part files."
+            "--out",
+            "-o",
+            help="Results: .jsonl (JSON Lines) or .parquet; with --engine spark, a directory of part files.",
         ),
     ],
     at: AtOption = None,
