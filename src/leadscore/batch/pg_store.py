@@ -47,7 +47,7 @@ class Settings:
     work_mem: str = "256MB"
     parallel_workers: int | None = None
     deterministic: bool = True
-    jit: bool | None = None
+    jit: bool | None = False  # compiling the query's hundreds of expressions costs more than it saves
 
 
 def eligible(evaluator: Evaluator) -> bool:
