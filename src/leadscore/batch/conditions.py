@@ -57,6 +57,8 @@ class Compiler:
     sum_agg: str = "fsum"
     count_if: bool = False  # DuckDB's count_if(b): a plain sum, cheaper than count(*) FILTER (WHERE b)
     flags: dict[str, str] = field(default_factory=dict)  # event filter SQL -> its boolean column
+    # decay factor SQL -> (its column, the flags of the events that need it)
+    factors: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def flag(self, flt: str) -> str:
         """The filter as a boolean column computed once per event before the GROUP BY (`flag_columns`).
@@ -74,6 +76,21 @@ class Compiler:
     def flag_columns(self) -> str:
         """`, <filter> AS _ls_f0, ...` for the SELECT that feeds the GROUP BY ('' without filters)."""
         return "".join(f", {sql} AS {name}" for sql, name in self.flags.items())
+
+    def factor(self, sql: str, flag: str) -> str:
+        """A decay factor as a column computed once per event (rules with the same decay share it),
+        and only for the events some of those rules match: power() is the costliest expression."""
+        entry = self.factors.get(sql)
+        if entry is None:
+            entry = self.factors[sql] = (f"_ls_x{len(self.factors)}", [])
+        if flag not in entry[1]:
+            entry[1].append(flag)
+        return entry[0]
+
+    def factor_columns(self) -> str:
+        """`, CASE WHEN <flags> THEN <factor> END AS _ls_x0, ...` over a relation that has the flags."""
+        cols = [f", (CASE WHEN {' OR '.join(fl)} THEN {sql} END) AS {col}" for sql, (col, fl) in self.factors.items()]
+        return "".join(cols)
 
     def _count_agg(self, flt: str) -> str:
         f = self.flag(flt)

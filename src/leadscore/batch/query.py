@@ -172,6 +172,9 @@ def build_query(
     if c.flags:
         ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
         source = "_ls_evf"
+    if c.factors:
+        ctes.append(f"_ls_evx AS (SELECT *{c.factor_columns()} FROM {source})")
+        source = "_ls_evx"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
     leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"

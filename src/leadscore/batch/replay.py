@@ -44,7 +44,8 @@ def conditions_query(
     )
     aggs = ", ".join(["lead_id AS _ls_lead", T, *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     ctes.append(f"_ls_xf AS (SELECT *{c.flag_columns()} FROM _ls_x)")
-    ctes.append(f"_ls_agg AS (SELECT {aggs} FROM _ls_xf GROUP BY lead_id, {T})")
+    ctes.append(f"_ls_xd AS (SELECT *{c.factor_columns()} FROM _ls_xf)")
+    ctes.append(f"_ls_agg AS (SELECT {aggs} FROM _ls_xd GROUP BY lead_id, {T})")
     ctes.append(
         "_ls_base AS (SELECT a._ls_lead AS _ls_id, l.*, a.* FROM _ls_agg AS a "
         "LEFT JOIN leads AS l ON l.id = a._ls_lead)"

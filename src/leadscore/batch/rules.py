@@ -40,7 +40,9 @@ def event_rule(c: Compiler, rule: EventRule) -> RuleSql:
     else:
         # CASE rather than FILTER: engines compute an aggregate's argument for every row before the
         # filter applies, and power() over all events costs more than the rest of the aggregate
-        summed = c.aggs.add(f"{c.sum_agg}(CASE WHEN {c.flag(flt)} THEN {pts} * {_factor(rule, TS, c.at)} END)")
+        flag = c.flag(flt)
+        factor = c.factor(_factor(rule, TS, c.at), flag)
+        summed = c.aggs.add(f"{c.sum_agg}(CASE WHEN {flag} THEN {pts} * {factor} END)")
         total = f"coalesce({summed}, CAST(0.0 AS DOUBLE))"
     if rule.limit is not None:
         lim = q.double(rule.limit)
