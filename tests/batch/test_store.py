@@ -235,3 +235,21 @@ TRIGGER = """
 triggers:
   - {id: hot, on: label_changed, set: temperature, to: hot, destination: chat}
 """
+
+
+def test_export_read_by_two_parallel_readers_equals_one_reader(twins: tuple[LeadService, LeadService]) -> None:
+    import duckdb
+
+    from leadscore.batch.store_export import export_store
+
+    store = twins[0].store
+    model = parse_model(RULES_MODEL)
+    con = duckdb.connect()
+    at = twins[0].now_us()
+    one = export_store(store, model, at, con)  # a small store: one reader
+    two = export_store(store, model, at, con, split=100)  # SQLite: two readers, each over half the rows
+    assert one[1].num_rows > 200 and one[0].num_rows == 45
+    assert {"plan::num", "plan::str", "plan::bool", "email::str"} <= set(one[0].column_names + one[1].column_names)
+    for a, b in zip(one, two, strict=True):
+        assert a.equals(b), (a.schema, b.schema)
+    con.close()

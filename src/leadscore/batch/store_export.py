@@ -3,20 +3,28 @@
 Only what the model reads leaves the database: the attributes and properties it names (as
 `dialects.infer_schema` finds them) and, for a model without a lifecycle, only the events of the
 types it names, plus every event after the evaluation time (the store's `next_change_at` needs
-the next one of any type). Each needed key is taken out of the JSON column in SQL as JSON text
-(SQLite `->`, PostgreSQL `->`), so no properties object is ever parsed in Python; DuckDB then
-splits that text into the typed slots `key::num` / `key::str` / `key::bool` (`batch/schema.py`),
-because one key can hold a number in one event and text in another. Slots no row uses are
-dropped, so the tables look exactly like those the old row-by-row export built.
+the next one of any type). DuckDB splits each needed key into the typed slots `key::num` /
+`key::str` / `key::bool` (`batch/schema.py`), because one key can hold a number in one event and
+text in another. Slots no row uses are dropped, so the tables look exactly like those the old
+row-by-row export built.
 
-SQLite rows come through the driver's cursor in large `fetchmany` chunks; PostgreSQL streams a
+SQLite: an ADBC connection of its own reads Arrow batches with the raw JSON text, and DuckDB
+extracts the keys (vectorised; SQLite's JSON path extraction costs far more than the read
+itself). A large table is read by two connections in parallel, each over half of the rowid range
+(the driver releases the GIL); batches are converted as they arrive, so the raw text never sits
+in memory whole. PostgreSQL takes each key out in SQL (`->`, as JSON text) and streams a
 `COPY ... TO STDOUT` (CSV) into a temporary file that Arrow's CSV reader parses.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +40,9 @@ if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
 
 FETCH_ROWS = 200_000
+BATCH_ROWS = 131_072  # rows per Arrow batch the SQLite driver returns
+SPLIT_ROWS = 1_000_000  # a table with more rows (by its rowid range) is read by two readers
+READER_MIN_ROWS = 100_000  # a smaller one is read by the store's own driver, in this process
 MAX_EXACT_INT = 2**53
 
 
@@ -81,6 +92,14 @@ def needs_of(model: ScoringModel) -> Needs:
 
 
 # -- SQL per backend ----------------------------------------------------------------------------------
+def sqlite_path(store: LeadStore) -> str | None:
+    """The SQLite store's database file, which a connection of another driver can open (None: in memory)."""
+    if store.name == "postgres":
+        return None
+    db = store.engine.url.database
+    return db if db and db != ":memory:" and not db.startswith("file:") else None
+
+
 def _json_key(store: LeadStore, column: str, key: str) -> str:
     """The key's value as JSON text (NULL when absent)."""
     if store.name == "postgres":
@@ -90,17 +109,28 @@ def _json_key(store: LeadStore, column: str, key: str) -> str:
     return f"{column} -> {q.text('$.' + chr(34) + key + chr(34))}"
 
 
-def _lead_sql(store: LeadStore, needs: Needs, ids: str | None) -> str:
-    cols = ["id", *(_json_key(store, "attributes", a) for a in needs.attributes)]
+def _pointer(key: str) -> str:
+    """The key as a JSON pointer (RFC 6901), which DuckDB reads for any key."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _keys(store: LeadStore, raw: bool, column: str, keys: Sequence[str]) -> list[str]:
+    if not keys:
+        return []
+    return [f"{column} AS _p"] if raw else [_json_key(store, column, k) for k in keys]
+
+
+def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str:
+    cols = ["id", *_keys(store, raw, "attributes", needs.attributes)]
     where = f" WHERE id IN ({ids})" if ids else ""
     return f"SELECT {', '.join(cols)} FROM leads{where}"
 
 
-def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None) -> str:
+def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bool) -> str:
     cols = ["lead_id", "type", "ts", "seq"]
     if needs.event_ids:
         cols.append("event_key")
-    cols += [_json_key(store, "properties", p) for p in needs.properties]
+    cols += _keys(store, raw, "properties", needs.properties)
     where = []
     if ids:
         where.append(f"lead_id IN ({ids})")
@@ -117,7 +147,12 @@ def _raw_schema(names: Sequence[str], ints: Sequence[str]) -> pa.Schema:
     return pa.schema([(n, pa.int64() if n in ints else pa.string()) for n in names])
 
 
-def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+Keyed = tuple[tuple[int, int], "pa.RecordBatch"]  # ((reader, batch number), batch): the batches' order
+
+
+def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
+    """Through the store's own driver: a small table, or a database in memory (no other connection
+    can open it)."""
     import pyarrow as pa
 
     with store.read() as conn:
@@ -125,14 +160,120 @@ def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[p
         cur = raw.cursor()
         try:
             cur.execute(sql)
+            n = 0
             while rows := cur.fetchmany(FETCH_ROWS):
                 cols = list(zip(*rows, strict=True))
-                yield pa.record_batch([pa.array(c, f.type) for c, f in zip(cols, schema, strict=True)], schema=schema)
+                arrays = [pa.array(c, f.type) for c, f in zip(cols, schema, strict=True)]
+                yield (0, n), pa.record_batch(arrays, schema=schema)
+                n += 1
         finally:
             cur.close()
 
 
-def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _ranges(store: LeadStore, table: str, rowid: str, split: int) -> list[tuple[int, int]]:
+    """One rowid range per reader: two halves when the table holds more than `split` rows."""
+    with store.read() as conn:
+        lo, hi = conn.exec_driver_sql(f"SELECT min({rowid}), max({rowid}) FROM {table}").one()
+    lo, hi = (int(lo), int(hi)) if lo is not None else (0, 0)
+    if hi - lo + 1 <= split:
+        return [(lo, hi)]
+    mid = (lo + hi) // 2
+    return [(lo, mid), (mid + 1, hi)]
+
+
+# The ADBC driver links its own copy of SQLite. Two copies in one process break SQLite's POSIX
+# locks (closing one copy's file handle drops the other's locks, and the WAL index can be reset
+# under a live connection), so every ADBC connection lives in a child process of its own: it
+# streams the query's Arrow batches (IPC) to its stdout.
+_READER = """
+import json, sys
+import adbc_driver_sqlite.dbapi as adbc
+import pyarrow as pa
+job = json.loads(sys.argv[1])
+schema = pa.schema([(n, pa.int64() if t == "int" else pa.string()) for n, t in job["columns"]])
+with adbc.connect(job["path"]) as conn, conn.cursor() as cur:
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(job["batch_rows"])})
+    cur.execute(job["sql"])
+    with pa.ipc.new_stream(sys.stdout.buffer, schema) as writer:
+        for batch in cur.fetch_record_batch():
+            if batch.num_rows:
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+"""
+
+
+def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Queue[Any], stop: threading.Event) -> None:
+    import pyarrow as pa
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    columns = [(f.name, "int" if pa.types.is_integer(f.type) else "str") for f in schema]
+    job = json.dumps({"path": path, "sql": sql, "columns": columns, "batch_rows": BATCH_ROWS})
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-c", _READER, job], stdout=subprocess.PIPE, stderr=err)
+        try:
+            assert proc.stdout is not None
+            n = 0
+            with pa.ipc.open_stream(proc.stdout) as reader:
+                for batch in reader:
+                    if not put(((part, n), batch)):
+                        return
+                    n += 1
+            if proc.wait() != 0:
+                err.seek(0)
+                raise RuntimeError(f"reading the SQLite store failed: {err.read().decode(errors='replace')[-2000:]}")
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            put(exc)
+            return
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    put(None)
+
+
+def _adbc_batches(
+    path: str, sql: str, table: str, rowid: str, schema: pa.Schema, parts: list[tuple[int, int]]
+) -> Iterator[Keyed]:
+    """Batches of `sql` (a SELECT over `table`), read by one reader per rowid range in parallel;
+    keyed by (range, batch number), arriving in any order."""
+    joiner = " AND " if " WHERE " in sql else " WHERE "
+    out: queue.Queue[Any] = queue.Queue(maxsize=2 * len(parts))
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_adbc_read,
+            args=(path, f"{sql}{joiner}{table}.{rowid} BETWEEN {lo} AND {hi}", schema, i, out, stop),
+            daemon=True,
+        )
+        for i, (lo, hi) in enumerate(parts)
+    ]
+    for th in threads:
+        th.start()
+    try:
+        running = len(threads)
+        while running:
+            item = out.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+
+
+def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
     from pyarrow import csv
 
     fd, path = tempfile.mkstemp(suffix=".csv", prefix="leadscore-export-")
@@ -150,88 +291,119 @@ def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator
             read_options=csv.ReadOptions(column_names=schema.names, block_size=64 << 20),
             convert_options=opts,
         )
-        yield from reader
+        for n, batch in enumerate(reader):
+            yield (0, n), batch
     finally:
         os.unlink(path)
 
 
-def _batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    if store.name == "postgres":
-        return _postgres_batches(store, sql, schema)
-    return _sqlite_batches(store, sql, schema)
-
-
 # -- typed slots --------------------------------------------------------------------------------------
-def _typed_sql(plain: Sequence[str], keys: Sequence[str]) -> tuple[str, str]:
-    """(SELECT of the plain columns and three slots per key, SELECT counting values no slot holds)."""
+def _typed_sql(plain: Sequence[str], keys: Sequence[str], raw: bool) -> str:
+    """SELECT of the plain columns, three slots per key and `_ls_bad` (a value no slot holds).
+
+    `raw`: the keys are in the JSON text `_p`; else each key's value is the JSON text `_j<i>`."""
     cols = [q.ident(c) for c in plain]
+    source = "_st_raw"
+    if raw and keys:
+        paths = ", ".join(q.text(_pointer(k)) for k in keys)
+        source = f"(SELECT *, json_extract(_p, [{paths}]) AS _x FROM _st_raw)"
     bad = []
     for i, key in enumerate(keys):
-        j = f"CAST(_j{i} AS JSON)"
+        j = f"_x[{i + 1}]" if raw else f"CAST(_j{i} AS JSON)"
+        text = f"CAST({j} AS VARCHAR)" if raw else f"_j{i}"
         t = f"json_type({j})"
         number = f"{t} IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
         cols.append(f"CASE WHEN {number} THEN TRY_CAST({j} AS DOUBLE) END AS {q.ident(key + '::num')}")
         cols.append(f"CASE WHEN {t} = 'VARCHAR' THEN {j} ->> '$' END AS {q.ident(key + '::str')}")
         cols.append(f"CASE WHEN {t} = 'BOOLEAN' THEN TRY_CAST({j} AS BOOLEAN) END AS {q.ident(key + '::bool')}")
         # a whole number written without a fraction is a Python int: beyond 2**53 a double loses it
-        huge = f"(NOT regexp_matches(_j{i}, '[.eE]') AND abs(TRY_CAST({j} AS DOUBLE)) > {MAX_EXACT_INT})"
-        bad.append(f"({t} IN ('OBJECT', 'ARRAY') OR ({t} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {huge}))")
-    check = f"SELECT count(*) FILTER (WHERE {' OR '.join(bad)}) FROM _st_raw" if bad else ""
-    return f"SELECT {', '.join(cols)} FROM _st_raw", check
+        huge = f"(NOT regexp_matches({text}, '[.eE]') AND abs(TRY_CAST({j} AS DOUBLE)) > {MAX_EXACT_INT})"
+        bad.append(f"({t} IN ('OBJECT', 'ARRAY') OR ({number} AND {huge}))")
+    cols.append(f"coalesce({' OR '.join(bad)}, FALSE) AS _ls_bad" if bad else "FALSE AS _ls_bad")
+    return f"SELECT {', '.join(cols)} FROM {source}"
 
 
 def _typed(
     con: duckdb.DuckDBPyConnection,
-    batches: Iterator[pa.RecordBatch],
+    batches: Iterator[Keyed],
     plain: Sequence[str],
     keys: Sequence[str],
     empty: pa.Schema,
+    raw: bool,
 ) -> pa.Table:
+    import duckdb
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    select, check = _typed_sql(plain, keys)
-    parts: list[pa.Table] = []
-    for batch in batches:
+    select = _typed_sql(plain, keys, raw)
+
+    def convert(batch: pa.RecordBatch | pa.Table) -> pa.Table:
         con.register("_st_raw", batch)
         try:
-            if check and con.execute(check).fetchall()[0][0]:
-                raise Unsupported("nested values or integers beyond 2**53 in the properties the model reads")
-            parts.append(con.sql(select).to_arrow_table())
+            out = con.sql(select).to_arrow_table()
+        except duckdb.InvalidInputException as exc:  # JSON DuckDB cannot parse: the pure scorer reads it
+            raise Unsupported(f"stored JSON the batch engine cannot read: {exc}") from exc
         finally:
             con.unregister("_st_raw")
-    if not parts:
-        con.register("_st_raw", empty.empty_table())
-        try:
-            parts.append(con.sql(select).to_arrow_table())
-        finally:
-            con.unregister("_st_raw")
-    table = pa.concat_tables(parts)
+        if pc.any(out.column("_ls_bad")).as_py():
+            raise Unsupported("nested values or integers beyond 2**53 in the properties the model reads")
+        return out.drop_columns(["_ls_bad"])
+
+    parts = sorted(((key, convert(batch)) for key, batch in batches), key=lambda kv: kv[0])
+    table = pa.concat_tables([t for _, t in parts]) if parts else convert(empty.empty_table())
     unused = [
         i for i, name in enumerate(table.column_names) if "::" in name and table.column(i).null_count == len(table)
     ]
     return table.drop_columns([table.column_names[i] for i in unused])
 
 
+def _export(store: LeadStore, sql: str, table: str, rowid: str, schema: pa.Schema, split: int) -> Iterator[Keyed]:
+    if store.name == "postgres":
+        return _postgres_batches(store, sql, schema)
+    path = sqlite_path(store)
+    if path is None:
+        return _sqlite_batches(store, sql, schema)
+    parts = _ranges(store, table, rowid, split)
+    if parts[-1][1] - parts[0][0] < min(READER_MIN_ROWS, split):  # starting a reader costs more
+        return _sqlite_batches(store, sql, schema)
+    return _adbc_batches(path, sql, table, rowid, schema, parts)
+
+
 def export_store(
-    store: LeadStore, model: ScoringModel, at: int, con: duckdb.DuckDBPyConnection, *, ids: str | None = None
+    store: LeadStore,
+    model: ScoringModel,
+    at: int,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ids: str | None = None,
+    split: int = SPLIT_ROWS,
 ) -> tuple[pa.Table, pa.Table]:
     """(leads, events) of the store, or of the leads the store query `ids` selects (one column of ids).
 
     Events carry `_ls_ord` (the log's sequence, which orders ties in time) and `id` when a lifecycle
-    needs event ids. Raises `Unsupported` when a value the model reads has no typed slot.
+    needs event ids. Raises `Unsupported` when a value the model reads has no typed slot. `split`:
+    a SQLite table with more rows is read by two connections at once.
     """
     import pyarrow as pa
 
     needs = needs_of(model)
-    lead_names = ["id", *(f"_j{i}" for i in range(len(needs.attributes)))]
-    lead_schema = _raw_schema(lead_names, ())
+    raw = sqlite_path(store) is not None  # the raw JSON text, keys extracted by DuckDB
+
+    def names(prefix: list[str], keys: Sequence[str]) -> list[str]:
+        if raw:
+            return [*prefix, "_p"] if keys else prefix
+        return [*prefix, *(f"_j{i}" for i in range(len(keys)))]
+
+    lead_schema = _raw_schema(names(["id"], needs.attributes), ())
+    lead_sql = _lead_sql(store, needs, ids, raw)
     leads = _typed(
-        con, _batches(store, _lead_sql(store, needs, ids), lead_schema), ["id"], needs.attributes, lead_schema
+        con, _export(store, lead_sql, "leads", "rowid", lead_schema, split), ["id"], needs.attributes, lead_schema, raw
     )
     plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
-    ev_schema = _raw_schema([*plain, *(f"_j{i}" for i in range(len(needs.properties)))], ("ts", "seq"))
+    ev_schema = _raw_schema(names(plain, needs.properties), ("ts", "seq"))
+    ev_sql = _event_sql(store, needs, at, ids, raw)
     events = _typed(
-        con, _batches(store, _event_sql(store, needs, at, ids), ev_schema), plain, needs.properties, ev_schema
+        con, _export(store, ev_sql, "events", "seq", ev_schema, split), plain, needs.properties, ev_schema, raw
     )
     ts = events.column("ts").cast(pa.timestamp("us", tz="UTC"))
     events = events.set_column(events.column_names.index("ts"), "timestamp", ts)
