@@ -95,6 +95,21 @@ def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) ->
     return views + query[len("WITH ") :], plan
 
 
+def _changed(dims: list[str]) -> str:
+    """SQL: the score or a dimension moved by more than the last bits of a double (as the DuckDB bulk
+    path judges it: sums run in another order than the pure scorer's, and an unchanged score that
+    comes back one unit in the last place away is no change worth a history row)."""
+    from leadscore.batch import sqltext as q
+    from leadscore.batch.store_write import TOLERANCE
+
+    def close(old: str, new: str) -> str:
+        return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
+
+    same = [f"(SELECT count(*) FROM json_object_keys(prev_dims)) = {len(dims)}"]
+    same += [close(f"CAST(prev_dims ->> {q.text(d)} AS DOUBLE PRECISION)", f"dim_{j}") for j, d in enumerate(dims)]
+    return f"(NOT had OR NOT {close('prev_score', 'score')} OR NOT coalesce({' AND '.join(same)}, FALSE))"
+
+
 def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:
     """One statement: score, append score history where the score or dimensions changed (from the
     results as they were), upsert results; returns (leads written, history rows)."""
@@ -104,7 +119,8 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
     model = evaluator.model
     dims = pg_rows.dimensions_json(plan)
     shaped = (
-        f"SELECT lead_id, score, {dims} AS dims, {pg_rows.labels_json(model, plan)} AS labels, "
+        f"SELECT lead_id, score, {dims} AS dims, {''.join(f'dim_{j}, ' for j in range(len(plan.dimensions)))}"
+        f"{pg_rows.labels_json(model, plan)} AS labels, "
         f"{pg_rows.breakdown_json(plan)} AS breakdown, {pg_rows.playbook_json(model)} AS playbook, "
         f"{pg_rows.queue_rank(model)} AS queue_rank, least(next_change_at, (SELECT min(e.ts) FROM events AS e "
         f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s"
@@ -114,7 +130,7 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
         f"FROM ({shaped}) AS sh LEFT JOIN results AS r ON r.lead_id = sh.lead_id"
     )
     version, name = q.text(evaluator.version), q.text(model.name)
-    changed = "NOT had OR prev_score <> score OR CAST(prev_dims AS JSONB) <> CAST(dims AS JSONB)"
+    changed = _changed(plan.dimensions)
     cols = "model, model_version, evaluated_at, score, dimensions, labels, stage, stage_history, playbook, "
     cols += "queue_rank, breakdown, next_change_at"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols.split(", "))
