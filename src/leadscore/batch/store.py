@@ -153,15 +153,24 @@ def _fallback_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def rescore_store(
-    store: LeadStore, evaluator: Evaluator, at: int, cause: str, *, ids: str | None = None
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    *,
+    ids: str | None = None,
+    adbc_min_rows: int | None = None,
 ) -> BatchRescored | None:
     """Rescore the stored leads at `at` through DuckDB and store results and score history in one
     transaction, exactly as `Evaluator.rescore` would store them (cause `cause`).
 
     `ids`: an SQL query over the store giving one column of lead ids to rescore (default: every
     lead). None when the model or the data needs the pure scorer (nothing was written then).
+    On a SQLite file, at least `adbc_min_rows` results (default `store_write.ADBC_MIN_ROWS`) are
+    written through ADBC, in a transaction of the writer's own.
     """
-    from leadscore.batch.store_write import write_rows
+    from leadscore.batch.store_export import sqlite_path
+    from leadscore.batch.store_write import ADBC_MIN_ROWS, ROWS_TABLE, write_rows, write_sqlite
 
     if not writable(evaluator):
         return None
@@ -178,6 +187,14 @@ def rescore_store(
         seconds["shape"] = time.perf_counter() - t
         dims = run.plan.dimensions
         t = time.perf_counter()
+        path = sqlite_path(store)
+        minimum = ADBC_MIN_ROWS if adbc_min_rows is None else adbc_min_rows
+        if path is not None and not fallback:
+            rows = run.con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
+            if rows >= minimum:
+                changed = write_sqlite(path, run.con, dims, at, cause)
+                seconds["write"] = time.perf_counter() - t
+                return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
         def work(conn: object) -> int:
             changed = write_rows(store, conn, run.con, dims, at, cause)  # type: ignore[arg-type]

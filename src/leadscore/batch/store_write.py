@@ -1,8 +1,9 @@
 """Batch results written into the store in bulk: results upserted and score history appended in SQL.
 
 The rows (already shaped as the `results` table stores them, JSON as text, plus each dimension as
-a number `d0`, `d1`, ...) are loaded into a temporary table of the store (SQLite: one driver
-`executemany`; PostgreSQL: `COPY`), then two statements do the rest inside the database:
+a number `d0`, `d1`, ...) are loaded into a temporary table of the store (SQLite: streamed as
+Arrow into an ADBC bulk ingest, or for a few rows one driver `executemany`; PostgreSQL: `COPY`),
+then two statements do the rest inside the database:
 the history rows of the leads whose score or dimensions changed (compared with the stored result
 in SQL, as `results_repo.save_results` compares them in Python), then the upsert. A lead whose
 stored result is newer than the evaluation time was rescored by something else meanwhile (an
@@ -11,6 +12,11 @@ event arrived while the store was exported): it is left alone, history and all.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +48,8 @@ ROWS_TABLE = "_st_rows"  # in DuckDB: RESULT_COLUMNS then d0..dn
 FETCH_ROWS = 50_000
 TEMP = "_ls_new_results"
 TOLERANCE = 1e-12
+ADBC_MIN_ROWS = 20_000  # fewer rows go through the store's own driver: starting the writer costs more
+STREAM_ROWS = 65_536
 
 
 def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ...]]:
@@ -76,14 +84,18 @@ def _same_dimensions(backend: str, dims: Sequence[str]) -> str:
     return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
 
 
-def _load(backend: str, raw: Any, con: duckdb.DuckDBPyConnection, n_dims: int) -> None:
+def _ddl(backend: str, n_dims: int) -> str:
     extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims))
     text = "TEXT" if backend == "sqlite" else "JSON"
-    ddl = (
+    return (
         f"CREATE TEMP TABLE {TEMP} (lead_id TEXT PRIMARY KEY, model TEXT, model_version TEXT, evaluated_at BIGINT, "
         f"score DOUBLE PRECISION, dimensions {text}, labels {text}, stage TEXT, stage_history {text}, "
         f"playbook {text}, queue_rank INTEGER, breakdown {text}, next_change_at BIGINT{extra})"
     )
+
+
+def _load(backend: str, raw: Any, con: duckdb.DuckDBPyConnection, n_dims: int) -> None:
+    ddl = _ddl(backend, n_dims)
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
     if backend == "postgres":
         with raw.cursor() as cur:
@@ -98,6 +110,25 @@ def _load(backend: str, raw: Any, con: duckdb.DuckDBPyConnection, n_dims: int) -
     raw.execute(ddl)
     marks = ", ".join("?" for _ in range(len(RESULT_COLUMNS) + n_dims))
     raw.executemany(f"INSERT INTO temp.{TEMP} ({cols}) VALUES ({marks})", _rows(con, n_dims))
+
+
+def _statements(backend: str, dims: Sequence[str], at: int, cause: str) -> tuple[str, str]:
+    """(INSERT of the history rows of the changed leads, upsert of the results) from the temporary table."""
+    fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
+    changed = f"(r.lead_id IS NULL OR NOT {_close('r.score', 'n.score')} OR NOT {_same_dimensions(backend, dims)})"
+    history = (
+        "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
+        f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
+        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
+        f"WHERE {fresh} AND {changed} ORDER BY n.lead_id"
+    )
+    cols = ", ".join(RESULT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    upsert = (
+        f"INSERT INTO results ({cols}) SELECT {cols} FROM {TEMP} WHERE TRUE ORDER BY lead_id "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
+    )
+    return history, upsert
 
 
 def write_rows(
@@ -116,25 +147,88 @@ def write_rows(
     if backend == "postgres":
         # the same row locks (in id order) as every other writer of a lead takes
         _exec(raw, f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {TEMP}) ORDER BY id FOR UPDATE")
-    fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
-    changed = f"(r.lead_id IS NULL OR NOT {_close('r.score', 'n.score')} OR NOT {_same_dimensions(backend, dims)})"
-    history = (
-        "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
-        f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
-        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
-        f"WHERE {fresh} AND {changed} ORDER BY n.lead_id"
-    )
+    history, upsert = _statements(backend, dims, at, cause)
     n_changed = _exec(raw, history)
-    cols = ", ".join(RESULT_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
-    _exec(
-        raw,
-        f"INSERT INTO results ({cols}) SELECT {cols} FROM {TEMP} WHERE TRUE ORDER BY lead_id "
-        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}",
-    )
+    _exec(raw, upsert)
     if backend == "sqlite":
         _exec(raw, f"DROP TABLE temp.{TEMP}")
     return n_changed
+
+
+# The ADBC driver links its own copy of SQLite, which must not share a process with the store's
+# (two copies break each other's POSIX locks): the writer is a child process. It takes the write
+# lock (BEGIN IMMEDIATE, waiting and retrying as the store's own writers do), ingests the Arrow
+# stream from its stdin into the temporary table, runs both statements and commits: one
+# transaction, rolled back whole on any error, a cut stream included.
+_WRITER = """
+import json, sys, time
+import adbc_driver_sqlite.dbapi as adbc
+import pyarrow as pa
+job = json.loads(sys.argv[1])
+with adbc.connect(job["path"], autocommit=True) as conn, conn.cursor() as cur:
+    cur.execute("PRAGMA busy_timeout=%d" % job["busy_ms"])
+    cur.execute("PRAGMA synchronous=NORMAL")
+    for attempt in range(8):
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            break
+        except Exception as exc:
+            if attempt == 7 or not any(w in str(exc).lower() for w in ("locked", "busy")):
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    try:
+        cur.execute(job["ddl"])
+        cur.adbc_ingest(job["temp"], pa.ipc.open_stream(sys.stdin.buffer), mode="append", temporary=True)
+        cur.execute(job["history"])
+        cur.execute("SELECT changes()")
+        changed = cur.fetchone()[0]
+        cur.execute(job["upsert"])
+        cur.execute("DROP TABLE temp." + job["temp"])
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+print(changed)
+"""
+
+
+def write_sqlite(path: str, con: duckdb.DuckDBPyConnection, dims: Sequence[str], at: int, cause: str) -> int:
+    """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
+    own (through ADBC); returns how many leads changed (got a score_history row)."""
+    import pyarrow as pa
+
+    from leadscore.store.backends import BUSY_TIMEOUT_S
+
+    history, upsert = _statements("sqlite", dims, at, cause)
+    job = {
+        "path": path,
+        "busy_ms": int(BUSY_TIMEOUT_S * 1000),
+        "ddl": _ddl("sqlite", len(dims)),
+        "temp": TEMP,
+        "history": history,
+        "upsert": upsert,
+    }
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
+    rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, json.dumps(job)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            with pa.ipc.new_stream(proc.stdin, rows.schema) as stream:
+                for batch in rows:
+                    stream.write_batch(batch)
+        except (BrokenPipeError, OSError):
+            pass  # the writer stopped early: its error is reported below
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        out = proc.stdout.read().decode()
+        if proc.wait() != 0:
+            err.seek(0)
+            raise RuntimeError(f"writing the results into the SQLite store failed: {err.read().decode()[-2000:]}")
+    return int(out.strip().splitlines()[-1])
 
 
 def _exec(raw: Any, sql: str) -> int:
