@@ -1,12 +1,13 @@
 """The store's `leads` and `events` as the scoring query reads them, as SQL inside PostgreSQL.
 
-The store keeps properties and attributes as JSON documents (the `json` type, so key order
-survives); the query wants one typed column per kind of value. Every name the model reads gets
+The store keeps properties and attributes as JSONB documents (`store.tables`: parsed when
+written); the query wants one typed column per kind of value. Every name the model reads gets
 four slots, `name::num`, `name::str`, `name::bool` and `name::other` (JSON null, objects, arrays:
 present, but equal to nothing, exactly as the pure scorer sees None or a list), of which at most
 one is non-null per row, because the same property can be a number in one event and text in another.
 
-Each document is parsed once per row: the views are fenced subqueries (`OFFSET 0`) so that the
+Each document is read once per row (the cast to JSONB is a no-op on today's schema and parses the
+documents of a store still on the plain JSON type): the views are fenced subqueries (`OFFSET 0`) so that the
 planner does not copy the extraction into every aggregate that reads a slot.
 """
 
