@@ -259,3 +259,12 @@ def test_export_read_by_two_parallel_readers_equals_one_reader(twins: tuple[Lead
     for a, b in zip(one, two, strict=True):
         assert a.equals(b), (a.schema, b.schema)
     con.close()
+
+
+@pytest.mark.parametrize("value", [{"tier": 3}, [3], 2**53 + 1, -(10**30)])
+def test_values_no_typed_slot_holds_keep_the_pure_path(twins: tuple[LeadService, LeadService], value: object) -> None:
+    fast, _ = twins
+    evaluator = Evaluator(parse_model(RULES_MODEL))
+    assert rescore_store(fast.store, evaluator, fast.now_us(), "test") is not None
+    fast.ingest_events([Event("L0001", "trial", START + timedelta(days=50), {"plan": value}, "odd")])
+    assert rescore_store(fast.store, evaluator, fast.now_us(), "test") is None  # nested, or a double loses it

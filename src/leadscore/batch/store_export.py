@@ -301,26 +301,38 @@ def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator
 def _typed_sql(plain: Sequence[str], keys: Sequence[str], raw: bool) -> str:
     """SELECT of the plain columns, three slots per key and `_ls_bad` (a value no slot holds).
 
-    `raw`: the keys are in the JSON text `_p`; else each key's value is the JSON text `_j<i>`."""
-    cols = [q.ident(c) for c in plain]
-    source = "_st_raw"
-    if raw and keys:
+    `raw`: the keys are in the JSON text `_p`; else each key's value is the JSON text `_j<i>`.
+    Layered so each value, its JSON type and its number are computed once, and CASE (not AND/OR,
+    which evaluate both sides) keeps the costly tests to the rows they concern."""
+    if not keys:
+        return f"SELECT {', '.join(q.ident(c) for c in plain)}, FALSE AS _ls_bad FROM _st_raw"
+    values = [q.ident(c) for c in plain]
+    if raw:
         paths = ", ".join(q.text(_pointer(k)) for k in keys)
-        source = f"(SELECT *, json_extract(_p, [{paths}]) AS _x FROM _st_raw)"
-    bad = []
+        values += [f"json_extract(_p, [{paths}])[{i + 1}] AS _v{i}" for i in range(len(keys))]
+    else:
+        values += [f"CAST(_j{i} AS JSON) AS _v{i}" for i in range(len(keys))]
+    typed = [f"json_type(_v{i}) AS _t{i}" for i in range(len(keys))]
+    slots, bad = [], []
     for i, key in enumerate(keys):
-        j = f"_x[{i + 1}]" if raw else f"CAST(_j{i} AS JSON)"
-        text = f"CAST({j} AS VARCHAR)" if raw else f"_j{i}"
-        t = f"json_type({j})"
+        v, t, num = f"_v{i}", f"_t{i}", q.ident(key + "::num")
         number = f"{t} IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-        cols.append(f"CASE WHEN {number} THEN TRY_CAST({j} AS DOUBLE) END AS {q.ident(key + '::num')}")
-        cols.append(f"CASE WHEN {t} = 'VARCHAR' THEN {j} ->> '$' END AS {q.ident(key + '::str')}")
-        cols.append(f"CASE WHEN {t} = 'BOOLEAN' THEN TRY_CAST({j} AS BOOLEAN) END AS {q.ident(key + '::bool')}")
+        slots.append(f"CASE WHEN {number} THEN TRY_CAST(CAST({v} AS VARCHAR) AS DOUBLE) END AS {num}")
+        slots.append(f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' END AS {q.ident(key + '::str')}")
+        slots.append(f"CASE WHEN {t} = 'BOOLEAN' THEN TRY_CAST({v} AS BOOLEAN) END AS {q.ident(key + '::bool')}")
         # a whole number written without a fraction is a Python int: beyond 2**53 a double loses it
-        huge = f"(NOT regexp_matches({text}, '[.eE]') AND abs(TRY_CAST({j} AS DOUBLE)) > {MAX_EXACT_INT})"
-        bad.append(f"({t} IN ('OBJECT', 'ARRAY') OR ({number} AND {huge}))")
-    cols.append(f"coalesce({' OR '.join(bad)}, FALSE) AS _ls_bad" if bad else "FALSE AS _ls_bad")
-    return f"SELECT {', '.join(cols)} FROM {source}"
+        # (JSON types it BIGINT/UBIGINT, or DOUBLE past 64 bits: then only its text tells)
+        bad.append(
+            f"CASE WHEN {t} IN ('OBJECT', 'ARRAY') THEN TRUE WHEN {t} IN ('BIGINT', 'UBIGINT') "
+            f"THEN abs(TRY_CAST(CAST({v} AS VARCHAR) AS HUGEINT)) > {MAX_EXACT_INT} WHEN {t} = 'DOUBLE' AND abs({num}) > {MAX_EXACT_INT} "
+            f"THEN NOT regexp_matches(CAST({v} AS VARCHAR), '[.eE]') ELSE FALSE END"
+        )
+    helpers = ", ".join(f"_v{i}, _t{i}" for i in range(len(keys)))
+    flag = " OR ".join(f"coalesce({b}, FALSE)" for b in bad)
+    return (
+        f"SELECT * EXCLUDE ({helpers}), {flag} AS _ls_bad FROM (SELECT *, {', '.join(slots)} FROM "
+        f"(SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM _st_raw)))"
+    )
 
 
 def _typed(
