@@ -175,7 +175,7 @@ def rescore_in_database(
 ) -> Rescored | None:
     """Every lead (or refresh's due leads) scored at `at` and written, in one transaction holding the
     leads' row locks; None when the store, the model or its SQL does not allow it."""
-    from leadscore.store.pipeline import Rescored
+    from leadscore.batch.store import BatchRescored
 
     if store.name != "postgres" or not eligible(evaluator):
         return None
@@ -205,6 +205,6 @@ def rescore_in_database(
         # the leads' row locks, as every writer takes them, before the statement's snapshot is taken
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
         row = conn.exec_driver_sql(sql.replace("%", "%%")).one()
-        return Rescored(leads=int(row[0]), changed=int(row[1]))
+        return BatchRescored(leads=int(row[0]), changed=int(row[1]), engine="postgresql (in-database)")
 
     return store.transact(work)

@@ -278,11 +278,12 @@ def model_apply(
     project: ProjectOpt = None,
 ) -> None:
     """Make a new model active and rescore every lead under it (the old version stays in history)."""
-    with _service(project) as service:
+    with _service(project) as service, err.status("rescoring every lead under the new model..."):
         applied = service.apply_model(file, quiet=quiet)
+    engine = getattr(applied.rescored, "engine", "pure scorer")
     out.print(
-        f"model {applied.version} active (was {applied.previous}); {applied.rescored.leads} leads rescored, "
-        f"{applied.rescored.changed} changed, {len(applied.rescored.firings)} triggers"
+        f"model {applied.version} active (was {applied.previous}); {applied.rescored.leads} leads rescored "
+        f"({engine}), {applied.rescored.changed} changed, {len(applied.rescored.firings)} triggers"
     )
 
 

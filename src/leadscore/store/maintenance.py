@@ -51,19 +51,15 @@ def _due(conn: Connection, at: int, version: str, after: str, limit: int) -> lis
 def _bulk(store: LeadStore, evaluator: Evaluator, at: int, cause: str, due: str | None = None) -> Rescored | None:
     """The whole rescore in bulk (`due`: SQL giving the ids of refresh's due leads), or None when the
     model or the data needs the pure path."""
+    from leadscore.batch.pg_store import rescore_in_database
     from leadscore.batch.store import rescore_store, writable
 
     if not writable(evaluator):
         return None
     if store.name == "postgres":
-        try:
-            from leadscore.batch.pg_store import rescore_in_database  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            pass
-        else:
-            done: Rescored | None = rescore_in_database(store, evaluator, at, cause, due_only=due is not None)
-            if done is not None:
-                return done
+        done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None)
+        if done is not None:
+            return done
     return rescore_store(store, evaluator, at, cause, ids=due)
 
 
