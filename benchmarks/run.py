@@ -38,6 +38,8 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ("store_ingest.py", ["--quick"], ["--leads", "20000", "--runs", "1"], "store.md", "Store"),
     # printed tables, so that a quick run shows its own figures (the full run also writes results/batch.md)
     ("batch_rescore.py", ["--quick"], ["--leads", "1000000", "--runs", "3"], None, "Batch re-score"),
+    ("store_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "store_rescore.md", "Store re-score"),
+    ("pg_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "pg_rescore.md", "In-database re-score"),
     ("predictive_real_data.py", None, [], "predictive.md", "Predictive scoring on the real data"),
     (
         "predictive_scale.py",
@@ -51,8 +53,11 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
 RESULTS = HERE / "results"
 
 
-def result_file(script: str, result: str | None) -> Path:
-    return RESULTS / (result or f"{Path(script).stem}.md")
+def result_file(script: str, result: str | None, quick: bool = False) -> Path:
+    """The section's file; a quick run's own `<name>-quick.md` when the script wrote one."""
+    path = RESULTS / (result or f"{Path(script).stem}.md")
+    mini = path.with_name(f"{path.stem}-quick.md")
+    return mini if quick and mini.exists() else path
 
 
 def machine() -> str:
@@ -96,11 +101,11 @@ def run_suite(quick: bool, only: list[str] | None) -> list[str]:
     return failures
 
 
-def collect(target: Path, label: str, failures: list[str]) -> None:
+def collect(target: Path, label: str, failures: list[str], quick: bool = False) -> None:
     sections = [
-        result_file(script, result).read_text().strip()
+        result_file(script, result, quick).read_text().strip()
         for script, _, _, result, _ in SUITE
-        if result_file(script, result).exists()
+        if result_file(script, result, quick).exists()
     ]
     header = [
         "# Benchmarks",
@@ -139,7 +144,7 @@ def main() -> int:
         shutil.copytree(RESULTS, saved)
         try:
             failures = run_suite(True, args.only)
-            collect(ROOT / "BENCHMARKS-quick.md", "`make bench-quick` (small sizes)", failures)
+            collect(ROOT / "BENCHMARKS-quick.md", "`make bench-quick` (small sizes)", failures, quick=True)
         finally:
             shutil.rmtree(RESULTS)
             shutil.copytree(saved, RESULTS)
