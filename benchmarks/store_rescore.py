@@ -47,10 +47,6 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _children_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
 def model_b(a: Path, out: Path) -> Path:
     """Model A with other points for the pricing page and the demo request (a typical tuning change)."""
     from ruamel.yaml import YAML
@@ -188,7 +184,6 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
             "seconds": seconds,
             "cpu_s": _cpu_s() - cpu,
             "rss_mb": _rss_mb(),
-            "child_rss_mb": _children_rss_mb(),
             "leads": done.leads,
             "changed": done.changed,
             "engine": getattr(done, "engine", "pure"),
@@ -295,17 +290,16 @@ def report(
         f"of {CHECK_LEADS} leads ({check_s:.0f} s).",
         "Model: the b2b example without lifecycle and triggers; each run applies the other of two variants.",
         "",
-        "| path | wall s (median) | CPU s (median) | leads/s | changed | peak RSS MiB (largest child) |",
+        "| path | wall s (median) | CPU s (median) | leads/s | changed | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|",
         f"| bulk (DuckDB), {len(bulk)} runs | {med:.1f} | {statistics.median(r['cpu_s'] for r in bulk):.1f} | "
         f"{a.leads / med:,.0f} | {bulk[-1]['changed']:,} | "
-        f"{max(r['rss_mb'] for r in bulk):.0f} ({max(r['child_rss_mb'] for r in bulk):.0f}) |",
+        f"{max(r['rss_mb'] for r in bulk):.0f} |",
         f"| pure, {pure[0]['leads']} leads sampled x{len(pure)}, extrapolated | {pure_total:.0f} | "
         f"{statistics.median(r['cpu_s'] / r['leads'] for r in pure) * a.leads:.0f} | "
         f"{1 / per_lead:,.0f} | | {max(r['rss_mb'] for r in pure):.0f} |",
         f"| first apply (no stored results, bulk) | {first['seconds']:.1f} | {first['cpu_s']:.1f} | "
-        f"{a.leads / first['seconds']:,.0f} | {first['changed']:,} | {first['rss_mb']:.0f} "
-        f"({first['child_rss_mb']:.0f}) |",
+        f"{a.leads / first['seconds']:,.0f} | {first['changed']:,} | {first['rss_mb']:.0f} |",
         "",
         f"Speed-up: {pure_total / med:.0f}x. Phases of the bulk runs (median s):",
         "",

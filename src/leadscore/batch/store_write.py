@@ -159,7 +159,7 @@ def write_rows(
 # (two copies break each other's POSIX locks): the writer is a child process. It takes the write
 # lock (BEGIN IMMEDIATE, waiting and retrying as the store's own writers do), ingests the Arrow
 # stream from its stdin into the temporary table, runs both statements and commits: one
-# transaction, rolled back whole on any error, a cut stream included.
+# transaction, rolled back whole on any error; a cut stream (fewer rows than sent) is one.
 _WRITER = """
 import json, sys, time
 import adbc_driver_sqlite.dbapi as adbc
@@ -179,6 +179,10 @@ with adbc.connect(job["path"], autocommit=True) as conn, conn.cursor() as cur:
     try:
         cur.execute(job["ddl"])
         cur.adbc_ingest(job["temp"], pa.ipc.open_stream(sys.stdin.buffer), mode="append", temporary=True)
+        cur.execute("SELECT count(*) FROM temp." + job["temp"])
+        got = cur.fetchone()[0]
+        if got != job["rows"]:
+            raise RuntimeError("%d result rows arrived, %d were sent" % (got, job["rows"]))
         cur.execute(job["history"])
         cur.execute("SELECT changes()")
         changed = cur.fetchone()[0]
@@ -208,6 +212,7 @@ def write_sqlite(path: str, con: duckdb.DuckDBPyConnection, dims: Sequence[str],
         "history": history,
         "upsert": upsert,
     }
+    job["rows"] = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
     rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)
     with tempfile.TemporaryFile() as err:
@@ -216,14 +221,18 @@ def write_sqlite(path: str, con: duckdb.DuckDBPyConnection, dims: Sequence[str],
         )
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            with pa.ipc.new_stream(proc.stdin, rows.schema) as stream:
-                for batch in rows:
-                    stream.write_batch(batch)
-        except (BrokenPipeError, OSError):
-            pass  # the writer stopped early: its error is reported below
-        finally:
+            stream = pa.ipc.new_stream(proc.stdin, rows.schema)
+            for batch in rows:
+                stream.write_batch(batch)
+            stream.close()
+            proc.stdin.close()
+        except BaseException as exc:
+            proc.kill()  # before its input ends: a stream cut short must never look complete
+            proc.wait()
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+            if not isinstance(exc, OSError):  # not the writer having stopped early (reported below)
+                raise
         out = proc.stdout.read().decode()
         if proc.wait() != 0:
             err.seek(0)
