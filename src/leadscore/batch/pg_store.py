@@ -26,6 +26,7 @@ from leadscore.batch.pg_views import (
 )
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import QueryPlan, build_query
+from leadscore.batch.relevance import horizons, relevant_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -91,7 +92,12 @@ def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) ->
     query = postgres_sql(plan.sql)
     if not query.startswith("WITH "):
         raise NotExpressible("unexpected shape of the scoring query")  # pragma: no cover
-    views = f"WITH {LEADS_VIEW} AS ({leads_view(names, only)}), {EVENTS_VIEW} AS ({events_view(names, only, at)}), "
+    # the events no rule or condition can read at `at` (too old for every window of their type, or of
+    # a type the model never names) are not even parsed: on months of history, a large share
+    found = horizons(model)
+    keep = relevant_sql(found, "ts", at) if found is not None else None
+    events = events_view(names, only, at, keep)
+    views = f"WITH {LEADS_VIEW} AS ({leads_view(names, only)}), {EVENTS_VIEW} AS ({events}), "
     return views + query[len("WITH ") :], plan
 
 

@@ -96,10 +96,11 @@ def leads_view(names: Names, only: str | None = None) -> str:
     return _typed("id", "id", "leads", "attributes", where, names.attributes)
 
 
-def events_view(names: Names, only: str | None = None, until: int | None = None) -> str:
+def events_view(names: Names, only: str | None = None, until: int | None = None, keep: str | None = None) -> str:
     """SELECT of lead_id, type, timestamp, id (the event key), `_ls_ord` (the log's sequence),
-    `_ls_micros` and the property slots; `until` keeps the events at or before that instant."""
-    conds = []
+    `_ls_micros` and the property slots; `until` keeps the events at or before that instant, `keep`
+    (SQL over `type` and `ts`) only the events some rule can read (`batch.relevance`)."""
+    conds = [keep] if keep else []
     if only:
         conds.append(f"lead_id IN (SELECT lead_id FROM {only})")
     if until is not None:
