@@ -314,8 +314,8 @@ def report(
         "",
     ]
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    if not a.quick:
-        a.out.write_text("\n".join(lines))
+    # a quick run writes its own file, so the full figures stay as they are
+    (a.out.with_name(f"{a.out.stem}-quick.md") if a.quick else a.out).write_text("\n".join(lines))
     print("\n".join(lines))
 
 
