@@ -8,28 +8,24 @@ the next one of any type). DuckDB splits each needed key into the typed slots `k
 text in another. Slots no row uses are dropped, so the tables look exactly like those the old
 row-by-row export built.
 
-SQLite: an ADBC connection of its own reads Arrow batches with the raw JSON text, and DuckDB
-extracts the keys (vectorised; SQLite's JSON path extraction costs far more than the read
-itself). A large table is read by two connections in parallel, each over half of the rowid range
-(the driver releases the GIL); batches are converted as they arrive, so the raw text never sits
-in memory whole. PostgreSQL takes each key out in SQL (`->`, as JSON text) and streams a
+SQLite: the raw JSON text is read, and DuckDB extracts the keys (vectorised; SQLite's JSON path
+extraction costs far more than the read itself): a large table through ADBC readers
+(`store_adbc`, two in parallel over rowid halves for more than `split` rows), batches converted
+as they arrive so the raw text never sits in memory whole; a small one through the store's own
+driver. PostgreSQL takes each key out in SQL (`->`, as JSON text) and streams a
 `COPY ... TO STDOUT` (CSV) into a temporary file that Arrow's CSV reader parses.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import subprocess
-import sys
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.store_adbc import Keyed, adbc_batches
 from leadscore.model.conditions import AnyConditionModel, children
 from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
 
@@ -40,7 +36,6 @@ if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
 
 FETCH_ROWS = 200_000
-BATCH_ROWS = 131_072  # rows per Arrow batch the SQLite driver returns
 SPLIT_ROWS = 1_000_000  # a table with more rows (by its rowid range) is read by two readers
 READER_MIN_ROWS = 100_000  # a smaller one is read by the store's own driver, in this process
 MAX_EXACT_INT = 2**53
@@ -100,24 +95,16 @@ def sqlite_path(store: LeadStore) -> str | None:
     return db if db and db != ":memory:" and not db.startswith("file:") else None
 
 
-def _json_key(store: LeadStore, column: str, key: str) -> str:
-    """The key's value as JSON text (NULL when absent)."""
-    if store.name == "postgres":
-        return f"CAST({column} -> {q.text(key)} AS TEXT)"
-    if any(c in key for c in '"\\'):
-        raise Unsupported(f"property name {key!r} cannot be written as an SQLite JSON path")
-    return f"{column} -> {q.text('$.' + chr(34) + key + chr(34))}"
-
-
 def _pointer(key: str) -> str:
     """The key as a JSON pointer (RFC 6901), which DuckDB reads for any key."""
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 def _keys(store: LeadStore, raw: bool, column: str, keys: Sequence[str]) -> list[str]:
+    """SQLite: the raw JSON text `_p`; PostgreSQL: each key's value as JSON text (NULL when absent)."""
     if not keys:
         return []
-    return [f"{column} AS _p"] if raw else [_json_key(store, column, k) for k in keys]
+    return [f"{column} AS _p"] if raw else [f"CAST({column} -> {q.text(k)} AS TEXT)" for k in keys]
 
 
 def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str:
@@ -145,9 +132,6 @@ def _raw_schema(names: Sequence[str], ints: Sequence[str]) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([(n, pa.int64() if n in ints else pa.string()) for n in names])
-
-
-Keyed = tuple[tuple[int, int], "pa.RecordBatch"]  # ((reader, batch number), batch): the batches' order
 
 
 def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
@@ -179,98 +163,6 @@ def _ranges(store: LeadStore, table: str, rowid: str, split: int) -> list[tuple[
         return [(lo, hi)]
     mid = (lo + hi) // 2
     return [(lo, mid), (mid + 1, hi)]
-
-
-# The ADBC driver links its own copy of SQLite. Two copies in one process break SQLite's POSIX
-# locks (closing one copy's file handle drops the other's locks, and the WAL index can be reset
-# under a live connection), so every ADBC connection lives in a child process of its own: it
-# streams the query's Arrow batches (IPC) to its stdout.
-_READER = """
-import json, sys
-import adbc_driver_sqlite.dbapi as adbc
-import pyarrow as pa
-job = json.loads(sys.argv[1])
-schema = pa.schema([(n, pa.int64() if t == "int" else pa.string()) for n, t in job["columns"]])
-with adbc.connect(job["path"]) as conn, conn.cursor() as cur:
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(job["batch_rows"])})
-    cur.execute(job["sql"])
-    with pa.ipc.new_stream(sys.stdout.buffer, schema) as writer:
-        for batch in cur.fetch_record_batch():
-            if batch.num_rows:
-                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-"""
-
-
-def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Queue[Any], stop: threading.Event) -> None:
-    import pyarrow as pa
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    columns = [(f.name, "int" if pa.types.is_integer(f.type) else "str") for f in schema]
-    job = json.dumps({"path": path, "sql": sql, "columns": columns, "batch_rows": BATCH_ROWS})
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", _READER, job], stdout=subprocess.PIPE, stderr=err)
-        try:
-            assert proc.stdout is not None
-            n = 0
-            with pa.ipc.open_stream(proc.stdout) as reader:
-                for batch in reader:
-                    if not put(((part, n), batch)):
-                        return
-                    n += 1
-            if proc.wait() != 0:
-                err.seek(0)
-                raise RuntimeError(f"reading the SQLite store failed: {err.read().decode(errors='replace')[-2000:]}")
-        except BaseException as exc:  # handed to the consuming thread, which raises it
-            put(exc)
-            return
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-    put(None)
-
-
-def _adbc_batches(
-    path: str, sql: str, table: str, rowid: str, schema: pa.Schema, parts: list[tuple[int, int]]
-) -> Iterator[Keyed]:
-    """Batches of `sql` (a SELECT over `table`), read by one reader per rowid range in parallel;
-    keyed by (range, batch number), arriving in any order."""
-    joiner = " AND " if " WHERE " in sql else " WHERE "
-    out: queue.Queue[Any] = queue.Queue(maxsize=2 * len(parts))
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=_adbc_read,
-            args=(path, f"{sql}{joiner}{table}.{rowid} BETWEEN {lo} AND {hi}", schema, i, out, stop),
-            daemon=True,
-        )
-        for i, (lo, hi) in enumerate(parts)
-    ]
-    for th in threads:
-        th.start()
-    try:
-        running = len(threads)
-        while running:
-            item = out.get()
-            if item is None:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-    finally:
-        stop.set()
-        for th in threads:
-            th.join()
 
 
 def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
@@ -324,7 +216,8 @@ def _typed_sql(plain: Sequence[str], keys: Sequence[str], raw: bool) -> str:
         # (JSON types it BIGINT/UBIGINT, or DOUBLE past 64 bits: then only its text tells)
         bad.append(
             f"CASE WHEN {t} IN ('OBJECT', 'ARRAY') THEN TRUE WHEN {t} IN ('BIGINT', 'UBIGINT') "
-            f"THEN abs(TRY_CAST(CAST({v} AS VARCHAR) AS HUGEINT)) > {MAX_EXACT_INT} WHEN {t} = 'DOUBLE' AND abs({num}) > {MAX_EXACT_INT} "
+            f"THEN abs(TRY_CAST(CAST({v} AS VARCHAR) AS HUGEINT)) > {MAX_EXACT_INT} "
+            f"WHEN {t} = 'DOUBLE' AND abs({num}) > {MAX_EXACT_INT} "
             f"THEN NOT regexp_matches(CAST({v} AS VARCHAR), '[.eE]') ELSE FALSE END"
         )
     helpers = ", ".join(f"_v{i}, _t{i}" for i in range(len(keys)))
@@ -378,7 +271,7 @@ def _export(store: LeadStore, sql: str, table: str, rowid: str, schema: pa.Schem
     parts = _ranges(store, table, rowid, split)
     if parts[-1][1] - parts[0][0] < min(READER_MIN_ROWS, split):  # starting a reader costs more
         return _sqlite_batches(store, sql, schema)
-    return _adbc_batches(path, sql, table, rowid, schema, parts)
+    return adbc_batches(path, sql, table, rowid, schema, parts)
 
 
 def export_store(
@@ -399,7 +292,7 @@ def export_store(
     import pyarrow as pa
 
     needs = needs_of(model)
-    raw = sqlite_path(store) is not None  # the raw JSON text, keys extracted by DuckDB
+    raw = store.name != "postgres"  # SQLite: the raw JSON text, keys extracted by DuckDB
 
     def names(prefix: list[str], keys: Sequence[str]) -> list[str]:
         if raw:
