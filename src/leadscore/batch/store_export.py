@@ -1,9 +1,10 @@
 """The store's leads and events as the batch engine reads them, exported column-wise into Arrow.
 
 Only what the model reads leaves the database: the attributes and properties it names (as
-`dialects.infer_schema` finds them) and, for a model without a lifecycle, only the events of the
-types it names, plus every event after the evaluation time (the store's `next_change_at` needs
-the next one of any type). DuckDB splits each needed key into the typed slots `key::num` /
+`dialects.infer_schema` finds them) and, for a model without a lifecycle, only the events some
+rule or condition can read at the evaluation time (`batch.relevance`: types it names, within the
+longest window of each), plus every event after it (the store's `next_change_at` needs the next
+one of any type). DuckDB splits each needed key into the typed slots `key::num` /
 `key::str` / `key::bool` (`batch/schema.py`), because one key can hold a number in one event and
 text in another. Slots no row uses are dropped, so the tables look exactly like those the old
 row-by-row export built.
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.relevance import relevant_sql
 from leadscore.batch.store_adbc import Keyed, adbc_batches
-from leadscore.model.conditions import AnyConditionModel, children
-from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
+from leadscore.model.spec import ScoringModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -47,41 +48,24 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Needs:
-    """What the model reads: attribute and property names, and event types (None: every type)."""
+    """What the model reads: attribute and property names, and per event type the longest window it
+    is read through (`batch.relevance`; None: every event matters, as with a lifecycle)."""
 
     attributes: tuple[str, ...]
     properties: tuple[str, ...]
-    types: tuple[str, ...] | None
+    horizons: dict[str, int | None] | None
     event_ids: bool  # the lifecycle's stage history names events by id
-
-
-def _roots(model: ScoringModel) -> list[AnyConditionModel]:
-    roots: list[Any] = [r.when for r in model.rules if isinstance(r, ConditionRule)]
-    roots += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
-    roots += [t.when for t in (model.lifecycle.transitions if model.lifecycle else []) if t.when is not None]
-    roots += [p.when for p in model.playbooks if p.when is not None]
-    return roots
 
 
 def needs_of(model: ScoringModel) -> Needs:
     from leadscore.batch.dialects import infer_schema
+    from leadscore.batch.relevance import horizons
 
     schema = infer_schema(model)
-    types: set[str] | None = None
-    if model.lifecycle is None:  # a lifecycle reads stage_set events and transitions' events: keep them all
-        types = {t for r in model.rules if isinstance(r, EventRule) for t in r.on}
-        stack = _roots(model)
-        while stack:
-            cond = stack.pop()
-            for attr in ("count", "none", "of", "last"):
-                found = getattr(cond, attr, None)
-                if isinstance(found, tuple):
-                    types.update(found)
-            stack.extend(children(cond))
     return Needs(
         attributes=tuple(sorted(schema.leads.slots)),
         properties=tuple(sorted(schema.events.slots)),
-        types=tuple(sorted(types)) if types is not None else None,
+        horizons=horizons(model),
         event_ids=model.lifecycle is not None,
     )
 
@@ -121,10 +105,10 @@ def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bo
     where = []
     if ids:
         where.append(f"lead_id IN ({ids})")
-    if needs.types is not None:
-        # later events of any type are kept for the next stored event after `at`
-        kinds = ", ".join(q.text(t) for t in needs.types) or "NULL"
-        where.append(f"(type IN ({kinds}) OR ts > {int(at)})")
+    if needs.horizons is not None:
+        # only the events some rule can read at `at`; later events of any type are kept for the
+        # next stored event after `at`
+        where.append(f"({relevant_sql(needs.horizons, 'ts', int(at))} OR ts > {int(at)})")
     return f"SELECT {', '.join(cols)} FROM events" + (f" WHERE {' AND '.join(where)}" if where else "")
 
 
