@@ -5,7 +5,7 @@ Data comes from `leadscore generate --leads N` (made once, kept under --data). T
 example without its lifecycle (stage replay has no pandas counterpart); the full example is measured too,
 to show what the lifecycle fallback costs. Every measurement runs in its own process (peak RSS is that
 process's). The pure scorer runs on a sample of leads and is extrapolated per event.
-Writes benchmarks/results/batch.md.
+Writes benchmarks/results/batch.md (--quick: batch-quick.md, which `make bench-quick` shows).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def main() -> int:
         help="data sets for the full model (its SQL replay grows with the square of a lead's events: use smaller ones)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="5k leads, one run, no pandas; prints, does not write batch.md"
+        "--quick", action="store_true", help="5k leads, one run, no pandas; writes batch-quick.md"
     )
     parser.add_argument("--child", nargs=4, metavar=("MODE", "MODEL", "DATA", "EXTRA"))
     args = parser.parse_args()
@@ -257,10 +257,9 @@ def main() -> int:
         "100 events go to the pure scorer.",
     ]
     print("\n".join(lines))
-    if not args.quick:
-        out = HERE / "results" / "batch.md"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text("\n".join(lines) + "\n")
+    out = HERE / "results" / ("batch-quick.md" if args.quick else "batch.md")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
     return 0
 
 
