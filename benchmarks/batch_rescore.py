@@ -55,6 +55,15 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def generated(leads: int) -> Path:
+    """`leadscore generate --leads N` data, made once and kept in the temporary directory."""
+    data = Path(tempfile.gettempdir()) / f"leadscore-bench-batch-{leads}"
+    if not (data / "leads.parquet").exists():
+        cmd = [str(ROOT / ".venv/bin/leadscore"), "generate", "--leads", str(leads), "--out", str(data)]
+        subprocess.run([*cmd, "--format", "parquet"], check=True)
+    return data
+
+
 def child(mode: str, model_path: str, data: str, extra: str) -> dict[str, Any]:
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import load_model
@@ -167,8 +176,13 @@ def main() -> int:
         help="data sets for the full model (its SQL replay grows with the square of a lead's events: use smaller ones)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="5k leads, one run, no pandas; writes batch-quick.md"
+        "--lifecycle-leads",
+        type=int,
+        nargs="*",
+        default=None,
+        help="sizes of generated data sets for the full model (made once, kept in the temp directory)",
     )
+    parser.add_argument("--quick", action="store_true", help="5k leads, one run, no pandas; writes batch-quick.md")
     parser.add_argument("--child", nargs=4, metavar=("MODE", "MODEL", "DATA", "EXTRA"))
     args = parser.parse_args()
     if args.child:
@@ -177,21 +191,9 @@ def main() -> int:
     if args.quick:
         args.leads, args.runs, args.skip_pandas, args.sample = 5_000, 1, True, 500
 
-    data = args.data or Path(tempfile.gettempdir()) / f"leadscore-bench-batch-{args.leads}"
-    if not (data / "leads.parquet").exists():
-        subprocess.run(
-            [
-                str(ROOT / ".venv/bin/leadscore"),
-                "generate",
-                "--leads",
-                str(args.leads),
-                "--out",
-                str(data),
-                "--format",
-                "parquet",
-            ],
-            check=True,
-        )
+    data = args.data or generated(args.leads)
+    if args.lifecycle_leads:
+        args.lifecycle_data = [*(args.lifecycle_data or []), *(generated(n) for n in args.lifecycle_leads)]
     work = Path(tempfile.mkdtemp())
     rules = rules_only_model(work / "b2b-saas-rules.yaml")
     load = os.getloadavg()[0]
