@@ -21,7 +21,7 @@ from leadscore.engine.values import kind
 from leadscore.model.conditions import AggregateCondition, AnyConditionModel, AttributeCondition, children
 from leadscore.model.fingerprint import model_version
 from leadscore.model.predicates import PredicateFields
-from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
+from leadscore.model.spec import EventRule, ScoringModel
 
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 _EPOCH_US = {
@@ -46,11 +46,7 @@ def _pred_kind(pred: PredicateFields) -> Kind | None:
 
 
 def _conditions(model: ScoringModel) -> Iterator[AnyConditionModel]:
-    roots: list[Any] = [r.when for r in model.rules if isinstance(r, ConditionRule)]
-    roots += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
-    roots += [t.when for t in (model.lifecycle.transitions if model.lifecycle else []) if t.when is not None]
-    roots += [p.when for p in model.playbooks if p.when is not None]
-    stack = list(roots)
+    stack = model.root_conditions()
     while stack:
         cond = stack.pop()
         yield cond

@@ -21,7 +21,7 @@ from leadscore.model.conditions import (
     children,
 )
 from leadscore.model.predicates import Predicate
-from leadscore.model.spec import ConditionRule, EventRule, Linear, ScoringModel
+from leadscore.model.spec import EventRule, Linear, ScoringModel
 
 DAY_US = 86_400 * 1_000_000
 
@@ -55,7 +55,6 @@ def _leaves(c: Compiler, flt: _Filter, seconds: int) -> str:
 def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: int = DAY_US) -> str:
     """BIGINT epoch micros after `at` (NULL: time alone never changes the result)."""
     instants: list[str] = []
-    conditions: list[AnyConditionModel] = []
     for rule in model.rules:
         if isinstance(rule, EventRule):
             if rule.within is not None:
@@ -71,13 +70,7 @@ def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: in
                 else:
                     n = c.count(c.event_filter(rule.on, rule.where, None))
                     instants.append(f"(CASE WHEN {n} > 0 THEN CAST({step} AS BIGINT) END)")
-        elif isinstance(rule, ConditionRule):
-            conditions.append(rule.when)
-    conditions += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
-    if model.lifecycle:
-        conditions += [t.when for t in model.lifecycle.transitions if t.when is not None]
-    conditions += [p.when for p in model.playbooks if p.when is not None]
-    for cond in conditions:
+    for cond in model.root_conditions():
         instants.extend(_condition_instants(c, cond))
     if not instants:
         return "CAST(NULL AS BIGINT)"

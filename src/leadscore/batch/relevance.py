@@ -23,7 +23,7 @@ from leadscore.model.conditions import (
     NoneCondition,
     children,
 )
-from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
+from leadscore.model.spec import EventRule, ScoringModel
 
 Reads = Iterator[tuple[Sequence[str], int | None]]  # (event types, window in seconds or None: all time)
 
@@ -47,15 +47,10 @@ def horizons(model: ScoringModel) -> dict[str, int | None] | None:
     if model.lifecycle is not None or model.predictive_dimensions():
         return None
     reads: list[tuple[Sequence[str], int | None]] = []
-    conditions: list[AnyConditionModel] = []
     for rule in model.rules:
         if isinstance(rule, EventRule):
             reads.append((rule.on, None if rule.within is None else int(rule.within)))
-        elif isinstance(rule, ConditionRule):
-            conditions.append(rule.when)
-    conditions += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
-    conditions += [p.when for p in model.playbooks if p.when is not None]
-    for cond in conditions:
+    for cond in model.root_conditions():  # no lifecycle here: rules, labels and playbooks
         reads.extend((types, None if w is None else int(w)) for types, w in _condition_reads(cond))
     out: dict[str, int | None] = {}
     for types, window in reads:

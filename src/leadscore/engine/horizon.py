@@ -22,7 +22,7 @@ from leadscore.model.conditions import (
     NoneCondition,
     children,
 )
-from leadscore.model.spec import ConditionRule, EventRule, Linear, ScoringModel
+from leadscore.model.spec import EventRule, Linear, ScoringModel
 
 DAY_US = 86_400 * 1_000_000
 
@@ -59,7 +59,6 @@ def _condition_windows(cond: AnyConditionModel) -> Iterator[Window]:
 def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
     windows: list[Window] = []
     decaying: list[Decaying] = []
-    conditions: list[AnyConditionModel] = []
     for rule in model.rules:
         if isinstance(rule, EventRule):
             where = compile_where(rule.where)
@@ -68,13 +67,7 @@ def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
             if rule.decay is not None:
                 ends = rule.decay.linear.micros if isinstance(rule.decay, Linear) else None
                 decaying.append(Decaying(rule.on, where, ends))
-        elif isinstance(rule, ConditionRule):
-            conditions.append(rule.when)
-    conditions += [b.when for bands in model.labels.values() for b in bands if b.when is not None]
-    if model.lifecycle:
-        conditions += [t.when for t in model.lifecycle.transitions if t.when is not None]
-    conditions += [p.when for p in model.playbooks if p.when is not None]
-    for cond in conditions:
+    for cond in model.root_conditions():
         windows.extend(_condition_windows(cond))
     return windows, decaying
 

@@ -205,6 +205,15 @@ class ScoringModel(Strict):
     def dimension_of(self, rule: EventRule | ConditionRule) -> str:
         return rule.dimension or "score"
 
+    def root_conditions(self) -> list[Any]:
+        """Every `when:` a lead's result evaluates, in model order: condition rules, label bands,
+        automatic transitions, playbooks (triggers look at results, not leads: not included)."""
+        roots: list[Any] = [r.when for r in self.rules if isinstance(r, ConditionRule)]
+        roots += [b.when for bands in self.labels.values() for b in bands if b.when is not None]
+        roots += [t.when for t in (self.lifecycle.transitions if self.lifecycle else []) if t.when is not None]
+        roots += [p.when for p in self.playbooks if p.when is not None]
+        return roots
+
     def predictive_dimensions(self) -> dict[str, Predictive]:
         """Dimensions filled by a trained model, by name (empty for a rules-only model)."""
         return {name: d.predictive for name, d in (self.dimensions or {}).items() if d.predictive is not None}
