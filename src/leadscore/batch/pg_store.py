@@ -105,15 +105,10 @@ def _changed(dims: list[str]) -> str:
     """SQL: the score or a dimension moved by more than the last bits of a double (as the DuckDB bulk
     path judges it: sums run in another order than the pure scorer's, and an unchanged score that
     comes back one unit in the last place away is no change worth a history row)."""
-    from leadscore.batch import sqltext as q
-    from leadscore.batch.store_write import TOLERANCE
+    from leadscore.batch.store_write import close_sql, same_dimensions_sql
 
-    def close(old: str, new: str) -> str:
-        return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
-
-    same = [f"(SELECT count(*) FROM json_object_keys(prev_dims)) = {len(dims)}"]
-    same += [close(f"CAST(prev_dims ->> {q.text(d)} AS DOUBLE PRECISION)", f"dim_{j}") for j, d in enumerate(dims)]
-    return f"(NOT had OR NOT {close('prev_score', 'score')} OR NOT coalesce({' AND '.join(same)}, FALSE))"
+    same = same_dimensions_sql("postgres", dims, "prev_dims", "dim_{}")
+    return f"(NOT had OR NOT {close_sql('prev_score', 'score')} OR NOT {same})"
 
 
 def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:

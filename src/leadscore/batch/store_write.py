@@ -62,7 +62,7 @@ def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ..
         yield from chunk
 
 
-def _close(old: str, new: str) -> str:
+def close_sql(old: str, new: str) -> str:
     """SQL: equal but for the last bits of a double.
 
     The batch engine sums in another order than the pure scorer, so an unchanged score can come
@@ -71,17 +71,18 @@ def _close(old: str, new: str) -> str:
     return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
 
 
-def _same_dimensions(backend: str, dims: Sequence[str]) -> str:
-    """SQL: the stored `r.dimensions` equal the new `n.d0...` (same keys, values `_close`)."""
+def same_dimensions_sql(backend: str, dims: Sequence[str], stored: str = "r.dimensions", new: str = "n.d{}") -> str:
+    """SQL: the stored JSON object `stored` equals the new columns `new` (formatted with each
+    dimension's position): the same keys, values `close_sql`."""
     if backend == "postgres":
-        keys = "(SELECT count(*) FROM json_object_keys(r.dimensions))"
+        keys = f"(SELECT count(*) FROM json_object_keys({stored}))"
         values = [
-            _close(f"CAST(r.dimensions ->> {q.text(d)} AS DOUBLE PRECISION)", f"n.d{j}") for j, d in enumerate(dims)
+            close_sql(f"CAST({stored} ->> {q.text(d)} AS DOUBLE PRECISION)", new.format(j)) for j, d in enumerate(dims)
         ]
     else:
-        keys = "(SELECT count(*) FROM json_each(r.dimensions))"
+        keys = f"(SELECT count(*) FROM json_each({stored}))"
         values = [
-            _close(f"json_extract(r.dimensions, {q.text('$.' + chr(34) + d + chr(34))})", f"n.d{j}")
+            close_sql(f"json_extract({stored}, {q.text('$.' + chr(34) + d + chr(34))})", new.format(j))
             for j, d in enumerate(dims)
         ]
     return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
@@ -122,7 +123,8 @@ def _statements(backend: str, dims: Sequence[str], at: int, cause: str) -> tuple
     in lead id order (SQLite: the temporary table's own order)."""
     order = "" if backend == "sqlite" else " ORDER BY n.lead_id"
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
-    changed = f"(r.lead_id IS NULL OR NOT {_close('r.score', 'n.score')} OR NOT {_same_dimensions(backend, dims)})"
+    same = same_dimensions_sql(backend, dims)
+    changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same})"
     history = (
         "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
         f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
