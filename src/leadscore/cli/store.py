@@ -23,6 +23,8 @@ ProjectOpt = Annotated[
     Path | None, typer.Option("--project", help="Workspace directory (default: found from the current directory).")
 ]
 AtOpt = Annotated[str | None, typer.Option("--at", help="Evaluation time, ISO 8601 (default: now, UTC).")]
+SkipInvalidOpt = Annotated[bool, typer.Option("--skip-invalid", help="Keep good rows; bad ones to --rejects.")]
+RejectsOpt = Annotated[Path | None, typer.Option(help="Rejects file (.csv or .jsonl).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
@@ -132,10 +134,8 @@ def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, pro
 
 def ingest_events(
     file: Path,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Keep good rows; bad ones to --rejects.")
-    ] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Rejects file (.csv or .jsonl).")] = None,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
     project: ProjectOpt = None,
 ) -> None:
     """Ingest events (CSV, JSON Lines, Parquet); each batch rescores its leads at once."""
@@ -144,10 +144,8 @@ def ingest_events(
 
 def ingest_leads(
     file: Path,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Keep good rows; bad ones to --rejects.")
-    ] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Rejects file (.csv or .jsonl).")] = None,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
     project: ProjectOpt = None,
 ) -> None:
     """Upsert lead attributes (changes kept as history) and rescore the leads that changed."""
