@@ -140,6 +140,18 @@ def event_rule(draw: Any, i: int, dim: str | None) -> dict[str, Any]:
 
 
 @st.composite
+def event_transition(draw: Any) -> dict[str, Any]:
+    """A transition on an event type, sometimes restricted to some source stages."""
+    t: dict[str, Any] = {
+        "to": draw(st.sampled_from(STAGES + EXITS)),
+        "on": draw(st.sampled_from([*TYPES[3:], "click"])),
+    }
+    if draw(st.booleans()):
+        t["from"] = draw(st.lists(st.sampled_from(STAGES + EXITS), min_size=1, max_size=2, unique=True))
+    return t
+
+
+@st.composite
 def models(draw: Any) -> dict[str, Any]:
     dims = draw(st.sampled_from([None, ["engagement", "fit"]]))
     model: dict[str, Any] = {"format": 1, "name": "generated"}
@@ -177,14 +189,7 @@ def models(draw: Any) -> dict[str, Any]:
         }
     if draw(st.booleans()):
         trs: list[dict[str, Any]] = []
-        for _ in range(draw(st.integers(0, 4))):
-            t: dict[str, Any] = {
-                "to": draw(st.sampled_from(STAGES + EXITS)),
-                "on": draw(st.sampled_from([*TYPES[3:], "click"])),
-            }
-            if draw(st.booleans()):
-                t["from"] = draw(st.lists(st.sampled_from(STAGES + EXITS), min_size=1, max_size=2, unique=True))
-            trs.append(t)
+        trs += draw(st.lists(event_transition(), max_size=4))
         static = draw(st.booleans())
         auto_cond = condition(None, events=False) if static else condition(score_condition(names))
         for to in draw(st.lists(st.sampled_from(STAGES[1:]), max_size=2, unique=True)):
@@ -283,14 +288,7 @@ def lifecycle_models(draw: Any) -> dict[str, Any]:
     trs: list[dict[str, Any]] = []
     for to in draw(st.lists(st.sampled_from(STAGES[1:]), min_size=1, max_size=3, unique=True)):
         trs.append({"to": to, "when": draw(dynamic)})
-    for _ in range(draw(st.integers(0, 3))):
-        t: dict[str, Any] = {
-            "to": draw(st.sampled_from(STAGES + EXITS)),
-            "on": draw(st.sampled_from([*TYPES[3:], "click"])),
-        }
-        if draw(st.booleans()):
-            t["from"] = draw(st.lists(st.sampled_from(STAGES + EXITS), min_size=1, max_size=2, unique=True))
-        trs.append(t)
+    trs += draw(st.lists(event_transition(), max_size=3))
     if draw(st.booleans()):
         trs.append({"to": "lead", "from": ["recycled"], "when": draw(dynamic)})
     model["lifecycle"] = {"stages": STAGES, "exits": EXITS, "transitions": trs}
