@@ -45,7 +45,8 @@ def _pred_kind(pred: PredicateFields) -> Kind | None:
     return None
 
 
-def _conditions(model: ScoringModel) -> Iterator[AnyConditionModel]:
+def all_conditions(model: ScoringModel) -> Iterator[AnyConditionModel]:
+    """Every condition a result evaluates, nested ones included (`ScoringModel.root_conditions`)."""
     stack = model.root_conditions()
     while stack:
         cond = stack.pop()
@@ -65,7 +66,7 @@ def infer_schema(model: ScoringModel) -> SourceSchema:
     for rule in model.rules:
         if isinstance(rule, EventRule):
             where(rule.where)
-    for cond in _conditions(model):
+    for cond in all_conditions(model):
         if isinstance(cond, AttributeCondition):
             attrs.setdefault(cond.attribute, _pred_kind(cond) or "str")
         if isinstance(cond, AggregateCondition):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from leadscore.batch import sqltext as q
-from leadscore.batch.dialects import _conditions, infer_schema
+from leadscore.batch.dialects import all_conditions, infer_schema
 from leadscore.batch.schema import SourceSchema, TableSchema
 from leadscore.model.conditions import AggregateCondition, CountCondition, LastCondition, NoneCondition
 from leadscore.model.spec import EventRule, ScoringModel
@@ -43,7 +43,7 @@ def model_names(model: ScoringModel) -> Names:
     for rule in model.rules:
         if isinstance(rule, EventRule) and rule.where:
             types.update(rule.on)
-    for cond in _conditions(model):
+    for cond in all_conditions(model):
         if isinstance(cond, AggregateCondition):
             types.update(cond.of)
         elif isinstance(cond, CountCondition) and cond.where:
