@@ -36,6 +36,9 @@ class QueryPlan:
     notes: list[str] = field(default_factory=list)
 
 
+ZERO = "CAST(0.0 AS DOUBLE)"
+
+
 def _row_sum(parts: list[str], flavor: Flavor) -> str:
     if not parts:
         return "CAST(0.0 AS DOUBLE)"
@@ -91,20 +94,27 @@ def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source
         own = [f"_ls_p{i}" for i, r in enumerate(rules) if r.dimension == d]
         raw.append(f"{_row_sum(own, flavor)} AS _ls_raw{j}")
         spec = model.dimension_spec(d)
-        cases = []
-        if spec.cap is not None:
-            cases.append(f"WHEN _ls_raw{j} > {q.double(spec.cap)} THEN {q.double(spec.cap)} - _ls_raw{j}")
-        if spec.floor is not None:
-            cases.append(f"WHEN _ls_raw{j} < {q.double(spec.floor)} THEN {q.double(spec.floor)} - _ls_raw{j}")
-        adj = f"(CASE {' '.join(cases)} ELSE CAST(0.0 AS DOUBLE) END)" if cases else "CAST(0.0 AS DOUBLE)"
-        adjust.append(f"{adj} AS _ls_j{j}")
-        dim_val.append(f"{_row_sum([*own, f'_ls_j{j}'], flavor)} AS _ls_d{j}")
-    total = _row_sum([*(f"_ls_p{i}" for i in range(len(rules))), *(f"_ls_j{j}" for j in range(len(dims)))], flavor)
+        # (condition, bound): the cap is tested first, as in the pure scorer
+        clamps = [(f"_ls_raw{j} > {q.double(b)}", q.double(b + 0.0)) for b in (spec.cap,) if b is not None]
+        clamps += [(f"_ls_raw{j} < {q.double(b)}", q.double(b + 0.0)) for b in (spec.floor,) if b is not None]
+        if clamps:
+            adjust.append(f"(CASE {' '.join(f'WHEN {c} THEN {b} - _ls_raw{j}' for c, b in clamps)} ELSE {ZERO} END)")
+            # a clamped dimension is the bound itself, as in the pure scorer: the rules' points plus
+            # the adjustment would keep the raw sum's rounding error (39.99999999999999 for a cap of 40)
+            dim_val.append(f"(CASE {' '.join(f'WHEN {c} THEN {b}' for c, b in clamps)} ELSE _ls_raw{j} END)")
+        else:
+            adjust.append(ZERO)
+            dim_val.append(f"_ls_raw{j}")
+    adjust = [f"{a} AS _ls_j{j}" for j, a in enumerate(adjust)]
+    dim_val = [f"{v} AS _ls_d{j}" for j, v in enumerate(dim_val)]
+    # the total is the sum of the dimensions (after their floors and caps), MODEL-FORMAT.md
+    total = _row_sum([f"_ls_d{j}" for j in range(len(dims))], flavor)
     return [
         f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM {source})",
         f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)",
         f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)",
-        f"_ls_dims AS (SELECT *, {', '.join(dim_val)}, {total} AS {TOTAL} FROM _ls_adj)",
+        f"_ls_dim AS (SELECT *, {', '.join(dim_val)} FROM _ls_adj)",
+        f"_ls_dims AS (SELECT *, {total} AS {TOTAL} FROM _ls_dim)",
     ]
 
 

@@ -66,10 +66,10 @@ class Scorer:
     # -- pieces, usable on their own by the other engines and the store -------------------------
     def _contributions(
         self, attributes: Mapping[str, Any], timeline: Timeline, at: int
-    ) -> tuple[list[tuple[str, str, float, int | None]], list[tuple[str, str, float]]]:
-        """Non-zero rule contributions in model order (then predictive dimensions), and the
-        floor / cap adjustments per dimension. Plain tuples: the lifecycle replay calls this at every
-        event's time and needs only the sums."""
+    ) -> tuple[list[tuple[str, str, float, int | None]], list[tuple[str, str, float]], dict[str, float]]:
+        """Non-zero rule contributions in model order (then predictive dimensions), the floor / cap
+        adjustments per dimension, and each dimension's value. Plain tuples: the lifecycle replay
+        calls this at every event's time and needs only the sums."""
         ctx = Context(at, attributes, timeline)
         rows: list[tuple[str, str, float, int | None]] = []
         per: dict[str, list[float]] = {d: [] for d in self.dimensions}
@@ -84,48 +84,47 @@ class Scorer:
                 rows.append((f"predictive:{dim}", dim, points, None))
                 per[dim].append(points)
         adjustments: list[tuple[str, str, float]] = []
+        values: dict[str, float] = {}
         for dim, cap, floor in self._limits:
             raw = math.fsum(per[dim])
+            # A clamped dimension is the bound itself (MODEL-FORMAT.md): adding the adjustment to the
+            # rules' points instead would leave the rounding error of `raw` in it (a cap of 40 giving
+            # 39.99999999999999, a floor of 0 giving 1e-16), and labels compare that exact value.
             if cap is not None and raw > cap:
                 adjustments.append((f"cap:{dim}", dim, cap - raw))
+                raw = float(cap)
             elif floor is not None and raw < floor:
                 adjustments.append((f"floor:{dim}", dim, floor - raw))
-        return rows, adjustments
+                raw = float(floor)
+            values[dim] = raw + 0.0  # a bound written -0.0 is 0, as the sum of nothing is
+        return rows, adjustments, values
 
     def breakdown(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> list[BreakdownEntry]:
         """Rule contributions in model order, then per-dimension floor / cap adjustments."""
-        rows, adjustments = self._contributions(attributes, timeline, at)
+        rows, adjustments, _ = self._contributions(attributes, timeline, at)
         return [BreakdownEntry(*r) for r in rows] + [BreakdownEntry(*a) for a in adjustments]
 
     def predict(self, dim: str, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> Prediction:
         spec = self.predictive[dim]
         return self.predictors[dim].predict_one(attributes, timeline, at, spec.factors)
 
-    def totals(self, entries: Iterable[BreakdownEntry]) -> dict[str, float]:
-        """Dimension sums and `total`, each the exactly rounded sum of its breakdown entries."""
-        per: dict[str, list[float]] = {d: [] for d in self.dimensions}
-        every: list[float] = []
-        for e in entries:
-            per[e.dimension].append(e.points)
-            every.append(e.points)
-        out = {d: math.fsum(v) for d, v in per.items()}
-        out[TOTAL] = math.fsum(every)
-        return out
+    @staticmethod
+    def _with_total(values: dict[str, float]) -> dict[str, float]:
+        """The dimensions and `total`, their exactly rounded sum (the breakdown's entries add up to it
+        within rounding: a clamped dimension is its bound, not the sum of its entries)."""
+        return {**values, TOTAL: math.fsum(values.values())}
+
+    def scored(
+        self, attributes: Mapping[str, Any], timeline: Timeline, at: int
+    ) -> tuple[list[BreakdownEntry], dict[str, float]]:
+        """The breakdown and the scores (dimensions and `total`) at `at`, from one evaluation."""
+        rows, adjustments, values = self._contributions(attributes, timeline, at)
+        entries = [BreakdownEntry(*r) for r in rows] + [BreakdownEntry(*a) for a in adjustments]
+        return entries, self._with_total(values)
 
     def scores_at(self, attributes: Mapping[str, Any], timeline: Timeline, at: int) -> dict[str, float]:
-        """The same sums as `totals(breakdown(...))`, without building the entries."""
-        rows, adjustments = self._contributions(attributes, timeline, at)
-        per: dict[str, list[float]] = {d: [] for d in self.dimensions}
-        every: list[float] = []
-        for _, dim, points, _ in rows:
-            per[dim].append(points)
-            every.append(points)
-        for _, dim, points in adjustments:
-            per[dim].append(points)
-            every.append(points)
-        out = {d: math.fsum(v) for d, v in per.items()}
-        out[TOTAL] = math.fsum(every)
-        return out
+        """The scores of `scored(...)`, without building the entries."""
+        return self._with_total(self._contributions(attributes, timeline, at)[2])
 
     def labels_at(self, ctx: Context) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
@@ -155,8 +154,7 @@ class Scorer:
 
     def score_timeline(self, lead: Lead, timeline: Timeline, at_us: int) -> Result:
         attributes = lead.attributes
-        entries = self.breakdown(attributes, timeline, at_us)
-        scores = self.totals(entries)
+        entries, scores = self.scored(attributes, timeline, at_us)
         ctx = Context(at_us, attributes, timeline, scores)
         stage: str | None = None
         history: list[StageChange] = []

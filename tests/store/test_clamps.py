@@ -1,0 +1,70 @@
+"""A clamped dimension is its bound exactly in the store: results written by ingest (pure scorer),
+by `model apply` on the pure path and on the bulk paths (DuckDB over SQLite, through the driver and
+through ADBC; in-database on PostgreSQL). Hand-computed cases (tests/support/thresholds.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from leadscore.batch.store import rescore_store
+from leadscore.domain.timeutil import parse_timestamp, to_micros
+from leadscore.model import parse_model
+from leadscore.service import LeadService
+from leadscore.store import LeadStore
+from leadscore.store.maintenance import apply
+from leadscore.store.pipeline import Evaluator
+from tests.store.conftest import FixedClock
+from tests.support import thresholds
+
+
+def _service(store: LeadStore, tmp_path: Path, text: str = thresholds.MODEL) -> LeadService:
+    path = tmp_path / "model.yaml"
+    path.write_text(text, encoding="utf-8")
+    return LeadService(store, model_path=path, clock=FixedClock(parse_timestamp(thresholds.AT)))
+
+
+def _stored(service: LeadService) -> list[dict]:
+    found = [service.result(lead.id) for lead in thresholds.LEADS]
+    return [r.to_dict() for r in found if r is not None]
+
+
+def _loaded(store: LeadStore, tmp_path: Path) -> LeadService:
+    service = _service(store, tmp_path)
+    service.ingest_leads(thresholds.LEADS)
+    service.ingest_events(thresholds.events())
+    return service
+
+
+def test_ingest_stores_the_bounds(store: LeadStore, tmp_path: Path) -> None:
+    thresholds.check_all(_stored(_loaded(store, tmp_path)))
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_model_apply_stores_the_bounds(store: LeadStore, tmp_path: Path, bulk: bool) -> None:
+    """A changed model rescored on the pure path, or in bulk (DuckDB on SQLite, in-database on PostgreSQL)."""
+    service = _loaded(store, tmp_path)
+    model = parse_model(thresholds.MODEL.replace("name: thresholds", "name: thresholds-again"))
+    evaluator = Evaluator(model)
+    done = apply(store, evaluator, lambda: to_micros(parse_timestamp(thresholds.AT)), bulk=bulk)
+    assert done.leads == len(thresholds.LEADS)
+    engine = getattr(done, "engine", None)
+    if bulk:
+        assert engine == ("postgresql (in-database)" if store.name == "postgres" else "duckdb")
+    else:
+        assert engine is None
+    got = _stored(service)
+    assert {r["model"] for r in got} == {"thresholds-again"}
+    thresholds.check_all(got)
+
+
+def test_duckdb_over_sqlite_through_adbc_stores_the_bounds(store: LeadStore, tmp_path: Path) -> None:
+    if store.name == "postgres":
+        pytest.skip("ADBC writes SQLite files")
+    service = _loaded(store, tmp_path)
+    model = parse_model(thresholds.MODEL.replace("name: thresholds", "name: thresholds-again"))
+    at = to_micros(parse_timestamp(thresholds.AT))
+    done = rescore_store(store, Evaluator(model), at, "test", adbc_min_rows=0)
+    assert done is not None and done.leads == len(thresholds.LEADS)
+    thresholds.check_all(_stored(service))
