@@ -8,13 +8,14 @@ leadscore.store.pipeline), so every interface gets the same real-time guarantees
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from leadscore.domain import Event, Lead, Result, utc_now
+from leadscore.domain.numbers import bad_numbers
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
 from leadscore.store import files, maintenance, privacy, queries
@@ -40,6 +41,14 @@ SALES_OUTCOMES = {
 
 class ServiceError(Exception):
     """A request the service cannot carry out as asked (unknown lead, no model, not migrated)."""
+
+
+def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
+    """The files' rule (`io.convert`) for items handed over directly: nothing is stored when a value
+    is NaN, infinite or beyond +-2**53 (`domain.numbers`)."""
+    for name, value in values.items():
+        for path, problem in bad_numbers(value, name):
+            raise ServiceError(f"{what}: {path}: {problem}")
 
 
 @dataclass
@@ -139,6 +148,8 @@ class LeadService:
     # -- ingest -------------------------------------------------------------------------------------
     def ingest_events(self, events: Sequence[Event]) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing."""
+        for i, event in enumerate(events):
+            _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             total.add(ingest_events(self.store, self.evaluator, events[start : start + self.batch_size], self.now_us))
@@ -146,6 +157,8 @@ class LeadService:
 
     def ingest_leads(self, leads: Sequence[Lead], source: str = "api") -> BatchOutcome:
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
+        for lead in leads:
+            _refuse_bad_numbers(f"lead {lead.id!r}", lead.attributes)
         return ingest_leads(self.store, self.evaluator, leads, self.now_us, source)
 
     def ingest_events_file(self, path: str | Path, **options: Any) -> files.FileReport:

@@ -81,6 +81,7 @@ class BatchRun:
         sql_replay: bool = True,
         predictors: Mapping[str, Predictor] | None = None,
         next_change: bool = False,
+        check_numbers: bool = True,
     ) -> None:
         self.model = model
         self.next_change = next_change  # a `next_change_at` column in the result table (for the store)
@@ -97,6 +98,10 @@ class BatchRun:
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
+        if check_numbers:  # the store's export was checked when it was ingested
+            from leadscore.batch.numbers import check_numbers as refuse_bad_numbers
+
+            refuse_bad_numbers(self.con, model, self.schema, leads, events)
         self.stats.seconds["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates(dedupe)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
+from leadscore.domain.numbers import MAX_MAGNITUDE
 
 if TYPE_CHECKING:
     import duckdb
@@ -55,7 +56,7 @@ def _file_relation(path: Path) -> str:
 
 
 # leadscore.io.values.coerce_cell, in SQL: numeric text becomes a number unless it has a leading zero
-# ("007"), is not finite ("nan", "1e999"), or is a boolean word; everything else stays text.
+# ("007"), is not finite ("nan", "1e999") or beyond +-2**53, or is a boolean word; everything else stays text.
 _INT = r"[+-]?(0|[1-9][0-9]*)"
 _FLOAT = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _WS = "' \t\r\n\x0b\x0c'"
@@ -75,9 +76,12 @@ def csv_typed(con: duckdb.DuckDBPyConnection, view: str, keep_text: frozenset[st
             out.append(f"nullif(trim({c}), '') AS {c}" if not col.startswith("_ls_") else c)
             continue
         t = f"trim({c})"
+        # within the accepted range (domain.numbers); beyond it numeric text stays text, as in the io reader
+        limit = f"{MAX_MAGNITUDE}"
         number = (
-            f"(regexp_full_match({t}, '{_INT}') OR (regexp_full_match({t}, '{_FLOAT}') "
-            f"AND isfinite(TRY_CAST({t} AS DOUBLE))))"
+            f"((regexp_full_match({t}, '{_INT}') AND abs(TRY_CAST({t} AS HUGEINT)) <= {limit}) OR "
+            f"(regexp_full_match({t}, '{_FLOAT}') AND isfinite(TRY_CAST({t} AS DOUBLE)) "
+            f"AND abs(TRY_CAST({t} AS DOUBLE)) <= {limit}))"
         )
         out.append(f"CASE WHEN {number} THEN TRY_CAST({t} AS DOUBLE) END AS {q.ident(col + '::num')}")
         out.append(f"CASE WHEN {t} <> '' AND NOT {number} THEN {t} END AS {q.ident(col + '::str')}")

@@ -72,6 +72,7 @@ def _run(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_
         dedupe="never",
         event_leads=False,
         next_change=next_change,
+        check_numbers=False,
     )
     run.stats.seconds["export"] = exported
     return run

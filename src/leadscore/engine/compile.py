@@ -6,12 +6,12 @@ where the format allows it, the scores, labels and stage already computed at T.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from leadscore.domain.events import Event
+from leadscore.domain.numbers import exact_sum
 from leadscore.engine.timeline import EventFilter, Timeline
 from leadscore.engine.values import MISSING, compile_predicate, is_number
 from leadscore.model.conditions import (
@@ -66,14 +66,14 @@ def _micros(d: int | None) -> int | None:
 def aggregate(function: str, values: list[float]) -> Any:
     """sum over nothing is 0; min / max / avg over nothing are missing (MODEL-FORMAT.md)."""
     if function == "sum":
-        return math.fsum(values)
+        return exact_sum(values)
     if not values:
         return MISSING
     if function == "min":
         return min(values)
     if function == "max":
         return max(values)
-    return math.fsum(values) / len(values)
+    return exact_sum(values) / len(values)
 
 
 def compile_condition(cond: AnyConditionModel) -> Check:

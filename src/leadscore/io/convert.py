@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from leadscore.domain import Event, Lead
+from leadscore.domain.numbers import MAX_MAGNITUDE, bad_numbers
 from leadscore.io.chunk import RawChunk
 from leadscore.io.errors import DataFileError, RowError
 from leadscore.io.values import id_text, to_timestamp
@@ -75,6 +76,27 @@ def _id_field(row: _Row, column: str, value: Any, what: str) -> str | None:
     return text
 
 
+def _numbers_ok(values: dict[str, Any]) -> bool:
+    """Every number finite and within the accepted range (`domain.numbers`); the common case (text,
+    plain numbers in range) is decided without a call per value: this runs for every row."""
+    for v in values.values():
+        t = type(v)
+        if t is str:
+            continue
+        if t is float or t is int:
+            if not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE:  # NaN fails this comparison too
+                return False
+        elif (t is dict or t is list) and next(bad_numbers(v), None) is not None:
+            return False
+    return True
+
+
+def _fail_numbers(row: _Row, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        for path, problem in bad_numbers(value, name):
+            row.fail(path, value, problem)
+
+
 def _event_fields(chunk: RawChunk) -> Iterator[tuple[Any, Any, Any, Any, dict[str, Any]]]:
     """(lead_id, type, timestamp, id, properties) of each row, as read, whatever the chunk's shape."""
     if chunk.columns is None:
@@ -107,7 +129,8 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
             ts_error = None
         except ValueError as exc:
             ts_error = str(exc)
-        if not lead_id or not typ or ts_error is not None or (id_raw is not None and not event_id):
+        numbers_ok = _numbers_ok(props)
+        if not lead_id or not typ or ts_error is not None or (id_raw is not None and not event_id) or not numbers_ok:
             row = _Row(chunk, i)
             if not lead_id:
                 _id_field(row, "lead_id", lead_raw, "lead id")
@@ -121,6 +144,8 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
                 row.fail("timestamp", ts_raw, message)
             if id_raw is not None and not event_id:
                 _id_field(row, "id", id_raw, "event id")
+            if not numbers_ok:
+                _fail_numbers(row, props)
             errors.extend(row.errors)
             continue
         emit(Event(lead_id, typ, timestamp, props, event_id), lines[i])
@@ -141,13 +166,16 @@ class LeadConverter:
         lines = chunk.lines
         for i, (column, raw, attributes) in enumerate(_lead_fields(chunk)):
             lead_id = raw.strip() if type(raw) is str else (id_text(raw) if raw is not None else None)
-            if column is None or not lead_id or lead_id in seen:
+            numbers_ok = _numbers_ok(attributes)
+            if column is None or not lead_id or lead_id in seen or not numbers_ok:
                 row = _Row(chunk, i)
+                if not numbers_ok:
+                    _fail_numbers(row, attributes)
                 if column is None:
                     row.fail("id", raw, "both 'id' and 'lead_id' given: keep one as the lead id")
                 elif not lead_id:
                     _id_field(row, column, raw, "lead id")
-                else:
+                elif lead_id in seen:
                     row.fail(column, raw, f"duplicate lead id {lead_id!r} (first {_where(seen[lead_id], chunk)})")
                 errors.extend(row.errors)
                 continue

@@ -4,12 +4,14 @@ CSV has no types, so numeric-looking text becomes a number, with exceptions that
 which only looks numeric:
 
 - text with a leading zero ("007", "0612345678": zip codes, phone numbers) stays text;
-- "nan", "inf", "Infinity" stay text, and so does a number too large for a float ("1e999");
+- "nan", "inf", "Infinity" stay text, and so does a number outside the range every engine holds
+  exactly (`domain.numbers`: +-2**53; "1e999", a 20-digit reference number);
 - "true" / "false" stay text: a model compares them as text (`plan: "true"`), and guessing
   booleans would also turn a column of "yes"/"no" answers into a mix of types;
 - an empty cell (after stripping spaces) is missing: absent from the row, never None.
 
-JSON Lines and Parquet values keep their own types; these rules are for CSV cells only.
+JSON Lines and Parquet values keep their own types; these rules are for CSV cells only. A JSON or
+Parquet number that is not finite or out of that range is refused with its row (`convert`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from leadscore.domain.numbers import MAX_MAGNITUDE
 from leadscore.domain.timeutil import parse_timestamp
 
 _INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
@@ -33,10 +36,11 @@ def coerce_cell(text: str) -> str | int | float:
     if text[0] not in NUMERIC_START:
         return text
     if _INT.fullmatch(text):
-        return int(text)
+        number = int(text)
+        return number if -MAX_MAGNITUDE <= number <= MAX_MAGNITUDE else text
     if _FLOAT.fullmatch(text):
         value = float(text)
-        if math.isfinite(value):
+        if math.isfinite(value) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
             return value
     return text
 

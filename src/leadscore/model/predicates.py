@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Scalar = Annotated[str | int | float | bool, Field(union_mode="smart")]
+from leadscore.domain.numbers import check_number
+
+# a number in a predicate is finite and within the range data may hold (`domain.numbers`)
+Scalar = Annotated[str | int | float | bool, Field(union_mode="smart"), AfterValidator(check_number)]
 
 PREDICATE_KEYS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "matches", "exists")
 

@@ -8,28 +8,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
+from leadscore.domain.numbers import check_number
 from leadscore.model.conditions import Condition, EventTypes, Where, _as_type_list
 from leadscore.model.durations import DurationField
 from leadscore.model.predicates import Predicate, Strict
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9-_]+$")]
+# Points, floors, caps, limits and scales: finite and within +-2**53 (`domain.numbers`), so that no
+# sum of them can leave the range of a double in any engine (YAML `.inf` / `.nan` are refused).
+Number = Annotated[float, AfterValidator(check_number)]
 
 
 class Predictive(Strict):
     """A dimension filled by a trained model: its probability times `scale` (an addition to format 1)."""
 
     artifact: str = Field(min_length=1, description="path of a trained artifact, relative to the model file")
-    scale: float = Field(default=100.0, gt=0)
+    scale: Number = Field(default=100.0, gt=0)
     factors: int = Field(default=3, ge=0, le=20, description="top positive and negative factors to report")
 
 
 class Dimension(Strict):
     predictive: Predictive | None = None
-    floor: float | None = None
-    cap: float | None = None
+    floor: Number | None = None
+    cap: Number | None = None
     description: str | None = None
     rollup: Literal["sum", "max", "mean"] | None = Field(
         default=None, description="how an account's value of this dimension is rolled up from its leads"
@@ -55,7 +59,7 @@ Decay = HalfLife | Linear
 
 class _RuleBase(Strict):
     id: RuleId
-    points: float
+    points: Number
     dimension: str | None = None
     description: str | None = None
 
@@ -73,7 +77,7 @@ class EventRule(_RuleBase):
     on: EventTypes
     where: Where = {}
     within: DurationField | None = None
-    limit: Annotated[float, Field(gt=0)] | None = None
+    limit: Annotated[Number, Field(gt=0)] | None = None
     once: bool = False
     decay: Decay | None = None
 

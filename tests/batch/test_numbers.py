@@ -1,0 +1,89 @@
+"""The batch engine's door for numbers and its sums: a Parquet value the model reads that is NaN,
+infinite or beyond +-2**53 refuses the run with file, row and column; CSV text beyond the range
+stays text, as the io reader keeps it; a sum that overflows is infinite in both engines, no crash."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from leadscore.batch import SourceError, run_batch
+from leadscore.domain import Event, Lead
+from leadscore.engine import score_many
+from leadscore.model import parse_model
+from tests.batch.compare import differences
+from tests.batch.tables import events_table, leads_table
+
+AT = "2026-06-01T00:00:00Z"
+MODEL = """
+format: 1
+name: t
+rules:
+  - {id: spender, when: {sum: amount, of: buy, gt: 100}, points: 5}
+  - {id: avg, when: {avg: amount, of: buy, gte: 50}, points: 1}
+"""
+
+
+def _write(tmp_path: Path, amounts: list[float]) -> tuple[Path, Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"]}), leads)
+    events = tmp_path / "events.parquet"
+    n = len(amounts)
+    pq.write_table(
+        pa.table(
+            {
+                "lead_id": ["a"] * n,
+                "type": ["buy"] * n,
+                "timestamp": ["2026-05-01T00:00:00Z"] * n,
+                "amount": pa.array(amounts, pa.float64()),
+                "unused": pa.array([math.nan] * n, pa.float64()),
+            }
+        ),
+        events,
+    )
+    return leads, events
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e308])
+def test_parquet_numbers_outside_the_range_refuse_the_run(tmp_path: Path, bad: float) -> None:
+    leads, events = _write(tmp_path, [10.0, bad])
+    with pytest.raises(SourceError) as info:
+        run_batch(parse_model(MODEL), leads, events, AT)
+    assert f"{events}: row 2: amount:" in str(info.value), str(info.value)
+
+
+def test_columns_no_rule_reads_are_not_checked(tmp_path: Path) -> None:
+    leads, events = _write(tmp_path, [60.0, 70.0])  # `unused` holds NaN everywhere
+    got = {r["lead_id"]: r["score"] for r in run_batch(parse_model(MODEL), leads, events, AT).to_dicts()}
+    assert got == {"a": 6.0, "b": 0.0}
+
+
+def test_csv_numeric_text_beyond_the_range_stays_text(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id\na\n")
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,type,timestamp,amount\na,buy,2026-05-01,1e300\na,buy,2026-05-01,90\na,buy,2026-05-02,20\n")
+    (result,) = run_batch(parse_model(MODEL), leads, events, AT).to_dicts()
+    # 1e300 is text: skipped by the sum (110 > 100) and the average (55 >= 50)
+    assert result["score"] == 6.0
+
+
+def test_overflowing_sums_agree_and_do_not_crash() -> None:
+    """Values handed to the library directly (the files' door refuses them): two amounts of 1e308."""
+    model = parse_model(MODEL)
+    leads = [Lead("a"), Lead("b")]
+    events = [
+        Event.of("a", "buy", "2026-05-01", id="1", amount=1e308),
+        Event.of("a", "buy", "2026-05-02", id="2", amount=1e308),
+        Event.of("b", "buy", "2026-05-01", id="3", amount=-1e308),
+        Event.of("b", "buy", "2026-05-02", id="4", amount=-1e308),
+    ]
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert [r["score"] for r in expected] == [6.0, 0.0]
+    got = run_batch(model, leads_table(leads), events_table(events), AT, check_numbers=False).to_dicts()
+    assert not differences(expected, got)
