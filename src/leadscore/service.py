@@ -24,7 +24,7 @@ from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
 from leadscore.store.migrate import current_revision, head_revision
-from leadscore.store.models_repo import StoredModel, activate, active_model, model_history
+from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
 from leadscore.workspace import Workspace
@@ -270,20 +270,20 @@ class LeadService:
             evaluator.close()
 
     def apply_model(self, path: str | Path, quiet: bool = False) -> Applied:
-        """Activate the new model (the old one stays in history) and rescore every lead under it."""
+        """Activate the new model (the old one stays in history) and rescore every lead under it, as
+        one transaction: if rescoring fails, the old model stays active and no result changed."""
         model, text = self._candidate(path)
         previous = self.active_model()
         self._check_schema()
-        with self.store.write() as conn:
-            activate(self.store, conn, model, text, self.now_us())
+        evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
+        try:
+            statements = activation(self.store, model, text, self.now_us())
+            done = maintenance.apply(self.store, evaluator, self.now_us, activation=statements)
+        finally:
+            evaluator.close()
         if self._evaluator is not None:
             self._evaluator.close()
         self._evaluator = self._evaluator_for(model, path)
-        evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
-        try:
-            done = maintenance.apply(self.store, evaluator, self.now_us)
-        finally:
-            evaluator.close()
         return Applied(model_version(model), previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ from leadscore.batch.query import QueryPlan, build_query
 from leadscore.batch.relevance import horizons, relevant_sql
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
     from leadscore.store.base import LeadStore
@@ -173,9 +176,15 @@ def rescore_in_database(
     *,
     due_only: bool = False,
     settings: Settings | None = None,
+    activation: Sequence[sa.Executable] = (),
 ) -> Rescored | None:
     """Every lead (or refresh's due leads) scored at `at` and written, in one transaction holding the
-    leads' row locks; None when the store, the model or its SQL does not allow it."""
+    leads' row locks, with `activation` (model apply's statements that make the model active); None
+    when the store, the model or its SQL does not allow it, or when the data does: a value stored
+    before numbers were checked at the door can overflow PostgreSQL's doubles (`1e308 + 1e308` is an
+    error there, infinity in the pure scorer). Nothing is written then, the activation included."""
+    from sqlalchemy.exc import DataError
+
     from leadscore.batch.store import BatchRescored
 
     if store.name != "postgres" or not eligible(evaluator):
@@ -206,6 +215,11 @@ def rescore_in_database(
         # the leads' row locks, as every writer takes them, before the statement's snapshot is taken
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
         row = conn.exec_driver_sql(sql.replace("%", "%%")).one()
+        for stmt in activation:
+            conn.execute(stmt)
         return BatchRescored(leads=int(row[0]), changed=int(row[1]), engine="postgresql (in-database)")
 
-    return store.transact(work)
+    try:
+        return store.transact(work)
+    except DataError:  # rolled back whole: the other paths score what PostgreSQL's doubles cannot hold
+        return None

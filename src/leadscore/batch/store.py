@@ -22,7 +22,10 @@ from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
 from leadscore.store.pipeline import Rescored
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import duckdb
+    import sqlalchemy as sa
 
     from leadscore.batch.engine import BatchRun
     from leadscore.store.base import LeadStore
@@ -111,6 +114,18 @@ def _chunks(items: list[Result], size: int) -> Iterable[list[Result]]:
 
 
 # -- model apply / refresh --------------------------------------------------------------------------
+def _sqlite_text(store: LeadStore, statements: Sequence[sa.Executable]) -> list[str]:
+    """The statements as SQL text for the ADBC writer's own connection (values inlined)."""
+    from sqlalchemy.sql import ClauseElement
+
+    dialect = store.engine.dialect
+    out = []
+    for stmt in statements:
+        assert isinstance(stmt, ClauseElement)
+        out.append(str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+    return out
+
+
 def _shape_rows(run: BatchRun, at: int) -> None:
     """DuckDB table `_st_rows`: one `results` row per lead the query decided (JSON as text), with the
     next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does."""
@@ -161,6 +176,7 @@ def rescore_store(
     *,
     ids: str | None = None,
     adbc_min_rows: int | None = None,
+    activation: Sequence[sa.Executable] = (),
 ) -> BatchRescored | None:
     """Rescore the stored leads at `at` through DuckDB and store results and score history in one
     transaction, exactly as `Evaluator.rescore` would store them (cause `cause`).
@@ -168,7 +184,8 @@ def rescore_store(
     `ids`: an SQL query over the store giving one column of lead ids to rescore (default: every
     lead). None when the model or the data needs the pure scorer (nothing was written then).
     On a SQLite file, at least `adbc_min_rows` results (default `store_write.ADBC_MIN_ROWS`) are
-    written through ADBC, in a transaction of the writer's own.
+    written through ADBC, in a transaction of the writer's own. `activation` (model apply's statements
+    that make the model active) runs in the same transaction as the writes, whichever writes them.
     """
     from leadscore.batch.store_export import sqlite_path
     from leadscore.batch.store_write import ADBC_MIN_ROWS, ROWS_TABLE, write_rows, write_sqlite
@@ -193,7 +210,7 @@ def rescore_store(
         if path is not None and not fallback:
             rows = run.con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
             if rows >= minimum:
-                changed = write_sqlite(path, run.con, dims, at, cause)
+                changed = write_sqlite(path, run.con, dims, at, cause, activation=_sqlite_text(store, activation))
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
@@ -201,6 +218,8 @@ def rescore_store(
             changed = write_rows(store, conn, run.con, dims, at, cause)  # type: ignore[arg-type]
             if fallback:  # leads whose stage the query could not decide: the pure scorer, same transaction
                 changed += evaluator.rescore(store, conn, fallback, at, cause).changed  # type: ignore[arg-type]
+            for stmt in activation:
+                conn.execute(stmt)  # type: ignore[attr-defined]
             return changed
 
         changed = store.transact(work)

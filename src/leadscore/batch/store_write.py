@@ -198,6 +198,8 @@ with adbc.connect(job["path"], autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("SELECT changes()")
         changed = cur.fetchone()[0]
         cur.execute(job["upsert"])
+        for statement in job["after"]:
+            cur.execute(statement)
         cur.execute("DROP TABLE temp." + job["temp"])
         cur.execute("COMMIT")
     except BaseException:
@@ -207,9 +209,18 @@ print(changed)
 """
 
 
-def write_sqlite(path: str, con: duckdb.DuckDBPyConnection, dims: Sequence[str], at: int, cause: str) -> int:
+def write_sqlite(
+    path: str,
+    con: duckdb.DuckDBPyConnection,
+    dims: Sequence[str],
+    at: int,
+    cause: str,
+    *,
+    activation: Sequence[str] = (),
+) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
-    own (through ADBC); returns how many leads changed (got a score_history row)."""
+    own (through ADBC), with the statements `activation` (model apply's) before it commits; returns
+    how many leads changed (got a score_history row)."""
     import pyarrow as pa
 
     from leadscore.store.backends import BUSY_TIMEOUT_S
@@ -223,6 +234,7 @@ def write_sqlite(path: str, con: duckdb.DuckDBPyConnection, dims: Sequence[str],
         "temp": TEMP,
         "history": history,
         "upsert": upsert,
+        "after": list(activation),
     }
     job["rows"] = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])

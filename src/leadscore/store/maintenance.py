@@ -1,8 +1,11 @@
 """Work over many leads: time-driven refresh, model plan (dry run) and model apply.
 
-Both walk the leads in id order, one batch per transaction, so memory stays bounded and an
-interrupted run can simply be started again (a refresh or apply that stopped half-way leaves the
-rest of the leads due: under the old model version, or past their `next_change_at`).
+Both walk the leads in id order, in batches, so memory stays bounded. A refresh commits each batch,
+so an interrupted run can simply be started again (it leaves the rest of the leads due: past their
+`next_change_at`).
+
+`model apply` is the exception: its rescoring and the activation of the new model are one
+transaction (batches and all), so that the store never holds a new active model over old results.
 
 When the model allows it (no lifecycle, no predictive dimension, no trigger to fire), apply and
 large refreshes take a bulk path instead: on PostgreSQL the scoring query inside the database
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,19 +51,26 @@ def _due(conn: Connection, at: int, version: str, after: str, limit: int) -> lis
     return list(conn.execute(sa.select(union.c.id).order_by(union.c.id).limit(limit)).scalars())
 
 
-def _bulk(store: LeadStore, evaluator: Evaluator, at: int, cause: str, due: str | None = None) -> Rescored | None:
+def _bulk(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    due: str | None = None,
+    activation: Sequence[sa.Executable] = (),
+) -> Rescored | None:
     """The whole rescore in bulk (`due`: SQL giving the ids of refresh's due leads), or None when the
-    model or the data needs the pure path."""
+    model or the data needs the pure path (nothing was written then, `activation` included)."""
     from leadscore.batch.pg_store import rescore_in_database
     from leadscore.batch.store import rescore_store, writable
 
     if not writable(evaluator):
         return None
     if store.name == "postgres":
-        done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None)
+        done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None, activation=activation)
         if done is not None:
             return done
-    return rescore_store(store, evaluator, at, cause, ids=due)
+    return rescore_store(store, evaluator, at, cause, ids=due, activation=activation)
 
 
 def due_sql(store: LeadStore, at: int, version: str) -> str:
@@ -200,23 +210,40 @@ def plan(store: LeadStore, evaluator: Evaluator, at: int, top: int = 10, batch_s
     return out
 
 
-def apply(store: LeadStore, evaluator: Evaluator, now: Clock, batch_size: int = 5000, *, bulk: bool = True) -> Rescored:
-    """Rescore every lead under the (already activated) model: in bulk when the model allows it
-    (and `bulk`), else one transaction per batch."""
+def apply(
+    store: LeadStore,
+    evaluator: Evaluator,
+    now: Clock,
+    batch_size: int = 5000,
+    *,
+    bulk: bool = True,
+    activation: Sequence[sa.Executable] = (),
+) -> Rescored:
+    """Rescore every lead under the model, and run `activation` (the statements that make it the
+    active model, `models_repo.activation`) in the same transaction: the new model is active exactly
+    when every lead carries its result, and a failure anywhere leaves the old model active and every
+    result as it was. In bulk when the model allows it (and `bulk`), else through the pure scorer,
+    batch by batch but in that one transaction."""
     cause = f"model:{evaluator.version}"
-    done = _bulk(store, evaluator, now(), cause) if bulk else None
+    done = _bulk(store, evaluator, now(), cause, activation=activation) if bulk else None
     if done is not None:
         return done
-    total = Rescored()
-    for ids in all_lead_batches(store, batch_size):
-        at = now()
 
-        def work(conn: Connection, ids: list[str] = ids, at: int = at) -> Rescored:
+    def work(conn: Connection) -> Rescored:
+        for stmt in activation:
+            conn.execute(stmt)
+        total = Rescored()
+        after = ""
+        while True:
+            query = sa.select(leads.c.id).where(leads.c.id > after).order_by(leads.c.id).limit(batch_size)
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return total
             store.lock_leads(conn, ids)
-            return evaluator.rescore(store, conn, ids, at, cause)
+            part = evaluator.rescore(store, conn, ids, now(), cause)
+            total.leads += part.leads
+            total.changed += part.changed
+            total.firings.extend(part.firings)
+            after = ids[-1]
 
-        done = store.transact(work)
-        total.leads += done.leads
-        total.changed += done.changed
-        total.firings.extend(done.firings)
-    return total
+    return store.transact(work)

@@ -34,12 +34,19 @@ def model_history(conn: Connection) -> list[StoredModel]:
     return [StoredModel(r.version, r.name, r.source, r.applied_at, r.active) for r in rows]
 
 
+def activation(store: LeadStore, model: ScoringModel, source: str, now: int) -> list[sa.Executable]:
+    """The statements that make `model` the active version (kept as text, exactly as written); the
+    others stay as history. Statements rather than a function of a connection, so that a bulk writer
+    with a connection of its own (`batch.store_write`) runs them in its transaction too."""
+    version = model_version(model)
+    row = {"version": version, "name": model.name, "source": source, "applied_at": now, "active": True}
+    upsert = store.insert(models).values(row)
+    upsert = upsert.on_conflict_do_update(index_elements=["version"], set_={"active": True, "applied_at": now})
+    return [models.update().where(models.c.version != version).values(active=False), upsert]
+
+
 def activate(store: LeadStore, conn: Connection, model: ScoringModel, source: str, now: int) -> str:
     """Make `model` the active version (kept as text, exactly as written); the others stay as history."""
-    version = model_version(model)
-    conn.execute(models.update().where(models.c.version != version).values(active=False))
-    row = {"version": version, "name": model.name, "source": source, "applied_at": now, "active": True}
-    stmt = store.insert(models)
-    stmt = stmt.on_conflict_do_update(index_elements=["version"], set_={"active": True, "applied_at": now})
-    conn.execute(stmt, [row])
-    return version
+    for stmt in activation(store, model, source, now):
+        conn.execute(stmt)
+    return model_version(model)
