@@ -103,3 +103,25 @@ def test_stage_erase_export_and_model_plan(workspace: Path) -> None:
     assert runner.invoke(app, ["erase", "b"]).exit_code == 2  # needs --yes
     run("erase", "b", "--yes")
     assert [r["lead_id"] for r in json.loads(run("queue", "--format", "json"))] == ["a"]
+
+
+def test_refresh_reports_a_lead_it_cannot_score_and_refreshes_the_others(workspace: Path) -> None:
+    from leadscore.model import parse_model
+    from leadscore.service import LeadService
+    from leadscore.store.models_repo import activate
+    from leadscore.workspace import Workspace
+
+    model = "format: 1\nname: f\nrules:\n  - {id: v, on: page_view, points: 1}\nlifecycle:\n  stages: [lead, trial]\n"
+    (workspace / "model.yaml").write_text(model)
+    (workspace / "leads.csv").write_text("id,stage\na,lead\nb,trial\n")
+    run("model", "apply", "model.yaml")
+    run("ingest", "leads", "leads.csv")
+    narrower = model.replace("[lead, trial]", "[lead]")
+    service = LeadService.from_workspace(Workspace.find(workspace))
+    with service.store.write() as conn:  # a stage the active model lacks, as before apply became atomic
+        activate(service.store, conn, parse_model(narrower), narrower, service.now_us())
+    service.close()
+    result = runner.invoke(app, ["refresh"])
+    assert result.exit_code == 0, result.output
+    assert "1 leads re-evaluated" in result.output
+    assert "1 lead(s) could not be scored" in result.output and "lead 'b'" in result.output

@@ -152,6 +152,18 @@ def ingest_leads(
     _ingest("leads", file, skip_invalid, rejects, project)
 
 
+def _report_failed(done: Any, shown: int = 20) -> None:
+    """The leads a refresh left as they were because their stored data cannot be scored."""
+    failed = getattr(done, "failed", [])
+    if not failed:
+        return
+    err.print(f"{len(failed)} lead(s) could not be scored and kept their previous result:")
+    for exc in failed[:shown]:
+        err.print(f"  {exc}", markup=False)
+    if len(failed) > shown:
+        err.print(f"  ... and {len(failed) - shown} more")
+
+
 def refresh(
     watch: Annotated[bool, typer.Option("--watch", help="Keep refreshing every --interval seconds.")] = False,
     interval: Annotated[float | None, typer.Option(help="Seconds between passes with --watch.")] = None,
@@ -163,6 +175,7 @@ def refresh(
         if not watch:
             done = service.refresh()
             out.print(f"{done.leads} leads re-evaluated, {done.changed} changed, {len(done.firings)} triggers")
+            _report_failed(done)
             return
         from leadscore.workspace import Workspace
 
@@ -172,6 +185,7 @@ def refresh(
             out.print(
                 f"{datetime.now().isoformat(timespec='seconds')}: {done.leads} re-evaluated, {done.changed} changed"
             )
+            _report_failed(done)
 
         try:
             service.watch(every, report, lambda: False)

@@ -116,12 +116,15 @@ def refresh(
 
         def work(conn: Connection, ids: list[str] = ids, at: int = at) -> Rescored:
             store.lock_leads(conn, ids)
-            return evaluator.rescore(store, conn, ids, at, "refresh")
+            # a lead whose stored data the model cannot take stays as it was and is reported;
+            # the others of its batch are refreshed (it stays due: every refresh reports it again)
+            return evaluator.rescore(store, conn, ids, at, "refresh", skip_bad=True)
 
         done = store.transact(work)
         total.leads += done.leads
         total.changed += done.changed
         total.firings.extend(done.firings)
+        total.failed.extend(done.failed)
         after = ids[-1]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event, Lead, Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
+from leadscore.engine.errors import ScoringDataError
 from leadscore.engine.predictors import Predictor
 from leadscore.engine.timeline import Timeline
 from leadscore.lifecycle.triggers import TriggerFiring, detect_triggers
@@ -41,6 +42,8 @@ class Rescored:
     firings: list[TriggerFiring] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
     previous: dict[str, Result] = field(default_factory=dict)
+    # leads left as they were because their stored data cannot be scored (`rescore(skip_bad=True)`)
+    failed: list[ScoringDataError] = field(default_factory=list)
 
 
 class Evaluator:
@@ -101,6 +104,24 @@ class Evaluator:
             return self._pool.score([job(lead, events, prev) for lead, events, prev in jobs], at_us)
         return [self.score_one(lead, events, prev, at_us) for lead, events, prev in jobs]
 
+    def _score_each(
+        self, jobs: list[tuple[Lead, list[Event], Result | None]], at_us: int, failed: list[ScoringDataError]
+    ) -> list[Outcome | None]:
+        """`_score_all`, but a lead whose data the model cannot take is None (its error in `failed`)
+        instead of failing the whole batch: one bad lead must not hold back the others."""
+        try:
+            return list(self._score_all(jobs, at_us))
+        except ScoringDataError:
+            pass
+        out: list[Outcome | None] = []
+        for lead, events, prev in jobs:  # again one by one, in this process, to find the bad ones
+            try:
+                out.append(self.score_one(lead, events, prev, at_us))
+            except ScoringDataError as exc:
+                failed.append(exc)
+                out.append(None)
+        return out
+
     def rescore(
         self,
         store: LeadStore,
@@ -112,12 +133,15 @@ class Evaluator:
         write: bool = True,
         keep: bool = False,
         known: Mapping[str, list[Event]] | None = None,
+        skip_bad: bool = False,
     ) -> Rescored:
         """Score the leads at `at_us` from their full stored timelines; with `write`, store everything.
 
         `known` holds whole timelines the caller already has in memory (in log order: time, then
         input order), exactly as they would reload; the others are read from the log. The caller
-        holds the leads' locks (`store.lock_leads`) when writing.
+        holds the leads' locks (`store.lock_leads`) when writing. With `skip_bad`, a lead whose
+        stored data the model cannot take (ScoringDataError) keeps its stored result and is listed
+        in `failed`; without it, the error ends the whole rescore.
         """
         done = Rescored()
         if not lead_ids:
@@ -133,7 +157,11 @@ class Evaluator:
             prev = result_of(prev_row) if prev_row is not None and (keep or self.fire_triggers) else None
             jobs.append((leads[lead_id], timelines.get(lead_id, []), prev))
         items: list[tuple[Result, int | None]] = []
-        for (_, _, prev), (result, nxt, firings) in zip(jobs, self._score_all(jobs, at_us), strict=True):
+        outcomes = self._score_each(jobs, at_us, done.failed) if skip_bad else self._score_all(jobs, at_us)
+        for (_, _, prev), outcome in zip(jobs, outcomes, strict=True):
+            if outcome is None:
+                continue
+            result, nxt, firings = outcome
             items.append((result, nxt))
             done.firings.extend(firings)
             if keep:
