@@ -10,7 +10,7 @@ and the run is refused naming the file, the row and the column, before anything 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.schema import SourceSchema, TableSchema
@@ -75,3 +75,36 @@ def check_numbers(
                 f"{_where(source, ord_)}: {column.split('::')[0]}: {shown} is not accepted: numbers must be finite "
                 f"and lie {RANGE_TEXT}"
             )
+
+
+def check_spark_numbers(spark: Any, model: ScoringModel, schema: SourceSchema, leads: Path, files: list[str]) -> None:
+    """`check_numbers` for `--engine spark`, over the registered views `leads` and `events`: events are
+    named by file and row (`_ls_ord`: file rank * 2**40 + row index), leads by their id."""
+    from pyspark.sql import functions as F
+
+    from leadscore.batch.dialects import infer_schema
+
+    reads = infer_schema(model)
+    limit = float(MAX_MAGNITUDE)
+    for view, table, wanted, key in (
+        ("leads", schema.leads, set(reads.leads.slots), "id"),
+        ("events", schema.events, set(reads.events.slots), "_ls_ord"),
+    ):
+        cols = [s.column for name, slots in table.slots.items() if name in wanted for s in slots if s.kind == "num"]
+        if not cols:
+            continue
+        # NaN sorts above every number in Spark too, so it fails `between` like the infinities
+        bad = [~F.col(f"`{c}`").cast("double").between(-limit, limit) for c in cols]
+        row = spark.table(view).agg(*[F.min(F.when(b, F.col(key))) for b in bad]).collect()[0]
+        hits = [(c, v) for c, v in zip(cols, row, strict=True) if v is not None]
+        if not hits:
+            continue
+        column, where = min(hits, key=lambda h: h[1])
+        if view == "events":
+            rank, index = divmod(int(where), FILE_STRIDE)
+            place = f"{files[rank - 1]}: row {index + 1}"
+        else:
+            place = f"{leads}: lead {where!r}"
+        first = spark.table(view).filter(F.col(key) == where).select(F.col(f"`{column}`").cast("string")).first()
+        shown = first[0] if first is not None else "?"
+        raise SourceError(f"{place}: {column}: {shown} is not accepted: numbers must be finite and lie {RANGE_TEXT}")
