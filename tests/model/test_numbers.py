@@ -40,3 +40,27 @@ def test_non_finite_cap_and_floor_are_model_errors(tmp_path: Path) -> None:
         load_model(path)
     message = str(info.value)
     assert f"{path}:4:" in message and "dimensions.d.cap" in message and "dimensions.d.floor" in message, message
+
+
+def test_cases_files_refuse_non_finite_data(tmp_path: Path) -> None:
+    from leadscore.model.testing import CaseFileError, load_cases
+
+    path = tmp_path / "cases.yaml"
+    path.write_text(
+        "cases:\n"
+        "  - name: nan amount\n"
+        "    at: 2026-06-01T00:00:00Z\n"
+        "    lead: {id: c-1, employees: .inf}\n"
+        "    expect: {score: 0}\n"
+        "  - name: nested nan\n"
+        "    at: 2026-06-01T00:00:00Z\n"
+        "    events:\n"
+        "      - {type: buy, ago: 1d, items: [{price: .nan}]}\n"
+        "    expect: {score: 0}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CaseFileError) as info:
+        load_cases(path)
+    text = info.value.render()
+    assert f"{path}:4:" in text and "lead.employees: Infinity" in text, text
+    assert f"{path}:9:" in text and "items[0].price: not a number (NaN)" in text, text

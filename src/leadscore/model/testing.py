@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.domain import Event, Lead, Result, parse_timestamp
+from leadscore.domain.numbers import bad_numbers
 from leadscore.engine import Scorer, ScoringDataError, scorer_for
 from leadscore.model.durations import parse_duration
 from leadscore.model.errors import ModelError, ModelIssue
@@ -206,12 +207,26 @@ class _Reader:
             if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or str(lead_id) == "":
                 self.fail((*loc, "lead", "id"), f"a lead id must be text or a whole number, got {lead_id!r}")
                 return None
-            return Lead.of(str(lead_id), **{k: v for k, v in spec.items() if k != "id"})
+            attributes = {k: v for k, v in spec.items() if k != "id"}
+            if not self.numbers_ok(attributes, (*loc, "lead")):
+                return None
+            return Lead.of(str(lead_id), **attributes)
         attributes = raw.get("attributes", {})
         if not isinstance(attributes, dict):
             self.fail((*loc, "attributes"), "`attributes:` must be a mapping of attribute names to values")
             return None
+        if not self.numbers_ok(attributes, (*loc, "attributes")):
+            return None
         return Lead.of(DEFAULT_LEAD_ID, **attributes)
+
+    def numbers_ok(self, values: dict[str, Any], loc: Loc) -> bool:
+        """Data in a case follows the data files' rule: finite numbers within +-2**53 (`domain.numbers`)."""
+        ok = True
+        for name, value in values.items():
+            for path, problem in bad_numbers(value, str(name)):
+                self.fail((*loc, name), problem if path == str(name) else f"{path}: {problem}")
+                ok = False
+        return ok
 
     def events(self, raw: Any, loc: Loc, lead_id: str, at: datetime | None) -> list[Event]:
         if not isinstance(raw, list):
@@ -235,6 +250,8 @@ class _Reader:
                 continue
             event_id = spec.get("id")
             props = {k: v for k, v in spec.items() if k not in ("type", "timestamp", "ago", "id", "lead_id")}
+            if not self.numbers_ok(props, here):
+                continue
             out.append(Event(lead_id, typ, when, props, None if event_id is None else str(event_id)))
         return out
 
