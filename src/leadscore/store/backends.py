@@ -11,11 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from leadscore.store.base import LeadStore, register_backend
+from leadscore.store.base import EVENT_IDENTITY, LeadStore, register_backend
 from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
 COPY_MIN_ROWS = 500
+CONFLICT = ", ".join(EVENT_IDENTITY)
 EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
 
 
@@ -67,16 +68,16 @@ class SqliteStore(LeadStore):
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         """BEGIN IMMEDIATE already holds the database's single write lock."""
 
-    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """One executemany of the driver: the write lock is global, so keys checked absent stay absent."""
         if not rows:
             return set()
         marks = ", ".join("?" for _ in EVENT_COLUMNS)
-        sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT (event_key) DO NOTHING"
+        sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT ({CONFLICT}) DO NOTHING"
         inserted = conn.exec_driver_sql(sql, _event_tuples(rows)).rowcount
         if inserted != len(rows):  # only when a caller skipped the check: fall back to the exact path
             raise RuntimeError(f"{len(rows) - inserted} event rows were already stored; check keys before inserting")
-        return {r["event_key"] for r in rows}
+        return {(r["event_key"], r["received_lead_id"]) for r in rows}
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
@@ -106,7 +107,7 @@ class PostgresStore(LeadStore):
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
 
-    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys.
 
         Small batches (a real-time event or a few) take the plain INSERT: fewer round trips.
@@ -126,9 +127,9 @@ class PostgresStore(LeadStore):
                     copy.write_row((i, *row))
             cur.execute(
                 f"INSERT INTO events ({cols}) SELECT {cols} FROM events_in ORDER BY ord "
-                "ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
+                f"ON CONFLICT ({CONFLICT}) DO NOTHING RETURNING event_key, received_lead_id"
             )
-            new = {key for (key,) in cur.fetchall()}
+            new = {(key, lead) for key, lead in cur.fetchall()}
             cur.execute("DELETE FROM events_in")
         return new
 

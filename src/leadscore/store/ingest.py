@@ -18,7 +18,7 @@ from leadscore.io.errors import RowError
 from leadscore.model.spec import ScoringModel
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of
-from leadscore.store.events_repo import event_counts, event_rows, insert_events, stored_keys
+from leadscore.store.events_repo import event_counts, event_rows, identity_of, insert_events, stored_keys
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
 from leadscore.store.leads_repo import ensure_leads, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator
@@ -56,9 +56,9 @@ def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event]
         for anon, lead in links:
             resolved.setdefault(anon, resolved.get(lead, lead))
         rows = event_rows(batch, resolved, at)
-        stored = stored_keys(conn, [r["event_key"] for r in rows])
+        stored = stored_keys(conn, [identity_of(r) for r in rows])
         if stored:
-            rows = [r for r in rows if r["event_key"] not in stored]
+            rows = [r for r in rows if identity_of(r) not in stored]
         if not rows:
             return BatchOutcome(len(batch))
         targets = {r["lead_id"] for r in rows}

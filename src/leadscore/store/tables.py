@@ -50,7 +50,10 @@ events = sa.Table(
     metadata,
     # seq is the input order, which breaks ties between events at the same instant
     sa.Column("seq", Serial, primary_key=True, autoincrement=True),
-    sa.Column("event_key", sa.String(255), nullable=False, unique=True),
+    # the event's id, or its content key when it has none (domain.event_key); ids are per lead, so
+    # an event is identified by its key together with the lead it arrived under (which a merge or an
+    # identify never changes, where `lead_id` follows the person)
+    sa.Column("event_key", sa.String(255), nullable=False),
     sa.Column("lead_id", sa.String(255), nullable=False),
     sa.Column("received_lead_id", sa.String(255), nullable=False),
     sa.Column("type", sa.String(255), nullable=False),
@@ -58,6 +61,7 @@ events = sa.Table(
     sa.Column("properties", Document, nullable=False),
     sa.Column("ingested_at", Micros, nullable=False),
     sa.Index("ix_events_lead_ts", "lead_id", "ts", "seq"),
+    sa.UniqueConstraint("event_key", "received_lead_id"),
 )
 
 aliases = sa.Table(
