@@ -103,3 +103,21 @@ def test_stage_erase_export_and_model_plan(workspace: Path) -> None:
     assert runner.invoke(app, ["erase", "b"]).exit_code == 2  # needs --yes
     run("erase", "b", "--yes")
     assert [r["lead_id"] for r in json.loads(run("queue", "--format", "json"))] == ["a"]
+
+
+def test_rejects_never_overwrite_a_users_file(workspace: Path) -> None:
+    """`--rejects` naming the input, or an existing file, is refused before anything is written."""
+    original = "lead_id,type,timestamp\na,page_view,2026-05-30T00:00:00Z\nb,page_view,yesterday\n"
+    (workspace / "in.csv").write_text(original)
+    for args in (["--rejects", "in.csv"], ["--rejects", "./in.csv", "--force"], ["--rejects", "leads.csv"]):
+        result = runner.invoke(app, ["ingest", "events", "in.csv", "--skip-invalid", *args])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+    assert (workspace / "in.csv").read_text() == original
+    assert (workspace / "leads.csv").read_text().startswith("id,email")
+    assert json.loads(run("queue", "--format", "json")) == []  # nothing ingested
+    run("ingest", "events", "in.csv", "--skip-invalid", "--rejects", "leads.csv", "--force")
+    assert "in.csv:3:timestamp" in (workspace / "leads.csv").read_text()
+    # nothing rejected: no rejects file is written
+    run("ingest", "events", "events.jsonl", "--skip-invalid")
+    assert not (workspace / "events.rejects.jsonl").exists()

@@ -24,7 +24,11 @@ ProjectOpt = Annotated[
 ]
 AtOpt = Annotated[str | None, typer.Option("--at", help="Evaluation time, ISO 8601 (default: now, UTC).")]
 SkipInvalidOpt = Annotated[bool, typer.Option("--skip-invalid", help="Keep good rows; bad ones to --rejects.")]
-RejectsOpt = Annotated[Path | None, typer.Option(help="Rejects file (.csv or .jsonl).")]
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Rejects file (.csv or .jsonl); default <name>.rejects.jsonl (or .csv) beside the input."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing rejects file (never the input).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 
@@ -108,7 +112,9 @@ def db_upgrade(project: ProjectOpt = None) -> None:
         out.print(f"store at the latest schema; active model {stored.name}@{stored.version}" if stored else "done")
 
 
-def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, project: Path | None) -> None:
+def _ingest(
+    kind: str, file: Path, skip_invalid: bool, rejects: Path | None, force: bool, project: Path | None
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with (
@@ -123,7 +129,7 @@ def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, pro
             bar.update(task, description="checking" if phase == "check" else "writing", completed=done, total=total)
 
         run = service.ingest_events_file if kind == "events" else service.ingest_leads_file
-        report = run(file, skip_invalid=skip_invalid, rejects=rejects, progress=progress)
+        report = run(file, skip_invalid=skip_invalid, rejects=rejects, force=force, progress=progress)
     out.print(
         f"{report.rows} rows: {report.inserted} new {kind}, {report.rescored} leads rescored "
         f"({report.changed} changed), {report.triggers} triggers fired"
@@ -136,20 +142,22 @@ def ingest_events(
     file: Path,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
 ) -> None:
     """Ingest events (CSV, JSON Lines, Parquet); each batch rescores its leads at once."""
-    _ingest("events", file, skip_invalid, rejects, project)
+    _ingest("events", file, skip_invalid, rejects, force, project)
 
 
 def ingest_leads(
     file: Path,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
 ) -> None:
     """Upsert lead attributes (changes kept as history) and rescore the leads that changed."""
-    _ingest("leads", file, skip_invalid, rejects, project)
+    _ingest("leads", file, skip_invalid, rejects, force, project)
 
 
 def refresh(
