@@ -109,7 +109,7 @@ def test_csv_rejects_of_json_rows_keep_fields_a_later_row_adds(tmp_path: Path) -
 def test_an_existing_rejects_file_is_refused_and_left_alone(tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.csv"
     rejects.write_text("mine\n")
-    with pytest.raises(DataFileError, match="already exists.*--force"):
+    with pytest.raises(DataFileError, match=r"already exists.*--force"):
         RejectsWriter(rejects)
     assert rejects.read_text() == "mine\n"
 
