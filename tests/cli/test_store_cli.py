@@ -121,3 +121,37 @@ def test_rejects_never_overwrite_a_users_file(workspace: Path) -> None:
     # nothing rejected: no rejects file is written
     run("ingest", "events", "events.jsonl", "--skip-invalid")
     assert not (workspace / "events.rejects.jsonl").exists()
+
+
+def test_usage_errors_exit_2_and_say_why(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    for args in (
+        ["queue", "--format", "xml"],
+        ["explain", "a", "--format", "xml"],
+        ["accounts", "--format", "yaml"],
+        ["webhooks", "log", "--format", "csv"],
+        ["merge", "a", "a"],
+        ["webhooks", "redeliver", "no-such-message"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+    assert "no-such-message" in runner.invoke(app, ["webhooks", "redeliver", "no-such-message"]).output
+
+
+def test_erase_and_export_by_a_merged_id(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    run("merge", "a", "b")
+    exported = json.loads(run("export", "b"))
+    assert exported["lead"]["id"] == "a"
+    assert "erased a" in run("erase", "b", "--yes")
+    assert runner.invoke(app, ["export", "a"]).exit_code == 2
+
+
+def test_export_never_overwrites_a_file_without_force(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    result = runner.invoke(app, ["export", "a", "--out", "leads.csv"])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert (workspace / "leads.csv").read_text().startswith("id,email")
+    run("export", "a", "--out", "leads.csv", "--force")
+    assert json.loads((workspace / "leads.csv").read_text())["lead"]["id"] == "a"

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from leadscore.io.errors import DataFileError, RowError
 from leadscore.io.plain import cell_text, dumps
+from leadscore.io.safe_write import check_target, umask
 
 _CSV = {".csv": ",", ".tsv": "\t", ".txt": ","}
 _JSONL = {".jsonl", ".ndjson"}
@@ -58,7 +59,7 @@ class RejectsWriter:
         try:
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
             self._temp = Path(temp)
-            os.chmod(fd, 0o666 & ~_umask())  # as a plainly created file would be (mkstemp makes it private)
+            os.chmod(fd, 0o666 & ~umask())  # as a plainly created file would be (mkstemp makes it private)
             self._file: TextIO = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close())
         except OSError as exc:
             raise DataFileError.file_level(str(path), f"cannot write rejects file: {exc.strerror or exc}") from None
@@ -100,12 +101,7 @@ class RejectsWriter:
         self._csv.writerow([*(cell_text(record.get(c)) for c in self._columns), line, message])
 
     def _check_target(self) -> None:
-        if self.path.is_dir():
-            raise DataFileError.file_level(str(self.path), "the rejects file is a directory")
-        if self.path.exists() and not self.force:
-            raise DataFileError.file_level(
-                str(self.path), "rejects file already exists: choose another --rejects, or add --force to replace it"
-            )
+        check_target(self.path, self.force, "rejects file", "--rejects")
 
     def close(self) -> None:
         """Move the rows written into place (rows of batches already stored are never lost), or,
@@ -142,9 +138,3 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

