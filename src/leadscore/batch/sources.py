@@ -1,6 +1,7 @@
 """Inputs of the batch engine, registered in DuckDB as the two views the query reads: `leads`, `events`.
 
-A source is a Parquet file, a directory of Parquet files, a CSV file, or an in-memory table
+A source is a Parquet file, a directory of Parquet files, a text file (CSV, JSON Lines, JSON: read
+by `leadscore.io` as every other command reads it, file_rows.py), or an in-memory table
 (pyarrow / pandas). Input order, which decides duplicates (first seen wins) and ties in time, is
 kept as `_ls_ord`: (file index, row number in the file) for files, the row index for tables.
 This is the seam for the store: any relation with these columns can be registered the same way.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
 
 if TYPE_CHECKING:
@@ -47,41 +49,9 @@ def _file_relation(path: Path) -> str:
             f"SELECT * EXCLUDE (filename, file_row_number), {ord_expr} AS _ls_ord "
             f"FROM read_parquet({listed}, filename = true, file_row_number = true)"
         )
-    if suffix in (".csv", ".tsv", ".txt"):
-        if not path.exists():
-            raise SourceError(f"{path}: file not found")
-        return f"SELECT *, row_number() OVER () - 1 AS _ls_ord FROM {_csv(path)}"
-    raise SourceError(f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory) or CSV")
-
-
-# leadscore.io.values.coerce_cell, in SQL: numeric text becomes a number unless it has a leading zero
-# ("007"), is not finite ("nan", "1e999"), or is a boolean word; everything else stays text.
-_INT = r"[+-]?(0|[1-9][0-9]*)"
-_FLOAT = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_WS = "' \t\r\n\x0b\x0c'"
-
-
-def _csv(path: Path) -> str:
-    return f"read_csv({q.text(str(path))}, header = true, all_varchar = true, auto_detect = true)"
-
-
-def csv_typed(con: duckdb.DuckDBPyConnection, view: str, keep_text: frozenset[str]) -> str:
-    """Columns of an all-text CSV view split into `name::num` and `name::str` slots, as the io reader types them."""
-    cols = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
-    out = []
-    for col in cols:
-        c = q.ident(col)
-        if col in keep_text or col.startswith("_ls_"):
-            out.append(f"nullif(trim({c}), '') AS {c}" if not col.startswith("_ls_") else c)
-            continue
-        t = f"trim({c})"
-        number = (
-            f"(regexp_full_match({t}, '{_INT}') OR (regexp_full_match({t}, '{_FLOAT}') "
-            f"AND isfinite(TRY_CAST({t} AS DOUBLE))))"
-        )
-        out.append(f"CASE WHEN {number} THEN TRY_CAST({t} AS DOUBLE) END AS {q.ident(col + '::num')}")
-        out.append(f"CASE WHEN {t} <> '' AND NOT {number} THEN {t} END AS {q.ident(col + '::str')}")
-    return f"SELECT {', '.join(out)} FROM {view}"
+    raise SourceError(
+        f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"
+    )
 
 
 def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
@@ -97,16 +67,19 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
 
 def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
     """Create the view `name` over the source (as-is; `normalize` adds the query's conventions)."""
-    if isinstance(source, str | Path):
+    if isinstance(source, str | Path) and is_text_input(Path(source)):
+        # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
+        if not Path(source).exists():
+            raise SourceError(f"{source}: file not found")
+        table = events_table(Path(source)) if name == "events" else leads_table(Path(source))
+        rel = _table_relation(con, name, table)
+    elif isinstance(source, str | Path):
         rel = _file_relation(Path(source))
     else:
         rel = _table_relation(con, name, source)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_file_{name} AS {rel}")
-        typed = f"SELECT * FROM _ls_file_{name}"
-        if isinstance(source, str | Path) and Path(source).suffix.lower() in (".csv", ".tsv", ".txt"):
-            typed = csv_typed(con, f"_ls_file_{name}", frozenset({"id", "lead_id", "type", "timestamp"}))
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS {typed}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
 
