@@ -42,7 +42,9 @@ lead_attribute_history = sa.Table(
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
     sa.Column("at", Micros, nullable=False),
     sa.Column("changes", sa.JSON, nullable=False),  # {attribute: [old, new]}; null = absent
-    sa.Column("source", sa.String(255), nullable=False),
+    # causes and sources quote ids (`identify:<event id>`, `merge:<lead id>`, `file:<name>`): text, so
+    # that a longest id (255 characters) still fits with its prefix
+    sa.Column("source", sa.Text, nullable=False),
 )
 
 events = sa.Table(
@@ -70,7 +72,7 @@ aliases = sa.Table(
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
     sa.Column("created_at", Micros, nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
 )
 
 results = sa.Table(
@@ -104,7 +106,7 @@ score_history = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("delta", sa.Float, nullable=False),
     sa.Column("dimensions", sa.JSON, nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
 )
 
 stage_history = sa.Table(
@@ -115,8 +117,8 @@ stage_history = sa.Table(
     sa.Column("at", Micros, nullable=False),
     sa.Column("from_stage", sa.String(255), nullable=True),
     sa.Column("to_stage", sa.String(255), nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
-    sa.Column("event_key", sa.String(255), nullable=True),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("event_key", sa.Text, nullable=True),  # the timeline id: `<received lead>/<id>` once moved
     sa.Column("model_version", sa.String(64), nullable=False),
 )
 

@@ -7,6 +7,10 @@ Events dropped by the old rule come in when their file is ingested again: only t
 
 On SQLite the table is rebuilt (a constraint written in CREATE TABLE cannot be dropped in place).
 
+The columns that quote ids (causes like `identify:<event id>` and `merge:<lead id>`, attribute
+sources `file:<name>`, and a stage change's event, `<received lead>/<id>` once moved) become text:
+with a longest id (255 characters) and its prefix they overflowed VARCHAR(255) on PostgreSQL.
+
 Revision ID: 0003
 Revises: 0002
 """
@@ -25,10 +29,22 @@ _OLD = "uq_events_event_key"
 _NEW = "uq_events_event_key_received_lead_id"
 
 
+_QUOTING = {
+    "lead_attribute_history": ("source",),
+    "aliases": ("cause",),
+    "score_history": ("cause",),
+    "stage_history": ("cause", "event_key"),
+}
+
+
 def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_constraint(_OLD, type_="unique")
         batch_op.create_unique_constraint(_NEW, ["event_key", "received_lead_id"])
+    for table, columns in _QUOTING.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column in columns:
+                batch_op.alter_column(column, type_=sa.Text(), existing_type=sa.String(255))
 
 
 def downgrade() -> None:
@@ -45,3 +61,8 @@ def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_constraint(_NEW, type_="unique")
         batch_op.create_unique_constraint(_OLD, ["event_key"])
+    for table, columns in _QUOTING.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column in columns:
+                # a value longer than 255 characters makes PostgreSQL refuse, with the value named
+                batch_op.alter_column(column, type_=sa.String(255), existing_type=sa.Text())
