@@ -201,3 +201,66 @@ def test_batch_reads_text_files_as_score_does(tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
         got = [json.loads(line) for line in out.read_text().splitlines()]
         assert not differences(expected, got)
+
+
+def _parquet_events(path: Path, **columns: list[object]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base: dict[str, object] = {
+        "lead_id": ["b-001", "b-002"],
+        "type": ["demo_request", "demo_request"],
+        "timestamp": pa.array([1_779_000_000_000_000] * 2, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+    }
+    pq.write_table(pa.table({**base, **columns}), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("columns", "field"),
+    [
+        ({"timestamp": [1_779_000_000_000_000, 3_093_527_980_800_000_000]}, "timestamp"),
+        ({"timestamp": [1_779_000_000_000_000, None]}, "timestamp"),
+        ({"lead_id": ["b-001", None]}, "lead_id"),
+        ({"lead_id": ["b-001", "  "]}, "lead_id"),
+        ({"lead_id": ["b-001", "L" * 256]}, "lead_id"),
+        ({"type": ["demo_request", "x\x00"]}, "type"),
+        ({"id": ["e1", "E" * 256]}, "id"),
+        ({"note": ["ok", "a\x00b"]}, "note"),
+    ],
+    ids=["year-99999", "no-time", "no-lead", "blank-lead", "long-lead", "nul-type", "long-id", "nul-value"],
+)
+def test_batch_refuses_parquet_rows_score_refuses(tmp_path: Path, columns: dict[str, list[object]], field: str) -> None:
+    import pyarrow as pa
+
+    if "timestamp" in columns:
+        columns = {"timestamp": pa.array(columns["timestamp"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))}
+    events = _parquet_events(tmp_path / "events.parquet", **columns)
+    model, leads = str(B2B / "model.yaml"), str(B2B / "data" / "leads.csv")
+    scored = runner.invoke(app, ["score", model, "-l", leads, "-e", str(events), "--at", AT, "-f", "json"])
+    out = tmp_path / "o.jsonl"
+    batched = runner.invoke(app, ["batch", model, "-l", leads, "-e", str(events), "--at", AT, "-o", str(out)])
+    for res in (scored, batched):
+        assert res.exit_code == 2, res.output
+        assert f"events.parquet:row 2:{field}:" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_batch_reads_parquet_ids_as_score_does(tmp_path: Path) -> None:
+    """Ids are stripped and whole-number floats are ids ("17.0" is lead 17) in both commands."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    model = tmp_path / "model.yaml"
+    model.write_text("format: 1\nname: m\nrules:\n  - {id: demo, on: demo_request, points: 5}\n")
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": [17.0, 18.0]}), leads)
+    events = _parquet_events(tmp_path / "events.parquet", lead_id=[" 17", "18 "], id=[" e1", ""])
+    expected = json.loads(
+        runner.invoke(app, ["score", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-f", "json"]).output
+    )
+    assert {r["lead_id"]: r["score"] for r in expected} == {"17": 5, "18": 5}
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert not differences(expected, [json.loads(line) for line in out.read_text().splitlines()])

@@ -112,3 +112,26 @@ def test_rejects_columns_are_not_properties(tmp_path: Path) -> None:
     jsonl = tmp_path / "fixed.jsonl"
     jsonl.write_text(json.dumps({"id": "a", "n": 1, "_line": 2, "_error": "bad"}) + "\n")
     assert read_leads(jsonl)[0].attributes == {"n": 1}
+
+
+def test_times_past_year_9999_are_row_errors(tmp_path: Path) -> None:
+    past = 3_093_527_980_800_000_000  # microseconds since 1970: in the year 99999
+    ts = pa.array([1_780_000_000_000_000, past], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"lead_id": ["a", "b"], "type": ["t", "t"], "timestamp": ts}), parquet)
+    assert [e.split(": ")[0] for e in errors_of(parquet)] == [f"{parquet}:row 2:timestamp"]
+    text = tmp_path / "events.csv"
+    text.write_text("lead_id,type,timestamp\na,t,99999-01-01T00:00:00Z\nb,t,9999-12-31T23:00:00-05:00\n")
+    assert [e.split(": ")[0] for e in errors_of(text)] == [f"{text}:2:timestamp", f"{text}:3:timestamp"]
+
+
+def test_broken_quotes_are_refused_at_the_row_that_opens_them(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        'lead_id,type,timestamp,note\na,visit,2026-05-01,"x"y\nb,visit,2026-05-01,ok\nc,visit,2026-05-01,"open\n'
+        "d,visit,2026-05-01,swallowed\n"
+    )
+    found = errors_of(path)
+    assert [e.split(": ")[0] for e in found] == [f"{path}:2", f"{path}:4"]
+    assert "never closed (lines 4 to 5" in found[1]
+    assert [e.lead_id for b in iter_event_batches(path) for e in b.items] == ["b"]

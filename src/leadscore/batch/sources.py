@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.file_checks import check_parquet, needs_reader
 from leadscore.batch.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
 
@@ -74,7 +75,18 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
         table = events_table(Path(source)) if name == "events" else leads_table(Path(source))
         rel = _table_relation(con, name, table)
     elif isinstance(source, str | Path):
-        rel = _file_relation(Path(source))
+        path = Path(source)
+        rel = _file_relation(path)  # checks the path exists
+        files = _parquet_files(path)
+        try:
+            reread = needs_reader(con, files, name)
+        except Exception as exc:  # duckdb raises its own error types for unreadable files
+            raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+        if reread:
+            table = events_table(path) if name == "events" else leads_table(path)
+            rel = _table_relation(con, name, table)
+        else:
+            check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
     else:
         rel = _table_relation(con, name, source)
     try:
@@ -82,6 +94,15 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+
+
+def _id_sql(column: str, sql_type: str) -> str:
+    """An id column as text, as `leadscore.io.values.id_text` makes it: stripped; 17.0 is "17"."""
+    c = q.ident(column)
+    typ = sql_type.upper()
+    if typ in ("DOUBLE", "FLOAT", "REAL") or typ.startswith("DECIMAL"):
+        return f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)"
+    return f"trim(CAST({c} AS VARCHAR))"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]:
@@ -99,7 +120,7 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
     drop = [c for c in ("id", "lead_id") if c in lead_cols]
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE ({', '.join(q.ident(c) for c in drop)}), "
-        f"CAST({q.ident(key)} AS VARCHAR) AS id FROM _ls_raw_leads"
+        f"{_id_sql(key, lead_cols[key])} AS id FROM _ls_raw_leads"
     )
     ev_cols = dict(_columns(con, "_ls_raw_events"))
     missing = [c for c in ("lead_id", "type", "timestamp") if c not in ev_cols]
@@ -107,9 +128,10 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
         raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}; found {', '.join(ev_cols)}")
     ts = ev_cols["timestamp"].upper()
     ts_expr = '"timestamp"' if ts.startswith("TIMESTAMP WITH TIME ZONE") else 'CAST("timestamp" AS TIMESTAMPTZ)'
-    replaced = f'CAST(lead_id AS VARCHAR) AS lead_id, CAST(type AS VARCHAR) AS type, {ts_expr} AS "timestamp"'
+    lead = _id_sql("lead_id", ev_cols["lead_id"])
+    replaced = f'{lead} AS lead_id, trim(CAST(type AS VARCHAR)) AS type, {ts_expr} AS "timestamp"'
     if "id" in ev_cols:
-        view = f"SELECT * REPLACE ({replaced}, CAST(id AS VARCHAR) AS id) FROM _ls_raw_events"
+        view = f"SELECT * REPLACE ({replaced}, nullif({_id_sql('id', ev_cols['id'])}, '') AS id) FROM _ls_raw_events"
     else:
         view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id FROM _ls_raw_events"
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")
