@@ -82,3 +82,15 @@ def test_ids_at_the_limit_fit_every_column_they_reach(service: LeadService, stor
     service.ingest_events([Event.of(keep, "sales_accepted", "2026-05-31", id="s" * 255)])
     assert service.result(keep).stage == "sql"
     assert {e["received_lead_id"] for e in service.export(other)["events"]} == {anon, keep}
+
+
+def test_skip_invalid_writes_nothing_from_a_file_broken_as_a_whole(
+    service: LeadService, store: LeadStore, tmp_path: Path
+) -> None:
+    """A JSON list cut short is a problem of the whole file: refused before any row is written."""
+    path = tmp_path / "events.json"
+    rows = [json.dumps({"lead_id": f"L{i}", "type": "page_view", "timestamp": "2026-05-30"}) for i in range(30)]
+    path.write_text("[\n" + ",\n".join(rows) + ",\n{oops\n")
+    with pytest.raises(DataFileError, match=r"events.json:32: not valid JSON"):
+        service.ingest_events_file(path, skip_invalid=True, batch_size=10)
+    assert _count(store, events) == 0 and not (tmp_path / "events.rejects.jsonl").exists()

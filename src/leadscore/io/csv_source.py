@@ -31,7 +31,8 @@ def iter_csv(path: Path, batch_size: int, text_columns: frozenset[str]) -> Itera
         raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
     with f:
         undecodable: set[int] = set()
-        reader = csv.reader(decoded_lines(f, undecodable), delimiter=delimiter)
+        # strict: a quote that does not close where it should is an error, not silently part of a value
+        reader = csv.reader(decoded_lines(f, undecodable), delimiter=delimiter, strict=True)
         try:
             yield from _chunks(name, reader, batch_size, text_columns, undecodable)
         except csv.Error as exc:
@@ -70,25 +71,25 @@ def _chunks(
     raws: list[list[str]] = []
     errors: list[RowError] = []
     original = partial(_original_at, header, raws)
-    for row in reader:
+    while True:
         start = prev + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # quoting the reader cannot follow: this row is refused, the next read
+            prev = reader.line_num
+            errors.append(RowError(name, start, None, None, _quote_message(exc, start, prev)))
+            continue
         prev = reader.line_num
         cells: list[Any] = list(map(strip, row))
         if not any(cells):
             continue  # blank line, or a row of empty cells
         if undecodable and not undecodable.isdisjoint(range(start, prev + 1)):
             bad = next((header[j] for j, c in enumerate(row[:width]) if "\ufffd" in c), None)
+            line = min(undecodable & set(range(start, prev + 1)))
             message = "not UTF-8 text (save the file as UTF-8)"
-            errors.append(
-                RowError(
-                    name,
-                    min(undecodable & set(range(start, prev + 1))),
-                    bad,
-                    None,
-                    message,
-                    record=_original(header, row),
-                )
-            )
+            errors.append(RowError(name, line, bad, None, message, record=_original(header, row)))
         elif len(row) != width:
             message = f"expected {width} fields, found {len(row)}"
             errors.append(RowError(name, start, None, None, message, record=_original(header, row)))
@@ -109,6 +110,12 @@ def _chunks(
             original = partial(_original_at, header, raws)
     if rows or errors or first:
         yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+
+
+def _quote_message(exc: csv.Error, start: int, end: int) -> str:
+    if "unexpected end of data" in str(exc):
+        return f"bad CSV: a quote opened in this row is never closed (lines {start} to {end} are inside it)"
+    return f"bad CSV: {exc}"
 
 
 def _header(name: str, reader: Any) -> list[str]:

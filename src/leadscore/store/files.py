@@ -109,8 +109,14 @@ def _ingest(
     report = FileReport()
     if skip_invalid:  # refused before anything is read or written
         writer = RejectsWriter(rejects or default_rejects_path(path), force=force, inputs=[path])
-    else:
-        total = _validate(reader, progress)
+    try:
+        # a first pass: bad rows refuse the file (strict), or go to the rejects later; a problem with
+        # the whole file (a JSON list cut short, a missing column) refuses it before anything is written
+        total = _validate(reader, progress, refuse_rows=not skip_invalid)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     try:
         if writer is not None:
             report.rejects_path = str(writer.path)
@@ -132,8 +138,9 @@ def _ingest(
     return report
 
 
-def _validate(reader: _Reader[T], progress: Progress | None) -> int:
-    """Read the whole file once; raise DataFileError naming the bad rows. Returns the row count."""
+def _validate(reader: _Reader[T], progress: Progress | None, refuse_rows: bool = True) -> int:
+    """Read the whole file once; raise DataFileError naming the bad rows (`refuse_rows`) or a problem
+    with the whole file. Returns the row count."""
     shown: list[RowError] = []
     bad = rows = 0
     for batch in reader.batches():
@@ -144,6 +151,6 @@ def _validate(reader: _Reader[T], progress: Progress | None) -> int:
             shown.extend(errors[: max(0, MAX_SHOWN - len(shown))])
         if progress:
             progress("check", rows, None)
-    if bad:
+    if bad and refuse_rows:
         raise DataFileError(shown, bad)
     return rows
