@@ -196,6 +196,8 @@ class LeadService:
         """Two leads are one person: everything of `other` moves to `keep`, which is rescored."""
         self.require_lead(keep)
         self.require_lead(other)
+        if keep == other:
+            raise ServiceError(f"cannot merge lead {keep!r} into itself")
         evaluator = self.evaluator
 
         def work(conn: Any) -> None:
@@ -287,14 +289,34 @@ class LeadService:
         return Applied(model_version(model), previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------
+    def person(self, lead_id: str) -> str:
+        """The lead holding `lead_id`'s data (itself, or the lead a merge or identify folded it into)."""
+        with self.store.read() as conn:
+            found = privacy.person(conn, lead_id)
+        if found is None:
+            raise ServiceError(f"no lead {lead_id!r}")
+        return found
+
     def erase(self, lead_id: str) -> dict[str, int]:
-        """Remove the lead, its events, aliases, results, history and outbox rows."""
-        self.require_lead(lead_id)
-        return self.store.transact(lambda conn: privacy.erase(self.store, conn, lead_id))
+        """Remove the person: the lead (or the lead a merged / identified id belongs to), its events,
+        aliases, results, history, outbox rows and delivery log; the deleted rows are overwritten
+        in SQLite's files at once."""
+
+        def work(conn: Any) -> dict[str, int]:
+            found = privacy.person(conn, lead_id)
+            if found is None:
+                raise ServiceError(f"no lead {lead_id!r}")
+            return privacy.erase(self.store, conn, found)
+
+        counts = self.store.transact(work)
+        self.store.scrub()
+        return counts
 
     def export(self, lead_id: str) -> dict[str, Any]:
+        """Everything held about the person `lead_id` is (or was merged into), as JSON-ready data."""
         with self.store.read() as conn:
-            found = privacy.export(conn, lead_id)
+            kept = privacy.person(conn, lead_id)
+            found = privacy.export(conn, kept) if kept is not None else None
         if found is None:
             raise ServiceError(f"no lead {lead_id!r}")
         return found
@@ -319,5 +341,12 @@ class LeadService:
                 http.close()
 
     def redeliver(self, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
-        """Put dead-lettered messages back in the queue, with a fresh attempt budget."""
+        """Put dead-lettered messages back in the queue, with a fresh attempt budget.
+
+        Every id named must be a stored message: an unknown one is an error, nothing is requeued."""
+        if ids:
+            known = {m["id"] for m in self.outbox().find(ids)}
+            unknown = [i for i in dict.fromkeys(ids) if i not in known]
+            if unknown:
+                raise ServiceError(f"no trigger message {', '.join(repr(i) for i in unknown)}")
         return self.outbox().requeue_dead(self.clock(), ids=ids, destination=destination)

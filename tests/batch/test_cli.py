@@ -122,3 +122,145 @@ def test_predictive_dimensions_go_to_the_pure_scorer_never_silently_zero(tmp_pat
         assert batch[lead_id]["model_version"] == r["model_version"]
     assert any(r["dimensions"]["propensity"] > 0 for r in pure.values())
     assert runner.invoke(app, ["sql", str(model)]).exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["it's scores.jsonl", "it's scores.parquet"])
+def test_batch_writes_to_a_path_with_a_quote(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    args = ["batch", str(B2B / "model.yaml"), "-l", str(B2B / "data" / "leads.csv")]
+    res = runner.invoke(app, [*args, "-e", str(B2B / "data" / "events.csv"), "--at", AT, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 0
+
+
+def test_batch_never_writes_over_its_input(tmp_path: Path) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    events = tmp_path / "events.parquet"
+    pq.write_table(pcsv.read_csv(B2B / "data" / "events.csv"), events)
+    before = events.read_bytes()
+    args = ["batch", str(B2B / "model.yaml"), "-l", str(B2B / "data" / "leads.csv"), "-e", str(events)]
+    res = runner.invoke(app, [*args, "--at", AT, "--out", str(tmp_path / "." / "events.parquet")])
+    assert res.exit_code == 2 and "input" in res.output
+    assert events.read_bytes() == before
+
+
+HEADER = "id,lead_id,type,timestamp,phone\n"
+GOOD = "e1,b-001,demo_request,2026-05-20T10:00:00Z,+4799887766\n"
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "where"),
+    [
+        ("e2,b-002,demo_request,not-a-time,\n", "events.csv:3:timestamp"),
+        ("e2,b-002,demo_request,99999-01-01T00:00:00Z,\n", "events.csv:3:timestamp"),
+        ('e2,b-002,"demo_request,2026-05-20T10:00:00Z,\n', "events.csv:3"),
+        ("e2,,demo_request,2026-05-20T10:00:00Z,\n", "events.csv:3:lead_id"),
+    ],
+    ids=["bad-time", "year-99999", "unbalanced-quote", "no-lead"],
+)
+def test_batch_refuses_what_score_refuses(tmp_path: Path, bad_row: str, where: str) -> None:
+    """One reader for every command: the same file is refused by both, at the same place, no traceback."""
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + GOOD + bad_row)
+    leads = B2B / "data" / "leads.csv"
+    model = str(B2B / "model.yaml")
+    scored = runner.invoke(app, ["score", model, "-l", str(leads), "-e", str(events), "--at", AT, "-f", "json"])
+    batched = runner.invoke(
+        app, ["batch", model, "-l", str(leads), "-e", str(events), "--at", AT, "-o", str(tmp_path / "o.jsonl")]
+    )
+    for res in (scored, batched):
+        assert res.exit_code == 2, res.output
+        assert where in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_batch_reads_text_files_as_score_does(tmp_path: Path) -> None:
+    """Leading `+` and zeros stay text; JSON Lines works too; every result equals `score`'s."""
+    model = tmp_path / "model.yaml"
+    model.write_text(
+        "format: 1\nname: m\nrules:\n"
+        "  - {id: intl, on: call, where: {phone: {eq: '+4799887766'}}, points: 7}\n"
+        "  - {id: zip, when: {attribute: zip, eq: '0150'}, points: 3}\n"
+        "  - {id: big, on: call, where: {phone: {gt: 1000}}, points: 100}\n"
+    )
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,zip\na,0150\nb,150\n")
+    events = tmp_path / "events.csv"
+    events.write_text(HEADER + "1,a,call,2026-05-20T10:00:00Z,+4799887766\n1,b,call,2026-05-20,12000\n")
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("".join(json.dumps(e.to_dict()) + "\n" for e in read_events(events)))
+    expected = json.loads(
+        runner.invoke(app, ["score", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-f", "json"]).output
+    )
+    assert {r["lead_id"]: r["score"] for r in expected} == {"a": 10, "b": 100}  # the + kept a's phone text
+    for source in (events, jsonl):
+        out = tmp_path / f"{source.suffix[1:]}.jsonl"
+        res = runner.invoke(app, ["batch", str(model), "-l", str(leads), "-e", str(source), "--at", AT, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        got = [json.loads(line) for line in out.read_text().splitlines()]
+        assert not differences(expected, got)
+
+
+def _parquet_events(path: Path, **columns: list[object]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base: dict[str, object] = {
+        "lead_id": ["b-001", "b-002"],
+        "type": ["demo_request", "demo_request"],
+        "timestamp": pa.array([1_779_000_000_000_000] * 2, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+    }
+    pq.write_table(pa.table({**base, **columns}), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("columns", "field"),
+    [
+        ({"timestamp": [1_779_000_000_000_000, 3_093_527_980_800_000_000]}, "timestamp"),
+        ({"timestamp": [1_779_000_000_000_000, None]}, "timestamp"),
+        ({"lead_id": ["b-001", None]}, "lead_id"),
+        ({"lead_id": ["b-001", "  "]}, "lead_id"),
+        ({"lead_id": ["b-001", "L" * 256]}, "lead_id"),
+        ({"type": ["demo_request", "x\x00"]}, "type"),
+        ({"id": ["e1", "E" * 256]}, "id"),
+        ({"note": ["ok", "a\x00b"]}, "note"),
+    ],
+    ids=["year-99999", "no-time", "no-lead", "blank-lead", "long-lead", "nul-type", "long-id", "nul-value"],
+)
+def test_batch_refuses_parquet_rows_score_refuses(tmp_path: Path, columns: dict[str, list[object]], field: str) -> None:
+    import pyarrow as pa
+
+    if "timestamp" in columns:
+        columns = {"timestamp": pa.array(columns["timestamp"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))}
+    events = _parquet_events(tmp_path / "events.parquet", **columns)
+    model, leads = str(B2B / "model.yaml"), str(B2B / "data" / "leads.csv")
+    scored = runner.invoke(app, ["score", model, "-l", leads, "-e", str(events), "--at", AT, "-f", "json"])
+    out = tmp_path / "o.jsonl"
+    batched = runner.invoke(app, ["batch", model, "-l", leads, "-e", str(events), "--at", AT, "-o", str(out)])
+    for res in (scored, batched):
+        assert res.exit_code == 2, res.output
+        assert f"events.parquet:row 2:{field}:" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_batch_reads_parquet_ids_as_score_does(tmp_path: Path) -> None:
+    """Ids are stripped and whole-number floats are ids ("17.0" is lead 17) in both commands."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    model = tmp_path / "model.yaml"
+    model.write_text("format: 1\nname: m\nrules:\n  - {id: demo, on: demo_request, points: 5}\n")
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": [17.0, 18.0]}), leads)
+    events = _parquet_events(tmp_path / "events.parquet", lead_id=[" 17", "18 "], id=[" e1", ""])
+    expected = json.loads(
+        runner.invoke(app, ["score", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-f", "json"]).output
+    )
+    assert {r["lead_id"]: r["score"] for r in expected} == {"17": 5, "18": 5}
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert not differences(expected, [json.loads(line) for line in out.read_text().splitlines()])

@@ -12,6 +12,7 @@ import pytest
 from leadscore.batch import SourceError, run_batch
 from leadscore.domain import Event, Lead
 from leadscore.engine import score_many
+from leadscore.io import DataFileError
 from leadscore.model import parse_model
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
@@ -52,15 +53,34 @@ def _write(tmp_path: Path, amounts: list[float]) -> tuple[Path, Path]:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e308])
 def test_parquet_numbers_outside_the_range_refuse_the_run(tmp_path: Path, bad: float) -> None:
     leads, events = _write(tmp_path, [10.0, bad])
-    with pytest.raises(SourceError) as info:
+    with pytest.raises(DataFileError) as info:
         run_batch(parse_model(MODEL), leads, events, AT)
-    assert f"{events}: row 2: amount:" in str(info.value), str(info.value)
+    assert f"{events}:row 2:amount:" in str(info.value), str(info.value)
 
 
-def test_columns_no_rule_reads_are_not_checked(tmp_path: Path) -> None:
+def test_files_are_checked_by_the_readers_rules_in_every_column(tmp_path: Path) -> None:
+    """One reader, one set of rules: `score` refuses a NaN in a column no rule reads, so batch does too."""
     leads, events = _write(tmp_path, [60.0, 70.0])  # `unused` holds NaN everywhere
-    got = {r["lead_id"]: r["score"] for r in run_batch(parse_model(MODEL), leads, events, AT).to_dicts()}
-    assert got == {"a": 6.0, "b": 0.0}
+    with pytest.raises(DataFileError) as info:
+        run_batch(parse_model(MODEL), leads, events, AT)
+    assert f"{events}:row 1:unused:" in str(info.value), str(info.value)
+
+
+def test_tables_are_checked_in_the_columns_the_model_reads() -> None:
+    """In-memory tables skip the file reader: the model's numeric inputs are checked in SQL."""
+    import pyarrow as pa
+
+    events = pa.table(
+        {
+            "lead_id": ["a", "a"],
+            "type": ["buy", "buy"],
+            "timestamp": ["2026-05-01T00:00:00Z"] * 2,
+            "amount": pa.array([10.0, math.inf], pa.float64()),
+        }
+    )
+    with pytest.raises(SourceError) as info:
+        run_batch(parse_model(MODEL), pa.table({"id": ["a"]}), events, AT)
+    assert "row 2: amount:" in str(info.value), str(info.value)
 
 
 def test_csv_numeric_text_beyond_the_range_stays_text(tmp_path: Path) -> None:

@@ -125,3 +125,55 @@ def test_refresh_reports_a_lead_it_cannot_score_and_refreshes_the_others(workspa
     assert result.exit_code == 0, result.output
     assert "1 leads re-evaluated" in result.output
     assert "1 lead(s) could not be scored" in result.output and "lead 'b'" in result.output
+
+
+def test_rejects_never_overwrite_a_users_file(workspace: Path) -> None:
+    """`--rejects` naming the input, or an existing file, is refused before anything is written."""
+    original = "lead_id,type,timestamp\na,page_view,2026-05-30T00:00:00Z\nb,page_view,yesterday\n"
+    (workspace / "in.csv").write_text(original)
+    for args in (["--rejects", "in.csv"], ["--rejects", "./in.csv", "--force"], ["--rejects", "leads.csv"]):
+        result = runner.invoke(app, ["ingest", "events", "in.csv", "--skip-invalid", *args])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+    assert (workspace / "in.csv").read_text() == original
+    assert (workspace / "leads.csv").read_text().startswith("id,email")
+    assert json.loads(run("queue", "--format", "json")) == []  # nothing ingested
+    run("ingest", "events", "in.csv", "--skip-invalid", "--rejects", "leads.csv", "--force")
+    assert "in.csv:3:timestamp" in (workspace / "leads.csv").read_text()
+    # nothing rejected: no rejects file is written
+    run("ingest", "events", "events.jsonl", "--skip-invalid")
+    assert not (workspace / "events.rejects.jsonl").exists()
+
+
+def test_usage_errors_exit_2_and_say_why(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    for args in (
+        ["queue", "--format", "xml"],
+        ["explain", "a", "--format", "xml"],
+        ["accounts", "--format", "yaml"],
+        ["webhooks", "log", "--format", "csv"],
+        ["merge", "a", "a"],
+        ["webhooks", "redeliver", "no-such-message"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+    assert "no-such-message" in runner.invoke(app, ["webhooks", "redeliver", "no-such-message"]).output
+
+
+def test_erase_and_export_by_a_merged_id(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    run("merge", "a", "b")
+    exported = json.loads(run("export", "b"))
+    assert exported["lead"]["id"] == "a"
+    assert "erased a" in run("erase", "b", "--yes")
+    assert runner.invoke(app, ["export", "a"]).exit_code == 2
+
+
+def test_export_never_overwrites_a_file_without_force(workspace: Path) -> None:
+    run("ingest", "leads", "leads.csv")
+    result = runner.invoke(app, ["export", "a", "--out", "leads.csv"])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert (workspace / "leads.csv").read_text().startswith("id,email")
+    run("export", "a", "--out", "leads.csv", "--force")
+    assert json.loads((workspace / "leads.csv").read_text())["lead"]["id"] == "a"

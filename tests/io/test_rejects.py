@@ -106,12 +106,45 @@ def test_csv_rejects_of_json_rows_keep_fields_a_later_row_adds(tmp_path: Path) -
     assert rows[2]["_error"] == f"{source}:3: not valid JSON: Expecting value" + ' | extra fields: {"_raw": "oops"}'
 
 
-def test_the_rejects_file_is_emptied_when_opened(tmp_path: Path) -> None:
+def test_an_existing_rejects_file_is_refused_and_left_alone(tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.csv"
-    rejects.write_text("stale\n")
-    with RejectsWriter(rejects) as writer:
+    rejects.write_text("mine\n")
+    with pytest.raises(DataFileError, match=r"already exists.*--force"):
+        RejectsWriter(rejects)
+    assert rejects.read_text() == "mine\n"
+
+
+def test_the_input_is_never_its_own_rejects_file(tmp_path: Path) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text("lead_id,type,timestamp\na,t,2026-01-01\n")
+    for same in (source, tmp_path / "." / "events.csv"):
+        with pytest.raises(DataFileError, match="is the input file"):
+            RejectsWriter(same, force=True, inputs=[source])
+    assert source.read_text() == "lead_id,type,timestamp\na,t,2026-01-01\n"
+
+
+def test_rejects_are_written_through_a_temporary_file(tmp_path: Path) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text("lead_id,type,timestamp\na,t,nope\n")
+    rejects = tmp_path / "rejects.jsonl"
+    rejects.write_text("old\n")
+    with RejectsWriter(rejects, force=True) as writer:
+        for batch in iter_event_batches(source):
+            writer.write(batch.errors)
+        assert rejects.read_text() == "old\n"  # replaced only once complete
+    assert json.loads(rejects.read_text())["_line"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "rejects.jsonl"]
+
+
+def test_no_rejects_file_when_nothing_is_rejected(tmp_path: Path) -> None:
+    with RejectsWriter(tmp_path / "rejects.csv") as writer:
         assert writer.write([]) == 0
-    assert rejects.read_text() == ""
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept.csv"
+    kept.write_text("mine\n")
+    with RejectsWriter(kept, force=True) as writer:
+        writer.write([])
+    assert kept.read_text() == "mine\n"
 
 
 def test_rejects_file_needs_a_known_extension(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from leadscore.io.values import coerce_cell, id_text, to_timestamp
     [
         ("12", 12),
         ("-4", -4),
-        ("+5", 5),
         ("0", 0),
         ("1.5", 1.5),
         ("-3e2", -300.0),
@@ -31,6 +30,9 @@ def test_numeric_text_becomes_a_number(text: str, expected: float) -> None:
     [
         "007",
         "0612345678",
+        "+4799887766",
+        "+5",
+        "+1.5",
         "-007",
         "00.5",
         "nan",

@@ -42,3 +42,29 @@ def test_upgrade_twice_is_a_no_op(store: LeadStore) -> None:
     store.upgrade()
     store.upgrade()
     assert current_revision(store.engine) == head_revision()
+
+
+def test_0003_makes_event_ids_per_lead_and_keeps_every_stored_event(blank_url: str) -> None:
+    """A store from before 0003 (ids unique across leads) keeps its events; afterwards the same id
+    on another lead is a new event, and the same id on the same lead still is not."""
+    from leadscore.store import open_store
+    from leadscore.store.migrate import upgrade
+    from leadscore.store.tables import events
+
+    store = open_store(blank_url)
+    try:
+        upgrade(store.engine, "0002")
+        row = {"lead_id": "a", "received_lead_id": "a", "type": "t", "ts": 1, "properties": {}, "ingested_at": 1}
+        with store.engine.begin() as conn:
+            conn.execute(events.insert(), [{**row, "event_key": "1"}, {**row, "event_key": "h:x", "ts": 2}])
+        store.upgrade()
+        assert current_revision(store.engine) == head_revision()
+        with store.write() as conn:
+            kept = {r.event_key for r in conn.execute(sa.select(events.c.event_key))}
+            assert kept == {"1", "h:x"}
+            other = {**row, "event_key": "1", "lead_id": "b", "received_lead_id": "b"}
+            assert store.insert_new_events(conn, [other]) == {("1", "b")}
+            again = store.insert(events).values(**row, event_key="1").on_conflict_do_nothing()
+            assert conn.execute(again.returning(events.c.seq)).all() == []
+    finally:
+        store.dispose()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch import fallback, replay
+from leadscore.batch import sqltext as q
 from leadscore.batch.duplicates import find_duplicates
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import QueryPlan, build_query
@@ -237,7 +238,7 @@ class BatchRun:
         t = time.perf_counter()
         sql = self._shaped(True)
         if sql is not None:
-            self.con.execute(f"COPY ({sql}) TO '{p}' (FORMAT JSON)")
+            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT JSON)")
         else:
             p.write_text("")
         if self.fallback_results:
@@ -253,7 +254,7 @@ class BatchRun:
         t = time.perf_counter()
         sql = self._shaped(False)
         if sql is not None and not self.fallback_results:
-            self.con.execute(f"COPY ({sql}) TO '{p}' (FORMAT PARQUET)")
+            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
         else:
             rows = [_arrow_row(r.to_dict()) for r in self.fallback_results]
             if sql is not None:

@@ -21,6 +21,7 @@ from leadscore.batch.dialects import all_conditions, infer_schema
 from leadscore.batch.schema import SourceSchema, TableSchema
 from leadscore.model.conditions import AggregateCondition, CountCondition, LastCondition, NoneCondition
 from leadscore.model.spec import EventRule, ScoringModel
+from leadscore.store.codec import timeline_id_sql
 
 LEADS_VIEW = "_lsv_leads"
 EVENTS_VIEW = "_lsv_events"
@@ -108,9 +109,9 @@ def events_view(names: Names, only: str | None = None, until: int | None = None,
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     out = (
         "lead_id, type, timestamptz 'epoch' + ts * interval '1 microsecond' AS \"timestamp\", "
-        f"event_key AS id, seq AS _ls_ord, ts AS {MICROS}"
+        f"{timeline_id_sql()} AS id, seq AS _ls_ord, ts AS {MICROS}"
     )
     # every filter that reads a property tests the event's type first (conditions.event_filter), so
     # the properties of other types are never looked at: they are not parsed
     doc = f"CASE WHEN type IN {q.text_list(names.types)} THEN properties END" if names.types else "NULL"
-    return _typed("lead_id, type, event_key, seq, ts", out, "events", doc, where, names.properties)
+    return _typed("lead_id, type, event_key, received_lead_id, seq, ts", out, "events", doc, where, names.properties)

@@ -1,6 +1,7 @@
 """Inputs of the batch engine, registered in DuckDB as the two views the query reads: `leads`, `events`.
 
-A source is a Parquet file, a directory of Parquet files, a CSV file, or an in-memory table
+A source is a Parquet file, a directory of Parquet files, a text file (CSV, JSON Lines, JSON: read
+by `leadscore.io` as every other command reads it, file_rows.py), or an in-memory table
 (pyarrow / pandas). Input order, which decides duplicates (first seen wins) and ties in time, is
 kept as `_ls_ord`: (file index, row number in the file) for files, the row index for tables.
 This is the seam for the store: any relation with these columns can be registered the same way.
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.batch import sqltext as q
+from leadscore.batch.file_checks import check_parquet, needs_reader
+from leadscore.batch.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
-from leadscore.domain.numbers import MAX_MAGNITUDE
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,44 +50,9 @@ def _file_relation(path: Path) -> str:
             f"SELECT * EXCLUDE (filename, file_row_number), {ord_expr} AS _ls_ord "
             f"FROM read_parquet({listed}, filename = true, file_row_number = true)"
         )
-    if suffix in (".csv", ".tsv", ".txt"):
-        if not path.exists():
-            raise SourceError(f"{path}: file not found")
-        return f"SELECT *, row_number() OVER () - 1 AS _ls_ord FROM {_csv(path)}"
-    raise SourceError(f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory) or CSV")
-
-
-# leadscore.io.values.coerce_cell, in SQL: numeric text becomes a number unless it has a leading zero
-# ("007"), is not finite ("nan", "1e999") or beyond +-2**53, or is a boolean word; everything else stays text.
-_INT = r"[+-]?(0|[1-9][0-9]*)"
-_FLOAT = r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_WS = "' \t\r\n\x0b\x0c'"
-
-
-def _csv(path: Path) -> str:
-    return f"read_csv({q.text(str(path))}, header = true, all_varchar = true, auto_detect = true)"
-
-
-def csv_typed(con: duckdb.DuckDBPyConnection, view: str, keep_text: frozenset[str]) -> str:
-    """Columns of an all-text CSV view split into `name::num` and `name::str` slots, as the io reader types them."""
-    cols = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
-    out = []
-    for col in cols:
-        c = q.ident(col)
-        if col in keep_text or col.startswith("_ls_"):
-            out.append(f"nullif(trim({c}), '') AS {c}" if not col.startswith("_ls_") else c)
-            continue
-        t = f"trim({c})"
-        # within the accepted range (domain.numbers); beyond it numeric text stays text, as in the io reader
-        limit = f"{MAX_MAGNITUDE}"
-        number = (
-            f"((regexp_full_match({t}, '{_INT}') AND abs(TRY_CAST({t} AS HUGEINT)) <= {limit}) OR "
-            f"(regexp_full_match({t}, '{_FLOAT}') AND isfinite(TRY_CAST({t} AS DOUBLE)) "
-            f"AND abs(TRY_CAST({t} AS DOUBLE)) <= {limit}))"
-        )
-        out.append(f"CASE WHEN {number} THEN TRY_CAST({t} AS DOUBLE) END AS {q.ident(col + '::num')}")
-        out.append(f"CASE WHEN {t} <> '' AND NOT {number} THEN {t} END AS {q.ident(col + '::str')}")
-    return f"SELECT {', '.join(out)} FROM {view}"
+    raise SourceError(
+        f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"
+    )
 
 
 def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
@@ -101,18 +68,41 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
 
 def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
     """Create the view `name` over the source (as-is; `normalize` adds the query's conventions)."""
-    if isinstance(source, str | Path):
-        rel = _file_relation(Path(source))
+    if isinstance(source, str | Path) and is_text_input(Path(source)):
+        # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
+        if not Path(source).exists():
+            raise SourceError(f"{source}: file not found")
+        table = events_table(Path(source)) if name == "events" else leads_table(Path(source))
+        rel = _table_relation(con, name, table)
+    elif isinstance(source, str | Path):
+        path = Path(source)
+        rel = _file_relation(path)  # checks the path exists
+        files = _parquet_files(path)
+        try:
+            reread = needs_reader(con, files, name)
+        except Exception as exc:  # duckdb raises its own error types for unreadable files
+            raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+        if reread:
+            table = events_table(path) if name == "events" else leads_table(path)
+            rel = _table_relation(con, name, table)
+        else:
+            check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
     else:
         rel = _table_relation(con, name, source)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_file_{name} AS {rel}")
-        typed = f"SELECT * FROM _ls_file_{name}"
-        if isinstance(source, str | Path) and Path(source).suffix.lower() in (".csv", ".tsv", ".txt"):
-            typed = csv_typed(con, f"_ls_file_{name}", frozenset({"id", "lead_id", "type", "timestamp"}))
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS {typed}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+
+
+def _id_sql(column: str, sql_type: str) -> str:
+    """An id column as text, as `leadscore.io.values.id_text` makes it: stripped; 17.0 is "17"."""
+    c = q.ident(column)
+    typ = sql_type.upper()
+    if typ in ("DOUBLE", "FLOAT", "REAL") or typ.startswith("DECIMAL"):
+        return f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)"
+    return f"trim(CAST({c} AS VARCHAR))"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]:
@@ -130,7 +120,7 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
     drop = [c for c in ("id", "lead_id") if c in lead_cols]
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE ({', '.join(q.ident(c) for c in drop)}), "
-        f"CAST({q.ident(key)} AS VARCHAR) AS id FROM _ls_raw_leads"
+        f"{_id_sql(key, lead_cols[key])} AS id FROM _ls_raw_leads"
     )
     ev_cols = dict(_columns(con, "_ls_raw_events"))
     missing = [c for c in ("lead_id", "type", "timestamp") if c not in ev_cols]
@@ -138,9 +128,10 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
         raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}; found {', '.join(ev_cols)}")
     ts = ev_cols["timestamp"].upper()
     ts_expr = '"timestamp"' if ts.startswith("TIMESTAMP WITH TIME ZONE") else 'CAST("timestamp" AS TIMESTAMPTZ)'
-    replaced = f'CAST(lead_id AS VARCHAR) AS lead_id, CAST(type AS VARCHAR) AS type, {ts_expr} AS "timestamp"'
+    lead = _id_sql("lead_id", ev_cols["lead_id"])
+    replaced = f'{lead} AS lead_id, trim(CAST(type AS VARCHAR)) AS type, {ts_expr} AS "timestamp"'
     if "id" in ev_cols:
-        view = f"SELECT * REPLACE ({replaced}, CAST(id AS VARCHAR) AS id) FROM _ls_raw_events"
+        view = f"SELECT * REPLACE ({replaced}, nullif({_id_sql('id', ev_cols['id'])}, '') AS id) FROM _ls_raw_events"
     else:
         view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id FROM _ls_raw_events"
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")

@@ -29,6 +29,7 @@ from leadscore.batch import sqltext as q
 from leadscore.batch.relevance import relevant_sql
 from leadscore.batch.store_adbc import Keyed, adbc_batches
 from leadscore.model.spec import ScoringModel
+from leadscore.store.codec import timeline_id_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -100,7 +101,7 @@ def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str
 def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bool) -> str:
     cols = ["lead_id", "type", "ts", "seq"]
     if needs.event_ids:
-        cols.append("event_key")
+        cols.append(f"{timeline_id_sql()} AS event_key")  # ids per lead, as store.codec.event_of reads them
     cols += _keys(store, raw, "properties", needs.properties)
     where = []
     if ids:

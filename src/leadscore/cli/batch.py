@@ -39,8 +39,10 @@ AtOption = Annotated[
 
 def batch(
     model: ModelArg,
-    leads: Annotated[Path, typer.Option("--leads", "-l", help="Leads: Parquet file or directory, or CSV.")],
-    events: Annotated[Path, typer.Option("--events", "-e", help="Events: Parquet file or directory, or CSV.")],
+    leads: Annotated[Path, typer.Option("--leads", "-l", help="Leads: Parquet file or directory, CSV or JSON Lines.")],
+    events: Annotated[
+        Path, typer.Option("--events", "-e", help="Events: Parquet file or directory, CSV or JSON Lines.")
+    ],
     out: Annotated[
         Path,
         typer.Option(
@@ -67,9 +69,15 @@ def batch(
     when = _at(at)
     if out.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".parquet"):
         fail(f"--out {out}: use a .jsonl (JSON Lines) or .parquet file")
+    from leadscore.io.rejects import same_file
+
+    for given in (leads, events, model):
+        if same_file(out, given) or (given.is_dir() and out.resolve().is_relative_to(given.resolve())):
+            fail(f"--out {out}: that is an input ({given}); write the results elsewhere")
     from leadscore.batch import BatchStats, NotExpressible, SourceError
     from leadscore.cli.core import _scorer
     from leadscore.engine import ScoringDataError
+    from leadscore.io import DataFileError
 
     predictive = bool(m.predictive_dimensions())
     if predictive and engine is Engine.spark:
@@ -93,7 +101,7 @@ def batch(
                 stats = run_batch(
                     m, leads, events, when, out, threads=threads, dedupe=dedupe.value, predictors=predictors
                 ).stats
-    except (SourceError, NotExpressible) as exc:
+    except (SourceError, NotExpressible, DataFileError) as exc:
         fail(str(exc))
     except ScoringDataError as exc:
         fail(f"bad data for lead {exc.lead_id!r}: {exc.detail}")

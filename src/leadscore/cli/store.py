@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,8 +25,18 @@ ProjectOpt = Annotated[
 ]
 AtOpt = Annotated[str | None, typer.Option("--at", help="Evaluation time, ISO 8601 (default: now, UTC).")]
 SkipInvalidOpt = Annotated[bool, typer.Option("--skip-invalid", help="Keep good rows; bad ones to --rejects.")]
-RejectsOpt = Annotated[Path | None, typer.Option(help="Rejects file (.csv or .jsonl).")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Rejects file (.csv or .jsonl); default <name>.rejects.jsonl (or .csv) beside the input."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing rejects file (never the input).")]
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+# an enum, so that `--format xml` is a usage error (exit code 2) instead of a table
+FormatOpt = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -108,7 +119,9 @@ def db_upgrade(project: ProjectOpt = None) -> None:
         out.print(f"store at the latest schema; active model {stored.name}@{stored.version}" if stored else "done")
 
 
-def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, project: Path | None) -> None:
+def _ingest(
+    kind: str, file: Path, skip_invalid: bool, rejects: Path | None, force: bool, project: Path | None
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with (
@@ -123,7 +136,7 @@ def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, pro
             bar.update(task, description="checking" if phase == "check" else "writing", completed=done, total=total)
 
         run = service.ingest_events_file if kind == "events" else service.ingest_leads_file
-        report = run(file, skip_invalid=skip_invalid, rejects=rejects, progress=progress)
+        report = run(file, skip_invalid=skip_invalid, rejects=rejects, force=force, progress=progress)
     out.print(
         f"{report.rows} rows: {report.inserted} new {kind}, {report.rescored} leads rescored "
         f"({report.changed} changed), {report.triggers} triggers fired"
@@ -136,20 +149,22 @@ def ingest_events(
     file: Path,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
 ) -> None:
     """Ingest events (CSV, JSON Lines, Parquet); each batch rescores its leads at once."""
-    _ingest("events", file, skip_invalid, rejects, project)
+    _ingest("events", file, skip_invalid, rejects, force, project)
 
 
 def ingest_leads(
     file: Path,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
 ) -> None:
     """Upsert lead attributes (changes kept as history) and rescore the leads that changed."""
-    _ingest("leads", file, skip_invalid, rejects, project)
+    _ingest("leads", file, skip_invalid, rejects, force, project)
 
 
 def _report_failed(done: Any, shown: int = 20) -> None:
@@ -195,7 +210,7 @@ def refresh(
 
 def queue(
     limit: Annotated[int, typer.Option(help="How many leads.")] = 20,
-    format: FormatOpt = "table",
+    format: FormatOpt = Format.table,
     project: ProjectOpt = None,
 ) -> None:
     """The sales queue: playbook priority, then score, with the next best action."""
@@ -223,7 +238,7 @@ def queue(
 def explain(
     lead: str,
     events: Annotated[int, typer.Option(help="How many recent events.")] = 10,
-    format: FormatOpt = "table",
+    format: FormatOpt = Format.table,
     project: ProjectOpt = None,
 ) -> None:
     """Why a lead has its score: breakdown, last events, score and stage history."""
@@ -252,7 +267,7 @@ def _rows(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def accounts(format: FormatOpt = "table", project: ProjectOpt = None) -> None:
+def accounts(format: FormatOpt = Format.table, project: ProjectOpt = None) -> None:
     """Accounts (B2B) with scores and labels rolled up from their leads."""
     with _service(project) as service:
         found = service.accounts()
@@ -266,7 +281,7 @@ def accounts(format: FormatOpt = "table", project: ProjectOpt = None) -> None:
     out.print(table)
 
 
-def model_plan(file: Path, format: FormatOpt = "table", at: AtOpt = None, project: ProjectOpt = None) -> None:
+def model_plan(file: Path, format: FormatOpt = Format.table, at: AtOpt = None, project: ProjectOpt = None) -> None:
     """What a new model would change on today's data. Writes nothing."""
     with _service(project, at) as service:
         plan = service.plan_model(file)
@@ -307,21 +322,29 @@ def erase(
         err.print("[red]error:[/red] erasing cannot be undone: add --yes")
         raise typer.Exit(2)
     with _service(project) as service:
+        person = service.person(lead)
         counts = service.erase(lead)
-    out.print(f"erased {lead}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
+    held = "" if person == lead else f" (which {lead} was merged into)"
+    out.print(f"erased {person}{held}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
 
 
 def export(
-    lead: str, out_file: Annotated[Path | None, typer.Option("--out")] = None, project: ProjectOpt = None
+    lead: str,
+    out_file: Annotated[Path | None, typer.Option("--out", help="JSON file (default: print).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    project: ProjectOpt = None,
 ) -> None:
-    """Write everything held about a lead, as JSON."""
+    """Write everything held about a lead (or the lead a merged id belongs to), as JSON."""
+    from leadscore.io.safe_write import write_text_file
+
     with _service(project) as service:
         data = service.export(lead)
-    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+        if out_file is not None:
+            write_text_file(out_file, text + "\n", force=force)  # a refusal exits 2 like any user error
     if out_file is None:
         out.print(text, markup=False, highlight=False)
     else:
-        out_file.write_text(text + "\n", encoding="utf-8")
         out.print(f"wrote {out_file}")
 
 
@@ -364,7 +387,7 @@ def webhooks_redeliver(
     out.print(f"{n} messages queued again")
 
 
-def webhooks_log(limit: int = 50, format: FormatOpt = "table", project: ProjectOpt = None) -> None:
+def webhooks_log(limit: int = 50, format: FormatOpt = Format.table, project: ProjectOpt = None) -> None:
     """The delivery log, newest first."""
     with _service(project) as service:
         rows = service.outbox().log(limit)

@@ -39,7 +39,10 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant a datetime holds
+        raise ValueError(f"timestamp out of range (years 1 to 9999 in UTC): {value!r}") from None
 
 
 def to_micros(dt: datetime) -> int:

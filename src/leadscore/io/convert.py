@@ -13,9 +13,14 @@ from leadscore.domain import Event, Lead
 from leadscore.domain.numbers import MAX_MAGNITUDE, bad_numbers
 from leadscore.io.chunk import RawChunk
 from leadscore.io.errors import DataFileError, RowError
+from leadscore.io.limits import id_problem, key_problem, value_problem
 from leadscore.io.values import id_text, to_timestamp
 
+#: A rejects file's notes (io/rejects.py): a fixed rejects file ingested again brings its rows, not these.
+REJECTS_COLUMNS = frozenset({"_line", "_error"})
 EVENT_FIELDS = frozenset({"lead_id", "type", "timestamp", "id"})
+_NOT_PROPERTIES = EVENT_FIELDS | REJECTS_COLUMNS
+Problem = tuple[str, Any, str]  # column, value, message
 EVENT_REQUIRED = ("lead_id", "type", "timestamp")
 LEAD_ID_COLUMNS = ("id", "lead_id")
 
@@ -100,14 +105,14 @@ def _fail_numbers(row: _Row, values: dict[str, Any]) -> None:
 def _event_fields(chunk: RawChunk) -> Iterator[tuple[Any, Any, Any, Any, dict[str, Any]]]:
     """(lead_id, type, timestamp, id, properties) of each row, as read, whatever the chunk's shape."""
     if chunk.columns is None:
-        fields = EVENT_FIELDS
+        fields = _NOT_PROPERTIES
         for rec in chunk.records:
             props = {k: v for k, v in rec.items() if v is not None and k not in fields}
             yield rec.get("lead_id"), rec.get("type"), rec.get("timestamp"), rec.get("id"), props
         return
     index = {c: j for j, c in enumerate(chunk.columns)}
     il, it, its = index["lead_id"], index["type"], index["timestamp"]
-    plan = [(j, c) for j, c in enumerate(chunk.columns) if c not in EVENT_FIELDS]
+    plan = [(j, c) for j, c in enumerate(chunk.columns) if c not in _NOT_PROPERTIES]
     iid = index.get("id")
     for vals in chunk.rows:
         props = {c: v for j, c in plan if (v := vals[j]) is not None}
@@ -129,9 +134,14 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
             ts_error = None
         except ValueError as exc:
             ts_error = str(exc)
-        numbers_ok = _numbers_ok(props)
-        if not lead_id or not typ or ts_error is not None or (id_raw is not None and not event_id) or not numbers_ok:
+        limits = _limits(lead_id, typ, event_id, props)
+        # numbers are checked on rows within the limits only: a too-deep value is refused for its depth
+        numbers_ok = limits is not None or _numbers_ok(props)
+        bad_id = id_raw is not None and not event_id
+        if not lead_id or not typ or ts_error is not None or bad_id or limits or not numbers_ok:
             row = _Row(chunk, i)
+            for column, value, message in limits or ():
+                row.fail(column, value, message)
             if not lead_id:
                 _id_field(row, "lead_id", lead_raw, "lead id")
             if not typ:
@@ -151,6 +161,25 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
         emit(Event(lead_id, typ, timestamp, props, event_id), lines[i])
 
 
+def _limits(lead_id: str | None, typ: str | None, event_id: str | None, props: dict[str, Any]) -> list[Problem] | None:
+    """What a database or another command cannot take in the row (limits.py); None for a clean row."""
+    out: list[Problem] = []
+    for column, text, what in (("lead_id", lead_id, "lead id"), ("type", typ, "event type"), ("id", event_id, "id")):
+        if text and (message := id_problem(text, what)):
+            out.append((column, text, message))
+    out += _value_limits(props)
+    return out or None
+
+
+def _value_limits(values: dict[str, Any]) -> list[Problem]:
+    out: list[Problem] = []
+    for key, value in values.items():
+        message = key_problem(key) or value_problem(value)
+        if message:
+            out.append((key, value if type(value) is str else None, message))
+    return out
+
+
 class LeadConverter:
     """Leads of one input (a file, or a directory of Parquet files); remembers ids to catch duplicates.
 
@@ -166,9 +195,14 @@ class LeadConverter:
         lines = chunk.lines
         for i, (column, raw, attributes) in enumerate(_lead_fields(chunk)):
             lead_id = raw.strip() if type(raw) is str else (id_text(raw) if raw is not None else None)
-            numbers_ok = _numbers_ok(attributes)
-            if column is None or not lead_id or lead_id in seen or not numbers_ok:
+            limits = _value_limits(attributes)
+            if lead_id and (message := id_problem(lead_id, "lead id")):
+                limits.insert(0, (column or "id", lead_id, message))
+            numbers_ok = bool(limits) or _numbers_ok(attributes)
+            if column is None or not lead_id or lead_id in seen or limits or not numbers_ok:
                 row = _Row(chunk, i)
+                for col, value, problem in limits:
+                    row.fail(col, value, problem)
                 if not numbers_ok:
                     _fail_numbers(row, attributes)
                 if column is None:
@@ -190,11 +224,15 @@ def _lead_fields(chunk: RawChunk) -> Iterator[tuple[str | None, Any, dict[str, A
         for rec in chunk.records:
             column = _json_id_column(rec)
             raw = rec.get(column) if column else rec.get("id")
-            yield column, raw, {k: v for k, v in rec.items() if v is not None and k != column}
+            yield (
+                column,
+                raw,
+                {k: v for k, v in rec.items() if v is not None and k != column and k not in REJECTS_COLUMNS},
+            )
         return
     column = lead_id_column(chunk)
     iid = chunk.columns.index(column)
-    plan = [(j, c) for j, c in enumerate(chunk.columns) if j != iid]
+    plan = [(j, c) for j, c in enumerate(chunk.columns) if j != iid and c not in REJECTS_COLUMNS]
     for vals in chunk.rows:
         yield column, vals[iid], {c: v for j, c in plan if (v := vals[j]) is not None}
 

@@ -7,11 +7,12 @@ reported at the line it starts on.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from leadscore.io.chunk import RawChunk
 from leadscore.io.errors import DataFileError, RowError
@@ -25,21 +26,40 @@ def iter_csv(path: Path, batch_size: int, text_columns: frozenset[str]) -> Itera
     preferred = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         delimiter = sniff_delimiter(read_sample(path), preferred)
-        f = path.open(encoding="utf-8-sig", newline="")
+        f = path.open("rb")
     except OSError as exc:
         raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
     with f:
-        reader = csv.reader(f, delimiter=delimiter)
+        undecodable: set[int] = set()
+        # strict: a quote that does not close where it should is an error, not silently part of a value
+        reader = csv.reader(decoded_lines(f, undecodable), delimiter=delimiter, strict=True)
         try:
-            yield from _chunks(name, reader, batch_size, text_columns)
-        except UnicodeDecodeError:
-            raise DataFileError([RowError(name, reader.line_num + 1, None, None, "not UTF-8 text")]) from None
+            yield from _chunks(name, reader, batch_size, text_columns, undecodable)
         except csv.Error as exc:
             raise DataFileError([RowError(name, reader.line_num, None, None, f"bad CSV: {exc}")]) from None
 
 
-def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str]) -> Iterator[RawChunk]:
+def decoded_lines(f: BinaryIO, undecodable: set[int]) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that a byte that is not UTF-8 is reported on
+    its own line: such a line is decoded with replacement characters and its number put in
+    `undecodable`, for the row that holds it to be refused. A UTF-8 BOM is dropped."""
+    for number, line in enumerate(f, start=1):
+        raw = line
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.add(number)
+            yield raw.decode("utf-8", "replace")
+
+
+def _chunks(
+    name: str, reader: Any, batch_size: int, text_columns: frozenset[str], undecodable: set[int]
+) -> Iterator[RawChunk]:
     header = _header(name, reader)
+    if undecodable:
+        raise DataFileError([RowError(name, min(undecodable), None, None, "not UTF-8 text in the header")])
     width = len(header)
     typed = [j for j, col in enumerate(header) if col not in text_columns]
     numeric_start = NUMERIC_START
@@ -51,13 +71,26 @@ def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str
     raws: list[list[str]] = []
     errors: list[RowError] = []
     original = partial(_original_at, header, raws)
-    for row in reader:
+    while True:
         start = prev + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # quoting the reader cannot follow: this row is refused, the next read
+            prev = reader.line_num
+            errors.append(RowError(name, start, None, None, _quote_message(exc, start, prev)))
+            continue
         prev = reader.line_num
         cells: list[Any] = list(map(strip, row))
         if not any(cells):
             continue  # blank line, or a row of empty cells
-        if len(row) != width:
+        if undecodable and not undecodable.isdisjoint(range(start, prev + 1)):
+            bad = next((header[j] for j, c in enumerate(row[:width]) if "\ufffd" in c), None)
+            line = min(undecodable & set(range(start, prev + 1)))
+            message = "not UTF-8 text (save the file as UTF-8)"
+            errors.append(RowError(name, line, bad, None, message, record=_original(header, row)))
+        elif len(row) != width:
             message = f"expected {width} fields, found {len(row)}"
             errors.append(RowError(name, start, None, None, message, record=_original(header, row)))
         else:
@@ -77,6 +110,12 @@ def _chunks(name: str, reader: Any, batch_size: int, text_columns: frozenset[str
             original = partial(_original_at, header, raws)
     if rows or errors or first:
         yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+
+
+def _quote_message(exc: csv.Error, start: int, end: int) -> str:
+    if "unexpected end of data" in str(exc):
+        return f"bad CSV: a quote opened in this row is never closed (lines {start} to {end} are inside it)"
+    return f"bad CSV: {exc}"
 
 
 def _header(name: str, reader: Any) -> list[str]:

@@ -7,52 +7,64 @@ large files. Its rows are still reported at the physical line where each object 
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from leadscore.io.chunk import RawChunk
+from leadscore.io.csv_source import decoded_lines
 from leadscore.io.errors import DataFileError, RowError
+from leadscore.io.limits import MAX_DEPTH
 
 _decoder = json.JSONDecoder()
 _WS = " \t\r\n"
+TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
 
 
 def iter_jsonl(path: Path, batch_size: int) -> Iterator[RawChunk]:
     name = str(path)
     try:
-        f = path.open(encoding="utf-8-sig")
+        f = path.open("rb")
     except OSError as exc:
         raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
     builder = _ChunkBuilder(name)
-    number = 0
+    undecodable: set[int] = set()
     with f:
-        try:
-            for number, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
+        for number, text in enumerate(decoded_lines(f, undecodable), start=1):
+            if not text.strip():
+                continue
+            if number in undecodable:
+                builder.bad(number, "not UTF-8 text (save the file as UTF-8)", {"_raw": text.rstrip("\r\n")})
+            else:
                 try:
                     obj = json.loads(text)
                 except ValueError as exc:
                     builder.bad(number, f"not valid JSON: {_json_reason(exc)}", {"_raw": text.rstrip("\r\n")})
+                except RecursionError:
+                    builder.bad(number, f"not valid JSON: {TOO_DEEP}", {"_raw": text[:200]})
                 else:
                     builder.add(number, obj)
-                if builder.size >= batch_size:
-                    yield builder.take()
-        except UnicodeDecodeError:
-            raise DataFileError([RowError(name, number + 1, None, None, "not UTF-8 text")]) from None
+            if builder.size >= batch_size:
+                yield builder.take()
     yield from builder.rest()
 
 
 def iter_json_list(path: Path, batch_size: int) -> Iterator[RawChunk]:
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataFileError.file_level(name, "not UTF-8 text") from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataFileError([RowError(name, line, None, None, "not UTF-8 text (save the file as UTF-8)")]) from None
+    del raw
     builder = _ChunkBuilder(name)
     pos, line = _skip_ws(text, 0), 1
     line += text.count("\n", 0, pos)
@@ -69,6 +81,8 @@ def iter_json_list(path: Path, batch_size: int) -> Iterator[RawChunk]:
             obj, end = _decoder.raw_decode(text, pos)
         except ValueError as exc:
             raise DataFileError([RowError(name, line, None, None, f"not valid JSON: {_json_reason(exc)}")]) from None
+        except RecursionError:
+            raise DataFileError([RowError(name, line, None, None, f"not valid JSON: {TOO_DEEP}")]) from None
         builder.add(line, obj)
         if builder.size >= batch_size:
             yield builder.take()

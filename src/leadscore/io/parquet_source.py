@@ -63,4 +63,14 @@ def _pylist(array: Any) -> list[Any]:
     naive = array.cast(pa.timestamp("us"), safe=False)  # tz-aware: the UTC wall clock
     texts = pc.binary_join_element_wise(naive.cast(pa.string()), "+00:00", "")
     fromiso = _fromisoformat
-    return [None if t is None else fromiso(t) for t in texts.to_pylist()]
+    try:
+        return [None if t is None else fromiso(t) for t in texts.to_pylist()]
+    except ValueError:  # a time past the years 1 to 9999 Python has: its text, which no check takes
+        return [None if t is None else _time_or_text(t) for t in texts.to_pylist()]
+
+
+def _time_or_text(text: str) -> datetime | str:
+    try:
+        return _fromisoformat(text)
+    except ValueError:
+        return text.removesuffix("+00:00")  # `<value out of range: N>`, refused as a timestamp

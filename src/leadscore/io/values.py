@@ -3,7 +3,8 @@
 CSV has no types, so numeric-looking text becomes a number, with exceptions that protect data
 which only looks numeric:
 
-- text with a leading zero ("007", "0612345678": zip codes, phone numbers) stays text;
+- text with a leading zero ("007", "0612345678": zip codes, phone numbers) stays text, and so does
+  text with a leading "+" ("+4799887766": an international phone number, never written as a number);
 - "nan", "inf", "Infinity" stay text, and so does a number outside the range every engine holds
   exactly (`domain.numbers`: +-2**53; "1e999", a 20-digit reference number);
 - "true" / "false" stay text: a model compares them as text (`plan: "true"`), and guessing
@@ -24,9 +25,9 @@ from typing import Any
 from leadscore.domain.numbers import MAX_MAGNITUDE
 from leadscore.domain.timeutil import parse_timestamp
 
-_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-NUMERIC_START = frozenset("0123456789+-.")
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+NUMERIC_START = frozenset("0123456789-.")
 
 _fromisoformat = datetime.fromisoformat
 

@@ -11,11 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from leadscore.store.base import LeadStore, register_backend
+from leadscore.store.base import EVENT_IDENTITY, LeadStore, register_backend
 from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
 COPY_MIN_ROWS = 500
+CONFLICT = ", ".join(EVENT_IDENTITY)
 EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
 
 
@@ -55,6 +56,8 @@ class SqliteStore(LeadStore):
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            # deleted rows (erase, merge) are overwritten with zeros, whatever the build's default
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -67,16 +70,28 @@ class SqliteStore(LeadStore):
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         """BEGIN IMMEDIATE already holds the database's single write lock."""
 
-    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    def scrub(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it: the log still holds the
+        pages as they were before an erase. False when a reader kept part of the log in use."""
+        raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+        try:
+            cur = raw.cursor()
+            busy, _, _ = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cur.close()
+        finally:
+            raw.close()
+        return not busy
+
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """One executemany of the driver: the write lock is global, so keys checked absent stay absent."""
         if not rows:
             return set()
         marks = ", ".join("?" for _ in EVENT_COLUMNS)
-        sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT (event_key) DO NOTHING"
+        sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT ({CONFLICT}) DO NOTHING"
         inserted = conn.exec_driver_sql(sql, _event_tuples(rows)).rowcount
         if inserted != len(rows):  # only when a caller skipped the check: fall back to the exact path
             raise RuntimeError(f"{len(rows) - inserted} event rows were already stored; check keys before inserting")
-        return {r["event_key"] for r in rows}
+        return {(r["event_key"], r["received_lead_id"]) for r in rows}
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
@@ -106,7 +121,7 @@ class PostgresStore(LeadStore):
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
 
-    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys.
 
         Small batches (a real-time event or a few) take the plain INSERT: fewer round trips.
@@ -126,9 +141,9 @@ class PostgresStore(LeadStore):
                     copy.write_row((i, *row))
             cur.execute(
                 f"INSERT INTO events ({cols}) SELECT {cols} FROM events_in ORDER BY ord "
-                "ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
+                f"ON CONFLICT ({CONFLICT}) DO NOTHING RETURNING event_key, received_lead_id"
             )
-            new = {key for (key,) in cur.fetchall()}
+            new = {(key, lead) for key, lead in cur.fetchall()}
             cur.execute("DELETE FROM events_in")
         return new
 

@@ -18,6 +18,9 @@ from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
+#: The columns that identify a stored event: ids are per lead (the lead the event arrived under).
+EVENT_IDENTITY = ("event_key", "received_lead_id")
+
 
 class StoreError(Exception):
     """A store that cannot be used as configured (bad URL, unknown backend, not migrated)."""
@@ -75,20 +78,30 @@ class LeadStore(ABC):
                 time.sleep(0.05 * (2**attempt))
         raise AssertionError("unreachable")
 
-    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-        """Append event rows, in order, whose keys were not stored when checked under this transaction's
-        locks; returns the keys inserted (a key another writer stored meanwhile is skipped)."""
+    def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """Append event rows, in order, whose identities (key, received lead) were not stored when checked
+        under this transaction's locks; returns the identities inserted (one another writer stored
+        meanwhile is skipped)."""
         from leadscore.store.tables import events
 
-        stmt = self.insert(events).on_conflict_do_nothing(index_elements=["event_key"]).returning(events.c.event_key)
-        new: set[str] = set()
+        stmt = (
+            self.insert(events)
+            .on_conflict_do_nothing(index_elements=list(EVENT_IDENTITY))
+            .returning(events.c.event_key, events.c.received_lead_id)
+        )
+        new: set[tuple[str, str]] = set()
         for start in range(0, len(rows), 5000):
-            new.update(conn.execute(stmt, rows[start : start + 5000]).scalars())
+            new.update((key, lead) for key, lead in conn.execute(stmt, rows[start : start + 5000]))
         return new
 
     def insert_ignore(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(self.insert(table).on_conflict_do_nothing(), rows)
+
+    def scrub(self) -> bool:
+        """Make deleted rows unreadable from the database's files where the backend can do it at
+        once (SQLite); True when done. PostgreSQL reclaims them at its next VACUUM."""
+        return True
 
     def upgrade(self) -> None:
         from leadscore.store.migrate import upgrade

@@ -1,8 +1,9 @@
 """Rows to domain objects and back: events, results.
 
 A stored event always carries its key as `id` (the id it came with, or the content key of
-`leadscore.domain.event_key`), so that reloading it never changes its identity, even after a
-merge moved it to another lead.
+`leadscore.domain.event_key`), so that reloading it never changes its identity. Ids are per lead:
+an event that a merge or an identify moved to another lead keeps its key scoped to the lead it
+arrived under (`timeline_id`), so two people's events with the same id stay two events.
 """
 
 from __future__ import annotations
@@ -17,8 +18,26 @@ UNPRIORITISED_RANK = 1_000_000_000
 NO_PLAYBOOK_RANK = 2_000_000_000
 
 
+#: Between the lead an event arrived under and its key, in the id of an event a merge moved.
+MOVED_SEPARATOR = "/"
+
+
+def timeline_id(key: str, lead_id: str, received_lead_id: str) -> str:
+    """The event's id within its lead's timeline: its key, prefixed by the lead it arrived under
+    when that is another lead (a merge or an identify moved it), so ids stay unique per lead."""
+    return key if received_lead_id == lead_id else f"{received_lead_id}{MOVED_SEPARATOR}{key}"
+
+
+def timeline_id_sql(key: str = "event_key", lead: str = "lead_id", received: str = "received_lead_id") -> str:
+    """`timeline_id` as SQL (SQLite, PostgreSQL and DuckDB alike), for the bulk paths."""
+    return f"CASE WHEN {received} = {lead} THEN {key} ELSE {received} || '{MOVED_SEPARATOR}' || {key} END"
+
+
 def event_of(row: Mapping[Any, Any]) -> Event:
-    return Event(row["lead_id"], row["type"], from_micros(row["ts"]), row["properties"], row["event_key"])
+    """The event of a stored row (with `received_lead_id`), as the pure scorer reads it."""
+    lead_id = row["lead_id"]
+    event_id = timeline_id(row["event_key"], lead_id, row["received_lead_id"])
+    return Event(lead_id, row["type"], from_micros(row["ts"]), row["properties"], event_id)
 
 
 def queue_rank(result: Result) -> int:

@@ -21,19 +21,20 @@ LOOKUP_CHUNK = 5000
 
 
 def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> list[dict[str, Any]]:
-    """Rows for new events, first of each key only; `resolved` maps aliased lead ids to their lead.
+    """Rows for new events, first of each (lead, key) only; `resolved` maps aliased lead ids to their lead.
 
     Properties are stored as JSON keeps them (times as ISO text), so an event scored from its row
     scores exactly as it will when reloaded; its key is computed from the event as received, and
     that canonical form gives the same key.
     """
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     rows: list[dict[str, Any]] = []
     for event in batch:
         key = event_key(event)
-        if key in seen:
+        identity = (key, event.lead_id)  # ids are per lead: the lead the event arrives under
+        if identity in seen:
             continue
-        seen.add(key)
+        seen.add(identity)
         rows.append(
             {
                 "event_key": key,
@@ -60,18 +61,27 @@ def _json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
     return dict(properties)
 
 
-def stored_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
-    """Those of `keys` already in the log (one indexed look-up per chunk)."""
-    found: set[str] = set()
+Identity = tuple[str, str]  # (event key, the lead id the event arrived under)
+
+
+def identity_of(row: Mapping[str, Any]) -> Identity:
+    return row["event_key"], row["received_lead_id"]
+
+
+def stored_keys(conn: Connection, identities: Iterable[Identity]) -> set[Identity]:
+    """Those of `identities` already in the log (one indexed look-up by key per chunk)."""
+    wanted = set(identities)
+    found: set[Identity] = set()
     # plain driver SQL: compiling an IN list of thousands of bound parameters costs more than the look-up
     qmark = conn.dialect.paramstyle == "qmark"
-    for part in chunks(list(keys), LOOKUP_CHUNK):
+    for part in chunks(sorted({key for key, _ in wanted}), LOOKUP_CHUNK):
         if qmark:
-            sql = f"SELECT event_key FROM events WHERE event_key IN ({', '.join('?' * len(part))})"
+            sql = f"SELECT event_key, received_lead_id FROM events WHERE event_key IN ({', '.join('?' * len(part))})"
             rows = conn.exec_driver_sql(sql, tuple(part))
         else:
-            rows = conn.exec_driver_sql("SELECT event_key FROM events WHERE event_key = ANY(%s)", (list(part),))
-        found.update(key for (key,) in rows)
+            sql = "SELECT event_key, received_lead_id FROM events WHERE event_key = ANY(%s)"
+            rows = conn.exec_driver_sql(sql, (list(part),))
+        found.update(pair for key, lead in rows if (pair := (key, lead)) in wanted)
     return found
 
 
@@ -86,7 +96,7 @@ def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]
     new_keys = store.insert_new_events(conn, rows)
     if len(new_keys) == len(rows):
         return rows
-    return [r for r in rows if r["event_key"] in new_keys]
+    return [r for r in rows if identity_of(r) in new_keys]
 
 
 def event_counts(conn: Connection, lead_ids: Sequence[str]) -> Counter[str]:
@@ -98,10 +108,20 @@ def event_counts(conn: Connection, lead_ids: Sequence[str]) -> Counter[str]:
     return out
 
 
+_EVENT_COLUMNS = (
+    events.c.event_key,
+    events.c.lead_id,
+    events.c.received_lead_id,
+    events.c.type,
+    events.c.ts,
+    events.c.properties,
+)
+
+
 def load_timelines(conn: Connection, lead_ids: Sequence[str]) -> dict[str, list[Event]]:
     """Every stored event of the leads, in time order, ties in input order."""
     out: dict[str, list[Event]] = defaultdict(list)
-    cols = (events.c.event_key, events.c.lead_id, events.c.type, events.c.ts, events.c.properties)
+    cols = _EVENT_COLUMNS
     for part in chunks(sorted(set(lead_ids))):
         query = sa.select(*cols).where(events.c.lead_id.in_(part)).order_by(events.c.lead_id, events.c.ts, events.c.seq)
         for row in conn.execute(query).mappings():
@@ -110,6 +130,6 @@ def load_timelines(conn: Connection, lead_ids: Sequence[str]) -> dict[str, list[
 
 
 def recent_events(conn: Connection, lead_id: str, limit: int) -> list[Event]:
-    cols = (events.c.event_key, events.c.lead_id, events.c.type, events.c.ts, events.c.properties)
-    query = sa.select(*cols).where(events.c.lead_id == lead_id).order_by(events.c.ts.desc(), events.c.seq.desc())
+    query = sa.select(*_EVENT_COLUMNS).where(events.c.lead_id == lead_id)
+    query = query.order_by(events.c.ts.desc(), events.c.seq.desc())
     return [event_of(r) for r in conn.execute(query.limit(limit)).mappings()]

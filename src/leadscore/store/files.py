@@ -54,6 +54,7 @@ def ingest_events_file(
     batch_size: int = 10_000,
     skip_invalid: bool = False,
     rejects: str | Path | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> FileReport:
     reader: _Reader[Event] = _Reader(
@@ -61,7 +62,7 @@ def ingest_events_file(
         lambda items, lines: event_problems(evaluator.model, items, lines, str(path)),
         lambda items: ingest_events(store, evaluator, items, now),
     )
-    return _ingest(reader, path, skip_invalid, rejects, progress)
+    return _ingest(reader, path, skip_invalid, rejects, force, progress)
 
 
 def ingest_leads_file(
@@ -73,6 +74,7 @@ def ingest_leads_file(
     batch_size: int = 10_000,
     skip_invalid: bool = False,
     rejects: str | Path | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> FileReport:
     reader: _Reader[Lead] = _Reader(
@@ -80,7 +82,7 @@ def ingest_leads_file(
         lambda items, lines: lead_problems(evaluator.model, items, lines, str(path)),
         lambda items: ingest_leads(store, evaluator, items, now, f"file:{Path(path).name}"),
     )
-    return _ingest(reader, path, skip_invalid, rejects, progress)
+    return _ingest(reader, path, skip_invalid, rejects, force, progress)
 
 
 def _split(reader: _Reader[T], batch: Batch[T]) -> tuple[list[T], list[RowError]]:
@@ -94,17 +96,30 @@ def _split(reader: _Reader[T], batch: Batch[T]) -> tuple[list[T], list[RowError]
 
 
 def _ingest(
-    reader: _Reader[T], path: str | Path, skip_invalid: bool, rejects: str | Path | None, progress: Progress | None
+    reader: _Reader[T],
+    path: str | Path,
+    skip_invalid: bool,
+    rejects: str | Path | None,
+    force: bool,
+    progress: Progress | None,
 ) -> FileReport:
+    """`force`: an existing rejects file may be replaced (never the input itself)."""
     total: int | None = None
-    if not skip_invalid:
-        total = _validate(reader, progress)
-    report = FileReport()
     writer: Any = None
+    report = FileReport()
+    if skip_invalid:  # refused before anything is read or written
+        writer = RejectsWriter(rejects or default_rejects_path(path), force=force, inputs=[path])
     try:
-        if skip_invalid:
-            report.rejects_path = str(rejects or default_rejects_path(path))
-            writer = RejectsWriter(report.rejects_path)
+        # a first pass: bad rows refuse the file (strict), or go to the rejects later; a problem with
+        # the whole file (a JSON list cut short, a missing column) refuses it before anything is written
+        total = _validate(reader, progress, refuse_rows=not skip_invalid)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    try:
+        if writer is not None:
+            report.rejects_path = str(writer.path)
         for batch in reader.batches():
             good, errors = _split(reader, batch)
             report.rows += len(batch.items) + len({e.line for e in batch.errors})
@@ -123,8 +138,9 @@ def _ingest(
     return report
 
 
-def _validate(reader: _Reader[T], progress: Progress | None) -> int:
-    """Read the whole file once; raise DataFileError naming the bad rows. Returns the row count."""
+def _validate(reader: _Reader[T], progress: Progress | None, refuse_rows: bool = True) -> int:
+    """Read the whole file once; raise DataFileError naming the bad rows (`refuse_rows`) or a problem
+    with the whole file. Returns the row count."""
     shown: list[RowError] = []
     bad = rows = 0
     for batch in reader.batches():
@@ -135,6 +151,6 @@ def _validate(reader: _Reader[T], progress: Progress | None) -> int:
             shown.extend(errors[: max(0, MAX_SHOWN - len(shown))])
         if progress:
             progress("check", rows, None)
-    if bad:
+    if bad and refuse_rows:
         raise DataFileError(shown, bad)
     return rows

@@ -15,12 +15,13 @@ from typing import Any
 
 from leadscore.domain import Event, Lead
 from leadscore.io.errors import RowError
+from leadscore.io.limits import id_problem
 from leadscore.model.spec import ScoringModel
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of
-from leadscore.store.events_repo import event_counts, event_rows, insert_events, stored_keys
+from leadscore.store.events_repo import event_counts, event_rows, identity_of, insert_events, stored_keys
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
-from leadscore.store.leads_repo import ensure_leads, resolve_aliases, upsert_attributes
+from leadscore.store.leads_repo import account_of, ensure_leads, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator
 
 Clock = Callable[[], int]  # epoch micros
@@ -56,9 +57,9 @@ def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event]
         for anon, lead in links:
             resolved.setdefault(anon, resolved.get(lead, lead))
         rows = event_rows(batch, resolved, at)
-        stored = stored_keys(conn, [r["event_key"] for r in rows])
+        stored = stored_keys(conn, [identity_of(r) for r in rows])
         if stored:
-            rows = [r for r in rows if r["event_key"] not in stored]
+            rows = [r for r in rows if identity_of(r) not in stored]
         if not rows:
             return BatchOutcome(len(batch))
         targets = {r["lead_id"] for r in rows}
@@ -136,6 +137,8 @@ def event_problems(model: ScoringModel, batch: Sequence[Event], lines: Sequence[
             anon = event.properties.get(ANONYMOUS_ID)
             if anon is None or isinstance(anon, bool) or not isinstance(anon, str | int):
                 column, message = ANONYMOUS_ID, "an identify event needs the anonymous id it links, as text"
+            elif problem := id_problem(str(anon), "the anonymous id"):  # it becomes a lead id (an alias)
+                column, message = ANONYMOUS_ID, problem
         if message is not None:
             out.append(RowError(file, line, column, None, message, record=event.to_dict()))
     return out
@@ -145,7 +148,11 @@ def lead_problems(model: ScoringModel, batch: Sequence[Lead], lines: Sequence[in
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else None
     out: list[RowError] = []
     for lead, line in zip(batch, lines, strict=True):
-        if stages is not None and "stage" in lead.attributes and lead.attributes["stage"] not in stages:
+        account = account_of(lead.attributes)
+        if account is not None and (problem := id_problem(account, "the account")):
+            column = "account" if "account" in lead.attributes else "email"  # where account_of found it
+            out.append(RowError(file, line, column, None, problem, record={"id": lead.id, **lead.attributes}))
+        elif stages is not None and "stage" in lead.attributes and lead.attributes["stage"] not in stages:
             message = f"stage {lead.attributes['stage']!r} names no stage of the model ({', '.join(sorted(stages))})"
             out.append(
                 RowError(

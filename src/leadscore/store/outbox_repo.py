@@ -136,6 +136,12 @@ class SqlOutboxRepository:
                 for r in conn.execute(query)
             ]
 
+    def find(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The messages with these ids (those that exist), as `messages` gives them."""
+        query = sa.select(outbox).where(outbox.c.idempotency_key.in_(list(ids)))
+        with self.store.read() as conn:
+            return [{"id": r.idempotency_key, "status": r.status} for r in conn.execute(query)]
+
     def log(self, limit: int = 50) -> list[dict[str, Any]]:
         """The delivery log, newest first."""
         query = (

@@ -24,8 +24,17 @@ from leadscore.store.tables import (
 )
 
 
+def person(conn: Connection, lead_id: str) -> str | None:
+    """The lead holding `lead_id`'s data: itself, or the lead a merge or an identify made it an
+    alias of; None when the store holds nothing under that id."""
+    if lead_row(conn, lead_id) is not None:
+        return lead_id
+    kept = conn.execute(sa.select(aliases.c.lead_id).where(aliases.c.alias == lead_id)).scalar()
+    return None if kept is None else str(kept)
+
+
 def erase(store: LeadStore, conn: Connection, lead_id: str) -> dict[str, int]:
-    """Delete the lead and every row about it; returns how many rows per table."""
+    """Delete the lead and every row about it (its aliases too); returns how many rows per table."""
     store.lock_leads(conn, [lead_id])
     counts: dict[str, int] = {}
     ids = sa.select(outbox.c.id).where(outbox.c.lead_id == lead_id)
@@ -51,6 +60,7 @@ def export(conn: Connection, lead_id: str) -> dict[str, Any] | None:
         event_list.append(item)
     alias_rows = conn.execute(sa.select(aliases).where(aliases.c.lead_id == lead_id)).mappings()
     out_rows = conn.execute(sa.select(outbox).where(outbox.c.lead_id == lead_id).order_by(outbox.c.id)).mappings()
+    log = _deliveries(conn, lead_id)
     return {
         "lead": {
             "id": lead_id,
@@ -71,7 +81,27 @@ def export(conn: Connection, lead_id: str) -> dict[str, Any] | None:
                 "destination": o["destination"],
                 "status": o["status"],
                 "payload": o["payload"],
+                "deliveries": log.get(o["id"], []),
             }
             for o in out_rows
         ],
     }
+
+
+def _deliveries(conn: Connection, lead_id: str) -> dict[int, list[dict[str, Any]]]:
+    """The delivery log of the lead's outbox messages, by message, oldest attempt first."""
+    ids = sa.select(outbox.c.id).where(outbox.c.lead_id == lead_id)
+    query = sa.select(deliveries).where(deliveries.c.outbox_id.in_(ids)).order_by(deliveries.c.id)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for d in conn.execute(query).mappings():
+        out.setdefault(d["outbox_id"], []).append(
+            {
+                "attempt": d["attempt"],
+                "at": to_iso(from_micros(d["at"])),
+                "ok": d["ok"],
+                "status_code": d["status_code"],
+                "error": d["error"],
+                "duration_ms": d["duration_ms"],
+            }
+        )
+    return out

@@ -42,7 +42,9 @@ lead_attribute_history = sa.Table(
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
     sa.Column("at", Micros, nullable=False),
     sa.Column("changes", sa.JSON, nullable=False),  # {attribute: [old, new]}; null = absent
-    sa.Column("source", sa.String(255), nullable=False),
+    # causes and sources quote ids (`identify:<event id>`, `merge:<lead id>`, `file:<name>`): text, so
+    # that a longest id (255 characters) still fits with its prefix
+    sa.Column("source", sa.Text, nullable=False),
 )
 
 events = sa.Table(
@@ -50,7 +52,10 @@ events = sa.Table(
     metadata,
     # seq is the input order, which breaks ties between events at the same instant
     sa.Column("seq", Serial, primary_key=True, autoincrement=True),
-    sa.Column("event_key", sa.String(255), nullable=False, unique=True),
+    # the event's id, or its content key when it has none (domain.event_key); ids are per lead, so
+    # an event is identified by its key together with the lead it arrived under (which a merge or an
+    # identify never changes, where `lead_id` follows the person)
+    sa.Column("event_key", sa.String(255), nullable=False),
     sa.Column("lead_id", sa.String(255), nullable=False),
     sa.Column("received_lead_id", sa.String(255), nullable=False),
     sa.Column("type", sa.String(255), nullable=False),
@@ -58,6 +63,7 @@ events = sa.Table(
     sa.Column("properties", Document, nullable=False),
     sa.Column("ingested_at", Micros, nullable=False),
     sa.Index("ix_events_lead_ts", "lead_id", "ts", "seq"),
+    sa.UniqueConstraint("event_key", "received_lead_id"),
 )
 
 aliases = sa.Table(
@@ -66,7 +72,7 @@ aliases = sa.Table(
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
     sa.Column("created_at", Micros, nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
 )
 
 results = sa.Table(
@@ -100,7 +106,7 @@ score_history = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("delta", sa.Float, nullable=False),
     sa.Column("dimensions", sa.JSON, nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
 )
 
 stage_history = sa.Table(
@@ -111,8 +117,8 @@ stage_history = sa.Table(
     sa.Column("at", Micros, nullable=False),
     sa.Column("from_stage", sa.String(255), nullable=True),
     sa.Column("to_stage", sa.String(255), nullable=False),
-    sa.Column("cause", sa.String(255), nullable=False),
-    sa.Column("event_key", sa.String(255), nullable=True),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("event_key", sa.Text, nullable=True),  # the timeline id: `<received lead>/<id>` once moved
     sa.Column("model_version", sa.String(64), nullable=False),
 )
 
