@@ -52,6 +52,7 @@ class Outcome:
     refitted: dict[str, Any]  # every candidate refitted on the whole training part (for honest comparison)
     params: dict[str, dict[str, Any]]
     shift: ShiftReport | None = None  # only when a scoring population was given
+    choice: str = ""  # why the chosen candidate, in words (e.g. simpler and within the noise of the best)
 
 
 def run(
@@ -94,8 +95,8 @@ def run(
         if shift.flagged:
             shift.eligible = [n for n in val_auc if extrapolates(fitted[n], X_fit, shift.flagged)]
             allowed = shift.eligible or allowed
-    # Ties go to the earlier (simpler) candidate.
-    chosen = max(allowed, key=lambda n: -1.0 if val_auc[n] is None else float(val_auc[n] or 0.0))
+    chosen, choice = prefer_simpler(allowed, val_auc, val_scores, y_val, seed)
+    say(choice)
     say(f"calibrating {chosen}")
     shifted = shift is not None and shift.detected
     calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed, shifted)
@@ -107,7 +108,34 @@ def run(
     if BLEND in fitted and (compare_all or chosen == BLEND):
         refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
     params = {name: _plain_params(model) for name, model in refitted.items()}
-    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift)
+    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice)
+
+
+def prefer_simpler(
+    allowed: list[str],
+    val_auc: dict[str, float | None],
+    val_scores: dict[str, np.ndarray],
+    y_val: np.ndarray,
+    seed: int,
+) -> tuple[str, str]:
+    """The best candidate on validation, unless a simpler one (earlier in `allowed`: naive Bayes, logistic,
+    LightGBM, blend) is within the noise of it: its AUC deficit is no larger than one standard error of
+    the paired bootstrap difference. A margin of 0.002 on a few thousand rows is no reason for trees."""
+    from leadscore.predictive.uncertainty import paired_difference
+
+    scored = [n for n in allowed if val_auc.get(n) is not None]
+    if not scored:
+        return allowed[0], f"chose {allowed[0]}: no validation AUC (one outcome only in the validation part)"
+    best = max(scored, key=lambda n: float(val_auc[n] or 0.0))
+    for name in scored[: scored.index(best)]:
+        diff = paired_difference(y_val, val_scores[best], val_scores[name], n_boot=100, seed=seed)
+        if diff.within_noise:
+            return name, (
+                f"chose {name} (validation AUC {val_auc[name]:.3f}) over {best} ({val_auc[best]:.3f}): "
+                f"simpler, and the difference {diff.mean:+.3f} is within the noise (one standard error "
+                f"{diff.se:.3f}, paired bootstrap over {len(y_val):,} validation rows)"
+            )
+    return best, f"chose {best}: best validation AUC {val_auc[best]:.3f}"
 
 
 def _plain_params(model: Any) -> dict[str, Any]:

@@ -16,11 +16,15 @@ from leadscore.predictive.artifact import Artifact
 from leadscore.predictive.drift import summarise_column
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.explain import global_importance
-from leadscore.predictive.features import infer_schema
+from leadscore.predictive.features import DEFAULT_PLACEHOLDERS, infer_schema
+from leadscore.predictive.guards import fingerprint, overlap_metadata, row_hashes
+from leadscore.predictive.importance import permutation_importance
 from leadscore.predictive.leakage import leakage_warnings
+from leadscore.predictive.leakage_groups import group_warnings
 from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
 from leadscore.predictive.shift import ShiftReport
 from leadscore.predictive.table import parse_label, require_columns
+from leadscore.predictive.uncertainty import FoldSpread, bootstrap_intervals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,11 +50,18 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     shift: ShiftReport | None = None  # training part against the scoring population, when there was one
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95% bootstrap, held-out rows
+    folds: FoldSpread | None = None  # held-out ROC AUC per fold (stratified)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # rows and period of each part of the split
 
     def report(self) -> dict[str, Any]:
         """The JSON shape of `--report`: held-out metrics for scripts and CI."""
         return {
             **self.metrics.summary(),
+            "mean_predicted": float(np.mean(self.heldout_p)) if len(self.heldout_p) else None,
+            "confidence_intervals": {k: list(v) for k, v in self.intervals.items()},
+            "folds": self.folds.summary() if self.folds else None,
+            "parts": self.parts,
             "chosen_model": self.chosen,
             "split": self.split.description,
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
@@ -118,6 +129,7 @@ def train(
     purge: float = 0.0,
     progress: Callable[[str], None] | None = None,
     target: pd.DataFrame | Literal["heldout"] | None = "heldout",
+    placeholders: Sequence[str] = DEFAULT_PLACEHOLDERS,
 ) -> TrainingResult:
     """Train and evaluate. `frame` is any feature frame: a flat file or, later, point-in-time features.
 
@@ -130,6 +142,8 @@ def train(
     shift and choose a model that holds up under it (see `shift`). "heldout": the held-out rows' features
     play that part (the test period for a time split, each fold's test rows otherwise), which is what a
     production system has when it trains. None: no population, the choice rests on validation alone.
+
+    `placeholders`: text answers that mean "no answer" ("Select", "N/A", "-", empty) and count as missing.
     """
     say = progress or (lambda _m: None)
     require_columns(frame, [label, *exclude, *([time] if time else []), *([segment] if segment else [])], "data")
@@ -158,10 +172,10 @@ def train(
                 f"data: too little to learn from before the test period ({len(train_idx)} rows, "
                 f"{int(y_all[train_idx].sum())} positives); more history is needed"
             )
-        schema = infer_schema(raw.iloc[train_idx], time)
+        schema = infer_schema(raw.iloc[train_idx], time, tuple(placeholders))
     else:
         train_idx = np.arange(n)
-        schema = infer_schema(raw, time)
+        schema = infer_schema(raw, time, tuple(placeholders))
     notes += [f"dropped column {c}: {why}" for c, why in schema.dropped.items()]
     if not schema.features:
         raise DataError("data: no usable feature column left after dropping ids, constants and excluded columns")
@@ -176,15 +190,22 @@ def train(
         require_columns(target, sorted({f.source for f in schema.features}), "target population")
         population = schema.transform(target.drop(columns=[c for c in (label, *exclude) if c in target]))
     shifts: list[ShiftReport] = []
-    for name, why in leakage_warnings(X.iloc[train_idx], y_all[train_idx]).items():
-        warnings.append(f"possible leakage in {name}: {why}")
+    say("checking for leakage")
+    single = leakage_warnings(X.iloc[train_idx], y_all[train_idx])
+    warnings += [f"possible leakage in {name}: {why}" for name, why in single.items()]
+    for why in group_warnings(X.iloc[train_idx], y_all[train_idx], ordered=plan.kind == "time", seed=seed,
+                              known=set(single)):  # fmt: skip
+        warnings.append(f"possible leakage: {why}")
 
     heldout_auc: dict[str, list[float]] = {}
     val_auc: dict[str, list[float]] = {}
     chosen_per_fold: list[str] = []
+    fold_auc: list[float] = []
 
     def record(outcome: tournament.Outcome, X_te: pd.DataFrame, y_te: np.ndarray) -> np.ndarray:
         chosen_per_fold.append(outcome.chosen)
+        if outcome.choice:
+            notes.append(outcome.choice if plan.kind == "time" else f"fold {len(chosen_per_fold)}: {outcome.choice}")
         if outcome.shift is not None:
             shifts.append(outcome.shift)
         for name, model in outcome.refitted.items():
@@ -222,6 +243,8 @@ def train(
                 target=X.iloc[te] if use_heldout else population,
             )  # fmt: skip
             probs[te] = record(fold, X.iloc[te], y_all[te])
+            if (auc := auc_or_none(y_all[te], probs[te])) is not None:
+                fold_auc.append(auc)
         heldout_rows = np.arange(n)
         say("final tournament on every row")
         # With "heldout" there is no population beyond the data itself here: the folds showed whether it moved.
@@ -237,6 +260,16 @@ def train(
         (warnings if shift.detected else notes).append(shift.describe())
     y_held = y_all[heldout_rows]
     metrics = compute_metrics(y_held, probs)
+    say("bootstrap confidence intervals")
+    intervals = bootstrap_intervals(y_held, probs, seed=seed)
+    folds = FoldSpread(fold_auc) if fold_auc else None
+    rate_gap = float(np.mean(probs)) - float(y_held.mean())
+    if abs(rate_gap) >= 0.05:
+        warnings.append(
+            f"held-out base rate {y_held.mean():.1%} against a mean predicted probability of {np.mean(probs):.1%}: "
+            "the conversion rate moved after the training period, so probabilities are off by about "
+            f"{abs(rate_gap):.0%}; recalibrate on the most recent labelled leads (leadscore recalibrate)"
+        )
     seg = segment_metrics(y_held, probs, frame[segment].to_numpy()[heldout_rows]) if segment else {}
     rows = [
         CandidateRow(name, _mean(val_auc.get(name)), _mean(heldout_auc.get(name)))
@@ -249,6 +282,14 @@ def train(
     import pandas as pd
 
     drift["__score__"] = summarise_column(pd.Series(train_probs, dtype="float64"))
+    say("permutation importance")
+    if plan.kind == "time" and not refit:
+        perm_rows, perm_where = (X.iloc[test_idx], y_all[test_idx]), "held-out test rows"
+    else:
+        perm_rows, perm_where = (X_train, y_all[train_idx]), "training rows (the artifact is trained on all of them)"
+    train_hashes = row_hashes(X_train, y_all[train_idx])
+    held_hashes = row_hashes(X.iloc[test_idx], y_all[test_idx]) if plan.kind == "time" and not refit else None
+    parts = _parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit)
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "library_version": __version__,
@@ -274,13 +315,54 @@ def train(
         "population_shift": shift.summary() if shift else None,
         "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
         "metrics": metrics.summary(),
+        "confidence_intervals": {k: list(v) for k, v in intervals.items()},
+        "folds": folds.summary() if folds else None,
+        "parts": parts,
+        "placeholders": list(placeholders),
+        "training_rows": overlap_metadata(train_hashes, held_hashes),
         "training_mean_score": float(np.mean(train_probs)),
         "importance": global_importance(outcome.model.contributions(sample), schema.names),
+        "permutation_importance": permutation_importance(outcome.model, *perm_rows, seed=seed),
+        "permutation_rows": perm_where,
         "warnings": warnings,
         "notes": notes,
     }
-    artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift)
-    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift)
+    artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift, fingerprint=fingerprint(
+        X_train, y_all[train_idx]
+    ))  # fmt: skip
+    return TrainingResult(
+        artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift, intervals, folds,
+        parts,
+    )  # fmt: skip
+
+
+def _parts(
+    frame: pd.DataFrame, time: str | None, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray | None,
+    refit: bool,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows, positives and period of each part of the split, for the report: what was learned from, what
+    the choice was made on, what the figures are measured on."""
+
+    def part(name: str, idx: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {"part": name, "rows": len(idx), "positives": int(y[idx].sum())}
+        if len(idx):
+            out.update(_window(frame, time, idx, None)["training"])
+        return out
+
+    if test_idx is None:
+        return [
+            part("all rows (5 folds: each trained on 4/5, tested on 1/5)", train_idx),
+        ]
+    base = train_idx if not refit else np.setdiff1d(train_idx, test_idx)
+    fit_idx, val_idx = splits.inner_split("time", y[base], 0)
+    out = [
+        part("training: fit", base[fit_idx]),
+        part("training: validation (choice, calibration)", base[val_idx]),
+        part("test (held-out)", test_idx),
+    ]
+    if refit:
+        out.append(part("artifact refitted on", train_idx))
+    return out
 
 
 def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
