@@ -42,7 +42,8 @@ def test_evaluate_needs_the_label_and_gives_segments(artifact, leads: pd.DataFra
     heldout = leads.tail(300)  # the time split's test rows: never trained on
     result = evaluate(artifact, heldout, segment="source")
     assert result.heldout and result.metrics.rows == len(heldout)
-    assert set(result.segments) == {"ads", "webinar", "referral", "organic"}
+    counts = heldout["source"].value_counts()
+    assert set(result.segments) == set(counts[counts >= 30].index)  # tiny segments are left out
     with pytest.raises(DataError, match="label column 'converted'"):
         evaluate(artifact, leads.drop(columns=["converted"]))
 

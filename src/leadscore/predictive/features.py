@@ -48,7 +48,8 @@ class FeatureSchema:
     features: list[Feature]
     dropped: dict[str, str] = field(default_factory=dict)
     time_column: str | None = None
-    placeholders: tuple[str, ...] = DEFAULT_PLACEHOLDERS
+    # set by infer_schema; empty for schemas pickled before placeholders existed, which keep their behaviour
+    placeholders: tuple[str, ...] = ()
 
     @property
     def placeholder_values(self) -> frozenset[str]:
