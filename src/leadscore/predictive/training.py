@@ -23,6 +23,8 @@ from leadscore.predictive.leakage import leakage_warnings
 from leadscore.predictive.leakage_groups import group_warnings
 from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
 from leadscore.predictive.shift import ShiftReport
+from leadscore.predictive.splitparts import parts as split_parts
+from leadscore.predictive.splitparts import time_order, time_split, window
 from leadscore.predictive.table import parse_label, require_columns
 from leadscore.predictive.uncertainty import FoldSpread, bootstrap_intervals
 
@@ -75,45 +77,6 @@ class TrainingResult:
         }
 
 
-def _time_order(frame: pd.DataFrame, time: str) -> np.ndarray:
-    import pandas as pd
-
-    raw = frame[time]
-    values = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind in "iuf" else None
-    if values is None or values.isna().all():
-        values = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
-    bad = int(values.isna().sum())
-    if bad:
-        first = int(np.nonzero(values.isna().to_numpy())[0][0])
-        raise DataError(f"time column {time!r}: {bad} row(s) without a readable time (first at data row {first + 1})")
-    return np.argsort(values.to_numpy(), kind="stable")
-
-
-def _time_split(frame: pd.DataFrame, time: str | None, purge: float) -> tuple[np.ndarray, np.ndarray]:
-    """The 80/20 cut by time, moved back to the start of a group of equal times (a snapshot is never
-    split), and with training rows whose label window reaches into the test period dropped (`purge`, in
-    the time column's numeric units): their outcome would be known only after the first test row."""
-    n = len(frame)
-    train_idx, test_idx = splits.time_holdout(n)
-    if not time or not len(test_idx):
-        return train_idx, test_idx
-    import pandas as pd
-
-    raw = frame[time]
-    numeric = raw.dtype.kind in "iuf"
-    values: np.ndarray[Any, Any] = (
-        raw.to_numpy(dtype="float64") if numeric else pd.to_datetime(raw, utc=True, format="mixed").to_numpy()
-    )
-    cut = int(test_idx[0])
-    first = int(np.searchsorted(values, values[cut], side="left"))
-    if first > 0:
-        cut = first
-    train_idx, test_idx = np.arange(cut), np.arange(cut, n)
-    if purge > 0 and numeric:
-        train_idx = train_idx[values[train_idx] + purge <= values[cut]]
-    return train_idx, test_idx
-
-
 def train(
     frame: pd.DataFrame,
     label: str,
@@ -136,7 +99,7 @@ def train(
     Time split: the artifact is the model that was evaluated (trained on the earlier 80%) unless `refit`,
     which retrains it with the same recipe on every row. Stratified: metrics are 5-fold cross-validated and
     the artifact is trained on every row. `purge`: the label horizon in the time column's units, for
-    snapshot frames whose labels look ahead (see `_time_split`).
+    snapshot frames whose labels look ahead (see `splitparts.time_split`).
 
     `target`: the population the model will score, features only (today's leads), to detect a population
     shift and choose a model that holds up under it (see `shift`). "heldout": the held-out rows' features
@@ -154,7 +117,7 @@ def train(
     plan = splits.resolve(split, time, seed)
     y_all = parse_label(frame[label], label).to_numpy()
     if time and plan.kind == "time":
-        order = _time_order(frame, time)
+        order = time_order(frame, time)
         frame, y_all = frame.iloc[order].reset_index(drop=True), y_all[order]
     raw = frame.drop(columns=[label, *exclude])
     notes = [f"excluded by request: {', '.join(exclude)}"] if exclude else []
@@ -166,7 +129,7 @@ def train(
         )
     test_idx = np.array([], dtype=int)
     if plan.kind == "time":
-        train_idx, test_idx = _time_split(frame, time, purge)
+        train_idx, test_idx = time_split(frame, time, purge)
         if len(train_idx) < 50 or min(y_all[train_idx].sum(), len(train_idx) - y_all[train_idx].sum()) < 5:
             raise DataError(
                 f"data: too little to learn from before the test period ({len(train_idx)} rows, "
@@ -289,13 +252,13 @@ def train(
         perm_rows, perm_where = (X_train, y_all[train_idx]), "training rows (the artifact is trained on all of them)"
     train_hashes = row_hashes(X_train, y_all[train_idx])
     held_hashes = row_hashes(X.iloc[test_idx], y_all[test_idx]) if plan.kind == "time" and not refit else None
-    parts = _parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit)
+    parts = split_parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit)
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "library_version": __version__,
         "seed": seed,
         "split": {"kind": plan.kind, "order": plan.order, "description": plan.description},
-        "data_window": _window(frame, time, train_idx, heldout_rows if plan.kind == "time" else None),
+        "data_window": window(frame, time, train_idx, heldout_rows if plan.kind == "time" else None),
         "rows": {
             "total": n,
             "training": len(train_idx),
@@ -336,35 +299,6 @@ def train(
     )  # fmt: skip
 
 
-def _parts(
-    frame: pd.DataFrame, time: str | None, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray | None,
-    refit: bool,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Rows, positives and period of each part of the split, for the report: what was learned from, what
-    the choice was made on, what the figures are measured on."""
-
-    def part(name: str, idx: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {"part": name, "rows": len(idx), "positives": int(y[idx].sum())}
-        if len(idx):
-            out.update(_window(frame, time, idx, None)["training"])
-        return out
-
-    if test_idx is None:
-        return [
-            part("all rows (5 folds: each trained on 4/5, tested on 1/5)", train_idx),
-        ]
-    base = train_idx if not refit else np.setdiff1d(train_idx, test_idx)
-    fit_idx, val_idx = splits.inner_split("time", y[base], 0)
-    out = [
-        part("training: fit", base[fit_idx]),
-        part("training: validation (choice, calibration)", base[val_idx]),
-        part("test (held-out)", test_idx),
-    ]
-    if refit:
-        out.append(part("artifact refitted on", train_idx))
-    return out
-
-
 def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
     """The most separable comparison (a refit or a fold may see less of the shift than another)."""
     return max(reports, key=lambda r: r.adversarial_auc) if reports else None
@@ -372,18 +306,3 @@ def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
 
 def _mean(values: list[float] | None) -> float | None:
     return float(np.mean(values)) if values else None
-
-
-def _window(
-    frame: pd.DataFrame, time: str | None, train_idx: np.ndarray, test_idx: np.ndarray | None
-) -> dict[str, Any]:
-    def span(idx: np.ndarray) -> dict[str, Any]:
-        if time:
-            values = frame[time].iloc[idx]
-            return {"from": str(values.min()), "to": str(values.max())}
-        return {"from_row": int(idx.min()) + 1, "to_row": int(idx.max()) + 1}
-
-    window = {"training": span(train_idx)}
-    if test_idx is not None and len(test_idx):
-        window["heldout"] = span(test_idx)
-    return window
