@@ -91,7 +91,10 @@ def run(
     allowed = list(val_auc)
     if target is not None and len(target):
         say(f"comparing the training rows with {len(target):,} rows of the scoring population")
-        shift = detect(X, target, seed)
+        # only the columns the population was given with: a date's trend is left out by the caller, since
+        # future leads lie beyond the training range of time itself by construction
+        comparable = [c for c in X.columns if c in target.columns]
+        shift = detect(X[comparable], target[comparable], seed)
         if shift.flagged:
             shift.eligible = [n for n in val_auc if extrapolates(fitted[n], X_fit, shift.flagged)]
             allowed = shift.eligible or allowed
