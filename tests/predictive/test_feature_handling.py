@@ -95,3 +95,12 @@ def test_numbers_are_explained_in_ranges_and_zero_as_none() -> None:
     texts = [t for row in [*out["top_positive"], *out["top_negative"]] for t in row]
     assert not any(t.startswith("page_views = ") for t in texts)
     assert any(t.startswith("no page_views (-") for t in texts)
+
+
+def test_a_date_trend_is_no_evidence_of_a_population_shift() -> None:
+    """On a split by time, future leads lie beyond the training range of the date's trend by construction."""
+    result = train(_pages(), "won", split="time", candidates=_fast())
+    assert "first_contact_date_trend" in result.artifact.schema.names
+    assert result.shift is not None
+    assert "first_contact_date_trend" not in result.shift.drivers
+    assert "first_contact_date_trend" not in result.shift.outside
