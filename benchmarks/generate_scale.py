@@ -33,8 +33,9 @@ print(json.dumps({"leads": n, "events": summary.events, "seconds": seconds, "cpu
 
 def run_once(kind: str, n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="leadscore-gen-") as out:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, kind, str(n), out],
-                              check=True, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, kind, str(n), out], check=True, capture_output=True, text=True
+        )
         disk = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["disk"] = disk
@@ -52,14 +53,16 @@ def main() -> None:
         runs = [run_once(args.kind, n) for _ in range(args.repeats if n < 1_000_000 else 1)]
         seconds = statistics.median(r["seconds"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
-        rows.append((n, int(runs[0]["events"]), seconds, cpu, max(r["rss"] for r in runs), runs[0]["disk"],
-                     len(runs)))
-    sys.stdout.write(f"| {args.kind} leads | events | wall s (median) | CPU s | events/s (wall) | peak RSS "
-                     "| on disk | runs |\n")
+        rows.append((n, int(runs[0]["events"]), seconds, cpu, max(r["rss"] for r in runs), runs[0]["disk"], len(runs)))
+    sys.stdout.write(
+        f"| {args.kind} leads | events | wall s (median) | CPU s | events/s (wall) | peak RSS | on disk | runs |\n"
+    )
     sys.stdout.write("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     for n, events, seconds, cpu, rss, disk, count in rows:
-        sys.stdout.write(f"| {n:,} | {events:,} | {seconds:.1f} | {cpu:.1f} | {events / seconds:,.0f} | "
-                         f"{rss / 2**30:.2f} GiB | {disk / 2**20:,.0f} MiB | {count} |\n")
+        sys.stdout.write(
+            f"| {n:,} | {events:,} | {seconds:.1f} | {cpu:.1f} | {events / seconds:,.0f} | "
+            f"{rss / 2**30:.2f} GiB | {disk / 2**20:,.0f} MiB | {count} |\n"
+        )
 
 
 if __name__ == "__main__":

@@ -2,19 +2,25 @@
 
 Each setting is trained exactly as a user would (`train` with the same split), and every figure is on
 held-out rows: the last 20% by file order for time splits, 5-fold stratified cross-validation otherwise.
-Writes benchmarks/results/predictive.md.
+Every figure carries its 95% bootstrap interval; stratified settings also show the spread over folds.
+Time splits add the predicted against the actual base rate of the test period, and the figures after
+walk-forward recalibration (each quarter of the test period recalibrated on the outcomes of the one
+before, as `leadscore recalibrate` does in production). Writes benchmarks/results/predictive.md.
 
     .venv/bin/python benchmarks/predictive_real_data.py
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+# ../shared/data from the project root, or wherever LEADSCORE_SHARED_DATA points (a checkout elsewhere)
+DATA = Path(os.environ.get("LEADSCORE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "predictive.md"
 
 BANK, BANK_ADD, SHOP = "bank_full.csv", "bank_additional_full.csv", "online_shoppers_intention.csv"
@@ -35,37 +41,137 @@ def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _ci(value: float | None, interval: tuple[float, float] | None) -> str:
+    if value is None or interval is None:
+        return _f(value)
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def _walk_forward(result: Any, frame: Any, chunks: int = 4) -> tuple[float | None, float, float]:
+    """AUC, ECE and mean predicted probability on the test period when each quarter of it is scored
+    with the calibration refitted on the quarter before (the first with the trained calibration)."""
+    import numpy as np
+
+    from leadscore.predictive.metrics import compute_metrics
+    from leadscore.predictive.recalibration import recalibrate
+    from leadscore.predictive.scoring import probabilities
+    from leadscore.predictive.table import parse_label
+
+    test_rows = next(p["rows"] for p in result.parts if p["part"].startswith("test"))
+    test = frame.iloc[len(frame) - test_rows :]
+    pieces = np.array_split(np.arange(len(test)), chunks)
+    model, probs = result.artifact, []
+    for k, idx in enumerate(pieces):
+        if k > 0:
+            model, _ = recalibrate(result.artifact, test.iloc[pieces[k - 1]])
+        probs.append(probabilities(model, test.iloc[idx]))
+    y = parse_label(test[result.artifact.label], result.artifact.label).to_numpy()
+    p = np.concatenate(probs)
+    m = compute_metrics(y, p)
+    return m.roc_auc, m.ece, float(p.mean())
+
+
+def _guards(frame: Any, result: Any, file: str) -> list[str]:
+    """The mistakes of the issue, repeated on real data: what the user now sees."""
+    from leadscore.predictive.errors import DataError
+    from leadscore.predictive.scoring import evaluate, predict
+
+    out = []
+    try:
+        evaluate(result.artifact, frame)
+        out.append(f"- evaluate on {file} itself: accepted (no training rows found)")
+    except DataError as exc:
+        out.append(f"- evaluate on {file} itself (the rows it trained on): refused: {exc}")
+    top = next(iter(result.artifact.metadata.get("importance", {})), None)
+    source = next((f.source for f in result.artifact.schema.features if f.name == top), None)
+    if source:
+        renamed = frame.rename(columns={source: source.upper() if source != source.upper() else source.lower()})
+        try:
+            predict(result.artifact, renamed.head(100))
+            out.append(f"- predict with {source!r} renamed: accepted")
+        except DataError as exc:
+            out.append(f"- predict with {source!r} renamed: refused: {exc}")
+    return out
+
+
 def main() -> int:
     from leadscore.predictive import read_table, train
 
     if not DATA.exists():
         sys.stderr.write(f"no shared data at {DATA}\n")
         return 1
+    only = sys.argv[1:]  # optional substrings of setting names, to rerun a few
     header = (
         "| setting | " + " | ".join(f"{c} AUC" for c in CANDIDATES)
-        + " | chosen | ROC AUC | PR AUC | log loss | Brier | ECE | calibration | best reference | >= ref | seconds |"
+        + " | chosen | ROC AUC [95% CI] | AUC per fold | PR AUC [95% CI] | log loss | Brier | ECE [95% CI] "
+        "| base rate: predicted / actual | calibration | best reference | vs reference | seconds |"
     )  # fmt: skip
-    lines = [header, "|" + "---|" * (len(CANDIDATES) + 11)]
+    lines = [header, "|" + "---|" * (len(CANDIDATES) + 13)]
     shifts: list[str] = []
+    choices: list[str] = []
+    recal = [
+        "| setting | recalibrated every | ROC AUC | ECE | base rate: predicted / actual |",
+        "|---|---|---|---|---|",
+    ]
+    guards: list[str] = []
     for setting, file, label, exclude, split, reference in SETTINGS:
+        if only and not any(o in setting for o in only):
+            continue
         frame = read_table(DATA / file)
         start = time.perf_counter()
         result = train(frame, label, exclude=exclude, split=split, seed=42)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
         held = {c.name: c.heldout_auc for c in result.candidates}
-        m = result.metrics
-        ok = m.roc_auc is not None and round(m.roc_auc, 3) >= reference
+        m, ci = result.metrics, result.intervals
+        gap = "-" if m.roc_auc is None else f"{round(m.roc_auc, 3) - reference:+.3f}"
+        spread = f"{result.folds.mean:.3f} +/- {result.folds.std:.3f}" if result.folds else "-"
         lines.append(
             f"| {setting} | " + " | ".join(_f(held.get(c)) for c in CANDIDATES)
-            + f" | {result.chosen} | {_f(m.roc_auc)} | {_f(m.pr_auc)} | {_f(m.log_loss)} | {_f(m.brier)} | "
-            f"{_f(m.ece)} | {result.artifact.metadata['calibration']['method']} | {reference:.3f} | "
-            f"{'yes' if ok else 'NO'} | {seconds:.0f} |"
+            + f" | {result.chosen} | {_ci(m.roc_auc, ci.get('roc_auc'))} | {spread} | "
+            f"{_ci(m.pr_auc, ci.get('pr_auc'))} | {_f(m.log_loss)} | {_f(m.brier)} | {_ci(m.ece, ci.get('ece'))} | "
+            f"{result.heldout_p.mean():.3f} / {m.base_rate:.3f} | {result.artifact.metadata['calibration']['method']} "
+            f"| {reference:.3f} | {gap} | {seconds:.0f} |"
         )  # fmt: skip
         shift = result.shift.describe() if result.shift else "no scoring population"
         shifts.append(f"- {setting}: {shift}.")
+        choices += [f"- {setting}: {n}" for n in result.notes if "chose " in n and not n.startswith("fold ")]
+        choices += [f"- {setting}: {n}" for n in result.notes if n.startswith("fold 1:")]
+        choices += [f"- {setting}: warning: {w}" for w in result.warnings if "leakage" in w]
+        if split == "time":
+            recal.append(f"| {setting} | never | {_f(m.roc_auc)} | {_f(m.ece)} | {result.heldout_p.mean():.3f} / "
+                         f"{m.base_rate:.3f} |")  # fmt: skip
+            for chunks in (4, 8):
+                auc, ece, mean = _walk_forward(result, frame, chunks)
+                recal.append(
+                    f"| {setting} | 1/{chunks} of the test period | {_f(auc)} | {_f(ece)} | "
+                    f"{mean:.3f} / {m.base_rate:.3f} |"
+                )
+        elif "stratified" in setting and file in (BANK, SHOP) and "no PageValues" not in setting:
+            guards += _guards(frame, result, file)
         sys.stdout.write(lines[-1] + "\n")
         sys.stdout.flush()
     notes = [
+        "",
+        "Intervals: 95% bootstrap over the held-out rows (200 resamples; ECE's interval is widened to hold the",
+        "figure, its bootstrap being biased upwards). AUC per fold: mean +/- standard deviation of the chosen",
+        "model's held-out AUC over the 5 folds. `vs reference`: ROC AUC minus the best single reference model",
+        "of shared/data/README.md (the target for the time splits is +0.010 or more).",
+        "",
+        "Why each model was chosen (the tournament prefers the simpler candidate when the validation difference",
+        "is within one standard error of a paired bootstrap), and leakage warnings:",
+        "",
+        *choices,
+        "",
+        "Time splits with walk-forward recalibration: the test period cut in 4 (or 8) consecutive parts by file",
+        "order; the first is scored as trained, each later one with the calibration refitted (`leadscore",
+        "recalibrate`) on the outcomes of the part before - what a team that recalibrates on its latest",
+        "outcomes gets. Both frequencies are shown; neither was chosen by its result.",
+        "",
+        *recal,
+        "",
+        "Guards, on the real files (the mistakes of a hurried user):",
+        "",
+        *guards,
         "",
         "Candidate columns: held-out ROC AUC of every candidate refitted on the training part (mean over folds",
         "for stratified settings); the choice is made on a validation part carved from the training part the",
@@ -92,8 +198,24 @@ def main() -> int:
         "naive Bayes (0.722) and LightGBM (0.678) but puts the blend first (0.746) on an effective sample of",
         "about 58 rows, and on bank_full by time (a shift inside the range) it picks logistic (0.752 weighted;",
         "0.683 on the test rows against naive Bayes 0.730), so weighting is not used for the choice.",
+        "",
+        "Time splits against the target of +0.010 AUC over the best single reference (0.730 bank_full, 0.748",
+        "bank_additional): not reached (0.730 and 0.749). Measured while developing, every figure the held-out",
+        "test AUC of a candidate fitted on the first 80% (LightGBM at 300 rounds), never used for a choice:",
+        "recency weighting of the training rows (half-life as a share of the span: 0.5, 0.25, 0.1) gives naive",
+        "Bayes 0.720 / 0.706 / 0.692 and logistic 0.676 / 0.666 / 0.634 on bank_full, and logistic 0.749 / 0.749 /",
+        "0.751 on bank_additional; leaving out the drifting calendar columns (month, day, contact) gives at best",
+        "0.731 (naive Bayes without day); other smoothing of naive Bayes (1, 10, 100) 0.731 / 0.731 / 0.716; naive",
+        "Bayes plus logistic averaged 0.719-0.728. The tournament tries the weighting on the later validation",
+        "window and keeps it only beyond the noise (kept on bank_additional, +0.003 on validation). Calibration:",
+        "the test periods convert at 31-32% against 12% in the validation window, which no fit on the training",
+        "part can know; recalibrating on the outcomes of the previous part of the test period (table above)",
+        "brings ECE to 0.047-0.077 on bank_full and 0.054-0.058 on bank_additional.",
     ]
     text = "# Predictive scoring on the shared real data\n\n" + "\n".join(lines + notes) + "\n"
+    if only:  # a partial run never replaces the full table
+        sys.stdout.write(text)
+        return 0
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     sys.stdout.write(f"wrote {RESULTS}\n")

@@ -57,8 +57,10 @@ def test_predict_writes_scores_with_factors_in_each_format(tmp_path: Path, train
 
 def test_evaluate_compare_and_live(tmp_path: Path, trained: Path, leads_csv: Path) -> None:
     report = tmp_path / "eval.json"
+    heldout = tmp_path / "heldout.csv"
+    pd.read_csv(leads_csv).tail(300).to_csv(heldout, index=False)  # the time split's test rows
     result = runner.invoke(
-        app, ["evaluate", str(trained), str(leads_csv), "--compare", str(trained), "--report", str(report),
+        app, ["evaluate", str(trained), str(heldout), "--compare", str(trained), "--report", str(report),
               "--html", str(tmp_path / "e.html")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

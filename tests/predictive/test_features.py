@@ -12,7 +12,7 @@ def test_messy_columns_are_dropped_or_derived_with_reasons(leads: pd.DataFrame) 
     assert schema.dropped["country"] == "constant"
     assert schema.dropped["notes"].startswith("free text")
     assert "email_domain" in schema.names
-    assert {"signup_date_month", "signup_date_dow"} <= set(schema.names)
+    assert {"signup_date_month", "signup_date_weekday", "signup_date_trend"} <= set(schema.names)
     assert schema.kinds()["source"] == "categorical"
     assert schema.kinds()["visits"] == "numeric"
 
@@ -23,7 +23,7 @@ def test_transform_applies_training_categories_to_new_rows(leads: pd.DataFrame) 
     new.loc[new.index[0], "source"] = "tradeshow"  # never seen in training
     new = new.drop(columns=["employees"])  # an optional column missing from the scoring file
     X = schema.transform(new)
-    assert pd.isna(X["source"].iloc[0])
+    assert pd.isna(X["source"].iloc[0])  # no rare values in training, so no "other" bucket: unknown
     assert X["source"].iloc[1] == leads["source"].iloc[1]
     assert X["employees"].isna().all()
     assert list(X.columns) == schema.names

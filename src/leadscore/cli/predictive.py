@@ -16,75 +16,37 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leadscore.cli.predictive_tables import (
+    calibration_table,
+    deciles_table,
+    fmt,
+    metrics_table,
+    parts_table,
+    segments_table,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leadscore.predictive.metrics import Metrics
     from leadscore.predictive.training import TrainingResult
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    from leadscore.predictive.errors import PredictiveError
+def _user_errors(source: Path | None = None) -> Iterator[None]:
+    """Library errors as one red line naming the file they are about (when the message does not already)."""
+    from leadscore.predictive.errors import DataError, PredictiveError
 
     try:
         yield
     except PredictiveError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        text = " ".join(str(exc).split())
+        if source is not None and isinstance(exc, DataError) and not text.startswith(str(source)):
+            text = f"{source}: {text.removeprefix('data: ')}"
+        err_console.print(f"[red]error:[/red] {text}", highlight=False, markup=True)
         raise typer.Exit(2) from None
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _metrics_table(title: str, columns: dict[str, Metrics]) -> Table:
-    table = Table(title=title)
-    table.add_column("metric")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for key in ("rows", "positives", "base_rate", "roc_auc", "pr_auc", "log_loss", "brier", "ece"):
-        cells = []
-        for m in columns.values():
-            value = getattr(m, key)
-            cells.append(str(value) if isinstance(value, int) else _fmt(value))
-        table.add_row(key, *cells)
-    return table
-
-
-def _deciles_table(name: str, m: Metrics) -> Table:
-    table = Table(title=f"Lift and cumulative gains by decile ({name})")
-    for col in ("decile", "rows", "positives", "rate", "lift", "cum. gain"):
-        table.add_column(col, justify="right")
-    for d in m.deciles:
-        table.add_row(
-            str(d.decile), str(d.rows), str(d.positives), f"{d.rate:.1%}", f"{d.lift:.2f}", f"{d.cumulative_gain:.1%}"
-        )
-    return table
-
-
-def _calibration_table(name: str, m: Metrics) -> Table:
-    table = Table(title=f"Calibration ({name})")
-    for col in ("predicted", "rows", "mean predicted", "observed"):
-        table.add_column(col, justify="right")
-    for c in m.calibration:
-        table.add_row(c.bin, str(c.rows), f"{c.mean_predicted:.1%}", f"{c.observed_rate:.1%}")
-    return table
-
-
-def _segments_table(segments: dict[str, Metrics], column: str) -> Table:
-    table = Table(title=f"Per segment ({column})")
-    for col in ("segment", "rows", "rate", "ROC AUC", "PR AUC", "log loss", "Brier", "ECE"):
-        table.add_column(col, justify="right")
-    for name, m in segments.items():
-        table.add_row(
-            name, str(m.rows), f"{m.base_rate:.1%}", _fmt(m.roc_auc), _fmt(m.pr_auc), _fmt(m.log_loss),
-            _fmt(m.brier), _fmt(m.ece),
-        )  # fmt: skip
-    return table
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -137,16 +99,24 @@ def train(
             help="Table: today's leads (features only) to check for a population shift; default: the held-out part.",
         ),
     ] = None,
+    missing_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--missing-value",
+            help="Table: a text answer that means no answer (repeatable; default: empty, Select, N/A, -, ?, null...).",
+        ),
+    ] = None,
 ) -> None:
     """Train a predictive score from a flat table (DATA --label) or from history (--events/--leads or
     --project): a tournament of models judged on held-out leads, then calibrated."""
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
+    from leadscore.predictive.features import DEFAULT_PLACEHOLDERS
     from leadscore.predictive.table import read_table
     from leadscore.predictive.training import train as train_model
 
     history_mode = events is not None or project is not None
-    with _user_errors():
+    with _user_errors(data):
         if history_mode:
             if data is not None or label is not None:
                 raise DataError("give either a table with --label, or history with --events/--project, not both")
@@ -161,6 +131,7 @@ def train(
                 result = train_model(
                     frame, label, exclude=exclude or [], time=time, split=split,  # type: ignore[arg-type]
                     segment=segment, seed=seed, refit=refit, progress=progress, target=population,
+                    placeholders=tuple(missing_values) if missing_values else DEFAULT_PLACEHOLDERS,
                 )  # fmt: skip
             title = f"leadscore: {data.name}, label {label}"
         artifacts.save(result.artifact, out)
@@ -212,20 +183,38 @@ def _show_training(
         table.add_column(col, justify="right" if col else "left")
     for c in result.candidates:
         mark = "[bold green]chosen[/bold green]" if c.name == result.chosen else ""
-        table.add_row(c.name, _fmt(c.validation_auc), _fmt(c.heldout_auc), mark)
+        table.add_row(c.name, fmt(c.validation_auc), fmt(c.heldout_auc), mark)
     console.print(table)
-    console.print(_metrics_table("Held-out metrics (calibrated)", {result.chosen: result.metrics}))
-    console.print(_deciles_table(result.chosen, result.metrics))
-    console.print(_calibration_table(result.chosen, result.metrics))
+    if result.parts:
+        console.print(parts_table(result.parts, result.split.description))
+    intervals = {result.chosen: result.intervals}
+    console.print(metrics_table("Held-out metrics (calibrated)", {result.chosen: result.metrics}, intervals))
+    if result.folds is not None:
+        console.print(f"held-out ROC AUC per fold: {result.folds.describe()}", highlight=False)
+    if len(result.heldout_p):
+        console.print(
+            f"base rate: predicted {float(result.heldout_p.mean()):.1%}, actual {result.metrics.base_rate:.1%}",
+            highlight=False,
+        )
+    console.print(deciles_table(result.chosen, result.metrics))
+    console.print(calibration_table(result.chosen, result.metrics))
     if result.segments and segment:
-        console.print(_segments_table(result.segments, segment))
+        console.print(segments_table(result.segments, segment))
     meta = result.artifact.metadata
     console.print(f"wrote {out} (version {result.artifact.version}, calibration {meta['calibration']['method']})")
     if report:
         _write_json(report, result.report())
     if html:
-        run = Run(result.chosen, result.heldout_y, result.heldout_p, result.metrics, result.segments)
-        page = render(title, [run], result.candidates, result.chosen, result.notes, result.warnings)
+        run = Run(
+            result.chosen, result.heldout_y, result.heldout_p, result.metrics, result.segments, result.intervals,
+            result.folds,
+        )  # fmt: skip
+        meta = result.artifact.metadata
+        page = render(
+            title, [run], result.candidates, result.chosen, result.notes, result.warnings,
+            split=result.split.description, parts=result.parts, importance=meta.get("importance", {}),
+            permutation=meta.get("permutation_importance", {}),
+        )  # fmt: skip
         html.write_text(page, encoding="utf-8")
         console.print(f"wrote {html}")
 
@@ -238,6 +227,12 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(help="Write the metrics as JSON.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write an HTML evaluation page.")] = None,
     live: Annotated[bool, typer.Option(help="Compare today's features and scores with training (drift).")] = False,
+    allow_training_rows: Annotated[
+        bool, typer.Option(help="Evaluate even rows the model was trained on (the figures are then not held-out).")
+    ] = False,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Score even when input columns are missing (they count as unknown; a warning).")
+    ] = False,
 ) -> None:
     """Evaluate an artifact on labelled data, compare two artifacts, or check live data for drift."""
     from leadscore.predictive import artifact as artifacts
@@ -246,7 +241,7 @@ def evaluate(
     from leadscore.predictive.scoring import live_drift, probabilities
     from leadscore.predictive.table import parse_label, read_table
 
-    with _user_errors():
+    with _user_errors(data):
         models = {artifact.name: artifacts.load(artifact)}
         if compare:
             name = compare.name if compare.name != artifact.name else f"{compare.name} (2)"
@@ -266,7 +261,7 @@ def evaluate(
                     table.add_row(row.name, f"{row.psi:.3f}", f"[{colour}]{row.status}[/{colour}]")
                 console.print(table)
                 console.print(
-                    f"mean score: training {_fmt(drift.training_mean_score)}, today {drift.live_mean_score:.3f}"
+                    f"mean score: training {fmt(drift.training_mean_score)}, today {drift.live_mean_score:.3f}"
                 )
                 for warning in drift.warnings:
                     console.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
@@ -275,13 +270,29 @@ def evaluate(
             if report:
                 _write_json(report, payload)
             return
-        results = {name: evaluate_model(model, frame, segment) for name, model in models.items()}
-    console.print(_metrics_table(f"Metrics on {data.name}", {n: r.metrics for n, r in results.items()}))
+        results = {
+            name: evaluate_model(
+                model, frame, segment, allow_training_rows=allow_training_rows, allow_missing=allow_missing
+            )
+            for name, model in models.items()
+        }
     for name, result in results.items():
-        console.print(_deciles_table(name, result.metrics))
-        console.print(_calibration_table(name, result.metrics))
+        for note in result.notes:
+            console.print(f"[dim]note ({name}): {note}[/dim]", highlight=False)
+        for warning in result.warnings:
+            console.print(f"[bold yellow]warning ({name}): {warning}[/bold yellow]", highlight=False)
+    heldout = all(r.heldout for r in results.values())
+    heading = (
+        f"Held-out metrics on {data.name}" if heldout else f"Metrics on {data.name} - NOT held-out (training rows)"
+    )
+    console.print(
+        metrics_table(heading, {n: r.metrics for n, r in results.items()}, {n: r.intervals for n, r in results.items()})
+    )
+    for name, result in results.items():
+        console.print(deciles_table(name, result.metrics))
+        console.print(calibration_table(name, result.metrics))
         if result.segments and segment:
-            console.print(_segments_table(result.segments, segment))
+            console.print(segments_table(result.segments, segment))
     if report:
         payload = {name: r.report() for name, r in results.items()}
         _write_json(report, payload[artifact.name] if len(payload) == 1 else {"models": payload})
@@ -290,8 +301,13 @@ def evaluate(
         for name, result in results.items():
             model = models[name]
             y = parse_label(frame[model.label], model.label).to_numpy()
-            runs.append(Run(name, y, probabilities(model, frame), result.metrics, result.segments))
-        html.write_text(render(f"leadscore evaluation: {data.name}", runs), encoding="utf-8")
+            runs.append(Run(name, y, probabilities(model, frame), result.metrics, result.segments, result.intervals))
+        warnings = [w for r in results.values() for w in r.warnings]
+        page = render(
+            f"leadscore evaluation: {data.name}", runs, warnings=warnings, heading=heading,
+            split=f"evaluation on {data.name} ({len(frame):,} rows)",
+        )  # fmt: skip
+        html.write_text(page, encoding="utf-8")
         console.print(f"wrote {html}")
 
 
@@ -301,14 +317,18 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="Output file: .csv, .jsonl or .parquet.")],
     top: Annotated[int, typer.Option(help="Top positive and negative factors per lead.")] = 3,
     keep: Annotated[list[str] | None, typer.Option(help="Input column to copy to the output (repeatable).")] = None,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Score even when input columns are missing (they count as unknown; a warning).")
+    ] = False,
 ) -> None:
     """Score leads in batch; each score carries its top positive and negative factors."""
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
+    from leadscore.predictive.guards import check_inputs
     from leadscore.predictive.scoring import predict as predict_rows
     from leadscore.predictive.table import read_table
 
-    with _user_errors():
+    with _user_errors(data):
         suffix = out.suffix.lower()
         if suffix not in {".csv", ".jsonl", ".parquet"}:
             raise DataError(f"{out}: unknown output format {suffix!r}; use .csv, .jsonl or .parquet")
@@ -318,8 +338,13 @@ def predict(
             missing = [c for c in keep if c not in frame.columns]
             if missing:
                 raise DataError(f"{data}: unknown column(s) to keep: {', '.join(missing)}")
+        check = check_inputs(model, frame, allow_missing)
+        for note in check.notes:
+            console.print(f"[dim]note: {note}[/dim]", highlight=False)
+        for warning in check.warnings:
+            console.print(f"[bold yellow]warning: {warning}[/bold yellow]", highlight=False)
         with _progress(f"scoring {len(frame):,} rows"):
-            scored = predict_rows(model, frame, top=top, keep=keep)
+            scored = predict_rows(model, frame, top=top, keep=keep, allow_missing=allow_missing)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         flat = scored.copy()
@@ -334,8 +359,36 @@ def predict(
     console.print(f"wrote {len(scored):,} scores to {out} (model {model.version})")
 
 
+def recalibrate(
+    artifact: Annotated[Path, typer.Argument(help="Artifact written by `leadscore train`.")],
+    data: Annotated[Path, typer.Argument(help="The most recent labelled leads (not used in training).")],
+    out: Annotated[Path, typer.Option("--out", help="The recalibrated artifact to write (a new file).")],
+) -> None:
+    """Refit only the score-to-probability curve on recent outcomes, keeping the model's ranking: for when
+    the conversion rate has moved since training."""
+    from leadscore.predictive import artifact as artifacts
+    from leadscore.predictive.errors import DataError
+    from leadscore.predictive.recalibration import recalibrate as recalibrate_model
+    from leadscore.predictive.table import read_table
+
+    with _user_errors(data):
+        if out.resolve() == artifact.resolve():
+            raise DataError(f"{out}: is the input artifact; write the recalibrated model to a new file")
+        model = artifacts.load(artifact)
+        new, summary = recalibrate_model(model, read_table(data))
+        artifacts.save(new, out)
+    console.print(
+        f"recalibrated on {summary['rows']:,} rows (base rate {summary['base_rate']:.1%}): mean predicted "
+        f"{summary['mean_predicted_before']:.1%} -> {summary['mean_predicted_after']:.1%}, log loss "
+        f"{summary['log_loss_before']:.3f} -> {summary['log_loss_after']:.3f} (on these rows)",
+        highlight=False,
+    )
+    console.print(f"wrote {out} (version {new.version})")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
     app.command("train")(train)
+    app.command("recalibrate")(recalibrate)
     app.command("evaluate")(evaluate)
     app.command("predict")(predict)

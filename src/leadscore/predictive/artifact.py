@@ -31,6 +31,7 @@ class Artifact:
     label: str
     metadata: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, dict[str, Any]] = field(default_factory=dict)  # feature name or "__score__" -> summary
+    fingerprint: Any = None  # sorted 32-bit hashes of the training rows (see guards), None in older artifacts
 
     @property
     def version(self) -> str:
@@ -47,6 +48,7 @@ def _payload(artifact: Artifact) -> bytes:
             "model": artifact.model,
             "calibrator": artifact.calibrator,
             "drift": artifact.drift,
+            "fingerprint": artifact.fingerprint,
         },
         buffer,
         compress=3,
@@ -118,4 +120,5 @@ def load(path: str | Path) -> Artifact:
         label=str(meta["label"]),
         metadata=meta,
         drift=parts["drift"],
+        fingerprint=parts.get("fingerprint"),
     )

@@ -21,11 +21,16 @@ class BlendScorer(BaseEstimator):
         self.members = members
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> BlendScorer:
         if not self.members:
             raise ValueError("a blend needs at least one member")
-        return self._compose([clone(m).fit(X, y, X_val, y_val) for m in self.members], X)
+        return self._compose([clone(m).fit(X, y, X_val, y_val, sample_weight) for m in self.members], X)
 
     @classmethod
     def from_fitted(cls, fitted: list[Any], X: pd.DataFrame) -> BlendScorer:

@@ -22,7 +22,12 @@ class Scorer(Protocol):
     feature_names_: list[str]
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Any: ...
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray: ...
@@ -64,26 +69,34 @@ class NaiveBayesScorer(BaseEstimator):
         self.smoothing = smoothing
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> NaiveBayesScorer:
         y = np.asarray(y, dtype="float64")
+        # weights are rescaled to sum to the row count, so the smoothing keeps its meaning
+        rw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+        rw = rw * (len(y) / rw.sum())
         self.feature_names_ = list(X.columns)
         self.edges_: dict[str, np.ndarray | None] = {}
         self.weights_: dict[str, np.ndarray] = {}
         self.means_: dict[str, float] = {}
-        n1, n0 = y.sum(), (1 - y).sum()
+        n1, n0 = (rw * y).sum(), (rw * (1 - y)).sum()
         a = self.smoothing
         for name in self.feature_names_:
             numeric = X[name].dtype.kind == "f"
             edges = _decile_edges(X[name].to_numpy(dtype="float64")) if numeric else None
             codes, k = _codes(X, name, edges)
-            c1 = np.bincount(codes, weights=y, minlength=k)
-            c0 = np.bincount(codes, weights=1 - y, minlength=k)
+            c1 = np.bincount(codes, weights=rw * y, minlength=k)
+            c0 = np.bincount(codes, weights=rw * (1 - y), minlength=k)
             seen = (c1 + c0) > 0
             w = np.log((c1 + a) / (n1 + a * k)) - np.log((c0 + a) / (n0 + a * k))
             w[~seen] = 0.0  # a value never seen in training says nothing
             self.edges_[name], self.weights_[name] = edges, w
-            self.means_[name] = float(w[codes].mean())
+            self.means_[name] = float(np.average(w[codes], weights=rw))
         self.prior_ = float(np.log(n1 / n0))
         self.expected_value_ = self.prior_ + sum(self.means_.values())
         return self
@@ -137,7 +150,12 @@ class LogisticScorer(BaseEstimator):
         return sparse.hstack(blocks, format="csr")
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> LogisticScorer:
         from sklearn.linear_model import LogisticRegression
 
@@ -168,7 +186,8 @@ class LogisticScorer(BaseEstimator):
                 self.levels_[name] = levels
         design = self._design(X)
         model = LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
-        model.fit(design, np.asarray(y))
+        weight = None if sample_weight is None else np.asarray(sample_weight) * (len(y) / np.sum(sample_weight))
+        model.fit(design, np.asarray(y), sample_weight=weight)
         self.coef_ = model.coef_.ravel()
         self.intercept_ = float(model.intercept_[0])
         self.train_means_ = np.zeros(len(self.feature_names_))

@@ -49,14 +49,16 @@ def _labels(name: str, column: pd.Series) -> np.ndarray:
 
 
 def top_factors(
-    features: pd.DataFrame, contributions: np.ndarray, top: int = 3
+    features: pd.DataFrame, contributions: np.ndarray, top: int = 3, phrases: dict[str, np.ndarray] | None = None
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """Per row, the `top` strongest positive and negative contributions, strongest first."""
+    """Per row, the `top` strongest positive and negative contributions, strongest first. `phrases`: the
+    words for each feature's value per row (see `phrasing`); "name = value" where not given."""
     n = len(features)
     names = list(features.columns)
     if top <= 0 or n == 0:
         return [[] for _ in range(n)], [[] for _ in range(n)]
-    labels = [_labels(name, features[name]) for name in names]
+    given = phrases or {}
+    labels = [given[name] if name in given else _labels(name, features[name]) for name in names]
     order = np.argsort(-contributions, axis=1, kind="stable")
     k = min(top, len(names))
     rows = np.arange(n)

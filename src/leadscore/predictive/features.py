@@ -17,8 +17,13 @@ Kind = Literal["numeric", "categorical"]
 
 MAX_CATEGORIES = 100
 MIN_CATEGORY_COUNT = 5
+OTHER = "(other)"  # the bucket for values too rare to learn from one by one, and for values never seen
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id[_\s.-]", re.IGNORECASE)
-_NULL_TOKENS = {"", "n/a", "na", "nan", "null", "none", "-", "?"}
+# Answers a form or CRM writes when nobody answered: they mean "missing", not a category of their own.
+DEFAULT_PLACEHOLDERS: tuple[str, ...] = (
+    "", "n/a", "na", "nan", "null", "none", "-", "--", "?", "select", "-- select --", "please select", "not provided",
+)  # fmt: skip
+_NULL_TOKENS = set(DEFAULT_PLACEHOLDERS)
 _EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
 
 
@@ -29,8 +34,11 @@ class Feature:
     name: str
     kind: Kind
     source: str
-    derive: str = "raw"  # raw | email_domain | date_month | date_dow | date_hour | date_days_before
+    # raw | email_domain | date_monthname | date_weekday | date_trend | date_hour | date_days_before
+    # (date_month and date_dow: numbers, in artifacts written before the names)
+    derive: str = "raw"
     categories: tuple[str, ...] = ()
+    other: bool = False  # values outside `categories` go to the OTHER bucket instead of "missing"
 
 
 @dataclass
@@ -40,6 +48,12 @@ class FeatureSchema:
     features: list[Feature]
     dropped: dict[str, str] = field(default_factory=dict)
     time_column: str | None = None
+    # set by infer_schema; empty for schemas pickled before placeholders existed, which keep their behaviour
+    placeholders: tuple[str, ...] = ()
+
+    @property
+    def placeholder_values(self) -> frozenset[str]:
+        return frozenset(p.strip().casefold() for p in self.placeholders)
 
     @property
     def names(self) -> list[str]:
@@ -70,14 +84,22 @@ class FeatureSchema:
                     values = values.astype("object").astype(str).str.replace(",", ".", regex=False)
                 out[feat.name] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
             else:
-                text = _as_text(values)
-                out[feat.name] = pd.Categorical(
-                    text.where(text.isin(feat.categories), other=np.nan), categories=list(feat.categories)
-                )
+                text = as_text(values)
+                text = text.where(~placeholder_mask(text, self.placeholder_values))
+                known = text.isin(feat.categories)
+                if getattr(feat, "other", False):
+                    text = text.where(known | text.isna(), OTHER)
+                    known = text.notna()
+                out[feat.name] = pd.Categorical(text.where(known, other=np.nan), categories=list(feat.categories))
         return pd.DataFrame(out, index=frame.index)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def placeholder_mask(text: pd.Series, placeholders: frozenset[str]) -> pd.Series:
+    """True where a text value is a placeholder ("Select", "N/A", "-", empty): missing in all but name."""
+    return text.notna() & text.astype("object").astype(str).str.strip().str.casefold().isin(placeholders)
+
+
+def as_text(values: pd.Series) -> pd.Series:
     """Values as stripped strings (None when missing); 1 and 1.0 are the same category whatever the dtype."""
     import numpy as np
     import pandas as pd
@@ -110,8 +132,19 @@ def _derive(
     if feat.derive == "raw":
         return raw
     if feat.derive == "email_domain":
-        return _as_text(raw).str.lower().str.extract(_EMAIL, expand=False)
+        return as_text(raw).str.lower().str.extract(_EMAIL, expand=False)
     dates = _as_dates(raw, cache, feat.source)
+    if feat.derive == "date_monthname":
+        return pd.Series(
+            np.asarray(MONTHS, dtype=object)[dates.dt.month.fillna(1).astype(int) - 1], index=raw.index
+        ).where(dates.notna())
+    if feat.derive == "date_weekday":
+        return pd.Series(
+            np.asarray(WEEKDAYS, dtype=object)[dates.dt.day_of_week.fillna(0).astype(int)], index=raw.index
+        ).where(dates.notna())
+    if feat.derive == "date_trend":
+        # year and month as one number (2024-03 -> 2024.167): the trend over time, read back as a month
+        return (dates.dt.year + (dates.dt.month - 1) / 12.0).astype("float64")
     if feat.derive == "date_month":
         return dates.dt.month.astype("float64")
     if feat.derive == "date_dow":
@@ -147,21 +180,49 @@ def _looks_date(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.9)
 
 
-def _categories(text: pd.Series) -> tuple[str, ...]:
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _categories(text: pd.Series) -> tuple[tuple[str, ...], bool]:
+    """The categories to learn one by one, and whether rarer values exist (they share the OTHER bucket,
+    so a present value is never explained as missing)."""
     counts = text.value_counts()
     keep = counts[counts >= MIN_CATEGORY_COUNT].head(MAX_CATEGORIES)
     if keep.empty:
         keep = counts.head(MAX_CATEGORIES)
-    return tuple(sorted(str(v) for v in keep.index))
+    cats = tuple(sorted(str(v) for v in keep.index))
+    if len(keep) < len(counts):
+        return (*cats, OTHER), True
+    return cats, False
 
 
-def infer_schema(frame: pd.DataFrame, time_column: str | None = None) -> FeatureSchema:
-    """Decide what each column of `frame` (features only: no label, no excluded columns) becomes."""
+def _categorical(name: str, text: pd.Series, source: str | None = None, derive: str = "raw") -> Feature:
+    cats, other = _categories(text)
+    return Feature(name, "categorical", source or name, derive, cats, other)
+
+
+def _blank_placeholders(frame: pd.DataFrame, placeholders: frozenset[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype.kind in "OSU" or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].where(~placeholder_mask(out[col], placeholders))
+    return out
+
+
+def infer_schema(
+    frame: pd.DataFrame, time_column: str | None = None, placeholders: tuple[str, ...] = DEFAULT_PLACEHOLDERS
+) -> FeatureSchema:
+    """Decide what each column of `frame` (features only: no label, no excluded columns) becomes.
+    `placeholders`: text values that mean "no answer" (compared without case and surrounding spaces)."""
     import pandas as pd
 
     n = len(frame)
     features: list[Feature] = []
     dropped: dict[str, str] = {}
+    tokens = frozenset(p.strip().casefold() for p in placeholders)
+    frame = _blank_placeholders(frame, tokens)
     for col in frame.columns:
         name = str(col)
         values = frame[col]
@@ -174,7 +235,7 @@ def infer_schema(frame: pd.DataFrame, time_column: str | None = None) -> Feature
             continue
         unique_ratio = n_unique / max(len(non_null), 1)
         if values.dtype.kind == "b" or n_unique == 2:
-            cats = tuple(sorted(_as_text(non_null).unique()))
+            cats = tuple(sorted(as_text(non_null).unique()))
             features.append(Feature(name, "categorical", name, categories=cats))
             continue
         if _looks_numeric(values):
@@ -183,27 +244,25 @@ def infer_schema(frame: pd.DataFrame, time_column: str | None = None) -> Feature
             if integral and (unique_ratio >= 0.999 or (_ID_NAME.search(name) and unique_ratio > 0.5)):
                 dropped[name] = f"id-like ({n_unique} distinct values in {len(non_null)} rows)"
                 continue
+            if integral and _ID_NAME.search(name):
+                # a code that repeats (a landing page id, a campaign key) names a thing, it is no quantity
+                features.append(_categorical(name, as_text(non_null)))
+                continue
             features.append(Feature(name, "numeric", name))
             continue
-        text = _as_text(non_null)
+        text = as_text(non_null)
         if text.str.match(_EMAIL).mean() > 0.5:
             domains = text.str.lower().str.extract(_EMAIL, expand=False).dropna()
             if domains.nunique() > 1:
-                features.append(Feature(f"{name}_domain", "categorical", name, "email_domain", _categories(domains)))
+                features.append(_categorical(f"{name}_domain", domains, name, "email_domain"))
                 dropped[name] = f"e-mail address (kept its domain as {name}_domain)"
             else:
                 dropped[name] = "e-mail address"
             continue
         if _looks_date(values):
-            derived = ["date_month", "date_dow"]
-            dates = pd.to_datetime(non_null.astype(str).head(2000), errors="coerce", utc=True, format="mixed")
-            if (dates.dt.hour != 0).mean() > 0.1:
-                derived.append("date_hour")
-            if time_column is not None:
-                derived.append("date_days_before")
-            for d in derived:
-                features.append(Feature(f"{name}_{d.removeprefix('date_')}", "numeric", name, d))
-            dropped[name] = "date (kept as " + ", ".join(f"{name}_{d.removeprefix('date_')}" for d in derived) + ")"
+            features += _date_features(name, non_null, time_column)
+            kept = ", ".join(f.name for f in features if f.source == name)
+            dropped[name] = f"date (kept as {kept})"
             continue
         if unique_ratio >= 0.95 and n > 20:
             mean_len = float(text.str.len().mean())
@@ -213,5 +272,24 @@ def infer_schema(frame: pd.DataFrame, time_column: str | None = None) -> Feature
         if unique_ratio > 0.5 and text.str.len().mean() > 30:
             dropped[name] = "free text"
             continue
-        features.append(Feature(name, "categorical", name, categories=_categories(text)))
-    return FeatureSchema(features=features, dropped=dropped, time_column=time_column)
+        features.append(_categorical(name, text))
+    return FeatureSchema(features=features, dropped=dropped, time_column=time_column, placeholders=placeholders)
+
+
+def _date_features(name: str, non_null: pd.Series, time_column: str | None) -> list[Feature]:
+    """A date becomes its trend (year and month as one number), its month and weekday by name (cyclical
+    parts: December sits next to January for every model), its hour when times are recorded, and its age
+    in days at the row's time when there is a time column."""
+    import pandas as pd
+
+    out = [
+        Feature(f"{name}_trend", "numeric", name, "date_trend"),
+        Feature(f"{name}_month", "categorical", name, "date_monthname", MONTHS),
+        Feature(f"{name}_weekday", "categorical", name, "date_weekday", WEEKDAYS),
+    ]
+    dates = pd.to_datetime(non_null.astype(str).head(2000), errors="coerce", utc=True, format="mixed")
+    if (dates.dt.hour != 0).mean() > 0.1:
+        out.append(Feature(f"{name}_hour", "numeric", name, "date_hour"))
+    if time_column is not None:
+        out.append(Feature(f"{name}_days_before", "numeric", name, "date_days_before"))
+    return out

@@ -60,12 +60,18 @@ class LightGBMScorer(BaseEstimator):
         }
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> LightGBMScorer:
         import lightgbm as lgb
 
         self.feature_names_ = list(X.columns)
-        train = lgb.Dataset(X, label=np.asarray(y), free_raw_data=True)
+        weight = None if sample_weight is None else np.asarray(sample_weight) * (len(y) / np.sum(sample_weight))
+        train = lgb.Dataset(X, label=np.asarray(y), weight=weight, free_raw_data=True)
         callbacks: list[Any] = []
         valid_sets: list[Any] = []
         if X_val is not None and y_val is not None and self.early_stopping_rounds > 0:

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 
 from leadscore.predictive.metrics import Metrics
+from leadscore.predictive.uncertainty import FoldSpread
 
 _COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700"]
-_SIZE, _PAD = 300, 36
+_SIZE, _PAD = 320, 44
+_TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass
@@ -23,6 +25,8 @@ class Run:
     p: np.ndarray
     m: Metrics
     segments: dict[str, Metrics] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95% bootstrap per metric
+    folds: FoldSpread | None = None
 
 
 def _svg(series: list[tuple[str, list[tuple[float, float]]]], xlabel: str, ylabel: str, diagonal: bool) -> str:
@@ -38,6 +42,14 @@ def _svg(series: list[tuple[str, list[tuple[float, float]]]], xlabel: str, ylabe
         f'<text x="12" y="{_SIZE / 2}" text-anchor="middle" font-size="11" '
         f'transform="rotate(-90 12 {_SIZE / 2})">{ylabel}</text>',
     ]
+    for t in _TICKS:
+        # axis values and a light grid: a reader can read a point off the plot
+        x0 = pt(t, 0).split(",")[0]
+        y1 = pt(0, t).split(",")[1]
+        parts.append(f'<line x1="{x0}" y1="{_PAD}" x2="{x0}" y2="{_SIZE - _PAD}" stroke="#eaeef2"/>')
+        parts.append(f'<line x1="{_PAD}" y1="{y1}" x2="{_SIZE - _PAD}" y2="{y1}" stroke="#eaeef2"/>')
+        parts.append(f'<text x="{x0}" y="{_SIZE - _PAD + 13}" text-anchor="middle" font-size="10">{t:.1f}</text>')
+        parts.append(f'<text x="{_PAD - 4}" y="{float(y1) + 3:.1f}" text-anchor="end" font-size="10">{t:.1f}</text>')
     if diagonal:
         parts.append(f'<polyline points="{pt(0, 0)} {pt(1, 1)}" stroke="#8c959f" stroke-dasharray="4" fill="none"/>')
     for i, (name, points) in enumerate(series):
@@ -72,7 +84,16 @@ def render(
     chosen: str | None = None,
     notes: list[str] | None = None,
     warnings: list[str] | None = None,
+    *,
+    heading: str = "Held-out metrics",
+    split: str = "",
+    parts: list[dict[str, Any]] | None = None,
+    importance: dict[str, float] | None = None,
+    permutation: dict[str, float] | None = None,
 ) -> str:
+    """The page. `heading` names what the metrics are measured on (an evaluation on training rows must not
+    be called held-out); `split`, `parts`: the split and the rows and period of each part; `importance`
+    (mean absolute contribution) and `permutation` (AUC drop when shuffled) per feature."""
     from importlib.resources import files
 
     from jinja2 import Environment
@@ -91,6 +112,21 @@ def render(
         roc=_svg([(r.name, _roc_points(r)) for r in runs], "false positive rate", "true positive rate", True),
         gains=_svg(gains, "share of leads, best scored first", "share of conversions", True),
         calibration=_svg(calib, "predicted probability", "observed rate", True),
+        heading=heading,
+        split=split,
+        parts=parts or [],
+        importance=_importance_rows(importance or {}, permutation or {}),
+        ci=_ci,
         fmt=lambda v: "-" if v is None else f"{v:.3f}",
         pct=lambda v: f"{100 * v:.1f}%",
     )
+
+
+def _ci(run: Run, key: str) -> str:
+    value = run.intervals.get(key)
+    return "" if not value else f" [{value[0]:.3f}, {value[1]:.3f}]"
+
+
+def _importance_rows(gain: dict[str, float], permutation: dict[str, float], top: int = 25) -> list[tuple[Any, ...]]:
+    names = list(dict.fromkeys([*gain, *permutation]))[:top]
+    return [(n, gain.get(n), permutation.get(n)) for n in names]

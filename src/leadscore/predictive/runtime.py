@@ -194,7 +194,7 @@ def _number(value: Any) -> float:
 
 
 def _text(value: Any) -> str | None:
-    """As `features._as_text` reads a categorical cell: 1 and 1.0 are the same category "1"."""
+    """As `features.as_text` reads a categorical cell: 1 and 1.0 are the same category "1"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:

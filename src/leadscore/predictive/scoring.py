@@ -11,7 +11,9 @@ from leadscore.predictive.artifact import Artifact
 from leadscore.predictive.drift import RETRAIN, DriftRow, drift_rows, psi, shares_like, status_of
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.explain import top_factors
+from leadscore.predictive.guards import Overlap, check_inputs, training_overlap
 from leadscore.predictive.metrics import Metrics, compute_metrics, segment_metrics
+from leadscore.predictive.phrasing import feature_labels
 from leadscore.predictive.table import parse_label
 
 if TYPE_CHECKING:
@@ -31,13 +33,17 @@ def probabilities(artifact: Artifact, frame: pd.DataFrame) -> np.ndarray:
     return artifact.calibrator.predict(artifact.model.decision_function(X))
 
 
-def predict(artifact: Artifact, frame: pd.DataFrame, top: int = 3, keep: list[str] | None = None) -> pd.DataFrame:
+def predict(
+    artifact: Artifact, frame: pd.DataFrame, top: int = 3, keep: list[str] | None = None, allow_missing: bool = False
+) -> pd.DataFrame:
     """One row per input row: kept identifying columns, `score` (a probability), and the top factors.
 
-    By default the columns the model dropped as ids are kept, so the output can be joined back.
+    By default the columns the model dropped as ids are kept, so the output can be joined back. Input
+    columns the model uses must all be there (see `guards.check_inputs`) unless `allow_missing`.
     """
     import pandas as pd
 
+    check_inputs(artifact, frame, allow_missing)
     X = _features(artifact, frame)
     raw = artifact.model.decision_function(X)
     out = pd.DataFrame(index=frame.index)
@@ -47,7 +53,8 @@ def predict(artifact: Artifact, frame: pd.DataFrame, top: int = 3, keep: list[st
             out[col] = frame[col].to_numpy()
     out["score"] = artifact.calibrator.predict(raw)
     if top > 0:
-        positive, negative = top_factors(X, artifact.model.contributions(X), top)
+        phrases = feature_labels(artifact.schema.features, X, artifact.drift)
+        positive, negative = top_factors(X, artifact.model.contributions(X), top, phrases)
         out["top_positive"] = positive
         out["top_negative"] = negative
     return out.reset_index(drop=True)
@@ -58,25 +65,61 @@ class Evaluation:
     version: str
     metrics: Metrics
     segments: dict[str, Metrics] = field(default_factory=dict)
+    overlap: Overlap | None = None  # rows of the frame the model was trained on (None: no fingerprint)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def heldout(self) -> bool:
+        return self.overlap is None or not self.overlap.flagged
 
     def report(self) -> dict[str, Any]:
         return {
             **self.metrics.summary(),
             "version": self.version,
+            "heldout": self.heldout,
+            "training_rows": self.overlap.training_rows if self.overlap else None,
+            "confidence_intervals": {k: list(v) for k, v in self.intervals.items()},
             "segments": {k: v.summary() for k, v in self.segments.items()},
+            "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
-def evaluate(artifact: Artifact, frame: pd.DataFrame, segment: str | None = None) -> Evaluation:
+def evaluate(
+    artifact: Artifact,
+    frame: pd.DataFrame,
+    segment: str | None = None,
+    *,
+    allow_training_rows: bool = False,
+    allow_missing: bool = False,
+) -> Evaluation:
+    """Metrics of the artifact on labelled rows. Rows it was trained on are refused (their figures would
+    flatter it) unless `allow_training_rows`, and then the evaluation says it is not held-out."""
+    from leadscore.predictive.guards import suggest
+    from leadscore.predictive.uncertainty import bootstrap_intervals
+
     label = artifact.label
     if label not in frame.columns:
-        raise DataError(f"data: the label column {label!r} the model was trained on is missing; evaluation needs it")
+        hint = suggest(label, [str(c) for c in frame.columns])
+        did = f" (did you mean {hint!r}?)" if hint else ""
+        raise DataError(f"the label column {label!r} the model was trained on is missing{did}; evaluation needs it")
     if segment is not None and segment not in frame.columns:
-        raise DataError(f"data: unknown segment column {segment!r}")
+        raise DataError(f"unknown segment column {segment!r}")
+    check = check_inputs(artifact, frame, allow_missing)
     y = parse_label(frame[label], label).to_numpy()
-    p = probabilities(artifact, frame)
+    X = _features(artifact, frame)
+    p = artifact.calibrator.predict(artifact.model.decision_function(X))
+    overlap = training_overlap(artifact, X, y)
+    warnings = list(check.warnings)
+    if overlap is not None and overlap.flagged:
+        if not allow_training_rows:
+            raise DataError(overlap.describe() + "; evaluate on rows kept out of training, or --allow-training-rows")
+        warnings.insert(0, overlap.describe())
     seg = segment_metrics(y, p, frame[segment].to_numpy()) if segment else {}
-    return Evaluation(artifact.version, compute_metrics(y, p), seg)
+    intervals = bootstrap_intervals(y, p)
+    return Evaluation(artifact.version, compute_metrics(y, p), seg, overlap, check.notes, warnings, intervals)
 
 
 @dataclass

@@ -68,15 +68,25 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot decode text ({exc})") from exc
     if frame.shape[1] < 2:
         raise DataError(f"{path}: found {frame.shape[1]} column; need at least a label and one feature")
+    if frame.empty:
+        raise DataError(f"{path}: a header ({frame.shape[1]} columns) but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Every column must exist; a near miss (another case or spacing, a close spelling) is suggested."""
+    from leadscore.predictive.guards import suggest
+
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        known = ", ".join(map(str, frame.columns[:30]))
-        raise DataError(f"{where}: unknown column(s) {', '.join(missing)}; the columns are: {known}")
+        names = [str(c) for c in frame.columns]
+        described = []
+        for c in missing:
+            hint = suggest(c, names)
+            described.append(f"{c!r} (did you mean {hint!r}?)" if hint else repr(c))
+        known = ", ".join(names[:30]) + (" ..." if len(names) > 30 else "")
+        raise DataError(f"{where}: unknown column(s) {', '.join(described)}; the columns are: {known}")
 
 
 def parse_label(series: pd.Series, name: str) -> pd.Series:
@@ -85,6 +95,8 @@ def parse_label(series: pd.Series, name: str) -> pd.Series:
     import pandas as pd
 
     values = series.dropna()
+    if not len(series):
+        raise DataError(f"label column {name!r}: no rows")
     if len(values) < len(series):
         raise DataError(
             f"label column {name!r}: {len(series) - len(values)} row(s) have no value; "

@@ -16,11 +16,17 @@ from leadscore.predictive.artifact import Artifact
 from leadscore.predictive.drift import summarise_column
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.explain import global_importance
-from leadscore.predictive.features import infer_schema
+from leadscore.predictive.features import DEFAULT_PLACEHOLDERS, infer_schema
+from leadscore.predictive.guards import fingerprint, overlap_metadata, row_hashes
+from leadscore.predictive.importance import permutation_importance
 from leadscore.predictive.leakage import leakage_warnings
+from leadscore.predictive.leakage_groups import group_warnings
 from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
 from leadscore.predictive.shift import ShiftReport
+from leadscore.predictive.splitparts import parts as split_parts
+from leadscore.predictive.splitparts import time_order, time_split, window
 from leadscore.predictive.table import parse_label, require_columns
+from leadscore.predictive.uncertainty import FoldSpread, bootstrap_intervals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,11 +52,18 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     shift: ShiftReport | None = None  # training part against the scoring population, when there was one
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95% bootstrap, held-out rows
+    folds: FoldSpread | None = None  # held-out ROC AUC per fold (stratified)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # rows and period of each part of the split
 
     def report(self) -> dict[str, Any]:
         """The JSON shape of `--report`: held-out metrics for scripts and CI."""
         return {
             **self.metrics.summary(),
+            "mean_predicted": float(np.mean(self.heldout_p)) if len(self.heldout_p) else None,
+            "confidence_intervals": {k: list(v) for k, v in self.intervals.items()},
+            "folds": self.folds.summary() if self.folds else None,
+            "parts": self.parts,
             "chosen_model": self.chosen,
             "split": self.split.description,
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
@@ -62,45 +75,6 @@ class TrainingResult:
             "population_shift": self.shift.summary() if self.shift else None,
             "warnings": self.warnings,
         }
-
-
-def _time_order(frame: pd.DataFrame, time: str) -> np.ndarray:
-    import pandas as pd
-
-    raw = frame[time]
-    values = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind in "iuf" else None
-    if values is None or values.isna().all():
-        values = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
-    bad = int(values.isna().sum())
-    if bad:
-        first = int(np.nonzero(values.isna().to_numpy())[0][0])
-        raise DataError(f"time column {time!r}: {bad} row(s) without a readable time (first at data row {first + 1})")
-    return np.argsort(values.to_numpy(), kind="stable")
-
-
-def _time_split(frame: pd.DataFrame, time: str | None, purge: float) -> tuple[np.ndarray, np.ndarray]:
-    """The 80/20 cut by time, moved back to the start of a group of equal times (a snapshot is never
-    split), and with training rows whose label window reaches into the test period dropped (`purge`, in
-    the time column's numeric units): their outcome would be known only after the first test row."""
-    n = len(frame)
-    train_idx, test_idx = splits.time_holdout(n)
-    if not time or not len(test_idx):
-        return train_idx, test_idx
-    import pandas as pd
-
-    raw = frame[time]
-    numeric = raw.dtype.kind in "iuf"
-    values: np.ndarray[Any, Any] = (
-        raw.to_numpy(dtype="float64") if numeric else pd.to_datetime(raw, utc=True, format="mixed").to_numpy()
-    )
-    cut = int(test_idx[0])
-    first = int(np.searchsorted(values, values[cut], side="left"))
-    if first > 0:
-        cut = first
-    train_idx, test_idx = np.arange(cut), np.arange(cut, n)
-    if purge > 0 and numeric:
-        train_idx = train_idx[values[train_idx] + purge <= values[cut]]
-    return train_idx, test_idx
 
 
 def train(
@@ -118,18 +92,21 @@ def train(
     purge: float = 0.0,
     progress: Callable[[str], None] | None = None,
     target: pd.DataFrame | Literal["heldout"] | None = "heldout",
+    placeholders: Sequence[str] = DEFAULT_PLACEHOLDERS,
 ) -> TrainingResult:
     """Train and evaluate. `frame` is any feature frame: a flat file or, later, point-in-time features.
 
     Time split: the artifact is the model that was evaluated (trained on the earlier 80%) unless `refit`,
     which retrains it with the same recipe on every row. Stratified: metrics are 5-fold cross-validated and
     the artifact is trained on every row. `purge`: the label horizon in the time column's units, for
-    snapshot frames whose labels look ahead (see `_time_split`).
+    snapshot frames whose labels look ahead (see `splitparts.time_split`).
 
     `target`: the population the model will score, features only (today's leads), to detect a population
     shift and choose a model that holds up under it (see `shift`). "heldout": the held-out rows' features
     play that part (the test period for a time split, each fold's test rows otherwise), which is what a
     production system has when it trains. None: no population, the choice rests on validation alone.
+
+    `placeholders`: text answers that mean "no answer" ("Select", "N/A", "-", empty) and count as missing.
     """
     say = progress or (lambda _m: None)
     require_columns(frame, [label, *exclude, *([time] if time else []), *([segment] if segment else [])], "data")
@@ -140,7 +117,7 @@ def train(
     plan = splits.resolve(split, time, seed)
     y_all = parse_label(frame[label], label).to_numpy()
     if time and plan.kind == "time":
-        order = _time_order(frame, time)
+        order = time_order(frame, time)
         frame, y_all = frame.iloc[order].reset_index(drop=True), y_all[order]
     raw = frame.drop(columns=[label, *exclude])
     notes = [f"excluded by request: {', '.join(exclude)}"] if exclude else []
@@ -152,16 +129,16 @@ def train(
         )
     test_idx = np.array([], dtype=int)
     if plan.kind == "time":
-        train_idx, test_idx = _time_split(frame, time, purge)
+        train_idx, test_idx = time_split(frame, time, purge)
         if len(train_idx) < 50 or min(y_all[train_idx].sum(), len(train_idx) - y_all[train_idx].sum()) < 5:
             raise DataError(
                 f"data: too little to learn from before the test period ({len(train_idx)} rows, "
                 f"{int(y_all[train_idx].sum())} positives); more history is needed"
             )
-        schema = infer_schema(raw.iloc[train_idx], time)
+        schema = infer_schema(raw.iloc[train_idx], time, tuple(placeholders))
     else:
         train_idx = np.arange(n)
-        schema = infer_schema(raw, time)
+        schema = infer_schema(raw, time, tuple(placeholders))
     notes += [f"dropped column {c}: {why}" for c, why in schema.dropped.items()]
     if not schema.features:
         raise DataError("data: no usable feature column left after dropping ids, constants and excluded columns")
@@ -176,15 +153,26 @@ def train(
         require_columns(target, sorted({f.source for f in schema.features}), "target population")
         population = schema.transform(target.drop(columns=[c for c in (label, *exclude) if c in target]))
     shifts: list[ShiftReport] = []
-    for name, why in leakage_warnings(X.iloc[train_idx], y_all[train_idx]).items():
-        warnings.append(f"possible leakage in {name}: {why}")
+    # a date's trend separates past from future rows by construction: no evidence of a shift in the leads
+    trends = [f.name for f in schema.features if f.derive == "date_trend"]
+    if population is not None:
+        population = population.drop(columns=[c for c in trends if c in population.columns])
+    say("checking for leakage")
+    single = leakage_warnings(X.iloc[train_idx], y_all[train_idx])
+    warnings += [f"possible leakage in {name}: {why}" for name, why in single.items()]
+    for why in group_warnings(X.iloc[train_idx], y_all[train_idx], ordered=plan.kind == "time", seed=seed,
+                              known=set(single)):  # fmt: skip
+        warnings.append(f"possible leakage: {why}")
 
     heldout_auc: dict[str, list[float]] = {}
     val_auc: dict[str, list[float]] = {}
     chosen_per_fold: list[str] = []
+    fold_auc: list[float] = []
 
     def record(outcome: tournament.Outcome, X_te: pd.DataFrame, y_te: np.ndarray) -> np.ndarray:
         chosen_per_fold.append(outcome.chosen)
+        if outcome.choice:
+            notes.append(outcome.choice if plan.kind == "time" else f"fold {len(chosen_per_fold)}: {outcome.choice}")
         if outcome.shift is not None:
             shifts.append(outcome.shift)
         for name, model in outcome.refitted.items():
@@ -199,7 +187,7 @@ def train(
     if plan.kind == "time":
         say("tournament on the earlier part, test on the later part")
         if use_heldout:
-            population = X.iloc[test_idx]
+            population = X.iloc[test_idx].drop(columns=trends)
         outcome = tournament.run(
             X.iloc[train_idx], y_all[train_idx], "time", seed, candidates, compare_all=compare_all, progress=say,
             target=population,
@@ -219,9 +207,11 @@ def train(
             say(f"fold {k}/{splits.FOLDS}")
             fold = tournament.run(
                 X.iloc[tr], y_all[tr], "stratified", seed, candidates, compare_all=compare_all, progress=say,
-                target=X.iloc[te] if use_heldout else population,
+                target=X.iloc[te].drop(columns=trends) if use_heldout else population,
             )  # fmt: skip
             probs[te] = record(fold, X.iloc[te], y_all[te])
+            if (auc := auc_or_none(y_all[te], probs[te])) is not None:
+                fold_auc.append(auc)
         heldout_rows = np.arange(n)
         say("final tournament on every row")
         # With "heldout" there is no population beyond the data itself here: the folds showed whether it moved.
@@ -237,6 +227,16 @@ def train(
         (warnings if shift.detected else notes).append(shift.describe())
     y_held = y_all[heldout_rows]
     metrics = compute_metrics(y_held, probs)
+    say("bootstrap confidence intervals")
+    intervals = bootstrap_intervals(y_held, probs, seed=seed)
+    folds = FoldSpread(fold_auc) if fold_auc else None
+    rate_gap = float(np.mean(probs)) - float(y_held.mean())
+    if abs(rate_gap) >= 0.05:
+        warnings.append(
+            f"held-out base rate {y_held.mean():.1%} against a mean predicted probability of {np.mean(probs):.1%}: "
+            "the conversion rate moved after the training period, so probabilities are off by about "
+            f"{abs(rate_gap):.0%}; recalibrate on the most recent labelled leads (leadscore recalibrate)"
+        )
     seg = segment_metrics(y_held, probs, frame[segment].to_numpy()[heldout_rows]) if segment else {}
     rows = [
         CandidateRow(name, _mean(val_auc.get(name)), _mean(heldout_auc.get(name)))
@@ -249,12 +249,20 @@ def train(
     import pandas as pd
 
     drift["__score__"] = summarise_column(pd.Series(train_probs, dtype="float64"))
+    say("permutation importance")
+    if plan.kind == "time" and not refit:
+        perm_rows, perm_where = (X.iloc[test_idx], y_all[test_idx]), "held-out test rows"
+    else:
+        perm_rows, perm_where = (X_train, y_all[train_idx]), "training rows (the artifact is trained on all of them)"
+    train_hashes = row_hashes(X_train, y_all[train_idx])
+    held_hashes = row_hashes(X.iloc[test_idx], y_all[test_idx]) if plan.kind == "time" and not refit else None
+    parts = split_parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit)
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "library_version": __version__,
         "seed": seed,
         "split": {"kind": plan.kind, "order": plan.order, "description": plan.description},
-        "data_window": _window(frame, time, train_idx, heldout_rows if plan.kind == "time" else None),
+        "data_window": window(frame, time, train_idx, heldout_rows if plan.kind == "time" else None),
         "rows": {
             "total": n,
             "training": len(train_idx),
@@ -274,13 +282,25 @@ def train(
         "population_shift": shift.summary() if shift else None,
         "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
         "metrics": metrics.summary(),
+        "confidence_intervals": {k: list(v) for k, v in intervals.items()},
+        "folds": folds.summary() if folds else None,
+        "parts": parts,
+        "placeholders": list(placeholders),
+        "training_rows": overlap_metadata(train_hashes, held_hashes),
         "training_mean_score": float(np.mean(train_probs)),
         "importance": global_importance(outcome.model.contributions(sample), schema.names),
+        "permutation_importance": permutation_importance(outcome.model, *perm_rows, seed=seed),
+        "permutation_rows": perm_where,
         "warnings": warnings,
         "notes": notes,
     }
-    artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift)
-    return TrainingResult(artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift)
+    artifact = Artifact(schema, outcome.model, outcome.calibrator, label, metadata, drift, fingerprint=fingerprint(
+        X_train, y_all[train_idx]
+    ))  # fmt: skip
+    return TrainingResult(
+        artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift, intervals, folds,
+        parts,
+    )  # fmt: skip
 
 
 def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
@@ -290,18 +310,3 @@ def _worst(reports: list[ShiftReport]) -> ShiftReport | None:
 
 def _mean(values: list[float] | None) -> float | None:
     return float(np.mean(values)) if values else None
-
-
-def _window(
-    frame: pd.DataFrame, time: str | None, train_idx: np.ndarray, test_idx: np.ndarray | None
-) -> dict[str, Any]:
-    def span(idx: np.ndarray) -> dict[str, Any]:
-        if time:
-            values = frame[time].iloc[idx]
-            return {"from": str(values.min()), "to": str(values.max())}
-        return {"from_row": int(idx.min()) + 1, "to_row": int(idx.max()) + 1}
-
-    window = {"training": span(train_idx)}
-    if test_idx is not None and len(test_idx):
-        window["heldout"] = span(test_idx)
-    return window
