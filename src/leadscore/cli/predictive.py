@@ -140,6 +140,9 @@ def train(
 ) -> None:
     """Train a predictive score from a flat table (DATA --label) or from history (--events/--leads or
     --project): a tournament of models judged on held-out leads, then calibrated."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore train`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
     from leadscore.predictive.table import read_table
@@ -240,6 +243,9 @@ def evaluate(
     live: Annotated[bool, typer.Option(help="Compare today's features and scores with training (drift).")] = False,
 ) -> None:
     """Evaluate an artifact on labelled data, compare two artifacts, or check live data for drift."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore evaluate`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.report_html import Run, render
     from leadscore.predictive.scoring import evaluate as evaluate_model
@@ -303,6 +309,9 @@ def predict(
     keep: Annotated[list[str] | None, typer.Option(help="Input column to copy to the output (repeatable).")] = None,
 ) -> None:
     """Score leads in batch; each score carries its top positive and negative factors."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore predict`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
     from leadscore.predictive.scoring import predict as predict_rows

@@ -56,7 +56,7 @@ def _bulk(store: LeadStore, evaluator: Evaluator, at: int, cause: str, due: str 
 
     if not writable(evaluator):
         return None
-    if store.name == "postgres":
+    if store.in_database_rescore:
         done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None)
         if done is not None:
             return done
