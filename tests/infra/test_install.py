@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 AT = "2026-06-01"
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+# one worker builds the environment once (module fixture) for all of them
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("install")]
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
