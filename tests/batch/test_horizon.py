@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from leadscore.batch.engine import connect
@@ -42,6 +43,7 @@ def _expected(model: Any, leads: list[Lead], events: list[Event]) -> dict[str, i
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=examples(60),
     deadline=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ def _check(model_data: dict[str, Any], leads: list[Lead], events: list[Event]) -
     assert not diff, "\n".join(diff[:10])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=examples(80),
     deadline=None,
@@ -41,6 +43,7 @@ def test_batch_equals_pure_scorer(model_data: dict[str, Any], sample: tuple[list
     _check(model_data, *sample)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=examples(25),
     deadline=None,
@@ -74,6 +77,7 @@ def test_files_equal_pure_scorer(
     assert not diff, "\n".join(diff[:10])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=examples(60),
     deadline=None,
