@@ -12,9 +12,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# The library and its command line (scoring and the SQLite store: all `make demo` uses).
+# The library, its command line and the extras the README's tour uses after `make demo` (batch, predictive,
+# postgres, server); Spark and the test tools come with `make test`.
 $(BASE): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[all]'
 	@touch $(BASE)
 
 # Plus every extra (batch, predictive, postgres, server, spark) and what the tests and benchmarks use:

@@ -162,3 +162,18 @@ def test_apply_on_a_backend_without_bulk_stores_what_the_bulk_path_stores(tmp_pa
     assert len(stored["plain"]) == 30
     diff = differences(stored["sqlite"], stored["plain"])
     assert not diff, "\n".join(diff[:10])
+
+
+def test_without_the_batch_extra_apply_takes_the_pure_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore._extras import EXTRAS, Extra
+
+    model_file = tmp_path / "model.yaml"
+    model_file.write_text(BULK_MODEL)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    service = LeadService(store, model_path=model_file, clock=FixedClock(datetime(2026, 6, 1, tzinfo=UTC)))
+    service.ingest_leads(random_leads(4, 10))
+    monkeypatch.setitem(EXTRAS, "batch", Extra("DuckDB and more", ("leadscore_no_such_module",)))
+    done = apply(store, Evaluator(parse_model(BULK_MODEL)), service.now_us)
+    assert not isinstance(done, BatchRescored) and done.leads == 10
+    store.dispose()
