@@ -28,12 +28,31 @@ HYPOTHESIS_PROFILE = register()
 XDIST_GROUPS = {"spark": "spark", "processes": "processes"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for marker, group in XDIST_GROUPS.items():
             if item.get_closest_marker(marker) is not None and item.get_closest_marker("xdist_group") is None:
                 item.add_marker(pytest.mark.xdist_group(group))
+        if getattr(config.option, "loadgroup", False):  # set on an xdist worker under --dist loadgroup
+            _group_in_node_id(item)
+
+
+def _group_in_node_id(item: pytest.Item) -> None:
+    """Put the item's xdist group into its node id (`...::test_x@spark`), where the scheduler reads it.
+
+    xdist (3.8) does this by assigning `item._nodeid`, but pytest 9 keeps the id in `item._id` (a
+    NodeId) and ignores that attribute: every `xdist_group` mark was silently dropped and grouped tests
+    ran on both workers. Under pytest 8, xdist's own assignment works and this does nothing."""
+    if not hasattr(item, "_id") or hasattr(item, "_nodeid"):
+        return
+    groups = {
+        str(m.args[0]) if m.args else str(m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+    }
+    if groups:
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -50,7 +50,14 @@ class MissingExtra(Exception):
 
 def missing(extra: str) -> list[str]:
     """The modules of `extra` that cannot be imported here (without importing any of them)."""
-    return [m for m in EXTRAS[extra].modules if importlib.util.find_spec(m) is None]
+    return [m for m in EXTRAS[extra].modules if not _findable(m)]
+
+
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module blocked in sys.modules (None) or a broken package
+        return False
 
 
 def available(extra: str) -> bool:
