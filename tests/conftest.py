@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import postgres_server
-from tests.support.profiles import register
+from tests.support.profiles import SCALE, register
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -27,10 +27,20 @@ HYPOTHESIS_PROFILE = register()
 # so they do not starve each other of the machine's two cores.
 XDIST_GROUPS = {"spark": "spark", "processes": "processes"}
 
+# pyproject's timeout (300 s) for one test, scaled where a test's work is scaled: a property test runs
+# as many examples as the profile says; a Spark test's first one starts the JVM.
+TIMEOUT_S = 300
+SPARK_TIMEOUT_S = 900
+
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if item.get_closest_marker("timeout") is None:
+            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+                item.add_marker(pytest.mark.timeout(TIMEOUT_S * max(1.0, SCALE[HYPOTHESIS_PROFILE])))
+            elif item.get_closest_marker("spark") is not None:
+                item.add_marker(pytest.mark.timeout(SPARK_TIMEOUT_S))
         for marker, group in XDIST_GROUPS.items():
             if item.get_closest_marker(marker) is not None and item.get_closest_marker("xdist_group") is None:
                 item.add_marker(pytest.mark.xdist_group(group))
