@@ -12,14 +12,16 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# The library and its command line.
+# The library, its command line and the extras the README's tour uses after `make demo` (batch, predictive,
+# postgres, server); Spark and the test tools come with `make test`.
 $(BASE): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[all]'
 	@touch $(BASE)
 
-# Plus what the tests and benchmarks use: pytest, hypothesis, linters and PySpark (the [spark] extra).
+# Plus every extra (batch, predictive, postgres, server, spark) and what the tests and benchmarks use:
+# pytest, hypothesis, linters, import-linter.
 $(FULL): $(BASE)
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -e '.[all,spark,dev]'
 	@touch $(FULL)
 
 install: $(BASE)
@@ -31,17 +33,21 @@ system-deps:
 demo: $(BASE)
 	$(VENV)/bin/leadscore demo
 
+# Everything: lint, types, the import contracts of docs/architecture.md, every test (CI=true: derandomised).
 test: $(FULL) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
+# The quick loop (under a minute on two cores): unit tests and small property tests, no servers.
 test-fast: $(FULL)
-	$(VENV)/bin/pytest -q -m "not integration and not slow"
+	HYPOTHESIS_PROFILE=fast $(VENV)/bin/pytest -q -n 2 --dist loadgroup -m "not integration and not slow"
 
 lint: $(FULL)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(FULL) system-deps
 	$(PY) benchmarks/run.py --full

@@ -76,6 +76,7 @@ def test_sql_prints_a_query_the_dialect_parses(dialect: str) -> None:
     sqlglot.parse_one(res.output, read=dialect)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["postgres", "spark", "snowflake", "bigquery"])
 def test_sql_exports_lifecycle_models_to_every_dialect(dialect: str) -> None:
     """Without array lambdas the fold is a recursive CTE (run for real in test_sql_postgres.py)."""
@@ -104,6 +105,7 @@ def test_printed_duckdb_query_runs_and_matches_the_engine(tmp_path: Path) -> Non
     assert printed == {r["lead_id"]: r["score"] for r in engine.to_dicts()}
 
 
+@pytest.mark.slow
 def test_predictive_dimensions_go_to_the_pure_scorer_never_silently_zero(tmp_path: Path) -> None:
     """A model with a trained dimension: batch equals `score` lead by lead; SQL export and Spark refuse."""
     root = Path(__file__).resolve().parents[2] / "examples"

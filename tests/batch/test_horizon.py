@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from leadscore.batch.engine import connect
@@ -14,9 +15,10 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine.scorer import Scorer
 from leadscore.engine.timeline import Timeline
-from leadscore.model import ModelError, parse_model, validate_model
-from tests.batch.strategies import AT, data, models
+from leadscore.model import parse_model
 from tests.batch.tables import events_table, leads_table
+from tests.support.profiles import examples
+from tests.support.strategies import AT, edge_data, edge_models, valid_model
 
 AT_US = to_micros(AT)
 
@@ -41,13 +43,15 @@ def _expected(model: Any, leads: list[Lead], events: list[Event]) -> dict[str, i
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(models(), data(stages=False))
+@pytest.mark.slow
+@settings(
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(edge_models(), edge_data(stages=False))
 def test_next_change_equals_pure_scorer(model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]]) -> None:
-    try:
-        model = validate_model(model_data)
-    except ModelError:
-        return
+    model = valid_model(model_data)
     leads, events = sample
     got = _sql_next_changes(model, leads, events)
     expected = _expected(model, leads, events)

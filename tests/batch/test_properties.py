@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,10 +12,10 @@ from leadscore.batch import run_batch
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.engine import score_many
-from leadscore.model import ModelError, validate_model
 from tests.batch.compare import differences
-from tests.batch.strategies import AT, busy_data, data, lifecycle_models, models
 from tests.batch.tables import events_table, leads_table
+from tests.support.profiles import examples
+from tests.support.strategies import AT, edge_busy_data, edge_data, edge_lifecycle_models, edge_models, valid_model
 
 
 def with_event_leads(leads: list[Lead], events: list[Event]) -> list[Lead]:
@@ -24,24 +25,31 @@ def with_event_leads(leads: list[Lead], events: list[Event]) -> list[Lead]:
 
 
 def _check(model_data: dict[str, Any], leads: list[Lead], events: list[Event]) -> None:
-    try:
-        model = validate_model(model_data)
-    except ModelError:
-        return  # an invalid generated model (e.g. a backward transition): nothing to compare
+    model = valid_model(model_data)  # an invalid generated model (e.g. a backward transition) is rejected
     expected = [r.to_dict() for r in score_many(model, with_event_leads(leads, events), events, AT)]
     run = run_batch(model, leads_table(leads), events_table(events), AT)
     diff = differences(expected, run.to_dicts())
     assert not diff, "\n".join(diff[:10])
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(models(), data())
+@pytest.mark.slow
+@settings(
+    max_examples=examples(80),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(edge_models(), edge_data())
 def test_batch_equals_pure_scorer(model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]]) -> None:
     _check(model_data, *sample)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(model_data=models(), sample=data(), parquet=st.booleans())
+@pytest.mark.slow
+@settings(
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(model_data=edge_models(), sample=edge_data(), parquet=st.booleans())
 def test_files_equal_pure_scorer(
     tmp_path_factory: Any, model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]], parquet: bool
 ) -> None:
@@ -50,10 +58,7 @@ def test_files_equal_pure_scorer(
 
     import pyarrow.parquet as pq
 
-    try:
-        model = validate_model(model_data)
-    except ModelError:
-        return
+    model = valid_model(model_data)
     leads, events = sample
     d = tmp_path_factory.mktemp("batch")
     pq.write_table(leads_table(leads), d / "leads.parquet")
@@ -72,8 +77,13 @@ def test_files_equal_pure_scorer(
     assert not diff, "\n".join(diff[:10])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(lifecycle_models(), busy_data())
+@pytest.mark.slow
+@settings(
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(edge_lifecycle_models(), edge_busy_data())
 def test_lifecycle_replay_in_sql_equals_pure_scorer(
     model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]]
 ) -> None:

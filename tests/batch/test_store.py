@@ -168,6 +168,7 @@ def _adds_up(store: LeadStore) -> None:
         assert math.isclose(total[r["lead_id"]], r["score"], abs_tol=1e-9), r["lead_id"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("writer", ["driver", "adbc"])
 def test_bulk_rescore_stores_what_the_pure_path_stores(
     twins: tuple[LeadService, LeadService], clock: FixedClock, writer: str

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from leadscore.domain import Event
 from leadscore.engine import Scorer
 from leadscore.model import ScoringModel
+from tests.support.profiles import examples
 from tests.support.strategies import AT, events_for, leads, models, populations
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -69,10 +70,9 @@ def test_next_change_is_never_late(model: ScoringModel, lead, events, step) -> N
     timeline = Timeline([e for e in events if e.lead_id == lead.id], until=at_us)
     nxt = scorer.next_change(lead, timeline, at_us, decay_step_us=10**18)
     probe = AT + timedelta(seconds=step)
-    if nxt is not None and to_micros(probe) >= nxt:
-        return
-    if any(r.decay is not None for r in model.rules if hasattr(r, "decay")):
-        return  # decaying scores change continuously; revisited every decay step
+    assume(nxt is None or to_micros(probe) < nxt)  # the probe must fall before the announced change
+    # decaying scores change continuously (revisited every decay step): not this property
+    assume(not any(r.decay is not None for r in model.rules if hasattr(r, "decay")))
     past = [e for e in events if e.timestamp <= AT]
     now, later = scorer.score(lead, past, AT), scorer.score(lead, past, probe)
     assert (later.score, later.labels, later.stage, later.breakdown) == (

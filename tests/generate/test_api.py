@@ -114,6 +114,7 @@ def test_large_runs_skip_csv_unless_asked(tmp_path: Path) -> None:
     assert "leads.csv" not in summary.files and not (tmp_path / "events.csv").exists()
 
 
+@pytest.mark.slow
 def test_sample_returns_what_generate_writes(b2c_run: tuple[Summary, Path]) -> None:
     _, out = b2c_run
     leads, events = sample("b2c", 4000, seed=11)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 
 from leadscore.generate import Summary
 from tests.generate.conftest import read_events
 
 
+@pytest.mark.slow
 def test_b2b_winners_fit_better_and_engage_later_in_the_funnel(b2b_run: tuple[Summary, Path]) -> None:
     out = b2b_run[1]
     leads = {r["id"]: r for r in pq.read_table(out / "leads.parquet").to_pylist()}

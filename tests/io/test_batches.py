@@ -87,6 +87,7 @@ def _peak_while_streaming(path: Path, batch_size: int) -> tuple[int, int]:
     return count, peak
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_streaming_memory_is_bounded_by_the_batch_not_the_file(tmp_path: Path, fmt: str) -> None:
     small, large = 2_000, 20_000

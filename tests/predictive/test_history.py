@@ -66,6 +66,7 @@ def test_generated_history_trains_well_above_chance_on_a_time_split(generated: P
     assert int(window["training"]["to"]) + 90 * DAY_US <= int(window["heldout"]["from"])
 
 
+@pytest.mark.slow
 def test_events_after_each_snapshot_change_no_feature_row(tmp_path: Path) -> None:
     leads_path, events = _leads(tmp_path, 5, 120)
     rules = load_model(RULES)
@@ -136,6 +137,7 @@ def test_train_command_refuses_bad_history_options_clearly(tmp_path: Path) -> No
     assert "not both" in refused([*base, "--project", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_the_store_gives_the_same_frame_as_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from leadscore.service import LeadService
     from leadscore.workspace import Workspace, init_workspace

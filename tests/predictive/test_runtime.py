@@ -54,6 +54,7 @@ def test_score_command_gives_every_lead_a_prediction_with_factors_in_words(
     assert any(r["labels"]["intent"] != "unlikely" for r in example_results)  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_score_command_equals_the_pure_scorer_with_the_loaded_predictors(
     example_results: list[dict[str, object]],
 ) -> None:
@@ -88,6 +89,7 @@ def test_one_lead_at_a_time_equals_the_batch_and_the_general_feature_path() -> N
     assert np.allclose([p.probability for p in many], reference, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_flat_artifact_reads_the_lead_attributes_by_column_name(tmp_path: Path) -> None:
     table = make_leads(600, seed=3)
     result = train(table, "converted", exclude=["email"], split="stratified", seed=1)
@@ -114,6 +116,7 @@ def test_a_missing_artifact_names_the_dimension_and_the_file(tmp_path: Path) -> 
     assert result.exit_code == 2 and "missing.lsm" in result.output
 
 
+@pytest.mark.slow
 def test_the_store_predicts_on_ingest_like_the_pure_scorer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
 

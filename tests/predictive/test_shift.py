@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from leadscore.predictive import tournament
 from leadscore.predictive.estimators import LogisticScorer
@@ -34,6 +35,7 @@ def _candidates() -> dict[str, object]:
     return tournament.default_candidates(seed=0, max_rounds=200)
 
 
+@pytest.mark.slow
 def test_population_beyond_the_training_range_makes_the_extrapolating_model_win() -> None:
     X = _leads(3000, 1)
     y = _outcome(X, 2)
@@ -57,6 +59,7 @@ def test_population_beyond_the_training_range_makes_the_extrapolating_model_win(
     )
 
 
+@pytest.mark.slow
 def test_no_shift_leaves_the_choice_unchanged() -> None:
     X = _leads(3000, 1)
     y = _outcome(X, 2)

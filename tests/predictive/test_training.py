@@ -20,6 +20,7 @@ def _fast(seed: int = 42) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_stratified_training_reports_candidates_and_calibrated_metrics(leads: pd.DataFrame) -> None:
     result = train(leads, "converted", candidates=_fast())
     assert result.split.kind == "stratified"
@@ -46,6 +47,7 @@ def test_time_split_orders_by_the_time_column_and_never_tests_on_the_past(leads:
     assert result.metrics.rows == round(len(leads) * 0.2)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_artifact_scores(leads: pd.DataFrame) -> None:
     a = train(leads, "converted", split="time", candidates=_fast())
     b = train(leads, "converted", split="time", candidates=_fast())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from leadscore.domain import event_key
@@ -13,6 +14,8 @@ from leadscore.store import LeadStore, open_store
 from leadscore.store.tables import events
 from tests.store.conftest import FixedClock
 from tests.store.helpers import mismatches, random_events
+
+pytestmark = pytest.mark.processes
 
 
 def test_concurrent_writers_lose_nothing(store: LeadStore, store_url: str, model_file: Path, clock: FixedClock) -> None:

@@ -20,7 +20,7 @@ from leadscore.store import LeadStore
 from leadscore.store.tables import events, results
 from tests.store.helpers import mismatches, random_events
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.processes]
 
 
 def _count(store: LeadStore, table: sa.Table) -> int:

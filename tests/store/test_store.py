@@ -269,6 +269,7 @@ def test_a_lead_split_over_batches_scores_from_its_whole_log(
         assert service.result(lead_id).to_dict() == expected.to_dict()
 
 
+@pytest.mark.slow
 def test_scoring_processes_store_the_same_results(
     make_service: Callable[..., LeadService],
     store: LeadStore,

@@ -53,6 +53,9 @@ class BatchStats:
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    from leadscore._extras import require
+
+    require("batch", "the batch engine")
     import duckdb
 
     con = duckdb.connect()

@@ -55,8 +55,12 @@ class Settings:
 
 
 def eligible(evaluator: Evaluator) -> bool:
+    """The model needs nothing the query does not produce, and the batch extra (sqlglot) is installed."""
+    from leadscore._extras import available
+
     model = evaluator.model
-    return model.lifecycle is None and not evaluator.scorer.predictive and not evaluator.fire_triggers
+    simple = model.lifecycle is None and not evaluator.scorer.predictive and not evaluator.fire_triggers
+    return simple and available("batch")
 
 
 def postgres_sql(sql: str) -> str:
@@ -109,8 +113,9 @@ def _changed(dims: list[str]) -> str:
     path judges it: sums run in another order than the pure scorer's, and an unchanged score that
     comes back one unit in the last place away is no change worth a history row)."""
     from leadscore.batch.store_write import close_sql, same_dimensions_sql
+    from leadscore.store.backends import PostgresStore
 
-    same = same_dimensions_sql("postgres", dims, "prev_dims", "dim_{}")
+    same = same_dimensions_sql(PostgresStore, dims, "prev_dims", "dim_{}")
     return f"(NOT had OR NOT {close_sql('prev_score', 'score')} OR NOT {same})"
 
 
@@ -187,7 +192,7 @@ def rescore_in_database(
 
     from leadscore.batch.store import BatchRescored
 
-    if store.name != "postgres" or not eligible(evaluator):
+    if not store.in_database_rescore or not eligible(evaluator):
         return None
     only = DUE if due_only else None
     try:

@@ -44,14 +44,21 @@ class BatchRescored(Rescored):
 
 
 def eligible(model: ScoringModel, evaluator: Evaluator) -> bool:
-    """The batch engine can score it (a lifecycle is replayed in SQL or by its fallback)."""
-    return not model.triggers and not evaluator.scorer.predictive
+    """The batch engine can score it (a lifecycle is replayed in SQL or by its fallback), and is installed
+    (the batch extra; without it the store takes the pure path)."""
+    from leadscore._extras import available
+
+    return not model.triggers and not evaluator.scorer.predictive and available("batch")
 
 
 def writable(evaluator: Evaluator) -> bool:
-    """The batch engine's results can be stored as they are: no lifecycle, no triggers to fire."""
+    """The batch engine's results can be stored as they are: no lifecycle, no triggers to fire; and the
+    batch engine is installed."""
+    from leadscore._extras import available
+
     model = evaluator.model
-    return model.lifecycle is None and not evaluator.fire_triggers and not evaluator.scorer.predictive
+    simple = model.lifecycle is None and not evaluator.fire_triggers and not evaluator.scorer.predictive
+    return simple and available("batch")
 
 
 def _run(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_change: bool) -> BatchRun | None:

@@ -1,44 +1,28 @@
 """Arrow batches of a query over a SQLite store, read through ADBC in child processes.
 
-The ADBC driver links its own copy of SQLite. Two copies in one process break SQLite's POSIX
-locks (closing one copy's file handle drops the other's locks, and the WAL index can be reset
-under a live connection), so every ADBC connection lives in a child process of its own, which
-streams the query's Arrow batches (IPC) to its stdout. One reader per rowid range, in parallel.
+The ADBC driver links its own copy of SQLite, which must not share a process with the store's, so
+every ADBC connection lives in a child process of its own (the reader program,
+`leadscore.batch.adbc_reader`), which streams the query's Arrow batches (IPC) to its stdout. One
+reader per rowid range, in parallel.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from leadscore.batch.adbc_reader import ReadJob
+from leadscore.batch.programs import spawn
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 BATCH_ROWS = 131_072  # rows per Arrow batch the SQLite driver returns
 Keyed = tuple[tuple[int, int], "pa.RecordBatch"]  # ((reader, batch number), batch): the batches' order
-
-_READER = """
-import json, sys
-import adbc_driver_sqlite.dbapi as adbc
-import pyarrow as pa
-job = json.loads(sys.argv[1])
-schema = pa.schema([(n, pa.int64() if t == "int" else pa.string()) for n, t in job["columns"]])
-with adbc.connect(job["path"]) as conn, conn.cursor() as cur:
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(job["batch_rows"])})
-    cur.execute(job["sql"])
-    with pa.ipc.new_stream(sys.stdout.buffer, schema) as writer:
-        for batch in cur.fetch_record_batch():
-            if batch.num_rows:
-                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-"""
-
 
 def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Queue[Any], stop: threading.Event) -> None:
     import pyarrow as pa
@@ -53,9 +37,9 @@ def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Que
         return False
 
     columns = [(f.name, "int" if pa.types.is_integer(f.type) else "str") for f in schema]
-    job = json.dumps({"path": path, "sql": sql, "columns": columns, "batch_rows": BATCH_ROWS})
+    job = ReadJob(path=path, sql=sql, columns=columns, batch_rows=BATCH_ROWS)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", _READER, job], stdout=subprocess.PIPE, stderr=err)
+        proc = spawn("leadscore.batch.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=err)
         try:
             assert proc.stdout is not None
             n = 0

@@ -9,7 +9,8 @@ one of any type). DuckDB splits each needed key into the typed slots `key::num` 
 text in another. Slots no row uses are dropped, so the tables look exactly like those the old
 row-by-row export built.
 
-SQLite: the raw JSON text is read, and DuckDB extracts the keys (vectorised; SQLite's JSON path
+Each backend says how (`LeadStore.json_value_sql`, `copy_export`, `sqlite_file`). SQLite: the raw
+JSON text is read, and DuckDB extracts the keys (vectorised; SQLite's JSON path
 extraction costs far more than the read itself): a large table through ADBC readers
 (`store_adbc`, two in parallel over rowid halves for more than `split` rows), batches converted
 as they arrive so the raw text never sits in memory whole; a small one through the store's own
@@ -73,11 +74,9 @@ def needs_of(model: ScoringModel) -> Needs:
 
 # -- SQL per backend ----------------------------------------------------------------------------------
 def sqlite_path(store: LeadStore) -> str | None:
-    """The SQLite store's database file, which a connection of another driver can open (None: in memory)."""
-    if store.name == "postgres":
-        return None
-    db = store.engine.url.database
-    return db if db and db != ":memory:" and not db.startswith("file:") else None
+    """The SQLite store's database file, which a connection of another driver can open (None: another
+    database, or one in memory)."""
+    return store.sqlite_file()
 
 
 def _pointer(key: str) -> str:
@@ -86,10 +85,13 @@ def _pointer(key: str) -> str:
 
 
 def _keys(store: LeadStore, raw: bool, column: str, keys: Sequence[str]) -> list[str]:
-    """SQLite: the raw JSON text `_p`; PostgreSQL: each key's value as JSON text (NULL when absent)."""
+    """`raw`: the JSON text `_p` (SQLite); else each key's value as JSON text (NULL when absent)."""
     if not keys:
         return []
-    return [f"{column} AS _p"] if raw else [f"CAST({column} -> {q.text(k)} AS TEXT)" for k in keys]
+    if raw:
+        return [f"{column} AS _p"]
+    values = [store.json_value_sql(column, k) for k in keys]
+    return [v for v in values if v is not None]
 
 
 def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str:
@@ -248,7 +250,7 @@ def _typed(
 
 
 def _export(store: LeadStore, sql: str, table: str, rowid: str, schema: pa.Schema, split: int) -> Iterator[Keyed]:
-    if store.name == "postgres":
+    if store.copy_export:
         return _postgres_batches(store, sql, schema)
     path = sqlite_path(store)
     if path is None:
@@ -276,8 +278,10 @@ def export_store(
     """
     import pyarrow as pa
 
+    if not store.bulk:
+        raise Unsupported(f"the {store.name!r} store backend has no bulk export")
     needs = needs_of(model)
-    raw = store.name != "postgres"  # SQLite: the raw JSON text, keys extracted by DuckDB
+    raw = store.json_value_sql("attributes", "") is None  # the raw JSON text, keys extracted by DuckDB
 
     def names(prefix: list[str], keys: Sequence[str]) -> list[str]:
         if raw:

@@ -13,9 +13,7 @@ event arrived while the store was exported): it is left alone, history and all.
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,28 +69,21 @@ def close_sql(old: str, new: str) -> str:
     return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
 
 
-def same_dimensions_sql(backend: str, dims: Sequence[str], stored: str = "r.dimensions", new: str = "n.d{}") -> str:
-    """SQL: the stored JSON object `stored` equals the new columns `new` (formatted with each
-    dimension's position): the same keys, values `close_sql`."""
-    if backend == "postgres":
-        keys = f"(SELECT count(*) FROM json_object_keys({stored}))"
-        values = [
-            close_sql(f"CAST({stored} ->> {q.text(d)} AS DOUBLE PRECISION)", new.format(j)) for j, d in enumerate(dims)
-        ]
-    else:
-        keys = f"(SELECT count(*) FROM json_each({stored}))"
-        values = [
-            close_sql(f"json_extract({stored}, {q.text('$.' + chr(34) + d + chr(34))})", new.format(j))
-            for j, d in enumerate(dims)
-        ]
+def same_dimensions_sql(
+    store: LeadStore | type[LeadStore], dims: Sequence[str], stored: str = "r.dimensions", new: str = "n.d{}"
+) -> str:
+    """SQL in the store's dialect: the stored JSON object `stored` equals the new columns `new`
+    (formatted with each dimension's position): the same keys, values `close_sql`."""
+    keys = store.json_size_sql(stored)
+    values = [close_sql(store.json_number_sql(stored, d), new.format(j)) for j, d in enumerate(dims)]
     return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
 
 
-def _ddl(backend: str, n_dims: int) -> str:
+def _ddl(store: LeadStore | type[LeadStore], n_dims: int) -> str:
     extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims))
-    text = "TEXT" if backend == "sqlite" else "JSON"
-    # SQLite: rows arrive in lead id order and are read back in rowid order, so no index is built
-    key = "" if backend == "sqlite" else " PRIMARY KEY"
+    text = store.json_type()
+    # rows arrive in lead id order: where they are read back in that order, no index is built
+    key = "" if store.temp_rows_ordered else " PRIMARY KEY"
     return (
         f"CREATE TEMP TABLE {TEMP} (lead_id TEXT{key}, model TEXT, model_version TEXT, evaluated_at BIGINT, "
         f"score DOUBLE PRECISION, dimensions {text}, labels {text}, stage TEXT, stage_history {text}, "
@@ -100,30 +91,12 @@ def _ddl(backend: str, n_dims: int) -> str:
     )
 
 
-def _load(backend: str, raw: Any, con: duckdb.DuckDBPyConnection, n_dims: int) -> None:
-    ddl = _ddl(backend, n_dims)
-    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
-    if backend == "postgres":
-        with raw.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {TEMP}")
-            cur.execute(ddl + " ON COMMIT DROP")
-            with cur.copy(f"COPY {TEMP} ({cols}) FROM STDIN") as copy:
-                for row in _rows(con, n_dims):
-                    copy.write_row(row)
-            cur.execute(f"ANALYZE {TEMP}")
-        return
-    raw.execute(f"DROP TABLE IF EXISTS temp.{TEMP}")
-    raw.execute(ddl)
-    marks = ", ".join("?" for _ in range(len(RESULT_COLUMNS) + n_dims))
-    raw.executemany(f"INSERT INTO temp.{TEMP} ({cols}) VALUES ({marks})", _rows(con, n_dims))
-
-
-def _statements(backend: str, dims: Sequence[str], at: int, cause: str) -> tuple[str, str]:
+def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> tuple[str, str]:
     """(INSERT of the history rows of the changed leads, upsert of the results) from the temporary table,
-    in lead id order (SQLite: the temporary table's own order)."""
-    order = "" if backend == "sqlite" else " ORDER BY n.lead_id"
+    in lead id order (where the temporary table keeps its insertion order, in that order)."""
+    order = "" if store.temp_rows_ordered else " ORDER BY n.lead_id"
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
-    same = same_dimensions_sql(backend, dims)
+    same = same_dimensions_sql(store, dims)
     changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same})"
     history = (
         "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
@@ -149,64 +122,19 @@ def write_rows(
     cause: str,
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` inside the caller's write transaction; returns how many
-    leads changed (got a score_history row)."""
-    backend = "postgres" if store.name == "postgres" else "sqlite"
+    leads changed (got a score_history row). A backend without a bulk path raises StoreError."""
+    if not store.bulk:
+        raise store._no_bulk("store results in bulk")
     raw: Any = conn.connection.driver_connection
-    _load(backend, raw, con, len(dims))
-    if backend == "postgres":
-        # the same row locks (in id order) as every other writer of a lead takes
-        _exec(raw, f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {TEMP}) ORDER BY id FOR UPDATE")
-    history, upsert = _statements(backend, dims, at, cause)
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
+    store.load_temp(raw, _ddl(store, len(dims)), TEMP, cols, _rows(con, len(dims)))
+    # the same row locks (in id order) as every other writer of a lead takes
+    store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
+    history, upsert = _statements(store, dims, at, cause)
     n_changed = _exec(raw, history)
     _exec(raw, upsert)
-    if backend == "sqlite":
-        _exec(raw, f"DROP TABLE temp.{TEMP}")
+    store.drop_temp(raw, TEMP)
     return n_changed
-
-
-# The ADBC driver links its own copy of SQLite, which must not share a process with the store's
-# (two copies break each other's POSIX locks): the writer is a child process. It takes the write
-# lock (BEGIN IMMEDIATE, waiting and retrying as the store's own writers do), ingests the Arrow
-# stream from its stdin into the temporary table, runs both statements and commits: one
-# transaction, rolled back whole on any error; a cut stream (fewer rows than sent) is one.
-_WRITER = """
-import json, sys, time
-import adbc_driver_sqlite.dbapi as adbc
-import pyarrow as pa
-job = json.loads(sys.argv[1])
-with adbc.connect(job["path"], autocommit=True) as conn, conn.cursor() as cur:
-    cur.execute("PRAGMA busy_timeout=%d" % job["busy_ms"])
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA main.cache_size=%d" % -job["cache_kib"])
-    cur.execute("PRAGMA temp.cache_size=%d" % -job["cache_kib"])
-    for attempt in range(8):
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-            break
-        except Exception as exc:
-            if attempt == 7 or not any(w in str(exc).lower() for w in ("locked", "busy")):
-                raise
-            time.sleep(0.05 * 2 ** attempt)
-    try:
-        cur.execute(job["ddl"])
-        cur.adbc_ingest(job["temp"], pa.ipc.open_stream(sys.stdin.buffer), mode="append", temporary=True)
-        cur.execute("SELECT count(*) FROM temp." + job["temp"])
-        got = cur.fetchone()[0]
-        if got != job["rows"]:
-            raise RuntimeError("%d result rows arrived, %d were sent" % (got, job["rows"]))
-        cur.execute(job["history"])
-        cur.execute("SELECT changes()")
-        changed = cur.fetchone()[0]
-        cur.execute(job["upsert"])
-        for statement in job["after"]:
-            cur.execute(statement)
-        cur.execute("DROP TABLE temp." + job["temp"])
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-print(changed)
-"""
 
 
 def write_sqlite(
@@ -219,29 +147,34 @@ def write_sqlite(
     activation: Sequence[str] = (),
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
-    own (through ADBC), with the statements `activation` (model apply's) before it commits; returns
-    how many leads changed (got a score_history row)."""
+    own, by the ADBC writer program (`leadscore.batch.adbc_writer`, in a child process: the ADBC
+    driver's copy of SQLite must not share a process with the store's), with the statements
+    `activation` (model apply's) before it commits; returns how many leads changed (got a
+    score_history row)."""
     import pyarrow as pa
 
-    from leadscore.store.backends import BUSY_TIMEOUT_S
+    from leadscore.batch.adbc_writer import WriteJob
+    from leadscore.batch.programs import spawn
+    from leadscore.store.backends import BUSY_TIMEOUT_S, SqliteStore
 
-    history, upsert = _statements("sqlite", dims, at, cause)
-    job = {
-        "path": path,
-        "busy_ms": int(BUSY_TIMEOUT_S * 1000),
-        "cache_kib": CACHE_KIB,
-        "ddl": _ddl("sqlite", len(dims)),
-        "temp": TEMP,
-        "history": history,
-        "upsert": upsert,
-        "after": list(activation),
-    }
-    job["rows"] = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
+    history, upsert = _statements(SqliteStore, dims, at, cause)
+    rows_sent = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
+    job = WriteJob(
+        path=path,
+        busy_ms=int(BUSY_TIMEOUT_S * 1000),
+        cache_kib=CACHE_KIB,
+        ddl=_ddl(SqliteStore, len(dims)),
+        temp=TEMP,
+        history=history,
+        upsert=upsert,
+        rows=rows_sent,
+        after=list(activation),
+    )
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
     rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRITER, json.dumps(job)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        proc = spawn(
+            "leadscore.batch.adbc_writer", job.to_json(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
         )
         assert proc.stdin is not None and proc.stdout is not None
         try:

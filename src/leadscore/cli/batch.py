@@ -62,7 +62,10 @@ def batch(
     """Re-score every lead from files, in one SQL pass; equal to `leadscore score` lead by lead."""
     from rich.text import Text
 
+    from leadscore._extras import require
     from leadscore.cli.core import _at, _load
+
+    require("spark" if engine == Engine.spark else "batch", "`leadscore batch`")
     from leadscore.cli.output import err, fail
 
     m = _load(model)
@@ -127,6 +130,9 @@ def sql(
     dedupe: Annotated[bool, typer.Option("--dedupe", help="Include the pass that drops repeated event ids.")] = False,
 ) -> None:
     """Print the scoring query, for a data team to run in its warehouse or dbt project."""
+    from leadscore._extras import require
+
+    require("batch", "`leadscore sql`")
     from leadscore.batch import NotExpressible
     from leadscore.batch.dialects import header, scoring_sql
     from leadscore.cli.core import _at, _load

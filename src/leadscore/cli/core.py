@@ -135,6 +135,9 @@ def _scorer(model: ScoringModel, base: Path) -> Scorer:
 
     if not model.predictive_dimensions():
         return Scorer(model)
+    from leadscore._extras import require
+
+    require("predictive", "a model with predictive dimensions")
     from leadscore.predictive import PredictiveError
     from leadscore.predictive.runtime import load_predictors
 

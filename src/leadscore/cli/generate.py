@@ -29,6 +29,9 @@ def generate_command(
     """Generate leads and their events (Parquet, and CSV for small runs) with a manifest."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from leadscore._extras import require
+
+    require("batch", "`leadscore generate`")
     from leadscore.generate import GenerateError, generate
 
     try:

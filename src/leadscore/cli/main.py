@@ -32,7 +32,14 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """The `leadscore` program: the commands, and a missing optional part said in one line, not a traceback."""
+    from leadscore._extras import MissingExtra
+
+    try:
+        app()
+    except MissingExtra as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -109,6 +109,9 @@ def train(
 ) -> None:
     """Train a predictive score from a flat table (DATA --label) or from history (--events/--leads or
     --project): a tournament of models judged on held-out leads, then calibrated."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore train`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
     from leadscore.predictive.features import DEFAULT_PLACEHOLDERS
@@ -235,6 +238,9 @@ def evaluate(
     ] = False,
 ) -> None:
     """Evaluate an artifact on labelled data, compare two artifacts, or check live data for drift."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore evaluate`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.report_html import Run, render
     from leadscore.predictive.scoring import evaluate as evaluate_model
@@ -322,6 +328,9 @@ def predict(
     ] = False,
 ) -> None:
     """Score leads in batch; each score carries its top positive and negative factors."""
+    from leadscore._extras import require
+
+    require("predictive", "`leadscore predict`")
     from leadscore.predictive import artifact as artifacts
     from leadscore.predictive.errors import DataError
     from leadscore.predictive.guards import check_inputs

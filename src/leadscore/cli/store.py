@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from leadscore.cli.output import err, out
@@ -40,16 +41,16 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from leadscore._extras import MissingExtra, available
     from leadscore.engine.errors import ScoringDataError
     from leadscore.io.errors import DataFileError
     from leadscore.model.errors import ModelError
-    from leadscore.predictive.errors import PredictiveError
     from leadscore.service import ServiceError
     from leadscore.store.base import StoreError
     from leadscore.webhooks.errors import WebhookError
     from leadscore.workspace import WorkspaceError
 
-    return (
+    errors: list[type[BaseException]] = [
         ServiceError,
         StoreError,
         DataFileError,
@@ -57,8 +58,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ScoringDataError,
         WorkspaceError,
         WebhookError,
-        PredictiveError,
-    )
+        MissingExtra,
+    ]
+    if available("predictive"):  # without it no predictive error can arise, and its package cannot load
+        from leadscore.predictive.errors import PredictiveError
+
+        errors.append(PredictiveError)
+    return tuple(errors)
 
 
 @contextmanager
@@ -83,7 +89,7 @@ def _service(project: Path | None, at: str | None = None) -> Iterator[LeadServic
         finally:
             service.close()
     except _user_errors() as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(2) from None
 
 
@@ -105,7 +111,7 @@ def init(
             directory, files("leadscore.store").joinpath("example_model.yaml").read_text("utf-8"), force=force
         )
     except _user_errors() as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     with _service(directory) as service:
         stored = service.upgrade()

@@ -27,6 +27,9 @@ def iter_parquet(path: Path, batch_size: int) -> Iterator[RawChunk]:
 
 
 def _iter_file(path: Path, batch_size: int) -> Iterator[RawChunk]:
+    from leadscore._extras import require
+
+    require("batch", "reading Parquet files")
     import pyarrow as pa
     import pyarrow.parquet as pq
 

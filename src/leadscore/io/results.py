@@ -100,6 +100,9 @@ def write_results(results: Sequence[Result], path: str | PathLike[str], fmt: str
 
 
 def _write_parquet(results: Sequence[Result], path: Path) -> None:
+    from leadscore._extras import require
+
+    require("batch", "writing Parquet files")
     import pyarrow as pa
     import pyarrow.parquet as pq
 

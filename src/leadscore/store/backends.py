@@ -1,9 +1,14 @@
-"""The built-in backends: embedded SQLite (WAL) and PostgreSQL (psycopg 3)."""
+"""The built-in backends: embedded SQLite (WAL) and PostgreSQL (psycopg 3).
+
+Each owns its SQL and its capabilities, including what the bulk paths ask of it (see `LeadStore`).
+`leadscore.store.base` names them by class path, so this module is imported only when a store of
+either kind is opened.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from leadscore.store.base import EVENT_IDENTITY, LeadStore, register_backend
+from leadscore.store.base import EVENT_IDENTITY, LeadStore
+from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
@@ -45,6 +51,8 @@ class SqliteStore(LeadStore):
     """
 
     name = "sqlite"
+    bulk = True
+    temp_rows_ordered = True  # rows read back in rowid order: the temporary table needs no index
 
     def _create_engine(self, url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
@@ -97,15 +105,55 @@ class SqliteStore(LeadStore):
         return sqlite.insert(table)
 
     def _is_retryable(self, exc: DBAPIError) -> bool:
-        return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+        return exc.orig is not None and sqlite_busy(exc.orig)
+
+    # -- bulk paths ----------------------------------------------------------------------------------
+    def sqlite_file(self) -> str | None:
+        db = self.engine.url.database
+        return db if db and db != ":memory:" and not db.startswith("file:") else None
+
+    @classmethod
+    def json_value_sql(cls, column: str, key: str) -> str | None:
+        """None: SQLite's JSON path extraction costs far more than reading the raw text."""
+        return None
+
+    @classmethod
+    def json_size_sql(cls, expr: str) -> str:
+        return f"(SELECT count(*) FROM json_each({expr}))"
+
+    @classmethod
+    def json_number_sql(cls, expr: str, key: str) -> str:
+        return f"json_extract({expr}, {_text('$.' + chr(34) + key + chr(34))})"
+
+    @classmethod
+    def json_type(cls) -> str:
+        return "TEXT"
+
+    def load_temp(self, raw: Any, ddl: str, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        raw.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        raw.execute(ddl)
+        marks = ", ".join("?" for _ in columns.split(", "))
+        raw.executemany(f"INSERT INTO temp.{table} ({columns}) VALUES ({marks})", rows)
+
+    def drop_temp(self, raw: Any, table: str) -> None:
+        raw.execute(f"DROP TABLE temp.{table}")
+
+    def lock_leads_sql(self, conn: Connection, ids_sql: str) -> None:
+        """BEGIN IMMEDIATE already holds the database's single write lock."""
 
 
 class PostgresStore(LeadStore):
     """Row locks on the leads being rescored (`SELECT ... FOR UPDATE`, in id order so no deadlock)."""
 
     name = "postgres"
+    bulk = True
+    in_database_rescore = True
+    copy_export = True
 
     def _create_engine(self, url: str) -> Engine:
+        from leadscore._extras import require
+
+        require("postgres")
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return sa.create_engine(url, pool_pre_ping=True)
@@ -151,6 +199,42 @@ class PostgresStore(LeadStore):
         code = getattr(exc.orig, "sqlstate", None)
         return code in ("40001", "40P01", "55P03")
 
+    # -- bulk paths ----------------------------------------------------------------------------------
+    @classmethod
+    def json_value_sql(cls, column: str, key: str) -> str | None:
+        return f"CAST({column} -> {_text(key)} AS TEXT)"
 
-register_backend("sqlite", SqliteStore)
-register_backend("postgres", PostgresStore, "postgresql")
+    @classmethod
+    def json_size_sql(cls, expr: str) -> str:
+        return f"(SELECT count(*) FROM json_object_keys({expr}))"
+
+    @classmethod
+    def json_number_sql(cls, expr: str, key: str) -> str:
+        return f"CAST({expr} ->> {_text(key)} AS DOUBLE PRECISION)"
+
+    @classmethod
+    def json_type(cls) -> str:
+        return "JSON"
+
+    def load_temp(self, raw: Any, ddl: str, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """COPY into a table dropped at commit, then ANALYZE it: the planner joins it with `results`."""
+        with raw.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(ddl + " ON COMMIT DROP")
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(f"ANALYZE {table}")
+
+    def drop_temp(self, raw: Any, table: str) -> None:
+        """Nothing: the table goes at commit (ON COMMIT DROP)."""
+
+    def lock_leads_sql(self, conn: Connection, ids_sql: str) -> None:
+        """The same row locks, in id order, as `lock_leads` takes."""
+        lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) ORDER BY id FOR UPDATE"
+        conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
+
+
+def _text(value: str) -> str:
+    """A SQL string literal (standard quoting, the same in both dialects)."""
+    return "'" + value.replace("'", "''") + "'"

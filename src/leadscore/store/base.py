@@ -1,20 +1,29 @@
 """The storage interface and its registry of backends by short name ("sqlite", "postgres").
 
 One SQLAlchemy Core code path serves both databases; a backend only says how to connect, how to
-take write locks, and how to write "insert, ignoring duplicates" / "upsert" in its dialect.
+take write locks, and how to write "insert, ignoring duplicates" / "upsert" in its dialect. What
+the bulk paths (`leadscore.batch.store_*`, `leadscore.batch.pg_store`) may do with a database is
+the backend's to declare too (`bulk`, `in_database_rescore`, the `json_*` SQL, `load_temp`): they
+ask the backend, never its name, so a backend that declares nothing gets the pure path and an
+error naming it, never another database's SQL.
+
+Backends are registered by class path ("package.module:Class") and imported on first use: this
+module imports no backend, so a backend module may import it freely.
 """
 
 from __future__ import annotations
 
-import time
+import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+
+from leadscore.store.retry import retrying
 
 T = TypeVar("T")
 
@@ -30,6 +39,17 @@ class LeadStore(ABC):
     """A database holding leads, events, results and their history."""
 
     name: ClassVar[str]
+
+    # -- what the bulk paths may do (off unless a backend says so) ----------------------------------
+    bulk: ClassVar[bool] = False
+    """The batch engine may export this store and write results back in bulk (the `json_*` SQL,
+    `load_temp` and `drop_temp` below are defined)."""
+    in_database_rescore: ClassVar[bool] = False
+    """The batch scoring query runs inside this database (`leadscore.batch.pg_store`)."""
+    copy_export: ClassVar[bool] = False
+    """Query results leave the database through `COPY ... TO STDOUT` (CSV) rather than the driver's cursor."""
+    temp_rows_ordered: ClassVar[bool] = False
+    """A temporary table gives its rows back in insertion order, so it needs no key and no ORDER BY."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -68,15 +88,12 @@ class LeadStore(ABC):
 
         `work` must not have effects outside the transaction, so a retry is always safe.
         """
-        for attempt in range(attempts):
-            try:
-                with self.write() as conn:
-                    return work(conn)
-            except DBAPIError as exc:
-                if attempt == attempts - 1 or not self._is_retryable(exc):
-                    raise
-                time.sleep(0.05 * (2**attempt))
-        raise AssertionError("unreachable")
+
+        def once() -> T:
+            with self.write() as conn:
+                return work(conn)
+
+        return retrying(once, lambda exc: isinstance(exc, DBAPIError) and self._is_retryable(exc), attempts)
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Append event rows, in order, whose identities (key, received lead) were not stored when checked
@@ -111,13 +128,62 @@ class LeadStore(ABC):
     def dispose(self) -> None:
         self.engine.dispose()
 
+    # -- the bulk paths' SQL and IO (only for a backend with `bulk`) ---------------------------------
+    def sqlite_file(self) -> str | None:
+        """The SQLite database file that a connection of another driver (ADBC, in another process) can
+        open; None for any other database, or one in memory."""
+        return None
 
-_BACKENDS: dict[str, type[LeadStore]] = {}
-_SCHEMES: dict[str, str] = {}
+    @classmethod
+    def json_value_sql(cls, column: str, key: str) -> str | None:
+        """SQL: the value of `key` in the JSON column, as JSON text (NULL when absent); None when the
+        raw JSON text should be read instead and the keys taken out by DuckDB (faster there)."""
+        raise cls._no_bulk("read JSON keys")
+
+    @classmethod
+    def json_size_sql(cls, expr: str) -> str:
+        """SQL: how many keys the JSON object `expr` has."""
+        raise cls._no_bulk("count JSON keys")
+
+    @classmethod
+    def json_number_sql(cls, expr: str, key: str) -> str:
+        """SQL: the number under `key` of the JSON object `expr`, as a double."""
+        raise cls._no_bulk("read JSON numbers")
+
+    @classmethod
+    def json_type(cls) -> str:
+        """The column type that holds JSON text in a temporary table."""
+        raise cls._no_bulk("hold JSON in a temporary table")
+
+    def load_temp(self, raw: Any, ddl: str, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Create the temporary `table` (`ddl`: its CREATE TEMP TABLE) on the driver connection `raw`,
+        inside the caller's transaction, and fill it with `rows` (tuples of `columns`)."""
+        raise self._no_bulk("load a temporary table")
+
+    def drop_temp(self, raw: Any, table: str) -> None:
+        """Drop a temporary table of `load_temp` before the transaction ends."""
+        raise self._no_bulk("drop a temporary table")
+
+    def lock_leads_sql(self, conn: Connection, ids_sql: str) -> None:
+        """`lock_leads` for the leads whose ids the query `ids_sql` gives."""
+        raise self._no_bulk("lock leads by query")
+
+    @classmethod
+    def _no_bulk(cls, what: str) -> StoreError:
+        return StoreError(f"the {cls.name!r} store backend cannot {what}: it has no bulk path (only the pure one)")
 
 
-def register_backend(name: str, cls: type[LeadStore], *schemes: str) -> None:
-    """Make a backend available by short name and by the URL schemes it serves."""
+# name -> "module:Class" (imported on first use) or the class itself; URL scheme -> name
+_BACKENDS: dict[str, str | type[LeadStore]] = {
+    "sqlite": "leadscore.store.backends:SqliteStore",
+    "postgres": "leadscore.store.backends:PostgresStore",
+}
+_SCHEMES: dict[str, str] = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres"}
+
+
+def register_backend(name: str, cls: str | type[LeadStore], *schemes: str) -> None:
+    """Make a backend available by short name and by the URL schemes it serves; `cls` is the class or
+    its path ("package.module:Class"), imported when a store of it is first opened."""
     _BACKENDS[name] = cls
     for scheme in (name, *schemes):
         _SCHEMES[scheme] = name
@@ -127,13 +193,28 @@ def backend_names() -> list[str]:
     return sorted(_BACKENDS)
 
 
+def backend_class(name: str) -> type[LeadStore]:
+    """The backend registered as `name`, imported if registered by path."""
+    entry = _BACKENDS.get(name)
+    if entry is None:
+        raise StoreError(f"unknown store backend {name!r}: the known ones are {', '.join(backend_names())}")
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise StoreError(f"the store backend {name!r} ({entry}) cannot be loaded: {exc}") from exc
+        if not (isinstance(found, type) and issubclass(found, LeadStore)):
+            raise StoreError(f"the store backend {name!r} ({entry}) is not a LeadStore class")
+        _BACKENDS[name] = entry = found
+    return entry
+
+
 def open_store(url: str) -> LeadStore:
     """The store at `url` (`sqlite:///path.db`, `postgresql://...`), migrated or not."""
-    import leadscore.store.backends  # noqa: F401  (registers the built-in backends)
-
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     name = _SCHEMES.get(scheme)
     if name is None:
         known = ", ".join(sorted(_SCHEMES))
         raise StoreError(f"unknown store URL {url!r}: the scheme {scheme!r} is none of {known}")
-    return _BACKENDS[name](url)
+    return backend_class(name)(url)

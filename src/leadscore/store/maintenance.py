@@ -66,7 +66,7 @@ def _bulk(
 
     if not writable(evaluator):
         return None
-    if store.name == "postgres":
+    if store.in_database_rescore:
         done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None, activation=activation)
         if done is not None:
             return done

@@ -5,6 +5,9 @@ the model once and score whole leads. Results come back to the writing process, 
 in the same transaction as before: only where the arithmetic runs changes, not what is written or
 when it commits. Events travel as plain tuples (pickling a tuple is about ten times cheaper than
 pickling an Event), and the workers rebuild exactly the Events a reload from the store gives.
+
+The pool knows nothing of what scores a lead: it is handed a picklable factory (the `Evaluator`
+class of `leadscore.store.pipeline`, which uses this module), so the two modules form no cycle.
 """
 
 from __future__ import annotations
@@ -15,15 +18,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from leadscore.domain import Event, Lead, Result
 from leadscore.domain.timeutil import from_micros
 from leadscore.lifecycle.triggers import TriggerFiring
 from leadscore.model.spec import ScoringModel
-
-if TYPE_CHECKING:
-    from leadscore.store.pipeline import Evaluator
 
 # Below this many leads a batch is scored in the writing process: shipping it costs more than it saves.
 MIN_PARALLEL_LEADS = 200
@@ -31,7 +31,21 @@ MIN_PARALLEL_LEADS = 200
 Job = tuple[str, dict[str, Any], list[tuple[str | None, str, int, dict[str, Any]]], Result | None]
 Outcome = tuple[Result, int | None, list[TriggerFiring]]
 
-_worker: Evaluator | None = None
+
+
+class LeadScorer(Protocol):
+    """What a worker scores with: one lead's result, next change and trigger firings."""
+
+    def score_one(self, lead: Lead, events: Sequence[Event], prev: Result | None, at_us: int) -> Outcome: ...
+
+
+class ScorerFactory(Protocol):
+    """Builds a worker's scorer from the model (picklable: a class or a module-level function)."""
+
+    def __call__(self, model: ScoringModel, *, fire_triggers: bool) -> LeadScorer: ...
+
+
+_worker: LeadScorer | None = None
 
 
 def default_workers() -> int:
@@ -47,11 +61,9 @@ def job(lead: Lead, events: Sequence[Event], previous: Result | None) -> Job:
     return lead.id, dict(lead.attributes), [(e.id, e.type, e.ts, dict(e.properties)) for e in events], previous
 
 
-def _start(model: ScoringModel, fire_triggers: bool) -> None:
-    from leadscore.store.pipeline import Evaluator
-
+def _start(factory: ScorerFactory, model: ScoringModel, fire_triggers: bool) -> None:
     global _worker
-    _worker = Evaluator(model, fire_triggers=fire_triggers)
+    _worker = factory(model, fire_triggers=fire_triggers)
 
 
 def _score(jobs: list[Job], at_us: int) -> list[Outcome]:
@@ -64,12 +76,13 @@ def _score(jobs: list[Job], at_us: int) -> list[Outcome]:
 
 
 class ScoringPool:
-    """Worker processes holding one compiled model; `score` keeps the order of the jobs."""
+    """Worker processes holding one compiled model (each built by `factory`); `score` keeps the order
+    of the jobs."""
 
-    def __init__(self, model: ScoringModel, fire_triggers: bool, workers: int) -> None:
+    def __init__(self, factory: ScorerFactory, model: ScoringModel, fire_triggers: bool, workers: int) -> None:
         self.workers = workers
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=get_context("spawn"), initializer=_start, initargs=(model, fire_triggers)
+            workers, mp_context=get_context("spawn"), initializer=_start, initargs=(factory, model, fire_triggers)
         )
 
     def score(self, jobs: list[Job], at_us: int) -> list[Outcome]:

@@ -100,7 +100,7 @@ class Evaluator:
     def _score_all(self, jobs: list[tuple[Lead, list[Event], Result | None]], at_us: int) -> list[Outcome]:
         if self.workers > 0 and len(jobs) >= MIN_PARALLEL_LEADS:
             if self._pool is None:
-                self._pool = ScoringPool(self.model, self.fire_triggers, self.workers)
+                self._pool = ScoringPool(Evaluator, self.model, self.fire_triggers, self.workers)
             return self._pool.score([job(lead, events, prev) for lead, events, prev in jobs], at_us)
         return [self.score_one(lead, events, prev, at_us) for lead, events, prev in jobs]
 
