@@ -48,7 +48,8 @@ def _first_bad(
     found = ", ".join(
         f"min(_ls_ord) FILTER (WHERE NOT (CAST({q.ident(c)} AS DOUBLE) BETWEEN {-limit!r} AND {limit!r}))" for c in cols
     )
-    row = con.execute(f"SELECT {found} FROM {view}").fetchone()
+    rows = con.execute(f"SELECT {found} FROM {view}").fetchall()  # fetched whole: the connection is reused
+    row = rows[0] if rows else None
     hits = [(c, int(o)) for c, o in zip(cols, row or (), strict=True) if o is not None]
     return min(hits, key=lambda h: h[1]) if hits else None
 
@@ -69,8 +70,8 @@ def check_numbers(
             column, ord_ = bad
             value = con.execute(
                 f"SELECT CAST({q.ident(column)} AS VARCHAR) FROM {view} WHERE _ls_ord = {ord_}"
-            ).fetchone()
-            shown = value[0] if value else "?"
+            ).fetchall()
+            shown = value[0][0] if value else "?"
             raise SourceError(
                 f"{_where(source, ord_)}: {column.split('::')[0]}: {shown} is not accepted: numbers must be finite "
                 f"and lie {RANGE_TEXT}"
