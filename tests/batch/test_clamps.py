@@ -96,3 +96,21 @@ def test_spark_engine(tmp_path: Path) -> None:
         spark.stop()
     got = [json.loads(line) for part in sorted(out.glob("part-*")) for line in part.read_text().splitlines()]
     thresholds.check_all(got)
+
+
+@pytest.mark.parametrize("sql_replay", [True, False])
+def test_duckdb_lifecycle_replay_compares_the_exact_bound(sql_replay: bool) -> None:
+    """The stage replayed in SQL (the replay table's scores at each event) or by the fallback."""
+    model = parse_model(thresholds.LIFECYCLE_MODEL)
+    run = run_batch(
+        model,
+        leads_table(thresholds.LEADS),
+        events_table(thresholds.lifecycle_events()),
+        parse_timestamp(thresholds.AT),
+        sql_replay=sql_replay,
+    )
+    got = run.to_dicts()
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
+    thresholds.check_all(got)
+    if sql_replay:
+        assert run.stats.fallback_leads == 0, run.stats

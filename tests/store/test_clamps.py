@@ -82,3 +82,12 @@ def test_refresh_stores_the_bounds(store: LeadStore, tmp_path: Path, bulk_min: i
     got = _stored(service)
     assert {r["model"] for r in got} == {"thresholds-again"}
     thresholds.check_all(got)
+
+
+def test_lifecycle_stages_compare_the_exact_bound_in_the_store(store: LeadStore, tmp_path: Path) -> None:
+    service = _service(store, tmp_path, thresholds.LIFECYCLE_MODEL)
+    service.ingest_leads(thresholds.LEADS)
+    service.ingest_events(thresholds.lifecycle_events())
+    got = _stored(service)
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
+    thresholds.check_all(got)
