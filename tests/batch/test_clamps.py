@@ -87,14 +87,27 @@ def test_spark_engine(tmp_path: Path) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     pq.write_table(leads_table(thresholds.LEADS), tmp_path / "leads.parquet")
     pq.write_table(events_table(thresholds.events()), tmp_path / "events.parquet")
+    pq.write_table(events_table(thresholds.lifecycle_events()), tmp_path / "lifecycle.parquet")
     spark = session("local[1]")
     try:
         model = parse_model(thresholds.MODEL)
         out = tmp_path / "out.jsonl"
         run_spark(model, tmp_path / "leads.parquet", tmp_path / "events.parquet", thresholds.AT, out, spark=spark)
+        # with a lifecycle whose transitions read the clamped scores: the stage comes from the fallback
+        staged = tmp_path / "staged.jsonl"
+        lifecycle = parse_model(thresholds.LIFECYCLE_MODEL)
+        run_spark(
+            lifecycle, tmp_path / "leads.parquet", tmp_path / "lifecycle.parquet", thresholds.AT, staged, spark=spark
+        )
     finally:
         spark.stop()
-    got = [json.loads(line) for part in sorted(out.glob("part-*")) for line in part.read_text().splitlines()]
+
+    def read(path: Path) -> list[dict[str, Any]]:
+        return [json.loads(line) for part in sorted(path.glob("part-*")) for line in part.read_text().splitlines()]
+
+    thresholds.check_all(read(out))
+    got = read(staged)
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
     thresholds.check_all(got)
 
 
