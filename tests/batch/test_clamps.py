@@ -87,12 +87,43 @@ def test_spark_engine(tmp_path: Path) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     pq.write_table(leads_table(thresholds.LEADS), tmp_path / "leads.parquet")
     pq.write_table(events_table(thresholds.events()), tmp_path / "events.parquet")
+    pq.write_table(events_table(thresholds.lifecycle_events()), tmp_path / "lifecycle.parquet")
     spark = session("local[1]")
     try:
         model = parse_model(thresholds.MODEL)
         out = tmp_path / "out.jsonl"
         run_spark(model, tmp_path / "leads.parquet", tmp_path / "events.parquet", thresholds.AT, out, spark=spark)
+        # with a lifecycle whose transitions read the clamped scores: the stage comes from the fallback
+        staged = tmp_path / "staged.jsonl"
+        lifecycle = parse_model(thresholds.LIFECYCLE_MODEL)
+        run_spark(
+            lifecycle, tmp_path / "leads.parquet", tmp_path / "lifecycle.parquet", thresholds.AT, staged, spark=spark
+        )
     finally:
         spark.stop()
-    got = [json.loads(line) for part in sorted(out.glob("part-*")) for line in part.read_text().splitlines()]
+
+    def read(path: Path) -> list[dict[str, Any]]:
+        return [json.loads(line) for part in sorted(path.glob("part-*")) for line in part.read_text().splitlines()]
+
+    thresholds.check_all(read(out))
+    got = read(staged)
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
     thresholds.check_all(got)
+
+
+@pytest.mark.parametrize("sql_replay", [True, False])
+def test_duckdb_lifecycle_replay_compares_the_exact_bound(sql_replay: bool) -> None:
+    """The stage replayed in SQL (the replay table's scores at each event) or by the fallback."""
+    model = parse_model(thresholds.LIFECYCLE_MODEL)
+    run = run_batch(
+        model,
+        leads_table(thresholds.LEADS),
+        events_table(thresholds.lifecycle_events()),
+        parse_timestamp(thresholds.AT),
+        sql_replay=sql_replay,
+    )
+    got = run.to_dicts()
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
+    thresholds.check_all(got)
+    if sql_replay:
+        assert run.stats.fallback_leads == 0, run.stats

@@ -87,7 +87,9 @@ def test_csv_numeric_text_beyond_the_range_stays_text(tmp_path: Path) -> None:
     leads = tmp_path / "leads.csv"
     leads.write_text("id\na\n")
     events = tmp_path / "events.csv"
-    events.write_text("lead_id,type,timestamp,amount\na,buy,2026-05-01,1e300\na,buy,2026-05-01,90\na,buy,2026-05-02,20\n")
+    events.write_text(
+        "lead_id,type,timestamp,amount\na,buy,2026-05-01,1e300\na,buy,2026-05-01,90\na,buy,2026-05-02,20\n"
+    )
     (result,) = run_batch(parse_model(MODEL), leads, events, AT).to_dicts()
     # 1e300 is text: skipped by the sum (110 > 100) and the average (55 >= 50)
     assert result["score"] == 6.0

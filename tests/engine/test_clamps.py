@@ -64,3 +64,10 @@ def test_clamped_dimensions_are_their_bounds(tenths: list[int], floor: int, widt
     assert floor <= result.score <= cap
     added = sum(b.points for b in result.breakdown)
     assert abs(added - result.score) <= 1e-12 * max(1.0, abs(result.score))
+
+
+def test_lifecycle_transitions_compare_the_exact_bound() -> None:
+    model = parse_model(thresholds.LIFECYCLE_MODEL)
+    results = score_many(model, thresholds.LEADS, thresholds.lifecycle_events(), thresholds.AT)
+    assert {r.lead_id: r.stage for r in results} == thresholds.STAGES
+    thresholds.check_all([r.to_dict() for r in results])

@@ -20,13 +20,26 @@ SETTINGS = settings(max_examples=examples(120), deadline=None, suppress_health_c
 @SETTINGS
 @given(models(), leads("L0"), events_for("L0"))
 def test_breakdown_adds_up_to_the_score_and_dimensions(model: ScoringModel, lead, events: list[Event]) -> None:  # type: ignore[no-untyped-def]
+    """MODEL-FORMAT.md: a clamped dimension is its bound exactly, the total the sum of the dimensions,
+    and the breakdown adds up to both within rounding (relative 1e-12); an unclamped dimension is
+    exactly the rounded sum of its entries."""
     r = Scorer(model).score(lead, events, AT)
-    assert math.fsum(b.points for b in r.breakdown) == r.score
+    assert r.score == math.fsum(r.dimensions.values())
+    assert math.isclose(math.fsum(b.points for b in r.breakdown), r.score, rel_tol=1e-12, abs_tol=1e-12)
     for dim, value in r.dimensions.items():
-        assert math.fsum(b.points for b in r.breakdown if b.dimension == dim) == value
+        entries = [b for b in r.breakdown if b.dimension == dim]
+        added = math.fsum(b.points for b in entries)
         spec = model.dimension_spec(dim)
-        assert spec.cap is None or value <= spec.cap + 1e-9
-        assert spec.floor is None or value >= spec.floor - 1e-9
+        clamps = [b.rule for b in entries if b.rule in (f"cap:{dim}", f"floor:{dim}")]
+        if clamps == [f"cap:{dim}"]:
+            assert value == spec.cap
+        elif clamps == [f"floor:{dim}"]:
+            assert value == spec.floor
+        else:
+            assert clamps == [] and added == value
+        assert math.isclose(added, value, rel_tol=1e-12, abs_tol=1e-12)
+        assert spec.cap is None or value <= spec.cap
+        assert spec.floor is None or value >= spec.floor
     assert all(b.points != 0 for b in r.breakdown)
 
 

@@ -13,7 +13,7 @@ from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model import parse_model
 from leadscore.service import LeadService
 from leadscore.store import LeadStore
-from leadscore.store.maintenance import apply
+from leadscore.store.maintenance import apply, refresh
 from leadscore.store.pipeline import Evaluator
 from tests.store.conftest import FixedClock
 from tests.support import thresholds
@@ -68,3 +68,26 @@ def test_duckdb_over_sqlite_through_adbc_stores_the_bounds(store: LeadStore, tmp
     done = rescore_store(store, Evaluator(model), at, "test", adbc_min_rows=0)
     assert done is not None and done.leads == len(thresholds.LEADS)
     thresholds.check_all(_stored(service))
+
+
+@pytest.mark.parametrize("bulk_min", [None, 1])
+def test_refresh_stores_the_bounds(store: LeadStore, tmp_path: Path, bulk_min: int | None) -> None:
+    """Refresh of leads due under another model version: batch by batch, or in bulk (`bulk_min` 1)."""
+    service = _loaded(store, tmp_path)
+    model = parse_model(thresholds.MODEL.replace("name: thresholds", "name: thresholds-again"))
+    done = refresh(store, Evaluator(model), lambda: to_micros(parse_timestamp(thresholds.AT)), bulk_min=bulk_min)
+    assert done.leads == len(thresholds.LEADS)
+    if bulk_min is not None:
+        assert getattr(done, "engine", None) == ("postgresql (in-database)" if store.name == "postgres" else "duckdb")
+    got = _stored(service)
+    assert {r["model"] for r in got} == {"thresholds-again"}
+    thresholds.check_all(got)
+
+
+def test_lifecycle_stages_compare_the_exact_bound_in_the_store(store: LeadStore, tmp_path: Path) -> None:
+    service = _service(store, tmp_path, thresholds.LIFECYCLE_MODEL)
+    service.ingest_leads(thresholds.LEADS)
+    service.ingest_events(thresholds.lifecycle_events())
+    got = _stored(service)
+    assert {r["lead_id"]: r["stage"] for r in got} == thresholds.STAGES
+    thresholds.check_all(got)

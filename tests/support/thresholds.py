@@ -87,3 +87,28 @@ def check_all(results: list[dict[str, Any]]) -> None:
     assert sorted(r["lead_id"] for r in results) == sorted(EXPECTED)
     for r in results:
         check(r)
+
+
+# The same dimensions driving a lifecycle: the automatic transitions compare the clamped value at
+# each event's time (engagement reaches its cap of 40 with the third event; mood is floored at 0).
+LIFECYCLE_MODEL = (
+    MODEL
+    + """
+lifecycle:
+  stages: [lead, mql, engaged]
+  transitions:
+    - {to: engaged, when: {score: mood, gt: 0}}
+    - {to: mql, when: {score: engagement, gte: 40}}
+"""
+)
+
+# lead -> stage: "capped" and "both" reach mql exactly at the cap; nobody is ever "engaged"
+STAGES = {"capped": "mql", "floored": "lead", "both": "mql"}
+
+
+def lifecycle_events() -> list[Event]:
+    """The events of `events()` one day apart, so the replay passes through each partial sum."""
+    out: list[Event] = []
+    for lead, types in (("capped", "abc"), ("floored", "xyz"), ("both", "abcxyz")):
+        out += [Event.of(lead, t, f"2026-05-0{i + 1}T00:00:00Z", id=f"{lead}-{t}") for i, t in enumerate(types)]
+    return out

@@ -2,8 +2,8 @@
 numbers (`domain.numbers`: finite, within +-2**53), as the store's readers require of every value.
 
 Parquet and in-memory tables keep their types, so a NaN, an infinity or a value beyond the range
-can sit in a numeric column; text files are read by `leadscore.io`, whose CSV cells out of the range
-stay text. One scan over the numeric columns the model reads finds the first offending row of each,
+can sit in a numeric column; CSV cells out of the range stay text (`csv_typed`, as the io reader
+does). One scan over the numeric columns the model reads finds the first offending row of each,
 and the run is refused naming the file, the row and the column, before anything is scored.
 """
 
@@ -48,7 +48,7 @@ def _first_bad(
     found = ", ".join(
         f"min(_ls_ord) FILTER (WHERE NOT (CAST({q.ident(c)} AS DOUBLE) BETWEEN {-limit!r} AND {limit!r}))" for c in cols
     )
-    rows = con.execute(f"SELECT {found} FROM {view}").fetchall()  # fetchall: no unread result left on con
+    rows = con.execute(f"SELECT {found} FROM {view}").fetchall()  # fetched whole: the connection is reused
     row = rows[0] if rows else None
     hits = [(c, int(o)) for c, o in zip(cols, row or (), strict=True) if o is not None]
     return min(hits, key=lambda h: h[1]) if hits else None
@@ -68,11 +68,10 @@ def check_numbers(
         bad = _first_bad(con, view, table, wanted)
         if bad is not None:
             column, ord_ = bad
-            values = con.execute(
-                f"SELECT CAST({q.ident(column)} AS VARCHAR) FROM {view} WHERE _ls_ord = {ord_} LIMIT 1"
+            value = con.execute(
+                f"SELECT CAST({q.ident(column)} AS VARCHAR) FROM {view} WHERE _ls_ord = {ord_}"
             ).fetchall()
-            value = values[0] if values else None
-            shown = value[0] if value else "?"
+            shown = value[0][0] if value else "?"
             raise SourceError(
                 f"{_where(source, ord_)}: {column.split('::')[0]}: {shown} is not accepted: numbers must be finite "
                 f"and lie {RANGE_TEXT}"
