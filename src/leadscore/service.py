@@ -17,6 +17,7 @@ from typing import Any
 from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
+from leadscore.model.loader import read_model_text
 from leadscore.store import files, maintenance, privacy, queries
 from leadscore.store.accounts import accounts as account_rollup
 from leadscore.store.base import LeadStore, open_store
@@ -241,9 +242,9 @@ class LeadService:
 
     # -- model changes ------------------------------------------------------------------------------
     def _candidate(self, path: str | Path) -> tuple[ScoringModel, str]:
-        text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
-        if text is None:
+        if not Path(path).is_file():
             raise ServiceError(f"{path}: model file not found")
+        text = read_model_text(path)
         return parse_model(text, source=str(path)), text
 
     def plan_model(self, path: str | Path, top: int = 10) -> maintenance.Plan:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leadscore.model.regex import PatternError, compile_pattern
 
 Scalar = Annotated[str | int | float | bool, Field(union_mode="smart")]
 
@@ -39,9 +40,9 @@ class PredicateFields(Strict):
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def predicate_items(self) -> list[tuple[str, Any]]:

@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from leadscore.model.conditions import Condition, EventTypes, Where, _as_type_list
 from leadscore.model.durations import DurationField
+from leadscore.model.limits import MAX_RULES
 from leadscore.model.predicates import Predicate, Strict
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
@@ -193,7 +194,7 @@ class ScoringModel(Strict):
     name: Name
     description: str | None = None
     dimensions: dict[str, Dimension] | None = None
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1, max_length=MAX_RULES)
     labels: dict[str, list[LabelBand]] = {}
     lifecycle: Lifecycle | None = None
     playbooks: list[Playbook] = []
