@@ -142,3 +142,13 @@ def test_examples_load() -> None:
     root = Path(__file__).resolve().parents[2] / "examples"
     for path in root.glob("*/model.yaml"):
         assert load_model(path).rules
+
+
+def test_a_decay_error_is_reported_once_for_the_kind_written() -> None:
+    head = "format: 1\nname: t\nrules:\n  - id: r\n    on: visit\n    points: 1\n"
+    assert errors(head + "    decay: {half_life: 0s}\n") == [
+        "m.yaml:7:13: rules[0].decay.half_life: a duration must be positive, got '0s'"
+    ]
+    assert errors(head + "    decay: {half_lif: 1d}\n") == [
+        "m.yaml:7:5: rules[0].decay: a decay needs exactly one of `half_life:` or `linear:` (a duration)"
+    ]

@@ -245,7 +245,7 @@ def _issue(err: Any, data: Any, positions: dict[Loc, Pos]) -> ModelIssue:
         message = message[len("Value error, ") :]
     if (
         "input" in err
-        and kind not in ("condition_kind", "rule_kind", "model_type")
+        and kind not in ("condition_kind", "rule_kind", "decay_kind", "model_type")
         and not isinstance(err["input"], dict | list)
     ) and repr(err["input"]) not in message:
         got = repr(err["input"])

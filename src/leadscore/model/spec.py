@@ -51,7 +51,23 @@ class Linear(Strict):
     linear: DurationField
 
 
-Decay = HalfLife | Linear
+def _decay_kind(value: Any) -> str | None:
+    if isinstance(value, HalfLife | Linear):
+        return "half_life" if isinstance(value, HalfLife) else "linear"
+    if isinstance(value, dict) and len({"half_life", "linear"} & set(value)) == 1:
+        return "half_life" if "half_life" in value else "linear"
+    return None
+
+
+# tagged by its key, so an error in `half_life:` is reported once, not also as "missing `linear`"
+Decay = Annotated[
+    Union[Annotated[HalfLife, Tag("half_life")], Annotated[Linear, Tag("linear")]],  # noqa: UP007
+    Discriminator(
+        _decay_kind,
+        custom_error_type="decay_kind",
+        custom_error_message="a decay needs exactly one of `half_life:` or `linear:` (a duration)",
+    ),
+]
 
 
 class _RuleBase(Strict):
