@@ -291,8 +291,11 @@ class LeadService:
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self.store)
 
-    def deliver_webhooks(self, limit: int = 100, client: Any = None) -> Any:
-        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered)."""
+    def deliver_webhooks(self, limit: int = 100, client: Any = None, concurrency: int | None = None) -> Any:
+        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered).
+
+        Messages are claimed first, so runs that overlap never send the same message; up to
+        `concurrency` requests are in flight at once (default: the dispatcher's)."""
         import httpx
 
         from leadscore.webhooks import WebhookDispatcher
@@ -300,7 +303,15 @@ class LeadService:
         own = client is None
         http = client or httpx.Client()
         try:
-            dispatcher = WebhookDispatcher(self._destinations(), self.outbox(), http, clock=self.clock)
+            from leadscore.webhooks.dispatcher import DEFAULT_CONCURRENCY
+
+            dispatcher = WebhookDispatcher(
+                self._destinations(),
+                self.outbox(),
+                http,
+                clock=self.clock,
+                concurrency=concurrency if concurrency is not None else DEFAULT_CONCURRENCY,
+            )
             return dispatcher.deliver_due(self.clock(), limit=limit)
         finally:
             if own:
