@@ -137,3 +137,16 @@ def test_concurrent_claimers_never_share_a_message(store: LeadStore) -> None:
     every = [k for run in claimed for k in run]
     assert sorted(every) == keys  # each message claimed once, none lost
     assert sum(1 for run in claimed if run) > 1
+
+
+def test_a_late_failure_report_does_not_undo_a_delivery(store: LeadStore) -> None:
+    repo = SqlOutboxRepository(store)
+    [key] = _queued(store, 1)
+    lease = T0 + timedelta(minutes=5)
+    assert [m.id for m in repo.claim_due(T0, 1, "slow-run", lease)] == [key]
+    assert [m.id for m in repo.claim_due(lease, 1, "next-run", lease + timedelta(minutes=5))] == [key]
+    repo.mark_delivered(key, lease)
+    repo.schedule_retry(key, lease + timedelta(minutes=1), "timed out")  # the slow run reports at last
+    repo.dead_letter(key, lease, "gave up")
+    assert repo.messages()[0]["status"] == "delivered"
+    assert repo.claim_due(lease + timedelta(days=1), 10, "later", lease + timedelta(days=2)) == []

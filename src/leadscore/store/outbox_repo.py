@@ -140,11 +140,13 @@ class SqlOutboxRepository:
     def mark_delivered(self, message_id: str, at: datetime) -> None:
         self._set(message_id, status=DELIVERED, next_attempt_at=None, last_error=None)
 
+    # A run whose lease ran out may report a failure after another run delivered the message:
+    # a delivered message stays delivered (it would otherwise be sent again).
     def schedule_retry(self, message_id: str, at: datetime, error: str | None) -> None:
-        self._set(message_id, status=PENDING, next_attempt_at=to_micros(at), last_error=error)
+        self._set(message_id, status=PENDING, next_attempt_at=to_micros(at), last_error=error, _undelivered=True)
 
     def dead_letter(self, message_id: str, at: datetime, reason: str) -> None:
-        self._set(message_id, status=DEAD, next_attempt_at=None, last_error=reason)
+        self._set(message_id, status=DEAD, next_attempt_at=None, last_error=reason, _undelivered=True)
 
     def requeue_dead(self, now: datetime, *, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
         stmt = outbox.update().where(outbox.c.status == DEAD)
@@ -185,8 +187,11 @@ class SqlOutboxRepository:
         with self.store.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def _set(self, message_id: str, **values: Any) -> None:
+    def _set(self, message_id: str, _undelivered: bool = False, **values: Any) -> None:
         """Record an outcome; it also releases the claim of the run that made the attempt."""
         values.update(claimed_by=None, claimed_until=None)
+        stmt = outbox.update().where(outbox.c.idempotency_key == message_id)
+        if _undelivered:
+            stmt = stmt.where(outbox.c.status != DELIVERED)
         with self.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.idempotency_key == message_id).values(**values))
+            conn.execute(stmt.values(**values))

@@ -80,13 +80,15 @@ class MemoryOutbox:
         with self._lock:
             self._claims.pop(message_id, None)
             m = self._get(message_id)
-            self._messages[m.id] = replace(m, status="pending", next_attempt_at=at, last_error=error)
+            if m.status != "delivered":  # a late report of a run whose lease ran out
+                self._messages[m.id] = replace(m, status="pending", next_attempt_at=at, last_error=error)
 
     def dead_letter(self, message_id: str, at: datetime, reason: str) -> None:
         with self._lock:
             self._claims.pop(message_id, None)
             m = self._get(message_id)
-            self._messages[m.id] = replace(m, status="dead", last_error=reason, last_attempt_at=at)
+            if m.status != "delivered":
+                self._messages[m.id] = replace(m, status="dead", last_error=reason, last_attempt_at=at)
 
     def requeue_dead(self, now: datetime, *, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
         wanted = set(ids) if ids is not None else None
