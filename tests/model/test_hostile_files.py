@@ -186,3 +186,18 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "dir.yaml").mkdir()
     run = refused(tmp_path / "dir.yaml")
     assert "is a directory" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"store: sqlite:///x\xff.db\n", ":1:19: not UTF-8"),
+        (b"store: &s sqlite:///x.db\nmodel: *s\n", ":1:8: anchors (&s) are not allowed in a workspace file"),
+        (b"store: !!python/object/apply:os.system [ls]\n", ":1:8: tags (!!python/object/apply:os.system)"),
+    ],
+)
+def test_a_hostile_workspace_file_is_refused_without_a_traceback(tmp_path: Path, data: bytes, said: str) -> None:
+    write(tmp_path, data, "leadscore.yaml")
+    run = leadscore("queue", "--project", tmp_path)
+    assert run.code != 0 and "Traceback" not in run.output, run.output
+    assert "leadscore.yaml" + said in run.output, run.output

@@ -18,6 +18,7 @@ class YamlLimits:
     max_bytes: int
     max_depth: int  # nested mappings and sequences; the document's root is level 1
     max_nodes: int  # scalars, mappings and sequences, keys included
+    kind: str = "model file"  # what the file is, in messages: "aliases are not allowed in a model file"
 
     @property
     def size_text(self) -> str:
@@ -31,8 +32,11 @@ def _size(n: int) -> str:
 MODEL_LIMITS = YamlLimits(max_bytes=512 * 1024, max_depth=32, max_nodes=100_000)
 """A model file: 512 KiB, 32 levels (about 14 levels of `all:` / `any:` / `not:`), 100,000 nodes."""
 
-CASE_LIMITS = YamlLimits(max_bytes=8 * 1024 * 1024, max_depth=32, max_nodes=1_000_000)
+CASE_LIMITS = YamlLimits(max_bytes=8 * 1024 * 1024, max_depth=32, max_nodes=1_000_000, kind="test cases file")
 """A file of model test cases, which may list many events."""
+
+WORKSPACE_LIMITS = YamlLimits(max_bytes=512 * 1024, max_depth=32, max_nodes=100_000, kind="workspace file")
+"""`leadscore.yaml`: settings and destinations."""
 
 MAX_RULES = 2_000
 """Rules in one model; every rule is evaluated for every lead."""

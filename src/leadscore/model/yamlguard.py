@@ -31,7 +31,7 @@ _UTF16_32_BOMS = (
 
 
 class RefusedYAML(MarkedYAMLError):
-    """YAML that is well-formed but not allowed in a model file; `problem_mark` says where."""
+    """YAML that is well-formed but not allowed in the file; `problem_mark` says where."""
 
 
 def read_yaml_text(path: Path, source: str, limits: YamlLimits) -> str:
@@ -98,9 +98,13 @@ class _GuardedComposer(Composer):
         if isinstance(event, DocumentStartEvent):
             if event.version is not None and tuple(event.version) != (1, 2):
                 version = ".".join(str(v) for v in event.version)
-                raise RefusedYAML(None, None, f"%YAML {version} directive: model files are YAML 1.2", event.start_mark)
+                raise RefusedYAML(
+                    None, None, f"%YAML {version} directive: a {self.limits.kind} is YAML 1.2", event.start_mark
+                )
             if event.tags:
-                raise RefusedYAML(None, None, "%TAG directives are not allowed in a model file", event.start_mark)
+                raise RefusedYAML(
+                    None, None, f"%TAG directives are not allowed in a {self.limits.kind}", event.start_mark
+                )
         return super().compose_document()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -109,22 +113,22 @@ class _GuardedComposer(Composer):
             raise RefusedYAML(
                 None,
                 None,
-                f"aliases (*{event.anchor}) are not allowed in a model file; write the value out",
+                f"aliases (*{event.anchor}) are not allowed in a {self.limits.kind}; write the value out",
                 event.start_mark,
             )
         if event.anchor is not None:
             raise RefusedYAML(
                 None,
                 None,
-                f"anchors (&{event.anchor}) are not allowed in a model file; write the value out",
+                f"anchors (&{event.anchor}) are not allowed in a {self.limits.kind}; write the value out",
                 event.start_mark,
             )
         tag = getattr(event, "tag", None)
         if tag is not None:
             shown = str(tag).replace("tag:yaml.org,2002:", "!!")
-            raise RefusedYAML(None, None, f"tags ({shown}) are not allowed in a model file", event.start_mark)
+            raise RefusedYAML(None, None, f"tags ({shown}) are not allowed in a {self.limits.kind}", event.start_mark)
         if isinstance(event, ScalarEvent) and event.value == "<<" and event.style is None:
-            raise RefusedYAML(None, None, "merge keys (<<) are not allowed in a model file", event.start_mark)
+            raise RefusedYAML(None, None, f"merge keys (<<) are not allowed in a {self.limits.kind}", event.start_mark)
         self._nodes += 1
         if self._nodes > self.limits.max_nodes:
             raise RefusedYAML(
