@@ -43,3 +43,7 @@ MAX_RULES = 2_000
 
 MAX_PATTERN_CHARS = 1_000
 """Characters of one `matches:` regular expression."""
+
+MAX_DURATION_S = 100 * 365 * 86_400
+"""The longest duration (`within:`, `half_life:`...): 100y. Longer ones mean "ever" anyway, and a window
+start of T minus thousands of years is before the first representable date."""
