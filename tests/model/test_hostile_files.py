@@ -201,3 +201,17 @@ def test_a_hostile_workspace_file_is_refused_without_a_traceback(tmp_path: Path,
     run = leadscore("queue", "--project", tmp_path)
     assert run.code != 0 and "Traceback" not in run.output, run.output
     assert "leadscore.yaml" + said in run.output, run.output
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('description: "\\ud800"\n', ":5:1: description: holds \\ud800"),
+        ('"k\\udfff": 1\n', ":5:1: k"),
+        ("labels:\n  t: [{label: \"\\udc00\"}]\n", ":6:"),
+    ],
+)
+def test_lone_surrogates_from_yaml_escapes_are_refused(tmp_path: Path, line: str, where: str) -> None:
+    # they decode from YAML but are not characters: hashing or storing the model used to fail with a traceback
+    run = refused(write(tmp_path, MINIMAL + line))
+    assert where in run.stderr and "lone UTF-16 surrogate" in run.stderr, run.stderr

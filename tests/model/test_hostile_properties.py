@@ -134,3 +134,13 @@ def test_any_pattern_is_either_refused_at_its_line_or_runs_in_linear_time(patter
     found: Callable[[str], bool] = searcher(pattern)
     for subject in ("a" * 20_000 + "!", "0" * 20_000, "ab" * 10_000 + "\n"):
         found(subject)  # RE2: linear in the text, whatever the pattern
+
+
+@HOSTILE
+@given(st.integers(0xD800, 0xDFFF), st.sampled_from(["description: {}", "rules:\n  - {{id: r, on: {}, points: 1}}"]))
+def test_any_lone_surrogate_escape_is_refused_at_its_line(code: int, where: str) -> None:
+    escaped = f'"\\u{code:04x}"'
+    head = "format: 1\nname: x\n"
+    body = where.format(escaped) + ("" if "rules" in where else "\nrules: [{id: r, on: v, points: 1}]")
+    exc = refusal(head + body + "\n")
+    assert exc.issues[0].line in (3, 4) and "lone UTF-16 surrogate" in exc.issues[0].message

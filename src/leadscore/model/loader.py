@@ -59,7 +59,9 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, Pos]) -> Any:
                 positions[(*loc, str(key))] = (line + 1, col + 1)
             except (KeyError, TypeError):
                 pass
-            out[str(key)] = _plain(value, (*loc, str(key)), positions)
+            name = str(key)
+            _check_text(name, (*loc, name))
+            out[name] = _plain(value, (*loc, name), positions)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -78,8 +80,27 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, Pos]) -> Any:
     if isinstance(node, float):
         return float(node)
     if isinstance(node, str):
-        return str(node)
+        text = str(node)
+        _check_text(text, loc)
+        return text
     return node
+
+
+class _NotText(Exception):
+    """A string that is not text: it holds a lone UTF-16 surrogate (a YAML escape such as `\\ud800`)."""
+
+    def __init__(self, loc: Loc, char: str) -> None:
+        self.loc = loc
+        self.char = char
+
+
+def _check_text(text: str, loc: Loc) -> None:
+    # a surrogate cannot be encoded to UTF-8: it would fail later, when the model is hashed or stored
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _NotText(loc, text[exc.start]) from None
 
 
 def _marked(exc: MarkedYAMLError, problem: str, source: str | None) -> ModelError:
@@ -132,7 +153,11 @@ def parse_yaml(text: str, source: str | None = None, limits: YamlLimits = MODEL_
         raise ModelError([ModelIssue("", problem, line, col)], source) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys in some versions)
         raise ModelError([ModelIssue("", f"invalid YAML: {exc}")], source) from None
-    return _plain(data, (), positions), positions
+    try:
+        return _plain(data, (), positions), positions
+    except _NotText as exc:
+        message = f"holds \\u{ord(exc.char):04x}, a lone UTF-16 surrogate, which is not a character"
+        raise ModelError([_locate(exc.loc, data, positions, message)], source) from None
 
 
 def load_model(path: str | Path) -> ScoringModel:
