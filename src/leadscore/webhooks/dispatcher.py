@@ -9,17 +9,17 @@ Runs may overlap (a cron run that outlasts its interval, several workers): each 
 its messages with a lease (`OutboxRepository.claim_due`), so a message is sent by one run only. The
 lease is long enough for the whole batch to time out; if the run dies before recording an outcome,
 the message is due again when the lease ends. Within a run, up to `concurrency` requests are in
-flight at once (one slow receiver no longer holds up every other message); outcomes are recorded
-as each request ends.
+flight at once (one slow receiver no longer holds up every other message), but the messages of one
+lead to one destination go one after the other, in order; outcomes are recorded as each request ends.
 """
 
 from __future__ import annotations
 
-import math
+import queue
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -112,26 +112,48 @@ class WebhookDispatcher:
         self.user_agent = user_agent
 
     def lease_s(self, count: int) -> float:
-        """How long a run holds `count` messages: every wave of `concurrency` requests timing out."""
+        """How long a run holds `count` messages: each one timing out after the other (the worst case,
+        when they all go to one lead, whose messages are sent in order)."""
         slowest = max((d.timeout_s for d in self.destinations.values()), default=0.0)
-        return math.ceil(count / self.concurrency) * slowest + LEASE_MARGIN_S
+        return count * slowest + LEASE_MARGIN_S
 
     def deliver_due(self, now: datetime | None = None, *, limit: int | None = None) -> DeliveryReport:
         """One attempt for each message due at `now` (default: the clock) that no other run holds,
-        up to `limit`; attempts are in the report in the order the messages were due."""
+        up to `limit`; attempts are in the report in the order the messages were due.
+
+        Messages to one destination about one lead are sent one after the other, in the order they
+        were due (a receiver sees `mql` before `sql`); the others go out concurrently.
+        """
         at = now if now is not None else self.clock()
         count = limit if limit is not None else self.batch_size
         lease_until = at + timedelta(seconds=self.lease_s(count))
         due = self.repository.claim_due(at, count, uuid.uuid4().hex, lease_until)
         if self.concurrency == 1 or len(due) <= 1:
             return DeliveryReport(tuple(self.deliver(m, at) for m in due))
+        chains: dict[tuple[str, str | int], list[int]] = {}
+        for i, m in enumerate(due):  # a message that names no lead is a chain of its own
+            chains.setdefault((m.destination, m.lead_id if m.lead_id is not None else i), []).append(i)
+        sent: queue.SimpleQueue[tuple[int, _Sent | BaseException]] = queue.SimpleQueue()
+
+        def send_chain(indices: list[int]) -> None:
+            for i in indices:
+                try:
+                    sent.put((i, self._send(due[i], at)))
+                except BaseException as exc:  # handed to the calling thread, which raises it
+                    sent.put((i, exc))
+                    return
+
         done: dict[int, DeliveryAttempt] = {}
-        with ThreadPoolExecutor(min(self.concurrency, len(due)), thread_name_prefix="leadscore-webhook") as pool:
-            sending = {pool.submit(self._send, m, at): i for i, m in enumerate(due)}
-            for future in as_completed(sending):
-                i = sending[future]
+        workers = min(self.concurrency, len(chains))
+        with ThreadPoolExecutor(workers, thread_name_prefix="leadscore-webhook") as pool:
+            for chain in chains.values():
+                pool.submit(send_chain, chain)
+            while len(done) < len(due):
+                i, outcome = sent.get()
+                if isinstance(outcome, BaseException):
+                    raise outcome
                 # recorded here, one at a time, as each request ends: no two threads write at once
-                done[i] = self._record(due[i], at, future.result())
+                done[i] = self._record(due[i], at, outcome)
         return DeliveryReport(tuple(done[i] for i in range(len(due))))
 
     def deliver(self, message: OutboxMessage, now: datetime) -> DeliveryAttempt:
