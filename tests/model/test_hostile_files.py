@@ -208,7 +208,7 @@ def test_a_hostile_workspace_file_is_refused_without_a_traceback(tmp_path: Path,
     [
         ('description: "\\ud800"\n', ":5:1: description: holds \\ud800"),
         ('"k\\udfff": 1\n', ":5:1: k"),
-        ("labels:\n  t: [{label: \"\\udc00\"}]\n", ":6:"),
+        ('labels:\n  t: [{label: "\\udc00"}]\n', ":6:"),
     ],
 )
 def test_lone_surrogates_from_yaml_escapes_are_refused(tmp_path: Path, line: str, where: str) -> None:
