@@ -54,6 +54,13 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "Predictive scoring at scale",
     ),
     ("predictive_runtime.py", None, [], "predictive_runtime.md", "Predictive scoring at run time"),
+    (
+        "webhook_delivery.py",
+        ["--delay", "0.2"],
+        ["--messages", "14", "--delay", "2"],
+        None,
+        "Webhook delivery to a slow receiver",
+    ),
 ]
 RESULTS = HERE / "results"
 

@@ -18,6 +18,7 @@ from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.numbers import bad_numbers
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
+from leadscore.model.loader import read_model_text
 from leadscore.store import files, maintenance, privacy, queries
 from leadscore.store.accounts import accounts as account_rollup
 from leadscore.store.base import LeadStore, open_store
@@ -256,9 +257,9 @@ class LeadService:
 
     # -- model changes ------------------------------------------------------------------------------
     def _candidate(self, path: str | Path) -> tuple[ScoringModel, str]:
-        text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
-        if text is None:
+        if not Path(path).is_file():
             raise ServiceError(f"{path}: model file not found")
+        text = read_model_text(path)
         return parse_model(text, source=str(path)), text
 
     def plan_model(self, path: str | Path, top: int = 10) -> maintenance.Plan:
@@ -325,8 +326,11 @@ class LeadService:
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self.store)
 
-    def deliver_webhooks(self, limit: int = 100, client: Any = None) -> Any:
-        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered)."""
+    def deliver_webhooks(self, limit: int = 100, client: Any = None, concurrency: int | None = None) -> Any:
+        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered).
+
+        Messages are claimed first, so runs that overlap never send the same message; up to
+        `concurrency` requests are in flight at once (default: the dispatcher's)."""
         import httpx
 
         from leadscore.webhooks import WebhookDispatcher
@@ -334,7 +338,15 @@ class LeadService:
         own = client is None
         http = client or httpx.Client()
         try:
-            dispatcher = WebhookDispatcher(self._destinations(), self.outbox(), http, clock=self.clock)
+            from leadscore.webhooks.dispatcher import DEFAULT_CONCURRENCY
+
+            dispatcher = WebhookDispatcher(
+                self._destinations(),
+                self.outbox(),
+                http,
+                clock=self.clock,
+                concurrency=concurrency if concurrency is not None else DEFAULT_CONCURRENCY,
+            )
             return dispatcher.deliver_due(self.clock(), limit=limit)
         finally:
             if own:

@@ -14,7 +14,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadscore.model.errors import ModelError
+from leadscore.model.limits import WORKSPACE_LIMITS
 from leadscore.model.loader import parse_yaml
+from leadscore.model.yamlguard import read_yaml_text
 
 PROJECT_FILE = "leadscore.yaml"
 DEFAULT_STORE = "sqlite:///leadscore.db"
@@ -94,7 +97,10 @@ class Workspace:
         path = Path(root) / PROJECT_FILE
         if not path.is_file():
             raise WorkspaceError(f"{path}: no project file (create one with `leadscore init`)")
-        data, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        try:
+            data, _ = parse_yaml(read_yaml_text(path, str(path), WORKSPACE_LIMITS), str(path), WORKSPACE_LIMITS)
+        except ModelError as exc:
+            raise WorkspaceError("; ".join(issue.format(str(path)) for issue in exc.issues)) from None
         try:
             project = ProjectFile.model_validate(data or {})
         except ValidationError as exc:

@@ -171,3 +171,11 @@ def test_outputs_by_extension(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["score"] == 3.0
     with pytest.raises(ValueError, match="unsupported output format"):
         run.write(tmp_path / "out.txt")
+
+
+def test_regex_end_anchor_means_the_end_of_the_text_in_both_engines() -> None:
+    # `matches` has RE2 semantics: `$` does not match before a final newline (Python's `re` did)
+    model = _model("  - {id: r, on: v, where: {path: {matches: 'c$'}}, points: 1}")
+    events = [Event.of("a", "v", AT, id="1", path="abc"), Event.of("b", "v", AT, id="2", path="abc\n")]
+    got = {r["lead_id"]: r["score"] for r in _same(model, [Lead("a"), Lead("b")], events)}
+    assert got == {"a": 1, "b": 0}

@@ -142,3 +142,25 @@ def test_examples_load() -> None:
     root = Path(__file__).resolve().parents[2] / "examples"
     for path in root.glob("*/model.yaml"):
         assert load_model(path).rules
+
+
+def test_a_decay_error_is_reported_once_for_the_kind_written() -> None:
+    head = "format: 1\nname: t\nrules:\n  - id: r\n    on: visit\n    points: 1\n"
+    assert errors(head + "    decay: {half_life: 0s}\n") == [
+        "m.yaml:7:13: rules[0].decay.half_life: a duration must be positive, got '0s'"
+    ]
+    assert errors(head + "    decay: {half_lif: 1d}\n") == [
+        "m.yaml:7:5: rules[0].decay: a decay needs exactly one of `half_life:` or `linear:` (a duration)"
+    ]
+
+
+@pytest.mark.parametrize("duration", ["101y", "36501d", "99999999999999999y", "9" * 5000 + "s"])
+def test_durations_beyond_a_century_are_refused(duration: str) -> None:
+    # T - within must stay a date: 9999999999999y used to end scoring of a score_changed trigger in a traceback
+    text = f"format: 1\nname: t\nrules:\n  - {{id: r, on: visit, points: 1, within: {duration}}}\n"
+    [message] = errors(text)
+    assert message.startswith("m.yaml:4:") and "a duration of at most 100y (the limit)" in message
+
+
+def test_a_century_is_allowed() -> None:
+    assert parse_model("format: 1\nname: t\nrules:\n  - {id: r, on: visit, points: 1, within: 100y}\n").rules

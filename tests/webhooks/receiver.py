@@ -49,6 +49,8 @@ class Receiver:
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
         self.port = 0
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests being answered at one time
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -80,8 +82,13 @@ def running(receiver: Receiver) -> Iterator[Receiver]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             ok = signature_ok(receiver.secret, headers, body)
             reply = receiver._next(self.path, Received(self.path, headers, body, ok))
+            with receiver._lock:
+                receiver.in_flight += 1
+                receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
             if reply.delay_s:
                 time.sleep(reply.delay_s)
+            with receiver._lock:
+                receiver.in_flight -= 1
             status = reply.status if ok else 401
             data = (reply.body if ok else "bad signature").encode()
             try:

@@ -259,3 +259,25 @@ def test_each_transition_reaches_the_receiver_once(receiver: Receiver, outbox: M
         ("to-mql", "mql"),
     ]
     assert len({r.headers["webhook-id"] for r in receiver.at("/e2e")}) == 3
+
+
+def test_a_leads_messages_go_in_order_while_others_go_concurrently(
+    receiver: Receiver, outbox: MemoryOutbox, client: httpx.Client
+) -> None:
+    url = receiver.on("/order", Reply(200, delay_s=0.3))
+    dest = Destination(name="crm", url=url, secret=SECRET)
+    t = now()
+    for i in range(3):  # one lead's transitions, due in this order
+        outbox.enqueue([OutboxMessage(f"trg_lead_a{i}", "crm", {"step": i}, t, t, lead_id="a")])
+    for i in range(5):
+        outbox.enqueue([OutboxMessage(f"trg_other{i}", "crm", {"n": i}, t, t, lead_id=f"o{i}")])
+    receiver.most_in_flight = 0
+    report = WebhookDispatcher([dest], outbox, client, concurrency=4).deliver_due(t)
+    assert report.delivered == 8
+    a0, a1, a2 = report.attempts[:3]
+    assert [a.message_id for a in (a0, a1, a2)] == ["trg_lead_a0", "trg_lead_a1", "trg_lead_a2"]
+    for before, after in ((a0, a1), (a1, a2)):  # each sent once the one before it was answered
+        assert after.at >= before.at + timedelta(milliseconds=before.duration_ms * 0.9)
+    arrived = [r.headers["webhook-id"] for r in receiver.at("/order")]
+    assert [m for m in arrived if m.startswith("trg_lead_a")] == ["trg_lead_a0", "trg_lead_a1", "trg_lead_a2"]
+    assert receiver.most_in_flight > 1  # (this receiver is shared: the bound is checked where it is not)

@@ -48,3 +48,17 @@ def test_attempts_states_and_requeue() -> None:
     assert box.get("a").next_attempt_at == later + timedelta(minutes=1)
     box.mark_delivered("b", later)
     assert box.get("b").status == "delivered" and box.get("b").delivered_at == later
+
+
+def test_a_claim_hides_messages_from_other_runs_until_its_lease_ends_or_an_outcome() -> None:
+    box = MemoryOutbox()
+    box.enqueue([message("a"), message("b"), message("c")])
+    lease = T0 + timedelta(minutes=5)
+    assert [m.id for m in box.claim_due(T0, 2, "run1", lease)] == ["a", "b"]
+    assert [m.id for m in box.claim_due(T0, 10, "run2", lease)] == ["c"]
+    assert box.claim_due(T0 + timedelta(minutes=1), 10, "run3", lease) == []
+    box.schedule_retry("a", T0 + timedelta(minutes=2), "HTTP 503")  # an outcome releases the claim
+    assert [m.id for m in box.claim_due(T0 + timedelta(minutes=2), 10, "run3", lease)] == ["a"]
+    # run1 died holding b, the others never reported: once their leases end, all is due again
+    assert [m.id for m in box.claim_due(lease, 10, "run4", lease + timedelta(minutes=5))] == ["b", "c", "a"]
+    assert box.claimed_by("b") == "run4"

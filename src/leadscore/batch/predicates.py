@@ -63,8 +63,9 @@ def _matches(value: Sequence[TypedExpr], pattern: str) -> str:
         raise NotExpressible(f"regular expression {pattern!r} uses constructs whose meaning differs between engines")
     if "[:" in pattern or ("$" in pattern and "[" in pattern):
         raise NotExpressible(f"regular expression {pattern!r} uses constructs whose meaning differs between engines")
-    # Python's `$` also matches before a final newline; RE2's only at the very end
-    pattern = re.sub(r"(?<!\\)\$", lambda _: "\\n?$", pattern)
+    # `matches` has RE2 semantics in the pure scorer too (leadscore.model.regex): `$` is the very end
+    # of the text, as in DuckDB and PostgreSQL, so the pattern goes to SQL unchanged. (Java's `$`, on
+    # Spark, also matches before a final line terminator.)
     expr = _slot(value, "str")
     if expr is None:
         return "FALSE"

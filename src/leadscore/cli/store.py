@@ -375,10 +375,16 @@ def outcome(lead: str, outcome: str, at: AtOpt = None, project: ProjectOpt = Non
     out.print(f"{lead}: stage {result.stage}, score {result.score:.2f}")
 
 
-def webhooks_deliver(limit: int = 100, project: ProjectOpt = None) -> None:
+def webhooks_deliver(
+    limit: int = 100,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Requests in flight at once (runs that overlap never share a message).")
+    ] = 8,
+    project: ProjectOpt = None,
+) -> None:
     """One delivery attempt for every due trigger message."""
     with _service(project) as service:
-        report = service.deliver_webhooks(limit)
+        report = service.deliver_webhooks(limit, concurrency=concurrency)
     out.print(f"{report.delivered} delivered, {report.retried} to retry, {report.dead_lettered} dead-lettered")
 
 

@@ -6,11 +6,11 @@ every predicate except `exists: false`. Each predicate is compiled once into a c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from leadscore.model.predicates import PredicateFields
+from leadscore.model.regex import searcher
 
 
 class _Missing:
@@ -95,8 +95,8 @@ def _one(key: str, arg: Any) -> Test:
         needle = str(arg).lower()
         return lambda v: isinstance(v, str) and needle in v.lower()
     if key == "matches":
-        pattern = re.compile(str(arg))
-        return lambda v: isinstance(v, str) and pattern.search(v) is not None
+        found = searcher(str(arg))  # RE2: linear time, so no pattern can stall scoring
+        return lambda v: isinstance(v, str) and found(v)
     raise ValueError(f"unknown predicate {key!r}")  # pragma: no cover - the spec forbids it
 
 

@@ -8,13 +8,23 @@ the same key, and an outbox with a unique key absorbs the repeats.
 
 How the key is made, per kind, and its limits:
 
-- `stage_changed`: from the stage change in `current.stage_history` (previous stage, new stage and
-  the time of the change). The history is replayed from the event log, so the same events give the
-  same times whoever replays them. A lead moving lead -> mql -> sql within one evaluation fires
-  `to: mql` and `to: sql` once each. A backdated event that moves an already reported change to an
-  earlier time does not fire it again (changes are matched by their (from, to) pair, in order).
-  A late event that rewrites the path (e.g. mql -> recycled becomes mql -> sql -> recycled) fires
-  the steps that are new on the rewritten path; what was reported stays reported.
+- `stage_changed`: the trigger, the lead, the stage entered and which entry into that stage this is
+  (the n-th change into it that the trigger watches, counted along `current.stage_history`), never
+  the time the replay places the change at: events that arrive late move changes in time, and the
+  same transition must keep its key. So, whatever order the events arrive in:
+  - a late event that moves a reported change to another time sends nothing again (same n);
+  - a late event that removes a reported change, and a later one that brings it back (at another
+    time), sends nothing again: the first entry into `mql` is the first entry whenever it happens;
+  - the n-th entry into a stage is sent once, the first time an evaluation shows n entries. If late
+    events then remove entries (e.g. a late `sales_rejected` rewrites lead -> mql -> recycled -> mql
+    into lead -> mql -> recycled), the message for the entry that no longer exists has been sent and
+    is not recalled. This is the one case where the messages depend on the arrival order: a lead gets
+    one message per n up to the largest number of entries any evaluation of its log has shown.
+  The n-th entry is new when `previous` showed fewer than n (so, over any sequence of evaluations,
+  the keys sent are exactly entries 1..max); a lead moving lead -> mql -> sql within one evaluation
+  fires `to: mql` and `to: sql` once each. The payload describes the change as the evaluation that
+  sent it saw it (its time, its previous stage, `entry`: n). Events at the same instant are replayed
+  in the order they were stored, so for them the arrival order decides the path.
 - `label_changed`: from the label set, the old and new label and the evaluation time of `previous`
   (the last result that still showed the old label). A retry reads the same previous result and
   gets the same key; a label that flips back and forth fires once per flip.
@@ -109,11 +119,12 @@ def detect_triggers(
             "score_changed triggers need the score at the start of their window "
             f"(pass score_before_window): {', '.join(score_triggers)}"
         )
-    stage_moves = _new_stage_changes(previous, current) if any(t.on == "stage_changed" for t in model.triggers) else []
+    watch_stages = any(t.on == "stage_changed" for t in model.triggers)
+    reconciled = _reconciliation(previous, current) if watch_stages else None
     found: list[tuple[int, int, TriggerFiring]] = []
     for index, trigger in enumerate(model.triggers):
         if trigger.on == "stage_changed":
-            firings = [_stage_firing(model, trigger, current, c) for c in stage_moves if _stage_matches(trigger, c)]
+            firings = _stage_firings(model, trigger, previous, current, reconciled)
         elif trigger.on == "label_changed":
             firings = _label_firings(model, trigger, previous, current)
         else:
@@ -136,34 +147,40 @@ def _holds(trigger: Trigger, current: Result, attributes: Mapping[str, Any]) -> 
 # -- stage_changed ------------------------------------------------------------------------------
 
 
-def _new_stage_changes(previous: Result | None, current: Result) -> list[StageChange]:
-    """The changes of `current.stage_history` that `previous` had not seen yet, in time order.
+def _moves(history: Iterable[StageChange]) -> list[StageChange]:
+    return [c for c in history if c.previous is not None]
 
-    Changes are matched by their (from, to) pair in order, not by time, so a backdated event that
-    moves a known change earlier does not make it new. When both results end in different stages
-    and no new change explains it (e.g. the `stage` attribute was edited), one change from the old
-    to the new stage is reported at the time of the last history entry.
+
+def _reconciliation(previous: Result | None, current: Result) -> StageChange | None:
+    """A change from the previous stage to the current one when the replay does not explain it.
+
+    When both results end in different stages and no change of `current` that `previous` had not
+    seen leads to the new stage (e.g. the `stage` attribute was edited), one change from the old to
+    the new stage is reported at the time of the last history entry. Not when late events removed a
+    change the previous replay had: the stage going back is the replay correcting itself, not a
+    transition of the lead.
     """
-    moves = [c for c in current.stage_history if c.previous is not None]
-    if previous is None:
-        return moves
+    if previous is None or previous.stage is None or current.stage is None or previous.stage == current.stage:
+        return None
+    moves = _moves(current.stage_history)
     if previous.stage_history:
-        known: Counter[tuple[str | None, str]] = Counter(
-            (c.previous, c.stage) for c in previous.stage_history if c.previous is not None
-        )
+        known = Counter((c.previous, c.stage) for c in _moves(previous.stage_history))
+        now = Counter((c.previous, c.stage) for c in moves)
+        if any(now[pair] < n for pair, n in known.items()):
+            return None
         seen: Counter[tuple[str | None, str]] = Counter()
-        new: list[StageChange] = []
         for c in moves:
             seen[(c.previous, c.stage)] += 1
-            if seen[(c.previous, c.stage)] > known[(c.previous, c.stage)]:
-                new.append(c)
-    else:
-        new = [c for c in moves if c.at > previous.at]
-    old, now = previous.stage, current.stage
-    if old is not None and now is not None and old != now and not any(c.stage == now for c in new):
-        last_at = current.stage_history[-1].at if current.stage_history else current.at
-        new.append(StageChange(now, last_at, old, "reconciled"))
-    return new
+            if c.stage == current.stage and seen[(c.previous, c.stage)] > known[(c.previous, c.stage)]:
+                return None
+    elif any(c.stage == current.stage and c.at > previous.at for c in moves):
+        return None
+    last_at = current.stage_history[-1].at if current.stage_history else current.at
+    return StageChange(current.stage, last_at, previous.stage, "reconciled")
+
+
+def _entries(trigger: Trigger, changes: Iterable[StageChange]) -> Counter[str]:
+    return Counter(c.stage for c in changes if _stage_matches(trigger, c))
 
 
 def _stage_matches(trigger: Trigger, change: StageChange) -> bool:
@@ -172,12 +189,41 @@ def _stage_matches(trigger: Trigger, change: StageChange) -> bool:
     return trigger.from_ is None or change.previous in trigger.from_
 
 
-def _stage_firing(model: ScoringModel, trigger: Trigger, current: Result, change: StageChange) -> TriggerFiring:
-    key = idempotency_key(
-        "stage_changed", model.name, trigger.id, current.lead_id, change.previous, change.stage, change.at
-    )
-    details = {"cause": change.cause, "event_id": change.event_id}
-    return _firing(trigger, current, "stage_changed", change.at, change.previous, change.stage, key, details)
+def _stage_firings(
+    model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result, reconciled: StageChange | None
+) -> list[TriggerFiring]:
+    """One firing per entry into a stage that `previous` had not shown, numbered (see the docstring).
+
+    The n-th entry into a stage is new when `previous` shows fewer than n such entries; a previous
+    result without a history counts the changes after its time.
+    """
+    moves = _moves(current.stage_history) + ([reconciled] if reconciled is not None else [])
+    known = _entries(trigger, _moves(previous.stage_history)) if previous is not None else Counter()
+    entered: Counter[str] = Counter()
+    firings = []
+    for change in moves:
+        if not _stage_matches(trigger, change):
+            continue
+        entered[change.stage] += 1
+        n = entered[change.stage]
+        if previous is None or change is reconciled:
+            new = True
+        elif previous.stage_history:
+            new = n > known[change.stage]
+        else:
+            new = change.at > previous.at
+        if new:
+            key = stage_entry_key(model, trigger, current.lead_id, change.stage, n)
+            details = {"cause": change.cause, "event_id": change.event_id, "entry": n}
+            firings.append(
+                _firing(trigger, current, "stage_changed", change.at, change.previous, change.stage, key, details)
+            )
+    return firings
+
+
+def stage_entry_key(model: ScoringModel, trigger: Trigger, lead_id: str, stage: str, entry: int) -> str:
+    """The key of the `entry`-th change into `stage` that `trigger` watches, for one lead (1 = first)."""
+    return idempotency_key("stage_changed", model.name, trigger.id, lead_id, stage, entry)
 
 
 # -- label_changed ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
+from leadscore.model.limits import MAX_DURATION_S
+
 UNITS: dict[str, int] = {
     "s": 1,
     "min": 60,
@@ -57,10 +59,16 @@ def parse_duration(value: Any) -> Duration:
     m = _PATTERN.match(value)
     if not m:
         raise ValueError(f"expected a duration such as 90s, 30min, 12h, 180d, 26w, 6mo or 1y, got {value!r}")
-    amount = int(m.group(1))
+    digits = m.group(1).lstrip("0") or "0"
+    if len(digits) > 12:  # refused before converting: no need to turn a million digits into an int
+        raise ValueError(f"a duration of at most 100y (the limit), got {value[:40]!r}")
+    amount = int(digits)
     if amount <= 0:
         raise ValueError(f"a duration must be positive, got {value!r}")
-    return Duration(amount * UNITS[m.group(2)], value.strip())
+    seconds = amount * UNITS[m.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration of at most 100y (the limit), got {value!r}")
+    return Duration(seconds, value.strip())
 
 
 DurationField = Annotated[

@@ -8,6 +8,8 @@ which are mapped onto those positions.
 from __future__ import annotations
 
 import difflib
+import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from leadscore.model.checks import check_model
 from leadscore.model.errors import ModelError, ModelIssue
+from leadscore.model.limits import MODEL_LIMITS, YamlLimits
 from leadscore.model.spec import ScoringModel
+from leadscore.model.yamlguard import RefusedYAML, check_text_size, guarded_composer, read_yaml_text
 
 Pos = tuple[int, int]
 Loc = tuple[str | int, ...]
@@ -33,9 +39,11 @@ class _Constructor(RoundTripConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
 
 
-def _yaml() -> YAML:
+def _yaml(limits: YamlLimits) -> YAML:
     y = YAML(typ="rt")
     y.Constructor = _Constructor
+    y.Composer = guarded_composer(limits)
+    y.max_depth = limits.max_depth
     y.version = (1, 2)
     y.allow_duplicate_keys = False
     return y
@@ -51,7 +59,9 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, Pos]) -> Any:
                 positions[(*loc, str(key))] = (line + 1, col + 1)
             except (KeyError, TypeError):
                 pass
-            out[str(key)] = _plain(value, (*loc, str(key)), positions)
+            name = str(key)
+            _check_text(name, (*loc, name))
+            out[name] = _plain(value, (*loc, name), positions)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -70,35 +80,96 @@ def _plain(node: Any, loc: Loc, positions: dict[Loc, Pos]) -> Any:
     if isinstance(node, float):
         return float(node)
     if isinstance(node, str):
-        return str(node)
+        text = str(node)
+        _check_text(text, loc)
+        return text
     return node
 
 
-def parse_yaml(text: str, source: str | None = None) -> tuple[Any, dict[Loc, Pos]]:
+class _NotText(Exception):
+    """A string that is not text: it holds a lone UTF-16 surrogate (a YAML escape such as `\\ud800`)."""
+
+    def __init__(self, loc: Loc, char: str) -> None:
+        self.loc = loc
+        self.char = char
+
+
+def _check_text(text: str, loc: Loc) -> None:
+    # a surrogate cannot be encoded to UTF-8: it would fail later, when the model is hashed or stored
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _NotText(loc, text[exc.start]) from None
+
+
+def _marked(exc: MarkedYAMLError, problem: str, source: str | None) -> ModelError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return ModelError([ModelIssue("", problem, line, col)], source)
+
+
+# Python refuses to convert integers of more digits than this (a guard against quadratic conversion)
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+_LONG_NUMBER = re.compile(rf"[0-9_]{{{_MAX_DIGITS + 1},}}")
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def parse_yaml(text: str, source: str | None = None, limits: YamlLimits = MODEL_LIMITS) -> tuple[Any, dict[Loc, Pos]]:
+    """Plain Python from YAML text, with the position of every key and item.
+
+    Within `limits` (size, depth, node count), and without aliases, anchors, tags or directives
+    other than `%YAML 1.2` (see `leadscore.model.yamlguard` for why).
+    """
+    check_text_size(text, source, limits)
     positions: dict[Loc, Pos] = {}
     try:
-        data = _yaml().load(text)
+        data = _yaml(limits).load(text)
+    except RefusedYAML as exc:
+        raise _marked(exc, str(exc.problem), source) from None
+    except MaxDepthExceededError as exc:
+        problem = f"nested more than {limits.max_depth} levels deep (the limit for this kind of file)"
+        raise _marked(exc, problem, source) from None
+    except RecursionError:  # not reached within the depth bound; a last guard against a traceback
+        raise ModelError([ModelIssue("", "nested too deeply")], source) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ModelError([ModelIssue("", f"invalid YAML: {problem}", line, col)], source) from None
+        said = ", ".join(str(part) for part in (exc.context, exc.problem) if part) or "not YAML"
+        raise _marked(exc, f"invalid YAML: {said}", source) from None
+    except ReaderError as exc:  # a character YAML does not allow (NUL, other control characters)
+        line, col = _line_col(text, int(exc.position))
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        problem = f"invalid YAML: character {char} is not allowed in YAML ({exc.reason})"
+        raise ModelError([ModelIssue("", problem, line, col)], source) from None
+    except ValueError as exc:
+        long_number = _LONG_NUMBER.search(text)
+        if long_number is None:
+            raise ModelError([ModelIssue("", f"invalid YAML: {exc}")], source) from None
+        line, col = _line_col(text, long_number.start())
+        problem = f"a number of more than {_MAX_DIGITS} digits"
+        raise ModelError([ModelIssue("", problem, line, col)], source) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys in some versions)
         raise ModelError([ModelIssue("", f"invalid YAML: {exc}")], source) from None
-    return _plain(data, (), positions), positions
+    try:
+        return _plain(data, (), positions), positions
+    except _NotText as exc:
+        message = f"holds \\u{ord(exc.char):04x}, a lone UTF-16 surrogate, which is not a character"
+        raise ModelError([_locate(exc.loc, data, positions, message)], source) from None
 
 
 def load_model(path: str | Path) -> ScoringModel:
     """Read and validate a model file. Raises ModelError listing every problem with its line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError([ModelIssue("", "file not found")], str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError([ModelIssue("", f"cannot read the file: {exc}")], str(p)) from None
-    return parse_model(text, source=str(p))
+    return parse_model(read_model_text(p), source=str(p))
+
+
+def read_model_text(path: str | Path) -> str:
+    """The text of a model file: UTF-8, at most `MODEL_LIMITS.max_bytes`, or a ModelError saying why not."""
+    p = Path(path)
+    return read_yaml_text(p, str(p), MODEL_LIMITS)
 
 
 def parse_model(text: str, source: str | None = None) -> ScoringModel:
@@ -192,14 +263,18 @@ def _issue(err: Any, data: Any, positions: dict[Loc, Pos]) -> ModelIssue:
         pattern = str((err.get("ctx") or {}).get("pattern", ""))
         allowed = "lowercase letters, digits, '-'" + (" and '_'" if "_" in pattern else "")
         message = f"expected only {allowed} (pattern {pattern})"
+    if kind == "too_long":
+        ctx = err.get("ctx") or {}
+        message = f"at most {ctx.get('max_length')} items (the limit), got {ctx.get('actual_length')}"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if (
         "input" in err
-        and kind not in ("condition_kind", "rule_kind", "model_type")
+        and kind not in ("condition_kind", "rule_kind", "decay_kind", "model_type")
         and not isinstance(err["input"], dict | list)
     ) and repr(err["input"]) not in message:
-        message += f" (got {err['input']!r})"
+        got = repr(err["input"])
+        message += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
     return _locate(real, data, positions, message)
 
 

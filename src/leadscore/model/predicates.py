@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadscore.domain.numbers import check_number
+from leadscore.model.regex import PatternError, compile_pattern
 
 # a number in a predicate is finite and within the range data may hold (`domain.numbers`)
 Scalar = Annotated[str | int | float | bool, Field(union_mode="smart"), AfterValidator(check_number)]
@@ -42,9 +42,9 @@ class PredicateFields(Strict):
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def predicate_items(self) -> list[tuple[str, Any]]:

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag,
 from leadscore.domain.numbers import check_number
 from leadscore.model.conditions import Condition, EventTypes, Where, _as_type_list
 from leadscore.model.durations import DurationField
+from leadscore.model.limits import MAX_RULES
 from leadscore.model.predicates import Predicate, Strict
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
@@ -54,7 +55,23 @@ class Linear(Strict):
     linear: DurationField
 
 
-Decay = HalfLife | Linear
+def _decay_kind(value: Any) -> str | None:
+    if isinstance(value, HalfLife | Linear):
+        return "half_life" if isinstance(value, HalfLife) else "linear"
+    if isinstance(value, dict) and len({"half_life", "linear"} & set(value)) == 1:
+        return "half_life" if "half_life" in value else "linear"
+    return None
+
+
+# tagged by its key, so an error in `half_life:` is reported once, not also as "missing `linear`"
+Decay = Annotated[
+    Union[Annotated[HalfLife, Tag("half_life")], Annotated[Linear, Tag("linear")]],  # noqa: UP007
+    Discriminator(
+        _decay_kind,
+        custom_error_type="decay_kind",
+        custom_error_message="a decay needs exactly one of `half_life:` or `linear:` (a duration)",
+    ),
+]
 
 
 class _RuleBase(Strict):
@@ -197,7 +214,7 @@ class ScoringModel(Strict):
     name: Name
     description: str | None = None
     dimensions: dict[str, Dimension] | None = None
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1, max_length=MAX_RULES)
     labels: dict[str, list[LabelBand]] = {}
     lifecycle: Lifecycle | None = None
     playbooks: list[Playbook] = []

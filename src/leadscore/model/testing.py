@@ -29,8 +29,10 @@ from leadscore.domain.numbers import bad_numbers
 from leadscore.engine import Scorer, ScoringDataError, scorer_for
 from leadscore.model.durations import parse_duration
 from leadscore.model.errors import ModelError, ModelIssue
+from leadscore.model.limits import CASE_LIMITS
 from leadscore.model.loader import Loc, Pos, parse_yaml
 from leadscore.model.spec import ScoringModel
+from leadscore.model.yamlguard import read_yaml_text
 
 TOLERANCE = 1e-9
 DEFAULT_LEAD_ID = "lead"
@@ -133,8 +135,8 @@ class _Reader:
 
     def read(self) -> list[Case]:
         try:
-            text = Path(self.source).read_text(encoding="utf-8")
-            data, self.positions = parse_yaml(text, self.source)
+            text = read_yaml_text(Path(self.source), self.source, CASE_LIMITS)
+            data, self.positions = parse_yaml(text, self.source, CASE_LIMITS)
         except ModelError as exc:
             self.issues.extend(exc.issues)
             return []

@@ -75,6 +75,43 @@ class SqlOutboxRepository:
         with self.store.read() as conn:
             return [_message(r) for r in conn.execute(query)]
 
+    def claim_due(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxMessage]:
+        """Claim due messages no other run holds: pick them, then mark them, in one transaction.
+
+        PostgreSQL: the rows are picked `FOR UPDATE SKIP LOCKED`, so a concurrent claimer skips the
+        rows being claimed instead of waiting for them, and holds them until the claim commits; a
+        row claimed and committed meanwhile fails the claim condition, checked again on the locked
+        row. SQLite: the write transaction holds the database's single write lock (BEGIN IMMEDIATE),
+        so no two claims interleave. (One `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE
+        SKIP LOCKED)` is not enough: PostgreSQL may run the subquery again per row and claim more
+        than `n`.)
+        """
+        at = to_micros(now)
+        free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= at)
+        due = sa.and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= at, free)
+        pick = (
+            sa.select(outbox.c.id)
+            .where(due)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(max(0, limit))
+            .with_for_update(skip_locked=True)
+        )
+
+        def claim(conn: Connection) -> list[Any]:
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            mark = (
+                outbox.update()
+                .where(outbox.c.id.in_(ids))
+                .values(claimed_by=owner, claimed_until=to_micros(lease_until))
+            )
+            conn.execute(mark)
+            return list(conn.execute(sa.select(outbox).where(outbox.c.id.in_(ids))))
+
+        rows = self.store.transact(claim)
+        return [_message(r) for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))]
+
     def record_attempt(self, attempt: DeliveryAttempt) -> None:
         with self.store.write() as conn:
             outbox_id = conn.execute(
@@ -103,11 +140,13 @@ class SqlOutboxRepository:
     def mark_delivered(self, message_id: str, at: datetime) -> None:
         self._set(message_id, status=DELIVERED, next_attempt_at=None, last_error=None)
 
+    # A run whose lease ran out may report a failure after another run delivered the message:
+    # a delivered message stays delivered (it would otherwise be sent again).
     def schedule_retry(self, message_id: str, at: datetime, error: str | None) -> None:
-        self._set(message_id, status=PENDING, next_attempt_at=to_micros(at), last_error=error)
+        self._set(message_id, status=PENDING, next_attempt_at=to_micros(at), last_error=error, _undelivered=True)
 
     def dead_letter(self, message_id: str, at: datetime, reason: str) -> None:
-        self._set(message_id, status=DEAD, next_attempt_at=None, last_error=reason)
+        self._set(message_id, status=DEAD, next_attempt_at=None, last_error=reason, _undelivered=True)
 
     def requeue_dead(self, now: datetime, *, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
         stmt = outbox.update().where(outbox.c.status == DEAD)
@@ -116,7 +155,8 @@ class SqlOutboxRepository:
         if destination:
             stmt = stmt.where(outbox.c.destination == destination)
         with self.store.write() as conn:
-            return int(conn.execute(stmt.values(status=PENDING, next_attempt_at=to_micros(now), attempts=0)).rowcount)
+            fresh = {"status": PENDING, "next_attempt_at": to_micros(now), "attempts": 0, "claimed_until": None}
+            return int(conn.execute(stmt.values(claimed_by=None, **fresh)).rowcount)
 
     def messages(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
@@ -153,6 +193,11 @@ class SqlOutboxRepository:
         with self.store.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def _set(self, message_id: str, **values: Any) -> None:
+    def _set(self, message_id: str, _undelivered: bool = False, **values: Any) -> None:
+        """Record an outcome; it also releases the claim of the run that made the attempt."""
+        values.update(claimed_by=None, claimed_until=None)
+        stmt = outbox.update().where(outbox.c.idempotency_key == message_id)
+        if _undelivered:
+            stmt = stmt.where(outbox.c.status != DELIVERED)
         with self.store.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.idempotency_key == message_id).values(**values))
+            conn.execute(stmt.values(**values))

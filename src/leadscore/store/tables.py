@@ -147,6 +147,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", Micros, nullable=True),
     sa.Column("created_at", Micros, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+    # the delivery run sending the message, until when (overlapping runs skip it; see outbox_repo)
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", Micros, nullable=True),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 

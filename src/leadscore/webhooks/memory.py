@@ -20,6 +20,7 @@ class MemoryOutbox:
         self._lock = threading.Lock()
         self._messages: dict[str, OutboxMessage] = {}
         self._log: list[DeliveryAttempt] = []
+        self._claims: dict[str, tuple[str, datetime]] = {}  # message id -> (owner, until)
 
     # -- writing -------------------------------------------------------------------------------
     def enqueue(self, messages: Iterable[OutboxMessage]) -> int:
@@ -39,6 +40,28 @@ class MemoryOutbox:
         due.sort(key=lambda m: (m.next_attempt_at, m.created_at, m.id))
         return due[: max(0, limit)]
 
+    def claim_due(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxMessage]:
+        with self._lock:
+            free = [
+                m
+                for m in self._messages.values()
+                if m.status == "pending" and m.next_attempt_at <= now and not self._held(m.id, now)
+            ]
+            free.sort(key=lambda m: (m.next_attempt_at, m.created_at, m.id))
+            taken = free[: max(0, limit)]
+            for m in taken:
+                self._claims[m.id] = (owner, lease_until)
+            return taken
+
+    def _held(self, message_id: str, now: datetime) -> bool:
+        claim = self._claims.get(message_id)
+        return claim is not None and claim[1] > now
+
+    def claimed_by(self, message_id: str) -> str | None:
+        with self._lock:
+            claim = self._claims.get(message_id)
+            return claim[0] if claim else None
+
     def record_attempt(self, attempt: DeliveryAttempt) -> None:
         with self._lock:
             self._log.append(attempt)
@@ -49,18 +72,23 @@ class MemoryOutbox:
 
     def mark_delivered(self, message_id: str, at: datetime) -> None:
         with self._lock:
+            self._claims.pop(message_id, None)
             m = self._get(message_id)
             self._messages[m.id] = replace(m, status="delivered", delivered_at=at, last_error=None)
 
     def schedule_retry(self, message_id: str, at: datetime, error: str | None) -> None:
         with self._lock:
+            self._claims.pop(message_id, None)
             m = self._get(message_id)
-            self._messages[m.id] = replace(m, status="pending", next_attempt_at=at, last_error=error)
+            if m.status != "delivered":  # a late report of a run whose lease ran out
+                self._messages[m.id] = replace(m, status="pending", next_attempt_at=at, last_error=error)
 
     def dead_letter(self, message_id: str, at: datetime, reason: str) -> None:
         with self._lock:
+            self._claims.pop(message_id, None)
             m = self._get(message_id)
-            self._messages[m.id] = replace(m, status="dead", last_error=reason, last_attempt_at=at)
+            if m.status != "delivered":
+                self._messages[m.id] = replace(m, status="dead", last_error=reason, last_attempt_at=at)
 
     def requeue_dead(self, now: datetime, *, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
         wanted = set(ids) if ids is not None else None

@@ -84,13 +84,20 @@ def messages_for(firings: Iterable[TriggerFiring], now: datetime) -> list[Outbox
 class OutboxRepository(Protocol):
     """What the dispatcher and `leadscore webhooks redeliver` need from storage.
 
-    Implementations that let several dispatchers run at once should claim what `fetch_due`
-    returns (e.g. `FOR UPDATE SKIP LOCKED`, or a lease that pushes `next_attempt_at` ahead); a
-    message sent twice is harmless for receivers that deduplicate on `webhook-id`, but wasteful.
+    Several dispatchers may run at once (cron runs that overlap, several workers): each takes its
+    messages with `claim_due`, which must hand a message to one of them only, until the claim's
+    lease runs out. Recording the outcome (`mark_delivered`, `schedule_retry`, `dead_letter`)
+    releases the claim.
     """
 
     def fetch_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        """Up to `limit` pending messages with `next_attempt_at <= now`, the longest waiting first."""
+        """Up to `limit` pending messages with `next_attempt_at <= now`, the longest waiting first
+        (claimed or not: for looking, not for sending)."""
+        ...
+
+    def claim_due(self, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[OutboxMessage]:
+        """Like `fetch_due`, but only messages no other run holds (never claimed, or their claim
+        lapsed at or before `now`), and atomically claimed for `owner` until `lease_until`."""
         ...
 
     def record_attempt(self, attempt: DeliveryAttempt) -> None:
