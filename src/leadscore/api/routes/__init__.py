@@ -1,0 +1,17 @@
+"""One module per resource; `ROUTERS` is what the app factory includes, in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from leadscore.api.routes import events, keys, leads, models, queue, system, webhooks
+
+ROUTERS: list[APIRouter] = [
+    system.router,
+    events.router,
+    leads.router,
+    queue.router,
+    models.router,
+    webhooks.router,
+    keys.router,
+]
