@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,6 +63,7 @@ class Server:
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    log: Any = None
 
     @property
     def url(self) -> str:
@@ -88,11 +90,12 @@ class Server:
             "--project",
             str(self.root),
         ]
-        self.process = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=subprocess.PIPE)
+        self.log = open(self.root / "server.log", "ab")  # noqa: SIM115  (closed in stop())
+        self.process = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=self.log, stdout=self.log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                err = (self.root / "server.log").read_text(errors="replace")
                 raise RuntimeError(f"server exited with {self.process.returncode}: {err[-2000:]}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
@@ -113,8 +116,7 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=20)
-        if self.process.stderr:
-            self.process.stderr.close()
+        self.log.close()
         self.process = None
 
     def kill(self) -> None:

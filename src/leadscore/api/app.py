@@ -16,12 +16,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from leadscore.api import docs, metrics, problems
+from leadscore.api import docs, metrics, openapi, problems
 from leadscore.api.auth import KeyCache
+from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
@@ -64,15 +65,10 @@ def create_app(
         description="Every route but /health and /ready needs an API key: `Authorization: Bearer lsk_...` "
         "(create one with `leadscore keys create NAME --scope read`). Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
-        responses={
-            401: {"model": problems.Problem, "description": "no valid API key"},
-            403: {"model": problems.Problem, "description": "the key lacks the scope or origin"},
-            413: {"model": problems.Problem, "description": "body too large"},
-            422: {"model": problems.Problem, "description": "invalid request"},
-        },
     )
     app.state.service = service
     app.state.settings = settings
@@ -86,6 +82,7 @@ def create_app(
     for router in [*ROUTERS, *routers]:
         document_scopes(router)
         app.include_router(router)
+    openapi.install(app)
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -10,7 +10,7 @@ accepted only from its allowed origins, within its rate limits.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -132,3 +132,34 @@ def get_beacon_caller(
 
 
 BeaconCaller = Annotated[KeyInfo, Depends(get_beacon_caller)]
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _declared_query(route: object) -> frozenset[str]:
+    key = id(route)
+    if key not in _QUERY_NAMES:
+        dependant = getattr(route, "dependant", None)
+        names = _query_names(dependant) if dependant is not None else set()
+        _QUERY_NAMES[key] = frozenset(names | {query_key.model.name})
+    return _QUERY_NAMES[key]
+
+
+def strict_query(request: Request) -> None:
+    """Refuse query parameters the operation does not declare (a misspelt filter would else be ignored)."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _declared_query(route))
+    if unknown:
+        from leadscore.api.problems import Refused
+
+        raise Refused([{"loc": ["query", name], "msg": "unknown query parameter"} for name in unknown])

@@ -17,6 +17,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
+from leadscore.model.errors import ModelError
+from leadscore.store.base import StoreError
+from leadscore.webhooks.errors import WebhookError
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -139,15 +142,16 @@ def install(app: FastAPI) -> None:
         errors = [{"loc": ["body", exc.field] if exc.field else [], "msg": exc.message}] if exc.field else None
         return problem(status_of(exc), exc.message, request=request, errors=errors)
 
+    @app.exception_handler(ModelError)
+    async def _model(request: Request, exc: ModelError) -> JSONResponse:
+        return problem(422, exc.render(), request=request, errors=[{"loc": ["body", "source"], "msg": exc.render()}])
+
+    @app.exception_handler(StoreError)
+    @app.exception_handler(WebhookError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return problem(503, str(exc), request=request)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from leadscore.model.errors import ModelError
-        from leadscore.store.base import StoreError
-        from leadscore.webhooks.errors import WebhookError
-
-        if isinstance(exc, ModelError):
-            return problem(422, exc.render(), request=request)
-        if isinstance(exc, StoreError | WebhookError):
-            return problem(503, str(exc), request=request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "unexpected error; it is logged on the server", request=request)
