@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadscore.api.routes import events, keys, leads, models, queue, system, webhooks
+from leadscore.api.routes import events, keys, leads, models, queue, segment, system, webhooks
 
 ROUTERS: list[APIRouter] = [
     system.router,
     events.router,
+    segment.router,
     leads.router,
     queue.router,
     models.router,
