@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadscore.api.routes import events, keys, leads, models, queue, segment, system, webhooks
+from leadscore.api.routes import events, keys, leads, models, queue, segment, system, tracker, webhooks
 
 ROUTERS: list[APIRouter] = [
     system.router,
     events.router,
     segment.router,
+    tracker.router,
     leads.router,
     queue.router,
     models.router,
