@@ -26,6 +26,7 @@ from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
+from leadscore.app.committer import GroupCommitter
 from leadscore.service import LeadService
 from leadscore.workspace import Workspace
 
@@ -51,9 +52,11 @@ def create_app(
             ws = workspace or Workspace.find()
             app.state.service = LeadService.from_workspace(ws)
             log.info("serving the store %s", ws.database_url.split("@")[-1])
+        app.state.committer = GroupCommitter(app.state.service)
         try:
             yield
         finally:
+            app.state.committer.close()
             if owned and app.state.service is not None:
                 app.state.service.close()
                 app.state.service = None
@@ -71,6 +74,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.service = service
+    app.state.committer = GroupCommitter(service) if service is not None else None
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     app.state.intake_limits = (

@@ -117,7 +117,7 @@ def get_beacon_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> KeyInfo:
     """The tracker's caller: `navigator.sendBeacon` cannot set headers, so its key comes in `?key=`."""
-    token = _token(request, credentials) or key
+    token = key if key is not None else _token(request, credentials)  # an explicit ?key= is the one checked
     if token is None:
         raise HTTPException(401, "an intake key is required (?key= or Authorization: Bearer)", headers=UNAUTHORIZED)
     cache: KeyCache = request.app.state.key_cache

@@ -17,9 +17,12 @@ from pydantic import TypeAdapter, ValidationError
 from leadscore.api.metrics import Metrics
 from leadscore.api.problems import Refused, validation_errors
 from leadscore.api.schemas import EventIn, IngestReport, Rejected
+from leadscore.app.committer import Committed, GroupCommitter
 from leadscore.domain import Event
 from leadscore.service import LeadService
-from leadscore.store.ingest import event_problems
+from leadscore.store.ingest import BatchOutcome, event_problems
+
+GROUPED_MAX = 1000  # larger requests are big enough batches on their own
 
 _ITEM = TypeAdapter(EventIn)
 
@@ -76,15 +79,20 @@ def ingest(
         raise Refused([r.model_dump() for r in rejected])
     metrics: Metrics = request.app.state.metrics
     start = time.perf_counter()
-    done = service.ingest_events(keep) if keep else None
-    if done is not None:
-        metrics.scoring.observe(time.perf_counter() - start)
-        metrics.events.labels(source).inc(done.inserted)
-    return IngestReport(
-        received=received,
-        inserted=done.inserted if done else 0,
-        rescored=done.rescored if done else 0,
-        changed=done.changed if done else 0,
-        triggers=done.triggers if done else 0,
-        rejected=rejected,
+    report = IngestReport(received=received, inserted=0, rescored=0, changed=0, triggers=0, rejected=rejected)
+    if not keep:
+        return report
+    if len(keep) <= GROUPED_MAX:  # small requests share transactions (leadscore.app.committer)
+        committer: GroupCommitter = request.app.state.committer
+        done: Committed | BatchOutcome = committer.ingest(keep)
+    else:
+        done = service.ingest_events(keep)
+    metrics.scoring.observe(time.perf_counter() - start)
+    metrics.events.labels(source).inc(done.inserted)
+    report.inserted, report.rescored, report.changed, report.triggers = (
+        done.inserted,
+        done.rescored,
+        done.changed,
+        done.triggers,
     )
+    return report

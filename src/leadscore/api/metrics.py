@@ -8,14 +8,15 @@ store at every scrape, so it is the same everywhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -60,20 +61,40 @@ class OutboxDepth(Collector):
         yield gauge
 
 
+class Measure:
+    """Requests and latencies by route template (a pure ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route: Any = scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], name, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], name).observe(time.perf_counter() - start)
+
+
 def install(app: FastAPI) -> None:
     metrics = Metrics()
     metrics.registry.register(OutboxDepth(app))
     app.state.metrics = metrics
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route: Any = request.scope.get("route")
-        name = getattr(route, "path", None) or "unmatched"
-        metrics.requests.labels(request.method, name, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, name).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(Measure, metrics=metrics)
 
 
 def exposition(app: FastAPI) -> Response:

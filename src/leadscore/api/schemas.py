@@ -68,9 +68,12 @@ class Rejected(BaseModel):
 class IngestReport(BaseModel):
     received: int
     inserted: int = Field(description="new events stored (duplicates of stored events are not counted)")
-    rescored: int
-    changed: int
-    triggers: int
+    rescored: int = Field(
+        description="leads rescored by the transaction that stored the events; small requests share"
+        " transactions, so this and the next two count every request of that transaction"
+    )
+    changed: int = Field(description="leads whose score changed in that transaction")
+    triggers: int = Field(description="triggers fired in that transaction")
     rejected: list[Rejected] = []
 
 

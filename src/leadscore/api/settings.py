@@ -16,5 +16,6 @@ class ApiSettings(BaseSettings):
     intake_burst_per_key: int = Field(default=1000, ge=1)
     intake_rate_per_client: float = Field(default=20.0, gt=0)
     intake_burst_per_client: int = Field(default=60, ge=1)
-    # seconds a verified key is trusted without a new look-up (0: look up every request)
-    key_cache_s: float = Field(default=0.0, ge=0)
+    # seconds a verified key is trusted without a new look-up (0: every request); a key revoked through
+    # another process is refused within this time, through this process at once
+    key_cache_s: float = Field(default=2.0, ge=0)
