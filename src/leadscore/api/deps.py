@@ -127,7 +127,8 @@ def get_beacon_caller(
     if not found.allows("intake"):
         raise HTTPException(403, "this key lacks the 'intake' scope")
     check_origin(request, found)
-    limit_intake(request, found)
+    if request.method != "OPTIONS":  # a preflight stores nothing; only what follows it counts
+        limit_intake(request, found)
     return found
 
 
