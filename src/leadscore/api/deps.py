@@ -1,5 +1,8 @@
 """Dependencies the routes declare with `Annotated`: the service, the settings and the caller.
 
+They are coroutines (a key look-up is one primary-key read, and is cached), so resolving them costs
+no worker-thread hop per request.
+
     @router.get("/leads/{lead_id}")
     def get_lead(lead_id: str, service: ServiceDep, caller: Reader) -> ...
 
@@ -24,12 +27,12 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 query_key = APIKeyQuery(name="key", auto_error=False, description="An intake key, for `navigator.sendBeacon`")
 
 
-def get_service(request: Request) -> LeadService:
+async def get_service(request: Request) -> LeadService:
     service: LeadService = request.app.state.service
     return service
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
@@ -46,7 +49,7 @@ def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -
     return token_from_header(request.headers.get("authorization"))
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -92,7 +95,7 @@ def limit_intake(request: Request, caller: KeyInfo) -> None:
 def require(scope: str) -> object:
     """A dependency that admits callers whose key grants `scope`."""
 
-    def check(request: Request, caller: Caller) -> KeyInfo:
+    async def check(request: Request, caller: Caller) -> KeyInfo:
         if not caller.allows(scope):
             raise HTTPException(403, f"this key lacks the {scope!r} scope (it has: {', '.join(sorted(caller.scopes))})")
         check_origin(request, caller)
@@ -110,7 +113,7 @@ Admin = Annotated[KeyInfo, require("admin")]
 Intake = Annotated[KeyInfo, require("intake")]
 
 
-def get_beacon_caller(
+async def get_beacon_caller(
     request: Request,
     service: ServiceDep,
     key: Annotated[str | None, Security(query_key)],
@@ -154,7 +157,7 @@ def _declared_query(route: object) -> frozenset[str]:
     return _QUERY_NAMES[key]
 
 
-def strict_query(request: Request) -> None:
+async def strict_query(request: Request) -> None:
     """Refuse query parameters the operation does not declare (a misspelt filter would else be ignored)."""
     route = request.scope.get("route")
     if route is None or not request.query_params:

@@ -7,6 +7,7 @@ means the events are durable and their leads' results already include them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -49,18 +50,16 @@ def parse_items(raw: list[Any], base: Sequence[str | int]) -> tuple[list[tuple[i
     return good, bad
 
 
-def ingest(
-    request: Request,
+def screen(
     service: LeadService,
     events: list[Event],
     *,
-    partial: bool = False,
-    rejected: list[Rejected] | None = None,
-    indexes: list[int] | None = None,
-    base: Sequence[str | int] = ("body", "events"),
-    source: str = "api",
-) -> IngestReport:
-    """Ingest `events` (positions `indexes` of the request) unless some are refused and not `partial`."""
+    partial: bool,
+    rejected: list[Rejected] | None,
+    indexes: list[int] | None,
+    base: Sequence[str | int],
+) -> tuple[list[Event], IngestReport]:
+    """The events to store and the report so far; raises Refused when some are bad and not `partial`."""
     rejected = list(rejected or [])
     received = len(events) + len(rejected)
     indexes = indexes if indexes is not None else list(range(len(events)))
@@ -77,16 +76,13 @@ def ingest(
     rejected.sort(key=lambda r: r.index)
     if rejected and not partial:
         raise Refused([r.model_dump() for r in rejected])
+    return keep, IngestReport(received=received, inserted=0, rescored=0, changed=0, triggers=0, rejected=rejected)
+
+
+def _finish(
+    request: Request, report: IngestReport, done: Committed | BatchOutcome, start: float, source: str
+) -> IngestReport:
     metrics: Metrics = request.app.state.metrics
-    start = time.perf_counter()
-    report = IngestReport(received=received, inserted=0, rescored=0, changed=0, triggers=0, rejected=rejected)
-    if not keep:
-        return report
-    if len(keep) <= GROUPED_MAX:  # small requests share transactions (leadscore.app.committer)
-        committer: GroupCommitter = request.app.state.committer
-        done: Committed | BatchOutcome = committer.ingest(keep)
-    else:
-        done = service.ingest_events(keep)
     metrics.scoring.observe(time.perf_counter() - start)
     metrics.events.labels(source).inc(done.inserted)
     report.inserted, report.rescored, report.changed, report.triggers = (
@@ -96,3 +92,44 @@ def ingest(
         done.triggers,
     )
     return report
+
+
+def ingest(
+    request: Request,
+    service: LeadService,
+    events: list[Event],
+    *,
+    partial: bool = False,
+    rejected: list[Rejected] | None = None,
+    indexes: list[int] | None = None,
+    base: Sequence[str | int] = ("body", "events"),
+    source: str = "api",
+) -> IngestReport:
+    """Ingest `events` (positions `indexes` of the request) unless some are refused and not `partial`.
+
+    Blocking: call it from a worker thread. Small requests share transactions (leadscore.app.committer).
+    """
+    keep, report = screen(service, events, partial=partial, rejected=rejected, indexes=indexes, base=base)
+    if not keep:
+        return report
+    start = time.perf_counter()
+    if len(keep) <= GROUPED_MAX:
+        committer: GroupCommitter = request.app.state.committer
+        done: Committed | BatchOutcome = committer.ingest(keep)
+    else:
+        done = service.ingest_events(keep)
+    return _finish(request, report, done, start, source)
+
+
+async def ingest_small(
+    request: Request, service: LeadService, events: list[Event], *, base: Sequence[str | int], source: str = "api"
+) -> IngestReport:
+    """`ingest` for a request of a few events, from the event loop: it waits for the group commit
+    without holding a worker thread."""
+    keep, report = screen(service, events, partial=False, rejected=None, indexes=None, base=base)
+    if not keep:
+        return report
+    start = time.perf_counter()
+    committer: GroupCommitter = request.app.state.committer
+    done = await asyncio.wrap_future(committer.submit(keep))
+    return _finish(request, report, done, start, source)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from leadscore.api.deps import Intake, ServiceDep, SettingsDep
-from leadscore.api.intake import ingest, parse_items
+from leadscore.api.intake import ingest, ingest_small, parse_items
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import EventBatch, EventIn, IngestReport
 
@@ -24,8 +24,8 @@ def batch_schema() -> dict[str, Any]:
 
 
 @router.post("", response_model=IngestReport, summary="Send one event; it is stored and scored when this returns")
-def send_event(body: EventIn, request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
-    return ingest(request, service, [body.to_event()], base=("body",))
+async def send_event(body: EventIn, request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
+    return await ingest_small(request, service, [body.to_event()], base=("body",))
 
 
 def _batch(raw: bytes, limit: int) -> list[Any]:
