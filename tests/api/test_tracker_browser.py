@@ -237,3 +237,25 @@ def test_two_people_on_one_browser_are_never_merged(live: Live, browser: Any, pa
     assert all(e["received_lead_id"] != f"anon:{first_vid}" for e in second["events"])
     assert any(e["received_lead_id"] == f"anon:{first_vid}" for e in first["events"])
     context.close()
+
+
+def test_the_docs_page_renders_offline(live: Live, browser: Any) -> None:
+    """/docs draws the reference with no request leaving 127.0.0.1."""
+    context = browser.new_context()
+    page = context.new_page()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(live.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{live.url}/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() > 25  # every operation drawn
+    assert "leadscore" in page.inner_text(".info")
+    assert outside == []
+    context.close()
