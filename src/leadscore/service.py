@@ -211,13 +211,15 @@ class LeadService(ApiKeys):
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
         return ingest_leads(self.store, self.current_evaluator(), leads, self._micros_clock(at), source)
 
-    def ingest_events_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_events_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_events_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_events_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
-    def ingest_leads_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_leads_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_leads_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_leads_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def set_stage(self, lead_id: str, stage: str, at: datetime | None = None) -> Result:
