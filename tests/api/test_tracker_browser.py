@@ -259,3 +259,26 @@ def test_the_docs_page_renders_offline(live: Live, browser: Any) -> None:
     assert "leadscore" in page.inner_text(".info")
     assert outside == []
     context.close()
+
+
+def test_the_demo_page_tracks_and_identifies(live: Live, browser: Any) -> None:
+    with live.client("admin") as admin:
+        made = admin.post("/v1/keys", json={"name": "demo", "scopes": ["intake"], "origins": [live.url]})
+    key = made.json()["token"]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live.url}/demo/tracker?key={key}")
+    vid = page.inner_text("#vid")
+    page.click("#demo")
+    page.evaluate("window.leadscore.flush()")
+    assert eventually(
+        lambda: any(e["type"] == "demo_request" for e in (export(live, f"anon:{vid}") or {"events": []})["events"])
+    )
+    page.fill("input[name=email]", "demo@example.com")
+    page.fill("input[name=employees]", "250")
+    page.click("#signup button[type=submit]")
+    assert eventually(lambda: export(live, "demo@example.com") is not None)
+    lead = export(live, "demo@example.com")
+    assert lead is not None and {"demo_request", "page_view"} <= {e["type"] for e in lead["events"]}
+    assert "demo_request" in page.inner_text("#log")
+    context.close()
