@@ -280,5 +280,6 @@ def test_the_demo_page_tracks_and_identifies(live: Live, browser: Any) -> None:
     assert eventually(lambda: export(live, "demo@example.com") is not None)
     lead = export(live, "demo@example.com")
     assert lead is not None and {"demo_request", "page_view"} <= {e["type"] for e in lead["events"]}
+    assert lead["lead"]["attributes"]["employees"] == 250  # a number field is sent as a number
     assert "demo_request" in page.inner_text("#log")
     context.close()
