@@ -74,7 +74,7 @@ def screen(
                 Rejected(index=indexes[pos], loc=[*base, indexes[pos], *problem.loc[len(base) + 1 :]], msg=problem.msg)
             )
     rejected.sort(key=lambda r: r.index)
-    if rejected and not partial:
+    if rejected and (not partial or not keep):  # with `partial`, a request of which nothing is good is refused
         raise Refused([r.model_dump() for r in rejected])
     return keep, IngestReport(received=received, inserted=0, rescored=0, changed=0, triggers=0, rejected=rejected)
 

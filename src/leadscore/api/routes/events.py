@@ -69,7 +69,7 @@ async def send_events(
 
     items = _batch(await request.body(), settings.max_bulk_events)
     good, bad = parse_items(items, ("body", "events"))
-    if bad and not partial:
+    if bad and (not partial or not good):
         raise Refused([r.model_dump() for r in bad])
     events = [item.to_event() for _, item in good]
     return await run_in_threadpool(

@@ -40,20 +40,19 @@ def _run(
 ) -> IngestReport:
     mapped, problems = map_calls(raw, service.now(), base=base, **options)
     rejected = [Rejected(index=i, loc=loc, msg=msg) for i, loc, msg in problems]
-    if rejected and not partial:
+    if rejected and (not partial or (not mapped.events and not mapped.leads)):
         raise Refused([r.model_dump() for r in rejected])
-    report = ingest(
-        request,
-        service,
-        mapped.events,
-        partial=partial,
-        rejected=rejected,
-        indexes=mapped.indexes,
-        base=base,
-        source="segment",
-    )
+    # The calls' own problems are merged in afterwards, so a request whose good calls only update leads
+    # (identify traits, group) keeps them under `partial` even though it holds no event. Events that the
+    # model refuses raise before anything is written (or, all refused, even under `partial`).
+    report = IngestReport(received=0, inserted=0, rescored=0, changed=0, triggers=0)
+    if mapped.events:
+        report = ingest(
+            request, service, mapped.events, partial=partial, indexes=mapped.indexes, base=base, source="segment"
+        )
     if mapped.leads:
         service.ingest_leads(mapped.leads, source="segment")
+    report.rejected = sorted([*rejected, *report.rejected], key=lambda r: r.index)
     report.received = len(raw)
     return report
 
