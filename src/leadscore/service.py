@@ -7,6 +7,8 @@ leadscore.store.pipeline), so every interface gets the same real-time guarantees
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,13 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from leadscore.app import readers
+from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
+from leadscore.app.keys import ApiKeys
+from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
+from leadscore.app.results import Account, Explanation, Export, History, LeadView, ScoredLead, ScorePoint
 from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.numbers import bad_numbers
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
 from leadscore.model.loader import read_model_text
 from leadscore.store import files, maintenance, privacy, queries
-from leadscore.store.accounts import accounts as account_rollup
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
@@ -28,6 +36,7 @@ from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
+from leadscore.store.tables import models as models_table
 from leadscore.workspace import Workspace
 
 Clock = Callable[[], datetime]
@@ -40,8 +49,18 @@ SALES_OUTCOMES = {
 }
 
 
-class ServiceError(Exception):
-    """A request the service cannot carry out as asked (unknown lead, no model, not migrated)."""
+__all__ = [
+    "Applied",
+    "Conflict",
+    "InvalidInput",
+    "LeadService",
+    "NoActiveModel",
+    "NotFound",
+    "NotMigrated",
+    "ServiceError",
+]
+
+log = logging.getLogger(__name__)
 
 
 def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
@@ -49,7 +68,7 @@ def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
     is NaN, infinite or beyond +-2**53 (`domain.numbers`)."""
     for name, value in values.items():
         for path, problem in bad_numbers(value, name):
-            raise ServiceError(f"{what}: {path}: {problem}")
+            raise InvalidInput(f"{what}: {path}: {problem}", field=path)
 
 
 @dataclass
@@ -59,7 +78,10 @@ class Applied:
     rescored: Rescored
 
 
-class LeadService:
+class LeadService(ApiKeys):
+    """One store, the active model, a clock. Safe to share between threads (an API server's requests):
+    the evaluator is built and swapped under a lock, and every change runs in its own transaction."""
+
     def __init__(
         self,
         store: LeadStore,
@@ -77,6 +99,10 @@ class LeadService:
         self._destinations = destinations or dict
         self.batch_size = batch_size
         self._evaluator: Evaluator | None = None
+        self._lock = threading.RLock()
+        # Evaluators replaced by `apply_model`: requests in flight may still hold them, so they are
+        # closed with the service, not at the swap.
+        self._retired: list[Evaluator] = []
 
     @classmethod
     def from_workspace(cls, workspace: Workspace, clock: Clock = utc_now) -> LeadService:
@@ -90,12 +116,24 @@ class LeadService:
         )
 
     def close(self) -> None:
-        if self._evaluator is not None:
-            self._evaluator.close()
+        with self._lock:
+            for evaluator in [*self._retired, *([self._evaluator] if self._evaluator else [])]:
+                evaluator.close()
+            self._retired.clear()
+            self._evaluator = None
         self.store.dispose()
 
-    def now_us(self) -> int:
-        return to_micros(self.clock())
+    def now(self, at: datetime | None = None) -> datetime:
+        return at if at is not None else self.clock()
+
+    def now_us(self, at: datetime | None = None) -> int:
+        return to_micros(self.now(at))
+
+    def _micros_clock(self, at: datetime | None) -> Callable[[], int]:
+        if at is None:
+            return self.now_us
+        fixed = to_micros(at)
+        return lambda: fixed
 
     # -- schema and model ---------------------------------------------------------------------------
     def upgrade(self) -> StoredModel | None:
@@ -103,9 +141,11 @@ class LeadService:
         self.store.upgrade()
         return self.active_model()
 
-    def _check_schema(self) -> None:
+    def check_schema(self) -> None:
         if current_revision(self.store.engine) != head_revision():
-            raise ServiceError("the store is not at the latest schema: run `leadscore db upgrade`")
+            raise NotMigrated("the store is not at the latest schema: run `leadscore db upgrade`")
+
+    _check_schema = check_schema
 
     def active_model(self) -> StoredModel | None:
         with self.store.read() as conn:
@@ -115,19 +155,41 @@ class LeadService:
             text = self.model_path.read_text(encoding="utf-8")
             with self.store.write() as conn:
                 activate(self.store, conn, model, text, self.now_us())
+            log.info("registered model %s from %s", model.name, self.model_path)
             with self.store.read() as conn:
                 found = active_model(conn)
         return found
 
     @property
     def evaluator(self) -> Evaluator:
-        if self._evaluator is None:
-            self._check_schema()
-            stored = self.active_model()
-            if stored is None:
-                raise ServiceError("no active model: give a model file or run `leadscore model apply FILE`")
-            self._evaluator = self._evaluator_for(stored.load(), self.model_path)
-        return self._evaluator
+        current = self._evaluator
+        if current is not None:
+            return current
+        with self._lock:
+            if self._evaluator is None:
+                self.check_schema()
+                stored = self.active_model()
+                if stored is None:
+                    raise NoActiveModel("no active model: give a model file or run `leadscore model apply FILE`")
+                self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+            return self._evaluator
+
+    def current_evaluator(self) -> Evaluator:
+        """The evaluator of the store's active model, rebuilt when another process (an API worker, the
+        CLI) applied a new one since; every write path asks for it, at the cost of one small read."""
+        evaluator = self.evaluator
+        with self.store.read() as conn:
+            version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
+        if version is None or version == evaluator.version:
+            return evaluator
+        with self._lock:
+            if self._evaluator is evaluator:
+                stored = self.active_model()
+                if stored is not None:
+                    self._retired.append(evaluator)
+                    self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+                    log.info("model %s@%s applied elsewhere; scoring with it now", stored.name, stored.version)
+            return self._evaluator or evaluator
 
     def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
@@ -147,28 +209,31 @@ class LeadService:
             return model_history(conn)
 
     # -- ingest -------------------------------------------------------------------------------------
-    def ingest_events(self, events: Sequence[Event]) -> BatchOutcome:
+    def ingest_events(self, events: Sequence[Event], at: datetime | None = None) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing."""
         for i, event in enumerate(events):
             _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
+        evaluator, now = self.current_evaluator(), self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
-            total.add(ingest_events(self.store, self.evaluator, events[start : start + self.batch_size], self.now_us))
+            total.add(ingest_events(self.store, evaluator, events[start : start + self.batch_size], now))
         return total
 
-    def ingest_leads(self, leads: Sequence[Lead], source: str = "api") -> BatchOutcome:
+    def ingest_leads(self, leads: Sequence[Lead], source: str = "api", at: datetime | None = None) -> BatchOutcome:
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
         for lead in leads:
             _refuse_bad_numbers(f"lead {lead.id!r}", lead.attributes)
-        return ingest_leads(self.store, self.evaluator, leads, self.now_us, source)
+        return ingest_leads(self.store, self.current_evaluator(), leads, self._micros_clock(at), source)
 
-    def ingest_events_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_events_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_events_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_events_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
-    def ingest_leads_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_leads_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_leads_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_leads_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def set_stage(self, lead_id: str, stage: str, at: datetime | None = None) -> Result:
@@ -176,46 +241,51 @@ class LeadService:
         model = self.model
         stages = model.lifecycle.all_stages() if model.lifecycle else []
         if stage not in stages:
-            raise ServiceError(f"stage {stage!r} names no stage of the model ({', '.join(stages) or 'no lifecycle'})")
+            raise InvalidInput(
+                f"stage {stage!r} names no stage of the model ({', '.join(stages) or 'no lifecycle'})", field="stage"
+            )
         return self._record(lead_id, "stage_set", at, stage=stage)
 
     def record_outcome(self, lead_id: str, outcome: str, at: datetime | None = None, **properties: Any) -> Result:
         """A sales outcome (accepted, rejected, opportunity, won, lost), recorded as an event."""
         if outcome not in SALES_OUTCOMES:
-            raise ServiceError(f"unknown outcome {outcome!r} (expected one of {', '.join(SALES_OUTCOMES)})")
+            raise InvalidInput(
+                f"unknown outcome {outcome!r} (expected one of {', '.join(SALES_OUTCOMES)})", field="outcome"
+            )
         return self._record(lead_id, SALES_OUTCOMES[outcome], at, **properties)
 
     def _record(self, lead_id: str, type_: str, at: datetime | None, **properties: Any) -> Result:
-        when = at or self.clock()
+        when = self.now(at)
         self.require_lead(lead_id)
-        self.ingest_events([Event.of(lead_id, type_, when, **properties)])
+        self.ingest_events([Event.of(lead_id, type_, when, **properties)], at=at)
         found = self.result(lead_id)
         assert found is not None
         return found
 
-    def merge(self, keep: str, other: str) -> Result:
+    def merge(self, keep: str, other: str, at: datetime | None = None) -> Result:
         """Two leads are one person: everything of `other` moves to `keep`, which is rescored."""
+        if keep == other:
+            raise Conflict(f"cannot merge lead {keep!r} into itself", field="other")
         self.require_lead(keep)
         self.require_lead(other)
-        if keep == other:
-            raise ServiceError(f"cannot merge lead {keep!r} into itself")
-        evaluator = self.evaluator
+        evaluator, now = self.evaluator, self._micros_clock(at)
 
         def work(conn: Any) -> None:
-            at = self.now_us()
+            when = now()
             self.store.lock_leads(conn, sorted([keep, other]))
-            if merge_into(self.store, conn, keep, other, at, f"merge:{other}"):
-                evaluator.rescore(self.store, conn, [keep], at, f"merge:{other}")
+            if merge_into(self.store, conn, keep, other, when, f"merge:{other}"):
+                evaluator.rescore(self.store, conn, [keep], when, f"merge:{other}")
 
         self.store.transact(work)
+        log.info("merged lead %s into %s", other, keep)
         found = self.result(keep)
         assert found is not None
         return found
 
     # -- time ---------------------------------------------------------------------------------------
-    def refresh(self) -> Rescored:
+    def refresh(self, at: datetime | None = None) -> Rescored:
         """Apply time-driven changes (decay, windows, absence) to the leads that can have changed."""
-        return maintenance.refresh(self.store, self.evaluator, self.now_us)
+        return maintenance.refresh(self.store, self.evaluator, self._micros_clock(at))
 
     def watch(self, interval_s: float, on_pass: Callable[[Rescored], None], stop: Callable[[], bool]) -> None:
         """Refresh every `interval_s` seconds until `stop()` says so (for deployments without cron)."""
@@ -229,65 +299,106 @@ class LeadService:
     def require_lead(self, lead_id: str) -> None:
         with self.store.read() as conn:
             if queries.lead_row(conn, lead_id) is None:
-                raise ServiceError(f"no lead {lead_id!r}")
+                raise NotFound(f"no lead {lead_id!r}", field="lead_id")
 
     def result(self, lead_id: str) -> Result | None:
         with self.store.read() as conn:
             return queries.result(conn, lead_id)
 
-    def queue(self, limit: int | None = None) -> list[Result]:
+    def queue(self, limit: int | None = None) -> list[ScoredLead]:
+        """Results in sales-queue order (playbook priority, score, lead id)."""
         with self.store.read() as conn:
-            return queries.queue(conn, limit)
+            return [ScoredLead.of(r) for r in queries.queue(conn, limit)]
 
-    def explain(self, lead_id: str, last_events: int = 10) -> dict[str, Any]:
+    def lead(self, lead_id: str, at: datetime | None = None) -> LeadView:
+        """The lead's attributes and stored result, and whether that result is current at `at`.
+
+        Events and attribute changes are scored before they are acknowledged, so a result lags only
+        behind time itself (decay, windows): `current` is false once its next time-driven change is due
+        and `refresh` has not run since.
+        """
         with self.store.read() as conn:
-            found = queries.explain(conn, lead_id, last_events)
+            row = queries.lead_row(conn, lead_id)
+            found = readers.result_row(conn, lead_id) if row is not None else None
+        if row is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.lead_view(row, found, self.now_us(at))
+
+    def list_leads(
+        self, filters: LeadFilter | None = None, sort: Sort = "score_desc", limit: int = 50, cursor: str | None = None
+    ) -> LeadPage:
+        with self.store.read() as conn:
+            return list_leads(conn, filters or LeadFilter(), sort, limit, cursor)
+
+    def explain(self, lead_id: str, last_events: int = 10) -> Explanation:
+        with self.store.read() as conn:
+            found = readers.explanation(conn, lead_id, last_events)
         if found is None:
-            raise ServiceError(f"no lead {lead_id!r}")
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         return found
 
-    def score_history(self, lead_id: str) -> list[dict[str, Any]]:
-        with self.store.read() as conn:
-            return queries.score_history_of(conn, lead_id)
+    def score_history(self, lead_id: str) -> list[ScorePoint]:
+        return self.history(lead_id).score_history
 
-    def accounts(self, account: str | None = None) -> list[dict[str, Any]]:
+    def history(self, lead_id: str) -> History:
+        self.require_lead(lead_id)
+        with self.store.read() as conn:
+            return readers.history(conn, lead_id)
+
+    def accounts(self, account: str | None = None, at: datetime | None = None) -> list[Account]:
         scorer = self.evaluator.scorer
         with self.store.read() as conn:
-            return account_rollup(conn, scorer, self.now_us(), account)
+            return readers.accounts(conn, scorer, self.now_us(at), account)
 
     # -- model changes ------------------------------------------------------------------------------
     def _candidate(self, path: str | Path) -> tuple[ScoringModel, str]:
         if not Path(path).is_file():
-            raise ServiceError(f"{path}: model file not found")
+            raise NotFound(f"{path}: model file not found", field="file")
         text = read_model_text(path)
         return parse_model(text, source=str(path)), text
 
-    def plan_model(self, path: str | Path, top: int = 10) -> maintenance.Plan:
+    def plan_model(self, path: str | Path, top: int = 10, at: datetime | None = None) -> maintenance.Plan:
         """What the new model would change on today's data, without writing anything."""
         model, _ = self._candidate(path)
-        self._check_schema()
+        return self.plan_parsed(model, path, top, at)
+
+    def plan_parsed(
+        self, model: ScoringModel, path: str | Path | None, top: int = 10, at: datetime | None = None
+    ) -> maintenance.Plan:
+        self.check_schema()
         evaluator = self._evaluator_for(model, path)
         try:
-            return maintenance.plan(self.store, evaluator, self.now_us(), top)
+            return maintenance.plan(self.store, evaluator, self.now_us(at), top)
         finally:
             evaluator.close()
 
-    def apply_model(self, path: str | Path, quiet: bool = False) -> Applied:
+    def apply_model(self, path: str | Path, quiet: bool = False, at: datetime | None = None) -> Applied:
         """Activate the new model (the old one stays in history) and rescore every lead under it, as
         one transaction: if rescoring fails, the old model stays active and no result changed."""
         model, text = self._candidate(path)
+        return self.apply_parsed(model, text, path, quiet, at)
+
+    def apply_parsed(
+        self, model: ScoringModel, text: str, path: str | Path | None, quiet: bool = False, at: datetime | None = None
+    ) -> Applied:
+        """Activate a parsed model; the evaluator swap is atomic for requests running beside it."""
         previous = self.active_model()
-        self._check_schema()
+        self.check_schema()
+        clock = self._micros_clock(at)
         evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
         try:
-            statements = activation(self.store, model, text, self.now_us())
-            done = maintenance.apply(self.store, evaluator, self.now_us, activation=statements)
+            statements = activation(self.store, model, text, clock())
+            done = maintenance.apply(self.store, evaluator, clock, activation=statements)
         finally:
             evaluator.close()
-        if self._evaluator is not None:
-            self._evaluator.close()
-        self._evaluator = self._evaluator_for(model, path)
-        return Applied(model_version(model), previous.version if previous else None, done)
+        # requests running beside the apply finish on the evaluator they took; new ones get the new one
+        with self._lock:
+            if self._evaluator is not None:
+                self._retired.append(self._evaluator)
+            self._evaluator = self._evaluator_for(model, path)
+        version = model_version(model)
+        log.info("model %s@%s active; %d leads rescored", model.name, version, done.leads)
+        return Applied(version, previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------
     def person(self, lead_id: str) -> str:
@@ -295,7 +406,7 @@ class LeadService:
         with self.store.read() as conn:
             found = privacy.person(conn, lead_id)
         if found is None:
-            raise ServiceError(f"no lead {lead_id!r}")
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         return found
 
     def erase(self, lead_id: str) -> dict[str, int]:
@@ -306,27 +417,33 @@ class LeadService:
         def work(conn: Any) -> dict[str, int]:
             found = privacy.person(conn, lead_id)
             if found is None:
-                raise ServiceError(f"no lead {lead_id!r}")
+                raise NotFound(f"no lead {lead_id!r}", field="lead_id")
             return privacy.erase(self.store, conn, found)
 
         counts = self.store.transact(work)
         self.store.scrub()
+        log.info("erased lead %s", lead_id)
         return counts
 
-    def export(self, lead_id: str) -> dict[str, Any]:
-        """Everything held about the person `lead_id` is (or was merged into), as JSON-ready data."""
+    def export(self, lead_id: str) -> Export:
+        """Everything held about the person `lead_id` is (or was merged into)."""
         with self.store.read() as conn:
             kept = privacy.person(conn, lead_id)
             found = privacy.export(conn, kept) if kept is not None else None
         if found is None:
-            raise ServiceError(f"no lead {lead_id!r}")
-        return found
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.export(found)
 
     # -- triggers -----------------------------------------------------------------------------------
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self.store)
 
-    def deliver_webhooks(self, limit: int = 100, client: Any = None, concurrency: int | None = None) -> Any:
+    def destinations(self) -> dict[str, Any]:
+        return self._destinations()
+
+    def deliver_webhooks(
+        self, limit: int = 100, client: Any = None, concurrency: int | None = None, at: datetime | None = None
+    ) -> Any:
         """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered).
 
         Messages are claimed first, so runs that overlap never send the same message; up to
@@ -337,6 +454,7 @@ class LeadService:
 
         own = client is None
         http = client or httpx.Client()
+        clock = (lambda: at) if at is not None else self.clock
         try:
             from leadscore.webhooks.dispatcher import DEFAULT_CONCURRENCY
 
@@ -344,15 +462,17 @@ class LeadService:
                 self._destinations(),
                 self.outbox(),
                 http,
-                clock=self.clock,
+                clock=clock,
                 concurrency=concurrency if concurrency is not None else DEFAULT_CONCURRENCY,
             )
-            return dispatcher.deliver_due(self.clock(), limit=limit)
+            return dispatcher.deliver_due(clock(), limit=limit)
         finally:
             if own:
                 http.close()
 
-    def redeliver(self, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
+    def redeliver(
+        self, ids: Sequence[str] | None = None, destination: str | None = None, at: datetime | None = None
+    ) -> int:
         """Put dead-lettered messages back in the queue, with a fresh attempt budget.
 
         Every id named must be a stored message: an unknown one is an error, nothing is requeued."""
@@ -360,5 +480,5 @@ class LeadService:
             known = {m["id"] for m in self.outbox().find(ids)}
             unknown = [i for i in dict.fromkeys(ids) if i not in known]
             if unknown:
-                raise ServiceError(f"no trigger message {', '.join(repr(i) for i in unknown)}")
-        return self.outbox().requeue_dead(self.clock(), ids=ids, destination=destination)
+                raise NotFound(f"no trigger message {', '.join(repr(i) for i in unknown)}", field="ids")
+        return self.outbox().requeue_dead(self.now(at), ids=ids, destination=destination)

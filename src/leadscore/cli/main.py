@@ -25,6 +25,8 @@ _COMMAND_MODULES = (
     "leadscore.cli.batch",
     "leadscore.cli.generate",
     "leadscore.cli.predictive",
+    "leadscore.cli.keys",
+    "leadscore.cli.serve",
 )
 
 for _name in _COMMAND_MODULES:
