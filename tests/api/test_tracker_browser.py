@@ -139,7 +139,9 @@ def test_page_views_then_form_identify_move_the_history_onto_the_lead(
     assert lead["lead"]["attributes"]["company"] == "Initech" and "pw" not in lead["lead"]["attributes"]
     moved = [e for e in lead["events"] if e["received_lead_id"] == f"anon:{vid}"]
     assert {e["type"] for e in moved} >= {"page_view", "form_submitted"}
-    assert export(live, f"anon:{vid}") is None  # the visitor is now an alias of the lead
+    # the visitor is now an alias of the lead: its id answers with the lead it was folded into
+    aliased = export(live, f"anon:{vid}")
+    assert aliased is not None and aliased["lead"]["id"] == "jane@example.com"
 
     # The same browser on the company's other site (linked with ?_lsvid=): the visitor follows.
     before = len(lead["events"])
