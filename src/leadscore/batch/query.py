@@ -16,6 +16,7 @@ from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
 from leadscore.batch.horizon import next_change_sql
 from leadscore.batch.lifecycle import FOLD, auto_conditions, stage_sql
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.recursive import fold_ctes
 from leadscore.batch.rules import RuleSql, rule_sql
 from leadscore.batch.schema import SourceSchema
@@ -108,11 +109,23 @@ def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source
     ]
 
 
-def compiler(model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor) -> Compiler:
+def compiler(
+    model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor, lookups: Lookups | None = None
+) -> Compiler:
     dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
     native = flavor == "duckdb"
-    return Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if native else "sum", count_if=native)
+    return Compiler(
+        schema,
+        at,
+        dim_cols,
+        label_cols,
+        sum_agg="fsum" if native else "sum",
+        count_if=native,
+        lookups=lookups,
+        label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
+        stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
+    )
 
 
 def build_query(
@@ -127,6 +140,7 @@ def build_query(
     only: str | None = None,
     replay: str | None = None,
     next_change: bool = False,
+    lookups: Lookups | None = None,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -139,9 +153,11 @@ def build_query(
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
     the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
     stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
-    the column `next_change_at` holds the next instant time alone can change the result (`horizon`)."""
+    the column `next_change_at` holds the next instant time alone can change the result (`horizon`).
+    With `lookups`, text predicates without exact SQL read tables (or UDFs) that the caller fills
+    before running the query (`lookups.py`); without, they raise NotExpressible."""
     dims = model.dimension_names()
-    c = compiler(model, schema, at, flavor)
+    c = compiler(model, schema, at, flavor, lookups)
     rules = [rule_sql(c, r) for r in model.rules]
 
     labels = []
@@ -207,6 +223,10 @@ def build_query(
     fallback = "FALSE"
     needs_replay = "FALSE"
     if stage is not None:
+        if stage.columns:
+            cols = ", ".join(f"{sql} AS {name}" for name, sql in stage.columns)
+            ctes.append(f"_ls_autos AS (SELECT *, {cols} FROM {last})")
+            last = "_ls_autos"
         if stage.fold is not None:
             ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
             last = "_ls_fold"
