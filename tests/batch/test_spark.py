@@ -161,7 +161,9 @@ TEXT_MODEL = r"""
 format: 1
 name: spark-text
 rules:
-  - {id: senior, when: {attribute: title, matches: '(?i)\b(chief|c[eomt]o|vp|vice president|head of|director)\b'}, points: 10}
+  - id: senior
+    when: {attribute: title, matches: '(?i)\b(chief|c[eomt]o|vp|vice president|head of|director)\b'}
+    points: 10
   - {id: koeln, when: {attribute: city, contains: 'KÖLN'}, points: 3}
   - {id: kelvin, when: {attribute: city, contains: 'k'}, points: 1}
   - {id: street, on: v, where: {street: {contains: 'straße'}}, points: 2}
