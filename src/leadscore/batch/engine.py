@@ -96,6 +96,7 @@ class BatchRun:
         self.event_leads = event_leads
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
+        self.null_ids = True  # some event may lack an id (or nobody checked)
         self.lookups = Lookups("duckdb")
         self.stats = BatchStats()
         t = time.perf_counter()
@@ -119,6 +120,7 @@ class BatchRun:
                 event_leads=event_leads,
                 next_change=next_change,
                 lookups=self.lookups,
+                null_ids=self.null_ids,
             )
         except NotExpressible as exc:
             self.plan = None
@@ -134,6 +136,7 @@ class BatchRun:
             return True  # events are identified by their content: the window over all of them
         check = find_duplicates(self.con)
         self.dups_table = check.table
+        self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
 
     def _run(self) -> None:
@@ -216,6 +219,7 @@ class BatchRun:
             dedupe=dedupe,
             dups_table=self.dups_table,
             lookups=self.lookups,
+            null_ids=self.null_ids,
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {conds}")
         plan = build_query(
@@ -229,6 +233,7 @@ class BatchRun:
             replay="_ls_conds",
             next_change=self.next_change,
             lookups=self.lookups,
+            null_ids=self.null_ids,
         )
         con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
         con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")

@@ -53,7 +53,12 @@ def _epoch_us(flavor: Flavor) -> str:
 
 
 def event_ctes(
-    schema: SourceSchema, flavor: Flavor, dedupe: bool, dups_table: str | None, only: str | None
+    schema: SourceSchema,
+    flavor: Flavor,
+    dedupe: bool,
+    dups_table: str | None,
+    only: str | None,
+    null_ids: bool = True,
 ) -> tuple[list[str], str]:
     """The events with their time in epoch micros (`_ls_ts`), deduplicated; (CTEs, name of the last)."""
     ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
@@ -71,6 +76,9 @@ def event_ctes(
             "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
             f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
         )
+    elif not null_ids:
+        # every event has an id: drop the listed copies by their input order (no id is read)
+        ctes.append(f"_ls_dd AS (SELECT * FROM _ls_ev WHERE {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop))")
     else:
         ctes.append(
             f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
@@ -141,13 +149,15 @@ def build_query(
     replay: str | None = None,
     next_change: bool = False,
     lookups: Lookups | None = None,
+    null_ids: bool = True,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
 
     Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
     a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
-    repeated ids only), by an anti-join with it plus a window over the events without id only.
+    repeated ids only), by an anti-join with it plus a window over the events without id only; when
+    no event lacks an id (`null_ids` False), by an anti-join with `<dups_table>_drop` (input orders).
 
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
@@ -175,7 +185,7 @@ def build_query(
     horizon = next_change_sql(c, model, at) if next_change else None
     n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
-    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only)
+    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
     n_auto = len(auto_conditions(model))
     if replay is not None:

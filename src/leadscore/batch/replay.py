@@ -35,13 +35,14 @@ def conditions_query(
     dedupe: bool,
     dups_table: str | None,
     lookups: Lookups | None = None,
+    null_ids: bool = True,
 ) -> str:
     """(lead_id, _ls_t, _ls_c0.._ls_ck): each automatic transition's condition at each event time up
     to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id)."""
     c = compiler(model, schema, T, "duckdb", lookups)
     rules = [rule_sql(c, r) for r in model.rules]
     conds = [f"{c.condition(cond)} AS _ls_c{k}" for k, cond in enumerate(auto_conditions(model))]
-    ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids)
+    ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids, null_ids)
     ctes.append(
         f"_ls_times AS (SELECT DISTINCT lead_id, {TS} AS {T} FROM {source} WHERE {TS} <= {at} "
         f"UNION SELECT lead_id, CAST({at} AS BIGINT) AS {T} FROM {ids})"
