@@ -58,15 +58,21 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, table: str = "_ls_dups") -> 
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
     if len(candidates):
+        # one more pass over the events: the rows whose hash repeats (a few per thousand), checked exactly
         con.register("_ls_dup_hashes", pa.table({"h": pa.array(candidates, pa.uint64())}))
         con.execute(
-            f"INSERT INTO {table} SELECT lead_id, id, min(_ls_ord) FROM events WHERE id IS NOT NULL AND "
-            f"{HASH} IN (SELECT h FROM _ls_dup_hashes) GROUP BY lead_id, id HAVING count(*) > 1"
+            "CREATE OR REPLACE TEMP TABLE _ls_dup_rows AS SELECT lead_id, id, _ls_ord FROM events "
+            f"WHERE id IS NOT NULL AND {HASH} IN (SELECT h FROM _ls_dup_hashes)"
         )
         con.unregister("_ls_dup_hashes")
         con.execute(
-            f"INSERT INTO {table}_drop SELECT e._ls_ord FROM events AS e JOIN {table} AS d "
-            "ON d.lead_id = e.lead_id AND d.id = e.id AND e._ls_ord <> d.keep"
+            f"INSERT INTO {table} SELECT lead_id, id, min(_ls_ord) FROM _ls_dup_rows "
+            "GROUP BY lead_id, id HAVING count(*) > 1"
         )
+        con.execute(
+            f"INSERT INTO {table}_drop SELECT r._ls_ord FROM _ls_dup_rows AS r JOIN {table} AS d "
+            "ON d.lead_id = r.lead_id AND d.id = r.id AND r._ls_ord <> d.keep"
+        )
+        con.execute("DROP TABLE _ls_dup_rows")
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table)

@@ -13,6 +13,7 @@ Values whose domain the model itself fixes (label names, stage names) are decide
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +29,16 @@ LookupFlavor = Literal["duckdb", "spark"]
 TextTest = Callable[[str], bool]
 # Distinct values are evaluated and shipped in slices: memory stays bounded for a free-text column.
 SLICE = 200_000
+
+
+# Patterns made only of constructs that Python's re, RE2 and Java read alike: literal ASCII text,
+# escaped punctuation, classes, groups without `(?`, alternation and repetition; no `$` (Python's
+# also matches before a final newline), no POSIX classes, no escapes like \w or \b.
+_PORTABLE = re.compile(r"^(?:[^\\($]|\\[.^*+?()\[\]{}|\\/-]|\((?!\?))*$")
+
+
+def portable_regex(pattern: str) -> bool:
+    return pattern.isascii() and "[:" not in pattern and _PORTABLE.match(pattern) is not None
 
 
 def text_test(key: str, arg: Any) -> TextTest:
@@ -66,6 +77,10 @@ class Lookups:
         `column` is the quoted name of a text column of `table`."""
         k = (table, column, key, repr(arg))
         col = column
+        if self.flavor == "duckdb" and key == "matches" and portable_regex(str(arg)):
+            # DuckDB's regexp (RE2) reads these patterns as the pure scorer does, row by row in
+            # parallel: cheaper than a look-up over a column of many distinct values (URLs)
+            return f"coalesce(regexp_matches({col}, {q.text(str(arg))}), FALSE)"
         # ASCII text lowers alike everywhere: only values with other characters need Python
         ascii_contains = self.flavor == "duckdb" and key == "contains" and str(arg).isascii()
         only = f"strlen({col}) <> length({col})" if ascii_contains else None
