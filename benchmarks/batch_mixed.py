@@ -4,7 +4,8 @@ same model (mixed_query.sql) and a hand-written pandas version, same data, same 
 
 Run: .venv/bin/python benchmarks/batch_mixed.py [--leads 100000] [--runs 3] [--skip-pandas]
 Every measurement runs in its own process (peak RSS is that process's); medians of --runs.
-Writes benchmarks/results/batch_mixed.md (--quick: batch_mixed-quick.md).
+Writes benchmarks/results/batch_mixed.md (--quick: batch_mixed-quick.md). On a shared machine,
+LEADSCORE_BENCH_MEMORY=4GB caps the hand-written query's DuckDB memory (it spills to disk past it).
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def child(mode: str, data: str) -> dict[str, Any]:
 
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        if os.environ.get("LEADSCORE_BENCH_MEMORY"):  # a cap on a shared machine: DuckDB spills past it
+            con.execute(f"SET memory_limit = '{os.environ['LEADSCORE_BENCH_MEMORY']}'")
         con.execute(f"COPY ({_hand_sql(Path(data), at_us, mode == 'hand-dedupe')}) TO '{out}' (FORMAT PARQUET)")
     elif mode == "pandas":
         pandas_scores(Path(data), at_us).to_parquet(out)
