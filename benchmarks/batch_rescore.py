@@ -118,7 +118,9 @@ def child(mode: str, model_path: str, data: str, extra: str) -> dict[str, Any]:
         con.execute("SET TimeZone = 'UTC'")
         schema = prepare(con, f"{data}/leads.parquet", f"{data}/events")
         con.execute(f"CREATE TEMP TABLE sample AS SELECT id AS lead_id FROM leads USING SAMPLE {int(extra)} ROWS")
-        leads, events = fallback.load(con, schema, "sample")
+        parts = list(fallback.chunks(con, schema, "sample", size=int(extra)))
+        leads = [lead for part, _ in parts for lead in part]
+        events = [e for _, part in parts for e in part]
         t = time.perf_counter()
         Scorer(model).score_many(leads, events, AT)
         return {

@@ -43,6 +43,13 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "batch.md",
         "Batch re-score",
     ),
+    (
+        "batch_mixed.py",
+        ["--quick"],
+        ["--leads", "1000000", "--runs", "3"],
+        "batch_mixed.md",
+        "Batch re-score, second data set (regexes, non-ASCII text, repeated ids)",
+    ),
     ("store_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "store_rescore.md", "Store re-score"),
     ("pg_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "pg_rescore.md", "In-database re-score"),
     ("predictive_real_data.py", None, [], "predictive.md", "Predictive scoring on the real data"),

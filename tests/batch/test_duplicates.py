@@ -67,3 +67,5 @@ def test_check_lists_the_repeated_pairs_and_the_copy_to_keep() -> None:
     first = next(i for i, e in enumerate(events) if e.lead_id == "l3" and e.id == "e2")
     assert rows == [("l3", "e2", first)]
     assert check.repeated_ids == 1 and check.without_id == 1 and check.needed
+    dropped = sorted(r[0] for r in con.execute(f"SELECT _ls_ord FROM {check.table}_drop").fetchall())
+    assert dropped == [i for i, e in enumerate(events) if e.lead_id == "l3" and e.id == "e2" and i != first]

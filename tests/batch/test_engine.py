@@ -118,12 +118,38 @@ def test_replay_sees_every_event_at_the_same_instant_and_moves_back_later() -> N
     assert got == {"a": "lead", "b": "lead", "c": "recycled"}
 
 
-def test_unportable_regex_falls_back_for_every_lead() -> None:
+def test_unportable_regex_is_evaluated_in_the_engine_not_by_the_pure_scorer() -> None:
     model = _model(r"  - {id: r, on: v, where: {path: {matches: '\d+'}}, points: 1}")
     events = [Event.of("a", "v", AT, id="1", path="p12"), Event.of("b", "v", AT, id="2", path="p")]
     _same(model, [Lead("a"), Lead("b")], events)
     run = run_batch(model, leads_table([Lead("a")]), events_table(events), AT)
-    assert run.stats.fallback_leads == 2 and run.stats.fallback_reason
+    assert run.stats.fallback_leads == 0 and run.stats.fallback_reason is None
+    assert run.stats.lookup_values == 2  # each distinct path once
+
+
+SENIORITY = r"(?i)\b(chief|c[eomt]o|vp|vice president|head of|director)\b"
+
+
+def test_seniority_regex_and_case_folding_of_non_ascii_text_match_the_pure_scorer() -> None:
+    model = _model(
+        f"  - {{id: senior, when: {{attribute: title, matches: '{SENIORITY}'}}, points: 10}}\n"
+        "  - {id: munich, when: {attribute: city, contains: 'MÜNCHEN'}, points: 3}\n"
+        "  - {id: kelvin, when: {attribute: city, contains: 'k'}, points: 1}\n"
+        "  - {id: strasse, on: v, where: {street: {contains: 'straße'}}, points: 2}\n"
+        "  - {id: digits, on: v, where: {street: {matches: '^\\w+ \\d+$'}}, points: 5}"
+    )
+    titles = ["Chief Revenue Officer", "CTO", "cto of things", "Director", "directorate", "VP Sales", "Head Of IT",
+              "İnşaat Müdürü", "vice  president", "HEAD OF", "Ceo", None]
+    cities = ["München", "MÜNCHEN", "münchen-süd", "\u212aöln", "Kiel", "İstanbul", "Straßburg", None]
+    streets = ["Hauptstraße 1", "HAUPTSTRASSE 1", "Königsallee 12", "Main St 3\n", "ΣΤΡΑΣΣΕ 5", "strasse"]
+    leads = [
+        Lead(f"L{i}", {k: v for k, v in (("title", titles[i % len(titles)]), ("city", cities[i % len(cities)])) if v})
+        for i in range(24)
+    ]
+    events = [Event.of(f"L{i % 24}", "v", AT, id=f"e{i}", street=streets[i % len(streets)]) for i in range(40)]
+    _same(model, leads, events)
+    run = run_batch(model, leads_table(leads), events_table(events), AT)
+    assert run.stats.fallback_leads == 0
 
 
 def test_bad_stage_attribute_is_refused_like_the_pure_scorer() -> None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from leadscore.batch.engine import connect
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.query import build_query
 from leadscore.batch.sources import prepare
 from leadscore.domain.events import Event
@@ -26,7 +27,9 @@ AT_US = to_micros(AT)
 def _sql_next_changes(model: Any, leads: list[Lead], events: list[Event]) -> dict[str, tuple[int | None, bool]]:
     con = connect()
     schema = prepare(con, leads_table(leads), events_table(events))
-    plan = build_query(model, schema, AT_US, event_leads=True, next_change=True)
+    lookups = Lookups("duckdb")  # regexes and non-ASCII case folding: the pure scorer's predicate per value
+    plan = build_query(model, schema, AT_US, event_leads=True, next_change=True, lookups=lookups)
+    lookups.fill_duckdb(con)
     rows = con.execute(f"SELECT lead_id, next_change_at, fallback FROM ({plan.sql})").fetchall()
     return {str(r[0]): (r[1], bool(r[2])) for r in rows}
 

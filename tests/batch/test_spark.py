@@ -155,3 +155,33 @@ def test_spark_refuses_bad_stage_data(spark: Any, tmp_path: Path) -> None:
     with pytest.raises(ScoringDataError) as info:
         run_spark(model, *_write_inputs(tmp_path, leads, events), AT, tmp_path / "out.jsonl", spark=spark)
     assert info.value.lead_id == "bad" and "nowhere" in info.value.detail
+
+
+TEXT_MODEL = r"""
+format: 1
+name: spark-text
+rules:
+  - id: senior
+    when: {attribute: title, matches: '(?i)\b(chief|c[eomt]o|vp|vice president|head of|director)\b'}
+    points: 10
+  - {id: koeln, when: {attribute: city, contains: 'KÖLN'}, points: 3}
+  - {id: kelvin, when: {attribute: city, contains: 'k'}, points: 1}
+  - {id: street, on: v, where: {street: {contains: 'straße'}}, points: 2}
+"""
+
+
+def test_spark_evaluates_regexes_and_case_folding_with_the_pure_scorers_code(spark: Any, tmp_path: Path) -> None:
+    """Predicates without exact Spark SQL run as pandas UDFs on the executors; no lead falls back."""
+    from leadscore.batch.spark import run_spark
+
+    model = parse_model(TEXT_MODEL)
+    titles = ["Chief Revenue Officer", "cto of things", "directorate", "VP Sales", "İnşaat", "vice  president"]
+    cities = ["Köln", "KÖLN", "\u212aöln", "Kiel", "İstanbul", "köln-süd"]
+    leads = [Lead.of(f"L{i}", title=titles[i % 6], city=cities[(i * 5) % 6]) for i in range(12)]
+    streets = ["Hauptstraße 1", "HAUPTSTRASSE 1", "Königsallee 12", "STRASSE"]
+    events = [Event.of(f"L{i % 12}", "v", "2026-05-01", id=f"e{i}", street=streets[i % 4]) for i in range(20)]
+    out = tmp_path / "out.jsonl"
+    stats = run_spark(model, *_write_inputs(tmp_path, leads, events), AT, out, spark=spark)
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert not differences(expected, _read(out)), differences(expected, _read(out))
+    assert stats.fallback_leads == 0

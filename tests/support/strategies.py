@@ -224,7 +224,9 @@ EDGE_EXITS = ["lost", "recycled"]
 EDGE_DURATIONS = ["1s", "1d", "30d", "365d"]
 # offsets (seconds before AT) that sit on and around every window edge; negative = after AT
 EDGE_OFFSETS = [-86_400, -1, 0, 1, 86_399, 86_400, 86_401, 30 * 86_400, 200 * 86_400, 365 * 86_400, 365 * 86_400 + 1]
-EDGE_CATEGORIES = ["shoes", "bags", "Shoes-XL"]
+# non-ASCII text whose case folding differs between engines: the dotted capital I lowers to
+# "i" + a combining dot in Python, the Kelvin sign to an ASCII "k", ß has no single upper case
+EDGE_CATEGORIES = ["shoes", "bags", "Shoes-XL", "SCHUHÉ", "İstanbul", "\u212aelvin", "straße", "Chief Officer\n"]
 
 edge_numbers = st.one_of(st.integers(-3, 300), st.sampled_from([0.5, 2.5, 99.5, 100.0, 250.0]))
 edge_scalars = st.one_of(edge_numbers, st.sampled_from(EDGE_CATEGORIES), st.booleans())
@@ -243,9 +245,10 @@ def edge_predicate(draw: Any, values: st.SearchStrategy[Any] = edge_scalars) -> 
         lo, hi = draw(values), draw(values)
         return {key: [lo, hi]}
     if key == "contains":
-        return {key: draw(st.sampled_from(["sho", "XL", "bag"]))}
+        return {key: draw(st.sampled_from(["sho", "XL", "bag", "é", "i", "k", "STRASSE", "ß", "İ"]))}
     if key == "matches":
-        return {key: draw(st.sampled_from(["^sh", "s$", "[A-Z]", "oe|ag"]))}
+        patterns = ["^sh", "s$", "[A-Z]", "oe|ag", r"(?i)\bchief\b", r"\w+É", "(?i)schuh", r"^\S+$", "r$", "é|ß"]
+        return {key: draw(st.sampled_from(patterns))}
     if key == "exists":
         return {key: draw(st.booleans())}
     return {key: draw(values)}
@@ -459,7 +462,7 @@ def edge_data(draw: Any, stages: bool = True) -> tuple[list[Lead], list[Event]]:
                 {},
                 optional={
                     "employees": st.one_of(st.integers(0, 300), st.sampled_from([100.0, 150.5])),
-                    "country": st.sampled_from(["NL", "no", "shoes"]),
+                    "country": st.sampled_from(["NL", "no", "shoes", "İstanbul", "SCHUHÉ"]),
                     "vip": st.booleans(),
                     **({"stage": st.sampled_from([*EDGE_STAGES, *EDGE_EXITS])} if stages else {}),
                 },

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from leadscore.batch import sqltext as q
-from leadscore.batch.predicates import NotExpressible, TypedExpr, predicate_sql
+from leadscore.batch.lookups import Lookups, finite_domain
+from leadscore.batch.predicates import NotExpressible, TextLookup, TypedExpr, predicate_sql
 from leadscore.batch.schema import SourceSchema
 from leadscore.model.conditions import (
     AggregateCondition,
@@ -59,6 +60,19 @@ class Compiler:
     flags: dict[str, str] = field(default_factory=dict)  # event filter SQL -> its boolean column
     # decay factor SQL -> (its column, the flags of the events that need it)
     factors: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # text predicates without exact SQL, evaluated by the pure scorer per distinct value (`lookups`)
+    lookups: Lookups | None = None
+    label_values: Mapping[str, Sequence[str]] = field(default_factory=dict)  # the labels a set can take
+    stage_values: Sequence[str] = ()
+
+    def _lookup(self, table: str) -> TextLookup | None:
+        lookups = self.lookups
+        if lookups is None:
+            return None
+        return lambda expr, key, arg: lookups.add(table, expr, key, arg)
+
+    def _domain(self, values: Sequence[str]) -> TextLookup:
+        return lambda expr, key, arg: finite_domain(key, arg, values, expr)
 
     def flag(self, flt: str) -> str:
         """The filter as a boolean column computed once per event before the GROUP BY (`flag_columns`).
@@ -103,7 +117,8 @@ class Compiler:
         return [(q.ident(s.column), s.kind) for s in self.schema.events.of(name)]
 
     def where_sql(self, where: Mapping[str, Predicate]) -> str:
-        return q.all_of([predicate_sql(pred, self.property_value(prop)) for prop, pred in where.items()])
+        lookup = self._lookup("events")
+        return q.all_of([predicate_sql(pred, self.property_value(prop), lookup) for prop, pred in where.items()])
 
     def event_filter(self, types: Sequence[str], where: Mapping[str, Predicate], within: int | None) -> str:
         parts = [f"type IN {q.text_list(types)}" if len(types) > 1 else f"type = {q.text(types[0])}"]
@@ -134,7 +149,7 @@ class Compiler:
 
     def condition(self, cond: AnyConditionModel) -> str:
         if isinstance(cond, AttributeCondition):
-            return predicate_sql(cond, self.attribute_value(cond.attribute))
+            return predicate_sql(cond, self.attribute_value(cond.attribute), self._lookup("leads"))
         if isinstance(cond, CountCondition):
             n = self.count(self.event_filter(cond.count, cond.where, cond.within))
             return predicate_sql(cond, [(n, "num")])
@@ -156,9 +171,10 @@ class Compiler:
                 raise NotExpressible(f"unknown dimension {cond.score!r}")
             return predicate_sql(cond, [(column, "num")])
         if isinstance(cond, LabelCondition):
-            return predicate_sql(cond, [(self.label_columns[cond.label], "str")])
+            values = self.label_values.get(cond.label, ())
+            return predicate_sql(cond, [(self.label_columns[cond.label], "str")], self._domain(values))
         if isinstance(cond, StageCondition):
-            return predicate_sql(cond.stage, [(STAGE, "str")])
+            return predicate_sql(cond.stage, [(STAGE, "str")], self._domain(self.stage_values))
         if isinstance(cond, AllCondition):
             return q.all_of([self.condition(c) for c in cond.all])
         if isinstance(cond, AnyCondition):

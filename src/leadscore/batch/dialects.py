@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.query import Flavor, QueryPlan, build_query
 from leadscore.batch.schema import Kind, Slot, SourceSchema, TableSchema
 from leadscore.domain.timeutil import to_iso
@@ -137,7 +138,10 @@ def header(model: ScoringModel, plan: QueryPlan, dialect: str, at: datetime) -> 
     return "".join(f"-- {line}\n" for line in lines)
 
 
-def spark_sql(model: ScoringModel, schema: SourceSchema, at: int, *, dedupe: bool = True) -> tuple[str, QueryPlan]:
-    """The Spark SQL query over registered `leads` / `events` views that carry `_ls_ord`."""
-    plan = build_query(model, schema, at, flavor="spark", dedupe=dedupe, event_leads=True)
+def spark_sql(
+    model: ScoringModel, schema: SourceSchema, at: int, *, dedupe: bool = True, lookups: Lookups | None = None
+) -> tuple[str, QueryPlan]:
+    """The Spark SQL query over registered `leads` / `events` views that carry `_ls_ord`; with
+    `lookups`, text predicates without exact SQL call functions the caller registers (`lookups.py`)."""
+    plan = build_query(model, schema, at, flavor="spark", dedupe=dedupe, event_leads=True, lookups=lookups)
     return _epoch(plan.sql, "spark"), plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from leadscore.batch import fallback, replay
 from leadscore.batch import sqltext as q
 from leadscore.batch.duplicates import find_duplicates
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.query import QueryPlan, build_query
 from leadscore.batch.schema import SourceSchema
 from leadscore.batch.shape import shape_sql
 from leadscore.batch.sources import Source, prepare
-from leadscore.domain.result import Result
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine.predictors import Predictor
 from leadscore.engine.scorer import Scorer
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
+FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
 
 
 @dataclass
@@ -41,6 +42,7 @@ class BatchStats:
     replayed_leads: int = 0  # leads whose stage needed the replay at each event time, done in SQL
     fallback_reason: str | None = None
     deduplicated: bool = False
+    lookup_values: int = 0  # distinct text values a predicate without exact SQL was evaluated on
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -99,6 +101,8 @@ class BatchRun:
         self.event_leads = event_leads
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
+        self.null_ids = True  # some event may lack an id (or nobody checked)
+        self.lookups = Lookups("duckdb")
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
@@ -124,11 +128,12 @@ class BatchRun:
                 dups_table=self.dups_table,
                 event_leads=event_leads,
                 next_change=next_change,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
             )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
-        self.fallback_results: list[Result] = []
         self._run()
 
     def _check_duplicates(self, mode: Dedupe) -> bool:
@@ -140,6 +145,7 @@ class BatchRun:
             return True  # events are identified by their content: the window over all of them
         check = find_duplicates(self.con)
         self.dups_table = check.table
+        self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
 
     def _run(self) -> None:
@@ -149,6 +155,7 @@ class BatchRun:
             extra = " UNION SELECT DISTINCT lead_id FROM events" if self.event_leads else ""
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
+            self._fill_lookups()
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.plan.sql}")
             if self.plan.dynamic_lifecycle and self.sql_replay:
                 self.stats.seconds["query"] = time.perf_counter() - t
@@ -167,15 +174,39 @@ class BatchRun:
         else:
             row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
         self.stats.events = int(row[0] or 0) if row else 0
-        row = con.execute("SELECT count(*) FROM _ls_fb_ids").fetchall()[0]
-        self.stats.fallback_leads = int(row[0]) if row else 0
+        self.stats.fallback_leads = fallback.count_leads(con, "_ls_fb_ids")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
         if self.stats.fallback_leads:
             t = time.perf_counter()
-            leads, events = fallback.load(con, self.schema, "_ls_fb_ids")
-            self.fallback_results = fallback.score(self.model, leads, events, self.at, self.workers, self.predictors)
+            self._fallback()
             self.stats.seconds["fallback"] = time.perf_counter() - t
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
+
+    def _fill_lookups(self) -> None:
+        t = time.perf_counter()
+        self.lookups.fill_duckdb(self.con)
+        self.stats.lookup_values = self.lookups.values_tested
+        if self.lookups.entries:
+            self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+
+    def _fallback(self) -> None:
+        """The pure scorer over the leads of `_ls_fb_ids`, chunk by chunk, into the table FALLBACK."""
+        import pyarrow as pa
+
+        parts = fallback.chunks(self.con, self.schema, "_ls_fb_ids")
+        n = self.stats.fallback_leads
+        for scored in fallback.score(self.model, parts, self.at, n, self.workers, self.predictors):
+            rows = pa.table({"lead_id": [r[0] for r in scored], "result": [r[1] for r in scored]})
+            self.con.register("_ls_fb_part", rows)
+            self.con.execute(f"INSERT INTO {FALLBACK} SELECT lead_id, result FROM _ls_fb_part")
+            self.con.unregister("_ls_fb_part")
+
+    def fallback_json(self, size: int = 10_000) -> Iterator[list[str]]:
+        """The pure scorer's results (`Result.to_dict()` as compact JSON), `size` at a time."""
+        cur = self.con.execute(f"SELECT result FROM {FALLBACK} ORDER BY rowid")
+        while batch := cur.fetchmany(size):
+            yield [row[0] for row in batch]
 
     def _replay(self) -> None:
         """Stages of the leads the bounds left undecided, by the replay in SQL (`replay.py`)."""
@@ -190,7 +221,14 @@ class BatchRun:
             return
         dedupe = self.stats.deduplicated
         conds = replay.conditions_query(
-            self.model, self.schema, self.at, "_ls_rp_ids", dedupe=dedupe, dups_table=self.dups_table
+            self.model,
+            self.schema,
+            self.at,
+            "_ls_rp_ids",
+            dedupe=dedupe,
+            dups_table=self.dups_table,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {conds}")
         plan = build_query(
@@ -203,6 +241,8 @@ class BatchRun:
             only="_ls_rp_ids",
             replay="_ls_conds",
             next_change=self.next_change,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
         )
         con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
         con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
@@ -222,7 +262,8 @@ class BatchRun:
             cur = self.con.execute(f"SELECT to_json(r) FROM ({sql}) AS r")
             while batch := cur.fetchmany(10_000):
                 out.extend(json.loads(row[0]) for row in batch)
-        out.extend(r.to_dict() for r in self.fallback_results)
+        for part in self.fallback_json():
+            out.extend(json.loads(text) for text in part)
         return out
 
     def write(self, path: str | Path) -> Path:
@@ -244,10 +285,10 @@ class BatchRun:
             self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT JSON)")
         else:
             p.write_text("")
-        if self.fallback_results:
+        if self.stats.fallback_leads:
             with p.open("a", encoding="utf-8") as fh:
-                for r in self.fallback_results:
-                    fh.write(json.dumps(r.to_dict(), separators=(",", ":")) + "\n")
+                for part in self.fallback_json():
+                    fh.write("".join(text + "\n" for text in part))
         self.stats.seconds["write"] = time.perf_counter() - t
 
     def _write_parquet(self, p: Path) -> None:
@@ -256,16 +297,26 @@ class BatchRun:
 
         t = time.perf_counter()
         sql = self._shaped(False)
-        if sql is not None and not self.fallback_results:
+        if sql is not None and not self.stats.fallback_leads:
             self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
         else:
-            rows = [_arrow_row(r.to_dict()) for r in self.fallback_results]
-            if sql is not None:
-                native = self.con.sql(sql).to_arrow_table()
-                table = pa.concat_tables([native, pa.Table.from_pylist(rows, schema=native.schema)])
-            else:
-                table = pa.Table.from_pylist(rows)
-            pq.write_table(table, p)
+            # streamed: the native rows batch by batch, then the pure scorer's, in one schema
+            native = self.con.sql(sql).to_arrow_reader(100_000) if sql is not None else None
+            if native is not None:
+                schema = native.schema
+            else:  # every lead went to the pure scorer: the schema their rows agree on
+                found = [
+                    pa.Table.from_pylist([_arrow_row(json.loads(x)) for x in part]).schema
+                    for part in self.fallback_json()
+                ]
+                schema = pa.unify_schemas(found, promote_options="permissive")
+            with pq.ParquetWriter(p, schema) as writer:
+                if native is not None:
+                    for batch in native:
+                        writer.write_batch(batch)
+                for part in self.fallback_json():
+                    rows = [_arrow_row(json.loads(x)) for x in part]
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
         self.stats.seconds["write"] = time.perf_counter() - t
 
 

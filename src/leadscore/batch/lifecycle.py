@@ -64,6 +64,9 @@ class StageSql:
     undecided: str  # BOOLEAN: the bounds cannot decide the stage; the replay (or the pure scorer) must
     dynamic: bool  # some automatic condition changes with time
     recursive: RecursiveFold | None = None  # the fold as a recursive CTE instead of `fold` (no lambdas)
+    # (column, SQL): the automatic transitions' conditions over the lead's row, computed as columns
+    # before the fold reads them (a lambda cannot hold the subqueries or UDFs of `lookups`)
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 def auto_conditions(model: ScoringModel) -> list[AnyConditionModel]:
@@ -147,6 +150,8 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
         dynamic.append((tr, sources, m))
         fires[id(tr)] = m.may_hold
         autos.append((tr.to, sources, f"(CASE WHEN {has_events} THEN {q.negate(m.may_fail)} ELSE {exact} END)"))
+    columns = tuple((f"_ls_ga{k}", sql) for k, (_, _, sql) in enumerate(autos))
+    autos = [(to, sources, col) for (to, sources, _), (col, _) in zip(autos, columns, strict=True)]
     g = _g(lc, autos)
 
     attr = next((s.column for s in c.schema.leads.of("stage") if s.kind == "str"), None)
@@ -185,7 +190,7 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
     order = ORD if c.schema.has_ord else "id"
     if lists == "recursive":
         steps = RecursiveFold(rel, order, stage_value, init, g(init), g(f("acc")))
-        return StageSql(g(FOLD), None, bad, undecided, bool(dynamic), steps)
+        return StageSql(g(FOLD), None, bad, undecided, bool(dynamic), steps, columns)
     item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value})"
     seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {rel}))")
     start = init
@@ -196,7 +201,7 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
         fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
     else:
         fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
-    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic))
+    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic), columns=columns)
 
 
 def _reach(c: Compiler, lc: Lifecycle, init: str, stage_value: str, fires: dict[int, str]) -> dict[str, str]:

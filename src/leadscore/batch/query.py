@@ -16,6 +16,7 @@ from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import ORD, STAGE, TOTAL, TS, Compiler
 from leadscore.batch.horizon import next_change_sql
 from leadscore.batch.lifecycle import FOLD, auto_conditions, stage_sql
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.recursive import fold_ctes
 from leadscore.batch.rules import RuleSql, rule_sql
 from leadscore.batch.schema import SourceSchema
@@ -55,7 +56,12 @@ def _epoch_us(flavor: Flavor) -> str:
 
 
 def event_ctes(
-    schema: SourceSchema, flavor: Flavor, dedupe: bool, dups_table: str | None, only: str | None
+    schema: SourceSchema,
+    flavor: Flavor,
+    dedupe: bool,
+    dups_table: str | None,
+    only: str | None,
+    null_ids: bool = True,
 ) -> tuple[list[str], str]:
     """The events with their time in epoch micros (`_ls_ts`), deduplicated; (CTEs, name of the last)."""
     ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
@@ -73,6 +79,9 @@ def event_ctes(
             "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
             f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
         )
+    elif not null_ids:
+        # every event has an id: drop the listed copies by their input order (no id is read)
+        ctes.append(f"_ls_dd AS (SELECT * FROM _ls_ev WHERE {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop))")
     else:
         ctes.append(
             f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
@@ -118,11 +127,23 @@ def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source
     ]
 
 
-def compiler(model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor) -> Compiler:
+def compiler(
+    model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor, lookups: Lookups | None = None
+) -> Compiler:
     dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
     native = flavor == "duckdb"
-    return Compiler(schema, at, dim_cols, label_cols, sum_agg="fsum" if native else "sum", count_if=native)
+    return Compiler(
+        schema,
+        at,
+        dim_cols,
+        label_cols,
+        sum_agg="fsum" if native else "sum",
+        count_if=native,
+        lookups=lookups,
+        label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
+        stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
+    )
 
 
 def build_query(
@@ -137,21 +158,26 @@ def build_query(
     only: str | None = None,
     replay: str | None = None,
     next_change: bool = False,
+    lookups: Lookups | None = None,
+    null_ids: bool = True,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
 
     Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
     a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
-    repeated ids only), by an anti-join with it plus a window over the events without id only.
+    repeated ids only), by an anti-join with it plus a window over the events without id only; when
+    no event lacks an id (`null_ids` False), by an anti-join with `<dups_table>_drop` (input orders).
 
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
     the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
     stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
-    the column `next_change_at` holds the next instant time alone can change the result (`horizon`)."""
+    the column `next_change_at` holds the next instant time alone can change the result (`horizon`).
+    With `lookups`, text predicates without exact SQL read tables (or UDFs) that the caller fills
+    before running the query (`lookups.py`); without, they raise NotExpressible."""
     dims = model.dimension_names()
-    c = compiler(model, schema, at, flavor)
+    c = compiler(model, schema, at, flavor, lookups)
     rules = [rule_sql(c, r) for r in model.rules]
 
     labels = []
@@ -169,7 +195,7 @@ def build_query(
     horizon = next_change_sql(c, model, at) if next_change else None
     n_all = c.aggs.add("count(*)")
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
-    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only)
+    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
     n_auto = len(auto_conditions(model))
     if replay is not None:
@@ -217,6 +243,10 @@ def build_query(
     fallback = "FALSE"
     needs_replay = "FALSE"
     if stage is not None:
+        if stage.columns:
+            cols = ", ".join(f"{sql} AS {name}" for name, sql in stage.columns)
+            ctes.append(f"_ls_autos AS (SELECT *, {cols} FROM {last})")
+            last = "_ls_autos"
         if stage.fold is not None:
             ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
             last = "_ls_fold"

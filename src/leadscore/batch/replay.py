@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from leadscore.batch.conditions import TS
 from leadscore.batch.lifecycle import auto_conditions
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.query import compiler, event_ctes, score_ctes
 from leadscore.batch.rules import rule_sql
 from leadscore.batch.schema import SourceSchema
@@ -26,14 +27,22 @@ MAX_EVENTS = 100
 
 
 def conditions_query(
-    model: ScoringModel, schema: SourceSchema, at: int, ids: str, *, dedupe: bool, dups_table: str | None
+    model: ScoringModel,
+    schema: SourceSchema,
+    at: int,
+    ids: str,
+    *,
+    dedupe: bool,
+    dups_table: str | None,
+    lookups: Lookups | None = None,
+    null_ids: bool = True,
 ) -> str:
     """(lead_id, _ls_t, _ls_c0.._ls_ck): each automatic transition's condition at each event time up
     to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id)."""
-    c = compiler(model, schema, T, "duckdb")
+    c = compiler(model, schema, T, "duckdb", lookups)
     rules = [rule_sql(c, r) for r in model.rules]
     conds = [f"{c.condition(cond)} AS _ls_c{k}" for k, cond in enumerate(auto_conditions(model))]
-    ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids)
+    ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids, null_ids)
     ctes.append(
         f"_ls_times AS (SELECT DISTINCT lead_id, {TS} AS {T} FROM {source} WHERE {TS} <= {at} "
         f"UNION SELECT lead_id, CAST({at} AS BIGINT) AS {T} FROM {ids})"

@@ -45,10 +45,11 @@ def _file_relation(path: Path) -> str:
         listed = "[" + ", ".join(q.text(f) for f in files) + "]"
         ord_expr = "file_row_number"
         if len(files) > 1:
-            ord_expr = f"CAST(list_position({listed}, filename) AS BIGINT) * 1099511627776 + file_row_number"
+            # the file's position in the list (DuckDB's virtual column), not a search of its name per row
+            ord_expr = "CAST(file_index AS BIGINT) * 1099511627776 + file_row_number"
         return (
-            f"SELECT * EXCLUDE (filename, file_row_number), {ord_expr} AS _ls_ord "
-            f"FROM read_parquet({listed}, filename = true, file_row_number = true)"
+            f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
+            f"FROM read_parquet({listed}, file_row_number = true)"
         )
     raise SourceError(
         f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"

@@ -23,6 +23,7 @@ from typing import Any
 
 from leadscore.batch.dialects import spark_sql
 from leadscore.batch.engine import BatchStats
+from leadscore.batch.lookups import Lookups
 from leadscore.batch.numbers import check_spark_numbers
 from leadscore.batch.predicates import NotExpressible
 from leadscore.batch.schema import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
@@ -135,7 +136,9 @@ def run_spark(
     at_us = to_micros(parse_timestamp(at))
     schema = _register(spark, Path(leads), Path(events))
     check_spark_numbers(spark, model, schema, Path(leads), _files(Path(events)))
-    sql, plan = spark_sql(model, schema, at_us, dedupe=dedupe)
+    lookups = Lookups("spark")
+    sql, plan = spark_sql(model, schema, at_us, dedupe=dedupe, lookups=lookups)
+    lookups.register_spark(spark)  # regexes and case folding: the pure scorer's code, as pandas UDFs
     rows = spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
     cached = [rows]
     try:

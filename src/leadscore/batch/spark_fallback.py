@@ -2,7 +2,7 @@
 
 Each such lead becomes one row: its attribute slots and the array of its events in input order
 (`_ls_ord`). Executors rebuild the domain objects from the typed slots (the first non-null slot of a
-property, as `fallback.load` does for DuckDB) and score them with the model, which travels pickled
+property, as `fallback.chunks` does for DuckDB) and score them with the model, which travels pickled
 with the task (so `leadscore` must be installed where the executors run). Nothing but the count and
 the first bad lead, if any, comes back to the driver.
 """

@@ -21,6 +21,7 @@ from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.horizon import DAY_US, collect, next_change
 from leadscore.engine.predictors import Prediction, Predictor
 from leadscore.engine.rules import CompiledRule, compile_rule
+from leadscore.engine.spans import SpanModel
 from leadscore.engine.timeline import Timeline
 from leadscore.lifecycle.replay import CompiledLifecycle
 from leadscore.model.fingerprint import model_version
@@ -58,7 +59,10 @@ class Scorer:
             (name, [(b.label, compile_condition(b.when) if b.when else _always) for b in bands])
             for name, bands in model.labels.items()
         ]
-        self.lifecycle = CompiledLifecycle(model.lifecycle) if model.lifecycle else None
+        # span bounds let the replay skip the events where no transition can fire; a trained
+        # model's dimension has no bounds, so predictive models replay step by step
+        spans = SpanModel(model) if model.lifecycle and not self.predictive else None
+        self.lifecycle = CompiledLifecycle(model.lifecycle, spans) if model.lifecycle else None
         self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
         self._windows, self._decaying = collect(model)
         self._limits = [(d, model.dimension_spec(d).cap, model.dimension_spec(d).floor) for d in self.dimensions]
@@ -166,7 +170,8 @@ class Scorer:
                     cache[t] = self.scores_at(attributes, timeline, t)
                 return cache[t]
 
-            stage, history = self.lifecycle.replay(lead.id, attributes, timeline, at_us, scores_at)
+            replay = self.lifecycle.replay_spans if self.lifecycle.spans is not None else self.lifecycle.replay
+            stage, history = replay(lead.id, attributes, timeline, at_us, scores_at)
         ctx.stage = stage
         ctx.labels = self.labels_at(ctx)
         extras: dict[str, Any] = {}

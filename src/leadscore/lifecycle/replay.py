@@ -3,6 +3,14 @@
 After each event: the event's own transition (first in the list whose `from:` allows it; may move
 back or out of an exit), then automatic transitions with the score at that event's time until none
 applies. After the last event, automatic transitions run once more at T.
+
+`replay` is that definition, step by step: it evaluates the automatic transitions at every event,
+each time with the whole score (quadratic in a lead's events with decay). `replay_spans` gives the
+same stages and history in one pass: while the lead is in a stage, it proves with span bounds
+(`engine.spans`) for how many of the next events none of that stage's transitions can fire, by
+galloping over the event times, skips them, and evaluates exactly (three-valued first, the full
+score only when the bounds cannot decide) at the events that are left. `replay` stays as the
+oracle the tests compare it with.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from leadscore.domain.result import StageChange
 from leadscore.domain.timeutil import from_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.errors import ScoringDataError
+from leadscore.engine.spans import SpanModel, _Node
 from leadscore.engine.timeline import Timeline
 from leadscore.model.checks import auto_sources
 from leadscore.model.spec import Lifecycle
@@ -34,10 +43,11 @@ class _AutoTransition:
     to: str
     sources: frozenset[str]
     check: Check
+    span: _Node | None = None  # the condition, three-valued over a span of time (`engine.spans`)
 
 
 class CompiledLifecycle:
-    def __init__(self, lc: Lifecycle) -> None:
+    def __init__(self, lc: Lifecycle, spans: SpanModel | None = None) -> None:
         self.spec = lc
         self.stages = frozenset(lc.all_stages())
         self.initial = lc.initial_stage
@@ -50,8 +60,13 @@ class CompiledLifecycle:
                 )
             elif tr.when is not None:
                 srcs = frozenset(auto_sources(lc, tr.to, tr.from_))
-                self.auto.append(_AutoTransition(tr.to, srcs, compile_condition(tr.when)))
+                span = spans.node(tr.when) if spans is not None else None
+                self.auto.append(_AutoTransition(tr.to, srcs, compile_condition(tr.when), span))
         self.auto_sources = frozenset().union(*(a.sources for a in self.auto)) if self.auto else frozenset()
+        self.spans = spans
+        self.auto_from: dict[str, list[_AutoTransition]] = {
+            s: [a for a in self.auto if s in a.sources] for s in self.auto_sources
+        }
 
     def _checked(self, lead_id: str, stage: Any, what: str) -> str:
         if not isinstance(stage, str) or stage not in self.stages:
@@ -103,6 +118,87 @@ class CompiledLifecycle:
                         move(tr.to, event.ts, f"event:{event.type}", event.id)
                         break
             automatic(event.ts)
+        automatic(at)
+        return stage, history
+
+
+    def replay_spans(
+        self,
+        lead_id: str,
+        attributes: Mapping[str, Any],
+        timeline: Timeline,
+        at: int,
+        scores_at: Callable[[int], dict[str, float]],
+    ) -> tuple[str, list[StageChange]]:
+        """The same stage and history as `replay`, skipping the events at which span bounds prove
+        that no automatic transition of the current stage can fire."""
+        assert self.spans is not None
+        view = self.spans.view(attributes, timeline)
+        stage = self.initial
+        if "stage" in attributes:
+            stage = self._checked(lead_id, attributes["stage"], "the `stage` attribute")
+        events = timeline.events
+        start = events[0].ts if events else at
+        history = [StageChange(stage, from_micros(start), None, "initial")]
+        times = [e.ts for e in events]
+        quiet_stage: str | None = None
+        quiet_until = -1  # no automatic transition of quiet_stage fires at events [.., quiet_until)
+
+        def move(to: str, when: int, cause: str, event_id: str | None = None) -> None:
+            nonlocal stage
+            if to != stage:
+                history.append(StageChange(to, from_micros(when), stage, cause, event_id))
+                stage = to
+
+        def automatic(when: int) -> None:
+            ctx: Context | None = None
+            for _ in range(len(self.stages) + 1):
+                for tr in self.auto_from.get(stage, ()):
+                    assert tr.span is not None
+                    fires = tr.span.tri(view, when, when)
+                    if fires is None:
+                        if ctx is None:
+                            ctx = Context(when, attributes, timeline, _LazyScores(when, scores_at))
+                        fires = tr.check(ctx)
+                    if fires:
+                        move(tr.to, when, "auto")
+                        break
+                else:
+                    return
+
+        def silent(k: int, m: int) -> bool:
+            """No automatic transition of the current stage can fire at any time of events k..m-1."""
+            ta, tb = times[k], times[m - 1]
+            return all(tr.span is not None and tr.span.tri(view, ta, tb) is False for tr in self.auto_from[stage])
+
+        n = len(events)
+        for k, event in enumerate(events):
+            if event.type == STAGE_SET:
+                target = self._checked(lead_id, event.properties.get("stage"), "a stage_set event's `stage`")
+                move(target, event.ts, "manual", event.id)
+            else:
+                for etr in self.event_transitions:
+                    if event.type in etr.types and (etr.sources is None or stage in etr.sources):
+                        move(etr.to, event.ts, f"event:{event.type}", event.id)
+                        break
+            if stage not in self.auto_sources or (stage == quiet_stage and k < quiet_until):
+                continue
+            if not silent(k, k + 1):
+                automatic(event.ts)
+                continue
+            # gallop: the longest run of events from k at which this stage cannot move
+            good, step = k + 1, 1
+            while good < n:
+                probe = min(n, k + 2 * step)
+                if not silent(k, probe):
+                    lo, hi = good, probe  # silent up to `lo`, not up to `hi`
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        lo, hi = (mid, hi) if silent(k, mid) else (lo, mid)
+                    good = lo
+                    break
+                good, step = probe, step * 2
+            quiet_stage, quiet_until = stage, good
         automatic(at)
         return stage, history
 
