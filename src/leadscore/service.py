@@ -173,9 +173,9 @@ class LeadService:
 
     def _record(self, lead_id: str, type_: str, at: datetime | None, **properties: Any) -> Result:
         when = at or self.clock()
-        self.require_lead(lead_id)
+        person = self.person(lead_id)  # a merged or identified id records on the lead that holds it
         self.ingest_events([Event.of(lead_id, type_, when, **properties)])
-        found = self.result(lead_id)
+        found = self.result(person)
         assert found is not None
         return found
 
@@ -226,8 +226,10 @@ class LeadService:
             return queries.queue(conn, limit)
 
     def explain(self, lead_id: str, last_events: int = 10) -> dict[str, Any]:
+        """Why the lead (or the lead a merged / identified id belongs to) has its score."""
         with self.store.read() as conn:
-            found = queries.explain(conn, lead_id, last_events)
+            person = privacy.person(conn, lead_id)
+            found = queries.explain(conn, person, last_events) if person is not None else None
         if found is None:
             raise ServiceError(f"no lead {lead_id!r}")
         return found
