@@ -45,8 +45,9 @@ def invoke(*args: str) -> Result:
 def check(sheet: Sheet, fmt: str, base: Path) -> None:
     """The sheet as generated, then (when it had bad rows) its good rows alone."""
     _check(sheet, fmt, base)
-    if sheet.refused(store=False):
-        _check(sheet.good(store=False), fmt, base)
+    good = sheet.good(store=False)
+    if sheet.refused(store=False) and good.rows:
+        _check(good, fmt, base)
 
 
 def _check(sheet: Sheet, fmt: str, base: Path) -> None:
