@@ -256,9 +256,9 @@ class LeadService(ApiKeys):
 
     def _record(self, lead_id: str, type_: str, at: datetime | None, **properties: Any) -> Result:
         when = self.now(at)
-        self.require_lead(lead_id)
+        person = self.person(lead_id)  # a merged or identified id records on the lead that holds it
         self.ingest_events([Event.of(lead_id, type_, when, **properties)], at=at)
-        found = self.result(lead_id)
+        found = self.result(person)
         assert found is not None
         return found
 
@@ -331,8 +331,10 @@ class LeadService(ApiKeys):
             return list_leads(conn, filters or LeadFilter(), sort, limit, cursor)
 
     def explain(self, lead_id: str, last_events: int = 10) -> Explanation:
+        """Why the lead (or the lead a merged / identified id belongs to) has its score."""
         with self.store.read() as conn:
-            found = readers.explanation(conn, lead_id, last_events)
+            person = privacy.person(conn, lead_id)
+            found = readers.explanation(conn, person, last_events) if person is not None else None
         if found is None:
             raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         return found

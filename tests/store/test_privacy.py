@@ -91,3 +91,11 @@ def test_erase_overwrites_the_deleted_rows_in_the_sqlite_file(
     path = Path(store.engine.url.database or "")
     found = [p.name for p in path.parent.glob(path.name + "*") if marker.encode() in p.read_bytes()]
     assert found == []
+
+
+def test_explain_stage_and_outcome_by_a_merged_id_reach_the_person(service: LeadService) -> None:
+    _merged(service)
+    assert service.explain("b")["lead_id"] == "a"
+    assert service.set_stage("b", "sql").lead_id == "a"
+    assert service.record_outcome("anon-1", "won").stage == "customer"
+    assert service.result("b") is None  # the id stays an alias: nothing is created under it

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 
 from leadscore.cli.output import err, out
 
@@ -31,6 +32,8 @@ RejectsOpt = Annotated[
     typer.Option(help="Rejects file (.csv or .jsonl); default <name>.rejects.jsonl (or .csv) beside the input."),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing rejects file (never the input).")]
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -89,8 +92,22 @@ def _service(project: Path | None, at: str | None = None) -> Iterator[LeadServic
         finally:
             service.close()
     except _user_errors() as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        _error(str(exc))
         raise typer.Exit(2) from None
+    except DBAPIError as exc:  # a refusal the checks did not foresee: said plainly, nothing of it was kept
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _error(f"the database refused the change, which was rolled back: {reason}")
+        raise typer.Exit(2) from None
+
+
+def _error(message: str) -> None:
+    """A user error on stderr, as plain text: file names, ids and fields are never read as markup or
+    emoji codes (`file:row 5:id:` stays as written)."""
+    err.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _say(message: str) -> None:
+    out.print(Text(message))
 
 
 def _json(data: Any) -> None:
@@ -111,23 +128,21 @@ def init(
             directory, files("leadscore.store").joinpath("example_model.yaml").read_text("utf-8"), force=force
         )
     except _user_errors() as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        _error(str(exc))
         raise typer.Exit(2) from None
     with _service(directory) as service:
         stored = service.upgrade()
-    out.print(f"workspace ready in {directory.resolve()} (model {stored.name if stored else '?'})")
+    _say(f"workspace ready in {directory.resolve()} (model {stored.name if stored else '?'})")
 
 
 def db_upgrade(project: ProjectOpt = None) -> None:
     """Migrate the store to the latest schema."""
     with _service(project) as service:
         stored = service.upgrade()
-        out.print(f"store at the latest schema; active model {stored.name}@{stored.version}" if stored else "done")
+        _say(f"store at the latest schema; active model {stored.name}@{stored.version}" if stored else "done")
 
 
-def _ingest(
-    kind: str, file: Path, skip_invalid: bool, rejects: Path | None, force: bool, project: Path | None
-) -> None:
+def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, force: bool, project: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with (
@@ -143,12 +158,12 @@ def _ingest(
 
         run = service.ingest_events_file if kind == "events" else service.ingest_leads_file
         report = run(file, skip_invalid=skip_invalid, rejects=rejects, force=force, progress=progress)
-    out.print(
+    _say(
         f"{report.rows} rows: {report.inserted} new {kind}, {report.rescored} leads rescored "
         f"({report.changed} changed), {report.triggers} triggers fired"
     )
     if report.rejected:
-        err.print(f"[yellow]{report.rejected} bad rows written to {report.rejects_path}[/yellow]")
+        err.print(Text(f"{report.rejected} bad rows written to {report.rejects_path}", style="yellow"))
 
 
 def ingest_events(
@@ -195,7 +210,7 @@ def refresh(
     with _service(project, at) as service:
         if not watch:
             done = service.refresh()
-            out.print(f"{done.leads} leads re-evaluated, {done.changed} changed, {len(done.firings)} triggers")
+            _say(f"{done.leads} leads re-evaluated, {done.changed} changed, {len(done.firings)} triggers")
             _report_failed(done)
             return
         from leadscore.workspace import Workspace
@@ -203,9 +218,7 @@ def refresh(
         every = interval or Workspace.find(project).settings.refresh_interval_s
 
         def report(done: Any) -> None:
-            out.print(
-                f"{datetime.now().isoformat(timespec='seconds')}: {done.leads} re-evaluated, {done.changed} changed"
-            )
+            _say(f"{datetime.now().isoformat(timespec='seconds')}: {done.leads} re-evaluated, {done.changed} changed")
             _report_failed(done)
 
         try:
@@ -229,7 +242,7 @@ def queue(
     for i, r in enumerate(results, 1):
         pb = r.playbook
         labels = ", ".join(f"{k}={v}" for k, v in r.labels.items())
-        table.add_row(
+        cells = (
             str(i),
             r.lead_id,
             f"{r.score:.1f}",
@@ -238,6 +251,7 @@ def queue(
             str(pb.priority) if pb and pb.priority else "",
             pb.action or "" if pb else "",
         )
+        table.add_row(*map(Text, cells))  # as written: an id is never read as markup
     out.print(table)
 
 
@@ -254,11 +268,15 @@ def explain(
         _json(found.model_dump(mode="json"))
         return
     out.print(
-        f"[bold]{lead}[/bold]  score {found.score or 0:.2f}  stage {found.stage}  labels {found.labels or None}"
+        Text.assemble(
+            (lead, "bold"),
+            f"  score {found.score or 0:.2f}  stage {found.stage}  labels {found.labels or None}",
+        )
     )
     table = Table("rule", "dimension", "points", "events", title="breakdown")
     for b in found.breakdown:
-        table.add_row(b.rule, b.dimension, f"{b.points:.2f}", "" if b.events is None else str(b.events))
+        cells = (b.rule, str(b.dimension), f"{b.points:.2f}", "" if b.events is None else str(b.events))
+        table.add_row(*map(Text, cells))
     out.print(table)
     dumped = found.model_dump(mode="json")
     _rows("last events", ["timestamp", "type", "id"], dumped["events"])
@@ -269,7 +287,9 @@ def explain(
 def _rows(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
     table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*(f"{row.get(c):.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns))
+        table.add_row(
+            *(Text(f"{row.get(c):.2f}" if isinstance(row.get(c), float) else str(row.get(c, ""))) for c in columns)
+        )
     out.print(table)
 
 
@@ -283,7 +303,7 @@ def accounts(format: FormatOpt = Format.table, project: ProjectOpt = None) -> No
     table = Table("account", "leads", "score", "dimensions", "labels")
     for a in found:
         dims = ", ".join(f"{k}={v:.1f}" for k, v in a.dimensions.items())
-        table.add_row(a.account, str(a.leads), f"{a.score:.1f}", dims, str(a.labels))
+        table.add_row(*map(Text, (a.account, str(a.leads), f"{a.score:.1f}", dims, str(a.labels))))
     out.print(table)
 
 
@@ -294,14 +314,14 @@ def model_plan(file: Path, format: FormatOpt = Format.table, at: AtOpt = None, p
     if format == "json":
         _json(plan.to_dict())
         return
-    out.print(
+    _say(
         f"model {plan.version}: {plan.leads} leads, {plan.score_changed} change score, "
         f"{plan.stage_changed} change stage, {plan.playbook_changed} change playbook"
     )
     for name, n in plan.labels_changed.items():
-        out.print(f"  label {name}: {n} leads change")
+        _say(f"  label {name}: {n} leads change")
     for trigger, n in plan.triggers.items():
-        out.print(f"  trigger {trigger} would fire {n} times")
+        _say(f"  trigger {trigger} would fire {n} times")
     _rows("biggest movers", ["lead_id", "before", "after", "delta"], plan.movers)
 
 
@@ -314,7 +334,7 @@ def model_apply(
     with _service(project) as service, err.status("rescoring every lead under the new model..."):
         applied = service.apply_model(file, quiet=quiet)
     engine = getattr(applied.rescored, "engine", "pure scorer")
-    out.print(
+    _say(
         f"model {applied.version} active (was {applied.previous}); {applied.rescored.leads} leads rescored "
         f"({engine}), {applied.rescored.changed} changed, {len(applied.rescored.firings)} triggers"
     )
@@ -325,13 +345,13 @@ def erase(
 ) -> None:
     """Remove a lead, its events and its history (right to be forgotten)."""
     if not yes:
-        err.print("[red]error:[/red] erasing cannot be undone: add --yes")
+        _error("erasing cannot be undone: add --yes")
         raise typer.Exit(2)
     with _service(project) as service:
         person = service.person(lead)
         counts = service.erase(lead)
     held = "" if person == lead else f" (which {lead} was merged into)"
-    out.print(f"erased {person}{held}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
+    _say(f"erased {person}{held}: " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
 
 
 def export(
@@ -351,28 +371,28 @@ def export(
     if out_file is None:
         out.print(text, markup=False, highlight=False)
     else:
-        out.print(f"wrote {out_file}")
+        _say(f"wrote {out_file}")
 
 
 def merge(keep: str, other: str, project: ProjectOpt = None) -> None:
     """Merge lead OTHER into KEEP (the same person); both histories are kept."""
     with _service(project) as service:
         result = service.merge(keep, other)
-    out.print(f"merged {other} into {keep}: score {result.score:.2f}, stage {result.stage}")
+    _say(f"merged {other} into {keep}: score {result.score:.2f}, stage {result.stage}")
 
 
 def stage_set(lead: str, stage: str, at: AtOpt = None, project: ProjectOpt = None) -> None:
     """Move a lead to a stage by hand (recorded as a stage_set event)."""
     with _service(project, at) as service:
         result = service.set_stage(lead, stage)
-    out.print(f"{lead}: stage {result.stage}, score {result.score:.2f}")
+    _say(f"{lead}: stage {result.stage}, score {result.score:.2f}")
 
 
 def outcome(lead: str, outcome: str, at: AtOpt = None, project: ProjectOpt = None) -> None:
     """Record a sales outcome: accepted, rejected, opportunity, won or lost."""
     with _service(project, at) as service:
         result = service.record_outcome(lead, outcome)
-    out.print(f"{lead}: stage {result.stage}, score {result.score:.2f}")
+    _say(f"{lead}: stage {result.stage}, score {result.score:.2f}")
 
 
 def webhooks_deliver(
@@ -385,7 +405,7 @@ def webhooks_deliver(
     """One delivery attempt for every due trigger message."""
     with _service(project) as service:
         report = service.deliver_webhooks(limit, concurrency=concurrency)
-    out.print(f"{report.delivered} delivered, {report.retried} to retry, {report.dead_lettered} dead-lettered")
+    _say(f"{report.delivered} delivered, {report.retried} to retry, {report.dead_lettered} dead-lettered")
 
 
 def webhooks_redeliver(
@@ -396,7 +416,7 @@ def webhooks_redeliver(
     """Queue dead-lettered messages again."""
     with _service(project) as service:
         n = service.redeliver(ids or None, destination)
-    out.print(f"{n} messages queued again")
+    _say(f"{n} messages queued again")
 
 
 def webhooks_log(limit: int = 50, format: FormatOpt = Format.table, project: ProjectOpt = None) -> None:

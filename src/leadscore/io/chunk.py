@@ -36,3 +36,6 @@ class RawChunk:
     original: Callable[[int], dict[str, Any]]
     errors: list[RowError] = field(default_factory=list)
     first: bool = False  # first chunk of its file: where column checks happen
+    # the reader found no NUL character and no nested value in the chunk's values (limits.py), so
+    # converters check only the ids: a walk over every value costs as much as the conversion
+    plain_values: bool = False

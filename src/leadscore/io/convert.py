@@ -13,7 +13,7 @@ from leadscore.domain import Event, Lead
 from leadscore.domain.numbers import MAX_MAGNITUDE, bad_numbers
 from leadscore.io.chunk import RawChunk
 from leadscore.io.errors import DataFileError, RowError
-from leadscore.io.limits import id_problem, key_problem, value_problem
+from leadscore.io.limits import MAX_ID_CHARS, NUL, id_problem, key_problem, value_problem
 from leadscore.io.values import id_text, to_timestamp
 
 #: A rejects file's notes (io/rejects.py): a fixed rejects file ingested again brings its rows, not these.
@@ -122,6 +122,7 @@ def _event_fields(chunk: RawChunk) -> Iterator[tuple[Any, Any, Any, Any, dict[st
 def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[RowError]) -> None:
     """Convert every row of `chunk`; good rows go to emit(event, line), problems to `errors`."""
     lines = chunk.lines
+    plain_values = chunk.plain_values
     for i, (lead_raw, type_raw, ts_raw, id_raw, props) in enumerate(_event_fields(chunk)):
         lead_id = lead_raw.strip() if type(lead_raw) is str else id_text(lead_raw)
         typ = type_raw.strip() if type(type_raw) is str else None
@@ -134,7 +135,7 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
             ts_error = None
         except ValueError as exc:
             ts_error = str(exc)
-        limits = _limits(lead_id, typ, event_id, props)
+        limits = _limits(lead_id, typ, event_id, None if plain_values else props)
         # numbers are checked on rows within the limits only: a too-deep value is refused for its depth
         numbers_ok = limits is not None or _numbers_ok(props)
         bad_id = id_raw is not None and not event_id
@@ -161,13 +162,21 @@ def events_of(chunk: RawChunk, emit: Callable[[Event, int], None], errors: list[
         emit(Event(lead_id, typ, timestamp, props, event_id), lines[i])
 
 
-def _limits(lead_id: str | None, typ: str | None, event_id: str | None, props: dict[str, Any]) -> list[Problem] | None:
-    """What a database or another command cannot take in the row (limits.py); None for a clean row."""
-    out: list[Problem] = []
-    for column, text, what in (("lead_id", lead_id, "lead id"), ("type", typ, "event type"), ("id", event_id, "id")):
-        if text and (message := id_problem(text, what)):
-            out.append((column, text, message))
-    out += _value_limits(props)
+def _limits(
+    lead_id: str | None, typ: str | None, event_id: str | None, props: dict[str, Any] | None
+) -> list[Problem] | None:
+    """What a database or another command cannot take in the row (limits.py); None for a clean row.
+    `props` None: the reader found the values plain (no NUL, no nesting)."""
+    ids = (lead_id or "", typ or "", event_id or "")
+    if max(map(len, ids)) > MAX_ID_CHARS or NUL in "".join(ids):
+        out: list[Problem] = []
+        for column, text, what in zip(("lead_id", "type", "id"), ids, ("lead id", "event type", "id"), strict=True):
+            if text and (message := id_problem(text, what)):
+                out.append((column, text, message))
+    else:
+        out = []
+    if props is not None:
+        out += _value_limits(props)
     return out or None
 
 
@@ -195,7 +204,7 @@ class LeadConverter:
         lines = chunk.lines
         for i, (column, raw, attributes) in enumerate(_lead_fields(chunk)):
             lead_id = raw.strip() if type(raw) is str else (id_text(raw) if raw is not None else None)
-            limits = _value_limits(attributes)
+            limits = [] if chunk.plain_values else _value_limits(attributes)
             if lead_id and (message := id_problem(lead_id, "lead id")):
                 limits.insert(0, (column or "id", lead_id, message))
             numbers_ok = bool(limits) or _numbers_ok(attributes)

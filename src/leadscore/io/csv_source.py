@@ -31,20 +31,24 @@ def iter_csv(path: Path, batch_size: int, text_columns: frozenset[str]) -> Itera
         raise DataFileError.file_level(name, f"cannot read file: {exc.strerror or exc}") from None
     with f:
         undecodable: set[int] = set()
+        nul_lines: set[int] = set()  # since the chunk in progress began
         # strict: a quote that does not close where it should is an error, not silently part of a value
-        reader = csv.reader(decoded_lines(f, undecodable), delimiter=delimiter, strict=True)
+        reader = csv.reader(decoded_lines(f, undecodable, nul_lines), delimiter=delimiter, strict=True)
         try:
-            yield from _chunks(name, reader, batch_size, text_columns, undecodable)
+            yield from _chunks(name, reader, batch_size, text_columns, undecodable, nul_lines)
         except csv.Error as exc:
             raise DataFileError([RowError(name, reader.line_num, None, None, f"bad CSV: {exc}")]) from None
 
 
-def decoded_lines(f: BinaryIO, undecodable: set[int]) -> Iterator[str]:
+def decoded_lines(f: BinaryIO, undecodable: set[int], nul_lines: set[int] | None = None) -> Iterator[str]:
     """The file's lines as text, decoded one by one so that a byte that is not UTF-8 is reported on
     its own line: such a line is decoded with replacement characters and its number put in
-    `undecodable`, for the row that holds it to be refused. A UTF-8 BOM is dropped."""
+    `undecodable`, for the row that holds it to be refused. Lines holding a NUL byte go to
+    `nul_lines` (a cheap test on the bytes). A UTF-8 BOM is dropped."""
     for number, line in enumerate(f, start=1):
         raw = line
+        if nul_lines is not None and b"\x00" in raw:
+            nul_lines.add(number)
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         try:
@@ -55,7 +59,12 @@ def decoded_lines(f: BinaryIO, undecodable: set[int]) -> Iterator[str]:
 
 
 def _chunks(
-    name: str, reader: Any, batch_size: int, text_columns: frozenset[str], undecodable: set[int]
+    name: str,
+    reader: Any,
+    batch_size: int,
+    text_columns: frozenset[str],
+    undecodable: set[int],
+    nul_lines: set[int],
 ) -> Iterator[RawChunk]:
     header = _header(name, reader)
     if undecodable:
@@ -104,12 +113,13 @@ def _chunks(
             rows.append(cells)
             raws.append(row)
         if len(rows) + len(errors) >= batch_size:
-            yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+            yield RawChunk(name, False, header, lines, rows, [], original, errors, first, not nul_lines)
+            nul_lines.clear()
             first = False
             lines, rows, raws, errors = [], [], [], []
             original = partial(_original_at, header, raws)
     if rows or errors or first:
-        yield RawChunk(name, False, header, lines, rows, [], original, errors, first)
+        yield RawChunk(name, False, header, lines, rows, [], original, errors, first, not nul_lines)
 
 
 def _quote_message(exc: csv.Error, start: int, end: int) -> str:

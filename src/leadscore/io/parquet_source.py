@@ -40,16 +40,33 @@ def _iter_file(path: Path, batch_size: int) -> Iterator[RawChunk]:
         first = True
         row = 0
         for batch in pf.iter_batches(batch_size=batch_size):
+            plain = _plain_values(batch)
             columns = [_pylist(batch.column(i)) for i in range(batch.num_columns)]
             rows = list(zip(*columns, strict=True))
             lines = list(range(row + 1, row + 1 + len(rows)))
             row += len(rows)
-            yield RawChunk(name, True, names, lines, rows, [], partial(_original, names, rows), [], first)
+            yield RawChunk(name, True, names, lines, rows, [], partial(_original, names, rows), [], first, plain)
             first = False
     except (OSError, pa.ArrowException) as exc:
         raise DataFileError.file_level(name, f"cannot read Parquet file: {exc}") from None
     if first:
         yield RawChunk(name, True, names, [], [], [], partial(_original, names, []), [], True)
+
+
+def _plain_values(batch: Any) -> bool:
+    """No nested column and no NUL character in any text column (limits.py), found by Arrow kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_nested(kind) or pa.types.is_dictionary(kind):
+            return False
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and pc.any(
+            pc.match_substring(column, "\x00")
+        ).as_py():
+            return False
+    return True
 
 
 def _original(names: list[str], rows: Sequence[Sequence[Any]], i: int) -> dict[str, Any]:

@@ -39,6 +39,12 @@ class _Reader(Generic[T]):
     write: Callable[[Sequence[T]], BatchOutcome]
 
 
+def _by_row(path: str | Path) -> bool:
+    """Whether rows of the file are numbered (Parquet) rather than found on lines."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() == ".parquet"
+
+
 def default_rejects_path(path: str | Path) -> Path:
     p = Path(path)
     suffix = p.suffix.lower() if p.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson") else ".jsonl"
@@ -59,7 +65,7 @@ def ingest_events_file(
 ) -> FileReport:
     reader: _Reader[Event] = _Reader(
         lambda: iter_event_batches(path, batch_size),
-        lambda items, lines: event_problems(evaluator.model, items, lines, str(path)),
+        lambda items, lines: event_problems(evaluator.model, items, lines, str(path), _by_row(path)),
         lambda items: ingest_events(store, evaluator, items, now),
     )
     return _ingest(reader, path, skip_invalid, rejects, force, progress)
@@ -79,7 +85,7 @@ def ingest_leads_file(
 ) -> FileReport:
     reader: _Reader[Lead] = _Reader(
         lambda: iter_lead_batches(path, batch_size),
-        lambda items, lines: lead_problems(evaluator.model, items, lines, str(path)),
+        lambda items, lines: lead_problems(evaluator.model, items, lines, str(path), _by_row(path)),
         lambda items: ingest_leads(store, evaluator, items, now, f"file:{Path(path).name}"),
     )
     return _ingest(reader, path, skip_invalid, rejects, force, progress)

@@ -121,8 +121,11 @@ def ingest_leads(
     return store.transact(work)
 
 
-def event_problems(model: ScoringModel, batch: Sequence[Event], lines: Sequence[int], file: str) -> list[RowError]:
-    """Rows that read fine but that the model cannot take: refused like any bad row."""
+def event_problems(
+    model: ScoringModel, batch: Sequence[Event], lines: Sequence[int], file: str, by_row: bool = False
+) -> list[RowError]:
+    """Rows that read fine but that the model or the store cannot take: refused like any bad row.
+    `by_row`: `lines` are Parquet row numbers."""
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else None
     out: list[RowError] = []
     for event, line in zip(batch, lines, strict=True):
@@ -140,23 +143,31 @@ def event_problems(model: ScoringModel, batch: Sequence[Event], lines: Sequence[
             elif problem := id_problem(str(anon), "the anonymous id"):  # it becomes a lead id (an alias)
                 column, message = ANONYMOUS_ID, problem
         if message is not None:
-            out.append(RowError(file, line, column, None, message, record=event.to_dict()))
+            out.append(RowError(file, line, column, None, message, by_row, record=event.to_dict()))
     return out
 
 
-def lead_problems(model: ScoringModel, batch: Sequence[Lead], lines: Sequence[int], file: str) -> list[RowError]:
+def lead_problems(
+    model: ScoringModel, batch: Sequence[Lead], lines: Sequence[int], file: str, by_row: bool = False
+) -> list[RowError]:
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else None
     out: list[RowError] = []
     for lead, line in zip(batch, lines, strict=True):
         account = account_of(lead.attributes)
         if account is not None and (problem := id_problem(account, "the account")):
             column = "account" if "account" in lead.attributes else "email"  # where account_of found it
-            out.append(RowError(file, line, column, None, problem, record={"id": lead.id, **lead.attributes}))
+            out.append(RowError(file, line, column, None, problem, by_row, record={"id": lead.id, **lead.attributes}))
         elif stages is not None and "stage" in lead.attributes and lead.attributes["stage"] not in stages:
             message = f"stage {lead.attributes['stage']!r} names no stage of the model ({', '.join(sorted(stages))})"
             out.append(
                 RowError(
-                    file, line, "stage", lead.attributes["stage"], message, record={"id": lead.id, **lead.attributes}
+                    file,
+                    line,
+                    "stage",
+                    lead.attributes["stage"],
+                    message,
+                    by_row,
+                    record={"id": lead.id, **lead.attributes},
                 )
             )
     return out
