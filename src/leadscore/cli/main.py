@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "leadscore.cli.batch",
     "leadscore.cli.generate",
     "leadscore.cli.predictive",
+    "leadscore.cli.report",
 )
 
 for _name in _COMMAND_MODULES:
