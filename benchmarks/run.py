@@ -54,6 +54,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "Predictive scoring at scale",
     ),
     ("predictive_runtime.py", None, [], "predictive_runtime.md", "Predictive scoring at run time"),
+    ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
 ]
 RESULTS = HERE / "results"
 

@@ -7,6 +7,8 @@ leadscore.store.pipeline), so every interface gets the same real-time guarantees
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,11 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from leadscore.app import readers
+from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
+from leadscore.app.keys import ApiKeys
+from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
+from leadscore.app.results import Account, Explanation, Export, History, LeadView, ScoredLead, ScorePoint
 from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
 from leadscore.store import files, maintenance, privacy, queries
-from leadscore.store.accounts import accounts as account_rollup
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
@@ -38,8 +44,18 @@ SALES_OUTCOMES = {
 }
 
 
-class ServiceError(Exception):
-    """A request the service cannot carry out as asked (unknown lead, no model, not migrated)."""
+__all__ = [
+    "Applied",
+    "Conflict",
+    "InvalidInput",
+    "LeadService",
+    "NoActiveModel",
+    "NotFound",
+    "NotMigrated",
+    "ServiceError",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,7 +65,10 @@ class Applied:
     rescored: Rescored
 
 
-class LeadService:
+class LeadService(ApiKeys):
+    """One store, the active model, a clock. Safe to share between threads (an API server's requests):
+    the evaluator is built and swapped under a lock, and every change runs in its own transaction."""
+
     def __init__(
         self,
         store: LeadStore,
@@ -67,6 +86,10 @@ class LeadService:
         self._destinations = destinations or dict
         self.batch_size = batch_size
         self._evaluator: Evaluator | None = None
+        self._lock = threading.RLock()
+        # Evaluators replaced by `apply_model`: requests in flight may still hold them, so they are
+        # closed with the service, not at the swap.
+        self._retired: list[Evaluator] = []
 
     @classmethod
     def from_workspace(cls, workspace: Workspace, clock: Clock = utc_now) -> LeadService:
@@ -80,12 +103,24 @@ class LeadService:
         )
 
     def close(self) -> None:
-        if self._evaluator is not None:
-            self._evaluator.close()
+        with self._lock:
+            for evaluator in [*self._retired, *([self._evaluator] if self._evaluator else [])]:
+                evaluator.close()
+            self._retired.clear()
+            self._evaluator = None
         self.store.dispose()
 
-    def now_us(self) -> int:
-        return to_micros(self.clock())
+    def now(self, at: datetime | None = None) -> datetime:
+        return at if at is not None else self.clock()
+
+    def now_us(self, at: datetime | None = None) -> int:
+        return to_micros(self.now(at))
+
+    def _micros_clock(self, at: datetime | None) -> Callable[[], int]:
+        if at is None:
+            return self.now_us
+        fixed = to_micros(at)
+        return lambda: fixed
 
     # -- schema and model ---------------------------------------------------------------------------
     def upgrade(self) -> StoredModel | None:
@@ -93,9 +128,11 @@ class LeadService:
         self.store.upgrade()
         return self.active_model()
 
-    def _check_schema(self) -> None:
+    def check_schema(self) -> None:
         if current_revision(self.store.engine) != head_revision():
-            raise ServiceError("the store is not at the latest schema: run `leadscore db upgrade`")
+            raise NotMigrated("the store is not at the latest schema: run `leadscore db upgrade`")
+
+    _check_schema = check_schema
 
     def active_model(self) -> StoredModel | None:
         with self.store.read() as conn:
@@ -105,19 +142,24 @@ class LeadService:
             text = self.model_path.read_text(encoding="utf-8")
             with self.store.write() as conn:
                 activate(self.store, conn, model, text, self.now_us())
+            log.info("registered model %s from %s", model.name, self.model_path)
             with self.store.read() as conn:
                 found = active_model(conn)
         return found
 
     @property
     def evaluator(self) -> Evaluator:
-        if self._evaluator is None:
-            self._check_schema()
-            stored = self.active_model()
-            if stored is None:
-                raise ServiceError("no active model: give a model file or run `leadscore model apply FILE`")
-            self._evaluator = self._evaluator_for(stored.load(), self.model_path)
-        return self._evaluator
+        current = self._evaluator
+        if current is not None:
+            return current
+        with self._lock:
+            if self._evaluator is None:
+                self.check_schema()
+                stored = self.active_model()
+                if stored is None:
+                    raise NoActiveModel("no active model: give a model file or run `leadscore model apply FILE`")
+                self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+            return self._evaluator
 
     def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
@@ -137,16 +179,17 @@ class LeadService:
             return model_history(conn)
 
     # -- ingest -------------------------------------------------------------------------------------
-    def ingest_events(self, events: Sequence[Event]) -> BatchOutcome:
+    def ingest_events(self, events: Sequence[Event], at: datetime | None = None) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing."""
+        evaluator, now = self.evaluator, self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
-            total.add(ingest_events(self.store, self.evaluator, events[start : start + self.batch_size], self.now_us))
+            total.add(ingest_events(self.store, evaluator, events[start : start + self.batch_size], now))
         return total
 
-    def ingest_leads(self, leads: Sequence[Lead], source: str = "api") -> BatchOutcome:
+    def ingest_leads(self, leads: Sequence[Lead], source: str = "api", at: datetime | None = None) -> BatchOutcome:
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
-        return ingest_leads(self.store, self.evaluator, leads, self.now_us, source)
+        return ingest_leads(self.store, self.evaluator, leads, self._micros_clock(at), source)
 
     def ingest_events_file(self, path: str | Path, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
@@ -162,44 +205,51 @@ class LeadService:
         model = self.model
         stages = model.lifecycle.all_stages() if model.lifecycle else []
         if stage not in stages:
-            raise ServiceError(f"stage {stage!r} names no stage of the model ({', '.join(stages) or 'no lifecycle'})")
+            raise InvalidInput(
+                f"stage {stage!r} names no stage of the model ({', '.join(stages) or 'no lifecycle'})", field="stage"
+            )
         return self._record(lead_id, "stage_set", at, stage=stage)
 
     def record_outcome(self, lead_id: str, outcome: str, at: datetime | None = None, **properties: Any) -> Result:
         """A sales outcome (accepted, rejected, opportunity, won, lost), recorded as an event."""
         if outcome not in SALES_OUTCOMES:
-            raise ServiceError(f"unknown outcome {outcome!r} (expected one of {', '.join(SALES_OUTCOMES)})")
+            raise InvalidInput(
+                f"unknown outcome {outcome!r} (expected one of {', '.join(SALES_OUTCOMES)})", field="outcome"
+            )
         return self._record(lead_id, SALES_OUTCOMES[outcome], at, **properties)
 
     def _record(self, lead_id: str, type_: str, at: datetime | None, **properties: Any) -> Result:
-        when = at or self.clock()
+        when = self.now(at)
         self.require_lead(lead_id)
-        self.ingest_events([Event.of(lead_id, type_, when, **properties)])
+        self.ingest_events([Event.of(lead_id, type_, when, **properties)], at=at)
         found = self.result(lead_id)
         assert found is not None
         return found
 
-    def merge(self, keep: str, other: str) -> Result:
+    def merge(self, keep: str, other: str, at: datetime | None = None) -> Result:
         """Two leads are one person: everything of `other` moves to `keep`, which is rescored."""
+        if keep == other:
+            raise Conflict(f"cannot merge lead {keep!r} into itself", field="other")
         self.require_lead(keep)
         self.require_lead(other)
-        evaluator = self.evaluator
+        evaluator, now = self.evaluator, self._micros_clock(at)
 
         def work(conn: Any) -> None:
-            at = self.now_us()
+            when = now()
             self.store.lock_leads(conn, sorted([keep, other]))
-            if merge_into(self.store, conn, keep, other, at, f"merge:{other}"):
-                evaluator.rescore(self.store, conn, [keep], at, f"merge:{other}")
+            if merge_into(self.store, conn, keep, other, when, f"merge:{other}"):
+                evaluator.rescore(self.store, conn, [keep], when, f"merge:{other}")
 
         self.store.transact(work)
+        log.info("merged lead %s into %s", other, keep)
         found = self.result(keep)
         assert found is not None
         return found
 
     # -- time ---------------------------------------------------------------------------------------
-    def refresh(self) -> Rescored:
+    def refresh(self, at: datetime | None = None) -> Rescored:
         """Apply time-driven changes (decay, windows, absence) to the leads that can have changed."""
-        return maintenance.refresh(self.store, self.evaluator, self.now_us)
+        return maintenance.refresh(self.store, self.evaluator, self._micros_clock(at))
 
     def watch(self, interval_s: float, on_pass: Callable[[Rescored], None], stop: Callable[[], bool]) -> None:
         """Refresh every `interval_s` seconds until `stop()` says so (for deployments without cron)."""
@@ -213,84 +263,128 @@ class LeadService:
     def require_lead(self, lead_id: str) -> None:
         with self.store.read() as conn:
             if queries.lead_row(conn, lead_id) is None:
-                raise ServiceError(f"no lead {lead_id!r}")
+                raise NotFound(f"no lead {lead_id!r}", field="lead_id")
 
     def result(self, lead_id: str) -> Result | None:
         with self.store.read() as conn:
             return queries.result(conn, lead_id)
 
-    def queue(self, limit: int | None = None) -> list[Result]:
+    def queue(self, limit: int | None = None) -> list[ScoredLead]:
+        """Results in sales-queue order (playbook priority, score, lead id)."""
         with self.store.read() as conn:
-            return queries.queue(conn, limit)
+            return [ScoredLead.of(r) for r in queries.queue(conn, limit)]
 
-    def explain(self, lead_id: str, last_events: int = 10) -> dict[str, Any]:
+    def lead(self, lead_id: str, at: datetime | None = None) -> LeadView:
+        """The lead's attributes and stored result, and whether that result is current at `at`.
+
+        Events and attribute changes are scored before they are acknowledged, so a result lags only
+        behind time itself (decay, windows): `current` is false once its next time-driven change is due
+        and `refresh` has not run since.
+        """
         with self.store.read() as conn:
-            found = queries.explain(conn, lead_id, last_events)
+            row = queries.lead_row(conn, lead_id)
+            found = readers.result_row(conn, lead_id) if row is not None else None
+        if row is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.lead_view(row, found, self.now_us(at))
+
+    def list_leads(
+        self, filters: LeadFilter | None = None, sort: Sort = "score_desc", limit: int = 50, cursor: str | None = None
+    ) -> LeadPage:
+        with self.store.read() as conn:
+            return list_leads(conn, filters or LeadFilter(), sort, limit, cursor)
+
+    def explain(self, lead_id: str, last_events: int = 10) -> Explanation:
+        with self.store.read() as conn:
+            found = readers.explanation(conn, lead_id, last_events)
         if found is None:
-            raise ServiceError(f"no lead {lead_id!r}")
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         return found
 
-    def score_history(self, lead_id: str) -> list[dict[str, Any]]:
-        with self.store.read() as conn:
-            return queries.score_history_of(conn, lead_id)
+    def score_history(self, lead_id: str) -> list[ScorePoint]:
+        return self.history(lead_id).score_history
 
-    def accounts(self, account: str | None = None) -> list[dict[str, Any]]:
+    def history(self, lead_id: str) -> History:
+        self.require_lead(lead_id)
+        with self.store.read() as conn:
+            return readers.history(conn, lead_id)
+
+    def accounts(self, account: str | None = None, at: datetime | None = None) -> list[Account]:
         scorer = self.evaluator.scorer
         with self.store.read() as conn:
-            return account_rollup(conn, scorer, self.now_us(), account)
+            return readers.accounts(conn, scorer, self.now_us(at), account)
 
     # -- model changes ------------------------------------------------------------------------------
     def _candidate(self, path: str | Path) -> tuple[ScoringModel, str]:
         text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
         if text is None:
-            raise ServiceError(f"{path}: model file not found")
+            raise NotFound(f"{path}: model file not found", field="file")
         return parse_model(text, source=str(path)), text
 
-    def plan_model(self, path: str | Path, top: int = 10) -> maintenance.Plan:
+    def plan_model(self, path: str | Path, top: int = 10, at: datetime | None = None) -> maintenance.Plan:
         """What the new model would change on today's data, without writing anything."""
         model, _ = self._candidate(path)
-        self._check_schema()
+        return self.plan_parsed(model, path, top, at)
+
+    def plan_parsed(
+        self, model: ScoringModel, path: str | Path | None, top: int = 10, at: datetime | None = None
+    ) -> maintenance.Plan:
+        self.check_schema()
         evaluator = self._evaluator_for(model, path)
         try:
-            return maintenance.plan(self.store, evaluator, self.now_us(), top)
+            return maintenance.plan(self.store, evaluator, self.now_us(at), top)
         finally:
             evaluator.close()
 
-    def apply_model(self, path: str | Path, quiet: bool = False) -> Applied:
+    def apply_model(self, path: str | Path, quiet: bool = False, at: datetime | None = None) -> Applied:
         """Activate the new model (the old one stays in history) and rescore every lead under it."""
         model, text = self._candidate(path)
+        return self.apply_parsed(model, text, path, quiet, at)
+
+    def apply_parsed(
+        self, model: ScoringModel, text: str, path: str | Path | None, quiet: bool = False, at: datetime | None = None
+    ) -> Applied:
+        """Activate a parsed model; the evaluator swap is atomic for requests running beside it."""
         previous = self.active_model()
-        self._check_schema()
-        with self.store.write() as conn:
-            activate(self.store, conn, model, text, self.now_us())
-        if self._evaluator is not None:
-            self._evaluator.close()
-        self._evaluator = self._evaluator_for(model, path)
+        self.check_schema()
+        with self._lock:
+            with self.store.write() as conn:
+                activate(self.store, conn, model, text, self.now_us(at))
+            if self._evaluator is not None:
+                self._retired.append(self._evaluator)
+            self._evaluator = self._evaluator_for(model, path)
         evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
         try:
-            done = maintenance.apply(self.store, evaluator, self.now_us)
+            done = maintenance.apply(self.store, evaluator, self._micros_clock(at))
         finally:
             evaluator.close()
-        return Applied(model_version(model), previous.version if previous else None, done)
+        version = model_version(model)
+        log.info("model %s@%s active; %d leads rescored", model.name, version, done.leads)
+        return Applied(version, previous.version if previous else None, done)
 
     # -- privacy ------------------------------------------------------------------------------------
     def erase(self, lead_id: str) -> dict[str, int]:
         """Remove the lead, its events, aliases, results, history and outbox rows."""
         self.require_lead(lead_id)
-        return self.store.transact(lambda conn: privacy.erase(self.store, conn, lead_id))
+        counts = self.store.transact(lambda conn: privacy.erase(self.store, conn, lead_id))
+        log.info("erased lead %s", lead_id)
+        return counts
 
-    def export(self, lead_id: str) -> dict[str, Any]:
+    def export(self, lead_id: str) -> Export:
         with self.store.read() as conn:
             found = privacy.export(conn, lead_id)
         if found is None:
-            raise ServiceError(f"no lead {lead_id!r}")
-        return found
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.export(found)
 
     # -- triggers -----------------------------------------------------------------------------------
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self.store)
 
-    def deliver_webhooks(self, limit: int = 100, client: Any = None) -> Any:
+    def destinations(self) -> dict[str, Any]:
+        return self._destinations()
+
+    def deliver_webhooks(self, limit: int = 100, client: Any = None, at: datetime | None = None) -> Any:
         """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered)."""
         import httpx
 
@@ -298,13 +392,16 @@ class LeadService:
 
         own = client is None
         http = client or httpx.Client()
+        clock = (lambda: at) if at is not None else self.clock
         try:
-            dispatcher = WebhookDispatcher(self._destinations(), self.outbox(), http, clock=self.clock)
-            return dispatcher.deliver_due(self.clock(), limit=limit)
+            dispatcher = WebhookDispatcher(self._destinations(), self.outbox(), http, clock=clock)
+            return dispatcher.deliver_due(clock(), limit=limit)
         finally:
             if own:
                 http.close()
 
-    def redeliver(self, ids: Sequence[str] | None = None, destination: str | None = None) -> int:
+    def redeliver(
+        self, ids: Sequence[str] | None = None, destination: str | None = None, at: datetime | None = None
+    ) -> int:
         """Put dead-lettered messages back in the queue, with a fresh attempt budget."""
-        return self.outbox().requeue_dead(self.clock(), ids=ids, destination=destination)
+        return self.outbox().requeue_dead(self.now(at), ids=ids, destination=destination)

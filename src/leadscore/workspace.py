@@ -73,19 +73,23 @@ class Workspace:
     def settings(self) -> Settings:
         return self.project.settings
 
-    def destinations(self) -> dict[str, Any]:
+    def destinations(self, *, placeholder_secrets: bool = False) -> dict[str, Any]:
         """Webhook destinations by name; `secret_env: NAME` reads the secret from the environment.
 
+        With `placeholder_secrets`, a `secret_env` variable that is not set stands in as a valid
+        secret: the file's shape is checked where the deployment's secrets are absent (a laptop, CI).
         Raises WebhookConfigError naming the destination and field that is wrong.
         """
         from leadscore.webhooks import load_destinations
+        from leadscore.webhooks.signing import generate_secret
 
         items = []
         for name, cfg in self.project.destinations.items():
             item = {"name": name, **cfg}
             env_name = item.pop("secret_env", None)
             if env_name is not None and "secret" not in item:
-                item["secret"] = os.environ.get(str(env_name), "")
+                value = os.environ.get(str(env_name))
+                item["secret"] = generate_secret() if value is None and placeholder_secrets else value or ""
             items.append(item)
         return load_destinations(items, source=f"{self.root / PROJECT_FILE}: destinations")
 
@@ -100,7 +104,18 @@ class Workspace:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
             raise WorkspaceError(f"{path}: {problems}") from None
-        return cls(Path(root).resolve(), project)
+        workspace = cls(Path(root).resolve(), project)
+        workspace.check_destinations()
+        return workspace
+
+    def check_destinations(self) -> None:
+        """Refuse a project whose destinations are malformed when it loads, not at the first delivery."""
+        from leadscore.webhooks.errors import WebhookConfigError
+
+        try:
+            self.destinations(placeholder_secrets=True)
+        except WebhookConfigError as exc:
+            raise WorkspaceError(str(exc)) from None
 
     @classmethod
     def find(cls, project: str | Path | None = None, start: str | Path | None = None) -> Workspace:

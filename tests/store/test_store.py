@@ -95,7 +95,7 @@ def test_attribute_changes_are_history_and_rescore_fit(service: LeadService) -> 
     service.ingest_leads([Lead.of("a", employees=500)])
     assert service.result("a").dimensions["fit"] == 30
     exported = service.export("a")
-    assert [h["changes"] for h in exported["attribute_history"]] == [
+    assert [h.changes for h in exported.attribute_history] == [
         {"employees": [None, 10]},
         {"employees": [10, 500]},
     ]
@@ -152,8 +152,8 @@ def test_merge_keeps_both_histories_and_adds_up(service: LeadService, store: Lea
     service.ingest_events([Event.of("a", "page_view", "2026-05-30"), Event.of("b", "demo_request", "2026-05-30")])
     service.merge("a", "b")
     history = service.score_history("a")
-    assert math.isclose(sum(h["delta"] for h in history), service.result("a").score)
-    assert any(h["cause"] == "event" for h in history) and service.result("b") is None
+    assert math.isclose(sum(h.delta for h in history), service.result("a").score)
+    assert any(h.cause == "event" for h in history) and service.result("b") is None
     service.ingest_events([Event.of("b", "page_view", "2026-05-31")])  # later events under b go to a
     assert service.result("b") is None
     assert mismatches(store, service.model) == []
@@ -166,9 +166,9 @@ def test_history_adds_up_and_names_version_and_cause(service: LeadService, clock
         clock.advance(days=2)
         service.refresh()
     history = service.score_history("a")
-    assert math.isclose(sum(h["delta"] for h in history), service.result("a").score)
-    assert {h["cause"] for h in history} >= {"attributes", "event", "refresh"}
-    assert all(h["model_version"] == service.evaluator.version for h in history)
+    assert math.isclose(sum(h.delta for h in history), service.result("a").score)
+    assert {h.cause for h in history} >= {"attributes", "event", "refresh"}
+    assert all(h.model_version == service.evaluator.version for h in history)
 
 
 def test_model_plan_writes_nothing_and_apply_rescores(service: LeadService, store: LeadStore, tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_model_plan_writes_nothing_and_apply_rescores(service: LeadService, stor
     with store.read() as conn:
         assert set(conn.execute(sa.select(models.c.version)).scalars()) == {old_version, applied.version}
     mover = plan.movers[0]["lead_id"]
-    assert service.score_history(mover)[-1]["cause"] == f"model:{applied.version}"
+    assert service.score_history(mover)[-1].cause == f"model:{applied.version}"
     assert mismatches(store, service.model) == []
 
 
@@ -195,8 +195,8 @@ def test_erase_removes_everything_and_export_holds_everything(service: LeadServi
     service.ingest_leads([Lead.of("a", employees=500), Lead.of("b", employees=5)])
     service.ingest_events([Event.of("a", "demo_request", "2026-05-30"), Event.of("b", "page_view", "2026-05-30")])
     data = service.export("a")
-    assert data["lead"]["attributes"] == {"employees": 500}
-    assert len(data["events"]) == 1 and data["score_history"] and data["result"]["lead_id"] == "a"
+    assert data.lead.attributes == {"employees": 500}
+    assert len(data.events) == 1 and data.score_history and data.result and data.result["lead_id"] == "a"
     service.erase("a")
     with store.read() as conn:
         for table in metadata.sorted_tables:
@@ -216,16 +216,16 @@ def test_accounts_roll_up_as_the_model_says(service: LeadService) -> None:
     service.ingest_events([Event.of("a", "page_view", "2026-05-30"), Event.of("b", "page_view", "2026-05-30")])
     (acme,) = service.accounts()
     a, b = service.result("a"), service.result("b")
-    assert acme["leads"] == 2
-    assert acme["dimensions"]["fit"] == max(a.dimensions["fit"], b.dimensions["fit"])  # rollup: max
-    assert acme["dimensions"]["engagement"] == a.dimensions["engagement"] + b.dimensions["engagement"]  # default sum
+    assert acme.leads == 2
+    assert acme.dimensions["fit"] == max(a.dimensions["fit"], b.dimensions["fit"])  # rollup: max
+    assert acme.dimensions["engagement"] == a.dimensions["engagement"] + b.dimensions["engagement"]  # default sum
 
 
 def test_manual_stage_and_outcomes_are_events(service: LeadService) -> None:
     service.ingest_leads([Lead.of("a", employees=5)])
     assert service.set_stage("a", "mql").stage == "mql"
     assert service.record_outcome("a", "accepted").stage == "sql"
-    causes = [s["cause"] for s in service.explain("a")["stage_history"]]
+    causes = [s.cause for s in service.explain("a").stage_history]
     assert causes[-2:] == ["manual", "event:sales_accepted"]
 
 
@@ -248,8 +248,8 @@ def test_time_values_are_stored_as_iso_text_and_rescore_alike(service: LeadServi
     service.ingest_leads([Lead.of("a", employees=500, created_at=when)])  # e.g. a Parquet timestamp column
     again = Event.of("a", "page_view", "2026-05-30", path="/pricing", seen=when)
     service.ingest_events([again])
-    assert service.export("a")["lead"]["attributes"]["created_at"] == "2025-01-02T03:04:05Z"
-    assert service.export("a")["events"][0]["seen"] == "2025-01-02T03:04:05Z"
+    assert service.export("a").lead.attributes["created_at"] == "2025-01-02T03:04:05Z"
+    assert service.export("a").events[0].properties["seen"] == "2025-01-02T03:04:05Z"
     assert service.ingest_events([again]).inserted == 0  # the same event, whatever form its time took
     assert mismatches(store, service.model) == []
 

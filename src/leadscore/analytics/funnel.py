@@ -180,7 +180,7 @@ def funnel_report(conn: sa.Connection, funnel: Funnel, f: ReportFilter, meta: Re
 
     stays = sa.select(m.to_stage, (m.next_at - m.at).label("us")).where(in_period, closed).subquery()
     times = nearest_rank(conn, stays, "to_stage", "us")
-    current = dict(
+    current: dict[str, int] = dict(
         conn.execute(
             sa.select(results.c.stage, sa.func.count())
             .where(results.c.stage.is_not(None), f.lead_condition(results.c.lead_id))
@@ -250,7 +250,7 @@ def _velocity(conn: sa.Connection, funnel: Funnel, f: ReportFilter) -> list[Velo
     if not parts:
         return []
     spans = sa.union_all(*parts).subquery("spans")
-    counts = dict(conn.execute(sa.select(spans.c.g, sa.func.count()).group_by(spans.c.g)).all())
+    counts: dict[str, int] = dict(conn.execute(sa.select(spans.c.g, sa.func.count()).group_by(spans.c.g)).all())
     qs = nearest_rank(conn, spans, "g", "us")
     period_days = (f.end_us - f.start_us) / DAY_US
     return [

@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "leadscore.cli.generate",
     "leadscore.cli.predictive",
     "leadscore.cli.report",
+    "leadscore.cli.keys",
+    "leadscore.cli.serve",
 )
 
 for _name in _COMMAND_MODULES:

@@ -35,7 +35,8 @@ def _bands(text: str | None) -> tuple[float, ...] | None:
     try:
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected numbers separated by commas, e.g. 0,50,100", param_hint="--bands") from None
+        msg = f"{text!r}: expected numbers separated by commas, e.g. 0,50,100"
+        raise typer.BadParameter(msg, param_hint="--bands") from None
 
 
 def report(

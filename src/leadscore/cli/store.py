@@ -188,7 +188,7 @@ def queue(
     with _service(project) as service:
         results = service.queue(limit)
     if format == "json":
-        _json([r.to_dict() for r in results])
+        _json([r.model_dump(mode="json") for r in results])
         return
     table = Table("#", "lead", "score", "stage", "labels", "priority", "next best action")
     for i, r in enumerate(results, 1):
@@ -216,19 +216,19 @@ def explain(
     with _service(project) as service:
         found = service.explain(lead, events)
     if format == "json":
-        _json(found)
+        _json(found.model_dump(mode="json"))
         return
     out.print(
-        f"[bold]{lead}[/bold]  score {found.get('score', 0):.2f}  stage {found.get('stage')}  "
-        f"labels {found.get('labels')}"
+        f"[bold]{lead}[/bold]  score {found.score or 0:.2f}  stage {found.stage}  labels {found.labels or None}"
     )
     table = Table("rule", "dimension", "points", "events", title="breakdown")
-    for b in found.get("breakdown", []):
-        table.add_row(b["rule"], b["dimension"], f"{b['points']:.2f}", str(b.get("events", "")))
+    for b in found.breakdown:
+        table.add_row(b.rule, b.dimension, f"{b.points:.2f}", "" if b.events is None else str(b.events))
     out.print(table)
-    _rows("last events", ["timestamp", "type", "id"], found["events"])
-    _rows("score history", ["at", "score", "delta", "cause"], found["score_history"])
-    _rows("stage history", ["at", "from", "to", "cause"], found["stage_history"])
+    dumped = found.model_dump(mode="json")
+    _rows("last events", ["timestamp", "type", "id"], dumped["events"])
+    _rows("score history", ["at", "score", "delta", "cause"], dumped["score_history"])
+    _rows("stage history", ["at", "from", "to", "cause"], dumped["stage_history"])
 
 
 def _rows(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -243,12 +243,12 @@ def accounts(format: FormatOpt = "table", project: ProjectOpt = None) -> None:
     with _service(project) as service:
         found = service.accounts()
     if format == "json":
-        _json(found)
+        _json([a.model_dump(mode="json") for a in found])
         return
     table = Table("account", "leads", "score", "dimensions", "labels")
     for a in found:
-        dims = ", ".join(f"{k}={v:.1f}" for k, v in a["dimensions"].items())
-        table.add_row(a["account"], str(a["leads"]), f"{a['score']:.1f}", dims, str(a["labels"]))
+        dims = ", ".join(f"{k}={v:.1f}" for k, v in a.dimensions.items())
+        table.add_row(a.account, str(a.leads), f"{a.score:.1f}", dims, str(a.labels))
     out.print(table)
 
 
@@ -302,7 +302,7 @@ def export(
 ) -> None:
     """Write everything held about a lead, as JSON."""
     with _service(project) as service:
-        data = service.export(lead)
+        data = service.export(lead).model_dump(mode="json")
     text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
     if out_file is None:
         out.print(text, markup=False, highlight=False)

@@ -156,3 +156,6 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("duration_ms", sa.Float, nullable=True),
 )
+
+# Declared in their own modules, on the same metadata (so migrations and their checks see them).
+import leadscore.store.key_tables  # noqa: E402, F401

@@ -1,0 +1,224 @@
+"""HTTP API load: a real `leadscore serve` on 127.0.0.1, on SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/api_load.py --quick        # a few seconds per figure
+    .venv/bin/python benchmarks/api_load.py --seconds 10
+
+Figures, per backend:
+- single-event requests (`POST /v1/events`, one event each) with 1, 8 and 32 concurrent clients:
+  events/s and p50 / p99 latency;
+- the bulk endpoint (`POST /v1/events/bulk`, 10,000 events a request, 2 clients): events/s;
+- acknowledged event to updated score: a probe sends an event to its own lead while the 8-client
+  load runs, then reads the lead until its result includes the event; p50 / p99 of that time.
+
+The clients are asyncio tasks on one HTTP/1.1 keep-alive connection each, in this process: on a
+2-core machine they compete with the server for the CPU, so the figures are a floor. Events are
+new (unique ids), spread over 2,000 leads, and scored by the workspace's example model before each
+request is acknowledged. PostgreSQL is a fresh local server (tests/support/postgres.py: fsync off).
+The markdown goes to benchmarks/results/api.md (api-quick.md for --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.api.server import Server, create_key, make_workspace  # noqa: E402
+
+TYPES = ("page_view", "email_click", "content_download", "page_view")
+LEADS = 2000
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str | None]:
+    if kind == "sqlite":
+        yield None
+        return
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+def _event(n: int) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4().hex,
+        "lead_id": f"B{n % LEADS:05d}",
+        "type": TYPES[n % len(TYPES)],
+        "timestamp": "2026-05-30T10:00:00Z",
+        "properties": {"path": "/pricing" if n % 5 == 0 else "/blog"},
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def single_events(url: str, token: str, clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        nonlocal errors
+        headers = {"Authorization": f"Bearer {token}"}
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as http:
+            while time.perf_counter() < deadline:
+                body = _event(next(counter))
+                t0 = time.perf_counter()
+                response = await http.post("/v1/events", json=body)
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    return {
+        "clients": clients,
+        "events_s": len(latencies) / elapsed,
+        "p50_ms": pct(latencies, 0.5) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+        "errors": errors,
+    }
+
+
+async def bulk(url: str, token: str, requests: int, clients: int = 2, size: int = 10_000) -> dict[str, float]:
+    bodies = [{"events": [_event(i) for i in range(size)]} for _ in range(requests)]
+    done = 0
+
+    async def client(mine: list[dict[str, Any]]) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
+            for body in mine:
+                response = await http.post("/v1/events/bulk", json=body)
+                response.raise_for_status()
+                done += response.json()["inserted"]
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(bodies[i::clients]) for i in range(clients)))
+    elapsed = time.perf_counter() - start
+    return {"events": done, "seconds": elapsed, "events_s": done / elapsed}
+
+
+async def ack_to_score(url: str, token: str, seconds: float) -> dict[str, float]:
+    """Probe events under the 8-client load: time from sending until the lead's result includes them."""
+    times: list[float] = []
+    load = asyncio.create_task(single_events(url, token, 8, seconds))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+        n = 0
+        deadline = time.perf_counter() + seconds - 0.5
+        while time.perf_counter() < deadline:
+            n += 1
+            lead = f"probe-{uuid.uuid4().hex[:8]}"
+            t0 = time.perf_counter()
+            sent = await http.post(
+                "/v1/events", json={"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
+            )
+            sent.raise_for_status()
+            while True:
+                found = (await http.get(f"/v1/leads/{lead}")).json()
+                result = found.get("result") or {}
+                if any(b["rule"] == "demo-request" for b in result.get("breakdown", [])):
+                    break
+                await asyncio.sleep(0.005)
+            times.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.05)
+    await load
+    return {"probes": len(times), "p50_ms": pct(times, 0.5) * 1000, "p99_ms": pct(times, 0.99) * 1000}
+
+
+def run_backend(kind: str, seconds: float, bulk_requests: int, workers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, database(kind) as url:
+        root = make_workspace(Path(tmp) / "ws", url)
+        token = create_key(root, "bench", "write")
+        server = Server(root, workers=workers).start()
+        try:
+            asyncio.run(single_events(server.url, token, 8, 1.0))  # warm up: leads created, caches filled
+            singles = [asyncio.run(single_events(server.url, token, c, seconds)) for c in (1, 8, 32)]
+            bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests))
+            ack = asyncio.run(ack_to_score(server.url, token, seconds))
+        finally:
+            server.stop()
+    return {"backend": kind, "singles": singles, "bulk": bulk_figures, "ack": ack}
+
+
+def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
+    lines = [
+        "## HTTP API",
+        "",
+        f"Command: `{command}`. A real `leadscore serve` on 127.0.0.1 ({workers}); the clients run on the "
+        "same 2 cores (asyncio, one keep-alive connection each), so these figures are a floor. Every event is "
+        "stored and its lead rescored before the request is acknowledged.",
+        "",
+        "| backend | clients | single events/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for s in r["singles"]:
+            lines.append(
+                f"| {r['backend']} | {s['clients']} | {s['events_s']:,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
+                f"| {s['errors']} |"
+            )
+    lines += [
+        "",
+        "| backend | bulk events | seconds | events/s | ack to score p50 ms | p99 ms (probes) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        b, a = r["bulk"], r["ack"]
+        lines.append(
+            f"| {r['backend']} | {b['events']:,} | {b['seconds']:.2f} | {b['events_s']:,.0f} | {a['p50_ms']:.1f} "
+            f"| {a['p99_ms']:.1f} ({a['probes']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 s per figure, 4 bulk requests")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--bulk-requests", type=int, default=10)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="server processes (default: 1 on SQLite, whose writer is one lock, 2 else)",
+    )
+    parser.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
+    args = parser.parse_args()
+    seconds = 3.0 if args.quick else args.seconds
+    bulk_requests = 4 if args.quick else args.bulk_requests
+    results = [
+        run_backend(kind, seconds, bulk_requests, args.workers or (1 if kind == "sqlite" else 2))
+        for kind in args.backends
+    ]
+    command = "python " + " ".join(["benchmarks/api_load.py", *sys.argv[1:]])
+    shown = f"--workers {args.workers}" if args.workers else "1 worker on SQLite, 2 on PostgreSQL"
+    text = markdown(results, command, shown)
+    print(text)
+    out = ROOT / "benchmarks" / "results" / ("api-quick.md" if args.quick else "api.md")
+    out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The application factory: routes, problem details, limits, metrics, docs and static files.
+
+    app = create_app(service)                       # an open LeadService (tests, embedding)
+    app = create_app(workspace=Workspace.find())    # the service is opened at startup, closed at shutdown
+    app = create_app(service, routers=[pages])      # more routers (the dashboard) on the same app
+
+Other edges mount their routers through `routers`; they authenticate with `leadscore.api.deps`
+(`Reader`, `Admin`, ...) or `leadscore.api.auth.verify_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from leadscore.api import docs, metrics, openapi, problems
+from leadscore.api.auth import KeyCache
+from leadscore.api.deps import strict_query
+from leadscore.api.limits import BodyLimit, RateLimiter
+from leadscore.api.routes import ROUTERS
+from leadscore.api.settings import ApiSettings
+from leadscore.app.committer import GroupCommitter
+from leadscore.service import LeadService
+from leadscore.workspace import Workspace
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+API_VERSION = "1"
+
+
+def create_app(
+    service: LeadService | None = None,
+    *,
+    workspace: Workspace | None = None,
+    settings: ApiSettings | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The API over `service`, or over the workspace's store and model (opened at startup)."""
+    settings = settings or ApiSettings()
+    owned = service is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.service is None:
+            ws = workspace or Workspace.find()
+            app.state.service = LeadService.from_workspace(ws)
+            log.info("serving the store %s", ws.database_url.split("@")[-1])
+        app.state.committer = GroupCommitter(app.state.service)
+        try:
+            yield
+        finally:
+            app.state.committer.close()
+            if owned and app.state.service is not None:
+                app.state.service.close()
+                app.state.service = None
+
+    app = FastAPI(
+        title="leadscore",
+        version=API_VERSION,
+        summary="Explainable lead scoring: leads, events, the sales queue, models and triggers.",
+        description="Every route but /health and /ready needs an API key: `Authorization: Bearer lsk_...` "
+        "(create one with `leadscore keys create NAME --scope read`). Errors are RFC 9457 problem details.",
+        lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.service = service
+    app.state.committer = GroupCommitter(service) if service is not None else None
+    app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.key_cache_s)
+    app.state.intake_limits = (
+        RateLimiter(settings.intake_rate_per_key, settings.intake_burst_per_key),
+        RateLimiter(settings.intake_rate_per_client, settings.intake_burst_per_client),
+    )
+    problems.install(app)
+    metrics.install(app)
+    for router in [*ROUTERS, *routers]:
+        document_scopes(router)
+        app.include_router(router)
+    openapi.install(app)
+    docs.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _scope_of(dependant: Any) -> str | None:
+    for sub in dependant.dependencies:
+        name = getattr(sub.call, "__name__", "")
+        if name.startswith("require_"):
+            return name.removeprefix("require_")
+        if name == "get_beacon_caller":
+            return "intake"
+        found = _scope_of(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def document_scopes(router: APIRouter) -> None:
+    """Each operation says in the OpenAPI document which key scope it needs (`x-scope`)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            scope = _scope_of(route.dependant)
+            if scope is not None:
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-scope": scope}
+                if route.description and "scope" not in route.description:
+                    route.description += f"\n\nNeeds a key with the `{scope}` scope."
+
+
+def app_from_environment() -> FastAPI:
+    """For `uvicorn --factory leadscore.api.app:app_from_environment` (each worker opens its service)."""
+    return create_app()

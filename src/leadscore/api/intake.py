@@ -1,0 +1,135 @@
+"""Event intake shared by every way events arrive (leadscore's shape, Segment calls, the tracker):
+validate all, refuse the whole request or (with `partial`) keep the good ones, then ingest.
+
+Nothing is acknowledged before it is committed with its rescoring (leadscore.store.ingest): a 2xx
+means the events are durable and their leads' results already include them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from pydantic import TypeAdapter, ValidationError
+
+from leadscore.api.metrics import Metrics
+from leadscore.api.problems import Refused, validation_errors
+from leadscore.api.schemas import EventIn, IngestReport, Rejected
+from leadscore.app.committer import Committed, GroupCommitter
+from leadscore.domain import Event
+from leadscore.service import LeadService
+from leadscore.store.ingest import BatchOutcome, event_problems
+
+GROUPED_MAX = 1000  # larger requests are big enough batches on their own
+
+_ITEM = TypeAdapter(EventIn)
+
+
+def model_problems(service: LeadService, events: Sequence[Event], base: Sequence[str | int]) -> dict[int, Rejected]:
+    """Events that read fine but that the model cannot take (an unknown stage, an identify without id)."""
+    found = event_problems(service.model, events, list(range(len(events))), "request")
+    return {
+        e.line: Rejected(index=e.line, loc=[*base, e.line, e.column or "event"], msg=e.message)
+        for e in found
+        if e.line is not None
+    }
+
+
+def parse_items(raw: list[Any], base: Sequence[str | int]) -> tuple[list[tuple[int, EventIn]], list[Rejected]]:
+    good: list[tuple[int, EventIn]] = []
+    bad: list[Rejected] = []
+    for i, item in enumerate(raw):
+        try:
+            good.append((i, _ITEM.validate_python(item, strict=True)))
+        except ValidationError as exc:
+            err = validation_errors(exc.errors())[0]
+            bad.append(Rejected(index=i, loc=[*base, i, *err["loc"]], msg=err["msg"]))
+    return good, bad
+
+
+def screen(
+    service: LeadService,
+    events: list[Event],
+    *,
+    partial: bool,
+    rejected: list[Rejected] | None,
+    indexes: list[int] | None,
+    base: Sequence[str | int],
+) -> tuple[list[Event], IngestReport]:
+    """The events to store and the report so far; raises Refused when some are bad and not `partial`."""
+    rejected = list(rejected or [])
+    received = len(events) + len(rejected)
+    indexes = indexes if indexes is not None else list(range(len(events)))
+    problems = model_problems(service, events, base) if events else {}
+    keep: list[Event] = []
+    for pos, event in enumerate(events):
+        problem = problems.get(pos)
+        if problem is None:
+            keep.append(event)
+        else:
+            rejected.append(
+                Rejected(index=indexes[pos], loc=[*base, indexes[pos], *problem.loc[len(base) + 1 :]], msg=problem.msg)
+            )
+    rejected.sort(key=lambda r: r.index)
+    if rejected and not partial:
+        raise Refused([r.model_dump() for r in rejected])
+    return keep, IngestReport(received=received, inserted=0, rescored=0, changed=0, triggers=0, rejected=rejected)
+
+
+def _finish(
+    request: Request, report: IngestReport, done: Committed | BatchOutcome, start: float, source: str
+) -> IngestReport:
+    metrics: Metrics = request.app.state.metrics
+    metrics.scoring.observe(time.perf_counter() - start)
+    metrics.events.labels(source).inc(done.inserted)
+    report.inserted, report.rescored, report.changed, report.triggers = (
+        done.inserted,
+        done.rescored,
+        done.changed,
+        done.triggers,
+    )
+    return report
+
+
+def ingest(
+    request: Request,
+    service: LeadService,
+    events: list[Event],
+    *,
+    partial: bool = False,
+    rejected: list[Rejected] | None = None,
+    indexes: list[int] | None = None,
+    base: Sequence[str | int] = ("body", "events"),
+    source: str = "api",
+) -> IngestReport:
+    """Ingest `events` (positions `indexes` of the request) unless some are refused and not `partial`.
+
+    Blocking: call it from a worker thread. Small requests share transactions (leadscore.app.committer).
+    """
+    keep, report = screen(service, events, partial=partial, rejected=rejected, indexes=indexes, base=base)
+    if not keep:
+        return report
+    start = time.perf_counter()
+    if len(keep) <= GROUPED_MAX:
+        committer: GroupCommitter = request.app.state.committer
+        done: Committed | BatchOutcome = committer.ingest(keep)
+    else:
+        done = service.ingest_events(keep)
+    return _finish(request, report, done, start, source)
+
+
+async def ingest_small(
+    request: Request, service: LeadService, events: list[Event], *, base: Sequence[str | int], source: str = "api"
+) -> IngestReport:
+    """`ingest` for a request of a few events, from the event loop: it waits for the group commit
+    without holding a worker thread."""
+    keep, report = screen(service, events, partial=False, rejected=None, indexes=None, base=base)
+    if not keep:
+        return report
+    start = time.perf_counter()
+    committer: GroupCommitter = request.app.state.committer
+    done = await asyncio.wrap_future(committer.submit(keep))
+    return _finish(request, report, done, start, source)

@@ -1,0 +1,102 @@
+"""Prometheus metrics: requests and latencies by route, events ingested, scoring time, outbox depth.
+
+Each app has its own registry (several apps in one process, as in tests, do not collide). With
+several uvicorn workers each worker counts its own requests; the outbox depth is read from the
+store at every scrape, so it is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "leadscore_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "leadscore_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.events = Counter("leadscore_events_ingested", "events stored (new)", ["source"], registry=self.registry)
+        self.scoring = Histogram(
+            "leadscore_ingest_seconds",
+            "time to store and rescore one ingest batch",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+
+
+class OutboxDepth(Collector):
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from leadscore.store.tables import outbox
+
+        gauge = GaugeMetricFamily("leadscore_outbox_messages", "trigger messages by status", labels=["status"])
+        service = self.app.state.service
+        if service is not None:
+            try:
+                with service.store.read() as conn:
+                    rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).all()
+            except sa.exc.SQLAlchemyError:
+                rows = []
+            for status, n in rows:
+                gauge.add_metric([status], n)
+        yield gauge
+
+
+class Measure:
+    """Requests and latencies by route template (a pure ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route: Any = scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], name, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], name).observe(time.perf_counter() - start)
+
+
+def install(app: FastAPI) -> None:
+    metrics = Metrics()
+    metrics.registry.register(OutboxDepth(app))
+    app.state.metrics = metrics
+    app.add_middleware(Measure, metrics=metrics)
+
+
+def exposition(app: FastAPI) -> Response:
+    metrics: Metrics = app.state.metrics
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

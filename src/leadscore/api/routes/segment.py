@@ -1,0 +1,113 @@
+"""Segment-compatible intake: `identify`, `track`, `page`, `screen`, `group` and `batch`, as Segment,
+RudderStack and Jitsu send them (the write key as Bearer token or as the Basic user name).
+
+See leadscore.api.segment for the mapping. As everywhere, one bad call refuses the whole request
+unless `?partial=true`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from leadscore.api.deps import Intake, ServiceDep, SettingsDep
+from leadscore.api.intake import ingest
+from leadscore.api.problems import Refused
+from leadscore.api.schemas import IngestReport, Rejected
+from leadscore.api.segment import Batch, Call, map_calls
+from leadscore.service import LeadService
+
+router = APIRouter(prefix="/v1/segment", tags=["segment"])
+Partial = Annotated[bool, Query(description="keep the good calls, return the bad ones")]
+
+
+def _schema(model: type[Call] | type[Batch]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused([{"loc": ["body"], "msg": f"not JSON: {exc}"}], status=400) from None
+
+
+def _run(
+    request: Request, service: LeadService, raw: list[Any], partial: bool, base: list[str | int], **options: Any
+) -> IngestReport:
+    mapped, problems = map_calls(raw, service.now(), base=base, **options)
+    rejected = [Rejected(index=i, loc=loc, msg=msg) for i, loc, msg in problems]
+    if rejected and not partial:
+        raise Refused([r.model_dump() for r in rejected])
+    report = ingest(
+        request,
+        service,
+        mapped.events,
+        partial=partial,
+        rejected=rejected,
+        indexes=mapped.indexes,
+        base=base,
+        source="segment",
+    )
+    if mapped.leads:
+        service.ingest_leads(mapped.leads, source="segment")
+    report.received = len(raw)
+    return report
+
+
+async def _calls(request: Request, service: LeadService, forced: str | None, partial: bool) -> IngestReport:
+    data = _json(await request.body())
+    if not isinstance(data, dict):
+        raise Refused([{"loc": ["body"], "msg": "expected a call object"}])
+    return await run_in_threadpool(_run, request, service, [data], partial, ["body"], forced=forced)
+
+
+@router.post("/batch", response_model=IngestReport, summary="A Segment batch of calls", openapi_extra=_schema(Batch))
+async def batch(
+    request: Request, service: ServiceDep, settings: SettingsDep, caller: Intake, partial: Partial = False
+) -> IngestReport:
+    data = _json(await request.body())
+    if not isinstance(data, dict):
+        raise Refused([{"loc": ["body"], "msg": 'expected {"batch": [...]}'}])
+    from pydantic import ValidationError
+
+    from leadscore.api.problems import validation_errors
+
+    try:
+        parsed = Batch.model_validate(data)
+    except ValidationError as exc:
+        raise Refused(validation_errors(exc.errors())) from None
+    if len(parsed.batch) > settings.max_bulk_events:
+        raise Refused([{"loc": ["body", "batch"], "msg": f"at most {settings.max_bulk_events} calls"}], status=413)
+    return await run_in_threadpool(
+        _run, request, service, parsed.batch, partial, ["body", "batch"], context=parsed.context, sent_at=parsed.sentAt
+    )
+
+
+@router.post(
+    "", response_model=IngestReport, summary="Any one call (its `type` says which)", openapi_extra=_schema(Call)
+)
+async def any_call(request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
+    return await _calls(request, service, None, False)
+
+
+def _typed(kind: str) -> None:
+    async def call(request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
+        return await _calls(request, service, kind, False)
+
+    call.__name__ = f"segment_{kind}"
+    router.add_api_route(
+        f"/{kind}",
+        call,
+        methods=["POST"],
+        response_model=IngestReport,
+        summary=f"A Segment {kind} call",
+        openapi_extra=_schema(Call),
+    )
+
+
+for _kind in ("identify", "track", "page", "screen", "group"):
+    _typed(_kind)

@@ -1,0 +1,21 @@
+"""Settings of the HTTP API, from the environment (`LEADSCORE_API_*`); there is no default key."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_API_", extra="ignore")
+
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="larger bodies get 413")
+    max_bulk_events: int = Field(default=10_000, ge=1)
+    # public intake keys (the tracker): requests per second, and bursts, per key and per client address
+    intake_rate_per_key: float = Field(default=500.0, gt=0)
+    intake_burst_per_key: int = Field(default=1000, ge=1)
+    intake_rate_per_client: float = Field(default=20.0, gt=0)
+    intake_burst_per_client: int = Field(default=60, ge=1)
+    # seconds a verified key is trusted without a new look-up (0: every request); a key revoked through
+    # another process is refused within this time, through this process at once
+    key_cache_s: float = Field(default=2.0, ge=0)

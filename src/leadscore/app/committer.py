@@ -1,0 +1,114 @@
+"""Group commit: events from many concurrent requests stored and scored in one transaction.
+
+Each small request would otherwise pay a whole transaction (locks, lead loads, result writes) for
+one event. One writer thread takes everything queued since its last commit and ingests it as one
+batch (leadscore.store.ingest: stored and rescored together); each request waits for the commit
+that holds its events, so an acknowledgement still means "stored and scored". Under load the
+batches grow by themselves while the previous one commits; alone, a request commits at once.
+
+A batch that fails is retried request by request, so one request's failure is only its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from leadscore.domain import Event
+from leadscore.domain.events import event_key
+from leadscore.service import LeadService
+from leadscore.store.events_repo import stored_keys
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """One request's share of the commit that stored its events."""
+
+    received: int
+    inserted: int  # its events that were new (not stored before, not earlier in the same commit)
+    rescored: int  # leads of the transaction rescored
+    changed: int
+    triggers: int
+
+
+class GroupCommitter:
+    def __init__(self, service: LeadService, max_events: int = 5000) -> None:
+        self.service = service
+        self.max_events = max_events
+        self._queue: deque[tuple[Sequence[Event], Future[Committed]]] = deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, events: Sequence[Event]) -> Future[Committed]:
+        future: Future[Committed] = Future()
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("the intake is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="leadscore-commit", daemon=True)
+                self._thread.start()
+            self._queue.append((events, future))
+            self._cv.notify()
+        return future
+
+    def ingest(self, events: Sequence[Event], timeout: float = 120.0) -> Committed:
+        return self.submit(events).result(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, then stop."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def _take(self) -> list[tuple[Sequence[Event], Future[Committed]]] | None:
+        with self._cv:
+            while not self._queue and not self._closed:
+                self._cv.wait()
+            if not self._queue:
+                return None
+            items = [self._queue.popleft()]
+            size = len(items[0][0])
+            while self._queue and size + len(self._queue[0][0]) <= self.max_events:
+                item = self._queue.popleft()
+                items.append(item)
+                size += len(item[0])
+            return items
+
+    def _run(self) -> None:
+        while True:
+            items = self._take()
+            if items is None:
+                return
+            self._commit(items)
+
+    def _commit(self, items: list[tuple[Sequence[Event], Future[Committed]]]) -> None:
+        batch = [e for events, _ in items for e in events]
+        keys = [[event_key(e) for e in events] for events, _ in items]
+        try:
+            with self.service.store.read() as conn:
+                seen = stored_keys(conn, [k for ks in keys for k in ks])
+            done = self.service.ingest_events(batch)
+        except Exception as exc:
+            if len(items) == 1:
+                items[0][1].set_exception(exc)
+                return
+            log.warning("a grouped commit of %d requests failed (%s); committing them one by one", len(items), exc)
+            for item in items:
+                self._commit([item])
+            return
+        for (events, future), own in zip(items, keys, strict=True):
+            new = 0
+            for key in own:
+                if key not in seen:
+                    seen.add(key)
+                    new += 1
+            future.set_result(Committed(len(events), new, done.rescored, done.changed, done.triggers))

@@ -1,0 +1,58 @@
+"""Fixtures: a migrated workspace, API keys of every scope, and a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.server import Server, create_key, make_workspace
+
+
+@dataclass
+class Live:
+    url: str
+    root: Path
+    keys: dict[str, str]
+
+    def client(self, key: str | None = "admin", **kwargs: object) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+
+
+def _keys(root: Path) -> dict[str, str]:
+    keys = {scope: create_key(root, f"{scope}-key", scope) for scope in ("admin", "read", "write")}
+    keys["intake"] = create_key(root, "site", "intake", origins=("http://127.0.0.1:9",))
+    keys["revoked"] = create_key(root, "old", "admin")
+    from leadscore.service import LeadService
+    from leadscore.workspace import Workspace
+
+    service = LeadService.from_workspace(Workspace.load(root))
+    try:
+        revoked_id = keys["revoked"].split("_")[1]
+        service.revoke_key(revoked_id)
+    finally:
+        service.close()
+    return keys
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Live]:
+    root = make_workspace(tmp_path_factory.mktemp("ws"))
+    keys = _keys(root)
+    server = Server(root).start()
+    try:
+        yield Live(server.url, root, keys)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("LEADSCORE_DATABASE_URL", raising=False)
+        mp.delenv("LEADSCORE_PROJECT", raising=False)
+        yield mp
