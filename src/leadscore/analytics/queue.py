@@ -194,7 +194,10 @@ def _last_activity(conn: sa.Connection, ids: list[str]) -> dict[str, int]:
         .where(events.c.lead_id.in_(ids))
         .group_by(events.c.lead_id)
     )
-    return dict(conn.execute(q).tuples())
+    out: dict[str, int] = {}
+    for lead_id, ts in conn.execute(q).all():
+        out[lead_id] = ts
+    return out
 
 
 def _trends(conn: sa.Connection, ids: list[str], now_us: int) -> dict[str, tuple[float | None, list[float]]]:
