@@ -13,7 +13,7 @@ from leadscore.analytics.tables import Chart
 
 PALETTE = ["#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f", "#64748b"]
 W, H = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 64
+LEFT, RIGHT, TOP, BOTTOM = 64, 36, 22, 70
 
 
 def _nice_max(v: float) -> float:
@@ -125,16 +125,15 @@ def _line(chart: Chart) -> str:
                 f'<text class="tick" x="{LEFT + step * i:.1f}" y="{TOP + inner_h + 16}" '
                 f'text-anchor="middle">{escape(_short(x, 10))}</text>'
             )
-    legend_y = H - 26
     for k, s in enumerate(chart.series):
         colour = PALETTE[k % len(PALETTE)]
         pts = " ".join(f"{LEFT + step * i:.1f},{y_of(v):.1f}" for i, (_, v) in enumerate(s.points) if v is not None)
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        lx = LEFT + (k % 6) * 96
-        ly = legend_y + (k // 6) * 12
+        # the legend sits in the plot's top-left corner, one entry a line
+        lx, ly = LEFT + 10, TOP + 14 + k * 16
         out.append(
-            f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
-            f'<text class="tick" x="{lx + 14}" y="{ly + 1}">{escape(_short(s.name, 12))}</text>'
+            f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
+            f'<text class="tick" x="{lx + 15}" y="{ly}">{escape(_short(s.name, 12))}</text>'
         )
     out.append("</svg>")
     return "".join(out)

@@ -132,7 +132,9 @@ def lead_story(
     result = result_of(row) if row else None
     attributes = dict(lead_row["attributes"] or {})
     log = load_timelines(conn, [lead_id]).get(lead_id, [])
-    rules = {r.id: r.description for r in model.rules}
+    from leadscore.analytics.models_view import model_view
+
+    rules = {r.id: r.description or _summary(r) for d in model_view(model).dimensions for r in d.rules}
     dims: list[DimensionScore] = []
     if result is not None:
         for name in [*result.dimensions]:
@@ -193,6 +195,20 @@ def lead_story(
         account_leads=_account_leads(conn, lead_row["account"], lead_id),
         firings=_firings(conn, lead_id),
     )
+
+
+def _summary(rule: Any) -> str:
+    """A rule without a description, in words: `each page_view where {page_type: pricing}, within 90d`."""
+    if rule.kind == "condition":
+        return f"when {rule.trigger}"
+    parts = [f"each {rule.trigger}"]
+    if rule.where:
+        parts.append(f"where {rule.where}")
+    if rule.within:
+        parts.append(f"within {rule.within}")
+    if rule.decay:
+        parts.append(f"decaying {rule.decay}")
+    return ", ".join(parts)
 
 
 def _adjustment(rule: str) -> str | None:

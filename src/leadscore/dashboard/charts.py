@@ -8,7 +8,7 @@ from html import escape
 from leadscore.analytics.charts import _nice_max
 from leadscore.analytics.story import Story
 
-W, H, L, R, T, B = 760, 260, 52, 16, 16, 40
+W, H, L, R, T, B = 760, 280, 60, 34, 16, 44
 
 
 def _t(iso: str) -> float:
