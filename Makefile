@@ -28,8 +28,9 @@ install: $(BASE)
 system-deps:
 	@bash scripts/system-deps.sh
 
+# The terminal demo, then the dashboard on a generated store with a year of history (Ctrl-C stops it).
 demo: $(BASE)
-	$(VENV)/bin/leadscore demo
+	$(VENV)/bin/leadscore demo --serve --dir leadscore-demo
 
 test: $(FULL) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
