@@ -55,6 +55,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ),
     ("predictive_runtime.py", None, [], "predictive_runtime.md", "Predictive scoring at run time"),
     ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
+    ("dashboard_bench.py", ["--quick"], ["--leads", "100000", "--runs", "7"], "dashboard.md", "Dashboard pages"),
 ]
 RESULTS = HERE / "results"
 
