@@ -21,7 +21,9 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_site(service: Any = None, *, sessions: Sessions | None = None, **options: Any) -> FastAPI:
-    app = create_app(service, routers=[dashboard_router(sessions)], **options)
+    from leadscore.api.routes.reports import router as reports
+
+    app = create_app(service, routers=[reports, dashboard_router(sessions)], **options)
     app.mount("/app/static", StaticFiles(directory=STATIC), name="dashboard-static")
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
         app.add_api_route("/", lambda: RedirectResponse("/app/queue", status_code=303), include_in_schema=False)
