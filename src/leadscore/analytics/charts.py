@@ -41,7 +41,59 @@ def render(chart: Chart) -> str:
         return f'<p class="empty">{escape(chart.title)}: no data in this period.</p>'
     if chart.kind == "line":
         return _line(chart)
+    if len(chart.series[0].points) > 8:
+        return _hbars(chart)
     return _bars(chart)
+
+
+def _hbars(chart: Chart) -> str:
+    """Many categories: one row each, the label on the left, so long names stay readable."""
+    series = chart.series[0]
+    values = [v or 0.0 for _, v in series.points]
+    top = _nice_max(max([*values, chart.reference or 0.0]))
+    row, label_w, right, head = 26, 190, 70, 10
+    height = head + row * len(values) + 58
+    inner_w = W - label_w - right
+    out = [
+        f'<svg class="chart tall" viewBox="0 0 {W} {height}" role="img" aria-labelledby="t-{chart.name}">',
+        f'<title id="t-{chart.name}">{escape(chart.title)}</title>',
+    ]
+    base = head + row * len(values)
+    for i in range(5):
+        x = label_w + inner_w * i / 4
+        out.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{head}" y2="{base}"/>')
+        out.append(
+            f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
+            f"{_fmt(top * i / 4, chart.unit)}</text>"
+        )
+    for i, (label, v) in enumerate(series.points):
+        y = head + row * i
+        w = inner_w * (v or 0.0) / top
+        out.append(
+            f'<text class="tick" x="{label_w - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(_short(label, 26))}</text>"
+        )
+        out.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" rx="3" fill="{PALETTE[0]}">'
+            f"<title>{escape(label)}: {_fmt(v or 0.0, chart.unit)}</title></rect>"
+        )
+        if v is not None:
+            out.append(
+                f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + row / 2 + 4:.1f}">{_fmt(v, chart.unit)}</text>'
+            )
+    if chart.reference is not None:
+        x = label_w + inner_w * chart.reference / top
+        out.append(f'<line class="reference" x1="{x:.1f}" x2="{x:.1f}" y1="{head}" y2="{base}"/>')
+        out.append(
+            f'<text class="tick" x="{x:.1f}" y="{base + 32}" text-anchor="middle">'
+            f"average {_fmt(chart.reference, chart.unit)}</text>"
+        )
+    out.append(
+        f'<text class="axis-label" x="{label_w + inner_w / 2:.1f}" y="{height - 2}" text-anchor="middle">'
+        f"{escape(chart.y_label)}</text>"
+    )
+    out.append("</svg>")
+    return "".join(out)
 
 
 def _frame(chart: Chart, top: float, lo: float = 0.0) -> list[str]:
