@@ -91,3 +91,45 @@ def test_the_model_page_and_versions(hand_store: LeadService) -> None:
     assert desk.diff(only.version, only.version) == []
     with pytest.raises(AnalyticsError, match="no model version"):
         desk.diff(only.version, "nope")
+
+
+def test_a_story_explains_a_predictive_dimension_in_words(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    from datetime import UTC, datetime
+
+    from leadscore.domain import Event
+    from leadscore.store import open_store
+    from tests.conftest import EXAMPLES
+    from tests.store.conftest import FixedClock
+
+    for name in ("model.yaml", "won-90d.lsm"):
+        shutil.copy(EXAMPLES / "b2b-saas-predictive" / name, tmp_path / name)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    service = LeadService(store, model_path=tmp_path / "model.yaml", clock=FixedClock(datetime(2026, 6, 1, tzinfo=UTC)))
+    try:
+        service.ingest_leads(
+            [
+                Lead.of(
+                    "P1",
+                    employees=150,
+                    seniority="director",
+                    department="marketing",
+                    industry="software",
+                    region="benelux",
+                )
+            ]
+        )
+        service.ingest_events(
+            [
+                Event.of("P1", "page_view", "2026-05-20T10:00:00Z", page_type="pricing"),
+                Event.of("P1", "demo_request", "2026-05-25T10:00:00Z"),
+            ]
+        )
+        story = Desk(service).story("P1")
+        (prediction,) = story.predictions
+        assert prediction.dimension == "propensity" and 0 <= prediction.probability <= 1
+        assert all(f.text for f in prediction.positive + prediction.negative)
+        assert any(c.rule == "predictive:propensity" for d in story.dimensions for c in d.contributions)
+    finally:
+        service.close()
