@@ -12,7 +12,7 @@ from html import escape
 from leadscore.analytics.tables import Chart
 
 PALETTE = ["#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f", "#64748b"]
-W, H = 640, 300
+W, H = 580, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 36, 22, 70
 
 
