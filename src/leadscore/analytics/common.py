@@ -147,17 +147,8 @@ def int_div(a: sa.ColumnElement[Any], b: int) -> sa.ColumnElement[int]:
     return sa.cast(a, sa.BigInteger).op("/")(b)
 
 
-def nearest_rank(
-    conn: sa.Connection,
-    source: sa.Subquery,
-    group: str,
-    value: str,
-    percents: tuple[int, ...] = (50, 90),
-) -> dict[Any, dict[int, float]]:
-    """Percentiles of `value` per `group`, by the nearest-rank rule (the value at rank ceil(p/100 * n)).
-
-    One window query over the rows, so the database sorts each group once; exact on both dialects.
-    """
+def rank_query(source: Any, group: str, value: str, percents: tuple[int, ...] = (50, 90)) -> sa.Select[Any]:
+    """Rows (g, v, rn, n) of the values at the nearest ranks ceil(p/100 * n) of each group."""
     col, key = source.c[value], source.c[group]
     ranked = (
         sa.select(
@@ -170,13 +161,33 @@ def nearest_rank(
         .subquery()
     )
     wanted = [ranked.c.rn == int_div(ranked.c.n * p + 99, 100) for p in percents]
+    return sa.select(ranked.c.g, ranked.c.v, ranked.c.rn, ranked.c.n).where(sa.or_(*wanted))
+
+
+def pick_ranks(rows: Any, percents: tuple[int, ...] = (50, 90)) -> tuple[dict[Any, dict[int, float]], dict[Any, int]]:
+    """Percentiles per group and the group sizes, from `rank_query` rows."""
     out: dict[Any, dict[int, float]] = {}
-    rows = conn.execute(sa.select(ranked.c.g, ranked.c.v, ranked.c.rn, ranked.c.n).where(sa.or_(*wanted)))
+    sizes: dict[Any, int] = {}
     for g, v, rn, n in rows:
+        sizes[g] = n
         for p in percents:
             if rn == (n * p + 99) // 100:
                 out.setdefault(g, {})[p] = float(v)
-    return out
+    return out, sizes
+
+
+def nearest_rank(
+    conn: sa.Connection,
+    source: Any,
+    group: str,
+    value: str,
+    percents: tuple[int, ...] = (50, 90),
+) -> dict[Any, dict[int, float]]:
+    """Percentiles of `value` per `group`, by the nearest-rank rule (the value at rank ceil(p/100 * n)).
+
+    One window query over the rows, so the database sorts each group once; exact on both dialects.
+    """
+    return pick_ranks(conn.execute(rank_query(source, group, value, percents)), percents)[0]
 
 
 def days(us: float | None) -> float | None:

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from leadscore.analytics.common import DAY_US, Funnel, ReportFilter, days, nearest_rank, rate
+from leadscore.analytics.common import DAY_US, Funnel, ReportFilter, days, pick_ranks, rank_query, rate
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import results, stage_history
 
@@ -144,6 +144,8 @@ def funnel_report(conn: sa.Connection, funnel: Funnel, f: ReportFilter, meta: Re
     idx = funnel.index_of(sh.to_stage)
     order = (sh.at, sh.id)
     later_idx = sa.case((sh.at < end, idx), else_=-1)
+    # Each move with the lead's next move and the furthest stage it reached later: one pass of window
+    # functions, shared (a CTE used three times is materialised once) by the three parts below.
     moves = (
         sa.select(
             sh.lead_id,
@@ -157,29 +159,57 @@ def funnel_report(conn: sa.Connection, funnel: Funnel, f: ReportFilter, meta: Re
             sa.func.max(later_idx).over(partition_by=sh.lead_id, order_by=order, rows=(1, None)).label("later_idx"),
         )
         .where(sh.at < end, f.lead_condition(sh.lead_id))
-        .subquery("moves")
+        .cte("moves")
     )
     m = moves.c
     in_period = sa.and_(m.at >= start, m.at < end)
     closed = sa.and_(m.next_at.is_not(None), m.next_at < end)
     advanced = sa.and_(m.idx >= 0, m.later_idx > m.idx)
     exited = sa.and_(closed, m.next_stage.in_(funnel.exits) if funnel.exits else sa.false())
+    none_text, none_int = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.BigInteger)
     per_stage = (
         sa.select(
-            m.to_stage,
-            sa.func.count(sa.distinct(m.lead_id)),
-            sa.func.count(sa.distinct(sa.case((m.cause == "initial", m.lead_id)))),
-            sa.func.count(sa.distinct(sa.case((advanced, m.lead_id)))),
-            sa.func.count(sa.distinct(sa.case((exited, m.lead_id)))),
-            sa.func.count(sa.case((sa.not_(closed), 1))),
+            sa.literal("stage").label("kind"),
+            m.to_stage.label("k1"),
+            none_text.label("k2"),
+            sa.func.count(sa.distinct(m.lead_id)).label("c1"),
+            sa.func.count(sa.distinct(sa.case((m.cause == "initial", m.lead_id)))).label("c2"),
+            sa.func.count(sa.distinct(sa.case((advanced, m.lead_id)))).label("c3"),
+            sa.func.count(sa.distinct(sa.case((exited, m.lead_id)))).label("c4"),
+            sa.func.count(sa.case((sa.not_(closed), 1))).label("c5"),
         )
         .where(in_period)
         .group_by(m.to_stage)
     )
-    counts = {row[0]: row[1:] for row in conn.execute(per_stage)}
-
-    stays = sa.select(m.to_stage, (m.next_at - m.at).label("us")).where(in_period, closed).subquery()
-    times = nearest_rank(conn, stays, "to_stage", "us")
+    exits = (
+        sa.select(
+            sa.literal("exit"),
+            m.from_stage,
+            m.to_stage,
+            sa.func.count(sa.distinct(m.lead_id)),
+            sa.func.count(),
+            none_int,
+            none_int,
+            none_int,
+        )
+        .where(in_period, m.to_stage.in_(funnel.exits or [""]))
+        .group_by(m.from_stage, m.to_stage)
+    )
+    stays = sa.select(m.to_stage.label("g"), (m.next_at - m.at).label("us")).where(in_period, closed).subquery()
+    ranks = rank_query(stays, "g", "us").subquery()
+    pcts = sa.select(sa.literal("pct"), ranks.c.g, none_text, ranks.c.rn, ranks.c.n, ranks.c.v, none_int, none_int)
+    counts: dict[str, tuple[int, ...]] = {}
+    exit_rows: list[ExitRow] = []
+    rank_rows = []
+    for kind, k1, k2, c1, c2, c3, c4, c5 in conn.execute(sa.union_all(per_stage, exits, pcts)):
+        if kind == "stage":
+            counts[k1] = (c1, c2, c3, c4, c5)
+        elif kind == "exit":
+            exit_rows.append(ExitRow(from_stage=k1, to_stage=k2, leads=c1, moves=c2))
+        else:
+            rank_rows.append((k1, c3, c1, c2))
+    exit_rows.sort(key=lambda e: (-e.moves, e.from_stage or "", e.to_stage))
+    times, _ = pick_ranks(rank_rows)
     current: dict[str, int] = dict(
         conn.execute(
             sa.select(results.c.stage, sa.func.count())
@@ -209,20 +239,6 @@ def funnel_report(conn: sa.Connection, funnel: Funnel, f: ReportFilter, meta: Re
                 still_open=still_open,
             )
         )
-
-    exit_rows = (
-        [
-            ExitRow(from_stage=r[0], to_stage=r[1], leads=r[2], moves=r[3])
-            for r in conn.execute(
-                sa.select(m.from_stage, m.to_stage, sa.func.count(sa.distinct(m.lead_id)), sa.func.count())
-                .where(in_period, m.to_stage.in_(funnel.exits))
-                .group_by(m.from_stage, m.to_stage)
-                .order_by(sa.func.count().desc(), m.from_stage, m.to_stage)
-            )
-        ]
-        if funnel.exits
-        else []
-    )
     return FunnelReport(meta=meta, stages=rows, exits=exit_rows, velocity=_velocity(conn, funnel, f))
 
 
@@ -250,8 +266,7 @@ def _velocity(conn: sa.Connection, funnel: Funnel, f: ReportFilter) -> list[Velo
     if not parts:
         return []
     spans = sa.union_all(*parts).subquery("spans")
-    counts: dict[str, int] = dict(conn.execute(sa.select(spans.c.g, sa.func.count()).group_by(spans.c.g)).all())
-    qs = nearest_rank(conn, spans, "g", "us")
+    qs, counts = pick_ranks(conn.execute(rank_query(spans, "g", "us")))
     period_days = (f.end_us - f.start_us) / DAY_US
     return [
         VelocityRow(

@@ -16,6 +16,7 @@ that did not convert), so a won lead's score is not inflated by what happened af
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -270,59 +271,88 @@ def quality_report(
         .cte("scored")
     )
     s = scored.c
-    cohort, conv_total = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(s.conv), 0))).one()
-    base = rate(conv_total, cohort)
-
+    # One statement: the cohort, bands, labels, tenths and the missed leads all read `scored`, which the
+    # database materialises once (a CTE used several times) instead of once per question.
+    txt, num = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Float)
+    conv_sum = sa.func.coalesce(sa.func.sum(s.conv), 0)
     band = _band_expr(s.score, edges)
-    by_band = {
-        b: (n, c) for b, n, c in conn.execute(sa.select(band, sa.func.count(), sa.func.sum(s.conv)).group_by(band))
-    }
-    bands = []
-    for i, (name, low) in enumerate(_band_names(edges)):
-        n, c = by_band.get(i, (0, 0))
-        bands.append(BandRow(band=name, low=low, leads=n, converted=int(c or 0), conversion=rate(int(c or 0), n)))
-
-    label_rows: list[LabelRow] = []
+    parts: list[Any] = [
+        sa.select(sa.literal("cohort"), txt, txt, sa.func.count(), conv_sum, num),
+        sa.select(sa.literal("band"), sa.cast(band, sa.String), txt, sa.func.count(), conv_sum, num).group_by(band),
+    ]
     for set_name in model.labels:
-        value = sa.func.coalesce(scored.c.labels[set_name].as_string(), "(none)")
-        for label, n, c in conn.execute(
-            sa.select(value, sa.func.count(), sa.func.sum(s.conv)).group_by(value).order_by(value)
-        ):
-            label_rows.append(
-                LabelRow(
-                    label_set=set_name, label=label, leads=n, converted=int(c or 0), conversion=rate(int(c or 0), n)
-                )
-            )
-
+        value = sa.func.coalesce(s.labels[set_name].as_string(), "(none)")
+        parts.append(
+            sa.select(sa.literal("label"), sa.literal(set_name), value, sa.func.count(), conv_sum, num).group_by(value)
+        )
     tenth = sa.func.ntile(10).over(order_by=(s.score.desc(), s.lead_id)).label("tenth")
     tenths = sa.select(tenth, s.score, s.conv).subquery()
+    parts.append(
+        sa.select(
+            sa.literal("lift"),
+            sa.cast(tenths.c.tenth, sa.String),
+            txt,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(tenths.c.conv), 0),
+            sa.func.min(tenths.c.score),
+        ).group_by(tenths.c.tenth)
+    )
+    low = (
+        sa.select(s.lead_id, s.score, s.target_at, sa.cast(s.labels, sa.Text).label("labels"))
+        .where(s.conv == 1)
+        .order_by(s.score, s.lead_id)
+        .limit(missed)
+        .subquery()
+    )
+    parts.append(
+        sa.select(sa.literal("missed"), low.c.lead_id, low.c.labels, low.c.target_at, sa.literal(0), low.c.score)
+    )
+    cohort = conv_total = 0
+    by_band: dict[int, tuple[int, int]] = {}
+    label_rows: list[LabelRow] = []
+    lift_raw: list[tuple[int, int, int, float | None]] = []
+    missed_rows: list[MissedRow] = []
+    for kind, k1, k2, n, c, v in conn.execute(sa.union_all(*parts)):
+        if kind == "cohort":
+            cohort, conv_total = int(n), int(c or 0)
+        elif kind == "band":
+            by_band[int(k1)] = (int(n), int(c or 0))
+        elif kind == "label":
+            label_rows.append(
+                LabelRow(label_set=k1, label=k2, leads=n, converted=int(c or 0), conversion=rate(int(c or 0), n))
+            )
+        elif kind == "lift":
+            lift_raw.append((int(k1), int(n), int(c or 0), v))
+        else:
+            missed_rows.append(
+                MissedRow(
+                    lead_id=k1,
+                    score=float(v),
+                    converted_at=to_iso(from_micros(int(n))),
+                    labels=json.loads(k2) if k2 else {},
+                )
+            )
+    base = rate(conv_total, cohort)
+    bands = []
+    for i, (name, low_edge) in enumerate(_band_names(edges)):
+        n, c = by_band.get(i, (0, 0))
+        bands.append(BandRow(band=name, low=low_edge, leads=n, converted=c, conversion=rate(c, n)))
+    order = {name: i for i, name in enumerate(model.labels)}
+    label_rows.sort(key=lambda r: (order.get(r.label_set, 0), r.label))
     lift = []
-    for t, n, low, c in conn.execute(
-        sa.select(tenths.c.tenth, sa.func.count(), sa.func.min(tenths.c.score), sa.func.sum(tenths.c.conv))
-        .group_by(tenths.c.tenth)
-        .order_by(tenths.c.tenth)
-    ):
-        r = rate(int(c or 0), n)
+    for t, n, c, lowest in sorted(lift_raw):
+        r = rate(c, n)
         lift.append(
             LiftRow(
                 tenth=t,
                 leads=n,
-                min_score=low,
-                converted=int(c or 0),
+                min_score=lowest,
+                converted=c,
                 conversion=r,
                 lift=None if r is None or not base else round(r / base, 4),
             )
         )
-
-    missed_rows = [
-        MissedRow(lead_id=lid, score=sc, converted_at=to_iso(from_micros(at)), labels=dict(lb or {}))
-        for lid, sc, at, lb in conn.execute(
-            sa.select(s.lead_id, s.score, s.target_at, s.labels)
-            .where(s.conv == 1)
-            .order_by(s.score, s.lead_id)
-            .limit(missed)
-        )
-    ]
+    missed_rows.sort(key=lambda m: (m.score, m.lead_id))
     return QualityReport(
         meta=meta,
         target=target,
