@@ -15,6 +15,7 @@ the table shows the median and the slowest. Writes benchmarks/results/dashboard.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import statistics
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "leadscore-dashboard-bench")
     parser.add_argument("--quick", action="store_true", help="20,000 leads, 3 runs")
+    parser.add_argument("--reuse", action="store_true", help="keep a SQLite store an earlier run built under --data")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.quick:
@@ -214,11 +216,12 @@ def main() -> None:
     try:
         for label, url in targets:
             path = url.removeprefix("sqlite:///")
-            if label == "SQLite" and Path(path).exists():
-                Path(path).unlink()
             t = time.perf_counter()
-            copy_base(base_url, url)
-            replicate(url, copies)
+            if not (args.reuse and label == "SQLite" and Path(path).exists()):
+                if label == "SQLite" and Path(path).exists():
+                    Path(path).unlink()
+                copy_base(base_url, url)
+                replicate(url, copies)
             print(f"{label}: store of {counts(url)} built in {time.perf_counter() - t:.0f} s", flush=True)
             sections.append((label, counts(url), measure(base, url, args.runs)))
     finally:
@@ -237,7 +240,8 @@ def report(sections: list[tuple[str, dict[str, int], list[tuple[str, float, floa
         "",
         f"`python benchmarks/dashboard_bench.py --leads {args.leads} --base {args.base} --runs {args.runs}"
         f"{' --postgres URL' if args.postgres else ''}` on {platform.machine()}, Python {platform.python_version()}, "
-        "a shared machine with 2 cores (other work was running: figures are upper bounds).",
+        f"a shared machine with 2 cores; load average {os.getloadavg()[0]:.1f} at the end of the run (other work was "
+        "running: figures are upper bounds).",
         "",
         "The pages are designed for 1M leads / 50M events (keyset paging on `ix_results_queue`, per-lead reads on "
         "indexed `lead_id` columns, reports aggregated in SQL); on this shared machine they are measured at the "

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.analytics.conftest import hand_store, postgres_template, store_url  # noqa: F401 (fixtures)
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
