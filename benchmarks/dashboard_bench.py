@@ -30,6 +30,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+SERIALS = (
+    ("events", "seq"),
+    ("lead_attribute_history", "id"),
+    ("score_history", "id"),
+    ("stage_history", "id"),
+    ("outbox", "id"),
+    ("deliveries", "id"),
+)
 TABLES = (
     "leads",
     "lead_attribute_history",
@@ -70,6 +78,14 @@ def copy_base(base_url: str, url: str) -> None:
             rows = [dict(r) for r in a.execute(sa.select(table)).mappings()]
             for i in range(0, len(rows), 5000):
                 b.execute(table.insert(), rows[i : i + 5000])
+        if b.dialect.name == "postgresql":  # ids were copied: move the sequences past them
+            for name, column in SERIALS:
+                b.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
+                        f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {name}), false)"
+                    )
+                )
     src.dispose()
     target.dispose()
 
