@@ -89,12 +89,12 @@ def replay_year(
         while li < len(created) and _created(created[li], start) < slice_end:
             batch.append(created[li])
             li += 1
-        # leads arrive by the day, at the day's last creation time: they enter the funnel that day
+        # leads arrive by the day, at the day's first creation time, before any of their events
         by_day: dict[Any, list[Lead]] = {}
         for lead in batch:
             by_day.setdefault(_created(lead, start).date(), []).append(lead)
         for day_leads in by_day.values():
-            clock(max(_created(lead, start) for lead in day_leads))
+            clock(min(_created(lead, start) for lead in day_leads))
             service.ingest_leads(day_leads, source="demo")
         first = ei
         while ei < len(events) and events[ei].timestamp < slice_end:
