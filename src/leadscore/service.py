@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from leadscore.app import readers
 from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
 from leadscore.app.keys import ApiKeys
@@ -32,6 +34,7 @@ from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
+from leadscore.store.tables import models as models_table
 from leadscore.workspace import Workspace
 
 Clock = Callable[[], datetime]
@@ -161,6 +164,23 @@ class LeadService(ApiKeys):
                 self._evaluator = self._evaluator_for(stored.load(), self.model_path)
             return self._evaluator
 
+    def current_evaluator(self) -> Evaluator:
+        """The evaluator of the store's active model, rebuilt when another process (an API worker, the
+        CLI) applied a new one since; every write path asks for it, at the cost of one small read."""
+        evaluator = self.evaluator
+        with self.store.read() as conn:
+            version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
+        if version is None or version == evaluator.version:
+            return evaluator
+        with self._lock:
+            if self._evaluator is evaluator:
+                stored = self.active_model()
+                if stored is not None:
+                    self._retired.append(evaluator)
+                    self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+                    log.info("model %s@%s applied elsewhere; scoring with it now", stored.name, stored.version)
+            return self._evaluator or evaluator
+
     def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
         if not model.predictive_dimensions():
@@ -181,7 +201,7 @@ class LeadService(ApiKeys):
     # -- ingest -------------------------------------------------------------------------------------
     def ingest_events(self, events: Sequence[Event], at: datetime | None = None) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing."""
-        evaluator, now = self.evaluator, self._micros_clock(at)
+        evaluator, now = self.current_evaluator(), self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             total.add(ingest_events(self.store, evaluator, events[start : start + self.batch_size], now))
@@ -189,15 +209,17 @@ class LeadService(ApiKeys):
 
     def ingest_leads(self, leads: Sequence[Lead], source: str = "api", at: datetime | None = None) -> BatchOutcome:
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
-        return ingest_leads(self.store, self.evaluator, leads, self._micros_clock(at), source)
+        return ingest_leads(self.store, self.current_evaluator(), leads, self._micros_clock(at), source)
 
-    def ingest_events_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_events_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_events_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_events_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
-    def ingest_leads_file(self, path: str | Path, **options: Any) -> files.FileReport:
+    def ingest_leads_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
-        return files.ingest_leads_file(self.store, self.evaluator, path, self.now_us, **options)
+        evaluator = self.current_evaluator()
+        return files.ingest_leads_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def set_stage(self, lead_id: str, stage: str, at: datetime | None = None) -> Result:

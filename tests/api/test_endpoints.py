@@ -203,3 +203,13 @@ def test_docs_page_and_its_assets_are_served_locally(live: Live) -> None:
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
     assert httpx.get(live.url + "/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert httpx.get(live.url + "/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def test_refresh_and_deliver_over_http(live: Live) -> None:
+    with live.client("write") as writer:
+        done = writer.post("/v1/refresh")
+        assert done.status_code == 200 and set(done.json()) == {"leads", "changed", "triggers"}
+    with live.client("admin") as admin:
+        sent = admin.post("/v1/webhooks/deliver", json={"limit": 10})
+        assert sent.status_code == 200 and sent.json() == {"delivered": 0, "retried": 0, "dead_lettered": 0}
+        assert admin.post("/v1/webhooks/deliver", json={"limit": "10"}).status_code == 422

@@ -7,6 +7,9 @@ minute or two; the server is a real `leadscore serve` process on 127.0.0.1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 import schemathesis
@@ -15,6 +18,7 @@ from schemathesis.checks import load_all_checks
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.api.conftest import Live
+from tests.api.server import Server, create_key, make_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,7 +37,27 @@ def _seed(live: Live) -> None:
         assert client.put("/v1/leads/lead-0", json={"attributes": {"employees": 300, "email": "a@acme.com"}}).is_success
 
 
-def test_every_operation_keeps_to_the_document(live: Live) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_live(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    """A server with keys of every scope, on SQLite or PostgreSQL."""
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    store = None
+    if request.param == "postgres":
+        from tests.store.conftest import fresh_database_url
+
+        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
+    root = make_workspace(tmp_path / "ws", store)
+    keys = {"admin": create_key(root, "admin", "admin")}
+    server = Server(root).start()
+    try:
+        yield Live(server.url, root, keys)
+    finally:
+        server.stop()
+    assert "Traceback" not in (root / "server.log").read_text(errors="replace")
+
+
+def test_every_operation_keeps_to_the_document(backend_live: Live) -> None:
+    live = backend_live
     _seed(live)
     load_all_checks()
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")

@@ -237,3 +237,49 @@ def test_two_people_on_one_browser_are_never_merged(live: Live, browser: Any, pa
     assert all(e["received_lead_id"] != f"anon:{first_vid}" for e in second["events"])
     assert any(e["received_lead_id"] == f"anon:{first_vid}" for e in first["events"])
     context.close()
+
+
+def test_the_docs_page_renders_offline(live: Live, browser: Any) -> None:
+    """/docs draws the reference with no request leaving 127.0.0.1."""
+    context = browser.new_context()
+    page = context.new_page()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(live.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{live.url}/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() > 25  # every operation drawn
+    assert "leadscore" in page.inner_text(".info")
+    assert outside == []
+    context.close()
+
+
+def test_the_demo_page_tracks_and_identifies(live: Live, browser: Any) -> None:
+    with live.client("admin") as admin:
+        made = admin.post("/v1/keys", json={"name": "demo", "scopes": ["intake"], "origins": [live.url]})
+    key = made.json()["token"]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live.url}/demo/tracker?key={key}")
+    vid = page.inner_text("#vid")
+    page.click("#demo")
+    page.evaluate("window.leadscore.flush()")
+    assert eventually(
+        lambda: any(e["type"] == "demo_request" for e in (export(live, f"anon:{vid}") or {"events": []})["events"])
+    )
+    page.fill("input[name=email]", "demo@example.com")
+    page.fill("input[name=employees]", "250")
+    page.click("#signup button[type=submit]")
+    assert eventually(lambda: export(live, "demo@example.com") is not None)
+    lead = export(live, "demo@example.com")
+    assert lead is not None and {"demo_request", "page_view"} <= {e["type"] for e in lead["events"]}
+    assert lead["lead"]["attributes"]["employees"] == 250  # a number field is sent as a number
+    assert "demo_request" in page.inner_text("#log")
+    context.close()

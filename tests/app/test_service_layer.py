@@ -152,3 +152,17 @@ def test_destinations_are_checked_when_the_workspace_loads(tmp_path: Path) -> No
         "    secret_env: CRM_SECRET_UNSET_HERE\n"
     )
     assert Workspace.load(root).project.destinations  # an unset secret variable is checked at delivery
+
+
+def test_a_model_applied_by_another_process_scores_the_next_events(service: LeadService, tmp_path: Path) -> None:
+    assert service.model_path is not None
+    other = LeadService(open_store(service.store.url), model_path=service.model_path, clock=lambda: AT)
+    try:
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(service.model_path.read_text().replace("points: 50", "points: 70"))
+        service.ingest_events([Event.of("a", "page_view", "2026-05-30")])  # this service's evaluator is built
+        applied = other.apply_model(changed)
+        service.ingest_events([Event.of("b", "demo_request", "2026-05-31")])
+        assert service.result("b").model_version == applied.version  # type: ignore[union-attr]
+    finally:
+        other.close()

@@ -158,12 +158,18 @@ def _declared_query(route: object) -> frozenset[str]:
 
 
 async def strict_query(request: Request) -> None:
-    """Refuse query parameters the operation does not declare (a misspelt filter would else be ignored)."""
+    """Refuse query parameters the operation does not declare (a misspelt filter would else be ignored),
+    and NUL characters in the path or the query (no store can hold them)."""
+    from leadscore.api.problems import Refused
+
+    if "\x00" in request.scope.get("path", ""):
+        raise Refused([{"loc": ["path"], "msg": "the path holds a NUL character"}])
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise Refused([{"loc": ["query", name.replace("\x00", "")], "msg": "holds a NUL character"}])
     route = request.scope.get("route")
     if route is None or not request.query_params:
         return
     unknown = sorted(set(request.query_params) - _declared_query(route))
     if unknown:
-        from leadscore.api.problems import Refused
-
         raise Refused([{"loc": ["query", name], "msg": "unknown query parameter"} for name in unknown])

@@ -16,4 +16,6 @@ def install(app: FastAPI) -> None:
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            # no call to the public validator service: the page must work offline
+            swagger_ui_parameters={"validatorUrl": None},
         )

@@ -142,6 +142,16 @@ def install(app: FastAPI) -> None:
         errors = [{"loc": ["body", exc.field] if exc.field else [], "msg": exc.message}] if exc.field else None
         return problem(status_of(exc), exc.message, request=request, errors=errors)
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # JSON nested deeper than any reader can follow; refused before anything was committed
+        return problem(
+            400,
+            "the body is nested too deeply",
+            request=request,
+            errors=[{"loc": ["body"], "msg": "nested too deeply"}],
+        )
+
     @app.exception_handler(ModelError)
     async def _model(request: Request, exc: ModelError) -> JSONResponse:
         return problem(422, exc.render(), request=request, errors=[{"loc": ["body", "source"], "msg": exc.render()}])

@@ -6,6 +6,7 @@ Requests are strict: unknown fields are refused, and no value is coerced (`"5"` 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,10 +15,45 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import parse_timestamp
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+def no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text holds a NUL character")
+    return text
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
 TypeName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+MAX_DEPTH = 32
+
+
+def shallow(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what no store can keep as JSON: documents nested deeper than MAX_DEPTH (checked without
+    recursion; deeper ones would exhaust whatever reads them later), NaN and infinities, and text with
+    NUL characters (PostgreSQL refuses both)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    raise ValueError(f"key {key!r} holds a NUL character")
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} is not a JSON number")
+        elif isinstance(item, str) and "\x00" in item:
+            raise ValueError("text holds a NUL character")
+    return value
+
+
 # JSON values as stored: text, numbers, booleans, lists and objects; nulls mean "absent" and are dropped.
-Properties = Annotated[dict[Annotated[str, StringConstraints(max_length=255)], Any], Field(max_length=200)]
+Properties = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=255)], Any], Field(max_length=200), AfterValidator(shallow)
+]
 
 
 def _timestamp(text: str) -> str:

@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from leadscore.api.problems import validation_errors
+from leadscore.api.schemas import no_nul, shallow
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import parse_timestamp
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY
 
 ANON_PREFIX = "anon:"
 CallType = Literal["identify", "track", "page", "screen", "group"]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
 Stamp = Annotated[str, StringConstraints(min_length=4, max_length=64)]
 _CAMPAIGN = {
     "name": "utm_campaign",
@@ -55,13 +56,13 @@ class Call(BaseModel):
     anonymousId: Text | None = None
     messageId: Text | None = None
     event: Text | None = None
-    name: Annotated[str, StringConstraints(max_length=255)] | None = None
-    category: Annotated[str, StringConstraints(max_length=255)] | None = None
+    name: Annotated[str, StringConstraints(max_length=255), AfterValidator(no_nul)] | None = None
+    category: Annotated[str, StringConstraints(max_length=255), AfterValidator(no_nul)] | None = None
     groupId: Text | None = None
-    traits: dict[str, Any] = Field(default_factory=dict, max_length=500)
-    properties: dict[str, Any] = Field(default_factory=dict, max_length=500)
-    context: dict[str, Any] = Field(default_factory=dict)
-    channel: Annotated[str, StringConstraints(max_length=64)] | None = None
+    traits: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict, max_length=500)
+    properties: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict, max_length=500)
+    context: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict)
+    channel: Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)] | None = None
     timestamp: Stamp | None = None
     originalTimestamp: Stamp | None = None
     sentAt: Stamp | None = None

@@ -94,8 +94,10 @@ class GroupCommitter:
         batch = [e for events, _ in items for e in events]
         keys = [[event_key(e) for e in events] for events, _ in items]
         try:
-            with self.service.store.read() as conn:
-                seen = stored_keys(conn, [k for ks in keys for k in ks])
+            seen: set[str] | None = None
+            if len(items) > 1:  # to share "inserted" out between the requests; alone, the total is its own
+                with self.service.store.read() as conn:
+                    seen = stored_keys(conn, [k for ks in keys for k in ks])
             done = self.service.ingest_events(batch)
         except Exception as exc:
             if len(items) == 1:
@@ -104,6 +106,10 @@ class GroupCommitter:
             log.warning("a grouped commit of %d requests failed (%s); committing them one by one", len(items), exc)
             for item in items:
                 self._commit([item])
+            return
+        if seen is None:
+            (events, future), *_ = items
+            future.set_result(Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers))
             return
         for (events, future), own in zip(items, keys, strict=True):
             new = 0

@@ -31,7 +31,7 @@ async def send_event(body: EventIn, request: Request, service: ServiceDep, calle
 def _batch(raw: bytes, limit: int) -> list[Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused([{"loc": ["body"], "msg": f"not JSON: {exc}"}], status=400) from None
     if not isinstance(data, dict) or set(data) != {"events"} or not isinstance(data["events"], list):
         raise Refused([{"loc": ["body"], "msg": 'expected an object {"events": [...]} and nothing else'}])

@@ -31,7 +31,7 @@ def _schema(model: type[Call] | type[Batch]) -> dict[str, Any]:
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused([{"loc": ["body"], "msg": f"not JSON: {exc}"}], status=400) from None
 
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from leadscore.api import metrics
-from leadscore.api.deps import Reader, ServiceDep
+from leadscore.api.deps import Reader, ServiceDep, Writer
 from leadscore.app.errors import ServiceError
 
 router = APIRouter(tags=["system"])
@@ -41,6 +41,23 @@ def ready(service: ServiceDep) -> Response | Readiness:
     except Exception as exc:  # a store that cannot be reached is not ready, whatever the driver raised
         return JSONResponse(Readiness(status="unavailable", detail=type(exc).__name__).model_dump(), status_code=503)
     return Readiness(status="ok")
+
+
+class Refreshed(BaseModel):
+    leads: int
+    changed: int
+    triggers: int
+
+
+@router.post(
+    "/v1/refresh",
+    response_model=Refreshed,
+    tags=["leads"],
+    summary="Apply time-driven changes (decay, windows) to the leads that are due",
+)
+def refresh(service: ServiceDep, caller: Writer) -> Refreshed:
+    done = service.refresh()
+    return Refreshed(leads=done.leads, changed=done.changed, triggers=len(done.firings))
 
 
 @router.get(

@@ -72,7 +72,7 @@ async def beacon(
 
     try:
         data: Any = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused([{"loc": ["body"], "msg": f"not JSON: {exc}"}], status=400) from None
     try:
         parsed = Batch.model_validate(data)

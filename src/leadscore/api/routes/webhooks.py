@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.api.deps import Admin, Reader, ServiceDep, Writer
 from leadscore.api.schemas import Redeliver, Requeued
@@ -84,6 +84,24 @@ def _delivery(row: dict[str, Any]) -> Delivery:
 @router.get("/deliveries", response_model=list[Delivery], summary="The delivery log, newest first")
 def deliveries(service: ServiceDep, caller: Reader, limit: Limit = 50) -> list[Delivery]:
     return [_delivery(r) for r in service.outbox().log(limit)]
+
+
+class DeliverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    limit: int = Field(default=100, ge=1, le=1000, description="at most this many due messages")
+
+
+class Delivered(BaseModel):
+    delivered: int
+    retried: int
+    dead_lettered: int
+
+
+@router.post("/deliver", response_model=Delivered, summary="One delivery attempt for each due message")
+def deliver(body: DeliverIn, service: ServiceDep, caller: Admin) -> Delivered:
+    report = service.deliver_webhooks(body.limit)
+    return Delivered(delivered=report.delivered, retried=report.retried, dead_lettered=report.dead_lettered)
 
 
 @router.post("/redeliver", response_model=Requeued, summary="Queue dead letters again (fresh attempts)")

@@ -112,7 +112,8 @@
       var n = (el.name || el.id || "").slice(0, 64), t = (el.type || "").toLowerCase();
       if (!n || !el.value || /password|hidden|file|submit|button/.test(t) || /card|cvc|iban|ssn|pass/i.test(n)) return;
       if ((t === "checkbox" || t === "radio") && !el.checked) return;
-      traits[n] = String(el.value).slice(0, 1000);
+      // a number field sends a number (models compare numbers); everything else is text
+      traits[n] = t === "number" && isFinite(Number(el.value)) ? Number(el.value) : String(el.value).slice(0, 1000);
       if (!email && (t === "email" || /e-?mail/i.test(n)) && /@/.test(el.value)) email = el.value.trim().toLowerCase();
     });
     return { email: email, traits: traits };

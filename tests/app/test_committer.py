@@ -1,0 +1,77 @@
+"""Group commit: concurrent requests share transactions, each gets its own share of the outcome, and a
+failing request fails alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from leadscore.app.committer import GroupCommitter
+from leadscore.domain import Event
+from leadscore.service import LeadService
+from leadscore.workspace import Workspace
+from tests.api.server import make_workspace
+from tests.store.helpers import mismatches
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LeadService]:
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    found = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws")), clock=lambda: AT)
+    yield found
+    found.close()
+
+
+def test_concurrent_requests_each_get_their_own_inserted_count(service: LeadService) -> None:
+    committer = GroupCommitter(service)
+    results: dict[int, int] = {}
+
+    def send(i: int) -> None:
+        evs = [Event.of(f"L{i % 3}", "page_view", "2026-05-30", id=f"e-{i}-{k}") for k in range(3)]
+        evs.append(Event.of("L0", "page_view", "2026-05-30", id="shared"))  # the same event in every request
+        results[i] = committer.ingest(evs).inserted
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    committer.close()
+    assert sum(results.values()) == 20 * 3 + 1  # "shared" counted once, by whichever request stored it
+    assert sorted(results.values())[-1] <= 4 and min(results.values()) >= 3
+    assert mismatches(service.store, service.model) == []
+
+
+def test_a_failing_request_fails_alone(service: LeadService, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = service.ingest_events
+    gate = threading.Event()
+
+    def failing(events: list[Event], at: datetime | None = None) -> object:
+        gate.wait(10)  # hold the first commit so the next three requests queue up as one group
+        if any(e.id == "bad" for e in events):
+            raise RuntimeError("the database refused the batch")
+        return real(events, at)
+
+    monkeypatch.setattr(service, "ingest_events", failing)
+    committer = GroupCommitter(service)
+    first = committer.submit([Event.of("z", "page_view", "2026-05-30", id="first")])
+    good = [Event.of("a", "page_view", "2026-05-30", id=f"g-{i}") for i in range(3)]
+    bad = [Event.of("b", "page_view", "2026-05-30", id="bad")]
+    futures = [committer.submit(good[:1]), committer.submit(bad), committer.submit(good[1:])]
+    gate.set()
+    assert first.result(60).inserted == 1
+    outcomes: list[object] = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(60).inserted)
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+    committer.close()
+    assert outcomes[0] == 1 and outcomes[2] == 2 and isinstance(outcomes[1], str)
+    assert service.result("b") is None

@@ -1,0 +1,31 @@
+"""The library imports no web framework: only the edges (cli/, api/, dashboard/) may."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "leadscore"
+EDGES = {"cli", "api", "dashboard"}
+WEB = ("fastapi", "starlette", "uvicorn", "leadscore.api", "leadscore.dashboard", "leadscore.cli")
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_the_library_imports_no_web_framework() -> None:
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] in EDGES:
+            continue
+        bad = sorted(m for m in _imports(path) if m.startswith(WEB))
+        if bad:
+            offenders.append(f"{path.relative_to(SRC)}: {', '.join(bad)}")
+    assert offenders == []
