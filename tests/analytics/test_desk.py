@@ -133,3 +133,19 @@ def test_a_story_explains_a_predictive_dimension_in_words(tmp_path) -> None:  # 
         assert any(c.rule == "predictive:propensity" for d in story.dimensions for c in d.contributions)
     finally:
         service.close()
+
+
+def test_two_versions_differ_line_by_line(hand_store: LeadService, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.analytics.conftest import MODEL
+
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(MODEL.replace("points: 40}", "points: 45}"), encoding="utf-8")
+    hand_store.apply_model(candidate, quiet=True)
+    desk = Desk(hand_store)
+    old, new = sorted(desk.versions(), key=lambda v: v.active)
+    assert new.active and not old.active
+    lines = desk.diff(old.version, new.version)
+    assert [(d.kind, d.text.strip()) for d in lines if d.kind in ("add", "del")] == [
+        ("del", "-  - {id: demo, on: demo_request, points: 40}"),
+        ("add", "+  - {id: demo, on: demo_request, points: 45}"),
+    ]
