@@ -73,9 +73,12 @@ def replay_year(
     clock: Callable[[datetime], None],
     progress: Callable[[int, int], None] | None = None,
     deliver: bool = True,
+    switch: tuple[int, Path] | None = None,
 ) -> DemoStats:
-    """Ingest week by week. Each lead arrives at its `created_at` (so it enters the funnel then), its
-    events at the end of their week; time-driven changes and webhook deliveries run every week."""
+    """Ingest slice by slice (30 days). Each lead arrives at its `created_at` (so it enters the funnel
+    then), its events at the end of their slice; time-driven changes and webhook deliveries run every
+    slice. `switch` (slice number, model file) applies another model after that slice, as a team that
+    tunes its model does."""
     if not events:
         return DemoStats(len(leads), 0, 0, 0)
     start = events[0].timestamp.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -105,6 +108,8 @@ def replay_year(
         service.refresh()
         if deliver:
             fired += _deliver_all(service)
+        if switch is not None and w + 1 == switch[0]:
+            service.apply_model(switch[1], quiet=True)
         if progress is not None:
             progress(w + 1, slices)
     return DemoStats(len(leads), len(events), slices, fired)
@@ -166,6 +171,20 @@ destinations:
     return folder
 
 
+def earlier_model(folder: Path) -> Path:
+    """The demo model as it was before tuning: the pricing page and demo requests weighed less."""
+    text = (folder / "model.yaml").read_text(encoding="utf-8")
+    tuned = text.replace("limit: 45\n    points: 15", "limit: 45\n    points: 10").replace(
+        "decay: {linear: 90d},\n     points: 80, description: Asked",
+        "decay: {linear: 90d},\n     points: 60, description: Asked",
+    )
+    if tuned == text:
+        raise ValueError("the demo model changed: earlier_model() no longer finds the points it lowers")
+    path = folder / "model-2026-earlier.yaml"
+    path.write_text(tuned, encoding="utf-8")
+    return path
+
+
 _SECRET = "whsec_ZGVtby1zZWNyZXQtbm90LWZvci1wcm9kdWN0aW9uIQ=="
 
 
@@ -191,7 +210,9 @@ def build_demo(
         service = LeadService.from_workspace(ws, clock=clock)
         try:
             service.upgrade()
-            stats = replay_year(service, leads, events, clock.set, progress)
+            # the year starts under an earlier version of the model; the tuned one goes live after 9 months
+            service.apply_model(earlier_model(folder), quiet=True)
+            stats = replay_year(service, leads, events, clock.set, progress, switch=(9, folder / "model.yaml"))
         finally:
             service.close()
     return stats
