@@ -30,8 +30,9 @@ install: $(BASE)
 system-deps:
 	@bash scripts/system-deps.sh
 
+# The terminal demo, then the dashboard on a generated store with a year of history (Ctrl-C stops it).
 demo: $(BASE)
-	$(VENV)/bin/leadscore demo
+	$(VENV)/bin/leadscore demo --serve --dir leadscore-demo
 
 # Everything: lint, types, the import contracts of docs/architecture.md, every test (CI=true: derandomised).
 test: $(FULL) system-deps

@@ -69,6 +69,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "Webhook delivery to a slow receiver",
     ),
     ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
+    ("dashboard_bench.py", ["--quick"], ["--leads", "100000", "--runs", "7"], "dashboard.md", "Dashboard pages"),
 ]
 RESULTS = HERE / "results"
 

@@ -244,8 +244,18 @@ def _example_dir(name: str) -> Path:
     fail(f"the example {name!r} was not found (looked in {', '.join(str(c) for c in candidates)})")
 
 
-def demo() -> None:
-    """Score the bundled B2B SaaS example and show its sales queue."""
+def demo(
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then build a demo store with a year of history and serve the dashboard.")
+    ] = False,
+    folder: Annotated[Path, typer.Option("--dir", help="Where the demo workspace goes (with --serve).")] = Path(
+        "leadscore-demo"
+    ),
+    n_leads: Annotated[int, typer.Option("--leads", min=50, max=100_000, help="Leads to generate (--serve).")] = 2000,
+    port: Annotated[int, typer.Option(help="Port of the dashboard (with --serve).", min=1, max=65535)] = 8000,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the demo store again even if it exists.")] = False,
+) -> None:
+    """Score the bundled B2B SaaS example and show its sales queue; with --serve, run the dashboard on a demo store."""
     from rich.markdown import Markdown
 
     from leadscore.cli import output
@@ -279,9 +289,61 @@ three biggest contributions, so every number can be checked.
   `--format json` or `--format csv` for programs
 - `leadscore test {rel}/model.yaml` runs the model's test cases
 - `leadscore validate {rel}/model.yaml` and `leadscore schema --out model.schema.json`
+- `leadscore demo --serve` (or `make demo`) builds a store with a year of history and opens the dashboard
 """
         )
     )
+    if serve:
+        _serve_demo(folder, n_leads, port, rebuild)
+
+
+def _serve_demo(folder: Path, n_leads: int, port: int, rebuild: bool) -> None:
+    """Build (or reuse) the demo workspace, make demo keys, print how to open it, and serve."""
+    import os
+    import shutil
+
+    from leadscore.cli import output
+    from leadscore.demo import build_demo
+    from leadscore.service import LeadService
+    from leadscore.workspace import Workspace
+
+    store = folder / "leadscore.db"
+    if rebuild or not store.exists():
+        if folder.exists() and (folder / "leadscore.yaml").exists():
+            shutil.rmtree(folder)  # only a folder this command made before (it holds its project file)
+        elif folder.exists() and any(folder.iterdir()):
+            output.fail(f"--dir {folder}: the folder exists and is not a demo workspace; choose another")
+        output.out.print(f"\nBuilding the demo store in {folder}/: {n_leads:,} generated leads, a year of history, "
+                         "replayed month by month (a few minutes on a small machine) ...")
+
+        def progress(done: int, total: int) -> None:
+            output.err.print(f"  month {done} of {total}", highlight=False)
+
+        stats = build_demo(folder, n_leads, progress=progress)
+        output.out.print(f"{stats.leads:,} leads, {stats.events:,} events, {stats.fired:,} webhook attempts.")
+    service = LeadService.from_workspace(Workspace.load(folder))
+    try:
+        _, admin = service.create_key("demo-admin", ["admin"])
+        _, viewer = service.create_key("demo-viewer", ["read"])
+        _, intake = service.create_key("demo-tracker", ["intake"], origins=[f"http://127.0.0.1:{port}"])
+    finally:
+        service.close()
+    url = f"http://127.0.0.1:{port}"
+    output.out.print(
+        f"""
+[bold]The dashboard:[/bold] {url}/app/  (sign in with the demo key)
+  demo key (admin):      {admin}
+  read-only key:         {viewer}
+  tracker demo page:     {url}/demo/tracker?key={intake}
+  API documentation:     {url}/docs
+Reports in a terminal: leadscore report funnel --project {folder}   (Ctrl-C stops the server)
+""",
+        highlight=False,
+    )
+    from leadscore.cli.serve import serve as run_server
+
+    os.environ["LEADSCORE_PROJECT"] = str(folder.resolve())
+    run_server(host="127.0.0.1", port=port, workers=1, log_level="warning", project=folder)
 
 
 def _display(path: Path) -> str:

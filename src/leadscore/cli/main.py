@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "leadscore.cli.batch",
     "leadscore.cli.generate",
     "leadscore.cli.predictive",
+    "leadscore.cli.report",
     "leadscore.cli.keys",
     "leadscore.cli.serve",
 )

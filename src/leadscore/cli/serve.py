@@ -45,7 +45,7 @@ def serve(
         probe.close()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
-        "leadscore.api.app:app_from_environment",
+        "leadscore.dashboard.site:app_from_environment",  # the API with the dashboard at /app
         factory=True,
         host=host,
         port=port,

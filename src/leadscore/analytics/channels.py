@@ -1,0 +1,171 @@
+"""Channels and campaigns: which sources bring leads, and which bring leads that convert.
+
+Per value of a lead attribute (`source`, `medium`, `campaign`, `landing_page`, or any other), or per
+first / last touch (the `channel` property of the lead's first event that has one, and of its last
+such event before it became an MQL, or before the period's end when it did not): the cohort's leads,
+the share that reached MQL, SQL and won, the revenue won, and the median days to MQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from leadscore.analytics.common import Funnel, ReportFilter, days, nearest_rank, rate
+from leadscore.analytics.facts import lead_facts, revenue_by_lead
+from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
+from leadscore.store.tables import events, leads
+
+TOUCHES = ("first_touch", "last_touch")
+NONE = "(none)"
+
+
+class ChannelRow(BaseModel):
+    value: str
+    leads: int
+    mql: int
+    mql_rate: float | None
+    sql: int
+    sql_rate: float | None
+    won: int
+    won_rate: float | None
+    revenue: float
+    median_days_to_mql: float | None
+
+
+class ChannelReport(BaseModel):
+    meta: ReportMeta
+    by: str
+    rows: list[ChannelRow]
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                name="channels",
+                title=f"Leads and conversion by {self.by.replace('_', ' ')}",
+                columns=[
+                    Column(key="value", title=self.by.replace("_", " ").capitalize()),
+                    Column(key="leads", title="Leads", kind="int"),
+                    Column(key="mql_rate", title="MQL rate", kind="rate"),
+                    Column(key="sql_rate", title="SQL rate", kind="rate"),
+                    Column(key="won_rate", title="Won rate", kind="rate"),
+                    Column(key="won", title="Won", kind="int"),
+                    Column(key="revenue", title="Revenue", kind="money"),
+                    Column(key="median_days_to_mql", title="Median days to MQL", kind="days"),
+                ],
+                rows=[r.model_dump() for r in self.rows],
+                empty="No lead entered the funnel in this period.",
+            )
+        ]
+
+    def charts(self) -> list[Chart]:
+        top = self.rows[:12]
+        return [
+            Chart(
+                name="channel-leads",
+                title=f"Leads by {self.by.replace('_', ' ')}",
+                kind="bar",
+                x_label=self.by.replace("_", " "),
+                y_label="Leads",
+                series=[Series(name="leads", points=[(r.value, float(r.leads)) for r in top])],
+            ),
+            Chart(
+                name="channel-mql",
+                title=f"MQL rate by {self.by.replace('_', ' ')}",
+                kind="bar",
+                x_label=self.by.replace("_", " "),
+                y_label="MQL rate",
+                unit="%",
+                series=[Series(name="MQL rate", points=[(r.value, _pct(r.mql_rate)) for r in top])],
+            ),
+        ]
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(100 * x, 1)
+
+
+def _touch(facts: sa.CTE, f: ReportFilter, which: str, prop: str) -> sa.Subquery:
+    """lead_id, value: the channel of the lead's first (or last before MQL) event that names one."""
+    channel = events.c.properties[prop].as_string()
+    until = sa.func.coalesce(facts.c.mql_at, f.end_us)
+    direction = [events.c.ts, events.c.seq] if which == "first_touch" else [events.c.ts.desc(), events.c.seq.desc()]
+    ranked = (
+        sa.select(
+            events.c.lead_id.label("lead_id"),
+            channel.label("value"),
+            sa.func.row_number().over(partition_by=events.c.lead_id, order_by=direction).label("rn"),
+        )
+        .select_from(events.join(facts, facts.c.lead_id == events.c.lead_id))
+        .where(channel.is_not(None), events.c.ts <= until)
+        .subquery()
+    )
+    return sa.select(ranked.c.lead_id, ranked.c.value).where(ranked.c.rn == 1).subquery("touch")
+
+
+def channel_report(
+    conn: sa.Connection,
+    funnel: Funnel,
+    f: ReportFilter,
+    meta: ReportMeta,
+    by: str = "source",
+    touch_property: str = "channel",
+) -> ChannelReport:
+    if not funnel.stages:
+        meta.notes.append("The active model has no lifecycle: conversions cannot be counted.")
+        return ChannelReport(meta=meta, by=by, rows=[])
+    facts = lead_facts(funnel, f)
+    revenue = revenue_by_lead(funnel, f)
+    joined: Any = facts.outerjoin(revenue, revenue.c.lead_id == facts.c.lead_id)
+    if by in TOUCHES:
+        touch = _touch(facts, f, by, touch_property)
+        joined = joined.outerjoin(touch, touch.c.lead_id == facts.c.lead_id)
+        value: Any = touch.c.value
+    else:
+        joined = joined.join(leads, leads.c.id == facts.c.lead_id)
+        value = leads.c.attributes[by].as_string()
+    group = sa.func.coalesce(value, NONE).label("g")
+    end = f.end_us
+
+    def hit(col: Any) -> Any:
+        return sa.func.count(sa.case((col < end, 1)))
+
+    q = (
+        sa.select(
+            group,
+            sa.func.count(),
+            hit(facts.c.mql_at),
+            hit(facts.c.sql_at),
+            hit(facts.c.won_at),
+            sa.func.coalesce(sa.func.sum(revenue.c.revenue), 0.0),
+        )
+        .select_from(joined)
+        .group_by(group)
+    )
+    spans = (
+        sa.select(group, (facts.c.mql_at - facts.c.entered_at).label("us"))
+        .select_from(joined)
+        .where(facts.c.mql_at < end)
+        .subquery()
+    )
+    times = nearest_rank(conn, spans, "g", "us", (50,))
+    rows = []
+    for g, n, mql, sql_, won, rev in conn.execute(q):
+        rows.append(
+            ChannelRow(
+                value=str(g),
+                leads=n,
+                mql=mql,
+                mql_rate=rate(mql, n) if funnel.mql else None,
+                sql=sql_,
+                sql_rate=rate(sql_, n) if funnel.sql else None,
+                won=won,
+                won_rate=rate(won, n) if funnel.won else None,
+                revenue=float(rev or 0.0),
+                median_days_to_mql=days(times.get(g, {}).get(50)),
+            )
+        )
+    rows.sort(key=lambda r: (-r.leads, r.value))
+    return ChannelReport(meta=meta, by=by, rows=rows)

@@ -1,0 +1,190 @@
+"""Sales feedback: of the leads marketing handed over, how many sales accepted, per criterion.
+
+A decision is a stage move caused by a sales outcome inside the period: accepted (the model's transition
+into `sql`, e.g. `sales_accepted`), rejected (into the recycle exit, e.g. `sales_rejected`), or
+disqualified (a manual move to `disqualified`). Decisions are grouped by the lead's current labels (one
+table per label set: temperature, company size...), by a lead attribute (the channel, `source` by
+default) and by every rule that contributes to the lead's score, so marketing sees which criteria sales
+disagrees with. Rejection reasons come from the decision event's `reason` property.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from leadscore.analytics.common import Funnel, ReportFilter, rate
+from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
+from leadscore.model.spec import ScoringModel
+from leadscore.store.tables import events, leads, results, stage_history
+
+DISQUALIFIED = "disqualified"
+
+
+class FeedbackRow(BaseModel):
+    criterion: str
+    value: str
+    decisions: int
+    accepted: int
+    rejected: int
+    disqualified: int
+    accept_rate: float | None
+
+
+class ReasonRow(BaseModel):
+    reason: str
+    decisions: int
+
+
+class FeedbackReport(BaseModel):
+    meta: ReportMeta
+    decisions: int
+    accepted: int
+    accept_rate: float | None
+    rows: list[FeedbackRow]
+    reasons: list[ReasonRow]
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                name="feedback",
+                title="Accepted and rejected hand-overs by criterion",
+                columns=[
+                    Column(key="criterion", title="Criterion"),
+                    Column(key="value", title="Value"),
+                    Column(key="decisions", title="Decisions", kind="int"),
+                    Column(key="accepted", title="Accepted", kind="int"),
+                    Column(key="rejected", title="Rejected", kind="int"),
+                    Column(key="disqualified", title="Disqualified", kind="int"),
+                    Column(key="accept_rate", title="Accept rate", kind="rate"),
+                ],
+                rows=[r.model_dump() for r in self.rows],
+                empty="Sales made no decision in this period.",
+            ),
+            Table(
+                name="reasons",
+                title="Reasons given for rejections",
+                columns=[Column(key="reason", title="Reason"), Column(key="decisions", title="Decisions", kind="int")],
+                rows=[r.model_dump() for r in self.reasons],
+                empty="No rejection in this period.",
+            ),
+        ]
+
+    def charts(self) -> list[Chart]:
+        rules = [r for r in self.rows if r.criterion == "rule" and r.decisions][:15]
+        return [
+            Chart(
+                name="rules",
+                title="Accept rate of hand-overs by contributing rule",
+                kind="bar",
+                x_label="Rule",
+                y_label="Accept rate",
+                unit="%",
+                series=[
+                    Series(
+                        name="accept rate",
+                        points=[
+                            (r.value, None if r.accept_rate is None else round(100 * r.accept_rate, 1)) for r in rules
+                        ],
+                    )
+                ],
+                reference=None if self.accept_rate is None else round(100 * self.accept_rate, 1),
+            )
+        ]
+
+
+def _decisions(funnel: Funnel, f: ReportFilter) -> sa.CTE:
+    sh = stage_history.c
+    accepted = [f"event:{t}" for t in funnel.accept_events]
+    rejected = [f"event:{t}" for t in funnel.reject_events]
+    kind = sa.case(
+        (sh.cause.in_(accepted), "accepted"),
+        (sh.cause.in_(rejected), "rejected"),
+        else_="disqualified",
+    )
+    return (
+        sa.select(sh.lead_id.label("lead_id"), kind.label("kind"), sh.event_key.label("event_key"))
+        .where(
+            sh.at >= f.start_us,
+            sh.at < f.end_us,
+            sa.or_(sh.cause.in_(accepted + rejected), sa.and_(sh.to_stage == DISQUALIFIED, sh.cause == "manual")),
+            f.lead_condition(sh.lead_id),
+        )
+        .cte("decisions")
+    )
+
+
+def _counts(kind: Any) -> list[Any]:
+    return [
+        sa.func.count(),
+        sa.func.count(sa.case((kind == "accepted", 1))),
+        sa.func.count(sa.case((kind == "rejected", 1))),
+        sa.func.count(sa.case((kind == "disqualified", 1))),
+    ]
+
+
+def _row(criterion: str, value: Any, n: int, a: int, r: int, d: int) -> FeedbackRow:
+    return FeedbackRow(
+        criterion=criterion,
+        value=str(value),
+        decisions=n,
+        accepted=a,
+        rejected=r,
+        disqualified=d,
+        accept_rate=rate(a, n),
+    )
+
+
+def _rule_values(conn: sa.Connection) -> Any:
+    """The rules of each result's breakdown, as rows (a JSON array expanded by the database)."""
+    if conn.dialect.name == "postgresql":
+        items = sa.func.json_array_elements(results.c.breakdown).table_valued("value").alias("item")
+        return items, items.c.value.op("->>")("rule")
+    items = sa.func.json_each(results.c.breakdown).table_valued("value").alias("item")
+    return items, sa.func.json_extract(items.c.value, "$.rule")
+
+
+def feedback_report(
+    conn: sa.Connection,
+    model: ScoringModel,
+    funnel: Funnel,
+    f: ReportFilter,
+    meta: ReportMeta,
+    channel: str = "source",
+) -> FeedbackReport:
+    d = _decisions(funnel, f)
+    total, acc, _, _ = conn.execute(sa.select(*_counts(d.c.kind))).one()
+    rows: list[FeedbackRow] = []
+    joined = d.join(results, results.c.lead_id == d.c.lead_id)
+    for set_name in model.labels:
+        value = sa.func.coalesce(results.c.labels[set_name].as_string(), "(none)")
+        for v, *c in conn.execute(
+            sa.select(value, *_counts(d.c.kind)).select_from(joined).group_by(value).order_by(value)
+        ):
+            rows.append(_row(f"label {set_name}", v, *c))
+    value = sa.func.coalesce(leads.c.attributes[channel].as_string(), "(none)")
+    q = sa.select(value, *_counts(d.c.kind)).select_from(d.join(leads, leads.c.id == d.c.lead_id))
+    for v, *c in conn.execute(q.group_by(value).order_by(sa.func.count().desc(), value)):
+        rows.append(_row(channel, v, *c))
+    items, rule = _rule_values(conn)
+    q = sa.select(rule, *_counts(d.c.kind)).select_from(joined.join(items, sa.true()))
+    for v, *c in conn.execute(
+        q.where(~rule.like("cap:%"), ~rule.like("floor:%")).group_by(rule).order_by(sa.func.count().desc(), rule)
+    ):
+        rows.append(_row("rule", v, *c))
+    reason = sa.func.coalesce(events.c.properties["reason"].as_string(), "(no reason given)")
+    reasons = [
+        ReasonRow(reason=r, decisions=n)
+        for r, n in conn.execute(
+            sa.select(reason, sa.func.count())
+            .select_from(d.outerjoin(events, events.c.event_key == d.c.event_key))
+            .where(d.c.kind != "accepted")
+            .group_by(reason)
+            .order_by(sa.func.count().desc(), reason)
+        )
+    ]
+    return FeedbackReport(
+        meta=meta, decisions=total, accepted=acc, accept_rate=rate(acc, total), rows=rows, reasons=reasons
+    )

@@ -1,0 +1,202 @@
+"""Triggers fired and webhook delivery health, for a period.
+
+Firings are outbox messages created in the period (one per trigger firing and destination). Their state
+is the message's state now (delivered, pending, dead). Delivery health counts the attempts made in the
+period: success rate, HTTP status codes, latency (median and p90 by the nearest-rank rule) and the
+latest errors.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from leadscore.analytics.common import ReportFilter, iso, nearest_rank, rate
+from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
+from leadscore.store.tables import deliveries, outbox
+
+
+class TriggerRow(BaseModel):
+    trigger: str
+    destination: str
+    fired: int
+    delivered: int
+    pending: int
+    dead: int
+
+
+class DestinationRow(BaseModel):
+    destination: str
+    attempts: int
+    ok: int
+    success_rate: float | None
+    median_ms: float | None
+    p90_ms: float | None
+
+
+class StatusRow(BaseModel):
+    status: str
+    attempts: int
+
+
+class ErrorRow(BaseModel):
+    at: str | None
+    trigger: str
+    destination: str
+    lead_id: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+
+
+class TriggersReport(BaseModel):
+    meta: ReportMeta
+    fired: int
+    rows: list[TriggerRow]
+    destinations: list[DestinationRow]
+    statuses: list[StatusRow]
+    errors: list[ErrorRow]
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                name="triggers",
+                title="Triggers fired",
+                columns=[
+                    Column(key="trigger", title="Trigger"),
+                    Column(key="destination", title="Destination"),
+                    Column(key="fired", title="Fired", kind="int"),
+                    Column(key="delivered", title="Delivered", kind="int"),
+                    Column(key="pending", title="Pending", kind="int"),
+                    Column(key="dead", title="Dead", kind="int"),
+                ],
+                rows=[r.model_dump() for r in self.rows],
+                empty="No trigger fired in this period.",
+            ),
+            Table(
+                name="destinations",
+                title="Webhook deliveries by destination",
+                columns=[
+                    Column(key="destination", title="Destination"),
+                    Column(key="attempts", title="Attempts", kind="int"),
+                    Column(key="ok", title="Succeeded", kind="int"),
+                    Column(key="success_rate", title="Success rate", kind="rate"),
+                    Column(key="median_ms", title="Median ms", kind="score"),
+                    Column(key="p90_ms", title="p90 ms", kind="score"),
+                ],
+                rows=[r.model_dump() for r in self.destinations],
+                empty="No delivery attempt in this period.",
+            ),
+            Table(
+                name="statuses",
+                title="Responses",
+                columns=[Column(key="status", title="Response"), Column(key="attempts", title="Attempts", kind="int")],
+                rows=[r.model_dump() for r in self.statuses],
+                empty="No delivery attempt in this period.",
+            ),
+            Table(
+                name="errors",
+                title="Latest failed attempts",
+                columns=[
+                    Column(key="at", title="When"),
+                    Column(key="trigger", title="Trigger"),
+                    Column(key="destination", title="Destination"),
+                    Column(key="lead_id", title="Lead"),
+                    Column(key="attempt", title="Attempt", kind="int"),
+                    Column(key="status_code", title="Status"),
+                    Column(key="error", title="Error"),
+                ],
+                rows=[r.model_dump() for r in self.errors],
+                empty="No failed attempt in this period.",
+            ),
+        ]
+
+    def charts(self) -> list[Chart]:
+        return [
+            Chart(
+                name="fired",
+                title="Firings by trigger",
+                kind="bar",
+                x_label="Trigger",
+                y_label="Firings",
+                series=[
+                    Series(name="fired", points=[(f"{r.trigger} → {r.destination}", float(r.fired)) for r in self.rows])
+                ],
+            )
+        ]
+
+
+def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, errors: int = 20) -> TriggersReport:
+    o, d = outbox.c, deliveries.c
+    dest = sa.func.coalesce(o.destination, "(none)")
+    fired_q = (
+        sa.select(
+            o.trigger_id,
+            dest,
+            sa.func.count(),
+            sa.func.count(sa.case((o.status == "delivered", 1))),
+            sa.func.count(sa.case((o.status == "pending", 1))),
+            sa.func.count(sa.case((o.status == "dead", 1))),
+        )
+        .where(o.created_at >= f.start_us, o.created_at < f.end_us, f.lead_condition(o.lead_id))
+        .group_by(o.trigger_id, dest)
+        .order_by(sa.func.count().desc(), o.trigger_id, dest)
+    )
+    rows = [
+        TriggerRow(trigger=t, destination=ds, fired=n, delivered=dl, pending=p, dead=x)
+        for t, ds, n, dl, p, x in conn.execute(fired_q)
+    ]
+    attempts = outbox.join(deliveries, d.outbox_id == o.id)
+    in_period = sa.and_(d.at >= f.start_us, d.at < f.end_us, f.lead_condition(o.lead_id))
+    by_dest = conn.execute(
+        sa.select(dest, sa.func.count(), sa.func.count(sa.case((d.ok, 1))))
+        .select_from(attempts)
+        .where(in_period)
+        .group_by(dest)
+        .order_by(dest)
+    ).all()
+    spans = sa.select(dest.label("g"), d.duration_ms.label("ms")).select_from(attempts).where(in_period).subquery()
+    times = nearest_rank(conn, spans, "g", "ms")
+    destinations = [
+        DestinationRow(
+            destination=ds,
+            attempts=n,
+            ok=ok,
+            success_rate=rate(ok, n),
+            median_ms=times.get(ds, {}).get(50),
+            p90_ms=times.get(ds, {}).get(90),
+        )
+        for ds, n, ok in by_dest
+    ]
+    status = sa.case(
+        (d.status_code.is_not(None), sa.cast(d.status_code, sa.String)),
+        else_="no response",
+    )
+    statuses = [
+        StatusRow(status=s, attempts=n)
+        for s, n in conn.execute(
+            sa.select(status, sa.func.count())
+            .select_from(attempts)
+            .where(in_period)
+            .group_by(status)
+            .order_by(sa.func.count().desc(), status)
+        )
+    ]
+    errs = [
+        ErrorRow(at=iso(at), trigger=t, destination=ds, lead_id=lid, attempt=a, status_code=sc, error=e)
+        for at, t, ds, lid, a, sc, e in conn.execute(
+            sa.select(d.at, o.trigger_id, dest, o.lead_id, d.attempt, d.status_code, d.error)
+            .select_from(attempts)
+            .where(in_period, sa.not_(d.ok))
+            .order_by(d.at.desc(), d.id.desc())
+            .limit(errors)
+        )
+    ]
+    return TriggersReport(
+        meta=meta,
+        fired=sum(r.fired for r in rows),
+        rows=rows,
+        destinations=destinations,
+        statuses=statuses,
+        errors=errs,
+    )
