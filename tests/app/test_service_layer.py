@@ -123,7 +123,7 @@ def test_model_apply_swaps_the_evaluator_safely_beside_concurrent_ingests(servic
 def test_keys_are_hashed_scoped_and_revocable(service: LeadService) -> None:
     info, token = service.create_key("crm", ["read", "write"])
     assert token.startswith("lsk_") and info.allows("read") and info.allows("intake") and not info.allows("admin")
-    from leadscore.store.key_tables import api_keys
+    from leadscore.store.tables import api_keys
 
     with service.store.read() as conn:
         (stored,) = conn.execute(api_keys.select()).mappings()

@@ -17,11 +17,26 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
-from leadscore.service import LeadService
 from leadscore.store.events_repo import Identity, stored_keys
+
+if TYPE_CHECKING:
+    from leadscore.store.base import LeadStore
+    from leadscore.store.ingest import BatchOutcome
+
+
+class LeadService(Protocol):
+    """What the committer needs of `leadscore.service.LeadService` (which builds on app/, so it is not
+    imported here)."""
+
+    @property
+    def store(self) -> LeadStore: ...
+
+    def ingest_events(self, events: Sequence[Event]) -> BatchOutcome: ...
+
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
-from leadscore.store.key_tables import api_keys
+from leadscore.store.tables import api_keys
 
 SCOPES = ("read", "write", "admin", "intake")
 # What each scope grants: admin can do everything, write can also read and send events.

@@ -166,5 +166,15 @@ deliveries = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=True),
 )
 
-# Declared in their own modules, on the same metadata (so migrations and their checks see them).
-import leadscore.store.key_tables  # noqa: E402, F401
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    # sha256 of the secret part: the secret itself is shown once, at creation, and never stored
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("origins", sa.JSON, nullable=False),  # browser origins a public intake key may send from
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("revoked_at", Micros, nullable=True),
+)
