@@ -17,7 +17,7 @@ from leadscore.io.limits import MAX_ID_CHARS
 from leadscore.model.loader import load_model
 from leadscore.service import LeadService
 from leadscore.store import LeadStore
-from leadscore.store.tables import aliases, outbox
+from leadscore.store.tables import aliases, models, outbox, stage_history
 
 B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -70,3 +70,35 @@ def test_a_longest_anonymous_id_identified_and_merged_keeps_its_ids_whole(store:
         linked = {r.alias: (r.lead_id, r.cause) for r in conn.execute(sa.select(aliases))}
     assert linked[anon][0] == person and linked[other][0] == person
     assert linked[anon][1].endswith("i" * MAX_ID_CHARS) and linked[other][1].endswith(other)
+
+
+LONG = 300
+LONG_NAMES_MODEL = f"""
+format: 1
+name: {"m" * LONG}
+rules:
+  - {{id: demo, on: demo_request, points: 50}}
+lifecycle:
+  stages: [lead, {"s" * LONG}]
+  transitions:
+    - {{to: {"s" * LONG}, when: {{score: total, gte: 50}}}}
+triggers:
+  - {{id: {"t" * LONG}, on: stage_changed, to: {"s" * LONG}, destination: {"d" * LONG}}}
+"""
+
+
+def test_a_model_with_long_names_is_stored_whole(store: LeadStore, tmp_path: Path) -> None:
+    """Stage names, trigger ids, destinations and the model's name have no length limit in a model:
+    the store keeps them whole on both backends (PostgreSQL refused more than 255 characters)."""
+    path = tmp_path / "long.yaml"
+    path.write_text(LONG_NAMES_MODEL, encoding="utf-8")
+    service = LeadService(store, model_path=path, clock=lambda: NOW)
+    service.ingest_leads([Lead.of("a")])
+    service.ingest_events([Event.of("a", "demo_request", "2026-06-30T10:00:00Z", id="d1")])
+    assert service.result("a").stage == "s" * LONG  # type: ignore[union-attr]
+    with store.read() as conn:
+        (row,) = conn.execute(sa.select(outbox.c.trigger_id, outbox.c.destination)).all()
+        changes = conn.execute(sa.select(stage_history.c.to_stage)).scalars().all()
+        names = conn.execute(sa.select(models.c.name)).scalars().all()
+    assert (row.trigger_id, row.destination) == ("t" * LONG, "d" * LONG)
+    assert "s" * LONG in changes and names == ["m" * LONG]
