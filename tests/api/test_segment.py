@@ -212,3 +212,20 @@ def test_a_call_without_any_id_is_a_located_422(live: Live) -> None:
         response = client.post("/v1/segment/track", json={"event": "X"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "userId"]
+
+
+def test_an_anonymous_id_too_long_for_a_lead_id_with_its_prefix_is_a_located_422(live: Live) -> None:
+    """An anonymous visitor is lead `anon:<id>`, and a lead id holds at most 255 characters: the
+    anonymousId may have 250, and a longer one is refused naming it (PostgreSQL refused the longer
+    lead id with a database error, SQLite kept an id no reader accepts)."""
+    longest = "a" * (255 - len("anon:"))
+    with live.client("write") as client:
+        refused = client.post("/v1/segment/page", json={**PAGE, "anonymousId": longest + "a", "messageId": "long-1"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["loc"] == ["body", "anonymousId"]
+        linked = client.post("/v1/segment/identify", json={**IDENTIFY, "anonymousId": longest + "a", "messageId": "l2"})
+        assert linked.status_code == 422 and linked.json()["errors"][0]["loc"] == ["body", "anonymousId"]
+        kept = client.post("/v1/segment/page", json={**PAGE, "anonymousId": longest, "messageId": "long-2"})
+        assert kept.status_code == 200, kept.text
+    (view,) = _export(live, "anon:" + longest)["events"]
+    assert view["id"] == "long-2"

@@ -266,3 +266,50 @@ def test_batch_reads_parquet_ids_as_score_does(tmp_path: Path) -> None:
     res = runner.invoke(app, ["batch", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert not differences(expected, [json.loads(line) for line in out.read_text().splitlines()])
+
+
+def _deep(levels: int) -> object:
+    value: object = "x"
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        [None, _deep(70)],
+        [{"k": "ok"}, {"k": "a\x00b"}],
+        [["ok"], ["ok", "a\x00b"]],
+        [[{"k": "ok"}], [{"k": "a\x00b"}]],
+    ],
+    ids=["struct-70-deep", "nul-in-struct", "nul-in-list", "nul-in-list-of-structs"],
+)
+def test_batch_refuses_nested_parquet_values_score_refuses(tmp_path: Path, note: list[object]) -> None:
+    """A nested value too deep, or holding a NUL character, is refused by both commands, named as a
+    row and field (batch checked flat columns only, and scored such a file)."""
+    events = _parquet_events(tmp_path / "events.parquet", note=note)
+    model, leads = str(B2B / "model.yaml"), str(B2B / "data" / "leads.csv")
+    scored = runner.invoke(app, ["score", model, "-l", leads, "-e", str(events), "--at", AT, "-f", "json"])
+    out = tmp_path / "o.jsonl"
+    batched = runner.invoke(app, ["batch", model, "-l", leads, "-e", str(events), "--at", AT, "-o", str(out)])
+    for res in (scored, batched):
+        assert res.exit_code == 2, res.output
+        assert "events.parquet:row 2:note:" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_batch_refuses_nested_parquet_lead_attributes_score_refuses(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": ["b-001", "b-002"], "extra": [{"k": "ok"}, {"k": "a\x00b"}]}), leads)
+    model, events = str(B2B / "model.yaml"), str(B2B / "data" / "events.csv")
+    scored = runner.invoke(app, ["score", model, "-l", str(leads), "-e", events, "--at", AT, "-f", "json"])
+    out = tmp_path / "o.jsonl"
+    batched = runner.invoke(app, ["batch", model, "-l", str(leads), "-e", events, "--at", AT, "-o", str(out)])
+    for res in (scored, batched):
+        assert res.exit_code == 2, res.output
+        assert "leads.parquet:row 2:extra:" in res.output and "Traceback" not in res.output
+    assert not out.exists()

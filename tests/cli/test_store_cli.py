@@ -187,3 +187,16 @@ def test_messages_show_names_as_written(workspace: Path) -> None:
     (workspace / "[b]leads.jsonl").write_text('{"id": "[bold]x", "employees": 5}\n')
     run("ingest", "leads", "[b]leads.jsonl")
     assert "[bold]x" in run("queue") and "[bold]x" in run("explain", "[bold]x")
+
+
+@pytest.mark.parametrize("kind", ["events", "leads"])
+def test_rejects_without_skip_invalid_is_a_usage_error(workspace: Path, kind: str) -> None:
+    """`--rejects` only means something with `--skip-invalid`: alone it is refused, before anything is read."""
+    source = "events.jsonl" if kind == "events" else "leads.csv"
+    before = sorted(p.name for p in workspace.iterdir())
+    result = runner.invoke(app, ["ingest", kind, source, "--rejects", "bad.jsonl"])
+    assert result.exit_code == 2, result.output
+    assert "--rejects needs --skip-invalid" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in workspace.iterdir()) == before  # no rejects file
+    assert json.loads(run("queue", "--format", "json")) == []  # nothing ingested

@@ -68,3 +68,37 @@ def test_0003_makes_event_ids_per_lead_and_keeps_every_stored_event(blank_url: s
             assert conn.execute(again.returning(events.c.seq)).all() == []
     finally:
         store.dispose()
+
+
+def test_0006_keeps_stored_names_and_takes_longer_ones(blank_url: str) -> None:
+    """A store from before 0006 keeps its model and outbox rows; afterwards names longer than 255
+    characters fit, and the queue index keeps its descending score."""
+    from alembic import command
+
+    from leadscore.store import open_store
+    from leadscore.store.migrate import _config, upgrade
+    from leadscore.store.tables import models, outbox
+
+    store = open_store(blank_url)
+    message = {"payload": {}, "status": "pending", "attempts": 0, "created_at": 1, "lead_id": "a"}
+    try:
+        upgrade(store.engine, "0005")
+        with store.engine.begin() as conn:
+            conn.execute(models.insert().values(version="v1", name="b2b", source="x", applied_at=1, active=True))
+            conn.execute(outbox.insert().values(idempotency_key="k1", trigger_id="t", destination="crm", **message))
+        store.upgrade()
+        assert current_revision(store.engine) == head_revision() == "0006"
+        with store.engine.begin() as conn:
+            assert conn.execute(sa.select(models.c.name)).scalars().all() == ["b2b"]
+            long = {"idempotency_key": "k2", "trigger_id": "t" * 300, "destination": "d" * 300}
+            conn.execute(outbox.insert().values(**long, **message))
+            stored = conn.execute(sa.select(outbox.c.trigger_id, outbox.c.destination).order_by(outbox.c.id)).all()
+        assert [tuple(r) for r in stored] == [("t", "crm"), ("t" * 300, "d" * 300)]
+        with store.engine.begin() as conn:  # back to 0005 once the long names are gone
+            conn.execute(outbox.delete().where(outbox.c.idempotency_key == "k2"))
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+        assert current_revision(store.engine) == "0005"
+    finally:
+        store.dispose()

@@ -29,11 +29,16 @@ from leadscore.api.problems import validation_errors
 from leadscore.api.schemas import no_nul, shallow
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import parse_timestamp
+from leadscore.io.limits import MAX_ID_CHARS
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY
 
 ANON_PREFIX = "anon:"
 CallType = Literal["identify", "track", "page", "screen", "group"]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
+# an anonymous visitor is lead `anon:<id>`: its id leaves room for the prefix within a lead id's length
+AnonId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS - len(ANON_PREFIX)), AfterValidator(no_nul)
+]
 Stamp = Annotated[str, StringConstraints(min_length=4, max_length=64)]
 _CAMPAIGN = {
     "name": "utm_campaign",
@@ -53,7 +58,7 @@ class Call(BaseModel):
 
     type: CallType
     userId: Text | None = None
-    anonymousId: Text | None = None
+    anonymousId: AnonId | None = None
     messageId: Text | None = None
     event: Text | None = None
     name: Annotated[str, StringConstraints(max_length=255), AfterValidator(no_nul)] | None = None

@@ -10,7 +10,8 @@ refuses the input named as the reader names it (`file:row N:field: message`, Dat
 - no NUL character in any text column; lead ids unique in the leads.
 
 A Parquet file whose columns the reader types differently from DuckDB (a timestamp stored as
-text, for one) is read by the reader itself instead (`needs_reader`).
+text, for one), or that has a nested column (struct, list, map: its depth and the NUL characters
+inside it are checked by the reader), is read by the reader itself instead (`needs_reader`).
 """
 
 from __future__ import annotations
@@ -40,11 +41,21 @@ def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     return {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
+def _nested(typ: str) -> bool:
+    """A struct, list, array, map or union column (DuckDB's type names: `STRUCT(...)`, `T[]`, `T[3]`...)."""
+    return typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION"))
+
+
 def needs_reader(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> bool:
-    """Whether the reader must read these files: a timestamp that is not a time type."""
+    """Whether the reader must read these files: a timestamp that is not a time type, or a nested
+    column (its depth and the NUL characters inside it are the reader's rules, which SQL cannot
+    check in one scan whatever the shape)."""
+    types = _types(con, _relation(files))
+    if any(_nested(typ) for typ in types.values()):
+        return True
     if kind != "events":
         return False
-    typ = _types(con, _relation(files)).get("timestamp")
+    typ = types.get("timestamp")
     return typ is not None and typ not in _TIMES
 
 

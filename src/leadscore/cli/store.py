@@ -145,6 +145,10 @@ def db_upgrade(project: ProjectOpt = None) -> None:
 def _ingest(kind: str, file: Path, skip_invalid: bool, rejects: Path | None, force: bool, project: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if rejects is not None and not skip_invalid:
+        # without --skip-invalid a bad row stops the ingest and nothing goes to a rejects file: say so
+        # rather than let the user believe bad rows were set aside
+        raise typer.BadParameter("--rejects needs --skip-invalid", param_hint="--rejects")
     with (
         _service(project) as service,
         Progress(

@@ -79,13 +79,15 @@ results = sa.Table(
     "results",
     metadata,
     sa.Column("lead_id", sa.String(255), primary_key=True),
-    sa.Column("model", sa.String(255), nullable=False),
+    # names written in a model (stages, trigger ids, destinations, the model's name) have no length
+    # limit in the model format: text (migration 0006)
+    sa.Column("model", sa.Text, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("evaluated_at", Micros, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("dimensions", sa.JSON, nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),
-    sa.Column("stage", sa.String(255), nullable=True),
+    sa.Column("stage", sa.Text, nullable=True),
     sa.Column("stage_history", sa.JSON, nullable=False),  # the replay behind `stage`, for trigger detection
     sa.Column("playbook", sa.JSON, nullable=True),
     # priority of the playbook, or a large number (no priority / no playbook) so the queue is one index scan
@@ -115,8 +117,8 @@ stage_history = sa.Table(
     sa.Column("id", Serial, primary_key=True, autoincrement=True),
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
     sa.Column("at", Micros, nullable=False),
-    sa.Column("from_stage", sa.String(255), nullable=True),
-    sa.Column("to_stage", sa.String(255), nullable=False),
+    sa.Column("from_stage", sa.Text, nullable=True),
+    sa.Column("to_stage", sa.Text, nullable=False),
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("event_key", sa.Text, nullable=True),  # the timeline id: `<received lead>/<id>` once moved
     sa.Column("model_version", sa.String(64), nullable=False),
@@ -126,7 +128,7 @@ models = sa.Table(
     "models",
     metadata,
     sa.Column("version", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),  # the YAML text as written
     sa.Column("applied_at", Micros, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
@@ -138,9 +140,9 @@ outbox = sa.Table(
     sa.Column("id", Serial, primary_key=True, autoincrement=True),
     # trigger firing key + destination: a transition fires once per destination, whatever retries happen
     sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
-    sa.Column("trigger_id", sa.String(255), nullable=False),
+    sa.Column("trigger_id", sa.Text, nullable=False),
     sa.Column("lead_id", sa.String(255), nullable=False, index=True),
-    sa.Column("destination", sa.String(255), nullable=True),
+    sa.Column("destination", sa.Text, nullable=True),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("status", sa.String(32), nullable=False),  # pending | delivered | dead
     sa.Column("attempts", sa.Integer, nullable=False),
