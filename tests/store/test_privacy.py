@@ -31,7 +31,7 @@ def _merged(service: LeadService) -> None:
 def test_export_and_erase_by_a_merged_or_anonymous_id_reach_the_person(service: LeadService, store: LeadStore) -> None:
     _merged(service)
     for alias in ("b", "anon-1"):
-        data = service.export(alias)
+        data = service.export(alias).model_dump(mode="json")
         assert data["lead"]["id"] == "a" and data["lead"]["attributes"]["phone"] == "+4799887766"
         assert {e["received_lead_id"] for e in data["events"]} == {"a", "b", "anon-1"}
         assert {a["alias"] for a in data["aliases"]} == {"b", "anon-1"}
@@ -46,12 +46,12 @@ def test_export_and_erase_by_a_merged_or_anonymous_id_reach_the_person(service: 
 def test_export_holds_the_delivery_log(service: LeadService, store: LeadStore, clock: FixedClock) -> None:
     service.ingest_leads([Lead.of("a", employees=500)])
     service.ingest_events([Event.of("a", "demo_request", "2026-05-30"), Event.of("a", "page_view", "2026-05-31")])
-    exported = service.export("a")
+    exported = service.export("a").model_dump(mode="json")
     assert exported["triggers"], "the model fires to-mql / hot for this lead"
     key = service.outbox().messages()[0]["id"]
     attempt = DeliveryAttempt(key, "crm", 1, clock.now, "retry", 503, "service unavailable", 12.5)
     service.outbox().record_attempt(attempt)
-    exported = service.export("a")
+    exported = service.export("a").model_dump(mode="json")
     log = [d for t in exported["triggers"] for d in t["deliveries"]]
     assert log == [
         {
@@ -95,7 +95,7 @@ def test_erase_overwrites_the_deleted_rows_in_the_sqlite_file(
 
 def test_explain_stage_and_outcome_by_a_merged_id_reach_the_person(service: LeadService) -> None:
     _merged(service)
-    assert service.explain("b")["lead_id"] == "a"
+    assert service.explain("b").lead_id == "a"
     assert service.set_stage("b", "sql").lead_id == "a"
     assert service.record_outcome("anon-1", "won").stage == "customer"
     assert service.result("b") is None  # the id stays an alias: nothing is created under it

@@ -176,11 +176,23 @@ class Alias(Shape):
     cause: str
 
 
+class DeliveryRecord(Shape):
+    """One attempt to deliver a trigger message to its destination."""
+
+    attempt: int
+    at: str
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+
+
 class TriggerRecord(Shape):
     trigger: str
     destination: str | None = None
     status: str
     payload: dict[str, Any]
+    deliveries: list[DeliveryRecord] = []
 
 
 class Export(Shape):
