@@ -195,6 +195,9 @@ class LeadService(ApiKeys):
         """Predictive dimensions need their trained artifacts, which lie next to the model file."""
         if not model.predictive_dimensions():
             return Evaluator(model, fire_triggers=fire_triggers, workers=self.workers)
+        from leadscore._extras import require
+
+        require("predictive", "a model with predictive dimensions")
         from leadscore.predictive.runtime import load_predictors
 
         base = Path(path).parent if path is not None else Path.cwd()

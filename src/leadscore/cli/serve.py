@@ -25,6 +25,9 @@ def serve(
     """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json) over the workspace's store."""
     import logging
 
+    from leadscore._extras import require
+
+    require("server", "`leadscore serve`")  # named, not a traceback, when the extra is missing
     import uvicorn
 
     from leadscore.service import LeadService
