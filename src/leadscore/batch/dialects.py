@@ -70,7 +70,9 @@ def infer_schema(model: ScoringModel) -> SourceSchema:
     for rule in model.rules:
         if isinstance(rule, EventRule):
             where(rule.where)
-    for cond in conditions(model):
+    # the last condition of the file first: where a name is compared with values of several kinds, the last
+    # comparison sets its column's kind (the rules' `where:` still come before every condition)
+    for cond in reversed(list(conditions(model))):
         match cond:  # the columns each kind reads, and their kinds
             case AttributeCondition():
                 attrs.setdefault(cond.attribute, _pred_kind(cond) or "str")
