@@ -116,7 +116,7 @@ def new_database(server: str, name: str) -> str:
 
 def check_loader(server: str, work: Path, base_model: Path) -> bool:
     """A small file ingested by `LeadService` and by the bulk loader gives the same leads and events."""
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
     from leadscore.store import open_store
 
     small = generate(300, work / "small")
@@ -148,7 +148,7 @@ def check_loader(server: str, work: Path, base_model: Path) -> bool:
 
 def explain(store: Any, evaluator: Any, at: int) -> list[tuple[str, float, int]]:
     """The write statement under EXPLAIN ANALYZE, rolled back: (node, own ms, rows) by own time."""
-    from leadscore.batch.pg_store import write_statement
+    from leadscore.bulk.in_database import write_statement
 
     sql, _ = write_statement(evaluator, at, "explain")
     with store.engine.connect() as conn:
@@ -192,7 +192,7 @@ def main() -> None:
     from batch_rescore import rules_only_model
     from tests.support.postgres import postgres_server
 
-    from leadscore.batch.pg_store import Settings, rescore_in_database
+    from leadscore.bulk.in_database import Settings, rescore_in_database
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import load_model
     from leadscore.store import open_store

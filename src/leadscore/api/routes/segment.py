@@ -18,7 +18,7 @@ from leadscore.api.intake import ingest
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import IngestReport, Rejected
 from leadscore.api.segment import Batch, Call, map_calls
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
 
 router = APIRouter(prefix="/v1/segment", tags=["segment"])
 Partial = Annotated[bool, Query(description="keep the good calls, return the bad ones")]
