@@ -30,7 +30,7 @@ from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
 from tests.bulk.test_in_database import Pair, _fill, all_ids, assert_same, history, pure_rescore, result_rows
 from tests.sql.test_dialects_postgres import _load
-from tests.store.conftest import FixedClock, fresh_database_url
+from tests.store.conftest import FixedClock, fresh_database_url, postgres_template  # noqa: F401 (the fixture `pair` asks for)
 from tests.support.condition_kinds import AT, data, kinds, models_for, store_model
 
 AT_US = to_micros(AT)
