@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from leadscore.api import docs, metrics, openapi, problems
+from leadscore.api import docs, metrics, openapi, paths, problems
 from leadscore.api.auth import KeyCache
 from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
@@ -90,6 +90,7 @@ def create_app(
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    paths.install(app)  # outermost: routing must see `%2F` in a lead id still encoded
     return app
 
 
