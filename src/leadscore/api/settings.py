@@ -19,3 +19,6 @@ class ApiSettings(BaseSettings):
     # seconds a verified key is trusted without a new look-up (0: every request); a key revoked through
     # another process is refused within this time, through this process at once
     key_cache_s: float = Field(default=2.0, ge=0)
+    # the tracker's identify from a tracking URL (`?ls_id=`): it links a visitor to an existing lead on
+    # the word of whoever holds the link (an e-mail link's trust); false refuses every such identify
+    url_identify: bool = True
