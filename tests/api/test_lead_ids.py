@@ -119,3 +119,21 @@ def test_an_id_encoded_by_a_standard_client_is_found(live: Live) -> None:
         f"{live.url}/v1/leads/{quote('std/ok', safe='')}", headers={"Authorization": f"Bearer {live.keys['read']}"}
     )
     assert response.status_code == 200 and response.json()["id"] == "std/ok"
+
+
+@pytest.mark.parametrize("raw_has_root", [True, False])
+def test_behind_a_proxy_prefix_an_encoded_id_still_routes(raw_has_root: bool) -> None:
+    """ASGI servers differ on whether `raw_path` carries the `root_path`; both are handled."""
+    import asyncio
+
+    from leadscore.api.paths import KeepSlashes
+
+    seen: dict[str, str] = {}
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen["path"] = str(scope["path"])
+
+    raw = b"/api/v1/leads/a%2Fb%20c" if raw_has_root else b"/v1/leads/a%2Fb%20c"
+    scope = {"type": "http", "root_path": "/api", "path": "/api/v1/leads/a/b c", "raw_path": raw}
+    asyncio.run(KeepSlashes(app, ("/v1/leads/",))(scope, None, None))  # type: ignore[arg-type]
+    assert seen["path"] == "/api/v1/leads/a%2Fb c"

@@ -40,10 +40,12 @@ class KeepSlashes:
         self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")  # behind a proxy prefix, both paths carry it
             raw = scope.get("raw_path")
-            if raw:
-                scope = {**scope, "path": keep_slashes(raw.decode("latin-1"))}
+            if raw and scope["path"].startswith(tuple(root + p for p in self.prefixes)):
+                path = keep_slashes(raw.decode("latin-1"))
+                scope = {**scope, "path": path if path.startswith(root) else root + path}
         await self.app(scope, receive, send)
 
 
