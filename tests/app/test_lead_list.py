@@ -38,7 +38,7 @@ WORDS = [
     "100%",
     "a_b",
 ]
-WORDS += ["back\\slash", "per/cent", "Jane", "jane@example.com"]
+WORDS += ["back\\slash", "per/cent", "Jane", "jane@example.com", "\u212aELVIN", 'say "hi"', "tab\there"]
 SCORES = [-5.0, 0.0, 12.5, 40.0, 40.0, 77.25, 100.0]
 STAGES = ["lead", "mql", "sql", None]
 LABELS = {"temperature": ["hot", "warm", "cold", None], "fit": ["A", "B", None]}
@@ -174,7 +174,7 @@ needles = st.one_of(
     st.sampled_from(
         [w.lower() for w in WORDS] + [w.upper() for w in WORDS] + ["%", "_", "\\", "@", "15", "0.1", "true"]
     ),
-    st.text(alphabet="acmezoëøİistraßeσς東%_\\-0123456789", min_size=1, max_size=3),
+    st.text(alphabet='acmezoëøİistraßeσς東%_\\-0123456789kKvn" ', min_size=1, max_size=3),
 )
 filters = st.builds(
     LeadFilter,
