@@ -178,7 +178,7 @@ def _text_search(conn: Connection, needle: str) -> Any:
         raw = conn.connection.driver_connection
         raw.create_function("ls_fold", 1, _fold, deterministic=True)  # type: ignore[union-attr]
         each = sa.func.json_each(leads.c.attributes).table_valued("value", "type")
-        in_value = (
+        in_value: Any = (
             sa.select(1)
             .select_from(each)
             .where(each.c.type == "text", sa.func.instr(_sqlite_fold(each.c.value), folded) > 0)
