@@ -70,6 +70,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ),
     ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
     ("dashboard_bench.py", ["--quick"], ["--leads", "100000", "--runs", "7"], "dashboard.md", "Dashboard pages"),
+    ("lead_list.py", ["--leads", "20000", "--runs", "3"], ["--leads", "1000000", "--runs", "3"], None, "Lead listing"),
 ]
 RESULTS = HERE / "results"
 

@@ -122,7 +122,7 @@ def _icu(conn: Connection) -> bool:
 
 
 _ICU: dict[str, bool] = {}
-_PLAIN_NEEDLE = re.compile(r"^[ !#-\[\]-~]+$")  # printable ASCII but `"` and `\`
+_PLAIN_RUN = re.compile(r"[ !#-\[\]-~]+")  # printable ASCII but `"` and `\`
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\- .:]{1,100}$")
 
 
@@ -151,20 +151,21 @@ def _sqlite_fold(expr: Any) -> Any:
     return sa.case((ascii_only, sa.func.lower(expr)), else_=sa.func.ls_fold(expr))
 
 
-def _sqlite_document_may_hold(folded: str) -> Any:
-    """A cheap test that every lead whose attribute values hold `folded` passes (others may too).
+def _sqlite_document_may_hold(run: str) -> Any:
+    """A cheap test that every lead with an attribute value whose lower case holds `run` passes
+    (others may too); `run` is the needle's longest run of printable ASCII without `"` or `\\`.
 
-    For a printable ASCII needle without `"` or `\\`, a match inside a value is a run of printable
-    ASCII characters, which the stored JSON text holds as they are, so SQLite's ASCII lower() of the
-    whole document contains it. The two characters outside ASCII whose lower case holds ASCII
-    letters (U+0130 to `i̇`, U+212A KELVIN SIGN to `k`) are mapped first, raw or `\\u`-escaped.
-    The exact test (json_each) then runs only on the few leads this one lets through.
+    Where a value's lower case holds such a run, the value has those ASCII characters, which the
+    stored JSON text keeps as they are, so SQLite's ASCII lower() of the whole document holds the
+    run too. The two characters outside ASCII whose lower case holds ASCII letters (U+0130 to `i̇`,
+    U+212A KELVIN SIGN to `k`) are mapped first, raw or `\\u`-escaped. The exact test (json_each)
+    then runs only on the leads this one lets through.
     """
     doc: Any = sa.func.lower(sa.type_coerce(leads.c.attributes, sa.Text))
     for found, meant in (("\\u0130", "i"), ("\\u212a", "k"), ("\u0130", "i"), ("\u212a", "k")):
-        if meant in folded:  # a match without that letter cannot hold the character's lower case
+        if meant in run:  # a match without that letter cannot hold the character's lower case
             doc = sa.func.replace(doc, found, meant)
-    return sa.func.instr(doc, folded) > 0
+    return sa.func.instr(doc, run) > 0
 
 
 def _text_search(conn: Connection, needle: str) -> Any:
@@ -184,8 +185,9 @@ def _text_search(conn: Connection, needle: str) -> Any:
             .where(each.c.type == "text", sa.func.instr(_sqlite_fold(each.c.value), folded) > 0)
             .exists()
         )
-        if _PLAIN_NEEDLE.match(folded):
-            in_value = sa.and_(_sqlite_document_may_hold(folded), in_value)
+        run = max(_PLAIN_RUN.findall(folded), key=len, default="")
+        if run:
+            in_value = sa.and_(_sqlite_document_may_hold(run), in_value)
         return sa.or_(sa.func.instr(_sqlite_fold(leads.c.id), folded) > 0, in_value)
 
     def lower(expr: Any) -> Any:
