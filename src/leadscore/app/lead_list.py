@@ -151,21 +151,25 @@ def _sqlite_fold(expr: Any) -> Any:
     return sa.case((ascii_only, sa.func.lower(expr)), else_=sa.func.ls_fold(expr))
 
 
-def _sqlite_document_may_hold(run: str) -> Any:
+def _document_may_hold(dialect: str, run: str) -> Any:
     """A cheap test that every lead with an attribute value whose lower case holds `run` passes
     (others may too); `run` is the needle's longest run of printable ASCII without `"` or `\\`.
 
     Where a value's lower case holds such a run, the value has those ASCII characters, which the
-    stored JSON text keeps as they are, so SQLite's ASCII lower() of the whole document holds the
-    run too. The two characters outside ASCII whose lower case holds ASCII letters (U+0130 to `i̇`,
-    U+212A KELVIN SIGN to `k`) are mapped first, raw or `\\u`-escaped. The exact test (json_each)
-    then runs only on the leads this one lets through.
+    stored JSON text keeps as they are, so the ASCII lower case of the whole document holds the run
+    too (SQLite's lower() folds ASCII only; PostgreSQL's under the "C" collation, whatever the
+    database's locale). The two characters outside ASCII whose lower case holds ASCII letters
+    (U+0130 to `i̇`, U+212A KELVIN SIGN to `k`) are mapped first, raw or `\\u`-escaped. The exact
+    test (each text value) then runs only on the leads this one lets through.
     """
-    doc: Any = sa.func.lower(sa.type_coerce(leads.c.attributes, sa.Text))
+    if dialect == "sqlite":
+        doc: Any = sa.func.lower(sa.type_coerce(leads.c.attributes, sa.Text))
+    else:
+        doc = sa.func.lower(sa.collate(sa.cast(leads.c.attributes, sa.Text), "C"))
     for found, meant in (("\\u0130", "i"), ("\\u212a", "k"), ("\u0130", "i"), ("\u212a", "k")):
         if meant in run:  # a match without that letter cannot hold the character's lower case
             doc = sa.func.replace(doc, found, meant)
-    return sa.func.instr(doc, run) > 0
+    return sa.func.strpos(doc, run) > 0 if dialect != "sqlite" else sa.func.instr(doc, run) > 0
 
 
 def _text_search(conn: Connection, needle: str) -> Any:
@@ -175,6 +179,7 @@ def _text_search(conn: Connection, needle: str) -> Any:
     PostgreSQL and Python (`1e20`, `0.1 + 0.2`, `True`), so no search of them could agree.
     """
     folded = needle.lower()
+    run = max(_PLAIN_RUN.findall(folded), key=len, default="")
     if conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
         raw.create_function("ls_fold", 1, _fold, deterministic=True)  # type: ignore[union-attr]
@@ -185,9 +190,8 @@ def _text_search(conn: Connection, needle: str) -> Any:
             .where(each.c.type == "text", sa.func.instr(_sqlite_fold(each.c.value), folded) > 0)
             .exists()
         )
-        run = max(_PLAIN_RUN.findall(folded), key=len, default="")
         if run:
-            in_value = sa.and_(_sqlite_document_may_hold(run), in_value)
+            in_value = sa.and_(_document_may_hold("sqlite", run), in_value)
         return sa.or_(sa.func.instr(_sqlite_fold(leads.c.id), folded) > 0, in_value)
 
     def lower(expr: Any) -> Any:
@@ -201,6 +205,8 @@ def _text_search(conn: Connection, needle: str) -> Any:
         .where(sa.func.jsonb_typeof(each.c.value) == "string", sa.func.strpos(lower(text), folded) > 0)
         .exists()
     )
+    if run:
+        in_value = sa.and_(_document_may_hold("postgresql", run), in_value)
     return sa.or_(sa.func.strpos(lower(leads.c.id), folded) > 0, in_value)
 
 
