@@ -27,6 +27,7 @@ from leadscore.api.limits import BodyLimit, RateLimiter
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.service import LeadService
 from leadscore.workspace import Workspace
 
@@ -52,11 +53,13 @@ def create_app(
             ws = workspace or Workspace.find()
             app.state.service = LeadService.from_workspace(ws)
             log.info("serving the store %s", ws.database_url.split("@")[-1])
-        app.state.committer = GroupCommitter(app.state.service)
+        start_intake(app, app.state.service, settings)
         try:
             yield
         finally:
             app.state.committer.close()
+            if app.state.rescorer is not None:
+                app.state.rescorer.close()
             if owned and app.state.service is not None:
                 app.state.service.close()
                 app.state.service = None
@@ -74,7 +77,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.service = service
-    app.state.committer = GroupCommitter(service) if service is not None else None
+    app.state.committer = app.state.rescorer = None
+    if service is not None:
+        start_intake(app, service, settings)
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     app.state.intake_limits = (
@@ -91,6 +96,20 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings) -> None:
+    """The group committer and, when rescoring follows the acknowledgement, the worker that does it
+    (started at once: it first drains what an earlier process left queued)."""
+    if app.state.rescorer is not None:
+        app.state.rescorer.close()
+    if app.state.committer is not None:
+        app.state.committer.close()
+    rescorer = RescoreWorker(service).start() if settings.defer_rescoring else None
+    app.state.rescorer = rescorer
+    app.state.committer = GroupCommitter(
+        service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None
+    )
 
 
 def _scope_of(dependant: Any) -> str | None:

@@ -19,3 +19,7 @@ class ApiSettings(BaseSettings):
     # seconds a verified key is trusted without a new look-up (0: every request); a key revoked through
     # another process is refused within this time, through this process at once
     key_cache_s: float = Field(default=2.0, ge=0)
+    # acknowledge events once stored (durable), their leads queued for the rescoring worker, which
+    # updates the scores right after (GET /v1/leads/{id} says `pending` meanwhile); false: every event
+    # is rescored before its request is acknowledged (slower under load)
+    defer_rescoring: bool = True
