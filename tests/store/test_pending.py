@@ -158,3 +158,36 @@ def test_erase_removes_the_queue_entry(tmp_path: Path, request: pytest.FixtureRe
         assert service.drain_pending().taken == 0
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_an_event_stored_while_the_drain_scores_is_not_lost(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain scores without the leads' locks: an event that lands meanwhile makes it score that
+    lead again under the lock, so the written result includes it and the lead leaves the queue."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
+        service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
+        evaluator = service.current_evaluator()
+        real = evaluator.prepare
+        landed: list[int] = []
+
+        def prepare_then_append(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if not landed:  # another writer stores an event for `a` while the drain scores
+                landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
+            return out
+
+        monkeypatch.setattr(evaluator, "prepare", prepare_then_append)
+        drained = service.drain_pending()
+        assert landed == [1] and drained.taken == 2 and drained.rescored.leads == 2
+        assert service.backlog().leads == 0
+        lead = service.lead("a")
+        assert lead.current and lead.result is not None
+        assert any(b.rule == "demo-request" for b in lead.result.breakdown)
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()

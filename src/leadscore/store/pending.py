@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
 from leadscore.store.leads_repo import chunks
-from leadscore.store.pipeline import Evaluator, Rescored
-from leadscore.store.tables import pending_rescore
+from leadscore.store.pipeline import Evaluator, Prepared, Rescored
+from leadscore.store.tables import events, leads, pending_rescore, results
 
 log = logging.getLogger(__name__)
 DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
@@ -80,25 +81,87 @@ class Drained:
     rescored: Rescored
 
 
+def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """What a lead's rescoring reads, in brief: its events (how many, the last seq), its attributes,
+    its stored result (time, model, score). Any write to one of them changes the stamp."""
+    out: dict[str, list[Any]] = {lead: [0, None, None, None] for lead in ids}
+    for part in chunks(sorted(set(ids))):
+        query = sa.select(events.c.lead_id, sa.func.count(), sa.func.max(events.c.seq)).where(
+            events.c.lead_id.in_(part)
+        )
+        for lead, n, last in conn.execute(query.group_by(events.c.lead_id)):
+            out[lead][0:2] = [n, last]
+        for lead, attributes in conn.execute(sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(part))):
+            out[lead][2] = attributes
+        cols = (results.c.lead_id, results.c.evaluated_at, results.c.model_version, results.c.score)
+        for lead, *stamp in conn.execute(sa.select(*cols).where(results.c.lead_id.in_(part))):
+            out[lead][3] = tuple(stamp)
+    return {lead: tuple(v) for lead, v in out.items()}
+
+
+@dataclass
+class _Read:
+    ids: list[str]
+    before: dict[str, tuple[Any, ...]]
+    scored: Prepared
+
+
 def drain(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> Drained:
-    """Rescore up to `limit` queued leads in one transaction and unqueue them. A lead that the model
-    cannot score keeps its stored result (logged) and leaves the queue, so it never holds the others
-    back."""
+    """Rescore up to `limit` queued leads and unqueue them.
 
-    def work(conn: Connection) -> Drained:
-        ids = _take(store, conn, limit)
-        if not ids:
-            return Drained(0, Rescored())
-        at = now()
-        store.lock_leads(conn, ids)
-        done = evaluator.rescore(store, conn, ids, at, "event", skip_bad=True)
-        for failure in done.failed:
-            log.warning("a queued lead could not be rescored and keeps its result: %s", failure)
-        for part in chunks(ids):
-            conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
-        return Drained(len(ids), done)
+    The scoring runs without the leads' locks (on SQLite, outside the write transaction, whose lock
+    every writer shares, acknowledgements included): the leads are read and scored first, then
+    written under their locks if nothing they depend on changed meanwhile (`_stamps`, read before
+    the data, so a change that lands between the reads counts as a change); a lead that did change
+    is rescored again under its lock. On PostgreSQL it all runs in one transaction that holds the
+    queue rows it took (`SKIP LOCKED`: two server processes drain different leads). A lead that the
+    model cannot score keeps its stored result (logged) and leaves the queue.
+    """
+    at = now()
+    if store.name == "postgres":
 
-    return store.transact(work)
+        def whole(conn: Connection) -> Drained:
+            read = _read(store, evaluator, conn, at, limit)
+            return _write(store, evaluator, conn, read, at) if read else Drained(0, Rescored())
+
+        return store.transact(whole)
+    with store.read() as conn:
+        read = _read(store, evaluator, conn, at, limit)
+    if read is None:
+        return Drained(0, Rescored())
+    return store.transact(lambda conn: _write(store, evaluator, conn, read, at))
+
+
+def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int) -> _Read | None:
+    ids = _take(store, conn, limit)
+    if not ids:
+        return None
+    before = _stamps(conn, ids)
+    return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True))
+
+
+def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
+    store.lock_leads(conn, read.ids)
+    after = _stamps(conn, read.ids)
+    stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
+    scored = read.scored
+    if stale:  # written meanwhile: scored again below, under the lock this time
+        fresh = set(read.ids) - set(stale)
+        items = [(r, nxt) for r, nxt in scored.items if r.lead_id in fresh]
+        firings = [f for f in scored.done.firings if f.lead_id in fresh]
+        scored = Prepared(Rescored(len(items), 0, firings, failed=scored.done.failed), items, scored.previous)
+    done = evaluator.write(store, conn, scored, at, "event")
+    if stale:
+        again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
+        done.leads += again.leads
+        done.changed += again.changed
+        done.firings.extend(again.firings)
+        done.failed.extend(again.failed)
+    for failure in done.failed:
+        log.warning("a queued lead could not be rescored and keeps its result: %s", failure)
+    for part in chunks(read.ids):
+        conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
+    return Drained(len(read.ids), done)
 
 
 def drain_all(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> int:
