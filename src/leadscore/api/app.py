@@ -27,7 +27,7 @@ from leadscore.api.limits import BodyLimit, RateLimiter
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
-from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.rescorer import RescoreProcess, RescoreWorker
 from leadscore.service import LeadService
 from leadscore.workspace import Workspace
 
@@ -49,11 +49,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        root = None
         if app.state.service is None:
             ws = workspace or Workspace.find()
             app.state.service = LeadService.from_workspace(ws)
+            root = ws.root
             log.info("serving the store %s", ws.database_url.split("@")[-1])
-        start_intake(app, app.state.service, settings)
+        start_intake(app, app.state.service, settings, root)
         try:
             yield
         finally:
@@ -98,14 +100,18 @@ def create_app(
     return app
 
 
-def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings) -> None:
+def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root: Path | None = None) -> None:
     """The group committer and, when rescoring follows the acknowledgement, the worker that does it
-    (started at once: it first drains what an earlier process left queued)."""
+    (started at once: it first drains what an earlier process left queued); in a process of its own
+    when the app opened the workspace at `root` itself."""
     if app.state.rescorer is not None:
         app.state.rescorer.close()
     if app.state.committer is not None:
         app.state.committer.close()
-    rescorer = RescoreWorker(service).start() if settings.defer_rescoring else None
+    rescorer: RescoreWorker | RescoreProcess | None = None
+    if settings.defer_rescoring:
+        use_process = root is not None and settings.rescore_process
+        rescorer = RescoreProcess(root).start() if use_process and root else RescoreWorker(service).start()
     app.state.rescorer = rescorer
     app.state.committer = GroupCommitter(
         service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None

@@ -21,7 +21,7 @@ from leadscore.api.metrics import Metrics
 from leadscore.api.problems import Refused, validation_errors
 from leadscore.api.schemas import EventIn, IngestReport, Rejected
 from leadscore.app.committer import Committed, GroupCommitter
-from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.rescorer import RescoreProcess, RescoreWorker
 from leadscore.domain import Event
 from leadscore.service import LeadService
 from leadscore.store.ingest import BatchOutcome, event_problems
@@ -125,7 +125,7 @@ def ingest(
         committer: GroupCommitter = request.app.state.committer
         done = committer.ingest(keep)
     else:
-        rescorer: RescoreWorker | None = request.app.state.rescorer
+        rescorer: RescoreWorker | RescoreProcess | None = request.app.state.rescorer
         done = service.ingest_events(keep, defer=rescorer is not None)
         if rescorer is not None:
             rescorer.notify()

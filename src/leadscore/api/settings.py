@@ -23,3 +23,6 @@ class ApiSettings(BaseSettings):
     # updates the scores right after (GET /v1/leads/{id} says `pending` meanwhile); false: every event
     # is rescored before its request is acknowledged (slower under load)
     defer_rescoring: bool = True
+    # the rescoring worker runs in a process of its own beside each server process (when the server
+    # opened the workspace itself); false: a thread of the server process
+    rescore_process: bool = True
