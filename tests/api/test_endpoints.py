@@ -209,6 +209,7 @@ def test_webhooks_erase_export_and_metrics(live: Live) -> None:
         metrics = admin.get("/metrics").text
     assert "leadscore_http_requests_total" in metrics and "leadscore_events_ingested_total" in metrics
     assert "leadscore_ingest_seconds" in metrics and "leadscore_outbox_messages" in metrics
+    assert "leadscore_rescore_pending_leads" in metrics and "leadscore_rescore_oldest_seconds" in metrics
 
 
 def test_docs_page_and_its_assets_are_served_locally(live: Live) -> None:
