@@ -24,10 +24,11 @@ from leadscore.api import docs, metrics, openapi, problems
 from leadscore.api.auth import KeyCache
 from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
+from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
-from leadscore.app.rescorer import RescoreProcess, RescoreWorker
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.service import LeadService
 from leadscore.workspace import Workspace
 

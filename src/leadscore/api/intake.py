@@ -19,9 +19,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from leadscore.api.metrics import Metrics
 from leadscore.api.problems import Refused, validation_errors
+from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.schemas import EventIn, IngestReport, Rejected
 from leadscore.app.committer import Committed, GroupCommitter
-from leadscore.app.rescorer import RescoreProcess, RescoreWorker
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.domain import Event
 from leadscore.service import LeadService
 from leadscore.store.ingest import BatchOutcome, event_problems
