@@ -57,6 +57,7 @@ def one_run(
     queued for rescoring (the API's intake), and the queue is drained after (timed apart)."""
     parts = sorted((data / "events").glob("part-*.parquet"))
     out: dict[str, float] = {}
+    deferred = {"defer": True} if defer else {}  # (sync passes nothing: the script also runs on older code)
     with database(kind, tmp, f"{run}-{'deferred' if defer else 'sync'}") as url:
         store = open_store(url)
         store.upgrade()
@@ -69,7 +70,7 @@ def one_run(
         t0 = time.perf_counter()
         inserted = rescored = 0
         for part in parts:
-            report = service.ingest_events_file(part, defer=defer)
+            report = service.ingest_events_file(part, **deferred)
             inserted, rescored = inserted + report.inserted, rescored + report.rescored
         out["events_s"], out["events"], out["rescored"] = time.perf_counter() - t0, inserted, rescored
         if defer:
@@ -78,7 +79,7 @@ def one_run(
                 out["rescored"] += drained.rescored.leads
             out["drain_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = sum(service.ingest_events_file(part, defer=defer).inserted for part in parts)
+        again = sum(service.ingest_events_file(part, **deferred).inserted for part in parts)
         out["rerun_s"] = time.perf_counter() - t0
         assert again == 0, "a re-run stored events twice"
         rnd = random.Random(run)
@@ -89,7 +90,7 @@ def one_run(
             lead = f"L{rnd.randrange(1, n_leads + 1):07d}"
             e = Event.of(lead, "page_view", NOW - timedelta(minutes=i), path="/pricing", page_type="pricing")
             t1 = time.perf_counter()
-            service.ingest_events([e], defer=defer)
+            service.ingest_events([e], **deferred)
             t2 = time.perf_counter()
             if defer:  # what the rescoring worker does next: this lead is the whole queue
                 service.drain_pending()
