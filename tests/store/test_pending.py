@@ -191,3 +191,37 @@ def test_an_event_stored_while_the_drain_scores_is_not_lost(
         assert mismatches(service.store, service.model) == []
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_model_applied_while_the_drain_scores_is_the_one_written(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain scored with the old model: it writes nothing, and the next drain scores with the new one."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
+        service.ingest_events(list(read_events(B2B / "data" / "events.csv")), defer=True)
+        changed = tmp_path / "changed.yaml"
+        changed.write_text((B2B / "model.yaml").read_text().replace("points: 80}", "points: 90}"), encoding="utf-8")
+        evaluator = service.current_evaluator()
+        real = evaluator.prepare
+        applied: list[str] = []
+
+        def prepare_then_apply(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if not applied:
+                applied.append(service.apply_model(changed).version)
+            return out
+
+        monkeypatch.setattr(evaluator, "prepare", prepare_then_apply)
+        while service.drain_pending(limit=10).taken:
+            pass
+        assert applied and service.backlog().leads == 0
+        with service.store.read() as conn:
+            versions = set(conn.execute(sa.select(results.c.model_version)).scalars())
+        assert versions == {applied[0]}
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()

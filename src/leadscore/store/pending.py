@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from leadscore.store.base import LeadStore
 from leadscore.store.leads_repo import chunks
 from leadscore.store.pipeline import Evaluator, Prepared, Rescored
-from leadscore.store.tables import events, leads, pending_rescore, results
+from leadscore.store.tables import events, leads, models, pending_rescore, results
 
 log = logging.getLogger(__name__)
 DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
@@ -82,21 +82,22 @@ class Drained:
 
 
 def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """What a lead's rescoring reads, in brief: its events (how many, the last seq), its attributes,
-    its stored result (time, model, score). Any write to one of them changes the stamp."""
-    out: dict[str, list[Any]] = {lead: [0, None, None, None] for lead in ids}
+    """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
+    and its events (how many, the last seq). Any write to one of them changes the stamp. One query."""
+    e = events.alias("e")
+    count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
+    last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
+    cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
+    out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
     for part in chunks(sorted(set(ids))):
-        query = sa.select(events.c.lead_id, sa.func.count(), sa.func.max(events.c.seq)).where(
-            events.c.lead_id.in_(part)
-        )
-        for lead, n, last in conn.execute(query.group_by(events.c.lead_id)):
-            out[lead][0:2] = [n, last]
-        for lead, attributes in conn.execute(sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(part))):
-            out[lead][2] = attributes
-        cols = (results.c.lead_id, results.c.evaluated_at, results.c.model_version, results.c.score)
-        for lead, *stamp in conn.execute(sa.select(*cols).where(results.c.lead_id.in_(part))):
-            out[lead][3] = tuple(stamp)
-    return {lead: tuple(v) for lead, v in out.items()}
+        query = sa.select(*cols, count, last).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
+        for lead, *stamp in conn.execute(query.where(leads.c.id.in_(part))):
+            out[lead] = tuple(stamp)
+    return out
+
+
+def _active_version(conn: Connection) -> str | None:
+    return conn.execute(sa.select(models.c.version).where(models.c.active.is_(True))).scalar()
 
 
 @dataclass
@@ -142,6 +143,8 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
     store.lock_leads(conn, read.ids)
+    if _active_version(conn) != evaluator.version:  # a model applied meanwhile: the next drain uses it
+        return Drained(len(read.ids), Rescored())
     after = _stamps(conn, read.ids)
     stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
     scored = read.scored
