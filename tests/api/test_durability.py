@@ -68,7 +68,10 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
     threads = [threading.Thread(target=_load, args=(server.url, token, acked, stop, w)) for w in range(8)]
     for t in threads:
         t.start()
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60  # until enough requests are acknowledged (a busy machine is slow)
+    while len(acked) < 150 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # and kill it in the middle of more
     server.kill()
     stop.set()
     for t in threads:
