@@ -87,7 +87,7 @@ def test_0006_keeps_stored_names_and_takes_longer_ones(blank_url: str) -> None:
             conn.execute(models.insert().values(version="v1", name="b2b", source="x", applied_at=1, active=True))
             conn.execute(outbox.insert().values(idempotency_key="k1", trigger_id="t", destination="crm", **message))
         store.upgrade()
-        assert current_revision(store.engine) == head_revision() == "0006"
+        assert current_revision(store.engine) == head_revision() == "0007"
         with store.engine.begin() as conn:
             assert conn.execute(sa.select(models.c.name)).scalars().all() == ["b2b"]
             long = {"idempotency_key": "k2", "trigger_id": "t" * 300, "destination": "d" * 300}

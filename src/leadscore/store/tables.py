@@ -124,6 +124,15 @@ stage_history = sa.Table(
     sa.Column("model_version", sa.String(64), nullable=False),
 )
 
+# leads with stored events that their stored result does not include yet (migration 0007): an event
+# acknowledged before its rescoring marks its lead here in the same transaction; see store/pending.py
+pending_rescore = sa.Table(
+    "pending_rescore",
+    metadata,
+    sa.Column("lead_id", sa.String(255), primary_key=True),
+    sa.Column("since", Micros, nullable=False, index=True),  # when first marked: the oldest waits first
+)
+
 models = sa.Table(
     "models",
     metadata,
