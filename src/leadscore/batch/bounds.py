@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.conditions import Compiler
@@ -24,13 +24,16 @@ from leadscore.model.conditions import (
     AggregateCondition,
     AllCondition,
     AnyCondition,
-    AnyConditionModel,
     AttributeCondition,
+    Condition,
     CountCondition,
+    EventCondition,
+    LabelCondition,
     LastCondition,
     NoneCondition,
     NotCondition,
     ScoreCondition,
+    StageCondition,
 )
 from leadscore.model.predicates import PredicateFields
 from leadscore.model.spec import ConditionRule, EventRule, ScoringModel
@@ -103,41 +106,44 @@ class Bounds:
         self.model = model
         self._dims: dict[str, tuple[str, str]] = {}
 
-    def _exact(self, cond: AnyConditionModel) -> Maybe:
+    def _exact(self, cond: Condition) -> Maybe:
         sql = self.c.condition(cond)
         return Maybe(sql, q.negate(sql))
 
     def _all_time(self, types: Sequence[str], where: Any) -> str:
         return self.c.count(self.c.event_filter(types, where, None))
 
-    def condition(self, cond: AnyConditionModel) -> Maybe:
-        if isinstance(cond, AttributeCondition):
-            return self._exact(cond)
-        if isinstance(cond, ScoreCondition):
-            lo, hi = self.score(cond.score)
-            return _num_pred(cond, lo, hi)
-        if isinstance(cond, CountCondition):
-            return _num_pred(cond, "0", self._all_time(cond.count, cond.where))
-        if isinstance(cond, AggregateCondition | NoneCondition | LastCondition):
-            if isinstance(cond, AggregateCondition):
-                types = cond.of
-            elif isinstance(cond, NoneCondition):
-                types = cond.none
-            else:
-                types = cond.last
-            none_ever = f"({self._all_time(types, cond.where)} = 0)"
-            at_t = self.c.condition(cond)  # with no matching event ever, its value never changes
-            return Maybe(f"(NOT {none_ever} OR {at_t})", f"(NOT {none_ever} OR NOT {at_t})")
-        if isinstance(cond, AllCondition):
-            parts = [self.condition(x) for x in cond.all]
-            return Maybe(q.all_of([p.may_hold for p in parts]), q.any_of([p.may_fail for p in parts]))
-        if isinstance(cond, AnyCondition):
-            parts = [self.condition(x) for x in cond.any]
-            return Maybe(q.any_of([p.may_hold for p in parts]), q.all_of([p.may_fail for p in parts]))
-        if isinstance(cond, NotCondition):
-            inner = self.condition(cond.not_)
-            return Maybe(inner.may_fail, inner.may_hold)
-        return Maybe("TRUE", "TRUE")  # pragma: no cover - labels and stages are not allowed in lifecycles
+    def _events_ever(self, cond: EventCondition) -> str:
+        """The events the condition could read at some instant up to T: its window left out."""
+        return self._all_time(cond.types, cond.where)
+
+    def condition(self, cond: Condition) -> Maybe:
+        """The bounds' handler of every condition kind."""
+        match cond:
+            case AttributeCondition():
+                return self._exact(cond)
+            case ScoreCondition():
+                lo, hi = self.score(cond.score)
+                return _num_pred(cond, lo, hi)
+            case CountCondition():
+                return _num_pred(cond, "0", self._events_ever(cond))
+            case AggregateCondition() | NoneCondition() | LastCondition():
+                none_ever = f"({self._events_ever(cond)} = 0)"
+                at_t = self.c.condition(cond)  # with no matching event ever, its value never changes
+                return Maybe(f"(NOT {none_ever} OR {at_t})", f"(NOT {none_ever} OR NOT {at_t})")
+            case AllCondition():
+                parts = [self.condition(x) for x in cond.all]
+                return Maybe(q.all_of([p.may_hold for p in parts]), q.any_of([p.may_fail for p in parts]))
+            case AnyCondition():
+                parts = [self.condition(x) for x in cond.any]
+                return Maybe(q.any_of([p.may_hold for p in parts]), q.all_of([p.may_fail for p in parts]))
+            case NotCondition():
+                inner = self.condition(cond.not_)
+                return Maybe(inner.may_fail, inner.may_hold)
+            case LabelCondition() | StageCondition():  # pragma: no cover - not allowed in a lifecycle
+                return Maybe("TRUE", "TRUE")
+            case _:
+                assert_never(cond)
 
     def _rule(self, rule: Any) -> tuple[str, str]:
         p = float(rule.points)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.lookups import Lookups, finite_domain
@@ -17,9 +18,10 @@ from leadscore.model.conditions import (
     AggregateCondition,
     AllCondition,
     AnyCondition,
-    AnyConditionModel,
     AttributeCondition,
+    Condition,
     CountCondition,
+    EventCondition,
     LabelCondition,
     LastCondition,
     NoneCondition,
@@ -127,6 +129,10 @@ class Compiler:
             parts.append(f"{TS} > {self.ago(int(within))}")
         return q.all_of(parts)
 
+    def events_of(self, cond: EventCondition) -> str:
+        """The filter of the events an event condition reads: its types, its `where:`, its window."""
+        return self.event_filter(cond.types, cond.where, cond.window)
+
     def ago(self, seconds: int) -> str:
         """The instant `seconds` before the evaluation time, in epoch micros."""
         if isinstance(self.at, int):
@@ -147,44 +153,46 @@ class Compiler:
     def attribute_value(self, name: str) -> list[TypedExpr]:
         return [(q.ident(s.column), s.kind) for s in self.schema.leads.of(name)]
 
-    def condition(self, cond: AnyConditionModel) -> str:
-        if isinstance(cond, AttributeCondition):
-            return predicate_sql(cond, self.attribute_value(cond.attribute), self._lookup("leads"))
-        if isinstance(cond, CountCondition):
-            n = self.count(self.event_filter(cond.count, cond.where, cond.within))
-            return predicate_sql(cond, [(n, "num")])
-        if isinstance(cond, AggregateCondition):
-            return predicate_sql(cond, [(self._aggregate(cond), "num")])
-        if isinstance(cond, NoneCondition):
-            return f"({self.count(self.event_filter(cond.none, cond.where, cond.within))} = 0)"
-        if isinstance(cond, LastCondition):
-            latest = self.latest(self.event_filter(cond.last, cond.where, None))
-            parts = [f"{latest} IS NOT NULL"]
-            if cond.older_than is not None:
-                parts.append(f"{latest} <= {self.ago(int(cond.older_than))}")
-            if cond.newer_than is not None:
-                parts.append(f"{latest} > {self.ago(int(cond.newer_than))}")
-            return f"coalesce({q.all_of(parts)}, FALSE)"
-        if isinstance(cond, ScoreCondition):
-            column = TOTAL if cond.score == "total" else self.dimension_columns.get(cond.score)
-            if column is None:
-                raise NotExpressible(f"unknown dimension {cond.score!r}")
-            return predicate_sql(cond, [(column, "num")])
-        if isinstance(cond, LabelCondition):
-            values = self.label_values.get(cond.label, ())
-            return predicate_sql(cond, [(self.label_columns[cond.label], "str")], self._domain(values))
-        if isinstance(cond, StageCondition):
-            return predicate_sql(cond.stage, [(STAGE, "str")], self._domain(self.stage_values))
-        if isinstance(cond, AllCondition):
-            return q.all_of([self.condition(c) for c in cond.all])
-        if isinstance(cond, AnyCondition):
-            return q.any_of([self.condition(c) for c in cond.any])
-        if isinstance(cond, NotCondition):
-            return q.negate(self.condition(cond.not_))
-        raise NotExpressible(f"condition {cond!r}")  # pragma: no cover
+    def condition(self, cond: Condition) -> str:
+        """The SQL engines' handler of every condition kind: a BOOLEAN over the lead's row."""
+        match cond:
+            case AttributeCondition():
+                return predicate_sql(cond, self.attribute_value(cond.attribute), self._lookup("leads"))
+            case CountCondition():
+                return predicate_sql(cond, [(self.count(self.events_of(cond)), "num")])
+            case AggregateCondition():
+                return predicate_sql(cond, [(self._aggregate(cond), "num")])
+            case NoneCondition():
+                return f"({self.count(self.events_of(cond))} = 0)"
+            case LastCondition():
+                latest = self.latest(self.events_of(cond))
+                parts = [f"{latest} IS NOT NULL"]
+                if cond.older_than is not None:
+                    parts.append(f"{latest} <= {self.ago(int(cond.older_than))}")
+                if cond.newer_than is not None:
+                    parts.append(f"{latest} > {self.ago(int(cond.newer_than))}")
+                return f"coalesce({q.all_of(parts)}, FALSE)"
+            case ScoreCondition():
+                column = TOTAL if cond.score == "total" else self.dimension_columns.get(cond.score)
+                if column is None:
+                    raise NotExpressible(f"unknown dimension {cond.score!r}")
+                return predicate_sql(cond, [(column, "num")])
+            case LabelCondition():
+                values = self.label_values.get(cond.label, ())
+                return predicate_sql(cond, [(self.label_columns[cond.label], "str")], self._domain(values))
+            case StageCondition():
+                return predicate_sql(cond.stage, [(STAGE, "str")], self._domain(self.stage_values))
+            case AllCondition():
+                return q.all_of([self.condition(c) for c in cond.all])
+            case AnyCondition():
+                return q.any_of([self.condition(c) for c in cond.any])
+            case NotCondition():
+                return q.negate(self.condition(cond.not_))
+            case _:
+                assert_never(cond)
 
     def _aggregate(self, cond: AggregateCondition) -> str:
-        flt = self.event_filter(cond.of, cond.where, cond.within)
+        flt = self.events_of(cond)
         slot = next((s.column for s in self.schema.events.of(cond.property) if s.kind == "num"), None)
         fn = cond.function
         if slot is None or flt == "FALSE":

@@ -10,19 +10,31 @@ array lambdas (`recursive.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from leadscore.batch.lookups import Lookups
 from leadscore.batch.query import Flavor, QueryPlan, build_query
 from leadscore.batch.schema import Kind, Slot, SourceSchema, TableSchema
 from leadscore.domain.timeutil import to_iso
 from leadscore.engine.values import kind
-from leadscore.model.conditions import AggregateCondition, AnyConditionModel, AttributeCondition, children
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AllCondition,
+    AnyCondition,
+    AttributeCondition,
+    CountCondition,
+    LabelCondition,
+    LastCondition,
+    NoneCondition,
+    NotCondition,
+    ScoreCondition,
+    StageCondition,
+)
 from leadscore.model.fingerprint import model_version
 from leadscore.model.predicates import PredicateFields
 from leadscore.model.spec import EventRule, ScoringModel
+from leadscore.model.walk import conditions
 
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 _EPOCH_US = {
@@ -46,15 +58,6 @@ def _pred_kind(pred: PredicateFields) -> Kind | None:
     return None
 
 
-def all_conditions(model: ScoringModel) -> Iterator[AnyConditionModel]:
-    """Every condition a result evaluates, nested ones included (`ScoringModel.root_conditions`)."""
-    stack = model.root_conditions()
-    while stack:
-        cond = stack.pop()
-        yield cond
-        stack.extend(children(cond))
-
-
 def infer_schema(model: ScoringModel) -> SourceSchema:
     """Column kinds guessed from the model's literals; text when the model gives no hint."""
     props: dict[str, Kind] = {}
@@ -67,14 +70,23 @@ def infer_schema(model: ScoringModel) -> SourceSchema:
     for rule in model.rules:
         if isinstance(rule, EventRule):
             where(rule.where)
-    for cond in all_conditions(model):
-        if isinstance(cond, AttributeCondition):
-            attrs.setdefault(cond.attribute, _pred_kind(cond) or "str")
-        if isinstance(cond, AggregateCondition):
-            props[cond.property] = "num"
-        w = getattr(cond, "where", None)
-        if isinstance(w, dict):
-            where(w)
+    # the last condition of the file first: where a name is compared with values of several kinds, the last
+    # comparison sets its column's kind (the rules' `where:` still come before every condition)
+    for cond in reversed(list(conditions(model))):
+        match cond:  # the columns each kind reads, and their kinds
+            case AttributeCondition():
+                attrs.setdefault(cond.attribute, _pred_kind(cond) or "str")
+            case AggregateCondition():
+                props[cond.property] = "num"
+                where(cond.where)
+            case CountCondition() | NoneCondition() | LastCondition():
+                where(cond.where)
+            case ScoreCondition() | LabelCondition() | StageCondition():
+                pass  # a result, not a column of the data
+            case AllCondition() | AnyCondition() | NotCondition():
+                pass  # their conditions come on their own
+            case _:
+                assert_never(cond)
     if model.lifecycle:
         attrs.setdefault("stage", "str")
         props.setdefault("stage", "str")

@@ -12,38 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from leadscore.batch.conditions import TS, Compiler
-from leadscore.model.conditions import (
-    AggregateCondition,
-    AnyConditionModel,
-    CountCondition,
-    LastCondition,
-    NoneCondition,
-    children,
-)
+from leadscore.model.conditions import EventCondition
 from leadscore.model.predicates import Predicate
 from leadscore.model.spec import EventRule, Linear, ScoringModel
+from leadscore.model.walk import conditions
 
 DAY_US = 86_400 * 1_000_000
 
 _Filter = tuple[Sequence[str], Mapping[str, Predicate]]  # event types and `where:`
 
 
-def _condition_instants(c: Compiler, cond: AnyConditionModel) -> Iterator[str]:
-    if isinstance(cond, CountCondition | NoneCondition | AggregateCondition) and cond.within is not None:
-        if isinstance(cond, CountCondition):
-            types = cond.count
-        elif isinstance(cond, NoneCondition):
-            types = cond.none
+def _condition_instants(c: Compiler, cond: EventCondition) -> Iterator[str]:
+    """Time alone changes a condition only on events (`EventCondition.time_bounds`)."""
+    for bound, latest_only in cond.time_bounds():
+        if latest_only:
+            yield f"{c.latest(c.event_filter(cond.types, cond.where, None))} + {bound.micros}"
         else:
-            types = cond.of
-        yield _leaves(c, (types, cond.where), int(cond.within))
-    elif isinstance(cond, LastCondition):
-        for bound in (cond.older_than, cond.newer_than):
-            if bound is not None:
-                latest = c.latest(c.event_filter(cond.last, cond.where, None))
-                yield f"{latest} + {int(bound) * 1_000_000}"
-    for child in children(cond):
-        yield from _condition_instants(c, child)
+            yield _leaves(c, (cond.types, cond.where), int(bound))
 
 
 def _leaves(c: Compiler, flt: _Filter, seconds: int) -> str:
@@ -70,8 +55,9 @@ def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: in
                 else:
                     n = c.count(c.event_filter(rule.on, rule.where, None))
                     instants.append(f"(CASE WHEN {n} > 0 THEN CAST({step} AS BIGINT) END)")
-    for cond in model.root_conditions():
-        instants.extend(_condition_instants(c, cond))
+    for cond in conditions(model):
+        if isinstance(cond, EventCondition):
+            instants.extend(_condition_instants(c, cond))
     if not instants:
         return "CAST(NULL AS BIGINT)"
     # only instants after T count; least() skips NULLs (no such event) in DuckDB, PostgreSQL and Spark

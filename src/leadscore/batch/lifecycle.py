@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from leadscore.batch import sqltext as q
 from leadscore.batch.bounds import Bounds, Maybe
@@ -27,10 +28,18 @@ from leadscore.batch.recursive import RecursiveFold
 from leadscore.lifecycle.replay import STAGE_SET
 from leadscore.model.checks import auto_sources
 from leadscore.model.conditions import (
-    AnyConditionModel,
+    AggregateCondition,
+    AllCondition,
+    AnyCondition,
     AttributeCondition,
+    Condition,
+    CountCondition,
+    LabelCondition,
+    LastCondition,
+    NoneCondition,
+    NotCondition,
     ScoreCondition,
-    children,
+    StageCondition,
 )
 from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel, Transition
 
@@ -41,19 +50,24 @@ def _static_rule(rule: object) -> bool:
     return isinstance(rule, ConditionRule) and is_static(rule.when, None)
 
 
-def is_static(cond: AnyConditionModel, model: ScoringModel | None) -> bool:
+def is_static(cond: Condition, model: ScoringModel | None) -> bool:
     """True when the condition has the same value at every instant of a lead's replay."""
-    if isinstance(cond, AttributeCondition):
-        return True
-    if isinstance(cond, ScoreCondition):
-        if model is None:
-            return False
-        rules = [r for r in model.rules if cond.score == "total" or model.dimension_of(r) == cond.score]
-        return all(_static_rule(r) for r in rules)
-    kids = children(cond)
-    if kids:
-        return all(is_static(k, model) for k in kids)
-    return False
+    match cond:
+        case AttributeCondition():
+            return True
+        case ScoreCondition():
+            if model is None:
+                return False
+            rules = [r for r in model.rules if cond.score == "total" or model.dimension_of(r) == cond.score]
+            return all(_static_rule(r) for r in rules)
+        case AllCondition() | AnyCondition() | NotCondition():
+            return all(is_static(k, model) for _, k in cond.children())
+        case CountCondition() | AggregateCondition() | NoneCondition() | LastCondition():
+            return False  # events arrive during the replay
+        case LabelCondition() | StageCondition():
+            return False  # not allowed in a lifecycle
+        case _:
+            assert_never(cond)
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ class StageSql:
     columns: tuple[tuple[str, str], ...] = ()
 
 
-def auto_conditions(model: ScoringModel) -> list[AnyConditionModel]:
+def auto_conditions(model: ScoringModel) -> list[Condition]:
     """The automatic transitions' conditions, in model order (`_ls_c{k}` in the replay tables)."""
     lc = model.lifecycle
     return [tr.when for tr in lc.transitions if tr.when is not None] if lc else []

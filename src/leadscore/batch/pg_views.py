@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from leadscore.batch import sqltext as q
-from leadscore.batch.dialects import all_conditions, infer_schema
+from leadscore.batch.dialects import infer_schema
 from leadscore.batch.schema import SourceSchema, TableSchema
-from leadscore.model.conditions import AggregateCondition, CountCondition, LastCondition, NoneCondition
+from leadscore.model.conditions import EventCondition
 from leadscore.model.spec import EventRule, ScoringModel
+from leadscore.model.walk import conditions
 from leadscore.store.codec import timeline_id_sql
 
 LEADS_VIEW = "_lsv_leads"
@@ -44,15 +45,9 @@ def model_names(model: ScoringModel) -> Names:
     for rule in model.rules:
         if isinstance(rule, EventRule) and rule.where:
             types.update(rule.on)
-    for cond in all_conditions(model):
-        if isinstance(cond, AggregateCondition):
-            types.update(cond.of)
-        elif isinstance(cond, CountCondition) and cond.where:
-            types.update(cond.count)
-        elif isinstance(cond, NoneCondition) and cond.where:
-            types.update(cond.none)
-        elif isinstance(cond, LastCondition) and cond.where:
-            types.update(cond.last)
+    for cond in conditions(model):
+        if isinstance(cond, EventCondition) and cond.properties_read():
+            types.update(cond.types)
     return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots), tuple(sorted(types)))
 
 

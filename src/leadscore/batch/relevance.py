@@ -12,33 +12,12 @@ event), so it keeps them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from leadscore.batch import sqltext as q
-from leadscore.model.conditions import (
-    AggregateCondition,
-    AnyConditionModel,
-    CountCondition,
-    LastCondition,
-    NoneCondition,
-    children,
-)
+from leadscore.model.conditions import EventCondition
 from leadscore.model.spec import EventRule, ScoringModel
-
-Reads = Iterator[tuple[Sequence[str], int | None]]  # (event types, window in seconds or None: all time)
-
-
-def _condition_reads(cond: AnyConditionModel) -> Reads:
-    if isinstance(cond, CountCondition):
-        yield cond.count, cond.within
-    elif isinstance(cond, NoneCondition):
-        yield cond.none, cond.within
-    elif isinstance(cond, AggregateCondition):
-        yield cond.of, cond.within
-    elif isinstance(cond, LastCondition):
-        yield cond.last, None  # the latest event, however old
-    for child in children(cond):
-        yield from _condition_reads(child)
+from leadscore.model.walk import conditions
 
 
 def horizons(model: ScoringModel) -> dict[str, int | None] | None:
@@ -50,8 +29,9 @@ def horizons(model: ScoringModel) -> dict[str, int | None] | None:
     for rule in model.rules:
         if isinstance(rule, EventRule):
             reads.append((rule.on, None if rule.within is None else int(rule.within)))
-    for cond in model.root_conditions():  # no lifecycle here: rules, labels and playbooks
-        reads.extend((types, None if w is None else int(w)) for types, w in _condition_reads(cond))
+    for cond in conditions(model):  # no lifecycle here: rules, labels and playbooks
+        if isinstance(cond, EventCondition):  # `last:` reads the latest event, however old: no window
+            reads.append((cond.types, None if cond.window is None else int(cond.window)))
     out: dict[str, int | None] = {}
     for types, window in reads:
         for t in types:

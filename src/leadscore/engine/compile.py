@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from leadscore.domain.events import Event
 from leadscore.domain.numbers import exact_sum
@@ -18,8 +18,8 @@ from leadscore.model.conditions import (
     AggregateCondition,
     AllCondition,
     AnyCondition,
-    AnyConditionModel,
     AttributeCondition,
+    Condition,
     CountCondition,
     LabelCondition,
     LastCondition,
@@ -76,90 +76,90 @@ def aggregate(function: str, values: list[float]) -> Any:
     return exact_sum(values) / len(values)
 
 
-def compile_condition(cond: AnyConditionModel) -> Check:
-    if isinstance(cond, AttributeCondition):
-        name, test = cond.attribute, compile_predicate(cond)
-        return lambda ctx: test(ctx.attributes.get(name, MISSING))
+def compile_condition(cond: Condition) -> Check:
+    """The pure scorer's handler of every condition kind (the reference the other engines agree with)."""
+    match cond:
+        case AttributeCondition():
+            name, test = cond.attribute, compile_predicate(cond)
+            return lambda ctx: test(ctx.attributes.get(name, MISSING))
 
-    if isinstance(cond, CountCondition):
-        types, where, within, test = (
-            cond.count,
-            compile_where(cond.where),
-            _micros(cond.within),
-            compile_predicate(cond),
-        )
+        case CountCondition():
+            types, where, within = cond.types, compile_where(cond.where), _micros(cond.within)
+            test = compile_predicate(cond)
 
-        def count(ctx: Context) -> bool:
-            _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
-            return test(hi - lo)
+            def count(ctx: Context) -> bool:
+                _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
+                return test(hi - lo)
 
-        return count
+            return count
 
-    if isinstance(cond, AggregateCondition):
-        fn, prop = cond.function, cond.property
-        types, where, within, test = cond.of, compile_where(cond.where), _micros(cond.within), compile_predicate(cond)
+        case AggregateCondition():
+            fn, prop = cond.function, cond.property
+            types, where, within = cond.types, compile_where(cond.where), _micros(cond.within)
+            test = compile_predicate(cond)
 
-        def agg(ctx: Context) -> bool:
-            values = [
-                e.properties[prop]
-                for _, e in ctx.timeline.select(types, ctx.at, within, where)
-                if is_number(e.properties.get(prop))
-            ]
-            return test(aggregate(fn, values))
+            def agg(ctx: Context) -> bool:
+                values = [
+                    e.properties[prop]
+                    for _, e in ctx.timeline.select(types, ctx.at, within, where)
+                    if is_number(e.properties.get(prop))
+                ]
+                return test(aggregate(fn, values))
 
-        return agg
+            return agg
 
-    if isinstance(cond, NoneCondition):
-        types, where, within = cond.none, compile_where(cond.where), _micros(cond.within)
+        case NoneCondition():
+            types, where, within = cond.types, compile_where(cond.where), _micros(cond.within)
 
-        def absent(ctx: Context) -> bool:
-            _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
-            return hi == lo
+            def absent(ctx: Context) -> bool:
+                _, lo, hi = ctx.timeline.window(types, ctx.at, within, where)
+                return hi == lo
 
-        return absent
+            return absent
 
-    if isinstance(cond, LastCondition):
-        types, where = cond.last, compile_where(cond.where)
-        older, newer = _micros(cond.older_than), _micros(cond.newer_than)
+        case LastCondition():
+            types, where = cond.types, compile_where(cond.where)
+            older, newer = _micros(cond.older_than), _micros(cond.newer_than)
 
-        def last(ctx: Context) -> bool:
-            m, _, hi = ctx.timeline.window(types, ctx.at, None, where)
-            if hi == 0:
-                return False
-            latest = m.ts[hi - 1]
-            if older is not None and not latest <= ctx.at - older:
-                return False
-            return not (newer is not None and not latest > ctx.at - newer)
+            def last(ctx: Context) -> bool:
+                m, _, hi = ctx.timeline.window(types, ctx.at, None, where)
+                if hi == 0:
+                    return False
+                latest = m.ts[hi - 1]
+                if older is not None and not latest <= ctx.at - older:
+                    return False
+                return not (newer is not None and not latest > ctx.at - newer)
 
-        return last
+            return last
 
-    if isinstance(cond, ScoreCondition):
-        dim, test = cond.score, compile_predicate(cond)
-        return lambda ctx: test(ctx.scores.get(dim, MISSING))
+        case ScoreCondition():
+            dim, test = cond.score, compile_predicate(cond)
+            return lambda ctx: test(ctx.scores.get(dim, MISSING))
 
-    if isinstance(cond, LabelCondition):
-        name, test = cond.label, compile_predicate(cond)
+        case LabelCondition():
+            name, test = cond.label, compile_predicate(cond)
 
-        def label(ctx: Context) -> bool:
-            value = ctx.labels.get(name)
-            return test(MISSING if value is None else value)
+            def label(ctx: Context) -> bool:
+                value = ctx.labels.get(name)
+                return test(MISSING if value is None else value)
 
-        return label
+            return label
 
-    if isinstance(cond, StageCondition):
-        test = compile_predicate(cond.stage)
-        return lambda ctx: test(MISSING if ctx.stage is None else ctx.stage)
+        case StageCondition():
+            test = compile_predicate(cond.stage)
+            return lambda ctx: test(MISSING if ctx.stage is None else ctx.stage)
 
-    if isinstance(cond, AllCondition):
-        parts = [compile_condition(c) for c in cond.all]
-        return lambda ctx: all(p(ctx) for p in parts)
+        case AllCondition():
+            parts = [compile_condition(c) for c in cond.all]
+            return lambda ctx: all(p(ctx) for p in parts)
 
-    if isinstance(cond, AnyCondition):
-        parts = [compile_condition(c) for c in cond.any]
-        return lambda ctx: any(p(ctx) for p in parts)
+        case AnyCondition():
+            parts = [compile_condition(c) for c in cond.any]
+            return lambda ctx: any(p(ctx) for p in parts)
 
-    if isinstance(cond, NotCondition):
-        inner = compile_condition(cond.not_)
-        return lambda ctx: not inner(ctx)
+        case NotCondition():
+            inner = compile_condition(cond.not_)
+            return lambda ctx: not inner(ctx)
 
-    raise TypeError(f"unknown condition {cond!r}")  # pragma: no cover
+        case _:
+            assert_never(cond)

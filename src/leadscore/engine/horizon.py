@@ -14,15 +14,9 @@ from dataclasses import dataclass
 
 from leadscore.engine.compile import EventFilter, compile_where
 from leadscore.engine.timeline import Timeline
-from leadscore.model.conditions import (
-    AggregateCondition,
-    AnyConditionModel,
-    CountCondition,
-    LastCondition,
-    NoneCondition,
-    children,
-)
+from leadscore.model.conditions import EventCondition
 from leadscore.model.spec import EventRule, Linear, ScoringModel
+from leadscore.model.walk import conditions
 
 DAY_US = 86_400 * 1_000_000
 
@@ -42,18 +36,10 @@ class Decaying:
     ends_after_us: int | None  # linear decay reaches zero; half-life never does
 
 
-def _condition_windows(cond: AnyConditionModel) -> Iterator[Window]:
-    if isinstance(cond, CountCondition | NoneCondition) and cond.within is not None:
-        types = cond.count if isinstance(cond, CountCondition) else cond.none
-        yield Window(types, compile_where(cond.where), cond.within.micros)
-    elif isinstance(cond, AggregateCondition) and cond.within is not None:
-        yield Window(cond.of, compile_where(cond.where), cond.within.micros)
-    elif isinstance(cond, LastCondition):
-        for bound in (cond.older_than, cond.newer_than):
-            if bound is not None:
-                yield Window(cond.last, compile_where(cond.where), bound.micros, latest_only=True)
-    for child in children(cond):
-        yield from _condition_windows(child)
+def _condition_windows(cond: EventCondition) -> Iterator[Window]:
+    """Time alone changes a condition only on events (`EventCondition.time_bounds`)."""
+    for bound, latest_only in cond.time_bounds():
+        yield Window(cond.types, compile_where(cond.where), bound.micros, latest_only=latest_only)
 
 
 def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
@@ -67,8 +53,9 @@ def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
             if rule.decay is not None:
                 ends = rule.decay.linear.micros if isinstance(rule.decay, Linear) else None
                 decaying.append(Decaying(rule.on, where, ends))
-    for cond in model.root_conditions():
-        windows.extend(_condition_windows(cond))
+    for cond in conditions(model):
+        if isinstance(cond, EventCondition):
+            windows.extend(_condition_windows(cond))
     return windows, decaying
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from leadscore.engine.compile import Check, Context, compile_condition, compile_where
 from leadscore.engine.timeline import EventFilter, Matched, Timeline
@@ -27,13 +27,15 @@ from leadscore.model.conditions import (
     AggregateCondition,
     AllCondition,
     AnyCondition,
-    AnyConditionModel,
     AttributeCondition,
+    Condition,
     CountCondition,
+    LabelCondition,
     LastCondition,
     NoneCondition,
     NotCondition,
     ScoreCondition,
+    StageCondition,
 )
 from leadscore.model.predicates import PredicateFields
 from leadscore.model.spec import ConditionRule, EventRule, HalfLife, ScoringModel
@@ -163,13 +165,15 @@ class _Exact(_Node):
 
 
 class _Count(_Node):
-    def __init__(self, cond: CountCondition | NoneCondition) -> None:
-        self.none = isinstance(cond, NoneCondition)
-        self.types = cond.none if isinstance(cond, NoneCondition) else cond.count
+    """A count of events (`pred`: its predicate) or, without `pred`, their absence (`none:`)."""
+
+    def __init__(self, cond: CountCondition | NoneCondition, pred: PredicateFields | None) -> None:
+        self.none = pred is None
+        self.types = cond.types
         self.where = compile_where(cond.where)
         self.within = _micros(cond.within)
-        self.test = None if isinstance(cond, NoneCondition) else compile_predicate(cond)
-        self.pred = None if isinstance(cond, NoneCondition) else cond
+        self.test = None if pred is None else compile_predicate(pred)
+        self.pred = pred
 
     def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
         lo, hi = count_range(v.timeline.matching(self.types, self.where), self.within, ta, tb)
@@ -186,7 +190,7 @@ class _Windowed(_Node):
     leaves the window, then exactly their value at ta."""
 
     def __init__(self, cond: AggregateCondition) -> None:
-        self.types = cond.of
+        self.types = cond.types
         self.where = compile_where(cond.where)
         self.within = _micros(cond.within)
         self.check = compile_condition(cond)
@@ -206,7 +210,7 @@ class _Windowed(_Node):
 
 class _Last(_Node):
     def __init__(self, cond: LastCondition) -> None:
-        self.types = cond.last
+        self.types = cond.types
         self.where = compile_where(cond.where)
         self.older = _micros(cond.older_than)
         self.newer = _micros(cond.newer_than)
@@ -306,24 +310,31 @@ class SpanModel:
             return len(self.dimensions)
         return self.dimensions.index(name) if name in self.dimensions else None
 
-    def node(self, cond: AnyConditionModel) -> _Node:
-        if isinstance(cond, AttributeCondition):
-            return _Exact(compile_condition(cond))
-        if isinstance(cond, CountCondition | NoneCondition):
-            return _Count(cond)
-        if isinstance(cond, AggregateCondition):
-            return _Windowed(cond)
-        if isinstance(cond, LastCondition):
-            return _Last(cond)
-        if isinstance(cond, ScoreCondition):
-            return _Score(cond, self)
-        if isinstance(cond, AllCondition):
-            return _Logic("all", [self.node(c) for c in cond.all])
-        if isinstance(cond, AnyCondition):
-            return _Logic("any", [self.node(c) for c in cond.any])
-        if isinstance(cond, NotCondition):
-            return _Logic("not", [self.node(cond.not_)])
-        return _Unknown()  # labels and stages (not allowed in a lifecycle): always evaluated exactly
+    def node(self, cond: Condition) -> _Node:
+        """The span engine's handler of every condition kind."""
+        match cond:
+            case AttributeCondition():
+                return _Exact(compile_condition(cond))
+            case CountCondition():
+                return _Count(cond, cond)
+            case NoneCondition():
+                return _Count(cond, None)
+            case AggregateCondition():
+                return _Windowed(cond)
+            case LastCondition():
+                return _Last(cond)
+            case ScoreCondition():
+                return _Score(cond, self)
+            case AllCondition():
+                return _Logic("all", [self.node(c) for c in cond.all])
+            case AnyCondition():
+                return _Logic("any", [self.node(c) for c in cond.any])
+            case NotCondition():
+                return _Logic("not", [self.node(cond.not_)])
+            case LabelCondition() | StageCondition():
+                return _Unknown()  # not allowed in a lifecycle: always evaluated exactly
+            case _:
+                assert_never(cond)
 
     def view(self, attributes: Mapping[str, Any], timeline: Timeline) -> SpanView:
         return SpanView(self, attributes, timeline)

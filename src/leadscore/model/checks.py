@@ -7,22 +7,23 @@ loader turns into line numbers. All problems are reported together.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import assert_never
 
 from leadscore.model.conditions import (
-    AggregateCondition,
-    AnyConditionModel,
-    CountCondition,
+    AllCondition,
+    AnyCondition,
+    AttributeCondition,
+    Condition,
+    EventCondition,
     LabelCondition,
-    LastCondition,
-    NoneCondition,
+    NotCondition,
     ScoreCondition,
     StageCondition,
-    children,
 )
-from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel
+from leadscore.model.spec import Lifecycle, ScoringModel
+from leadscore.model.walk import Section, places
 
 Found = Iterator[tuple[str, str]]
-_EVENT_CONDITIONS = (CountCondition, AggregateCondition, NoneCondition, LastCondition)
 
 # Which condition kinds each section may use (MODEL-FORMAT.md "Conditions").
 _SCORE_OK = {"labels", "lifecycle", "playbooks", "triggers"}
@@ -73,64 +74,45 @@ def _rules(model: ScoringModel) -> Found:
             )
 
 
-def _walk(cond: AnyConditionModel, path: str) -> Iterator[tuple[AnyConditionModel, str]]:
-    yield cond, path
-    for j, child in enumerate(children(cond)):
-        key = "not" if len(children(cond)) == 1 and hasattr(cond, "not_") else f"{_bool_key(cond)}[{j}]"
-        yield from _walk(child, f"{path}.{key}")
-
-
-def _bool_key(cond: AnyConditionModel) -> str:
-    return "all" if hasattr(cond, "all") else "any"
-
-
-def _sections(model: ScoringModel) -> Iterator[tuple[str, AnyConditionModel, str]]:
-    for i, rule in enumerate(model.rules):
-        if isinstance(rule, ConditionRule):
-            yield "rules", rule.when, f"rules[{i}].when"
-    for set_name, bands in model.labels.items():
-        for i, band in enumerate(bands):
-            if band.when is not None:
-                yield "labels", band.when, f"labels.{set_name}[{i}].when"
-    if model.lifecycle:
-        for i, tr in enumerate(model.lifecycle.transitions):
-            if tr.when is not None:
-                yield "lifecycle", tr.when, f"lifecycle.transitions[{i}].when"
-    for i, pb in enumerate(model.playbooks):
-        if pb.when is not None:
-            yield "playbooks", pb.when, f"playbooks[{i}].when"
-    for i, trig in enumerate(model.triggers):
-        if trig.when is not None:
-            yield "triggers", trig.when, f"triggers[{i}].when"
-
-
 def _conditions(model: ScoringModel) -> Found:
     dims = {*model.dimension_names(), "total"}
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else set()
-    for section, root, root_path in _sections(model):
-        for cond, path in _walk(root, root_path):
-            if section == "triggers" and isinstance(cond, _EVENT_CONDITIONS):
+    for place in places(model, triggers=True):
+        yield from _condition(model, place.section, place.condition, place.path, dims, stages)
+
+
+def _condition(
+    model: ScoringModel, section: Section, cond: Condition, path: str, dims: set[str], stages: set[str]
+) -> Found:
+    """Where a kind may appear and what it names (each nested condition is checked on its own)."""
+    match cond:
+        case EventCondition():
+            if section == "triggers":
                 yield path, "a trigger's `when:` looks at the new result and the lead's attributes, not at events"
-            elif isinstance(cond, ScoreCondition):
-                if section not in _SCORE_OK:
-                    yield path, "a `score:` condition is not allowed in rules (a rule cannot depend on the score)"
-                elif cond.score not in dims:
-                    yield f"{path}.score", f"unknown dimension {cond.score!r}; expected one of {_list(dims)}"
-            elif isinstance(cond, LabelCondition):
-                if section not in _LABEL_STAGE_OK:
-                    yield path, "a `label:` condition is only allowed in playbooks and triggers"
-                elif cond.label not in model.labels:
-                    yield f"{path}.label", f"unknown label set {cond.label!r}; expected one of {_list(model.labels)}"
-            elif isinstance(cond, StageCondition):
-                if section not in _LABEL_STAGE_OK:
-                    yield path, "a `stage:` condition is only allowed in playbooks and triggers"
-                elif not model.lifecycle:
-                    yield path, "a `stage:` condition needs a `lifecycle:` section"
-                else:
-                    for key, value in cond.stage.predicate_items():
-                        for v in value if isinstance(value, list | tuple) else [value]:
-                            if key in ("eq", "ne", "in", "not_in") and v not in stages:
-                                yield f"{path}.stage", f"unknown stage {v!r}; expected one of {_list(stages)}"
+        case ScoreCondition():
+            if section not in _SCORE_OK:
+                yield path, "a `score:` condition is not allowed in rules (a rule cannot depend on the score)"
+            elif cond.score not in dims:
+                yield f"{path}.score", f"unknown dimension {cond.score!r}; expected one of {_list(dims)}"
+        case LabelCondition():
+            if section not in _LABEL_STAGE_OK:
+                yield path, "a `label:` condition is only allowed in playbooks and triggers"
+            elif cond.label not in model.labels:
+                yield f"{path}.label", f"unknown label set {cond.label!r}; expected one of {_list(model.labels)}"
+        case StageCondition():
+            if section not in _LABEL_STAGE_OK:
+                yield path, "a `stage:` condition is only allowed in playbooks and triggers"
+            elif not model.lifecycle:
+                yield path, "a `stage:` condition needs a `lifecycle:` section"
+            else:
+                for key, value in cond.stage.predicate_items():
+                    for v in value if isinstance(value, list | tuple) else [value]:
+                        if key in ("eq", "ne", "in", "not_in") and v not in stages:
+                            yield f"{path}.stage", f"unknown stage {v!r}; expected one of {_list(stages)}"
+        case AttributeCondition() | AllCondition() | AnyCondition() | NotCondition():
+            pass  # allowed in every section
+        case _:
+            assert_never(cond)
 
 
 def _lifecycle(model: ScoringModel) -> Found:

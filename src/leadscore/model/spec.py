@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from leadscore.domain.numbers import check_number
-from leadscore.model.conditions import Condition, EventTypes, Where, _as_type_list
+from leadscore.model.conditions import ConditionField, EventTypes, Where, _as_type_list
 from leadscore.model.durations import DurationField
 from leadscore.model.limits import MAX_RULES
 from leadscore.model.predicates import Predicate, Strict
@@ -102,7 +102,7 @@ class EventRule(_RuleBase):
 class ConditionRule(_RuleBase):
     """Earns `points` once when its condition holds at the evaluation time."""
 
-    when: Condition
+    when: ConditionField
 
 
 def _rule_kind(value: Any) -> str | None:
@@ -132,7 +132,7 @@ Rule = Annotated[
 
 class LabelBand(Strict):
     label: str = Field(min_length=1)
-    when: Condition | None = None
+    when: ConditionField | None = None
 
 
 def _as_stage_list(value: Any) -> Any:
@@ -146,7 +146,7 @@ class Transition(Strict):
     to: str
     from_: StageRefs | None = Field(default=None, alias="from")
     on: EventTypes | None = None
-    when: Condition | None = None
+    when: ConditionField | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Transition:
@@ -171,7 +171,7 @@ class Lifecycle(Strict):
 
 class Playbook(Strict):
     name: str | None = None
-    when: Condition | None = None
+    when: ConditionField | None = None
     priority: Annotated[int, Field(ge=1)] | None = None
     action: str
     content: list[str] = []
@@ -187,7 +187,7 @@ class Trigger(Strict):
     within: DurationField | None = None
     destination: str | None = None
     description: str | None = None
-    when: Condition | None = Field(
+    when: ConditionField | None = Field(
         default=None,
         description="fire only if this also holds for the new result (score, label, stage and attribute conditions)",
     )
@@ -225,15 +225,6 @@ class ScoringModel(Strict):
 
     def dimension_of(self, rule: EventRule | ConditionRule) -> str:
         return rule.dimension or "score"
-
-    def root_conditions(self) -> list[Any]:
-        """Every `when:` a lead's result evaluates, in model order: condition rules, label bands,
-        automatic transitions, playbooks (triggers look at results, not leads: not included)."""
-        roots: list[Any] = [r.when for r in self.rules if isinstance(r, ConditionRule)]
-        roots += [b.when for bands in self.labels.values() for b in bands if b.when is not None]
-        roots += [t.when for t in (self.lifecycle.transitions if self.lifecycle else []) if t.when is not None]
-        roots += [p.when for p in self.playbooks if p.when is not None]
-        return roots
 
     def predictive_dimensions(self) -> dict[str, Predictive]:
         """Dimensions filled by a trained model, by name (empty for a rules-only model)."""
