@@ -34,7 +34,7 @@ LEAD_COLS = ("id", "attributes", "account", "created_at", "updated_at")
 
 def generate(leads: int, out: Path) -> Path:
     if not (out / "leads.parquet").exists():
-        cmd = [str(ROOT / ".venv/bin/leadscore"), "generate", "--leads", str(leads), "--out", str(out)]
+        cmd = [sys.executable, "-m", "leadscore.cli.main", "generate", "--leads", str(leads), "--out", str(out)]
         subprocess.run([*cmd, "--format", "parquet"], check=True, capture_output=True)
     return out
 

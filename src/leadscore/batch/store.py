@@ -28,10 +28,13 @@ if TYPE_CHECKING:
 
     import duckdb
     import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
 
     from leadscore.batch.engine import BatchRun
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
+
+PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `store_history` writes
 
 __all__ = ["BatchRescored", "Unsupported", "eligible", "rescore_store", "score_store", "writable"]
 
@@ -41,7 +44,8 @@ class BatchRescored(Rescored):
     """A rescore done by the batch engine: which engine, and how long each phase took."""
 
     engine: str = "duckdb"
-    fallback_leads: int = 0
+    fallback_leads: int = 0  # rescored by the pure scorer
+    history_leads: int = 0  # rows from the query, stage history and firings from `store_history`
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -73,13 +77,54 @@ def _batch_run(
             """Nothing: the store's pure path rescores these leads itself, writing their history."""
 
         def _replay(self) -> None:
-            """The replay in SQL only for the leads it can make quiet (`store_lifecycle.split`): a
-            lead with an event of a transition of its own takes the pure path whatever its stage."""
+            """The replay in SQL for every lead that may have moved, keeping each automatic condition
+            at each event time (`store_history.CONDS`): the history is finished from them in Python.
+            (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
+            from leadscore.batch import replay
             from leadscore.batch.engine import RESULT
-            from leadscore.batch.store_lifecycle import moved_sql
+            from leadscore.batch.query import build_query
+            from leadscore.batch.store_history import CONDS
+            from leadscore.batch.store_lifecycle import init_sql, moved_sql
 
-            self.con.execute(f"UPDATE {RESULT} SET needs_replay = FALSE WHERE lead_id IN ({moved_sql(self.model, at)})")
-            super()._replay()
+            con = self.con
+            con.execute(
+                f"UPDATE {RESULT} SET needs_replay = TRUE WHERE NOT fallback AND lead_id IN ("
+                f"SELECT x.lead_id FROM {RESULT} AS x JOIN leads AS l ON l.id = x.lead_id "
+                f"WHERE x.stage IS DISTINCT FROM {init_sql(self, 'l')} OR x.lead_id IN ({moved_sql(self.model, at)}))"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
+                f"WHERE needs_replay AND n_events <= {replay.MAX_EVENTS}"
+            )
+            row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
+            self.stats.replayed_leads = int(row[0]) if row else 0
+            if not self.stats.replayed_leads:
+                return
+            conds = replay.conditions_query(
+                self.model,
+                self.schema,
+                self.at,
+                "_ls_rp_ids",
+                dedupe=False,
+                dups_table=None,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {CONDS} AS {conds}")
+            plan = build_query(
+                self.model,
+                self.schema,
+                self.at,
+                dedupe=False,
+                event_leads=self.event_leads,
+                only="_ls_rp_ids",
+                replay=CONDS,
+                next_change=self.next_change,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
+            )
+            con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
+            con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
 
     return (_StoreRun if split else BatchRun)(
         model,
@@ -258,6 +303,7 @@ def rescore_store(
     """
     from leadscore.batch import store_lifecycle as life
     from leadscore.batch.store_export import sqlite_path
+    from leadscore.batch.store_history import HIST, PY, finish
     from leadscore.batch.store_write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, write_rows, write_sqlite
 
     if not writable(evaluator):
@@ -270,14 +316,13 @@ def rescore_store(
         if run.plan is None:
             return None
         t = time.perf_counter()
-        before: list[str] = []
+        n_py = 0
         if split:
             life.load_previous(store, run.con, ids)
             if life.split(run, evaluator, at) is None:
                 return None
-            if evaluator.model.lifecycle is not None:
-                before.append(life.stage_rows_sql(store, at, cause, TEMP))
             pure_parts = life.pure_ids(run.con)
+            n_py = int(run.con.execute(f"SELECT count(*) FROM {PY}").fetchall()[0][0])
         else:
             fallback = _fallback_ids(run.con)
             pure_parts = [fallback[i : i + life.PURE_CHUNK] for i in range(0, len(fallback), life.PURE_CHUNK)]
@@ -289,36 +334,52 @@ def rescore_store(
         t = time.perf_counter()
         path = sqlite_path(store)
         minimum = ADBC_MIN_ROWS if adbc_min_rows is None else adbc_min_rows
-        if path is not None and not n_pure:
+        lifecycle = evaluator.model.lifecycle is not None
+        if path is not None and not n_pure and not n_py:
             rows = run.con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
             if rows >= minimum:
                 text = _sqlite_text(store, activation)
+                before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
                 changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before)
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
-        def work(conn: object) -> BatchRescored:
+        def work(conn: Connection) -> BatchRescored:
             # a retried transaction starts over: nothing of an attempt that rolled back is kept
-            done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure)
-            done.changed = write_rows(store, conn, run.con, dims, at, cause, before=before)  # type: ignore[arg-type]
-            # leads the query's rows do not give exactly: the pure scorer, chunk by chunk, same transaction
-            pure = 0.0
+            done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure, history_leads=n_py)
+            p = time.perf_counter()
+            raw = conn.connection.driver_connection
+            if n_py:  # replays finished in Python: their history, stage rows and outbox messages
+                done.firings.extend(finish(store, conn, run, evaluator, at, cause))
+                run.con.execute(
+                    f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h "
+                    "WHERE h.lead_id = s.lead_id"
+                )
+                py_ids = run.con.execute(f"SELECT lead_id FROM {PY}").fetchall()
+                store.load_temp(
+                    raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids
+                )
+            seconds["history"] = time.perf_counter() - p
+            before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
+            done.changed = write_rows(store, conn, run.con, dims, at, cause, before=before)
+            if n_py:
+                store.drop_temp(raw, PY_TEMP)
+            # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
+            p = time.perf_counter()
             for part in pure_parts:
-                p = time.perf_counter()
-                store.lock_leads(conn, part)  # type: ignore[arg-type]
-                more = evaluator.rescore(store, conn, part, at, cause, skip_bad=cause == "refresh")  # type: ignore[arg-type]
+                store.lock_leads(conn, part)
+                more = evaluator.rescore(store, conn, part, at, cause, skip_bad=cause == "refresh")
                 done.changed += more.changed
                 done.firings.extend(more.firings)
                 # a refresh leaves a lead it cannot score as it was; its batches, which run next, report it
                 done.leads -= len(more.failed)
-                pure += time.perf_counter() - p
+            seconds["pure"] = time.perf_counter() - p
             for stmt in activation:
-                conn.execute(stmt)  # type: ignore[attr-defined]
-            seconds["pure"] = pure
+                conn.execute(stmt)
             return done
 
         done = store.transact(work)
-        seconds["write"] = time.perf_counter() - t - seconds.get("pure", 0.0)
+        seconds["write"] = time.perf_counter() - t - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
         done.seconds = seconds
         return done
     finally:

@@ -4,20 +4,22 @@ engine's rows can be stored for as they are, and which the pure scorer must resc
 The pure path stores, besides the result, the lifecycle replay (the whole `stage_history` in the
 result, and in the `stage_history` table the moves since the last evaluation), and the trigger
 firings against the previous result. The batch query gives the final stage, not the replay. So the
-leads split in two:
+leads go three ways (`split`):
 
-- *quiet* leads: the batch engine decided their stage (no fallback), it is the initial one (the
-  `stage` attribute, else the model's), and no event of theirs has a transition of its own (nor is a
-  `stage_set`); the automatic transitions form no cycle, so such a lead never moved and its replay
-  is the one `initial` entry at its first event (or at T). Their stored stage was none or the same
-  (no reconciliation). For them no `stage_changed` trigger fires, and a `label_changed` or
-  `score_changed` trigger fires exactly when the SQL below says it may (the label against the
-  stored one; the score against the batch engine's score at T - within). Quiet leads that no
-  trigger may fire for are written in bulk, with their one stage-history row written in SQL.
-- every other lead goes through `Evaluator.rescore`, in chunks, in the same transaction: exact by
-  definition, stage history, causes and outbox messages included.
-
-On the b2b example about half the leads move (to mql above all); those take the pure scorer's time.
+- *bulk*: quiet leads. The batch engine decided their stage, it is the initial one (the `stage`
+  attribute, else the model's), and no event of theirs has a transition of its own (nor is a
+  `stage_set`); automatic transitions form no cycle, so such a lead never moved and its replay is
+  the one `initial` entry at its first event (or at T), written in SQL with its stage-history row.
+  Their stored stage was none or the same, and no trigger fires for them: no stage moved, the
+  label a `label_changed` trigger watches is compared in SQL with the stored one, and the score
+  with the batch engine's score at T - within for `score_changed`.
+- *py*: the leads the batch engine replayed in SQL (their stage needed the conditions at every
+  event time), and quiet leads for which a trigger may fire or whose stored stage differs: their
+  rows come from the query, their history, stage-history rows and outbox messages from
+  `store_history.finish`, which replays with the conditions the SQL replay computed.
+- *pure*: the rest (bad data; more events than the SQL replay takes; a model whose stage the
+  query decides without replaying but whose leads moved): `Evaluator.rescore`, in parts, in the
+  same transaction; exact by definition.
 """
 
 from __future__ import annotations
@@ -100,11 +102,24 @@ def moved_sql(model: ScoringModel, at: int) -> str:
     return f"SELECT DISTINCT lead_id FROM events WHERE type IN {q.text_list(relevant)} AND {when}"
 
 
+def init_sql(run: BatchRun, alias: str = "l") -> str:
+    """DuckDB over the leads table (as `alias`): the lead's initial stage (its `stage` attribute, else the
+    model's). A `stage` attribute that is no stage name is bad data: such leads are fallback already."""
+    lc = run.model.lifecycle
+    assert lc is not None
+    slot = next((s.column for s in run.schema.leads.of("stage") if s.kind == "str"), None)
+    return (
+        q.text(lc.initial_stage) if slot is None else f"coalesce({alias}.{q.ident(slot)}, {q.text(lc.initial_stage)})"
+    )
+
+
 def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
-    """Create PURE (the leads for the pure scorer) and FIRST; None when the model needs the pure scorer
-    for every lead. Returns how many leads PURE holds. Needs PREV and, per score window, its
-    `before_table` (lead_id, score)."""
+    """Sort the leads: PURE (the pure scorer rescores them), `store_history.PY` (their rows come from the
+    query, their history and firings from `store_history.finish`) and the rest (written as the query
+    gives them: quiet, nothing fires). Creates FIRST too. None when the model needs the pure scorer
+    for every lead. Needs PREV and, per score window, its `before_table` (lead_id, score)."""
     from leadscore.batch.engine import RESULT
+    from leadscore.batch.store_history import PY
     from leadscore.engine.values import compile_predicate
 
     model, con = run.model, run.con
@@ -113,19 +128,17 @@ def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
         f'CREATE OR REPLACE TEMP TABLE {FIRST} AS SELECT lead_id, min(epoch_us("timestamp")) AS first_ts '
         f'FROM events WHERE epoch_us("timestamp") <= {int(at)} GROUP BY lead_id'
     )
-    # each test is TRUE when the lead must take the pure path (unknown counts as TRUE)
-    moving = ["coalesce(r.fallback, TRUE)"]
+    replayed = "FALSE"
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_ls_rp_ids'").fetchall()[0][0]:
+        replayed = "r.lead_id IN (SELECT lead_id FROM _ls_rp_ids)"
+    # the query's row may give a stage the lead reached by moves: those need their replay
+    moved = "FALSE"
+    also: list[str] = []  # quiet leads whose rows need the work of `store_history` (history or triggers)
     lc = model.lifecycle
     if lc is not None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _bl_rel AS {moved_sql(model, at)}")
-        # a `stage` attribute that is no stage name is bad data: such leads are fallback already
-        slot = next((s.column for s in run.schema.leads.of("stage") if s.kind == "str"), None)
-        init = q.text(lc.initial_stage) if slot is None else f"coalesce(l.{q.ident(slot)}, {q.text(lc.initial_stage)})"
-        moving += [
-            f"coalesce(r.stage <> {init}, TRUE)",
-            "r.lead_id IN (SELECT lead_id FROM _bl_rel)",
-            "coalesce(p.stage <> r.stage, FALSE)",
-        ]
+        moved = f"(coalesce(r.stage <> {init_sql(run)}, TRUE) OR r.lead_id IN (SELECT lead_id FROM _bl_rel))"
+        also.append("coalesce(p.stage <> r.stage, FALSE)")  # a reconciliation row (and trigger)
     nulled = (
         f"(p.lead_id IS NULL OR (p.model_version <> {q.text(evaluator.version)} AND p.model <> {q.text(model.name)}))"
     )
@@ -144,26 +157,31 @@ def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
         test = f"{new} IS DISTINCT FROM {old}"
         if t.to is not None:
             test += f" AND coalesce({new} = {q.text(t.to)}, FALSE)"
-        moving.append(f"({test})")
+        also.append(f"({test})")
+    kind = (
+        f"CASE WHEN coalesce(r.fallback, TRUE) THEN 'pure' WHEN {replayed} THEN 'py' WHEN {moved} THEN 'pure' "
+        f"WHEN {q.any_of(also)} THEN 'py' ELSE 'bulk' END"
+    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {PURE} AS SELECT r.lead_id FROM {RESULT} AS r "
-        f"LEFT JOIN leads AS l ON l.id = r.lead_id LEFT JOIN {PREV} AS p ON p.lead_id = r.lead_id "
-        f"WHERE {q.any_of(moving)}"
+        f"CREATE OR REPLACE TEMP TABLE _bl_kind AS SELECT r.lead_id, {kind} AS k FROM {RESULT} AS r "
+        f"LEFT JOIN leads AS l ON l.id = r.lead_id LEFT JOIN {PREV} AS p ON p.lead_id = r.lead_id"
     )
     for k, window in enumerate(score_windows(evaluator)):
         triggers = [t for t in model.triggers if t.on == "score_changed" and t.within and t.within.micros == window]
         tests = [compile_predicate(t.by) for t in triggers if t.by is not None]
         rows = con.execute(
             f"SELECT r.lead_id, r.score, b.score FROM {RESULT} AS r JOIN {before_table(k)} AS b "
-            f"ON b.lead_id = r.lead_id WHERE r.lead_id NOT IN (SELECT lead_id FROM {PURE})"
+            "ON b.lead_id = r.lead_id JOIN _bl_kind AS c ON c.lead_id = r.lead_id WHERE c.k = 'bulk'"
         ).fetchall()
         jumps = [lead for lead, now, before in rows if any(test(now - before) for test in tests)]
         if jumps:
             import pyarrow as pa
 
             con.register("_bl_jumps", pa.table({"lead_id": pa.array(jumps, pa.string())}))
-            con.execute(f"INSERT INTO {PURE} SELECT lead_id FROM _bl_jumps")
+            con.execute("UPDATE _bl_kind SET k = 'py' WHERE lead_id IN (SELECT lead_id FROM _bl_jumps)")
             con.unregister("_bl_jumps")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PURE} AS SELECT lead_id FROM _bl_kind WHERE k = 'pure'")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PY} AS SELECT lead_id FROM _bl_kind WHERE k = 'py'")
     return int(con.execute(f"SELECT count(*) FROM {PURE}").fetchall()[0][0])
 
 
@@ -184,7 +202,9 @@ def stage_json(model: ScoringModel) -> tuple[str, str]:
     return "s.stage", f"({head}CAST(coalesce(fi.first_ts, {{at}}) AS VARCHAR) {tail})"
 
 
-def stage_rows_sql(store: LeadStore | type[LeadStore], at: int, cause: str, temp: str) -> str:
+def stage_rows_sql(
+    store: LeadStore | type[LeadStore], at: int, cause: str, temp: str, exclude: str | None = None
+) -> str:
     """The stage-history row of each quiet lead written in bulk (before the upsert: it reads the stored
     stage): a first evaluation records its `initial` entry; a stored result without a stage records
     the move into the stage with the evaluation's cause (`results_repo._stage_moves`)."""
@@ -200,5 +220,6 @@ def stage_rows_sql(store: LeadStore | type[LeadStore], at: int, cause: str, temp
         f"(CASE WHEN r.lead_id IS NULL THEN 'initial' ELSE {q.text(cause)} END), NULL, n.model_version "
         f"FROM {temp} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
         f"WHERE n.stage IS NOT NULL AND (r.lead_id IS NULL OR (r.evaluated_at <= {int(at)} AND r.stage IS NULL)) "
-        "ORDER BY n.lead_id"
+        + (f"AND n.lead_id NOT IN (SELECT lead_id FROM {exclude}) " if exclude else "")
+        + "ORDER BY n.lead_id"
     )
