@@ -39,7 +39,7 @@ from batch_rescore import rules_only_model  # noqa: E402
 
 AT = "2026-06-01T00:00:00Z"
 PHASES = ("export", "prepare", "query", "shape", "write")
-LIFECYCLE_PHASES = ("export", "before", "prepare", "query", "replay", "shape", "pure", "write")
+LIFECYCLE_PHASES = ("export", "before", "prepare", "query", "replay", "shape", "history", "pure", "write")
 EXAMPLE = ROOT / "examples" / "b2b-saas" / "model.yaml"
 CHECK_LEADS = 300
 
