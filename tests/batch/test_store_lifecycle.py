@@ -299,3 +299,9 @@ def test_generated_models_and_data_store_the_same_in_bulk(
     finally:
         for s in pair:
             s.dispose()
+
+
+def test_apply_on_an_empty_store_takes_the_bulk_path(store: LeadStore, clock: FixedClock) -> None:
+    """No lead, no event: the export is empty (on PostgreSQL an empty CSV, which Arrow refuses to read)."""
+    done = apply(store, Evaluator(parse_model(B2B)), lambda: int(clock.now.timestamp() * 1e6))
+    assert isinstance(done, BatchRescored) and done.leads == 0 and not done.firings
