@@ -197,6 +197,7 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
             "engine": getattr(done, "engine", "pure"),
             "phases": phases,
             "pure_leads": getattr(done, "fallback_leads", 0),
+            "history_leads": getattr(done, "history_leads", 0),
             "firings": len(done.firings),
         }
     ids = next(iter(all_lead_batches(store, sample)))

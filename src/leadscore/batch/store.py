@@ -81,6 +81,7 @@ def _batch_run(
             at each event time (`store_history.CONDS`): the history is finished from them in Python.
             (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
             from leadscore.batch import replay
+            from leadscore.batch import store_lifecycle as life
             from leadscore.batch.engine import RESULT
             from leadscore.batch.query import build_query
             from leadscore.batch.store_history import CONDS
@@ -94,7 +95,7 @@ def _batch_run(
             )
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
-                f"WHERE needs_replay AND n_events <= {replay.MAX_EVENTS}"
+                f"WHERE needs_replay AND n_events <= {life.MAX_REPLAY_EVENTS}"
             )
             row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
             self.stats.replayed_leads = int(row[0]) if row else 0

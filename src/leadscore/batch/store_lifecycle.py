@@ -41,6 +41,10 @@ PURE = "_bl_pure"  # DuckDB: the leads the pure scorer rescores
 FIRST = "_bl_first"  # DuckDB: each lead's first event at or before T (the replay's `initial` time)
 PREV = "_bl_prev"  # DuckDB: the stored results' model, stage and labels
 PURE_CHUNK = 2000
+# Leads with more events than this are left to the pure scorer: the SQL replay joins each event time
+# with the events before it (n^2 / 2 rows per lead). Measured on `leadscore generate` data with the
+# b2b example (benchmarks/results/store_rescore.md).
+MAX_REPLAY_EVENTS = 100
 
 
 def needs_split(evaluator: Evaluator) -> bool:
