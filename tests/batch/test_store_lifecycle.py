@@ -305,3 +305,26 @@ def test_apply_on_an_empty_store_takes_the_bulk_path(store: LeadStore, clock: Fi
     """No lead, no event: the export is empty (on PostgreSQL an empty CSV, which Arrow refuses to read)."""
     done = apply(store, Evaluator(parse_model(B2B)), lambda: int(clock.now.timestamp() * 1e6))
     assert isinstance(done, BatchRescored) and done.leads == 0 and not done.firings
+
+
+def test_a_replay_that_disagrees_with_the_query_hands_the_lead_to_the_pure_scorer(
+    twins: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both replays fold the same conditions, so they agree; were they not to, the lead is rescored
+    whole by the pure scorer in the same transaction instead of stored with a history that is wrong."""
+    from leadscore.batch import store_history
+
+    real = store_history.replay
+    wrong: list[str] = []
+
+    def replay(lc: Any, init: str, steps: Any, conds: Any, at: int) -> Any:
+        stage, history = real(lc, init, steps, conds, at)
+        if not wrong:
+            wrong.append(stage)
+            return "no-such-stage", history
+        return stage, history
+
+    monkeypatch.setattr(store_history, "replay", replay)
+    done = _both(twins, clock, RECYCLE.replace("  - {id: cooled", "  # - {id: cooled"))
+    assert wrong and done.history_leads > 0
+    assert_same_stores(*twins)

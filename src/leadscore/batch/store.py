@@ -345,13 +345,24 @@ def rescore_store(
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
+        extra: list[str] = []  # leads `store_history` handed back to the pure scorer
+
         def work(conn: Connection) -> BatchRescored:
+            import pyarrow as pa
+
             # a retried transaction starts over: nothing of an attempt that rolled back is kept
             done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure, history_leads=n_py)
             p = time.perf_counter()
             raw = conn.connection.driver_connection
             if n_py:  # replays finished in Python: their history, stage rows and outbox messages
-                done.firings.extend(finish(store, conn, run, evaluator, at, cause))
+                fired, disagree = finish(store, conn, run, evaluator, at, cause)
+                done.firings.extend(fired)
+                if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
+                    run.con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
+                    for table in (ROWS_TABLE, PY):
+                        run.con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
+                    run.con.unregister("_bl_disagree")
+                    extra.extend(disagree)
                 run.con.execute(
                     f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h "
                     "WHERE h.lead_id = s.lead_id"
@@ -367,7 +378,8 @@ def rescore_store(
                 store.drop_temp(raw, PY_TEMP)
             # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
             p = time.perf_counter()
-            for part in pure_parts:
+            done.fallback_leads += len(extra)
+            for part in [*pure_parts, *([sorted(extra)] if extra else [])]:
                 store.lock_leads(conn, part)
                 more = evaluator.rescore(store, conn, part, at, cause, skip_bad=cause == "refresh")
                 done.changed += more.changed
@@ -375,6 +387,7 @@ def rescore_store(
                 # a refresh leaves a lead it cannot score as it was; its batches, which run next, report it
                 done.leads -= len(more.failed)
             seconds["pure"] = time.perf_counter() - p
+            done.history_leads = n_py - len(extra)
             for stmt in activation:
                 conn.execute(stmt)
             return done

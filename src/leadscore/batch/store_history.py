@@ -153,10 +153,11 @@ def _befores(con: duckdb.DuckDBPyConnection, windows: list[int]) -> list[dict[st
 
 def finish(
     store: LeadStore, conn: Connection, run: BatchRun, evaluator: Evaluator, at: int, cause: str
-) -> list[TriggerFiring]:
+) -> tuple[list[TriggerFiring], list[str]]:
     """For each lead of PY: its replay into HIST, its stage-history rows and outbox messages written
-    (unless its stored result is newer than `at`: then the bulk write leaves it alone too); returns
-    the firings."""
+    (unless its stored result is newer than `at`: then the bulk write leaves it alone too). Returns
+    the firings, and the leads whose replay here ends in another stage than the query's (none is
+    expected: both fold the same conditions; the caller has the pure scorer rescore them)."""
     import pyarrow as pa
 
     from leadscore.batch.store_lifecycle import score_windows
@@ -173,6 +174,7 @@ def finish(
     has_conds = bool(con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{CONDS}'").fetchall()[0][0])
     ids = [str(r[0]) for r in con.execute(f"SELECT lead_id FROM {PY} ORDER BY lead_id").fetchall()]
     firings: list[TriggerFiring] = []
+    disagree: list[str] = []
     for i in range(0, len(ids), PART):
         part = ids[i : i + PART]
         store.lock_leads(conn, part)
@@ -195,7 +197,9 @@ def finish(
             history: list[StageChange] = []
             if lc is not None:
                 stage, history = replay(lc, inits.get(lead, lc.initial), steps.get(lead, []), conds.get(lead, {}), at)
-                assert stage == row["stage"], (lead, stage, row["stage"])  # the query's replay agrees
+                if stage != row["stage"]:
+                    disagree.append(lead)
+                    continue
             row["stage_history"] = [{**s.to_dict(), "at": to_micros(s.at)} for s in history]  # as result_row
             result = result_of(row)
             hist_rows.append((lead, json.dumps(row["stage_history"])))
@@ -213,7 +217,7 @@ def finish(
         con.register("_bl_hist_part", table)
         con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
         con.unregister("_bl_hist_part")
-    return firings
+    return firings, disagree
 
 
 def _before(windows: list[int], befores: list[dict[str, float]], lead: str) -> Callable[[Trigger], float]:
