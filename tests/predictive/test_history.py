@@ -151,11 +151,34 @@ def test_the_store_gives_the_same_frame_as_the_files(tmp_path: Path, monkeypatch
     service.upgrade()
     service.ingest_leads(read_leads(small / "leads.csv"))
     service.ingest_events(read_events(small / "events.csv"))
-    service.close()
     files = connect_history(events=small / "events", leads=small / "leads.parquet")
-    store = connect_history(project=root)
+    store = connect_history(store=service.store)
+    service.close()
     p = plan(files, outcome="deal_won", horizon_days=60, every_days=60)
     from_files = build_frame(files, p)
     from_store = build_frame(store, p)
     assert len(from_files) > 50
     pd.testing.assert_frame_equal(from_files, from_store, check_dtype=False)
+
+
+def test_train_from_a_project_reads_its_store_and_says_what_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--project` opens the workspace's store for the library (which is handed it); a folder that is no
+    workspace and a store without events are refused in one line each."""
+    from leadscore.service import LeadService
+    from leadscore.workspace import Workspace, init_workspace
+
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    args = ["train", "--outcome", "deal_won", "--out", str(tmp_path / "model.lsm"), "--project"]
+    no_workspace = runner.invoke(app, [*args, str(tmp_path / "nowhere")])
+    assert no_workspace.exit_code == 2, no_workspace.output
+    assert "Traceback" not in no_workspace.output and "error:" in no_workspace.output
+    root = tmp_path / "ws"
+    init_workspace(root, RULES.read_text(encoding="utf-8"))
+    service = LeadService.from_workspace(Workspace.load(root))
+    service.upgrade()
+    service.close()
+    empty = runner.invoke(app, [*args, str(root)])
+    assert empty.exit_code == 2, empty.output
+    assert "holds no events to learn from" in " ".join(empty.output.split())

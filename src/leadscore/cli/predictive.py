@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leadscore.predictive.training import TrainingResult
+    from leadscore.service import LeadService
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
@@ -157,7 +158,16 @@ def _train_history(
         except ModelError as exc:
             raise DataError(exc.render()) from None
         rules_text = rules.read_text(encoding="utf-8")
-    con = connect_history(events=events, leads=leads, project=project)
+    if project is None:
+        con = connect_history(events=events, leads=leads)
+    else:
+        if events is not None or leads is not None:
+            raise DataError("give either --project or --events/--leads, not both")
+        service = _project_service(project)
+        try:
+            con = connect_history(store=service.store)
+        finally:
+            service.close()
     source = f"store of {project}" if project is not None else str(events)
     with _progress(f"training from history in {source}") as progress:
         result, summary = train_history(
@@ -170,6 +180,19 @@ def _train_history(
         highlight=False,
     )
     return result, f"leadscore: {outcome} within {horizon}, from {source}"
+
+
+def _project_service(project: Path) -> LeadService:
+    """The service of the workspace at `project`, whose store training from history reads."""
+    from leadscore.predictive.errors import DataError
+    from leadscore.service import LeadService
+    from leadscore.store import StoreError
+    from leadscore.workspace import Workspace, WorkspaceError
+
+    try:
+        return LeadService.from_workspace(Workspace.load(project))
+    except (WorkspaceError, StoreError) as exc:
+        raise DataError(str(exc)) from None
 
 
 def _show_training(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from leadscore.model.spec import ScoringModel
     from leadscore.predictive.training import TrainingResult
+    from leadscore.store.base import LeadStore
 
 TIME = "t"
 ATTRIBUTE_SAMPLE = 5000
@@ -170,25 +171,20 @@ def days(text: str, option: str) -> int:
 
 
 def connect_history(
-    *, events: Path | None = None, leads: Path | None = None, project: Path | None = None
+    *, events: Path | None = None, leads: Path | None = None, store: LeadStore | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with `ls_events` / `ls_leads` from files or from a workspace's store."""
+    """A DuckDB connection with `ls_events` / `ls_leads` from files or from a store the caller opened
+    (and closes: everything is read into the connection before this returns)."""
     import duckdb
 
     from leadscore.predictive.sources import register_files, register_store
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    if project is not None:
-        from leadscore.workspace import Workspace, WorkspaceError
-
+    if store is not None:
         if events is not None or leads is not None:
             raise DataError("give either --project or --events/--leads, not both")
-        try:
-            workspace = Workspace.load(project)
-        except WorkspaceError as exc:
-            raise DataError(str(exc)) from None
-        register_store(con, workspace.database_url)
+        register_store(con, store)
     elif events is not None:
         register_files(con, events, leads)
     else:

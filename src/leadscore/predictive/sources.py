@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from leadscore.store.base import LeadStore
+
 EVENTS = "ls_events"
 LEADS = "ls_leads"
 CHUNK = 50_000
@@ -78,12 +80,11 @@ def _flatten(rows: list[dict[str, Any]], fixed: dict[str, str], bag: str) -> dic
     return cols
 
 
-def _arrow_chunks(conn: Any, select: Any, fixed: dict[str, str], bag: str) -> Iterator[pa.Table]:
+def _arrow_chunks(chunks: Iterator[list[dict[str, Any]]], fixed: dict[str, str], bag: str) -> Iterator[pa.Table]:
     import pyarrow as pa
 
-    result = conn.execution_options(stream_results=True).execute(select)
-    while batch := result.mappings().fetchmany(CHUNK):
-        cols = _flatten([dict(r) for r in batch], fixed, bag)
+    for batch in chunks:
+        cols = _flatten(batch, fixed, bag)
         # JSON values of mixed kinds in one key: keep them readable as text rather than fail
         arrays = {}
         for name, values in cols.items():
@@ -100,27 +101,25 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def register_store(con: duckdb.DuckDBPyConnection, database_url: str) -> None:
-    """Export the store's events and leads into DuckDB (SQLAlchemy reads in chunks, Arrow in between)."""
+def register_store(con: duckdb.DuckDBPyConnection, store: LeadStore) -> None:
+    """Export the store's events and leads into DuckDB (the store reads in chunks, Arrow in between).
+
+    The store is handed in, opened by the caller: this module knows no workspace and holds no engine."""
     import pyarrow as pa
-    import sqlalchemy as sa
 
-    from leadscore.store.tables import events, leads
+    from leadscore.store.base import StoreError
+    from leadscore.store.queries import event_rows_in_log_order, lead_rows
 
-    engine = sa.create_engine(database_url)
+    database_url = store.url
     try:
-        with engine.connect() as conn:
-            ev_select = sa.select(events.c.lead_id, events.c.type, events.c.ts, events.c.properties).order_by(
-                events.c.seq
+        ev_tables = list(
+            _arrow_chunks(
+                event_rows_in_log_order(store, CHUNK), {"lead_id": "lead_id", "type": "type", "ts": "_ts"}, "properties"
             )
-            ev_tables = list(
-                _arrow_chunks(conn, ev_select, {"lead_id": "lead_id", "type": "type", "ts": "_ts"}, "properties")
-            )
-            ld_tables = list(_arrow_chunks(conn, sa.select(leads.c.id, leads.c.attributes), {"id": "id"}, "attributes"))
-    except sa.exc.SQLAlchemyError as exc:
-        raise DataError(f"cannot read the store {database_url}: {exc}") from exc
-    finally:
-        engine.dispose()
+        )
+        ld_tables = list(_arrow_chunks(lead_rows(store, CHUNK), {"id": "id"}, "attributes"))
+    except StoreError as exc:
+        raise DataError(str(exc)) from exc
     if not ev_tables:
         raise DataError(f"the store {database_url} holds no events to learn from")
     ev = _concat(ev_tables)

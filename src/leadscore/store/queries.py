@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from leadscore.domain import Result
 from leadscore.domain.timeutil import from_micros, to_iso
+from leadscore.store.base import LeadStore, StoreError
 from leadscore.store.codec import result_of
 from leadscore.store.events_repo import recent_events
-from leadscore.store.tables import lead_attribute_history, leads, results, score_history, stage_history
+from leadscore.store.tables import events, lead_attribute_history, leads, results, score_history, stage_history
 
 
 def queue(conn: Connection, limit: int | None = None) -> list[Result]:
@@ -93,3 +96,25 @@ def explain(conn: Connection, lead_id: str, last_events: int = 10) -> dict[str, 
     out["score_history"] = score_history_of(conn, lead_id)
     out["stage_history"] = stage_history_of(conn, lead_id)
     return out
+
+
+def _streamed(store: LeadStore, query: sa.Select[Any], size: int) -> Iterator[list[dict[str, Any]]]:
+    try:
+        with store.read() as conn:
+            result = conn.execution_options(stream_results=True).execute(query)
+            while batch := result.mappings().fetchmany(size):
+                yield [dict(r) for r in batch]
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the store {store.url}: {exc}") from exc
+
+
+def event_rows_in_log_order(store: LeadStore, size: int) -> Iterator[list[dict[str, Any]]]:
+    """Every stored event as `lead_id`, `type`, `ts` (microseconds) and `properties`, in the order the log
+    received them, `size` rows at a time: for readers (training from history) that hold no engine."""
+    query = sa.select(events.c.lead_id, events.c.type, events.c.ts, events.c.properties).order_by(events.c.seq)
+    return _streamed(store, query, size)
+
+
+def lead_rows(store: LeadStore, size: int) -> Iterator[list[dict[str, Any]]]:
+    """Every stored lead as `id` and `attributes`, `size` rows at a time."""
+    return _streamed(store, sa.select(leads.c.id, leads.c.attributes), size)
