@@ -34,7 +34,7 @@ SETTINGS = [
     ("online_shoppers, no PageValues, stratified 5-fold", SHOP, "Revenue", ["PageValues"], "stratified", 0.777),
 ]  # fmt: skip
 
-CANDIDATES = ("naive_bayes", "logistic", "lightgbm", "blend")
+CANDIDATES = ("naive_bayes", "logistic", "scorecard", "lightgbm", "blend")
 
 
 def _f(value: float | None) -> str:
