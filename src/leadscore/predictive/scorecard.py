@@ -43,16 +43,15 @@ def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
     """Numbers replaced by their bin as a category ("b0".."bk"; missing stays missing)."""
     import pandas as pd
 
-    out = {}
+    out: dict[str, object] = {}
     for name in X.columns:
         if name not in edges:
             out[name] = X[name]
             continue
         values = X[name].to_numpy(dtype="float64")
-        labels = np.array([f"b{i}" for i in range(len(edges[name]) + 1)], dtype=object)
         codes = np.searchsorted(edges[name], values, side="right")
-        text = np.where(np.isnan(values), None, labels[np.clip(codes, 0, len(labels) - 1)])
-        out[name] = pd.Categorical(text, categories=list(labels))
+        codes[np.isnan(values)] = -1
+        out[name] = pd.Categorical.from_codes(codes, categories=[f"b{i}" for i in range(len(edges[name]) + 1)])
     return pd.DataFrame(out, index=X.index)
 
 
