@@ -51,7 +51,8 @@ def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
         values = X[name].to_numpy(dtype="float64")
         codes = np.searchsorted(edges[name], values, side="right")
         codes[np.isnan(values)] = -1
-        out[name] = pd.Categorical.from_codes(codes, categories=[f"b{i}" for i in range(len(edges[name]) + 1)])
+        names = pd.Index([f"b{i}" for i in range(len(edges[name]) + 1)])
+        out[name] = pd.Categorical.from_codes(codes.tolist(), categories=names)
     return pd.DataFrame(out, index=X.index)
 
 
