@@ -89,4 +89,3 @@ class ScorecardScorer(BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         return self.logistic_.decision_function(_binned(X, self.edges_))
-

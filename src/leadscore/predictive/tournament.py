@@ -4,7 +4,7 @@ it on validation scores it never trained on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,6 +88,7 @@ class Outcome:
     params: dict[str, dict[str, Any]]
     shift: ShiftReport | None = None  # only when a scoring population was given
     choice: str = ""  # why the chosen candidate, in words (e.g. simpler and within the noise of the best)
+    recency: dict[str, Any] = field(default_factory=dict)  # half-life tried and kept (time splits), and why
 
 
 def run(
@@ -140,9 +141,11 @@ def run(
     chosen, choice = prefer_simpler(allowed, val_auc, val_scores, y_val, seed)
     say(choice)
     half_life: float | None = None
+    recency: dict[str, Any] = {}
     if kind == "time" and chosen != BLEND:
         half_life, weighted, note = choose_recency(base[chosen], X_fit, y_fit, X_val, y_val, val_scores[chosen], seed)
         choice += f"; {note}"
+        recency = {"candidate": chosen, "tried": list(HALF_LIVES), "half_life": half_life, "why": note}
         if weighted is not None:
             val_scores[chosen] = weighted
     say(f"calibrating {chosen}")
@@ -157,7 +160,7 @@ def run(
     if BLEND in fitted and (compare_all or chosen == BLEND):
         refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
     params = {name: _plain_params(model) for name, model in refitted.items()}
-    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice)
+    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice, recency)
 
 
 HALF_LIVES = (0.5, 0.2)  # as shares of the training span: recent rows count double every half-life
