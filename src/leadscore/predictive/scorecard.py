@@ -39,8 +39,9 @@ def bin_edges(values: np.ndarray, bins: int = 10) -> np.ndarray:
     return np.unique(np.asarray(edges, dtype="float64"))
 
 
-def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Numbers replaced by their bin as a category ("b0".."bk"; missing stays missing)."""
+def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Numbers replaced by their bin as a category ("b0".."bk"; missing stays missing). Values beyond the
+    training range are first brought to its edge, so they share the edge bin (never an empty one)."""
     import pandas as pd
 
     out: dict[str, object] = {}
@@ -48,12 +49,17 @@ def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
         if name not in edges:
             out[name] = X[name]
             continue
-        values = X[name].to_numpy(dtype="float64")
+        values = np.clip(X[name].to_numpy(dtype="float64"), *ranges[name])
         codes = np.searchsorted(edges[name], values, side="right")
         codes[np.isnan(values)] = -1
         names = pd.Index([f"b{i}" for i in range(len(edges[name]) + 1)])
         out[name] = pd.Categorical.from_codes(codes.tolist(), categories=names)
     return pd.DataFrame(out, index=X.index)
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (-np.inf, np.inf)
 
 
 class ScorecardScorer(BaseEstimator):
@@ -79,13 +85,14 @@ class ScorecardScorer(BaseEstimator):
             for name in X.columns
             if X[name].dtype.kind == "f"
         }
+        self.ranges_ = {name: _range(X[name].to_numpy(dtype="float64")) for name in self.edges_}
         self.logistic_ = LogisticScorer(C=self.C, min_frequency=self.min_frequency, seed=self.seed)
-        self.logistic_.fit(_binned(X, self.edges_), y, sample_weight=sample_weight)
+        self.logistic_.fit(_binned(X, self.edges_, self.ranges_), y, sample_weight=sample_weight)
         self.expected_value_ = self.logistic_.expected_value_
         return self
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
-        return self.logistic_.contributions(_binned(X, self.edges_))
+        return self.logistic_.contributions(_binned(X, self.edges_, self.ranges_))
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.logistic_.decision_function(_binned(X, self.edges_))
+        return self.logistic_.decision_function(_binned(X, self.edges_, self.ranges_))
