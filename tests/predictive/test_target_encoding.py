@@ -153,3 +153,15 @@ def test_training_reports_the_treatment_and_scores_new_cities(tmp_path: object) 
     assert len(scored) == 200 and scored["score"].between(0, 1).all()
     # held out, the encoded model ranks better than chance by a margin (the city carries the signal)
     assert result.metrics.roc_auc is not None and result.metrics.roc_auc > 0.7
+
+
+def test_a_few_values_with_a_rare_one_are_no_high_cardinality() -> None:
+    rng = np.random.default_rng(9)
+    plans = [*rng.choice(["a", "b", "c", "d", "e"], 498), "rare", "rare"]
+    raw = pd.DataFrame({"plan": plans, "x": rng.normal(size=500)})
+    schema = infer_schema(raw)
+    assert high_cardinality(schema) == ["plan"]  # the rare value went to the bucket
+    y = (rng.random(500) < 0.3).astype(int)
+    X = schema.transform(raw)
+    treatment, same, frame = choose(schema, raw, X, y, np.arange(500), "stratified", 0)
+    assert treatment.kind == "none" and same is schema and frame is X

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PROBE_ROUNDS = 300
+MIN_VALUES = 30  # distinct values from which a column that lost some to the bucket counts as high-cardinality
 
 
 @dataclass
@@ -58,6 +59,10 @@ def choose(
     """The treatment, and the schema and feature frame (every row of `raw`) that go with it. Only `rows`
     (the training part) are looked at; `X` is `schema.transform(raw)`."""
     names = high_cardinality(schema)
+    if names:
+        wide = widen(schema, raw.iloc[rows], names)
+        # a handful of values with one rare among them is no high cardinality: the bucket loses little
+        names = [n for n in names if len(wide.features[wide.names.index(n)].categories) >= MIN_VALUES]
     if not names:
         return Treatment("none"), schema, X
     wide = widen(schema, raw.iloc[rows], names)
