@@ -53,7 +53,7 @@ def _binned(X: pd.DataFrame, edges: dict[str, np.ndarray], ranges: dict[str, tup
         codes = np.searchsorted(edges[name], values, side="right")
         codes[np.isnan(values)] = -1
         names = pd.Index([f"b{i}" for i in range(len(edges[name]) + 1)])
-        out[name] = pd.Categorical.from_codes(codes.tolist(), categories=names)
+        out[name] = pd.Categorical.from_codes(codes, categories=names)
     return pd.DataFrame(out, index=X.index)
 
 

@@ -56,7 +56,7 @@ def _as_pandas(X: Any) -> pd.DataFrame:
             out[name] = np.asarray(column.to_numpy(), dtype="float64")
         else:
             codes = np.asarray(column.cat.codes.to_numpy(), dtype=np.int64)
-            out[name] = pd.Categorical.from_codes(codes.tolist(), categories=pd.Index(list(column.categories)))
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(list(column.categories)))
     return pd.DataFrame(out)
 
 
