@@ -75,3 +75,17 @@ def test_values_beyond_the_range_fall_in_the_edge_bin_and_missing_scores() -> No
     edge = X.head(3).assign(days=[X["days"].max(), X["days"].min(), np.nan])
     assert np.allclose(card.decision_function(far), card.decision_function(edge))
     assert np.isfinite(card.decision_function(far)).all()
+
+
+def test_table_lookups_score_exactly_as_the_logistic_regression_on_the_bins() -> None:
+    from leadscore.predictive.scorecard import _binned
+
+    X, y = _leads(4000, 3)
+    X.loc[::7, "rate_a"] = np.nan
+    card = ScorecardScorer(seed=0).fit(X, y)
+    new, _ = _leads(500, 4)
+    new.loc[:20, "days"] = 1e9
+    new["channel"] = pd.Categorical([None, None, *["mail"] * 498], categories=["mail", "phone"])  # the schema's
+    binned = _binned(new, card.edges_, card.ranges_)
+    assert np.allclose(card.decision_function(new), card.logistic_.decision_function(binned))
+    assert np.allclose(card.contributions(new), card.logistic_.contributions(binned))

@@ -11,7 +11,7 @@ weighs every bin and category jointly. A value beyond the training range falls i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -89,10 +89,38 @@ class ScorecardScorer(BaseEstimator):
         self.logistic_ = LogisticScorer(C=self.C, min_frequency=self.min_frequency, seed=self.seed)
         self.logistic_.fit(_binned(X, self.edges_, self.ranges_), y, sample_weight=sample_weight)
         self.expected_value_ = self.logistic_.expected_value_
+        self.tables_ = self._tables()
         return self
 
-    def contributions(self, X: pd.DataFrame) -> np.ndarray:
-        return self.logistic_.contributions(_binned(X, self.edges_, self.ranges_))
+    def _tables(self) -> list[np.ndarray]:
+        """Each column's term by code (the last entry for missing or unseen), read off the fitted logistic
+        regression: scoring is then one lookup per column, with no design matrix to build."""
+        logistic, pos, tables = self.logistic_, 0, []
+        for j, name in enumerate(self.feature_names_):
+            levels = logistic.levels_[name]
+            width = max(int(levels.max()) + 1, 1)
+            weights = np.append(logistic.coef_[pos : pos + width], 0.0)  # level -1 (never seen): zero
+            tables.append(weights[levels] - logistic.train_means_[j])
+            pos += width
+        return tables
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.logistic_.decision_function(_binned(X, self.edges_, self.ranges_))
+    def _code(self, X: Any, name: str) -> np.ndarray:
+        """Per row, the index into the column's table: its bin or category, the last slot when missing."""
+        size = len(self.tables_[self.feature_names_.index(name)])
+        if name in self.edges_:
+            values = np.clip(np.asarray(X[name].to_numpy(dtype="float64")), *self.ranges_[name])
+            codes = np.searchsorted(self.edges_[name], values, side="right")
+            codes[np.isnan(values)] = size - 1
+            return codes
+        codes = np.asarray(X[name].cat.codes.to_numpy(), dtype=np.int64)
+        codes[codes < 0] = size - 1
+        return codes
+
+    def contributions(self, X: Any) -> np.ndarray:
+        out = np.empty((len(X), len(self.feature_names_)), dtype="float64")
+        for j, name in enumerate(self.feature_names_):
+            out[:, j] = self.tables_[j][self._code(X, name)]
+        return out
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.expected_value_ + self.contributions(X).sum(axis=1)
