@@ -89,3 +89,17 @@ def test_table_lookups_score_exactly_as_the_logistic_regression_on_the_bins() ->
     binned = _binned(new, card.edges_, card.ranges_)
     assert np.allclose(card.decision_function(new), card.logistic_.decision_function(binned))
     assert np.allclose(card.contributions(new), card.logistic_.contributions(binned))
+
+
+def test_the_runtime_column_store_scores_a_scorecard_as_batch_scoring_does() -> None:
+    from leadscore.predictive import train
+    from leadscore.predictive.runtime import ArtifactPredictor
+    from leadscore.predictive.scoring import probabilities
+    from tests.predictive.conftest import make_leads
+
+    leads = make_leads().drop(columns=["signup_date", "email"])
+    result = train(leads, "converted", split="time", candidates={"scorecard": ScorecardScorer()}, compare_all=False)
+    predictor = ArtifactPredictor(result.artifact)
+    rows = leads.drop(columns=["converted"]).head(50).to_dict("records")
+    found = predictor.predict_many([(row, None, 0) for row in rows], top=2)  # type: ignore[misc]
+    assert np.allclose([f.probability for f in found], probabilities(result.artifact, leads.head(50)))
