@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 leads, 3 runs")
     parser.add_argument("--reuse", action="store_true", help="keep a SQLite store an earlier run built under --data")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--build-only", action="store_true", help="build the SQLite store under --data and stop")
     args = parser.parse_args()
     if args.quick:
         args.leads, args.runs = 20_000, 3
@@ -239,6 +240,8 @@ def main() -> None:
                 copy_base(base_url, url)
                 replicate(url, copies)
             print(f"{label}: store of {counts(url)} built in {time.perf_counter() - t:.0f} s", flush=True)
+            if args.build_only:
+                return
             sections.append((label, counts(url), measure(base, url, args.runs)))
     finally:
         if args.postgres:

@@ -47,7 +47,7 @@ class Scorer:
                 f"model {model.name!r} has predictive dimension(s) {', '.join(missing)}: load their artifacts "
                 "(leadscore.predictive.runtime.load_predictors) and pass them to the scorer"
             )
-        version = model_version(model)
+        version = self.model_version = model_version(model)  # as the store's model history names it
         if self.predictive:
             # a trained artifact is part of what the score means: a new artifact is a new version
             parts = [version, *(f"{d}={self.predictors[d].version}" for d in sorted(self.predictive))]
