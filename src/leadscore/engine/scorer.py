@@ -83,7 +83,8 @@ class Scorer:
                 rows.append((rule.id, rule.dimension, points, count))
                 per[rule.dimension].append(points)
         for dim, pspec in self.predictive.items():
-            points = self.predict(dim, attributes, timeline, at).probability * pspec.scale
+            # the probability alone (top 0): the factors are asked for once, for the result's extras
+            points = self.predictors[dim].predict_one(attributes, timeline, at, 0).probability * pspec.scale
             if points != 0.0:
                 rows.append((f"predictive:{dim}", dim, points, None))
                 per[dim].append(points)

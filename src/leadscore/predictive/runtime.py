@@ -8,7 +8,9 @@ positive and negative factors in words.
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from leadscore.model.spec import ScoringModel
 
 Case = tuple[Mapping[str, Any], Timeline, int]  # (attributes, timeline up to T, T in epoch micros)
+SEEN = 200_000  # probabilities remembered by content (a few tens of bytes each)
 
 
 class ArtifactPredictor:
@@ -51,6 +54,8 @@ class ArtifactPredictor:
         features = artifact.schema.features
         self._direct = all(f.derive == "raw" for f in features)
         self._codes = [None if f.kind == "numeric" else {c: i for i, c in enumerate(f.categories)} for f in features]
+        self._seen: dict[tuple[int, int, int], float] = {}
+        self._seen_lock = threading.Lock()
 
     # -- one lead -------------------------------------------------------------------------------------
     def predict_one(self, attributes: Mapping[str, Any], timeline: Timeline, at_us: int, top: int) -> Prediction:
@@ -59,9 +64,28 @@ class ArtifactPredictor:
         last = self._last
         if last is not None and last[0] is timeline and last[1] is attributes and last[2] == (at_us, top):
             return last[3]
+        if top <= 0:
+            return self._probability(attributes, timeline, at_us)
         found = self.predict_many([(attributes, timeline, at_us)], top)[0]
         self._last = (timeline, attributes, (at_us, top), found)
         return found
+
+    def _probability(self, attributes: Mapping[str, Any], timeline: Timeline, at_us: int) -> Prediction:
+        """The probability alone, remembered by the content it is computed from (T, the attributes, the
+        events up to T). A lifecycle replay asks for it at every past event each time the lead is
+        rescored, on a new timeline object each time: the same question, answered once."""
+        key = content_key(attributes, timeline, at_us)
+        if key is not None:
+            found = self._seen.get(key)
+            if found is not None:
+                return Prediction(found)
+        prediction = self.predict_many([(attributes, timeline, at_us)], 0)[0]
+        if key is not None:
+            with self._seen_lock:
+                if len(self._seen) >= SEEN:
+                    self._seen.clear()  # bounded memory; what is still asked for comes back at once
+                self._seen[key] = prediction.probability
+        return prediction
 
     # -- many leads -----------------------------------------------------------------------------------
     def rows(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
@@ -200,6 +224,31 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
         return str(int(value))
     return str(value).strip()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a JSON-like value (mappings sorted by key); TypeError when there is none."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    hash(value)
+    return (type(value).__name__, value)  # 1 and True and 1.0 stay apart
+
+
+def content_key(attributes: Mapping[str, Any], timeline: Timeline, at_us: int) -> tuple[int, int, int] | None:
+    """What a prediction at T is a function of (T, the attributes, each event up to T with its type,
+    time, id and properties) as 128 bits of hash and T; None when a value cannot be hashed."""
+    events = timeline.events
+    upto = bisect.bisect_right(events, at_us, key=lambda e: e.ts)
+    try:
+        content = (
+            _frozen(attributes),
+            tuple((e.type, e.ts, e.id, _frozen(e.properties)) for e in events[:upto]),
+        )
+    except TypeError:
+        return None
+    return (at_us, hash(content), hash((content, at_us)))
 
 
 def load_predictor(path: str | Path) -> ArtifactPredictor:
