@@ -22,6 +22,14 @@ from leadscore.domain.timeutil import parse_timestamp
 
 SLICE = timedelta(days=30)
 MODEL_EXAMPLE = "b2b-saas"
+# with the predictive extra installed, the demo scores with the example that adds a trained dimension
+PREDICTIVE_EXAMPLE = "b2b-saas-predictive"
+
+
+def demo_example() -> str:
+    from leadscore._extras import available
+
+    return PREDICTIVE_EXAMPLE if available("predictive") else MODEL_EXAMPLE
 
 
 @dataclass
@@ -147,12 +155,13 @@ def example_dir(name: str) -> Path:
     raise FileNotFoundError(f"example {name!r} not found")
 
 
-def write_workspace(folder: Path, receiver_url: str) -> Path:
-    """leadscore.yaml, the predictive B2B model and its trained artifact, destinations to `receiver_url`."""
+def write_workspace(folder: Path, receiver_url: str, example: str | None = None) -> Path:
+    """leadscore.yaml, the B2B model (with its trained artifact when it has a predictive dimension),
+    destinations to `receiver_url`."""
     import shutil
 
     folder.mkdir(parents=True, exist_ok=True)
-    src = example_dir(MODEL_EXAMPLE)
+    src = example_dir(example or demo_example())
     shutil.copy(src / "model.yaml", folder / "model.yaml")
     for artifact in src.glob("*.lsm"):
         shutil.copy(artifact, folder / artifact.name)
