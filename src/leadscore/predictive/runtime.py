@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 Case = tuple[Mapping[str, Any], Timeline, int]  # (attributes, timeline up to T, T in epoch micros)
 SEEN = 200_000  # probabilities remembered by content (a few tens of bytes each)
 BATCH = 64  # event times predicted together on a miss
+_MEMORY: dict[str, dict[tuple[int, int, int], float]] = {}  # artifact version -> remembered probabilities
+_MEMORY_LOCK = threading.Lock()
 
 
 class ArtifactPredictor:
@@ -55,8 +57,9 @@ class ArtifactPredictor:
         features = artifact.schema.features
         self._direct = all(f.derive == "raw" for f in features)
         self._codes = [None if f.kind == "numeric" else {c: i for i, c in enumerate(f.categories)} for f in features]
-        self._seen: dict[tuple[int, int, int], float] = {}
-        self._seen_lock = threading.Lock()
+        # shared by every predictor of the same artifact (its version is a content hash): a model apply
+        # or a reload builds new predictors, and the probabilities they would compute are the same
+        self._seen = _MEMORY.setdefault(self.version, {}) if self.version else {}
         self._chain: _Chain | None = None
 
     # -- one lead -------------------------------------------------------------------------------------
@@ -86,7 +89,7 @@ class ArtifactPredictor:
             return Prediction(found)
         times = [at_us, *(t for t in chain.times_after(at_us) if chain.key(t) not in self._seen)][:BATCH]
         predictions = self.predict_many([(attributes, timeline, t) for t in times], 0)
-        with self._seen_lock:
+        with _MEMORY_LOCK:
             if len(self._seen) + len(times) > SEEN:
                 self._seen.clear()  # bounded memory; what is still asked for comes back at once
             for t, p in zip(times, predictions, strict=True):
