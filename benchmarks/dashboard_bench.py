@@ -170,7 +170,7 @@ def counts(url: str) -> dict[str, int]:
     return out
 
 
-def measure(project: Path, url: str, runs: int) -> list[tuple[str, float, float]]:
+def measure(project: Path, url: str, runs: int) -> list[tuple[str, float, float, float]]:
     import os
 
     from fastapi.testclient import TestClient
@@ -203,6 +203,10 @@ def measure(project: Path, url: str, runs: int) -> list[tuple[str, float, float]
         ("queue, label filter (hot)", "/app/queue?label=temperature%3Ahot"),
         ("queue, stage filter (sql)", "/app/queue?stage=sql"),
         ("queue, search by lead id", "/app/queue?q=" + lead.group(1)[:6]),
+        ("queue, search by company name", "/app/queue?q=belma"),
+        ("queue, search that finds nothing", "/app/queue?q=zzzz-no-such-lead"),
+        ("queue, an owner nobody has", "/app/queue?owner=nobody"),
+        ("queue, a rare stage (customer)", "/app/queue?stage=customer"),
         ("a lead's page", "/app/leads/" + lead.group(1)),
         ("a lead's page (a copy, deep in the store)", "/app/leads/" + lead.group(1) + "-" + "7"),
         ("funnel page, a year", f"/app/analytics/funnel?from={since.date()}&to={year.date()}"),
@@ -213,14 +217,15 @@ def measure(project: Path, url: str, runs: int) -> list[tuple[str, float, float]
     ]
     out = []
     for name, path in pages:
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             answer = client.get(path)
             times.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
             assert answer.status_code == 200, (path, answer.status_code)
-        out.append((name, statistics.median(times), max(times)))
-        print(f"{name}: median {statistics.median(times):.0f} ms", flush=True)
+        out.append((name, statistics.median(times), max(times), statistics.median(cpu)))
+        print(f"{name}: median {statistics.median(times):.0f} ms, cpu {statistics.median(cpu):.0f} ms", flush=True)
     client.close()
     service.close()
     return out
@@ -280,7 +285,7 @@ def main() -> None:
     print(f"wrote {out}")
 
 
-def report(sections: list[tuple[str, dict[str, int], list[tuple[str, float, float]]]], args: Any) -> str:
+def report(sections: list[tuple[str, dict[str, int], list[tuple[str, float, float, float]]]], args: Any) -> str:
     lines = [
         "# Dashboard: server time of the pages",
         "",
@@ -301,10 +306,10 @@ def report(sections: list[tuple[str, dict[str, int], list[tuple[str, float, floa
             "",
             "Store: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sizes.items()),
             "",
-            "| page | median ms | slowest ms |",
-            "|---|---:|---:|",
+            "| page | median ms | slowest ms | median CPU ms (this process) |",
+            "|---|---:|---:|---:|",
         ]
-        lines += [f"| {name} | {med:.0f} | {worst:.0f} |" for name, med, worst in rows]
+        lines += [f"| {name} | {med:.0f} | {worst:.0f} | {cpu:.0f} |" for name, med, worst, cpu in rows]
         lines.append("")
     return "\n".join(lines)
 
