@@ -180,9 +180,17 @@ destinations:
     return folder
 
 
-def earlier_model(folder: Path) -> Path:
+def rules_model(folder: Path) -> Path:
+    """The rules-only B2B model, which the year is replayed under when the live model has a trained
+    dimension (that one is applied at the end, as a team adds it once a year of history trained it)."""
+    path = folder / "model-2026-rules.yaml"
+    path.write_text((example_dir(MODEL_EXAMPLE) / "model.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def earlier_model(folder: Path, source: Path | None = None) -> Path:
     """The demo model as it was before tuning: the pricing page and demo requests weighed less."""
-    text = (folder / "model.yaml").read_text(encoding="utf-8")
+    text = (source or folder / "model.yaml").read_text(encoding="utf-8")
     tuned = text.replace("limit: 45\n    points: 15", "limit: 45\n    points: 10").replace(
         "decay: {linear: 90d},\n     points: 80, description: Asked",
         "decay: {linear: 90d},\n     points: 60, description: Asked",
@@ -214,14 +222,22 @@ def build_demo(
     events.sort(key=lambda e: e.ts)
     clock = MovableClock()
     clock.set(end - timedelta(days=366))
+    example = demo_example()
     with receiver() as url:
-        ws = Workspace.load(write_workspace(folder, url))
+        ws = Workspace.load(write_workspace(folder, url, example))
         service = LeadService.from_workspace(ws, clock=clock)
         try:
             service.upgrade()
             # the year starts under an earlier version of the model; the tuned one goes live after 9 months
-            service.apply_model(earlier_model(folder), quiet=True)
-            stats = replay_year(service, leads, events, clock.set, progress, switch=(9, folder / "model.yaml"))
+            live = folder / "model.yaml"
+            tuned = live if example == MODEL_EXAMPLE else rules_model(folder)
+            service.apply_model(earlier_model(folder, tuned), quiet=True)
+            stats = replay_year(service, leads, events, clock.set, progress, switch=(9, tuned))
+            if tuned != live:
+                # Replaying the year under the trained dimension would ask the model at every past event
+                # of every rescore (minutes for a few thousand leads); applying it at the end rescores
+                # each lead once, its probabilities at past events predicted in batches.
+                service.apply_model(live, quiet=True)
         finally:
             service.close()
     return stats

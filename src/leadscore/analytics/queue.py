@@ -24,7 +24,7 @@ PAGE_SIZES = (25, 50, 100)
 TREND_DAYS = 7
 
 
-PROBE = 1000  # a filter that keeps at most this many leads is answered from its own index
+PROBE = 5000  # a filter that keeps at most this many leads is answered from its own index
 
 
 def attribute_key(dialect: str, name: str, lower: bool = False) -> sa.ColumnElement[Any]:
