@@ -265,7 +265,7 @@ def test_the_demo_scores_with_a_trained_dimension_and_a_lead_page_explains_it(br
         login(w, site, site.reader)
         w.page.goto(f"{site.url}/app/leads/{first_lead(site, w)}")
         prediction = w.page.locator(".prediction")
-        assert re.fullmatch(r"propensity: \d+% likely", prediction.locator("h3").inner_text().strip())
+        assert re.fullmatch(r"propensity: \d+% likely", str(prediction.locator("h3").text_content()).strip())
         factors = [t.strip() for t in prediction.locator("li:not(.muted)").all_inner_texts()]
         assert factors and all(re.search(r"[a-z]{3}", f) for f in factors), factors
         rule = w.page.locator("#breakdown-table td.mono", has_text="predictive:propensity")

@@ -225,7 +225,8 @@ def _stacked(chart: Chart) -> str:
         cx = LEFT + slot * i + slot / 2
         out.append(f'<line class="axis" x1="{cx:.1f}" x2="{cx:.1f}" y1="{TOP + inner_h}" y2="{TOP + inner_h + 4}"/>')
         out.append(
-            f'<text class="tick" x="{cx:.1f}" y="{TOP + inner_h + 16}" text-anchor="middle">{escape(xs[i])}</text>'
+            f'<text class="tick" x="{cx:.1f}" y="{TOP + inner_h + 16}" text-anchor="middle">'
+            f"{escape(_day(xs[i]))}</text>"
         )
     lx: float = LEFT
     for k, s in enumerate(chart.series):
@@ -239,3 +240,14 @@ def _stacked(chart: Chart) -> str:
         lx += 26 + 7 * len(label)
     out.append("</svg>")
     return "".join(out)
+
+
+def _day(label: str) -> str:
+    """A tick for a date: "Dec 3" (the full date is in each bar's tooltip and in the table)."""
+    from datetime import date
+
+    try:
+        d = date.fromisoformat(label)
+    except ValueError:
+        return _short(label, 10)
+    return f"{d:%b} {d.day}"
