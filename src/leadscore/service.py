@@ -180,7 +180,8 @@ class LeadService(ApiKeys):
         evaluator = self.evaluator
         with self.store.read() as conn:
             version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
-        if version is None or version == evaluator.version:
+        # the store names a model by its fingerprint; the evaluator's version also covers its artifacts
+        if version is None or version == evaluator.scorer.model_version:
             return evaluator
         with self._lock:
             if self._evaluator is evaluator:
