@@ -304,7 +304,7 @@ def rescore_store(
     """
     from leadscore.batch import store_lifecycle as life
     from leadscore.batch.store_export import sqlite_path
-    from leadscore.batch.store_history import HIST, PY, finish
+    from leadscore.batch.store_history import HIST, finish
     from leadscore.batch.store_write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, write_rows, write_sqlite
 
     if not writable(evaluator):
@@ -323,7 +323,7 @@ def rescore_store(
             if life.split(run, evaluator, at) is None:
                 return None
             pure_parts = life.pure_ids(run.con)
-            n_py = int(run.con.execute(f"SELECT count(*) FROM {PY}").fetchall()[0][0])
+            n_py = int(run.con.execute(f"SELECT count(*) FROM {life.PY}").fetchall()[0][0])
         else:
             fallback = _fallback_ids(run.con)
             pure_parts = [fallback[i : i + life.PURE_CHUNK] for i in range(0, len(fallback), life.PURE_CHUNK)]
@@ -359,7 +359,7 @@ def rescore_store(
                 done.firings.extend(fired)
                 if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
                     run.con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
-                    for table in (ROWS_TABLE, PY):
+                    for table in (ROWS_TABLE, life.PY):
                         run.con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
                     run.con.unregister("_bl_disagree")
                     extra.extend(disagree)
@@ -367,7 +367,7 @@ def rescore_store(
                     f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h "
                     "WHERE h.lead_id = s.lead_id"
                 )
-                py_ids = run.con.execute(f"SELECT lead_id FROM {PY}").fetchall()
+                py_ids = run.con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
                 store.load_temp(
                     raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids
                 )

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from leadscore.store.pipeline import Evaluator
 
 CONDS = "_bl_conds"  # DuckDB: (lead_id, _ls_t, _ls_c0..) of the replayed leads
-PY = "_bl_py"  # DuckDB: the leads finished here
 HIST = "_bl_hist"  # DuckDB: (lead_id, stage_history JSON text) of those leads
 PART = 2000
 
@@ -160,7 +159,7 @@ def finish(
     expected: both fold the same conditions; the caller has the pure scorer rescore them)."""
     import pyarrow as pa
 
-    from leadscore.batch.store_lifecycle import score_windows
+    from leadscore.batch.store_lifecycle import PY, score_windows
     from leadscore.store.codec import result_of
     from leadscore.store.outbox_repo import enqueue
     from leadscore.store.results_repo import _stage_moves, load_result_rows

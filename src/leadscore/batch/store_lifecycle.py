@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 PURE = "_bl_pure"  # DuckDB: the leads the pure scorer rescores
 FIRST = "_bl_first"  # DuckDB: each lead's first event at or before T (the replay's `initial` time)
 PREV = "_bl_prev"  # DuckDB: the stored results' model, stage and labels
+PY = "_bl_py"  # DuckDB: the leads whose history and firings store_history.finish writes
 PURE_CHUNK = 2000
 # Leads with more events than this are left to the pure scorer: the SQL replay joins each event time
 # with the events before it (n^2 / 2 rows per lead). Measured on `leadscore generate` data with the
@@ -118,12 +119,11 @@ def init_sql(run: BatchRun, alias: str = "l") -> str:
 
 
 def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
-    """Sort the leads: PURE (the pure scorer rescores them), `store_history.PY` (their rows come from the
+    """Sort the leads: PURE (the pure scorer rescores them), PY (their rows come from the
     query, their history and firings from `store_history.finish`) and the rest (written as the query
     gives them: quiet, nothing fires). Creates FIRST too. None when the model needs the pure scorer
     for every lead. Needs PREV and, per score window, its `before_table` (lead_id, score)."""
     from leadscore.batch.engine import RESULT
-    from leadscore.batch.store_history import PY
     from leadscore.engine.values import compile_predicate
 
     model, con = run.model, run.con
