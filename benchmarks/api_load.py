@@ -211,8 +211,8 @@ async def ack_to_score(url: str, token: str, seconds: float) -> dict[str, float]
 
 def settle(root: Path, timeout: float = 600.0) -> float:
     """Seconds until the rescoring queue is empty (every acknowledged event scored)."""
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(root))
     start = time.perf_counter()

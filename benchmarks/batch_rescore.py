@@ -110,8 +110,8 @@ def child(mode: str, model_path: str, data: str, extra: str) -> dict[str, Any]:
     if mode == "pure":
         import duckdb
 
-        from leadscore.batch import fallback
-        from leadscore.batch.sources import prepare
+        from leadscore.batch.duckdb import fallback
+        from leadscore.batch.duckdb.sources import prepare
         from leadscore.engine import Scorer
 
         con = duckdb.connect()

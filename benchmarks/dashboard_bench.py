@@ -175,9 +175,9 @@ def measure(project: Path, url: str, runs: int) -> list[tuple[str, float, float,
 
     from fastapi.testclient import TestClient
 
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
     from leadscore.dashboard.site import create_site
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
 
     os.environ["LEADSCORE_DATABASE_URL"] = url
     service = LeadService.from_workspace(Workspace.load(project))

@@ -10,7 +10,7 @@ Writes benchmarks/results/pg_rescore.md (--quick: pg_rescore-quick.md).
 
 With --lifecycle: the whole b2b example (lifecycle, triggers) and a variant with other points under
 the same name, applied by `model apply`'s bulk path (the store exported into DuckDB, the stage
-history finished from the SQL replay's conditions; see leadscore.batch.store_lifecycle), against a
+history finished from the SQL replay's conditions; see leadscore.bulk.lifecycle_split), against a
 sample of leads through the pure path. Writes pg_rescore_lifecycle.md.
 """
 
@@ -121,7 +121,7 @@ def new_database(server: str, name: str) -> str:
 
 def check_loader(server: str, work: Path, base_model: Path) -> bool:
     """A small file ingested by `LeadService` and by the bulk loader gives the same leads and events."""
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
     from leadscore.store import open_store
 
     small = generate(300, work / "small")
@@ -153,7 +153,7 @@ def check_loader(server: str, work: Path, base_model: Path) -> bool:
 
 def explain(store: Any, evaluator: Any, at: int) -> list[tuple[str, float, int]]:
     """The write statement under EXPLAIN ANALYZE, rolled back: (node, own ms, rows) by own time."""
-    from leadscore.batch.pg_store import write_statement
+    from leadscore.bulk.in_database import write_statement
 
     sql, _ = write_statement(evaluator, at, "explain")
     with store.engine.connect() as conn:
@@ -202,7 +202,7 @@ def main() -> None:
     from batch_rescore import rules_only_model
     from tests.support.postgres import postgres_server
 
-    from leadscore.batch.pg_store import Settings, rescore_in_database
+    from leadscore.bulk.in_database import Settings, rescore_in_database
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import load_model
     from leadscore.store import open_store
@@ -299,10 +299,10 @@ def lifecycle_main(args: argparse.Namespace) -> None:
     from store_rescore import EXAMPLE, model_b
     from tests.support.postgres import postgres_server
 
+    from leadscore.app.maintenance import all_lead_batches, apply, refresh
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import load_model
     from leadscore.store import open_store
-    from leadscore.store.maintenance import all_lead_batches, apply, refresh
     from leadscore.store.pipeline import Evaluator
 
     work = Path("/tmp/pg-rescore")

@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.domain import Event  # noqa: E402
 from leadscore.generate.api import generate  # noqa: E402
-from leadscore.service import LeadService  # noqa: E402
 from leadscore.store import open_store  # noqa: E402
 
 MODEL = ROOT / "examples" / "b2b-saas" / "model.yaml"

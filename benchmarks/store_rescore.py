@@ -118,7 +118,7 @@ def check_loader(data: Path, model: Path) -> None:
     import pyarrow.parquet as pq
     import sqlalchemy as sa
 
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
     from leadscore.store import open_store
 
     tmp = Path(tempfile.mkdtemp())
@@ -174,10 +174,10 @@ def check_loader(data: Path, model: Path) -> None:
 
 # -- measurements -------------------------------------------------------------------------------------
 def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
+    from leadscore.app.maintenance import all_lead_batches, apply
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import load_model
     from leadscore.store import open_store
-    from leadscore.store.maintenance import all_lead_batches, apply
     from leadscore.store.pipeline import Evaluator
 
     store = open_store(url)

@@ -213,9 +213,9 @@ def build_demo(
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoStats:
     """Generate a year of B2B data ending at `end` (default now) and replay it into a new workspace."""
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
     from leadscore.generate import sample
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
 
     end = (end or datetime.now(UTC)).replace(microsecond=0)
     leads, events = sample("b2b", n_leads, seed, start=end - timedelta(days=365), end=end)

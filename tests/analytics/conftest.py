@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
-from leadscore.service import LeadService
 from leadscore.store import open_store
 from tests.store.conftest import FixedClock, postgres_template, store_url  # noqa: F401 (fixtures)
 

@@ -10,11 +10,11 @@ from leadscore.analytics import AnalyticsError
 from leadscore.analytics.desk import Desk
 from leadscore.analytics.queue import QueueFilter
 from leadscore.app.errors import InvalidInput, NotFound
+from leadscore.app.service import LeadService
 from leadscore.domain import Lead
 from leadscore.engine.timeline import Timeline
-from leadscore.lifecycle.queue import sales_queue
-from leadscore.service import LeadService
 from leadscore.store.events_repo import load_timelines
+from leadscore.triggers.queue_order import sales_queue
 
 
 def test_keyset_pages_follow_the_sales_queue_order(hand_store: LeadService) -> None:

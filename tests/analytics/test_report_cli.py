@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from leadscore.app.service import LeadService
 from leadscore.cli.main import app
-from leadscore.service import LeadService
 from tests.analytics.conftest import MODEL
 
 RUN = CliRunner()

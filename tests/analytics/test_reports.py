@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from leadscore.analytics import AnalyticsError, ReportFilter, run_report
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
 
 JANUARY = ReportFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))
 JUNE = ReportFilter(start=datetime(2026, 5, 1, tzinfo=UTC), end=datetime(2026, 6, 2, tzinfo=UTC))

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from leadscore.analytics import run_report
+from leadscore.app.service import LeadService
 from leadscore.cli.main import app
 from leadscore.dashboard.site import create_site
-from leadscore.service import LeadService
 from tests.analytics.test_report_cli import _workspace
 from tests.analytics.test_reports import JANUARY
 

@@ -27,8 +27,8 @@ def _keys(root: Path) -> dict[str, str]:
     keys = {scope: create_key(root, f"{scope}-key", scope) for scope in ("admin", "read", "write")}
     keys["intake"] = create_key(root, "site", "intake", origins=("http://127.0.0.1:9",))
     keys["revoked"] = create_key(root, "old", "admin")
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(root))
     try:

@@ -28,8 +28,8 @@ def free_port() -> int:
 
 def make_workspace(root: Path, store: str | None = None) -> Path:
     """A workspace with the example model, migrated (store: SQLite in the folder unless given)."""
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace, init_workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, init_workspace
 
     init_workspace(root, files("leadscore.store").joinpath("example_model.yaml").read_text("utf-8"))
     if store is not None:
@@ -44,8 +44,8 @@ def make_workspace(root: Path, store: str | None = None) -> Path:
 
 
 def create_key(root: Path, name: str, *scopes: str, origins: tuple[str, ...] = ()) -> str:
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(root))
     try:

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
 from leadscore.store.tables import events
-from leadscore.workspace import Workspace
 from tests.api.server import Server, create_key, make_workspace
 from tests.store.helpers import mismatches
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from leadscore.app.committer import GroupCommitter
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
-from leadscore.service import LeadService
-from leadscore.workspace import Workspace
 from tests.api.server import make_workspace
 from tests.store.helpers import mismatches
 

@@ -14,10 +14,10 @@ import pytest
 from leadscore.api.auth import verify_key
 from leadscore.app.errors import Conflict, InvalidInput, NotFound, NotMigrated, ServiceError
 from leadscore.app.results import Explanation, History
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace, WorkspaceError
 from leadscore.domain import Event, Lead
-from leadscore.service import LeadService
 from leadscore.store import open_store
-from leadscore.workspace import Workspace, WorkspaceError
 from tests.api.server import make_workspace
 from tests.store.helpers import mismatches
 

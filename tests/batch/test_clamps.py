@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from leadscore.batch import run_batch
-from leadscore.batch.dialects import scoring_sql
-from leadscore.batch.shape import result_from_row
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model import model_version, parse_model
+from leadscore.sql.dialects import scoring_sql
+from leadscore.sql.result_shape import result_from_row
 from tests.batch.tables import events_table, leads_table
 from tests.support import thresholds
 
@@ -81,7 +81,7 @@ def test_spark_engine(tmp_path: Path) -> None:
 
     import pyarrow.parquet as pq
 
-    from leadscore.batch.spark import run_spark, session
+    from leadscore.batch.spark.run import run_spark, session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

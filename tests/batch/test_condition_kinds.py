@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 
 from leadscore.batch import run_batch
-from leadscore.batch.dialects import DIALECTS, infer_schema, scoring_sql
-from leadscore.batch.pg_store import rescore_in_database
+from leadscore.bulk.in_database import rescore_in_database
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.result import Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import score_many
 from leadscore.model.spec import ScoringModel
+from leadscore.sql.dialects import DIALECTS, infer_schema, scoring_sql
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
-from tests.batch.test_pg_store import Pair, _fill, all_ids, assert_same, history, pure_rescore, result_rows
-from tests.batch.test_sql_postgres import _load
+from tests.bulk.test_in_database import Pair, _fill, all_ids, assert_same, history, pure_rescore, result_rows
+from tests.sql.test_dialects_postgres import _load
 from tests.store.conftest import FixedClock, fresh_database_url
 from tests.support.condition_kinds import AT, data, kinds, models_for, store_model
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadscore.batch import run_batch
-from leadscore.batch.duplicates import find_duplicates
-from leadscore.batch.engine import connect
-from leadscore.batch.sources import prepare
+from leadscore.batch.duckdb.duplicates import find_duplicates
+from leadscore.batch.duckdb.run import connect
+from leadscore.batch.duckdb.sources import prepare
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import parse_timestamp

@@ -119,7 +119,7 @@ def test_spark_refuses_numbers_outside_the_range(tmp_path: Path) -> None:
     import os
     import sys
 
-    from leadscore.batch.spark import run_spark, session
+    from leadscore.batch.spark.run import run_spark, session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -63,7 +63,7 @@ def spark() -> Iterator[Any]:
     pytest.importorskip("pyspark")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from leadscore.batch.spark import session
+    from leadscore.batch.spark.run import session
 
     s = session("local[2]")
     yield s
@@ -123,7 +123,7 @@ def _write_inputs(tmp_path: Path, leads: list[Lead], events: list[Event]) -> tup
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_spark_equals_pure_scorer(spark: Any, tmp_path: Path, suffix: str) -> None:
-    from leadscore.batch.spark import run_spark
+    from leadscore.batch.spark.run import run_spark
 
     model = parse_model(MODEL)
     leads, events = _data()
@@ -147,7 +147,7 @@ def test_spark_equals_pure_scorer(spark: Any, tmp_path: Path, suffix: str) -> No
 
 
 def test_spark_refuses_bad_stage_data(spark: Any, tmp_path: Path) -> None:
-    from leadscore.batch.spark import run_spark
+    from leadscore.batch.spark.run import run_spark
 
     model = parse_model(MODEL)
     leads = [Lead.of("ok", employees=10), Lead.of("bad", stage="nowhere")]
@@ -172,7 +172,7 @@ rules:
 
 def test_spark_evaluates_regexes_and_case_folding_with_the_pure_scorers_code(spark: Any, tmp_path: Path) -> None:
     """Predicates without exact Spark SQL run as pandas UDFs on the executors; no lead falls back."""
-    from leadscore.batch.spark import run_spark
+    from leadscore.batch.spark.run import run_spark
 
     model = parse_model(TEXT_MODEL)
     titles = ["Chief Revenue Officer", "cto of things", "directorate", "VP Sales", "İnşaat", "vice  president"]

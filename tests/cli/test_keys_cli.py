@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
 from leadscore.cli.main import app
-from leadscore.service import LeadService
-from leadscore.workspace import Workspace
 
 runner = CliRunner()
 

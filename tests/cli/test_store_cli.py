@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore.cli.main import app
-from leadscore.lifecycle.queue import sales_queue
+from leadscore.triggers.queue_order import sales_queue
 
 runner = CliRunner()
 
@@ -65,8 +65,8 @@ def math_sum(entries: list[dict[str, float]]) -> float:
 
 
 def test_queue_json_is_in_queue_order(workspace: Path) -> None:
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     run("ingest", "leads", "leads.csv")
     run("ingest", "events", "events.jsonl")
@@ -106,10 +106,10 @@ def test_stage_erase_export_and_model_plan(workspace: Path) -> None:
 
 
 def test_refresh_reports_a_lead_it_cannot_score_and_refreshes_the_others(workspace: Path) -> None:
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
     from leadscore.model import parse_model
-    from leadscore.service import LeadService
     from leadscore.store.models_repo import activate
-    from leadscore.workspace import Workspace
 
     model = "format: 1\nname: f\nrules:\n  - {id: v, on: page_view, points: 1}\nlifecycle:\n  stages: [lead, trial]\n"
     (workspace / "model.yaml").write_text(model)

@@ -42,9 +42,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
     from leadscore.demo import build_demo
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
 
     project = tmp_path_factory.mktemp("demo")
     build_demo(project, 300, seed=1)

@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
-from leadscore.service import LeadService
 from tests.dashboard.test_routes import signed_in
 
 ODD = ["acme.com/jane?x=1#top", "50% off & more", "Zoë/東京/actions"]

@@ -252,8 +252,8 @@ def test_a_forged_csrf_token_is_refused(browser: Any, site: Site) -> None:
 
 
 def test_the_demo_scores_with_a_trained_dimension_and_a_lead_page_explains_it(browser: Any, site: Site) -> None:
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(site.project))
     try:

@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from leadscore.app.service import LeadService
 from leadscore.dashboard.site import create_site
-from leadscore.service import LeadService
 from tests.analytics.conftest import MODEL
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from leadscore.cases.model_tests import default_cases_path, load_cases, run_cases
 from leadscore.domain import Result
 from leadscore.engine import score_many
 from leadscore.io import read_events, read_leads
-from leadscore.lifecycle.queue import sales_queue
 from leadscore.model import load_model
-from leadscore.model.testing import default_cases_path, load_cases, run_cases
+from leadscore.triggers.queue_order import sales_queue
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["shoe-shop", "b2b-saas"]

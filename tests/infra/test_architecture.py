@@ -48,9 +48,9 @@ def test_the_contracts_hold_on_an_unchanged_copy(project: Path) -> None:
         ("engine/_web.py", "import fastapi\n", "The library imports no web framework"),
         ("store/_web.py", "from starlette.requests import Request\n", "The library imports no web framework"),
         ("domain/_upward.py", "from leadscore.store import open_store\n", "Layers: a package imports only"),
-        ("model/_upward.py", "import leadscore.service\n", "Layers: a package imports only"),
-        ("store/_bulk.py", "import leadscore.batch.store_write\n", "No import cycles between the packages"),
-        ("batch/query.py", "from leadscore.store import tables\n", "The batch engine (files in, results out)"),
+        ("model/_upward.py", "import leadscore.app.service\n", "Layers: a package imports only"),
+        ("store/_bulk.py", "import leadscore.bulk.write\n", "No import cycles between the packages"),
+        ("sql/query.py", "from leadscore.store import tables\n", "The batch engine (files in, results out)"),
         ("predictive/_engine.py", "import sqlalchemy\n", "Predictive scoring creates no database engine"),
     ],
 )

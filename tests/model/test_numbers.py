@@ -43,7 +43,7 @@ def test_non_finite_cap_and_floor_are_model_errors(tmp_path: Path) -> None:
 
 
 def test_cases_files_refuse_non_finite_data(tmp_path: Path) -> None:
-    from leadscore.model.testing import CaseFileError, load_cases
+    from leadscore.cases.model_tests import CaseFileError, load_cases
 
     path = tmp_path / "cases.yaml"
     path.write_text(

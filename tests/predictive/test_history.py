@@ -139,8 +139,8 @@ def test_train_command_refuses_bad_history_options_clearly(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_the_store_gives_the_same_frame_as_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace, init_workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, init_workspace
 
     monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
     small = tmp_path / "gen"
@@ -166,8 +166,8 @@ def test_train_from_a_project_reads_its_store_and_says_what_is_wrong(
 ) -> None:
     """`--project` opens the workspace's store for the library (which is handed it); a folder that is no
     workspace and a store without events are refused in one line each."""
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace, init_workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, init_workspace
 
     monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
     args = ["train", "--outcome", "deal_won", "--out", str(tmp_path / "model.lsm"), "--project"]

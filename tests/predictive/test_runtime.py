@@ -120,8 +120,8 @@ def test_a_missing_artifact_names_the_dimension_and_the_file(tmp_path: Path) -> 
 def test_the_store_predicts_on_ingest_like_the_pure_scorer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
 
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace, init_workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, init_workspace
 
     monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
     init_workspace(tmp_path, (EXAMPLE / "model.yaml").read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.model import parse_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore, open_store
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]

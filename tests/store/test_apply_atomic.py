@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from leadscore.batch.pg_store import rescore_in_database
+from leadscore.app.maintenance import refresh
+from leadscore.app.service import LeadService
+from leadscore.bulk.in_database import rescore_in_database
 from leadscore.domain import Event, Lead
 from leadscore.model import parse_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.ingest import ingest_events
-from leadscore.store.maintenance import refresh
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import results, score_history
 from tests.store.conftest import FixedClock
@@ -84,9 +84,9 @@ def test_a_failed_apply_leaves_the_old_model_active_and_every_result_as_it_was(
     old = service.active_model()
     assert old is not None
     if path == "pure":
-        monkeypatch.setattr("leadscore.store.maintenance._bulk", lambda *a, **k: None)
+        monkeypatch.setattr("leadscore.app.maintenance._bulk", lambda *a, **k: None)
     if path == "adbc":
-        monkeypatch.setattr("leadscore.batch.store_write.ADBC_MIN_ROWS", 1)
+        monkeypatch.setattr("leadscore.bulk.write.ADBC_MIN_ROWS", 1)
     with store.write() as conn:
         for ddl in SQLITE_TRIGGERS if store.name == "sqlite" else POSTGRES_TRIGGERS:
             conn.exec_driver_sql(ddl)

@@ -20,13 +20,13 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from leadscore.batch.store import BatchRescored
-from leadscore.batch.store_export import Unsupported, export_store
-from leadscore.batch.store_write import write_rows
+from leadscore.app.maintenance import apply
+from leadscore.app.service import LeadService
+from leadscore.bulk.export import Unsupported, export_store
+from leadscore.bulk.rescore import BatchRescored
+from leadscore.bulk.write import write_rows
 from leadscore.model import parse_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore, StoreError, base, open_store, register_backend
-from leadscore.store.maintenance import apply
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import results, score_history
 from tests.batch.compare import differences

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.engine import ScoringDataError
 from leadscore.model import parse_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.models_repo import activate
 from tests.store.conftest import FixedClock

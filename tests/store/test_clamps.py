@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.batch.store import rescore_store
+from leadscore.app.maintenance import apply, refresh
+from leadscore.app.service import LeadService
+from leadscore.bulk.rescore import rescore_store
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model import parse_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
-from leadscore.store.maintenance import apply, refresh
 from leadscore.store.pipeline import Evaluator
 from tests.store.conftest import FixedClock
 from tests.support import thresholds

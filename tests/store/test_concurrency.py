@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import event_key
-from leadscore.service import LeadService
 from leadscore.store import LeadStore, open_store
 from leadscore.store.tables import events
 from tests.store.conftest import FixedClock

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import event_key
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.tables import events, results
 from tests.store.helpers import mismatches, random_events

@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
 from leadscore.engine.timeline import Timeline
 from leadscore.io import read_events
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.tables import events
 from tests.store.conftest import FixedClock
@@ -102,12 +102,12 @@ def test_identify_keeps_anonymous_events_whose_id_the_lead_also_has(
 def test_bulk_scoring_reads_merged_ids_as_the_pure_scorer_does(service: LeadService, store: LeadStore) -> None:
     """The batch engine (DuckDB on SQLite, in-database on PostgreSQL) reads a merged lead's events,
     two of them with the same id, as the pure scorer does."""
-    from leadscore.batch.store import score_store
+    from leadscore.app.maintenance import all_lead_batches, score_all
+    from leadscore.bulk.rescore import score_store
     from leadscore.model import parse_model
-    from leadscore.store.maintenance import all_lead_batches, score_all
     from leadscore.store.pipeline import Evaluator
     from tests.batch.compare import differences
-    from tests.batch.test_store import PLAN_MODEL
+    from tests.bulk.test_rescore import PLAN_MODEL
 
     service.ingest_leads([Lead.of("a", employees=500), Lead.of("b", employees=500)])
     service.ingest_events(
@@ -145,10 +145,10 @@ def test_every_engine_agrees_on_the_example_with_ids_reused_across_leads(
     repeat within a lead): the store, `score` (the pure scorer) and the batch engine agree."""
     import csv
 
+    from leadscore.app.maintenance import all_lead_batches
     from leadscore.batch import run_batch
     from leadscore.io import read_leads
     from leadscore.model import load_model
-    from leadscore.store.maintenance import all_lead_batches
     from tests.batch.compare import differences
     from tests.conftest import EXAMPLES
 

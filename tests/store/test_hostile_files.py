@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from typer.testing import CliRunner, Result
 
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
 from leadscore.cli.main import app
-from leadscore.service import LeadService
 from leadscore.store import open_store
 from leadscore.store.tables import events, leads, score_history
-from leadscore.workspace import Workspace
 from tests.batch.compare import same
 from tests.io.hostile_files import FORMATS, Sheet, sheets, write
 from tests.io.test_hostile_files import FAST

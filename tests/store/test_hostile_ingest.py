@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.io import DataFileError
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.tables import events, leads
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.engine import score
 from leadscore.io import read_events, read_leads
 from leadscore.io.limits import MAX_ID_CHARS
 from leadscore.model.loader import load_model
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.tables import aliases, models, outbox, stage_history
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService, ServiceError
 from leadscore.domain import Event, Lead
 from leadscore.io import DataFileError
-from leadscore.service import LeadService, ServiceError
 from leadscore.store import LeadStore
 from leadscore.store.tables import events, leads
 

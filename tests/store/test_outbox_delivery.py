@@ -90,8 +90,8 @@ def test_outbox_messages_are_delivered_retried_dead_lettered_and_redelivered(
 def test_redeliver_by_id_and_destination_touches_only_those(
     store_url: str, model_file: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
     gone = receiver.on("/gone", Reply(410))  # a permanent failure: dead at once, no retry

@@ -90,8 +90,8 @@ def test_one_run_sends_concurrently_within_its_bound(
 
 
 def _queued(store: LeadStore, n: int) -> list[str]:
-    from leadscore.lifecycle.triggers import TriggerFiring
     from leadscore.store.outbox_repo import enqueue
+    from leadscore.triggers.firings import TriggerFiring
 
     firings = [
         TriggerFiring(f"t{i}", f"l{i}", "crm", T0, "stage_changed", "lead", "mql", {"n": i}, f"trg_{i:04d}")

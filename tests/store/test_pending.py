@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.io import read_events, read_leads
-from leadscore.service import LeadService
 from leadscore.store import open_store
 from leadscore.store.tables import outbox, pending_rescore, results, score_history, stage_history
 from tests.store.conftest import BACKENDS, fresh_database_url

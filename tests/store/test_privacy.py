@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService, ServiceError
 from leadscore.domain import Event, Lead
-from leadscore.service import LeadService, ServiceError
 from leadscore.store import LeadStore
 from leadscore.store.tables import aliases, deliveries, events, leads, outbox
 from leadscore.webhooks.outbox import DeliveryAttempt

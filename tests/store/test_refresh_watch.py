@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from tests.store.helpers import mismatches
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
 from leadscore.engine.timeline import Timeline
 from leadscore.io import DataFileError
-from leadscore.lifecycle.queue import sales_queue
-from leadscore.service import LeadService
 from leadscore.store import LeadStore
 from leadscore.store.tables import events, metadata, models, outbox, score_history
+from leadscore.triggers.queue_order import sales_queue
 from tests.store.conftest import MODEL, FixedClock
 from tests.store.helpers import mismatches, random_events, random_leads
 
@@ -230,7 +230,7 @@ def test_manual_stage_and_outcomes_are_events(service: LeadService) -> None:
 
 
 def test_store_refuses_unmigrated_database(blank_url: str, model_file: Path) -> None:
-    from leadscore.service import ServiceError
+    from leadscore.app.service import ServiceError
     from leadscore.store import open_store
 
     raw = open_store(blank_url)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain.events import Event
 from leadscore.io import read_events, read_leads
-from leadscore.service import LeadService
 from leadscore.store import open_store
 from leadscore.store.tables import outbox
 

@@ -14,8 +14,8 @@ import pytest
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.engine import score
-from leadscore.lifecycle.triggers import detect_triggers
 from leadscore.model import parse_model
+from leadscore.triggers.firings import detect_triggers
 from leadscore.webhooks import (
     Destination,
     MemoryOutbox,

@@ -13,7 +13,7 @@ from leadscore.app.errors import InvalidInput
 from leadscore.domain import Event, Result
 
 if TYPE_CHECKING:
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
 
 ACTIONS = ("accepted", "rejected", "disqualified", "opportunity", "won", "lost")
 MAX_REASON = 500

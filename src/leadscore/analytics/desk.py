@@ -16,8 +16,8 @@ from leadscore.app.errors import NotFound
 from leadscore.domain import Result
 
 if TYPE_CHECKING:
-    from leadscore.service import LeadService
-    from leadscore.store.maintenance import Plan
+    from leadscore.app.maintenance import Plan
+    from leadscore.app.service import LeadService
 
 
 @dataclass(frozen=True)

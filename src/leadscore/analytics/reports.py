@@ -15,7 +15,7 @@ from leadscore.analytics.triggers import TriggersReport, triggers_report
 from leadscore.domain.timeutil import to_iso
 
 if TYPE_CHECKING:
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
 
 TITLES = {
     "funnel": "Funnel",

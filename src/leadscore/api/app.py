@@ -29,8 +29,8 @@ from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
 from leadscore.app.rescorer import RescoreWorker
-from leadscore.service import LeadService
-from leadscore.workspace import Workspace
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -10,7 +10,7 @@ import base64
 import threading
 import time
 
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
 from leadscore.store.api_keys import GRANTS, SCOPES, KeyInfo, verify_token
 from leadscore.store.base import LeadStore
 

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from leadscore.api.auth import KeyCache, KeyInfo, token_from_header
 from leadscore.api.limits import RateLimiter
 from leadscore.api.settings import ApiSettings
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lsk_...`")
 query_key = APIKeyQuery(name="key", auto_error=False, description="An intake key, for `navigator.sendBeacon`")

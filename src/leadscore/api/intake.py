@@ -23,8 +23,8 @@ from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.schemas import EventIn, IngestReport, Rejected
 from leadscore.app.committer import Committed, GroupCommitter
 from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.service import LeadService
 from leadscore.domain import Event
-from leadscore.service import LeadService
 from leadscore.store.ingest import BatchOutcome, event_problems
 
 GROUPED_MAX = 1000  # larger requests are big enough batches on their own

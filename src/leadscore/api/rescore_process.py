@@ -55,8 +55,8 @@ class RescoreProcess:
 
 def _serve_queue(root: str, poll_s: float, limit: int, wake: Any, closed: Any, ready: Any, parent: int) -> None:
     """The rescoring process: drain until the server closes it or is gone."""
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(root))
     try:

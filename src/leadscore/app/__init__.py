@@ -1,4 +1,4 @@
 """The application layer under the CLI, the API and the dashboard: typed results and error classes.
 
-The facade itself is `leadscore.service.LeadService`.
+The facade itself is `leadscore.app.service.LeadService`.
 """

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class LeadService(Protocol):
-    """What the committer needs of `leadscore.service.LeadService` (which builds on app/, so it is not
+    """What the committer needs of `leadscore.app.service.LeadService` (which builds on app/, so it is not
     imported here)."""
 
     @property

@@ -11,7 +11,7 @@ from leadscore.store import api_keys
 from leadscore.store.api_keys import KeyInfo
 from leadscore.store.base import LeadStore
 
-log = logging.getLogger("leadscore.service")
+log = logging.getLogger("leadscore.app.service")
 
 
 class ApiKeys:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class Drains(Protocol):
-    """What the worker needs of `leadscore.service.LeadService`."""
+    """What the worker needs of `leadscore.app.service.LeadService`."""
 
     def drain_pending(self, limit: int = DRAIN_LEADS) -> Drained: ...
 

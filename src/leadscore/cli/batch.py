@@ -92,7 +92,7 @@ def batch(
     try:
         with err.status(f"scoring with {engine.value}..."):
             if engine is Engine.spark:
-                from leadscore.batch.spark import SparkUnavailable, run_spark
+                from leadscore.batch.spark.run import SparkUnavailable, run_spark
 
                 try:
                     stats = run_spark(m, leads, events, when, out)
@@ -134,10 +134,10 @@ def sql(
 
     require("batch", "`leadscore sql`")
     from leadscore.batch import NotExpressible
-    from leadscore.batch.dialects import header, scoring_sql
     from leadscore.cli.core import _at, _load
     from leadscore.cli.output import emit, fail
     from leadscore.domain.timeutil import to_micros
+    from leadscore.sql.dialects import header, scoring_sql
 
     m = _load(model)
     if bool(m.predictive_dimensions()):

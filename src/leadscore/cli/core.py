@@ -210,8 +210,8 @@ def test(
     ] = None,
 ) -> None:
     """Run a model's test cases (lead, events, time, expected score / labels / stage) and show a diff."""
+    from leadscore.cases.model_tests import CaseFileError, default_cases_path, load_cases, run_cases
     from leadscore.cli.output import cases_report, fail
-    from leadscore.model.testing import CaseFileError, default_cases_path, load_cases, run_cases
 
     m = _load(model)
     where = cases if cases is not None else default_cases_path(model)
@@ -259,7 +259,7 @@ def demo(
     from rich.markdown import Markdown
 
     from leadscore.cli import output
-    from leadscore.lifecycle.queue import sales_queue
+    from leadscore.triggers.queue_order import sales_queue
 
     root = _example_dir(DEMO_EXAMPLE)
     m = _load(root / "model.yaml")
@@ -302,10 +302,10 @@ def _serve_demo(folder: Path, n_leads: int, port: int, rebuild: bool) -> None:
     import os
     import shutil
 
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
     from leadscore.cli import output
     from leadscore.demo import build_demo
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace
 
     store = folder / "leadscore.db"
     if rebuild or not store.exists():

@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from leadscore.cases.model_tests import CaseOutcome
 from leadscore.domain import Result, to_iso
-from leadscore.lifecycle.queue import sales_queue
-from leadscore.model.testing import CaseOutcome
+from leadscore.triggers.queue_order import sales_queue
 
 # soft_wrap: messages stay on one line (tables still fit the width); highlight off: data is shown as it is
 # Piped output (a file, a pager, CI logs) gets room for the queue table instead of the 80 columns of a dumb

@@ -28,8 +28,8 @@ from leadscore.cli.predictive_tables import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leadscore.app.service import LeadService
     from leadscore.predictive.training import TrainingResult
-    from leadscore.service import LeadService
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
@@ -184,10 +184,10 @@ def _train_history(
 
 def _project_service(project: Path) -> LeadService:
     """The service of the workspace at `project`, whose store training from history reads."""
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, WorkspaceError
     from leadscore.predictive.errors import DataError
-    from leadscore.service import LeadService
     from leadscore.store import StoreError
-    from leadscore.workspace import Workspace, WorkspaceError
 
     try:
         return LeadService.from_workspace(Workspace.load(project))

@@ -30,8 +30,8 @@ def serve(
     require("server", "`leadscore serve`")  # named, not a traceback, when the extra is missing
     import uvicorn
 
-    from leadscore.service import LeadService
-    from leadscore.workspace import Workspace, WorkspaceError
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace, WorkspaceError
 
     try:
         ws = Workspace.find(project)

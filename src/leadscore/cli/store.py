@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from leadscore.cli.output import err, out
 
 if TYPE_CHECKING:
-    from leadscore.service import LeadService
+    from leadscore.app.service import LeadService
 
 
 ProjectOpt = Annotated[
@@ -45,13 +45,13 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from leadscore._extras import MissingExtra, available
+    from leadscore.app.service import ServiceError
+    from leadscore.app.workspace import WorkspaceError
     from leadscore.engine.errors import ScoringDataError
     from leadscore.io.errors import DataFileError
     from leadscore.model.errors import ModelError
-    from leadscore.service import ServiceError
     from leadscore.store.base import StoreError
     from leadscore.webhooks.errors import WebhookError
-    from leadscore.workspace import WorkspaceError
 
     errors: list[type[BaseException]] = [
         ServiceError,
@@ -74,9 +74,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def _service(project: Path | None, at: str | None = None) -> Iterator[LeadService]:
     """The workspace's service; library errors become a red message and exit code 2."""
     try:
+        from leadscore.app.service import LeadService
+        from leadscore.app.workspace import Workspace
         from leadscore.domain.timeutil import parse_timestamp
-        from leadscore.service import LeadService
-        from leadscore.workspace import Workspace
 
         clock: Callable[[], datetime] | None = None
         if at is not None:
@@ -121,7 +121,7 @@ def init(
     """Create a workspace: leadscore.yaml, an example model, and the store (SQLite by default)."""
     from importlib.resources import files
 
-    from leadscore.workspace import init_workspace
+    from leadscore.app.workspace import init_workspace
 
     try:
         init_workspace(
@@ -217,7 +217,7 @@ def refresh(
             _say(f"{done.leads} leads re-evaluated, {done.changed} changed, {len(done.firings)} triggers")
             _report_failed(done)
             return
-        from leadscore.workspace import Workspace
+        from leadscore.app.workspace import Workspace
 
         every = interval or Workspace.find(project).settings.refresh_interval_s
 

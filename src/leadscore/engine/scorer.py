@@ -19,11 +19,11 @@ from leadscore.domain.result import BreakdownEntry, PlaybookMatch, Result, Stage
 from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.horizon import DAY_US, collect, next_change
+from leadscore.engine.lifecycle_replay import CompiledLifecycle
 from leadscore.engine.predictors import Prediction, Predictor
 from leadscore.engine.rules import CompiledRule, compile_rule
 from leadscore.engine.spans import SpanModel
 from leadscore.engine.timeline import Timeline
-from leadscore.lifecycle.replay import CompiledLifecycle
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 

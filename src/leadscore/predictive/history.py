@@ -1,7 +1,7 @@
 """Training from history: snapshots of every lead at regular times, point-in-time features, a future label.
 
 The frame is built in DuckDB (`snapshots.build_training_frame`) from the `ls_events` / `ls_leads` views
-of `leadscore.predictive.sources`, optionally joined with the rule model's dimensions at each snapshot,
+of `leadscore.predictive.history_sources`, optionally joined with the rule model's dimensions at each snapshot,
 then trained with the same `train` as a flat table, split by snapshot time. What prediction needs to
 rebuild the features (the FeatureSpec, the rule model) is stored in the artifact's metadata.
 """
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from leadscore.domain.timeutil import from_micros
 from leadscore.predictive.errors import DataError
+from leadscore.predictive.history_sources import EVENTS, LEADS
 from leadscore.predictive.pointintime import DAY_US, FeatureSpec, infer_spec
 from leadscore.predictive.snapshots import build_training_frame, describe, snapshot_times
-from leadscore.predictive.sources import EVENTS, LEADS
 
 if TYPE_CHECKING:
     import duckdb
@@ -177,7 +177,7 @@ def connect_history(
     (and closes: everything is read into the connection before this returns)."""
     import duckdb
 
-    from leadscore.predictive.sources import register_files, register_store
+    from leadscore.predictive.history_sources import register_files, register_store
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

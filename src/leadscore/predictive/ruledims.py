@@ -15,7 +15,7 @@ from leadscore.domain.events import Event
 from leadscore.domain.timeutil import from_micros
 from leadscore.engine.timeline import Timeline
 from leadscore.predictive.errors import DataError
-from leadscore.predictive.sources import EVENTS, LEADS
+from leadscore.predictive.history_sources import EVENTS, LEADS
 
 if TYPE_CHECKING:
     import duckdb

@@ -2,7 +2,7 @@
 
 One SQLAlchemy Core code path serves both databases; a backend only says how to connect, how to
 take write locks, and how to write "insert, ignoring duplicates" / "upsert" in its dialect. What
-the bulk paths (`leadscore.batch.store_*`, `leadscore.batch.pg_store`) may do with a database is
+the bulk paths (`leadscore.bulk`, `leadscore.bulk.in_database`) may do with a database is
 the backend's to declare too (`bulk`, `in_database_rescore`, the `json_*` SQL, `load_temp`): they
 ask the backend, never its name, so a backend that declares nothing gets the pure path and an
 error naming it, never another database's SQL.
@@ -45,7 +45,7 @@ class LeadStore(ABC):
     """The batch engine may export this store and write results back in bulk (the `json_*` SQL,
     `load_temp` and `drop_temp` below are defined)."""
     in_database_rescore: ClassVar[bool] = False
-    """The batch scoring query runs inside this database (`leadscore.batch.pg_store`)."""
+    """The batch scoring query runs inside this database (`leadscore.bulk.in_database`)."""
     copy_export: ClassVar[bool] = False
     """Query results leave the database through `COPY ... TO STDOUT` (CSV) rather than the driver's cursor."""
     temp_rows_ordered: ClassVar[bool] = False

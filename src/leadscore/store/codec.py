@@ -41,7 +41,7 @@ def event_of(row: Mapping[Any, Any]) -> Event:
 
 
 def queue_rank(result: Result) -> int:
-    """Playbook priority first, then playbooks without one, then no playbook (lifecycle/queue.py)."""
+    """Playbook priority first, then playbooks without one, then no playbook (triggers/queue_order.py)."""
     if result.playbook is None:
         return NO_PLAYBOOK_RANK
     if result.playbook.priority is None:

@@ -37,7 +37,7 @@ def model_history(conn: Connection) -> list[StoredModel]:
 def activation(store: LeadStore, model: ScoringModel, source: str, now: int) -> list[sa.Executable]:
     """The statements that make `model` the active version (kept as text, exactly as written); the
     others stay as history. Statements rather than a function of a connection, so that a bulk writer
-    with a connection of its own (`batch.store_write`) runs them in its transaction too."""
+    with a connection of its own (`bulk.write`) runs them in its transaction too."""
     version = model_version(model)
     row = {"version": version, "name": model.name, "source": source, "applied_at": now, "active": True}
     upsert = store.insert(models).values(row)

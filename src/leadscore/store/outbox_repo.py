@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain.timeutil import from_micros, to_micros
-from leadscore.lifecycle.triggers import TriggerFiring
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import deliveries, outbox
+from leadscore.triggers.firings import TriggerFiring
 from leadscore.webhooks.outbox import DeliveryAttempt, OutboxMessage
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"

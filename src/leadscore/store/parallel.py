@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from leadscore.domain import Event, Lead, Result
 from leadscore.domain.timeutil import from_micros
-from leadscore.lifecycle.triggers import TriggerFiring
 from leadscore.model.spec import ScoringModel
+from leadscore.triggers.firings import TriggerFiring
 
 # Below this many leads a batch is scored in the writing process: shipping it costs more than it saves.
 MIN_PARALLEL_LEADS = 200

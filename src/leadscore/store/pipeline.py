@@ -20,7 +20,6 @@ from leadscore.engine import Scorer
 from leadscore.engine.errors import ScoringDataError
 from leadscore.engine.predictors import Predictor
 from leadscore.engine.timeline import Timeline
-from leadscore.lifecycle.triggers import TriggerFiring, detect_triggers
 from leadscore.model.spec import ScoringModel, Trigger
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_of
@@ -29,6 +28,7 @@ from leadscore.store.leads_repo import load_leads
 from leadscore.store.outbox_repo import enqueue
 from leadscore.store.parallel import MIN_PARALLEL_LEADS, Outcome, ScoringPool, job
 from leadscore.store.results_repo import load_result_rows, save_results
+from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 DAY_US = 86_400_000_000
 

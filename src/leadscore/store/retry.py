@@ -1,7 +1,7 @@
 """Running a unit of work again when the database asks for it (a lock timeout, a deadlock).
 
 One copy of the policy for every writer of a store: `LeadStore.transact` in this process and the
-bulk writer program (`leadscore.batch.adbc_writer`), which runs in a process of its own.
+bulk writer program (`leadscore.bulk.adbc_writer`), which runs in a process of its own.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Webhook delivery of trigger firings: Standard Webhooks signatures, an outbox, retries, dead letters.
 
-Typical use: detect firings (`leadscore.lifecycle.triggers.detect_triggers`), turn them into outbox
+Typical use: detect firings (`leadscore.triggers.firings.detect_triggers`), turn them into outbox
 messages (`messages_for`) in the same transaction as the change, and run
 `WebhookDispatcher.deliver_due()` periodically.
 """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from leadscore.lifecycle.triggers import TriggerFiring
+from leadscore.triggers.firings import TriggerFiring
 
 MessageStatus = Literal["pending", "delivered", "dead"]
 AttemptOutcome = Literal["delivered", "retry", "dead"]

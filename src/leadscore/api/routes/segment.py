@@ -19,7 +19,7 @@ from leadscore.api.problems import Refused
 from leadscore.api.schemas import IngestReport, Rejected
 from leadscore.api.segment import Batch, Call, Policy, map_calls
 from leadscore.app.errors import NotFound
-from leadscore.service import LeadService
+from leadscore.app.service import LeadService
 from leadscore.store.api_keys import KeyInfo
 
 router = APIRouter(prefix="/v1/segment", tags=["segment"])

@@ -1,0 +1,507 @@
+"""The facade that the CLI, the REST API and the dashboard use: one object, no business logic at the edges.
+
+`LeadService` holds a store, the active model and a clock. Everything that changes a lead goes
+through a method here, which runs the change and its rescoring in one transaction (see
+leadscore.store.pipeline), so every interface gets the same real-time guarantees.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadscore.app import maintenance, readers
+from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
+from leadscore.app.keys import ApiKeys
+from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
+from leadscore.app.results import Account, Explanation, Export, History, LeadView, ScoredLead, ScorePoint
+from leadscore.app.workspace import Workspace
+from leadscore.domain import Event, Lead, Result, utc_now
+from leadscore.domain.numbers import bad_numbers
+from leadscore.domain.timeutil import to_micros
+from leadscore.model import ScoringModel, load_model, model_version, parse_model
+from leadscore.model.loader import read_model_text
+from leadscore.store import files, pending, privacy, queries
+from leadscore.store.base import LeadStore, open_store
+from leadscore.store.identity import merge_into
+from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
+from leadscore.store.migrate import current_revision, head_revision
+from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
+from leadscore.store.outbox_repo import SqlOutboxRepository
+from leadscore.store.pipeline import Evaluator, Rescored
+from leadscore.store.tables import models as models_table
+
+Clock = Callable[[], datetime]
+SALES_OUTCOMES = {
+    "accepted": "sales_accepted",
+    "rejected": "sales_rejected",
+    "opportunity": "opportunity_created",
+    "won": "deal_won",
+    "lost": "deal_lost",
+}
+
+
+__all__ = [
+    "Applied",
+    "Conflict",
+    "InvalidInput",
+    "LeadService",
+    "NoActiveModel",
+    "NotFound",
+    "NotMigrated",
+    "ServiceError",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
+    """The files' rule (`io.convert`) for items handed over directly: nothing is stored when a value
+    is NaN, infinite or beyond +-2**53 (`domain.numbers`)."""
+    for name, value in values.items():
+        for path, problem in bad_numbers(value, name):
+            raise InvalidInput(f"{what}: {path}: {problem}", field=path)
+
+
+@dataclass
+class Applied:
+    version: str
+    previous: str | None
+    rescored: Rescored
+
+
+class LeadService(ApiKeys):
+    """One store, the active model, a clock. Safe to share between threads (an API server's requests):
+    the evaluator is built and swapped under a lock, and every change runs in its own transaction."""
+
+    def __init__(
+        self,
+        store: LeadStore,
+        *,
+        model_path: str | Path | None = None,
+        clock: Clock = utc_now,
+        destinations: Callable[[], dict[str, Any]] | None = None,
+        batch_size: int = 10_000,
+        workers: int = 0,
+    ) -> None:
+        self.store = store
+        self.workers = workers  # scoring processes for large batches (leadscore.store.parallel); 0: none
+        self.model_path = Path(model_path) if model_path else None
+        self.clock = clock
+        self._destinations = destinations or dict
+        self.batch_size = batch_size
+        self._evaluator: Evaluator | None = None
+        self._lock = threading.RLock()
+        # Evaluators replaced by `apply_model`: requests in flight may still hold them, so they are
+        # closed with the service, not at the swap.
+        self._retired: list[Evaluator] = []
+
+    @classmethod
+    def from_workspace(cls, workspace: Workspace, clock: Clock = utc_now) -> LeadService:
+        return cls(
+            open_store(workspace.database_url),
+            model_path=workspace.model_path,
+            clock=clock,
+            destinations=workspace.destinations,
+            batch_size=workspace.settings.batch_size,
+            workers=workspace.settings.workers,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for evaluator in [*self._retired, *([self._evaluator] if self._evaluator else [])]:
+                evaluator.close()
+            self._retired.clear()
+            self._evaluator = None
+        self.store.dispose()
+
+    def now(self, at: datetime | None = None) -> datetime:
+        return at if at is not None else self.clock()
+
+    def now_us(self, at: datetime | None = None) -> int:
+        return to_micros(self.now(at))
+
+    def _micros_clock(self, at: datetime | None) -> Callable[[], int]:
+        if at is None:
+            return self.now_us
+        fixed = to_micros(at)
+        return lambda: fixed
+
+    # -- schema and model ---------------------------------------------------------------------------
+    def upgrade(self) -> StoredModel | None:
+        """Migrate the store to the latest schema; register the workspace model if none is active."""
+        self.store.upgrade()
+        return self.active_model()
+
+    def check_schema(self) -> None:
+        if current_revision(self.store.engine) != head_revision():
+            raise NotMigrated("the store is not at the latest schema: run `leadscore db upgrade`")
+
+    _check_schema = check_schema
+
+    def active_model(self) -> StoredModel | None:
+        with self.store.read() as conn:
+            found = active_model(conn)
+        if found is None and self.model_path is not None:
+            model = load_model(self.model_path)
+            text = self.model_path.read_text(encoding="utf-8")
+            with self.store.write() as conn:
+                activate(self.store, conn, model, text, self.now_us())
+            log.info("registered model %s from %s", model.name, self.model_path)
+            with self.store.read() as conn:
+                found = active_model(conn)
+        return found
+
+    @property
+    def evaluator(self) -> Evaluator:
+        current = self._evaluator
+        if current is not None:
+            return current
+        with self._lock:
+            if self._evaluator is None:
+                self.check_schema()
+                stored = self.active_model()
+                if stored is None:
+                    raise NoActiveModel("no active model: give a model file or run `leadscore model apply FILE`")
+                self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+            return self._evaluator
+
+    def current_evaluator(self) -> Evaluator:
+        """The evaluator of the store's active model, rebuilt when another process (an API worker, the
+        CLI) applied a new one since; every write path asks for it, at the cost of one small read."""
+        evaluator = self.evaluator
+        with self.store.read() as conn:
+            version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
+        # the store names a model by its fingerprint; the evaluator's version also covers its artifacts
+        if version is None or version == evaluator.scorer.model_version:
+            return evaluator
+        with self._lock:
+            if self._evaluator is evaluator:
+                stored = self.active_model()
+                if stored is not None:
+                    self._retired.append(evaluator)
+                    self._evaluator = self._evaluator_for(stored.load(), self.model_path)
+                    log.info("model %s@%s applied elsewhere; scoring with it now", stored.name, stored.version)
+            return self._evaluator or evaluator
+
+    def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
+        """Predictive dimensions need their trained artifacts, which lie next to the model file."""
+        if not model.predictive_dimensions():
+            return Evaluator(model, fire_triggers=fire_triggers, workers=self.workers)
+        from leadscore._extras import require
+
+        require("predictive", "a model with predictive dimensions")
+        from leadscore.predictive.runtime import load_predictors
+
+        base = Path(path).parent if path is not None else Path.cwd()
+        return Evaluator(model, fire_triggers=fire_triggers, predictors=load_predictors(model, base))
+
+    @property
+    def model(self) -> ScoringModel:
+        return self.evaluator.model
+
+    def models(self) -> list[StoredModel]:
+        with self.store.read() as conn:
+            return model_history(conn)
+
+    # -- ingest -------------------------------------------------------------------------------------
+    def ingest_events(
+        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False
+    ) -> BatchOutcome:
+        """Store events and rescore their leads at once; events already stored change nothing.
+
+        With `defer`, the events are stored (durably) and their leads queued for rescoring, which
+        `drain_pending` (the API's rescoring worker) does later: `lead()` says `current: false` meanwhile.
+        """
+        for i, event in enumerate(events):
+            _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
+        evaluator, now = self.current_evaluator(), self._micros_clock(at)
+        total = BatchOutcome()
+        for start in range(0, len(events), self.batch_size):
+            part = events[start : start + self.batch_size]
+            total.add(ingest_events(self.store, evaluator, part, now, defer=defer))
+        return total
+
+    def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
+        """Rescore up to `limit` leads queued by deferred ingests (the longest-waiting first), in one
+        transaction; `taken` is 0 when nothing was queued."""
+        return pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+
+    def backlog(self) -> pending.Backlog:
+        """How many leads wait for rescoring, and since when the oldest does."""
+        with self.store.read() as conn:
+            return pending.backlog(conn)
+
+    def ingest_leads(self, leads: Sequence[Lead], source: str = "api", at: datetime | None = None) -> BatchOutcome:
+        """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
+        for lead in leads:
+            _refuse_bad_numbers(f"lead {lead.id!r}", lead.attributes)
+        return ingest_leads(self.store, self.current_evaluator(), leads, self._micros_clock(at), source)
+
+    def ingest_events_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
+        options.setdefault("batch_size", self.batch_size)
+        evaluator = self.current_evaluator()
+        return files.ingest_events_file(self.store, evaluator, path, self._micros_clock(at), **options)
+
+    def ingest_leads_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
+        options.setdefault("batch_size", self.batch_size)
+        evaluator = self.current_evaluator()
+        return files.ingest_leads_file(self.store, evaluator, path, self._micros_clock(at), **options)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def set_stage(self, lead_id: str, stage: str, at: datetime | None = None) -> Result:
+        """A manual move, recorded as a `stage_set` event like any other."""
+        model = self.model
+        stages = model.lifecycle.all_stages() if model.lifecycle else []
+        if stage not in stages:
+            raise InvalidInput(
+                f"stage {stage!r} names no stage of the model ({', '.join(stages) or 'no lifecycle'})", field="stage"
+            )
+        return self._record(lead_id, "stage_set", at, stage=stage)
+
+    def record_outcome(self, lead_id: str, outcome: str, at: datetime | None = None, **properties: Any) -> Result:
+        """A sales outcome (accepted, rejected, opportunity, won, lost), recorded as an event."""
+        if outcome not in SALES_OUTCOMES:
+            raise InvalidInput(
+                f"unknown outcome {outcome!r} (expected one of {', '.join(SALES_OUTCOMES)})", field="outcome"
+            )
+        return self._record(lead_id, SALES_OUTCOMES[outcome], at, **properties)
+
+    def _record(self, lead_id: str, type_: str, at: datetime | None, **properties: Any) -> Result:
+        when = self.now(at)
+        person = self.person(lead_id)  # a merged or identified id records on the lead that holds it
+        self.ingest_events([Event.of(lead_id, type_, when, **properties)], at=at)
+        found = self.result(person)
+        assert found is not None
+        return found
+
+    def merge(self, keep: str, other: str, at: datetime | None = None) -> Result:
+        """Two leads are one person: everything of `other` moves to `keep`, which is rescored."""
+        if keep == other:
+            raise Conflict(f"cannot merge lead {keep!r} into itself", field="other")
+        self.require_lead(keep)
+        self.require_lead(other)
+        evaluator, now = self.evaluator, self._micros_clock(at)
+
+        def work(conn: Any) -> None:
+            when = now()
+            self.store.lock_leads(conn, sorted([keep, other]))
+            if merge_into(self.store, conn, keep, other, when, f"merge:{other}"):
+                evaluator.rescore(self.store, conn, [keep], when, f"merge:{other}")
+
+        self.store.transact(work)
+        log.info("merged lead %s into %s", other, keep)
+        found = self.result(keep)
+        assert found is not None
+        return found
+
+    # -- time ---------------------------------------------------------------------------------------
+    def refresh(self, at: datetime | None = None) -> Rescored:
+        """Apply time-driven changes (decay, windows, absence) to the leads that can have changed."""
+        return maintenance.refresh(self.store, self.evaluator, self._micros_clock(at))
+
+    def watch(self, interval_s: float, on_pass: Callable[[Rescored], None], stop: Callable[[], bool]) -> None:
+        """Refresh every `interval_s` seconds until `stop()` says so (for deployments without cron)."""
+        while not stop():
+            on_pass(self.refresh())
+            deadline = time.monotonic() + interval_s
+            while time.monotonic() < deadline and not stop():
+                time.sleep(min(0.5, interval_s))
+
+    # -- reading ------------------------------------------------------------------------------------
+    def require_lead(self, lead_id: str) -> None:
+        with self.store.read() as conn:
+            if queries.lead_row(conn, lead_id) is None:
+                raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+
+    def result(self, lead_id: str) -> Result | None:
+        with self.store.read() as conn:
+            return queries.result(conn, lead_id)
+
+    def queue(self, limit: int | None = None) -> list[ScoredLead]:
+        """Results in sales-queue order (playbook priority, score, lead id)."""
+        with self.store.read() as conn:
+            return [ScoredLead.of(r) for r in queries.queue(conn, limit)]
+
+    def lead(self, lead_id: str, at: datetime | None = None) -> LeadView:
+        """The lead's attributes and stored result, and whether that result is current at `at`.
+
+        `current` is false while events stored by a deferred ingest wait for rescoring (`pending`), and
+        once the result's next time-driven change (decay, windows) is due and `refresh` has not run since.
+        """
+        with self.store.read() as conn:
+            row = queries.lead_row(conn, lead_id)
+            found = readers.result_row(conn, lead_id) if row is not None else None
+            waiting = row is not None and pending.is_pending(conn, lead_id)
+        if row is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.lead_view(row, found, self.now_us(at), waiting)
+
+    def list_leads(
+        self, filters: LeadFilter | None = None, sort: Sort = "score_desc", limit: int = 50, cursor: str | None = None
+    ) -> LeadPage:
+        with self.store.read() as conn:
+            return list_leads(conn, filters or LeadFilter(), sort, limit, cursor)
+
+    def explain(self, lead_id: str, last_events: int = 10) -> Explanation:
+        """Why the lead (or the lead a merged / identified id belongs to) has its score."""
+        with self.store.read() as conn:
+            person = privacy.person(conn, lead_id)
+            found = readers.explanation(conn, person, last_events) if person is not None else None
+        if found is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return found
+
+    def score_history(self, lead_id: str) -> list[ScorePoint]:
+        return self.history(lead_id).score_history
+
+    def history(self, lead_id: str) -> History:
+        self.require_lead(lead_id)
+        with self.store.read() as conn:
+            return readers.history(conn, lead_id)
+
+    def accounts(self, account: str | None = None, at: datetime | None = None) -> list[Account]:
+        scorer = self.evaluator.scorer
+        with self.store.read() as conn:
+            return readers.accounts(conn, scorer, self.now_us(at), account)
+
+    # -- model changes ------------------------------------------------------------------------------
+    def _candidate(self, path: str | Path) -> tuple[ScoringModel, str]:
+        if not Path(path).is_file():
+            raise NotFound(f"{path}: model file not found", field="file")
+        text = read_model_text(path)
+        return parse_model(text, source=str(path)), text
+
+    def plan_model(self, path: str | Path, top: int = 10, at: datetime | None = None) -> maintenance.Plan:
+        """What the new model would change on today's data, without writing anything."""
+        model, _ = self._candidate(path)
+        return self.plan_parsed(model, path, top, at)
+
+    def plan_parsed(
+        self, model: ScoringModel, path: str | Path | None, top: int = 10, at: datetime | None = None
+    ) -> maintenance.Plan:
+        self.check_schema()
+        evaluator = self._evaluator_for(model, path)
+        try:
+            return maintenance.plan(self.store, evaluator, self.now_us(at), top)
+        finally:
+            evaluator.close()
+
+    def apply_model(self, path: str | Path, quiet: bool = False, at: datetime | None = None) -> Applied:
+        """Activate the new model (the old one stays in history) and rescore every lead under it, as
+        one transaction: if rescoring fails, the old model stays active and no result changed."""
+        model, text = self._candidate(path)
+        return self.apply_parsed(model, text, path, quiet, at)
+
+    def apply_parsed(
+        self, model: ScoringModel, text: str, path: str | Path | None, quiet: bool = False, at: datetime | None = None
+    ) -> Applied:
+        """Activate a parsed model; the evaluator swap is atomic for requests running beside it."""
+        previous = self.active_model()
+        self.check_schema()
+        clock = self._micros_clock(at)
+        evaluator = self._evaluator_for(model, path, fire_triggers=not quiet)
+        try:
+            statements = activation(self.store, model, text, clock())
+            done = maintenance.apply(self.store, evaluator, clock, activation=statements)
+        finally:
+            evaluator.close()
+        # requests running beside the apply finish on the evaluator they took; new ones get the new one
+        with self._lock:
+            if self._evaluator is not None:
+                self._retired.append(self._evaluator)
+            self._evaluator = self._evaluator_for(model, path)
+        version = model_version(model)
+        log.info("model %s@%s active; %d leads rescored", model.name, version, done.leads)
+        return Applied(version, previous.version if previous else None, done)
+
+    # -- privacy ------------------------------------------------------------------------------------
+    def person(self, lead_id: str) -> str:
+        """The lead holding `lead_id`'s data (itself, or the lead a merge or identify folded it into)."""
+        with self.store.read() as conn:
+            found = privacy.person(conn, lead_id)
+        if found is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return found
+
+    def erase(self, lead_id: str) -> dict[str, int]:
+        """Remove the person: the lead (or the lead a merged / identified id belongs to), its events,
+        aliases, results, history, outbox rows and delivery log; the deleted rows are overwritten
+        in SQLite's files at once."""
+
+        def work(conn: Any) -> dict[str, int]:
+            found = privacy.person(conn, lead_id)
+            if found is None:
+                raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+            return privacy.erase(self.store, conn, found)
+
+        counts = self.store.transact(work)
+        self.store.scrub()
+        log.info("erased lead %s", lead_id)
+        return counts
+
+    def export(self, lead_id: str) -> Export:
+        """Everything held about the person `lead_id` is (or was merged into)."""
+        with self.store.read() as conn:
+            kept = privacy.person(conn, lead_id)
+            found = privacy.export(conn, kept) if kept is not None else None
+        if found is None:
+            raise NotFound(f"no lead {lead_id!r}", field="lead_id")
+        return readers.export(found)
+
+    # -- triggers -----------------------------------------------------------------------------------
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self.store)
+
+    def destinations(self) -> dict[str, Any]:
+        return self._destinations()
+
+    def deliver_webhooks(
+        self, limit: int = 100, client: Any = None, concurrency: int | None = None, at: datetime | None = None
+    ) -> Any:
+        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered).
+
+        Messages are claimed first, so runs that overlap never send the same message; up to
+        `concurrency` requests are in flight at once (default: the dispatcher's)."""
+        import httpx
+
+        from leadscore.webhooks import WebhookDispatcher
+
+        own = client is None
+        http = client or httpx.Client()
+        clock = (lambda: at) if at is not None else self.clock
+        try:
+            from leadscore.webhooks.dispatcher import DEFAULT_CONCURRENCY
+
+            dispatcher = WebhookDispatcher(
+                self._destinations(),
+                self.outbox(),
+                http,
+                clock=clock,
+                concurrency=concurrency if concurrency is not None else DEFAULT_CONCURRENCY,
+            )
+            return dispatcher.deliver_due(clock(), limit=limit)
+        finally:
+            if own:
+                http.close()
+
+    def redeliver(
+        self, ids: Sequence[str] | None = None, destination: str | None = None, at: datetime | None = None
+    ) -> int:
+        """Put dead-lettered messages back in the queue, with a fresh attempt budget.
+
+        Every id named must be a stored message: an unknown one is an error, nothing is requeued."""
+        if ids:
+            known = {m["id"] for m in self.outbox().find(ids)}
+            unknown = [i for i in dict.fromkeys(ids) if i not in known]
+            if unknown:
+                raise NotFound(f"no trigger message {', '.join(repr(i) for i in unknown)}", field="ids")
+        return self.outbox().requeue_dead(self.now(at), ids=ids, destination=destination)

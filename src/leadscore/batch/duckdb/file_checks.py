@@ -1,0 +1,225 @@
+"""Parquet inputs of the batch engine checked by the rules of `leadscore.io`, in SQL.
+
+Text files go through the project's reader (file_rows.py); Parquet stays in DuckDB for speed, so
+the reader's rules that decide whether a row is taken are checked here, in one scan, and a bad row
+refuses the input named as the reader names it (`file:row N:field: message`, DataFileError):
+
+- lead id, event type: present, not blank; ids and types at most MAX_ID_CHARS characters;
+- a lead id or event id is text or a whole number; an event type is text;
+- the timestamp is present and within the years 1 to 9999 (UTC);
+- no NUL character in any text column; lead ids unique in the leads.
+
+The same scan tells whether the id and type columns are plain: text that stripping leaves as it is
+(nothing to strip at either end). The views then read them as stored: a strip per row and column
+was a large part of every later pass over the events (`sources.prepare`).
+
+A Parquet file whose columns the reader types differently from DuckDB (a timestamp stored as
+text, for one), or that has a nested column (struct, list, map: its depth and the NUL characters
+inside it are checked by the reader), is read by the reader itself instead (`needs_reader`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from leadscore.io.errors import MAX_SHOWN, DataFileError, RowError
+from leadscore.io.limits import MAX_ID_CHARS, NUL_MESSAGE
+from leadscore.sql import literals as q
+
+if TYPE_CHECKING:
+    import duckdb
+
+_FIRST_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_LAST_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_TIMES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
+
+
+def _relation(files: list[str]) -> str:
+    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
+    return f"read_parquet({listed}, filename = true, file_row_number = true)"
+
+
+def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def _nested(typ: str) -> bool:
+    """A struct, list, array, map or union column (DuckDB's type names: `STRUCT(...)`, `T[]`, `T[3]`...)."""
+    return typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def needs_reader(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> bool:
+    """Whether the reader must read these files: a timestamp that is not a time type, or a nested
+    column (its depth and the NUL characters inside it are the reader's rules, which SQL cannot
+    check in one scan whatever the shape)."""
+    types = _types(con, _relation(files))
+    if any(_nested(typ) for typ in types.values()):
+        return True
+    if kind != "events":
+        return False
+    typ = types.get("timestamp")
+    return typ is not None and typ not in _TIMES
+
+
+# The characters Python's str.strip() removes (str.isspace), as `leadscore.io.values.id_text` strips ids.
+STRIPPED = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def strip_sql(expr: str) -> str:
+    """`expr` stripped as Python's str.strip() strips it (DuckDB's trim() alone keeps tabs and newlines)."""
+    return f"trim({expr}, {q.text(STRIPPED)})"
+
+
+def edge_sql(expr: str) -> str:
+    """Whether a text value may have something to strip: its first or last character is a control
+    character, a space or not ASCII (a superset of what strip removes; comparisons only, no copy).
+    The empty text has nothing to strip (an empty id is missing: checked, or NULL in the views)."""
+    e = f"({expr})"
+    return f"({e} <> '' AND ({e} < '!' OR {e} >= chr(127) OR {e}[-1] < '!' OR {e}[-1] >= chr(127)))"
+
+
+def _id_checks(col: str, typ: str, what: str, required: bool) -> list[tuple[str, str, str]]:
+    """(condition of a bad row, message, a cheaper condition that every bad row meets) per check."""
+    c = q.ident(col)
+    checks: list[tuple[str, str, str]] = []
+    if required:
+        checks.append((f"{c} IS NULL", f"missing {what}", f"{c} IS NULL"))
+    if typ == "VARCHAR":
+        if required:
+            # blank: empty, or only characters strip removes (then its edge is one of them: the scan's
+            # filter holds `edge_sql` of every text id and type, check_parquet)
+            checks.append((f"{strip_sql(c)} = ''", f"missing {what}", f"{c} = ''"))
+        # a character takes at least one byte
+        too_long = f"length({strip_sql(c)}) > {MAX_ID_CHARS}"
+        checks.append((too_long, f"{what} longer than {MAX_ID_CHARS} characters", f"strlen({c}) > {MAX_ID_CHARS}"))
+    elif typ in ("DOUBLE", "FLOAT") or typ.startswith("DECIMAL"):
+        checks.append((f"{c} <> floor({c})", f"not a valid {what} (expected text or a whole number)", ""))
+    elif typ not in _INTEGER:
+        checks.append((f"{c} IS NOT NULL", f"not a valid {what} (expected text or a whole number)", ""))
+    return [(cond, msg, pre or cond) for cond, msg, pre in checks]
+
+
+def _time_range(ts: str, typ: str) -> str:
+    """A time outside the years 1 to 9999 (UTC). Compared as stored where the type allows: DuckDB then
+    skips the row groups whose statistics lie inside, instead of converting every value."""
+    if typ == "TIMESTAMP WITH TIME ZONE":
+        return f"({ts} < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR {ts} > TIMESTAMPTZ '9999-12-31 23:59:59.999999+00')"
+    if typ == "TIMESTAMP":
+        return f"({ts} < TIMESTAMP '0001-01-01 00:00:00' OR {ts} > TIMESTAMP '9999-12-31 23:59:59.999999')"
+    micros = f"epoch_us(CAST({ts} AS TIMESTAMP))"
+    return f"({micros} < {_FIRST_US} OR {micros} > {_LAST_US})"
+
+
+# the columns whose text the views strip (`sources.prepare`): ids and the event type
+STRIPPED_COLUMNS = {"events": ("lead_id", "id", "type"), "leads": ("id", "lead_id")}
+
+
+def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> bool:
+    """Raise DataFileError naming the rows the reader would refuse (up to MAX_SHOWN, and how many).
+
+    Returns whether every id and type column is plain: text with nothing to strip, in every row."""
+    relation = _relation(files)
+    types = _types(con, relation)
+    checks: list[tuple[str, str, str, str]] = []  # (column, SQL condition of a bad row, message, prefilter)
+    if kind == "events":
+        for col, what, required in (("lead_id", "lead id", True), ("id", "event id", False)):
+            if col in types:
+                checks += [(col, cond, msg, pre) for cond, msg, pre in _id_checks(col, types[col], what, required)]
+        if "type" in types:
+            t = q.ident("type")
+            checks.append(("type", f"{t} IS NULL", "missing event type", f"{t} IS NULL"))
+            if types["type"] == "VARCHAR":
+                checks.append(("type", f"{strip_sql(t)} = ''", "missing event type", f"{t} = ''"))
+                checks.append(
+                    (
+                        "type",
+                        f"length({strip_sql(t)}) > {MAX_ID_CHARS}",
+                        "event type too long",
+                        f"strlen({t}) > {MAX_ID_CHARS}",
+                    )
+                )
+            else:
+                checks.append(("type", f"{t} IS NOT NULL", "event type must be text", f"{t} IS NOT NULL"))
+        typ = types.get("timestamp")
+        if typ in _TIMES:
+            ts = q.ident("timestamp")
+            checks.append(("timestamp", f"{ts} IS NULL", "missing timestamp", f"{ts} IS NULL"))
+            out_of_range = _time_range(ts, typ)
+            checks.append(("timestamp", out_of_range, "timestamp out of range (years 1 to 9999 in UTC)", out_of_range))
+    else:
+        key = "id" if "id" in types else "lead_id"
+        if key in types:
+            checks += [(key, cond, msg, pre) for cond, msg, pre in _id_checks(key, types[key], "lead id", True)]
+    internal = ("filename", "file_row_number")
+    for col, typ in types.items():
+        if typ == "VARCHAR" and col not in internal:
+            nul = f"contains({q.ident(col)}, chr(0))"
+            checks.append((col, nul, NUL_MESSAGE, nul))
+    # a row whose id or type may need stripping passes the scan's filter too: it is refused when blank,
+    # else it only makes the views strip
+    keys = [c for c in STRIPPED_COLUMNS[kind] if c in types]
+    edges = [edge_sql(q.ident(c)) for c in keys if types[c] == "VARCHAR"]
+    plain = len(edges) == len(keys)
+    found, total, edgy = _bad_rows(con, relation, checks, edges)
+    if kind == "leads":
+        repeated, more = _repeated_ids(
+            con, relation, "id" if "id" in types else "lead_id", {(e.file, e.line) for e in found}
+        )
+        found, total = sorted([*found, *repeated], key=lambda e: (e.file, e.line or 0)), total + more
+    if total:
+        raise DataFileError(found[:MAX_SHOWN], total)
+    return plain and not edgy
+
+
+def _bad_rows(
+    con: duckdb.DuckDBPyConnection, relation: str, checks: list[tuple[str, str, str, str]], edges: list[str]
+) -> tuple[list[RowError], int, int]:
+    """(the first bad rows, how many, how many other rows passed the filter: ids or types to strip)."""
+    if not checks and not edges:
+        return [], 0, 0
+    # the first failing check of each row names it; CASE stops at the first true condition. The scan's
+    # filter is the checks' cheap necessary conditions (no strip per row); CASE runs on the rows it keeps.
+    which = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, cond, _, _) in enumerate(checks)) + " END"
+    pre = " OR ".join(f"({p})" for p in [*(c[3] for c in checks), *edges])
+    sql = f"SELECT filename, file_row_number, {which} AS bad FROM {relation} WHERE ({pre}) IS TRUE"
+    count = con.execute(
+        f"SELECT count(*) FILTER (WHERE bad IS NOT NULL), count(*) FILTER (WHERE bad IS NULL) FROM ({sql})"
+    ).fetchone()
+    total, edgy = (int(count[0]), int(count[1])) if count else (0, 0)
+    if not total:
+        return [], 0, edgy
+    rows = con.execute(
+        f"SELECT * FROM ({sql}) WHERE bad IS NOT NULL ORDER BY filename, file_row_number LIMIT {MAX_SHOWN}"
+    ).fetchall()
+    found = [RowError(str(f), int(n) + 1, checks[b][0], None, checks[b][2], by_row=True) for f, n, b in rows]
+    return found, total, edgy
+
+
+def _repeated_ids(
+    con: duckdb.DuckDBPyConnection, relation: str, key: str, bad: set[tuple[str, int | None]]
+) -> tuple[list[RowError], int]:
+    """Rows repeating the id of an earlier row the reader takes (a refused row's id is not remembered:
+    `leadscore.io.convert.LeadConverter`). `bad`: the rows refused already, as (file, row)."""
+    k = f"CAST({q.ident(key)} AS VARCHAR)"
+    rows = con.execute(
+        f"SELECT filename, file_row_number, {k} FROM {relation} WHERE {k} IN "
+        f"(SELECT {k} FROM {relation} GROUP BY 1 HAVING count(*) > 1) ORDER BY filename, file_row_number"
+    ).fetchall()
+    seen: set[str] = set()
+    found: list[RowError] = []
+    for f, n, v in rows:
+        if (str(f), int(n) + 1) in bad:
+            continue
+        if v in seen:
+            found.append(RowError(str(f), int(n) + 1, key, v, f"duplicate lead id {v!r}", by_row=True))
+        seen.add(v)
+    return found, len(found)
+
+
+def parquet_sources(path: Path) -> list[str]:
+    """The Parquet files of a path (a file or a directory of them), as the batch engine lists them."""
+    if path.is_dir():
+        return sorted(str(p) for p in path.rglob("*.parquet"))
+    return [str(path)]

@@ -1,0 +1,342 @@
+"""The batch engine: compile the model to one query, run it in DuckDB, hand undecidable leads to the
+pure scorer, and write results in the shape of `Result.to_dict()` (JSON Lines or Parquet)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from leadscore.batch.duckdb import fallback
+from leadscore.batch.duckdb.duplicates import find_duplicates
+from leadscore.batch.duckdb.sources import Source, prepare
+from leadscore.domain.timeutil import parse_timestamp, to_micros
+from leadscore.engine.predictors import Predictor
+from leadscore.engine.scorer import Scorer
+from leadscore.model.fingerprint import model_version
+from leadscore.model.spec import ScoringModel
+from leadscore.sql import literals as q
+from leadscore.sql import stage_replay as replay
+from leadscore.sql.columns import SourceSchema
+from leadscore.sql.lookups import Lookups
+from leadscore.sql.predicate_sql import NotExpressible
+from leadscore.sql.query import QueryPlan, build_query
+from leadscore.sql.result_shape import shape_sql
+
+if TYPE_CHECKING:
+    import duckdb
+
+Dedupe = Literal["auto", "always", "never"]
+RESULT = "_ls_result"
+FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
+
+
+@dataclass
+class BatchStats:
+    leads: int = 0
+    events: int = 0
+    fallback_leads: int = 0
+    replayed_leads: int = 0  # leads whose stage needed the replay at each event time, done in SQL
+    fallback_reason: str | None = None
+    deduplicated: bool = False
+    lookup_values: int = 0  # distinct text values a predicate without exact SQL was evaluated on
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.total_seconds if self.total_seconds else 0.0
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    from leadscore._extras import require
+
+    require("batch", "the batch engine")
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+class BatchRun:
+    """One evaluation of a model over a set of leads and events at time `at`."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        leads: Source,
+        events: Source,
+        at: datetime | str,
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+        threads: int | None = None,
+        dedupe: Dedupe = "auto",
+        workers: int | None = None,
+        event_leads: bool = True,
+        sql_replay: bool = True,
+        predictors: Mapping[str, Predictor] | None = None,
+        next_change: bool = False,
+        check_numbers: bool = True,
+    ) -> None:
+        self.model = model
+        self.next_change = next_change  # a `next_change_at` column in the result table (for the store)
+        self.predictors = dict(predictors or {})
+        self.predictive = bool(model.predictive_dimensions())
+        # a predictive dimension's artifact is part of the version, as in the pure scorer
+        self.version = Scorer(model, self.predictors).version if self.predictive else model_version(model)
+        self.at = to_micros(parse_timestamp(at))
+        self.con = con or connect(threads)
+        self.workers = workers
+        self.event_leads = event_leads
+        self.sql_replay = sql_replay
+        self.dups_table: str | None = None
+        self.null_ids = True  # some event may lack an id (or nobody checked)
+        self.lookups = Lookups("duckdb")
+        self.stats = BatchStats()
+        t = time.perf_counter()
+        self.schema: SourceSchema = prepare(self.con, leads, events)
+        if check_numbers:  # the store's export was checked when it was ingested
+            from leadscore.batch.duckdb.number_checks import check_numbers as refuse_bad_numbers
+
+            refuse_bad_numbers(self.con, model, self.schema, leads, events)
+        self.stats.seconds["prepare"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self.stats.deduplicated = self._check_duplicates(dedupe)
+        if dedupe != "never":
+            self.stats.seconds["duplicates"] = time.perf_counter() - t
+        self.plan: QueryPlan | None
+        try:
+            if self.predictive:
+                # trained models are not SQL: every lead goes to the pure scorer with its predictors
+                raise NotExpressible("predictive dimensions are computed by their trained models, not in SQL")
+            self.plan = build_query(
+                model,
+                self.schema,
+                self.at,
+                dedupe=self.stats.deduplicated,
+                dups_table=self.dups_table,
+                event_leads=event_leads,
+                next_change=next_change,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
+            )
+        except NotExpressible as exc:
+            self.plan = None
+            self.stats.fallback_reason = str(exc)
+        self._run()
+
+    def _check_duplicates(self, mode: Dedupe) -> bool:
+        """Whether the query must drop repeated events; with ids, also lists the repeated ones
+        (`duplicates.py`) so that the query drops them by a join instead of a window over all events."""
+        if mode == "never":
+            return False
+        if not self.schema.has_event_id:
+            return True  # events are identified by their content: the window over all of them
+        check = find_duplicates(self.con)
+        self.dups_table = check.table
+        self.null_ids = check.without_id > 0
+        return mode == "always" or check.needed
+
+    def _run(self) -> None:
+        con = self.con
+        t = time.perf_counter()
+        if self.plan is None:
+            extra = " UNION SELECT DISTINCT lead_id FROM events" if self.event_leads else ""
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
+        else:
+            self._fill_lookups()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            if self.plan.dynamic_lifecycle and self.sql_replay:
+                self.stats.seconds["query"] = time.perf_counter() - t
+                t = time.perf_counter()
+                self._replay()
+                self.stats.seconds["replay"] = time.perf_counter() - t
+                t = time.perf_counter()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT lead_id FROM {RESULT} WHERE fallback")
+        self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
+        row = con.execute(
+            f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
+        ).fetchall()[0]
+        self.stats.leads = int(row[0]) if row else 0
+        if self.plan is not None:
+            row = con.execute(f"SELECT sum(n_events) FROM {RESULT}").fetchall()[0]
+        else:
+            row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
+        self.stats.events = int(row[0] or 0) if row else 0
+        self.stats.fallback_leads = fallback.count_leads(con, "_ls_fb_ids")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
+        if self.stats.fallback_leads:
+            t = time.perf_counter()
+            self._fallback()
+            self.stats.seconds["fallback"] = time.perf_counter() - t
+            if self.plan is not None and self.stats.fallback_reason is None:
+                self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
+
+    def _fill_lookups(self) -> None:
+        t = time.perf_counter()
+        self.lookups.fill_duckdb(self.con)
+        self.stats.lookup_values = self.lookups.values_tested
+        if self.lookups.entries:
+            self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+
+    def _fallback(self) -> None:
+        """The pure scorer over the leads of `_ls_fb_ids`, chunk by chunk, into the table FALLBACK."""
+        import pyarrow as pa
+
+        parts = fallback.chunks(self.con, self.schema, "_ls_fb_ids")
+        n = self.stats.fallback_leads
+        for scored in fallback.score(self.model, parts, self.at, n, self.workers, self.predictors):
+            rows = pa.table({"lead_id": [r[0] for r in scored], "result": [r[1] for r in scored]})
+            self.con.register("_ls_fb_part", rows)
+            self.con.execute(f"INSERT INTO {FALLBACK} SELECT lead_id, result FROM _ls_fb_part")
+            self.con.unregister("_ls_fb_part")
+
+    def fallback_json(self, size: int = 10_000) -> Iterator[list[str]]:
+        """The pure scorer's results (`Result.to_dict()` as compact JSON), `size` at a time."""
+        cur = self.con.execute(f"SELECT result FROM {FALLBACK} ORDER BY rowid")
+        while batch := cur.fetchmany(size):
+            yield [row[0] for row in batch]
+
+    def _replay(self) -> None:
+        """Stages of the leads the bounds left undecided, by the replay in SQL (`replay.py`)."""
+        con = self.con
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
+            f"WHERE needs_replay AND n_events <= {replay.MAX_EVENTS}"
+        )
+        row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
+        self.stats.replayed_leads = int(row[0]) if row else 0
+        if not self.stats.replayed_leads:
+            return
+        dedupe = self.stats.deduplicated
+        conds = replay.conditions_query(
+            self.model,
+            self.schema,
+            self.at,
+            "_ls_rp_ids",
+            dedupe=dedupe,
+            dups_table=self.dups_table,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {self.lookups.inline(conds)}")
+        plan = build_query(
+            self.model,
+            self.schema,
+            self.at,
+            dedupe=dedupe,
+            dups_table=self.dups_table,
+            event_leads=self.event_leads,
+            only="_ls_rp_ids",
+            replay="_ls_conds",
+            next_change=self.next_change,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
+        )
+        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
+        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
+        con.execute("DROP TABLE _ls_conds")
+
+    # -- results ---------------------------------------------------------------------------------------
+    def _shaped(self, json_text: bool) -> str | None:
+        if self.plan is None:
+            return None
+        return shape_sql(self.model, self.version, self.plan, self.at, f"{RESULT} WHERE NOT fallback", json=json_text)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Every result as `Result.to_dict()` gives it (native rows first, then fallback rows)."""
+        out: list[dict[str, Any]] = []
+        sql = self._shaped(True)
+        if sql is not None:
+            cur = self.con.execute(f"SELECT to_json(r) FROM ({sql}) AS r")
+            while batch := cur.fetchmany(10_000):
+                out.extend(json.loads(row[0]) for row in batch)
+        for part in self.fallback_json():
+            out.extend(json.loads(text) for text in part)
+        return out
+
+    def write(self, path: str | Path) -> Path:
+        """JSON Lines (.jsonl, .ndjson, .json) or Parquet (.parquet), by the file's extension."""
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            self._write_json(p)
+        elif suffix == ".parquet":
+            self._write_parquet(p)
+        else:
+            raise ValueError(f"{p}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
+        return p
+
+    def _write_json(self, p: Path) -> None:
+        t = time.perf_counter()
+        sql = self._shaped(True)
+        if sql is not None:
+            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT JSON)")
+        else:
+            p.write_text("")
+        if self.stats.fallback_leads:
+            with p.open("a", encoding="utf-8") as fh:
+                for part in self.fallback_json():
+                    fh.write("".join(text + "\n" for text in part))
+        self.stats.seconds["write"] = time.perf_counter() - t
+
+    def _write_parquet(self, p: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = time.perf_counter()
+        sql = self._shaped(False)
+        if sql is not None and not self.stats.fallback_leads:
+            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
+        else:
+            # streamed: the native rows batch by batch, then the pure scorer's, in one schema
+            native = self.con.sql(sql).to_arrow_reader(100_000) if sql is not None else None
+            if native is not None:
+                schema = native.schema
+            else:  # every lead went to the pure scorer: the schema their rows agree on
+                found = [
+                    pa.Table.from_pylist([_arrow_row(json.loads(x)) for x in part]).schema
+                    for part in self.fallback_json()
+                ]
+                schema = pa.unify_schemas(found, promote_options="permissive")
+            with pq.ParquetWriter(p, schema) as writer:
+                if native is not None:
+                    for batch in native:
+                        writer.write_batch(batch)
+                for part in self.fallback_json():
+                    rows = [_arrow_row(json.loads(x)) for x in part]
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        self.stats.seconds["write"] = time.perf_counter() - t
+
+
+def _arrow_row(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    d["breakdown"] = [{"events": None, **e} for e in d["breakdown"]]
+    return d
+
+
+def run_batch(
+    model: ScoringModel,
+    leads: Source,
+    events: Source,
+    at: datetime | str,
+    out: str | Path | None = None,
+    **options: Any,
+) -> BatchRun:
+    """Score every lead of `leads` at `at`; write the results to `out` when given."""
+    run = BatchRun(model, leads, events, at, **options)
+    if out is not None:
+        run.write(out)
+    return run

@@ -1,0 +1,154 @@
+"""Inputs of the batch engine, registered in DuckDB as the two views the query reads: `leads`, `events`.
+
+A source is a Parquet file, a directory of Parquet files, a text file (CSV, JSON Lines, JSON: read
+by `leadscore.io` as every other command reads it, file_rows.py), or an in-memory table
+(pyarrow / pandas). Input order, which decides duplicates (first seen wins) and ties in time, is
+kept as `_ls_ord`: (file index, row number in the file) for files, the row index for tables.
+This is the seam for the store: any relation with these columns can be registered the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, strip_sql
+from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
+from leadscore.sql import literals as q
+from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
+
+if TYPE_CHECKING:
+    import duckdb
+
+Source = str | Path | Any  # a path, a pyarrow.Table or a pandas.DataFrame
+
+
+class SourceError(ValueError):
+    """An input that cannot be read, named with what was wrong."""
+
+
+def _parquet_files(path: Path) -> list[str]:
+    if path.is_dir():
+        files = sorted(str(p) for p in path.rglob("*.parquet"))
+        if not files:
+            raise SourceError(f"{path}: no .parquet files in this directory")
+        return files
+    if not path.exists():
+        raise SourceError(f"{path}: file not found")
+    return [str(path)]
+
+
+def _file_relation(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".parquet":
+        files = _parquet_files(path)
+        listed = "[" + ", ".join(q.text(f) for f in files) + "]"
+        ord_expr = "file_row_number"
+        if len(files) > 1:
+            # the file's position in the list (DuckDB's virtual column), not a search of its name per row
+            ord_expr = "CAST(file_index AS BIGINT) * 1099511627776 + file_row_number"
+        return (
+            f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
+            f"FROM read_parquet({listed}, file_row_number = true)"
+        )
+    raise SourceError(
+        f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"
+    )
+
+
+def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> str:
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    if "_ls_ord" not in table.column_names:
+        table = table.append_column("_ls_ord", pa.array(range(table.num_rows), pa.int64()))
+    con.register(f"_ls_src_{name}", table)
+    return f"SELECT * FROM _ls_src_{name}"
+
+
+def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> bool:
+    """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
+
+    Returns whether its id and type columns are known to be plain text (nothing to strip: checked
+    in the Parquet files' scan); the reader's tables and in-memory tables are not scanned for it."""
+    plain = False
+    if isinstance(source, str | Path) and is_text_input(Path(source)):
+        # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
+        if not Path(source).exists():
+            raise SourceError(f"{source}: file not found")
+        table = events_table(Path(source)) if name == "events" else leads_table(Path(source))
+        rel = _table_relation(con, name, table)
+    elif isinstance(source, str | Path):
+        path = Path(source)
+        rel = _file_relation(path)  # checks the path exists
+        files = _parquet_files(path)
+        try:
+            reread = needs_reader(con, files, name)
+        except Exception as exc:  # duckdb raises its own error types for unreadable files
+            raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+        if reread:
+            table = events_table(path) if name == "events" else leads_table(path)
+            rel = _table_relation(con, name, table)
+        else:
+            plain = check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
+    else:
+        rel = _table_relation(con, name, source)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_file_{name} AS {rel}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
+    except Exception as exc:  # duckdb raises its own error types for unreadable files
+        raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+    return plain
+
+
+def _id_sql(column: str, sql_type: str, plain: bool = False) -> str:
+    """An id column as text, as `leadscore.io.values.id_text` makes it: stripped; 17.0 is "17".
+    A `plain` text column (nothing to strip in any row) is read as stored."""
+    c = q.ident(column)
+    typ = sql_type.upper()
+    if typ in ("DOUBLE", "FLOAT", "REAL") or typ.startswith("DECIMAL"):
+        return f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)"
+    if plain and typ == "VARCHAR":
+        return c
+    return strip_sql(f"CAST({c} AS VARCHAR)")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]:
+    return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> SourceSchema:
+    """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema."""
+    plain_leads = register(con, "leads", leads)
+    plain_events = register(con, "events", events)
+    lead_cols = dict(_columns(con, "_ls_raw_leads"))
+    key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
+    if key is None:
+        raise SourceError(f"{leads}: the leads need an `id` (or `lead_id`) column; found {', '.join(lead_cols)}")
+    drop = [c for c in ("id", "lead_id") if c in lead_cols]
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE ({', '.join(q.ident(c) for c in drop)}), "
+        f"{_id_sql(key, lead_cols[key], plain_leads)} AS id FROM _ls_raw_leads"
+    )
+    ev_cols = dict(_columns(con, "_ls_raw_events"))
+    missing = [c for c in ("lead_id", "type", "timestamp") if c not in ev_cols]
+    if missing:
+        raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}; found {', '.join(ev_cols)}")
+    ts = ev_cols["timestamp"].upper()
+    ts_expr = '"timestamp"' if ts.startswith("TIMESTAMP WITH TIME ZONE") else 'CAST("timestamp" AS TIMESTAMPTZ)'
+    lead = _id_sql("lead_id", ev_cols["lead_id"], plain_events)
+    typ = "type" if plain_events and ev_cols["type"].upper() == "VARCHAR" else strip_sql("CAST(type AS VARCHAR)")
+    replaced = f'{lead} AS lead_id, {typ} AS type, {ts_expr} AS "timestamp"'
+    if "id" in ev_cols:
+        event_id = _id_sql("id", ev_cols["id"], plain_events)
+        view = f"SELECT * REPLACE ({replaced}, nullif({event_id}, '') AS id) FROM _ls_raw_events"
+    else:
+        view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id FROM _ls_raw_events"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")
+    return SourceSchema(
+        events=TableSchema.from_columns(_columns(con, "events"), RESERVED_EVENT_COLUMNS),
+        leads=TableSchema.from_columns(_columns(con, "leads"), RESERVED_LEAD_COLUMNS),
+        has_event_id="id" in ev_cols,
+        has_ord=True,
+    )

@@ -1,0 +1,312 @@
+"""The store's leads and events as the batch engine reads them, exported column-wise into Arrow.
+
+Only what the model reads leaves the database: the attributes and properties it names (as
+`dialects.infer_schema` finds them) and, for a model without a lifecycle, only the events some
+rule or condition can read at the evaluation time (`sql.relevance`: types it names, within the
+longest window of each), plus every event after it (the store's `next_change_at` needs the next
+one of any type). DuckDB splits each needed key into the typed slots `key::num` /
+`key::str` / `key::bool` (`sql/columns.py`), because one key can hold a number in one event and
+text in another. Slots no row uses are dropped, so the tables look exactly like those the old
+row-by-row export built.
+
+Each backend says how (`LeadStore.json_value_sql`, `copy_export`, `sqlite_file`). SQLite: the raw
+JSON text is read, and DuckDB extracts the keys (vectorised; SQLite's JSON path
+extraction costs far more than the read itself): a large table through ADBC readers
+(`store_adbc`, two in parallel over rowid halves for more than `split` rows), batches converted
+as they arrive so the raw text never sits in memory whole; a small one through the store's own
+driver. PostgreSQL takes each key out in SQL (`->`, as JSON text) and streams a
+`COPY ... TO STDOUT` (CSV) into a temporary file that Arrow's CSV reader parses.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from leadscore.bulk.export_adbc import Keyed, adbc_batches
+from leadscore.model.spec import ScoringModel
+from leadscore.sql import literals as q
+from leadscore.sql.relevance import relevant_sql
+from leadscore.store.codec import timeline_id_sql
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from leadscore.store.base import LeadStore
+
+FETCH_ROWS = 200_000
+SPLIT_ROWS = 1_000_000  # a table with more rows (by its rowid range) is read by two readers
+READER_MIN_ROWS = 100_000  # a smaller one is read by the store's own driver, in this process
+MAX_EXACT_INT = 2**53
+
+
+class Unsupported(Exception):
+    """Values the typed columns cannot hold exactly (nested or huge numbers): use the pure scorer."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the model reads: attribute and property names, and per event type the longest window it
+    is read through (`sql.relevance`; None: every event matters, as with a lifecycle)."""
+
+    attributes: tuple[str, ...]
+    properties: tuple[str, ...]
+    horizons: dict[str, int | None] | None
+    event_ids: bool  # the lifecycle's stage history names events by id
+
+
+def needs_of(model: ScoringModel) -> Needs:
+    from leadscore.sql.dialects import infer_schema
+    from leadscore.sql.relevance import horizons
+
+    schema = infer_schema(model)
+    return Needs(
+        attributes=tuple(sorted(schema.leads.slots)),
+        properties=tuple(sorted(schema.events.slots)),
+        horizons=horizons(model),
+        event_ids=model.lifecycle is not None,
+    )
+
+
+# -- SQL per backend ----------------------------------------------------------------------------------
+def sqlite_path(store: LeadStore) -> str | None:
+    """The SQLite store's database file, which a connection of another driver can open (None: another
+    database, or one in memory)."""
+    return store.sqlite_file()
+
+
+def _pointer(key: str) -> str:
+    """The key as a JSON pointer (RFC 6901), which DuckDB reads for any key."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _keys(store: LeadStore, raw: bool, column: str, keys: Sequence[str]) -> list[str]:
+    """`raw`: the JSON text `_p` (SQLite); else each key's value as JSON text (NULL when absent)."""
+    if not keys:
+        return []
+    if raw:
+        return [f"{column} AS _p"]
+    values = [store.json_value_sql(column, k) for k in keys]
+    return [v for v in values if v is not None]
+
+
+def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str:
+    cols = ["id", *_keys(store, raw, "attributes", needs.attributes)]
+    where = f" WHERE id IN ({ids})" if ids else ""
+    return f"SELECT {', '.join(cols)} FROM leads{where}"
+
+
+def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bool) -> str:
+    cols = ["lead_id", "type", "ts", "seq"]
+    if needs.event_ids:
+        cols.append(f"{timeline_id_sql()} AS event_key")  # ids per lead, as store.codec.event_of reads them
+    cols += _keys(store, raw, "properties", needs.properties)
+    where = []
+    if ids:
+        where.append(f"lead_id IN ({ids})")
+    if needs.horizons is not None:
+        # only the events some rule can read at `at`; later events of any type are kept for the
+        # next stored event after `at`
+        where.append(f"({relevant_sql(needs.horizons, 'ts', int(at))} OR ts > {int(at)})")
+    return f"SELECT {', '.join(cols)} FROM events" + (f" WHERE {' AND '.join(where)}" if where else "")
+
+
+def _raw_schema(names: Sequence[str], ints: Sequence[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([(n, pa.int64() if n in ints else pa.string()) for n in names])
+
+
+def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
+    """Through the store's own driver: a small table, or a database in memory (no other connection
+    can open it)."""
+    import pyarrow as pa
+
+    with store.read() as conn:
+        raw: Any = conn.connection.driver_connection
+        cur = raw.cursor()
+        try:
+            cur.execute(sql)
+            n = 0
+            while rows := cur.fetchmany(FETCH_ROWS):
+                cols = list(zip(*rows, strict=True))
+                arrays = [pa.array(c, f.type) for c, f in zip(cols, schema, strict=True)]
+                yield (0, n), pa.record_batch(arrays, schema=schema)
+                n += 1
+        finally:
+            cur.close()
+
+
+def _ranges(store: LeadStore, table: str, rowid: str, split: int) -> list[tuple[int, int]]:
+    """One rowid range per reader: two halves when the table holds more than `split` rows."""
+    with store.read() as conn:
+        lo, hi = conn.exec_driver_sql(f"SELECT min({rowid}), max({rowid}) FROM {table}").one()
+    lo, hi = (int(lo), int(hi)) if lo is not None else (0, 0)
+    if hi - lo + 1 <= split:
+        return [(lo, hi)]
+    mid = (lo + hi) // 2
+    return [(lo, mid), (mid + 1, hi)]
+
+
+def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[Keyed]:
+    from pyarrow import csv
+
+    fd, path = tempfile.mkstemp(suffix=".csv", prefix="leadscore-export-")
+    try:
+        with os.fdopen(fd, "wb") as fh, store.read() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for data in copy:
+                    fh.write(data)
+        if os.path.getsize(path) == 0:  # no rows (an empty store): Arrow's CSV reader refuses an empty file
+            import pyarrow as pa
+
+            yield (0, 0), pa.RecordBatch.from_pylist([], schema=schema)
+            return
+        opts = csv.ConvertOptions(
+            column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""]
+        )
+        reader = csv.open_csv(
+            path,
+            read_options=csv.ReadOptions(column_names=schema.names, block_size=64 << 20),
+            convert_options=opts,
+        )
+        for n, batch in enumerate(reader):
+            yield (0, n), batch
+    finally:
+        os.unlink(path)
+
+
+# -- typed slots --------------------------------------------------------------------------------------
+def _typed_sql(plain: Sequence[str], keys: Sequence[str], raw: bool) -> str:
+    """SELECT of the plain columns, three slots per key and `_ls_bad` (a value no slot holds).
+
+    `raw`: the keys are in the JSON text `_p`; else each key's value is the JSON text `_j<i>`.
+    Layered so each value, its JSON type and its number are computed once, and CASE (not AND/OR,
+    which evaluate both sides) keeps the costly tests to the rows they concern."""
+    if not keys:
+        return f"SELECT {', '.join(q.ident(c) for c in plain)}, FALSE AS _ls_bad FROM _st_raw"
+    values = [q.ident(c) for c in plain]
+    if raw:
+        paths = ", ".join(q.text(_pointer(k)) for k in keys)
+        values += [f"json_extract(_p, [{paths}])[{i + 1}] AS _v{i}" for i in range(len(keys))]
+    else:
+        values += [f"CAST(_j{i} AS JSON) AS _v{i}" for i in range(len(keys))]
+    typed = [f"json_type(_v{i}) AS _t{i}" for i in range(len(keys))]
+    slots, bad = [], []
+    for i, key in enumerate(keys):
+        v, t, num = f"_v{i}", f"_t{i}", q.ident(key + "::num")
+        number = f"{t} IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+        slots.append(f"CASE WHEN {number} THEN TRY_CAST(CAST({v} AS VARCHAR) AS DOUBLE) END AS {num}")
+        slots.append(f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' END AS {q.ident(key + '::str')}")
+        slots.append(f"CASE WHEN {t} = 'BOOLEAN' THEN TRY_CAST({v} AS BOOLEAN) END AS {q.ident(key + '::bool')}")
+        # a whole number written without a fraction is a Python int: beyond 2**53 a double loses it
+        # (JSON types it BIGINT/UBIGINT, or DOUBLE past 64 bits: then only its text tells)
+        bad.append(
+            f"CASE WHEN {t} IN ('OBJECT', 'ARRAY') THEN TRUE WHEN {t} IN ('BIGINT', 'UBIGINT') "
+            f"THEN abs(TRY_CAST(CAST({v} AS VARCHAR) AS HUGEINT)) > {MAX_EXACT_INT} "
+            f"WHEN {t} = 'DOUBLE' AND abs({num}) > {MAX_EXACT_INT} "
+            f"THEN NOT regexp_matches(CAST({v} AS VARCHAR), '[.eE]') ELSE FALSE END"
+        )
+    helpers = ", ".join(f"_v{i}, _t{i}" for i in range(len(keys)))
+    flag = " OR ".join(f"coalesce({b}, FALSE)" for b in bad)
+    return (
+        f"SELECT * EXCLUDE ({helpers}), {flag} AS _ls_bad FROM (SELECT *, {', '.join(slots)} FROM "
+        f"(SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM _st_raw)))"
+    )
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection,
+    batches: Iterator[Keyed],
+    plain: Sequence[str],
+    keys: Sequence[str],
+    empty: pa.Schema,
+    raw: bool,
+) -> pa.Table:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    select = _typed_sql(plain, keys, raw)
+
+    def convert(batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        con.register("_st_raw", batch)
+        try:
+            out = con.sql(select).to_arrow_table()
+        except duckdb.InvalidInputException as exc:  # JSON DuckDB cannot parse: the pure scorer reads it
+            raise Unsupported(f"stored JSON the batch engine cannot read: {exc}") from exc
+        finally:
+            con.unregister("_st_raw")
+        if pc.any(out.column("_ls_bad")).as_py():
+            raise Unsupported("nested values or integers beyond 2**53 in the properties the model reads")
+        return out.drop_columns(["_ls_bad"])
+
+    parts = sorted(((key, convert(batch)) for key, batch in batches), key=lambda kv: kv[0])
+    table = pa.concat_tables([t for _, t in parts]) if parts else convert(empty.empty_table())
+    unused = [
+        i for i, name in enumerate(table.column_names) if "::" in name and table.column(i).null_count == len(table)
+    ]
+    return table.drop_columns([table.column_names[i] for i in unused])
+
+
+def _export(store: LeadStore, sql: str, table: str, rowid: str, schema: pa.Schema, split: int) -> Iterator[Keyed]:
+    if store.copy_export:
+        return _postgres_batches(store, sql, schema)
+    path = sqlite_path(store)
+    if path is None:
+        return _sqlite_batches(store, sql, schema)
+    parts = _ranges(store, table, rowid, split)
+    if parts[-1][1] - parts[0][0] < min(READER_MIN_ROWS, split):  # starting a reader costs more
+        return _sqlite_batches(store, sql, schema)
+    return adbc_batches(path, sql, table, rowid, schema, parts)
+
+
+def export_store(
+    store: LeadStore,
+    model: ScoringModel,
+    at: int,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ids: str | None = None,
+    split: int = SPLIT_ROWS,
+) -> tuple[pa.Table, pa.Table]:
+    """(leads, events) of the store, or of the leads the store query `ids` selects (one column of ids).
+
+    Events carry `_ls_ord` (the log's sequence, which orders ties in time) and `id` when a lifecycle
+    needs event ids. Raises `Unsupported` when a value the model reads has no typed slot. `split`:
+    a SQLite table with more rows is read by two connections at once.
+    """
+    import pyarrow as pa
+
+    if not store.bulk:
+        raise Unsupported(f"the {store.name!r} store backend has no bulk export")
+    needs = needs_of(model)
+    raw = store.json_value_sql("attributes", "") is None  # the raw JSON text, keys extracted by DuckDB
+
+    def names(prefix: list[str], keys: Sequence[str]) -> list[str]:
+        if raw:
+            return [*prefix, "_p"] if keys else prefix
+        return [*prefix, *(f"_j{i}" for i in range(len(keys)))]
+
+    lead_schema = _raw_schema(names(["id"], needs.attributes), ())
+    lead_sql = _lead_sql(store, needs, ids, raw)
+    leads = _typed(
+        con, _export(store, lead_sql, "leads", "rowid", lead_schema, split), ["id"], needs.attributes, lead_schema, raw
+    )
+    plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
+    ev_schema = _raw_schema(names(plain, needs.properties), ("ts", "seq"))
+    ev_sql = _event_sql(store, needs, at, ids, raw)
+    events = _typed(
+        con, _export(store, ev_sql, "events", "seq", ev_schema, split), plain, needs.properties, ev_schema, raw
+    )
+    ts = events.column("ts").cast(pa.timestamp("us", tz="UTC"))
+    events = events.set_column(events.column_names.index("ts"), "timestamp", ts)
+    events = events.rename_columns(
+        ["_ls_ord" if n == "seq" else "id" if n == "event_key" else n for n in events.column_names]
+    )
+    return leads, events

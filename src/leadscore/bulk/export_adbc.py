@@ -1,0 +1,95 @@
+"""Arrow batches of a query over a SQLite store, read through ADBC in child processes.
+
+The ADBC driver links its own copy of SQLite, which must not share a process with the store's, so
+every ADBC connection lives in a child process of its own (the reader program,
+`leadscore.bulk.adbc_reader`), which streams the query's Arrow batches (IPC) to its stdout. One
+reader per rowid range, in parallel.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from leadscore.bulk.adbc_reader import ReadJob
+from leadscore.bulk.programs import spawn
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BATCH_ROWS = 131_072  # rows per Arrow batch the SQLite driver returns
+Keyed = tuple[tuple[int, int], "pa.RecordBatch"]  # ((reader, batch number), batch): the batches' order
+
+def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Queue[Any], stop: threading.Event) -> None:
+    import pyarrow as pa
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    columns = [(f.name, "int" if pa.types.is_integer(f.type) else "str") for f in schema]
+    job = ReadJob(path=path, sql=sql, columns=columns, batch_rows=BATCH_ROWS)
+    with tempfile.TemporaryFile() as err:
+        proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=err)
+        try:
+            assert proc.stdout is not None
+            n = 0
+            with pa.ipc.open_stream(proc.stdout) as reader:
+                for batch in reader:
+                    if not put(((part, n), batch)):
+                        return
+                    n += 1
+            if proc.wait() != 0:
+                err.seek(0)
+                raise RuntimeError(f"reading the SQLite store failed: {err.read().decode(errors='replace')[-2000:]}")
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            put(exc)
+            return
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    put(None)
+
+
+def adbc_batches(
+    path: str, sql: str, table: str, rowid: str, schema: pa.Schema, parts: list[tuple[int, int]]
+) -> Iterator[Keyed]:
+    """Batches of `sql` (a SELECT over `table`), read by one reader per rowid range in parallel;
+    keyed by (range, batch number), arriving in any order."""
+    joiner = " AND " if " WHERE " in sql else " WHERE "
+    out: queue.Queue[Any] = queue.Queue(maxsize=2 * len(parts))
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_adbc_read,
+            args=(path, f"{sql}{joiner}{table}.{rowid} BETWEEN {lo} AND {hi}", schema, i, out, stop),
+            daemon=True,
+        )
+        for i, (lo, hi) in enumerate(parts)
+    ]
+    for th in threads:
+        th.start()
+    try:
+        running = len(threads)
+        while running:
+            item = out.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()

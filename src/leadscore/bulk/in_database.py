@@ -1,0 +1,230 @@
+"""Re-scoring a PostgreSQL store inside the database: the batch scoring query runs over typed views
+of the store's own tables, and one statement writes results and score history from its rows
+(INSERT ... SELECT, ON CONFLICT), so no lead, event or result travels through Python.
+
+Used by `model apply` and `refresh` when the model needs nothing the query does not produce: no
+lifecycle (a stored stage history is the pure scorer's replay), no predictive dimensions, and no
+triggers to fire. Every row equals what `Evaluator.rescore` would write, except that sums are
+PostgreSQL's plain SUM in a fixed order where the pure scorer rounds once (`math.fsum`): the two
+can differ in the last bits of a score with decaying rules (benchmarks/results/pg_rescore.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from leadscore.bulk import in_database_rows as pg_rows
+from leadscore.bulk.in_database_views import (
+    EVENTS_VIEW,
+    LEADS_VIEW,
+    MICROS,
+    events_view,
+    leads_view,
+    model_names,
+    source_schema,
+)
+from leadscore.sql.predicate_sql import NotExpressible
+from leadscore.sql.query import QueryPlan, build_query
+from leadscore.sql.relevance import horizons, relevant_sql
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+    from leadscore.store.base import LeadStore
+    from leadscore.store.pipeline import Evaluator, Rescored
+
+DUE = "_ls_due"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Planner settings for the one big statement (SET LOCAL: they end with the transaction).
+
+    `parallel_workers` None keeps the server's setting. Parallel partial sums add a lead's decayed
+    points in a different order from run to run (a last-bit change is a change for score history),
+    so `deterministic` runs models with float sums serially."""
+
+    work_mem: str = "256MB"
+    parallel_workers: int | None = None
+    deterministic: bool = True
+    jit: bool | None = False  # compiling the query's hundreds of expressions costs more than it saves
+
+
+def eligible(evaluator: Evaluator) -> bool:
+    """The model needs nothing the query does not produce, and the batch extra (sqlglot) is installed."""
+    from leadscore._extras import available
+
+    model = evaluator.model
+    simple = model.lifecycle is None and not evaluator.scorer.predictive and not evaluator.fire_triggers
+    return simple and available("batch")
+
+
+def postgres_sql(sql: str) -> str:
+    """The portable query in PostgreSQL, reading the typed views and the stored micros as `_ls_ts`."""
+    import sqlglot
+    from sqlglot import exp
+
+    renames = {"events": EVENTS_VIEW, "leads": LEADS_VIEW}
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "EPOCH_US":
+            return exp.column(MICROS)
+        if isinstance(node, exp.Table) and not node.db and node.name in renames:
+            node.set("this", exp.to_identifier(renames[node.name]))
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(swap)
+    # Each step's columns computed once per row: inlined, every reference to a dimension or the
+    # total would repeat the whole tree of sums and CASEs beneath it (an OFFSET fences a subquery).
+    for cte in tree.find_all(exp.CTE):
+        if isinstance(cte.this, exp.Select):
+            cte.this.offset(0, copy=False)
+    assert isinstance(tree, exp.Select)
+    return tree.offset(0, copy=False).sql(dialect="postgres")
+
+
+def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) -> tuple[str, QueryPlan]:
+    """The query, one row per stored lead (of `only`), over CTEs that type the store's JSON.
+
+    Raises NotExpressible when part of the model has no exact SQL."""
+    model = evaluator.model
+    names = model_names(model)
+    plan = build_query(
+        model, source_schema(names), at, flavor="portable", dedupe=False, event_leads=False, next_change=True
+    )
+    query = postgres_sql(plan.sql)
+    if not query.startswith("WITH "):
+        raise NotExpressible("unexpected shape of the scoring query")  # pragma: no cover
+    # the events no rule or condition can read at `at` (too old for every window of their type, or of
+    # a type the model never names) are not even parsed: on months of history, a large share
+    found = horizons(model)
+    keep = relevant_sql(found, "ts", at) if found is not None else None
+    events = events_view(names, only, at, keep)
+    views = f"WITH {LEADS_VIEW} AS ({leads_view(names, only)}), {EVENTS_VIEW} AS ({events}), "
+    return views + query[len("WITH ") :], plan
+
+
+def _changed(dims: list[str]) -> str:
+    """SQL: the score or a dimension moved by more than the last bits of a double (as the DuckDB bulk
+    path judges it: sums run in another order than the pure scorer's, and an unchanged score that
+    comes back one unit in the last place away is no change worth a history row)."""
+    from leadscore.bulk.write import close_sql, same_dimensions_sql
+    from leadscore.store.backends import PostgresStore
+
+    same = same_dimensions_sql(PostgresStore, dims, "prev_dims", "dim_{}")
+    return f"(NOT had OR NOT {close_sql('prev_score', 'score')} OR NOT {same})"
+
+
+def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:
+    """One statement: score, append score history where the score or dimensions changed (from the
+    results as they were), upsert results; returns (leads written, history rows)."""
+    from leadscore.sql import literals as q
+
+    scoring, plan = scoring_statement(evaluator, at, only)
+    model = evaluator.model
+    dims = pg_rows.dimensions_json(plan)
+    shaped = (
+        f"SELECT lead_id, score, {dims} AS dims, {''.join(f'dim_{j}, ' for j in range(len(plan.dimensions)))}"
+        f"{pg_rows.labels_json(model, plan)} AS labels, "
+        f"{pg_rows.breakdown_json(plan)} AS breakdown, {pg_rows.playbook_json(model)} AS playbook, "
+        f"{pg_rows.queue_rank(model)} AS queue_rank, least(next_change_at, (SELECT min(e.ts) FROM events AS e "
+        f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s"
+    )
+    shaped = (
+        f"SELECT sh.*, r.lead_id IS NOT NULL AS had, r.score AS prev_score, r.dimensions AS prev_dims "
+        f"FROM ({shaped}) AS sh LEFT JOIN results AS r ON r.lead_id = sh.lead_id"
+    )
+    version, name = q.text(evaluator.version), q.text(model.name)
+    changed = _changed(plan.dimensions)
+    cols = "model, model_version, evaluated_at, score, dimensions, labels, stage, stage_history, playbook, "
+    cols += "queue_rank, breakdown, next_change_at"
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols.split(", "))
+    sql = (
+        f"WITH _ls_scored AS ({scoring}), _ls_shaped AS MATERIALIZED ({shaped}), "
+        "_ls_hist AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
+        f"SELECT lead_id, {int(at)}, {version}, score, score - coalesce(prev_score, CAST(0.0 AS DOUBLE PRECISION)), "
+        f"CAST(dims AS JSON), {q.text(cause)} FROM _ls_shaped WHERE {changed} ORDER BY lead_id RETURNING 1), "
+        f"_ls_up AS (INSERT INTO results (lead_id, {cols}) SELECT lead_id, {name}, {version}, {int(at)}, score, "
+        "CAST(dims AS JSON), CAST(labels AS JSON), NULL, CAST('[]' AS JSON), CAST(playbook AS JSON), queue_rank, "
+        "CAST(breakdown AS JSON), next_change_at FROM _ls_shaped "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} RETURNING 1) "
+        "SELECT (SELECT count(*) FROM _ls_up), (SELECT count(*) FROM _ls_hist)"
+    )
+    return sql, plan
+
+
+def _due_table(conn: Connection, at: int, version: str) -> None:
+    """Refresh's due leads (maintenance._due): past their next change, another version, never scored."""
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {DUE} (lead_id text PRIMARY KEY) ON COMMIT DROP")
+    conn.exec_driver_sql(
+        f"INSERT INTO {DUE} SELECT lead_id FROM results WHERE next_change_at <= %(at)s "
+        "OR model_version <> %(version)s UNION SELECT id FROM leads AS l "
+        "WHERE NOT EXISTS (SELECT 1 FROM results AS r WHERE r.lead_id = l.id)",
+        {"at": at, "version": version},
+    )
+    conn.exec_driver_sql(f"ANALYZE {DUE}")
+
+
+def _has_float_sums(plan: QueryPlan) -> bool:
+    return "SUM(" in plan.sql.upper()
+
+
+def rescore_in_database(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    *,
+    due_only: bool = False,
+    settings: Settings | None = None,
+    activation: Sequence[sa.Executable] = (),
+) -> Rescored | None:
+    """Every lead (or refresh's due leads) scored at `at` and written, in one transaction holding the
+    leads' row locks, with `activation` (model apply's statements that make the model active); None
+    when the store, the model or its SQL does not allow it, or when the data does: a value stored
+    before numbers were checked at the door can overflow PostgreSQL's doubles (`1e308 + 1e308` is an
+    error there, infinity in the pure scorer). Nothing is written then, the activation included."""
+    from sqlalchemy.exc import DataError
+
+    from leadscore.bulk.rescore import BatchRescored
+
+    if not store.in_database_rescore or not eligible(evaluator):
+        return None
+    only = DUE if due_only else None
+    try:
+        sql, plan = write_statement(evaluator, at, cause, only)
+    except NotExpressible:
+        return None
+    if plan.has_lifecycle:  # pragma: no cover - excluded above; the query's fallback would need the pure path
+        return None
+    settings = settings or Settings()
+
+    def work(conn: Connection) -> Rescored:
+        # shortest round-trip digits: the JSON numbers equal Python's repr of the same doubles
+        conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{settings.work_mem}'")
+        workers = 0 if settings.deterministic and _has_float_sums(plan) else settings.parallel_workers
+        if workers is not None:
+            conn.exec_driver_sql(f"SET LOCAL max_parallel_workers_per_gather = {int(workers)}")
+        if settings.jit is not None:
+            conn.exec_driver_sql(f"SET LOCAL jit = {'on' if settings.jit else 'off'}")
+        if due_only:
+            _due_table(conn, at, evaluator.version)
+            lock = f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {DUE}) ORDER BY id FOR UPDATE"
+        else:
+            lock = "SELECT id FROM leads ORDER BY id FOR UPDATE"
+        # the leads' row locks, as every writer takes them, before the statement's snapshot is taken
+        conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
+        row = conn.exec_driver_sql(sql.replace("%", "%%")).one()
+        for stmt in activation:
+            conn.execute(stmt)
+        return BatchRescored(leads=int(row[0]), changed=int(row[1]), engine="postgresql (in-database)")
+
+    try:
+        return store.transact(work)
+    except DataError:  # rolled back whole: the other paths score what PostgreSQL's doubles cannot hold
+        return None

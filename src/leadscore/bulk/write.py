@@ -1,0 +1,215 @@
+"""Batch results written into the store in bulk: results upserted and score history appended in SQL.
+
+The rows (already shaped as the `results` table stores them, JSON as text, plus each dimension as
+a number `d0`, `d1`, ...) are loaded into a temporary table of the store (SQLite: streamed as
+Arrow into an ADBC bulk ingest, or for a few rows one driver `executemany`; PostgreSQL: `COPY`),
+then two statements do the rest inside the database:
+the history rows of the leads whose score or dimensions changed (compared with the stored result
+in SQL, as `results_repo.save_results` compares them in Python), then the upsert. A lead whose
+stored result is newer than the evaluation time was rescored by something else meanwhile (an
+event arrived while the store was exported): it is left alone, history and all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
+from leadscore.sql import literals as q
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from leadscore.store.base import LeadStore
+
+RESULT_COLUMNS = (
+    "lead_id",
+    "model",
+    "model_version",
+    "evaluated_at",
+    "score",
+    "dimensions",
+    "labels",
+    "stage",
+    "stage_history",
+    "playbook",
+    "queue_rank",
+    "breakdown",
+    "next_change_at",
+)
+ROWS_TABLE = "_st_rows"  # in DuckDB: RESULT_COLUMNS then d0..dn
+FETCH_ROWS = 50_000
+TEMP = "_ls_new_results"
+TOLERANCE = 1e-12
+ADBC_MIN_ROWS = 20_000  # fewer rows go through the store's own driver: starting the writer costs more
+STREAM_ROWS = 65_536
+# The upsert moves every changed lead in the results' secondary indexes, in random order: with
+# SQLite's default 2 MiB page cache each move reads and writes pages again (4x slower at 1M leads).
+CACHE_KIB = 512 * 1024
+
+
+def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ...]]:
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
+    con.execute(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id")
+    while chunk := con.fetchmany(FETCH_ROWS):
+        yield from chunk
+
+
+def close_sql(old: str, new: str) -> str:
+    """SQL: equal but for the last bits of a double.
+
+    The batch engine sums in another order than the pure scorer, so an unchanged score can come
+    back one unit in the last place away; that is no change worth a history row.
+    """
+    return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
+
+
+def same_dimensions_sql(
+    store: LeadStore | type[LeadStore], dims: Sequence[str], stored: str = "r.dimensions", new: str = "n.d{}"
+) -> str:
+    """SQL in the store's dialect: the stored JSON object `stored` equals the new columns `new`
+    (formatted with each dimension's position): the same keys, values `close_sql`."""
+    keys = store.json_size_sql(stored)
+    values = [close_sql(store.json_number_sql(stored, d), new.format(j)) for j, d in enumerate(dims)]
+    return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
+
+
+def _ddl(store: LeadStore | type[LeadStore], n_dims: int) -> str:
+    extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims))
+    text = store.json_type()
+    # rows arrive in lead id order: where they are read back in that order, no index is built
+    key = "" if store.temp_rows_ordered else " PRIMARY KEY"
+    return (
+        f"CREATE TEMP TABLE {TEMP} (lead_id TEXT{key}, model TEXT, model_version TEXT, evaluated_at BIGINT, "
+        f"score DOUBLE PRECISION, dimensions {text}, labels {text}, stage TEXT, stage_history {text}, "
+        f"playbook {text}, queue_rank INTEGER, breakdown {text}, next_change_at BIGINT{extra})"
+    )
+
+
+def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> tuple[str, str]:
+    """(INSERT of the history rows of the changed leads, upsert of the results) from the temporary table,
+    in lead id order (where the temporary table keeps its insertion order, in that order)."""
+    order = "" if store.temp_rows_ordered else " ORDER BY n.lead_id"
+    fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
+    same = same_dimensions_sql(store, dims)
+    changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same})"
+    history = (
+        "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
+        f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
+        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
+        f"WHERE {fresh} AND {changed}{order}"
+    )
+    cols = ", ".join(RESULT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    upsert = (
+        f"INSERT INTO results ({cols}) SELECT {cols} FROM {TEMP} AS n WHERE TRUE{order} "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
+    )
+    return history, upsert
+
+
+def write_rows(
+    store: LeadStore,
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    dims: Sequence[str],
+    at: int,
+    cause: str,
+    *,
+    before: Sequence[str] = (),
+) -> int:
+    """Store the rows of DuckDB's `_st_rows` inside the caller's write transaction; returns how many
+    leads changed (got a score_history row). `before`: statements over the loaded rows (TEMP) and
+    the stored results, run before anything is written (the stage history of `store_lifecycle`).
+    A backend without a bulk path raises StoreError."""
+    if not store.bulk:
+        raise store._no_bulk("store results in bulk")
+    raw: Any = conn.connection.driver_connection
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
+    store.load_temp(raw, _ddl(store, len(dims)), TEMP, cols, _rows(con, len(dims)))
+    # the same row locks (in id order) as every other writer of a lead takes
+    store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
+    history, upsert = _statements(store, dims, at, cause)
+    for statement in before:
+        _exec(raw, statement)
+    n_changed = _exec(raw, history)
+    _exec(raw, upsert)
+    store.drop_temp(raw, TEMP)
+    return n_changed
+
+
+def write_sqlite(
+    path: str,
+    con: duckdb.DuckDBPyConnection,
+    dims: Sequence[str],
+    at: int,
+    cause: str,
+    *,
+    activation: Sequence[str] = (),
+    before: Sequence[str] = (),
+) -> int:
+    """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
+    own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
+    driver's copy of SQLite must not share a process with the store's), with the statements
+    `activation` (model apply's) before it commits; returns how many leads changed (got a
+    score_history row)."""
+    import pyarrow as pa
+
+    from leadscore.bulk.adbc_writer import WriteJob
+    from leadscore.bulk.programs import spawn
+    from leadscore.store.backends import BUSY_TIMEOUT_S, SqliteStore
+
+    history, upsert = _statements(SqliteStore, dims, at, cause)
+    rows_sent = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
+    job = WriteJob(
+        path=path,
+        busy_ms=int(BUSY_TIMEOUT_S * 1000),
+        cache_kib=CACHE_KIB,
+        ddl=_ddl(SqliteStore, len(dims)),
+        temp=TEMP,
+        history=history,
+        upsert=upsert,
+        rows=rows_sent,
+        after=list(activation),
+        before=list(before),
+    )
+    cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
+    rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)
+    with tempfile.TemporaryFile() as err:
+        proc = spawn(
+            "leadscore.bulk.adbc_writer", job.to_json(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            stream = pa.ipc.new_stream(proc.stdin, rows.schema)
+            for batch in rows:
+                stream.write_batch(batch)
+            stream.close()
+            proc.stdin.close()
+        except BaseException as exc:
+            proc.kill()  # before its input ends: a stream cut short must never look complete
+            proc.wait()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            if not isinstance(exc, OSError):  # not the writer having stopped early (reported below)
+                raise
+        out = proc.stdout.read().decode()
+        if proc.wait() != 0:
+            err.seek(0)
+            raise RuntimeError(f"writing the results into the SQLite store failed: {err.read().decode()[-2000:]}")
+    return int(out.strip().splitlines()[-1])
+
+
+def _exec(raw: Any, sql: str) -> int:
+    """One statement on the driver's connection (no parameters: names in the SQL may hold `%`)."""
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        return int(cur.rowcount)
+    finally:
+        cur.close()

@@ -1,1 +1,0 @@
-"""Lifecycle stages by replay, playbooks (next best action), the sales queue, and triggers."""

@@ -1,0 +1,294 @@
+"""The scoring query: one pass over the events (a single GROUP BY with FILTER clauses), joined to the
+leads, then rule points, dimension floors / caps, labels, stage and playbook as columns of one row per lead.
+
+The query reads two relations, `leads` (column `id` + attribute columns) and `events` (`lead_id`,
+`type`, `timestamp`, optional `id`, property columns, and `_ls_ord` for input order when known).
+Its columns are positional (`points_3` is the fourth rule's points) so that every dialect accepts
+them; `QueryPlan` keeps the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from leadscore.model.spec import ScoringModel
+from leadscore.sql import literals as q
+from leadscore.sql.columns import SourceSchema
+from leadscore.sql.condition_sql import ORD, STAGE, TOTAL, TS, Compiler
+from leadscore.sql.lookups import Lookups
+from leadscore.sql.next_change_sql import next_change_sql
+from leadscore.sql.rule_sql import RuleSql, rule_sql
+from leadscore.sql.stage_fold import fold_ctes
+from leadscore.sql.stage_sql import FOLD, auto_conditions, stage_sql
+
+Flavor = Literal["duckdb", "spark", "portable"]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    sql: str
+    rules: list[RuleSql]
+    dimensions: list[str]
+    adjustments: list[tuple[str, str]]  # (dimension, "cap" | "floor" placeholder resolved per row)
+    label_sets: list[str]
+    has_lifecycle: bool
+    dynamic_lifecycle: bool
+    notes: list[str] = field(default_factory=list)
+
+
+ZERO = "CAST(0.0 AS DOUBLE)"
+
+
+def _row_sum(parts: list[str], flavor: Flavor) -> str:
+    if not parts:
+        return "CAST(0.0 AS DOUBLE)"
+    if len(parts) == 1:
+        return parts[0]
+    if flavor == "duckdb":
+        # Neumaier-compensated, like the pure scorer's math.fsum to the last bit in practice
+        return f"list_aggregate([{', '.join(parts)}], 'fsum')"
+    return "(" + " + ".join(parts) + ")"
+
+
+def _epoch_us(flavor: Flavor) -> str:
+    return 'epoch_us("timestamp")' if flavor == "duckdb" else 'EPOCH_US("timestamp")'
+
+
+def event_ctes(
+    schema: SourceSchema,
+    flavor: Flavor,
+    dedupe: bool,
+    dups_table: str | None,
+    only: str | None,
+    null_ids: bool = True,
+) -> tuple[list[str], str]:
+    """The events with their time in epoch micros (`_ls_ts`), deduplicated; (CTEs, name of the last)."""
+    ev_cols = f"*, {_epoch_us(flavor)} AS {TS}"
+    events = f"SELECT {ev_cols} FROM events"
+    if only is not None:
+        events += f" WHERE lead_id IN (SELECT lead_id FROM {only})"
+    ctes = [f"_ls_ev AS ({events})"]
+    if not dedupe:
+        return ctes, "_ls_ev"
+    content = ", ".join(["type", TS, *(q.ident(x) for x in schema.events.columns())])
+    order = ORD if schema.has_ord else TS
+    if dups_table is None:
+        cols = ", ".join(f"CASE WHEN id IS NULL THEN {col} END" for col in content.split(", "))
+        ctes.append(
+            "_ls_dd AS (SELECT * FROM (SELECT *, row_number() OVER "
+            f"(PARTITION BY lead_id, id, {cols} ORDER BY {order}) AS _ls_rn FROM _ls_ev) AS d WHERE _ls_rn = 1)"
+        )
+    elif not null_ids:
+        # every event has an id: drop the listed copies by their input order (no id is read)
+        ctes.append(f"_ls_dd AS (SELECT * FROM _ls_ev WHERE {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop))")
+    else:
+        ctes.append(
+            f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
+            f"AS d WHERE d.lead_id = e.lead_id AND d.id = e.id AND d.keep <> e.{ORD}) UNION ALL "
+            f"SELECT * EXCLUDE (_ls_rn) FROM (SELECT *, row_number() OVER (PARTITION BY lead_id, {content} "
+            f"ORDER BY {order}) AS _ls_rn FROM _ls_ev WHERE id IS NULL) AS d WHERE _ls_rn = 1)"
+        )
+    return ctes, "_ls_dd"
+
+
+def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source: str) -> list[str]:
+    """Rule points, raw sums, floor / cap adjustments, dimension scores and the total, as columns
+    added to `source` (whose rows carry the aggregates); the last CTE is `_ls_dims`."""
+    dims = model.dimension_names()
+    pts = [f"{r.points} AS _ls_p{i}" for i, r in enumerate(rules)]
+    pts += [f"{r.events} AS _ls_e{i}" for i, r in enumerate(rules) if r.events is not None]
+    raw, adjust, dim_val = [], [], []
+    for j, d in enumerate(dims):
+        own = [f"_ls_p{i}" for i, r in enumerate(rules) if r.dimension == d]
+        raw.append(f"{_row_sum(own, flavor)} AS _ls_raw{j}")
+        spec = model.dimension_spec(d)
+        # (condition, bound): the cap is tested first, as in the pure scorer
+        clamps = [(f"_ls_raw{j} > {q.double(b)}", q.double(b + 0.0)) for b in (spec.cap,) if b is not None]
+        clamps += [(f"_ls_raw{j} < {q.double(b)}", q.double(b + 0.0)) for b in (spec.floor,) if b is not None]
+        if clamps:
+            adjust.append(f"(CASE {' '.join(f'WHEN {c} THEN {b} - _ls_raw{j}' for c, b in clamps)} ELSE {ZERO} END)")
+            # a clamped dimension is the bound itself, as in the pure scorer: the rules' points plus
+            # the adjustment would keep the raw sum's rounding error (39.99999999999999 for a cap of 40)
+            dim_val.append(f"(CASE {' '.join(f'WHEN {c} THEN {b}' for c, b in clamps)} ELSE _ls_raw{j} END)")
+        else:
+            adjust.append(ZERO)
+            dim_val.append(f"_ls_raw{j}")
+    adjust = [f"{a} AS _ls_j{j}" for j, a in enumerate(adjust)]
+    dim_val = [f"{v} AS _ls_d{j}" for j, v in enumerate(dim_val)]
+    # the total is the sum of the dimensions (after their floors and caps), MODEL-FORMAT.md
+    total = _row_sum([f"_ls_d{j}" for j in range(len(dims))], flavor)
+    return [
+        f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM {source})",
+        f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)",
+        f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)",
+        f"_ls_dim AS (SELECT *, {', '.join(dim_val)} FROM _ls_adj)",
+        f"_ls_dims AS (SELECT *, {total} AS {TOTAL} FROM _ls_dim)",
+    ]
+
+
+def compiler(
+    model: ScoringModel, schema: SourceSchema, at: int | str, flavor: Flavor, lookups: Lookups | None = None
+) -> Compiler:
+    dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
+    label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
+    native = flavor == "duckdb"
+    return Compiler(
+        schema,
+        at,
+        dim_cols,
+        label_cols,
+        sum_agg="fsum" if native else "sum",
+        count_if=native,
+        lookups=lookups,
+        label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
+        stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
+    )
+
+
+def build_query(
+    model: ScoringModel,
+    schema: SourceSchema,
+    at: int,
+    *,
+    flavor: Flavor = "duckdb",
+    dedupe: bool = True,
+    dups_table: str | None = None,
+    event_leads: bool = False,
+    only: str | None = None,
+    replay: str | None = None,
+    next_change: bool = False,
+    lookups: Lookups | None = None,
+    null_ids: bool = True,
+) -> QueryPlan:
+    """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
+    attributes (as `leadscore score` does), also when all its events come after `at`.
+
+    Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
+    a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
+    repeated ids only), by an anti-join with it plus a window over the events without id only; when
+    no event lacks an id (`null_ids` False), by an anti-join with `<dups_table>_drop` (input orders).
+
+    `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
+    table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
+    the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
+    stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
+    the column `next_change_at` holds the next instant time alone can change the result (`horizon`).
+    With `lookups`, text predicates without exact SQL read tables (or UDFs) that the caller fills
+    before running the query (`lookups.py`); without, they raise NotExpressible."""
+    dims = model.dimension_names()
+    c = compiler(model, schema, at, flavor, lookups)
+    rules = [rule_sql(c, r) for r in model.rules]
+
+    labels = []
+    for i, bands in enumerate(model.labels.values()):
+        whens = [f"WHEN {c.condition(b.when) if b.when else 'TRUE'} THEN {q.text(b.label)}" for b in bands]
+        labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS _ls_l{i}")
+
+    lists = {"duckdb": "duckdb", "spark": "spark"}.get(flavor, "recursive")
+    stage = stage_sql(c, model, lists, replay=replay is not None) if model.lifecycle else None
+    playbook = "CAST(NULL AS INTEGER)"
+    if model.playbooks:
+        whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
+        playbook = f"(CASE {' '.join(whens)} ELSE CAST(NULL AS INTEGER) END)"
+
+    horizon = next_change_sql(c, model, at) if next_change else None
+    n_all = c.aggs.add("count(*)")
+    # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
+    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
+    events_source = source
+    n_auto = len(auto_conditions(model))
+    if replay is not None:
+        conds = "".join(f", c._ls_c{k}" for k in range(n_auto))
+        ctes.append(
+            f"_ls_evc AS (SELECT e.*{conds} FROM {source} AS e LEFT JOIN {replay} AS c "
+            f"ON c.lead_id = e.lead_id AND c._ls_t = e.{TS})"
+        )
+        source = "_ls_evc"
+    if c.flags:
+        ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
+        source = "_ls_evf"
+    if c.factors:
+        ctes.append(f"_ls_evx AS (SELECT *{c.factor_columns()} FROM {source})")
+        source = "_ls_evx"
+    agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
+    ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
+    leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"
+    if event_leads:
+        attrs = [q.ident(col) for col in schema.leads.columns()]
+        late = ", ".join(["lead_id", *("NULL" for _ in attrs)])
+        late_where = f"{_epoch_us(flavor)} > {at} AND lead_id NOT IN (SELECT id FROM leads)"
+        if only is not None:
+            late_where += f" AND lead_id IN (SELECT lead_id FROM {only})"
+        ctes.append(
+            f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM {leads} AS l0 UNION ALL SELECT DISTINCT {late} "
+            f"FROM events WHERE {late_where})"
+        )
+        base = "SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* FROM _ls_leads AS l FULL JOIN _ls_agg AS a "
+        base += "ON a._ls_lead = l.id"
+    else:
+        base = f"SELECT l.id AS _ls_id, l.*, a.* FROM {leads} AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id"
+    if replay is not None:
+        at_t = "".join(f", r._ls_c{k} AS _ls_ct{k}" for k in range(n_auto))
+        ctes.append(f"_ls_base0 AS ({base})")
+        base = (
+            f"SELECT b.*{at_t} FROM _ls_base0 AS b LEFT JOIN {replay} AS r ON r.lead_id = b._ls_id AND r._ls_t = {at}"
+        )
+    ctes.append(f"_ls_base AS ({base})")
+    ctes += score_ctes(model, rules, flavor, "_ls_base")
+    last = "_ls_dims"
+    if labels:
+        ctes.append(f"_ls_labels AS (SELECT *, {', '.join(labels)} FROM {last})")
+        last = "_ls_labels"
+    fallback = "FALSE"
+    needs_replay = "FALSE"
+    if stage is not None:
+        if stage.columns:
+            cols = ", ".join(f"{sql} AS {name}" for name, sql in stage.columns)
+            ctes.append(f"_ls_autos AS (SELECT *, {cols} FROM {last})")
+            last = "_ls_autos"
+        if stage.fold is not None:
+            ctes.append(f"_ls_fold AS (SELECT *, {stage.fold} AS {FOLD} FROM {last})")
+            last = "_ls_fold"
+        elif stage.recursive is not None:
+            ctes += fold_ctes(stage.recursive, events_source, last, at, "_ls_fold", FOLD)
+            last = "_ls_fold"
+        ctes.append(
+            f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.bad} AS _ls_bad, "
+            f"{stage.undecided} AS _ls_nr FROM {last})"
+        )
+        last = "_ls_stage"
+        fallback = "(_ls_bad OR _ls_nr)"
+        needs_replay = "(_ls_nr AND NOT _ls_bad)"
+    else:
+        ctes.append(f"_ls_stage AS (SELECT *, CAST(NULL AS VARCHAR) AS {STAGE} FROM {last})")
+        last = "_ls_stage"
+
+    out = [
+        "_ls_id AS lead_id",
+        f"{TOTAL} AS score",
+        *(f"_ls_d{j} AS dim_{j}" for j in range(len(dims))),
+        *(f"_ls_p{i} AS points_{i}" for i in range(len(rules))),
+        *(f"_ls_e{i} AS events_{i}" for i, r in enumerate(rules) if r.events is not None),
+        *(f"_ls_j{j} AS adjust_{j}" for j in range(len(dims))),
+        *(f"_ls_l{i} AS label_{i}" for i in range(len(model.labels))),
+        f"{STAGE} AS stage",
+        f"{playbook} AS playbook",
+        f"{fallback} AS fallback",
+        f"coalesce({n_all}, 0) AS n_events",
+    ]
+    if horizon is not None:
+        out.append(f"{horizon} AS next_change_at")
+    if flavor == "duckdb":
+        out.append(f"{needs_replay} AS needs_replay")
+    recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
+    sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
+    return QueryPlan(
+        sql=sql,
+        rules=rules,
+        dimensions=dims,
+        adjustments=[],
+        label_sets=list(model.labels),
+        has_lifecycle=model.lifecycle is not None,
+        dynamic_lifecycle=bool(stage and stage.dynamic),
+    )

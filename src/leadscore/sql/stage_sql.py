@@ -1,0 +1,245 @@
+"""The lifecycle stage in SQL, for the models (and leads) where the replay can be decided without it.
+
+The replay (engine.lifecycle_replay) applies, after each event in time order, the event's own transition f
+and then the automatic transitions g until none applies. g is a fixed point (g∘g = g), so only events
+that have a transition (or `stage_set`) matter, plus whether some event came before the first of them.
+
+- When every automatic condition is *static* (lead attributes, or scores of dimensions made only of
+  attribute rules), g is the same at every instant: the stage is a fold of f-then-g over the lead's
+  relevant events (`list_reduce`), evaluated natively for every lead.
+- Otherwise g depends on the score or the events at each event's time, which one GROUP BY cannot see:
+  leads without events are still native (only the pass at T runs), the others fall back to the pure
+  scorer, which is exact by definition.
+A `stage` attribute or a `stage_set` event naming no stage is bad data: those leads also go to the
+pure scorer, which refuses them with its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import assert_never
+
+from leadscore.engine.lifecycle_replay import STAGE_SET
+from leadscore.model.checks import auto_sources
+from leadscore.model.conditions import (
+    AggregateCondition,
+    AllCondition,
+    AnyCondition,
+    AttributeCondition,
+    Condition,
+    CountCondition,
+    LabelCondition,
+    LastCondition,
+    NoneCondition,
+    NotCondition,
+    ScoreCondition,
+    StageCondition,
+)
+from leadscore.model.spec import ConditionRule, Lifecycle, ScoringModel, Transition
+from leadscore.sql import literals as q
+from leadscore.sql.condition_sql import ORD, TS, Compiler
+from leadscore.sql.predicate_sql import NotExpressible
+from leadscore.sql.stage_bounds import Bounds, Maybe
+from leadscore.sql.stage_fold import RecursiveFold
+
+FOLD = "_ls_fold"
+
+
+def _static_rule(rule: object) -> bool:
+    return isinstance(rule, ConditionRule) and is_static(rule.when, None)
+
+
+def is_static(cond: Condition, model: ScoringModel | None) -> bool:
+    """True when the condition has the same value at every instant of a lead's replay."""
+    match cond:
+        case AttributeCondition():
+            return True
+        case ScoreCondition():
+            if model is None:
+                return False
+            rules = [r for r in model.rules if cond.score == "total" or model.dimension_of(r) == cond.score]
+            return all(_static_rule(r) for r in rules)
+        case AllCondition() | AnyCondition() | NotCondition():
+            return all(is_static(k, model) for _, k in cond.children())
+        case CountCondition() | AggregateCondition() | NoneCondition() | LastCondition():
+            return False  # events arrive during the replay
+        case LabelCondition() | StageCondition():
+            return False  # not allowed in a lifecycle
+        case _:
+            assert_never(cond)
+
+
+@dataclass(frozen=True)
+class StageSql:
+    stage: str  # VARCHAR over the lead's row (may read FOLD)
+    fold: str | None  # the fold over the lead's events, computed once into the column FOLD
+    bad: str  # BOOLEAN: bad stage data, which the pure scorer refuses with its error
+    undecided: str  # BOOLEAN: the bounds cannot decide the stage; the replay (or the pure scorer) must
+    dynamic: bool  # some automatic condition changes with time
+    recursive: RecursiveFold | None = None  # the fold as a recursive CTE instead of `fold` (no lambdas)
+    # (column, SQL): the automatic transitions' conditions over the lead's row, computed as columns
+    # before the fold reads them (a lambda cannot hold the subqueries or UDFs of `lookups`)
+    columns: tuple[tuple[str, str], ...] = ()
+
+
+def auto_conditions(model: ScoringModel) -> list[Condition]:
+    """The automatic transitions' conditions, in model order (`_ls_c{k}` in the replay tables)."""
+    lc = model.lifecycle
+    return [tr.when for tr in lc.transitions if tr.when is not None] if lc else []
+
+
+def _g(lc: Lifecycle, checks: list[tuple[str, frozenset[str], str]]) -> Callable[[str], str]:
+    """SQL applying the automatic transitions until none applies, to a stage expression."""
+    stages = lc.all_stages()
+
+    def closure(stage: str, depth: int) -> str:
+        if depth > len(stages):
+            raise NotExpressible("automatic transitions that can cycle")
+        branches = [f"WHEN {cond} THEN {closure(to, depth + 1)}" for to, sources, cond in checks if stage in sources]
+        if not branches:
+            return q.text(stage)
+        return f"(CASE {' '.join(branches)} ELSE {q.text(stage)} END)"
+
+    table = {s: closure(s, 0) for s in stages}
+    moving = {s: sql for s, sql in table.items() if sql != q.text(s)}
+
+    def apply(expr: str) -> str:
+        if not moving:
+            return expr
+        whens = " ".join(f"WHEN {q.text(s)} THEN {sql}" for s, sql in moving.items())
+        return f"(CASE {expr} {whens} ELSE {expr} END)"
+
+    return apply
+
+
+def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
+    """The exact replay: a fold over every event in (time, input) order applying its transition and
+    then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by
+    `replay.conditions_query`), and the automatic ones once more at T (`_ls_ct{k}`)."""
+    lc = model.lifecycle
+    assert lc is not None
+    autos = [tr for tr in lc.transitions if tr.when is not None]
+    sources = [(tr.to, frozenset(auto_sources(lc, tr.to, tr.from_))) for tr in autos]
+    g_event = _g(lc, [(to, src, f"coalesce(x._ls_c{k}, FALSE)") for k, (to, src) in enumerate(sources)])
+    g_end = _g(lc, [(to, src, f"coalesce(_ls_ct{k}, FALSE)") for k, (to, src) in enumerate(sources)])
+    event_trs = [tr for tr in lc.transitions if tr.on is not None]
+    whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
+    for tr in event_trs:
+        cond = f"x.t IN {q.text_list(tr.on or ())}"
+        if tr.from_:
+            cond += f" AND acc IN {q.text_list(tr.from_)}"
+        whens.append(f"WHEN {cond} THEN {q.text(tr.to)}")
+    f = f"(CASE {' '.join(whens)} ELSE acc END)"
+    order = ORD if c.schema.has_ord else "id"
+    conds = "".join(f", _ls_c{k} := _ls_c{k}" for k in range(len(autos)))
+    seq = c.aggs.add(f"list_sort(list(struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})))")
+    fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"
+    return StageSql(g_end(FOLD), fold, bad, "FALSE", False)
+
+
+def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False) -> StageSql:
+    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only). `lists` says how
+    the fold is written: duckdb (list_reduce), spark (aggregate) or recursive (`recursive.py`)."""
+    lc = model.lifecycle
+    assert lc is not None
+    stages = lc.all_stages()
+    n_events = c.aggs.add("count(*)")
+    has_events = f"coalesce({n_events}, 0) > 0"
+    bounds = Bounds(c, model)
+    autos: list[tuple[str, frozenset[str], str]] = []
+    dynamic: list[tuple[Transition, frozenset[str], Maybe]] = []
+    fires: dict[int, str] = {}
+    for tr in lc.transitions:
+        if tr.when is None:
+            continue
+        sources = frozenset(auto_sources(lc, tr.to, tr.from_))
+        exact = c.condition(tr.when)
+        if is_static(tr.when, model):
+            autos.append((tr.to, sources, exact))
+            fires[id(tr)] = exact
+            continue
+        # constant over the replay when the bounds decide it; exact at T for a lead without events
+        m = bounds.condition(tr.when)
+        dynamic.append((tr, sources, m))
+        fires[id(tr)] = m.may_hold
+        autos.append((tr.to, sources, f"(CASE WHEN {has_events} THEN {q.negate(m.may_fail)} ELSE {exact} END)"))
+    columns = tuple((f"_ls_ga{k}", sql) for k, (_, _, sql) in enumerate(autos))
+    autos = [(to, sources, col) for (to, sources, _), (col, _) in zip(autos, columns, strict=True)]
+    g = _g(lc, autos)
+
+    attr = next((s.column for s in c.schema.leads.of("stage") if s.kind == "str"), None)
+    attr_present = q.any_of([f"{q.ident(s.column)} IS NOT NULL" for s in c.schema.leads.of("stage")])
+    init = q.text(lc.initial_stage) if attr is None else f"coalesce({q.ident(attr)}, {q.text(lc.initial_stage)})"
+    bad_attr = q.all_of([attr_present, q.negate(f"coalesce({init} IN {q.text_list(stages)}, FALSE)")])
+
+    stage_prop = next((s.column for s in c.schema.events.of("stage") if s.kind == "str"), None)
+    stage_value = q.ident(stage_prop) if stage_prop else "CAST(NULL AS VARCHAR)"
+    bad_set = c.count(f"type = {q.text(STAGE_SET)} AND NOT coalesce({stage_value} IN {q.text_list(stages)}, FALSE)")
+    bad = q.any_of([bad_attr, f"{bad_set} > 0"])
+    if replay:
+        return _replay_sql(c, model, init, stage_value, bad)
+    undecided = "FALSE"
+    event_trs = [tr for tr in lc.transitions if tr.on is not None]
+    if dynamic:
+        reach = _reach(c, lc, init, stage_value, fires)
+        checks = [
+            q.all_of([q.any_of([reach[s] for s in sorted(sources)]), m.may_hold, m.may_fail])
+            for _, sources, m in dynamic
+        ]
+        undecided = q.all_of([has_events, q.any_of(checks)])
+
+    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
+
+    def f(acc: str) -> str:
+        whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
+        for tr in event_trs:
+            cond = f"x.t IN {q.text_list(tr.on or ())}"
+            if tr.from_:
+                cond += f" AND {acc} IN {q.text_list(tr.from_)}"
+            whens.append(f"WHEN {cond} THEN {q.text(tr.to)}")
+        return f"(CASE {' '.join(whens)} ELSE {acc} END)"
+
+    rel = f"type IN {q.text_list(relevant)}"
+    order = ORD if c.schema.has_ord else "id"
+    if lists == "recursive":
+        steps = RecursiveFold(rel, order, stage_value, init, g(init), g(f("acc")))
+        return StageSql(g(FOLD), None, bad, undecided, bool(dynamic), steps, columns)
+    item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value})"
+    seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {rel}))")
+    start = init
+    if g(init) != init:
+        first_relevant = c.aggs.add(f"arg_min({rel}, ({TS}, {order}))")
+        start = f"(CASE WHEN coalesce(NOT {first_relevant}, FALSE) THEN {g(init)} ELSE {init} END)"
+    if lists == "duckdb":
+        fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
+    else:
+        fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
+    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic), columns=columns)
+
+
+def _reach(c: Compiler, lc: Lifecycle, init: str, stage_value: str, fires: dict[int, str]) -> dict[str, str]:
+    """Per stage, may the lead ever be there? Over-approximated: event transitions ignore `from:`."""
+    stages = lc.all_stages()
+    base: dict[str, list[str]] = {s: [f"({init} = {q.text(s)})"] for s in stages}
+    for tr in lc.transitions:
+        if tr.on is not None:
+            base[tr.to].append(f"({c.count(f'type IN {q.text_list(tr.on)}')} > 0)")
+    for s in stages:
+        base[s].append(f"({c.count(f'type = {q.text(STAGE_SET)} AND {stage_value} = {q.text(s)}')} > 0)")
+    autos = [(tr.to, frozenset(auto_sources(lc, tr.to, tr.from_)), tr) for tr in lc.transitions if tr.when is not None]
+    memo: dict[str, str] = {}
+
+    def reach(s: str, depth: int = 0) -> str:
+        if s not in memo:
+            if depth > len(stages):
+                raise NotExpressible("automatic transitions that can cycle")
+            parts = list(base[s])
+            for to, sources, tr in autos:
+                if to == s:
+                    came = q.any_of([reach(u, depth + 1) for u in sorted(sources) if u != s])
+                    parts.append(q.all_of([fires[id(tr)], came]))
+            memo[s] = q.any_of(parts)
+        return memo[s]
+
+    return {s: reach(s) for s in stages}
