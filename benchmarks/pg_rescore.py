@@ -7,6 +7,11 @@ checked equal to a real ingest on a small file first), then the b2b example with
 triggers is applied in the database, alternating two versions so that every run changes scores.
 Reports medians, a due-only refresh, planner settings, and EXPLAIN ANALYZE's most expensive nodes.
 Writes benchmarks/results/pg_rescore.md (--quick: pg_rescore-quick.md).
+
+With --lifecycle: the whole b2b example (lifecycle, triggers) and a variant with other points under
+the same name, applied by `model apply`'s bulk path (the store exported into DuckDB, the stage
+history finished from the SQL replay's conditions; see leadscore.bulk.lifecycle_split), against a
+sample of leads through the pure path. Writes pg_rescore_lifecycle.md.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ LEAD_COLS = ("id", "attributes", "account", "created_at", "updated_at")
 
 def generate(leads: int, out: Path) -> Path:
     if not (out / "leads.parquet").exists():
-        cmd = [str(ROOT / ".venv/bin/leadscore"), "generate", "--leads", str(leads), "--out", str(out)]
+        cmd = [sys.executable, "-m", "leadscore.cli.main", "generate", "--leads", str(leads), "--out", str(out)]
         subprocess.run([*cmd, "--format", "parquet"], check=True, capture_output=True)
     return out
 
@@ -185,9 +190,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=None, help="generated data (made if missing)")
     parser.add_argument("--quick", action="store_true", help="5,000 leads, 2 runs (under a minute)")
+    parser.add_argument("--lifecycle", action="store_true", help="the whole b2b example: lifecycle and triggers")
+    parser.add_argument("--sample", type=int, default=2000, help="--lifecycle: leads the pure path scores")
     args = parser.parse_args()
     if args.quick:
         args.leads, args.runs = 5_000, 2
+    if args.lifecycle:
+        lifecycle_main(args)
+        return
 
     from batch_rescore import rules_only_model
     from tests.support.postgres import postgres_server
@@ -278,6 +288,101 @@ def main() -> None:
         "",
     ]
     name = "pg_rescore-quick.md" if args.quick else "pg_rescore.md"
+    (HERE / "results" / name).write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def lifecycle_main(args: argparse.Namespace) -> None:
+    """`model apply` and `refresh` of the whole b2b example through the bulk path vs the pure path."""
+    import resource
+
+    from store_rescore import EXAMPLE, model_b
+    from tests.support.postgres import postgres_server
+
+    from leadscore.app.maintenance import all_lead_batches, apply, refresh
+    from leadscore.domain.timeutil import parse_timestamp, to_micros
+    from leadscore.model import load_model
+    from leadscore.store import open_store
+    from leadscore.store.pipeline import Evaluator
+
+    work = Path("/tmp/pg-rescore")
+    work.mkdir(exist_ok=True)
+    data = generate(args.leads, args.data or work / f"g{args.leads}")
+    model_a = work / "life-a.yaml"
+    model_a.write_text(EXAMPLE.read_text())
+    models = [model_a, model_b(model_a, work / "life-b.yaml", rename=False)]
+    at = to_micros(parse_timestamp(AT))
+    evaluators = [Evaluator(load_model(m)) for m in models]
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def measured(fn: Any) -> dict[str, Any]:
+        c = cpu()
+        secs, done = timed(fn)
+        return {"s": secs, "cpu": cpu() - c, "done": done}
+
+    with postgres_server() as server:
+        url = new_database(server, "bench_life")
+        load = bulk_load(url, data, at - DAY_US)
+        store = open_store(url)
+        with store.read() as conn:
+            n_leads, n_events = conn.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM events)"
+            ).one()
+        first = measured(lambda: apply(store, evaluators[0], lambda: at))
+        runs = []
+        for i in range(args.runs):
+            ev = evaluators[(i + 1) % 2]
+            runs.append(measured(lambda ev=ev: apply(store, ev, lambda: at)))
+        last = evaluators[args.runs % 2]
+        ref = measured(lambda: refresh(store, last, lambda: at + DAY_US))
+        other = evaluators[(args.runs + 1) % 2]
+        ids = next(iter(all_lead_batches(store, args.sample)))
+
+        def pure_sample() -> Any:
+            return store.transact(lambda conn: other.rescore(store, conn, ids, at, "sample"))
+
+        pure = measured(pure_sample)
+        store.dispose()
+    med = statistics.median(r["s"] for r in runs)
+    per_pure = pure["s"] / len(ids)
+    phases = ("export", "before", "prepare", "query", "replay", "shape", "history", "pure", "write")
+
+    def row(label: str, r: dict[str, Any]) -> str:
+        d = r["done"]
+        return (
+            f"| {label} | {r['s']:.1f} | {r['cpu']:.1f} | {d.leads:,} | {d.changed:,} | "
+            f"{getattr(d, 'history_leads', 0):,} | {getattr(d, 'fallback_leads', 0):,} | {len(d.firings):,} |"
+        )
+
+    lines = [
+        "# `model apply` of the b2b example with lifecycle and triggers, PostgreSQL",
+        "",
+        f"Command: `.venv/bin/python benchmarks/pg_rescore.py --lifecycle --leads {args.leads} --runs {args.runs}`",
+        f"Machine: {platform.machine()}, {platform.python_version()}, 2 shared cores; PostgreSQL server as the tests "
+        "start it (fsync off, default shared_buffers).",
+        f"Store: {n_leads:,} leads, {n_events:,} events; bulk load: leads {load['leads']:.1f} s, events "
+        f"{load['events']:.1f} s. Models: the whole b2b example and the same with other points (same name).",
+        "",
+        "| step | wall s | CPU s | leads | changed | history from SQL replay | pure scorer | firings |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        row("first apply (no stored results)", first),
+        *(row(f"apply of the other version, run {i + 1}", r) for i, r in enumerate(runs)),
+        row("refresh one day later", ref),
+        f"| pure path, {len(ids):,} leads sampled, extrapolated | {per_pure * n_leads:.0f} | "
+        f"{pure['cpu'] / len(ids) * n_leads:.0f} | {n_leads:,} | | | | |",
+        "",
+        f"Apply median {med:.1f} s; speed-up over the pure path {per_pure * n_leads / med:.1f}x. "
+        "Phases (s) of the last apply:",
+        "",
+        "| " + " | ".join(phases) + " |",
+        "|" + "---:|" * len(phases),
+        "| " + " | ".join(f"{runs[-1]['done'].seconds.get(ph, 0.0):.2f}" for ph in phases) + " |",
+        "",
+    ]
+    name = "pg_rescore_lifecycle-quick.md" if args.quick else "pg_rescore_lifecycle.md"
     (HERE / "results" / name).write_text("\n".join(lines))
     print("\n".join(lines))
 

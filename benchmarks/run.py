@@ -54,6 +54,13 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ("pg_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "pg_rescore.md", "In-database re-score"),
     ("predictive_real_data.py", None, [], "predictive.md", "Predictive scoring on the real data"),
     (
+        "predictive_generated_shift.py",
+        None,
+        [],
+        "predictive_generated.md",
+        "Predictive training on generated leads, with a shift",
+    ),
+    (
         "predictive_scale.py",
         ["--rows", "100000", "--runs", "1"],
         ["--rows", "1000000", "--runs", "3"],
@@ -70,6 +77,7 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
     ),
     ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
     ("dashboard_bench.py", ["--quick"], ["--leads", "100000", "--runs", "7"], "dashboard.md", "Dashboard pages"),
+    ("lead_list.py", ["--leads", "20000", "--runs", "3"], ["--leads", "1000000", "--runs", "3"], None, "Lead listing"),
 ]
 RESULTS = HERE / "results"
 

@@ -1,12 +1,17 @@
 """`model apply` on a SQLite store: the bulk path (DuckDB batch engine) vs the pure path, same store.
 
 Run: .venv/bin/python benchmarks/store_rescore.py [--leads 100000] [--events-per-lead 50] [--runs 3] [--quick]
+     [--lifecycle]
 Data comes from `leadscore generate --leads N` (made once, kept under --data). The store is filled
 by a bulk loader that builds the leads and events rows with the ingest's own functions (the io
 reader, `event_rows`, `plain`, `account_of`) and inserts them directly, without the per-batch
 rescoring; a check first ingests a few hundred leads the real way and asserts the rows are equal.
 The models are the b2b example without lifecycle and triggers (A) and a variant with other points
-(B); each run applies the other one, so every run is a real model change over every lead. Each
+(B); each run applies the other one, so every run is a real model change over every lead. With
+`--lifecycle`, A is the whole b2b example (lifecycle, playbooks by stage, triggers) and B the same
+with other points under the same name (a tuning change: stored stages and labels stay comparable);
+the leads whose stage moved are rescored by the pure scorer inside the bulk path, and the report
+says how many. Each
 measurement runs in its own process (peak RSS is that process's); the pure path is timed on a
 sample of leads and extrapolated. CPU seconds count the process and its children (the SQLite
 readers and writer). Writes benchmarks/results/store_rescore.md (`--out`).
@@ -34,6 +39,8 @@ from batch_rescore import rules_only_model  # noqa: E402
 
 AT = "2026-06-01T00:00:00Z"
 PHASES = ("export", "prepare", "query", "shape", "write")
+LIFECYCLE_PHASES = ("export", "before", "prepare", "query", "replay", "shape", "history", "pure", "write")
+EXAMPLE = ROOT / "examples" / "b2b-saas" / "model.yaml"
 CHECK_LEADS = 300
 
 
@@ -47,7 +54,7 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def model_b(a: Path, out: Path) -> Path:
+def model_b(a: Path, out: Path, rename: bool = True) -> Path:
     """Model A with other points for the pricing page and the demo request (a typical tuning change)."""
     from ruamel.yaml import YAML
 
@@ -56,7 +63,8 @@ def model_b(a: Path, out: Path) -> Path:
     for rule in data["rules"]:
         if rule["id"] in ("pricing-page", "demo-request"):
             rule["points"] = rule["points"] + 5
-    data["name"] = "b2b-saas-rules-b"
+    if rename:
+        data["name"] = "b2b-saas-rules-b"
     with out.open("w") as fh:
         y.dump(data, fh)
     return out
@@ -188,6 +196,9 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
             "changed": done.changed,
             "engine": getattr(done, "engine", "pure"),
             "phases": phases,
+            "pure_leads": getattr(done, "fallback_leads", 0),
+            "history_leads": getattr(done, "history_leads", 0),
+            "firings": len(done.firings),
         }
     ids = next(iter(all_lead_batches(store, sample)))
     cause = f"model:{evaluator.version}"
@@ -220,6 +231,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="a small store, one run (under 30 s)")
     p.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "lsbench")
     p.add_argument("--out", type=Path, default=HERE / "results" / "store_rescore.md")
+    p.add_argument("--lifecycle", action="store_true", help="the whole b2b example: lifecycle and triggers")
     p.add_argument("--child", nargs=4, metavar=("MODE", "URL", "MODEL", "SAMPLE"))
     a = p.parse_args()
     if a.child:
@@ -231,7 +243,9 @@ def main() -> None:
     if not (data / "leads.parquet").exists():
         subprocess.run(
             [
-                str(ROOT / ".venv/bin/leadscore"),
+                sys.executable,  # the interpreter running this benchmark, with its leadscore
+                "-m",
+                "leadscore.cli.main",
                 "generate",
                 "--leads",
                 str(a.leads),
@@ -246,8 +260,14 @@ def main() -> None:
             capture_output=True,
         )
     work = Path(tempfile.mkdtemp(dir=a.data))
-    models = [rules_only_model(work / "a.yaml")]
-    models.append(model_b(models[0], work / "b.yaml"))
+    if a.lifecycle:
+        (work / "a.yaml").write_text(EXAMPLE.read_text())
+        models = [work / "a.yaml", model_b(work / "a.yaml", work / "b.yaml", rename=False)]
+        if a.out == HERE / "results" / "store_rescore.md":
+            a.out = HERE / "results" / "store_rescore_lifecycle.md"
+    else:
+        models = [rules_only_model(work / "a.yaml")]
+        models.append(model_b(models[0], work / "b.yaml"))
     t = time.perf_counter()
     check_loader(data, models[0])
     check_s = time.perf_counter() - t
@@ -261,6 +281,7 @@ def main() -> None:
     other = models[(a.runs + 1) % 2]  # not the model the store holds now: a real change again
     pure = [run_child("pure", url, str(other), str(a.sample)) for _ in range(a.runs)]
     report(a, data, db, first, bulk, pure, load_s, check_s)
+    db.unlink()  # gigabytes on a shared machine
 
 
 def report(
@@ -277,18 +298,25 @@ def report(
     events = manifest["counts"]["events"]
     med = statistics.median(r["seconds"] for r in bulk)
     per_lead = statistics.median(r["seconds"] / r["leads"] for r in pure)
+    phases = LIFECYCLE_PHASES if a.lifecycle else PHASES
     pure_total = per_lead * a.leads
     lines = [
         "# Store re-score after a model change (`model apply`), SQLite",
         "",
         f"Command: `.venv/bin/python benchmarks/store_rescore.py --leads {a.leads} --runs {a.runs}"
         + (f" --events-per-lead {a.events_per_lead:g}" if a.events_per_lead != 50.0 else "")
+        + (" --lifecycle" if a.lifecycle else "")
         + (" --quick`" if a.quick else "`"),
         f"Machine: {platform.machine()}, {platform.python_version()}, {os.cpu_count()} cores (shared).",
         f"Store: {a.leads:,} leads, {events:,} events (`leadscore generate`), "
         f"{db.stat().st_size / 2**30:.2f} GiB; bulk load {load_s:.0f} s; loader checked against a real ingest "
         f"of {CHECK_LEADS} leads ({check_s:.0f} s).",
-        "Model: the b2b example without lifecycle and triggers; each run applies the other of two variants.",
+        (
+            "Model: the whole b2b example (lifecycle, triggers); each run applies the other of two variants "
+            "(same name, other points)."
+            if a.lifecycle
+            else "Model: the b2b example without lifecycle and triggers; each run applies the other of two variants."
+        ),
         "",
         "| path | wall s (median) | CPU s (median) | leads/s | changed | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|",
@@ -301,11 +329,15 @@ def report(
         f"| first apply (no stored results, bulk) | {first['seconds']:.1f} | {first['cpu_s']:.1f} | "
         f"{a.leads / first['seconds']:,.0f} | {first['changed']:,} | {first['rss_mb']:.0f} |",
         "",
-        f"Speed-up: {pure_total / med:.0f}x. Phases of the bulk runs (median s):",
+        f"Speed-up: {pure_total / med:.1f}x. Phases of the bulk runs (median s):",
         "",
-        "| " + " | ".join(PHASES) + " |",
-        "|" + "---:|" * len(PHASES),
-        "| " + " | ".join(f"{statistics.median(r['phases'].get(ph, 0.0) for r in bulk):.2f}" for ph in PHASES) + " |",
+        "| " + " | ".join(phases) + " |",
+        "|" + "---:|" * len(phases),
+        "| " + " | ".join(f"{statistics.median(r['phases'].get(ph, 0.0) for r in bulk):.2f}" for ph in phases) + " |",
+        "",
+        f"Leads rescored by the pure scorer inside the bulk path: {bulk[-1]['pure_leads']:,} of {a.leads:,} "
+        f"(first apply: {first['pure_leads']:,}); trigger firings: {bulk[-1]['firings']:,} "
+        f"(first apply: {first['firings']:,}).",
         "",
         "export: leads and events out of SQLite into Arrow (raw JSON text through ADBC readers, two in parallel for "
         "tables over 1M rows; keys the model reads extracted into typed slots by DuckDB); prepare + query: the "

@@ -22,6 +22,14 @@ from leadscore.domain.timeutil import parse_timestamp
 
 SLICE = timedelta(days=30)
 MODEL_EXAMPLE = "b2b-saas"
+# with the predictive extra installed, the demo scores with the example that adds a trained dimension
+PREDICTIVE_EXAMPLE = "b2b-saas-predictive"
+
+
+def demo_example() -> str:
+    from leadscore._extras import available
+
+    return PREDICTIVE_EXAMPLE if available("predictive") else MODEL_EXAMPLE
 
 
 @dataclass
@@ -147,12 +155,13 @@ def example_dir(name: str) -> Path:
     raise FileNotFoundError(f"example {name!r} not found")
 
 
-def write_workspace(folder: Path, receiver_url: str) -> Path:
-    """leadscore.yaml, the predictive B2B model and its trained artifact, destinations to `receiver_url`."""
+def write_workspace(folder: Path, receiver_url: str, example: str | None = None) -> Path:
+    """leadscore.yaml, the B2B model (with its trained artifact when it has a predictive dimension),
+    destinations to `receiver_url`."""
     import shutil
 
     folder.mkdir(parents=True, exist_ok=True)
-    src = example_dir(MODEL_EXAMPLE)
+    src = example_dir(example or demo_example())
     shutil.copy(src / "model.yaml", folder / "model.yaml")
     for artifact in src.glob("*.lsm"):
         shutil.copy(artifact, folder / artifact.name)
@@ -171,9 +180,17 @@ destinations:
     return folder
 
 
-def earlier_model(folder: Path) -> Path:
+def rules_model(folder: Path) -> Path:
+    """The rules-only B2B model, which the year is replayed under when the live model has a trained
+    dimension (that one is applied at the end, as a team adds it once a year of history trained it)."""
+    path = folder / "model-2026-rules.yaml"
+    path.write_text((example_dir(MODEL_EXAMPLE) / "model.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def earlier_model(folder: Path, source: Path | None = None) -> Path:
     """The demo model as it was before tuning: the pricing page and demo requests weighed less."""
-    text = (folder / "model.yaml").read_text(encoding="utf-8")
+    text = (source or folder / "model.yaml").read_text(encoding="utf-8")
     tuned = text.replace("limit: 45\n    points: 15", "limit: 45\n    points: 10").replace(
         "decay: {linear: 90d},\n     points: 80, description: Asked",
         "decay: {linear: 90d},\n     points: 60, description: Asked",
@@ -205,14 +222,22 @@ def build_demo(
     events.sort(key=lambda e: e.ts)
     clock = MovableClock()
     clock.set(end - timedelta(days=366))
+    example = demo_example()
     with receiver() as url:
-        ws = Workspace.load(write_workspace(folder, url))
+        ws = Workspace.load(write_workspace(folder, url, example))
         service = LeadService.from_workspace(ws, clock=clock)
         try:
             service.upgrade()
             # the year starts under an earlier version of the model; the tuned one goes live after 9 months
-            service.apply_model(earlier_model(folder), quiet=True)
-            stats = replay_year(service, leads, events, clock.set, progress, switch=(9, folder / "model.yaml"))
+            live = folder / "model.yaml"
+            tuned = live if example == MODEL_EXAMPLE else rules_model(folder)
+            service.apply_model(earlier_model(folder, tuned), quiet=True)
+            stats = replay_year(service, leads, events, clock.set, progress, switch=(9, tuned))
+            if tuned != live:
+                # Replaying the year under the trained dimension would ask the model at every past event
+                # of every rescore (minutes for a few thousand leads); applying it at the end rescores
+                # each lead once, its probabilities at past events predicted in batches.
+                service.apply_model(live, quiet=True)
         finally:
             service.close()
     return stats

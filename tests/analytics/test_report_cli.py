@@ -72,3 +72,22 @@ def test_report_errors(hand_store: LeadService, tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_report_triggers_has_deliveries_by_day(hand_store: LeadService, tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, hand_store)
+    args = ["report", "triggers", "--from", "2026-05-30", "--to", "2026-06-02", "--project", str(ws)]
+    data = json.loads(RUN.invoke(app, [*args, "--format", "json"]).output)
+    assert data["days"] == [
+        {"day": d, "delivered": 0, "failed": 0, "dead": n}
+        for d, n in (("2026-05-30", 0), ("2026-05-31", 0), ("2026-06-01", 2))
+    ]
+    csv = RUN.invoke(app, [*args, "--format", "csv"]).output.splitlines()
+    assert "table,day,delivered,failed,dead" in csv and "days,2026-06-01,0,0,2" in csv
+    table = RUN.invoke(app, args).output
+    assert "Delivery attempts by day (UTC)" in table and "2026-06-01" in table
+    html = tmp_path / "triggers.html"
+    assert RUN.invoke(app, [*args, "--html", str(html)]).exit_code == 0
+    assert "Webhook deliveries per day" in html.read_text(encoding="utf-8")
+    quiet = RUN.invoke(app, ["report", "triggers", "--from", "2026-01-01", "--to", "2026-02-01", "--project", str(ws)])
+    assert "Delivery attempts by day (UTC): No delivery attempt in this period." in " ".join(quiet.output.split())

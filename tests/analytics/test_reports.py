@@ -123,3 +123,56 @@ def test_bad_requests_are_clear_errors(hand_store: LeadService) -> None:
         run_report(hand_store, "revenue", JANUARY)
     with pytest.raises(ValueError, match="the period is empty"):
         ReportFilter(start=datetime(2026, 2, 1, tzinfo=UTC), end=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_webhook_health_per_day(hand_store: LeadService) -> None:
+    """Attempts by UTC day: delivered, failed then retried, and the failed attempt that dead-letters."""
+    from leadscore.analytics.charts import render
+    from leadscore.domain.timeutil import to_micros
+    from leadscore.store.tables import deliveries, outbox
+
+    def at(day: int, hour: int = 12) -> int:
+        return to_micros(datetime(2026, 5, day, hour, tzinfo=UTC))
+
+    message = {"trigger_id": "t", "destination": "crm", "payload": {}, "lead_id": "A", "created_at": at(3)}
+    with hand_store.store.engine.begin() as conn:
+        ok, retried, dead = (
+            conn.execute(
+                outbox.insert().values(idempotency_key=k, status=st, attempts=n, **message).returning(outbox.c.id)
+            ).scalar_one()
+            for k, st, n in (("k1", "delivered", 1), ("k2", "delivered", 2), ("k3", "dead", 2))
+        )
+        conn.execute(
+            deliveries.insert(),
+            [
+                {"outbox_id": ok, "at": at(3), "attempt": 1, "ok": True, "status_code": 204},
+                {"outbox_id": retried, "at": at(3, 23), "attempt": 1, "ok": False, "status_code": 503},
+                {"outbox_id": retried, "at": at(4, 1), "attempt": 2, "ok": True, "status_code": 204},
+                {"outbox_id": dead, "at": at(3), "attempt": 1, "ok": False, "status_code": 500},
+                {"outbox_id": dead, "at": at(5), "attempt": 2, "ok": False, "status_code": 500},
+            ],
+        )
+    r = run_report(hand_store, "triggers", JUNE)
+    days = {d.day: (d.delivered, d.failed, d.dead) for d in r.days}
+    assert len(days) == 32 and min(days) == "2026-05-01" and max(days) == "2026-06-01"
+    assert days["2026-05-03"] == (1, 2, 0)
+    assert days["2026-05-04"] == (1, 0, 0)
+    assert days["2026-05-05"] == (0, 0, 1)
+    assert days["2026-06-01"] == (0, 0, 2)  # the fixture's two messages to an unknown destination
+    assert days["2026-05-10"] == (0, 0, 0)
+    table = next(t for t in r.tables() if t.name == "days")
+    assert [row["day"] for row in table.rows] == ["2026-05-03", "2026-05-04", "2026-05-05", "2026-06-01"]
+    chart = next(c for c in r.charts() if c.name == "health")
+    svg = render(chart)
+    assert "Attempts per day" in svg and "Day (UTC)" in svg
+    assert "2026-05-03, failed: 2" in svg and "delivered (2)" in svg and "dead-lettered (3)" in svg
+
+
+def test_webhook_health_of_a_quiet_period_is_an_empty_state(hand_store: LeadService) -> None:
+    from leadscore.analytics.charts import render
+
+    r = run_report(hand_store, "triggers", JANUARY)
+    assert r.days == []
+    chart = next(c for c in r.charts() if c.name == "health")
+    assert render(chart) == '<p class="empty">Webhook deliveries per day: no data in this period.</p>'
+    assert next(t for t in r.tables() if t.name == "days").rows == []

@@ -29,6 +29,11 @@ def test_reports_over_http(hand_store: LeadService) -> None:
     assert answer.json()["stages"] == expected["stages"] and answer.json()["exits"] == expected["exits"]
     paid = client.get("/v1/reports/channels?from=2026-01-01&to=2026-02-01&attribute=source=paid", headers=auth)
     assert [r["value"] for r in paid.json()["rows"]] == ["paid"]
+    health = client.get("/v1/reports/triggers?from=2026-05-31&to=2026-06-02", headers=auth).json()["days"]
+    assert health == [
+        {"day": "2026-05-31", "delivered": 0, "failed": 0, "dead": 0},
+        {"day": "2026-06-01", "delivered": 0, "failed": 0, "dead": 2},
+    ]
     assert client.get("/v1/reports/funnel").status_code == 401
     assert client.get("/v1/reports/revenue", headers=auth).status_code == 422
     bad = client.get("/v1/reports/funnel?from=2026-02-01&to=2026-01-01", headers=auth)

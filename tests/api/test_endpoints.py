@@ -5,6 +5,7 @@ webhooks, erase and export, metrics."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +23,23 @@ def event(lead: str, type_: str = "page_view", ts: str | None = None, **props: A
     return {"lead_id": lead, "type": type_, "timestamp": when, "properties": props}
 
 
+def settled(client: httpx.Client, lead_id: str) -> dict[str, Any]:
+    """The lead once the rescoring worker has taken its acknowledged events in (bounded wait)."""
+    for _ in range(400):
+        found: dict[str, Any] = client.get(f"/v1/leads/{lead_id}").json()
+        if not found.get("pending", True):
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"lead {lead_id} still pending: {found}")
+
+
 def test_one_event_is_stored_scored_and_the_lead_says_it_is_current(live: Live) -> None:
     with live.client("write") as client:
         sent = client.post("/v1/events", json={**event("e-1", "demo_request"), "id": "ev-1"})
-        assert sent.status_code == 200 and sent.json()["inserted"] == 1
+        assert sent.status_code == 200 and sent.json()["inserted"] == 1 and sent.json()["pending"] == 1
         assert client.post("/v1/events", json={**event("e-1", "demo_request"), "id": "ev-1"}).json()["inserted"] == 0
-        lead = client.get("/v1/leads/e-1").json()
-    assert lead["current"] is True and lead["result"]["score"] > 0
+        lead = settled(client, "e-1")
+    assert lead["current"] is True and lead["pending"] is False and lead["result"]["score"] > 0
     assert any(b["rule"] == "demo-request" for b in lead["result"]["breakdown"])
     assert sum(b["points"] for b in lead["result"]["breakdown"]) == pytest.approx(lead["result"]["score"])
 
@@ -98,7 +109,8 @@ def test_leads_upsert_filter_sort_and_page_with_a_cursor(live: Live) -> None:
         }
         made = client.post("/v1/leads/bulk", json={"leads": [{"id": k, "attributes": v} for k, v in people.items()]})
         assert made.status_code == 200, made.text
-        client.post("/v1/events/bulk", json={"events": [event("p-03", "demo_request"), event("p-05", "demo_request")]})
+        body = {"events": [event("p-03", "demo_request"), event("p-05", "demo_request")]}
+        client.post("/v1/events/bulk", params={"wait": "true"}, json=body)
         put = client.put("/v1/leads/p-00", json={"attributes": {"title": "Director"}})
         assert put.status_code == 200 and put.json()["attributes"]["title"] == "Director"
         assert put.json()["attributes"]["employees"] == 5  # the other attributes are kept
@@ -133,7 +145,7 @@ def test_leads_upsert_filter_sort_and_page_with_a_cursor(live: Live) -> None:
 def test_queue_explain_history_stage_outcome_merge(live: Live) -> None:
     with live.client("write") as client:
         client.put("/v1/leads/q-1", json={"attributes": {"employees": 300, "title": "VP Sales"}})
-        client.post("/v1/events", json=event("q-1", "demo_request"))
+        client.post("/v1/events", params={"wait": "true"}, json=event("q-1", "demo_request"))
         queue = client.get("/v1/queue", params={"limit": 1000}).json()
         assert "q-1" in [r["lead_id"] for r in queue]
         explained = client.get("/v1/leads/q-1/explain").json()
@@ -163,7 +175,7 @@ def test_models_validate_plan_apply_and_versions(live: Live) -> None:
         assert broken["valid"] is False and broken["errors"]
         changed = active["source"].replace("points: 50", "points: 70")
         assert admin.post("/v1/models/validate", json={"source": changed}).json()["valid"] is True
-        admin.post("/v1/events", json=event("m-1", "demo_request"))
+        admin.post("/v1/events", params={"wait": "true"}, json=event("m-1", "demo_request"))
         plan = admin.post("/v1/models/plan", json={"source": changed})
         assert plan.status_code == 200 and plan.json()["score_changed"] >= 1
         assert admin.get("/v1/models/active").json()["version"] == active["version"]  # plan wrote nothing
@@ -174,6 +186,7 @@ def test_models_validate_plan_apply_and_versions(live: Live) -> None:
         assert {m["version"] for m in admin.get("/v1/models").json()} >= {active["version"], applied.json()["version"]}
         # the swapped evaluator scores new events at once
         admin.post("/v1/events", json=event("m-2", "demo_request"))
+        settled(admin, "m-2")
         result = admin.get("/v1/leads/m-2/result").json()
         assert result["model_version"] == applied.json()["version"]
         assert {b["rule"]: b["points"] for b in result["breakdown"]}["demo-request"] == pytest.approx(70, rel=1e-3)
@@ -196,6 +209,7 @@ def test_webhooks_erase_export_and_metrics(live: Live) -> None:
         metrics = admin.get("/metrics").text
     assert "leadscore_http_requests_total" in metrics and "leadscore_events_ingested_total" in metrics
     assert "leadscore_ingest_seconds" in metrics and "leadscore_outbox_messages" in metrics
+    assert "leadscore_rescore_pending_leads" in metrics and "leadscore_rescore_oldest_seconds" in metrics
 
 
 def test_docs_page_and_its_assets_are_served_locally(live: Live) -> None:
@@ -216,3 +230,13 @@ def test_refresh_and_deliver_over_http(live: Live) -> None:
         dead = admin.get("/v1/webhooks/dead-letters", params={"limit": 1000}).json()
         assert len(dead) >= sent.json()["dead_lettered"]
         assert admin.post("/v1/webhooks/deliver", json={"limit": "10"}).status_code == 422
+
+
+def test_wait_acknowledges_only_once_the_lead_is_rescored(live: Live) -> None:
+    with live.client("write") as client:
+        sent = client.post("/v1/events", params={"wait": "true"}, json=event("w-1", "demo_request"))
+        assert sent.status_code == 200 and sent.json()["rescored"] == 1 and sent.json()["pending"] == 0
+        lead = client.get("/v1/leads/w-1").json()  # no wait: the result already includes the event
+        assert lead["pending"] is False and any(b["rule"] == "demo-request" for b in lead["result"]["breakdown"])
+        bulk = client.post("/v1/events/bulk", params={"wait": "true"}, json={"events": [event("w-2", "email_click")]})
+        assert bulk.json()["rescored"] == 1 and client.get("/v1/leads/w-2").json()["pending"] is False

@@ -52,11 +52,11 @@ def test_a_failing_request_fails_alone(service: LeadService, monkeypatch: pytest
     real = service.ingest_events
     gate = threading.Event()
 
-    def failing(events: list[Event], at: datetime | None = None) -> object:
+    def failing(events: list[Event], at: datetime | None = None, *, defer: bool = False) -> object:
         gate.wait(10)  # hold the first commit so the next three requests queue up as one group
         if any(e.id == "bad" for e in events):
             raise RuntimeError("the database refused the batch")
-        return real(events, at)
+        return real(events, at, defer=defer)
 
     monkeypatch.setattr(service, "ingest_events", failing)
     committer = GroupCommitter(service)

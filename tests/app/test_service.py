@@ -53,3 +53,28 @@ def test_unknown_project_keys_and_leads_are_clear_errors(tmp_path: Path) -> None
             service.explain("ghost")
     finally:
         service.close()
+
+
+def test_a_predictive_model_keeps_its_evaluator_between_writes(tmp_path: Path) -> None:
+    """The store names the active model by its fingerprint; an evaluator with trained artifacts has a
+    version that also covers them. Comparing the two made every write reload the model and artifacts."""
+    import shutil
+
+    from leadscore.domain import Lead
+    from leadscore.store import open_store
+    from tests.conftest import EXAMPLES
+
+    for name in ("model.yaml", "won-90d.lsm"):
+        shutil.copy(EXAMPLES / "b2b-saas-predictive" / name, tmp_path / name)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    service = LeadService(store, model_path=tmp_path / "model.yaml", clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    try:
+        service.apply_model(tmp_path / "model.yaml", quiet=True)
+        first = service.current_evaluator()
+        service.ingest_leads([Lead.of("P1", employees=150, seniority="director")])
+        service.ingest_events([Event.of("P1", "page_view", "2026-05-20T10:00:00Z", page_type="pricing")])
+        assert service.current_evaluator() is first
+        assert first.version != first.scorer.model_version  # the artifact is part of the scores' version
+    finally:
+        service.close()

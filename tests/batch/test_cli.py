@@ -249,7 +249,8 @@ def test_batch_refuses_parquet_rows_score_refuses(tmp_path: Path, columns: dict[
 
 
 def test_batch_reads_parquet_ids_as_score_does(tmp_path: Path) -> None:
-    """Ids are stripped and whole-number floats are ids ("17.0" is lead 17) in both commands."""
+    """Ids are stripped (of what Python's strip removes: tabs too) and whole-number floats are ids
+    ("17.0" is lead 17) in both commands."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -257,7 +258,7 @@ def test_batch_reads_parquet_ids_as_score_does(tmp_path: Path) -> None:
     model.write_text("format: 1\nname: m\nrules:\n  - {id: demo, on: demo_request, points: 5}\n")
     leads = tmp_path / "leads.parquet"
     pq.write_table(pa.table({"id": [17.0, 18.0]}), leads)
-    events = _parquet_events(tmp_path / "events.parquet", lead_id=[" 17", "18 "], id=[" e1", ""])
+    events = _parquet_events(tmp_path / "events.parquet", lead_id=[" 17", "18\t"], id=[" e1", ""])
     expected = json.loads(
         runner.invoke(app, ["score", str(model), "-l", str(leads), "-e", str(events), "--at", AT, "-f", "json"]).output
     )

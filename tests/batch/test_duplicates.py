@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb.duplicates import find_duplicates
@@ -12,9 +17,11 @@ from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import parse_timestamp
 from leadscore.engine import score_many
+from leadscore.io import read_events
 from leadscore.model import parse_model
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
+from tests.support.profiles import examples
 
 AT = parse_timestamp("2026-06-01T00:00:00Z")
 MODEL = parse_model("format: 1\nname: t\nrules:\n  - {id: v, on: view, where: {page: pricing}, points: 1}\n")
@@ -69,3 +76,104 @@ def test_check_lists_the_repeated_pairs_and_the_copy_to_keep() -> None:
     assert check.repeated_ids == 1 and check.without_id == 1 and check.needed
     dropped = sorted(r[0] for r in con.execute(f"SELECT _ls_ord FROM {check.table}_drop").fetchall())
     assert dropped == [i for i, e in enumerate(events) if e.lead_id == "l3" and e.id == "e2" and i != first]
+
+
+# -- edges: none, all, same or different content, ids shared across leads, through Parquet files ----------
+
+
+def _parquet_run(tmp: Path, parts: list[list[Event]], leads: list[Lead], dedupe: str = "auto") -> list[dict]:
+    """The events written as one Parquet file per part (file order is input order), scored by the batch
+    engine and compared lead by lead with the pure scorer over the events as the reader reads the files
+    (`leadscore score`: ids stripped, files in name order)."""
+    import pyarrow.parquet as pq
+
+    (tmp / "events").mkdir()
+    for i, part in enumerate(parts):
+        pq.write_table(events_table(part), tmp / "events" / f"part-{i}.parquet")
+    pq.write_table(leads_table(leads), tmp / "leads.parquet")
+    events = read_events(tmp / "events")
+    run = run_batch(MODEL, str(tmp / "leads.parquet"), str(tmp / "events"), AT, dedupe=dedupe)
+    expected = [r.to_dict() for r in score_many(MODEL, leads, events, AT)]
+    got = run.to_dicts()
+    assert not differences(expected, got), differences(expected, got)
+    return got
+
+
+def test_no_repeated_id_at_all_leaves_nothing_to_drop(tmp_path: Path) -> None:
+    got = _parquet_run(tmp_path, [_events(40)[:60], _events(40)[60:]], [Lead(f"l{i}") for i in range(40)])
+    assert {r["score"] for r in got} == {2.0}
+
+
+def test_every_event_delivered_twice_counts_once(tmp_path: Path) -> None:
+    events = _events(30)
+    got = _parquet_run(tmp_path, [events, events], [Lead(f"l{i}") for i in range(30)])
+    assert {r["score"] for r in got} == {2.0}
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    check = find_duplicates(con)
+    assert check.repeated_ids == len(events) and check.without_id == 0
+    dropped = con.execute(f"SELECT min(_ls_ord), count(*) FROM {check.table}_drop").fetchall()[0]
+    assert dropped == (1 << 40, len(events))  # every row of the second file, none of the first
+
+
+def test_repeats_with_same_and_with_different_content_keep_the_first_copy(tmp_path: Path) -> None:
+    first = _events(10)
+    same = [e for e in first if e.lead_id == "l2"]  # exact copies: nothing changes
+    other = [Event.of("l3", "view", AT - timedelta(hours=2), id="e1", page="pricing")]  # e1 was a home view
+    late = [Event.of("l4", "view", AT - timedelta(minutes=5), id="new", page="pricing")]  # a new id: counts
+    got = _parquet_run(tmp_path, [first, same + other + late], [Lead(f"l{i}") for i in range(10)])
+    scores = {r["lead_id"]: r["score"] for r in got}
+    assert scores["l2"] == 2.0 and scores["l3"] == 2.0 and scores["l4"] == 3.0
+
+
+def test_an_id_repeated_in_one_file_and_across_leads(tmp_path: Path) -> None:
+    # "dup" twice for l0 in the same file (second row dropped), once for l1 (another lead: it counts)
+    rows = [
+        Event.of("l0", "view", AT - timedelta(hours=1), id="dup", page="home"),
+        Event.of("l1", "view", AT - timedelta(hours=1), id="dup", page="pricing"),
+        Event.of("l0", "view", AT - timedelta(hours=1), id="dup", page="pricing"),
+    ]
+    got = _parquet_run(tmp_path, [rows], [Lead("l0"), Lead("l1")])
+    assert {r["lead_id"]: r["score"] for r in got} == {"l0": 0.0, "l1": 1.0}
+
+
+def test_ids_to_strip_are_the_same_id(tmp_path: Path) -> None:
+    """An id with spaces or a tab around it is the same id (the views strip when a file needs it)."""
+    rows = [
+        Event.of("l0", "view", AT - timedelta(hours=1), id="e1", page="pricing"),
+        Event.of("l0", "view", AT - timedelta(hours=2), id="e1\t", page="pricing"),
+        Event.of(" l0", "view", AT - timedelta(hours=3), id=" e1", page="pricing"),
+    ]
+    got = _parquet_run(tmp_path, [rows], [Lead("l0")])
+    assert [r["score"] for r in got] == [1.0]
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", None])
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["l0", "l1", "l2"]), _ids, st.sampled_from(["pricing", "home"]), st.integers(0, 5)
+            ),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    dedupe=st.sampled_from(["auto", "always"]),
+)
+def test_repeated_ids_equal_the_pure_scorer(parts: list[list[tuple[str, str | None, str, int]]], dedupe: str) -> None:
+    """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet."""
+    import tempfile
+
+    events = [
+        [Event.of(lead, "view", AT - timedelta(hours=h), id=i, page=page) for lead, i, page, h in part]
+        for part in parts
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)

@@ -133,3 +133,24 @@ def test_spark_refuses_numbers_outside_the_range(tmp_path: Path) -> None:
         run_spark(parse_model(MODEL), leads, events, AT, tmp_path / "ok.jsonl", spark=spark)
     finally:
         spark.stop()
+
+
+@pytest.mark.parametrize("bad_file", [0, 1])
+def test_a_bad_number_in_a_directory_names_its_own_file(tmp_path: Path, bad_file: int) -> None:
+    """Parquet read by DuckDB (typed times): the error names the file the row is in, and its row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": ["a"]}), leads)
+    (tmp_path / "events").mkdir()
+    for i in range(2):
+        amounts = [10.0, math.nan] if i == bad_file else [10.0, 20.0]
+        when = pa.array([1_777_593_600_000_000] * 2, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        table = pa.table({"lead_id": ["a", "a"], "type": ["buy", "buy"], "timestamp": when, "amount": amounts})
+        pq.write_table(table, tmp_path / "events" / f"part-{i}.parquet")
+    with pytest.raises(SourceError) as info:
+        run_batch(parse_model(MODEL), leads, tmp_path / "events", AT)
+    assert str(info.value).startswith(f"{tmp_path / 'events' / f'part-{bad_file}.parquet'}: row 2: amount:"), str(
+        info.value
+    )

@@ -249,3 +249,27 @@ def test_a_forged_csrf_token_is_refused(browser: Any, site: Site) -> None:
         assert answer.status == 403
     finally:
         w.close()
+
+
+def test_the_demo_scores_with_a_trained_dimension_and_a_lead_page_explains_it(browser: Any, site: Site) -> None:
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
+
+    service = LeadService.from_workspace(Workspace.load(site.project))
+    try:
+        assert list(service.model.predictive_dimensions()) == ["propensity"]
+    finally:
+        service.close()
+    w = Watched(browser, VIEWPORTS["desktop"])
+    try:
+        login(w, site, site.reader)
+        w.page.goto(f"{site.url}/app/leads/{first_lead(site, w)}")
+        prediction = w.page.locator(".prediction")
+        assert re.fullmatch(r"propensity: \d+% likely", str(prediction.locator("h3").text_content()).strip())
+        factors = [t.strip() for t in prediction.locator("li:not(.muted)").all_inner_texts()]
+        assert factors and all(re.search(r"[a-z]{3}", f) for f in factors), factors
+        rule = w.page.locator("#breakdown-table td.mono", has_text="predictive:propensity")
+        assert rule.count() == 1
+        assert w.problems == []
+    finally:
+        w.close()

@@ -37,6 +37,21 @@ def make_leads(n: int = 1500, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def make_city_leads(n: int, seed: int, signal: float = 1.0, cities: int = 400) -> pd.DataFrame:
+    """Leads from `cities` cities (a long tail: most have a handful of leads), whose conversion depends
+    on the city (with weight `signal`) and on the number of visits."""
+    rng = np.random.default_rng(seed)
+    popularity = 1 / np.arange(1, cities + 1) ** 0.8
+    city = rng.choice(cities, n, p=popularity / popularity.sum())
+    effect = np.random.default_rng(99).normal(0, 1.2, cities)  # the same cities in every sample
+    visits = rng.poisson(3, n).astype(float)
+    logit = -2.0 + signal * effect[city] + 0.3 * visits
+    converted = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame(
+        {"city": [f"city-{c}" for c in city], "visits": visits, "converted": np.where(converted, "yes", "no")}
+    )
+
+
 @pytest.fixture()
 def leads() -> pd.DataFrame:
     return make_leads()

@@ -41,3 +41,13 @@ def test_sigmoid_never_turns_the_ranking_upside_down() -> None:
     probs = cal.predict(np.sort(scores))
     assert np.all(np.diff(probs) >= 0) and probs[-1] > probs[0]
     assert abs(float(probs.mean()) - float(y.mean())) < 0.02
+
+
+def test_the_logistic_curve_is_what_scikit_learn_computes() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=500)
+    y = (rng.random(500) < 1 / (1 + np.exp(-2 * scores))).astype(int)
+    cal = Calibrator("sigmoid").fit(scores, y)
+    grid = np.linspace(-6, 6, 101)
+    expected = cal.model_.predict_proba(grid.reshape(-1, 1))[:, 1]
+    assert np.allclose(cal.predict(grid), expected, rtol=1e-12, atol=0)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore.cli.main import app
-from tests.predictive.conftest import make_leads
+from tests.predictive.conftest import make_city_leads, make_leads
 
 runner = CliRunner()
 
@@ -66,7 +66,11 @@ def test_evaluate_compare_and_live(tmp_path: Path, trained: Path, leads_csv: Pat
     assert result.exit_code == 0, result.output
     payload = json.loads(report.read_text())
     assert len(payload["models"]) == 2
-    live = runner.invoke(app, ["evaluate", str(trained), str(leads_csv), "--live"])
+    # today's leads from the training period itself: nothing has drifted (the whole file would add
+    # November and December, months the training part never saw)
+    today = tmp_path / "today.csv"
+    pd.read_csv(leads_csv).head(1200).to_csv(today, index=False)
+    live = runner.invoke(app, ["evaluate", str(trained), str(today), "--live"])
     assert live.exit_code == 0, live.output
     assert "Drift against training" in live.output and "no retraining needed" in live.output
 
@@ -118,3 +122,21 @@ def test_train_checks_a_given_target_population(tmp_path: Path, leads_csv: Path)
     result = runner.invoke(app, [*args, "--target", str(broken)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_train_shows_the_category_treatment_and_recency_weighting_chosen(tmp_path: Path) -> None:
+    data, out, report = tmp_path / "cities.csv", tmp_path / "m.lsm", tmp_path / "r.json"
+    make_city_leads(5000, 11).to_csv(data, index=False)
+    args = ["train", str(data), "--label", "converted", "--split", "time", "--out", str(out), "--report", str(report)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the console wraps long notes
+    assert "high-cardinality columns city" in text and "target-encoded out of fold" in text
+    assert "recency weighting" in text
+    metrics = json.loads(report.read_text())
+    assert metrics["feature_treatment"]["kind"] == "target"
+    aucs = metrics["feature_treatment"]["validation_auc"]
+    assert aucs["target"] > aucs["other"]
+    assert metrics["recency_weighting"]["tried"] == [0.5, 0.2]
+    assert "why" in metrics["recency_weighting"]

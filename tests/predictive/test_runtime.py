@@ -144,3 +144,29 @@ def test_the_store_predicts_on_ingest_like_the_pure_scorer(tmp_path: Path, monke
             assert stored.score == pytest.approx(expected.score, rel=1e-9)
     finally:
         service.close()
+
+
+def test_the_probability_alone_is_remembered_by_content_and_equals_a_fresh_prediction() -> None:
+    """The lifecycle replay asks for the probability at each past event, on a new timeline object at
+    every rescore: the answer at T is the one of a timeline cut at T, and asking again (on another
+    object with the same content) computes nothing; another event before T is another question."""
+    from leadscore.domain import Event
+
+    predictor = load_predictor(EXAMPLE / "won-90d.lsm")
+    by_lead: dict[str, list[Event]] = {}
+    for event in read_events(DATA / "events.csv"):
+        by_lead.setdefault(event.lead_id, []).append(event)
+    leads = {lead.id: lead for lead in read_leads(DATA / "leads.csv")}
+    lead_id = max(by_lead, key=lambda k: len(by_lead[k]))
+    events, attributes = by_lead[lead_id], leads[lead_id].attributes
+    times = sorted({e.ts for e in events})
+    full = Timeline(events)
+    remembered = [predictor.predict_one(attributes, full, t, 0).probability for t in times]
+    fresh = [predictor.predict_many([(attributes, Timeline(events, until=t), t)], 0)[0].probability for t in times]
+    assert remembered == pytest.approx(fresh, rel=1e-12)
+    seen = dict(predictor._seen)
+    again = [predictor.predict_one(dict(attributes), Timeline(list(events)), t, 0).probability for t in times]
+    assert again == remembered and predictor._seen == seen
+    extra = Event.of(lead_id, "demo_request", events[0].timestamp.isoformat())
+    predictor.predict_one(attributes, Timeline([*events, extra]), times[-1], 0)
+    assert len(predictor._seen) > len(seen)

@@ -41,6 +41,8 @@ def render(chart: Chart) -> str:
         return f'<p class="empty">{escape(chart.title)}: no data in this period.</p>'
     if chart.kind == "line":
         return _line(chart)
+    if chart.kind == "stacked":
+        return _stacked(chart)
     if len(chart.series[0].points) > 8:
         return _hbars(chart)
     return _bars(chart)
@@ -189,3 +191,63 @@ def _line(chart: Chart) -> str:
         )
     out.append("</svg>")
     return "".join(out)
+
+
+STACK_COLOURS = {"delivered": "#059669", "failed": "#d97706", "dead-lettered": "#dc2626"}
+
+
+def _stacked(chart: Chart) -> str:
+    """A bar per x value (a day), its series stacked from the axis up; thin bars for a long period, dated
+    ticks, a legend under the axis, and each segment's value in its tooltip."""
+    xs = [x for x, _ in chart.series[0].points]
+    totals = [sum((s.points[i][1] or 0.0) for s in chart.series) for i in range(len(xs))]
+    top = _nice_max(max(totals))
+    inner_w, inner_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    slot = inner_w / len(xs)
+    bar = max(0.6, slot * (0.8 if slot > 3 else 1.0))
+    out = _frame(chart, top)
+    for i, x in enumerate(xs):
+        base: float = TOP + inner_h
+        for k, s in enumerate(chart.series):
+            v = s.points[i][1] or 0.0
+            if v <= 0:
+                continue
+            h = inner_h * v / top
+            colour = STACK_COLOURS.get(s.name, PALETTE[k % len(PALETTE)])
+            out.append(
+                f'<rect x="{LEFT + slot * i + (slot - bar) / 2:.2f}" y="{base - h:.2f}" width="{bar:.2f}" '
+                f'height="{h:.2f}" fill="{colour}"><title>{escape(x)}, {escape(s.name)}: {_fmt(v, chart.unit)}'
+                "</title></rect>"
+            )
+            base -= h
+    every = max(1, math.ceil(len(xs) / 6))
+    for i in range(0, len(xs), every):
+        cx = LEFT + slot * i + slot / 2
+        out.append(f'<line class="axis" x1="{cx:.1f}" x2="{cx:.1f}" y1="{TOP + inner_h}" y2="{TOP + inner_h + 4}"/>')
+        out.append(
+            f'<text class="tick" x="{cx:.1f}" y="{TOP + inner_h + 16}" text-anchor="middle">'
+            f"{escape(_day(xs[i]))}</text>"
+        )
+    lx: float = LEFT
+    for k, s in enumerate(chart.series):
+        colour = STACK_COLOURS.get(s.name, PALETTE[k % len(PALETTE)])
+        total = sum(v or 0.0 for _, v in s.points)
+        label = f"{s.name} ({_fmt(total, chart.unit)})"
+        out.append(
+            f'<rect x="{lx}" y="{TOP + inner_h + 27}" width="10" height="10" fill="{colour}"/>'
+            f'<text class="tick" x="{lx + 14}" y="{TOP + inner_h + 36}">{escape(label)}</text>'
+        )
+        lx += 26 + 7 * len(label)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _day(label: str) -> str:
+    """A tick for a date: "Dec 3" (the full date is in each bar's tooltip and in the table)."""
+    from datetime import date
+
+    try:
+        d = date.fromisoformat(label)
+    except ValueError:
+        return _short(label, 10)
+    return f"{d:%b} {d.day}"

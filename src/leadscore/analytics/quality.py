@@ -368,26 +368,31 @@ def quality_report(
 
 
 def _distribution(conn: sa.Connection, f: ReportFilter, edges: tuple[float, ...]) -> list[MonthRow]:
+    """A lead's last score of a month is its score-history entry whose next entry (in the lead's time
+    order) falls in a later month or does not exist. The window reads the history in the order of the
+    `ix_score_history_lead_at` index, so nothing is sorted but the few (month, band) groups."""
     sh = score_history.c
     bounds = month_starts(f.start, f.end)
-    month = sa.case(*[(sh.at < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 2)
-    last = (
+
+    def month_of(at: Any) -> Any:
+        return sa.case(*[(at < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 2)
+
+    entries = (
         sa.select(
-            month.label("month"),
+            sh.at,
             sh.score,
-            sa.func.row_number()
-            .over(partition_by=(sh.lead_id, month), order_by=(sh.at.desc(), sh.id.desc()))
-            .label("rn"),
+            sa.func.lead(sh.at).over(partition_by=sh.lead_id, order_by=(sh.at, sh.id)).label("next_at"),
         )
         .where(sh.at >= f.start_us, sh.at < f.end_us, f.lead_condition(sh.lead_id))
         .subquery()
     )
-    band = _band_expr(last.c.score, edges)
+    e = entries.c
+    month = month_of(e.at)
+    last = sa.select(month.label("month"), e.score).where(sa.or_(e.next_at.is_(None), month_of(e.next_at) != month))
+    lasts = last.subquery()
+    band = _band_expr(lasts.c.score, edges)
     names = _band_names(edges)
     rows = conn.execute(
-        sa.select(last.c.month, band, sa.func.count())
-        .where(last.c.rn == 1)
-        .group_by(last.c.month, band)
-        .order_by(last.c.month, band)
+        sa.select(lasts.c.month, band, sa.func.count()).group_by(lasts.c.month, band).order_by(lasts.c.month, band)
     )
     return [MonthRow(month=to_iso(from_micros(bounds[m]))[:7], band=names[b][0], leads=n) for m, b, n in rows]

@@ -24,6 +24,29 @@ PAGE_SIZES = (25, 50, 100)
 TREND_DAYS = 7
 
 
+PROBE = 5000  # a filter that keeps at most this many leads is answered from its own index
+
+
+def attribute_key(dialect: str, name: str, lower: bool = False) -> sa.ColumnElement[Any]:
+    """A lead attribute as text, written exactly as migration 0008 indexes it (a bound JSON path or a
+    different spelling would not match the index). PostgreSQL compares it byte by byte (`COLLATE "C"`),
+    as SQLite does, so that the values starting with a prefix are one range of the index."""
+    if dialect == "postgresql":
+        value: sa.ColumnElement[Any] = leads.c.attributes.op("->>")(sa.literal_column(f"'{name}'"))
+        return sa.collate(sa.func.lower(value), "C") if lower else value
+    value = sa.func.json_extract(leads.c.attributes, sa.literal_column(f"'$.{name}'"))
+    return sa.func.lower(value) if lower else value
+
+
+def starts_with(column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
+    """`column` starts with `prefix`, as an index range (byte order on both dialects): LIKE would read
+    the whole index on SQLite and needs a pattern operator class on PostgreSQL."""
+    cond = column >= prefix
+    if prefix and ord(prefix[-1]) < 0x10FFFF:
+        cond = sa.and_(cond, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return cond
+
+
 class QueueFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,7 +59,7 @@ class QueueFilter(BaseModel):
     max_score: float | None = None
     q: str | None = Field(default=None, max_length=200)
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
+    def conditions(self, dialect: str = "sqlite") -> list[sa.ColumnElement[bool]]:
         out: list[sa.ColumnElement[bool]] = []
         if self.label:
             name, sep, value = self.label.partition(":")
@@ -48,23 +71,44 @@ class QueueFilter(BaseModel):
         if self.playbook:
             out.append(results.c.playbook["name"].as_string() == self.playbook)
         if self.owner:
-            out.append(leads.c.attributes["owner"].as_string() == self.owner)
+            out.append(attribute_key(dialect, "owner") == self.owner)
         if self.account:
             out.append(leads.c.account == self.account)
         if self.min_score is not None:
             out.append(results.c.score >= self.min_score)
         if self.max_score is not None:
             out.append(results.c.score <= self.max_score)
-        if self.q:
-            text = self.q.strip()
-            pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if self.q and self.q.strip():
+            out.append(sa.or_(*self.search(dialect)))
+        return out
+
+    def search(self, dialect: str) -> list[sa.ColumnElement[bool]]:
+        """What `q` matches: the start of the lead id, of the account, of the e-mail address or of the
+        company name (the last three without regard to case). Each is a range of an index."""
+        text = (self.q or "").strip()
+        low = text.lower()
+        return [
+            starts_with(results.c.lead_id, text),
+            starts_with(leads.c.account, low),
+            starts_with(attribute_key(dialect, "email", lower=True), low),
+            starts_with(attribute_key(dialect, "company", lower=True), low),
+        ]
+
+    def probes(self, dialect: str) -> list[list[sa.Select[Any]]]:
+        """For the filters an index can answer alone, the queries of the ids of the leads each keeps: a
+        filter keeps the union of its queries (a search matches on any of four indexes)."""
+        out: list[list[sa.Select[Any]]] = []
+        if self.owner:
+            out.append([sa.select(leads.c.id).where(attribute_key(dialect, "owner") == self.owner)])
+        if self.account:
+            out.append([sa.select(leads.c.id).where(leads.c.account == self.account)])
+        if self.q and self.q.strip():
+            lead, account, email, company = self.search(dialect)
             out.append(
-                sa.or_(
-                    results.c.lead_id.startswith(text, autoescape=True),
-                    leads.c.account.startswith(text.lower(), autoescape=True),
-                    sa.func.lower(leads.c.attributes["email"].as_string()).like(pattern, escape="\\"),
-                    sa.func.lower(leads.c.attributes["company"].as_string()).like(pattern, escape="\\"),
-                )
+                [
+                    sa.select(results.c.lead_id).where(lead),
+                    *(sa.select(leads.c.id).where(cond) for cond in (account, email, company)),
+                ]
             )
         return out
 
@@ -132,7 +176,17 @@ def queue_page(
 ) -> QueuePage:
     if limit not in PAGE_SIZES:
         raise AnalyticsError(f"page size {limit}: expected one of {', '.join(map(str, PAGE_SIZES))}")
-    base = sa.select(*_COLUMNS).select_from(results.join(leads, leads.c.id == results.c.lead_id)).where(*f.conditions())
+    dialect = conn.dialect.name
+    base = (
+        sa.select(*_COLUMNS)
+        .select_from(results.join(leads, leads.c.id == results.c.lead_id))
+        .where(*f.conditions(dialect))
+    )
+    few = _few(conn, f, dialect)
+    if few is not None:
+        if not few:
+            return QueuePage(rows=[], next_cursor=None, limit=limit)
+        base = base.where(results.c.lead_id.in_(few))
     take = limit + 1
     if cursor is None:
         rows = conn.execute(_ordered(base).limit(take)).all()
@@ -184,6 +238,23 @@ def queue_page(
     last = rows[-1] if rows else None
     nxt = encode_cursor(last.queue_rank, last.score, last.lead_id) if more and last is not None else None
     return QueuePage(rows=out, next_cursor=nxt, limit=limit)
+
+
+def _few(conn: sa.Connection, f: QueueFilter, dialect: str) -> list[str] | None:
+    """The ids of the leads a selective filter keeps, when one keeps at most PROBE of them (read on its
+    index); None when none does. Walking the queue in order finds the rows of a common filter at once,
+    but reads the whole queue for a filter that matches little or nothing: the few ids are read first,
+    and the page is then sorted from them."""
+    best: list[str] | None = None
+    for queries in f.probes(dialect):
+        found: set[str] = set()
+        for query in queries:  # each on its own index, stopping as soon as the filter is not selective
+            found.update(conn.execute(query.limit(PROBE + 1)).scalars())
+            if len(found) > PROBE:
+                break
+        if len(found) <= PROBE and (best is None or len(found) < len(best)):
+            best = sorted(found)
+    return best
 
 
 def _last_activity(conn: sa.Connection, ids: list[str]) -> dict[str, int]:

@@ -37,7 +37,7 @@ class Chart(BaseModel):
 
     name: str
     title: str
-    kind: Literal["bar", "line", "funnel"]
+    kind: Literal["bar", "line", "funnel", "stacked"]  # stacked: a bar per x, the series stacked in it
     x_label: str
     y_label: str
     unit: Literal["", "%", "d", "x"] = ""

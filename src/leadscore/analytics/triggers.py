@@ -2,16 +2,19 @@
 
 Firings are outbox messages created in the period (one per trigger firing and destination). Their state
 is the message's state now (delivered, pending, dead). Delivery health counts the attempts made in the
-period: success rate, HTTP status codes, latency (median and p90 by the nearest-rank rule) and the
-latest errors.
+period: success rate, HTTP status codes, latency (median and p90 by the nearest-rank rule), the latest
+errors, and the attempts of each UTC day: delivered, failed (to be tried again) and dead-lettered (the
+failed attempt after which the message was given up).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from leadscore.analytics.common import ReportFilter, iso, nearest_rank, rate
+from leadscore.analytics.common import DAY_US, ReportFilter, int_div, iso, nearest_rank, rate
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import deliveries, outbox
 
@@ -49,6 +52,13 @@ class ErrorRow(BaseModel):
     error: str | None
 
 
+class DayRow(BaseModel):
+    day: str  # a UTC date, YYYY-MM-DD
+    delivered: int
+    failed: int
+    dead: int
+
+
 class TriggersReport(BaseModel):
     meta: ReportMeta
     fired: int
@@ -56,6 +66,7 @@ class TriggersReport(BaseModel):
     destinations: list[DestinationRow]
     statuses: list[StatusRow]
     errors: list[ErrorRow]
+    days: list[DayRow] = []  # every day of the period, when any attempt was made in it
 
     def tables(self) -> list[Table]:
         return [
@@ -85,6 +96,18 @@ class TriggersReport(BaseModel):
                     Column(key="p90_ms", title="p90 ms", kind="score"),
                 ],
                 rows=[r.model_dump() for r in self.destinations],
+                empty="No delivery attempt in this period.",
+            ),
+            Table(
+                name="days",
+                title="Delivery attempts by day (UTC)",
+                columns=[
+                    Column(key="day", title="Day"),
+                    Column(key="delivered", title="Delivered", kind="int"),
+                    Column(key="failed", title="Failed, retried", kind="int"),
+                    Column(key="dead", title="Dead-lettered", kind="int"),
+                ],
+                rows=[r.model_dump() for r in self.days if r.delivered or r.failed or r.dead],
                 empty="No delivery attempt in this period.",
             ),
             Table(
@@ -122,7 +145,18 @@ class TriggersReport(BaseModel):
                 series=[
                     Series(name="fired", points=[(f"{r.trigger} → {r.destination}", float(r.fired)) for r in self.rows])
                 ],
-            )
+            ),
+            Chart(
+                name="health",
+                title="Webhook deliveries per day",
+                kind="stacked",
+                x_label="Day (UTC)",
+                y_label="Attempts per day",
+                series=[
+                    Series(name=name, points=[(r.day, float(getattr(r, key))) for r in self.days])
+                    for key, name in (("delivered", "delivered"), ("failed", "failed"), ("dead", "dead-lettered"))
+                ],
+            ),
         ]
 
 
@@ -193,6 +227,7 @@ def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, erro
         )
     ]
     return TriggersReport(
+        days=_days(conn, f),
         meta=meta,
         fired=sum(r.fired for r in rows),
         rows=rows,
@@ -200,3 +235,35 @@ def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, erro
         statuses=statuses,
         errors=errs,
     )
+
+
+def _days(conn: sa.Connection, f: ReportFilter) -> list[DayRow]:
+    """Attempts per UTC day, every day of the period (zeros included) once there is one attempt."""
+    o, d = outbox.c, deliveries.c
+    day = int_div(d.at, DAY_US)
+    # the attempt that gave a message up: a failure, the message's last attempt, the message dead
+    dead = sa.and_(sa.not_(d.ok), o.status == "dead", d.attempt == o.attempts)
+    found = {
+        int(n): (int(ok or 0), int(bad or 0), int(gone or 0))
+        for n, ok, bad, gone in conn.execute(
+            sa.select(
+                day,
+                sa.func.count(sa.case((d.ok, 1))),
+                sa.func.count(sa.case((sa.and_(sa.not_(d.ok), sa.not_(dead)), 1))),
+                sa.func.count(sa.case((dead, 1))),
+            )
+            .select_from(outbox.join(deliveries, d.outbox_id == o.id))
+            .where(d.at >= f.start_us, d.at < f.end_us, f.lead_condition(o.lead_id))
+            .group_by(day)
+        )
+    }
+    if not found:
+        return []
+    first, last = f.start_us // DAY_US, (f.end_us - 1) // DAY_US
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    out = []
+    for n in range(first, last + 1):
+        delivered, failed, dead_n = found.get(n, (0, 0, 0))
+        label = (epoch + timedelta(days=n)).date().isoformat()
+        out.append(DayRow(day=label, delivered=delivered, failed=failed, dead=dead_n))
+    return out

@@ -20,13 +20,15 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from leadscore.api import docs, metrics, openapi, problems
+from leadscore.api import docs, metrics, openapi, paths, problems
 from leadscore.api.auth import KeyCache
 from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
+from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.routes import ROUTERS
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 
@@ -48,15 +50,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        root = None
         if app.state.service is None:
             ws = workspace or Workspace.find()
             app.state.service = LeadService.from_workspace(ws)
+            root = ws.root
             log.info("serving the store %s", ws.database_url.split("@")[-1])
-        app.state.committer = GroupCommitter(app.state.service)
+        start_intake(app, app.state.service, settings, root)
         try:
             yield
         finally:
             app.state.committer.close()
+            if app.state.rescorer is not None:
+                app.state.rescorer.close()
             if owned and app.state.service is not None:
                 app.state.service.close()
                 app.state.service = None
@@ -74,7 +80,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.service = service
-    app.state.committer = GroupCommitter(service) if service is not None else None
+    app.state.committer = app.state.rescorer = None
+    if service is not None:
+        start_intake(app, service, settings)
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     app.state.intake_limits = (
@@ -90,7 +98,26 @@ def create_app(
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    paths.install(app)  # outermost: routing must see `%2F` in a lead id still encoded
     return app
+
+
+def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root: Path | None = None) -> None:
+    """The group committer and, when rescoring follows the acknowledgement, the worker that does it
+    (started at once: it first drains what an earlier process left queued); in a process of its own
+    when the app opened the workspace at `root` itself."""
+    if app.state.rescorer is not None:
+        app.state.rescorer.close()
+    if app.state.committer is not None:
+        app.state.committer.close()
+    rescorer: RescoreWorker | RescoreProcess | None = None
+    if settings.defer_rescoring:
+        use_process = root is not None and settings.rescore_process
+        rescorer = RescoreProcess(root).start() if use_process and root else RescoreWorker(service).start()
+    app.state.rescorer = rescorer
+    app.state.committer = GroupCommitter(
+        service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None
+    )
 
 
 def _scope_of(dependant: Any) -> str | None:

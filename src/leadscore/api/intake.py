@@ -1,8 +1,10 @@
 """Event intake shared by every way events arrive (leadscore's shape, Segment calls, the tracker):
 validate all, refuse the whole request or (with `partial`) keep the good ones, then ingest.
 
-Nothing is acknowledged before it is committed with its rescoring (leadscore.store.ingest): a 2xx
-means the events are durable and their leads' results already include them.
+Nothing is acknowledged before it is committed (leadscore.store.ingest): a 2xx means the events are
+durable. By default their leads are queued for rescoring in that same transaction and the rescoring
+worker (leadscore.app.rescorer) updates their results right after (`pending` in the report counts
+them); with `defer_rescoring` off, the results already include the events at the acknowledgement.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from leadscore.api.metrics import Metrics
 from leadscore.api.problems import Refused, validation_errors
+from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.schemas import EventIn, IngestReport, Rejected
 from leadscore.app.committer import Committed, GroupCommitter
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.store.ingest import BatchOutcome, event_problems
@@ -85,11 +89,12 @@ def _finish(
     metrics: Metrics = request.app.state.metrics
     metrics.scoring.observe(time.perf_counter() - start)
     metrics.events.labels(source).inc(done.inserted)
-    report.inserted, report.rescored, report.changed, report.triggers = (
+    report.inserted, report.rescored, report.changed, report.triggers, report.pending = (
         done.inserted,
         done.rescored,
         done.changed,
         done.triggers,
+        done.pending,
     )
     return report
 
@@ -104,28 +109,45 @@ def ingest(
     indexes: list[int] | None = None,
     base: Sequence[str | int] = ("body", "events"),
     source: str = "api",
+    wait: bool = False,
 ) -> IngestReport:
     """Ingest `events` (positions `indexes` of the request) unless some are refused and not `partial`.
 
-    Blocking: call it from a worker thread. Small requests share transactions (leadscore.app.committer).
+    Blocking: call it from a worker thread. Small requests share transactions (leadscore.app.committer);
+    `wait`: the leads are rescored before the acknowledgement, whatever the server's setting.
     """
     keep, report = screen(service, events, partial=partial, rejected=rejected, indexes=indexes, base=base)
     if not keep:
         return report
     start = time.perf_counter()
-    if len(keep) <= GROUPED_MAX:
+    if wait:  # rescored in the acknowledging transaction, as one batch of its own
+        done: Committed | BatchOutcome = service.ingest_events(keep)
+    elif len(keep) <= GROUPED_MAX:
         committer: GroupCommitter = request.app.state.committer
-        done: Committed | BatchOutcome = committer.ingest(keep)
+        done = committer.ingest(keep)
     else:
-        done = service.ingest_events(keep)
+        rescorer: RescoreWorker | RescoreProcess | None = request.app.state.rescorer
+        done = service.ingest_events(keep, defer=rescorer is not None)
+        if rescorer is not None:
+            rescorer.notify()
     return _finish(request, report, done, start, source)
 
 
 async def ingest_small(
-    request: Request, service: LeadService, events: list[Event], *, base: Sequence[str | int], source: str = "api"
+    request: Request,
+    service: LeadService,
+    events: list[Event],
+    *,
+    base: Sequence[str | int],
+    source: str = "api",
+    wait: bool = False,
 ) -> IngestReport:
     """`ingest` for a request of a few events, from the event loop: it waits for the group commit
     without holding a worker thread."""
+    if wait:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(ingest, request, service, events, base=base, source=source, wait=True)
     keep, report = screen(service, events, partial=False, rejected=None, indexes=None, base=base)
     if not keep:
         return report

@@ -59,6 +59,23 @@ class OutboxDepth(Collector):
             for status, n in rows:
                 gauge.add_metric([status], n)
         yield gauge
+        yield from self._backlog(service)
+
+    def _backlog(self, service: Any) -> Iterator[GaugeMetricFamily]:
+        """Leads whose acknowledged events wait for rescoring, and how long the oldest has waited."""
+        leads = GaugeMetricFamily("leadscore_rescore_pending_leads", "leads waiting for rescoring")
+        age = GaugeMetricFamily("leadscore_rescore_oldest_seconds", "how long the longest-waiting lead has waited")
+        if service is not None:
+            try:
+                backlog = service.backlog()
+            except sa.exc.SQLAlchemyError:
+                backlog = None
+            if backlog is not None:
+                leads.add_metric([], backlog.leads)
+                waited = 0.0 if backlog.oldest_us is None else max(0.0, service.now_us() - backlog.oldest_us) / 1e6
+                age.add_metric([], waited)
+        yield leads
+        yield age
 
 
 class Measure:

@@ -110,6 +110,11 @@ class IngestReport(BaseModel):
     )
     changed: int = Field(description="leads whose score changed in that transaction")
     triggers: int = Field(description="triggers fired in that transaction")
+    pending: int = Field(
+        default=0,
+        description="leads queued for rescoring by that transaction: their results include the events within"
+        " about a second; until then `GET /v1/leads/{id}` says `pending: true`",
+    )
     rejected: list[Rejected] = []
 
 

@@ -9,6 +9,14 @@
   `demo_requested`, the name kept in `event`); `page` is `page_view`, `screen` is `screen_view`.
 - `properties` and `context` (page path, url, title, referrer, search; UTM campaign; channel) become
   event properties. The client's IP address and user agent are not stored.
+- `alias` (`previousId` -> `userId`) merges the previous identity into the user through the store's
+  identity merge: the anonymous visitor `anon:<previousId>` always; the known lead `previousId` too
+  when the key may write (a public intake key may not merge known leads: Segment's `previousId` can
+  be either, and merging someone else's lead is not a browser's call). Later calls under
+  `previousId` land on the user.
+- An `identify` from a tracking URL (the tracker's `?ls_id=`, `context.leadscore.source == "url"`)
+  only links the visitor to a lead that exists: it carries no traits, names no new lead, and the
+  server can turn it off (`LEADSCORE_API_URL_IDENTIFY=false`).
 - `messageId` is the event id, so a source retrying a call changes nothing.
 - Time: a message that a platform already received (`receivedAt` present) has its `timestamp`
   corrected and is taken as is. A message straight from a client library is corrected for the
@@ -19,6 +27,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -33,7 +42,8 @@ from leadscore.io.limits import MAX_ID_CHARS
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY
 
 ANON_PREFIX = "anon:"
-CallType = Literal["identify", "track", "page", "screen", "group"]
+CallType = Literal["identify", "track", "page", "screen", "group", "alias"]
+URL_SOURCE = "url"  # context.leadscore.source of an identify the tracker made from a tracking URL
 Text = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
 # an anonymous visitor is lead `anon:<id>`: its id leaves room for the prefix within a lead id's length
 AnonId = Annotated[
@@ -64,6 +74,7 @@ class Call(BaseModel):
     name: Annotated[str, StringConstraints(max_length=255), AfterValidator(no_nul)] | None = None
     category: Annotated[str, StringConstraints(max_length=255), AfterValidator(no_nul)] | None = None
     groupId: Text | None = None
+    previousId: AnonId | None = None
     traits: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict, max_length=500)
     properties: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict, max_length=500)
     context: Annotated[dict[str, Any], AfterValidator(shallow)] = Field(default_factory=dict)
@@ -80,6 +91,15 @@ class Batch(BaseModel):
     batch: list[dict[str, Any]] = Field(min_length=1)
     context: dict[str, Any] = Field(default_factory=dict)
     sentAt: Stamp | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the caller may do beyond plain intake."""
+
+    merge_known: bool = False  # an alias may merge a known lead (keys with the write scope)
+    url_identify: bool = True  # an identify from a tracking URL is accepted (server setting)
+    known: Callable[[str], bool] = lambda lead_id: False  # whether a lead (or an alias of one) exists
 
 
 @dataclass
@@ -150,8 +170,45 @@ def _context_properties(call: Call) -> dict[str, Any]:
     return out
 
 
-def map_call(call: Call, now: datetime) -> tuple[list[Event], list[Lead]]:
+def _from_url(call: Call) -> bool:
+    mark = call.context.get("leadscore")
+    return isinstance(mark, dict) and mark.get("source") == URL_SOURCE
+
+
+def _check_url_identify(call: Call, policy: Policy) -> None:
+    if not policy.url_identify:
+        raise CallError(["context", "leadscore"], "identify from a tracking URL is turned off on this server")
+    if call.userId is None or call.anonymousId is None:
+        raise CallError(["userId"], "an identify from a tracking URL needs the userId and the anonymousId")
+    if call.traits:
+        raise CallError(["traits"], "an identify from a tracking URL carries no traits (it only links the visitor)")
+    if call.userId.startswith(ANON_PREFIX) or not policy.known(call.userId):
+        raise CallError(["userId"], f"no lead {call.userId!r}: a tracking URL only identifies a lead that exists")
+
+
+def _alias(call: Call, when: datetime, context: dict[str, Any], policy: Policy) -> list[Event]:
+    """`previousId` merged into `userId`: identify events, which the store's identity merge applies."""
+    previous = call.previousId if call.previousId is not None else call.anonymousId
+    if call.userId is None:
+        raise CallError(["userId"], "an alias call needs the userId that the previous id becomes")
+    if previous is None:
+        raise CallError(["previousId"], "an alias call needs a previousId (or an anonymousId)")
+    where: list[str | int] = ["previousId" if call.previousId is not None else "anonymousId"]
+    if not policy.merge_known and previous != call.userId and policy.known(previous):
+        raise CallError(where, f"{previous!r} is a known lead: merging it needs a key with the write scope")
+    props = {**context, "previous_id": previous}
+    out = [Event(call.userId, IDENTIFY, when, {**props, ANONYMOUS_ID: anonymous(previous)}, call.messageId)]
+    if policy.merge_known and previous != call.userId:
+        second = None if call.messageId is None else f"{call.messageId[:240]}:previous"
+        out.append(Event(call.userId, IDENTIFY, when, {**props, ANONYMOUS_ID: previous}, second))
+    return out
+
+
+def map_call(call: Call, now: datetime, policy: Policy | None = None) -> tuple[list[Event], list[Lead]]:
     """The events and lead updates one call stands for."""
+    policy = policy or Policy()
+    if call.type == "alias":
+        return _alias(call, _time(call, now), _context_properties(call), policy), []
     if call.userId is None and call.anonymousId is None:
         raise CallError(["userId"], "a call needs a userId or an anonymousId")
     lead_id = call.userId if call.userId is not None else anonymous(call.anonymousId or "")
@@ -160,6 +217,8 @@ def map_call(call: Call, now: datetime) -> tuple[list[Event], list[Lead]]:
     events: list[Event] = []
     leads: list[Lead] = []
     if call.type == "identify":
+        if _from_url(call):
+            _check_url_identify(call, policy)
         if call.userId is not None and call.anonymousId is not None:
             events.append(
                 Event(lead_id, IDENTIFY, when, {**context, ANONYMOUS_ID: anonymous(call.anonymousId)}, call.messageId)
@@ -194,6 +253,7 @@ def map_calls(
     context: dict[str, Any] | None = None,
     sent_at: str | None = None,
     forced: str | None = None,
+    policy: Policy | None = None,
 ) -> tuple[Mapped, list[tuple[int, list[str | int], str]]]:
     """Every call of a request mapped, and the problems of the ones that cannot be (index, loc, msg)."""
     mapped = Mapped()
@@ -215,7 +275,7 @@ def map_calls(
             data.setdefault("sentAt", sent_at)
         try:
             call = Call.model_validate(data)
-            events, leads = map_call(call, now)
+            events, leads = map_call(call, now, policy)
         except ValidationError as exc:
             err = validation_errors(exc.errors())[0]
             problems.append((i, [*where, *err["loc"]], err["msg"]))

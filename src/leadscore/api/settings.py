@@ -19,3 +19,13 @@ class ApiSettings(BaseSettings):
     # seconds a verified key is trusted without a new look-up (0: every request); a key revoked through
     # another process is refused within this time, through this process at once
     key_cache_s: float = Field(default=2.0, ge=0)
+    # the tracker's identify from a tracking URL (`?ls_id=`): it links a visitor to an existing lead on
+    # the word of whoever holds the link (an e-mail link's trust); false refuses every such identify
+    url_identify: bool = True
+    # acknowledge events once stored (durable), their leads queued for the rescoring worker, which
+    # updates the scores right after (GET /v1/leads/{id} says `pending` meanwhile); false: every event
+    # is rescored before its request is acknowledged (slower under load)
+    defer_rescoring: bool = True
+    # the rescoring worker runs in a process of its own beside each server process (when the server
+    # opened the workspace itself); false: a thread of the server process
+    rescore_process: bool = True

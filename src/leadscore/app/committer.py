@@ -2,9 +2,10 @@
 
 Each small request would otherwise pay a whole transaction (locks, lead loads, result writes) for
 one event. One writer thread takes everything queued since its last commit and ingests it as one
-batch (leadscore.store.ingest: stored and rescored together); each request waits for the commit
-that holds its events, so an acknowledgement still means "stored and scored". Under load the
-batches grow by themselves while the previous one commits; alone, a request commits at once.
+batch (leadscore.store.ingest); each request waits for the commit that holds its events, so an
+acknowledgement means "stored" (durable), and, unless the committer defers rescoring to the
+rescoring worker (leadscore.app.rescorer), "scored" too. Under load the batches grow by themselves
+while the previous one commits; alone, a request commits at once.
 
 A batch that fails is retried request by request, so one request's failure is only its own.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -35,7 +36,7 @@ class LeadService(Protocol):
     @property
     def store(self) -> LeadStore: ...
 
-    def ingest_events(self, events: Sequence[Event]) -> BatchOutcome: ...
+    def ingest_events(self, events: Sequence[Event], *, defer: bool = False) -> BatchOutcome: ...
 
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,26 @@ class Committed:
     rescored: int  # leads of the transaction rescored
     changed: int
     triggers: int
+    pending: int = 0  # leads of the transaction queued for rescoring (deferred commits)
 
 
 class GroupCommitter:
-    def __init__(self, service: LeadService, max_events: int = 5000) -> None:
+    """`defer`: commit the events with their leads queued for rescoring (leadscore.store.pending)
+    instead of rescoring them in the transaction; `on_commit` is called after each commit (to wake
+    the rescoring worker)."""
+
+    def __init__(
+        self,
+        service: LeadService,
+        max_events: int = 5000,
+        *,
+        defer: bool = False,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.service = service
         self.max_events = max_events
+        self.defer = defer
+        self.on_commit = on_commit
         self._queue: deque[tuple[Sequence[Event], Future[Committed]]] = deque()
         self._cv = threading.Condition()
         self._closed = False
@@ -114,7 +129,7 @@ class GroupCommitter:
             if len(items) > 1:  # to share "inserted" out between the requests; alone, the total is its own
                 with self.service.store.read() as conn:
                     seen = stored_keys(conn, [k for ks in keys for k in ks])
-            done = self.service.ingest_events(batch)
+            done = self.service.ingest_events(batch, defer=self.defer)
         except Exception as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
@@ -123,9 +138,13 @@ class GroupCommitter:
             for item in items:
                 self._commit([item])
             return
+        if self.on_commit is not None and done.pending:
+            self.on_commit()
         if seen is None:
             (events, future), *_ = items
-            future.set_result(Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers))
+            future.set_result(
+                Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers, done.pending)
+            )
             return
         for (events, future), own in zip(items, keys, strict=True):
             new = 0
@@ -133,4 +152,4 @@ class GroupCommitter:
                 if key not in seen:
                     seen.add(key)
                     new += 1
-            future.set_result(Committed(len(events), new, done.rescored, done.changed, done.triggers))
+            future.set_result(Committed(len(events), new, done.rescored, done.changed, done.triggers, done.pending))

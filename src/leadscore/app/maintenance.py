@@ -7,10 +7,12 @@ so an interrupted run can simply be started again (it leaves the rest of the lea
 `model apply` is the exception: its rescoring and the activation of the new model are one
 transaction (batches and all), so that the store never holds a new active model over old results.
 
-When the model allows it (no lifecycle, no predictive dimension, no trigger to fire), apply and
-large refreshes take a bulk path instead: on PostgreSQL the scoring query inside the database
-(`leadscore.bulk.in_database`), else the store exported into DuckDB (`leadscore.bulk.rescore`); both
-write everything in one transaction and store exactly what the pure path would.
+When the model allows it (no predictive dimension), apply and large refreshes take a bulk path
+instead: on PostgreSQL the scoring query inside the database (`leadscore.bulk.in_database`, for models
+without lifecycle and triggers to fire), else the store exported into DuckDB (`leadscore.bulk.rescore`;
+with a lifecycle or triggers, the stage history and outbox come from `bulk.lifecycle_split` and
+`bulk.lifecycle_history`, and the leads those cannot do exactly from the pure scorer, in the same
+transaction); all write everything in one transaction and store exactly what the pure path would.
 """
 
 from __future__ import annotations

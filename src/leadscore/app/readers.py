@@ -62,7 +62,7 @@ def result_row(conn: Connection, lead_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def lead_view(lead: dict[str, Any], row: dict[str, Any] | None, now_us: int) -> LeadView:
+def lead_view(lead: dict[str, Any], row: dict[str, Any] | None, now_us: int, pending: bool = False) -> LeadView:
     due = row["next_change_at"] if row is not None else None
     return LeadView(
         id=lead["id"],
@@ -71,7 +71,8 @@ def lead_view(lead: dict[str, Any], row: dict[str, Any] | None, now_us: int) -> 
         created_at=iso(lead["created_at"]) or "",
         updated_at=iso(lead["updated_at"]) or "",
         result=ScoredLead.of(result_of(row)) if row is not None else None,
-        current=row is not None and (due is None or due > now_us),
+        current=row is not None and not pending and (due is None or due > now_us),
+        pending=pending,
         next_change_at=iso(due),
     )
 

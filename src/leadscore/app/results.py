@@ -160,8 +160,14 @@ class LeadView(Shape):
     updated_at: str
     result: ScoredLead | None = None
     current: bool = Field(
-        description="true when the stored result holds now; false when a time-driven change (decay, a window"
-        " closing) is due and the next refresh has not applied it yet"
+        description="true when the stored result holds now; false while events acknowledged for the lead wait"
+        " for rescoring (`pending`), or when a time-driven change (decay, a window closing) is due and the next"
+        " refresh has not applied it yet"
+    )
+    pending: bool = Field(
+        default=False,
+        description="true while events acknowledged for the lead are stored but not yet in its result (they"
+        " are rescored within about a second under normal load)",
     )
     next_change_at: str | None = Field(default=None, description="when time alone next changes the result")
 

@@ -29,7 +29,7 @@ from leadscore.domain.numbers import bad_numbers
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, load_model, model_version, parse_model
 from leadscore.model.loader import read_model_text
-from leadscore.store import files, privacy, queries
+from leadscore.store import files, pending, privacy, queries
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
@@ -180,7 +180,8 @@ class LeadService(ApiKeys):
         evaluator = self.evaluator
         with self.store.read() as conn:
             version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
-        if version is None or version == evaluator.version:
+        # the store names a model by its fingerprint; the evaluator's version also covers its artifacts
+        if version is None or version == evaluator.scorer.model_version:
             return evaluator
         with self._lock:
             if self._evaluator is evaluator:
@@ -212,15 +213,32 @@ class LeadService(ApiKeys):
             return model_history(conn)
 
     # -- ingest -------------------------------------------------------------------------------------
-    def ingest_events(self, events: Sequence[Event], at: datetime | None = None) -> BatchOutcome:
-        """Store events and rescore their leads at once; events already stored change nothing."""
+    def ingest_events(
+        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False
+    ) -> BatchOutcome:
+        """Store events and rescore their leads at once; events already stored change nothing.
+
+        With `defer`, the events are stored (durably) and their leads queued for rescoring, which
+        `drain_pending` (the API's rescoring worker) does later: `lead()` says `current: false` meanwhile.
+        """
         for i, event in enumerate(events):
             _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
         evaluator, now = self.current_evaluator(), self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
-            total.add(ingest_events(self.store, evaluator, events[start : start + self.batch_size], now))
+            part = events[start : start + self.batch_size]
+            total.add(ingest_events(self.store, evaluator, part, now, defer=defer))
         return total
+
+    def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
+        """Rescore up to `limit` leads queued by deferred ingests (the longest-waiting first), in one
+        transaction; `taken` is 0 when nothing was queued."""
+        return pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+
+    def backlog(self) -> pending.Backlog:
+        """How many leads wait for rescoring, and since when the oldest does."""
+        with self.store.read() as conn:
+            return pending.backlog(conn)
 
     def ingest_leads(self, leads: Sequence[Lead], source: str = "api", at: datetime | None = None) -> BatchOutcome:
         """Upsert attributes (history kept) and rescore the leads whose attributes changed."""
@@ -316,16 +334,16 @@ class LeadService(ApiKeys):
     def lead(self, lead_id: str, at: datetime | None = None) -> LeadView:
         """The lead's attributes and stored result, and whether that result is current at `at`.
 
-        Events and attribute changes are scored before they are acknowledged, so a result lags only
-        behind time itself (decay, windows): `current` is false once its next time-driven change is due
-        and `refresh` has not run since.
+        `current` is false while events stored by a deferred ingest wait for rescoring (`pending`), and
+        once the result's next time-driven change (decay, windows) is due and `refresh` has not run since.
         """
         with self.store.read() as conn:
             row = queries.lead_row(conn, lead_id)
             found = readers.result_row(conn, lead_id) if row is not None else None
+            waiting = row is not None and pending.is_pending(conn, lead_id)
         if row is None:
             raise NotFound(f"no lead {lead_id!r}", field="lead_id")
-        return readers.lead_view(row, found, self.now_us(at))
+        return readers.lead_view(row, found, self.now_us(at), waiting)
 
     def list_leads(
         self, filters: LeadFilter | None = None, sort: Sort = "score_desc", limit: int = 50, cursor: str | None = None

@@ -30,6 +30,7 @@ class WriteJob:
     upsert: str  # upsert of the results, from the temporary table
     rows: int  # how many rows the stream carries
     after: list[str] = field(default_factory=list)  # run before COMMIT (model apply's activation)
+    before: list[str] = field(default_factory=list)  # run before the history and the upsert (stage history)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -56,6 +57,8 @@ def write(job: WriteJob, stream: IO[bytes]) -> int:
             got = _one(cur, f"SELECT count(*) FROM temp.{job.temp}")
             if got != job.rows:
                 raise RuntimeError(f"{got} result rows arrived, {job.rows} were sent")
+            for statement in job.before:
+                cur.execute(statement)
             cur.execute(job.history)
             changed = _one(cur, "SELECT changes()")
             cur.execute(job.upsert)

@@ -162,6 +162,11 @@ def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator
             with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for data in copy:
                     fh.write(data)
+        if os.path.getsize(path) == 0:  # no rows (an empty store): Arrow's CSV reader refuses an empty file
+            import pyarrow as pa
+
+            yield (0, 0), pa.RecordBatch.from_pylist([], schema=schema)
+            return
         opts = csv.ConvertOptions(
             column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""]
         )

@@ -2,8 +2,10 @@
 DuckDB, and, for `model apply` / `refresh`, written back in bulk (`store_write`).
 
 `model plan` (`score_store`) needs only a model without triggers and predictive dimensions.
-Writing (`rescore_store`) also needs a model without a lifecycle (the stored stage history comes
-from the pure scorer's replay) and no triggers to fire. Event ids are the store's event keys,
+Writing (`rescore_store`) needs a model without predictive dimensions; with a lifecycle or triggers
+to fire, only the leads whose stored rows the query's row gives exactly are written in bulk, the
+others are rescored by the pure scorer in the same transaction (`store_lifecycle`). Event ids are
+the store's event keys,
 unique by the log's constraint, so no duplicate pass runs; input order is the log's sequence, as
 `load_timelines` orders ties.
 """
@@ -26,10 +28,13 @@ if TYPE_CHECKING:
 
     import duckdb
     import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
 
     from leadscore.batch.duckdb.run import BatchRun
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
+
+PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `store_history` writes
 
 __all__ = ["BatchRescored", "Unsupported", "eligible", "rescore_store", "score_store", "writable"]
 
@@ -39,7 +44,8 @@ class BatchRescored(Rescored):
     """A rescore done by the batch engine: which engine, and how long each phase took."""
 
     engine: str = "duckdb"
-    fallback_leads: int = 0
+    fallback_leads: int = 0  # rescored by the pure scorer
+    history_leads: int = 0  # rows from the query, stage history and firings from `store_history`
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -52,39 +58,132 @@ def eligible(model: ScoringModel, evaluator: Evaluator) -> bool:
 
 
 def writable(evaluator: Evaluator) -> bool:
-    """The batch engine's results can be stored as they are: no lifecycle, no triggers to fire; and the
-    batch engine is installed."""
+    """The batch engine can rescore the store for `model apply` / `refresh`: no predictive dimension
+    (a lifecycle and triggers are written for the leads the query decides, see `store_lifecycle`),
+    and the batch engine is installed."""
     from leadscore._extras import available
 
-    model = evaluator.model
-    simple = model.lifecycle is None and not evaluator.fire_triggers and not evaluator.scorer.predictive
-    return simple and available("batch")
+    return not evaluator.scorer.predictive and available("batch")
 
 
-def _run(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_change: bool) -> BatchRun | None:
-    from leadscore.batch.duckdb.run import BatchRun, connect
+def _batch_run(
+    model: ScoringModel, leads: object, events: object, at: int, con: object, next_change: bool, split: bool
+) -> BatchRun:
+    from leadscore.batch.duckdb.run import BatchRun
     from leadscore.domain.timeutil import from_micros
 
-    con = connect()
-    t = time.perf_counter()
-    try:
-        lead_table, ev_table = export_store(store, evaluator.model, at, con, ids=ids)
-    except Unsupported:
-        con.close()
-        return None
-    exported = time.perf_counter() - t
-    run = BatchRun(
-        evaluator.model,
-        lead_table,
-        ev_table,
+    class _StoreRun(BatchRun):
+        def _fallback(self) -> None:
+            """Nothing: the store's pure path rescores these leads itself, writing their history."""
+
+        def _replay(self) -> None:
+            """The replay in SQL for every lead that may have moved, keeping each automatic condition
+            at each event time (`store_history.CONDS`): the history is finished from them in Python.
+            (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
+            from leadscore.batch.duckdb.run import RESULT
+            from leadscore.bulk import lifecycle_split as life
+            from leadscore.bulk.lifecycle_history import CONDS
+            from leadscore.bulk.lifecycle_split import init_sql, moved_sql
+            from leadscore.sql import stage_replay as replay
+            from leadscore.sql.query import build_query
+
+            con = self.con
+            con.execute(
+                f"UPDATE {RESULT} SET needs_replay = TRUE WHERE NOT fallback AND lead_id IN ("
+                f"SELECT x.lead_id FROM {RESULT} AS x JOIN leads AS l ON l.id = x.lead_id "
+                f"WHERE x.stage IS DISTINCT FROM {init_sql(self, 'l')} OR x.lead_id IN ({moved_sql(self.model, at)}))"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
+                f"WHERE needs_replay AND n_events <= {life.MAX_REPLAY_EVENTS}"
+            )
+            row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
+            self.stats.replayed_leads = int(row[0]) if row else 0
+            if not self.stats.replayed_leads:
+                return
+            conds = replay.conditions_query(
+                self.model,
+                self.schema,
+                self.at,
+                "_ls_rp_ids",
+                dedupe=False,
+                dups_table=None,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {CONDS} AS {conds}")
+            plan = build_query(
+                self.model,
+                self.schema,
+                self.at,
+                dedupe=False,
+                event_leads=self.event_leads,
+                only="_ls_rp_ids",
+                replay=CONDS,
+                next_change=self.next_change,
+                lookups=self.lookups,
+                null_ids=self.null_ids,
+            )
+            con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
+            con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
+
+    return (_StoreRun if split else BatchRun)(
+        model,
+        leads,
+        events,
         from_micros(at),
-        con=con,
+        con=con,  # type: ignore[arg-type]
         dedupe="never",
         event_leads=False,
         next_change=next_change,
         check_numbers=False,
     )
+
+
+def _before_scores(
+    evaluator: Evaluator, leads: object, events: object, at: int, con: duckdb.DuckDBPyConnection
+) -> bool:
+    """Per score_changed window, the batch engine's total at T - within (`store_lifecycle.before_table`);
+    False when some lead needs the pure scorer for it (then every lead takes the pure path)."""
+    from leadscore.batch.duckdb.run import RESULT
+    from leadscore.bulk.lifecycle_split import before_table, score_windows, scores_only
+
+    for k, window in enumerate(score_windows(evaluator)):
+        before = _batch_run(scores_only(evaluator.model), leads, events, at - window, con, False, False)
+        if before.plan is None or before.stats.fallback_leads:
+            return False
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {before_table(k)} AS SELECT lead_id, score FROM {RESULT}")
+    return True
+
+
+def _run(
+    store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_change: bool, split: bool = False
+) -> BatchRun | None:
+    """The batch engine over the store's export. With `split` (model apply / refresh of a model with a
+    lifecycle or triggers): no fallback scoring (the pure path rescores those leads), and the scores at
+    T - within of the score_changed triggers first."""
+    from leadscore.batch.duckdb.run import connect
+    from leadscore.bulk.lifecycle_split import score_windows
+
+    con = connect()
+    t = time.perf_counter()
+    windows = score_windows(evaluator) if split else []
+    # score_changed triggers compare with the score at T - within: export what that time reads too
+    try:
+        lead_table, ev_table = export_store(store, evaluator.model, at - max(windows, default=0), con, ids=ids)
+    except Unsupported:
+        con.close()
+        return None
+    exported = time.perf_counter() - t
+    t = time.perf_counter()
+    if windows and not _before_scores(evaluator, lead_table, ev_table, at, con):
+        con.close()
+        return None
+    before = time.perf_counter() - t
+    run = _batch_run(evaluator.model, lead_table, ev_table, at, con, next_change, split)
     run.stats.seconds["export"] = exported
+    if windows:
+        run.stats.seconds["before"] = before
     return run
 
 
@@ -133,10 +232,12 @@ def _sqlite_text(store: LeadStore, statements: Sequence[sa.Executable]) -> list[
     return out
 
 
-def _shape_rows(run: BatchRun, at: int) -> None:
+def _shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
     """DuckDB table `_st_rows`: one `results` row per lead the query decided (JSON as text), with the
-    next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does."""
+    next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does. With
+    `split`, only the leads `store_lifecycle.split` left out of PURE, with their stage and replay."""
     from leadscore.batch.duckdb.run import RESULT
+    from leadscore.bulk.lifecycle_split import FIRST, PURE, stage_json
     from leadscore.bulk.write import ROWS_TABLE
     from leadscore.sql.result_shape import shape_sql
 
@@ -147,7 +248,14 @@ def _shape_rows(run: BatchRun, at: int) -> None:
         'CREATE OR REPLACE TEMP TABLE _st_future AS SELECT lead_id, min(epoch_us("timestamp")) AS next_ts '
         f'FROM events WHERE epoch_us("timestamp") > {int(at)} GROUP BY lead_id'
     )
-    shaped = shape_sql(model, run.version, run.plan, at, f"{RESULT} WHERE NOT fallback", json=True)
+    source = f"{RESULT} WHERE NOT fallback"
+    stage, history, first = "CAST(NULL AS VARCHAR)", "'[]'", ""
+    if split:
+        source += f" AND lead_id NOT IN (SELECT lead_id FROM {PURE})"
+        stage, history = stage_json(model)
+        history = history.replace("{at}", str(int(at)))
+        first = f" LEFT JOIN {FIRST} AS fi ON fi.lead_id = s.lead_id"
+    shaped = shape_sql(model, run.version, run.plan, at, source, json=True)
     ranks = [
         f"WHEN {i} THEN {UNPRIORITISED_RANK if p.priority is None else min(p.priority, UNPRIORITISED_RANK - 1)}"
         for i, p in enumerate(model.playbooks)
@@ -160,12 +268,12 @@ def _shape_rows(run: BatchRun, at: int) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS SELECT s.lead_id, s.model, s.model_version, "
         f"CAST({int(at)} AS BIGINT) AS evaluated_at, s.score, CAST(to_json(s.dimensions) AS VARCHAR) AS dimensions, "
-        "CAST(to_json(s.labels) AS VARCHAR) AS labels, CAST(NULL AS VARCHAR) AS stage, '[]' AS stage_history, "
+        f"CAST(to_json(s.labels) AS VARCHAR) AS labels, {stage} AS stage, {history} AS stage_history, "
         f"CASE WHEN r.playbook IS NULL THEN NULL ELSE {playbook} END AS playbook, "
         f"CAST({rank} AS INTEGER) AS queue_rank, CAST(s.breakdown AS VARCHAR) AS breakdown, "
         f"CAST(least(r.next_change_at, f.next_ts) AS BIGINT) AS next_change_at{dims} "
         f"FROM ({shaped}) AS s JOIN {RESULT} AS r ON r.lead_id = s.lead_id "
-        "LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id"
+        f"LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id{first}"
     )
 
 
@@ -194,43 +302,99 @@ def rescore_store(
     written through ADBC, in a transaction of the writer's own. `activation` (model apply's statements
     that make the model active) runs in the same transaction as the writes, whichever writes them.
     """
+    from leadscore.bulk import lifecycle_split as life
     from leadscore.bulk.export import sqlite_path
-    from leadscore.bulk.write import ADBC_MIN_ROWS, ROWS_TABLE, write_rows, write_sqlite
+    from leadscore.bulk.lifecycle_history import HIST, finish
+    from leadscore.bulk.write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, write_rows, write_sqlite
 
     if not writable(evaluator):
         return None
-    run = _run(store, evaluator, at, ids, next_change=True)
+    split = life.needs_split(evaluator)
+    run = _run(store, evaluator, at, ids, next_change=True, split=split)
     if run is None:
         return None
     try:
         if run.plan is None:
             return None
         t = time.perf_counter()
-        _shape_rows(run, at)
-        fallback = _fallback_ids(run.con)
+        n_py = 0
+        if split:
+            life.load_previous(store, run.con, ids)
+            if life.split(run, evaluator, at) is None:
+                return None
+            pure_parts = life.pure_ids(run.con)
+            n_py = int(run.con.execute(f"SELECT count(*) FROM {life.PY}").fetchall()[0][0])
+        else:
+            fallback = _fallback_ids(run.con)
+            pure_parts = [fallback[i : i + life.PURE_CHUNK] for i in range(0, len(fallback), life.PURE_CHUNK)]
+        n_pure = sum(len(part) for part in pure_parts)
+        _shape_rows(run, at, split)
         seconds = dict(run.stats.seconds)
         seconds["shape"] = time.perf_counter() - t
         dims = run.plan.dimensions
         t = time.perf_counter()
         path = sqlite_path(store)
         minimum = ADBC_MIN_ROWS if adbc_min_rows is None else adbc_min_rows
-        if path is not None and not fallback:
+        lifecycle = evaluator.model.lifecycle is not None
+        if path is not None and not n_pure and not n_py:
             rows = run.con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
             if rows >= minimum:
-                changed = write_sqlite(path, run.con, dims, at, cause, activation=_sqlite_text(store, activation))
+                text = _sqlite_text(store, activation)
+                before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
+                changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before)
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
-        def work(conn: object) -> int:
-            changed = write_rows(store, conn, run.con, dims, at, cause)  # type: ignore[arg-type]
-            if fallback:  # leads whose stage the query could not decide: the pure scorer, same transaction
-                changed += evaluator.rescore(store, conn, fallback, at, cause).changed  # type: ignore[arg-type]
-            for stmt in activation:
-                conn.execute(stmt)  # type: ignore[attr-defined]
-            return changed
+        extra: list[str] = []  # leads `store_history` handed back to the pure scorer
 
-        changed = store.transact(work)
-        seconds["write"] = time.perf_counter() - t
-        return BatchRescored(leads=run.stats.leads, changed=changed, fallback_leads=len(fallback), seconds=seconds)
+        def work(conn: Connection) -> BatchRescored:
+            import pyarrow as pa
+
+            # a retried transaction starts over: nothing of an attempt that rolled back is kept
+            done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure, history_leads=n_py)
+            p = time.perf_counter()
+            raw = conn.connection.driver_connection
+            if n_py:  # replays finished in Python: their history, stage rows and outbox messages
+                fired, disagree = finish(store, conn, run, evaluator, at, cause)
+                done.firings.extend(fired)
+                if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
+                    run.con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
+                    for table in (ROWS_TABLE, life.PY):
+                        run.con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
+                    run.con.unregister("_bl_disagree")
+                    extra.extend(disagree)
+                run.con.execute(
+                    f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h "
+                    "WHERE h.lead_id = s.lead_id"
+                )
+                py_ids = run.con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
+                store.load_temp(
+                    raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids
+                )
+            seconds["history"] = time.perf_counter() - p
+            before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
+            done.changed = write_rows(store, conn, run.con, dims, at, cause, before=before)
+            if n_py:
+                store.drop_temp(raw, PY_TEMP)
+            # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
+            p = time.perf_counter()
+            done.fallback_leads += len(extra)
+            for part in [*pure_parts, *([sorted(extra)] if extra else [])]:
+                store.lock_leads(conn, part)
+                more = evaluator.rescore(store, conn, part, at, cause, skip_bad=cause == "refresh")
+                done.changed += more.changed
+                done.firings.extend(more.firings)
+                # a refresh leaves a lead it cannot score as it was; its batches, which run next, report it
+                done.leads -= len(more.failed)
+            seconds["pure"] = time.perf_counter() - p
+            done.history_leads = n_py - len(extra)
+            for stmt in activation:
+                conn.execute(stmt)
+            return done
+
+        done = store.transact(work)
+        seconds["write"] = time.perf_counter() - t - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
+        done.seconds = seconds
+        return done
     finally:
         run.con.close()

@@ -120,9 +120,13 @@ def write_rows(
     dims: Sequence[str],
     at: int,
     cause: str,
+    *,
+    before: Sequence[str] = (),
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` inside the caller's write transaction; returns how many
-    leads changed (got a score_history row). A backend without a bulk path raises StoreError."""
+    leads changed (got a score_history row). `before`: statements over the loaded rows (TEMP) and
+    the stored results, run before anything is written (the stage history of `store_lifecycle`).
+    A backend without a bulk path raises StoreError."""
     if not store.bulk:
         raise store._no_bulk("store results in bulk")
     raw: Any = conn.connection.driver_connection
@@ -131,6 +135,8 @@ def write_rows(
     # the same row locks (in id order) as every other writer of a lead takes
     store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
     history, upsert = _statements(store, dims, at, cause)
+    for statement in before:
+        _exec(raw, statement)
     n_changed = _exec(raw, history)
     _exec(raw, upsert)
     store.drop_temp(raw, TEMP)
@@ -145,6 +151,7 @@ def write_sqlite(
     cause: str,
     *,
     activation: Sequence[str] = (),
+    before: Sequence[str] = (),
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
     own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
@@ -169,6 +176,7 @@ def write_sqlite(
         upsert=upsert,
         rows=rows_sent,
         after=list(activation),
+        before=list(before),
     )
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
     rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)

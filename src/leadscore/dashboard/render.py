@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi.responses import HTMLResponse
 from starlette.requests import Request
@@ -25,6 +26,8 @@ class Pages:
     def __init__(self, folder: Path) -> None:
         self.env = environment(folder)
         self.env.globals["signed"] = lambda v: f"{v:+.1f}"
+        # a lead id as one path segment: ids may hold `/`, `?`, `#`, `%` (see leadscore.api.paths)
+        self.env.filters["segment"] = lambda v: quote(str(v), safe="")
         self.env.filters["us_date"] = lambda us: to_iso(from_micros(us))[:16].replace("T", " ") if us else "–"
 
     def render(self, request: Request, template: str, *, user: Any, status: int = 200, **ctx: Any) -> HTMLResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -163,7 +163,7 @@ def dashboard_router(sessions: Sessions | None = None) -> APIRouter:
         )
 
     # -- a lead -----------------------------------------------------------------------------------
-    @router.get("/leads/{lead_id}", response_class=HTMLResponse)
+    @router.get("/leads/{lead_id:path}", response_class=HTMLResponse)
     def lead(
         request: Request,
         lead_id: str,
@@ -190,7 +190,7 @@ def dashboard_router(sessions: Sessions | None = None) -> APIRouter:
             actions=_ACTIONS,
         )
 
-    @router.post("/leads/{lead_id}/actions")
+    @router.post("/leads/{lead_id:path}/actions")
     def act(
         request: Request,
         lead_id: str,
@@ -207,13 +207,14 @@ def dashboard_router(sessions: Sessions | None = None) -> APIRouter:
             return problem(
                 request, user, 403, f"The key {user.name!r} may read but not act (it lacks the write scope)."
             )
+        here = f"/app/leads/{quote(lead_id, safe='')}"  # the id as one path segment
         try:
             Desk(service(request)).act(lead_id, action, reason, by=user.name)
         except NotFound:
             return problem(request, user, 404, f"There is no lead {lead_id!r} in the store.")
         except ServiceError as exc:
-            return RedirectResponse(f"/app/leads/{lead_id}?" + urlencode({"error": exc.message}), status_code=303)
-        return RedirectResponse(f"/app/leads/{lead_id}?" + urlencode({"done": action}), status_code=303)
+            return RedirectResponse(f"{here}?" + urlencode({"error": exc.message}), status_code=303)
+        return RedirectResponse(f"{here}?" + urlencode({"done": action}), status_code=303)
 
     # -- analytics --------------------------------------------------------------------------------
     @router.get("/analytics", response_class=HTMLResponse)

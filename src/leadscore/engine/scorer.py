@@ -47,7 +47,7 @@ class Scorer:
                 f"model {model.name!r} has predictive dimension(s) {', '.join(missing)}: load their artifacts "
                 "(leadscore.predictive.runtime.load_predictors) and pass them to the scorer"
             )
-        version = model_version(model)
+        version = self.model_version = model_version(model)  # as the store's model history names it
         if self.predictive:
             # a trained artifact is part of what the score means: a new artifact is a new version
             parts = [version, *(f"{d}={self.predictors[d].version}" for d in sorted(self.predictive))]
@@ -83,7 +83,8 @@ class Scorer:
                 rows.append((rule.id, rule.dimension, points, count))
                 per[rule.dimension].append(points)
         for dim, pspec in self.predictive.items():
-            points = self.predict(dim, attributes, timeline, at).probability * pspec.scale
+            # the probability alone (top 0): the factors are asked for once, for the result's extras
+            points = self.predictors[dim].predict_one(attributes, timeline, at, 0).probability * pspec.scale
             if points != 0.0:
                 rows.append((f"predictive:{dim}", dim, points, None))
                 per[dim].append(points)

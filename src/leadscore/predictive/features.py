@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 Kind = Literal["numeric", "categorical"]
 
 MAX_CATEGORIES = 100
+MAX_ENCODED = 20_000  # values kept one by one for target encoding (the rest share OTHER)
 MIN_CATEGORY_COUNT = 5
 OTHER = "(other)"  # the bucket for values too rare to learn from one by one, and for values never seen
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id[_\s.-]", re.IGNORECASE)
@@ -39,6 +40,7 @@ class Feature:
     derive: str = "raw"
     categories: tuple[str, ...] = ()
     other: bool = False  # values outside `categories` go to the OTHER bucket instead of "missing"
+    encoding: str = "onehot"  # "target": every value kept (up to MAX_ENCODED), the model encodes them
 
 
 @dataclass
@@ -92,6 +94,32 @@ class FeatureSchema:
                     known = text.notna()
                 out[feat.name] = pd.Categorical(text.where(known, other=np.nan), categories=list(feat.categories))
         return pd.DataFrame(out, index=frame.index)
+
+
+def high_cardinality(schema: FeatureSchema) -> list[str]:
+    """Categorical features that lost values to the OTHER bucket (too rare or too many to learn one by one)."""
+    return [f.name for f in schema.features if f.kind == "categorical" and getattr(f, "other", False)]
+
+
+def widen(schema: FeatureSchema, frame: pd.DataFrame, names: list[str]) -> FeatureSchema:
+    """The schema with `names` keeping every value seen in `frame` (the training rows, raw) instead of the
+    OTHER bucket, for a model that target-encodes them (see target_encoding)."""
+    import dataclasses
+
+    cache: dict[str, pd.Series] = {}
+    features = []
+    for feat in schema.features:
+        if feat.name in names:
+            raw = frame[feat.source] if feat.source in frame.columns else frame.iloc[:, :0].assign(v=None)["v"]
+            text = as_text(_derive(raw, feat, frame, schema.time_column, cache)).dropna()
+            text = text[~placeholder_mask(text, schema.placeholder_values)]
+            counts = text.value_counts()
+            kept = tuple(sorted(str(v) for v in counts.index[:MAX_ENCODED]))
+            more = len(counts) > MAX_ENCODED
+            feat = dataclasses.replace(feat, categories=(*kept, OTHER) if more else kept, other=more,
+                                       encoding="target")  # fmt: skip
+        features.append(feat)
+    return dataclasses.replace(schema, features=features)
 
 
 def placeholder_mask(text: pd.Series, placeholders: frozenset[str]) -> pd.Series:

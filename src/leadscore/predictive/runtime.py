@@ -8,7 +8,9 @@ positive and negative factors in words.
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from leadscore.model.spec import ScoringModel
 
 Case = tuple[Mapping[str, Any], Timeline, int]  # (attributes, timeline up to T, T in epoch micros)
+SEEN = 200_000  # probabilities remembered by content (a few tens of bytes each)
+BATCH = 64  # event times predicted together on a miss
+_MEMORY: dict[str, dict[tuple[int, int, int], float]] = {}  # artifact version -> remembered probabilities
+_MEMORY_LOCK = threading.Lock()
 
 
 class ArtifactPredictor:
@@ -51,6 +57,10 @@ class ArtifactPredictor:
         features = artifact.schema.features
         self._direct = all(f.derive == "raw" for f in features)
         self._codes = [None if f.kind == "numeric" else {c: i for i, c in enumerate(f.categories)} for f in features]
+        # shared by every predictor of the same artifact (its version is a content hash): a model apply
+        # or a reload builds new predictors, and the probabilities they would compute are the same
+        self._seen = _MEMORY.setdefault(self.version, {}) if self.version else {}
+        self._chain: _Chain | None = None
 
     # -- one lead -------------------------------------------------------------------------------------
     def predict_one(self, attributes: Mapping[str, Any], timeline: Timeline, at_us: int, top: int) -> Prediction:
@@ -59,9 +69,43 @@ class ArtifactPredictor:
         last = self._last
         if last is not None and last[0] is timeline and last[1] is attributes and last[2] == (at_us, top):
             return last[3]
+        if top <= 0:
+            return self._probability(attributes, timeline, at_us)
         found = self.predict_many([(attributes, timeline, at_us)], top)[0]
         self._last = (timeline, attributes, (at_us, top), found)
         return found
+
+    def _probability(self, attributes: Mapping[str, Any], timeline: Timeline, at_us: int) -> Prediction:
+        """The probability alone, remembered by the content it is computed from (T, the attributes, the
+        events up to T). A lifecycle replay asks for it at one past event after another, each time the
+        lead is rescored, on a new timeline object each time: on a miss, the probabilities at the next
+        event times of the timeline are computed in one batch (a model evaluation per batch instead of
+        per row), and a question asked again is answered from memory."""
+        chain = self._chain_of(attributes, timeline)
+        if chain is None:
+            return self.predict_many([(attributes, timeline, at_us)], 0)[0]
+        found = self._seen.get(chain.key(at_us))
+        if found is not None:
+            return Prediction(found)
+        times = [at_us, *(t for t in chain.times_after(at_us) if chain.key(t) not in self._seen)][:BATCH]
+        predictions = self.predict_many([(attributes, timeline, t) for t in times], 0)
+        with _MEMORY_LOCK:
+            if len(self._seen) + len(times) > SEEN:
+                self._seen.clear()  # bounded memory; what is still asked for comes back at once
+            for t, p in zip(times, predictions, strict=True):
+                self._seen[chain.key(t)] = p.probability
+        return predictions[0]
+
+    def _chain_of(self, attributes: Mapping[str, Any], timeline: Timeline) -> _Chain | None:
+        last = self._chain
+        if last is not None and last.timeline is timeline and last.attributes is attributes:
+            return last
+        try:
+            chain = _Chain(attributes, timeline)
+        except TypeError:  # a value that cannot be hashed: no memory for this lead
+            return None
+        self._chain = chain
+        return chain
 
     # -- many leads -----------------------------------------------------------------------------------
     def rows(self, cases: Sequence[Case]) -> list[dict[str, Any]]:
@@ -200,6 +244,44 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
         return str(int(value))
     return str(value).strip()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a JSON-like value (mappings sorted by key); TypeError when there is none."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    hash(value)
+    return (type(value).__name__, value)  # 1 and True and 1.0 stay apart
+
+
+class _Chain:
+    """A timeline's content as hashes of its prefixes: prefix i covers the attributes and the first i
+    events (type, time, id, properties), chained so that all prefixes cost one pass. Two independent
+    64-bit chains make the key 128 bits. TypeError when a value cannot be hashed."""
+
+    def __init__(self, attributes: Mapping[str, Any], timeline: Timeline) -> None:
+        self.attributes, self.timeline = attributes, timeline
+        base = _frozen(attributes)
+        a, b = hash((base, 0)), hash((0, base, 1))
+        self.ts: list[int] = []
+        self.a, self.b = [a], [b]
+        for e in timeline.events:
+            item = (e.type, e.ts, e.id, _frozen(e.properties))
+            a, b = hash((a, item)), hash((item, b, 1))
+            self.ts.append(e.ts)
+            self.a.append(a)
+            self.b.append(b)
+
+    def key(self, at_us: int) -> tuple[int, int, int]:
+        upto = bisect.bisect_right(self.ts, at_us)
+        return (at_us, self.a[upto], self.b[upto])
+
+    def times_after(self, at_us: int) -> list[int]:
+        """The distinct event times after `at_us`, in order."""
+        start = bisect.bisect_right(self.ts, at_us)
+        return list(dict.fromkeys(self.ts[start:]))
 
 
 def load_predictor(path: str | Path) -> ArtifactPredictor:

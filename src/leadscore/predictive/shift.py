@@ -7,8 +7,11 @@ where. No outcome is looked at, so the scoring population may be today's unlabel
 What matters for choosing a model is whether the population lies beyond the training range of some
 feature. Trees and binned models score every value beyond the range like the edge of the range: whatever
 the feature said about conversion stops moving there. Only terms that are linear in the feature carry on.
-A validation window cut from the training part cannot show this (it lies inside the range too), so when
-it happens the tournament keeps to candidates that extrapolate those features (see `extrapolates`).
+A validation window cut from the training part usually cannot show this (it lies inside the range too),
+so when it happens the tournament keeps to candidates that extrapolate those features (see
+`extrapolates`). When the data have moved all along, the later validation window lies beyond the range
+of the earlier fit part too: validation then has measured what every candidate does beyond its range,
+and the choice is left to it (see `beyond_range`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ class ShiftReport:
     drivers: dict[str, float]  # features the adversarial classifier used most, share of its total gain
     outside: dict[str, float]  # numeric features: share of the scoring population beyond the training range
     eligible: list[str] = field(default_factory=list)  # candidates kept because they extrapolate (if flagged)
+    # flagged feature -> share of the validation window beyond the fit part's range, when it was measured
+    validated: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seen_by_validation(self) -> bool:
+        """Whether the validation window itself lay beyond the fit part's range on every flagged feature."""
+        flagged = self.flagged
+        return bool(flagged) and all(self.validated.get(n, 0.0) >= OUTSIDE_SHARE for n in flagged)
 
     @property
     def detected(self) -> bool:
@@ -52,8 +63,16 @@ class ShiftReport:
         text = f"population shift detected (adversarial AUC {self.adversarial_auc:.2f}); driven by {drivers}"
         if self.flagged:
             beyond = ", ".join(f"{n} {self.outside[n]:.0%}" for n in self.flagged)
-            kept = ", ".join(self.eligible) if self.eligible else "none, so the choice is unrestricted"
-            text += f"; beyond the training range: {beyond}; candidates that extrapolate them: {kept}"
+            text += f"; beyond the training range: {beyond}"
+            if self.seen_by_validation:
+                seen = ", ".join(f"{n} {self.validated[n]:.0%}" for n in self.flagged)
+                text += (
+                    f"; the validation window lies beyond the fit part's range too ({seen}), so validation "
+                    "measured every candidate there and the choice is left to it"
+                )
+            else:
+                kept = ", ".join(self.eligible) if self.eligible else "none, so the choice is unrestricted"
+                text += f"; candidates that extrapolate them: {kept}"
         return text
 
     def summary(self) -> dict[str, Any]:
@@ -63,6 +82,8 @@ class ShiftReport:
             "drivers": self.drivers,
             "beyond_training_range": {n: self.outside[n] for n in self.flagged},
             "eligible": self.eligible,
+            "validation_beyond_fit_range": {n: self.validated[n] for n in self.flagged if n in self.validated},
+            "choice_left_to_validation": self.seen_by_validation,
         }
 
 
@@ -105,17 +126,22 @@ def detect(X_train: pd.DataFrame, X_target: pd.DataFrame, seed: int = 42) -> Shi
     total = float(gain.sum()) or 1.0
     ranked = sorted(zip(both.columns, gain / total, strict=True), key=lambda t: -t[1])
     drivers = {str(n): round(float(s), 3) for n, s in ranked if s >= 0.05}
-    outside: dict[str, float] = {}
-    for name in X_train.columns:
-        if X_train[name].dtype.kind != "f":
-            continue
-        seen = X_train[name].to_numpy(dtype="float64")
-        if np.isnan(seen).all():
+    numeric = [str(n) for n in X_train.columns if X_train[n].dtype.kind == "f" and X_train[n].notna().any()]
+    return ShiftReport(auc, drivers, beyond_range(X_train, X_target, numeric))
+
+
+def beyond_range(X_ref: pd.DataFrame, X_new: pd.DataFrame, features: list[str]) -> dict[str, float]:
+    """Share of `X_new`'s rows beyond the range `X_ref` spans, per numeric feature."""
+    out: dict[str, float] = {}
+    for name in features:
+        seen = X_ref[name].to_numpy(dtype="float64")
+        values = X_new[name].to_numpy(dtype="float64")
+        if np.isnan(seen).all() or not len(values):
+            out[name] = 0.0
             continue
         lo, hi = float(np.nanmin(seen)), float(np.nanmax(seen))
-        values = X_target[name].to_numpy(dtype="float64")
-        outside[str(name)] = float(np.mean((values < lo) | (values > hi))) if len(values) else 0.0
-    return ShiftReport(auc, drivers, outside)
+        out[name] = float(np.mean((values < lo) | (values > hi)))
+    return out
 
 
 def extrapolates(model: Any, X: pd.DataFrame, features: list[str], rows: int = 2000) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from leadscore import __version__
-from leadscore.predictive import splits, tournament
+from leadscore.predictive import splits, tournament, treatment
 from leadscore.predictive.artifact import Artifact
 from leadscore.predictive.drift import summarise_column
 from leadscore.predictive.errors import DataError
@@ -55,6 +55,8 @@ class TrainingResult:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95% bootstrap, held-out rows
     folds: FoldSpread | None = None  # held-out ROC AUC per fold (stratified)
     parts: list[dict[str, Any]] = field(default_factory=list)  # rows and period of each part of the split
+    treatment: dict[str, Any] = field(default_factory=dict)  # high-cardinality categories: bucket or encoding
+    recency: dict[str, Any] = field(default_factory=dict)  # recency weighting of training rows (time splits)
 
     def report(self) -> dict[str, Any]:
         """The JSON shape of `--report`: held-out metrics for scripts and CI."""
@@ -73,6 +75,8 @@ class TrainingResult:
             "version": self.artifact.version,
             "segments": {k: v.summary() for k, v in self.segments.items()},
             "population_shift": self.shift.summary() if self.shift else None,
+            "feature_treatment": self.treatment,
+            "recency_weighting": self.recency,
             "warnings": self.warnings,
         }
 
@@ -144,6 +148,12 @@ def train(
         raise DataError("data: no usable feature column left after dropping ids, constants and excluded columns")
     say(f"building {len(schema.features)} features for {n:,} rows")
     X = schema.transform(raw)
+    say("choosing how high-cardinality categories are treated")
+    chosen_treatment, schema, X = treatment.choose(schema, raw, X, y_all, train_idx, plan.kind, seed)
+    if chosen_treatment.note:
+        notes.append(chosen_treatment.note)
+    if chosen_treatment.kind == "target":
+        candidates = chosen_treatment.wrap(candidates or tournament.default_candidates(seed), seed)
     population: pd.DataFrame | None = None
     use_heldout = isinstance(target, str)
     if isinstance(target, str):
@@ -222,6 +232,7 @@ def train(
 
     if outcome.shift is not None:
         shifts.append(outcome.shift)
+    recency = outcome.recency if plan.kind == "time" else {}
     shift = _worst(shifts)
     if shift is not None:
         (warnings if shift.detected else notes).append(shift.describe())
@@ -273,8 +284,17 @@ def train(
         "excluded": list(exclude),
         "time_column": time,
         "features": [
-            {"name": f.name, "kind": f.kind, "source": f.source, "derived": f.derive} for f in schema.features
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "source": f.source,
+                "derived": f.derive,
+                "encoding": getattr(f, "encoding", "onehot"),
+            }
+            for f in schema.features
         ],
+        "feature_treatment": chosen_treatment.summary(),
+        "recency_weighting": recency,
         "dropped": schema.dropped,
         "chosen_model": outcome.chosen,
         "parameters": outcome.params.get(outcome.chosen, {}),
@@ -299,7 +319,7 @@ def train(
     ))  # fmt: skip
     return TrainingResult(
         artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift, intervals, folds,
-        parts,
+        parts, chosen_treatment.summary(), recency,
     )  # fmt: skip
 
 

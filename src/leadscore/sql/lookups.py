@@ -29,6 +29,9 @@ LookupFlavor = Literal["duckdb", "spark"]
 TextTest = Callable[[str], bool]
 # Distinct values are evaluated and shipped in slices: memory stays bounded for a free-text column.
 SLICE = 200_000
+# A look-up with at most this many matching values is written into the query as a list of literals
+# (none: FALSE): DuckDB then compares in place instead of joining every row against a table.
+INLINE = 16
 
 
 # Patterns made only of constructs that Python's re, RE2 and Java read alike: literal ASCII text,
@@ -71,6 +74,7 @@ class Lookups:
     entries: dict[tuple[str, str, str, str], Lookup] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
     values_tested: int = 0  # distinct values the pure scorer's predicate looked at (statistics)
+    few: dict[str, list[str]] = field(default_factory=dict)  # filled tables of at most INLINE values
 
     def add(self, table: str, column: str, key: str, arg: Any) -> str:
         """SQL for `column <key> arg` over a row of `table` (NULL-safe: FALSE for a missing value);
@@ -115,10 +119,20 @@ class Lookups:
             for batch in values.to_batches(SLICE):
                 mask.extend(test(v) for v in batch.column(0).to_pylist())
             hits = values.filter(pa.array(mask, pa.bool_())) if values.num_rows else values
+            if hits.num_rows <= INLINE:
+                self.few[lk.name] = [str(v) for v in hits.column(0).to_pylist()]
             con.register("_ls_m_hits", hits)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} AS SELECT v FROM _ls_m_hits")
             con.unregister("_ls_m_hits")
             self.done.add(lk.name)
+
+    def inline(self, sql: str) -> str:
+        """`sql` with each filled look-up of few values written in place: `x IN ('a', 'b')`, or
+        `x IN (NULL)` (never TRUE; the look-ups are read through coalesce(..., FALSE)) for none."""
+        for name, values in self.few.items():
+            listed = q.text_list(values) if values else "(NULL)"
+            sql = sql.replace(f" IN (SELECT v FROM {name})", f" IN {listed}")
+        return sql
 
     def register_spark(self, spark: Any) -> None:
         """Register each lookup as a pandas UDF (text -> boolean) under its name."""

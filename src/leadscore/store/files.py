@@ -62,11 +62,13 @@ def ingest_events_file(
     rejects: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    defer: bool = False,
 ) -> FileReport:
+    """`defer`: store the events with their leads queued for rescoring (leadscore.store.pending)."""
     reader: _Reader[Event] = _Reader(
         lambda: iter_event_batches(path, batch_size),
         lambda items, lines: event_problems(evaluator.model, items, lines, str(path), _by_row(path)),
-        lambda items: ingest_events(store, evaluator, items, now),
+        lambda items: ingest_events(store, evaluator, items, now, defer=defer),
     )
     return _ingest(reader, path, skip_invalid, rejects, force, progress)
 

@@ -17,6 +17,7 @@ from leadscore.domain import Event, Lead
 from leadscore.io.errors import RowError
 from leadscore.io.limits import id_problem
 from leadscore.model.spec import ScoringModel
+from leadscore.store import pending
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of
 from leadscore.store.events_repo import event_counts, event_rows, identity_of, insert_events, stored_keys
@@ -34,6 +35,7 @@ class BatchOutcome:
     rescored: int = 0
     changed: int = 0
     triggers: int = 0
+    pending: int = 0  # leads queued for rescoring (deferred intake), not rescored yet
 
     def add(self, other: BatchOutcome) -> None:
         self.received += other.received
@@ -41,13 +43,18 @@ class BatchOutcome:
         self.rescored += other.rescored
         self.changed += other.changed
         self.triggers += other.triggers
+        self.pending += other.pending
 
 
-def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event], now: Clock) -> BatchOutcome:
+def ingest_events(
+    store: LeadStore, evaluator: Evaluator, batch: Sequence[Event], now: Clock, *, defer: bool = False
+) -> BatchOutcome:
     """Store one batch of events and rescore their leads, in one transaction.
 
     Events already stored are dropped first (a re-run costs one key look-up per event); each lead
-    is scored once, from its events in memory when the batch holds its whole log.
+    is scored once, from its events in memory when the batch holds its whole log. With `defer`, the
+    leads are queued for rescoring instead (leadscore.store.pending), in the same transaction: the
+    events are durable when this returns, their scores follow when the queue is drained.
     """
 
     def work(conn: Any) -> BatchOutcome:
@@ -78,8 +85,12 @@ def ingest_events(store: LeadStore, evaluator: Evaluator, batch: Sequence[Event]
             ):
                 touched.add(row["lead_id"])
                 merged.add(row["lead_id"])
+        if defer:
+            pending.mark(conn, sorted(touched), at)
+            return BatchOutcome(len(batch), len(new), pending=len(touched))
         known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged])
         done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)
+        pending.clear(conn, sorted(touched))  # queued by an earlier deferred intake: now current
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings))
 
     return store.transact(work)

@@ -46,6 +46,15 @@ class Rescored:
     failed: list[ScoringDataError] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """Scores computed by `Evaluator.prepare`, not written yet."""
+
+    done: Rescored
+    items: list[tuple[Result, int | None]]
+    previous: dict[str, dict[str, Any]]  # the stored result rows they were scored against
+
+
 class Evaluator:
     """A model compiled once and applied to the leads a transaction touched.
 
@@ -146,6 +155,26 @@ class Evaluator:
         done = Rescored()
         if not lead_ids:
             return done
+        scored = self.prepare(conn, lead_ids, at_us, keep=keep, known=known, skip_bad=skip_bad)
+        if write:
+            return self.write(store, conn, scored, at_us, cause)
+        done = scored.done
+        done.changed = sum(1 for r, _ in scored.items if _differs(scored.previous.get(r.lead_id), r))
+        return done
+
+    def prepare(
+        self,
+        conn: Connection,
+        lead_ids: Sequence[str],
+        at_us: int,
+        *,
+        keep: bool = False,
+        known: Mapping[str, list[Event]] | None = None,
+        skip_bad: bool = False,
+    ) -> Prepared:
+        """The scoring half of `rescore`: read the leads, their timelines and stored results, and score,
+        writing nothing (so it may run outside the transaction that writes, see store/pending.py)."""
+        done = Rescored()
         leads = load_leads(conn, lead_ids)
         known = known or {}
         timelines = load_timelines(conn, [i for i in leads if i not in known])
@@ -169,11 +198,13 @@ class Evaluator:
                 if prev is not None:
                     done.previous[result.lead_id] = prev
         done.leads = len(items)
-        if write:
-            done.changed = save_results(store, conn, items, previous, cause)
-            enqueue(store, conn, done.firings, at_us)
-        else:
-            done.changed = sum(1 for r, _ in items if _differs(previous.get(r.lead_id), r))
+        return Prepared(done, items, previous)
+
+    def write(self, store: LeadStore, conn: Connection, scored: Prepared, at_us: int, cause: str) -> Rescored:
+        """The writing half of `rescore`: results, score and stage history, trigger outbox."""
+        done = scored.done
+        done.changed = save_results(store, conn, scored.items, scored.previous, cause)
+        enqueue(store, conn, done.firings, at_us)
         return done
 
     def _firings(self, lead: Lead, timeline: Timeline, prev: Result | None, result: Result) -> list[TriggerFiring]:

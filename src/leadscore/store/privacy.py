@@ -18,6 +18,7 @@ from leadscore.store.tables import (
     lead_attribute_history,
     leads,
     outbox,
+    pending_rescore,
     results,
     score_history,
     stage_history,
@@ -42,6 +43,7 @@ def erase(store: LeadStore, conn: Connection, lead_id: str) -> dict[str, int]:
     for table in (events, lead_attribute_history, score_history, stage_history, outbox, results, aliases):
         counts[table.name] = conn.execute(table.delete().where(table.c.lead_id == lead_id)).rowcount
     counts["leads"] = conn.execute(leads.delete().where(leads.c.id == lead_id)).rowcount
+    conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id == lead_id))  # a queue entry, not data
     return counts
 
 

@@ -96,6 +96,9 @@ results = sa.Table(
     sa.Column("next_change_at", Micros, nullable=True, index=True),
     sa.Index("ix_results_queue", "queue_rank", sa.text("score DESC"), "lead_id"),
     sa.Index("ix_results_model_version", "model_version"),
+    # a stage filter reads its leads in queue order (0008); the lead attribute indexes of 0008 are
+    # expressions per dialect and live in that migration only
+    sa.Index("ix_results_stage_queue", "stage", "queue_rank", sa.text("score DESC"), "lead_id"),
 )
 
 score_history = sa.Table(
@@ -109,6 +112,8 @@ score_history = sa.Table(
     sa.Column("delta", sa.Float, nullable=False),
     sa.Column("dimensions", sa.JSON, nullable=False),
     sa.Column("cause", sa.Text, nullable=False),
+    # covering: trends, score charts and reports read (at, score) lead by lead without the table (0008)
+    sa.Index("ix_score_history_lead_at", "lead_id", "at", "id", "score"),
 )
 
 stage_history = sa.Table(
@@ -122,6 +127,17 @@ stage_history = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("event_key", sa.Text, nullable=True),  # the timeline id: `<received lead>/<id>` once moved
     sa.Column("model_version", sa.String(64), nullable=False),
+    # covering: the reports read every move lead by lead in time order (0008)
+    sa.Index("ix_stage_history_lead_at", "lead_id", "at", "id", "to_stage", "from_stage", "cause"),
+)
+
+# leads with stored events that their stored result does not include yet (migration 0007): an event
+# acknowledged before its rescoring marks its lead here in the same transaction; see store/pending.py
+pending_rescore = sa.Table(
+    "pending_rescore",
+    metadata,
+    sa.Column("lead_id", sa.String(255), primary_key=True),
+    sa.Column("since", Micros, nullable=False, index=True),  # when first marked: the oldest waits first
 )
 
 models = sa.Table(

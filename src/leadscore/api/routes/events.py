@@ -13,6 +13,13 @@ from leadscore.api.problems import Refused
 from leadscore.api.schemas import EventBatch, EventIn, IngestReport
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+Wait = Annotated[
+    bool,
+    Query(
+        description="acknowledge only once the leads are rescored (the result includes the events); by default"
+        " the acknowledgement comes once the events are stored, and the rescoring right after"
+    ),
+]
 
 
 def batch_schema() -> dict[str, Any]:
@@ -23,9 +30,15 @@ def batch_schema() -> dict[str, Any]:
     return schema
 
 
-@router.post("", response_model=IngestReport, summary="Send one event; it is stored and scored when this returns")
-async def send_event(body: EventIn, request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
-    return await ingest_small(request, service, [body.to_event()], base=("body",))
+@router.post(
+    "",
+    response_model=IngestReport,
+    summary="Send one event; it is stored (durably) when this returns, and scored right after",
+)
+async def send_event(
+    body: EventIn, request: Request, service: ServiceDep, caller: Intake, wait: Wait = False
+) -> IngestReport:
+    return await ingest_small(request, service, [body.to_event()], base=("body",), wait=wait)
 
 
 def _batch(raw: bytes, limit: int) -> list[Any]:
@@ -64,6 +77,7 @@ async def send_events(
     settings: SettingsDep,
     caller: Intake,
     partial: Annotated[bool, Query(description="keep the good events, return the bad ones")] = False,
+    wait: Wait = False,
 ) -> IngestReport:
     from starlette.concurrency import run_in_threadpool
 
@@ -73,5 +87,5 @@ async def send_events(
         raise Refused([r.model_dump() for r in bad])
     events = [item.to_event() for _, item in good]
     return await run_in_threadpool(
-        ingest, request, service, events, partial=partial, rejected=bad, indexes=[i for i, _ in good]
+        ingest, request, service, events, partial=partial, rejected=bad, indexes=[i for i, _ in good], wait=wait
     )

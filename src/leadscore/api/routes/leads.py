@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from leadscore.api.deps import Admin, Reader, ServiceDep, SettingsDep, Writer
+from leadscore.api.paths import LeadId
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import (
     Erased,
@@ -25,7 +26,6 @@ from leadscore.domain.timeutil import parse_timestamp
 from leadscore.store.ingest import lead_problems
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
-LeadId = Annotated[str, Path(min_length=1, max_length=255, description="the lead's id")]
 
 
 def _check_leads(service: ServiceDep, leads: list[Lead], base: tuple[str | int, ...], indexed: bool) -> None:
@@ -78,20 +78,7 @@ def upsert_leads(body: LeadBatch, service: ServiceDep, settings: SettingsDep, ca
     )
 
 
-@router.get("/{lead_id}", response_model=LeadView, summary="A lead, its result, and whether the result is current")
-def get_lead(lead_id: LeadId, service: ServiceDep, caller: Reader) -> LeadView:
-    return service.lead(lead_id)
-
-
-@router.put("/{lead_id}", response_model=LeadView, summary="Create a lead or update its attributes")
-def put_lead(lead_id: LeadId, body: LeadIn, service: ServiceDep, caller: Writer) -> LeadView:
-    lead = Lead(lead_id, {k: v for k, v in body.attributes.items() if v is not None})
-    _check_leads(service, [lead], ("body",), indexed=False)
-    service.ingest_leads([lead])
-    return service.lead(lead_id)
-
-
-@router.get("/{lead_id}/result", response_model=ScoredLead, summary="The lead's result with its breakdown")
+@router.get("/{lead_id:path}/result", response_model=ScoredLead, summary="The lead's result with its breakdown")
 def get_result(lead_id: LeadId, service: ServiceDep, caller: Reader) -> ScoredLead:
     found = service.lead(lead_id).result
     if found is None:
@@ -101,7 +88,7 @@ def get_result(lead_id: LeadId, service: ServiceDep, caller: Reader) -> ScoredLe
     return found
 
 
-@router.get("/{lead_id}/explain", response_model=Explanation, summary="Why the lead has its score")
+@router.get("/{lead_id:path}/explain", response_model=Explanation, summary="Why the lead has its score")
 def explain(
     lead_id: LeadId,
     service: ServiceDep,
@@ -111,34 +98,48 @@ def explain(
     return service.explain(lead_id, events)
 
 
-@router.get("/{lead_id}/history", response_model=History, summary="Score and stage history, with causes")
+@router.get("/{lead_id:path}/history", response_model=History, summary="Score and stage history, with causes")
 def history(lead_id: LeadId, service: ServiceDep, caller: Reader) -> History:
     return service.history(lead_id)
 
 
-@router.post("/{lead_id}/stage", response_model=ScoredLead, summary="Move the lead to a stage by hand")
+@router.post("/{lead_id:path}/stage", response_model=ScoredLead, summary="Move the lead to a stage by hand")
 def set_stage(lead_id: LeadId, body: StageIn, service: ServiceDep, caller: Writer) -> ScoredLead:
     at = parse_timestamp(body.at) if body.at else None
     return ScoredLead.of(service.set_stage(lead_id, body.stage, at))
 
 
-@router.post("/{lead_id}/outcomes", response_model=ScoredLead, summary="Record a sales outcome")
+@router.post("/{lead_id:path}/outcomes", response_model=ScoredLead, summary="Record a sales outcome")
 def record_outcome(lead_id: LeadId, body: OutcomeIn, service: ServiceDep, caller: Writer) -> ScoredLead:
     at = parse_timestamp(body.at) if body.at else None
     props = {k: v for k, v in body.properties.items() if v is not None}
     return ScoredLead.of(service.record_outcome(lead_id, body.outcome, at, **props))
 
 
-@router.post("/{lead_id}/merge", response_model=ScoredLead, summary="Merge another lead into this one")
+@router.post("/{lead_id:path}/merge", response_model=ScoredLead, summary="Merge another lead into this one")
 def merge(lead_id: LeadId, body: MergeIn, service: ServiceDep, caller: Writer) -> ScoredLead:
     return ScoredLead.of(service.merge(lead_id, body.other))
 
 
-@router.get("/{lead_id}/export", response_model=Export, summary="Everything held about the lead")
+@router.get("/{lead_id:path}/export", response_model=Export, summary="Everything held about the lead")
 def export(lead_id: LeadId, service: ServiceDep, caller: Admin) -> Export:
     return service.export(lead_id)
 
 
-@router.delete("/{lead_id}", response_model=Erased, summary="Erase the lead and everything about it")
+# The bare-id routes come last: `{lead_id:path}` also matches `a/explain`, which is the sub-route's.
+@router.get("/{lead_id:path}", response_model=LeadView, summary="A lead, its result, and whether the result is current")
+def get_lead(lead_id: LeadId, service: ServiceDep, caller: Reader) -> LeadView:
+    return service.lead(lead_id)
+
+
+@router.put("/{lead_id:path}", response_model=LeadView, summary="Create a lead or update its attributes")
+def put_lead(lead_id: LeadId, body: LeadIn, service: ServiceDep, caller: Writer) -> LeadView:
+    lead = Lead(lead_id, {k: v for k, v in body.attributes.items() if v is not None})
+    _check_leads(service, [lead], ("body",), indexed=False)
+    service.ingest_leads([lead])
+    return service.lead(lead_id)
+
+
+@router.delete("/{lead_id:path}", response_model=Erased, summary="Erase the lead and everything about it")
 def erase(lead_id: LeadId, service: ServiceDep, caller: Admin) -> Erased:
     return Erased(lead_id=lead_id, rows=service.erase(lead_id))

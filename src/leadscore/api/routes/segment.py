@@ -1,4 +1,4 @@
-"""Segment-compatible intake: `identify`, `track`, `page`, `screen`, `group` and `batch`, as Segment,
+"""Segment-compatible intake: `identify`, `track`, `page`, `screen`, `group`, `alias` and `batch`, as Segment,
 RudderStack and Jitsu send them (the write key as Bearer token or as the Basic user name).
 
 See leadscore.api.segment for the mapping. As everywhere, one bad call refuses the whole request
@@ -17,8 +17,10 @@ from leadscore.api.deps import Intake, ServiceDep, SettingsDep
 from leadscore.api.intake import ingest
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import IngestReport, Rejected
-from leadscore.api.segment import Batch, Call, map_calls
+from leadscore.api.segment import Batch, Call, Policy, map_calls
+from leadscore.app.errors import NotFound
 from leadscore.app.service import LeadService
+from leadscore.store.api_keys import KeyInfo
 
 router = APIRouter(prefix="/v1/segment", tags=["segment"])
 Partial = Annotated[bool, Query(description="keep the good calls, return the bad ones")]
@@ -33,6 +35,19 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused([{"loc": ["body"], "msg": f"not JSON: {exc}"}], status=400) from None
+
+
+def policy_for(request: Request, service: LeadService, caller: KeyInfo) -> Policy:
+    """What this caller's calls may do: merge known leads by alias (write keys), identify from URLs."""
+
+    def known(lead_id: str) -> bool:
+        try:
+            service.person(lead_id)
+        except NotFound:
+            return False
+        return True
+
+    return Policy(merge_known=caller.allows("write"), url_identify=request.app.state.settings.url_identify, known=known)
 
 
 def _run(
@@ -57,11 +72,14 @@ def _run(
     return report
 
 
-async def _calls(request: Request, service: LeadService, forced: str | None, partial: bool) -> IngestReport:
+async def _calls(
+    request: Request, service: LeadService, caller: KeyInfo, forced: str | None, partial: bool
+) -> IngestReport:
     data = _json(await request.body())
     if not isinstance(data, dict):
         raise Refused([{"loc": ["body"], "msg": "expected a call object"}])
-    return await run_in_threadpool(_run, request, service, [data], partial, ["body"], forced=forced)
+    policy = policy_for(request, service, caller)
+    return await run_in_threadpool(_run, request, service, [data], partial, ["body"], forced=forced, policy=policy)
 
 
 @router.post("/batch", response_model=IngestReport, summary="A Segment batch of calls", openapi_extra=_schema(Batch))
@@ -82,7 +100,15 @@ async def batch(
     if len(parsed.batch) > settings.max_bulk_events:
         raise Refused([{"loc": ["body", "batch"], "msg": f"at most {settings.max_bulk_events} calls"}], status=413)
     return await run_in_threadpool(
-        _run, request, service, parsed.batch, partial, ["body", "batch"], context=parsed.context, sent_at=parsed.sentAt
+        _run,
+        request,
+        service,
+        parsed.batch,
+        partial,
+        ["body", "batch"],
+        context=parsed.context,
+        sent_at=parsed.sentAt,
+        policy=policy_for(request, service, caller),
     )
 
 
@@ -90,12 +116,12 @@ async def batch(
     "", response_model=IngestReport, summary="Any one call (its `type` says which)", openapi_extra=_schema(Call)
 )
 async def any_call(request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
-    return await _calls(request, service, None, False)
+    return await _calls(request, service, caller, None, False)
 
 
 def _typed(kind: str) -> None:
     async def call(request: Request, service: ServiceDep, caller: Intake) -> IngestReport:
-        return await _calls(request, service, kind, False)
+        return await _calls(request, service, caller, kind, False)
 
     call.__name__ = f"segment_{kind}"
     router.add_api_route(
@@ -108,5 +134,5 @@ def _typed(kind: str) -> None:
     )
 
 
-for _kind in ("identify", "track", "page", "screen", "group"):
+for _kind in ("identify", "track", "page", "screen", "group", "alias"):
     _typed(_kind)

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadscore.api.deps import BeaconCaller, ServiceDep, SettingsDep
 from leadscore.api.problems import Refused
-from leadscore.api.routes.segment import _run
+from leadscore.api.routes.segment import _run, policy_for
 from leadscore.api.schemas import IngestReport
 from leadscore.api.segment import Batch
 
@@ -82,7 +82,15 @@ async def beacon(
         raise Refused([{"loc": ["body", "batch"], "msg": f"at most {settings.max_bulk_events} calls"}], status=413)
     _cors(request, response)
     return await run_in_threadpool(
-        _run, request, service, parsed.batch, partial, ["body", "batch"], context=parsed.context, sent_at=parsed.sentAt
+        _run,
+        request,
+        service,
+        parsed.batch,
+        partial,
+        ["body", "batch"],
+        context=parsed.context,
+        sent_at=parsed.sentAt,
+        policy=policy_for(request, service, caller),
     )
 
 

@@ -5,7 +5,10 @@
  * Nothing is sent or stored under Do-Not-Track / Global Privacy Control, nor before consent when the
  * tag has data-consent="required" (then call leadscore.consent(true)). Calls are Segment Spec calls,
  * batched and sent with navigator.sendBeacon to /v1/t. Options (data-*): key, endpoint, consent,
- * forms ("off" to skip form identify), link-domains (comma list: links there carry the visitor id).
+ * forms ("off" to skip form identify), link-domains (comma list: links there carry the visitor id),
+ * identify-param (default "ls_id"; a comma list, or "off"): a page opened from a tracking link such as
+ * https://example.com/pricing?ls_id=<lead id> links this visitor to that existing lead (never creates a
+ * lead, never sets attributes), and the parameter leaves the address bar at once (history.replaceState).
  */
 (function (w, d) {
   "use strict";
@@ -134,6 +137,30 @@
       url.searchParams.set("_lsvid", read(VID) || visitor(false)); a.href = url.toString();
     }
   }
+  // The lead id of a tracking link, taken out of the address bar before anything records the URL, so
+  // it is not bookmarked, shared onwards or sent as a referrer. Done even without consent (it stores
+  // nothing); the identify itself is sent only when tracking is allowed.
+  function linkedLead() {
+    var names = (opt.identifyParam === undefined ? "ls_id" : opt.identifyParam).split(",")
+      .map(function (n) { return n.trim(); }).filter(Boolean);
+    if (!names.length || names[0] === "off") return null;
+    var url; try { url = new URL(w.location.href); } catch (e) { return null; }
+    var found = null;
+    names.forEach(function (n) {
+      var v = url.searchParams.get(n);
+      if (v !== null) { if (found === null) found = v.trim(); url.searchParams.delete(n); }
+    });
+    if (found === null) return null;
+    try { w.history.replaceState(w.history.state, "", url.pathname + url.search + url.hash); } catch (e) { /* sandboxed */ }
+    return found && found.length <= 255 ? found : null;
+  }
+  function identifyFromLink(leadId) {
+    // Only the visitor is linked: no traits, and the id is not kept as this browser's user, so a link
+    // for a lead that does not exist (the server refuses it) leaves the visitor anonymous.
+    var ctx = context(); ctx.leadscore = { source: "url" };
+    send({ type: "identify", userId: leadId, traits: {}, context: ctx });
+    flush();
+  }
   var api = {
     loaded: true,
     page: page,
@@ -151,6 +178,8 @@
   d.addEventListener("mousedown", decorate, true);
   w.addEventListener("pagehide", flush);
   d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flush(); });
+  var linked = linkedLead();
   page();
+  if (linked) identifyFromLink(linked);
   pending.forEach(function (c) { if (api[c[0]]) api[c[0]].apply(null, c.slice(1)); });
 })(window, document);

@@ -45,13 +45,15 @@ def _repeated(values: np.ndarray) -> np.ndarray:
 def find_duplicates(con: duckdb.DuckDBPyConnection, table: str = "_ls_dups") -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id."""
+    import numpy as np
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
-    # one contiguous array (the chunks combined once), without the NULL mask of a CASE
+    # one contiguous array, copied once from the chunks (a NULL-free uint64 chunk is a NumPy view)
     column = con.sql(f"SELECT {HASH} AS h FROM events WHERE id IS NOT NULL").to_arrow_table().column("h")
-    values = column.combine_chunks().to_numpy(zero_copy_only=False)
-    del column
+    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
+    values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
+    del column, chunks
     without_id = total - len(values)
     candidates = _repeated(values)
     del values

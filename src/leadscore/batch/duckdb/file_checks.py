@@ -9,6 +9,10 @@ refuses the input named as the reader names it (`file:row N:field: message`, Dat
 - the timestamp is present and within the years 1 to 9999 (UTC);
 - no NUL character in any text column; lead ids unique in the leads.
 
+The same scan tells whether the id and type columns are plain: text that stripping leaves as it is
+(nothing to strip at either end). The views then read them as stored: a strip per row and column
+was a large part of every later pass over the events (`sources.prepare`).
+
 A Parquet file whose columns the reader types differently from DuckDB (a timestamp stored as
 text, for one), or that has a nested column (struct, list, map: its depth and the NUL characters
 inside it are checked by the reader), is read by the reader itself instead (`needs_reader`).
@@ -59,54 +63,106 @@ def needs_reader(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) ->
     return typ is not None and typ not in _TIMES
 
 
-def _id_checks(col: str, typ: str, what: str, required: bool) -> list[tuple[str, str]]:
+# The characters Python's str.strip() removes (str.isspace), as `leadscore.io.values.id_text` strips ids.
+STRIPPED = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def strip_sql(expr: str) -> str:
+    """`expr` stripped as Python's str.strip() strips it (DuckDB's trim() alone keeps tabs and newlines)."""
+    return f"trim({expr}, {q.text(STRIPPED)})"
+
+
+def edge_sql(expr: str) -> str:
+    """Whether a text value may have something to strip: its first or last character is a control
+    character, a space or not ASCII (a superset of what strip removes; comparisons only, no copy).
+    The empty text has nothing to strip (an empty id is missing: checked, or NULL in the views)."""
+    e = f"({expr})"
+    return f"({e} <> '' AND ({e} < '!' OR {e} >= chr(127) OR {e}[-1] < '!' OR {e}[-1] >= chr(127)))"
+
+
+def _id_checks(col: str, typ: str, what: str, required: bool) -> list[tuple[str, str, str]]:
+    """(condition of a bad row, message, a cheaper condition that every bad row meets) per check."""
     c = q.ident(col)
-    checks: list[tuple[str, str]] = []
+    checks: list[tuple[str, str, str]] = []
     if required:
-        checks.append((f"{c} IS NULL", f"missing {what}"))
+        checks.append((f"{c} IS NULL", f"missing {what}", f"{c} IS NULL"))
     if typ == "VARCHAR":
         if required:
-            checks.append((f"trim({c}) = ''", f"missing {what}"))
-        checks.append((f"length(trim({c})) > {MAX_ID_CHARS}", f"{what} longer than {MAX_ID_CHARS} characters"))
+            # blank: empty, or only characters strip removes (then its edge is one of them: the scan's
+            # filter holds `edge_sql` of every text id and type, check_parquet)
+            checks.append((f"{strip_sql(c)} = ''", f"missing {what}", f"{c} = ''"))
+        # a character takes at least one byte
+        too_long = f"length({strip_sql(c)}) > {MAX_ID_CHARS}"
+        checks.append((too_long, f"{what} longer than {MAX_ID_CHARS} characters", f"strlen({c}) > {MAX_ID_CHARS}"))
     elif typ in ("DOUBLE", "FLOAT") or typ.startswith("DECIMAL"):
-        checks.append((f"{c} <> floor({c})", f"not a valid {what} (expected text or a whole number)"))
+        checks.append((f"{c} <> floor({c})", f"not a valid {what} (expected text or a whole number)", ""))
     elif typ not in _INTEGER:
-        checks.append((f"{c} IS NOT NULL", f"not a valid {what} (expected text or a whole number)"))
-    return checks
+        checks.append((f"{c} IS NOT NULL", f"not a valid {what} (expected text or a whole number)", ""))
+    return [(cond, msg, pre or cond) for cond, msg, pre in checks]
 
 
-def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> None:
-    """Raise DataFileError naming the rows the reader would refuse (up to MAX_SHOWN, and how many)."""
+def _time_range(ts: str, typ: str) -> str:
+    """A time outside the years 1 to 9999 (UTC). Compared as stored where the type allows: DuckDB then
+    skips the row groups whose statistics lie inside, instead of converting every value."""
+    if typ == "TIMESTAMP WITH TIME ZONE":
+        return f"({ts} < TIMESTAMPTZ '0001-01-01 00:00:00+00' OR {ts} > TIMESTAMPTZ '9999-12-31 23:59:59.999999+00')"
+    if typ == "TIMESTAMP":
+        return f"({ts} < TIMESTAMP '0001-01-01 00:00:00' OR {ts} > TIMESTAMP '9999-12-31 23:59:59.999999')"
+    micros = f"epoch_us(CAST({ts} AS TIMESTAMP))"
+    return f"({micros} < {_FIRST_US} OR {micros} > {_LAST_US})"
+
+
+# the columns whose text the views strip (`sources.prepare`): ids and the event type
+STRIPPED_COLUMNS = {"events": ("lead_id", "id", "type"), "leads": ("id", "lead_id")}
+
+
+def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> bool:
+    """Raise DataFileError naming the rows the reader would refuse (up to MAX_SHOWN, and how many).
+
+    Returns whether every id and type column is plain: text with nothing to strip, in every row."""
     relation = _relation(files)
     types = _types(con, relation)
-    checks: list[tuple[str, str, str]] = []  # (column, SQL condition of a bad row, message)
+    checks: list[tuple[str, str, str, str]] = []  # (column, SQL condition of a bad row, message, prefilter)
     if kind == "events":
         for col, what, required in (("lead_id", "lead id", True), ("id", "event id", False)):
             if col in types:
-                checks += [(col, cond, msg) for cond, msg in _id_checks(col, types[col], what, required)]
+                checks += [(col, cond, msg, pre) for cond, msg, pre in _id_checks(col, types[col], what, required)]
         if "type" in types:
             t = q.ident("type")
-            checks.append(("type", f"{t} IS NULL", "missing event type"))
+            checks.append(("type", f"{t} IS NULL", "missing event type", f"{t} IS NULL"))
             if types["type"] == "VARCHAR":
-                checks.append(("type", f"trim({t}) = ''", "missing event type"))
-                checks.append(("type", f"length(trim({t})) > {MAX_ID_CHARS}", "event type too long"))
+                checks.append(("type", f"{strip_sql(t)} = ''", "missing event type", f"{t} = ''"))
+                checks.append(
+                    (
+                        "type",
+                        f"length({strip_sql(t)}) > {MAX_ID_CHARS}",
+                        "event type too long",
+                        f"strlen({t}) > {MAX_ID_CHARS}",
+                    )
+                )
             else:
-                checks.append(("type", f"{t} IS NOT NULL", "event type must be text"))
-        if types.get("timestamp") in _TIMES:
+                checks.append(("type", f"{t} IS NOT NULL", "event type must be text", f"{t} IS NOT NULL"))
+        typ = types.get("timestamp")
+        if typ in _TIMES:
             ts = q.ident("timestamp")
-            checks.append(("timestamp", f"{ts} IS NULL", "missing timestamp"))
-            micros = f"epoch_us(CAST({ts} AS TIMESTAMP))"
-            out_of_range = f"({micros} < {_FIRST_US} OR {micros} > {_LAST_US})"
-            checks.append(("timestamp", out_of_range, "timestamp out of range (years 1 to 9999 in UTC)"))
+            checks.append(("timestamp", f"{ts} IS NULL", "missing timestamp", f"{ts} IS NULL"))
+            out_of_range = _time_range(ts, typ)
+            checks.append(("timestamp", out_of_range, "timestamp out of range (years 1 to 9999 in UTC)", out_of_range))
     else:
         key = "id" if "id" in types else "lead_id"
         if key in types:
-            checks += [(key, cond, msg) for cond, msg in _id_checks(key, types[key], "lead id", True)]
+            checks += [(key, cond, msg, pre) for cond, msg, pre in _id_checks(key, types[key], "lead id", True)]
     internal = ("filename", "file_row_number")
     for col, typ in types.items():
         if typ == "VARCHAR" and col not in internal:
-            checks.append((col, f"contains({q.ident(col)}, chr(0))", NUL_MESSAGE))
-    found, total = _bad_rows(con, relation, checks)
+            nul = f"contains({q.ident(col)}, chr(0))"
+            checks.append((col, nul, NUL_MESSAGE, nul))
+    # a row whose id or type may need stripping passes the scan's filter too: it is refused when blank,
+    # else it only makes the views strip
+    keys = [c for c in STRIPPED_COLUMNS[kind] if c in types]
+    edges = [edge_sql(q.ident(c)) for c in keys if types[c] == "VARCHAR"]
+    plain = len(edges) == len(keys)
+    found, total, edgy = _bad_rows(con, relation, checks, edges)
     if kind == "leads":
         repeated, more = _repeated_ids(
             con, relation, "id" if "id" in types else "lead_id", {(e.file, e.line) for e in found}
@@ -114,26 +170,31 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
         found, total = sorted([*found, *repeated], key=lambda e: (e.file, e.line or 0)), total + more
     if total:
         raise DataFileError(found[:MAX_SHOWN], total)
+    return plain and not edgy
 
 
 def _bad_rows(
-    con: duckdb.DuckDBPyConnection, relation: str, checks: list[tuple[str, str, str]]
-) -> tuple[list[RowError], int]:
-    if not checks:
-        return [], 0
-    # the first failing check of each row names it; CASE stops at the first true condition
-    which = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, cond, _) in enumerate(checks)) + " END"
-    sql = (
-        f"SELECT filename, file_row_number, {which} AS bad FROM {relation} "
-        f"WHERE ({' OR '.join(f'({cond})' for _, cond, _ in checks)}) IS TRUE"
-    )
-    count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
-    total = int(count[0]) if count else 0
+    con: duckdb.DuckDBPyConnection, relation: str, checks: list[tuple[str, str, str, str]], edges: list[str]
+) -> tuple[list[RowError], int, int]:
+    """(the first bad rows, how many, how many other rows passed the filter: ids or types to strip)."""
+    if not checks and not edges:
+        return [], 0, 0
+    # the first failing check of each row names it; CASE stops at the first true condition. The scan's
+    # filter is the checks' cheap necessary conditions (no strip per row); CASE runs on the rows it keeps.
+    which = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, cond, _, _) in enumerate(checks)) + " END"
+    pre = " OR ".join(f"({p})" for p in [*(c[3] for c in checks), *edges])
+    sql = f"SELECT filename, file_row_number, {which} AS bad FROM {relation} WHERE ({pre}) IS TRUE"
+    count = con.execute(
+        f"SELECT count(*) FILTER (WHERE bad IS NOT NULL), count(*) FILTER (WHERE bad IS NULL) FROM ({sql})"
+    ).fetchone()
+    total, edgy = (int(count[0]), int(count[1])) if count else (0, 0)
     if not total:
-        return [], 0
-    rows = con.execute(f"{sql} ORDER BY filename, file_row_number LIMIT {MAX_SHOWN}").fetchall()
+        return [], 0, edgy
+    rows = con.execute(
+        f"SELECT * FROM ({sql}) WHERE bad IS NOT NULL ORDER BY filename, file_row_number LIMIT {MAX_SHOWN}"
+    ).fetchall()
     found = [RowError(str(f), int(n) + 1, checks[b][0], None, checks[b][2], by_row=True) for f, n, b in rows]
-    return found, total
+    return found, total, edgy
 
 
 def _repeated_ids(

@@ -32,8 +32,9 @@ def _where(source: Source, ord_: int) -> str:
         return f"{path}:{ord_ + 2}"  # the header is line 1
     if path.is_dir():
         files = sorted(str(p) for p in path.rglob("*.parquet"))
-        index, row = divmod(ord_, FILE_STRIDE) if len(files) > 1 else (1, ord_)
-        return f"{files[index - 1]}: row {row + 1}"
+        # DuckDB's file_index counts from 0, in the order the files were listed
+        index, row = divmod(ord_, FILE_STRIDE) if len(files) > 1 else (0, ord_)
+        return f"{files[index]}: row {row + 1}"
     return f"{path}: row {ord_ + 1}"
 
 

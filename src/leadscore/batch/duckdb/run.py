@@ -157,7 +157,7 @@ class BatchRun:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
             self._fill_lookups()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.plan.sql}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
             if self.plan.dynamic_lifecycle and self.sql_replay:
                 self.stats.seconds["query"] = time.perf_counter() - t
                 t = time.perf_counter()
@@ -231,7 +231,7 @@ class BatchRun:
             lookups=self.lookups,
             null_ids=self.null_ids,
         )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {conds}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {self.lookups.inline(conds)}")
         plan = build_query(
             self.model,
             self.schema,
@@ -246,7 +246,7 @@ class BatchRun:
             null_ids=self.null_ids,
         )
         con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
-        con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
+        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
         con.execute("DROP TABLE _ls_conds")
 
     # -- results ---------------------------------------------------------------------------------------

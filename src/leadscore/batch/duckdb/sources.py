@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader
+from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, strip_sql
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
 from leadscore.sql import literals as q
 from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
@@ -67,8 +67,12 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
     return f"SELECT * FROM _ls_src_{name}"
 
 
-def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
-    """Create the view `name` over the source (as-is; `normalize` adds the query's conventions)."""
+def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> bool:
+    """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
+
+    Returns whether its id and type columns are known to be plain text (nothing to strip: checked
+    in the Parquet files' scan); the reader's tables and in-memory tables are not scanned for it."""
+    plain = False
     if isinstance(source, str | Path) and is_text_input(Path(source)):
         # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
         if not Path(source).exists():
@@ -87,7 +91,7 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
             table = events_table(path) if name == "events" else leads_table(path)
             rel = _table_relation(con, name, table)
         else:
-            check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
+            plain = check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
     else:
         rel = _table_relation(con, name, source)
     try:
@@ -95,15 +99,19 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
+    return plain
 
 
-def _id_sql(column: str, sql_type: str) -> str:
-    """An id column as text, as `leadscore.io.values.id_text` makes it: stripped; 17.0 is "17"."""
+def _id_sql(column: str, sql_type: str, plain: bool = False) -> str:
+    """An id column as text, as `leadscore.io.values.id_text` makes it: stripped; 17.0 is "17".
+    A `plain` text column (nothing to strip in any row) is read as stored."""
     c = q.ident(column)
     typ = sql_type.upper()
     if typ in ("DOUBLE", "FLOAT", "REAL") or typ.startswith("DECIMAL"):
         return f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)"
-    return f"trim(CAST({c} AS VARCHAR))"
+    if plain and typ == "VARCHAR":
+        return c
+    return strip_sql(f"CAST({c} AS VARCHAR)")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]:
@@ -112,8 +120,8 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]
 
 def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> SourceSchema:
     """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema."""
-    register(con, "leads", leads)
-    register(con, "events", events)
+    plain_leads = register(con, "leads", leads)
+    plain_events = register(con, "events", events)
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
@@ -121,7 +129,7 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
     drop = [c for c in ("id", "lead_id") if c in lead_cols]
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE ({', '.join(q.ident(c) for c in drop)}), "
-        f"{_id_sql(key, lead_cols[key])} AS id FROM _ls_raw_leads"
+        f"{_id_sql(key, lead_cols[key], plain_leads)} AS id FROM _ls_raw_leads"
     )
     ev_cols = dict(_columns(con, "_ls_raw_events"))
     missing = [c for c in ("lead_id", "type", "timestamp") if c not in ev_cols]
@@ -129,10 +137,12 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
         raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}; found {', '.join(ev_cols)}")
     ts = ev_cols["timestamp"].upper()
     ts_expr = '"timestamp"' if ts.startswith("TIMESTAMP WITH TIME ZONE") else 'CAST("timestamp" AS TIMESTAMPTZ)'
-    lead = _id_sql("lead_id", ev_cols["lead_id"])
-    replaced = f'{lead} AS lead_id, trim(CAST(type AS VARCHAR)) AS type, {ts_expr} AS "timestamp"'
+    lead = _id_sql("lead_id", ev_cols["lead_id"], plain_events)
+    typ = "type" if plain_events and ev_cols["type"].upper() == "VARCHAR" else strip_sql("CAST(type AS VARCHAR)")
+    replaced = f'{lead} AS lead_id, {typ} AS type, {ts_expr} AS "timestamp"'
     if "id" in ev_cols:
-        view = f"SELECT * REPLACE ({replaced}, nullif({_id_sql('id', ev_cols['id'])}, '') AS id) FROM _ls_raw_events"
+        event_id = _id_sql("id", ev_cols["id"], plain_events)
+        view = f"SELECT * REPLACE ({replaced}, nullif({event_id}, '') AS id) FROM _ls_raw_events"
     else:
         view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id FROM _ls_raw_events"
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")

@@ -1,0 +1,75 @@
+"""The rescoring worker (leadscore.app.rescorer) in a process of its own, beside a server process.
+
+Scoring is CPU-bound Python: in the server's process it would hold the interpreter lock that the
+acknowledgements need. The process opens the workspace's store itself; the server wakes it after
+each commit, and it exits with the server (closed, or the server process gone).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+from leadscore.app.rescorer import RescoreWorker
+from leadscore.store.pending import DRAIN_LEADS
+
+log = logging.getLogger(__name__)
+
+
+class RescoreProcess:
+    """`RescoreWorker` in a spawned process, for the workspace at `root`."""
+
+    def __init__(self, root: Path, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._wake = ctx.Event()
+        self._closed = ctx.Event()
+        self._ready = ctx.Event()
+        self._process = ctx.Process(
+            target=_serve_queue,
+            args=(str(root), poll_s, limit, self._wake, self._closed, self._ready, os.getpid()),
+            name="leadscore-rescore",
+            daemon=True,
+        )
+
+    def start(self, timeout: float = 60.0) -> RescoreProcess:
+        """Start the process and wait until it has loaded the model (so a server that says it is up
+        does not share its first seconds of load with that start)."""
+        self._process.start()
+        self._ready.wait(timeout)
+        return self
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._closed.set()
+        self._wake.set()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+
+def _serve_queue(root: str, poll_s: float, limit: int, wake: Any, closed: Any, ready: Any, parent: int) -> None:
+    """The rescoring process: drain until the server closes it or is gone."""
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
+
+    service = LeadService.from_workspace(Workspace.load(root))
+    try:
+        service.current_evaluator()
+    except Exception:  # no model yet, the store not reachable: the worker's loop retries
+        log.exception("the rescoring process cannot load the model yet")
+    finally:
+        ready.set()
+    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, wake=wake, closed=closed).start()
+    try:
+        while not closed.wait(1.0):
+            if os.getppid() != parent:  # the server was killed: nothing will close this process
+                break
+    finally:
+        worker.close()
+        service.close()

@@ -1,0 +1,72 @@
+"""The rescoring worker: a thread that drains the leads queued by deferred ingests.
+
+The API acknowledges an event once it is stored (with its lead queued for rescoring, in the same
+transaction; leadscore.store.pending); this worker rescores queued leads right after, a batch of
+leads per transaction, so several events of one lead cost one rescoring. It wakes when the intake
+commits (`notify`) and also every `poll_s` seconds, for leads queued by another process (a second
+server worker, a crashed predecessor): on start it drains whatever an earlier process left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from leadscore.store.pending import DRAIN_LEADS, Drained
+
+log = logging.getLogger(__name__)
+
+
+class Drains(Protocol):
+    """What the worker needs of `leadscore.app.service.LeadService`."""
+
+    def drain_pending(self, limit: int = DRAIN_LEADS) -> Drained: ...
+
+
+class RescoreWorker:
+    def __init__(
+        self, service: Drains, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS, wake: Any = None, closed: Any = None
+    ) -> None:
+        self.service = service
+        self.poll_s = poll_s
+        self.limit = limit
+        # threading.Event, or multiprocessing.Event when the worker runs in a process of its own
+        self._wake = wake if wake is not None else threading.Event()
+        self._closed = closed if closed is not None else threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RescoreWorker:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="leadscore-rescore", daemon=True)
+            self._thread.start()
+        return self
+
+    def notify(self) -> None:
+        """Events were just queued: drain now rather than at the next poll."""
+        self._wake.set()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop after the batch in progress; what is still queued stays queued for the next start."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            self._drain()
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _drain(self) -> None:
+        while not self._closed.is_set():
+            try:
+                done = self.service.drain_pending(self.limit)
+            except Exception:  # the store is down, the schema is old...: try again at the next poll
+                log.exception("rescoring queued leads failed; retrying")
+                self._closed.wait(1.0)
+                return
+            if done.taken == 0:
+                return

@@ -1,0 +1,177 @@
+"""The rescoring queue: leads whose stored events their stored result does not include yet.
+
+The fast intake (`ingest_events(..., defer=True)`) appends events and marks their leads here in the
+same transaction, then acknowledges: the mark is as durable as the events, so a process killed
+before rescoring leaves it for the next one. `drain` rescores marked leads from their whole log, a
+batch of leads per transaction, and removes their marks in that transaction; the result is the pure
+scorer's, exactly as if the events had been rescored when stored.
+
+Concurrency: every writer of a lead's events holds the lead's lock (`LeadStore.lock_leads`) while it
+appends and marks, and `drain` reads a lead's timeline only after taking the same lock, so an event
+is either in the timeline the drain scores or committed after the drain (and marked again).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadscore.store.base import LeadStore
+from leadscore.store.leads_repo import chunks
+from leadscore.store.pipeline import Evaluator, Prepared, Rescored
+from leadscore.store.tables import events, leads, models, pending_rescore, results
+
+log = logging.getLogger(__name__)
+DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
+
+
+def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
+    """Queue the leads for rescoring (a lead already queued keeps its first time)."""
+    if not lead_ids:
+        return
+    if conn.dialect.paramstyle == "qmark":
+        sql = "INSERT INTO pending_rescore (lead_id, since) VALUES (?, ?) ON CONFLICT (lead_id) DO NOTHING"
+    else:
+        sql = "INSERT INTO pending_rescore (lead_id, since) VALUES (%s, %s) ON CONFLICT (lead_id) DO NOTHING"
+    conn.exec_driver_sql(sql, [(lead, at) for lead in sorted(set(lead_ids))])
+
+
+def clear(conn: Connection, lead_ids: Sequence[str]) -> None:
+    """Unqueue leads whose results were just written from their whole log (cheap when none is queued)."""
+    if not lead_ids or conn.execute(sa.select(pending_rescore.c.lead_id).limit(1)).first() is None:
+        return
+    for part in chunks(sorted(set(lead_ids))):
+        conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
+
+
+def is_pending(conn: Connection, lead_id: str) -> bool:
+    query = sa.select(pending_rescore.c.lead_id).where(pending_rescore.c.lead_id == lead_id)
+    return conn.execute(query).first() is not None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    leads: int
+    oldest_us: int | None  # when the longest-waiting lead was marked
+
+
+def backlog(conn: Connection) -> Backlog:
+    count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(pending_rescore.c.since))).one()
+    return Backlog(int(count), None if oldest is None else int(oldest))
+
+
+def _take(store: LeadStore, conn: Connection, limit: int) -> list[str]:
+    """The longest-waiting queued leads; on PostgreSQL, rows another drain holds are skipped, so two
+    server processes drain different leads."""
+    query = sa.select(pending_rescore.c.lead_id).order_by(pending_rescore.c.since, pending_rescore.c.lead_id)
+    query = query.limit(limit)
+    if store.name == "postgres":
+        query = query.with_for_update(skip_locked=True)
+    return [str(lead) for lead in conn.execute(query).scalars()]
+
+
+@dataclass
+class Drained:
+    taken: int  # leads unqueued (0: the queue was empty); an erased lead is unqueued, not rescored
+    rescored: Rescored
+
+
+def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
+    and its events (how many, the last seq). Any write to one of them changes the stamp. One query."""
+    e = events.alias("e")
+    count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
+    last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
+    cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
+    out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
+    for part in chunks(sorted(set(ids))):
+        query = sa.select(*cols, count, last).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
+        for lead, *stamp in conn.execute(query.where(leads.c.id.in_(part))):
+            out[lead] = tuple(stamp)
+    return out
+
+
+def _active_version(conn: Connection) -> str | None:
+    return conn.execute(sa.select(models.c.version).where(models.c.active.is_(True))).scalar()
+
+
+@dataclass
+class _Read:
+    ids: list[str]
+    before: dict[str, tuple[Any, ...]]
+    scored: Prepared
+
+
+def drain(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> Drained:
+    """Rescore up to `limit` queued leads and unqueue them.
+
+    The scoring runs without the leads' locks (on SQLite, outside the write transaction, whose lock
+    every writer shares, acknowledgements included): the leads are read and scored first, then
+    written under their locks if nothing they depend on changed meanwhile (`_stamps`, read before
+    the data, so a change that lands between the reads counts as a change); a lead that did change
+    is rescored again under its lock. On PostgreSQL it all runs in one transaction that holds the
+    queue rows it took (`SKIP LOCKED`: two server processes drain different leads). A lead that the
+    model cannot score keeps its stored result (logged) and leaves the queue.
+    """
+    at = now()
+    if store.name == "postgres":
+
+        def whole(conn: Connection) -> Drained:
+            read = _read(store, evaluator, conn, at, limit)
+            return _write(store, evaluator, conn, read, at) if read else Drained(0, Rescored())
+
+        return store.transact(whole)
+    with store.read() as conn:
+        read = _read(store, evaluator, conn, at, limit)
+    if read is None:
+        return Drained(0, Rescored())
+    return store.transact(lambda conn: _write(store, evaluator, conn, read, at))
+
+
+def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int) -> _Read | None:
+    ids = _take(store, conn, limit)
+    if not ids:
+        return None
+    before = _stamps(conn, ids)
+    return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True))
+
+
+def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
+    store.lock_leads(conn, read.ids)
+    if _active_version(conn) != evaluator.version:  # a model applied meanwhile: the next drain uses it
+        return Drained(len(read.ids), Rescored())
+    after = _stamps(conn, read.ids)
+    stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
+    scored = read.scored
+    if stale:  # written meanwhile: scored again below, under the lock this time
+        fresh = set(read.ids) - set(stale)
+        items = [(r, nxt) for r, nxt in scored.items if r.lead_id in fresh]
+        firings = [f for f in scored.done.firings if f.lead_id in fresh]
+        scored = Prepared(Rescored(len(items), 0, firings, failed=scored.done.failed), items, scored.previous)
+    done = evaluator.write(store, conn, scored, at, "event")
+    if stale:
+        again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
+        done.leads += again.leads
+        done.changed += again.changed
+        done.firings.extend(again.firings)
+        done.failed.extend(again.failed)
+    for failure in done.failed:
+        log.warning("a queued lead could not be rescored and keeps its result: %s", failure)
+    for part in chunks(read.ids):
+        conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
+    return Drained(len(read.ids), done)
+
+
+def drain_all(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> int:
+    """Drain until the queue is empty (as seen by this process); returns the leads rescored."""
+    total = 0
+    while True:
+        done = drain(store, evaluator, now, limit)
+        if done.taken == 0:
+            return total
+        total += done.rescored.leads

@@ -1,0 +1,227 @@
+"""Deferred rescoring (leadscore.store.pending): events stored with their leads queued, rescored by a
+drain. The drained store holds exactly what rescoring in the acknowledging transaction writes:
+results, score and stage history, trigger messages, row by row; a queued lead says it is not current.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.app.service import LeadService
+from leadscore.domain import Event
+from leadscore.io import read_events, read_leads
+from leadscore.store import open_store
+from leadscore.store.tables import outbox, pending_rescore, results, score_history, stage_history
+from tests.store.conftest import BACKENDS, fresh_database_url
+from tests.store.helpers import mismatches
+
+B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def _service(
+    kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, clock: list[datetime]
+) -> LeadService:
+    folder = tmp_path / name
+    folder.mkdir()
+    store = open_store(fresh_database_url(kind, folder, request, migrated=True))
+    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    service.upgrade()
+    return service
+
+
+def _rows(service: LeadService) -> dict[str, list[dict[str, Any]]]:
+    """Every written row, without the tables' own serial ids, in a stable order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with service.store.read() as conn:
+        for table, order in (
+            (results, [results.c.lead_id]),
+            (score_history, [score_history.c.lead_id, score_history.c.id]),
+            (stage_history, [stage_history.c.lead_id, stage_history.c.id]),
+            (outbox, [outbox.c.idempotency_key]),
+        ):
+            rows = conn.execute(sa.select(table).order_by(*order)).mappings()
+            out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+    return out
+
+
+def _arrivals(seed: int) -> list[list[Event]]:
+    events = list(read_events(B2B / "data" / "events.csv"))
+    random.Random(seed).shuffle(events)  # late events too: a lead's log is not in time order on arrival
+    cuts = sorted(random.Random(seed + 1).sample(range(1, len(events)), 6))
+    return [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True)]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_drain_writes_what_rescoring_at_once_writes(
+    kind: str, seed: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    clock = [NOW]
+    at_once = _service(kind, tmp_path, "at-once", request, clock)
+    deferred = _service(kind, tmp_path, "deferred", request, clock)
+    try:
+        leads = list(read_leads(B2B / "data" / "leads.csv"))
+        at_once.ingest_leads(leads)
+        deferred.ingest_leads(leads)
+        for i, batch in enumerate(_arrivals(seed)):
+            clock[0] = NOW + timedelta(hours=i)
+            at_once.ingest_events(batch)
+            queued = deferred.ingest_events(batch, defer=True)
+            assert queued.rescored == 0 and queued.pending == len({e.lead_id for e in batch})
+            assert deferred.backlog().leads == queued.pending
+            drained = deferred.drain_pending(limit=7)  # a few leads per transaction: several drains
+            while drained.taken:
+                drained = deferred.drain_pending(limit=7)
+            assert deferred.backlog().leads == 0
+        expected, found = _rows(at_once), _rows(deferred)
+        assert [r["trigger_id"] for r in expected["outbox"]]  # the data fires triggers: the comparison says something
+        for table in expected:
+            assert found[table] == expected[table], table
+        assert mismatches(deferred.store, deferred.model) == []
+    finally:
+        at_once.close()
+        deferred.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_queued_lead_is_not_current_until_drained(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(days=1), path="/pricing")])
+        first = service.lead("a")
+        assert first.current and not first.pending and first.result is not None
+        done = service.ingest_events([Event.of("a", "demo_request", NOW - timedelta(hours=1))], defer=True)
+        assert done.inserted == 1 and done.pending == 1
+        waiting = service.lead("a")
+        assert waiting.pending and not waiting.current
+        assert waiting.result is not None and waiting.result.score == first.result.score  # not rescored yet
+        assert service.backlog().leads == 1 and service.backlog().oldest_us is not None
+        assert service.drain_pending().taken == 1
+        after = service.lead("a")
+        assert after.current and not after.pending
+        assert after.result is not None and after.result.score > first.result.score
+        assert service.drain_pending().taken == 0
+        # rescoring at once (the CLI's ingest) also makes a queued lead current
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(minutes=5))], defer=True)
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(minutes=4))])
+        assert service.lead("a").current and service.backlog().leads == 0
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_queued_leads_left_by_a_closed_process_are_drained_by_the_next(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    clock = [NOW]
+    first = _service(kind, tmp_path, "s", request, clock)
+    url = first.store.url
+    events = [Event.of(f"L{i}", "demo_request", NOW - timedelta(hours=i)) for i in range(30)]
+    first.ingest_events(events, defer=True)
+    first.close()  # as if killed: nothing drained
+
+    from leadscore.app.rescorer import RescoreWorker
+
+    second = LeadService(open_store(url), model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    worker = RescoreWorker(second, poll_s=0.05).start()  # drains at start, without being notified
+    try:
+        for _ in range(400):
+            if second.backlog().leads == 0:
+                break
+            worker._closed.wait(0.05)
+        assert second.backlog().leads == 0
+        worker.close()
+        assert all(second.lead(f"L{i}").current for i in range(30))
+        assert mismatches(second.store, second.model) == []
+    finally:
+        worker.close()
+        second.close()
+
+
+def test_erase_removes_the_queue_entry(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    clock = [NOW]
+    service = _service("sqlite", tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("gone", "page_view", NOW)], defer=True)
+        service.erase("gone")
+        with service.store.read() as conn:
+            assert conn.execute(sa.select(pending_rescore)).all() == []
+        assert service.drain_pending().taken == 0
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_an_event_stored_while_the_drain_scores_is_not_lost(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain scores without the leads' locks: an event that lands meanwhile makes it score that
+    lead again under the lock, so the written result includes it and the lead leaves the queue."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
+        service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
+        evaluator = service.current_evaluator()
+        real = evaluator.prepare
+        landed: list[int] = []
+
+        def prepare_then_append(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if not landed:  # another writer stores an event for `a` while the drain scores
+                landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
+            return out
+
+        monkeypatch.setattr(evaluator, "prepare", prepare_then_append)
+        drained = service.drain_pending()
+        assert landed == [1] and drained.taken == 2 and drained.rescored.leads == 2
+        assert service.backlog().leads == 0
+        lead = service.lead("a")
+        assert lead.current and lead.result is not None
+        assert any(b.rule == "demo-request" for b in lead.result.breakdown)
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_model_applied_while_the_drain_scores_is_the_one_written(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain scored with the old model: it writes nothing, and the next drain scores with the new one."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
+        service.ingest_events(list(read_events(B2B / "data" / "events.csv")), defer=True)
+        changed = tmp_path / "changed.yaml"
+        changed.write_text((B2B / "model.yaml").read_text().replace("points: 80}", "points: 90}"), encoding="utf-8")
+        evaluator = service.current_evaluator()
+        real = evaluator.prepare
+        applied: list[str] = []
+
+        def prepare_then_apply(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if not applied:
+                applied.append(service.apply_model(changed).version)
+            return out
+
+        monkeypatch.setattr(evaluator, "prepare", prepare_then_apply)
+        while service.drain_pending(limit=10).taken:
+            pass
+        assert applied and service.backlog().leads == 0
+        with service.store.read() as conn:
+            versions = set(conn.execute(sa.select(results.c.model_version)).scalars())
+        assert versions == {applied[0]}
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
