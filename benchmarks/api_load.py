@@ -228,7 +228,7 @@ def run_backend(kind: str, seconds: float, bulk_requests: int, workers: int) -> 
     with tempfile.TemporaryDirectory() as tmp, database(kind) as url:
         root = make_workspace(Path(tmp) / "ws", url)
         token = create_key(root, "bench", "write")
-        server = Server(root, workers=workers).start()
+        server = Server(root, workers=workers, env={"LEADSCORE_API_RESCORE_PROCESS": "true"}).start()
         try:
             asyncio.run(single_events(server.url, token, 8, 1.0))  # warm up: leads created, caches filled
             pid = server.process.pid if server.process else 0

@@ -73,6 +73,9 @@ class Server:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            # the rescoring worker as a thread: a spawned process costs each test server seconds of
+            # start-up; the durability test and the load benchmark ask for the process explicitly
+            "LEADSCORE_API_RESCORE_PROCESS": "false",
             **self.env,
         }
         env.pop("LEADSCORE_DATABASE_URL", None)

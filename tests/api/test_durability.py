@@ -62,7 +62,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
         store = fresh_database_url("postgres", tmp_path, request, migrated=False)
     root = make_workspace(tmp_path / "ws", store)
     token = create_key(root, "load", "write")
-    server = Server(root, workers=2).start()
+    server = Server(root, workers=2, env={"LEADSCORE_API_RESCORE_PROCESS": "true"}).start()
     acked: list[str] = []
     stop = threading.Event()
     threads = [threading.Thread(target=_load, args=(server.url, token, acked, stop, w)) for w in range(8)]
@@ -85,7 +85,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
         missing = [i for i in acked if i not in stored]
         assert missing == []
         # the server comes back on the same store and scores what the killed one left queued
-        again = Server(root).start()
+        again = Server(root, env={"LEADSCORE_API_RESCORE_PROCESS": "true"}).start()
         try:
             for _ in range(600):
                 if service.backlog().leads == 0:
