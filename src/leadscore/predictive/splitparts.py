@@ -28,34 +28,31 @@ def time_order(frame: pd.DataFrame, time: str) -> np.ndarray:
     return np.argsort(values.to_numpy(), kind="stable")
 
 
+def time_values(frame: pd.DataFrame, time: str | None) -> tuple[np.ndarray | None, bool]:
+    """The time column as one ascending number per row (rows already in time order), and whether it is
+    numeric in its own units (a purge is given in those units; dates get no purge)."""
+    if not time:
+        return None, False
+    import pandas as pd
+
+    raw = frame[time]
+    if raw.dtype.kind in "iuf":
+        return raw.to_numpy(dtype="float64"), True
+    dates = pd.to_datetime(raw, utc=True, format="mixed")
+    return dates.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64"), False
+
+
 def time_split(frame: pd.DataFrame, time: str | None, purge: float) -> tuple[np.ndarray, np.ndarray]:
     """The 80/20 cut by time, moved back to the start of a group of equal times (a snapshot is never
     split), and with training rows whose label window reaches into the test period dropped (`purge`, in
     the time column's numeric units): their outcome would be known only after the first test row."""
-    n = len(frame)
-    train_idx, test_idx = splits.time_holdout(n)
-    if not time or not len(test_idx):
-        return train_idx, test_idx
-    import pandas as pd
-
-    raw = frame[time]
-    numeric = raw.dtype.kind in "iuf"
-    values: np.ndarray[Any, Any] = (
-        raw.to_numpy(dtype="float64") if numeric else pd.to_datetime(raw, utc=True, format="mixed").to_numpy()
-    )
-    cut = int(test_idx[0])
-    first = int(np.searchsorted(values, values[cut], side="left"))
-    if first > 0:
-        cut = first
-    train_idx, test_idx = np.arange(cut), np.arange(cut, n)
-    if purge > 0 and numeric:
-        train_idx = train_idx[values[train_idx] + purge <= values[cut]]
-    return train_idx, test_idx
+    values, numeric = time_values(frame, time)
+    return splits.time_cut(len(frame), splits.TEST_FRACTION, values, purge if numeric else 0.0)
 
 
 def parts(
     frame: pd.DataFrame, time: str | None, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray | None,
-    refit: bool,
+    refit: bool, purge: float = 0.0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows, positives and period of each part of the split, for the report: what was learned from, what
     the choice was made on, what the figures are measured on."""
@@ -71,7 +68,9 @@ def parts(
             part("all rows (5 folds: each trained on 4/5, tested on 1/5)", train_idx),
         ]
     base = train_idx if not refit else np.setdiff1d(train_idx, test_idx)
-    fit_idx, val_idx = splits.inner_split("time", y[base], 0)
+    values, numeric = time_values(frame, time)
+    times = None if values is None else values[base]
+    fit_idx, val_idx = splits.inner_split("time", y[base], 0, times, purge if numeric else 0.0)
     out = [
         part("training: fit", base[fit_idx]),
         part("training: validation (choice, calibration)", base[val_idx]),

@@ -50,10 +50,41 @@ def stratified_holdout(
     return np.sort(a), np.sort(b)
 
 
-def inner_split(kind: str, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The tournament's fit/validation split inside a training part, made the same way as the outer one."""
+def time_cut(
+    n: int, fraction: float, times: np.ndarray | None = None, purge: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (rows in time order) of the earlier and the later part, `fraction` of the rows later.
+
+    With `times` (one number per row, ascending) the cut moves back to the start of a group of equal times
+    (a snapshot is never split), and earlier rows whose label window (`purge`, in the times' units) reaches
+    the first later row are dropped: their outcome was not known yet when the later part began."""
+    earlier, later = time_holdout(n, fraction)
+    if times is None or not len(later) or not len(earlier):
+        return earlier, later
+    cut = int(np.searchsorted(times, times[int(later[0])], side="left"))
+    if cut > 0:
+        earlier, later = np.arange(cut), np.arange(cut, n)
+    if purge > 0:
+        earlier = earlier[times[earlier] + purge <= times[int(later[0])]]
+    return earlier, later
+
+
+def inner_split(
+    kind: str, y: np.ndarray, seed: int, times: np.ndarray | None = None, purge: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tournament's fit/validation split inside a training part, made the same way as the outer one.
+
+    By time the validation window keeps the gap the test period has: the same snapshot grouping and the
+    same purge of rows whose label looks into it. Without the purge, a lead's snapshot in the fit part and
+    its next one in the window share an outcome, which flatters the candidates that memorise leads (on
+    generated history, logistic regression led validation by 0.08 AUC and trailed the test by 0.14; with the
+    purge it trails validation too). If
+    the purge leaves the fit part with one outcome only, the plain cut is used."""
     if kind == "time":
-        return time_holdout(len(y), VALIDATION_FRACTION)
+        fit, val = time_cut(len(y), VALIDATION_FRACTION, times, purge)
+        if len(np.unique(y[fit])) < 2 and purge > 0:
+            return time_cut(len(y), VALIDATION_FRACTION, times)
+        return fit, val
     return stratified_holdout(y, seed)
 
 

@@ -101,16 +101,20 @@ def run(
     compare_all: bool = True,
     progress: Callable[[str], None] | None = None,
     target: pd.DataFrame | None = None,
+    times: np.ndarray | None = None,
+    purge: float = 0.0,
 ) -> Outcome:
     """`target`: the features of the population the model will score (no outcomes). When it lies beyond the
-    training range of some features, only candidates that extrapolate them may win (see `shift`)."""
+    training range of some features, only candidates that extrapolate them may win (see `shift`).
+    `times`, `purge`: the rows' times (ascending) and label horizon, so that the validation window is cut
+    like the test period (see `splits.inner_split`)."""
 
     def say(message: str) -> None:
         if progress is not None:
             progress(message)
 
     base = candidates if candidates is not None else default_candidates(seed)
-    fit_idx, val_idx = inner_split(kind, y, seed)
+    fit_idx, val_idx = inner_split(kind, y, seed, times, purge)
     X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
     X_val, y_val = X.iloc[val_idx], y[val_idx]
     fitted: dict[str, Any] = {}

@@ -13,6 +13,7 @@ import numpy as np
 from leadscore import __version__
 from leadscore.predictive import splits, tournament, treatment
 from leadscore.predictive.artifact import Artifact
+from leadscore.predictive.baserates import BaseRates, base_rates
 from leadscore.predictive.drift import summarise_column
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.explain import global_importance
@@ -24,7 +25,7 @@ from leadscore.predictive.leakage_groups import group_warnings
 from leadscore.predictive.metrics import Metrics, auc_or_none, compute_metrics, segment_metrics
 from leadscore.predictive.shift import ShiftReport
 from leadscore.predictive.splitparts import parts as split_parts
-from leadscore.predictive.splitparts import time_order, time_split, window
+from leadscore.predictive.splitparts import time_order, time_split, time_values, window
 from leadscore.predictive.table import parse_label, require_columns
 from leadscore.predictive.uncertainty import FoldSpread, bootstrap_intervals
 
@@ -57,6 +58,7 @@ class TrainingResult:
     parts: list[dict[str, Any]] = field(default_factory=list)  # rows and period of each part of the split
     treatment: dict[str, Any] = field(default_factory=dict)  # high-cardinality categories: bucket or encoding
     recency: dict[str, Any] = field(default_factory=dict)  # recency weighting of training rows (time splits)
+    base_rates: BaseRates | None = None  # rate per period of the training part against predictions (time splits)
 
     def report(self) -> dict[str, Any]:
         """The JSON shape of `--report`: held-out metrics for scripts and CI."""
@@ -77,6 +79,7 @@ class TrainingResult:
             "population_shift": self.shift.summary() if self.shift else None,
             "feature_treatment": self.treatment,
             "recency_weighting": self.recency,
+            "base_rates": self.base_rates.summary() if self.base_rates else None,
             "warnings": self.warnings,
         }
 
@@ -132,8 +135,12 @@ def train(
             f"data: {n} rows with {int(y_all.sum())} positives; need at least 50 rows and 10 of each outcome"
         )
     test_idx = np.array([], dtype=int)
+    # the tournament's validation window is cut like the test period: same snapshot grouping and purge
+    times, numeric_time = time_values(frame, time) if plan.kind == "time" else (None, False)
+    inner_purge = purge if numeric_time else 0.0
     if plan.kind == "time":
         train_idx, test_idx = time_split(frame, time, purge)
+        evaluated_idx = train_idx  # the training part of the evaluation (a refit later learns from every row)
         if len(train_idx) < 50 or min(y_all[train_idx].sum(), len(train_idx) - y_all[train_idx].sum()) < 5:
             raise DataError(
                 f"data: too little to learn from before the test period ({len(train_idx)} rows, "
@@ -149,7 +156,9 @@ def train(
     say(f"building {len(schema.features)} features for {n:,} rows")
     X = schema.transform(raw)
     say("choosing how high-cardinality categories are treated")
-    chosen_treatment, schema, X = treatment.choose(schema, raw, X, y_all, train_idx, plan.kind, seed)
+    chosen_treatment, schema, X = treatment.choose(
+        schema, raw, X, y_all, train_idx, plan.kind, seed, None if times is None else times[train_idx], inner_purge
+    )
     if chosen_treatment.note:
         notes.append(chosen_treatment.note)
     if chosen_treatment.kind == "target":
@@ -165,6 +174,7 @@ def train(
     shifts: list[ShiftReport] = []
     # a date's trend separates past from future rows by construction: no evidence of a shift in the leads
     trends = [f.name for f in schema.features if f.derive == "date_trend"]
+    scoring = population  # every feature: what the model will score
     if population is not None:
         population = population.drop(columns=[c for c in trends if c in population.columns])
     say("checking for leakage")
@@ -200,15 +210,16 @@ def train(
             population = X.iloc[test_idx].drop(columns=trends)
         outcome = tournament.run(
             X.iloc[train_idx], y_all[train_idx], "time", seed, candidates, compare_all=compare_all, progress=say,
-            target=population,
+            target=population, times=None if times is None else times[train_idx], purge=inner_purge,
         )  # fmt: skip
         probs = record(outcome, X.iloc[test_idx], y_all[test_idx])
         heldout_rows = test_idx
         if refit:
             say("refitting the recipe on every row")
             outcome = tournament.run(
-                X, y_all, "time", seed, candidates, compare_all=False, progress=say, target=population
-            )
+                X, y_all, "time", seed, candidates, compare_all=False, progress=say, target=population,
+                times=times, purge=inner_purge,
+            )  # fmt: skip
             train_idx = np.arange(n)
             notes.append("refit: the artifact was retrained on every row after evaluation")
     else:
@@ -248,6 +259,22 @@ def train(
             "the conversion rate moved after the training period, so probabilities are off by about "
             f"{abs(rate_gap):.0%}; recalibrate on the most recent labelled leads (leadscore recalibrate)"
         )
+    rates: BaseRates | None = None
+    if plan.kind == "time":
+        # what the model says about the population it will score, against every labelled period it knows
+        if use_heldout:
+            predicted, actual = probs, y_held
+        else:
+            actual = None
+            predicted = None
+            if scoring is not None:
+                predicted = outcome.calibrator.predict(outcome.model.decision_function(scoring))
+        window_part = split_parts(frame, time, y_all, evaluated_idx, test_idx, False, purge)[1]
+        latest = window_part["positives"] / max(window_part["rows"], 1)
+        rates = base_rates(y_all[evaluated_idx], latest, predicted, actual)
+        notes.append(rates.describe())
+        if (extrapolated := rates.warning()) is not None:
+            warnings.append(extrapolated)
     seg = segment_metrics(y_held, probs, frame[segment].to_numpy()[heldout_rows]) if segment else {}
     rows = [
         CandidateRow(name, _mean(val_auc.get(name)), _mean(heldout_auc.get(name)))
@@ -267,7 +294,7 @@ def train(
         perm_rows, perm_where = (X_train, y_all[train_idx]), "training rows (the artifact is trained on all of them)"
     train_hashes = row_hashes(X_train, y_all[train_idx])
     held_hashes = row_hashes(X.iloc[test_idx], y_all[test_idx]) if plan.kind == "time" and not refit else None
-    parts = split_parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit)
+    parts = split_parts(frame, time, y_all, train_idx, test_idx if plan.kind == "time" else None, refit, purge)
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "library_version": __version__,
@@ -295,6 +322,7 @@ def train(
         ],
         "feature_treatment": chosen_treatment.summary(),
         "recency_weighting": recency,
+        "base_rates": rates.summary() if rates else None,
         "dropped": schema.dropped,
         "chosen_model": outcome.chosen,
         "parameters": outcome.params.get(outcome.chosen, {}),
@@ -319,7 +347,7 @@ def train(
     ))  # fmt: skip
     return TrainingResult(
         artifact, plan, outcome.chosen, rows, metrics, seg, y_held, probs, notes, warnings, shift, intervals, folds,
-        parts, chosen_treatment.summary(), recency,
+        parts, chosen_treatment.summary(), recency, rates,
     )  # fmt: skip
 
 

@@ -55,9 +55,12 @@ def choose(
     rows: np.ndarray,
     kind: str,
     seed: int,
+    times: np.ndarray | None = None,
+    purge: float = 0.0,
 ) -> tuple[Treatment, FeatureSchema, pd.DataFrame]:
     """The treatment, and the schema and feature frame (every row of `raw`) that go with it. Only `rows`
-    (the training part) are looked at; `X` is `schema.transform(raw)`."""
+    (the training part) are looked at; `X` is `schema.transform(raw)`. `times`, `purge`: the training
+    part's times and label horizon, for the tournament's validation cut (see `splits.inner_split`)."""
     names = high_cardinality(schema)
     if names:
         wide = widen(schema, raw.iloc[rows], names)
@@ -68,7 +71,7 @@ def choose(
     wide = widen(schema, raw.iloc[rows], names)
     X_wide = wide.transform(raw)
     y_part = y[rows]
-    fit, val = inner_split(kind, y_part, seed)
+    fit, val = inner_split(kind, y_part, seed, times, purge)
     probe = LightGBMScorer(n_estimators=PROBE_ROUNDS, seed=seed)
     scores: dict[str, np.ndarray] = {}
     for option, frame, template in (
