@@ -103,17 +103,22 @@ def run(
     target: pd.DataFrame | None = None,
     times: np.ndarray | None = None,
     purge: float = 0.0,
+    recipe: Outcome | None = None,
 ) -> Outcome:
     """`target`: the features of the population the model will score (no outcomes). When it lies beyond the
     training range of some features, only candidates that extrapolate them may win (see `shift`).
     `times`, `purge`: the rows' times (ascending) and label horizon, so that the validation window is cut
-    like the test period (see `splits.inner_split`)."""
+    like the test period (see `splits.inner_split`). `recipe`: an earlier outcome whose choice (candidate
+    and recency weighting) is repeated rather than made again, so that a refit on more rows trains the
+    model that was evaluated; only the calibration is fitted anew, on the new validation window."""
 
     def say(message: str) -> None:
         if progress is not None:
             progress(message)
 
     base = candidates if candidates is not None else default_candidates(seed)
+    if recipe is not None and recipe.chosen != BLEND:
+        base = {recipe.chosen: base[recipe.chosen]}  # the others are not needed to repeat the choice
     fit_idx, val_idx = inner_split(kind, y, seed, times, purge)
     X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
     X_val, y_val = X.iloc[val_idx], y[val_idx]
@@ -142,11 +147,20 @@ def run(
             shift.eligible = [n for n in val_auc if extrapolates(fitted[n], X_fit, shift.flagged)]
             if not shift.seen_by_validation:
                 allowed = shift.eligible or allowed
-    chosen, choice = prefer_simpler(allowed, val_auc, val_scores, y_val, seed)
-    say(choice)
     half_life: float | None = None
     recency: dict[str, Any] = {}
-    if kind == "time" and chosen != BLEND:
+    if recipe is not None:
+        chosen, half_life, recency = recipe.chosen, recipe.recency.get("half_life"), recipe.recency
+        choice = f"kept {chosen}, the candidate evaluated (validation AUC {val_auc.get(chosen) or 0.0:.3f} here)"
+        if half_life:
+            weight = recency_weights(len(y_fit), half_life)
+            model = fit_candidate(base[chosen], X_fit, y_fit, X_val, y_val, kind, sample_weight=weight)
+            val_scores[chosen] = model.decision_function(X_val)
+            choice += f", with its recency weighting (half-life {half_life:.0%} of the span)"
+    else:
+        chosen, choice = prefer_simpler(allowed, val_auc, val_scores, y_val, seed)
+    say(choice)
+    if recipe is None and kind == "time" and chosen != BLEND:
         half_life, weighted, note = choose_recency(base[chosen], X_fit, y_fit, X_val, y_val, val_scores[chosen], seed)
         choice += f"; {note}"
         recency = {"candidate": chosen, "tried": list(HALF_LIVES), "half_life": half_life, "why": note}

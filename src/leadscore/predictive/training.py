@@ -216,12 +216,14 @@ def train(
         heldout_rows = test_idx
         if refit:
             say("refitting the recipe on every row")
+            # the recipe evaluated (candidate, recency weighting), not a new choice on another window: the
+            # figures reported are those of this recipe
             outcome = tournament.run(
                 X, y_all, "time", seed, candidates, compare_all=False, progress=say, target=population,
-                times=times, purge=inner_purge,
+                times=times, purge=inner_purge, recipe=outcome,
             )  # fmt: skip
             train_idx = np.arange(n)
-            notes.append("refit: the artifact was retrained on every row after evaluation")
+            notes.append(f"refit: the artifact was retrained on every row after evaluation ({outcome.choice})")
     else:
         probs = np.empty(n)
         for k, (tr, te) in enumerate(splits.stratified_folds(y_all, seed), start=1):
