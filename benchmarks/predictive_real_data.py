@@ -114,6 +114,7 @@ def main() -> int:
         "|---|---|---|---|---|",
     ]
     guards: list[str] = []
+    rates: list[str] = []
     for setting, file, label, exclude, split, reference in SETTINGS:
         if only and not any(o in setting for o in only):
             continue
@@ -138,6 +139,9 @@ def main() -> int:
         choices += [f"- {setting}: {n}" for n in result.notes if n.startswith("fold 1:")]
         choices += [f"- {setting}: warning: {w}" for w in result.warnings if "leakage" in w]
         if split == "time":
+            if result.base_rates is not None:
+                rates.append(f"- {setting}: {result.base_rates.describe()}")
+                rates += [f"  - warning: {w}" for w in result.warnings if "outside every labelled period" in w]
             recal.append(f"| {setting} | never | {_f(m.roc_auc)} | {_f(m.ece)} | {result.heldout_p.mean():.3f} / "
                          f"{m.base_rate:.3f} |")  # fmt: skip
             for chunks in (4, 8):
@@ -168,6 +172,13 @@ def main() -> int:
         "outcomes gets. Both frequencies are shown; neither was chosen by its result.",
         "",
         *recal,
+        "",
+        "Base rates by time (`base_rates` of the report): the training part's rate in five consecutive periods,",
+        "the most recent labelled period (the validation window, where the calibration is fitted), and the",
+        "mean predicted probability for the test period against its actual rate; `train` warns when the",
+        "prediction lies outside every labelled period's rate (by a factor of 1.5):",
+        "",
+        *rates,
         "",
         "Guards, on the real files (the mistakes of a hurried user):",
         "",

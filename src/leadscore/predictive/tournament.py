@@ -153,8 +153,8 @@ def run(
         chosen, half_life, recency = recipe.chosen, recipe.recency.get("half_life"), recipe.recency
         choice = f"kept {chosen}, the candidate evaluated (validation AUC {val_auc.get(chosen) or 0.0:.3f} here)"
         if half_life:
-            weight = recency_weights(len(y_fit), half_life)
-            model = fit_candidate(base[chosen], X_fit, y_fit, X_val, y_val, kind, sample_weight=weight)
+            fit_weight = recency_weights(len(y_fit), half_life)
+            model = fit_candidate(base[chosen], X_fit, y_fit, X_val, y_val, kind, sample_weight=fit_weight)
             val_scores[chosen] = model.decision_function(X_val)
             choice += f", with its recency weighting (half-life {half_life:.0%} of the span)"
     else:
