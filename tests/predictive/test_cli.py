@@ -41,6 +41,10 @@ def test_train_prints_tournament_writes_artifact_report_and_html(tmp_path: Path,
         assert key in metrics
     assert metrics["split"].startswith("time (column signup_date)")
     assert out.exists() and "<svg" in html.read_text()
+    # the base rates of the training periods against the mean predicted for the test period
+    rates = metrics["base_rates"]
+    assert len(rates["training_periods"]) == 5 and rates["actual_scoring"] == metrics["base_rate"]
+    assert "base rate over the training part by period" in " ".join(result.output.split())
 
 
 def test_predict_writes_scores_with_factors_in_each_format(tmp_path: Path, trained: Path, leads_csv: Path) -> None:
