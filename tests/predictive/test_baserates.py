@@ -43,6 +43,7 @@ def _drifting(n: int = 4000, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame({"day": t, "index": rate_index, "noise": rng.normal(0, 1, n), "won": won})
 
 
+@pytest.mark.slow
 def test_time_split_reports_base_rates_and_warns_when_predictions_extrapolate() -> None:
     frame = _drifting()
     result = train(frame, "won", time="day", split="time", candidates={"logistic": LogisticScorer(seed=1)}, seed=1)
@@ -59,6 +60,7 @@ def test_time_split_reports_base_rates_and_warns_when_predictions_extrapolate() 
     assert result.artifact.metadata["base_rates"]["training_periods"] == rates.periods
 
 
+@pytest.mark.slow
 def test_stratified_training_has_no_base_rate_periods(leads: pd.DataFrame) -> None:
     result = train(leads, "converted", candidates={"logistic": LogisticScorer(seed=1)}, seed=1)
     assert result.base_rates is None and result.report()["base_rates"] is None

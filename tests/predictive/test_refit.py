@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from leadscore.predictive.estimators import NaiveBayesScorer
 from leadscore.predictive.training import train
@@ -43,6 +44,7 @@ def _two_regimes(n: int = 5000, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"t": t, "x1": x1, "x2": x2, "won": np.where(won, "yes", "no")})
 
 
+@pytest.mark.slow
 def test_refit_trains_the_evaluated_candidate_again() -> None:
     frame = _two_regimes()
     candidates = {"one": _OneColumn("x1"), "two": _OneColumn("x2")}

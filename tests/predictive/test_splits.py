@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,7 @@ class _Recording(NaiveBayesScorer):
         return super().fit(X, y, *args, **kwargs)  # type: ignore[return-value]
 
 
+@pytest.mark.slow
 def test_training_with_a_label_horizon_validates_on_a_purged_window() -> None:
     frame = _snapshots(leads=300, snapshots=10)
     _Recording.seen = []
