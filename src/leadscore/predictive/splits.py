@@ -77,9 +77,9 @@ def inner_split(
     By time the validation window keeps the gap the test period has: the same snapshot grouping and the
     same purge of rows whose label looks into it. Without the purge, a lead's snapshot in the fit part and
     its next one in the window share an outcome, which flatters the candidates that memorise leads (on
-    generated history, logistic regression led validation by 0.08 AUC and trailed the test by 0.14; with the
-    purge it trails validation too). If
-    the purge leaves the fit part with one outcome only, the plain cut is used."""
+    generated history, logistic regression led validation by 0.08 AUC and trailed the test by 0.14; with
+    the purge it trails on validation too). If the purge leaves the fit part with one outcome only, the
+    cut without it is used."""
     if kind == "time":
         fit, val = time_cut(len(y), VALIDATION_FRACTION, times, purge)
         if len(np.unique(y[fit])) < 2 and purge > 0:
