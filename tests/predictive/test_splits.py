@@ -89,3 +89,13 @@ def test_training_with_a_label_horizon_validates_on_a_purged_window() -> None:
     assert first_fit == int(train_part["rows"])
     plain = round(len(frame[frame["t"] <= 150.0]) * (1 - VALIDATION_FRACTION))
     assert first_fit < plain
+
+
+def test_inner_split_keeps_the_cut_without_purge_when_the_purge_leaves_one_outcome() -> None:
+    times = np.arange(100, dtype="float64")
+    y = np.zeros(100, dtype=int)
+    y[:3], y[85:] = 1, 1
+    fit, val = inner_split("time", y, 0, times, purge=78.0)  # purged, only rows 0-2 (all converted) remain
+    assert list(fit) == list(range(80)) and list(val) == list(range(80, 100))
+    fit, _ = inner_split("time", y, 0, times, purge=70.0)  # rows 0-10: both outcomes, the purge holds
+    assert list(fit) == list(range(11))
