@@ -101,7 +101,7 @@ def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]
 
 # Statements built once with an expanding parameter: SQLAlchemy then reuses their cache key and
 # compiled form, which for a one-lead transaction costs more than running them.
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
 _COUNTS = sa.select(events.c.lead_id, sa.func.count()).where(events.c.lead_id.in_(_IDS)).group_by(events.c.lead_id)
 
 

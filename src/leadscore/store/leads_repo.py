@@ -44,7 +44,7 @@ def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], no
 
 
 # built once (an expanding parameter): SQLAlchemy reuses their cache key and compiled form
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
 _LEADS = sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(_IDS))
 _ALIASES = sa.select(aliases.c.alias, aliases.c.lead_id).where(aliases.c.alias.in_(_IDS))
 
