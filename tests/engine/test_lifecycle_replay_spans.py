@@ -20,7 +20,7 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine.errors import ScoringDataError
 from leadscore.engine.scorer import Scorer
-from leadscore.engine.spans import number_tri
+from leadscore.engine.spans import SpanModel, number_tri
 from leadscore.engine.timeline import Timeline
 from leadscore.model import ModelError, validate_model
 from leadscore.model.predicates import Predicate
@@ -206,3 +206,25 @@ def test_decayed_scores_crossing_a_threshold_between_events(decay: dict[str, str
     events += [Event("L0", "lost", AT - timedelta(days=60), {}, "x")]
     events += [Event("L0", "won", AT - timedelta(days=59), {}, "y")]
     _same_replays(model, [Lead("L0")], events, AT_US)
+
+
+@SETTINGS
+@given(models(), busy_data(), st.data())
+def test_bounds_kept_per_lead_equal_the_bounds_computed_at_every_span(model_data: Any, sample: Any, data: Any) -> None:
+    """A rule whose bounds a lead's view keeps (attribute conditions, event rules without a matching
+    event) has those bounds over every span: keeping them changes no score bound."""
+    try:
+        model = validate_model(model_data)
+    except ModelError:
+        return
+    spans = SpanModel(model)
+    leads, events = sample
+    for lead in leads:
+        timeline = Timeline([e for e in events if e.lead_id == lead.id], until=AT_US)
+        view = spans.view(lead.attributes, timeline)
+        times = sorted({AT_US, *(e.ts for e in timeline.events)})
+        ta = data.draw(st.sampled_from(times))
+        tb = data.draw(st.sampled_from([t for t in times if t >= ta]))
+        for rule, matched, fixed in zip(spans.rules, view._matched, view._fixed, strict=True):
+            if fixed is not None:
+                assert view._rule(rule, matched, ta, tb) == fixed

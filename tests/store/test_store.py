@@ -17,6 +17,7 @@ from leadscore.engine import Scorer
 from leadscore.engine.timeline import Timeline
 from leadscore.io import DataFileError
 from leadscore.store import LeadStore
+from leadscore.store.ingest import FEW
 from leadscore.store.tables import events, metadata, models, outbox, score_history
 from leadscore.triggers.queue_order import sales_queue
 from tests.store.conftest import MODEL, FixedClock
@@ -304,3 +305,22 @@ def test_scoring_processes_store_the_same_results(
         assert fired and fired == run(LeadService(other, model_path=model_file, clock=clock))
     finally:
         other.dispose()
+
+
+@pytest.mark.parametrize("leads_per_batch", [1, FEW, FEW + 1])
+def test_batches_of_few_or_many_leads_equal_the_pure_scorer(
+    service: LeadService, store: LeadStore, clock: FixedClock, leads_per_batch: int
+) -> None:
+    """Up to FEW leads a batch reads its timelines back; more, and it sorts new leads' events out in
+    memory: both give the pure scorer's result, for new leads and for leads with a stored log."""
+    evs = random_events(7, 40, 400)
+    by_lead: dict[str, list[Event]] = {}
+    for e in evs:
+        by_lead.setdefault(e.lead_id, []).append(e)
+    ids = sorted(by_lead)
+    for round_ in range(2):  # first round: new leads; second: leads whose logs are stored
+        for start in range(0, len(ids), leads_per_batch):
+            group = ids[start : start + leads_per_batch]
+            service.ingest_events([e for lead in group for e in by_lead[lead][round_::2]])
+        clock.advance(hours=5)
+    assert mismatches(store, service.model) == []

@@ -150,12 +150,16 @@ class _Rule:
 class _Node:
     """A condition, three-valued over a span."""
 
+    constant = False  # its value is the same over every span of a lead (attribute tests only)
+
     def tri(self, v: SpanView, ta: int, tb: int) -> Tri:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 class _Exact(_Node):
     """Attribute tests: constant over the replay."""
+
+    constant = True
 
     def __init__(self, check: Check) -> None:
         self.check = check
@@ -251,6 +255,7 @@ class _Logic(_Node):
     def __init__(self, op: str, parts: list[_Node]) -> None:
         self.op = op
         self.parts = parts
+        self.constant = all(p.constant for p in parts)
 
     def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
         if self.op == "not":
@@ -261,6 +266,8 @@ class _Logic(_Node):
 
 
 class _Unknown(_Node):
+    constant = True
+
     def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
         return None
 
@@ -350,6 +357,16 @@ class SpanView:
         self._scores: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
         self._decay: dict[int, _HalfLifeSums | _LinearSums] = {}
         self.windows: dict[tuple[int, int, int], bool] = {}
+        # per rule: its events (event rules), and its bounds when they are the same over every span
+        # (a condition rule on attributes; an event rule with no matching event): computed once per
+        # lead instead of at every span the replay probes
+        self._matched: list[Matched | None] = []
+        self._fixed: list[Interval | None] = []
+        for r in spans.rules:
+            m = None if r.types is None else timeline.matching(r.types, r.where)
+            self._matched.append(m)
+            fixed = (r.when is not None and r.when.constant) or (m is not None and not m.ts)
+            self._fixed.append(self._rule(r, m, 0, 0) if fixed else None)
 
     def _decayed(self, r: _Rule, m: Matched, ta: int, tb: int) -> Interval:
         """Bounds of a decayed sum (points not applied) over [ta, tb]: at least the events present
@@ -367,17 +384,17 @@ class SpanView:
         low, err_lo = sums.at(tb, first_lo, at_a) if first_lo < at_a else (0.0, 0.0)
         return max(0.0, low - err_lo), up + err_up + (at_b - at_a)
 
-    def _rule(self, r: _Rule, ta: int, tb: int) -> Interval:
+    def _rule(self, r: _Rule, m: Matched | None, ta: int, tb: int) -> Interval:
         p = r.points
-        if r.types is None:
+        if m is None:
             assert r.when is not None
             holds = r.when.tri(self, ta, tb)
             return (p, p) if holds else (0.0, 0.0) if holds is False else (min(0.0, p), max(0.0, p))
-        lo, hi = count_range(self.timeline.matching(r.types, r.where), r.within, ta, tb)
+        lo, hi = count_range(m, r.within, ta, tb)
         if r.once:
             lo, hi = min(lo, 1), min(hi, 1)
         if r.decays and not r.once:
-            d_lo, d_hi = self._decayed(r, self.timeline.matching(r.types, r.where), ta, tb)
+            d_lo, d_hi = self._decayed(r, m, ta, tb)
             a, b = p * d_lo, p * d_hi
         else:
             a, b = (0.0, p * hi) if r.decays else (p * lo, p * hi)  # a decay factor lies in [0, 1]
@@ -395,8 +412,8 @@ class SpanView:
             spans = self.spans
             n = len(spans.dimensions)
             lows, highs, size = [0.0] * n, [0.0] * n, 0.0
-            for r in spans.rules:
-                lo, hi = self._rule(r, ta, tb)
+            for r, m, fixed in zip(spans.rules, self._matched, self._fixed, strict=True):
+                lo, hi = fixed if fixed is not None else self._rule(r, m, ta, tb)
                 lows[r.dimension] += lo
                 highs[r.dimension] += hi
                 size += abs(lo) + abs(hi)

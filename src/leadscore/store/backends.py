@@ -162,9 +162,7 @@ class PostgresStore(LeadStore):
         ids = sorted(set(lead_ids))
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            conn.execute(
-                sa.select(leads.c.id).where(leads.c.id.in_(chunk)).order_by(leads.c.id).with_for_update()
-            ).all()
+            conn.execute(_LOCK_LEADS, {"ids": list(chunk)}).all()
 
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
@@ -233,6 +231,15 @@ class PostgresStore(LeadStore):
         """The same row locks, in id order, as `lock_leads` takes."""
         lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) ORDER BY id FOR UPDATE"
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
+
+
+# built once (an expanding parameter): SQLAlchemy reuses its cache key and compiled form
+_LOCK_LEADS = (
+    sa.select(leads.c.id)
+    .where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(leads.c.id)
+    .with_for_update()
+)
 
 
 def _text(value: str) -> str:

@@ -99,12 +99,17 @@ def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]
     return [r for r in rows if identity_of(r) in new_keys]
 
 
+# Statements built once with an expanding parameter: SQLAlchemy then reuses their cache key and
+# compiled form, which for a one-lead transaction costs more than running them.
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_COUNTS = sa.select(events.c.lead_id, sa.func.count()).where(events.c.lead_id.in_(_IDS)).group_by(events.c.lead_id)
+
+
 def event_counts(conn: Connection, lead_ids: Sequence[str]) -> Counter[str]:
     """How many events each lead has in the log (an index-only count)."""
     out: Counter[str] = Counter()
     for part in chunks(sorted(set(lead_ids))):
-        query = sa.select(events.c.lead_id, sa.func.count()).where(events.c.lead_id.in_(part))
-        out.update({str(lead): int(n) for lead, n in conn.execute(query.group_by(events.c.lead_id))})
+        out.update({str(lead): int(n) for lead, n in conn.execute(_COUNTS, {"ids": list(part)})})
     return out
 
 
@@ -117,14 +122,16 @@ _EVENT_COLUMNS = (
     events.c.properties,
 )
 
+_TIMELINES = (
+    sa.select(*_EVENT_COLUMNS).where(events.c.lead_id.in_(_IDS)).order_by(events.c.lead_id, events.c.ts, events.c.seq)
+)
+
 
 def load_timelines(conn: Connection, lead_ids: Sequence[str]) -> dict[str, list[Event]]:
     """Every stored event of the leads, in time order, ties in input order."""
     out: dict[str, list[Event]] = defaultdict(list)
-    cols = _EVENT_COLUMNS
     for part in chunks(sorted(set(lead_ids))):
-        query = sa.select(*cols).where(events.c.lead_id.in_(part)).order_by(events.c.lead_id, events.c.ts, events.c.seq)
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(_TIMELINES, {"ids": list(part)}).mappings():
             out[row["lead_id"]].append(event_of(row))
     return out
 

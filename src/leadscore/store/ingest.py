@@ -26,6 +26,7 @@ from leadscore.store.leads_repo import account_of, ensure_leads, resolve_aliases
 from leadscore.store.pipeline import Evaluator
 
 Clock = Callable[[], int]  # epoch micros
+FEW = 16  # leads of a batch up to which their timelines are read back rather than sorted out in memory
 
 
 @dataclass
@@ -88,7 +89,8 @@ def ingest_events(
         if defer:
             pending.mark(conn, sorted(touched), at)
             return BatchOutcome(len(batch), len(new), pending=len(touched))
-        known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged])
+        # a few leads: reading their timelines is one statement, as finding which are new would be
+        known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged]) if len(touched) > FEW else None
         done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)
         pending.clear(conn, sorted(touched))  # queued by an earlier deferred intake: now current
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings))

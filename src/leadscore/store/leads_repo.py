@@ -43,10 +43,16 @@ def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], no
         store.insert_ignore(conn, leads, list(part))
 
 
+# built once (an expanding parameter): SQLAlchemy reuses their cache key and compiled form
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_LEADS = sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(_IDS))
+_ALIASES = sa.select(aliases.c.alias, aliases.c.lead_id).where(aliases.c.alias.in_(_IDS))
+
+
 def load_leads(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Lead]:
     out: dict[str, Lead] = {}
     for part in chunks(list(lead_ids)):
-        for row in conn.execute(sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(part))):
+        for row in conn.execute(_LEADS, {"ids": list(part)}):
             out[row.id] = Lead(row.id, row.attributes or {})
     return out
 
@@ -95,6 +101,6 @@ def resolve_aliases(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     """alias -> lead for those of `ids` that are aliases (merged or identified visitors)."""
     found: dict[str, str] = {}
     for part in chunks(sorted(set(ids))):
-        for row in conn.execute(sa.select(aliases.c.alias, aliases.c.lead_id).where(aliases.c.alias.in_(part))):
+        for row in conn.execute(_ALIASES, {"ids": list(part)}):
             found[row.alias] = row.lead_id
     return found

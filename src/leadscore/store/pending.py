@@ -41,12 +41,16 @@ def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
     conn.exec_driver_sql(sql, [(lead, at) for lead in sorted(set(lead_ids))])
 
 
+_ANY_QUEUED = sa.select(pending_rescore.c.lead_id).limit(1)  # built once: SQLAlchemy reuses its compiled form
+_UNQUEUE = pending_rescore.delete().where(pending_rescore.c.lead_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def clear(conn: Connection, lead_ids: Sequence[str]) -> None:
     """Unqueue leads whose results were just written from their whole log (cheap when none is queued)."""
-    if not lead_ids or conn.execute(sa.select(pending_rescore.c.lead_id).limit(1)).first() is None:
+    if not lead_ids or conn.execute(_ANY_QUEUED).first() is None:
         return
     for part in chunks(sorted(set(lead_ids))):
-        conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
+        conn.execute(_UNQUEUE, {"ids": list(part)})
 
 
 def is_pending(conn: Connection, lead_id: str) -> bool:
@@ -68,11 +72,16 @@ def backlog(conn: Connection) -> Backlog:
 def _take(store: LeadStore, conn: Connection, limit: int) -> list[str]:
     """The longest-waiting queued leads; on PostgreSQL, rows another drain holds are skipped, so two
     server processes drain different leads."""
-    query = sa.select(pending_rescore.c.lead_id).order_by(pending_rescore.c.since, pending_rescore.c.lead_id)
-    query = query.limit(limit)
-    if store.name == "postgres":
-        query = query.with_for_update(skip_locked=True)
-    return [str(lead) for lead in conn.execute(query).scalars()]
+    query = _TAKE_SKIP_LOCKED if store.name == "postgres" else _TAKE
+    return [str(lead) for lead in conn.execute(query, {"limit": limit}).scalars()]
+
+
+_TAKE = (
+    sa.select(pending_rescore.c.lead_id)
+    .order_by(pending_rescore.c.since, pending_rescore.c.lead_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_TAKE_SKIP_LOCKED = _TAKE.with_for_update(skip_locked=True)
 
 
 @dataclass
@@ -81,23 +90,32 @@ class Drained:
     rescored: Rescored
 
 
-def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
-    and its events (how many, the last seq). Any write to one of them changes the stamp. One query."""
+def _stamps_query() -> sa.Select[Any]:
     e = events.alias("e")
     count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
     last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
     cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
+    query = sa.select(*cols, count, last).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
+    return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+# built once: SQLAlchemy reuses their cache keys and compiled forms (a drain of one lead runs each once)
+_STAMPS = _stamps_query()
+_ACTIVE = sa.select(models.c.version).where(models.c.active.is_(True))
+
+
+def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
+    and its events (how many, the last seq). Any write to one of them changes the stamp. One query."""
     out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
     for part in chunks(sorted(set(ids))):
-        query = sa.select(*cols, count, last).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
-        for lead, *stamp in conn.execute(query.where(leads.c.id.in_(part))):
+        for lead, *stamp in conn.execute(_STAMPS, {"ids": list(part)}):
             out[lead] = tuple(stamp)
     return out
 
 
 def _active_version(conn: Connection) -> str | None:
-    return conn.execute(sa.select(models.c.version).where(models.c.active.is_(True))).scalar()
+    return conn.execute(_ACTIVE).scalar()
 
 
 @dataclass
@@ -163,7 +181,7 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
     for failure in done.failed:
         log.warning("a queued lead could not be rescored and keeps its result: %s", failure)
     for part in chunks(read.ids):
-        conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id.in_(part)))
+        conn.execute(_UNQUEUE, {"ids": list(part)})
     return Drained(len(read.ids), done)
 
 

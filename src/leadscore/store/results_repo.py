@@ -16,14 +16,26 @@ from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import results, score_history, stage_history
 
 _UPDATABLE = [c.name for c in results.columns if c.name != "lead_id"]
+# built once: SQLAlchemy reuses their cache key and compiled form (per dialect for the upsert)
+_RESULTS = sa.select(results).where(results.c.lead_id.in_(sa.bindparam("ids", expanding=True)))
+_UPSERTS: dict[str, Any] = {}
 
 
 def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(set(lead_ids))):
-        for row in conn.execute(sa.select(results).where(results.c.lead_id.in_(part))).mappings():
+        for row in conn.execute(_RESULTS, {"ids": list(part)}).mappings():
             out[row["lead_id"]] = dict(row)
     return out
+
+
+def _upsert(store: LeadStore) -> Any:
+    stmt = _UPSERTS.get(store.name)
+    if stmt is None:
+        stmt = store.insert(results)
+        stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE})
+        _UPSERTS[store.name] = stmt
+    return stmt
 
 
 def save_results(
@@ -37,8 +49,7 @@ def save_results(
     if not items:
         return 0
     rows = [result_row(r, nxt) for r, nxt in items]
-    stmt = store.insert(results)
-    stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE})
+    stmt = _upsert(store)
     for part in chunks(rows, 2000):
         conn.execute(stmt, list(part))
     scores: list[dict[str, Any]] = []
