@@ -20,8 +20,10 @@ BODY = '{"batch": [{"type": "page", "anonymousId": "v-1", "properties": {"path":
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     root: Path = make_workspace(tmp_path_factory.mktemp("ws"))
     key = create_key(root, "site", "intake", origins=(SITE,))
+    # a burst of 5 and one token per 100 s: on a busy machine 12 requests can take seconds, and a
+    # refill of one token a second would let the sixth through
     server = Server(
-        root, env={"LEADSCORE_API_INTAKE_BURST_PER_CLIENT": "5", "LEADSCORE_API_INTAKE_RATE_PER_CLIENT": "1"}
+        root, env={"LEADSCORE_API_INTAKE_BURST_PER_CLIENT": "5", "LEADSCORE_API_INTAKE_RATE_PER_CLIENT": "0.01"}
     )
     server.start()
     try:
