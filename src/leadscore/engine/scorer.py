@@ -60,8 +60,9 @@ class Scorer:
             for name, bands in model.labels.items()
         ]
         # span bounds let the replay skip the events where no transition can fire; a trained
-        # model's dimension has no bounds, so predictive models replay step by step
-        spans = SpanModel(model) if model.lifecycle and not self.predictive else None
+        # dimension has no bounds (SpanModel.trained), but the conditions that do not read it (an
+        # engagement threshold beside the total's) still skip spans without asking its model
+        spans = SpanModel(model) if model.lifecycle else None
         self.lifecycle = CompiledLifecycle(model.lifecycle, spans) if model.lifecycle else None
         self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
         self._windows, self._decaying = collect(model)
