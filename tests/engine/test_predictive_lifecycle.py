@@ -140,3 +140,26 @@ def test_the_predictive_example_replays_as_defined_on_generated_leads() -> None:
         assert fast == definition, lead.id
         moved += len(definition[1]) > 1
     assert moved  # some leads move, so the comparison covers transitions
+
+
+def test_the_trained_model_is_evaluated_once_at_the_results_time() -> None:
+    """The score at the result's time asks for the factors too, so the result's predictions are the
+    predictor's last answer (one evaluation of the model, not two), and they agree with the score."""
+    from leadscore.predictive.runtime import load_predictors
+
+    model = load_model(EXAMPLE / "model.yaml")
+    predictors = load_predictors(model, EXAMPLE)
+    scorer = Scorer(model, predictors)
+    (predictor,) = predictors.values()
+    calls = []
+    evaluate = predictor.predict_many
+
+    def counted(cases: Any, top: int = 3) -> Any:
+        calls.append((len(cases), top))
+        return evaluate(cases, top)
+
+    predictor.predict_many = counted  # type: ignore[method-assign]
+    result = scorer.score_timeline(Lead("new", {"employees": 150}), Timeline([], until=AT_US), AT_US)
+    assert calls == [(1, 3)]
+    probability = result.extras["predictions"]["propensity"]["probability"]
+    assert result.dimensions["propensity"] == probability * 100

@@ -70,11 +70,13 @@ class Scorer:
 
     # -- pieces, usable on their own by the other engines and the store -------------------------
     def _contributions(
-        self, attributes: Mapping[str, Any], timeline: Timeline, at: int
+        self, attributes: Mapping[str, Any], timeline: Timeline, at: int, factors: bool = False
     ) -> tuple[list[tuple[str, str, float, int | None]], list[tuple[str, str, float]], dict[str, float]]:
         """Non-zero rule contributions in model order (then predictive dimensions), the floor / cap
         adjustments per dimension, and each dimension's value. Plain tuples: the lifecycle replay
-        calls this at every event's time and needs only the sums."""
+        calls this at every event's time and needs only the sums. `factors`: ask the trained models
+        for the result's factors too (the result asks for them next, and the predictor answers that
+        second question from its last answer instead of evaluating the model again)."""
         ctx = Context(at, attributes, timeline)
         rows: list[tuple[str, str, float, int | None]] = []
         per: dict[str, list[float]] = {d: [] for d in self.dimensions}
@@ -84,8 +86,9 @@ class Scorer:
                 rows.append((rule.id, rule.dimension, points, count))
                 per[rule.dimension].append(points)
         for dim, pspec in self.predictive.items():
-            # the probability alone (top 0): the factors are asked for once, for the result's extras
-            points = self.predictors[dim].predict_one(attributes, timeline, at, 0).probability * pspec.scale
+            # the probability alone (top 0) at past times; with the factors at the result's time
+            top = pspec.factors if factors else 0
+            points = self.predictors[dim].predict_one(attributes, timeline, at, top).probability * pspec.scale
             if points != 0.0:
                 rows.append((f"predictive:{dim}", dim, points, None))
                 per[dim].append(points)
@@ -124,7 +127,7 @@ class Scorer:
         self, attributes: Mapping[str, Any], timeline: Timeline, at: int
     ) -> tuple[list[BreakdownEntry], dict[str, float]]:
         """The breakdown and the scores (dimensions and `total`) at `at`, from one evaluation."""
-        rows, adjustments, values = self._contributions(attributes, timeline, at)
+        rows, adjustments, values = self._contributions(attributes, timeline, at, factors=True)
         entries = [BreakdownEntry(*r) for r in rows] + [BreakdownEntry(*a) for a in adjustments]
         return entries, self._with_total(values)
 
