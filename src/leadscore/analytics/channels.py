@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from leadscore.analytics.common import Funnel, ReportFilter, days, nearest_rank, rate
+from leadscore.analytics.common import Funnel, ReportFilter, days, pick_ranks, rank_query, rate
 from leadscore.analytics.facts import lead_facts, revenue_by_lead
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import events, leads
@@ -134,12 +134,13 @@ def channel_report(
 
     q = (
         sa.select(
+            sa.literal("cohort").label("kind"),
             group,
-            sa.func.count(),
-            hit(facts.c.mql_at),
-            hit(facts.c.sql_at),
-            hit(facts.c.won_at),
-            sa.func.coalesce(sa.func.sum(revenue.c.revenue), 0.0),
+            sa.func.count().label("c1"),
+            hit(facts.c.mql_at).label("c2"),
+            hit(facts.c.sql_at).label("c3"),
+            hit(facts.c.won_at).label("c4"),
+            sa.func.coalesce(sa.func.sum(revenue.c.revenue), 0.0).label("c5"),
         )
         .select_from(joined)
         .group_by(group)
@@ -150,9 +151,20 @@ def channel_report(
         .where(facts.c.mql_at < end)
         .subquery()
     )
-    times = nearest_rank(conn, spans, "g", "us", (50,))
+    ranks = rank_query(spans, "g", "us", (50,)).subquery()
+    median = sa.select(
+        sa.literal("rank"), ranks.c.g, ranks.c.rn, ranks.c.n, ranks.c.v, sa.cast(sa.null(), sa.BigInteger), sa.null()
+    )
+    # one statement: the cohort's facts (a CTE used twice) are computed once for both parts
+    cohorts, rank_rows = [], []
+    for kind, g, c1, c2, c3, c4, c5 in conn.execute(sa.union_all(q, median)):
+        if kind == "cohort":
+            cohorts.append((g, c1, c2, c3, c4, c5))
+        else:
+            rank_rows.append((g, c3, c1, c2))
+    times, _ = pick_ranks(rank_rows, (50,))
     rows = []
-    for g, n, mql, sql_, won, rev in conn.execute(q):
+    for g, n, mql, sql_, won, rev in cohorts:
         rows.append(
             ChannelRow(
                 value=str(g),

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadscore.analytics.common import Funnel, ReportFilter
+from leadscore.analytics.history import stage_moves
 from leadscore.store.tables import events, stage_history
 
 
@@ -22,7 +23,7 @@ def milestone_index(funnel: Funnel, stage: str | None) -> int | None:
 
 def lead_facts(funnel: Funnel, f: ReportFilter, target: str | None = None) -> sa.CTE:
     """Columns: lead_id, entered_at, mql_at, sql_at, won_at, target_at (each null when not reached)."""
-    sh = stage_history.c
+    sh = stage_moves(f).subquery("history").c
     idx = funnel.index_of(sh.to_stage)
 
     def reached(stage: str | None) -> Any:
@@ -40,7 +41,6 @@ def lead_facts(funnel: Funnel, f: ReportFilter, target: str | None = None) -> sa
             reached(funnel.won).label("won_at"),
             reached(target).label("target_at"),
         )
-        .where(sh.at < f.end_us, f.lead_condition(sh.lead_id))
         .group_by(sh.lead_id)
         .having(sa.func.min(sh.at) >= f.start_us)
         .cte("facts")

@@ -9,6 +9,7 @@ from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_report
 from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
+from leadscore.analytics.history import ArrowHistory, read_moves
 from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_report
 from leadscore.analytics.tables import ReportMeta
 from leadscore.analytics.triggers import TriggersReport, triggers_report
@@ -40,7 +41,12 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
     meta = ReportMeta(name=name, title=TITLES[name], period=f.describe(), generated_at=to_iso(service.clock()))
     with service.store.read() as conn:
         if name == "funnel":
-            return funnel_report(conn, funnel, f, meta)
+            history = ArrowHistory(read_moves(service.store, conn, f)) if funnel.stages else None
+            try:
+                return funnel_report(conn, funnel, f, meta, history)
+            finally:
+                if history is not None:
+                    history.close()
         if name == "channels":
             by = options.get("by") or "source"
             if not isinstance(by, str) or not by.replace("_", "").replace("-", "").isalnum():

@@ -60,8 +60,9 @@ class Scorer:
             for name, bands in model.labels.items()
         ]
         # span bounds let the replay skip the events where no transition can fire; a trained
-        # model's dimension has no bounds, so predictive models replay step by step
-        spans = SpanModel(model) if model.lifecycle and not self.predictive else None
+        # dimension has no bounds (SpanModel.trained), but the conditions that do not read it (an
+        # engagement threshold beside the total's) still skip spans without asking its model
+        spans = SpanModel(model) if model.lifecycle else None
         self.lifecycle = CompiledLifecycle(model.lifecycle, spans) if model.lifecycle else None
         self.playbooks: list[Check] = [compile_condition(p.when) if p.when else _always for p in model.playbooks]
         self._windows, self._decaying = collect(model)
@@ -69,11 +70,13 @@ class Scorer:
 
     # -- pieces, usable on their own by the other engines and the store -------------------------
     def _contributions(
-        self, attributes: Mapping[str, Any], timeline: Timeline, at: int
+        self, attributes: Mapping[str, Any], timeline: Timeline, at: int, factors: bool = False
     ) -> tuple[list[tuple[str, str, float, int | None]], list[tuple[str, str, float]], dict[str, float]]:
         """Non-zero rule contributions in model order (then predictive dimensions), the floor / cap
         adjustments per dimension, and each dimension's value. Plain tuples: the lifecycle replay
-        calls this at every event's time and needs only the sums."""
+        calls this at every event's time and needs only the sums. `factors`: ask the trained models
+        for the result's factors too (the result asks for them next, and the predictor answers that
+        second question from its last answer instead of evaluating the model again)."""
         ctx = Context(at, attributes, timeline)
         rows: list[tuple[str, str, float, int | None]] = []
         per: dict[str, list[float]] = {d: [] for d in self.dimensions}
@@ -83,8 +86,9 @@ class Scorer:
                 rows.append((rule.id, rule.dimension, points, count))
                 per[rule.dimension].append(points)
         for dim, pspec in self.predictive.items():
-            # the probability alone (top 0): the factors are asked for once, for the result's extras
-            points = self.predictors[dim].predict_one(attributes, timeline, at, 0).probability * pspec.scale
+            # the probability alone (top 0) at past times; with the factors at the result's time
+            top = pspec.factors if factors else 0
+            points = self.predictors[dim].predict_one(attributes, timeline, at, top).probability * pspec.scale
             if points != 0.0:
                 rows.append((f"predictive:{dim}", dim, points, None))
                 per[dim].append(points)
@@ -123,7 +127,7 @@ class Scorer:
         self, attributes: Mapping[str, Any], timeline: Timeline, at: int
     ) -> tuple[list[BreakdownEntry], dict[str, float]]:
         """The breakdown and the scores (dimensions and `total`) at `at`, from one evaluation."""
-        rows, adjustments, values = self._contributions(attributes, timeline, at)
+        rows, adjustments, values = self._contributions(attributes, timeline, at, factors=True)
         entries = [BreakdownEntry(*r) for r in rows] + [BreakdownEntry(*a) for a in adjustments]
         return entries, self._with_total(values)
 

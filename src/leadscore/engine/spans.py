@@ -15,6 +15,7 @@ score comparisons keep a margin far above the rounding of the sums.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -279,6 +280,11 @@ class SpanModel:
         self.model = model
         self.dimensions = model.dimension_names()
         self.limits = [(model.dimension_spec(d).floor, model.dimension_spec(d).cap) for d in self.dimensions]
+        # a trained dimension's value at a time is known only by asking its model: over a span it is
+        # anything (within the dimension's floor and cap), so conditions on it or on `total` are
+        # unknown there and are evaluated exactly, while the others still decide whole spans
+        trained = model.predictive_dimensions()
+        self.trained = [d in trained for d in self.dimensions]
         self.rules: list[_Rule] = []
         for rule in model.rules:
             dim = self.dimensions.index(model.dimension_of(rule))
@@ -419,13 +425,13 @@ class SpanView:
                 size += abs(lo) + abs(hi)
             dims: list[Interval] = []
             for j, (floor, cap) in enumerate(spans.limits):
-                lo, hi = lows[j], highs[j]
+                lo, hi = (-math.inf, math.inf) if spans.trained[j] else (lows[j], highs[j])
                 if floor is not None:
                     lo, hi = max(lo, floor), max(hi, floor)
                 if cap is not None:
                     lo, hi = min(lo, cap), min(hi, cap)
                 dims.append((lo, hi))
-            size += sum(abs(lo) + abs(hi) for lo, hi in dims)
+            size += sum(abs(v) for dim in dims for v in dim if math.isfinite(v))
             margin = 1e-9 * (1.0 + size)  # far above the rounding of fsum against plain sums
             dims.append((sum(lo for lo, _ in dims), sum(hi for _, hi in dims)))  # the total
             found = [(lo, hi, margin) for lo, hi in dims]
