@@ -35,6 +35,8 @@ class QueryPlan:
     has_lifecycle: bool
     dynamic_lifecycle: bool
     notes: list[str] = field(default_factory=list)
+    # a `lookup_risk` column: the lead has an event value a deferred look-up must evaluate (lookups.py)
+    lookup_risk: bool = False
 
 
 ZERO = "CAST(0.0 AS DOUBLE)"
@@ -194,6 +196,8 @@ def build_query(
 
     horizon = next_change_sql(c, model, at) if next_change else None
     n_all = c.aggs.add("count(*)")
+    risk = lookups.risk_sql() if lookups is not None and flavor == "duckdb" else None
+    risk_agg = c.aggs.add(f"bool_or({risk})") if risk is not None else None
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
@@ -281,6 +285,8 @@ def build_query(
         out.append(f"{horizon} AS next_change_at")
     if flavor == "duckdb":
         out.append(f"{needs_replay} AS needs_replay")
+    if risk_agg is not None:
+        out.append(f"coalesce({risk_agg}, FALSE) AS lookup_risk")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
     sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
@@ -291,4 +297,5 @@ def build_query(
         label_sets=list(model.labels),
         has_lifecycle=model.lifecycle is not None,
         dynamic_lifecycle=bool(stage and stage.dynamic),
+        lookup_risk=risk_agg is not None,
     )

@@ -103,7 +103,8 @@ class BatchRun:
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
         self.null_ids = True  # some event may lack an id (or nobody checked)
-        self.lookups = Lookups("duckdb")
+        # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
+        self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
         self.stats = BatchStats()
         t = time.perf_counter()
         self.schema: SourceSchema = prepare(self.con, leads, events)
@@ -137,6 +138,14 @@ class BatchRun:
             self.stats.fallback_reason = str(exc)
         self._run()
 
+    def _duckdb_compiles(self, pattern: str) -> bool:
+        """Whether DuckDB's RE2 (older than the pure scorer's) accepts the pattern (`(?<name>` it does not)."""
+        try:
+            self.con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except Exception:  # duckdb raises its own error types for a pattern it cannot compile
+            return False
+        return True
+
     def _check_duplicates(self, mode: Dedupe) -> bool:
         """Whether the query must drop repeated events; with ids, also lists the repeated ones
         (`duplicates.py`) so that the query drops them by a join instead of a window over all events."""
@@ -158,6 +167,8 @@ class BatchRun:
         else:
             self._fill_lookups()
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            if self.plan.lookup_risk:
+                self._rescore_risky()
             if self.plan.dynamic_lifecycle and self.sql_replay:
                 self.stats.seconds["query"] = time.perf_counter() - t
                 t = time.perf_counter()
@@ -188,8 +199,36 @@ class BatchRun:
         t = time.perf_counter()
         self.lookups.fill_duckdb(self.con)
         self.stats.lookup_values = self.lookups.values_tested
-        if self.lookups.entries:
+        if any(not lk.deferred for lk in self.lookups.entries.values()):  # a deferred one waits: no pass
             self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+
+    def _rescore_risky(self) -> None:
+        """The leads with an event value a deferred look-up must evaluate (`lookups.py`), scored again
+        once those values are evaluated; usually there is none and the look-ups cost nothing."""
+        con = self.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_lk_ids AS SELECT lead_id FROM {RESULT} WHERE lookup_risk")
+        row = con.execute("SELECT count(*) FROM _ls_lk_ids").fetchall()[0]
+        if not row or not row[0]:
+            return
+        t = time.perf_counter()
+        self.lookups.fill_duckdb(con, deferred=True)
+        self.stats.lookup_values = self.lookups.values_tested
+        self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+        plan = build_query(
+            self.model,
+            self.schema,
+            self.at,
+            dedupe=self.stats.deduplicated,
+            dups_table=self.dups_table,
+            event_leads=self.event_leads,
+            only="_ls_lk_ids",
+            next_change=self.next_change,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
+        )
+        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_lk_ids)")
+        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
+        con.execute("DROP TABLE _ls_lk_ids")
 
     def _fallback(self) -> None:
         """The pure scorer over the leads of `_ls_fb_ids`, chunk by chunk, into the table FALLBACK."""
