@@ -117,17 +117,19 @@ class Lookups:
         listed = f"{col} IN (SELECT v FROM {found.name})"
         if only is not None:
             lowered = f"contains(lower({col}), {q.text(str(arg).lower())})"
+            if found.deferred:
+                # NULL (unknown) on a value not evaluated yet (`inline`); three-valued logic carries it
+                # to the event's filter exactly when the filter's answer depends on it (`mentions`)
+                return f"(CASE WHEN {only} THEN ({listed}) ELSE coalesce({lowered}, FALSE) END)"
             return f"coalesce(CASE WHEN {only} THEN {listed} ELSE {lowered} END, FALSE)"
         return f"coalesce({listed}, FALSE)"
 
     def _direct_regex(self, pattern: str) -> bool:
         return duckdb_regex(pattern) and (self.regex_ok is None or self.regex_ok(pattern))
 
-    def risk_sql(self) -> str | None:
-        """BOOLEAN over an event row: it holds a value some deferred look-up must evaluate (None: none is
-        deferred)."""
-        risky = [lk.only for lk in self.entries.values() if lk.deferred and lk.only is not None]
-        return q.any_of(risky) if risky else None
+    def mentions_deferred(self, sql: str) -> bool:
+        """Whether `sql` reads a deferred look-up (it is NULL on the values that look-up must evaluate)."""
+        return any(f" IN (SELECT v FROM {lk.name})" in sql for lk in self.entries.values() if lk.deferred)
 
     def fill_duckdb(self, con: duckdb.DuckDBPyConnection, *, deferred: bool = False) -> None:
         """Create the table of matching values of every lookup not yet filled; a deferred one is left
@@ -139,12 +141,10 @@ class Lookups:
                 continue
             if lk.deferred and not deferred:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} (v VARCHAR)")
-                self.few[lk.name] = []
                 self.pending.add(lk.name)
                 self.done.add(lk.name)
                 continue
             self.pending.discard(lk.name)
-            self.few.pop(lk.name, None)
             test = text_test(lk.key, lk.arg)
             col = lk.column
             values = con.sql(
@@ -166,9 +166,14 @@ class Lookups:
 
     def inline(self, sql: str) -> str:
         """`sql` with each filled look-up of few values written in place: `x IN ('a', 'b')`, or
-        `x IN (NULL)` (never TRUE; the look-ups are read through coalesce(..., FALSE)) for none."""
+        `x IN (NULL)` (never TRUE; the look-ups are read through coalesce(..., FALSE)) for none. A
+        deferred look-up not yet evaluated is `x IN (NULL)`, unknown; evaluated with no match, `x IN ('')`,
+        FALSE (the values it reads hold one of LOWER_DIFFERS: none is empty)."""
+        deferred = {lk.name for lk in self.entries.values() if lk.deferred}
+        for name in self.pending:
+            sql = sql.replace(f" IN (SELECT v FROM {name})", " IN (NULL)")
         for name, values in self.few.items():
-            listed = q.text_list(values) if values else "(NULL)"
+            listed = q.text_list(values) if values else "('')" if name in deferred else "(NULL)"
             sql = sql.replace(f" IN (SELECT v FROM {name})", f" IN {listed}")
         return sql
 

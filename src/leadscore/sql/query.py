@@ -141,7 +141,9 @@ def compiler(
         dim_cols,
         label_cols,
         sum_agg="fsum" if native else "sum",
-        count_if=native,
+        # count(*) FILTER (WHERE flag) costs DuckDB about half what count_if(flag) does per aggregate
+        # (10 counts over 5M rows: 0.33 against 0.7 CPU s above the GROUP BY itself)
+        count_if=False,
         lookups=lookups,
         label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
         stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
@@ -196,8 +198,11 @@ def build_query(
 
     horizon = next_change_sql(c, model, at) if next_change else None
     n_all = c.aggs.add("count(*)")
-    risk = lookups.risk_sql() if lookups is not None and flavor == "duckdb" else None
-    risk_agg = c.aggs.add(f"bool_or({risk})") if risk is not None else None
+    # events whose filter is unknown: a deferred look-up must evaluate one of their values (lookups.py)
+    unknown = [
+        f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
+    ]
+    risk_agg = c.aggs.add(f"bool_or({q.any_of(unknown)})") if unknown else None
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
@@ -297,5 +302,14 @@ def build_query(
         label_sets=list(model.labels),
         has_lifecycle=model.lifecycle is not None,
         dynamic_lifecycle=bool(stage and stage.dynamic),
-        lookup_risk=risk_agg is not None,
+        # the deferred look-ups may wait only if the flags alone read them: elsewhere NULL would pass unseen
+        lookup_risk=risk_agg is not None and not _reads_deferred_outside_flags(sql, c, lookups),
     )
+
+
+def _reads_deferred_outside_flags(sql: str, c: Compiler, lookups: Lookups | None) -> bool:
+    if lookups is None:
+        return False
+    for flag_sql in c.flags:
+        sql = sql.replace(flag_sql, "")
+    return lookups.mentions_deferred(sql)

@@ -166,6 +166,8 @@ class BatchRun:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
             self._fill_lookups()
+            if not self.plan.lookup_risk:  # the query cannot tell which leads need them: evaluate them now
+                self.lookups.fill_duckdb(con, deferred=True)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
             if self.plan.lookup_risk:
                 self._rescore_risky()
