@@ -92,3 +92,5 @@ class SourceSchema:
     leads: TableSchema
     has_event_id: bool = True
     has_ord: bool = True
+    # an events column that holds for the rows the input check must look at (batch.duckdb.sources)
+    row_check: str | None = None

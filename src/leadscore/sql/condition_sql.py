@@ -89,8 +89,11 @@ class Compiler:
             name = self.flags[flt] = f"_ls_f{len(self.flags)}"
         return name
 
-    def flag_columns(self) -> str:
-        """`, <filter> AS _ls_f0, ...` for the SELECT that feeds the GROUP BY ('' without filters)."""
+    def flag_columns(self, within: str | None = None) -> str:
+        """`, <filter> AS _ls_f0, ...` for the SELECT that feeds the GROUP BY ('' without filters); with
+        `within` (a BOOLEAN column), each filter also requires it."""
+        if within is not None:
+            return "".join(f", ({sql}) AND {within} AS {name}" for sql, name in self.flags.items())
         return "".join(f", {sql} AS {name}" for sql, name in self.flags.items())
 
     def factor(self, sql: str, flag: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch.duckdb import fallback
 from leadscore.batch.duckdb.duplicates import find_duplicates
+from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine.predictors import Predictor
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
+
+
+class _StripIds(Exception):
+    """The events' ids or types have something to strip: the run starts again with views that strip."""
 
 
 @dataclass
@@ -106,12 +111,23 @@ class BatchRun:
         # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
         self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
         self.stats = BatchStats()
+        self._sources = (leads, events)
+        try:
+            self._start(dedupe, check_numbers, defer_check=True)
+        except _StripIds:  # the check found ids or types to strip: the views strip them, all over again
+            self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
+            self.stats = BatchStats()
+            self._start(dedupe, check_numbers, defer_check=False)
+
+    def _start(self, dedupe: Dedupe, check_numbers: bool, defer_check: bool) -> None:
+        leads, events = self._sources
         t = time.perf_counter()
-        self.schema: SourceSchema = prepare(self.con, leads, events)
+        # the events' files are checked by the scoring query's own pass when it can (`_check_rows`)
+        self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check)
         if check_numbers:  # the store's export was checked when it was ingested
             from leadscore.batch.duckdb.number_checks import check_numbers as refuse_bad_numbers
 
-            refuse_bad_numbers(self.con, model, self.schema, leads, events)
+            refuse_bad_numbers(self.con, self.model, self.schema, leads, events)
         self.stats.seconds["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates(dedupe)
@@ -123,20 +139,36 @@ class BatchRun:
                 # trained models are not SQL: every lead goes to the pure scorer with its predictors
                 raise NotExpressible("predictive dimensions are computed by their trained models, not in SQL")
             self.plan = build_query(
-                model,
+                self.model,
                 self.schema,
                 self.at,
                 dedupe=self.stats.deduplicated,
                 dups_table=self.dups_table,
-                event_leads=event_leads,
-                next_change=next_change,
+                event_leads=self.event_leads,
+                next_change=self.next_change,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
             )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
+        if self.schema.row_check is not None and (self.plan is None or not self.plan.row_check):
+            self._check_files()  # this query cannot check the rows on its way
         self._run()
+
+    def _check_files(self) -> None:
+        """The events' files checked by the reader's rules (`file_checks.check_parquet`): refused with the
+        bad rows named, or found to hold ids or types to strip (`_StripIds`: the views must strip them)."""
+        files = parquet_sources(Path(self._sources[1]))
+        if not check_parquet(self.con, files, "events"):
+            raise _StripIds
+
+    def _check_rows(self) -> None:
+        """After the query, before any result is trusted: when some event row met the check's cheap
+        conditions (`file_checks.row_check_sql`), the files are checked in full."""
+        row = self.con.execute(f"SELECT bool_or(input_check) FROM {RESULT}").fetchall()
+        if row and row[0][0]:
+            self._check_files()
 
     def _duckdb_compiles(self, pattern: str) -> bool:
         """Whether DuckDB's RE2 (older than the pure scorer's) accepts the pattern (`(?<name>` it does not)."""
@@ -168,7 +200,14 @@ class BatchRun:
             self._fill_lookups()
             if not self.plan.lookup_risk:  # the query cannot tell which leads need them: evaluate them now
                 self.lookups.fill_duckdb(con, deferred=True)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
+                if self.plan.row_check:
+                    self._check_files()
+                raise
+            if self.plan.row_check:
+                self._check_rows()
             if self.plan.lookup_risk:
                 self._rescore_risky()
             if self.plan.dynamic_lifecycle and self.sql_replay:
