@@ -80,6 +80,17 @@ def test_a_bad_row_is_refused_named_before_or_after_t(tmp_path: Path, when: time
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("lead", "when"), [("  ", -H), ("L" * 256, H), ("a\x00", H)], ids=["blank", "long", "nul"])
+def test_a_bad_lead_id_is_refused_named(tmp_path: Path, lead: str, when: timedelta) -> None:
+    import pyarrow as pa
+
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    times = pa.array([AT - H, AT + when], pa.timestamp("us", tz="UTC"))
+    _raw(tmp_path, "part-1.parquet", lead_id=["l0", lead], timestamp=times, page=["/ok", "/ok"])
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 2:lead_id:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
+
+
 def test_a_bad_copy_of_a_repeated_event_is_refused_though_it_does_not_count(tmp_path: Path) -> None:
     """The second copy of (l0, e1) is dropped by the duplicate check; its NUL still refuses the input,
     as `leadscore score` refuses it."""

@@ -211,6 +211,7 @@ def build_query(
         and stage is None
         and only is None
         and replay is None
+        and event_leads  # the lead ids' checks read every lead id of the GROUP BY (`schema.lead_check`)
         and (not dedupe or (dups_table is not None and not null_ids))
         and all(_FLAG.search(sql) for sql in c.aggs.exprs)  # each aggregate reads a flag, so `_ls_in`
     )
@@ -330,7 +331,8 @@ def build_query(
     if risk_agg is not None:
         out.append(f"coalesce({risk_agg}, FALSE) AS lookup_risk")
     if check_agg is not None:
-        out.append(f"coalesce({check_agg}, FALSE) AS input_check")
+        lead = f" OR coalesce({schema.lead_check}, FALSE)" if schema.lead_check else ""
+        out.append(f"(coalesce({check_agg}, FALSE){lead}) AS input_check")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
     sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(

@@ -139,21 +139,32 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
 _FOLDABLE = {"lead_id": ("VARCHAR",), "type": ("VARCHAR",), "id": ("VARCHAR",), "timestamp": _TIMES}
 
 
-def row_check_sql(con: duckdb.DuckDBPyConnection, files: list[str]) -> str | None:
-    """A BOOLEAN over a raw event row that holds for every row `check_parquet` would refuse or find an
-    id or type to strip in (and for a few good rows: the checks' cheap necessary conditions). The
-    scoring query computes it in its own pass over the events; only when it holds for some row does the
-    run check the files by `check_parquet` (which names the rows, or tells the views to strip). None
-    when a column's type does not allow that (the files are checked first, as before)."""
+def row_check_sql(con: duckdb.DuckDBPyConnection, files: list[str], ids_read: bool = True) -> tuple[str, str] | None:
+    """BOOLEANs that hold for every row `check_parquet` would refuse or find an id or type to strip in
+    (and for a few good rows: the checks' cheap necessary conditions): (over a raw event row, over a
+    lead id as the column LEAD_ID). The scoring query computes the first in its own pass over the events
+    and the second once per lead of its GROUP BY (the lead id's checks, once per lead instead of once
+    per event); only when one holds does the run check the files by `check_parquet` (which names the
+    rows, or tells the views to strip). Without `ids_read` (no duplicate check) an event id to strip
+    changes nothing and is not looked for. None when a column's type does not allow that (the files
+    are checked first, as before)."""
     types = _types(con, _relation(files))
     if any(col not in types or types[col] not in allowed for col, allowed in _FOLDABLE.items() if col != "id"):
         return None
     if "id" in types and types["id"] not in _FOLDABLE["id"]:
         return None
-    checks, edges, plain = _conditions(types, "events")
+    checks, _, plain = _conditions(types, "events")
     if not plain:
         return None
-    return q.any_of([f"({c[3]})" for c in checks] + [f"({e})" for e in edges])
+    lead = q.ident("lead_id")
+    on_lead = [f"({c[3]})" for c in checks if c[0] == "lead_id"] + [f"({edge_sql(lead)})"]
+    on_row = [f"({c[3]})" for c in checks if c[0] != "lead_id"]
+    on_row += [f"({edge_sql(q.ident(c))})" for c in ("type", "id") if c in types and (ids_read or c != "id")]
+    return q.any_of(on_row), q.any_of(on_lead).replace(lead, LEAD_ID)
+
+
+# The column the lead-id part of `row_check_sql` reads: the lead id of a row of the scoring query.
+LEAD_ID = "_ls_id"
 
 
 def _conditions(types: dict[str, str], kind: str) -> tuple[list[tuple[str, str, str, str]], list[str], bool]:

@@ -123,7 +123,9 @@ class BatchRun:
         leads, events = self._sources
         t = time.perf_counter()
         # the events' files are checked by the scoring query's own pass when it can (`_check_rows`)
-        self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check)
+        # (an event id to strip matters only to the duplicate check)
+        ids_read = dedupe != "never"
+        self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check, ids_read=ids_read)
         if check_numbers:  # the store's export was checked when it was ingested
             from leadscore.batch.duckdb.number_checks import check_numbers as refuse_bad_numbers
 

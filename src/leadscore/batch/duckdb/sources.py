@@ -68,8 +68,8 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
 
 
 def register(
-    con: duckdb.DuckDBPyConnection, name: str, source: Source, defer_check: bool = False
-) -> tuple[bool, str | None]:
+    con: duckdb.DuckDBPyConnection, name: str, source: Source, defer_check: bool = False, ids_read: bool = True
+) -> tuple[bool, tuple[str, str] | None]:
     """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
 
     Returns whether its id and type columns are known to be plain text (nothing to strip: checked
@@ -78,7 +78,7 @@ def register(
     scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`): the
     views then read the files as plain."""
     plain = False
-    deferred: str | None = None
+    deferred: tuple[str, str] | None = None
     if isinstance(source, str | Path) and is_text_input(Path(source)):
         # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
         if not Path(source).exists():
@@ -98,7 +98,7 @@ def register(
             rel = _table_relation(con, name, table)
         else:
             if defer_check and name == "events":
-                deferred = row_check_sql(con, files)
+                deferred = row_check_sql(con, files, ids_read)
             # the reader's rules, in SQL: a bad row refuses the input
             plain = True if deferred is not None else check_parquet(con, files, name)
     else:
@@ -132,7 +132,7 @@ ROW_CHECK = "_ls_chk"
 
 
 def prepare(
-    con: duckdb.DuckDBPyConnection, leads: Source, events: Source, defer_check: bool = False
+    con: duckdb.DuckDBPyConnection, leads: Source, events: Source, defer_check: bool = False, ids_read: bool = True
 ) -> SourceSchema:
     """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema.
 
@@ -140,7 +140,7 @@ def prepare(
     view then has the column ROW_CHECK (`schema.row_check`), and the caller must look at it before it
     trusts any result (`register`)."""
     plain_leads, _ = register(con, "leads", leads)
-    plain_events, row_check = register(con, "events", events, defer_check)
+    plain_events, row_check = register(con, "events", events, defer_check, ids_read)
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
@@ -160,7 +160,7 @@ def prepare(
     typ = "type" if plain_events and ev_cols["type"].upper() == "VARCHAR" else strip_sql("CAST(type AS VARCHAR)")
     replaced = f'{lead} AS lead_id, {typ} AS type, {ts_expr} AS "timestamp"'
     # computed over the columns as stored (the select list reads the file's columns, not the replaced ones)
-    check = f", {row_check} AS {ROW_CHECK}" if row_check is not None else ""
+    check = f", {row_check[0]} AS {ROW_CHECK}" if row_check is not None else ""
     if "id" in ev_cols:
         event_id = _id_sql("id", ev_cols["id"], plain_events)
         view = f"SELECT * REPLACE ({replaced}, nullif({event_id}, '') AS id){check} FROM _ls_raw_events"
@@ -173,4 +173,5 @@ def prepare(
         has_event_id="id" in ev_cols,
         has_ord=True,
         row_check=ROW_CHECK if row_check is not None else None,
+        lead_check=row_check[1] if row_check is not None else None,
     )
