@@ -134,8 +134,6 @@ class Lookups:
     def fill_duckdb(self, con: duckdb.DuckDBPyConnection, *, deferred: bool = False) -> None:
         """Create the table of matching values of every lookup not yet filled; a deferred one is left
         empty (`pending`) unless `deferred`."""
-        import pyarrow as pa
-
         for lk in self.entries.values():
             if lk.name in self.done and not (deferred and lk.name in self.pending):
                 continue
@@ -147,21 +145,26 @@ class Lookups:
             self.pending.discard(lk.name)
             test = text_test(lk.key, lk.arg)
             col = lk.column
-            values = con.sql(
+            # the distinct values reach Python a slice at a time; only the matching ones are kept
+            result = con.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {lk.table} WHERE {col} IS NOT NULL"
                 + (f" AND {lk.only}" if lk.only else "")
-            ).to_arrow_table()
-            self.values_tested += values.num_rows
-            # the distinct values stay in Arrow; Python sees a slice of them at a time
-            mask: list[bool] = []
-            for batch in values.to_batches(SLICE):
-                mask.extend(test(v) for v in batch.column(0).to_pylist())
-            hits = values.filter(pa.array(mask, pa.bool_())) if values.num_rows else values
-            if hits.num_rows <= INLINE:
-                self.few[lk.name] = [str(v) for v in hits.column(0).to_pylist()]
-            con.register("_ls_m_hits", hits)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} AS SELECT v FROM _ls_m_hits")
-            con.unregister("_ls_m_hits")
+            )
+            hits: list[str] = []
+            while rows := result.fetchmany(SLICE):
+                self.values_tested += len(rows)
+                hits.extend(str(r[0]) for r in rows if test(r[0]))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} (v VARCHAR)")
+            if len(hits) > INLINE:  # many: through Arrow (a free-text column can match millions)
+                import pyarrow as pa  # only then: importing it costs about half a second
+
+                con.register("_ls_m_hits", pa.table({"v": pa.array(hits, pa.string())}))
+                con.execute(f"INSERT INTO {lk.name} SELECT v FROM _ls_m_hits")
+                con.unregister("_ls_m_hits")
+            else:
+                if hits:
+                    con.executemany(f"INSERT INTO {lk.name} VALUES (?)", [[h] for h in hits])
+                self.few[lk.name] = hits
             self.done.add(lk.name)
 
     def inline(self, sql: str) -> str:
