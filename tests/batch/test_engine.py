@@ -118,13 +118,46 @@ def test_replay_sees_every_event_at_the_same_instant_and_moves_back_later() -> N
     assert got == {"a": "lead", "b": "lead", "c": "recycled"}
 
 
-def test_unportable_regex_is_evaluated_in_the_engine_not_by_the_pure_scorer() -> None:
-    model = _model(r"  - {id: r, on: v, where: {path: {matches: '\d+'}}, points: 1}")
-    events = [Event.of("a", "v", AT, id="1", path="p12"), Event.of("b", "v", AT, id="2", path="p")]
-    _same(model, [Lead("a"), Lead("b")], events)
-    run = run_batch(model, leads_table([Lead("a")]), events_table(events), AT)
+def test_rre2_regex_runs_in_duckdb_and_table_dependent_ones_take_the_look_up() -> None:
+    # `\d`, `(?i)`, `\b` mean the same in DuckDB's RE2 and the pure scorer's: no value goes to Python;
+    # `\pL` rests on a build's Unicode tables and `(?<n>...)` is syntax DuckDB's older RE2 refuses:
+    # those are evaluated by the pure scorer's predicate over each distinct value
+    rules = [
+        r"  - {id: r, on: v, where: {path: {matches: '(?i)\bP\d+'}}, points: 1}",
+        r"  - {id: letters, on: v, where: {path: {matches: '^\pL+$'}}, points: 2}",
+        r"  - {id: named, on: v, where: {path: {matches: '(?<n>é)'}}, points: 4}",
+    ]
+    paths = ["p12", "x p3", "p", "é", "K", "ǅé"]
+    events = [Event.of(f"L{i}", "v", AT, id=str(i), path=p) for i, p in enumerate(paths)]
+    leads = [Lead(f"L{i}") for i in range(len(paths))]
+    run = run_batch(_model(rules[0]), leads_table(leads), events_table(events), AT)
+    assert run.stats.lookup_values == 0 and run.stats.fallback_leads == 0
+    _same(_model(rules[0]), leads, events)
+    model = _model("\n".join(rules))
+    _same(model, leads, events)
+    run = run_batch(model, leads_table(leads), events_table(events), AT)
     assert run.stats.fallback_leads == 0 and run.stats.fallback_reason is None
-    assert run.stats.lookup_values == 2  # each distinct path once
+    assert run.stats.lookup_values == 2 * len(paths)  # each distinct path once per look-up
+
+
+def test_contains_on_values_whose_lower_case_differs_between_engines_rescores_those_leads() -> None:
+    # Python lowers "İ" to "i" + combining dot and a final capital sigma to "ς"; DuckDB to "i" and "σ".
+    # The query runs without look-up first and scores again the leads that hold such a value.
+    model = _model(
+        "  - {id: ist, on: v, where: {city: {contains: istanbul}}, points: 1}\n"
+        "  - {id: sigma, on: v, where: {city: {contains: 'σ'}}, points: 2}\n"
+        "  - {id: plain, on: v, where: {city: {contains: 'KÖLN'}}, points: 4}"
+    )
+    cities = ["İstanbul", "istanbul", "ΟΔΟΣ", "ΟΔΟΣΑ", "Köln", "KÖLN-Süd", None]
+    events = [Event.of(f"L{i}", "v", AT, id=str(i), city=c) for i, c in enumerate(cities)]
+    leads = [Lead(f"L{i}") for i in range(len(cities))]
+    got = {r["lead_id"]: r["score"] for r in _same(model, leads, events)}
+    assert got == {"L0": 0.0, "L1": 1.0, "L2": 0.0, "L3": 2.0, "L4": 4.0, "L5": 4.0, "L6": 0.0}
+    run = run_batch(model, leads_table(leads), events_table(events), AT)
+    assert run.stats.lookup_values == 3 * 3  # the three values with İ or Σ, once per look-up...
+    plain = [e for e in events if e.lead_id not in ("L0", "L2", "L3")]
+    run = run_batch(model, leads_table(leads), events_table(plain), AT)
+    assert run.stats.lookup_values == 0 and "lookups" not in run.stats.seconds  # ...and none without them
 
 
 SENIORITY = r"(?i)\b(chief|c[eomt]o|vp|vice president|head of|director)\b"

@@ -92,3 +92,7 @@ class SourceSchema:
     leads: TableSchema
     has_event_id: bool = True
     has_ord: bool = True
+    # an events column that holds for the rows the input check must look at (batch.duckdb.sources)
+    row_check: str | None = None
+    # with row_check, a BOOLEAN over the query's lead id column `_ls_id`: that id needs the check
+    lead_check: str | None = None

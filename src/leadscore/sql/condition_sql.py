@@ -58,7 +58,7 @@ class Compiler:
     label_columns: Mapping[str, str] = field(default_factory=dict)
     aggs: Aggregates = field(default_factory=Aggregates)
     sum_agg: str = "fsum"
-    count_if: bool = False  # DuckDB's count_if(b): a plain sum, cheaper than count(*) FILTER (WHERE b)
+    count_if: bool = False  # count_if(b) instead of count(*) FILTER (WHERE b) (slower in DuckDB 1.x and later)
     flags: dict[str, str] = field(default_factory=dict)  # event filter SQL -> its boolean column
     # decay factor SQL -> (its column, the flags of the events that need it)
     factors: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
@@ -89,8 +89,11 @@ class Compiler:
             name = self.flags[flt] = f"_ls_f{len(self.flags)}"
         return name
 
-    def flag_columns(self) -> str:
-        """`, <filter> AS _ls_f0, ...` for the SELECT that feeds the GROUP BY ('' without filters)."""
+    def flag_columns(self, within: str | None = None) -> str:
+        """`, <filter> AS _ls_f0, ...` for the SELECT that feeds the GROUP BY ('' without filters); with
+        `within` (a BOOLEAN column), each filter also requires it."""
+        if within is not None:
+            return "".join(f", ({sql}) AND {within} AS {name}" for sql, name in self.flags.items())
         return "".join(f", {sql} AS {name}" for sql, name in self.flags.items())
 
     def factor(self, sql: str, flag: str) -> str:
@@ -124,10 +127,17 @@ class Compiler:
 
     def event_filter(self, types: Sequence[str], where: Mapping[str, Predicate], within: int | None) -> str:
         parts = [f"type IN {q.text_list(types)}" if len(types) > 1 else f"type = {q.text(types[0])}"]
-        parts.append(self.where_sql(where))
         if within is not None:
             parts.append(f"{TS} > {self.ago(int(within))}")
-        return q.all_of(parts)
+        cheap = q.all_of(parts)
+        props = self.where_sql(where)
+        if props in ("TRUE", "FALSE") or cheap == "FALSE":
+            return q.all_of([cheap, props])
+        # CASE, not AND: an engine evaluates every operand of AND over every row of a projection, and
+        # the property tests (regular expressions, lower()) cost far more than the type and the window,
+        # which most events fail; CASE computes them on the rows its condition keeps. (The predicates
+        # are NULL-safe, so both forms give the same answer.)
+        return f"(CASE WHEN {cheap} THEN {props} ELSE FALSE END)"
 
     def events_of(self, cond: EventCondition) -> str:
         """The filter of the events an event condition reads: its types, its `where:`, its window."""

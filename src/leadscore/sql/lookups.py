@@ -1,12 +1,21 @@
-"""Predicates SQL cannot state exactly, evaluated by the pure scorer's own code over distinct values.
+"""Text predicates (`matches`, `contains`) in SQL with the pure scorer's answer, value by value.
 
-A regular expression outside the subset every engine reads alike, or `contains` with a non-ASCII
-needle (case folding differs between engines), used to send every lead to the pure scorer. Their
-answer depends on one text value only, so the engine asks the pure scorer's compiled predicate
-(`engine.values.compile_predicate`) about each *distinct* value of the column once and joins the
-answer back: in DuckDB a table of the matching values read by `IN (SELECT ...)`, in Spark a pandas
-UDF that evaluates each batch's distinct values. Exact by construction, and the cost is one pass over
-the column plus one Python call per distinct value, whatever the number of leads.
+DuckDB: `regexp_matches` is RE2, the engine the pure scorer uses for `matches` (`model.regex`), so a
+pattern runs in DuckDB as written (`(?i)`, `\\b`, `$` mean the same in both). Only what the two RE2
+builds may read differently (their Unicode tables: `\\p` classes, a non-ASCII pattern; or a syntax
+the older build lacks) takes the look-up below. `contains` is `lower(value)` containing the lowered
+needle: DuckDB's lower() equals Python's str.lower() on every character but two (LOWER_DIFFERS), so
+only values holding one of those take the look-up.
+
+The look-up asks the pure scorer's compiled predicate (`engine.values.compile_predicate`) about each
+*distinct* value once and joins the answer back: in DuckDB a table of the matching values read by
+`IN (SELECT ...)` (or a list written into the query when few match), in Spark a pandas UDF that
+evaluates each batch's distinct values (Java's regex is not RE2: every pattern takes it there).
+
+A look-up over the events' `contains` is *deferred* when the caller asks (`defer_events`): the query
+runs first as if no value needed it, and tells per lead whether one of its events held such a value
+(`risk_sql`); only then are those values evaluated and those leads scored again. On the usual data
+no value does, and the look-up costs no pass over the events.
 
 Values whose domain the model itself fixes (label names, stage names) are decided at compile time.
 """
@@ -34,14 +43,20 @@ SLICE = 200_000
 INLINE = 16
 
 
-# Patterns made only of constructs that Python's re, RE2 and Java read alike: literal ASCII text,
-# escaped punctuation, classes, groups without `(?`, alternation and repetition; no `$` (Python's
-# also matches before a final newline), no POSIX classes, no escapes like \w or \b.
-_PORTABLE = re.compile(r"^(?:[^\\($]|\\[.^*+?()\[\]{}|\\/-]|\((?!\?))*$")
+# The characters whose lower case differs between Python's str.lower() and DuckDB's lower(): Python
+# lowers U+0130 (capital I with dot) to "i" plus a combining dot, DuckDB to "i"; and a capital sigma
+# at the end of a word to a final sigma. Every other code point lowers alike (tests/sql/test_lookups.py
+# checks all of them against the installed DuckDB).
+LOWER_DIFFERS = ("\u0130", "\u03a3")
+# Escapes whose meaning rests on a build's Unicode tables (\p{L}) or on bytes (\C): the look-up path.
+_TABLE_ESCAPES = re.compile(r"\\[pPC]")
 
 
-def portable_regex(pattern: str) -> bool:
-    return pattern.isascii() and "[:" not in pattern and _PORTABLE.match(pattern) is not None
+def duckdb_regex(pattern: str) -> bool:
+    """Whether DuckDB's RE2 reads `pattern` as the pure scorer's RE2 does, on any text: ASCII (case
+    folding of ASCII letters is the same in every build: k, K and the Kelvin sign; s, S and the long s),
+    without the escapes of `_TABLE_ESCAPES`."""
+    return pattern.isascii() and _TABLE_ESCAPES.search(pattern) is None
 
 
 def text_test(key: str, arg: Any) -> TextTest:
@@ -64,6 +79,7 @@ class Lookup:
     key: str  # `matches` or `contains`
     arg: Any
     only: str | None = None  # the values that need the pure scorer (the others have exact SQL)
+    deferred: bool = False  # evaluated only when the query found a lead with such a value (`risk_sql`)
 
 
 @dataclass
@@ -75,62 +91,92 @@ class Lookups:
     done: set[str] = field(default_factory=set)
     values_tested: int = 0  # distinct values the pure scorer's predicate looked at (statistics)
     few: dict[str, list[str]] = field(default_factory=dict)  # filled tables of at most INLINE values
+    # whether DuckDB compiles a pattern (its RE2 is older than the pure scorer's: `(?<name>` fails)
+    regex_ok: Callable[[str], bool] | None = None
+    defer_events: bool = False  # defer the events' `contains` look-ups (module docstring)
+    pending: set[str] = field(default_factory=set)  # deferred look-ups filled as empty so far
 
     def add(self, table: str, column: str, key: str, arg: Any) -> str:
         """SQL for `column <key> arg` over a row of `table` (NULL-safe: FALSE for a missing value);
         `column` is the quoted name of a text column of `table`."""
         k = (table, column, key, repr(arg))
         col = column
-        if self.flavor == "duckdb" and key == "matches" and portable_regex(str(arg)):
-            # DuckDB's regexp (RE2) reads these patterns as the pure scorer does, row by row in
-            # parallel: cheaper than a look-up over a column of many distinct values (URLs)
+        duck = self.flavor == "duckdb"
+        if duck and key == "matches" and self._direct_regex(str(arg)):
+            # the pure scorer's engine, row by row in parallel, as a hand-written query reads it
             return f"coalesce(regexp_matches({col}, {q.text(str(arg))}), FALSE)"
-        # ASCII text lowers alike everywhere: only values with other characters need Python
-        ascii_contains = self.flavor == "duckdb" and key == "contains" and str(arg).isascii()
-        only = f"strlen({col}) <> length({col})" if ascii_contains else None
+        # lower() differs from Python's only on values holding one of LOWER_DIFFERS
+        only = q.any_of([f"contains({col}, {q.text(ch)})" for ch in LOWER_DIFFERS]) if key == "contains" else None
         found = self.entries.get(k)
         if found is None:
-            found = self.entries[k] = Lookup(f"_ls_m{len(self.entries)}", table, column, key, arg, only)
+            deferred = duck and only is not None and table == "events" and self.defer_events
+            name = f"_ls_m{len(self.entries)}"
+            found = self.entries[k] = Lookup(name, table, column, key, arg, only if duck else None, deferred)
         if self.flavor == "spark":
             return f"coalesce({found.name}({col}), FALSE)"
         listed = f"{col} IN (SELECT v FROM {found.name})"
-        if ascii_contains:
-            needle = q.text(str(arg).lower())
-            ascii_test = f"strpos(lower({col}), {needle}) > 0"
-            return f"coalesce(CASE WHEN strlen({col}) = length({col}) THEN {ascii_test} ELSE {listed} END, FALSE)"
+        if only is not None:
+            lowered = f"contains(lower({col}), {q.text(str(arg).lower())})"
+            if found.deferred:
+                # NULL (unknown) on a value not evaluated yet (`inline`); three-valued logic carries it
+                # to the event's filter exactly when the filter's answer depends on it (`mentions`)
+                return f"(CASE WHEN {only} THEN ({listed}) ELSE coalesce({lowered}, FALSE) END)"
+            return f"coalesce(CASE WHEN {only} THEN {listed} ELSE {lowered} END, FALSE)"
         return f"coalesce({listed}, FALSE)"
 
-    def fill_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create the table of matching values of every lookup not yet filled."""
-        import pyarrow as pa
+    def _direct_regex(self, pattern: str) -> bool:
+        return duckdb_regex(pattern) and (self.regex_ok is None or self.regex_ok(pattern))
 
+    def mentions_deferred(self, sql: str) -> bool:
+        """Whether `sql` reads a deferred look-up (it is NULL on the values that look-up must evaluate)."""
+        return any(f" IN (SELECT v FROM {lk.name})" in sql for lk in self.entries.values() if lk.deferred)
+
+    def fill_duckdb(self, con: duckdb.DuckDBPyConnection, *, deferred: bool = False) -> None:
+        """Create the table of matching values of every lookup not yet filled; a deferred one is left
+        empty (`pending`) unless `deferred`."""
         for lk in self.entries.values():
-            if lk.name in self.done:
+            if lk.name in self.done and not (deferred and lk.name in self.pending):
                 continue
+            if lk.deferred and not deferred:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} (v VARCHAR)")
+                self.pending.add(lk.name)
+                self.done.add(lk.name)
+                continue
+            self.pending.discard(lk.name)
             test = text_test(lk.key, lk.arg)
             col = lk.column
-            values = con.sql(
+            # the distinct values reach Python a slice at a time; only the matching ones are kept
+            result = con.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {lk.table} WHERE {col} IS NOT NULL"
                 + (f" AND {lk.only}" if lk.only else "")
-            ).to_arrow_table()
-            self.values_tested += values.num_rows
-            # the distinct values stay in Arrow; Python sees a slice of them at a time
-            mask: list[bool] = []
-            for batch in values.to_batches(SLICE):
-                mask.extend(test(v) for v in batch.column(0).to_pylist())
-            hits = values.filter(pa.array(mask, pa.bool_())) if values.num_rows else values
-            if hits.num_rows <= INLINE:
-                self.few[lk.name] = [str(v) for v in hits.column(0).to_pylist()]
-            con.register("_ls_m_hits", hits)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} AS SELECT v FROM _ls_m_hits")
-            con.unregister("_ls_m_hits")
+            )
+            hits: list[str] = []
+            while rows := result.fetchmany(SLICE):
+                self.values_tested += len(rows)
+                hits.extend(str(r[0]) for r in rows if test(r[0]))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {lk.name} (v VARCHAR)")
+            if len(hits) > INLINE:  # many: through Arrow (a free-text column can match millions)
+                import pyarrow as pa  # only then: importing it costs about half a second
+
+                con.register("_ls_m_hits", pa.table({"v": pa.array(hits, pa.string())}))
+                con.execute(f"INSERT INTO {lk.name} SELECT v FROM _ls_m_hits")
+                con.unregister("_ls_m_hits")
+            else:
+                if hits:
+                    con.executemany(f"INSERT INTO {lk.name} VALUES (?)", [[h] for h in hits])
+                self.few[lk.name] = hits
             self.done.add(lk.name)
 
     def inline(self, sql: str) -> str:
         """`sql` with each filled look-up of few values written in place: `x IN ('a', 'b')`, or
-        `x IN (NULL)` (never TRUE; the look-ups are read through coalesce(..., FALSE)) for none."""
+        `x IN (NULL)` (never TRUE; the look-ups are read through coalesce(..., FALSE)) for none. A
+        deferred look-up not yet evaluated is `x IN (NULL)`, unknown; evaluated with no match, `x IN ('')`,
+        FALSE (the values it reads hold one of LOWER_DIFFERS: none is empty)."""
+        deferred = {lk.name for lk in self.entries.values() if lk.deferred}
+        for name in self.pending:
+            sql = sql.replace(f" IN (SELECT v FROM {name})", " IN (NULL)")
         for name, values in self.few.items():
-            listed = q.text_list(values) if values else "(NULL)"
+            listed = q.text_list(values) if values else "('')" if name in deferred else "(NULL)"
             sql = sql.replace(f" IN (SELECT v FROM {name})", f" IN {listed}")
         return sql
 

@@ -9,6 +9,7 @@ them; `QueryPlan` keeps the names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,9 +36,15 @@ class QueryPlan:
     has_lifecycle: bool
     dynamic_lifecycle: bool
     notes: list[str] = field(default_factory=list)
+    # a `lookup_risk` column: the lead has an event value a deferred look-up must evaluate (lookups.py)
+    lookup_risk: bool = False
+    # an `input_check` column: some event row of the lead needs the input files' check (`row_check`)
+    row_check: bool = False
 
 
 ZERO = "CAST(0.0 AS DOUBLE)"
+IN = "_ls_in"  # the single pass's rows that count: up to T, not a dropped copy
+_FLAG = re.compile(r"\b_ls_f\d+\b")
 
 
 def _row_sum(parts: list[str], flavor: Flavor) -> str:
@@ -139,7 +146,9 @@ def compiler(
         dim_cols,
         label_cols,
         sum_agg="fsum" if native else "sum",
-        count_if=native,
+        # count(*) FILTER (WHERE flag) costs DuckDB about half what count_if(flag) does per aggregate
+        # (10 counts over 5M rows: 0.33 against 0.7 CPU s above the GROUP BY itself)
+        count_if=False,
         lookups=lookups,
         label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
         stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
@@ -193,9 +202,38 @@ def build_query(
         playbook = f"(CASE {' '.join(whens)} ELSE CAST(NULL AS INTEGER) END)"
 
     horizon = next_change_sql(c, model, at) if next_change else None
-    n_all = c.aggs.add("count(*)")
+    # One pass over every event, the input check's rows included (`schema.row_check`): events after T
+    # and dropped copies stay in the GROUP BY, every flag and count keeping only the rows with `_ls_in`.
+    # Lead ids found only after T then come from the same GROUP BY, without a scan of their own.
+    single = (
+        flavor == "duckdb"
+        and schema.row_check is not None
+        and stage is None
+        and only is None
+        and replay is None
+        and event_leads  # the lead ids' checks read every lead id of the GROUP BY (`schema.lead_check`)
+        and (not dedupe or (dups_table is not None and not null_ids))
+        and all(_FLAG.search(sql) for sql in c.aggs.exprs)  # each aggregate reads a flag, so `_ls_in`
+    )
+    n_all = c.aggs.add(f"count(*) FILTER (WHERE {IN})" if single else "count(*)")
+    check_agg = c.aggs.add(f"bool_or({schema.row_check})") if single else None
+    # events whose filter is unknown: a deferred look-up must evaluate one of their values (lookups.py)
+    unknown = [
+        f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
+    ]
+    risk_agg = c.aggs.add(f"bool_or({q.any_of(unknown)})") if unknown else None
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
-    ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
+    if single:
+        keep = f"{TS} <= {at}"
+        if dedupe:
+            keep += f" AND {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop)"
+        ctes = [
+            f"_ls_ev AS (SELECT *, {_epoch_us(flavor)} AS {TS} FROM events)",
+            f"_ls_evi AS (SELECT *, ({keep}) AS {IN} FROM _ls_ev)",
+        ]
+        source = "_ls_evi"
+    else:
+        ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
     n_auto = len(auto_conditions(model))
     if replay is not None:
@@ -206,15 +244,24 @@ def build_query(
         )
         source = "_ls_evc"
     if c.flags:
-        ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
+        if single:
+            ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns(IN)} FROM {source})")
+        else:
+            ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
         source = "_ls_evf"
     if c.factors:
         ctes.append(f"_ls_evx AS (SELECT *{c.factor_columns()} FROM {source})")
         source = "_ls_evx"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
-    ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source} WHERE {TS} <= {at} GROUP BY lead_id)")
+    where = "" if single else f" WHERE {TS} <= {at}"
+    ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source}{where} GROUP BY lead_id)")
     leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"
-    if event_leads:
+    if event_leads and single:
+        attrs = [q.ident(col) for col in schema.leads.columns()]
+        ctes.append(f"_ls_leads AS (SELECT {', '.join(['id', *attrs])} FROM leads)")
+        base = "SELECT coalesce(l.id, a._ls_lead) AS _ls_id, l.*, a.* FROM _ls_leads AS l FULL JOIN _ls_agg AS a "
+        base += "ON a._ls_lead = l.id"
+    elif event_leads:
         attrs = [q.ident(col) for col in schema.leads.columns()]
         late = ", ".join(["lead_id", *("NULL" for _ in attrs)])
         late_where = f"{_epoch_us(flavor)} > {at} AND lead_id NOT IN (SELECT id FROM leads)"
@@ -281,6 +328,11 @@ def build_query(
         out.append(f"{horizon} AS next_change_at")
     if flavor == "duckdb":
         out.append(f"{needs_replay} AS needs_replay")
+    if risk_agg is not None:
+        out.append(f"coalesce({risk_agg}, FALSE) AS lookup_risk")
+    if check_agg is not None:
+        lead = f" OR coalesce({schema.lead_check}, FALSE)" if schema.lead_check else ""
+        out.append(f"(coalesce({check_agg}, FALSE){lead}) AS input_check")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
     sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
@@ -291,4 +343,15 @@ def build_query(
         label_sets=list(model.labels),
         has_lifecycle=model.lifecycle is not None,
         dynamic_lifecycle=bool(stage and stage.dynamic),
+        # the deferred look-ups may wait only if the flags alone read them: elsewhere NULL would pass unseen
+        lookup_risk=risk_agg is not None and not _reads_deferred_outside_flags(sql, c, lookups),
+        row_check=single,
     )
+
+
+def _reads_deferred_outside_flags(sql: str, c: Compiler, lookups: Lookups | None) -> bool:
+    if lookups is None:
+        return False
+    for flag_sql in c.flags:
+        sql = sql.replace(flag_sql, "")
+    return lookups.mentions_deferred(sql)

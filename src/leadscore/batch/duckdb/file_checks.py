@@ -122,6 +122,54 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
     Returns whether every id and type column is plain: text with nothing to strip, in every row."""
     relation = _relation(files)
     types = _types(con, relation)
+    checks, edges, plain = _conditions(types, kind)
+    found, total, edgy = _bad_rows(con, relation, checks, edges)
+    if kind == "leads":
+        repeated, more = _repeated_ids(
+            con, relation, "id" if "id" in types else "lead_id", {(e.file, e.line) for e in found}
+        )
+        found, total = sorted([*found, *repeated], key=lambda e: (e.file, e.line or 0)), total + more
+    if total:
+        raise DataFileError(found[:MAX_SHOWN], total)
+    return plain and not edgy
+
+
+# The event columns whose types let the scoring query read a row before it is checked (its comparisons
+# cannot fail on these types): the check then rides on the query's own pass (`row_check_sql`).
+_FOLDABLE = {"lead_id": ("VARCHAR",), "type": ("VARCHAR",), "id": ("VARCHAR",), "timestamp": _TIMES}
+
+
+def row_check_sql(con: duckdb.DuckDBPyConnection, files: list[str], ids_read: bool = True) -> tuple[str, str] | None:
+    """BOOLEANs that hold for every row `check_parquet` would refuse or find an id or type to strip in
+    (and for a few good rows: the checks' cheap necessary conditions): (over a raw event row, over a
+    lead id as the column LEAD_ID). The scoring query computes the first in its own pass over the events
+    and the second once per lead of its GROUP BY (the lead id's checks, once per lead instead of once
+    per event); only when one holds does the run check the files by `check_parquet` (which names the
+    rows, or tells the views to strip). Without `ids_read` (no duplicate check) an event id to strip
+    changes nothing and is not looked for. None when a column's type does not allow that (the files
+    are checked first, as before)."""
+    types = _types(con, _relation(files))
+    if any(col not in types or types[col] not in allowed for col, allowed in _FOLDABLE.items() if col != "id"):
+        return None
+    if "id" in types and types["id"] not in _FOLDABLE["id"]:
+        return None
+    checks, _, plain = _conditions(types, "events")
+    if not plain:
+        return None
+    lead = q.ident("lead_id")
+    on_lead = [f"({c[3]})" for c in checks if c[0] == "lead_id"] + [f"({edge_sql(lead)})"]
+    on_row = [f"({c[3]})" for c in checks if c[0] != "lead_id"]
+    on_row += [f"({edge_sql(q.ident(c))})" for c in ("type", "id") if c in types and (ids_read or c != "id")]
+    return q.any_of(on_row), q.any_of(on_lead).replace(lead, LEAD_ID)
+
+
+# The column the lead-id part of `row_check_sql` reads: the lead id of a row of the scoring query.
+LEAD_ID = "_ls_id"
+
+
+def _conditions(types: dict[str, str], kind: str) -> tuple[list[tuple[str, str, str, str]], list[str], bool]:
+    """(checks as (column, SQL condition of a bad row, message, prefilter), the id and type columns'
+    `edge_sql`, whether every id and type column is text)."""
     checks: list[tuple[str, str, str, str]] = []  # (column, SQL condition of a bad row, message, prefilter)
     if kind == "events":
         for col, what, required in (("lead_id", "lead id", True), ("id", "event id", False)):
@@ -161,16 +209,7 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
     # else it only makes the views strip
     keys = [c for c in STRIPPED_COLUMNS[kind] if c in types]
     edges = [edge_sql(q.ident(c)) for c in keys if types[c] == "VARCHAR"]
-    plain = len(edges) == len(keys)
-    found, total, edgy = _bad_rows(con, relation, checks, edges)
-    if kind == "leads":
-        repeated, more = _repeated_ids(
-            con, relation, "id" if "id" in types else "lead_id", {(e.file, e.line) for e in found}
-        )
-        found, total = sorted([*found, *repeated], key=lambda e: (e.file, e.line or 0)), total + more
-    if total:
-        raise DataFileError(found[:MAX_SHOWN], total)
-    return plain and not edgy
+    return checks, edges, len(edges) == len(keys)
 
 
 def _bad_rows(

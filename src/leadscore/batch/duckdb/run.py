@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch.duckdb import fallback
 from leadscore.batch.duckdb.duplicates import find_duplicates
+from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine.predictors import Predictor
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
+
+
+class _StripIds(Exception):
+    """The events' ids or types have something to strip: the run starts again with views that strip."""
 
 
 @dataclass
@@ -103,14 +108,28 @@ class BatchRun:
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
         self.null_ids = True  # some event may lack an id (or nobody checked)
-        self.lookups = Lookups("duckdb")
+        # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
+        self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
         self.stats = BatchStats()
+        self._sources = (leads, events)
+        try:
+            self._start(dedupe, check_numbers, defer_check=True)
+        except _StripIds:  # the check found ids or types to strip: the views strip them, all over again
+            self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
+            self.stats = BatchStats()
+            self._start(dedupe, check_numbers, defer_check=False)
+
+    def _start(self, dedupe: Dedupe, check_numbers: bool, defer_check: bool) -> None:
+        leads, events = self._sources
         t = time.perf_counter()
-        self.schema: SourceSchema = prepare(self.con, leads, events)
+        # the events' files are checked by the scoring query's own pass when it can (`_check_rows`)
+        # (an event id to strip matters only to the duplicate check)
+        ids_read = dedupe != "never"
+        self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check, ids_read=ids_read)
         if check_numbers:  # the store's export was checked when it was ingested
             from leadscore.batch.duckdb.number_checks import check_numbers as refuse_bad_numbers
 
-            refuse_bad_numbers(self.con, model, self.schema, leads, events)
+            refuse_bad_numbers(self.con, self.model, self.schema, leads, events)
         self.stats.seconds["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates(dedupe)
@@ -122,20 +141,44 @@ class BatchRun:
                 # trained models are not SQL: every lead goes to the pure scorer with its predictors
                 raise NotExpressible("predictive dimensions are computed by their trained models, not in SQL")
             self.plan = build_query(
-                model,
+                self.model,
                 self.schema,
                 self.at,
                 dedupe=self.stats.deduplicated,
                 dups_table=self.dups_table,
-                event_leads=event_leads,
-                next_change=next_change,
+                event_leads=self.event_leads,
+                next_change=self.next_change,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
             )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
+        if self.schema.row_check is not None and (self.plan is None or not self.plan.row_check):
+            self._check_files()  # this query cannot check the rows on its way
         self._run()
+
+    def _check_files(self) -> None:
+        """The events' files checked by the reader's rules (`file_checks.check_parquet`): refused with the
+        bad rows named, or found to hold ids or types to strip (`_StripIds`: the views must strip them)."""
+        files = parquet_sources(Path(self._sources[1]))
+        if not check_parquet(self.con, files, "events"):
+            raise _StripIds
+
+    def _check_rows(self) -> None:
+        """After the query, before any result is trusted: when some event row met the check's cheap
+        conditions (`file_checks.row_check_sql`), the files are checked in full."""
+        row = self.con.execute(f"SELECT bool_or(input_check) FROM {RESULT}").fetchall()
+        if row and row[0][0]:
+            self._check_files()
+
+    def _duckdb_compiles(self, pattern: str) -> bool:
+        """Whether DuckDB's RE2 (older than the pure scorer's) accepts the pattern (`(?<name>` it does not)."""
+        try:
+            self.con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except Exception:  # duckdb raises its own error types for a pattern it cannot compile
+            return False
+        return True
 
     def _check_duplicates(self, mode: Dedupe) -> bool:
         """Whether the query must drop repeated events; with ids, also lists the repeated ones
@@ -157,7 +200,18 @@ class BatchRun:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
             self._fill_lookups()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            if not self.plan.lookup_risk:  # the query cannot tell which leads need them: evaluate them now
+                self.lookups.fill_duckdb(con, deferred=True)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+            except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
+                if self.plan.row_check:
+                    self._check_files()
+                raise
+            if self.plan.row_check:
+                self._check_rows()
+            if self.plan.lookup_risk:
+                self._rescore_risky()
             if self.plan.dynamic_lifecycle and self.sql_replay:
                 self.stats.seconds["query"] = time.perf_counter() - t
                 t = time.perf_counter()
@@ -188,8 +242,36 @@ class BatchRun:
         t = time.perf_counter()
         self.lookups.fill_duckdb(self.con)
         self.stats.lookup_values = self.lookups.values_tested
-        if self.lookups.entries:
+        if any(not lk.deferred for lk in self.lookups.entries.values()):  # a deferred one waits: no pass
             self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+
+    def _rescore_risky(self) -> None:
+        """The leads with an event value a deferred look-up must evaluate (`lookups.py`), scored again
+        once those values are evaluated; usually there is none and the look-ups cost nothing."""
+        con = self.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_lk_ids AS SELECT lead_id FROM {RESULT} WHERE lookup_risk")
+        row = con.execute("SELECT count(*) FROM _ls_lk_ids").fetchall()[0]
+        if not row or not row[0]:
+            return
+        t = time.perf_counter()
+        self.lookups.fill_duckdb(con, deferred=True)
+        self.stats.lookup_values = self.lookups.values_tested
+        self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+        plan = build_query(
+            self.model,
+            self.schema,
+            self.at,
+            dedupe=self.stats.deduplicated,
+            dups_table=self.dups_table,
+            event_leads=self.event_leads,
+            only="_ls_lk_ids",
+            next_change=self.next_change,
+            lookups=self.lookups,
+            null_ids=self.null_ids,
+        )
+        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_lk_ids)")
+        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
+        con.execute("DROP TABLE _ls_lk_ids")
 
     def _fallback(self) -> None:
         """The pure scorer over the leads of `_ls_fb_ids`, chunk by chunk, into the table FALLBACK."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, strip_sql
+from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, row_check_sql, strip_sql
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
 from leadscore.sql import literals as q
 from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
@@ -67,12 +67,18 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
     return f"SELECT * FROM _ls_src_{name}"
 
 
-def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> bool:
+def register(
+    con: duckdb.DuckDBPyConnection, name: str, source: Source, defer_check: bool = False, ids_read: bool = True
+) -> tuple[bool, tuple[str, str] | None]:
     """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
 
     Returns whether its id and type columns are known to be plain text (nothing to strip: checked
-    in the Parquet files' scan); the reader's tables and in-memory tables are not scanned for it."""
+    in the Parquet files' scan; the reader's tables and in-memory tables are not scanned for it), and,
+    with `defer_check`, the condition of the events' rows the files' check must look at, when the
+    scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`): the
+    views then read the files as plain."""
     plain = False
+    deferred: tuple[str, str] | None = None
     if isinstance(source, str | Path) and is_text_input(Path(source)):
         # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
         if not Path(source).exists():
@@ -91,7 +97,10 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> bool:
             table = events_table(path) if name == "events" else leads_table(path)
             rel = _table_relation(con, name, table)
         else:
-            plain = check_parquet(con, files, name)  # the reader's rules, in SQL: a bad row refuses the input
+            if defer_check and name == "events":
+                deferred = row_check_sql(con, files, ids_read)
+            # the reader's rules, in SQL: a bad row refuses the input
+            plain = True if deferred is not None else check_parquet(con, files, name)
     else:
         rel = _table_relation(con, name, source)
     try:
@@ -99,7 +108,7 @@ def register(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> bool:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _ls_raw_{name} AS SELECT * FROM _ls_file_{name}")
     except Exception as exc:  # duckdb raises its own error types for unreadable files
         raise SourceError(f"{source}: cannot read {name}: {exc}") from None
-    return plain
+    return plain, deferred
 
 
 def _id_sql(column: str, sql_type: str, plain: bool = False) -> str:
@@ -118,10 +127,20 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]
     return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
 
 
-def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> SourceSchema:
-    """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema."""
-    plain_leads = register(con, "leads", leads)
-    plain_events = register(con, "events", events)
+# The events view's column of `row_check_sql`, when the files' check waits for the scoring query.
+ROW_CHECK = "_ls_chk"
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection, leads: Source, events: Source, defer_check: bool = False, ids_read: bool = True
+) -> SourceSchema:
+    """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema.
+
+    With `defer_check`, the events' Parquet files may be checked by the scoring query's own pass: the
+    view then has the column ROW_CHECK (`schema.row_check`), and the caller must look at it before it
+    trusts any result (`register`)."""
+    plain_leads, _ = register(con, "leads", leads)
+    plain_events, row_check = register(con, "events", events, defer_check, ids_read)
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
@@ -140,15 +159,19 @@ def prepare(con: duckdb.DuckDBPyConnection, leads: Source, events: Source) -> So
     lead = _id_sql("lead_id", ev_cols["lead_id"], plain_events)
     typ = "type" if plain_events and ev_cols["type"].upper() == "VARCHAR" else strip_sql("CAST(type AS VARCHAR)")
     replaced = f'{lead} AS lead_id, {typ} AS type, {ts_expr} AS "timestamp"'
+    # computed over the columns as stored (the select list reads the file's columns, not the replaced ones)
+    check = f", {row_check[0]} AS {ROW_CHECK}" if row_check is not None else ""
     if "id" in ev_cols:
         event_id = _id_sql("id", ev_cols["id"], plain_events)
-        view = f"SELECT * REPLACE ({replaced}, nullif({event_id}, '') AS id) FROM _ls_raw_events"
+        view = f"SELECT * REPLACE ({replaced}, nullif({event_id}, '') AS id){check} FROM _ls_raw_events"
     else:
-        view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id FROM _ls_raw_events"
+        view = f"SELECT * REPLACE ({replaced}), CAST(NULL AS VARCHAR) AS id{check} FROM _ls_raw_events"
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")
     return SourceSchema(
         events=TableSchema.from_columns(_columns(con, "events"), RESERVED_EVENT_COLUMNS),
         leads=TableSchema.from_columns(_columns(con, "leads"), RESERVED_LEAD_COLUMNS),
         has_event_id="id" in ev_cols,
         has_ord=True,
+        row_check=ROW_CHECK if row_check is not None else None,
+        lead_check=row_check[1] if row_check is not None else None,
     )

@@ -1,0 +1,123 @@
+"""The scoring query's single pass over the events: the input files' check rides on it, events after T
+and dropped copies are checked too, and lead ids seen only after T still get a result."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from leadscore.batch import run_batch
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.timeutil import parse_timestamp
+from leadscore.engine import score_many
+from leadscore.io import read_events
+from leadscore.io.errors import DataFileError
+from leadscore.model import parse_model
+from tests.batch.compare import differences
+from tests.batch.tables import events_table, leads_table
+
+AT = parse_timestamp("2026-06-01T00:00:00Z")
+H = timedelta(hours=1)
+MODEL = parse_model(
+    "format: 1\nname: t\nrules:\n  - {id: v, on: view, where: {page: {contains: pricing}}, points: 1}\n"
+    "  - {id: r, on: view, where: {page: {matches: '(?i)^/docs\\b'}}, points: 2, within: 7d}\n"
+)
+
+
+def _write(tmp: Path, parts: list[list[Event]], leads: list[Lead]) -> tuple[Path, Path]:
+    import pyarrow.parquet as pq
+
+    (tmp / "events").mkdir()
+    for i, part in enumerate(parts):
+        pq.write_table(events_table(part), tmp / "events" / f"part-{i}.parquet")
+    pq.write_table(leads_table(leads), tmp / "leads.parquet")
+    return tmp / "leads.parquet", tmp / "events"
+
+
+def _raw(tmp: Path, name: str, **columns: list[object]) -> None:
+    """A Parquet file of events with columns as given (values the reader refuses included)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(next(iter(columns.values())))
+    base: dict[str, object] = {
+        "lead_id": ["l0"] * n,
+        "type": ["view"] * n,
+        "timestamp": pa.array([AT - H] * n, pa.timestamp("us", tz="UTC")),
+        "id": [f"x{i}" for i in range(n)],
+    }
+    pq.write_table(pa.table({**base, **columns}), tmp / "events" / name)
+
+
+def test_parquet_inputs_are_checked_by_the_scoring_pass_and_scored_like_the_pure_scorer(tmp_path: Path) -> None:
+    events = [
+        Event.of("l0", "view", AT - H, id="e1", page="/pricing"),
+        Event.of("l0", "view", AT - 2 * H, id="e2", page="/Docs/start"),
+        Event.of("late", "view", AT + H, id="e3", page="/pricing"),  # a lead id seen only after T
+    ]
+    leads_path, events_path = _write(tmp_path, [events], [Lead("l0"), Lead("l1")])
+    for dedupe in ("never", "auto"):
+        run = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe=dedupe)
+        assert run.plan is not None and run.plan.row_check  # no scan of the files before the query
+        expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0"), Lead("l1"), Lead("late")], events, AT)]
+        assert not differences(expected, run.to_dicts())
+        assert {r["lead_id"]: r["score"] for r in run.to_dicts()} == {"l0": 3.0, "l1": 0.0, "late": 0.0}
+
+
+@pytest.mark.parametrize("when", [-H, H], ids=["before-T", "after-T"])
+def test_a_bad_row_is_refused_named_before_or_after_t(tmp_path: Path, when: timedelta) -> None:
+    import pyarrow as pa
+
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    times = pa.array([AT - H, AT + when], pa.timestamp("us", tz="UTC"))
+    _raw(tmp_path, "part-1.parquet", timestamp=times, page=["/ok", "a\x00b"])
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 2:page:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe="never")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("lead", "when"), [("  ", -H), ("L" * 256, H), ("a\x00", H)], ids=["blank", "long", "nul"])
+def test_a_bad_lead_id_is_refused_named(tmp_path: Path, lead: str, when: timedelta) -> None:
+    import pyarrow as pa
+
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    times = pa.array([AT - H, AT + when], pa.timestamp("us", tz="UTC"))
+    _raw(tmp_path, "part-1.parquet", lead_id=["l0", lead], timestamp=times, page=["/ok", "/ok"])
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 2:lead_id:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
+
+
+def test_a_bad_copy_of_a_repeated_event_is_refused_though_it_does_not_count(tmp_path: Path) -> None:
+    """The second copy of (l0, e1) is dropped by the duplicate check; its NUL still refuses the input,
+    as `leadscore score` refuses it."""
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    _raw(tmp_path, "part-1.parquet", id=["e1"], page=["/pri\x00cing"])
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 1:page:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="auto")
+    with pytest.raises(DataFileError):
+        read_events(events_path)  # the reader refuses it too
+
+
+def test_a_type_column_of_numbers_is_checked_before_the_query(tmp_path: Path) -> None:
+    leads_path, events_path = _write(tmp_path, [], [Lead("l0")])
+    _raw(tmp_path, "part-1.parquet", type=[7, 8], page=["/pricing", "/pricing"])
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 1:type:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
+
+
+def test_ids_with_spaces_restart_the_run_with_views_that_strip(tmp_path: Path) -> None:
+    events = [
+        Event.of("l0", "view", AT - H, id="e1", page="/pricing"),
+        Event.of(" l0", "view", AT - 2 * H, id="e1\t", page="/pricing"),
+        Event.of("l0\t", "view", AT - 3 * H, id="e2", page="/pricing"),
+    ]
+    leads_path, events_path = _write(tmp_path, [events], [Lead("l0")])
+    run = run_batch(MODEL, str(leads_path), str(events_path), AT)
+    assert run.plan is not None and not run.plan.row_check  # checked first, the second time
+    expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], read_events(events_path), AT)]
+    assert not differences(expected, run.to_dicts())
+    assert [r["score"] for r in run.to_dicts()] == [2.0]

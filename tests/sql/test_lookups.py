@@ -1,0 +1,80 @@
+"""What lets the batch engine run `matches` and `contains` in DuckDB: its RE2 and lower() agree with the
+pure scorer's (`leadscore.sql.lookups`), checked here against the installed DuckDB."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadscore.model.regex import searcher
+from leadscore.sql.lookups import LOWER_DIFFERS, duckdb_regex
+from tests.support.profiles import examples
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def test_lower_differs_from_python_only_on_the_listed_characters() -> None:
+    """Every code point lowered by DuckDB and by Python's str.lower(): only LOWER_DIFFERS differ
+    (alone, or as a capital sigma ending a word, which Python lowers to a final sigma)."""
+    import pyarrow as pa
+
+    points = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    table = pa.table({"c": pa.array(points, pa.int32()), "s": pa.array([chr(c) for c in points])})
+    con = duckdb.connect()
+    con.register("points", table)
+    differ = {chr(c) for c, low in con.execute("SELECT c, lower(s) FROM points").fetchall() if chr(c).lower() != low}
+    assert differ <= set(LOWER_DIFFERS)
+    word = "ΟΔΟΣ"  # Python lowers the last sigma to ς, DuckDB to σ: a value to evaluate in Python
+    assert con.execute("SELECT lower(?)", [word]).fetchone()[0] != word.lower()
+    assert "\u03a3" in LOWER_DIFFERS
+
+
+# Pieces of patterns: ASCII literals and escapes, classes, anchors, (?i), word boundaries, repetition.
+_ATOMS = st.sampled_from(
+    ["a", "k", "s", "i", "K", "S", "I", "x", ".", "\\d", "\\w", "\\s", "\\W", "[a-z]", "[^a-z]", "[k-s]", "\\.", " "]
+)
+_TEXT = st.text(
+    alphabet=st.sampled_from([*"akisKSIx. 1_\n\t", "\u212a", "\u017f", "\u0130", "\u0131", "é", "ß", "Σ", "٣"]),
+    max_size=8,
+)
+
+
+@st.composite
+def _patterns(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(_ATOMS, min_size=1, max_size=4))
+    quant = draw(st.lists(st.sampled_from(["", "", "*", "+", "?", "{1,2}"]), min_size=len(parts), max_size=len(parts)))
+    body = "".join(p + q for p, q in zip(parts, quant, strict=True))
+    if draw(st.booleans()):
+        body = f"\\b{body}"
+    if draw(st.booleans()):
+        body = f"(?:{body})$"
+    if draw(st.booleans()):
+        body = f"^{body}"
+    return ("(?i)" if draw(st.booleans()) else "") + body
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(pattern=_patterns(), texts=st.lists(_TEXT, min_size=1, max_size=6))
+def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: list[str]) -> None:
+    assert duckdb_regex(pattern)
+    con = duckdb.connect()
+    found = searcher(pattern)
+    for text in texts:
+        got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
+        assert got == found(text), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "direct"),
+    [
+        (r"(?i)\b(chief|c[eomt]o|vp)\b", True),
+        (r"^\w+ \d+$", True),
+        (r"^\pL+$", False),
+        (r"\p{Greek}", False),
+        ("münchen", False),
+        (r"a\Cb", False),
+    ],
+)
+def test_which_patterns_run_in_duckdb(pattern: str, direct: bool) -> None:
+    assert duckdb_regex(pattern) is direct
