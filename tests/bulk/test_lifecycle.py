@@ -328,3 +328,47 @@ def test_a_replay_that_disagrees_with_the_query_hands_the_lead_to_the_pure_score
     done = _both(twins, clock, RECYCLE.replace("  - {id: cooled", "  # - {id: cooled"))
     assert wrong and done.history_leads > 0
     assert_same_stores(*twins)
+
+
+QUIET = """format: 1
+name: quiet
+rules:
+  - {id: no-opens, points: 71, when: {none: [open], within: 1w}}
+  - {id: clicks, points: 5, on: [click]}
+lifecycle:
+  stages: [lead, mql, sql]
+  transitions:
+    - {to: mql, when: {score: total, gte: 10}}
+    - {to: sql, on: [demo]}
+triggers:
+  - {id: mql, on: stage_changed, to: mql, destination: crm}
+"""
+
+
+def test_a_lead_with_no_event_by_t_moves_and_fires_at_t_in_bulk(tmp_path: Path) -> None:
+    """Found by the property test above: a lead with no event (or none by T) has no event time to
+    replay at, but its automatic transitions hold at T (a `none:` rule lifts it to MQL), and its
+    MQL trigger fires there, in bulk as through the pure scorer."""
+    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
+    clock = FixedClock(AT)
+    pair = []
+    for name in ("bulk", "pure"):
+        s = open_store(f"sqlite:///{tmp_path / name}.db")
+        s.upgrade()
+        service = LeadService(s, model_path=tmp_path / "base.yaml", clock=clock)
+        service.ingest_leads([Lead("quiet"), Lead("later"), Lead("busy")])
+        service.ingest_events(
+            [
+                Event("later", "demo", AT + timedelta(days=30)),
+                Event("busy", "open", AT - timedelta(days=2)),
+                Event("busy", "click", AT - timedelta(days=1)),
+            ]
+        )
+        pair.append(s)
+    try:
+        done = _both((pair[0], pair[1]), clock, QUIET)
+        assert {f.lead_id for f in done.firings} == {"quiet", "later"}  # busy opened 2 days ago: 5 points
+        assert_same_stores(pair[0], pair[1])
+    finally:
+        for s in pair:
+            s.dispose()

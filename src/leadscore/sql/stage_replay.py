@@ -55,9 +55,13 @@ def conditions_query(
     ctes.append(f"_ls_xf AS (SELECT *{c.flag_columns()} FROM _ls_x)")
     ctes.append(f"_ls_xd AS (SELECT *{c.factor_columns()} FROM _ls_xf)")
     ctes.append(f"_ls_agg AS (SELECT {aggs} FROM _ls_xd GROUP BY lead_id, {T})")
+    # from the times, not the aggregates: a lead with no event by T (or none at all) still has its row
+    # at T, with NULL aggregates as the main query gives an eventless lead, so its automatic
+    # transitions are decided there too (a `none:` rule can lift its score over a threshold)
     ctes.append(
-        "_ls_base AS (SELECT a._ls_lead AS _ls_id, l.*, a.* FROM _ls_agg AS a "
-        "LEFT JOIN leads AS l ON l.id = a._ls_lead)"
+        f"_ls_base AS (SELECT t.lead_id AS _ls_id, l.*, a.* EXCLUDE ({T}), t.{T} FROM _ls_times AS t "
+        f"LEFT JOIN _ls_agg AS a ON a._ls_lead = t.lead_id AND a.{T} = t.{T} "
+        "LEFT JOIN leads AS l ON l.id = t.lead_id)"
     )
     ctes += score_ctes(model, rules, "duckdb", "_ls_base")
     cols = ", ".join(["_ls_id AS lead_id", T, *conds])
