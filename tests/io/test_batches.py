@@ -75,16 +75,22 @@ def _events_file(tmp_path: Path, fmt: str, n: int) -> Path:
 
 
 def _peak_while_streaming(path: Path, batch_size: int) -> tuple[int, int]:
+    """Rows read and the smallest traced peak of three reads: tracemalloc counts every thread of the
+    process, and a thread an earlier test left behind in this worker can add to one read's peak."""
     next(iter_event_batches(path, batch_size=1))  # lazy imports happen before tracing
-    count = 0
-    tracemalloc.start()
-    try:
-        for batch in iter_event_batches(path, batch_size=batch_size):
-            count += len(batch.items)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return count, peak
+    runs = []
+    for _ in range(3):
+        count = 0
+        tracemalloc.start()
+        try:
+            for batch in iter_event_batches(path, batch_size=batch_size):
+                count += len(batch.items)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        runs.append((count, peak))
+    assert len({c for c, _ in runs}) == 1
+    return runs[0][0], min(p for _, p in runs)
 
 
 @pytest.mark.slow
