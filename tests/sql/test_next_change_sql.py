@@ -91,3 +91,27 @@ rules:
     assert got["b"][0] == AT_US + day // 2
     assert got["c"][0] == AT_US + day - day // 4
     assert got["d"][0] is None
+
+
+def test_a_decaying_rule_with_a_window_ends_when_the_event_leaves_it() -> None:
+    """Hand-computed: a half-life decay inside `within: 7d` comes back daily while the event is in the
+    window, at its exit when that is sooner, and never once it has left (it counts for nothing then)."""
+    model = parse_model(
+        """
+format: 1
+name: horizon
+rules:
+  - {id: buy, on: buy, within: 7d, decay: {half_life: 30d}, points: 10}
+"""
+    )
+    day = 86_400_000_000
+    from leadscore.domain.timeutil import from_micros
+
+    events = [
+        Event("in", "buy", from_micros(AT_US - 2 * day), {}, "1"),  # in the window: back in a day
+        Event("leaving", "buy", from_micros(AT_US - 6 * day - day // 2), {}, "2"),  # leaves in 12 h
+        Event("out", "buy", from_micros(AT_US - 10 * day), {}, "3"),  # out of the window: never
+    ]
+    want = {"in": AT_US + day, "leaving": AT_US + day // 2, "out": None}
+    assert {k: v[0] for k, v in _sql_next_changes(model, [], events).items()} == want
+    assert _expected(model, [], events) == want

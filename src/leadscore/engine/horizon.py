@@ -51,7 +51,11 @@ def collect(model: ScoringModel) -> tuple[list[Window], list[Decaying]]:
             if rule.within is not None:
                 windows.append(Window(rule.on, where, rule.within.micros))
             if rule.decay is not None:
+                # a decaying event stops counting when its linear decay reaches zero or when it
+                # leaves the rule's window, whichever comes first; a half-life alone never ends
                 ends = rule.decay.linear.micros if isinstance(rule.decay, Linear) else None
+                if rule.within is not None:
+                    ends = rule.within.micros if ends is None else min(ends, rule.within.micros)
                 decaying.append(Decaying(rule.on, where, ends))
     for cond in conditions(model):
         if isinstance(cond, EventCondition):

@@ -3,8 +3,9 @@
 The same instants as `leadscore.engine.horizon` (which the store keeps in `next_change_at` so that
 `refresh` revisits a lead exactly when needed): an event leaves a window of length D at ts + D, a
 `last:` bound flips at the latest event's ts + D, and a decaying lead comes back every `decay_step`
-(or when its linear decay ends, if sooner). Each instant is an aggregate of the one GROUP BY, so the
-column costs no extra pass. Events after T are not seen by the query; the store adds the next one.
+(or, if sooner, when its linear decay ends or its event leaves the rule's window). Each instant is
+an aggregate of the one GROUP BY, so the column costs no extra pass. Events after T are not seen
+by the query; the store adds the next one.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: in
                 instants.append(_leaves(c, (rule.on, rule.where), int(rule.within)))
             if rule.decay is not None:
                 step = at + decay_step_us
-                if isinstance(rule.decay, Linear):
-                    ends = int(rule.decay.linear)
+                # as `horizon.collect`: decay ends at zero (linear) or when the event leaves the window
+                ends_s = [int(rule.decay.linear)] if isinstance(rule.decay, Linear) else []
+                ends_s += [int(rule.within)] if rule.within is not None else []
+                if ends_s:
+                    ends = min(ends_s)
                     flag = c.flag(c.event_filter(rule.on, rule.where, ends))
                     earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {flag})")
                     ends_at = f"{earliest} + {ends * 1_000_000}"
