@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.support.source_trees import module_trees
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "leadscore"
 EDGES = {"cli", "api", "dashboard"}
 WEB = ("fastapi", "starlette", "uvicorn", "leadscore.api", "leadscore.dashboard", "leadscore.cli")
@@ -12,7 +14,7 @@ WEB = ("fastapi", "starlette", "uvicorn", "leadscore.api", "leadscore.dashboard"
 
 def _imports(path: Path) -> set[str]:
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(module_trees(SRC)[path]):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from leadscore.model.conditions import CONDITION_KINDS
 from tests.conftest import ROOT
+from tests.support.source_trees import module_trees
 
 SRC = ROOT / "src" / "leadscore"
 KIND_NAMES = {cls.__name__ for cls in CONDITION_KINDS}
@@ -57,9 +58,8 @@ def _scan() -> tuple[list[str], dict[str, list[str]]]:
     """(isinstance tests of a kind, {module: problems of its matches}) for every module of the library."""
     ladders: list[str] = []
     handlers: dict[str, list[str]] = {}
-    for path in sorted(SRC.rglob("*.py")):
+    for path, tree in module_trees(SRC).items():
         rel = str(path.relative_to(ROOT))
-        tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if _is_kind_test(node):
                 ladders.append(f"{rel}:{node.lineno}")
@@ -103,7 +103,8 @@ def test_the_scan_finds_a_ladder_and_a_match_without_assert_never(tmp_path: Path
         "        case NoneCondition():\n"
         "            return 2\n"
     )
-    tree = ast.parse(bad)
+    (tmp_path / "bad.py").write_text(bad, encoding="utf-8")
+    tree = module_trees(tmp_path)[tmp_path / "bad.py"]
     calls = [n for n in ast.walk(tree) if _is_kind_test(n)]
     matches = [n for n in ast.walk(tree) if isinstance(n, ast.Match)]
     assert calls and matches and not _ends_in_assert_never(matches[0])
