@@ -367,13 +367,21 @@ class SpanView:
         # per rule: its events (event rules), and its bounds when they are the same over every span
         # (a condition rule on attributes; an event rule with no matching event): computed once per
         # lead instead of at every span the replay probes
-        self._matched: list[Matched | None] = []
-        self._fixed: list[Interval | None] = []
+        # The fixed rules' bounds are summed once per dimension; `score` then walks only the others.
+        n = len(spans.dimensions)
+        self._base_lo, self._base_hi, self._base_size = [0.0] * n, [0.0] * n, 0.0
+        self._varying: list[tuple[_Rule, Matched | None]] = []
+        self.kept: list[tuple[_Rule, Matched | None, Interval]] = []  # the fixed rules and their bounds
         for r in spans.rules:
             m = None if r.types is None else timeline.matching(r.types, r.where)
-            self._matched.append(m)
-            fixed = (r.when is not None and r.when.constant) or (m is not None and not m.ts)
-            self._fixed.append(self._rule(r, m, 0, 0) if fixed else None)
+            if (r.when is not None and r.when.constant) or (m is not None and not m.ts):
+                lo, hi = self._rule(r, m, 0, 0)
+                self.kept.append((r, m, (lo, hi)))
+                self._base_lo[r.dimension] += lo
+                self._base_hi[r.dimension] += hi
+                self._base_size += abs(lo) + abs(hi)
+            else:
+                self._varying.append((r, m))
 
     def _decayed(self, r: _Rule, m: Matched, ta: int, tb: int) -> Interval:
         """Bounds of a decayed sum (points not applied) over [ta, tb]: at least the events present
@@ -397,7 +405,14 @@ class SpanView:
             assert r.when is not None
             holds = r.when.tri(self, ta, tb)
             return (p, p) if holds else (0.0, 0.0) if holds is False else (min(0.0, p), max(0.0, p))
-        lo, hi = count_range(m, r.within, ta, tb)
+        # count_range, inlined: this is the replay's innermost loop
+        ts, within = m.ts, r.within
+        if within is None:
+            lo, hi = bisect_right(ts, ta), bisect_right(ts, tb)
+        else:
+            hi = bisect_right(ts, tb) - bisect_right(ts, ta - within)
+            lo = bisect_right(ts, ta) - bisect_right(ts, tb - within)
+            lo = lo if lo > 0 else 0
         if r.once:
             lo, hi = min(lo, 1), min(hi, 1)
         if r.decays and not r.once:
@@ -417,10 +432,10 @@ class SpanView:
         found = self._scores.get(key)
         if found is None:
             spans = self.spans
-            n = len(spans.dimensions)
-            lows, highs, size = [0.0] * n, [0.0] * n, 0.0
-            for r, m, fixed in zip(spans.rules, self._matched, self._fixed, strict=True):
-                lo, hi = fixed if fixed is not None else self._rule(r, m, ta, tb)
+            lows, highs, size = self._base_lo[:], self._base_hi[:], self._base_size
+            rule = self._rule
+            for r, m in self._varying:
+                lo, hi = rule(r, m, ta, tb)
                 lows[r.dimension] += lo
                 highs[r.dimension] += hi
                 size += abs(lo) + abs(hi)
