@@ -52,29 +52,13 @@ def _walk_forward(
 ) -> tuple[float | None, float, float, float]:
     """AUC, ECE and mean predicted probability on the test period when each part of it is scored with
     the calibration refitted on the part before (the first with the trained calibration), by `method`
-    (None: the one the training backtest recommended); and the mean AUC within the parts, which no
-    recalibration changes (it is monotone inside a part; the pooled AUC also compares leads of
-    different parts, scored with different curves)."""
-    import numpy as np
-
-    from leadscore.predictive.metrics import auc_or_none, compute_metrics
-    from leadscore.predictive.recalibration import recalibrate
-    from leadscore.predictive.scoring import probabilities
-    from leadscore.predictive.table import parse_label
+    (None: the one the training backtest recommended); and the mean AUC within the parts."""
+    from leadscore.predictive.recalibration import walk_forward
 
     test_rows = next(p["rows"] for p in result.parts if p["part"].startswith("test"))
-    test = frame.iloc[len(frame) - test_rows :]
-    pieces = np.array_split(np.arange(len(test)), chunks)
-    model, probs = result.artifact, []
-    for k, idx in enumerate(pieces):
-        if k > 0:
-            model, _ = recalibrate(result.artifact, test.iloc[pieces[k - 1]], method)  # type: ignore[arg-type]
-        probs.append(probabilities(model, test.iloc[idx]))
-    y = parse_label(test[result.artifact.label], result.artifact.label).to_numpy()
-    p = np.concatenate(probs)
-    m = compute_metrics(y, p)
-    within = [auc_or_none(y[idx], p[idx]) for idx in pieces]
-    return m.roc_auc, m.ece, float(p.mean()), float(np.mean([a for a in within if a is not None]))
+    run = walk_forward(result.artifact, frame.iloc[len(frame) - test_rows :], chunks, method)  # type: ignore[arg-type]
+    m = run["metrics"]
+    return m.roc_auc, m.ece, float(run["probabilities"].mean()), run["auc_within_parts"]
 
 
 def _guards(frame: Any, result: Any, file: str) -> list[str]:

@@ -14,7 +14,8 @@ from leadscore.predictive import artifact as artifacts
 from leadscore.predictive.calibration import Calibrator
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
-from leadscore.predictive.recalibration import backtest, recalibrate
+from leadscore.predictive.metrics import compute_metrics
+from leadscore.predictive.recalibration import backtest, recalibrate, walk_forward
 from leadscore.predictive.scoring import probabilities
 from leadscore.predictive.training import train
 from tests.predictive.conftest import make_leads
@@ -119,6 +120,7 @@ def test_a_time_split_records_the_recommended_method_and_recalibrate_follows_it(
     advice = result.artifact.metadata["calibration"]["recalibration"]
     assert advice["method"] in ("sigmoid", "shift") and set(advice["log_loss"]) == {"sigmoid", "shift"}
     assert any(n.startswith(f"recalibration: {advice['method']} recommended") for n in result.notes)
+    assert result.report()["recalibration"] == advice
     recent = frame.iloc[3000:]
     rate = float((recent["converted"] == "yes").mean())
     before = probabilities(result.artifact, recent)
@@ -143,3 +145,27 @@ def test_a_time_split_records_the_recommended_method_and_recalibrate_follows_it(
     assert abs(probabilities(loaded, recent).mean() - rate) < 0.01
     bad = CliRunner().invoke(app, ["recalibrate", str(src), str(data), "--out", str(out), "--method", "steep"])
     assert bad.exit_code == 2 and "unknown recalibration method" in bad.output and "Traceback" not in bad.output
+
+
+def test_walk_forward_follows_a_climbing_rate_and_keeps_the_ranking_inside_each_part() -> None:
+    frame = _ordered_leads(4000, seed=6)
+    fast = {"naive_bayes": NaiveBayesScorer(), "logistic": LogisticScorer()}
+    model = train(frame.iloc[:2400], "converted", split="time", candidates=fast, seed=0).artifact
+    later = frame.iloc[2400:].reset_index(drop=True)
+    y = (later["converted"] == "yes").to_numpy().astype(int)
+    static = probabilities(model, later)
+    run = walk_forward(model, later, 8, "sigmoid")
+    p = run["probabilities"]
+    assert run["method"] == "sigmoid" and len(p) == len(later)
+    # the first part is scored as trained; every later one is nearer its own rate than the static scores
+    first = np.array_split(np.arange(len(later)), 8)[0]
+    assert np.allclose(p[first], static[first])
+    assert run["metrics"].ece < compute_metrics(y, static).ece
+    assert abs(p.mean() - y.mean()) < abs(static.mean() - y.mean())
+    for idx in np.array_split(np.arange(len(later)), 8):  # monotone inside a part: the same order
+        assert np.array_equal(np.argsort(static[idx], kind="stable"), np.argsort(p[idx], kind="stable"))
+    within = [compute_metrics(y[idx], static[idx]).roc_auc for idx in np.array_split(np.arange(len(later)), 8)]
+    assert run["auc_within_parts"] == pytest.approx(float(np.mean(within)))
+    assert walk_forward(model, later, 8)["method"] == model.metadata["calibration"]["recalibration"]["method"]
+    with pytest.raises(DataError, match="label column 'converted' is missing"):
+        walk_forward(model, later.drop(columns=["converted"]), 8)

@@ -71,6 +71,8 @@ class TrainingResult:
             "chosen_model": self.chosen,
             "split": self.split.description,
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
+            # how to follow a moving rate with `leadscore recalibrate` (time splits: the backtest's choice)
+            "recalibration": self.artifact.metadata.get("calibration", {}).get("recalibration") or None,
             "candidates": {
                 c.name: {"validation_auc": c.validation_auc, "heldout_auc": c.heldout_auc} for c in self.candidates
             },
