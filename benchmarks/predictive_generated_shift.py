@@ -83,7 +83,14 @@ def main() -> int:
             f"{'none' if weighting is None else f'half-life {weighting:.0%} of the span'} | {recal} | {seconds:.0f} |"
         )
         notes.append(f"- {name}: {result.treatment.get('why', '')}")
-        notes.append(f"- {name}: recalibration backtest: {result.report()['recalibration']}")
+        advice = result.report()["recalibration"] or {}
+        notes.append(f"- {name}: recalibration backtest: {advice.get('method')} recommended ({advice.get('why')})")
+        other = "shift" if walk["method"] == "sigmoid" else "sigmoid"
+        alt = walk_forward(result.artifact, frame.iloc[len(frame) - test_rows :], 8, other)  # type: ignore[arg-type]
+        notes.append(
+            f"- {name}: every 1/8 with the method not recommended ({other}): ROC AUC {alt['metrics'].roc_auc:.3f}, "
+            f"ECE {alt['metrics'].ece:.3f}, predicted {alt['probabilities'].mean():.3f}"
+        )
         notes.append(f"- {name}: {result.shift.describe() if result.shift else 'no scoring population'}")
         sys.stdout.write(lines[-1] + "\n")
     text = (
