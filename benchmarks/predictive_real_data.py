@@ -4,8 +4,8 @@ Each setting is trained exactly as a user would (`train` with the same split), a
 held-out rows: the last 20% by file order for time splits, 5-fold stratified cross-validation otherwise.
 Every figure carries its 95% bootstrap interval; stratified settings also show the spread over folds.
 Time splits add the predicted against the actual base rate of the test period, and the figures after
-walk-forward recalibration (each quarter of the test period recalibrated on the outcomes of the one
-before, as `leadscore recalibrate` does in production). Writes benchmarks/results/predictive.md.
+walk-forward recalibration (each part of the test period recalibrated on the outcomes of the one
+before, as `leadscore recalibrate` does in production, by either method). Writes benchmarks/results/predictive.md.
 
     .venv/bin/python benchmarks/predictive_real_data.py
 """
@@ -162,10 +162,12 @@ def main() -> int:
         "",
         *choices,
         "",
-        "Time splits with walk-forward recalibration: the test period cut in 4 (or 8) consecutive parts by file",
-        "order; the first is scored as trained, each later one with the calibration refitted (`leadscore",
+        "Time splits with walk-forward recalibration: the test period cut in 4, 8 or 16 consecutive parts by",
+        "file order; the first is scored as trained, each later one with the calibration refitted (`leadscore",
         "recalibrate`) on the outcomes of the part before - what a team that recalibrates on its latest",
-        "outcomes gets. Both frequencies are shown; neither was chosen by its result.",
+        "outcomes gets. Every frequency is shown, with the method the training backtest recommended and the",
+        "other one; neither was chosen by its result. ROC AUC within parts: the mean inside the parts, the",
+        "trained model's ranking (a recalibration is monotone inside a part).",
         "",
         *recal,
         "",
