@@ -96,6 +96,9 @@ def test_the_backtest_recommends_a_new_sigmoid_when_the_scores_grow_more_telling
     result = backtest(*_drifting(1200, 0, 0.3, 2.5, -1.5, -1.5))
     assert result["log_loss"]["sigmoid"] < result["log_loss"]["shift"]
     assert "refitted sigmoid" in result["why"]
+    # an isotonic trained curve is shifted as steps moved on the log-odds scale: the same verdict here
+    stepped = backtest(*_drifting(1200, 0, 0.3, 2.5, -1.5, -1.5), curve="isotonic")
+    assert stepped["method"] == "sigmoid" and stepped["log_loss"]["shift"] != result["log_loss"]["shift"]
 
 
 def test_the_backtest_needs_outcomes_in_every_part() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from leadscore.predictive.artifact import Artifact
 from leadscore.predictive.calibration import Calibrator
+from leadscore.predictive.calibration import Method as CurveMethod
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.guards import check_inputs, training_overlap
 from leadscore.predictive.table import parse_label
@@ -46,14 +47,17 @@ def _refit(method: Method, current: Calibrator, scores: np.ndarray, y: np.ndarra
     return Calibrator("sigmoid").fit(scores, y) if method == "sigmoid" else current.shifted(scores, y)
 
 
-def backtest(scores: np.ndarray, y: np.ndarray, chunks: int = BACKTEST_CHUNKS) -> dict[str, Any]:
+def backtest(
+    scores: np.ndarray, y: np.ndarray, chunks: int = BACKTEST_CHUNKS, curve: CurveMethod = "sigmoid"
+) -> dict[str, Any]:
     """Which recalibration follows a moving rate better, tried on the labelled past: `scores` and `y` are
     the latest labelled period in time order (the validation window, scored by the model fitted before
-    it). It is cut into `chunks` consecutive parts; a curve fitted on the first stands for the trained
-    calibration, and each later part is scored after recalibrating on the part before it, by each method,
-    as `leadscore recalibrate` would be used every period. The method with the lower log loss over those
-    parts is recommended, the shift (one parameter, the curve's validated shape kept) unless the sigmoid
-    is better by more than one standard error of the paired per-lead difference.
+    it). It is cut into `chunks` consecutive parts; a curve of the trained calibration's kind (`curve`)
+    fitted on the first stands for the trained calibration, and each later part is scored after
+    recalibrating on the part before it, by each method, as `leadscore recalibrate` would be used every
+    period. The method with the lower log loss over those parts is recommended, the shift (one
+    parameter, the curve's validated shape kept) unless the sigmoid is better by more than one standard
+    error of the paired per-lead difference.
 
     A refitted sigmoid also learns a new slope from a few hundred outcomes: worth it when the model's
     scores grow more or less telling over time, noise when only the rate moves."""
@@ -62,7 +66,7 @@ def backtest(scores: np.ndarray, y: np.ndarray, chunks: int = BACKTEST_CHUNKS) -
     pieces = np.array_split(np.arange(len(y)), chunks)
     if chunks < 3 or not all(_enough(y[p]) for p in pieces):
         return {"method": "sigmoid", "why": "too few outcomes in the latest labelled period to compare methods"}
-    base = Calibrator("sigmoid").fit(scores[pieces[0]], y[pieces[0]])
+    base = Calibrator(curve).fit(scores[pieces[0]], y[pieces[0]])
     row_losses: dict[str, np.ndarray] = {}
     for method in METHODS:
         parts = []
@@ -143,9 +147,7 @@ def recalibrate(
     return out, summary
 
 
-def walk_forward(
-    artifact: Artifact, frame: pd.DataFrame, parts: int, method: Method | None = None
-) -> dict[str, Any]:
+def walk_forward(artifact: Artifact, frame: pd.DataFrame, parts: int, method: Method | None = None) -> dict[str, Any]:
     """What recalibrating every period would have given on labelled leads the model never trained on, in
     time order (`frame`): cut in `parts` consecutive parts, the first scored as trained, each later one
     after `recalibrate` on the outcomes of the part before. Returns the probabilities and the metrics on

@@ -172,7 +172,7 @@ def run(
     shifted = shift is not None and shift.detected
     calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed, shifted)
     # how to follow the rate later (`leadscore recalibrate`), tried on the validation window in time order
-    recalibration = backtest(val_scores[chosen], y_val) if kind == "time" else {}
+    recalibration = backtest(val_scores[chosen], y_val, curve=calibrator.method) if kind == "time" else {}
     say(f"refitting on all {len(y):,} training rows")
     refitted: dict[str, Any] = {}
     needed = list(base) if compare_all or chosen == BLEND else [chosen]
