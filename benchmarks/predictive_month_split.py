@@ -27,6 +27,7 @@ def main() -> int:
     import numpy as np
 
     from leadscore.predictive import read_table, train
+    from leadscore.predictive.recalibration import walk_forward
 
     path = DATA / "online_shoppers_intention.csv"
     if not path.exists():
@@ -36,8 +37,8 @@ def main() -> int:
     frame["month_number"] = frame["Month"].map({m: k for k, m in enumerate(MONTHS, start=1)}).astype(float)
     lines = [
         "| setting | chosen | ROC AUC [95% CI] | candidates (held-out AUC) | ECE | base rate: predicted / actual "
-        "| recency weighting | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| recency weighting | recalibrated every 1/8 of the test period: method, ROC AUC, ECE, predicted | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
     for name, exclude in (("all columns", ["Month"]), ("no PageValues", ["Month", "PageValues"])):
@@ -47,14 +48,21 @@ def main() -> int:
         m, ci = result.metrics, result.intervals.get("roc_auc", (float("nan"), float("nan")))
         held = ", ".join(f"{c.name} {c.heldout_auc:.3f}" for c in result.candidates if c.heldout_auc is not None)
         weighting = result.recency.get("half_life")
+        # the test months in time order, each eighth recalibrated on the one before (the backtest's method)
+        test = frame[frame["month_number"] >= float(result.parts[-1]["from"])].sort_values(
+            "month_number", kind="stable"
+        )
+        walk = walk_forward(result.artifact, test.drop(columns=exclude), 8)
+        wm = walk["metrics"]
+        recal = f"{walk['method']}, {wm.roc_auc:.3f}, {wm.ece:.3f}, {walk['probabilities'].mean():.3f}"
         lines.append(
             f"| online_shoppers by month, {name} | {result.chosen} | {m.roc_auc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | "
             f"{held} | {m.ece:.3f} | {float(np.mean(result.heldout_p)):.3f} / {m.base_rate:.3f} | "
-            f"{'none' if weighting is None else f'half-life {weighting:.0%} of the span'} | {seconds:.0f} |"
+            f"{'none' if weighting is None else f'half-life {weighting:.0%} of the span'} | {recal} | {seconds:.0f} |"
         )
         parts = "; ".join(f"{p['part']}: {p['rows']:,} rows, {p['positives']:,} positives" for p in result.parts)
         notes.append(f"- {name}: {parts}")
-        notes += [f"- {name}: {n}" for n in result.notes if "chose " in n or "base rate" in n]
+        notes += [f"- {name}: {n}" for n in result.notes if "chose " in n or "base rate" in n or "recalibration" in n]
         notes += [f"- {name}: warning: {w}" for w in result.warnings if "leakage" not in w]
         sys.stdout.write(lines[-1] + "\n")
         sys.stdout.flush()

@@ -395,6 +395,14 @@ def recalibrate(
     artifact: Annotated[Path, typer.Argument(help="Artifact written by `leadscore train`.")],
     data: Annotated[Path, typer.Argument(help="The most recent labelled leads (not used in training).")],
     out: Annotated[Path, typer.Option("--out", help="The recalibrated artifact to write (a new file).")],
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            help="sigmoid (refit the curve) or shift (move the trained curve to the recent base rate); "
+            "default: the one training recommended.",
+        ),
+    ] = None,
 ) -> None:
     """Refit only the score-to-probability curve on recent outcomes, keeping the model's ranking: for when
     the conversion rate has moved since training."""
@@ -407,10 +415,11 @@ def recalibrate(
         if out.resolve() == artifact.resolve():
             raise DataError(f"{out}: is the input artifact; write the recalibrated model to a new file")
         model = artifacts.load(artifact)
-        new, summary = recalibrate_model(model, read_table(data))
+        new, summary = recalibrate_model(model, read_table(data), method)  # type: ignore[arg-type]
         artifacts.save(new, out)
     console.print(
-        f"recalibrated on {summary['rows']:,} rows (base rate {summary['base_rate']:.1%}): mean predicted "
+        f"recalibrated ({summary['method']}) on {summary['rows']:,} rows (base rate {summary['base_rate']:.1%}): "
+        "mean predicted "
         f"{summary['mean_predicted_before']:.1%} -> {summary['mean_predicted_after']:.1%}, log loss "
         f"{summary['log_loss_before']:.3f} -> {summary['log_loss_after']:.3f} (on these rows)",
         highlight=False,

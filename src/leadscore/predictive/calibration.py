@@ -36,14 +36,30 @@ class Calibrator(BaseEstimator):
         return self
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
+        from scipy.special import expit, logit
+
         scores = np.asarray(scores, dtype="float64").reshape(-1)
+        # a base-rate shift fitted later on recent outcomes (see `shifted`); absent from older artifacts
+        offset = float(getattr(self, "offset_", 0.0))
         if self.method == "isotonic":
-            return np.asarray(self.model_.predict(scores))
+            p = np.asarray(self.model_.predict(scores))
+            return p if offset == 0.0 else np.asarray(expit(logit(np.clip(p, 1e-6, 1 - 1e-6)) + offset))
         # what LogisticRegression.predict_proba computes for one feature, without its input checks
         # (most of its cost when the runtime predicts a handful of rows at a time)
-        from scipy.special import expit
+        return np.asarray(expit(scores * float(self.model_.coef_[0, 0]) + float(self.model_.intercept_[0]) + offset))
 
-        return np.asarray(expit(scores * float(self.model_.coef_[0, 0]) + float(self.model_.intercept_[0])))
+    def shifted(self, scores: np.ndarray, y: np.ndarray) -> Calibrator:
+        """A copy of this curve moved up or down on the log-odds scale so that its mean probability on
+        `scores` matches the outcomes `y`: the base rate follows recent leads, the curve's shape (and so
+        the ranking, and how much a score difference counts) stays as validated."""
+        import copy
+
+        from scipy.special import logit
+
+        current = np.clip(self.predict(scores), 1e-6, 1 - 1e-6)
+        out = copy.deepcopy(self)
+        out.offset_ = float(getattr(self, "offset_", 0.0)) + _offset(logit(current), np.asarray(y))
+        return out
 
 
 def _offset(scores: np.ndarray, y: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from leadscore.predictive.calibration import Calibrator, choose_calibrator
 from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
 from leadscore.predictive.gbm import LightGBMScorer
 from leadscore.predictive.metrics import auc_or_none
+from leadscore.predictive.recalibration import backtest
 from leadscore.predictive.scorecard import ScorecardScorer
 from leadscore.predictive.shift import ShiftReport, beyond_range, detect, extrapolates
 from leadscore.predictive.splits import VALIDATION_FRACTION, inner_split, time_holdout
@@ -89,6 +90,7 @@ class Outcome:
     shift: ShiftReport | None = None  # only when a scoring population was given
     choice: str = ""  # why the chosen candidate, in words (e.g. simpler and within the noise of the best)
     recency: dict[str, Any] = field(default_factory=dict)  # half-life tried and kept (time splits), and why
+    recalibration: dict[str, Any] = field(default_factory=dict)  # the method recommended (time splits), and why
 
 
 def run(
@@ -169,6 +171,8 @@ def run(
     say(f"calibrating {chosen}")
     shifted = shift is not None and shift.detected
     calibrator, losses = choose_calibrator(val_scores[chosen], y_val, seed, shifted)
+    # how to follow the rate later (`leadscore recalibrate`), tried on the validation window in time order
+    recalibration = backtest(val_scores[chosen], y_val, curve=calibrator.method) if kind == "time" else {}
     say(f"refitting on all {len(y):,} training rows")
     refitted: dict[str, Any] = {}
     needed = list(base) if compare_all or chosen == BLEND else [chosen]
@@ -178,7 +182,9 @@ def run(
     if BLEND in fitted and (compare_all or chosen == BLEND):
         refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
     params = {name: _plain_params(model) for name, model in refitted.items()}
-    return Outcome(chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice, recency)
+    return Outcome(
+        chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice, recency, recalibration
+    )
 
 
 HALF_LIVES = (0.5, 0.2)  # as shares of the training span: recent rows count double every half-life

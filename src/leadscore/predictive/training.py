@@ -71,6 +71,8 @@ class TrainingResult:
             "chosen_model": self.chosen,
             "split": self.split.description,
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
+            # how to follow a moving rate with `leadscore recalibrate` (time splits: the backtest's choice)
+            "recalibration": self.artifact.metadata.get("calibration", {}).get("recalibration") or None,
             "candidates": {
                 c.name: {"validation_auc": c.validation_auc, "heldout_auc": c.heldout_auc} for c in self.candidates
             },
@@ -246,6 +248,8 @@ def train(
     if outcome.shift is not None:
         shifts.append(outcome.shift)
     recency = outcome.recency if plan.kind == "time" else {}
+    if outcome.recalibration.get("log_loss"):
+        notes.append(f"recalibration: {outcome.recalibration['method']} recommended ({outcome.recalibration['why']})")
     shift = _worst(shifts)
     if shift is not None:
         (warnings if shift.detected else notes).append(shift.describe())
@@ -330,7 +334,11 @@ def train(
         "parameters": outcome.params.get(outcome.chosen, {}),
         "candidates": [c.__dict__ for c in rows],
         "population_shift": shift.summary() if shift else None,
-        "calibration": {"method": outcome.calibrator.method, "validation_log_loss": outcome.calibration_losses},
+        "calibration": {
+            "method": outcome.calibrator.method,
+            "validation_log_loss": outcome.calibration_losses,
+            "recalibration": outcome.recalibration,
+        },
         "metrics": metrics.summary(),
         "confidence_intervals": {k: list(v) for k, v in intervals.items()},
         "folds": folds.summary() if folds else None,
