@@ -66,16 +66,14 @@ class ArrowHistory:
     """The statements run in DuckDB over the moves read into Arrow.
 
     They are compiled with PostgreSQL's dialect (whose SQL DuckDB speaks) with their values inlined;
-    DuckDB is told to divide integers as both stores do (`integer_division`). The statements only
-    group, partition and count by `lead_id`, never show it: it is replaced by a number per lead
-    (partitioning a million leads by number is cheaper than by text)."""
+    DuckDB is told to divide integers as both stores do (`integer_division`). `lead_id` stays text:
+    numbering the leads first (Arrow's dictionary encoding) costs more than DuckDB saves by
+    partitioning numbers instead of short strings (0.5 s against 0.25 s at 1.85M moves)."""
 
     def __init__(self, table: pa.Table) -> None:
         import duckdb
-        import pyarrow.compute as pc
 
-        numbered = pc.dictionary_encode(table.column("lead_id")).combine_chunks().indices
-        self.table = table.set_column(0, "lead_id", numbered)
+        self.table = table
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET integer_division = true")
         self.con.register("history", self.table)
