@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_report
+from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_history, channel_report
 from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
@@ -51,7 +51,14 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
             by = options.get("by") or "source"
             if not isinstance(by, str) or not by.replace("_", "").replace("-", "").isalnum():
                 raise AnalyticsError(f"--by {by!r}: expected an attribute name or one of {', '.join(CHANNEL_KEYS)}")
-            return channel_report(conn, funnel, f, meta, by, options.get("touch_property") or "channel")
+            touch = options.get("touch_property") or "channel"
+            if not funnel.stages or by in TOUCHES:
+                return channel_report(conn, funnel, f, meta, by, touch)
+            history = channel_history(service.store, conn, funnel, f, by)
+            try:
+                return channel_report(conn, funnel, f, meta, by, touch, history)
+            finally:
+                history.close()
         if name == "quality":
             bands = tuple(options.get("bands") or DEFAULT_BANDS)
             return quality_report(conn, model, funnel, f, meta, options.get("target"), bands)
