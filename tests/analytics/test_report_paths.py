@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
@@ -124,3 +125,29 @@ def test_channels_in_duckdb_equal_the_store_on_odd_attribute_values(odd_store: L
         assert fast == simple
     assert sum(r["leads"] for r in simple["rows"]) == len(ODD_VALUES) + 1
     assert sum(r["revenue"] for r in simple["rows"]) > 0
+
+
+def test_sales_feedback_reads_the_decisions_first_on_sqlite(hand_store: LeadService) -> None:
+    """Each feedback statement starts from the period's decisions and looks their leads up; walking
+    every stored result instead costs a million index probes at 1M leads (SQLite chose that while the
+    decisions were inlined)."""
+    store = hand_store.store
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner; PostgreSQL hash-joins either way")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().startswith("WITH decisions"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        report = run_report(hand_store, "feedback", ReportFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=END))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    assert report.decisions > 0 and len(statements) >= 4
+    with store.read() as conn:
+        for statement, parameters in statements:
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            assert "MATERIALIZE decisions" in plan, plan
+            assert not any(step.startswith("SCAN results") for step in plan), plan

@@ -113,6 +113,10 @@ def _decisions(funnel: Funnel, f: ReportFilter) -> sa.CTE:
             f.lead_condition(sh.lead_id),
         )
         .cte("decisions")
+        # Computed first, then joined: inlined, SQLite walks every result and looks its moves up (a
+        # million index probes for a few thousand decisions; 3.5 s instead of 0.3 s per table at 1M
+        # leads). Both stores know the hint (SQLite 3.35, PostgreSQL 12).
+        .prefix_with("MATERIALIZED")
     )
 
 
