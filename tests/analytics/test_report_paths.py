@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
 from leadscore.analytics.common import Funnel, ReportFilter
+from leadscore.analytics.quality import quality_history, quality_report
 from leadscore.analytics.tables import ReportMeta
 from leadscore.app.service import LeadService
 from leadscore.domain.timeutil import to_micros
@@ -25,7 +26,8 @@ from tests.analytics.test_history import END, generated  # noqa: F401 (fixture)
 from tests.store.conftest import postgres_template, store_url  # noqa: F401 (fixtures)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-FUNNEL = Funnel.of(load_model(EXAMPLES / "b2b-saas" / "model.yaml"))
+MODEL = load_model(EXAMPLES / "b2b-saas" / "model.yaml")
+FUNNEL = Funnel.of(MODEL)
 # the generated leads enter the funnel from 400 days before END: a cohort needs the whole span
 YEAR = ReportFilter(start=END - timedelta(days=420), end=END)
 
@@ -62,6 +64,38 @@ def test_channels_in_duckdb_equal_the_store_on_a_generated_year(generated: LeadS
     assert run_report(generated, "channels", YEAR, by="source").model_dump(exclude={"meta"}) == simple_year(store)
     touch = run_report(generated, "channels", YEAR, by="first_touch")
     assert touch.rows and sum(r.leads for r in touch.rows) == sum(r["leads"] for r in simple_year(store)["rows"])
+
+
+def quality_both(store: LeadStore, f: ReportFilter, target: str, split: int | None = None) -> tuple[Any, Any]:
+    meta = ReportMeta(name="quality", title="Score quality", period=f.describe(), generated_at="-")
+    with store.read() as conn:
+        simple = quality_report(conn, MODEL, FUNNEL, f, meta, target)
+        history = quality_history(store, conn, MODEL, FUNNEL, f, target, split)
+        try:
+            fast = quality_report(conn, MODEL, FUNNEL, f, meta, target, history=history)
+        finally:
+            history.close()
+    return simple.model_dump(exclude={"meta"}), fast.model_dump(exclude={"meta"})
+
+
+@pytest.mark.slow
+def test_score_quality_in_duckdb_equals_the_store_on_a_generated_year(generated: LeadService) -> None:  # noqa: F811
+    store = generated.store
+    simple, fast = quality_both(store, YEAR, "customer")
+    # something to compare: conversions, labels, a missed lead and a distribution over months
+    assert simple["converted"] and simple["missed"] and len(simple["labels"]) > 2 and len(simple["distribution"]) > 10
+    assert fast == simple
+    for target in ("mql", "sql"):
+        simple, fast = quality_both(store, YEAR, target, split=1)  # split 1: SQLite's reader processes
+        assert simple["converted"] and fast == simple, target
+    odd = {"attributes": {"source": "it's \\ 'x'"}}
+    for filters in ({"stage": "mql"}, {"labels": {"temperature": "hot"}}, {"attributes": {"source": "paid"}}, odd):
+        f = ReportFilter(start=END - timedelta(days=200), end=END - timedelta(days=20), **filters)
+        simple, fast = quality_both(store, f, "sql")
+        assert fast == simple, filters
+    # `leadscore report quality` runs the DuckDB path
+    report = run_report(generated, "quality", YEAR, target="customer").model_dump(exclude={"meta"})
+    assert report == quality_both(store, YEAR, "customer")[0]
 
 
 def simple_year(store: LeadStore) -> Any:

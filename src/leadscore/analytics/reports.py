@@ -10,7 +10,7 @@ from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
 from leadscore.analytics.history import ArrowHistory, read_moves
-from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_report
+from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_history, quality_report
 from leadscore.analytics.tables import ReportMeta
 from leadscore.analytics.triggers import TriggersReport, triggers_report
 from leadscore.domain.timeutil import to_iso
@@ -61,7 +61,14 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
                 history.close()
         if name == "quality":
             bands = tuple(options.get("bands") or DEFAULT_BANDS)
-            return quality_report(conn, model, funnel, f, meta, options.get("target"), bands)
+            target = options.get("target") or funnel.won or funnel.sql
+            if target not in funnel.stages:  # no lifecycle, or a target the report refuses
+                return quality_report(conn, model, funnel, f, meta, target, bands)
+            history = quality_history(service.store, conn, model, funnel, f, target)
+            try:
+                return quality_report(conn, model, funnel, f, meta, target, bands, history=history)
+            finally:
+                history.close()
         if name == "feedback":
             return feedback_report(conn, model, funnel, f, meta, options.get("channel") or "source")
         return triggers_report(conn, f, meta)
