@@ -37,7 +37,8 @@ def main() -> None:
     from leadscore.analytics.feedback import feedback_report
     from leadscore.analytics.funnel import funnel_report
     from leadscore.analytics.history import ArrowHistory, read_moves
-    from leadscore.analytics.quality import quality_history, quality_report
+    from leadscore.analytics.quality import quality_report
+    from leadscore.analytics.quality_sources import quality_history
     from leadscore.analytics.tables import ReportMeta
     from leadscore.analytics.triggers import triggers_report
     from leadscore.domain.timeutil import from_micros

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
 from leadscore.analytics.common import Funnel, ReportFilter
-from leadscore.analytics.quality import quality_history, quality_report
+from leadscore.analytics.quality import quality_report
+from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
 from leadscore.app.service import LeadService
 from leadscore.domain.timeutil import to_micros

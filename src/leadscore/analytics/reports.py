@@ -10,7 +10,8 @@ from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
 from leadscore.analytics.history import ArrowHistory, read_moves
-from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_history, quality_report
+from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_report
+from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
 from leadscore.analytics.triggers import TriggersReport, triggers_report
 from leadscore.domain.timeutil import to_iso
