@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
@@ -22,7 +24,7 @@ from leadscore.domain.timeutil import to_micros
 from leadscore.model.loader import load_model
 from leadscore.store import open_store
 from leadscore.store.base import LeadStore
-from leadscore.store.tables import events, leads, stage_history
+from leadscore.store.tables import events, leads, results, score_history, stage_history
 from tests.analytics.test_history import END, generated  # noqa: F401 (fixture)
 from tests.store.conftest import postgres_template, store_url  # noqa: F401 (fixtures)
 
@@ -186,3 +188,96 @@ def test_sales_feedback_reads_the_decisions_first_on_sqlite(hand_store: LeadServ
             plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
             assert "MATERIALIZE decisions" in plan, plan
             assert not any(step.startswith("SCAN results") for step in plan), plan
+
+
+DAY = 86_400_000_000
+STAGES = [*FUNNEL.stages, *FUNNEL.exits]
+histories = st.lists(
+    st.tuples(
+        st.integers(0, 9),  # lead
+        st.integers(-30, 200),  # day: before, inside and after the period
+        st.integers(0, 2),  # hour: ties in time are ordered by id
+        st.sampled_from(STAGES),
+        st.sampled_from([0.0, 10.0, 25.0, 49.5, 50.0, 120.0, 300.0]),  # score then (ties across leads)
+    ),
+    max_size=40,
+)
+
+
+@pytest.fixture(scope="module")
+def raw_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeadStore]:
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('paths') / 'store.db'}")
+    store.upgrade()
+    yield store
+    store.dispose()
+
+
+@given(rows=histories, labels=st.lists(st.sampled_from(["hot", "warm", None]), min_size=10, max_size=10))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_channels_and_quality_in_duckdb_equal_the_store_on_any_history(
+    raw_store: LeadStore, rows: list[tuple[int, int, int, str, float]], labels: list[str | None]
+) -> None:
+    """Any moves and score entries (re-entries, exits, ties in time and in score), leads without a
+    label or a source, and a lead with moves but no stored result."""
+    base = to_micros(datetime(2026, 1, 1, tzinfo=UTC))
+    last: dict[int, str | None] = {}
+    with raw_store.engine.begin() as conn:
+        for table in (stage_history, score_history, results, leads):
+            conn.execute(table.delete())
+        for i, label in enumerate(labels[:9]):  # lead 9 has no result
+            conn.execute(
+                leads.insert().values(
+                    id=f"L{i}",
+                    attributes={"source": ["paid", "organic"][i % 2]} if i % 3 else {},
+                    created_at=base,
+                    updated_at=base,
+                )
+            )
+            conn.execute(
+                results.insert().values(
+                    lead_id=f"L{i}",
+                    model="m",
+                    model_version="v",
+                    evaluated_at=base,
+                    score=float(i * 10 % 40),
+                    dimensions={},
+                    labels={"temperature": label} if label else {},
+                    stage=None,
+                    stage_history=[],
+                    playbook=None,
+                    queue_rank=0,
+                    breakdown=[],
+                    next_change_at=None,
+                )
+            )
+        for lead, day, hour, stage, score in sorted(rows, key=lambda r: (r[1], r[2])):
+            at = base + day * DAY + hour * 3_600_000_000
+            conn.execute(
+                stage_history.insert().values(
+                    lead_id=f"L{lead}",
+                    at=at,
+                    from_stage=last.get(lead),
+                    to_stage=stage,
+                    cause="initial" if lead not in last else "event:x",
+                    event_key=None,
+                    model_version="v",
+                )
+            )
+            conn.execute(
+                score_history.insert().values(
+                    lead_id=f"L{lead}",
+                    at=at - 1000,
+                    model_version="v",
+                    score=score,
+                    delta=0.0,
+                    dimensions={},
+                    cause="x",
+                )
+            )
+            last[lead] = stage
+    f = ReportFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 5, 1, tzinfo=UTC))
+    simple, fast = channels_both(raw_store, f, "source")
+    assert fast == simple
+    for target in ("mql", "customer"):
+        simple, fast = quality_both(raw_store, f, target)
+        assert fast == simple, target
