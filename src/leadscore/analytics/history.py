@@ -8,6 +8,8 @@ row on one core (SQLite) spends seconds per million moves on them, so `run_repor
 into Arrow (through the store's bulk reader: ADBC readers on SQLite, COPY on PostgreSQL) and runs the
 very same SQLAlchemy statements in DuckDB, over a table of the same name and columns (`ArrowHistory`).
 `StoreHistory` runs them in the store itself: the same answers, the reference the tests compare with.
+Channels and score quality do the same with a few more tables added (`ArrowHistory.add`), read with
+`read_select` (a large table) or `read_rows` (a few rows).
 """
 
 from __future__ import annotations
