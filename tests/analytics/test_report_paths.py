@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
 from leadscore.analytics.common import Funnel, ReportFilter
+from leadscore.analytics.feedback import _decisions, rule_counts
 from leadscore.analytics.quality import quality_report
 from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
@@ -281,3 +282,52 @@ def test_channels_and_quality_in_duckdb_equal_the_store_on_any_history(
     for target in ("mql", "customer"):
         simple, fast = quality_both(raw_store, f, target)
         assert fast == simple, target
+
+
+@pytest.mark.slow
+def test_feedback_rules_counted_in_duckdb_equal_the_store(generated: LeadService) -> None:  # noqa: F811
+    store = generated.store
+    d = _decisions(FUNNEL, YEAR)
+    joined = d.join(results, results.c.lead_id == d.c.lead_id)
+    with store.read() as conn:
+        simple = rule_counts(conn, d, joined, in_duckdb=False)
+        fast = rule_counts(conn, d, joined, in_duckdb=True)
+    assert len(simple) > 3 and fast == simple
+
+
+def test_feedback_rules_in_duckdb_on_odd_breakdowns(tmp_path: Path) -> None:
+    """Caps and floors in any ASCII case are left out as SQLite's LIKE does; items without a rule
+    count for nothing; a lead decided twice counts twice."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    base = to_micros(datetime(2026, 1, 1, tzinfo=UTC))
+    breakdowns: list[Any] = [
+        [{"rule": "a"}, {"rule": "cap:fit"}, {"rule": "CAP:x"}, {"rule": "Floor:y"}, {"points": 1}],
+        [{"rule": "a"}, {"rule": "b", "points": 2}, {"rule": 'naïve "q"'}],
+        [],
+    ]
+    with store.engine.begin() as conn:
+        for i, breakdown in enumerate(breakdowns):
+            conn.execute(
+                results.insert().values(
+                    lead_id=f"L{i}", model="m", model_version="v", evaluated_at=base, score=0.0, dimensions={},
+                    labels={}, stage=None, stage_history=[], playbook=None, queue_rank=0, breakdown=breakdown,
+                    next_change_at=None,
+                )
+            )  # fmt: skip
+            for n, cause in enumerate(["event:sales_accepted", "event:sales_rejected"][: 2 - i % 2]):
+                conn.execute(
+                    stage_history.insert().values(
+                        lead_id=f"L{i}", at=base + n, from_stage="mql", to_stage="sql", cause=cause,
+                        event_key=None, model_version="v",
+                    )
+                )  # fmt: skip
+    january = ReportFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC))
+    d = _decisions(FUNNEL, january)
+    joined = d.join(results, results.c.lead_id == d.c.lead_id)
+    with store.read() as conn:
+        simple = rule_counts(conn, d, joined, in_duckdb=False)
+        fast = rule_counts(conn, d, joined, in_duckdb=True)
+    store.dispose()
+    assert simple == [("a", 3, 2, 1, 0), ("b", 1, 1, 0, 0), ('naïve "q"', 1, 1, 0, 0)]
+    assert fast == simple
