@@ -8,15 +8,19 @@ the share that reached MQL, SQL and won, the revenue won, and the median days to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from leadscore.analytics.common import Funnel, ReportFilter, days, pick_ranks, rank_query, rate
-from leadscore.analytics.facts import lead_facts, revenue_by_lead
+from leadscore.analytics.facts import lead_facts, revenue_by_lead, revenue_rows
+from leadscore.analytics.history import ArrowHistory, read_moves, read_rows, read_select
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import events, leads
+
+if TYPE_CHECKING:
+    from leadscore.store.base import LeadStore
 
 TOUCHES = ("first_touch", "last_touch")
 NONE = "(none)"
@@ -112,20 +116,32 @@ def channel_report(
     meta: ReportMeta,
     by: str = "source",
     touch_property: str = "channel",
+    history: ArrowHistory | None = None,
 ) -> ChannelReport:
+    """`history`: the moves read into DuckDB (`ArrowHistory`) with the tables `LEAD_VALUES` and
+    `REVENUE` added (`run_report` reads them); then the statement runs there. A first or last touch
+    is always computed in the store (it reads the events)."""
     if not funnel.stages:
         meta.notes.append("The active model has no lifecycle: conversions cannot be counted.")
         return ChannelReport(meta=meta, by=by, rows=[])
-    facts = lead_facts(funnel, f)
-    revenue = revenue_by_lead(funnel, f)
-    joined: Any = facts.outerjoin(revenue, revenue.c.lead_id == facts.c.lead_id)
-    if by in TOUCHES:
-        touch = _touch(facts, f, by, touch_property)
-        joined = joined.outerjoin(touch, touch.c.lead_id == facts.c.lead_id)
-        value: Any = touch.c.value
+    if history is not None and by not in TOUCHES:
+        facts = lead_facts(funnel, f, moves=history.source)
+        revenue: Any = REVENUE_TABLE
+        values = LEAD_VALUES_TABLE
+        joined: Any = facts.outerjoin(revenue, revenue.c.lead_id == facts.c.lead_id)
+        joined = joined.join(values, values.c.id == facts.c.lead_id)
+        value: Any = values.c.value
     else:
-        joined = joined.join(leads, leads.c.id == facts.c.lead_id)
-        value = leads.c.attributes[by].as_string()
+        facts = lead_facts(funnel, f)
+        revenue = revenue_by_lead(funnel, f)
+        joined = facts.outerjoin(revenue, revenue.c.lead_id == facts.c.lead_id)
+        if by in TOUCHES:
+            touch = _touch(facts, f, by, touch_property)
+            joined = joined.outerjoin(touch, touch.c.lead_id == facts.c.lead_id)
+            value = touch.c.value
+        else:
+            joined = joined.join(leads, leads.c.id == facts.c.lead_id)
+            value = lead_value(by)
     group = sa.func.coalesce(value, NONE).label("g")
     end = f.end_us
 
@@ -156,8 +172,10 @@ def channel_report(
         sa.literal("rank"), ranks.c.g, ranks.c.rn, ranks.c.n, ranks.c.v, sa.cast(sa.null(), sa.BigInteger), sa.null()
     )
     # one statement: the cohort's facts (a CTE used twice) are computed once for both parts
+    statement = sa.union_all(q, median)
+    found = history.rows(statement) if history is not None and by not in TOUCHES else conn.execute(statement)
     cohorts, rank_rows = [], []
-    for kind, g, c1, c2, c3, c4, c5 in conn.execute(sa.union_all(q, median)):
+    for kind, g, c1, c2, c3, c4, c5 in found:
         if kind == "cohort":
             cohorts.append((g, c1, c2, c3, c4, c5))
         else:
@@ -175,9 +193,42 @@ def channel_report(
                 sql_rate=rate(sql_, n) if funnel.sql else None,
                 won=won,
                 won_rate=rate(won, n) if funnel.won else None,
-                revenue=float(rev or 0.0),
+                # in cents: a sum of amounts in another order may differ in its last bits
+                revenue=round(float(rev or 0.0), 2),
                 median_days_to_mql=days(times.get(g, {}).get(50)),
             )
         )
     rows.sort(key=lambda r: (-r.leads, r.value))
     return ChannelReport(meta=meta, by=by, rows=rows)
+
+
+def lead_value(by: str) -> sa.ColumnElement[Any]:
+    """The attribute `by` of a lead, as text on both stores."""
+    return leads.c.attributes[by].as_string()
+
+
+# the tables `run_report` adds to the moves in DuckDB: each lead's value of the attribute grouped by,
+# and the revenue of each lead that was won in the period (`revenue_rows`, computed in the store)
+LEAD_VALUES_TABLE = sa.table("lead_values", sa.column("id", sa.String), sa.column("value", sa.String))
+REVENUE_TABLE = sa.table("revenue", sa.column("lead_id", sa.String), sa.column("revenue", sa.Float))
+
+
+def channel_history(
+    store: LeadStore, conn: sa.Connection, funnel: Funnel, f: ReportFilter, by: str, split: int | None = None
+) -> ArrowHistory:
+    """What `channel_report` reads, out of the store into DuckDB: the moves, each lead's value of
+    `by` (every lead: the cohort is known only once the moves are grouped), the revenue per lead.
+    `split`: a table with more rows is read by two SQLite readers (`bulk.export.query_table`)."""
+    import pyarrow as pa
+
+    history = ArrowHistory(read_moves(store, conn, f, split))
+    try:
+        values = sa.select(leads.c.id, lead_value(by).label("value")).where(leads.c.id.is_not(None))
+        text = pa.schema([("id", pa.string()), ("value", pa.string())])
+        history.add("lead_values", read_select(store, conn, values, "leads", "rowid", text, split))
+        money = pa.schema([("lead_id", pa.string()), ("revenue", pa.float64())])
+        history.add("revenue", read_rows(conn, revenue_rows(funnel, f), money))
+    except BaseException:
+        history.close()
+        raise
+    return history

@@ -21,9 +21,13 @@ def milestone_index(funnel: Funnel, stage: str | None) -> int | None:
     return funnel.position(stage)
 
 
-def lead_facts(funnel: Funnel, f: ReportFilter, target: str | None = None) -> sa.CTE:
-    """Columns: lead_id, entered_at, mql_at, sql_at, won_at, target_at (each null when not reached)."""
-    sh = stage_moves(f).subquery("history").c
+def lead_facts(
+    funnel: Funnel, f: ReportFilter, target: str | None = None, moves: sa.FromClause | None = None
+) -> sa.CTE:
+    """Columns: lead_id, entered_at, mql_at, sql_at, won_at, target_at (each null when not reached).
+
+    `moves`: where the filtered moves are (`History.source`; default: `stage_moves(f)` in the store)."""
+    sh = (moves if moves is not None else stage_moves(f).subquery("history")).c
     idx = funnel.index_of(sh.to_stage)
 
     def reached(stage: str | None) -> Any:
@@ -47,7 +51,7 @@ def lead_facts(funnel: Funnel, f: ReportFilter, target: str | None = None) -> sa
     )
 
 
-def revenue_by_lead(funnel: Funnel, f: ReportFilter) -> sa.Subquery:
+def revenue_rows(funnel: Funnel, f: ReportFilter) -> sa.Select[Any]:
     """lead_id, revenue: the amounts of the moves into the won stage inside the period."""
     sh = stage_history.c
     amount = events.c.properties["amount"].as_float()
@@ -56,5 +60,8 @@ def revenue_by_lead(funnel: Funnel, f: ReportFilter) -> sa.Subquery:
         .select_from(stage_history.join(events, events.c.event_key == sh.event_key))
         .where(sh.to_stage == (funnel.won or ""), sh.at >= f.start_us, sh.at < f.end_us)
         .group_by(sh.lead_id)
-        .subquery("revenue")
     )
+
+
+def revenue_by_lead(funnel: Funnel, f: ReportFilter) -> sa.Subquery:
+    return revenue_rows(funnel, f).subquery("revenue")

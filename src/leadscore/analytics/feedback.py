@@ -113,6 +113,11 @@ def _decisions(funnel: Funnel, f: ReportFilter) -> sa.CTE:
             f.lead_condition(sh.lead_id),
         )
         .cte("decisions")
+        # Computed first, then joined, on SQLite (3.35 knows the hint): inlined, it walks every result
+        # and looks its moves up (a million index probes for a few thousand decisions; 3.5 s instead
+        # of 0.3 s per table at 1M leads). PostgreSQL hash-joins the inlined decisions in less than
+        # half the time it takes over the materialised ones (6.3 against 14.1 s at 1M leads).
+        .prefix_with("MATERIALIZED", dialect="sqlite")
     )
 
 
@@ -146,6 +151,39 @@ def _rule_values(conn: sa.Connection) -> Any:
     return items, sa.func.json_extract(items.c.value, "$.rule")
 
 
+def rule_counts(conn: sa.Connection, d: sa.CTE, joined: Any, in_duckdb: bool | None = None) -> list[tuple[Any, ...]]:
+    """(rule, decisions, accepted, rejected, disqualified) per rule of the decided leads' breakdowns,
+    most decisions first (caps and floors left out).
+
+    SQLite expands each breakdown's JSON once per item it holds (5.7 s at 1M leads for 170,000
+    decisions), so there the breakdowns are read as text with their decision and expanded by DuckDB
+    (`in_duckdb`, by default on SQLite): the same rows. SQLite's LIKE ignores ASCII case, hence ILIKE."""
+    if in_duckdb is None:
+        in_duckdb = conn.dialect.name == "sqlite"
+    if not in_duckdb:
+        items, rule = _rule_values(conn)
+        q = sa.select(rule, *_counts(d.c.kind)).select_from(joined.join(items, sa.true()))
+        q = q.where(~rule.like("cap:%"), ~rule.like("floor:%")).group_by(rule)
+        return [tuple(r) for r in conn.execute(q.order_by(sa.func.count().desc(), rule))]
+    import duckdb
+    import pyarrow as pa
+
+    decided = conn.execute(sa.select(d.c.kind, sa.cast(results.c.breakdown, sa.Text)).select_from(joined)).all()
+    table = pa.table(
+        {"kind": pa.array([k for k, _ in decided], pa.string()), "b": pa.array([b for _, b in decided], pa.string())}
+    )
+    with duckdb.connect() as con:
+        con.register("decided", table)
+        found = con.execute(
+            """SELECT rule, count(*), count(*) FILTER (kind = 'accepted'), count(*) FILTER (kind = 'rejected'),
+                      count(*) FILTER (kind = 'disqualified')
+               FROM (SELECT kind, unnest(json_extract_string(b, '$[*].rule')) AS rule FROM decided)
+               WHERE NOT rule ILIKE 'cap:%' AND NOT rule ILIKE 'floor:%'
+               GROUP BY rule"""
+        ).fetchall()
+    return sorted(found, key=lambda r: (-r[1], r[0]))
+
+
 def feedback_report(
     conn: sa.Connection,
     model: ScoringModel,
@@ -168,12 +206,7 @@ def feedback_report(
     q = sa.select(value, *_counts(d.c.kind)).select_from(d.join(leads, leads.c.id == d.c.lead_id))
     for v, *c in conn.execute(q.group_by(value).order_by(sa.func.count().desc(), value)):
         rows.append(_row(channel, v, *c))
-    items, rule = _rule_values(conn)
-    q = sa.select(rule, *_counts(d.c.kind)).select_from(joined.join(items, sa.true()))
-    for v, *c in conn.execute(
-        q.where(~rule.like("cap:%"), ~rule.like("floor:%")).group_by(rule).order_by(sa.func.count().desc(), rule)
-    ):
-        rows.append(_row("rule", v, *c))
+    rows += [_row("rule", v, *c) for v, *c in rule_counts(conn, d, joined)]
     reason = sa.func.coalesce(events.c.properties["reason"].as_string(), "(no reason given)")
     reasons = [
         ReasonRow(reason=r, decisions=n)

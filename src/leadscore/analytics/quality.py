@@ -16,19 +16,26 @@ that did not convert), so a won lead's score is not inflated by what happened af
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter, rate
-from leadscore.analytics.facts import lead_facts
+from leadscore.analytics.quality_sources import (
+    SCORE_ENTRIES,
+    score_entries,
+    scored_in_duckdb,
+    scored_in_store,
+)
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.domain.timeutil import from_micros, to_iso, to_micros
 from leadscore.model.spec import ScoringModel
-from leadscore.store.tables import results, score_history
+from leadscore.store.tables import results
+
+if TYPE_CHECKING:
+    from leadscore.analytics.history import ArrowHistory
 
 DEFAULT_BANDS = (0.0, 25.0, 50.0, 100.0, 150.0, 200.0, 300.0)
 
@@ -227,7 +234,10 @@ def quality_report(
     target: str | None = None,
     edges: tuple[float, ...] = DEFAULT_BANDS,
     missed: int = 20,
+    history: ArrowHistory | None = None,
 ) -> QualityReport:
+    """`history`: the moves read into DuckDB with the tables `quality_history` adds; then the
+    statements run there (the same statements, over tables of the same columns)."""
     target = target or funnel.won or funnel.sql
     if not funnel.stages or target is None:
         meta.notes.append("The active model has no lifecycle: conversions cannot be counted.")
@@ -248,28 +258,11 @@ def quality_report(
     edges = tuple(sorted(set(edges)))
     if not edges:
         raise AnalyticsError("--bands needs at least one edge")
-    facts = lead_facts(funnel, f, target)
-    sh = score_history.c
-    converted = sa.and_(facts.c.target_at.is_not(None), facts.c.target_at < f.end_us)
-    before = (
-        sa.select(sh.score)
-        .where(sh.lead_id == facts.c.lead_id, sh.at < facts.c.target_at)
-        .order_by(sh.at.desc(), sh.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    score = sa.case((converted, sa.func.coalesce(before, results.c.score)), else_=results.c.score)
-    scored = (
-        sa.select(
-            facts.c.lead_id,
-            score.label("score"),
-            sa.case((converted, 1), else_=0).label("conv"),
-            facts.c.target_at,
-            results.c.labels,
-        )
-        .select_from(facts.join(results, results.c.lead_id == facts.c.lead_id))
-        .cte("scored")
-    )
+    label_sets = list(model.labels)
+    if history is None:
+        scored = scored_in_store(funnel, f, target, label_sets)
+    else:
+        scored = scored_in_duckdb(funnel, f, target, label_sets, history)
     s = scored.c
     # One statement: the cohort, bands, labels, tenths and the missed leads all read `scored`, which the
     # database materialises once (a CTE used several times) instead of once per question.
@@ -280,8 +273,8 @@ def quality_report(
         sa.select(sa.literal("cohort"), txt, txt, sa.func.count(), conv_sum, num),
         sa.select(sa.literal("band"), sa.cast(band, sa.String), txt, sa.func.count(), conv_sum, num).group_by(band),
     ]
-    for set_name in model.labels:
-        value = sa.func.coalesce(s.labels[set_name].as_string(), "(none)")
+    for i, set_name in enumerate(label_sets):
+        value = sa.func.coalesce(s[f"label_{i}"], "(none)")
         parts.append(
             sa.select(sa.literal("label"), sa.literal(set_name), value, sa.func.count(), conv_sum, num).group_by(value)
         )
@@ -298,21 +291,20 @@ def quality_report(
         ).group_by(tenths.c.tenth)
     )
     low = (
-        sa.select(s.lead_id, s.score, s.target_at, sa.cast(s.labels, sa.Text).label("labels"))
+        sa.select(s.lead_id, s.score, s.target_at)
         .where(s.conv == 1)
         .order_by(s.score, s.lead_id)
         .limit(missed)
         .subquery()
     )
-    parts.append(
-        sa.select(sa.literal("missed"), low.c.lead_id, low.c.labels, low.c.target_at, sa.literal(0), low.c.score)
-    )
+    parts.append(sa.select(sa.literal("missed"), low.c.lead_id, txt, low.c.target_at, sa.literal(0), low.c.score))
     cohort = conv_total = 0
     by_band: dict[int, tuple[int, int]] = {}
     label_rows: list[LabelRow] = []
     lift_raw: list[tuple[int, int, int, float | None]] = []
-    missed_rows: list[MissedRow] = []
-    for kind, k1, k2, n, c, v in conn.execute(sa.union_all(*parts)):
+    missed_raw: list[tuple[str, float, int]] = []
+    statement = sa.union_all(*parts)
+    for kind, k1, k2, n, c, v in history.rows(statement) if history is not None else conn.execute(statement):
         if kind == "cohort":
             cohort, conv_total = int(n), int(c or 0)
         elif kind == "band":
@@ -324,14 +316,18 @@ def quality_report(
         elif kind == "lift":
             lift_raw.append((int(k1), int(n), int(c or 0), v))
         else:
-            missed_rows.append(
-                MissedRow(
-                    lead_id=k1,
-                    score=float(v),
-                    converted_at=to_iso(from_micros(int(n))),
-                    labels=json.loads(k2) if k2 else {},
-                )
-            )
+            missed_raw.append((k1, float(v), int(n)))
+    # the labels of the few missed leads, read apart (their JSON need not travel with every lead)
+    ids = [lead_id for lead_id, _, _ in missed_raw]
+    labels_of = dict(
+        conn.execute(sa.select(results.c.lead_id, results.c.labels).where(results.c.lead_id.in_(ids))).all()
+    )
+    missed_rows = [
+        MissedRow(
+            lead_id=lead_id, score=score, converted_at=to_iso(from_micros(at)), labels=labels_of.get(lead_id) or {}
+        )
+        for lead_id, score, at in missed_raw
+    ]
     base = rate(conv_total, cohort)
     bands = []
     for i, (name, low_edge) in enumerate(_band_names(edges)):
@@ -362,37 +358,36 @@ def quality_report(
         bands=bands,
         labels=label_rows,
         lift=lift,
-        distribution=_distribution(conn, f, edges),
+        distribution=_distribution(conn, f, edges, history),
         missed=missed_rows,
     )
 
 
-def _distribution(conn: sa.Connection, f: ReportFilter, edges: tuple[float, ...]) -> list[MonthRow]:
+def _distribution(
+    conn: sa.Connection, f: ReportFilter, edges: tuple[float, ...], history: ArrowHistory | None = None
+) -> list[MonthRow]:
     """A lead's last score of a month is its score-history entry whose next entry (in the lead's time
     order) falls in a later month or does not exist. The window reads the history in the order of the
     `ix_score_history_lead_at` index, so nothing is sorted but the few (month, band) groups."""
-    sh = score_history.c
     bounds = month_starts(f.start, f.end)
 
     def month_of(at: Any) -> Any:
         return sa.case(*[(at < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 2)
 
-    entries = (
-        sa.select(
-            sh.at,
-            sh.score,
-            sa.func.lead(sh.at).over(partition_by=sh.lead_id, order_by=(sh.at, sh.id)).label("next_at"),
-        )
-        .where(sh.at >= f.start_us, sh.at < f.end_us, f.lead_condition(sh.lead_id))
-        .subquery()
-    )
+    sh = (SCORE_ENTRIES if history is not None else score_entries(f).subquery("entries")).c
+    entries = sa.select(
+        sh.at,
+        sh.score,
+        sa.func.lead(sh.at).over(partition_by=sh.lead_id, order_by=(sh.at, sh.id)).label("next_at"),
+    ).subquery()
     e = entries.c
     month = month_of(e.at)
     last = sa.select(month.label("month"), e.score).where(sa.or_(e.next_at.is_(None), month_of(e.next_at) != month))
     lasts = last.subquery()
     band = _band_expr(lasts.c.score, edges)
     names = _band_names(edges)
-    rows = conn.execute(
+    statement = (
         sa.select(lasts.c.month, band, sa.func.count()).group_by(lasts.c.month, band).order_by(lasts.c.month, band)
     )
+    rows = history.rows(statement) if history is not None else conn.execute(statement)
     return [MonthRow(month=to_iso(from_micros(bounds[m]))[:7], band=names[b][0], leads=n) for m, b, n in rows]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_report
+from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_history, channel_report
 from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
 from leadscore.analytics.history import ArrowHistory, read_moves
 from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_report
+from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
 from leadscore.analytics.triggers import TriggersReport, triggers_report
 from leadscore.domain.timeutil import to_iso
@@ -51,10 +52,26 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
             by = options.get("by") or "source"
             if not isinstance(by, str) or not by.replace("_", "").replace("-", "").isalnum():
                 raise AnalyticsError(f"--by {by!r}: expected an attribute name or one of {', '.join(CHANNEL_KEYS)}")
-            return channel_report(conn, funnel, f, meta, by, options.get("touch_property") or "channel")
+            touch = options.get("touch_property") or "channel"
+            if not funnel.stages or by in TOUCHES:
+                return channel_report(conn, funnel, f, meta, by, touch)
+            history = channel_history(service.store, conn, funnel, f, by)
+            try:
+                return channel_report(conn, funnel, f, meta, by, touch, history)
+            finally:
+                history.close()
         if name == "quality":
             bands = tuple(options.get("bands") or DEFAULT_BANDS)
-            return quality_report(conn, model, funnel, f, meta, options.get("target"), bands)
+            target = options.get("target") or funnel.won or funnel.sql
+            # In DuckDB on SQLite only: PostgreSQL aggregates the year's score history itself in half
+            # the CPU it takes to COPY it out and parse it (9.7 against 19.3 s at 1M leads).
+            if target not in funnel.stages or conn.dialect.name != "sqlite":
+                return quality_report(conn, model, funnel, f, meta, target, bands)
+            history = quality_history(service.store, conn, model, funnel, f, target)
+            try:
+                return quality_report(conn, model, funnel, f, meta, target, bands, history=history)
+            finally:
+                history.close()
         if name == "feedback":
             return feedback_report(conn, model, funnel, f, meta, options.get("channel") or "source")
         return triggers_report(conn, f, meta)

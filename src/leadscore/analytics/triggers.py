@@ -9,12 +9,14 @@ failed attempt after which the message was given up).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from leadscore.analytics.common import DAY_US, ReportFilter, int_div, iso, nearest_rank, rate
+from leadscore.analytics.common import DAY_US, ReportFilter, int_div, iso, pick_ranks, rank_query, rate
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import deliveries, outbox
 
@@ -182,40 +184,19 @@ def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, erro
     ]
     attempts = outbox.join(deliveries, d.outbox_id == o.id)
     in_period = sa.and_(d.at >= f.start_us, d.at < f.end_us, f.lead_condition(o.lead_id))
-    by_dest = conn.execute(
-        sa.select(dest, sa.func.count(), sa.func.count(sa.case((d.ok, 1))))
-        .select_from(attempts)
-        .where(in_period)
-        .group_by(dest)
-        .order_by(dest)
-    ).all()
-    spans = sa.select(dest.label("g"), d.duration_ms.label("ms")).select_from(attempts).where(in_period).subquery()
-    times = nearest_rank(conn, spans, "g", "ms")
+    health = _health(conn, f, attempts, in_period, dest)
     destinations = [
         DestinationRow(
             destination=ds,
             attempts=n,
             ok=ok,
             success_rate=rate(ok, n),
-            median_ms=times.get(ds, {}).get(50),
-            p90_ms=times.get(ds, {}).get(90),
+            median_ms=health.times.get(ds, {}).get(50),
+            p90_ms=health.times.get(ds, {}).get(90),
         )
-        for ds, n, ok in by_dest
+        for ds, n, ok in sorted(health.by_dest)
     ]
-    status = sa.case(
-        (d.status_code.is_not(None), sa.cast(d.status_code, sa.String)),
-        else_="no response",
-    )
-    statuses = [
-        StatusRow(status=s, attempts=n)
-        for s, n in conn.execute(
-            sa.select(status, sa.func.count())
-            .select_from(attempts)
-            .where(in_period)
-            .group_by(status)
-            .order_by(sa.func.count().desc(), status)
-        )
-    ]
+    statuses = [StatusRow(status=st, attempts=n) for st, n in sorted(health.statuses, key=lambda r: (-r[1], r[0]))]
     errs = [
         ErrorRow(at=iso(at), trigger=t, destination=ds, lead_id=lid, attempt=a, status_code=sc, error=e)
         for at, t, ds, lid, a, sc, e in conn.execute(
@@ -227,7 +208,7 @@ def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, erro
         )
     ]
     return TriggersReport(
-        days=_days(conn, f),
+        days=_days(f, health.days),
         meta=meta,
         fired=sum(r.fired for r in rows),
         rows=rows,
@@ -237,26 +218,69 @@ def triggers_report(conn: sa.Connection, f: ReportFilter, meta: ReportMeta, erro
     )
 
 
-def _days(conn: sa.Connection, f: ReportFilter) -> list[DayRow]:
-    """Attempts per UTC day, every day of the period (zeros included) once there is one attempt."""
+@dataclass
+class _Health:
+    by_dest: list[tuple[str, int, int]]  # destination, attempts, succeeded
+    times: dict[Any, dict[int, float]]  # destination: {50: median ms, 90: p90 ms}
+    statuses: list[tuple[str, int]]
+    days: dict[int, tuple[int, int, int]]  # UTC day number: delivered, failed, dead-lettered
+
+
+def _health(conn: sa.Connection, f: ReportFilter, attempts: Any, in_period: Any, dest: Any) -> _Health:
+    """The period's attempts by destination (with latency percentiles), by response and by UTC day.
+
+    One statement over the attempts, joined to their messages once (on SQLite a MATERIALIZED common
+    table: each join reads the message row past its payload, which cost about a second per question
+    at a million messages when every question joined again; PostgreSQL decides for itself)."""
     o, d = outbox.c, deliveries.c
-    day = int_div(d.at, DAY_US)
+    status = sa.case((d.status_code.is_not(None), sa.cast(d.status_code, sa.String)), else_="no response")
     # the attempt that gave a message up: a failure, the message's last attempt, the message dead
     dead = sa.and_(sa.not_(d.ok), o.status == "dead", d.attempt == o.attempts)
-    found = {
-        int(n): (int(ok or 0), int(bad or 0), int(gone or 0))
-        for n, ok, bad, gone in conn.execute(
-            sa.select(
-                day,
-                sa.func.count(sa.case((d.ok, 1))),
-                sa.func.count(sa.case((sa.and_(sa.not_(d.ok), sa.not_(dead)), 1))),
-                sa.func.count(sa.case((dead, 1))),
-            )
-            .select_from(outbox.join(deliveries, d.outbox_id == o.id))
-            .where(d.at >= f.start_us, d.at < f.end_us, f.lead_condition(o.lead_id))
-            .group_by(day)
+    rows = (
+        sa.select(
+            dest.label("dest"),
+            d.ok.label("ok"),
+            d.duration_ms.label("ms"),
+            status.label("status"),
+            int_div(d.at, DAY_US).label("day"),
+            sa.case((dead, 1), else_=0).label("dead"),
         )
-    }
+        .select_from(attempts)
+        .where(in_period)
+        .cte("attempts")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
+    )
+    a = rows.c
+    text, number, real = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.BigInteger), sa.cast(sa.null(), sa.Float)
+    ok = sa.func.count(sa.case((a.ok, 1)))
+    by_dest = sa.select(sa.literal("dest"), a.dest, sa.func.count(), ok, number, number, real).group_by(a.dest)
+    spans = sa.select(a.dest.label("g"), a.ms.label("ms")).subquery()
+    ranks = rank_query(spans, "g", "ms").subquery()
+    pcts = sa.select(sa.literal("pct"), ranks.c.g, ranks.c.rn, ranks.c.n, number, number, ranks.c.v)
+    statuses = sa.select(sa.literal("status"), a.status, sa.func.count(), number, number, number, real).group_by(
+        a.status
+    )
+    failed = sa.func.count(sa.case((sa.and_(sa.not_(a.ok), a.dead == 0), 1)))
+    days = sa.select(
+        sa.literal("day"), text, a.day, ok, failed, sa.func.count(sa.case((a.dead == 1, 1))), real
+    ).group_by(a.day)
+    out = _Health(by_dest=[], times={}, statuses=[], days={})
+    rank_rows = []
+    for kind, key, n1, n2, n3, n4, v in conn.execute(sa.union_all(by_dest, pcts, statuses, days)):
+        if kind == "dest":
+            out.by_dest.append((key, int(n1), int(n2)))
+        elif kind == "pct":
+            rank_rows.append((key, v, n1, n2))
+        elif kind == "status":
+            out.statuses.append((key, int(n1)))
+        else:
+            out.days[int(n1)] = (int(n2 or 0), int(n3 or 0), int(n4 or 0))
+    out.times = pick_ranks(rank_rows)[0]
+    return out
+
+
+def _days(f: ReportFilter, found: dict[int, tuple[int, int, int]]) -> list[DayRow]:
+    """Attempts per UTC day, every day of the period (zeros included) once there is one attempt."""
     if not found:
         return []
     first, last = f.start_us // DAY_US, (f.end_us - 1) // DAY_US
