@@ -121,3 +121,31 @@ def test_ids_with_spaces_restart_the_run_with_views_that_strip(tmp_path: Path) -
     expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], read_events(events_path), AT)]
     assert not differences(expected, run.to_dicts())
     assert [r["score"] for r in run.to_dicts()] == [2.0]
+
+
+def test_events_contains_lookup_waits_when_another_rule_tests_the_same_type(tmp_path: Path) -> None:
+    """A rule on the type alone (`on: view`, compiled first) has a flag whose text sits inside the later
+    `contains` rule's flag;
+    the look-up must still wait for the query (no pass over the column before it), and a value that
+    needs it (`İ`: Python lowers it to `i` plus a combining dot) is then evaluated for its lead only."""
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n  - {id: any, on: view, points: 2}\n"
+        "  - {id: v, on: view, where: {page: {contains: pricing}}, points: 1}\n"
+    )
+    events = [
+        Event.of("l0", "view", AT - H, id="e1", page="/Pricing"),
+        Event.of("l1", "view", AT - H, id="e2", page="/docs"),
+    ]
+    leads_path, events_path = _write(tmp_path, [events], [Lead("l0"), Lead("l1")])
+    run = run_batch(model, str(leads_path), str(events_path), AT, dedupe="never")
+    assert run.plan is not None and run.plan.lookup_risk
+    assert run.stats.lookup_values == 0  # nothing held İ or Σ: no value was evaluated
+    expected = [r.to_dict() for r in score_many(model, [Lead("l0"), Lead("l1")], events, AT)]
+    assert not differences(expected, run.to_dicts())
+
+    odd = [*events, Event.of("l1", "view", AT - 2 * H, id="e3", page="/PRİCİNG")]
+    _raw(tmp_path, "part-9.parquet", lead_id=["l1"], id=["e3"], page=["/PRİCİNG"])
+    run = run_batch(model, str(leads_path), str(events_path), AT, dedupe="never")
+    assert run.stats.lookup_values == 1
+    expected = [r.to_dict() for r in score_many(model, [Lead("l0"), Lead("l1")], odd, AT)]
+    assert not differences(expected, run.to_dicts())

@@ -352,6 +352,9 @@ def build_query(
 def _reads_deferred_outside_flags(sql: str, c: Compiler, lookups: Lookups | None) -> bool:
     if lookups is None:
         return False
-    for flag_sql in c.flags:
+    # longest first: a flag's text may hold a shorter flag's (`type = 'visit'` inside the CASE of a
+    # `where:` on that type); removing the short one first left the long one's look-up behind, read as
+    # "outside the flags", and the look-ups then ran before the query (a pass over those columns)
+    for flag_sql in sorted(c.flags, key=len, reverse=True):
         sql = sql.replace(flag_sql, "")
     return lookups.mentions_deferred(sql)
