@@ -187,7 +187,7 @@ class BatchRun:
             return False
         if not self.schema.has_event_id:
             return True  # events are identified by their content: the window over all of them
-        check = find_duplicates(self.con)
+        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_files)
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
