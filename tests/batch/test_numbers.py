@@ -154,3 +154,43 @@ def test_a_bad_number_in_a_directory_names_its_own_file(tmp_path: Path, bad_file
     assert str(info.value).startswith(f"{tmp_path / 'events' / f'part-{bad_file}.parquet'}: row 2: amount:"), str(
         info.value
     )
+
+
+def _typed_events(tmp_path: Path, amounts: list[float], pages: list[str]) -> tuple[Path, Path]:
+    """Leads and a directory of events with typed times (read by DuckDB, checked by the scoring pass)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": ["a"]}), leads)
+    (tmp_path / "events").mkdir()
+    n = len(amounts)
+    when = pa.array([1_777_593_600_000_000] * n, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    table = pa.table(
+        {
+            "id": [f"e{i}" for i in range(n)],
+            "lead_id": ["a"] * n,
+            "type": ["buy"] * n,
+            "timestamp": when,
+            "amount": amounts,
+            "page": pages,
+        }
+    )
+    pq.write_table(table, tmp_path / "events" / "part-0.parquet")
+    return leads, tmp_path / "events"
+
+
+def test_the_events_numbers_are_checked_by_the_scoring_pass(tmp_path: Path) -> None:
+    leads, events = _typed_events(tmp_path, [60.0, 70.0], ["/a", "/b"])
+    run = run_batch(parse_model(MODEL), leads, events, AT)
+    assert run.plan is not None and run.plan.row_check and "BETWEEN" in run.plan.sql  # no scan of its own
+    assert [r["score"] for r in run.to_dicts()] == [6.0]
+
+
+def test_a_bad_number_is_named_before_a_bad_text_in_a_later_row(tmp_path: Path) -> None:
+    """Both checks run after the scoring pass saw a row needing them: the number's first, as when both
+    ran before the query."""
+    leads, events = _typed_events(tmp_path, [60.0, math.nan, 1.0], ["/a", "/b", "/c\x00"])
+    with pytest.raises(SourceError, match=r"part-0\.parquet: row 2: amount:"):
+        run_batch(parse_model(MODEL), leads, events, AT, out=tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()

@@ -3,12 +3,14 @@ and dropped copies are checked too, and lead ids seen only after T still get a r
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from leadscore.batch import run_batch
+from leadscore.batch.duckdb.run import BatchRun
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import parse_timestamp
@@ -121,3 +123,61 @@ def test_ids_with_spaces_restart_the_run_with_views_that_strip(tmp_path: Path) -
     expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], read_events(events_path), AT)]
     assert not differences(expected, run.to_dicts())
     assert [r["score"] for r in run.to_dicts()] == [2.0]
+
+
+def test_events_contains_lookup_waits_when_another_rule_tests_the_same_type(tmp_path: Path) -> None:
+    """A rule on the type alone (`on: view`, compiled first) has a flag whose text sits inside the later
+    `contains` rule's flag;
+    the look-up must still wait for the query (no pass over the column before it), and a value that
+    needs it (`İ`: Python lowers it to `i` plus a combining dot) is then evaluated for its lead only."""
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n  - {id: any, on: view, points: 2}\n"
+        "  - {id: v, on: view, where: {page: {contains: pricing}}, points: 1}\n"
+    )
+    events = [
+        Event.of("l0", "view", AT - H, id="e1", page="/Pricing"),
+        Event.of("l1", "view", AT - H, id="e2", page="/docs"),
+    ]
+    leads_path, events_path = _write(tmp_path, [events], [Lead("l0"), Lead("l1")])
+    run = run_batch(model, str(leads_path), str(events_path), AT, dedupe="never")
+    assert run.plan is not None and run.plan.lookup_risk
+    assert run.stats.lookup_values == 0  # nothing held İ or Σ: no value was evaluated
+    expected = [r.to_dict() for r in score_many(model, [Lead("l0"), Lead("l1")], events, AT)]
+    assert not differences(expected, run.to_dicts())
+
+    odd = [*events, Event.of("l1", "view", AT - 2 * H, id="e3", page="/PRİCİNG")]
+    _raw(tmp_path, "part-9.parquet", lead_id=["l1"], id=["e3"], page=["/PRİCİNG"])
+    run = run_batch(model, str(leads_path), str(events_path), AT, dedupe="never")
+    assert run.stats.lookup_values == 1
+    expected = [r.to_dict() for r in score_many(model, [Lead("l0"), Lead("l1")], odd, AT)]
+    assert not differences(expected, run.to_dicts())
+
+
+@pytest.mark.parametrize("dedupe", ["auto", "never"])
+@pytest.mark.parametrize("bad_id", ["e\x00", "e" * 256], ids=["nul", "too-long"])
+def test_a_bad_event_id_is_refused_named_whoever_reads_the_ids(tmp_path: Path, dedupe: str, bad_id: str) -> None:
+    """With the duplicate check the ids are checked by its pass (the scoring pass does not read them);
+    without, by the scoring pass: refused alike, named alike."""
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    _raw(tmp_path, "part-1.parquet", id=["e2", bad_id], page=["/ok", "/ok"])
+    out = tmp_path / "out.parquet"
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 2:id:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe=dedupe)
+    assert not out.exists()
+
+
+def test_the_scoring_pass_reads_no_event_id_when_the_duplicate_check_read_them(tmp_path: Path) -> None:
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    auto = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="auto")
+    assert auto.schema.id_check is not None and auto.plan is not None and auto.plan.row_check
+    assert re.search(r"\bid\b", _row_check(auto)) is None  # the id's tests are the duplicate pass's
+    never = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
+    assert never.schema.id_check is None and re.search(r"\bid\b", _row_check(never))
+
+
+def _row_check(run: BatchRun) -> str:
+    """The events view's row check (`sources.ROW_CHECK`) as DuckDB keeps it."""
+    view = run.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'events'").fetchall()[0][0]
+    found = re.search(r"\), (\(.*\)) AS _ls_chk FROM", view)
+    assert found is not None
+    return found.group(1)

@@ -96,3 +96,6 @@ class SourceSchema:
     row_check: str | None = None
     # with row_check, a BOOLEAN over the query's lead id column `_ls_id`: that id needs the check
     lead_check: str | None = None
+    # with row_check, a BOOLEAN over an event's `id` that the duplicate check computes in its own pass
+    # over the ids (the scoring pass then never reads them); None: the scoring pass checks the ids
+    id_check: str | None = None

@@ -169,6 +169,7 @@ def build_query(
     next_change: bool = False,
     lookups: Lookups | None = None,
     null_ids: bool = True,
+    number_check: str | None = None,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -184,7 +185,9 @@ def build_query(
     stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
     the column `next_change_at` holds the next instant time alone can change the result (`horizon`).
     With `lookups`, text predicates without exact SQL read tables (or UDFs) that the caller fills
-    before running the query (`lookups.py`); without, they raise NotExpressible."""
+    before running the query (`lookups.py`); without, they raise NotExpressible. `number_check` (a
+    BOOLEAN over an event row) joins the input check of the single pass (`row_check`); the caller
+    checks the numbers itself when the plan has none."""
     dims = model.dimension_names()
     c = compiler(model, schema, at, flavor, lookups)
     rules = [rule_sql(c, r) for r in model.rules]
@@ -216,7 +219,8 @@ def build_query(
         and all(_FLAG.search(sql) for sql in c.aggs.exprs)  # each aggregate reads a flag, so `_ls_in`
     )
     n_all = c.aggs.add(f"count(*) FILTER (WHERE {IN})" if single else "count(*)")
-    check_agg = c.aggs.add(f"bool_or({schema.row_check})") if single else None
+    row_check = q.any_of([f"{schema.row_check}", *([number_check] if number_check else [])])
+    check_agg = c.aggs.add(f"bool_or({row_check})") if single else None
     # events whose filter is unknown: a deferred look-up must evaluate one of their values (lookups.py)
     unknown = [
         f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
@@ -352,6 +356,9 @@ def build_query(
 def _reads_deferred_outside_flags(sql: str, c: Compiler, lookups: Lookups | None) -> bool:
     if lookups is None:
         return False
-    for flag_sql in c.flags:
+    # longest first: a flag's text may hold a shorter flag's (`type = 'visit'` inside the CASE of a
+    # `where:` on that type); removing the short one first left the long one's look-up behind, read as
+    # "outside the flags", and the look-ups then ran before the query (a pass over those columns)
+    for flag_sql in sorted(c.flags, key=len, reverse=True):
         sql = sql.replace(flag_sql, "")
     return lookups.mentions_deferred(sql)

@@ -8,6 +8,7 @@ hash collision costs a small extra pass, never a wrong answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,15 +43,30 @@ def _repeated(values: np.ndarray) -> np.ndarray:
     return np.unique(values[1:][values[1:] == values[:-1]])
 
 
-def find_duplicates(con: duckdb.DuckDBPyConnection, table: str = "_ls_dups") -> DuplicateCheck:
+def find_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    table: str = "_ls_dups",
+    id_check: str | None = None,
+    check_files: Callable[[], None] | None = None,
+) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
-    (the first in input order), and count the events without id."""
+    (the first in input order), and count the events without id.
+
+    `id_check` (a BOOLEAN over an event's id: `file_checks.row_check_sql`) rides on the pass that
+    reads every id: a row where it holds has no hash (NULL), and then `check_files` runs, which
+    refuses the input or has the views strip (it raises); the ids are read once, here."""
     import numpy as np
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
     # one contiguous array, copied once from the chunks (a NULL-free uint64 chunk is a NumPy view)
-    column = con.sql(f"SELECT {HASH} AS h FROM events WHERE id IS NOT NULL").to_arrow_table().column("h")
+    checked = HASH if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {HASH} END"
+    column = con.sql(f"SELECT {checked} AS h FROM events WHERE id IS NOT NULL").to_arrow_table().column("h")
+    if column.null_count:
+        if check_files is not None:
+            check_files()
+        # the check found nothing to refuse or strip: the hashes of those rows too
+        column = con.sql(f"SELECT {HASH} AS h FROM events WHERE id IS NOT NULL").to_arrow_table().column("h")
     chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
     values = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
     del column, chunks

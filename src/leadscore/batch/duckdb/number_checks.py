@@ -4,7 +4,9 @@ numbers (`domain.numbers`: finite, within +-2**53), as the store's readers requi
 Parquet and in-memory tables keep their types, so a NaN, an infinity or a value beyond the range
 can sit in a numeric column; CSV cells out of the range stay text (`csv_typed`, as the io reader
 does). One scan over the numeric columns the model reads finds the first offending row of each,
-and the run is refused naming the file, the row and the column, before anything is scored.
+and the run is refused naming the file, the row and the column, before anything is written. For the
+events' Parquet files whose rows the scoring pass checks (`query.build_query`, `row_check`), the test
+rides on that pass (`events_sql`), and the scan runs only when some row failed it.
 """
 
 from __future__ import annotations
@@ -38,17 +40,34 @@ def _where(source: Source, ord_: int) -> str:
     return f"{path}: row {ord_ + 1}"
 
 
+def _numeric(table: TableSchema, names: set[str]) -> list[str]:
+    return [s.column for name, slots in table.slots.items() if name in names for s in slots if s.kind == "num"]
+
+
+def _outside(column: str) -> str:
+    """A value of `column` that is not an accepted number (NULL for a missing one)."""
+    limit = float(MAX_MAGNITUDE)
+    # NaN sorts above every number in DuckDB, so it fails BETWEEN like the infinities do
+    return f"NOT (CAST({q.ident(column)} AS DOUBLE) BETWEEN {-limit!r} AND {limit!r})"
+
+
+def events_sql(model: ScoringModel, schema: SourceSchema) -> str | None:
+    """A BOOLEAN over an event row: one of the numbers the model reads is not accepted (None: the model
+    reads no number of the events). The scoring query's single pass computes it with the files' row
+    check (`query.build_query`), instead of a scan of its own before the query."""
+    from leadscore.sql.dialects import infer_schema
+
+    cols = _numeric(schema.events, set(infer_schema(model).events.slots))
+    return q.any_of([f"({_outside(c)})" for c in cols]) if cols else None
+
+
 def _first_bad(
     con: duckdb.DuckDBPyConnection, view: str, table: TableSchema, names: set[str]
 ) -> tuple[str, int] | None:
-    cols = [s.column for name, slots in table.slots.items() if name in names for s in slots if s.kind == "num"]
+    cols = _numeric(table, names)
     if not cols:
         return None
-    limit = float(MAX_MAGNITUDE)
-    # NaN sorts above every number in DuckDB, so it fails BETWEEN like the infinities do
-    found = ", ".join(
-        f"min(_ls_ord) FILTER (WHERE NOT (CAST({q.ident(c)} AS DOUBLE) BETWEEN {-limit!r} AND {limit!r}))" for c in cols
-    )
+    found = ", ".join(f"min(_ls_ord) FILTER (WHERE {_outside(c)})" for c in cols)
     rows = con.execute(f"SELECT {found} FROM {view}").fetchall()  # fetched whole: the connection is reused
     row = rows[0] if rows else None
     hits = [(c, int(o)) for c, o in zip(cols, row or (), strict=True) if o is not None]
@@ -56,9 +75,15 @@ def _first_bad(
 
 
 def check_numbers(
-    con: duckdb.DuckDBPyConnection, model: ScoringModel, schema: SourceSchema, leads: Source, events: Source
+    con: duckdb.DuckDBPyConnection,
+    model: ScoringModel,
+    schema: SourceSchema,
+    leads: Source,
+    events: Source,
+    views: tuple[str, ...] = ("leads", "events"),
 ) -> None:
-    """Raise SourceError at the first value the model reads that is not an accepted number."""
+    """Raise SourceError at the first value the model reads that is not an accepted number (in the
+    given `views`)."""
     from leadscore.sql.dialects import infer_schema
 
     reads = infer_schema(model)
@@ -66,6 +91,8 @@ def check_numbers(
         ("leads", schema.leads, set(reads.leads.slots), leads),
         ("events", schema.events, set(reads.events.slots), events),
     ):
+        if view not in views:
+            continue
         bad = _first_bad(con, view, table, wanted)
         if bad is not None:
             column, ord_ = bad

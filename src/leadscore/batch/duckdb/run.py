@@ -126,10 +126,15 @@ class BatchRun:
         # (an event id to strip matters only to the duplicate check)
         ids_read = dedupe != "never"
         self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check, ids_read=ids_read)
-        if check_numbers:  # the store's export was checked when it was ingested
-            from leadscore.batch.duckdb.number_checks import check_numbers as refuse_bad_numbers
+        # the store's export was checked when it was ingested (`check_numbers` False)
+        self._numbers_pending = check_numbers
+        numbers_sql = None
+        if check_numbers:
+            from leadscore.batch.duckdb import number_checks
 
-            refuse_bad_numbers(self.con, self.model, self.schema, leads, events)
+            number_checks.check_numbers(self.con, self.model, self.schema, leads, events, views=("leads",))
+            # the events' numbers ride on the scoring pass with the files' row check when it can
+            numbers_sql = number_checks.events_sql(self.model, self.schema) if self.schema.row_check else None
         self.stats.seconds["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates(dedupe)
@@ -150,13 +155,30 @@ class BatchRun:
                 next_change=self.next_change,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
+                number_check=numbers_sql,
             )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
-        if self.schema.row_check is not None and (self.plan is None or not self.plan.row_check):
-            self._check_files()  # this query cannot check the rows on its way
+        if self.plan is None or not self.plan.row_check:
+            self._check_numbers()
+            if self.schema.row_check is not None:
+                self._check_files()  # this query cannot check the rows on its way
         self._run()
+
+    def _check_numbers(self) -> None:
+        """The events' numbers the model reads, refused at the first one not accepted (once)."""
+        if self._numbers_pending:
+            from leadscore.batch.duckdb.number_checks import check_numbers
+
+            self._numbers_pending = False
+            check_numbers(self.con, self.model, self.schema, *self._sources, views=("events",))
+
+    def _check_inputs(self) -> None:
+        """Some event row met the cheap conditions of a check: its numbers first, then the files by the
+        reader's rules (the order the checks refuse in when they run before the query)."""
+        self._check_numbers()
+        self._check_files()
 
     def _check_files(self) -> None:
         """The events' files checked by the reader's rules (`file_checks.check_parquet`): refused with the
@@ -170,7 +192,7 @@ class BatchRun:
         conditions (`file_checks.row_check_sql`), the files are checked in full."""
         row = self.con.execute(f"SELECT bool_or(input_check) FROM {RESULT}").fetchall()
         if row and row[0][0]:
-            self._check_files()
+            self._check_inputs()
 
     def _duckdb_compiles(self, pattern: str) -> bool:
         """Whether DuckDB's RE2 (older than the pure scorer's) accepts the pattern (`(?<name>` it does not)."""
@@ -187,7 +209,7 @@ class BatchRun:
             return False
         if not self.schema.has_event_id:
             return True  # events are identified by their content: the window over all of them
-        check = find_duplicates(self.con)
+        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs)
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
@@ -206,7 +228,7 @@ class BatchRun:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
             except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
                 if self.plan.row_check:
-                    self._check_files()
+                    self._check_inputs()
                 raise
             if self.plan.row_check:
                 self._check_rows()

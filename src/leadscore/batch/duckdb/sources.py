@@ -69,7 +69,7 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
 
 def register(
     con: duckdb.DuckDBPyConnection, name: str, source: Source, defer_check: bool = False, ids_read: bool = True
-) -> tuple[bool, tuple[str, str] | None]:
+) -> tuple[bool, tuple[str, str, str | None] | None]:
     """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
 
     Returns whether its id and type columns are known to be plain text (nothing to strip: checked
@@ -78,7 +78,7 @@ def register(
     scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`): the
     views then read the files as plain."""
     plain = False
-    deferred: tuple[str, str] | None = None
+    deferred: tuple[str, str, str | None] | None = None
     if isinstance(source, str | Path) and is_text_input(Path(source)):
         # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
         if not Path(source).exists():
@@ -174,4 +174,5 @@ def prepare(
         has_ord=True,
         row_check=ROW_CHECK if row_check is not None else None,
         lead_check=row_check[1] if row_check is not None else None,
+        id_check=row_check[2] if row_check is not None else None,
     )
