@@ -66,9 +66,17 @@ log = logging.getLogger(__name__)
 def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
     """The files' rule (`io.convert`) for items handed over directly: nothing is stored when a value
     is NaN, infinite or beyond +-2**53 (`domain.numbers`)."""
+    found = _bad_number(values)
+    if found is not None:
+        raise InvalidInput(f"{what}: {found[0]}: {found[1]}", field=found[0])
+
+
+def _bad_number(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(path, problem) of the first refused number in `values`, or None."""
     for name, value in values.items():
-        for path, problem in bad_numbers(value, name):
-            raise InvalidInput(f"{what}: {path}: {problem}", field=path)
+        for found in bad_numbers(value, name):
+            return found
+    return None
 
 
 @dataclass
@@ -222,8 +230,13 @@ class LeadService(ApiKeys):
         `drain_pending` (the API's rescoring worker) does later: `lead()` says `current: false` meanwhile.
         """
         for i, event in enumerate(events):
-            _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
-        evaluator, now = self.current_evaluator(), self._micros_clock(at)
+            found = _bad_number(event.properties)  # the item named only when refused: naming costs more than checking
+            if found is not None:
+                path, problem = found
+                what = f"event {i} (lead {event.lead_id!r}, type {event.type!r})"
+                raise InvalidInput(f"{what}: {path}: {problem}", field=path)
+        # a deferred ingest scores nothing: the drain that scores its leads checks the active model then
+        evaluator, now = self.evaluator if defer else self.current_evaluator(), self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             part = events[start : start + self.batch_size]
@@ -233,7 +246,11 @@ class LeadService(ApiKeys):
     def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
         """Rescore up to `limit` leads queued by deferred ingests (the longest-waiting first), in one
         transaction; `taken` is 0 when nothing was queued."""
-        return pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+        # the drain checks the active model in its write transaction: no read of its own for that here
+        done = pending.drain(self.store, self.evaluator, self._micros_clock(at), limit)
+        if done.model_changed:
+            done = pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+        return done
 
     def backlog(self) -> pending.Backlog:
         """How many leads wait for rescoring, and since when the oldest does."""
