@@ -222,12 +222,13 @@ class LeadService(ApiKeys):
 
     # -- ingest -------------------------------------------------------------------------------------
     def ingest_events(
-        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False
+        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False
     ) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing.
 
         With `defer`, the events are stored (durably) and their leads queued for rescoring, which
         `drain_pending` (the API's rescoring worker) does later: `lead()` says `current: false` meanwhile.
+        With `new_keys`, the outcome lists the identities (event key, lead id) of the events inserted.
         """
         for i, event in enumerate(events):
             found = _bad_number(event.properties)  # the item named only when refused: naming costs more than checking
@@ -240,7 +241,7 @@ class LeadService(ApiKeys):
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             part = events[start : start + self.batch_size]
-            total.add(ingest_events(self.store, evaluator, part, now, defer=defer))
+            total.add(ingest_events(self.store, evaluator, part, now, defer=defer, new_keys=new_keys))
         return total
 
     def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
