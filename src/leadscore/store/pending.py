@@ -164,7 +164,9 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
     store.lock_leads(conn, read.ids)
-    if _active_version(conn) != evaluator.version:  # a model applied meanwhile: the next drain uses it
+    # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
+    # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
+    if _active_version(conn) != evaluator.scorer.model_version:
         return Drained(len(read.ids), Rescored(), model_changed=True)
     after = _stamps(conn, read.ids)
     stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
