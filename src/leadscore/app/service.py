@@ -32,7 +32,7 @@ from leadscore.model.loader import read_model_text
 from leadscore.store import files, pending, privacy, queries
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
-from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
+from leadscore.store.ingest import BatchOutcome, ModelChanged, ingest_events, ingest_leads
 from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
@@ -236,12 +236,25 @@ class LeadService(ApiKeys):
                 path, problem = found
                 what = f"event {i} (lead {event.lead_id!r}, type {event.type!r})"
                 raise InvalidInput(f"{what}: {path}: {problem}", field=path)
-        # a deferred ingest scores nothing: the drain that scores its leads checks the active model then
-        evaluator, now = self.evaluator if defer else self.current_evaluator(), self._micros_clock(at)
+        # The active model is checked inside each transaction that scores (a deferred one scores nothing),
+        # not read in a transaction of its own first: one round trip less per real-time event.
+        now = self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             part = events[start : start + self.batch_size]
-            total.add(ingest_events(self.store, evaluator, part, now, defer=defer, new_keys=new_keys))
+            for attempt in range(3):
+                evaluator = self.evaluator if attempt == 0 else self.current_evaluator()
+                try:
+                    done = ingest_events(
+                        self.store, evaluator, part, now, defer=defer, new_keys=new_keys, check_model=not defer
+                    )
+                except ModelChanged:
+                    if attempt == 2:  # models applied one after another meanwhile: nothing was stored
+                        message = "the active model kept changing while the events were scored; send them again"
+                        raise Conflict(message) from None
+                    continue
+                total.add(done)
+                break
         return total
 
     def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:

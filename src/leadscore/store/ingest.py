@@ -58,6 +58,10 @@ class BatchOutcome:
             self.new_keys = (self.new_keys or set()) | other.new_keys
 
 
+class ModelChanged(Exception):
+    """The store's active model is not the evaluator's (another process applied one): nothing written."""
+
+
 def ingest_events(
     store: LeadStore,
     evaluator: Evaluator,
@@ -66,6 +70,7 @@ def ingest_events(
     *,
     defer: bool = False,
     new_keys: bool = False,
+    check_model: bool = False,
 ) -> BatchOutcome:
     """Store one batch of events and rescore their leads, in one transaction.
 
@@ -74,7 +79,9 @@ def ingest_events(
     leads are queued for rescoring instead (leadscore.store.pending), in the same transaction: the
     events are durable when this returns, their scores follow when the queue is drained.
     `new_keys`: the outcome lists the identities of the events inserted (the group committer shares
-    them out between the requests of a commit).
+    them out between the requests of a commit). `check_model`: before rescoring, check in the
+    transaction that the evaluator's model is the store's active one, else raise ModelChanged (the
+    caller then loads the active model and runs the batch again).
     """
 
     def work(conn: Any) -> BatchOutcome:
@@ -109,6 +116,8 @@ def ingest_events(
         if defer:
             pending.mark(conn, sorted(touched), at)
             return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
+        if check_model and pending.active_version(conn) != evaluator.scorer.model_version:
+            raise ModelChanged(evaluator.scorer.model_version)
         # a few leads: reading their timelines is one statement, as finding which are new would be
         known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged]) if len(touched) > FEW else None
         done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)

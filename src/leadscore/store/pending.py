@@ -117,7 +117,8 @@ def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     return out
 
 
-def _active_version(conn: Connection) -> str | None:
+def active_version(conn: Connection) -> str | None:
+    """The store's name (fingerprint) of its active model, as `ScoringModel` fingerprints name it."""
     return conn.execute(_ACTIVE).scalar()
 
 
@@ -166,7 +167,7 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
     store.lock_leads(conn, read.ids)
     # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
     # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
-    if _active_version(conn) != evaluator.scorer.model_version:
+    if active_version(conn) != evaluator.scorer.model_version:
         return Drained(len(read.ids), Rescored(), model_changed=True)
     after = _stamps(conn, read.ids)
     stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
