@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from leadscore.app.rescorer import GATHER_S, RescoreWorker
+from leadscore.app.rescorer import RescoreWorker
 from leadscore.store.pending import DRAIN_LEADS
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ class RescoreProcess:
     """`RescoreWorker` in a spawned process, for the workspace at `root`."""
 
     def __init__(
-        self, root: Path, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS, gather_s: float = GATHER_S
+        self, root: Path, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS, gather_s: float | None = None
     ) -> None:
+        """`gather_s`: see leadscore.app.rescorer; None: what the store's backend says."""
         ctx = multiprocessing.get_context("spawn")
         self._wake = ctx.Event()
         self._closed = ctx.Event()
@@ -56,7 +57,7 @@ class RescoreProcess:
 
 
 def _serve_queue(
-    root: str, poll_s: float, limit: int, gather_s: float, wake: Any, closed: Any, ready: Any, parent: int
+    root: str, poll_s: float, limit: int, gather_s: float | None, wake: Any, closed: Any, ready: Any, parent: int
 ) -> None:
     """The rescoring process: drain until the server closes it or is gone."""
     from leadscore.app.service import LeadService
@@ -69,7 +70,8 @@ def _serve_queue(
         log.exception("the rescoring process cannot load the model yet")
     finally:
         ready.set()
-    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, gather_s=gather_s, wake=wake, closed=closed).start()
+    gather = service.store.drain_gather_s if gather_s is None else gather_s
+    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, gather_s=gather, wake=wake, closed=closed).start()
     try:
         while not closed.wait(1.0):
             if os.getppid() != parent:  # the server was killed: nothing will close this process

@@ -6,11 +6,13 @@ leads per transaction, so several events of one lead cost one rescoring. It wake
 commits (`notify`) and also every `poll_s` seconds, for leads queued by another process (a second
 server worker, a crashed predecessor): on start it drains whatever an earlier process left.
 
-Once woken it waits `gather_s` before draining, so that the leads of the commits made meanwhile are
-rescored in the same transaction: a drain has a fixed cost (its statements, its commit) that is
+Once woken it can wait `gather_s` before draining, so that the leads of the commits made meanwhile
+are rescored in the same transaction: a drain has a fixed cost (its statements, its commit) that is
 several times the cost of scoring one lead, and one drain per acknowledged event, at a few hundred
 events a second, spent more CPU on that cost than the intake itself. The wait adds `gather_s` to the
-time from acknowledgement to score (targeted under a second at the 99th percentile).
+time from acknowledgement to score (targeted under a second at the 99th percentile). Each backend says
+how long (`LeadStore.drain_gather_s`): not at all on SQLite, whose single write lock the longer drain
+would hold against the intake.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import threading
 from typing import Any, Protocol
 
 from leadscore.store.pending import DRAIN_LEADS, Drained
-
-GATHER_S = 0.02  # see the module docstring
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class RescoreWorker:
         *,
         poll_s: float = 0.25,
         limit: int = DRAIN_LEADS,
-        gather_s: float = GATHER_S,
+        gather_s: float = 0.0,
         wake: Any = None,
         closed: Any = None,
     ) -> None:
