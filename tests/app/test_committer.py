@@ -52,11 +52,13 @@ def test_a_failing_request_fails_alone(service: LeadService, monkeypatch: pytest
     real = service.ingest_events
     gate = threading.Event()
 
-    def failing(events: list[Event], at: datetime | None = None, *, defer: bool = False) -> object:
+    def failing(
+        events: list[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False
+    ) -> object:
         gate.wait(10)  # hold the first commit so the next three requests queue up as one group
         if any(e.id == "bad" for e in events):
             raise RuntimeError("the database refused the batch")
-        return real(events, at, defer=defer)
+        return real(events, at, defer=defer, new_keys=new_keys)
 
     monkeypatch.setattr(service, "ingest_events", failing)
     committer = GroupCommitter(service)
@@ -75,3 +77,40 @@ def test_a_failing_request_fails_alone(service: LeadService, monkeypatch: pytest
     committer.close()
     assert outcomes[0] == 1 and outcomes[2] == 2 and isinstance(outcomes[1], str)
     assert service.result("b") is None
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_a_group_shares_out_what_its_transaction_inserted(
+    service: LeadService, monkeypatch: pytest.MonkeyPatch, defer: bool
+) -> None:
+    """Events stored before the group, and events sent twice within it, count for no request (or for
+    the first that sent them); the transaction itself says what it inserted."""
+    service.ingest_events([Event.of("a", "page_view", "2026-05-30", id="old")])
+    real = service.ingest_events
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def held(events: list[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False) -> object:
+        gate.wait(10)  # hold the first commit so the next requests queue up as one group
+        calls.append(len(events))
+        return real(events, at, defer=defer, new_keys=new_keys)
+
+    monkeypatch.setattr(service, "ingest_events", held)
+    committer = GroupCommitter(service, defer=defer)
+    first = committer.submit([Event.of("z", "page_view", "2026-05-30", id="first")])
+    group = [
+        [Event.of("a", "page_view", "2026-05-30", id="old"), Event.of("a", "page_view", "2026-05-30", id="n1")],
+        [Event.of("a", "page_view", "2026-05-30", id="n1"), Event.of("b", "page_view", "2026-05-30", id="n2")],
+        [Event.of("b", "page_view", "2026-05-30", id="old")],  # ids are per lead: new under `b`
+        [Event.of("a", "page_view", "2026-05-30", id="first")],  # `first` was stored under `z`: new here
+    ]
+    futures = [committer.submit(evs) for evs in group]
+    gate.set()
+    assert first.result(60).inserted == 1
+    assert [f.result(60).inserted for f in futures] == [1, 1, 1, 1]
+    committer.close()
+    assert calls in ([1, 6], [7])  # the four requests were one transaction (with the first, or after it)
+    if defer:
+        while service.drain_pending().taken:
+            pass
+    assert mismatches(service.store, service.model) == []

@@ -78,3 +78,43 @@ def test_a_predictive_model_keeps_its_evaluator_between_writes(tmp_path: Path) -
         assert first.version != first.scorer.model_version  # the artifact is part of the scores' version
     finally:
         service.close()
+
+
+def test_a_predictive_model_drains_its_queued_leads(tmp_path: Path) -> None:
+    """The drain's check for a model applied meanwhile compares the store's name of the active model with
+    the model's fingerprint, not with the evaluator's version (which also covers the trained artifacts):
+    else a store with a predictive model never got its queued leads rescored."""
+    import shutil
+
+    from leadscore.domain import Lead
+    from leadscore.store import open_store
+    from tests.conftest import EXAMPLES
+
+    for name in ("model.yaml", "won-90d.lsm"):
+        shutil.copy(EXAMPLES / "b2b-saas-predictive" / name, tmp_path / name)
+    services = []
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    for name in ("deferred.db", "at-once.db"):
+        store = open_store(f"sqlite:///{tmp_path / name}")
+        store.upgrade()
+        services.append(LeadService(store, model_path=tmp_path / "model.yaml", clock=lambda: at))
+    service, oracle = services
+    lead_in = Lead.of("P1", employees=150, seniority="director")
+    event = Event.of("P1", "page_view", "2026-05-20T10:00:00Z", page_type="pricing")
+    try:
+        for one in services:
+            one.apply_model(tmp_path / "model.yaml", quiet=True)
+            one.ingest_leads([lead_in])
+        before = service.result("P1")
+        oracle.ingest_events([event])
+        done = service.ingest_events([event], defer=True)
+        assert done.pending == 1
+        drained = service.drain_pending()
+        assert drained.taken == 1 and drained.rescored.leads == 1 and not drained.model_changed
+        lead = service.lead("P1")
+        assert lead.current and not lead.pending and service.backlog().leads == 0
+        assert lead.result is not None and before is not None and lead.result.score != before.score
+        assert service.result("P1") == oracle.result("P1")  # as rescoring in the acknowledging transaction writes it
+    finally:
+        for one in services:
+            one.close()

@@ -225,3 +225,63 @@ def test_a_model_applied_while_the_drain_scores_is_the_one_written(
         assert mismatches(service.store, service.model) == []
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_model_applied_by_another_process_is_the_one_the_drain_writes(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The intake and the drain do not read the active model before they start (it costs a transaction
+    per acknowledgement); the drain finds the change in its write transaction and scores again with the
+    new model, in the same call."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    other = LeadService(open_store(service.store.url), model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    try:
+        service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
+        old = service.current_evaluator().version
+        changed = tmp_path / "changed.yaml"
+        changed.write_text((B2B / "model.yaml").read_text().replace("points: 80}", "points: 90}"), encoding="utf-8")
+        applied = other.apply_model(changed).version
+        assert applied != old and service.evaluator.version == old  # `service` has not seen it yet
+        done = service.ingest_events(list(read_events(B2B / "data" / "events.csv")), defer=True)
+        assert done.pending > 0
+        drained = service.drain_pending(limit=10_000)
+        assert drained.taken == done.pending and not drained.model_changed
+        assert drained.rescored.leads == done.pending and service.backlog().leads == 0
+        assert service.evaluator.version == applied
+        with service.store.read() as conn:
+            versions = set(conn.execute(sa.select(results.c.model_version)).scalars())
+        assert versions == {applied}
+        assert mismatches(service.store, service.model) == []
+    finally:
+        other.close()
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_events_scored_at_once_after_another_process_applied_a_model_are_scored_by_it(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The ingest that scores checks the active model inside its transaction (not in a read of its own
+    before): finding another, it loads it and runs the batch again, in the same call."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    other = LeadService(open_store(service.store.url), model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    try:
+        service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
+        old = service.current_evaluator().version
+        changed = tmp_path / "changed.yaml"
+        changed.write_text((B2B / "model.yaml").read_text().replace("points: 80}", "points: 90}"), encoding="utf-8")
+        applied = other.apply_model(changed).version
+        assert applied != old and service.evaluator.version == old
+        done = service.ingest_events(list(read_events(B2B / "data" / "events.csv")))
+        assert done.inserted > 0 and done.rescored > 0 and done.pending == 0
+        assert service.evaluator.version == applied
+        with service.store.read() as conn:
+            versions = set(conn.execute(sa.select(results.c.model_version)).scalars())
+        assert versions == {applied}
+        assert mismatches(service.store, service.model) == []
+    finally:
+        other.close()
+        service.close()

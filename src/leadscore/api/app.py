@@ -113,7 +113,11 @@ def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root
     rescorer: RescoreWorker | RescoreProcess | None = None
     if settings.defer_rescoring:
         use_process = root is not None and settings.rescore_process
-        rescorer = RescoreProcess(root).start() if use_process and root else RescoreWorker(service).start()
+        rescorer = (
+            RescoreProcess(root).start()
+            if use_process and root
+            else RescoreWorker(service, gather_s=service.store.drain_gather_s).start()
+        )
     app.state.rescorer = rescorer
     app.state.committer = GroupCommitter(
         service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None

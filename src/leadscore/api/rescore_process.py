@@ -22,14 +22,17 @@ log = logging.getLogger(__name__)
 class RescoreProcess:
     """`RescoreWorker` in a spawned process, for the workspace at `root`."""
 
-    def __init__(self, root: Path, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS) -> None:
+    def __init__(
+        self, root: Path, *, poll_s: float = 0.25, limit: int = DRAIN_LEADS, gather_s: float | None = None
+    ) -> None:
+        """`gather_s`: see leadscore.app.rescorer; None: what the store's backend says."""
         ctx = multiprocessing.get_context("spawn")
         self._wake = ctx.Event()
         self._closed = ctx.Event()
         self._ready = ctx.Event()
         self._process = ctx.Process(
             target=_serve_queue,
-            args=(str(root), poll_s, limit, self._wake, self._closed, self._ready, os.getpid()),
+            args=(str(root), poll_s, limit, gather_s, self._wake, self._closed, self._ready, os.getpid()),
             name="leadscore-rescore",
             daemon=True,
         )
@@ -53,7 +56,9 @@ class RescoreProcess:
             self._process.join(5)
 
 
-def _serve_queue(root: str, poll_s: float, limit: int, wake: Any, closed: Any, ready: Any, parent: int) -> None:
+def _serve_queue(
+    root: str, poll_s: float, limit: int, gather_s: float | None, wake: Any, closed: Any, ready: Any, parent: int
+) -> None:
     """The rescoring process: drain until the server closes it or is gone."""
     from leadscore.app.service import LeadService
     from leadscore.app.workspace import Workspace
@@ -65,7 +70,8 @@ def _serve_queue(root: str, poll_s: float, limit: int, wake: Any, closed: Any, r
         log.exception("the rescoring process cannot load the model yet")
     finally:
         ready.set()
-    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, wake=wake, closed=closed).start()
+    gather = service.store.drain_gather_s if gather_s is None else gather_s
+    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, gather_s=gather, wake=wake, closed=closed).start()
     try:
         while not closed.wait(1.0):
             if os.getppid() != parent:  # the server was killed: nothing will close this process

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
-from leadscore.store.events_repo import Identity, stored_keys
+from leadscore.store.events_repo import Identity
 
 if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
@@ -36,7 +36,9 @@ class LeadService(Protocol):
     @property
     def store(self) -> LeadStore: ...
 
-    def ingest_events(self, events: Sequence[Event], *, defer: bool = False) -> BatchOutcome: ...
+    def ingest_events(
+        self, events: Sequence[Event], *, defer: bool = False, new_keys: bool = False
+    ) -> BatchOutcome: ...
 
 
 log = logging.getLogger(__name__)
@@ -122,14 +124,10 @@ class GroupCommitter:
 
     def _commit(self, items: list[tuple[Sequence[Event], Future[Committed]]]) -> None:
         batch = [e for events, _ in items for e in events]
-        # an event's identity in the log: its key and the lead it arrived under (ids are per lead)
-        keys = [[(event_key(e), e.lead_id) for e in events] for events, _ in items]
+        shared = len(items) > 1  # "inserted" shared out between the requests; alone, the total is its own
         try:
-            seen: set[Identity] | None = None
-            if len(items) > 1:  # to share "inserted" out between the requests; alone, the total is its own
-                with self.service.store.read() as conn:
-                    seen = stored_keys(conn, [k for ks in keys for k in ks])
-            done = self.service.ingest_events(batch, defer=self.defer)
+            # the transaction says which events it inserted: no read of the log of its own for that
+            done = self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
         except Exception as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
@@ -140,16 +138,18 @@ class GroupCommitter:
             return
         if self.on_commit is not None and done.pending:
             self.on_commit()
-        if seen is None:
+        if not shared:
             (events, future), *_ = items
             future.set_result(
                 Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers, done.pending)
             )
             return
-        for (events, future), own in zip(items, keys, strict=True):
+        inserted: set[Identity] = done.new_keys or set()
+        for events, future in items:
             new = 0
-            for key in own:
-                if key not in seen:
-                    seen.add(key)
+            # an event's identity in the log: its key and the lead it arrived under (ids are per lead)
+            for key in ((event_key(e), e.lead_id) for e in events):
+                if key in inserted:  # an event sent twice in one commit counts for the first request
+                    inserted.discard(key)
                     new += 1
             future.set_result(Committed(len(events), new, done.rescored, done.changed, done.triggers, done.pending))

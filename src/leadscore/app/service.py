@@ -32,7 +32,7 @@ from leadscore.model.loader import read_model_text
 from leadscore.store import files, pending, privacy, queries
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
-from leadscore.store.ingest import BatchOutcome, ingest_events, ingest_leads
+from leadscore.store.ingest import BatchOutcome, ModelChanged, ingest_events, ingest_leads
 from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
 from leadscore.store.outbox_repo import SqlOutboxRepository
@@ -66,9 +66,17 @@ log = logging.getLogger(__name__)
 def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
     """The files' rule (`io.convert`) for items handed over directly: nothing is stored when a value
     is NaN, infinite or beyond +-2**53 (`domain.numbers`)."""
+    found = _bad_number(values)
+    if found is not None:
+        raise InvalidInput(f"{what}: {found[0]}: {found[1]}", field=found[0])
+
+
+def _bad_number(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(path, problem) of the first refused number in `values`, or None."""
     for name, value in values.items():
-        for path, problem in bad_numbers(value, name):
-            raise InvalidInput(f"{what}: {path}: {problem}", field=path)
+        for found in bad_numbers(value, name):
+            return found
+    return None
 
 
 @dataclass
@@ -214,26 +222,49 @@ class LeadService(ApiKeys):
 
     # -- ingest -------------------------------------------------------------------------------------
     def ingest_events(
-        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False
+        self, events: Sequence[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False
     ) -> BatchOutcome:
         """Store events and rescore their leads at once; events already stored change nothing.
 
         With `defer`, the events are stored (durably) and their leads queued for rescoring, which
         `drain_pending` (the API's rescoring worker) does later: `lead()` says `current: false` meanwhile.
+        With `new_keys`, the outcome lists the identities (event key, lead id) of the events inserted.
         """
         for i, event in enumerate(events):
-            _refuse_bad_numbers(f"event {i} (lead {event.lead_id!r}, type {event.type!r})", event.properties)
-        evaluator, now = self.current_evaluator(), self._micros_clock(at)
+            found = _bad_number(event.properties)  # the item named only when refused: naming costs more than checking
+            if found is not None:
+                path, problem = found
+                what = f"event {i} (lead {event.lead_id!r}, type {event.type!r})"
+                raise InvalidInput(f"{what}: {path}: {problem}", field=path)
+        # The active model is checked inside each transaction that scores (a deferred one scores nothing),
+        # not read in a transaction of its own first: one round trip less per real-time event.
+        now = self._micros_clock(at)
         total = BatchOutcome()
         for start in range(0, len(events), self.batch_size):
             part = events[start : start + self.batch_size]
-            total.add(ingest_events(self.store, evaluator, part, now, defer=defer))
+            for attempt in range(3):
+                evaluator = self.evaluator if attempt == 0 else self.current_evaluator()
+                try:
+                    done = ingest_events(
+                        self.store, evaluator, part, now, defer=defer, new_keys=new_keys, check_model=not defer
+                    )
+                except ModelChanged:
+                    if attempt == 2:  # models applied one after another meanwhile: nothing was stored
+                        message = "the active model kept changing while the events were scored; send them again"
+                        raise Conflict(message) from None
+                    continue
+                total.add(done)
+                break
         return total
 
     def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
         """Rescore up to `limit` leads queued by deferred ingests (the longest-waiting first), in one
         transaction; `taken` is 0 when nothing was queued."""
-        return pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+        # the drain checks the active model in its write transaction: no read of its own for that here
+        done = pending.drain(self.store, self.evaluator, self._micros_clock(at), limit)
+        if done.model_changed:
+            done = pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+        return done
 
     def backlog(self) -> pending.Backlog:
         """How many leads wait for rescoring, and since when the oldest does."""

@@ -51,6 +51,11 @@ class LeadStore(ABC):
     temp_rows_ordered: ClassVar[bool] = False
     """A temporary table gives its rows back in insertion order, so it needs no key and no ORDER BY."""
 
+    # -- the rescoring worker ------------------------------------------------------------------------
+    drain_gather_s: ClassVar[float] = 0.02
+    """How long the rescoring worker, once woken by a commit, waits for more commits before it drains
+    (leadscore.app.rescorer): the queued leads of those commits are then rescored in one transaction."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = self._create_engine(url)

@@ -20,7 +20,14 @@ from leadscore.model.spec import ScoringModel
 from leadscore.store import pending
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of
-from leadscore.store.events_repo import event_counts, event_rows, identity_of, insert_events, stored_keys
+from leadscore.store.events_repo import (
+    Identity,
+    event_counts,
+    event_rows,
+    identity_of,
+    insert_events,
+    stored_keys,
+)
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
 from leadscore.store.leads_repo import account_of, ensure_leads, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator
@@ -37,6 +44,8 @@ class BatchOutcome:
     changed: int = 0
     triggers: int = 0
     pending: int = 0  # leads queued for rescoring (deferred intake), not rescored yet
+    # the identities (event key, lead received under) of the events inserted, when asked for
+    new_keys: set[Identity] | None = None
 
     def add(self, other: BatchOutcome) -> None:
         self.received += other.received
@@ -45,10 +54,23 @@ class BatchOutcome:
         self.changed += other.changed
         self.triggers += other.triggers
         self.pending += other.pending
+        if other.new_keys is not None:
+            self.new_keys = (self.new_keys or set()) | other.new_keys
+
+
+class ModelChanged(Exception):
+    """The store's active model is not the evaluator's (another process applied one): nothing written."""
 
 
 def ingest_events(
-    store: LeadStore, evaluator: Evaluator, batch: Sequence[Event], now: Clock, *, defer: bool = False
+    store: LeadStore,
+    evaluator: Evaluator,
+    batch: Sequence[Event],
+    now: Clock,
+    *,
+    defer: bool = False,
+    new_keys: bool = False,
+    check_model: bool = False,
 ) -> BatchOutcome:
     """Store one batch of events and rescore their leads, in one transaction.
 
@@ -56,6 +78,10 @@ def ingest_events(
     is scored once, from its events in memory when the batch holds its whole log. With `defer`, the
     leads are queued for rescoring instead (leadscore.store.pending), in the same transaction: the
     events are durable when this returns, their scores follow when the queue is drained.
+    `new_keys`: the outcome lists the identities of the events inserted (the group committer shares
+    them out between the requests of a commit). `check_model`: before rescoring, check in the
+    transaction that the evaluator's model is the store's active one, else raise ModelChanged (the
+    caller then loads the active model and runs the batch again).
     """
 
     def work(conn: Any) -> BatchOutcome:
@@ -69,12 +95,13 @@ def ingest_events(
         if stored:
             rows = [r for r in rows if identity_of(r) not in stored]
         if not rows:
-            return BatchOutcome(len(batch))
+            return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         targets = {r["lead_id"] for r in rows}
         ensure_leads(store, conn, targets, at)
         anon_ids = [anon for anon, _ in links]
         store.lock_leads(conn, sorted(targets | set(anon_ids)))
         new = insert_events(store, conn, rows)
+        keys = {identity_of(r) for r in new} if new_keys else None
         touched = {r["lead_id"] for r in new}
         merged: set[str] = set()
         for row in new:
@@ -88,12 +115,14 @@ def ingest_events(
                 merged.add(row["lead_id"])
         if defer:
             pending.mark(conn, sorted(touched), at)
-            return BatchOutcome(len(batch), len(new), pending=len(touched))
+            return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
+        if check_model and pending.active_version(conn) != evaluator.scorer.model_version:
+            raise ModelChanged(evaluator.scorer.model_version)
         # a few leads: reading their timelines is one statement, as finding which are new would be
         known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged]) if len(touched) > FEW else None
         done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)
         pending.clear(conn, sorted(touched))  # queued by an earlier deferred intake: now current
-        return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings))
+        return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings), new_keys=keys)
 
     return store.transact(work)
 

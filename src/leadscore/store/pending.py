@@ -88,6 +88,9 @@ _TAKE_SKIP_LOCKED = _TAKE.with_for_update(skip_locked=True)
 class Drained:
     taken: int  # leads unqueued (0: the queue was empty); an erased lead is unqueued, not rescored
     rescored: Rescored
+    # the store's active model is not the evaluator's (applied by another process): nothing was written
+    # nor unqueued; drain again with the evaluator of the active model
+    model_changed: bool = False
 
 
 def _stamps_query() -> sa.Select[Any]:
@@ -114,7 +117,8 @@ def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     return out
 
 
-def _active_version(conn: Connection) -> str | None:
+def active_version(conn: Connection) -> str | None:
+    """The store's name (fingerprint) of its active model, as `ScoringModel` fingerprints name it."""
     return conn.execute(_ACTIVE).scalar()
 
 
@@ -161,8 +165,10 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
     store.lock_leads(conn, read.ids)
-    if _active_version(conn) != evaluator.version:  # a model applied meanwhile: the next drain uses it
-        return Drained(len(read.ids), Rescored())
+    # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
+    # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
+    if active_version(conn) != evaluator.scorer.model_version:
+        return Drained(len(read.ids), Rescored(), model_changed=True)
     after = _stamps(conn, read.ids)
     stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
     scored = read.scored

@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
 
 from leadscore.api.deps import Intake, ServiceDep, SettingsDep
 from leadscore.api.intake import ingest, ingest_small, parse_items
 from leadscore.api.problems import Refused
-from leadscore.api.schemas import EventBatch, EventIn, IngestReport
+from leadscore.api.schemas import EventBatch, EventIn, IngestReport, Rejected
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 Wait = Annotated[
@@ -39,6 +40,21 @@ async def send_event(
     body: EventIn, request: Request, service: ServiceDep, caller: Intake, wait: Wait = False
 ) -> IngestReport:
     return await ingest_small(request, service, [body.to_event()], base=("body",), wait=wait)
+
+
+_WHOLE = TypeAdapter(EventBatch)
+
+
+def _all_good(raw: bytes, limit: int) -> list[EventIn] | None:
+    """The events of a body that is valid whole, parsed and validated in one call (a third of the cost
+    of parsing the JSON, then validating event by event); None for any other body, which `_batch` and
+    `parse_items` then read event by event to say what is wrong where (and with `partial`, keep the rest).
+    Any body this accepts, the event-by-event path accepts with the same events."""
+    try:
+        events = _WHOLE.validate_json(raw, strict=True).events
+    except ValidationError:
+        return None
+    return events if len(events) <= limit else None
 
 
 def _batch(raw: bytes, limit: int) -> list[Any]:
@@ -81,8 +97,14 @@ async def send_events(
 ) -> IngestReport:
     from starlette.concurrency import run_in_threadpool
 
-    items = _batch(await request.body(), settings.max_bulk_events)
-    good, bad = parse_items(items, ("body", "events"))
+    raw = await request.body()
+    valid = _all_good(raw, settings.max_bulk_events)
+    good: list[tuple[int, EventIn]]
+    bad: list[Rejected]
+    if valid is not None:
+        good, bad = list(enumerate(valid)), []
+    else:
+        good, bad = parse_items(_batch(raw, settings.max_bulk_events), ("body", "events"))
     if bad and (not partial or not good):
         raise Refused([r.model_dump() for r in bad])
     events = [item.to_event() for _, item in good]
