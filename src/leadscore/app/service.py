@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from leadscore.app import maintenance, readers
+from leadscore.app.active_model import ActiveModel
 from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
 from leadscore.app.keys import ApiKeys
 from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
@@ -27,17 +26,15 @@ from leadscore.app.workspace import Workspace
 from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.numbers import bad_numbers
 from leadscore.domain.timeutil import to_micros
-from leadscore.model import ScoringModel, load_model, model_version, parse_model
+from leadscore.model import ScoringModel, model_version, parse_model
 from leadscore.model.loader import read_model_text
 from leadscore.store import files, pending, privacy, queries
 from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ModelChanged, ingest_events, ingest_leads
-from leadscore.store.migrate import current_revision, head_revision
-from leadscore.store.models_repo import StoredModel, activate, activation, active_model, model_history
+from leadscore.store.models_repo import activation
 from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
-from leadscore.store.tables import models as models_table
 
 Clock = Callable[[], datetime]
 SALES_OUTCOMES = {
@@ -86,7 +83,7 @@ class Applied:
     rescored: Rescored
 
 
-class LeadService(ApiKeys):
+class LeadService(ActiveModel, ApiKeys):
     """One store, the active model, a clock. Safe to share between threads (an API server's requests):
     the evaluator is built and swapped under a lock, and every change runs in its own transaction."""
 
@@ -124,11 +121,7 @@ class LeadService(ApiKeys):
         )
 
     def close(self) -> None:
-        with self._lock:
-            for evaluator in [*self._retired, *([self._evaluator] if self._evaluator else [])]:
-                evaluator.close()
-            self._retired.clear()
-            self._evaluator = None
+        self.close_evaluators()
         self.store.dispose()
 
     def now(self, at: datetime | None = None) -> datetime:
@@ -142,83 +135,6 @@ class LeadService(ApiKeys):
             return self.now_us
         fixed = to_micros(at)
         return lambda: fixed
-
-    # -- schema and model ---------------------------------------------------------------------------
-    def upgrade(self) -> StoredModel | None:
-        """Migrate the store to the latest schema; register the workspace model if none is active."""
-        self.store.upgrade()
-        return self.active_model()
-
-    def check_schema(self) -> None:
-        if current_revision(self.store.engine) != head_revision():
-            raise NotMigrated("the store is not at the latest schema: run `leadscore db upgrade`")
-
-    _check_schema = check_schema
-
-    def active_model(self) -> StoredModel | None:
-        with self.store.read() as conn:
-            found = active_model(conn)
-        if found is None and self.model_path is not None:
-            model = load_model(self.model_path)
-            text = self.model_path.read_text(encoding="utf-8")
-            with self.store.write() as conn:
-                activate(self.store, conn, model, text, self.now_us())
-            log.info("registered model %s from %s", model.name, self.model_path)
-            with self.store.read() as conn:
-                found = active_model(conn)
-        return found
-
-    @property
-    def evaluator(self) -> Evaluator:
-        current = self._evaluator
-        if current is not None:
-            return current
-        with self._lock:
-            if self._evaluator is None:
-                self.check_schema()
-                stored = self.active_model()
-                if stored is None:
-                    raise NoActiveModel("no active model: give a model file or run `leadscore model apply FILE`")
-                self._evaluator = self._evaluator_for(stored.load(), self.model_path)
-            return self._evaluator
-
-    def current_evaluator(self) -> Evaluator:
-        """The evaluator of the store's active model, rebuilt when another process (an API worker, the
-        CLI) applied a new one since; every write path asks for it, at the cost of one small read."""
-        evaluator = self.evaluator
-        with self.store.read() as conn:
-            version = conn.execute(sa.select(models_table.c.version).where(models_table.c.active.is_(True))).scalar()
-        # the store names a model by its fingerprint; the evaluator's version also covers its artifacts
-        if version is None or version == evaluator.scorer.model_version:
-            return evaluator
-        with self._lock:
-            if self._evaluator is evaluator:
-                stored = self.active_model()
-                if stored is not None:
-                    self._retired.append(evaluator)
-                    self._evaluator = self._evaluator_for(stored.load(), self.model_path)
-                    log.info("model %s@%s applied elsewhere; scoring with it now", stored.name, stored.version)
-            return self._evaluator or evaluator
-
-    def _evaluator_for(self, model: ScoringModel, path: str | Path | None, fire_triggers: bool = True) -> Evaluator:
-        """Predictive dimensions need their trained artifacts, which lie next to the model file."""
-        if not model.predictive_dimensions():
-            return Evaluator(model, fire_triggers=fire_triggers, workers=self.workers)
-        from leadscore._extras import require
-
-        require("predictive", "a model with predictive dimensions")
-        from leadscore.predictive.runtime import load_predictors
-
-        base = Path(path).parent if path is not None else Path.cwd()
-        return Evaluator(model, fire_triggers=fire_triggers, predictors=load_predictors(model, base))
-
-    @property
-    def model(self) -> ScoringModel:
-        return self.evaluator.model
-
-    def models(self) -> list[StoredModel]:
-        with self.store.read() as conn:
-            return model_history(conn)
 
     # -- ingest -------------------------------------------------------------------------------------
     def ingest_events(
