@@ -28,12 +28,17 @@ def scored_in_store(funnel: Funnel, f: ReportFilter, target: str, label_sets: li
     """Per lead of the cohort: lead_id, score (before converting), conv (1 or 0), target_at and the
     current label of each label set (`label_<i>`)."""
     facts = lead_facts(funnel, f, target)
-    converted = sa.and_(facts.c.target_at.is_not(None), facts.c.target_at < f.end_us)
-    score = sa.case(
-        (converted, sa.func.coalesce(_score_before(facts.c.lead_id, facts.c.target_at), results.c.score)),
-        else_=results.c.score,
-    )
     labels = [results.c.labels[name].as_string().label(f"label_{i}") for i, name in enumerate(label_sets)]
+    before = _score_before(facts.c.lead_id, facts.c.target_at)
+    joined = facts.join(results, results.c.lead_id == facts.c.lead_id)
+    return _scored(facts, f, before, results.c.score, labels, joined)
+
+
+def _scored(facts: Any, f: ReportFilter, before: Any, current: Any, labels: list[Any], joined: Any) -> sa.CTE:
+    """The cohort's rows: a lead that converted in the period scores `before` (its score before
+    converting; `current` when there is none), the others `current`."""
+    converted = sa.and_(facts.c.target_at.is_not(None), facts.c.target_at < f.end_us)
+    score = sa.case((converted, sa.func.coalesce(before, current)), else_=current)
     return (
         sa.select(
             facts.c.lead_id,
@@ -42,7 +47,7 @@ def scored_in_store(funnel: Funnel, f: ReportFilter, target: str, label_sets: li
             facts.c.target_at,
             *labels,
         )
-        .select_from(facts.join(results, results.c.lead_id == facts.c.lead_id))
+        .select_from(joined)
         .cte("scored")
     )
 
@@ -75,21 +80,9 @@ def scored_in_duckdb(
     facts = lead_facts(funnel, f, target, moves=history.source)
     r = sa.table("quality_results", *_result_columns(label_sets))
     b = sa.table("before_scores", sa.column("lead_id", sa.String), sa.column("score", sa.Float))
-    converted = sa.and_(facts.c.target_at.is_not(None), facts.c.target_at < f.end_us)
-    score = sa.case((converted, sa.func.coalesce(b.c.score, r.c.score)), else_=r.c.score)
     labels = [r.c[f"label_{i}"].label(f"label_{i}") for i in range(len(label_sets))]
     joined = facts.join(r, r.c.lead_id == facts.c.lead_id).outerjoin(b, b.c.lead_id == facts.c.lead_id)
-    return (
-        sa.select(
-            facts.c.lead_id,
-            score.label("score"),
-            sa.case((converted, 1), else_=0).label("conv"),
-            facts.c.target_at,
-            *labels,
-        )
-        .select_from(joined)
-        .cte("scored")
-    )
+    return _scored(facts, f, b.c.score, r.c.score, labels, joined)
 
 
 SCORE_ENTRIES = sa.table(

@@ -279,20 +279,7 @@ class BatchRun:
         self.lookups.fill_duckdb(con, deferred=True)
         self.stats.lookup_values = self.lookups.values_tested
         self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
-        plan = build_query(
-            self.model,
-            self.schema,
-            self.at,
-            dedupe=self.stats.deduplicated,
-            dups_table=self.dups_table,
-            event_leads=self.event_leads,
-            only="_ls_lk_ids",
-            next_change=self.next_change,
-            lookups=self.lookups,
-            null_ids=self.null_ids,
-        )
-        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_lk_ids)")
-        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
+        self._score_again("_ls_lk_ids")
         con.execute("DROP TABLE _ls_lk_ids")
 
     def _fallback(self) -> None:
@@ -324,34 +311,38 @@ class BatchRun:
         self.stats.replayed_leads = int(row[0]) if row else 0
         if not self.stats.replayed_leads:
             return
-        dedupe = self.stats.deduplicated
         conds = replay.conditions_query(
             self.model,
             self.schema,
             self.at,
             "_ls_rp_ids",
-            dedupe=dedupe,
+            dedupe=self.stats.deduplicated,
             dups_table=self.dups_table,
             lookups=self.lookups,
             null_ids=self.null_ids,
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_conds AS {self.lookups.inline(conds)}")
+        self._score_again("_ls_rp_ids", replay="_ls_conds")
+        con.execute("DROP TABLE _ls_conds")
+
+    def _score_again(self, ids: str, replay: str | None = None) -> None:
+        """The scoring query again over the leads of the table `ids` (with the replay's conditions
+        table, if any), its rows replacing theirs in RESULT."""
         plan = build_query(
             self.model,
             self.schema,
             self.at,
-            dedupe=dedupe,
+            dedupe=self.stats.deduplicated,
             dups_table=self.dups_table,
             event_leads=self.event_leads,
-            only="_ls_rp_ids",
-            replay="_ls_conds",
+            only=ids,
+            replay=replay,
             next_change=self.next_change,
             lookups=self.lookups,
             null_ids=self.null_ids,
         )
-        con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
-        con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
-        con.execute("DROP TABLE _ls_conds")
+        self.con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM {ids})")
+        self.con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
 
     # -- results ---------------------------------------------------------------------------------------
     def _shaped(self, json_text: bool) -> str | None:
