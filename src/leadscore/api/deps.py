@@ -49,20 +49,35 @@ def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -
     return token_from_header(request.headers.get("authorization"))
 
 
+def authenticate(request: Request, token: str | None) -> KeyInfo:
+    """The caller behind `token` (cached: leadscore.api.auth.KeyCache), or 401."""
+    if token is None:
+        raise HTTPException(401, "an API key is required: Authorization: Bearer <key>", headers=UNAUTHORIZED)
+    cache: KeyCache = request.app.state.key_cache
+    found = cache.verify(request.app.state.service, token)
+    if found is None:
+        raise HTTPException(401, "the API key is unknown or revoked", headers=UNAUTHORIZED)
+    request.state.caller = found
+    return found
+
+
+def authorize(request: Request, caller: KeyInfo, scope: str) -> KeyInfo:
+    """403 unless the caller's key grants `scope` (and, for an intake key, the request comes from one of
+    its origins); 429 past an intake key's rate limits."""
+    if not caller.allows(scope):
+        raise HTTPException(403, f"this key lacks the {scope!r} scope (it has: {', '.join(sorted(caller.scopes))})")
+    check_origin(request, caller)
+    if scope == "intake":
+        limit_intake(request, caller)
+    return caller
+
+
 async def get_caller(
     request: Request,
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> KeyInfo:
-    token = _token(request, credentials)
-    if token is None:
-        raise HTTPException(401, "an API key is required: Authorization: Bearer <key>", headers=UNAUTHORIZED)
-    cache: KeyCache = request.app.state.key_cache
-    found = cache.verify(service, token)
-    if found is None:
-        raise HTTPException(401, "the API key is unknown or revoked", headers=UNAUTHORIZED)
-    request.state.caller = found
-    return found
+    return authenticate(request, _token(request, credentials))
 
 
 Caller = Annotated[KeyInfo, Depends(get_caller)]
@@ -96,12 +111,7 @@ def require(scope: str) -> object:
     """A dependency that admits callers whose key grants `scope`."""
 
     async def check(request: Request, caller: Caller) -> KeyInfo:
-        if not caller.allows(scope):
-            raise HTTPException(403, f"this key lacks the {scope!r} scope (it has: {', '.join(sorted(caller.scopes))})")
-        check_origin(request, caller)
-        if scope == "intake":
-            limit_intake(request, caller)
-        return caller
+        return authorize(request, caller, scope)
 
     check.__name__ = f"require_{scope}"
     return Depends(check)
