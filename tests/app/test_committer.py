@@ -114,3 +114,21 @@ def test_a_group_shares_out_what_its_transaction_inserted(
         while service.drain_pending().taken:
             pass
     assert mismatches(service.store, service.model) == []
+
+
+def test_the_acknowledgement_does_not_wait_for_the_rescoring_worker_to_wake(service: LeadService) -> None:
+    """`on_commit` (waking the rescoring process) runs after the requests of the commit are answered."""
+    woken, resume = threading.Event(), threading.Event()
+
+    def slow_wake() -> None:
+        woken.set()
+        resume.wait(60)
+
+    committer = GroupCommitter(service, defer=True, on_commit=slow_wake)
+    done = committer.submit([Event.of("w", "page_view", "2026-05-30", id="w1")])
+    try:
+        assert done.result(60).pending == 1  # answered while the wake-up is still in progress
+        assert woken.wait(60)
+    finally:
+        resume.set()
+        committer.close()

@@ -10,6 +10,7 @@ Other edges mount their routers through `routers`; they authenticate with `leads
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from leadscore.api import docs, metrics, openapi, paths, problems
+from leadscore.api import docs, heap, metrics, openapi, paths, problems
 from leadscore.api.auth import KeyCache
 from leadscore.api.deps import strict_query
 from leadscore.api.limits import BodyLimit, RateLimiter
@@ -57,6 +58,10 @@ def create_app(
             root = ws.root
             log.info("serving the store %s", ws.database_url.split("@")[-1])
         start_intake(app, app.state.service, settings, root)
+        if owned:  # a server process (not an app embedded in a caller's process): see leadscore.api.heap
+            with contextlib.suppress(Exception):  # no model yet: the requests that need one say so
+                app.state.service.current_evaluator()  # loaded before the heap is frozen
+            heap.settle()
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Callable
 
 from leadscore.app.service import LeadService
 from leadscore.store.api_keys import GRANTS, SCOPES, KeyInfo, verify_token
@@ -47,15 +48,16 @@ class KeyCache:
     key table on every request. A revocation in this process takes effect at once; in another
     process, within `ttl_s`."""
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self.clock = clock
         self._items: dict[str, tuple[float, KeyInfo]] = {}
         self._lock = threading.Lock()
 
     def verify(self, service: LeadService, token: str) -> KeyInfo | None:
         if self.ttl_s <= 0:
             return verify_key(service, token)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._items.get(token)
         if hit is not None and hit[0] > now:

@@ -7,16 +7,48 @@ each commit, and it exits with the server (closed, or the server process gone).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 from pathlib import Path
 from typing import Any
 
+from leadscore.api import heap
 from leadscore.app.rescorer import RescoreWorker
 from leadscore.store.pending import DRAIN_LEADS
 
 log = logging.getLogger(__name__)
+
+
+class PipeWake:
+    """A wake-up signal from the server process to the rescoring process, with the interface of an
+    `Event` (`set`, `wait`, `clear`) that `RescoreWorker` expects.
+
+    `set` is called after every commit, so it must cost the committer next to nothing: here one
+    non-blocking write(2) of a byte (a full pipe means a wake-up is already pending). A
+    multiprocessing `Event` takes two semaphores and, in `set`, waits until the sleeping process has
+    woken up: a scheduling delay of the other process on every commit."""
+
+    def __init__(self, ctx: Any) -> None:
+        # Connections only carry the two ends into the spawned process; bytes go through os.read/write
+        self._reader, self._writer = ctx.Pipe(duplex=False)
+        os.set_blocking(self._writer.fileno(), False)
+
+    def set(self) -> None:
+        # a full pipe: already signalled; a broken one: the rescoring process is gone (seen on close)
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self._writer.fileno(), b"\0")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return bool(self._reader.poll(timeout))
+
+    def clear(self) -> None:
+        fd = self._reader.fileno()
+        os.set_blocking(fd, False)
+        with contextlib.suppress(BlockingIOError):
+            while os.read(fd, 4096):
+                pass
 
 
 class RescoreProcess:
@@ -27,7 +59,7 @@ class RescoreProcess:
     ) -> None:
         """`gather_s`: see leadscore.app.rescorer; None: what the store's backend says."""
         ctx = multiprocessing.get_context("spawn")
-        self._wake = ctx.Event()
+        self._wake = PipeWake(ctx)
         self._closed = ctx.Event()
         self._ready = ctx.Event()
         self._process = ctx.Process(
@@ -70,6 +102,7 @@ def _serve_queue(
         log.exception("the rescoring process cannot load the model yet")
     finally:
         ready.set()
+    heap.settle()
     gather = service.store.drain_gather_s if gather_s is None else gather_s
     worker = RescoreWorker(service, poll_s=poll_s, limit=limit, gather_s=gather, wake=wake, closed=closed).start()
     try:

@@ -136,9 +136,13 @@ class GroupCommitter:
             for item in items:
                 self._commit([item])
             return
+        self._acknowledge(items, done)
+        # after the acknowledgements: waking the rescoring worker is no part of a request's wait
         if self.on_commit is not None and done.pending:
             self.on_commit()
-        if not shared:
+
+    def _acknowledge(self, items: list[tuple[Sequence[Event], Future[Committed]]], done: BatchOutcome) -> None:
+        if len(items) == 1:
             (events, future), *_ = items
             future.set_result(
                 Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers, done.pending)
