@@ -8,8 +8,7 @@ either kind is opened.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +19,6 @@ from sqlalchemy.exc import DBAPIError
 from leadscore.store.base import EVENT_IDENTITY, LeadStore
 from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import leads
-from leadscore.store.write_turns import WriteTurns
 
 BUSY_TIMEOUT_S = 60.0
 COPY_MIN_ROWS = 500
@@ -64,9 +62,6 @@ class SqliteStore(LeadStore):
 
     def _create_engine(self, url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-        database = engine.url.database
-        in_file = bool(database) and database != ":memory:" and not str(database).startswith("file:")
-        self._turns = WriteTurns(database if in_file else None, wait_s=BUSY_TIMEOUT_S)
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -88,17 +83,6 @@ class SqliteStore(LeadStore):
 
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         """BEGIN IMMEDIATE already holds the database's single write lock."""
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction, begun once this writer's turn comes (leadscore.store.write_turns): the
-        intake's commits and the rescoring drains follow one another without SQLite's busy sleeps."""
-        with self._turns.turn(), self.engine.begin() as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._turns.close()
 
     def scrub(self) -> bool:
         """Copy the write-ahead log into the database file and empty it: the log still holds the
