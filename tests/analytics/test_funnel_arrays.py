@@ -133,9 +133,8 @@ def test_the_postgres_reader_reads_what_copy_reads(odd_moves: LeadStore) -> None
 
 
 def test_the_libpq_uri_keeps_what_the_store_url_says() -> None:
-    store = open_store("postgresql+psycopg://us%40er:p%40ss%2Fw:rd@db.example:5433/leads?sslmode=require")
-    uri = postgres_arrow.libpq_uri(store)
-    store.dispose()
+    url = sa.make_url("postgresql+psycopg://us%40er:p%40ss%2Fw:rd@db.example:5433/leads?sslmode=require")
+    uri = postgres_arrow.libpq_uri(url)
     assert uri.startswith("postgresql://")
     again = sa.make_url(uri)
     assert (again.username, again.password, again.host, again.port, again.database) == (

@@ -142,7 +142,7 @@ def read_select(
     columns = ", ".join(f"{text(e)} AS {name}" for e, name in zip(exprs, schema.names, strict=True))
     sql = f"SELECT {columns} FROM {table} WHERE {text(where)}"
     if conn.dialect.name == "postgresql" and postgres_arrow.available():
-        return postgres_arrow.read_postgres(store, sql + (f" ORDER BY {order}" if order else ""), schema)
+        return postgres_arrow.read_postgres(store.engine.url, sql + (f" ORDER BY {order}" if order else ""), schema)
     return query_table(store, sql, table, rowid, schema, split)
 
 
