@@ -186,7 +186,8 @@ def funnel_report(
             )
         )
     exits = [ExitRow(from_stage=a, to_stage=b, leads=c, moves=d) for a, b, c, d in numbers.exits]
-    exits.sort(key=lambda e: (-e.moves, e.from_stage or "", e.to_stage))
+    # most moves first; a move from no stage (a lead's first) before one from the empty name
+    exits.sort(key=lambda e: (-e.moves, e.from_stage is not None, e.from_stage or "", e.to_stage))
     period_days = (f.end_us - f.start_us) / DAY_US
     velocity = [
         VelocityRow(
