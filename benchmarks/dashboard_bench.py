@@ -173,7 +173,8 @@ def _has_leads(url: str) -> bool:
 def server_cpu(pg_data: Path | None) -> float:
     """CPU seconds used so far by this process, its finished children (the store readers) and, given
     the PostgreSQL data folder, the server's processes (the backend that runs the queries and its
-    parallel workers): the report's whole cost, wherever it ran."""
+    parallel workers, and those of connections closed since: the ADBC reader opens its own): the
+    report's whole cost, wherever it ran."""
     import resource
 
     own = time.process_time()
@@ -190,8 +191,10 @@ def server_cpu(pg_data: Path | None) -> float:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[1] == postmaster or proc.name == postmaster:  # ppid, or the postmaster itself
+        if fields[1] == postmaster:  # a backend or worker of the server
             total += (int(fields[11]) + int(fields[12])) / tick
+        elif proc.name == postmaster:  # the postmaster, and the backends that have exited (it reaped them)
+            total += sum(int(v) for v in fields[11:15]) / tick
     return total
 
 

@@ -1,10 +1,11 @@
-"""A year's reports both ways on a built store: their statements run in the store, and the store read
-into DuckDB (what `run_report` does for the funnel, channels and score quality). Same numbers
+"""A year's reports every way on a built store: their statements run in the store, and the store read
+into DuckDB (what `run_report` does for channels and score quality); the funnel also as `run_report`
+computes it (`arrays`: the moves read in lead order, counted with array operations). Same numbers
 required; prints the CPU and wall time of each run (CPU of this process, its reader processes and,
 given `--pg-data`, the PostgreSQL server's processes).
 
 Run: PYTHONPATH=src python benchmarks/report_paths_bench.py STORE_URL --project DIR [--pg-data DIR]
-     [--runs 2] [--reports funnel,channels,quality,feedback,triggers]
+     [--runs 2] [--reports funnel,channels,quality,feedback,triggers] [--paths arrays,duckdb,store]
 (the store and the project folder holding its model: `dashboard_bench.py --build-only` makes both;
 feedback and triggers have one path, in the store)
 """
@@ -25,7 +26,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 REPORTS = ("funnel", "channels", "quality", "feedback", "triggers")
-TWO_PATHS = ("funnel", "channels", "quality")
+PATHS = {"funnel": ("arrays", "duckdb", "store"), "channels": ("duckdb", "store"), "quality": ("duckdb", "store")}
 
 
 def main() -> None:
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--pg-data", type=Path)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--reports", default=",".join(REPORTS))
+    parser.add_argument("--paths", help="only these ways (default: every way a report has)")
     args = parser.parse_args()
     store = open_store(args.url)
     with store.read() as conn:
@@ -63,6 +65,8 @@ def main() -> None:
 
     def run(name: str, path: str, conn: sa.Connection) -> Any:
         meta = ReportMeta(name=name, title=name, period=f.describe(), generated_at="-")
+        if name == "funnel" and path == "arrays":
+            return funnel_report(conn, funnel, f, meta, moves=read_moves(store, conn, f, ordered=True))
         if name == "funnel":
             moves = ArrowHistory(read_moves(store, conn, f)) if path == "duckdb" else None
             try:
@@ -91,7 +95,9 @@ def main() -> None:
     name = store.engine.dialect.name
     same = True
     for report in args.reports.split(","):
-        paths = ("duckdb", "store") if report in TWO_PATHS else ("store",)
+        paths = PATHS.get(report, ("store",))
+        if args.paths:
+            paths = tuple(p for p in paths if p in args.paths.split(",")) or paths[-1:]
         dumps: dict[str, list[object]] = {}
         cpus: dict[str, list[float]] = {}
         for _ in range(args.runs):
@@ -104,7 +110,7 @@ def main() -> None:
                 cpus.setdefault(path, []).append(cpu)
                 load = os.getloadavg()[0]
                 print(f"{name} {report} {path}: wall {wall:.1f} s, cpu {cpu:.1f} s, load {load:.1f}", flush=True)
-        equal = all(d == dumps["store"][0] for ds in dumps.values() for d in ds)
+        equal = all(d == dumps[paths[0]][0] for ds in dumps.values() for d in ds)
         medians = ", ".join(f"{p} {statistics.median(c):.1f} s" for p, c in cpus.items())
         print(f"{name} {report}: median CPU {medians}; same numbers every way: {equal}", flush=True)
         same = same and equal

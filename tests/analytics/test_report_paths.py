@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from leadscore.analytics import run_report
 from leadscore.analytics.channels import channel_history, channel_report
 from leadscore.analytics.common import Funnel, ReportFilter
-from leadscore.analytics.feedback import _decisions, rule_counts
+from leadscore.analytics.feedback import _decisions, reason_counts, rule_counts
 from leadscore.analytics.quality import quality_report
 from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
@@ -293,6 +293,24 @@ def test_feedback_rules_counted_in_duckdb_equal_the_store(generated: LeadService
         simple = rule_counts(conn, d, joined, in_duckdb=False)
         fast = rule_counts(conn, d, joined, in_duckdb=True)
     assert len(simple) > 3 and fast == simple
+
+
+@pytest.mark.slow
+def test_feedback_reasons_looked_up_per_decision_equal_the_plain_join(generated: LeadService) -> None:  # noqa: F811
+    """PostgreSQL looks each decision's events up (LATERAL); a plain outer join is the reference."""
+    d = _decisions(FUNNEL, YEAR)
+    reason = sa.func.coalesce(events.c.properties["reason"].as_string(), "(no reason given)")
+    plain = (
+        sa.select(reason, sa.func.count())
+        .select_from(d.outerjoin(events, events.c.event_key == d.c.event_key))
+        .where(d.c.kind != "accepted")
+        .group_by(reason)
+        .order_by(sa.func.count().desc(), reason)
+    )
+    with generated.store.read() as conn:
+        expected = [tuple(r) for r in conn.execute(plain)]
+        assert sum(n for _, n in expected) > 3  # rejections to look up
+        assert reason_counts(conn, d) == expected
 
 
 def test_feedback_rules_in_duckdb_on_odd_breakdowns(tmp_path: Path) -> None:

@@ -15,15 +15,19 @@ entered at `sql` counts at `sql`, not at `lead` or `mql`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from leadscore.analytics.common import DAY_US, Funnel, ReportFilter, days, pick_ranks, rank_query, rate
+from leadscore.analytics.funnel_arrays import FunnelNumbers, funnel_numbers
 from leadscore.analytics.history import History, StoreHistory
 from leadscore.analytics.tables import Chart, Column, ReportMeta, Series, Table
 from leadscore.store.tables import results
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class StageRow(BaseModel):
@@ -137,13 +141,69 @@ class FunnelReport(BaseModel):
 
 
 def funnel_report(
-    conn: sa.Connection, funnel: Funnel, f: ReportFilter, meta: ReportMeta, history: History | None = None
+    conn: sa.Connection,
+    funnel: Funnel,
+    f: ReportFilter,
+    meta: ReportMeta,
+    history: History | None = None,
+    moves: pa.Table | None = None,
 ) -> FunnelReport:
-    """`history`: where the statements over the moves run (default: in the store, through `conn`)."""
+    """`moves`: `stage_moves(f)` read into Arrow, the numbers then computed by `funnel_arrays`; else
+    the statements below run where `history` says (default: in the store, through `conn`)."""
     if not funnel.stages:
         meta.notes.append("The active model has no lifecycle: there is no funnel to show.")
         return FunnelReport(meta=meta, stages=[], exits=[], velocity=[])
-    moves_at: History = history or StoreHistory(conn, f)
+    if moves is not None:
+        numbers = funnel_numbers(moves, funnel, f)
+    else:
+        numbers = _statement_numbers(history or StoreHistory(conn, f), funnel, f)
+    current: dict[str, int] = dict(
+        conn.execute(
+            sa.select(results.c.stage, sa.func.count())
+            .where(results.c.stage.is_not(None), f.lead_condition(results.c.lead_id))
+            .group_by(results.c.stage)
+        ).all()
+    )
+    rows: list[StageRow] = []
+    last = len(funnel.stages) - 1
+    for i, stage in enumerate([*funnel.stages, *funnel.exits]):
+        entered, first, adv, ex, still_open = numbers.counts.get(stage, (0, 0, 0, 0, 0))
+        on_path = i < len(funnel.stages)
+        moved_on = adv if on_path and i < last else None
+        rows.append(
+            StageRow(
+                stage=stage,
+                on_path=on_path,
+                current=current.get(stage, 0),
+                entered=entered,
+                entered_first=first,
+                advanced=moved_on,
+                conversion=rate(moved_on, entered) if moved_on is not None else None,
+                exited=ex,
+                median_days=days(numbers.times.get(stage, {}).get(50)),
+                p90_days=days(numbers.times.get(stage, {}).get(90)),
+                still_open=still_open,
+            )
+        )
+    exits = [ExitRow(from_stage=a, to_stage=b, leads=c, moves=d) for a, b, c, d in numbers.exits]
+    # most moves first; a move from no stage (a lead's first) before one from the empty name
+    exits.sort(key=lambda e: (-e.moves, e.from_stage is not None, e.from_stage or "", e.to_stage))
+    period_days = (f.end_us - f.start_us) / DAY_US
+    velocity = [
+        VelocityRow(
+            stage=stage,
+            reached=numbers.reached.get(stage, 0),
+            median_days=days(numbers.velocity.get(stage, {}).get(50)),
+            p90_days=days(numbers.velocity.get(stage, {}).get(90)),
+            per_30_days=round(numbers.reached.get(stage, 0) * 30 / period_days, 2),
+        )
+        for stage in funnel.stages[1:]
+    ]
+    return FunnelReport(meta=meta, stages=rows, exits=exits, velocity=velocity)
+
+
+def _statement_numbers(moves_at: History, funnel: Funnel, f: ReportFilter) -> FunnelNumbers:
+    """The numbers by the funnel's statements over the moves, wherever `moves_at` runs them."""
     sh = moves_at.source.c
     start, end = f.start_us, f.end_us
     idx = funnel.index_of(sh.to_stage)
@@ -218,52 +278,24 @@ def funnel_report(
     stays = sa.select(m.to_stage.label("g"), (m.next_at - m.at).label("us")).where(in_period, closed).subquery()
     ranks = rank_query(stays, "g", "us").subquery()
     pcts = sa.select(sa.literal("pct"), ranks.c.g, none_text, ranks.c.rn, ranks.c.n, ranks.c.v, none_int, none_int)
-    counts: dict[str, tuple[int, ...]] = {}
-    exit_rows: list[ExitRow] = []
+    out = FunnelNumbers()
     rank_rows = []
     for kind, k1, k2, c1, c2, c3, c4, c5 in moves_at.rows(sa.union_all(per_stage, exits, pcts)):
         if kind == "stage":
-            counts[k1] = (c1, c2, c3, c4, c5)
+            if k1 is not None:
+                out.counts[k1] = (c1, c2, c3, c4, c5)
         elif kind == "exit":
-            exit_rows.append(ExitRow(from_stage=k1, to_stage=k2, leads=c1, moves=c2))
+            out.exits.append((k1, k2, c1, c2))
         else:
             rank_rows.append((k1, c3, c1, c2))
-    exit_rows.sort(key=lambda e: (-e.moves, e.from_stage or "", e.to_stage))
-    times, _ = pick_ranks(rank_rows)
-    current: dict[str, int] = dict(
-        conn.execute(
-            sa.select(results.c.stage, sa.func.count())
-            .where(results.c.stage.is_not(None), f.lead_condition(results.c.lead_id))
-            .group_by(results.c.stage)
-        ).all()
-    )
-
-    rows: list[StageRow] = []
-    last = len(funnel.stages) - 1
-    for i, stage in enumerate([*funnel.stages, *funnel.exits]):
-        entered, first, adv, ex, still_open = counts.get(stage, (0, 0, 0, 0, 0))
-        on_path = i < len(funnel.stages)
-        moved_on = adv if on_path and i < last else None
-        rows.append(
-            StageRow(
-                stage=stage,
-                on_path=on_path,
-                current=current.get(stage, 0),
-                entered=entered,
-                entered_first=first,
-                advanced=moved_on,
-                conversion=rate(moved_on, entered) if moved_on is not None else None,
-                exited=ex,
-                median_days=days(times.get(stage, {}).get(50)),
-                p90_days=days(times.get(stage, {}).get(90)),
-                still_open=still_open,
-            )
-        )
-    return FunnelReport(meta=meta, stages=rows, exits=exit_rows, velocity=_velocity(moves_at, funnel, f))
+    out.times, _ = pick_ranks(rank_rows)
+    out.velocity, out.reached = _velocity(moves_at, funnel, f)
+    return out
 
 
-def _velocity(history: History, funnel: Funnel, f: ReportFilter) -> list[VelocityRow]:
-    """Days from a lead's first stage move to the first time it reached each later stage of the path.
+def _velocity(history: History, funnel: Funnel, f: ReportFilter) -> tuple[dict[str, dict[int, float]], dict[str, int]]:
+    """Days from a lead's first stage move to the first time it reached each later stage of the path
+    (percentiles and leads per stage).
 
     Leads that entered the funnel at or beyond a stage did not travel to it and are left out of it.
     """
@@ -284,17 +316,6 @@ def _velocity(history: History, funnel: Funnel, f: ReportFilter) -> list[Velocit
         for i, stage in later
     ]
     if not parts:
-        return []
+        return {}, {}
     spans = sa.union_all(*parts).subquery("spans")
-    qs, counts = pick_ranks(history.rows(rank_query(spans, "g", "us")))
-    period_days = (f.end_us - f.start_us) / DAY_US
-    return [
-        VelocityRow(
-            stage=stage,
-            reached=counts.get(stage, 0),
-            median_days=days(qs.get(stage, {}).get(50)),
-            p90_days=days(qs.get(stage, {}).get(90)),
-            per_30_days=round(counts.get(stage, 0) * 30 / period_days, 2),
-        )
-        for _, stage in later
-    ]
+    return pick_ranks(history.rows(rank_query(spans, "g", "us")))

@@ -5,10 +5,11 @@ channels and score quality) starts from these rows, so they are defined once her
 
 The funnel then asks window functions and distinct counts of them. A database that runs those row by
 row on one core (SQLite) spends seconds per million moves on them, so `run_report` reads the rows once
-into Arrow (through the store's bulk reader: ADBC readers on SQLite, COPY on PostgreSQL) and runs the
-very same SQLAlchemy statements in DuckDB, over a table of the same name and columns (`ArrowHistory`).
-`StoreHistory` runs them in the store itself: the same answers, the reference the tests compare with.
-Channels and score quality do the same with a few more tables added (`ArrowHistory.add`), read with
+into Arrow (through the store's bulk reader: ADBC readers on SQLite; on PostgreSQL the ADBC driver,
+`postgres_arrow`, or COPY) and counts them with array operations (`funnel_arrays`). The statements
+can also run in DuckDB, over a table of the same name and columns (`ArrowHistory`), or in the store
+itself (`StoreHistory`): the same answers, the references the tests compare with. Channels and score
+quality run their statements in DuckDB with a few more tables added (`ArrowHistory.add`), read with
 `read_select` (a large table) or `read_rows` (a few rows).
 """
 
@@ -101,9 +102,14 @@ def arrow_schema() -> pa.Schema:
     return pa.schema([(name, pa.int64() if kind is sa.BigInteger else pa.string()) for name, kind in COLUMNS])
 
 
-def read_moves(store: LeadStore, conn: sa.Connection, f: ReportFilter, split: int | None = None) -> pa.Table:
-    """`stage_moves(f)` read from the store into Arrow."""
-    return read_select(store, conn, stage_moves(f), "stage_history", "id", arrow_schema(), split)
+def read_moves(
+    store: LeadStore, conn: sa.Connection, f: ReportFilter, split: int | None = None, ordered: bool = False
+) -> pa.Table:
+    """`stage_moves(f)` read from the store into Arrow. `ordered`: in (lead, at, id) order where the
+    store gives it for free (PostgreSQL scans its covering index `ix_stage_history_lead_at` in that
+    order; SQLite's two readers split the rows by id, so there the order is whatever they give)."""
+    order = "lead_id, at, id" if ordered else None
+    return read_select(store, conn, stage_moves(f), "stage_history", "id", arrow_schema(), split, order)
 
 
 def read_select(
@@ -114,13 +120,17 @@ def read_select(
     rowid: str,
     schema: pa.Schema,
     split: int | None = None,
+    order: str | None = None,
 ) -> pa.Table:
     """The rows of `statement` (a SELECT of one `table` with a WHERE clause, whose column `rowid`
     splits the table between the SQLite readers) read from the store into Arrow, as `schema`.
 
     The statement is sent as text (the bulk readers take no parameters), its values inlined by the
     store's own dialect, which quotes them; it is written on one line as `SELECT ... FROM table
-    WHERE ...`, the form the readers add their rowid range to."""
+    WHERE ...`, the form the readers add their rowid range to. PostgreSQL's rows are read by the ADBC
+    driver when it is installed (`postgres_arrow`), in `order` (an ORDER BY list) if given.
+    """
+    from leadscore.analytics import postgres_arrow
     from leadscore.bulk.export import query_table
 
     def text(clause: sa.ClauseElement) -> str:
@@ -131,6 +141,8 @@ def read_select(
     exprs = [c.element if isinstance(c, sa.Label) else c for c in statement.selected_columns]
     columns = ", ".join(f"{text(e)} AS {name}" for e, name in zip(exprs, schema.names, strict=True))
     sql = f"SELECT {columns} FROM {table} WHERE {text(where)}"
+    if conn.dialect.name == "postgresql" and postgres_arrow.available():
+        return postgres_arrow.read_postgres(store.engine.url, sql + (f" ORDER BY {order}" if order else ""), schema)
     return query_table(store, sql, table, rowid, schema, split)
 
 

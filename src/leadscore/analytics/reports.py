@@ -9,7 +9,7 @@ from leadscore.analytics.channels import TOUCHES, ChannelReport, channel_history
 from leadscore.analytics.common import AnalyticsError, Funnel, ReportFilter
 from leadscore.analytics.feedback import FeedbackReport, feedback_report
 from leadscore.analytics.funnel import FunnelReport, funnel_report
-from leadscore.analytics.history import ArrowHistory, read_moves
+from leadscore.analytics.history import read_moves
 from leadscore.analytics.quality import DEFAULT_BANDS, QualityReport, quality_report
 from leadscore.analytics.quality_sources import quality_history
 from leadscore.analytics.tables import ReportMeta
@@ -42,12 +42,8 @@ def run_report(service: LeadService, name: str, f: ReportFilter, **options: Any)
     meta = ReportMeta(name=name, title=TITLES[name], period=f.describe(), generated_at=to_iso(service.clock()))
     with service.store.read() as conn:
         if name == "funnel":
-            history = ArrowHistory(read_moves(service.store, conn, f)) if funnel.stages else None
-            try:
-                return funnel_report(conn, funnel, f, meta, history)
-            finally:
-                if history is not None:
-                    history.close()
+            moves = read_moves(service.store, conn, f, ordered=True) if funnel.stages else None
+            return funnel_report(conn, funnel, f, meta, moves=moves)
         if name == "channels":
             by = options.get("by") or "source"
             if not isinstance(by, str) or not by.replace("_", "").replace("-", "").isalnum():
