@@ -250,6 +250,8 @@ def train(
     recency = outcome.recency if plan.kind == "time" else {}
     if outcome.recalibration.get("log_loss"):
         notes.append(f"recalibration: {outcome.recalibration['method']} recommended ({outcome.recalibration['why']})")
+    if outcome.alignment:
+        notes.append(f"calibration aligned to the refitted model: {outcome.alignment['why']}")
     shift = _worst(shifts)
     if shift is not None:
         (warnings if shift.detected else notes).append(shift.describe())
@@ -338,6 +340,7 @@ def train(
             "method": outcome.calibrator.method,
             "validation_log_loss": outcome.calibration_losses,
             "recalibration": outcome.recalibration,
+            "alignment": outcome.alignment,
         },
         "metrics": metrics.summary(),
         "confidence_intervals": {k: list(v) for k, v in intervals.items()},
