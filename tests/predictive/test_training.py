@@ -109,6 +109,7 @@ def test_a_rise_learnt_by_the_refitted_model_is_not_counted_twice_by_its_calibra
         alignment = result.artifact.metadata["calibration"]["alignment"]
         assert alignment["applied"] and alignment["offset"] < 0, alignment
         assert any(n.startswith("calibration aligned to the refitted model: ") for n in result.notes)
+        assert result.report()["calibration_alignment"] == alignment
         y, p = result.heldout_y, result.heldout_p
         aligned.append(_log_loss(y, p))
         plain.append(_log_loss(y, _without_alignment(p, alignment)))

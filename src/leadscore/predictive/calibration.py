@@ -129,9 +129,11 @@ def align_to_refit(
     y = np.asarray(y).astype(int)
     before = np.clip(calibrator.predict(refit_scores), 1e-6, 1 - 1e-6)
     offset = _offset(logit(before), y)
-    after = calibrator.shifted(refit_scores, y).predict(refit_scores)
+    moved = calibrator.shifted(refit_scores, y)
+    after = moved.predict(refit_scores)
+    # the Fisher information of one log-odds offset; none when every probability is 0 or 1 (nothing to tell)
     information = float(np.sum(after * (1 - after)))
-    se = 1.0 / np.sqrt(information) if information > 0 else float("inf")
+    se = float(1.0 / np.sqrt(information)) if information > 1e-9 else 1e9
     applied = bool(abs(offset) > ALIGN_STANDARD_ERRORS * se)
     summary: dict[str, Any] = {
         "applied": applied,
@@ -144,12 +146,12 @@ def align_to_refit(
             f"the model refitted with the validation window scores it at a mean of {before.mean():.1%} through "
             f"the curve where {y.mean():.1%} converted: "
             + (
-                f"curve moved by {offset:+.2f} log-odds (one standard error {se:.2f}) so that the rise is not "
-                "counted twice"
+                f"curve moved by {offset:+.2f} log-odds (one standard error {se:.2f}) so that the window's rate is "
+                "not counted twice"
                 if applied
                 else f"offset {offset:+.2f} log-odds within {ALIGN_STANDARD_ERRORS:g} standard errors "
                 f"({se:.2f}): curve kept as fitted"
             )
         ),
     }
-    return (calibrator.shifted(refit_scores, y) if applied else calibrator), summary
+    return (moved if applied else calibrator), summary

@@ -73,6 +73,8 @@ class TrainingResult:
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
             # how to follow a moving rate with `leadscore recalibrate` (time splits: the backtest's choice)
             "recalibration": self.artifact.metadata.get("calibration", {}).get("recalibration") or None,
+            # the trained curve moved to the refitted model (time splits), or why not
+            "calibration_alignment": self.artifact.metadata.get("calibration", {}).get("alignment") or None,
             "candidates": {
                 c.name: {"validation_auc": c.validation_auc, "heldout_auc": c.heldout_auc} for c in self.candidates
             },
