@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ import pytest
 from leadscore.predictive.errors import DataError
 from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
 from leadscore.predictive.gbm import LightGBMScorer
+from leadscore.predictive.recalibration import walk_forward
 from leadscore.predictive.table import read_table
 from leadscore.predictive.training import train
 from tests.predictive.conftest import make_leads, shared_file
@@ -104,8 +107,10 @@ def _without_alignment(p: np.ndarray, alignment: dict[str, object]) -> np.ndarra
 def test_a_rise_learnt_by_the_refitted_model_is_not_counted_twice_by_its_calibration() -> None:
     fast = {"naive_bayes": NaiveBayesScorer(), "logistic": LogisticScorer()}
     aligned, plain = [], []
+    walked: dict[str, list[tuple[float, float]]] = {"aligned": [], "plain": []}
     for seed in range(3):
-        result = train(_late_campaign(5000, seed), "converted", split="time", candidates=fast, seed=0)
+        frame = _late_campaign(5000, seed)
+        result = train(frame, "converted", split="time", candidates=fast, seed=0)
         alignment = result.artifact.metadata["calibration"]["alignment"]
         assert alignment["applied"] and alignment["offset"] < 0, alignment
         assert any(n.startswith("calibration aligned to the refitted model: ") for n in result.notes)
@@ -113,7 +118,17 @@ def test_a_rise_learnt_by_the_refitted_model_is_not_counted_twice_by_its_calibra
         y, p = result.heldout_y, result.heldout_p
         aligned.append(_log_loss(y, p))
         plain.append(_log_loss(y, _without_alignment(p, alignment)))
+        # the test period recalibrated every eighth: the first eighth is scored as trained, and with the
+        # rate counted twice its leads would be set above the later, recalibrated ones
+        unaligned = copy.deepcopy(result.artifact)
+        unaligned.calibrator.offset_ = float(getattr(unaligned.calibrator, "offset_", 0.0)) - alignment["offset"]
+        later = frame.iloc[len(frame) - len(y) :].reset_index(drop=True)
+        for name, artifact in (("aligned", result.artifact), ("plain", unaligned)):
+            m = walk_forward(artifact, later, 8)["metrics"]
+            walked[name].append((float(m.roc_auc or 0.0), m.ece))
     assert np.mean(aligned) < np.mean(plain) - 0.01
+    (auc, ece), (auc_plain, ece_plain) = np.mean(walked["aligned"], axis=0), np.mean(walked["plain"], axis=0)
+    assert auc > auc_plain + 0.004 and ece < ece_plain
 
 
 @pytest.mark.slow
