@@ -35,6 +35,9 @@ SETTINGS = [
 ]  # fmt: skip
 
 CANDIDATES = ("naive_bayes", "logistic", "scorecard", "lightgbm", "blend")
+# the way of working documented in docs/predictive.md: recalibrate with the recommended method every
+# sixteenth of the test period (about 500-560 leads here), each part on the outcomes of the one before
+WAY_PARTS = 16
 
 
 def _f(value: float | None) -> str:
@@ -47,18 +50,29 @@ def _ci(value: float | None, interval: tuple[float, float] | None) -> str:
     return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
-def _walk_forward(
-    result: Any, frame: Any, chunks: int = 4, method: str | None = None
-) -> tuple[float | None, float, float, float]:
-    """AUC, ECE and mean predicted probability on the test period when each part of it is scored with
-    the calibration refitted on the part before (the first with the trained calibration), by `method`
-    (None: the one the training backtest recommended); and the mean AUC within the parts."""
+def _walk_forward(result: Any, frame: Any, chunks: int = 4, method: str | None = None) -> dict[str, Any]:
+    """The test period with each part scored with the calibration refitted on the part before (the first
+    with the trained calibration), by `method` (None: the one the training backtest recommended): ROC
+    AUC and ECE with their 95% bootstrap intervals, the mean predicted probability and the mean AUC
+    within the parts."""
     from leadscore.predictive.recalibration import walk_forward
+    from leadscore.predictive.table import parse_label
+    from leadscore.predictive.uncertainty import bootstrap_intervals
 
     test_rows = next(p["rows"] for p in result.parts if p["part"].startswith("test"))
-    run = walk_forward(result.artifact, frame.iloc[len(frame) - test_rows :], chunks, method)  # type: ignore[arg-type]
+    test = frame.iloc[len(frame) - test_rows :]
+    run = walk_forward(result.artifact, test, chunks, method)  # type: ignore[arg-type]
+    y = parse_label(test[result.artifact.label], result.artifact.label).to_numpy().astype(int)
+    ci = bootstrap_intervals(y, run["probabilities"], seed=42)
     m = run["metrics"]
-    return m.roc_auc, m.ece, float(run["probabilities"].mean()), run["auc_within_parts"]
+    return {
+        "auc": _ci(m.roc_auc, ci.get("roc_auc")),
+        "roc_auc": m.roc_auc,
+        "ece": _ci(m.ece, ci.get("ece")),
+        "ece_value": m.ece,
+        "mean": float(run["probabilities"].mean()),
+        "within": run["auc_within_parts"],
+    }
 
 
 def _guards(frame: Any, result: Any, file: str) -> list[str]:
@@ -100,12 +114,16 @@ def main() -> int:
     shifts: list[str] = []
     choices: list[str] = []
     recal = [
-        "| setting | recalibrated every | method | ROC AUC (pooled) | ROC AUC within parts (mean) | ECE "
-        "| base rate: predicted / actual |",
+        "| setting | recalibrated every | method | ROC AUC (pooled) [95% CI] | ROC AUC within parts (mean) "
+        "| ECE [95% CI] | base rate: predicted / actual |",
         "|---|---|---|---|---|---|---|",
     ]
     guards: list[str] = []
     rates: list[str] = []
+    way = [
+        "| setting | ROC AUC [95% CI] | best reference | vs reference | ECE [95% CI] | target (+0.010, ECE < 0.05) |",
+        "|---|---|---|---|---|---|",
+    ]
     for setting, file, label, exclude, split, reference in SETTINGS:
         if only and not any(o in setting for o in only):
             continue
@@ -138,14 +156,23 @@ def main() -> int:
             advice = result.artifact.metadata["calibration"].get("recalibration", {})
             recommended = advice.get("method", "sigmoid")
             rates.append(f"- {setting}: recalibration backtest: {recommended} recommended ({advice.get('why')})")
+            aligned = result.artifact.metadata["calibration"].get("alignment") or {}
+            rates.append(f"- {setting}: calibration aligned to the refitted model: {aligned.get('why')}")
             for chunks in (4, 8, 16):
                 for method in (recommended, *(x for x in ("sigmoid", "shift") if x != recommended)):
-                    auc, ece, mean, within = _walk_forward(result, frame, chunks, method)
+                    w = _walk_forward(result, frame, chunks, method)
                     label = method if method == recommended else f"{method} (not recommended)"
                     recal.append(
-                        f"| {setting} | 1/{chunks} of the test period | {label} | {_f(auc)} | {within:.3f} | "
-                        f"{_f(ece)} | {mean:.3f} / {m.base_rate:.3f} |"
+                        f"| {setting} | 1/{chunks} of the test period | {label} | {w['auc']} | {w['within']:.3f} | "
+                        f"{w['ece']} | {w['mean']:.3f} / {m.base_rate:.3f} |"
                     )
+                    if chunks == WAY_PARTS and method == recommended:
+                        gain = round(w["roc_auc"], 3) - reference
+                        met = gain >= 0.010 - 1e-9 and w["ece_value"] < 0.05
+                        way.append(
+                            f"| {setting} | {w['auc']} | {reference:.3f} | {gain:+.3f} | {w['ece']} | "
+                            f"{'met' if met else 'NOT met'} |"
+                        )
         elif "stratified" in setting and file in (BANK, SHOP) and "no PageValues" not in setting:
             guards += _guards(frame, result, file)
         sys.stdout.write(lines[-1] + "\n")
@@ -170,6 +197,11 @@ def main() -> int:
         "trained model's ranking (a recalibration is monotone inside a part).",
         "",
         *recal,
+        "",
+        "The way of working of docs/predictive.md (what `train` picks, then `leadscore recalibrate` with the",
+        f"recommended method on the outcomes of each 1/{WAY_PARTS} of the test period for the next one):",
+        "",
+        *way,
         "",
         "Base rates by time (`base_rates` of the report): the training part's rate in five consecutive periods,",
         "the most recent labelled period (the validation window, where the calibration is fitted), and the",
@@ -215,8 +247,9 @@ def main() -> int:
         "Before the change the shift rule kept the choice to logistic regression (0.749).",
         "",
         "Time splits against the target of +0.010 AUC over the best single reference (0.730 bank_full, 0.748",
-        "bank_additional): reached on bank_additional, not on bank_full (see the table: bank_full stays with",
-        "naive Bayes at 0.730, 0.010 short of 0.740). Measured on bank_full while developing, every figure the",
+        "bank_additional) with an ECE under 0.05: reached on both with the way of working above (the trained",
+        "model alone reaches it on bank_additional's AUC only; bank_full stays with naive Bayes at 0.730 until",
+        "its probabilities follow the rate). Measured on bank_full while developing, every figure the",
         "held-out test AUC of a model fitted on the first 80%, and the validation AUC (fit on the first 64%,",
         "judged on the next 16%) that would have had to choose it:",
         "- scorecard 0.681-0.701 (validation 0.625-0.635, below naive Bayes' 0.639), with recency weighting",
@@ -243,7 +276,12 @@ def main() -> int:
         "window gives ECE 0.092 / 0.157 (bank_full, naive Bayes) and 0.204 / 0.067 (bank_additional, scorecard",
         "without weighting) - no steady gain; estimating the new base rate from the test period's features by",
         "expectation-maximisation (prior shift) runs away to a rate near 1 under a shift this large. The",
-        "walk-forward table above is what the outcomes of the scoring period itself bring.",
+        "walk-forward table above is what the outcomes of the scoring period itself bring. The trained",
+        "calibration is aligned to the refitted model (`calibration.alignment`): the curve is fitted on the",
+        "window's scores by the model fitted before it, the refitted model has learnt the window's rate, and",
+        "the offset that brings its mean on the window back to the window's rate keeps the rise from being",
+        "counted twice (bank_additional: mean predicted 0.617 before, 0.422 after; bank_full 0.277 before,",
+        "0.167 after, whose doubled rise had happened to anticipate the test period's climb).",
     ]
     text = "# Predictive scoring on the shared real data\n\n" + "\n".join(lines + notes) + "\n"
     if only:  # a partial run never replaces the full table

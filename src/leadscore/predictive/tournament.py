@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import clone
 
 from leadscore.predictive.blend import BlendScorer
-from leadscore.predictive.calibration import Calibrator, choose_calibrator
+from leadscore.predictive.calibration import Calibrator, align_to_refit, choose_calibrator
 from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
 from leadscore.predictive.gbm import LightGBMScorer
 from leadscore.predictive.metrics import auc_or_none
@@ -91,6 +91,7 @@ class Outcome:
     choice: str = ""  # why the chosen candidate, in words (e.g. simpler and within the noise of the best)
     recency: dict[str, Any] = field(default_factory=dict)  # half-life tried and kept (time splits), and why
     recalibration: dict[str, Any] = field(default_factory=dict)  # the method recommended (time splits), and why
+    alignment: dict[str, Any] = field(default_factory=dict)  # the curve moved to the refitted model (time splits)
 
 
 def run(
@@ -182,9 +183,14 @@ def run(
     if BLEND in fitted and (compare_all or chosen == BLEND):
         refitted[BLEND] = BlendScorer.from_fitted([refitted[n] for n in base], X)
     params = {name: _plain_params(model) for name, model in refitted.items()}
+    alignment: dict[str, Any] = {}
+    if kind == "time":
+        # the curve was fitted on scores of the model before the window; the artifact ships the refit
+        calibrator, alignment = align_to_refit(calibrator, refitted[chosen].decision_function(X_val), y_val)
     return Outcome(
-        chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice, recency, recalibration
-    )
+        chosen, refitted[chosen], calibrator, losses, val_auc, refitted, params, shift, choice, recency, recalibration,
+        alignment,
+    )  # fmt: skip
 
 
 HALF_LIVES = (0.5, 0.2)  # as shares of the training span: recent rows count double every half-life

@@ -73,6 +73,8 @@ class TrainingResult:
             "calibration": self.artifact.metadata.get("calibration", {}).get("method"),
             # how to follow a moving rate with `leadscore recalibrate` (time splits: the backtest's choice)
             "recalibration": self.artifact.metadata.get("calibration", {}).get("recalibration") or None,
+            # the trained curve moved to the refitted model (time splits), or why not
+            "calibration_alignment": self.artifact.metadata.get("calibration", {}).get("alignment") or None,
             "candidates": {
                 c.name: {"validation_auc": c.validation_auc, "heldout_auc": c.heldout_auc} for c in self.candidates
             },
@@ -250,6 +252,8 @@ def train(
     recency = outcome.recency if plan.kind == "time" else {}
     if outcome.recalibration.get("log_loss"):
         notes.append(f"recalibration: {outcome.recalibration['method']} recommended ({outcome.recalibration['why']})")
+    if outcome.alignment:
+        notes.append(f"calibration aligned to the refitted model: {outcome.alignment['why']}")
     shift = _worst(shifts)
     if shift is not None:
         (warnings if shift.detected else notes).append(shift.describe())
@@ -338,6 +342,7 @@ def train(
             "method": outcome.calibrator.method,
             "validation_log_loss": outcome.calibration_losses,
             "recalibration": outcome.recalibration,
+            "alignment": outcome.alignment,
         },
         "metrics": metrics.summary(),
         "confidence_intervals": {k: list(v) for k, v in intervals.items()},
