@@ -34,8 +34,8 @@ def _usage() -> tuple[float, float]:
     return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
 
 
-def _hand_sql(data: Path, at_us: int, dedupe: bool) -> str:
-    sql = (HERE / "mixed_query.sql").read_text()
+def _hand_sql(data: Path, at_us: int, dedupe: bool, query: str = "mixed_query.sql") -> str:
+    sql = (HERE / query).read_text()
     qualify = (HERE / "mixed_query_dedupe.sql").read_text() if dedupe else ""
     return (
         sql.replace("{leads}", f"'{data}/leads.parquet'")
@@ -124,10 +124,21 @@ def pandas_scores(data: Path, at_us: int) -> Any:
 
 
 def child(mode: str, data: str) -> dict[str, Any]:
+    """One measured run. MODE: product-auto, product-never, hand-never, hand-dedupe or pandas on the mixed
+    data; with the prefix `gen-` (gen-product-auto, gen-product-never, gen-hand-never) the same on
+    `leadscore generate` data with the b2b-saas example without lifecycle and generated_query.sql."""
     from leadscore.domain.timeutil import parse_timestamp, to_micros
 
     at_us = to_micros(parse_timestamp(AT))
-    out = Path(tempfile.mkdtemp()) / "scores.parquet"
+    tmp = Path(tempfile.mkdtemp())
+    out = tmp / "scores.parquet"
+    generated = mode.startswith("gen-")
+    mode, query = (mode[4:], "generated_query.sql") if generated else (mode, "mixed_query.sql")
+    model_path = MODEL
+    if generated and mode.startswith("product"):
+        from benchmarks.batch_rescore import rules_only_model
+
+        model_path = rules_only_model(tmp / "model.yaml")
     t = time.perf_counter()
     info: dict[str, Any] = {}
     if mode.startswith("product"):
@@ -135,7 +146,7 @@ def child(mode: str, data: str) -> dict[str, Any]:
         from leadscore.model import load_model
 
         dedupe = "never" if mode == "product-never" else "auto"
-        run = run_batch(load_model(MODEL), f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe)
+        run = run_batch(load_model(model_path), f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe)
         s = run.stats
         info = {"fallback": s.fallback_leads, "lookups": s.lookup_values, "phases": s.seconds, "events": s.events}
     elif mode.startswith("hand"):
@@ -145,7 +156,8 @@ def child(mode: str, data: str) -> dict[str, Any]:
         con.execute("SET TimeZone = 'UTC'")
         if os.environ.get("LEADSCORE_BENCH_MEMORY"):  # a cap on a shared machine: DuckDB spills past it
             con.execute(f"SET memory_limit = '{os.environ['LEADSCORE_BENCH_MEMORY']}'")
-        con.execute(f"COPY ({_hand_sql(Path(data), at_us, mode == 'hand-dedupe')}) TO '{out}' (FORMAT PARQUET)")
+        sql = _hand_sql(Path(data), at_us, mode == "hand-dedupe", query)
+        con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET)")
     elif mode == "pandas":
         pandas_scores(Path(data), at_us).to_parquet(out)
     else:

@@ -314,3 +314,27 @@ def test_batch_refuses_nested_parquet_lead_attributes_score_refuses(tmp_path: Pa
         assert res.exit_code == 2, res.output
         assert "leads.parquet:row 2:extra:" in res.output and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_batch_parquet_breakdown_is_columns_unless_the_list_is_asked_for(tmp_path: Path) -> None:
+    """Both Parquet layouts read back as the JSON Lines results of the same run."""
+    import pyarrow.parquet as pq
+
+    from leadscore.sql.result_columns import result_dict
+
+    model, leads, events = B2B / "model.yaml", B2B / "data" / "leads.csv", B2B / "data" / "events.csv"
+    args = ["batch", str(model), "-l", str(leads), "-e", str(events), "--at", AT]
+    outs = {"jsonl": tmp_path / "r.jsonl", "columns": tmp_path / "c.parquet", "list": tmp_path / "l.parquet"}
+    for name, out in outs.items():
+        extra = ["--breakdown", "list"] if name == "list" else []
+        res = runner.invoke(app, [*args, "-o", str(out), *extra])
+        assert res.exit_code == 0, res.output
+    expected = [json.loads(line) for line in outs["jsonl"].read_text().splitlines()]
+    m = load_model(model)
+    columns = pq.read_table(outs["columns"])
+    assert {"points", "events", "adjustments"} <= set(columns.column_names) and "breakdown" not in columns.column_names
+    assert not differences(expected, [result_dict(m, r) for r in columns.to_pylist()])
+    listed = pq.read_table(outs["list"]).to_pylist()
+    for r in listed:
+        r["breakdown"] = [{k: v for k, v in e.items() if not (k == "events" and v is None)} for e in r["breakdown"]]
+    assert not differences(expected, listed)

@@ -93,6 +93,33 @@ def test_time_dependent_lifecycle_is_replayed_and_still_agrees(sql_replay: bool)
     assert by["b"]["stage"] == "lead"
 
 
+def test_columns_layout_holds_the_pure_scorers_rows_as_the_querys(tmp_path: Path) -> None:
+    """Lead a goes to the pure scorer (its stage needs the replay), b is the query's: in the columns
+    layout both rows read back as the results, a rule without points has no event count, and a cap
+    is its adjustment."""
+    import pyarrow.parquet as pq
+
+    from leadscore.sql.result_columns import result_dict
+
+    model = _model(
+        "  - {id: r, dimension: score, on: v, within: 1d, points: 50}\n"
+        "  - {id: old, dimension: score, on: v, points: 70}\n"
+        "  - {id: vip, dimension: score, when: {attribute: tier, eq: 1}, points: 150}",
+        "dimensions:\n  score: {cap: 100}\n"
+        "lifecycle:\n  stages: [lead, mql]\n  transitions:\n    - {to: mql, when: {score: total, gte: 100}}",
+    )
+    events = [Event.of("a", "v", AT - timedelta(days=5), id="1")]
+    leads = leads_table([Lead("a"), Lead.of("b", tier=1)])
+    run = run_batch(model, leads, events_table(events), AT, sql_replay=False)
+    assert run.stats.fallback_leads == 1
+    run.write(tmp_path / "out.parquet")
+    rows = {r["lead_id"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
+    assert rows["a"]["points"] == {"r": 0.0, "old": 70.0, "vip": 0.0}
+    assert rows["a"]["events"] == {"r": None, "old": 1}
+    assert rows["b"]["points"] == {"r": 0.0, "old": 0.0, "vip": 150.0} and rows["b"]["adjustments"] == {"score": -50.0}
+    assert not differences(run.to_dicts(), [result_dict(model, r) for r in rows.values()])
+
+
 def test_replay_sees_every_event_at_the_same_instant_and_moves_back_later() -> None:
     """Two events at one instant count together; a recycled lead returns to `lead` once its score fades,
     then a later burst makes it an MQL again; the stage at T follows the score at each event's time."""
@@ -227,7 +254,17 @@ def test_outputs_by_extension(tmp_path: Path) -> None:
         {"rule": "r", "dimension": "score", "points": 1.0, "events": 1},
         {"rule": "c", "dimension": "score", "points": 2.0},
     ]
-    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["score"] == 3.0
+    row = pq.read_table(tmp_path / "out.parquet").to_pylist()[0]
+    assert row["score"] == 3.0
+    # the default Parquet layout: one column per rule (and dimension), the list on request
+    assert (row["points"], row["events"], row["adjustments"]) == ({"r": 1.0, "c": 2.0}, {"r": 1}, {"score": 0.0})
+    assert "breakdown" not in row
+    run.write(tmp_path / "list.parquet", "list")
+    listed = pq.read_table(tmp_path / "list.parquet").to_pylist()[0]["breakdown"]
+    assert listed == [
+        {"rule": "r", "dimension": "score", "points": 1.0, "events": 1},
+        {"rule": "c", "dimension": "score", "points": 2.0, "events": None},
+    ]
     with pytest.raises(ValueError, match="unsupported output format"):
         run.write(tmp_path / "out.txt")
 

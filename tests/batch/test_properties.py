@@ -49,23 +49,34 @@ def test_batch_equals_pure_scorer(model_data: dict[str, Any], sample: tuple[list
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(model_data=edge_models(), sample=edge_data(), parquet=st.booleans())
+@given(model_data=edge_models(), sample=edge_data(), output=st.sampled_from(["jsonl", "columns", "list"]))
 def test_files_equal_pure_scorer(
-    tmp_path_factory: Any, model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]], parquet: bool
+    tmp_path_factory: Any, model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]], output: str
 ) -> None:
-    """Through real files: Parquet in, JSON Lines or Parquet out."""
+    """Through real files: Parquet in, JSON Lines or Parquet (either breakdown layout) out."""
     import json
 
     import pyarrow.parquet as pq
+
+    from leadscore.sql.result_columns import result_dict
 
     model = valid_model(model_data)
     leads, events = sample
     d = tmp_path_factory.mktemp("batch")
     pq.write_table(leads_table(leads), d / "leads.parquet")
     pq.write_table(events_table(events), d / "events.parquet")
-    out = d / ("out.parquet" if parquet else "out.jsonl")
-    run_batch(model, d / "leads.parquet", d / "events.parquet", AT, out=out)
-    if parquet:
+    out = d / ("out.jsonl" if output == "jsonl" else "out.parquet")
+    run_batch(
+        model,
+        d / "leads.parquet",
+        d / "events.parquet",
+        AT,
+        out=out,
+        breakdown="list" if output == "list" else "columns",
+    )
+    if output == "columns":
+        got = [result_dict(model, r) for r in pq.read_table(out).to_pylist()]
+    elif output == "list":
         got = pq.read_table(out).to_pylist()
         for r in got:
             r["breakdown"] = [{k: v for k, v in e.items() if not (k == "events" and v is None)} for e in r["breakdown"]]

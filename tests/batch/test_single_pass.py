@@ -172,7 +172,10 @@ def test_the_scoring_pass_reads_no_event_id_when_the_duplicate_check_read_them(t
     assert auto.schema.id_check is not None and auto.plan is not None and auto.plan.row_check
     assert re.search(r"\bid\b", _row_check(auto)) is None  # the id's tests are the duplicate pass's
     never = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
-    assert never.schema.id_check is None and re.search(r"\bid\b", _row_check(never))
+    # without the duplicate check the scoring pass does not read the ids either: their tests are a scan
+    # of that column alone (`SourceSchema.scan_check`)
+    assert never.schema.id_check is None and re.search(r"\bid\b", _row_check(never)) is None
+    assert never.schema.scan_check is not None and 'contains("id", chr(0))' in never.schema.scan_check
 
 
 def _row_check(run: BatchRun) -> str:
@@ -181,3 +184,56 @@ def _row_check(run: BatchRun) -> str:
     found = re.search(r"\), (\(.*\)) AS _ls_chk FROM", view)
     assert found is not None
     return found.group(1)
+
+
+@pytest.mark.parametrize("dictionary", [True, False], ids=["dictionary", "plain"])
+@pytest.mark.parametrize(
+    ("columns", "field"),
+    [
+        ({"page": ["/ok", "a\x00b"]}, "page"),  # read by the model: in the pass when stored plain
+        ({"note": ["ok", "a\x00b"]}, "note"),  # never read by the model: a scan of its own
+        ({"type": ["view", "x" * 256]}, "type"),
+        ({"type": ["view", " view"]}, None),  # a type to strip: the views strip it, nothing is refused
+        ({"id": ["e1", "e\x00"]}, "id"),  # not read by the pass with --dedupe never: a scan of its own
+        ({"timestamp": [AT - H, None]}, "timestamp"),
+    ],
+    ids=["nul-read", "nul-unread", "long-type", "type-to-strip", "nul-id", "no-time"],
+)
+def test_the_checks_in_scans_of_their_own_refuse_as_the_pass_did(
+    tmp_path: Path, dictionary: bool, columns: dict[str, list[object]], field: str | None
+) -> None:
+    """The row conditions on dictionary-encoded columns, on the time and on columns the scoring pass
+    does not read are scans of their own before the query (`file_checks.row_check_sql`); stored plain
+    or with a dictionary, a bad row is refused named, and nothing is written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads_path, events_path = _write(tmp_path, [], [Lead("l0")])
+    base: dict[str, object] = {
+        "lead_id": ["l0", "l0"],
+        "type": ["view", "view"],
+        "timestamp": [AT - H, AT - H],
+        "id": ["e1", "e2"],
+        "page": ["/ok", "/pricing"],
+        "note": ["a", "b"],
+    }
+    table = pa.table({**base, **columns})
+    table = table.set_column(2, "timestamp", table["timestamp"].cast(pa.timestamp("us", tz="UTC")))
+    pq.write_table(table, events_path / "part-1.parquet", use_dictionary=dictionary)
+    out = tmp_path / "out.parquet"
+    if field is None:
+        run = run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe="never")
+        expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], read_events(events_path), AT)]
+        assert not differences(expected, run.to_dicts())
+        return
+    with pytest.raises(DataFileError, match=rf"part-1\.parquet:row 2:{field}:"):
+        run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe="never")
+    assert not out.exists()
+    with pytest.raises(DataFileError):
+        read_events(events_path)  # the reader refuses it too
+
+
+def test_the_characters_ids_are_stripped_of_are_those_of_str_strip() -> None:
+    from leadscore.batch.duckdb.file_checks import STRIPPED
+
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == STRIPPED

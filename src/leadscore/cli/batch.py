@@ -25,6 +25,11 @@ class Dialect(StrEnum):
     bigquery = "bigquery"
 
 
+class BreakdownLayout(StrEnum):
+    columns = "columns"
+    list = "list"
+
+
 class DedupeMode(StrEnum):
     auto = "auto"
     always = "always"
@@ -58,6 +63,14 @@ def batch(
         DedupeMode,
         typer.Option("--dedupe", help="Drop repeated event ids: auto (check first), always, never (ids are unique)."),
     ] = DedupeMode.auto,
+    breakdown: Annotated[
+        BreakdownLayout,
+        typer.Option(
+            "--breakdown",
+            help="Parquet output: the breakdown as one column per rule and dimension (columns), or as the "
+            "list of `leadscore score` (list). JSON Lines always has the list, and so has --engine spark.",
+        ),
+    ] = BreakdownLayout.columns,
 ) -> None:
     """Re-score every lead from files, in one SQL pass; equal to `leadscore score` lead by lead."""
     from rich.text import Text
@@ -102,7 +115,15 @@ def batch(
                 from leadscore.batch import run_batch
 
                 stats = run_batch(
-                    m, leads, events, when, out, threads=threads, dedupe=dedupe.value, predictors=predictors
+                    m,
+                    leads,
+                    events,
+                    when,
+                    out,
+                    breakdown=breakdown.value,
+                    threads=threads,
+                    dedupe=dedupe.value,
+                    predictors=predictors,
                 ).stats
     except (SourceError, NotExpressible, DataFileError) as exc:
         fail(str(exc))

@@ -99,3 +99,6 @@ class SourceSchema:
     # with row_check, a BOOLEAN over an event's `id` that the duplicate check computes in its own pass
     # over the ids (the scoring pass then never reads them); None: the scoring pass checks the ids
     id_check: str | None = None
+    # with row_check, a query counting the rows some of the check's conditions hold for, in scans of
+    # their own (batch.duckdb.file_checks.row_check_sql): looked at before any result is trusted
+    scan_check: str | None = None

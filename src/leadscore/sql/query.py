@@ -220,7 +220,8 @@ def build_query(
     )
     n_all = c.aggs.add(f"count(*) FILTER (WHERE {IN})" if single else "count(*)")
     row_check = q.any_of([f"{schema.row_check}", *([number_check] if number_check else [])])
-    check_agg = c.aggs.add(f"bool_or({row_check})") if single else None
+    # no aggregate when every row condition is a scan of its own (`SourceSchema.scan_check`)
+    check_agg = c.aggs.add(f"bool_or({row_check})") if single and row_check != "FALSE" else None
     # events whose filter is unknown: a deferred look-up must evaluate one of their values (lookups.py)
     unknown = [
         f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
@@ -334,9 +335,10 @@ def build_query(
         out.append(f"{needs_replay} AS needs_replay")
     if risk_agg is not None:
         out.append(f"coalesce({risk_agg}, FALSE) AS lookup_risk")
-    if check_agg is not None:
-        lead = f" OR coalesce({schema.lead_check}, FALSE)" if schema.lead_check else ""
-        out.append(f"(coalesce({check_agg}, FALSE){lead}) AS input_check")
+    if single:
+        checks = [f"coalesce({check_agg}, FALSE)"] if check_agg is not None else []
+        checks += [f"coalesce({schema.lead_check}, FALSE)"] if schema.lead_check else []
+        out.append(f"{q.any_of(checks)} AS input_check")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
     sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(

@@ -46,6 +46,14 @@ def shape_sql(model: ScoringModel, version: str, plan: QueryPlan, at: int, sourc
     breakdown = f"list_filter([{', '.join(entries)}], lambda e: e.points <> 0)"
     if json:
         breakdown = f"CAST(replace(CAST(to_json({breakdown}) AS VARCHAR), ',\"events\":null', '') AS JSON)"
+    cols = common_columns(model, version, plan, at, json=json)
+    cols.insert(-1, ("breakdown", breakdown))
+    return select(cols, source)
+
+
+def common_columns(model: ScoringModel, version: str, plan: QueryPlan, at: int, *, json: bool) -> list[tuple[str, str]]:
+    """(name, SQL) of every result column but the breakdown, in `Result.to_dict()`'s order (the
+    breakdown goes before `playbook`): shared by the list and the columns layouts."""
     dims = _struct([(d, f"dim_{j}") for j, d in enumerate(plan.dimensions)])
     if plan.label_sets:
         labels = _struct([(name, f"label_{i}") for i, name in enumerate(plan.label_sets)])
@@ -66,19 +74,21 @@ def shape_sql(model: ScoringModel, version: str, plan: QueryPlan, at: int, sourc
             )
             whens.append(f"WHEN {i} THEN {pb}")
         playbook = f"(CASE playbook {' '.join(whens)} END)"
-    cols = [
-        "lead_id",
-        f"{q.text(to_iso(from_micros(at)))} AS at",
-        f"{q.text(model.name)} AS model",
-        f"{q.text(version)} AS model_version",
-        "score",
-        f"{dims} AS dimensions",
-        f"{labels} AS labels",
-        "stage",
-        f"{breakdown} AS breakdown",
-        f"{playbook} AS playbook",
+    return [
+        ("lead_id", "lead_id"),
+        ("at", q.text(to_iso(from_micros(at)))),
+        ("model", q.text(model.name)),
+        ("model_version", q.text(version)),
+        ("score", "score"),
+        ("dimensions", dims),
+        ("labels", labels),
+        ("stage", "stage"),
+        ("playbook", playbook),
     ]
-    return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def select(columns: list[tuple[str, str]], source: str) -> str:
+    return f"SELECT {', '.join(sql if sql == name else f'{sql} AS {name}' for name, sql in columns)} FROM {source}"
 
 
 def result_from_row(model: ScoringModel, version: str, plan: QueryPlan, at: int, row: dict[str, object]) -> dict:

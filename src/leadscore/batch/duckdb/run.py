@@ -26,12 +26,15 @@ from leadscore.sql.columns import SourceSchema
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.predicate_sql import NotExpressible
 from leadscore.sql.query import QueryPlan, build_query
+from leadscore.sql.result_columns import columns_row, columns_sql
 from leadscore.sql.result_shape import shape_sql
 
 if TYPE_CHECKING:
     import duckdb
 
 Dedupe = Literal["auto", "always", "never"]
+# the breakdown in Parquet output: one column per rule and dimension, or the list of `Result.to_dict()`
+Breakdown = Literal["columns", "list"]
 RESULT = "_ls_result"
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
 
@@ -125,7 +128,14 @@ class BatchRun:
         # the events' files are checked by the scoring query's own pass when it can (`_check_rows`)
         # (an event id to strip matters only to the duplicate check)
         ids_read = dedupe != "never"
-        self.schema: SourceSchema = prepare(self.con, leads, events, defer_check=defer_check, ids_read=ids_read)
+        from leadscore.sql.dialects import infer_schema
+
+        # the event columns the scoring pass reads: the files' checks of the others are scans of their own
+        reads = frozenset({"lead_id", "type", "timestamp", *infer_schema(self.model).events.slots})
+        self._files_checked = False
+        self.schema: SourceSchema = prepare(
+            self.con, leads, events, defer_check=defer_check, ids_read=ids_read, reads=reads
+        )
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers
         numbers_sql = None
@@ -183,6 +193,9 @@ class BatchRun:
     def _check_files(self) -> None:
         """The events' files checked by the reader's rules (`file_checks.check_parquet`): refused with the
         bad rows named, or found to hold ids or types to strip (`_StripIds`: the views must strip them)."""
+        if self._files_checked:
+            return
+        self._files_checked = True
         files = parquet_sources(Path(self._sources[1]))
         if not check_parquet(self.con, files, "events"):
             raise _StripIds
@@ -224,6 +237,11 @@ class BatchRun:
             self._fill_lookups()
             if not self.plan.lookup_risk:  # the query cannot tell which leads need them: evaluate them now
                 self.lookups.fill_duckdb(con, deferred=True)
+            if self.plan.row_check and self.schema.scan_check is not None:
+                # the check's conditions that are scans of their own (`file_checks.row_check_sql`)
+                found = con.execute(self.schema.scan_check).fetchall()
+                if found and found[0][0]:
+                    self._check_inputs()
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
             except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
@@ -345,10 +363,13 @@ class BatchRun:
         self.con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
 
     # -- results ---------------------------------------------------------------------------------------
-    def _shaped(self, json_text: bool) -> str | None:
+    def _shaped(self, json_text: bool, breakdown: Breakdown = "list") -> str | None:
         if self.plan is None:
             return None
-        return shape_sql(self.model, self.version, self.plan, self.at, f"{RESULT} WHERE NOT fallback", json=json_text)
+        source = f"{RESULT} WHERE NOT fallback"
+        if breakdown == "columns" and not json_text:
+            return columns_sql(self.model, self.version, self.plan, self.at, source)
+        return shape_sql(self.model, self.version, self.plan, self.at, source, json=json_text)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every result as `Result.to_dict()` gives it (native rows first, then fallback rows)."""
@@ -362,14 +383,18 @@ class BatchRun:
             out.extend(json.loads(text) for text in part)
         return out
 
-    def write(self, path: str | Path) -> Path:
-        """JSON Lines (.jsonl, .ndjson, .json) or Parquet (.parquet), by the file's extension."""
+    def write(self, path: str | Path, breakdown: Breakdown = "columns") -> Path:
+        """JSON Lines (.jsonl, .ndjson, .json: `Result.to_dict()` per line) or Parquet (.parquet), by the
+        file's extension. In Parquet the breakdown is one column per rule and dimension (`columns`,
+        `leadscore.sql.result_columns`) or the list of `Result.to_dict()` (`list`)."""
         p = Path(path)
         suffix = p.suffix.lower()
+        if breakdown not in ("columns", "list"):
+            raise ValueError(f"breakdown {breakdown!r}: use 'columns' or 'list'")
         if suffix in (".jsonl", ".ndjson", ".json"):
             self._write_json(p)
         elif suffix == ".parquet":
-            self._write_parquet(p)
+            self._write_parquet(p, breakdown)
         else:
             raise ValueError(f"{p}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
         return p
@@ -387,12 +412,17 @@ class BatchRun:
                     fh.write("".join(text + "\n" for text in part))
         self.stats.seconds["write"] = time.perf_counter() - t
 
-    def _write_parquet(self, p: Path) -> None:
+    def _write_parquet(self, p: Path, breakdown: Breakdown) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         t = time.perf_counter()
-        sql = self._shaped(False)
+        sql = self._shaped(False, breakdown)
+
+        def row(text: str) -> dict[str, Any]:
+            d = json.loads(text)
+            return columns_row(self.model, d) if breakdown == "columns" else _arrow_row(d)
+
         if sql is not None and not self.stats.fallback_leads:
             self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
         else:
@@ -401,18 +431,14 @@ class BatchRun:
             if native is not None:
                 schema = native.schema
             else:  # every lead went to the pure scorer: the schema their rows agree on
-                found = [
-                    pa.Table.from_pylist([_arrow_row(json.loads(x)) for x in part]).schema
-                    for part in self.fallback_json()
-                ]
+                found = [pa.Table.from_pylist([row(x) for x in part]).schema for part in self.fallback_json()]
                 schema = pa.unify_schemas(found, promote_options="permissive")
             with pq.ParquetWriter(p, schema) as writer:
                 if native is not None:
                     for batch in native:
                         writer.write_batch(batch)
                 for part in self.fallback_json():
-                    rows = [_arrow_row(json.loads(x)) for x in part]
-                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                    writer.write_table(pa.Table.from_pylist([row(x) for x in part], schema=schema))
         self.stats.seconds["write"] = time.perf_counter() - t
 
 
@@ -428,10 +454,12 @@ def run_batch(
     events: Source,
     at: datetime | str,
     out: str | Path | None = None,
+    breakdown: Breakdown = "columns",
     **options: Any,
 ) -> BatchRun:
-    """Score every lead of `leads` at `at`; write the results to `out` when given."""
+    """Score every lead of `leads` at `at`; write the results to `out` when given (`breakdown`: the
+    Parquet layout, `BatchRun.write`)."""
     run = BatchRun(model, leads, events, at, **options)
     if out is not None:
-        run.write(out)
+        run.write(out, breakdown)
     return run

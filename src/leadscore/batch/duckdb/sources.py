@@ -68,8 +68,13 @@ def _table_relation(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> st
 
 
 def register(
-    con: duckdb.DuckDBPyConnection, name: str, source: Source, defer_check: bool = False, ids_read: bool = True
-) -> tuple[bool, tuple[str, str, str | None] | None]:
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    source: Source,
+    defer_check: bool = False,
+    ids_read: bool = True,
+    reads: frozenset[str] | None = None,
+) -> tuple[bool, tuple[str, str, str | None, str | None] | None]:
     """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
 
     Returns whether its id and type columns are known to be plain text (nothing to strip: checked
@@ -78,7 +83,7 @@ def register(
     scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`): the
     views then read the files as plain."""
     plain = False
-    deferred: tuple[str, str, str | None] | None = None
+    deferred: tuple[str, str, str | None, str | None] | None = None
     if isinstance(source, str | Path) and is_text_input(Path(source)):
         # text files are read by leadscore.io, with the checks and typing `score` applies (file_rows.py)
         if not Path(source).exists():
@@ -98,7 +103,7 @@ def register(
             rel = _table_relation(con, name, table)
         else:
             if defer_check and name == "events":
-                deferred = row_check_sql(con, files, ids_read)
+                deferred = row_check_sql(con, files, ids_read, reads)
             # the reader's rules, in SQL: a bad row refuses the input
             plain = True if deferred is not None else check_parquet(con, files, name)
     else:
@@ -132,15 +137,21 @@ ROW_CHECK = "_ls_chk"
 
 
 def prepare(
-    con: duckdb.DuckDBPyConnection, leads: Source, events: Source, defer_check: bool = False, ids_read: bool = True
+    con: duckdb.DuckDBPyConnection,
+    leads: Source,
+    events: Source,
+    defer_check: bool = False,
+    ids_read: bool = True,
+    reads: frozenset[str] | None = None,
 ) -> SourceSchema:
     """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema.
 
     With `defer_check`, the events' Parquet files may be checked by the scoring query's own pass: the
     view then has the column ROW_CHECK (`schema.row_check`), and the caller must look at it before it
-    trusts any result (`register`)."""
+    trusts any result (`register`). Given `reads` (the event columns the scoring pass reads), some of
+    that check may be a query of its own instead (`schema.scan_check`, `file_checks.row_check_sql`)."""
     plain_leads, _ = register(con, "leads", leads)
-    plain_events, row_check = register(con, "events", events, defer_check, ids_read)
+    plain_events, row_check = register(con, "events", events, defer_check, ids_read, reads)
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
@@ -172,7 +183,9 @@ def prepare(
         leads=TableSchema.from_columns(_columns(con, "leads"), RESERVED_LEAD_COLUMNS),
         has_event_id="id" in ev_cols,
         has_ord=True,
-        row_check=ROW_CHECK if row_check is not None else None,
+        # "FALSE": every row condition is in `scan_check`, none is left to the scoring pass
+        row_check=None if row_check is None else "FALSE" if row_check[0] == "FALSE" else ROW_CHECK,
         lead_check=row_check[1] if row_check is not None else None,
         id_check=row_check[2] if row_check is not None else None,
+        scan_check=row_check[3] if row_check is not None else None,
     )
