@@ -36,7 +36,7 @@ from tests.support.strategies import AT, edge_busy_data, edge_lifecycle_models
 
 AT_US = to_micros(AT)
 SETTINGS = settings(
-    max_examples=examples(120),
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -232,3 +232,22 @@ def test_heavy_leads_over_many_half_lives() -> None:
     events = [_ev("f", "read" if k % 3 else "page_view", timedelta(hours=7 * k + (k % 5)), str(k)) for k in range(600)]
     got = check_against_oracles(model, [Lead("f", {})], events)
     assert len(got.combined) > 500
+
+
+def test_a_heavy_lead_is_replayed_in_sql_not_by_the_pure_scorer() -> None:
+    """300 events (the join used to hand leads past 100 to the pure scorer): the batch engine replays the
+    lead in SQL, and its result equals the pure scorer's."""
+    from leadscore.engine import score_many
+    from tests.batch.compare import differences
+
+    model = parse_model(THRESHOLDS)
+    events = [
+        _ev("g", ("page_view", "read", "demo", "lost")[k % 4], timedelta(hours=3 * k + 1), str(k)) for k in range(300)
+    ]
+    leads = [Lead("g", {"employees": 120})]
+    run = run_batch(model, leads_table(leads), events_table(events), AT)
+    assert run.stats.replayed_leads == 1
+    assert run.stats.fallback_leads == 0
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert not differences(expected, run.to_dicts())
+    assert expected[0]["stage"] is not None

@@ -77,6 +77,9 @@ class WindowCompiler(Compiler):
 
     windowed: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # token -> (filter, micros)
     row_columns: dict[str, str] = field(default_factory=dict)  # per-event SQL -> its column
+    # per-(lead, time) SQL over the window aggregates -> its column, by level (a level reads the ones
+    # before): computed once per row where several expressions would repeat it (power(), sums)
+    derived: list[dict[str, str]] = field(default_factory=lambda: [{}, {}])
 
     def token(self, flt: str, within_s: int | None) -> str:
         """A name standing for (filter, window) where the base compiler passes a filter string."""
@@ -97,6 +100,13 @@ class WindowCompiler(Compiler):
         name = self.row_columns.get(sql)
         if name is None:
             name = self.row_columns[sql] = f"_ls_rc{len(self.row_columns)}"
+        return name
+
+    def derive(self, sql: str, level: int) -> str:
+        for cols in self.derived:
+            if sql in cols:
+                return cols[sql]
+        name = self.derived[level][sql] = f"_ls_dv{sum(len(d) for d in self.derived)}"
         return name
 
     def over(self, micros: int | None) -> str:
@@ -163,12 +173,16 @@ def _half_life_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | N
     parity = c.row_column(f"({epoch} & 1)")
     sums = [c.aggs.add(f"sum(CASE WHEN {parity} = {p} THEN {weight} END) {c.over(period)}") for p in (0, 1)]
     row_epoch = _floor_div(T, period)
-    own = f"power(CAST(2.0 AS DOUBLE), -CAST({T} - {row_epoch} * {period} AS DOUBLE) / {float(h)!r})"
-    before = f"power(CAST(2.0 AS DOUBLE), -CAST({T} - ({row_epoch} - 1) * {period} AS DOUBLE) / {float(h)!r})"
-    row_parity = f"({row_epoch} & 1)"
-    total = (
+    # the factors of the row's own epoch and of the one before, shared by the rules of this half-life
+    own = c.derive(f"power(CAST(2.0 AS DOUBLE), -CAST({T} - {row_epoch} * {period} AS DOUBLE) / {float(h)!r})", 0)
+    before = c.derive(
+        f"power(CAST(2.0 AS DOUBLE), -CAST({T} - ({row_epoch} - 1) * {period} AS DOUBLE) / {float(h)!r})", 0
+    )
+    row_parity = c.derive(f"({row_epoch} & 1)", 0)
+    total = c.derive(
         f"(CASE WHEN {row_parity} = 0 THEN coalesce({sums[0]}, 0.0) * {own} + coalesce({sums[1]}, 0.0) * {before} "
-        f"ELSE coalesce({sums[1]}, 0.0) * {own} + coalesce({sums[0]}, 0.0) * {before} END)"
+        f"ELSE coalesce({sums[1]}, 0.0) * {own} + coalesce({sums[0]}, 0.0) * {before} END)",
+        1,
     )
     n = c.window_agg("count", flt, "1", period)
     error = f"({total} * ({_REL} + {_REL_PER_EVENT} * {n}))"
@@ -187,8 +201,8 @@ def _linear_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | None
     frame = length if micros is None else min(micros, length)
     n = c.window_agg("count", flt, "1", frame)
     sum_ts = c.window_agg("sum", flt, TS, frame)
-    ages = f"(CAST({n} * {T} - coalesce({sum_ts}, 0) AS DOUBLE) / {float(length)!r})"
-    total = f"(CAST({n} AS DOUBLE) - {ages})"
+    ages = c.derive(f"(CAST({n} * {T} - coalesce({sum_ts}, 0) AS DOUBLE) / {float(length)!r})", 0)
+    total = c.derive(f"(CAST({n} AS DOUBLE) - {ages})", 1)
     error = f"({q.double(16 * _EPS)} * ({n} + 8) * ({n} + {ages}))"
     return total, error
 
@@ -332,7 +346,13 @@ def window_conditions_query(
         "_ls_base AS (SELECT a.lead_id AS _ls_id, l.*, a.* EXCLUDE (lead_id, _ls_peer_last) FROM _ls_wa AS a "
         "LEFT JOIN leads AS l ON l.id = a.lead_id WHERE a._ls_peer_last)"
     )
-    ctes += score_ctes(model, [r.sql for r in rules], "duckdb", "_ls_base")
+    source = "_ls_base"
+    for level, cols in enumerate(c.derived):
+        if cols:
+            derived = ", ".join(f"{sql} AS {name}" for sql, name in cols.items())
+            ctes.append(f"_ls_dl{level} AS (SELECT *, {derived} FROM {source})")
+            source = f"_ls_dl{level}"
+    ctes += score_ctes(model, [r.sql for r in rules], "duckdb", source)
     errs = [f"{errors[d]} AS _ls_de{j}" for j, d in enumerate(dims) if errors[d] != "0"]
     last_cte = "_ls_dims"
     if errs:
