@@ -347,9 +347,9 @@ def window_conditions_query(
         "LEFT JOIN leads AS l ON l.id = a.lead_id WHERE a._ls_peer_last)"
     )
     source = "_ls_base"
-    for level, cols in enumerate(c.derived):
-        if cols:
-            derived = ", ".join(f"{sql} AS {name}" for sql, name in cols.items())
+    for level, level_cols in enumerate(c.derived):
+        if level_cols:
+            derived = ", ".join(f"{sql} AS {name}" for sql, name in level_cols.items())
             ctes.append(f"_ls_dl{level} AS (SELECT *, {derived} FROM {source})")
             source = f"_ls_dl{level}"
     ctes += score_ctes(model, [r.sql for r in rules], "duckdb", source)
