@@ -17,7 +17,7 @@ leads go three ways (`split`):
   event time), and quiet leads for which a trigger may fire or whose stored stage differs: their
   rows come from the query, their history, stage-history rows and outbox messages from
   `store_history.finish`, which replays with the conditions the SQL replay computed.
-- *pure*: the rest (bad data; more events than the SQL replay takes; a model whose stage the
+- *pure*: the rest (bad data; a model whose stage the
   query decides without replaying but whose leads moved): `Evaluator.rescore`, in parts, in the
   same transaction; exact by definition.
 """
@@ -42,10 +42,6 @@ FIRST = "_bl_first"  # DuckDB: each lead's first event at or before T (the repla
 PREV = "_bl_prev"  # DuckDB: the stored results' model, stage and labels
 PY = "_bl_py"  # DuckDB: the leads whose history and firings store_history.finish writes
 PURE_CHUNK = 2000
-# Leads with more events than this are left to the pure scorer: the SQL replay joins each event time
-# with the events before it (n^2 / 2 rows per lead). Measured on `leadscore generate` data with the
-# b2b example (benchmarks/results/store_rescore.md).
-MAX_REPLAY_EVENTS = 100
 
 
 def needs_split(evaluator: Evaluator) -> bool:

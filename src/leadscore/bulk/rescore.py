@@ -81,7 +81,6 @@ def _batch_run(
             at each event time (`store_history.CONDS`): the history is finished from them in Python.
             (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
             from leadscore.batch.duckdb.run import RESULT
-            from leadscore.bulk import lifecycle_split as life
             from leadscore.bulk.lifecycle_history import CONDS
             from leadscore.bulk.lifecycle_split import init_sql, moved_sql
             from leadscore.sql import stage_replay as replay
@@ -93,10 +92,7 @@ def _batch_run(
                 f"SELECT x.lead_id FROM {RESULT} AS x JOIN leads AS l ON l.id = x.lead_id "
                 f"WHERE x.stage IS DISTINCT FROM {init_sql(self, 'l')} OR x.lead_id IN ({moved_sql(self.model, at)}))"
             )
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
-                f"WHERE needs_replay AND n_events <= {life.MAX_REPLAY_EVENTS}"
-            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} WHERE needs_replay")
             row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
             self.stats.replayed_leads = int(row[0]) if row else 0
             if not self.stats.replayed_leads:

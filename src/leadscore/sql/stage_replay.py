@@ -7,23 +7,28 @@ lead's event times is joined with its events up to that time and the GROUP BY is
 automatic conditions at each t (and at T) land in a table that the main query, restricted to these
 leads, folds exactly like the pure scorer replays (`lifecycle._replay_sql`).
 
-The join holds about n^2/2 rows for a lead with n events (n per distinct time); past `MAX_EVENTS`
-events the pure scorer's replay is cheaper (measured on `leadscore generate` data with the b2b-saas
-model: 100 balances the two), so those leads stay with it.
+`conditions_query` computes the table in one pass of window functions over each lead's events
+(`stage_windows`); the join (`join_conditions_query`: each event time joined with the lead's events
+up to it, about n^2/2 rows for n events) stays as the definition the tests compare with, and scores
+the few (lead, time) rows where a rewritten decay leaves a score condition too close to its threshold
+to decide. With the one pass, a lead's cost grows with its events, not their square, so no lead
+goes to the pure scorer for having many events (the join alone used to send leads past 100 events
+there).
 """
 
 from __future__ import annotations
 
 from leadscore.model.spec import ScoringModel
+from leadscore.sql import literals as q
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.query import compiler, event_ctes, score_ctes
 from leadscore.sql.rule_sql import rule_sql
 from leadscore.sql.stage_sql import auto_conditions
+from leadscore.sql.stage_windows import window_conditions_query
 
 T = "_ls_t"
-MAX_EVENTS = 100
 
 
 def conditions_query(
@@ -38,15 +43,62 @@ def conditions_query(
     null_ids: bool = True,
 ) -> str:
     """(lead_id, _ls_t, _ls_c0.._ls_ck): each automatic transition's condition at each event time up
-    to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id)."""
+    to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id): the one pass,
+    with the join for the rows it leaves undecided."""
+    window = window_conditions_query(
+        model, schema, at, ids, dedupe=dedupe, dups_table=dups_table, lookups=lookups, null_ids=null_ids
+    )
+    if window.exact:
+        return window.sql
+    n = len(auto_conditions(model))
+    undecided = q.any_of([f"_ls_c{k} IS NULL" for k in range(n)])
+    join = join_conditions_query(
+        model,
+        schema,
+        at,
+        "_ls_und_ids",
+        dedupe=dedupe,
+        dups_table=dups_table,
+        lookups=lookups,
+        null_ids=null_ids,
+        times="_ls_und",
+    )
+    return (
+        f"WITH _ls_win AS MATERIALIZED ({window.sql}),\n"
+        f"_ls_und AS (SELECT lead_id, {T} FROM _ls_win WHERE {undecided}),\n"
+        "_ls_und_ids AS (SELECT DISTINCT lead_id FROM _ls_und),\n"
+        f"_ls_join AS ({join})\n"
+        f"SELECT * FROM _ls_win WHERE NOT ({undecided}) UNION ALL SELECT * FROM _ls_join"
+    )
+
+
+def join_conditions_query(
+    model: ScoringModel,
+    schema: SourceSchema,
+    at: int,
+    ids: str,
+    *,
+    dedupe: bool,
+    dups_table: str | None,
+    lookups: Lookups | None = None,
+    null_ids: bool = True,
+    times: str | None = None,
+) -> str:
+    """(lead_id, _ls_t, _ls_c0.._ls_ck): each automatic transition's condition at each event time up
+    to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id), scoring the
+    lead at each time over a join with its events up to that time. `times` (lead_id, _ls_t) restricts
+    it to those rows."""
     c = compiler(model, schema, T, "duckdb", lookups)
     rules = [rule_sql(c, r) for r in model.rules]
     conds = [f"{c.condition(cond)} AS _ls_c{k}" for k, cond in enumerate(auto_conditions(model))]
     ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids, null_ids)
-    ctes.append(
-        f"_ls_times AS (SELECT DISTINCT lead_id, {TS} AS {T} FROM {source} WHERE {TS} <= {at} "
-        f"UNION SELECT lead_id, CAST({at} AS BIGINT) AS {T} FROM {ids})"
-    )
+    if times is not None:
+        ctes.append(f"_ls_times AS (SELECT lead_id, {T} FROM {times})")
+    else:
+        ctes.append(
+            f"_ls_times AS (SELECT DISTINCT lead_id, {TS} AS {T} FROM {source} WHERE {TS} <= {at} "
+            f"UNION SELECT lead_id, CAST({at} AS BIGINT) AS {T} FROM {ids})"
+        )
     ctes.append(
         f"_ls_x AS (SELECT t.{T}, e.* FROM _ls_times AS t JOIN {source} AS e "
         f"ON e.lead_id = t.lead_id AND e.{TS} <= t.{T})"

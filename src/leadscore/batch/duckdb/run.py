@@ -322,8 +322,7 @@ class BatchRun:
         """Stages of the leads the bounds left undecided, by the replay in SQL (`replay.py`)."""
         con = self.con
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} "
-            f"WHERE needs_replay AND n_events <= {replay.MAX_EVENTS}"
+            f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} WHERE needs_replay"
         )
         row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
         self.stats.replayed_leads = int(row[0]) if row else 0
