@@ -185,3 +185,53 @@ def test_spark_evaluates_regexes_and_case_folding_with_the_pure_scorers_code(spa
     expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
     assert not differences(expected, _read(out)), differences(expected, _read(out))
     assert stats.fallback_leads == 0
+
+
+def test_spark_reads_every_files_columns(spark: Any, tmp_path: Path) -> None:
+    """A property or attribute that only a later file of a directory has is read (Spark takes one file's
+    columns unless asked to merge them), as the reader the pure scorer uses reads it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leadscore.batch.spark.run import run_spark
+    from leadscore.io import read_events, read_leads
+
+    model = parse_model(MODEL)
+    (tmp_path / "leads").mkdir()
+    (tmp_path / "events").mkdir()
+    pq.write_table(pa.table({"id": ["a", "c"]}), tmp_path / "leads" / "l0.parquet")
+    pq.write_table(pa.table({"id": ["b"], "employees": [150]}), tmp_path / "leads" / "l1.parquet")
+    ts = pa.array([1_779_000_000_000_000] * 2, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    base = {"lead_id": ["a", "b"], "type": ["purchase", "purchase"], "timestamp": ts}
+    pq.write_table(pa.table({**base, "id": ["1", "2"]}), tmp_path / "events" / "p0.parquet")
+    pq.write_table(
+        pa.table({**base, "id": ["3", "4"], "category": ["shoes", "hats"], "amount": [300.0, 1.0]}),
+        tmp_path / "events" / "p1.parquet",
+    )
+    out = tmp_path / "out.jsonl"
+    run_spark(model, tmp_path / "leads", tmp_path / "events", AT, out, spark=spark)
+    events = read_events(tmp_path / "events")
+    expected = [r.to_dict() for r in score_many(model, read_leads(tmp_path / "leads"), events, AT)]
+    assert not differences(expected, _read(out)), differences(expected, _read(out))
+    assert {r["lead_id"]: r["dimensions"]["fit"] for r in _read(out)}["b"] >= 100  # employees of l1 read
+
+
+def test_spark_refuses_a_column_two_files_store_as_different_kinds(spark: Any, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leadscore.batch.duckdb.sources import SourceError
+    from leadscore.batch.spark.run import run_spark
+
+    (tmp_path / "events").mkdir()
+    ts = pa.array([1_779_000_000_000_000], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    base = {"lead_id": ["a"], "type": ["purchase"], "timestamp": ts}
+    first, second = tmp_path / "events" / "p0.parquet", tmp_path / "events" / "p1.parquet"
+    pq.write_table(pa.table({**base, "amount": [300.0]}), first)
+    pq.write_table(pa.table({**base, "amount": ["300"]}), second)
+    pq.write_table(pa.table({"id": ["a"]}), tmp_path / "leads.parquet")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SourceError) as info:
+        run_spark(parse_model(MODEL), tmp_path / "leads.parquet", tmp_path / "events", AT, out, spark=spark)
+    assert f"column 'amount' is DOUBLE in {first} but VARCHAR in {second}" in str(info.value)
+    assert not out.exists()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from leadscore.batch.duckdb.file_schemas import differing_types, list_files, scan_sql
 from leadscore.io.errors import MAX_SHOWN, DataFileError, RowError
 from leadscore.io.limits import MAX_ID_CHARS, NUL_MESSAGE
 from leadscore.sql import literals as q
@@ -37,8 +38,7 @@ _TIMES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS"
 
 
 def _relation(files: list[str]) -> str:
-    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
-    return f"read_parquet({listed}, filename = true, file_row_number = true)"
+    return scan_sql(files, "filename = true", "file_row_number = true")
 
 
 def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -51,9 +51,12 @@ def _nested(typ: str) -> bool:
 
 
 def needs_reader(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -> bool:
-    """Whether the reader must read these files: a timestamp that is not a time type, or a nested
+    """Whether the reader must read these files: a timestamp that is not a time type, a nested
     column (its depth and the NUL characters inside it are the reader's rules, which SQL cannot
-    check in one scan whatever the shape)."""
+    check in one scan whatever the shape), or a column that two files store as different kinds of
+    value (one common type would change them: `file_schemas.differing_types`)."""
+    if differing_types(con, files) is not None:
+        return True
     types = _types(con, _relation(files))
     if any(_nested(typ) for typ in types.values()):
         return True
@@ -224,7 +227,7 @@ def _split(
     if not scans:
         return keep, None
     # LIMIT 1: a bad row ends its scan; the rows are then named by `check_parquet`
-    parts = " UNION ALL ".join(f"(SELECT 1 FROM read_parquet({listed}) WHERE {cond} LIMIT 1)" for cond in scans)
+    parts = " UNION ALL ".join(f"(SELECT 1 FROM {scan_sql(files)} WHERE {cond} LIMIT 1)" for cond in scans)
     return keep, f"SELECT count(*) FROM ({parts})"
 
 
@@ -324,6 +327,4 @@ def _repeated_ids(
 
 def parquet_sources(path: Path) -> list[str]:
     """The Parquet files of a path (a file or a directory of them), as the batch engine lists them."""
-    if path.is_dir():
-        return sorted(str(p) for p in path.rglob("*.parquet"))
-    return [str(path)]
+    return list_files(path)

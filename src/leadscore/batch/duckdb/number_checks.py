@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leadscore.batch.duckdb.file_schemas import list_files
 from leadscore.batch.duckdb.sources import Source, SourceError
 from leadscore.domain.numbers import MAX_MAGNITUDE, RANGE_TEXT
 from leadscore.model.spec import ScoringModel
@@ -33,7 +34,7 @@ def _where(source: Source, ord_: int) -> str:
     if path.suffix.lower() in (".csv", ".tsv", ".txt"):
         return f"{path}:{ord_ + 2}"  # the header is line 1
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet"))
+        files = list_files(path)
         # DuckDB's file_index counts from 0, in the order the files were listed
         index, row = divmod(ord_, FILE_STRIDE) if len(files) > 1 else (0, ord_)
         return f"{files[index]}: row {row + 1}"

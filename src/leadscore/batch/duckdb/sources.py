@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, row_check_sql, strip_sql
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
+from leadscore.batch.duckdb.file_schemas import list_files, scan_sql
 from leadscore.sql import literals as q
 from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
 
@@ -29,7 +30,7 @@ class SourceError(ValueError):
 
 def _parquet_files(path: Path) -> list[str]:
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet"))
+        files = list_files(path)  # as the reader lists them: its .parquet files, not its sub-directories
         if not files:
             raise SourceError(f"{path}: no .parquet files in this directory")
         return files
@@ -42,14 +43,13 @@ def _file_relation(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".parquet":
         files = _parquet_files(path)
-        listed = "[" + ", ".join(q.text(f) for f in files) + "]"
         ord_expr = "file_row_number"
         if len(files) > 1:
             # the file's position in the list (DuckDB's virtual column), not a search of its name per row
             ord_expr = "CAST(file_index AS BIGINT) * 1099511627776 + file_row_number"
         return (
             f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
-            f"FROM read_parquet({listed}, file_row_number = true)"
+            f"FROM {scan_sql(files, 'file_row_number = true')}"
         )
     raise SourceError(
         f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from leadscore.batch.duckdb.file_schemas import differing_message, differing_types, list_files
 from leadscore.batch.duckdb.number_checks import check_spark_numbers
 from leadscore.batch.duckdb.run import BatchStats
 from leadscore.batch.duckdb.sources import SourceError
@@ -57,27 +58,40 @@ def session(master: str = "local[2]") -> Any:
 
 def _files(path: Path) -> list[str]:
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet"))
+        files = list_files(path)  # as the reader lists them: its .parquet files, not its sub-directories
     elif path.suffix.lower() == ".parquet" and path.exists():
         files = [str(path)]
     else:
         raise SourceError(f"{path}: --engine spark reads Parquet files or directories of them")
     if not files:
         raise SourceError(f"{path}: no .parquet files")
+    import duckdb
+
+    # Spark merges the files' columns by name (`_read`) into one type per column: where two files store
+    # a column as different kinds of value, the run would see them changed, so it is refused instead
+    with duckdb.connect() as con:
+        differing = differing_types(con, files)
+    if differing is not None:
+        raise SourceError(f"{path}: {differing_message(differing)}; store it as one type in every file")
     return files
+
+
+def _read(spark: Any, files: list[str]) -> Any:
+    """The files as one DataFrame with every file's columns (by default Spark takes one file's)."""
+    return spark.read.option("mergeSchema", "true").parquet(*files)
 
 
 def _register(spark: Any, leads: Path, events: Path) -> SourceSchema:
     from pyspark.sql import functions as F
 
-    ldf = spark.read.parquet(*_files(leads))
+    ldf = _read(spark, _files(leads))
     key = "id" if "id" in ldf.columns else "lead_id" if "lead_id" in ldf.columns else None
     if key is None:
         raise SourceError(f"{leads}: the leads need an `id` (or `lead_id`) column")
     ldf = ldf.withColumn("_ls_key", F.col(key).cast("string")).drop(*[c for c in ("id", "lead_id") if c in ldf.columns])
     ldf = ldf.withColumnRenamed("_ls_key", "id")
     files = _files(events)
-    edf = spark.read.parquet(*files).select("*", "_metadata.file_path", "_metadata.row_index")
+    edf = _read(spark, files).select("*", "_metadata.file_path", "_metadata.row_index")
     missing = [c for c in ("lead_id", "type", "timestamp") if c not in edf.columns]
     if missing:
         raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}")
