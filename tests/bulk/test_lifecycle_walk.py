@@ -110,3 +110,27 @@ def test_a_condition_that_stays_true_is_read_once_and_an_event_in_between_is_not
         ("lead", "event:reopen"),
         ("mql", "auto"),
     ]
+
+
+def test_conditions_past_one_mask_word_keep_their_bits() -> None:
+    """A model with more automatic transitions than a BIGINT holds: the bits travel in several words."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from leadscore.bulk.lifecycle_walk import WALK, _mask_sql, part_rows
+
+    n = 70
+    con = duckdb.connect()
+    held = ", ".join(f"(i = {k} OR (i = {n} AND {k} % 2 = 1)) AS _ls_c{k}" for k in range(n))
+    con.execute(f"CREATE TABLE c AS SELECT i, {held} FROM range({n + 1}) AS r(i)")
+    words = _mask_sql("c", n)
+    assert len(words) == 2
+    masks = ", ".join(f"{w} AS m{i}" for i, w in enumerate(words))
+    con.execute(
+        f"CREATE TEMP TABLE {WALK} AS SELECT 0 AS part, i AS n, i AS t, {CONDITIONS} AS kind, NULL AS o, "
+        f"NULL AS type, NULL AS eid, NULL AS target, FALSE AS again, {masks} FROM c"
+    )
+    ns, cols = part_rows(SimpleNamespace(con=con), 0, len(words))  # type: ignore[arg-type]
+    assert ns == list(range(n + 1))
+    assert cols[6] == [1 << k for k in range(n)] + [sum(1 << k for k in range(1, n, 2))]
