@@ -168,8 +168,11 @@ def finish(
             if prev_row is not None and prev_row["evaluated_at"] > at:
                 continue  # rescored meanwhile by a newer change: left alone, as its result row is
             row = {name: cols[name][i] for name in RESULT_COLUMNS}
-            for key in ("dimensions", "labels", "playbook", "breakdown"):
+            for key in ("dimensions", "labels", "playbook"):
                 row[key] = json.loads(row[key]) if row[key] is not None else None
+            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
+            # is read only for a lead that fires, whose payload carries the whole result
+            breakdown, row["breakdown"] = row["breakdown"], []
             history: list[StageChange] = []
             if walker is not None:
                 first = cols["_first"][i]
@@ -183,11 +186,13 @@ def finish(
             hist_rows.append((lead, json.dumps(row["stage_history"])))
             moves.extend(_stage_moves(result, prev_row, cause))
             if evaluator.fire_triggers:
-                prev = result_of(prev_row) if prev_row is not None else None
+                prev = result_of({**prev_row, "breakdown": []}) if prev_row is not None else None  # as above
                 if prev is not None and prev.model_version != result.model_version and prev.model != result.model:
                     prev = None  # another model's labels and stages are not this model's transitions
-                befores = [cols[f"_before{w}"][i] for w in range(len(windows))]
-                fired += detect_triggers(model, prev, result, score_before_window=_before(windows, befores))
+                before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
+                if detect_triggers(model, prev, result, score_before_window=before):
+                    row["breakdown"] = json.loads(breakdown)
+                    fired += detect_triggers(model, prev, result_of(row), score_before_window=before)
         if moves:
             conn.execute(stage_history.insert(), moves)
         enqueue(store, conn, fired, at)
