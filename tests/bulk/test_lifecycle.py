@@ -315,17 +315,17 @@ def test_a_replay_that_disagrees_with_the_query_hands_the_lead_to_the_pure_score
     whole by the pure scorer in the same transaction instead of stored with a history that is wrong."""
     from leadscore.bulk import lifecycle_history as store_history
 
-    real = store_history.replay
+    real = store_history.walk
     wrong: list[str] = []
 
-    def replay(lc: Any, init: str, steps: Any, conds: Any, at: int) -> Any:
-        stage, history = real(lc, init, steps, conds, at)
+    def walk(walker: Any, init: str, start: int, cols: Any, lo: int, hi: int) -> Any:
+        stage, history = real(walker, init, start, cols, lo, hi)
         if not wrong:
             wrong.append(stage)
             return "no-such-stage", history
         return stage, history
 
-    monkeypatch.setattr(store_history, "replay", replay)
+    monkeypatch.setattr(store_history, "walk", walk)
     done = _both(twins, clock, RECYCLE.replace("  - {id: cooled", "  # - {id: cooled"))
     assert wrong and done.history_leads > 0
     assert_same_stores(*twins)

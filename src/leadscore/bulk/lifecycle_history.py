@@ -10,7 +10,10 @@ that history and the stored result, the stored rows follow as the pure path writ
 with the score at T - within from the batch engine's run at that time (`store_lifecycle`).
 
 Works through the leads in parts of `PART` inside the write transaction (their stored results read
-there, under their locks), so memory stays bounded and the results read are the ones replaced.
+there, under their locks), so memory stays bounded and the results read are the ones replaced. What
+DuckDB gives for them is computed once for all the parts, sorted by part (`_per_lead`,
+`lifecycle_walk.prepare`), and the replay walks only the rows that can move a stage
+(`lifecycle_walk.Walker`); `replay` below, over every event, is the reference the tests compare it with.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
 from leadscore.domain.result import StageChange
 from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
+from leadscore.sql import literals as q
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 if TYPE_CHECKING:
-    import duckdb
     from sqlalchemy.engine import Connection
 
     from leadscore.batch.duckdb.run import BatchRun
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
 
 CONDS = "_bl_conds"  # DuckDB: (lead_id, _ls_t, _ls_c0..) of the replayed leads
 HIST = "_bl_hist"  # DuckDB: (lead_id, stage_history JSON text) of those leads
+PARTS = "_bl_parts"  # DuckDB: (lead_id, part, n) of the leads of PY, numbered in id order
+LEADS = "_bl_leads"  # DuckDB: per lead of PY what its history and firings are made of (`_per_lead`)
 PART = 2000
 
 Step = tuple[int, str, str | None, str | None]  # (time, type, event id, `stage` property)
@@ -82,72 +88,35 @@ def replay(
     return stage, history
 
 
-def _register(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
-    import pyarrow as pa
-
-    con.register("_bl_part", pa.table({"lead_id": pa.array(ids, pa.string())}))
-
-
-def _steps(run: BatchRun, at: int) -> dict[str, list[Step]]:
-    slot = next((s.column for s in run.schema.events.of("stage") if s.kind == "str"), None)
-    stage = f'e."{slot}"' if slot else "CAST(NULL AS VARCHAR)"
-    event_id = "e.id" if run.schema.has_event_id else "CAST(NULL AS VARCHAR)"
-    rows = run.con.execute(
-        f'SELECT e.lead_id, epoch_us(e."timestamp") AS t, e.type, {event_id}, {stage} FROM events AS e '
-        f'JOIN _bl_part AS p ON p.lead_id = e.lead_id WHERE epoch_us(e."timestamp") <= {int(at)} '
-        "ORDER BY e.lead_id, t, e._ls_ord"
-    ).fetchall()
-    out: dict[str, list[Step]] = {}
-    for lead, t, typ, eid, target in rows:
-        out.setdefault(lead, []).append((int(t), typ, eid, target))
-    return out
-
-
-def _conds(run: BatchRun, n: int) -> dict[str, dict[int, tuple[bool, ...]]]:
-    cols = "".join(f", coalesce(c._ls_c{k}, FALSE)" for k in range(n))
-    rows = run.con.execute(
-        f"SELECT c.lead_id, c._ls_t{cols} FROM {CONDS} AS c JOIN _bl_part AS p ON p.lead_id = c.lead_id"
-    ).fetchall()
-    out: dict[str, dict[int, tuple[bool, ...]]] = {}
-    for row in rows:
-        out.setdefault(row[0], {})[int(row[1])] = tuple(bool(v) for v in row[2:])
-    return out
-
-
-def _shaped(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[str]:
+    """LEADS: each lead of PY with its part and number (id order), its shaped row, its first event
+    time by T, its initial stage and its scores at T - within, sorted by part: one pass over each
+    table for all the parts (joined per part, each part scanned every table again: quadratic).
+    Returns the columns after `part, n`."""
+    from leadscore.bulk.lifecycle_split import FIRST, PY, before_table
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
-    cols = ", ".join(f"s.{c}" for c in RESULT_COLUMNS)
-    rows = con.execute(f"SELECT {cols} FROM {ROWS_TABLE} AS s JOIN _bl_part AS p ON p.lead_id = s.lead_id").fetchall()
-    out = {}
-    for row in rows:
-        d = dict(zip(RESULT_COLUMNS, row, strict=True))
-        for key in ("dimensions", "labels", "playbook", "breakdown"):
-            d[key] = json.loads(d[key]) if d[key] is not None else None
-        out[d["lead_id"]] = d
-    return out
-
-
-def _inits(run: BatchRun, initial: str) -> dict[str, str]:
+    con = run.con
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PARTS} AS SELECT lead_id, CAST(n // {PART} AS INTEGER) AS part, n "
+        f"FROM (SELECT lead_id, row_number() OVER (ORDER BY lead_id) - 1 AS n FROM {PY})"
+    )
     slot = next((s.column for s in run.schema.leads.of("stage") if s.kind == "str"), None)
-    if slot is None:
-        return {}
-    rows = run.con.execute(
-        f'SELECT l.id, l."{slot}" FROM leads AS l JOIN _bl_part AS p ON p.lead_id = l.id WHERE l."{slot}" IS NOT NULL'
-    ).fetchall()
-    return {lead: value for lead, value in rows if value != initial}
-
-
-def _befores(con: duckdb.DuckDBPyConnection, windows: list[int]) -> list[dict[str, float]]:
-    from leadscore.bulk.lifecycle_split import before_table
-
-    out = []
+    init = "CAST(NULL AS VARCHAR)"
+    if initial is not None and slot is not None:
+        init = f"l.{q.ident(slot)}"
+    cols = [f"s.{c}" for c in RESULT_COLUMNS] + ["fi.first_ts AS _first", f"{init} AS _init"]
+    joins = [f"JOIN {ROWS_TABLE} AS s ON s.lead_id = p.lead_id", f"LEFT JOIN {FIRST} AS fi ON fi.lead_id = p.lead_id"]
+    if slot is not None and initial is not None:
+        joins.append("LEFT JOIN leads AS l ON l.id = p.lead_id")
     for k in range(len(windows)):
-        rows = con.execute(
-            f"SELECT b.lead_id, b.score FROM {before_table(k)} AS b JOIN _bl_part AS p ON p.lead_id = b.lead_id"
-        ).fetchall()
-        out.append({lead: float(score) for lead, score in rows})
-    return out
+        cols.append(f"b{k}.score AS _before{k}")
+        joins.append(f"LEFT JOIN {before_table(k)} AS b{k} ON b{k}.lead_id = p.lead_id")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {LEADS} AS SELECT p.part, p.n, {', '.join(cols)} FROM {PARTS} AS p "
+        f"{' '.join(joins)} ORDER BY p.part, p.n"
+    )
+    return [*RESULT_COLUMNS, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
 
 
 def finish(
@@ -159,7 +128,8 @@ def finish(
     expected: both fold the same conditions; the caller has the pure scorer rescore them)."""
     import pyarrow as pa
 
-    from leadscore.bulk.lifecycle_split import PY, score_windows
+    from leadscore.bulk.lifecycle_split import score_windows
+    from leadscore.bulk.write import RESULT_COLUMNS
     from leadscore.store.codec import result_of
     from leadscore.store.outbox_repo import enqueue
     from leadscore.store.results_repo import _stage_moves, load_result_rows
@@ -169,33 +139,45 @@ def finish(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {HIST} (lead_id VARCHAR, stage_history VARCHAR)")
     lc = evaluator.scorer.lifecycle
     windows = score_windows(evaluator)
-    n_auto = len(lc.auto) if lc is not None else 0
-    has_conds = bool(con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{CONDS}'").fetchall()[0][0])
-    ids = [str(r[0]) for r in con.execute(f"SELECT lead_id FROM {PY} ORDER BY lead_id").fetchall()]
+    names = _per_lead(run, windows, lc.initial if lc is not None else None)
+    walker = Walker(lc) if lc is not None else None
+    words = 0
+    if walker is not None:
+        has_conds = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{CONDS}'").fetchall()[0][0]
+        words = prepare(run, at, walker, PARTS, CONDS if has_conds else None, len(lc.auto) if lc else 0)
+    n_parts = int(con.execute(f"SELECT coalesce(max(part) + 1, 0) FROM {PARTS}").fetchall()[0][0])
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
-    for i in range(0, len(ids), PART):
-        part = ids[i : i + PART]
+    for k in range(n_parts):
+        table = con.sql(f"SELECT * EXCLUDE (part) FROM {LEADS} WHERE part = {k} ORDER BY n").to_arrow_table()
+        ns = table.column(0).to_pylist()
+        cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
+        part: list[str] = cols["lead_id"]
         store.lock_leads(conn, part)
         previous = load_result_rows(conn, part)
-        _register(con, part)
-        shaped = _shaped(con)
-        steps = _steps(run, at) if lc is not None else {}
-        conds = _conds(run, n_auto) if lc is not None and has_conds else {}
-        inits = _inits(run, lc.initial) if lc is not None else {}
-        befores = _befores(con, windows)
-        con.unregister("_bl_part")
+        row_ns, walk_cols = part_rows(run, k, words) if walker is not None else ([], EMPTY)
+        j, n_rows = 0, len(row_ns)
         hist_rows: list[tuple[str, str]] = []
         moves: list[dict[str, Any]] = []
         fired: list[TriggerFiring] = []
-        for lead in part:
+        for i, lead in enumerate(part):
+            lo = j
+            while j < n_rows and row_ns[j] == ns[i]:
+                j += 1
             prev_row = previous.get(lead)
             if prev_row is not None and prev_row["evaluated_at"] > at:
                 continue  # rescored meanwhile by a newer change: left alone, as its result row is
-            row = shaped[lead]
+            row = {name: cols[name][i] for name in RESULT_COLUMNS}
+            for key in ("dimensions", "labels", "playbook"):
+                row[key] = json.loads(row[key]) if row[key] is not None else None
+            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
+            # is read only for a lead that fires, whose payload carries the whole result
+            breakdown, row["breakdown"] = row["breakdown"], []
             history: list[StageChange] = []
-            if lc is not None:
-                stage, history = replay(lc, inits.get(lead, lc.initial), steps.get(lead, []), conds.get(lead, {}), at)
+            if walker is not None:
+                first = cols["_first"][i]
+                start = at if first is None else int(first)
+                stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
                 if stage != row["stage"]:
                     disagree.append(lead)
                     continue
@@ -204,24 +186,34 @@ def finish(
             hist_rows.append((lead, json.dumps(row["stage_history"])))
             moves.extend(_stage_moves(result, prev_row, cause))
             if evaluator.fire_triggers:
-                prev = result_of(prev_row) if prev_row is not None else None
+                prev = result_of({**prev_row, "breakdown": []}) if prev_row is not None else None  # as above
                 if prev is not None and prev.model_version != result.model_version and prev.model != result.model:
                     prev = None  # another model's labels and stages are not this model's transitions
-                fired += detect_triggers(model, prev, result, score_before_window=_before(windows, befores, lead))
+                before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
+                if detect_triggers(model, prev, result, score_before_window=before):
+                    row["breakdown"] = json.loads(breakdown)
+                    fired += detect_triggers(model, prev, result_of(row), score_before_window=before)
         if moves:
             conn.execute(stage_history.insert(), moves)
         enqueue(store, conn, fired, at)
         firings += fired
-        table = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
-        con.register("_bl_hist_part", table)
+        hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
+        con.register("_bl_hist_part", hist)
         con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
         con.unregister("_bl_hist_part")
     return firings, disagree
 
 
-def _before(windows: list[int], befores: list[dict[str, float]], lead: str) -> Callable[[Trigger], float]:
+def walk(walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int) -> tuple[str, list[StageChange]]:
+    """`Walker.walk` (a module function, so a test can make it disagree with the query)."""
+    return walker.walk(init, start, cols, lo, hi)
+
+
+def _before(windows: list[int], befores: list[float | None]) -> Callable[[Trigger], float]:
     def before(trigger: Trigger) -> float:
         assert trigger.within is not None
-        return befores[windows.index(trigger.within.micros)][lead]
+        score = befores[windows.index(trigger.within.micros)]
+        assert score is not None  # the batch engine scored every lead at T - within
+        return float(score)
 
     return before
