@@ -5,7 +5,8 @@ same model (mixed_query.sql) and a hand-written pandas version, same data, same 
 Run: .venv/bin/python benchmarks/batch_mixed.py [--leads 100000] [--runs 3] [--skip-pandas]
 Every measurement runs in its own process (peak RSS is that process's); medians of --runs.
 Writes benchmarks/results/batch_mixed.md (--quick: batch_mixed-quick.md). On a shared machine,
-LEADSCORE_BENCH_MEMORY=4GB caps the hand-written query's DuckDB memory (it spills to disk past it).
+LEADSCORE_BENCH_MEMORY=4GB caps the hand-written query's DuckDB memory (it spills to disk past it);
+LEADSCORE_BENCH_THREADS=1 runs DuckDB on one thread in every child (default: DuckDB's own count).
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def child(mode: str, data: str) -> dict[str, Any]:
         from benchmarks.batch_rescore import rules_only_model
 
         model_path = rules_only_model(tmp / "model.yaml")
+    # LEADSCORE_BENCH_THREADS=N: DuckDB's threads in both the product's and the hand-written runs
+    threads = int(os.environ.get("LEADSCORE_BENCH_THREADS") or 0) or None
     t = time.perf_counter()
     info: dict[str, Any] = {}
     if mode.startswith("product"):
@@ -146,7 +149,8 @@ def child(mode: str, data: str) -> dict[str, Any]:
         from leadscore.model import load_model
 
         dedupe = "never" if mode == "product-never" else "auto"
-        run = run_batch(load_model(model_path), f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe)
+        model = load_model(model_path)
+        run = run_batch(model, f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe, threads=threads)
         s = run.stats
         info = {"fallback": s.fallback_leads, "lookups": s.lookup_values, "phases": s.seconds, "events": s.events}
     elif mode.startswith("hand"):
@@ -154,6 +158,8 @@ def child(mode: str, data: str) -> dict[str, Any]:
 
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            con.execute(f"SET threads = {threads}")
         if os.environ.get("LEADSCORE_BENCH_MEMORY"):  # a cap on a shared machine: DuckDB spills past it
             con.execute(f"SET memory_limit = '{os.environ['LEADSCORE_BENCH_MEMORY']}'")
         sql = _hand_sql(Path(data), at_us, mode == "hand-dedupe", query)
@@ -208,6 +214,12 @@ def main() -> int:
         return 0
     if args.quick:
         args.leads, args.runs = 10_000, 1
+    import compileall
+
+    # the library's bytecode written first, as an installed package has it (the hand-written runs import
+    # only DuckDB's, compiled at its install; without this, every product run compiles leadscore's modules
+    # from source when the environment sets PYTHONDONTWRITEBYTECODE)
+    compileall.compile_dir(ROOT / "src", quiet=1)
     data = args.data or Path(tempfile.gettempdir()) / f"leadscore-bench-mixed-{args.leads}"
     if not (data / "leads.parquet").exists():
         sys.path.insert(0, str(HERE))

@@ -58,7 +58,9 @@ class Compiler:
     label_columns: Mapping[str, str] = field(default_factory=dict)
     aggs: Aggregates = field(default_factory=Aggregates)
     sum_agg: str = "fsum"
-    count_if: bool = False  # count_if(b) instead of count(*) FILTER (WHERE b) (slower in DuckDB 1.x and later)
+    # count_if(b) instead of count(*) FILTER (WHERE b): cheaper when a lead's events are next to each other
+    # in the input, dearer when they are spread (batch/duckdb/layout.py)
+    count_if: bool = False
     flags: dict[str, str] = field(default_factory=dict)  # event filter SQL -> its boolean column
     # decay factor SQL -> (its column, the flags of the events that need it)
     factors: dict[str, tuple[str, list[str]]] = field(default_factory=dict)

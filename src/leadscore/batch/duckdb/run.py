@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from leadscore.batch.duckdb import fallback
 from leadscore.batch.duckdb.duplicates import find_duplicates
 from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
+from leadscore.batch.duckdb.layout import events_clustered
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine.predictors import Predictor
@@ -145,6 +146,8 @@ class BatchRun:
             number_checks.check_numbers(self.con, self.model, self.schema, leads, events, views=("leads",))
             # the events' numbers ride on the scoring pass with the files' row check when it can
             numbers_sql = number_checks.events_sql(self.model, self.schema) if self.schema.row_check else None
+        # the form of the query's counts (`layout.py`): a sample of the events' first rows
+        self.clustered = events_clustered(self.con)
         self.stats.seconds["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates(dedupe)
@@ -166,6 +169,7 @@ class BatchRun:
                 lookups=self.lookups,
                 null_ids=self.null_ids,
                 number_check=numbers_sql,
+                clustered=self.clustered,
             )
         except NotExpressible as exc:
             self.plan = None
@@ -321,9 +325,7 @@ class BatchRun:
     def _replay(self) -> None:
         """Stages of the leads the bounds left undecided, by the replay in SQL (`replay.py`)."""
         con = self.con
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} WHERE needs_replay"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_rp_ids AS SELECT lead_id FROM {RESULT} WHERE needs_replay")
         row = con.execute("SELECT count(*) FROM _ls_rp_ids").fetchall()[0]
         self.stats.replayed_leads = int(row[0]) if row else 0
         if not self.stats.replayed_leads:
@@ -357,6 +359,7 @@ class BatchRun:
             next_change=self.next_change,
             lookups=self.lookups,
             null_ids=self.null_ids,
+            clustered=self.clustered,
         )
         self.con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM {ids})")
         self.con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")

@@ -1,0 +1,92 @@
+"""The sample that picks the form of the scoring query's counts (`batch/duckdb/layout.py`): events lead
+by lead, or spread over time; both forms give the same results."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from leadscore.batch import run_batch
+from leadscore.batch.duckdb.layout import events_clustered
+from leadscore.batch.duckdb.run import connect
+from leadscore.model import parse_model
+
+AT = "2026-06-01T00:00:00Z"
+MODEL = """
+format: 1
+name: layout
+dimensions:
+  engagement: {cap: 40}
+rules:
+  - {id: visits, dimension: engagement, on: visit, within: 30d, points: 2}
+  - {id: clicks, dimension: engagement, on: click, points: 5, decay: {half_life: 10d}}
+  - {id: busy, dimension: engagement, when: {count: visit, within: 30d, gte: 3}, points: 7}
+  - {id: seen, dimension: engagement, when: {last: click, newer_than: 5d}, points: 1}
+labels:
+  temperature:
+    - {label: hot, when: {score: engagement, gte: 30}}
+    - {label: cold}
+"""
+
+
+def _events(leads: int, per_lead: int, lead_by_lead: bool, seed: int = 7) -> pa.Table:
+    rnd = random.Random(seed)
+    base = 1_780_272_000_000_000  # AT in epoch micros
+    rows = [
+        (f"L{i:06d}", rnd.choice(["visit", "click", "open"]), base - rnd.randrange(60 * 86_400) * 1_000_000)
+        for i in range(leads)
+        for _ in range(per_lead)
+    ]
+    if not lead_by_lead:
+        rows.sort(key=lambda r: r[2])  # in time order: a lead's events spread over the whole file
+    return pa.table(
+        {
+            "lead_id": [r[0] for r in rows],
+            "type": [r[1] for r in rows],
+            "timestamp": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+            "id": [f"e{k}" for k in range(len(rows))],
+        }
+    )
+
+
+@pytest.mark.parametrize(("lead_by_lead", "expected"), [(True, True), (False, False)])
+def test_sample_tells_lead_by_lead_from_time_order(lead_by_lead: bool, expected: bool) -> None:
+    con = connect()
+    con.register("ev", _events(20_000, 10, lead_by_lead))
+    assert events_clustered(con, "ev") is expected
+
+
+def test_few_leads_count_as_clustered() -> None:
+    """A handful of leads in time order: their states stay in cache whatever the order."""
+    con = connect()
+    con.register("ev", _events(50, 40, lead_by_lead=False))
+    assert events_clustered(con, "ev") is True
+
+
+def test_empty_events_are_not_clustered() -> None:
+    con = connect()
+    con.register("ev", _events(0, 0, lead_by_lead=True))
+    assert events_clustered(con, "ev") is False
+
+
+def test_both_forms_give_the_same_results(tmp_path: Path) -> None:
+    """Through real Parquet files: the run on the file written lead by lead takes `count_if`, the run on
+    the same events in time order keeps the FILTER form, and every result is the same."""
+    model = parse_model(MODEL)
+    leads = pa.table({"id": [f"L{i:06d}" for i in range(10_000)]})
+    pq.write_table(leads, tmp_path / "leads.parquet")
+    results = {}
+    for lead_by_lead in (True, False):
+        d = tmp_path / ("grouped" if lead_by_lead else "spread")
+        d.mkdir()
+        pq.write_table(_events(10_000, 10, lead_by_lead), d / "events.parquet")
+        run = run_batch(model, tmp_path / "leads.parquet", d / "events.parquet", AT, dedupe="never")
+        assert run.clustered is lead_by_lead
+        assert run.plan is not None and ("count_if(" in run.plan.sql) is lead_by_lead
+        results[lead_by_lead] = sorted(run.to_dicts(), key=lambda r: r["lead_id"])
+    assert results[True] == results[False]
+    assert any(r["breakdown"] for r in results[True])  # the rules did score
