@@ -35,7 +35,7 @@ def _job(path: Path, rows: int, busy_ms: int = 5_000) -> WriteJob:
         ddl="CREATE TEMP TABLE new_t (id TEXT, n BIGINT)",
         temp="new_t",
         history="INSERT INTO t SELECT id || '-old', n FROM new_t WHERE id IN (SELECT id FROM t)",
-        upsert="INSERT INTO t SELECT id, n FROM new_t WHERE TRUE ON CONFLICT (id) DO UPDATE SET n = excluded.n",
+        writes=["INSERT INTO t SELECT id, n FROM new_t WHERE TRUE ON CONFLICT (id) DO UPDATE SET n = excluded.n"],
         rows=rows,
     )
 

@@ -4,7 +4,7 @@ Run as `python -m leadscore.bulk.adbc_writer JOB` (JOB: a `WriteJob` as JSON) by
 `store_write.write_sqlite`. The ADBC driver links its own copy of SQLite, which must not share a
 process with the store's (two copies break each other's POSIX locks), hence a process of its own.
 It takes the write lock (BEGIN IMMEDIATE, waiting and retrying as the store's own writers do),
-ingests the stream into the temporary table, runs the history insert and the upsert and commits:
+ingests the stream into the temporary table, runs the history insert and the results' writes and commits:
 one transaction, rolled back whole on any error; a cut stream (fewer rows than sent) is one.
 Prints the number of leads that changed (got a score_history row).
 """
@@ -27,7 +27,7 @@ class WriteJob:
     ddl: str  # CREATE TEMP TABLE of the rows
     temp: str  # its name
     history: str  # INSERT of the score_history rows, from the temporary table
-    upsert: str  # upsert of the results, from the temporary table
+    writes: list[str]  # the results' statements (`store_write._statements`), from the temporary table
     rows: int  # how many rows the stream carries
     after: list[str] = field(default_factory=list)  # run before COMMIT (model apply's activation)
     before: list[str] = field(default_factory=list)  # run before the history and the upsert (stage history)
@@ -61,7 +61,8 @@ def write(job: WriteJob, stream: IO[bytes]) -> int:
                 cur.execute(statement)
             cur.execute(job.history)
             changed = _one(cur, "SELECT changes()")
-            cur.execute(job.upsert)
+            for statement in job.writes:
+                cur.execute(statement)
             for statement in job.after:
                 cur.execute(statement)
             cur.execute(f"DROP TABLE temp.{job.temp}")
