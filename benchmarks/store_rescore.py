@@ -310,7 +310,8 @@ def reuse(a: argparse.Namespace, url: str, models: list[Path], applied: Path) ->
         r["load_avg"] = os.getloadavg()[0]
         print(json.dumps(r), flush=True)
         runs.append(r)
-    phases = LIFECYCLE_PHASES if a.lifecycle else PHASES
+    phases = [*(LIFECYCLE_PHASES if a.lifecycle else PHASES)]
+    phases += sorted({k for r in runs for k in r["phases"]} - set(phases))  # the writer's steps
     med = {
         "wall": statistics.median(r["seconds"] for r in runs),
         "cpu": statistics.median(r["cpu_s"] for r in runs),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def test_the_writer_stores_the_stream_in_one_transaction(tmp_path: Path) -> None
     path = _database(tmp_path)
     done = _write(_job(path, 2), pa.table({"id": ["a", "b"], "n": [10, 20]}, schema=SCHEMA))
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout.decode().strip() == "1"  # the history statement's changes
+    assert json.loads(done.stdout.decode())["changed"] == 1  # the history statement's changes
     assert _rows(path) == [("a", 10), ("a-old", 10), ("b", 20)]
 
 

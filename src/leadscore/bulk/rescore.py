@@ -337,7 +337,9 @@ def rescore_store(
             if rows >= minimum:
                 text = _sqlite_text(store, activation)
                 before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
-                changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before)
+                changed = write_sqlite(
+                    path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds
+                )
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 

@@ -15,6 +15,7 @@ event arrived while the store was exported): it is left alone, history and all.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -191,12 +192,13 @@ def write_sqlite(
     *,
     activation: Sequence[str] = (),
     before: Sequence[str] = (),
+    seconds: dict[str, float] | None = None,
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
     own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
     driver's copy of SQLite must not share a process with the store's), with the statements
     `activation` (model apply's) before it commits; returns how many leads changed (got a
-    score_history row)."""
+    score_history row). `seconds` gets the writer's steps (`write_<step>`) and CPU seconds."""
     import pyarrow as pa
 
     from leadscore.bulk.adbc_writer import WriteJob
@@ -241,7 +243,11 @@ def write_sqlite(
         if proc.wait() != 0:
             err.seek(0)
             raise RuntimeError(f"writing the results into the SQLite store failed: {err.read().decode()[-2000:]}")
-    return int(out.strip().splitlines()[-1])
+    done = json.loads(out.strip().splitlines()[-1])
+    if seconds is not None:
+        seconds.update({f"write_{k}": float(v) for k, v in done["seconds"].items()})
+        seconds["write_cpu"] = float(done["cpu_s"])
+    return int(done["changed"])
 
 
 def _exec(raw: Any, sql: str) -> int:
