@@ -1,7 +1,11 @@
 """`model apply` on a SQLite store: the bulk path (DuckDB batch engine) vs the pure path, same store.
 
 Run: .venv/bin/python benchmarks/store_rescore.py [--leads 100000] [--events-per-lead 50] [--runs 3] [--quick]
-     [--lifecycle]
+     [--lifecycle] [--store DIR]
+With --store, the store is built once in DIR (load and first apply) and kept; each later invocation with
+the same DIR runs --runs model changes on it (each applying the model the store does not hold) and prints
+one JSON line per run and the medians, so that two trees can be measured on the same store
+(PYTHONPATH pointing at each tree's src).
 Data comes from `leadscore generate --leads N` (made once, kept under --data). The store is filled
 by a bulk loader that builds the leads and events rows with the ingest's own functions (the io
 reader, `event_rows`, `plain`, `account_of`) and inserts them directly, without the per-batch
