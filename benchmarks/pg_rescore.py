@@ -273,7 +273,7 @@ def main() -> None:
         "",
         f"Per lead: {med / n_leads * 1e6:.0f} us for an apply (the pure path measures about 1 ms).",
         "",
-        "Planner settings (one run each, same version: every row is rewritten):",
+        "Planner settings (one run each, same version again: every row is read and compared, none is written):",
         "",
         "| setting | seconds |",
         "|---|---|",

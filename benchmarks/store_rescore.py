@@ -1,7 +1,11 @@
 """`model apply` on a SQLite store: the bulk path (DuckDB batch engine) vs the pure path, same store.
 
 Run: .venv/bin/python benchmarks/store_rescore.py [--leads 100000] [--events-per-lead 50] [--runs 3] [--quick]
-     [--lifecycle]
+     [--lifecycle] [--store DIR]
+With --store, the store is built once in DIR (load and first apply) and kept; each later invocation with
+the same DIR runs --runs model changes on it (each applying the model the store does not hold) and prints
+one JSON line per run and the medians, so that two trees can be measured on the same store
+(PYTHONPATH pointing at each tree's src).
 Data comes from `leadscore generate --leads N` (made once, kept under --data). The store is filled
 by a bulk loader that builds the leads and events rows with the ingest's own functions (the io
 reader, `event_rows`, `plain`, `account_of`) and inserts them directly, without the per-batch
@@ -255,6 +259,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=HERE / "results" / "store_rescore.md")
     p.add_argument("--lifecycle", action="store_true", help="the whole b2b example: lifecycle and triggers")
     p.add_argument("--child", nargs=4, metavar=("MODE", "URL", "MODEL", "SAMPLE"))
+    p.add_argument(
+        "--store",
+        type=Path,
+        help="keep the store in this folder and reuse it on the next invocation (no load, no first apply); "
+        "its phases and figures go to stdout as JSON (`--out` is not written)",
+    )
     a = p.parse_args()
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], a.child[2], int(a.child[3]))))
@@ -281,7 +291,9 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-    work = Path(tempfile.mkdtemp(dir=a.data))
+    if a.store:
+        a.store.mkdir(parents=True, exist_ok=True)
+    work = a.store or Path(tempfile.mkdtemp(dir=a.data))
     if a.lifecycle:
         (work / "a.yaml").write_text(EXAMPLE.read_text())
         models = [work / "a.yaml", model_b(work / "a.yaml", work / "b.yaml", rename=False)]
@@ -290,20 +302,50 @@ def main() -> None:
     else:
         models = [rules_only_model(work / "a.yaml")]
         models.append(model_b(models[0], work / "b.yaml"))
+    db = work / "store.db"
+    url = f"sqlite:///{db}"
+    if a.store and db.exists():
+        reuse(a, url, models, work / "applied.txt")
+        return
     t = time.perf_counter()
     check_loader(data, models[0])
     check_s = time.perf_counter() - t
-    db = work / "store.db"
-    url = f"sqlite:///{db}"
     t = time.perf_counter()
     load(url, data)
     load_s = time.perf_counter() - t
     first = run_child("bulk", url, str(models[0]), "0")  # the store's first results (model A)
+    if a.store:  # built once: the measured runs come with the next invocations
+        (work / "applied.txt").write_text("0")
+        print(json.dumps({"load_s": load_s, "check_s": check_s, "first": first}))
+        return
     bulk = [run_child("bulk", url, str(models[(i + 1) % 2]), "0") for i in range(a.runs)]
     other = models[(a.runs + 1) % 2]  # not the model the store holds now: a real change again
     pure = [run_child("pure", url, str(other), str(a.sample)) for _ in range(a.runs)]
     report(a, data, db, first, bulk, pure, load_s, check_s)
     db.unlink()  # gigabytes on a shared machine
+
+
+def reuse(a: argparse.Namespace, url: str, models: list[Path], applied: Path) -> None:
+    """`--runs` model changes on a kept store, each applying the model the store does not hold; one JSON
+    line per run, then the medians (wall, CPU, phases)."""
+    runs = []
+    for _ in range(a.runs):
+        nxt = (int(applied.read_text()) + 1) % 2
+        r = run_child("bulk", url, str(models[nxt]), "0")
+        applied.write_text(str(nxt))
+        r["load_avg"] = os.getloadavg()[0]
+        print(json.dumps(r), flush=True)
+        runs.append(r)
+    phases = [*(LIFECYCLE_PHASES if a.lifecycle else PHASES)]
+    phases += sorted({k for r in runs for k in r["phases"]} - set(phases))  # the writer's steps
+    med = {
+        "wall": statistics.median(r["seconds"] for r in runs),
+        "cpu": statistics.median(r["cpu_s"] for r in runs),
+        "changed": runs[-1]["changed"],
+        "rss_mb": max(r["rss_mb"] for r in runs),
+        "phases": {ph: statistics.median(r["phases"].get(ph, 0.0) for r in runs) for ph in phases},
+    }
+    print(json.dumps({"median": med}))
 
 
 def report(

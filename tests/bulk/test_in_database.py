@@ -340,3 +340,33 @@ def test_models_the_query_cannot_store_exactly_go_elsewhere(pair: Pair, tmp_path
     quiet = Evaluator(parse_model(with_trigger), fire_triggers=False)
     assert rescore_in_database(pair.fast, quiet, at, "x") is not None
     assert set(result_rows(pair.fast)) == set(all_ids(pair.fast))
+
+
+def test_unchanged_leads_are_not_rewritten_but_read_the_same(pair: Pair) -> None:
+    """A model change that moves few leads: the others get only the new model, version and time."""
+    from tests.bulk.test_write import CONTENT, _log_rewrites, _rewritten
+
+    a = Evaluator(parse_model(EXACT))
+    b = Evaluator(parse_model(EXACT.replace("points: 40, once: true", "points: 45, once: true")))
+    assert a.version != b.version
+    at = micros(NOW)
+    pure_rescore(pair.pure, a, at, f"model:{a.version}", all_ids(pair.pure))
+    assert rescore_in_database(pair.fast, a, at, f"model:{a.version}") is not None
+    stored = result_rows(pair.fast)
+    _log_rewrites(pair.fast)  # every update of a results row naming a content column, by a trigger
+
+    expected = pure_rescore(pair.pure, b, at, f"model:{b.version}", all_ids(pair.pure))
+    done = rescore_in_database(pair.fast, b, at, f"model:{b.version}")
+    assert done is not None and (done.leads, done.changed) == (expected.leads, expected.changed)
+    assert result_texts(pair.pure) == result_texts(pair.fast)  # the same bytes as the pure path's writer
+    assert_same(result_rows(pair.pure), result_rows(pair.fast))
+    assert_same(history(pair.pure), history(pair.fast))
+    now = result_rows(pair.fast)
+    assert {r["model_version"] for r in now.values()} == {b.version}
+    moved = sorted(k for k, row in now.items() if any(row[c] != stored[k][c] for c in CONTENT))
+    assert 0 < len(moved) < len(now)
+    assert _rewritten(pair.fast) == moved
+
+    again = rescore_in_database(pair.fast, b, at, f"model:{b.version}")  # nothing to write at all
+    assert again is not None and again.changed == 0 and again.leads == len(now)
+    assert _rewritten(pair.fast) == moved and result_rows(pair.fast) == now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def _job(path: Path, rows: int, busy_ms: int = 5_000) -> WriteJob:
         ddl="CREATE TEMP TABLE new_t (id TEXT, n BIGINT)",
         temp="new_t",
         history="INSERT INTO t SELECT id || '-old', n FROM new_t WHERE id IN (SELECT id FROM t)",
-        upsert="INSERT INTO t SELECT id, n FROM new_t WHERE TRUE ON CONFLICT (id) DO UPDATE SET n = excluded.n",
+        writes=["INSERT INTO t SELECT id, n FROM new_t WHERE TRUE ON CONFLICT (id) DO UPDATE SET n = excluded.n"],
         rows=rows,
     )
 
@@ -59,7 +60,7 @@ def test_the_writer_stores_the_stream_in_one_transaction(tmp_path: Path) -> None
     path = _database(tmp_path)
     done = _write(_job(path, 2), pa.table({"id": ["a", "b"], "n": [10, 20]}, schema=SCHEMA))
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout.decode().strip() == "1"  # the history statement's changes
+    assert json.loads(done.stdout.decode())["changed"] == 1  # the history statement's changes
     assert _rows(path) == [("a", 10), ("a-old", 10), ("b", 20)]
 
 

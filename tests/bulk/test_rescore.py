@@ -273,3 +273,35 @@ def test_values_no_typed_slot_holds_keep_the_pure_path(twins: tuple[LeadService,
     odd = [Event("L0001", "trial", START + timedelta(days=50), {"plan": value}, "odd")]
     ingest_events(fast.store, fast.evaluator, odd, fast.now_us)
     assert rescore_store(fast.store, evaluator, fast.now_us(), "test") is None  # nested, or a double loses it
+
+
+def test_stored_ids_and_types_are_read_as_stored(twins: tuple[LeadService, LeadService]) -> None:
+    """Text the ingest would have stripped, stored by an older writer: the pure path reads it as stored
+    (a type " demo_request" is no demo request, a lead " L0002" is no lead), and so must the query."""
+    from leadscore.store.tables import events
+
+    fast, pure = twins
+    at = fast.now_us()
+    for service in twins:
+        with service.store.write() as conn:
+            rows = [
+                {
+                    "event_key": f"odd{i}",
+                    "lead_id": lead,
+                    "received_lead_id": lead,
+                    "type": typ,
+                    "ts": at - 86_400_000_000,
+                    "properties": {},
+                    "ingested_at": at,
+                }
+                for i, (lead, typ) in enumerate(
+                    [(f"L{n:04d}", " demo_request") for n in range(45)] + [(" L0002", "demo_request")]
+                )
+            ]
+            conn.execute(events.insert(), rows)
+    evaluator = Evaluator(parse_model(RULES_MODEL))
+    done = rescore_store(fast.store, evaluator, at, f"model:{evaluator.version}", adbc_min_rows=10**9)
+    reference = apply(pure.store, evaluator, pure.now_us, bulk=False)
+    assert isinstance(done, BatchRescored) and done.fallback_leads == 0
+    assert done.changed == reference.changed
+    _same_state(fast.store, pure.store)

@@ -4,15 +4,17 @@ Run as `python -m leadscore.bulk.adbc_writer JOB` (JOB: a `WriteJob` as JSON) by
 `store_write.write_sqlite`. The ADBC driver links its own copy of SQLite, which must not share a
 process with the store's (two copies break each other's POSIX locks), hence a process of its own.
 It takes the write lock (BEGIN IMMEDIATE, waiting and retrying as the store's own writers do),
-ingests the stream into the temporary table, runs the history insert and the upsert and commits:
+ingests the stream into the temporary table, runs the history insert and the results' writes and commits:
 one transaction, rolled back whole on any error; a cut stream (fewer rows than sent) is one.
-Prints the number of leads that changed (got a score_history row).
+Prints, as JSON, the number of leads that changed (got a score_history row) and the time of each step.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -27,7 +29,7 @@ class WriteJob:
     ddl: str  # CREATE TEMP TABLE of the rows
     temp: str  # its name
     history: str  # INSERT of the score_history rows, from the temporary table
-    upsert: str  # upsert of the results, from the temporary table
+    writes: list[str]  # the results' statements (`store_write._statements`), from the temporary table
     rows: int  # how many rows the stream carries
     after: list[str] = field(default_factory=list)  # run before COMMIT (model apply's activation)
     before: list[str] = field(default_factory=list)  # run before the history and the upsert (stage history)
@@ -40,10 +42,19 @@ class WriteJob:
         return cls(**json.loads(text))
 
 
-def write(job: WriteJob, stream: IO[bytes]) -> int:
-    """Ingest the Arrow stream and store it as `job` says, in one transaction; the leads changed."""
+def write(job: WriteJob, stream: IO[bytes]) -> dict[str, Any]:
+    """Ingest the Arrow stream and store it as `job` says, in one transaction: {"changed": the leads
+    changed, "seconds": wall seconds of each step, "cpu_s": this process's CPU seconds}."""
     import adbc_driver_sqlite.dbapi as adbc
     import pyarrow as pa
+
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def step(name: str) -> None:  # the benchmarks' phases of the write
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - clock[0]
+        clock[0] = now
 
     with adbc.connect(job.path, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f"PRAGMA busy_timeout={int(job.busy_ms)}")
@@ -53,23 +64,30 @@ def write(job: WriteJob, stream: IO[bytes]) -> int:
         retrying(lambda: cur.execute("BEGIN IMMEDIATE"), sqlite_busy)
         try:
             cur.execute(job.ddl)
+            step("begin")
             cur.adbc_ingest(job.temp, pa.ipc.open_stream(stream), mode="append", temporary=True)
             got = _one(cur, f"SELECT count(*) FROM temp.{job.temp}")
             if got != job.rows:
                 raise RuntimeError(f"{got} result rows arrived, {job.rows} were sent")
+            step("ingest")
             for statement in job.before:
                 cur.execute(statement)
             cur.execute(job.history)
             changed = _one(cur, "SELECT changes()")
-            cur.execute(job.upsert)
+            step("history")
+            for statement in job.writes:
+                cur.execute(statement)
+            step("results")
             for statement in job.after:
                 cur.execute(statement)
             cur.execute(f"DROP TABLE temp.{job.temp}")
             cur.execute("COMMIT")
+            step("commit")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-    return changed
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"changed": changed, "seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def _one(cur: Any, sql: str) -> int:
@@ -81,7 +99,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m leadscore.bulk.adbc_writer JOB_JSON  (Arrow IPC stream on stdin)", file=sys.stderr)
         return 2
-    print(write(WriteJob.from_json(argv[1]), sys.stdin.buffer))
+    print(json.dumps(write(WriteJob.from_json(argv[1]), sys.stdin.buffer)))
     return 0
 
 

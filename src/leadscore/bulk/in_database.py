@@ -119,9 +119,30 @@ def _changed(dims: list[str]) -> str:
     return f"(NOT had OR NOT {close_sql('prev_score', 'score')} OR NOT {same})"
 
 
+def _unchanged(dims: list[str]) -> str:
+    """SQL over `_ls_shaped`: the stored row equals the new one in every column but the evaluation's
+    (model, version, time), exactly (JSON by its text: `json` keeps the text as written), as
+    `store_write.same_result_sql` judges it for the export path."""
+    stored = [
+        "r.score IS NOT DISTINCT FROM sh.score",
+        "CAST(r.dimensions AS TEXT) IS NOT DISTINCT FROM sh.dims",
+        "CAST(r.labels AS TEXT) IS NOT DISTINCT FROM sh.labels",
+        "r.stage IS NULL",
+        "CAST(r.stage_history AS TEXT) = '[]'",
+        "CAST(r.playbook AS TEXT) IS NOT DISTINCT FROM sh.playbook",
+        "r.queue_rank IS NOT DISTINCT FROM sh.queue_rank",
+        "CAST(r.breakdown AS TEXT) IS NOT DISTINCT FROM sh.breakdown",
+        "r.next_change_at IS NOT DISTINCT FROM sh.next_change_at",
+    ]
+    return "coalesce(" + " AND ".join(stored) + ", FALSE)"
+
+
 def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:
     """One statement: score, append score history where the score or dimensions changed (from the
-    results as they were), upsert results; returns (leads written, history rows)."""
+    results as they were), store results; returns (leads evaluated, history rows).
+
+    A row equal to the new one but for the evaluation's model, version and time gets only those
+    (a model change re-evaluates every lead but changes few); the others are upserted whole."""
     from leadscore.sql import literals as q
 
     scoring, plan = scoring_statement(evaluator, at, only)
@@ -135,7 +156,8 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
         f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s"
     )
     shaped = (
-        f"SELECT sh.*, r.lead_id IS NOT NULL AS had, r.score AS prev_score, r.dimensions AS prev_dims "
+        f"SELECT sh.*, r.lead_id IS NOT NULL AS had, r.score AS prev_score, r.dimensions AS prev_dims, "
+        f"{_unchanged(plan.dimensions)} AS unchanged "
         f"FROM ({shaped}) AS sh LEFT JOIN results AS r ON r.lead_id = sh.lead_id"
     )
     version, name = q.text(evaluator.version), q.text(model.name)
@@ -143,16 +165,20 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
     cols = "model, model_version, evaluated_at, score, dimensions, labels, stage, stage_history, playbook, "
     cols += "queue_rank, breakdown, next_change_at"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols.split(", "))
+    current = f"r.model = {name} AND r.model_version = {version} AND r.evaluated_at = {int(at)}"
     sql = (
         f"WITH _ls_scored AS ({scoring}), _ls_shaped AS MATERIALIZED ({shaped}), "
         "_ls_hist AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
         f"SELECT lead_id, {int(at)}, {version}, score, score - coalesce(prev_score, CAST(0.0 AS DOUBLE PRECISION)), "
         f"CAST(dims AS JSON), {q.text(cause)} FROM _ls_shaped WHERE {changed} ORDER BY lead_id RETURNING 1), "
+        f"_ls_touch AS (UPDATE results AS r SET model = {name}, model_version = {version}, "
+        f"evaluated_at = {int(at)} FROM _ls_shaped AS s WHERE s.unchanged AND r.lead_id = s.lead_id "
+        f"AND NOT ({current}) RETURNING 1), "
         f"_ls_up AS (INSERT INTO results (lead_id, {cols}) SELECT lead_id, {name}, {version}, {int(at)}, score, "
         "CAST(dims AS JSON), CAST(labels AS JSON), NULL, CAST('[]' AS JSON), CAST(playbook AS JSON), queue_rank, "
-        "CAST(breakdown AS JSON), next_change_at FROM _ls_shaped "
+        "CAST(breakdown AS JSON), next_change_at FROM _ls_shaped WHERE NOT unchanged "
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} RETURNING 1) "
-        "SELECT (SELECT count(*) FROM _ls_up), (SELECT count(*) FROM _ls_hist)"
+        "SELECT (SELECT count(*) FROM _ls_shaped), (SELECT count(*) FROM _ls_hist)"
     )
     return sql, plan
 

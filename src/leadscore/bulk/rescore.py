@@ -69,10 +69,16 @@ def writable(evaluator: Evaluator) -> bool:
 def _batch_run(
     model: ScoringModel, leads: object, events: object, at: int, con: object, next_change: bool, split: bool
 ) -> BatchRun:
-    from leadscore.batch.duckdb.run import BatchRun
+    from leadscore.batch.duckdb.run import BatchRun, Dedupe
     from leadscore.domain.timeutil import from_micros
 
-    class _StoreRun(BatchRun):
+    class _StoreViews(BatchRun):
+        def _check_duplicates(self, mode: Dedupe) -> bool:
+            """(The first step after `prepare` made the views.) The views read ids and types as stored."""
+            stored_views(self.con)
+            return super()._check_duplicates(mode)
+
+    class _StoreRun(_StoreViews):
         def _fallback(self) -> None:
             """Nothing: the store's pure path rescores these leads itself, writing their history."""
 
@@ -123,7 +129,7 @@ def _batch_run(
             con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
             con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
 
-    return (_StoreRun if split else BatchRun)(
+    return (_StoreRun if split else _StoreViews)(
         model,
         leads,
         events,
@@ -134,6 +140,21 @@ def _batch_run(
         next_change=next_change,
         check_numbers=False,
     )
+
+
+def stored_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The batch engine's views `leads` and `events` over the store's export, reading lead ids, event
+    types and event ids as stored.
+
+    For tables it has not checked, the engine strips every id and type as the file reader would
+    (`batch.duckdb.sources.prepare`), which cost twice the rest of the scoring query over a store
+    (6.0 against 1.8 CPU s at 100,000 leads x 50 events). The store holds them as its ingest wrote
+    them, and the pure path reads them as stored (`store.codec.event_of`): the stored text is also
+    what it scores."""
+    cols = {str(r[0]) for r in con.execute("DESCRIBE SELECT * FROM _ls_raw_events").fetchall()}
+    ident = "SELECT * REPLACE (nullif(id, '') AS id)" if "id" in cols else "SELECT *, CAST(NULL AS VARCHAR) AS id"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {ident} FROM _ls_raw_events")
+    con.execute("CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE (id), id FROM _ls_raw_leads")
 
 
 def _before_scores(
@@ -337,7 +358,7 @@ def rescore_store(
             if rows >= minimum:
                 text = _sqlite_text(store, activation)
                 before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
-                changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before)
+                changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds)
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 

@@ -3,9 +3,11 @@
 The rows (already shaped as the `results` table stores them, JSON as text, plus each dimension as
 a number `d0`, `d1`, ...) are loaded into a temporary table of the store (SQLite: streamed as
 Arrow into an ADBC bulk ingest, or for a few rows one driver `executemany`; PostgreSQL: `COPY`),
-then two statements do the rest inside the database:
+then statements do the rest inside the database:
 the history rows of the leads whose score or dimensions changed (compared with the stored result
-in SQL, as `results_repo.save_results` compares them in Python), then the upsert. A lead whose
+in SQL, as `results_repo.save_results` compares them in Python), then the results: a row equal to
+the new one but for the evaluation's model, version and time gets only those (`_statements`),
+the others are upserted whole. A lead whose
 stored result is newer than the evaluation time was rescored by something else meanwhile (an
 event arrived while the store was exported): it is left alone, history and all.
 """
@@ -13,6 +15,7 @@ event arrived while the store was exported): it is left alone, history and all.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -91,9 +94,37 @@ def _ddl(store: LeadStore | type[LeadStore], n_dims: int) -> str:
     )
 
 
-def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> tuple[str, str]:
-    """(INSERT of the history rows of the changed leads, upsert of the results) from the temporary table,
-    in lead id order (where the temporary table keeps its insertion order, in that order)."""
+JSON_COLUMNS = frozenset({"dimensions", "labels", "stage_history", "playbook", "breakdown"})
+# what an evaluation writes whatever it finds: a row that differs from the new one only there is
+# brought up to date in place (`_statements`), not rewritten
+EVALUATION_COLUMNS = ("model", "model_version", "evaluated_at")
+
+
+def same_result_sql(r: str = "r", n: str = "n") -> str:
+    """SQL: the stored results row `r` equals the new row `n` in every column but the evaluation's own
+    (`EVALUATION_COLUMNS`): exactly, JSON compared as its text (what a reader parses), so an unchanged
+    row left as it is reads back exactly as the rewritten one would. False when `r` is missing."""
+    parts = []
+    for c in RESULT_COLUMNS:
+        if c == "lead_id" or c in EVALUATION_COLUMNS:
+            continue
+        if c in JSON_COLUMNS:  # PostgreSQL's json type has no equality; its text is kept as written
+            parts.append(f"CAST({r}.{c} AS TEXT) IS NOT DISTINCT FROM CAST({n}.{c} AS TEXT)")
+        else:
+            parts.append(f"{r}.{c} IS NOT DISTINCT FROM {n}.{c}")
+    return f"({r}.lead_id IS NOT NULL AND " + " AND ".join(parts) + ")"
+
+
+def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> tuple[str, str, str]:
+    """(INSERT of the history rows of the changed leads, UPDATE of the evaluation columns of the rows
+    that are otherwise unchanged, upsert of the other rows) from the temporary table, in lead id
+    order (where the temporary table keeps its insertion order, in that order).
+
+    A model change re-evaluates every lead but changes few: rewriting every row (its JSON breakdown
+    included) and moving it in the results' secondary indexes was most of the write. An unchanged
+    row gets its new model, version and evaluation time only, which no index but the version's
+    reads; so it stores what the whole upsert would. The touch runs first: the upsert then skips the
+    rows it brought up to date (equal in every column)."""
     order = "" if store.temp_rows_ordered else " ORDER BY n.lead_id"
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
     same = same_dimensions_sql(store, dims)
@@ -104,13 +135,21 @@ def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int
         f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
         f"WHERE {fresh} AND {changed}{order}"
     )
+    sets = ", ".join(f"{c} = n.{c}" for c in EVALUATION_COLUMNS)
+    stale = " OR ".join(f"results.{c} IS DISTINCT FROM n.{c}" for c in EVALUATION_COLUMNS)
+    touch = (
+        f"UPDATE results SET {sets} FROM {TEMP} AS n WHERE n.lead_id = results.lead_id "
+        f"AND results.evaluated_at <= {int(at)} AND ({stale}) AND {same_result_sql('results', 'n')}"
+    )
     cols = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    # (a WHERE before ON CONFLICT: SQLite's parser would take the ON for the join's)
     upsert = (
-        f"INSERT INTO results ({cols}) SELECT {cols} FROM {TEMP} AS n WHERE TRUE{order} "
+        f"INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} FROM {TEMP} AS n "
+        f"LEFT JOIN results AS r ON r.lead_id = n.lead_id WHERE NOT {same_result_sql()}{order} "
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
     )
-    return history, upsert
+    return history, touch, upsert
 
 
 def write_rows(
@@ -134,10 +173,11 @@ def write_rows(
     store.load_temp(raw, _ddl(store, len(dims)), TEMP, cols, _rows(con, len(dims)))
     # the same row locks (in id order) as every other writer of a lead takes
     store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
-    history, upsert = _statements(store, dims, at, cause)
+    history, touch, upsert = _statements(store, dims, at, cause)
     for statement in before:
         _exec(raw, statement)
     n_changed = _exec(raw, history)
+    _exec(raw, touch)
     _exec(raw, upsert)
     store.drop_temp(raw, TEMP)
     return n_changed
@@ -152,19 +192,20 @@ def write_sqlite(
     *,
     activation: Sequence[str] = (),
     before: Sequence[str] = (),
+    seconds: dict[str, float] | None = None,
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
     own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
     driver's copy of SQLite must not share a process with the store's), with the statements
     `activation` (model apply's) before it commits; returns how many leads changed (got a
-    score_history row)."""
+    score_history row). `seconds` gets the writer's steps (`write_<step>`) and CPU seconds."""
     import pyarrow as pa
 
     from leadscore.bulk.adbc_writer import WriteJob
     from leadscore.bulk.programs import spawn
     from leadscore.store.backends import BUSY_TIMEOUT_S, SqliteStore
 
-    history, upsert = _statements(SqliteStore, dims, at, cause)
+    history, touch, upsert = _statements(SqliteStore, dims, at, cause)
     rows_sent = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
     job = WriteJob(
         path=path,
@@ -173,7 +214,7 @@ def write_sqlite(
         ddl=_ddl(SqliteStore, len(dims)),
         temp=TEMP,
         history=history,
-        upsert=upsert,
+        writes=[touch, upsert],
         rows=rows_sent,
         after=list(activation),
         before=list(before),
@@ -202,7 +243,11 @@ def write_sqlite(
         if proc.wait() != 0:
             err.seek(0)
             raise RuntimeError(f"writing the results into the SQLite store failed: {err.read().decode()[-2000:]}")
-    return int(out.strip().splitlines()[-1])
+    done = json.loads(out.strip().splitlines()[-1])
+    if seconds is not None:
+        seconds.update({f"write_{k}": float(v) for k, v in done["seconds"].items()})
+        seconds["write_cpu"] = float(done["cpu_s"])
+    return int(done["changed"])
 
 
 def _exec(raw: Any, sql: str) -> int:
