@@ -22,6 +22,9 @@ from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
 COPY_MIN_ROWS = 500
+# up to this many event rows, SQLite inserts them with RETURNING (leadscore.store.ingest skips the key
+# look-up for batches of up to `ingest.FEW` rows, which must not exceed it)
+RETURNING_ROWS = 64
 CONFLICT = ", ".join(EVENT_IDENTITY)
 EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
 
@@ -97,10 +100,22 @@ class SqliteStore(LeadStore):
         return not busy
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-        """One executemany of the driver: the write lock is global, so keys checked absent stay absent."""
+        """One executemany of the driver: the write lock is global, so keys checked absent stay absent.
+
+        A few rows (a real-time event), which the caller inserts without checking their keys first,
+        are one multi-row INSERT whose RETURNING names the rows it stored: one statement in all.
+        """
         if not rows:
             return set()
         marks = ", ".join("?" for _ in EVENT_COLUMNS)
+        if len(rows) <= RETURNING_ROWS:
+            values = ", ".join(f"({marks})" for _ in rows)
+            sql = (
+                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {values} ON CONFLICT ({CONFLICT}) DO NOTHING "
+                "RETURNING event_key, received_lead_id"
+            )
+            flat = tuple(value for row in _event_tuples(rows) for value in row)
+            return {(key, lead) for key, lead in conn.exec_driver_sql(sql, flat)}
         sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT ({CONFLICT}) DO NOTHING"
         inserted = conn.exec_driver_sql(sql, _event_tuples(rows)).rowcount
         if inserted != len(rows):  # only when a caller skipped the check: fall back to the exact path

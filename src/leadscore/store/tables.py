@@ -94,6 +94,9 @@ results = sa.Table(
     sa.Column("queue_rank", sa.Integer, nullable=False),
     sa.Column("breakdown", sa.JSON, nullable=False),
     sa.Column("next_change_at", Micros, nullable=True, index=True),
+    # how many stored events of the lead the result was computed from (0009): a new event after all
+    # of them resumes the lifecycle replay from `stage_history` when it matches; NULL: replay in full
+    sa.Column("events_seen", sa.BigInteger, nullable=True),
     sa.Index("ix_results_queue", "queue_rank", sa.text("score DESC"), "lead_id"),
     sa.Index("ix_results_model_version", "model_version"),
     # a stage filter reads its leads in queue order (0008); the lead attribute indexes of 0008 are
