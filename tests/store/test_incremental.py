@@ -9,7 +9,8 @@ same rows (results, score and stage history, trigger outbox) as a store that rep
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.domain.events import dedupe_events
 from leadscore.domain.timeutil import to_micros
+from leadscore.engine import score
 from leadscore.engine.errors import ScoringDataError
 from leadscore.engine.timeline import Timeline
 from leadscore.io import read_events, read_leads
@@ -166,13 +168,14 @@ def test_events_one_at_a_time_write_what_a_full_replay_writes(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """The example B2B model (lifecycle, decay, windows, triggers): its events in time order, one per
-    transaction, the clock following them, on a store that resumes and on one whose basis is wiped
-    after every event (so it replays in full); row for row the same, and equal to the pure scorer."""
+    transaction, the clock following them, on a store that resumes, on one whose basis is wiped
+    after every event (so it replays in full), and through the deferred intake and its drain (which
+    resumes too); row for row the same, and equal to the pure scorer."""
     events = sorted(read_events(B2B / "data" / "events.csv"), key=lambda e: e.ts)
     leads = list(read_leads(B2B / "data" / "leads.csv"))
     clock = [events[0].timestamp]
     services = []
-    for name in ("resumed", "full"):
+    for name in ("resumed", "full", "drained"):
         folder = tmp_path / name
         folder.mkdir()
         store = open_store(fresh_database_url(kind, folder, request, migrated=True))
@@ -180,18 +183,21 @@ def test_events_one_at_a_time_write_what_a_full_replay_writes(
         service.upgrade()
         service.ingest_leads(leads)
         services.append(service)
-    resumed, full = services
+    resumed, full, drained = services
     rnd = random.Random(7)
     for event in events[:150]:
         clock[0] = max(clock[0], event.timestamp) + timedelta(seconds=rnd.choice([0, 1, 3600, 3 * 86_400]))
-        for service in services:
-            service.ingest_events([event])
+        resumed.ingest_events([event])
+        full.ingest_events([event])
         with full.store.write() as conn:
             conn.execute(results.update().values(events_seen=None))
+        drained.ingest_events([event], defer=True)  # the API's intake, then its rescoring process
+        drained.drain_pending()
     with resumed.store.read() as conn:
         seen = conn.execute(sa.select(sa.func.count()).where(results.c.events_seen.is_not(None))).scalar()
     assert seen, "no result recorded its basis"
     assert _rows(resumed) == _rows(full)
+    assert _rows(drained) == _rows(full)
     assert mismatches(resumed.store, resumed.model) == []
     for service in services:
         service.close()
@@ -213,4 +219,34 @@ def test_an_event_after_a_deferred_one_replays_in_full(tmp_path: Path, request: 
     assert mismatches(store, service.model) == []
     with store.read() as conn:
         assert conn.execute(sa.select(results.c.events_seen).where(results.c.lead_id == lead)).scalar() == len(own)
+    service.close()
+
+
+def test_a_lead_that_took_in_a_merge_is_replayed_in_full(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """An identify merges an anonymous visitor's earlier events into the lead: they keep their older
+    log positions, so the lead's last events by position are not the ones its result missed. The
+    merge clears the basis, and the drain replays the lead in full."""
+    store = open_store(fresh_database_url("sqlite", tmp_path, request, migrated=True))
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    clock = [t0 + timedelta(days=20)]
+    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    service.upgrade()
+    pricing = {"path": "/pricing", "page_type": "pricing"}
+    anon = [Event("anon1", "page_view", t0 + timedelta(hours=h), pricing, f"a{h}") for h in range(2)]
+    anon.append(Event("anon1", "email_bounce", t0 + timedelta(hours=2), {}, "a2"))  # disqualifies, early on
+    own = [Event("u1", "page_view", t0 + timedelta(days=1, hours=h), pricing, f"u{h}") for h in range(6)]
+    service.ingest_events(anon)
+    for event in own:
+        service.ingest_events([event])
+    identify = Event("u1", "identify", t0 + timedelta(days=2), {"anonymous_id": "anon1"}, "id1")
+    service.ingest_events([identify], defer=True)
+    service.drain_pending()
+    assert mismatches(store, service.model) == []
+    stored = service.result("u1")
+    assert stored is not None
+    events = [*anon, *own, identify]
+    expected = score(service.model, Lead("u1", {}), [replace(e, lead_id="u1") for e in events], stored.at)
+    assert stored.stage_history == expected.stage_history  # disqualified at the bounce, not later
+    with store.read() as conn:
+        assert conn.execute(sa.select(results.c.events_seen).where(results.c.lead_id == "u1")).scalar() == 10
     service.close()

@@ -70,6 +70,17 @@ class Resume:
 _Job = tuple[Lead, list[Event], Result | None, Resume | None]
 
 
+def _appended(events: Sequence[Event], seqs: Sequence[int], seen: int | None) -> frozenset[str] | None:
+    """The timeline ids of the events appended to the log after the `seen` a result was computed
+    from (a deferred intake's, which its drain rescores): the last ones by log position. Writers of
+    a lead's events hold its lock, so its log positions grow in commit order."""
+    if seen is None or len(events) <= seen:
+        return None
+    order = sorted(range(len(events)), key=seqs.__getitem__)
+    ids = [events[i].id for i in order[seen:]]
+    return frozenset(i for i in ids if i is not None)
+
+
 def replay_start(
     version: str, timeline: Timeline, events: Sequence[Event], at_us: int, resume: Resume
 ) -> ReplayStart | None:
@@ -233,7 +244,8 @@ class Evaluator:
         leads, previous, active = load_lead_states(conn, lead_ids)
         known = known or {}
         fresh = fresh or {}
-        timelines = load_timelines(conn, [i for i in leads if i not in known])
+        seqs: dict[str, list[int]] = {}
+        timelines = load_timelines(conn, [i for i in leads if i not in known], seqs)
         timelines.update({i: known[i] for i in leads if i in known})
         jobs: list[_Job] = []
         seen: dict[str, int] = {}
@@ -242,6 +254,8 @@ class Evaluator:
             events = timelines.get(lead_id, [])
             seen[lead_id] = len(events)
             new_ids = fresh.get(lead_id)
+            if new_ids is None and prev_row is not None and lead_id in seqs:
+                new_ids = _appended(events, seqs[lead_id], prev_row.get("events_seen"))
             prev: Result | None = None
             resume = None
             if prev_row is not None and (keep or self.fire_triggers or new_ids):
