@@ -30,7 +30,7 @@ from leadscore.io import read_events, read_leads
 from leadscore.model import ModelError, validate_model
 from leadscore.store import open_store
 from leadscore.store.pipeline import Evaluator, Resume, replay_start
-from leadscore.store.tables import outbox, results, score_history, stage_history
+from leadscore.store.tables import outbox, result_basis, results, score_history, stage_history
 from tests.store.conftest import BACKENDS, fresh_database_url
 from tests.store.helpers import mismatches
 from tests.support import strategies as support
@@ -149,7 +149,7 @@ def test_moves_made_at_the_earlier_evaluation_time_are_not_carried_over() -> Non
 
 
 def _rows(service: LeadService) -> dict[str, list[dict[str, Any]]]:
-    """Every row the rescoring wrote, without serial ids and the basis column."""
+    """Every row the rescoring wrote, without serial ids."""
     out: dict[str, list[dict[str, Any]]] = {}
     with service.store.read() as conn:
         for table, order in (
@@ -159,7 +159,7 @@ def _rows(service: LeadService) -> dict[str, list[dict[str, Any]]]:
             (outbox, [outbox.c.idempotency_key]),
         ):
             rows = conn.execute(sa.select(table).order_by(*order)).mappings()
-            out[table.name] = [{k: v for k, v in r.items() if k not in ("id", "events_seen")} for r in rows]
+            out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
     return out
 
 
@@ -190,11 +190,11 @@ def test_events_one_at_a_time_write_what_a_full_replay_writes(
         resumed.ingest_events([event])
         full.ingest_events([event])
         with full.store.write() as conn:
-            conn.execute(results.update().values(events_seen=None))
+            conn.execute(result_basis.delete())
         drained.ingest_events([event], defer=True)  # the API's intake, then its rescoring process
         drained.drain_pending()
     with resumed.store.read() as conn:
-        seen = conn.execute(sa.select(sa.func.count()).where(results.c.events_seen.is_not(None))).scalar()
+        seen = conn.execute(sa.select(sa.func.count()).select_from(result_basis)).scalar()
     assert seen, "no result recorded its basis"
     assert _rows(resumed) == _rows(full)
     assert _rows(drained) == _rows(full)
@@ -218,7 +218,8 @@ def test_an_event_after_a_deferred_one_replays_in_full(tmp_path: Path, request: 
     service.ingest_events([own[-1]])
     assert mismatches(store, service.model) == []
     with store.read() as conn:
-        assert conn.execute(sa.select(results.c.events_seen).where(results.c.lead_id == lead)).scalar() == len(own)
+        basis = sa.select(result_basis.c.events_seen).where(result_basis.c.lead_id == lead)
+        assert conn.execute(basis).scalar() == len(own)
     service.close()
 
 
@@ -248,5 +249,6 @@ def test_a_lead_that_took_in_a_merge_is_replayed_in_full(tmp_path: Path, request
     expected = score(service.model, Lead("u1", {}), [replace(e, lead_id="u1") for e in events], stored.at)
     assert stored.stage_history == expected.stage_history  # disqualified at the bounce, not later
     with store.read() as conn:
-        assert conn.execute(sa.select(results.c.events_seen).where(results.c.lead_id == "u1")).scalar() == 10
+        basis = sa.select(result_basis.c.events_seen).where(result_basis.c.lead_id == "u1")
+        assert conn.execute(basis).scalar() == 10
     service.close()

@@ -94,9 +94,6 @@ results = sa.Table(
     sa.Column("queue_rank", sa.Integer, nullable=False),
     sa.Column("breakdown", sa.JSON, nullable=False),
     sa.Column("next_change_at", Micros, nullable=True, index=True),
-    # how many stored events of the lead the result was computed from (0009): a new event after all
-    # of them resumes the lifecycle replay from `stage_history` when it matches; NULL: replay in full
-    sa.Column("events_seen", sa.BigInteger, nullable=True),
     sa.Index("ix_results_queue", "queue_rank", sa.text("score DESC"), "lead_id"),
     sa.Index("ix_results_model_version", "model_version"),
     # a stage filter reads its leads in queue order (0008); the lead attribute indexes of 0008 are
@@ -141,6 +138,17 @@ pending_rescore = sa.Table(
     metadata,
     sa.Column("lead_id", sa.String(255), primary_key=True),
     sa.Column("since", Micros, nullable=False, index=True),  # when first marked: the oldest waits first
+)
+
+# How many stored events of the lead its stored result was computed from (0009), written by the
+# real-time path with the result: a new event after all of them resumes the lifecycle replay from the
+# result's `stage_history` (leadscore.store.pipeline.replay_start). No row: replay in full. A table of
+# its own, so that the result rows the bulk paths write stay the pure path's, column for column.
+result_basis = sa.Table(
+    "result_basis",
+    metadata,
+    sa.Column("lead_id", sa.String(255), primary_key=True),
+    sa.Column("events_seen", sa.BigInteger, nullable=False),
 )
 
 models = sa.Table(
