@@ -15,12 +15,12 @@ oracle the tests compare it with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from leadscore.domain.result import StageChange
-from leadscore.domain.timeutil import from_micros
+from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.errors import ScoringDataError
 from leadscore.engine.spans import SpanModel, _Node
@@ -44,6 +44,30 @@ class _AutoTransition:
     sources: frozenset[str]
     check: Check
     span: _Node | None = None  # the condition, three-valued over a span of time (`engine.spans`)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStart:
+    """The replay's state after its first `index` events: where a later replay of the same timeline
+    with more events appended after those (strictly later in time) can resume (`replay_spans(start=)`).
+
+    Every step of the replay at an event's time reads the timeline up to that time only, so the
+    steps over the first `index` events are the same with or without the later ones.
+    """
+
+    index: int
+    stage: str
+    history: tuple[StageChange, ...]
+
+    @classmethod
+    def after(cls, history: Sequence[StageChange], index: int, last_us: int) -> ReplayStart | None:
+        """From the history of an earlier replay whose last event (the `index`-th) was at `last_us`:
+        its moves after that time were made by the final automatic step at the evaluation time,
+        which a replay with later events does not make then, so they are dropped."""
+        kept = tuple(h for h in history if to_micros(h.at) <= last_us)
+        if index <= 0 or not kept:
+            return None
+        return cls(index, kept[-1].stage, kept)
 
 
 class CompiledLifecycle:
@@ -121,7 +145,6 @@ class CompiledLifecycle:
         automatic(at)
         return stage, history
 
-
     def replay_spans(
         self,
         lead_id: str,
@@ -129,17 +152,22 @@ class CompiledLifecycle:
         timeline: Timeline,
         at: int,
         scores_at: Callable[[int], dict[str, float]],
+        start: ReplayStart | None = None,
     ) -> tuple[str, list[StageChange]]:
         """The same stage and history as `replay`, skipping the events at which span bounds prove
-        that no automatic transition of the current stage can fire."""
+        that no automatic transition of the current stage can fire. With `start`, the replay of
+        the events before `start.index` is taken as given (an incremental rescoring)."""
         assert self.spans is not None
         view = self.spans.view(attributes, timeline)
         stage = self.initial
         if "stage" in attributes:
             stage = self._checked(lead_id, attributes["stage"], "the `stage` attribute")
         events = timeline.events
-        start = events[0].ts if events else at
-        history = [StageChange(stage, from_micros(start), None, "initial")]
+        first = events[0].ts if events else at
+        history = [StageChange(stage, from_micros(first), None, "initial")]
+        begin = 0
+        if start is not None and 0 < start.index <= len(events):
+            begin, stage, history = start.index, start.stage, list(start.history)
         times = [e.ts for e in events]
         quiet_stage: str | None = None
         quiet_until = -1  # no automatic transition of quiet_stage fires at events [.., quiet_until)
@@ -172,7 +200,8 @@ class CompiledLifecycle:
             return all(tr.span is not None and tr.span.tri(view, ta, tb) is False for tr in self.auto_from[stage])
 
         n = len(events)
-        for k, event in enumerate(events):
+        for k in range(begin, n):
+            event = events[k]
             if event.type == STAGE_SET:
                 target = self._checked(lead_id, event.properties.get("stage"), "a stage_set event's `stage`")
                 move(target, event.ts, "manual", event.id)

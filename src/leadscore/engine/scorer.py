@@ -19,7 +19,7 @@ from leadscore.domain.result import BreakdownEntry, PlaybookMatch, Result, Stage
 from leadscore.domain.timeutil import from_micros, parse_timestamp, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.horizon import DAY_US, collect, next_change
-from leadscore.engine.lifecycle_replay import CompiledLifecycle
+from leadscore.engine.lifecycle_replay import CompiledLifecycle, ReplayStart
 from leadscore.engine.predictors import Prediction, Predictor
 from leadscore.engine.rules import CompiledRule, compile_rule
 from leadscore.engine.spans import SpanModel
@@ -161,7 +161,9 @@ class Scorer:
         timeline = Timeline(own, until=at_us)
         return self.score_timeline(lead, timeline, at_us)
 
-    def score_timeline(self, lead: Lead, timeline: Timeline, at_us: int) -> Result:
+    def score_timeline(self, lead: Lead, timeline: Timeline, at_us: int, start: ReplayStart | None = None) -> Result:
+        """The result at `at_us`. `start`: the lifecycle replay's state after the timeline's first
+        events, from an earlier result (see `ReplayStart`); the result is the same as without it."""
         attributes = lead.attributes
         entries, scores = self.scored(attributes, timeline, at_us)
         ctx = Context(at_us, attributes, timeline, scores)
@@ -175,8 +177,10 @@ class Scorer:
                     cache[t] = self.scores_at(attributes, timeline, t)
                 return cache[t]
 
-            replay = self.lifecycle.replay_spans if self.lifecycle.spans is not None else self.lifecycle.replay
-            stage, history = replay(lead.id, attributes, timeline, at_us, scores_at)
+            if self.lifecycle.spans is not None:
+                stage, history = self.lifecycle.replay_spans(lead.id, attributes, timeline, at_us, scores_at, start)
+            else:
+                stage, history = self.lifecycle.replay(lead.id, attributes, timeline, at_us, scores_at)
         ctx.stage = stage
         ctx.labels = self.labels_at(ctx)
         extras: dict[str, Any] = {}

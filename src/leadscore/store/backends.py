@@ -8,6 +8,7 @@ either kind is opened.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
 COPY_MIN_ROWS = 500
+# up to this many event rows, SQLite inserts them with RETURNING (leadscore.store.ingest skips the key
+# look-up for batches of up to `ingest.FEW` rows, which must not exceed it)
+RETURNING_ROWS = 64
 CONFLICT = ", ".join(EVENT_IDENTITY)
 EVENT_COLUMNS = ("event_key", "lead_id", "received_lead_id", "type", "ts", "properties", "ingested_at")
 
@@ -97,10 +101,22 @@ class SqliteStore(LeadStore):
         return not busy
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-        """One executemany of the driver: the write lock is global, so keys checked absent stay absent."""
+        """One executemany of the driver: the write lock is global, so keys checked absent stay absent.
+
+        A few rows (a real-time event), which the caller inserts without checking their keys first,
+        are one multi-row INSERT whose RETURNING names the rows it stored: one statement in all.
+        """
         if not rows:
             return set()
         marks = ", ".join("?" for _ in EVENT_COLUMNS)
+        if len(rows) <= RETURNING_ROWS:
+            values = ", ".join(f"({marks})" for _ in rows)
+            sql = (
+                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {values} ON CONFLICT ({CONFLICT}) DO NOTHING "
+                "RETURNING event_key, received_lead_id"
+            )
+            flat = tuple(value for row in _event_tuples(rows) for value in row)
+            return {(key, lead) for key, lead in conn.exec_driver_sql(sql, flat)}
         sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) ON CONFLICT ({CONFLICT}) DO NOTHING"
         inserted = conn.exec_driver_sql(sql, _event_tuples(rows)).rowcount
         if inserted != len(rows):  # only when a caller skipped the check: fall back to the exact path
@@ -148,6 +164,34 @@ class SqliteStore(LeadStore):
         """BEGIN IMMEDIATE already holds the database's single write lock."""
 
 
+PING_IDLE_S = 1.0  # a pooled PostgreSQL connection idle longer than this is checked before use
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection with a round trip only when it sat idle for a while.
+
+    `pool_pre_ping` pings at every checkout: a round trip more for each transaction and each read,
+    which for a real-time event (a write, then a read of its result) is two of about fifteen. A
+    connection in steady use is not pinged; one that waited (where a server restart may have
+    dropped it) is, and a dead one is replaced by the pool (DisconnectionError).
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["leadscore_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("leadscore_idle_since")
+        if since is not None and time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            dbapi_conn.execute("SELECT 1").fetchall()
+            dbapi_conn.rollback()
+        except Exception as exc:  # any failure: a connection that cannot answer is not reused
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
 class PostgresStore(LeadStore):
     """Row locks on the leads being rescored (`SELECT ... FOR UPDATE`, in id order so no deadlock)."""
 
@@ -162,7 +206,9 @@ class PostgresStore(LeadStore):
         require("postgres")
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url)
+        _ping_when_idle(engine)
+        return engine
 
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         ids = sorted(set(lead_ids))
@@ -201,7 +247,9 @@ class PostgresStore(LeadStore):
 
     def _is_retryable(self, exc: DBAPIError) -> bool:
         code = getattr(exc.orig, "sqlstate", None)
-        return code in ("40001", "40P01", "55P03")
+        # a connection the server dropped (a restart) within PING_IDLE_S of its last use: the pool
+        # was invalidated, and the transaction runs again on a new connection
+        return code in ("40001", "40P01", "55P03") or exc.connection_invalidated
 
     # -- bulk paths ----------------------------------------------------------------------------------
     @classmethod

@@ -123,16 +123,23 @@ _EVENT_COLUMNS = (
 )
 
 _TIMELINES = (
-    sa.select(*_EVENT_COLUMNS).where(events.c.lead_id.in_(_IDS)).order_by(events.c.lead_id, events.c.ts, events.c.seq)
+    sa.select(*_EVENT_COLUMNS, events.c.seq)
+    .where(events.c.lead_id.in_(_IDS))
+    .order_by(events.c.lead_id, events.c.ts, events.c.seq)
 )
 
 
-def load_timelines(conn: Connection, lead_ids: Sequence[str]) -> dict[str, list[Event]]:
-    """Every stored event of the leads, in time order, ties in input order."""
+def load_timelines(
+    conn: Connection, lead_ids: Sequence[str], seqs: dict[str, list[int]] | None = None
+) -> dict[str, list[Event]]:
+    """Every stored event of the leads, in time order, ties in input order. `seqs`, when given,
+    receives each lead's events' log positions (`seq`, the order they were appended), aligned."""
     out: dict[str, list[Event]] = defaultdict(list)
     for part in chunks(sorted(set(lead_ids))):
         for row in conn.execute(_TIMELINES, {"ids": list(part)}).mappings():
             out[row["lead_id"]].append(event_of(row))
+            if seqs is not None:
+                seqs.setdefault(row["lead_id"], []).append(row["seq"])
     return out
 
 

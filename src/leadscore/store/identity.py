@@ -24,6 +24,7 @@ from leadscore.store.tables import (
     lead_attribute_history,
     leads,
     outbox,
+    result_basis,
     results,
     score_history,
     stage_history,
@@ -92,6 +93,9 @@ def merge_into(store: LeadStore, conn: Connection, keep: str, other: str, now: i
             ],
         )
     conn.execute(results.delete().where(results.c.lead_id == other))
+    # the kept lead's result no longer describes the first `events_seen` events of its log (the moved
+    # events keep their log positions): no incremental rescoring from it, until it is rewritten
+    conn.execute(result_basis.delete().where(result_basis.c.lead_id.in_([keep, other])))
     conn.execute(leads.delete().where(leads.c.id == other))
     conn.execute(aliases.update().where(aliases.c.lead_id == other).values(lead_id=keep))
     store.insert_ignore(conn, aliases, [{"alias": other, "lead_id": keep, "created_at": now, "cause": cause}])

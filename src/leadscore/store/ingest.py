@@ -19,7 +19,7 @@ from leadscore.io.limits import id_problem
 from leadscore.model.spec import ScoringModel
 from leadscore.store import pending
 from leadscore.store.base import LeadStore
-from leadscore.store.codec import event_of
+from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.events_repo import (
     Identity,
     event_counts,
@@ -33,7 +33,9 @@ from leadscore.store.leads_repo import account_of, ensure_leads, resolve_aliases
 from leadscore.store.pipeline import Evaluator
 
 Clock = Callable[[], int]  # epoch micros
-FEW = 16  # leads of a batch up to which their timelines are read back rather than sorted out in memory
+# leads of a batch up to which their timelines are read back rather than sorted out in memory, and
+# events of a batch inserted without looking their keys up first (at most backends.RETURNING_ROWS)
+FEW = 16
 
 
 @dataclass
@@ -91,9 +93,13 @@ def ingest_events(
         for anon, lead in links:
             resolved.setdefault(anon, resolved.get(lead, lead))
         rows = event_rows(batch, resolved, at)
-        stored = stored_keys(conn, [identity_of(r) for r in rows])
-        if stored:
-            rows = [r for r in rows if identity_of(r) not in stored]
+        # A few events go straight to the insert, whose conflict clause skips the stored ones: a
+        # look-up first would be one more statement per real-time event. A stored event's lead
+        # exists already, so creating the leads first changes nothing for a duplicate.
+        if len(rows) > FEW:
+            stored = stored_keys(conn, [identity_of(r) for r in rows])
+            if stored:
+                rows = [r for r in rows if identity_of(r) not in stored]
         if not rows:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         targets = {r["lead_id"] for r in rows}
@@ -101,6 +107,8 @@ def ingest_events(
         anon_ids = [anon for anon, _ in links]
         store.lock_leads(conn, sorted(targets | set(anon_ids)))
         new = insert_events(store, conn, rows)
+        if not new:
+            return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         keys = {identity_of(r) for r in new} if new_keys else None
         touched = {r["lead_id"] for r in new}
         merged: set[str] = set()
@@ -116,11 +124,13 @@ def ingest_events(
         if defer:
             pending.mark(conn, sorted(touched), at)
             return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
-        if check_model and pending.active_version(conn) != evaluator.scorer.model_version:
-            raise ModelChanged(evaluator.scorer.model_version)
         # a few leads: reading their timelines is one statement, as finding which are new would be
         known = whole_timelines(conn, [r for r in new if r["lead_id"] not in merged]) if len(touched) > FEW else None
-        done = evaluator.rescore(store, conn, sorted(touched), at, "event", known=known)
+        scored = evaluator.prepare(conn, sorted(touched), at, known=known, fresh=_fresh_ids(new, merged))
+        # the active model is read with the leads (one statement): checked before anything is written
+        if check_model and scored.active != evaluator.scorer.model_version:
+            raise ModelChanged(evaluator.scorer.model_version)
+        done = evaluator.write(store, conn, scored, at, "event")
         pending.clear(conn, sorted(touched))  # queued by an earlier deferred intake: now current
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings), new_keys=keys)
 
@@ -142,6 +152,16 @@ def whole_timelines(conn: Any, new: Sequence[dict[str, Any]]) -> dict[str, list[
         for lead, own in grouped.items()
         if counts[lead] == len(own)
     }
+
+
+def _fresh_ids(new: Sequence[dict[str, Any]], merged: set[str]) -> dict[str, frozenset[str]]:
+    """Per lead, the timeline ids of the events just appended (a lead that took in a merge has
+    other new events as well: it is replayed in full)."""
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for row in new:
+        if row["lead_id"] not in merged:
+            grouped[row["lead_id"]].add(timeline_id(row["event_key"], row["lead_id"], row["received_lead_id"]))
+    return {lead: frozenset(ids) for lead, ids in grouped.items()}
 
 
 def _anon_of(row: dict[str, Any]) -> str | None:

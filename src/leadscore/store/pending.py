@@ -41,13 +41,16 @@ def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
     conn.exec_driver_sql(sql, [(lead, at) for lead in sorted(set(lead_ids))])
 
 
-_ANY_QUEUED = sa.select(pending_rescore.c.lead_id).limit(1)  # built once: SQLAlchemy reuses its compiled form
+# built once: SQLAlchemy reuses its compiled form
 _UNQUEUE = pending_rescore.delete().where(pending_rescore.c.lead_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def clear(conn: Connection, lead_ids: Sequence[str]) -> None:
-    """Unqueue leads whose results were just written from their whole log (cheap when none is queued)."""
-    if not lead_ids or conn.execute(_ANY_QUEUED).first() is None:
+    """Unqueue leads whose results were just written from their whole log.
+
+    One DELETE by primary key: when none is queued it writes nothing, and asking first whether the
+    queue is empty would be a second statement for the common case of one lead."""
+    if not lead_ids:
         return
     for part in chunks(sorted(set(lead_ids))):
         conn.execute(_UNQUEUE, {"ids": list(part)})
@@ -98,7 +101,10 @@ def _stamps_query() -> sa.Select[Any]:
     count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
     last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
     cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
-    query = sa.select(*cols, count, last).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
+    active = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
+    query = sa.select(*cols, count, last, active).select_from(
+        leads.outerjoin(results, results.c.lead_id == leads.c.id)
+    )
     return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -107,14 +113,20 @@ _STAMPS = _stamps_query()
 _ACTIVE = sa.select(models.c.version).where(models.c.active.is_(True))
 
 
-def _stamps(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+def _stamps(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, tuple[Any, ...]], str | None]:
     """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
-    and its events (how many, the last seq). Any write to one of them changes the stamp. One query."""
+    and its events (how many, the last seq). Any write to one of them changes the stamp. One query,
+    which also reads the store's active model (`active_version`): one statement less per drain."""
     out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
+    active: str | None = None
+    found = False
     for part in chunks(sorted(set(ids))):
-        for lead, *stamp in conn.execute(_STAMPS, {"ids": list(part)}):
+        for lead, *stamp, version in conn.execute(_STAMPS, {"ids": list(part)}):
             out[lead] = tuple(stamp)
-    return out
+            active, found = version, True
+    if not found:  # every lead erased meanwhile: the active model still answers the caller's check
+        active = active_version(conn)
+    return out, active
 
 
 def active_version(conn: Connection) -> str | None:
@@ -159,17 +171,17 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     ids = _take(store, conn, limit)
     if not ids:
         return None
-    before = _stamps(conn, ids)
+    before, _ = _stamps(conn, ids)
     return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True))
 
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
     store.lock_leads(conn, read.ids)
+    after, active = _stamps(conn, read.ids)
     # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
     # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
-    if active_version(conn) != evaluator.scorer.model_version:
+    if active != evaluator.scorer.model_version:
         return Drained(len(read.ids), Rescored(), model_changed=True)
-    after = _stamps(conn, read.ids)
     stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
     scored = read.scored
     if stale:  # written meanwhile: scored again below, under the lock this time

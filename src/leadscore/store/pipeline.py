@@ -18,16 +18,16 @@ from leadscore.domain import Event, Lead, Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
 from leadscore.engine.errors import ScoringDataError
+from leadscore.engine.lifecycle_replay import ReplayStart
 from leadscore.engine.predictors import Predictor
 from leadscore.engine.timeline import Timeline
 from leadscore.model.spec import ScoringModel, Trigger
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
-from leadscore.store.leads_repo import load_leads
 from leadscore.store.outbox_repo import enqueue
 from leadscore.store.parallel import MIN_PARALLEL_LEADS, Outcome, ScoringPool, job
-from leadscore.store.results_repo import load_result_rows, save_results
+from leadscore.store.results_repo import load_lead_states, save_results
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 DAY_US = 86_400_000_000
@@ -53,6 +53,61 @@ class Prepared:
     done: Rescored
     items: list[tuple[Result, int | None]]
     previous: dict[str, dict[str, Any]]  # the stored result rows they were scored against
+    active: str | None = None  # the store's active model (fingerprint) when they were read
+    seen: dict[str, int] = field(default_factory=dict)  # per lead, the stored events its result is from
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A lead's stored result, how many of its stored events it was computed from (`events_seen`),
+    and the timeline ids of the events appended since."""
+
+    previous: Result
+    seen: int
+    new_ids: frozenset[str]
+
+
+_Job = tuple[Lead, list[Event], Result | None, Resume | None]
+
+
+def _appended(events: Sequence[Event], seqs: Sequence[int], seen: int | None) -> frozenset[str] | None:
+    """The timeline ids of the events appended to the log after the `seen` a result was computed
+    from (a deferred intake's, which its drain rescores): the last ones by log position. Writers of
+    a lead's events hold its lock, so its log positions grow in commit order."""
+    if seen is None or len(events) <= seen:
+        return None
+    order = sorted(range(len(events)), key=seqs.__getitem__)
+    ids = [events[i].id for i in order[seen:]]
+    return frozenset(i for i in ids if i is not None)
+
+
+def replay_start(
+    version: str, timeline: Timeline, events: Sequence[Event], at_us: int, resume: Resume
+) -> ReplayStart | None:
+    """Where the lifecycle replay of `timeline` can resume from the stored result, or None (replay it all).
+
+    Only when the result is provably the replay of the lead's other events: same model, computed
+    from exactly the events stored before the new ones (their count: the log is append-only), at a
+    time no earlier than the last of them and no later than now, and every new event strictly later
+    than every other one. The replay up to the last old event is then the same with the new events
+    (each of its steps reads the timeline up to its own time), and the result equals a full replay
+    (tests/store/test_incremental.py compares them).
+    """
+    prev = resume.previous
+    if prev.model_version != version or prev.stage is None or not prev.stage_history:
+        return None
+    new_ids = resume.new_ids
+    old = [e.ts for e in events if e.id not in new_ids]
+    if len(old) != resume.seen or len(old) + len(new_ids) != len(events) or not old:
+        return None
+    last = max(old)
+    prev_at = to_micros(prev.at)
+    if not (last <= prev_at <= at_us) or any(e.ts <= last for e in events if e.id in new_ids):
+        return None
+    index = sum(1 for e in timeline.events if e.id not in new_ids)
+    if index != len(old):  # an old event left out of the timeline (a duplicate id): replay it all
+        return None
+    return ReplayStart.after(prev.stage_history, index, last)
 
 
 class Evaluator:
@@ -82,15 +137,21 @@ class Evaluator:
             self._pool.close()
             self._pool = None
 
-    def evaluate(self, lead: Lead, events: Sequence[Event], at_us: int) -> tuple[Result, int | None, Timeline]:
-        """The pure scorer's result at `at_us`, and the next time it can change without a new event."""
+    def evaluate(
+        self, lead: Lead, events: Sequence[Event], at_us: int, resume: Resume | None = None
+    ) -> tuple[Result, int | None, Timeline]:
+        """The pure scorer's result at `at_us`, and the next time it can change without a new event.
+        `resume`: the stored result the lifecycle replay may resume from (`replay_start`)."""
         timeline = Timeline(events, until=at_us)
-        result = self.scorer.score_timeline(lead, timeline, at_us)
+        start = replay_start(self.scorer.model_version, timeline, events, at_us, resume) if resume else None
+        result = self.scorer.score_timeline(lead, timeline, at_us, start)
         return result, self.next_change(lead, timeline, at_us, events), timeline
 
-    def score_one(self, lead: Lead, events: Sequence[Event], prev: Result | None, at_us: int) -> Outcome:
+    def score_one(
+        self, lead: Lead, events: Sequence[Event], prev: Result | None, at_us: int, resume: Resume | None = None
+    ) -> Outcome:
         """Result, next change and the triggers it fires against the previous result."""
-        result, nxt, timeline = self.evaluate(lead, events, at_us)
+        result, nxt, timeline = self.evaluate(lead, events, at_us, resume)
         firings = self._firings(lead, timeline, prev, result) if self.fire_triggers else []
         return result, nxt, firings
 
@@ -106,16 +167,14 @@ class Evaluator:
             nxt = min(future) if nxt is None else min(nxt, min(future))
         return nxt
 
-    def _score_all(self, jobs: list[tuple[Lead, list[Event], Result | None]], at_us: int) -> list[Outcome]:
+    def _score_all(self, jobs: list[_Job], at_us: int) -> list[Outcome]:
         if self.workers > 0 and len(jobs) >= MIN_PARALLEL_LEADS:
             if self._pool is None:
                 self._pool = ScoringPool(Evaluator, self.model, self.fire_triggers, self.workers)
-            return self._pool.score([job(lead, events, prev) for lead, events, prev in jobs], at_us)
-        return [self.score_one(lead, events, prev, at_us) for lead, events, prev in jobs]
+            return self._pool.score([job(lead, events, prev) for lead, events, prev, _ in jobs], at_us)
+        return [self.score_one(lead, events, prev, at_us, resume) for lead, events, prev, resume in jobs]
 
-    def _score_each(
-        self, jobs: list[tuple[Lead, list[Event], Result | None]], at_us: int, failed: list[ScoringDataError]
-    ) -> list[Outcome | None]:
+    def _score_each(self, jobs: list[_Job], at_us: int, failed: list[ScoringDataError]) -> list[Outcome | None]:
         """`_score_all`, but a lead whose data the model cannot take is None (its error in `failed`)
         instead of failing the whole batch: one bad lead must not hold back the others."""
         try:
@@ -123,9 +182,9 @@ class Evaluator:
         except ScoringDataError:
             pass
         out: list[Outcome | None] = []
-        for lead, events, prev in jobs:  # again one by one, in this process, to find the bad ones
+        for lead, events, prev, resume in jobs:  # again one by one, in this process, to find the bad ones
             try:
-                out.append(self.score_one(lead, events, prev, at_us))
+                out.append(self.score_one(lead, events, prev, at_us, resume))
             except ScoringDataError as exc:
                 failed.append(exc)
                 out.append(None)
@@ -143,6 +202,7 @@ class Evaluator:
         keep: bool = False,
         known: Mapping[str, list[Event]] | None = None,
         skip_bad: bool = False,
+        fresh: Mapping[str, frozenset[str]] | None = None,
     ) -> Rescored:
         """Score the leads at `at_us` from their full stored timelines; with `write`, store everything.
 
@@ -155,7 +215,7 @@ class Evaluator:
         done = Rescored()
         if not lead_ids:
             return done
-        scored = self.prepare(conn, lead_ids, at_us, keep=keep, known=known, skip_bad=skip_bad)
+        scored = self.prepare(conn, lead_ids, at_us, keep=keep, known=known, skip_bad=skip_bad, fresh=fresh)
         if write:
             return self.write(store, conn, scored, at_us, cause)
         done = scored.done
@@ -171,23 +231,41 @@ class Evaluator:
         keep: bool = False,
         known: Mapping[str, list[Event]] | None = None,
         skip_bad: bool = False,
+        fresh: Mapping[str, frozenset[str]] | None = None,
     ) -> Prepared:
         """The scoring half of `rescore`: read the leads, their timelines and stored results, and score,
-        writing nothing (so it may run outside the transaction that writes, see store/pending.py)."""
+        writing nothing (so it may run outside the transaction that writes, see store/pending.py).
+
+        `fresh`: per lead, the timeline ids of the events this transaction appended; the lifecycle
+        replay of a lead whose stored result was computed from all its other events resumes from it
+        (`replay_start`) instead of replaying its whole timeline.
+        """
         done = Rescored()
-        leads = load_leads(conn, lead_ids)
+        leads, previous, active = load_lead_states(conn, lead_ids)
         known = known or {}
-        timelines = load_timelines(conn, [i for i in leads if i not in known])
+        fresh = fresh or {}
+        seqs: dict[str, list[int]] = {}
+        timelines = load_timelines(conn, [i for i in leads if i not in known], seqs)
         timelines.update({i: known[i] for i in leads if i in known})
-        previous = load_result_rows(conn, list(leads))
-        jobs: list[tuple[Lead, list[Event], Result | None]] = []
+        jobs: list[_Job] = []
+        seen: dict[str, int] = {}
         for lead_id in sorted(leads):
             prev_row = previous.get(lead_id)
-            prev = result_of(prev_row) if prev_row is not None and (keep or self.fire_triggers) else None
-            jobs.append((leads[lead_id], timelines.get(lead_id, []), prev))
+            events = timelines.get(lead_id, [])
+            seen[lead_id] = len(events)
+            new_ids = fresh.get(lead_id)
+            if new_ids is None and prev_row is not None and lead_id in seqs:
+                new_ids = _appended(events, seqs[lead_id], prev_row.get("events_seen"))
+            prev: Result | None = None
+            resume = None
+            if prev_row is not None and (keep or self.fire_triggers or new_ids):
+                prev = result_of(prev_row)
+                if new_ids and prev_row.get("events_seen") is not None:
+                    resume = Resume(prev, int(prev_row["events_seen"]), new_ids)
+            jobs.append((leads[lead_id], events, prev if (keep or self.fire_triggers) else None, resume))
         items: list[tuple[Result, int | None]] = []
         outcomes = self._score_each(jobs, at_us, done.failed) if skip_bad else self._score_all(jobs, at_us)
-        for (_, _, prev), outcome in zip(jobs, outcomes, strict=True):
+        for (_, _, prev, _), outcome in zip(jobs, outcomes, strict=True):
             if outcome is None:
                 continue
             result, nxt, firings = outcome
@@ -198,12 +276,12 @@ class Evaluator:
                 if prev is not None:
                     done.previous[result.lead_id] = prev
         done.leads = len(items)
-        return Prepared(done, items, previous)
+        return Prepared(done, items, previous, active, seen)
 
     def write(self, store: LeadStore, conn: Connection, scored: Prepared, at_us: int, cause: str) -> Rescored:
         """The writing half of `rescore`: results, score and stage history, trigger outbox."""
         done = scored.done
-        done.changed = save_results(store, conn, scored.items, scored.previous, cause)
+        done.changed = save_results(store, conn, scored.items, scored.previous, cause, scored.seen)
         enqueue(store, conn, done.firings, at_us)
         return done
 

@@ -19,6 +19,7 @@ from leadscore.store.tables import (
     leads,
     outbox,
     pending_rescore,
+    result_basis,
     results,
     score_history,
     stage_history,
@@ -44,6 +45,7 @@ def erase(store: LeadStore, conn: Connection, lead_id: str) -> dict[str, int]:
         counts[table.name] = conn.execute(table.delete().where(table.c.lead_id == lead_id)).rowcount
     counts["leads"] = conn.execute(leads.delete().where(leads.c.id == lead_id)).rowcount
     conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id == lead_id))  # a queue entry, not data
+    conn.execute(result_basis.delete().where(result_basis.c.lead_id == lead_id))  # a count, with the lead's id
     return counts
 
 

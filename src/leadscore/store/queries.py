@@ -25,8 +25,13 @@ def queue(conn: Connection, limit: int | None = None) -> list[Result]:
     return [result_of(r) for r in conn.execute(query).mappings()]
 
 
+# built once: SQLAlchemy reuses its cache key and compiled form (reading a lead's result back is on
+# the real-time path, where building the statement each time cost about as much as running it)
+_RESULT = sa.select(results).where(results.c.lead_id == sa.bindparam("lead_id"))
+
+
 def result(conn: Connection, lead_id: str) -> Result | None:
-    row = conn.execute(sa.select(results).where(results.c.lead_id == lead_id)).mappings().first()
+    row = conn.execute(_RESULT, {"lead_id": lead_id}).mappings().first()
     return result_of(row) if row else None
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadscore.domain import Result
+from leadscore.domain import Lead, Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_row
 from leadscore.store.leads_repo import chunks
-from leadscore.store.tables import results, score_history, stage_history
+from leadscore.store.tables import leads, models, result_basis, results, score_history, stage_history
 
 _UPDATABLE = [c.name for c in results.columns if c.name != "lead_id"]
 # built once: SQLAlchemy reuses their cache key and compiled form (per dialect for the upsert)
@@ -27,6 +27,60 @@ def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dic
         for row in conn.execute(_RESULTS, {"ids": list(part)}).mappings():
             out[row["lead_id"]] = dict(row)
     return out
+
+
+# What rescoring a lead reads besides its events, in one statement: the lead's attributes, its
+# stored result (NULLs when it has none) and the store's active model (its fingerprint), so that a
+# one-lead transaction makes one round trip for them instead of three.
+_ACTIVE_VERSION = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
+_STATES = (
+    sa.select(
+        leads.c.id,
+        leads.c.attributes,
+        _ACTIVE_VERSION.label("active_version"),
+        *results.columns,
+        result_basis.c.events_seen,
+    )
+    .select_from(
+        leads.outerjoin(results, results.c.lead_id == leads.c.id).outerjoin(
+            result_basis, result_basis.c.lead_id == leads.c.id
+        )
+    )
+    .where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def load_lead_states(
+    conn: Connection, lead_ids: Sequence[str]
+) -> tuple[dict[str, Lead], dict[str, dict[str, Any]], str | None]:
+    """The leads (those that exist), their stored result rows (with `events_seen` from `result_basis`,
+    None without a row there), and the active model's fingerprint (None when no model is active), as
+    `load_leads`, `load_result_rows` and `active_version` read them."""
+    found: dict[str, Lead] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    active: str | None = None
+    names = [c.name for c in results.columns]
+    for part in chunks(sorted(set(lead_ids))):
+        for row in conn.execute(_STATES, {"ids": list(part)}):
+            found[row[0]] = Lead(row[0], row[1] or {})
+            active = row[2]
+            if row[3] is not None:
+                rows[row[0]] = {**dict(zip(names, row[3:-1], strict=True)), "events_seen": row[-1]}
+    if not found:  # no lead to read: the model's fingerprint still answers the caller's check
+        active = conn.execute(sa.select(_ACTIVE_VERSION)).scalar()
+    return found, rows, active
+
+
+_BASIS_UPSERTS: dict[str, Any] = {}
+
+
+def _basis_upsert(store: LeadStore) -> Any:
+    stmt = _BASIS_UPSERTS.get(store.name)
+    if stmt is None:
+        stmt = store.insert(result_basis)
+        stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={"events_seen": stmt.excluded.events_seen})
+        _BASIS_UPSERTS[store.name] = stmt
+    return stmt
 
 
 def _upsert(store: LeadStore) -> Any:
@@ -44,14 +98,19 @@ def save_results(
     items: Sequence[tuple[Result, int | None]],
     previous: dict[str, dict[str, Any]],
     cause: str,
+    seen: Mapping[str, int] | None = None,
 ) -> int:
-    """Upsert results; append score and stage history where they changed. Returns how many changed."""
+    """Upsert results; append score and stage history where they changed. Returns how many changed.
+    `seen`: per lead, how many stored events its result was computed from (`result_basis`)."""
     if not items:
         return 0
     rows = [result_row(r, nxt) for r, nxt in items]
     stmt = _upsert(store)
     for part in chunks(rows, 2000):
         conn.execute(stmt, list(part))
+    basis = [{"lead_id": r.lead_id, "events_seen": seen[r.lead_id]} for r, _ in items if seen and r.lead_id in seen]
+    for part in chunks(basis, 2000):
+        conn.execute(_basis_upsert(store), list(part))
     scores: list[dict[str, Any]] = []
     stages: list[dict[str, Any]] = []
     for result, _ in items:

@@ -140,6 +140,17 @@ pending_rescore = sa.Table(
     sa.Column("since", Micros, nullable=False, index=True),  # when first marked: the oldest waits first
 )
 
+# How many stored events of the lead its stored result was computed from (0009), written by the
+# real-time path with the result: a new event after all of them resumes the lifecycle replay from the
+# result's `stage_history` (leadscore.store.pipeline.replay_start). No row: replay in full. A table of
+# its own, so that the result rows the bulk paths write stay the pure path's, column for column.
+result_basis = sa.Table(
+    "result_basis",
+    metadata,
+    sa.Column("lead_id", sa.String(255), primary_key=True),
+    sa.Column("events_seen", sa.BigInteger, nullable=False),
+)
+
 models = sa.Table(
     "models",
     metadata,
