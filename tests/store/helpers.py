@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,7 +16,7 @@ from leadscore.model import ScoringModel
 from leadscore.store import LeadStore
 from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
-from leadscore.store.tables import leads, results
+from leadscore.store.tables import leads, outbox, results, score_history, stage_history
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TYPES = ["page_view", "page_view", "page_view", "demo_request", "email_open"]
@@ -62,3 +63,19 @@ def mismatches(store: LeadStore, model: ScoringModel) -> list[str]:
         if stored.to_dict() != expected.to_dict():
             bad.append(f"{lead_id}: stored {stored.to_dict()} != {expected.to_dict()}")
     return bad
+
+
+def written_rows(store: LeadStore) -> dict[str, list[dict[str, Any]]]:
+    """Every row a rescoring writes (results, score and stage history, outbox), without the tables' own
+    serial ids, in a stable order: two stores compare row by row."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with store.read() as conn:
+        for table, order in (
+            (results, [results.c.lead_id]),
+            (score_history, [score_history.c.lead_id, score_history.c.id]),
+            (stage_history, [stage_history.c.lead_id, stage_history.c.id]),
+            (outbox, [outbox.c.idempotency_key]),
+        ):
+            rows = conn.execute(sa.select(table).order_by(*order)).mappings()
+            out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+    return out

@@ -30,9 +30,9 @@ from leadscore.io import read_events, read_leads
 from leadscore.model import ModelError, validate_model
 from leadscore.store import open_store
 from leadscore.store.pipeline import Evaluator, Resume, replay_start
-from leadscore.store.tables import outbox, result_basis, results, score_history, stage_history
+from leadscore.store.tables import result_basis
 from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches
+from tests.store.helpers import mismatches, written_rows
 from tests.support import strategies as support
 from tests.support.strategies import edge_busy_data, edge_lifecycle_models
 
@@ -148,21 +148,6 @@ def test_moves_made_at_the_earlier_evaluation_time_are_not_carried_over() -> Non
         assert evaluator.evaluate(lead, events, AT_US, resume)[0] == expected[0]
 
 
-def _rows(service: LeadService) -> dict[str, list[dict[str, Any]]]:
-    """Every row the rescoring wrote, without serial ids."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    with service.store.read() as conn:
-        for table, order in (
-            (results, [results.c.lead_id]),
-            (score_history, [score_history.c.lead_id, score_history.c.id]),
-            (stage_history, [stage_history.c.lead_id, stage_history.c.id]),
-            (outbox, [outbox.c.idempotency_key]),
-        ):
-            rows = conn.execute(sa.select(table).order_by(*order)).mappings()
-            out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
-    return out
-
-
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_events_one_at_a_time_write_what_a_full_replay_writes(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -196,8 +181,8 @@ def test_events_one_at_a_time_write_what_a_full_replay_writes(
     with resumed.store.read() as conn:
         seen = conn.execute(sa.select(sa.func.count()).select_from(result_basis)).scalar()
     assert seen, "no result recorded its basis"
-    assert _rows(resumed) == _rows(full)
-    assert _rows(drained) == _rows(full)
+    assert written_rows(resumed.store) == written_rows(full.store)
+    assert written_rows(drained.store) == written_rows(full.store)
     assert mismatches(resumed.store, resumed.model) == []
     for service in services:
         service.close()

@@ -17,9 +17,9 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.io import read_events, read_leads
 from leadscore.store import open_store
-from leadscore.store.tables import outbox, pending_rescore, results, score_history, stage_history
+from leadscore.store.tables import pending_rescore, results
 from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches
+from tests.store.helpers import mismatches, written_rows
 
 B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -34,21 +34,6 @@ def _service(
     service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
     service.upgrade()
     return service
-
-
-def _rows(service: LeadService) -> dict[str, list[dict[str, Any]]]:
-    """Every written row, without the tables' own serial ids, in a stable order."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    with service.store.read() as conn:
-        for table, order in (
-            (results, [results.c.lead_id]),
-            (score_history, [score_history.c.lead_id, score_history.c.id]),
-            (stage_history, [stage_history.c.lead_id, stage_history.c.id]),
-            (outbox, [outbox.c.idempotency_key]),
-        ):
-            rows = conn.execute(sa.select(table).order_by(*order)).mappings()
-            out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
-    return out
 
 
 def _arrivals(seed: int) -> list[list[Event]]:
@@ -80,7 +65,7 @@ def test_a_drain_writes_what_rescoring_at_once_writes(
             while drained.taken:
                 drained = deferred.drain_pending(limit=7)
             assert deferred.backlog().leads == 0
-        expected, found = _rows(at_once), _rows(deferred)
+        expected, found = written_rows(at_once.store), written_rows(deferred.store)
         assert [r["trigger_id"] for r in expected["outbox"]]  # the data fires triggers: the comparison says something
         for table in expected:
             assert found[table] == expected[table], table
