@@ -1,0 +1,113 @@
+"""Where the CPU of one bulk request goes: 10,000 events through the bulk route's steps, in process, on SQLite.
+
+    .venv/bin/python benchmarks/bulk_profile.py              # CPU µs per event of each step, median of 5 requests
+    .venv/bin/python benchmarks/bulk_profile.py --profile    # and a cProfile of one request (by own time)
+
+The steps are the ones `POST /v1/events/bulk` runs (leadscore.api.routes.events, leadscore.api.intake):
+parse and validate the body whole, build the domain events, screen them against the model, then store
+them in one transaction with their leads queued for rescoring (the server's default, deferred rescoring).
+The garbage collector is set as in a server process (leadscore.api.heap) once the leads exist. Not
+measured here: the HTTP layer and the rescoring process (benchmarks/api_load.py --only-bulk measures
+the whole server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.api.server import make_workspace  # noqa: E402
+
+from leadscore.api import heap  # noqa: E402
+from leadscore.api.intake import screen  # noqa: E402
+from leadscore.api.routes.events import _all_good  # noqa: E402
+from leadscore.app.service import LeadService  # noqa: E402
+from leadscore.app.workspace import Workspace  # noqa: E402
+
+SIZE = 10_000
+LEADS = 2000
+TYPES = ("page_view", "email_click", "content_download", "page_view")
+
+
+def body(first: int) -> bytes:
+    """A request as benchmarks/api_load.py sends it: new ids, spread over LEADS leads."""
+    events: list[dict[str, Any]] = [
+        {
+            "id": uuid.uuid4().hex,
+            "lead_id": f"B{n % LEADS:05d}",
+            "type": TYPES[n % len(TYPES)],
+            "timestamp": "2026-05-30T10:00:00Z",
+            "properties": {"path": "/pricing" if n % 5 == 0 else "/blog"},
+        }
+        for n in range(first, first + SIZE)
+    ]
+    return json.dumps({"events": events}).encode()
+
+
+def one_request(service: LeadService, raw: bytes) -> dict[str, float]:
+    """CPU seconds of each step of one bulk request."""
+    spent: dict[str, float] = {}
+    mark = time.process_time()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.process_time()
+        spent[name] = now - mark
+        mark = now
+
+    valid = _all_good(raw, SIZE)
+    assert valid is not None, "the benchmark's body is valid"
+    step("parse and validate the body")
+    events = [item.to_event() for item in valid]
+    step("domain events")
+    keep, _ = screen(service, events, partial=False, rejected=None, indexes=None, base=("body", "events"))
+    step("screen against the model")
+    done = service.ingest_events(keep, defer=True)
+    step("store (one transaction, leads queued)")
+    assert done.inserted == SIZE
+    return spent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one more request")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        service = LeadService.from_workspace(Workspace.load(make_workspace(Path(tmp) / "ws")))
+        try:
+            one_request(service, body(0))  # the leads are created; later requests find them
+            heap.settle()
+            bodies = [body((i + 1) * SIZE) for i in range(args.requests + 1)]
+            runs = [one_request(service, raw) for raw in bodies[: args.requests]]
+            print(f"CPU µs per event, median of {args.requests} requests of {SIZE:,} events (SQLite):")
+            for name in runs[0]:
+                print(f"  {name:40s} {statistics.median(r[name] for r in runs) / SIZE * 1e6:6.2f}")
+            total = statistics.median(sum(r.values()) for r in runs) / SIZE * 1e6
+            print(f"  {'total':40s} {total:6.2f}")
+            if args.profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                one_request(service, bodies[-1])
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+        finally:
+            service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
