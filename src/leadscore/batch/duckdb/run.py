@@ -98,8 +98,10 @@ class BatchRun:
         predictors: Mapping[str, Predictor] | None = None,
         next_change: bool = False,
         check_numbers: bool = True,
+        stored: bool = False,
     ) -> None:
         self.model = model
+        self.stored = stored  # a store's export: ids and types read as stored (`sources.prepare`)
         self.next_change = next_change  # a `next_change_at` column in the result table (for the store)
         self.predictors = dict(predictors or {})
         self.predictive = bool(model.predictive_dimensions())
@@ -135,7 +137,7 @@ class BatchRun:
         reads = frozenset({"lead_id", "type", "timestamp", *infer_schema(self.model).events.slots})
         self._files_checked = False
         self.schema: SourceSchema = prepare(
-            self.con, leads, events, defer_check=defer_check, ids_read=ids_read, reads=reads
+            self.con, leads, events, defer_check=defer_check, ids_read=ids_read, reads=reads, stored=self.stored
         )
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers

@@ -143,15 +143,19 @@ def prepare(
     defer_check: bool = False,
     ids_read: bool = True,
     reads: frozenset[str] | None = None,
+    stored: bool = False,
 ) -> SourceSchema:
     """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema.
 
     With `defer_check`, the events' Parquet files may be checked by the scoring query's own pass: the
     view then has the column ROW_CHECK (`schema.row_check`), and the caller must look at it before it
     trusts any result (`register`). Given `reads` (the event columns the scoring pass reads), some of
-    that check may be a query of its own instead (`schema.scan_check`, `file_checks.row_check_sql`)."""
+    that check may be a query of its own instead (`schema.scan_check`, `file_checks.row_check_sql`).
+    With `stored` (a store's export), ids and types are read as stored: its ingest wrote them checked,
+    and the pure path scores the stored text (`store.codec.event_of`), so nothing is stripped."""
     plain_leads, _ = register(con, "leads", leads)
     plain_events, row_check = register(con, "events", events, defer_check, ids_read, reads)
+    plain_leads, plain_events = plain_leads or stored, plain_events or stored
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
