@@ -1,9 +1,8 @@
-"""The batch engine: compile the model to one query, run it in DuckDB, hand undecidable leads to the
-pure scorer, and write results in the shape of `Result.to_dict()` (JSON Lines or Parquet)."""
+"""The batch engine: compile the model to one query, run it in DuckDB and hand undecidable leads to the
+pure scorer; `output.py` writes the results in the shape of `Result.to_dict()` (JSON Lines or Parquet)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -11,31 +10,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from leadscore.batch.duckdb import fallback
+from leadscore.batch.duckdb import fallback, output
 from leadscore.batch.duckdb.duplicates import find_duplicates
 from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
 from leadscore.batch.duckdb.layout import events_clustered
+from leadscore.batch.duckdb.output import Breakdown
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.engine.predictors import Predictor
 from leadscore.engine.scorer import Scorer
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
-from leadscore.sql import literals as q
 from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.predicate_sql import NotExpressible
 from leadscore.sql.query import QueryPlan, build_query
-from leadscore.sql.result_columns import columns_row, columns_sql
+from leadscore.sql.result_columns import columns_sql
 from leadscore.sql.result_shape import shape_sql
 
 if TYPE_CHECKING:
     import duckdb
 
 Dedupe = Literal["auto", "always", "never"]
-# the breakdown in Parquet output: one column per rule and dimension, or the list of `Result.to_dict()`
-Breakdown = Literal["columns", "list"]
 RESULT = "_ls_result"
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
 
@@ -367,7 +364,9 @@ class BatchRun:
         self.con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
 
     # -- results ---------------------------------------------------------------------------------------
-    def _shaped(self, json_text: bool, breakdown: Breakdown = "list") -> str | None:
+    def shaped(self, json_text: bool, breakdown: Breakdown = "list") -> str | None:
+        """The query of the native rows as `Result.to_dict()` gives them (JSON text or typed columns); None
+        when every lead went to the pure scorer."""
         if self.plan is None:
             return None
         source = f"{RESULT} WHERE NOT fallback"
@@ -377,79 +376,12 @@ class BatchRun:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every result as `Result.to_dict()` gives it (native rows first, then fallback rows)."""
-        out: list[dict[str, Any]] = []
-        sql = self._shaped(True)
-        if sql is not None:
-            cur = self.con.execute(f"SELECT to_json(r) FROM ({sql}) AS r")
-            while batch := cur.fetchmany(10_000):
-                out.extend(json.loads(row[0]) for row in batch)
-        for part in self.fallback_json():
-            out.extend(json.loads(text) for text in part)
-        return out
+        return output.to_dicts(self)
 
     def write(self, path: str | Path, breakdown: Breakdown = "columns") -> Path:
         """JSON Lines (.jsonl, .ndjson, .json: `Result.to_dict()` per line) or Parquet (.parquet), by the
-        file's extension. In Parquet the breakdown is one column per rule and dimension (`columns`,
-        `leadscore.sql.result_columns`) or the list of `Result.to_dict()` (`list`)."""
-        p = Path(path)
-        suffix = p.suffix.lower()
-        if breakdown not in ("columns", "list"):
-            raise ValueError(f"breakdown {breakdown!r}: use 'columns' or 'list'")
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            self._write_json(p)
-        elif suffix == ".parquet":
-            self._write_parquet(p, breakdown)
-        else:
-            raise ValueError(f"{p}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
-        return p
-
-    def _write_json(self, p: Path) -> None:
-        t = time.perf_counter()
-        sql = self._shaped(True)
-        if sql is not None:
-            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT JSON)")
-        else:
-            p.write_text("")
-        if self.stats.fallback_leads:
-            with p.open("a", encoding="utf-8") as fh:
-                for part in self.fallback_json():
-                    fh.write("".join(text + "\n" for text in part))
-        self.stats.seconds["write"] = time.perf_counter() - t
-
-    def _write_parquet(self, p: Path, breakdown: Breakdown) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        t = time.perf_counter()
-        sql = self._shaped(False, breakdown)
-
-        def row(text: str) -> dict[str, Any]:
-            d = json.loads(text)
-            return columns_row(self.model, d) if breakdown == "columns" else _arrow_row(d)
-
-        if sql is not None and not self.stats.fallback_leads:
-            self.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
-        else:
-            # streamed: the native rows batch by batch, then the pure scorer's, in one schema
-            native = self.con.sql(sql).to_arrow_reader(100_000) if sql is not None else None
-            if native is not None:
-                schema = native.schema
-            else:  # every lead went to the pure scorer: the schema their rows agree on
-                found = [pa.Table.from_pylist([row(x) for x in part]).schema for part in self.fallback_json()]
-                schema = pa.unify_schemas(found, promote_options="permissive")
-            with pq.ParquetWriter(p, schema) as writer:
-                if native is not None:
-                    for batch in native:
-                        writer.write_batch(batch)
-                for part in self.fallback_json():
-                    writer.write_table(pa.Table.from_pylist([row(x) for x in part], schema=schema))
-        self.stats.seconds["write"] = time.perf_counter() - t
-
-
-def _arrow_row(d: dict[str, Any]) -> dict[str, Any]:
-    d = dict(d)
-    d["breakdown"] = [{"events": None, **e} for e in d["breakdown"]]
-    return d
+        file's extension (`output.write`)."""
+        return output.write(self, path, breakdown)
 
 
 def run_batch(
