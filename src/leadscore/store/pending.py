@@ -201,13 +201,3 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
     for part in chunks(read.ids):
         conn.execute(_UNQUEUE, {"ids": list(part)})
     return Drained(len(read.ids), done)
-
-
-def drain_all(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> int:
-    """Drain until the queue is empty (as seen by this process); returns the leads rescored."""
-    total = 0
-    while True:
-        done = drain(store, evaluator, now, limit)
-        if done.taken == 0:
-            return total
-        total += done.rescored.leads
