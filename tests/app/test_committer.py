@@ -87,10 +87,11 @@ def test_a_group_shares_out_what_its_transaction_inserted(
     the first that sent them); the transaction itself says what it inserted."""
     service.ingest_events([Event.of("a", "page_view", "2026-05-30", id="old")])
     real = service.ingest_events
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
     calls: list[int] = []
 
     def held(events: list[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False) -> object:
+        entered.set()
         gate.wait(10)  # hold the first commit so the next requests queue up as one group
         calls.append(len(events))
         return real(events, at, defer=defer, new_keys=new_keys)
@@ -98,6 +99,9 @@ def test_a_group_shares_out_what_its_transaction_inserted(
     monkeypatch.setattr(service, "ingest_events", held)
     committer = GroupCommitter(service, defer=defer)
     first = committer.submit([Event.of("z", "page_view", "2026-05-30", id="first")])
+    # the group is sent once the first commit is held: sent earlier, the committer could take part of
+    # it with the first request and the rest in a second group ([3, 4])
+    assert entered.wait(10)
     group = [
         [Event.of("a", "page_view", "2026-05-30", id="old"), Event.of("a", "page_view", "2026-05-30", id="n1")],
         [Event.of("a", "page_view", "2026-05-30", id="n1"), Event.of("b", "page_view", "2026-05-30", id="n2")],
