@@ -270,3 +270,39 @@ def test_events_scored_at_once_after_another_process_applied_a_model_are_scored_
     finally:
         other.close()
         service.close()
+
+
+def test_the_writers_turn_on_sqlite_is_one_at_a_time(tmp_path: Path) -> None:
+    """The intake's commit and the drain wait for each other on a file lock (woken at once), not in
+    SQLite's busy handler (which sleeps): while one holds the turn, nobody else gets it."""
+    import fcntl
+    import os
+    import threading
+
+    from leadscore.store.pending import writer_turn
+
+    store = open_store(f"sqlite:///{tmp_path / 'turn.db'}")
+    try:
+        other = os.open(str(tmp_path / "turn.db-writer"), os.O_RDWR | os.O_CREAT)  # as another process opens it
+        got: list[bool] = []
+        with writer_turn(store):
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waiter = threading.Thread(target=lambda: got.append(_take_turn(store)))
+            waiter.start()
+            waiter.join(0.2)
+            assert waiter.is_alive() and not got  # a second thread of this process waits too
+        waiter.join(10)
+        assert got == [True]
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released: free at once
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    finally:
+        store.dispose()
+
+
+def _take_turn(store: Any) -> bool:
+    from leadscore.store.pending import writer_turn
+
+    with writer_turn(store):
+        return True

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
 from leadscore.store.events_repo import Identity
+from leadscore.store.pending import writer_turn
 
 if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
@@ -127,7 +128,8 @@ class GroupCommitter:
         shared = len(items) > 1  # "inserted" shared out between the requests; alone, the total is its own
         try:
             # the transaction says which events it inserted: no read of the log of its own for that
-            done = self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
+            with writer_turn(self.service.store):  # the drain's write waits for this one, and this for it
+                done = self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
         except Exception as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
