@@ -57,12 +57,12 @@ class SqliteStore(LeadStore):
     name = "sqlite"
     bulk = True
     temp_rows_ordered = True  # rows read back in rowid order: the temporary table needs no index
-    # Measured with 8 and 32 clients (benchmarks/api_load.py): with a 20 ms gather, half the events/s
-    # and an ack-to-score p50 of 150-300 ms, at less CPU per event: waiting, not working. The likely
-    # cause is the one write lock: a drain of more leads holds it longer, and a commit that finds it
-    # taken waits in SQLite's busy handler, whose sleeps grow to 100 ms. Without the gather, the drain
-    # follows each commit with the few leads it queued.
-    drain_gather_s = 0.0
+    # The drain and the API's commits take turns on a file lock (leadscore.store.pending.writer_turn),
+    # not in SQLite's busy handler, whose sleeps (1, 2, 5 ... 100 ms) made a 20 ms gather halve the
+    # events/s with 8 and 32 clients. Without those sleeps the gather saves what it saves elsewhere:
+    # with one client, a drain per event cost the rescoring process ~2.5 ms CPU per event, a drain
+    # per 20 ms ~0.65 (benchmarks/api_load.py, benchmarks/results/api.md).
+    drain_gather_s = 0.02
 
     def _create_engine(self, url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
