@@ -96,3 +96,23 @@ def test_the_lean_path_checks_the_key_and_its_scope(live: Live) -> None:
         base_url=live.url, headers={"Authorization": f"Bearer {live.keys['intake']}", "Origin": "http://127.0.0.1:9"}
     ) as site:
         assert site.post("/v1/events", json=event).status_code == 200
+
+
+def _requests(live: Live, status: int) -> float:
+    """`POST /v1/events` requests answered with `status`, as the metrics count them."""
+    with live.client("admin") as admin:
+        text = admin.get("/metrics").text
+    label = f'leadscore_http_requests_total{{method="POST",route="/v1/events",status="{status}"}}'
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(label))
+
+
+def test_requests_the_shortcut_answers_or_passes_on_are_counted_once(live: Live) -> None:
+    """The shortcut before the middleware stack (leadscore.api.lean.Shortcut) counts what it answers as
+    the stack's metrics would; what it passes on (a bad key) the stack counts, once."""
+    ok, refused = _requests(live, 200), _requests(live, 401)
+    event = {"lead_id": "short-1", "type": "page_view", "timestamp": "2026-05-30T09:00:00Z"}
+    assert post(live, json.dumps(event).encode(), "application/json", live.keys["write"]).status_code == 200
+    wrong = post(live, json.dumps(event).encode(), "application/json", "lsk_000000000000_" + "x" * 40)
+    assert wrong.status_code == 401 and wrong.headers["content-type"] == "application/problem+json"
+    assert _requests(live, 200) == ok + 1
+    assert _requests(live, 401) == refused + 1

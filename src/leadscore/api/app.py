@@ -24,9 +24,11 @@ from fastapi.staticfiles import StaticFiles
 from leadscore.api import docs, heap, metrics, openapi, paths, problems
 from leadscore.api.auth import KeyCache
 from leadscore.api.deps import strict_query
+from leadscore.api.lean import Shortcut
 from leadscore.api.limits import BodyLimit, RateLimiter
 from leadscore.api.rescore_process import RescoreProcess
 from leadscore.api.routes import ROUTERS
+from leadscore.api.routes.events import send_event_fast
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
 from leadscore.app.rescorer import RescoreWorker
@@ -103,7 +105,14 @@ def create_app(
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    paths.install(app)  # outermost: routing must see `%2F` in a lead id still encoded
+    paths.install(app)  # routing must see `%2F` in a lead id still encoded
+    # outermost: the common single-event request skips the stack above (leadscore.api.lean)
+    app.add_middleware(
+        Shortcut,
+        routes={("POST", "/v1/events"): send_event_fast},
+        max_bytes=settings.max_body_bytes,
+        metrics=app.state.metrics,
+    )
     return app
 
 
