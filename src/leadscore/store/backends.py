@@ -60,8 +60,8 @@ class SqliteStore(LeadStore):
     # The drain and the API's commits take turns on a file lock (leadscore.store.pending.writer_turn),
     # not in SQLite's busy handler, whose sleeps (1, 2, 5 ... 100 ms) made a 20 ms gather halve the
     # events/s with 8 and 32 clients. Without those sleeps the gather saves what it saves elsewhere:
-    # with one client, a drain per event cost the rescoring process ~2.5 ms CPU per event, a drain
-    # per 20 ms ~0.65 (benchmarks/api_load.py, benchmarks/results/api.md).
+    # with one client, a drain per event cost the rescoring process 0.5 to 2.7 ms CPU per event, a
+    # drain per 20 ms 0.5 to 0.8 (loaded machine; benchmarks/results/api.md).
     drain_gather_s = 0.02
 
     def _create_engine(self, url: str) -> Engine:
