@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,10 +32,6 @@ log = logging.getLogger(__name__)
 DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
 
 
-_TURNS: dict[str, tuple[threading.Lock, int]] = {}
-_TURNS_LOCK = threading.Lock()
-
-
 @contextlib.contextmanager
 def writer_turn(store: LeadStore) -> Iterator[None]:
     """Hold the turn of the intake's writers of an SQLite file (the API's group commit, the drain in the
@@ -46,34 +41,28 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
     sleeps 1, 2, 5, 10 ms... before it looks again: with one client, the commit of its next event met
     the drain of its previous one half the time (strace: a sleep of the committer for every other
     event), a millisecond or more added to a round trip of two. Writers that take turns here wait in
-    the kernel on an `flock` of a file beside the database and go on as soon as the other is done. A
-    process killed while it holds the turn loses it with its file descriptors. Other writers (the
-    CLI, the API's other routes) still meet the lock in SQLite's busy handler, as before.
+    the kernel on an `flock` of a file beside the database and go on as soon as the other is done. The
+    file is opened for each turn (an open and a close: microseconds), so threads of one process take
+    turns too, and a process killed while it holds the turn loses it with its file descriptors. Other
+    writers (the CLI, the API's other routes) still meet the lock in SQLite's busy handler, as before.
     """
     path = store.sqlite_file()
-    if path is None:  # PostgreSQL: row locks, no single write lock
+    fd = None
+    if path is not None:  # PostgreSQL: row locks, no single write lock
+        try:
+            import fcntl
+
+            fd = os.open(path + "-writer", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except (ImportError, OSError):  # not a POSIX system, a folder not writable: the busy handler alone
+            fd = None
+    if fd is None:
         yield
         return
     try:
-        import fcntl
-    except ImportError:  # not a POSIX system: the busy handler alone
-        yield
-        return
-    lock, fd = _turn(path + "-writer")
-    with lock:  # one thread of the process at a time holds the process's share of the file lock
         fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _turn(path: str) -> tuple[threading.Lock, int]:
-    with _TURNS_LOCK:
-        found = _TURNS.get(path)
-        if found is None:  # opened once per process and kept: closing it would cost nothing but a reopen
-            found = _TURNS[path] = (threading.Lock(), os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        return found
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
