@@ -21,6 +21,7 @@ from leadscore.batch import run_batch
 from leadscore.batch.duckdb.run import BatchRun
 from leadscore.bulk import frames
 from leadscore.bulk.lifecycle_history import replay as replay_from_conditions
+from leadscore.bulk.lifecycle_walk import drop_idle
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
@@ -51,6 +52,7 @@ class Tables:
     combined: Rows  # what `conditions_query` gives: the one pass, the join for the undecided rows
     join: Rows  # the join alone
     frames: Rows  # `bulk.frames.conditions_table`: the one pass's aggregates by NumPy, in parts, then the join
+    busy: Rows  # the same without the rows `lifecycle_walk.drop_idle` drops (they cannot move a stage)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, n: int) -> Rows:
@@ -84,7 +86,8 @@ def tables(model: ScoringModel, leads: list[Lead], events: list[Event]) -> tuple
     # parts of a few rows: leads cut into many parts, each part whole leads
     frames.conditions_table(con, model, run.schema, AT_US, "_t_ids", "_t_frames", inline=inline, chunk_rows=7, **kw)
     got = [_rows(con, inline(sql), n) for sql in (window.sql, combined, join, "SELECT * FROM _t_frames")]
-    return Tables(*got), run
+    drop_idle(con, "_t_frames", model, AT_US, "_t_ids")
+    return Tables(*got, _rows(con, "SELECT * FROM _t_frames", n)), run
 
 
 def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline: Any) -> None:
@@ -145,6 +148,8 @@ def check_against_oracles(model: ScoringModel, leads: list[Lead], events: list[E
         conds = {t: _false(v) for (lid, t), v in got.combined.items() if lid == lead.id}
         init = lead.attributes.get("stage", lc.initial)
         assert replay_from_conditions(lc, init, steps, conds, AT_US) == expected, lead.id
+        busy = {t: _false(v) for (lid, t), v in got.busy.items() if lid == lead.id}
+        assert replay_from_conditions(lc, init, steps, busy, AT_US) == expected, lead.id
     return got
 
 

@@ -84,6 +84,7 @@ def _batch_run(
             from leadscore.bulk.frames import conditions_table
             from leadscore.bulk.lifecycle_history import CONDS
             from leadscore.bulk.lifecycle_split import init_sql, moved_sql
+            from leadscore.bulk.lifecycle_walk import drop_idle
             from leadscore.sql.query import build_query
 
             con = self.con
@@ -110,6 +111,7 @@ def _batch_run(
                 lookups=self.lookups,
                 null_ids=self.null_ids,
             )
+            drop_idle(con, CONDS, self.model, at, "_ls_rp_ids")
             plan = build_query(
                 self.model,
                 self.schema,
