@@ -1,12 +1,14 @@
 """The lifecycle replay's conditions at every event time, in SQL: the one pass (window functions,
-`sql.stage_windows`) against the join it replaces (`stage_replay.join_conditions_query`).
+`sql.stage_windows`) against the join it replaces (`stage_replay.join_conditions_query`), and the one
+pass with its window aggregates computed by NumPy (`bulk.frames`, what the store re-score runs).
 
 Run: .venv/bin/python benchmarks/lifecycle_conditions.py [--leads 3000] [--events-per-lead 50] [--runs 3]
      [--no-join]
 Data comes from `leadscore generate` (made once, kept under --data); the model is the b2b example. The
 batch engine prepares the sources, then each query computes the conditions of every lead into a
 table, on one DuckDB thread; the figure is the process's CPU seconds, best of --runs (the machine is
-shared: CPU time is what an idle machine would show). Prints one line per query.
+shared: CPU time is what an idle machine would show). Prints one line per query, and whether the
+NumPy path's table equals the window operator's row for row.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     a = p.parse_args()
 
     from leadscore.batch import run_batch
+    from leadscore.bulk import frames
     from leadscore.domain.timeutil import parse_timestamp, to_micros
     from leadscore.model import parse_model
     from leadscore.sql import stage_replay
@@ -59,14 +62,27 @@ def main() -> None:
         queries["join"] = stage_replay.join_conditions_query(model, run.schema, at, "_b_ids", **kw)
     events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     print(f"{a.leads} leads, {events} events, b2b example, one DuckDB thread, CPU s best of {a.runs}")
-    for name, sql in queries.items():
+
+    def by_frames() -> None:
+        frames.conditions_table(con, model, run.schema, at, "_b_ids", "_b_conds", inline=run.lookups.inline, **kw)
+
+    def by_sql(sql: str) -> None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _b_conds AS {run.lookups.inline(sql)}")
+
+    steps = {"one pass, NumPy aggregates": by_frames}
+    steps |= {name: (lambda sql=sql: by_sql(sql)) for name, sql in queries.items()}
+    for i, (name, step) in enumerate(steps.items()):
         best = float("inf")
         for _ in range(a.runs):
             t = _cpu_s()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _b_conds AS {run.lookups.inline(sql)}")
+            step()
             best = min(best, _cpu_s() - t)
         rows = con.execute("SELECT count(*) FROM _b_conds").fetchall()[0][0]
         print(f"{name}: {best:.2f} CPU s, {rows} (lead, time) rows", flush=True)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _b_kept{i} AS SELECT * FROM _b_conds")
+    differ = "SELECT count(*) FROM (SELECT * FROM _b_kept{} EXCEPT ALL SELECT * FROM _b_kept{})"
+    same = sum(con.execute(differ.format(x, y)).fetchall()[0][0] for x, y in ((0, 1), (1, 0)))
+    print(f"NumPy aggregates against the window operator: {'the same rows' if not same else f'{same} rows differ'}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb.run import BatchRun
+from leadscore.bulk import frames
 from leadscore.bulk.lifecycle_history import replay as replay_from_conditions
+from leadscore.bulk.lifecycle_walk import drop_idle
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
@@ -29,7 +31,7 @@ from leadscore.engine.timeline import Timeline
 from leadscore.model import ModelError, ScoringModel, parse_model, validate_model
 from leadscore.sql import stage_replay
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import window_conditions_query
+from leadscore.sql.stage_windows import WindowQuery, window_conditions_query
 from tests.batch.tables import events_table, leads_table
 from tests.support.profiles import examples
 from tests.support.strategies import AT, edge_busy_data, edge_lifecycle_models
@@ -49,6 +51,8 @@ class Tables:
     window: Rows  # the one pass alone (None: left to the join)
     combined: Rows  # what `conditions_query` gives: the one pass, the join for the undecided rows
     join: Rows  # the join alone
+    frames: Rows  # `bulk.frames.conditions_table`: the one pass's aggregates by NumPy, in parts, then the join
+    busy: Rows  # the same without the rows `lifecycle_walk.drop_idle` drops (they cannot move a stage)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, n: int) -> Rows:
@@ -77,7 +81,36 @@ def tables(model: ScoringModel, leads: list[Lead], events: list[Event]) -> tuple
     combined = stage_replay.conditions_query(model, run.schema, AT_US, "_t_ids", **kw)
     join = stage_replay.join_conditions_query(model, run.schema, AT_US, "_t_ids", **kw)
     inline = run.lookups.inline
-    return Tables(_rows(con, inline(window.sql), n), _rows(con, inline(combined), n), _rows(con, inline(join), n)), run
+    if window.frames is not None:
+        check_aggregates(con, window, inline)
+    # parts of a few rows: leads cut into many parts, each part whole leads
+    frames.conditions_table(con, model, run.schema, AT_US, "_t_ids", "_t_frames", inline=inline, chunk_rows=7, **kw)
+    got = [_rows(con, inline(sql), n) for sql in (window.sql, combined, join, "SELECT * FROM _t_frames")]
+    drop_idle(con, "_t_frames", model, AT_US, "_t_ids")
+    return Tables(*got, _rows(con, "SELECT * FROM _t_frames", n)), run
+
+
+def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline: Any) -> None:
+    """Each window aggregate by NumPy (`bulk.frames`) against the window operator's, row by row: counts
+    and times equal, the half-life epoch sums within a relative 1e-13 and NULL where the operator's are."""
+    assert window.frames is not None
+    rows = con.sql(f"SELECT * FROM ({inline(window.rows_sql)}) ORDER BY lead_id, _ls_ts").to_arrow_table()
+    mine = frames.aggregates(rows, window.frames)
+    assert mine is not None
+    names = ["lead_id", "_ls_t", *window.frames]
+    theirs = con.sql(f"SELECT {', '.join(names)} FROM ({inline(window.aggregates_sql)}) ORDER BY lead_id, _ls_t")
+    expected = theirs.to_arrow_table()
+    got = mine.sort_by([("lead_id", "ascending"), ("_ls_t", "ascending")])
+    assert got.num_rows == expected.num_rows
+    for name in names:
+        a, b = got.column(name).to_pylist(), expected.column(name).to_pylist()
+        kind = window.frames[name].kind if name in window.frames else ""
+        if kind != "epoch_sum":
+            assert a == b, name
+            continue
+        for x, y in zip(a, b, strict=True):
+            assert (x is None) == (y is None), name
+            assert x is None or y is None or abs(x - y) <= 1e-13 * abs(y), (name, x, y)
 
 
 def _false(values: tuple[bool | None, ...]) -> tuple[bool, ...]:
@@ -96,6 +129,7 @@ def check_against_oracles(model: ScoringModel, leads: list[Lead], events: list[E
     for key, values in got.combined.items():
         assert None not in values
         assert _false(values) == _false(got.join[key]), key
+    assert got.frames == got.combined
     # the stage and history from those conditions are the pure scorer's, lead by lead
     scorer = Scorer(model)
     lc = scorer.lifecycle
@@ -114,6 +148,8 @@ def check_against_oracles(model: ScoringModel, leads: list[Lead], events: list[E
         conds = {t: _false(v) for (lid, t), v in got.combined.items() if lid == lead.id}
         init = lead.attributes.get("stage", lc.initial)
         assert replay_from_conditions(lc, init, steps, conds, AT_US) == expected, lead.id
+        busy = {t: _false(v) for (lid, t), v in got.busy.items() if lid == lead.id}
+        assert replay_from_conditions(lc, init, steps, busy, AT_US) == expected, lead.id
     return got
 
 

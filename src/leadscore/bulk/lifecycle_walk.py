@@ -30,9 +30,13 @@ from typing import TYPE_CHECKING
 from leadscore.domain.result import StageChange
 from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
+from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
+from leadscore.sql.stage_sql import auto_conditions
 
 if TYPE_CHECKING:
+    import duckdb
+
     from leadscore.batch.duckdb.run import BatchRun
 
 WALK = "_bl_walk"  # DuckDB: (part, n, t, kind, type, eid, target, again, m0..) sorted by part, n, t, kind
@@ -186,3 +190,30 @@ def part_rows(run: BatchRun, part: int, words: int) -> tuple[list[int], Cols]:
     for w in range(1, words):  # a model with more automatic transitions than one word holds
         mask = [m | x << (BITS * w) for m, x in zip(mask, cols[7 + w], strict=True)]
     return cols[0], (cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], mask)
+
+
+def drop_idle(con: duckdb.DuckDBPyConnection, conds: str, model: ScoringModel, at: int, ids: str) -> None:
+    """Drop the rows of the conditions table `conds` (lead_id, _ls_t, _ls_c0..) that cannot move a
+    stage, before T: those at a time with no event that has a transition of its own (nor a
+    `stage_set`) whose conditions are all false, or the same as at the lead's time before (NULL
+    counts as false). The replay is unchanged: after the events of a time, the stage is one the
+    automatic transitions leave alone under that time's conditions (they run until none applies), so
+    the same conditions at the next time move nothing, and all-false ones never do. A dropped row
+    reads as all false (`coalesce`), which the fold (`stage_sql._replay_sql`) and the walk skip.
+    Most of a lead's times repeat the conditions before them: the fold then walks a few events."""
+    lc = model.lifecycle
+    n = len(auto_conditions(model))
+    if lc is None or not n:
+        return
+    moving = sorted({STAGE_SET, *(t for tr in lc.transitions for t in (tr.on or ()))})
+    c = [f"coalesce(_ls_c{k}, FALSE)" for k in range(n)]
+    same = " AND ".join(f"{x} = coalesce(lag({x}) OVER w, FALSE)" for x in c)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _bl_idle AS SELECT * EXCLUDE (_keep) FROM (SELECT k.*, k._ls_t >= {int(at)} "
+        f"OR m.lead_id IS NOT NULL OR NOT ({same}) AS _keep FROM {conds} AS k LEFT JOIN (SELECT DISTINCT lead_id, "
+        f'epoch_us("timestamp") AS t FROM events WHERE type IN {q.text_list(moving)} AND lead_id IN '
+        f"(SELECT lead_id FROM {ids})) AS m ON m.lead_id = k.lead_id AND m.t = k._ls_t "
+        "WINDOW w AS (PARTITION BY k.lead_id ORDER BY k._ls_t)) WHERE _keep"
+    )
+    con.execute(f"DROP TABLE {conds}")
+    con.execute(f"ALTER TABLE _bl_idle RENAME TO {conds}")

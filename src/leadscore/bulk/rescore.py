@@ -81,9 +81,10 @@ def _batch_run(
             at each event time (`store_history.CONDS`): the history is finished from them in Python.
             (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
             from leadscore.batch.duckdb.run import RESULT
+            from leadscore.bulk.frames import conditions_table
             from leadscore.bulk.lifecycle_history import CONDS
             from leadscore.bulk.lifecycle_split import init_sql, moved_sql
-            from leadscore.sql import stage_replay as replay
+            from leadscore.bulk.lifecycle_walk import drop_idle
             from leadscore.sql.query import build_query
 
             con = self.con
@@ -97,17 +98,20 @@ def _batch_run(
             self.stats.replayed_leads = int(row[0]) if row else 0
             if not self.stats.replayed_leads:
                 return
-            conds = replay.conditions_query(
+            # the window aggregates by NumPy where it can (`frames`): the window operator cost most
+            conditions_table(
+                con,
                 self.model,
                 self.schema,
                 self.at,
                 "_ls_rp_ids",
+                CONDS,
                 dedupe=False,
                 dups_table=None,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
             )
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {CONDS} AS {conds}")
+            drop_idle(con, CONDS, self.model, at, "_ls_rp_ids")
             plan = build_query(
                 self.model,
                 self.schema,

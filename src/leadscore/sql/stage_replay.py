@@ -41,12 +41,22 @@ def conditions_query(
     dups_table: str | None,
     lookups: Lookups | None = None,
     null_ids: bool = True,
+    aggregates: str | None = None,
 ) -> str:
     """(lead_id, _ls_t, _ls_c0.._ls_ck): each automatic transition's condition at each event time up
     to `at` and at `at` itself, for the leads listed in the table `ids` (column lead_id): the one pass,
-    with the join for the rows it leaves undecided."""
+    with the join for the rows it leaves undecided. `aggregates`: the one pass's window aggregates,
+    computed already (`bulk.frames`)."""
     window = window_conditions_query(
-        model, schema, at, ids, dedupe=dedupe, dups_table=dups_table, lookups=lookups, null_ids=null_ids
+        model,
+        schema,
+        at,
+        ids,
+        dedupe=dedupe,
+        dups_table=dups_table,
+        lookups=lookups,
+        null_ids=null_ids,
+        aggregates=aggregates,
     )
     if window.exact:
         return window.sql

@@ -133,7 +133,13 @@ def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, b
     f = f"(CASE {' '.join(whens)} ELSE acc END)"
     order = ORD if c.schema.has_ord else "id"
     conds = "".join(f", _ls_c{k} := _ls_c{k}" for k in range(len(autos)))
-    seq = c.aggs.add(f"list_sort(list(struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})))")
+    # an event with no transition of its own and no condition that holds at its time moves nothing
+    # (its step is the automatic transitions with every condition false): left out of the fold, which
+    # then walks far fewer events where few conditions hold (`bulk.lifecycle_walk.drop_idle`)
+    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
+    keep = q.any_of([f"type IN {q.text_list(relevant)}", *(f"coalesce(_ls_c{k}, FALSE)" for k in range(len(autos)))])
+    item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})"
+    seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {keep}))")
     fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"
     return StageSql(g_end(FOLD), fold, bad, "FALSE", False)
 

@@ -61,6 +61,7 @@ from leadscore.sql.stage_bounds import _num_pred
 from leadscore.sql.stage_sql import auto_conditions
 
 T = "_ls_t"
+PEER_LAST = "_ls_peer_last"
 CUT_HALF_LIVES = 256
 ZERO = "CAST(0.0 AS DOUBLE)"
 # Relative error of a rewritten half-life sum against the pure scorer's: each side rounds an exponent
@@ -68,6 +69,23 @@ ZERO = "CAST(0.0 AS DOUBLE)"
 _REL = "CAST(4e-12 AS DOUBLE)"
 _REL_PER_EVENT = "CAST(4.5e-16 AS DOUBLE)"
 _EPS = 2.0**-52
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What one window aggregate computes, for an engine that evaluates it without SQL (`bulk.frames`):
+    over the events of the row's lead in the frame (T - micros, T] (from the lead's first event when
+    `micros` is None) whose boolean column `flag` holds ("TRUE" / "FALSE" for every / no event):
+
+    - "count": how many; "max_ts": the latest time (NULL for none); "sum_ts": the sum of the times;
+    - "epoch_sum": the sum of the DOUBLE column `flag` (NULL: not counted) over the events whose
+      epoch, floor(time / micros), has the parity `parity`; NULL for none (`_half_life_sum`).
+    """
+
+    kind: str
+    flag: str
+    micros: int | None
+    parity: int = 0
 
 
 @dataclass
@@ -80,6 +98,8 @@ class WindowCompiler(Compiler):
     # per-(lead, time) SQL over the window aggregates -> its column, by level (a level reads the ones
     # before): computed once per row where several expressions would repeat it (power(), sums)
     derived: list[dict[str, str]] = field(default_factory=lambda: [{}, {}])
+    # aggregate alias -> what it computes, None when only SQL computes it (a property's sum, min, ...)
+    frames: dict[str, Frame | None] = field(default_factory=dict)
 
     def token(self, flt: str, within_s: int | None) -> str:
         """A name standing for (filter, window) where the base compiler passes a filter string."""
@@ -115,7 +135,11 @@ class WindowCompiler(Compiler):
 
     def window_agg(self, fn: str, flt: str, value: str, micros: int | None) -> str:
         """`fn(value)` over the events of `flt` in the frame of `micros` ending at the row's time."""
-        return self.aggs.add(f"{fn}(CASE WHEN {self.flag(flt)} THEN {value} END) {self.over(micros)}")
+        flag = self.flag(flt)
+        alias = self.aggs.add(f"{fn}(CASE WHEN {flag} THEN {value} END) {self.over(micros)}")
+        kind = {("count", "1"): "count", ("max", TS): "max_ts", ("sum", TS): "sum_ts"}.get((fn, value))
+        self.frames.setdefault(alias, None if kind is None else Frame(kind, flag, micros))
+        return alias
 
     def count(self, flt: str) -> str:
         if flt == "FALSE":
@@ -172,6 +196,8 @@ def _half_life_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | N
     weight = c.row_column(f"(CASE WHEN {flag} THEN power(CAST(2.0 AS DOUBLE), {exponent}) END)")
     parity = c.row_column(f"({epoch} & 1)")
     sums = [c.aggs.add(f"sum(CASE WHEN {parity} = {p} THEN {weight} END) {c.over(period)}") for p in (0, 1)]
+    for p, alias in enumerate(sums):
+        c.frames.setdefault(alias, Frame("epoch_sum", weight, period, p))
     row_epoch = _floor_div(T, period)
     # the factors of the row's own epoch and of the one before, shared by the rules of this half-life
     own = c.derive(f"power(CAST(2.0 AS DOUBLE), -CAST({T} - {row_epoch} * {period} AS DOUBLE) / {float(h)!r})", 0)
@@ -278,6 +304,13 @@ def _tri(c: WindowCompiler, cond: Condition, errors: dict[str, str]) -> tuple[st
 class WindowQuery:
     sql: str  # (lead_id, _ls_t, _ls_c0..): NULL where the condition is too close to its threshold
     exact: bool  # no condition can be undecided (no rewritten decay reaches a score condition)
+    # the events (with the T rows) with the columns `frames` read: lead_id, _ls_ts, then each flag
+    # and value column they name
+    rows_sql: str = ""
+    # each window aggregate's alias -> what it computes; None when some aggregate needs SQL
+    frames: dict[str, Frame] | None = None
+    # (lead_id, _ls_t, each alias) from the window operator, one row per (lead, time): what `frames` give
+    aggregates_sql: str = ""
 
 
 def window_conditions_query(
@@ -290,10 +323,13 @@ def window_conditions_query(
     dups_table: str | None,
     lookups: Lookups | None = None,
     null_ids: bool = True,
+    aggregates: str | None = None,
 ) -> WindowQuery:
     """Each automatic transition's condition at each event time up to `at` and at `at`, for the leads
     listed in the table `ids`, as `stage_replay.join_conditions_query` gives them, except NULL where a
-    rewritten decay leaves a score condition undecided."""
+    rewritten decay leaves a score condition undecided. With `aggregates`, the window aggregates are
+    read from that table (lead_id, _ls_t, _ls_peer_last and each alias of `frames`, computed from
+    `rows_sql` by `bulk.frames`) instead of computed by the window operator."""
     base = compiler(model, schema, T, "duckdb", lookups)
     c = WindowCompiler(**{f.name: getattr(base, f.name) for f in fields(base)})
     rules = [window_rule(c, r) for r in model.rules]
@@ -337,14 +373,22 @@ def window_conditions_query(
     ctes.append(f"_ls_wf AS (SELECT *{c.flag_columns()} FROM _ls_wev)")
     kept = ["lead_id", TS, *c.flags.values(), *(f"{sql} AS {name}" for sql, name in c.row_columns.items())]
     ctes.append(f"_ls_wr AS (SELECT {', '.join(kept)} FROM _ls_wf)")
-    # the last row of each instant stands for all its peers (RANGE frames give them equal values)
-    last = f"{TS} IS DISTINCT FROM lead({TS}) OVER (PARTITION BY lead_id ORDER BY {TS})"
-    windows = [f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items()]
-    aggs = ", ".join(["lead_id", f"{TS} AS {T}", f"{last} AS _ls_peer_last", *windows])
-    ctes.append(f"_ls_wa AS (SELECT {aggs} FROM _ls_wr)")
+    frames = {a: f for a, f in c.frames.items() if f is not None}
+    supported = len(frames) == len(c.aggs.exprs)
+    read = sorted({f.flag for f in frames.values()} - {"TRUE", "FALSE"})
+    rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *read])} FROM _ls_wr"
+    if aggregates is not None:
+        ctes = [f"_ls_wa AS (SELECT * FROM {aggregates})"]
+    else:
+        # the last row of each instant stands for all its peers (RANGE frames give them equal values)
+        last = f"{TS} IS DISTINCT FROM lead({TS}) OVER (PARTITION BY lead_id ORDER BY {TS})"
+        windows = [f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items()]
+        aggs = ", ".join(["lead_id", f"{TS} AS {T}", f"{last} AS {PEER_LAST}", *windows])
+        ctes.append(f"_ls_wa AS (SELECT {aggs} FROM _ls_wr)")
+    aggregates_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT * EXCLUDE ({PEER_LAST}) FROM _ls_wa WHERE {PEER_LAST}"
     ctes.append(
-        "_ls_base AS (SELECT a.lead_id AS _ls_id, l.*, a.* EXCLUDE (lead_id, _ls_peer_last) FROM _ls_wa AS a "
-        "LEFT JOIN leads AS l ON l.id = a.lead_id WHERE a._ls_peer_last)"
+        f"_ls_base AS (SELECT a.lead_id AS _ls_id, l.*, a.* EXCLUDE (lead_id, {PEER_LAST}) FROM _ls_wa AS a "
+        f"LEFT JOIN leads AS l ON l.id = a.lead_id WHERE a.{PEER_LAST})"
     )
     source = "_ls_base"
     for level, level_cols in enumerate(c.derived):
@@ -360,4 +404,5 @@ def window_conditions_query(
         ctes.append(f"_ls_terr AS (SELECT *, {errors['total']} AS _ls_te FROM _ls_derr)")
         last_cte = "_ls_terr"
     cols = ", ".join(["_ls_id AS lead_id", T, *conds])
-    return WindowQuery("WITH " + ",\n".join(ctes) + f"\nSELECT {cols} FROM {last_cte}", exact)
+    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {cols} FROM {last_cte}"
+    return WindowQuery(sql, exact, rows_sql, frames if supported else None, aggregates_sql)
