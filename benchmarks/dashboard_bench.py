@@ -228,7 +228,9 @@ def counts(url: str) -> dict[str, int]:
     return out
 
 
-def measure(project: Path, url: str, runs: int, pg_data: Path | None = None) -> list[tuple[str, float, float, float]]:
+def measure(
+    project: Path, url: str, runs: int, pg_data: Path | None = None, only: tuple[str, ...] = ()
+) -> list[tuple[str, float, float, float]]:
     import os
 
     from fastapi.testclient import TestClient
@@ -275,6 +277,8 @@ def measure(project: Path, url: str, runs: int, pg_data: Path | None = None) -> 
         ("sales feedback page, a year", f"/app/analytics/feedback?from={since.date()}&to={year.date()}"),
         ("triggers page, a year", f"/app/analytics/triggers?from={since.date()}&to={year.date()}"),
     ]
+    if only:  # the targeted pages alone (`--pages queue,lead,funnel`), for a quick measure on an idle machine
+        pages = [(name, path) for name, path in pages if any(word in name for word in only)]
     out = []
     for name, path in pages:
         times, cpu = [], []
@@ -312,6 +316,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--only-postgres", action="store_true", help="measure the PostgreSQL store only")
     parser.add_argument("--build-only", action="store_true", help="build the SQLite store under --data and stop")
+    parser.add_argument("--pages", default="", help="measure only the pages whose names hold one of these words")
     parser.add_argument(
         "--rescore-runs",
         type=int,
@@ -357,7 +362,8 @@ def main() -> None:
             if args.build_only:
                 return
             pg_data = (args.pg_data or _data_directory(url)) if label == "PostgreSQL" else None
-            sections.append((label, counts(url), measure(base, url, args.runs, pg_data)))
+            only = tuple(w for w in args.pages.split(",") if w)
+            sections.append((label, counts(url), measure(base, url, args.runs, pg_data, only)))
             if args.rescore_runs:  # after the pages: the runs change the store's results
                 from rescore_large import rescore_runs, table_row
 
