@@ -41,7 +41,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from batch_rescore import rules_only_model  # noqa: E402
 
-AT = "2026-06-01T00:00:00Z"
+AT = os.environ.get("LEADSCORE_BENCH_AT", "2026-06-01T00:00:00Z")  # rescore_large.py: its store's now
 PHASES = ("export", "prepare", "query", "shape", "write")
 LIFECYCLE_PHASES = ("export", "before", "prepare", "query", "replay", "shape", "history", "pure", "write")
 EXAMPLE = ROOT / "examples" / "b2b-saas" / "model.yaml"
