@@ -96,7 +96,9 @@ def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline
     assert window.frames is not None
     rows = con.sql(f"SELECT * FROM ({inline(window.rows_sql)}) ORDER BY lead_id, _ls_ts").to_arrow_table()
     mine = frames.aggregates(rows, window.frames)
-    assert mine is not None
+    if mine is None:  # refused only for a sum of times past a BIGINT: the window operator computes it
+        assert any(f.kind == "sum_ts" for f in window.frames.values())
+        return
     names = ["lead_id", "_ls_t", *window.frames]
     theirs = con.sql(f"SELECT {', '.join(names)} FROM ({inline(window.aggregates_sql)}) ORDER BY lead_id, _ls_t")
     expected = theirs.to_arrow_table()
@@ -287,3 +289,40 @@ def test_a_heavy_lead_is_replayed_in_sql_not_by_the_pure_scorer() -> None:
     expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
     assert not differences(expected, run.to_dicts())
     assert expected[0]["stage"] is not None
+
+
+HEAVY_LINEAR = """
+format: 1
+name: heavy-linear
+dimensions:
+  fit: {}
+rules:
+  - {id: fade, dimension: fit, on: demo, points: 1, decay: {linear: 2d}}
+lifecycle:
+  stages: [lead, mql]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: fit, gte: 3000}}
+"""
+
+
+def test_a_linear_decay_over_thousands_of_events_does_not_overflow() -> None:
+    """6,000 demos within the 2-day linear decay: the count times the time (about 1.8e15 micros) is past
+    a BIGINT (9.2e18), so the rewritten sum must not multiply them as BIGINTs. 300 demos at each of 20
+    instants (ties keep the join and the pure replay small); the lead reaches 3,000 part-way, the
+    other lead never does. Conditions, stage and history equal the join's and the pure scorer's, and
+    the batch engine's results equal the pure scorer's."""
+    from leadscore.engine import score_many
+    from tests.batch.compare import differences
+
+    model = parse_model(HEAVY_LINEAR)
+    events = [_ev("h", "demo", timedelta(hours=40 - 2 * (k // 300), minutes=7), str(k)) for k in range(6000)]
+    events += [_ev("i", "demo", timedelta(hours=k + 1), f"i{k}") for k in range(3)]
+    leads = [Lead("h", {}), Lead("i", {})]
+    got = check_against_oracles(model, leads, events)
+    assert got.combined[("h", AT_US)] == (True,)
+    assert got.combined[("i", AT_US)] == (False,)
+    run = run_batch(model, leads_table(leads), events_table(events), AT)
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert not differences(expected, run.to_dicts())
+    assert [r["stage"] for r in expected] == ["mql", "lead"]

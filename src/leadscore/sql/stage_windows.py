@@ -221,13 +221,16 @@ def _half_life_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | N
 
 def _linear_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | None) -> tuple[str, str]:
     """(sum of max(0, 1 - (t - ts) / L) over the rule's events in its window, error bound): the events
-    younger than L, n - (n * t - sum of ts) / L with the times summed exactly as integers."""
+    younger than L, n - (n * t - sum of ts) / L with the times summed and multiplied exactly as 128-bit
+    integers."""
     assert rule.decay is not None and not isinstance(rule.decay, HalfLife)
     length = int(rule.decay.linear) * 1_000_000
     frame = length if micros is None else min(micros, length)
     n = c.window_agg("count", flt, "1", frame)
     sum_ts = c.window_agg("sum", flt, TS, frame)
-    ages = c.derive(f"(CAST({n} * {T} - coalesce({sum_ts}, 0) AS DOUBLE) / {float(length)!r})", 0)
+    # n * t passes a BIGINT from about 5,000 events (t ~ 1.8e15 micros): multiplied as a HUGEINT (the
+    # window's sum of BIGINTs is one already), the difference, the sum of the ages, is exact again
+    ages = c.derive(f"(CAST(CAST({n} AS HUGEINT) * {T} - coalesce({sum_ts}, 0) AS DOUBLE) / {float(length)!r})", 0)
     total = c.derive(f"(CAST({n} AS DOUBLE) - {ages})", 1)
     error = f"({q.double(16 * _EPS)} * ({n} + 8) * ({n} + {ages}))"
     return total, error
