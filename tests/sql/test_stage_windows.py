@@ -96,9 +96,6 @@ def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline
     assert window.frames is not None
     rows = con.sql(f"SELECT * FROM ({inline(window.rows_sql)}) ORDER BY lead_id, _ls_ts").to_arrow_table()
     mine = frames.aggregates(rows, window.frames)
-    if mine is None:  # refused only for a sum of times past a BIGINT: the window operator computes it
-        assert any(f.kind == "sum_ts" for f in window.frames.values())
-        return
     names = ["lead_id", "_ls_t", *window.frames]
     theirs = con.sql(f"SELECT {', '.join(names)} FROM ({inline(window.aggregates_sql)}) ORDER BY lead_id, _ls_t")
     expected = theirs.to_arrow_table()

@@ -7,7 +7,8 @@ not), and the b2b example needs 40 aggregates: 8 of the 11 CPU s of the conditio
 ends of each row's frame, found with one binary search per distinct frame length, a few ns per row.
 
 Every value equals the window operator's: counts, the latest time and the sum of times are exact
-integers (the sum of times is refused when it could overflow a BIGINT; the SQL then computes it); a
+integers (the sum of times, where it could pass a BIGINT, as a DECIMAL(32, 0) as exact as DuckDB's
+HUGEINT sum); a
 half-life's weights are summed over the row's epoch and the one before (`stage_windows`), each part
 as a running sum inside its epoch (from the epoch's first event, or back from its last), never as a
 difference of prefix sums, so each rounds as a recursive sum of its own terms only: within the
@@ -154,9 +155,9 @@ class _Segments:
         return out
 
 
-def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table | None:
+def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
     """The aggregates table `window_conditions_query(aggregates=)` reads, from the rows of its
-    `rows_sql`; None when a sum of times could overflow a BIGINT (the SQL computes it then)."""
+    `rows_sql`."""
     import numpy as np
     import pyarrow as pa
 
@@ -197,13 +198,31 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table | None:
             latest = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))[out]
             cols[alias] = pa.array(rows.ts[np.maximum(latest, 0)], mask=latest < start)
         elif f.kind == "sum_ts":
-            if largest and int(n.max(initial=0)) > _INT64_MAX // largest:
-                return None
-            total = _prefix(np.where(flag, rows.ts, 0))
-            cols[alias] = pa.array(total[end] - total[start], mask=n == 0)
+            wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
+            cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
         else:
             raise AssertionError(f.kind)
     return pa.table(cols)
+
+
+def _sum_of_times(
+    ts: np.ndarray, flag: np.ndarray, start: np.ndarray, end: np.ndarray, empty: np.ndarray, wide: bool
+) -> pa.Array:
+    """The sum of the flagged times in each frame [start, end): int64, or `wide` (it could pass a BIGINT)
+    a DECIMAL(32, 0) from the sums of the times' high and low 32 bits, each exact in int64 (a frame
+    has far fewer than 2 ** 31 rows); the SQL's n * t is a HUGEINT, the difference with it exact."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not wide:
+        total = _prefix(np.where(flag, ts, 0))
+        return pa.array(total[end] - total[start], mask=empty)
+    high, low = _prefix(np.where(flag, ts >> 32, 0)), _prefix(np.where(flag, ts & 0xFFFFFFFF, 0))
+    high_sum = pa.array(high[end] - high[start]).cast(pa.decimal128(20, 0))
+    low_sum = pa.array(low[end] - low[start]).cast(pa.decimal128(20, 0))
+    exact = pc.add(pc.multiply(high_sum, pa.scalar(2**32, pa.decimal128(10, 0))), low_sum)
+    return pc.if_else(pa.array(empty), pa.scalar(None, exact.type), exact)
 
 
 def conditions_table(
@@ -244,10 +263,7 @@ def conditions_table(
     try:
         for lo, hi in _parts(con, chunk_rows):
             rows = con.sql(f"SELECT {read} FROM {ROWS} WHERE _ls_g >= {lo} AND _ls_g < {hi} ORDER BY _ls_g, {TS}")
-            result = aggregates(rows.to_arrow_table(), window.frames)
-            if result is None:  # a sum of times past a BIGINT: the window operator computes them all
-                return by_sql()
-            con.register(ARROW, result)
+            con.register(ARROW, aggregates(rows.to_arrow_table(), window.frames))
             if not done:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
                 done = True

@@ -1,0 +1,38 @@
+"""`bulk.frames`' sum of times past a BIGINT against Python's integers (the rest of the module is checked
+against DuckDB's window operator in tests/sql/test_stage_windows.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadscore.bulk.frames import _sum_of_times
+from tests.support.profiles import examples
+
+TIMES = st.integers(min_value=-(2**62), max_value=2**62)
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(st.lists(st.tuples(TIMES, st.booleans()), min_size=1, max_size=40), st.data())
+def test_a_wide_sum_of_times_is_exact(rows: list[tuple[int, bool]], data: st.DataObject) -> None:
+    """Times of either sign near 2 ** 62, whose sums pass a BIGINT: each frame's sum equals Python's,
+    NULL for a frame without a flagged time; the narrow form agrees wherever its sum fits."""
+    ts = np.array([t for t, _ in rows], dtype=np.int64)
+    flag = np.array([f for _, f in rows])
+    n = len(rows)
+    ends = data.draw(st.lists(st.integers(0, n), min_size=1, max_size=10))
+    starts = [data.draw(st.integers(0, e)) for e in ends]
+    start, end = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    counts = [int(flag[s:e].sum()) for s, e in zip(starts, ends, strict=True)]
+    empty = np.array([c == 0 for c in counts])
+    expected = [
+        sum(int(t) for t, f in zip(ts[s:e], flag[s:e], strict=True) if f) if c else None
+        for s, e, c in zip(starts, ends, counts, strict=True)
+    ]
+    wide = _sum_of_times(ts, flag, start, end, empty, True).to_pylist()
+    assert wide == expected
+    narrow = _sum_of_times(ts, flag, start, end, empty, False).to_pylist()
+    for got, want in zip(narrow, expected, strict=True):
+        if want is None or abs(want) < 2**63:
+            assert got == want
