@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,3 +178,43 @@ def test_repeated_ids_equal_the_pure_scorer(parts: list[list[tuple[str, str | No
     ]
     with tempfile.TemporaryDirectory() as tmp:
         _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
+
+
+# -- the sorted hashes, batch by batch -------------------------------------------------------------------
+
+
+def test_repeats_are_found_across_the_batches_of_the_sorted_hashes() -> None:
+    import numpy as np
+
+    from leadscore.batch.duckdb.duplicates import _repeated
+
+    batches = [[1, 2], [2, 3, 3], [], [3, 4], [5], [5]]
+    got = _repeated(np.array(b, np.uint64) for b in batches)
+    assert got.tolist() == [2, 3, 5]
+    assert _repeated(iter([])).tolist() == []
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(values=st.lists(st.integers(0, 30), max_size=60), cuts=st.lists(st.integers(0, 60), max_size=6))
+def test_repeats_of_any_split_are_those_of_the_whole(values: list[int], cuts: list[int]) -> None:
+    import numpy as np
+
+    from leadscore.batch.duckdb.duplicates import _repeated
+
+    ordered = sorted(values)
+    bounds = [0, *sorted(min(c, len(ordered)) for c in cuts), len(ordered)]
+    batches = [np.array(ordered[a:b], np.uint64) for a, b in itertools.pairwise(bounds)]
+    assert _repeated(batches).tolist() == sorted({v for v in values if values.count(v) > 1})
+
+
+def test_the_check_reads_the_hashes_in_many_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 7 hashes: repeats that fall on a batch's edge are found as within one batch."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "_BATCH", 7)
+    events = _events(30)
+    _parquet_run(tmp_path, [events, events[::3]], [Lead(f"l{i}") for i in range(30)])
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    check = find_duplicates(con)
+    assert check.repeated_ids == len(events[::3]) and check.without_id == 0

@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb.run import BatchRun
@@ -20,6 +22,7 @@ from leadscore.io.errors import DataFileError
 from leadscore.model import parse_model
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
+from tests.support.profiles import examples
 
 AT = parse_timestamp("2026-06-01T00:00:00Z")
 H = timedelta(hours=1)
@@ -237,3 +240,26 @@ def test_the_characters_ids_are_stripped_of_are_those_of_str_strip() -> None:
     from leadscore.batch.duckdb.file_checks import STRIPPED
 
     assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == STRIPPED
+
+
+_EDGES = ["", "a", "ab", " a", "a ", "a\t", "\ta", "~", "!", "a~", "a!", "a\x7f", "\x7fa", "aé", "éa", "a\xa0"]
+_EDGES += ["a\u3000", "\u3000"]
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(texts=st.lists(st.text(max_size=5) | st.sampled_from(_EDGES), min_size=1, max_size=20))
+def test_the_edge_test_is_the_first_or_last_character_outside_printable_ascii(texts: list[str]) -> None:
+    """`edge_sql` in DuckDB, against its definition in Python: a text whose first or last character is
+    below '!' or from chr(127) on; every text that strip changes is among them."""
+    from leadscore.batch.duckdb.file_checks import edge_sql
+    from leadscore.batch.duckdb.run import connect
+
+    texts = [t.replace("\x00", "") for t in texts]
+    con = connect()
+    got = [row[0] for row in con.execute(f"SELECT {edge_sql('t')} FROM unnest(?) AS u(t)", [texts]).fetchall()]
+
+    def outside(c: str) -> bool:
+        return c < "!" or c >= chr(127)
+
+    assert got == [bool(t) and (outside(t[0]) or outside(t[-1])) for t in texts]
+    assert all(g for t, g in zip(texts, got, strict=True) if t.strip() != t)

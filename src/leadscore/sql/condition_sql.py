@@ -68,6 +68,10 @@ class Compiler:
     lookups: Lookups | None = None
     label_values: Mapping[str, Sequence[str]] = field(default_factory=dict)  # the labels a set can take
     stage_values: Sequence[str] = ()
+    # an event's type among several as `type = 'a' OR type = 'b'` rather than `type IN ('a', 'b')` (DuckDB):
+    # DuckDB tests each equality on a dictionary page's entries, and turns a long IN list into a join per
+    # row; over 50M events, 13 types cost 0.67 CPU s as equalities against 1.4 as IN
+    types_as_or: bool = False
 
     def _lookup(self, table: str) -> TextLookup | None:
         lookups = self.lookups
@@ -128,7 +132,12 @@ class Compiler:
         return q.all_of([predicate_sql(pred, self.property_value(prop), lookup) for prop, pred in where.items()])
 
     def event_filter(self, types: Sequence[str], where: Mapping[str, Predicate], within: int | None) -> str:
-        parts = [f"type IN {q.text_list(types)}" if len(types) > 1 else f"type = {q.text(types[0])}"]
+        if len(types) == 1:
+            parts = [f"type = {q.text(types[0])}"]
+        elif self.types_as_or:
+            parts = ["(" + " OR ".join(f"type = {q.text(t)}" for t in types) + ")"]
+        else:
+            parts = [f"type IN {q.text_list(types)}"]
         if within is not None:
             parts.append(f"{TS} > {self.ago(int(within))}")
         cheap = q.all_of(parts)

@@ -154,6 +154,7 @@ def compiler(
         # which form of count costs less depends on where a lead's events lie (batch/duckdb/layout.py):
         # count_if(flag) when they are next to each other, count(*) FILTER (WHERE flag) when spread
         count_if=native and clustered,
+        types_as_or=native,
         lookups=lookups,
         label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
         stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
