@@ -199,6 +199,7 @@ class PostgresStore(LeadStore):
     bulk = True
     in_database_rescore = True
     copy_export = True
+    upsert_locks = True
 
     def _create_engine(self, url: str) -> Engine:
         from leadscore._extras import require

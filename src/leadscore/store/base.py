@@ -51,6 +51,12 @@ class LeadStore(ABC):
     temp_rows_ordered: ClassVar[bool] = False
     """A temporary table gives its rows back in insertion order, so it needs no key and no ORDER BY."""
 
+    # -- the real-time path --------------------------------------------------------------------------
+    upsert_locks: ClassVar[bool] = False
+    """An upsert that finds its row stored takes the row's lock as `lock_leads` does (PostgreSQL's
+    `ON CONFLICT DO UPDATE`): leads are then created and locked by one statement
+    (`leads_repo.ensure_locked`)."""
+
     # -- the rescoring worker ------------------------------------------------------------------------
     drain_gather_s: ClassVar[float] = 0.02
     """How long the rescoring worker, once woken by a commit, waits for more commits before it drains

@@ -29,7 +29,7 @@ from leadscore.store.events_repo import (
     stored_keys,
 )
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
-from leadscore.store.leads_repo import account_of, ensure_leads, resolve_aliases, upsert_attributes
+from leadscore.store.leads_repo import account_of, ensure_locked, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator
 
 Clock = Callable[[], int]  # epoch micros
@@ -103,9 +103,7 @@ def ingest_events(
         if not rows:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         targets = {r["lead_id"] for r in rows}
-        ensure_leads(store, conn, targets, at)
-        anon_ids = [anon for anon, _ in links]
-        store.lock_leads(conn, sorted(targets | set(anon_ids)))
+        ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
         new = insert_events(store, conn, rows)
         if not new:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
@@ -131,7 +129,8 @@ def ingest_events(
         if check_model and scored.active != evaluator.scorer.model_version:
             raise ModelChanged(evaluator.scorer.model_version)
         done = evaluator.write(store, conn, scored, at, "event")
-        pending.clear(conn, sorted(touched))  # queued by an earlier deferred intake: now current
+        # queued by an earlier deferred intake: now current (the leads' states said which, under their locks)
+        pending.clear(conn, sorted(scored.queued))
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings), new_keys=keys)
 
     return store.transact(work)

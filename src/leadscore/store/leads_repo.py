@@ -43,6 +43,37 @@ def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], no
         store.insert_ignore(conn, leads, list(part))
 
 
+_ENSURE_LOCKED: dict[str, Any] = {}
+
+
+def ensure_locked(
+    store: LeadStore, conn: Connection, lead_ids: Iterable[str], now: int, also: Iterable[str] = ()
+) -> None:
+    """`ensure_leads(lead_ids)`, then `store.lock_leads` of those and `also` (ids that may not be leads).
+
+    Where an upsert locks the row it finds (`store.upsert_locks`), one statement does both: the
+    insert's conflict branch updates nothing (`WHERE false`) but locks the stored row, as `SELECT ...
+    FOR UPDATE` would, in the same id order; for a real-time event, one round trip instead of two.
+    """
+    ids = sorted(set(lead_ids))
+    extra = set(also) - set(ids)
+    if not store.upsert_locks or extra:
+        ensure_leads(store, conn, ids, now)
+        store.lock_leads(conn, sorted(set(ids) | extra))
+        return
+    stmt = _ENSURE_LOCKED.get(store.name)
+    if stmt is None:
+        stmt = store.insert(leads).on_conflict_do_update(
+            index_elements=["id"], set_={"updated_at": leads.c.updated_at}, where=sa.false()
+        )
+        _ENSURE_LOCKED[store.name] = stmt
+    rows: list[dict[str, Any]] = [
+        {"id": i, "attributes": {}, "account": None, "created_at": now, "updated_at": now} for i in ids
+    ]
+    for part in chunks(rows):
+        conn.execute(stmt, list(part))
+
+
 # built once (an expanding parameter): SQLAlchemy reuses their cache key and compiled form
 _IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
 _LEADS = sa.select(leads.c.id, leads.c.attributes).where(leads.c.id.in_(_IDS))
@@ -63,8 +94,7 @@ def upsert_attributes(store: LeadStore, conn: Connection, batch: Sequence[Lead],
     Keys the input leaves out are kept; every change is recorded as {key: [old, new]}.
     """
     ids = [lead.id for lead in batch]
-    ensure_leads(store, conn, ids, now)
-    store.lock_leads(conn, ids)
+    ensure_locked(store, conn, ids, now)
     stored = load_leads(conn, ids)
     changed: list[str] = []
     history: list[dict[str, Any]] = []

@@ -55,6 +55,7 @@ class Prepared:
     previous: dict[str, dict[str, Any]]  # the stored result rows they were scored against
     active: str | None = None  # the store's active model (fingerprint) when they were read
     seen: dict[str, int] = field(default_factory=dict)  # per lead, the stored events its result is from
+    queued: set[str] = field(default_factory=set)  # those queued for rescoring (pending_rescore) when read
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,8 @@ class Evaluator:
         (`replay_start`) instead of replaying its whole timeline.
         """
         done = Rescored()
-        leads, previous, active = load_lead_states(conn, lead_ids)
+        queued: set[str] = set()
+        leads, previous, active = load_lead_states(conn, lead_ids, queued)
         known = known or {}
         fresh = fresh or {}
         seqs: dict[str, list[int]] = {}
@@ -276,7 +278,7 @@ class Evaluator:
                 if prev is not None:
                     done.previous[result.lead_id] = prev
         done.leads = len(items)
-        return Prepared(done, items, previous, active, seen)
+        return Prepared(done, items, previous, active, seen, queued)
 
     def write(self, store: LeadStore, conn: Connection, scored: Prepared, at_us: int, cause: str) -> Rescored:
         """The writing half of `rescore`: results, score and stage history, trigger outbox."""

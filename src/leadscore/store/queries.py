@@ -31,6 +31,10 @@ _RESULT = sa.select(results).where(results.c.lead_id == sa.bindparam("lead_id"))
 
 
 def result(conn: Connection, lead_id: str) -> Result | None:
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        # one statement needs no transaction of its own: without it, no BEGIN and ROLLBACK round trips
+        # (READ COMMITTED reads the same rows either way); the pool restores the mode at check-in
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
     row = conn.execute(_RESULT, {"lead_id": lead_id}).mappings().first()
     return result_of(row) if row else None
 

@@ -13,7 +13,15 @@ from leadscore.domain.timeutil import to_micros
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_row
 from leadscore.store.leads_repo import chunks
-from leadscore.store.tables import leads, models, result_basis, results, score_history, stage_history
+from leadscore.store.tables import (
+    leads,
+    models,
+    pending_rescore,
+    result_basis,
+    results,
+    score_history,
+    stage_history,
+)
 
 _UPDATABLE = [c.name for c in results.columns if c.name != "lead_id"]
 # built once: SQLAlchemy reuses their cache key and compiled form (per dialect for the upsert)
@@ -30,8 +38,9 @@ def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dic
 
 
 # What rescoring a lead reads besides its events, in one statement: the lead's attributes, its
-# stored result (NULLs when it has none) and the store's active model (its fingerprint), so that a
-# one-lead transaction makes one round trip for them instead of three.
+# stored result (NULLs when it has none), the store's active model (its fingerprint) and whether the
+# lead is queued for rescoring, so that a one-lead transaction makes one round trip for them instead
+# of three, and unqueues the lead (a DELETE) only when it was queued.
 _ACTIVE_VERSION = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
 _STATES = (
     sa.select(
@@ -40,22 +49,24 @@ _STATES = (
         _ACTIVE_VERSION.label("active_version"),
         *results.columns,
         result_basis.c.events_seen,
+        pending_rescore.c.lead_id.label("queued"),
     )
     .select_from(
-        leads.outerjoin(results, results.c.lead_id == leads.c.id).outerjoin(
-            result_basis, result_basis.c.lead_id == leads.c.id
-        )
+        leads.outerjoin(results, results.c.lead_id == leads.c.id)
+        .outerjoin(result_basis, result_basis.c.lead_id == leads.c.id)
+        .outerjoin(pending_rescore, pending_rescore.c.lead_id == leads.c.id)
     )
     .where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
 )
 
 
 def load_lead_states(
-    conn: Connection, lead_ids: Sequence[str]
+    conn: Connection, lead_ids: Sequence[str], queued: set[str] | None = None
 ) -> tuple[dict[str, Lead], dict[str, dict[str, Any]], str | None]:
     """The leads (those that exist), their stored result rows (with `events_seen` from `result_basis`,
     None without a row there), and the active model's fingerprint (None when no model is active), as
-    `load_leads`, `load_result_rows` and `active_version` read them."""
+    `load_leads`, `load_result_rows` and `active_version` read them. `queued`, when given, receives
+    the ids of those queued for rescoring (`pending_rescore`)."""
     found: dict[str, Lead] = {}
     rows: dict[str, dict[str, Any]] = {}
     active: str | None = None
@@ -65,7 +76,9 @@ def load_lead_states(
             found[row[0]] = Lead(row[0], row[1] or {})
             active = row[2]
             if row[3] is not None:
-                rows[row[0]] = {**dict(zip(names, row[3:-1], strict=True)), "events_seen": row[-1]}
+                rows[row[0]] = {**dict(zip(names, row[3:-2], strict=True)), "events_seen": row[-2]}
+            if queued is not None and row[-1] is not None:
+                queued.add(row[0])
     if not found:  # no lead to read: the model's fingerprint still answers the caller's check
         active = conn.execute(sa.select(_ACTIVE_VERSION)).scalar()
     return found, rows, active
