@@ -12,7 +12,7 @@ from typing import Any, assert_never
 
 from leadscore.domain.events import Event
 from leadscore.domain.numbers import exact_sum
-from leadscore.engine.timeline import EventFilter, Timeline
+from leadscore.engine.timeline import EventFilter, PropertyFilter, Timeline
 from leadscore.engine.values import MISSING, compile_predicate, is_number
 from leadscore.model.conditions import (
     AggregateCondition,
@@ -44,13 +44,31 @@ class Context:
 Check = Callable[[Context], bool]
 
 
+# Filters compiled once per distinct `where:` (by its predicates): a rule's filter, its span bounds'
+# and its horizon are then one object, whose matching events a timeline finds once (it caches them
+# by the filter's identity), not three times. Bounded: a process that loads ever-new models stops
+# sharing, it does not grow.
+_WHERES: dict[str, EventFilter] = {}
+WHERES_KEPT = 4096
+
+
 def compile_where(where: Mapping[str, Predicate]) -> EventFilter:
     if not where:
         return None
+    key = repr([(prop, pred.predicate_items()) for prop, pred in where.items()])
+    found = _WHERES.get(key)
+    if found is None:
+        found = _compile_where(where)
+        if len(_WHERES) < WHERES_KEPT:
+            _WHERES[key] = found
+    return found
+
+
+def _compile_where(where: Mapping[str, Predicate]) -> EventFilter:
     tests = [(prop, compile_predicate(pred)) for prop, pred in where.items()]
     if len(tests) == 1:
         ((prop, test),) = tests
-        return lambda e: test(e.properties.get(prop, MISSING))
+        return PropertyFilter(prop, test)
 
     def check(e: Event) -> bool:
         props = e.properties

@@ -10,8 +10,46 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from leadscore.domain.events import Event, dedupe_events
+from leadscore.engine.values import MISSING
+
+
+class PropertyFilter:
+    """An event filter on one property: `test(event.properties.get(prop, MISSING))`.
+
+    `Timeline.matching` runs `test` once per distinct text value of the property instead of once
+    per event (a lead's events repeat a few page types and channels): a predicate's verdict on a
+    string depends on that string only.
+    """
+
+    __slots__ = ("prop", "test")
+
+    def __init__(self, prop: str, test: Callable[[Any], Any]) -> None:
+        self.prop = prop
+        self.test = test
+
+    def __call__(self, event: Event) -> bool:
+        return bool(self.test(event.properties.get(self.prop, MISSING)))
+
+    def passing(self, events: list[Event]) -> list[int]:
+        """Indices of the events that pass, the test run once per distinct text value."""
+        prop, test = self.prop, self.test
+        verdicts: dict[str, bool] = {}
+        out: list[int] = []
+        for i, event in enumerate(events):
+            value = event.properties.get(prop, MISSING)
+            if value.__class__ is str:
+                ok = verdicts.get(value)
+                if ok is None:
+                    ok = verdicts[value] = bool(test(value))
+            else:
+                ok = bool(test(value))
+            if ok:
+                out.append(i)
+        return out
+
 
 EventFilter = Callable[[Event], bool] | None
 
@@ -61,6 +99,13 @@ class Timeline:
             return found
         if len(types) == 1 and where is None:
             found = self.by_type.get(types[0]) or Matched()
+        elif len(types) == 1 and isinstance(where, PropertyFilter):
+            idx = self.by_type.get(types[0])
+            if idx is None:
+                found = Matched()
+            else:
+                keep = where.passing(idx.events)
+                found = Matched([idx.ts[i] for i in keep], [idx.seq[i] for i in keep], [idx.events[i] for i in keep])
         else:
             rows: list[tuple[int, int, Event]] = []
             for t in types:
