@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event, event_key
+from leadscore.domain.timeutil import from_micros
 from leadscore.io.plain import plain
 from leadscore.store.base import LeadStore
-from leadscore.store.codec import event_of
+from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import events
 
@@ -136,10 +137,12 @@ def load_timelines(
     receives each lead's events' log positions (`seq`, the order they were appended), aligned."""
     out: dict[str, list[Event]] = defaultdict(list)
     for part in chunks(sorted(set(lead_ids))):
-        for row in conn.execute(_TIMELINES, {"ids": list(part)}).mappings():
-            out[row["lead_id"]].append(event_of(row))
+        # rows as plain tuples, not mappings: on the real-time path this reads a lead's whole log
+        for key, lead_id, received, type_, ts, properties, seq in conn.execute(_TIMELINES, {"ids": list(part)}):
+            event_id = key if received == lead_id else timeline_id(key, lead_id, received)
+            out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
             if seqs is not None:
-                seqs.setdefault(row["lead_id"], []).append(row["seq"])
+                seqs.setdefault(lead_id, []).append(seq)
     return out
 
 
