@@ -15,9 +15,9 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.store import LeadStore, open_store, queries
 from leadscore.store.leads_repo import ensure_locked
-from leadscore.store.tables import leads, pending_rescore
+from leadscore.store.tables import events, leads, pending_rescore
 from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches
+from tests.store.helpers import mismatches, random_events
 from tests.store.test_pending import NOW
 from tests.store.test_pending import _service as b2b_service
 
@@ -89,3 +89,28 @@ def test_a_result_read_back_leaves_the_connection_transactional(service: LeadSer
         raise RuntimeError
     with service.store.read() as conn:
         assert conn.execute(sa.select(leads.c.id).where(leads.c.id == "z")).first() is None
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_few_events_at_a_time_are_stored_as_one_large_batch_stores_them(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The few-rows INSERT (a real-time event) against the large batch's path (COPY on PostgreSQL):
+    the same rows in the same log order, duplicates (by id and by content) skipped by both."""
+    arrivals = random_events(7, 5, 600)
+    changed = [Event(e.lead_id, e.type, e.timestamp, {"path": "/other"}, e.id) for e in arrivals[40:60]]
+    arrivals += arrivals[:40] + changed
+    few, large = (b2b_service(kind, tmp_path, name, request, [NOW]) for name in ("few", "large"))
+    try:
+        for start in range(0, len(arrivals), 3):
+            few.ingest_events(arrivals[start : start + 3], defer=True)
+        large.ingest_events(arrivals, defer=True)
+        logs = []
+        for service in (few, large):
+            with service.store.read() as conn:
+                cols = [c for c in events.columns if c.name not in ("seq", "ingested_at")]
+                logs.append([tuple(r) for r in conn.execute(sa.select(*cols).order_by(events.c.seq))])
+        assert len(logs[0]) > 550 and logs[0] == logs[1]
+    finally:
+        few.close()
+        large.close()
