@@ -86,17 +86,17 @@ def test_a_group_shares_out_what_its_transaction_inserted(
     """Events stored before the group, and events sent twice within it, count for no request (or for
     the first that sent them); the transaction itself says what it inserted."""
     service.ingest_events([Event.of("a", "page_view", "2026-05-30", id="old")])
-    real = service.ingest_events
+    real = GroupCommitter._store  # the service's path, or (deferred) the committer's own append
     gate, entered = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def held(events: list[Event], at: datetime | None = None, *, defer: bool = False, new_keys: bool = False) -> object:
+    def held(self: GroupCommitter, events: list[Event], shared: bool) -> object:
         entered.set()
         gate.wait(10)  # hold the first commit so the next requests queue up as one group
         calls.append(len(events))
-        return real(events, at, defer=defer, new_keys=new_keys)
+        return real(self, events, shared)
 
-    monkeypatch.setattr(service, "ingest_events", held)
+    monkeypatch.setattr(GroupCommitter, "_store", held)
     committer = GroupCommitter(service, defer=defer)
     first = committer.submit([Event.of("z", "page_view", "2026-05-30", id="first")])
     # the group is sent once the first commit is held: sent earlier, the committer could take part of
