@@ -90,7 +90,7 @@ def test_unchanged_leads_are_not_rewritten_but_read_the_same(
     assert _snapshot(fast.store)[0] == now
 
 
-def _rowids_gone_stale(store: LeadStore, real: Any) -> Any:
+def _rowids_gone_stale(real: Any) -> Any:
     """The rowids as they would be read just before a reordering of the stored results: each lead's
     rowid that of another lead, one lead missing, one pointing at no row at all."""
     import pyarrow as pa
@@ -123,7 +123,7 @@ def test_results_found_by_rowid_in_any_order_even_when_the_rowids_read_are_stale
     stored, _ = _snapshot(fast.store)
     _log_rewrites(fast.store)
     real = stored_rowids
-    monkeypatch.setattr("leadscore.bulk.write.stored_rowids", lambda s: _rowids_gone_stale(s, real(s)))
+    monkeypatch.setattr("leadscore.bulk.write.stored_rowids", lambda path: _rowids_gone_stale(real(path)))
 
     done = rescore_store(fast.store, b, fast.now_us(), f"model:{b.version}", adbc_min_rows=0)
     reference = apply(pure.store, b, pure.now_us, bulk=False)

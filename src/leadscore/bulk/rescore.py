@@ -344,7 +344,7 @@ def rescore_store(
             if rows >= minimum:
                 text = _sqlite_text(store, activation)
                 before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
-                rowids = stored_rowids(store)
+                rowids = stored_rowids(path)
                 seconds["write_rowids"] = time.perf_counter() - t
                 changed = write_sqlite(
                     path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds, rowids=rowids
