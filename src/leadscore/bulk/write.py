@@ -49,6 +49,7 @@ RESULT_COLUMNS = (
 ROWS_TABLE = "_st_rows"  # in DuckDB: RESULT_COLUMNS then d0..dn
 RID = "_rid"  # SQLite: the rowid of the lead's stored result (NULL: none), see `locate_sql`
 RIDS_TABLE = "_st_rids"  # in DuckDB: (lead_id, _rid) of the stored results
+MOVED = "_ls_moved"  # SQLite, by rowid: the loaded rows to upsert whole, see `moved_sql`
 FETCH_ROWS = 50_000
 TEMP = "_ls_new_results"
 TOLERANCE = 1e-12
@@ -139,27 +140,47 @@ def _statements(
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
     same = same_dimensions_sql(store, dims)
     changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same})"
+    # by rowid: the rows that differ from their stored result in more than the evaluation's columns
+    # were listed once (MOVED, `moved_sql`); a changed score or dimension is such a difference
+    # (CROSS JOIN: SQLite's way to make MOVED the outer loop, not a scan of every loaded row)
+    rows = f"{MOVED} AS m CROSS JOIN {TEMP} AS n ON n.rowid = m.nid" if by_rowid else f"{TEMP} AS n"
     history = (
         "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
         f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
-        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON {stored} "
+        f"n.dimensions, {q.text(cause)} FROM {rows} LEFT JOIN results AS r ON {stored} "
         f"WHERE {fresh} AND {changed}{' ORDER BY n.lead_id' if by_rowid else order}"
     )
     sets = ", ".join(f"{c} = n.{c}" for c in EVALUATION_COLUMNS)
     stale = " OR ".join(f"results.{c} IS DISTINCT FROM n.{c}" for c in EVALUATION_COLUMNS)
+    unchanged = f"n.rowid NOT IN (SELECT nid FROM {MOVED})" if by_rowid else same_result_sql("results", "n")
     touch = (
         f"UPDATE results SET {sets} FROM {TEMP} AS n WHERE {target} "
-        f"AND results.evaluated_at <= {int(at)} AND ({stale}) AND {same_result_sql('results', 'n')}"
+        f"AND results.evaluated_at <= {int(at)} AND ({stale}) AND {unchanged}"
     )
     cols = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    if by_rowid:
+        source = f"{TEMP} AS n WHERE n.rowid IN (SELECT nid FROM {MOVED})"
+    else:
+        source = f"{TEMP} AS n LEFT JOIN results AS r ON {stored} WHERE NOT {same_result_sql()}{order}"
     # (a WHERE before ON CONFLICT: SQLite's parser would take the ON for the join's)
     upsert = (
-        f"INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} FROM {TEMP} AS n "
-        f"LEFT JOIN results AS r ON {stored} WHERE NOT {same_result_sql()}{order} "
+        f"INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} FROM {source} "
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
     )
     return history, touch, upsert
+
+
+def moved_sql() -> list[str]:
+    """SQLite, after `locate_sql`: MOVED, the loaded rows (by rowid, in their order) that differ from
+    their stored result in more than the evaluation's columns, or have none. One comparison of every
+    row with its stored result, where the history, the touch and the upsert each made their own
+    (nothing they write changes the answer: the touch only writes the evaluation's columns)."""
+    return [
+        f"CREATE TEMP TABLE {MOVED} (nid INTEGER PRIMARY KEY)",
+        f"INSERT INTO {MOVED} SELECT n.rowid FROM {TEMP} AS n LEFT JOIN results AS r ON r.rowid = n.{RID} "
+        f"WHERE NOT {same_result_sql()}",
+    ]
 
 
 def stored_rowids(path: str) -> pa.Table:
@@ -272,11 +293,11 @@ def write_sqlite(
         ddl=_ddl(SqliteStore, len(dims), by_rowid),
         temp=TEMP,
         history=history,
-        writes=[touch, upsert],
+        writes=[touch, upsert, *([f"DROP TABLE temp.{MOVED}"] if by_rowid else [])],
         rows=rows_sent,
         after=list(activation),
         before=list(before),
-        locate=[locate_sql()] if by_rowid else [],
+        locate=[locate_sql(), *moved_sql()] if by_rowid else [],
     )
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
     if rowids is None:
