@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from leadscore.app.maintenance import apply
 from leadscore.app.service import LeadService
 from leadscore.bulk.rescore import BatchRescored, rescore_store
-from leadscore.bulk.write import EVALUATION_COLUMNS, RESULT_COLUMNS
+from leadscore.bulk.write import EVALUATION_COLUMNS, RESULT_COLUMNS, stored_rowids
 from leadscore.model import parse_model
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator
@@ -88,3 +88,47 @@ def test_unchanged_leads_are_not_rewritten_but_read_the_same(
     assert again is not None and again.changed == 0
     assert _rewritten(fast.store) == moved
     assert _snapshot(fast.store)[0] == now
+
+
+def _rowids_gone_stale(real: Any) -> Any:
+    """The rowids as they would be read just before a reordering of the stored results: each lead's
+    rowid that of another lead, one lead missing, one pointing at no row at all."""
+    import pyarrow as pa
+
+    ids = real.column("lead_id").to_pylist()
+    rids = real.column("_rid").to_pylist()
+    stale = rids[1:] + rids[:1]
+    stale[0] = max(rids) + 1000
+    return pa.table({"lead_id": pa.array(ids[:-1], pa.string()), "_rid": pa.array(stale[:-1], pa.int64())})
+
+
+@pytest.mark.slow
+def test_results_found_by_rowid_in_any_order_even_when_the_rowids_read_are_stale(
+    twins: tuple[LeadService, LeadService],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast, pure = twins
+    if fast.store.name != "sqlite":
+        pytest.skip("the ADBC writer serves SQLite stores")
+    a = Evaluator(parse_model(RULES_MODEL))
+    b = Evaluator(parse_model(RULES_MODEL.replace("points: 40, once: true", "points: 45, once: true")))
+    assert rescore_store(fast.store, a, fast.now_us(), f"model:{a.version}", adbc_min_rows=0) is not None
+    apply(pure.store, a, pure.now_us, bulk=False)
+    with fast.store.write() as conn:  # the stored rows in another order than their lead ids (as leads arrive)
+        order = "ORDER BY substr(lead_id, -1), lead_id"
+        conn.exec_driver_sql(f"CREATE TEMP TABLE shuffled AS SELECT * FROM results {order}")
+        conn.exec_driver_sql("DELETE FROM results")
+        conn.exec_driver_sql("INSERT INTO results SELECT * FROM shuffled")
+        conn.exec_driver_sql("DROP TABLE shuffled")
+    stored, _ = _snapshot(fast.store)
+    _log_rewrites(fast.store)
+    real = stored_rowids
+    monkeypatch.setattr("leadscore.bulk.write.stored_rowids", lambda path: _rowids_gone_stale(real(path)))
+
+    done = rescore_store(fast.store, b, fast.now_us(), f"model:{b.version}", adbc_min_rows=0)
+    reference = apply(pure.store, b, pure.now_us, bulk=False)
+    assert isinstance(done, BatchRescored) and done.changed == reference.changed
+    _same_state(fast.store, pure.store)
+    _adds_up(fast.store)
+    before, after = _content(stored), _content(_snapshot(fast.store)[0])
+    assert _rewritten(fast.store) == sorted(k for k in after if before.get(k) != after[k])

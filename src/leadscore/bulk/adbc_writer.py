@@ -33,6 +33,7 @@ class WriteJob:
     rows: int  # how many rows the stream carries
     after: list[str] = field(default_factory=list)  # run before COMMIT (model apply's activation)
     before: list[str] = field(default_factory=list)  # run before the history and the upsert (stage history)
+    locate: list[str] = field(default_factory=list)  # run first: the stored results' rowids made current
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,14 +71,17 @@ def write(job: WriteJob, stream: IO[bytes]) -> dict[str, Any]:
             if got != job.rows:
                 raise RuntimeError(f"{got} result rows arrived, {job.rows} were sent")
             step("ingest")
+            for statement in job.locate:
+                cur.execute(statement)
+            step("locate")
             for statement in job.before:
                 cur.execute(statement)
             cur.execute(job.history)
             changed = _one(cur, "SELECT changes()")
             step("history")
-            for statement in job.writes:
+            for i, statement in enumerate(job.writes):
                 cur.execute(statement)
-            step("results")
+                step(f"results{i}")  # (write_sqlite's: 0 the touch of unchanged rows, 1 the upsert)
             for statement in job.after:
                 cur.execute(statement)
             cur.execute(f"DROP TABLE temp.{job.temp}")

@@ -308,7 +308,7 @@ def rescore_store(
     from leadscore.bulk import lifecycle_split as life
     from leadscore.bulk.export import sqlite_path
     from leadscore.bulk.lifecycle_history import HIST, finish
-    from leadscore.bulk.write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, write_rows, write_sqlite
+    from leadscore.bulk.write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, stored_rowids, write_rows, write_sqlite
 
     if not writable(evaluator):
         return None
@@ -344,7 +344,11 @@ def rescore_store(
             if rows >= minimum:
                 text = _sqlite_text(store, activation)
                 before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
-                changed = write_sqlite(path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds)
+                rowids = stored_rowids(path)
+                seconds["write_rowids"] = time.perf_counter() - t
+                changed = write_sqlite(
+                    path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds, rowids=rowids
+                )
                 seconds["write"] = time.perf_counter() - t
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 

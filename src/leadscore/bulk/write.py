@@ -27,6 +27,7 @@ from leadscore.sql import literals as q
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
     from leadscore.store.base import LeadStore
 
@@ -46,6 +47,9 @@ RESULT_COLUMNS = (
     "next_change_at",
 )
 ROWS_TABLE = "_st_rows"  # in DuckDB: RESULT_COLUMNS then d0..dn
+RID = "_rid"  # SQLite: the rowid of the lead's stored result (NULL: none), see `locate_sql`
+RIDS_TABLE = "_st_rids"  # in DuckDB: (lead_id, _rid) of the stored results
+MOVED = "_ls_moved"  # SQLite, by rowid: the loaded rows to upsert whole, see `moved_sql`
 FETCH_ROWS = 50_000
 TEMP = "_ls_new_results"
 TOLERANCE = 1e-12
@@ -82,8 +86,8 @@ def same_dimensions_sql(
     return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
 
 
-def _ddl(store: LeadStore | type[LeadStore], n_dims: int) -> str:
-    extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims))
+def _ddl(store: LeadStore | type[LeadStore], n_dims: int, by_rowid: bool = False) -> str:
+    extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims)) + (f", {RID} INTEGER" if by_rowid else "")
     text = store.json_type()
     # rows arrive in lead id order: where they are read back in that order, no index is built
     key = "" if store.temp_rows_ordered else " PRIMARY KEY"
@@ -115,10 +119,15 @@ def same_result_sql(r: str = "r", n: str = "n") -> str:
     return f"({r}.lead_id IS NOT NULL AND " + " AND ".join(parts) + ")"
 
 
-def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> tuple[str, str, str]:
+def _statements(
+    store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str, by_rowid: bool = False
+) -> tuple[str, str, str]:
     """(INSERT of the history rows of the changed leads, UPDATE of the evaluation columns of the rows
     that are otherwise unchanged, upsert of the other rows) from the temporary table, in lead id
-    order (where the temporary table keeps its insertion order, in that order).
+    order (where the temporary table keeps its insertion order, in that order). With `by_rowid`
+    (SQLite, rows in the order of their stored results, see `locate_sql`): every stored result is
+    found by its rowid, the results are written in the temporary table's order and the history
+    rows still in lead id order (their ids as the other paths give them).
 
     A model change re-evaluates every lead but changes few: rewriting every row (its JSON breakdown
     included) and moving it in the results' secondary indexes was most of the write. An unchanged
@@ -126,30 +135,93 @@ def _statements(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int
     reads; so it stores what the whole upsert would. The touch runs first: the upsert then skips the
     rows it brought up to date (equal in every column)."""
     order = "" if store.temp_rows_ordered else " ORDER BY n.lead_id"
+    stored = f"r.rowid = n.{RID}" if by_rowid else "r.lead_id = n.lead_id"
+    target = f"results.rowid = n.{RID}" if by_rowid else "n.lead_id = results.lead_id"
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
     same = same_dimensions_sql(store, dims)
     changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same})"
+    # by rowid: the rows that differ from their stored result in more than the evaluation's columns
+    # were listed once (MOVED, `moved_sql`); a changed score or dimension is such a difference
+    # (CROSS JOIN: SQLite's way to make MOVED the outer loop, not a scan of every loaded row)
+    rows = f"{MOVED} AS m CROSS JOIN {TEMP} AS n ON n.rowid = m.nid" if by_rowid else f"{TEMP} AS n"
     history = (
         "INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
         f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(r.score, 0.0), "
-        f"n.dimensions, {q.text(cause)} FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id "
-        f"WHERE {fresh} AND {changed}{order}"
+        f"n.dimensions, {q.text(cause)} FROM {rows} LEFT JOIN results AS r ON {stored} "
+        f"WHERE {fresh} AND {changed}{' ORDER BY n.lead_id' if by_rowid else order}"
     )
     sets = ", ".join(f"{c} = n.{c}" for c in EVALUATION_COLUMNS)
     stale = " OR ".join(f"results.{c} IS DISTINCT FROM n.{c}" for c in EVALUATION_COLUMNS)
+    unchanged = f"n.rowid NOT IN (SELECT nid FROM {MOVED})" if by_rowid else same_result_sql("results", "n")
     touch = (
-        f"UPDATE results SET {sets} FROM {TEMP} AS n WHERE n.lead_id = results.lead_id "
-        f"AND results.evaluated_at <= {int(at)} AND ({stale}) AND {same_result_sql('results', 'n')}"
+        f"UPDATE results SET {sets} FROM {TEMP} AS n WHERE {target} "
+        f"AND results.evaluated_at <= {int(at)} AND ({stale}) AND {unchanged}"
     )
     cols = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
+    if by_rowid:
+        source = f"{TEMP} AS n WHERE n.rowid IN (SELECT nid FROM {MOVED})"
+    else:
+        source = f"{TEMP} AS n LEFT JOIN results AS r ON {stored} WHERE NOT {same_result_sql()}{order}"
     # (a WHERE before ON CONFLICT: SQLite's parser would take the ON for the join's)
     upsert = (
-        f"INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} FROM {TEMP} AS n "
-        f"LEFT JOIN results AS r ON r.lead_id = n.lead_id WHERE NOT {same_result_sql()}{order} "
+        f"INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} FROM {source} "
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
     )
     return history, touch, upsert
+
+
+def moved_sql() -> list[str]:
+    """SQLite, after `locate_sql`: MOVED, the loaded rows (by rowid, in their order) that differ from
+    their stored result in more than the evaluation's columns, or have none. One comparison of every
+    row with its stored result, where the history, the touch and the upsert each made their own
+    (nothing they write changes the answer: the touch only writes the evaluation's columns)."""
+    return [
+        f"CREATE TEMP TABLE {MOVED} (nid INTEGER PRIMARY KEY)",
+        f"INSERT INTO {MOVED} SELECT n.rowid FROM {TEMP} AS n LEFT JOIN results AS r ON r.rowid = n.{RID} "
+        f"WHERE NOT {same_result_sql()}",
+    ]
+
+
+def stored_rowids(path: str) -> pa.Table:
+    """(lead_id, _rid) of every stored result of the SQLite store at `path`, read as Arrow by the
+    reader program from an index that holds both (the planner picks one: a small fraction of the
+    table; through the store's own driver the Python rows cost 2 CPU s per million). Read before the
+    writer takes the lock: `locate_sql` corrects what changed meanwhile."""
+    import pyarrow as pa
+
+    from leadscore.bulk.adbc_reader import ReadJob
+    from leadscore.bulk.export_adbc import BATCH_ROWS
+    from leadscore.bulk.programs import spawn
+
+    columns = [("lead_id", "str"), (RID, "int")]
+    job = ReadJob(path=path, sql=f"SELECT lead_id, rowid AS {RID} FROM results", columns=columns, batch_rows=BATCH_ROWS)
+    with tempfile.TemporaryFile() as err:
+        proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        try:
+            table = pa.ipc.open_stream(proc.stdout).read_all()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if proc.wait() != 0:
+            err.seek(0)
+            raise RuntimeError(f"reading the SQLite store failed: {err.read().decode(errors='replace')[-2000:]}")
+    return table
+
+
+def locate_sql() -> str:
+    """SQLite, in the writer's transaction: each loaded row's `_rid` made the rowid of its lead's
+    stored result (NULL when there is none). The rowids were read before the write lock was taken:
+    a result deleted, inserted or renumbered (VACUUM) since then is looked up again by lead id, so a
+    stale rowid can never pair a lead with another lead's row. The check walks the results in rowid
+    order, as the rows arrive."""
+    found = f"SELECT 1 FROM results AS r WHERE r.rowid = {TEMP}.{RID} AND r.lead_id = {TEMP}.lead_id"
+    return (
+        f"UPDATE {TEMP} SET {RID} = (SELECT r.rowid FROM results AS r WHERE r.lead_id = {TEMP}.lead_id) "
+        f"WHERE {RID} IS NULL OR NOT EXISTS ({found})"
+    )
 
 
 def write_rows(
@@ -193,34 +265,52 @@ def write_sqlite(
     activation: Sequence[str] = (),
     before: Sequence[str] = (),
     seconds: dict[str, float] | None = None,
+    rowids: pa.Table | None = None,
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` in the SQLite store at `path`, in one transaction of its
     own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
     driver's copy of SQLite must not share a process with the store's), with the statements
     `activation` (model apply's) before it commits; returns how many leads changed (got a
-    score_history row). `seconds` gets the writer's steps (`write_<step>`) and CPU seconds."""
+    score_history row). `seconds` gets the writer's steps (`write_<step>`) and CPU seconds.
+
+    `rowids` (`stored_rowids`): the rows are sent in the order of their stored results and each
+    result is found by its rowid. Sent in lead id order, every lead's row was looked up at random in
+    the results table wherever a store's rows do not lie in lead id order (leads that arrived over
+    time): at 1M leads, twice the writer's CPU of a store whose rows do."""
     import pyarrow as pa
 
     from leadscore.bulk.adbc_writer import WriteJob
     from leadscore.bulk.programs import spawn
     from leadscore.store.backends import BUSY_TIMEOUT_S, SqliteStore
 
-    history, touch, upsert = _statements(SqliteStore, dims, at, cause)
+    by_rowid = rowids is not None
+    history, touch, upsert = _statements(SqliteStore, dims, at, cause, by_rowid)
     rows_sent = con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
     job = WriteJob(
         path=path,
         busy_ms=int(BUSY_TIMEOUT_S * 1000),
         cache_kib=CACHE_KIB,
-        ddl=_ddl(SqliteStore, len(dims)),
+        ddl=_ddl(SqliteStore, len(dims), by_rowid),
         temp=TEMP,
         history=history,
-        writes=[touch, upsert],
+        writes=[touch, upsert, *([f"DROP TABLE temp.{MOVED}"] if by_rowid else [])],
         rows=rows_sent,
         after=list(activation),
         before=list(before),
+        locate=[locate_sql(), *moved_sql()] if by_rowid else [],
     )
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
-    rows = con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(STREAM_ROWS)
+    if rowids is None:
+        query = f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id"
+    else:
+        con.register(RIDS_TABLE, rowids)
+        # new leads last, in lead id order: their results rows are inserted in the order the other paths
+        # insert them
+        query = (
+            f"SELECT {', '.join(f's.{c}' for c in cols.split(', '))}, m.{RID} FROM {ROWS_TABLE} AS s "
+            f"LEFT JOIN {RIDS_TABLE} AS m ON m.lead_id = s.lead_id ORDER BY m.{RID} NULLS LAST, s.lead_id"
+        )
+    rows = con.sql(query).to_arrow_reader(STREAM_ROWS)
     with tempfile.TemporaryFile() as err:
         proc = spawn(
             "leadscore.bulk.adbc_writer", job.to_json(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
@@ -239,6 +329,9 @@ def write_sqlite(
                 proc.stdin.close()
             if not isinstance(exc, OSError):  # not the writer having stopped early (reported below)
                 raise
+        finally:
+            if rowids is not None:
+                con.unregister(RIDS_TABLE)
         out = proc.stdout.read().decode()
         if proc.wait() != 0:
             err.seek(0)
