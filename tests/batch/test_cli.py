@@ -316,21 +316,32 @@ def test_batch_refuses_nested_parquet_lead_attributes_score_refuses(tmp_path: Pa
     assert not out.exists()
 
 
-def test_batch_parquet_breakdown_is_columns_unless_the_list_is_asked_for(tmp_path: Path) -> None:
-    """Both Parquet layouts read back as the JSON Lines results of the same run."""
+def test_batch_parquet_has_no_rule_breakdown_unless_asked_for_in_columns_or_as_the_list(tmp_path: Path) -> None:
+    """The three Parquet layouts read back as the JSON Lines results of the same run: by default the
+    results without the breakdown (the dimensions hold the scores), with `--breakdown columns` or
+    `list` the whole results."""
     import pyarrow.parquet as pq
 
     from leadscore.sql.result_columns import result_dict
 
     model, leads, events = B2B / "model.yaml", B2B / "data" / "leads.csv", B2B / "data" / "events.csv"
     args = ["batch", str(model), "-l", str(leads), "-e", str(events), "--at", AT]
-    outs = {"jsonl": tmp_path / "r.jsonl", "columns": tmp_path / "c.parquet", "list": tmp_path / "l.parquet"}
+    outs = {
+        "jsonl": tmp_path / "r.jsonl",
+        "dimensions": tmp_path / "d.parquet",
+        "columns": tmp_path / "c.parquet",
+        "list": tmp_path / "l.parquet",
+    }
     for name, out in outs.items():
-        extra = ["--breakdown", "list"] if name == "list" else []
+        extra = ["--breakdown", name] if name in ("columns", "list") else []
         res = runner.invoke(app, [*args, "-o", str(out), *extra])
         assert res.exit_code == 0, res.output
     expected = [json.loads(line) for line in outs["jsonl"].read_text().splitlines()]
     m = load_model(model)
+    dimensions = pq.read_table(outs["dimensions"])
+    assert dimensions.column_names == [k for k in expected[0] if k != "breakdown"]
+    no_breakdown = [{k: v for k, v in r.items() if k != "breakdown"} for r in expected]
+    assert not differences(no_breakdown, [{**r, "labels": r["labels"] or {}} for r in dimensions.to_pylist()])
     columns = pq.read_table(outs["columns"])
     assert {"points", "events", "adjustments"} <= set(columns.column_names) and "breakdown" not in columns.column_names
     assert not differences(expected, [result_dict(m, r) for r in columns.to_pylist()])

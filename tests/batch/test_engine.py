@@ -112,7 +112,7 @@ def test_columns_layout_holds_the_pure_scorers_rows_as_the_querys(tmp_path: Path
     leads = leads_table([Lead("a"), Lead.of("b", tier=1)])
     run = run_batch(model, leads, events_table(events), AT, sql_replay=False)
     assert run.stats.fallback_leads == 1
-    run.write(tmp_path / "out.parquet")
+    run.write(tmp_path / "out.parquet", "columns")
     rows = {r["lead_id"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
     assert rows["a"]["points"] == {"r": 0.0, "old": 70.0, "vip": 0.0}
     assert rows["a"]["events"] == {"r": None, "old": 1}
@@ -255,8 +255,12 @@ def test_outputs_by_extension(tmp_path: Path) -> None:
         {"rule": "c", "dimension": "score", "points": 2.0},
     ]
     row = pq.read_table(tmp_path / "out.parquet").to_pylist()[0]
-    assert row["score"] == 3.0
-    # the default Parquet layout: one column per rule (and dimension), the list on request
+    # the default Parquet layout: the scores without the breakdown; one column per rule (and
+    # dimension), or the list, on request
+    assert row["score"] == 3.0 and row["dimensions"] == {"score": 3.0}
+    assert not {"breakdown", "points", "events", "adjustments"} & set(row)
+    run.write(tmp_path / "columns.parquet", "columns")
+    row = pq.read_table(tmp_path / "columns.parquet").to_pylist()[0]
     assert (row["points"], row["events"], row["adjustments"]) == ({"r": 1.0, "c": 2.0}, {"r": 1}, {"score": 0.0})
     assert "breakdown" not in row
     run.write(tmp_path / "list.parquet", "list")
@@ -267,6 +271,23 @@ def test_outputs_by_extension(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match="unsupported output format"):
         run.write(tmp_path / "out.txt")
+
+
+def test_a_run_that_writes_no_breakdown_computes_none_and_says_so(tmp_path: Path) -> None:
+    """`run_batch` to Parquet in the default layout keeps no rule's points (`BatchRun(breakdown=False)`):
+    its query has no per-rule column, and asking it for the breakdown is a clear error."""
+    import pyarrow.parquet as pq
+
+    model = _model("  - {id: r, on: v, points: 1}\n  - {id: c, when: {attribute: x, eq: 1}, points: 2}")
+    leads, events = leads_table([Lead.of("a", x=1)]), events_table([Event.of("a", "v", AT, id="1")])
+    run = run_batch(model, leads, events, AT, out=tmp_path / "out.parquet")
+    assert not run.breakdown and run.plan is not None and "points_0" not in run.plan.sql
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist()[0]["score"] == 3.0
+    with pytest.raises(ValueError, match="no per-rule breakdown"):
+        run.to_dicts()
+    with pytest.raises(ValueError, match="no per-rule breakdown"):
+        run.write(tmp_path / "columns.parquet", "columns")
+    assert run_batch(model, leads, events, AT, out=tmp_path / "c.parquet", breakdown="columns").breakdown
 
 
 def test_regex_end_anchor_means_the_end_of_the_text_in_both_engines() -> None:

@@ -58,11 +58,12 @@ def test_batch_equals_pure_scorer(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(model_data=edge_models(), sample=edge_data(), output=st.sampled_from(["jsonl", "columns", "list"]))
+@given(model_data=edge_models(), sample=edge_data(), output=st.sampled_from(["jsonl", "dimensions", "columns", "list"]))
 def test_files_equal_pure_scorer(
     tmp_path_factory: Any, model_data: dict[str, Any], sample: tuple[list[Lead], list[Event]], output: str
 ) -> None:
-    """Through real files: Parquet in, JSON Lines or Parquet (either breakdown layout) out."""
+    """Through real files: Parquet in, JSON Lines or Parquet (each layout) out; the dimensions layout,
+    whose run computes no breakdown, equals the pure scorer's results without theirs."""
     import json
 
     import pyarrow.parquet as pq
@@ -81,9 +82,13 @@ def test_files_equal_pure_scorer(
         d / "events.parquet",
         AT,
         out=out,
-        breakdown="list" if output == "list" else "columns",
+        breakdown="list" if output == "jsonl" else output,
     )
-    if output == "columns":
+    expected = [r.to_dict() for r in score_many(model, with_event_leads(leads, events), events, AT)]
+    if output == "dimensions":
+        got = [{**r, "labels": r["labels"] or {}} for r in pq.read_table(out).to_pylist()]
+        expected = [{k: v for k, v in r.items() if k != "breakdown"} for r in expected]
+    elif output == "columns":
         got = [result_dict(model, r) for r in pq.read_table(out).to_pylist()]
     elif output == "list":
         got = pq.read_table(out).to_pylist()
@@ -92,7 +97,6 @@ def test_files_equal_pure_scorer(
             r["labels"] = r["labels"] or {}
     else:
         got = [json.loads(line) for line in out.read_text().splitlines()]
-    expected = [r.to_dict() for r in score_many(model, with_event_leads(leads, events), events, AT)]
     diff = differences(expected, got)
     assert not diff, "\n".join(diff[:10])
 

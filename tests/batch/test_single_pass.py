@@ -156,11 +156,10 @@ def test_events_contains_lookup_waits_when_another_rule_tests_the_same_type(tmp_
     assert not differences(expected, run.to_dicts())
 
 
-@pytest.mark.parametrize("dedupe", ["auto", "never"])
+@pytest.mark.parametrize("dedupe", ["auto", "always"])
 @pytest.mark.parametrize("bad_id", ["e\x00", "e" * 256], ids=["nul", "too-long"])
-def test_a_bad_event_id_is_refused_named_whoever_reads_the_ids(tmp_path: Path, dedupe: str, bad_id: str) -> None:
-    """With the duplicate check the ids are checked by its pass (the scoring pass does not read them);
-    without, by the scoring pass: refused alike, named alike."""
+def test_a_bad_event_id_is_refused_named_when_the_ids_are_read(tmp_path: Path, dedupe: str, bad_id: str) -> None:
+    """With the duplicate check the ids are checked by its pass (the scoring pass does not read them)."""
     leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
     _raw(tmp_path, "part-1.parquet", id=["e2", bad_id], page=["/ok", "/ok"])
     out = tmp_path / "out.parquet"
@@ -169,16 +168,38 @@ def test_a_bad_event_id_is_refused_named_whoever_reads_the_ids(tmp_path: Path, d
     assert not out.exists()
 
 
+@pytest.mark.parametrize("bad_id", ["e\x00", "e" * 256], ids=["nul", "too-long"])
+def test_with_trusted_ids_an_event_id_is_not_read_and_changes_nothing(tmp_path: Path, bad_id: str) -> None:
+    """`--dedupe never`: no pass reads the event ids of a model without lifecycle and no result carries
+    one, so they are not checked (`file_checks.row_check_sql`): the scores are those of the same
+    events with a good id. A lifecycle model's history names events: its files are checked in full."""
+    leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
+    _raw(tmp_path, "part-1.parquet", id=["e2", bad_id], page=["/pricing", "/docs/x"])
+    run = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
+    good = [
+        Event.of("l0", "view", AT - H, id="e1", page="/pricing"),
+        Event.of("l0", "view", AT - H, id="x0", page="/pricing"),
+        Event.of("l0", "view", AT - H, id="x1", page="/docs/x"),
+    ]
+    expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], good, AT)]
+    assert not differences(expected, run.to_dicts())
+    lifecycle = parse_model(
+        "format: 1\nname: t\nrules:\n  - {id: v, on: view, points: 50}\n"
+        "lifecycle:\n  stages: [lead, mql]\n  transitions:\n    - {to: mql, on: view}\n"
+    )
+    with pytest.raises(DataFileError, match=r"part-1\.parquet:row 2:id:"):
+        run_batch(lifecycle, str(leads_path), str(events_path), AT, dedupe="never")
+
+
 def test_the_scoring_pass_reads_no_event_id_when_the_duplicate_check_read_them(tmp_path: Path) -> None:
     leads_path, events_path = _write(tmp_path, [[Event.of("l0", "view", AT - H, id="e1", page="/pricing")]], [])
     auto = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="auto")
     assert auto.schema.id_check is not None and auto.plan is not None and auto.plan.row_check
     assert re.search(r"\bid\b", _row_check(auto)) is None  # the id's tests are the duplicate pass's
     never = run_batch(MODEL, str(leads_path), str(events_path), AT, dedupe="never")
-    # without the duplicate check the scoring pass does not read the ids either: their tests are a scan
-    # of that column alone (`SourceSchema.scan_check`)
+    # without the duplicate check nothing reads the ids: neither the scoring pass nor a scan of their own
     assert never.schema.id_check is None and re.search(r"\bid\b", _row_check(never)) is None
-    assert never.schema.scan_check is not None and 'contains("id", chr(0))' in never.schema.scan_check
+    assert never.schema.scan_check is None or '"id"' not in never.schema.scan_check
 
 
 def _row_check(run: BatchRun) -> str:
@@ -197,10 +218,9 @@ def _row_check(run: BatchRun) -> str:
         ({"note": ["ok", "a\x00b"]}, "note"),  # never read by the model: a scan of its own
         ({"type": ["view", "x" * 256]}, "type"),
         ({"type": ["view", " view"]}, None),  # a type to strip: the views strip it, nothing is refused
-        ({"id": ["e1", "e\x00"]}, "id"),  # not read by the pass with --dedupe never: a scan of its own
         ({"timestamp": [AT - H, None]}, "timestamp"),
     ],
-    ids=["nul-read", "nul-unread", "long-type", "type-to-strip", "nul-id", "no-time"],
+    ids=["nul-read", "nul-unread", "long-type", "type-to-strip", "no-time"],
 )
 def test_the_checks_in_scans_of_their_own_refuse_as_the_pass_did(
     tmp_path: Path, dictionary: bool, columns: dict[str, list[object]], field: str | None
@@ -225,7 +245,7 @@ def test_the_checks_in_scans_of_their_own_refuse_as_the_pass_did(
     pq.write_table(table, events_path / "part-1.parquet", use_dictionary=dictionary)
     out = tmp_path / "out.parquet"
     if field is None:
-        run = run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe="never")
+        run = run_batch(MODEL, str(leads_path), str(events_path), AT, out=out, dedupe="never", breakdown="columns")
         expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0")], read_events(events_path), AT)]
         assert not differences(expected, run.to_dicts())
         return

@@ -177,6 +177,7 @@ def build_query(
     null_ids: bool = True,
     number_check: str | None = None,
     clustered: bool = False,
+    breakdown: bool = True,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -195,7 +196,10 @@ def build_query(
     before running the query (`lookups.py`); without, they raise NotExpressible. `number_check` (a
     BOOLEAN over an event row) joins the input check of the single pass (`row_check`); the caller
     checks the numbers itself when the plan has none. `clustered` (DuckDB): the events come lead by
-    lead, so the counts are `count_if` rather than FILTER clauses (`batch.duckdb.layout`; same values)."""
+    lead, so the counts are `count_if` rather than FILTER clauses (`batch.duckdb.layout`; same values).
+    Without `breakdown` the rules' points and counts and the dimensions' adjustments are no columns of
+    the result (the dimensions are still their exact sums): what the rules' counts alone feed is then
+    not computed at all, and a result table holds a fifth of the columns."""
     dims = model.dimension_names()
     c = compiler(model, schema, at, flavor, lookups, clustered)
     rules = [rule_sql(c, r) for r in model.rules]
@@ -328,9 +332,9 @@ def build_query(
         "_ls_id AS lead_id",
         f"{TOTAL} AS score",
         *(f"_ls_d{j} AS dim_{j}" for j in range(len(dims))),
-        *(f"_ls_p{i} AS points_{i}" for i in range(len(rules))),
-        *(f"_ls_e{i} AS events_{i}" for i, r in enumerate(rules) if r.events is not None),
-        *(f"_ls_j{j} AS adjust_{j}" for j in range(len(dims))),
+        *(f"_ls_p{i} AS points_{i}" for i in range(len(rules)) if breakdown),
+        *(f"_ls_e{i} AS events_{i}" for i, r in enumerate(rules) if r.events is not None and breakdown),
+        *(f"_ls_j{j} AS adjust_{j}" for j in range(len(dims)) if breakdown),
         *(f"_ls_l{i} AS label_{i}" for i in range(len(model.labels))),
         f"{STAGE} AS stage",
         f"{playbook} AS playbook",

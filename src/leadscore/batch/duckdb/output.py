@@ -1,5 +1,5 @@
-"""A batch run's results out of DuckDB: as `Result.to_dict()` rows, JSON Lines or Parquet (the breakdown
-as one column per rule and dimension, or as the list)."""
+"""A batch run's results out of DuckDB: as `Result.to_dict()` rows, JSON Lines or Parquet (without the
+per-rule breakdown, the default; the breakdown as one column per rule and dimension; or as the list)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from leadscore.sql import literals as q
-from leadscore.sql.result_columns import columns_row
+from leadscore.sql.result_columns import columns_row, dimensions_row
 
 if TYPE_CHECKING:
     import duckdb
 
     from leadscore.model.spec import ScoringModel
 
-# the breakdown in Parquet output: one column per rule and dimension, or the list of `Result.to_dict()`
-Breakdown = Literal["columns", "list"]
+# the breakdown in Parquet output: none (the score of each dimension only), one column per rule and
+# dimension, or the list of `Result.to_dict()` (`leadscore.sql.result_columns`)
+Breakdown = Literal["dimensions", "columns", "list"]
+LAYOUTS = ("dimensions", "columns", "list")
 
 
 class _Stats(Protocol):
@@ -56,14 +58,15 @@ def to_dicts(run: BatchRun) -> list[dict[str, Any]]:
     return out
 
 
-def write(run: BatchRun, path: str | Path, breakdown: Breakdown = "columns") -> Path:
+def write(run: BatchRun, path: str | Path, breakdown: Breakdown = "dimensions") -> Path:
     """JSON Lines (.jsonl, .ndjson, .json: `Result.to_dict()` per line) or Parquet (.parquet), by the
-    file's extension. In Parquet the breakdown is one column per rule and dimension (`columns`,
-    `leadscore.sql.result_columns`) or the list of `Result.to_dict()` (`list`)."""
+    file's extension. In Parquet the breakdown is left out (`dimensions`: the score of each dimension
+    only), one column per rule and dimension (`columns`, `leadscore.sql.result_columns`) or the list
+    of `Result.to_dict()` (`list`)."""
     p = Path(path)
     suffix = p.suffix.lower()
-    if breakdown not in ("columns", "list"):
-        raise ValueError(f"breakdown {breakdown!r}: use 'columns' or 'list'")
+    if breakdown not in LAYOUTS:
+        raise ValueError(f"breakdown {breakdown!r}: use one of {', '.join(LAYOUTS)}")
     if suffix in (".jsonl", ".ndjson", ".json"):
         _write_json(run, p)
     elif suffix == ".parquet":
@@ -88,19 +91,22 @@ def _write_json(run: BatchRun, p: Path) -> None:
 
 
 def _write_parquet(run: BatchRun, p: Path, breakdown: Breakdown) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     t = time.perf_counter()
     sql = run.shaped(False, breakdown)
 
     def row(text: str) -> dict[str, Any]:
         d = json.loads(text)
+        if breakdown == "dimensions":
+            return dimensions_row(d)
         return columns_row(run.model, d) if breakdown == "columns" else _arrow_row(d)
 
     if sql is not None and not run.stats.fallback_leads:
         run.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
     else:
+        # imported here: a run without the pure scorer's rows does not need pyarrow (0.1 CPU s to import)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         # streamed: the native rows batch by batch, then the pure scorer's, in one schema
         native = run.con.sql(sql).to_arrow_reader(100_000) if sql is not None else None
         if native is not None:
