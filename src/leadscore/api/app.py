@@ -127,10 +127,11 @@ def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root
     rescorer: RescoreWorker | RescoreProcess | None = None
     if settings.defer_rescoring:
         use_process = root is not None and settings.rescore_process
+        gather = settings.rescore_gather_s
         rescorer = (
-            RescoreProcess(root).start()
+            RescoreProcess(root, gather_s=gather).start()
             if use_process and root
-            else RescoreWorker(service, gather_s=service.store.drain_gather_s).start()
+            else RescoreWorker(service, gather_s=service.store.drain_gather_s if gather is None else gather).start()
         )
     app.state.rescorer = rescorer
     app.state.committer = GroupCommitter(

@@ -29,3 +29,9 @@ class ApiSettings(BaseSettings):
     # the rescoring worker runs in a process of its own beside each server process (when the server
     # opened the workspace itself); false: a thread of the server process
     rescore_process: bool = True
+    # seconds the rescoring worker, woken by a commit, waits for more commits before it drains them in
+    # one transaction (leadscore.app.rescorer): each drain has a fixed cost, so at a few hundred events a
+    # second 0.1 s costs the rescoring a quarter to a third less CPU per event than 0.02 s did (measured
+    # with one and eight clients, benchmarks/results/api.md), for up to 80 ms more from acknowledgement
+    # to score (targeted under 1 s); None: the store backend's (`LeadStore.drain_gather_s`)
+    rescore_gather_s: float | None = Field(default=0.1, ge=0, le=1)
