@@ -176,3 +176,50 @@ def test_0008_upgrades_a_filled_store_and_comes_back_down(blank_url: str) -> Non
         assert set(_index_definitions(store)) == before
     finally:
         store.dispose()
+
+
+def test_0010_restamps_unchanged_results_in_place_and_comes_back_down(blank_url: str) -> None:
+    """A store from before 0010 keeps its results; `model_version` is no longer indexed, so on
+    PostgreSQL a re-stamp of a whole table of results (what a model apply does to unchanged scores)
+    is a HOT update of every row, which a full page or an index on the column would prevent; a
+    downgrade brings the index (and the default fillfactor) back."""
+    from alembic import command
+
+    from leadscore.store import open_store
+    from leadscore.store.migrate import _config, upgrade
+    from leadscore.store.tables import results
+
+    store = open_store(blank_url)
+    result = {"model": "m", "model_version": "v1", "evaluated_at": 1, "score": 1.0, "dimensions": {}}
+    result |= {"labels": {}, "stage_history": [], "queue_rank": 0}
+    padded = {"breakdown": {"pad": "x" * 300}}  # some hundred bytes a row, as a stored breakdown has
+    postgres = store.name == "postgres"
+    options = "SELECT reloptions FROM pg_class WHERE relname = 'results'"
+    try:
+        upgrade(store.engine, "0009_rt7")
+        with store.engine.begin() as conn:
+            conn.execute(results.insert(), [{"lead_id": f"old{i}", **result, **padded} for i in range(3)])
+        store.upgrade()
+        assert current_revision(store.engine) == head_revision()
+        assert "ix_results_model_version" not in _index_definitions(store)
+        with store.engine.begin() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(results)).scalar_one() == 3
+            conn.execute(results.insert(), [{"lead_id": f"new{i}", **result, **padded} for i in range(400)])
+        if postgres:
+            with store.engine.begin() as conn:
+                assert conn.exec_driver_sql(options).scalar_one() == ["fillfactor=50"]
+                touched = conn.execute(
+                    results.update().where(results.c.lead_id.like("new%")).values(model_version="v2", evaluated_at=2)
+                )
+                hot = "SELECT pg_stat_get_xact_tuples_hot_updated(CAST('results' AS regclass))"
+                assert touched.rowcount == conn.exec_driver_sql(hot).scalar_one() == 400
+        with store.engine.begin() as conn:
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009_rt7")
+        assert "(model_version)" in _index_definitions(store)["ix_results_model_version"]
+        if postgres:
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql(options).scalar_one() is None
+    finally:
+        store.dispose()

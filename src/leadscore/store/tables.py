@@ -82,6 +82,8 @@ results = sa.Table(
     # names written in a model (stages, trigger ids, destinations, the model's name) have no length
     # limit in the model format: text (migration 0006)
     sa.Column("model", sa.Text, nullable=False),
+    # not indexed (0010): a re-stamp of an unchanged result then changes no indexed column and can
+    # be a HOT update on PostgreSQL, where `results` also keeps free room in its pages (fillfactor)
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("evaluated_at", Micros, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
@@ -95,7 +97,6 @@ results = sa.Table(
     sa.Column("breakdown", sa.JSON, nullable=False),
     sa.Column("next_change_at", Micros, nullable=True, index=True),
     sa.Index("ix_results_queue", "queue_rank", sa.text("score DESC"), "lead_id"),
-    sa.Index("ix_results_model_version", "model_version"),
     # a stage filter reads its leads in queue order (0008); the lead attribute indexes of 0008 are
     # expressions per dialect and live in that migration only
     sa.Index("ix_results_stage_queue", "stage", "queue_rank", sa.text("score DESC"), "lead_id"),
