@@ -134,6 +134,8 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
     relation = _relation(files)
     types = _types(con, relation)
     checks, edges, plain = _conditions(types, kind)
+    if _clean(con, files, checks, edges, types, kind):
+        return plain
     found, total, edgy = _bad_rows(con, relation, checks, edges)
     if kind == "leads":
         repeated, more = _repeated_ids(
@@ -143,6 +145,45 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
     if total:
         raise DataFileError(found[:MAX_SHOWN], total)
     return plain and not edgy
+
+
+def _clean(
+    con: duckdb.DuckDBPyConnection,
+    files: list[str],
+    checks: list[tuple[str, str, str, str]],
+    edges: list[str],
+    types: dict[str, str],
+    kind: str,
+) -> bool:
+    """Whether no row meets any check's cheap condition nor an edge test, and (leads) no id repeats:
+    then `check_parquet` has nothing to name and nothing to strip, without its scan of every column.
+
+    The conditions are ORed per column, one scan each (`_any_row_sql`): a condition on one column of
+    the Parquet scan is pushed into DuckDB's reader, which tests a dictionary-encoded page once per
+    entry, where the OR of every column's conditions decoded every value of every text column (1M
+    `leadscore generate` leads: 0.25 against 0.51 CPU s). A repeated id is a count of distinct ids."""
+    by_column: dict[str, list[str]] = {}
+    for col, _, _, pre in checks:
+        by_column.setdefault(col, []).append(f"({pre})")
+    for col, edge in zip([c for c in STRIPPED_COLUMNS[kind] if types.get(c) == "VARCHAR"], edges, strict=True):
+        by_column.setdefault(col, []).append(edge)
+    found = _any_row_sql(files, [q.any_of(conds) for conds in by_column.values()])
+    if found is not None and con.execute(found).fetchall()[0][0]:
+        return False
+    if kind != "leads":
+        return True
+    key = "id" if "id" in types else "lead_id"
+    k = f"CAST({q.ident(key)} AS VARCHAR)"
+    row = con.execute(f"SELECT count({k}) = count(DISTINCT {k}) FROM {scan_sql(files)}").fetchall()
+    return bool(row[0][0])
+
+
+def _any_row_sql(files: list[str], conditions: list[str]) -> str | None:
+    """A query counting the conditions some row meets, each a scan of its own that its first row ends."""
+    if not conditions:
+        return None
+    parts = " UNION ALL ".join(f"(SELECT 1 FROM {scan_sql(files)} WHERE {cond} LIMIT 1)" for cond in conditions)
+    return f"SELECT count(*) FROM ({parts})"
 
 
 # The event columns whose types let the scoring query read a row before it is checked (its comparisons
@@ -230,11 +271,8 @@ def _split(
         else:
             keep.append((col, cond))
     scans += [q.any_of(conds) for conds in by_column.values()]
-    if not scans:
-        return keep, None
     # LIMIT 1: a bad row ends its scan; the rows are then named by `check_parquet`
-    parts = " UNION ALL ".join(f"(SELECT 1 FROM {scan_sql(files)} WHERE {cond} LIMIT 1)" for cond in scans)
-    return keep, f"SELECT count(*) FROM ({parts})"
+    return keep, _any_row_sql(files, scans)
 
 
 # The column the lead-id part of `row_check_sql` reads: the lead id of a row of the scoring query.
