@@ -39,7 +39,7 @@ test: $(FULL) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup --durations=15
 
 # The quick loop (under a minute on two cores): unit tests and small property tests, no servers.
 test-fast: $(FULL)
