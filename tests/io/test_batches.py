@@ -1,6 +1,7 @@
 import csv
 import json
-import tracemalloc
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -74,23 +75,41 @@ def _events_file(tmp_path: Path, fmt: str, n: int) -> Path:
     return path
 
 
+_PEAK_CHILD = """
+import sys, tracemalloc
+from pathlib import Path
+from leadscore.io import iter_event_batches
+path, size = Path(sys.argv[1]), int(sys.argv[2])
+next(iter(iter_event_batches(path, batch_size=1)))  # lazy imports happen before tracing
+runs = []
+for _ in range(3):
+    count = 0
+    tracemalloc.start()
+    try:
+        for batch in iter_event_batches(path, batch_size=size):
+            count += len(batch.items)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    runs.append((count, peak))
+assert len({c for c, _ in runs}) == 1
+print(runs[0][0], min(p for _, p in runs))
+"""
+
+
 def _peak_while_streaming(path: Path, batch_size: int) -> tuple[int, int]:
-    """Rows read and the smallest traced peak of three reads: tracemalloc counts every thread of the
-    process, and a thread an earlier test left behind in this worker can add to one read's peak."""
-    next(iter_event_batches(path, batch_size=1))  # lazy imports happen before tracing
-    runs = []
-    for _ in range(3):
-        count = 0
-        tracemalloc.start()
-        try:
-            for batch in iter_event_batches(path, batch_size=batch_size):
-                count += len(batch.items)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        runs.append((count, peak))
-    assert len({c for c, _ in runs}) == 1
-    return runs[0][0], min(p for _, p in runs)
+    """Rows read and the smallest traced peak of three reads, in a process of its own: tracemalloc
+    counts every thread of a process, and a thread an earlier test left behind in this worker (a
+    rescoring loop retrying against a dropped database, say) can add to every read's peak."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(path), str(batch_size)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    count, peak = done.stdout.split()
+    return int(count), int(peak)
 
 
 @pytest.mark.slow
