@@ -164,3 +164,14 @@ def test_durations_beyond_a_century_are_refused(duration: str) -> None:
 
 def test_a_century_is_allowed() -> None:
     assert parse_model("format: 1\nname: t\nrules:\n  - {id: r, on: visit, points: 1, within: 100y}\n").rules
+
+
+def test_a_text_parsed_again_gives_the_same_model_and_a_refused_text_is_refused_again() -> None:
+    text = (Path(__file__).resolve().parents[2] / "examples" / "b2b-saas" / "model.yaml").read_text()
+    first = parse_model(text, source="m.yaml")
+    assert parse_model(text, source="m.yaml") is first
+    assert parse_model(text + "\n# another text\n", source="m.yaml") == first
+    broken = text.replace("rules:", "rules: [", 1)
+    for _ in range(2):
+        with pytest.raises(ModelError):
+            parse_model(broken, source="m.yaml")
