@@ -109,6 +109,8 @@ def _serve_queue(
         while not closed.wait(1.0):
             if os.getppid() != parent:  # the server was killed: nothing will close this process
                 break
+            if not worker.alive:  # its store is gone (leadscore.store.pending.store_gone)
+                break
     finally:
         worker.close()
         service.close()

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from leadscore.store.pending import DRAIN_LEADS, Drained
+from leadscore.store.pending import DRAIN_LEADS, Drained, store_gone
+
+if TYPE_CHECKING:
+    from leadscore.store.base import LeadStore
 
 log = logging.getLogger(__name__)
 
 
 class Drains(Protocol):
     """What the worker needs of `leadscore.app.service.LeadService`."""
+
+    @property
+    def store(self) -> LeadStore: ...
 
     def drain_pending(self, limit: int = DRAIN_LEADS) -> Drained: ...
 
@@ -51,6 +57,7 @@ class RescoreWorker:
         self._wake = wake if wake is not None else threading.Event()
         self._closed = closed if closed is not None else threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = 0  # drains failed in a row
 
     def start(self) -> RescoreWorker:
         if self._thread is None:
@@ -77,13 +84,29 @@ class RescoreWorker:
                 self._closed.wait(self.gather_s)  # let the commits that follow this one join its drain
             self._wake.clear()
 
+    @property
+    def alive(self) -> bool:
+        """The worker runs (it stops when closed, or when its store is gone)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _drain(self) -> None:
         while not self._closed.is_set():
             try:
+                if store_gone(self.service.store):
+                    raise FileNotFoundError(self.service.store.sqlite_file())
                 done = self.service.drain_pending(self.limit)
-            except Exception:  # the store is down, the schema is old...: try again at the next poll
-                log.exception("rescoring queued leads failed; retrying")
-                self._closed.wait(1.0)
+            except Exception as exc:  # the store is down, the schema is old...: try again at the next poll
+                if store_gone(self.service.store, exc):
+                    log.warning("the store is gone (%s); the rescoring worker stops", exc)
+                    self._closed.set()
+                    return
+                self._failures += 1
+                if self._failures == 1:
+                    log.exception("rescoring queued leads failed; retrying")
+                else:  # the traceback once; then a line, less and less often
+                    log.warning("rescoring queued leads failed again (%d times): %s", self._failures, exc)
+                self._closed.wait(min(30.0, float(self._failures)))
                 return
+            self._failures = 0
             if done.taken < self.limit:  # the queue is empty, or was when this drain took from it: the
                 return  # commits since then woke the worker, which gathers them before the next drain

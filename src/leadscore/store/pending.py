@@ -65,6 +65,24 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def store_gone(store: LeadStore, exc: BaseException | None = None) -> bool:
+    """Whether the store's database no longer exists: its SQLite file removed (a pooled connection
+    would go on reading the unlinked file), or, as `exc` raised by a drain says, its PostgreSQL database
+    dropped. No retry can succeed, and a worker that kept polling would do so for the rest of its
+    process's life (logging a failure a second on PostgreSQL)."""
+    path = store.sqlite_file()
+    if path is not None:
+        return not os.path.exists(path)
+    if exc is None:
+        return False
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == "3D000":  # invalid_catalog_name, on a live connection
+        return True
+    # a new connection to a dropped database fails before any SQLSTATE: only the server's message says why
+    text = str(orig)
+    return "FATAL:" in text and "database" in text and "does not exist" in text
+
+
 def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
     """Queue the leads for rescoring (a lead already queued keeps its first time)."""
     if not lead_ids:
@@ -137,9 +155,7 @@ def _stamps_query() -> sa.Select[Any]:
     last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
     cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
     active = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
-    query = sa.select(*cols, count, last, active).select_from(
-        leads.outerjoin(results, results.c.lead_id == leads.c.id)
-    )
+    query = sa.select(*cols, count, last, active).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
     return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
