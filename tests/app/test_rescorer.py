@@ -84,3 +84,37 @@ def test_a_failing_store_is_retried_with_one_traceback(caplog: pytest.LogCapture
     assert 2 <= failing.calls <= 3
     assert sum(1 for r in caplog.records if r.exc_info) == 1
     assert "failed again (2 times)" in caplog.text
+
+
+def test_under_steady_commits_drains_start_a_gather_apart_not_a_drain_plus_a_gather() -> None:
+    """The gathering counts from the previous drain's take when commits came meanwhile: a drain as long
+    as the gather is followed at once by the next (it gathered already), not by a second wait."""
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Slow:
+        store = None
+        starts: list[float] = []
+
+        def drain_pending(self, limit: int = 0) -> Drained:
+            self.starts.append(time.monotonic())
+            time.sleep(0.3)
+            return Drained(1, Rescored())
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    slow = Slow()
+    slow.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(slow, poll_s=5.0, gather_s=0.3).start()  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:  # a commit every 10 ms
+            worker.notify()
+            time.sleep(0.01)
+    finally:
+        worker.close()
+    gaps = sorted(b - a for a, b in zip(slow.starts[1:], slow.starts[2:], strict=False))
+    assert len(gaps) >= 4
+    assert gaps[len(gaps) // 2] < 0.45  # 0.3 apart (the drain's length); 0.6 when the gather came after it

@@ -9,8 +9,11 @@ server worker, a crashed predecessor): on start it drains whatever an earlier pr
 Once woken it can wait `gather_s` before draining, so that the leads of the commits made meanwhile
 are rescored in the same transaction: a drain has a fixed cost (its statements, its commit) that is
 several times the cost of scoring one lead, and one drain per acknowledged event, at a few hundred
-events a second, spent more CPU on that cost than the intake itself. The wait adds `gather_s` to the
-time from acknowledgement to score (targeted under a second at the 99th percentile). Each backend says
+events a second, spent more CPU on that cost than the intake itself. The wait adds up to `gather_s` to
+the time from acknowledgement to score (targeted under a second at the 99th percentile). It counts from
+when the previous drain took its leads, when commits came meanwhile: under load, drains then start
+`gather_s` apart, or back to back when a drain takes longer, rather than a drain's time plus
+`gather_s` apart, which a lead queued just after a take waited whole. Each backend says
 how long (`LeadStore.drain_gather_s`): not at all on SQLite, whose single write lock the longer drain
 would hold against the intake.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leadscore.store.pending import DRAIN_LEADS, Drained, store_gone
@@ -79,9 +83,18 @@ class RescoreWorker:
 
     def _run(self) -> None:
         while not self._closed.is_set():
+            took = time.monotonic()  # about when the drain takes its leads: later commits wait for the next
             self._drain()
-            if self._wake.wait(self.poll_s) and self.gather_s > 0:
-                self._closed.wait(self.gather_s)  # let the commits that follow this one join its drain
+            if self._wake.wait(0):  # commits while it drained, gathering since it took its leads
+                since: float | None = took
+            else:  # idle: the first commit from now on opens the gathering
+                since = time.monotonic() if self._wake.wait(self.poll_s) else None
+            if since is not None and self.gather_s > 0:
+                # let the commits that follow this one join its drain; a drain longer than `gather_s`
+                # gathered them already, and waiting again would only add to their time to score
+                rest = self.gather_s - (time.monotonic() - since)
+                if rest > 0:
+                    self._closed.wait(rest)
             self._wake.clear()
 
     @property
