@@ -51,6 +51,7 @@ LOAD = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 TARGETS = {"single_events_s": 1000.0, "single_p99_ms": 50.0, "bulk_events_s": 50_000.0, "ack_p99_ms": 1000.0}
 TYPES = ("page_view", "email_click", "content_download", "page_view")
 LEADS = 2000
+RESCORE = "ls-rescore"  # the rescoring processes' name (leadscore.api.rescore_process.COMM)
 
 
 @contextmanager
@@ -105,19 +106,26 @@ class RawClient:
         return int(status_line.split()[1])
 
 
-def server_cpu(pid: int) -> float:
+def server_cpu(pid: int, only: str | None = None) -> float:
     """CPU seconds used so far by the server process and all its descendants (workers, rescoring
-    processes), from /proc."""
+    processes), from /proc; `only`: those of them with that name (`/proc/PID/comm`)."""
     tick = os.sysconf("SC_CLK_TCK")
-    procs: dict[int, tuple[int, float]] = {}
+    procs: dict[int, tuple[int, float, str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            comm, fields = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        procs[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        fields = fields.split()
+        procs[int(stat.parent.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            comm.split("(", 1)[1],
+        )
     total = 0.0
-    for own, (parent, cpu) in procs.items():
+    for own, (parent, cpu, name) in procs.items():
+        if only is not None and name != only:
+            continue
         while own != pid and parent in procs:
             own, parent = parent, procs[parent][0]
         if own == pid:
@@ -152,14 +160,17 @@ async def single_events(
 
     start, cpu = time.perf_counter(), server_cpu(pid) if pid else 0.0
     db_cpu = server_cpu(db_pid) if db_pid else 0.0
+    rescore_cpu = server_cpu(pid, RESCORE) if pid else 0.0
     mine = time.process_time()  # the clients' own CPU: they share the 2 cores with the server
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
     used = server_cpu(pid) - cpu if pid else float("nan")
     db_used = server_cpu(db_pid) - db_cpu if db_pid else float("nan")
+    rescore_used = server_cpu(pid, RESCORE) - rescore_cpu if pid else float("nan")
     return {
         "clients": clients,
         "cpu_ms": used / max(1, len(latencies)) * 1000,
+        "rescore_cpu_ms": rescore_used / max(1, len(latencies)) * 1000,
         "db_cpu_ms": db_used / max(1, len(latencies)) * 1000,
         "client_cpu_ms": (time.process_time() - mine) / max(1, len(latencies)) * 1000,
         "events_s": len(latencies) / elapsed,
@@ -315,15 +326,16 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
         "unshared 2-core machine); database CPU is the PostgreSQL server's (`nan` on SQLite: in the server's).",
         "Ack to score: a probe every 50 ms under the 8-client load. Load average when the run started: " + LOAD + ".",
         "",
-        "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | database CPU ms / event "
-        "| client CPU ms / event | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | of which rescoring "
+        "| database CPU ms / event | client CPU ms / event | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for s in r["singles"]:
             lines.append(
                 f"| {r['backend']} | {s['clients']} | {s['events_s']:,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
-                f"| {s['cpu_ms']:.2f} | {s['db_cpu_ms']:.2f} | {s['client_cpu_ms']:.2f} | {s['errors']} |"
+                f"| {s['cpu_ms']:.2f} | {s['rescore_cpu_ms']:.2f} | {s['db_cpu_ms']:.2f} "
+                f"| {s['client_cpu_ms']:.2f} | {s['errors']} |"
             )
     lines += [
         "",
