@@ -109,8 +109,9 @@ def test_a_refused_append_writes_nothing_and_the_connection_goes_on(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """On PostgreSQL the append is one implicit transaction of pipelined statements, committed by its
-    Sync: when its last statement fails (a NUL, which jsonb refuses), the lead its first statement
-    created is gone too, and the next append on the pooled connection commits as usual."""
+    Sync, on a connection in autocommit: when its last statement fails (a NUL, which jsonb refuses), the
+    lead its first statement created is gone too, the next append on the pooled connection commits as
+    usual, and the connection leaves the pool out of autocommit again."""
     url = fresh_database_url("postgres", tmp_path, request, migrated=False)
     service = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws", url)), clock=lambda: AT)
     committer = GroupCommitter(service, defer=True)
@@ -122,6 +123,10 @@ def test_a_refused_append_writes_nothing_and_the_connection_goes_on(
         assert (done.inserted, done.pending) == (1, 1)
         tables = _tables(service)
         assert [row[0] for row in tables["leads"]] == ["kept"] and [row[0] for row in tables["pending"]] == ["kept"]
+        # the pooled connection goes back out of autocommit: the store's other writers need transactions
+        assert service.store.engine.pool.checkedin() == 1
+        with service.store.write() as conn:
+            assert conn.connection.driver_connection.autocommit is False
     finally:
         committer.close()
         service.close()
