@@ -9,8 +9,9 @@ Figures, per backend:
   events/s and p50 / p99 latency;
 - the bulk endpoint (`POST /v1/events/bulk`, 10,000 events a request, 2 clients): events/s;
 - after the bulk requests, the time until the rescoring queue is empty (every bulk event scored);
-- acknowledged event to updated score: a probe sends an event to its own lead while the 8-client
-  load runs, then reads the lead until its result includes the event; p50 / p99 of that time.
+- acknowledged event to updated score: while the 8-client load runs, a probe every 50 ms sends an
+  event to a lead of its own, then reads the lead until its result includes the event; p50 / p99
+  of that time (about 20 probes a second of the run).
 
 Events are acknowledged once stored (durable), their leads queued for the rescoring worker
 (docs/api.md, "Durability and current results"); the figures are checked against the targets below.
@@ -19,7 +20,8 @@ The clients are asyncio tasks on one HTTP/1.1 keep-alive connection each (a mini
 asyncio streams), in this process: on a 2-core machine they compete with the server for the CPU,
 so the figures are a floor; the server's own CPU time per event is reported beside them. Events are
 new (unique ids), spread over 2,000 leads, and scored by the workspace's example model. PostgreSQL
-is a fresh local server (tests/support/postgres.py: fsync off).
+is a fresh local server (tests/support/postgres.py: fsync off); its CPU per single event is reported
+beside the server's, and the rescoring processes' share of the server's.
 The markdown goes to benchmarks/results/api.md (api-quick.md for --quick, api-bulk.md for --only-bulk,
 which runs nothing but the bulk requests and the wait for their scores).
 """
