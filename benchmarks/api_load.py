@@ -9,8 +9,9 @@ Figures, per backend:
   events/s and p50 / p99 latency;
 - the bulk endpoint (`POST /v1/events/bulk`, 10,000 events a request, 2 clients): events/s;
 - after the bulk requests, the time until the rescoring queue is empty (every bulk event scored);
-- acknowledged event to updated score: a probe sends an event to its own lead while the 8-client
-  load runs, then reads the lead until its result includes the event; p50 / p99 of that time.
+- acknowledged event to updated score: while the 8-client load runs, a probe every 50 ms sends an
+  event to a lead of its own, then reads the lead until its result includes the event; p50 / p99
+  of that time (about 20 probes a second of the run).
 
 Events are acknowledged once stored (durable), their leads queued for the rescoring worker
 (docs/api.md, "Durability and current results"); the figures are checked against the targets below.
@@ -19,7 +20,8 @@ The clients are asyncio tasks on one HTTP/1.1 keep-alive connection each (a mini
 asyncio streams), in this process: on a 2-core machine they compete with the server for the CPU,
 so the figures are a floor; the server's own CPU time per event is reported beside them. Events are
 new (unique ids), spread over 2,000 leads, and scored by the workspace's example model. PostgreSQL
-is a fresh local server (tests/support/postgres.py: fsync off).
+is a fresh local server (tests/support/postgres.py: fsync off); its CPU per single event is reported
+beside the server's, and the rescoring processes' share of the server's.
 The markdown goes to benchmarks/results/api.md (api-quick.md for --quick, api-bulk.md for --only-bulk,
 which runs nothing but the bulk requests and the wait for their scores).
 """
@@ -51,6 +53,7 @@ LOAD = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 TARGETS = {"single_events_s": 1000.0, "single_p99_ms": 50.0, "bulk_events_s": 50_000.0, "ack_p99_ms": 1000.0}
 TYPES = ("page_view", "email_click", "content_download", "page_view")
 LEADS = 2000
+RESCORE = "ls-rescore"  # the rescoring processes' name (leadscore.api.rescore_process.COMM)
 
 
 @contextmanager
@@ -105,19 +108,26 @@ class RawClient:
         return int(status_line.split()[1])
 
 
-def server_cpu(pid: int) -> float:
+def server_cpu(pid: int, only: str | None = None) -> float:
     """CPU seconds used so far by the server process and all its descendants (workers, rescoring
-    processes), from /proc."""
+    processes), from /proc; `only`: those of them with that name (`/proc/PID/comm`)."""
     tick = os.sysconf("SC_CLK_TCK")
-    procs: dict[int, tuple[int, float]] = {}
+    procs: dict[int, tuple[int, float, str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            comm, fields = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        procs[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        fields = fields.split()
+        procs[int(stat.parent.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            comm.split("(", 1)[1],
+        )
     total = 0.0
-    for own, (parent, cpu) in procs.items():
+    for own, (parent, cpu, name) in procs.items():
+        if only is not None and name != only:
+            continue
         while own != pid and parent in procs:
             own, parent = parent, procs[parent][0]
         if own == pid:
@@ -130,7 +140,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def single_events(url: str, token: str, clients: int, seconds: float, pid: int = 0) -> dict[str, float]:
+async def single_events(
+    url: str, token: str, clients: int, seconds: float, pid: int = 0, db_pid: int = 0
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -149,13 +161,19 @@ async def single_events(url: str, token: str, clients: int, seconds: float, pid:
                     errors += 1
 
     start, cpu = time.perf_counter(), server_cpu(pid) if pid else 0.0
+    db_cpu = server_cpu(db_pid) if db_pid else 0.0
+    rescore_cpu = server_cpu(pid, RESCORE) if pid else 0.0
     mine = time.process_time()  # the clients' own CPU: they share the 2 cores with the server
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
     used = server_cpu(pid) - cpu if pid else float("nan")
+    db_used = server_cpu(db_pid) - db_cpu if db_pid else float("nan")
+    rescore_used = server_cpu(pid, RESCORE) - rescore_cpu if pid else float("nan")
     return {
         "clients": clients,
         "cpu_ms": used / max(1, len(latencies)) * 1000,
+        "rescore_cpu_ms": rescore_used / max(1, len(latencies)) * 1000,
+        "db_cpu_ms": db_used / max(1, len(latencies)) * 1000,
         "client_cpu_ms": (time.process_time() - mine) / max(1, len(latencies)) * 1000,
         "events_s": len(latencies) / elapsed,
         "p50_ms": pct(latencies, 0.5) * 1000,
@@ -185,32 +203,53 @@ async def bulk(
     return {"events": done, "seconds": elapsed, "events_s": done / elapsed, "cpu_us": used / max(1, done) * 1e6}
 
 
-async def ack_to_score(url: str, token: str, seconds: float) -> dict[str, float]:
-    """Probe events under the 8-client load: time from sending until the lead's result includes them."""
+async def ack_to_score(url: str, token: str, seconds: float, every_s: float = 0.05) -> dict[str, float]:
+    """Probe events under the 8-client load: time from sending until the lead's result includes them.
+
+    A probe starts every `every_s` (each on a lead of its own, so about 20 a second: a p99 of a few
+    probes is their slowest) and reads its lead every 25 ms until the result includes its event."""
     times: list[float] = []
     load = asyncio.create_task(single_events(url, token, 8, seconds))
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
-        n = 0
+
+    async def probe(http: httpx.AsyncClient) -> None:
+        lead = f"probe-{uuid.uuid4().hex[:8]}"
+        t0 = time.perf_counter()
+        sent = await http.post(
+            "/v1/events", json={"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
+        )
+        sent.raise_for_status()
+        while True:
+            found = (await http.get(f"/v1/leads/{lead}")).json()
+            result = found.get("result") or {}
+            if any(b["rule"] == "demo-request" for b in result.get("breakdown", [])):
+                break
+            await asyncio.sleep(0.025)
+        times.append(time.perf_counter() - t0)
+
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as http:
+        probes = []
         deadline = time.perf_counter() + seconds - 0.5
         while time.perf_counter() < deadline:
-            n += 1
-            lead = f"probe-{uuid.uuid4().hex[:8]}"
-            t0 = time.perf_counter()
-            sent = await http.post(
-                "/v1/events", json={"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
-            )
-            sent.raise_for_status()
-            while True:
-                found = (await http.get(f"/v1/leads/{lead}")).json()
-                result = found.get("result") or {}
-                if any(b["rule"] == "demo-request" for b in result.get("breakdown", [])):
-                    break
-                await asyncio.sleep(0.005)
-            times.append(time.perf_counter() - t0)
-            await asyncio.sleep(0.05)
+            probes.append(asyncio.create_task(probe(http)))
+            await asyncio.sleep(every_s)
+        await asyncio.gather(*probes)
     await load
     return {"probes": len(times), "p50_ms": pct(times, 0.5) * 1000, "p99_ms": pct(times, 0.99) * 1000}
+
+
+def postmaster(url: str) -> int:
+    """The PostgreSQL server's main process (its CPU and its children's count as the database's)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            data = conn.exec_driver_sql("SHOW data_directory").scalar()
+    finally:
+        engine.dispose()
+    return int((Path(str(data)) / "postmaster.pid").read_text().split()[0])
 
 
 def settle(root: Path, timeout: float = 600.0) -> float:
@@ -236,10 +275,11 @@ def run_backend(kind: str, seconds: float, bulk_requests: int, workers: int, onl
         try:
             asyncio.run(single_events(server.url, token, 8, 1.0))  # warm up: leads created, caches filled
             pid = server.process.pid if server.process else 0
+            db_pid = postmaster(url) if url else 0
             singles = (
                 []
                 if only_bulk
-                else [asyncio.run(single_events(server.url, token, c, seconds, pid)) for c in (1, 8, 32)]
+                else [asyncio.run(single_events(server.url, token, c, seconds, pid, db_pid)) for c in (1, 8, 32)]
             )
             settle(root)
             bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid))
@@ -285,17 +325,19 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
         "",
         "Server CPU is the CPU time the server processes (rescoring included) used per acknowledged event: on a",
         "shared machine it says more than the wall-clock rates (`2 cores / CPU per event` bounds the rate of an",
-        "unshared 2-core machine). Load average when the run started: " + LOAD + ".",
+        "unshared 2-core machine); database CPU is the PostgreSQL server's (`nan` on SQLite: in the server's).",
+        "Ack to score: a probe every 50 ms under the 8-client load. Load average when the run started: " + LOAD + ".",
         "",
-        "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | client CPU ms / event "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | of which rescoring "
+        "| database CPU ms / event | client CPU ms / event | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for s in r["singles"]:
             lines.append(
                 f"| {r['backend']} | {s['clients']} | {s['events_s']:,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
-                f"| {s['cpu_ms']:.2f} | {s['client_cpu_ms']:.2f} | {s['errors']} |"
+                f"| {s['cpu_ms']:.2f} | {s['rescore_cpu_ms']:.2f} | {s['db_cpu_ms']:.2f} "
+                f"| {s['client_cpu_ms']:.2f} | {s['errors']} |"
             )
     lines += [
         "",

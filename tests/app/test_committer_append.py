@@ -102,3 +102,31 @@ def test_the_append_leaves_the_tables_the_service_leaves(pair: tuple[LeadService
     assert took_fast > 30  # most batches took the append (identifies and refusals did not)
     assert _tables(fast) == _tables(ordinary)
     assert _tables(fast)["aliases"]  # the identifies merged visitors, whose later events went to the lead
+
+
+@pytest.mark.integration
+def test_a_refused_append_writes_nothing_and_the_connection_goes_on(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """On PostgreSQL the append is one implicit transaction of pipelined statements, committed by its
+    Sync, on a connection in autocommit: when its last statement fails (a NUL, which jsonb refuses), the
+    lead its first statement created is gone too, the next append on the pooled connection commits as
+    usual, and the connection leaves the pool out of autocommit again."""
+    url = fresh_database_url("postgres", tmp_path, request, migrated=False)
+    service = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws", url)), clock=lambda: AT)
+    committer = GroupCommitter(service, defer=True)
+    try:
+        with pytest.raises(Exception, match="0000"):
+            committer.ingest([Event.of("refused", "page_view", "2026-05-30", path="a\x00b")])
+        assert all(not rows for rows in _tables(service).values())
+        done = committer.ingest([Event.of("kept", "page_view", "2026-05-30", path="/p")])
+        assert (done.inserted, done.pending) == (1, 1)
+        tables = _tables(service)
+        assert [row[0] for row in tables["leads"]] == ["kept"] and [row[0] for row in tables["pending"]] == ["kept"]
+        # the pooled connection goes back out of autocommit: the store's other writers need transactions
+        assert service.store.engine.pool.checkedin() == 1
+        with service.store.write() as conn:
+            assert conn.connection.driver_connection.autocommit is False
+    finally:
+        committer.close()
+        service.close()

@@ -306,3 +306,28 @@ def _take_turn(store: Any) -> bool:
 
     with writer_turn(store):
         return True
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_fresh_lead_is_drained_before_a_backlog_queued_ahead_of_it(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A quarter of each drain goes to the most recently queued leads: an event behind a bulk import's
+    backlog is scored in the next drain, and the backlog still drains oldest first."""
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of(f"bulk-{i:03d}", "page_view", "2026-06-01") for i in range(30)], defer=True)
+        clock[0] = NOW + timedelta(seconds=1)
+        service.ingest_events([Event.of("fresh", "page_view", "2026-06-01")], defer=True)
+        first = service.drain_pending(limit=8)
+        assert first.taken == 8
+        with service.store.read() as conn:
+            left = set(conn.execute(sa.select(pending_rescore.c.lead_id)).scalars())
+        assert "fresh" not in left  # drained at once, with the six longest-waiting and the next-newest
+        assert {f"bulk-{i:03d}" for i in range(6)}.isdisjoint(left) and len(left) == 23
+        while service.drain_pending(limit=8).taken:
+            pass
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()

@@ -89,7 +89,10 @@ def create_app(
     app.state.service = service
     app.state.committer = app.state.rescorer = None
     if service is not None:
-        start_intake(app, service, settings)
+        # until the lifespan starts the intake (a caller may never run it: a TestClient outside `with`),
+        # events are rescored before their acknowledgement: no rescoring worker runs that nothing would
+        # stop, polling a store its caller closes, or drops (the committer's thread only waits)
+        app.state.committer = GroupCommitter(service)
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     app.state.intake_limits = (

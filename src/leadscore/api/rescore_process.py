@@ -19,6 +19,7 @@ from leadscore.app.rescorer import RescoreWorker
 from leadscore.store.pending import DRAIN_LEADS
 
 log = logging.getLogger(__name__)
+COMM = "ls-rescore"  # the process's name in /proc/PID/comm (15 characters at most)
 
 
 class PipeWake:
@@ -95,6 +96,8 @@ def _serve_queue(
     from leadscore.app.service import LeadService
     from leadscore.app.workspace import Workspace
 
+    with contextlib.suppress(OSError):  # Linux: `ps` and the benchmarks tell it from the server processes
+        Path("/proc/self/comm").write_text(COMM)
     service = LeadService.from_workspace(Workspace.load(root))
     try:
         service.current_evaluator()
@@ -108,6 +111,8 @@ def _serve_queue(
     try:
         while not closed.wait(1.0):
             if os.getppid() != parent:  # the server was killed: nothing will close this process
+                break
+            if not worker.alive:  # its store is gone (leadscore.store.pending.store_gone)
                 break
     finally:
         worker.close()

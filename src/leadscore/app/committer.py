@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
@@ -155,12 +155,8 @@ class GroupCommitter:
         which merges, or names what is wrong."""
         if not (self.defer and len(batch) <= QUEUED_ROWS and _plain(batch)):
             return self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
-        store, now = self.service.store, self.service.now_us
-
-        def work(conn: Any) -> tuple[list[dict[str, Any]], list[str]]:
-            return append_queued(conn, batch, now())  # the time taken in the transaction, as the service does
-
-        new, touched = store.transact(work)
+        # the time taken in the transaction, as the service does
+        new, touched = append_queued(self.service.store, batch, self.service.now_us)
         keys = {identity_of(r) for r in new} if shared else None
         return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
 

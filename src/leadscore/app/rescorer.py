@@ -9,8 +9,11 @@ server worker, a crashed predecessor): on start it drains whatever an earlier pr
 Once woken it can wait `gather_s` before draining, so that the leads of the commits made meanwhile
 are rescored in the same transaction: a drain has a fixed cost (its statements, its commit) that is
 several times the cost of scoring one lead, and one drain per acknowledged event, at a few hundred
-events a second, spent more CPU on that cost than the intake itself. The wait adds `gather_s` to the
-time from acknowledgement to score (targeted under a second at the 99th percentile). Each backend says
+events a second, spent more CPU on that cost than the intake itself. The wait adds up to `gather_s` to
+the time from acknowledgement to score (targeted under a second at the 99th percentile). It counts from
+when the previous drain took its leads, when commits came meanwhile: under load, drains then start
+`gather_s` apart, or back to back when a drain takes longer, rather than a drain's time plus
+`gather_s` apart, which a lead queued just after a take waited whole. Each backend says
 how long (`LeadStore.drain_gather_s`): not at all on SQLite, whose single write lock the longer drain
 would hold against the intake.
 """
@@ -19,15 +22,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Protocol
+import time
+from typing import TYPE_CHECKING, Any, Protocol
 
-from leadscore.store.pending import DRAIN_LEADS, Drained
+from leadscore.store.pending import DRAIN_LEADS, Drained, store_gone
+
+if TYPE_CHECKING:
+    from leadscore.store.base import LeadStore
 
 log = logging.getLogger(__name__)
 
 
 class Drains(Protocol):
     """What the worker needs of `leadscore.app.service.LeadService`."""
+
+    @property
+    def store(self) -> LeadStore: ...
 
     def drain_pending(self, limit: int = DRAIN_LEADS) -> Drained: ...
 
@@ -51,6 +61,7 @@ class RescoreWorker:
         self._wake = wake if wake is not None else threading.Event()
         self._closed = closed if closed is not None else threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = 0  # drains failed in a row
 
     def start(self) -> RescoreWorker:
         if self._thread is None:
@@ -72,18 +83,43 @@ class RescoreWorker:
 
     def _run(self) -> None:
         while not self._closed.is_set():
+            took = time.monotonic()  # about when the drain takes its leads: later commits wait for the next
             self._drain()
-            if self._wake.wait(self.poll_s) and self.gather_s > 0:
-                self._closed.wait(self.gather_s)  # let the commits that follow this one join its drain
+            if self._wake.wait(0):  # commits while it drained, gathering since it took its leads
+                since: float | None = took
+            else:  # idle: the first commit from now on opens the gathering
+                since = time.monotonic() if self._wake.wait(self.poll_s) else None
+            if since is not None and self.gather_s > 0:
+                # let the commits that follow this one join its drain; a drain longer than `gather_s`
+                # gathered them already, and waiting again would only add to their time to score
+                rest = self.gather_s - (time.monotonic() - since)
+                if rest > 0:
+                    self._closed.wait(rest)
             self._wake.clear()
+
+    @property
+    def alive(self) -> bool:
+        """The worker runs (it stops when closed, or when its store is gone)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def _drain(self) -> None:
         while not self._closed.is_set():
             try:
+                if store_gone(self.service.store):
+                    raise FileNotFoundError(self.service.store.sqlite_file())
                 done = self.service.drain_pending(self.limit)
-            except Exception:  # the store is down, the schema is old...: try again at the next poll
-                log.exception("rescoring queued leads failed; retrying")
-                self._closed.wait(1.0)
+            except Exception as exc:  # the store is down, the schema is old...: try again at the next poll
+                if store_gone(self.service.store, exc):
+                    log.warning("the store is gone (%s); the rescoring worker stops", exc)
+                    self._closed.set()
+                    return
+                self._failures += 1
+                if self._failures == 1:
+                    log.exception("rescoring queued leads failed; retrying")
+                else:  # the traceback once; then a line, less and less often
+                    log.warning("rescoring queued leads failed again (%d times): %s", self._failures, exc)
+                self._closed.wait(min(30.0, float(self._failures)))
                 return
+            self._failures = 0
             if done.taken < self.limit:  # the queue is empty, or was when this drain took from it: the
                 return  # commits since then woke the worker, which gathers them before the next drain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,10 +90,12 @@ def stored_keys(conn: Connection, identities: Iterable[Identity]) -> set[Identit
 QUEUED_ROWS = 64  # at most this many events in one driver-level append (a group of real-time requests)
 
 
-def append_queued(conn: Connection, batch: Sequence[Event], now: int) -> tuple[list[dict[str, Any]], list[str]]:
-    """The intake's deferred append of a few events, on the database driver: the events new to the log
-    (in input order) and their leads, queued for rescoring (leadscore.store.pending), in the caller's
-    write transaction.
+def append_queued(
+    store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The intake's deferred append of a few events, on the database driver, in a transaction of its
+    own, committed when it returns: the events new to the log (in input order) and their leads,
+    queued for rescoring (leadscore.store.pending). `now()` is called in the transaction.
 
     What `leadscore.store.ingest.ingest_events(..., defer=True)` does for a batch without identify
     events (no merge; the caller checks that, at most QUEUED_ROWS events, and numbers accepted), in
@@ -103,21 +105,48 @@ def append_queued(conn: Connection, batch: Sequence[Event], now: int) -> tuple[l
     ~450 against ~150 µs of CPU on SQLite, ~1.1 ms against ~0.6 ms on PostgreSQL), which is most of a
     single event's acknowledgement; tests/app/test_committer_append.py checks the two give the same tables.
     """
-    raw: Any = conn.connection.driver_connection
-    qmark = conn.dialect.paramstyle == "qmark"  # SQLite (sqlite3); else PostgreSQL (psycopg)
-    cur = raw.cursor()
-    try:
-        ids = sorted({e.lead_id for e in batch})
-        if qmark:
+    if store.engine.dialect.paramstyle != "qmark":
+        return _commit_postgres(store, batch, now)
+
+    def work(conn: Connection) -> tuple[list[dict[str, Any]], list[str]]:
+        raw: Any = conn.connection.driver_connection
+        cur = raw.cursor()
+        try:
+            ids = sorted({e.lead_id for e in batch})
             cur.execute(f"SELECT alias, lead_id FROM aliases WHERE alias IN ({', '.join('?' * len(ids))})", ids)
-        else:
-            cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
-        resolved: dict[str, str] = dict(cur.fetchall())
-        rows = event_rows(batch, resolved, now)
-        targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
-        return _append_sqlite(cur, rows, targets, now) if qmark else _append_postgres(raw, rows, targets, now)
-    finally:
-        cur.close()
+            at = now()
+            rows = event_rows(batch, dict(cur.fetchall()), at)
+            return _append_sqlite(cur, rows, sorted({r["lead_id"] for r in rows}), at)
+        finally:
+            cur.close()
+
+    return store.transact(work)
+
+
+def _commit_postgres(
+    store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Two round trips in all, where BEGIN, the alias look-up, the writes and COMMIT took four: with
+    one client, round trips are its latency. The connection is in autocommit and the statements go in
+    pipeline mode, where everything up to a Sync message is one implicit transaction: the look-up
+    comes back on a flush (the transaction goes on), and the Sync after the writes commits them all,
+    or, if any fails, none (the error is raised here, and the caller retries or refuses the request)."""
+    ids = sorted({e.lead_id for e in batch})
+    with store.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no statement sent
+        raw: Any = conn.connection.driver_connection
+        with raw.pipeline() as pipe:
+            with raw.cursor() as cur:
+                cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
+                resolved: dict[str, str] = dict(cur.fetchall())
+            at = now()
+            rows = event_rows(batch, resolved, at)
+            targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
+            with raw.cursor() as leads_cur, raw.cursor() as lock_cur, raw.cursor() as cur:
+                _write_postgres(leads_cur, lock_cur, cur, rows, targets, at)
+                pipe.sync()  # the commit: the acknowledgement waits for it
+                stored = set(cur.fetchall())
+    return _new_rows(rows, stored)
 
 
 def _new_rows(rows: list[dict[str, Any]], stored: set[Identity]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -153,27 +182,26 @@ def _append_sqlite(cur: Any, rows: list[dict[str, Any]], targets: list[str], now
     return new, touched
 
 
-def _append_postgres(raw: Any, rows: list[dict[str, Any]], targets: list[str], now: int) -> tuple[list[Any], list[str]]:
+def _write_postgres(
+    leads_cur: Any, lock_cur: Any, cur: Any, rows: list[dict[str, Any]], targets: list[str], now: int
+) -> None:
     """Leads created, then locked in id order, events inserted and their leads queued (one statement:
-    the queue takes the leads of the rows the insert returns), sent together in one round trip
-    (psycopg's pipeline mode) instead of one each: with one client, round trips are its latency."""
-    with raw.pipeline(), raw.cursor() as leads_cur, raw.cursor() as lock_cur, raw.cursor() as cur:
-        leads_cur.execute(
-            "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
-            f"VALUES {_values(5, len(targets), '%s')} ON CONFLICT DO NOTHING",
-            [v for lead in targets for v in (lead, "{}", None, now, now)],
-        )
-        lock_cur.execute("SELECT id FROM leads WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (targets,))
-        cur.execute(
-            f"WITH new AS ({_INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), '%s'))} "
-            "RETURNING event_key, received_lead_id, lead_id), "
-            "queued AS (INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT lead_id, %s FROM new "
-            "ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING) "
-            "SELECT event_key, received_lead_id FROM new",
-            [*(value for row in _event_tuples(rows) for value in row), now],
-        )
-        stored = set(cur.fetchall())
-    return _new_rows(rows, stored)
+    the queue takes the leads of the rows the insert returns), sent together (pipeline mode); the new
+    events' identities are `cur`'s rows."""
+    leads_cur.execute(
+        "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
+        f"VALUES {_values(5, len(targets), '%s')} ON CONFLICT DO NOTHING",
+        [v for lead in targets for v in (lead, "{}", None, now, now)],
+    )
+    lock_cur.execute("SELECT id FROM leads WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (targets,))
+    cur.execute(
+        f"WITH new AS ({_INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), '%s'))} "
+        "RETURNING event_key, received_lead_id, lead_id), "
+        "queued AS (INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT lead_id, %s FROM new "
+        "ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING) "
+        "SELECT event_key, received_lead_id FROM new",
+        [*(value for row in _event_tuples(rows) for value in row), now],
+    )
 
 
 def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

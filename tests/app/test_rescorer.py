@@ -1,0 +1,120 @@
+"""The rescoring worker stops by itself when its store is gone, instead of retrying for the rest of
+its process's life (leadscore.store.pending.store_gone)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.service import LeadService
+from leadscore.app.workspace import Workspace
+from leadscore.domain import Event
+from tests.api.server import make_workspace
+from tests.store.conftest import BACKENDS, fresh_database_url
+
+
+def _stops(worker: RescoreWorker, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while worker.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not worker.alive
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_worker_drains_then_stops_when_its_store_is_gone(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=False)
+    root = make_workspace(tmp_path / "ws", url)
+    service = LeadService.from_workspace(Workspace.load(root))
+    worker = RescoreWorker(service, poll_s=0.05).start()
+    try:
+        service.ingest_events([Event.of("a", "page_view", "2026-05-30")], defer=True)
+        worker.notify()
+        deadline = time.monotonic() + 20
+        while service.backlog().leads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.backlog().leads == 0 and worker.alive  # it drains as usual
+        with caplog.at_level(logging.WARNING, logger="leadscore.app.rescorer"):
+            if backend == "sqlite":
+                shutil.rmtree(root)
+            else:
+                admin = sa.create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
+                admin.dispose()
+            assert _stops(worker)
+        assert "the store is gone" in caplog.text
+        assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    finally:
+        worker.close()
+        service.close()
+
+
+def test_a_failing_store_is_retried_with_one_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """A store that fails but exists (down, being migrated) keeps the worker retrying, its traceback
+    logged once and then a line per failure, further and further apart."""
+
+    class Failing:
+        store = None
+        calls = 0
+
+        def drain_pending(self, limit: int = 0) -> object:
+            self.calls += 1
+            raise RuntimeError("the server is restarting")
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    failing = Failing()
+    failing.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(failing, poll_s=0.01)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="leadscore.app.rescorer"):
+        worker.start()
+        time.sleep(2.5)  # waits of 1 s, then 2 s: three drains
+        assert worker.alive
+        worker.close()
+    assert 2 <= failing.calls <= 3
+    assert sum(1 for r in caplog.records if r.exc_info) == 1
+    assert "failed again (2 times)" in caplog.text
+
+
+def test_under_steady_commits_drains_start_a_gather_apart_not_a_drain_plus_a_gather() -> None:
+    """The gathering counts from the previous drain's take when commits came meanwhile: a drain as long
+    as the gather is followed at once by the next (it gathered already), not by a second wait."""
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Slow:
+        store = None
+        starts: list[float] = []
+
+        def drain_pending(self, limit: int = 0) -> Drained:
+            self.starts.append(time.monotonic())
+            time.sleep(0.3)
+            return Drained(1, Rescored())
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    slow = Slow()
+    slow.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(slow, poll_s=5.0, gather_s=0.3).start()  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:  # a commit every 10 ms
+            worker.notify()
+            time.sleep(0.01)
+    finally:
+        worker.close()
+    gaps = sorted(b - a for a, b in zip(slow.starts[1:], slow.starts[2:], strict=False))
+    assert len(gaps) >= 4
+    assert gaps[len(gaps) // 2] < 0.45  # 0.3 apart (the drain's length); 0.6 when the gather came after it
