@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/bulk_profile.py --profile    # and a cProfile of one request (by own time)
 
 The steps are the ones `POST /v1/events/bulk` runs (leadscore.api.routes.events, leadscore.api.intake):
-parse and validate the body whole, build the domain events, screen them against the model, then store
-them in one transaction with their leads queued for rescoring (the server's default, deferred rescoring).
+parse and validate the body whole into the domain events (leadscore.api.bulk_body), screen them
+against the model, then store them in one transaction with their leads queued for rescoring (the
+server's default, deferred rescoring).
 The garbage collector is set as in a server process (leadscore.api.heap) once the leads exist. Not
 measured here: the HTTP layer and the rescoring process (benchmarks/api_load.py --only-bulk measures
 the whole server).
@@ -32,8 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from tests.api.server import make_workspace  # noqa: E402
 
 from leadscore.api import heap  # noqa: E402
+from leadscore.api.bulk_body import events_of  # noqa: E402
 from leadscore.api.intake import screen  # noqa: E402
-from leadscore.api.routes.events import _all_good  # noqa: E402
 from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.app.workspace import Workspace  # noqa: E402
 
@@ -68,11 +69,9 @@ def one_request(service: LeadService, raw: bytes) -> dict[str, float]:
         spent[name] = now - mark
         mark = now
 
-    valid = _all_good(raw, SIZE)
-    assert valid is not None, "the benchmark's body is valid"
-    step("parse and validate the body")
-    events = [item.to_event() for item in valid]
-    step("domain events")
+    events = events_of(raw, SIZE)
+    assert events is not None, "the benchmark's body is valid"
+    step("parse, validate, build the domain events")
     keep, _ = screen(service, events, partial=False, rejected=None, indexes=None, base=("body", "events"))
     step("screen against the model")
     done = service.ingest_events(keep, defer=True)

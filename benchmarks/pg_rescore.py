@@ -67,7 +67,7 @@ def bulk_load(url: str, data: Path, now: int) -> dict[str, float]:
     import psycopg
 
     from leadscore.io import iter_event_batches
-    from leadscore.store.backends import EVENT_COLUMNS, _event_tuples
+    from leadscore.store.backends import EVENT_COLUMNS, event_tuples
     from leadscore.store.events_repo import event_rows
 
     took: dict[str, float] = {}
@@ -86,7 +86,7 @@ def bulk_load(url: str, data: Path, now: int) -> dict[str, float]:
         t = time.perf_counter()
         with cur.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
             for batch in iter_event_batches(data / "events", 20_000):
-                for row in _event_tuples(event_rows(batch.items, {}, now)):
+                for row in event_tuples(event_rows(batch.items, {}, now)):
                     copy.write_row(row)
         # leads seen only in events, created as `ensure_leads` does
         cur.execute(

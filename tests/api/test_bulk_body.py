@@ -1,4 +1,4 @@
-"""The bulk body read in one call (`_all_good`) equals the event-by-event read whenever it accepts a body,
+"""The bulk body read in one call (`events_of`) equals the event-by-event read whenever it accepts a body,
 and leaves every other body to it (which names what is wrong where)."""
 
 from __future__ import annotations
@@ -10,22 +10,40 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadscore.api.bulk_body import events_of
 from leadscore.api.intake import parse_items
 from leadscore.api.problems import Refused
-from leadscore.api.routes.events import _all_good, _batch
+from leadscore.api.routes.events import _batch
 
 LIMIT = 20
 
+texts = st.one_of(st.text(max_size=8), st.sampled_from(["v\x00", "\x00"]))
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8),
+    texts,
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner))
-ids = st.one_of(st.text(min_size=0, max_size=6), st.integers(), st.none())
-timestamps = st.sampled_from(["2026-05-30T10:00:00Z", "2026-05-30", "2026-05-30T10:00:00+02:00", "yesterday", ""])
+keys = st.one_of(st.text(max_size=5), st.sampled_from(["k\x00", "k" * 255, "k" * 256]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner))
+# NULs and lengths around the limit: the one-call read checks those in other words than `EventIn`
+ids = st.one_of(
+    st.text(min_size=0, max_size=6),
+    st.sampled_from(["a\x00", "\x00", "x" * 255, "x" * 256, "é" * 255]),
+    st.integers(),
+    st.none(),
+)
+timestamps = st.one_of(
+    st.sampled_from(
+        ["2026-05-30T10:00:00Z", "2026-05-30", "2026-05-30T10:00:00+02:00", " 2026-05-30 ", "yesterday", "", "2026"]
+    ),
+    # out of range; around the length limits (parsed once stripped)
+    st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:00-05:00", "2026", "2026-05-30" + " " * 54]),
+    st.sampled_from(["2026-05-30" + " " * 55, " 202"]),
+    st.integers(),
+    st.none(),
+)
 
 
 @st.composite
@@ -38,7 +56,7 @@ def events(draw: st.DrawFn) -> Any:
     if draw(st.booleans()):
         event["id"] = draw(ids)
     if draw(st.booleans()):
-        event["properties"] = draw(st.dictionaries(st.text(max_size=5), values, max_size=4))
+        event["properties"] = draw(st.dictionaries(keys, values, max_size=4))
     if draw(st.integers(0, 9)) == 0:
         event["extra"] = 1
     if draw(st.integers(0, 9)) == 0:
@@ -54,19 +72,52 @@ def _slow(raw: bytes) -> list[Any] | str:
     return "bad" if bad else [item.to_event() for _, item in good]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(events(), max_size=LIMIT + 2), st.sampled_from(["plain", "extra key", "spaces"]))
-def test_one_call_read_equals_the_event_by_event_read(items: list[Any], shape: str) -> None:
+def _compare(items: list[Any], shape: str) -> bool:
+    """Both reads of the body; True when the one-call read accepted it."""
     body: dict[str, Any] = {"events": items}
     if shape == "extra key":
         body["more"] = 1
     raw = json.dumps(body, indent=1 if shape == "spaces" else None).encode()
-    fast = _all_good(raw, LIMIT)
+    fast = events_of(raw, LIMIT)
     slow = _slow(raw)
     if fast is None:
         assert slow in ("refused", "bad")
-    else:
-        assert slow == [item.to_event() for item in fast]
+        return False
+    assert slow == fast
+    assert [e.ts for e in slow] == [e.ts for e in fast]  # not part of an event's equality
+    assert [type(e.properties) for e in fast] == [dict] * len(fast)
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events(), max_size=LIMIT + 2), st.sampled_from(["plain", "extra key", "spaces"]))
+def test_one_call_read_equals_the_event_by_event_read(items: list[Any], shape: str) -> None:
+    _compare(items, shape)
+
+
+@st.composite
+def near_valid(draw: st.DrawFn) -> Any:
+    """A valid event, or one with a single field drawn from the wide strategies above."""
+    event: dict[str, Any] = {
+        "lead_id": draw(st.text(min_size=1, max_size=6).filter(lambda t: "\x00" not in t)),
+        "type": "page_view",
+        "timestamp": "2026-05-30T10:00:00+02:00",
+        "id": draw(st.none() | st.sampled_from(["e1", "x" * 255])),
+        "properties": draw(st.dictionaries(st.text(max_size=5).filter(lambda t: "\x00" not in t), st.integers(0, 9))),
+    }
+    field = draw(st.sampled_from([None, "lead_id", "id", "timestamp", "properties"]))
+    if field == "properties":
+        event[field] = draw(st.dictionaries(keys, values, max_size=4))
+    elif field is not None:
+        event[field] = draw(timestamps if field == "timestamp" else ids)
+    return event
+
+
+@settings(max_examples=400, deadline=None)
+@given(near_valid())
+def test_one_event_bodies_read_alike(item: Any) -> None:
+    """One event a body, valid but for at most one field: each check is met alone."""
+    _compare([item], "plain")
 
 
 @pytest.mark.parametrize(
@@ -82,12 +133,12 @@ def test_one_call_read_equals_the_event_by_event_read(items: list[Any], shape: s
     ],
 )
 def test_bodies_left_to_the_event_by_event_read(raw: bytes) -> None:
-    assert _all_good(raw, LIMIT) is None
+    assert events_of(raw, LIMIT) is None
 
 
 def test_more_events_than_the_limit_are_left_to_the_read_that_refuses_them() -> None:
     items = [{"lead_id": "a", "type": "t", "timestamp": "2026-05-30"}] * (LIMIT + 1)
     raw = json.dumps({"events": items}).encode()
-    assert _all_good(raw, LIMIT) is None
+    assert events_of(raw, LIMIT) is None
     with pytest.raises(Refused):
         _batch(raw, LIMIT)

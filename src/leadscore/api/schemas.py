@@ -31,6 +31,11 @@ def shallow(value: dict[str, Any]) -> dict[str, Any]:
     """Refuse what no store can keep as JSON: documents nested deeper than MAX_DEPTH (checked without
     recursion; deeper ones would exhaust whatever reads them later), NaN and infinities, and text with
     NUL characters (PostgreSQL refuses both)."""
+    for key, inner in value.items():  # the usual object, flat with text values, settled without the walk
+        if "\x00" in key or type(inner) is not str or "\x00" in inner:
+            break
+    else:
+        return value
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()

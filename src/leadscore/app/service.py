@@ -24,7 +24,7 @@ from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
 from leadscore.app.results import Account, Explanation, Export, History, LeadView, ScoredLead, ScorePoint
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event, Lead, Result, utc_now
-from leadscore.domain.numbers import bad_numbers
+from leadscore.domain.numbers import MAX_MAGNITUDE, bad_numbers
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import ScoringModel, model_version, parse_model
 from leadscore.model.loader import read_model_text
@@ -68,9 +68,16 @@ def _refuse_bad_numbers(what: str, values: Mapping[str, Any]) -> None:
         raise InvalidInput(f"{what}: {found[0]}: {found[1]}", field=found[0])
 
 
+_NO_NUMBER = frozenset({str, bool, type(None)})
+
+
 def _bad_number(values: Mapping[str, Any]) -> tuple[str, str] | None:
     """(path, problem) of the first refused number in `values`, or None."""
     for name, value in values.items():
+        kind = type(value)
+        # the usual values settled without starting the generator: most of its cost on a bulk request
+        if kind in _NO_NUMBER or (kind is int and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):
+            continue
         for found in bad_numbers(value, name):
             return found
     return None

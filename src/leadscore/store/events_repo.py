@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event, event_key
 from leadscore.domain.timeutil import from_micros
 from leadscore.io.plain import plain
-from leadscore.store.backends import CONFLICT, EVENT_COLUMNS, _event_tuples
+from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples, values_sql
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import chunks
@@ -154,11 +154,8 @@ def _new_rows(rows: list[dict[str, Any]], stored: set[Identity]) -> tuple[list[d
     return new, sorted({r["lead_id"] for r in new})
 
 
-def _values(width: int, count: int, mark: str) -> str:
-    return ", ".join(f"({', '.join([mark] * width)})" for _ in range(count))
-
-
-_INSERT_EVENTS = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {{}} ON CONFLICT ({CONFLICT}) DO NOTHING"
+_values = values_sql
+_INSERT_EVENTS = INSERT_EVENTS.format("VALUES {}")
 
 
 def _append_sqlite(cur: Any, rows: list[dict[str, Any]], targets: list[str], now: int) -> tuple[list[Any], list[str]]:
@@ -170,7 +167,7 @@ def _append_sqlite(cur: Any, rows: list[dict[str, Any]], targets: list[str], now
     )
     cur.execute(
         _INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), "?")) + " RETURNING event_key, received_lead_id",
-        [value for row in _event_tuples(rows) for value in row],
+        [value for row in event_tuples(rows) for value in row],
     )
     new, touched = _new_rows(rows, set(cur.fetchall()))
     if touched:
@@ -200,7 +197,7 @@ def _write_postgres(
         "queued AS (INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT lead_id, %s FROM new "
         "ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING) "
         "SELECT event_key, received_lead_id FROM new",
-        [*(value for row in _event_tuples(rows) for value in row), now],
+        [*(value for row in event_tuples(rows) for value in row), now],
     )
 
 

@@ -33,17 +33,31 @@ def account_of(attributes: Mapping[str, Any]) -> str | None:
     return None
 
 
+_NEW_LEADS = "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
+# PostgreSQL: every id in one array, inserted in id order (one order for every writer: no deadlock)
+_NEW_LEADS_PG = (
+    _NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM unnest(CAST(%s AS text[])) AS t(id) ORDER BY id "
+)
+# the conflict branch updates nothing (`WHERE false`) but locks the stored row, as `SELECT ... FOR
+# UPDATE` would, in the same id order
+_LOCKING = "ON CONFLICT (id) DO UPDATE SET updated_at = leads.updated_at WHERE false"
+
+
 def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], now: int) -> None:
-    """Create the leads that do not exist yet, without attributes: a lead may appear through behaviour."""
-    ids = sorted(set(lead_ids))  # one order for every writer, so inserts never deadlock
-    rows: list[dict[str, Any]] = [
-        {"id": i, "attributes": {}, "account": None, "created_at": now, "updated_at": now} for i in ids
-    ]
-    for part in chunks(rows):
-        store.insert_ignore(conn, leads, list(part))
+    """Create the leads that do not exist yet, without attributes: a lead may appear through behaviour.
+
+    One statement in the driver's SQL: through SQLAlchemy, its parameters for the 2,000 leads of a
+    10,000-event request cost more CPU than the insert (~2 µs per event on SQLite)."""
+    _new_leads(conn, sorted(set(lead_ids)), now, "ON CONFLICT DO NOTHING")
 
 
-_ENSURE_LOCKED: dict[str, Any] = {}
+def _new_leads(conn: Connection, ids: list[str], now: int, conflict: str) -> None:
+    if not ids:
+        return
+    if conn.dialect.paramstyle == "qmark":  # SQLite: one executemany, the write lock is held already
+        conn.exec_driver_sql(_NEW_LEADS + f"VALUES (?, '{{}}', NULL, ?, ?) {conflict}", [(i, now, now) for i in ids])
+    else:
+        conn.exec_driver_sql(_NEW_LEADS_PG + conflict, (now, now, ids))
 
 
 def ensure_locked(
@@ -51,9 +65,8 @@ def ensure_locked(
 ) -> None:
     """`ensure_leads(lead_ids)`, then `store.lock_leads` of those and `also` (ids that may not be leads).
 
-    Where an upsert locks the row it finds (`store.upsert_locks`), one statement does both: the
-    insert's conflict branch updates nothing (`WHERE false`) but locks the stored row, as `SELECT ...
-    FOR UPDATE` would, in the same id order; for a real-time event, one round trip instead of two.
+    Where an upsert locks the row it finds (`store.upsert_locks`), one statement does both (`_LOCKING`):
+    for a real-time event, one round trip instead of two.
     """
     ids = sorted(set(lead_ids))
     extra = set(also) - set(ids)
@@ -61,17 +74,7 @@ def ensure_locked(
         ensure_leads(store, conn, ids, now)
         store.lock_leads(conn, sorted(set(ids) | extra))
         return
-    stmt = _ENSURE_LOCKED.get(store.name)
-    if stmt is None:
-        stmt = store.insert(leads).on_conflict_do_update(
-            index_elements=["id"], set_={"updated_at": leads.c.updated_at}, where=sa.false()
-        )
-        _ENSURE_LOCKED[store.name] = stmt
-    rows: list[dict[str, Any]] = [
-        {"id": i, "attributes": {}, "account": None, "created_at": now, "updated_at": now} for i in ids
-    ]
-    for part in chunks(rows):
-        conn.execute(stmt, list(part))
+    _new_leads(conn, ids, now, _LOCKING)
 
 
 # built once (an expanding parameter): SQLAlchemy reuses their cache key and compiled form

@@ -87,11 +87,18 @@ def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
     """Queue the leads for rescoring (a lead already queued keeps its first time)."""
     if not lead_ids:
         return
-    if conn.dialect.paramstyle == "qmark":
+    ids = sorted(set(lead_ids))  # one order for every writer: no deadlock
+    if conn.dialect.paramstyle == "qmark":  # SQLite: one executemany under the write lock already held
         sql = "INSERT INTO pending_rescore (lead_id, since) VALUES (?, ?) ON CONFLICT (lead_id) DO NOTHING"
-    else:
-        sql = "INSERT INTO pending_rescore (lead_id, since) VALUES (%s, %s) ON CONFLICT (lead_id) DO NOTHING"
-    conn.exec_driver_sql(sql, [(lead, at) for lead in sorted(set(lead_ids))])
+        conn.exec_driver_sql(sql, [(lead, at) for lead in ids])
+        return
+    # PostgreSQL: one statement for every lead (an executemany is a statement each, 2,000 for a
+    # 10,000-event request, about a third of its server CPU)
+    sql = (
+        "INSERT INTO pending_rescore (lead_id, since) SELECT lead_id, %s FROM unnest(CAST(%s AS text[])) AS t(lead_id) "
+        "ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING"
+    )
+    conn.exec_driver_sql(sql, (at, ids))
 
 
 # built once: SQLAlchemy reuses its compiled form
