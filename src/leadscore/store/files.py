@@ -80,6 +80,9 @@ class _Queued:
     def finish(self) -> BatchOutcome:
         if not self.on or self.bulk is None:
             return BatchOutcome()
+        with self.store.read() as conn:  # a re-run of a file stored whole: nothing to rescore
+            if not pending.backlog(conn).leads:
+                return BatchOutcome()
         done = self.bulk(self.now()) or Rescored()
         # what the bulk engine could not do, or leads another writer queued again meanwhile: drained by
         # the pure scorer, in as many rounds as the queue has leads now (other writers may keep adding)
