@@ -9,7 +9,10 @@ the pure path stores (results, score history, stage history, outbox).
 The queue's marks are removed in the transaction that writes the results. A lead that got events
 after the export was read (another writer) stays queued, and is queued again if another writer's
 rescoring unqueued it meanwhile: the results written here may not include those events, and the
-next drain rescores it from its whole log.
+next drain rescores it from its whole log. Not covered: on PostgreSQL, sequence numbers are taken at
+insert, not commit, so another writer's event numbered below `last_seq` but committed after the
+export was read is missed by this check (the same window as a bulk `refresh`, whose export and write
+are apart too).
 """
 
 from __future__ import annotations
