@@ -9,10 +9,10 @@ examples/b2b-saas/model.yaml, which is written for the generator's vocabulary (l
 windows, three triggers). Every ingest is the CLI's path: strict (a check pass over the whole file,
 then the write pass), 10,000 events per transaction; a file of 50,000 events or more has its leads
 queued by each batch and rescored once in bulk at the end (store/files.py), a smaller one each batch
-rescoring its leads. PostgreSQL is a fresh local server (tests/support/postgres.py: fsync off). Figures are medians over `--runs` runs,
-each on a fresh database; the markdown goes to benchmarks/results/store.md. Beside each wall time,
-the CPU time of this process (what an unshared machine would show of it; PostgreSQL's own CPU is not
-in it).
+rescoring its leads. PostgreSQL is a fresh local server (tests/support/postgres.py: fsync off).
+Figures are medians over `--runs` runs, each on a fresh database; the markdown goes to
+benchmarks/results/store.md. Beside each wall time, the CPU time of this process (what an unshared
+machine would show of it; PostgreSQL's own CPU is not in it).
 """
 
 from __future__ import annotations
