@@ -7,11 +7,12 @@ updated score (latency), time-driven refresh and model apply; SQLite and Postgre
 Data: `leadscore generate --leads N` (B2B, about 50 events per lead), scored by
 examples/b2b-saas/model.yaml, which is written for the generator's vocabulary (lifecycle, decay,
 windows, three triggers). Every ingest is the CLI's path: strict (a check pass over the whole file,
-then the write pass), 10,000 events per transaction, each batch rescoring its leads. PostgreSQL is a
-fresh local server (tests/support/postgres.py: fsync off). Figures are medians over `--runs` runs,
-each on a fresh database; the markdown goes to benchmarks/results/store.md. Beside each wall time,
-the CPU time of this process (what an unshared machine would show of it; PostgreSQL's own CPU is not
-in it).
+then the write pass), 10,000 events per transaction; a file of 50,000 events or more has its leads
+queued by each batch and rescored once in bulk at the end (store/files.py), a smaller one each batch
+rescoring its leads. PostgreSQL is a fresh local server (tests/support/postgres.py: fsync off).
+Figures are medians over `--runs` runs, each on a fresh database; the markdown goes to
+benchmarks/results/store.md. Beside each wall time, the CPU time of this process (what an unshared
+machine would show of it; PostgreSQL's own CPU is not in it).
 """
 
 from __future__ import annotations
@@ -226,8 +227,9 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/store_ingest.py {' '.join(sys.argv[1:])}`. Data: `leadscore generate "
         f"--leads {args.leads}`; model examples/b2b-saas/model.yaml; medians of {args.runs} run(s), each on a "
-        f"fresh database; 10,000 events per transaction; {args.workers} scoring processes. Modes: sync = each "
-        "batch of events rescored in its transaction (the CLI's `leadscore ingest`); deferred = events stored "
+        f"fresh database; 10,000 events per transaction; {args.workers} scoring processes. Modes: sync = the CLI's "
+        "`leadscore ingest` (a file of 50,000 events or more stored with its leads queued, then rescored once in "
+        "bulk; a smaller one rescored batch by batch); deferred = events stored "
         "with their leads queued, the queue drained after (the API's intake and its rescoring worker).",
         "",
         "| store | mode | what | size | time | rate | target |",

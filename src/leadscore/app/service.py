@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,11 @@ class LeadService(ActiveModel, ApiKeys):
     def ingest_events_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:
         options.setdefault("batch_size", self.batch_size)
         evaluator = self.current_evaluator()
+        if "bulk" not in options:  # a big file's leads rescored once, in bulk, when the model allows it
+            from leadscore.bulk.queued import rescore_queued, writable
+
+            if writable(evaluator):
+                options["bulk"] = partial(rescore_queued, self.store, evaluator)
         return files.ingest_events_file(self.store, evaluator, path, self._micros_clock(at), **options)
 
     def ingest_leads_file(self, path: str | Path, at: datetime | None = None, **options: Any) -> files.FileReport:

@@ -3,6 +3,15 @@
 Strict, the default: a first streaming pass reads the whole file and refuses it, naming every
 bad row (file:line:column), before anything is written. With `skip_invalid`, the good rows are
 written and the bad ones go to a rejects file with their reasons.
+
+An events file of at least `BULK_FILE_MIN` rows, when the caller gives a bulk rescoring (`bulk`), is
+written as the deferred intake writes (each batch's events stored with their leads queued, one
+transaction per batch), then every queued lead is rescored once, from its whole log, by the bulk
+engine, which unqueues them in the transaction that writes their results. Rescoring each batch's
+leads by the pure scorer as the batches go cost several times the storing itself. The guarantees
+stay the pure path's: a crash loses at most the batch in flight, the stored events' leads stay
+queued (`leadscore.store.pending`: the API's worker, or the same file run again, rescores them), and
+a re-run stores nothing twice.
 """
 
 from __future__ import annotations
@@ -16,12 +25,18 @@ from leadscore.domain import Event, Lead
 from leadscore.io import Batch, DataFileError, RowError, iter_event_batches, iter_lead_batches
 from leadscore.io.errors import MAX_SHOWN
 from leadscore.io.rejects import RejectsWriter
+from leadscore.store import pending
 from leadscore.store.base import LeadStore
 from leadscore.store.ingest import BatchOutcome, Clock, event_problems, ingest_events, ingest_leads, lead_problems
-from leadscore.store.pipeline import Evaluator
+from leadscore.store.pipeline import Evaluator, Rescored
 
 T = TypeVar("T", Event, Lead)
 Progress = Callable[[str, int, int | None], None]  # phase, rows done, rows in all (when known)
+# every queued lead rescored at the given time, in bulk, and unqueued; None: not possible (nothing written)
+BulkRescore = Callable[[int], Rescored | None]
+# events of a file from which it is rescored in bulk once stored (below, the bulk engine's fixed costs
+# - a DuckDB connection, the export, compiling the query - are more than scoring the batches)
+BULK_FILE_MIN = 50_000
 
 
 @dataclass
@@ -37,6 +52,50 @@ class _Reader(Generic[T]):
     batches: Callable[[], Iterator[Batch[T]]]
     check: Callable[[Sequence[T], Sequence[int]], list[RowError]]
     write: Callable[[Sequence[T]], BatchOutcome]
+    start: Callable[[int], None] = lambda rows: None  # told the row count once the file is checked
+    finish: Callable[[], BatchOutcome] = BatchOutcome  # after the last batch
+
+
+@dataclass
+class _Queued:
+    """A big events file: its batches stored with their leads queued, then the queue rescored in bulk."""
+
+    store: LeadStore
+    evaluator: Evaluator
+    now: Clock
+    bulk: BulkRescore | None
+    minimum: int
+    defer: bool
+    on: bool = False
+
+    def start(self, rows: int) -> None:
+        self.on = self.bulk is not None and not self.defer and rows >= self.minimum
+
+    def write(self, items: Sequence[Event]) -> BatchOutcome:
+        done = ingest_events(self.store, self.evaluator, items, self.now, defer=self.defer or self.on)
+        if self.on:
+            done.pending = 0  # queued only until `finish`
+        return done
+
+    def finish(self) -> BatchOutcome:
+        if not self.on or self.bulk is None:
+            return BatchOutcome()
+        with self.store.read() as conn:  # a re-run of a file stored whole: nothing to rescore
+            if not pending.backlog(conn).leads:
+                return BatchOutcome()
+        done = self.bulk(self.now()) or Rescored()
+        # what the bulk engine could not do, or leads another writer queued again meanwhile: drained by
+        # the pure scorer, in as many rounds as the queue has leads now (other writers may keep adding)
+        with self.store.read() as conn:
+            rounds = -(-pending.backlog(conn).leads // pending.DRAIN_LEADS)
+        for _ in range(rounds):
+            drained = pending.drain(self.store, self.evaluator, self.now)
+            if not drained.taken or drained.model_changed:
+                break
+            done.leads += drained.rescored.leads
+            done.changed += drained.rescored.changed
+            done.firings.extend(drained.rescored.firings)
+        return BatchOutcome(rescored=done.leads, changed=done.changed, triggers=len(done.firings))
 
 
 def _by_row(path: str | Path) -> bool:
@@ -63,12 +122,19 @@ def ingest_events_file(
     force: bool = False,
     progress: Progress | None = None,
     defer: bool = False,
+    bulk: BulkRescore | None = None,
+    bulk_min: int = BULK_FILE_MIN,
 ) -> FileReport:
-    """`defer`: store the events with their leads queued for rescoring (leadscore.store.pending)."""
+    """`defer`: store the events with their leads queued for rescoring (leadscore.store.pending).
+    `bulk`: with at least `bulk_min` rows (and not `defer`), the leads are rescored by it once the
+    events are stored (see the module's docstring)."""
+    queued = _Queued(store, evaluator, now, bulk, bulk_min, defer)
     reader: _Reader[Event] = _Reader(
         lambda: iter_event_batches(path, batch_size),
         lambda items, lines: event_problems(evaluator.model, items, lines, str(path), _by_row(path)),
-        lambda items: ingest_events(store, evaluator, items, now, defer=defer),
+        queued.write,
+        queued.start,
+        queued.finish,
     )
     return _ingest(reader, path, skip_invalid, rejects, force, progress)
 
@@ -128,6 +194,7 @@ def _ingest(
     try:
         if writer is not None:
             report.rejects_path = str(writer.path)
+        reader.start(total)
         for batch in reader.batches():
             good, errors = _split(reader, batch)
             report.rows += len(batch.items) + len({e.line for e in batch.errors})
@@ -140,6 +207,7 @@ def _ingest(
                 report.add(reader.write(good))
             if progress:
                 progress("write", report.rows, total)
+        report.add(reader.finish())
     finally:
         if writer is not None:
             writer.close()
