@@ -156,3 +156,41 @@ def test_leads_with_events_after_the_export_stay_queued(store: LeadStore, tmp_pa
     with store.read() as conn:
         queued = set(conn.execute(sa.select(pending_rescore.c.lead_id)).scalars())
     assert queued == {"L0001", "L0002"}
+
+
+def test_the_last_settled_number_waits_for_an_event_in_flight(
+    store: LeadStore, tmp_path: Path, clock: FixedClock
+) -> None:
+    """On PostgreSQL an event takes its number at insert and shows at commit: the number the export's
+    check is measured against must not be read while a lower-numbered event is still in flight, or its
+    lead is unqueued with a result that leaves it out."""
+    if store.name != "postgres":
+        pytest.skip("SQLite's writers take turns: the highest committed number is always settled")
+    import threading
+
+    from leadscore.bulk.queued import settled_last_seq
+
+    _service(store, tmp_path, clock)  # leads L0000.. exist
+    with store.engine.connect() as writer:
+        tx = writer.begin()
+        seq = writer.execute(
+            sa.insert(events)
+            .values(
+                event_key="in-flight",
+                lead_id="L0003",
+                received_lead_id="L0003",
+                type="page_view",
+                ts=int(START.timestamp() * 1_000_000),
+                properties={},
+                ingested_at=0,
+            )
+            .returning(events.c.seq)
+        ).scalar_one()
+        got: list[int] = []
+        reader = threading.Thread(target=lambda: got.append(settled_last_seq(store)))
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive() and not got, "read the last number while an event below it was in flight"
+        tx.commit()
+    reader.join(10)
+    assert got and got[0] >= seq

@@ -9,10 +9,9 @@ the pure path stores (results, score history, stage history, outbox).
 The queue's marks are removed in the transaction that writes the results. A lead that got events
 after the export was read (another writer) stays queued, and is queued again if another writer's
 rescoring unqueued it meanwhile: the results written here may not include those events, and the
-next drain rescores it from its whole log. Not covered: on PostgreSQL, sequence numbers are taken at
-insert, not commit, so another writer's event numbered below `last_seq` but committed after the
-export was read is missed by this check (the same window as a bulk `refresh`, whose export and write
-are apart too).
+next drain rescores it from its whole log. "After" is told by sequence number, read before the export
+(`settled_last_seq`): on PostgreSQL a number is taken at insert but seen at commit, so that read first
+waits for the writers in flight.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
-__all__ = ["rescore_queued", "writable"]
+__all__ = ["rescore_queued", "settled_last_seq", "writable"]
 
 QUEUED = "SELECT lead_id FROM pending_rescore"
 
@@ -53,11 +52,29 @@ def _settle(at: int, last_seq: int) -> list[sa.Executable]:
     return [basis, unqueue, requeue]
 
 
+def settled_last_seq(store: LeadStore) -> int:
+    """The highest event sequence number such that every event numbered up to it is committed.
+
+    On SQLite writers take turns, so the highest committed number is it. On PostgreSQL a writer takes
+    its number at insert and shows its row at commit: another writer's event numbered below the highest
+    committed one may still be in flight, and an export read now would miss it while the check after
+    the write (`_settle`) counted it as read (its lead unqueued with a result that leaves it out). A
+    SHARE lock on the events table waits until every transaction that inserted events has ended (they
+    hold ROW EXCLUSIVE) and is released at once; numbers taken after it are higher (one sequence,
+    no per-session cache)."""
+
+    def work(conn: sa.Connection) -> int:
+        if store.name == "postgres":
+            conn.exec_driver_sql("LOCK TABLE events IN SHARE MODE")
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
+
+    return store.transact(work)
+
+
 def rescore_queued(store: LeadStore, evaluator: Evaluator, at: int) -> BatchRescored | None:
     """Rescore every queued lead at `at` in bulk (cause "event") and unqueue them in the same
     transaction; None when the model or the stored data needs the pure scorer (nothing written)."""
     if not writable(evaluator):
         return None
-    with store.read() as conn:
-        last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one()
-    return rescore_store(store, evaluator, at, "event", ids=QUEUED, activation=_settle(at, int(last)))
+    last = settled_last_seq(store)
+    return rescore_store(store, evaluator, at, "event", ids=QUEUED, activation=_settle(at, last))
