@@ -276,10 +276,17 @@ def _count_phase_cpu() -> dict[str, float]:
 
         def timed(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
             t = time.process_time()
+            # on stderr as it happens: a run stopped midway (memory, time) still shows where it was
+            print(f"phase {_label} start, peak RSS {_rss_mb():.0f} MiB", file=sys.stderr, flush=True)
             try:
                 return _real(*args, **kwargs)
             finally:
                 spent[_label] = spent.get(_label, 0.0) + time.process_time() - t
+                print(
+                    f"phase {_label} end, {time.process_time() - t:.1f} CPU s, peak RSS {_rss_mb():.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         setattr(owner, name, timed)
     return spent
