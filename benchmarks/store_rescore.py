@@ -190,11 +190,13 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
     t, cpu = time.perf_counter(), _cpu_s()
     if mode == "bulk":
         history_cpu = _count_history_cpu()
+        phase_cpu = _count_phase_cpu()
         done = apply(store, evaluator, lambda: at)
         seconds = time.perf_counter() - t
         phases = dict(getattr(done, "seconds", {}))
         return {
             "history_cpu_s": history_cpu[0],
+            "cpu_phases": {k: round(v, 2) for k, v in phase_cpu.items()},
             "seconds": seconds,
             "cpu_s": _cpu_s() - cpu,
             "rss_mb": _rss_mb(),
@@ -240,6 +242,53 @@ def _count_history_cpu() -> list[float]:
             spent[0] += time.process_time() - t
 
     lifecycle_history.finish = finish  # type: ignore[assignment]
+    return spent
+
+
+# (module, function) timed by `_count_phase_cpu`; nested ones count inside their callers too
+PHASE_FUNCTIONS = (
+    ("leadscore.bulk.rescore", "export_store"),
+    ("leadscore.bulk.rescore", "_before_scores"),
+    ("leadscore.bulk.frames", "conditions_table"),
+    ("leadscore.bulk.frames", "_number_rows"),
+    ("leadscore.bulk.frames", "aggregates"),
+    ("leadscore.bulk.frames", "_undecided"),
+    ("leadscore.bulk.lifecycle_walk", "drop_idle"),
+    ("leadscore.bulk.lifecycle_split", "load_previous"),
+    ("leadscore.bulk.lifecycle_split", "split"),
+    ("leadscore.bulk.rescore", "_shape_rows"),
+    ("leadscore.bulk.write", "write_rows"),
+    ("leadscore.bulk.write", "write_sqlite"),
+)
+
+
+def _count_phase_cpu() -> dict[str, float]:
+    """CPU seconds of this process (all its threads, so DuckDB's too) inside each of PHASE_FUNCTIONS:
+    the phases' wall times say little on a shared machine. What is left of `cpu_s` is the batch
+    engine's queries (scores, SQL replay), imports and the child processes (readers, writer)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module, name in PHASE_FUNCTIONS:
+        owner = importlib.import_module(module)
+        real = getattr(owner, name)
+        label = f"{module.rsplit('.', 1)[-1]}.{name}"
+
+        def timed(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
+            t = time.process_time()
+            # on stderr as it happens: a run stopped midway (memory, time) still shows where it was
+            print(f"phase {_label} start, peak RSS {_rss_mb():.0f} MiB", file=sys.stderr, flush=True)
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - t
+                print(
+                    f"phase {_label} end, {time.process_time() - t:.1f} CPU s, peak RSS {_rss_mb():.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        setattr(owner, name, timed)
     return spent
 
 

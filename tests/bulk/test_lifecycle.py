@@ -405,3 +405,22 @@ def test_next_change_after_apply_is_the_pure_paths(tmp_path: Path) -> None:
     finally:
         for s in pair:
             s.dispose()
+
+
+def test_the_history_pass_reads_stored_results_as_load_result_rows_but_the_breakdown(
+    store: LeadStore, tmp_path: Path, clock: FixedClock
+) -> None:
+    """`lifecycle_history._stored_rows` leaves out only the breakdown, which nothing it feeds reads."""
+    from leadscore.bulk.lifecycle_history import _stored_rows
+    from leadscore.store.results_repo import load_result_rows
+
+    (tmp_path / "model.yaml").write_text(MODEL, encoding="utf-8")
+    service = LeadService(store, model_path=tmp_path / "model.yaml", clock=clock)
+    service.ingest_leads(_leads(5, 12))
+    service.ingest_events(_events(5, 12, 150, with_stages=True))
+    _ = apply(store, Evaluator(parse_model(RECYCLE)), lambda: int(clock.now.timestamp() * 1_000_000))
+    with store.read() as conn:
+        ids = [str(r[0]) for r in conn.execute(sa.select(results.c.lead_id))] + ["no-such-lead"]
+        whole, light = load_result_rows(conn, ids), _stored_rows(conn, ids)
+    assert len(whole) == 12 and any(row["breakdown"] for row in whole.values())
+    assert light == {lead: {**row, "breakdown": []} for lead, row in whole.items()}

@@ -132,7 +132,7 @@ def finish(
     from leadscore.bulk.write import RESULT_COLUMNS
     from leadscore.store.codec import result_of
     from leadscore.store.outbox_repo import enqueue
-    from leadscore.store.results_repo import _stage_moves, load_result_rows
+    from leadscore.store.results_repo import _stage_moves
     from leadscore.store.tables import stage_history
 
     con, model = run.con, evaluator.model
@@ -154,7 +154,7 @@ def finish(
         cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
         part: list[str] = cols["lead_id"]
         store.lock_leads(conn, part)
-        previous = load_result_rows(conn, part)
+        previous = _stored_rows(conn, part)
         row_ns, walk_cols = part_rows(run, k, words) if walker is not None else ([], EMPTY)
         j, n_rows = 0, len(row_ns)
         hist_rows: list[tuple[str, str]] = []
@@ -186,7 +186,7 @@ def finish(
             hist_rows.append((lead, json.dumps(row["stage_history"])))
             moves.extend(_stage_moves(result, prev_row, cause))
             if evaluator.fire_triggers:
-                prev = result_of({**prev_row, "breakdown": []}) if prev_row is not None else None  # as above
+                prev = result_of(prev_row) if prev_row is not None else None  # its breakdown unread: as above
                 if prev is not None and prev.model_version != result.model_version and prev.model != result.model:
                     prev = None  # another model's labels and stages are not this model's transitions
                 before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
@@ -202,6 +202,25 @@ def finish(
         con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
         con.unregister("_bl_hist_part")
     return firings, disagree
+
+
+def _stored_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`results_repo.load_result_rows` without the breakdown (an empty one in its place): the stage
+    moves and the trigger tests against the stored result never read it, and it is the largest JSON
+    of the row (about 0.75 kB a lead in the demo store), decoded for nothing."""
+    import sqlalchemy as sa
+
+    from leadscore.store.leads_repo import chunks
+    from leadscore.store.tables import results
+
+    read = sa.select(*(c for c in results.columns if c.name != "breakdown")).where(
+        results.c.lead_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for ids in chunks(sorted(set(lead_ids))):
+        for row in conn.execute(read, {"ids": list(ids)}).mappings():
+            out[row["lead_id"]] = {**row, "breakdown": []}
+    return out
 
 
 def walk(walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int) -> tuple[str, list[StageChange]]:

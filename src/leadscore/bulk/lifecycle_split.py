@@ -68,23 +68,25 @@ def before_table(k: int) -> str:
 
 def load_previous(store: LeadStore, con: duckdb.DuckDBPyConnection, ids: str | None) -> None:
     """DuckDB table PREV: (lead_id, model, model_version, stage, labels as JSON text) of the stored
-    results (of the leads `ids` selects), streamed through in parts."""
+    results (of the leads `ids` selects), read as Arrow the store's fastest way (`export.query_table`:
+    ADBC readers on a SQLite file, COPY on PostgreSQL); row by row through the driver it cost 0.7 CPU s
+    at 100,000 leads, most of it building Python rows."""
     import pyarrow as pa
 
+    from leadscore.bulk.export import query_table
+
     where = f" WHERE lead_id IN ({ids})" if ids is not None else ""
-    sql = f"SELECT lead_id, model, model_version, stage, CAST(labels AS TEXT) FROM results{where}"
+    sql = f"SELECT lead_id, model, model_version, stage, CAST(labels AS TEXT) AS labels FROM results{where}"
     schema = pa.schema([(n, pa.string()) for n in ("lead_id", "model", "model_version", "stage", "labels")])
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {PREV} (lead_id VARCHAR, model VARCHAR, model_version VARCHAR, "
-        "stage VARCHAR, labels VARCHAR)"
-    )
-    with store.read() as conn:
-        cur = conn.exec_driver_sql(sql)
-        while rows := cur.fetchmany(50_000):
-            part = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema=schema)
-            con.register("_bl_prev_part", part)
-            con.execute(f"INSERT INTO {PREV} SELECT * FROM _bl_prev_part")
-            con.unregister("_bl_prev_part")
+    con.register("_bl_prev_part", query_table(store, sql, "results", "rowid", schema))
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {PREV} (lead_id VARCHAR, model VARCHAR, model_version VARCHAR, "
+            "stage VARCHAR, labels VARCHAR)"
+        )
+        con.execute(f"INSERT INTO {PREV} SELECT * FROM _bl_prev_part")
+    finally:
+        con.unregister("_bl_prev_part")
 
 
 def _label_path(name: str) -> str | None:
