@@ -149,6 +149,27 @@ def test_ids_to_strip_are_the_same_id(tmp_path: Path) -> None:
     assert [r["score"] for r in got] == [1.0]
 
 
+def test_an_id_shared_by_two_leads_among_unique_ids_is_ruled_out_exactly(tmp_path: Path) -> None:
+    """The hashes are of the ids alone: an id two leads share is a candidate (below `SHARED`, no
+    second hashing of (lead, id)) that the exact check rules out, next to a real repeat it keeps."""
+    from leadscore.batch.duckdb import duplicates
+
+    leads = [Lead(f"l{i}") for i in range(200)]
+    rows = [Event.of(f"l{i}", "view", AT - timedelta(hours=1), id=f"u{i}", page="pricing") for i in range(200)]
+    rows.append(Event.of("l1", "view", AT - timedelta(hours=2), id="u0", page="pricing"))  # l0's id: counts
+    rows.append(Event.of("l2", "view", AT - timedelta(hours=3), id="u2", page="pricing"))  # a repeat: dropped
+    got = _parquet_run(tmp_path, [rows], leads)
+    scores = {r["lead_id"]: r["score"] for r in got}
+    assert scores["l0"] == 1.0 and scores["l1"] == 2.0 and scores["l2"] == 1.0
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    found = duplicates._sorted_repeats(con, duplicates.HASH)
+    assert found is not None and len(found[0]) == 2 and found[2] <= duplicates.SHARED * found[1]
+    check = find_duplicates(con)
+    assert con.execute(f"SELECT lead_id, id FROM {check.table}").fetchall() == [("l2", "u2")]
+    assert check.repeated_ids == 1
+
+
 _ids = st.sampled_from(["a", "b", "c", "d", None])
 
 
@@ -167,17 +188,28 @@ _ids = st.sampled_from(["a", "b", "c", "d", None])
         max_size=3,
     ),
     dedupe=st.sampled_from(["auto", "always"]),
+    shared=st.sampled_from([0.0, 1.0]),
 )
-def test_repeated_ids_equal_the_pure_scorer(parts: list[list[tuple[str, str | None, str, int]]], dedupe: str) -> None:
-    """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet."""
+def test_repeated_ids_equal_the_pure_scorer(
+    parts: list[list[tuple[str, str | None, str, int]]], dedupe: str, shared: float
+) -> None:
+    """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet,
+    with the candidates hashed by (lead, id) (`shared` 0) or by the id alone (1: always)."""
     import tempfile
+
+    from leadscore.batch.duckdb import duplicates
 
     events = [
         [Event.of(lead, "view", AT - timedelta(hours=h), id=i, page=page) for lead, i, page, h in part]
         for part in parts
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
+    before = duplicates.SHARED
+    duplicates.SHARED = shared
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
+    finally:
+        duplicates.SHARED = before
 
 
 # -- the sorted hashes, batch by batch -------------------------------------------------------------------
