@@ -170,6 +170,36 @@ def test_an_id_shared_by_two_leads_among_unique_ids_is_ruled_out_exactly(tmp_pat
     assert check.repeated_ids == 1
 
 
+def test_ids_shared_by_leads_as_a_rule_are_hashed_with_their_lead_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A counter per lead (`e0`, `e1`, ... in every lead): the first rows show it, so the sorted pass
+    hashes (lead, id) at once; when the first rows do not (a sample of 1 row), a second pass does."""
+    from leadscore.batch.duckdb import duplicates
+
+    events = _events(100, {"l5": ["e0"]})
+    _parquet_run(tmp_path, [events], [Lead(f"l{i}") for i in range(100)])
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    passes: list[str] = []
+    sorted_repeats = duplicates._sorted_repeats
+
+    def spy(con: object, hashed: str) -> object:
+        passes.append(hashed)
+        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    for sample, expected in (
+        (duplicates.SAMPLE_ROWS, [duplicates.PAIR_HASH]),
+        (1, [duplicates.HASH, duplicates.PAIR_HASH]),
+    ):
+        monkeypatch.setattr(duplicates, "SAMPLE_ROWS", sample)
+        passes.clear()
+        check = find_duplicates(con)
+        assert con.execute(f"SELECT lead_id, id FROM {check.table}").fetchall() == [("l5", "e0")]
+        assert [p.split(" ELSE ")[-1].removesuffix(" END") for p in passes] == expected
+
+
 _ids = st.sampled_from(["a", "b", "c", "d", None])
 
 

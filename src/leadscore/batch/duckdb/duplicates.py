@@ -95,6 +95,18 @@ def _sorted_repeats(con: duckdb.DuckDBPyConnection, hashed: str) -> tuple[np.nda
 
 
 _BATCH = 1 << 20
+SAMPLE_ROWS = 65_536
+
+
+def _shared_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the first rows of the events already repeat ids past `SHARED` (ids shared by leads as a
+    rule, or many repeats): the check then hashes (lead, id) from the start instead of after a pass.
+    A sample, not a guarantee: either answer finds the same repeats."""
+    row = con.execute(
+        f"SELECT count(id), count(DISTINCT id) FROM (SELECT id FROM events LIMIT {SAMPLE_ROWS})"
+    ).fetchall()
+    ids, distinct = (int(row[0][0] or 0), int(row[0][1] or 0)) if row else (0, 0)
+    return ids - distinct > SHARED * max(ids, 1)
 
 
 def find_duplicates(
@@ -112,16 +124,17 @@ def find_duplicates(
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
-    checked = HASH if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {HASH} END"
+    # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
+    hashed = PAIR_HASH if _shared_ids(con) else HASH
+    checked = hashed if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {hashed} END"
     found = _sorted_repeats(con, checked)
     if found is None:  # a row met `id_check` (its hash is NULL, sorted last)
         if check_files is not None:
             check_files()
         # the check found nothing to refuse or strip: the hashes of those rows too
-        found = _sorted_repeats(con, HASH)
+        found = _sorted_repeats(con, hashed)
         assert found is not None  # a hash is never NULL
-    hashed = HASH
-    if found[2] > SHARED * max(found[1], 1):
+    if hashed == HASH and found[2] > SHARED * max(found[1], 1):
         # ids shared by leads as a rule: candidates by (lead, id), or the exact pass would read most rows
         # (the ids were checked by the first pass: `check_files` ran if one had to be)
         hashed = PAIR_HASH
