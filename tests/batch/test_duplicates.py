@@ -280,3 +280,72 @@ def test_the_check_reads_the_hashes_in_many_batches(tmp_path: Path, monkeypatch:
     prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
     check = find_duplicates(con)
     assert check.repeated_ids == len(events[::3]) and check.without_id == 0
+
+
+# -- ids in ascending order: all distinct without a sort --------------------------------------------------
+
+
+def _ascending_run(tmp: Path, ids: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], list[str]]:
+    """One event per id for lead l0, in this order; the sorted passes the check made."""
+    from leadscore.batch.duckdb import duplicates
+
+    passes: list[str] = []
+    sorted_repeats = duplicates._sorted_repeats
+
+    def spy(con: object, hashed: str) -> object:
+        passes.append(hashed)
+        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    rows = [Event.of("l0", "view", AT - timedelta(hours=1 + k), id=i, page="pricing") for k, i in enumerate(ids)]
+    return _parquet_run(tmp, [rows], [Lead("l0"), Lead("l1"), Lead("l2")]), passes
+
+
+def test_ascending_ids_need_no_sort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    got, passes = _ascending_run(tmp_path, [f"e{k:03d}" for k in range(30)], monkeypatch)
+    assert passes == [] and sum(r["score"] for r in got) == 30.0
+
+
+def test_a_repeat_breaks_the_ascending_order_and_the_hashes_find_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """e010 twice in a row for l0, across the edge of two batches of 7 ids (the 7th and 8th)."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "_BATCH", 7)
+    ids = [f"e{k:03d}" for k in range(4, 11)] + ["e010"] + [f"e{k:03d}" for k in range(11, 20)]
+    ids[0] = "e003"
+    assert ids[6:8] == ["e010", "e010"]  # the repeat: the last of the first batch, the first of the second
+    got, passes = _ascending_run(tmp_path, ids, monkeypatch)
+    assert passes and sum(r["score"] for r in got) == len(ids) - 1
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "bb", "c", "é", "z"]), max_size=12), batch=st.integers(1, 5))
+def test_ascending_holds_only_for_ids_that_are_all_distinct(ids: list[str], batch: int) -> None:
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb import duplicates
+
+    con = connect()
+    con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
+    before = duplicates._BATCH
+    duplicates._BATCH = batch
+    try:
+        got = duplicates._ascending(con, "id")
+    finally:
+        duplicates._BATCH = before
+    if got is not None:
+        assert len(set(ids)) == len(ids) == got
+    assert (got is not None) == (ids == sorted(set(ids)))
+
+
+def test_first_rows_without_ids_prove_nothing_about_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first rows checked for order hold no id (a count of 0): the later repeat is still found."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "SAMPLE_ROWS", 2)
+    rows = [Event.of("l0", "view", AT - timedelta(hours=k + 1), page="home") for k in range(3)]
+    rows += [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id="x", page="pricing") for k in range(2)]
+    got = _parquet_run(tmp_path, [rows], [Lead("l0")])
+    assert [r["score"] for r in got] == [1.0]

@@ -13,6 +13,11 @@ hashing the lead ids as well cost a third of the check on events in time order (
 vary from row to row: 7.6 against 5.4 CPU s for 50M events, and 4.1 against 3.6 for the exact pass).
 Where ids are shared by leads as a rule (a counter per lead), most rows would be candidates: past
 `SHARED` of the rows, the check starts again with the hash of (lead, id), the previous cost.
+
+Before any of that, ids that come in strictly ascending order (files written in id order, as
+`leadscore generate` writes them) are all distinct, which one streamed pass proves without a sort:
+3.8 CPU s for 50M events, the reader's checks of the ids included, against 7.5 for the sorted hashes.
+Ids in another order are told from the first rows (a few hundredths of a second); the hashes decide.
 """
 
 from __future__ import annotations
@@ -109,6 +114,36 @@ def _shared_ids(con: duckdb.DuckDBPyConnection) -> bool:
     return ids - distinct > SHARED * max(ids, 1)
 
 
+def _ascending(con: duckdb.DuckDBPyConnection, ids: str, limit: int | None = None) -> int | None:
+    """How many events have an id when those ids (`ids`: the column, or NULL where the reader's checks
+    must look) come strictly ascending, so that no two are equal; None at the first that does not (or
+    at a NULL). The order DuckDB returns them in is the files' in practice, but any order would do: a
+    strictly ascending sequence repeats nothing. With `limit`, only the first rows are looked at."""
+    import pyarrow.compute as pc
+
+    counted = 0
+    last = None
+    query = f"SELECT {ids} AS i FROM events WHERE id IS NOT NULL" + (f" LIMIT {limit}" if limit else "")
+    reader = con.sql(query).to_arrow_reader(_BATCH)
+    try:
+        for batch in reader:
+            column = batch.column(0)
+            if not len(column):
+                continue
+            if column.null_count:
+                return None
+            if len(column) > 1 and pc.any(pc.less_equal(column[1:], column[:-1])).as_py():
+                return None
+            first = column[0].as_py()
+            if last is not None and not first > last:
+                return None
+            last = column[-1].as_py()
+            counted += len(column)
+    finally:
+        reader.close()
+    return counted
+
+
 def find_duplicates(
     con: duckdb.DuckDBPyConnection,
     table: str = "_ls_dups",
@@ -124,6 +159,13 @@ def find_duplicates(
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
+    ids = "id" if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE id END"
+    # the first rows first: ids in another order are told from them, before DuckDB reads ahead
+    ascending = None if _ascending(con, ids, SAMPLE_ROWS) is None else _ascending(con, ids)
+    if ascending is not None:
+        return DuplicateCheck(without_id=total - ascending, repeated_ids=0, table=table)
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
     hashed = PAIR_HASH if _shared_ids(con) else HASH
     checked = hashed if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {hashed} END"
@@ -142,8 +184,6 @@ def find_duplicates(
         assert found is not None
     candidates, with_id, _ = found
     without_id = total - with_id
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
     if len(candidates):
         # one more pass over the events: the rows whose hash repeats (a few per thousand), checked exactly
         con.register("_ls_dup_hashes", pa.table({"h": pa.array(candidates, pa.uint64())}))
