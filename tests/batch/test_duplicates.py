@@ -170,6 +170,21 @@ def test_an_id_shared_by_two_leads_among_unique_ids_is_ruled_out_exactly(tmp_pat
     assert check.repeated_ids == 1
 
 
+def _passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hashes the check's sorted passes are of, in order, from now on."""
+    from leadscore.batch.duckdb import duplicates
+
+    passes: list[str] = []
+    sorted_repeats = duplicates._sorted_repeats
+
+    def spy(con: object, hashed: str) -> object:
+        passes.append(hashed)
+        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    return passes
+
+
 def test_ids_shared_by_leads_as_a_rule_are_hashed_with_their_lead_from_the_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,14 +196,7 @@ def test_ids_shared_by_leads_as_a_rule_are_hashed_with_their_lead_from_the_start
     _parquet_run(tmp_path, [events], [Lead(f"l{i}") for i in range(100)])
     con = connect()
     prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
-    passes: list[str] = []
-    sorted_repeats = duplicates._sorted_repeats
-
-    def spy(con: object, hashed: str) -> object:
-        passes.append(hashed)
-        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    passes = _passes(monkeypatch)
     for sample, expected in (
         (duplicates.SAMPLE_ROWS, [duplicates.PAIR_HASH]),
         (1, [duplicates.HASH, duplicates.PAIR_HASH]),
@@ -287,16 +295,8 @@ def test_the_check_reads_the_hashes_in_many_batches(tmp_path: Path, monkeypatch:
 
 def _ascending_run(tmp: Path, ids: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], list[str]]:
     """One event per id for lead l0, in this order; the sorted passes the check made."""
-    from leadscore.batch.duckdb import duplicates
 
-    passes: list[str] = []
-    sorted_repeats = duplicates._sorted_repeats
-
-    def spy(con: object, hashed: str) -> object:
-        passes.append(hashed)
-        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    passes = _passes(monkeypatch)
     rows = [Event.of("l0", "view", AT - timedelta(hours=1 + k), id=i, page="pricing") for k, i in enumerate(ids)]
     return _parquet_run(tmp, [rows], [Lead("l0"), Lead("l1"), Lead("l2")]), passes
 
