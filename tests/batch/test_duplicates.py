@@ -349,3 +349,29 @@ def test_first_rows_without_ids_prove_nothing_about_the_rest(tmp_path: Path, mon
     rows += [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id="x", page="pricing") for k in range(2)]
     got = _parquet_run(tmp_path, [rows], [Lead("l0")])
     assert [r["score"] for r in got] == [1.0]
+
+
+def test_events_delivered_again_in_a_later_file_skip_the_ascending_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File 2 repeats ids of file 1: the files' id ranges overlap, so the ids are not streamed for
+    their order at all (a pass that would fail only in the last file); the hashes find the repeats."""
+    from leadscore.batch.duckdb import duplicates
+
+    streamed: list[int | None] = []
+    ascending = duplicates._ascending
+
+    def spy(con: object, ids: str, limit: int | None = None) -> int | None:
+        streamed.append(limit)
+        return ascending(con, ids, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_ascending", spy)
+    first = [Event.of("l0", "view", AT - timedelta(hours=k + 1), id=f"e{k:03d}", page="pricing") for k in range(20)]
+    got = _parquet_run(tmp_path, [first, first[5:8]], [Lead("l0")])
+    assert [r["score"] for r in got] == [20.0] and streamed == []
+    streamed.clear()
+    ordered = tmp_path / "ordered"
+    ordered.mkdir()
+    later = [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id=f"f{k:03d}", page="pricing") for k in range(5)]
+    got = _parquet_run(ordered, [first, later], [Lead("l0")])
+    assert [r["score"] for r in got] == [25.0] and streamed == [duplicates.SAMPLE_ROWS, None]

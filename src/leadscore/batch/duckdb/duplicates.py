@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from leadscore.sql import literals as q
+
 if TYPE_CHECKING:
     import duckdb
     import numpy as np
@@ -144,18 +146,40 @@ def _ascending(con: duckdb.DuckDBPyConnection, ids: str, limit: int | None = Non
     return counted
 
 
+def _ranges_ascending(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
+    """Whether the id ranges of the files' row groups (their Parquet statistics), in input order, each
+    lie above the one before: otherwise an id may come again later (events delivered again in a
+    later file) and the pass over the ascending ids would be read up to there for nothing."""
+    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
+    rows = con.execute(
+        f"SELECT file_name, row_group_id, stats_min_value, stats_max_value FROM parquet_metadata({listed}) "
+        "WHERE path_in_schema = 'id'"
+    ).fetchall()
+    position = {f: i for i, f in enumerate(files)}
+    if len({r[0] for r in rows}) != len(files) or any(r[0] not in position for r in rows):
+        return False
+    last: str | None = None
+    for _, _, low, high in sorted(rows, key=lambda r: (position[r[0]], r[1])):
+        if low is None or high is None or (last is not None and not str(low) > last):
+            return False
+        last = str(high)
+    return True
+
+
 def find_duplicates(
     con: duckdb.DuckDBPyConnection,
     table: str = "_ls_dups",
     id_check: str | None = None,
     check_files: Callable[[], None] | None = None,
+    files: list[str] | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
 
     `id_check` (a BOOLEAN over an event's id: `file_checks.row_check_sql`) rides on the pass that
     reads every id: a row where it holds has no hash (NULL), and then `check_files` runs, which
-    refuses the input or has the views strip (it raises); the ids are read once, here."""
+    refuses the input or has the views strip (it raises); the ids are read once, here. `files`: the
+    events' Parquet files, whose statistics tell whether the ids may come in ascending order."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -163,7 +187,9 @@ def find_duplicates(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
     ids = "id" if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE id END"
     # the first rows first: ids in another order are told from them, before DuckDB reads ahead
-    ascending = None if _ascending(con, ids, SAMPLE_ROWS) is None else _ascending(con, ids)
+    ascending = None
+    if (files is None or _ranges_ascending(con, files)) and _ascending(con, ids, SAMPLE_ROWS) is not None:
+        ascending = _ascending(con, ids)
     if ascending is not None:
         return DuplicateCheck(without_id=total - ascending, repeated_ids=0, table=table)
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
