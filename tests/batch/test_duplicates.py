@@ -149,6 +149,65 @@ def test_ids_to_strip_are_the_same_id(tmp_path: Path) -> None:
     assert [r["score"] for r in got] == [1.0]
 
 
+def test_an_id_shared_by_two_leads_among_unique_ids_is_ruled_out_exactly(tmp_path: Path) -> None:
+    """The hashes are of the ids alone: an id two leads share is a candidate (below `SHARED`, no
+    second hashing of (lead, id)) that the exact check rules out, next to a real repeat it keeps."""
+    from leadscore.batch.duckdb import duplicates
+
+    leads = [Lead(f"l{i}") for i in range(200)]
+    rows = [Event.of(f"l{i}", "view", AT - timedelta(hours=1), id=f"u{i}", page="pricing") for i in range(200)]
+    rows.append(Event.of("l1", "view", AT - timedelta(hours=2), id="u0", page="pricing"))  # l0's id: counts
+    rows.append(Event.of("l2", "view", AT - timedelta(hours=3), id="u2", page="pricing"))  # a repeat: dropped
+    got = _parquet_run(tmp_path, [rows], leads)
+    scores = {r["lead_id"]: r["score"] for r in got}
+    assert scores["l0"] == 1.0 and scores["l1"] == 2.0 and scores["l2"] == 1.0
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    found = duplicates._sorted_repeats(con, duplicates.HASH)
+    assert found is not None and len(found[0]) == 2 and found[2] <= duplicates.SHARED * found[1]
+    check = find_duplicates(con)
+    assert con.execute(f"SELECT lead_id, id FROM {check.table}").fetchall() == [("l2", "u2")]
+    assert check.repeated_ids == 1
+
+
+def _passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hashes the check's sorted passes are of, in order, from now on."""
+    from leadscore.batch.duckdb import duplicates
+
+    passes: list[str] = []
+    sorted_repeats = duplicates._sorted_repeats
+
+    def spy(con: object, hashed: str) -> object:
+        passes.append(hashed)
+        return sorted_repeats(con, hashed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_sorted_repeats", spy)
+    return passes
+
+
+def test_ids_shared_by_leads_as_a_rule_are_hashed_with_their_lead_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A counter per lead (`e0`, `e1`, ... in every lead): the first rows show it, so the sorted pass
+    hashes (lead, id) at once; when the first rows do not (a sample of 1 row), a second pass does."""
+    from leadscore.batch.duckdb import duplicates
+
+    events = _events(100, {"l5": ["e0"]})
+    _parquet_run(tmp_path, [events], [Lead(f"l{i}") for i in range(100)])
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    passes = _passes(monkeypatch)
+    for sample, expected in (
+        (duplicates.SAMPLE_ROWS, [duplicates.PAIR_HASH]),
+        (1, [duplicates.HASH, duplicates.PAIR_HASH]),
+    ):
+        monkeypatch.setattr(duplicates, "SAMPLE_ROWS", sample)
+        passes.clear()
+        check = find_duplicates(con)
+        assert con.execute(f"SELECT lead_id, id FROM {check.table}").fetchall() == [("l5", "e0")]
+        assert [p.split(" ELSE ")[-1].removesuffix(" END") for p in passes] == expected
+
+
 _ids = st.sampled_from(["a", "b", "c", "d", None])
 
 
@@ -167,17 +226,28 @@ _ids = st.sampled_from(["a", "b", "c", "d", None])
         max_size=3,
     ),
     dedupe=st.sampled_from(["auto", "always"]),
+    shared=st.sampled_from([0.0, 1.0]),
 )
-def test_repeated_ids_equal_the_pure_scorer(parts: list[list[tuple[str, str | None, str, int]]], dedupe: str) -> None:
-    """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet."""
+def test_repeated_ids_equal_the_pure_scorer(
+    parts: list[list[tuple[str, str | None, str, int]]], dedupe: str, shared: float
+) -> None:
+    """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet,
+    with the candidates hashed by (lead, id) (`shared` 0) or by the id alone (1: always)."""
     import tempfile
+
+    from leadscore.batch.duckdb import duplicates
 
     events = [
         [Event.of(lead, "view", AT - timedelta(hours=h), id=i, page=page) for lead, i, page, h in part]
         for part in parts
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
+    before = duplicates.SHARED
+    duplicates.SHARED = shared
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
+    finally:
+        duplicates.SHARED = before
 
 
 # -- the sorted hashes, batch by batch -------------------------------------------------------------------
@@ -218,3 +288,90 @@ def test_the_check_reads_the_hashes_in_many_batches(tmp_path: Path, monkeypatch:
     prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
     check = find_duplicates(con)
     assert check.repeated_ids == len(events[::3]) and check.without_id == 0
+
+
+# -- ids in ascending order: all distinct without a sort --------------------------------------------------
+
+
+def _ascending_run(tmp: Path, ids: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], list[str]]:
+    """One event per id for lead l0, in this order; the sorted passes the check made."""
+
+    passes = _passes(monkeypatch)
+    rows = [Event.of("l0", "view", AT - timedelta(hours=1 + k), id=i, page="pricing") for k, i in enumerate(ids)]
+    return _parquet_run(tmp, [rows], [Lead("l0"), Lead("l1"), Lead("l2")]), passes
+
+
+def test_ascending_ids_need_no_sort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    got, passes = _ascending_run(tmp_path, [f"e{k:03d}" for k in range(30)], monkeypatch)
+    assert passes == [] and sum(r["score"] for r in got) == 30.0
+
+
+def test_a_repeat_breaks_the_ascending_order_and_the_hashes_find_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """e010 twice in a row for l0, across the edge of two batches of 7 ids (the 7th and 8th)."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "_BATCH", 7)
+    ids = [f"e{k:03d}" for k in range(4, 11)] + ["e010"] + [f"e{k:03d}" for k in range(11, 20)]
+    ids[0] = "e003"
+    assert ids[6:8] == ["e010", "e010"]  # the repeat: the last of the first batch, the first of the second
+    got, passes = _ascending_run(tmp_path, ids, monkeypatch)
+    assert passes and sum(r["score"] for r in got) == len(ids) - 1
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "bb", "c", "é", "z"]), max_size=12), batch=st.integers(1, 5))
+def test_ascending_holds_only_for_ids_that_are_all_distinct(ids: list[str], batch: int) -> None:
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb import duplicates
+
+    con = connect()
+    con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
+    before = duplicates._BATCH
+    duplicates._BATCH = batch
+    try:
+        got = duplicates._ascending(con, "id")
+    finally:
+        duplicates._BATCH = before
+    if got is not None:
+        assert len(set(ids)) == len(ids) == got
+    assert (got is not None) == (ids == sorted(set(ids)))
+
+
+def test_first_rows_without_ids_prove_nothing_about_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first rows checked for order hold no id (a count of 0): the later repeat is still found."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "SAMPLE_ROWS", 2)
+    rows = [Event.of("l0", "view", AT - timedelta(hours=k + 1), page="home") for k in range(3)]
+    rows += [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id="x", page="pricing") for k in range(2)]
+    got = _parquet_run(tmp_path, [rows], [Lead("l0")])
+    assert [r["score"] for r in got] == [1.0]
+
+
+def test_events_delivered_again_in_a_later_file_skip_the_ascending_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File 2 repeats ids of file 1: the files' id ranges overlap, so the ids are not streamed for
+    their order at all (a pass that would fail only in the last file); the hashes find the repeats."""
+    from leadscore.batch.duckdb import duplicates
+
+    streamed: list[int | None] = []
+    ascending = duplicates._ascending
+
+    def spy(con: object, ids: str, limit: int | None = None) -> int | None:
+        streamed.append(limit)
+        return ascending(con, ids, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_ascending", spy)
+    first = [Event.of("l0", "view", AT - timedelta(hours=k + 1), id=f"e{k:03d}", page="pricing") for k in range(20)]
+    got = _parquet_run(tmp_path, [first, first[5:8]], [Lead("l0")])
+    assert [r["score"] for r in got] == [20.0] and streamed == []
+    streamed.clear()
+    ordered = tmp_path / "ordered"
+    ordered.mkdir()
+    later = [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id=f"f{k:03d}", page="pricing") for k in range(5)]
+    got = _parquet_run(ordered, [first, later], [Lead("l0")])
+    assert [r["score"] for r in got] == [25.0] and streamed == [duplicates.SAMPLE_ROWS, None]
