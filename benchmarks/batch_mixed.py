@@ -131,7 +131,9 @@ def child(mode: str, data: str) -> dict[str, Any]:
     from leadscore.domain.timeutil import parse_timestamp, to_micros
 
     at_us = to_micros(parse_timestamp(AT))
-    tmp = Path(tempfile.mkdtemp())
+    from benchmarks.batch_rescore import scratch_dir
+
+    tmp = Path(scratch_dir())
     out = tmp / "scores.parquet"
     generated = mode.startswith("gen-")
     mode, query = (mode[4:], "generated_query.sql") if generated else (mode, "mixed_query.sql")

@@ -11,10 +11,12 @@ Writes benchmarks/results/batch.md (--quick: batch-quick.md, which `make bench-q
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +30,13 @@ ROOT = HERE.parent
 AT = "2026-06-01T00:00:00Z"
 EXAMPLE = ROOT / "examples" / "b2b-saas" / "model.yaml"
 PHASES = ("prepare", "duplicates", "query", "replay", "fallback", "write")
+
+
+def scratch_dir() -> str:
+    """A scratch directory removed when this process exits: a run's outputs are hundreds of MB."""
+    path = tempfile.mkdtemp(prefix="leadscore-bench-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def rules_only_model(path: Path) -> Path:
@@ -73,7 +82,7 @@ def child(mode: str, model_path: str, data: str, extra: str) -> dict[str, Any]:
     if mode.startswith("duckdb"):
         from leadscore.batch import run_batch
 
-        out = Path(tempfile.mkdtemp()) / "scores.parquet"
+        out = Path(scratch_dir()) / "scores.parquet"
         t = time.perf_counter()
         run = run_batch(model, f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=extra)
         wall = time.perf_counter() - t
@@ -99,7 +108,7 @@ def child(mode: str, model_path: str, data: str, extra: str) -> dict[str, Any]:
         table = table.append_column("ts", pc.cast(table["timestamp"], "int64")).drop(["timestamp"])
         events = table.to_pandas()
         scores = score_pandas(model, leads, events, at_us)
-        scores.to_parquet(Path(tempfile.mkdtemp()) / "scores.parquet")
+        scores.to_parquet(Path(scratch_dir()) / "scores.parquet")
         return {
             "seconds": time.perf_counter() - t,
             "cpu": _cpu(),
@@ -196,7 +205,7 @@ def main() -> int:
     data = args.data or generated(args.leads)
     if args.lifecycle_leads:
         args.lifecycle_data = [*(args.lifecycle_data or []), *(generated(n) for n in args.lifecycle_leads)]
-    work = Path(tempfile.mkdtemp())
+    work = Path(scratch_dir())
     rules = rules_only_model(work / "b2b-saas-rules.yaml")
     load = os.getloadavg()[0]
     rows: list[tuple[str, dict[str, Any]]] = []
