@@ -424,8 +424,9 @@ def main() -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=0,
-        help="server processes (default: 1 on SQLite, whose writer is one lock, 2 else)",
+        default=1,
+        help="server processes (default 1, as `leadscore serve`; on PostgreSQL 2 took more CPU per bulk "
+        "event and gave no more single events/s on 2 cores, benchmarks/results/api.md)",
     )
     parser.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
     parser.add_argument(
@@ -434,12 +435,9 @@ def main() -> int:
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     bulk_requests = 4 if args.quick else args.bulk_requests
-    results = [
-        run_backend(kind, seconds, bulk_requests, args.workers or (1 if kind == "sqlite" else 2), args.only_bulk)
-        for kind in args.backends
-    ]
+    results = [run_backend(kind, seconds, bulk_requests, args.workers, args.only_bulk) for kind in args.backends]
     command = "python " + " ".join(["benchmarks/api_load.py", *sys.argv[1:]])
-    shown = f"--workers {args.workers}" if args.workers else "1 worker on SQLite, 2 on PostgreSQL"
+    shown = "1 worker" if args.workers == 1 else f"{args.workers} workers"
     text = (bulk_markdown if args.only_bulk else markdown)(results, command, shown)
     print(text)
     name = "api-bulk.md" if args.only_bulk else "api-quick.md" if args.quick else "api.md"
