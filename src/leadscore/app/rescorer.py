@@ -13,9 +13,9 @@ events a second, spent more CPU on that cost than the intake itself. The wait ad
 the time from acknowledgement to score (targeted under a second at the 99th percentile). It counts from
 when the previous drain took its leads, when commits came meanwhile: under load, drains then start
 `gather_s` apart, or back to back when a drain takes longer, rather than a drain's time plus
-`gather_s` apart, which a lead queued just after a take waited whole. Each backend says
-how long (`LeadStore.drain_gather_s`): not at all on SQLite, whose single write lock the longer drain
-would hold against the intake.
+`gather_s` apart, which a lead queued just after a take waited whole. The API sets it
+(`rescore_gather_s`, 0.1 s by default); without a setting each backend says how long
+(`LeadStore.drain_gather_s`, 20 ms on both).
 """
 
 from __future__ import annotations
