@@ -16,7 +16,7 @@ from leadscore.io.plain import plain
 from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples, values_sql
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
-from leadscore.store.leads_repo import chunks
+from leadscore.store.leads_repo import chunks, new_leads_sql
 from leadscore.store.tables import events
 
 LOOKUP_CHUNK = 5000
@@ -160,11 +160,7 @@ _INSERT_EVENTS = INSERT_EVENTS.format("VALUES {}")
 
 def _append_sqlite(cur: Any, rows: list[dict[str, Any]], targets: list[str], now: int) -> tuple[list[Any], list[str]]:
     """Leads, events, queue marks: three statements (BEGIN IMMEDIATE already holds the write lock)."""
-    cur.execute(
-        f"INSERT INTO leads (id, attributes, account, created_at, updated_at) VALUES {_values(5, len(targets), '?')} "
-        "ON CONFLICT DO NOTHING",
-        [v for lead in targets for v in (lead, "{}", None, now, now)],
-    )
+    cur.executemany(*new_leads_sql(True, targets, now))
     cur.execute(
         _INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), "?")) + " RETURNING event_key, received_lead_id",
         [value for row in event_tuples(rows) for value in row],
@@ -185,11 +181,7 @@ def _write_postgres(
     """Leads created, then locked in id order, events inserted and their leads queued (one statement:
     the queue takes the leads of the rows the insert returns), sent together (pipeline mode); the new
     events' identities are `cur`'s rows."""
-    leads_cur.execute(
-        "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
-        f"VALUES {_values(5, len(targets), '%s')} ON CONFLICT DO NOTHING",
-        [v for lead in targets for v in (lead, "{}", None, now, now)],
-    )
+    leads_cur.execute(*new_leads_sql(False, targets, now))
     lock_cur.execute("SELECT id FROM leads WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (targets,))
     cur.execute(
         f"WITH new AS ({_INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), '%s'))} "

@@ -51,13 +51,18 @@ def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], no
     _new_leads(conn, sorted(set(lead_ids)), now, "ON CONFLICT DO NOTHING")
 
 
+def new_leads_sql(qmark: bool, ids: list[str], now: int, conflict: str = "ON CONFLICT DO NOTHING") -> tuple[str, Any]:
+    """The one statement creating leads `ids` (sorted) without attributes, in the driver's SQL, with its
+    parameters: on SQLite (`qmark`) for an executemany (the write lock is held already), on
+    PostgreSQL for one execute. The intake's driver-level append (`events_repo`) runs it too."""
+    if qmark:
+        return _NEW_LEADS + f"VALUES (?, '{{}}', NULL, ?, ?) {conflict}", [(i, now, now) for i in ids]
+    return _NEW_LEADS_PG + conflict, (now, now, ids)
+
+
 def _new_leads(conn: Connection, ids: list[str], now: int, conflict: str) -> None:
-    if not ids:
-        return
-    if conn.dialect.paramstyle == "qmark":  # SQLite: one executemany, the write lock is held already
-        conn.exec_driver_sql(_NEW_LEADS + f"VALUES (?, '{{}}', NULL, ?, ?) {conflict}", [(i, now, now) for i in ids])
-    else:
-        conn.exec_driver_sql(_NEW_LEADS_PG + conflict, (now, now, ids))
+    if ids:
+        conn.exec_driver_sql(*new_leads_sql(conn.dialect.paramstyle == "qmark", ids, now, conflict))
 
 
 def ensure_locked(
