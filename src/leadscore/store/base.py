@@ -104,7 +104,18 @@ class LeadStore(ABC):
             with self.write() as conn:
                 return work(conn)
 
-        return retrying(once, lambda exc: isinstance(exc, DBAPIError) and self._is_retryable(exc), attempts)
+        return retrying(once, self.retryable, attempts)
+
+    def retryable(self, exc: BaseException) -> bool:
+        """A lock timeout or deadlock (`_is_retryable`), raised through SQLAlchemy or by the database
+        driver itself: the real-time paths run some statements on the driver's connection, whose
+        errors SQLAlchemy never sees, and a deadlock there is as worth another attempt."""
+        if isinstance(exc, DBAPIError):
+            return self._is_retryable(exc)
+        dbapi = self.engine.dialect.loaded_dbapi
+        if isinstance(exc, dbapi.Error):
+            return self._is_retryable(DBAPIError.instance(None, None, exc, dbapi.Error))  # type: ignore[arg-type]
+        return False
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Append event rows, in order, whose identities (key, received lead) were not stored when checked

@@ -17,6 +17,7 @@ from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples,
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import chunks, new_leads_sql
+from leadscore.store.retry import retrying
 from leadscore.store.tables import events
 
 LOOKUP_CHUNK = 5000
@@ -106,7 +107,9 @@ def append_queued(
     single event's acknowledgement; tests/app/test_committer_append.py checks the two give the same tables.
     """
     if store.engine.dialect.paramstyle != "qmark":
-        return _commit_postgres(store, batch, now)
+        # a deadlock or lock timeout rolled back the whole implicit transaction: run it again, as
+        # `store.transact` runs the SQLite one (whose driver errors `store.retryable` knows too)
+        return retrying(lambda: _commit_postgres(store, batch, now), store.retryable)
 
     def work(conn: Connection) -> tuple[list[dict[str, Any]], list[str]]:
         raw: Any = conn.connection.driver_connection
@@ -135,17 +138,17 @@ def _commit_postgres(
     with store.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no statement sent
         raw: Any = conn.connection.driver_connection
-        with raw.pipeline() as pipe:
-            with raw.cursor() as cur:
+        with raw.cursor() as leads_cur, raw.cursor() as lock_cur, raw.cursor() as cur:
+            with raw.pipeline():
                 cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
                 resolved: dict[str, str] = dict(cur.fetchall())
-            at = now()
-            rows = event_rows(batch, resolved, at)
-            targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
-            with raw.cursor() as leads_cur, raw.cursor() as lock_cur, raw.cursor() as cur:
+                at = now()
+                rows = event_rows(batch, resolved, at)
+                targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
                 _write_postgres(leads_cur, lock_cur, cur, rows, targets, at)
-                pipe.sync()  # the commit: the acknowledgement waits for it
-                stored = set(cur.fetchall())
+                # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
+                # waits for the commit (a Sync of our own before it would cost a round trip more)
+            stored = set(cur.fetchall())
     return _new_rows(rows, stored)
 
 
@@ -244,13 +247,27 @@ def load_timelines(
     receives each lead's events' log positions (`seq`, the order they were appended), aligned."""
     out: dict[str, list[Event]] = defaultdict(list)
     for part in chunks(sorted(set(lead_ids))):
-        # rows as plain tuples, not mappings: on the real-time path this reads a lead's whole log
-        for key, lead_id, received, type_, ts, properties, seq in conn.execute(_TIMELINES, {"ids": list(part)}):
-            event_id = key if received == lead_id else timeline_id(key, lead_id, received)
-            out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
-            if seqs is not None:
-                seqs.setdefault(lead_id, []).append(seq)
+        timeline_rows(conn.execute(_TIMELINES, {"ids": list(part)}), out, seqs)
     return out
+
+
+# `_TIMELINES` in PostgreSQL's SQL, for the driver (leadscore.store.realtime_pg)
+TIMELINES_PG = (
+    "SELECT event_key, lead_id, received_lead_id, type, ts, properties, seq FROM events "
+    "WHERE lead_id = ANY(%s) ORDER BY lead_id, ts, seq"
+)
+
+
+def timeline_rows(
+    rows: Iterable[Sequence[Any]], out: dict[str, list[Event]], seqs: dict[str, list[int]] | None = None
+) -> None:
+    """Events of `_TIMELINES` rows (or `TIMELINES_PG`'s) appended to their leads' lists in `out`."""
+    # rows as plain tuples, not mappings: on the real-time path this reads a lead's whole log
+    for key, lead_id, received, type_, ts, properties, seq in rows:
+        event_id = key if received == lead_id else timeline_id(key, lead_id, received)
+        out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
+        if seqs is not None:
+            seqs.setdefault(lead_id, []).append(seq)
 
 
 def recent_events(conn: Connection, lead_id: str, limit: int) -> list[Event]:

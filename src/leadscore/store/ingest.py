@@ -30,7 +30,8 @@ from leadscore.store.events_repo import (
 )
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_into
 from leadscore.store.leads_repo import account_of, ensure_locked, resolve_aliases, upsert_attributes
-from leadscore.store.pipeline import Evaluator
+from leadscore.store.pipeline import Evaluator, Prepared
+from leadscore.store.realtime_pg import ingest_few, plain_batch
 
 Clock = Callable[[], int]  # epoch micros
 # leads of a batch up to which their timelines are read back rather than sorted out in memory, and
@@ -86,7 +87,22 @@ def ingest_events(
     caller then loads the active model and runs the batch again).
     """
 
+    few_pg = store.name == "postgres" and not defer and len(batch) <= FEW and plain_batch(batch)
+
+    def checked(scored: Prepared) -> None:
+        if check_model and scored.active != evaluator.scorer.model_version:
+            raise ModelChanged(evaluator.scorer.model_version)
+
     def work(conn: Any) -> BatchOutcome:
+        if few_pg:  # a real-time event: the same statements, three round trips (leadscore.store.realtime_pg)
+            new_rows, prepared = ingest_few(evaluator, conn, batch, now, lambda r: _fresh_ids(r, set()), checked)
+            keys_few = {identity_of(r) for r in new_rows} if new_keys else None
+            if prepared is None:
+                return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
+            done_few = prepared.done
+            return BatchOutcome(
+                len(batch), len(new_rows), done_few.leads, done_few.changed, len(done_few.firings), new_keys=keys_few
+            )
         at = now()
         links = identities(batch)
         resolved = resolve_aliases(conn, {e.lead_id for e in batch} | {lead for _, lead in links})

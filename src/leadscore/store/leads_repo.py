@@ -40,7 +40,7 @@ _NEW_LEADS_PG = (
 )
 # the conflict branch updates nothing (`WHERE false`) but locks the stored row, as `SELECT ... FOR
 # UPDATE` would, in the same id order
-_LOCKING = "ON CONFLICT (id) DO UPDATE SET updated_at = leads.updated_at WHERE false"
+LOCKING = "ON CONFLICT (id) DO UPDATE SET updated_at = leads.updated_at WHERE false"
 
 
 def ensure_leads(store: LeadStore, conn: Connection, lead_ids: Iterable[str], now: int) -> None:
@@ -70,7 +70,7 @@ def ensure_locked(
 ) -> None:
     """`ensure_leads(lead_ids)`, then `store.lock_leads` of those and `also` (ids that may not be leads).
 
-    Where an upsert locks the row it finds (`store.upsert_locks`), one statement does both (`_LOCKING`):
+    Where an upsert locks the row it finds (`store.upsert_locks`), one statement does both (`LOCKING`):
     for a real-time event, one round trip instead of two.
     """
     ids = sorted(set(lead_ids))
@@ -79,7 +79,7 @@ def ensure_locked(
         ensure_leads(store, conn, ids, now)
         store.lock_leads(conn, sorted(set(ids) | extra))
         return
-    _new_leads(conn, ids, now, _LOCKING)
+    _new_leads(conn, ids, now, LOCKING)
 
 
 # built once (an expanding parameter): SQLAlchemy reuses their cache key and compiled form

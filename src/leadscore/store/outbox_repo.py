@@ -25,7 +25,27 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring], now: int) -> None:
     """Outbox rows for the firings that name a destination (others have nowhere to go)."""
-    rows = [
+    store.insert_ignore(conn, outbox, outbox_rows(firings, now))
+
+
+# the columns of `outbox_rows` (the others start NULL)
+ENQUEUED = [
+    "idempotency_key",
+    "trigger_id",
+    "lead_id",
+    "destination",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "last_error",
+]
+
+
+def outbox_rows(firings: Sequence[TriggerFiring], now: int) -> list[dict[str, Any]]:
+    """The rows `enqueue` inserts (skipping those whose key is stored), with the columns `ENQUEUED`."""
+    return [
         {
             "idempotency_key": f.key,
             "trigger_id": f.trigger_id,
@@ -41,7 +61,6 @@ def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring]
         for f in firings
         if f.destination is not None
     ]
-    store.insert_ignore(conn, outbox, rows)
 
 
 def _message(row: Any) -> OutboxMessage:

@@ -27,10 +27,11 @@ from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
 from leadscore.store.outbox_repo import enqueue
 from leadscore.store.parallel import MIN_PARALLEL_LEADS, Outcome, ScoringPool, job
-from leadscore.store.results_repo import load_lead_states, save_results
+from leadscore.store.results_repo import load_lead_states, result_writes, save_results, write_results
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 DAY_US = 86_400_000_000
+DRIVER_WRITES = 16  # up to this many leads' results written on PostgreSQL's driver (`Evaluator.write`)
 
 
 @dataclass
@@ -56,6 +57,20 @@ class Prepared:
     active: str | None = None  # the store's active model (fingerprint) when they were read
     seen: dict[str, int] = field(default_factory=dict)  # per lead, the stored events its result is from
     queued: set[str] = field(default_factory=set)  # those queued for rescoring (pending_rescore) when read
+
+
+@dataclass
+class Loaded:
+    """What rescoring reads of the leads before scoring them (`Evaluator.prepare`): the leads that exist,
+    their stored result rows (with `events_seen`), the active model's fingerprint, those queued for
+    rescoring, their timelines (log order) and their events' log positions (`seq`, aligned)."""
+
+    leads: dict[str, Lead]
+    previous: dict[str, dict[str, Any]]
+    active: str | None
+    queued: set[str]
+    timelines: dict[str, list[Event]]
+    seqs: dict[str, list[int]]
 
 
 @dataclass(frozen=True)
@@ -241,14 +256,29 @@ class Evaluator:
         replay of a lead whose stored result was computed from all its other events resumes from it
         (`replay_start`) instead of replaying its whole timeline.
         """
-        done = Rescored()
         queued: set[str] = set()
         leads, previous, active = load_lead_states(conn, lead_ids, queued)
         known = known or {}
-        fresh = fresh or {}
         seqs: dict[str, list[int]] = {}
         timelines = load_timelines(conn, [i for i in leads if i not in known], seqs)
         timelines.update({i: known[i] for i in leads if i in known})
+        state = Loaded(leads, previous, active, queued, timelines, seqs)
+        return self.score_loaded(state, at_us, keep=keep, skip_bad=skip_bad, fresh=fresh)
+
+    def score_loaded(
+        self,
+        state: Loaded,
+        at_us: int,
+        *,
+        keep: bool = False,
+        skip_bad: bool = False,
+        fresh: Mapping[str, frozenset[str]] | None = None,
+    ) -> Prepared:
+        """The scoring of `prepare`, on what it read (or what a caller read as it would, in fewer
+        round trips: leadscore.store.realtime_pg)."""
+        done = Rescored()
+        leads, previous, timelines, seqs = state.leads, state.previous, state.timelines, state.seqs
+        fresh = fresh or {}
         jobs: list[_Job] = []
         seen: dict[str, int] = {}
         for lead_id in sorted(leads):
@@ -278,12 +308,20 @@ class Evaluator:
                 if prev is not None:
                     done.previous[result.lead_id] = prev
         done.leads = len(items)
-        return Prepared(done, items, previous, active, seen, queued)
+        return Prepared(done, items, previous, state.active, seen, state.queued)
 
     def write(self, store: LeadStore, conn: Connection, scored: Prepared, at_us: int, cause: str) -> Rescored:
         """The writing half of `rescore`: results, score and stage history, trigger outbox."""
         done = scored.done
-        done.changed = save_results(store, conn, scored.items, scored.previous, cause, scored.seen)
+        if store.name == "postgres" and 0 < len(scored.items) <= DRIVER_WRITES:
+            # a few leads (a drain of real-time events): on the driver, in pipeline mode, one round trip
+            writes = result_writes(scored.items, scored.previous, cause, scored.seen)
+            raw: Any = conn.connection.driver_connection
+            with raw.pipeline(), raw.cursor() as cur:
+                write_results(cur, writes)
+            done.changed = len(writes[2])
+        else:
+            done.changed = save_results(store, conn, scored.items, scored.previous, cause, scored.seen)
         enqueue(store, conn, done.firings, at_us)
         return done
 

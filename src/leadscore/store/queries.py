@@ -30,11 +30,19 @@ def queue(conn: Connection, limit: int | None = None) -> list[Result]:
 _RESULT = sa.select(results).where(results.c.lead_id == sa.bindparam("lead_id"))
 
 
+_NAMES = [c.name for c in results.columns]
+_RESULT_PG = f"SELECT {', '.join(_NAMES)} FROM results WHERE lead_id = %s"
+
+
 def result(conn: Connection, lead_id: str) -> Result | None:
     if conn.dialect.name == "postgresql" and not conn.in_transaction():
         # one statement needs no transaction of its own: without it, no BEGIN and ROLLBACK round trips
-        # (READ COMMITTED reads the same rows either way); the pool restores the mode at check-in
+        # (READ COMMITTED reads the same rows either way); the pool restores the mode at check-in.
+        # On the driver: SQLAlchemy's execution and row mapping cost more CPU than the look-up.
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            found = cur.execute(_RESULT_PG, (lead_id,)).fetchone()
+        return result_of(dict(zip(_NAMES, found, strict=True))) if found else None
     row = conn.execute(_RESULT, {"lead_id": lead_id}).mappings().first()
     return result_of(row) if row else None
 

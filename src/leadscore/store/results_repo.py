@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from leadscore.domain import Lead, Result
 from leadscore.domain.timeutil import to_micros
+from leadscore.store.backends import json_text
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_row
 from leadscore.store.leads_repo import chunks
@@ -70,18 +71,45 @@ def load_lead_states(
     found: dict[str, Lead] = {}
     rows: dict[str, dict[str, Any]] = {}
     active: str | None = None
-    names = [c.name for c in results.columns]
     for part in chunks(sorted(set(lead_ids))):
-        for row in conn.execute(_STATES, {"ids": list(part)}):
-            found[row[0]] = Lead(row[0], row[1] or {})
-            active = row[2]
-            if row[3] is not None:
-                rows[row[0]] = {**dict(zip(names, row[3:-2], strict=True)), "events_seen": row[-2]}
-            if queued is not None and row[-1] is not None:
-                queued.add(row[0])
+        active = state_rows(conn.execute(_STATES, {"ids": list(part)}), found, rows, queued, active)
     if not found:  # no lead to read: the model's fingerprint still answers the caller's check
         active = conn.execute(sa.select(_ACTIVE_VERSION)).scalar()
     return found, rows, active
+
+
+_NAMES = [c.name for c in results.columns]
+# `_STATES` in PostgreSQL's SQL, for the driver (leadscore.store.realtime_pg); the active model's
+# fingerprint comes with the leads' rows, so a lead that does not exist gives no row and no fingerprint
+STATES_PG = (
+    "SELECT leads.id, leads.attributes, (SELECT version FROM models WHERE active IS true), "
+    + ", ".join(f"results.{name}" for name in _NAMES)
+    + ", result_basis.events_seen, pending_rescore.lead_id FROM leads "
+    "LEFT OUTER JOIN results ON results.lead_id = leads.id "
+    "LEFT OUTER JOIN result_basis ON result_basis.lead_id = leads.id "
+    "LEFT OUTER JOIN pending_rescore ON pending_rescore.lead_id = leads.id "
+    "WHERE leads.id = ANY(%s)"
+)
+
+
+def state_rows(
+    found_rows: Iterable[Sequence[Any]],
+    found: dict[str, Lead],
+    rows: dict[str, dict[str, Any]],
+    queued: set[str] | None,
+    active: str | None,
+) -> str | None:
+    """`_STATES` rows (or `STATES_PG`'s) into `load_lead_states`' leads, result rows and queued ids;
+    returns the active model's fingerprint they carry (`active` when there is no row)."""
+    names = _NAMES
+    for row in found_rows:
+        found[row[0]] = Lead(row[0], row[1] or {})
+        active = row[2]
+        if row[3] is not None:
+            rows[row[0]] = {**dict(zip(names, row[3:-2], strict=True)), "events_seen": row[-2]}
+        if queued is not None and row[-1] is not None:
+            queued.add(row[0])
+    return active
 
 
 _BASIS_UPSERTS: dict[str, Any] = {}
@@ -117,6 +145,38 @@ def save_results(
     `seen`: per lead, how many stored events its result was computed from (`result_basis`)."""
     if not items:
         return 0
+    rows, basis, scores, stages = result_writes(items, previous, cause, seen)
+    if len(rows) == 1 and store.name == "postgres" and (basis or scores):
+        # one lead (a real-time event, a drain of one): its result, basis and score in one statement, one
+        # round trip instead of up to three; the rows written are those of the statements below
+        params = _prefixed("r", rows[0])
+        for prefix, written in (("b", basis), ("h", scores)):
+            if written:
+                params.update(_prefixed(prefix, written[0]))
+        conn.execute(_one_lead(store, bool(basis), bool(scores)), params)
+    else:
+        stmt = _upsert(store)
+        for part in chunks(rows, 2000):
+            conn.execute(stmt, list(part))
+        for part in chunks(basis, 2000):
+            conn.execute(_basis_upsert(store), list(part))
+        if scores:
+            conn.execute(score_history.insert(), scores)
+    if stages:
+        conn.execute(stage_history.insert(), stages)
+    return len(scores)
+
+
+Rows = list[dict[str, Any]]
+
+
+def result_writes(
+    items: Sequence[tuple[Result, int | None]],
+    previous: dict[str, dict[str, Any]],
+    cause: str,
+    seen: Mapping[str, int] | None = None,
+) -> tuple[Rows, Rows, Rows, Rows]:
+    """The rows `save_results` writes: results, result_basis, score_history, stage_history."""
     rows = [result_row(r, nxt) for r, nxt in items]
     basis = [{"lead_id": r.lead_id, "events_seen": seen[r.lead_id]} for r, _ in items if seen and r.lead_id in seen]
     scores: list[dict[str, Any]] = []
@@ -138,25 +198,7 @@ def save_results(
                 }
             )
         stages.extend(_stage_moves(result, prev, cause))
-    if len(rows) == 1 and store.name == "postgres" and (basis or scores):
-        # one lead (a real-time event, a drain of one): its result, basis and score in one statement, one
-        # round trip instead of up to three; the rows written are those of the statements below
-        params = _prefixed("r", rows[0])
-        for prefix, written in (("b", basis), ("h", scores)):
-            if written:
-                params.update(_prefixed(prefix, written[0]))
-        conn.execute(_one_lead(store, bool(basis), bool(scores)), params)
-    else:
-        stmt = _upsert(store)
-        for part in chunks(rows, 2000):
-            conn.execute(stmt, list(part))
-        for part in chunks(basis, 2000):
-            conn.execute(_basis_upsert(store), list(part))
-        if scores:
-            conn.execute(score_history.insert(), scores)
-    if stages:
-        conn.execute(stage_history.insert(), stages)
-    return len(scores)
+    return rows, basis, scores, stages
 
 
 def _prefixed(prefix: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,3 +278,47 @@ def _stage_moves(result: Result, prev: dict[str, Any] | None, cause: str) -> lis
             }
         )
     return rows
+
+
+# -- the same writes on the database driver (a few leads on PostgreSQL) ------------------------------
+_JSON = "CAST(%s AS json)"
+
+
+DriverInsert = tuple[str, list[str], frozenset[str]]
+
+
+def driver_insert(table: sa.Table, conflict: str = "", names: list[str] | None = None) -> DriverInsert:
+    """A one-row INSERT of the columns `names` (default: every one but a serial id) in PostgreSQL's
+    driver SQL, with the column names and the JSON ones (which take JSON text: `driver_params`)."""
+    names = names or [c.name for c in table.columns if c.name != "id"]
+    json_cols = frozenset(c.name for c in table.columns if isinstance(c.type, sa.JSON))
+    marks = ", ".join(_JSON if n in json_cols else "%s" for n in names)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}){conflict}", names, json_cols
+
+
+_RESULTS_PG = driver_insert(
+    results, " ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE)
+)
+_SCORES_PG = driver_insert(score_history)
+_STAGES_PG = driver_insert(stage_history)
+_BASIS_PG = (
+    "INSERT INTO result_basis (lead_id, events_seen) VALUES (%s, %s) "
+    "ON CONFLICT (lead_id) DO UPDATE SET events_seen = EXCLUDED.events_seen"
+)
+
+
+def driver_params(rows: Rows, names: list[str], json_cols: frozenset[str]) -> list[tuple[Any, ...]]:
+    """As SQLAlchemy's JSON type binds them: every value JSON text (None too: JSON null, not SQL NULL)."""
+    return [tuple(json_text(r[n]) if n in json_cols else r[n] for n in names) for r in rows]
+
+
+def write_results(cur: Any, writes: tuple[Rows, Rows, Rows, Rows]) -> None:
+    """`save_results`' rows (`result_writes`), as statements on a PostgreSQL driver cursor, for pipeline
+    mode: sent together, no round trip of their own. A few leads only: an executemany is a statement
+    per row, where SQLAlchemy's batches many rows in one."""
+    rows, basis, scores, stages = writes
+    for (sql, names, json_cols), written in ((_RESULTS_PG, rows), (_SCORES_PG, scores), (_STAGES_PG, stages)):
+        if written:
+            cur.executemany(sql, driver_params(written, names, json_cols))
+    if basis:
+        cur.executemany(_BASIS_PG, [(b["lead_id"], b["events_seen"]) for b in basis])

@@ -1,0 +1,131 @@
+"""A few real-time events on PostgreSQL, stored and scored in three round trips.
+
+Through SQLAlchemy, one event is about nine round trips (BEGIN, the alias look-up, the leads' upsert,
+the insert, the leads' states, their timelines, the results, COMMIT) and each statement's Python costs
+more than running it. Here the same statements go on the database driver in pipeline mode, sent
+together wherever one does not need the answer of another:
+
+1. BEGIN and the alias look-up (the leads the events belong to);
+2. the leads created and locked, the events inserted, the leads' states and timelines read back (each
+   statement sees the ones before it: they run in order in the one transaction);
+3. the results, score and stage history written, and COMMIT.
+
+The rows written are those of `ingest.ingest_events` with the SQLAlchemy statements
+(tests/store/test_realtime_pg.py compares the two table by table), and the scores those of
+`pipeline.Evaluator`, which scores what was read here exactly as it scores what it reads itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadscore.domain import Event
+from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples
+from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, timeline_rows
+from leadscore.store.leads_repo import LOCKING, new_leads_sql
+from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
+from leadscore.store.pipeline import Evaluator, Loaded, Prepared
+from leadscore.store.results_repo import (
+    STATES_PG,
+    driver_insert,
+    driver_params,
+    result_writes,
+    state_rows,
+    write_results,
+)
+from leadscore.store.tables import outbox
+
+Few = tuple[list[dict[str, Any]], Prepared | None]
+ALIASES = "SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)"
+
+
+def plain_batch(batch: Sequence[Event]) -> bool:
+    """No identify event (which may merge leads: the general path does that)."""
+    from leadscore.store.identity import IDENTIFY
+
+    return all(e.type != IDENTIFY for e in batch)
+
+
+def ingest_few(
+    evaluator: Evaluator,
+    conn: Connection,
+    batch: Sequence[Event],
+    now: Callable[[], int],
+    fresh_ids: Callable[[list[dict[str, Any]]], dict[str, frozenset[str]]],
+    check: Callable[[Prepared], None],
+) -> Few:
+    """Store and score a few plain events (`plain_batch`) in `conn`'s transaction, and commit it.
+
+    Returns the rows new to the log and what was scored (None when nothing was new: nothing is written
+    then, and the caller's transaction ends empty). `fresh_ids`: per lead, the timeline ids of the new
+    rows; `check` runs on the scores before anything is written, and may raise to roll back
+    (leadscore.store.ingest's model check)."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
+
+    raw: Any = conn.connection.driver_connection
+    # The driver's own BEGIN would be a round trip by itself (in pipeline mode it waits for it): in
+    # autocommit mode it sends none, and this transaction's BEGIN goes with the first statement.
+    raw.autocommit = True
+    try:
+        return _pipelined(raw, evaluator, batch, now, fresh_ids, check)
+    except BaseException:  # nothing of a failed attempt is kept
+        if raw.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            raw.rollback()
+        raise
+    finally:
+        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
+            raw.autocommit = False  # as SQLAlchemy left it: its commit that follows then sends nothing
+
+
+def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: Callable[..., Any]) -> Few:
+    now, fresh_ids, check = steps
+    ids = sorted({e.lead_id for e in batch})
+    # One pipeline throughout: a result fetched in it waits for what was sent up to it (a Flush), and
+    # leaving it sends a Sync and waits for the rest, which carries the COMMIT (sent last).
+    with raw.pipeline(), raw.cursor() as cur, raw.cursor() as state_cur, raw.cursor() as events_cur:
+        cur.execute(BEGIN)
+        cur.execute(ALIASES, (ids,))
+        resolved: dict[str, str] = dict(cur.fetchall())
+        at = now()
+        rows = event_rows(batch, resolved, at)
+        targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: no deadlock
+        cur.execute(*new_leads_sql(False, targets, at, LOCKING))
+        sql = INSERT_EVENTS.format("VALUES " + ", ".join([_EVENT_MARKS] * len(rows)))
+        cur.execute(
+            sql + " RETURNING event_key, received_lead_id", [value for row in event_tuples(rows) for value in row]
+        )
+        state_cur.execute(STATES_PG, (targets,))
+        events_cur.execute(TIMELINES_PG, (targets,))
+        stored = set(cur.fetchall())
+        new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
+        if not new:
+            cur.execute("COMMIT")  # nothing written (the leads of stored events exist)
+            return new, None
+        touched = {r["lead_id"] for r in new}
+        state = Loaded({}, {}, None, set(), defaultdict(list), {})
+        states = (s for s in state_cur.fetchall() if s[0] in touched)
+        state.active = state_rows(states, state.leads, state.previous, state.queued, None)
+        timeline_rows((e for e in events_cur.fetchall() if e[1] in touched), state.timelines, state.seqs)
+        scored = evaluator.score_loaded(state, at, fresh=fresh_ids(new))
+        check(scored)
+        done = scored.done
+        writes = result_writes(scored.items, scored.previous, "event", scored.seen)
+        write_results(cur, writes)
+        if messages := outbox_rows(done.firings, at):  # as `outbox_repo.enqueue`
+            cur.executemany(_OUTBOX[0], driver_params(messages, _OUTBOX[1], _OUTBOX[2]))
+        if scored.queued:  # queued by an earlier deferred intake: now current (as `pending.clear`)
+            cur.execute("DELETE FROM pending_rescore WHERE lead_id = ANY(%s)", (sorted(scored.queued),))
+        # a failure of any statement raises when the pipeline ends, and the transaction rolls back
+        cur.execute("COMMIT")
+    done.changed = len(writes[2])
+    return new, scored
+
+
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # as SQLAlchemy's transactions begin on PostgreSQL
+_OUTBOX = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
+# one event row's placeholders: its properties sent as JSON text, stored as jsonb
+_EVENT_MARKS = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
