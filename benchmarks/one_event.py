@@ -3,6 +3,7 @@ optionally a cProfile of it. Not timed by any test; a tool for the real-time pat
 
     .venv/bin/python benchmarks/one_event.py sqlite sync 300
     .venv/bin/python benchmarks/one_event.py postgres deferred 200 --profile
+    .venv/bin/python benchmarks/one_event.py postgres sync 200 --floor
 
 Data: `leadscore generate --leads 500` (about 25,000 B2B events), ingested and scored first; then
 `n` single page views, each to a random lead, each scored (sync: in its transaction; deferred:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import os
 import pstats
 import random
@@ -49,7 +51,12 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=300)
     parser.add_argument("--profile", action="store_true", help="print the 40 costliest calls (cumulative)")
     parser.add_argument("--cpu", action="store_true", help="profile CPU time (process_time), not wall time")
+    parser.add_argument(
+        "--floor", action="store_true", help="postgres: first the floor, a bare `SELECT 1` and INSERT + COMMIT"
+    )
     args = parser.parse_args()
+    if args.floor and args.backend == "postgres":
+        floor()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         data = tmp / "data"
@@ -86,14 +93,19 @@ def main() -> None:
             if counting[0]:
                 statements.append(" ".join(statement.split())[:100])
 
+        trace = tmp / "protocol.txt"
+        if args.backend == "postgres":
+            _trace_protocol(store.engine, trace, counting)
         for i in range(30):  # warm up: compiled statements cached, prepared on PostgreSQL
             one(i)
         counting[0] = True
         one(30)
         counting[0] = False
-        print(f"statements of one event ({len(statements)}):")
+        print(f"statements of one event through SQLAlchemy ({len(statements)}):")
         for statement in statements:
             print("  ", statement)
+        if args.backend == "postgres":
+            print(_round_trips(trace.read_text()))
         wall: list[float] = []
         cpu: list[float] = []
         profile = (cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()) if args.profile else None
@@ -109,13 +121,77 @@ def main() -> None:
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         service.close()
 
-    def q(values: list[float], p: float) -> float:
-        return sorted(values)[min(len(values) - 1, int(p * len(values)))]
-
     print(
-        f"{args.backend} {args.mode}, {args.n} events: wall p50 {q(wall, 0.5):.2f} p99 {q(wall, 0.99):.2f} ms, "
-        f"CPU p50 {q(cpu, 0.5):.2f} p99 {q(cpu, 0.99):.2f} ms; load average {os.getloadavg()[0]:.1f}"
+        f"{args.backend} {args.mode}, {args.n} events: wall p50 {_q(wall, 0.5):.2f} p99 {_q(wall, 0.99):.2f} ms, "
+        f"CPU p50 {_q(cpu, 0.5):.2f} p99 {_q(cpu, 0.99):.2f} ms; load average {os.getloadavg()[0]:.1f}"
     )
+
+
+def _trace_protocol(engine: sa.Engine, path: Path, counting: list[bool]) -> None:
+    """While `counting`, the messages of every connection checked out go to `path` (libpq's trace):
+    the statements the driver sends itself are counted too, which SQLAlchemy's events do not see."""
+    from psycopg.pq import Trace
+
+    out = path.open("w")
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on(dbapi_conn: Any, *_: Any) -> None:
+        if counting[0]:
+            dbapi_conn.pgconn.trace(out.fileno())
+            dbapi_conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+
+    @sa.event.listens_for(engine, "checkin")
+    def _off(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.pgconn.untrace()
+
+
+def _round_trips(text: str) -> str:
+    """Statements (Bind or simple Query messages) and round trips: each time the trace turns from the
+    client's messages to the server's, the client sent something and waited for the answer."""
+    lines = [line.split("\t") for line in text.splitlines() if line[:2] in ("F\t", "B\t")]
+    statements = sum(1 for line in lines if line[0] == "F" and line[2].split(" ")[0] in ("Bind", "Query"))
+    trips = sum(1 for a, b in itertools.pairwise(lines) if a[0] == "F" and b[0] == "B")
+    return f"protocol of one event: {statements} statements (BEGIN and COMMIT included), {trips} round trips"
+
+
+def floor(n: int = 1000) -> None:
+    """What a round trip and a commit cost by themselves, on the driver, from this process: on the
+    benchmark's server (fsync and synchronous_commit off, as every test server) and on one with the
+    default, durable settings, where each commit waits for the WAL's flush to this disk."""
+    import psycopg
+    from tests.support.postgres import postgres_server
+
+    for durable in (False, True):
+        with postgres_server(durable=durable) as url, psycopg.connect(url.replace("+psycopg", "")) as conn:
+            conn.execute("CREATE TABLE t (id bigserial PRIMARY KEY, v text)")
+            conn.commit()
+            for name, step in (
+                ("SELECT 1", lambda: conn.execute("SELECT 1").fetchone()),
+                ("INSERT + COMMIT", lambda: (conn.execute("INSERT INTO t (v) VALUES (%s)", ("x",)), conn.commit())),
+            ):
+                wall, cpu = _timed(step, n)
+                server = "durable server" if durable else "benchmark server (fsync off)"
+                print(
+                    f"floor, {server}: {name}: wall p50 {_q(wall, 0.5):.3f} p99 {_q(wall, 0.99):.3f} ms, "
+                    f"CPU p50 {_q(cpu, 0.5):.3f} ms"
+                )
+
+
+def _timed(step: Any, n: int) -> tuple[list[float], list[float]]:
+    for _ in range(50):
+        step()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(n):
+        t, c = time.perf_counter(), time.process_time()
+        step()
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return wall, cpu
+
+
+def _q(values: list[float], p: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(p * len(values)))]
 
 
 if __name__ == "__main__":

@@ -33,9 +33,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# what a test server trades for speed: nothing it holds has to survive a crash
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh server with an empty `leadscore` database."""
+def postgres_server(durable: bool = False) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh server with an empty `leadscore` database; `durable`: with the
+    server's default (durable) settings, to measure what a commit costs on this disk."""
     bindir = _bindir()
     tmp = Path(tempfile.mkdtemp(prefix="leadscore-pg-"))
     data = tmp / "data"
@@ -60,8 +65,7 @@ def postgres_server() -> Iterator[str]:
             str(log),
             "-w",
             "-o",
-            f"-h 127.0.0.1 -p {port} -k {tmp} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200",
+            f"-h 127.0.0.1 -p {port} -k {tmp} " + ("" if durable else FAST) + "-c max_connections=200",
             "start",
         ],
         check=True,
