@@ -5,6 +5,7 @@ earlier deferred intake queued, and triggers that fire; and every result equals 
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -215,3 +216,13 @@ def test_a_refused_transaction_writes_nothing_and_leaves_the_connection_as_it_wa
         assert mismatches(service.store, service.model) == []
     finally:
         service.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"path": "/pricing", "n": 3, "x": 2.5, "ok": true, "none": null}', b"null", b'[1, "\\u00e9", {}]', b' {"a": 1}'],
+)
+def test_the_json_loader_reads_what_json_loads_reads(text: bytes) -> None:
+    loader = realtime_pg._json_loader()(0)
+    assert loader.load(memoryview(text)) == json.loads(text)
+    assert loader.load(text) == json.loads(text)

@@ -17,8 +17,11 @@ The rows written are those of `ingest.ingest_events` with the SQLAlchemy stateme
 
 from __future__ import annotations
 
+import json
+import json.scanner
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -87,6 +90,9 @@ def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: C
     # One pipeline throughout: a result fetched in it waits for what was sent up to it (a Flush), and
     # leaving it sends a Sync and waits for the rest, which carries the COMMIT (sent last).
     with raw.pipeline(), raw.cursor() as cur, raw.cursor() as state_cur, raw.cursor() as events_cur:
+        for reader in (state_cur, events_cur):
+            for kind in ("json", "jsonb"):
+                reader.adapters.register_loader(kind, _json_loader())
         cur.execute(BEGIN)
         cur.execute(ALIASES, (ids,))
         resolved: dict[str, str] = dict(cur.fetchall())
@@ -123,6 +129,27 @@ def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: C
         cur.execute("COMMIT")
     done.changed = len(writes[2])
     return new, scored
+
+
+@cache
+def _json_loader() -> type:
+    """psycopg's JSON loader, as `json.loads` reads PostgreSQL's JSON text (its C scanner: the same
+    values), without the wrapper's encoding detection and whitespace checks, which cost more than the
+    scan for the small objects of a lead's log (read whole for every real-time event)."""
+    from psycopg.adapt import Loader
+
+    # the C scanner json.loads runs (the server's JSON text has no leading whitespace to skip)
+    scan: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+    class JsonText(Loader):
+        def load(self, data: Any) -> Any:
+            text = str(data, "utf-8")
+            try:
+                return scan(text, 0)[0]
+            except StopIteration:  # leading whitespace (JSON text stored as written): json.loads skips it
+                return json.loads(text)
+
+    return JsonText
 
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # as SQLAlchemy's transactions begin on PostgreSQL
