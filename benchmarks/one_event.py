@@ -6,11 +6,14 @@ optionally a cProfile of it. Not timed by any test; a tool for the real-time pat
     .venv/bin/python benchmarks/one_event.py postgres sync 200 --floor
 
 Data: `leadscore generate --leads 500` (about 25,000 B2B events), ingested and scored first; then
-`n` single page views, each to a random lead, each scored (sync: in its transaction; deferred:
-acknowledged, then the lead's drain as the API's rescoring process runs it) and read back, as
-`store_ingest.py`'s latency figure measures them. Prints the statements of one such event (SQLAlchemy
-`before_cursor_execute`; BEGIN on PostgreSQL and COMMIT are not statements there), then the median
-and 99th percentile of the wall and CPU time (CPU: this process only, not PostgreSQL's).
+`n` single page views, each to a random lead: sync, each scored in its transaction and read back, as
+`store_ingest.py`'s latency figure measures them; deferred, acknowledged, then the lead's drain as
+the API's rescoring process runs it, and read back; append, the API's acknowledgement alone (the group
+committer's `events_repo.append_queued`: stored, the lead queued, nothing scored or read). Prints the
+statements SQLAlchemy sent for one such event (`before_cursor_execute`: not BEGIN and COMMIT, nor what
+goes on the driver itself), on PostgreSQL the statements and round trips of libpq's protocol trace,
+then the median and 99th percentile of the wall and CPU time (CPU: this process only, not PostgreSQL's).
+`--floor` (PostgreSQL) first measures a bare round trip and a bare commit.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.domain import Event  # noqa: E402
 from leadscore.generate.api import generate  # noqa: E402
 from leadscore.store import open_store  # noqa: E402
+from leadscore.store.events_repo import append_queued  # noqa: E402
 
 MODEL = ROOT / "examples" / "b2b-saas" / "model.yaml"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -47,7 +51,7 @@ LEADS = 500
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("backend", choices=["sqlite", "postgres"])
-    parser.add_argument("mode", choices=["sync", "deferred"])
+    parser.add_argument("mode", choices=["sync", "deferred", "append"])
     parser.add_argument("n", type=int, nargs="?", default=300)
     parser.add_argument("--profile", action="store_true", help="print the 40 costliest calls (cumulative)")
     parser.add_argument("--cpu", action="store_true", help="profile CPU time (process_time), not wall time")
@@ -80,6 +84,9 @@ def main() -> None:
         def one(i: int) -> None:
             lead = f"L{rnd.randrange(1, LEADS + 1):07d}"
             event = Event.of(lead, "page_view", NOW - timedelta(minutes=i), path="/pricing", page_type="pricing")
+            if args.mode == "append":  # the API's acknowledgement alone: the group committer's append
+                append_queued(store, [event], service.now_us)
+                return
             service.ingest_events([event], defer=defer)
             if defer:
                 service.drain_pending()
@@ -151,7 +158,7 @@ def _round_trips(text: str) -> str:
     lines = [line.split("\t") for line in text.splitlines() if line[:2] in ("F\t", "B\t")]
     statements = sum(1 for line in lines if line[0] == "F" and line[2].split(" ")[0] in ("Bind", "Query"))
     trips = sum(1 for a, b in itertools.pairwise(lines) if a[0] == "F" and b[0] == "B")
-    return f"protocol of one event: {statements} statements (BEGIN and COMMIT included), {trips} round trips"
+    return f"protocol of one event: {statements} statements (BEGIN and COMMIT, where sent, included), {trips} round trips"
 
 
 def floor(n: int = 1000) -> None:
