@@ -158,7 +158,7 @@ def _round_trips(text: str) -> str:
     lines = [line.split("\t") for line in text.splitlines() if line[:2] in ("F\t", "B\t")]
     statements = sum(1 for line in lines if line[0] == "F" and line[2].split(" ")[0] in ("Bind", "Query"))
     trips = sum(1 for a, b in itertools.pairwise(lines) if a[0] == "F" and b[0] == "B")
-    return f"protocol of one event: {statements} statements (BEGIN and COMMIT, where sent, included), {trips} round trips"
+    return f"protocol of one event: {statements} statements (BEGIN and COMMIT if sent), {trips} round trips"
 
 
 def floor(n: int = 1000) -> None:
