@@ -22,7 +22,7 @@ from leadscore.domain import Event
 from leadscore.domain.timeutil import to_micros
 from leadscore.io import read_leads
 from leadscore.model import parse_model
-from leadscore.store import ingest, open_store, realtime_pg
+from leadscore.store import LeadStore, ingest, open_store, realtime_pg
 from leadscore.store.events_repo import append_queued
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import aliases, events, leads, pending_rescore, result_basis
@@ -120,14 +120,10 @@ def test_a_duplicate_alone_writes_nothing(tmp_path: Path, request: pytest.Fixtur
         service.close()
 
 
-def _deadlocks(url: str) -> int:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            sql = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
-            return int(conn.exec_driver_sql(sql).scalar_one())
-    finally:
-        engine.dispose()
+def _deadlocks(store: LeadStore) -> int:
+    with store.read() as conn:
+        sql = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        return int(conn.exec_driver_sql(sql).scalar_one())
 
 
 @pytest.mark.parametrize("path", ["scored", "queued"])
@@ -142,7 +138,7 @@ def test_a_deadlock_on_the_driver_statements_is_retried(
     pair = [Event.of(lead, "page_view", NOW - timedelta(hours=1), path="/pricing") for lead in ("a", "b")]
     service.ingest_events([Event.of(lead, "page_view", NOW - timedelta(days=1)) for lead in ("a", "b")])
     other = sa.create_engine(url)
-    before = _deadlocks(url)
+    before = _deadlocks(service.store)
     outcome: list[Any] = []
     try:
         with other.connect() as conn:
@@ -162,7 +158,7 @@ def test_a_deadlock_on_the_driver_statements_is_retried(
             conn.commit()
         worker.join(30)
         assert outcome, "the events' transaction failed instead of running again"
-        assert _deadlocks(url) == before + 1
+        assert _deadlocks(service.store) == before + 1
         with service.store.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 4
         if path == "scored":
