@@ -1,14 +1,15 @@
 """A few real-time events on PostgreSQL, stored and scored in three round trips.
 
-Through SQLAlchemy, one event is about nine round trips (BEGIN, the alias look-up, the leads' upsert,
-the insert, the leads' states, their timelines, the results, COMMIT) and each statement's Python costs
+Through SQLAlchemy, one event is eight round trips (BEGIN, the alias look-up, the leads' upsert, the
+insert, the leads' states, their timelines, the results, COMMIT) and each statement's Python costs
 more than running it. Here the same statements go on the database driver in pipeline mode, sent
 together wherever one does not need the answer of another:
 
 1. BEGIN and the alias look-up (the leads the events belong to);
 2. the leads created and locked, the events inserted, the leads' states and timelines read back (each
    statement sees the ones before it: they run in order in the one transaction);
-3. the results, score and stage history written, and COMMIT.
+3. the results, score and stage history written (the trigger outbox, the rescoring queue's rows when
+   there are any), and COMMIT.
 
 The rows written are those of `ingest.ingest_events` with the SQLAlchemy statements
 (tests/store/test_realtime_pg.py compares the two table by table), and the scores those of
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event
 from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples
 from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, timeline_rows
+from leadscore.store.identity import IDENTIFY
 from leadscore.store.leads_repo import LOCKING, new_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
@@ -48,8 +50,6 @@ ALIASES = "SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)"
 
 def plain_batch(batch: Sequence[Event]) -> bool:
     """No identify event (which may merge leads: the general path does that)."""
-    from leadscore.store.identity import IDENTIFY
-
     return all(e.type != IDENTIFY for e in batch)
 
 
@@ -64,7 +64,7 @@ def ingest_few(
     """Store and score a few plain events (`plain_batch`) in `conn`'s transaction, and commit it.
 
     Returns the rows new to the log and what was scored (None when nothing was new: nothing is written
-    then, and the caller's transaction ends empty). `fresh_ids`: per lead, the timeline ids of the new
+    then). `fresh_ids`: per lead, the timeline ids of the new
     rows; `check` runs on the scores before anything is written, and may raise to roll back
     (leadscore.store.ingest's model check)."""
     from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
