@@ -196,6 +196,7 @@ def test_ids_shared_by_leads_as_a_rule_are_hashed_with_their_lead_from_the_start
     _parquet_run(tmp_path, [events], [Lead(f"l{i}") for i in range(100)])
     con = connect()
     prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    monkeypatch.setattr(duplicates, "ORDERED", False)  # the sorted hashes, not the ordered pass
     passes = _passes(monkeypatch)
     for sample, expected in (
         (duplicates.SAMPLE_ROWS, [duplicates.PAIR_HASH]),
@@ -227,27 +228,30 @@ _ids = st.sampled_from(["a", "b", "c", "d", None])
     ),
     dedupe=st.sampled_from(["auto", "always"]),
     shared=st.sampled_from([0.0, 1.0]),
+    ordered=st.sampled_from([(True, 1), (True, 3), (True, 1 << 20), (False, 1 << 20)]),
 )
 def test_repeated_ids_equal_the_pure_scorer(
-    parts: list[list[tuple[str, str | None, str, int]]], dedupe: str, shared: float
+    parts: list[list[tuple[str, str | None, str, int]]], dedupe: str, shared: float, ordered: tuple[bool, int]
 ) -> None:
     """Any mix of repeated ids (within a file, across files, across leads, no id), through Parquet,
-    with the candidates hashed by (lead, id) (`shared` 0) or by the id alone (1: always)."""
+    found by the ordered pass (in batches of 1, 3 or all ids) or by the sorted hashes, with the
+    candidates hashed by (lead, id) (`shared` 0) or by the id alone (1: always)."""
     import tempfile
 
-    from leadscore.batch.duckdb import duplicates
+    from leadscore.batch.duckdb import duplicates, id_order
 
     events = [
         [Event.of(lead, "view", AT - timedelta(hours=h), id=i, page=page) for lead, i, page, h in part]
         for part in parts
     ]
-    before = duplicates.SHARED
+    before = duplicates.SHARED, duplicates.ORDERED, id_order._BATCH
     duplicates.SHARED = shared
+    duplicates.ORDERED, id_order._BATCH = ordered
     try:
         with tempfile.TemporaryDirectory() as tmp:
             _parquet_run(Path(tmp), events, [Lead("l0"), Lead("l1"), Lead("l2")], dedupe)
     finally:
-        duplicates.SHARED = before
+        duplicates.SHARED, duplicates.ORDERED, id_order._BATCH = before
 
 
 # -- the sorted hashes, batch by batch -------------------------------------------------------------------
@@ -282,6 +286,7 @@ def test_the_check_reads_the_hashes_in_many_batches(tmp_path: Path, monkeypatch:
     from leadscore.batch.duckdb import duplicates
 
     monkeypatch.setattr(duplicates, "_BATCH", 7)
+    monkeypatch.setattr(duplicates, "ORDERED", False)
     events = _events(30)
     _parquet_run(tmp_path, [events, events[::3]], [Lead(f"l{i}") for i in range(30)])
     con = connect()
@@ -306,72 +311,125 @@ def test_ascending_ids_need_no_sort(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert passes == [] and sum(r["score"] for r in got) == 30.0
 
 
-def test_a_repeat_breaks_the_ascending_order_and_the_hashes_find_it(
+def test_a_repeat_ends_the_ascending_stretch_and_the_tail_finds_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """e010 twice in a row for l0, across the edge of two batches of 7 ids (the 7th and 8th)."""
-    from leadscore.batch.duckdb import duplicates
+    """e010 twice in a row for l0, across the edge of two batches of 7 ids (the 7th and 8th): the
+    second copy starts the tail, whose ids the exact check looks for; no sorted pass."""
+    from leadscore.batch.duckdb import id_order
 
-    monkeypatch.setattr(duplicates, "_BATCH", 7)
+    monkeypatch.setattr(id_order, "_BATCH", 7)
     ids = [f"e{k:03d}" for k in range(4, 11)] + ["e010"] + [f"e{k:03d}" for k in range(11, 20)]
     ids[0] = "e003"
     assert ids[6:8] == ["e010", "e010"]  # the repeat: the last of the first batch, the first of the second
     got, passes = _ascending_run(tmp_path, ids, monkeypatch)
-    assert passes and sum(r["score"] for r in got) == len(ids) - 1
+    assert passes == [] and sum(r["score"] for r in got) == len(ids) - 1
 
 
-@settings(max_examples=examples(50), deadline=None)
-@given(ids=st.lists(st.sampled_from(["a", "b", "bb", "c", "é", "z"]), max_size=12), batch=st.integers(1, 5))
-def test_ascending_holds_only_for_ids_that_are_all_distinct(ids: list[str], batch: int) -> None:
+def _stretch_key(value: str) -> tuple[int, bytes]:
+    raw = value.encode()
+    return len(raw), raw
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(["a", "b", "bb", "c", "é", "z", "ab", "a\x00", None]), max_size=14),
+    batch=st.integers(1, 5),
+)
+def test_the_tail_holds_every_id_after_the_first_ascending_stretch(ids: list[str | None], batch: int) -> None:
+    """The first stretch strictly ascending by (length in bytes, bytes) repeats nothing; the tail is the
+    set of the ids after it (NULLs skipped), in batches of any size."""
     import pyarrow as pa
 
-    from leadscore.batch.duckdb import duplicates
+    from leadscore.batch.duckdb import id_order
 
     con = connect()
     con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
-    before = duplicates._BATCH
-    duplicates._BATCH = batch
+    present = [i for i in ids if i is not None]
+    k = 1 if present else 0
+    while k < len(present) and _stretch_key(present[k - 1]) < _stretch_key(present[k]):
+        k += 1
+    before = id_order._BATCH
+    id_order._BATCH = batch
     try:
-        got = duplicates._ascending(con, "id")
+        got = id_order.ordered_ids(con, len(ids))
+        limited = id_order.ordered_ids(con, len(present) - k - 1) if k < len(present) else None
     finally:
-        duplicates._BATCH = before
-    if got is not None:
-        assert len(set(ids)) == len(ids) == got
-    assert (got is not None) == (ids == sorted(set(ids)))
+        id_order._BATCH = before
+    assert got is not None and got.with_id == len(present)
+    assert len(set(present[:k])) == k
+    assert sorted(got.tail.to_pylist()) == sorted(set(present[k:]))
+    assert limited is None  # past the limit: the pass gives up
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(value=st.text(max_size=8) | st.text(alphabet=st.characters(max_codepoint=300), min_size=250, max_size=260))
+def test_the_flagged_ids_hold_every_id_the_reader_check_holds_for(value: str) -> None:
+    """`id_order.flagged` (bytes, in NumPy) stands for the SQL id check (`file_checks.row_check_sql`)
+    in the ordered pass: it must flag at least every id that check flags (a flag costs a full check)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leadscore.batch.duckdb import id_order
+    from leadscore.batch.duckdb.file_checks import row_check_sql
+
+    con = connect()
+    with __import__("tempfile").TemporaryDirectory() as tmp:
+        path = f"{tmp}/e.parquet"
+        table = pa.table({"lead_id": ["l0"], "type": ["view"], "timestamp": pa.array([AT]), "id": [value]})
+        pq.write_table(table, path)
+        checks = row_check_sql(con, [path])
+        assert checks is not None and checks[2] is not None
+        row = con.execute(f"SELECT {checks[2]} FROM (SELECT nullif(id, '') AS id FROM read_parquet('{path}'))")
+        sql_flag = bool(row.fetchall()[0][0])
+    column = pa.array([value], pa.string())
+    offsets, data = id_order._buffers(column)
+    if value:
+        assert id_order.flagged(offsets, data) or not sql_flag
+
+
+def test_ids_in_another_order_leave_the_ordered_pass_to_the_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids in no order (a descent at every other row) fill the tail past its limit: the sorted hashes
+    decide, with the same result."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "TAIL_ROWS", 3)
+    ids = [f"e{(k * 7919) % 40:03d}" for k in range(40)] + ["e005"]
+    got, passes = _ascending_run(tmp_path, ids, monkeypatch)
+    assert passes and sum(r["score"] for r in got) == 40
 
 
 def test_first_rows_without_ids_prove_nothing_about_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first rows checked for order hold no id (a count of 0): the later repeat is still found."""
-    from leadscore.batch.duckdb import duplicates
-
-    monkeypatch.setattr(duplicates, "SAMPLE_ROWS", 2)
+    """The first rows hold no id: the later repeat is still found."""
     rows = [Event.of("l0", "view", AT - timedelta(hours=k + 1), page="home") for k in range(3)]
     rows += [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id="x", page="pricing") for k in range(2)]
     got = _parquet_run(tmp_path, [rows], [Lead("l0")])
     assert [r["score"] for r in got] == [1.0]
 
 
-def test_events_delivered_again_in_a_later_file_skip_the_ascending_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """File 2 repeats ids of file 1: the files' id ranges overlap, so the ids are not streamed for
-    their order at all (a pass that would fail only in the last file); the hashes find the repeats."""
+def test_events_delivered_again_in_a_later_file_are_the_tail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """File 2 repeats ids of file 1, some with other content (the first copy wins), next to a new id;
+    ids counted as `ev-9` before `ev-10` (length first): the ordered pass finds the repeats in the
+    tail, without a sorted pass; in files that continue the order, there is no tail at all."""
     from leadscore.batch.duckdb import duplicates
 
-    streamed: list[int | None] = []
-    ascending = duplicates._ascending
-
-    def spy(con: object, ids: str, limit: int | None = None) -> int | None:
-        streamed.append(limit)
-        return ascending(con, ids, limit)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(duplicates, "_ascending", spy)
-    first = [Event.of("l0", "view", AT - timedelta(hours=k + 1), id=f"e{k:03d}", page="pricing") for k in range(20)]
-    got = _parquet_run(tmp_path, [first, first[5:8]], [Lead("l0")])
-    assert [r["score"] for r in got] == [20.0] and streamed == []
-    streamed.clear()
+    passes = _passes(monkeypatch)
+    first = [Event.of("l0", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [Event.of("l0", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="pricing") for k in (3, 12)]
+    again.append(Event.of("l0", "view", AT - timedelta(minutes=1), id="ev-2x", page="pricing"))
+    got = _parquet_run(tmp_path, [first, again], [Lead("l0")])
+    assert [r["score"] for r in got] == [1.0] and passes == []
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    check = find_duplicates(con)
+    assert sorted(con.execute(f"SELECT id FROM {check.table}").fetchall()) == [("ev-12",), ("ev-3",)]
     ordered = tmp_path / "ordered"
     ordered.mkdir()
-    later = [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id=f"f{k:03d}", page="pricing") for k in range(5)]
+    later = [Event.of("l0", "view", AT - timedelta(minutes=k + 1), id=f"ev-{k}", page="pricing") for k in range(20, 25)]
+    seen: list[int] = []
+    exact = duplicates._exact
+    monkeypatch.setattr(duplicates, "_exact", lambda *a: seen.append(1) or exact(*a))
     got = _parquet_run(ordered, [first, later], [Lead("l0")])
-    assert [r["score"] for r in got] == [25.0] and streamed == [duplicates.SAMPLE_ROWS, None]
+    assert [r["score"] for r in got] == [5.0] and passes == [] and seen == []

@@ -14,10 +14,14 @@ vary from row to row: 7.6 against 5.4 CPU s for 50M events, and 4.1 against 3.6 
 Where ids are shared by leads as a rule (a counter per lead), most rows would be candidates: past
 `SHARED` of the rows, the check starts again with the hash of (lead, id), the previous cost.
 
-Before any of that, ids that come in strictly ascending order (files written in id order, as
-`leadscore generate` writes them) are all distinct, which one streamed pass proves without a sort:
-3.8 CPU s for 50M events, the reader's checks of the ids included, against 7.5 for the sorted hashes.
-Ids in another order are told from the first rows (a few hundredths of a second); the hashes decide.
+Before any of that, one streamed pass over the ids (`id_order.py`) tries their order: ids that ascend
+(files written in id order) repeat nothing except in the few rows after the first ascending stretch
+(events delivered again, in a later file), and only the rows whose id those hold are checked exactly.
+On 50M events that pass cost 2.4-2.6 CPU s, the reader's checks of the ids included (3.9 for the
+previous pass, which proved ascending ids with the checks in SQL); on the mixed data's 50,054 repeats
+in a later file, the pass and the exact check of the tail's rows 6.6 CPU s against 11.7 for the
+sorted hashes. Ids in another order fill its tail within the first rows: it stops there, and the
+hashes decide.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from leadscore.sql import literals as q
+from leadscore.batch.duckdb.id_order import ordered_ids
 
 if TYPE_CHECKING:
     import duckdb
@@ -103,6 +107,10 @@ def _sorted_repeats(con: duckdb.DuckDBPyConnection, hashed: str) -> tuple[np.nda
 
 _BATCH = 1 << 20
 SAMPLE_ROWS = 65_536
+# the ids after the first ascending stretch the ordered pass may collect (`id_order.py`): past the
+# larger of this and `SHARED` of the rows, the ids are in another order and the hashes decide
+TAIL_ROWS = 65_536
+ORDERED = True  # whether the ordered pass runs first (tests turn it off to reach the sorted hashes)
 
 
 def _shared_ids(con: duckdb.DuckDBPyConnection) -> bool:
@@ -116,86 +124,47 @@ def _shared_ids(con: duckdb.DuckDBPyConnection) -> bool:
     return ids - distinct > SHARED * max(ids, 1)
 
 
-def _ascending(con: duckdb.DuckDBPyConnection, ids: str, limit: int | None = None) -> int | None:
-    """How many events have an id when those ids (`ids`: the column, or NULL where the reader's checks
-    must look) come strictly ascending, so that no two are equal; None at the first that does not (or
-    at a NULL). The order DuckDB returns them in is the files' in practice, but any order would do: a
-    strictly ascending sequence repeats nothing. With `limit`, only the first rows are looked at."""
-    import pyarrow.compute as pc
-
-    counted = 0
-    last = None
-    query = f"SELECT {ids} AS i FROM events WHERE id IS NOT NULL" + (f" LIMIT {limit}" if limit else "")
-    reader = con.sql(query).to_arrow_reader(_BATCH)
-    try:
-        for batch in reader:
-            column = batch.column(0)
-            if not len(column):
-                continue
-            if column.null_count:
-                return None
-            if len(column) > 1 and pc.any(pc.less_equal(column[1:], column[:-1])).as_py():
-                return None
-            first = column[0].as_py()
-            if last is not None and not first > last:
-                return None
-            last = column[-1].as_py()
-            counted += len(column)
-    finally:
-        reader.close()
-    return counted
-
-
-def _ranges_ascending(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
-    """Whether the id ranges of the files' row groups (their Parquet statistics), in input order, each
-    lie above the one before: otherwise an id may come again later (events delivered again in a
-    later file) and the pass over the ascending ids would be read up to there for nothing."""
-    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
-    rows = con.execute(
-        f"SELECT file_name, row_group_id, stats_min_value, stats_max_value FROM parquet_metadata({listed}) "
-        "WHERE path_in_schema = 'id'"
-    ).fetchall()
-    position = {f: i for i, f in enumerate(files)}
-    if len({r[0] for r in rows}) != len(files) or any(r[0] not in position for r in rows):
-        return False
-    last: str | None = None
-    for _, _, low, high in sorted(rows, key=lambda r: (position[r[0]], r[1])):
-        if low is None or high is None or (last is not None and not str(low) > last):
-            return False
-        last = str(high)
-    return True
-
-
 def find_duplicates(
     con: duckdb.DuckDBPyConnection,
     table: str = "_ls_dups",
     id_check: str | None = None,
     check_files: Callable[[], None] | None = None,
-    files: list[str] | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
 
     `id_check` (a BOOLEAN over an event's id: `file_checks.row_check_sql`) rides on the pass that
-    reads every id: a row where it holds has no hash (NULL), and then `check_files` runs, which
-    refuses the input or has the views strip (it raises); the ids are read once, here. `files`: the
-    events' Parquet files, whose statistics tell whether the ids may come in ascending order."""
+    reads every id (`id_order.flagged` stands for it there): where it may hold, `check_files` runs,
+    which refuses the input or has the views strip (it raises); the ids are read once, here."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
-    ids = "id" if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE id END"
-    # the first rows first: ids in another order are told from them, before DuckDB reads ahead
-    ascending = None
-    if (files is None or _ranges_ascending(con, files)) and _ascending(con, ids, SAMPLE_ROWS) is not None:
-        ascending = _ascending(con, ids)
-    if ascending is not None:
-        return DuplicateCheck(without_id=total - ascending, repeated_ids=0, table=table)
+    checked: list[bool] = []
+
+    def check() -> None:
+        checked.append(True)
+        if check_files is not None:
+            check_files()
+
+    ordered = None
+    if ORDERED:
+        limit = max(int(SHARED * total), TAIL_ROWS)
+        ordered = ordered_ids(con, limit, check if id_check is not None else None)
+    if ordered is not None:
+        if len(ordered.tail):
+            # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)
+            con.register("_ls_dup_tail", pa.table({"id": ordered.tail}))
+            _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
+            con.unregister("_ls_dup_tail")
+        return _counted(con, table, total - ordered.with_id)
+    if checked:  # the first rows' ids were flagged and `check_files` found nothing to refuse or strip
+        id_check = None
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
     hashed = PAIR_HASH if _shared_ids(con) else HASH
-    checked = hashed if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {hashed} END"
-    found = _sorted_repeats(con, checked)
+    checked_hash = hashed if id_check is None else f"CASE WHEN {id_check} THEN NULL ELSE {hashed} END"
+    found = _sorted_repeats(con, checked_hash)
     if found is None:  # a row met `id_check` (its hash is NULL, sorted last)
         if check_files is not None:
             check_files()
@@ -209,23 +178,31 @@ def find_duplicates(
         found = _sorted_repeats(con, PAIR_HASH)
         assert found is not None
     candidates, with_id, _ = found
-    without_id = total - with_id
     if len(candidates):
         # one more pass over the events: the rows whose hash repeats (a few per thousand), checked exactly
         con.register("_ls_dup_hashes", pa.table({"h": pa.array(candidates, pa.uint64())}))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _ls_dup_rows AS SELECT lead_id, id, _ls_ord FROM events "
-            f"WHERE id IS NOT NULL AND {hashed} IN (SELECT h FROM _ls_dup_hashes)"
-        )
+        _exact(con, table, f"id IS NOT NULL AND {hashed} IN (SELECT h FROM _ls_dup_hashes)")
         con.unregister("_ls_dup_hashes")
-        con.execute(
-            f"INSERT INTO {table} SELECT lead_id, id, min(_ls_ord) FROM _ls_dup_rows "
-            "GROUP BY lead_id, id HAVING count(*) > 1"
-        )
-        con.execute(
-            f"INSERT INTO {table}_drop SELECT r._ls_ord FROM _ls_dup_rows AS r JOIN {table} AS d "
-            "ON d.lead_id = r.lead_id AND d.id = r.id AND r._ls_ord <> d.keep"
-        )
-        con.execute("DROP TABLE _ls_dup_rows")
+    return _counted(con, table, total - with_id)
+
+
+def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str) -> None:
+    """The repeated (lead, id) pairs among the events meeting `candidates` (a condition that holds for
+    every copy of a repeat), with the copy to keep into `table` and the others into `<table>_drop`."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ls_dup_rows AS SELECT lead_id, id, _ls_ord FROM events WHERE {candidates}"
+    )
+    con.execute(
+        f"INSERT INTO {table} SELECT lead_id, id, min(_ls_ord) FROM _ls_dup_rows "
+        "GROUP BY lead_id, id HAVING count(*) > 1"
+    )
+    con.execute(
+        f"INSERT INTO {table}_drop SELECT r._ls_ord FROM _ls_dup_rows AS r JOIN {table} AS d "
+        "ON d.lead_id = r.lead_id AND d.id = r.id AND r._ls_ord <> d.keep"
+    )
+    con.execute("DROP TABLE _ls_dup_rows")
+
+
+def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int) -> DuplicateCheck:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from leadscore.batch.duckdb import fallback, output
 from leadscore.batch.duckdb.duplicates import find_duplicates
 from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
-from leadscore.batch.duckdb.file_rows import is_text_input
 from leadscore.batch.duckdb.layout import events_clustered
 from leadscore.batch.duckdb.output import Breakdown
 from leadscore.batch.duckdb.sources import Source, prepare
@@ -231,11 +230,7 @@ class BatchRun:
             return False
         if not self.schema.has_event_id:
             return True  # events are identified by their content: the window over all of them
-        source = self._sources[1]
-        files = None
-        if isinstance(source, str | Path) and not is_text_input(Path(source)):
-            files = parquet_sources(Path(source))  # their statistics: may the ids come in ascending order
-        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs, files=files)
+        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs)
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
