@@ -12,6 +12,7 @@ unique by the log's constraint, so no duplicate pass runs; input order is the lo
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -476,6 +477,31 @@ def _part(store: LeadStore, evaluator: Evaluator, at: int, ids: str) -> tuple[Ba
     return None
 
 
+def _write_part(
+    store: LeadStore,
+    conn: Connection,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    ids: str,
+    seconds: dict[str, float],
+) -> BatchRescored:
+    """One part of `_rescore_parts`, in the caller's transaction: nothing of it is referenced on return."""
+    prepared = _part(store, evaluator, at, ids)
+    if prepared is None:
+        raise _PureNeeded
+    run, pure_parts, n_py = prepared
+    try:
+        for name, value in run.stats.seconds.items():
+            seconds[name] = seconds.get(name, 0.0) + value
+        t = time.perf_counter()
+        got = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, [], seconds)
+        seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
+        return got
+    finally:
+        run.con.close()
+
+
 class _PureNeeded(Exception):
     """A part needs the pure scorer for every lead: the whole rescore rolls back to the pure path."""
 
@@ -502,18 +528,10 @@ def _rescore_parts(
         seconds.clear()  # a retry starts over, every part included
         done = BatchRescored()
         for ids in parts:
-            prepared = _part(store, evaluator, at, ids)
-            if prepared is None:
-                raise _PureNeeded
-            run, pure_parts, n_py = prepared
-            try:
-                for name, value in run.stats.seconds.items():
-                    seconds[name] = seconds.get(name, 0.0) + value
-                t = time.perf_counter()
-                got = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, [], seconds)
-                seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
-            finally:
-                run.con.close()
+            got = _write_part(store, conn, evaluator, at, cause, ids, seconds)
+            # the part's Arrow tables and DuckDB connection are gone once its function returned; a
+            # cycle left (the run's class) must not keep them while the next part is exported
+            gc.collect()
             done.leads += got.leads
             done.changed += got.changed
             done.fallback_leads += got.fallback_leads
