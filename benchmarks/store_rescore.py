@@ -189,6 +189,12 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
     at = to_micros(parse_timestamp(AT))
     t, cpu = time.perf_counter(), _cpu_s()
     if mode == "bulk":
+        part = os.environ.get("LEADSCORE_BENCH_PART_LEADS")  # leads per part of a lifecycle apply
+        if part:
+            from leadscore.bulk import rescore
+
+            if hasattr(rescore, "PART_LEADS"):  # (a tree without parts runs whole)
+                rescore.PART_LEADS = int(part)
         history_cpu = _count_history_cpu()
         phase_cpu = _count_phase_cpu()
         done = apply(store, evaluator, lambda: at)

@@ -1,0 +1,111 @@
+"""A lifecycle `model apply` / `refresh` in parts of the leads (`bulk.lifecycle_parts`,
+`rescore._rescore_parts`): the parts cover every lead once, and parts of 3 leads store exactly what
+the pure path stores, in one transaction (all or nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.app.maintenance import apply
+from leadscore.bulk import lifecycle_split, rescore
+from leadscore.bulk.lifecycle_parts import bounds, lead_parts, part_queries
+from leadscore.bulk.rescore import BatchRescored, rescore_store
+from leadscore.model import parse_model
+from leadscore.store import LeadStore
+from leadscore.store.pipeline import Evaluator
+from leadscore.store.tables import leads
+from tests.bulk.test_lifecycle import RECYCLE, _both, assert_same_stores, snapshot
+from tests.bulk.test_lifecycle import twins as twin_stores  # noqa: F401  (a fixture, by this name)
+from tests.store.conftest import FixedClock
+
+IDS = ["a", "A", "a'b", "b", "é", "z z", "Z", "0", "10", "9", "ß", "a-1", "a_1", "ab"]
+
+
+def _ids(store: LeadStore, sql: str) -> list[str]:
+    with store.read() as conn:
+        return [str(r[0]) for r in conn.exec_driver_sql(sql)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 13, 14, 15, 100])
+def test_the_parts_cover_every_lead_once_in_the_stores_order(store: LeadStore, size: int) -> None:
+    """Quotes, case, accents, digits: whatever the store's collation orders, each lead falls in one part,
+    of at most `size` leads; a subset (`ids`) is cut the same way."""
+    with store.write() as conn:
+        conn.execute(leads.insert(), [{"id": i, "attributes": {}, "created_at": 0, "updated_at": 0} for i in IDS])
+    for subset in (None, "SELECT id FROM leads WHERE id <> 'b' AND id <> 'ß'"):
+        wanted = set(IDS) if subset is None else set(IDS) - {"b", "ß"}
+        parts = part_queries(bounds(store, subset, size), subset)
+        got = [_ids(store, part) for part in parts]
+        flat = [i for part in got for i in part]
+        assert sorted(flat) == sorted(wanted)  # every lead, none twice
+        assert all(0 < len(part) <= size for part in got)
+        assert len(parts) == -(-len(wanted) // size)
+        assert (lead_parts(store, subset, size) is None) == (len(parts) == 1)
+
+
+def test_a_part_size_below_one_is_refused(store: LeadStore) -> None:
+    with pytest.raises(ValueError, match="at least one lead"):
+        bounds(store, None, 0)
+
+
+@pytest.fixture
+def in_parts(monkeypatch: pytest.MonkeyPatch, twin_stores: tuple[LeadStore, LeadStore]) -> tuple[LeadStore, LeadStore]:  # noqa: F811
+    """`test_lifecycle`'s twins in parts of 3 leads (60 leads: 20 parts), through DuckDB on PostgreSQL
+    too (not the in-database path)."""
+    pair = twin_stores
+    monkeypatch.setattr(rescore, "PART_LEADS", 3)
+    for s in pair:
+        monkeypatch.setattr(type(s), "in_database_rescore", False)
+    return pair
+
+
+@pytest.mark.slow
+def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock
+) -> None:
+    done = _both(in_parts, clock, RECYCLE)
+    assert done.seconds["parts"] == 20
+    assert done.history_leads > 0 and done.fallback_leads == 0
+    rows = assert_same_stores(*in_parts)
+    assert rows["stage_history"] and rows["outbox"]
+    clock.advance(days=3)
+    _both(in_parts, clock, RECYCLE, "refresh")
+    assert_same_stores(*in_parts)
+    clock.advance(days=40)
+    _both(in_parts, clock, RECYCLE, "refresh")
+    assert_same_stores(*in_parts)
+    done = _both(in_parts, clock, RECYCLE)  # again at the same time: nothing moves, nothing fires
+    assert done.changed == 0 and not done.firings
+    assert_same_stores(*in_parts)
+
+
+def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts before it were written in the same transaction: it rolls back whole, activation
+    included, and `model apply` takes the pure path."""
+    fast, pure = in_parts
+    real = lifecycle_split.split
+    calls: list[int] = []
+
+    def split(run: Any, evaluator: Evaluator, at: int) -> int | None:
+        calls.append(1)
+        return None if len(calls) == 5 else real(run, evaluator, at)
+
+    monkeypatch.setattr(lifecycle_split, "split", split)
+    before = snapshot(fast)
+    at = int(clock.now.timestamp() * 1e6)
+    marker = sa.text("INSERT INTO outbox_meta_probe VALUES (1)")  # never reached: the fifth part gives up
+    done = rescore_store(fast, Evaluator(parse_model(RECYCLE)), at, "model:x", activation=[marker])
+    assert done is None and len(calls) == 5
+    assert snapshot(fast) == before
+    calls.clear()
+    monkeypatch.setattr(lifecycle_split, "split", real)
+    evaluator = Evaluator(parse_model(RECYCLE))
+    result = apply(fast, evaluator, lambda: at)
+    assert isinstance(result, BatchRescored)
+    apply(pure, evaluator, lambda: at, bulk=False)
+    assert_same_stores(fast, pure)
