@@ -150,17 +150,17 @@ class Staging:
                     (at,),
                 )
             return inserted
-        # PostgreSQL: the leads of the new events created, and locked (in id order, as every writer
-        # locks them) before their events go in, so that a rescoring of one of them in flight ends
-        # first and sees its queue mark; then the events and their leads' marks in one statement
-        fresh = (
+        # PostgreSQL: the chunk's leads created, and locked (in id order, as every writer locks them)
+        # before their events go in, so that a rescoring of one of them in flight ends first and sees
+        # its queue mark; then the events and their leads' marks in one statement. Leads of events
+        # already stored are among them: such a lead exists (an erase takes its events with it), so
+        # this only locks it, where leaving it out would cost a look-up of every row's key.
+        leads = (
             f"SELECT DISTINCT coalesce(a.lead_id, s.received_lead_id) AS id FROM {TABLE} AS s "
-            "LEFT JOIN aliases AS a ON a.alias = s.received_lead_id "
-            f"WHERE s.n >= {lo} AND s.n < {hi} AND NOT EXISTS (SELECT 1 FROM events AS e "
-            "WHERE e.event_key = s.event_key AND e.received_lead_id = s.received_lead_id)"
+            f"LEFT JOIN aliases AS a ON a.alias = s.received_lead_id WHERE s.n >= {lo} AND s.n < {hi}"
         )
         cur.execute(
-            _NEW_LEADS + f"SELECT id, CAST('{{}}' AS jsonb), NULL, %s, %s FROM ({fresh}) AS f ORDER BY id " + _LOCKING,
+            _NEW_LEADS + f"SELECT id, CAST('{{}}' AS jsonb), NULL, %s, %s FROM ({leads}) AS f ORDER BY id " + _LOCKING,
             (at, at),
         )
         select = _SELECT.format(props="CAST(s.properties AS jsonb)", at=int(at), lo=lo, hi=hi)
