@@ -155,3 +155,17 @@ def test_a_file_with_identify_events_takes_the_batch_path(
     service.ingest_events_file(path, bulk_min=1, batch_size=100)
     assert not moved
     assert tables(store) == tables(reference.store)
+
+
+def test_progress_counts_the_check_then_the_move(
+    store: LeadStore, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_stage, "MOVE_ROWS", 97)
+    service = _service(store, tmp_path, clock)
+    seen: list[tuple[str, int, int | None]] = []
+    report = service.ingest_events_file(
+        _write(tmp_path, "events.jsonl", _events(8)), bulk_min=1, batch_size=100, progress=lambda *a: seen.append(a)
+    )
+    writes = [done for phase, done, total in seen if phase == "write" and total == report.rows]
+    assert [p for p, _, _ in seen] == ["check"] * (len(seen) - len(writes)) + ["write"] * len(writes)
+    assert writes == sorted(writes) and writes[-1] == report.rows and len(writes) == -(-report.rows // 97)
