@@ -35,8 +35,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import postmaster, server_cpu  # noqa: E402
-
 from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.domain import Event  # noqa: E402
 from leadscore.generate.api import generate  # noqa: E402
@@ -74,6 +72,10 @@ def one_run(
         t0 = time.perf_counter()
         leads = service.ingest_leads_file(data / "leads.parquet")
         out["leads_s"], out["leads"] = time.perf_counter() - t0, leads.rows
+        # imported here, once leadscore is: api_load puts this tree's src first on sys.path, which
+        # must not decide which code a run of older code (PYTHONPATH) measures
+        from benchmarks.api_load import postmaster, server_cpu
+
         db = postmaster(url) if kind == "postgres" else 0
         t0, c0, s0 = time.perf_counter(), cpu_s(), server_cpu(db) if db else 0.0
         inserted = rescored = 0
