@@ -45,7 +45,7 @@ def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> li
                 "received_lead_id": event.lead_id,
                 "type": event.type,
                 "ts": event.ts,
-                "properties": _json_ready(event.properties),
+                "properties": json_ready(event.properties),
                 "ingested_at": now,
             }
         )
@@ -55,7 +55,7 @@ def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> li
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 
 
-def _json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
+def json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
     """`plain(properties)`, without the walk when every value is already plain (the usual case)."""
     for value in properties.values():
         kind = type(value)

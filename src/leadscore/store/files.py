@@ -11,7 +11,8 @@ engine, which unqueues them in the transaction that writes their results. Rescor
 leads by the pure scorer as the batches go cost several times the storing itself. The guarantees
 stay the pure path's: a crash loses at most the batch in flight, the stored events' leads stay
 queued (`leadscore.store.pending`: the API's worker, or the same file run again, rescores them), and
-a re-run stores nothing twice.
+a re-run stores nothing twice. In strict mode such a file is read once: its check pass also stages
+the rows, which SQL then moves into the log (`leadscore.store.file_stage`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from leadscore.io.errors import MAX_SHOWN
 from leadscore.io.rejects import RejectsWriter
 from leadscore.store import pending
 from leadscore.store.base import LeadStore
+from leadscore.store.file_stage import Staging
 from leadscore.store.ingest import BatchOutcome, Clock, event_problems, ingest_events, ingest_leads, lead_problems
 from leadscore.store.pipeline import Evaluator, Rescored
 
@@ -136,7 +138,21 @@ def ingest_events_file(
         queued.start,
         queued.finish,
     )
-    return _ingest(reader, path, skip_invalid, rejects, force, progress)
+    if bulk is None or defer or skip_invalid:
+        return _ingest(reader, path, skip_invalid, rejects, force, progress)
+    # strict, rescored in bulk when big: the check pass stages the rows (`file_stage`), read only once
+    staging = Staging(store)
+    try:
+        total = _validate(reader, progress, keep=staging.add)
+        if not staging.usable or total < bulk_min:  # nothing written yet: the batch path's write pass
+            return _ingest(reader, path, skip_invalid, rejects, force, progress, checked=total)
+        report = FileReport(rows=total, received=staging.rows)
+        report.inserted = staging.move(now, None if progress is None else lambda done: progress("write", done, total))
+    finally:
+        staging.close()
+    queued.start(total)
+    report.add(queued.finish())
+    return report
 
 
 def ingest_leads_file(
@@ -176,8 +192,10 @@ def _ingest(
     rejects: str | Path | None,
     force: bool,
     progress: Progress | None,
+    checked: int | None = None,
 ) -> FileReport:
-    """`force`: an existing rejects file may be replaced (never the input itself)."""
+    """`force`: an existing rejects file may be replaced (never the input itself). `checked`: the
+    strict check pass has run already and counted that many rows."""
     total: int | None = None
     writer: Any = None
     report = FileReport()
@@ -186,7 +204,7 @@ def _ingest(
     try:
         # a first pass: bad rows refuse the file (strict), or go to the rejects later; a problem with
         # the whole file (a JSON list cut short, a missing column) refuses it before anything is written
-        total = _validate(reader, progress, refuse_rows=not skip_invalid)
+        total = checked if checked is not None else _validate(reader, progress, refuse_rows=not skip_invalid)
     except BaseException:
         if writer is not None:
             writer.close()
@@ -214,17 +232,25 @@ def _ingest(
     return report
 
 
-def _validate(reader: _Reader[T], progress: Progress | None, refuse_rows: bool = True) -> int:
+def _validate(
+    reader: _Reader[T],
+    progress: Progress | None,
+    refuse_rows: bool = True,
+    keep: Callable[[Sequence[T]], None] | None = None,
+) -> int:
     """Read the whole file once; raise DataFileError naming the bad rows (`refuse_rows`) or a problem
-    with the whole file. Returns the row count."""
+    with the whole file. Returns the row count. `keep` is given each batch's items while no row of
+    the file has been found bad."""
     shown: list[RowError] = []
     bad = rows = 0
     for batch in reader.batches():
-        _, errors = _split(reader, batch)
+        good, errors = _split(reader, batch)
         rows += len(batch.items) + len({e.line for e in batch.errors})
         if errors:
             bad += len(errors)
             shown.extend(errors[: max(0, MAX_SHOWN - len(shown))])
+        elif keep is not None and not bad and good:
+            keep(good)
         if progress:
             progress("check", rows, None)
     if bad and refuse_rows:

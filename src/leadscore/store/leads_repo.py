@@ -33,10 +33,10 @@ def account_of(attributes: Mapping[str, Any]) -> str | None:
     return None
 
 
-_NEW_LEADS = "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
+NEW_LEADS = "INSERT INTO leads (id, attributes, account, created_at, updated_at) "
 # PostgreSQL: every id in one array, inserted in id order (one order for every writer: no deadlock)
 _NEW_LEADS_PG = (
-    _NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM unnest(CAST(%s AS text[])) AS t(id) ORDER BY id "
+    NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM unnest(CAST(%s AS text[])) AS t(id) ORDER BY id "
 )
 # the conflict branch updates nothing (`WHERE false`) but locks the stored row, as `SELECT ... FOR
 # UPDATE` would, in the same id order
@@ -56,7 +56,7 @@ def new_leads_sql(qmark: bool, ids: list[str], now: int, conflict: str = "ON CON
     parameters: on SQLite (`qmark`) for an executemany (the write lock is held already), on
     PostgreSQL for one execute. The intake's driver-level append (`events_repo`) runs it too."""
     if qmark:
-        return _NEW_LEADS + f"VALUES (?, '{{}}', NULL, ?, ?) {conflict}", [(i, now, now) for i in ids]
+        return NEW_LEADS + f"VALUES (?, '{{}}', NULL, ?, ?) {conflict}", [(i, now, now) for i in ids]
     return _NEW_LEADS_PG + conflict, (now, now, ids)
 
 
