@@ -251,6 +251,8 @@ def build(url: str, base: Path, copies: int, event_stride: int = 1) -> None:
 def kept_server(folder: Path) -> Iterator[tuple[str, Path]]:
     """A PostgreSQL server whose data stays in `folder/data` (initialised with a `leadscore` database if
     new), started with the tests' settings and stopped on exit: (its URL, its data folder)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from tests.support.postgres import _bindir, _free_port
 
     bindir, data, port = _bindir(), folder / "data", _free_port()
@@ -284,7 +286,6 @@ def kept_server(folder: Path) -> Iterator[tuple[str, Path]]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
     from dashboard_bench import counts, server_cpu
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
