@@ -39,7 +39,9 @@ HEADER = [
 ]
 
 
-def rescore_runs(url: str, lifecycle: bool, runs: int, pg_data: Path | None, work: Path) -> list[dict[str, Any]]:
+def rescore_runs(
+    url: str, lifecycle: bool, runs: int, pg_data: Path | None, work: Path, offset: int = 0
+) -> list[dict[str, Any]]:
     from dashboard_bench import server_cpu
     from store_rescore import EXAMPLE, model_b, rules_only_model, run_child
 
@@ -55,7 +57,7 @@ def rescore_runs(url: str, lifecycle: bool, runs: int, pg_data: Path | None, wor
     out = []
     for i in range(runs):
         cpu, t = server_cpu(pg_data), time.perf_counter()
-        r = run_child("bulk", url, str(models[i % 2]), "0")
+        r = run_child("bulk", url, str(models[(i + offset) % 2]), "0")
         r["wall_s"] = time.perf_counter() - t
         r["all_cpu_s"] = server_cpu(pg_data) - cpu
         r["load_avg"] = os.getloadavg()[0]
@@ -84,15 +86,21 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--pg-data", type=Path)
     p.add_argument("--work", type=Path, default=Path("/tmp/leadscore-rescore-large"))
+    p.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="1: start with the second model (runs alternating trees, each applying the model the store does not hold)",
+    )
     a = p.parse_args()
     if a.pg_dir is not None:
         from store_build import kept_server
 
         with kept_server(a.pg_dir) as (url, data):
-            runs = rescore_runs(url, a.lifecycle, a.runs, data, a.work)
+            runs = rescore_runs(url, a.lifecycle, a.runs, data, a.work, a.offset)
         store = "postgresql"
     elif a.url:
-        runs = rescore_runs(a.url, a.lifecycle, a.runs, a.pg_data, a.work)
+        runs = rescore_runs(a.url, a.lifecycle, a.runs, a.pg_data, a.work, a.offset)
         store = a.url.split(":", 1)[0]
     else:
         p.error("a store URL or --pg-dir")
