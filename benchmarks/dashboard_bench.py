@@ -7,7 +7,8 @@ Run: .venv/bin/python benchmarks/dashboard_bench.py [--leads 100000] [--base 100
 The store: the demo builder replays `--base` generated leads over a year (results, score and stage
 history, outbox and deliveries as real use leaves them); that store is then copied inside the
 database, with suffixed ids, until it holds `--leads` leads (about 50 events each), so the tables have
-the sizes and shapes of a large store without replaying every lead. Pages are requested through the
+the sizes and shapes of a large store without replaying every lead (`store_build.py`, which builds such a
+store alone too, and says where it writes). Pages are requested through the
 ASGI app in-process (server time: routing, queries, templates; no network), each `--runs` times;
 the table shows the median and the slowest. Writes benchmarks/results/dashboard.md (`--out`).
 """
@@ -31,131 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-SERIALS = (
-    ("events", "seq"),
-    ("lead_attribute_history", "id"),
-    ("score_history", "id"),
-    ("stage_history", "id"),
-    ("outbox", "id"),
-    ("deliveries", "id"),
-)
-TABLES = (
-    "leads",
-    "lead_attribute_history",
-    "events",
-    "aliases",
-    "results",
-    "score_history",
-    "stage_history",
-    "models",
-    "outbox",
-    "deliveries",
-)
-
-
-def base_store(folder: Path, leads: int) -> Path:
-    from leadscore.demo import build_demo
-
-    if not (folder / "leadscore.db").exists():
-        build_demo(folder, leads, seed=3)
-    return folder
-
-
-def copy_base(base_url: str, url: str) -> None:
-    """The base store's rows into the new store, table by table (ids kept)."""
-    import sqlalchemy as sa
-
-    from leadscore.store import open_store
-    from leadscore.store.tables import metadata
-
-    target = open_store(url)
-    target.upgrade()
-    src = sa.create_engine(base_url)
-    with src.connect() as a, target.engine.begin() as b:
-        for name in TABLES:
-            table = metadata.tables.get(name)
-            if table is None:
-                continue
-            rows = [dict(r) for r in a.execute(sa.select(table)).mappings()]
-            for i in range(0, len(rows), 5000):
-                b.execute(table.insert(), rows[i : i + 5000])
-        if b.dialect.name == "postgresql":  # ids were copied: move the sequences past them
-            for name, column in SERIALS:
-                b.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
-                        f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {name}), false)"
-                    )
-                )
-    src.dispose()
-    target.dispose()
-
-
-def replicate(url: str, copies: int, event_stride: int = 1) -> None:
-    """Copies 1..copies-1 of every lead and everything about it, with `-<n>` appended to the ids.
-
-    `event_stride` > 1 keeps one event in that many in the copies (a store with fewer events a lead).
-    On SQLite the secondary indexes are dropped while copying and built again after (a sort, where
-    inserting millions of scattered keys into them reads and writes the index pages at random), and the
-    build runs without a journal: it is a benchmark store, thrown away if the build stops."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    k = f"WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {copies - 1}) "
-    s = "|| '-' || CAST(k.n AS VARCHAR(10))"
-    thin = f"WHERE e.seq % {event_stride} = 0 " if event_stride > 1 else ""
-    indexes: list[str] = []
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -2000000"):
-                conn.exec_driver_sql(f"PRAGMA {pragma}")
-            found = conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            ).all()
-            for name, sql in found:
-                conn.exec_driver_sql(f"DROP INDEX {name}")
-                indexes.append(sql)
-            conn.commit()
-    with engine.begin() as conn:
-        m = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")).scalar_one()
-        statements = [
-            f"INSERT INTO leads (id, attributes, account, created_at, updated_at) {k}"
-            f"SELECT l.id {s}, l.attributes, l.account {s}, l.created_at, l.updated_at FROM leads l, k",
-            f"INSERT INTO events (event_key, lead_id, received_lead_id, type, ts, properties, ingested_at) {k}"
-            f"SELECT e.event_key {s}, e.lead_id {s}, e.received_lead_id {s}, e.type, e.ts, e.properties, e.ingested_at "
-            f"FROM events e, k {thin}",
-            f"INSERT INTO results (lead_id, model, model_version, evaluated_at, score, dimensions, labels, stage, "
-            f"stage_history, playbook, queue_rank, breakdown, next_change_at) {k}"
-            f"SELECT r.lead_id {s}, r.model, r.model_version, r.evaluated_at, r.score, r.dimensions, r.labels, "
-            "r.stage, r.stage_history, r.playbook, r.queue_rank, r.breakdown, r.next_change_at FROM results r, k",
-            f"INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) {k}"
-            f"SELECT h.lead_id {s}, h.at, h.model_version, h.score, h.delta, h.dimensions, h.cause "
-            "FROM score_history h, k",
-            f"INSERT INTO stage_history (lead_id, at, from_stage, to_stage, cause, event_key, model_version) {k}"
-            f"SELECT h.lead_id {s}, h.at, h.from_stage, h.to_stage, h.cause, h.event_key {s}, h.model_version "
-            "FROM stage_history h, k",
-            f"INSERT INTO outbox (id, idempotency_key, trigger_id, lead_id, destination, payload, status, attempts, "
-            f"next_attempt_at, created_at, last_error) {k}"
-            f"SELECT o.id + k.n * {m}, o.idempotency_key {s}, o.trigger_id, o.lead_id {s}, o.destination, o.payload, "
-            "o.status, o.attempts, o.next_attempt_at, o.created_at, o.last_error FROM outbox o, k",
-            f"INSERT INTO deliveries (outbox_id, at, attempt, status_code, ok, error, duration_ms) {k}"
-            f"SELECT d.outbox_id + k.n * {m}, d.at, d.attempt, d.status_code, d.ok, d.error, d.duration_ms "
-            "FROM deliveries d, k",
-        ]
-        for statement in statements:
-            t = time.perf_counter()
-            conn.execute(sa.text(statement))
-            print(f"  {statement[12:40]}... {time.perf_counter() - t:.0f} s", flush=True)
-        for sql in indexes:
-            t = time.perf_counter()
-            conn.exec_driver_sql(sql)
-            print(f"  {sql[:60]}... {time.perf_counter() - t:.0f} s", flush=True)
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
-        else:
-            conn.execute(sa.text("ANALYZE"))
-    engine.dispose()
+from store_build import base_store, build  # noqa: E402  (the store is built there)
 
 
 def _data_directory(url: str) -> Path | None:
@@ -331,7 +208,6 @@ def main() -> None:
         args.leads, args.runs = 20_000, 3
     copies = max(1, args.leads // args.base)
     base = base_store(args.data / f"base-{args.base}", args.base)
-    base_url = f"sqlite:///{base / 'leadscore.db'}"
     sections = []
     rescores: list[str] = []
     targets = [("SQLite", f"sqlite:///{args.data / f'store-{copies}.db'}")]
@@ -356,8 +232,7 @@ def main() -> None:
             if not (args.reuse and (Path(path).exists() if label == "SQLite" else _has_leads(url))):
                 if label == "SQLite" and Path(path).exists():
                     Path(path).unlink()
-                copy_base(base_url, url)
-                replicate(url, copies, args.event_stride)
+                build(url, base, copies, args.event_stride)
             print(f"{label}: store of {counts(url)} built in {time.perf_counter() - t:.0f} s", flush=True)
             if args.build_only:
                 return

@@ -4,6 +4,9 @@ database, where `store_rescore.py` would load a generated file through the inges
 minutes for 300k leads). `dashboard_bench.py --rescore-runs N` runs it on its stores after the pages.
 
 Run: .venv/bin/python benchmarks/rescore_large.py URL [--lifecycle] [--runs 3] [--pg-data DIR]
+     .venv/bin/python benchmarks/rescore_large.py --pg-dir DIR [--lifecycle] [--runs 3]
+(`--pg-dir`: the folder of a PostgreSQL store `store_build.py --store postgres --pg-dir DIR` built; its
+server is started for the runs and stopped after, and its processes' CPU counted.)
 
 The models are `store_rescore.py`'s: the b2b example without lifecycle and triggers and a variant with
 other points, or with `--lifecycle` the whole example (lifecycle, playbooks by stage, triggers) and the
@@ -36,7 +39,9 @@ HEADER = [
 ]
 
 
-def rescore_runs(url: str, lifecycle: bool, runs: int, pg_data: Path | None, work: Path) -> list[dict[str, Any]]:
+def rescore_runs(
+    url: str, lifecycle: bool, runs: int, pg_data: Path | None, work: Path, offset: int = 0
+) -> list[dict[str, Any]]:
     from dashboard_bench import server_cpu
     from store_rescore import EXAMPLE, model_b, rules_only_model, run_child
 
@@ -52,7 +57,7 @@ def rescore_runs(url: str, lifecycle: bool, runs: int, pg_data: Path | None, wor
     out = []
     for i in range(runs):
         cpu, t = server_cpu(pg_data), time.perf_counter()
-        r = run_child("bulk", url, str(models[i % 2]), "0")
+        r = run_child("bulk", url, str(models[(i + offset) % 2]), "0")
         r["wall_s"] = time.perf_counter() - t
         r["all_cpu_s"] = server_cpu(pg_data) - cpu
         r["load_avg"] = os.getloadavg()[0]
@@ -75,14 +80,31 @@ def table_row(lifecycle: bool, store: str, runs: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("url")
+    p.add_argument("url", nargs="?", help="the store (not with --pg-dir)")
+    p.add_argument("--pg-dir", type=Path, help="a PostgreSQL store built by store_build.py: started for the runs")
     p.add_argument("--lifecycle", action="store_true")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--pg-data", type=Path)
     p.add_argument("--work", type=Path, default=Path("/tmp/leadscore-rescore-large"))
+    p.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="1: start with the second model (runs alternating trees, each applying the model the store does not hold)",
+    )
     a = p.parse_args()
-    runs = rescore_runs(a.url, a.lifecycle, a.runs, a.pg_data, a.work)
-    print("\n".join([*HEADER, table_row(a.lifecycle, a.url.split(":", 1)[0], runs)]))
+    if a.pg_dir is not None:
+        from store_build import kept_server
+
+        with kept_server(a.pg_dir) as (url, data):
+            runs = rescore_runs(url, a.lifecycle, a.runs, data, a.work, a.offset)
+        store = "postgresql"
+    elif a.url:
+        runs = rescore_runs(a.url, a.lifecycle, a.runs, a.pg_data, a.work, a.offset)
+        store = a.url.split(":", 1)[0]
+    else:
+        p.error("a store URL or --pg-dir")
+    print("\n".join([*HEADER, table_row(a.lifecycle, store, runs)]))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,11 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _children_cpu_s() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
 def model_b(a: Path, out: Path, rename: bool = True) -> Path:
     """Model A with other points for the pricing page and the demo request (a typical tuning change)."""
     from ruamel.yaml import YAML
@@ -281,13 +286,15 @@ def _count_phase_cpu() -> dict[str, float]:
         label = f"{module.rsplit('.', 1)[-1]}.{name}"
 
         def timed(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
-            t = time.process_time()
+            t, kids = time.process_time(), _children_cpu_s()
             # on stderr as it happens: a run stopped midway (memory, time) still shows where it was
             print(f"phase {_label} start, peak RSS {_rss_mb():.0f} MiB", file=sys.stderr, flush=True)
             try:
                 return _real(*args, **kwargs)
             finally:
                 spent[_label] = spent.get(_label, 0.0) + time.process_time() - t
+                if (used := _children_cpu_s() - kids) > 0:  # its reader or writer programs
+                    spent[f"{_label} children"] = spent.get(f"{_label} children", 0.0) + used
                 print(
                     f"phase {_label} end, {time.process_time() - t:.1f} CPU s, peak RSS {_rss_mb():.0f} MiB",
                     file=sys.stderr,

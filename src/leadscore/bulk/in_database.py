@@ -153,8 +153,8 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
         f"{pg_rows.labels_json(model, plan)} AS labels, "
         f"{pg_rows.breakdown_json(plan)} AS breakdown, {pg_rows.playbook_json(model)} AS playbook, "
         f"{pg_rows.queue_rank(model)} AS queue_rank, least(next_change_at, (SELECT min(e.ts) FROM events AS e "
-        f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s"
-    )
+        f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s OFFSET 0"
+    )  # (fenced: inlined, the next event's lookup ran twice per lead, for the row and for `unchanged`)
     shaped = (
         f"SELECT sh.*, r.lead_id IS NOT NULL AS had, r.score AS prev_score, r.dimensions AS prev_dims, "
         f"{_unchanged(plan.dimensions)} AS unchanged "

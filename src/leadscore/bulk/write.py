@@ -271,7 +271,8 @@ def write_sqlite(
     own, by the ADBC writer program (`leadscore.bulk.adbc_writer`, in a child process: the ADBC
     driver's copy of SQLite must not share a process with the store's), with the statements
     `activation` (model apply's) before it commits; returns how many leads changed (got a
-    score_history row). `seconds` gets the writer's steps (`write_<step>`) and CPU seconds.
+    score_history row). `seconds` gets the writer's steps (`write_<step>`), their CPU seconds
+    (`write_cpu_<step>`) and its whole CPU seconds (`write_cpu`).
 
     `rowids` (`stored_rowids`): the rows are sent in the order of their stored results and each
     result is found by its rowid. Sent in lead id order, every lead's row was looked up at random in
@@ -339,6 +340,7 @@ def write_sqlite(
     done = json.loads(out.strip().splitlines()[-1])
     if seconds is not None:
         seconds.update({f"write_{k}": float(v) for k, v in done["seconds"].items()})
+        seconds.update({f"write_cpu_{k}": float(v) for k, v in done.get("cpu_steps", {}).items()})
         seconds["write_cpu"] = float(done["cpu_s"])
     return int(done["changed"])
 
