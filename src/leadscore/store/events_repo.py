@@ -237,15 +237,32 @@ _TIMELINES = (
 )
 
 
+# PostgreSQL: each lead's events by an index look-up of its own. `lead_id IN (...)` became, once the
+# driver prepared the statement and the server planned it for any parameters (after five runs), a
+# scan of the whole table comparing each row with every id of the list (200 for a drain): 550 ms of
+# the server's CPU for 200 leads among 70,000 events, where this reads the same rows in 15 ms.
+_PG_TIMELINES = (
+    "SELECT e.event_key, e.lead_id, e.received_lead_id, e.type, e.ts, e.properties, e.seq "
+    "FROM unnest(CAST(%s AS text[])) AS t(id) CROSS JOIN LATERAL "
+    "(SELECT * FROM events WHERE events.lead_id = t.id) AS e ORDER BY e.lead_id, e.ts, e.seq"
+)
+
+
 def load_timelines(
     conn: Connection, lead_ids: Sequence[str], seqs: dict[str, list[int]] | None = None
 ) -> dict[str, list[Event]]:
     """Every stored event of the leads, in time order, ties in input order. `seqs`, when given,
     receives each lead's events' log positions (`seq`, the order they were appended), aligned."""
     out: dict[str, list[Event]] = defaultdict(list)
+    postgres = conn.dialect.paramstyle != "qmark"
     for part in chunks(sorted(set(lead_ids))):
+        rows = (
+            conn.exec_driver_sql(_PG_TIMELINES, (list(part),))
+            if postgres
+            else conn.execute(_TIMELINES, {"ids": list(part)})
+        )
         # rows as plain tuples, not mappings: on the real-time path this reads a lead's whole log
-        for key, lead_id, received, type_, ts, properties, seq in conn.execute(_TIMELINES, {"ids": list(part)}):
+        for key, lead_id, received, type_, ts, properties, seq in rows:
             event_id = key if received == lead_id else timeline_id(key, lead_id, received)
             out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
             if seqs is not None:
