@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import json.scanner
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -248,6 +250,33 @@ _PG_TIMELINES = (
 )
 
 
+_SQLITE_TIMELINES = (
+    "SELECT event_key, lead_id, received_lead_id, type, ts, properties, seq FROM events WHERE lead_id IN"
+)
+_SQLITE_ORDER = "ORDER BY lead_id, ts, seq"
+
+
+def _json_reader() -> Callable[[str], Any]:
+    """`json.loads`, calling the C scanner it ends in directly when the text is one value and nothing
+    else (as stored: `backends.json_text`'s output); any other text goes to `json.loads` itself."""
+    make = getattr(json.scanner, "c_make_scanner", None)
+    if make is None:
+        return json.loads
+    scan = make(json.JSONDecoder())
+
+    def read(text: str) -> Any:
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return json.loads(text)  # leading space, or not JSON: json.loads says what it says
+        return value if end == len(text) else json.loads(text)
+
+    return read
+
+
+_json_value = _json_reader()
+
+
 def load_timelines(
     conn: Connection, lead_ids: Sequence[str], seqs: dict[str, list[int]] | None = None
 ) -> dict[str, list[Event]]:
@@ -255,15 +284,20 @@ def load_timelines(
     receives each lead's events' log positions (`seq`, the order they were appended), aligned."""
     out: dict[str, list[Event]] = defaultdict(list)
     postgres = conn.dialect.paramstyle != "qmark"
+    read = _json_value if not postgres else None  # PostgreSQL's driver decodes jsonb itself
     for part in chunks(sorted(set(lead_ids))):
-        rows = (
-            conn.exec_driver_sql(_PG_TIMELINES, (list(part),))
-            if postgres
-            else conn.execute(_TIMELINES, {"ids": list(part)})
-        )
+        ids = list(part)
         # rows as plain tuples, not mappings: on the real-time path this reads a lead's whole log
+        if postgres:
+            rows = conn.exec_driver_sql(_PG_TIMELINES, (ids,))
+        else:  # the driver's rows, the properties' text decoded here (SQLAlchemy's JSON type adds two calls a row)
+            rows = conn.exec_driver_sql(
+                f"{_SQLITE_TIMELINES} ({', '.join('?' * len(ids))}) {_SQLITE_ORDER}", tuple(ids)
+            )
         for key, lead_id, received, type_, ts, properties, seq in rows:
             event_id = key if received == lead_id else timeline_id(key, lead_id, received)
+            if read is not None:
+                properties = read(properties)
             out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
             if seqs is not None:
                 seqs.setdefault(lead_id, []).append(seq)
