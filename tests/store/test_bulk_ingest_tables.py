@@ -10,6 +10,7 @@ import json
 import random
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
@@ -48,15 +49,31 @@ def _tables(service: LeadService) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_a_bulk_batch_leaves_the_tables_of_small_batches(pair: tuple[LeadService, LeadService]) -> None:  # noqa: F811
+@pytest.mark.parametrize("repeats", [True, False])
+def test_a_bulk_batch_leaves_the_tables_of_small_batches(
+    pair: tuple[LeadService, LeadService],  # noqa: F811
+    repeats: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`repeats`: the bulk batch holds stored events (the key look-up finds them after the whole
+    append was tried and undone); else it is appended whole, with no look-up."""
     bulk, few = pair
-    # first, on both: an identified visitor (an alias) and some events the bulk batch repeats
+    # first, on both: an identified visitor (an alias) and some events the bulk batch may repeat
     first = [Event.of("L0", "identify", "2026-05-28", anonymous_id="visitor-1"), *_events(1, 40)]
     for service in pair:
         service.ingest_events(first)
-    batch = first[5:25] + _events(2, 1200)
+    batch = (first[5:25] if repeats else []) + _events(2, 1200)
     assert len(batch) > ingest.FEW
+    appended: list[bool] = []
+    whole = type(bulk.store).append_all_new
+
+    def spy(store: Any, conn: Any, rows: list[dict[str, Any]]) -> bool:
+        appended.append(whole(store, conn, rows))
+        return appended[-1]
+
+    monkeypatch.setattr(type(bulk.store), "append_all_new", spy)
     done = bulk.ingest_events(batch, defer=True)
+    assert appended == [not repeats]
     for start in range(0, len(batch), ingest.FEW):
         few.ingest_events(batch[start : start + ingest.FEW], defer=True)
     got, expected = _tables(bulk), _tables(few)

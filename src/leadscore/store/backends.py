@@ -157,6 +157,20 @@ class SqliteStore(LeadStore):
             raise RuntimeError(f"{len(rows) - inserted} event rows were already stored; check keys before inserting")
         return {(r["event_key"], r["received_lead_id"]) for r in rows}
 
+    def append_all_new(self, conn: Connection, rows: list[dict[str, Any]]) -> bool:
+        """The executemany of `insert_new_events` without the key look-up before it, in a savepoint undone
+        when its conflict clause skipped a row (the count of rows it stored says so). A 10,000-event
+        request's store step: 10.1-10.3 µs of CPU per event instead of 11.7-12.6 (70,000 events stored)."""
+        if len(rows) <= RETURNING_ROWS:
+            return False
+        conn.exec_driver_sql("SAVEPOINT append_all_new")
+        sql = INSERT_EVENTS.format(f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})")
+        done = conn.exec_driver_sql(sql, event_tuples(rows)).rowcount == len(rows)
+        if not done:
+            conn.exec_driver_sql("ROLLBACK TO append_all_new")
+        conn.exec_driver_sql("RELEASE append_all_new")
+        return done
+
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
 
@@ -255,6 +269,30 @@ class PostgresStore(LeadStore):
 
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
+
+    def append_all_new(self, conn: Connection, rows: list[dict[str, Any]]) -> bool:
+        """COPY straight into the events table, in a savepoint undone if a row's identity is stored (the
+        unique constraint refuses the COPY; a writer storing one meanwhile is waited for, as by the
+        conflict clause). Against `insert_new_events`' COPY into a temporary table, then INSERT ...
+        SELECT with its conflict clause, after the key look-up: 8.5 µs of the database server's CPU per
+        event instead of 14, and 11 of this process's instead of 14 (10,000-event batches, 70,000 stored)."""
+        if len(rows) < COPY_MIN_ROWS:
+            return False
+        from psycopg.errors import UniqueViolation
+
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute("SAVEPOINT append_all_new")
+            try:
+                with cur.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                    for row in event_tuples(rows):
+                        copy.write_row(row)
+            except UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT append_all_new")
+                return False
+            cur.execute("RELEASE SAVEPOINT append_all_new")
+        return True
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys.

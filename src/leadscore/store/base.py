@@ -117,6 +117,13 @@ class LeadStore(ABC):
             return self._is_retryable(DBAPIError.instance(None, None, exc, dbapi.Error))  # type: ignore[arg-type]
         return False
 
+    def append_all_new(self, conn: Connection, rows: list[dict[str, Any]]) -> bool:
+        """Append every event row, in order, if none of their identities is stored: True when done; False
+        when some were (or the backend does not try), with nothing appended. A bulk intake's rows are new
+        but for a retried request, so trying first spares it the key look-up (`insert_new_events` after
+        one is the exact path)."""
+        return False
+
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Append event rows, in order, whose identities (key, received lead) were not stored when checked
         under this transaction's locks; returns the identities inserted (one another writer stored

@@ -111,16 +111,19 @@ def ingest_events(
         rows = event_rows(batch, resolved, at)
         # A few events go straight to the insert, whose conflict clause skips the stored ones: a
         # look-up first would be one more statement per real-time event. A stored event's lead
-        # exists already, so creating the leads first changes nothing for a duplicate.
-        if len(rows) > FEW:
-            stored = stored_keys(conn, [identity_of(r) for r in rows])
-            if stored:
-                rows = [r for r in rows if identity_of(r) not in stored]
+        # exists already, so creating the leads first changes nothing for a duplicate. A deferred
+        # (bulk) batch is appended whole if none of it is stored, and looked up only if some is.
+        bulk = defer and len(rows) > FEW
+        if len(rows) > FEW and not bulk:
+            rows = _unstored(conn, rows)
         if not rows:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         targets = {r["lead_id"] for r in rows}
         ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
-        new = insert_events(store, conn, rows)
+        if bulk and store.append_all_new(conn, rows):
+            new = rows
+        else:
+            new = insert_events(store, conn, _unstored(conn, rows) if bulk else rows)
         if not new:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         keys = {identity_of(r) for r in new} if new_keys else None
@@ -150,6 +153,12 @@ def ingest_events(
         return BatchOutcome(len(batch), len(new), done.leads, done.changed, len(done.firings), new_keys=keys)
 
     return store.transact(work)
+
+
+def _unstored(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose identities the log does not hold yet (one look-up by key)."""
+    stored = stored_keys(conn, [identity_of(r) for r in rows])
+    return [r for r in rows if identity_of(r) not in stored] if stored else rows
 
 
 def whole_timelines(conn: Any, new: Sequence[dict[str, Any]]) -> dict[str, list[Event]]:

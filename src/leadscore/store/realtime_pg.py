@@ -18,8 +18,6 @@ The rows written are those of `ingest.ingest_events` with the SQLAlchemy stateme
 
 from __future__ import annotations
 
-import json
-import json.scanner
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -29,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event
 from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples
-from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, timeline_rows
+from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, json_value, timeline_rows
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.leads_repo import LOCKING, new_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
@@ -133,21 +131,15 @@ def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: C
 
 @cache
 def _json_loader() -> type:
-    """psycopg's JSON loader, as `json.loads` reads PostgreSQL's JSON text (its C scanner: the same
-    values), without the wrapper's encoding detection and whitespace checks, which cost more than the
-    scan for the small objects of a lead's log (read whole for every real-time event)."""
+    """psycopg's JSON loader, as `json.loads` reads PostgreSQL's JSON text (`events_repo.json_value`:
+    its C scanner, the same values), without the wrapper's encoding detection and whitespace checks,
+    which cost more than the scan for the small objects of a lead's log (read whole for every
+    real-time event)."""
     from psycopg.adapt import Loader
-
-    # the C scanner json.loads runs (the server's JSON text has no leading whitespace to skip)
-    scan: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
     class JsonText(Loader):
         def load(self, data: Any) -> Any:
-            text = str(data, "utf-8")
-            try:
-                return scan(text, 0)[0]
-            except StopIteration:  # leading whitespace (JSON text stored as written): json.loads skips it
-                return json.loads(text)
+            return json_value(str(data, "utf-8"))
 
     return JsonText
 
