@@ -196,10 +196,16 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
     if mode == "bulk":
         part = os.environ.get("LEADSCORE_BENCH_PART_LEADS")  # leads per part of a lifecycle apply
         if part:
-            from leadscore.bulk import rescore
+            import importlib
 
-            if hasattr(rescore, "PART_LEADS"):  # (a tree without parts runs whole)
-                rescore.PART_LEADS = int(part)
+            for module in ("leadscore.bulk.writeback", "leadscore.bulk.rescore"):  # this tree's, an older one's
+                try:
+                    owner = importlib.import_module(module)
+                except ModuleNotFoundError:
+                    continue
+                if hasattr(owner, "PART_LEADS"):  # (a tree without parts runs whole)
+                    owner.PART_LEADS = int(part)
+                    break
         history_cpu = _count_history_cpu()
         phase_cpu = _count_phase_cpu()
         done = apply(store, evaluator, lambda: at)
@@ -267,7 +273,8 @@ PHASE_FUNCTIONS = (
     ("leadscore.bulk.lifecycle_walk", "drop_idle"),
     ("leadscore.bulk.lifecycle_split", "load_previous"),
     ("leadscore.bulk.lifecycle_split", "split"),
-    ("leadscore.bulk.rescore", "_shape_rows"),
+    ("leadscore.bulk.writeback", "_shape_rows"),
+    ("leadscore.bulk.rescore", "_shape_rows"),  # where older trees have it
     ("leadscore.bulk.write", "write_rows"),
     ("leadscore.bulk.write", "write_sqlite"),
 )
@@ -281,8 +288,13 @@ def _count_phase_cpu() -> dict[str, float]:
 
     spent: dict[str, float] = {}
     for module, name in PHASE_FUNCTIONS:
-        owner = importlib.import_module(module)
-        real = getattr(owner, name)
+        try:
+            owner = importlib.import_module(module)
+        except ModuleNotFoundError:  # a tree (measured "before") without that module
+            continue
+        real = getattr(owner, name, None)
+        if real is None:
+            continue
         label = f"{module.rsplit('.', 1)[-1]}.{name}"
 
         def timed(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:

@@ -1,5 +1,5 @@
 """A lifecycle `model apply` / `refresh` in parts of the leads (`bulk.lifecycle_parts`,
-`rescore._rescore_parts`): the parts cover every lead once, and parts of 3 leads store exactly what
+`writeback._rescore_parts`): the parts cover every lead once, and parts of 3 leads store exactly what
 the pure path stores, in one transaction (all or nothing)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from leadscore.app.maintenance import apply
-from leadscore.bulk import lifecycle_split, rescore
+from leadscore.bulk import lifecycle_split, writeback
 from leadscore.bulk.lifecycle_parts import bounds, lead_parts, part_queries
-from leadscore.bulk.rescore import BatchRescored, rescore_store
+from leadscore.bulk.rescore import BatchRescored
+from leadscore.bulk.writeback import rescore_store
 from leadscore.model import parse_model
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator
@@ -56,7 +57,7 @@ def in_parts(monkeypatch: pytest.MonkeyPatch, twin_stores: tuple[LeadStore, Lead
     """`test_lifecycle`'s twins in parts of 3 leads (60 leads: 20 parts), through DuckDB on PostgreSQL
     too (not the in-database path)."""
     pair = twin_stores
-    monkeypatch.setattr(rescore, "PART_LEADS", 3)
+    monkeypatch.setattr(writeback, "PART_LEADS", 3)
     for s in pair:
         monkeypatch.setattr(type(s), "in_database_rescore", False)
     return pair

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from leadscore.app.maintenance import all_lead_batches, apply, due_sql, refresh, score_all
 from leadscore.app.service import LeadService
-from leadscore.bulk.rescore import BatchRescored, rescore_store, score_store
+from leadscore.bulk.rescore import BatchRescored, score_store
+from leadscore.bulk.writeback import rescore_store
 from leadscore.domain import Event
 from leadscore.model import parse_model
 from leadscore.store import LeadStore, open_store

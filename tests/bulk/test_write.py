@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from leadscore.app.maintenance import apply
 from leadscore.app.service import LeadService
-from leadscore.bulk.rescore import BatchRescored, rescore_store
+from leadscore.bulk.rescore import BatchRescored
 from leadscore.bulk.write import EVALUATION_COLUMNS, RESULT_COLUMNS, stored_rowids
+from leadscore.bulk.writeback import rescore_store
 from leadscore.model import parse_model
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator

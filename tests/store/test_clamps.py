@@ -10,7 +10,7 @@ import pytest
 
 from leadscore.app.maintenance import apply, refresh
 from leadscore.app.service import LeadService
-from leadscore.bulk.rescore import rescore_store
+from leadscore.bulk.writeback import rescore_store
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model import parse_model
 from leadscore.store import LeadStore

@@ -9,7 +9,8 @@ transaction (batches and all), so that the store never holds a new active model 
 
 When the model allows it (no predictive dimension), apply and large refreshes take a bulk path
 instead: on PostgreSQL the scoring query inside the database (`leadscore.bulk.in_database`, for models
-without lifecycle and triggers to fire), else the store exported into DuckDB (`leadscore.bulk.rescore`;
+without lifecycle and triggers to fire), else the store exported into DuckDB (`leadscore.bulk.rescore`,
+written back by `leadscore.bulk.writeback`;
 with a lifecycle or triggers, the stage history and outbox come from `bulk.lifecycle_split` and
 `bulk.lifecycle_history`, and the leads those cannot do exactly from the pure scorer, in the same
 transaction); all write everything in one transaction and store exactly what the pure path would.
@@ -64,7 +65,8 @@ def _bulk(
     """The whole rescore in bulk (`due`: SQL giving the ids of refresh's due leads), or None when the
     model or the data needs the pure path (nothing was written then, `activation` included)."""
     from leadscore.bulk.in_database import rescore_in_database
-    from leadscore.bulk.rescore import rescore_store, writable
+    from leadscore.bulk.rescore import writable
+    from leadscore.bulk.writeback import rescore_store
 
     if not writable(evaluator):
         return None

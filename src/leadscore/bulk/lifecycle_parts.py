@@ -2,7 +2,7 @@
 
 `model apply` / `refresh` of a model with a lifecycle or triggers holds, per lead, every event it
 exported, the replay's tables and the history pass's rows: over a whole store of 1M leads x 50 events
-that passed 15 GiB. Run part by part (`rescore._rescore_parts`), memory is bounded by the part.
+that passed 15 GiB. Run part by part (`writeback._rescore_parts`), memory is bounded by the part.
 
 The bounds are read from the store itself (every `size`-th id in the store's own order), and each
 part compares ids with the same operators, so the parts cover every lead exactly once in any

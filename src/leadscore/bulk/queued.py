@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from leadscore.bulk.rescore import BatchRescored, rescore_store, writable
+from leadscore.bulk.rescore import BatchRescored, writable
+from leadscore.bulk.writeback import rescore_store
 from leadscore.store.tables import events
 
 if TYPE_CHECKING:

@@ -1,0 +1,360 @@
+"""`model apply` / `refresh` in bulk: the stored leads rescored by the batch engine over the store
+(`bulk.rescore`) and written back in one transaction (`bulk.write`), exactly as `Evaluator.rescore`
+would store them.
+
+Writing needs a model without predictive dimensions; with a lifecycle or triggers to fire, only the
+leads whose stored rows the query's row gives exactly are written in bulk, the others are rescored by
+the pure scorer in the same transaction (`lifecycle_split`, `lifecycle_history`). Such a model over
+more than `PART_LEADS` leads is rescored part by part (`lifecycle_parts`), still in one transaction.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import TYPE_CHECKING
+
+from leadscore.bulk.rescore import BatchRescored, _run, writable
+from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import duckdb
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+    from leadscore.batch.duckdb.run import BatchRun
+    from leadscore.store.base import LeadStore
+    from leadscore.store.pipeline import Evaluator
+
+PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `store_history` writes
+# Leads per part of a lifecycle rescore: the export, the replay's tables and the history pass hold one
+# part at a time (at 100,000 leads x 50 events the whole run peaked at 2.2-2.4 GiB; at 1M it passed 15).
+PART_LEADS = 100_000
+
+__all__ = ["PART_LEADS", "rescore_store"]
+
+
+def _sqlite_text(store: LeadStore, statements: Sequence[sa.Executable]) -> list[str]:
+    """The statements as SQL text for the ADBC writer's own connection (values inlined)."""
+    from sqlalchemy.sql import ClauseElement
+
+    dialect = store.engine.dialect
+    out = []
+    for stmt in statements:
+        assert isinstance(stmt, ClauseElement)
+        out.append(str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+    return out
+
+
+def _shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
+    """DuckDB table `_st_rows`: one `results` row per lead the query decided (JSON as text), with the
+    next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does. With
+    `split`, only the leads `store_lifecycle.split` left out of PURE, with their stage and replay."""
+    from leadscore.batch.duckdb.run import RESULT
+    from leadscore.bulk.lifecycle_split import FIRST, PURE, stage_json
+    from leadscore.bulk.write import ROWS_TABLE
+    from leadscore.sql.result_shape import shape_sql
+
+    assert run.plan is not None
+    model = run.model
+    con = run.con
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE _st_future AS SELECT lead_id, min(epoch_us("timestamp")) AS next_ts '
+        f'FROM events WHERE epoch_us("timestamp") > {int(at)} GROUP BY lead_id'
+    )
+    source = f"{RESULT} WHERE NOT fallback"
+    stage, history, first = "CAST(NULL AS VARCHAR)", "'[]'", ""
+    if split:
+        source += f" AND lead_id NOT IN (SELECT lead_id FROM {PURE})"
+        stage, history = stage_json(model)
+        history = history.replace("{at}", str(int(at)))
+        first = f" LEFT JOIN {FIRST} AS fi ON fi.lead_id = s.lead_id"
+    shaped = shape_sql(model, run.version, run.plan, at, source, json=True)
+    ranks = [
+        f"WHEN {i} THEN {UNPRIORITISED_RANK if p.priority is None else min(p.priority, UNPRIORITISED_RANK - 1)}"
+        for i, p in enumerate(model.playbooks)
+    ]
+    rank = f"CASE r.playbook {' '.join(ranks)} ELSE {NO_PLAYBOOK_RANK} END" if ranks else str(NO_PLAYBOOK_RANK)
+    playbook = "CAST(NULL AS VARCHAR)"
+    if model.playbooks:
+        playbook = 'CAST(to_json(struct_insert(s.playbook, "index" := r.playbook)) AS VARCHAR)'
+    dims = "".join(f", r.dim_{j} AS d{j}" for j in range(len(run.plan.dimensions)))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS SELECT s.lead_id, s.model, s.model_version, "
+        f"CAST({int(at)} AS BIGINT) AS evaluated_at, s.score, CAST(to_json(s.dimensions) AS VARCHAR) AS dimensions, "
+        f"CAST(to_json(s.labels) AS VARCHAR) AS labels, {stage} AS stage, {history} AS stage_history, "
+        f"CASE WHEN r.playbook IS NULL THEN NULL ELSE {playbook} END AS playbook, "
+        f"CAST({rank} AS INTEGER) AS queue_rank, CAST(s.breakdown AS VARCHAR) AS breakdown, "
+        f"CAST(least(r.next_change_at, f.next_ts) AS BIGINT) AS next_change_at{dims} "
+        f"FROM ({shaped}) AS s JOIN {RESULT} AS r ON r.lead_id = s.lead_id "
+        f"LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id{first}"
+    )
+
+
+def _fallback_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    from leadscore.batch.duckdb.run import RESULT
+
+    return [str(r[0]) for r in con.execute(f"SELECT lead_id FROM {RESULT} WHERE fallback ORDER BY lead_id").fetchall()]
+
+
+def rescore_store(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    *,
+    ids: str | None = None,
+    adbc_min_rows: int | None = None,
+    activation: Sequence[sa.Executable] = (),
+    part_leads: int | None = None,
+) -> BatchRescored | None:
+    """Rescore the stored leads at `at` through DuckDB and store results and score history in one
+    transaction, exactly as `Evaluator.rescore` would store them (cause `cause`).
+
+    `ids`: an SQL query over the store giving one column of lead ids to rescore (default: every
+    lead). None when the model or the data needs the pure scorer (nothing was written then).
+    On a SQLite file, at least `adbc_min_rows` results (default `store_write.ADBC_MIN_ROWS`) are
+    written through ADBC, in a transaction of the writer's own. `activation` (model apply's statements
+    that make the model active) runs in the same transaction as the writes, whichever writes them.
+
+    A model with a lifecycle or triggers over more than `part_leads` leads (default PART_LEADS) is
+    rescored part by part (`_rescore_parts`), so memory is bounded by the part, not the store.
+    """
+    from leadscore.bulk import lifecycle_split as life
+    from leadscore.bulk.export import sqlite_path
+    from leadscore.bulk.write import ADBC_MIN_ROWS, ROWS_TABLE, TEMP, stored_rowids, write_sqlite
+
+    if not writable(evaluator):
+        return None
+    split = life.needs_split(evaluator)
+    if split:
+        from leadscore.bulk.lifecycle_parts import lead_parts
+
+        parts = lead_parts(store, ids, PART_LEADS if part_leads is None else part_leads)
+        if parts is not None:
+            return _rescore_parts(store, evaluator, at, cause, parts, activation)
+    run = _run(store, evaluator, at, ids, next_change=True, split=split)
+    if run is None:
+        return None
+    try:
+        if run.plan is None:
+            return None
+        t = time.perf_counter()
+        n_py = 0
+        if split:
+            sorted_out = _split(store, run, evaluator, at, ids)
+            if sorted_out is None:
+                return None
+            pure_parts, n_py = sorted_out
+        else:
+            fallback = _fallback_ids(run.con)
+            pure_parts = [fallback[i : i + life.PURE_CHUNK] for i in range(0, len(fallback), life.PURE_CHUNK)]
+        n_pure = sum(len(part) for part in pure_parts)
+        _shape_rows(run, at, split)
+        seconds = dict(run.stats.seconds)
+        seconds["shape"] = time.perf_counter() - t
+        dims = run.plan.dimensions
+        t = time.perf_counter()
+        path = sqlite_path(store)
+        minimum = ADBC_MIN_ROWS if adbc_min_rows is None else adbc_min_rows
+        lifecycle = evaluator.model.lifecycle is not None
+        if path is not None and not n_pure and not n_py:
+            rows = run.con.execute(f"SELECT count(*) FROM {ROWS_TABLE}").fetchall()[0][0]
+            if rows >= minimum:
+                text = _sqlite_text(store, activation)
+                before = [life.stage_rows_sql(store, at, cause, TEMP)] if lifecycle else []
+                rowids = stored_rowids(path)
+                seconds["write_rowids"] = time.perf_counter() - t
+                changed = write_sqlite(
+                    path, run.con, dims, at, cause, activation=text, before=before, seconds=seconds, rowids=rowids
+                )
+                seconds["write"] = time.perf_counter() - t
+                return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
+
+        extra: list[str] = []  # leads `store_history` handed back to the pure scorer (kept over retries)
+
+        def work(conn: Connection) -> BatchRescored:
+            # a retried transaction starts over: nothing of an attempt that rolled back is kept
+            done = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, extra, seconds)
+            for stmt in activation:
+                conn.execute(stmt)
+            return done
+
+        done = store.transact(work)
+        seconds["write"] = time.perf_counter() - t - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
+        done.seconds = seconds
+        return done
+    finally:
+        run.con.close()
+
+
+def _split(
+    store: LeadStore, run: BatchRun, evaluator: Evaluator, at: int, ids: str | None
+) -> tuple[list[list[str]], int] | None:
+    """`lifecycle_split.split` of the run's leads against their stored results: (the pure scorer's
+    parts, how many leads the history pass finishes); None when every lead needs the pure scorer."""
+    from leadscore.bulk import lifecycle_split as life
+
+    life.load_previous(store, run.con, ids)
+    if life.split(run, evaluator, at) is None:
+        return None
+    n_py = int(run.con.execute(f"SELECT count(*) FROM {life.PY}").fetchall()[0][0])
+    return life.pure_ids(run.con), n_py
+
+
+def _write_split(
+    store: LeadStore,
+    conn: Connection,
+    run: BatchRun,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    pure_parts: list[list[str]],
+    n_py: int,
+    extra: list[str],
+    seconds: dict[str, float],
+) -> BatchRescored:
+    """Inside the caller's write transaction: the history pass of PY's leads (`finish`), the rows of
+    `_st_rows` with the quiet leads' stage rows, then the pure scorer for `pure_parts` and the leads
+    the history pass handed back (added to `extra`, which a retry of the same run reuses)."""
+    import pyarrow as pa
+
+    from leadscore.bulk import lifecycle_split as life
+    from leadscore.bulk.lifecycle_history import HIST, finish
+    from leadscore.bulk.write import ROWS_TABLE, TEMP, write_rows
+
+    assert run.plan is not None
+    n_pure = sum(len(part) for part in pure_parts)
+    done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure, history_leads=n_py)
+    p = time.perf_counter()
+    raw = conn.connection.driver_connection
+    if n_py:  # replays finished in Python: their history, stage rows and outbox messages
+        fired, disagree = finish(store, conn, run, evaluator, at, cause)
+        done.firings.extend(fired)
+        if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
+            run.con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
+            for table in (ROWS_TABLE, life.PY):
+                run.con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
+            run.con.unregister("_bl_disagree")
+            extra.extend(disagree)
+        run.con.execute(
+            f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h WHERE h.lead_id = s.lead_id"
+        )
+        py_ids = run.con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
+        store.load_temp(raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids)
+    seconds["history"] = seconds.get("history", 0.0) + time.perf_counter() - p
+    lifecycle = evaluator.model.lifecycle is not None
+    before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
+    done.changed = write_rows(store, conn, run.con, run.plan.dimensions, at, cause, before=before)
+    if n_py:
+        store.drop_temp(raw, PY_TEMP)
+    # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
+    p = time.perf_counter()
+    done.fallback_leads += len(extra)
+    for part in [*pure_parts, *([sorted(extra)] if extra else [])]:
+        store.lock_leads(conn, part)
+        more = evaluator.rescore(store, conn, part, at, cause, skip_bad=cause == "refresh")
+        done.changed += more.changed
+        done.firings.extend(more.firings)
+        # a refresh leaves a lead it cannot score as it was; its batches, which run next, report it
+        done.leads -= len(more.failed)
+    seconds["pure"] = seconds.get("pure", 0.0) + time.perf_counter() - p
+    done.history_leads = n_py - len(extra)
+    return done
+
+
+def _part(store: LeadStore, evaluator: Evaluator, at: int, ids: str) -> tuple[BatchRun, list[list[str]], int] | None:
+    """The leads of `ids` exported, scored, split and their rows shaped: (the run, the pure scorer's
+    parts, how many leads the history pass finishes); None (the run closed) when the pure scorer is
+    needed for every lead."""
+    run = _run(store, evaluator, at, ids, next_change=True, split=True)
+    if run is None:
+        return None
+    try:
+        t = time.perf_counter()
+        found = None if run.plan is None else _split(store, run, evaluator, at, ids)
+        if found is not None:
+            _shape_rows(run, at, True)
+            run.stats.seconds["shape"] = time.perf_counter() - t
+            return run, found[0], found[1]
+    except BaseException:
+        run.con.close()
+        raise
+    run.con.close()
+    return None
+
+
+def _write_part(
+    store: LeadStore,
+    conn: Connection,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    ids: str,
+    seconds: dict[str, float],
+) -> BatchRescored:
+    """One part of `_rescore_parts`, in the caller's transaction: nothing of it is referenced on return."""
+    prepared = _part(store, evaluator, at, ids)
+    if prepared is None:
+        raise _PureNeeded
+    run, pure_parts, n_py = prepared
+    try:
+        for name, value in run.stats.seconds.items():
+            seconds[name] = seconds.get(name, 0.0) + value
+        t = time.perf_counter()
+        got = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, [], seconds)
+        seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
+        return got
+    finally:
+        run.con.close()
+
+
+class _PureNeeded(Exception):
+    """A part needs the pure scorer for every lead: the whole rescore rolls back to the pure path."""
+
+
+def _rescore_parts(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    parts: list[str],
+    activation: Sequence[sa.Executable],
+) -> BatchRescored | None:
+    """`rescore_store` of a model with a lifecycle or triggers over the leads of each query of `parts`
+    (disjoint lead id ranges: a lead is never split) one after the other, inside ONE write transaction
+    that ends with `activation`: all or nothing, as the single run. Each part is exported, scored,
+    split, its history finished and its rows written before the next one is read, and its DuckDB
+    connection closed, so memory is bounded by the part. Reads go through other connections (the
+    export's readers): they see the store as it was committed before this transaction, so a part's
+    stored results and stages are the ones its writes replace. None (nothing written) when some part
+    needs the pure scorer for every lead, as the single run decides."""
+    seconds: dict[str, float] = {}
+
+    def work(conn: Connection) -> BatchRescored:
+        seconds.clear()  # a retry starts over, every part included
+        done = BatchRescored()
+        for ids in parts:
+            got = _write_part(store, conn, evaluator, at, cause, ids, seconds)
+            # the part's Arrow tables and DuckDB connection are gone once its function returned; a
+            # cycle left (the run's class) must not keep them while the next part is exported
+            gc.collect()
+            done.leads += got.leads
+            done.changed += got.changed
+            done.fallback_leads += got.fallback_leads
+            done.history_leads += got.history_leads
+            done.firings.extend(got.firings)
+        for stmt in activation:
+            conn.execute(stmt)
+        return done
+
+    try:
+        done = store.transact(work)
+    except _PureNeeded:
+        return None
+    seconds["write"] = seconds.get("write", 0.0) - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
+    seconds["parts"] = float(len(parts))
+    done.seconds = seconds
+    return done
