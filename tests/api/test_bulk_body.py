@@ -41,6 +41,9 @@ timestamps = st.one_of(
     # out of range; around the length limits (parsed once stripped)
     st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:00-05:00", "2026", "2026-05-30" + " " * 54]),
     st.sampled_from(["2026-05-30" + " " * 55, " 202"]),
+    # read by `datetime.fromisoformat` as sent, or only once stripped / with the Z as +00:00
+    st.sampled_from(["2026-05-30T10:00:00 Z", "20260530T100000Z", "2026-05-30T10Z", "2026-05-30T10:00:00z"]),
+    st.sampled_from(["2026-05-30Z", "2026-05-30T10:00:00.1234567Z", "2026-05-30T10:00:00\u3000", "2026-W22-6"]),
     st.integers(),
     st.none(),
 )
@@ -85,6 +88,7 @@ def _compare(items: list[Any], shape: str) -> bool:
         return False
     assert slow == fast
     assert [e.ts for e in slow] == [e.ts for e in fast]  # not part of an event's equality
+    assert [e.timestamp.tzinfo for e in slow] == [e.timestamp.tzinfo for e in fast]
     assert [type(e.properties) for e in fast] == [dict] * len(fast)
     return True
 
