@@ -117,9 +117,10 @@ class LeadStore(ABC):
             return self._is_retryable(DBAPIError.instance(None, None, exc, dbapi.Error))  # type: ignore[arg-type]
         return False
 
-    def append_all_new(self, conn: Connection, rows: list[dict[str, Any]]) -> bool:
-        """Append every event row, in order, if none of their identities is stored: True when done; False
-        when some were (or the backend does not try), with nothing appended. A bulk intake's rows are new
+    def append_all_new(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+        """Append every event row (a tuple in `backends.EVENT_COLUMNS` order, the properties as JSON text:
+        `events_repo.event_row_tuples`), in order, if none of their identities is stored: True when done;
+        False when some were (or the backend does not try), with nothing appended. A bulk intake's rows are new
         but for a retried request, so trying first spares it the key look-up (`insert_new_events` after
         one is the exact path)."""
         return False

@@ -22,7 +22,9 @@ from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.events_repo import (
     Identity,
+    aliases_of,
     event_counts,
+    event_row_tuples,
     event_rows,
     identity_of,
     insert_events,
@@ -105,25 +107,35 @@ def ingest_events(
             )
         at = now()
         links = identities(batch)
-        resolved = resolve_aliases(conn, {e.lead_id for e in batch} | {lead for _, lead in links})
+        wanted = {e.lead_id for e in batch} | {lead for _, lead in links}
+        # A deferred (bulk) batch is appended whole if none of it is stored, and looked up only if some
+        # is: its rows built straight as the driver takes them, dicts only for what follows a refusal
+        # or an identify event (rare in a bulk request)
+        bulk = defer and len(batch) > FEW
+        resolved = aliases_of(conn, wanted) if bulk else resolve_aliases(conn, wanted)
         for anon, lead in links:
             resolved.setdefault(anon, resolved.get(lead, lead))
-        rows = event_rows(batch, resolved, at)
-        # A few events go straight to the insert, whose conflict clause skips the stored ones: a
-        # look-up first would be one more statement per real-time event. A stored event's lead
-        # exists already, so creating the leads first changes nothing for a duplicate. A deferred
-        # (bulk) batch is appended whole if none of it is stored, and looked up only if some is.
-        bulk = defer and len(rows) > FEW
-        if len(rows) > FEW and not bulk:
-            rows = _unstored(conn, rows)
-        if not rows:
-            return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
-        targets = {r["lead_id"] for r in rows}
-        ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
-        if bulk and store.append_all_new(conn, rows):
-            new = rows
+        if bulk:
+            tuples = event_row_tuples(batch, resolved, at)
+            targets = {t[1] for t in tuples}
+            ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
+            appended = store.append_all_new(conn, tuples)
+            if appended and not new_keys and all(t[3] != IDENTIFY for t in tuples):
+                pending.mark(conn, sorted(targets), at)  # every row new: their leads are the touched ones
+                return BatchOutcome(len(batch), len(tuples), pending=len(targets))
+            rows = event_rows(batch, resolved, at)
+            new = rows if appended else insert_events(store, conn, _unstored(conn, rows))
         else:
-            new = insert_events(store, conn, _unstored(conn, rows) if bulk else rows)
+            rows = event_rows(batch, resolved, at)
+            # A few events go straight to the insert, whose conflict clause skips the stored ones: a
+            # look-up first would be one more statement per real-time event. A stored event's lead
+            # exists already, so creating the leads first changes nothing for a duplicate.
+            if len(rows) > FEW:
+                rows = _unstored(conn, rows)
+            if not rows:
+                return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
+            ensure_locked(store, conn, {r["lead_id"] for r in rows}, at, also=[anon for anon, _ in links])
+            new = insert_events(store, conn, rows)
         if not new:
             return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
         keys = {identity_of(r) for r in new} if new_keys else None
