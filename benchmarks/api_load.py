@@ -25,7 +25,7 @@ new (unique ids), spread over 2,000 leads, and scored by the workspace's example
 is a fresh local server (tests/support/postgres.py: fsync off); its CPU per single event is reported
 beside the server's, and the rescoring processes' share of the server's.
 The markdown goes to benchmarks/results/api.md (api-quick.md for --quick, api-bulk.md for --only-bulk,
-which runs nothing but the bulk requests and the wait for their scores).
+which runs nothing but the bulk requests and the wait for their scores), or to the file `--out` names.
 """
 
 from __future__ import annotations
@@ -490,6 +490,9 @@ def main() -> int:
     parser.add_argument(
         "--only-bulk", action="store_true", help="the bulk requests alone (written to api-bulk.md, not api.md)"
     )
+    parser.add_argument(
+        "--out", type=Path, help="write the markdown here instead of benchmarks/results/ (a results file kept as it is)"
+    )
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     bulk_requests = 4 if args.quick else args.bulk_requests
@@ -499,7 +502,7 @@ def main() -> int:
     text = (bulk_markdown if args.only_bulk else markdown)(results, command, shown)
     print(text)
     name = "api-bulk.md" if args.only_bulk else "api-quick.md" if args.quick else "api.md"
-    out = ROOT / "benchmarks" / "results" / name
+    out = args.out or ROOT / "benchmarks" / "results" / name
     out.write_text(text)
     return 0
 
