@@ -330,7 +330,9 @@ def settle(root: Path, timeout: float = 600.0) -> float:
         service.close()
 
 
-def run_backend(kind: str, seconds: float, bulk_requests: int, workers: int, only_bulk: bool = False) -> dict[str, Any]:
+def run_backend(
+    kind: str, seconds: float, bulk_requests: int, workers: int, only_bulk: bool = False, probes: bool = True
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, database(kind) as url:
         root = make_workspace(Path(tmp) / "ws", url)
         token = create_key(root, "bench", "write")
@@ -346,7 +348,7 @@ def run_backend(kind: str, seconds: float, bulk_requests: int, workers: int, onl
             )
             settle(root)
             db = db_pid
-            bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid, db=db))
+            bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid, db=db, probe=probes))
             bulk_figures["scored_s"] = bulk_figures["seconds"] + settle(root)
             # the server's CPU from the first request until every bulk event is scored (the rescoring
             # process's drain included, whether it ran during the requests or after)
@@ -491,12 +493,21 @@ def main() -> int:
         "--only-bulk", action="store_true", help="the bulk requests alone (written to api-bulk.md, not api.md)"
     )
     parser.add_argument(
+        "--no-probes",
+        action="store_true",
+        help="the bulk requests without the ack-to-score probes, whose reads of their leads (every 25 ms) count in "
+        "the server's CPU per bulk event, the more the longer the requests take",
+    )
+    parser.add_argument(
         "--out", type=Path, help="write the markdown here instead of benchmarks/results/ (a results file kept as it is)"
     )
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     bulk_requests = 4 if args.quick else args.bulk_requests
-    results = [run_backend(kind, seconds, bulk_requests, args.workers, args.only_bulk) for kind in args.backends]
+    results = [
+        run_backend(kind, seconds, bulk_requests, args.workers, args.only_bulk, not args.no_probes)
+        for kind in args.backends
+    ]
     command = "python " + " ".join(["benchmarks/api_load.py", *sys.argv[1:]])
     shown = "1 worker" if args.workers == 1 else f"{args.workers} workers"
     text = (bulk_markdown if args.only_bulk else markdown)(results, command, shown)
