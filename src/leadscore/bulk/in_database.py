@@ -68,7 +68,7 @@ def postgres_sql(sql: str, type_codes: dict[str, int] | None = None) -> str:
     """The portable query in PostgreSQL, reading the typed views and the stored micros as `_ls_ts`.
 
     `type_codes`, when given, is filled with the event types the query compares `type` with, each
-    given a code (`type_codes_sql`: the events view's `_ls_type`), and those comparisons become
+    given a code (`type_code_sql`: the events view's `_ls_type`), and those comparisons become
     comparisons of the code (`_coded_types`)."""
     import sqlglot
     from sqlglot import exp
