@@ -27,6 +27,7 @@ from leadscore.store.codec import timeline_id_sql
 LEADS_VIEW = "_lsv_leads"
 EVENTS_VIEW = "_lsv_events"
 MICROS = "_ls_micros"  # the event's time in epoch micros, as stored: fed to the query as `_ls_ts`
+TYPE_CODE = "_ls_type"  # the event's type as a small integer (`type_code_sql`)
 KINDS = ("num", "str", "bool", "other")
 
 
@@ -92,10 +93,28 @@ def leads_view(names: Names, only: str | None = None) -> str:
     return _typed("id", "id", "leads", "attributes", where, names.attributes)
 
 
-def events_view(names: Names, only: str | None = None, until: int | None = None, keep: str | None = None) -> str:
+def type_code_sql(codes: dict[str, int]) -> str:
+    """SQL of the code of the event's `type`: its number in `codes`, 0 for any other type (never NULL).
+
+    One CASE per event (the types in the order the query first tests them) instead of a text
+    comparison per flag."""
+    if not codes:
+        return "0"
+    whens = " ".join(f"WHEN {q.text(t)} THEN {int(c)}" for t, c in codes.items())
+    return f"(CASE type {whens} ELSE 0 END)"
+
+
+def events_view(
+    names: Names,
+    only: str | None = None,
+    until: int | None = None,
+    keep: str | None = None,
+    codes: dict[str, int] | None = None,
+) -> str:
     """SELECT of lead_id, type, timestamp, id (the event key), `_ls_ord` (the log's sequence),
     `_ls_micros` and the property slots; `until` keeps the events at or before that instant, `keep`
-    (SQL over `type` and `ts`) only the events some rule can read (`sql.relevance`)."""
+    (SQL over `type` and `ts`) only the events some rule can read (`sql.relevance`); with `codes`
+    (type -> code), also `_ls_type`, the type's code (`type_code_sql`)."""
     conds = [keep] if keep else []
     if only:
         conds.append(f"lead_id IN (SELECT lead_id FROM {only})")
@@ -106,6 +125,8 @@ def events_view(names: Names, only: str | None = None, until: int | None = None,
         "lead_id, type, timestamptz 'epoch' + ts * interval '1 microsecond' AS \"timestamp\", "
         f"{timeline_id_sql()} AS id, seq AS _ls_ord, ts AS {MICROS}"
     )
+    if codes is not None:
+        out += f", {type_code_sql(codes)} AS {TYPE_CODE}"
     # every filter that reads a property tests the event's type first (conditions.event_filter), so
     # the properties of other types are never looked at: they are not parsed
     doc = f"CASE WHEN type IN {q.text_list(names.types)} THEN properties END" if names.types else "NULL"
