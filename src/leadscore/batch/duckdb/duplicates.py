@@ -129,13 +129,16 @@ def find_duplicates(
     table: str = "_ls_dups",
     id_check: str | None = None,
     check_files: Callable[[], None] | None = None,
+    files: list[str] | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
 
     `id_check` (a BOOLEAN over an event's id: `file_checks.row_check_sql`) rides on the pass that
     reads every id (`id_order.flagged` stands for it there): where it may hold, `check_files` runs,
-    which refuses the input or has the views strip (it raises); the ids are read once, here."""
+    which refuses the input or has the views strip (it raises); the ids are read once, here.
+    `files`: the Parquet files the view reads, given only when it reads their ids as stored (its
+    `id` is the column itself, an empty text as NULL): the ordered pass may read them directly."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -151,7 +154,7 @@ def find_duplicates(
     ordered = None
     if ORDERED:
         limit = max(int(SHARED * total), TAIL_ROWS)
-        ordered = ordered_ids(con, limit, check if id_check is not None else None)
+        ordered = ordered_ids(con, limit, check if id_check is not None else None, files)
     if ordered is not None:
         if len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)
