@@ -149,3 +149,28 @@ def test_the_stretch_and_the_flag_equal_their_definitions(ids: list[str]) -> Non
         len(r) > MAX_ID_CHARS or 0 in r or not (0x21 <= r[0] <= 0x7E) or not (0x21 <= r[-1] <= 0x7E) for r in raw
     )
     assert id_order.flagged(offsets, data) == expected
+
+
+def test_ids_that_are_not_utf8_are_left_to_duckdb(tmp_path: Path) -> None:
+    """Bytes that are no UTF-8 text in a string column: the Parquet reader gives them, DuckDB refuses
+    them; the pass over the files gives way to the view's, which fails as it did before."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _write(tmp_path, [["e1", "e2"]], False, 10)
+    bad = pa.Array.from_buffers(
+        pa.string(),
+        2,
+        [None, pa.py_buffer(b"\x00\x00\x00\x00\x02\x00\x00\x00\x04\x00\x00\x00"), pa.py_buffer(b"e3\xff\xfe")],
+    )
+    table = pq.read_table(tmp_path / "events" / "part-0.parquet").set_column(3, "id", bad)
+    pq.write_table(table, tmp_path / "events" / "part-1.parquet")
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), defer_check=True)
+    files = parquet_sources(tmp_path / "events")
+    assert id_files.readable(files)
+    with pytest.raises(Exception) as from_files:
+        id_order.ordered_ids(con, 10, None, files)
+    with pytest.raises(Exception) as from_view:
+        id_order.ordered_ids(con, 10, None, None)
+    assert type(from_files.value) is type(from_view.value) and "pyarrow" not in type(from_files.value).__module__

@@ -127,13 +127,29 @@ def ordered_ids(
     from leadscore.batch.duckdb import id_files
 
     direct = files if files is not None and id_files.readable(files) else None
-    found = _pass(con, tail_limit, check is not None, direct)
+    found = _either_pass(con, tail_limit, check is not None, direct)
     if found == "flagged":
         assert check is not None
         check()
-        found = _pass(con, tail_limit, False, direct)
+        found = _either_pass(con, tail_limit, False, direct)
     assert found != "flagged"
     return found
+
+
+def _either_pass(
+    con: duckdb.DuckDBPyConnection, tail_limit: int, test: bool, files: list[str] | None
+) -> OrderedIds | Literal["flagged"] | None:
+    """The pass over the files' ids, or over the view's where the Parquet reader cannot give them as
+    DuckDB does (a file it fails on, text that is not UTF-8): DuckDB then reads or refuses them, as
+    it did before the files were read directly."""
+    import pyarrow as pa
+
+    if files is None:
+        return _pass(con, tail_limit, test)
+    try:
+        return _pass(con, tail_limit, test, files)
+    except (pa.ArrowException, OSError):
+        return _pass(con, tail_limit, test)
 
 
 def _batches(con: duckdb.DuckDBPyConnection, files: list[str] | None) -> Generator[pa.Array, None, None]:
@@ -175,6 +191,8 @@ def _pass(
                 if not len(column):
                     continue
                 offsets, data = _buffers(column)
+            if files is not None and len(data) and int(data.max()) >= 0x80:
+                column.validate(full=True)  # raises on text that is not UTF-8, which DuckDB refuses
             with_id += len(column)
             if test and flagged(offsets, data):
                 return "flagged"
