@@ -17,7 +17,7 @@ for (a last character outside ASCII ends in a byte outside it), so a row it flag
 When the events view reads the ids of Parquet files as stored (`id_files.py`), the pass reads them
 from the files itself: DuckDB handing 50M ids over as Arrow cost 1.7-2.1 CPU s, the Parquet reader
 1.2-1.3. The tests of a batch are a few whole-array operations (no gather where the ids have one
-width, no Boolean array unpacked unless the stretch ends in it): 0.35 CPU s per 50M ids, from 1.5.
+width, no Boolean array unpacked unless the stretch ends in it): 0.5 CPU s per 50M ids, from 0.8-1.6.
 """
 
 from __future__ import annotations
