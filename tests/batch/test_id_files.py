@@ -153,7 +153,8 @@ def test_the_stretch_and_the_flag_equal_their_definitions(ids: list[str]) -> Non
 
 def test_ids_that_are_not_utf8_are_left_to_duckdb(tmp_path: Path) -> None:
     """Bytes that are no UTF-8 text in a string column: the Parquet reader gives them, DuckDB refuses
-    them; the pass over the files gives way to the view's, which fails as it did before."""
+    them; the pass over the files gives way to the view's, which fails as it did before (DuckDB's
+    error, not the pass's own check)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -173,4 +174,5 @@ def test_ids_that_are_not_utf8_are_left_to_duckdb(tmp_path: Path) -> None:
         id_order.ordered_ids(con, 10, None, files)
     with pytest.raises(Exception) as from_view:
         id_order.ordered_ids(con, 10, None, None)
-    assert type(from_files.value) is type(from_view.value) and "pyarrow" not in type(from_files.value).__module__
+    # DuckDB's own message either way (its error type may reach here wrapped by the Arrow stream)
+    assert str(from_files.value) == str(from_view.value) and "not valid UTF8" in str(from_files.value)
