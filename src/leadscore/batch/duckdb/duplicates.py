@@ -18,7 +18,8 @@ Before any of that, one streamed pass over the ids (`id_order.py`) tries their o
 (files written in id order) repeat nothing except in the few rows after the first ascending stretch
 (events delivered again, in a later file), and only the rows whose id those hold are checked exactly.
 On 50M events that pass cost 2.4-2.6 CPU s, the reader's checks of the ids included (3.9 for the
-previous pass, which proved ascending ids with the checks in SQL); on the mixed data's 50,054 repeats
+previous pass, which proved ascending ids with the checks in SQL; the whole check 3.3 -> 2.4 since the
+pass reads Parquet ids from the files, `id_files.py`); on the mixed data's 50,054 repeats
 in a later file, the pass and the exact check of the tail's rows 6.6 CPU s against 11.7 for the
 sorted hashes. Ids in another order fill its tail within the first rows: it stops there, and the
 hashes decide.
@@ -129,13 +130,16 @@ def find_duplicates(
     table: str = "_ls_dups",
     id_check: str | None = None,
     check_files: Callable[[], None] | None = None,
+    files: list[str] | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
 
     `id_check` (a BOOLEAN over an event's id: `file_checks.row_check_sql`) rides on the pass that
     reads every id (`id_order.flagged` stands for it there): where it may hold, `check_files` runs,
-    which refuses the input or has the views strip (it raises); the ids are read once, here."""
+    which refuses the input or has the views strip (it raises); the ids are read once, here.
+    `files`: the Parquet files the view reads, given only when it reads their ids as stored (its
+    `id` is the column itself, an empty text as NULL): the ordered pass may read them directly."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -151,7 +155,7 @@ def find_duplicates(
     ordered = None
     if ORDERED:
         limit = max(int(SHARED * total), TAIL_ROWS)
-        ordered = ordered_ids(con, limit, check if id_check is not None else None)
+        ordered = ordered_ids(con, limit, check if id_check is not None else None, files)
     if ordered is not None:
         if len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)

@@ -230,7 +230,11 @@ class BatchRun:
             return False
         if not self.schema.has_event_id:
             return True  # events are identified by their content: the window over all of them
-        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs)
+        # an id check deferred to this pass means the view reads the files' text ids as stored
+        # (`file_checks.row_check_sql`): the pass may read them from the files
+        events = self._sources[1]
+        files = parquet_sources(Path(events)) if self.schema.id_check is not None else None
+        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs, files=files)
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
