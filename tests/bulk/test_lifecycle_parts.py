@@ -47,6 +47,26 @@ def test_the_parts_cover_every_lead_once_in_the_stores_order(store: LeadStore, s
         assert (lead_parts(store, subset, size) is None) == (len(parts) == 1)
 
 
+@pytest.mark.parametrize("size", [1, 2, 5, 14])
+def test_the_one_scan_cuts_the_events_at_the_parts_bounds_as_each_parts_query_selects(
+    store: LeadStore, size: int
+) -> None:
+    """`export_spill.part_of` compares ids byte by byte: on SQLite (BINARY collation) each id falls in the
+    part whose query selects it, accents and case included."""
+    import pyarrow as pa
+
+    from leadscore.bulk.export_spill import part_of
+
+    if store.sqlite_file() is None:
+        pytest.skip("the one scan is SQLite's")
+    with store.write() as conn:
+        conn.execute(leads.insert(), [{"id": i, "attributes": {}, "created_at": 0, "updated_at": 0} for i in IDS])
+    starts = bounds(store, None, size)
+    expected = {i: k for k, part in enumerate(part_queries(starts, None)) for i in _ids(store, part)}
+    got = part_of(pa.array(IDS, pa.string()), starts)
+    assert dict(zip(IDS, got.tolist(), strict=True)) == expected
+
+
 def test_a_part_size_below_one_is_refused(store: LeadStore) -> None:
     with pytest.raises(ValueError, match="at least one lead"):
         bounds(store, None, 0)
@@ -69,6 +89,8 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
 ) -> None:
     done = _both(in_parts, clock, RECYCLE)
     assert done.seconds["parts"] == 20
+    # SQLite: every part's events from the one scan (`export_spill`); PostgreSQL: each part's own read
+    assert ("export_events" in done.seconds) == (in_parts[0].sqlite_file() is not None)
     assert done.history_leads > 0 and done.fallback_leads == 0
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
