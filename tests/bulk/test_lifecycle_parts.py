@@ -4,16 +4,20 @@ the pure path stores, in one transaction (all or nothing)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from leadscore.app.maintenance import apply
+from leadscore.app.service import LeadService
 from leadscore.bulk import lifecycle_split, writeback
 from leadscore.bulk.lifecycle_parts import bounds, lead_parts, part_queries
 from leadscore.bulk.rescore import BatchRescored
 from leadscore.bulk.writeback import rescore_store
+from leadscore.domain import Event
 from leadscore.model import parse_model
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator
@@ -21,6 +25,7 @@ from leadscore.store.tables import leads
 from tests.bulk.test_lifecycle import RECYCLE, _both, assert_same_stores, snapshot
 from tests.bulk.test_lifecycle import twins as twin_stores  # noqa: F401  (a fixture, by this name)
 from tests.store.conftest import FixedClock
+from tests.store.helpers import START
 
 IDS = ["a", "A", "a'b", "b", "é", "z z", "Z", "0", "10", "9", "ß", "a-1", "a_1", "ab"]
 
@@ -132,3 +137,20 @@ def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
     assert isinstance(result, BatchRescored)
     apply(pure, evaluator, lambda: at, bulk=False)
     assert_same_stores(fast, pure)
+
+
+def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, tmp_path: Path
+) -> None:
+    """A nested value of a property the model reads, in one lead's events: the export cannot type it
+    (`export.Unsupported`, raised by the one scan on SQLite, by that lead's part elsewhere), so nothing
+    is written in bulk and the pure path rescores every lead, as without parts."""
+    nested = Event("L0002", "page_view", START + timedelta(days=3), {"path": {"deep": "/pricing"}}, "nested-1")
+    for s in in_parts:
+        LeadService(s, model_path=tmp_path / "model.yaml", clock=clock).ingest_events([nested])
+    evaluator = Evaluator(parse_model(RECYCLE))
+    at = int(clock.now.timestamp() * 1e6)
+    done = apply(in_parts[0], evaluator, lambda: at)
+    assert not isinstance(done, BatchRescored)
+    apply(in_parts[1], evaluator, lambda: at, bulk=False)
+    assert_same_stores(*in_parts)

@@ -7,7 +7,9 @@ at 1M leads x 50 events in 10 parts, 87 CPU s in the readers and 84 in the proce
 for the one scan of the rules-only apply. Here the readers scan the table once in rowid order; each
 batch is typed as `export_store` types it (`export.converter`) and its rows are cut by lead id at the
 parts' bounds into one Arrow file per part and reader, read back (memory-mapped) when its part runs:
-the same rows, in the same order (reader, then batch), as that part's own export.
+the same rows, in the same order (reader, then batch), as that part's own export. Disk: about 110
+bytes an event with the b2b example's properties (550 MB at 100,000 leads x 50 events), each part's
+files removed once it ran.
 
 SQLite only: its ids compare byte by byte (the BINARY collation, which the parts' bounds use), as
 Arrow compares strings; PostgreSQL orders text by its collation and reads each part by itself.
@@ -113,6 +115,9 @@ def spill_events(
                 writers[key].write_table(typed.slice(lo, n))
                 lo += n
     except BaseException:
+        close = getattr(batches, "close", None)
+        if close is not None:  # the readers stop now, not when the traceback lets the generator go
+            close()
         _close(writers, sinks)
         spill.close()
         raise
