@@ -265,6 +265,7 @@ def _count_history_cpu() -> list[float]:
 # (module, function) timed by `_count_phase_cpu`; nested ones count inside their callers too
 PHASE_FUNCTIONS = (
     ("leadscore.bulk.rescore", "export_store"),
+    ("leadscore.bulk.export_spill", "spill_events"),  # (a lifecycle apply in parts: every part's events)
     ("leadscore.bulk.rescore", "_before_scores"),
     ("leadscore.bulk.frames", "conditions_table"),
     ("leadscore.bulk.frames", "_number_rows"),

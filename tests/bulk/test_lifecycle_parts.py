@@ -4,16 +4,20 @@ the pure path stores, in one transaction (all or nothing)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from leadscore.app.maintenance import apply
+from leadscore.app.service import LeadService
 from leadscore.bulk import lifecycle_split, writeback
 from leadscore.bulk.lifecycle_parts import bounds, lead_parts, part_queries
 from leadscore.bulk.rescore import BatchRescored
 from leadscore.bulk.writeback import rescore_store
+from leadscore.domain import Event
 from leadscore.model import parse_model
 from leadscore.store import LeadStore
 from leadscore.store.pipeline import Evaluator
@@ -21,6 +25,7 @@ from leadscore.store.tables import leads
 from tests.bulk.test_lifecycle import RECYCLE, _both, assert_same_stores, snapshot
 from tests.bulk.test_lifecycle import twins as twin_stores  # noqa: F401  (a fixture, by this name)
 from tests.store.conftest import FixedClock
+from tests.store.helpers import START
 
 IDS = ["a", "A", "a'b", "b", "é", "z z", "Z", "0", "10", "9", "ß", "a-1", "a_1", "ab"]
 
@@ -47,6 +52,26 @@ def test_the_parts_cover_every_lead_once_in_the_stores_order(store: LeadStore, s
         assert (lead_parts(store, subset, size) is None) == (len(parts) == 1)
 
 
+@pytest.mark.parametrize("size", [1, 2, 5, 14])
+def test_the_one_scan_cuts_the_events_at_the_parts_bounds_as_each_parts_query_selects(
+    store: LeadStore, size: int
+) -> None:
+    """`export_spill.part_of` compares ids byte by byte: on SQLite (BINARY collation) each id falls in the
+    part whose query selects it, accents and case included."""
+    import pyarrow as pa
+
+    from leadscore.bulk.export_spill import part_of
+
+    if store.sqlite_file() is None:
+        pytest.skip("the one scan is SQLite's")
+    with store.write() as conn:
+        conn.execute(leads.insert(), [{"id": i, "attributes": {}, "created_at": 0, "updated_at": 0} for i in IDS])
+    starts = bounds(store, None, size)
+    expected = {i: k for k, part in enumerate(part_queries(starts, None)) for i in _ids(store, part)}
+    got = part_of(pa.array(IDS, pa.string()), starts)
+    assert dict(zip(IDS, got.tolist(), strict=True)) == expected
+
+
 def test_a_part_size_below_one_is_refused(store: LeadStore) -> None:
     with pytest.raises(ValueError, match="at least one lead"):
         bounds(store, None, 0)
@@ -69,6 +94,8 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
 ) -> None:
     done = _both(in_parts, clock, RECYCLE)
     assert done.seconds["parts"] == 20
+    # SQLite: every part's events from the one scan (`export_spill`); PostgreSQL: each part's own read
+    assert ("export_events" in done.seconds) == (in_parts[0].sqlite_file() is not None)
     assert done.history_leads > 0 and done.fallback_leads == 0
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
@@ -110,3 +137,20 @@ def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
     assert isinstance(result, BatchRescored)
     apply(pure, evaluator, lambda: at, bulk=False)
     assert_same_stores(fast, pure)
+
+
+def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, tmp_path: Path
+) -> None:
+    """A nested value of a property the model reads, in one lead's events: the export cannot type it
+    (`export.Unsupported`, raised by the one scan on SQLite, by that lead's part elsewhere), so nothing
+    is written in bulk and the pure path rescores every lead, as without parts."""
+    nested = Event("L0002", "page_view", START + timedelta(days=3), {"path": {"deep": "/pricing"}}, "nested-1")
+    for s in in_parts:
+        LeadService(s, model_path=tmp_path / "model.yaml", clock=clock).ingest_events([nested])
+    evaluator = Evaluator(parse_model(RECYCLE))
+    at = int(clock.now.timestamp() * 1e6)
+    done = apply(in_parts[0], evaluator, lambda: at)
+    assert not isinstance(done, BatchRescored)
+    apply(in_parts[1], evaluator, lambda: at, bulk=False)
+    assert_same_stores(*in_parts)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -220,16 +220,12 @@ def _typed_sql(plain: Sequence[str], keys: Sequence[str], raw: bool) -> str:
     )
 
 
-def _typed(
-    con: duckdb.DuckDBPyConnection,
-    batches: Iterator[Keyed],
-    plain: Sequence[str],
-    keys: Sequence[str],
-    empty: pa.Schema,
-    raw: bool,
-) -> pa.Table:
+def converter(
+    con: duckdb.DuckDBPyConnection, plain: Sequence[str], keys: Sequence[str], raw: bool
+) -> Callable[[pa.RecordBatch | pa.Table], pa.Table]:
+    """A function turning a batch of raw rows into the typed columns (`_typed_sql`, every slot kept);
+    raises `Unsupported` for a value no slot holds."""
     import duckdb
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     select = _typed_sql(plain, keys, raw)
@@ -246,12 +242,31 @@ def _typed(
             raise Unsupported("nested values or integers beyond 2**53 in the properties the model reads")
         return out.drop_columns(["_ls_bad"])
 
-    parts = sorted(((key, convert(batch)) for key, batch in batches), key=lambda kv: kv[0])
-    table = pa.concat_tables([t for _, t in parts]) if parts else convert(empty.empty_table())
+    return convert
+
+
+def drop_unused(table: pa.Table) -> pa.Table:
+    """The table without the typed slots no row uses."""
     unused = [
         i for i, name in enumerate(table.column_names) if "::" in name and table.column(i).null_count == len(table)
     ]
     return table.drop_columns([table.column_names[i] for i in unused])
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection,
+    batches: Iterator[Keyed],
+    plain: Sequence[str],
+    keys: Sequence[str],
+    empty: pa.Schema,
+    raw: bool,
+) -> pa.Table:
+    import pyarrow as pa
+
+    convert = converter(con, plain, keys, raw)
+    parts = sorted(((key, convert(batch)) for key, batch in batches), key=lambda kv: kv[0])
+    table = pa.concat_tables([t for _, t in parts]) if parts else convert(empty.empty_table())
+    return drop_unused(table)
 
 
 def _export(store: LeadStore, sql: str, table: str, rowid: str, schema: pa.Schema, split: int) -> Iterator[Keyed]:
@@ -279,6 +294,36 @@ def query_table(
     return pa.Table.from_batches(batches, schema=schema)
 
 
+def event_source(
+    store: LeadStore, model: ScoringModel, at: int, ids: str | None, split: int = SPLIT_ROWS
+) -> tuple[Iterator[Keyed], list[str], tuple[str, ...], pa.Schema, bool]:
+    """The store's events as the model reads them, raw: (keyed batches, plain columns, property keys,
+    the raw schema, whether the properties come as the raw JSON text), for `converter`."""
+    needs = needs_of(model)
+    raw = store.json_value_sql("attributes", "") is None
+    plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
+    ev_schema = _raw_schema(_raw_names(plain, needs.properties, raw), ("ts", "seq"))
+    ev_sql = _event_sql(store, needs, at, ids, raw)
+    return _export(store, ev_sql, "events", "seq", ev_schema, split), plain, needs.properties, ev_schema, raw
+
+
+def _raw_names(prefix: list[str], keys: Sequence[str], raw: bool) -> list[str]:
+    if raw:  # the raw JSON text, keys extracted by DuckDB
+        return [*prefix, "_p"] if keys else prefix
+    return [*prefix, *(f"_j{i}" for i in range(len(keys)))]
+
+
+def engine_events(typed: pa.Table) -> pa.Table:
+    """The typed events (`converter`'s columns, unused slots dropped) as the batch engine reads them."""
+    import pyarrow as pa
+
+    ts = typed.column("ts").cast(pa.timestamp("us", tz="UTC"))
+    events = typed.set_column(typed.column_names.index("ts"), "timestamp", ts)
+    return events.rename_columns(
+        ["_ls_ord" if n == "seq" else "id" if n == "event_key" else n for n in events.column_names]
+    )
+
+
 def export_store(
     store: LeadStore,
     model: ScoringModel,
@@ -287,39 +332,29 @@ def export_store(
     *,
     ids: str | None = None,
     split: int = SPLIT_ROWS,
+    events: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """(leads, events) of the store, or of the leads the store query `ids` selects (one column of ids).
 
     Events carry `_ls_ord` (the log's sequence, which orders ties in time) and `id` when a lifecycle
     needs event ids. Raises `Unsupported` when a value the model reads has no typed slot. `split`:
-    a SQLite table with more rows is read by two connections at once.
+    a SQLite table with more rows is read by two connections at once. `events`: those leads' events
+    already read and typed (`converter`'s columns, `export_spill`), instead of read from the store.
     """
-    import pyarrow as pa
-
     if not store.bulk:
         raise Unsupported(f"the {store.name!r} store backend has no bulk export")
     needs = needs_of(model)
     raw = store.json_value_sql("attributes", "") is None  # the raw JSON text, keys extracted by DuckDB
-
-    def names(prefix: list[str], keys: Sequence[str]) -> list[str]:
-        if raw:
-            return [*prefix, "_p"] if keys else prefix
-        return [*prefix, *(f"_j{i}" for i in range(len(keys)))]
-
-    lead_schema = _raw_schema(names(["id"], needs.attributes), ())
+    lead_schema = _raw_schema(_raw_names(["id"], needs.attributes, raw), ())
     lead_sql = _lead_sql(store, needs, ids, raw)
     leads = _typed(
         con, _export(store, lead_sql, "leads", "rowid", lead_schema, split), ["id"], needs.attributes, lead_schema, raw
     )
-    plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
-    ev_schema = _raw_schema(names(plain, needs.properties), ("ts", "seq"))
-    ev_sql = _event_sql(store, needs, at, ids, raw)
-    events = _typed(
-        con, _export(store, ev_sql, "events", "seq", ev_schema, split), plain, needs.properties, ev_schema, raw
-    )
-    ts = events.column("ts").cast(pa.timestamp("us", tz="UTC"))
-    events = events.set_column(events.column_names.index("ts"), "timestamp", ts)
-    events = events.rename_columns(
-        ["_ls_ord" if n == "seq" else "id" if n == "event_key" else n for n in events.column_names]
-    )
-    return leads, events
+    if events is None:
+        batches, plain, keys, ev_schema, raw = event_source(store, model, at, ids, split)
+        events = _typed(con, batches, plain, keys, ev_schema, raw)
+    else:  # the part's rows of the one scan: of its leads only, as its own query reads them
+        import pyarrow.compute as pc
+
+        events = drop_unused(events.filter(pc.is_in(events.column("lead_id"), value_set=leads.column("id"))))
+    return leads, engine_events(events)

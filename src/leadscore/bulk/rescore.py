@@ -21,6 +21,7 @@ from leadscore.store.pipeline import Rescored
 if TYPE_CHECKING:
 
     import duckdb
+    import pyarrow as pa
 
     from leadscore.batch.duckdb.run import BatchRun
     from leadscore.store.base import LeadStore
@@ -150,20 +151,28 @@ def _before_scores(
 
 
 def _run(
-    store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, next_change: bool, split: bool = False
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    ids: str | None,
+    next_change: bool,
+    split: bool = False,
+    events: pa.Table | None = None,
 ) -> BatchRun | None:
     """The batch engine over the store's export. With `split` (model apply / refresh of a model with a
     lifecycle or triggers): no fallback scoring (the pure path rescores those leads), and the scores at
-    T - within of the score_changed triggers first."""
+    T - within of the score_changed triggers first. `events`: the leads' events already read
+    (`export_store`'s argument), at `export_at(evaluator, at)`."""
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.lifecycle_split import score_windows
 
     con = connect()
     t = time.perf_counter()
     windows = score_windows(evaluator) if split else []
-    # score_changed triggers compare with the score at T - within: export what that time reads too
     try:
-        lead_table, ev_table = export_store(store, evaluator.model, at - max(windows, default=0), con, ids=ids)
+        lead_table, ev_table = export_store(
+            store, evaluator.model, export_at(evaluator, at, split), con, ids=ids, events=events
+        )
     except Unsupported:
         con.close()
         return None
@@ -178,6 +187,14 @@ def _run(
     if windows:
         run.stats.seconds["before"] = before
     return run
+
+
+def export_at(evaluator: Evaluator, at: int, split: bool = True) -> int:
+    """The time the export reads the events of (`export_store`'s `at`): score_changed triggers compare
+    with the score at T - within, so what that time reads is exported too."""
+    from leadscore.bulk.lifecycle_split import score_windows
+
+    return at - max(score_windows(evaluator) if split else [], default=0)
 
 
 def score_store(store: LeadStore, evaluator: Evaluator, at: int, batch_size: int = 5000) -> Iterator[Rescored] | None:

@@ -10,6 +10,7 @@ more than `PART_LEADS` leads is rescored part by part (`lifecycle_parts`), still
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from typing import TYPE_CHECKING
@@ -18,13 +19,15 @@ from leadscore.bulk.rescore import BatchRescored, _run, writable
 from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     import duckdb
+    import pyarrow as pa
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
     from leadscore.batch.duckdb.run import BatchRun
+    from leadscore.bulk.export_spill import SpilledEvents
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
@@ -93,6 +96,29 @@ def _shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
     )
 
 
+@contextlib.contextmanager
+def _page_cache(store: LeadStore, conn: Connection) -> Iterator[None]:
+    """SQLite: the write transaction's connection with the bulk writer's page cache
+    (`write.CACHE_KIB`, allocated as used) while it runs, then its own again (a pooled connection).
+    The upsert, the stage rows and the history pass's reads move through the results and their
+    indexes at random: with the store's 64 MiB, a large store's pages are read again and again."""
+    from leadscore.bulk.write import CACHE_KIB
+
+    if store.sqlite_file() is None:
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    kept = [(db, raw.execute(f"PRAGMA {db}.cache_size").fetchone()[0]) for db in ("main", "temp")]
+    for db, _ in kept:
+        raw.execute(f"PRAGMA {db}.cache_size={-int(CACHE_KIB)}")
+    try:
+        yield
+    finally:
+        for db, size in kept:
+            raw.execute(f"PRAGMA {db}.cache_size={int(size)}")
+
+
 def _fallback_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     from leadscore.batch.duckdb.run import RESULT
 
@@ -130,11 +156,11 @@ def rescore_store(
         return None
     split = life.needs_split(evaluator)
     if split:
-        from leadscore.bulk.lifecycle_parts import lead_parts
+        from leadscore.bulk.lifecycle_parts import bounds
 
-        parts = lead_parts(store, ids, PART_LEADS if part_leads is None else part_leads)
-        if parts is not None:
-            return _rescore_parts(store, evaluator, at, cause, parts, activation)
+        starts = bounds(store, ids, PART_LEADS if part_leads is None else part_leads)
+        if len(starts) > 1:
+            return _rescore_parts(store, evaluator, at, cause, starts, ids, activation)
     run = _run(store, evaluator, at, ids, next_change=True, split=split)
     if run is None:
         return None
@@ -177,7 +203,8 @@ def rescore_store(
 
         def work(conn: Connection) -> BatchRescored:
             # a retried transaction starts over: nothing of an attempt that rolled back is kept
-            done = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, extra, seconds)
+            with _page_cache(store, conn):
+                done = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, extra, seconds)
             for stmt in activation:
                 conn.execute(stmt)
             return done
@@ -265,11 +292,13 @@ def _write_split(
     return done
 
 
-def _part(store: LeadStore, evaluator: Evaluator, at: int, ids: str) -> tuple[BatchRun, list[list[str]], int] | None:
-    """The leads of `ids` exported, scored, split and their rows shaped: (the run, the pure scorer's
-    parts, how many leads the history pass finishes); None (the run closed) when the pure scorer is
-    needed for every lead."""
-    run = _run(store, evaluator, at, ids, next_change=True, split=True)
+def _part(
+    store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None
+) -> tuple[BatchRun, list[list[str]], int] | None:
+    """The leads of `ids` exported (their `events` already read, when given), scored, split and their
+    rows shaped: (the run, the pure scorer's parts, how many leads the history pass finishes); None
+    (the run closed) when the pure scorer is needed for every lead."""
+    run = _run(store, evaluator, at, ids, next_change=True, split=True, events=events)
     if run is None:
         return None
     try:
@@ -294,9 +323,11 @@ def _write_part(
     cause: str,
     ids: str,
     seconds: dict[str, float],
+    events: pa.Table | None = None,
 ) -> BatchRescored:
     """One part of `_rescore_parts`, in the caller's transaction: nothing of it is referenced on return."""
-    prepared = _part(store, evaluator, at, ids)
+    prepared = _part(store, evaluator, at, ids, events)
+    del events  # held by the run's connection until it closes
     if prepared is None:
         raise _PureNeeded
     run, pure_parts, n_py = prepared
@@ -320,32 +351,48 @@ def _rescore_parts(
     evaluator: Evaluator,
     at: int,
     cause: str,
-    parts: list[str],
+    starts: list[str],
+    ids: str | None,
     activation: Sequence[sa.Executable],
 ) -> BatchRescored | None:
-    """`rescore_store` of a model with a lifecycle or triggers over the leads of each query of `parts`
-    (disjoint lead id ranges: a lead is never split) one after the other, inside ONE write transaction
-    that ends with `activation`: all or nothing, as the single run. Each part is exported, scored,
-    split, its history finished and its rows written before the next one is read, and its DuckDB
-    connection closed, so memory is bounded by the part. Reads go through other connections (the
-    export's readers): they see the store as it was committed before this transaction, so a part's
-    stored results and stages are the ones its writes replace. None (nothing written) when some part
-    needs the pure scorer for every lead, as the single run decides."""
+    """`rescore_store` of a model with a lifecycle or triggers over the leads `ids` selects, part by
+    part (`lifecycle_parts`: disjoint lead id ranges from each of `starts` to the next, a lead never
+    split) one after the other, inside ONE write transaction that ends with `activation`: all or
+    nothing, as the single run. Each part is exported, scored, split, its history finished and its
+    rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
+    by the part. On a SQLite file the events of every part are read first, in one scan
+    (`export_spill`), and kept on disk until their part runs. Reads go through other connections (the
+    export's readers), inside this transaction: they see the store as it was committed before it, so
+    a part's stored results and stages are the ones its writes replace. None (nothing written) when
+    some part needs the pure scorer for every lead, as the single run decides."""
+    from leadscore.bulk.lifecycle_parts import part_queries
+
     seconds: dict[str, float] = {}
+    queries = part_queries(starts, ids)
 
     def work(conn: Connection) -> BatchRescored:
         seconds.clear()  # a retry starts over, every part included
         done = BatchRescored()
-        for ids in parts:
-            got = _write_part(store, conn, evaluator, at, cause, ids, seconds)
-            # the part's Arrow tables and DuckDB connection are gone once its function returned; a
-            # cycle left (the run's class) must not keep them while the next part is exported
-            gc.collect()
-            done.leads += got.leads
-            done.changed += got.changed
-            done.fallback_leads += got.fallback_leads
-            done.history_leads += got.history_leads
-            done.firings.extend(got.firings)
+        spill = _spill(store, evaluator, at, ids, starts, seconds)
+        try:
+            with _page_cache(store, conn):
+                for k, part_ids in enumerate(queries):
+                    events = spill.table(k) if spill is not None else None
+                    got = _write_part(store, conn, evaluator, at, cause, part_ids, seconds, events)
+                    del events
+                    # the part's Arrow tables and DuckDB connection are gone once its function returned; a
+                    # cycle left (the run's class) must not keep them while the next part is exported
+                    gc.collect()
+                    if spill is not None:
+                        spill.drop(k)
+                    done.leads += got.leads
+                    done.changed += got.changed
+                    done.fallback_leads += got.fallback_leads
+                    done.history_leads += got.history_leads
+                    done.firings.extend(got.firings)
+        finally:
+            if spill is not None:
+                spill.close()
         for stmt in activation:
             conn.execute(stmt)
         return done
@@ -355,6 +402,30 @@ def _rescore_parts(
     except _PureNeeded:
         return None
     seconds["write"] = seconds.get("write", 0.0) - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
-    seconds["parts"] = float(len(parts))
+    seconds["parts"] = float(len(queries))
     done.seconds = seconds
     return done
+
+
+def _spill(
+    store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, starts: list[str], seconds: dict[str, float]
+) -> SpilledEvents | None:
+    """Every part's events in one scan (`export_spill`) on a SQLite file; None elsewhere (each part
+    reads its own). Raises _PureNeeded when the export cannot type them (the pure path reads them)."""
+    from leadscore.batch.duckdb.run import connect
+    from leadscore.bulk.export import Unsupported, sqlite_path
+    from leadscore.bulk.export_spill import spill_events
+    from leadscore.bulk.rescore import export_at
+
+    if sqlite_path(store) is None or not store.bulk:
+        return None
+    t = time.perf_counter()
+    con = connect()
+    try:
+        spill = spill_events(store, evaluator.model, export_at(evaluator, at), con, ids, starts)
+    except Unsupported as exc:
+        raise _PureNeeded from exc
+    finally:
+        con.close()
+    seconds["export_events"] = time.perf_counter() - t
+    return spill

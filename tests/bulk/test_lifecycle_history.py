@@ -1,0 +1,48 @@
+"""The history pass detects a lead's triggers once, on its result without the breakdown, and gives the
+firings the payload `detect_triggers` gives for the whole result (`lifecycle_history.with_result`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadscore.bulk.lifecycle_history import with_result
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.engine import score
+from leadscore.model import parse_model
+from leadscore.triggers.firings import detect_triggers
+from tests.bulk.test_lifecycle import RECYCLE
+
+MODEL = parse_model(RECYCLE)
+TYPES = ["page_view", "demo_request", "email_bounce", "sales_accepted", "sales_rejected"]
+
+
+def _events(seed: int, n: int) -> list[Event]:
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        typ = rnd.choice(TYPES)
+        props = {"path": rnd.choice(["/", "/pricing"])} if typ == "page_view" else {}
+        out.append(Event.of("l1", typ, f"2026-03-{1 + rnd.randrange(27):02d}T{rnd.randrange(24):02d}:00:00Z", **props))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 40), before=st.floats(-50, 150), first=st.booleans())
+def test_firings_without_the_breakdown_get_the_whole_results_payload(
+    seed: int, n: int, before: float, first: bool
+) -> None:
+    lead = Lead.of("l1", employees=200 if seed % 2 else 5)
+    events = _events(seed, n)
+    previous = None if first else score(MODEL, lead, events[: n // 2], "2026-03-10T00:00:00Z")
+    current = score(MODEL, lead, events, "2026-03-29T00:00:00Z")
+    whole = detect_triggers(MODEL, previous, current, score_before_window=lambda t: before)
+    stripped = dataclasses.replace(current, breakdown=())
+    got = with_result(detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before), current)
+    assert [dataclasses.astuple(f) for f in got] == [dataclasses.astuple(f) for f in whole]
+    assert [json.dumps(f.payload) for f in got] == [json.dumps(f.payload) for f in whole]
