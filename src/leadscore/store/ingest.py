@@ -94,7 +94,7 @@ def ingest_events(
             raise ModelChanged(evaluator.scorer.model_version)
 
     def work(conn: Any) -> BatchOutcome:
-        if few_pg:  # a real-time event: the same statements, three round trips (leadscore.store.realtime_pg)
+        if few_pg:  # a real-time event: the same statements, two round trips (leadscore.store.realtime_pg)
             new_rows, prepared = ingest_few(evaluator, conn, batch, now, lambda r: _fresh_ids(r, set()), checked)
             keys_few = {identity_of(r) for r in new_rows} if new_keys else None
             if prepared is None:

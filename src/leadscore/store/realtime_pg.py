@@ -1,14 +1,16 @@
-"""A few real-time events on PostgreSQL, stored and scored in three round trips.
+"""A few real-time events on PostgreSQL, stored and scored in two round trips.
 
 Through SQLAlchemy, one event is eight round trips (BEGIN, the alias look-up, the leads' upsert, the
 insert, the leads' states, their timelines, the results, COMMIT) and each statement's Python costs
 more than running it. Here the same statements go on the database driver in pipeline mode, sent
 together wherever one does not need the answer of another:
 
-1. BEGIN and the alias look-up (the leads the events belong to);
-2. the leads created and locked, the events inserted, the leads' states and timelines read back (each
-   statement sees the ones before it: they run in order in the one transaction);
-3. the results, score and stage history written (the trigger outbox, the rescoring queue's rows when
+1. BEGIN; the leads created and locked, the events inserted, the leads' states and timelines read
+   back (each statement sees the ones before it: they run in order in the one transaction), under
+   the ids as received: the writes do nothing if one of those ids is an alias (an identified
+   visitor's, a merged lead's), and then the aliases are looked up and the same statements run
+   under the leads they name (two round trips more, for those events only);
+2. the results, score and stage history written (the trigger outbox, the rescoring queue's rows when
    there are any), and COMMIT.
 
 The rows written are those of `ingest.ingest_events` with the SQLAlchemy statements
@@ -26,10 +28,19 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event
-from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples
-from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, json_value, timeline_rows
+from leadscore.store.backends import INSERT_EVENTS, event_tuples
+from leadscore.store.events_repo import (
+    EVENT_MARKS_PG,
+    TIMELINES_PG,
+    aliased,
+    event_rows,
+    identity_of,
+    json_value,
+    timeline_rows,
+    unaliased_insert,
+)
 from leadscore.store.identity import IDENTIFY
-from leadscore.store.leads_repo import LOCKING, new_leads_sql
+from leadscore.store.leads_repo import LOCKING, new_leads_sql, unaliased_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
 from leadscore.store.results_repo import (
@@ -92,19 +103,30 @@ def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: C
             for kind in ("json", "jsonb"):
                 reader.adapters.register_loader(kind, _json_loader())
         cur.execute(BEGIN)
-        cur.execute(ALIASES, (ids,))
-        resolved: dict[str, str] = dict(cur.fetchall())
+        # Under the ids as received unless one is an alias (`unaliased_*`: then nothing is written, and
+        # the aliases are looked up, one round trip more): the leads created and locked, the events
+        # inserted, the leads' states and timelines read back (each statement sees the ones before
+        # it: they run in order in the one transaction).
         at = now()
-        rows = event_rows(batch, resolved, at)
-        targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: no deadlock
-        cur.execute(*new_leads_sql(False, targets, at, LOCKING))
-        sql = INSERT_EVENTS.format("VALUES " + ", ".join([_EVENT_MARKS] * len(rows)))
-        cur.execute(
-            sql + " RETURNING event_key, received_lead_id", [value for row in event_tuples(rows) for value in row]
-        )
-        state_cur.execute(STATES_PG, (targets,))
-        events_cur.execute(TIMELINES_PG, (targets,))
-        stored = set(cur.fetchall())
+        rows = event_rows(batch, {}, at)
+        cur.execute(*unaliased_leads_sql(ids, at))
+        cur.execute(*unaliased_insert(rows, ids, None))
+        state_cur.execute(STATES_PG, (ids,))
+        events_cur.execute(TIMELINES_PG, (ids,))
+        found = cur.fetchall()
+        if aliased(found):
+            state_cur.fetchall(), events_cur.fetchall()  # read for nothing: an alias stopped the writes
+            cur.execute(ALIASES, (ids,))
+            rows = event_rows(batch, dict(cur.fetchall()), at)
+            targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: no deadlock
+            cur.execute(*new_leads_sql(False, targets, at, LOCKING))
+            sql = INSERT_EVENTS.format("VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)))
+            flat = [value for row in event_tuples(rows) for value in row]
+            cur.execute(sql + " RETURNING event_key, received_lead_id", flat)
+            state_cur.execute(STATES_PG, (targets,))
+            events_cur.execute(TIMELINES_PG, (targets,))
+            found = cur.fetchall()
+        stored = set(found)
         new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
         if not new:
             cur.execute("COMMIT")  # nothing written (the leads of stored events exist)
@@ -146,5 +168,3 @@ def _json_loader() -> type:
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # as SQLAlchemy's transactions begin on PostgreSQL
 _OUTBOX = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
-# one event row's placeholders: its properties sent as JSON text, stored as jsonb
-_EVENT_MARKS = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
