@@ -22,8 +22,6 @@ from tests.store.test_pending import _service as b2b_service
 def test_the_results_read_back_are_those_stored(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = [NOW]
-    service = b2b_service(kind, tmp_path, "back", request, clock)
     few: list[int] = []
     original = ingest.ingest_few
 
@@ -32,6 +30,8 @@ def test_the_results_read_back_are_those_stored(
         return original(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "ingest_few", counted)
+    clock = [NOW]
+    service = b2b_service(kind, tmp_path, "back", request, clock)
     ago = lambda hours: NOW - timedelta(hours=hours)  # noqa: E731
     batches = [
         [Event.of("a", "page_view", ago(30), id="e1", path="/pricing")],

@@ -142,30 +142,44 @@ def _commit_postgres(
     nothing if one of them is an alias (`NO_ALIAS`, in its own snapshot); then, the insert says so,
     and the events are written as before, in two round trips: the aliases looked up (on a flush, the
     transaction going on), then the writes under the leads they name."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
+
+    # The pool's connection itself, in the driver's autocommit mode (a flag: no statement sent), put
+    # back as SQLAlchemy lent it: through a SQLAlchemy Connection and its isolation-level option, the
+    # check-out, the mode's switches and the check-in cost a fifth of this append's CPU.
+    pooled = store.engine.raw_connection()
+    raw: Any = pooled.driver_connection
+    raw.autocommit = True
+    try:
+        return _append_postgres(raw, batch, now)
+    finally:
+        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
+            raw.autocommit = False
+        pooled.close()
+
+
+def _append_postgres(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
     ids = sorted({e.lead_id for e in batch})
-    with store.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no statement sent
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            with raw.pipeline():
-                at = now()
-                rows = event_rows(batch, {}, at)
-                cur.execute(*unaliased_leads_sql(ids, at))
-                cur.execute(*unaliased_insert(rows, ids, at))
-                # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
-                # waits for the commit (a Sync of our own before it would cost a round trip more)
-            stored = cur.fetchall()
-            if not aliased(stored):
-                return _new_rows(rows, set(stored))
-            with raw.pipeline():  # an alias: nothing was written (the leads of ids no alias named, at most)
-                cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
-                resolved: dict[str, str] = dict(cur.fetchall())
-                at = now()
-                rows = event_rows(batch, resolved, at)
-                targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
-                cur.execute(*new_leads_sql(False, targets, at, LOCKING))
-                cur.execute(_queued_insert(len(rows)), [*(v for row in event_tuples(rows) for v in row), at])
-            stored = cur.fetchall()
+    with raw.cursor() as cur:
+        with raw.pipeline():
+            at = now()
+            rows = event_rows(batch, {}, at)
+            cur.execute(*unaliased_leads_sql(ids, at))
+            cur.execute(*unaliased_insert(rows, ids, at))
+            # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
+            # waits for the commit (a Sync of our own before it would cost a round trip more)
+        stored = cur.fetchall()
+        if not aliased(stored):
+            return _new_rows(rows, set(stored))
+        with raw.pipeline():  # an alias: nothing was written (the leads of ids no alias named, at most)
+            cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
+            resolved: dict[str, str] = dict(cur.fetchall())
+            at = now()
+            rows = event_rows(batch, resolved, at)
+            targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
+            cur.execute(*new_leads_sql(False, targets, at, LOCKING))
+            cur.execute(_queued_insert(len(rows)), [*(v for row in event_tuples(rows) for v in row), at])
+        stored = cur.fetchall()
     return _new_rows(rows, set(stored))
 
 
