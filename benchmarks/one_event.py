@@ -4,12 +4,15 @@ optionally a cProfile of it. Not timed by any test; a tool for the real-time pat
     .venv/bin/python benchmarks/one_event.py sqlite sync 300
     .venv/bin/python benchmarks/one_event.py postgres deferred 200 --profile
     .venv/bin/python benchmarks/one_event.py postgres sync 200 --floor
+    .venv/bin/python benchmarks/one_event.py postgres readback 200
 
 Data: `leadscore generate --leads 500` (about 25,000 B2B events), ingested and scored first; then
 `n` single page views, each to a random lead: sync, each scored in its transaction and read back, as
 `store_ingest.py`'s latency figure measures them; deferred, acknowledged, then the lead's drain as
-the API's rescoring process runs it, and read back; append, the API's acknowledgement alone (the group
-committer's `events_repo.append_queued`: stored, the lead queued, nothing scored or read). Prints the
+the API's rescoring process runs it, and read back; readback, as sync, the result read back by the
+ingest itself (`ingest_events(..., results=True)`: in the transaction, after its writes, returned
+once committed); append, the API's acknowledgement alone (the group committer's
+`events_repo.append_queued`: stored, the lead queued, nothing scored or read). Prints the
 statements SQLAlchemy sent for one such event (`before_cursor_execute`: not BEGIN and COMMIT, nor what
 goes on the driver itself), on PostgreSQL the statements and round trips of libpq's protocol trace,
 then the median and 99th percentile of the wall and CPU time (CPU: this process only, not PostgreSQL's).
@@ -51,7 +54,7 @@ LEADS = 500
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("backend", choices=["sqlite", "postgres"])
-    parser.add_argument("mode", choices=["sync", "deferred", "append"])
+    parser.add_argument("mode", choices=["sync", "readback", "deferred", "append"])
     parser.add_argument("n", type=int, nargs="?", default=300)
     parser.add_argument("--profile", action="store_true", help="print the 40 costliest calls (cumulative)")
     parser.add_argument("--cpu", action="store_true", help="profile CPU time (process_time), not wall time")
@@ -86,6 +89,10 @@ def main() -> None:
             event = Event.of(lead, "page_view", NOW - timedelta(minutes=i), path="/pricing", page_type="pricing")
             if args.mode == "append":  # the API's acknowledgement alone: the group committer's append
                 append_queued(store, [event], service.now_us)
+                return
+            if args.mode == "readback":
+                found = service.ingest_events([event], results=True).results
+                assert found is not None and found[lead].at == NOW  # the lead's result, as committed
                 return
             service.ingest_events([event], defer=defer)
             if defer:

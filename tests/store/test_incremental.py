@@ -1,7 +1,8 @@
 """Incremental rescoring of a lead's new latest events (leadscore.store.pipeline.replay_start).
 
 The lifecycle replay of a lead whose new events all come after its stored ones resumes from the
-stored result's stage history instead of replaying the whole timeline. The oracle is the full
+stored result's stage history instead of replaying the whole timeline; with late events, after the
+stored events earlier than every new one. The oracle is the full
 replay: the same result (pure, on generated models and timelines cut anywhere), and on a store the
 same rows (results, score and stage history, trigger outbox) as a store that replays in full.
 """
@@ -41,9 +42,13 @@ AT_US = to_micros(support.AT)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _same_as_full(model_data: Any, leads: list[Lead], events: list[Event], data: st.DataObject) -> None:
+def _same_as_full(
+    model_data: Any, leads: list[Lead], events: list[Event], data: st.DataObject, late: bool = False
+) -> None:
     """Cut each lead's timeline at a drawn instant: the result at AT from the result of the events up
-    to the cut (computed at a drawn time between the cut and AT) equals the full replay's."""
+    to the cut (computed at a drawn time between the cut and AT) equals the full replay's. `late`:
+    the new events are a drawn part of the lead's events instead, some earlier than old ones (late
+    arrivals), appended to the log after the old ones."""
     try:
         model = validate_model(model_data) if isinstance(model_data, dict) else model_data
     except ModelError:
@@ -51,15 +56,26 @@ def _same_as_full(model_data: Any, leads: list[Lead], events: list[Event], data:
     evaluator = Evaluator(model, fire_triggers=False)
     for lead in leads:
         own = dedupe_events([e for e in events if e.lead_id == lead.id])
-        times = sorted({e.ts for e in own})
-        cuts = [t for t in times[:-1] if t <= AT_US]  # the earlier result was computed by now
-        if not cuts:
-            continue
-        cut = data.draw(st.sampled_from(cuts), label="cut")
-        old = [e for e in own if e.ts <= cut]
-        new = [e for e in own if e.ts > cut]
         if len({e.id for e in own}) != len(own):
             continue  # two events with one id: the store keeps one event per id and lead
+        times = sorted({e.ts for e in own})
+        if late:
+            if len(own) < 2:
+                continue
+            picked = data.draw(st.sets(st.integers(0, len(own) - 1), min_size=1, max_size=len(own) - 1), label="new")
+            old = [e for i, e in enumerate(own) if i not in picked]
+            new = [e for i, e in enumerate(own) if i in picked]
+            cut = max(e.ts for e in old)
+            if cut > AT_US:
+                continue
+        else:
+            cuts = [t for t in times[:-1] if t <= AT_US]  # the earlier result was computed by now
+            if not cuts:
+                continue
+            cut = data.draw(st.sampled_from(cuts), label="cut")
+            old = [e for e in own if e.ts <= cut]
+            new = [e for e in own if e.ts > cut]
+        log = old + new  # the store's order: the new events appended after the old ones
         # the earlier evaluation: at the cut, at another event, a window length after the cut (a
         # window emptied: automatic moves at that time alone), or now
         gaps = [1, 86_400, 86_401, 30 * 86_400, 365 * 86_400]
@@ -67,14 +83,14 @@ def _same_as_full(model_data: Any, leads: list[Lead], events: list[Event], data:
         prev_at = data.draw(st.sampled_from(later), label="previous evaluation")
         try:
             prev, _, _ = evaluator.evaluate(lead, old, prev_at)
-            expected = evaluator.evaluate(lead, own, AT_US)
+            expected = evaluator.evaluate(lead, log, AT_US)
         except ScoringDataError:
             continue
         resume = Resume(prev, len(old), frozenset(e.id for e in new))
-        start = replay_start(evaluator.scorer.model_version, Timeline(own, until=AT_US), own, AT_US, resume)
-        if prev.stage is not None:
+        start = replay_start(evaluator.scorer.model_version, Timeline(log, until=AT_US), log, AT_US, resume)
+        if prev.stage is not None and any(e.ts < min(n.ts for n in new) for e in old):
             assert start is not None, "the replay did not resume where it could"
-        got = evaluator.evaluate(lead, own, AT_US, resume)
+        got = evaluator.evaluate(lead, log, AT_US, resume)
         assert got[0] == expected[0]
         assert got[1] == expected[1]
 
@@ -91,6 +107,22 @@ def test_a_resumed_replay_equals_the_full_replay_on_the_shared_strategies(
     model: Any, lead: Lead, events: Any, data: Any
 ) -> None:
     _same_as_full(model, [lead], events, data)
+
+
+@SETTINGS
+@given(edge_lifecycle_models(), edge_busy_data(), st.data())
+def test_a_replay_resumed_before_late_events_equals_the_full_replay_on_window_edges(
+    model_data: Any, sample: Any, data: Any
+) -> None:
+    _same_as_full(model_data, *sample, data, late=True)
+
+
+@SETTINGS
+@given(support.models(), support.leads("L0"), support.events_for("L0", max_events=40), st.data())
+def test_a_replay_resumed_before_late_events_equals_the_full_replay_on_the_shared_strategies(
+    model: Any, lead: Lead, events: Any, data: Any
+) -> None:
+    _same_as_full(model, [lead], events, data, late=True)
 
 
 def test_a_stored_result_that_missed_an_event_is_not_resumed_from() -> None:

@@ -18,7 +18,7 @@ from leadscore.io.plain import plain
 from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples, json_text, values_sql
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
-from leadscore.store.leads_repo import chunks, new_leads_sql
+from leadscore.store.leads_repo import LOCKING, NO_ALIAS, chunks, new_leads_sql, unaliased_leads_sql
 from leadscore.store.retry import retrying
 from leadscore.store.tables import events
 
@@ -126,6 +126,8 @@ def stored_keys(conn: Connection, identities: Iterable[Identity]) -> set[Identit
     return found
 
 
+# one event row's placeholders on PostgreSQL: its properties sent as JSON text, stored as jsonb
+EVENT_MARKS_PG = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
 QUEUED_ROWS = 64  # at most this many events in one driver-level append (a group of real-time requests)
 
 
@@ -138,8 +140,9 @@ def append_queued(
 
     What `leadscore.store.ingest.ingest_events(..., defer=True)` does for a batch without identify
     events (no merge; the caller checks that, at most QUEUED_ROWS events, and numbers accepted), in
-    the same statements and order: aliases resolved, leads created, locked (PostgreSQL),
-    events inserted with their conflict clause skipping stored ones, their leads queued. Through
+    the same order: aliases resolved (on PostgreSQL in the writes' statements, see `_commit_postgres`),
+    leads created (and locked, on PostgreSQL: one statement in id order), events inserted with their
+    conflict clause skipping stored ones, their leads queued. Through
     SQLAlchemy those statements cost two to three times their execution in the driver (one event:
     ~450 against ~150 µs of CPU on SQLite, ~1.1 ms against ~0.6 ms on PostgreSQL), which is most of a
     single event's acknowledgement; tests/app/test_committer_append.py checks the two give the same tables.
@@ -167,27 +170,90 @@ def append_queued(
 def _commit_postgres(
     store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Two round trips in all, where BEGIN, the alias look-up, the writes and COMMIT took four: with
-    one client, round trips are its latency. The connection is in autocommit and the statements go in
-    pipeline mode, where everything up to a Sync message is one implicit transaction: the look-up
-    comes back on a flush (the transaction goes on), and the Sync after the writes commits them all,
-    or, if any fails, none (the error is raised here, and the caller retries or refuses the request)."""
+    """One round trip in all, where BEGIN, the alias look-up, the writes and COMMIT took four: with one
+    client, round trips are its latency. The connection is in autocommit and the statements go in
+    pipeline mode, where everything up to a Sync message is one implicit transaction; the Sync after
+    the writes commits them all, or, if any fails, none (the error is raised here, and the caller
+    retries or refuses the request). The writes go under the ids as received, each statement doing
+    nothing if one of them is an alias (`NO_ALIAS`, in its own snapshot); then, the insert says so,
+    and the events are written as before, in two round trips: the aliases looked up (on a flush, the
+    transaction going on), then the writes under the leads they name."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
+
+    # The pool's connection itself, in the driver's autocommit mode (a flag: no statement sent), put
+    # back as SQLAlchemy lent it: through a SQLAlchemy Connection and its isolation-level option, the
+    # check-out, the mode's switches and the check-in cost a fifth of this append's CPU.
+    pooled = store.engine.raw_connection()
+    raw: Any = pooled.driver_connection
+    raw.autocommit = True
+    try:
+        return _append_postgres(raw, batch, now)
+    finally:
+        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
+            raw.autocommit = False
+        pooled.close()
+
+
+def _append_postgres(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
     ids = sorted({e.lead_id for e in batch})
-    with store.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no statement sent
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as leads_cur, raw.cursor() as lock_cur, raw.cursor() as cur:
-            with raw.pipeline():
-                cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
-                resolved: dict[str, str] = dict(cur.fetchall())
-                at = now()
-                rows = event_rows(batch, resolved, at)
-                targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
-                _write_postgres(leads_cur, lock_cur, cur, rows, targets, at)
-                # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
-                # waits for the commit (a Sync of our own before it would cost a round trip more)
-            stored = set(cur.fetchall())
-    return _new_rows(rows, stored)
+    with raw.cursor() as cur:
+        with raw.pipeline():
+            at = now()
+            rows = event_rows(batch, {}, at)
+            cur.execute(*unaliased_leads_sql(ids, at))
+            cur.execute(*unaliased_insert(rows, ids, at))
+            # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
+            # waits for the commit (a Sync of our own before it would cost a round trip more)
+        stored = cur.fetchall()
+        if not aliased(stored):
+            return _new_rows(rows, set(stored))
+        with raw.pipeline():  # an alias: nothing was written (the leads of ids no alias named, at most)
+            cur.execute("SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)", (ids,))
+            resolved: dict[str, str] = dict(cur.fetchall())
+            at = now()
+            rows = event_rows(batch, resolved, at)
+            targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: inserts never deadlock
+            cur.execute(*new_leads_sql(False, targets, at, LOCKING))
+            cur.execute(_queued_insert(len(rows)), [*(v for row in event_tuples(rows) for v in row), at])
+        stored = cur.fetchall()
+    return _new_rows(rows, set(stored))
+
+
+# Event rows inserted, skipping stored identities, and (with `queued`) their leads queued for
+# rescoring in the same statement: the queue takes the leads of the rows the insert returns.
+def _insert_cte(source: str, queued: bool) -> str:
+    queue = (
+        ", queued AS (INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT lead_id, CAST(%s AS bigint) "
+        "FROM new ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING)"
+    )
+    return f"new AS ({INSERT_EVENTS.format(source)} RETURNING event_key, received_lead_id, lead_id)" + (
+        queue if queued else ""
+    )
+
+
+def _queued_insert(count: int) -> str:
+    values = "VALUES " + ", ".join([EVENT_MARKS_PG] * count)
+    return f"WITH {_insert_cte(values, True)} SELECT event_key, received_lead_id FROM new"
+
+
+def unaliased_insert(rows: list[dict[str, Any]], ids: list[str], now: int | None) -> tuple[str, list[Any]]:
+    """PostgreSQL: the INSERT of event rows (`event_rows` with no alias resolved: under the ids
+    received, `ids`), made only if none of `ids` is an alias in the statement's snapshot; with `now`,
+    their leads queued for rescoring since then. Its rows: the new events' identities, and one row
+    of NULLs if an alias stopped it (`aliased`)."""
+    values = "SELECT * FROM (VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)) + f") AS v ({', '.join(EVENT_COLUMNS)})"
+    sql = (
+        f"WITH g AS (SELECT {NO_ALIAS} AS ok), "
+        + _insert_cte(values + " WHERE (SELECT ok FROM g)", now is not None)
+        + " SELECT event_key, received_lead_id FROM new UNION ALL SELECT NULL, NULL FROM g WHERE NOT g.ok"
+    )
+    params: list[Any] = [ids, *(v for row in event_tuples(rows) for v in row)]
+    return sql, params if now is None else [*params, now]
+
+
+def aliased(stored: Sequence[Sequence[Any]]) -> bool:
+    """An `unaliased_insert`'s rows say that an alias stopped it."""
+    return any(key is None for key, _ in stored)
 
 
 def _new_rows(rows: list[dict[str, Any]], stored: set[Identity]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -214,24 +280,6 @@ def _append_sqlite(cur: Any, rows: list[dict[str, Any]], targets: list[str], now
             [v for lead in touched for v in (lead, now)],
         )
     return new, touched
-
-
-def _write_postgres(
-    leads_cur: Any, lock_cur: Any, cur: Any, rows: list[dict[str, Any]], targets: list[str], now: int
-) -> None:
-    """Leads created, then locked in id order, events inserted and their leads queued (one statement:
-    the queue takes the leads of the rows the insert returns), sent together (pipeline mode); the new
-    events' identities are `cur`'s rows."""
-    leads_cur.execute(*new_leads_sql(False, targets, now))
-    lock_cur.execute("SELECT id FROM leads WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (targets,))
-    cur.execute(
-        f"WITH new AS ({_INSERT_EVENTS.format(_values(len(EVENT_COLUMNS), len(rows), '%s'))} "
-        "RETURNING event_key, received_lead_id, lead_id), "
-        "queued AS (INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT lead_id, %s FROM new "
-        "ORDER BY lead_id ON CONFLICT (lead_id) DO NOTHING) "
-        "SELECT event_key, received_lead_id FROM new",
-        [*(value for row in event_tuples(rows) for value in row), now],
-    )
 
 
 def insert_events(store: LeadStore, conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

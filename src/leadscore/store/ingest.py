@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leadscore.domain import Event, Lead
+from leadscore.domain import Event, Lead, Result
 from leadscore.io.errors import RowError
 from leadscore.io.limits import id_problem
 from leadscore.model.spec import ScoringModel
@@ -34,6 +34,7 @@ from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY, identities, merge_i
 from leadscore.store.leads_repo import account_of, ensure_locked, resolve_aliases, upsert_attributes
 from leadscore.store.pipeline import Evaluator, Prepared
 from leadscore.store.realtime_pg import ingest_few, plain_batch
+from leadscore.store.results_repo import load_results
 
 Clock = Callable[[], int]  # epoch micros
 # leads of a batch up to which their timelines are read back rather than sorted out in memory, and
@@ -51,6 +52,8 @@ class BatchOutcome:
     pending: int = 0  # leads queued for rescoring (deferred intake), not rescored yet
     # the identities (event key, lead received under) of the events inserted, when asked for
     new_keys: set[Identity] | None = None
+    # the results of the batch's leads (by lead id, aliases resolved) as stored by its commit, when asked for
+    results: dict[str, Result] | None = None
 
     def add(self, other: BatchOutcome) -> None:
         self.received += other.received
@@ -61,6 +64,8 @@ class BatchOutcome:
         self.pending += other.pending
         if other.new_keys is not None:
             self.new_keys = (self.new_keys or set()) | other.new_keys
+        if other.results is not None:
+            self.results = {**(self.results or {}), **other.results}
 
 
 class ModelChanged(Exception):
@@ -76,6 +81,7 @@ def ingest_events(
     defer: bool = False,
     new_keys: bool = False,
     check_model: bool = False,
+    results: bool = False,
 ) -> BatchOutcome:
     """Store one batch of events and rescore their leads, in one transaction.
 
@@ -86,8 +92,12 @@ def ingest_events(
     `new_keys`: the outcome lists the identities of the events inserted (the group committer shares
     them out between the requests of a commit). `check_model`: before rescoring, check in the
     transaction that the evaluator's model is the store's active one, else raise ModelChanged (the
-    caller then loads the active model and runs the batch again).
+    caller then loads the active model and runs the batch again). `results`: the outcome holds the
+    results of the batch's leads as the transaction stored them, read after its writes (on
+    PostgreSQL's real-time path in their round trip); not with `defer`, which scores nothing.
     """
+    if results and defer:
+        raise ValueError("a deferred ingest scores nothing: no results to read back")
 
     few_pg = store.name == "postgres" and not defer and len(batch) <= FEW and plain_batch(batch)
 
@@ -96,15 +106,21 @@ def ingest_events(
             raise ModelChanged(evaluator.scorer.model_version)
 
     def work(conn: Any) -> BatchOutcome:
-        if few_pg:  # a real-time event: the same statements, three round trips (leadscore.store.realtime_pg)
-            new_rows, prepared = ingest_few(evaluator, conn, batch, now, lambda r: _fresh_ids(r, set()), checked)
+        if few_pg:  # a real-time event: the same statements, two round trips (leadscore.store.realtime_pg)
+            new_rows, prepared, stored = ingest_few(evaluator, conn, batch, now, _fresh_alone, checked, results)
             keys_few = {identity_of(r) for r in new_rows} if new_keys else None
             if prepared is None:
-                return BatchOutcome(len(batch), new_keys=set() if new_keys else None)
+                return BatchOutcome(len(batch), new_keys=set() if new_keys else None, results=stored)
             done_few = prepared.done
-            return BatchOutcome(
-                len(batch), len(new_rows), done_few.leads, done_few.changed, len(done_few.firings), new_keys=keys_few
-            )
+            counts = (done_few.leads, done_few.changed, len(done_few.firings))
+            return BatchOutcome(len(batch), len(new_rows), *counts, new_keys=keys_few, results=stored)
+        done = general(conn)
+        if results:  # after the writes, in the transaction: as it commits them
+            leads = resolve_aliases(conn, {e.lead_id for e in batch})
+            done.results = load_results(conn, sorted({leads.get(e.lead_id, e.lead_id) for e in batch}))
+        return done
+
+    def general(conn: Any) -> BatchOutcome:
         at = now()
         links = identities(batch)
         wanted = {e.lead_id for e in batch} | {lead for _, lead in links}
@@ -188,6 +204,10 @@ def whole_timelines(conn: Any, new: Sequence[dict[str, Any]]) -> dict[str, list[
         for lead, own in grouped.items()
         if counts[lead] == len(own)
     }
+
+
+def _fresh_alone(new: Sequence[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    return _fresh_ids(new, set())
 
 
 def _fresh_ids(new: Sequence[dict[str, Any]], merged: set[str]) -> dict[str, frozenset[str]]:

@@ -60,6 +60,19 @@ def new_leads_sql(qmark: bool, ids: list[str], now: int, conflict: str = "ON CON
     return _NEW_LEADS_PG + conflict, (now, now, ids)
 
 
+# True when none of the ids of the array parameter is an alias (an identified visitor's id, a merged
+# lead's): evaluated in one statement's snapshot, it lets the real-time writes go under the ids as
+# received without looking the aliases up first (a round trip); aliases are never removed.
+NO_ALIAS = "NOT EXISTS (SELECT 1 FROM aliases WHERE alias = ANY(CAST(%s AS text[])))"
+
+
+def unaliased_leads_sql(ids: list[str], now: int) -> tuple[str, Any]:
+    """PostgreSQL: `new_leads_sql(False, ids, now, LOCKING)` (leads `ids`, sorted, created or locked in
+    id order), doing nothing if any of `ids` is an alias (NO_ALIAS); parameters for one execute."""
+    sql = NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM unnest(CAST(%s AS text[])) AS t(id) "
+    return sql + f"WHERE {NO_ALIAS} ORDER BY id {LOCKING}", (now, now, ids, ids)
+
+
 def _new_leads(conn: Connection, ids: list[str], now: int, conflict: str) -> None:
     if ids:
         conn.exec_driver_sql(*new_leads_sql(conn.dialect.paramstyle == "qmark", ids, now, conflict))

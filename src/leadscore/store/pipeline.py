@@ -104,10 +104,11 @@ def replay_start(
 
     Only when the result is provably the replay of the lead's other events: same model, computed
     from exactly the events stored before the new ones (their count: the log is append-only), at a
-    time no earlier than the last of them and no later than now, and every new event strictly later
-    than every other one. The replay up to the last old event is then the same with the new events
-    (each of its steps reads the timeline up to its own time), and the result equals a full replay
-    (tests/store/test_incremental.py compares them).
+    time no earlier than the last of them and no later than now. The replay then resumes after the
+    old events strictly earlier than every new one (all of them when the new events are the latest,
+    the real-time case; the first few for a late event), if there are any: each step of the replay
+    reads the timeline up to its own time, so its steps over those events are the same with the new
+    events, and the result equals a full replay (tests/store/test_incremental.py compares them).
     """
     prev = resume.previous
     if prev.model_version != version or prev.stage is None or not prev.stage_history:
@@ -116,14 +117,19 @@ def replay_start(
     old = [e.ts for e in events if e.id not in new_ids]
     if len(old) != resume.seen or len(old) + len(new_ids) != len(events) or not old:
         return None
-    last = max(old)
     prev_at = to_micros(prev.at)
-    if not (last <= prev_at <= at_us) or any(e.ts <= last for e in events if e.id in new_ids):
+    if not (max(old) <= prev_at <= at_us):
         return None
-    index = sum(1 for e in timeline.events if e.id not in new_ids)
-    if index != len(old):  # an old event left out of the timeline (a duplicate id): replay it all
+    first_new = min(e.ts for e in events if e.id in new_ids)
+    before = [t for t in old if t < first_new]
+    if not before:
         return None
-    return ReplayStart.after(prev.stage_history, index, last)
+    index = len(before)
+    head = timeline.events[:index]
+    # an old event left out of the timeline (a duplicate id), or one the timeline puts elsewhere
+    if len(head) != index or any(e.id in new_ids or e.ts >= first_new for e in head):
+        return None
+    return ReplayStart.after(prev.stage_history, index, max(before))
 
 
 class Evaluator:

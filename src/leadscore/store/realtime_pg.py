@@ -1,14 +1,16 @@
-"""A few real-time events on PostgreSQL, stored and scored in three round trips.
+"""A few real-time events on PostgreSQL, stored and scored in two round trips.
 
 Through SQLAlchemy, one event is eight round trips (BEGIN, the alias look-up, the leads' upsert, the
 insert, the leads' states, their timelines, the results, COMMIT) and each statement's Python costs
 more than running it. Here the same statements go on the database driver in pipeline mode, sent
 together wherever one does not need the answer of another:
 
-1. BEGIN and the alias look-up (the leads the events belong to);
-2. the leads created and locked, the events inserted, the leads' states and timelines read back (each
-   statement sees the ones before it: they run in order in the one transaction);
-3. the results, score and stage history written (the trigger outbox, the rescoring queue's rows when
+1. BEGIN; the leads created and locked, the events inserted, the leads' states and timelines read
+   back (each statement sees the ones before it: they run in order in the one transaction), under
+   the ids as received: the writes do nothing if one of those ids is an alias (an identified
+   visitor's, a merged lead's), and then the aliases are looked up and the same statements run
+   under the leads they name (two round trips more, for those events only);
+2. the results, score and stage history written (the trigger outbox, the rescoring queue's rows when
    there are any), and COMMIT.
 
 The rows written are those of `ingest.ingest_events` with the SQLAlchemy statements
@@ -25,24 +27,36 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from leadscore.domain import Event
-from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples
-from leadscore.store.events_repo import TIMELINES_PG, event_rows, identity_of, json_value, timeline_rows
+from leadscore.domain import Event, Result
+from leadscore.store.backends import INSERT_EVENTS, event_tuples
+from leadscore.store.events_repo import (
+    EVENT_MARKS_PG,
+    TIMELINES_PG,
+    aliased,
+    event_rows,
+    identity_of,
+    json_value,
+    timeline_rows,
+    unaliased_insert,
+)
 from leadscore.store.identity import IDENTIFY
-from leadscore.store.leads_repo import LOCKING, new_leads_sql
+from leadscore.store.leads_repo import LOCKING, new_leads_sql, unaliased_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
 from leadscore.store.results_repo import (
+    RESULTS_PG,
     STATES_PG,
     driver_insert,
     driver_params,
+    result_rows,
     result_writes,
     state_rows,
     write_results,
 )
 from leadscore.store.tables import outbox
 
-Few = tuple[list[dict[str, Any]], Prepared | None]
+# the rows new to the log, what was scored (None: nothing new), the leads' results as stored (if asked)
+Few = tuple[list[dict[str, Any]], Prepared | None, dict[str, Result] | None]
 ALIASES = "SELECT alias, lead_id FROM aliases WHERE alias = ANY(%s)"
 
 
@@ -58,13 +72,15 @@ def ingest_few(
     now: Callable[[], int],
     fresh_ids: Callable[[list[dict[str, Any]]], dict[str, frozenset[str]]],
     check: Callable[[Prepared], None],
+    read_back: bool = False,
 ) -> Few:
     """Store and score a few plain events (`plain_batch`) in `conn`'s transaction, and commit it.
 
-    Returns the rows new to the log and what was scored (None when nothing was new: nothing is written
-    then). `fresh_ids`: per lead, the timeline ids of the new
-    rows; `check` runs on the scores before anything is written, and may raise to roll back
-    (leadscore.store.ingest's model check)."""
+    Returns the rows new to the log, what was scored (None when nothing was new: nothing is written
+    then) and, with `read_back`, the results of the events' leads as stored, read in the transaction
+    after its writes (in their round trip) and returned once it committed. `fresh_ids`: per lead, the
+    timeline ids of the new rows; `check` runs on the scores before anything is written, and may
+    raise to roll back (leadscore.store.ingest's model check)."""
     from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
 
     raw: Any = conn.connection.driver_connection
@@ -72,7 +88,7 @@ def ingest_few(
     # autocommit mode it sends none, and this transaction's BEGIN goes with the first statement.
     raw.autocommit = True
     try:
-        return _pipelined(raw, evaluator, batch, now, fresh_ids, check)
+        return _pipelined(raw, evaluator, batch, read_back, now, fresh_ids, check)
     except BaseException:  # nothing of a failed attempt is kept
         if raw.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             raw.rollback()
@@ -82,38 +98,57 @@ def ingest_few(
             raw.autocommit = False  # as SQLAlchemy left it: its commit that follows then sends nothing
 
 
-def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: Callable[..., Any]) -> Few:
+def _pipelined(
+    raw: Any, evaluator: Evaluator, batch: Sequence[Event], read_back: bool, *steps: Callable[..., Any]
+) -> Few:
+    with raw.cursor() as cur, _reader(raw) as state_cur, _reader(raw) as events_cur:
+        # One pipeline throughout: a result fetched in it waits for what was sent up to it (a Flush), and
+        # leaving it sends a Sync and waits for the rest, which carries the COMMIT (sent last).
+        with raw.pipeline():
+            new, scored = _statements((cur, state_cur, events_cur), evaluator, batch, read_back, *steps)
+        # the leads' results as written: their rows came back with the COMMIT's round trip
+        return new, scored, result_rows(state_cur.fetchall()) if read_back else None
+
+
+def _statements(
+    cursors: tuple[Any, Any, Any], evaluator: Evaluator, batch: Sequence[Event], read_back: bool, *steps: Any
+) -> tuple[list[dict[str, Any]], Prepared | None]:
+    cur, state_cur, events_cur = cursors
     now, fresh_ids, check = steps
     ids = sorted({e.lead_id for e in batch})
-    # One pipeline throughout: a result fetched in it waits for what was sent up to it (a Flush), and
-    # leaving it sends a Sync and waits for the rest, which carries the COMMIT (sent last).
-    with raw.pipeline(), raw.cursor() as cur, raw.cursor() as state_cur, raw.cursor() as events_cur:
-        for reader in (state_cur, events_cur):
-            for kind in ("json", "jsonb"):
-                reader.adapters.register_loader(kind, _json_loader())
-        cur.execute(BEGIN)
+    cur.execute(BEGIN)
+    # Under the ids as received unless one is an alias (`unaliased_*`: then nothing is written, and
+    # the aliases are looked up, one round trip more): the leads created and locked, the events
+    # inserted, the leads' states and timelines read back (each statement sees the ones before it:
+    # they run in order in the one transaction).
+    at = now()
+    rows = event_rows(batch, {}, at)
+    cur.execute(*unaliased_leads_sql(ids, at))
+    cur.execute(*unaliased_insert(rows, ids, None))
+    state_cur.execute(STATES_PG, (ids,))
+    events_cur.execute(TIMELINES_PG, (ids,))
+    found = cur.fetchall()
+    if aliased(found):
+        state_cur.fetchall(), events_cur.fetchall()  # read for nothing: an alias stopped the writes
         cur.execute(ALIASES, (ids,))
-        resolved: dict[str, str] = dict(cur.fetchall())
-        at = now()
-        rows = event_rows(batch, resolved, at)
+        rows = event_rows(batch, dict(cur.fetchall()), at)
         targets = sorted({r["lead_id"] for r in rows})  # one order for every writer: no deadlock
         cur.execute(*new_leads_sql(False, targets, at, LOCKING))
-        sql = INSERT_EVENTS.format("VALUES " + ", ".join([_EVENT_MARKS] * len(rows)))
-        cur.execute(
-            sql + " RETURNING event_key, received_lead_id", [value for row in event_tuples(rows) for value in row]
-        )
+        sql = INSERT_EVENTS.format("VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)))
+        cur.execute(sql + " RETURNING event_key, received_lead_id", [v for row in event_tuples(rows) for v in row])
         state_cur.execute(STATES_PG, (targets,))
         events_cur.execute(TIMELINES_PG, (targets,))
-        stored = set(cur.fetchall())
-        new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
-        if not new:
-            cur.execute("COMMIT")  # nothing written (the leads of stored events exist)
-            return new, None
+        found = cur.fetchall()
+    stored = set(found)
+    new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
+    states, timelines = state_cur.fetchall(), events_cur.fetchall()
+    scored = None
+    if new:  # else nothing is written (the leads of stored events exist)
         touched = {r["lead_id"] for r in new}
         state = Loaded({}, {}, None, set(), defaultdict(list), {})
-        states = (s for s in state_cur.fetchall() if s[0] in touched)
-        state.active = state_rows(states, state.leads, state.previous, state.queued, None)
-        timeline_rows((e for e in events_cur.fetchall() if e[1] in touched), state.timelines, state.seqs)
+        mine = (s for s in states if s[0] in touched)
+        state.active = state_rows(mine, state.leads, state.previous, state.queued, None)
+        timeline_rows((e for e in timelines if e[1] in touched), state.timelines, state.seqs)
         scored = evaluator.score_loaded(state, at, fresh=fresh_ids(new))
         check(scored)
         done = scored.done
@@ -123,10 +158,20 @@ def _pipelined(raw: Any, evaluator: Evaluator, batch: Sequence[Event], *steps: C
             cur.executemany(_OUTBOX[0], driver_params(messages, _OUTBOX[1], _OUTBOX[2]))
         if scored.queued:  # queued by an earlier deferred intake: now current (as `pending.clear`)
             cur.execute("DELETE FROM pending_rescore WHERE lead_id = ANY(%s)", (sorted(scored.queued),))
-        # a failure of any statement raises when the pipeline ends, and the transaction rolls back
-        cur.execute("COMMIT")
-    done.changed = len(writes[2])
+        done.changed = len(writes[2])
+    if read_back:  # the leads' results as written, as `load_results` reads them
+        state_cur.execute(RESULTS_PG, (sorted({r["lead_id"] for r in rows}),))
+    # a failure of any statement raises when the pipeline ends, and the transaction rolls back
+    cur.execute("COMMIT")
     return new, scored
+
+
+def _reader(raw: Any) -> Any:
+    """A cursor of `raw` reading JSON with `_json_loader` (the connection's other cursors keep theirs)."""
+    cur = raw.cursor()
+    for kind in ("json", "jsonb"):
+        cur.adapters.register_loader(kind, _json_loader())
+    return cur
 
 
 @cache
@@ -146,5 +191,3 @@ def _json_loader() -> type:
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # as SQLAlchemy's transactions begin on PostgreSQL
 _OUTBOX = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
-# one event row's placeholders: its properties sent as JSON text, stored as jsonb
-_EVENT_MARKS = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"

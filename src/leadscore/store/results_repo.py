@@ -12,7 +12,7 @@ from leadscore.domain import Lead, Result
 from leadscore.domain.timeutil import to_micros
 from leadscore.store.backends import json_text
 from leadscore.store.base import LeadStore
-from leadscore.store.codec import result_row
+from leadscore.store.codec import result_of, result_row
 from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import (
     leads,
@@ -36,6 +36,22 @@ def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dic
         for row in conn.execute(_RESULTS, {"ids": list(part)}).mappings():
             out[row["lead_id"]] = dict(row)
     return out
+
+
+def load_results(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Result]:
+    """The stored results of the leads (those that have one)."""
+    return {lead: result_of(row) for lead, row in load_result_rows(conn, lead_ids).items()}
+
+
+# `load_results`' statement in PostgreSQL's SQL, for the driver (leadscore.store.realtime_pg: the
+# read-back of a real-time event's results rides its writes' round trip); its rows: `result_rows`
+RESULTS_PG = f"SELECT {', '.join(c.name for c in results.columns)} FROM results WHERE lead_id = ANY(%s)"
+
+
+def result_rows(rows: Iterable[Sequence[Any]]) -> dict[str, Result]:
+    names = [c.name for c in results.columns]
+    found = (result_of(dict(zip(names, row, strict=True))) for row in rows)
+    return {r.lead_id: r for r in found}
 
 
 # What rescoring a lead reads besides its events, in one statement: the lead's attributes, its
@@ -296,15 +312,22 @@ def driver_insert(table: sa.Table, conflict: str = "", names: list[str] | None =
     return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}){conflict}", names, json_cols
 
 
-_RESULTS_PG = driver_insert(
-    results, " ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE)
-)
-_SCORES_PG = driver_insert(score_history)
-_STAGES_PG = driver_insert(stage_history)
-_BASIS_PG = (
-    "INSERT INTO result_basis (lead_id, events_seen) VALUES (%s, %s) "
-    "ON CONFLICT (lead_id) DO UPDATE SET events_seen = EXCLUDED.events_seen"
-)
+_CONFLICTS = {
+    results.name: " ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE),
+    result_basis.name: " ON CONFLICT (lead_id) DO UPDATE SET events_seen = EXCLUDED.events_seen",
+}
+
+
+def _columns(table: sa.Table) -> tuple[str, list[str], frozenset[str], str]:
+    """A table's INSERT head in the driver's SQL, its columns (not a serial id), the JSON ones, and
+    one row's placeholders."""
+    _, names, json_cols = driver_insert(table)
+    marks = "(" + ", ".join(_JSON if n in json_cols else "%s" for n in names) + ")"
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ", names, json_cols, marks
+
+
+# in `result_writes`' order: results, result_basis, score_history, stage_history
+_WRITTEN = [(_columns(t), _CONFLICTS.get(t.name, "")) for t in (results, result_basis, score_history, stage_history)]
 
 
 def driver_params(rows: Rows, names: list[str], json_cols: frozenset[str]) -> list[tuple[Any, ...]]:
@@ -313,12 +336,19 @@ def driver_params(rows: Rows, names: list[str], json_cols: frozenset[str]) -> li
 
 
 def write_results(cur: Any, writes: tuple[Rows, Rows, Rows, Rows]) -> None:
-    """`save_results`' rows (`result_writes`), as statements on a PostgreSQL driver cursor, for pipeline
-    mode: sent together, no round trip of their own. A few leads only: an executemany is a statement
-    per row, where SQLAlchemy's batches many rows in one."""
-    rows, basis, scores, stages = writes
-    for (sql, names, json_cols), written in ((_RESULTS_PG, rows), (_SCORES_PG, scores), (_STAGES_PG, stages)):
-        if written:
-            cur.executemany(sql, driver_params(written, names, json_cols))
-    if basis:
-        cur.executemany(_BASIS_PG, [(b["lead_id"], b["events_seen"]) for b in basis])
+    """`save_results`' rows (`result_writes`) on a PostgreSQL driver cursor, for pipeline mode: one
+    statement, each table's rows one multi-row INSERT, those but the last in data-modifying `WITH`
+    clauses (they write different tables, so together they do what they do one after the other, and
+    the rows of a table are numbered in their order, as one statement per row numbers them). A few
+    leads only (their statement's text depends on how many rows each table takes)."""
+    inserts: list[str] = []
+    params: list[Any] = []
+    for ((head, names, json_cols, marks), conflict), rows in zip(_WRITTEN, writes, strict=True):
+        if rows:
+            inserts.append(head + ", ".join([marks] * len(rows)) + conflict)
+            params.extend(value for row in driver_params(rows, names, json_cols) for value in row)
+    if not inserts:
+        return
+    *first, last = inserts
+    sql = ("WITH " + ", ".join(f"w{i} AS ({q})" for i, q in enumerate(first)) + " " if first else "") + last
+    cur.execute(sql, params)
