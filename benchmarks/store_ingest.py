@@ -9,7 +9,8 @@ examples/b2b-saas/model.yaml, which is written for the generator's vocabulary (l
 windows, three triggers). Every ingest is the CLI's path: strict (the whole file checked before
 anything is written), 10,000 events per batch; a file of 50,000 events or more is read once, its check
 pass staging the rows, which SQL then moves into the log with their leads queued, rescored once in
-bulk at the end (store/files.py, store/file_stage.py); a smaller one is written batch by batch, each
+bulk at the end (store/files.py, store/file_stage.py; a Parquet file's plain batches converted by column,
+io/event_rows.py); a smaller one is written batch by batch, each
 rescoring its leads. PostgreSQL is a fresh local server (tests/support/postgres.py: fsync off).
 Figures are medians over `--runs` runs, each on a fresh database; the markdown goes to
 benchmarks/results/store.md. Beside each wall time, the CPU time of this process (what an unshared

@@ -52,6 +52,24 @@ def _write(tmp_path: Path, name: str, evs: list[Event], bad_at: int | None = Non
     return path
 
 
+def _write_parquet(tmp_path: Path, name: str, evs: list[Event], bad_at: int | None = None) -> Path:
+    """The events as Parquet, ids given from row 400 on (so that batches from there are plain and
+    converted by column, `io.event_rows`, the earlier ones row by row); `bad_at`: a row without a lead."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [e.to_dict() | {"timestamp": e.timestamp} for e in evs]
+    for i, row in enumerate(rows[400:], 400):
+        row.setdefault("id", f"p-{i}")
+    if bad_at is not None:
+        rows.insert(bad_at, {"id": "bad", "lead_id": "", "type": "page_view", "timestamp": START})
+    columns = {c: [r.get(c) for r in rows] for c in ("id", "lead_id", "type", "timestamp", "path")}
+    table = pa.table({**columns, "timestamp": pa.array(columns["timestamp"], pa.timestamp("us", "UTC"))})
+    path = tmp_path / name
+    pq.write_table(table, path)
+    return path
+
+
 def _service(store: LeadStore, tmp_path: Path, clock: FixedClock) -> LeadService:
     service = _scored_store(store, tmp_path, clock)
     # an alias (an identified visitor) and a stored event the file repeats
@@ -81,7 +99,7 @@ def tables(store: LeadStore) -> dict[str, list[Any]]:
     return {**out, **written_rows(store)}
 
 
-@pytest.mark.parametrize("move_rows", [100_000, 97])
+@pytest.mark.parametrize(("move_rows", "kind"), [(100_000, "jsonl"), (97, "jsonl"), (97, "parquet")])
 def test_a_staged_file_stores_what_the_batch_path_stores(
     store: LeadStore,
     tmp_path: Path,
@@ -89,9 +107,18 @@ def test_a_staged_file_stores_what_the_batch_path_stores(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     move_rows: int,
+    kind: str,
 ) -> None:
     monkeypatch.setattr(file_stage, "MOVE_ROWS", move_rows)
-    path = _write(tmp_path, "events.jsonl", _events(5))
+    path = (_write if kind == "jsonl" else _write_parquet)(tmp_path, f"events.{kind}", _events(5))
+    by_column: list[int] = []
+    real_rows = file_stage.Staging.add_rows
+
+    def count(self: file_stage.Staging, rows: Any) -> None:
+        by_column.append(len(rows))
+        real_rows(self, rows)
+
+    monkeypatch.setattr(file_stage.Staging, "add_rows", count)
     reference = _reference(store, tmp_path, request, clock)
     old = reference.ingest_events_file(path, bulk=None, batch_size=100_000)
     service = _service(store, tmp_path, clock)
@@ -105,6 +132,8 @@ def test_a_staged_file_stores_what_the_batch_path_stores(
     monkeypatch.setattr(file_stage.Staging, "move", spy)
     new = service.ingest_events_file(path, bulk_min=1, batch_size=100)
     assert staged, "the staged path was not taken"
+    # Parquet: the rows from 400 on converted by column, the earlier ones (events without ids) by row
+    assert sum(by_column) == (0 if kind == "jsonl" else len(_events(5)) - 400)
     assert (new.rows, new.received, new.inserted, new.rescored, new.changed, new.triggers) == (
         old.rows,
         old.received,
@@ -120,15 +149,16 @@ def test_a_staged_file_stores_what_the_batch_path_stores(
     assert tables(store) == tables(reference.store)
 
 
-@pytest.mark.parametrize("where", [0, 400, 10_000])
+@pytest.mark.parametrize(("where", "kind"), [(0, "jsonl"), (400, "jsonl"), (10_000, "jsonl"), (650, "parquet")])
 def test_a_bad_row_anywhere_refuses_the_file_with_nothing_written(
-    store: LeadStore, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, where: int
+    store: LeadStore, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, where: int, kind: str
 ) -> None:
     monkeypatch.setattr(file_stage, "MOVE_ROWS", 97)
     service = _service(store, tmp_path, clock)
     before = tables(store)
-    path = _write(tmp_path, "bad.jsonl", _events(6), bad_at=min(where, len(_events(6))))
-    with pytest.raises(DataFileError, match="timestamp"):
+    write = _write if kind == "jsonl" else _write_parquet
+    path = write(tmp_path, f"bad.{kind}", _events(6), bad_at=min(where, len(_events(6))))
+    with pytest.raises(DataFileError, match="timestamp" if kind == "jsonl" else "row 651:lead_id: missing lead id"):
         service.ingest_events_file(path, bulk_min=1, batch_size=100)
     assert tables(store) == before
     # the held connection went back to the pool without its staged rows: the next file is whole

@@ -71,7 +71,7 @@ def iter_event_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATC
 
     An unknown format or a missing file raises here; problems inside the file, while iterating.
     """
-    return _event_batches(raw_chunks(path, batch_size, EVENT_FIELDS))
+    return event_batches(raw_chunks(path, batch_size, EVENT_FIELDS))
 
 
 def iter_lead_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch[Lead]]:
@@ -79,7 +79,9 @@ def iter_lead_batches(path: str | PathLike[str], batch_size: int = DEFAULT_BATCH
     return _lead_batches(raw_chunks(path, batch_size, frozenset(LEAD_ID_COLUMNS)))
 
 
-def _event_batches(chunks: Iterator[RawChunk]) -> Iterator[Batch[Event]]:
+def event_batches(chunks: Iterator[RawChunk]) -> Iterator[Batch[Event]]:
+    """Chunks of events converted row by row: their good events and the errors of their bad rows."""
+
     def convert(chunk: RawChunk) -> Batch[Event]:
         check_event_columns(chunk)
         batch: Batch[Event] = Batch(errors=list(chunk.errors))

@@ -22,11 +22,18 @@ _fromisoformat = datetime.fromisoformat
 
 
 def iter_parquet(path: Path, batch_size: int) -> Iterator[RawChunk]:
+    for name, names, row, batch in parquet_batches(path, batch_size):
+        yield chunk_of(name, names, row, batch)
+
+
+def parquet_batches(path: Path, batch_size: int) -> Iterator[tuple[str, list[str], int, Any]]:
+    """(file name, its columns, rows of the file before this batch, Arrow record batch) of every batch
+    of the file or directory; a file without rows gives one None batch (its columns still checked)."""
     for file in parquet_files(path):
-        yield from _iter_file(file, batch_size)
+        yield from _file_batches(file, batch_size)
 
 
-def _iter_file(path: Path, batch_size: int) -> Iterator[RawChunk]:
+def _file_batches(path: Path, batch_size: int) -> Iterator[tuple[str, list[str], int, Any]]:
     from leadscore._extras import require
 
     require("batch", "reading Parquet files")
@@ -37,20 +44,32 @@ def _iter_file(path: Path, batch_size: int) -> Iterator[RawChunk]:
     try:
         pf = pq.ParquetFile(path)
         names = list(pf.schema_arrow.names)
-        first = True
         row = 0
+        found = False
         for batch in pf.iter_batches(batch_size=batch_size):
-            plain = _plain_values(batch)
-            columns = [_pylist(batch.column(i)) for i in range(batch.num_columns)]
-            rows = list(zip(*columns, strict=True))
-            lines = list(range(row + 1, row + 1 + len(rows)))
-            row += len(rows)
-            yield RawChunk(name, True, names, lines, rows, [], partial(_original, names, rows), [], first, plain)
-            first = False
+            found = True
+            yield name, names, row, batch
+            row += batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         raise DataFileError.file_level(name, f"cannot read Parquet file: {exc}") from None
-    if first:
-        yield RawChunk(name, True, names, [], [], [], partial(_original, names, []), [], True)
+    if not found:
+        yield name, names, 0, None
+
+
+def chunk_of(name: str, names: list[str], row: int, batch: Any) -> RawChunk:
+    """One record batch as the converters take it (rows numbered from `row` + 1); None: no rows."""
+    if batch is None:
+        return RawChunk(name, True, names, [], [], [], partial(_original, names, []), [], True)
+    import pyarrow as pa
+
+    try:
+        plain = _plain_values(batch)
+        columns = [_pylist(batch.column(i)) for i in range(batch.num_columns)]
+    except pa.ArrowException as exc:
+        raise DataFileError.file_level(name, f"cannot read Parquet file: {exc}") from None
+    rows = list(zip(*columns, strict=True))
+    lines = list(range(row + 1, row + 1 + len(rows)))
+    return RawChunk(name, True, names, lines, rows, [], partial(_original, names, rows), [], row == 0, plain)
 
 
 def _plain_values(batch: Any) -> bool:

@@ -9,7 +9,9 @@ connection held for the file. Once the file is known good, one `INSERT ... SELEC
 under) index skips duplicates, inside the file as against the store: the first row wins, as before),
 creates their leads and queues them for rescoring, in one transaction each, as the deferred intake's
 batches did. A bad row anywhere refuses the file with nothing written; a crash loses only the chunk
-in flight (a re-run completes it); memory is one batch, whatever the file's size.
+in flight (a re-run completes it); memory is one batch, whatever the file's size. A Parquet file's
+plain batches come converted by column (`io.event_rows`, `add_rows`): the same rows, without an
+Event per row.
 
 Identify events (which link and merge leads as they go) are not staged: a file with one is written
 batch by batch as before (`usable` turns false).
@@ -17,13 +19,14 @@ batch by batch as before (`usable` turns false).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
 from leadscore.domain import Event, event_key
+from leadscore.io.event_rows import EventRows
 from leadscore.store.backends import INSERT_EVENTS, json_text
 from leadscore.store.base import LeadStore
 from leadscore.store.events_repo import json_ready
@@ -102,7 +105,15 @@ class Staging:
         self._run(lambda cur: self._stage(cur, rows, start), write=False)
         self.rows += len(rows)
 
-    def _stage(self, cur: Any, rows: list[tuple[Any, ...]], start: int) -> None:
+    def add_rows(self, rows: EventRows) -> None:
+        """Stage a batch converted by column (`io.event_rows`: plain rows, no identify among them)."""
+        if not self.usable:
+            return
+        start = self.rows
+        self._run(lambda cur: self._stage(cur, rows.tuples(), start), write=False)
+        self.rows += len(rows)
+
+    def _stage(self, cur: Any, rows: Iterable[tuple[Any, ...]], start: int) -> None:
         cols = ", ".join(_STAGED)
         if self.sqlite:
             cur.executemany(f"INSERT INTO temp.{TABLE} ({cols}) VALUES (?, ?, ?, ?, ?)", rows)

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from leadscore.domain import Event, Lead
+from leadscore.engine.lifecycle_replay import STAGE_SET
 from leadscore.io import Batch, DataFileError, RowError, iter_event_batches, iter_lead_batches
 from leadscore.io.errors import MAX_SHOWN
+from leadscore.io.event_rows import EventRows, iter_event_rows
 from leadscore.io.rejects import RejectsWriter
 from leadscore.store import pending
 from leadscore.store.base import LeadStore
 from leadscore.store.file_stage import Staging
+from leadscore.store.identity import IDENTIFY
 from leadscore.store.ingest import BatchOutcome, Clock, event_problems, ingest_events, ingest_leads, lead_problems
 from leadscore.store.pipeline import Evaluator, Rescored
 
@@ -100,6 +103,14 @@ class _Queued:
         return BatchOutcome(rescored=done.leads, changed=done.changed, triggers=len(done.firings))
 
 
+def _by_column(path: str | Path, batch_size: int) -> Callable[[], Iterator[Batch[Event] | EventRows]] | None:
+    """A Parquet file's batches converted by column where they are plain (`io.event_rows`); the
+    types the model checks (stage_set) or the store links by (identify) take the row path."""
+    if not _by_row(path):
+        return None
+    return lambda: iter_event_rows(path, batch_size, (STAGE_SET, IDENTIFY))
+
+
 def _by_row(path: str | Path) -> bool:
     """Whether rows of the file are numbered (Parquet) rather than found on lines."""
     p = Path(path)
@@ -143,7 +154,7 @@ def ingest_events_file(
     # strict, rescored in bulk when big: the check pass stages the rows (`file_stage`), read only once
     staging = Staging(store)
     try:
-        total = _validate(reader, progress, keep=staging.add)
+        total = _validate(reader, progress, keep=staging.add, by_column=_by_column(path, batch_size), staged=staging)
         if not staging.usable or total < bulk_min:  # nothing written yet: the batch path's write pass
             return _ingest(reader, path, skip_invalid, rejects, force, progress, checked=total)
         report = FileReport(rows=total, received=staging.rows)
@@ -237,13 +248,23 @@ def _validate(
     progress: Progress | None,
     refuse_rows: bool = True,
     keep: Callable[[Sequence[T]], None] | None = None,
+    by_column: Callable[[], Iterator[Batch[T] | EventRows]] | None = None,
+    staged: Staging | None = None,
 ) -> int:
     """Read the whole file once; raise DataFileError naming the bad rows (`refuse_rows`) or a problem
     with the whole file. Returns the row count. `keep` is given each batch's items while no row of
-    the file has been found bad."""
+    the file has been found bad. `by_column`: the file's batches, some converted by column (rows
+    with no problem, given to `staged` while no row has been found bad)."""
     shown: list[RowError] = []
     bad = rows = 0
-    for batch in reader.batches():
+    for batch in reader.batches() if by_column is None else by_column():
+        if isinstance(batch, EventRows):
+            rows += len(batch)
+            if staged is not None and not bad:
+                staged.add_rows(batch)
+            if progress:
+                progress("check", rows, None)
+            continue
         good, errors = _split(reader, batch)
         rows += len(batch.items) + len({e.line for e in batch.errors})
         if errors:
