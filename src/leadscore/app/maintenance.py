@@ -57,24 +57,35 @@ def _due(conn: Connection, at: int, version: str, after: str, limit: int) -> lis
 def _bulk(
     store: LeadStore,
     evaluator: Evaluator,
-    at: int,
+    now: Clock,
     cause: str,
     due: str | None = None,
     activation: Sequence[sa.Executable] = (),
 ) -> Rescored | None:
-    """The whole rescore in bulk (`due`: SQL giving the ids of refresh's due leads), or None when the
-    model or the data needs the pure path (nothing was written then, `activation` included)."""
+    """The whole rescore in bulk at `now()` (`due`: SQL giving the ids of refresh's due leads), or None
+    when the model or the data needs the pure path (nothing was written then, `activation` included).
+    The leads other writers touched while it ran are rescored after it, by the pure scorer
+    (`bulk.settle`): the bulk write cannot include what landed after it read the store."""
     from leadscore.bulk.in_database import rescore_in_database
     from leadscore.bulk.rescore import writable
+    from leadscore.bulk.settle import late_statements, marks, settle
     from leadscore.bulk.writeback import rescore_store
 
     if not writable(evaluator):
         return None
+    seen = marks(store)
+    at = now()
+    statements = [*late_statements(store, seen, at, cause), *activation]
+    done = None
     if store.in_database_rescore:
-        done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None, activation=activation)
-        if done is not None:
-            return done
-    return rescore_store(store, evaluator, at, cause, ids=due, activation=activation)
+        done = rescore_in_database(store, evaluator, at, cause, due_only=due is not None, activation=statements)
+    if done is None:
+        done = rescore_store(store, evaluator, at, cause, ids=due, activation=statements)
+    if done is not None:
+        late = settle(store, evaluator, now, at, cause)
+        done.changed += late.changed
+        done.firings.extend(late.firings)
+    return done
 
 
 def due_sql(store: LeadStore, at: int, version: str) -> str:
@@ -84,16 +95,17 @@ def due_sql(store: LeadStore, at: int, version: str) -> str:
     return str(sa.select(union.c.id).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
-def _bulk_refresh(store: LeadStore, evaluator: Evaluator, at: int, bulk_min: int) -> Rescored | None:
+def _bulk_refresh(store: LeadStore, evaluator: Evaluator, now: Clock, bulk_min: int) -> Rescored | None:
     from leadscore.bulk.rescore import writable
 
     if not writable(evaluator):
         return None
+    at = now()
     with store.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(_due_query(at, evaluator.version))).scalar_one()
     if count < bulk_min or count == 0:
         return None
-    return _bulk(store, evaluator, at, "refresh", due_sql(store, at, evaluator.version))
+    return _bulk(store, evaluator, now, "refresh", due_sql(store, at, evaluator.version))
 
 
 def refresh(
@@ -108,7 +120,7 @@ def refresh(
 
     With at least `bulk_min` due leads (None: never) the bulk path goes first; the batches then take
     whatever is still due (leads it left to the pure scorer, or that came due while it ran)."""
-    bulk = _bulk_refresh(store, evaluator, now(), bulk_min) if bulk_min is not None else None
+    bulk = _bulk_refresh(store, evaluator, now, bulk_min) if bulk_min is not None else None
     total = Rescored() if bulk is None else bulk
     after = ""
     while True:
@@ -232,7 +244,7 @@ def apply(
     result as it was. In bulk when the model allows it (and `bulk`), else through the pure scorer,
     batch by batch but in that one transaction."""
     cause = f"model:{evaluator.version}"
-    done = _bulk(store, evaluator, now(), cause, activation=activation) if bulk else None
+    done = _bulk(store, evaluator, now, cause, activation=activation) if bulk else None
     if done is not None:
         return done
 

@@ -1,0 +1,184 @@
+"""`model apply` and `refresh` with events arriving while they run.
+
+The bulk paths read every lead's events first and write the results later, in a transaction of
+their own. An event stored and scored in between (the real-time path, under the model still active)
+must not be lost: once the apply commits, every lead carries the new model's result over all its
+stored events, whatever the clocks of the two writers say. The event is stored from inside the
+apply, between its read and its write, so the interleaving is the one that happens under load."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadscore.app.service import LeadService
+from leadscore.domain import Event, Lead
+from leadscore.store import LeadStore
+from tests.store.conftest import FixedClock
+
+MODEL_A = """
+format: 1
+name: shop
+dimensions: {engagement: {cap: 400}}
+rules:
+  - {id: visit, dimension: engagement, on: visit, points: 15}
+  - {id: demo, dimension: engagement, on: demo, points: 50}
+"""
+LIFECYCLE = """
+lifecycle:
+  stages: [lead, mql]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: total, gte: 60}}
+"""
+MODEL_B = MODEL_A.replace("points: 15", "points: 16")
+PATHS = ["rules", "adbc", "lifecycle", "parts"]
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _service(store: LeadStore, tmp_path: Path, lifecycle: bool) -> LeadService:
+    path = tmp_path / "a.yaml"
+    path.write_text(MODEL_A + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
+    service = LeadService(store, model_path=path, clock=FixedClock(START))
+    leads = [Lead(f"L{i:03d}") for i in range(30)]
+    service.ingest_leads(leads)
+    service.ingest_events([Event.of(lead.id, "visit", "2026-05-01", id=f"v-{lead.id}") for lead in leads])
+    return service
+
+
+def _path(store: LeadStore, path: str, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Set the apply's path up; whether its model has a lifecycle."""
+    if path == "adbc":  # SQLite's writer program, in a transaction of its own
+        if store.name == "postgres":
+            pytest.skip("the ADBC writer serves SQLite stores")
+        monkeypatch.setattr("leadscore.bulk.write.ADBC_MIN_ROWS", 1)
+    if path == "parts":  # parts of 7 leads: the late lead is in the first
+        monkeypatch.setattr("leadscore.bulk.writeback.PART_LEADS", 7)
+    return path in ("lifecycle", "parts")
+
+
+def _between_read_and_write(
+    monkeypatch: pytest.MonkeyPatch, store: LeadStore, act: Callable[[], None], lifecycle: bool
+) -> Callable[[], None]:
+    """Run `act` once, after the apply read the leads' events and before it writes, in a thread of its
+    own (another process's writer): it has 5 s to finish before the apply goes on. On SQLite, where
+    a lifecycle apply in parts holds the write lock while it reads, the writer waits for the commit."""
+    started: list[threading.Thread] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            act()
+        except BaseException as exc:  # reported by `finished`
+            errors.append(exc)
+
+    def once() -> None:
+        if not started:
+            started.append(threading.Thread(target=run))
+            started[0].start()
+            started[0].join(5.0)
+
+    def finished() -> None:
+        assert started, "the apply never reached the point between its read and its write"
+        started[0].join(60.0)
+        assert not started[0].is_alive() and not errors, errors
+
+    if store.name == "postgres" and not lifecycle:  # in the database (a lifecycle goes through DuckDB)
+        import leadscore.bulk.in_database as target
+
+        original_db: Any = target.write_statement
+
+        def wrapped_db(*args: Any, **kwargs: Any) -> Any:
+            once()  # the apply's time is taken; its statement has not read the leads yet
+            return original_db(*args, **kwargs)
+
+        monkeypatch.setattr(target, "write_statement", wrapped_db)
+        return finished
+    import leadscore.bulk.writeback as writeback
+
+    original: Any = writeback._run
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        run = original(*args, **kwargs)
+        once()
+        return run
+
+    monkeypatch.setattr(writeback, "_run", wrapped)
+    return finished
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("skew", [-1.0, 60.0], ids=["writer-clock-behind", "writer-clock-ahead"])
+def test_an_event_scored_while_a_model_is_applied_is_not_lost(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skew: float, path: str
+) -> None:
+    lifecycle = _path(store, path, monkeypatch)
+    service = _service(store, tmp_path, lifecycle)
+    other = LeadService(store, clock=FixedClock(START + timedelta(seconds=skew)))
+
+    def realtime() -> None:  # a second process: its own service, the old model still active
+        other.ingest_events([Event.of("L003", "demo", "2026-05-20", id="late-demo")])
+
+    finished = _between_read_and_write(monkeypatch, store, realtime, lifecycle)
+    model = tmp_path / "b.yaml"
+    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
+    applied = service.apply_model(model)
+    finished()
+    result = service.result("L003")
+    assert result is not None
+    assert result.model_version == applied.version
+    assert result.score == 66.0  # 16 for the visit under the new model, 50 for the demo
+    assert result.stage == ("mql" if lifecycle else None)
+    assert service.lead("L003").current
+    assert service.result("L008").score == 16.0  # type: ignore[union-attr]
+    assert {service.result(f"L{i:03d}").model_version for i in range(30)} == {applied.version}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_lead_erased_while_a_model_is_applied_leaves_no_row(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The apply read the lead; its write must not bring back a result, history or outbox row of a
+    person erased meanwhile."""
+    lifecycle = _path(store, path, monkeypatch)
+    service = _service(store, tmp_path, lifecycle)
+    other = LeadService(store, clock=FixedClock(START))
+    finished = _between_read_and_write(monkeypatch, store, lambda: other.erase("L003"), lifecycle)
+    model = tmp_path / "b.yaml"
+    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
+    service.apply_model(model)
+    finished()
+    with store.read() as conn:
+        for table in ("results", "score_history", "stage_history", "outbox", "result_basis", "pending_rescore"):
+            left = conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE lead_id = 'L003'").scalar_one()
+            assert left == 0, table
+    assert service.result("L004").score == 16.0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("skew", [-1.0, 60.0], ids=["writer-clock-behind", "writer-clock-ahead"])
+def test_an_event_scored_while_a_bulk_refresh_runs_is_not_lost(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skew: float
+) -> None:
+    from leadscore.app.maintenance import refresh
+
+    service = _service(store, tmp_path, lifecycle=True)
+    service.clock.advance(days=1)  # type: ignore[attr-defined]
+    other = LeadService(store, clock=FixedClock(service.clock() + timedelta(seconds=skew)))
+    finished = _between_read_and_write(
+        monkeypatch,
+        store,
+        lambda: other.ingest_events([Event.of("L003", "demo", "2026-05-20", id="late-demo")]),
+        lifecycle=True,
+    )
+    with store.write() as conn:  # every lead due
+        conn.exec_driver_sql("UPDATE results SET next_change_at = 0")
+    refresh(store, service.current_evaluator(), service.now_us, bulk_min=1)
+    finished()
+    result = service.result("L003")
+    assert result is not None and result.score == 65.0 and result.stage == "mql"
+    assert service.lead("L003").current
