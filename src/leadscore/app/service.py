@@ -23,6 +23,7 @@ from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound
 from leadscore.app.keys import ApiKeys
 from leadscore.app.lead_list import LeadFilter, LeadPage, Sort, list_leads
 from leadscore.app.results import Account, Explanation, Export, History, LeadView, ScoredLead, ScorePoint
+from leadscore.app.triggers import Triggers
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event, Lead, Result, utc_now
 from leadscore.domain.numbers import MAX_MAGNITUDE, bad_numbers
@@ -34,7 +35,6 @@ from leadscore.store.base import LeadStore, open_store
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ModelChanged, ingest_events, ingest_leads
 from leadscore.store.models_repo import activation
-from leadscore.store.outbox_repo import SqlOutboxRepository
 from leadscore.store.pipeline import Evaluator, Rescored
 
 Clock = Callable[[], datetime]
@@ -91,7 +91,7 @@ class Applied:
     rescored: Rescored
 
 
-class LeadService(ActiveModel, ApiKeys):
+class LeadService(ActiveModel, ApiKeys, Triggers):
     """One store, the active model, a clock. Safe to share between threads (an API server's requests):
     the evaluator is built and swapped under a lock, and every change runs in its own transaction."""
 
@@ -431,52 +431,3 @@ class LeadService(ActiveModel, ApiKeys):
         if found is None:
             raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         return readers.export(found)
-
-    # -- triggers -----------------------------------------------------------------------------------
-    def outbox(self) -> SqlOutboxRepository:
-        return SqlOutboxRepository(self.store)
-
-    def destinations(self) -> dict[str, Any]:
-        return self._destinations()
-
-    def deliver_webhooks(
-        self, limit: int = 100, client: Any = None, concurrency: int | None = None, at: datetime | None = None
-    ) -> Any:
-        """One delivery attempt for each due outbox message (signed, retried with backoff, dead-lettered).
-
-        Messages are claimed first, so runs that overlap never send the same message; up to
-        `concurrency` requests are in flight at once (default: the dispatcher's)."""
-        import httpx
-
-        from leadscore.webhooks import WebhookDispatcher
-
-        own = client is None
-        http = client or httpx.Client()
-        clock = (lambda: at) if at is not None else self.clock
-        try:
-            from leadscore.webhooks.dispatcher import DEFAULT_CONCURRENCY
-
-            dispatcher = WebhookDispatcher(
-                self._destinations(),
-                self.outbox(),
-                http,
-                clock=clock,
-                concurrency=concurrency if concurrency is not None else DEFAULT_CONCURRENCY,
-            )
-            return dispatcher.deliver_due(clock(), limit=limit)
-        finally:
-            if own:
-                http.close()
-
-    def redeliver(
-        self, ids: Sequence[str] | None = None, destination: str | None = None, at: datetime | None = None
-    ) -> int:
-        """Put dead-lettered messages back in the queue, with a fresh attempt budget.
-
-        Every id named must be a stored message: an unknown one is an error, nothing is requeued."""
-        if ids:
-            known = {m["id"] for m in self.outbox().find(ids)}
-            unknown = [i for i in dict.fromkeys(ids) if i not in known]
-            if unknown:
-                raise NotFound(f"no trigger message {', '.join(repr(i) for i in unknown)}", field="ids")
-        return self.outbox().requeue_dead(self.now(at), ids=ids, destination=destination)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from leadscore.bulk.rescore import BatchRescored, writable
+from leadscore.bulk.settle import marks
 from leadscore.bulk.writeback import rescore_store
-from leadscore.store.tables import events
 
 if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
@@ -54,22 +54,11 @@ def _settle(at: int, last_seq: int) -> list[sa.Executable]:
 
 
 def settled_last_seq(store: LeadStore) -> int:
-    """The highest event sequence number such that every event numbered up to it is committed.
-
-    On SQLite writers take turns, so the highest committed number is it. On PostgreSQL a writer takes
-    its number at insert and shows its row at commit: another writer's event numbered below the highest
-    committed one may still be in flight, and an export read now would miss it while the check after
-    the write (`_settle`) counted it as read (its lead unqueued with a result that leaves it out). A
-    SHARE lock on the events table waits until every transaction that inserted events has ended (they
-    hold ROW EXCLUSIVE) and is released at once; numbers taken after it are higher (one sequence,
-    no per-session cache)."""
-
-    def work(conn: sa.Connection) -> int:
-        if store.name == "postgres":
-            conn.exec_driver_sql("LOCK TABLE events IN SHARE MODE")
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
-
-    return store.transact(work)
+    """The highest event sequence number such that every event numbered up to it is committed: on
+    PostgreSQL a writer takes its number at insert and shows its row at commit, so the read first waits
+    for the writers in flight (`settle.marks`), else an export read now could miss an event numbered
+    below the highest committed one while the check after the write (`_settle`) counted it as read."""
+    return marks(store).events
 
 
 def rescore_queued(store: LeadStore, evaluator: Evaluator, at: int) -> BatchRescored | None:

@@ -215,7 +215,8 @@ class SqliteStore(LeadStore):
 
 
 # one event row's placeholders on PostgreSQL: its properties sent as JSON text, stored as jsonb
-_PG_MARKS = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
+# one event row's placeholders on PostgreSQL, the properties cast to jsonb
+EVENT_MARKS_PG = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
 PING_IDLE_S = 1.0  # a pooled PostgreSQL connection idle longer than this is checked before use
 
 
@@ -304,7 +305,7 @@ class PostgresStore(LeadStore):
         the plain INSERT: fewer round trips than COPY.
         """
         if len(rows) <= RETURNING_ROWS:
-            return _insert_returning(conn, rows, _PG_MARKS)
+            return _insert_returning(conn, rows, EVENT_MARKS_PG)
         if len(rows) < COPY_MIN_ROWS:
             return super().insert_new_events(conn, rows)
         cols = ", ".join(EVENT_COLUMNS)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event, event_key
 from leadscore.domain.timeutil import from_micros
 from leadscore.io.plain import plain
-from leadscore.store.backends import EVENT_COLUMNS, INSERT_EVENTS, event_tuples, json_text, values_sql
+from leadscore.store.backends import EVENT_COLUMNS, EVENT_MARKS_PG, INSERT_EVENTS, event_tuples, json_text, values_sql
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import LOCKING, NO_ALIAS, chunks, new_leads_sql, unaliased_leads_sql
@@ -127,7 +127,6 @@ def stored_keys(conn: Connection, identities: Iterable[Identity]) -> set[Identit
 
 
 # one event row's placeholders on PostgreSQL: its properties sent as JSON text, stored as jsonb
-EVENT_MARKS_PG = "(" + ", ".join("CAST(%s AS jsonb)" if c == "properties" else "%s" for c in EVENT_COLUMNS) + ")"
 QUEUED_ROWS = 64  # at most this many events in one driver-level append (a group of real-time requests)
 
 

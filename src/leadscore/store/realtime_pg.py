@@ -28,9 +28,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event, Result
-from leadscore.store.backends import INSERT_EVENTS, event_tuples
+from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
 from leadscore.store.events_repo import (
-    EVENT_MARKS_PG,
     TIMELINES_PG,
     aliased,
     event_rows,
