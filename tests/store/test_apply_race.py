@@ -182,3 +182,49 @@ def test_an_event_scored_while_a_bulk_refresh_runs_is_not_lost(
     result = service.result("L003")
     assert result is not None and result.score == 65.0 and result.stage == "mql"
     assert service.lead("L003").current
+
+
+def test_a_lead_created_while_a_model_is_applied_by_the_pure_scorer_gets_the_new_model(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pure path walks the leads in id order, batch by batch, in one transaction. A lead another
+    writer creates meanwhile with an id below the walk's position (scored by that writer under the
+    model still active) is never visited: it must still carry the new model's result after the
+    apply, as every lead does. On SQLite the writer waits for the apply's commit (the apply holds
+    the write lock); on PostgreSQL it commits while the apply runs."""
+    import leadscore.app.maintenance as maintenance
+    from leadscore.store.pipeline import Evaluator
+
+    service = _service(store, tmp_path, lifecycle=False)
+    other = LeadService(store, clock=FixedClock(START))
+    monkeypatch.setattr(maintenance, "_bulk", lambda *args, **kwargs: None)  # the pure path
+    original = maintenance.apply
+    monkeypatch.setattr(maintenance, "apply", lambda *a, **k: original(*a, **{**k, "batch_size": 10}))
+
+    def realtime() -> None:
+        other.ingest_leads([Lead("L000a")])
+        other.ingest_events([Event.of("L000a", "demo", "2026-05-20", id="new-demo")])
+
+    rescore: Any = Evaluator.rescore
+    started: list[threading.Thread] = []
+
+    def after_first_batch(self: Evaluator, *args: Any, **kwargs: Any) -> Any:
+        done = rescore(self, *args, **kwargs)
+        if not started:  # the walk is past L009
+            started.append(threading.Thread(target=realtime))
+            started[0].start()
+            started[0].join(5.0)
+        return done
+
+    monkeypatch.setattr(Evaluator, "rescore", after_first_batch)
+    model = tmp_path / "b.yaml"
+    model.write_text(MODEL_B.replace("points: 50", "points: 51"), encoding="utf-8")
+    applied = service.apply_model(model)
+    assert started
+    started[0].join(60.0)
+    assert not started[0].is_alive()
+    result = service.result("L000a")
+    assert result is not None
+    assert (result.model_version, result.score) == (applied.version, 51.0)
+    assert service.lead("L000a").current
+    assert {service.result(f"L{i:03d}").model_version for i in range(30)} == {applied.version}  # type: ignore[union-attr]

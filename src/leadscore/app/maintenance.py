@@ -243,12 +243,18 @@ def apply(
     when every lead carries its result, and a failure anywhere leaves the old model active and every
     result as it was. In bulk when the model allows it (and `bulk`), else through the pure scorer,
     batch by batch but in that one transaction."""
+    from leadscore.bulk.settle import late_statements, marks, settle
+
     cause = f"model:{evaluator.version}"
     done = _bulk(store, evaluator, now, cause, activation=activation) if bulk else None
     if done is not None:
         return done
+    # the walk below never goes back: a lead another writer creates (or touches) behind it, scored
+    # under the model still active, is queued at the end and rescored after the commit, as the bulk
+    # paths do (on SQLite the walk holds the write lock from its first statement: nothing lands)
+    seen = marks(store)
 
-    def work(conn: Connection) -> Rescored:
+    def work(conn: Connection) -> tuple[Rescored, int]:
         for stmt in activation:
             conn.execute(stmt)
         total = Rescored()
@@ -257,12 +263,20 @@ def apply(
             query = sa.select(leads.c.id).where(leads.c.id > after).order_by(leads.c.id).limit(batch_size)
             ids = list(conn.execute(query).scalars())
             if not ids:
-                return total
+                break
             store.lock_leads(conn, ids)
             part = evaluator.rescore(store, conn, ids, now(), cause)
             total.leads += part.leads
             total.changed += part.changed
             total.firings.extend(part.firings)
             after = ids[-1]
+        at = now()  # after every result the walk wrote: a later one is another writer's
+        for stmt in late_statements(store, seen, at, cause):
+            conn.execute(stmt)
+        return total, at
 
-    return store.transact(work)
+    total, at = store.transact(work)
+    late = settle(store, evaluator, now, at, cause)
+    total.changed += late.changed
+    total.firings.extend(late.firings)
+    return total
