@@ -228,3 +228,30 @@ def test_a_lead_created_while_a_model_is_applied_by_the_pure_scorer_gets_the_new
     assert (result.model_version, result.score) == (applied.version, 51.0)
     assert service.lead("L000a").current
     assert {service.result(f"L{i:03d}").model_version for i in range(30)} == {applied.version}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_event_numbered_in_the_place_of_an_erased_one_is_not_lost(
+    store: LeadStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """SQLite numbers a new row one past the highest stored: once the lead holding the highest
+    events is erased, the next event takes a number the apply's marks already counted. The apply
+    must still see it as late."""
+    lifecycle = _path(store, path, monkeypatch)
+    service = _service(store, tmp_path, lifecycle)  # L029's visit is the last event stored
+    other = LeadService(store, clock=FixedClock(START - timedelta(seconds=1)))
+
+    def erase_then_event() -> None:
+        other.erase("L029")
+        other.ingest_events([Event.of("L003", "demo", "2026-05-20", id="late-demo")])
+
+    finished = _between_read_and_write(monkeypatch, store, erase_then_event, lifecycle)
+    model = tmp_path / "b.yaml"
+    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
+    applied = service.apply_model(model)
+    finished()
+    result = service.result("L003")
+    assert result is not None
+    assert (result.model_version, result.score) == (applied.version, 66.0)
+    assert service.lead("L003").current
+    assert service.result("L029") is None

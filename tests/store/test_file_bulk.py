@@ -194,3 +194,39 @@ def test_the_last_settled_number_waits_for_an_event_in_flight(
         tx.commit()
     reader.join(10)
     assert got and got[0] >= seq
+
+
+def test_an_event_numbered_in_the_place_of_an_erased_one_stays_queued(
+    store: LeadStore, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the export and the write another writer erases the lead holding the highest events
+    and stores an event of a queued lead: on SQLite it takes the erased event's number, which the
+    marks read before the export already counted. The lead must stay queued (its result leaves the
+    event out), and the next drain scores it."""
+    from tests.store.test_apply_race import _between_read_and_write
+
+    service = _service(store, tmp_path, clock)
+    service.ingest_events([Event.of("L0001", "page_view", "2026-01-05", id="q-1")], defer=True)
+    service.ingest_events([Event.of("L0009", "page_view", "2026-01-06", id="q-9")], defer=True)  # the last
+    other = LeadService(store, clock=FixedClock(clock()))
+
+    def erase_then_event() -> None:
+        other.erase("L0009")
+        other.ingest_events([Event.of("L0001", "deal_won", "2026-01-07", id="late")], defer=True)
+
+    finished = _between_read_and_write(monkeypatch, store, erase_then_event, lifecycle=True)
+    done = rescore_queued(store, service.current_evaluator(), int(clock().timestamp() * 1_000_000))
+    finished()
+    assert done is not None
+    assert not service.lead("L0001").current, "unqueued with a result that leaves out its last event"
+    service.drain_pending()
+    drained = service.result("L0001")
+    assert drained is not None and service.lead("L0001").current
+    with store.read() as conn:
+        pure = service.current_evaluator().rescore(
+            store, conn, ["L0001"], int(clock().timestamp() * 1_000_000), "check", write=False, keep=True
+        )
+    assert [(r.score, r.stage) for r in pure.results] == [(drained.score, drained.stage)]
+    with store.read() as conn:
+        kept = conn.execute(sa.select(events.c.event_key).where(events.c.lead_id == "L0001")).scalars().all()
+    assert "late" in kept

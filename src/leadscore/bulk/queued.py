@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from leadscore.bulk.rescore import BatchRescored, writable
-from leadscore.bulk.settle import marks
+from leadscore.bulk.settle import Marks, marks
 from leadscore.bulk.writeback import rescore_store
 
 if TYPE_CHECKING:
@@ -33,12 +33,13 @@ __all__ = ["rescore_queued", "settled_last_seq", "writable"]
 QUEUED = "SELECT lead_id FROM pending_rescore"
 
 
-def _settle(at: int, last_seq: int) -> list[sa.Executable]:
+def _settle(store: LeadStore, at: int, seen: Marks) -> list[sa.Executable]:
     """In the results' transaction: for the queued leads whose every event the export could read
-    (seq up to `last_seq`, read before the export), how many events their results are from (so that
-    the real-time path resumes their replay, as after a pure rescoring), then unqueue them; queue
-    again the leads with later events (another writer's, whose rescoring may have unqueued them)."""
-    m = int(last_seq)
+    (numbered up to the marks read before the export, `Marks.after`), how many events their results
+    are from (so that the real-time path resumes their replay, as after a pure rescoring), then
+    unqueue them; queue again the leads with later events (another writer's, whose rescoring may have
+    unqueued them)."""
+    m = seen.after(store, "events")
     # one pass over the queued leads' events, and the log's tail by its key (`seq`): no per-row look-up
     basis = sa.text(
         "INSERT INTO result_basis (lead_id, events_seen) SELECT e.lead_id, count(*) FROM events AS e "
@@ -66,5 +67,4 @@ def rescore_queued(store: LeadStore, evaluator: Evaluator, at: int) -> BatchResc
     transaction; None when the model or the stored data needs the pure scorer (nothing written)."""
     if not writable(evaluator):
         return None
-    last = settled_last_seq(store)
-    return rescore_store(store, evaluator, at, "event", ids=QUEUED, activation=_settle(at, last))
+    return rescore_store(store, evaluator, at, "event", ids=QUEUED, activation=_settle(store, at, marks(store)))

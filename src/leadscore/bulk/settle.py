@@ -48,6 +48,17 @@ class Marks:
     events: int  # highest events.seq
     attributes: int  # highest lead_attribute_history.id
     history: int  # highest score_history.id
+    erasures: int = 0  # highest erasures.id
+
+    def after(self, store: LeadStore, log: str) -> str:
+        """SQL for the number above which a row of `log` ("events", "attributes", "history") came
+        after these marks. On SQLite an erasure since may have removed the highest rows, whose
+        numbers the next rows take again: the lowest floor an erasure since recorded then."""
+        mark = int(getattr(self, log))
+        if store.name == "postgres":  # sequences never go back
+            return str(mark)
+        since = f"SELECT min({log}_floor) FROM erasures WHERE id > {int(self.erasures)}"
+        return f"min({mark}, coalesce(({since}), {mark}))"
 
 
 def marks(store: LeadStore) -> Marks:
@@ -61,9 +72,10 @@ def marks(store: LeadStore) -> Marks:
             conn.exec_driver_sql("LOCK TABLE events, lead_attribute_history, score_history IN SHARE MODE")
         row = conn.exec_driver_sql(
             "SELECT (SELECT coalesce(max(seq), 0) FROM events), (SELECT coalesce(max(id), 0) FROM "
-            "lead_attribute_history), (SELECT coalesce(max(id), 0) FROM score_history)"
+            "lead_attribute_history), (SELECT coalesce(max(id), 0) FROM score_history), "
+            "(SELECT coalesce(max(id), 0) FROM erasures)"
         ).one()
-        return Marks(int(row[0]), int(row[1]), int(row[2]))
+        return Marks(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     return store.transact(work)
 
@@ -92,13 +104,13 @@ def late_statements(store: LeadStore, seen: Marks, at: int, cause: str) -> list[
     statements.append(
         sa.text(
             "INSERT INTO pending_rescore (lead_id, since) SELECT DISTINCT c.lead_id, :at FROM ("
-            "SELECT lead_id FROM events WHERE seq > :events "
-            "UNION ALL SELECT lead_id FROM lead_attribute_history WHERE id > :attributes "
-            "UNION ALL SELECT lead_id FROM score_history WHERE id > :history AND cause <> :cause "
-            "UNION ALL SELECT lead_id FROM results WHERE evaluated_at > :at) AS c "
+            f"SELECT lead_id FROM events WHERE seq > {seen.after(store, 'events')} "
+            f"UNION ALL SELECT lead_id FROM lead_attribute_history WHERE id > {seen.after(store, 'attributes')} "
+            f"UNION ALL SELECT lead_id FROM score_history WHERE id > {seen.after(store, 'history')} "
+            "AND cause <> :cause UNION ALL SELECT lead_id FROM results WHERE evaluated_at > :at) AS c "
             "WHERE EXISTS (SELECT 1 FROM leads AS l WHERE l.id = c.lead_id) "
             "AND NOT EXISTS (SELECT 1 FROM pending_rescore AS q WHERE q.lead_id = c.lead_id)"
-        ).bindparams(at=int(at), events=seen.events, attributes=seen.attributes, history=seen.history, cause=cause)
+        ).bindparams(at=int(at), cause=cause)
     )
     return statements
 

@@ -14,6 +14,7 @@ from leadscore.store.queries import attribute_history_of, lead_row, result, scor
 from leadscore.store.tables import (
     aliases,
     deliveries,
+    erasures,
     events,
     lead_attribute_history,
     leads,
@@ -46,6 +47,14 @@ def erase(store: LeadStore, conn: Connection, lead_id: str) -> dict[str, int]:
     counts["leads"] = conn.execute(leads.delete().where(leads.c.id == lead_id)).rowcount
     conn.execute(pending_rescore.delete().where(pending_rescore.c.lead_id == lead_id))  # a queue entry, not data
     conn.execute(result_basis.delete().where(result_basis.c.lead_id == lead_id))  # a count, with the lead's id
+    if counts["events"] or counts["lead_attribute_history"] or counts["score_history"]:
+        # the logs' highest numbers may have gone with the person: SQLite would give them again
+        floors = sa.select(
+            sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.max(lead_attribute_history.c.id), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.max(score_history.c.id), 0)).scalar_subquery(),
+        )
+        conn.execute(erasures.insert().from_select(["events_floor", "attributes_floor", "history_floor"], floors))
     return counts
 
 

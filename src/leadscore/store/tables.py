@@ -152,6 +152,20 @@ result_basis = sa.Table(
     sa.Column("events_seen", sa.BigInteger, nullable=False),
 )
 
+# One row per erasure (migration 0011), without the person's id: the highest numbers of the logs left
+# after it. SQLite numbers a new row one past the highest stored, so once an erasure removed the
+# highest rows it gives their numbers again: a reader that took the logs' marks before (a bulk apply,
+# `bulk.settle`; a file ingest's queue, `bulk.queued`) takes these floors as its marks instead, else a
+# later row numbered below its mark would look already read. PostgreSQL's sequences never go back.
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", Serial, primary_key=True, autoincrement=True),
+    sa.Column("events_floor", sa.BigInteger, nullable=False),
+    sa.Column("attributes_floor", sa.BigInteger, nullable=False),
+    sa.Column("history_floor", sa.BigInteger, nullable=False),
+)
+
 models = sa.Table(
     "models",
     metadata,
