@@ -112,6 +112,18 @@ def _between_read_and_write(
     return finished
 
 
+def _apply_beside(
+    monkeypatch: pytest.MonkeyPatch, service: LeadService, tmp_path: Path, act: Callable[[], None], lifecycle: bool
+) -> str:
+    """Apply model B with `act` run between the apply's read and its write; the version applied."""
+    finished = _between_read_and_write(monkeypatch, service.store, act, lifecycle)
+    model = tmp_path / "b.yaml"
+    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
+    applied = service.apply_model(model)
+    finished()
+    return applied.version
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("skew", [-1.0, 60.0], ids=["writer-clock-behind", "writer-clock-ahead"])
 def test_an_event_scored_while_a_model_is_applied_is_not_lost(
@@ -124,19 +136,15 @@ def test_an_event_scored_while_a_model_is_applied_is_not_lost(
     def realtime() -> None:  # a second process: its own service, the old model still active
         other.ingest_events([Event.of("L003", "demo", "2026-05-20", id="late-demo")])
 
-    finished = _between_read_and_write(monkeypatch, store, realtime, lifecycle)
-    model = tmp_path / "b.yaml"
-    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
-    applied = service.apply_model(model)
-    finished()
+    version = _apply_beside(monkeypatch, service, tmp_path, realtime, lifecycle)
     result = service.result("L003")
     assert result is not None
-    assert result.model_version == applied.version
+    assert result.model_version == version
     assert result.score == 66.0  # 16 for the visit under the new model, 50 for the demo
     assert result.stage == ("mql" if lifecycle else None)
     assert service.lead("L003").current
     assert service.result("L008").score == 16.0  # type: ignore[union-attr]
-    assert {service.result(f"L{i:03d}").model_version for i in range(30)} == {applied.version}  # type: ignore[union-attr]
+    assert {service.result(f"L{i:03d}").model_version for i in range(30)} == {version}  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -148,11 +156,7 @@ def test_a_lead_erased_while_a_model_is_applied_leaves_no_row(
     lifecycle = _path(store, path, monkeypatch)
     service = _service(store, tmp_path, lifecycle)
     other = LeadService(store, clock=FixedClock(START))
-    finished = _between_read_and_write(monkeypatch, store, lambda: other.erase("L003"), lifecycle)
-    model = tmp_path / "b.yaml"
-    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
-    service.apply_model(model)
-    finished()
+    _apply_beside(monkeypatch, service, tmp_path, lambda: other.erase("L003"), lifecycle)
     with store.read() as conn:
         for table in ("results", "score_history", "stage_history", "outbox", "result_basis", "pending_rescore"):
             left = conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE lead_id = 'L003'").scalar_one()
@@ -245,13 +249,9 @@ def test_an_event_numbered_in_the_place_of_an_erased_one_is_not_lost(
         other.erase("L029")
         other.ingest_events([Event.of("L003", "demo", "2026-05-20", id="late-demo")])
 
-    finished = _between_read_and_write(monkeypatch, store, erase_then_event, lifecycle)
-    model = tmp_path / "b.yaml"
-    model.write_text(MODEL_B + (LIFECYCLE if lifecycle else ""), encoding="utf-8")
-    applied = service.apply_model(model)
-    finished()
+    version = _apply_beside(monkeypatch, service, tmp_path, erase_then_event, lifecycle)
     result = service.result("L003")
     assert result is not None
-    assert (result.model_version, result.score) == (applied.version, 66.0)
+    assert (result.model_version, result.score) == (version, 66.0)
     assert service.lead("L003").current
     assert service.result("L029") is None
