@@ -360,8 +360,8 @@ def _rescore_parts(
     split) one after the other, inside ONE write transaction that ends with `activation`: all or
     nothing, as the single run. Each part is exported, scored, split, its history finished and its
     rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
-    by the part. On a SQLite file the events of every part are read first, in one scan
-    (`export_spill`), and kept on disk until their part runs. Reads go through other connections (the
+    by the part. On a SQLite file and on PostgreSQL the events of every part are read first, in one
+    scan (`export_spill`), and kept on disk until their part runs. Reads go through other connections (the
     export's readers), inside this transaction: they see the store as it was committed before it, so
     a part's stored results and stages are the ones its writes replace. None (nothing written) when
     some part needs the pure scorer for every lead, as the single run decides."""
@@ -410,19 +410,21 @@ def _rescore_parts(
 def _spill(
     store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, starts: list[str], seconds: dict[str, float]
 ) -> SpilledEvents | None:
-    """Every part's events in one scan (`export_spill`) on a SQLite file; None elsewhere (each part
-    reads its own). Raises _PureNeeded when the export cannot type them (the pure path reads them)."""
+    """Every part's events in one scan (`export_spill`) on a SQLite file or PostgreSQL (its parts
+    numbered by the database); None elsewhere (each part reads its own). Raises _PureNeeded when the
+    export cannot type them (the pure path reads them)."""
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.export import Unsupported, sqlite_path
     from leadscore.bulk.export_spill import spill_events
     from leadscore.bulk.rescore import export_at
 
-    if sqlite_path(store) is None or not store.bulk:
+    in_database = store.copy_export  # PostgreSQL: ids in its collation's order
+    if (sqlite_path(store) is None and not in_database) or not store.bulk:
         return None
     t = time.perf_counter()
     con = connect()
     try:
-        spill = spill_events(store, evaluator.model, export_at(evaluator, at), con, ids, starts)
+        spill = spill_events(store, evaluator.model, export_at(evaluator, at), con, ids, starts, in_database)
     except Unsupported as exc:
         raise _PureNeeded from exc
     finally:
