@@ -134,11 +134,19 @@ def ingest_events(
         if bulk:
             tuples = event_row_tuples(batch, resolved, at)
             targets = {t[1] for t in tuples}
-            ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
-            appended = store.append_all_new(conn, tuples)
-            if appended and not new_keys and all(t[3] != IDENTIFY for t in tuples):
-                pending.mark(conn, sorted(targets), at)  # every row new: their leads are the touched ones
+            plain = not new_keys and all(t[3] != IDENTIFY for t in tuples)
+            if plain and store.append_all_new(conn, tuples):
+                # Every row new: their leads are the touched ones, created (or found) and locked only
+                # now, after the rows. A lead's lock orders the writers of its queue mark against the
+                # drain (leadscore.store.pending), and events nobody can read before this commits need
+                # none: locked before the rows, PostgreSQL's leads stayed locked through the whole
+                # COPY, so that two bulk requests (and the drain's writes) waited for each other's
+                # COPY, one at a time, where now they wait for the queue marks only.
+                ensure_locked(store, conn, targets, at)
+                pending.mark(conn, sorted(targets), at)
                 return BatchOutcome(len(batch), len(tuples), pending=len(targets))
+            ensure_locked(store, conn, targets, at, also=[anon for anon, _ in links])
+            appended = not plain and store.append_all_new(conn, tuples)  # a plain batch was refused above
             rows = event_rows(batch, resolved, at)
             new = rows if appended else insert_events(store, conn, _unstored(conn, rows))
         else:

@@ -6,9 +6,11 @@ before rescoring leaves it for the next one. `drain` rescores marked leads from 
 batch of leads per transaction, and removes their marks in that transaction; the result is the pure
 scorer's, exactly as if the events had been rescored when stored.
 
-Concurrency: every writer of a lead's events holds the lead's lock (`LeadStore.lock_leads`) while it
-appends and marks, and `drain` reads a lead's timeline only after taking the same lock, so an event
-is either in the timeline the drain scores or committed after the drain (and marked again).
+Concurrency: every writer of a lead's events marks the lead under the lead's lock
+(`LeadStore.lock_leads`), in the transaction that appends them (the bulk intake appends first and
+takes the locks after: events nobody can read before the commit need no lock), and `drain` checks
+what it read of a lead under the same lock, so an event is either in the timeline the drain scores
+or committed after the drain (and marked again).
 """
 
 from __future__ import annotations
