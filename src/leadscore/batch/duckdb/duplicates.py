@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from leadscore.batch.duckdb.id_order import ordered_ids
+from leadscore.batch.duckdb.id_order import Passed, ordered_ids
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,6 +114,11 @@ TAIL_ROWS = 65_536
 ORDERED = True  # whether the ordered pass runs first (tests turn it off to reach the sorted hashes)
 
 
+def tail_limit(total: int) -> int:
+    """The ids the ordered pass may collect after its first ascending stretch, of `total` events."""
+    return max(int(SHARED * total), TAIL_ROWS)
+
+
 def _shared_ids(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the first rows of the events already repeat ids past `SHARED` (ids shared by leads as a
     rule, or many repeats): the check then hashes (lead, id) from the start instead of after a pass.
@@ -131,6 +136,7 @@ def find_duplicates(
     id_check: str | None = None,
     check_files: Callable[[], None] | None = None,
     files: list[str] | None = None,
+    first: Passed | Literal["not run"] = "not run",
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
@@ -139,7 +145,8 @@ def find_duplicates(
     reads every id (`id_order.flagged` stands for it there): where it may hold, `check_files` runs,
     which refuses the input or has the views strip (it raises); the ids are read once, here.
     `files`: the Parquet files the view reads, given only when it reads their ids as stored (its
-    `id` is the column itself, an empty text as NULL): the ordered pass may read them directly."""
+    `id` is the column itself, an empty text as NULL): the ordered pass may read them directly.
+    `first`: that pass's answer, run ahead on a thread (`id_ahead.py`) with the same limit and test."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -154,8 +161,8 @@ def find_duplicates(
 
     ordered = None
     if ORDERED:
-        limit = max(int(SHARED * total), TAIL_ROWS)
-        ordered = ordered_ids(con, limit, check if id_check is not None else None, files)
+        limit = tail_limit(total)
+        ordered = ordered_ids(con, limit, check if id_check is not None else None, files, first)
     if ordered is not None:
         if len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
+from threading import Event
 from typing import TYPE_CHECKING, Literal
 
 from leadscore.io.limits import MAX_ID_CHARS
@@ -117,23 +118,45 @@ def ordered_ids(
     tail_limit: int,
     check: Callable[[], None] | None = None,
     files: list[str] | None = None,
+    first: Passed | Literal["not run"] = "not run",
 ) -> OrderedIds | None:
     """One pass over the ids of the `events` view: the ids after the first strictly ascending stretch,
     or None once they pass `tail_limit` (ids in another order: the pass stops there). With `check`, it
     is called (once) when an id is `flagged`: it refuses the input or has the views strip (it raises),
     else the ids are as the reader takes them and the pass starts again without the test (the query
     must be closed before the check runs its own). `files`: the view's Parquet files, when it reads
-    their ids as stored; the pass then reads them itself where it can (`id_files.py`)."""
+    their ids as stored; the pass then reads them itself where it can (`id_files.py`). `first`: what
+    `files_pass` gave for these arguments, run ahead on a thread (`id_ahead.py`), instead of that pass."""
     from leadscore.batch.duckdb import id_files
 
     direct = files if files is not None and id_files.readable(files) else None
-    found = _either_pass(con, tail_limit, check is not None, direct)
+    found: OrderedIds | Literal["flagged"] | None
+    if direct is not None and (first is None or first == "flagged" or isinstance(first, OrderedIds)):
+        found = first
+    else:
+        found = _either_pass(con, tail_limit, check is not None, direct)
     if found == "flagged":
         assert check is not None
         check()
         found = _either_pass(con, tail_limit, False, direct)
     assert found != "flagged"
     return found
+
+
+# what `files_pass` gives: the pass's answer, or "failed" where the Parquet reader could not give the ids
+# as DuckDB does (the pass must then read the view's, `_either_pass`)
+Passed = OrderedIds | Literal["flagged", "failed"] | None
+
+
+def files_pass(files: list[str], tail_limit: int, test: bool, stop: Event | None = None) -> Passed:
+    """`_pass` over the ids of the files themselves, with no use of a DuckDB connection (it may run on a
+    thread while the connection runs a query). Once `stop` is set, it ends at the next batch (None)."""
+    import pyarrow as pa
+
+    try:
+        return _pass(None, tail_limit, test, files, stop)
+    except (pa.ArrowException, OSError):
+        return "failed"
 
 
 def _either_pass(
@@ -152,13 +175,14 @@ def _either_pass(
         return _pass(con, tail_limit, test)
 
 
-def _batches(con: duckdb.DuckDBPyConnection, files: list[str] | None) -> Generator[pa.Array, None, None]:
+def _batches(con: duckdb.DuckDBPyConnection | None, files: list[str] | None) -> Generator[pa.Array, None, None]:
     """The ids in input order, a batch at a time: from the files, or the view's query."""
     if files is not None:
         from leadscore.batch.duckdb.id_files import read_ids
 
         yield from read_ids(files, _BATCH)
         return
+    assert con is not None
     reader = con.sql("SELECT id FROM events").to_arrow_reader(_BATCH)
     try:
         for batch in reader:
@@ -168,7 +192,11 @@ def _batches(con: duckdb.DuckDBPyConnection, files: list[str] | None) -> Generat
 
 
 def _pass(
-    con: duckdb.DuckDBPyConnection, tail_limit: int, test: bool, files: list[str] | None = None
+    con: duckdb.DuckDBPyConnection | None,
+    tail_limit: int,
+    test: bool,
+    files: list[str] | None = None,
+    stop: Event | None = None,
 ) -> OrderedIds | Literal["flagged"] | None:
     import numpy as np
     import pyarrow as pa
@@ -181,6 +209,8 @@ def _pass(
     in_stretch = True
     with closing(_batches(con, files)) as batches:
         for column in batches:
+            if stop is not None and stop.is_set():
+                return None
             if column.null_count:
                 column = column.drop_null()
             if not len(column):

@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from leadscore.batch.duckdb import fallback, output
-from leadscore.batch.duckdb.duplicates import find_duplicates
+from leadscore.batch.duckdb import duplicates, fallback, id_files, output
+from leadscore.batch.duckdb.duplicates import find_duplicates, tail_limit
 from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
+from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
+from leadscore.batch.duckdb.id_order import Passed
 from leadscore.batch.duckdb.layout import events_clustered
 from leadscore.batch.duckdb.output import Breakdown
 from leadscore.batch.duckdb.sources import Source, prepare
@@ -142,20 +144,34 @@ class BatchRun:
         )
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers
-        numbers_sql = None
+        self._numbers_sql: str | None = None
         if check_numbers:
             from leadscore.batch.duckdb import number_checks
 
             number_checks.check_numbers(self.con, self.model, self.schema, leads, events, views=("leads",))
             # the events' numbers ride on the scoring pass with the files' row check when it can
-            numbers_sql = number_checks.events_sql(self.model, self.schema) if self.schema.row_check else None
+            self._numbers_sql = number_checks.events_sql(self.model, self.schema) if self.schema.row_check else None
         # the form of the query's counts (`layout.py`): a sample of the events' first rows
         self.clustered = events_clustered(self.con)
         self.stats.seconds["prepare"] = time.perf_counter() - t
-        t = time.perf_counter()
-        self.stats.deduplicated = self._check_duplicates(dedupe)
-        if dedupe != "never":
-            self.stats.seconds["duplicates"] = time.perf_counter() - t
+        # the ids' pass on a thread while the query runs, where they will likely prove distinct (`id_ahead.py`)
+        self._ahead = self._ids_ahead(dedupe)
+        if self._ahead is None:
+            t = time.perf_counter()
+            self.stats.deduplicated = self._check_duplicates(dedupe)
+            if dedupe != "never":
+                self.stats.seconds["duplicates"] = time.perf_counter() - t
+        try:
+            self._plan()
+            self._run()
+        finally:
+            if self._ahead is not None:  # the run failed before it settled the check: the pass may stop
+                self._ahead.cancel()
+                self._ahead = None
+
+    def _plan(self) -> None:
+        """The scoring query (None: every lead goes to the pure scorer), and the inputs' checks it cannot
+        make on its way, made now."""
         self.plan: QueryPlan | None
         try:
             if self.predictive:
@@ -171,7 +187,7 @@ class BatchRun:
                 next_change=self.next_change,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
-                number_check=numbers_sql,
+                number_check=self._numbers_sql,
                 clustered=self.clustered,
                 breakdown=self.breakdown,
             )
@@ -182,7 +198,6 @@ class BatchRun:
             self._check_numbers()
             if self.schema.row_check is not None:
                 self._check_files()  # this query cannot check the rows on its way
-        self._run()
 
     def _check_numbers(self) -> None:
         """The events' numbers the model reads, refused at the first one not accepted (once)."""
@@ -223,9 +238,10 @@ class BatchRun:
             return False
         return True
 
-    def _check_duplicates(self, mode: Dedupe) -> bool:
+    def _check_duplicates(self, mode: Dedupe, first: Passed | Literal["not run"] = "not run") -> bool:
         """Whether the query must drop repeated events; with ids, also lists the repeated ones
-        (`duplicates.py`) so that the query drops them by a join instead of a window over all events."""
+        (`duplicates.py`) so that the query drops them by a join instead of a window over all events.
+        `first`: the ordered pass's answer, run ahead (`_ids_ahead`)."""
         if mode == "never":
             return False
         if not self.schema.has_event_id:
@@ -234,15 +250,44 @@ class BatchRun:
         # (`file_checks.row_check_sql`): the pass may read them from the files
         events = self._sources[1]
         files = parquet_sources(Path(events)) if self.schema.id_check is not None else None
-        check = find_duplicates(self.con, id_check=self.schema.id_check, check_files=self._check_inputs, files=files)
+        check = find_duplicates(
+            self.con, id_check=self.schema.id_check, check_files=self._check_inputs, files=files, first=first
+        )
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
         return mode == "always" or check.needed
+
+    def _ids_ahead(self, mode: Dedupe) -> IdsAhead | None:
+        """The duplicate check's pass started on a thread, the query to run meanwhile as if the ids were
+        distinct, where they likely are (`id_ahead.py`); None: the check runs first, as it decides the query.
+        Only where the pass would read the files' ids itself (the view reads them as stored, checked by the
+        pass: `schema.id_check`), and with a query to run meanwhile."""
+        if mode != "auto" or not duplicates.ORDERED or not self.schema.has_event_id or self.schema.id_check is None:
+            return None
+        if self.predictive:
+            return None
+        files = parquet_sources(Path(self._sources[1]))
+        if not id_files.readable(files) or not ascending_groups(files):
+            return None
+        total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
+        return IdsAhead(files, tail_limit(total), test=True)
+
+    def _settle(self) -> bool:
+        """The duplicate check run ahead, finished (its answer awaited; the exact check of a tail, as
+        `find_duplicates` makes it): whether the query must run again, dropping repeats after all."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return False
+        t = time.perf_counter()
+        self.stats.deduplicated = self._check_duplicates("auto", ahead.result())
+        self.stats.seconds["duplicates"] = time.perf_counter() - t
+        return self.stats.deduplicated
 
     def _run(self) -> None:
         con = self.con
         t = time.perf_counter()
         if self.plan is None:
+            self._settle()  # the pure scorer drops repeats itself: the check only refuses bad ids here
             extra = " UNION SELECT DISTINCT lead_id FROM events" if self.event_leads else ""
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT id AS lead_id FROM leads{extra}")
         else:
@@ -262,6 +307,11 @@ class BatchRun:
                 raise
             if self.plan.row_check:
                 self._check_rows()
+            if self._settle():  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
+                self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
+                self._plan()
+                self._run()
+                return
             if self.plan.lookup_risk:
                 self._rescore_risky()
             if self.plan.dynamic_lifecycle and self.sql_replay:
