@@ -416,9 +416,10 @@ def test_a_real_time_lead_waiting_longer_than_the_horizon_is_the_backlogs(
 def test_a_lead_another_transaction_holds_is_left_queued_not_waited_for(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """PostgreSQL: a drain does not wait for a lead a bulk request holds (its transaction's row lock):
-    it rescores the others and leaves that one queued; a later drain rescores it with what the
-    request added, as the pure scorer does."""
+    """PostgreSQL: the worker's drain does not wait for a lead a bulk request holds (its transaction's
+    row lock): it rescores the others and leaves that one queued; another caller's drain ("all", a file
+    ingest's last rounds) waits for it, as before; a later drain rescores it with what the request
+    added, as the pure scorer does."""
     import threading
 
     clock = [NOW]
@@ -435,8 +436,14 @@ def test_a_lead_another_transaction_holds_is_left_queued_not_waited_for(
         assert drained, "the drain waited for the other transaction"
         assert drained[0].taken == 1 and drained[0].busy == 1
         assert _queued(service) == {"held"}
+        waiting = threading.Thread(target=lambda: drained.append(service.drain_pending()))  # "all": waits
+        waiting.start()
+        waiting.join(1)
+        assert waiting.is_alive() and len(drained) == 1
         tx.rollback()
         other.close()
+        waiting.join(20)
+        assert len(drained) == 2 and drained[1].taken == 1 and not _queued(service)
         service.ingest_events([Event.of("held", "demo_request", "2026-06-02")], defer=True)
         again = service.drain_pending(which="backlog")
         assert again.taken == 1 and again.busy == 0 and not _queued(service)

@@ -320,7 +320,9 @@ def drain(
 
         def whole(conn: Connection) -> Drained:
             read = _read(store, evaluator, conn, at, limit, which)
-            return _write(store, evaluator, conn, read, at) if read.ids else Drained(0, Rescored(), more=read.more)
+            if not read.ids:
+                return Drained(0, Rescored(), more=read.more)
+            return _write(store, evaluator, conn, read, at, which)
 
         return store.transact(whole)
     with store.read() as conn:
@@ -328,7 +330,7 @@ def drain(
     if not read.ids:
         return Drained(0, Rescored(), more=read.more)
     with writer_turn(store):
-        return store.transact(lambda conn: _write(store, evaluator, conn, read, at))
+        return store.transact(lambda conn: _write(store, evaluator, conn, read, at, which))
 
 
 def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int, which: Which) -> _Read:
@@ -339,8 +341,14 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
 
 
-def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
-    locked = _lock_free(store, conn, read.ids)
+def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:
+    # the worker's drains ("realtime", "backlog") come back for a held lead; another caller's ("all": a
+    # file ingest's last rounds) may be the last drain for a while, and waits for it as before
+    if which == "all":
+        store.lock_leads(conn, read.ids)
+        locked = set(read.ids)
+    else:
+        locked = _lock_free(store, conn, read.ids)
     after, active = _stamps(conn, read.ids)
     # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
     # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
