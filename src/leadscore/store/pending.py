@@ -312,8 +312,10 @@ def drain(
     written under their locks if nothing they depend on changed meanwhile (`_stamps`, read before
     the data, so a change that lands between the reads counts as a change); a lead that did change
     is rescored again under its lock. On PostgreSQL it all runs in one transaction that holds the
-    queue rows it took (`SKIP LOCKED`: two server processes drain different leads). A lead that the
-    model cannot score keeps its stored result (logged) and leaves the queue.
+    queue rows it took (`SKIP LOCKED`: two server processes drain different leads); the worker's drains
+    ("realtime", "backlog") also skip the leads another transaction holds, which stay queued
+    (`Drained.busy`). A lead that the model cannot score keeps its stored result (logged) and leaves
+    the queue.
     """
     at = now()
     if store.name == "postgres":
