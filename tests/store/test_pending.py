@@ -401,6 +401,12 @@ def test_a_real_time_lead_waiting_longer_than_the_horizon_is_the_backlogs(
     try:
         assert service.drain_pending(which="realtime") == service.drain_pending(which="realtime")  # empty
         assert not service.drain_pending(which="realtime").more
+        for i, lead in enumerate(("first", "second")):  # two commits of one lead: both real-time
+            clock[0] = NOW + timedelta(milliseconds=i)
+            service.ingest_events([Event.of(lead, "page_view", "2026-06-01")], defer=True)
+        one = service.drain_pending(limit=1, which="realtime")
+        assert one.taken == 1 and not one.more  # only real-time leads wait: no backlog drain for them
+        assert service.drain_pending(limit=1, which="realtime").taken == 1
         service.ingest_events([Event.of("early", "page_view", "2026-06-01")], defer=True)
         clock[0] = NOW + timedelta(seconds=REALTIME_S + 1)
         nothing = service.drain_pending(which="realtime")
