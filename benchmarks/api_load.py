@@ -12,8 +12,10 @@ Figures, per backend:
 - after the bulk requests, the time until the rescoring queue is empty (every bulk event scored), and
   the server's CPU per event from the first request until then;
 - acknowledged event to updated score: while the 8-client load runs, a probe every 50 ms sends an
-  event to a lead of its own, then reads the lead until its result includes the event; p50 / p99
-  of that time (about 20 probes a second of the run); the same probes while the bulk requests run.
+  event to a lead of its own, then reads the lead every 25 ms until its result includes the event;
+  p50 / p99 of that time from the acknowledgement (the issue's measure) and from sending (about 20
+  probes a second of the run); the same probes while the bulk requests run, and how long after the
+  last bulk acknowledgement every bulk event is scored (the rescoring queue empty).
 
 Events are acknowledged once stored (durable), their leads queued for the rescoring worker
 (docs/api.md, "Durability and current results"); the figures are checked against the targets below.
@@ -209,6 +211,7 @@ async def bulk(
     pid: int = 0,
     db: int = 0,
     probe: bool = True,
+    root: Path | None = None,
 ) -> dict[str, float]:
     # encoded before the clock starts, as a sender that batches has its batch ready: the client's CPU
     # (reported beside) is then the HTTP exchange, not 10,000 events' JSON on the cores the server uses
@@ -217,6 +220,7 @@ async def bulk(
     sending = True
     probe_times: list[float] = []
     probe_acks: list[float] = []
+    probe_from_ack: list[float] = []
 
     async def probes() -> None:
         """Ack to score under the bulk load: a probe every 50 ms while the bulk requests run."""
@@ -225,7 +229,7 @@ async def bulk(
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
             started = []
             while sending:
-                started.append(asyncio.create_task(_probe(http, probe_times, probe_acks)))
+                started.append(asyncio.create_task(_probe(http, probe_times, probe_acks, probe_from_ack)))
                 await asyncio.sleep(0.05)
             await asyncio.gather(*started)
 
@@ -248,9 +252,14 @@ async def bulk(
     used = server_cpu(pid) - cpu if pid else float("nan")
     rescore_used = server_cpu(pid, RESCORE) - rescore_cpu if pid else float("nan")
     client_cpu = time.process_time() - mine  # before the probes' last polls
+    # the bulk events' own wait: from the last acknowledgement until the queue is empty, watched
+    # beside the probes' last polls (after them it would count their time too)
+    last_ack = time.perf_counter()
+    backlog = asyncio.create_task(asyncio.to_thread(settle, root, 600.0, last_ack)) if root is not None else None
     sending = False
     if probing is not None:
         await probing
+    backlog_s = await backlog if backlog is not None else float("nan")
     return {
         "db_cpu_start": db_cpu,
         "db_cpu_us": (server_cpu(db) - db_cpu) / max(1, done) * 1e6 if db else 0.0,
@@ -267,28 +276,37 @@ async def bulk(
         "ack_p99_ms": pct(probe_times, 0.99) * 1000,
         "probe_ack_p50_ms": pct(probe_acks, 0.5) * 1000,
         "probe_ack_p99_ms": pct(probe_acks, 0.99) * 1000,
+        "from_ack_p50_ms": pct(probe_from_ack, 0.5) * 1000,
+        "from_ack_p99_ms": pct(probe_from_ack, 0.99) * 1000,
+        "backlog_s": backlog_s,
     }
 
 
-async def _probe(http: httpx.AsyncClient, times: list[float], acks: list[float] | None = None) -> None:
+async def _probe(
+    http: httpx.AsyncClient, times: list[float], acks: list[float] | None = None, from_ack: list[float] | None = None
+) -> None:
     """One probe: an event to a lead of its own, then its lead read every 25 ms until the result
     includes the event; the time from sending it until then goes to `times` (until its
-    acknowledgement to `acks`)."""
+    acknowledgement to `acks`, from its acknowledgement to `from_ack`)."""
     lead = f"probe-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
     sent = await http.post(
         "/v1/events", json={"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
     )
     sent.raise_for_status()
+    acked = time.perf_counter()
     if acks is not None:
-        acks.append(time.perf_counter() - t0)
+        acks.append(acked - t0)
     while True:
         found = (await http.get(f"/v1/leads/{lead}")).json()
         result = found.get("result") or {}
         if any(b["rule"] == "demo-request" for b in result.get("breakdown", [])):
             break
         await asyncio.sleep(0.025)
-    times.append(time.perf_counter() - t0)
+    done = time.perf_counter()
+    times.append(done - t0)
+    if from_ack is not None:
+        from_ack.append(done - acked)
 
 
 async def ack_to_score(url: str, token: str, seconds: float, every_s: float = 0.05) -> dict[str, float]:
@@ -297,11 +315,12 @@ async def ack_to_score(url: str, token: str, seconds: float, every_s: float = 0.
     A probe starts every `every_s` (each on a lead of its own, so about 20 a second: a p99 of a few
     probes is their slowest) and reads its lead every 25 ms until the result includes its event."""
     times: list[float] = []
+    from_ack: list[float] = []
     load = asyncio.create_task(single_events(url, token, 8, seconds))
     headers = {"Authorization": f"Bearer {token}"}
 
     async def probe(http: httpx.AsyncClient) -> None:
-        await _probe(http, times)
+        await _probe(http, times, None, from_ack)
 
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as http:
@@ -312,16 +331,23 @@ async def ack_to_score(url: str, token: str, seconds: float, every_s: float = 0.
             await asyncio.sleep(every_s)
         await asyncio.gather(*probes)
     await load
-    return {"probes": len(times), "p50_ms": pct(times, 0.5) * 1000, "p99_ms": pct(times, 0.99) * 1000}
+    return {
+        "probes": len(times),
+        "p50_ms": pct(times, 0.5) * 1000,
+        "p99_ms": pct(times, 0.99) * 1000,
+        "from_ack_p50_ms": pct(from_ack, 0.5) * 1000,
+        "from_ack_p99_ms": pct(from_ack, 0.99) * 1000,
+    }
 
 
-def settle(root: Path, timeout: float = 600.0) -> float:
-    """Seconds until the rescoring queue is empty (every acknowledged event scored)."""
+def settle(root: Path, timeout: float = 600.0, since: float | None = None) -> float:
+    """Seconds until the rescoring queue is empty (every acknowledged event scored), from now or from
+    `since` (a `time.perf_counter()` reading taken before opening the store)."""
     from leadscore.app.service import LeadService
     from leadscore.app.workspace import Workspace
 
     service = LeadService.from_workspace(Workspace.load(root))
-    start = time.perf_counter()
+    start = time.perf_counter() if since is None else since
     try:
         while service.backlog().leads and time.perf_counter() - start < timeout:
             time.sleep(0.05)
@@ -348,8 +374,10 @@ def run_backend(
             )
             settle(root)
             db = db_pid
-            bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid, db=db, probe=probes))
-            bulk_figures["scored_s"] = bulk_figures["seconds"] + settle(root)
+            bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid, db=db, probe=probes, root=root))
+            # the queue was watched from the last acknowledgement (`bulk`); what the probes' last
+            # polls left queued, if anything, counts too
+            bulk_figures["scored_s"] = bulk_figures["seconds"] + bulk_figures["backlog_s"] + settle(root)
             # the server's CPU from the first request until every bulk event is scored (the rescoring
             # process's drain included, whether it ran during the requests or after)
             until_scored = server_cpu(pid) - bulk_figures["cpu_start"]
@@ -430,15 +458,20 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
     lines += [
         "",
         "| backend | bulk events | acknowledged in s | events/s | server CPU µs / event | all scored after s "
-        "| ack to score p50 ms | p99 ms (probes) | under the bulk requests p50 / p99 ms (probes) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| of which after the last bulk ack s "
+        "| ack to score p50 / p99 ms from the ack (probes) | from sending "
+        "| under the bulk requests, from the ack p50 / p99 ms (probes) | from sending |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         b, a = r["bulk"], r["ack"]
         lines.append(
             f"| {r['backend']} | {b['events']:,} | {b['seconds']:.2f} | {b['events_s']:,.0f} | {b['cpu_us']:.0f} "
-            f"| {b['scored_s']:.1f} | {a['p50_ms']:.1f} | {a['p99_ms']:.1f} ({a['probes']}) "
-            f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} ({b['probes']}) |"
+            f"| {b['scored_s']:.1f} | {b['backlog_s']:.1f} "
+            f"| {a['from_ack_p50_ms']:.0f} / {a['from_ack_p99_ms']:.0f} ({a['probes']}) "
+            f"| {a['p50_ms']:.0f} / {a['p99_ms']:.0f} "
+            f"| {b['from_ack_p50_ms']:.0f} / {b['from_ack_p99_ms']:.0f} ({b['probes']}) "
+            f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} |"
         )
     lines += ["", "| target | " + " | ".join(r["backend"] for r in results) + " |", "|---|" + "---|" * len(results)]
     for name, target, pick, better in (
@@ -461,9 +494,9 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
             "high",
         ),
         (
-            f"ack to score p99 < {TARGETS['ack_p99_ms']:,.0f} ms",
+            f"ack to score p99 < {TARGETS['ack_p99_ms']:,.0f} ms, from the ack (8 clients, bulk)",
             TARGETS["ack_p99_ms"],
-            lambda r: [r["ack"]["p99_ms"]],
+            lambda r: [r["ack"]["from_ack_p99_ms"], r["bulk"]["from_ack_p99_ms"]],
             "low",
         ),
     ):

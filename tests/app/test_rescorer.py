@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.rescorer import BACKLOG_MIN, RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
@@ -65,7 +65,7 @@ def test_a_failing_store_is_retried_with_one_traceback(caplog: pytest.LogCapture
         store = None
         calls = 0
 
-        def drain_pending(self, limit: int = 0) -> object:
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> object:
             self.calls += 1
             raise RuntimeError("the server is restarting")
 
@@ -96,7 +96,7 @@ def test_under_steady_commits_drains_start_a_gather_apart_not_a_drain_plus_a_gat
         store = None
         starts: list[float] = []
 
-        def drain_pending(self, limit: int = 0) -> Drained:
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> Drained:
             self.starts.append(time.monotonic())
             time.sleep(0.3)
             return Drained(1, Rescored())
@@ -118,3 +118,58 @@ def test_under_steady_commits_drains_start_a_gather_apart_not_a_drain_plus_a_gat
     gaps = sorted(b - a for a, b in zip(slow.starts[1:], slow.starts[2:], strict=False))
     assert len(gaps) >= 4
     assert gaps[len(gaps) // 2] < 0.45  # 0.3 apart (the drain's length); 0.6 when the gather came after it
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_steady_stream_of_single_events_does_not_starve_the_backlog(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Real-time leads are drained first, but every round drains some of the backlog too: a bulk
+    request's leads are all rescored while single events keep coming, and everything drained is what
+    the pure scorer says."""
+    from leadscore.store.pending import REALTIME_LEADS
+    from leadscore.store.tables import pending_rescore
+    from tests.store.helpers import mismatches
+
+    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=False)
+    root = make_workspace(tmp_path / "ws", url)
+    service = LeadService.from_workspace(Workspace.load(root))
+    bulk = [f"bulk-{i:04d}" for i in range(3 * REALTIME_LEADS)]
+    service.ingest_events([Event.of(lead, "page_view", "2026-05-30") for lead in bulk], defer=True)
+    worker = RescoreWorker(service, poll_s=0.05, limit=40, gather_s=0.01, backlog_s=0.01).start()
+    try:
+        deadline, sent = time.monotonic() + 60, 0
+        while time.monotonic() < deadline:
+            service.ingest_events([Event.of(f"single-{sent % 50}", "page_view", "2026-05-30")], defer=True)
+            worker.notify()
+            sent += 1
+            with service.store.read() as conn:
+                left = conn.execute(sa.select(sa.func.count()).where(pending_rescore.c.lead_id.in_(bulk))).scalar()
+            if not left:
+                break
+            time.sleep(0.005)
+        assert not left and sent > 5  # drained while the single events kept coming
+        deadline = time.monotonic() + 20
+        while service.backlog().leads and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert service.backlog().leads == 0
+        assert mismatches(service.store, service.model) == []
+    finally:
+        worker.close()
+        service.close()
+
+
+def test_backlog_drains_are_sized_to_their_time() -> None:
+    """A backlog drain that took twice its time halves the next; a fast one lets it grow, at most
+    twofold a drain and up to the worker's limit; a short drain (the queue ran out) changes nothing."""
+    worker = RescoreWorker(None, limit=200, backlog_s=0.1)  # type: ignore[arg-type]
+    worker._fit(200, 200, 0.2)
+    assert worker.backlog_limit == 100
+    worker._fit(100, 100, 0.01)
+    assert worker.backlog_limit == 200
+    worker._fit(200, 200, 10.0)
+    assert worker.backlog_limit == BACKLOG_MIN  # a drain's fixed cost stays a small share
+    worker._fit(BACKLOG_MIN, BACKLOG_MIN, 0.001)
+    assert worker.backlog_limit == 2 * BACKLOG_MIN
+    worker._fit(2 * BACKLOG_MIN, 3, 5.0)
+    assert worker.backlog_limit == 2 * BACKLOG_MIN

@@ -308,26 +308,151 @@ def _take_turn(store: Any) -> bool:
         return True
 
 
+def _queued(service: LeadService) -> set[str]:
+    with service.store.read() as conn:
+        return set(conn.execute(sa.select(pending_rescore.c.lead_id)).scalars())
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
-def test_a_fresh_lead_is_drained_before_a_backlog_queued_ahead_of_it(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+def test_a_real_time_lead_is_drained_before_a_backlog_queued_before_and_after_it(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A quarter of each drain goes to the most recently queued leads: an event behind a bulk import's
-    backlog is scored in the next drain, and the backlog still drains oldest first."""
+    """Leads queued by small recent commits (single events) are taken first, even when a bulk commit
+    queued after them (oldest first would put them behind it); the backlog drains oldest first, and
+    the results are the pure scorer's."""
+    from leadscore.store import pending
+
+    monkeypatch.setattr(pending, "REALTIME_LEADS", 10)  # a bulk commit here: 30 leads
     clock = [NOW]
     service = _service(kind, tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of(f"bulk-{i:03d}", "page_view", "2026-06-01") for i in range(30)], defer=True)
         clock[0] = NOW + timedelta(seconds=1)
         service.ingest_events([Event.of("fresh", "page_view", "2026-06-01")], defer=True)
-        first = service.drain_pending(limit=8)
-        assert first.taken == 8
-        with service.store.read() as conn:
-            left = set(conn.execute(sa.select(pending_rescore.c.lead_id)).scalars())
-        assert "fresh" not in left  # drained at once, with the six longest-waiting and the next-newest
-        assert {f"bulk-{i:03d}" for i in range(6)}.isdisjoint(left) and len(left) == 23
+        clock[0] = NOW + timedelta(seconds=1, milliseconds=100)
+        late = [Event.of(f"late-{i:03d}", "page_view", "2026-06-01") for i in range(20)]
+        service.ingest_events(late, defer=True)
+        realtime = service.drain_pending(limit=8, which="realtime")
+        assert realtime.taken == 1 and realtime.more  # the bulk leads wait beside it
+        assert "fresh" not in _queued(service) and len(_queued(service)) == 50
+        backlog = service.drain_pending(limit=8, which="backlog")
+        assert backlog.taken == 8 and backlog.more
+        assert {f"bulk-{i:03d}" for i in range(8)}.isdisjoint(_queued(service))  # the longest-waiting
+        assert service.drain_pending(limit=8, which="realtime").taken == 0  # none left
+        clock[0] = NOW + timedelta(seconds=1, milliseconds=200)
+        service.ingest_events([Event.of("fresh-2", "page_view", "2026-06-02")], defer=True)
+        first = service.drain_pending(limit=8)  # "all": the real-time lead, then the longest-waiting
+        assert first.taken == 8 and "fresh-2" not in _queued(service)
+        assert {f"bulk-{i:03d}" for i in range(15)}.isdisjoint(_queued(service))
         while service.drain_pending(limit=8).taken:
             pass
+        assert not _queued(service)
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+def test_the_writer_whose_turn_it_is_takes_the_lock_as_it_comes_free(tmp_path: Path) -> None:
+    """A writer of the turn looks for SQLite's write lock every millisecond (not in the busy handler's
+    growing sleeps, where a bulk request's writer took it first each time), and never creates a
+    database that was removed."""
+    import sqlite3
+    import threading
+    import time
+
+    from leadscore.store.pending import _await_write_lock
+
+    path = str(tmp_path / "look.db")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # another writer (a bulk request) holds the lock for 0.3 s
+    released: list[float] = []
+
+    def release() -> None:
+        time.sleep(0.3)
+        holder.execute("ROLLBACK")
+        released.append(time.monotonic())
+
+    threading.Thread(target=release).start()
+    _await_write_lock(path)
+    back = time.monotonic()
+    assert released and back - released[0] < 0.05  # within a few looks, not a 100 ms sleep later
+    mine = sqlite3.connect(path, isolation_level=None, timeout=0)
+    mine.execute("BEGIN IMMEDIATE")  # free indeed
+    mine.execute("ROLLBACK")
+    mine.close()
+    holder.close()
+    gone = str(tmp_path / "gone.db")
+    _await_write_lock(gone)
+    assert not Path(gone).exists()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_real_time_lead_waiting_longer_than_the_horizon_is_the_backlogs(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A lead queued by a small commit more than REALTIME_S ago is drained oldest first with the
+    others; a drain of real-time leads that finds none says whether others wait."""
+    from leadscore.store.pending import REALTIME_S
+
+    clock = [NOW]
+    service = _service(kind, tmp_path, "s", request, clock)
+    try:
+        assert service.drain_pending(which="realtime") == service.drain_pending(which="realtime")  # empty
+        assert not service.drain_pending(which="realtime").more
+        for i, lead in enumerate(("first", "second")):  # two commits of one lead: both real-time
+            clock[0] = NOW + timedelta(milliseconds=i)
+            service.ingest_events([Event.of(lead, "page_view", "2026-06-01")], defer=True)
+        one = service.drain_pending(limit=1, which="realtime")
+        assert one.taken == 1 and not one.more  # only real-time leads wait: no backlog drain for them
+        assert service.drain_pending(limit=1, which="realtime").taken == 1
+        service.ingest_events([Event.of("early", "page_view", "2026-06-01")], defer=True)
+        clock[0] = NOW + timedelta(seconds=REALTIME_S + 1)
+        nothing = service.drain_pending(which="realtime")
+        assert nothing.taken == 0 and nothing.more
+        assert service.drain_pending(which="backlog").taken == 1
+        assert not _queued(service)
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+@pytest.mark.integration
+def test_a_lead_another_transaction_holds_is_left_queued_not_waited_for(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL: the worker's drain does not wait for a lead a bulk request holds (its transaction's
+    row lock): it rescores the others and leaves that one queued; another caller's drain ("all", a file
+    ingest's last rounds) waits for it, as before; a later drain rescores it with what the request
+    added, as the pure scorer does."""
+    import threading
+
+    clock = [NOW]
+    service = _service("postgres", tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of(lead, "page_view", "2026-06-01") for lead in ("held", "free")], defer=True)
+        other = service.store.engine.connect()
+        tx = other.begin()
+        other.exec_driver_sql("SELECT id FROM leads WHERE id = 'held' FOR UPDATE")  # as a bulk request does
+        drained: list[Any] = []
+        drainer = threading.Thread(target=lambda: drained.append(service.drain_pending(which="backlog")))
+        drainer.start()
+        drainer.join(20)
+        assert drained, "the drain waited for the other transaction"
+        assert drained[0].taken == 1 and drained[0].busy == 1
+        assert _queued(service) == {"held"}
+        waiting = threading.Thread(target=lambda: drained.append(service.drain_pending()))  # "all": waits
+        waiting.start()
+        waiting.join(1)
+        assert waiting.is_alive() and len(drained) == 1
+        tx.rollback()
+        other.close()
+        waiting.join(20)
+        assert len(drained) == 2 and drained[1].taken == 1 and not _queued(service)
+        service.ingest_events([Event.of("held", "demo_request", "2026-06-02")], defer=True)
+        again = service.drain_pending(which="backlog")
+        assert again.taken == 1 and again.busy == 0 and not _queued(service)
         assert mismatches(service.store, service.model) == []
     finally:
         service.close()

@@ -196,13 +196,16 @@ class LeadService(ActiveModel, ApiKeys, Triggers):
                 break
         return total
 
-    def drain_pending(self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None) -> pending.Drained:
-        """Rescore up to `limit` leads queued by deferred ingests (the longest-waiting first), in one
-        transaction; `taken` is 0 when nothing was queued."""
+    def drain_pending(
+        self, limit: int = pending.DRAIN_LEADS, at: datetime | None = None, which: pending.Which = "all"
+    ) -> pending.Drained:
+        """Rescore up to `limit` leads queued by deferred ingests (`which`: the real-time ones, the
+        longest-waiting, or the real-time ones first, leadscore.store.pending), in one transaction;
+        `taken` is 0 when nothing was queued."""
         # the drain checks the active model in its write transaction: no read of its own for that here
-        done = pending.drain(self.store, self.evaluator, self._micros_clock(at), limit)
+        done = pending.drain(self.store, self.evaluator, self._micros_clock(at), limit, which)
         if done.model_changed:
-            done = pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit)
+            done = pending.drain(self.store, self.current_evaluator(), self._micros_clock(at), limit, which)
         return done
 
     def backlog(self) -> pending.Backlog:

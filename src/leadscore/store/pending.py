@@ -18,9 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,6 +32,7 @@ from sqlalchemy.engine import Connection
 from leadscore.store.base import LeadStore
 from leadscore.store.leads_repo import chunks
 from leadscore.store.pipeline import Evaluator, Prepared, Rescored
+from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import events, leads, models, pending_rescore, results
 
 log = logging.getLogger(__name__)
@@ -46,7 +51,9 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
     the kernel on an `flock` of a file beside the database and go on as soon as the other is done. The
     file is opened for each turn (an open and a close: microseconds), so threads of one process take
     turns too, and a process killed while it holds the turn loses it with its file descriptors. Other
-    writers (the CLI, the API's other routes) still meet the lock in SQLite's busy handler, as before.
+    writers (the CLI, the API's bulk requests and other routes) still meet the lock in SQLite's busy
+    handler; the writer whose turn it is looks for the lock every millisecond instead
+    (`_await_write_lock`), so that it is not the one left waiting behind them.
     """
     path = store.sqlite_file()
     fd = None
@@ -57,14 +64,51 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
             fd = os.open(path + "-writer", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except (ImportError, OSError):  # not a POSIX system, a folder not writable: the busy handler alone
             fd = None
-    if fd is None:
+    if fd is None or path is None:
         yield
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _await_write_lock(path)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+LOOK_EVERY_S = 0.001
+LOOK_FOR_S = 10.0  # then the caller's BEGIN waits in SQLite's busy handler, as without looking
+_lookout = threading.local()  # per thread, a connection per database file, that never writes
+
+
+def _await_write_lock(path: str) -> None:
+    """Return once SQLite's write lock of the file at `path` is free (or after LOOK_FOR_S), looking
+    every LOOK_EVERY_S with a BEGIN IMMEDIATE that does not wait, rolled back at once.
+
+    During bulk requests (10,000 events each, write transactions of a few hundred ms one after the
+    other) a drain waited for the lock in SQLite's busy handler, whose sleeps grow to 100 ms: the bulk
+    writer that slept least took the lock each time it came free, and the drain waited 3.1 s, through
+    every bulk request (traced, load 11), holding the writers' turn, so the group commit of the
+    events sent meanwhile (their acknowledgements) waited as long. Looking costs microseconds when the
+    lock is free; the caller's own BEGIN IMMEDIATE follows at once."""
+    conns: dict[str, sqlite3.Connection] = _lookout.__dict__.setdefault("conns", {})
+    conn = conns.get(path)
+    if conn is None:
+        try:  # mode=rw: a removed database is not created again (`store_gone`)
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return
+        conns[path] = conn
+    deadline = time.monotonic() + LOOK_FOR_S
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not sqlite_busy(exc) or time.monotonic() > deadline:
+                return
+            time.sleep(LOOK_EVERY_S)
+            continue
+        conn.execute("ROLLBACK")
+        return
 
 
 def store_gone(store: LeadStore, exc: BaseException | None = None) -> bool:
@@ -134,21 +178,41 @@ def backlog(conn: Connection) -> Backlog:
     return Backlog(int(count), None if oldest is None else int(oldest))
 
 
-FRESH_SHARE = 4  # a quarter of each drain's leads are the most recently queued ones
+# A commit that queued at most REALTIME_LEADS leads, within the last REALTIME_S, is real-time traffic
+# (the group commit of single events; a bulk request of 10,000 events queues about 2,000 leads).
+REALTIME_LEADS = 128
+REALTIME_S = 2.0
+Which = Literal["all", "realtime", "backlog"]
 
 
-def _take(store: LeadStore, conn: Connection, limit: int) -> list[str]:
-    """The longest-waiting queued leads, and, for a quarter of `limit`, the most recently queued: behind a
-    backlog (a bulk import's leads), a real-time event is then scored in the next drain rather than after
-    the whole backlog, which still goes on at three quarters of the pace. On PostgreSQL, rows another
-    drain holds are skipped, so two server processes drain different leads.
+def _take(store: LeadStore, conn: Connection, limit: int, which: Which = "all", at: int = 0) -> tuple[list[str], bool]:
+    """The leads a drain takes, and whether other leads are queued beside them.
 
-    Fewer than `limit` leads taken means the queue held fewer when taken (the two ends overlapped)."""
+    "realtime": the leads queued by recent small commits (`REALTIME_LEADS`, `REALTIME_S`, told apart by
+    their shared `since`: one commit marks its leads at one time), oldest first; "backlog": the
+    longest-waiting leads; "all": the real-time leads, then the longest-waiting ones. A real-time
+    event behind a bulk import's backlog is then scored in the next drain, not after the backlog
+    (which a bulk commit queued after it would put it behind, oldest first). Without `at` nothing
+    counts as real-time. On PostgreSQL, rows another drain holds are skipped, so two server processes
+    drain different leads. "Other leads queued": for "realtime", leads that are not real-time (the
+    backlog: a drain of its own); otherwise, the take was full."""
     skip = store.name == "postgres"
-    fresh = limit // FRESH_SHARE
-    oldest = conn.execute(_TAKE_SKIP_LOCKED if skip else _TAKE, {"limit": limit - fresh}).scalars().all()
-    newest = conn.execute(_NEWEST_SKIP_LOCKED if skip else _NEWEST, {"limit": fresh}).scalars().all() if fresh else []
-    return list(dict.fromkeys(str(lead) for lead in (*oldest, *newest)))  # this drain's own rows: not skipped
+    ids: list[str] = []
+    if which != "backlog" and at:
+        params = {"horizon": at - int(REALTIME_S * 1_000_000), "small": REALTIME_LEADS, "limit": limit}
+        ids = [str(lead) for lead in conn.execute(_REALTIME_SKIP_LOCKED if skip else _REALTIME, params).scalars()]
+    if which == "realtime":
+        # Not "more rows than taken": on PostgreSQL each statement sees the commits made since the one
+        # before, and under the 8-client load a group commit landing between the two made a backlog
+        # drain of its few real-time leads a round (8 clients: 1,482-1,526 -> 555-746 events/s, the
+        # rescoring's CPU per event 0.12-0.13 -> 0.18-0.23 ms, near load 9)
+        params = {"horizon": at - int(REALTIME_S * 1_000_000), "small": REALTIME_LEADS}
+        return ids, conn.execute(_BACKLOG_QUEUED, params).first() is not None
+    if len(ids) < limit:
+        # this transaction's own rows are not skipped (PostgreSQL): those taken above may come again
+        oldest = conn.execute(_TAKE_SKIP_LOCKED if skip else _TAKE, {"limit": limit}).scalars().all()
+        ids = list(dict.fromkeys([*ids, *(str(lead) for lead in oldest)]))[:limit]
+    return ids, len(ids) >= limit
 
 
 _TAKE = (
@@ -157,12 +221,36 @@ _TAKE = (
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
 _TAKE_SKIP_LOCKED = _TAKE.with_for_update(skip_locked=True)
-_NEWEST = (
+_SMALL_COMMITS = (
+    sa.select(pending_rescore.c.since)
+    .where(pending_rescore.c.since >= sa.bindparam("horizon", type_=sa.BigInteger))
+    .group_by(pending_rescore.c.since)
+    .having(sa.func.count() <= sa.bindparam("small", type_=sa.Integer))
+)
+_REALTIME = (
     sa.select(pending_rescore.c.lead_id)
-    .order_by(pending_rescore.c.since.desc(), pending_rescore.c.lead_id.desc())
+    .where(pending_rescore.c.since.in_(_SMALL_COMMITS))
+    .order_by(pending_rescore.c.since, pending_rescore.c.lead_id)
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
-_NEWEST_SKIP_LOCKED = _NEWEST.with_for_update(skip_locked=True)
+_REALTIME_SKIP_LOCKED = _REALTIME.with_for_update(skip_locked=True)
+_BIG_COMMITS = (
+    sa.select(pending_rescore.c.since)
+    .where(pending_rescore.c.since >= sa.bindparam("horizon", type_=sa.BigInteger))
+    .group_by(pending_rescore.c.since)
+    .having(sa.func.count() > sa.bindparam("small", type_=sa.Integer))
+)
+# one queued lead that is not real-time, if any
+_BACKLOG_QUEUED = (
+    sa.select(pending_rescore.c.lead_id)
+    .where(
+        sa.or_(
+            pending_rescore.c.since < sa.bindparam("horizon", type_=sa.BigInteger),
+            pending_rescore.c.since.in_(_BIG_COMMITS),
+        )
+    )
+    .limit(1)
+)
 
 
 @dataclass
@@ -172,6 +260,8 @@ class Drained:
     # the store's active model is not the evaluator's (applied by another process): nothing was written
     # nor unqueued; drain again with the evaluator of the active model
     model_changed: bool = False
+    more: bool = False  # other leads were queued when this drain took its own (`_take`)
+    busy: int = 0  # leads left queued: another transaction held them (PostgreSQL), a later drain's
 
 
 def _stamps_query() -> sa.Select[Any]:
@@ -229,57 +319,70 @@ class _Read:
     ids: list[str]
     before: dict[str, tuple[Any, ...]]
     scored: Prepared
+    more: bool
 
 
-def drain(store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS) -> Drained:
-    """Rescore up to `limit` queued leads and unqueue them.
+def drain(
+    store: LeadStore, evaluator: Evaluator, now: Callable[[], int], limit: int = DRAIN_LEADS, which: Which = "all"
+) -> Drained:
+    """Rescore up to `limit` queued leads (`which`: see `_take`) and unqueue them.
 
     The scoring runs without the leads' locks (on SQLite, outside the write transaction, whose lock
     every writer shares, acknowledgements included): the leads are read and scored first, then
     written under their locks if nothing they depend on changed meanwhile (`_stamps`, read before
     the data, so a change that lands between the reads counts as a change); a lead that did change
     is rescored again under its lock. On PostgreSQL it all runs in one transaction that holds the
-    queue rows it took (`SKIP LOCKED`: two server processes drain different leads). A lead that the
-    model cannot score keeps its stored result (logged) and leaves the queue.
+    queue rows it took (`SKIP LOCKED`: two server processes drain different leads); the worker's drains
+    ("realtime", "backlog") also skip the leads another transaction holds, which stay queued
+    (`Drained.busy`). A lead that the model cannot score keeps its stored result (logged) and leaves
+    the queue.
     """
     at = now()
     if store.name == "postgres":
 
         def whole(conn: Connection) -> Drained:
-            read = _read(store, evaluator, conn, at, limit)
-            return _write(store, evaluator, conn, read, at) if read else Drained(0, Rescored())
+            read = _read(store, evaluator, conn, at, limit, which)
+            if not read.ids:
+                return Drained(0, Rescored(), more=read.more)
+            return _write(store, evaluator, conn, read, at, which)
 
         return store.transact(whole)
     with store.read() as conn:
-        read = _read(store, evaluator, conn, at, limit)
-    if read is None:
-        return Drained(0, Rescored())
+        read = _read(store, evaluator, conn, at, limit, which)
+    if not read.ids:
+        return Drained(0, Rescored(), more=read.more)
     with writer_turn(store):
-        return store.transact(lambda conn: _write(store, evaluator, conn, read, at))
+        return store.transact(lambda conn: _write(store, evaluator, conn, read, at, which))
 
 
-def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int) -> _Read | None:
-    ids = _take(store, conn, limit)
+def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int, which: Which) -> _Read:
+    ids, more = _take(store, conn, limit, which, at)
     if not ids:
-        return None
+        return _Read([], {}, Prepared(Rescored(), [], {}), more)
     before, _ = _stamps(conn, ids)
-    return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True))
+    return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
 
 
-def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int) -> Drained:
-    store.lock_leads(conn, read.ids)
+def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:
+    # the worker's drains ("realtime", "backlog") come back for a held lead; another caller's ("all": a
+    # file ingest's last rounds) may be the last drain for a while, and waits for it as before
+    if which == "all":
+        store.lock_leads(conn, read.ids)
+        locked = set(read.ids)
+    else:
+        locked = _lock_free(store, conn, read.ids)
     after, active = _stamps(conn, read.ids)
     # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
     # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
     if active != evaluator.scorer.model_version:
-        return Drained(len(read.ids), Rescored(), model_changed=True)
-    stale = sorted(lead for lead in read.ids if after[lead] != read.before[lead])
-    scored = read.scored
-    if stale:  # written meanwhile: scored again below, under the lock this time
-        fresh = set(read.ids) - set(stale)
-        items = [(r, nxt) for r, nxt in scored.items if r.lead_id in fresh]
-        firings = [f for f in scored.done.firings if f.lead_id in fresh]
-        scored = Prepared(Rescored(len(items), 0, firings, failed=scored.done.failed), items, scored.previous)
+        return Drained(len(read.ids), Rescored(), model_changed=True, more=read.more)
+    # a lead another writer holds (a bulk request's, on PostgreSQL) stays queued for a later drain; one
+    # erased meanwhile (no stamp) has nothing to wait for and leaves the queue
+    busy = {lead for lead in read.ids if lead not in locked and after[lead]}
+    ids = [lead for lead in read.ids if lead not in busy]
+    stale = sorted(lead for lead in ids if after[lead] != read.before[lead])
+    scored = _only(read.scored, set(ids) - set(stale)) if stale or busy else read.scored
+    # written meanwhile: scored again below, under the lock this time
     done = evaluator.write(store, conn, scored, at, "event")
     if stale:
         again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
@@ -289,6 +392,32 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
         done.failed.extend(again.failed)
     for failure in done.failed:
         log.warning("a queued lead could not be rescored and keeps its result: %s", failure)
-    for part in chunks(read.ids):
+    for part in chunks(ids):
         conn.execute(_UNQUEUE, {"ids": list(part)})
-    return Drained(len(read.ids), done)
+    return Drained(len(ids), done, more=read.more, busy=len(busy))
+
+
+def _only(scored: Prepared, keep: set[str]) -> Prepared:
+    """`scored` for the leads in `keep` alone."""
+    items = [(r, nxt) for r, nxt in scored.items if r.lead_id in keep]
+    firings = [f for f in scored.done.firings if f.lead_id in keep]
+    done = Rescored(len(items), 0, firings, failed=scored.done.failed)
+    seen = {lead: n for lead, n in scored.seen.items() if lead in keep}
+    return replace(scored, done=done, items=items, seen=seen)
+
+
+# Without waiting: rows a bulk request holds until it commits are skipped, not waited for (a drain of
+# 200 leads waited 0.6-1.2 s so under load, traced, and the real-time leads drained with them as long)
+_LOCK_FREE_PG = "SELECT id FROM leads WHERE id = ANY(CAST(%s AS text[])) ORDER BY id FOR UPDATE SKIP LOCKED"
+
+
+def _lock_free(store: LeadStore, conn: Connection, lead_ids: Sequence[str]) -> set[str]:
+    """Lock those of the leads that no other transaction holds (`store.lock_leads`, without waiting), and
+    say which: on SQLite all of them (the write transaction holds the one write lock already)."""
+    if store.name != "postgres":
+        store.lock_leads(conn, lead_ids)
+        return set(lead_ids)
+    locked: set[str] = set()
+    for part in chunks(sorted(set(lead_ids))):
+        locked.update(str(lead) for (lead,) in conn.exec_driver_sql(_LOCK_FREE_PG, (list(part),)))
+    return locked
