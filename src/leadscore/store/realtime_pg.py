@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from leadscore.domain import Event, Result
 from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
 from leadscore.store.events_repo import (
+    TIMELINE_ONE_PG,
     TIMELINES_PG,
     aliased,
     event_rows,
@@ -44,6 +45,7 @@ from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
 from leadscore.store.results_repo import (
     RESULTS_PG,
+    STATES_ONE_PG,
     STATES_PG,
     driver_insert,
     driver_params,
@@ -124,8 +126,7 @@ def _statements(
     rows = event_rows(batch, {}, at)
     cur.execute(*unaliased_leads_sql(ids, at))
     cur.execute(*unaliased_insert(rows, ids, None))
-    state_cur.execute(STATES_PG, (ids,))
-    events_cur.execute(TIMELINES_PG, (ids,))
+    _read_leads(state_cur, events_cur, ids)
     found = cur.fetchall()
     if aliased(found):
         state_cur.fetchall(), events_cur.fetchall()  # read for nothing: an alias stopped the writes
@@ -135,8 +136,7 @@ def _statements(
         cur.execute(*new_leads_sql(False, targets, at, LOCKING))
         sql = INSERT_EVENTS.format("VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)))
         cur.execute(sql + " RETURNING event_key, received_lead_id", [v for row in event_tuples(rows) for v in row])
-        state_cur.execute(STATES_PG, (targets,))
-        events_cur.execute(TIMELINES_PG, (targets,))
+        _read_leads(state_cur, events_cur, targets)
         found = cur.fetchall()
     stored = set(found)
     new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
@@ -163,6 +163,17 @@ def _statements(
     # a failure of any statement raises when the pipeline ends, and the transaction rolls back
     cur.execute("COMMIT")
     return new, scored
+
+
+def _read_leads(state_cur: Any, events_cur: Any, ids: list[str]) -> None:
+    """The leads' states and timelines read (`ids` sorted), one lead's by statements the server plans
+    once (`STATES_ONE_PG`, `TIMELINE_ONE_PG`)."""
+    if len(ids) == 1:
+        state_cur.execute(STATES_ONE_PG, (ids[0],))
+        events_cur.execute(TIMELINE_ONE_PG, (ids[0],))
+    else:
+        state_cur.execute(STATES_PG, (ids,))
+        events_cur.execute(TIMELINES_PG, (ids,))
 
 
 def _reader(raw: Any) -> Any:

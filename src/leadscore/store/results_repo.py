@@ -106,6 +106,11 @@ STATES_PG = (
     "LEFT OUTER JOIN pending_rescore ON pending_rescore.lead_id = leads.id "
     "WHERE leads.id = ANY(%s)"
 )
+# One lead's (a real-time event's): its id a plain parameter. The server re-plans the statement above
+# at every run (a custom plan: the generic one, for an array of unknown length, costs more), about
+# 0.2 ms of its time for 0.04 of execution; for this one, the generic plan (primary-key look-ups) is
+# as cheap as a custom one, so after five runs the prepared statement is planned no more.
+STATES_ONE_PG = STATES_PG.replace("= ANY(%s)", "= %s")
 
 
 def state_rows(
