@@ -4,7 +4,9 @@ a result read by itself (`queries.stored_result`) is the result read in a transa
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,8 @@ import pytest
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
-from leadscore.store import queries
-from leadscore.store.events_repo import TIMELINE_ONE_PG, TIMELINES_PG
+from leadscore.store import queries, realtime_pg
+from leadscore.store.events_repo import TIMELINE_ONE_PG, TIMELINES_PG, load_timelines
 from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.results_repo import STATES_ONE_PG, STATES_PG
 from tests.store.conftest import BACKENDS
@@ -30,6 +32,7 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LeadServ
     for start in range(0, 120, 3):  # some one at a time (the real-time path), some queued
         found.ingest_events(arrivals[start : start + 3], defer=start % 2 == 1)
     found.ingest_events(arrivals[120:], defer=True)  # leads queued for rescoring, as a deferred intake leaves them
+    found.ingest_events([Event.of("visitor-9", "page_view", NOW - timedelta(days=2), path="/pricing")])
     found.ingest_events([Event.of("b-x", "identify", NOW - timedelta(days=1), anonymous_id="visitor-9")])
     yield found
     found.close()
@@ -98,3 +101,39 @@ def test_the_server_plans_the_one_lead_statements_once(service: LeadService) -> 
     assert len(one_lead) == 2, plans
     for generic, custom in one_lead:
         assert custom <= 5 and generic >= len(ids) * 3 - 10, plans
+
+
+@pytest.mark.integration
+def test_timelines_read_through_the_event_cache_are_the_stored_timelines(service: LeadService) -> None:
+    """`realtime_pg._timeline_rows` (each Event built once per row content) against `load_timelines`,
+    read cold and again from what the first read kept; a moved event (visitor-9's, now b-x's) is
+    another content, and the cache emptied when full still reads the same."""
+    if service.store.name != "postgres":
+        pytest.skip("PostgreSQL's real-time path")
+    ids = _leads(service)
+    with service.store.read() as conn:
+        expected_seqs: dict[str, list[int]] = {}
+        expected = load_timelines(conn, ids, expected_seqs)
+    assert any(e.id is not None and "/" in e.id for e in expected["b-x"])  # visitor-9's event, moved
+    realtime_pg._EVENTS.clear()
+    for kept in (realtime_pg.EVENTS_KEPT, 7):
+        for _ in range(2):
+            with autocommit_driver(service.store) as raw, realtime_pg._reader(raw, text=True) as cur:
+                rows = cur.execute(TIMELINES_PG, (ids,)).fetchall()
+            found: dict[str, list[Event]] = defaultdict(list)
+            seqs: dict[str, list[int]] = {}
+            with monkeypatch_kept(kept):
+                realtime_pg._timeline_rows(rows, found, seqs)
+            assert found == expected and seqs == expected_seqs
+            assert [e.id for lead in ids for e in found[lead]] == [e.id for lead in ids for e in expected[lead]]
+    realtime_pg._EVENTS.clear()
+
+
+@contextmanager
+def monkeypatch_kept(kept: int) -> Iterator[None]:
+    saved = realtime_pg.EVENTS_KEPT
+    realtime_pg.EVENTS_KEPT = kept
+    try:
+        yield
+    finally:
+        realtime_pg.EVENTS_KEPT = saved
