@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from leadscore.domain import Event, Result
 from leadscore.domain.timeutil import from_micros
 from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
+from leadscore.store.base import LeadStore
 from leadscore.store.codec import timeline_id
 from leadscore.store.events_repo import (
     TIMELINE_ONE_PG,
@@ -44,6 +43,7 @@ from leadscore.store.identity import IDENTIFY
 from leadscore.store.leads_repo import LOCKING, new_leads_sql, unaliased_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
+from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.results_repo import (
     RESULTS_PG,
     STATES_ONE_PG,
@@ -55,6 +55,7 @@ from leadscore.store.results_repo import (
     state_rows,
     write_results,
 )
+from leadscore.store.retry import retrying
 from leadscore.store.tables import outbox
 
 # the rows new to the log, what was scored (None: nothing new), the leads' results as stored (if asked)
@@ -69,35 +70,41 @@ def plain_batch(batch: Sequence[Event]) -> bool:
 
 def ingest_few(
     evaluator: Evaluator,
-    conn: Connection,
+    store: LeadStore,
     batch: Sequence[Event],
     now: Callable[[], int],
     fresh_ids: Callable[[list[dict[str, Any]]], dict[str, frozenset[str]]],
     check: Callable[[Prepared], None],
     read_back: bool = False,
 ) -> Few:
-    """Store and score a few plain events (`plain_batch`) in `conn`'s transaction, and commit it.
+    """Store and score a few plain events (`plain_batch`) in one transaction of their own, committed
+    when this returns; run again from scratch when the database asks to retry (a deadlock, a lock
+    timeout: `store.retryable`), as `store.transact` runs its transactions.
 
     Returns the rows new to the log, what was scored (None when nothing was new: nothing is written
     then) and, with `read_back`, the results of the events' leads as stored, read in the transaction
     after its writes (in their round trip) and returned once it committed. `fresh_ids`: per lead, the
     timeline ids of the new rows; `check` runs on the scores before anything is written, and may
     raise to roll back (leadscore.store.ingest's model check)."""
+
     from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
 
-    raw: Any = conn.connection.driver_connection
-    # The driver's own BEGIN would be a round trip by itself (in pipeline mode it waits for it): in
-    # autocommit mode it sends none, and this transaction's BEGIN goes with the first statement.
-    raw.autocommit = True
-    try:
-        return _pipelined(raw, evaluator, batch, read_back, now, fresh_ids, check)
-    except BaseException:  # nothing of a failed attempt is kept
-        if raw.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-            raw.rollback()
-        raise
-    finally:
-        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
-            raw.autocommit = False  # as SQLAlchemy left it: its commit that follows then sends nothing
+    failed = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+    def once() -> Few:
+        # The pool's connection itself (no SQLAlchemy Connection: its check-out, BEGIN bookkeeping and
+        # check-in cost a twentieth of this path's CPU), in the driver's autocommit mode: its own BEGIN
+        # would be a round trip by itself (in pipeline mode it waits for it), while this transaction's
+        # BEGIN goes with the first statement.
+        with autocommit_driver(store) as raw:
+            try:
+                return _pipelined(raw, evaluator, batch, read_back, now, fresh_ids, check)
+            except BaseException:  # nothing of a failed attempt is kept
+                if raw.pgconn.transaction_status in failed:
+                    raw.rollback()
+                raise
+
+    return retrying(once, store.retryable)
 
 
 def _pipelined(
