@@ -301,8 +301,7 @@ class LeadService(ActiveModel, ApiKeys, Triggers):
                 raise NotFound(f"no lead {lead_id!r}", field="lead_id")
 
     def result(self, lead_id: str) -> Result | None:
-        with self.store.read() as conn:
-            return queries.result(conn, lead_id)
+        return queries.stored_result(self.store, lead_id)
 
     def queue(self, limit: int | None = None) -> list[ScoredLead]:
         """Results in sales-queue order (playbook priority, score, lead id)."""

@@ -19,6 +19,7 @@ from leadscore.store.backends import EVENT_COLUMNS, EVENT_MARKS_PG, INSERT_EVENT
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import LOCKING, NO_ALIAS, chunks, new_leads_sql, unaliased_leads_sql
+from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.retry import retrying
 from leadscore.store.tables import events
 
@@ -177,20 +178,8 @@ def _commit_postgres(
     nothing if one of them is an alias (`NO_ALIAS`, in its own snapshot); then, the insert says so,
     and the events are written as before, in two round trips: the aliases looked up (on a flush, the
     transaction going on), then the writes under the leads they name."""
-    from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
-
-    # The pool's connection itself, in the driver's autocommit mode (a flag: no statement sent), put
-    # back as SQLAlchemy lent it: through a SQLAlchemy Connection and its isolation-level option, the
-    # check-out, the mode's switches and the check-in cost a fifth of this append's CPU.
-    pooled = store.engine.raw_connection()
-    raw: Any = pooled.driver_connection
-    raw.autocommit = True
-    try:
+    with autocommit_driver(store) as raw:  # the pool's connection itself (realtime_conn)
         return _append_postgres(raw, batch, now)
-    finally:
-        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
-            raw.autocommit = False
-        pooled.close()
 
 
 def _append_postgres(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
@@ -341,6 +330,13 @@ TIMELINES_PG = (
 _TIMELINES_PG_TEXT = (
     "SELECT e.event_key, e.lead_id, e.received_lead_id, e.type, e.ts, CAST(e.properties AS text), e.seq "
     + _TIMELINES_PG_FROM
+)
+# One lead's timeline (a real-time event's), the same rows: read in order from the index, and, as
+# `results_repo.STATES_ONE_PG`, a generic plan the server keeps, where the statement above is planned
+# again at every run.
+TIMELINE_ONE_PG = (
+    "SELECT event_key, lead_id, received_lead_id, type, ts, properties, seq FROM events "
+    "WHERE lead_id = %s ORDER BY ts, seq"
 )
 
 

@@ -105,15 +105,16 @@ def ingest_events(
         if check_model and scored.active != evaluator.scorer.model_version:
             raise ModelChanged(evaluator.scorer.model_version)
 
+    if few_pg:  # a real-time event: the same statements, two round trips (leadscore.store.realtime_pg)
+        new_rows, prepared, stored = ingest_few(evaluator, store, batch, now, _fresh_alone, checked, results)
+        keys_few = {identity_of(r) for r in new_rows} if new_keys else None
+        if prepared is None:
+            return BatchOutcome(len(batch), new_keys=set() if new_keys else None, results=stored)
+        done_few = prepared.done
+        counts = (done_few.leads, done_few.changed, len(done_few.firings))
+        return BatchOutcome(len(batch), len(new_rows), *counts, new_keys=keys_few, results=stored)
+
     def work(conn: Any) -> BatchOutcome:
-        if few_pg:  # a real-time event: the same statements, two round trips (leadscore.store.realtime_pg)
-            new_rows, prepared, stored = ingest_few(evaluator, conn, batch, now, _fresh_alone, checked, results)
-            keys_few = {identity_of(r) for r in new_rows} if new_keys else None
-            if prepared is None:
-                return BatchOutcome(len(batch), new_keys=set() if new_keys else None, results=stored)
-            done_few = prepared.done
-            counts = (done_few.leads, done_few.changed, len(done_few.firings))
-            return BatchOutcome(len(batch), len(new_rows), *counts, new_keys=keys_few, results=stored)
         done = general(conn)
         if results:  # after the writes, in the transaction: as it commits them
             leads = resolve_aliases(conn, {e.lead_id for e in batch})

@@ -14,6 +14,7 @@ from leadscore.domain.timeutil import from_micros, to_iso
 from leadscore.store.base import LeadStore, StoreError
 from leadscore.store.codec import result_of
 from leadscore.store.events_repo import recent_events
+from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.tables import events, lead_attribute_history, leads, results, score_history, stage_history
 
 
@@ -40,11 +41,26 @@ def result(conn: Connection, lead_id: str) -> Result | None:
         # (READ COMMITTED reads the same rows either way); the pool restores the mode at check-in.
         # On the driver: SQLAlchemy's execution and row mapping cost more CPU than the look-up.
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-            found = cur.execute(_RESULT_PG, (lead_id,)).fetchone()
-        return result_of(dict(zip(_NAMES, found, strict=True))) if found else None
+        return _driver_result(conn.connection.driver_connection, lead_id)
     row = conn.execute(_RESULT, {"lead_id": lead_id}).mappings().first()
     return result_of(row) if row else None
+
+
+def stored_result(store: LeadStore, lead_id: str) -> Result | None:
+    """`result` read by itself (a lead's result after its event, on the real-time path): on PostgreSQL
+    on the pool's connection in the driver's autocommit mode, without a SQLAlchemy Connection, whose
+    check-out, isolation-level switches and check-in cost more CPU than the look-up."""
+    if store.name != "postgres":
+        with store.read() as conn:
+            return result(conn, lead_id)
+    with autocommit_driver(store) as raw:
+        return _driver_result(raw, lead_id)
+
+
+def _driver_result(raw: Any, lead_id: str) -> Result | None:
+    with raw.cursor() as cur:
+        found = cur.execute(_RESULT_PG, (lead_id,)).fetchone()
+    return result_of(dict(zip(_NAMES, found, strict=True))) if found else None
 
 
 def lead_row(conn: Connection, lead_id: str) -> dict[str, Any] | None:

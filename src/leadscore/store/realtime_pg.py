@@ -21,29 +21,32 @@ The rows written are those of `ingest.ingest_events` with the SQLAlchemy stateme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from leadscore.domain import Event, Result
+from leadscore.domain.timeutil import from_micros
 from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
+from leadscore.store.base import LeadStore
+from leadscore.store.codec import timeline_id
 from leadscore.store.events_repo import (
+    TIMELINE_ONE_PG,
     TIMELINES_PG,
     aliased,
     event_rows,
     identity_of,
     json_value,
-    timeline_rows,
     unaliased_insert,
 )
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.leads_repo import LOCKING, new_leads_sql, unaliased_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
+from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.results_repo import (
     RESULTS_PG,
+    STATES_ONE_PG,
     STATES_PG,
     driver_insert,
     driver_params,
@@ -52,6 +55,7 @@ from leadscore.store.results_repo import (
     state_rows,
     write_results,
 )
+from leadscore.store.retry import retrying
 from leadscore.store.tables import outbox
 
 # the rows new to the log, what was scored (None: nothing new), the leads' results as stored (if asked)
@@ -66,41 +70,47 @@ def plain_batch(batch: Sequence[Event]) -> bool:
 
 def ingest_few(
     evaluator: Evaluator,
-    conn: Connection,
+    store: LeadStore,
     batch: Sequence[Event],
     now: Callable[[], int],
     fresh_ids: Callable[[list[dict[str, Any]]], dict[str, frozenset[str]]],
     check: Callable[[Prepared], None],
     read_back: bool = False,
 ) -> Few:
-    """Store and score a few plain events (`plain_batch`) in `conn`'s transaction, and commit it.
+    """Store and score a few plain events (`plain_batch`) in one transaction of their own, committed
+    when this returns; run again from scratch when the database asks to retry (a deadlock, a lock
+    timeout: `store.retryable`), as `store.transact` runs its transactions.
 
     Returns the rows new to the log, what was scored (None when nothing was new: nothing is written
     then) and, with `read_back`, the results of the events' leads as stored, read in the transaction
     after its writes (in their round trip) and returned once it committed. `fresh_ids`: per lead, the
     timeline ids of the new rows; `check` runs on the scores before anything is written, and may
     raise to roll back (leadscore.store.ingest's model check)."""
+
     from psycopg.pq import TransactionStatus  # PostgreSQL's driver: imported only where it is used
 
-    raw: Any = conn.connection.driver_connection
-    # The driver's own BEGIN would be a round trip by itself (in pipeline mode it waits for it): in
-    # autocommit mode it sends none, and this transaction's BEGIN goes with the first statement.
-    raw.autocommit = True
-    try:
-        return _pipelined(raw, evaluator, batch, read_back, now, fresh_ids, check)
-    except BaseException:  # nothing of a failed attempt is kept
-        if raw.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-            raw.rollback()
-        raise
-    finally:
-        if raw.pgconn.transaction_status == TransactionStatus.IDLE:  # else the connection broke
-            raw.autocommit = False  # as SQLAlchemy left it: its commit that follows then sends nothing
+    failed = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+    def once() -> Few:
+        # The pool's connection itself (no SQLAlchemy Connection: its check-out, BEGIN bookkeeping and
+        # check-in cost a twentieth of this path's CPU), in the driver's autocommit mode: its own BEGIN
+        # would be a round trip by itself (in pipeline mode it waits for it), while this transaction's
+        # BEGIN goes with the first statement.
+        with autocommit_driver(store) as raw:
+            try:
+                return _pipelined(raw, evaluator, batch, read_back, now, fresh_ids, check)
+            except BaseException:  # nothing of a failed attempt is kept
+                if raw.pgconn.transaction_status in failed:
+                    raw.rollback()
+                raise
+
+    return retrying(once, store.retryable)
 
 
 def _pipelined(
     raw: Any, evaluator: Evaluator, batch: Sequence[Event], read_back: bool, *steps: Callable[..., Any]
 ) -> Few:
-    with raw.cursor() as cur, _reader(raw) as state_cur, _reader(raw) as events_cur:
+    with raw.cursor() as cur, _reader(raw) as state_cur, _reader(raw, text=True) as events_cur:
         # One pipeline throughout: a result fetched in it waits for what was sent up to it (a Flush), and
         # leaving it sends a Sync and waits for the rest, which carries the COMMIT (sent last).
         with raw.pipeline():
@@ -124,8 +134,7 @@ def _statements(
     rows = event_rows(batch, {}, at)
     cur.execute(*unaliased_leads_sql(ids, at))
     cur.execute(*unaliased_insert(rows, ids, None))
-    state_cur.execute(STATES_PG, (ids,))
-    events_cur.execute(TIMELINES_PG, (ids,))
+    _read_leads(state_cur, events_cur, ids)
     found = cur.fetchall()
     if aliased(found):
         state_cur.fetchall(), events_cur.fetchall()  # read for nothing: an alias stopped the writes
@@ -135,8 +144,7 @@ def _statements(
         cur.execute(*new_leads_sql(False, targets, at, LOCKING))
         sql = INSERT_EVENTS.format("VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)))
         cur.execute(sql + " RETURNING event_key, received_lead_id", [v for row in event_tuples(rows) for v in row])
-        state_cur.execute(STATES_PG, (targets,))
-        events_cur.execute(TIMELINES_PG, (targets,))
+        _read_leads(state_cur, events_cur, targets)
         found = cur.fetchall()
     stored = set(found)
     new = rows if len(stored) == len(rows) else [r for r in rows if identity_of(r) in stored]
@@ -147,16 +155,18 @@ def _statements(
         state = Loaded({}, {}, None, set(), defaultdict(list), {})
         mine = (s for s in states if s[0] in touched)
         state.active = state_rows(mine, state.leads, state.previous, state.queued, None)
-        timeline_rows((e for e in timelines if e[1] in touched), state.timelines, state.seqs)
+        _timeline_rows((e for e in timelines if e[1] in touched), state.timelines, state.seqs)
         scored = evaluator.score_loaded(state, at, fresh=fresh_ids(new))
         check(scored)
         done = scored.done
         writes = result_writes(scored.items, scored.previous, "event", scored.seen)
-        write_results(cur, writes)
+        # in the results' statement (each write a clause of its `WITH`: one statement to send, not three)
+        also: list[tuple[str, Sequence[Any]]] = []
         if messages := outbox_rows(done.firings, at):  # as `outbox_repo.enqueue`
-            cur.executemany(_OUTBOX[0], driver_params(messages, _OUTBOX[1], _OUTBOX[2]))
+            also.append(_outbox_insert(messages))
         if scored.queued:  # queued by an earlier deferred intake: now current (as `pending.clear`)
-            cur.execute("DELETE FROM pending_rescore WHERE lead_id = ANY(%s)", (sorted(scored.queued),))
+            also.append(("DELETE FROM pending_rescore WHERE lead_id = ANY(%s)", (sorted(scored.queued),)))
+        write_results(cur, writes, also)
         done.changed = len(writes[2])
     if read_back:  # the leads' results as written, as `load_results` reads them
         state_cur.execute(RESULTS_PG, (sorted({r["lead_id"] for r in rows}),))
@@ -165,11 +175,49 @@ def _statements(
     return new, scored
 
 
-def _reader(raw: Any) -> Any:
-    """A cursor of `raw` reading JSON with `_json_loader` (the connection's other cursors keep theirs)."""
+# Each event read, by its row's content: a lead's log is read whole for each of its real-time events,
+# and decoding its rows' properties and building their Events cost more than reading them. The key
+# is everything the Event is made of (not the row's position: any store, any database, the same
+# content gives the same Event), so what it finds is what decoding the row would give.
+_EVENTS: dict[tuple[Any, ...], Event] = {}
+EVENTS_KEPT = 100_000  # at most this many (then emptied: the next reads fill it again)
+
+
+def _timeline_rows(rows: Iterable[Sequence[Any]], out: dict[str, list[Event]], seqs: dict[str, list[int]]) -> None:
+    """`events_repo.timeline_rows` of `TIMELINES_PG` rows whose properties are JSON text (`_reader(raw,
+    text=True)`), each Event built once per content (`_EVENTS`)."""
+    known = _EVENTS
+    for row in rows:
+        content = tuple(row[:6])
+        event = known.get(content)
+        if event is None:
+            key, lead_id, received, type_, ts, text = content
+            event_id = key if received == lead_id else timeline_id(key, lead_id, received)
+            event = Event(lead_id, type_, from_micros(ts), json_value(text), event_id)
+            if len(known) >= EVENTS_KEPT:
+                known.clear()
+            known[content] = event
+        out[event.lead_id].append(event)
+        seqs.setdefault(event.lead_id, []).append(row[6])
+
+
+def _read_leads(state_cur: Any, events_cur: Any, ids: list[str]) -> None:
+    """The leads' states and timelines read (`ids` sorted), one lead's by statements the server plans
+    once (`STATES_ONE_PG`, `TIMELINE_ONE_PG`)."""
+    if len(ids) == 1:
+        state_cur.execute(STATES_ONE_PG, (ids[0],))
+        events_cur.execute(TIMELINE_ONE_PG, (ids[0],))
+    else:
+        state_cur.execute(STATES_PG, (ids,))
+        events_cur.execute(TIMELINES_PG, (ids,))
+
+
+def _reader(raw: Any, text: bool = False) -> Any:
+    """A cursor of `raw` reading JSON with `_json_loader`, or, with `text`, as its text, undecoded (the
+    connection's other cursors keep theirs)."""
     cur = raw.cursor()
     for kind in ("json", "jsonb"):
-        cur.adapters.register_loader(kind, _json_loader())
+        cur.adapters.register_loader(kind, _text_loader() if text else _json_loader())
     return cur
 
 
@@ -188,5 +236,24 @@ def _json_loader() -> type:
     return JsonText
 
 
+@cache
+def _text_loader() -> type:
+    """JSON as its text (decoded, if at all, by `_timeline_rows`)."""
+    from psycopg.adapt import Loader
+
+    class JsonAsText(Loader):
+        def load(self, data: Any) -> Any:
+            return str(data, "utf-8")
+
+    return JsonAsText
+
+
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # as SQLAlchemy's transactions begin on PostgreSQL
-_OUTBOX = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
+
+
+def _outbox_insert(messages: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """`outbox_repo.enqueue`'s rows as one multi-row INSERT skipping stored keys: numbered in their
+    order, as its one-row statements, one after the other, number them; a key given twice is written
+    once (the first), as there."""
+    sql, names, json_cols = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED, len(messages))
+    return sql, [value for row in driver_params(messages, names, json_cols) for value in row]
