@@ -1,6 +1,6 @@
 """The in-database `model apply` (rules only) on PostgreSQL as one statement or with the leads in parts.
 
-Run: .venv/bin/python benchmarks/pg_rescore_parts.py --pg-dir DIR [--runs 2] [--parts 2]
+Run: .venv/bin/python benchmarks/pg_rescore_parts.py --pg-dir DIR [--runs 2] [--parts 2] [--order whole:A,parts:B]
 on a store `store_build.py --store postgres --pg-dir DIR` built (its server is started for the runs and
 stopped after). The b2b example without lifecycle and triggers and a variant with other points
 (`store_rescore.py`'s) are applied in turn at one fixed time, by the one statement and by the parts
@@ -30,7 +30,10 @@ sys.path.insert(0, str(HERE.parent))
 DIGEST = "SELECT md5(string_agg(CAST(r AS TEXT), '|' ORDER BY r.lead_id)) FROM results AS r"
 
 
-def runs(pg_dir: Path, n: int, parts: int, work: Path) -> list[dict[str, Any]]:
+CYCLE = "whole:A,parts:B,parts:A,whole:B"
+
+
+def runs(pg_dir: Path, order: list[tuple[str, int]], parts: int, work: Path) -> list[dict[str, Any]]:
     import sqlalchemy as sa
     from dashboard_bench import server_cpu
     from store_build import kept_server
@@ -45,7 +48,6 @@ def runs(pg_dir: Path, n: int, parts: int, work: Path) -> list[dict[str, Any]]:
     a = rules_only_model(work / "a-rules.yaml")
     models = [Evaluator(load_model(a)), Evaluator(load_model(model_b(a, work / "b-rules.yaml")))]
     at = int(datetime.now(UTC).timestamp() * 1_000_000)
-    order = [("whole", 0), ("parts", 1), ("parts", 0), ("whole", 1)] * n
     out = []
     with kept_server(pg_dir) as (url, data):
         store = open_store(url)
@@ -74,6 +76,8 @@ def table(rows: list[dict[str, Any]], parts: int) -> str:
     ]
     for mode in ("whole", "parts"):
         mine = [r for r in rows if r["mode"] == mode]
+        if not mine:
+            continue
         each = "; ".join(f"{r['model']}: {r['wall_s']:.0f} / {r['cpu_s']:.1f}, {r['load_avg']:.1f}" for r in mine)
         name = "one statement" if mode == "whole" else f"{parts} parts"
         lines.append(
@@ -93,9 +97,12 @@ def main() -> None:
     p.add_argument("--pg-dir", type=Path, required=True)
     p.add_argument("--runs", type=int, default=1, help="rounds of four applies")
     p.add_argument("--parts", type=int, default=2)
+    p.add_argument("--order", default=None, help=f"the applies instead of --runs cycles of {CYCLE}")
     p.add_argument("--work", type=Path, default=Path("/tmp/leadscore-rescore-parts"))
     a = p.parse_args()
-    print(table(runs(a.pg_dir, a.runs, a.parts, a.work), a.parts))
+    steps = (a.order or ",".join([CYCLE] * a.runs)).split(",")
+    order = [(mode, "AB".index(model)) for mode, model in (step.split(":") for step in steps)]
+    print(table(runs(a.pg_dir, order, a.parts, a.work), a.parts))
 
 
 if __name__ == "__main__":

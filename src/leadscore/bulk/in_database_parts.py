@@ -47,6 +47,10 @@ class _Backends:
         with self._lock:
             self.pids.append(pid)
 
+    def done(self, pid: int) -> None:
+        with self._lock:
+            self.pids.remove(pid)
+
 
 def _stage(store: LeadStore, snapshot: str, setup: Sequence[str], sql: str, name: str, backends: _Backends) -> None:
     """Create the stage `name` from `sql` under the write transaction's snapshot, and commit it."""
@@ -56,11 +60,19 @@ def _stage(store: LeadStore, snapshot: str, setup: Sequence[str], sql: str, name
         conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            backends.add(int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
-            for statement in setup:
-                conn.exec_driver_sql(statement)
-            conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {name} AS {sql}".replace("%", "%%"))
-            conn.exec_driver_sql(f"ANALYZE {name}")  # the write's plans: how many rows, how many unchanged
+            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            backends.add(pid)
+            try:
+                for statement in setup:
+                    conn.exec_driver_sql(statement)
+                conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {name} AS {sql}".replace("%", "%%"))
+                # the write joins the stage with the stored results: the planner's estimate of the stored
+                # rows not current comes from statistics that may predate the last apply, and when it
+                # says one row, a join without the index read the whole stage once per stored row
+                conn.exec_driver_sql(f"CREATE UNIQUE INDEX {name}_lead ON {name} (lead_id)")
+                conn.exec_driver_sql(f"ANALYZE {name}")  # the write's plans: how many rows, how many unchanged
+            finally:  # (a connection back in the pool may serve anything: it is not cancelled)
+                backends.done(pid)
 
 
 def drop_stages(store: LeadStore, names: Sequence[str]) -> None:
@@ -116,15 +128,17 @@ def write_parts(
 
 
 def _cancel(conn: Connection, backends: _Backends) -> None:
-    """Stop the parts still scoring: their work is thrown away with the transaction."""
+    """Stop the parts still scoring, from a connection of its own (the apply's transaction may be
+    aborted already): their work is thrown away with the transaction. Best effort: a part that
+    finishes meanwhile is dropped with the others."""
     from sqlalchemy.exc import DBAPIError
 
     pids = list(backends.pids)
     if not pids:
         return
     try:
-        conn.exec_driver_sql(f"SELECT pg_cancel_backend(pid) FROM unnest(ARRAY{pids}::int[]) AS pid")
-    except DBAPIError:  # the transaction is aborted already: cancel from a connection of its own
         with conn.engine.connect() as other:
             other.exec_driver_sql(f"SELECT pg_cancel_backend(pid) FROM unnest(ARRAY{pids}::int[]) AS pid")
             other.commit()
+    except DBAPIError:
+        pass
