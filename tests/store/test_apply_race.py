@@ -37,7 +37,7 @@ lifecycle:
     - {to: mql, when: {score: total, gte: 60}}
 """
 MODEL_B = MODEL_A.replace("points: 15", "points: 16")
-PATHS = ["rules", "adbc", "lifecycle", "parts"]
+PATHS = ["rules", "rules-parts", "adbc", "lifecycle", "parts"]
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -59,6 +59,10 @@ def _path(store: LeadStore, path: str, monkeypatch: pytest.MonkeyPatch) -> bool:
         monkeypatch.setattr("leadscore.bulk.write.ADBC_MIN_ROWS", 1)
     if path == "parts":  # parts of 7 leads: the late lead is in the first
         monkeypatch.setattr("leadscore.bulk.writeback.PART_LEADS", 7)
+    if path == "rules-parts":  # the in-database apply's leads in parts, scored on connections of their own
+        if store.name != "postgres":
+            pytest.skip("the in-database apply serves PostgreSQL stores")
+        monkeypatch.setattr("leadscore.bulk.in_database.PARTS_MIN_LEADS", 0)
     return path in ("lifecycle", "parts")
 
 
@@ -91,13 +95,14 @@ def _between_read_and_write(
     if store.name == "postgres" and not lifecycle:  # in the database (a lifecycle goes through DuckDB)
         import leadscore.bulk.in_database as target
 
-        original_db: Any = target.write_statement
+        for name in ("write_statement", "part_statements"):  # one statement, or the leads in parts
+            original_db: Any = getattr(target, name)
 
-        def wrapped_db(*args: Any, **kwargs: Any) -> Any:
-            once()  # the apply's time is taken; its statement has not read the leads yet
-            return original_db(*args, **kwargs)
+            def wrapped_db(*args: Any, _original: Any = original_db, **kwargs: Any) -> Any:
+                once()  # the apply's time is taken; its statements have not read the leads yet
+                return _original(*args, **kwargs)
 
-        monkeypatch.setattr(target, "write_statement", wrapped_db)
+            monkeypatch.setattr(target, name, wrapped_db)
         return finished
     import leadscore.bulk.writeback as writeback
 

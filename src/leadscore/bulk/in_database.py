@@ -20,6 +20,7 @@ from leadscore.bulk.in_database_views import (
     LEADS_VIEW,
     MICROS,
     TYPE_CODE,
+    Part,
     events_view,
     leads_view,
     model_names,
@@ -30,7 +31,7 @@ from leadscore.sql.query import QueryPlan, build_query
 from leadscore.sql.relevance import horizons, relevant_sql
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from leadscore.store.pipeline import Evaluator, Rescored
 
 DUE = "_ls_due"
+# below this many leads one statement costs about what the parts' connections, snapshot and stages do
+PARTS_MIN_LEADS = 50_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,26 @@ class Settings:
     parallel_workers: int | None = None
     deterministic: bool = True
     jit: bool | None = False  # compiling the query's hundreds of expressions costs more than it saves
+    # a model apply over at least `parts_min_leads` leads (the planner's estimate) is scored in `parts`
+    # parts on `part_workers` connections at once (`in_database_parts`); refresh's due leads are not
+    parts: int = 2
+    part_workers: int = 2
+    parts_min_leads: int | None = None  # None: PARTS_MIN_LEADS
+
+    def statements(self, plan: QueryPlan) -> list[str]:
+        """The SET LOCAL statements of a transaction that runs the scoring query of `plan`."""
+        # shortest round-trip digits: the JSON numbers equal Python's repr of the same doubles
+        out = ["SET LOCAL extra_float_digits = 1", f"SET LOCAL work_mem = '{self.work_mem}'"]
+        workers = 0 if self.deterministic and _has_float_sums(plan) else self.parallel_workers
+        if workers is not None:
+            out.append(f"SET LOCAL max_parallel_workers_per_gather = {int(workers)}")
+        if self.jit is not None:
+            out.append(f"SET LOCAL jit = {'on' if self.jit else 'off'}")
+        if self.deterministic:
+            # a scan of the events started while another is under way begins where that one is, so a
+            # lead's events would come in another order (rotated) and its float sums could differ
+            out.append("SET LOCAL synchronize_seqscans = off")
+        return out
 
 
 def eligible(evaluator: Evaluator) -> bool:
@@ -172,8 +195,10 @@ def _text(node: Any) -> bool:
     return isinstance(node, exp.Literal) and node.is_string
 
 
-def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) -> tuple[str, QueryPlan]:
-    """The query, one row per stored lead (of `only`), over CTEs that type the store's JSON.
+def scoring_statement(
+    evaluator: Evaluator, at: int, only: str | None = None, part: Part | None = None
+) -> tuple[str, QueryPlan]:
+    """The query, one row per stored lead (of `only`, of `part`), over CTEs that type the store's JSON.
 
     Raises NotExpressible when part of the model has no exact SQL."""
     model = evaluator.model
@@ -189,8 +214,8 @@ def scoring_statement(evaluator: Evaluator, at: int, only: str | None = None) ->
     # a type the model never names) are not even parsed: on months of history, a large share
     found = horizons(model)
     keep = relevant_sql(found, "ts", at) if found is not None else None
-    events = events_view(names, only, at, keep, codes)
-    views = f"WITH {LEADS_VIEW} AS ({leads_view(names, only)}), {EVENTS_VIEW} AS ({events}), "
+    events = events_view(names, only, at, keep, codes, part)
+    views = f"WITH {LEADS_VIEW} AS ({leads_view(names, only, part)}), {EVENTS_VIEW} AS ({events}), "
     return views + query[len("WITH ") :], plan
 
 
@@ -223,15 +248,11 @@ def _unchanged(dims: list[str]) -> str:
     return "coalesce(" + " AND ".join(stored) + ", FALSE)"
 
 
-def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:
-    """One statement: score, append score history where the score or dimensions changed (from the
-    results as they were), store results; returns (leads evaluated, history rows).
-
-    A row equal to the new one but for the evaluation's model, version and time gets only those
-    (a model change re-evaluates every lead but changes few); the others are upserted whole."""
-    from leadscore.sql import literals as q
-
-    scoring, plan = scoring_statement(evaluator, at, only)
+def _shaped_sql(evaluator: Evaluator, plan: QueryPlan, at: int, part: Part | None = None) -> str:
+    """SELECT over `_ls_scored`: the new result's columns (JSON as text), the stored row's score and
+    dimensions (`had`, `prev_score`, `prev_dims`) and whether only the evaluation's columns differ
+    (`unchanged`); with `part`, the stored rows of that part only (the planner hashes the smaller side:
+    without, every part hashed all the stored results)."""
     model = evaluator.model
     dims = pg_rows.dimensions_json(plan)
     shaped = (
@@ -241,32 +262,88 @@ def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None 
         f"{pg_rows.queue_rank(model)} AS queue_rank, least(next_change_at, (SELECT min(e.ts) FROM events AS e "
         f"WHERE e.lead_id = s.lead_id AND e.ts > {int(at)})) AS next_change_at FROM _ls_scored AS s OFFSET 0"
     )  # (fenced: inlined, the next event's lookup ran twice per lead, for the row and for `unchanged`)
-    shaped = (
+    stored = "results" if part is None else f"(SELECT * FROM results WHERE {part.sql('lead_id')})"
+    return (
         f"SELECT sh.*, r.lead_id IS NOT NULL AS had, r.score AS prev_score, r.dimensions AS prev_dims, "
         f"{_unchanged(plan.dimensions)} AS unchanged "
-        f"FROM ({shaped}) AS sh LEFT JOIN results AS r ON r.lead_id = sh.lead_id"
+        f"FROM ({shaped}) AS sh LEFT JOIN {stored} AS r ON r.lead_id = sh.lead_id"
     )
-    version, name = q.text(evaluator.version), q.text(model.name)
-    changed = _changed(plan.dimensions)
+
+
+def _history_cte(evaluator: Evaluator, plan: QueryPlan, at: int, cause: str, source: str) -> str:
+    """`_ls_hist`: score history of the rows of `source` whose score or dimensions changed, by lead."""
+    from leadscore.sql import literals as q
+
+    return (
+        "_ls_hist AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
+        f"SELECT lead_id, {int(at)}, {q.text(evaluator.version)}, score, "
+        "score - coalesce(prev_score, CAST(0.0 AS DOUBLE PRECISION)), "
+        f"CAST(dims AS JSON), {q.text(cause)} FROM {source} WHERE {_changed(plan.dimensions)} "
+        "ORDER BY lead_id RETURNING 1)"
+    )
+
+
+def _results_ctes(evaluator: Evaluator, at: int, source: str) -> str:
+    """`_ls_touch` and `_ls_up`: the rows of `source` stored (see `write_statement`)."""
+    from leadscore.sql import literals as q
+
+    version, name = q.text(evaluator.version), q.text(evaluator.model.name)
     cols = "model, model_version, evaluated_at, score, dimensions, labels, stage, stage_history, playbook, "
     cols += "queue_rank, breakdown, next_change_at"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols.split(", "))
     current = f"r.model = {name} AND r.model_version = {version} AND r.evaluated_at = {int(at)}"
-    sql = (
-        f"WITH _ls_scored AS ({scoring}), _ls_shaped AS MATERIALIZED ({shaped}), "
-        "_ls_hist AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
-        f"SELECT lead_id, {int(at)}, {version}, score, score - coalesce(prev_score, CAST(0.0 AS DOUBLE PRECISION)), "
-        f"CAST(dims AS JSON), {q.text(cause)} FROM _ls_shaped WHERE {changed} ORDER BY lead_id RETURNING 1), "
+    return (
         f"_ls_touch AS (UPDATE results AS r SET model = {name}, model_version = {version}, "
-        f"evaluated_at = {int(at)} FROM _ls_shaped AS s WHERE s.unchanged AND r.lead_id = s.lead_id "
+        f"evaluated_at = {int(at)} FROM {source} AS s WHERE s.unchanged AND r.lead_id = s.lead_id "
         f"AND NOT ({current}) RETURNING 1), "
         f"_ls_up AS (INSERT INTO results (lead_id, {cols}) SELECT lead_id, {name}, {version}, {int(at)}, score, "
         "CAST(dims AS JSON), CAST(labels AS JSON), NULL, CAST('[]' AS JSON), CAST(playbook AS JSON), queue_rank, "
-        "CAST(breakdown AS JSON), next_change_at FROM _ls_shaped WHERE NOT unchanged "
-        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} RETURNING 1) "
+        f"CAST(breakdown AS JSON), next_change_at FROM {source} WHERE NOT unchanged "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {updates} RETURNING 1)"
+    )
+
+
+def write_statement(evaluator: Evaluator, at: int, cause: str, only: str | None = None) -> tuple[str, QueryPlan]:
+    """One statement: score, append score history where the score or dimensions changed (from the
+    results as they were), store results; returns (leads evaluated, history rows).
+
+    A row equal to the new one but for the evaluation's model, version and time gets only those
+    (a model change re-evaluates every lead but changes few); the others are upserted whole."""
+    scoring, plan = scoring_statement(evaluator, at, only)
+    sql = (
+        f"WITH _ls_scored AS ({scoring}), _ls_shaped AS MATERIALIZED ({_shaped_sql(evaluator, plan, at)}), "
+        f"{_history_cte(evaluator, plan, at, cause, '_ls_shaped')}, {_results_ctes(evaluator, at, '_ls_shaped')} "
         "SELECT (SELECT count(*) FROM _ls_shaped), (SELECT count(*) FROM _ls_hist)"
     )
     return sql, plan
+
+
+def part_statements(evaluator: Evaluator, at: int, parts: Sequence[Part]) -> tuple[list[str], QueryPlan]:
+    """For each part of the leads, the SELECT of its shaped rows (`_shaped_sql`): what
+    `write_statement` writes from."""
+    out, plan = [], None
+    for part in parts:
+        scoring, plan = scoring_statement(evaluator, at, part=part)
+        out.append(f"WITH _ls_scored AS ({scoring}) {_shaped_sql(evaluator, plan, at, part)}")
+    assert plan is not None
+    return out, plan
+
+
+def stage_write_statements(
+    evaluator: Evaluator, plan: QueryPlan, at: int, cause: str
+) -> tuple[Callable[[str], str], Callable[[Sequence[str]], str]]:
+    """(the results write of one stage table of shaped rows: returns its rows' count; the score
+    history of all of them, by lead as `write_statement` appends it: returns its rows' count)."""
+
+    def results(stage: str) -> str:
+        return f"WITH {_results_ctes(evaluator, at, stage)} SELECT (SELECT count(*) FROM {stage})"
+
+    def history(stages: Sequence[str]) -> str:
+        union = " UNION ALL ".join(f"SELECT * FROM {stage}" for stage in stages)
+        source = f"_ls_all AS ({union}), {_history_cte(evaluator, plan, at, cause, '_ls_all')}"
+        return f"WITH {source} SELECT count(*) FROM _ls_hist"
+
+    return results, history
 
 
 def _due_table(conn: Connection, at: int, version: str) -> None:
@@ -306,24 +383,26 @@ def rescore_in_database(
 
     if not store.in_database_rescore or not eligible(evaluator):
         return None
+    settings = settings or Settings()
+    parts = [] if due_only else _parts(store, settings)
     only = DUE if due_only else None
     try:
-        sql, plan = write_statement(evaluator, at, cause, only)
+        if parts:
+            staged, plan = part_statements(evaluator, at, parts)
+            sql = ""
+        else:
+            sql, plan = write_statement(evaluator, at, cause, only)
     except NotExpressible:
         return None
     if plan.has_lifecycle:  # pragma: no cover - excluded above; the query's fallback would need the pure path
         return None
-    settings = settings or Settings()
+    stages: list[str] = []
 
     def work(conn: Connection) -> Rescored:
-        # shortest round-trip digits: the JSON numbers equal Python's repr of the same doubles
-        conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{settings.work_mem}'")
-        workers = 0 if settings.deterministic and _has_float_sums(plan) else settings.parallel_workers
-        if workers is not None:
-            conn.exec_driver_sql(f"SET LOCAL max_parallel_workers_per_gather = {int(workers)}")
-        if settings.jit is not None:
-            conn.exec_driver_sql(f"SET LOCAL jit = {'on' if settings.jit else 'off'}")
+        _drop_stages(store, stages)  # of an attempt the database asked to retry
+        setup = settings.statements(plan)
+        for statement in setup:
+            conn.exec_driver_sql(statement)
         if due_only:
             _due_table(conn, at, evaluator.version)
             lock = f"SELECT id FROM leads WHERE id IN (SELECT lead_id FROM {DUE}) ORDER BY id FOR UPDATE"
@@ -331,12 +410,43 @@ def rescore_in_database(
             lock = "SELECT id FROM leads ORDER BY id FOR UPDATE"
         # the leads' row locks, as every writer takes them, before the statement's snapshot is taken
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
-        row = conn.exec_driver_sql(sql.replace("%", "%%")).one()
+        if parts:
+            from leadscore.bulk.in_database_parts import write_parts
+
+            writes = stage_write_statements(evaluator, plan, at, cause)
+            counts = write_parts(store, conn, staged, writes, settings.part_workers, setup, stages)
+        else:
+            row = conn.exec_driver_sql(sql.replace("%", "%%")).one()
+            counts = (int(row[0]), int(row[1]))
         for stmt in activation:
             conn.execute(stmt)
-        return BatchRescored(leads=int(row[0]), changed=int(row[1]), engine="postgresql (in-database)")
+        return BatchRescored(leads=counts[0], changed=counts[1], engine="postgresql (in-database)")
 
     try:
         return store.transact(work)
-    except DataError:  # rolled back whole: the other paths score what PostgreSQL's doubles cannot hold
-        return None
+    except BaseException as exc:
+        _drop_stages(store, stages)
+        if isinstance(exc, DataError):  # rolled back whole: the other paths score what PostgreSQL's doubles cannot hold
+            return None
+        raise
+
+
+def _drop_stages(store: LeadStore, stages: list[str]) -> None:
+    """The stages of attempts that were rolled back (their drops with them)."""
+    if stages:
+        from leadscore.bulk.in_database_parts import drop_stages
+
+        drop_stages(store, stages)
+        stages.clear()
+
+
+def _parts(store: LeadStore, settings: Settings) -> list[Part]:
+    """The parts of a model apply's leads (none: one statement), by the planner's count of the leads."""
+    if settings.parts < 2:
+        return []
+    with store.read() as conn:
+        estimate = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'leads'::regclass").scalar()
+    least = PARTS_MIN_LEADS if settings.parts_min_leads is None else settings.parts_min_leads
+    if least > 0 and (estimate is None or float(estimate) < least):  # (-1: never counted)
+        return []
+    return [Part(k, settings.parts) for k in range(settings.parts)]
