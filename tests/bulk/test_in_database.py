@@ -421,3 +421,14 @@ def test_a_part_that_fails_leaves_nothing_written_and_no_stage(pair: Pair) -> No
     assert rescore_in_database(pair.fast, evaluator, at, "x", settings=PARTS) is None
     assert (result_rows(pair.fast), history(pair.fast)) == before
     assert stage_tables(pair.fast) == []
+
+
+def test_an_apply_in_parts_drops_the_stages_a_killed_apply_left(pair: Pair) -> None:
+    """A process killed after its parts committed their stages leaves them: the next apply in parts,
+    holding every lead's lock, drops them (and only stages)."""
+    with pair.fast.write() as conn:
+        conn.exec_driver_sql("CREATE UNLOGGED TABLE _ls_stage_0123456789ab_0 (lead_id text)")
+        conn.exec_driver_sql("CREATE TABLE _ls_stagefright (x int)")
+    evaluator = Evaluator(parse_model(EXACT))
+    assert rescore_in_database(pair.fast, evaluator, micros(NOW), "model:x", settings=PARTS) is not None
+    assert stage_tables(pair.fast) == ["_ls_stagefright"]

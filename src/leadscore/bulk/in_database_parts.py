@@ -15,7 +15,7 @@ shaped rows in an unlogged stage table (no WAL: a table that lives for one apply
 transaction writes each part's results as soon as it is ready (the write of one part overlaps the
 scoring of the next), then the score history of all parts in lead order, drops the stages and runs
 the activation: every lead moves to the new model or none. A stage left by a crash is named
-`_ls_stage_*` and holds nothing but derived rows.
+`_ls_stage_*`, holds nothing but derived rows, and is dropped by the next apply in parts.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def write_parts(
     `writes` (`in_database.stage_write_statements`): (leads evaluated, history rows).
 
     `names` gets the stages' names: if the apply fails, `drop_stages` them after the rollback."""
+    _drop_left(conn)
     token = uuid.uuid4().hex[:12]
     mine = [f"{STAGE}_{token}_{k}" for k in range(len(parts))]
     names.extend(mine)
@@ -125,6 +126,19 @@ def write_parts(
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def _drop_left(conn: Connection) -> None:
+    """Drop the stages an apply killed after its parts committed them left behind. `conn` holds every
+    lead's row lock, as any apply in parts does from before its stages exist until after it drops
+    them: no other apply's stage is alive now."""
+    left = conn.exec_driver_sql(
+        f"SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() "
+        f"AND left(tablename, {len(STAGE) + 1}) = '{STAGE}_'"
+    ).scalars()
+    names = list(left)
+    if names:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(names)}")
 
 
 def _cancel(conn: Connection, backends: _Backends) -> None:
