@@ -144,15 +144,16 @@ def test_leads_with_events_after_the_export_stay_queued(store: LeadStore, tmp_pa
     """Another writer's event that the export could not read: its lead is left (or put back) in the queue."""
     service = _service(store, tmp_path, clock)
     service.ingest_events(random_events(3, 4, 40), defer=True)
-    with store.read() as conn:
-        last = conn.execute(sa.select(sa.func.max(events.c.seq))).scalar_one()
-    # after `last`: a deferred event (queued) and one rescored at once (its rescoring unqueued the lead)
+    from leadscore.bulk.settle import marks
+
+    seen = marks(store)
+    # after the marks: a deferred event (queued) and one rescored at once (its rescoring unqueued the lead)
     service.ingest_events([Event.of("L0001", "page_view", START, path="/x")], defer=True)
     service.ingest_events([Event.of("L0002", "page_view", START, path="/y")])
     from leadscore.bulk.queued import _settle
 
     at = int(clock().timestamp() * 1_000_000)
-    store.transact(lambda conn: [conn.execute(stmt) for stmt in _settle(at, int(last))])
+    store.transact(lambda conn: [conn.execute(stmt) for stmt in _settle(store, at, seen)])
     with store.read() as conn:
         queued = set(conn.execute(sa.select(pending_rescore.c.lead_id)).scalars())
     assert queued == {"L0001", "L0002"}
