@@ -112,6 +112,8 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
     # every part's events from the one scan (`export_spill`), on PostgreSQL numbered by the database
     assert "export_events" in done.seconds
     assert done.history_leads > 0 and done.fallback_leads == 0
+    # the firings (their keys the pure path's, `_both`) come back without payloads: those are in the outbox
+    assert done.firings and all(f.payload == {} for f in done.firings)
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
     clock.advance(days=3)

@@ -32,7 +32,9 @@ __all__ = ["BatchRescored", "Unsupported", "eligible", "score_store", "writable"
 
 @dataclass
 class BatchRescored(Rescored):
-    """A rescore done by the batch engine: which engine, and how long each phase took."""
+    """A rescore done by the batch engine: which engine, and how long each phase took. A lifecycle
+    rescore in parts (`writeback._rescore_parts`) returns its firings without their payloads (each
+    written to the outbox in the rescore's transaction)."""
 
     engine: str = "duckdb"
     fallback_leads: int = 0  # rescored by the pure scorer

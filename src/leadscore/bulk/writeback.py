@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from leadscore.bulk.export_spill import SpilledEvents
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
+    from leadscore.triggers.firings import TriggerFiring
 
 PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `store_history` writes
 # Leads per part of a lifecycle rescore: the export, the replay's tables and the history pass hold one
@@ -360,11 +361,12 @@ def _rescore_parts(
     split) one after the other, inside ONE write transaction that ends with `activation`: all or
     nothing, as the single run. Each part is exported, scored, split, its history finished and its
     rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
-    by the part. On a SQLite file and on PostgreSQL the events of every part are read first, in one
-    scan (`export_spill`), and kept on disk until their part runs. Reads go through other connections (the
-    export's readers), inside this transaction: they see the store as it was committed before it, so
-    a part's stored results and stages are the ones its writes replace. None (nothing written) when
-    some part needs the pure scorer for every lead, as the single run decides."""
+    by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
+    the events of every part are read first, in one scan (`export_spill`), and kept on disk until
+    their part runs. Reads go through other connections (the export's readers), inside this
+    transaction: they see the store as it was committed before it, so a part's stored results and
+    stages are the ones its writes replace. None (nothing written) when some part needs the pure
+    scorer for every lead, as the single run decides."""
     from leadscore.bulk.lifecycle_parts import part_queries
 
     seconds: dict[str, float] = {}
@@ -389,7 +391,7 @@ def _rescore_parts(
                     done.changed += got.changed
                     done.fallback_leads += got.fallback_leads
                     done.history_leads += got.history_leads
-                    done.firings.extend(got.firings)
+                    done.firings.extend(_counted(got.firings))
         finally:
             if spill is not None:
                 spill.close()
@@ -405,6 +407,16 @@ def _rescore_parts(
     seconds["parts"] = float(len(queries))
     done.seconds = seconds
     return done
+
+
+def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
+    """A part's firings as the rescore in parts returns them: without their payloads. Each payload is
+    its lead's whole result, already in the outbox row this transaction wrote; the callers count the
+    firings (and tests compare their keys). Kept whole, over 1M leads they grew the apply's memory
+    part after part and made every garbage collection between parts walk them."""
+    import dataclasses
+
+    return [dataclasses.replace(f, payload={}) for f in firings]
 
 
 def _spill(
