@@ -91,10 +91,11 @@ def test_the_rows_found_are_every_row_of_a_tail_id(
                 return
             con.register("tail_ids", pa.table({"id": found.tail}))
             expected = con.execute(
-                "SELECT _ls_ord, id FROM events WHERE id IN (SELECT id FROM tail_ids) ORDER BY _ls_ord"
+                "SELECT _ls_ord, id, lead_id FROM events WHERE id IN (SELECT id FROM tail_ids) ORDER BY _ls_ord"
             ).fetchall()
             rows = found.rows
-            got = sorted(zip(rows.column("_ls_ord").to_pylist(), rows.column("id").to_pylist(), strict=True))
+            assert "lead_id" in rows.column_names  # text lead ids: read on the pass's side, as the view reads them
+            got = sorted(zip(*(rows.column(c).to_pylist() for c in ("_ls_ord", "id", "lead_id")), strict=True))
             assert got == expected
     finally:
         id_order._BATCH = before
@@ -185,3 +186,30 @@ def test_a_tail_outside_the_late_row_groups_is_checked_in_sql(tmp_path: Path, mo
     rows.insert(3, Event.of("l0", "view", AT, id="e01", page="pricing"))  # early: the tail starts here
     got = _run(tmp_path, [rows], [Lead("l0")], group_rows=4)
     assert [r["score"] for r in got] == [12.0] and ways == [False]
+
+
+def test_lead_ids_the_pass_cannot_read_are_read_in_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row groups read in parts (or lead ids that are no text): the pass gives the rows without their
+    lead ids, the check reads those from the view; the same results as the pure scorer."""
+    from leadscore.batch.duckdb.id_files import LeadReads
+
+    monkeypatch.setattr(id_files, "_GROUP_ROWS", 2)
+    ways = _ways(monkeypatch)
+    tables: list[list[str]] = []
+    exact = duplicates._exact
+
+    def spy(con: object, table: str, candidates: str = "", rows: str = "") -> None:
+        names = con.execute("DESCRIBE SELECT * FROM _ls_dup_cand").fetchall()  # type: ignore[attr-defined]
+        tables.append([row[0] for row in names])
+        exact(con, table, candidates, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "_exact", spy)
+
+    def ev(lead: str, k: int, page: str) -> Event:
+        return Event.of(lead, "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page=page)
+
+    first = [ev(f"l{k % 2}", k, "pricing" if k % 3 else "home") for k in range(12)]
+    again = [ev("l0", 0, "pricing"), ev("l0", 1, "pricing"), ev("l1", 1, "home")]
+    _run(tmp_path, [first, again], [Lead("l0"), Lead("l1")], group_rows=4)
+    assert not LeadReads(parquet_sources(tmp_path / "events")).usable
+    assert tables == [["_ls_ord", "id"]] and ways == [True]

@@ -166,14 +166,16 @@ def find_duplicates(
     if ordered is not None:
         if len(ordered.tail) and ordered.rows is not None:
             # the pass found every row holding a tail id (`id_late.py`): those rows alone, by input order
-            # their ids are known: the scan reads the lead ids alone (1.9 against 2.9 CPU s with the ids)
             con.register("_ls_dup_cand", ordered.rows)
-            _exact(
-                con,
-                table,
-                rows="SELECT e.lead_id, c.id, c._ls_ord FROM (SELECT lead_id, _ls_ord FROM events WHERE _ls_ord IN "
-                "(SELECT _ls_ord FROM _ls_dup_cand)) AS e JOIN _ls_dup_cand AS c ON c._ls_ord = e._ls_ord",
-            )
+            if "lead_id" in ordered.rows.column_names:  # their lead ids too, read while the pass ran
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_cand")
+            else:  # their ids are known: the scan reads the lead ids alone (1.9 against 2.9 CPU s with the ids)
+                _exact(
+                    con,
+                    table,
+                    rows="SELECT e.lead_id, c.id, c._ls_ord FROM (SELECT lead_id, _ls_ord FROM events WHERE _ls_ord "
+                    "IN (SELECT _ls_ord FROM _ls_dup_cand)) AS e JOIN _ls_dup_cand AS c ON c._ls_ord = e._ls_ord",
+                )
             con.unregister("_ls_dup_cand")
         elif len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)

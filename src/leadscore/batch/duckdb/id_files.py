@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 COLUMN = "id"
@@ -123,3 +124,83 @@ def _groups(files: list[str], batch: int) -> Iterator[tuple[int, list[pa.Array]]
             else:
                 yield first, parquet.read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks
                 first += rows
+
+
+LEAD = "lead_id"
+
+
+class LeadReads:
+    """The lead ids of given rows of the files (as stored: the events view reads them so wherever the
+    pass reads the files), read on a thread of their own while the pass goes on: the rows holding a
+    tail id, found batch by batch (`id_late.py`). One read of the row group's `lead_id` column per
+    batch with such rows; where a file's lead ids are no text column, or a row group is read in
+    parts, nothing is read (`result` None: the lead ids are read in SQL)."""
+
+    def __init__(self, files: list[str]) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        self.files = files
+        self._starts: list[np.ndarray] = []
+        self.usable = True
+        for file in files:
+            try:
+                schema = pq.read_schema(file)
+                meta = pq.read_metadata(file)
+            except Exception:  # pyarrow raises its own error types: the lead ids are read in SQL then
+                self.usable = False
+                break
+            names = [n for n in schema.names if n.lower() == LEAD]
+            sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+            if names != [LEAD] or not _text(schema.field(LEAD).type) or any(s > _GROUP_ROWS for s in sizes):
+                self.usable = False
+                break
+            self._starts.append(np.cumsum([0, *sizes]))
+        self._parts: list[Future[pa.Array]] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="leadscore-leads") if self.usable else None
+        self._open: dict[int, pq.ParquetFile] = {}
+
+    def submit(self, ords: np.ndarray) -> None:
+        """Read the lead ids of the rows `ords` (`_ls_ord`, ascending), in the order given."""
+        if self._pool is not None and len(ords):
+            self._parts.append(self._pool.submit(self._read, ords.copy()))
+
+    def _read(self, ords: np.ndarray) -> pa.Array:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        several = len(self.files) > 1
+        files, rows = (ords // ORD_FILE, ords % ORD_FILE) if several else (np.zeros_like(ords), ords)
+        parts = []
+        for k in np.unique(files).tolist():
+            mine = rows[files == k]
+            starts = self._starts[k]
+            groups = np.searchsorted(starts, mine, side="right") - 1
+            parquet = self._open.get(k) or self._open.setdefault(k, pq.ParquetFile(self.files[k]))
+            for g in np.unique(groups).tolist():
+                column = parquet.read_row_group(g, columns=[LEAD], use_threads=False).column(0).combine_chunks()
+                if pa.types.is_dictionary(column.type):
+                    column = column.dictionary_decode()
+                parts.append(column.take(pa.array(mine[groups == g] - starts[g])).cast(pa.string()))
+        return pa.concat_arrays(parts)
+
+    def result(self) -> pa.Array | None:
+        """The lead ids of every row submitted, in order; None where they could not all be read."""
+        import pyarrow as pa
+
+        if self._pool is None:
+            return None
+        try:
+            parts = [part.result() for part in self._parts]
+        except (pa.ArrowException, OSError, IndexError):
+            return None
+        finally:
+            self.close()
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from leadscore.batch.duckdb.id_files import LeadReads
+
 
 class LateIds:
     """The late ids by width, each a sorted array of fixed-width byte strings, and the rows found."""
 
-    def __init__(self, ids: pa.Array) -> None:
+    def __init__(self, ids: pa.Array, leads: LeadReads | None = None) -> None:
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -50,6 +52,7 @@ class LateIds:
                 self.by_width[width] = np.sort(gathered.view(f"S{width}"))
         self._ords: list[np.ndarray] = []
         self._ids: list[pa.Array] = []
+        self.leads = leads  # the lead ids of the rows recorded, read meanwhile (None: read in SQL)
 
     def look(self, column: pa.Array, offsets: np.ndarray, data: np.ndarray, count: int, ords: np.ndarray) -> None:
         """Record the rows among the first `count` ids of `column` (a stretch: ascending in length, then
@@ -83,6 +86,8 @@ class LateIds:
         if len(ids):
             self._ids.append(ids)
             self._ords.append(ords)
+            if self.leads is not None:
+                self.leads.submit(ords)
 
     def rows(self, tail: pa.Array) -> pa.Table | None:
         """(`_ls_ord`, id) of every row holding an id of `tail` (the pass's distinct tail ids), or None
@@ -91,6 +96,7 @@ class LateIds:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        leads = self.leads.result() if self.leads is not None else None
         if not self.usable or not pc.all(pc.is_in(tail, value_set=self.values)).as_py():
             return None
         if not self._ids:
@@ -98,4 +104,12 @@ class LateIds:
         ids = pa.concat_arrays([i.cast(pa.string()) for i in self._ids])
         wanted = pc.is_in(ids, value_set=tail)
         ords = np.concatenate(self._ords)[wanted.to_numpy(zero_copy_only=False)]
-        return pa.table({"_ls_ord": pa.array(ords, pa.int64()), "id": ids.filter(wanted)})
+        found = {"_ls_ord": pa.array(ords, pa.int64()), "id": ids.filter(wanted)}
+        if leads is not None:  # as the events view reads them (`id_files.LeadReads`)
+            found["lead_id"] = leads.filter(wanted)
+        return pa.table(found)
+
+    def close(self) -> None:
+        """The pass ended (or stopped): the lead ids' thread may end."""
+        if self.leads is not None:
+            self.leads.close()

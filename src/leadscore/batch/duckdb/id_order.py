@@ -207,16 +207,31 @@ def _pass(
     stop: Event | None = None,
     late: bool = False,
 ) -> OrderedIds | Literal["flagged"] | None:
+    found: LateIds | None = None
+    if late and files is not None:
+        from leadscore.batch.duckdb.id_files import LeadReads, late_ids
+        from leadscore.batch.duckdb.id_late import LateIds
+
+        found = LateIds(late_ids(files, tail_limit), LeadReads(files))
+    try:
+        return _stream(con, tail_limit, test, files, stop, found)
+    finally:
+        if found is not None:
+            found.close()
+
+
+def _stream(
+    con: duckdb.DuckDBPyConnection | None,
+    tail_limit: int,
+    test: bool,
+    files: list[str] | None,
+    stop: Event | None,
+    found: LateIds | None,
+) -> OrderedIds | Literal["flagged"] | None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found: LateIds | None = None
-    if late and files is not None:
-        from leadscore.batch.duckdb.id_files import late_ids
-        from leadscore.batch.duckdb.id_late import LateIds
-
-        found = LateIds(late_ids(files, tail_limit))
     with_id = 0
     previous: bytes | None = None
     tail: list[pa.Array] = []
