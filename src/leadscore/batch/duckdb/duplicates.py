@@ -22,7 +22,10 @@ previous pass, which proved ascending ids with the checks in SQL; the whole chec
 pass reads Parquet ids from the files, `id_files.py`); on the mixed data's 50,054 repeats
 in a later file, the pass and the exact check of the tail's rows 6.6 CPU s against 11.7 for the
 sorted hashes. Ids in another order fill its tail within the first rows: it stops there, and the
-hashes decide.
+hashes decide. Where the tail holds only ids of the input's last row groups (events delivered again at
+the end), the pass itself finds every row holding a tail id, with its lead id (`id_late.py`): the exact
+check then groups those rows alone, with no scan of the events (3.8-4.3 CPU s for the whole check on the
+mixed data, from 5.8-8.0).
 """
 
 from __future__ import annotations
