@@ -115,13 +115,13 @@ def test_a_parquet_run_reads_the_ids_from_the_files(tmp_path: Path, monkeypatch:
     from leadscore.model import parse_model
 
     read: list[list[str]] = []
-    real = id_files.read_ids
+    real = id_files.read_id_rows
 
     def spy(files: list[str], batch: int):  # type: ignore[no-untyped-def]
         read.append(files)
         return real(files, batch)
 
-    monkeypatch.setattr(id_files, "read_ids", spy)
+    monkeypatch.setattr(id_files, "read_id_rows", spy)
     _write(tmp_path, [["e1", "e2", "e3"], ["e2"]], False, 2)
     model = parse_model("format: 1\nname: t\nrules:\n  - {id: v, on: view, points: 1}\n")
     run = run_batch(model, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), "1970-01-02T00:00:00Z")

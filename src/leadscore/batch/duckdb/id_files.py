@@ -14,9 +14,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 COLUMN = "id"
+# the events view's `_ls_ord` of several files: the file's index times this, plus the row in the file
+ORD_FILE = 1 << 40
 # a row group past this many rows is read in batches, so that no more than a batch of ids is in memory
 _GROUP_ROWS = 1 << 22
 
@@ -47,9 +50,20 @@ def readable(files: list[str]) -> bool:
 
 def read_ids(files: list[str], batch: int) -> Iterator[pa.Array]:
     """The ids of the files in input order (file by file, row by row), at most `batch` at a time,
-    NULLs left out (empty ids are left to the caller: `nullif(id, '')` in the view). The next row
-    group is read on a thread while the caller tests this one (the reader releases the GIL): the
-    pass takes about the reading's time instead of the sum of both."""
+    NULLs left out (empty ids are left to the caller: `nullif(id, '')` in the view)."""
+    for _, part in read_id_rows(files, batch):
+        yield part.drop_null() if part.null_count else part
+
+
+def ord_base(files: list[str], file: int) -> int:
+    """The `_ls_ord` of a file's first row, as the events view numbers the rows (`sources._file_relation`)."""
+    return file * ORD_FILE if len(files) > 1 else 0
+
+
+def read_id_rows(files: list[str], batch: int) -> Iterator[tuple[int, pa.Array]]:
+    """(the `_ls_ord` of the first row, the ids of consecutive rows from it, NULLs kept), in input order,
+    at most `batch` rows at a time. The next row group is read on a thread while the caller tests this
+    one (the reader releases the GIL): the pass takes about the reading's time instead of the sum of both."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
@@ -57,26 +71,136 @@ def read_ids(files: list[str], batch: int) -> Iterator[pa.Array]:
     with ThreadPoolExecutor(1) as pool:
         groups = _groups(files, batch)
         ahead = pool.submit(next, groups, None)
-        while (parts := ahead.result()) is not None:
+        while (read := ahead.result()) is not None:
             ahead = pool.submit(next, groups, None)
+            first, parts = read
             for part in parts:
                 if pa.types.is_dictionary(part.type):
                     part = part.dictionary_decode()
-                if part.null_count:
-                    part = part.drop_null()
                 for start in range(0, len(part), batch):
-                    yield part.slice(start, batch)
+                    yield first + start, part.slice(start, batch)
+                first += len(part)
 
 
-def _groups(files: list[str], batch: int) -> Iterator[list[pa.Array]]:
-    """The id column of each row group in turn (in batches past `_GROUP_ROWS` rows)."""
+def late_ids(files: list[str], rows: int) -> pa.Array:
+    """The ids (NULLs left out) of the input's last row groups, as many whole groups as hold at most
+    `rows` rows in all: where events delivered again lie, when they come in a later file or at the end."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for file in files:
+    chosen: list[tuple[str, int]] = []
+    for file in reversed(files):
+        meta = pq.read_metadata(file)
+        for group in reversed(range(meta.num_row_groups)):
+            rows -= meta.row_group(group).num_rows
+            if rows < 0:
+                break
+            chosen.append((file, group))
+        if rows < 0:
+            break
+    parts: list[pa.Array] = []
+    for file, group in reversed(chosen):
+        for part in pq.ParquetFile(file).read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks:
+            if pa.types.is_dictionary(part.type):
+                part = part.dictionary_decode()
+            parts.append(part.drop_null().cast(pa.string()))
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+
+def _groups(files: list[str], batch: int) -> Iterator[tuple[int, list[pa.Array]]]:
+    """(the `_ls_ord` of its first row, the id column) of each row group in turn (in batches past
+    `_GROUP_ROWS` rows)."""
+    import pyarrow.parquet as pq
+
+    for k, file in enumerate(files):
         parquet = pq.ParquetFile(file)
+        first = ord_base(files, k)
         for group in range(parquet.metadata.num_row_groups):
-            if parquet.metadata.row_group(group).num_rows > _GROUP_ROWS:
+            rows = parquet.metadata.row_group(group).num_rows
+            if rows > _GROUP_ROWS:
                 for part in parquet.iter_batches(batch, row_groups=[group], columns=[COLUMN], use_threads=False):
-                    yield [part.column(0)]
+                    yield first, [part.column(0)]
+                    first += part.num_rows
             else:
-                yield parquet.read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks
+                yield first, parquet.read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks
+                first += rows
+
+
+LEAD = "lead_id"
+
+
+class LeadReads:
+    """The lead ids of given rows of the files (as stored: the events view reads them so wherever the
+    pass reads the files), read on a thread of their own while the pass goes on: the rows holding a
+    tail id, found batch by batch (`id_late.py`). One read of the row group's `lead_id` column per
+    batch with such rows; where a file's lead ids are no text column, or a row group is read in
+    parts, nothing is read (`result` None: the lead ids are read in SQL)."""
+
+    def __init__(self, files: list[str]) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        self.files = files
+        self._starts: list[np.ndarray] = []
+        self.usable = True
+        for file in files:
+            try:
+                schema = pq.read_schema(file)
+                meta = pq.read_metadata(file)
+            except Exception:  # pyarrow raises its own error types: the lead ids are read in SQL then
+                self.usable = False
+                break
+            names = [n for n in schema.names if n.lower() == LEAD]
+            sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+            if names != [LEAD] or not _text(schema.field(LEAD).type) or any(s > _GROUP_ROWS for s in sizes):
+                self.usable = False
+                break
+            self._starts.append(np.cumsum([0, *sizes]))
+        self._parts: list[Future[pa.Array]] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="leadscore-leads") if self.usable else None
+        self._open: dict[int, pq.ParquetFile] = {}
+
+    def submit(self, ords: np.ndarray) -> None:
+        """Read the lead ids of the rows `ords` (`_ls_ord`, ascending), in the order given."""
+        if self._pool is not None and len(ords):
+            self._parts.append(self._pool.submit(self._read, ords.copy()))
+
+    def _read(self, ords: np.ndarray) -> pa.Array:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        several = len(self.files) > 1
+        files, rows = (ords // ORD_FILE, ords % ORD_FILE) if several else (np.zeros_like(ords), ords)
+        parts = []
+        for k in np.unique(files).tolist():
+            mine = rows[files == k]
+            starts = self._starts[k]
+            groups = np.searchsorted(starts, mine, side="right") - 1
+            parquet = self._open.get(k) or self._open.setdefault(k, pq.ParquetFile(self.files[k]))
+            for g in np.unique(groups).tolist():
+                column = parquet.read_row_group(g, columns=[LEAD], use_threads=False).column(0).combine_chunks()
+                if pa.types.is_dictionary(column.type):
+                    column = column.dictionary_decode()
+                parts.append(column.take(pa.array(mine[groups == g] - starts[g])).cast(pa.string()))
+        return pa.concat_arrays(parts)
+
+    def result(self) -> pa.Array | None:
+        """The lead ids of every row submitted, in order; None where they could not all be read."""
+        import pyarrow as pa
+
+        if self._pool is None:
+            return None
+        try:
+            parts = [part.result() for part in self._parts]
+        except (pa.ArrowException, OSError, IndexError):
+            return None
+        finally:
+            self.close()
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

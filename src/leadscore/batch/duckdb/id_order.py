@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from leadscore.batch.duckdb.id_late import LateIds
+
 _BATCH = 1 << 20
 
 
@@ -42,6 +44,8 @@ _BATCH = 1 << 20
 class OrderedIds:
     with_id: int  # events with an id
     tail: pa.Array  # the distinct ids after the first strictly ascending stretch (none: all distinct)
+    # the `_ls_ord` of every row holding a tail id, when the pass could find them all (`id_late.py`)
+    rows: pa.Table | None = None
 
 
 def _buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -134,11 +138,11 @@ def ordered_ids(
     if direct is not None and (first is None or first == "flagged" or isinstance(first, OrderedIds)):
         found = first
     else:
-        found = _either_pass(con, tail_limit, check is not None, direct)
+        found = _either_pass(con, tail_limit, check is not None, direct, late=True)
     if found == "flagged":
         assert check is not None
         check()
-        found = _either_pass(con, tail_limit, False, direct)
+        found = _either_pass(con, tail_limit, False, direct, late=True)
     assert found != "flagged"
     return found
 
@@ -148,19 +152,20 @@ def ordered_ids(
 Passed = OrderedIds | Literal["flagged", "failed"] | None
 
 
-def files_pass(files: list[str], tail_limit: int, test: bool, stop: Event | None = None) -> Passed:
+def files_pass(files: list[str], tail_limit: int, test: bool, stop: Event | None = None, late: bool = False) -> Passed:
     """`_pass` over the ids of the files themselves, with no use of a DuckDB connection (it may run on a
-    thread while the connection runs a query). Once `stop` is set, it ends at the next batch (None)."""
+    thread while the connection runs a query). Once `stop` is set, it ends at the next batch (None).
+    `late`: the rows of the tail's ids looked for on the way (`id_late.py`)."""
     import pyarrow as pa
 
     try:
-        return _pass(None, tail_limit, test, files, stop)
+        return _pass(None, tail_limit, test, files, stop, late)
     except (pa.ArrowException, OSError):
         return "failed"
 
 
 def _either_pass(
-    con: duckdb.DuckDBPyConnection, tail_limit: int, test: bool, files: list[str] | None
+    con: duckdb.DuckDBPyConnection, tail_limit: int, test: bool, files: list[str] | None, late: bool = False
 ) -> OrderedIds | Literal["flagged"] | None:
     """The pass over the files' ids, or over the view's where the Parquet reader cannot give them as
     DuckDB does (a file it fails on, text that is not UTF-8): DuckDB then reads or refuses them, as
@@ -170,23 +175,26 @@ def _either_pass(
     if files is None:
         return _pass(con, tail_limit, test)
     try:
-        return _pass(con, tail_limit, test, files)
+        return _pass(con, tail_limit, test, files, late=late)
     except (pa.ArrowException, OSError):
         return _pass(con, tail_limit, test)
 
 
-def _batches(con: duckdb.DuckDBPyConnection | None, files: list[str] | None) -> Generator[pa.Array, None, None]:
-    """The ids in input order, a batch at a time: from the files, or the view's query."""
+def _batches(
+    con: duckdb.DuckDBPyConnection | None, files: list[str] | None
+) -> Generator[tuple[int | None, pa.Array], None, None]:
+    """The ids in input order, a batch at a time, with the `_ls_ord` of the batch's first row where
+    known (NULLs kept): from the files, or the view's query (no order known)."""
     if files is not None:
-        from leadscore.batch.duckdb.id_files import read_ids
+        from leadscore.batch.duckdb.id_files import read_id_rows
 
-        yield from read_ids(files, _BATCH)
+        yield from read_id_rows(files, _BATCH)
         return
     assert con is not None
     reader = con.sql("SELECT id FROM events").to_arrow_reader(_BATCH)
     try:
         for batch in reader:
-            yield batch.column(0)
+            yield None, batch.column(0)
     finally:
         reader.close()
 
@@ -197,6 +205,28 @@ def _pass(
     test: bool,
     files: list[str] | None = None,
     stop: Event | None = None,
+    late: bool = False,
+) -> OrderedIds | Literal["flagged"] | None:
+    found: LateIds | None = None
+    if late and files is not None:
+        from leadscore.batch.duckdb.id_files import LeadReads, late_ids
+        from leadscore.batch.duckdb.id_late import LateIds
+
+        found = LateIds(late_ids(files, tail_limit), LeadReads(files))
+    try:
+        return _stream(con, tail_limit, test, files, stop, found)
+    finally:
+        if found is not None:
+            found.close()
+
+
+def _stream(
+    con: duckdb.DuckDBPyConnection | None,
+    tail_limit: int,
+    test: bool,
+    files: list[str] | None,
+    stop: Event | None,
+    found: LateIds | None,
 ) -> OrderedIds | Literal["flagged"] | None:
     import numpy as np
     import pyarrow as pa
@@ -208,16 +238,25 @@ def _pass(
     tail_rows = 0
     in_stretch = True
     with closing(_batches(con, files)) as batches:
-        for column in batches:
+        for base, column in batches:
             if stop is not None and stop.is_set():
                 return None
+            # the rows kept, by their place in the batch (only where their `_ls_ord` is needed)
+            track = found is not None and base is not None
+            index: np.ndarray | None = None
             if column.null_count:
+                if track:
+                    index = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
                 column = column.drop_null()
             if not len(column):
                 continue
             offsets, data = _buffers(column)
             if not int(np.diff(offsets).min()):  # an empty id is missing (`nullif(id, '')` in the view)
-                column = column.filter(pc.greater(pc.binary_length(column), 0))
+                filled = pc.greater(pc.binary_length(column), 0)
+                if track:
+                    kept_rows = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+                    index = kept_rows if index is None else index[kept_rows]
+                column = column.filter(filled)
                 if not len(column):
                     continue
                 offsets, data = _buffers(column)
@@ -226,17 +265,27 @@ def _pass(
             with_id += len(column)
             if test and flagged(offsets, data):
                 return "flagged"
+            ords = None
+            if track:
+                assert base is not None
+                ords = base + (index if index is not None else np.arange(len(column), dtype=np.int64))
             if in_stretch:
                 kept = _stretch(column, offsets, previous)
+                if found is not None and ords is not None:
+                    found.look(column, offsets, data, kept, ords)
                 if kept == len(column):
                     previous = data[offsets[-2] : offsets[-1]].tobytes()
                     continue
                 in_stretch = False
                 column = column[kept:]
+                ords = ords[kept:] if ords is not None else None
+            if found is not None and ords is not None:
+                found.record(column, ords)
             tail.append(column)
             tail_rows += len(column)
             if tail_rows > tail_limit:
                 return None
     if not tail:
         return OrderedIds(with_id, pa.array([], pa.string()))
-    return OrderedIds(with_id, pc.unique(pa.concat_arrays([t.cast(pa.string()) for t in tail])))
+    distinct = pc.unique(pa.concat_arrays([t.cast(pa.string()) for t in tail]))
+    return OrderedIds(with_id, distinct, found.rows(distinct) if found is not None and files is not None else None)

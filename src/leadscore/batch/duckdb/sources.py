@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, row_check_sql, strip_sql
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.duckdb.file_schemas import list_files, scan_sql
+from leadscore.batch.duckdb.id_files import ORD_FILE
 from leadscore.sql import literals as q
 from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
 
@@ -46,7 +47,7 @@ def _file_relation(path: Path) -> str:
         ord_expr = "file_row_number"
         if len(files) > 1:
             # the file's position in the list (DuckDB's virtual column), not a search of its name per row
-            ord_expr = "CAST(file_index AS BIGINT) * 1099511627776 + file_row_number"
+            ord_expr = f"CAST(file_index AS BIGINT) * {ORD_FILE} + file_row_number"
         return (
             f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
             f"FROM {scan_sql(files, 'file_row_number = true')}"
