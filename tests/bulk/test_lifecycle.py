@@ -407,11 +407,16 @@ def test_next_change_after_apply_is_the_pure_paths(tmp_path: Path) -> None:
             s.dispose()
 
 
-def test_the_history_pass_reads_stored_results_as_load_result_rows_but_the_breakdown(
+def test_the_history_pass_reads_stored_results_as_result_of_but_what_it_does_not_read(
     store: LeadStore, tmp_path: Path, clock: FixedClock
 ) -> None:
-    """`lifecycle_history._stored_rows` leaves out only the breakdown, which nothing it feeds reads."""
-    from leadscore.bulk.lifecycle_history import _stored_rows
+    """`lifecycle_history._stored` gives `result_of` of each stored row without its dimensions,
+    playbook and breakdown (the stage moves and the trigger tests against the previous result read
+    none of them), and the row's evaluation time and stage as `_stage_moves` reads them."""
+    import dataclasses
+
+    from leadscore.bulk.lifecycle_history import _stored
+    from leadscore.store.codec import result_of
     from leadscore.store.results_repo import load_result_rows
 
     (tmp_path / "model.yaml").write_text(MODEL, encoding="utf-8")
@@ -421,6 +426,13 @@ def test_the_history_pass_reads_stored_results_as_load_result_rows_but_the_break
     _ = apply(store, Evaluator(parse_model(RECYCLE)), lambda: int(clock.now.timestamp() * 1_000_000))
     with store.read() as conn:
         ids = [str(r[0]) for r in conn.execute(sa.select(results.c.lead_id))] + ["no-such-lead"]
-        whole, light = load_result_rows(conn, ids), _stored_rows(conn, ids)
+        whole, light = load_result_rows(conn, ids), _stored(conn, ids)
     assert len(whole) == 12 and any(row["breakdown"] for row in whole.values())
-    assert light == {lead: {**row, "breakdown": []} for lead, row in whole.items()}
+    assert any(len(row["stage_history"]) > 1 for row in whole.values())
+    assert set(light) == set(whole)
+    for lead, row in whole.items():
+        full = result_of(row)
+        assert light[lead].result == dataclasses.replace(full, dimensions={}, playbook=None, breakdown=())
+        assert light[lead].result.labels == full.labels and light[lead].result.stage_history == full.stage_history
+        assert light[lead].row == {"evaluated_at": row["evaluated_at"], "stage": row["stage"]}
+        assert light[lead].evaluated_at == row["evaluated_at"]

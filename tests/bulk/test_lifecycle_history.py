@@ -1,5 +1,6 @@
 """The history pass detects a lead's triggers once, on its result without the breakdown, and gives the
-firings the payload `detect_triggers` gives for the whole result (`lifecycle_history.with_result`)."""
+firings the payload `detect_triggers` gives for the whole result (`lifecycle_history.with_breakdown`, the
+breakdown as `breakdown_dicts` reads the query's JSON text)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.lifecycle_history import with_result
+from leadscore.bulk.lifecycle_history import breakdown_dicts, with_breakdown
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.engine import score
@@ -43,6 +44,32 @@ def test_firings_without_the_breakdown_get_the_whole_results_payload(
     current = score(MODEL, lead, events, "2026-03-29T00:00:00Z")
     whole = detect_triggers(MODEL, previous, current, score_before_window=lambda t: before)
     stripped = dataclasses.replace(current, breakdown=())
-    got = with_result(detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before), current)
+    # the breakdown's JSON as the query writes it: condition rules without `events` (result_shape)
+    text = json.dumps([{k: v for k, v in b.to_dict().items() if v is not None} for b in current.breakdown])
+    got = with_breakdown(
+        detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before), breakdown_dicts(text)
+    )
     assert [dataclasses.astuple(f) for f in got] == [dataclasses.astuple(f) for f in whole]
     assert [json.dumps(f.payload) for f in got] == [json.dumps(f.payload) for f in whole]
+    # every payload owns its breakdown (a caller changing one changes no other)
+    lists = [f.payload["data"]["result"]["breakdown"] for f in got]
+    assert len({id(b) for b in lists}) == len(lists)
+    assert len({id(e) for b in lists for e in b}) == sum(len(b) for b in lists)
+
+
+def test_breakdown_dicts_are_to_dicts_of_the_entries_result_of_makes() -> None:
+    """With `events` null or absent, points whole or not, keys in any order in the text."""
+    from leadscore.domain.result import BreakdownEntry
+
+    text = json.dumps(
+        [
+            {"rule": "visit", "dimension": "engagement", "points": 10.0, "events": 3},
+            {"dimension": "fit", "rule": "big", "points": 15},
+            {"rule": "cold", "dimension": "fit", "points": -2.5, "events": None},
+            {"rule": "cap:engagement", "dimension": "engagement", "points": -4.0},
+        ]
+    )
+    made = [BreakdownEntry(b["rule"], b["dimension"], b["points"], b.get("events")) for b in json.loads(text)]
+    got = breakdown_dicts(text)
+    assert got == [b.to_dict() for b in made]
+    assert json.dumps(got) == json.dumps([b.to_dict() for b in made])

@@ -256,6 +256,18 @@ def test_score_changed_fires_once_per_window_bucket(model: ScoringModel) -> None
     assert next_day[0].key != noon[0].key  # documented limit: a new bucket may fire again
 
 
+def test_score_changed_tests_each_models_own_by_whatever_was_tested_before(model: ScoringModel) -> None:
+    """`by:` is compiled once per predicate (firings._by) and reused: a model loaded later, with
+    another predicate under the same trigger id, is tested with its own, models alternating."""
+    events = [*DAY1, ev("demo_request", "2026-01-02T10:00:00Z")]
+    previous = run(model, LEAD, DAY1, "2026-01-01T12:00:00Z")
+    current = run(model, LEAD, events, "2026-01-02T12:00:00Z")
+    strict = parse_model(MODEL.replace("by: {gte: 30}", "by: {gte: 45}"), "trig-test.yaml")
+    for _ in range(3):
+        assert fired(detect(model, previous, current, LEAD, events), "big-jump")  # delta 40 >= 30
+        assert not fired(detect(strict, previous, current, LEAD, events), "big-jump")  # 40 < 45
+
+
 def test_score_triggers_need_the_window_score(model: ScoringModel) -> None:
     current = run(model, LEAD, DAY1, "2026-01-01T12:00:00Z")
     with pytest.raises(ValueError, match="big-jump"):

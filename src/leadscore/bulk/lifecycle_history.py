@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
-from leadscore.domain.result import Result, StageChange
+from leadscore.domain.result import PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
@@ -129,8 +129,6 @@ def finish(
     import pyarrow as pa
 
     from leadscore.bulk.lifecycle_split import score_windows
-    from leadscore.bulk.write import RESULT_COLUMNS
-    from leadscore.store.codec import result_of
     from leadscore.store.outbox_repo import enqueue
     from leadscore.store.results_repo import _stage_moves
     from leadscore.store.tables import stage_history
@@ -154,7 +152,7 @@ def finish(
         cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
         part: list[str] = cols["lead_id"]
         store.lock_leads(conn, part)
-        previous = _stored_rows(conn, part)
+        previous = _stored(conn, part)
         row_ns, walk_cols = part_rows(run, k, words) if walker is not None else ([], EMPTY)
         j, n_rows = 0, len(row_ns)
         hist_rows: list[tuple[str, str]] = []
@@ -164,36 +162,30 @@ def finish(
             lo = j
             while j < n_rows and row_ns[j] == ns[i]:
                 j += 1
-            prev_row = previous.get(lead)
-            if prev_row is not None and prev_row["evaluated_at"] > at:
+            stored = previous.get(lead)
+            if stored is not None and stored.evaluated_at > at:
                 continue  # rescored meanwhile by a newer change: left alone, as its result row is
-            row = {name: cols[name][i] for name in RESULT_COLUMNS}
-            for key in ("dimensions", "labels", "playbook"):
-                row[key] = json.loads(row[key]) if row[key] is not None else None
-            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
-            # is read only for a lead that fires, whose payload carries the whole result
-            breakdown, row["breakdown"] = row["breakdown"], []
             history: list[StageChange] = []
             if walker is not None:
                 first = cols["_first"][i]
                 start = at if first is None else int(first)
                 stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
-                if stage != row["stage"]:
+                if stage != cols["stage"][i]:
                     disagree.append(lead)
                     continue
-            row["stage_history"] = [{**s.to_dict(), "at": to_micros(s.at)} for s in history]  # as result_row
-            result = result_of(row)
-            hist_rows.append((lead, json.dumps(row["stage_history"])))
-            moves.extend(_stage_moves(result, prev_row, cause))
+            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
+            # is read only for a lead that fires, whose payload carries the whole result
+            result = _result(cols, i, history)
+            hist_rows.append((lead, json.dumps([_history_entry(s) for s in history])))
+            moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
             if evaluator.fire_triggers:
-                prev = result_of(prev_row) if prev_row is not None else None  # its breakdown unread: as above
+                prev = stored.result if stored is not None else None
                 if prev is not None and prev.model_version != result.model_version and prev.model != result.model:
                     prev = None  # another model's labels and stages are not this model's transitions
                 before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
                 found = detect_triggers(model, prev, result, score_before_window=before)
                 if found:
-                    row["breakdown"] = json.loads(breakdown)
-                    fired += with_result(found, result_of(row))
+                    fired += with_breakdown(found, breakdown_dicts(cols["breakdown"][i]))
         if moves:
             conn.execute(stage_history.insert(), moves)
         enqueue(store, conn, fired, at)
@@ -205,34 +197,121 @@ def finish(
     return firings, disagree
 
 
-def with_result(firings: list[TriggerFiring], full: Result) -> list[TriggerFiring]:
-    """`firings`, detected on the result without its breakdown, with the payload `detect_triggers`
-    gives for `full` (the same result with it): the payload's `result` is the only part of a firing
-    the breakdown reaches (a trigger's `when:` reads scores, labels and stage), so the lead's
-    triggers are detected once, not again to build the payload (1.7x the pass's trigger work)."""
-    for firing in firings:
-        assert firing.lead_id == full.lead_id
-        firing.payload["data"]["result"] = full.to_dict()
+def breakdown_dicts(text: str) -> list[dict[str, Any]]:
+    """A breakdown's JSON text (the query's row) as `Result.to_dict` gives it for `result_of` of
+    that row: each entry `BreakdownEntry.to_dict`'s keys in its order, `events` only when it is not
+    null, the values as decoded. Without making the entries first: a frozen dataclass each (717,000
+    at 100,000 leads x 50 events) turned back into these very dicts."""
+    out = []
+    for b in json.loads(text):
+        entry = {"rule": b["rule"], "dimension": b["dimension"], "points": b["points"]}
+        events = b.get("events")
+        if events is not None:
+            entry["events"] = events
+        out.append(entry)
+    return out
+
+
+def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[TriggerFiring]:
+    """`firings`, detected on a result without its breakdown, with `breakdown` (`breakdown_dicts`)
+    in their payload's result: then each payload is the one `detect_triggers` gives for the whole
+    result (its `result`, that result's `to_dict`, is the only part of a firing the breakdown
+    reaches: a trigger's `when:` reads scores, labels and stage). So the lead's triggers are
+    detected once, and the result is not made and turned into a dict again for the payload. Each
+    firing gets lists and dicts of its own, as from `to_dict`."""
+    for k, firing in enumerate(firings):
+        result = firing.payload["data"]["result"]
+        assert result["lead_id"] == firing.lead_id and "breakdown" in result
+        result["breakdown"] = breakdown if k == 0 else [dict(e) for e in breakdown]
     return firings
 
 
-def _stored_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """`results_repo.load_result_rows` without the breakdown (an empty one in its place): the stage
-    moves and the trigger tests against the stored result never read it, and it is the largest JSON
-    of the row (about 0.75 kB a lead in the demo store), decoded for nothing."""
+class Stored(NamedTuple):
+    """What the history pass reads of a lead's stored result."""
+
+    evaluated_at: int
+    row: dict[str, Any]  # its evaluation time and stage, as `results_repo._stage_moves` reads them
+    result: Result  # as `result_of` gives it, without dimensions, playbook and breakdown
+
+
+# a stored result's columns the history pass reads, JSON as its text (decoded here, not by the engine)
+_STORED = (
+    "SELECT lead_id, model, model_version, evaluated_at, score, CAST(labels AS TEXT), stage, "
+    "CAST(stage_history AS TEXT) FROM results WHERE lead_id IN :ids"
+)
+
+
+def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
+    """The stored results of `lead_ids` as the history pass needs them: `result_of` of the row
+    `results_repo.load_result_rows` gives, without the dimensions, the playbook and the breakdown,
+    which neither the stage moves nor the trigger tests against the previous result read (a
+    trigger's `when:` and the payload read the new result). Read as plain tuples with the JSON
+    columns as text, and only the labels and the stage history decoded: through the engine's JSON
+    type, each of the five JSON columns was decoded and the row made a mapping, 3-4 CPU s per
+    100,000 leads for what is thrown away."""
     import sqlalchemy as sa
 
     from leadscore.store.leads_repo import chunks
-    from leadscore.store.tables import results
 
-    read = sa.select(*(c for c in results.columns if c.name != "breakdown")).where(
-        results.c.lead_id.in_(sa.bindparam("ids", expanding=True))
-    )
-    out: dict[str, dict[str, Any]] = {}
+    read = sa.text(_STORED).bindparams(sa.bindparam("ids", expanding=True))
+    out: dict[str, Stored] = {}
+    loads = json.loads
     for ids in chunks(sorted(set(lead_ids))):
-        for row in conn.execute(read, {"ids": list(ids)}).mappings():
-            out[row["lead_id"]] = {**row, "breakdown": []}
+        for lead, name, version, evaluated_at, score, labels, stage, history in conn.execute(read, {"ids": list(ids)}):
+            evaluated_at = int(evaluated_at)
+            result = Result(
+                lead_id=lead,
+                at=from_micros(evaluated_at),
+                model=name,
+                model_version=version,
+                score=score,
+                dimensions={},
+                labels=dict(loads(labels)),
+                stage=stage,
+                breakdown=(),
+                stage_history=tuple(
+                    StageChange(c["stage"], from_micros(c["at"]), c["from"], c["cause"], c["event_id"])
+                    for c in loads(history) or ()
+                ),
+            )
+            out[lead] = Stored(evaluated_at, {"evaluated_at": evaluated_at, "stage": stage}, result)
     return out
+
+
+def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange]) -> Result:
+    """`result_of` of the query's row `i` (JSON as text) with the walk's `history`, without its
+    breakdown (see `finish`). The history is the walk's own changes, not dicts made of them and
+    read back (the same values: times in whole microseconds either way)."""
+    pb = cols["playbook"][i]
+    playbook = None
+    if pb is not None:
+        pb = json.loads(pb)
+        playbook = PlaybookMatch(pb["index"], pb["action"], pb["priority"], tuple(pb["content"]), pb["name"])
+    return Result(
+        lead_id=cols["lead_id"][i],
+        at=from_micros(cols["evaluated_at"][i]),
+        model=cols["model"][i],
+        model_version=cols["model_version"][i],
+        score=cols["score"][i],
+        dimensions=dict(json.loads(cols["dimensions"][i])),
+        labels=dict(json.loads(cols["labels"][i])),
+        stage=cols["stage"][i],
+        stage_history=tuple(history),
+        breakdown=(),
+        playbook=playbook,
+    )
+
+
+def _history_entry(change: StageChange) -> dict[str, Any]:
+    """A stage change as `codec.result_row` stores it (`to_dict`'s keys, the time in microseconds),
+    without formatting the time as text first."""
+    return {
+        "stage": change.stage,
+        "at": to_micros(change.at),
+        "from": change.previous,
+        "cause": change.cause,
+        "event_id": change.event_id,
+    }
 
 
 def walk(walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int) -> tuple[str, list[StageChange]]:
