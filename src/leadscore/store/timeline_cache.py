@@ -13,7 +13,8 @@ drain reads goes back in the copy with figures taken from the events themselves,
 exactly what it holds.
 
 Per process (the rescoring process, or the server's thread), bounded by events held, least recently
-drained leads dropped first.
+drained leads dropped first. The copies are long-lived objects the garbage collector walks in a full
+collection: about 70 ms with 200,000 events held (measured on a loaded machine), once in a while.
 """
 
 from __future__ import annotations
