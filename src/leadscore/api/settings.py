@@ -30,8 +30,10 @@ class ApiSettings(BaseSettings):
     # opened the workspace itself); false: a thread of the server process
     rescore_process: bool = True
     # seconds the rescoring worker, woken by a commit, waits for more commits before it drains them in
-    # one transaction (leadscore.app.rescorer): each drain has a fixed cost, so at a few hundred events a
-    # second 0.1 s costs the rescoring a quarter to a third less CPU per event than 0.02 s did (measured
-    # with one and eight clients, benchmarks/results/api.md), for up to 80 ms more from acknowledgement
-    # to score (targeted under 1 s); None: the store backend's (`LeadStore.drain_gather_s`)
-    rescore_gather_s: float | None = Field(default=0.1, ge=0, le=1)
+    # one transaction (leadscore.app.rescorer): each drain has a fixed cost (about 3.5 ms of CPU in the
+    # rescoring process, traced), so 0.02 s cost the rescoring a quarter to a half more CPU per event
+    # than 0.1 s with one and eight clients; 0.05 s bounds that cost at about 7% of a core, as much as
+    # the rescoring's CPU per event varies from run to run, and halves the wait it adds to the time
+    # from acknowledgement to score (a probe under the 8-client load: p50 177-234 -> 126-129 ms,
+    # benchmarks/results/api.md); None: the store backend's (`LeadStore.drain_gather_s`)
+    rescore_gather_s: float | None = Field(default=0.05, ge=0, le=1)

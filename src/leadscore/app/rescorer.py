@@ -14,7 +14,7 @@ the time from acknowledgement to score (targeted under a second at the 99th perc
 when the previous drain took its leads, when commits came meanwhile: under load, drains then start
 `gather_s` apart, or back to back when a drain takes longer, rather than a drain's time plus
 `gather_s` apart, which a lead queued just after a take waited whole. The API sets it
-(`rescore_gather_s`, 0.1 s by default); without a setting each backend says how long
+(`rescore_gather_s`, 0.05 s by default); without a setting each backend says how long
 (`LeadStore.drain_gather_s`, 20 ms on both).
 
 Real-time leads first: each round drains the leads queued by recent small commits (the group

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event, event_key
-from leadscore.domain.timeutil import from_micros
 from leadscore.io.plain import plain
 from leadscore.store.backends import EVENT_COLUMNS, EVENT_MARKS_PG, INSERT_EVENTS, event_tuples, json_text, values_sql
 from leadscore.store.base import LeadStore
@@ -404,7 +403,7 @@ def timeline_rows(
         event_id = key if received == lead_id else timeline_id(key, lead_id, received)
         if read is not None:
             properties = read(properties)
-        out[lead_id].append(Event(lead_id, type_, from_micros(ts), properties, event_id))
+        out[lead_id].append(Event.stored(lead_id, type_, ts, properties, event_id))
         if seqs is not None:
             seqs.setdefault(lead_id, []).append(seq)
 

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -31,9 +32,11 @@ from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
 from leadscore.store.leads_repo import chunks
-from leadscore.store.pipeline import Evaluator, Prepared, Rescored
+from leadscore.store.pipeline import Evaluator, Loaded, Prepared, Rescored
+from leadscore.store.results_repo import load_lead_states
 from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import events, leads, models, pending_rescore, results
+from leadscore.store.timeline_cache import TimelineCache
 
 log = logging.getLogger(__name__)
 DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
@@ -268,9 +271,12 @@ def _stamps_query() -> sa.Select[Any]:
     e = events.alias("e")
     count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
     last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
+    total = sa.select(sa.func.sum(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
     cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
     active = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
-    query = sa.select(*cols, count, last, active).select_from(leads.outerjoin(results, results.c.lead_id == leads.c.id))
+    query = sa.select(*cols, count, last, total, active).select_from(
+        leads.outerjoin(results, results.c.lead_id == leads.c.id)
+    )
     return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -280,18 +286,20 @@ _STAMPS = _stamps_query()
 # IN list planned for any parameters compares each row with every id) and one pass over each lead's
 # events for both the count and the last seq: 5 ms instead of 10 for a drain's 200 leads of 35 events.
 _PG_STAMPS = (
-    "SELECT t.id, l.attributes, r.evaluated_at, r.model_version, r.score, c.n, c.last, "
+    "SELECT t.id, l.attributes, r.evaluated_at, r.model_version, r.score, c.n, c.last, c.total, "
     "(SELECT version FROM models WHERE active IS true) "
     "FROM unnest(CAST(%s AS text[])) AS t(id) JOIN leads AS l ON l.id = t.id "
     "LEFT JOIN results AS r ON r.lead_id = t.id CROSS JOIN LATERAL "
-    "(SELECT count(*) AS n, max(e.seq) AS last FROM events AS e WHERE e.lead_id = t.id) AS c"
+    "(SELECT count(*) AS n, max(e.seq) AS last, sum(e.seq) AS total FROM events AS e WHERE e.lead_id = t.id) AS c"
 )
 _ACTIVE = sa.select(models.c.version).where(models.c.active.is_(True))
 
 
 def _stamps(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, tuple[Any, ...]], str | None]:
     """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
-    and its events (how many, the last seq). Any write to one of them changes the stamp. One query,
+    and its events (how many, the last seq, the sum of seqs: the last three, which
+    `leadscore.store.timeline_cache` checks its copies against). Any write to one of them changes the
+    stamp. One query,
     which also reads the store's active model (`active_version`): one statement less per drain."""
     out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
     active: str | None = None
@@ -302,7 +310,8 @@ def _stamps(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, tuple[Any, 
             conn.exec_driver_sql(_PG_STAMPS, (list(part),)) if postgres else conn.execute(_STAMPS, {"ids": list(part)})
         )
         for lead, *stamp, version in rows:
-            out[lead] = tuple(stamp)
+            # the sum as an int: PostgreSQL's sum of bigints is a numeric (a Decimal), SQLite's an int
+            out[lead] = (*stamp[:-1], None if stamp[-1] is None else int(stamp[-1]))
             active, found = version, True
     if not found:  # every lead erased meanwhile: the active model still answers the caller's check
         active = active_version(conn)
@@ -360,7 +369,26 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     if not ids:
         return _Read([], {}, Prepared(Rescored(), [], {}), more)
     before, _ = _stamps(conn, ids)
-    return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
+    if which == "all":  # another caller's drain (a file ingest's last rounds): no copies kept for it
+        return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
+    # the worker's drains: what `evaluator.prepare` reads, the timelines from the drains' copies
+    # (leadscore.store.timeline_cache), checked against the stamps just read
+    queued: set[str] = set()
+    found, previous, active = load_lead_states(conn, ids, queued)
+    timelines, seqs = timeline_cache(store).timelines(conn, sorted(found), before)
+    state = Loaded(found, previous, active, queued, timelines, seqs)
+    return _Read(ids, before, evaluator.score_loaded(state, at, skip_bad=True), more)
+
+
+_CACHES: weakref.WeakKeyDictionary[LeadStore, TimelineCache] = weakref.WeakKeyDictionary()
+
+
+def timeline_cache(store: LeadStore) -> TimelineCache:
+    """The copies of timelines the worker's drains of `store` keep, in this process."""
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES[store] = TimelineCache()
+    return cache
 
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:

@@ -26,7 +26,6 @@ from functools import cache
 from typing import Any
 
 from leadscore.domain import Event, Result
-from leadscore.domain.timeutil import from_micros
 from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import timeline_id
@@ -193,7 +192,7 @@ def _timeline_rows(rows: Iterable[Sequence[Any]], out: dict[str, list[Event]], s
         if event is None:
             key, lead_id, received, type_, ts, text = content
             event_id = key if received == lead_id else timeline_id(key, lead_id, received)
-            event = Event(lead_id, type_, from_micros(ts), json_value(text), event_id)
+            event = Event.stored(lead_id, type_, ts, json_value(text), event_id)
             if len(known) >= EVENTS_KEPT:
                 known.clear()
             known[content] = event

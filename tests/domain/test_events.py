@@ -1,0 +1,36 @@
+"""Events read back from the store (`Event.stored`) are the events that were stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from leadscore.domain.events import Event
+from leadscore.domain.timeutil import to_micros
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 5, 30, 10, 0, tzinfo=UTC),
+        datetime(2026, 5, 30, 10, 0, 0, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ],
+)
+def test_a_stored_event_equals_the_event_built_from_its_timestamp(when: datetime) -> None:
+    built = Event("lead-1", "page_view", when, {"path": "/pricing"}, "e-1")
+    read = Event.stored("lead-1", "page_view", to_micros(when), {"path": "/pricing"}, "e-1")
+    assert read == built
+    assert (read.ts, read.timestamp, read.timestamp.tzinfo) == (built.ts, built.timestamp, built.timestamp.tzinfo)
+    assert repr(read) == repr(built)
+
+
+def test_a_stored_event_is_frozen_like_any_other() -> None:
+    read = Event.stored("lead-1", "page_view", 0, {}, None)
+    assert read.id is None
+    assert read.timestamp == datetime(1970, 1, 1, tzinfo=UTC)
+    with pytest.raises(AttributeError):
+        read.type = "other"  # type: ignore[misc]

@@ -1,0 +1,101 @@
+"""The worker's drains keep copies of the timelines they read (leadscore.store.timeline_cache) and read
+only what was appended since: the drained store still holds exactly what rescoring at once writes,
+through late events, merges (events moved in with their old log positions) and erasures."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from leadscore.app.service import LeadService
+from leadscore.domain import Event
+from leadscore.io import read_events, read_leads
+from leadscore.store import open_store
+from leadscore.store.pending import timeline_cache
+from tests.store.conftest import BACKENDS, fresh_database_url
+from tests.store.helpers import mismatches, written_rows
+
+B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def _service(
+    kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, clock: list[datetime]
+) -> LeadService:
+    folder = tmp_path / name
+    folder.mkdir()
+    store = open_store(fresh_database_url(kind, folder, request, migrated=True))
+    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    service.upgrade()
+    return service
+
+
+def _drain(service: LeadService) -> None:
+    """As the worker drains: the real-time leads, then the longest-waiting, a few at a time."""
+    while service.backlog().leads:
+        service.drain_pending(5, which="realtime")
+        service.drain_pending(5, which="backlog")
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_drains_from_copies_write_what_rescoring_at_once_writes(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    clock = [NOW]
+    at_once = _service(kind, tmp_path, "at-once", request, clock)
+    deferred = _service(kind, tmp_path, "deferred", request, clock)
+    try:
+        leads = list(read_leads(B2B / "data" / "leads.csv"))
+        at_once.ingest_leads(leads)
+        deferred.ingest_leads(leads)
+        events = list(read_events(B2B / "data" / "events.csv"))
+        random.Random(7).shuffle(events)  # late events: appended ones land inside the copies' timelines
+        ids = sorted({e.lead_id for e in events})
+        batches = [events[i : i + 40] for i in range(0, len(events), 40)]
+        for n, batch in enumerate(batches):
+            clock[0] = NOW + timedelta(minutes=n)
+            for service in (at_once, deferred):
+                if n == len(batches) // 3:  # a merge moves events in with their old positions
+                    service.merge(ids[0], ids[1])
+                if n == len(batches) // 2:  # an erased lead comes back with new events
+                    service.erase(ids[2])
+                    service.ingest_events([Event(ids[2], "page_view", clock[0], {"url": "/pricing"}, f"back-{n}")])
+            at_once.ingest_events(batch)
+            deferred.ingest_events(batch, defer=True)
+            _drain(deferred)
+        cache = timeline_cache(deferred.store)
+        assert cache.hits > cache.misses > 0  # copies were used, and refused when the log changed otherwise
+        expected, found = written_rows(at_once.store), written_rows(deferred.store)
+        for table in expected:
+            assert found[table] == expected[table], table
+        assert mismatches(deferred.store, deferred.model) == []
+    finally:
+        at_once.close()
+        deferred.close()
+
+
+def test_a_copy_the_store_disagrees_with_is_read_again_whole(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    clock = [NOW]
+    service = _service("sqlite", tmp_path, "one", request, clock)
+    try:
+        first = [Event("a", "page_view", NOW + timedelta(seconds=i), {}, f"e{i}") for i in range(3)]
+        service.ingest_events(first, defer=True)
+        _drain(service)
+        cache = timeline_cache(service.store)
+        before = cache.misses
+        # a later event at an earlier time: appended, it goes first in the timeline
+        service.ingest_events([Event("a", "page_view", NOW - timedelta(days=1), {}, "early")], defer=True)
+        _drain(service)
+        assert (cache.hits, cache.misses) == (1, before)
+        # the stamp says otherwise than the copy (as after a merge or an erasure): the whole log again
+        with service.store.read() as conn:
+            stamp = (*(None,) * 5, 3, 1, 1)  # three events, not four
+            timelines, _ = cache.timelines(conn, ["a"], {"a": stamp})
+        assert cache.misses == before + 1
+        assert [e.id for e in timelines["a"]] == ["early", "e0", "e1", "e2"]
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
