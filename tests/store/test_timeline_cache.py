@@ -12,9 +12,10 @@ import pytest
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
+from leadscore.domain.timeutil import to_micros
 from leadscore.io import read_events, read_leads
 from leadscore.store import open_store
-from leadscore.store.pending import timeline_cache
+from leadscore.store.pending import mark, timeline_cache
 from tests.store.conftest import BACKENDS, fresh_database_url
 from tests.store.helpers import mismatches, written_rows
 
@@ -67,7 +68,8 @@ def test_drains_from_copies_write_what_rescoring_at_once_writes(
             deferred.ingest_events(batch, defer=True)
             _drain(deferred)
         cache = timeline_cache(deferred.store)
-        assert cache.hits > cache.misses > 0  # copies were used, and refused when the log changed otherwise
+        # copies were used, and refused when the log changed otherwise (the erasure drops them all)
+        assert cache.hits > 0 and cache.misses > 0
         expected, found = written_rows(at_once.store), written_rows(deferred.store)
         for table in expected:
             assert found[table] == expected[table], table
@@ -97,5 +99,48 @@ def test_a_copy_the_store_disagrees_with_is_read_again_whole(tmp_path: Path, req
         assert cache.misses == before + 1
         assert [e.id for e in timelines["a"]] == ["early", "e0", "e1", "e2"]
         assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_lead_queued_again_without_new_events_is_drained_from_its_copy(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # an attribute change, a settle after a model apply: the lead is queued with nothing appended
+    clock = [NOW]
+    service = _service(kind, tmp_path, "requeued", request, clock)
+    try:
+        first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
+        service.ingest_events(first, defer=True)
+        _drain(service)
+        cache = timeline_cache(service.store)
+        hits = cache.hits
+        service.store.transact(lambda conn: mark(conn, ["a"], to_micros(NOW)))
+        _drain(service)
+        assert cache.hits == hits + 1
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+def test_an_erased_lead_whose_log_positions_sqlite_gives_again_is_read_whole(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # SQLite numbers a new event after the highest row left: erasing the newest events gives their
+    # positions again, so the same lead's new log can count, bound and sum as its erased one did
+    clock = [NOW]
+    service = _service("sqlite", tmp_path, "erased", request, clock)
+    try:
+        first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
+        service.ingest_events(first, defer=True)
+        _drain(service)
+        before = service.result("a")
+        service.erase("a")
+        again = [Event("a", "demo_request", NOW - timedelta(minutes=i), {}, f"n{i}") for i in range(3)]
+        service.ingest_events(again, defer=True)
+        _drain(service)
+        assert mismatches(service.store, service.model) == []
+        assert service.result("a").score != before.score
     finally:
         service.close()

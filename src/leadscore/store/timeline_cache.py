@@ -8,7 +8,11 @@ store agrees with it: the lead's stamp, read before the events (`pending._stamps
 events and sums and bounds their log positions (`seq`, never reused); the copy plus the events read
 after its last position must give the same three figures, or the lead's whole log is read as before.
 Events only leave a lead with the lead (an erasure, a merge into another), and a merge moves events in
-with their old positions, which the count then misses: either way the figures disagree. Whatever the
+with their old positions, which the count then misses: either way the figures disagree. But SQLite
+numbers a new row after the highest one left, so an erasure of the newest events gives their positions
+again, and the same lead id coming back with as many events would match its erased copy: every copy is
+dropped when the store's log of erasures grows (erasures are rare; PostgreSQL never reuses a position,
+but the copies are dropped there too rather than keep a person's erased events in memory). Whatever the
 drain reads goes back in the copy with figures taken from the events themselves, so a copy describes
 exactly what it holds.
 
@@ -25,11 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain.events import Event
 from leadscore.store.events_repo import json_value, load_timelines, timeline_rows
 from leadscore.store.leads_repo import chunks
+from leadscore.store.tables import erasures
 
 MAX_EVENTS = 200_000  # about 110 MB (an event with its properties and position: ~550 bytes, measured)
 
@@ -56,11 +62,15 @@ _AFTER_PG = (
 )
 
 
+_ERASURES = sa.select(sa.func.coalesce(sa.func.max(erasures.c.id), 0))
+
+
 class TimelineCache:
     def __init__(self, max_events: int = MAX_EVENTS) -> None:
         self.max_events = max_events
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._held = 0
+        self._erasures = -1  # the store's highest erasures.id when the copies were checked last
         self.hits = 0  # leads whose copy the store agreed with (tests, traces)
         self.misses = 0
 
@@ -71,6 +81,10 @@ class TimelineCache:
 
         `stamps`: per lead, `pending._stamps`'s stamp, whose last three figures are the lead's
         events' count, greatest position and sum of positions (empty: the lead is gone)."""
+        erasures = int(conn.execute(_ERASURES).scalar_one())
+        if erasures != self._erasures:  # someone was erased: their positions may be given again
+            self.forget()
+            self._erasures = erasures
         copies = {lead: self._copies[lead] for lead in lead_ids if lead in self._copies and stamps.get(lead)}
         appended: dict[str, list[Event]] = defaultdict(list)
         appended_seqs: dict[str, list[int]] = {}
@@ -88,7 +102,7 @@ class TimelineCache:
             count, last, total = stamps[lead][-3:]
             if (
                 len(copy.seqs) + len(new_seqs) != count
-                or max(copy.last, *new_seqs) != last
+                or max([copy.last, *new_seqs]) != last
                 or copy.total + sum(new_seqs) != total
             ):
                 whole.append(lead)  # the log changed otherwise than by appends: read it whole
