@@ -1,7 +1,6 @@
 """A server whose rescoring runs in a process of its own leaves SQLite's checkpoints to that process
-(leadscore.api.app.start_intake, `SqliteStore.leave_checkpoints`), which runs them after its drains
-(`SqliteStore.checkpoint_due`); with the rescoring in a thread of the server, its commits checkpoint at
-SQLite's default as before. Events sent either way are stored and
+(leadscore.api.app.start_intake, `SqliteStore.leave_checkpoints`); with the rescoring in a thread of the
+server, its commits checkpoint at SQLite's default as before. Events sent either way are stored and
 scored."""
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ def test_a_server_with_a_rescoring_process_leaves_it_the_checkpoints(tmp_path: P
     root = make_workspace(tmp_path / "ws")
     key = create_key(root, "writer", "write", "read")
     assert _served(root, key, ApiSettings(rescore_process=True)) == BACKSTOP_PAGES
-    # a store opened by any other process (the CLI) keeps SQLite's default
+    # the rescoring process's own store keeps SQLite's default: it checkpoints
     service = LeadService.from_workspace(Workspace.load(root))
     try:
         with service.store.read() as conn:

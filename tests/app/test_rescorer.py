@@ -173,37 +173,3 @@ def test_backlog_drains_are_sized_to_their_time() -> None:
     assert worker.backlog_limit == 2 * BACKLOG_MIN
     worker._fit(2 * BACKLOG_MIN, 3, 5.0)
     assert worker.backlog_limit == 2 * BACKLOG_MIN
-
-
-def test_after_its_drains_the_worker_copies_the_log_a_bulk_left(tmp_path: Path) -> None:
-    """SQLite, as a server with a rescoring process runs: the server's store leaves the checkpoints
-    (`leave_checkpoints`), the worker's store too, and the worker copies the log after its drains
-    (`after_drain=store.checkpoint_due`), outside their transactions."""
-    root = make_workspace(tmp_path / "ws")
-    server = LeadService.from_workspace(Workspace.load(root))
-    drains = LeadService.from_workspace(Workspace.load(root))
-    server.store.leave_checkpoints()
-    drains.store.leave_checkpoints()
-    ran: list[bool] = []
-
-    def after() -> None:
-        ran.append(drains.store.checkpoint_due())
-
-    worker = RescoreWorker(drains, poll_s=0.05, after_drain=after).start()
-    db = root / "leadscore.db"
-    try:
-        before = db.stat().st_size
-        events = [Event.of(f"L{i % 500}", "page_view", "2026-05-30", id=f"e{i}", path="/x" * 40) for i in range(20000)]
-        server.ingest_events(events, defer=True)  # thousands of pages of log, not copied by its commits
-        assert db.stat().st_size == before
-        worker.notify()
-        deadline = time.monotonic() + 60
-        while (server.backlog().leads or not any(ran)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.backlog().leads == 0
-        assert any(ran) and db.stat().st_size > before  # copied into the database by the worker
-        assert server.result("L7") is not None
-    finally:
-        worker.close()
-        server.close()
-        drains.close()

@@ -66,32 +66,3 @@ def test_the_commits_of_a_store_that_left_checkpoints_are_copied_by_another(tmp_
     finally:
         server.dispose()
         drain.dispose()
-
-
-def test_a_checkpoint_runs_when_the_log_holds_enough_pages_not_copied(tmp_path: Path) -> None:
-    server, drain = _stores(tmp_path)
-    db = tmp_path / "db.sqlite"
-    try:
-        server.leave_checkpoints()
-        drain.leave_checkpoints()
-        drain.transact(lambda conn: conn.exec_driver_sql("INSERT INTO filler (i, body) VALUES (-1, 'few')"))
-        assert not drain.checkpoint_due()  # a few pages: left for later
-        before = db.stat().st_size
-        _fill(server, 0)
-        assert db.stat().st_size == before  # no commit copied it
-        assert drain.checkpoint_due()
-        assert db.stat().st_size > before + ROWS * 1024
-        assert not drain.checkpoint_due()  # copied already
-        with server.read() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar_one() == ROWS + 1
-    finally:
-        server.dispose()
-        drain.dispose()
-
-
-def test_no_checkpoint_is_due_on_a_store_without_a_log(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'none.sqlite'}")
-    try:
-        assert not store.checkpoint_due()
-    finally:
-        store.dispose()

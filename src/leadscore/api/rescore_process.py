@@ -107,19 +107,7 @@ def _serve_queue(
         ready.set()
     heap.settle()
     gather = service.store.drain_gather_s if gather_s is None else gather_s
-    # SQLite: the server's commits leave the copy of the log into the database to this process
-    # (leadscore.api.app.start_intake), whose drains commit without it too and copy it after their
-    # turn, when due: a copy and its syncs then hold up neither a request nor the group commit
-    service.store.leave_checkpoints()
-    worker = RescoreWorker(
-        service,
-        poll_s=poll_s,
-        limit=limit,
-        gather_s=gather,
-        wake=wake,
-        closed=closed,
-        after_drain=service.store.checkpoint_due,
-    ).start()
+    worker = RescoreWorker(service, poll_s=poll_s, limit=limit, gather_s=gather, wake=wake, closed=closed).start()
     try:
         while not closed.wait(1.0):
             if os.getppid() != parent:  # the server was killed: nothing will close this process

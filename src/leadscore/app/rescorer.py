@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leadscore.store.pending import DRAIN_LEADS, Drained, Which, store_gone
@@ -68,12 +67,8 @@ class RescoreWorker:
         wake: Any = None,
         closed: Any = None,
         backlog_s: float = BACKLOG_S,
-        after_drain: Callable[[], object] | None = None,
     ) -> None:
-        """`after_drain`: called after each round's drains, outside their transactions (the rescoring
-        process copies SQLite's write-ahead log there: `LeadStore.checkpoint_due`)."""
         self.service = service
-        self.after_drain = after_drain
         self.poll_s = poll_s
         self.gather_s = gather_s
         self.limit = limit
@@ -140,8 +135,6 @@ class RescoreWorker:
                     # leads another transaction held (a bulk request's) are left queued: the next
                     # round, after the gather, rather than at once and again and again while it holds them
                     more = more or (back.taken >= limit and not back.busy)
-                if self.after_drain is not None:
-                    self.after_drain()
             except Exception as exc:  # the store is down, the schema is old...: try again at the next poll
                 if store_gone(self.service.store, exc):
                     log.warning("the store is gone (%s); the rescoring worker stops", exc)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import json.encoder
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -148,36 +147,6 @@ class SqliteStore(LeadStore):
         acknowledged event is in it (synchronous=NORMAL), wherever it is copied from later."""
         self.checkpoint_pages = BACKSTOP_PAGES
         self.engine.dispose()  # pooled connections are opened again, with it
-
-    def checkpoint_due(self) -> bool:
-        """A passive checkpoint when the log holds CHECKPOINT_PAGES pages not yet copied, as SQLite's own
-        commit would run it, but called outside any write transaction and outside the writers' turn
-        (leadscore.store.pending.writer_turn): the rescoring process's drains then commit without it,
-        so the group commit of single events, which waits for the drain's turn, does not also wait for
-        the copy and its syncs. Those two counts are read from the wal-index header in the `-shm` file
-        (mxFrame at byte 16, nBackfill at byte 96, in the machine's byte order; sqlite.org/walformat.html):
-        a read of 100 bytes, where asking SQLite would run the checkpoint."""
-        path = self.sqlite_file()
-        if path is None:
-            return False
-        try:
-            with open(path + "-shm", "rb") as shm:
-                header = shm.read(100)
-        except OSError:  # no log yet (no write since the last connection closed)
-            return False
-        if len(header) < 100:
-            return False
-        frames, copied = int.from_bytes(header[16:20], sys.byteorder), int.from_bytes(header[96:100], sys.byteorder)
-        if frames - copied < CHECKPOINT_PAGES:
-            return False
-        raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
-        try:
-            cur = raw.cursor()
-            cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            cur.close()
-        finally:
-            raw.close()
-        return True
 
     def scrub(self) -> bool:
         """Copy the write-ahead log into the database file and empty it: the log still holds the

@@ -155,11 +155,6 @@ class LeadStore(ABC):
         store's commits then checkpoint only as a backstop. Nothing to do for other backends."""
         return None
 
-    def checkpoint_due(self) -> bool:
-        """Copy the write-ahead log into the database if it has grown past the backend's threshold, not
-        waiting for writers (SQLite); True when it ran. Nothing to do for other backends."""
-        return False
-
     def upgrade(self) -> None:
         from leadscore.store.migrate import upgrade
 
