@@ -136,8 +136,6 @@ def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root
             if use_process and root
             else RescoreWorker(service, gather_s=service.store.drain_gather_s if gather is None else gather).start()
         )
-        if isinstance(rescorer, RescoreProcess):  # its drains follow every commit: they copy the log
-            service.store.leave_checkpoints()
     app.state.rescorer = rescorer
     app.state.committer = GroupCommitter(
         service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None

@@ -24,10 +24,6 @@ from leadscore.store.tables import leads
 
 BUSY_TIMEOUT_S = 60.0
 CACHE_KIB = 65536
-# pages of write-ahead log past which a commit copies the log into the database file (SQLite's own
-# default), and the backstop of a store that leaves that copy to another process (`leave_checkpoints`)
-CHECKPOINT_PAGES = 1000
-BACKSTOP_PAGES = 10_000
 COPY_MIN_ROWS = 500
 # up to this many event rows, SQLite inserts them with RETURNING (leadscore.store.ingest skips the key
 # look-up for batches of up to `ingest.FEW` rows, which must not exceed it)
@@ -104,7 +100,6 @@ class SqliteStore(LeadStore):
     # with one client, a drain per event cost the rescoring process 0.5 to 2.7 ms CPU per event, a
     # drain per 20 ms 0.5 to 0.8 (loaded machine; benchmarks/results/api.md).
     drain_gather_s = 0.02
-    checkpoint_pages = CHECKPOINT_PAGES  # PRAGMA wal_autocheckpoint of this store's connections
 
     def _create_engine(self, url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
@@ -122,7 +117,6 @@ class SqliteStore(LeadStore):
             cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             # deleted rows (erase, merge) are overwritten with zeros, whatever the build's default
             cur.execute("PRAGMA secure_delete=ON")
-            cur.execute(f"PRAGMA wal_autocheckpoint={int(self.checkpoint_pages)}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -134,19 +128,6 @@ class SqliteStore(LeadStore):
 
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
         """BEGIN IMMEDIATE already holds the database's single write lock."""
-
-    def leave_checkpoints(self) -> None:
-        """This store's commits checkpoint only past BACKSTOP_PAGES of log; a commit of another process
-        (the rescoring process's drains, at CHECKPOINT_PAGES) does it before that.
-
-        A bulk request of 10,000 events dirties a few thousand pages (the event key index takes random
-        keys), so with SQLite's default every bulk commit copied them into the database file and synced
-        it before its acknowledgement, in the server process whose interpreter lock every request needs.
-        The rescoring process's next drain, which that commit wakes, takes the copy (a passive
-        checkpoint: writers go on meanwhile) on the other core. Durability is the log's either way: an
-        acknowledged event is in it (synchronous=NORMAL), wherever it is copied from later."""
-        self.checkpoint_pages = BACKSTOP_PAGES
-        self.engine.dispose()  # pooled connections are opened again, with it
 
     def scrub(self) -> bool:
         """Copy the write-ahead log into the database file and empty it: the log still holds the

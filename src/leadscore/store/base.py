@@ -150,11 +150,6 @@ class LeadStore(ABC):
         once (SQLite); True when done. PostgreSQL reclaims them at its next VACUUM."""
         return True
 
-    def leave_checkpoints(self) -> None:
-        """Let another process's connections copy the write-ahead log into the database (SQLite): this
-        store's commits then checkpoint only as a backstop. Nothing to do for other backends."""
-        return None
-
     def upgrade(self) -> None:
         from leadscore.store.migrate import upgrade
 
