@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
-from leadscore.store.leads_repo import chunks
+from leadscore.store.leads_repo import MANY_IDS, chunks, ids_json
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared, Rescored
 from leadscore.store.results_repo import load_lead_states
 from leadscore.store.retry import sqlite_busy
@@ -137,7 +137,14 @@ def mark(conn: Connection, lead_ids: Sequence[str], at: int) -> None:
     if not lead_ids:
         return
     ids = sorted(set(lead_ids))  # one order for every writer: no deadlock
-    if conn.dialect.paramstyle == "qmark":  # SQLite: one executemany under the write lock already held
+    if conn.dialect.paramstyle == "qmark":  # SQLite: under the write lock already held
+        if len(ids) > MANY_IDS:  # a bulk request's leads: one statement over a JSON array (leads_repo)
+            sql = (
+                "INSERT INTO pending_rescore (lead_id, since) SELECT value, ? FROM json_each(?) WHERE true "
+                "ON CONFLICT (lead_id) DO NOTHING"
+            )
+            conn.exec_driver_sql(sql, (at, ids_json(ids)))
+            return
         sql = "INSERT INTO pending_rescore (lead_id, since) VALUES (?, ?) ON CONFLICT (lead_id) DO NOTHING"
         conn.exec_driver_sql(sql, [(lead, at) for lead in ids])
         return
