@@ -26,6 +26,23 @@ if TYPE_CHECKING:
     from leadscore.batch.duckdb.id_files import LeadReads
 
 
+def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a NULL-free text array: value k is bytes[offsets[k]:offsets[k + 1]]."""
+    import numpy as np
+    import pyarrow as pa
+
+    if pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type):
+        width: type[np.signedinteger] = np.int64
+    elif pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+        width = np.int32
+    else:  # a view type: converted to offsets
+        column, width = column.cast(pa.large_string()), np.int64
+    bufs = column.buffers()
+    offsets = np.frombuffer(bufs[1], width)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 class LateIds:
     """The late ids by width, each a sorted array of fixed-width byte strings, and the rows found."""
 
@@ -34,11 +51,9 @@ class LateIds:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from leadscore.batch.duckdb.id_order import _buffers
-
         ids = ids.filter(pc.greater(pc.binary_length(ids), 0)) if len(ids) else ids
         self.values = pc.unique(ids.cast(pa.string()))
-        offsets, data = _buffers(self.values)
+        offsets, data = buffers(self.values)
         lengths = np.diff(offsets)
         body = data[offsets[0] : offsets[-1]] if len(self.values) else data[:0]
         # NumPy's byte strings ignore trailing NUL bytes: ids holding one are left to the check in SQL

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from threading import Event
 from typing import TYPE_CHECKING, Literal
 
+from leadscore.batch.duckdb.id_late import buffers as _buffers
 from leadscore.io.limits import MAX_ID_CHARS
 
 if TYPE_CHECKING:
@@ -46,23 +47,6 @@ class OrderedIds:
     tail: pa.Array  # the distinct ids after the first strictly ascending stretch (none: all distinct)
     # the `_ls_ord` of every row holding a tail id, when the pass could find them all (`id_late.py`)
     rows: pa.Table | None = None
-
-
-def _buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a NULL-free text array: value k is bytes[offsets[k]:offsets[k + 1]]."""
-    import numpy as np
-    import pyarrow as pa
-
-    if pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type):
-        width: type[np.signedinteger] = np.int64
-    elif pa.types.is_string(column.type) or pa.types.is_binary(column.type):
-        width = np.int32
-    else:  # a view type: converted to offsets
-        column, width = column.cast(pa.large_string()), np.int64
-    buffers = column.buffers()
-    offsets = np.frombuffer(buffers[1], width)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
-    return offsets, data
 
 
 def flagged(offsets: np.ndarray, data: np.ndarray) -> bool:
