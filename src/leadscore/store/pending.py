@@ -21,7 +21,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -36,7 +35,7 @@ from leadscore.store.pipeline import Evaluator, Loaded, Prepared, Rescored
 from leadscore.store.results_repo import load_lead_states
 from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import events, leads, models, pending_rescore, results
-from leadscore.store.timeline_cache import TimelineCache
+from leadscore.store.timeline_cache import for_store
 
 log = logging.getLogger(__name__)
 DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknowledgements waiting little
@@ -382,20 +381,9 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     # (leadscore.store.timeline_cache), checked against the stamps just read
     queued: set[str] = set()
     found, previous, active = load_lead_states(conn, ids, queued)
-    timelines, seqs = timeline_cache(store).timelines(conn, sorted(found), before)
+    timelines, seqs = for_store(store).timelines(conn, sorted(found), before)
     state = Loaded(found, previous, active, queued, timelines, seqs)
     return _Read(ids, before, evaluator.score_loaded(state, at, skip_bad=True), more)
-
-
-_CACHES: weakref.WeakKeyDictionary[LeadStore, TimelineCache] = weakref.WeakKeyDictionary()
-
-
-def timeline_cache(store: LeadStore) -> TimelineCache:
-    """The copies of timelines the worker's drains of `store` keep, in this process."""
-    cache = _CACHES.get(store)
-    if cache is None:
-        cache = _CACHES[store] = TimelineCache()
-    return cache
 
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:

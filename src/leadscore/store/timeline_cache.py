@@ -24,6 +24,7 @@ collection: about 70 ms with 200,000 events held (measured on a loaded machine),
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain.events import Event
+from leadscore.store.base import LeadStore
 from leadscore.store.events_repo import json_value, load_timelines, timeline_rows
 from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import erasures
@@ -163,3 +165,14 @@ class TimelineCache:
 
 def _ts(event: Event) -> int:
     return event.ts
+
+
+_CACHES: weakref.WeakKeyDictionary[LeadStore, TimelineCache] = weakref.WeakKeyDictionary()
+
+
+def for_store(store: LeadStore) -> TimelineCache:
+    """The copies of timelines the worker's drains of `store` keep, in this process."""
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES[store] = TimelineCache()
+    return cache
