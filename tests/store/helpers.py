@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import Scorer
 from leadscore.engine.timeline import Timeline
 from leadscore.model import ScoringModel
-from leadscore.store import LeadStore
+from leadscore.store import LeadStore, open_store
 from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
 from leadscore.store.tables import leads, outbox, results, score_history, stage_history
@@ -79,3 +82,20 @@ def written_rows(store: LeadStore) -> dict[str, list[dict[str, Any]]]:
             rows = conn.execute(sa.select(table).order_by(*order)).mappings()
             out[table.name] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
     return out
+
+
+B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
+
+
+def b2b_service(
+    kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, clock: list[datetime]
+) -> LeadService:
+    """A migrated store of `kind` in `tmp_path / name` under the b2b example's model, on `clock[0]`."""
+    from tests.store.conftest import fresh_database_url
+
+    folder = tmp_path / name
+    folder.mkdir()
+    store = open_store(fresh_database_url(kind, folder, request, migrated=True))
+    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
+    service.upgrade()
+    return service

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from leadscore.domain import Event
-from tests.store.helpers import mismatches
-from tests.store.test_pending import NOW, _service
+from tests.store.helpers import b2b_service, mismatches
+from tests.store.test_pending import NOW
 
 
 @pytest.mark.integration
 def test_a_drain_during_a_bulk_copy_neither_waits_for_it_nor_loses_its_events(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = _service("postgres", tmp_path, "s", request, [NOW])
+    service = b2b_service("postgres", tmp_path, "s", request, [NOW])
     try:
         service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
         batch = [Event.of(f"L{i % 50}", "page_view", NOW - timedelta(hours=1), id=f"b{i}") for i in range(600)]

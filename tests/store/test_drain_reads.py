@@ -20,8 +20,8 @@ from leadscore.store.codec import timeline_id
 from leadscore.store.events_repo import _TIMELINES, load_timelines
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY
 from tests.store.conftest import BACKENDS
-from tests.store.helpers import random_events
-from tests.store.test_pending import NOW, _service
+from tests.store.helpers import b2b_service, random_events
+from tests.store.test_pending import NOW
 
 
 def _portable_timelines(conn: Connection, ids: list[str]) -> tuple[dict[str, list[Event]], dict[str, list[int]]]:
@@ -45,7 +45,7 @@ def _portable_stamps(conn: Connection, ids: list[str]) -> dict[str, tuple[Any, .
 def test_timelines_and_stamps_equal_the_portable_statements(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    service = _service(kind, tmp_path, "s", request, [NOW])
+    service = b2b_service(kind, tmp_path, "s", request, [NOW])
     try:
         events = random_events(5, 30, 600)
         tie = events[0].timestamp  # several events of one lead at one instant: their order is their log order

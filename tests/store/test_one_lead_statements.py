@@ -20,9 +20,8 @@ from leadscore.store.events_repo import TIMELINE_ONE_PG, TIMELINES_PG, load_time
 from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.results_repo import STATES_ONE_PG, STATES_PG
 from tests.store.conftest import BACKENDS
-from tests.store.helpers import random_events
+from tests.store.helpers import b2b_service, random_events
 from tests.store.test_pending import NOW
-from tests.store.test_pending import _service as b2b_service
 
 
 @pytest.fixture(params=BACKENDS)

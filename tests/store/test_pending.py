@@ -18,22 +18,10 @@ from leadscore.domain import Event
 from leadscore.io import read_events, read_leads
 from leadscore.store import open_store
 from leadscore.store.tables import pending_rescore, results
-from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches, written_rows
+from tests.store.conftest import BACKENDS
+from tests.store.helpers import B2B, b2b_service, mismatches, written_rows
 
-B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
-
-
-def _service(
-    kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, clock: list[datetime]
-) -> LeadService:
-    folder = tmp_path / name
-    folder.mkdir()
-    store = open_store(fresh_database_url(kind, folder, request, migrated=True))
-    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
-    service.upgrade()
-    return service
 
 
 def _arrivals(seed: int) -> list[list[Event]]:
@@ -49,8 +37,8 @@ def test_a_drain_writes_what_rescoring_at_once_writes(
     kind: str, seed: int, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     clock = [NOW]
-    at_once = _service(kind, tmp_path, "at-once", request, clock)
-    deferred = _service(kind, tmp_path, "deferred", request, clock)
+    at_once = b2b_service(kind, tmp_path, "at-once", request, clock)
+    deferred = b2b_service(kind, tmp_path, "deferred", request, clock)
     try:
         leads = list(read_leads(B2B / "data" / "leads.csv"))
         at_once.ingest_leads(leads)
@@ -78,7 +66,7 @@ def test_a_drain_writes_what_rescoring_at_once_writes(
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_a_queued_lead_is_not_current_until_drained(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of("a", "page_view", NOW - timedelta(days=1), path="/pricing")])
         first = service.lead("a")
@@ -108,7 +96,7 @@ def test_queued_leads_left_by_a_closed_process_are_drained_by_the_next(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     clock = [NOW]
-    first = _service(kind, tmp_path, "s", request, clock)
+    first = b2b_service(kind, tmp_path, "s", request, clock)
     url = first.store.url
     events = [Event.of(f"L{i}", "demo_request", NOW - timedelta(hours=i)) for i in range(30)]
     first.ingest_events(events, defer=True)
@@ -134,7 +122,7 @@ def test_queued_leads_left_by_a_closed_process_are_drained_by_the_next(
 
 def test_erase_removes_the_queue_entry(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     clock = [NOW]
-    service = _service("sqlite", tmp_path, "s", request, clock)
+    service = b2b_service("sqlite", tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of("gone", "page_view", NOW)], defer=True)
         service.erase("gone")
@@ -152,7 +140,7 @@ def test_an_event_stored_while_the_drain_scores_is_not_lost(
     """The drain scores without the leads' locks: an event that lands meanwhile makes it score that
     lead again under the lock, so the written result includes it and the lead leaves the queue."""
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
         service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
@@ -184,7 +172,7 @@ def test_a_model_applied_while_the_drain_scores_is_the_one_written(
 ) -> None:
     """The drain scored with the old model: it writes nothing, and the next drain scores with the new one."""
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     try:
         service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
         service.ingest_events(list(read_events(B2B / "data" / "events.csv")), defer=True)
@@ -220,7 +208,7 @@ def test_a_model_applied_by_another_process_is_the_one_the_drain_writes(
     per acknowledgement); the drain finds the change in its write transaction and scores again with the
     new model, in the same call."""
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     other = LeadService(open_store(service.store.url), model_path=B2B / "model.yaml", clock=lambda: clock[0])
     try:
         service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
@@ -251,7 +239,7 @@ def test_events_scored_at_once_after_another_process_applied_a_model_are_scored_
     """The ingest that scores checks the active model inside its transaction (not in a read of its own
     before): finding another, it loads it and runs the batch again, in the same call."""
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     other = LeadService(open_store(service.store.url), model_path=B2B / "model.yaml", clock=lambda: clock[0])
     try:
         service.ingest_leads(list(read_leads(B2B / "data" / "leads.csv")))
@@ -324,7 +312,7 @@ def test_a_real_time_lead_is_drained_before_a_backlog_queued_before_and_after_it
 
     monkeypatch.setattr(pending, "REALTIME_LEADS", 10)  # a bulk commit here: 30 leads
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of(f"bulk-{i:03d}", "page_view", "2026-06-01") for i in range(30)], defer=True)
         clock[0] = NOW + timedelta(seconds=1)
@@ -397,7 +385,7 @@ def test_a_real_time_lead_waiting_longer_than_the_horizon_is_the_backlogs(
     from leadscore.store.pending import REALTIME_S
 
     clock = [NOW]
-    service = _service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, clock)
     try:
         assert service.drain_pending(which="realtime") == service.drain_pending(which="realtime")  # empty
         assert not service.drain_pending(which="realtime").more
@@ -429,7 +417,7 @@ def test_a_lead_another_transaction_holds_is_left_queued_not_waited_for(
     import threading
 
     clock = [NOW]
-    service = _service("postgres", tmp_path, "s", request, clock)
+    service = b2b_service("postgres", tmp_path, "s", request, clock)
     try:
         service.ingest_events([Event.of(lead, "page_view", "2026-06-01") for lead in ("held", "free")], defer=True)
         other = service.store.engine.connect()

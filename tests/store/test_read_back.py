@@ -13,9 +13,8 @@ import pytest
 from leadscore.domain import Event
 from leadscore.store import ingest
 from tests.store.conftest import BACKENDS
-from tests.store.helpers import mismatches
+from tests.store.helpers import b2b_service, mismatches
 from tests.store.test_pending import NOW
-from tests.store.test_pending import _service as b2b_service
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

@@ -27,9 +27,8 @@ from leadscore.store.events_repo import append_queued
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import aliases, events, leads, pending_rescore, result_basis
 from tests.store.conftest import MODEL
-from tests.store.helpers import mismatches, random_events, written_rows
-from tests.store.test_pending import B2B, NOW
-from tests.store.test_pending import _service as b2b_service
+from tests.store.helpers import B2B, b2b_service, mismatches, random_events, written_rows
+from tests.store.test_pending import NOW
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,8 @@ from leadscore.store import LeadStore, open_store, queries
 from leadscore.store.leads_repo import ensure_locked
 from leadscore.store.tables import events, leads, pending_rescore
 from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches, random_events
+from tests.store.helpers import b2b_service, mismatches, random_events
 from tests.store.test_pending import NOW
-from tests.store.test_pending import _service as b2b_service
 
 _LOCK_A = "SELECT id FROM leads WHERE id = 'a' FOR UPDATE NOWAIT"
 

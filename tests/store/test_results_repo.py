@@ -13,8 +13,7 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.store.tables import result_basis
 from tests.store.conftest import BACKENDS
-from tests.store.helpers import mismatches, random_events, random_leads, written_rows
-from tests.store.test_pending import _service as b2b_service
+from tests.store.helpers import b2b_service, mismatches, random_events, random_leads, written_rows
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 

@@ -14,24 +14,12 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.domain.timeutil import to_micros
 from leadscore.io import read_events, read_leads
-from leadscore.store import open_store
-from leadscore.store.pending import mark, timeline_cache
-from tests.store.conftest import BACKENDS, fresh_database_url
-from tests.store.helpers import mismatches, written_rows
+from leadscore.store.pending import mark
+from leadscore.store.timeline_cache import for_store
+from tests.store.conftest import BACKENDS
+from tests.store.helpers import B2B, b2b_service, mismatches, written_rows
 
-B2B = Path(__file__).resolve().parents[2] / "examples" / "b2b-saas"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
-
-
-def _service(
-    kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, clock: list[datetime]
-) -> LeadService:
-    folder = tmp_path / name
-    folder.mkdir()
-    store = open_store(fresh_database_url(kind, folder, request, migrated=True))
-    service = LeadService(store, model_path=B2B / "model.yaml", clock=lambda: clock[0])
-    service.upgrade()
-    return service
 
 
 def _drain(service: LeadService) -> None:
@@ -41,13 +29,21 @@ def _drain(service: LeadService) -> None:
         service.drain_pending(5, which="backlog")
 
 
+def _drained(kind: str, tmp_path: Path, name: str, request: pytest.FixtureRequest, events: list[Event]) -> LeadService:
+    """A store whose `events` were ingested deferred and drained (the drains' copies made)."""
+    service = b2b_service(kind, tmp_path, name, request, [NOW])
+    service.ingest_events(events, defer=True)
+    _drain(service)
+    return service
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_drains_from_copies_write_what_rescoring_at_once_writes(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     clock = [NOW]
-    at_once = _service(kind, tmp_path, "at-once", request, clock)
-    deferred = _service(kind, tmp_path, "deferred", request, clock)
+    at_once = b2b_service(kind, tmp_path, "at-once", request, clock)
+    deferred = b2b_service(kind, tmp_path, "deferred", request, clock)
     try:
         leads = list(read_leads(B2B / "data" / "leads.csv"))
         at_once.ingest_leads(leads)
@@ -67,7 +63,7 @@ def test_drains_from_copies_write_what_rescoring_at_once_writes(
             at_once.ingest_events(batch)
             deferred.ingest_events(batch, defer=True)
             _drain(deferred)
-        cache = timeline_cache(deferred.store)
+        cache = for_store(deferred.store)
         # copies were used, and refused when the log changed otherwise (the erasure drops them all)
         assert cache.hits > 0 and cache.misses > 0
         expected, found = written_rows(at_once.store), written_rows(deferred.store)
@@ -80,13 +76,10 @@ def test_drains_from_copies_write_what_rescoring_at_once_writes(
 
 
 def test_a_copy_the_store_disagrees_with_is_read_again_whole(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    clock = [NOW]
-    service = _service("sqlite", tmp_path, "one", request, clock)
+    first = [Event("a", "page_view", NOW + timedelta(seconds=i), {}, f"e{i}") for i in range(3)]
+    service = _drained("sqlite", tmp_path, "one", request, first)
     try:
-        first = [Event("a", "page_view", NOW + timedelta(seconds=i), {}, f"e{i}") for i in range(3)]
-        service.ingest_events(first, defer=True)
-        _drain(service)
-        cache = timeline_cache(service.store)
+        cache = for_store(service.store)
         before = cache.misses
         # a later event at an earlier time: appended, it goes first in the timeline
         service.ingest_events([Event("a", "page_view", NOW - timedelta(days=1), {}, "early")], defer=True)
@@ -108,13 +101,10 @@ def test_a_lead_queued_again_without_new_events_is_drained_from_its_copy(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # an attribute change, a settle after a model apply: the lead is queued with nothing appended
-    clock = [NOW]
-    service = _service(kind, tmp_path, "requeued", request, clock)
+    first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
+    service = _drained(kind, tmp_path, "requeued", request, first)
     try:
-        first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
-        service.ingest_events(first, defer=True)
-        _drain(service)
-        cache = timeline_cache(service.store)
+        cache = for_store(service.store)
         hits = cache.hits
         service.store.transact(lambda conn: mark(conn, ["a"], to_micros(NOW)))
         _drain(service)
@@ -129,12 +119,9 @@ def test_an_erased_lead_whose_log_positions_sqlite_gives_again_is_read_whole(
 ) -> None:
     # SQLite numbers a new event after the highest row left: erasing the newest events gives their
     # positions again, so the same lead's new log can count, bound and sum as its erased one did
-    clock = [NOW]
-    service = _service("sqlite", tmp_path, "erased", request, clock)
+    first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
+    service = _drained("sqlite", tmp_path, "erased", request, first)
     try:
-        first = [Event("a", "page_view", NOW - timedelta(hours=i), {}, f"e{i}") for i in range(3)]
-        service.ingest_events(first, defer=True)
-        _drain(service)
         before = service.result("a")
         service.erase("a")
         again = [Event("a", "demo_request", NOW - timedelta(minutes=i), {}, f"n{i}") for i in range(3)]
