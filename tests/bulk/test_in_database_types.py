@@ -6,7 +6,8 @@ import re
 
 import sqlglot
 
-from leadscore.bulk.in_database import _coded_types, postgres_sql, scoring_statement
+from leadscore.bulk.in_database import scoring_statement
+from leadscore.bulk.in_database_sql import _coded_types, postgres_sql
 from leadscore.bulk.in_database_views import TYPE_CODE, model_names, source_schema, type_code_sql
 from leadscore.model import parse_model
 from leadscore.sql.query import build_query
