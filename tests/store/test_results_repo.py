@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
-from leadscore.store.tables import result_basis
+from leadscore.store.results_repo import insert_many
+from leadscore.store.tables import result_basis, results, score_history
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import b2b_service, mismatches, random_events, random_leads, written_rows
 
@@ -54,3 +55,58 @@ def _basis(service: LeadService) -> list[tuple[str, int]]:
         return [
             (r.lead_id, r.events_seen) for r in conn.execute(sa.select(result_basis).order_by(result_basis.c.lead_id))
         ]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`insert_many` binds the JSON columns as text itself: byte for byte what SQLAlchemy's JSON type
+    writes (None as JSON null, non-ASCII escaped, key order kept), and its upserts replace every column."""
+    service = b2b_service(kind, tmp_path, "s", request, [NOW])
+    row = {
+        "model": "m ü",
+        "model_version": "v1",
+        "evaluated_at": 1_780_000_000_000_000,
+        "score": 12.5,
+        "dimensions": {"z": 1.0, "a": -0.0},
+        "labels": {"t": None, "é": "hot"},
+        "stage": None,
+        "stage_history": [{"stage": "lead", "at": 1, "from": None, "cause": "initial", "event_id": "x\u2028y"}],
+        "playbook": None,
+        "queue_rank": 7,
+        "breakdown": [{"rule": "r", "dimension": "z", "points": 1e-17, "events": None}],
+        "next_change_at": None,
+    }
+    history = {"at": 5, "model_version": "v1", "score": 1.5, "delta": 0.1, "dimensions": {"b": 2}, "cause": "c"}
+    try:
+        with service.store.write() as conn:
+            old = {**row, "score": 1.0, "playbook": {"index": 0}, "stage": "mql", "dimensions": {"q": 1}}
+            for lead, written in (("a", old), ("b", old)):  # both replaced below, every column
+                conn.execute(service.store.insert(results).values(lead_id=lead, **written))
+            insert_many(conn, results, [{"lead_id": "a", **row}])
+            upsert = service.store.insert(results)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["lead_id"], set_={c.name: upsert.excluded[c.name] for c in results.columns}
+            )
+            conn.execute(upsert, [{"lead_id": "b", **row}])
+            insert_many(conn, score_history, [{"lead_id": "a", **history}])
+            conn.execute(score_history.insert(), [{"lead_id": "b", **history}])
+        for table in (results, score_history):
+            a, b = (_raw(service, table, lead) for lead in ("a", "b"))
+            assert a == b and a, table.name
+        names = [c.name for c in results.columns if c.name != "lead_id"]
+        assert _raw(service, results, "a")[names.index("playbook")] == "null"  # JSON null, not SQL NULL
+    finally:
+        service.close()
+
+
+def _raw(service: LeadService, table: sa.Table, lead: str) -> tuple[object, ...]:
+    """A lead's row as stored: every column but the serial id, the JSON ones as their text."""
+    cols = [
+        sa.cast(c, sa.Text) if isinstance(c.type, sa.JSON) else c
+        for c in table.columns
+        if c.name not in ("id", "lead_id")
+    ]
+    with service.store.read() as conn:
+        return tuple(conn.execute(sa.select(*cols).where(table.c.lead_id == lead)).one())

@@ -27,7 +27,6 @@ from leadscore.store.tables import (
 _UPDATABLE = [c.name for c in results.columns if c.name != "lead_id"]
 # built once: SQLAlchemy reuses their cache key and compiled form (per dialect for the upsert)
 _RESULTS = sa.select(results).where(results.c.lead_id.in_(sa.bindparam("ids", expanding=True)))
-_UPSERTS: dict[str, Any] = {}
 
 
 def load_result_rows(conn: Connection, lead_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -133,27 +132,6 @@ def state_rows(
     return active
 
 
-_BASIS_UPSERTS: dict[str, Any] = {}
-
-
-def _basis_upsert(store: LeadStore) -> Any:
-    stmt = _BASIS_UPSERTS.get(store.name)
-    if stmt is None:
-        stmt = store.insert(result_basis)
-        stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={"events_seen": stmt.excluded.events_seen})
-        _BASIS_UPSERTS[store.name] = stmt
-    return stmt
-
-
-def _upsert(store: LeadStore) -> Any:
-    stmt = _UPSERTS.get(store.name)
-    if stmt is None:
-        stmt = store.insert(results)
-        stmt = stmt.on_conflict_do_update(index_elements=["lead_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE})
-        _UPSERTS[store.name] = stmt
-    return stmt
-
-
 def save_results(
     store: LeadStore,
     conn: Connection,
@@ -176,16 +154,32 @@ def save_results(
                 params.update(_prefixed(prefix, written[0]))
         conn.execute(_one_lead(store, bool(basis), bool(scores)), params)
     else:
-        stmt = _upsert(store)
-        for part in chunks(rows, 2000):
-            conn.execute(stmt, list(part))
-        for part in chunks(basis, 2000):
-            conn.execute(_basis_upsert(store), list(part))
-        if scores:
-            conn.execute(score_history.insert(), scores)
-    if stages:
-        conn.execute(stage_history.insert(), stages)
+        insert_many(conn, results, rows)
+        insert_many(conn, result_basis, basis)
+        insert_many(conn, score_history, scores)
+    insert_many(conn, stage_history, stages)
     return len(scores)
+
+
+_MANY: dict[tuple[str, bool], DriverInsert] = {}
+
+
+def insert_many(conn: Connection, table: sa.Table, rows: Rows) -> None:
+    """Insert (upsert: results, result_basis) the rows with one executemany of the driver, their JSON
+    columns as JSON text (`driver_params`): the same rows as SQLAlchemy's statements write, without
+    its per-row parameter processing (a drain of 200 leads spent more CPU there than in SQLite's
+    writes: about 40 µs a lead, profiled)."""
+    if not rows:
+        return
+    postgres = conn.dialect.paramstyle != "qmark"
+    found = _MANY.get((table.name, postgres))
+    if found is None:
+        sql, names, json_cols = driver_insert(table, _CONFLICTS.get(table.name, ""))
+        if not postgres:  # SQLite: plain placeholders, JSON stored as the text itself
+            sql = sql.replace(_JSON, "?").replace("%s", "?")
+        found = _MANY[(table.name, postgres)] = (sql, names, json_cols)
+    sql, names, json_cols = found
+    conn.exec_driver_sql(sql, driver_params(rows, names, json_cols))
 
 
 Rows = list[dict[str, Any]]
