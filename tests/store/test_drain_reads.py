@@ -1,4 +1,5 @@
-"""The drain's reads on PostgreSQL (each lead looked up from an array rather than an IN list) give what
+"""The drain's reads (on PostgreSQL each lead looked up from an array rather than an IN list; on SQLite
+the stamps' one pass over the events; the worker's stamps and states in one statement) give what
 the portable statements give: every lead's timeline in log order with its log positions, and the stamps
 `pending._stamps` compares. Each is run more than five times, so that the driver prepares it and the
 server plans it for any parameters, as in a long-running rescoring process."""
@@ -13,12 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Connection
 
-from leadscore.domain import Event
+from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import from_micros
 from leadscore.store import pending
 from leadscore.store.codec import timeline_id
+from leadscore.store.drain_reads import states_and_stamps
 from leadscore.store.events_repo import _TIMELINES, load_timelines
 from leadscore.store.identity import ANONYMOUS_ID, IDENTIFY
+from leadscore.store.results_repo import load_lead_states
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import b2b_service, random_events
 from tests.store.test_pending import NOW
@@ -55,7 +58,8 @@ def test_timelines_and_stamps_equal_the_portable_statements(
         service.ingest_events(events[300:], defer=True)
         # the anonymous visitor's events move to L0002 (received under another lead id)
         service.ingest_events([Event("L0002", IDENTIFY, tie + timedelta(days=2), {ANONYMOUS_ID: "anon-1"}, "id-1")])
-        ids = sorted({e.lead_id for e in events} | {"L0002", "no-such-lead"})
+        service.ingest_leads([Lead("no-events", {"employees": 50, "title": "CTO é"})])  # a count of 0
+        ids = sorted({e.lead_id for e in events} | {"L0002", "no-such-lead", "no-events"})
         with service.store.read() as conn:
             for rep in range(8):  # prepared by the driver after 5 runs, then planned generically
                 part = ids[rep % 3 :: 2] if rep < 7 else ids
@@ -67,7 +71,14 @@ def test_timelines_and_stamps_equal_the_portable_statements(
                 stamps, active = pending._stamps(conn, part)
                 assert stamps == _portable_stamps(conn, part)
                 assert active == pending.active_version(conn)
+                # the worker's drains read the stamps with the leads' states, in one statement
+                queued: set[str] = set()
+                both, leads, rows, both_active = states_and_stamps(conn, part, queued)
+                expected_queued: set[str] = set()
+                assert (leads, rows, both_active) == load_lead_states(conn, part, expected_queued)
+                assert both == stamps and queued == expected_queued
         assert len(expected["L0001"]) > 5 and any((e.id or "").startswith("anon-1") for e in expected["L0002"])
         assert stamps["no-such-lead"] == () and any(s[1] is not None for s in stamps.values() if s)
+        assert stamps["no-events"][-3:] == (0, None, None) and queued and len(queued) < len(leads)
     finally:
         service.close()

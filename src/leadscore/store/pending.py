@@ -30,9 +30,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
+from leadscore.store.drain_reads import STAMPS_SQLITE, states_and_stamps
+from leadscore.store.events_repo import json_value
 from leadscore.store.leads_repo import MANY_IDS, chunks, ids_json
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared, Rescored
-from leadscore.store.results_repo import load_lead_states
 from leadscore.store.retry import sqlite_busy
 from leadscore.store.tables import events, leads, models, pending_rescore, results
 from leadscore.store.timeline_cache import for_store
@@ -286,7 +287,8 @@ def _stamps_query() -> sa.Select[Any]:
     return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
-# built once: SQLAlchemy reuses their cache keys and compiled forms (a drain of one lead runs each once)
+# The portable statement (tests/store/test_drain_reads.py compares the stores' own with it): SQLite runs
+# `drain_reads.STAMPS_SQLITE`, one pass over each lead's events where this one walks them three times
 _STAMPS = _stamps_query()
 # The same on PostgreSQL, a lead at a time from an array (as events_repo reads timelines there: an
 # IN list planned for any parameters compares each row with every id) and one pass over each lead's
@@ -312,9 +314,11 @@ def _stamps(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, tuple[Any, 
     found = False
     postgres = conn.dialect.paramstyle != "qmark"
     for part in chunks(sorted(set(ids))):
-        rows = (
-            conn.exec_driver_sql(_PG_STAMPS, (list(part),)) if postgres else conn.execute(_STAMPS, {"ids": list(part)})
-        )
+        rows: Sequence[Any]
+        if postgres:
+            rows = conn.exec_driver_sql(_PG_STAMPS, (list(part),)).all()
+        else:  # one pass over each lead's events (`drain_reads`), the attributes decoded as SQLAlchemy does
+            rows = [(r[0], json_value(r[1]), *r[2:]) for r in conn.exec_driver_sql(STAMPS_SQLITE, (ids_json(part),))]
         for lead, *stamp, version in rows:
             # the sum as an int: PostgreSQL's sum of bigints is a numeric (a Decimal), SQLite's an int
             out[lead] = (*stamp[:-1], None if stamp[-1] is None else int(stamp[-1]))
@@ -374,13 +378,14 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     ids, more = _take(store, conn, limit, which, at)
     if not ids:
         return _Read([], {}, Prepared(Rescored(), [], {}), more)
-    before, _ = _stamps(conn, ids)
     if which == "all":  # another caller's drain (a file ingest's last rounds): no copies kept for it
+        before, _ = _stamps(conn, ids)
         return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
-    # the worker's drains: what `evaluator.prepare` reads, the timelines from the drains' copies
-    # (leadscore.store.timeline_cache), checked against the stamps just read
+    # the worker's drains: what `evaluator.prepare` reads, with the stamps in the same statement
+    # (leadscore.store.drain_reads), the timelines from the drains' copies
+    # (leadscore.store.timeline_cache), checked against those stamps
     queued: set[str] = set()
-    found, previous, active = load_lead_states(conn, ids, queued)
+    before, found, previous, active = states_and_stamps(conn, ids, queued)
     timelines, seqs = for_store(store).timelines(conn, sorted(found), before)
     state = Loaded(found, previous, active, queued, timelines, seqs)
     return _Read(ids, before, evaluator.score_loaded(state, at, skip_bad=True), more)
