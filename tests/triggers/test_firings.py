@@ -348,3 +348,33 @@ def test_trigger_when_filters_on_the_new_result_and_attributes() -> None:
     bad = {**spec, "triggers": [{"id": "x", "on": "stage_changed", "when": {"count": "demo_request", "gte": 1}}]}
     with pytest.raises(ModelError, match="not at events"):
         validate_model(bad)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_results_with_the_same_labels_and_replay_fire_what_the_whole_walk_fires(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without score_changed triggers, detection returns at once when the labels, the stage and the
+    replay's moves are those of the previous result: what walking every trigger gives then too."""
+    from leadscore.triggers import firings
+
+    stages_and_labels = parse_model(MODEL.replace("  - {id: big-jump", "  # - {id: big-jump"), "t.yaml")
+    assert all(t.on != "score_changed" for t in stages_and_labels.triggers)
+    rng = random.Random(seed)
+    kinds = ["page_view"] * 6 + ["demo_request", "sales_accepted", "sales_rejected", "deal_won"]
+    t, events = datetime(2026, 3, 1, tzinfo=UTC), []
+    for i in range(rng.randint(1, 12)):
+        t += timedelta(minutes=rng.choice([0, 5, 90]))
+        events.append(Event.of("l1", rng.choice(kinds), t, id=f"e{i}"))
+    lead = Lead("l1", {"employees": rng.choice([5, 500])})
+    steps = [run(stages_and_labels, lead, events[:n], (t + timedelta(hours=n)).isoformat()) for n in range(len(events))]
+    steps += [replace(r, score=r.score + 1, at=r.at + timedelta(days=1)) for r in steps]  # same labels and moves
+    unmoved = 0
+    for previous in [None, *steps]:
+        for current in steps:
+            quick = detect_triggers(stages_and_labels, previous, current)
+            with monkeypatch.context() as patch:
+                patch.setattr(firings, "_unmoved", lambda previous, current: False)
+                assert quick == detect_triggers(stages_and_labels, previous, current)
+            unmoved += firings._unmoved(previous, current)
+    assert unmoved >= len(steps)  # the quick answer was given, and checked

@@ -109,7 +109,9 @@ def dedupe_events(events: Iterable[Event]) -> list[Event]:
     seen: set[str] = set()
     out: list[Event] = []
     for event in events:
-        key = event_key(event)
+        key = event.id  # `event_key`, without its call for an event with an id (every stored one)
+        if key is None:
+            key = event_key(event)
         if key not in seen:
             seen.add(key)
             out.append(event)

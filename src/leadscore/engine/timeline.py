@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from leadscore.domain.events import Event, dedupe_events
@@ -69,6 +70,9 @@ class Matched:
         return lo, hi
 
 
+_TS = attrgetter("ts")
+
+
 class Timeline:
     """Events of one lead up to (and including) `until`, in time order."""
 
@@ -79,7 +83,7 @@ class Timeline:
         if until is not None:
             unique = [e for e in unique if e.ts <= until]
         # sort is stable: equal timestamps keep input order
-        ordered = sorted(unique, key=lambda e: e.ts)
+        ordered = sorted(unique, key=_TS)
         self.events: list[Event] = ordered
         self.by_type: dict[str, Matched] = {}
         for seq, event in enumerate(ordered):
