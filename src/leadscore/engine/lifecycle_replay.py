@@ -87,6 +87,12 @@ class CompiledLifecycle:
                 span = spans.node(tr.when) if spans is not None else None
                 self.auto.append(_AutoTransition(tr.to, srcs, compile_condition(tr.when), span))
         self.auto_sources = frozenset().union(*(a.sources for a in self.auto)) if self.auto else frozenset()
+        # per event type, the event transitions it can take, in the model's order: `replay_spans` looks
+        # at those alone at each event instead of testing every transition's types
+        self.on_type: dict[str, list[_EventTransition]] = {}
+        for etr in self.event_transitions:
+            for type_ in sorted(etr.types):
+                self.on_type.setdefault(type_, []).append(etr)
         self.spans = spans
         self.auto_from: dict[str, list[_AutoTransition]] = {
             s: [a for a in self.auto if s in a.sources] for s in self.auto_sources
@@ -200,14 +206,15 @@ class CompiledLifecycle:
             return all(tr.span is not None and tr.span.tri(view, ta, tb) is False for tr in self.auto_from[stage])
 
         n = len(events)
+        on_type = self.on_type
         for k in range(begin, n):
             event = events[k]
             if event.type == STAGE_SET:
                 target = self._checked(lead_id, event.properties.get("stage"), "a stage_set event's `stage`")
                 move(target, event.ts, "manual", event.id)
             else:
-                for etr in self.event_transitions:
-                    if event.type in etr.types and (etr.sources is None or stage in etr.sources):
+                for etr in on_type.get(event.type, ()):
+                    if etr.sources is None or stage in etr.sources:
                         move(etr.to, event.ts, f"event:{event.type}", event.id)
                         break
             if stage not in self.auto_sources or (stage == quiet_stage and k < quiet_until):
