@@ -18,6 +18,7 @@ from leadscore.domain import Event
 from leadscore.io import read_events, read_leads
 from leadscore.store import open_store
 from leadscore.store.tables import pending_rescore, results
+from leadscore.store.timeline_cache import for_store
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import B2B, b2b_service, mismatches, written_rows
 
@@ -441,6 +442,42 @@ def test_a_lead_another_transaction_holds_is_left_queued_not_waited_for(
         service.ingest_events([Event.of("held", "demo_request", "2026-06-02")], defer=True)
         again = service.drain_pending(which="backlog")
         assert again.taken == 1 and again.busy == 0 and not _queued(service)
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_lead_written_while_the_workers_drain_scores_is_scored_again_from_its_copy(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's drain scores a lead again under the lock when an event landed meanwhile, reading
+    only that event besides the copy of the timeline it had just read: the result includes the event,
+    equals the pure scorer's, and the lead leaves the queue."""
+    clock = [NOW]
+    service = b2b_service(kind, tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
+        service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
+        evaluator = service.current_evaluator()
+        real = evaluator.score_loaded
+        landed: list[int] = []
+
+        def score_then_append(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if not landed:  # another writer stores an event for `a` while the drain scores
+                landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
+            return out
+
+        monkeypatch.setattr(evaluator, "score_loaded", score_then_append)
+        cache = for_store(service.store)
+        drained = service.drain_pending(which="backlog")
+        assert landed == [1] and drained.taken == 2 and drained.rescored.leads == 2
+        assert (cache.misses, cache.hits) == (2, 1)  # `a` read whole once, then from its copy
+        assert service.backlog().leads == 0
+        lead = service.lead("a")
+        assert lead.current and lead.result is not None
+        assert any(b.rule == "demo-request" for b in lead.result.breakdown)
         assert mismatches(service.store, service.model) == []
     finally:
         service.close()

@@ -384,11 +384,22 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     # the worker's drains: what `evaluator.prepare` reads, with the stamps in the same statement
     # (leadscore.store.drain_reads), the timelines from the drains' copies
     # (leadscore.store.timeline_cache), checked against those stamps
+    before, scored = _score(store, evaluator, conn, ids, at)
+    return _Read(ids, before, scored, more)
+
+
+def _score(
+    store: LeadStore, evaluator: Evaluator, conn: Connection, ids: list[str], at: int
+) -> tuple[dict[str, tuple[Any, ...]], Prepared]:
+    """The leads' stamps and scores, as `evaluator.prepare` reads and scores them but the timelines
+    from the drains' copies: the events appended since a copy, checked against the stamps read with
+    the leads' states. A stale lead rescored under the lock so reads only the events appended since
+    its first read, where `evaluator.rescore` read its whole log again."""
     queued: set[str] = set()
-    before, found, previous, active = states_and_stamps(conn, ids, queued)
-    timelines, seqs = for_store(store).timelines(conn, sorted(found), before)
-    state = Loaded(found, previous, active, queued, timelines, seqs)
-    return _Read(ids, before, evaluator.score_loaded(state, at, skip_bad=True), more)
+    stamps, found, previous, active = states_and_stamps(conn, ids, queued)
+    timelines, seqs = for_store(store).timelines(conn, sorted(found), stamps)
+    scored = evaluator.score_loaded(Loaded(found, previous, active, queued, timelines, seqs), at, skip_bad=True)
+    return stamps, scored
 
 
 def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:
@@ -413,7 +424,10 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
     # written meanwhile: scored again below, under the lock this time
     done = evaluator.write(store, conn, scored, at, "event")
     if stale:
-        again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
+        if which == "all":
+            again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
+        else:  # the worker's: the leads just read again from the drains' copies, under the lock now
+            again = evaluator.write(store, conn, _score(store, evaluator, conn, stale, at)[1], at, "event")
         done.leads += again.leads
         done.changed += again.changed
         done.firings.extend(again.firings)
