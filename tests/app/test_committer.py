@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from leadscore.app.committer import Committed, GroupCommitter
+from leadscore.app.committer import GroupCommitter
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
 from tests.api.server import make_workspace
-from tests.store.conftest import fresh_database_url
 from tests.store.helpers import mismatches
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
@@ -93,11 +90,11 @@ def test_a_group_shares_out_what_its_transaction_inserted(
     gate, entered = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def held(self: GroupCommitter, events: list[Event], shared: bool, patient: bool = False) -> object:
+    def held(self: GroupCommitter, events: list[Event], shared: bool) -> object:
         entered.set()
         gate.wait(10)  # hold the first commit so the next requests queue up as one group
         calls.append(len(events))
-        return real(self, events, shared, patient)
+        return real(self, events, shared)
 
     monkeypatch.setattr(GroupCommitter, "_store", held)
     committer = GroupCommitter(service, defer=defer)
@@ -139,56 +136,3 @@ def test_the_acknowledgement_does_not_wait_for_the_rescoring_worker_to_wake(serv
     finally:
         resume.set()
         committer.close()
-
-
-@pytest.mark.integration
-def test_a_request_whose_lead_another_transaction_holds_waits_alone(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """PostgreSQL: while another transaction holds a lead (as the rescoring drain holds the leads it
-    writes), a request for that lead waits for it, and requests for other leads are acknowledged
-    meanwhile, alone or grouped with it; nothing is lost or counted twice."""
-    url = fresh_database_url("postgres", tmp_path, request, migrated=False)
-    service = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws", url)), clock=lambda: AT)
-    committer = GroupCommitter(service, defer=True)
-    try:
-        committer.ingest(
-            [Event.of("held", "page_view", "2026-05-30", id="h0"), Event.of("free", "page_view", "2026-05-30", id="f0")]
-        )
-        with service.store.engine.connect() as holder:
-            holder.exec_driver_sql("SELECT id FROM leads WHERE id = 'held' FOR UPDATE")
-            slow = committer.submit([Event.of("held", "page_view", "2026-05-30", id="h1")])
-            fast = committer.submit([Event.of("free", "page_view", "2026-05-30", id="f1")])
-            assert fast.result(timeout=10).inserted == 1
-            # one batch of both: split, the free lead's request committed at once
-            grouped: list[Future[Committed]] = [Future(), Future()]
-            both = [
-                Event.of("held", "page_view", "2026-05-30", id="h2"),
-                Event.of("free", "page_view", "2026-05-30", id="f2"),
-            ]
-            also = [
-                Event.of("free", "page_view", "2026-05-30", id="f3"),
-                Event.of("free", "page_view", "2026-05-30", id="f1"),
-            ]
-            committer._commit([(both, grouped[0]), (also, grouped[1])])
-            assert grouped[1].result(timeout=10).inserted == 1  # f1 was stored already
-            assert not slow.done() and not grouped[0].done()
-            holder.rollback()
-        assert slow.result(timeout=10).inserted == 1
-        assert grouped[0].result(timeout=10).inserted == 2
-    finally:
-        committer.close()
-    with service.store.read() as conn:
-        stored = sorted(conn.execute(sa.text("SELECT event_key, lead_id FROM events")).all())
-        queued = sorted(r[0] for r in conn.execute(sa.text("SELECT lead_id FROM pending_rescore")))
-    service.close()
-    assert stored == [
-        ("f0", "free"),
-        ("f1", "free"),
-        ("f2", "free"),
-        ("f3", "free"),
-        ("h0", "held"),
-        ("h1", "held"),
-        ("h2", "held"),
-    ]
-    assert queued == ["free", "held"]

@@ -8,14 +8,6 @@ rescoring worker (leadscore.app.rescorer), "scored" too. Under load the batches 
 while the previous one commits; alone, a request commits at once.
 
 A batch that fails is retried request by request, so one request's failure is only its own.
-
-On PostgreSQL a batch waits at most HELD_WAIT_MS for its leads' row locks. Another transaction may
-hold a lead for longer (the rescoring drain holds the leads it writes until it commits, tens to
-hundreds of ms), and every request of the batch, and those queued behind it, waited for it: under
-32 clients, each of the slowest 1% of single-event requests (p99 60 -> 170 ms) was one that waited
-behind a drain (benchmarks/results/api-bulk.md). Past that wait the batch is split: the requests with
-a held lead are committed by a thread of their own, which waits for the locks as before, and the
-others at once.
 """
 
 from __future__ import annotations
@@ -24,14 +16,14 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
 from leadscore.domain.numbers import bad_numbers
-from leadscore.store.events_repo import QUEUED_ROWS, Identity, LeadsHeld, append_queued, held_leads, identity_of
+from leadscore.store.events_repo import QUEUED_ROWS, Identity, append_queued, identity_of
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.ingest import BatchOutcome
 from leadscore.store.pending import writer_turn
@@ -55,7 +47,6 @@ class LeadService(Protocol):
 
 
 log = logging.getLogger(__name__)
-HELD_WAIT_MS = 20  # PostgreSQL: how long a batch waits for its leads' locks before it is split
 
 
 @dataclass(frozen=True)
@@ -91,8 +82,6 @@ class GroupCommitter:
         self._cv = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
-        # the requests whose leads another transaction holds, committed while the others go on
-        self._held: ThreadPoolExecutor | None = None
 
     def submit(self, events: Sequence[Event]) -> Future[Committed]:
         future: Future[Committed] = Future()
@@ -116,8 +105,6 @@ class GroupCommitter:
             self._cv.notify()
         if self._thread is not None:
             self._thread.join(timeout=60)
-        if self._held is not None:
-            self._held.shutdown(wait=True)
 
     def _take(self) -> list[tuple[Sequence[Event], Future[Committed]]] | None:
         with self._cv:
@@ -140,17 +127,13 @@ class GroupCommitter:
                 return
             self._commit(items)
 
-    def _commit(self, items: list[tuple[Sequence[Event], Future[Committed]]], patient: bool = False) -> None:
-        """Commit `items` as one batch; `patient`: wait for the leads' locks however long they are held."""
+    def _commit(self, items: list[tuple[Sequence[Event], Future[Committed]]]) -> None:
         batch = [e for events, _ in items for e in events]
         shared = len(items) > 1  # "inserted" shared out between the requests; alone, the total is its own
         try:
             # the transaction says which events it inserted: no read of the log of its own for that
             with writer_turn(self.service.store):  # the drain's write waits for this one, and this for it
-                done = self._store(batch, shared, patient)
-        except LeadsHeld:
-            self._around_held(items)
-            return
+                done = self._store(batch, shared)
         except Exception as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
@@ -164,20 +147,7 @@ class GroupCommitter:
         if self.on_commit is not None and done.pending:
             self.on_commit()
 
-    def _around_held(self, items: list[tuple[Sequence[Event], Future[Committed]]]) -> None:
-        """The requests with a lead another transaction holds go to the held requests' thread, which
-        waits for it; the others are committed now (all of them wait there if no lead is held now:
-        what the batch waited for was then another lock, a key being inserted)."""
-        leads = held_leads(self.service.store, sorted({e.lead_id for events, _ in items for e in events}))
-        waiting = [item for item in items if any(e.lead_id in leads for e in item[0])] or items
-        rest = [item for item in items if not any(item is w for w in waiting)]
-        if self._held is None:
-            self._held = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadscore-commit-held")
-        self._held.submit(self._commit, waiting, True)
-        if rest:
-            self._commit(rest)
-
-    def _store(self, batch: list[Event], shared: bool, patient: bool = False) -> BatchOutcome:
+    def _store(self, batch: list[Event], shared: bool) -> BatchOutcome:
         """Store the batch (and rescore it unless `defer`). A deferred batch of a few plain events (the
         common case: real-time requests) is appended on the database driver (`append_queued`, the same
         tables as the service's path, at a third of its CPU); anything else, or anything that path would
@@ -186,8 +156,7 @@ class GroupCommitter:
         if not (self.defer and len(batch) <= QUEUED_ROWS and _plain(batch)):
             return self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
         # the time taken in the transaction, as the service does
-        wait_ms = None if patient or self.service.store.name != "postgres" else HELD_WAIT_MS
-        new, touched = append_queued(self.service.store, batch, self.service.now_us, wait_ms)
+        new, touched = append_queued(self.service.store, batch, self.service.now_us)
         keys = {identity_of(r) for r in new} if shared else None
         return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
 

@@ -148,17 +148,8 @@ def stored_keys(conn: Connection, identities: Iterable[Identity]) -> set[Identit
 QUEUED_ROWS = 64  # at most this many events in one driver-level append (a group of real-time requests)
 
 
-class LeadsHeld(Exception):
-    """`append_queued(..., wait_ms=...)` found a lead of its batch held by another transaction for longer
-    than it would wait: nothing was written."""
-
-
-def _held(exc: BaseException) -> bool:
-    return getattr(exc, "sqlstate", None) == "55P03"  # lock_not_available: the statement's lock_timeout
-
-
 def append_queued(
-    store: LeadStore, batch: Sequence[Event], now: Callable[[], int], wait_ms: int | None = None
+    store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The intake's deferred append of a few events, on the database driver, in a transaction of its
     own, committed when it returns: the events new to the log (in input order) and their leads,
@@ -172,24 +163,11 @@ def append_queued(
     SQLAlchemy those statements cost two to three times their execution in the driver (one event:
     ~450 against ~150 µs of CPU on SQLite, ~1.1 ms against ~0.6 ms on PostgreSQL), which is most of a
     single event's acknowledgement; tests/app/test_committer_append.py checks the two give the same tables.
-
-    `wait_ms` (PostgreSQL; SQLite's writers take one write lock in turn): wait at most this long for
-    the leads' row locks, else raise LeadsHeld, nothing written (the group committer then commits the
-    other requests of its group without waiting: leadscore.app.committer).
     """
     if store.engine.dialect.paramstyle != "qmark":
         # a deadlock or lock timeout rolled back the whole implicit transaction: run it again, as
         # `store.transact` runs the SQLite one (whose driver errors `store.retryable` knows too)
-        if wait_ms is None:
-            return retrying(lambda: _commit_postgres(store, batch, now), store.retryable)
-        try:
-            return retrying(
-                lambda: _commit_postgres(store, batch, now, wait_ms), lambda e: not _held(e) and store.retryable(e)
-            )
-        except Exception as exc:
-            if _held(exc):
-                raise LeadsHeld(str(exc)) from exc
-            raise
+        return retrying(lambda: _commit_postgres(store, batch, now), store.retryable)
 
     def work(conn: Connection) -> tuple[list[dict[str, Any]], list[str]]:
         raw: Any = conn.connection.driver_connection
@@ -206,21 +184,8 @@ def append_queued(
     return store.transact(work)
 
 
-_FREE_LEADS = "SELECT id FROM leads WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED"
-
-
-def held_leads(store: LeadStore, ids: Sequence[str]) -> set[str]:
-    """PostgreSQL: those of the leads `ids` whose rows another transaction holds locked now (their
-    locks taken and let go at once, in a transaction of their own: the ones free are free now)."""
-    with autocommit_driver(store) as raw, raw.transaction(), raw.cursor() as cur:
-        cur.execute("SELECT id FROM leads WHERE id = ANY(%s)", (list(ids),))
-        existing = {row[0] for row in cur.fetchall()}
-        cur.execute(_FREE_LEADS, (sorted(existing),))
-        return existing - {row[0] for row in cur.fetchall()}
-
-
 def _commit_postgres(
-    store: LeadStore, batch: Sequence[Event], now: Callable[[], int], wait_ms: int | None = None
+    store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One round trip in all, where BEGIN, the alias look-up, the writes and COMMIT took four: with one
     client, round trips are its latency. The connection is in autocommit and the statements go in
@@ -231,17 +196,13 @@ def _commit_postgres(
     and the events are written as before, in two round trips: the aliases looked up (on a flush, the
     transaction going on), then the writes under the leads they name."""
     with autocommit_driver(store) as raw:  # the pool's connection itself (realtime_conn)
-        return _append_postgres(raw, batch, now, wait_ms)
+        return _append_postgres(raw, batch, now)
 
 
-def _append_postgres(
-    raw: Any, batch: Sequence[Event], now: Callable[[], int], wait_ms: int | None = None
-) -> tuple[list[Any], list[str]]:
+def _append_postgres(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
     ids = sorted({e.lead_id for e in batch})
     with raw.cursor() as cur:
         with raw.pipeline():
-            if wait_ms is not None:  # for this implicit transaction only; no round trip of its own
-                cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait_ms)}ms",))
             at = now()
             rows = event_rows(batch, {}, at)
             cur.execute(*unaliased_leads_sql(ids, at))
