@@ -60,7 +60,9 @@ def _event(item: _Item) -> Event:
         except ValueError:
             when = parse_timestamp(text)
         else:
-            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+            zone = when.tzinfo
+            if zone is not UTC:  # a Z or +00:00 reads as UTC already (the usual text): no conversion
+                when = when.replace(tzinfo=UTC) if zone is None else when.astimezone(UTC)
     except (ValueError, TypeError, OverflowError):
         raise ValueError("not a timestamp") from None
     props = item.get("properties")
