@@ -60,7 +60,7 @@ def event_row_tuples(batch: Sequence[Event], resolved: dict[str, str], now: int)
     the dicts first cost 2.6 µs of CPU per event of a 10,000-event request, the tuples 0.8 more.
     An event with an id is keyed by it without `event_key`'s call, and its properties' text is
     `json_text(json_ready(...))` without the copy `json_ready` makes for a row (`properties_text`):
-    1.7 -> 1.2 µs per event."""
+    1.5-1.6 -> 1.3-1.4 µs of CPU per event (minimums of 30 batches of 10,000)."""
     seen: set[tuple[str, str]] = set()
     rows: list[tuple[Any, ...]] = []
     text = properties_text
