@@ -57,18 +57,23 @@ def event_rows(batch: Sequence[Event], resolved: dict[str, str], now: int) -> li
 def event_row_tuples(batch: Sequence[Event], resolved: dict[str, str], now: int) -> list[tuple[Any, ...]]:
     """`event_tuples(event_rows(batch, resolved, now))` in one pass, without the rows' dicts: a bulk
     batch's rows as the driver takes them (EVENT_COLUMNS order, the properties as JSON text). Building
-    the dicts first cost 2.6 µs of CPU per event of a 10,000-event request, the tuples 0.8 more."""
+    the dicts first cost 2.6 µs of CPU per event of a 10,000-event request, the tuples 0.8 more.
+    An event with an id is keyed by it without `event_key`'s call, and its properties' text is
+    `json_text(json_ready(...))` without the copy `json_ready` makes for a row (`properties_text`):
+    1.5-1.6 -> 1.3-1.4 µs of CPU per event (minimums of 30 batches of 10,000)."""
     seen: set[tuple[str, str]] = set()
     rows: list[tuple[Any, ...]] = []
-    text = json_text
+    text = properties_text
     for event in batch:
-        key = event_key(event)
+        key = event.id
+        if key is None:
+            key = event_key(event)
         received = event.lead_id
         identity = (key, received)
         if identity in seen:
             continue
         seen.add(identity)
-        props = text(json_ready(event.properties))
+        props = text(event.properties)
         rows.append((key, resolved.get(received, received), received, event.type, event.ts, props, now))
     return rows
 
@@ -100,6 +105,19 @@ def json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
         if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
             return dict(plain(dict(properties)))
     return dict(properties)
+
+
+def properties_text(properties: Mapping[str, Any]) -> str:
+    """`json_text(json_ready(properties))`: the stored text of an event's properties, the same text,
+    without the dict `json_ready` copies when every value is plain already (the usual case)."""
+    if type(properties) is dict:
+        for value in properties.values():
+            kind = type(value)
+            if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
+                break
+        else:
+            return json_text(properties)
+    return json_text(json_ready(properties))
 
 
 Identity = tuple[str, str]  # (event key, the lead id the event arrived under)

@@ -1,0 +1,63 @@
+"""A bulk batch's row tuples (`event_row_tuples`) are the rows `event_rows` builds, as the driver takes
+them: the same keys, leads and properties' text, byte for byte."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadscore.domain import Event
+from leadscore.store.backends import event_tuples, json_text
+from leadscore.store.events_repo import event_row_tuples, event_rows, json_ready, properties_text
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.floats(),  # NaN and the infinities too: `plain` makes them null
+    st.text(max_size=6),
+    st.datetimes(timezones=st.just(UTC)),
+    st.dates(),
+    st.decimals(allow_nan=False, places=2, min_value=-1000, max_value=1000),
+    st.binary(max_size=3),
+    st.tuples(st.integers(0, 3)),
+)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner))
+properties = st.dictionaries(st.text(max_size=4), values, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(properties, st.booleans())
+def test_the_properties_text_is_the_stored_text(props: dict[str, Any], ordered: bool) -> None:
+    given_props = OrderedDict(props) if ordered else props  # any mapping, not only a dict
+    assert properties_text(given_props) == json_text(json_ready(given_props))
+
+
+def test_the_properties_text_of_unusual_numbers_and_times() -> None:
+    when = datetime(2026, 5, 30, 10, tzinfo=UTC)
+    props = {"a": math.nan, "b": math.inf, "c": 1.5, "d": when, "e": date(2026, 5, 30), "f": Decimal("2.50")}
+    assert properties_text(props) == json_text(json_ready(props))
+    assert properties_text({"x": 1.0, "y": "é"}) == '{"x": 1.0, "y": "\\u00e9"}'
+
+
+events = st.builds(
+    Event,
+    lead_id=st.sampled_from(["a", "b", "alias-1"]),
+    type=st.sampled_from(["page_view", "email_click"]),
+    timestamp=st.datetimes(timezones=st.just(UTC)),
+    properties=properties,
+    id=st.one_of(st.none(), st.sampled_from(["e1", "e2", "h:abc"])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(events, max_size=12))
+def test_row_tuples_are_the_rows_as_the_driver_takes_them(batch: list[Event]) -> None:
+    resolved = {"alias-1": "a"}
+    assert event_row_tuples(batch, resolved, 7) == event_tuples(event_rows(batch, resolved, 7))
