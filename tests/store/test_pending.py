@@ -140,31 +140,41 @@ def test_an_event_stored_while_the_drain_scores_is_not_lost(
 ) -> None:
     """The drain scores without the leads' locks: an event that lands meanwhile makes it score that
     lead again under the lock, so the written result includes it and the lead leaves the queue."""
-    clock = [NOW]
-    service = b2b_service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, [NOW])
     try:
-        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
-        service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
-        evaluator = service.current_evaluator()
-        real = evaluator.prepare
-        landed: list[int] = []
-
-        def prepare_then_append(*args: Any, **kwargs: Any) -> Any:
-            out = real(*args, **kwargs)
-            if not landed:  # another writer stores an event for `a` while the drain scores
-                landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
-            return out
-
-        monkeypatch.setattr(evaluator, "prepare", prepare_then_append)
+        landed = _append_while_scoring(service, "prepare", monkeypatch)
         drained = service.drain_pending()
         assert landed == [1] and drained.taken == 2 and drained.rescored.leads == 2
-        assert service.backlog().leads == 0
-        lead = service.lead("a")
-        assert lead.current and lead.result is not None
-        assert any(b.rule == "demo-request" for b in lead.result.breakdown)
-        assert mismatches(service.store, service.model) == []
+        _assert_scored_with_the_landed_event(service)
     finally:
         service.close()
+
+
+def _append_while_scoring(service: LeadService, method: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Leads `a` and `b` queued; the evaluator's `method` stores an event for `a` (another writer) right
+    after its first call returns, as if it landed while the drain scored. The list gets its count."""
+    service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
+    service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
+    evaluator = service.current_evaluator()
+    real = getattr(evaluator, method)
+    landed: list[int] = []
+
+    def then_append(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        if not landed:
+            landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
+        return out
+
+    monkeypatch.setattr(evaluator, method, then_append)
+    return landed
+
+
+def _assert_scored_with_the_landed_event(service: LeadService) -> None:
+    assert service.backlog().leads == 0
+    lead = service.lead("a")
+    assert lead.current and lead.result is not None
+    assert any(b.rule == "demo-request" for b in lead.result.breakdown)
+    assert mismatches(service.store, service.model) == []
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
@@ -454,30 +464,13 @@ def test_a_lead_written_while_the_workers_drain_scores_is_scored_again_from_its_
     """The worker's drain scores a lead again under the lock when an event landed meanwhile, reading
     only that event besides the copy of the timeline it had just read: the result includes the event,
     equals the pure scorer's, and the lead leaves the queue."""
-    clock = [NOW]
-    service = b2b_service(kind, tmp_path, "s", request, clock)
+    service = b2b_service(kind, tmp_path, "s", request, [NOW])
     try:
-        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
-        service.ingest_events([Event.of("b", "page_view", NOW - timedelta(hours=2))], defer=True)
-        evaluator = service.current_evaluator()
-        real = evaluator.score_loaded
-        landed: list[int] = []
-
-        def score_then_append(*args: Any, **kwargs: Any) -> Any:
-            out = real(*args, **kwargs)
-            if not landed:  # another writer stores an event for `a` while the drain scores
-                landed.append(service.ingest_events([Event.of("a", "demo_request", NOW)], defer=True).inserted)
-            return out
-
-        monkeypatch.setattr(evaluator, "score_loaded", score_then_append)
+        landed = _append_while_scoring(service, "score_loaded", monkeypatch)
         cache = for_store(service.store)
         drained = service.drain_pending(which="backlog")
         assert landed == [1] and drained.taken == 2 and drained.rescored.leads == 2
         assert (cache.misses, cache.hits) == (2, 1)  # `a` read whole once, then from its copy
-        assert service.backlog().leads == 0
-        lead = service.lead("a")
-        assert lead.current and lead.result is not None
-        assert any(b.rule == "demo-request" for b in lead.result.breakdown)
-        assert mismatches(service.store, service.model) == []
+        _assert_scored_with_the_landed_event(service)
     finally:
         service.close()
