@@ -58,6 +58,7 @@ class DuplicateCheck:
     # rows whose lead id was taken from a later copy of their id, not read (`guess`): the tables above
     # hold only if `<table>_guess` proves right (`resolve_guess` reads them when it does not)
     guessed: int = 0
+    split: int = 0  # the largest input order of a guessed row: every copy to drop comes after it
 
     @property
     def needed(self) -> bool:
@@ -239,13 +240,21 @@ def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", row
 
 def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int, guessed: int = 0) -> DuplicateCheck:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-    if guessed:  # the scoring query's join (`GUESS`): the dropped copies and the guessed rows, by input order
+    split = 0
+    if guessed:  # the scoring query's semi-join: the guessed rows and the copies to drop, by input order
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_guess AS SELECT coalesce(g._ls_ord, d._ls_ord) AS _ls_ord, "
-            f"g.lead_id, d._ls_ord IS NOT NULL AS _ls_drop FROM (SELECT _ls_ord, lead_id FROM {table}_cand "
-            f"WHERE guessed) AS g FULL JOIN {table}_drop AS d ON d._ls_ord = g._ls_ord"
+            f"CREATE OR REPLACE TEMP TABLE {table}_guess AS SELECT _ls_ord, lead_id, FALSE AS _ls_drop FROM "
+            f"{table}_cand WHERE guessed UNION ALL SELECT _ls_ord, NULL, TRUE FROM {table}_drop"
         )
-    return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table, guessed=guessed)
+        bounds = con.execute(
+            f"SELECT max(_ls_ord) FILTER (WHERE NOT _ls_drop), min(_ls_ord) FILTER (WHERE _ls_drop) FROM {table}_guess"
+        ).fetchall()[0]
+        split = int(bounds[0])
+        # the guessed rows lie in the ascending stretch, the copies to drop after it (the tail): the
+        # query tells them apart by input order alone; were it not so, the guess is read at once
+        if bounds[1] is not None and int(bounds[1]) <= split:
+            return resolve_guess(con, DuplicateCheck(int(without_id), int(row[0]), table, guessed))
+    return DuplicateCheck(int(without_id), int(row[0]), table, guessed, split)
 
 
 def _guess(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -192,7 +192,7 @@ class BatchRun:
                 number_check=self._numbers_sql,
                 clustered=self.clustered,
                 breakdown=self.breakdown,
-                dups_guess=self._dups is not None,
+                dups_guess=self._dups.split if self._dups is not None else None,
             )
         except NotExpressible as exc:
             self.plan = None
@@ -278,8 +278,12 @@ class BatchRun:
         not, the check is made exact and the query must run again."""
         if self._dups is None or self.plan is None or not self.plan.dups_guess:
             return True
-        row = self.con.execute(f"SELECT bool_or(dups_wrong) FROM {RESULT}").fetchall()
-        if row and row[0][0]:
+        # each guessed row lies in exactly one lead's group: all right when each lies in its guessed lead's
+        row = self.con.execute(
+            f"SELECT count(*) FROM (SELECT lead_id, unnest(dups_seen) AS o FROM {RESULT}) AS r "
+            f"JOIN {self._dups.table}_guess AS g ON g._ls_ord = r.o AND g.lead_id = r.lead_id AND NOT g._ls_drop"
+        ).fetchall()
+        if not row or int(row[0][0]) != self._dups.guessed:
             self._resolve_dups()
             return False
         self._dups = None  # right: the check's tables are exact
