@@ -499,3 +499,24 @@ def test_a_wrong_guess_that_made_the_only_repeat_leaves_nothing_to_drop(
     assert {r["lead_id"]: r["score"] for r in got} == {"l0": 1.0, "l1": 0.0, "l2": 0.0} and resolved == [1]
     run = run_batch(MODEL, str(tmp_path / "run" / "leads.parquet"), str(tmp_path / "run" / "events"), AT)
     assert not run.stats.deduplicated
+
+
+def test_a_query_that_cannot_test_the_guess_has_the_lead_ids_read_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the single pass (no lead ids from the events alone: `event_leads` False) the query cannot
+    list the guessed rows: the check reads their lead ids before it runs, and the results stand."""
+    resolved = _resolved(monkeypatch)
+    first = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [
+        Event.of("l0", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+        Event.of("l1", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+    ]
+    _parquet_run(tmp_path, [first, again], [Lead(f"l{i}") for i in range(3)])
+    resolved.clear()
+    leads = [Lead(f"l{i}") for i in range(3)]
+    run = run_batch(MODEL, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), AT, event_leads=False)
+    assert run.plan is not None and not run.plan.dups_guess and resolved == [1]
+    expected = [r.to_dict() for r in score_many(MODEL, leads, read_events(tmp_path / "events"), AT)]
+    assert not differences(expected, run.to_dicts())
+    assert {r["lead_id"]: r["score"] for r in run.to_dicts()} == {"l0": 1.0, "l1": 0.0, "l2": 0.0}
