@@ -433,3 +433,90 @@ def test_events_delivered_again_in_a_later_file_are_the_tail(tmp_path: Path, mon
     monkeypatch.setattr(duplicates, "_exact", lambda *a: seen.append(1) or exact(*a))
     got = _parquet_run(ordered, [first, later], [Lead("l0")])
     assert [r["score"] for r in got] == [5.0] and passes == [] and seen == []
+
+
+def _resolved(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many guessed lead ids each call of `resolve_guess` had to read (the guess proved wrong)."""
+    from leadscore.batch.duckdb import run as run_module
+
+    calls: list[int] = []
+    real = run_module.resolve_guess
+
+    def spy(con: object, check: object) -> object:
+        calls.append(check.guessed)  # type: ignore[attr-defined]
+        return real(con, check)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "resolve_guess", spy)
+    return calls
+
+
+def test_lead_ids_of_first_copies_are_taken_from_their_later_copy_and_tested_by_the_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events delivered again in a later file by the same lead: the pass reads no lead id of the first
+    copies (they lie in every row group), the query proves the guess right, nothing is read again."""
+    resolved = _resolved(monkeypatch)
+    first = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="pricing") for k in (4, 13)]
+    got = _parquet_run(tmp_path, [first, again], [Lead(f"l{i}") for i in range(3)])
+    assert [r["score"] for r in got] == [0.0, 0.0, 0.0] and resolved == []
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), defer_check=True)
+    from leadscore.batch.duckdb.file_checks import parquet_sources
+
+    check = find_duplicates(con, files=parquet_sources(tmp_path / "events"))
+    assert check.guessed == 2 and check.repeated_ids == 2
+
+
+@pytest.mark.parametrize("dedupe", ["auto", "always"])
+def test_a_later_copy_by_another_lead_belies_the_guess_and_the_run_reads_the_lead_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dedupe: str
+) -> None:
+    """`ev-4` (lead l1) delivered again by l0 first, then by l1; `ev-5` (l2) again by l0 only: the
+    guesses (l0) are wrong, the query finds it, the check reads the lead ids and the query runs again.
+    l1's second copy of ev-4 counts once; l0's copies of ev-4 and ev-5 are events of their own."""
+    resolved = _resolved(monkeypatch)
+    first = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [
+        Event.of("l0", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+        Event.of("l1", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+        Event.of("l0", "view", AT - timedelta(hours=2), id="ev-5", page="pricing"),
+    ]
+    got = _parquet_run(tmp_path, [first, again], [Lead(f"l{i}") for i in range(3)], dedupe=dedupe)
+    assert {r["lead_id"]: r["score"] for r in got} == {"l0": 2.0, "l1": 0.0, "l2": 0.0}
+    assert resolved == [2]
+
+
+def test_a_wrong_guess_that_made_the_only_repeat_leaves_nothing_to_drop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only later copy is another lead's event with the same id: no repeat at all, once resolved."""
+    resolved = _resolved(monkeypatch)
+    first = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [Event.of("l0", "view", AT - timedelta(hours=1), id="ev-4", page="pricing")]
+    (tmp_path / "run").mkdir()
+    got = _parquet_run(tmp_path / "run", [first, again], [Lead(f"l{i}") for i in range(3)])
+    assert {r["lead_id"]: r["score"] for r in got} == {"l0": 1.0, "l1": 0.0, "l2": 0.0} and resolved == [1]
+    run = run_batch(MODEL, str(tmp_path / "run" / "leads.parquet"), str(tmp_path / "run" / "events"), AT)
+    assert not run.stats.deduplicated
+
+
+def test_a_query_that_cannot_test_the_guess_has_the_lead_ids_read_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the single pass (no lead ids from the events alone: `event_leads` False) the query cannot
+    list the guessed rows: the check reads their lead ids before it runs, and the results stand."""
+    resolved = _resolved(monkeypatch)
+    first = [Event.of(f"l{k % 3}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(20)]
+    again = [
+        Event.of("l0", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+        Event.of("l1", "view", AT - timedelta(hours=1), id="ev-4", page="pricing"),
+    ]
+    _parquet_run(tmp_path, [first, again], [Lead(f"l{i}") for i in range(3)])
+    resolved.clear()
+    leads = [Lead(f"l{i}") for i in range(3)]
+    run = run_batch(MODEL, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), AT, event_leads=False)
+    assert run.plan is not None and not run.plan.dups_guess and resolved == [1]
+    expected = [r.to_dict() for r in score_many(MODEL, leads, read_events(tmp_path / "events"), AT)]
+    assert not differences(expected, run.to_dicts())
+    assert {r["lead_id"]: r["score"] for r in run.to_dicts()} == {"l0": 1.0, "l1": 0.0, "l2": 0.0}

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.model.regex import searcher
-from leadscore.sql.lookups import LOWER_DIFFERS, duckdb_regex
+from leadscore.sql.lookups import LOWER_DIFFERS, Lookups, duckdb_regex
 from tests.support.profiles import examples
 
 duckdb = pytest.importorskip("duckdb")
@@ -78,3 +78,50 @@ def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: 
 )
 def test_which_patterns_run_in_duckdb(pattern: str, direct: bool) -> None:
     assert duckdb_regex(pattern) is direct
+
+
+_LETTERS = [*"iIaknNs /", "\u0130", "\u0131", "\u0307", "\u03a3", "\u03c3", "\u03c2", "Ο", "Δ", "é", "ß", "\u212a"]
+
+
+def _contains_in_duckdb(needle: str, texts: list[str | None], deferred: bool) -> tuple[list[bool], set[str]]:
+    """`contains` of `needle` as the engine compiles it over a table of `texts` (filled as a run fills
+    it; a deferred look-up evaluated as `BatchRun` does once the query found a value needing it), and
+    the values the pure scorer's predicate was asked about."""
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    con.register("events", pa.table({"v": pa.array(texts, pa.string())}))
+    lookups = Lookups("duckdb", defer_events=deferred)
+    sql = lookups.add("events", '"v"', "contains", needle)
+    lookups.fill_duckdb(con, deferred=deferred)
+    asked = {str(r[0]) for lk in lookups.entries.values() for r in con.execute(f"SELECT v FROM {lk.name}").fetchall()}
+    got = [bool(r[0]) for r in con.execute(f"SELECT {lookups.inline(sql)} FROM events").fetchall()]
+    return got, asked | ({"?"} if lookups.values_tested else set())
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    needle=st.text(alphabet=st.sampled_from(_LETTERS), min_size=1, max_size=4),
+    texts=st.lists(st.none() | st.text(alphabet=st.sampled_from(_LETTERS), max_size=8), min_size=1, max_size=6),
+    deferred=st.booleans(),
+)
+def test_contains_equals_the_pure_scorers_on_text_whose_lower_case_differs(
+    needle: str, texts: list[str | None], deferred: bool
+) -> None:
+    """Whatever the needle (with or without "i", a sigma or a combining dot) and the values (with "İ",
+    a final "Σ"), the compiled `contains` answers as `needle.lower() in value.lower()`."""
+    got, _ = _contains_in_duckdb(needle, texts, deferred)
+    assert got == [t is not None and needle.lower() in t.lower() for t in texts], (needle, texts)
+
+
+@pytest.mark.parametrize(
+    ("needle", "asked"),
+    [("newsletter", False), ("/docs/", False), ("GESCHÄFTSFÜHR", False), ("linkedin", True), ("σ", True)],
+)
+def test_contains_asks_the_pure_scorer_only_where_lower_case_can_change_the_answer(needle: str, asked: bool) -> None:
+    """A needle without "i" or a sigma is decided by DuckDB's lower() alone, even on a value holding "İ"
+    or "Σ"; one with an "i" asks only about values that hold "İ" and where DuckDB finds it."""
+    texts = ["LİNKEDIN NEWSLETTER /DOCS/ GESCHÄFTSFÜHRER ΟΔΟΣ", "İstanbul", "linkedin"]
+    got, values = _contains_in_duckdb(needle, texts, deferred=False)
+    assert got == [needle.lower() in t.lower() for t in texts]
+    assert bool(values) is asked
