@@ -374,7 +374,9 @@ def _rescore_parts(
     rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
     by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
     the events of every part are read first, in one scan (`export_spill`), and kept on disk until
-    their part runs. Reads go through other connections (the export's readers), inside this
+    their part runs; then (with AHEAD) each part is prepared in a child process while the part
+    before it is written here (`lifecycle_ahead`). Reads go through other connections (the export's
+    readers, the child's), inside this
     transaction: they see the store as it was committed before it, so a part's stored results and
     stages are the ones its writes replace. None (nothing written) when some part needs the pure
     scorer for every lead, as the single run decides."""
