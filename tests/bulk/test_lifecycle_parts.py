@@ -131,8 +131,10 @@ def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
     in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The parts before it were written in the same transaction: it rolls back whole, activation
-    included, and `model apply` takes the pure path."""
+    included, and `model apply` takes the pure path. (The parts prepared in this process, where the
+    split patched here runs; the process that prepares them ahead answers the same way.)"""
     fast, pure = in_parts
+    monkeypatch.setattr(writeback, "AHEAD", False)
     real = lifecycle_split.split
     calls: list[int] = []
 
@@ -171,3 +173,63 @@ def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
     assert not isinstance(done, BatchRescored)
     apply(in_parts[1], evaluator, lambda: at, bulk=False)
     assert_same_stores(*in_parts)
+
+
+def _corrupt_part(monkeypatch: pytest.MonkeyPatch, part: int) -> None:
+    """The one scan's files of `part` overwritten with bytes that are no Arrow stream."""
+    real = writeback._spill
+
+    def spill(*args: Any) -> Any:
+        got = real(*args)
+        assert got is not None and got.files.get(part)
+        for path in got.files[part]:
+            path.write_bytes(b"not an arrow stream")
+        return got
+
+    monkeypatch.setattr(writeback, "_spill", spill)
+
+
+@pytest.mark.parametrize("how", ["error", "killed"])
+def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_was(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The next part is prepared in another process (`lifecycle_ahead`) while this one is written.
+    When that fails (an error there, or the process ends), the apply raises a StoreError that says
+    which part and why, every part written before it rolls back with the activation, no process is
+    left behind, and the apply can run again."""
+    from leadscore.bulk import lifecycle_ahead
+    from leadscore.store.base import StoreError
+
+    fast, pure = in_parts
+    started: list[Any] = []
+    real_send = lifecycle_ahead.Ahead.send
+
+    def send(self: Any, part: int, ids: str, files: list[Path]) -> None:
+        started.append(self.proc)
+        real_send(self, part, ids, files)
+        if how == "killed" and part == 4:
+            self.proc.kill()
+
+    monkeypatch.setattr(lifecycle_ahead.Ahead, "send", send)
+    if how == "error":
+        _corrupt_part(monkeypatch, 4)
+    before = snapshot(fast)
+    at = int(clock.now.timestamp() * 1e6)
+    marker = sa.text("INSERT INTO outbox_meta_probe VALUES (1)")  # never reached: the fifth part fails
+    with pytest.raises(StoreError, match="part 4") as failed:
+        rescore_store(fast, Evaluator(parse_model(RECYCLE)), at, "model:x", activation=[marker])
+    assert isinstance(failed.value, lifecycle_ahead.PartFailed)
+    if how == "error":
+        assert "ArrowInvalid" in str(failed.value) and "Traceback" in failed.value.detail
+    else:
+        assert "ended" in str(failed.value) and "exit code -9" in str(failed.value)
+    assert snapshot(fast) == before
+    assert started and all(proc.poll() is not None for proc in started)  # waited for, none left running
+    monkeypatch.undo()
+    monkeypatch.setattr(writeback, "PART_LEADS", 3)
+    for s in in_parts:
+        monkeypatch.setattr(type(s), "in_database_rescore", False)
+    evaluator = Evaluator(parse_model(RECYCLE))
+    assert isinstance(apply(fast, evaluator, lambda: at), BatchRescored)
+    apply(pure, evaluator, lambda: at, bulk=False)
+    assert_same_stores(fast, pure)

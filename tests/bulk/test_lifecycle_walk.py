@@ -114,8 +114,6 @@ def test_a_condition_that_stays_true_is_read_once_and_an_event_in_between_is_not
 
 def test_conditions_past_one_mask_word_keep_their_bits() -> None:
     """A model with more automatic transitions than a BIGINT holds: the bits travel in several words."""
-    from types import SimpleNamespace
-
     import duckdb
 
     from leadscore.bulk.lifecycle_walk import WALK, _mask_sql, part_rows
@@ -131,6 +129,6 @@ def test_conditions_past_one_mask_word_keep_their_bits() -> None:
         f"CREATE TEMP TABLE {WALK} AS SELECT 0 AS part, i AS n, i AS t, {CONDITIONS} AS kind, NULL AS o, "
         f"NULL AS type, NULL AS eid, NULL AS target, FALSE AS again, {masks} FROM c"
     )
-    ns, cols = part_rows(SimpleNamespace(con=con), 0, len(words))  # type: ignore[arg-type]
+    ns, cols = part_rows(con, 0, len(words))
     assert ns == list(range(n + 1))
     assert cols[6] == [1 << k for k in range(n)] + [sum(1 << k for k in range(1, n, 2))]

@@ -50,6 +50,18 @@ def part_of(lead_ids: pa.Array | pa.ChunkedArray, starts: Sequence[str]) -> np.n
     return out
 
 
+def read_part(paths: Sequence[Path], schema: pa.Schema) -> pa.Table:
+    """A part's events from its files (`SpilledEvents.files`), memory-mapped, in their readers' order
+    (the names sort so); no rows of `schema` when it has none."""
+    import pyarrow as pa
+
+    tables = []
+    for path in sorted(paths, key=lambda p: p.name):
+        with pa.memory_map(str(path)) as source:
+            tables.append(pa.ipc.open_stream(source).read_all())
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
 class SpilledEvents:
     """The events of each part, in files of a folder of their own (removed by `close`)."""
 
@@ -60,13 +72,7 @@ class SpilledEvents:
 
     def table(self, part: int) -> pa.Table:
         """The part's typed events (`export.converter`'s columns), memory-mapped from its files."""
-        import pyarrow as pa
-
-        tables = []
-        for path in sorted(self.files.get(part, []), key=lambda p: p.name):
-            with pa.memory_map(str(path)) as source:
-                tables.append(pa.ipc.open_stream(source).read_all())
-        return pa.concat_tables(tables) if tables else self.empty
+        return read_part(self.files.get(part, []), self.empty.schema)
 
     def drop(self, part: int) -> None:
         """The part's files removed (it ran)."""

@@ -31,6 +31,7 @@ from leadscore.sql import literals as q
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 if TYPE_CHECKING:
+    import duckdb
     from sqlalchemy.engine import Connection
 
     from leadscore.batch.duckdb.run import BatchRun
@@ -119,13 +120,46 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[st
     return [*RESULT_COLUMNS, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
 
 
+class Staged(NamedTuple):
+    """What `stage` left in DuckDB for `finish`: LEADS's columns after `part, n`, the mask words of
+    WALK (none without a lifecycle), and how many parts of PART leads LEADS holds."""
+
+    names: list[str]
+    words: int
+    n_parts: int
+    walk: bool  # WALK was made (the model has a lifecycle)
+
+
+def stage(run: BatchRun, evaluator: Evaluator, at: int) -> Staged:
+    """LEADS and WALK of the leads of PY: what the history pass reads, computed from the run's
+    tables alone (no store), so a part's staging can run in another process than its pass."""
+    from leadscore.bulk.lifecycle_split import score_windows
+
+    con = run.con
+    lc = evaluator.scorer.lifecycle
+    names = _per_lead(run, score_windows(evaluator), lc.initial if lc is not None else None)
+    words = 0
+    if lc is not None:
+        has_conds = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{CONDS}'").fetchall()[0][0]
+        words = prepare(run, at, Walker(lc), PARTS, CONDS if has_conds else None, len(lc.auto))
+    n_parts = int(con.execute(f"SELECT coalesce(max(part) + 1, 0) FROM {PARTS}").fetchall()[0][0])
+    return Staged(names, words, n_parts, lc is not None)
+
+
 def finish(
-    store: LeadStore, conn: Connection, run: BatchRun, evaluator: Evaluator, at: int, cause: str
+    store: LeadStore,
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    evaluator: Evaluator,
+    at: int,
+    cause: str,
+    staged: Staged,
 ) -> tuple[list[TriggerFiring], list[str]]:
-    """For each lead of PY: its replay into HIST, its stage-history rows and outbox messages written
-    (unless its stored result is newer than `at`: then the bulk write leaves it alone too). Returns
-    the firings, and the leads whose replay here ends in another stage than the query's (none is
-    expected: both fold the same conditions; the caller has the pure scorer rescore them)."""
+    """For each lead of LEADS (`stage`): its replay into HIST, its stage-history rows and outbox
+    messages written (unless its stored result is newer than `at`: then the bulk write leaves it
+    alone too). Reads only LEADS and WALK of `con`. Returns the firings, and the leads whose replay
+    here ends in another stage than the query's (none is expected: both fold the same conditions;
+    the caller has the pure scorer rescore them)."""
     import pyarrow as pa
 
     from leadscore.bulk.lifecycle_split import score_windows
@@ -133,17 +167,12 @@ def finish(
     from leadscore.store.results_repo import _stage_moves
     from leadscore.store.tables import stage_history
 
-    con, model = run.con, evaluator.model
+    model = evaluator.model
     con.execute(f"CREATE OR REPLACE TEMP TABLE {HIST} (lead_id VARCHAR, stage_history VARCHAR)")
     lc = evaluator.scorer.lifecycle
     windows = score_windows(evaluator)
-    names = _per_lead(run, windows, lc.initial if lc is not None else None)
-    walker = Walker(lc) if lc is not None else None
-    words = 0
-    if walker is not None:
-        has_conds = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{CONDS}'").fetchall()[0][0]
-        words = prepare(run, at, walker, PARTS, CONDS if has_conds else None, len(lc.auto) if lc else 0)
-    n_parts = int(con.execute(f"SELECT coalesce(max(part) + 1, 0) FROM {PARTS}").fetchall()[0][0])
+    names, words, n_parts = staged.names, staged.words, staged.n_parts
+    walker = Walker(lc) if lc is not None and staged.walk else None
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     for k in range(n_parts):
@@ -153,12 +182,14 @@ def finish(
         part: list[str] = cols["lead_id"]
         store.lock_leads(conn, part)
         previous = _stored(conn, part)
-        row_ns, walk_cols = part_rows(run, k, words) if walker is not None else ([], EMPTY)
+        row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
         j, n_rows = 0, len(row_ns)
         hist_rows: list[tuple[str, str]] = []
         moves: list[dict[str, Any]] = []
         fired: list[TriggerFiring] = []
         for i, lead in enumerate(part):
+            while j < n_rows and row_ns[j] < ns[i]:
+                j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
             lo = j
             while j < n_rows and row_ns[j] == ns[i]:
                 j += 1

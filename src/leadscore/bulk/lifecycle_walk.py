@@ -178,10 +178,10 @@ def prepare(run: BatchRun, at: int, walker: Walker, parts: str, conds: str | Non
     return words
 
 
-def part_rows(run: BatchRun, part: int, words: int) -> tuple[list[int], Cols]:
+def part_rows(con: duckdb.DuckDBPyConnection, part: int, words: int) -> tuple[list[int], Cols]:
     """WALK's rows of one part: the lead number of each row, and the columns `Walker.walk` reads."""
     masks = ", ".join(f"m{w}" for w in range(words))
-    rows = run.con.sql(
+    rows = con.sql(
         f"SELECT n, t, kind, type, eid, target, again, {masks} FROM {WALK} WHERE part = {int(part)} "
         "ORDER BY n, t, kind, o"
     ).to_arrow_table()

@@ -15,6 +15,7 @@ import gc
 import time
 from typing import TYPE_CHECKING
 
+from leadscore.bulk.lifecycle_ahead import Ahead, Prepared, PureNeeded
 from leadscore.bulk.rescore import BatchRescored, _run, writable
 from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from leadscore.batch.duckdb.run import BatchRun
     from leadscore.bulk.export_spill import SpilledEvents
+    from leadscore.bulk.lifecycle_history import Staged
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
     from leadscore.triggers.firings import TriggerFiring
@@ -36,6 +38,9 @@ PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `st
 # Leads per part of a lifecycle rescore: the export, the replay's tables and the history pass hold one
 # part at a time (at 100,000 leads x 50 events the whole run peaked at 2.2-2.4 GiB; at 1M it passed 15).
 PART_LEADS = 100_000
+# the next part prepared in a child process while this one writes (`lifecycle_ahead`), where the
+# parts' events are on disk (a SQLite file, PostgreSQL); False: every part in this process
+AHEAD = True
 
 __all__ = ["PART_LEADS", "rescore_store"]
 
@@ -201,11 +206,13 @@ def rescore_store(
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
         extra: list[str] = []  # leads `store_history` handed back to the pure scorer (kept over retries)
+        prepared = Prepared(run.con, list(dims), run.stats.leads, pure_parts, n_py, _staged(run, evaluator, at, n_py))
+        seconds["stage"] = run.stats.seconds.get("stage", 0.0)
 
         def work(conn: Connection) -> BatchRescored:
             # a retried transaction starts over: nothing of an attempt that rolled back is kept
             with _page_cache(store, conn):
-                done = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, extra, seconds)
+                done = _write_split(store, conn, prepared, evaluator, at, cause, extra, seconds)
             for stmt in activation:
                 conn.execute(stmt)
             return done
@@ -232,50 +239,62 @@ def _split(
     return life.pure_ids(run.con), n_py
 
 
+def _staged(run: BatchRun, evaluator: Evaluator, at: int, n_py: int) -> Staged | None:
+    """`lifecycle_history.stage` of the run's history-pass leads (None without any)."""
+    from leadscore.bulk.lifecycle_history import stage
+
+    if not n_py:
+        return None
+    t = time.perf_counter()
+    staged = stage(run, evaluator, at)
+    run.stats.seconds["stage"] = run.stats.seconds.get("stage", 0.0) + time.perf_counter() - t
+    return staged
+
+
 def _write_split(
     store: LeadStore,
     conn: Connection,
-    run: BatchRun,
+    prepared: Prepared,
     evaluator: Evaluator,
     at: int,
     cause: str,
-    pure_parts: list[list[str]],
-    n_py: int,
     extra: list[str],
     seconds: dict[str, float],
 ) -> BatchRescored:
     """Inside the caller's write transaction: the history pass of PY's leads (`finish`), the rows of
-    `_st_rows` with the quiet leads' stage rows, then the pure scorer for `pure_parts` and the leads
-    the history pass handed back (added to `extra`, which a retry of the same run reuses)."""
+    `_st_rows` with the quiet leads' stage rows, then the pure scorer for the prepared pure parts and
+    the leads the history pass handed back (added to `extra`, which a retry of the same run reuses).
+    Reads only the tables `lifecycle_ahead.handed` names."""
     import pyarrow as pa
 
     from leadscore.bulk import lifecycle_split as life
-    from leadscore.bulk.lifecycle_history import HIST, finish
+    from leadscore.bulk.lifecycle_history import HIST, LEADS, finish
     from leadscore.bulk.write import ROWS_TABLE, TEMP, write_rows
 
-    assert run.plan is not None
+    con, n_py, pure_parts = prepared.con, prepared.n_py, prepared.pure_parts
     n_pure = sum(len(part) for part in pure_parts)
-    done = BatchRescored(leads=run.stats.leads, fallback_leads=n_pure, history_leads=n_py)
+    done = BatchRescored(leads=prepared.leads, fallback_leads=n_pure, history_leads=n_py)
     p = time.perf_counter()
     raw = conn.connection.driver_connection
     if n_py:  # replays finished in Python: their history, stage rows and outbox messages
-        fired, disagree = finish(store, conn, run, evaluator, at, cause)
+        assert prepared.staged is not None
+        fired, disagree = finish(store, conn, con, evaluator, at, cause, prepared.staged)
         done.firings.extend(fired)
         if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
-            run.con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
-            for table in (ROWS_TABLE, life.PY):
-                run.con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
-            run.con.unregister("_bl_disagree")
+            con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
+            for table in (ROWS_TABLE, life.PY, LEADS):
+                con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
+            con.unregister("_bl_disagree")
             extra.extend(disagree)
-        run.con.execute(
+        con.execute(
             f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h WHERE h.lead_id = s.lead_id"
         )
-        py_ids = run.con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
+        py_ids = con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
         store.load_temp(raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids)
     seconds["history"] = seconds.get("history", 0.0) + time.perf_counter() - p
     lifecycle = evaluator.model.lifecycle is not None
     before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
-    done.changed = write_rows(store, conn, run.con, run.plan.dimensions, at, cause, before=before)
+    done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before)
     if n_py:
         store.drop_temp(raw, PY_TEMP)
     # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
@@ -293,12 +312,11 @@ def _write_split(
     return done
 
 
-def _part(
-    store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None
-) -> tuple[BatchRun, list[list[str]], int] | None:
-    """The leads of `ids` exported (their `events` already read, when given), scored, split and their
-    rows shaped: (the run, the pure scorer's parts, how many leads the history pass finishes); None
-    (the run closed) when the pure scorer is needed for every lead."""
+def _part(store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None) -> Prepared | None:
+    """The leads of `ids` exported (their `events` already read, when given), scored, split, their
+    rows shaped and their history pass staged; None (the run closed) when the pure scorer is needed
+    for every lead. Reads the store through connections of its own, writes nothing: it runs in this
+    process or in the one that prepares the next part (`lifecycle_ahead`)."""
     run = _run(store, evaluator, at, ids, next_change=True, split=True, events=events)
     if run is None:
         return None
@@ -306,9 +324,12 @@ def _part(
         t = time.perf_counter()
         found = None if run.plan is None else _split(store, run, evaluator, at, ids)
         if found is not None:
+            assert run.plan is not None
             _shape_rows(run, at, True)
             run.stats.seconds["shape"] = time.perf_counter() - t
-            return run, found[0], found[1]
+            staged = _staged(run, evaluator, at, found[1])
+            dims = list(run.plan.dimensions)
+            return Prepared(run.con, dims, run.stats.leads, found[0], found[1], staged, dict(run.stats.seconds))
     except BaseException:
         run.con.close()
         raise
@@ -322,29 +343,19 @@ def _write_part(
     evaluator: Evaluator,
     at: int,
     cause: str,
-    ids: str,
+    prepared: Prepared,
     seconds: dict[str, float],
-    events: pa.Table | None = None,
 ) -> BatchRescored:
-    """One part of `_rescore_parts`, in the caller's transaction: nothing of it is referenced on return."""
-    prepared = _part(store, evaluator, at, ids, events)
-    del events  # held by the run's connection until it closes
-    if prepared is None:
-        raise _PureNeeded
-    run, pure_parts, n_py = prepared
+    """One part of `_rescore_parts`, in the caller's transaction; its DuckDB connection closed on return."""
     try:
-        for name, value in run.stats.seconds.items():
+        for name, value in prepared.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + value
         t = time.perf_counter()
-        got = _write_split(store, conn, run, evaluator, at, cause, pure_parts, n_py, [], seconds)
+        got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds)
         seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
         return got
     finally:
-        run.con.close()
-
-
-class _PureNeeded(Exception):
-    """A part needs the pure scorer for every lead: the whole rescore rolls back to the pure path."""
+        prepared.con.close()
 
 
 def _rescore_parts(
@@ -363,7 +374,9 @@ def _rescore_parts(
     rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
     by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
     the events of every part are read first, in one scan (`export_spill`), and kept on disk until
-    their part runs. Reads go through other connections (the export's readers), inside this
+    their part runs; then (with AHEAD) each part is prepared in a child process while the part
+    before it is written here (`lifecycle_ahead`). Reads go through other connections (the export's
+    readers, the child's), inside this
     transaction: they see the store as it was committed before it, so a part's stored results and
     stages are the ones its writes replace. None (nothing written) when some part needs the pure
     scorer for every lead, as the single run decides."""
@@ -376,12 +389,25 @@ def _rescore_parts(
         seconds.clear()  # a retry starts over, every part included
         done = BatchRescored()
         spill = _spill(store, evaluator, at, ids, starts, seconds)
+        ahead = None
         try:
+            if spill is not None and AHEAD:
+                ahead = Ahead(store, evaluator, at, spill.folder, spill.empty.schema)
+                ahead.send(0, queries[0], spill.files.get(0, []))
             with _page_cache(store, conn):
                 for k, part_ids in enumerate(queries):
-                    events = spill.table(k) if spill is not None else None
-                    got = _write_part(store, conn, evaluator, at, cause, part_ids, seconds, events)
-                    del events
+                    if ahead is not None:
+                        assert spill is not None
+                        t = time.perf_counter()
+                        prepared = ahead.receive(k)
+                        seconds["ahead_wait"] = seconds.get("ahead_wait", 0.0) + time.perf_counter() - t
+                        spill.drop(k)
+                        if k + 1 < len(queries):  # prepared there while this part is written here
+                            ahead.send(k + 1, queries[k + 1], spill.files.get(k + 1, []))
+                    else:
+                        prepared = _prepare_here(store, evaluator, at, part_ids, spill, k)
+                    got = _write_part(store, conn, evaluator, at, cause, prepared, seconds)
+                    del prepared
                     # the part's Arrow tables and DuckDB connection are gone once its function returned; a
                     # cycle left (the run's class) must not keep them while the next part is exported
                     gc.collect()
@@ -393,6 +419,8 @@ def _rescore_parts(
                     done.history_leads += got.history_leads
                     done.firings.extend(_counted(got.firings))
         finally:
+            if ahead is not None:
+                ahead.close()
             if spill is not None:
                 spill.close()
         for stmt in activation:
@@ -401,12 +429,24 @@ def _rescore_parts(
 
     try:
         done = store.transact(work)
-    except _PureNeeded:
+    except PureNeeded:
         return None
     seconds["write"] = seconds.get("write", 0.0) - seconds.get("pure", 0.0) - seconds.get("history", 0.0)
     seconds["parts"] = float(len(queries))
     done.seconds = seconds
     return done
+
+
+def _prepare_here(
+    store: LeadStore, evaluator: Evaluator, at: int, ids: str, spill: SpilledEvents | None, k: int
+) -> Prepared:
+    """Part `k` prepared in this process (its events from `spill` when the one scan read them)."""
+    events = spill.table(k) if spill is not None else None
+    prepared = _part(store, evaluator, at, ids, events)
+    del events  # held by the run's connection until it closes
+    if prepared is None:
+        raise PureNeeded
+    return prepared
 
 
 def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
@@ -423,7 +463,7 @@ def _spill(
     store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, starts: list[str], seconds: dict[str, float]
 ) -> SpilledEvents | None:
     """Every part's events in one scan (`export_spill`) on a SQLite file or PostgreSQL (its parts
-    numbered by the database); None elsewhere (each part reads its own). Raises _PureNeeded when the
+    numbered by the database); None elsewhere (each part reads its own). Raises PureNeeded when the
     export cannot type them (the pure path reads them)."""
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.export import Unsupported, sqlite_path
@@ -438,7 +478,7 @@ def _spill(
     try:
         spill = spill_events(store, evaluator.model, export_at(evaluator, at), con, ids, starts, in_database)
     except Unsupported as exc:
-        raise _PureNeeded from exc
+        raise PureNeeded from exc
     finally:
         con.close()
     seconds["export_events"] = time.perf_counter() - t

@@ -1,0 +1,277 @@
+"""The next part of a lifecycle rescore in parts prepared in another process, one part ahead.
+
+A part's export, scoring, conditions at every (lead, event time), split, shaped rows and the history
+pass's staging (`writeback._part`) are computation over the part's events file and the store as it
+was committed: nothing of the write transaction. Its history pass and write are the transaction's.
+So while this process runs part k's history pass and write, a child process prepares part k + 1 and
+hands over what the pass and the write read (`HANDED`: the shaped rows, the leads of the history
+pass, their staged rows and walk) as Arrow IPC files in the parts' temporary folder. One core
+prepares, the other writes; at most one part is held ahead (the child waits for the next request).
+
+The child is a new interpreter (`python -m leadscore.bulk.lifecycle_ahead`), not a fork: a fork of a
+process holding DuckDB's threads or a SQLite connection can inherit their locks held. (A thread
+beside the write was tried first: DuckDB's package can deadlock with the main thread's garbage
+collection, the shape `benchmarks/results/store_rescore.md` records.) It opens the store by its URL,
+reads only through connections of its own (as the export's readers do), and writes nothing to it,
+so a failure there leaves the store as the transaction leaves it: rolled back. Requests and replies
+are pickles on its stdin and stdout; its stderr goes to a file whose tail a failure reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import subprocess
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from leadscore.store.base import StoreError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from leadscore.bulk.lifecycle_history import Staged
+    from leadscore.store.base import LeadStore
+    from leadscore.store.pipeline import Evaluator
+
+__all__ = ["Ahead", "PartFailed", "Prepared", "PureNeeded"]
+
+
+@dataclass
+class Prepared:
+    """A part (or a whole run) scored, split, its rows shaped and its history pass staged: what its
+    history pass and write read (`writeback._write_split`), in the DuckDB connection `con`."""
+
+    con: duckdb.DuckDBPyConnection
+    dims: list[str]  # the plan's dimensions (the rows' d0.. columns)
+    leads: int  # leads scored
+    pure_parts: list[list[str]]  # the pure scorer's leads, in parts
+    n_py: int  # leads of the history pass
+    staged: Staged | None  # None without such leads
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class PartFailed(StoreError):
+    """Preparing a part in the child process failed (nothing of the rescore is kept)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # the child's traceback, or the end of its stderr
+
+
+class PureNeeded(Exception):
+    """A part needs the pure scorer for every lead: the whole rescore rolls back to the pure path."""
+
+
+def handed(prepared: Prepared) -> list[str]:
+    """The DuckDB tables the history pass and the write read (see `writeback._write_split`)."""
+    from leadscore.bulk.lifecycle_history import LEADS
+    from leadscore.bulk.lifecycle_split import PY
+    from leadscore.bulk.lifecycle_walk import WALK
+    from leadscore.bulk.write import ROWS_TABLE
+
+    tables = [ROWS_TABLE, PY]
+    if prepared.staged is not None:
+        tables.append(LEADS)
+        if prepared.staged.walk:
+            tables.append(WALK)
+    return tables
+
+
+def save(prepared: Prepared, folder: Path) -> dict[str, Any]:
+    """The handed tables written as Arrow IPC files in `folder`, batch by batch; the rest as a
+    reply (`load` makes a Prepared of both)."""
+    import pyarrow as pa
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for table in handed(prepared):
+        path = folder / f"{table}.arrow"
+        reader = prepared.con.sql(f"SELECT * FROM {table}").fetch_arrow_reader(100_000)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        files[table] = str(path)
+    return {
+        "files": files,
+        "dims": prepared.dims,
+        "leads": prepared.leads,
+        "pure_parts": prepared.pure_parts,
+        "n_py": prepared.n_py,
+        "staged": prepared.staged,
+        "seconds": prepared.seconds,
+    }
+
+
+def load(reply: dict[str, Any]) -> Prepared:
+    """A Prepared in a new DuckDB connection of this process, from `save`'s reply (its files are
+    removed once loaded: the tables are DuckDB's own, as the ones written, in the same order)."""
+    from leadscore.batch.duckdb.run import connect
+
+    con = connect()
+    try:
+        for table, path in reply["files"].items():
+            _load_table(con, table, Path(path))
+    except BaseException:
+        con.close()
+        raise
+    return Prepared(
+        con, reply["dims"], reply["leads"], reply["pure_parts"], reply["n_py"], reply["staged"], reply["seconds"]
+    )
+
+
+def _load_table(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        data: pa.Table = pa.ipc.open_stream(source).read_all()
+    con.register("_bl_handed", data)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _bl_handed")
+    finally:
+        con.unregister("_bl_handed")
+        del data
+        path.unlink(missing_ok=True)
+
+
+class Ahead:
+    """The child process that prepares parts: `send` part k + 1 before running part k, `receive` it
+    after. `close` stops it (and waits, so its CPU is counted as this process's children's)."""
+
+    def __init__(self, store: LeadStore, evaluator: Evaluator, at: int, folder: Path, events: pa.Schema) -> None:
+        from leadscore.bulk.programs import spawn
+
+        self.folder = folder
+        self.log = (folder / "ahead.log").open("w+b")
+        self.proc = spawn(
+            "leadscore.bulk.lifecycle_ahead", "serve", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log
+        )
+        self.waiting: int | None = None
+        setup = (store.url, evaluator.model, evaluator.fire_triggers, at, events)
+        self._put(setup, "start")
+
+    def send(self, part: int, ids: str, files: list[Path]) -> None:
+        assert self.waiting is None
+        request = ("part", part, ids, [str(p) for p in files], str(self.folder / f"h{part:06d}"))
+        self._put(request, f"prepare part {part}")
+        self.waiting = part
+
+    def receive(self, part: int) -> Prepared:
+        """Part `part` as the child prepared it. Raises PureNeeded, or PartFailed with the child's error."""
+        assert self.waiting == part
+        self.waiting = None
+        try:
+            reply = pickle.load(self.proc.stdout)  # type: ignore[arg-type]
+        except (EOFError, pickle.UnpicklingError, OSError) as exc:
+            raise self._died(f"preparing part {part}") from exc
+        if reply[0] == "pure":
+            raise PureNeeded
+        if reply[0] == "error":
+            raise PartFailed(f"preparing part {part} of the rescore failed: {reply[1]}", reply[2])
+        return load(reply[1])
+
+    def close(self) -> None:
+        proc = self.proc
+        if proc.stdin is not None and not proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the child ends at the end of its input
+        try:
+            proc.wait(timeout=30 if self.waiting is None else 1)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # still preparing a part nobody will read
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        self.log.close()
+
+    def _put(self, message: object, what: str) -> None:
+        try:
+            assert self.proc.stdin is not None
+            pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise self._died(what) from exc
+
+    def _died(self, what: str) -> PartFailed:
+        code = self.proc.poll()
+        if code is None:
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+        self.log.flush()
+        self.log.seek(0)
+        tail = self.log.read()[-4000:].decode("utf-8", "replace")
+        last = next((line for line in reversed(tail.splitlines()) if line.strip()), "no message")
+        message = f"the process that prepares the rescore's parts ended ({what}, exit code {code}): {last}"
+        return PartFailed(message, tail)
+
+
+# -- the child -----------------------------------------------------------------------------------------
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """Prepare the parts asked for on `requests` until its end, each reply on `replies`."""
+    import gc
+
+    from leadscore.bulk.export_spill import read_part
+    from leadscore.bulk.writeback import _part
+    from leadscore.store import open_store
+    from leadscore.store.pipeline import Evaluator
+
+    url, model, fire, at, schema = pickle.load(requests)
+    store = open_store(url)
+    evaluator = Evaluator(model, fire_triggers=fire)
+    cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
+    try:
+        while True:
+            try:
+                request = pickle.load(requests)
+            except EOFError:
+                return
+            _, _part_no, ids, files, folder = request
+            reply: tuple[Any, ...]
+            prepared = None
+            try:
+                prepared = _part(store, evaluator, at, ids, read_part([Path(f) for f in files], schema))
+                if prepared is None:
+                    reply = ("pure",)
+                else:
+                    try:
+                        done = save(prepared, Path(folder))
+                    finally:
+                        prepared.con.close()
+                    now = _cpu_s()
+                    done["seconds"]["ahead_cpu"], cpu = now - cpu, now
+                    reply = ("ok", done)
+            except Exception as exc:  # handed to the parent, which raises it there
+                reply = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            del prepared
+            gc.collect()  # the part's tables gone before the next request arrives
+            pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+            replies.flush()
+    finally:
+        store.dispose()
+
+
+def _cpu_s() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] != "serve":
+        print("usage: python -m leadscore.bulk.lifecycle_ahead serve  (requests on stdin)", file=sys.stderr)
+        return 2
+    replies = sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything printed goes to the log, not into the replies
+    serve(sys.stdin.buffer, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
