@@ -274,7 +274,9 @@ PHASE_FUNCTIONS = (
     ("leadscore.bulk.lifecycle_walk", "drop_idle"),
     ("leadscore.bulk.lifecycle_split", "load_previous"),
     ("leadscore.bulk.lifecycle_split", "split"),
-    ("leadscore.bulk.writeback", "_shape_rows"),
+    ("leadscore.bulk.lifecycle_prepare", "shape_rows"),  # a part's (in this process when not ahead)
+    ("leadscore.bulk.writeback", "shape_rows"),  # a whole run's
+    ("leadscore.bulk.writeback", "_shape_rows"),  # where older trees have it
     ("leadscore.bulk.rescore", "_shape_rows"),  # where older trees have it
     ("leadscore.bulk.write", "write_rows"),
     ("leadscore.bulk.write", "write_sqlite"),

@@ -114,6 +114,18 @@ def _between_read_and_write(
         return run
 
     monkeypatch.setattr(writeback, "_run", wrapped)
+    # in parts, the process preparing them reads each part (`lifecycle_ahead`): the point is when this
+    # one has its part, read there, and has not written it yet
+    from leadscore.bulk.lifecycle_ahead import Ahead
+
+    receive: Any = Ahead.receive
+
+    def received(self: Ahead, part: int) -> Any:
+        prepared = receive(self, part)
+        once()
+        return prepared
+
+    monkeypatch.setattr(Ahead, "receive", received)
     return finished
 
 

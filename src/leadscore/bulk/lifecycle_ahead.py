@@ -1,7 +1,7 @@
 """The next part of a lifecycle rescore in parts prepared in another process, one part ahead.
 
 A part's export, scoring, conditions at every (lead, event time), split, shaped rows and the history
-pass's staging (`writeback._part`) are computation over the part's events file and the store as it
+pass's staging (`lifecycle_prepare.prepare_part`) are computation over the part's events file and the store as it
 was committed: nothing of the write transaction. Its history pass and write are the transaction's.
 So while this process runs part k's history pass and write, a child process prepares part k + 1 and
 hands over what the pass and the write read (`HANDED`: the shaped rows, the leads of the history
@@ -24,35 +24,20 @@ import pickle
 import subprocess
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from leadscore.bulk.lifecycle_prepare import Prepared, PureNeeded
 from leadscore.store.base import StoreError
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from leadscore.bulk.lifecycle_history import Staged
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
 __all__ = ["Ahead", "PartFailed", "Prepared", "PureNeeded"]
-
-
-@dataclass
-class Prepared:
-    """A part (or a whole run) scored, split, its rows shaped and its history pass staged: what its
-    history pass and write read (`writeback._write_split`), in the DuckDB connection `con`."""
-
-    con: duckdb.DuckDBPyConnection
-    dims: list[str]  # the plan's dimensions (the rows' d0.. columns)
-    leads: int  # leads scored
-    pure_parts: list[list[str]]  # the pure scorer's leads, in parts
-    n_py: int  # leads of the history pass
-    staged: Staged | None  # None without such leads
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class PartFailed(StoreError):
@@ -61,10 +46,6 @@ class PartFailed(StoreError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail  # the child's traceback, or the end of its stderr
-
-
-class PureNeeded(Exception):
-    """A part needs the pure scorer for every lead: the whole rescore rolls back to the pure path."""
 
 
 def handed(prepared: Prepared) -> list[str]:
@@ -217,7 +198,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     import gc
 
     from leadscore.bulk.export_spill import read_part
-    from leadscore.bulk.writeback import _part
+    from leadscore.bulk.lifecycle_prepare import prepare_part
     from leadscore.store import open_store
     from leadscore.store.pipeline import Evaluator
 
@@ -235,7 +216,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             reply: tuple[Any, ...]
             prepared = None
             try:
-                prepared = _part(store, evaluator, at, ids, read_part([Path(f) for f in files], schema))
+                prepared = prepare_part(store, evaluator, at, ids, read_part([Path(f) for f in files], schema))
                 if prepared is None:
                     reply = ("pure",)
                 else:

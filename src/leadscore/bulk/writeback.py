@@ -15,21 +15,25 @@ import gc
 import time
 from typing import TYPE_CHECKING
 
-from leadscore.bulk.lifecycle_ahead import Ahead, Prepared, PureNeeded
+from leadscore.bulk.lifecycle_ahead import Ahead
+from leadscore.bulk.lifecycle_prepare import (
+    Prepared,
+    PureNeeded,
+    prepare_part,
+    shape_rows,
+    split_leads,
+    staged_history,
+)
 from leadscore.bulk.rescore import BatchRescored, _run, writable
-from leadscore.store.codec import NO_PLAYBOOK_RANK, UNPRIORITISED_RANK
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     import duckdb
-    import pyarrow as pa
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
-    from leadscore.batch.duckdb.run import BatchRun
     from leadscore.bulk.export_spill import SpilledEvents
-    from leadscore.bulk.lifecycle_history import Staged
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
     from leadscore.triggers.firings import TriggerFiring
@@ -55,51 +59,6 @@ def _sqlite_text(store: LeadStore, statements: Sequence[sa.Executable]) -> list[
         assert isinstance(stmt, ClauseElement)
         out.append(str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
     return out
-
-
-def _shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
-    """DuckDB table `_st_rows`: one `results` row per lead the query decided (JSON as text), with the
-    next stored event after `at` folded into `next_change_at` as `Evaluator.next_change` does. With
-    `split`, only the leads `store_lifecycle.split` left out of PURE, with their stage and replay."""
-    from leadscore.batch.duckdb.run import RESULT
-    from leadscore.bulk.lifecycle_split import FIRST, PURE, stage_json
-    from leadscore.bulk.write import ROWS_TABLE
-    from leadscore.sql.result_shape import shape_sql
-
-    assert run.plan is not None
-    model = run.model
-    con = run.con
-    con.execute(
-        'CREATE OR REPLACE TEMP TABLE _st_future AS SELECT lead_id, min(epoch_us("timestamp")) AS next_ts '
-        f'FROM events WHERE epoch_us("timestamp") > {int(at)} GROUP BY lead_id'
-    )
-    source = f"{RESULT} WHERE NOT fallback"
-    stage, history, first = "CAST(NULL AS VARCHAR)", "'[]'", ""
-    if split:
-        source += f" AND lead_id NOT IN (SELECT lead_id FROM {PURE})"
-        stage, history = stage_json(model)
-        history = history.replace("{at}", str(int(at)))
-        first = f" LEFT JOIN {FIRST} AS fi ON fi.lead_id = s.lead_id"
-    shaped = shape_sql(model, run.version, run.plan, at, source, json=True)
-    ranks = [
-        f"WHEN {i} THEN {UNPRIORITISED_RANK if p.priority is None else min(p.priority, UNPRIORITISED_RANK - 1)}"
-        for i, p in enumerate(model.playbooks)
-    ]
-    rank = f"CASE r.playbook {' '.join(ranks)} ELSE {NO_PLAYBOOK_RANK} END" if ranks else str(NO_PLAYBOOK_RANK)
-    playbook = "CAST(NULL AS VARCHAR)"
-    if model.playbooks:
-        playbook = 'CAST(to_json(struct_insert(s.playbook, "index" := r.playbook)) AS VARCHAR)'
-    dims = "".join(f", r.dim_{j} AS d{j}" for j in range(len(run.plan.dimensions)))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {ROWS_TABLE} AS SELECT s.lead_id, s.model, s.model_version, "
-        f"CAST({int(at)} AS BIGINT) AS evaluated_at, s.score, CAST(to_json(s.dimensions) AS VARCHAR) AS dimensions, "
-        f"CAST(to_json(s.labels) AS VARCHAR) AS labels, {stage} AS stage, {history} AS stage_history, "
-        f"CASE WHEN r.playbook IS NULL THEN NULL ELSE {playbook} END AS playbook, "
-        f"CAST({rank} AS INTEGER) AS queue_rank, CAST(s.breakdown AS VARCHAR) AS breakdown, "
-        f"CAST(least(r.next_change_at, f.next_ts) AS BIGINT) AS next_change_at{dims} "
-        f"FROM ({shaped}) AS s JOIN {RESULT} AS r ON r.lead_id = s.lead_id "
-        f"LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id{first}"
-    )
 
 
 @contextlib.contextmanager
@@ -176,7 +135,7 @@ def rescore_store(
         t = time.perf_counter()
         n_py = 0
         if split:
-            sorted_out = _split(store, run, evaluator, at, ids)
+            sorted_out = split_leads(store, run, evaluator, at, ids)
             if sorted_out is None:
                 return None
             pure_parts, n_py = sorted_out
@@ -184,7 +143,7 @@ def rescore_store(
             fallback = _fallback_ids(run.con)
             pure_parts = [fallback[i : i + life.PURE_CHUNK] for i in range(0, len(fallback), life.PURE_CHUNK)]
         n_pure = sum(len(part) for part in pure_parts)
-        _shape_rows(run, at, split)
+        shape_rows(run, at, split)
         seconds = dict(run.stats.seconds)
         seconds["shape"] = time.perf_counter() - t
         dims = run.plan.dimensions
@@ -206,7 +165,9 @@ def rescore_store(
                 return BatchRescored(leads=run.stats.leads, changed=changed, seconds=seconds)
 
         extra: list[str] = []  # leads `store_history` handed back to the pure scorer (kept over retries)
-        prepared = Prepared(run.con, list(dims), run.stats.leads, pure_parts, n_py, _staged(run, evaluator, at, n_py))
+        prepared = Prepared(
+            run.con, list(dims), run.stats.leads, pure_parts, n_py, staged_history(run, evaluator, at, n_py)
+        )
         seconds["stage"] = run.stats.seconds.get("stage", 0.0)
 
         def work(conn: Connection) -> BatchRescored:
@@ -223,32 +184,6 @@ def rescore_store(
         return done
     finally:
         run.con.close()
-
-
-def _split(
-    store: LeadStore, run: BatchRun, evaluator: Evaluator, at: int, ids: str | None
-) -> tuple[list[list[str]], int] | None:
-    """`lifecycle_split.split` of the run's leads against their stored results: (the pure scorer's
-    parts, how many leads the history pass finishes); None when every lead needs the pure scorer."""
-    from leadscore.bulk import lifecycle_split as life
-
-    life.load_previous(store, run.con, ids)
-    if life.split(run, evaluator, at) is None:
-        return None
-    n_py = int(run.con.execute(f"SELECT count(*) FROM {life.PY}").fetchall()[0][0])
-    return life.pure_ids(run.con), n_py
-
-
-def _staged(run: BatchRun, evaluator: Evaluator, at: int, n_py: int) -> Staged | None:
-    """`lifecycle_history.stage` of the run's history-pass leads (None without any)."""
-    from leadscore.bulk.lifecycle_history import stage
-
-    if not n_py:
-        return None
-    t = time.perf_counter()
-    staged = stage(run, evaluator, at)
-    run.stats.seconds["stage"] = run.stats.seconds.get("stage", 0.0) + time.perf_counter() - t
-    return staged
 
 
 def _write_split(
@@ -310,31 +245,6 @@ def _write_split(
     seconds["pure"] = seconds.get("pure", 0.0) + time.perf_counter() - p
     done.history_leads = n_py - len(extra)
     return done
-
-
-def _part(store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None) -> Prepared | None:
-    """The leads of `ids` exported (their `events` already read, when given), scored, split, their
-    rows shaped and their history pass staged; None (the run closed) when the pure scorer is needed
-    for every lead. Reads the store through connections of its own, writes nothing: it runs in this
-    process or in the one that prepares the next part (`lifecycle_ahead`)."""
-    run = _run(store, evaluator, at, ids, next_change=True, split=True, events=events)
-    if run is None:
-        return None
-    try:
-        t = time.perf_counter()
-        found = None if run.plan is None else _split(store, run, evaluator, at, ids)
-        if found is not None:
-            assert run.plan is not None
-            _shape_rows(run, at, True)
-            run.stats.seconds["shape"] = time.perf_counter() - t
-            staged = _staged(run, evaluator, at, found[1])
-            dims = list(run.plan.dimensions)
-            return Prepared(run.con, dims, run.stats.leads, found[0], found[1], staged, dict(run.stats.seconds))
-    except BaseException:
-        run.con.close()
-        raise
-    run.con.close()
-    return None
 
 
 def _write_part(
@@ -442,7 +352,7 @@ def _prepare_here(
 ) -> Prepared:
     """Part `k` prepared in this process (its events from `spill` when the one scan read them)."""
     events = spill.table(k) if spill is not None else None
-    prepared = _part(store, evaluator, at, ids, events)
+    prepared = prepare_part(store, evaluator, at, ids, events)
     del events  # held by the run's connection until it closes
     if prepared is None:
         raise PureNeeded
