@@ -113,7 +113,9 @@ def test_the_queue_filters_and_pages(browser: Any, site: Site) -> None:
         w.page.goto(site.url + "/app/queue?size=25")
         first = [r.get_attribute("data-lead") for r in w.page.locator("#queue tbody tr").all()]
         assert len(first) == 25
-        w.page.click("#next-page")
+        shown = w.page.url
+        w.page.click("#next-page")  # a link: the rows are read once the next page has loaded
+        w.page.wait_for_url(lambda url: url != shown)
         second = [r.get_attribute("data-lead") for r in w.page.locator("#queue tbody tr").all()]
         assert second and not set(first) & set(second)
         w.page.goto(site.url + "/app/queue?size=50")
