@@ -40,14 +40,10 @@ class QueryPlan:
     lookup_risk: bool = False
     # an `input_check` column: some event row of the lead needs the input files' check (`row_check`)
     row_check: bool = False
-    # a `dups_seen` column: the input orders of the lead's rows whose lead id the duplicate check guessed
-    # (`batch.duckdb.duplicates.DuplicateCheck.guessed`), for the caller to compare with the guess
-    dups_guess: bool = False
 
 
 ZERO = "CAST(0.0 AS DOUBLE)"
 IN = "_ls_in"  # the single pass's rows that count: up to T, not a dropped copy
-GUESSED = "_ls_gw"  # the single pass's rows whose lead id the duplicate check guessed
 _FLAG = re.compile(r"\b_ls_f\d+\b")
 
 
@@ -182,7 +178,6 @@ def build_query(
     number_check: str | None = None,
     clustered: bool = False,
     breakdown: bool = True,
-    dups_guess: int | None = None,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -202,10 +197,6 @@ def build_query(
     BOOLEAN over an event row) joins the input check of the single pass (`row_check`); the caller
     checks the numbers itself when the plan has none. `clustered` (DuckDB): the events come lead by
     lead, so the counts are `count_if` rather than FILTER clauses (`batch.duckdb.layout`; same values).
-    `dups_guess`: `<dups_table>_guess` (_ls_ord, lead_id, _ls_drop) lists the rows whose lead id the
-    duplicate check guessed (input orders up to `dups_guess`) and the copies to drop (after it); the
-    single pass drops the latter and lists the former per lead (`dups_seen`) for the caller to compare
-    with the guess; a plan that cannot (`QueryPlan.dups_guess` False) needs the guess resolved first.
     Without `breakdown` the rules' points and counts and the dimensions' adjustments are no columns of
     the result (the dimensions are still their exact sums): what the rules' counts alone feed is then
     not computed at all, and a result table holds a fifth of the columns."""
@@ -248,23 +239,15 @@ def build_query(
         f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
     ]
     risk_agg = c.aggs.add(f"bool_or({q.any_of(unknown)})") if unknown else None
-    guess = single and dedupe and dups_guess is not None
-    # the guessed rows each lead holds, for the caller to compare with the guess (few: a list is cheap)
-    seen_agg = c.aggs.add(f"list({ORD}) FILTER (WHERE {GUESSED})") if guess else None
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     if single:
         keep = f"{TS} <= {at}"
-        ctes = [f"_ls_ev AS (SELECT *, {_epoch_us(flavor)} AS {TS} FROM events)"]
-        if guess:
-            # one semi-join, as the drop alone costs: the guessed rows come before the copies to drop
-            ctes.append(f"_ls_evs AS (SELECT *, {ORD} IN (SELECT {ORD} FROM {dups_table}_guess) AS _ls_sp FROM _ls_ev)")
-            keep += f" AND NOT (_ls_sp AND {ORD} > {dups_guess})"
-            guessed = f"(_ls_sp AND {ORD} <= {dups_guess}) AS {GUESSED}"
-            ctes.append(f"_ls_evi AS (SELECT *, ({keep}) AS {IN}, {guessed} FROM _ls_evs)")
-        else:
-            if dedupe:
-                keep += f" AND {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop)"
-            ctes.append(f"_ls_evi AS (SELECT *, ({keep}) AS {IN} FROM _ls_ev)")
+        if dedupe:
+            keep += f" AND {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop)"
+        ctes = [
+            f"_ls_ev AS (SELECT *, {_epoch_us(flavor)} AS {TS} FROM events)",
+            f"_ls_evi AS (SELECT *, ({keep}) AS {IN} FROM _ls_ev)",
+        ]
         source = "_ls_evi"
     else:
         ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
@@ -368,8 +351,6 @@ def build_query(
         checks = [f"coalesce({check_agg}, FALSE)"] if check_agg is not None else []
         checks += [f"coalesce({schema.lead_check}, FALSE)"] if schema.lead_check else []
         out.append(f"{q.any_of(checks)} AS input_check")
-    if seen_agg is not None:
-        out.append(f"{seen_agg} AS dups_seen")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
     sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
     return QueryPlan(
@@ -383,7 +364,6 @@ def build_query(
         # the deferred look-ups may wait only if the flags alone read them: elsewhere NULL would pass unseen
         lookup_risk=risk_agg is not None and not _reads_deferred_outside_flags(sql, c, lookups),
         row_check=single,
-        dups_guess=guess,
     )
 
 

@@ -25,8 +25,7 @@ sorted hashes. Ids in another order fill its tail within the first rows: it stop
 hashes decide. Where the tail holds only ids of the input's last row groups (events delivered again at
 the end), the pass itself finds every row holding a tail id, with its lead id (`id_late.py`): the exact
 check then groups those rows alone, with no scan of the events (3.8-4.3 CPU s for the whole check on the
-mixed data, from 5.8-8.0). The lead ids of the stretch's copies are no longer read: each takes its
-later copy's, and the scoring query tests the guess on its way (`_guess`, `resolve_guess` when wrong).
+mixed data, from 5.8-8.0).
 """
 
 from __future__ import annotations
@@ -55,10 +54,6 @@ class DuplicateCheck:
     table: str  # (lead_id, id, keep): the input order (`_ls_ord`) of the copy that counts
     # `<table>_drop` (_ls_ord): the copies that do not count, which the query drops by an anti-join
     # on one integer column (it then never reads the ids)
-    # rows whose lead id was taken from a later copy of their id, not read (`guess`): the tables above
-    # hold only if `<table>_guess` proves right (`resolve_guess` reads them when it does not)
-    guessed: int = 0
-    split: int = 0  # the largest input order of a guessed row: every copy to drop comes after it
 
     @property
     def needed(self) -> bool:
@@ -176,10 +171,7 @@ def find_duplicates(
             # the pass found every row holding a tail id (`id_late.py`): those rows alone, by input order
             con.register("_ls_dup_cand", ordered.rows)
             if "lead_id" in ordered.rows.column_names:  # their lead ids too, read while the pass ran
-                guessed = _guess(con, table)
-                _exact(con, table, rows=f"SELECT lead_id, id, _ls_ord FROM {table}_cand")
-                con.unregister("_ls_dup_cand")
-                return _counted(con, table, total - ordered.with_id, guessed)
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_cand")
             else:  # their ids are known: the scan reads the lead ids alone (1.9 against 2.9 CPU s with the ids)
                 _exact(
                     con,
@@ -238,56 +230,6 @@ def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", row
     con.execute("DROP TABLE _ls_dup_rows")
 
 
-def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int, guessed: int = 0) -> DuplicateCheck:
+def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int) -> DuplicateCheck:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-    split = 0
-    if guessed:  # the scoring query's semi-join: the guessed rows and the copies to drop, by input order
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_guess AS SELECT _ls_ord, lead_id, FALSE AS _ls_drop FROM "
-            f"{table}_cand WHERE guessed UNION ALL SELECT _ls_ord, NULL, TRUE FROM {table}_drop"
-        )
-        bounds = con.execute(
-            f"SELECT max(_ls_ord) FILTER (WHERE NOT _ls_drop), min(_ls_ord) FILTER (WHERE _ls_drop) FROM {table}_guess"
-        ).fetchall()[0]
-        split = int(bounds[0])
-        # the guessed rows lie in the ascending stretch, the copies to drop after it (the tail): the
-        # query tells them apart by input order alone; were it not so, the guess is read at once
-        if bounds[1] is not None and int(bounds[1]) <= split:
-            return resolve_guess(con, DuplicateCheck(int(without_id), int(row[0]), table, guessed))
-    return DuplicateCheck(int(without_id), int(row[0]), table, guessed, split)
-
-
-def _guess(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """`<table>_cand` (lead_id, id, _ls_ord, guessed) from the pass's rows (`_ls_dup_cand`): a row whose
-    lead id was not read (a match in the ascending stretch) takes the lead id of its id's first row
-    that was read (a later copy, in the tail), as events delivered again keep their lead. The guess
-    is tested where the lead ids are read anyway, by the scoring query (`<table>_guess`, built by
-    `_counted`). Returns how many rows were guessed."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table}_cand AS SELECT coalesce(c.lead_id, k.lead_id) AS lead_id, c.id, "
-        f"c._ls_ord, c.lead_id IS NULL AS guessed FROM _ls_dup_cand AS c LEFT JOIN (SELECT id, "
-        f"arg_min(lead_id, _ls_ord) AS lead_id FROM _ls_dup_cand WHERE lead_id IS NOT NULL GROUP BY id) AS k "
-        "ON k.id = c.id"
-    )
-    row = con.execute(f"SELECT count(*) FILTER (WHERE guessed) FROM {table}_cand").fetchall()[0]
-    return int(row[0])
-
-
-def resolve_guess(con: duckdb.DuckDBPyConnection, check: DuplicateCheck) -> DuplicateCheck:
-    """The check made exact where its guessed lead ids (`_guess`) were not all right: those rows' lead
-    ids read in SQL (one scan of the events' lead ids and input orders), the tables made again."""
-    table = check.table
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ls_dup_read AS SELECT lead_id, _ls_ord FROM events WHERE _ls_ord IN "
-        f"(SELECT _ls_ord FROM {table}_cand WHERE guessed)"
-    )
-    rows = (
-        f"SELECT CASE WHEN c.guessed THEN r.lead_id ELSE c.lead_id END AS lead_id, c.id, c._ls_ord "
-        f"FROM {table}_cand AS c LEFT JOIN _ls_dup_read AS r ON r._ls_ord = c._ls_ord"
-    )
-    con.execute(f"DELETE FROM {table}")
-    con.execute(f"DELETE FROM {table}_drop")
-    _exact(con, table, rows=rows)
-    con.execute("DROP TABLE _ls_dup_read")
-    con.execute(f"DROP TABLE IF EXISTS {table}_guess")
-    return _counted(con, table, check.without_id)
+    return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table)

@@ -13,11 +13,6 @@ known by their input order (`_ls_ord`) alone: the stretch's matches and the tail
 
 Every row holding a tail id is found: the stretch holds each id at most once (it ascends strictly),
 and the search finds it there when the id is a late one; the tail's rows are all recorded.
-
-The lead ids are read for the tail's rows only (a few row groups). The stretch's matches lie in every
-row group: reading their lead ids meant reading the whole lead id column (0.6 of 1.1 CPU s of the pass
-per 10M events of the mixed set). Their lead is taken from their later copy instead, and the scoring
-query, which reads every lead id anyway, tests that guess (`duplicates._guess`).
 """
 
 from __future__ import annotations
@@ -72,7 +67,6 @@ class LateIds:
                 self.by_width[width] = np.sort(gathered.view(f"S{width}"))
         self._ords: list[np.ndarray] = []
         self._ids: list[pa.Array] = []
-        self._read: list[bool] = []  # per recorded part: whether its lead ids were submitted
         self.leads = leads  # the lead ids of the rows recorded, read meanwhile (None: read in SQL)
 
     def look(self, column: pa.Array, offsets: np.ndarray, data: np.ndarray, count: int, ords: np.ndarray) -> None:
@@ -100,24 +94,19 @@ class LateIds:
             found.append(lo + at)
         if found:
             rows = np.sort(np.concatenate(found))
-            # their lead ids are not read: the stretch's matches lie in every row group, whose lead id
-            # column would be read whole (half the check's cost); the tail's lead stands for them
-            self.record(column.take(rows), ords[rows], leads=False)
+            self.record(column.take(rows), ords[rows])
 
-    def record(self, ids: pa.Array, ords: np.ndarray, leads: bool = True) -> None:
-        """Rows that hold a candidate id (the tail's own rows, or matches in the stretch); `leads`:
-        their lead ids are read (else NULL in `rows`)."""
+    def record(self, ids: pa.Array, ords: np.ndarray) -> None:
+        """Rows that hold a candidate id (the tail's own rows, or matches in the stretch)."""
         if len(ids):
             self._ids.append(ids)
             self._ords.append(ords)
-            self._read.append(leads and self.leads is not None)
-            if leads and self.leads is not None:
+            if self.leads is not None:
                 self.leads.submit(ords)
 
     def rows(self, tail: pa.Array) -> pa.Table | None:
-        """(`_ls_ord`, id) of every row holding an id of `tail` (the pass's distinct tail ids), with their
-        `lead_id` where read (the tail's rows; NULL for the stretch's), or None when some tail id is no
-        late one (its copy in the stretch may not have been looked for)."""
+        """(`_ls_ord`, id) of every row holding an id of `tail` (the pass's distinct tail ids), or None
+        when some tail id is no late one (its copy in the stretch may not have been looked for)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -131,13 +120,8 @@ class LateIds:
         wanted = pc.is_in(ids, value_set=tail)
         ords = np.concatenate(self._ords)[wanted.to_numpy(zero_copy_only=False)]
         found = {"_ls_ord": pa.array(ords, pa.int64()), "id": ids.filter(wanted)}
-        if leads is not None:  # as the events view reads them (`id_files.LeadReads`); NULL where not read
-            parts, at = [], 0
-            for ids_part, read in zip(self._ids, self._read, strict=True):
-                n = len(ids_part)
-                parts.append(leads.slice(at, n) if read else pa.nulls(n, leads.type))
-                at += n if read else 0
-            found["lead_id"] = pa.concat_arrays(parts).filter(wanted)
+        if leads is not None:  # as the events view reads them (`id_files.LeadReads`)
+            found["lead_id"] = leads.filter(wanted)
         return pa.table(found)
 
     def close(self) -> None:

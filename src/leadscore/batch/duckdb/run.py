@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch.duckdb import duplicates, fallback, id_files, output
-from leadscore.batch.duckdb.duplicates import DuplicateCheck, find_duplicates, resolve_guess, tail_limit
+from leadscore.batch.duckdb.duplicates import find_duplicates, tail_limit
 from leadscore.batch.duckdb.file_checks import check_parquet, parquet_sources
 from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
 from leadscore.batch.duckdb.id_order import Passed
@@ -116,8 +116,6 @@ class BatchRun:
         self.event_leads = event_leads
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
-        self._dups: DuplicateCheck | None = None  # the check, while its guessed lead ids wait for a test
-        self._dedupe: Dedupe = dedupe
         self.null_ids = True  # some event may lack an id (or nobody checked)
         # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
         self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
@@ -192,15 +190,10 @@ class BatchRun:
                 number_check=self._numbers_sql,
                 clustered=self.clustered,
                 breakdown=self.breakdown,
-                dups_guess=self._dups.split if self._dups is not None else None,
             )
         except NotExpressible as exc:
             self.plan = None
             self.stats.fallback_reason = str(exc)
-        if self._dups is not None and (self.plan is None or not self.plan.dups_guess):
-            self._resolve_dups()  # this query cannot test the guessed lead ids: read them now
-            self._plan()
-            return
         if self.plan is None or not self.plan.row_check:
             self._check_numbers()
             if self.schema.row_check is not None:
@@ -262,32 +255,7 @@ class BatchRun:
         )
         self.dups_table = check.table
         self.null_ids = check.without_id > 0
-        self._dups = check if check.guessed else None
         return mode == "always" or check.needed
-
-    def _resolve_dups(self) -> None:
-        """The duplicate check made exact (its guessed lead ids read: `duplicates.resolve_guess`)."""
-        assert self._dups is not None
-        t = time.perf_counter()
-        check, self._dups = resolve_guess(self.con, self._dups), None
-        self.stats.deduplicated = self._dedupe == "always" or check.needed
-        self.stats.seconds["duplicates"] = self.stats.seconds.get("duplicates", 0.0) + time.perf_counter() - t
-
-    def _guess_held(self) -> bool:
-        """After the query: whether the duplicate check's guessed lead ids (if any) proved right; if
-        not, the check is made exact and the query must run again."""
-        if self._dups is None or self.plan is None or not self.plan.dups_guess:
-            return True
-        # each guessed row lies in exactly one lead's group: all right when each lies in its guessed lead's
-        row = self.con.execute(
-            f"SELECT count(*) FROM (SELECT lead_id, unnest(dups_seen) AS o FROM {RESULT}) AS r "
-            f"JOIN {self._dups.table}_guess AS g ON g._ls_ord = r.o AND g.lead_id = r.lead_id AND NOT g._ls_drop"
-        ).fetchall()
-        if not row or int(row[0][0]) != self._dups.guessed:
-            self._resolve_dups()
-            return False
-        self._dups = None  # right: the check's tables are exact
-        return True
 
     def _ids_ahead(self, mode: Dedupe) -> IdsAhead | None:
         """The duplicate check's pass started on a thread, the query to run meanwhile as if the ids were
@@ -339,11 +307,6 @@ class BatchRun:
                 raise
             if self.plan.row_check:
                 self._check_rows()
-            if not self._guess_held():  # a guessed lead id was wrong: the query again, with the exact check
-                self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
-                self._plan()
-                self._run()
-                return
             if self._settle():  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
                 self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
                 self._plan()
