@@ -12,7 +12,6 @@ from typing import Any
 from leadscore.domain.timeutil import from_micros, parse_timestamp, to_iso, to_micros
 
 _new = object.__new__
-_set = object.__setattr__  # the frozen dataclass's own way of setting its fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +39,7 @@ class Event:
 
         The rescoring drain reads each queued lead's whole log: skipping the recomputation made a
         drain of 60 leads of 50 events 4-8% cheaper in CPU (42-44 -> 38-43 ms, SQLite)."""
-        event = _new(cls)
-        _set(event, "lead_id", lead_id)
-        _set(event, "type", type)
-        _set(event, "timestamp", from_micros(ts))
-        _set(event, "properties", properties)
-        _set(event, "id", id)
-        _set(event, "ts", ts)
-        return event
+        return _built(cls, lead_id, type, from_micros(ts), properties, id, ts)
 
     @classmethod
     def of(
@@ -79,7 +71,7 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _slot_setters() -> tuple[Any, ...]:
-    """The slots' own setters, in the order `received` sets them."""
+    """The slots' own setters, in the order `_built` sets them."""
     names = ("lead_id", "type", "timestamp", "properties", "id", "ts")
     return tuple(Event.__dict__[name].__set__ for name in names)
 
@@ -92,14 +84,36 @@ def received(lead_id: str, type: str, timestamp: datetime, properties: Mapping[s
     built with the slots' setters (the dataclass's `__init__` and `__post_init__` go through
     `object.__setattr__` and `to_micros`): the same event, 0.5 µs of CPU cheaper (1.05 -> 0.57), a
     tenth of a bulk request's read of its body, which builds one per event (leadscore.api.bulk_body)."""
-    event = _new(Event)
+    delta = timestamp - _EPOCH_UTC  # `to_micros`, inline
+    return _built(
+        Event,
+        lead_id,
+        type,
+        timestamp,
+        properties,
+        id,
+        (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds,
+    )
+
+
+def _built(
+    cls: type[Event],
+    lead_id: str,
+    type: str,
+    timestamp: datetime,
+    properties: Mapping[str, Any],
+    id: str | None,
+    ts: int,
+) -> Event:
+    """An event with every field given, `ts` included (`Event.stored`, `received`): set through the
+    slots' own setters, without the frozen dataclass's `__init__` and `__post_init__`."""
+    event = _new(cls)
     _SET_LEAD(event, lead_id)
     _SET_TYPE(event, type)
     _SET_TIMESTAMP(event, timestamp)
     _SET_PROPERTIES(event, properties)
     _SET_ID(event, id)
-    delta = timestamp - _EPOCH_UTC  # `to_micros`, inline
-    _SET_TS(event, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    _SET_TS(event, ts)
     return event
 
 

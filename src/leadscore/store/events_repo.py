@@ -100,24 +100,24 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 
 def json_ready(properties: Mapping[str, Any]) -> dict[str, Any]:
     """`plain(properties)`, without the walk when every value is already plain (the usual case)."""
-    for value in properties.values():
-        kind = type(value)
-        if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
-            return dict(plain(dict(properties)))
-    return dict(properties)
+    return dict(properties) if _plain_values(properties) else dict(plain(dict(properties)))
 
 
 def properties_text(properties: Mapping[str, Any]) -> str:
     """`json_text(json_ready(properties))`: the stored text of an event's properties, the same text,
     without the dict `json_ready` copies when every value is plain already (the usual case)."""
-    if type(properties) is dict:
-        for value in properties.values():
-            kind = type(value)
-            if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
-                break
-        else:
-            return json_text(properties)
+    if type(properties) is dict and _plain_values(properties):
+        return json_text(properties)
     return json_text(json_ready(properties))
+
+
+def _plain_values(properties: Mapping[str, Any]) -> bool:
+    """Every value already plain JSON (text, integer, boolean, null, a finite float): no walk needed."""
+    for value in properties.values():
+        kind = type(value)
+        if kind not in _PLAIN_TYPES and not (kind is float and math.isfinite(value)):
+            return False
+    return True
 
 
 Identity = tuple[str, str]  # (event key, the lead id the event arrived under)
