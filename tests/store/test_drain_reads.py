@@ -1,7 +1,7 @@
 """The drain's reads (on PostgreSQL each lead looked up from an array rather than an IN list; on SQLite
 the stamps' one pass over the events; the worker's stamps and states in one statement) give what
 the portable statements give: every lead's timeline in log order with its log positions, and the stamps
-`pending._stamps` compares. Each is run more than five times, so that the driver prepares it and the
+`drain_reads.stamps` compares. Each is run more than five times, so that the driver prepares it and the
 server plans it for any parameters, as in a long-running rescoring process."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from leadscore.domain import Event, Lead
 from leadscore.domain.timeutil import from_micros
-from leadscore.store import pending
+from leadscore.store import drain_reads
 from leadscore.store.codec import timeline_id
 from leadscore.store.drain_reads import states_and_stamps
 from leadscore.store.events_repo import _TIMELINES, load_timelines
@@ -39,7 +39,7 @@ def _portable_timelines(conn: Connection, ids: list[str]) -> tuple[dict[str, lis
 
 def _portable_stamps(conn: Connection, ids: list[str]) -> dict[str, tuple[Any, ...]]:
     out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
-    for lead, *stamp, _version in conn.execute(pending._STAMPS, {"ids": ids}):
+    for lead, *stamp, _version in conn.execute(drain_reads.STAMPS, {"ids": ids}):
         out[lead] = tuple(stamp)
     return out
 
@@ -68,9 +68,9 @@ def test_timelines_and_stamps_equal_the_portable_statements(
                 expected, expected_seqs = _portable_timelines(conn, part)
                 assert dict(found) == expected
                 assert seqs == expected_seqs
-                stamps, active = pending._stamps(conn, part)
+                stamps, active = drain_reads.stamps(conn, part)
                 assert stamps == _portable_stamps(conn, part)
-                assert active == pending.active_version(conn)
+                assert active == drain_reads.active_version(conn)
                 # the worker's drains read the stamps with the leads' states, in one statement
                 queued: set[str] = set()
                 both, leads, rows, both_active = states_and_stamps(conn, part, queued)

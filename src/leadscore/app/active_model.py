@@ -13,7 +13,7 @@ from pathlib import Path
 
 from leadscore.app.errors import NoActiveModel, NotMigrated
 from leadscore.model import ScoringModel, load_model
-from leadscore.store import pending
+from leadscore.store import drain_reads
 from leadscore.store.base import LeadStore
 from leadscore.store.migrate import current_revision, head_revision
 from leadscore.store.models_repo import StoredModel, activate, active_model, model_history
@@ -88,7 +88,7 @@ class ActiveModel:
         CLI) applied a new one since; every write path asks for it, at the cost of one small read."""
         evaluator = self.evaluator
         with self.store.read() as conn:
-            version = pending.active_version(conn)
+            version = drain_reads.active_version(conn)
         # the store names a model by its fingerprint; the evaluator's version also covers its artifacts
         if version is None or version == evaluator.scorer.model_version:
             return evaluator

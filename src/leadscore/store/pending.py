@@ -30,12 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.store.base import LeadStore
-from leadscore.store.drain_reads import STAMPS_SQLITE, states_and_stamps
-from leadscore.store.events_repo import json_value
+from leadscore.store.drain_reads import stamps, states_and_stamps
 from leadscore.store.leads_repo import MANY_IDS, chunks, ids_json
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared, Rescored
 from leadscore.store.retry import sqlite_busy
-from leadscore.store.tables import events, leads, models, pending_rescore, results
+from leadscore.store.tables import pending_rescore
 from leadscore.store.timeline_cache import for_store
 
 log = logging.getLogger(__name__)
@@ -274,65 +273,6 @@ class Drained:
     busy: int = 0  # leads left queued: another transaction held them (PostgreSQL), a later drain's
 
 
-def _stamps_query() -> sa.Select[Any]:
-    e = events.alias("e")
-    count = sa.select(sa.func.count()).where(e.c.lead_id == leads.c.id).scalar_subquery()
-    last = sa.select(sa.func.max(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
-    total = sa.select(sa.func.sum(e.c.seq)).where(e.c.lead_id == leads.c.id).scalar_subquery()
-    cols = (leads.c.id, leads.c.attributes, results.c.evaluated_at, results.c.model_version, results.c.score)
-    active = sa.select(models.c.version).where(models.c.active.is_(True)).scalar_subquery()
-    query = sa.select(*cols, count, last, total, active).select_from(
-        leads.outerjoin(results, results.c.lead_id == leads.c.id)
-    )
-    return query.where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-# The portable statement (tests/store/test_drain_reads.py compares the stores' own with it): SQLite runs
-# `drain_reads.STAMPS_SQLITE`, one pass over each lead's events where this one walks them three times
-_STAMPS = _stamps_query()
-# The same on PostgreSQL, a lead at a time from an array (as events_repo reads timelines there: an
-# IN list planned for any parameters compares each row with every id) and one pass over each lead's
-# events for both the count and the last seq: 5 ms instead of 10 for a drain's 200 leads of 35 events.
-_PG_STAMPS = (
-    "SELECT t.id, l.attributes, r.evaluated_at, r.model_version, r.score, c.n, c.last, c.total, "
-    "(SELECT version FROM models WHERE active IS true) "
-    "FROM unnest(CAST(%s AS text[])) AS t(id) JOIN leads AS l ON l.id = t.id "
-    "LEFT JOIN results AS r ON r.lead_id = t.id CROSS JOIN LATERAL "
-    "(SELECT count(*) AS n, max(e.seq) AS last, sum(e.seq) AS total FROM events AS e WHERE e.lead_id = t.id) AS c"
-)
-_ACTIVE = sa.select(models.c.version).where(models.c.active.is_(True))
-
-
-def _stamps(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, tuple[Any, ...]], str | None]:
-    """What a lead's rescoring reads, in brief: its attributes, its stored result (time, model, score)
-    and its events (how many, the last seq, the sum of seqs: the last three, which
-    `leadscore.store.timeline_cache` checks its copies against). Any write to one of them changes the
-    stamp. One query,
-    which also reads the store's active model (`active_version`): one statement less per drain."""
-    out: dict[str, tuple[Any, ...]] = dict.fromkeys(ids, ())
-    active: str | None = None
-    found = False
-    postgres = conn.dialect.paramstyle != "qmark"
-    for part in chunks(sorted(set(ids))):
-        rows: Sequence[Any]
-        if postgres:
-            rows = conn.exec_driver_sql(_PG_STAMPS, (list(part),)).all()
-        else:  # one pass over each lead's events (`drain_reads`), the attributes decoded as SQLAlchemy does
-            rows = [(r[0], json_value(r[1]), *r[2:]) for r in conn.exec_driver_sql(STAMPS_SQLITE, (ids_json(part),))]
-        for lead, *stamp, version in rows:
-            # the sum as an int: PostgreSQL's sum of bigints is a numeric (a Decimal), SQLite's an int
-            out[lead] = (*stamp[:-1], None if stamp[-1] is None else int(stamp[-1]))
-            active, found = version, True
-    if not found:  # every lead erased meanwhile: the active model still answers the caller's check
-        active = active_version(conn)
-    return out, active
-
-
-def active_version(conn: Connection) -> str | None:
-    """The store's name (fingerprint) of its active model, as `ScoringModel` fingerprints name it."""
-    return conn.execute(_ACTIVE).scalar()
-
-
 @dataclass
 class _Read:
     ids: list[str]
@@ -379,7 +319,7 @@ def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, lim
     if not ids:
         return _Read([], {}, Prepared(Rescored(), [], {}), more)
     if which == "all":  # another caller's drain (a file ingest's last rounds): no copies kept for it
-        before, _ = _stamps(conn, ids)
+        before, _ = stamps(conn, ids)
         return _Read(ids, before, evaluator.prepare(conn, ids, at, skip_bad=True), more)
     # the worker's drains: what `evaluator.prepare` reads, with the stamps in the same statement
     # (leadscore.store.drain_reads), the timelines from the drains' copies
@@ -410,7 +350,7 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
         locked = set(read.ids)
     else:
         locked = _lock_free(store, conn, read.ids)
-    after, active = _stamps(conn, read.ids)
+    after, active = stamps(conn, read.ids)
     # a model applied meanwhile: the next drain uses it. The store names a model by its fingerprint
     # (`scorer.model_version`); the evaluator's `version` also covers trained artifacts
     if active != evaluator.scorer.model_version:

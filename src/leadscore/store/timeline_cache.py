@@ -4,7 +4,7 @@ only the events appended since (leadscore.store.pending).
 A drain rescores each lead it takes from its whole log. Under a stream of single events the same
 leads come back drain after drain, a few events longer each time; reading and decoding their whole logs
 again was a third of a drain's CPU (60 leads of 50 events, profiled). A copy is used only when the
-store agrees with it: the lead's stamp, read before the events (`pending._stamps`), counts the lead's
+store agrees with it: the lead's stamp, read before the events (`drain_reads.stamps`), counts the lead's
 events and sums and bounds their log positions (`seq`, never reused); the copy plus the events read
 after its last position must give the same three figures, or the lead's whole log is read as before.
 Events only leave a lead with the lead (an erasure, a merge into another), and a merge moves events in
@@ -81,7 +81,7 @@ class TimelineCache:
     ) -> tuple[dict[str, list[Event]], dict[str, list[int]]]:
         """The leads' timelines and their events' positions, as `load_timelines` reads them.
 
-        `stamps`: per lead, `pending._stamps`'s stamp, whose last three figures are the lead's
+        `stamps`: per lead, `drain_reads.stamps`'s stamp, whose last three figures are the lead's
         events' count, greatest position and sum of positions (empty: the lead is gone)."""
         erasures = int(conn.execute(_ERASURES).scalar_one())
         if erasures != self._erasures:  # someone was erased: their positions may be given again
