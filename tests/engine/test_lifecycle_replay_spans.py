@@ -80,6 +80,46 @@ def test_one_pass_replay_equals_the_definition_on_any_model(model_data: Any, sam
     _same_replays(model_data, *sample, AT_US)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(lifecycle_models(), models()), busy_data(instants=2))
+def test_one_pass_replay_equals_the_definition_at_shared_instants(model_data: Any, sample: Any) -> None:
+    """Every event at one or two instants: the verdicts kept per (stage, span) and the automatic pass
+    not run again at an instant where it found nothing to do change no stage and no move."""
+    _same_replays(model_data, *sample, AT_US)
+
+
+def test_events_at_one_instant_are_bounded_once() -> None:
+    """Forty events at one instant and a threshold they never reach: the bounds are asked once for
+    that instant and once at T, not at every probe of the gallop over the instant's events."""
+    from leadscore.engine import spans
+
+    model = validate_model(
+        {
+            "format": 1,
+            "name": "tied",
+            "rules": [{"id": "v", "on": "view", "points": 1}],
+            "lifecycle": {
+                "stages": ["lead", "mql"],
+                "transitions": [{"to": "mql", "when": {"score": "total", "gte": 99}}],
+            },
+        }
+    )
+    scorer = Scorer(model)
+    events = [Event("L0", "view", AT - timedelta(days=1), {}, f"e{k}") for k in range(40)]
+    calls: list[tuple[int, int]] = []
+    tri = spans._Score.tri
+
+    def counted(node: Any, view: Any, ta: int, tb: int) -> Any:
+        calls.append((ta, tb))
+        return tri(node, view, ta, tb)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spans._Score, "tri", counted)
+        result = scorer.score_timeline(Lead("L0"), Timeline(events, until=AT_US), AT_US)
+    assert result.stage == "lead"
+    assert len(calls) == 2
+
+
 @st.composite
 def long_timelines(draw: Any) -> tuple[list[Lead], list[Event]]:
     """One lead with up to 400 events (drawn from a seed: hypothesis keeps lists short): bursts,

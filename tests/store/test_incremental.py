@@ -26,6 +26,7 @@ from leadscore.domain.events import dedupe_events
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine import score
 from leadscore.engine.errors import ScoringDataError
+from leadscore.engine.lifecycle_replay import ReplayStart
 from leadscore.engine.timeline import Timeline
 from leadscore.io import read_events, read_leads
 from leadscore.model import ModelError, validate_model
@@ -43,12 +44,13 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def _same_as_full(
-    model_data: Any, leads: list[Lead], events: list[Event], data: st.DataObject, late: bool = False
+    model_data: Any, leads: list[Lead], events: list[Event], data: st.DataObject, late: bool = False, tied: bool = False
 ) -> None:
     """Cut each lead's timeline at a drawn instant: the result at AT from the result of the events up
     to the cut (computed at a drawn time between the cut and AT) equals the full replay's. `late`:
     the new events are a drawn part of the lead's events instead, some earlier than old ones (late
-    arrivals), appended to the log after the old ones."""
+    arrivals), appended to the log after the old ones. `tied`: the cut is a drawn place in the
+    timeline's order, so that new events may share their instant with old ones."""
     try:
         model = validate_model(model_data) if isinstance(model_data, dict) else model_data
     except ModelError:
@@ -56,10 +58,19 @@ def _same_as_full(
     evaluator = Evaluator(model, fire_triggers=False)
     for lead in leads:
         own = dedupe_events([e for e in events if e.lead_id == lead.id])
+        if tied:  # every event its own id, so that no lead is left out below
+            own = [replace(e, id=f"t{i}") for i, e in enumerate(own)]
         if len({e.id for e in own}) != len(own):
             continue  # two events with one id: the store keeps one event per id and lead
         times = sorted({e.ts for e in own})
-        if late:
+        if tied:
+            ordered = Timeline(own).events  # time, then input order: the order a bulk load appends in
+            if len(ordered) < 2 or ordered[-1].ts > AT_US:
+                continue
+            at = data.draw(st.integers(1, len(ordered) - 1), label="cut")
+            old, new = ordered[:at], ordered[at:]
+            cut = old[-1].ts
+        elif late:
             if len(own) < 2:
                 continue
             picked = data.draw(st.sets(st.integers(0, len(own) - 1), min_size=1, max_size=len(own) - 1), label="new")
@@ -88,7 +99,7 @@ def _same_as_full(
             continue
         resume = Resume(prev, len(old), frozenset(e.id for e in new))
         start = replay_start(evaluator.scorer.model_version, Timeline(log, until=AT_US), log, AT_US, resume)
-        if prev.stage is not None and any(e.ts < min(n.ts for n in new) for e in old):
+        if prev.stage is not None and any(e.ts < min(n.ts for n in new) for e in old) and not tied:
             assert start is not None, "the replay did not resume where it could"
         got = evaluator.evaluate(lead, log, AT_US, resume)
         assert got[0] == expected[0]
@@ -123,6 +134,82 @@ def test_a_replay_resumed_before_late_events_equals_the_full_replay_on_the_share
     model: Any, lead: Lead, events: Any, data: Any
 ) -> None:
     _same_as_full(model, [lead], events, data, late=True)
+
+
+@st.composite
+def tie_models(draw: Any) -> dict[str, Any]:
+    """A promotion on the score and an event transition allowed from the promoted stage only: the
+    shape where the order of the moves at one instant shows (see the test below)."""
+    threshold = draw(st.sampled_from([20, 40, 60]))
+    return {
+        "format": 1,
+        "name": "ties",
+        "rules": [
+            {"id": "v", "on": "view", "points": draw(st.sampled_from([10, 25]))},
+            {"id": "b", "on": "buy", "points": draw(st.sampled_from([20, 60])), "within": "1d"},
+        ],
+        "lifecycle": {
+            "stages": ["lead", "mql", "sql"],
+            "exits": ["lost", "recycled"],
+            "transitions": [
+                {"to": "mql", "when": {"score": "total", "gte": threshold}},
+                {"to": "sql", "on": "accepted", "from": ["mql"]},
+                {"to": "lost", "on": "lost"},
+                {"to": "lead", "from": ["lost"], "when": {"score": "total", "lt": threshold}},
+            ],
+        },
+    }
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(edge_lifecycle_models(), tie_models()),
+    st.one_of(edge_busy_data(instants=1), edge_busy_data(instants=2)),
+    st.data(),
+)
+def test_a_replay_resumed_with_new_events_tied_in_time_equals_the_full_replay(
+    model_data: Any, sample: Any, data: Any
+) -> None:
+    """New events at the instant of stored ones (a bulk load's one timestamp): the replay resumes
+    before that instant, never after the stored events that share it."""
+    _same_as_full(model_data, *sample, data, tied=True)
+
+
+def test_stored_moves_at_the_instant_of_a_new_event_are_replayed() -> None:
+    """Why a new event that sorts after every stored event at its instant cannot resume after them:
+    the automatic transitions after each event read the score at that event's time, which includes
+    every event at that instant (MODEL-FORMAT.md), the new one too. Here the stored page view and
+    the sales acceptance at one instant left the lead at `lead` (acceptance only from mql); with a
+    new demo request at the same instant the page view promotes it to mql first, and the acceptance
+    then moves it to sql. A replay resumed after the stored events would say mql."""
+    model = validate_model(
+        {
+            "format": 1,
+            "name": "tie",
+            "rules": [{"id": "v", "on": "view", "points": 10}, {"id": "d", "on": "demo", "points": 60}],
+            "lifecycle": {
+                "stages": ["lead", "mql", "sql"],
+                "transitions": [
+                    {"to": "mql", "when": {"score": "total", "gte": 60}},
+                    {"to": "sql", "on": "accepted", "from": ["mql"]},
+                ],
+            },
+        }
+    )
+    evaluator = Evaluator(model, fire_triggers=False)
+    lead, t = Lead("L1", {}), support.AT - timedelta(days=1)
+    old = [Event("L1", "view", t, {}, "e0"), Event("L1", "accepted", t, {}, "e1")]
+    log = [*old, Event("L1", "demo", t, {}, "e2")]
+    prev, _, _ = evaluator.evaluate(lead, old, AT_US)
+    assert prev.stage == "lead"
+    expected = score(model, lead, log, support.AT)
+    assert expected.stage == "sql"
+    timeline = Timeline(log, until=AT_US)
+    resume = Resume(prev, 2, frozenset({"e2"}))
+    assert replay_start(evaluator.scorer.model_version, timeline, log, AT_US, resume) is None
+    assert evaluator.evaluate(lead, log, AT_US, resume)[0] == expected
+    after_stored = ReplayStart.after(prev.stage_history, 2, to_micros(t))
+    assert evaluator.scorer.score_timeline(lead, timeline, AT_US, after_stored).stage == "mql"
 
 
 def test_a_stored_result_that_missed_an_event_is_not_resumed_from() -> None:

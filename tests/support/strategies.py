@@ -521,8 +521,12 @@ def edge_lifecycle_models(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
-def edge_busy_data(draw: Any) -> tuple[list[Lead], list[Event]]:
-    """Few leads with many events each, on and around window edges and at shared instants."""
+def edge_busy_data(draw: Any, instants: int = 0) -> tuple[list[Lead], list[Event]]:
+    """Few leads with many events each, on and around window edges and at shared instants (with
+    `instants`, all of them at no more than that many instants: ties in time everywhere)."""
+    offsets = EDGE_OFFSETS
+    if instants:
+        offsets = draw(st.lists(st.sampled_from(EDGE_OFFSETS), min_size=1, max_size=instants, unique=True))
     n = draw(st.integers(1, 3))
     leads = [
         Lead(f"L{i}", draw(st.fixed_dictionaries({}, optional={"employees": st.integers(0, 300)}))) for i in range(n)
@@ -532,7 +536,7 @@ def edge_busy_data(draw: Any) -> tuple[list[Lead], list[Event]]:
         lead = f"L{draw(st.integers(0, n - 1))}"
         typ = draw(st.sampled_from([*EDGE_TYPES, "stage_set"]))
         p = draw(edge_props) if typ != "stage_set" else {"stage": draw(st.sampled_from(EDGE_STAGES + EDGE_EXITS))}
-        ts = AT - timedelta(seconds=draw(st.sampled_from(EDGE_OFFSETS)))
+        ts = AT - timedelta(seconds=draw(st.sampled_from(offsets)))
         ev_id = draw(st.one_of(st.none(), st.just(f"e{k}"), st.sampled_from(["d1", "d2"])))
         events.append(Event(lead, typ, ts, p, ev_id))
     return leads, events

@@ -11,6 +11,11 @@ same stages and history in one pass: while the lead is in a stage, it proves wit
 galloping over the event times, skips them, and evaluates exactly (three-valued first, the full
 score only when the bounds cannot decide) at the events that are left. `replay` stays as the
 oracle the tests compare it with.
+
+Events that share an instant are cheap: the automatic pass at an event's time reads the timeline up
+to that time and the stage only, so the bounds' verdict is kept per (stage, span) and, once the pass
+at a time has found nothing to do from a stage, the next events of that instant that leave the stage
+as it is are not evaluated again (a bulk load's events often all carry one timestamp).
 """
 
 from __future__ import annotations
@@ -177,6 +182,11 @@ class CompiledLifecycle:
         times = [e.ts for e in events]
         quiet_stage: str | None = None
         quiet_until = -1  # no automatic transition of quiet_stage fires at events [.., quiet_until)
+        # (stage, time) where the automatic pass last ended with nothing left to apply: the pass reads
+        # only the stage and the timeline up to the time, so from that stage at that time it would
+        # find nothing again (`replay` runs it after every event)
+        settled: tuple[str, int] | None = None
+        verdicts: dict[tuple[str, int, int], bool] = {}  # `silent`'s answers: a pure function of these
 
         def move(to: str, when: int, cause: str, event_id: str | None = None) -> None:
             nonlocal stage
@@ -185,6 +195,9 @@ class CompiledLifecycle:
                 stage = to
 
         def automatic(when: int) -> None:
+            nonlocal settled
+            if settled == (stage, when):
+                return
             ctx: Context | None = None
             for _ in range(len(self.stages) + 1):
                 for tr in self.auto_from.get(stage, ()):
@@ -198,12 +211,19 @@ class CompiledLifecycle:
                         move(tr.to, when, "auto")
                         break
                 else:
+                    settled = (stage, when)
                     return
 
         def silent(k: int, m: int) -> bool:
             """No automatic transition of the current stage can fire at any time of events k..m-1."""
-            ta, tb = times[k], times[m - 1]
-            return all(tr.span is not None and tr.span.tri(view, ta, tb) is False for tr in self.auto_from[stage])
+            key = (stage, times[k], times[m - 1])
+            found = verdicts.get(key)
+            if found is None:
+                ta, tb = key[1], key[2]
+                found = verdicts[key] = all(
+                    tr.span is not None and tr.span.tri(view, ta, tb) is False for tr in self.auto_from[stage]
+                )
+            return found
 
         n = len(events)
         on_type = self.on_type
