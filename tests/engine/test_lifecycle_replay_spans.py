@@ -24,6 +24,7 @@ from leadscore.engine.spans import SpanModel, number_tri
 from leadscore.engine.timeline import Timeline
 from leadscore.model import ModelError, validate_model
 from leadscore.model.predicates import Predicate
+from tests.engine.helpers import model as build_model
 from tests.support import strategies as support
 from tests.support.strategies import AT
 from tests.support.strategies import EDGE_DURATIONS as DURATIONS
@@ -93,18 +94,8 @@ def test_events_at_one_instant_are_bounded_once() -> None:
     that instant and once at T, not at every probe of the gallop over the instant's events."""
     from leadscore.engine import spans
 
-    model = validate_model(
-        {
-            "format": 1,
-            "name": "tied",
-            "rules": [{"id": "v", "on": "view", "points": 1}],
-            "lifecycle": {
-                "stages": ["lead", "mql"],
-                "transitions": [{"to": "mql", "when": {"score": "total", "gte": 99}}],
-            },
-        }
-    )
-    scorer = Scorer(model)
+    promotion = {"stages": ["lead", "mql"], "transitions": [{"to": "mql", "when": {"score": "total", "gte": 99}}]}
+    scorer = Scorer(build_model([{"id": "v", "on": "view", "points": 1}], lifecycle=promotion))
     events = [Event("L0", "view", AT - timedelta(days=1), {}, f"e{k}") for k in range(40)]
     calls: list[tuple[int, int]] = []
     tri = spans._Score.tri
