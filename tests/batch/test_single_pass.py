@@ -156,6 +156,26 @@ def test_events_contains_lookup_waits_when_another_rule_tests_the_same_type(tmp_
     assert not differences(expected, run.to_dicts())
 
 
+def test_events_contains_lookup_on_a_dictionary_column_is_made_before_the_query(tmp_path: Path) -> None:
+    """On a dictionary-encoded Parquet column the `contains` look-up is not deferred: its scan (filtered
+    per dictionary entry) runs before the query, which then tests no risk per event; a value that needs
+    the pure scorer (`İ`) is evaluated by that scan and scored as the pure scorer scores it."""
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n  - {id: v, on: view, where: {page: {contains: pricing}}, points: 1}\n"
+    )
+    pages = ["/pricing", "/docs", "/PRİCİNG", "/Pricing/İ"]
+    events = [
+        Event.of(f"l{i % 7}", "view", AT - (i + 1) * H, id=f"e{i}", page=pages[i % len(pages)]) for i in range(2000)
+    ]
+    leads = [Lead(f"l{i}") for i in range(7)]
+    leads_path, events_path = _write(tmp_path, [events], leads)
+    run = run_batch(model, str(leads_path), str(events_path), AT, dedupe="never")
+    assert run.plan is not None and not run.plan.lookup_risk
+    assert run.stats.lookup_values == 2  # the two values holding İ, asked once each
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert not differences(expected, run.to_dicts())
+
+
 @pytest.mark.parametrize("dedupe", ["auto", "always"])
 @pytest.mark.parametrize("bad_id", ["e\x00", "e" * 256], ids=["nul", "too-long"])
 def test_a_bad_event_id_is_refused_named_when_the_ids_are_read(tmp_path: Path, dedupe: str, bad_id: str) -> None:

@@ -83,20 +83,25 @@ def test_which_patterns_run_in_duckdb(pattern: str, direct: bool) -> None:
 _LETTERS = [*"iIaknNs /", "\u0130", "\u0131", "\u0307", "\u03a3", "\u03c3", "\u03c2", "Ο", "Δ", "é", "ß", "\u212a"]
 
 
-def _contains_in_duckdb(needle: str, texts: list[str | None], deferred: bool) -> tuple[list[bool], set[str]]:
+def _contains_in_duckdb(
+    needle: str, texts: list[str | None], deferred: bool, eager: bool = False
+) -> tuple[list[bool], set[str]]:
     """`contains` of `needle` as the engine compiles it over a table of `texts` (filled as a run fills
-    it; a deferred look-up evaluated as `BatchRun` does once the query found a value needing it), and
-    the values the pure scorer's predicate was asked about."""
+    it; a deferred look-up evaluated as `BatchRun` does once the query found a value needing it; with
+    `eager`, the column is one whose look-ups are made before the query), and the values the pure
+    scorer's predicate was asked about. Every answer is TRUE or FALSE, never NULL (a `not` would keep
+    a NULL unknown)."""
     import pyarrow as pa
 
     con = duckdb.connect()
     con.register("events", pa.table({"v": pa.array(texts, pa.string())}))
-    lookups = Lookups("duckdb", defer_events=deferred)
+    lookups = Lookups("duckdb", defer_events=deferred, eager=frozenset({'"v"'} if eager else ()))
     sql = lookups.add("events", '"v"', "contains", needle)
     lookups.fill_duckdb(con, deferred=deferred)
     asked = {str(r[0]) for lk in lookups.entries.values() for r in con.execute(f"SELECT v FROM {lk.name}").fetchall()}
-    got = [bool(r[0]) for r in con.execute(f"SELECT {lookups.inline(sql)} FROM events").fetchall()]
-    return got, asked | ({"?"} if lookups.values_tested else set())
+    answers = [r[0] for r in con.execute(f"SELECT {lookups.inline(sql)} FROM events").fetchall()]
+    assert all(a is not None for a in answers), (needle, texts, answers)
+    return [bool(a) for a in answers], asked | ({"?"} if lookups.values_tested else set())
 
 
 @settings(max_examples=examples(300), deadline=None)
@@ -104,13 +109,15 @@ def _contains_in_duckdb(needle: str, texts: list[str | None], deferred: bool) ->
     needle=st.text(alphabet=st.sampled_from(_LETTERS), min_size=1, max_size=4),
     texts=st.lists(st.none() | st.text(alphabet=st.sampled_from(_LETTERS), max_size=8), min_size=1, max_size=6),
     deferred=st.booleans(),
+    eager=st.booleans(),
 )
 def test_contains_equals_the_pure_scorers_on_text_whose_lower_case_differs(
-    needle: str, texts: list[str | None], deferred: bool
+    needle: str, texts: list[str | None], deferred: bool, eager: bool
 ) -> None:
     """Whatever the needle (with or without "i", a sigma or a combining dot) and the values (with "İ",
-    a final "Σ"), the compiled `contains` answers as `needle.lower() in value.lower()`."""
-    got, _ = _contains_in_duckdb(needle, texts, deferred)
+    a final "Σ"), the compiled `contains` answers as `needle.lower() in value.lower()`, deferred, made
+    before the query, or on a column whose look-ups are never deferred."""
+    got, _ = _contains_in_duckdb(needle, texts, deferred, eager)
     assert got == [t is not None and needle.lower() in t.lower() for t in texts], (needle, texts)
 
 

@@ -18,7 +18,9 @@ evaluates each batch's distinct values (Java's regex is not RE2: every pattern t
 A look-up over the events' `contains` is *deferred* when the caller asks (`defer_events`): the query
 runs first as if no value needed it, and tells per lead whether one of its events held such a value
 (`risk_sql`); only then are those values evaluated and those leads scored again. On the usual data
-no value does, and the look-up costs no pass over the events.
+no value does, and the look-up costs no pass over the events. On a column the caller names `eager`
+(dictionary-encoded in Parquet files, where the look-up's scan tests each distinct value once) the
+look-up is made before the query instead: that scan costs less than the per-row test of the risk.
 
 Values whose domain the model itself fixes (label names, stage names) are decided at compile time.
 """
@@ -123,6 +125,10 @@ class Lookups:
     # whether DuckDB compiles a pattern (its RE2 is older than the pure scorer's: `(?<name>` fails)
     regex_ok: Callable[[str], bool] | None = None
     defer_events: bool = False  # defer the events' `contains` look-ups (module docstring)
+    # event columns (quoted names) whose look-ups are never deferred: the caller knows a scan of them
+    # filtered by `Lookup.only` costs next to nothing (dictionary-encoded Parquet: the filter is decided
+    # per dictionary entry), less than the query's per-row test of whether a filter is unknown
+    eager: frozenset[str] = frozenset()
     pending: set[str] = field(default_factory=set)  # deferred look-ups filled as empty so far
 
     def add(self, table: str, column: str, key: str, arg: Any) -> str:
@@ -145,7 +151,7 @@ class Lookups:
             only = f"contains({col}, {q.text(LOWER_DIFFERS[0])})"
         found = self.entries.get(k)
         if found is None:
-            deferred = duck and only is not None and table == "events" and self.defer_events
+            deferred = duck and only is not None and table == "events" and self.defer_events and col not in self.eager
             name = f"_ls_m{len(self.entries)}"
             found = self.entries[k] = Lookup(name, table, column, key, arg, only if duck else None, deferred)
         if self.flavor == "spark":
@@ -154,7 +160,10 @@ class Lookups:
         if duck and key == "contains" and _dotless(str(arg)):
             lowered = f"coalesce(contains(lower({col}), {q.text(str(arg).lower())}), FALSE)"
             # the look-up read only where DuckDB finds the needle in a value holding that I (NULL while
-            # a deferred one waits, as below); elsewhere DuckDB's answer is the pure scorer's
+            # a deferred one waits, as below; FALSE once made, when no value matched: `x IN (NULL)`);
+            # elsewhere DuckDB's answer is the pure scorer's
+            if not found.deferred:
+                listed = f"coalesce({listed}, FALSE)"
             return f"(CASE WHEN {lowered} THEN (CASE WHEN {only} THEN ({listed}) ELSE TRUE END) ELSE FALSE END)"
         if only is not None:
             lowered = f"contains(lower({col}), {q.text(str(arg).lower())})"

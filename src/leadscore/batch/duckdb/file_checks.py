@@ -239,6 +239,18 @@ def row_check_sql(
 _DICTIONARY_BYTES = 4
 
 
+def dictionary_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
+    """The columns of the files taken as dictionary-encoded (fewer than `_DICTIONARY_BYTES` uncompressed
+    bytes per value, from the files' metadata alone): a filter on one is decided once per dictionary
+    entry by DuckDB's reader, not once per row."""
+    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
+    sizes = con.execute(
+        f"SELECT path_in_schema, sum(total_uncompressed_size) / greatest(sum(num_values), 1) "
+        f"FROM parquet_metadata({listed}) GROUP BY path_in_schema"
+    ).fetchall()
+    return {str(col) for col, per_value in sizes if per_value is not None and per_value < _DICTIONARY_BYTES}
+
+
 def _split(
     con: duckdb.DuckDBPyConnection, files: list[str], on_row: list[tuple[str, str]], reads: frozenset[str]
 ) -> tuple[list[tuple[str, str]], str | None]:
@@ -254,12 +266,7 @@ def _split(
     the pass would have to decode anyway; the rest (plain texts the pass reads) stay in the pass,
     which decodes them anyway. Where a page is not what its column's size suggests, the condition is
     still exact: only its cost differs."""
-    listed = "[" + ", ".join(q.text(f) for f in files) + "]"
-    sizes = con.execute(
-        f"SELECT path_in_schema, sum(total_uncompressed_size) / greatest(sum(num_values), 1) "
-        f"FROM parquet_metadata({listed}) GROUP BY path_in_schema"
-    ).fetchall()
-    dictionary = {str(col) for col, per_value in sizes if per_value is not None and per_value < _DICTIONARY_BYTES}
+    dictionary = dictionary_columns(con, files)
     keep: list[tuple[str, str]] = []
     scans: list[str] = []
     by_column: dict[str, list[str]] = {}
