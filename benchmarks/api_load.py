@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/api_load.py --quick        # a few seconds per figure
     .venv/bin/python benchmarks/api_load.py --seconds 10
     .venv/bin/python benchmarks/api_load.py --only-bulk --bulk-requests 6   # the bulk endpoint alone
+    .venv/bin/python benchmarks/api_load.py --only-single 1 --backends postgres   # single events, 1 client
 
 Figures, per backend:
 - single-event requests (`POST /v1/events`, one event each) with 1, 8 and 32 concurrent clients:
@@ -27,7 +28,8 @@ new (unique ids), spread over 2,000 leads, and scored by the workspace's example
 is a fresh local server (tests/support/postgres.py: fsync off); its CPU per single event is reported
 beside the server's, and the rescoring processes' share of the server's.
 The markdown goes to benchmarks/results/api.md (api-quick.md for --quick, api-bulk.md for --only-bulk,
-which runs nothing but the bulk requests and the wait for their scores), or to the file `--out` names.
+which runs nothing but the bulk requests and the wait for their scores, api-single.md for --only-single,
+nothing but the single-event requests with the numbers of clients it names), or to the file `--out` names.
 """
 
 from __future__ import annotations
