@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/api_load.py --quick        # a few seconds per figure
     .venv/bin/python benchmarks/api_load.py --seconds 10
     .venv/bin/python benchmarks/api_load.py --only-bulk --bulk-requests 6   # the bulk endpoint alone
+    .venv/bin/python benchmarks/api_load.py --only-single 1 --backends postgres   # single events, 1 client
 
 Figures, per backend:
 - single-event requests (`POST /v1/events`, one event each) with 1, 8 and 32 concurrent clients:
@@ -27,7 +28,8 @@ new (unique ids), spread over 2,000 leads, and scored by the workspace's example
 is a fresh local server (tests/support/postgres.py: fsync off); its CPU per single event is reported
 beside the server's, and the rescoring processes' share of the server's.
 The markdown goes to benchmarks/results/api.md (api-quick.md for --quick, api-bulk.md for --only-bulk,
-which runs nothing but the bulk requests and the wait for their scores), or to the file `--out` names.
+which runs nothing but the bulk requests and the wait for their scores, api-single.md for --only-single,
+nothing but the single-event requests with the numbers of clients it names), or to the file `--out` names.
 """
 
 from __future__ import annotations
@@ -363,7 +365,13 @@ def settle(root: Path, timeout: float = 600.0, since: float | None = None) -> fl
 
 
 def run_backend(
-    kind: str, seconds: float, bulk_requests: int, workers: int, only_bulk: bool = False, probes: bool = True
+    kind: str,
+    seconds: float,
+    bulk_requests: int,
+    workers: int,
+    only_bulk: bool = False,
+    probes: bool = True,
+    only_single: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, database(kind) as url:
         root = make_workspace(Path(tmp) / "ws", url)
@@ -376,8 +384,13 @@ def run_backend(
             singles = (
                 []
                 if only_bulk
-                else [asyncio.run(single_events(server.url, token, c, seconds, pid, db_pid)) for c in (1, 8, 32)]
+                else [
+                    asyncio.run(single_events(server.url, token, c, seconds, pid, db_pid))
+                    for c in only_single or (1, 8, 32)
+                ]
             )
+            if only_single:
+                return {"backend": kind, "singles": singles}
             settle(root)
             db = db_pid
             bulk_figures = asyncio.run(bulk(server.url, token, bulk_requests, pid=pid, db=db, probe=probes, root=root))
@@ -436,6 +449,37 @@ def bulk_markdown(results: list[dict[str, Any]], command: str, workers: str) -> 
     return "\n".join(lines) + "\n"
 
 
+SINGLE_HEAD = [
+    "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | of which rescoring "
+    "| database CPU ms / event | client CPU ms / event | errors |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def single_rows(results: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"| {r['backend']} | {s['clients']} | {s['events_s']:,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
+        f"| {s['cpu_ms']:.2f} | {s['rescore_cpu_ms']:.2f} | {s['db_cpu_ms']:.2f} "
+        f"| {s['client_cpu_ms']:.2f} | {s['errors']} |"
+        for r in results
+        for s in r["singles"]
+    ]
+
+
+def single_markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
+    """The single-event requests' figures alone (`--only-single`)."""
+    lines = [
+        "## HTTP API: single-event requests only",
+        "",
+        f"Command: `{command}`. A real `leadscore serve` on 127.0.0.1 ({workers}; each with its rescoring process), "
+        "the clients on the same 2 cores. Load average when the run started: " + LOAD + ".",
+        "",
+        *SINGLE_HEAD,
+        *single_rows(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
     lines = [
         "## HTTP API",
@@ -450,17 +494,9 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
         "unshared 2-core machine); database CPU is the PostgreSQL server's (`nan` on SQLite: in the server's).",
         "Ack to score: a probe every 50 ms under the 8-client load. Load average when the run started: " + LOAD + ".",
         "",
-        "| backend | clients | single events/s | p50 ms | p99 ms | server CPU ms / event | of which rescoring "
-        "| database CPU ms / event | client CPU ms / event | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *SINGLE_HEAD,
+        *single_rows(results),
     ]
-    for r in results:
-        for s in r["singles"]:
-            lines.append(
-                f"| {r['backend']} | {s['clients']} | {s['events_s']:,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
-                f"| {s['cpu_ms']:.2f} | {s['rescore_cpu_ms']:.2f} | {s['db_cpu_ms']:.2f} "
-                f"| {s['client_cpu_ms']:.2f} | {s['errors']} |"
-            )
     lines += [
         "",
         "| backend | bulk events | acknowledged in s | events/s | server CPU µs / event | all scored after s "
@@ -532,6 +568,13 @@ def main() -> int:
         "--only-bulk", action="store_true", help="the bulk requests alone (written to api-bulk.md, not api.md)"
     )
     parser.add_argument(
+        "--only-single",
+        type=int,
+        nargs="+",
+        metavar="CLIENTS",
+        help="the single-event requests alone, with these numbers of clients (written to api-single.md)",
+    )
+    parser.add_argument(
         "--no-probes",
         action="store_true",
         help="the bulk requests without the ack-to-score probes, whose reads of their leads (every 25 ms) count in "
@@ -543,15 +586,25 @@ def main() -> int:
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     bulk_requests = 4 if args.quick else args.bulk_requests
+    only_single = tuple(args.only_single or ())
     results = [
-        run_backend(kind, seconds, bulk_requests, args.workers, args.only_bulk, not args.no_probes)
+        run_backend(kind, seconds, bulk_requests, args.workers, args.only_bulk, not args.no_probes, only_single)
         for kind in args.backends
     ]
     command = "python " + " ".join(["benchmarks/api_load.py", *sys.argv[1:]])
     shown = "1 worker" if args.workers == 1 else f"{args.workers} workers"
-    text = (bulk_markdown if args.only_bulk else markdown)(results, command, shown)
+    writer = bulk_markdown if args.only_bulk else single_markdown if only_single else markdown
+    text = writer(results, command, shown)
     print(text)
-    name = "api-bulk.md" if args.only_bulk else "api-quick.md" if args.quick else "api.md"
+    name = (
+        "api-bulk.md"
+        if args.only_bulk
+        else "api-single.md"
+        if only_single
+        else "api-quick.md"
+        if args.quick
+        else "api.md"
+    )
     out = args.out or ROOT / "benchmarks" / "results" / name
     out.write_text(text)
     return 0

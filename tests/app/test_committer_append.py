@@ -45,8 +45,9 @@ def _batches(seed: int, count: int) -> list[list[Event]]:
     for _ in range(count):
         batch = []
         for _ in range(rnd.choice((1, 1, 1, 2, 5))):
-            lead = rnd.choice(("a", "b", "c", "visitor-1", "visitor-2"))
-            props: dict[str, Any] = {"path": rnd.choice(("/p", "/blog")), "n": {"deep": [1, 2.5, None, "x"]}}
+            # ids with what JSON and PostgreSQL's array literals quote: the append sends them as JSON text
+            lead = rnd.choice(("a", "b", 'q"{x,y}\\z', "ü 😀", "visitor-1", "visitor-2"))
+            props: dict[str, Any] = {"path": rnd.choice(("/p", "/blog", 'ü"\\')), "n": {"deep": [1, 2.5, None, "x"]}}
             kind = rnd.random()
             if kind < 0.08:
                 visitor = rnd.choice(("visitor-1", "visitor-2"))
@@ -54,7 +55,7 @@ def _batches(seed: int, count: int) -> list[list[Event]]:
                 continue
             if kind < 0.12:
                 props["amount"] = 2**60  # refused by the service: the whole batch with it
-            event_id = rnd.choice((None, "e1", "e2", f"u{rnd.randrange(40)}"))
+            event_id = rnd.choice((None, "e1", 'e"\\{2}', f"u{rnd.randrange(40)}"))
             day = rnd.choice(("2026-05-29", "2026-05-30T10:00:00+02:00"))
             batch.append(Event.of(lead, "page_view", day, id=event_id, **props))
         out.append(batch)

@@ -241,18 +241,26 @@ def _queued_insert(count: int) -> str:
     return f"WITH {_insert_cte(values, True)} SELECT event_key, received_lead_id FROM new"
 
 
+# PostgreSQL: event rows (`event_rows`' dicts) from one JSON array parameter, in array order: one
+# text parameter for psycopg to dump where the VALUES rows took seven a row
+JSON_EVENTS = (
+    "SELECT * FROM json_to_recordset(CAST(%s AS json)) AS v (event_key text, lead_id text, received_lead_id text, "
+    "type text, ts bigint, properties jsonb, ingested_at bigint)"
+)
+
+
 def unaliased_insert(rows: list[dict[str, Any]], ids: list[str], now: int | None) -> tuple[str, list[Any]]:
     """PostgreSQL: the INSERT of event rows (`event_rows` with no alias resolved: under the ids
     received, `ids`), made only if none of `ids` is an alias in the statement's snapshot; with `now`,
     their leads queued for rescoring since then. Its rows: the new events' identities, and one row
     of NULLs if an alias stopped it (`aliased`)."""
-    values = "SELECT * FROM (VALUES " + ", ".join([EVENT_MARKS_PG] * len(rows)) + f") AS v ({', '.join(EVENT_COLUMNS)})"
+    source = f"SELECT {', '.join(EVENT_COLUMNS)} FROM v WHERE (SELECT ok FROM g)"
     sql = (
-        f"WITH g AS (SELECT {NO_ALIAS} AS ok), "
-        + _insert_cte(values + " WHERE (SELECT ok FROM g)", now is not None)
+        f"WITH v AS ({JSON_EVENTS}), g AS (SELECT {NO_ALIAS.format('SELECT received_lead_id FROM v')} AS ok), "
+        + _insert_cte(source, now is not None)
         + " SELECT event_key, received_lead_id FROM new UNION ALL SELECT NULL, NULL FROM g WHERE NOT g.ok"
     )
-    params: list[Any] = [ids, *(v for row in event_tuples(rows) for v in row)]
+    params: list[Any] = [json_text(rows)]
     return sql, params if now is None else [*params, now]
 
 

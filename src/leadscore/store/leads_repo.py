@@ -61,17 +61,21 @@ def new_leads_sql(qmark: bool, ids: list[str], now: int, conflict: str = "ON CON
     return _NEW_LEADS_PG + conflict, (now, now, ids)
 
 
-# True when none of the ids of the array parameter is an alias (an identified visitor's id, a merged
+# True when none of the ids of the subquery `{}` is an alias (an identified visitor's id, a merged
 # lead's): evaluated in one statement's snapshot, it lets the real-time writes go under the ids as
 # received without looking the aliases up first (a round trip); aliases are never removed.
-NO_ALIAS = "NOT EXISTS (SELECT 1 FROM aliases WHERE alias = ANY(CAST(%s AS text[])))"
+NO_ALIAS = "NOT EXISTS (SELECT 1 FROM aliases WHERE alias = ANY(ARRAY({})))"
+# PostgreSQL: the ids of one JSON array parameter (`ids_json`), as the real-time statements take them:
+# psycopg dumps a text parameter for a fraction of what it spends on a list as a text[] array (the
+# real-time append's three arrays were a fifth of its CPU in the driver)
+JSON_IDS = "SELECT json_array_elements_text(CAST(%s AS json)) AS id"
 
 
 def unaliased_leads_sql(ids: list[str], now: int) -> tuple[str, Any]:
     """PostgreSQL: `new_leads_sql(False, ids, now, LOCKING)` (leads `ids`, sorted, created or locked in
     id order), doing nothing if any of `ids` is an alias (NO_ALIAS); parameters for one execute."""
-    sql = NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM unnest(CAST(%s AS text[])) AS t(id) "
-    return sql + f"WHERE {NO_ALIAS} ORDER BY id {LOCKING}", (now, now, ids, ids)
+    sql = f"WITH t AS ({JSON_IDS}) " + NEW_LEADS + "SELECT id, CAST('{}' AS jsonb), NULL, %s, %s FROM t "
+    return sql + f"WHERE {NO_ALIAS.format('SELECT id FROM t')} ORDER BY id {LOCKING}", (ids_json(ids), now, now)
 
 
 # SQLite, more ids than this (a bulk request's 2,000 leads): one statement reads them from one JSON array
