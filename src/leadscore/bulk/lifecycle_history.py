@@ -164,7 +164,7 @@ def finish(
 
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue
-    from leadscore.store.results_repo import _stage_moves
+    from leadscore.store.results_repo import _stage_moves, insert_many
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
@@ -217,8 +217,7 @@ def finish(
                 found = detect_triggers(model, prev, result, score_before_window=before)
                 if found:
                     fired += with_breakdown(found, breakdown_dicts(cols["breakdown"][i]))
-        if moves:
-            conn.execute(stage_history.insert(), moves)
+        insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
         enqueue(store, conn, fired, at)
         firings += fired
         hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
