@@ -4,6 +4,8 @@ the pure path stores, in one transaction (all or nothing)."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from leadscore.app.maintenance import apply
 from leadscore.app.service import LeadService
 from leadscore.bulk import lifecycle_split, writeback
-from leadscore.bulk.lifecycle_parts import bounds, lead_parts, part_queries
+from leadscore.bulk.lifecycle_parts import bounds, frozen_heap, lead_parts, part_queries
 from leadscore.bulk.rescore import BatchRescored
 from leadscore.bulk.writeback import rescore_store
 from leadscore.domain import Event
@@ -90,6 +92,25 @@ def test_the_databases_part_numbers_are_the_parts_each_query_selects(store: Lead
 def test_a_part_size_below_one_is_refused(store: LeadStore) -> None:
     with pytest.raises(ValueError, match="at least one lead"):
         bounds(store, None, 0)
+
+
+def test_between_parts_collections_free_the_parts_cycles_and_leave_the_rest_to_after() -> None:
+    """`frozen_heap`: what was alive before is left out of the collections between parts (frozen),
+    a cycle a part leaves is still collected there, and everything is collected as before after it."""
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    before = Cycle()
+    gone = weakref.ref(before)
+    del before  # garbage already: the first collection frees it, nothing frozen keeps it
+    with frozen_heap():
+        assert gone() is None and gc.get_freeze_count() > 0
+        part = weakref.ref(Cycle())
+        gc.collect()
+        assert part() is None
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.fixture

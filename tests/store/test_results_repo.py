@@ -3,6 +3,7 @@ PostgreSQL (leadscore.store.results_repo), row for row what the statements for s
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
+from leadscore.store.outbox_repo import enqueue, outbox_rows
 from leadscore.store.results_repo import insert_many
-from leadscore.store.tables import result_basis, results, score_history
+from leadscore.store.tables import outbox, result_basis, results, score_history
+from leadscore.triggers.firings import TriggerFiring
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import b2b_service, mismatches, random_events, random_leads, written_rows
 
@@ -62,7 +65,8 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """`insert_many` binds the JSON columns as text itself: byte for byte what SQLAlchemy's JSON type
-    writes (None as JSON null, non-ASCII escaped, key order kept), and its upserts replace every column."""
+    writes (None as JSON null, non-ASCII escaped, key order kept), and its upserts replace every column;
+    the outbox's rows (`enqueue`, which skips a key already stored) too."""
     service = b2b_service(kind, tmp_path, "s", request, [NOW])
     row = {
         "model": "m ü",
@@ -92,7 +96,14 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             conn.execute(upsert, [{"lead_id": "b", **row}])
             insert_many(conn, score_history, [{"lead_id": "a", **history}])
             conn.execute(score_history.insert(), [{"lead_id": "b", **history}])
-        for table in (results, score_history):
+            # the outbox (`enqueue`: the columns it writes, a stored key skipped) against SQLAlchemy's insert
+            payload = {"data": {"result": {"é": [1e-17, None, "x\u2028y"], "z": {"b": -0.0, "a": 2}}}}
+            firing = TriggerFiring("t", "a", "crm", NOW, "stage_changed", "lead", "mql", payload, "trg_a")
+            enqueue(service.store, conn, [firing], 9)
+            enqueue(service.store, conn, [dataclasses.replace(firing, payload={"other": 1})], 10)
+            other = dataclasses.replace(firing, lead_id="b", key="trg_b")
+            service.store.insert_ignore(conn, outbox, outbox_rows([other], 9))
+        for table in (results, score_history, outbox):
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
         names = [c.name for c in results.columns if c.name != "lead_id"]
@@ -102,11 +113,12 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
 
 
 def _raw(service: LeadService, table: sa.Table, lead: str) -> tuple[object, ...]:
-    """A lead's row as stored: every column but the serial id, the JSON ones as their text."""
+    """A lead's row as stored: every column but the serial id (and an outbox row's key), the JSON ones
+    as their text."""
     cols = [
         sa.cast(c, sa.Text) if isinstance(c.type, sa.JSON) else c
         for c in table.columns
-        if c.name not in ("id", "lead_id")
+        if c.name not in ("id", "lead_id", "idempotency_key")
     ]
     with service.store.read() as conn:
         return tuple(conn.execute(sa.select(*cols).where(table.c.lead_id == lead)).one())

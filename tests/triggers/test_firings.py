@@ -14,7 +14,7 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.result import Result
 from leadscore.engine import score
 from leadscore.model import ScoringModel, parse_model
-from leadscore.triggers.firings import TriggerFiring, detect_triggers, scores_before
+from leadscore.triggers.firings import TriggerFiring, detect_triggers, idempotency_key, scores_before
 
 MODEL = """
 format: 1
@@ -148,6 +148,23 @@ def test_same_transition_gets_the_same_key_whoever_detects_it(model: ScoringMode
     assert len({f.key for f in first}) == len(first)
     for f in first:
         assert f.key.startswith("trg_") and "." not in f.key
+
+
+@pytest.mark.parametrize(
+    ("parts", "key"),
+    [
+        (("stage_changed", "b2b-saas", "mql-to-crm", "lead-1", "mql", 1), "trg_234aa28435b87023643edac0d3c433f7"),
+        (
+            ("label_changed", "m ü", "t", "é\u2028x", "tier", None, "hot", datetime(2026, 1, 2, 3, 4, 5, 6, UTC)),
+            "trg_31e9d6d668f0877773c169cf09cad239",
+        ),
+        (("score_changed", "m", "t", "l", 1.5e-17, -0.0, 12345678901234567890), "trg_4d191ab6494e164fe125673f942020e1"),
+    ],
+)
+def test_keys_stay_what_stored_outboxes_hold(parts: tuple[object, ...], key: str) -> None:
+    """A firing's key is how a retry, a later run or another engine finds it already queued: the text
+    hashed (non-ASCII, None, floats, times as microseconds) must never change, however it is made."""
+    assert idempotency_key(*parts) == key
 
 
 def test_no_new_transition_no_firing(model: ScoringModel) -> None:

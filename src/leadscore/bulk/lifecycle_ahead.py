@@ -206,6 +206,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     store = open_store(url)
     evaluator = Evaluator(model, fire_triggers=fire)
     cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
+    frozen = False
     try:
         while True:
             try:
@@ -231,6 +232,9 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 reply = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
             del prepared
             gc.collect()  # the part's tables gone before the next request arrives
+            if not frozen:  # what the first part imported and compiled stays: the next collections
+                gc.freeze()  # leave it out (`lifecycle_parts.frozen_heap`); this process ends with the rescore
+                frozen = True
             pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
             replies.flush()
     finally:

@@ -90,10 +90,12 @@ def replay(
 
 
 def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[str]:
-    """LEADS: each lead of PY with its part and number (id order), its shaped row, its first event
-    time by T, its initial stage and its scores at T - within, sorted by part: one pass over each
-    table for all the parts (joined per part, each part scanned every table again: quadratic).
-    Returns the columns after `part, n`."""
+    """LEADS: each lead of PY with its part and number (id order), its first event time by T, its
+    initial stage and its scores at T - within, sorted by part: one pass over each table for all the
+    parts (joined per part, each part scanned every table again: quadratic). Its shaped row stays in
+    ROWS_TABLE, joined when `finish` reads a part (`_part_sql`): a copy here was written, handed
+    over and read back a second time when another process prepares the part. Returns the columns
+    `_part_sql` gives after `n`."""
     from leadscore.bulk.lifecycle_split import FIRST, PY, before_table
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
@@ -106,8 +108,8 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[st
     init = "CAST(NULL AS VARCHAR)"
     if initial is not None and slot is not None:
         init = f"l.{q.ident(slot)}"
-    cols = [f"s.{c}" for c in RESULT_COLUMNS] + ["fi.first_ts AS _first", f"{init} AS _init"]
-    joins = [f"JOIN {ROWS_TABLE} AS s ON s.lead_id = p.lead_id", f"LEFT JOIN {FIRST} AS fi ON fi.lead_id = p.lead_id"]
+    cols = ["p.lead_id", "fi.first_ts AS _first", f"{init} AS _init"]
+    joins = [f"LEFT JOIN {FIRST} AS fi ON fi.lead_id = p.lead_id"]
     if slot is not None and initial is not None:
         joins.append("LEFT JOIN leads AS l ON l.id = p.lead_id")
     for k in range(len(windows)):
@@ -115,14 +117,14 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[st
         joins.append(f"LEFT JOIN {before_table(k)} AS b{k} ON b{k}.lead_id = p.lead_id")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {LEADS} AS SELECT p.part, p.n, {', '.join(cols)} FROM {PARTS} AS p "
-        f"{' '.join(joins)} ORDER BY p.part, p.n"
+        f"{' '.join(joins)} WHERE p.lead_id IN (SELECT lead_id FROM {ROWS_TABLE}) ORDER BY p.part, p.n"
     )
     return [*RESULT_COLUMNS, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
 
 
 class Staged(NamedTuple):
-    """What `stage` left in DuckDB for `finish`: LEADS's columns after `part, n`, the mask words of
-    WALK (none without a lifecycle), and how many parts of PART leads LEADS holds."""
+    """What `stage` left in DuckDB for `finish`: the columns `finish` reads per lead (`_per_lead`), the
+    mask words of WALK (none without a lifecycle), and how many parts of PART leads LEADS holds."""
 
     names: list[str]
     words: int
@@ -157,14 +159,14 @@ def finish(
 ) -> tuple[list[TriggerFiring], list[str]]:
     """For each lead of LEADS (`stage`): its replay into HIST, its stage-history rows and outbox
     messages written (unless its stored result is newer than `at`: then the bulk write leaves it
-    alone too). Reads only LEADS and WALK of `con`. Returns the firings, and the leads whose replay
-    here ends in another stage than the query's (none is expected: both fold the same conditions;
-    the caller has the pure scorer rescore them)."""
+    alone too). Reads only LEADS, ROWS_TABLE and WALK of `con`. Returns the firings, and the leads
+    whose replay here ends in another stage than the query's (none is expected: both fold the same
+    conditions; the caller has the pure scorer rescore them)."""
     import pyarrow as pa
 
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue
-    from leadscore.store.results_repo import _stage_moves
+    from leadscore.store.results_repo import _stage_moves, insert_many
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
@@ -176,7 +178,7 @@ def finish(
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     for k in range(n_parts):
-        table = con.sql(f"SELECT * EXCLUDE (part) FROM {LEADS} WHERE part = {k} ORDER BY n").to_arrow_table()
+        table = con.sql(_part_sql(names, k)).to_arrow_table()
         ns = table.column(0).to_pylist()
         cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
         part: list[str] = cols["lead_id"]
@@ -217,8 +219,7 @@ def finish(
                 found = detect_triggers(model, prev, result, score_before_window=before)
                 if found:
                     fired += with_breakdown(found, breakdown_dicts(cols["breakdown"][i]))
-        if moves:
-            conn.execute(stage_history.insert(), moves)
+        insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
         enqueue(store, conn, fired, at)
         firings += fired
         hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
@@ -226,6 +227,19 @@ def finish(
         con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
         con.unregister("_bl_hist_part")
     return firings, disagree
+
+
+def _part_sql(names: list[str], part: int) -> str:
+    """The leads of LEADS in `part`, in order: `n`, then the columns `names` (`_per_lead`), their
+    shaped row's from ROWS_TABLE."""
+    from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
+
+    shaped = set(RESULT_COLUMNS)
+    cols = ", ".join(f"{'s' if c in shaped else 'l'}.{c}" for c in names)
+    return (
+        f"SELECT l.n, {cols} FROM {LEADS} AS l JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
+        f"WHERE l.part = {int(part)} ORDER BY l.n"
+    )
 
 
 def breakdown_dicts(text: str) -> list[dict[str, Any]]:

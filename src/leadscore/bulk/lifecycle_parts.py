@@ -11,11 +11,15 @@ collation, and a lead's events, stored result and history always fall in one par
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from leadscore.sql import literals as q
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from leadscore.store.base import LeadStore
 
 
@@ -64,3 +68,18 @@ def lead_parts(store: LeadStore, ids: str | None, size: int) -> list[str] | None
     if len(starts) < 2:
         return None
     return part_queries(starts, ids)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """The objects alive now (modules, the model, the store, the caller's) left out of the garbage
+    collections made meanwhile (`gc.freeze`), after one collection: those between parts, which free
+    a part's tables (a cycle can hold them), then walk only what the parts made. Each walked every
+    object of the process: 0.05-0.12 CPU s a part, in the process that writes and in the one that
+    prepares. They are collected as before once it ends (`gc.unfreeze`)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

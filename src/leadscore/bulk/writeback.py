@@ -290,7 +290,7 @@ def _rescore_parts(
     transaction: they see the store as it was committed before it, so a part's stored results and
     stages are the ones its writes replace. None (nothing written) when some part needs the pure
     scorer for every lead, as the single run decides."""
-    from leadscore.bulk.lifecycle_parts import part_queries
+    from leadscore.bulk.lifecycle_parts import frozen_heap, part_queries
 
     seconds: dict[str, float] = {}
     queries = part_queries(starts, ids)
@@ -304,7 +304,7 @@ def _rescore_parts(
             if spill is not None and AHEAD:
                 ahead = Ahead(store, evaluator, at, spill.folder, spill.empty.schema)
                 ahead.send(0, queries[0], spill.files.get(0, []))
-            with _page_cache(store, conn):
+            with _page_cache(store, conn), frozen_heap():
                 for k, part_ids in enumerate(queries):
                     if ahead is not None:
                         assert spill is not None
