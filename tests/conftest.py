@@ -74,3 +74,18 @@ def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for the whole test session (one per xdist worker)."""
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store file migrated once for the session (one per xdist worker); `fresh_database_url`
+    (tests/store/conftest.py) copies it for each migrated SQLite store, as PostgreSQL's are made from a
+    migrated template database."""
+    from leadscore.store import open_store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "store.db"
+    template = open_store(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    assert not path.with_name(path.name + "-wal").exists()  # all of it in the one file the tests copy
+    return path
