@@ -22,10 +22,17 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 HYPOTHESIS_PROFILE = register()
 
-# marker -> xdist group. Spark: one JVM (the module-scoped session) on one worker, not one per worker.
+# marker -> xdist group. Spark: one JVM (the session of tests/batch/conftest.py) on one worker, not one per worker.
 # Process-heavy store tests (a killed ingest, concurrent writers) run one after another on one worker,
 # so they do not starve each other of the machine's two cores.
 XDIST_GROUPS = {"spark": "spark", "processes": "processes"}
+
+# fixture -> xdist group, for fixtures that start a server once per module or session: without a group
+# the tests that share one are spread over both workers and each worker starts its own. `live`
+# (tests/api: a workspace, five keys and a server process, ~5 s) groups its module's tests; `site`
+# (tests/dashboard: the 300-lead demo store replayed month by month, its server, Chromium: the
+# suite's most expensive fixture) groups every dashboard page test.
+FIXTURE_GROUPS = {"live": "live-{module}", "site": "dashboard"}
 
 # pyproject's timeout (300 s) for one test, scaled where a test's work is scaled: a property test runs
 # as many examples as the profile says; a Spark test's first one starts the JVM.
@@ -44,6 +51,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, group in XDIST_GROUPS.items():
             if item.get_closest_marker(marker) is not None and item.get_closest_marker("xdist_group") is None:
                 item.add_marker(pytest.mark.xdist_group(group))
+        for fixture, group in FIXTURE_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker("xdist_group") is None:
+                module = Path(str(item.path)).stem
+                item.add_marker(pytest.mark.xdist_group(group.format(module=module)))
         if getattr(config.option, "loadgroup", False):  # set on an xdist worker under --dist loadgroup
             _group_in_node_id(item)
 
@@ -74,3 +85,18 @@ def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for the whole test session (one per xdist worker)."""
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store file migrated once for the session (one per xdist worker); `fresh_database_url`
+    (tests/store/conftest.py) copies it for each migrated SQLite store, as PostgreSQL's are made from a
+    migrated template database."""
+    from leadscore.store import open_store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "store.db"
+    template = open_store(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    assert not path.with_name(path.name + "-wal").exists()  # all of it in the one file the tests copy
+    return path

@@ -1,17 +1,19 @@
-"""A small store whose every number the analytics tests compute by hand (see test_reports.py)."""
+"""A small store whose every number the analytics tests compute by hand (see test_reports.py), and a
+generated year on each backend that the fast paths are compared on."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
+from leadscore.generate import sample
 from leadscore.store import open_store
-from tests.store.conftest import FixedClock, postgres_template, store_url  # noqa: F401 (fixtures)
+from tests.store.conftest import BACKENDS, FixedClock, fresh_database_url, postgres_template, store_url  # noqa: F401
 
 MODEL = """
 format: 1
@@ -82,5 +84,35 @@ def hand_store(store_url: str, tmp_path: Path) -> Iterator[LeadService]:  # noqa
     clock.now = NOW
     service.ingest_events(EVENTS)
     service.deliver_webhooks()  # `crm` is not configured: both messages are dead-lettered
+    yield service
+    service.close()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+END = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeadService]:
+    """A year of 120 generated B2B leads, ingested as they arrive, under the example model.
+
+    Built once per backend (and xdist worker) for the tests that only read it: ingesting the year
+    month by month takes seconds, a dozen times over when each test built its own."""
+    url = fresh_database_url(request.param, tmp_path_factory.mktemp("generated"), request, migrated=True)
+    store = open_store(url)
+    store.upgrade()
+    clock = FixedClock(END)
+    service = LeadService(store, model_path=EXAMPLES / "b2b-saas" / "model.yaml", clock=clock, destinations=dict)
+    leads, events = sample("b2b", 120, 7, start=END - timedelta(days=400), end=END)
+    events.sort(key=lambda e: e.ts)
+    for month in range(14):
+        cut = END - timedelta(days=400) + timedelta(days=30 * (month + 1))
+        clock.now = min(cut, END)
+        batch = [e for e in events if cut - timedelta(days=30) <= e.timestamp < cut]
+        if month == 0:
+            service.ingest_leads(leads)
+        if batch:
+            service.ingest_events(batch)
+    clock.now = END
     yield service
     service.close()

@@ -21,15 +21,14 @@ from leadscore.analytics.history import ArrowHistory, read_moves
 from leadscore.analytics.tables import ReportMeta
 from leadscore.app.service import LeadService
 from leadscore.domain.timeutil import to_micros
-from leadscore.generate import sample
 from leadscore.model.loader import load_model
 from leadscore.store import open_store
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import stage_history
+from tests.analytics.conftest import END
 from tests.store.conftest import FixedClock, postgres_template, store_url  # noqa: F401 (fixtures)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-END = datetime(2026, 6, 1, tzinfo=UTC)
 YEAR = ReportFilter(start=END - timedelta(days=365), end=END)
 
 
@@ -63,28 +62,6 @@ def in_lead_order(table: pa.Table) -> pa.Table:
 
 def dump(report: FunnelReport) -> dict:
     return report.model_dump(exclude={"meta"})
-
-
-@pytest.fixture
-def generated(store_url: str, tmp_path: Path) -> Iterator[LeadService]:  # noqa: F811
-    """A year of 120 generated B2B leads, ingested as they arrive, under the example model."""
-    store = open_store(store_url)
-    store.upgrade()
-    clock = FixedClock(END)
-    service = LeadService(store, model_path=EXAMPLES / "b2b-saas" / "model.yaml", clock=clock, destinations=dict)
-    leads, events = sample("b2b", 120, 7, start=END - timedelta(days=400), end=END)
-    events.sort(key=lambda e: e.ts)
-    for month in range(14):
-        cut = END - timedelta(days=400) + timedelta(days=30 * (month + 1))
-        clock.now = min(cut, END)
-        batch = [e for e in events if cut - timedelta(days=30) <= e.timestamp < cut]
-        if month == 0:
-            service.ingest_leads(leads)
-        if batch:
-            service.ingest_events(batch)
-    clock.now = END
-    yield service
-    service.close()
 
 
 @pytest.mark.slow

@@ -3,8 +3,6 @@ run where it can run (DuckDB, PostgreSQL), and Spark. Hand-computed cases (tests
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,32 +73,23 @@ def test_postgres_dialect_sql(postgres_url: str) -> None:
 @pytest.mark.spark
 @pytest.mark.integration
 @pytest.mark.slow
-def test_spark_engine(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
+def test_spark_engine(spark: Any, tmp_path: Path) -> None:
     import json
 
     import pyarrow.parquet as pq
 
-    from leadscore.batch.spark.run import run_spark, session
+    from leadscore.batch.spark.run import run_spark
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     pq.write_table(leads_table(thresholds.LEADS), tmp_path / "leads.parquet")
     pq.write_table(events_table(thresholds.events()), tmp_path / "events.parquet")
     pq.write_table(events_table(thresholds.lifecycle_events()), tmp_path / "lifecycle.parquet")
-    spark = session("local[1]")
-    try:
-        model = parse_model(thresholds.MODEL)
-        out = tmp_path / "out.jsonl"
-        run_spark(model, tmp_path / "leads.parquet", tmp_path / "events.parquet", thresholds.AT, out, spark=spark)
-        # with a lifecycle whose transitions read the clamped scores: the stage comes from the fallback
-        staged = tmp_path / "staged.jsonl"
-        lifecycle = parse_model(thresholds.LIFECYCLE_MODEL)
-        run_spark(
-            lifecycle, tmp_path / "leads.parquet", tmp_path / "lifecycle.parquet", thresholds.AT, staged, spark=spark
-        )
-    finally:
-        spark.stop()
+    model = parse_model(thresholds.MODEL)
+    out = tmp_path / "out.jsonl"
+    run_spark(model, tmp_path / "leads.parquet", tmp_path / "events.parquet", thresholds.AT, out, spark=spark)
+    # with a lifecycle whose transitions read the clamped scores: the stage comes from the fallback
+    staged = tmp_path / "staged.jsonl"
+    lifecycle = parse_model(thresholds.LIFECYCLE_MODEL)
+    run_spark(lifecycle, tmp_path / "leads.parquet", tmp_path / "lifecycle.parquet", thresholds.AT, staged, spark=spark)
 
     def read(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for part in sorted(path.glob("part-*")) for line in part.read_text().splitlines()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,25 +115,15 @@ def test_overflowing_sums_agree_and_do_not_crash() -> None:
 @pytest.mark.spark
 @pytest.mark.integration
 @pytest.mark.slow
-def test_spark_refuses_numbers_outside_the_range(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
-    import os
-    import sys
+def test_spark_refuses_numbers_outside_the_range(spark: Any, tmp_path: Path) -> None:
+    from leadscore.batch.spark.run import run_spark
 
-    from leadscore.batch.spark.run import run_spark, session
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = session("local[1]")
-    try:
-        leads, events = _write(tmp_path, [10.0, math.nan, 1e308])
-        with pytest.raises(SourceError) as info:
-            run_spark(parse_model(MODEL), leads, events, AT, tmp_path / "out.jsonl", spark=spark)
-        assert f"{events}: row 2: amount:" in str(info.value), str(info.value)
-        leads, events = _write(tmp_path, [60.0, 70.0])  # `unused` (NaN) is read by no rule
-        run_spark(parse_model(MODEL), leads, events, AT, tmp_path / "ok.jsonl", spark=spark)
-    finally:
-        spark.stop()
+    leads, events = _write(tmp_path, [10.0, math.nan, 1e308])
+    with pytest.raises(SourceError) as info:
+        run_spark(parse_model(MODEL), leads, events, AT, tmp_path / "out.jsonl", spark=spark)
+    assert f"{events}: row 2: amount:" in str(info.value), str(info.value)
+    leads, events = _write(tmp_path, [60.0, 70.0])  # `unused` (NaN) is read by no rule
+    run_spark(parse_model(MODEL), leads, events, AT, tmp_path / "ok.jsonl", spark=spark)
 
 
 @pytest.mark.parametrize("bad_file", [0, 1])

@@ -4,9 +4,6 @@ also for the leads whose stage the SQL cannot decide and that are scored on the 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +53,6 @@ playbooks:
   - {when: {all: [{stage: {in: [mql, sql]}}, {label: segment, eq: hot}]}, action: call, priority: 1, content: [deck]}
   - {action: nurture}
 """
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from leadscore.batch.spark.run import session
-
-    s = session("local[2]")
-    yield s
-    s.stop()
 
 
 def _data() -> tuple[list[Lead], list[Event]]:

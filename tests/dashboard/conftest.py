@@ -93,8 +93,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="module")  # closed after the page tests: Playwright's sync API refuses to start
+def browser() -> Iterator[object]:  # while another instance's loop runs, and the tracker tests start their own
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
