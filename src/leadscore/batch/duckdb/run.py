@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch.duckdb import duplicates, fallback, id_files, output
 from leadscore.batch.duckdb.duplicates import find_duplicates, tail_limit
-from leadscore.batch.duckdb.file_checks import check_parquet, dictionary_columns, parquet_sources
+from leadscore.batch.duckdb.file_checks import check_parquet, dictionary_event_columns, parquet_sources
 from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
 from leadscore.batch.duckdb.id_order import Passed
 from leadscore.batch.duckdb.layout import events_clustered
@@ -23,7 +23,6 @@ from leadscore.engine.predictors import Predictor
 from leadscore.engine.scorer import Scorer
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
-from leadscore.sql import literals as q
 from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.lookups import Lookups
@@ -143,7 +142,8 @@ class BatchRun:
         self.schema: SourceSchema = prepare(
             self.con, leads, events, defer_check=defer_check, ids_read=ids_read, reads=reads, stored=self.stored
         )
-        self.lookups.eager = self._dictionary_columns()
+        # their `contains` look-ups made before the query (`Lookups.eager`)
+        self.lookups.eager = dictionary_event_columns(self.con, self._sources[1])
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers
         self._numbers_sql: str | None = None
@@ -170,19 +170,6 @@ class BatchRun:
             if self._ahead is not None:  # the run failed before it settled the check: the pass may stop
                 self._ahead.cancel()
                 self._ahead = None
-
-    def _dictionary_columns(self) -> frozenset[str]:
-        """The events' dictionary-encoded columns when they are Parquet files (`file_checks`): their
-        `contains` look-ups are made before the query (`Lookups.eager`). On the mixed benchmark's
-        `source` that scan costs 0.01 CPU s per 10M events; deferred, the look-up cost the query a test
-        and an aggregate per event (whether the lead's filter is unknown), about a tenth of its CPU time."""
-        events = self._sources[1]
-        if not isinstance(events, (str, Path)):
-            return frozenset()
-        path = Path(events)
-        if not (path.is_dir() or path.suffix.lower() == ".parquet"):
-            return frozenset()
-        return frozenset(q.ident(col) for col in dictionary_columns(self.con, parquet_sources(path)))
 
     def _plan(self) -> None:
         """The scoring query (None: every lead goes to the pure scorer), and the inputs' checks it cannot
