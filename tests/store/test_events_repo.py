@@ -73,7 +73,7 @@ def test_the_real_time_statements_take_their_rows_as_one_parameter() -> None:
     at = datetime(2026, 5, 30, tzinfo=UTC)
     batch = [Event(f'l"{i % 2}\\', "page_view", at, {"p": "ü", "n": i}, f"e{i}") for i in range(5)]
     rows = event_rows(batch, {}, 7)
-    sql, params = unaliased_insert(rows, sorted({e.lead_id for e in batch}), 7)
+    sql, params = unaliased_insert(rows, 7)
     assert sql.count("%s") == len(params) == 2
     assert json.loads(params[0]) == rows and params[1] == 7
     sql, params = unaliased_leads_sql(['l"0\\', 'l"1\\'], 7)

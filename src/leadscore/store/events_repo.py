@@ -206,7 +206,7 @@ def _append_postgres(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -
             at = now()
             rows = event_rows(batch, {}, at)
             cur.execute(*unaliased_leads_sql(ids, at))
-            cur.execute(*unaliased_insert(rows, ids, at))
+            cur.execute(*unaliased_insert(rows, at))
             # leaving the pipeline sends the Sync that commits, and waits for it: the acknowledgement
             # waits for the commit (a Sync of our own before it would cost a round trip more)
         stored = cur.fetchall()
@@ -243,15 +243,17 @@ def _queued_insert(count: int) -> str:
 
 # PostgreSQL: event rows (`event_rows`' dicts) from one JSON array parameter, in array order: one
 # text parameter for psycopg to dump where the VALUES rows took seven a row
+_PG_TYPES = {"ts": "bigint", "properties": "jsonb", "ingested_at": "bigint"}  # the others text
 JSON_EVENTS = (
-    "SELECT * FROM json_to_recordset(CAST(%s AS json)) AS v (event_key text, lead_id text, received_lead_id text, "
-    "type text, ts bigint, properties jsonb, ingested_at bigint)"
+    "SELECT * FROM json_to_recordset(CAST(%s AS json)) AS v ("
+    + ", ".join(f"{c} {_PG_TYPES.get(c, 'text')}" for c in EVENT_COLUMNS)
+    + ")"
 )
 
 
-def unaliased_insert(rows: list[dict[str, Any]], ids: list[str], now: int | None) -> tuple[str, list[Any]]:
+def unaliased_insert(rows: list[dict[str, Any]], now: int | None) -> tuple[str, list[Any]]:
     """PostgreSQL: the INSERT of event rows (`event_rows` with no alias resolved: under the ids
-    received, `ids`), made only if none of `ids` is an alias in the statement's snapshot; with `now`,
+    received), made only if none of those ids is an alias in the statement's snapshot; with `now`,
     their leads queued for rescoring since then. Its rows: the new events' identities, and one row
     of NULLs if an alias stopped it (`aliased`)."""
     source = f"SELECT {', '.join(EVENT_COLUMNS)} FROM v WHERE (SELECT ok FROM g)"

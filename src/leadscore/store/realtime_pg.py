@@ -132,7 +132,7 @@ def _statements(
     at = now()
     rows = event_rows(batch, {}, at)
     cur.execute(*unaliased_leads_sql(ids, at))
-    cur.execute(*unaliased_insert(rows, ids, None))
+    cur.execute(*unaliased_insert(rows, None))
     _read_leads(state_cur, events_cur, ids)
     found = cur.fetchall()
     if aliased(found):
