@@ -52,10 +52,11 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
     event), a millisecond or more added to a round trip of two. Writers that take turns here wait in
     the kernel on an `flock` of a file beside the database and go on as soon as the other is done. The
     file is opened for each turn (an open and a close: microseconds), so threads of one process take
-    turns too, and a process killed while it holds the turn loses it with its file descriptors. Other
-    writers (the CLI, the API's bulk requests and other routes) still meet the lock in SQLite's busy
-    handler; the writer whose turn it is looks for the lock every millisecond instead
-    (`_await_write_lock`), so that it is not the one left waiting behind them.
+    turns too, and a process killed while it holds the turn loses it with its file descriptors. The
+    API's bulk requests take the turn too (leadscore.api.intake). Other writers (the CLI, the API's
+    other routes) still meet the lock in SQLite's busy handler; the writer whose turn it is looks for
+    the lock every millisecond instead (`_await_write_lock`), so that it is not the one left waiting
+    behind them.
     """
     path = store.sqlite_file()
     fd = None
