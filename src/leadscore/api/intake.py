@@ -9,7 +9,6 @@ them); with `defer_rescoring` off, the results already include the events at the
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -153,5 +152,5 @@ async def ingest_small(
         return report
     start = time.perf_counter()
     committer: GroupCommitter = request.app.state.committer
-    done = await asyncio.wrap_future(committer.submit(keep))
+    done = await committer.submit_async(keep)
     return _finish(request, report, done, start, source)
