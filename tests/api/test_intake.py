@@ -1,16 +1,21 @@
-"""The intake's bulk path on SQLite takes the writers' turn (leadscore.store.pending.writer_turn), as
-the group commit and the rescoring worker's drain do: it waits in the kernel for the turn's holder,
-not in SQLite's busy handler, whose sleeps of up to 100 ms left the write lock free and the request
-asleep after each other writer's commit."""
+"""The intake (leadscore.api.intake): a bulk request on SQLite takes the writers' turn
+(leadscore.store.pending.writer_turn), as the group commit and the rescoring worker's drain do: it waits in
+the kernel for the turn's holder, not in SQLite's busy handler, whose sleeps of up to 100 ms left the write
+lock free and the request asleep after each other writer's commit. The single event's answer
+(`intake.report_response`) is the JSON of its `IngestReport`, byte for byte."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from leadscore.api.app import create_app
+from leadscore.api.intake import report_response
+from leadscore.api.schemas import IngestReport
+from leadscore.app.committer import Committed
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.store.pending import writer_turn
@@ -41,3 +46,19 @@ def test_a_bulk_request_waits_for_the_writers_turn_and_goes_on_once_it_is_free(t
         assert service.lead("L3") is not None
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("outcome", [(1, 1, 0, 0, 0, 1), (1, 0, 0, 0, 0, 0), (1, 1, 3, 2, 1, 0), (1, 1, 0, 0, 0, 7)])
+def test_the_answer_is_the_reports_json(outcome: tuple[int, ...]) -> None:
+    for _ in range(2):  # built, then reused
+        answer = report_response(Committed(*outcome))
+        received, inserted, rescored, changed, triggers, pending = outcome
+        report = IngestReport(
+            received=received, inserted=inserted, rescored=rescored, changed=changed, triggers=triggers, pending=pending
+        )
+        assert answer.body == report.model_dump_json().encode()
+        assert answer.status_code == 200 and answer.background is None
+        assert dict(answer.raw_headers) == {
+            b"content-length": str(len(answer.body)).encode(),
+            b"content-type": b"application/json",
+        }

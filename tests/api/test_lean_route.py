@@ -116,3 +116,27 @@ def test_requests_the_shortcut_answers_or_passes_on_are_counted_once(live: Live)
     assert wrong.status_code == 401 and wrong.headers["content-type"] == "application/problem+json"
     assert _requests(live, 200) == ok + 1
     assert _requests(live, 401) == refused + 1
+
+
+def test_the_lean_answer_is_the_ordinary_answer_value_for_value(live: Live) -> None:
+    """Its report's JSON is built once per outcome (leadscore.api.intake.report_response); events the
+    model may refuse (a stage move, an identify) go to the ordinary path, which checks them."""
+
+    def pair(event: dict[str, Any]) -> tuple[httpx.Response, httpx.Response]:
+        token = live.keys["write"]
+        lean = post(live, json.dumps({**event, "id": uuid.uuid4().hex}).encode(), "application/json", token)
+        ordinary = post(
+            live, json.dumps({**event, "id": uuid.uuid4().hex}).encode(), "application/json", token, "?wait=false"
+        )
+        return lean, ordinary
+
+    at = "2026-05-30T09:00:00Z"
+    for event in (
+        {"lead_id": "same-1", "type": "page_view", "timestamp": at, "properties": {"path": "/pricing"}},
+        {"lead_id": "same-2", "type": "stage_set", "timestamp": at, "properties": {"stage": "no such stage"}},
+        {"lead_id": "same-3", "type": "identify", "timestamp": at, "properties": {"anonymous_id": "anon-same-3"}},
+    ):
+        lean, ordinary = pair(event)
+        assert (lean.status_code, lean.json()) == (ordinary.status_code, ordinary.json()), event
+        assert lean.headers["content-type"] == ordinary.headers["content-type"]
+    assert lean.status_code == 200 and pair(dict(event, lead_id="same-1"))[0].json()["inserted"] == 1

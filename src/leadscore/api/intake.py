@@ -9,13 +9,13 @@ them); with `defer_rescoring` off, the results already include the events at the
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
+from starlette.responses import Response
 
 from leadscore.api.metrics import Metrics
 from leadscore.api.problems import Refused, validation_errors
@@ -25,7 +25,7 @@ from leadscore.app.committer import Committed, GroupCommitter
 from leadscore.app.rescorer import RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
-from leadscore.store.ingest import BatchOutcome, event_problems
+from leadscore.store.ingest import CHECKED_TYPES, BatchOutcome, event_problems
 from leadscore.store.pending import writer_turn
 
 GROUPED_MAX = 1000  # larger requests are big enough batches on their own
@@ -89,7 +89,7 @@ def _finish(
 ) -> IngestReport:
     metrics: Metrics = request.app.state.metrics
     metrics.scoring.observe(time.perf_counter() - start)
-    metrics.events.labels(source).inc(done.inserted)
+    metrics.ingested(source, done.inserted)
     report.inserted, report.rescored, report.changed, report.triggers, report.pending = (
         done.inserted,
         done.rescored,
@@ -142,6 +142,52 @@ def ingest(
     return _finish(request, report, done, start, source)
 
 
+async def ingest_one(request: Request, service: LeadService, event: Event) -> Response | None:
+    """`ingest_small` of one event in leadscore's shape, for the shortcut (leadscore.api.lean): its
+    report's JSON built once per outcome (`report_response`), no `IngestReport` made for it. None
+    for an event the model may refuse (`CHECKED_TYPES`): the ordinary path checks it and says why."""
+    if event.type in CHECKED_TYPES:
+        return None
+    start = time.perf_counter()
+    committer: GroupCommitter = request.app.state.committer
+    done = await committer.submit_async([event])
+    metrics: Metrics = request.app.state.metrics
+    metrics.scoring.observe(time.perf_counter() - start)
+    metrics.ingested("api", done.inserted)
+    return report_response(done)
+
+
+_REPORT = TypeAdapter(IngestReport)
+_ANSWERS: dict[tuple[int, ...], tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+
+
+class _Prebuilt(Response):
+    """A 200 whose body and headers were built before (Starlette's `init_headers` skipped)."""
+
+    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = list(headers)
+
+
+def report_response(done: Committed) -> Response:
+    """The answer to a request of one event: the JSON of its `IngestReport` (nothing rejected), made
+    by the report's own serialiser the first time an outcome is met, then reused (a few outcomes:
+    inserted or not, the leads the commit queued)."""
+    key = (done.received, done.inserted, done.rescored, done.changed, done.triggers, done.pending)
+    found = _ANSWERS.get(key)
+    if found is None:
+        report = IngestReport(
+            received=key[0], inserted=key[1], rescored=key[2], changed=key[3], triggers=key[4], pending=key[5]
+        )
+        body = _REPORT.dump_json(report)
+        found = body, Response(body, media_type="application/json").raw_headers
+        if len(_ANSWERS) < 1000:  # grouped commits count every lead of the group: outcomes vary a little
+            _ANSWERS[key] = found
+    return _Prebuilt(*found)
+
+
 async def ingest_small(
     request: Request,
     service: LeadService,
@@ -162,5 +208,5 @@ async def ingest_small(
         return report
     start = time.perf_counter()
     committer: GroupCommitter = request.app.state.committer
-    done = await asyncio.wrap_future(committer.submit(keep))
+    done = await committer.submit_async(keep)
     return _finish(request, report, done, start, source)

@@ -39,6 +39,15 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        # `labels()` looks its child up under a lock and checks its arguments at every call
+        self._ingested: dict[str, Any] = {}
+
+    def ingested(self, source: str, count: int) -> None:
+        """`events.labels(source).inc(count)`, the child kept."""
+        child = self._ingested.get(source)
+        if child is None:
+            child = self._ingested[source] = self.events.labels(source)
+        child.inc(count)
 
 
 class OutboxDepth(Collector):

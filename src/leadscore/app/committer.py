@@ -12,21 +12,25 @@ A batch that fails is retried request by request, so one request's failure is on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Protocol
 
 from leadscore.domain import Event
 from leadscore.domain.events import event_key
 from leadscore.domain.numbers import bad_numbers
+from leadscore.store import backends
 from leadscore.store.events_repo import QUEUED_ROWS, Identity, append_queued, identity_of
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.ingest import BatchOutcome
 from leadscore.store.pending import writer_turn
+from leadscore.store.realtime_conn import HeldDriver
 
 if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
@@ -47,6 +51,9 @@ class LeadService(Protocol):
 
 
 log = logging.getLogger(__name__)
+# who waits for a request's commit: a thread (its future), or a coroutine (its loop and future)
+Waiter = Future["Committed"] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Committed]"]
+Item = tuple[Sequence[Event], Waiter]
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,14 @@ class Committed:
 class GroupCommitter:
     """`defer`: commit the events with their leads queued for rescoring (leadscore.store.pending)
     instead of rescoring them in the transaction; `on_commit` is called after each commit (to wake
-    the rescoring worker)."""
+    the rescoring worker).
+
+    The commit thread holds a connection of its own for the deferred appends (`HeldDriver`: given
+    back to the pool after `PING_IDLE_S` without a commit, and when the committer closes). Requests
+    reach it through a `SimpleQueue` (a put and a get in C, where a condition variable cost a lock
+    allocated and four Python calls a wait), and a request from the event loop (`submit_async`) is
+    answered through its loop's `call_soon_threadsafe`, not through a `concurrent.futures.Future`
+    chained to an asyncio one (a lock, a condition and two callbacks more per request)."""
 
     def __init__(
         self,
@@ -78,65 +92,100 @@ class GroupCommitter:
         self.max_events = max_events
         self.defer = defer
         self.on_commit = on_commit
-        self._queue: deque[tuple[Sequence[Event], Future[Committed]]] = deque()
-        self._cv = threading.Condition()
+        self._queue: SimpleQueue[Item | None] = SimpleQueue()  # None: closed, nothing follows
+        self._carried: Item | None = None  # taken from the queue but left for the next commit (too big)
+        self._lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._held = HeldDriver(service.store) if defer and HeldDriver.fits(service.store) else None
 
     def submit(self, events: Sequence[Event]) -> Future[Committed]:
         future: Future[Committed] = Future()
-        with self._cv:
+        self._put((events, future))
+        return future
+
+    def submit_async(self, events: Sequence[Event]) -> asyncio.Future[Committed]:
+        """`submit` from a coroutine: the future of the running loop, answered in that loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Committed] = loop.create_future()
+        self._put((events, (loop, future)))
+        return future
+
+    def _put(self, item: Item) -> None:
+        with self._lock:
             if self._closed:
                 raise RuntimeError("the intake is shutting down")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="leadscore-commit", daemon=True)
                 self._thread.start()
-            self._queue.append((events, future))
-            self._cv.notify()
-        return future
+            self._queue.put(item)
 
     def ingest(self, events: Sequence[Event], timeout: float = 120.0) -> Committed:
         return self.submit(events).result(timeout)
 
     def close(self) -> None:
         """Commit what is queued, then stop."""
-        with self._cv:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._cv.notify()
+            self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout=60)
+        elif self._held is not None:
+            self._held.close()
 
-    def _take(self) -> list[tuple[Sequence[Event], Future[Committed]]] | None:
-        with self._cv:
-            while not self._queue and not self._closed:
-                self._cv.wait()
-            if not self._queue:
-                return None
-            items = [self._queue.popleft()]
-            size = len(items[0][0])
-            while self._queue and size + len(self._queue[0][0]) <= self.max_events:
-                item = self._queue.popleft()
-                items.append(item)
-                size += len(item[0])
-            return items
+    def _take(self) -> list[Item] | None:
+        first = self._carried
+        self._carried = None
+        if first is None:
+            try:
+                first = self._queue.get(timeout=backends.PING_IDLE_S)
+            except Empty:  # idle: the held connection goes back to the pool (pinged when next checked out)
+                if self._held is not None:
+                    self._held.release()
+                first = self._queue.get()
+        if first is None:
+            return None
+        items = [first]
+        size = len(first[0])
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except Empty:
+                return items
+            if item is None:  # closed: what was queued before is committed, then the thread stops
+                self._queue.put(None)
+                return items
+            if size + len(item[0]) > self.max_events:
+                self._carried = item
+                return items
+            items.append(item)
+            size += len(item[0])
 
     def _run(self) -> None:
-        while True:
-            items = self._take()
-            if items is None:
-                return
-            self._commit(items)
+        try:
+            while True:
+                items = self._take()
+                if items is None:
+                    return
+                self._commit(items)
+        finally:
+            if self._held is not None:
+                self._held.close()
 
-    def _commit(self, items: list[tuple[Sequence[Event], Future[Committed]]]) -> None:
+    def _commit(self, items: list[Item]) -> None:
         batch = [e for events, _ in items for e in events]
         shared = len(items) > 1  # "inserted" shared out between the requests; alone, the total is its own
         try:
-            # the transaction says which events it inserted: no read of the log of its own for that
-            with writer_turn(self.service.store):  # the drain's write waits for this one, and this for it
+            # the transaction says which events it inserted: no read of the log of its own for that.
+            # The drain's write waits for this one, and this for it; on the held connection, its own
+            # BEGIN looks for SQLite's write lock (`realtime_conn.begin_immediate`)
+            with writer_turn(self.service.store, look=self._held is None or not self._appends(batch)):
                 done = self._store(batch, shared)
         except Exception as exc:
             if len(items) == 1:
-                items[0][1].set_exception(exc)
+                _answer(items[0][1], exc)
                 return
             log.warning("a grouped commit of %d requests failed (%s); committing them one by one", len(items), exc)
             for item in items:
@@ -153,19 +202,22 @@ class GroupCommitter:
         tables as the service's path, at a third of its CPU); anything else, or anything that path would
         refuse (an identify, which may link a visitor to a lead; a number out of range), takes the service's path,
         which merges, or names what is wrong."""
-        if not (self.defer and len(batch) <= QUEUED_ROWS and _plain(batch)):
+        if not self._appends(batch):
             return self.service.ingest_events(batch, defer=self.defer, new_keys=shared)
         # the time taken in the transaction, as the service does
-        new, touched = append_queued(self.service.store, batch, self.service.now_us)
+        new, touched = append_queued(self.service.store, batch, self.service.now_us, self._held)
         keys = {identity_of(r) for r in new} if shared else None
         return BatchOutcome(len(batch), len(new), pending=len(touched), new_keys=keys)
 
-    def _acknowledge(self, items: list[tuple[Sequence[Event], Future[Committed]]], done: BatchOutcome) -> None:
+    def _appends(self, batch: Sequence[Event]) -> bool:
+        """The batch goes to the driver-level append (`_store`)."""
+        return self.defer and len(batch) <= QUEUED_ROWS and _plain(batch)
+
+    def _acknowledge(self, items: list[Item], done: BatchOutcome) -> None:
         if len(items) == 1:
             (events, future), *_ = items
-            future.set_result(
-                Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers, done.pending)
-            )
+            outcome = Committed(len(events), done.inserted, done.rescored, done.changed, done.triggers, done.pending)
+            _answer(future, outcome)
             return
         inserted: set[Identity] = done.new_keys or set()
         for events, future in items:
@@ -175,7 +227,29 @@ class GroupCommitter:
                 if key in inserted:  # an event sent twice in one commit counts for the first request
                     inserted.discard(key)
                     new += 1
-            future.set_result(Committed(len(events), new, done.rescored, done.changed, done.triggers, done.pending))
+            _answer(future, Committed(len(events), new, done.rescored, done.changed, done.triggers, done.pending))
+
+
+def _answer(waiter: Waiter, outcome: Committed | BaseException) -> None:
+    """Give a request its outcome: a thread's future at once, an event loop's in that loop."""
+    if isinstance(waiter, Future):
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
+        return
+    loop, future = waiter
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for this answer
+        loop.call_soon_threadsafe(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future[Committed], outcome: Committed | BaseException) -> None:
+    if future.done():  # cancelled: the request went away (its client disconnected)
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _plain(batch: Sequence[Event]) -> bool:

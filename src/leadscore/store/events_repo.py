@@ -18,7 +18,7 @@ from leadscore.store.backends import EVENT_COLUMNS, EVENT_MARKS_PG, INSERT_EVENT
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
 from leadscore.store.leads_repo import LOCKING, NO_ALIAS, chunks, new_leads_sql, unaliased_leads_sql
-from leadscore.store.realtime_conn import autocommit_driver
+from leadscore.store.realtime_conn import HeldDriver, autocommit_driver, begin_immediate, broken
 from leadscore.store.retry import retrying
 from leadscore.store.tables import events
 
@@ -149,7 +149,7 @@ QUEUED_ROWS = 64  # at most this many events in one driver-level append (a group
 
 
 def append_queued(
-    store: LeadStore, batch: Sequence[Event], now: Callable[[], int]
+    store: LeadStore, batch: Sequence[Event], now: Callable[[], int], held: HeldDriver | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The intake's deferred append of a few events, on the database driver, in a transaction of its
     own, committed when it returns: the events new to the log (in input order) and their leads,
@@ -163,25 +163,75 @@ def append_queued(
     SQLAlchemy those statements cost two to three times their execution in the driver (one event:
     ~450 against ~150 µs of CPU on SQLite, ~1.1 ms against ~0.6 ms on PostgreSQL), which is most of a
     single event's acknowledgement; tests/app/test_committer_append.py checks the two give the same tables.
+
+    `held`: the caller's own connection (`realtime_conn.HeldDriver`, the group committer's), on which
+    the append runs instead of a pooled one checked out for it: on SQLite its own BEGIN IMMEDIATE and
+    COMMIT, without SQLAlchemy's transaction; on PostgreSQL, when the server dropped it (a restart), the
+    append runs again on a new one (the same statements: what a first attempt may have committed is
+    skipped as stored).
     """
     if store.engine.dialect.paramstyle != "qmark":
         # a deadlock or lock timeout rolled back the whole implicit transaction: run it again, as
         # `store.transact` runs the SQLite one (whose driver errors `store.retryable` knows too)
-        return retrying(lambda: _commit_postgres(store, batch, now), store.retryable)
+        if held is None:
+            return retrying(lambda: _commit_postgres(store, batch, now), store.retryable)
+        return _held_postgres(store, held, batch, now)
+    if held is not None:
+        return _held_sqlite(held.get(), batch, now)
 
     def work(conn: Connection) -> tuple[list[dict[str, Any]], list[str]]:
         raw: Any = conn.connection.driver_connection
         cur = raw.cursor()
         try:
-            ids = sorted({e.lead_id for e in batch})
-            cur.execute(f"SELECT alias, lead_id FROM aliases WHERE alias IN ({', '.join('?' * len(ids))})", ids)
-            at = now()
-            rows = event_rows(batch, dict(cur.fetchall()), at)
-            return _append_sqlite(cur, rows, sorted({r["lead_id"] for r in rows}), at)
+            return _sqlite_statements(cur, batch, now)
         finally:
             cur.close()
 
     return store.transact(work)
+
+
+def _sqlite_statements(cur: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
+    ids = sorted({e.lead_id for e in batch})
+    cur.execute(f"SELECT alias, lead_id FROM aliases WHERE alias IN ({', '.join('?' * len(ids))})", ids)
+    at = now()
+    rows = event_rows(batch, dict(cur.fetchall()), at)
+    return _append_sqlite(cur, rows, sorted({r["lead_id"] for r in rows}), at)
+
+
+def _held_sqlite(raw: Any, batch: Sequence[Event], now: Callable[[], int]) -> tuple[list[Any], list[str]]:
+    """The SQLite append on a held connection: the write lock taken at BEGIN (`begin_immediate`), so
+    nothing after it waits; any failure rolls the transaction back before it propagates."""
+    begin_immediate(raw)
+    cur = raw.cursor()
+    try:
+        done = _sqlite_statements(cur, batch, now)
+        raw.execute("COMMIT")
+        return done
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    finally:
+        cur.close()
+
+
+def _held_postgres(
+    store: LeadStore, held: HeldDriver, batch: Sequence[Event], now: Callable[[], int]
+) -> tuple[list[Any], list[str]]:
+    dropped = False
+
+    def once() -> tuple[list[Any], list[str]]:
+        nonlocal dropped
+        raw = held.get()
+        try:
+            return _append_postgres(raw, batch, now)
+        except Exception:
+            dropped = broken(raw)
+            if dropped:
+                held.drop()
+            raise
+
+    return retrying(once, lambda exc: dropped or store.retryable(exc))
 
 
 def _commit_postgres(

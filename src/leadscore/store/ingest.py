@@ -248,6 +248,11 @@ def ingest_leads(
     return store.transact(work)
 
 
+STAGE_SET = "stage_set"
+# the only event types `event_problems` can find fault with: any other event the schema accepted, the model takes
+CHECKED_TYPES = frozenset({STAGE_SET, IDENTIFY})
+
+
 def event_problems(
     model: ScoringModel, batch: Sequence[Event], lines: Sequence[int], file: str, by_row: bool = False
 ) -> list[RowError]:
@@ -257,7 +262,7 @@ def event_problems(
     out: list[RowError] = []
     for event, line in zip(batch, lines, strict=True):
         message = column = None
-        if event.type == "stage_set":
+        if event.type == STAGE_SET:
             stage = event.properties.get("stage")
             if stages is None:
                 column, message = "type", "stage_set event, but the model has no lifecycle"

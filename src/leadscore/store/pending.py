@@ -42,7 +42,7 @@ DRAIN_LEADS = 200  # leads per drain transaction: short transactions keep acknow
 
 
 @contextlib.contextmanager
-def writer_turn(store: LeadStore) -> Iterator[None]:
+def writer_turn(store: LeadStore, look: bool = True) -> Iterator[None]:
     """Hold the turn of the intake's writers of an SQLite file (the API's group commit, the drain in the
     rescoring process) for one write transaction.
 
@@ -56,7 +56,8 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
     API's bulk requests take the turn too (leadscore.api.intake). Other writers (the CLI, the API's
     other routes) still meet the lock in SQLite's busy handler; the writer whose turn it is looks for
     the lock every millisecond instead (`_await_write_lock`), so that it is not the one left waiting
-    behind them.
+    behind them. `look=False`: the caller's own BEGIN looks for it so (`realtime_conn.begin_immediate`),
+    without a look of its own (a BEGIN IMMEDIATE and a ROLLBACK on another connection) first.
     """
     path = store.sqlite_file()
     fd = None
@@ -72,7 +73,8 @@ def writer_turn(store: LeadStore) -> Iterator[None]:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _await_write_lock(path)
+        if look:
+            _await_write_lock(path)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from leadscore.api.auth import token_from_header
 from leadscore.api.bulk_body import events_of
 from leadscore.api.deps import Intake, ServiceDep, SettingsDep, authenticate, authorize
-from leadscore.api.intake import ingest, ingest_small, parse_items
+from leadscore.api.intake import ingest, ingest_one, ingest_small, parse_items
 from leadscore.api.lean import lean, plain_json
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import EventBatch, EventIn, IngestReport, Rejected
@@ -42,7 +42,6 @@ async def send_event(
 
 
 _ONE = TypeAdapter(EventIn)
-_REPORT = TypeAdapter(IngestReport)
 
 
 async def send_event_fast(request: Request) -> Response | None:
@@ -60,8 +59,7 @@ async def send_event_fast(request: Request) -> Response | None:
         return None  # the ordinary path names the field
     caller = authenticate(request, token_from_header(request.headers.get("authorization")))
     authorize(request, caller, "intake")
-    report = await ingest_small(request, request.app.state.service, [event.to_event()], base=("body",))
-    return Response(_REPORT.dump_json(report), media_type="application/json")
+    return await ingest_one(request, request.app.state.service, event.to_event())
 
 
 router.add_api_route(
