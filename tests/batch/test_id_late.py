@@ -215,20 +215,6 @@ def test_lead_ids_the_pass_cannot_read_are_read_in_sql(tmp_path: Path, monkeypat
     assert tables == [["_ls_ord", "id"]] and ways == [True]
 
 
-def test_numpy_and_arrow_conversions_keep_values_and_slices() -> None:
-    import numpy as np
-    import pyarrow as pa
-
-    bits = np.array([True, False, True, True, False, False, True, False, True, True, False], bool)
-    arrow = id_late.arrow_bools(bits)
-    assert arrow.to_pylist() == bits.tolist()
-    assert id_late.numpy_bools(arrow.slice(3, 7)).tolist() == bits[3:10].tolist()  # an offset inside a byte
-    assert id_late.numpy_bools(arrow.slice(11, 0)).tolist() == []
-    assert id_late.arrow_int64(np.array([5, -1, 1 << 41], np.int64)[::2]).to_pylist() == [5, 1 << 41]
-    texts = pa.array(["a", "", "bc"]).slice(1)
-    assert id_late.filled(texts).to_pylist() == [False, True]
-
-
 def test_the_duplicate_check_imports_no_pandas(tmp_path: Path) -> None:
     """The check's Arrow and NumPy conversions avoid pyarrow's conversion of Python objects, whose first
     use imports pandas (0.15-0.19 CPU s and 100 MB of a run that needs none): counters that grow a digit,

@@ -172,7 +172,7 @@ class LeadReads:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from leadscore.batch.duckdb.id_late import arrow_int64
+        from leadscore.batch.duckdb.arrays import arrow_int64
 
         several = len(self.files) > 1
         files, rows = (ords // ORD_FILE, ords % ORD_FILE) if several else (np.zeros_like(ords), ords)

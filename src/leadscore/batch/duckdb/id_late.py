@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadscore.batch.duckdb.arrays import arrow_int64, filled, numpy_bools
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
@@ -41,48 +43,6 @@ def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(bufs[1], width)[column.offset : column.offset + len(column) + 1]
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     return offsets, data
-
-
-# NumPy <-> Arrow without pyarrow's conversion of Python and NumPy objects (`pa.array`, `to_numpy` of a
-# Boolean array), whose first use imports pandas: 0.15-0.19 CPU s and 100 MB of a run that reads no
-# pandas at all. The arrays converted here are NULL-free.
-
-
-def arrow_int64(values: np.ndarray) -> pa.Array:
-    """NumPy integers as an Arrow int64 array (one copy at most)."""
-    import numpy as np
-    import pyarrow as pa
-
-    data = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
-
-
-def arrow_bools(values: np.ndarray) -> pa.Array:
-    """A NumPy Boolean array as an Arrow one (bits packed)."""
-    import numpy as np
-    import pyarrow as pa
-
-    packed = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(packed)])
-
-
-def numpy_bools(values: pa.Array) -> np.ndarray:
-    """A NULL-free Arrow Boolean array as a NumPy one (bits unpacked)."""
-    import numpy as np
-
-    assert not values.null_count
-    if not len(values):
-        return np.zeros(0, bool)
-    bits = np.frombuffer(values.buffers()[1], np.uint8)
-    return np.unpackbits(bits, bitorder="little")[values.offset : values.offset + len(values)].astype(bool)
-
-
-def filled(ids: pa.Array) -> pa.Array:
-    """Which ids of a NULL-free text array are not empty (an empty id is missing in the views)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.cast(pc.binary_length(ids), pa.bool_())
 
 
 class LateIds:

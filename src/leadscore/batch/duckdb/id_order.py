@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from threading import Event
 from typing import TYPE_CHECKING, Literal
 
-from leadscore.batch.duckdb.id_late import arrow_bools, filled, numpy_bools
+from leadscore.batch.duckdb.arrays import arrow_bools, filled, numpy_bools
 from leadscore.batch.duckdb.id_late import buffers as _buffers
 from leadscore.io.limits import MAX_ID_CHARS
 
