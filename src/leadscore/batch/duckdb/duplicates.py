@@ -233,6 +233,8 @@ def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", row
 # the most runs of consecutive input orders the copies to drop may form for the query to test ranges
 # rather than anti-join them (`_kept_macro`)
 RUNS = 16
+# the most copies whose runs are looked for (a sort of them): 25M copies took 7-9 CPU s to sort into runs
+RUN_ROWS = 1 << 20
 
 
 def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -242,18 +244,26 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     mixed set's 50,054 copies to drop are one run, all the rows of its last file. A few runs are
     tested as ranges, first against the ends, so most rows cost one comparison; the anti-join
     (`NOT IN` the drop table, a hash probe per event) cost the scoring query 6-8 % more CPU there.
-    Past `RUNS` runs, the anti-join. (A macro is expanded where the query names it: no call per row.)"""
-    runs = con.execute(
-        f"SELECT min(o), max(o) FROM (SELECT _ls_ord AS o, _ls_ord - row_number() OVER (ORDER BY _ls_ord) AS g "
-        f"FROM {table}_drop) GROUP BY g ORDER BY 1 LIMIT {RUNS + 1}"
-    ).fetchall()
-    if not runs:
+    Past `RUNS` runs, the anti-join. One run is seen from the copies' count and ends; the runs of at
+    most `RUN_ROWS` copies are found by a sort; more copies in several runs keep the anti-join.
+    (A macro is expanded where the query names it: no call per row.)"""
+    low, high, count = con.execute(f"SELECT min(_ls_ord), max(_ls_ord), count(*) FROM {table}_drop").fetchall()[0]
+    runs: list[tuple[int, int]] = []
+    if count and int(high) - int(low) + 1 == int(count):  # distinct input orders, as many as the range holds
+        runs = [(int(low), int(high))]
+    elif count and count <= RUN_ROWS:
+        found = con.execute(
+            f"SELECT min(o), max(o) FROM (SELECT _ls_ord AS o, _ls_ord - row_number() OVER (ORDER BY _ls_ord) "
+            f"AS g FROM {table}_drop) GROUP BY g ORDER BY 1 LIMIT {RUNS + 1}"
+        ).fetchall()
+        runs = [(int(lo), int(hi)) for lo, hi in found]
+    if not count:
         body = "TRUE"
-    elif len(runs) > RUNS:
+    elif not runs or len(runs) > RUNS:
         body = f"o NOT IN (SELECT _ls_ord FROM {table}_drop)"
     else:
-        within = " OR ".join(f"o BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in runs)
-        body = f"(o < {int(runs[0][0])} OR o > {int(runs[-1][1])} OR NOT ({within}))"
+        within = " OR ".join(f"o BETWEEN {lo} AND {hi}" for lo, hi in runs)
+        body = f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT ({within}))"
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
 
 
