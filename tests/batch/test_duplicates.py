@@ -115,6 +115,36 @@ def test_every_event_delivered_twice_counts_once(tmp_path: Path) -> None:
     assert check.repeated_ids == len(events) and check.without_id == 0
     dropped = con.execute(f"SELECT min(_ls_ord), count(*) FROM {check.table}_drop").fetchall()[0]
     assert dropped == (1 << 40, len(events))  # every row of the second file, none of the first
+    # one run, seen from the copies' count and ends: a range, whatever `RUN_ROWS`
+    macro = con.execute(f"SELECT macro_definition FROM duckdb_functions() WHERE function_name = '{check.table}_kept'")
+    assert "BETWEEN" in str(macro.fetchall())
+
+
+@pytest.mark.parametrize(("runs", "rows"), [(0, 100), (17, 100), (18, 100), (18, 17)])
+def test_the_copies_to_drop_are_excluded_by_ranges_or_the_anti_join(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runs: int, rows: int
+) -> None:
+    """Copies in runs of consecutive rows (here: every other row of a later file, so as many runs as
+    copies) are excluded by ranges up to `duplicates.RUNS` of them, by the anti-join past it or past
+    `RUN_ROWS` copies: the same events kept either way, and the same scores as the pure scorer's."""
+    from leadscore.batch.duckdb import duplicates
+
+    events = _events(12)
+    again = [e for k, e in enumerate(events) if k % 2 == 0]  # 18 copies, each its own run
+    new = AT - timedelta(minutes=1)
+    fresh = [Event.of(f"l{k % 12}", "view", new, id=f"n{k}", page="pricing") for k in range(18)]
+    later = [x for pair in zip(again, fresh, strict=True) for x in pair]
+    monkeypatch.setattr(duplicates, "RUNS", runs)
+    monkeypatch.setattr(duplicates, "RUN_ROWS", rows)
+    got = _parquet_run(tmp_path, [events, later], [Lead(f"l{i}") for i in range(12)])
+    assert sum(r["score"] for r in got) == 12 * 2 + 18
+    con = connect()
+    prepare(con, str(tmp_path / "leads.parquet"), str(tmp_path / "events"))
+    check = find_duplicates(con)
+    kept = con.execute(f"SELECT _ls_ord FROM events WHERE {check.table}_kept(_ls_ord) ORDER BY 1").fetchall()
+    assert [r[0] for r in kept] == list(range(len(events))) + [(1 << 40) + 2 * k + 1 for k in range(18)]
+    macro = con.execute(f"SELECT macro_definition FROM duckdb_functions() WHERE function_name = '{check.table}_kept'")
+    assert ("_drop" in str(macro.fetchall())) == (runs < 18 or rows < 18)  # the anti-join reads the drop table
 
 
 def test_repeats_with_same_and_with_different_content_keep_the_first_copy(tmp_path: Path) -> None:

@@ -68,3 +68,27 @@ def test_the_first_scans_answer_as_the_full_scan(
     assert fast == _outcome([str(path)], kind)
     if not columns:
         assert fast == ("plain", True)
+
+
+def test_dictionary_columns_read_once_per_state_of_the_files(tmp_path: Path) -> None:
+    """A run asks twice for the same files: the metadata is read once; a file rewritten since is read again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"type": ["view"] * 1000, "page": [f"/p{i}" for i in range(1000)]}), path)
+    con = connect()
+    queries: list[str] = []
+
+    class Spy:
+        def execute(self, sql: str) -> Any:
+            queries.append(sql)
+            return con.execute(sql)
+
+    files = [str(path)]
+    assert file_checks.dictionary_columns(Spy(), files) == {"type"}  # type: ignore[arg-type]
+    assert file_checks.dictionary_columns(Spy(), files) == {"type"}  # type: ignore[arg-type]
+    assert len(queries) == 1
+    pq.write_table(pa.table({"type": [f"t{i}" for i in range(1000)], "page": ["/"] * 1000}), path)
+    assert file_checks.dictionary_columns(Spy(), files) == {"page"}  # type: ignore[arg-type]
+    assert len(queries) == 2

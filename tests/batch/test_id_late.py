@@ -213,3 +213,31 @@ def test_lead_ids_the_pass_cannot_read_are_read_in_sql(tmp_path: Path, monkeypat
     _run(tmp_path, [first, again], [Lead("l0"), Lead("l1")], group_rows=4)
     assert not LeadReads(parquet_sources(tmp_path / "events")).usable
     assert tables == [["_ls_ord", "id"]] and ways == [True]
+
+
+def test_the_duplicate_check_imports_no_pandas(tmp_path: Path) -> None:
+    """The check's Arrow and NumPy conversions avoid pyarrow's conversion of Python objects, whose first
+    use imports pandas (0.15-0.19 CPU s and 100 MB of a run that needs none): counters that grow a digit,
+    missing and empty ids, a later file repeating ids, the rows of the tail's ids read with their leads."""
+    import subprocess
+    import sys
+
+    parts: list[list[str | None]] = [[f"e{i}" for i in range(30)] + [None, ""], ["e4", "e13", "e40"]]
+    _write(tmp_path, parts, group_rows=8)
+    code = (
+        "import sys\n"
+        "from leadscore.batch.duckdb.duplicates import find_duplicates\n"
+        "from leadscore.batch.duckdb.file_checks import parquet_sources\n"
+        "from leadscore.batch.duckdb.run import connect\n"
+        "from leadscore.batch.duckdb.sources import prepare\n"
+        "from pathlib import Path\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "con = connect()\n"
+        "schema = prepare(con, str(folder / 'leads.parquet'), str(folder / 'events'), defer_check=True)\n"
+        "files = parquet_sources(folder / 'events')\n"
+        "check = find_duplicates(con, id_check=schema.id_check, check_files=lambda: None, files=files)\n"
+        "assert check.repeated_ids == 2, check\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]

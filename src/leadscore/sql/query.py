@@ -88,7 +88,7 @@ def event_ctes(
         )
     elif not null_ids:
         # every event has an id: drop the listed copies by their input order (no id is read)
-        ctes.append(f"_ls_dd AS (SELECT * FROM _ls_ev WHERE {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop))")
+        ctes.append(f"_ls_dd AS (SELECT * FROM _ls_ev WHERE {dups_table}_kept({ORD}))")
     else:
         ctes.append(
             f"_ls_dd AS (SELECT * FROM _ls_ev AS e WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {dups_table} "
@@ -185,7 +185,8 @@ def build_query(
     Duplicates (same lead and id: the first in input order wins; no id: same content) are dropped by
     a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
     repeated ids only), by an anti-join with it plus a window over the events without id only; when
-    no event lacks an id (`null_ids` False), by an anti-join with `<dups_table>_drop` (input orders).
+    no event lacks an id (`null_ids` False), by the macro `<dups_table>_kept(_ls_ord)` (the input
+    orders of `<dups_table>_drop` excluded: `duplicates._kept_macro`).
 
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
@@ -243,7 +244,7 @@ def build_query(
     if single:
         keep = f"{TS} <= {at}"
         if dedupe:
-            keep += f" AND {ORD} NOT IN (SELECT {ORD} FROM {dups_table}_drop)"
+            keep += f" AND {dups_table}_kept({ORD})"
         ctes = [
             f"_ls_ev AS (SELECT *, {_epoch_us(flavor)} AS {TS} FROM events)",
             f"_ls_evi AS (SELECT *, ({keep}) AS {IN} FROM _ls_ev)",

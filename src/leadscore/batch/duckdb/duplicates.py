@@ -52,8 +52,8 @@ class DuplicateCheck:
     without_id: int  # events identified by content only (no id): they always need the window
     repeated_ids: int  # (lead, id) pairs seen more than once
     table: str  # (lead_id, id, keep): the input order (`_ls_ord`) of the copy that counts
-    # `<table>_drop` (_ls_ord): the copies that do not count, which the query drops by an anti-join
-    # on one integer column (it then never reads the ids)
+    # `<table>_drop` (_ls_ord): the copies that do not count, and the macro `<table>_kept(ord)` the
+    # query drops them by (it then never reads the ids): a few ranges of input order, or an anti-join
 
     @property
     def needed(self) -> bool:
@@ -230,6 +230,44 @@ def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", row
     con.execute("DROP TABLE _ls_dup_rows")
 
 
+# the most runs of consecutive input orders the copies to drop may form for the query to test ranges
+# rather than anti-join them (`_kept_macro`)
+RUNS = 16
+# the most copies whose runs are looked for (a sort of them): 25M copies took 7-9 CPU s to sort into runs
+RUN_ROWS = 1 << 20
+
+
+def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The macro `<table>_kept(o)`: whether the event of input order `o` is no copy to drop.
+
+    Copies delivered again come in runs of consecutive rows (a file sent again, rows appended): the
+    mixed set's 50,054 copies to drop are one run, all the rows of its last file. A few runs are
+    tested as ranges, first against the ends, so most rows cost one comparison; the anti-join
+    (`NOT IN` the drop table, a hash probe per event) cost the scoring query 6-8 % more CPU there.
+    Past `RUNS` runs, the anti-join. One run is seen from the copies' count and ends; the runs of at
+    most `RUN_ROWS` copies are found by a sort; more copies in several runs keep the anti-join.
+    (A macro is expanded where the query names it: no call per row.)"""
+    low, high, count = con.execute(f"SELECT min(_ls_ord), max(_ls_ord), count(*) FROM {table}_drop").fetchall()[0]
+    runs: list[tuple[int, int]] = []
+    if count and int(high) - int(low) + 1 == int(count):  # distinct input orders, as many as the range holds
+        runs = [(int(low), int(high))]
+    elif count and count <= RUN_ROWS:
+        found = con.execute(
+            f"SELECT min(o), max(o) FROM (SELECT _ls_ord AS o, _ls_ord - row_number() OVER (ORDER BY _ls_ord) "
+            f"AS g FROM {table}_drop) GROUP BY g ORDER BY 1 LIMIT {RUNS + 1}"
+        ).fetchall()
+        runs = [(int(lo), int(hi)) for lo, hi in found]
+    if not count:
+        body = "TRUE"
+    elif not runs or len(runs) > RUNS:
+        body = f"o NOT IN (SELECT _ls_ord FROM {table}_drop)"
+    else:
+        within = " OR ".join(f"o BETWEEN {lo} AND {hi}" for lo, hi in runs)
+        body = f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT ({within}))"
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
+
+
 def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int) -> DuplicateCheck:
+    _kept_macro(con, table)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table)

@@ -242,13 +242,36 @@ _DICTIONARY_BYTES = 4
 def dictionary_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
     """The columns of the files taken as dictionary-encoded (fewer than `_DICTIONARY_BYTES` uncompressed
     bytes per value, from the files' metadata alone): a filter on one is decided once per dictionary
-    entry by DuckDB's reader, not once per row."""
+    entry by DuckDB's reader, not once per row. A run asks twice (its row check's split, its eager
+    look-ups): the files' metadata is read once per state of the files (`_dictionary_memo`)."""
+    key = _files_state(files)
+    if key is not None and key in _dictionary_memo:
+        return set(_dictionary_memo[key])
     listed = "[" + ", ".join(q.text(f) for f in files) + "]"
     sizes = con.execute(
         f"SELECT path_in_schema, sum(total_uncompressed_size) / greatest(sum(num_values), 1) "
         f"FROM parquet_metadata({listed}) GROUP BY path_in_schema"
     ).fetchall()
-    return {str(col) for col, per_value in sizes if per_value is not None and per_value < _DICTIONARY_BYTES}
+    found = {str(col) for col, per_value in sizes if per_value is not None and per_value < _DICTIONARY_BYTES}
+    if key is not None:
+        _dictionary_memo.clear()  # the last files asked about only: the run asks about one set
+        _dictionary_memo[key] = frozenset(found)
+    return found
+
+
+# (path, size, modification time) of each file -> its dictionary-encoded columns
+_dictionary_memo: dict[tuple[tuple[str, int, int], ...], frozenset[str]] = {}
+
+
+def _files_state(files: list[str]) -> tuple[tuple[str, int, int], ...] | None:
+    """The files as they are now (a file rewritten in place has another size or time); None when one
+    cannot be read (the metadata query then names the error)."""
+    import os
+
+    try:
+        return tuple((f, (st := os.stat(f)).st_size, st.st_mtime_ns) for f in files)
+    except OSError:
+        return None
 
 
 def dictionary_event_columns(con: duckdb.DuckDBPyConnection, events: object) -> frozenset[str]:

@@ -104,7 +104,7 @@ def late_ids(files: list[str], rows: int) -> pa.Array:
             if pa.types.is_dictionary(part.type):
                 part = part.dictionary_decode()
             parts.append(part.drop_null().cast(pa.string()))
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    return pa.concat_arrays(parts) if parts else pa.nulls(0, pa.string())
 
 
 def _groups(files: list[str], batch: int) -> Iterator[tuple[int, list[pa.Array]]]:
@@ -172,6 +172,8 @@ class LeadReads:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from leadscore.batch.duckdb.arrays import arrow_int64
+
         several = len(self.files) > 1
         files, rows = (ords // ORD_FILE, ords % ORD_FILE) if several else (np.zeros_like(ords), ords)
         parts = []
@@ -184,7 +186,7 @@ class LeadReads:
                 column = parquet.read_row_group(g, columns=[LEAD], use_threads=False).column(0).combine_chunks()
                 if pa.types.is_dictionary(column.type):
                     column = column.dictionary_decode()
-                parts.append(column.take(pa.array(mine[groups == g] - starts[g])).cast(pa.string()))
+                parts.append(column.take(arrow_int64(mine[groups == g] - starts[g])).cast(pa.string()))
         return pa.concat_arrays(parts)
 
     def result(self) -> pa.Array | None:
@@ -199,7 +201,7 @@ class LeadReads:
             return None
         finally:
             self.close()
-        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+        return pa.concat_arrays(parts) if parts else pa.nulls(0, pa.string())
 
     def close(self) -> None:
         if self._pool is not None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadscore.batch.duckdb.arrays import arrow_int64, filled, numpy_bools
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
@@ -51,7 +53,7 @@ class LateIds:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        ids = ids.filter(pc.greater(pc.binary_length(ids), 0)) if len(ids) else ids
+        ids = ids.filter(filled(ids)) if len(ids) else ids
         self.values = pc.unique(ids.cast(pa.string()))
         offsets, data = buffers(self.values)
         lengths = np.diff(offsets)
@@ -94,7 +96,7 @@ class LateIds:
             found.append(lo + at)
         if found:
             rows = np.sort(np.concatenate(found))
-            self.record(column.take(rows), ords[rows])
+            self.record(column.take(arrow_int64(rows)), ords[rows])
 
     def record(self, ids: pa.Array, ords: np.ndarray) -> None:
         """Rows that hold a candidate id (the tail's own rows, or matches in the stretch)."""
@@ -115,11 +117,11 @@ class LateIds:
         if not self.usable or not pc.all(pc.is_in(tail, value_set=self.values)).as_py():
             return None
         if not self._ids:
-            return pa.table({"_ls_ord": pa.array([], pa.int64()), "id": pa.array([], pa.string())})
+            return pa.table({"_ls_ord": pa.nulls(0, pa.int64()), "id": pa.nulls(0, pa.string())})
         ids = pa.concat_arrays([i.cast(pa.string()) for i in self._ids])
         wanted = pc.is_in(ids, value_set=tail)
-        ords = np.concatenate(self._ords)[wanted.to_numpy(zero_copy_only=False)]
-        found = {"_ls_ord": pa.array(ords, pa.int64()), "id": ids.filter(wanted)}
+        ords = np.concatenate(self._ords)[numpy_bools(wanted)]
+        found = {"_ls_ord": arrow_int64(ords), "id": ids.filter(wanted)}
         if leads is not None:  # as the events view reads them (`id_files.LeadReads`)
             found["lead_id"] = leads.filter(wanted)
         return pa.table(found)

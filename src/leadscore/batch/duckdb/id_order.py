@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from threading import Event
 from typing import TYPE_CHECKING, Literal
 
+from leadscore.batch.duckdb.arrays import arrow_bools, filled, numpy_bools
 from leadscore.batch.duckdb.id_late import buffers as _buffers
 from leadscore.io.limits import MAX_ID_CHARS
 
@@ -81,7 +82,6 @@ def _stretch(column: pa.Array, offsets: np.ndarray, previous: bytes | None) -> i
     """How many of the leading ids of `column` continue a strictly ascending stretch (length in bytes,
     then bytes) after `previous` (the stretch's last id so far; None: the stretch starts here)."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     lengths = np.diff(offsets)
@@ -94,10 +94,10 @@ def _stretch(column: pa.Array, offsets: np.ndarray, previous: bytes | None) -> i
     grows = np.diff(lengths)
     greater = pc.greater(column[1:], column[:-1])
     if int(grows.min()) >= 0:  # lengths never fall: ascending where the text rises or the length grows
-        rising = greater if not grows.any() else pc.or_(greater, pa.array(grows > 0))
+        rising = greater if not grows.any() else pc.or_(greater, arrow_bools(grows > 0))
         if pc.all(rising).as_py():
             return len(column)
-    up = (grows > 0) | ((grows == 0) & greater.to_numpy(zero_copy_only=False))
+    up = (grows > 0) | ((grows == 0) & numpy_bools(greater))
     return int(np.argmin(up)) + 1
 
 
@@ -230,17 +230,17 @@ def _stream(
             index: np.ndarray | None = None
             if column.null_count:
                 if track:
-                    index = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+                    index = np.flatnonzero(numpy_bools(column.is_valid()))
                 column = column.drop_null()
             if not len(column):
                 continue
             offsets, data = _buffers(column)
             if not int(np.diff(offsets).min()):  # an empty id is missing (`nullif(id, '')` in the view)
-                filled = pc.greater(pc.binary_length(column), 0)
+                nonempty = filled(column)
                 if track:
-                    kept_rows = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+                    kept_rows = np.flatnonzero(numpy_bools(nonempty))
                     index = kept_rows if index is None else index[kept_rows]
-                column = column.filter(filled)
+                column = column.filter(nonempty)
                 if not len(column):
                     continue
                 offsets, data = _buffers(column)
@@ -270,6 +270,6 @@ def _stream(
             if tail_rows > tail_limit:
                 return None
     if not tail:
-        return OrderedIds(with_id, pa.array([], pa.string()))
+        return OrderedIds(with_id, pa.nulls(0, pa.string()))
     distinct = pc.unique(pa.concat_arrays([t.cast(pa.string()) for t in tail]))
     return OrderedIds(with_id, distinct, found.rows(distinct) if found is not None and files is not None else None)
