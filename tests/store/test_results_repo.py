@@ -108,10 +108,11 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             # the outbox (`enqueue`: the columns it writes, a stored key skipped) against SQLAlchemy's insert
             payload = {"data": {"result": {"é": [1e-17, None, "x\u2028y"], "z": {"b": -0.0, "a": 2}}}}
             firing = TriggerFiring("t", "a", "crm", NOW, "stage_changed", "lead", "mql", payload, "trg_a")
-            enqueue(service.store, conn, [firing], 9)
+            second = dataclasses.replace(firing, key="trg_a2", payload={"n": [None, 2.5, "ü"]})
+            enqueue(service.store, conn, [firing, second], 9)  # two rows: one statement on PostgreSQL
             enqueue(service.store, conn, [dataclasses.replace(firing, payload={"other": 1})], 10)
-            other = dataclasses.replace(firing, lead_id="b", key="trg_b")
-            service.store.insert_ignore(conn, outbox, outbox_rows([other], 9))
+            others = [dataclasses.replace(f, lead_id="b", key=f.key.replace("_a", "_b")) for f in (firing, second)]
+            service.store.insert_ignore(conn, outbox, outbox_rows(others, 9))
         for table in (results, score_history, outbox):
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
