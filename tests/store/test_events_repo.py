@@ -1,5 +1,5 @@
 """A bulk batch's row tuples (`event_row_tuples`) are the rows `event_rows` builds, as the driver takes
-them: the same keys, leads and properties' text, byte for byte."""
+them: the same keys, leads and properties' text, byte for byte; the drains read timelines lead by lead."""
 
 from __future__ import annotations
 
@@ -7,15 +7,28 @@ import math
 from collections import OrderedDict
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.domain import Event
 from leadscore.store.backends import event_tuples, json_text
-from leadscore.store.events_repo import event_row_tuples, event_rows, json_ready, properties_text, unaliased_insert
+from leadscore.store.base import open_store
+from leadscore.store.events_repo import (
+    _TIMELINES_PG_TEXT,
+    event_row_tuples,
+    event_rows,
+    json_ready,
+    load_timelines,
+    properties_text,
+    unaliased_insert,
+)
 from leadscore.store.leads_repo import unaliased_leads_sql
+from leadscore.store.timeline_cache import _AFTER_PG
+from tests.store.conftest import fresh_database_url
 
 scalars = st.one_of(
     st.none(),
@@ -78,3 +91,37 @@ def test_the_real_time_statements_take_their_rows_as_one_parameter() -> None:
     assert json.loads(params[0]) == rows and params[1] == 7
     sql, params = unaliased_leads_sql(['l"0\\', 'l"1\\'], 7)
     assert sql.count("%s") == len(params) == 3 and json.loads(params[0]) == ['l"0\\', 'l"1\\']
+
+
+@pytest.mark.integration
+def test_a_drains_timelines_are_read_lead_by_lead_from_a_table_not_analyzed_yet(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """On a table filled since its last ANALYZE (a bulk load), the timelines' statements (the whole
+    log, `load_timelines`; the events after the drains' copies, `timeline_cache`) look each lead up in
+    `ix_events_lead_ts`: folded into a join, they scanned and sorted the whole table for 200 leads.
+    And they still give each lead's events in time order, ties in log order."""
+    store = open_store(fresh_database_url("postgres", tmp_path, request, migrated=True))
+    try:
+        with store.write() as conn:  # 2,000 leads of 30 events, every 7th at the same instant as the one before
+            conn.exec_driver_sql(
+                "INSERT INTO events (event_key, lead_id, received_lead_id, type, ts, properties, ingested_at) "
+                "SELECT 'k' || n, 'L' || mod(n, 2000), 'L' || mod(n, 2000), 'page_view', mod(n * 7919, 60000) / 7, "
+                "CAST('{}' AS jsonb), 0 FROM generate_series(1, 60000) AS n"
+            )
+        ids = sorted(f"L{n}" for n in range(200))
+        with store.read() as conn:
+            for sql, params in ((_TIMELINES_PG_TEXT, (ids,)), (_AFTER_PG, (ids, [0] * len(ids)))):
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, params))
+                assert "Seq Scan on events" not in plan and "ix_events_lead_ts" in plan, plan
+            seqs: dict[str, list[int]] = {}
+            found = load_timelines(conn, ids, seqs)
+            rows = conn.exec_driver_sql(
+                "SELECT lead_id, ts, seq FROM events WHERE lead_id = ANY(%s) ORDER BY lead_id, ts, seq", (ids,)
+            ).all()
+        expected: dict[str, list[tuple[int, int]]] = {}
+        for lead, ts, seq in rows:
+            expected.setdefault(lead, []).append((ts, seq))
+        assert {lead: list(zip((e.ts for e in found[lead]), seqs[lead], strict=True)) for lead in found} == expected
+    finally:
+        store.dispose()

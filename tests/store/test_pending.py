@@ -17,9 +17,10 @@ from leadscore.app.service import LeadService
 from leadscore.domain import Event
 from leadscore.io import read_events, read_leads
 from leadscore.store import open_store
+from leadscore.store.pending import _LOCK_FREE_PG, _lock_free
 from leadscore.store.tables import pending_rescore, results
 from leadscore.store.timeline_cache import for_store
-from tests.store.conftest import BACKENDS
+from tests.store.conftest import BACKENDS, fresh_database_url
 from tests.store.helpers import B2B, b2b_service, mismatches, written_rows
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -474,3 +475,37 @@ def test_a_lead_written_while_the_workers_drain_scores_is_scored_again_from_its_
         _assert_scored_with_the_landed_event(service)
     finally:
         service.close()
+
+
+@pytest.mark.integration
+def test_the_drains_lock_looks_each_lead_up_under_the_generic_plan(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The worker's drain locks its leads (`_lock_free`) by a statement the driver prepares after five
+    runs, which the server then runs on its generic plan: there the array of ids is a parameter, and
+    `id = ANY(...)` compared every lead with each id in turn (200 ids among 2,000 leads: 10.8 ms a
+    drain). Joined from the array, each id is a look-up; the leads another transaction holds are
+    still skipped, the others locked."""
+    store = open_store(fresh_database_url("postgres", tmp_path, request, migrated=True))
+    other = open_store(store.engine.url.render_as_string(hide_password=False))
+    ids = [f"L{n:04d}" for n in range(0, 2000, 10)]
+    try:
+        with store.write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO leads (id, attributes, created_at, updated_at) "
+                "SELECT 'L' || lpad(CAST(n AS text), 4, '0'), CAST('{}' AS jsonb), 0, 0 "
+                "FROM generate_series(0, 1999) AS n"
+            )
+        with other.write() as held:
+            held.exec_driver_sql("SELECT id FROM leads WHERE id = 'L0010' FOR UPDATE")
+            with store.write() as conn:
+                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+                conn.exec_driver_sql("PREPARE lock_free(text[]) AS " + _LOCK_FREE_PG.replace("%s", "$1"))
+                explain = "EXPLAIN EXECUTE lock_free('{" + ",".join(ids) + "}')"  # the ids need no quoting
+                plan = "\n".join(r[0] for r in conn.exec_driver_sql(explain))
+                assert "ANY" not in plan, plan
+                conn.exec_driver_sql("DEALLOCATE lock_free")
+                assert _lock_free(store, conn, ids) == set(ids) - {"L0010"}
+    finally:
+        other.dispose()
+        store.dispose()

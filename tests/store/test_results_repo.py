@@ -4,6 +4,7 @@ PostgreSQL (leadscore.store.results_repo), row for row what the statements for s
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -88,37 +89,58 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             old = {**row, "score": 1.0, "playbook": {"index": 0}, "stage": "mql", "dimensions": {"q": 1}}
             for lead, written in (("a", old), ("b", old)):  # both replaced below, every column
                 conn.execute(service.store.insert(results).values(lead_id=lead, **written))
-            insert_many(conn, results, [{"lead_id": "a", **row}])
+            # several rows: one statement on PostgreSQL (`recordset_insert`); a NaN: the executemany
+            other = {**old, "score": math.nan, "labels": {"ü": [1, None]}, "stage_history": []}
+            insert_many(conn, results, [{"lead_id": "a", **row}, {"lead_id": "c", **old}])
+            nan = kind == "postgres"  # SQLite stores a NaN as NULL: refused by the NOT NULL score
+            insert_many(conn, results, [{"lead_id": "e", **other}, {"lead_id": "g", **row}][not nan :])
             upsert = service.store.insert(results)
             upsert = upsert.on_conflict_do_update(
                 index_elements=["lead_id"], set_={c.name: upsert.excluded[c.name] for c in results.columns}
             )
-            conn.execute(upsert, [{"lead_id": "b", **row}])
-            insert_many(conn, score_history, [{"lead_id": "a", **history}])
-            conn.execute(score_history.insert(), [{"lead_id": "b", **history}])
+            for lead, written in (("f", other), ("b", row), ("d", old), ("h", row))[0 if nan else 1 :]:
+                conn.execute(upsert, [{"lead_id": lead, **written}])
+            later = {**history, "at": 6, "dimensions": {"é": None, "a": [1e300, -0.0]}, "cause": "d"}
+            insert_many(conn, score_history, [{"lead_id": "a", **history}, {"lead_id": "a", **later}])
+            conn.execute(score_history.insert(), [{"lead_id": "b", **history}, {"lead_id": "b", **later}])
+            # one lead twice in an upsert (one statement may not update a row twice): as row by row
+            insert_many(conn, result_basis, [{"lead_id": "a", "events_seen": 1}, {"lead_id": "a", "events_seen": 2}])
             # the outbox (`enqueue`: the columns it writes, a stored key skipped) against SQLAlchemy's insert
             payload = {"data": {"result": {"é": [1e-17, None, "x\u2028y"], "z": {"b": -0.0, "a": 2}}}}
             firing = TriggerFiring("t", "a", "crm", NOW, "stage_changed", "lead", "mql", payload, "trg_a")
-            enqueue(service.store, conn, [firing], 9)
+            second = dataclasses.replace(firing, key="trg_a2", payload={"n": [None, 2.5, "ü"]})
+            enqueue(service.store, conn, [firing, second], 9)  # two rows: one statement on PostgreSQL
             enqueue(service.store, conn, [dataclasses.replace(firing, payload={"other": 1})], 10)
-            other = dataclasses.replace(firing, lead_id="b", key="trg_b")
-            service.store.insert_ignore(conn, outbox, outbox_rows([other], 9))
+            others = [dataclasses.replace(f, lead_id="b", key=f.key.replace("_a", "_b")) for f in (firing, second)]
+            service.store.insert_ignore(conn, outbox, outbox_rows(others, 9))
         for table in (results, score_history, outbox):
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
+        for ours, theirs in (("c", "d"), ("g", "h")):
+            assert _raw(service, results, ours) == _raw(service, results, theirs)
         names = [c.name for c in results.columns if c.name != "lead_id"]
-        assert _raw(service, results, "a")[names.index("playbook")] == "null"  # JSON null, not SQL NULL
+        if nan:
+            stored = [_raw(service, results, lead)[0] for lead in ("e", "f")]
+            assert [n[names.index("labels")] for n in stored] == ['{"\\u00fc": [1, null]}'] * 2
+            assert all(math.isnan(n[names.index("score")]) for n in stored)
+        assert len(_raw(service, score_history, "a")) == 2
+        assert _raw(service, results, "a")[0][names.index("playbook")] == "null"  # JSON null, not SQL NULL
+        with service.store.read() as conn:
+            assert conn.execute(sa.select(result_basis.c.events_seen)).scalars().all() == [2]
     finally:
         service.close()
 
 
-def _raw(service: LeadService, table: sa.Table, lead: str) -> tuple[object, ...]:
-    """A lead's row as stored: every column but the serial id (and an outbox row's key), the JSON ones
-    as their text."""
+def _raw(service: LeadService, table: sa.Table, lead: str) -> list[tuple[object, ...]]:
+    """A lead's rows as stored, in the order of their serial id: every column but that id (and an
+    outbox row's key), the JSON ones as their text."""
     cols = [
         sa.cast(c, sa.Text) if isinstance(c.type, sa.JSON) else c
         for c in table.columns
         if c.name not in ("id", "lead_id", "idempotency_key")
     ]
     with service.store.read() as conn:
-        return tuple(conn.execute(sa.select(*cols).where(table.c.lead_id == lead)).one())
+        query = sa.select(*cols).where(table.c.lead_id == lead)
+        if "id" in table.columns:
+            query = query.order_by(table.c.id)
+        return [tuple(r) for r in conn.execute(query)]

@@ -32,7 +32,6 @@ Job = tuple[str, dict[str, Any], list[tuple[str | None, str, int, dict[str, Any]
 Outcome = tuple[Result, int | None, list[TriggerFiring]]
 
 
-
 class LeadScorer(Protocol):
     """What a worker scores with: one lead's result, next change and trigger firings."""
 

@@ -14,6 +14,7 @@ from leadscore.store.backends import json_text
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import result_of, result_row
 from leadscore.store.leads_repo import chunks
+from leadscore.store.recordset import recordset_insert, recordset_param
 from leadscore.store.tables import (
     leads,
     models,
@@ -184,6 +185,12 @@ def insert_many(
             sql = sql.replace(_JSON, "?").replace("%s", "?")
         found = _MANY[key] = (sql, cols, json_cols)
     sql, cols, json_cols = found
+    if postgres and len(rows) > 1:
+        clause = _CONFLICTS.get(table.name, "") if conflict is None else conflict
+        param = recordset_param(rows, cols, "DO UPDATE" in clause)
+        if param is not None:
+            conn.exec_driver_sql(recordset_insert(table, clause, cols), (param,))
+            return
     conn.exec_driver_sql(sql, driver_params(rows, cols, json_cols))
 
 

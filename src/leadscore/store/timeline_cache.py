@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 
 from leadscore.domain.events import Event
 from leadscore.store.base import LeadStore
-from leadscore.store.events_repo import json_value, load_timelines, timeline_rows
+from leadscore.store.events_repo import LEAD_EVENTS_PG, json_value, load_timelines, timeline_rows
 from leadscore.store.leads_repo import chunks
 from leadscore.store.tables import erasures
 
@@ -56,11 +56,11 @@ _AFTER_SQLITE = (
     "SELECT e.event_key, e.lead_id, e.received_lead_id, e.type, e.ts, e.properties, e.seq "
     "FROM w JOIN events AS e ON e.lead_id = w.id AND e.seq > w.after ORDER BY e.lead_id, e.ts, e.seq"
 )
+# (PostgreSQL: a look-up per lead, in the array's order, as `events_repo.LEAD_EVENTS_PG` says why)
 _AFTER_PG = (
     "SELECT e.event_key, e.lead_id, e.received_lead_id, e.type, e.ts, CAST(e.properties AS text), e.seq "
-    "FROM unnest(CAST(%s AS text[]), CAST(%s AS bigint[])) AS w(id, after) CROSS JOIN LATERAL "
-    "(SELECT * FROM events WHERE events.lead_id = w.id AND events.seq > w.after) AS e "
-    "ORDER BY e.lead_id, e.ts, e.seq"
+    "FROM unnest(CAST(%s AS text[]), CAST(%s AS bigint[])) WITH ORDINALITY AS t(id, after, n) "
+    + LEAD_EVENTS_PG.format(" AND events.seq > t.after")
 )
 
 
