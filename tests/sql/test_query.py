@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from leadscore.domain.lead import Lead
 from leadscore.engine import score_many
 from leadscore.engine.values import kind
 from leadscore.generate import sample
-from leadscore.model import ModelError, load_model, validate_model
+from leadscore.model import ModelError, load_model, parse_model, validate_model
 from leadscore.sql.dialects import infer_schema
 from leadscore.sql.query import build_query
 from tests.batch.compare import differences
@@ -100,3 +101,37 @@ def test_generated_lifecycles_replayed_from_kept_aggregates_equal_the_pass_that_
     plain, kept = _both(model, *sample_data)
     assert kept.stats.replayed_leads == plain.stats.replayed_leads
     assert _rows(kept) == _rows(plain)
+
+
+RISKY = """
+format: 1
+name: risky
+rules:
+  - {id: ist, on: v, where: {city: {contains: istanbul}}, points: 1, within: 3d}
+  - {id: sigma, on: v, where: {city: {contains: 'σ'}}, points: 2, within: 3d}
+lifecycle:
+  stages: [lead, mql]
+  transitions:
+    - {to: mql, when: {score: total, gte: 4}}
+"""
+
+
+def test_leads_scored_again_for_their_look_ups_are_replayed_without_the_kept_aggregates() -> None:
+    """Values whose lower case differs between DuckDB and Python (`lookups`): the leads holding them are
+    scored again once the look-ups know them, so the aggregates kept before are dropped and the replay
+    aggregates again (kept, they would score "ΟΔΟΣΑ" 0 at T); the rows are the pure scorer's."""
+    model = parse_model(RISKY)
+    cities = ["İstanbul", "istanbul", "ΟΔΟΣ", "ΟΔΟΣΑ", "Köln"]
+    events = [
+        Event.of(f"L{i}", "v", AT - timedelta(days=d), id=f"{i}-{d}", city=c)
+        for i, c in enumerate(cities)
+        for d in (2, 1)
+    ]
+    leads = [Lead(f"L{i}") for i in range(len(cities))]
+    plain, kept = _both(model, leads, events)
+    assert kept.stats.lookup_values > 0 and kept.stats.replayed_leads == plain.stats.replayed_leads > 0
+    assert _rows(kept) == _rows(plain)
+    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
+    assert not differences(expected, _rows(kept))
+    assert {r["lead_id"]: (r["score"], r["stage"]) for r in expected}["L3"] == (4.0, "mql")
+    assert {r["stage"] for r in expected} == {"lead", "mql"}
