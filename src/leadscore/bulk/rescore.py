@@ -66,6 +66,8 @@ def _batch_run(
     from leadscore.domain.timeutil import from_micros
 
     class _StoreRun(BatchRun):
+        keep_aggregates = True  # a part's leads: the replay's pass reads the scoring query's aggregates
+
         def _fallback(self) -> None:
             """Nothing: the store's pure path rescores these leads itself, writing their history."""
 
@@ -116,6 +118,9 @@ def _batch_run(
                 next_change=self.next_change,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
+                # the scoring query's form of counts, so that its aggregates are the ones read again
+                clustered=self.clustered,
+                aggregated=self.aggregated,
             )
             con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
             con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")

@@ -40,11 +40,74 @@ class QueryPlan:
     lookup_risk: bool = False
     # an `input_check` column: some event row of the lead needs the input files' check (`row_check`)
     row_check: bool = False
+    # the query of the per-lead aggregates alone (`_ls_lead` and each aggregate), and the rest of `sql`
+    # after them ("" where the query cannot be cut there): `reading` runs the rest over a table of them
+    aggregates_sql: str = ""
+    after_aggregates: str = ""
+    aggregate_columns: dict[str, str] = field(default_factory=dict)  # `aggregate_keys` -> column
+
+    def reading(self, table: str) -> str:
+        """`sql` with its per-lead aggregates read from `table`, made by `aggregates_sql`."""
+        assert self.after_aggregates, "this query cannot be cut at its aggregates"
+        return f"WITH _ls_agg AS (SELECT * FROM {table}),\n{self.after_aggregates}"
+
+    def aggregated(self, table: str) -> Aggregated:
+        return Aggregated(table, self.aggregate_columns)
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """An earlier query's per-lead aggregates kept in `table` (its `QueryPlan.aggregates_sql`), for a
+    query over the same events that would compute most of them again: the replay's second pass,
+    whose only new aggregate is the fold over the events with their conditions (`build_query`)."""
+
+    table: str
+    columns: dict[str, str]  # `aggregate_keys` -> the table's column
 
 
 ZERO = "CAST(0.0 AS DOUBLE)"
 IN = "_ls_in"  # the single pass's rows that count: up to T, not a dropped copy
 _FLAG = re.compile(r"\b_ls_f\d+\b")
+_EVENT_COLUMN = re.compile(r"\b_ls_[fx]\d+\b")  # a flag or decay factor column of the events
+
+
+def aggregate_keys(c: Compiler) -> dict[str, str]:
+    """Each aggregate's SQL -> the same SQL with its flag and factor columns written out as what they
+    compute. Their names are numbered in the order the compiler met them, which differs between two
+    queries of one model (the replay's pass registers other stage aggregates before the playbooks'):
+    `count_if(_ls_f12)` of one may be another filter in the other; the keys compare what is counted."""
+    flags = {name: sql for sql, name in c.flags.items()}
+    factors = {
+        col: f"{sql} FOR {' OR '.join(sorted(flags.get(f, f) for f in fl))}" for sql, (col, fl) in c.factors.items()
+    }
+
+    def key(sql: str) -> str:
+        return _EVENT_COLUMN.sub(lambda m: f"[{flags.get(m[0]) or factors.get(m[0]) or m[0]}]", sql)
+
+    return {sql: key(sql) for sql in c.aggs.exprs}
+
+
+def _reused_aggregates(c: Compiler, reuse: Aggregated, events: str, flagged: str, where: str, only: str | None) -> str:
+    """The `_ls_agg` CTE with the aggregates `reuse` holds read from its table, and only the others
+    computed over the events (from `flagged`, the events with their flag columns, when they read one;
+    else from `events`, which skips computing the flags)."""
+    keys = aggregate_keys(c)
+    kept = [
+        f"a.{reuse.columns[keys[sql]]} AS {alias}" for sql, alias in c.aggs.exprs.items() if keys[sql] in reuse.columns
+    ]
+    new = {sql: alias for sql, alias in c.aggs.exprs.items() if keys[sql] not in reuse.columns}
+    cols = ", ".join(["a._ls_lead", *kept, *(f"n.{alias}" for alias in new.values())])
+    sql = f"SELECT {cols} FROM {reuse.table} AS a"
+    if new:
+        source = flagged if any(_EVENT_COLUMN.search(x) for x in new) else events
+        aggs = ", ".join(f"{x} AS {alias}" for x, alias in new.items())
+        sql += (
+            f" LEFT JOIN (SELECT lead_id AS _ls_nl, {aggs} FROM {source}{where} GROUP BY lead_id) AS n "
+            "ON n._ls_nl = a._ls_lead"
+        )
+    if only is not None:
+        sql += f" WHERE a._ls_lead IN (SELECT lead_id FROM {only})"
+    return f"_ls_agg AS ({sql})"
 
 
 def _row_sum(parts: list[str], flavor: Flavor) -> str:
@@ -178,6 +241,7 @@ def build_query(
     number_check: str | None = None,
     clustered: bool = False,
     breakdown: bool = True,
+    aggregated: Aggregated | None = None,
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -200,7 +264,9 @@ def build_query(
     lead, so the counts are `count_if` rather than FILTER clauses (`batch.duckdb.layout`; same values).
     Without `breakdown` the rules' points and counts and the dimensions' adjustments are no columns of
     the result (the dimensions are still their exact sums): what the rules' counts alone feed is then
-    not computed at all, and a result table holds a fifth of the columns."""
+    not computed at all, and a result table holds a fifth of the columns. With `aggregated` (an
+    earlier query's per-lead aggregates over the same events, `QueryPlan.aggregates_sql`), those of
+    its aggregates are read from its table instead of computed again (the replay's second pass)."""
     dims = model.dimension_names()
     c = compiler(model, schema, at, flavor, lookups, clustered)
     rules = [rule_sql(c, r) for r in model.rules]
@@ -261,6 +327,7 @@ def build_query(
             f"ON c.lead_id = e.lead_id AND c._ls_t = e.{TS})"
         )
         source = "_ls_evc"
+    unflagged = source
     if c.flags:
         if single:
             ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns(IN)} FROM {source})")
@@ -272,7 +339,11 @@ def build_query(
         source = "_ls_evx"
     agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     where = "" if single else f" WHERE {TS} <= {at}"
-    ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source}{where} GROUP BY lead_id)")
+    cut = len(ctes)
+    if aggregated is None:
+        ctes.append(f"_ls_agg AS (SELECT {agg_cols} FROM {source}{where} GROUP BY lead_id)")
+    else:
+        ctes.append(_reused_aggregates(c, aggregated, unflagged, source, where, only))
     leads = "leads" if only is None else f"(SELECT * FROM leads WHERE id IN (SELECT lead_id FROM {only}))"
     if event_leads and single:
         attrs = [q.ident(col) for col in schema.leads.columns()]
@@ -353,7 +424,11 @@ def build_query(
         checks += [f"coalesce({schema.lead_check}, FALSE)"] if schema.lead_check else []
         out.append(f"{q.any_of(checks)} AS input_check")
     recursive = "RECURSIVE " if stage is not None and stage.recursive is not None else ""
-    sql = f"WITH {recursive}" + ",\n".join(ctes) + f"\nSELECT {', '.join(out)} FROM {last}"
+    final = f"\nSELECT {', '.join(out)} FROM {last}"
+    sql = f"WITH {recursive}" + ",\n".join(ctes) + final
+    # cut at the aggregates where what follows reads no CTE before them (a recursive fold reads the events)
+    cuttable = flavor == "duckdb" and not recursive
+    aggregates_sql = "WITH " + ",\n".join(ctes[: cut + 1]) + "\nSELECT * FROM _ls_agg" if cuttable else ""
     return QueryPlan(
         sql=sql,
         rules=rules,
@@ -365,6 +440,9 @@ def build_query(
         # the deferred look-ups may wait only if the flags alone read them: elsewhere NULL would pass unseen
         lookup_risk=risk_agg is not None and not _reads_deferred_outside_flags(sql, c, lookups),
         row_check=single,
+        aggregates_sql=aggregates_sql,
+        after_aggregates=",\n".join(ctes[cut + 1 :]) + final if cuttable else "",
+        aggregate_columns={key: c.aggs.exprs[sql] for sql, key in aggregate_keys(c).items()},
     )
 
 

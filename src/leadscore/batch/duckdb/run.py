@@ -27,7 +27,7 @@ from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.predicate_sql import NotExpressible
-from leadscore.sql.query import QueryPlan, build_query
+from leadscore.sql.query import Aggregated, QueryPlan, build_query
 from leadscore.sql.result_columns import columns_sql, dimensions_sql
 from leadscore.sql.result_shape import shape_sql
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
+AGGREGATES = "_ls_aggs"  # the scoring query's per-lead aggregates, kept for the replay's pass (`keep_aggregates`)
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
 
 
@@ -81,6 +82,11 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 class BatchRun:
     """One evaluation of a model over a set of leads and events at time `at`."""
 
+    # the scoring query's per-lead aggregates kept in a table (AGGREGATES) when a replay may follow, so
+    # that the replay's pass reads them instead of aggregating the replayed leads' events again: one
+    # table of about the result's size more, worth it where the leads come in parts (the store's runs)
+    keep_aggregates = False
+
     def __init__(
         self,
         model: ScoringModel,
@@ -116,6 +122,7 @@ class BatchRun:
         self.event_leads = event_leads
         self.sql_replay = sql_replay
         self.dups_table: str | None = None
+        self.aggregated: Aggregated | None = None  # the scoring query's aggregates, while kept
         self.null_ids = True  # some event may lack an id (or nobody checked)
         # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
         self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
@@ -302,7 +309,7 @@ class BatchRun:
                 if found and found[0][0]:
                     self._check_inputs()
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {self.lookups.inline(self.plan.sql)}")
+                self._score(self.plan)
             except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
                 if self.plan.row_check:
                     self._check_inputs()
@@ -322,6 +329,7 @@ class BatchRun:
                 self._replay()
                 self.stats.seconds["replay"] = time.perf_counter() - t
                 t = time.perf_counter()
+            self._drop_aggregates()
             con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_fb_ids AS SELECT lead_id FROM {RESULT} WHERE fallback")
         self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
         row = con.execute(
@@ -342,6 +350,23 @@ class BatchRun:
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
 
+    def _score(self, plan: QueryPlan) -> None:
+        """RESULT from the scoring query; its aggregates kept in AGGREGATES when a replay may read them."""
+        inline = self.lookups.inline
+        self.aggregated = None
+        keep = self.keep_aggregates and plan.dynamic_lifecycle and self.sql_replay and plan.aggregates_sql
+        if not keep:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {inline(plan.sql)}")
+            return
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {AGGREGATES} AS {inline(plan.aggregates_sql)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {inline(plan.reading(AGGREGATES))}")
+        self.aggregated = plan.aggregated(AGGREGATES)
+
+    def _drop_aggregates(self) -> None:
+        if self.aggregated is not None:
+            self.con.execute(f"DROP TABLE IF EXISTS {self.aggregated.table}")
+            self.aggregated = None
+
     def _fill_lookups(self) -> None:
         t = time.perf_counter()
         self.lookups.fill_duckdb(self.con)
@@ -361,6 +386,7 @@ class BatchRun:
         self.lookups.fill_duckdb(con, deferred=True)
         self.stats.lookup_values = self.lookups.values_tested
         self.stats.seconds["lookups"] = self.stats.seconds.get("lookups", 0.0) + time.perf_counter() - t
+        self._drop_aggregates()  # theirs were computed before the look-ups knew these values
         self._score_again("_ls_lk_ids")
         con.execute("DROP TABLE _ls_lk_ids")
 
@@ -421,6 +447,7 @@ class BatchRun:
             null_ids=self.null_ids,
             clustered=self.clustered,
             breakdown=self.breakdown,
+            aggregated=self.aggregated if replay is not None else None,
         )
         self.con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM {ids})")
         self.con.execute(f"INSERT INTO {RESULT} BY NAME {self.lookups.inline(plan.sql)}")
