@@ -12,7 +12,7 @@ Data: `leadscore generate --leads 500` (about 25,000 B2B events), ingested and s
 the API's rescoring process runs it, and read back; readback, as sync, the result read back by the
 ingest itself (`ingest_events(..., results=True)`: in the transaction, after its writes, returned
 once committed); append, the API's acknowledgement alone (the group committer's
-`events_repo.append_queued`: stored, the lead queued, nothing scored or read). Prints the
+`queued_append.append_queued`: stored, the lead queued, nothing scored or read). Prints the
 statements SQLAlchemy sent for one such event (`before_cursor_execute`: not BEGIN and COMMIT, nor what
 goes on the driver itself), on PostgreSQL the statements and round trips of libpq's protocol trace,
 then the median and 99th percentile of the wall and CPU time (CPU: this process only), and on PostgreSQL
@@ -46,7 +46,7 @@ from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.domain import Event  # noqa: E402
 from leadscore.generate.api import generate  # noqa: E402
 from leadscore.store import open_store  # noqa: E402
-from leadscore.store.events_repo import append_queued  # noqa: E402
+from leadscore.store.queued_append import append_queued  # noqa: E402
 
 MODEL = ROOT / "examples" / "b2b-saas" / "model.yaml"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

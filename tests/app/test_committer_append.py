@@ -1,4 +1,4 @@
-"""The committer's driver-level append of deferred events (`leadscore.store.events_repo.append_queued`)
+"""The committer's driver-level append of deferred events (`leadscore.store.queued_append.append_queued`)
 leaves the same tables, row for row, as the service's deferred ingest it stands in for."""
 
 from __future__ import annotations

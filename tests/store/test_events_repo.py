@@ -24,9 +24,9 @@ from leadscore.store.events_repo import (
     json_ready,
     load_timelines,
     properties_text,
-    unaliased_insert,
 )
 from leadscore.store.leads_repo import unaliased_leads_sql
+from leadscore.store.queued_append import unaliased_insert
 from leadscore.store.timeline_cache import _AFTER_PG
 from tests.store.conftest import fresh_database_url
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from leadscore.domain import Event
 from leadscore.store import backends, open_store
-from leadscore.store.events_repo import append_queued
+from leadscore.store.queued_append import append_queued
 from leadscore.store.realtime_conn import HeldDriver
 from leadscore.store.tables import events, pending_rescore
 from tests.store.conftest import BACKENDS, fresh_database_url

@@ -23,8 +23,8 @@ from leadscore.domain.timeutil import to_micros
 from leadscore.io import read_leads
 from leadscore.model import parse_model
 from leadscore.store import LeadStore, ingest, open_store, realtime_pg
-from leadscore.store.events_repo import append_queued
 from leadscore.store.pipeline import Evaluator
+from leadscore.store.queued_append import append_queued
 from leadscore.store.tables import aliases, events, leads, pending_rescore, result_basis
 from tests.store.conftest import MODEL
 from tests.store.helpers import B2B, b2b_service, mismatches, random_events, written_rows

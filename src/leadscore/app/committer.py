@@ -26,10 +26,11 @@ from leadscore.domain import Event
 from leadscore.domain.events import event_key
 from leadscore.domain.numbers import bad_numbers
 from leadscore.store import backends
-from leadscore.store.events_repo import QUEUED_ROWS, Identity, append_queued, identity_of
+from leadscore.store.events_repo import Identity, identity_of
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.ingest import BatchOutcome
 from leadscore.store.pending import writer_turn
+from leadscore.store.queued_append import QUEUED_ROWS, append_queued
 from leadscore.store.realtime_conn import HeldDriver
 
 if TYPE_CHECKING:

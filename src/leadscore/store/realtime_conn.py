@@ -50,7 +50,7 @@ class HeldDriver:
     use (`broken`) is thrown away (`drop`) and the next use checks out another.
 
     PostgreSQL's is in autocommit (see `autocommit_driver`); SQLite's has no busy timeout while held:
-    its holder looks for the write lock itself (`events_repo.append_queued`), and it is put back as
+    its holder looks for the write lock itself (`queued_append.append_queued`), and it is put back as
     the pool lent it. Not thread-safe: one holder.
     """
 

@@ -29,19 +29,12 @@ from leadscore.domain import Event, Result
 from leadscore.store.backends import EVENT_MARKS_PG, INSERT_EVENTS, event_tuples
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import timeline_id
-from leadscore.store.events_repo import (
-    TIMELINE_ONE_PG,
-    TIMELINES_PG,
-    aliased,
-    event_rows,
-    identity_of,
-    json_value,
-    unaliased_insert,
-)
+from leadscore.store.events_repo import TIMELINE_ONE_PG, TIMELINES_PG, event_rows, identity_of, json_value
 from leadscore.store.identity import IDENTIFY
 from leadscore.store.leads_repo import LOCKING, new_leads_sql, unaliased_leads_sql
 from leadscore.store.outbox_repo import ENQUEUED, outbox_rows
 from leadscore.store.pipeline import Evaluator, Loaded, Prepared
+from leadscore.store.queued_append import aliased, unaliased_insert
 from leadscore.store.realtime_conn import autocommit_driver
 from leadscore.store.results_repo import (
     RESULTS_PG,
