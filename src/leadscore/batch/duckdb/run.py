@@ -25,9 +25,10 @@ from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
+from leadscore.sql.kept_aggregates import Aggregated
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.predicate_sql import NotExpressible
-from leadscore.sql.query import Aggregated, QueryPlan, build_query
+from leadscore.sql.query import QueryPlan, build_query
 from leadscore.sql.result_columns import columns_sql, dimensions_sql
 from leadscore.sql.result_shape import shape_sql
 
