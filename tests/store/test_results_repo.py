@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
-from leadscore.domain import Event
+from leadscore.domain import Event, Result
 from leadscore.store.outbox_repo import enqueue, outbox_rows
-from leadscore.store.results_repo import insert_many
+from leadscore.store.results_repo import insert_many, result_writes
 from leadscore.store.tables import outbox, result_basis, results, score_history
 from leadscore.triggers.firings import TriggerFiring
 from tests.store.conftest import BACKENDS
@@ -144,3 +144,33 @@ def _raw(service: LeadService, table: sa.Table, lead: str) -> list[tuple[object,
         if "id" in table.columns:
             query = query.order_by(table.c.id)
         return [tuple(r) for r in conn.execute(query)]
+
+
+def _result(score: float, dimensions: dict[str, float]) -> Result:
+    return Result("L1", NOW, "m", "v1", score, dimensions, {}, None, ())
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "history"),
+    [
+        # a decaying dimension far below the last bits of any score: no change (the bulk path's test too)
+        (
+            (-15.0, {"fit": -3.5797023468073067e-32, "engagement": -15.0}),
+            (-15.0, {"fit": -3.2557203183453627e-44, "engagement": -15.0}),
+            False,
+        ),
+        ((0.1 + 0.2, {"a": 0.1 + 0.2}), (0.3, {"a": 0.3}), False),  # the sum in another order
+        ((-15.0, {"fit": 0.0, "engagement": -15.0}), (-15.0, {"fit": 1e-9, "engagement": -15.0}), True),
+        ((40.0, {"a": 40.0}), (40.0 + 1e-9, {"a": 40.0 + 1e-9}), True),
+        ((40.0, {"a": 40.0}), (40.0, {"a": 40.0, "b": 0.0}), True),  # another dimension
+    ],
+)
+def test_a_score_history_row_is_written_for_a_change_beyond_the_last_bits_of_a_double(
+    before: tuple[float, dict[str, float]], after: tuple[float, dict[str, float]], history: bool
+) -> None:
+    """The pure path's test of a change is the bulk path's (`bulk.write.close_sql`): the same
+    tolerance, so both write the same score history (a generated model's decaying dimension once got a
+    row from one and none from the other)."""
+    previous = {"L1": {"score": before[0], "dimensions": before[1]}}
+    scores = result_writes([(_result(*after), None)], previous, "refresh")[2]
+    assert bool(scores) is history

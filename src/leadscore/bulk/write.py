@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from leadscore.sql import literals as q
+from leadscore.store.results_repo import SCORE_TOLERANCE
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,7 +53,6 @@ RIDS_TABLE = "_st_rids"  # in DuckDB: (lead_id, _rid) of the stored results
 MOVED = "_ls_moved"  # SQLite, by rowid: the loaded rows to upsert whole, see `moved_sql`
 FETCH_ROWS = 50_000
 TEMP = "_ls_new_results"
-TOLERANCE = 1e-12
 ADBC_MIN_ROWS = 20_000  # fewer rows go through the store's own driver: starting the writer costs more
 STREAM_ROWS = 65_536
 # The upsert moves every changed lead in the results' secondary indexes, in random order: with
@@ -68,12 +68,8 @@ def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ..
 
 
 def close_sql(old: str, new: str) -> str:
-    """SQL: equal but for the last bits of a double.
-
-    The batch engine sums in another order than the pure scorer, so an unchanged score can come
-    back one unit in the last place away; that is no change worth a history row.
-    """
-    return f"abs(({old}) - ({new})) <= {TOLERANCE!r} * (1.0 + abs({new}))"
+    """SQL: equal but for the last bits of a double: `results_repo.close`, the pure path's test."""
+    return f"abs(({old}) - ({new})) <= {SCORE_TOLERANCE!r} * (1.0 + abs({new}))"
 
 
 def same_dimensions_sql(

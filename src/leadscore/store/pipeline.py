@@ -27,7 +27,14 @@ from leadscore.store.codec import result_of
 from leadscore.store.events_repo import load_timelines
 from leadscore.store.outbox_repo import enqueue
 from leadscore.store.parallel import MIN_PARALLEL_LEADS, Outcome, ScoringPool, job
-from leadscore.store.results_repo import load_lead_states, result_writes, save_results, write_results
+from leadscore.store.results_repo import (
+    close,
+    load_lead_states,
+    result_writes,
+    same_dimensions,
+    save_results,
+    write_results,
+)
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 DAY_US = 86_400_000_000
@@ -344,4 +351,7 @@ class Evaluator:
 
 
 def _differs(prev: dict[str, Any] | None, result: Result) -> bool:
-    return prev is None or prev["score"] != result.score or prev["dimensions"] != result.dimensions
+    """The test `save_results` counts a change with (`results_repo.close`)."""
+    if prev is None or not close(prev["score"], result.score):
+        return True
+    return not same_dimensions(prev["dimensions"], result.dimensions)
