@@ -174,6 +174,10 @@ def _run(
     from leadscore.bulk.lifecycle_split import score_windows
 
     con = connect()
+    # no statement of a store's run reads rows in the order a table was filled (each orders what it
+    # needs: the row order of its parallel scans varies from run to run already): without keeping
+    # it, DuckDB's materialisations cost less (about 3 % of a lifecycle part's preparing CPU)
+    con.execute("SET preserve_insertion_order = false")
     t = time.perf_counter()
     windows = score_windows(evaluator) if split else []
     try:
