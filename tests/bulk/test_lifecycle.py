@@ -375,6 +375,48 @@ def test_a_lead_with_no_event_by_t_moves_and_fires_at_t_in_bulk(tmp_path: Path) 
             s.dispose()
 
 
+JUMP = """
+format: 1
+name: jump
+rules:
+  - {id: visit, on: visit, points: 10}
+  - {id: nudge, on: nudge, points: 9.5}
+triggers:
+  - {id: jump, on: score_changed, by: {gte: 10}, within: 1d, destination: chat}
+"""
+
+
+def test_a_score_jump_fires_in_bulk_at_its_exact_threshold_and_window_edge(tmp_path: Path) -> None:
+    """`score_changed` against the score at T - 1d, at its edges: an event exactly at T - 1d counts at
+    both times (no change), one a microsecond later only at T (a rise of exactly `gte: 10`: fires),
+    a rise of 9.5 does not; in bulk as through the pure scorer."""
+    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
+    clock = FixedClock(AT)
+    day = timedelta(days=1)
+    pair = []
+    for name in ("bulk", "pure"):
+        s = open_store(f"sqlite:///{tmp_path / name}.db")
+        s.upgrade()
+        service = LeadService(s, model_path=tmp_path / "base.yaml", clock=clock)
+        service.ingest_leads([Lead("edge"), Lead("inside"), Lead("short"), Lead("none")])
+        service.ingest_events(
+            [
+                Event("edge", "visit", AT - day),
+                Event("inside", "visit", AT - day + timedelta(microseconds=1)),
+                Event("short", "visit", AT - 2 * day),
+                Event("short", "nudge", AT - timedelta(hours=1)),
+            ]
+        )
+        pair.append(s)
+    try:
+        done = _both((pair[0], pair[1]), clock, JUMP)
+        assert {f.lead_id for f in done.firings} == {"inside"}
+        assert_same_stores(pair[0], pair[1])
+    finally:
+        for s in pair:
+            s.dispose()
+
+
 # A case the property test above found: a decaying rule with a window (`within: 1w`) whose only
 # matching event is older than the window. The pure horizon kept such a lead decaying forever (back
 # every day) while the bulk export, which reads only events inside the window, saw none; now both
