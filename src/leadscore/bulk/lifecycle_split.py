@@ -122,7 +122,7 @@ def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
     gives them: quiet, nothing fires). Creates FIRST too. None when the model needs the pure scorer
     for every lead. Needs PREV and, per score window, its `before_table` (lead_id, score)."""
     from leadscore.batch.duckdb.run import RESULT
-    from leadscore.sql.predicate_sql import predicate_sql
+    from leadscore.sql.predicate_sql import TypedExpr, predicate_sql
 
     model, con = run.model, run.con
     assert run.plan is not None
@@ -172,7 +172,7 @@ def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
         # the quiet leads whose score moved past a score_changed trigger's `by` since T - within: tested
         # in SQL with the pure scorer's semantics (`predicate_sql`) on the same difference of two DOUBLEs
         # (fetched and tested row by row in Python, it cost 0.06 CPU s per 10,000 leads)
-        change = [("(r.score - b.score)", "num")]
+        change: list[TypedExpr] = [("(r.score - b.score)", "num")]
         triggers = [t for t in model.triggers if t.on == "score_changed" and t.within and t.within.micros == window]
         jumped = q.any_of([predicate_sql(t.by, change) for t in triggers if t.by is not None])
         if jumped == "FALSE":
