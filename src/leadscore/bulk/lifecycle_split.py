@@ -41,6 +41,7 @@ PURE = "_bl_pure"  # DuckDB: the leads the pure scorer rescores
 FIRST = "_bl_first"  # DuckDB: each lead's first event at or before T (the replay's `initial` time)
 PREV = "_bl_prev"  # DuckDB: the stored results' model, stage and labels
 PY = "_bl_py"  # DuckDB: the leads whose history and firings store_history.finish writes
+MOVED = "_bl_rel"  # DuckDB: the leads of `moved_sql` (made by the run's replay, else by `split`)
 PURE_CHUNK = 2000
 
 
@@ -138,8 +139,8 @@ def split(run: BatchRun, evaluator: Evaluator, at: int) -> int | None:
     also: list[str] = []  # quiet leads whose rows need the work of `store_history` (history or triggers)
     lc = model.lifecycle
     if lc is not None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _bl_rel AS {moved_sql(model, at)}")
-        moved = f"(coalesce(r.stage <> {init_sql(run)}, TRUE) OR r.lead_id IN (SELECT lead_id FROM _bl_rel))"
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {MOVED} AS {moved_sql(model, at)}")
+        moved = f"(coalesce(r.stage <> {init_sql(run)}, TRUE) OR r.lead_id IN (SELECT lead_id FROM {MOVED}))"
         also.append("coalesce(p.stage <> r.stage, FALSE)")  # a reconciliation row (and trigger)
     nulled = (
         f"(p.lead_id IS NULL OR (p.model_version <> {q.text(evaluator.version)} AND p.model <> {q.text(model.name)}))"
