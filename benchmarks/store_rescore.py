@@ -268,7 +268,8 @@ PHASE_FUNCTIONS = (
     ("leadscore.bulk.export_spill", "spill_events"),  # (a lifecycle apply in parts: every part's events)
     ("leadscore.bulk.rescore", "_before_scores"),
     ("leadscore.bulk.frames", "conditions_table"),
-    ("leadscore.bulk.frames", "_number_rows"),
+    ("leadscore.bulk.frames", "_number_rows"),  # (older trees)
+    ("leadscore.bulk.frames", "_lead_order"),
     ("leadscore.bulk.frames", "aggregates"),
     ("leadscore.bulk.frames", "_undecided"),
     ("leadscore.bulk.lifecycle_walk", "drop_idle"),

@@ -1,13 +1,15 @@
-"""`bulk.frames`' sum of times past a BIGINT against Python's integers (the rest of the module is checked
-against DuckDB's window operator in tests/sql/test_stage_windows.py)."""
+"""`bulk.frames`' sum of times past a BIGINT against Python's integers, and how it groups and cuts the rows
+(the rest of the module is checked against DuckDB's window operator in tests/sql/test_stage_windows.py)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.frames import _sum_of_times
+from leadscore.bulk.frames import _lead_order, _parts, _sum_of_times
 from tests.support.profiles import examples
 
 TIMES = st.integers(min_value=-(2**62), max_value=2**62)
@@ -36,3 +38,30 @@ def test_a_wide_sum_of_times_is_exact(rows: list[tuple[int, bool]], data: st.Dat
     for got, want in zip(narrow, expected, strict=True):
         if want is None or abs(want) < 2**63:
             assert got == want
+
+
+def test_rows_are_grouped_by_lead_and_sorted_by_time() -> None:
+    """Leads in the order of their first row, each lead's rows by time, ties in the query's order."""
+    rows = pa.table({"lead_id": ["b", "a", "b", "a", "b", "c"], "_ls_ts": [5, 9, 1, 2, 5, 0], "k": [0, 1, 2, 3, 4, 5]})
+    order, starts = _lead_order(rows)
+    assert rows.take(order).column("k").to_pylist() == [2, 0, 4, 3, 1, 5]
+    assert starts.tolist() == [0, 3, 5]
+    empty, none = _lead_order(rows.slice(0, 0))
+    assert len(empty) == 0 and len(none) == 0
+
+
+@pytest.mark.parametrize(
+    ("starts", "n", "chunk", "expected"),
+    [
+        ([0, 3, 5], 6, 5, [(0, 5), (5, 6)]),  # a lead ending exactly at the chunk's size closes it
+        ([0, 3, 5], 6, 4, [(0, 3), (3, 6)]),
+        ([0, 3, 5], 6, 6, [(0, 6)]),
+        ([0, 3, 5], 6, 2, [(0, 3), (3, 5), (5, 6)]),  # a lead longer than a chunk goes alone
+        ([0, 1], 9, 2, [(0, 1), (1, 9)]),
+        ([], 0, 5, [(0, 0)]),  # no rows: one empty range, so the table is still made
+    ],
+)
+def test_parts_are_whole_leads_of_at_most_a_chunk(
+    starts: list[int], n: int, chunk: int, expected: list[tuple[int, int]]
+) -> None:
+    assert _parts(np.array(starts, dtype=np.int64), n, chunk) == expected

@@ -350,26 +350,64 @@ def test_a_lead_with_no_event_by_t_moves_and_fires_at_t_in_bulk(tmp_path: Path) 
     """Found by the property test above: a lead with no event (or none by T) has no event time to
     replay at, but its automatic transitions hold at T (a `none:` rule lifts it to MQL), and its
     MQL trigger fires there, in bulk as through the pure scorer."""
-    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
     clock = FixedClock(AT)
+    leads = [Lead("quiet"), Lead("later"), Lead("busy")]
+    events = [
+        Event("later", "demo", AT + timedelta(days=30)),
+        Event("busy", "open", AT - timedelta(days=2)),
+        Event("busy", "click", AT - timedelta(days=1)),
+    ]
+    pair = _sqlite_twins(tmp_path, clock, leads, events)
+    try:
+        done = _both(pair, clock, QUIET)
+        assert {f.lead_id for f in done.firings} == {"quiet", "later"}  # busy opened 2 days ago: 5 points
+        assert_same_stores(pair[0], pair[1])
+    finally:
+        for s in pair:
+            s.dispose()
+
+
+JUMP = (
+    BASE.replace("name: base", "name: jump").replace("points: 1}", "points: 10}")
+    + "  - {id: nudge, on: nudge, points: 9.5}\n"
+    + "triggers:\n  - {id: jump, on: score_changed, by: {gte: 10}, within: 1d, destination: chat}\n"
+)
+
+
+def _sqlite_twins(
+    tmp_path: Path, clock: FixedClock, leads: list[Lead], events: list[Event]
+) -> tuple[LeadStore, LeadStore]:
+    """Two SQLite files with the same leads and events, scored by BASE (bulk first, then pure)."""
+    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
     pair = []
     for name in ("bulk", "pure"):
         s = open_store(f"sqlite:///{tmp_path / name}.db")
         s.upgrade()
         service = LeadService(s, model_path=tmp_path / "base.yaml", clock=clock)
-        service.ingest_leads([Lead("quiet"), Lead("later"), Lead("busy")])
-        service.ingest_events(
-            [
-                Event("later", "demo", AT + timedelta(days=30)),
-                Event("busy", "open", AT - timedelta(days=2)),
-                Event("busy", "click", AT - timedelta(days=1)),
-            ]
-        )
+        service.ingest_leads(leads)
+        service.ingest_events(events)
         pair.append(s)
+    return pair[0], pair[1]
+
+
+def test_a_score_jump_fires_in_bulk_at_its_exact_threshold_and_window_edge(tmp_path: Path) -> None:
+    """`score_changed` against the score at T - 1d, at its edges: an event exactly at T - 1d counts at
+    both times (no change), one a microsecond later only at T (a rise of exactly `gte: 10`: fires),
+    a rise of 9.5 does not; in bulk as through the pure scorer."""
+    clock = FixedClock(AT)
+    day = timedelta(days=1)
+    leads = [Lead("edge"), Lead("inside"), Lead("short"), Lead("none")]
+    events = [
+        Event("edge", "visit", AT - day),
+        Event("inside", "visit", AT - day + timedelta(microseconds=1)),
+        Event("short", "visit", AT - 2 * day),
+        Event("short", "nudge", AT - timedelta(hours=1)),
+    ]
+    pair = _sqlite_twins(tmp_path, clock, leads, events)
     try:
-        done = _both((pair[0], pair[1]), clock, QUIET)
-        assert {f.lead_id for f in done.firings} == {"quiet", "later"}  # busy opened 2 days ago: 5 points
-        assert_same_stores(pair[0], pair[1])
+        done = _both(pair, clock, JUMP)
+        assert {f.lead_id for f in done.firings} == {"inside"}
+        assert_same_stores(*pair)
     finally:
         for s in pair:
             s.dispose()

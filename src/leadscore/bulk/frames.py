@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-ROWS = "_ls_fr_rows"  # DuckDB: the rows the aggregates read, numbered by lead, sorted
 ARROW = "_ls_fr_part"  # DuckDB: one part's aggregates (an Arrow table)
 CHUNK_ROWS = 250_000  # event rows per part: about 0.2 GB of arrays at their largest, same CPU as 1M
 _INT64_MAX = 2**63 - 1
@@ -256,54 +255,61 @@ def conditions_table(
 
     if window.frames is None:
         return by_sql()
-    _number_rows(con, inline(window.rows_sql), ids)
     sql = inline(window_conditions_query(model, schema, at, ids, aggregates=ARROW, **kw).sql)
-    read = ", ".join(["lead_id", TS, *sorted({f.flag for f in window.frames.values()} - {"TRUE", "FALSE"})])
+    # the rows as the query gives them, then grouped by lead and sorted by time here: DuckDB's ORDER BY
+    # over them (a numbering of the leads, a join, a sort of every row) cost twice the query itself
+    rows = con.sql(inline(window.rows_sql)).to_arrow_table()
+    order, starts = _lead_order(rows)
     done = False
-    try:
-        for lo, hi in _parts(con, chunk_rows):
-            rows = con.sql(f"SELECT {read} FROM {ROWS} WHERE _ls_g >= {lo} AND _ls_g < {hi} ORDER BY _ls_g, {TS}")
-            con.register(ARROW, aggregates(rows.to_arrow_table(), window.frames))
-            if not done:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
-                done = True
-            else:
-                con.execute(f"INSERT INTO {table} {sql}")
-            con.unregister(ARROW)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {ROWS}")
+    for lo, hi in _parts(starts, len(order), chunk_rows):
+        con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames))
+        if not done:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+            done = True
+        else:
+            con.execute(f"INSERT INTO {table} {sql}")
+        con.unregister(ARROW)
+    del rows
     if not window.exact:
         _undecided(con, model, schema, at, table, len(auto_conditions(model)), inline, kw)
     return True
 
 
-def _number_rows(con: duckdb.DuckDBPyConnection, rows_sql: str, ids: str) -> None:
-    """ROWS: the rows with their lead's number `_ls_g` (leads in id order), sorted by it and time."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {ROWS} AS WITH _ls_gn AS (SELECT lead_id AS _ls_gid, "
-        f"row_number() OVER (ORDER BY lead_id) AS _ls_g FROM (SELECT DISTINCT lead_id FROM {ids})) "
-        f"SELECT r.*, n._ls_g FROM ({rows_sql}) AS r JOIN _ls_gn AS n ON n._ls_gid = r.lead_id "
-        f"ORDER BY n._ls_g, r.{TS}"
-    )
+def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(a permutation of the rows that puts each lead's rows together, sorted by time, where its
+    position in the sorted rows of each lead's first row). Leads come in the order of their first row
+    (hashed ids, no sort of the text); ties in time keep the query's order."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not rows.num_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lead = pc.dictionary_encode(rows.column("lead_id").combine_chunks()).indices.to_numpy()
+    order = np.lexsort((rows.column(TS).to_numpy(), lead))
+    grouped = lead[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = grouped[1:] != grouped[:-1]
+    return order, np.flatnonzero(new)
 
 
-def _parts(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> list[tuple[int, int]]:
-    """Ranges [lo, hi) of lead numbers of about `chunk_rows` rows each (at least one lead; one empty
-    range when there are no rows, so the table is still made)."""
+def _parts(starts: np.ndarray, n: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """Ranges [lo, hi) of the sorted rows, of about `chunk_rows` rows each and whole leads (at least
+    one lead each; `starts`: the first row of each lead); one empty range when there are no rows, so
+    the table is still made."""
     import numpy as np
 
-    counts = con.sql(f"SELECT _ls_g, count(*) FROM {ROWS} GROUP BY _ls_g ORDER BY _ls_g").fetchnumpy()
-    g, n = counts["_ls_g"].astype(np.int64), np.cumsum(counts["count_star()"].astype(np.int64))
-    if not len(g):
+    if not n:
         return [(0, 0)]
-    parts, lo, base = [], int(g[0]), 0
-    while base < int(n[-1]):
-        k = int(np.searchsorted(n, base + chunk_rows, side="right"))
-        k = max(k, int(np.searchsorted(n, base, side="right")) + 1)  # at least one lead
-        k = min(k, len(g))
-        hi = int(g[k]) if k < len(g) else int(g[-1]) + 1
+    parts, lo = [], 0
+    while lo < n:
+        hi = n
+        if lo + chunk_rows < n:
+            hi = int(starts[int(np.searchsorted(starts, lo + chunk_rows, side="right")) - 1])  # the last lead's end
+            if hi <= lo:  # one lead longer than a chunk: it alone
+                k = int(np.searchsorted(starts, lo, side="right"))
+                hi = int(starts[k]) if k < len(starts) else n
         parts.append((lo, hi))
-        lo, base = hi, int(n[k - 1])
+        lo = hi
     return parts
 
 
