@@ -287,8 +287,8 @@ class Stored(NamedTuple):
     """What the history pass reads of a lead's stored result: its columns as read, the labels and
     the stage history still JSON text. `result` decodes them when the trigger tests compare with it:
     a result of another model (the first apply of a lifecycle over a rules-only model, a renamed
-    model) is not compared with (`finish`), and decoding its labels and history for nothing was a
-    sixth of the pass."""
+    model) is not compared with (`finish`), and decoding its labels and history for nothing was an
+    eighth of the pass."""
 
     evaluated_at: int
     row: dict[str, Any]  # its evaluation time and stage, as `results_repo._stage_moves` reads them
