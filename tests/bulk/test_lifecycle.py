@@ -375,24 +375,14 @@ def test_a_lead_with_no_event_by_t_moves_and_fires_at_t_in_bulk(tmp_path: Path) 
             s.dispose()
 
 
-EDGE = """format: 1
-name: edge
-rules:
-  - {id: clicks, points: 5, on: [click]}
-labels:
-  heat:
-    - {label: hot, when: {score: total, gte: 10}}
-    - {label: cold}
-lifecycle:
-  stages: [lead, mql, sql]
-  transitions:
-    - {to: mql, when: {score: total, gte: 10}}
-    - {to: sql, on: [demo]}
-triggers:
-  - {id: mql, on: stage_changed, to: mql, destination: crm}
-  - {id: hot, on: label_changed, set: heat, to: hot, destination: chat}
-  - {id: jump, on: score_changed, by: {gte: 10}, within: 1d, destination: chat}
-"""
+# QUIET's clicks, lifecycle and MQL trigger, with a label and a score jump to fire too
+EDGE = (
+    QUIET.replace("name: quiet", "name: edge")
+    .replace("  - {id: no-opens, points: 71, when: {none: [open], within: 1w}}\n", "")
+    .replace("lifecycle:", "labels:\n  heat: [{label: hot, when: {score: total, gte: 10}}, {label: cold}]\nlifecycle:")
+    + "  - {id: hot, on: label_changed, set: heat, to: hot, destination: chat}\n"
+    + "  - {id: jump, on: score_changed, by: {gte: 10}, within: 1d, destination: chat}\n"
+)
 
 
 def test_moves_and_firings_at_their_exact_thresholds_and_last_events_in_bulk(tmp_path: Path) -> None:
