@@ -413,6 +413,63 @@ def test_a_score_jump_fires_in_bulk_at_its_exact_threshold_and_window_edge(tmp_p
             s.dispose()
 
 
+# QUIET's clicks, lifecycle and MQL trigger, with a label and a score jump to fire too
+EDGE = (
+    QUIET.replace("name: quiet", "name: edge")
+    .replace("  - {id: no-opens, points: 71, when: {none: [open], within: 1w}}\n", "")
+    .replace("lifecycle:", "labels:\n  heat: [{label: hot, when: {score: total, gte: 10}}, {label: cold}]\nlifecycle:")
+    + "  - {id: hot, on: label_changed, set: heat, to: hot, destination: chat}\n"
+    + "  - {id: jump, on: score_changed, by: {gte: 10}, within: 1d, destination: chat}\n"
+)
+
+
+def test_moves_and_firings_at_their_exact_thresholds_and_last_events_in_bulk(tmp_path: Path) -> None:
+    """The history pass at its edges, in bulk as through the pure scorer: a score reaching the MQL
+    threshold exactly at a lead's last event (and a jump of exactly `by` within the window), an event
+    transition at the last event, a lead with no events, one just below the threshold, one whose
+    jump is older than the window, and stored stages of the same model that differ from the new
+    ones (the model applied first moves at 15 points, the one applied next at 10)."""
+    (tmp_path / "base.yaml").write_text(BASE, encoding="utf-8")
+    clock = FixedClock(AT)
+    hours = lambda n: AT - timedelta(hours=n)  # noqa: E731
+    pair = []
+    for name in ("bulk", "pure"):
+        s = open_store(f"sqlite:///{tmp_path / name}.db")
+        s.upgrade()
+        service = LeadService(s, model_path=tmp_path / "base.yaml", clock=clock)
+        service.ingest_leads([Lead(i) for i in ("exact", "below", "none", "demo-last", "old")])
+        service.ingest_events(
+            [
+                Event("exact", "click", hours(2), {}, "x1"),
+                Event("exact", "click", hours(1), {}, "x2"),
+                Event("below", "click", hours(1), {}, "b1"),
+                Event("demo-last", "click", hours(5), {}, "d1"),
+                Event("demo-last", "click", hours(4), {}, "d2"),
+                Event("demo-last", "click", hours(3), {}, "d3"),
+                Event("demo-last", "demo", hours(1), {}, "d4"),
+                Event("old", "click", hours(72), {}, "o1"),
+                Event("old", "click", hours(71), {}, "o2"),
+            ]
+        )
+        pair.append(s)
+    try:
+        at_15 = EDGE.replace("gte: 10}}\n    - {to: sql", "gte: 15}}\n    - {to: sql")
+        first = _both((pair[0], pair[1]), clock, at_15)
+        assert {f.lead_id for f in first.firings if f.trigger_id == "mql"} == {"demo-last"}
+        done = _both((pair[0], pair[1]), clock, EDGE)
+        fired = {(f.trigger_id, f.lead_id) for f in done.firings}
+        assert ("mql", "exact") in fired and ("mql", "old") in fired  # stored `lead`, now `mql`
+        assert ("jump", "exact") in fired  # 0 -> 10 within the day: exactly `by` (queued once: same key)
+        assert not {lead for _, lead in fired} & {"below", "none"}
+        assert_same_stores(pair[0], pair[1])
+        with pair[0].read() as conn:
+            stages = dict(conn.execute(sa.select(results.c.lead_id, results.c.stage)).all())
+        assert stages == {"exact": "mql", "below": "lead", "none": "lead", "demo-last": "sql", "old": "mql"}
+    finally:
+        for s in pair:
+            s.dispose()
+
+
 # A case the property test above found: a decaying rule with a window (`within: 1w`) whose only
 # matching event is older than the window. The pure horizon kept such a lead decaying forever (back
 # every day) while the bulk export, which reads only events inside the window, saw none; now both

@@ -73,3 +73,27 @@ def test_breakdown_dicts_are_to_dicts_of_the_entries_result_of_makes() -> None:
     got = breakdown_dicts(text)
     assert got == [b.to_dict() for b in made]
     assert json.dumps(got) == json.dumps([b.to_dict() for b in made])
+
+
+def test_breakdown_dicts_keep_the_querys_own_entries_and_remake_any_other() -> None:
+    """The query's text (keys in `to_dict`'s order, null `events` dropped) decodes to the entries as
+    they are; an entry with other keys' order or a null `events` is made again, so the payload's
+    JSON is `to_dict`'s either way."""
+    from leadscore.domain.result import BreakdownEntry
+
+    entries = [
+        BreakdownEntry("visit", "engagement", 10.0, 3),
+        BreakdownEntry("big", "fit", 15.0),
+        BreakdownEntry("cap:engagement", "engagement", -4.5),
+    ]
+    wanted = json.dumps([e.to_dict() for e in entries])
+    shaped = json.dumps([e.to_dict() for e in entries], separators=(",", ":"))
+    mixed = json.dumps(
+        [
+            {"points": 10.0, "rule": "visit", "dimension": "engagement", "events": 3},
+            {"rule": "big", "dimension": "fit", "points": 15.0, "events": None},
+            {"rule": "cap:engagement", "dimension": "engagement", "points": -4.5},
+        ]
+    )
+    for text in (shaped, mixed):
+        assert json.dumps(breakdown_dicts(text)) == wanted

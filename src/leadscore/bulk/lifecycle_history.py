@@ -18,7 +18,6 @@ DuckDB gives for them is computed once for all the parts, sorted by part (`_per_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -28,6 +27,8 @@ from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
+from leadscore.store.backends import json_text
+from leadscore.store.events_repo import json_value
 from leadscore.triggers.firings import TriggerFiring, detect_triggers
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def finish(
     walker = Walker(lc) if lc is not None and staged.walk else None
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
+    dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
     for k in range(n_parts):
         table = con.sql(_part_sql(names, k)).to_arrow_table()
         ns = table.column(0).to_pylist()
@@ -209,12 +211,12 @@ def finish(
             # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
             # is read only for a lead that fires, whose payload carries the whole result
             result = _result(cols, i, history)
-            hist_rows.append((lead, json.dumps([_history_entry(s) for s in history])))
+            hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
             moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
             if evaluator.fire_triggers:
-                prev = stored.result if stored is not None else None
-                if prev is not None and prev.model_version != result.model_version and prev.model != result.model:
-                    prev = None  # another model's labels and stages are not this model's transitions
+                # another model's labels and stages are not this model's transitions
+                ours = stored is not None and result.model_version == stored.model_version
+                prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
                 before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
                 found = detect_triggers(model, prev, result, score_before_window=before)
                 if found:
@@ -242,18 +244,28 @@ def _part_sql(names: list[str], part: int) -> str:
     )
 
 
+# an entry's keys as `BreakdownEntry.to_dict` orders them, without and with `events`
+_ENTRY_KEYS = (("rule", "dimension", "points"), ("rule", "dimension", "points", "events"))
+
+
 def breakdown_dicts(text: str) -> list[dict[str, Any]]:
     """A breakdown's JSON text (the query's row) as `Result.to_dict` gives it for `result_of` of
     that row: each entry `BreakdownEntry.to_dict`'s keys in its order, `events` only when it is not
     null, the values as decoded. Without making the entries first: a frozen dataclass each (717,000
-    at 100,000 leads x 50 events) turned back into these very dicts."""
-    out = []
-    for b in json.loads(text):
+    at 100,000 leads x 50 events) turned back into these very dicts. The query writes its entries so
+    (`result_shape`: the struct's keys in that order, null `events` dropped): a decoded entry with
+    those keys is kept as it is, only another one is made again."""
+    out: list[dict[str, Any]] = json_value(text)
+    keys3, keys4 = _ENTRY_KEYS
+    for k, b in enumerate(out):
+        keys = tuple(b)
+        if keys == keys3 or (keys == keys4 and b["events"] is not None):
+            continue
         entry = {"rule": b["rule"], "dimension": b["dimension"], "points": b["points"]}
         events = b.get("events")
         if events is not None:
             entry["events"] = events
-        out.append(entry)
+        out[k] = entry
     return out
 
 
@@ -272,11 +284,33 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
 
 
 class Stored(NamedTuple):
-    """What the history pass reads of a lead's stored result."""
+    """What the history pass reads of a lead's stored result: its columns as read, the labels and
+    the stage history still JSON text. `result` decodes them when the trigger tests compare with it:
+    a result of another model (the first apply of a lifecycle over a rules-only model, a renamed
+    model) is not compared with (`finish`), and decoding its labels and history for nothing was an
+    eighth of the pass."""
 
     evaluated_at: int
     row: dict[str, Any]  # its evaluation time and stage, as `results_repo._stage_moves` reads them
-    result: Result  # as `result_of` gives it, without dimensions, playbook and breakdown
+    lead_id: str
+    model: str
+    model_version: str
+    score: float
+    labels: str  # JSON text
+    stage: str | None
+    stage_history: str | None  # JSON text
+
+    @property
+    def result(self) -> Result:
+        """`result_of` of the stored row, without dimensions, playbook and breakdown."""
+        history = json_value(self.stage_history) if self.stage_history is not None else None
+        changes = tuple(
+            StageChange(c["stage"], from_micros(c["at"]), c["from"], c["cause"], c["event_id"]) for c in history or ()
+        )
+        labels = dict(json_value(self.labels))
+        at, version = from_micros(self.evaluated_at), self.model_version
+        # positional: (lead, time, model, version, score, dimensions, labels, stage, breakdown, playbook, history)
+        return Result(self.lead_id, at, self.model, version, self.score, {}, labels, self.stage, (), None, changes)
 
 
 # a stored result's columns the history pass reads, JSON as its text (decoded here, not by the engine)
@@ -288,38 +322,22 @@ _STORED = (
 
 def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
     """The stored results of `lead_ids` as the history pass needs them: `result_of` of the row
-    `results_repo.load_result_rows` gives, without the dimensions, the playbook and the breakdown,
-    which neither the stage moves nor the trigger tests against the previous result read (a
-    trigger's `when:` and the payload read the new result). Read as plain tuples with the JSON
-    columns as text, and only the labels and the stage history decoded: through the engine's JSON
-    type, each of the five JSON columns was decoded and the row made a mapping, 3-4 CPU s per
-    100,000 leads for what is thrown away."""
+    `results_repo.load_result_rows` gives (`Stored.result`), without the dimensions, the playbook and
+    the breakdown, which neither the stage moves nor the trigger tests against the previous result
+    read (a trigger's `when:` and the payload read the new result). Read as plain tuples with the
+    JSON columns as text: through the engine's JSON type, each of the five JSON columns was decoded
+    and the row made a mapping, 3-4 CPU s per 100,000 leads for what is thrown away."""
     import sqlalchemy as sa
 
     from leadscore.store.leads_repo import chunks
 
     read = sa.text(_STORED).bindparams(sa.bindparam("ids", expanding=True))
     out: dict[str, Stored] = {}
-    loads = json.loads
     for ids in chunks(sorted(set(lead_ids))):
         for lead, name, version, evaluated_at, score, labels, stage, history in conn.execute(read, {"ids": list(ids)}):
             evaluated_at = int(evaluated_at)
-            result = Result(
-                lead_id=lead,
-                at=from_micros(evaluated_at),
-                model=name,
-                model_version=version,
-                score=score,
-                dimensions={},
-                labels=dict(loads(labels)),
-                stage=stage,
-                breakdown=(),
-                stage_history=tuple(
-                    StageChange(c["stage"], from_micros(c["at"]), c["from"], c["cause"], c["event_id"])
-                    for c in loads(history) or ()
-                ),
-            )
-            out[lead] = Stored(evaluated_at, {"evaluated_at": evaluated_at, "stage": stage}, result)
+            row = {"evaluated_at": evaluated_at, "stage": stage}
+            out[lead] = Stored(evaluated_at, row, lead, name, version, score, labels, stage, history)
     return out
 
 
@@ -327,10 +345,11 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange]) -> R
     """`result_of` of the query's row `i` (JSON as text) with the walk's `history`, without its
     breakdown (see `finish`). The history is the walk's own changes, not dicts made of them and
     read back (the same values: times in whole microseconds either way)."""
+    loads = json_value  # the C scanner straight away: five short texts a lead
     pb = cols["playbook"][i]
     playbook = None
     if pb is not None:
-        pb = json.loads(pb)
+        pb = loads(pb)
         playbook = PlaybookMatch(pb["index"], pb["action"], pb["priority"], tuple(pb["content"]), pb["name"])
     return Result(
         lead_id=cols["lead_id"][i],
@@ -338,8 +357,8 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange]) -> R
         model=cols["model"][i],
         model_version=cols["model_version"][i],
         score=cols["score"][i],
-        dimensions=dict(json.loads(cols["dimensions"][i])),
-        labels=dict(json.loads(cols["labels"][i])),
+        dimensions=dict(loads(cols["dimensions"][i])),
+        labels=dict(loads(cols["labels"][i])),
         stage=cols["stage"][i],
         stage_history=tuple(history),
         breakdown=(),

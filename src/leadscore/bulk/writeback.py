@@ -364,9 +364,13 @@ def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
     its lead's whole result, already in the outbox row this transaction wrote; the callers count the
     firings (and tests compare their keys). Kept whole, over 1M leads they grew the apply's memory
     part after part and made every garbage collection between parts walk them."""
-    import dataclasses
+    from leadscore.triggers.firings import TriggerFiring
 
-    return [dataclasses.replace(f, payload={}) for f in firings]
+    # made field by field: `dataclasses.replace` checks its arguments for each (4.6 against 2.3 us a firing)
+    return [
+        TriggerFiring(f.trigger_id, f.lead_id, f.destination, f.at, f.kind, f.from_value, f.to_value, {}, f.key)
+        for f in firings
+    ]
 
 
 def _spill(
