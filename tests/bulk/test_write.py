@@ -186,7 +186,7 @@ def test_postgres_write_in_one_statement_writes_what_the_three_statements_write(
                         "b": breakdown,
                     },
                 )
-            conn.exec_driver_sql(_ddl(store, len(dims), json_as_text=use_one))  # as `write_rows` loads them
+            conn.exec_driver_sql(_ddl(store, len(dims)))
             for lead, (score, fit, engagement, breakdown) in loaded.items():
                 conn.execute(
                     sa.text(

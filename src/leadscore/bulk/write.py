@@ -86,11 +86,9 @@ def same_dimensions_sql(
     return "coalesce(" + " AND ".join([f"{keys} = {len(dims)}", *values]) + ", FALSE)"
 
 
-def _ddl(store: LeadStore | type[LeadStore], n_dims: int, by_rowid: bool = False, json_as_text: bool = False) -> str:
-    """`json_as_text`: the JSON columns as TEXT (PostgreSQL: the COPY does not parse them; the writes
-    cast them, `postgres_write_sql`)."""
+def _ddl(store: LeadStore | type[LeadStore], n_dims: int, by_rowid: bool = False) -> str:
     extra = "".join(f", d{j} DOUBLE PRECISION" for j in range(n_dims)) + (f", {RID} INTEGER" if by_rowid else "")
-    text = "TEXT" if json_as_text else store.json_type()
+    text = store.json_type()
     # rows arrive in lead id order: where they are read back in that order, no index is built
     key = "" if store.temp_rows_ordered else " PRIMARY KEY"
     return (
@@ -244,13 +242,12 @@ def write_rows(
         raise store._no_bulk("store results in bulk")
     raw: Any = conn.connection.driver_connection
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
-    one = store.name == "postgres"  # the three writes in one statement (`postgres_write_sql`)
-    store.load_temp(raw, _ddl(store, len(dims), json_as_text=one), TEMP, cols, _rows(con, len(dims)))
+    store.load_temp(raw, _ddl(store, len(dims)), TEMP, cols, _rows(con, len(dims)))
     # the same row locks (in id order) as every other writer of a lead takes
     store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
     for statement in before:
         _exec(raw, statement)
-    if one:
+    if store.name == "postgres":  # the three writes in one statement, comparing once (`postgres_write_sql`)
         n_changed = _count(raw, postgres_write_sql(store, dims, at, cause))
     else:
         history, touch, upsert = _statements(store, dims, at, cause)
@@ -376,8 +373,7 @@ CMP = "_ls_cmp"  # PostgreSQL: the write's comparison of each loaded row with it
 
 def postgres_write_sql(store: LeadStore | type[LeadStore], dims: Sequence[str], at: int, cause: str) -> str:
     """PostgreSQL: one statement writing what `_statements`' three write (history, touch, upsert) from
-    the loaded rows (TEMP, its JSON columns as text: `_ddl(json_as_text=True)`, parsed only where
-    written); its one row is the number of history rows (the leads changed).
+    the loaded rows (TEMP); its one row is the number of history rows (the leads changed).
 
     The three statements each join the loaded rows with the stored results and compare them again:
     the history's test of score and dimensions (each stored dimension parsed out of its JSON text), the
@@ -387,8 +383,7 @@ def postgres_write_sql(store: LeadStore | type[LeadStore], dims: Sequence[str], 
     three statements did under the leads' row locks (taken before, in id order), and write disjoint
     rows (the touch only rows equal but for the evaluation's columns, the upsert the others), so none
     reads what another writes. History rows go in lead id order, as before. Server CPU of a 10,000-row
-    part (30 % changed): 0.29-0.32 s for the three, 0.20-0.21 for this one; its COPY 0.08-0.09 s
-    into JSON columns (each value parsed), 0.05-0.06 into text ones.
+    part (30 % changed): 0.29-0.32 s for the three, 0.20-0.21 for this one.
     """
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
     changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same_dimensions_sql(store, dims)})"
@@ -401,7 +396,7 @@ def postgres_write_sql(store: LeadStore | type[LeadStore], dims: Sequence[str], 
     history = (
         "h AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
         f"SELECT n.lead_id, n.evaluated_at, n.model_version, n.score, n.score - coalesce(c.old_score, 0.0), "
-        f"CAST(n.dimensions AS JSON), {q.text(cause)} FROM {CMP} AS c JOIN {TEMP} AS n ON n.lead_id = c.lead_id "
+        f"n.dimensions, {q.text(cause)} FROM {CMP} AS c JOIN {TEMP} AS n ON n.lead_id = c.lead_id "
         "WHERE c.history ORDER BY n.lead_id RETURNING 1)"
     )
     sets = ", ".join(f"{c} = n.{c}" for c in EVALUATION_COLUMNS)
@@ -411,9 +406,8 @@ def postgres_write_sql(store: LeadStore | type[LeadStore], dims: Sequence[str], 
     )
     cols = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
-    values = [f"CAST(n.{c} AS JSON)" if c in JSON_COLUMNS else f"n.{c}" for c in RESULT_COLUMNS]
     upsert = (
-        f"u AS (INSERT INTO results ({cols}) SELECT {', '.join(values)} "
+        f"u AS (INSERT INTO results ({cols}) SELECT {', '.join(f'n.{c}' for c in RESULT_COLUMNS)} "
         f"FROM {CMP} AS c JOIN {TEMP} AS n ON n.lead_id = c.lead_id WHERE NOT c.same ORDER BY n.lead_id "
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)})"
     )
