@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -135,3 +136,87 @@ def test_results_found_by_rowid_in_any_order_even_when_the_rowids_read_are_stale
     _adds_up(fast.store)
     before, after = _content(stored), _content(_snapshot(fast.store)[0])
     assert _rewritten(fast.store) == sorted(k for k in after if before.get(k) != after[k])
+
+
+def test_postgres_write_in_one_statement_writes_what_the_three_statements_write(store: LeadStore) -> None:
+    """PostgreSQL's write (`postgres_write_sql`, one statement) against `_statements`' three on the same
+    loaded rows: a new lead, a changed score, changed dimensions, a changed breakdown only, a row equal
+    but for the evaluation's columns, one equal in every column, one stored after the evaluation time."""
+    if store.name != "postgres":
+        pytest.skip("PostgreSQL's write")
+    from leadscore.bulk.write import TEMP, _ddl, _statements, postgres_write_sql
+
+    at, dims, cause = 2_000, ["fit", "engagement"], "model:v2"
+    stored = {  # lead: (version, evaluated_at, score, fit, engagement, breakdown)
+        "a": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
+        "b": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
+        "c": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
+        "d": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
+        "e": ("v2", 2_000, 10.0, 5.0, 5.0, "[]"),
+        "f": ("v1", 3_000, 10.0, 5.0, 5.0, "[]"),
+    }
+    loaded = {
+        "a": (12.0, 7.0, 5.0, "[]"),
+        "b": (10.0, 5.0 + 1e-15, 5.0, "[]"),  # equal within the last bits: no history row
+        "c": (10.0, 4.0, 6.0, "[]"),
+        "d": (10.0, 5.0, 5.0, '[{"rule": "x"}]'),
+        "e": (10.0, 5.0, 5.0, "[]"),
+        "f": (99.0, 1.0, 1.0, "[]"),
+        "new": (3.0, 1.0, 2.0, "[]"),
+    }
+
+    def dims_json(fit: float, engagement: float) -> str:
+        return json.dumps({"fit": fit, "engagement": engagement})
+
+    def run(use_one: bool) -> tuple[int, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("DELETE FROM score_history")
+            conn.exec_driver_sql("DELETE FROM results")
+            for lead, (version, evaluated, score, fit, engagement, breakdown) in stored.items():
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO results VALUES (:l, 'm', :v, :e, :s, :d, '{}', NULL, '[]', NULL, 1, :b, NULL)"
+                    ),
+                    {
+                        "l": lead,
+                        "v": version,
+                        "e": evaluated,
+                        "s": score,
+                        "d": dims_json(fit, engagement),
+                        "b": breakdown,
+                    },
+                )
+            conn.exec_driver_sql(_ddl(store, len(dims)))
+            for lead, (score, fit, engagement, breakdown) in loaded.items():
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {TEMP} VALUES (:l, 'm', 'v2', {at}, :s, :d, '{{}}', NULL, '[]', NULL, 1, :b, "
+                        "NULL, :f, :g)"
+                    ),
+                    {"l": lead, "s": score, "d": dims_json(fit, engagement), "b": breakdown, "f": fit, "g": engagement},
+                )
+            if use_one:
+                changed = int(conn.exec_driver_sql(postgres_write_sql(store, dims, at, cause)).scalar_one())
+            else:
+                history, touch, upsert = _statements(store, dims, at, cause)
+                changed = conn.exec_driver_sql(history).rowcount
+                conn.exec_driver_sql(touch)
+                conn.exec_driver_sql(upsert)
+            rows = conn.exec_driver_sql(
+                "SELECT lead_id, model_version, evaluated_at, score, CAST(dimensions AS TEXT), "
+                "CAST(breakdown AS TEXT) FROM results ORDER BY lead_id"
+            ).all()
+            hist = conn.exec_driver_sql(
+                "SELECT lead_id, at, model_version, score, delta, CAST(dimensions AS TEXT), cause "
+                "FROM score_history ORDER BY id"
+            ).all()
+            conn.rollback()
+        return changed, [tuple(r) for r in rows], [tuple(h) for h in hist]
+
+    three, one = run(False), run(True)
+    assert one == three
+    changed, rows, hist = one
+    assert changed == 3 and [h[0] for h in hist] == ["a", "c", "new"]
+    by_lead = {r[0]: r for r in rows}
+    assert by_lead["f"][1:4] == ("v1", 3_000, 10.0)  # stored after the evaluation: left alone
+    assert by_lead["b"][1:3] == ("v2", at) and by_lead["d"][5] == '[{"rule": "x"}]'

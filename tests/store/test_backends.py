@@ -28,9 +28,9 @@ from leadscore.bulk.write import write_rows
 from leadscore.model import parse_model
 from leadscore.store import LeadStore, StoreError, base, open_store, register_backend
 from leadscore.store.pipeline import Evaluator
-from leadscore.store.tables import results, score_history
+from leadscore.store.tables import leads, results, score_history
 from tests.batch.compare import differences
-from tests.store.conftest import FixedClock
+from tests.store.conftest import FixedClock, fresh_database_url
 from tests.store.helpers import random_events, random_leads
 
 BULK_MODEL = """
@@ -177,3 +177,29 @@ def test_without_the_batch_extra_apply_takes_the_pure_path(tmp_path: Path, monke
     done = apply(store, Evaluator(parse_model(BULK_MODEL)), service.now_us)
     assert not isinstance(done, BatchRescored) and done.leads == 10
     store.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("n", [3, 150])  # below and from `LOCK_ARRAY_MIN`: the ids as a list, as one array
+def test_postgres_lock_leads_holds_every_lead_until_the_transaction_ends(
+    tmp_path: Path, request: pytest.FixtureRequest, n: int
+) -> None:
+    from psycopg.errors import LockNotAvailable
+
+    store = open_store(fresh_database_url("postgres", tmp_path, request, migrated=True))
+    other = sa.create_engine(store.engine.url)
+    ids = [f"L{i:04d}" for i in range(n)]
+    try:
+        with store.write() as conn:
+            conn.execute(leads.insert(), [{"id": i, "attributes": {}, "created_at": 1, "updated_at": 1} for i in ids])
+        with store.write() as conn:
+            store.lock_leads(conn, [*reversed(ids), "missing", ids[0]])  # any order, repeats, unknown ids
+            for lead in (ids[0], ids[-1]):
+                with other.connect() as second, pytest.raises(sa.exc.OperationalError) as caught:
+                    second.exec_driver_sql(f"SELECT id FROM leads WHERE id = '{lead}' FOR UPDATE NOWAIT").all()
+                assert isinstance(caught.value.orig, LockNotAvailable)
+        with other.connect() as second:  # released at commit
+            assert len(second.exec_driver_sql("SELECT id FROM leads FOR UPDATE NOWAIT").all()) == n
+    finally:
+        other.dispose()
+        store.dispose()
