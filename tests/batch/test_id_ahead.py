@@ -7,11 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from leadscore.batch import run_batch
-from leadscore.batch.duckdb import duplicates, id_ahead, run
+from leadscore.batch.duckdb import id_ahead, run
 from leadscore.batch.duckdb.file_checks import parquet_sources
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
@@ -22,7 +20,6 @@ from leadscore.io.errors import DataFileError
 from leadscore.model import parse_model
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
-from tests.support.profiles import examples
 
 AT = parse_timestamp("2026-06-01T00:00:00Z")
 MODEL = parse_model("format: 1\nname: t\nrules:\n  - {id: v, on: view, where: {page: pricing}, points: 1}\n")
@@ -272,46 +269,3 @@ def test_a_copy_outside_the_guess_runs_the_query_again(tmp_path: Path, monkeypat
 def test_no_copies_are_guessed_where_the_late_ids_do_not_go_back(tmp_path: Path, parts: list[list[str]]) -> None:
     files = _files(tmp_path, parts, group_rows=4)
     assert id_ahead.redelivered(files, 5) == []
-
-
-# late rows: an id (earlier ones, one past them, one seen nowhere), a lead, a page (other content)
-_LATE = st.tuples(
-    st.sampled_from(["ev-1", "ev-3", "ev-9", "ev-10", "ev-11", "ev-30", "ev-0x"]), st.booleans(), st.booleans()
-)
-
-
-@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    first=st.integers(2, 12),
-    late=st.lists(_LATE, min_size=1, max_size=5),
-    split=st.booleans(),
-    group_rows=st.integers(1, 4),
-    tail_rows=st.integers(1, 6),
-)
-def test_any_late_rows_score_as_the_pure_scorer(
-    first: int, late: list[tuple[str, bool, bool]], split: bool, group_rows: int, tail_rows: int
-) -> None:
-    """Counter ids ev-1.. of leads l0 and l1 in turn, then rows delivered again or not (an earlier id of
-    its lead or of the other, twice, an id above or seen nowhere), in a later file or appended, with the
-    late row groups of any size: whatever the guess and however wrong, the scores are the pure scorer's."""
-    import tempfile
-
-    import pyarrow.parquet as pq
-
-    rows = [Event.of(f"l{k % 2}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k}", page="home") for k in range(first)]
-    again = [
-        Event.of(f"l{int(lead)}", "view", AT - timedelta(minutes=1), id=i, page="pricing" if page else "home")
-        for i, lead, page in late
-    ]
-    before = duplicates.TAIL_ROWS
-    duplicates.TAIL_ROWS = tail_rows
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            (folder / "events").mkdir()
-            for k, part in enumerate([rows, again] if split else [rows + again]):
-                pq.write_table(events_table(part), folder / "events" / f"part-{k}.parquet", row_group_size=group_rows)
-            pq.write_table(leads_table(LEADS), folder / "leads.parquet")
-            _scored(folder)
-    finally:
-        duplicates.TAIL_ROWS = before
