@@ -287,8 +287,7 @@ class BatchRun:
 
     def _ids_ahead(self, mode: Dedupe) -> IdsAhead | None:
         """The duplicate check's pass started on a thread, the query to run meanwhile as if the ids were
-        distinct, where they likely are, or dropping the rows likely delivered again (`IdsAhead.copies`:
-        `id_ahead.redelivered`); None: the check runs first, as it decides the query.
+        distinct, where they likely are (`id_ahead.py`); None: the check runs first, as it decides the query.
         Only where the pass would read the files' ids itself (the view reads them as stored, checked by the
         pass: `schema.id_check`), and with a query to run meanwhile."""
         if mode != "auto" or not duplicates.ORDERED or not self.schema.has_event_id or self.schema.id_check is None:
@@ -349,7 +348,7 @@ class BatchRun:
                 raise
             if self.plan.row_check:
                 self._check_rows()
-            if self._settle():  # a wrong guess of `_ids_ahead` (repeats it kept): the query again, dropping them
+            if self._settle():  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
                 self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
                 self._plan()
                 self._run()
