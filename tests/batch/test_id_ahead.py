@@ -52,38 +52,17 @@ def _scored(tmp: Path, dedupe: str = "auto") -> run.BatchRun:
     return batch
 
 
-def _started(monkeypatch: pytest.MonkeyPatch, guesses: list[list[tuple[int, int]]] | None = None) -> list[list[str]]:
-    """The files of every pass started ahead of the query (`guesses`: the copies each one guessed)."""
+def _started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The files of every pass started ahead of the query."""
     started: list[list[str]] = []
     real = id_ahead.IdsAhead.__init__
 
-    def spy(
-        self: id_ahead.IdsAhead,
-        files: list[str],
-        tail_limit: int,
-        test: bool,
-        copies: list[tuple[int, int]] | None = None,
-    ) -> None:
+    def spy(self: id_ahead.IdsAhead, files: list[str], tail_limit: int, test: bool) -> None:
         started.append(files)
-        if guesses is not None:
-            guesses.append(copies or [])
-        real(self, files, tail_limit, test, copies)
+        real(self, files, tail_limit, test)
 
     monkeypatch.setattr(id_ahead.IdsAhead, "__init__", spy)
     return started
-
-
-def _planned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The form of every scoring query planned: "dedupe" (copies dropped) or "as distinct"."""
-    queries: list[str] = []
-    real = run.BatchRun._plan
-
-    def spy(self: run.BatchRun) -> None:
-        real(self)
-        queries.append("dedupe" if self.stats.deduplicated else "as distinct")
-
-    monkeypatch.setattr(run.BatchRun, "_plan", spy)
-    return queries
 
 
 def test_row_groups_of_ascending_ids_are_ascending(tmp_path: Path) -> None:
@@ -94,7 +73,7 @@ def test_row_groups_of_ascending_ids_are_ascending(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "parts",
     [
-        [["e00", "e01", "e02", "e03"], ["e01", "e04"]],  # delivered again in a later file (a small input)
+        [["e00", "e01", "e02", "e03"], ["e01", "e04"]],  # delivered again in a later file
         [["e03", "e02", "e01", "e00"]],  # descending: the second group's ids lie below the first's
         [["ev-1", "ev-2", "ev-9", "ev-10", "ev-11"]],  # counters: ev-10 sorts before ev-9 as text
     ],
@@ -126,7 +105,14 @@ def test_a_repeat_inside_a_row_group_runs_the_query_again_dropping_it(
     wrong, and the second query drops the copy as the check before the query would have."""
     _files(tmp_path, [["e00", "e01", "e02", "e03", "e02", "e05"], ["e06", "e07"]], group_rows=6)
     started = _started(monkeypatch)
-    queries = _planned(monkeypatch)
+    queries: list[str] = []
+    real = run.BatchRun._plan
+
+    def spy(self: run.BatchRun) -> None:
+        real(self)
+        queries.append("dedupe" if self.stats.deduplicated else "as distinct")
+
+    monkeypatch.setattr(run.BatchRun, "_plan", spy)
     batch = _scored(tmp_path)
     assert len(started) == 1 and queries == ["as distinct", "dedupe"] and batch.stats.deduplicated
     assert {r["lead_id"]: r["score"] for r in batch.to_dicts()} == {"l0": 3.0, "l1": 4.0}
@@ -154,118 +140,3 @@ def test_trusted_ids_and_the_always_mode_start_no_pass_ahead(tmp_path: Path, mon
     _scored(tmp_path, "never")
     assert _scored(tmp_path, "always").stats.deduplicated
     assert started == []
-
-
-COUNTERS = [f"ev-{k}" for k in range(8, 14)]  # ev-9 before ev-10: length first
-
-
-@pytest.mark.parametrize(
-    ("parts", "group_rows", "copies"),
-    [
-        # a file delivered again (every id of it an earlier one of the same lead): one run, its rows
-        ([COUNTERS, ["ev-8", "ev-11"]], 4, [(1 << 40, (1 << 40) + 1)]),
-        # rows appended to the same file, after a group that continues the order
-        ([[*COUNTERS, "ev-14", "ev-8", "ev-10"]], 3, [(7, 8)]),
-        # the break within the first file's last group, the copies running on into the next file
-        ([[*COUNTERS, "ev-14", "ev-8"], ["ev-10"]], 4, [(7, 7), (1 << 40, 1 << 40)]),
-    ],
-)
-def test_events_delivered_again_at_the_end_are_dropped_while_the_pass_reads_the_ids(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    parts: list[list[str]],
-    group_rows: int,
-    copies: list[tuple[int, int]],
-) -> None:
-    """The rows after the last ascending ids, each below the stretch's last id, are guessed copies: the
-    query drops them while the pass runs, and runs once as the pass finds exactly those."""
-    files = _files(tmp_path, parts, group_rows=group_rows)
-    _rewrite_leads(tmp_path, parts)
-    assert id_ahead.redelivered(files, 5) == copies
-    monkeypatch.setattr(run, "tail_limit", lambda total: 5)
-    guesses: list[list[tuple[int, int]]] = []
-    started = _started(monkeypatch, guesses)
-    queries = _planned(monkeypatch)
-    batch = _scored(tmp_path)
-    assert guesses == [copies] and queries == ["dedupe"] and batch.stats.deduplicated
-    assert len(started) == 1
-
-
-def _rewrite_leads(tmp: Path, parts: list[list[str]]) -> None:
-    """Each id's events of one lead wherever they are (a copy is of the same lead): `l0` for ids up to
-    ev-10, `l1` above, each row's content its own (the pricing page, unless the id was seen: home)."""
-    import pyarrow.parquet as pq
-
-    seen: set[str] = set()
-    for i, ids in enumerate(parts):
-        rows = []
-        for k, event_id in enumerate(ids):
-            page = "home" if event_id in seen else "pricing"
-            seen.add(event_id)
-            lead = "l0" if len(event_id) < 5 or event_id <= "ev-10" else "l1"
-            rows.append(Event.of(lead, "view", AT - timedelta(hours=1 + k), id=event_id, page=page))
-        path = tmp / "events" / f"part-{i}.parquet"
-        groups = pq.ParquetFile(path).metadata.row_group(0).num_rows
-        pq.write_table(events_table(rows), path, row_group_size=groups)
-
-
-@pytest.mark.parametrize(
-    "late",
-    [
-        ["ev-8", "ev-0x"],  # ev-0x: below the stretch's last id, but seen nowhere
-        ["ev-8", "ev-9"],  # ev-9 of the other lead
-        ["ev-8", "ev-9", "ev-9"],  # twice for the other lead: the first stands, the second is a copy
-    ],
-)
-def test_a_guessed_row_that_is_no_copy_has_its_lead_scored_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: list[str]
-) -> None:
-    """l0's ids, then rows guessed delivered again: ev-8 is l0's copy, the others are l1's first."""
-    import pyarrow.parquet as pq
-
-    _files(tmp_path, [COUNTERS, late], group_rows=4)
-    rows = [Event.of("l0", "view", AT - timedelta(hours=1 + k), id=i, page="pricing") for k, i in enumerate(COUNTERS)]
-    pq.write_table(events_table(rows), tmp_path / "events" / "part-0.parquet", row_group_size=4)
-    rows = [Event.of("l0" if i == "ev-8" else "l1", "view", AT, id=i, page="pricing") for i in late]
-    pq.write_table(events_table(rows), tmp_path / "events" / "part-1.parquet", row_group_size=4)
-    monkeypatch.setattr(run, "tail_limit", lambda total: 5)
-    guesses: list[list[tuple[int, int]]] = []
-    _started(monkeypatch, guesses)
-    queries = _planned(monkeypatch)
-    again_for: list[int] = []
-    real = run.BatchRun._score_again
-
-    def spy(self: run.BatchRun, ids: str, replay: str | None = None) -> None:
-        again_for.append(int(self.con.execute(f"SELECT count(*) FROM {ids}").fetchall()[0][0]))
-        real(self, ids, replay)
-
-    monkeypatch.setattr(run.BatchRun, "_score_again", spy)
-    batch = _scored(tmp_path)
-    assert guesses == [[(1 << 40, (1 << 40) + len(late) - 1)]] and queries == ["dedupe"]
-    assert again_for == [1] and batch.stats.deduplicated  # l1 alone
-    assert {r["lead_id"]: r["score"] for r in batch.to_dicts()} == {"l0": 6.0, "l1": 1.0}
-
-
-def test_a_copy_outside_the_guess_runs_the_query_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The late rows look delivered again, but the first file repeats an id of its own earlier on (the
-    stretch breaks there, not at the late rows): the copy the first query kept is dropped by a second."""
-    parts = [["ev-8", "ev-9", "ev-8", "ev-10", "ev-11", "ev-12", "ev-13"], ["ev-11"]]
-    files = _files(tmp_path, parts, group_rows=4)
-    assert id_ahead.redelivered(files, 5) == [(1 << 40, 1 << 40)]
-    monkeypatch.setattr(run, "tail_limit", lambda total: 5)
-    queries = _planned(monkeypatch)
-    batch = _scored(tmp_path)
-    assert queries == ["dedupe", "dedupe"] and batch.stats.deduplicated
-
-
-@pytest.mark.parametrize(
-    "parts",
-    [
-        [COUNTERS, ["ev-14", "ev-15"]],  # the late ids go on ascending: no break
-        [COUNTERS, ["ev-8", "ev-20"]],  # after the break, an id above the stretch's last: new events
-        [COUNTERS, ["ev-8", ""]],  # an empty id (missing): the query's form needs every id
-    ],
-)
-def test_no_copies_are_guessed_where_the_late_ids_do_not_go_back(tmp_path: Path, parts: list[list[str]]) -> None:
-    files = _files(tmp_path, parts, group_rows=4)
-    assert id_ahead.redelivered(files, 5) == []

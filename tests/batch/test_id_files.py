@@ -132,7 +132,7 @@ def test_a_parquet_run_reads_the_ids_from_the_files(tmp_path: Path, monkeypatch:
 @settings(max_examples=examples(100), deadline=None)
 @given(ids=st.lists(st.sampled_from(["a", "b", "bb", "ba", "c", "ab", "abc", "é", "a\x00", " a", "a\n"]), max_size=12))
 def test_the_stretch_and_the_flag_equal_their_definitions(ids: list[str]) -> None:
-    """`stretch` (whole-array tests) against the order's definition; `flagged` against its rules."""
+    """`_stretch` (whole-array tests) against the order's definition; `flagged` against its rules."""
     import pyarrow as pa
 
     from leadscore.io.limits import MAX_ID_CHARS
@@ -143,7 +143,7 @@ def test_the_stretch_and_the_flag_equal_their_definitions(ids: list[str]) -> Non
     k = 1 if ids else 0
     while k < len(ids) and keys[k - 1] < keys[k]:
         k += 1
-    assert id_order.stretch(column, offsets, None) == k
+    assert id_order._stretch(column, offsets, None) == k
     raw = [i.encode() for i in ids if i]
     expected = any(
         len(r) > MAX_ID_CHARS or 0 in r or not (0x21 <= r[0] <= 0x7E) or not (0x21 <= r[-1] <= 0x7E) for r in raw

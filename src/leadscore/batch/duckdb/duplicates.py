@@ -262,42 +262,9 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     elif not runs or len(runs) > RUNS:
         body = f"o NOT IN (SELECT _ls_ord FROM {table}_drop)"
     else:
-        body = _outside(runs)
+        within = " OR ".join(f"o BETWEEN {lo} AND {hi}" for lo, hi in runs)
+        body = f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT ({within}))"
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
-
-
-def _within(runs: list[tuple[int, int]]) -> str:
-    return " OR ".join(f"o BETWEEN {lo} AND {hi}" for lo, hi in runs)
-
-
-def _outside(runs: list[tuple[int, int]]) -> str:
-    """Whether the input order `o` lies outside the runs (ascending, disjoint): the ends first."""
-    return f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT ({_within(runs)}))"
-
-
-def assume_dropped(con: duckdb.DuckDBPyConnection, runs: list[tuple[int, int]], table: str = "_ls_dups") -> None:
-    """The check's tables (empty) and a macro `<table>_kept` that drops the rows of `runs` (first and
-    last input order, ascending): the copies guessed before the check has found them (`id_ahead.py`),
-    for a query run meanwhile. `find_duplicates` replaces all three; `misguessed` compares."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
-    con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {_outside(runs)}")
-
-
-def misguessed(
-    con: duckdb.DuckDBPyConnection, runs: list[tuple[int, int]], table: str = "_ls_dups"
-) -> tuple[int, str | None]:
-    """After `find_duplicates`, against the copies guessed (`assume_dropped`): (how many copies it found
-    outside the guessed runs: a query that dropped the guess kept them; a query of the lead ids of the
-    guessed rows that are no copy, which it dropped wrongly, or None when every one is a copy)."""
-    within = _within(runs).replace("o BETWEEN", "_ls_ord BETWEEN")
-    outside, inside = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT ({within})), count(*) FILTER (WHERE {within}) FROM {table}_drop"
-    ).fetchall()[0]
-    if int(inside) == sum(hi - lo + 1 for lo, hi in runs):  # the drop table's input orders are distinct
-        return int(outside), None
-    dropped = f"SELECT _ls_ord FROM {table}_drop"
-    return int(outside), f"SELECT DISTINCT lead_id FROM events WHERE ({within}) AND _ls_ord NOT IN ({dropped})"
 
 
 def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int) -> DuplicateCheck:

@@ -82,41 +82,28 @@ def read_id_rows(files: list[str], batch: int) -> Iterator[tuple[int, pa.Array]]
                 first += len(part)
 
 
-def late_groups(files: list[str], rows: int) -> list[tuple[int, int, int, int]]:
-    """(file index, row group, `_ls_ord` of its first row, its rows) of the input's last row groups, in
-    input order: as many whole groups as hold at most `rows` rows in all, where events delivered again
-    lie when they come in a later file or at the end."""
+def late_ids(files: list[str], rows: int) -> pa.Array:
+    """The ids (NULLs left out) of the input's last row groups, as many whole groups as hold at most
+    `rows` rows in all: where events delivered again lie, when they come in a later file or at the end."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    chosen: list[tuple[int, int, int, int]] = []
-    for k in reversed(range(len(files))):
-        meta = pq.read_metadata(files[k])
-        sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
-        for group in reversed(range(len(sizes))):
-            rows -= sizes[group]
+    chosen: list[tuple[str, int]] = []
+    for file in reversed(files):
+        meta = pq.read_metadata(file)
+        for group in reversed(range(meta.num_row_groups)):
+            rows -= meta.row_group(group).num_rows
             if rows < 0:
                 break
-            chosen.append((k, group, ord_base(files, k) + sum(sizes[:group]), sizes[group]))
+            chosen.append((file, group))
         if rows < 0:
             break
-    return chosen[::-1]
-
-
-def group_ids(files: list[str], file: int, group: int) -> pa.Array:
-    """The ids of one row group as text (NULLs kept)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(files[file]).read_row_group(group, columns=[COLUMN], use_threads=False)
-    parts = [p.dictionary_decode() if pa.types.is_dictionary(p.type) else p for p in table.column(0).chunks]
-    return pa.concat_arrays([p.cast(pa.string()) for p in parts]) if parts else pa.nulls(0, pa.string())
-
-
-def late_ids(files: list[str], rows: int) -> pa.Array:
-    """The ids (NULLs left out) of the input's last row groups (`late_groups`)."""
-    import pyarrow as pa
-
-    parts = [group_ids(files, k, g).drop_null() for k, g, _, _ in late_groups(files, rows)]
+    parts: list[pa.Array] = []
+    for file, group in reversed(chosen):
+        for part in pq.ParquetFile(file).read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks:
+            if pa.types.is_dictionary(part.type):
+                part = part.dictionary_decode()
+            parts.append(part.drop_null().cast(pa.string()))
     return pa.concat_arrays(parts) if parts else pa.nulls(0, pa.string())
 
 

@@ -78,7 +78,7 @@ def flagged(offsets: np.ndarray, data: np.ndarray) -> bool:
     return bool(len(first)) and max(int((first - np.uint8(0x21)).max()), int((last - np.uint8(0x21)).max())) > 0x5D
 
 
-def stretch(column: pa.Array, offsets: np.ndarray, previous: bytes | None) -> int:
+def _stretch(column: pa.Array, offsets: np.ndarray, previous: bytes | None) -> int:
     """How many of the leading ids of `column` continue a strictly ascending stretch (length in bytes,
     then bytes) after `previous` (the stretch's last id so far; None: the stretch starts here)."""
     import numpy as np
@@ -254,7 +254,7 @@ def _stream(
                 assert base is not None
                 ords = base + (index if index is not None else np.arange(len(column), dtype=np.int64))
             if in_stretch:
-                kept = stretch(column, offsets, previous)
+                kept = _stretch(column, offsets, previous)
                 if found is not None and ords is not None:
                     found.look(column, offsets, data, kept, ords)
                 if kept == len(column):

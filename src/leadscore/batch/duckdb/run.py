@@ -18,7 +18,7 @@ from leadscore.batch.duckdb.file_checks import (
     dictionary_event_columns,
     parquet_sources,
 )
-from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups, redelivered
+from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
 from leadscore.batch.duckdb.id_order import Passed
 from leadscore.batch.duckdb.layout import events_clustered
 from leadscore.batch.duckdb.output import Breakdown
@@ -178,12 +178,8 @@ class BatchRun:
         # the form of the query's counts (`layout.py`): a sample of the events' first rows
         self.clustered = events_clustered(self.con)
         self.stats.seconds["prepare"] = time.perf_counter() - t
-        # the ids' pass on a thread while the query runs, where they will likely prove distinct or the
-        # copies are likely the rows after the last ascending ids (`id_ahead.py`)
+        # the ids' pass on a thread while the query runs, where they will likely prove distinct (`id_ahead.py`)
         self._ahead = self._ids_ahead(dedupe)
-        if self._ahead is not None and self._ahead.copies:  # the query drops the guessed copies meanwhile
-            duplicates.assume_dropped(self.con, self._ahead.copies)
-            self.dups_table, self.null_ids, self.stats.deduplicated = "_ls_dups", False, True
         if self._ahead is None:
             t = time.perf_counter()
             self.stats.deduplicated = self._check_duplicates(dedupe)
@@ -295,13 +291,10 @@ class BatchRun:
         if self.predictive:
             return None
         files = parquet_sources(Path(self._sources[1]))
-        if not id_files.readable(files):
+        if not id_files.readable(files) or not ascending_groups(files):
             return None
         total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
-        if ascending_groups(files):
-            return IdsAhead(files, tail_limit(total), test=True)
-        copies = redelivered(files, tail_limit(total))
-        return IdsAhead(files, tail_limit(total), test=True, copies=copies) if copies else None
+        return IdsAhead(files, tail_limit(total), test=True)
 
     def _settle(self) -> bool:
         """The duplicate check run ahead, finished (its answer awaited; the exact check of a tail, as
@@ -312,17 +305,7 @@ class BatchRun:
         t = time.perf_counter()
         self.stats.deduplicated = self._check_duplicates("auto", ahead.result())
         self.stats.seconds["duplicates"] = time.perf_counter() - t
-        if not ahead.copies:
-            return self.stats.deduplicated
-        # the query dropped the guessed copies: right when the check found exactly those
-        outside, wrong = duplicates.misguessed(self.con, ahead.copies)
-        if outside or self.null_ids:  # a copy it kept, or events without id (the query's other form)
-            return True
-        if wrong is not None and self.plan is not None:  # guessed rows that are no copy: their leads again
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_rg_ids AS {wrong}")
-            self._score_again("_ls_rg_ids")
-            self.con.execute("DROP TABLE _ls_rg_ids")
-        return False
+        return self.stats.deduplicated
 
     def _run(self) -> None:
         con = self.con
