@@ -70,25 +70,41 @@ def test_the_first_scans_answer_as_the_full_scan(
         assert fast == ("plain", True)
 
 
-def test_dictionary_columns_read_once_per_state_of_the_files(tmp_path: Path) -> None:
-    """A run asks twice for the same files: the metadata is read once; a file rewritten since is read again."""
+def test_a_run_reads_the_dictionary_columns_once_for_both_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row check's split and the eager look-ups both ask for the events' dictionary-encoded columns:
+    the run reads the files' metadata once and hands the answer to both; another run reads it again."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = tmp_path / "events.parquet"
-    pq.write_table(pa.table({"type": ["view"] * 1000, "page": [f"/p{i}" for i in range(1000)]}), path)
-    con = connect()
-    queries: list[str] = []
+    from leadscore.batch import run_batch
+    from leadscore.model import parse_model
 
-    class Spy:
-        def execute(self, sql: str) -> Any:
-            queries.append(sql)
-            return con.execute(sql)
+    ts = pa.array([1_779_000_000_000_000] * 1000, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    events = {"lead_id": [f"l{i % 7}" for i in range(1000)], "type": ["view"] * 1000, "timestamp": ts}
+    pq.write_table(pa.table({**events, "page": [f"/p{i}" for i in range(1000)]}), tmp_path / "events.parquet")
+    pq.write_table(pa.table({"id": [f"l{i}" for i in range(7)]}), tmp_path / "leads.parquet")
+    model = parse_model("format: 1\nname: t\nrules:\n  - {id: v, on: view, where: {page: {contains: p1}}, points: 1}\n")
+    read: list[tuple[str, ...]] = []
+    real = file_checks.dictionary_columns
 
-    files = [str(path)]
-    assert file_checks.dictionary_columns(Spy(), files) == {"type"}  # type: ignore[arg-type]
-    assert file_checks.dictionary_columns(Spy(), files) == {"type"}  # type: ignore[arg-type]
-    assert len(queries) == 1
-    pq.write_table(pa.table({"type": [f"t{i}" for i in range(1000)], "page": ["/"] * 1000}), path)
-    assert file_checks.dictionary_columns(Spy(), files) == {"page"}  # type: ignore[arg-type]
-    assert len(queries) == 2
+    def spy(con: Any, files: list[str]) -> frozenset[str]:
+        read.append(tuple(files))
+        return real(con, files)
+
+    monkeypatch.setattr(file_checks, "dictionary_columns", spy)
+    asked: list[int] = []
+    known = file_checks.DictionaryColumns.__call__
+
+    def ask(self: file_checks.DictionaryColumns, con: Any, files: list[str]) -> frozenset[str]:
+        asked.append(1)
+        return known(self, con, files)
+
+    monkeypatch.setattr(file_checks.DictionaryColumns, "__call__", ask)
+    path = str(tmp_path / "events.parquet")
+    for runs in (1, 2):
+        run = run_batch(model, str(tmp_path / "leads.parquet"), path, "2026-06-01T00:00:00Z")
+        assert len(asked) == 2 * runs and read == [(path,)] * runs
+    assert sum(r["score"] for r in run.to_dicts()) == 111  # /p1, /p10-/p19, /p100-/p199
+    assert file_checks.dictionary_columns(connect(), [path]) == {"lead_id", "type", "timestamp"}  # not `page`

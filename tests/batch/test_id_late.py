@@ -85,7 +85,7 @@ def test_the_rows_found_are_every_row_of_a_tail_id(
             if not len(found.tail):  # no tail, no row to look at
                 assert found.rows is None
                 return
-            late = set(id_files.late_ids(files, tail_limit).to_pylist())
+            late = set(id_order.late_tail(files, tail_limit).to_pylist())
             if found.rows is None:
                 assert not set(found.tail.to_pylist()) <= late
                 return
@@ -108,6 +108,19 @@ def test_the_late_ids_are_the_last_whole_row_groups(tmp_path: Path) -> None:
     assert id_files.late_ids(files, 2).to_pylist() == ["e6"]  # the group before holds 2 rows (a NULL): 3 > 2
     assert id_files.late_ids(files, 3).to_pylist() == ["e5", "e6"]
     assert id_files.late_ids(files, 5).to_pylist() == ["e3", "e4", "e5", "e6"]
+
+
+def test_the_ids_looked_up_start_where_the_late_ids_break_the_order(tmp_path: Path) -> None:
+    """The late groups continue the ids of the group before them, then go back (a file sent again):
+    the ids from the break on are the ones looked up; without a break, every late id."""
+    _write(tmp_path, [["e1", "e2", "e3", "e4", "e5", None], ["e2", "", "e4"]], 2)
+    files = parquet_sources(tmp_path / "events")
+    assert id_files.late_ids(files, 5).to_pylist() == ["e5", "e2", "", "e4"]
+    assert id_files.before_late(files, 5).to_pylist() == ["e3", "e4"]
+    assert id_order.late_tail(files, 5).to_pylist() == ["e2", "e4"]  # e5 goes on from e4, then e2: the break
+    assert id_order.late_tail(files, 4).to_pylist() == ["e2", "e4"]  # the break at the first late id (e2 < e5)
+    assert id_order.late_tail(files, 2).to_pylist() == ["e4"]  # e4 after e2: no break, the late ids
+    assert id_order.late_tail(files, 9).to_pylist() == ["e1", "e2", "e3", "e4", "e5", "e2", "e4"]  # no group before
 
 
 def test_a_run_of_widths_is_searched_as_fixed_width_bytes() -> None:

@@ -85,7 +85,17 @@ def read_id_rows(files: list[str], batch: int) -> Iterator[tuple[int, pa.Array]]
 def late_ids(files: list[str], rows: int) -> pa.Array:
     """The ids (NULLs left out) of the input's last row groups, as many whole groups as hold at most
     `rows` rows in all: where events delivered again lie, when they come in a later file or at the end."""
-    import pyarrow as pa
+    return _ids(_late_groups(files, rows)[0])
+
+
+def before_late(files: list[str], rows: int) -> pa.Array:
+    """The ids (NULLs left out) of the row group just before those of `late_ids` (none: no such group)."""
+    before = _late_groups(files, rows)[1]
+    return _ids([before] if before is not None else [])
+
+
+def _late_groups(files: list[str], rows: int) -> tuple[list[tuple[str, int]], tuple[str, int] | None]:
+    """(the (file, row group) of `late_ids` in input order, the one before them)."""
     import pyarrow.parquet as pq
 
     chosen: list[tuple[str, int]] = []
@@ -94,12 +104,17 @@ def late_ids(files: list[str], rows: int) -> pa.Array:
         for group in reversed(range(meta.num_row_groups)):
             rows -= meta.row_group(group).num_rows
             if rows < 0:
-                break
+                return chosen[::-1], (file, group)
             chosen.append((file, group))
-        if rows < 0:
-            break
+    return chosen[::-1], None
+
+
+def _ids(groups: list[tuple[str, int]]) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     parts: list[pa.Array] = []
-    for file, group in reversed(chosen):
+    for file, group in groups:
         for part in pq.ParquetFile(file).read_row_group(group, columns=[COLUMN], use_threads=False).column(0).chunks:
             if pa.types.is_dictionary(part.type):
                 part = part.dictionary_decode()

@@ -5,10 +5,12 @@ exact check must find every row holding one of them. Done in SQL, that is one mo
 with a semi-join on 50M ids (3.6 CPU s on the mixed set, more than the pass itself). But events delivered
 again lie at the end of the input (a later file, rows appended), so the pass can know the likely tail
 before it starts: the ids of the last row groups (`id_files.late_ids`, at most the tail's limit of
-rows). Each batch of the stretch ascends in (length in bytes, then bytes): its ids of one length are
-a sorted run of fixed-width byte strings, and a NumPy binary search of the late ids in it finds their
-rows at no measurable cost. When the tail turns out to hold only late ids, the rows of its ids are
-known by their input order (`_ls_ord`) alone: the stretch's matches and the tail's own rows. Otherwise
+rows), from where they break the order of the group before them when they do (`id_order.late_tail`:
+the file sent again, not the rows before it that continue the order). Each batch of the stretch
+ascends in (length in bytes, then bytes): its ids of one length are a sorted run of fixed-width
+byte strings, and a NumPy binary search of the late ids in it finds their rows at no measurable cost.
+When the tail turns out to hold only late ids, the rows of its ids are known by their input order
+(`_ls_ord`) alone: the stretch's matches and the tail's own rows. Otherwise
 (the stretch ended earlier, in rows the guess did not read) the check in SQL decides, as before.
 
 Every row holding a tail id is found: the stretch holds each id at most once (it ascends strictly),

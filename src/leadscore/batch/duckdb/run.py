@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from leadscore.batch.duckdb import duplicates, fallback, id_files, output
 from leadscore.batch.duckdb.duplicates import find_duplicates, tail_limit
-from leadscore.batch.duckdb.file_checks import check_parquet, dictionary_event_columns, parquet_sources
+from leadscore.batch.duckdb.file_checks import (
+    DictionaryColumns,
+    check_parquet,
+    dictionary_event_columns,
+    parquet_sources,
+)
 from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
 from leadscore.batch.duckdb.id_order import Passed
 from leadscore.batch.duckdb.layout import events_clustered
@@ -147,11 +152,20 @@ class BatchRun:
         # the event columns the scoring pass reads: the files' checks of the others are scans of their own
         reads = frozenset({"lead_id", "type", "timestamp", *infer_schema(self.model).events.slots})
         self._files_checked = False
+        # the events' dictionary-encoded columns, read from the files' metadata once for both users
+        dictionary = DictionaryColumns()
         self.schema: SourceSchema = prepare(
-            self.con, leads, events, defer_check=defer_check, ids_read=ids_read, reads=reads, stored=self.stored
+            self.con,
+            leads,
+            events,
+            defer_check=defer_check,
+            ids_read=ids_read,
+            reads=reads,
+            stored=self.stored,
+            dictionary=dictionary,
         )
         # their `contains` look-ups made before the query (`Lookups.eager`)
-        self.lookups.eager = dictionary_event_columns(self.con, self._sources[1])
+        self.lookups.eager = dictionary_event_columns(self.con, self._sources[1], dictionary)
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers
         self._numbers_sql: str | None = None

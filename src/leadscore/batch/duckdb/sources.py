@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.batch.duckdb.file_checks import check_parquet, needs_reader, row_check_sql, strip_sql
+from leadscore.batch.duckdb.file_checks import DictionaryColumns, check_parquet, needs_reader, row_check_sql, strip_sql
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.duckdb.file_schemas import list_files, scan_sql
 from leadscore.batch.duckdb.id_files import ORD_FILE
@@ -75,14 +75,15 @@ def register(
     defer_check: bool = False,
     ids_read: bool = True,
     reads: frozenset[str] | None = None,
+    dictionary: DictionaryColumns | None = None,
 ) -> tuple[bool, tuple[str, str, str | None, str | None] | None]:
     """Create the view `name` over the source (as-is; `prepare` adds the query's conventions).
 
     Returns whether its id and type columns are known to be plain text (nothing to strip: checked
     in the Parquet files' scan; the reader's tables and in-memory tables are not scanned for it), and,
     with `defer_check`, the condition of the events' rows the files' check must look at, when the
-    scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`): the
-    views then read the files as plain."""
+    scoring query is to compute it in its own pass instead of a scan first (`row_check_sql`, with the
+    run's `dictionary`): the views then read the files as plain."""
     plain = False
     deferred: tuple[str, str, str | None, str | None] | None = None
     if isinstance(source, str | Path) and is_text_input(Path(source)):
@@ -104,7 +105,7 @@ def register(
             rel = _table_relation(con, name, table)
         else:
             if defer_check and name == "events":
-                deferred = row_check_sql(con, files, ids_read, reads)
+                deferred = row_check_sql(con, files, ids_read, reads, dictionary)
             # the reader's rules, in SQL: a bad row refuses the input
             plain = True if deferred is not None else check_parquet(con, files, name)
     else:
@@ -145,6 +146,7 @@ def prepare(
     ids_read: bool = True,
     reads: frozenset[str] | None = None,
     stored: bool = False,
+    dictionary: DictionaryColumns | None = None,
 ) -> SourceSchema:
     """Register both inputs as the views `leads` and `events`, checked and typed; returns their schema.
 
@@ -153,9 +155,10 @@ def prepare(
     trusts any result (`register`). Given `reads` (the event columns the scoring pass reads), some of
     that check may be a query of its own instead (`schema.scan_check`, `file_checks.row_check_sql`).
     With `stored` (a store's export), ids and types are read as stored: its ingest wrote them checked,
-    and the pure path scores the stored text (`store.codec.event_of`), so nothing is stripped."""
+    and the pure path scores the stored text (`store.codec.event_of`), so nothing is stripped.
+    `dictionary`: the run's `file_checks.DictionaryColumns`, which it asks again (its look-ups)."""
     plain_leads, _ = register(con, "leads", leads)
-    plain_events, row_check = register(con, "events", events, defer_check, ids_read, reads)
+    plain_events, row_check = register(con, "events", events, defer_check, ids_read, reads, dictionary)
     plain_leads, plain_events = plain_leads or stored, plain_events or stored
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
