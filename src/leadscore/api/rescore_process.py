@@ -14,6 +14,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,11 @@ def _serve_queue(
 
     with contextlib.suppress(OSError):  # Linux: `ps` and the benchmarks tell it from the server processes
         Path("/proc/self/comm").write_text(COMM)
+    # The server closes it (or its death is seen below). A SIGTERM or Ctrl-C sent to the server's process
+    # group reached this process too, and killed it inside `closed.wait`, holding the lock of that shared
+    # Event: the server's `close` then waited on that lock until it was killed (20 s in tests/api/server.py)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     service = LeadService.from_workspace(Workspace.load(root))
     try:
         service.current_evaluator()
