@@ -30,17 +30,8 @@ def _scored(lead: dict[str, Any]) -> bool:
 
 @pytest.mark.integration
 @pytest.mark.slow  # a server with its rescoring process: 10-15 s to start on a loaded machine
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_a_wait_is_answered_when_the_rescoring_process_commits(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
-    store = None
-    if backend == "postgres":
-        from tests.store.conftest import fresh_database_url
-
-        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
-    root = make_workspace(tmp_path / "ws", store)
+def test_a_wait_is_answered_when_the_rescoring_process_commits(backend_root: Path) -> None:
+    root = backend_root
     token = create_key(root, "rw", "read", "write")
     # no periodic check within the test: only the rescoring process's signal can end the wait early
     env = {"LEADSCORE_API_RESCORE_PROCESS": "true", "LEADSCORE_API_LEAD_WAIT_CHECK_S": "60"}
