@@ -94,6 +94,7 @@ class LeadWaits:
         self._wake: asyncio.Event | None = None
         self._checker: asyncio.Task[None] | None = None
         self._lock = threading.Lock()  # `scored` may come from the rescoring worker's thread
+        self._signals = 0  # drains signalled so far
 
     @property
     def waiting(self) -> int:
@@ -104,6 +105,7 @@ class LeadWaits:
         """The rescoring committed a drain: check the waited-for leads now. From any thread."""
         with self._lock:
             loop, wake = self._loop, self._wake
+            self._signals += 1
         if loop is None or wake is None or loop.is_closed():
             return
         try:
@@ -119,7 +121,8 @@ class LeadWaits:
         """The lead once its result covers every event acknowledged for it before this call, or after
         `seconds` as it then is (`pending: true`). NotFound without such a lead; Busy at the
         limit. Cancelling it (the client went away) ends the wait."""
-        self._bind()
+        wake = self._bind()
+        signals = self._signals
         mark = await to_thread.run_sync(self._mark, lead_id)
         if mark is None:
             raise NotFound(f"no lead {lead_id!r}", field="lead_id")
@@ -131,6 +134,8 @@ class LeadWaits:
             self._count += 1
             try:
                 self._start_checker()
+                if self._signals != signals:  # a drain since the mark was read: its check may have
+                    wake.set()  # run without this wait, so check again now
                 with contextlib.suppress(TimeoutError):
                     return await asyncio.wait_for(waiting.done, seconds)
             finally:
@@ -138,12 +143,14 @@ class LeadWaits:
         view: LeadView = await to_thread.run_sync(self.service.lead, lead_id)
         return view
 
-    def _bind(self) -> None:
+    def _bind(self) -> asyncio.Event:
+        """The wake-up event of the running loop's checker."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # the first wait, or an app served again on another loop (tests)
+        if self._loop is not loop or self._wake is None:  # the first wait, or an app served again (tests)
             with self._lock:
                 self._loop, self._wake = loop, asyncio.Event()
             self._checker = None
+        return self._wake
 
     def _mark(self, lead_id: str) -> int | None:
         with self.service.store.read() as conn:
