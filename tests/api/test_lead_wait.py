@@ -20,6 +20,7 @@ from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
 from tests.api.server import Server, create_key, make_workspace
+from tests.support.lead_waits import until_waiting
 
 EVENT = {"lead_id": "a", "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
 
@@ -74,13 +75,13 @@ def test_a_wait_times_out_pending_and_waits_beyond_the_cap_are_429(pending_app: 
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
             started = time.monotonic()
-            first = asyncio.ensure_future(client.get("/v1/leads/a", params={"wait": "0.5"}))
-            await asyncio.sleep(0.2)
-            second = await client.get("/v1/leads/a", params={"wait": "0.5"})
+            first = asyncio.ensure_future(client.get("/v1/leads/a", params={"wait": "2"}))
+            await until_waiting(app.state.waits)
+            second = await client.get("/v1/leads/a", params={"wait": "2"})
             return await first, second, time.monotonic() - started
 
     first, second, took = asyncio.run(scenario())
-    assert first.status_code == 200 and took >= 0.5
+    assert first.status_code == 200 and took >= 2
     assert first.json()["pending"] is True and first.json()["current"] is False
     assert second.status_code == 429 and second.headers["retry-after"] == "1"
     assert app.state.waits.waiting == 0
@@ -117,8 +118,8 @@ def test_a_client_that_goes_away_mid_wait_ends_its_wait(pending_app: tuple[Any, 
 
     async def scenario() -> float:
         call = asyncio.ensure_future(app(scope, receive, send))
-        await asyncio.sleep(0.3)
-        assert app.state.waits.waiting == 1 and not call.done()
+        await until_waiting(app.state.waits)
+        assert not call.done()
         started = time.monotonic()
         gone.set()
         await asyncio.wait_for(call, 10)

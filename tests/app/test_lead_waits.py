@@ -17,6 +17,7 @@ from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
 from tests.api.server import make_workspace
+from tests.support.lead_waits import until_waiting
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def _across_a_drain(
 ) -> LeadView:
     """Wait on lead "a" while a drain commits (then `then`, then the signal if `signal`)."""
     waiting = asyncio.ensure_future(waits.wait("a", 20.0))
-    await asyncio.sleep(0.1)
+    await until_waiting(waits)
     await asyncio.to_thread(service.drain_pending)
     if then is not None:
         await asyncio.to_thread(then)
@@ -55,8 +56,8 @@ def test_a_wait_ends_as_soon_as_a_drain_is_signalled(service: LeadService) -> No
 
     async def scenario() -> tuple[float, object]:
         waiting = asyncio.ensure_future(waits.wait("a", 20.0))
-        await asyncio.sleep(0.2)
-        assert not waiting.done() and waits.waiting == 1
+        await until_waiting(waits)
+        assert not waiting.done()
         await asyncio.to_thread(service.drain_pending)
         started = time.monotonic()
         waits.scored()
@@ -113,7 +114,7 @@ def test_the_number_of_waits_is_capped_and_a_cancelled_wait_is_forgotten(service
 
     async def scenario() -> None:
         first = asyncio.ensure_future(waits.wait("a", 20.0))
-        await asyncio.sleep(0.1)
+        await until_waiting(waits)
         with pytest.raises(Busy):
             await waits.wait("a", 20.0)
         first.cancel()  # the client went away
