@@ -63,8 +63,30 @@ def pending_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     token = create_key(root, "reader", "read")
     service = LeadService.from_workspace(Workspace.load(root))
     service.ingest_events([Event.of("a", "demo_request", "2026-05-30T10:00:00Z")], defer=True)
-    yield create_app(service, settings=ApiSettings(max_lead_waits=1, lead_wait_check_s=0.05)), token
+    app = create_app(service, settings=ApiSettings(max_lead_waits=1, lead_wait_check_s=0.05))
+    app.state.intake_key = create_key(root, "site", "intake")  # an intake key cannot read
+    yield app, token
     service.close()
+
+
+def test_a_wait_needs_a_key_with_the_read_scope_and_is_refused_before_it_waits(pending_app: tuple[Any, str]) -> None:
+    app, _ = pending_app
+
+    async def scenario() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return [
+                await client.get("/v1/leads/a", params={"wait": "20"}, headers=headers)
+                for headers in (
+                    {},
+                    {"Authorization": "Bearer lsk_0_wrong"},
+                    {"Authorization": f"Bearer {app.state.intake_key}"},
+                )
+            ]
+
+    started = time.monotonic()
+    none, wrong, intake = asyncio.run(scenario())
+    assert none.status_code == 401 and wrong.status_code == 401 and intake.status_code == 403
+    assert "read" in intake.json()["detail"] and time.monotonic() - started < 10  # none of them waited 20 s
 
 
 def test_a_wait_times_out_pending_and_waits_beyond_the_cap_are_429(pending_app: tuple[Any, str]) -> None:
