@@ -24,6 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,7 @@ class LeadWaits:
         self._checker: asyncio.Task[None] | None = None
         self._lock = threading.Lock()  # `scored` may come from the rescoring worker's thread
         self._signals = 0  # drains signalled so far
+        self._checks = ThreadPoolExecutor(1, thread_name_prefix="leadscore-waits")  # started at the first check
 
     @property
     def waiting(self) -> int:
@@ -206,7 +208,9 @@ class LeadWaits:
             if not waited:
                 break
             try:
-                scored = await to_thread.run_sync(self._check, waited)
+                # a thread of its own, not the request threads: with them all busy (reads of leads, 40 at
+                # most), a check queued behind them and answered its waits after the reads saw the results
+                scored = await asyncio.get_running_loop().run_in_executor(self._checks, self._check, waited)
             except Exception as exc:  # the store is unreachable for a moment: the waits time out meanwhile
                 log.warning("checking the leads waited for failed: %s", exc)
                 continue
