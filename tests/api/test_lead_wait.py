@@ -89,7 +89,9 @@ def test_a_wait_needs_a_key_with_the_read_scope_and_is_refused_before_it_waits(p
     assert "read" in intake.json()["detail"] and time.monotonic() - started < 10  # none of them waited 20 s
 
 
-def test_a_wait_times_out_pending_and_waits_beyond_the_cap_are_429(pending_app: tuple[Any, str]) -> None:
+def test_a_wait_times_out_pending_waits_beyond_the_cap_are_429_and_the_metrics_count_them(
+    pending_app: tuple[Any, str],
+) -> None:
     app, token = pending_app
 
     async def scenario() -> tuple[httpx.Response, httpx.Response, float]:
@@ -100,7 +102,10 @@ def test_a_wait_times_out_pending_and_waits_beyond_the_cap_are_429(pending_app: 
             first = asyncio.ensure_future(client.get("/v1/leads/a", params={"wait": "2"}))
             await until_waiting(app.state.waits)
             second = await client.get("/v1/leads/a", params={"wait": "2"})
-            return await first, second, time.monotonic() - started
+            assert "leadscore_lead_waits 1.0" in (await client.get("/metrics")).text
+            done = await first
+            assert "leadscore_lead_waits 0.0" in (await client.get("/metrics")).text
+            return done, second, time.monotonic() - started
 
     first, second, took = asyncio.run(scenario())
     assert first.status_code == 200 and took >= 2
