@@ -55,6 +55,27 @@ def test_a_wait_is_answered_when_the_rescoring_process_commits(backend_root: Pat
     assert "Traceback" not in (root / "server.log").read_text(errors="replace")
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # two server processes, each with its rescoring process
+def test_a_wait_is_answered_whichever_server_process_drained_the_lead(tmp_path: Path) -> None:
+    """With two workers, a lead may be drained by the other process's rescoring, which signals its
+    own waits only: the periodic check answers the wait then."""
+    root = make_workspace(tmp_path / "ws")
+    token = create_key(root, "rw", "read", "write")
+    server = Server(root, workers=2, env={"LEADSCORE_API_RESCORE_PROCESS": "true"}).start()
+    try:
+        for n in range(10):  # a connection each: the event and the wait reach either process
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
+                assert client.post("/v1/events", json={**EVENT, "lead_id": f"w-{n}"}).status_code == 200
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+                started = time.monotonic()
+                lead = client.get(f"/v1/leads/w-{n}", params={"wait": "30"}).json()
+            # answered once scored, not at the end of the wait (whose last read would show it scored too)
+            assert time.monotonic() - started < 15 and lead["pending"] is False and _scored(lead)
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def pending_app(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """An app over a service without a rescoring worker (no lifespan), with lead "a" queued: its waits
