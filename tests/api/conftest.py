@@ -50,6 +50,18 @@ def live(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.Mo
         server.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_root(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A migrated workspace (in `tmp_path / "ws"`) on SQLite, or on a fresh PostgreSQL database."""
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
+    store = None
+    if request.param == "postgres":
+        from tests.store.conftest import fresh_database_url
+
+        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
+    return make_workspace(tmp_path / "ws", store)
+
+
 @pytest.fixture(scope="module")
 def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as mp:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.store.tables import events
-from tests.api.server import Server, create_key, make_workspace
+from tests.api.server import Server, create_key
 from tests.store.helpers import mismatches
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -53,17 +53,8 @@ def _load(url: str, token: str, acked: list[str], leads: set[str], stop: threadi
                 leads.update(targets)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_sigkill_under_load_loses_no_acknowledged_event(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("LEADSCORE_DATABASE_URL", raising=False)
-    store = None
-    if backend == "postgres":
-        from tests.store.conftest import fresh_database_url
-
-        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
-    root = make_workspace(tmp_path / "ws", store)
+def test_sigkill_under_load_loses_no_acknowledged_event(backend_root: Path) -> None:
+    root = backend_root
     token = create_key(root, "load", "write")
     server = Server(root, workers=2, env={"LEADSCORE_API_RESCORE_PROCESS": "true"}).start()
     acked: list[str] = []

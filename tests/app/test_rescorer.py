@@ -173,3 +173,30 @@ def test_backlog_drains_are_sized_to_their_time() -> None:
     assert worker.backlog_limit == 2 * BACKLOG_MIN
     worker._fit(2 * BACKLOG_MIN, 3, 5.0)
     assert worker.backlog_limit == 2 * BACKLOG_MIN
+
+
+def test_each_drain_that_took_leads_is_signalled_and_an_empty_one_is_not() -> None:
+    """`on_drained` (the server's waits for current results, leadscore.app.lead_waits) is called after
+    each drain that rescored leads, the real-time one before the backlog drain, and never for nothing."""
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Queue:
+        store = None
+        takes = [Drained(2, Rescored(), more=True), Drained(3, Rescored()), Drained(0, Rescored())]
+
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> Drained:
+            signalled.append(f"drain {which}")
+            return self.takes.pop(0) if self.takes else Drained(0, Rescored())
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    signalled: list[str] = []
+    queue = Queue()
+    queue.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(queue, poll_s=5.0, on_drained=lambda: signalled.append("signal"))  # type: ignore[arg-type]
+    worker._drain()  # one round: the real-time drain, then the backlog drain it said was waiting
+    worker._drain()  # an empty queue
+    assert signalled == ["drain realtime", "signal", "drain backlog", "signal", "drain realtime"]

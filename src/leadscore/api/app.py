@@ -31,6 +31,7 @@ from leadscore.api.routes import ROUTERS
 from leadscore.api.routes.events import send_event_fast
 from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
+from leadscore.app.lead_waits import LeadWaits
 from leadscore.app.rescorer import RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
@@ -88,6 +89,8 @@ def create_app(
     )
     app.state.service = service
     app.state.committer = app.state.rescorer = None
+    # no rescoring worker signals these waits (until the lifespan starts one): they check periodically
+    app.state.waits = waits_for(service, settings) if service is not None else None
     if service is not None:
         # until the lifespan starts the intake (a caller may never run it: a TestClient outside `with`),
         # events are rescored before their acknowledgement: no rescoring worker runs that nothing would
@@ -122,24 +125,31 @@ def create_app(
 def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root: Path | None = None) -> None:
     """The group committer and, when rescoring follows the acknowledgement, the worker that does it
     (started at once: it first drains what an earlier process left queued); in a process of its own
-    when the app opened the workspace at `root` itself."""
+    when the app opened the workspace at `root` itself. The worker signals each drain it commits to
+    the waits for current results (leadscore.app.lead_waits). Called in the running event loop."""
     if app.state.rescorer is not None:
         app.state.rescorer.close()
     if app.state.committer is not None:
         app.state.committer.close()
+    waits = app.state.waits = waits_for(service, settings)
     rescorer: RescoreWorker | RescoreProcess | None = None
     if settings.defer_rescoring:
         use_process = root is not None and settings.rescore_process
         gather = settings.rescore_gather_s
-        rescorer = (
-            RescoreProcess(root, gather_s=gather).start()
-            if use_process and root
-            else RescoreWorker(service, gather_s=service.store.drain_gather_s if gather is None else gather).start()
-        )
+        if use_process and root:
+            rescorer = RescoreProcess(root, gather_s=gather).start()
+            rescorer.on_scored(waits.scored)
+        else:
+            gather = service.store.drain_gather_s if gather is None else gather
+            rescorer = RescoreWorker(service, gather_s=gather, on_drained=waits.scored).start()
     app.state.rescorer = rescorer
     app.state.committer = GroupCommitter(
         service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None
     )
+
+
+def waits_for(service: LeadService, settings: ApiSettings) -> LeadWaits:
+    return LeadWaits(service, limit=settings.max_lead_waits, check_s=settings.lead_wait_check_s)
 
 
 def _scope_of(dependant: Any) -> str | None:

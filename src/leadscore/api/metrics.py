@@ -69,6 +69,10 @@ class OutboxDepth(Collector):
                 gauge.add_metric([status], n)
         yield gauge
         yield from self._backlog(service)
+        waits = getattr(self.app.state, "waits", None)
+        waiting = GaugeMetricFamily("leadscore_lead_waits", "clients waiting for a lead's result to be current")
+        waiting.add_metric([], waits.waiting if waits is not None else 0)
+        yield waiting
 
     def _backlog(self, service: Any) -> Iterator[GaugeMetricFamily]:
         """Leads whose acknowledged events wait for rescoring, and how long the oldest has waited."""

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadscore.app.errors import Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
+from leadscore.app.errors import Busy, Conflict, InvalidInput, NoActiveModel, NotFound, NotMigrated, ServiceError
 from leadscore.model.errors import ModelError
 from leadscore.store.base import StoreError
 from leadscore.webhooks.errors import WebhookError
@@ -28,6 +28,7 @@ STATUS_OF: tuple[tuple[type[ServiceError], int], ...] = (
     (NotFound, 404),
     (InvalidInput, 422),
     (Conflict, 409),
+    (Busy, 429),
     (NotMigrated, 503),
     (NoActiveModel, 503),
 )
@@ -140,7 +141,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
         errors = [{"loc": ["body", exc.field] if exc.field else [], "msg": exc.message}] if exc.field else None
-        return problem(status_of(exc), exc.message, request=request, errors=errors)
+        headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
+        return problem(status_of(exc), exc.message, request=request, errors=errors, headers=headers)
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:

@@ -37,3 +37,9 @@ class ApiSettings(BaseSettings):
     # from acknowledgement to score (a probe under the 8-client load: p50 177-234 -> 126-129 ms,
     # benchmarks/results/api.md); None: the store backend's (`LeadStore.drain_gather_s`)
     rescore_gather_s: float | None = Field(default=0.05, ge=0, le=1)
+    # clients waiting for a lead's result to be current (`GET /v1/leads/{id}?wait=`) at a time, per server
+    # process; more get 429 (each wait holds a task and a connection, not a thread)
+    max_lead_waits: int = Field(default=1000, ge=1)
+    # the longest a wait goes without a look at the store: drains the rescoring does not signal (another
+    # server process's, one run by hand) are seen within it; the server's own are signalled at once
+    lead_wait_check_s: float = Field(default=0.1, gt=0, le=60)

@@ -1,7 +1,7 @@
 """What the service refuses, as a small hierarchy each edge maps on its own terms.
 
 The CLI prints the message and exits with code 2; the HTTP API maps each class to a status code
-(NotFound 404, InvalidInput 422, Conflict 409, NotMigrated and NoActiveModel 503).
+(NotFound 404, InvalidInput 422, Conflict 409, Busy 429, NotMigrated and NoActiveModel 503).
 """
 
 from __future__ import annotations
@@ -34,3 +34,8 @@ class NotMigrated(ServiceError):
 
 class NoActiveModel(ServiceError):
     """No model is active and the workspace names none."""
+
+
+class Busy(ServiceError):
+    """The server already holds as many requests of this kind as it allows (waits for current results);
+    the same request succeeds later."""

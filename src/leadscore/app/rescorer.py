@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leadscore.store.pending import DRAIN_LEADS, Drained, Which, store_gone
@@ -67,8 +68,12 @@ class RescoreWorker:
         wake: Any = None,
         closed: Any = None,
         backlog_s: float = BACKLOG_S,
+        on_drained: Callable[[], None] | None = None,
     ) -> None:
+        """`on_drained` is called after each drain that rescored leads (committed): the server's waits
+        for current results (leadscore.app.lead_waits) look at the store then."""
         self.service = service
+        self.on_drained = on_drained
         self.poll_s = poll_s
         self.gather_s = gather_s
         self.limit = limit
@@ -127,10 +132,12 @@ class RescoreWorker:
                 if store_gone(self.service.store):
                     raise FileNotFoundError(self.service.store.sqlite_file())
                 done = self.service.drain_pending(self.limit, which="realtime")
+                self._drained(done.taken)  # before the backlog drain: real-time waits end now
                 more = done.taken >= self.limit  # more real-time leads than one drain takes
                 if done.more:  # other leads wait: one drain of the longest-waiting, sized in time
                     limit, started = self.backlog_limit, time.monotonic()
                     back = self.service.drain_pending(limit, which="backlog")
+                    self._drained(back.taken)
                     self._fit(limit, back.taken + back.busy, time.monotonic() - started)
                     # leads another transaction held (a bulk request's) are left queued: the next
                     # round, after the gather, rather than at once and again and again while it holds them
@@ -150,6 +157,10 @@ class RescoreWorker:
             self._failures = 0
             if not more:  # the queue is empty, or was when these drains took from it: the commits
                 return  # since then woke the worker, which gathers them before the next drain
+
+    def _drained(self, taken: int) -> None:
+        if taken and self.on_drained is not None:
+            self.on_drained()
 
     def _fit(self, limit: int, taken: int, seconds: float) -> None:
         """Size the next backlog drain to take about `backlog_s` at the rate of this one (a full one:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from leadscore.api.deps import Admin, Reader, ServiceDep, SettingsDep, Writer
+from leadscore.api.disconnect import ClientGone, unless_disconnected
 from leadscore.api.paths import LeadId
 from leadscore.api.problems import Refused
 from leadscore.api.schemas import (
@@ -26,6 +29,18 @@ from leadscore.domain.timeutil import parse_timestamp
 from leadscore.store.ingest import lead_problems
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
+MAX_WAIT_S = 30.0
+WaitSeconds = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=MAX_WAIT_S,
+        allow_inf_nan=False,
+        description="wait up to this many seconds for the result to include every event acknowledged for the"
+        " lead so far (`pending: false`), and answer as soon as it does; after the wait, the lead as it is"
+        f" (`pending: true`). At most {MAX_WAIT_S:.0f}; 429 when the server holds too many waits",
+    ),
+]
 
 
 def _check_leads(service: ServiceDep, leads: list[Lead], base: tuple[str | int, ...], indexed: bool) -> None:
@@ -128,8 +143,16 @@ def export(lead_id: LeadId, service: ServiceDep, caller: Admin) -> Export:
 
 # The bare-id routes come last: `{lead_id:path}` also matches `a/explain`, which is the sub-route's.
 @router.get("/{lead_id:path}", response_model=LeadView, summary="A lead, its result, and whether the result is current")
-def get_lead(lead_id: LeadId, service: ServiceDep, caller: Reader) -> LeadView:
-    return service.lead(lead_id)
+async def get_lead(
+    lead_id: LeadId, request: Request, service: ServiceDep, caller: Reader, wait: WaitSeconds = None
+) -> LeadView | Response:
+    if wait is None:
+        view: LeadView = await run_in_threadpool(service.lead, lead_id)
+        return view
+    try:
+        return await unless_disconnected(request, request.app.state.waits.wait(lead_id, wait))
+    except ClientGone:  # nobody reads the answer; 499 in the metrics, as proxies log it
+        return Response(status_code=499)
 
 
 @router.put("/{lead_id:path}", response_model=LeadView, summary="Create a lead or update its attributes")
