@@ -90,8 +90,14 @@ def late_ids(files: list[str], rows: int) -> pa.Array:
 
 def before_late(files: list[str], rows: int) -> pa.Array:
     """The ids (NULLs left out) of the row group just before those of `late_ids` (none: no such group)."""
-    before = _late_groups(files, rows)[1]
-    return _ids([before] if before is not None else [])
+    return late_and_before(files, rows)[1]
+
+
+def late_and_before(files: list[str], rows: int) -> tuple[pa.Array, pa.Array]:
+    """(`late_ids`, the ids (NULLs left out) of the row group just before them (none: no such group)),
+    the files' metadata read once for both."""
+    late, before = _late_groups(files, rows)
+    return _ids(late), _ids([before] if before is not None else [])
 
 
 def _late_groups(files: list[str], rows: int) -> tuple[list[tuple[str, int]], tuple[str, int] | None]:

@@ -211,11 +211,10 @@ def late_tail(files: list[str], tail_limit: int) -> pa.Array:
     tail, if the stretch holds up to there. On the mixed set, 50,054 ids instead of 384,934 (the groups
     before the file sent again continue the order: their rows were all looked up and recorded, their
     lead ids read and taken), the pass 3.86-3.94 CPU s against 4.22-4.46."""
-    from leadscore.batch.duckdb.id_files import before_late, late_ids
+    from leadscore.batch.duckdb.id_files import late_and_before
 
-    ids = late_ids(files, tail_limit)
+    ids, before = late_and_before(files, tail_limit)
     ids = ids.filter(filled(ids)) if len(ids) else ids
-    before = before_late(files, tail_limit)
     before = before.filter(filled(before)) if len(before) else before
     if not len(ids) or not len(before):
         return ids
