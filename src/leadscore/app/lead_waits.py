@@ -36,7 +36,8 @@ from leadscore.app.errors import Busy, NotFound, ServiceError
 from leadscore.app.readers import lead_view
 from leadscore.app.results import LeadView
 from leadscore.store.leads_repo import chunks
-from leadscore.store.tables import leads, pending_rescore, results
+from leadscore.store.results_repo import load_result_rows
+from leadscore.store.tables import leads, pending_rescore
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,10 @@ def lead_mark(conn: Connection, lead_id: str) -> int | None:
     return _NOT_QUEUED if row[0] is None else int(row[0])
 
 
-def _select_in(conn: Connection, table: sa.Table, column: Any, ids: list[str]) -> list[Any]:
-    query = sa.select(table).where(column.in_(sa.bindparam("ids", expanding=True)))
-    return [row for part in chunks(ids) for row in conn.execute(query, {"ids": list(part)}).mappings()]
+def _lead_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The leads' stored rows (as `lead_view` reads them), by id; `results_repo.load_result_rows` their results'."""
+    query = sa.select(leads).where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+    return {str(r["id"]): dict(r) for part in chunks(ids) for r in conn.execute(query, {"ids": list(part)}).mappings()}
 
 
 def queue_marks(conn: Connection, lead_ids: Sequence[str]) -> dict[str, int]:
@@ -169,8 +171,8 @@ class LeadWaits:
             done = [lead for lead, mine in waited.items() if mine - {marks.get(lead, _NOT_QUEUED)}]
             if not done:
                 return {}
-            rows = {str(r["id"]): dict(r) for r in _select_in(conn, leads, leads.c.id, done)}
-            scored = {str(r["lead_id"]): dict(r) for r in _select_in(conn, results, results.c.lead_id, done)}
+            rows = _lead_rows(conn, done)
+            scored = load_result_rows(conn, done)
         now_us = self.service.now_us()
         found: dict[str, tuple[int, LeadView | ServiceError]] = {}
         for lead_id in done:
