@@ -151,6 +151,26 @@ def test_the_stretch_and_the_flag_equal_their_definitions(ids: list[str]) -> Non
     assert id_order.flagged(offsets, data) == expected
 
 
+@pytest.mark.parametrize(
+    ("ids", "kept"),
+    [
+        (["L1-01", "L1-02", "L2-01"], 3),  # one width, ascending: the whole batch
+        (["L1-01", "L1-02", "L1-02", "L1-03"], 2),  # a repeat ends the stretch
+        (["L1-01", "L2-01", "L1-05"], 2),  # a fall ends it
+        (["ab", "ab"], 1),
+        (["b", "a"], 1),
+    ],
+)
+def test_ids_of_one_width_end_the_stretch_where_the_text_stops_rising(ids: list[str], kept: int) -> None:
+    """`_stretch`'s path for ids of one width (no length tests) ends where the definition does."""
+    import pyarrow as pa
+
+    column = pa.array(ids, pa.string())
+    assert id_order._stretch(column, id_order._buffers(column)[0], None) == kept
+    after = (len(ids[0]), ids[0]) > (5, "L0-99")  # the batch goes on from a stretch ending in `L0-99`
+    assert id_order._stretch(column, id_order._buffers(column)[0], b"L0-99") == (kept if after else 0)
+
+
 def test_ids_that_are_not_utf8_are_left_to_duckdb(tmp_path: Path) -> None:
     """Bytes that are no UTF-8 text in a string column: the Parquet reader gives them, DuckDB refuses
     them; the pass over the files gives way to the view's, which fails as it did before (DuckDB's
