@@ -108,3 +108,26 @@ def test_a_run_reads_the_dictionary_columns_once_for_both_users(
         assert len(asked) == 2 * runs and read == [(path,)] * runs
     assert sum(r["score"] for r in run.to_dicts()) == 111  # /p1, /p10-/p19, /p100-/p199
     assert file_checks.dictionary_columns(connect(), [path]) == {"lead_id", "type", "timestamp"}  # not `page`
+
+
+@pytest.mark.parametrize("bad", [None, "\tv", "v\x00", "", "v" * 256], ids=["clean", "edge", "nul", "blank", "long"])
+def test_the_row_checks_apart_from_the_pass_scan_each_column_once(tmp_path: Path, bad: str | None) -> None:
+    """The row conditions left to scans of their own (`row_check_sql`'s fourth part) are one scan per
+    column, all of a column's conditions in one: the dictionary-encoded `type` column's five in one
+    scan, and a bad type still found by it whichever condition it fails."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 1000  # enough rows for the files' metadata to show `type` and `page` dictionary-encoded
+    ts = pa.array([1_779_000_000_000_000] * rows, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    types = ["v"] * rows
+    if bad is not None:
+        types[500] = bad
+    table = pa.table({"lead_id": ["a"] * rows, "type": types, "timestamp": ts, "page": ["/"] * rows})
+    path = str(tmp_path / "events.parquet")
+    pq.write_table(table, path)
+    con = connect()
+    checks = file_checks.row_check_sql(con, [path], ids_read=False, reads=frozenset({"lead_id", "type", "timestamp"}))
+    assert checks is not None and checks[3] is not None and checks[0] == "FALSE"  # none left to the pass
+    assert checks[3].count("LIMIT 1") == 3  # `type`, `timestamp`, `page`: one scan each
+    assert con.execute(checks[3]).fetchall()[0][0] == (bad is not None)

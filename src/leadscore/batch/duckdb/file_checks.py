@@ -306,19 +306,19 @@ def _split(
     (the event ids with `--dedupe never`, texts stored plain) are one scan for that column, which
     the pass would have to decode anyway; the rest (plain texts the pass reads) stay in the pass,
     which decodes them anyway. Where a page is not what its column's size suggests, the condition is
-    still exact: only its cost differs."""
+    still exact: only its cost differs. Every scan is of one column, all its conditions in one OR: a
+    condition of one column, however many terms, is still decided by the reader per dictionary entry
+    or from the statistics, and each scan costs its reading of the column's pages (the five on the
+    events' `type` 0.10 CPU s per 50M events as five scans, 0.04 as one)."""
     encoded = (dictionary or dictionary_columns)(con, files)
     keep: list[tuple[str, str]] = []
-    scans: list[str] = []
     by_column: dict[str, list[str]] = {}
     for col, cond in on_row:
-        if col == "timestamp" or col in encoded:
-            scans.append(cond)
-        elif col not in reads:
+        if col == "timestamp" or col in encoded or col not in reads:
             by_column.setdefault(col, []).append(cond)
         else:
             keep.append((col, cond))
-    scans += [q.any_of(conds) for conds in by_column.values()]
+    scans = [q.any_of(conds) for conds in by_column.values()]
     # LIMIT 1: a bad row ends its scan; the rows are then named by `check_parquet`
     return keep, _any_row_sql(files, scans)
 
