@@ -149,3 +149,24 @@ def test_an_erased_lead_whose_log_positions_sqlite_gives_again_is_read_whole(
         assert service.result("a").score != before.score
     finally:
         service.close()
+
+
+def test_a_copy_is_not_extended_for_a_time_before_its_events(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # a drain at an earlier time than the copy's last event (a clock set back, a drain `at=`): the
+    # timeline at that time leaves those events out, so the copy's timeline is built anew
+    clock = [NOW + timedelta(hours=1)]
+    service = b2b_service("sqlite", tmp_path, "back", request, clock)
+    try:
+        moves = ["page_view", "sales_accepted", "opportunity_created"]  # the stage follows the events replayed
+        events = [Event("a", t, NOW + timedelta(minutes=i), {}, f"e{i}") for i, t in enumerate(moves)]
+        service.ingest_events(events, defer=True)
+        _drain(service)
+        cache = for_store(service.store)
+        extended = cache.extended
+        clock[0] = NOW - timedelta(days=1)
+        service.store.transact(lambda conn: mark(conn, ["a"], to_micros(clock[0])))
+        _drain(service)
+        assert cache.extended == extended
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()

@@ -226,9 +226,11 @@ def _extends(copy: _Copy, new: Sequence[Event], new_seqs: Sequence[int], at_us: 
     each with an id of its own (none that the timeline's deduplication would drop)."""
     if copy.timeline is None or copy.ids is None:
         return False
+    held = copy.timeline.events
+    if held and held[-1].ts > at_us:  # built for a later time: at `at_us` its last events are left out
+        return False
     if not new:
         return True
-    held = copy.timeline.events
     if (held and new[0].ts < held[-1].ts) or new[-1].ts > at_us:
         return False
     order = [(e.ts, seq) for e, seq in zip(new, new_seqs, strict=True)]
