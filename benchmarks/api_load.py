@@ -589,17 +589,20 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
     ]
     lines += [
         "",
-        "| backend | bulk events | acknowledged in s | events/s | server + database CPU µs / event "
+        "| backend | bulk events | acknowledged in s | events/s | server (rescoring) + database CPU µs / event "
         "| all scored after s | of which after the last bulk ack s "
+        "| server (rescoring) + database CPU until scored µs / event "
         "| ack to score p50 / p99 ms from the ack (probes) | from sending | 8 clients' events/s meanwhile "
         "| under the bulk requests, from the ack p50 / p99 ms (probes) | from sending |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         b, a = r["bulk"], r["ack"]
         lines.append(
             f"| {r['backend']} | {b['events']:,} | {b['seconds']:.2f} | {b['events_s']:,.0f} "
-            f"| {b['cpu_us']:.0f} + {b['db_cpu_us']:.0f} | {b['scored_s']:.1f} | {b['backlog_s']:.1f} "
+            f"| {b['cpu_us']:.0f} ({b['rescore_cpu_us']:.0f}) + {b['db_cpu_us']:.0f} | {b['scored_s']:.1f} "
+            f"| {b['backlog_s']:.1f} | {b['scored_cpu_us']:.0f} ({b['scored_rescore_cpu_us']:.0f}) "
+            f"+ {b['db_scored_cpu_us']:.0f} "
             f"| {a['from_ack_p50_ms']:.0f} / {a['from_ack_p99_ms']:.0f} ({a['probes']}) "
             f"| {a['p50_ms']:.0f} / {a['p99_ms']:.0f} | {a['load_events_s']:,.0f} "
             f"| {b['from_ack_p50_ms']:.0f} / {b['from_ack_p99_ms']:.0f} ({b['probes']}) "

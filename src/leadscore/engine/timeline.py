@@ -8,7 +8,7 @@ lifecycle replay that needs the score at every event's time pays only a binary s
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -86,21 +86,47 @@ class Timeline:
         ordered = sorted(unique, key=_TS)
         self.events: list[Event] = ordered
         self.by_type: dict[str, Matched] = {}
-        for seq, event in enumerate(ordered):
+        self._index(ordered, 0)
+        # per (types, id of the filter): the filter (kept alive, so that its id is not reused) and its events
+        self._cache: dict[tuple[tuple[str, ...], int], tuple[EventFilter, Matched]] = {}
+
+    def extend(self, events: Sequence[Event]) -> None:
+        """Append `events`, in their order, as `Timeline(self.events + events, until)` would hold them:
+        for events at or after the last one's time (ties after it, as input order keeps them), none
+        with the identity of one held or of another of them, none after `until`; the caller checks that
+        (the rescoring drain, leadscore.store.timeline_cache). Costs what the new events cost, not the
+        timeline's length: the lists are appended to, and the events found so far for a filter
+        (`matching`) are extended with those of the new events that pass it."""
+        base = len(self.events)
+        self.events.extend(events)
+        self._index(events, base)
+        for key, (where, found) in list(self._cache.items()):
+            types = key[0]
+            if len(types) == 1 and where is None:  # `by_type`'s own lists, extended above (or none yet)
+                del self._cache[key]
+                continue
+            for seq, event in enumerate(events, base):
+                if event.type in types and (where is None or where(event)):
+                    found.ts.append(event.ts)
+                    found.seq.append(seq)
+                    found.events.append(event)
+
+    def _index(self, events: Sequence[Event], base: int) -> None:
+        """`by_type` gets `events`, the first at position `base` of the timeline."""
+        for seq, event in enumerate(events, base):
             idx = self.by_type.get(event.type)
             if idx is None:
                 idx = self.by_type[event.type] = Matched()
             idx.ts.append(event.ts)
             idx.seq.append(seq)
             idx.events.append(event)
-        self._cache: dict[tuple[tuple[str, ...], int], Matched] = {}
 
     def matching(self, types: tuple[str, ...], where: EventFilter) -> Matched:
         """The events of `types` passing `where`, computed once per (types, filter)."""
         key = (types, id(where))
-        found = self._cache.get(key)
-        if found is not None:
-            return found
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[1]
         if len(types) == 1 and where is None:
             found = self.by_type.get(types[0]) or Matched()
         elif len(types) == 1 and isinstance(where, PropertyFilter):
@@ -124,7 +150,7 @@ class Timeline:
             if len(types) > 1:
                 rows.sort(key=lambda r: r[1])  # seq order is (ts, input order)
             found = Matched([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-        self._cache[key] = found
+        self._cache[key] = (where, found)
         return found
 
     def window(

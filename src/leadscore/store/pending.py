@@ -29,6 +29,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadscore.engine.timeline import Timeline
 from leadscore.store.base import LeadStore
 from leadscore.store.drain_reads import stamps, states_and_stamps
 from leadscore.store.leads_repo import MANY_IDS, chunks, ids_json
@@ -340,8 +341,10 @@ def _score(
     its first read, where `evaluator.rescore` read its whole log again."""
     queued: set[str] = set()
     stamps, found, previous, active = states_and_stamps(conn, ids, queued)
-    timelines, seqs = for_store(store).timelines(conn, sorted(found), stamps)
-    scored = evaluator.score_loaded(Loaded(found, previous, active, queued, timelines, seqs), at, skip_bad=True)
+    built: dict[str, Timeline] = {}  # the engine's timelines the copies keep, extended with what was appended
+    timelines, seqs = for_store(store).timelines(conn, sorted(found), stamps, at, built)
+    state = Loaded(found, previous, active, queued, timelines, seqs, built)
+    scored = evaluator.score_loaded(state, at, skip_bad=True)
     return stamps, scored
 
 

@@ -78,6 +78,9 @@ class Loaded:
     queued: set[str]
     timelines: dict[str, list[Event]]
     seqs: dict[str, list[int]]
+    # per lead, when the reader has it: the engine's timeline of `timelines[lead]` at the time scored,
+    # equal to `Timeline(events, until=at_us)` (leadscore.store.timeline_cache keeps and extends them)
+    built: Mapping[str, Timeline] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class Resume:
     new_ids: frozenset[str]
 
 
-_Job = tuple[Lead, list[Event], Result | None, Resume | None]
+_Job = tuple[Lead, list[Event], Result | None, Resume | None, Timeline | None]
 
 
 def _appended(events: Sequence[Event], seqs: Sequence[int], seen: int | None) -> frozenset[str] | None:
@@ -167,20 +170,35 @@ class Evaluator:
             self._pool = None
 
     def evaluate(
-        self, lead: Lead, events: Sequence[Event], at_us: int, resume: Resume | None = None
+        self,
+        lead: Lead,
+        events: Sequence[Event],
+        at_us: int,
+        resume: Resume | None = None,
+        timeline: Timeline | None = None,
     ) -> tuple[Result, int | None, Timeline]:
         """The pure scorer's result at `at_us`, and the next time it can change without a new event.
-        `resume`: the stored result the lifecycle replay may resume from (`replay_start`)."""
-        timeline = Timeline(events, until=at_us)
+        `resume`: the stored result the lifecycle replay may resume from (`replay_start`); `timeline`:
+        `Timeline(events, until=at_us)`, when the caller has it."""
+        if timeline is None:
+            timeline = Timeline(events, until=at_us)
         start = replay_start(self.scorer.model_version, timeline, events, at_us, resume) if resume else None
         result = self.scorer.score_timeline(lead, timeline, at_us, start)
-        return result, self.next_change(lead, timeline, at_us, events), timeline
+        # a timeline that holds every event holds none after `at_us`: no stored future event to look for
+        future = events if len(timeline.events) != len(events) else ()
+        return result, self.next_change(lead, timeline, at_us, future), timeline
 
     def score_one(
-        self, lead: Lead, events: Sequence[Event], prev: Result | None, at_us: int, resume: Resume | None = None
+        self,
+        lead: Lead,
+        events: Sequence[Event],
+        prev: Result | None,
+        at_us: int,
+        resume: Resume | None = None,
+        timeline: Timeline | None = None,
     ) -> Outcome:
         """Result, next change and the triggers it fires against the previous result."""
-        result, nxt, timeline = self.evaluate(lead, events, at_us, resume)
+        result, nxt, timeline = self.evaluate(lead, events, at_us, resume, timeline)
         firings = self._firings(lead, timeline, prev, result) if self.fire_triggers else []
         return result, nxt, firings
 
@@ -200,8 +218,8 @@ class Evaluator:
         if self.workers > 0 and len(jobs) >= MIN_PARALLEL_LEADS:
             if self._pool is None:
                 self._pool = ScoringPool(Evaluator, self.model, self.fire_triggers, self.workers)
-            return self._pool.score([job(lead, events, prev) for lead, events, prev, _ in jobs], at_us)
-        return [self.score_one(lead, events, prev, at_us, resume) for lead, events, prev, resume in jobs]
+            return self._pool.score([job(lead, events, prev) for lead, events, prev, _, _ in jobs], at_us)
+        return [self.score_one(lead, events, prev, at_us, resume, tl) for lead, events, prev, resume, tl in jobs]
 
     def _score_each(self, jobs: list[_Job], at_us: int, failed: list[ScoringDataError]) -> list[Outcome | None]:
         """`_score_all`, but a lead whose data the model cannot take is None (its error in `failed`)
@@ -211,9 +229,9 @@ class Evaluator:
         except ScoringDataError:
             pass
         out: list[Outcome | None] = []
-        for lead, events, prev, resume in jobs:  # again one by one, in this process, to find the bad ones
+        for lead, events, prev, resume, timeline in jobs:  # again one by one, in this process, to find the bad ones
             try:
-                out.append(self.score_one(lead, events, prev, at_us, resume))
+                out.append(self.score_one(lead, events, prev, at_us, resume, timeline))
             except ScoringDataError as exc:
                 failed.append(exc)
                 out.append(None)
@@ -307,10 +325,11 @@ class Evaluator:
                 prev = result_of(prev_row)
                 if new_ids and prev_row.get("events_seen") is not None:
                     resume = Resume(prev, int(prev_row["events_seen"]), new_ids)
-            jobs.append((leads[lead_id], events, prev if (keep or self.fire_triggers) else None, resume))
+            timeline = state.built.get(lead_id)
+            jobs.append((leads[lead_id], events, prev if (keep or self.fire_triggers) else None, resume, timeline))
         items: list[tuple[Result, int | None]] = []
         outcomes = self._score_each(jobs, at_us, done.failed) if skip_bad else self._score_all(jobs, at_us)
-        for (_, _, prev, _), outcome in zip(jobs, outcomes, strict=True):
+        for (_, _, prev, _, _), outcome in zip(jobs, outcomes, strict=True):
             if outcome is None:
                 continue
             result, nxt, firings = outcome
