@@ -265,6 +265,36 @@ def test_export_read_by_two_parallel_readers_equals_one_reader(twins: tuple[Lead
     con.close()
 
 
+def test_a_parts_events_read_by_the_one_scan_are_of_its_leads_only(twins: tuple[LeadService, LeadService]) -> None:
+    """`export_store(events=)`: the part's rows of the one scan (`export_spill`) give what the part's own
+    read gives: kept whole when every row is of its leads, filtered when some are not."""
+    import duckdb
+    import pyarrow.compute as pc
+
+    from leadscore.bulk.export import export_store
+    from leadscore.bulk.export_spill import read_part, spill_events
+
+    store = twins[0].store
+    model = parse_model(RULES_MODEL)
+    con = duckdb.connect()
+    at = twins[0].now_us()
+    spill = spill_events(store, model, at, con, None, ["L0000", "L0020"])
+    try:
+        part = read_part(spill.files[0], spill.empty.schema)  # the events of the leads below L0020
+        assert set(part.column("lead_id").to_pylist()) >= {"L0001", "L0019"}
+        for ids in ("SELECT id FROM leads WHERE id < 'L0020'", "SELECT id FROM leads WHERE id < 'L0010'"):
+            got = export_store(store, model, at, con, ids=ids, events=part)
+            read = export_store(store, model, at, con, ids=ids)
+            assert got[0].equals(read[0])
+            order = [("lead_id", "ascending"), ("_ls_ord", "ascending")]
+            a, b = (t.take(pc.sort_indices(t, sort_keys=order)) for t in (got[1], read[1]))
+            assert a.equals(b), (a.schema, b.schema)
+            assert b.num_rows > 0 and set(b.column("lead_id").to_pylist()) <= {f"L{n:04d}" for n in range(20)}
+    finally:
+        spill.close()
+        con.close()
+
+
 @pytest.mark.parametrize("value", [{"tier": 3}, [3], 2**53 + 1, -(10**30)])
 def test_values_no_typed_slot_holds_keep_the_pure_path(twins: tuple[LeadService, LeadService], value: object) -> None:
     fast, _ = twins

@@ -115,3 +115,32 @@ rules:
     want = {"in": AT_US + day, "leaving": AT_US + day // 2, "out": None}
     assert {k: v[0] for k, v in _sql_next_changes(model, [], events).items()} == want
     assert _expected(model, [], events) == want
+
+
+def test_the_earliest_event_of_a_window_at_its_exact_edges() -> None:
+    """The earliest event still inside a window (`_earliest`, one aggregate over the flagged events): one
+    exactly at T - within is out (nothing to wait for), one a microsecond later leaves a microsecond
+    after T; another type beside it counts for nothing, nor does an event after T."""
+    model = parse_model(
+        """
+format: 1
+name: horizon
+rules:
+  - {id: view, on: view, within: 10d, points: 1}
+  - {id: buy, on: buy, within: 7d, decay: {half_life: 30d}, points: 10}
+"""
+    )
+    day = 86_400_000_000
+    from leadscore.domain.timeutil import from_micros
+
+    events = [
+        Event("edge", "view", from_micros(AT_US - 10 * day), {}, "1"),  # at the edge: out
+        Event("inside", "view", from_micros(AT_US - 10 * day + 1), {}, "2"),  # leaves at T + 1 us
+        Event("inside", "click", from_micros(AT_US - 20 * day), {}, "3"),  # another type: not its earliest
+        Event("buy", "buy", from_micros(AT_US - 7 * day + 1), {}, "4"),  # leaves (ends its decay) at T + 1 us
+        Event("buy", "buy", from_micros(AT_US - 7 * day), {}, "5"),  # at the edge: out
+        Event("late", "view", from_micros(AT_US + day), {}, "6"),  # after T: not seen
+    ]
+    want = {"edge": None, "inside": AT_US + 1, "buy": AT_US + 1, "late": None}
+    assert {k: v[0] for k, v in _sql_next_changes(model, [], events).items()} == want
+    assert _expected(model, [], events) == want

@@ -404,5 +404,10 @@ def export_store(
     else:  # the part's rows of the one scan: of its leads only, as its own query reads them
         import pyarrow.compute as pc
 
-        events = drop_unused(events.filter(pc.is_in(events.column("lead_id"), value_set=leads.column("id"))))
+        kept = pc.is_in(events.column("lead_id"), value_set=leads.column("id"))
+        # usually every row is the part's: its filter copied each column (0.03-0.08 CPU s a part of
+        # 10,000 leads x 50 events) for nothing, where the test alone costs 5 ms
+        if kept.null_count or not pc.all(kept).as_py():
+            events = events.filter(kept)
+        events = drop_unused(events)
     return leads, engine_events(events)

@@ -69,7 +69,7 @@ def shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
         stage, history = stage_json(model)
         history = history.replace("{at}", str(int(at)))
         first = f" LEFT JOIN {FIRST} AS fi ON fi.lead_id = s.lead_id"
-    shaped = shape_sql(model, run.version, run.plan, at, source, json=True)
+    shaped = shape_sql(model, run.version, run.plan, at, source, json=True, text=True)
     ranks = [
         f"WHEN {i} THEN {UNPRIORITISED_RANK if p.priority is None else min(p.priority, UNPRIORITISED_RANK - 1)}"
         for i, p in enumerate(model.playbooks)
@@ -84,7 +84,7 @@ def shape_rows(run: BatchRun, at: int, split: bool = False) -> None:
         f"CAST({int(at)} AS BIGINT) AS evaluated_at, s.score, CAST(to_json(s.dimensions) AS VARCHAR) AS dimensions, "
         f"CAST(to_json(s.labels) AS VARCHAR) AS labels, {stage} AS stage, {history} AS stage_history, "
         f"CASE WHEN r.playbook IS NULL THEN NULL ELSE {playbook} END AS playbook, "
-        f"CAST({rank} AS INTEGER) AS queue_rank, CAST(s.breakdown AS VARCHAR) AS breakdown, "
+        f"CAST({rank} AS INTEGER) AS queue_rank, s.breakdown, "
         f"CAST(least(r.next_change_at, f.next_ts) AS BIGINT) AS next_change_at{dims} "
         f"FROM ({shaped}) AS s JOIN {RESULT} AS r ON r.lead_id = s.lead_id "
         f"LEFT JOIN _st_future AS f ON f.lead_id = s.lead_id{first}"

@@ -32,9 +32,17 @@ def _condition_instants(c: Compiler, cond: EventCondition) -> Iterator[str]:
             yield _leaves(c, (cond.types, cond.where), int(bound))
 
 
+def _earliest(c: Compiler, flag: str) -> str:
+    """The earliest time of the lead's events with the flag column `flag` (NULL: none), an aggregate.
+    As a CASE, not a FILTER clause: the same value (min skips NULLs), but DuckDB runs each FILTER as
+    a selection of its own over the rows, and these were a third of a lifecycle model's aggregation
+    (20 of them: 0.41 -> 0.28 CPU s for 10,000 leads x 50 events)."""
+    return c.aggs.add(f"min(CASE WHEN {flag} THEN {TS} END)")
+
+
 def _leaves(c: Compiler, flt: _Filter, seconds: int) -> str:
     """When the earliest event still inside the window leaves it."""
-    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {c.flag(c.event_filter(flt[0], flt[1], seconds))})")
+    earliest = _earliest(c, c.flag(c.event_filter(flt[0], flt[1], seconds)))
     return f"{earliest} + {seconds * 1_000_000}"
 
 
@@ -53,7 +61,7 @@ def next_change_sql(c: Compiler, model: ScoringModel, at: int, decay_step_us: in
                 if ends_s:
                     ends = min(ends_s)
                     flag = c.flag(c.event_filter(rule.on, rule.where, ends))
-                    earliest = c.aggs.add(f"min({TS}) FILTER (WHERE {flag})")
+                    earliest = _earliest(c, flag)
                     ends_at = f"{earliest} + {ends * 1_000_000}"
                     instants.append(f"(CASE WHEN {earliest} IS NOT NULL THEN least({step}, {ends_at}) END)")
                 else:

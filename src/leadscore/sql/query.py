@@ -17,6 +17,7 @@ from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import ORD, STAGE, TOTAL, TS, Compiler
+from leadscore.sql.hoist import hoist
 from leadscore.sql.kept_aggregates import Aggregated, aggregate_keys, reused_aggregates
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.next_change_sql import next_change_sql
@@ -340,10 +341,11 @@ def build_query(
         elif stage.recursive is not None:
             ctes += fold_ctes(stage.recursive, events_source, last, at, "_ls_fold", FOLD)
             last = "_ls_fold"
-        ctes.append(
-            f"_ls_stage AS (SELECT *, {stage.stage} AS {STAGE}, {stage.bad} AS _ls_bad, "
-            f"{stage.undecided} AS _ls_nr FROM {last})"
-        )
+        stage_cols = [(stage.stage, STAGE), (stage.bad, "_ls_bad"), (stage.undecided, "_ls_nr")]
+        if flavor == "duckdb":
+            stage_cols, last = _named_once(ctes, stage_cols, last, "_ls_sx")
+        picked = ", ".join(f"{sql} AS {name}" for sql, name in stage_cols)
+        ctes.append(f"_ls_stage AS (SELECT *, {picked} FROM {last})")
         last = "_ls_stage"
         fallback = "(_ls_bad OR _ls_nr)"
         needs_replay = "(_ls_nr AND NOT _ls_bad)"
@@ -395,6 +397,19 @@ def build_query(
         after_aggregates=",\n".join(ctes[cut + 1 :]) + final if cuttable else "",
         aggregate_columns={key: c.aggs.exprs[sql] for sql, key in aggregate_keys(c).items()},
     )
+
+
+def _named_once(
+    ctes: list[str], columns: list[tuple[str, str]], last: str, prefix: str
+) -> tuple[list[tuple[str, str]], str]:
+    """`columns` ((SQL, name) over the rows of `last`) with their repeated parts computed once, in CTEs
+    appended to `ctes` (`hoist`: the stage bounds repeat whole score bounds, which DuckDB bound and
+    planned at each copy); returns the columns and the CTE they read."""
+    layers, exprs = hoist([sql for sql, _ in columns], prefix)
+    for k, layer in enumerate(layers):
+        ctes.append(f"{prefix}_{k} AS (SELECT *, {', '.join(f'{sql} AS {name}' for sql, name in layer)} FROM {last})")
+        last = f"{prefix}_{k}"
+    return [(sql, name) for sql, (_, name) in zip(exprs, columns, strict=True)], last
 
 
 def _reads_deferred_outside_flags(sql: str, c: Compiler, lookups: Lookups | None) -> bool:

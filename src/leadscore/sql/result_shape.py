@@ -12,11 +12,15 @@ def _struct(fields: list[tuple[str, str]]) -> str:
     return "struct_pack(" + ", ".join(f"{q.ident(k)} := {v}" for k, v in fields) + ")"
 
 
-def shape_sql(model: ScoringModel, version: str, plan: QueryPlan, at: int, source: str, *, json: bool) -> str:
+def shape_sql(
+    model: ScoringModel, version: str, plan: QueryPlan, at: int, source: str, *, json: bool, text: bool = False
+) -> str:
     """SELECT over `source` (the materialized query) giving one result per lead, in to_dict's shape.
 
     For JSON, the breakdown is rendered as JSON text so that condition rules carry no `events` key,
-    exactly like `BreakdownEntry.to_dict`.
+    exactly like `BreakdownEntry.to_dict`; typed JSON, unless `text` (a VARCHAR of the same text, for
+    a caller that stores it as text: the cast to JSON parses the text again, a third of the shaping
+    of a store's rows, and the store's cast back to VARCHAR gave the same text).
     """
     entries = []
     for i, r in enumerate(plan.rules):
@@ -45,7 +49,9 @@ def shape_sql(model: ScoringModel, version: str, plan: QueryPlan, at: int, sourc
         )
     breakdown = f"list_filter([{', '.join(entries)}], lambda e: e.points <> 0)"
     if json:
-        breakdown = f"CAST(replace(CAST(to_json({breakdown}) AS VARCHAR), ',\"events\":null', '') AS JSON)"
+        breakdown = f"replace(CAST(to_json({breakdown}) AS VARCHAR), ',\"events\":null', '')"
+        if not text:
+            breakdown = f"CAST({breakdown} AS JSON)"
     cols = common_columns(model, version, plan, at, json=json)
     cols.insert(-1, ("breakdown", breakdown))
     return select(cols, source)
