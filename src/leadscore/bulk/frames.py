@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from leadscore.bulk.frame_scores import Column
+
 ARROW = "_ls_fr_part"  # DuckDB: one part's aggregates (an Arrow table)
 CHUNK_ROWS = 250_000  # event rows per part: about 0.2 GB of arrays at their largest, same CPU as 1M
 _INT64_MAX = 2**63 - 1
@@ -160,13 +162,25 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
     import numpy as np
     import pyarrow as pa
 
-    rows = _Rows(table)
-    out, end = rows.out, rows.end
+    rows, columns = arrays(table, frames)
+    out = rows.out
     cols: dict[str, pa.Array] = {
         "lead_id": table.column("lead_id").combine_chunks().take(pa.array(out)),
         T: pa.array(rows.ts[out]),
         PEER_LAST: pa.array(np.ones(len(out), dtype=bool)),
     }
+    for alias, col in columns.items():
+        cols[alias] = pa.array(col[0], mask=col[1]) if isinstance(col, tuple) else col
+    return pa.table(cols)
+
+
+def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, Column]]:
+    """Each aggregate of `frames` at each kept row (`_Rows.out`) of the sorted rows of `rows_sql`."""
+    import numpy as np
+
+    rows = _Rows(table)
+    out, end = rows.out, rows.end
+    cols: dict[str, Column] = {}
     segments: dict[int, _Segments] = {}
     largest = int(np.abs(rows.ts).max()) if rows.n else 0
     for alias, f in frames.items():
@@ -186,22 +200,26 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
             value = np.where(mine, seg.running(f.flag, values, False)[out], 0.0)
             before = ~mine & (seg.epoch[start] == own_epoch - 1)
             value = np.where(before, seg.running(f.flag, values, True)[np.minimum(start, rows.n - 1)], value)
-            cols[alias] = pa.array(value, mask=n == 0)
+            cols[alias] = (value, n == 0)
             continue
         flag = rows.flag(f.flag)
         counts = _prefix(flag)
         n = counts[end] - counts[start]
         if f.kind == "count":
-            cols[alias] = pa.array(n)
+            cols[alias] = (n, None)
         elif f.kind == "max_ts":
             latest = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))[out]
-            cols[alias] = pa.array(rows.ts[np.maximum(latest, 0)], mask=latest < start)
+            cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
         elif f.kind == "sum_ts":
             wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
-            cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+            if wide:
+                cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+            else:
+                total = _prefix(np.where(flag, rows.ts, 0))
+                cols[alias] = (total[end] - total[start], n == 0)
         else:
             raise AssertionError(f.kind)
-    return pa.table(cols)
+    return rows, cols
 
 
 def _sum_of_times(
@@ -260,19 +278,49 @@ def conditions_table(
     # over them (a numbering of the leads, a join, a sort of every row) cost twice the query itself
     rows = con.sql(inline(window.rows_sql)).to_arrow_table()
     order, starts = _lead_order(rows)
+    plan = window.arrays
+    # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
+    leads = None if plan is None else _lead_values(con, plan.lead_sql, ids, inline)
+    n_conds = len(auto_conditions(model))
     done = False
     for lo, hi in _parts(starts, len(order), chunk_rows):
-        con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames))
+        part = rows.take(order[lo:hi])
+        found = None
+        if plan is not None and leads is not None:
+            from leadscore.bulk.frame_scores import conditions
+
+            kept, cols = arrays(part, window.frames)
+            lead_ids = part.column("lead_id").combine_chunks().take(kept.out)
+            found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
+        if found is not None:
+            con.register(ARROW, found)
+            query = f"SELECT * FROM {ARROW}"
+        else:
+            con.register(ARROW, aggregates(part, window.frames))
+            query = sql
         if not done:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
             done = True
         else:
-            con.execute(f"INSERT INTO {table} {sql}")
+            con.execute(f"INSERT INTO {table} {query}")
         con.unregister(ARROW)
     del rows
     if not window.exact:
         _undecided(con, model, schema, at, table, len(auto_conditions(model)), inline, kw)
     return True
+
+
+def _lead_values(
+    con: duckdb.DuckDBPyConnection, lead_sql: dict[str, str], ids: str, inline: Callable[[str], str]
+) -> pa.Table:
+    """(_ls_lid, each column of `lead_sql`) for the leads of `ids`, a lead without a row of its own
+    read as the SQL's LEFT JOIN reads it (every attribute missing)."""
+    cols = "".join(f", {sql} AS {name}" for sql, name in lead_sql.items())
+    query = (
+        f"SELECT _ls_lid{cols} FROM (SELECT i.lead_id AS _ls_lid, l.* FROM {ids} AS i "
+        "LEFT JOIN leads AS l ON l.id = i.lead_id)"
+    )
+    return con.sql(inline(query)).to_arrow_table()
 
 
 def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
