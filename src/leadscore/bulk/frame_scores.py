@@ -54,6 +54,21 @@ class _Values:
         self.rows, self.cols, self.leads, self.lead_of = rows, cols, leads, lead_of
         self.t = rows.ts[rows.out]
         self.scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._factors: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def epoch_factors(self, period: int, half_life: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the factor of the row's own epoch, of the epoch before, whether the row's epoch is even),
+        as `stage_windows._half_life_sum` derives them once for the rules of one half-life and frame."""
+        import numpy as np
+
+        found = self._factors.get((period, half_life))
+        if found is None:
+            t, h = self.t, float(half_life)
+            epoch = np.floor_divide(t, period)
+            own = np.power(2.0, -(t - epoch * period).astype(np.float64) / h)
+            before = np.power(2.0, -(t - (epoch - 1) * period).astype(np.float64) / h)
+            found = self._factors[(period, half_life)] = (own, before, (epoch & 1) == 0)
+        return found
 
     def get(self, alias: str) -> tuple[np.ndarray, np.ndarray | None]:
         col = self.cols[alias]
@@ -166,11 +181,7 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
     if r.kind == "half_life":
         assert r.half_life is not None
         s0, s1 = vals.filled(r.sums[0]), vals.filled(r.sums[1])
-        epoch = np.floor_divide(t, r.period)
-        h = float(r.half_life)
-        own = np.power(2.0, -(t - epoch * r.period).astype(np.float64) / h)
-        before = np.power(2.0, -(t - (epoch - 1) * r.period).astype(np.float64) / h)
-        even = (epoch & 1) == 0
+        own, before, even = vals.epoch_factors(r.period, r.half_life)
         total = np.where(even, s0 * own + s1 * before, s1 * own + s0 * before)
         error = total * (_REL + _REL_PER_EVENT * n)
         if r.old is not None:

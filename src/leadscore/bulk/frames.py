@@ -45,11 +45,14 @@ class _Rows:
 
     def __init__(self, table: pa.Table) -> None:
         import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         self.table = table
         n = self.n = table.num_rows
         lead = table.column("lead_id").combine_chunks()
+        if pa.types.is_dictionary(lead.type):
+            lead = lead.indices
         self.ts = table.column(TS).to_numpy()
         new = np.ones(n, dtype=bool)
         if n > 1:
@@ -165,13 +168,29 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
     rows, columns = arrays(table, frames)
     out = rows.out
     cols: dict[str, pa.Array] = {
-        "lead_id": table.column("lead_id").combine_chunks().take(pa.array(out)),
+        "lead_id": _lead_ids(table, out),
         T: pa.array(rows.ts[out]),
         PEER_LAST: pa.array(np.ones(len(out), dtype=bool)),
     }
     for alias, col in columns.items():
         cols[alias] = pa.array(col[0], mask=col[1]) if isinstance(col, tuple) else col
     return pa.table(cols)
+
+
+def _lead_ids(table: pa.Table, rows: np.ndarray) -> pa.Array:
+    """The leads of those rows, as text (the rows' may be dictionary-encoded: `_coded`)."""
+    import pyarrow as pa
+
+    ids = table.column("lead_id").combine_chunks().take(pa.array(rows))
+    return ids.dictionary_decode() if pa.types.is_dictionary(ids.type) else ids
+
+
+def _coded(rows: pa.Table) -> pa.Table:
+    """The rows with their lead ids dictionary-encoded: moving the rows moves numbers, not text."""
+    import pyarrow.compute as pc
+
+    k = rows.schema.get_field_index("lead_id")
+    return rows.set_column(k, "lead_id", pc.dictionary_encode(rows.column(k).combine_chunks()))
 
 
 def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, Column]]:
@@ -183,6 +202,8 @@ def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, 
     cols: dict[str, Column] = {}
     segments: dict[int, _Segments] = {}
     largest = int(np.abs(rows.ts).max()) if rows.n else 0
+    # a flag's running count, and its value at each frame's end, shared by its frames of every length
+    counted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for alias, f in frames.items():
         start = rows.start(f.micros)
         if f.kind == "epoch_sum":
@@ -193,8 +214,8 @@ def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, 
                 seg = segments[f.micros] = _Segments(rows, f.micros)
             own_epoch = seg.epoch[out]
             parity = np.asarray(seg.epoch & 1)
-            counted = _prefix(valid & (parity == f.parity))
-            n = counted[end] - counted[start]
+            in_parity = _prefix(valid & (parity == f.parity))
+            n = in_parity[end] - in_parity[start]
             mine = (own_epoch & 1) == f.parity
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
             value = np.where(mine, seg.running(f.flag, values, False)[out], 0.0)
@@ -202,9 +223,13 @@ def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, 
             value = np.where(before, seg.running(f.flag, values, True)[np.minimum(start, rows.n - 1)], value)
             cols[alias] = (value, n == 0)
             continue
-        flag = rows.flag(f.flag)
-        counts = _prefix(flag)
-        n = counts[end] - counts[start]
+        found = counted.get(f.flag)
+        if found is None:
+            flag = rows.flag(f.flag)
+            counts = _prefix(flag)
+            found = counted[f.flag] = (flag, counts, counts[end])
+        flag, counts, at_end = found
+        n = at_end - counts[start]
         if f.kind == "count":
             cols[alias] = (n, None)
         elif f.kind == "max_ts":
@@ -276,7 +301,7 @@ def conditions_table(
     sql = inline(window_conditions_query(model, schema, at, ids, aggregates=ARROW, **kw).sql)
     # the rows as the query gives them, then grouped by lead and sorted by time here: DuckDB's ORDER BY
     # over them (a numbering of the leads, a join, a sort of every row) cost twice the query itself
-    rows = con.sql(inline(window.rows_sql)).to_arrow_table()
+    rows = _coded(con.sql(inline(window.rows_sql)).to_arrow_table())
     order, starts = _lead_order(rows)
     plan = window.arrays
     # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
@@ -290,7 +315,7 @@ def conditions_table(
             from leadscore.bulk.frame_scores import conditions
 
             kept, cols = arrays(part, window.frames)
-            lead_ids = part.column("lead_id").combine_chunks().take(kept.out)
+            lead_ids = _lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
             con.register(ARROW, found)
@@ -328,11 +353,13 @@ def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     position in the sorted rows of each lead's first row). Leads come in the order of their first row
     (hashed ids, no sort of the text); ties in time keep the query's order."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not rows.num_rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lead = pc.dictionary_encode(rows.column("lead_id").combine_chunks()).indices.to_numpy()
+    ids = rows.column("lead_id").combine_chunks()
+    lead = (ids if pa.types.is_dictionary(ids.type) else pc.dictionary_encode(ids)).indices.to_numpy()
     order = np.lexsort((rows.column(TS).to_numpy(), lead))
     grouped = lead[order]
     new = np.ones(len(order), dtype=bool)
