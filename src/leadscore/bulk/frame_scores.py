@@ -120,6 +120,14 @@ def _score_pred(key: str, arg: Any, v: np.ndarray, err: np.ndarray) -> tuple[np.
         a, b = float(arg[0]), float(arg[1])
         may_hold = (hi >= a - _margin(a)) & (lo <= b + _margin(b))
         may_fail = (lo < a + _margin(a)) | (hi > b - _margin(b))
+    elif key in ("eq", "ne", "in", "not_in"):
+        # a point inside the interval may be hit; only a fixed value is certain
+        hit, fixed = np.zeros(len(v), dtype=bool), np.zeros(len(v), dtype=bool)
+        for a in arg if key in ("in", "not_in") else [arg]:
+            x = float(a)
+            hit |= (lo <= x + _margin(x)) & (hi >= x - _margin(x))
+            fixed |= (lo == x) & (hi == x)
+        may_hold, may_fail = (hit, ~fixed) if key in ("eq", "in") else (~fixed, hit)
     else:
         x = float(arg)
         up = hi >= x - _margin(x)

@@ -124,10 +124,19 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 class _Segments:
     """Runs of rows of one lead in one epoch of `period`, for running sums inside each run."""
 
-    def __init__(self, rows: _Rows, period: int) -> None:
+    def __init__(self, rows: _Rows, period: int, start: np.ndarray) -> None:
         import numpy as np
 
         self.epoch = np.floor_divide(rows.ts, period)
+        # per row, and per kept row (`rows.out`) with its frame's `start`: the epoch's parity, and
+        # whether the frame starts in the epoch before the row's
+        self.parity = self.epoch & 1
+        own = self.epoch[rows.out]
+        self.own_parity = own & 1
+        self.before = self.epoch[start] == own - 1
+        self.out = rows.out
+        self.first = np.minimum(start, rows.n - 1)
+        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         cut = rows.new.copy()
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
@@ -143,6 +152,16 @@ class _Segments:
             mask = cols[None, :] < ln[:, None]
             self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
         self._done: dict[tuple[str, bool], np.ndarray] = {}
+
+    def sums(self, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the DOUBLE column `name` with 0.0 for NULL, whether each is not NULL, its running sum at each
+        kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+        found = self._sums.get(name)
+        if found is None:
+            values, valid = rows.doubles(name)
+            forward = self.running(name, values, False)[self.out]
+            found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
+        return found
 
     def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
         """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
@@ -208,19 +227,15 @@ def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, 
         start = rows.start(f.micros)
         if f.kind == "epoch_sum":
             assert f.micros is not None
-            values, valid = rows.doubles(f.flag)
             seg = segments.get(f.micros)
             if seg is None:
-                seg = segments[f.micros] = _Segments(rows, f.micros)
-            own_epoch = seg.epoch[out]
-            parity = np.asarray(seg.epoch & 1)
-            in_parity = _prefix(valid & (parity == f.parity))
+                seg = segments[f.micros] = _Segments(rows, f.micros, start)
+            _values, valid, forward, backward = seg.sums(rows, f.flag)
+            in_parity = _prefix(valid & (seg.parity == f.parity))
             n = in_parity[end] - in_parity[start]
-            mine = (own_epoch & 1) == f.parity
+            mine = seg.own_parity == f.parity
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
-            value = np.where(mine, seg.running(f.flag, values, False)[out], 0.0)
-            before = ~mine & (seg.epoch[start] == own_epoch - 1)
-            value = np.where(before, seg.running(f.flag, values, True)[np.minimum(start, rows.n - 1)], value)
+            value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
             cols[alias] = (value, n == 0)
             continue
         found = counted.get(f.flag)
@@ -308,6 +323,7 @@ def conditions_table(
     leads = None if plan is None else _lead_values(con, plan.lead_sql, ids, inline)
     n_conds = len(auto_conditions(model))
     done = False
+    undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
     for lo, hi in _parts(starts, len(order), chunk_rows):
         part = rows.take(order[lo:hi])
         found = None
@@ -318,6 +334,7 @@ def conditions_table(
             lead_ids = _lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
+            undecided = undecided or any(col.null_count for col in found.columns[2:])
             con.register(ARROW, found)
             query = f"SELECT * FROM {ARROW}"
         else:
@@ -330,8 +347,8 @@ def conditions_table(
             con.execute(f"INSERT INTO {table} {query}")
         con.unregister(ARROW)
     del rows
-    if not window.exact:
-        _undecided(con, model, schema, at, table, len(auto_conditions(model)), inline, kw)
+    if undecided:
+        _undecided(con, model, schema, at, table, n_conds, inline, kw)
     return True
 
 

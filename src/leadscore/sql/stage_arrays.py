@@ -30,8 +30,7 @@ from leadscore.model.conditions import (
 from leadscore.model.spec import ScoringModel
 
 # the comparisons a plan evaluates: on counts exactly, on scores three-valued within their error
-_ORDER = ("gt", "gte", "lt", "lte", "between")
-_COUNT_KEYS = frozenset({*_ORDER, "eq", "ne", "in", "not_in"})
+_KEYS = frozenset({"gt", "gte", "lt", "lte", "between", "eq", "ne", "in", "not_in"})
 
 
 class WindowCompiler(Protocol):
@@ -80,7 +79,7 @@ class ArrayPlan:
     dims: list[tuple[str, float | None, float | None]]  # (name, floor, cap) in model order
 
 
-def _numbers(items: list[tuple[str, Any]], keys: frozenset[str] | tuple[str, ...]) -> list[tuple[str, Any]]:
+def _numbers(items: list[tuple[str, Any]], keys: frozenset[str]) -> list[tuple[str, Any]]:
     out = []
     for key, arg in items:
         if key not in keys:
@@ -109,11 +108,11 @@ def cond_plan(c: WindowCompiler, cond: Condition, lead_sql: dict[str, str]) -> t
                 alias = c.window_agg("count", base, "1", micros)
             if isinstance(cond, NoneCondition):
                 return ("none", alias)
-            return ("count", alias, _numbers(cond.predicate_items(), _COUNT_KEYS))
+            return ("count", alias, _numbers(cond.predicate_items(), _KEYS))
         case ScoreCondition():
             if cond.score != "total" and cond.score not in c.dimension_columns:
                 raise NoPlan(cond.score)
-            return ("score", cond.score, _numbers(cond.predicate_items(), _ORDER))
+            return ("score", cond.score, _numbers(cond.predicate_items(), _KEYS))
         case AllCondition():
             return ("all", [cond_plan(c, x, lead_sql) for x in cond.all])
         case AnyCondition():
