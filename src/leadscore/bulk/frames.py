@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from leadscore.bulk.frame_scores import Column
+
 ARROW = "_ls_fr_part"  # DuckDB: one part's aggregates (an Arrow table)
 CHUNK_ROWS = 250_000  # event rows per part: about 0.2 GB of arrays at their largest, same CPU as 1M
 _INT64_MAX = 2**63 - 1
@@ -43,11 +45,14 @@ class _Rows:
 
     def __init__(self, table: pa.Table) -> None:
         import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         self.table = table
         n = self.n = table.num_rows
         lead = table.column("lead_id").combine_chunks()
+        if pa.types.is_dictionary(lead.type):
+            lead = lead.indices
         self.ts = table.column(TS).to_numpy()
         new = np.ones(n, dtype=bool)
         if n > 1:
@@ -119,10 +124,19 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 class _Segments:
     """Runs of rows of one lead in one epoch of `period`, for running sums inside each run."""
 
-    def __init__(self, rows: _Rows, period: int) -> None:
+    def __init__(self, rows: _Rows, period: int, start: np.ndarray) -> None:
         import numpy as np
 
         self.epoch = np.floor_divide(rows.ts, period)
+        # per row, and per kept row (`rows.out`) with its frame's `start`: the epoch's parity, and
+        # whether the frame starts in the epoch before the row's
+        self.parity = self.epoch & 1
+        own = self.epoch[rows.out]
+        self.own_parity = own & 1
+        self.before = self.epoch[start] == own - 1
+        self.out = rows.out
+        self.first = np.minimum(start, rows.n - 1)
+        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         cut = rows.new.copy()
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
@@ -138,6 +152,16 @@ class _Segments:
             mask = cols[None, :] < ln[:, None]
             self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
         self._done: dict[tuple[str, bool], np.ndarray] = {}
+
+    def sums(self, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the DOUBLE column `name` with 0.0 for NULL, whether each is not NULL, its running sum at each
+        kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+        found = self._sums.get(name)
+        if found is None:
+            values, valid = rows.doubles(name)
+            forward = self.running(name, values, False)[self.out]
+            found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
+        return found
 
     def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
         """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
@@ -160,48 +184,82 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
     import numpy as np
     import pyarrow as pa
 
-    rows = _Rows(table)
-    out, end = rows.out, rows.end
+    rows, columns = arrays(table, frames)
+    out = rows.out
     cols: dict[str, pa.Array] = {
-        "lead_id": table.column("lead_id").combine_chunks().take(pa.array(out)),
+        "lead_id": _lead_ids(table, out),
         T: pa.array(rows.ts[out]),
         PEER_LAST: pa.array(np.ones(len(out), dtype=bool)),
     }
+    for alias, col in columns.items():
+        cols[alias] = pa.array(col[0], mask=col[1]) if isinstance(col, tuple) else col
+    return pa.table(cols)
+
+
+def _lead_ids(table: pa.Table, rows: np.ndarray) -> pa.Array:
+    """The leads of those rows, as text (the rows' may be dictionary-encoded: `_coded`)."""
+    import pyarrow as pa
+
+    ids = table.column("lead_id").combine_chunks().take(pa.array(rows))
+    return ids.dictionary_decode() if pa.types.is_dictionary(ids.type) else ids
+
+
+def _coded(rows: pa.Table) -> pa.Table:
+    """The rows with their lead ids dictionary-encoded: moving the rows moves numbers, not text."""
+    import pyarrow.compute as pc
+
+    k = rows.schema.get_field_index("lead_id")
+    return rows.set_column(k, "lead_id", pc.dictionary_encode(rows.column(k).combine_chunks()))
+
+
+def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, Column]]:
+    """Each aggregate of `frames` at each kept row (`_Rows.out`) of the sorted rows of `rows_sql`."""
+    import numpy as np
+
+    rows = _Rows(table)
+    out, end = rows.out, rows.end
+    cols: dict[str, Column] = {}
     segments: dict[int, _Segments] = {}
     largest = int(np.abs(rows.ts).max()) if rows.n else 0
+    # a flag's running count, and its value at each frame's end, shared by its frames of every length
+    counted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for alias, f in frames.items():
         start = rows.start(f.micros)
         if f.kind == "epoch_sum":
             assert f.micros is not None
-            values, valid = rows.doubles(f.flag)
             seg = segments.get(f.micros)
             if seg is None:
-                seg = segments[f.micros] = _Segments(rows, f.micros)
-            own_epoch = seg.epoch[out]
-            parity = np.asarray(seg.epoch & 1)
-            counted = _prefix(valid & (parity == f.parity))
-            n = counted[end] - counted[start]
-            mine = (own_epoch & 1) == f.parity
+                seg = segments[f.micros] = _Segments(rows, f.micros, start)
+            _values, valid, forward, backward = seg.sums(rows, f.flag)
+            in_parity = _prefix(valid & (seg.parity == f.parity))
+            n = in_parity[end] - in_parity[start]
+            mine = seg.own_parity == f.parity
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
-            value = np.where(mine, seg.running(f.flag, values, False)[out], 0.0)
-            before = ~mine & (seg.epoch[start] == own_epoch - 1)
-            value = np.where(before, seg.running(f.flag, values, True)[np.minimum(start, rows.n - 1)], value)
-            cols[alias] = pa.array(value, mask=n == 0)
+            value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
+            cols[alias] = (value, n == 0)
             continue
-        flag = rows.flag(f.flag)
-        counts = _prefix(flag)
-        n = counts[end] - counts[start]
+        found = counted.get(f.flag)
+        if found is None:
+            flag = rows.flag(f.flag)
+            counts = _prefix(flag)
+            found = counted[f.flag] = (flag, counts, counts[end])
+        flag, counts, at_end = found
+        n = at_end - counts[start]
         if f.kind == "count":
-            cols[alias] = pa.array(n)
+            cols[alias] = (n, None)
         elif f.kind == "max_ts":
             latest = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))[out]
-            cols[alias] = pa.array(rows.ts[np.maximum(latest, 0)], mask=latest < start)
+            cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
         elif f.kind == "sum_ts":
             wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
-            cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+            if wide:
+                cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+            else:
+                total = _prefix(np.where(flag, rows.ts, 0))
+                cols[alias] = (total[end] - total[start], n == 0)
         else:
             raise AssertionError(f.kind)
-    return pa.table(cols)
+    return rows, cols
 
 
 def _sum_of_times(
@@ -258,21 +316,53 @@ def conditions_table(
     sql = inline(window_conditions_query(model, schema, at, ids, aggregates=ARROW, **kw).sql)
     # the rows as the query gives them, then grouped by lead and sorted by time here: DuckDB's ORDER BY
     # over them (a numbering of the leads, a join, a sort of every row) cost twice the query itself
-    rows = con.sql(inline(window.rows_sql)).to_arrow_table()
+    rows = _coded(con.sql(inline(window.rows_sql)).to_arrow_table())
     order, starts = _lead_order(rows)
+    plan = window.arrays
+    # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
+    leads = None if plan is None else _lead_values(con, plan.lead_sql, ids, inline)
+    n_conds = len(auto_conditions(model))
     done = False
+    undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
     for lo, hi in _parts(starts, len(order), chunk_rows):
-        con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames))
+        part = rows.take(order[lo:hi])
+        found = None
+        if plan is not None and leads is not None:
+            from leadscore.bulk.frame_scores import conditions
+
+            kept, cols = arrays(part, window.frames)
+            lead_ids = _lead_ids(part, kept.out)
+            found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
+        if found is not None:
+            undecided = undecided or any(col.null_count for col in found.columns[2:])
+            con.register(ARROW, found)
+            query = f"SELECT * FROM {ARROW}"
+        else:
+            con.register(ARROW, aggregates(part, window.frames))
+            query = sql
         if not done:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
             done = True
         else:
-            con.execute(f"INSERT INTO {table} {sql}")
+            con.execute(f"INSERT INTO {table} {query}")
         con.unregister(ARROW)
     del rows
-    if not window.exact:
-        _undecided(con, model, schema, at, table, len(auto_conditions(model)), inline, kw)
+    if undecided:
+        _undecided(con, model, schema, at, table, n_conds, inline, kw)
     return True
+
+
+def _lead_values(
+    con: duckdb.DuckDBPyConnection, lead_sql: dict[str, str], ids: str, inline: Callable[[str], str]
+) -> pa.Table:
+    """(_ls_lid, each column of `lead_sql`) for the leads of `ids`, a lead without a row of its own
+    read as the SQL's LEFT JOIN reads it (every attribute missing)."""
+    cols = "".join(f", {sql} AS {name}" for sql, name in lead_sql.items())
+    query = (
+        f"SELECT _ls_lid{cols} FROM (SELECT i.lead_id AS _ls_lid, l.* FROM {ids} AS i "
+        "LEFT JOIN leads AS l ON l.id = i.lead_id)"
+    )
+    return con.sql(inline(query)).to_arrow_table()
 
 
 def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -280,11 +370,13 @@ def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     position in the sorted rows of each lead's first row). Leads come in the order of their first row
     (hashed ids, no sort of the text); ties in time keep the query's order."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not rows.num_rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lead = pc.dictionary_encode(rows.column("lead_id").combine_chunks()).indices.to_numpy()
+    ids = rows.column("lead_id").combine_chunks()
+    lead = (ids if pa.types.is_dictionary(ids.type) else pc.dictionary_encode(ids)).indices.to_numpy()
     order = np.lexsort((rows.column(TS).to_numpy(), lead))
     grouped = lead[order]
     new = np.ones(len(order), dtype=bool)

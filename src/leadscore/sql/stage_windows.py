@@ -32,7 +32,7 @@ weigh less than 2 ** -CUT_HALF_LIVES of their points, which the error bound cove
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import assert_never
 
 from leadscore.model.conditions import (
@@ -57,6 +57,7 @@ from leadscore.sql.condition_sql import TOTAL, TS, Compiler
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.query import compiler, event_ctes, score_ctes
 from leadscore.sql.rule_sql import RuleSql, _factor, condition_rule
+from leadscore.sql.stage_arrays import ArrayPlan, RulePlan, array_plan
 from leadscore.sql.stage_bounds import _num_pred
 from leadscore.sql.stage_sql import auto_conditions
 
@@ -100,6 +101,9 @@ class WindowCompiler(Compiler):
     derived: list[dict[str, str]] = field(default_factory=lambda: [{}, {}])
     # aggregate alias -> what it computes, None when only SQL computes it (a property's sum, min, ...)
     frames: dict[str, Frame | None] = field(default_factory=dict)
+    # each rule as `window_rule` compiled it, for the arrays (`stage_arrays`); None once one has no plan
+    rule_plans: list[RulePlan] | None = field(default_factory=list)
+    decay_plan: RulePlan | None = None  # what the last decayed sum read
 
     def token(self, flt: str, within_s: int | None) -> str:
         """A name standing for (filter, window) where the base compiler passes a filter string."""
@@ -212,10 +216,12 @@ def _half_life_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | N
     )
     n = c.window_agg("count", flt, "1", period)
     error = f"({total} * ({_REL} + {_REL_PER_EVENT} * {n}))"
+    whole = None
     if micros is None or micros > cut:
         # events of the window older than the cut: each weighs less than 2 ** -CUT_HALF_LIVES
-        old = f"({c.window_agg('count', flt, '1', micros)} - {n})"
-        error = f"({error} + {old} * {q.double(2.0**-CUT_HALF_LIVES)})"
+        whole = c.window_agg("count", flt, "1", micros)
+        error = f"({error} + ({whole} - {n}) * {q.double(2.0**-CUT_HALF_LIVES)})"
+    c.decay_plan = RulePlan("", "half_life", 0.0, n=n, sums=(sums[0], sums[1]), period=period, half_life=h, old=whole)
     return total, error
 
 
@@ -233,12 +239,20 @@ def _linear_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | None
     ages = c.derive(f"(CAST(CAST({n} AS HUGEINT) * {T} - coalesce({sum_ts}, 0) AS DOUBLE) / {float(length)!r})", 0)
     total = c.derive(f"(CAST({n} AS DOUBLE) - {ages})", 1)
     error = f"({q.double(16 * _EPS)} * ({n} + 8) * ({n} + {ages}))"
+    c.decay_plan = RulePlan("", "linear", 0.0, n=n, sum_ts=sum_ts, linear=length)
     return total, error
+
+
+def _plan(c: WindowCompiler, plan: RulePlan) -> None:
+    if c.rule_plans is not None:
+        c.rule_plans.append(plan)
 
 
 def window_rule(c: WindowCompiler, rule: EventRule | ConditionRule) -> WindowRule:
     """The rule's points at each row's time, as `rule_sql.event_rule` computes them at T."""
+    dim = rule.dimension or "score"
     if isinstance(rule, ConditionRule):
+        _plan(c, RulePlan(dim, "when", float(rule.points), cond=(rule.when,)))
         return WindowRule(condition_rule(c, rule), "0")
     flt = c.event_filter(rule.on, rule.where, None)
     micros = None if rule.within is None else int(rule.within) * 1_000_000
@@ -246,17 +260,30 @@ def window_rule(c: WindowCompiler, rule: EventRule | ConditionRule) -> WindowRul
     n = c.count(token)
     pts = q.double(rule.points)
     error = "0"
+    limit = None if rule.limit is None else float(rule.limit)
+    plan = RulePlan(dim, "zero", float(rule.points))
+    if token != "FALSE":
+        base, frame = c.windowed[token]
+        plan = RulePlan(dim, "count", float(rule.points), limit, rule.once, c.window_agg("count", base, "1", frame))
     if token == "FALSE":
         total = ZERO
     elif rule.decay is None:
         total = f"(CASE WHEN {n} > 0 THEN {pts} ELSE {ZERO} END)" if rule.once else f"({pts} * {n})"
     elif rule.once:  # the latest event's factor, computed as the join computes it: exact
         total = f"(CASE WHEN {n} > 0 THEN {pts} * {_factor(rule, c.latest(token), T)} ELSE {ZERO} END)"
+        half = isinstance(rule.decay, HalfLife)
+        seconds = int(rule.decay.half_life if isinstance(rule.decay, HalfLife) else rule.decay.linear)
+        micros_of = seconds * 1_000_000
+        plan = RulePlan(dim, "once_decay", float(rule.points), limit, True, plan.n, c.latest(token))
+        plan = replace(plan, half_life=micros_of) if half else replace(plan, linear=micros_of)
     else:
         part = _half_life_sum if isinstance(rule.decay, HalfLife) else _linear_sum
         summed, err = part(c, rule, flt, micros)
         total = f"({pts} * {summed})"
         error = f"({q.double(abs(rule.points))} * {err})"
+        assert c.decay_plan is not None
+        plan = replace(c.decay_plan, dimension=dim, points=float(rule.points), limit=limit)
+    _plan(c, plan)
     if rule.limit is not None:
         lim = q.double(rule.limit)
         if error != "0":  # certainly past its limit: the value is the limit itself, exactly
@@ -314,6 +341,8 @@ class WindowQuery:
     frames: dict[str, Frame] | None = None
     # (lead_id, _ls_t, each alias) from the window operator, one row per (lead, time): what `frames` give
     aggregates_sql: str = ""
+    # the conditions as arrays compute them from the aggregates of `frames` (`bulk.frame_scores`)
+    arrays: ArrayPlan | None = None
 
 
 def window_conditions_query(
@@ -364,6 +393,7 @@ def window_conditions_query(
         sure, never = _tri(c, cond, columns)
         conds.append(f"(CASE WHEN {sure} THEN TRUE WHEN {never} THEN FALSE END) AS _ls_c{k}")
     exact = all(e == "0" for e in errors.values())
+    arrays = array_plan(c, model, auto_conditions(model))
 
     ctes, source = event_ctes(schema, "duckdb", dedupe, dups_table, ids, null_ids)
     # one row per lead at T without an event of its own: its type is NULL, so no filter keeps it
@@ -408,4 +438,6 @@ def window_conditions_query(
         last_cte = "_ls_terr"
     cols = ", ".join(["_ls_id AS lead_id", T, *conds])
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {cols} FROM {last_cte}"
-    return WindowQuery(sql, exact, rows_sql, frames if supported else None, aggregates_sql)
+    if not supported:
+        return WindowQuery(sql, exact, rows_sql, None, aggregates_sql)
+    return WindowQuery(sql, exact, rows_sql, frames, aggregates_sql, arrays)

@@ -1,0 +1,314 @@
+"""The one-pass replay's conditions at each (lead, time) row computed with NumPy from the window
+aggregates (`bulk.frames.arrays`), by the plan `sql.stage_arrays` made of the SQL of `stage_windows`.
+
+The SQL over the aggregates (every rule's points, a compensated sum per dimension as a list per row,
+the error bounds of the rewritten decays, the three-valued conditions) cost about as much as the
+aggregates: here each is a few array operations per rule. The values are the SQL's, operation for
+operation, except two places that round differently, both covered by an error bound so that a score
+condition too close to its threshold is left undecided (NULL) for the join, as the SQL leaves the
+rewritten decays' (`stage_windows`):
+
+- a dimension's sum (and the total's, past two dimensions) is added in rule order, where the pure
+  scorer's `math.fsum` rounds once: exact when every term is a whole number (sums below 2 ** 53),
+  otherwise within (k + 1) * 2 ** -52 of the sum of the terms' magnitudes;
+- a `once` rule's half-life factor by NumPy's power, not the C library's: within 2 ** -48 of it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from leadscore.sql.stage_windows import CUT_HALF_LIVES, T
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from leadscore.sql.stage_arrays import ArrayPlan, RulePlan
+
+# an aggregate at each kept row: (values, NULL mask), or an exact DECIMAL array (`frames.arrays`)
+Column: TypeAlias = "tuple[np.ndarray, np.ndarray | None] | pa.Array"
+
+
+class _Rows(Protocol):
+    """What is read of `frames._Rows` (which imports this module): the rows' times, the kept rows."""
+
+    ts: np.ndarray
+    out: np.ndarray
+
+
+_EPS = 2.0**-52
+_REL, _REL_PER_EVENT = 4e-12, 4.5e-16  # `stage_windows._REL`, `_REL_PER_EVENT`
+_POWER_REL = 2.0**-48  # NumPy's power against the C library's (a few ulps at most)
+_EXACT = 2.0**53  # whole numbers below it add exactly
+
+
+class _Wide(Exception):
+    """A sum of times past a BIGINT: this part's conditions are left to the SQL."""
+
+
+class _Values:
+    """The aggregates of one part's rows, the lead columns at each row, and each score with its error."""
+
+    def __init__(self, rows: _Rows, cols: dict[str, Column], leads: dict[str, np.ndarray], lead_of: np.ndarray):
+        self.rows, self.cols, self.leads, self.lead_of = rows, cols, leads, lead_of
+        self.t = rows.ts[rows.out]
+        self.scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._factors: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def epoch_factors(self, period: int, half_life: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the factor of the row's own epoch, of the epoch before, whether the row's epoch is even),
+        as `stage_windows._half_life_sum` derives them once for the rules of one half-life and frame."""
+        import numpy as np
+
+        found = self._factors.get((period, half_life))
+        if found is None:
+            t, h = self.t, float(half_life)
+            epoch = np.floor_divide(t, period)
+            own = np.power(2.0, -(t - epoch * period).astype(np.float64) / h)
+            before = np.power(2.0, -(t - (epoch - 1) * period).astype(np.float64) / h)
+            found = self._factors[(period, half_life)] = (own, before, (epoch & 1) == 0)
+        return found
+
+    def get(self, alias: str) -> tuple[np.ndarray, np.ndarray | None]:
+        col = self.cols[alias]
+        if not isinstance(col, tuple):
+            raise _Wide
+        return col
+
+    def count(self, alias: str | None) -> np.ndarray:
+        import numpy as np
+
+        return np.zeros(len(self.t), dtype=np.int64) if alias is None else self.get(alias)[0]
+
+    def filled(self, alias: str) -> np.ndarray:
+        import numpy as np
+
+        values, null = self.get(alias)
+        return values if null is None else np.where(null, 0, values)
+
+
+def _pred(key: str, arg: Any, v: np.ndarray) -> np.ndarray:
+    """An exact comparison of a number never missing (`predicate_sql`)."""
+    import numpy as np
+
+    if key == "between":
+        return (v >= float(arg[0])) & (v <= float(arg[1]))
+    if key in ("in", "not_in"):
+        hit = np.zeros(len(v), dtype=bool)
+        for a in arg:
+            hit |= v == float(a)
+        return hit if key == "in" else ~hit
+    x = float(arg)
+    ops = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
+    ops |= {"eq": np.equal, "ne": np.not_equal}
+    out: np.ndarray = ops[key](v, x)
+    return out
+
+
+def _margin(x: float) -> float:
+    return 1e-9 * (1.0 + abs(x))  # `stage_bounds._eps`
+
+
+def _score_pred(key: str, arg: Any, v: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(certainly holds, certainly fails) of a comparison of a score known within `err`, as
+    `stage_bounds._num_pred` over [v - err, v + err] where err > 0, exact where err is 0."""
+    import numpy as np
+
+    lo, hi = v - err, v + err
+    if key == "between":
+        a, b = float(arg[0]), float(arg[1])
+        may_hold = (hi >= a - _margin(a)) & (lo <= b + _margin(b))
+        may_fail = (lo < a + _margin(a)) | (hi > b - _margin(b))
+    elif key in ("eq", "ne", "in", "not_in"):
+        # a point inside the interval may be hit; only a fixed value is certain
+        hit, fixed = np.zeros(len(v), dtype=bool), np.zeros(len(v), dtype=bool)
+        for a in arg if key in ("in", "not_in") else [arg]:
+            x = float(a)
+            hit |= (lo <= x + _margin(x)) & (hi >= x - _margin(x))
+            fixed |= (lo == x) & (hi == x)
+        may_hold, may_fail = (hit, ~fixed) if key in ("eq", "in") else (~fixed, hit)
+    else:
+        x = float(arg)
+        up = hi >= x - _margin(x)
+        down = lo <= x + _margin(x)
+        may_hold, may_fail = (up, down) if key in ("gt", "gte") else (down, up)
+    exact = _pred(key, arg, v)
+    zero = err == 0
+    return np.where(zero, exact, ~may_fail), np.where(zero, ~exact, ~may_hold)
+
+
+def _cond(plan: tuple[Any, ...], vals: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """(certainly true, certainly false) of a condition of `stage_arrays.cond_plan` at each row."""
+    import numpy as np
+
+    match plan[0]:
+        case "lead":
+            v = vals.leads[plan[1]][vals.lead_of]
+            return v, ~v
+        case "none":
+            v = vals.count(plan[1]) == 0
+            return v, ~v
+        case "count":
+            n = vals.count(plan[1])
+            v = np.ones(len(n), dtype=bool)
+            for key, arg in plan[2]:
+                v &= _pred(key, arg, n)
+            return v, ~v
+        case "score":
+            value, err = vals.scores[plan[1]]
+            sure, never = np.ones(len(value), dtype=bool), np.zeros(len(value), dtype=bool)
+            for key, arg in plan[2]:
+                s, f = _score_pred(key, arg, value, err)
+                sure &= s
+                never |= f
+            return sure, never
+        case "all" | "any":
+            parts = [_cond(p, vals) for p in plan[1]]
+            first = np.ones(len(vals.t), dtype=bool)
+            if plan[0] == "all":
+                return np.logical_and.reduce([first, *(s for s, _ in parts)]), np.logical_or.reduce(
+                    [~first, *(f for _, f in parts)]
+                )
+            return np.logical_or.reduce([~first, *(s for s, _ in parts)]), np.logical_and.reduce(
+                [first, *(f for _, f in parts)]
+            )
+        case "not":
+            sure, never = _cond(plan[1], vals)
+            return never, sure
+        case _:
+            raise AssertionError(plan[0])
+
+
+def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of the decay factors, error) of a "half_life" or "linear" rule, as `stage_windows` writes it."""
+    import numpy as np
+
+    t = vals.t
+    n = vals.count(r.n)
+    if r.kind == "half_life":
+        assert r.half_life is not None
+        s0, s1 = vals.filled(r.sums[0]), vals.filled(r.sums[1])
+        own, before, even = vals.epoch_factors(r.period, r.half_life)
+        total = np.where(even, s0 * own + s1 * before, s1 * own + s0 * before)
+        error = total * (_REL + _REL_PER_EVENT * n)
+        if r.old is not None:
+            error = error + (vals.count(r.old) - n) * 2.0**-CUT_HALF_LIVES
+        return total, error
+    assert r.linear is not None and r.sum_ts is not None
+    times = vals.filled(r.sum_ts)
+    largest = int(np.abs(t).max(initial=0))
+    if largest and int(n.max(initial=0)) > (2**62) // largest:
+        raise _Wide  # n * t might not fit a BIGINT: the SQL multiplies as HUGEINT
+    ages = (n * t - times).astype(np.float64) / float(r.linear)
+    return n - ages, 16 * _EPS * (n + 8) * (n + ages)
+
+
+def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """(points, error) of one rule at each row (`stage_windows.window_rule`)."""
+    import numpy as np
+
+    zero = np.zeros(len(vals.t))
+    pts, err = zero, zero
+    if r.kind == "count":
+        n = vals.count(r.n)
+        pts = np.where(n > 0, r.points, 0.0) if r.once else r.points * n
+    elif r.kind == "once_decay":
+        n = vals.count(r.n)
+        assert r.latest is not None
+        age = (vals.t - vals.filled(r.latest)).astype(np.float64) / 1_000_000.0
+        if r.half_life is not None:
+            factor = np.power(0.5, age / float(r.half_life // 1_000_000))
+        else:
+            assert r.linear is not None
+            factor = np.maximum(0.0, 1.0 - age / float(r.linear // 1_000_000))
+        pts = np.where(n > 0, r.points * factor, 0.0)
+        if r.half_life is not None:
+            err = np.abs(pts) * _POWER_REL
+    elif r.kind in ("half_life", "linear"):
+        summed, error = _decayed(r, vals)
+        pts, err = r.points * summed, abs(r.points) * error
+    elif r.kind == "cond":
+        assert r.cond is not None
+        pts = np.where(_cond(r.cond, vals)[0], r.points, 0.0)
+    if r.limit is not None and r.kind != "cond":
+        lim = r.limit
+        if r.points >= 0:
+            err = np.where(pts - err > lim, 0.0, err)
+            pts = np.minimum(pts, lim)
+        else:
+            err = np.where(pts + err < -lim, 0.0, err)
+            pts = np.maximum(pts, -lim)
+    return pts, err
+
+
+def _sum(terms: list[np.ndarray], errors: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the terms added in order, how far that may lie from `math.fsum` of the exact terms)."""
+    import numpy as np
+
+    if not terms:
+        return np.zeros(n), np.zeros(n)
+    value = terms[0]
+    for x in terms[1:]:
+        value = value + x
+    own = errors[0]
+    for e in errors[1:]:
+        own = own + e
+    rounding = np.zeros(n)
+    if len(terms) > 2:  # one addition rounds as fsum does; more may round more, unless all are whole
+        size = np.abs(terms[0])
+        whole = terms[0] == np.floor(terms[0])
+        for x in terms[1:]:
+            size = size + np.abs(x)
+            whole &= x == np.floor(x)
+        rounding = np.where(whole & (size < _EXACT), 0.0, (len(terms) + 1) * _EPS * size)
+    err = own * (1.0 + _EPS) + rounding
+    return value, np.where(err > 0, err + _EPS * np.abs(value), 0.0)
+
+
+def conditions(
+    plan: ArrayPlan, rows: _Rows, cols: dict[str, Column], lead_ids: pa.Array, leads: pa.Table, n_conds: int
+) -> pa.Table | None:
+    """(lead_id, _ls_t, _ls_c0..) of one part, as `window_conditions_query` gives them (NULL where a
+    score is too close to its threshold); None when the SQL must compute them (a sum of times past a
+    BIGINT). `lead_ids`: each kept row's lead; `leads`: `_ls_lid` and each column of `plan.lead_sql`."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lead_of = pc.index_in(lead_ids, value_set=leads.column("_ls_lid")).to_numpy(zero_copy_only=False)
+    lead_cols = {name: leads.column(name).to_numpy(zero_copy_only=False) for name in plan.lead_sql.values()}
+    vals = _Values(rows, cols, lead_cols, lead_of)
+    n = len(vals.t)
+    try:
+        points = [_rule(r, vals) for r in plan.rules]
+    except _Wide:
+        return None
+    dims = []
+    for name, floor, cap in plan.dims:
+        mine = [k for k, r in enumerate(plan.rules) if r.dimension == name]
+        raw, err = _sum([points[k][0] for k in mine], [points[k][1] for k in mine], n)
+        value, clamped = raw, np.zeros(n, dtype=bool)
+        if floor is not None:
+            value = np.where(raw < floor, float(floor), value)
+            clamped |= raw + err < floor
+        if cap is not None:  # tested first, as in the pure scorer
+            value = np.where(raw > cap, float(cap), value)
+            clamped |= raw - err > cap
+        err = np.where(clamped, 0.0, err)
+        vals.scores[name] = (value, err)
+        dims.append((value, err))
+    if len(dims) <= 2:  # one addition rounds as fsum does
+        total = dims[0][0] if len(dims) == 1 else dims[0][0] + dims[1][0]
+        errs = np.zeros(n)
+        for _, e in dims:
+            errs = errs + e
+        vals.scores["total"] = (total, np.where(errs > 0, errs * (1.0 + _EPS) + _EPS * np.abs(total), 0.0))
+    else:
+        vals.scores["total"] = _sum([v for v, _ in dims], [e for _, e in dims], n)
+    out: dict[str, pa.Array] = {"lead_id": lead_ids, T: pa.array(vals.t)}
+    for k, cond in enumerate(plan.conditions):
+        sure, never = _cond(cond, vals)
+        out[f"_ls_c{k}"] = pa.array(sure, mask=~(sure | never))
+    assert len(plan.conditions) == n_conds
+    return pa.table(out)

@@ -1,0 +1,137 @@
+"""`bulk.frame_scores`: the replay's conditions by NumPy from the window aggregates, against the SQL
+over them, the join and the pure scorer's replay (`check_against_oracles`), where the arrays decide and
+where they must leave a row to the join (a sum that rounds unlike `math.fsum`, a time past a BIGINT)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from leadscore.bulk import frame_scores
+from leadscore.domain.events import Event
+from leadscore.domain.lead import Lead
+from leadscore.domain.timeutil import to_micros
+from leadscore.model import parse_model
+from tests.sql.test_stage_windows import AT, AT_US, check_against_oracles
+
+H = timedelta(hours=1)
+
+WINDOWS = """
+format: 1
+name: windows
+dimensions:
+  engagement: {cap: 40, floor: -5}
+  fit: {floor: 0}
+rules:
+  - {id: visit, dimension: engagement, on: page_view, points: 10, within: 1d, limit: 30}
+  - {id: read, dimension: engagement, on: read, points: 16, decay: {half_life: 1d}, within: 2d, limit: 20}
+  - {id: demo, dimension: engagement, on: demo, points: 12, once: true, decay: {linear: 2d}}
+  - {id: quiet, dimension: engagement, when: {none: [page_view, read], within: 1d}, points: -5}
+  - {id: big, dimension: fit, when: {attribute: employees, gte: 100}, points: 5}
+  - {id: busy, dimension: fit, when: {all: [{count: page_view, within: 1d, gte: 2}, {not: {attribute: region, eq: x}}]},
+     points: 3}
+lifecycle:
+  stages: [lead, mql, sql]
+  exits: [recycled]
+  initial: lead
+  transitions:
+    - {to: mql, when: {all: [{score: engagement, gte: 20}, {score: total, between: [20, 60]}]}}
+    - {to: sql, when: {any: [{count: page_view, within: 1d, gte: 3}, {score: fit, eq: 8}]}}
+    - {to: recycled, on: lost}
+    - {to: lead, from: recycled, when: {not: {score: total, gt: 10}}}
+"""
+
+
+@pytest.fixture
+def decided(monkeypatch: pytest.MonkeyPatch) -> list[pa.Table | None]:
+    """Each part's conditions from the arrays (None: the SQL over the aggregates computed them)."""
+    parts: list[pa.Table | None] = []
+    real = frame_scores.conditions
+
+    def counted(*args: Any) -> Any:
+        found = real(*args)
+        parts.append(found)
+        return found
+
+    monkeypatch.setattr(frame_scores, "conditions", counted)
+    return parts
+
+
+def _ev(lead: str, typ: str, before: timedelta, eid: str) -> Event:
+    return Event(lead, typ, AT - before, {}, eid)
+
+
+def test_windows_edges_and_thresholds_by_the_arrays(decided: list[pa.Table | None]) -> None:
+    """Visits one day apart exactly (the first leaves the window at the third), a count of 2 and 3 in the
+    window, 30 capped at the limit, a `none` rule, a linear `once` decay and half-life reads: every
+    row as the SQL, the join and the pure scorer give it, computed by the arrays."""
+    model = parse_model(WINDOWS)
+    events = [
+        _ev("a", "page_view", 48 * H, "1"),
+        _ev("a", "page_view", 30 * H, "2"),
+        _ev("a", "page_view", 24 * H, "3"),  # exactly one day before T: out of the window at T
+        _ev("a", "read", 24 * H, "4"),
+        _ev("a", "page_view", 6 * H, "5"),
+        _ev("a", "page_view", 6 * H, "6"),  # a tie: both count at their instant
+        _ev("a", "demo", 5 * H, "7"),
+        _ev("a", "lost", 4 * H, "8"),
+        _ev("b", "read", 47 * H, "9"),
+        _ev("b", "read", 20 * H, "10"),
+    ]
+    leads = [Lead("a", {"employees": 120, "region": "y"}), Lead("b", {"region": "x"}), Lead("c", {})]
+    got = check_against_oracles(model, leads, events)
+    assert decided and all(part is not None for part in decided)
+    # the first visit alone: fit 5; at the second, 18 h later, two visits in the day: fit 5 + 3 = 8 exactly
+    assert got.combined[("a", to_micros(AT - 48 * H))][1] is False
+    assert got.combined[("a", to_micros(AT - 30 * H))][1] is True
+    # at T the visit exactly one day before is out of the window: the two tied ones at 6 h, not three
+    assert got.window[("a", AT_US)][1] is True
+
+
+def test_a_sum_rounding_unlike_fsum_is_left_to_the_join(decided: list[pa.Table | None]) -> None:
+    """0.1 + 0.2 + 0.3 adds to 0.6000000000000001 in order, `math.fsum` gives 0.6: against a threshold
+    between the two, the arrays cannot decide; the join does, as the pure scorer."""
+    model = parse_model(
+        """
+format: 1
+name: rounding
+rules:
+  - {id: a, when: {attribute: tier, eq: 1}, points: 0.1}
+  - {id: b, when: {attribute: tier, eq: 1}, points: 0.2}
+  - {id: c, when: {attribute: tier, eq: 1}, points: 0.3}
+  - {id: v, on: page_view, points: 0.0}
+lifecycle:
+  stages: [lead, mql]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: total, gte: 0.6000000000000001}}
+"""
+    )
+    got = check_against_oracles(model, [Lead("a", {"tier": 1})], [_ev("a", "page_view", H, "1")])
+    assert decided and all(part is not None for part in decided)
+    assert sum(part.column("_ls_c0").null_count for part in decided if part is not None) == 2  # both rows
+    assert got.combined[("a", AT_US)] == (False,)
+
+
+def test_a_model_without_a_plan_keeps_the_sql(decided: list[pa.Table | None]) -> None:
+    """A property's sum in a transition is not computed by the arrays: the SQL over the aggregates is."""
+    model = parse_model(
+        """
+format: 1
+name: sums
+rules:
+  - {id: v, on: order, points: 5}
+lifecycle:
+  stages: [lead, buyer]
+  initial: lead
+  transitions:
+    - {to: buyer, when: {sum: amount, of: order, gte: 100}}
+"""
+    )
+    events = [Event("a", "order", AT - k * H, {"amount": 60}, str(k)) for k in (3, 2)]
+    got = check_against_oracles(model, [Lead("a", {})], events)
+    assert decided == []
+    assert got.combined[("a", AT_US)] == (True,)
