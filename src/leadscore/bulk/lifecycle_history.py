@@ -157,16 +157,22 @@ def finish(
     at: int,
     cause: str,
     staged: Staged,
+    payloads: bool = True,
 ) -> tuple[list[TriggerFiring], list[str]]:
     """For each lead of LEADS (`stage`): its replay into HIST, its stage-history rows and outbox
     messages written (unless its stored result is newer than `at`: then the bulk write leaves it
     alone too). Reads only LEADS, ROWS_TABLE and WALK of `con`. Returns the firings, and the leads
     whose replay here ends in another stage than the query's (none is expected: both fold the same
-    conditions; the caller has the pure scorer rescore them)."""
+    conditions; the caller has the pure scorer rescore them). `payloads`: the firings returned carry
+    their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
+    drops them, `writeback._counted`).
+
+    On SQLite the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
+    result encoded once for all its firings), not dicts the insert encodes one by one."""
     import pyarrow as pa
 
     from leadscore.bulk.lifecycle_split import score_windows
-    from leadscore.store.outbox_repo import enqueue
+    from leadscore.store.outbox_repo import enqueue, enqueue_encoded
     from leadscore.store.results_repo import _stage_moves, insert_many
     from leadscore.store.tables import stage_history
 
@@ -179,6 +185,7 @@ def finish(
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
+    encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
     for k in range(n_parts):
         table = con.sql(_part_sql(names, k)).to_arrow_table()
         ns = table.column(0).to_pylist()
@@ -191,6 +198,7 @@ def finish(
         hist_rows: list[tuple[str, str]] = []
         moves: list[dict[str, Any]] = []
         fired: list[TriggerFiring] = []
+        texts: list[str] = []  # with `encoded`: the payload of each of `fired`
         for i, lead in enumerate(part):
             while j < n_rows and row_ns[j] < ns[i]:
                 j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
@@ -220,9 +228,17 @@ def finish(
                 before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
                 found = detect_triggers(model, prev, result, score_before_window=before)
                 if found:
-                    fired += with_breakdown(found, breakdown_dicts(cols["breakdown"][i]))
+                    breakdown = breakdown_dicts(cols["breakdown"][i])
+                    if encoded:
+                        texts += payload_texts(found, breakdown)
+                    if payloads or not encoded:
+                        with_breakdown(found, breakdown)
+                    fired += found
         insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
-        enqueue(store, conn, fired, at)
+        if encoded:
+            enqueue_encoded(conn, fired, texts, at)
+        else:
+            enqueue(store, conn, fired, at)
         firings += fired
         hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
         con.register("_bl_hist_part", hist)
@@ -281,6 +297,34 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
         assert result["lead_id"] == firing.lead_id and "breakdown" in result
         result["breakdown"] = breakdown if k == 0 else [dict(e) for e in breakdown]
     return firings
+
+
+_TAIL = "null}}"  # the end of a payload's JSON text with a null result: `data` ends it, `result` ends `data`
+
+
+def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[str]:
+    """The JSON text (`json_text`) of each payload of `firings` (one lead's, from `detect_triggers`
+    on its result without the breakdown) as `with_breakdown(firings, breakdown)` makes it, the
+    payloads left as they are. Their result (the lead's result, the same in each, the largest part)
+    is encoded once with `breakdown`; each payload is encoded with a null result, whose `null` at
+    its end the result's text replaces (`_firing` puts `data` last and `result` last in it; a
+    payload of another shape is encoded whole). Encoding each whole payload re-encoded the result,
+    after a copy of the breakdown for each firing after the first."""
+    result = firings[0].payload["data"]["result"]
+    whole = json_text({**result, "breakdown": breakdown})  # (the key keeps its place in the copy)
+    out = []
+    for firing in firings:
+        data = firing.payload["data"]
+        kept, data["result"] = data["result"], None
+        try:
+            text = json_text(firing.payload)
+        finally:
+            data["result"] = kept
+        if text.endswith(_TAIL) and kept == result:
+            out.append(f"{text[: -len(_TAIL)]}{whole}}}}}")
+        else:
+            out.append(json_text({**firing.payload, "data": {**data, "result": {**kept, "breakdown": breakdown}}}))
+    return out
 
 
 class Stored(NamedTuple):
