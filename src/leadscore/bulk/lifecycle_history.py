@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
 from leadscore.domain.result import PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import from_micros, to_micros
@@ -186,64 +187,65 @@ def finish(
     disagree: list[str] = []
     dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
     encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
-    for k in range(n_parts):
-        table = con.sql(_part_sql(names, k)).to_arrow_table()
-        ns = table.column(0).to_pylist()
-        cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
-        part: list[str] = cols["lead_id"]
-        store.lock_leads(conn, part)
-        previous = _stored(conn, part)
-        row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
-        j, n_rows = 0, len(row_ns)
-        hist_rows: list[tuple[str, str]] = []
-        moves: list[dict[str, Any]] = []
-        fired: list[TriggerFiring] = []
-        texts: list[str] = []  # with `encoded`: the payload of each of `fired`
-        for i, lead in enumerate(part):
-            while j < n_rows and row_ns[j] < ns[i]:
-                j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
-            lo = j
-            while j < n_rows and row_ns[j] == ns[i]:
-                j += 1
-            stored = previous.get(lead)
-            if stored is not None and stored.evaluated_at > at:
-                continue  # rescored meanwhile by a newer change: left alone, as its result row is
-            history: list[StageChange] = []
-            if walker is not None:
-                first = cols["_first"][i]
-                start = at if first is None else int(first)
-                stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
-                if stage != cols["stage"][i]:
-                    disagree.append(lead)
-                    continue
-            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
-            # is read only for a lead that fires, whose payload carries the whole result
-            result = _result(cols, i, history)
-            hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
-            moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
-            if evaluator.fire_triggers:
-                # another model's labels and stages are not this model's transitions
-                ours = stored is not None and result.model_version == stored.model_version
-                prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
-                before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
-                found = detect_triggers(model, prev, result, score_before_window=before)
-                if found:
-                    breakdown = breakdown_dicts(cols["breakdown"][i])
-                    if encoded:
-                        texts += payload_texts(found, breakdown)
-                    if payloads or not encoded:
-                        with_breakdown(found, breakdown)
-                    fired += found
-        insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
-        if encoded:
-            enqueue_encoded(conn, fired, texts, at)
-        else:
-            enqueue(store, conn, fired, at)
-        firings += fired
-        hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
-        con.register("_bl_hist_part", hist)
-        con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
-        con.unregister("_bl_hist_part")
+    with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
+        for k in range(n_parts):
+            table = con.sql(_part_sql(names, k)).to_arrow_table()
+            ns = table.column(0).to_pylist()
+            cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
+            part: list[str] = cols["lead_id"]
+            store.lock_leads(conn, part)
+            previous = _stored(conn, part)
+            row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
+            j, n_rows = 0, len(row_ns)
+            hist_rows: list[tuple[str, str]] = []
+            moves: list[dict[str, Any]] = []
+            fired: list[TriggerFiring] = []
+            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
+            for i, lead in enumerate(part):
+                while j < n_rows and row_ns[j] < ns[i]:
+                    j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
+                lo = j
+                while j < n_rows and row_ns[j] == ns[i]:
+                    j += 1
+                stored = previous.get(lead)
+                if stored is not None and stored.evaluated_at > at:
+                    continue  # rescored meanwhile by a newer change: left alone, as its result row is
+                history: list[StageChange] = []
+                if walker is not None:
+                    first = cols["_first"][i]
+                    start = at if first is None else int(first)
+                    stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
+                    if stage != cols["stage"][i]:
+                        disagree.append(lead)
+                        continue
+                # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
+                # is read only for a lead that fires, whose payload carries the whole result
+                result = _result(cols, i, history)
+                hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
+                moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
+                if evaluator.fire_triggers:
+                    # another model's labels and stages are not this model's transitions
+                    ours = stored is not None and result.model_version == stored.model_version
+                    prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
+                    before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
+                    found = detect_triggers(model, prev, result, score_before_window=before)
+                    if found:
+                        breakdown = breakdown_dicts(cols["breakdown"][i])
+                        if encoded:
+                            texts += payload_texts(found, breakdown)
+                        if payloads or not encoded:
+                            with_breakdown(found, breakdown)
+                        fired += found
+            insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
+            if encoded:
+                enqueue_encoded(conn, fired, texts, at)
+            else:
+                enqueue(store, conn, fired, at)
+            firings += fired
+            hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
+            con.register("_bl_hist_part", hist)
+            con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
+            con.unregister("_bl_hist_part")
     return firings, disagree
 
 
