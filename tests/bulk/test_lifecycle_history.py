@@ -1,6 +1,6 @@
 """The history pass detects a lead's triggers once, on its result without the breakdown, and gives the
 firings the payload `detect_triggers` gives for the whole result (`lifecycle_history.with_breakdown`, the
-breakdown as `breakdown_dicts` reads the query's JSON text)."""
+breakdown as `breakdown_dicts` reads the query's JSON text), or its JSON text (`payload_texts`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.lifecycle_history import breakdown_dicts, with_breakdown
+from leadscore.bulk.lifecycle_history import breakdown_dicts, payload_texts, with_breakdown
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.engine import score
 from leadscore.model import parse_model
+from leadscore.store.backends import json_text
 from leadscore.triggers.firings import detect_triggers
 from tests.bulk.test_lifecycle import RECYCLE
 
@@ -46,9 +47,13 @@ def test_firings_without_the_breakdown_get_the_whole_results_payload(
     stripped = dataclasses.replace(current, breakdown=())
     # the breakdown's JSON as the query writes it: condition rules without `events` (result_shape)
     text = json.dumps([{k: v for k, v in b.to_dict().items() if v is not None} for b in current.breakdown])
-    got = with_breakdown(
-        detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before), breakdown_dicts(text)
-    )
+    found = detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before)
+    untouched = [json_text(f.payload) for f in found]
+    texts = payload_texts(found, breakdown_dicts(text)) if found else []
+    # the outbox's text of each payload, made around the result's text encoded once, payloads left as they are
+    assert [json_text(f.payload) for f in found] == untouched
+    assert texts == [json_text(f.payload) for f in whole]
+    got = with_breakdown(found, breakdown_dicts(text))
     assert [dataclasses.astuple(f) for f in got] == [dataclasses.astuple(f) for f in whole]
     assert [json.dumps(f.payload) for f in got] == [json.dumps(f.payload) for f in whole]
     # every payload owns its breakdown (a caller changing one changes no other)
@@ -97,3 +102,25 @@ def test_breakdown_dicts_keep_the_querys_own_entries_and_remake_any_other() -> N
     )
     for text in (shaped, mixed):
         assert json.dumps(breakdown_dicts(text)) == wanted
+
+
+def test_payload_texts_of_another_shape_are_encoded_whole() -> None:
+    """A payload whose result is not last (or differs from the first firing's) is encoded whole, not
+    cut at a `null}}` that is not its result's."""
+    from datetime import UTC, datetime
+
+    from leadscore.triggers.firings import TriggerFiring
+
+    result = {"lead_id": "l1", "score": 1.5, "breakdown": [], "playbook": None}
+    odd = {"type": "lead.x", "data": {"result": {**result, "score": 2.5}, "trigger": "t", "note": None}}
+    firings = [
+        TriggerFiring("t", "l1", "d", datetime(2026, 1, 1, tzinfo=UTC), "stage_changed", None, "a", payload, "k")
+        for payload in ({"type": "lead.x", "data": {"trigger": "t", "result": result}}, odd)
+    ]
+    breakdown = [{"rule": "r", "dimension": "fit", "points": 2.0}]
+    texts = payload_texts(firings, breakdown)
+    assert [json.loads(t) for t in texts] == [
+        {"type": "lead.x", "data": {"trigger": "t", "result": {**result, "breakdown": breakdown}}},
+        {**odd, "data": {**odd["data"], "result": {**result, "score": 2.5, "breakdown": breakdown}}},
+    ]
+    assert texts[1] == json_text(json.loads(texts[1]))

@@ -254,3 +254,22 @@ def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_wa
     assert isinstance(apply(fast, evaluator, lambda: at), BatchRescored)
     apply(pure, evaluator, lambda: at, bulk=False)
     assert_same_stores(fast, pure)
+
+
+def test_paused_collections_pause_and_restore_the_collector() -> None:
+    """Collections paused inside (the history pass), the collector as it was after, an error too."""
+    from leadscore.bulk.lifecycle_parts import paused_collections
+
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            with paused_collections():
+                assert not gc.isenabled()
+            assert gc.isenabled() == enabled
+        gc.enable()
+        with pytest.raises(RuntimeError), paused_collections():
+            raise RuntimeError("stopped")
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

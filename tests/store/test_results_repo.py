@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event, Result
-from leadscore.store.outbox_repo import enqueue, outbox_rows
+from leadscore.store.backends import json_text
+from leadscore.store.outbox_repo import enqueue, enqueue_encoded, outbox_rows
 from leadscore.store.results_repo import insert_many, result_writes
 from leadscore.store.tables import outbox, result_basis, results, score_history
 from leadscore.triggers.firings import TriggerFiring
@@ -67,7 +68,8 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
 ) -> None:
     """`insert_many` binds the JSON columns as text itself: byte for byte what SQLAlchemy's JSON type
     writes (None as JSON null, non-ASCII escaped, key order kept), and its upserts replace every column;
-    the outbox's rows (`enqueue`, which skips a key already stored) too."""
+    the outbox's rows (`enqueue`, which skips a key already stored) too, and on SQLite those of
+    `enqueue_encoded` (the payloads given as their text)."""
     service = b2b_service(kind, tmp_path, "s", request, [NOW])
     row = {
         "model": "m ü",
@@ -113,9 +115,15 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             enqueue(service.store, conn, [dataclasses.replace(firing, payload={"other": 1})], 10)
             others = [dataclasses.replace(f, lead_id="b", key=f.key.replace("_a", "_b")) for f in (firing, second)]
             service.store.insert_ignore(conn, outbox, outbox_rows(others, 9))
+            if kind == "sqlite":  # the payloads as their text (`enqueue_encoded`: the history pass's)
+                third = [dataclasses.replace(f, lead_id="c", key=f.key.replace("_a", "_c")) for f in (firing, second)]
+                enqueue_encoded(conn, third, [json_text(f.payload) for f in third], 9)
+                enqueue_encoded(conn, [dataclasses.replace(third[0], payload={"other": 1})], ['{"other": 1}'], 10)
         for table in (results, score_history, outbox):
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
+        if kind == "sqlite":
+            assert _raw(service, outbox, "c") == _raw(service, outbox, "a")
         for ours, theirs in (("c", "d"), ("g", "h")):
             assert _raw(service, results, ours) == _raw(service, results, theirs)
         names = [c.name for c in results.columns if c.name != "lead_id"]

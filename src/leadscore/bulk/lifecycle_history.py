@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
 from leadscore.domain.result import PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import from_micros, to_micros
@@ -157,16 +158,22 @@ def finish(
     at: int,
     cause: str,
     staged: Staged,
+    payloads: bool = True,
 ) -> tuple[list[TriggerFiring], list[str]]:
     """For each lead of LEADS (`stage`): its replay into HIST, its stage-history rows and outbox
     messages written (unless its stored result is newer than `at`: then the bulk write leaves it
     alone too). Reads only LEADS, ROWS_TABLE and WALK of `con`. Returns the firings, and the leads
     whose replay here ends in another stage than the query's (none is expected: both fold the same
-    conditions; the caller has the pure scorer rescore them)."""
+    conditions; the caller has the pure scorer rescore them). `payloads`: the firings returned carry
+    their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
+    drops them, `writeback._counted`).
+
+    On SQLite the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
+    result encoded once for all its firings), not dicts the insert encodes one by one."""
     import pyarrow as pa
 
     from leadscore.bulk.lifecycle_split import score_windows
-    from leadscore.store.outbox_repo import enqueue
+    from leadscore.store.outbox_repo import enqueue, enqueue_encoded
     from leadscore.store.results_repo import _stage_moves, insert_many
     from leadscore.store.tables import stage_history
 
@@ -179,55 +186,66 @@ def finish(
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
-    for k in range(n_parts):
-        table = con.sql(_part_sql(names, k)).to_arrow_table()
-        ns = table.column(0).to_pylist()
-        cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
-        part: list[str] = cols["lead_id"]
-        store.lock_leads(conn, part)
-        previous = _stored(conn, part)
-        row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
-        j, n_rows = 0, len(row_ns)
-        hist_rows: list[tuple[str, str]] = []
-        moves: list[dict[str, Any]] = []
-        fired: list[TriggerFiring] = []
-        for i, lead in enumerate(part):
-            while j < n_rows and row_ns[j] < ns[i]:
-                j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
-            lo = j
-            while j < n_rows and row_ns[j] == ns[i]:
-                j += 1
-            stored = previous.get(lead)
-            if stored is not None and stored.evaluated_at > at:
-                continue  # rescored meanwhile by a newer change: left alone, as its result row is
-            history: list[StageChange] = []
-            if walker is not None:
-                first = cols["_first"][i]
-                start = at if first is None else int(first)
-                stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
-                if stage != cols["stage"][i]:
-                    disagree.append(lead)
-                    continue
-            # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
-            # is read only for a lead that fires, whose payload carries the whole result
-            result = _result(cols, i, history)
-            hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
-            moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
-            if evaluator.fire_triggers:
-                # another model's labels and stages are not this model's transitions
-                ours = stored is not None and result.model_version == stored.model_version
-                prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
-                before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
-                found = detect_triggers(model, prev, result, score_before_window=before)
-                if found:
-                    fired += with_breakdown(found, breakdown_dicts(cols["breakdown"][i]))
-        insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
-        enqueue(store, conn, fired, at)
-        firings += fired
-        hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
-        con.register("_bl_hist_part", hist)
-        con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
-        con.unregister("_bl_hist_part")
+    encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
+    with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
+        for k in range(n_parts):
+            table = con.sql(_part_sql(names, k)).to_arrow_table()
+            ns = table.column(0).to_pylist()
+            cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
+            part: list[str] = cols["lead_id"]
+            store.lock_leads(conn, part)
+            previous = _stored(conn, part)
+            row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
+            j, n_rows = 0, len(row_ns)
+            hist_rows: list[tuple[str, str]] = []
+            moves: list[dict[str, Any]] = []
+            fired: list[TriggerFiring] = []
+            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
+            for i, lead in enumerate(part):
+                while j < n_rows and row_ns[j] < ns[i]:
+                    j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
+                lo = j
+                while j < n_rows and row_ns[j] == ns[i]:
+                    j += 1
+                stored = previous.get(lead)
+                if stored is not None and stored.evaluated_at > at:
+                    continue  # rescored meanwhile by a newer change: left alone, as its result row is
+                history: list[StageChange] = []
+                if walker is not None:
+                    first = cols["_first"][i]
+                    start = at if first is None else int(first)
+                    stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
+                    if stage != cols["stage"][i]:
+                        disagree.append(lead)
+                        continue
+                # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
+                # is read only for a lead that fires, whose payload carries the whole result
+                result = _result(cols, i, history)
+                hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
+                moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
+                if evaluator.fire_triggers:
+                    # another model's labels and stages are not this model's transitions
+                    ours = stored is not None and result.model_version == stored.model_version
+                    prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
+                    before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
+                    found = detect_triggers(model, prev, result, score_before_window=before)
+                    if found:
+                        breakdown = breakdown_dicts(cols["breakdown"][i])
+                        if encoded:
+                            texts += payload_texts(found, breakdown)
+                        if payloads or not encoded:
+                            with_breakdown(found, breakdown)
+                        fired += found
+            insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
+            if encoded:
+                enqueue_encoded(conn, fired, texts, at)
+            else:
+                enqueue(store, conn, fired, at)
+            firings += fired
+            hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
+            con.register("_bl_hist_part", hist)
+            con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
+            con.unregister("_bl_hist_part")
     return firings, disagree
 
 
@@ -281,6 +299,34 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
         assert result["lead_id"] == firing.lead_id and "breakdown" in result
         result["breakdown"] = breakdown if k == 0 else [dict(e) for e in breakdown]
     return firings
+
+
+_TAIL = "null}}"  # the end of a payload's JSON text with a null result: `data` ends it, `result` ends `data`
+
+
+def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[str]:
+    """The JSON text (`json_text`) of each payload of `firings` (one lead's, from `detect_triggers`
+    on its result without the breakdown) as `with_breakdown(firings, breakdown)` makes it, the
+    payloads left as they are. Their result (the lead's result, the same in each, the largest part)
+    is encoded once with `breakdown`; each payload is encoded with a null result, whose `null` at
+    its end the result's text replaces (`_firing` puts `data` last and `result` last in it; a
+    payload of another shape is encoded whole). Encoding each whole payload re-encoded the result,
+    after a copy of the breakdown for each firing after the first."""
+    result = firings[0].payload["data"]["result"]
+    whole = json_text({**result, "breakdown": breakdown})  # (the key keeps its place in the copy)
+    out = []
+    for firing in firings:
+        data = firing.payload["data"]
+        kept, data["result"] = data["result"], None
+        try:
+            text = json_text(firing.payload)
+        finally:
+            data["result"] = kept
+        if text.endswith(_TAIL) and kept == result:
+            out.append(f"{text[: -len(_TAIL)]}{whole}}}}}")
+        else:
+            out.append(json_text({**firing.payload, "data": {**data, "result": {**kept, "breakdown": breakdown}}}))
+    return out
 
 
 class Stored(NamedTuple):

@@ -238,18 +238,27 @@ def write_rows(
         raise store._no_bulk("store results in bulk")
     raw: Any = conn.connection.driver_connection
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(len(dims)))])
-    store.load_temp(raw, _ddl(store, len(dims)), TEMP, cols, _rows(con, len(dims)))
+    # SQLite: each stored result found once by its lead id (`locate_sql`, every `_rid` NULL as loaded),
+    # the rows to rewrite listed once (`moved_sql`), then the writes by rowid, as the bulk writer's
+    # (`write_sqlite`). Each of the history, the touch and the upsert looked every row's result up by
+    # lead id again and the last two compared them again.
+    by_rowid = store.name == "sqlite"
+    store.load_temp(raw, _ddl(store, len(dims), by_rowid), TEMP, cols, _rows(con, len(dims)))
     # the same row locks (in id order) as every other writer of a lead takes
     store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
+    for statement in [locate_sql(), *moved_sql()] if by_rowid else []:
+        _exec(raw, statement)
     for statement in before:
         _exec(raw, statement)
     if store.name == "postgres":  # the three writes in one statement, comparing once (`postgres_write_sql`)
         n_changed = _count(raw, postgres_write_sql(store, dims, at, cause))
     else:
-        history, touch, upsert = _statements(store, dims, at, cause)
+        history, touch, upsert = _statements(store, dims, at, cause, by_rowid)
         n_changed = _exec(raw, history)
         _exec(raw, touch)
         _exec(raw, upsert)
+        if by_rowid:
+            _exec(raw, f"DROP TABLE temp.{MOVED}")
     store.drop_temp(raw, TEMP)
     return n_changed
 

@@ -195,11 +195,13 @@ def _write_split(
     cause: str,
     extra: list[str],
     seconds: dict[str, float],
+    payloads: bool = True,
 ) -> BatchRescored:
     """Inside the caller's write transaction: the history pass of PY's leads (`finish`), the rows of
     `_st_rows` with the quiet leads' stage rows, then the pure scorer for the prepared pure parts and
     the leads the history pass handed back (added to `extra`, which a retry of the same run reuses).
-    Reads only the tables `lifecycle_ahead.handed` names."""
+    Reads only the tables `lifecycle_ahead.handed` names. `payloads`: the history pass's firings
+    carry their payloads (`finish`)."""
     import pyarrow as pa
 
     from leadscore.bulk import lifecycle_split as life
@@ -213,7 +215,7 @@ def _write_split(
     raw = conn.connection.driver_connection
     if n_py:  # replays finished in Python: their history, stage rows and outbox messages
         assert prepared.staged is not None
-        fired, disagree = finish(store, conn, con, evaluator, at, cause, prepared.staged)
+        fired, disagree = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
         done.firings.extend(fired)
         if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
             con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
@@ -261,7 +263,8 @@ def _write_part(
         for name, value in prepared.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + value
         t = time.perf_counter()
-        got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds)
+        # the firings' payloads are dropped (`_counted`): the history pass need not give them whole
+        got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds, payloads=False)
         seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
         return got
     finally:

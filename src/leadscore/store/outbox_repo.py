@@ -32,6 +32,22 @@ def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring]
     insert_many(conn, outbox, outbox_rows(firings, now), " ON CONFLICT DO NOTHING", ENQUEUED)
 
 
+def enqueue_encoded(conn: Connection, firings: Sequence[TriggerFiring], payloads: Sequence[str], now: int) -> None:
+    """`enqueue` on SQLite with each firing's payload given as its JSON text (`payloads`, as
+    `json_text` writes the payload: the text `enqueue` stores), in one executemany of the driver."""
+    from leadscore.store.results_repo import _JSON, driver_insert
+
+    assert conn.dialect.paramstyle == "qmark", "SQLite's driver: the JSON column takes the text as it is"
+    sql, _, _ = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
+    rows = [
+        (f.key, f.trigger_id, f.lead_id, f.destination, text, PENDING, 0, now, now, None)
+        for f, text in zip(firings, payloads, strict=True)
+        if f.destination is not None
+    ]
+    if rows:
+        conn.exec_driver_sql(sql.replace(_JSON, "?").replace("%s", "?"), rows)
+
+
 # the columns of `outbox_rows` (the others start NULL)
 ENQUEUED = [
     "idempotency_key",

@@ -82,9 +82,25 @@ class TriggerFiring:
     key: str
 
 
+def _key_text() -> Callable[[list[object]], str]:
+    """`json.dumps(value, separators=(",", ":"), ensure_ascii=True)` with its encoder made once: the
+    same text (a key's parts are plain values, no cycle to check). Made per call, the encoder was
+    over half of a key's cost (0.28 against 0.11 CPU s for a bulk apply's 70,700 firings)."""
+    make = getattr(json.encoder, "c_make_encoder", None)  # CPython's C encoder; None where it is missing
+    if make is None:
+        return lambda value: json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    # (markers, default, text encoder, indent, key and item separators, sort_keys, skipkeys, allow_nan)
+    ascii_text = json.encoder.encode_basestring_ascii
+    encode = make(None, json.JSONEncoder().default, ascii_text, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_KEY_TEXT = _key_text()
+
+
 def idempotency_key(*parts: object) -> str:
     """A short, stable id for a transition: the same parts give the same key on every machine."""
-    text = json.dumps([_plain(p) for p in parts], separators=(",", ":"), ensure_ascii=True)
+    text = _KEY_TEXT([_plain(p) for p in parts])
     return KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
