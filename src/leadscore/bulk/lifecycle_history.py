@@ -301,7 +301,9 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
     return firings
 
 
-_TAIL = "null}}"  # the end of a payload's JSON text with a null result: `data` ends it, `result` ends `data`
+# the end of a payload's JSON text with a null result (`data` ends it, `result` ends `data`), its key
+# included: a payload whose text ends otherwise is encoded whole
+_TAIL = '"result": null}}'
 
 
 def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[str]:
@@ -323,7 +325,7 @@ def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]])
         finally:
             data["result"] = kept
         if text.endswith(_TAIL) and kept == result:
-            out.append(f"{text[: -len(_TAIL)]}{whole}}}}}")
+            out.append(f'{text[: -len(_TAIL)]}"result": {whole}}}}}')
         else:
             out.append(json_text({**firing.payload, "data": {**data, "result": {**kept, "breakdown": breakdown}}}))
     return out
