@@ -53,6 +53,7 @@ class Tables:
     join: Rows  # the join alone
     frames: Rows  # `bulk.frames.conditions_table`: the one pass's aggregates by NumPy, in parts, then the join
     busy: Rows  # the same without the rows `lifecycle_walk.drop_idle` drops (they cannot move a stage)
+    idle: Rows  # `conditions_table(idle=True)`: those rows dropped by NumPy before the table is made
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, n: int) -> Rows:
@@ -87,7 +88,11 @@ def tables(model: ScoringModel, leads: list[Lead], events: list[Event]) -> tuple
     frames.conditions_table(con, model, run.schema, AT_US, "_t_ids", "_t_frames", inline=inline, chunk_rows=7, **kw)
     got = [_rows(con, inline(sql), n) for sql in (window.sql, combined, join, "SELECT * FROM _t_frames")]
     drop_idle(con, "_t_frames", model, AT_US, "_t_ids")
-    return Tables(*got, _rows(con, "SELECT * FROM _t_frames", n)), run
+    got.append(_rows(con, "SELECT * FROM _t_frames", n))
+    frames.conditions_table(
+        con, model, run.schema, AT_US, "_t_ids", "_t_idle", inline=inline, chunk_rows=7, idle=True, **kw
+    )
+    return Tables(*got, _rows(con, "SELECT * FROM _t_idle", n)), run
 
 
 def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline: Any) -> None:
@@ -129,6 +134,8 @@ def check_against_oracles(model: ScoringModel, leads: list[Lead], events: list[E
         assert None not in values
         assert _false(values) == _false(got.join[key]), key
     assert got.frames == got.combined
+    # the same rows but where `drop_idle` reads a moving event the duplicate check dropped
+    assert got.idle.items() <= got.busy.items()
     # the stage and history from those conditions are the pure scorer's, lead by lead
     scorer = Scorer(model)
     lc = scorer.lifecycle
@@ -149,6 +156,8 @@ def check_against_oracles(model: ScoringModel, leads: list[Lead], events: list[E
         assert replay_from_conditions(lc, init, steps, conds, AT_US) == expected, lead.id
         busy = {t: _false(v) for (lid, t), v in got.busy.items() if lid == lead.id}
         assert replay_from_conditions(lc, init, steps, busy, AT_US) == expected, lead.id
+        idle = {t: _false(v) for (lid, t), v in got.idle.items() if lid == lead.id}
+        assert replay_from_conditions(lc, init, steps, idle, AT_US) == expected, lead.id
     return got
 
 

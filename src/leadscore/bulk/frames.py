@@ -26,7 +26,7 @@ from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import PEER_LAST, Frame, T, window_conditions_query
+from leadscore.sql.stage_windows import MOVING, PEER_LAST, Frame, T, window_conditions_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -296,19 +296,28 @@ def conditions_table(
     null_ids: bool = True,
     inline: Callable[[str], str] = str,
     chunk_rows: int = CHUNK_ROWS,
+    idle: bool = False,
 ) -> bool:
     """The table `table` with the rows of `stage_replay.conditions_query`, its window aggregates
     computed here when they can be (True then), part by part of about `chunk_rows` event rows (whole
     leads), so memory stays bounded; the rows a rewritten decay leaves undecided are then scored by
-    the join, all at once. `inline` rewrites each query before it runs (look-ups)."""
+    the join, all at once. `inline` rewrites each query before it runs (look-ups). With `idle`, without
+    the rows that cannot move a stage (`lifecycle_walk.drop_idle`): dropped here from the arrays of each
+    part whose conditions are all decided, before the table is made; by the SQL after the join
+    otherwise."""
+    import pyarrow as pa
+
+    from leadscore.bulk.lifecycle_walk import drop_idle
     from leadscore.sql import stage_replay
 
     kw: dict[str, Any] = {"dedupe": dedupe, "dups_table": dups_table, "lookups": lookups, "null_ids": null_ids}
-    window = window_conditions_query(model, schema, at, ids, **kw)
+    window = window_conditions_query(model, schema, at, ids, moving=idle, **kw)
 
     def by_sql() -> bool:
         query = stage_replay.conditions_query(model, schema, at, ids, **kw)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {inline(query)}")
+        if idle:
+            drop_idle(con, table, model, at, ids)
         return False
 
     if window.frames is None:
@@ -324,6 +333,7 @@ def conditions_table(
     n_conds = len(auto_conditions(model))
     done = False
     undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
+    idle_left = False  # some part's idle rows are left to `drop_idle`
     for lo, hi in _parts(starts, len(order), chunk_rows):
         part = rows.take(order[lo:hi])
         found = None
@@ -334,12 +344,18 @@ def conditions_table(
             lead_ids = _lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
-            undecided = undecided or any(col.null_count for col in found.columns[2:])
+            unsure = any(col.null_count for col in found.columns[2:])
+            undecided = undecided or unsure
+            if idle and not unsure:
+                found = found.filter(pa.array(_moves(kept, found, at)))
+            else:
+                idle_left = idle_left or idle
             con.register(ARROW, found)
             query = f"SELECT * FROM {ARROW}"
         else:
             con.register(ARROW, aggregates(part, window.frames))
             query = sql
+            idle_left = idle_left or idle
         if not done:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
             done = True
@@ -349,7 +365,31 @@ def conditions_table(
     del rows
     if undecided:
         _undecided(con, model, schema, at, table, n_conds, inline, kw)
+    if idle_left:  # over the whole table: on the rows dropped already, it drops nothing more
+        drop_idle(con, table, model, at, ids)
     return True
+
+
+def _moves(rows: _Rows, found: pa.Table, at: int) -> np.ndarray:
+    """Which rows of `found` (one per kept row of `rows`, every condition decided) `drop_idle` keeps:
+    those at T, at a time with an event that can move a stage on its own (MOVING), or whose conditions
+    differ from those at the lead's time before (all false before its first)."""
+    import numpy as np
+
+    out = rows.out
+    if not len(out):
+        return np.zeros(0, dtype=bool)
+    first = np.zeros(len(out), dtype=np.int64)  # each (lead, time)'s first row
+    first[1:] = out[:-1] + 1
+    mv = _prefix(rows.flag(MOVING))
+    keep = (found.column(T).to_numpy() >= at) | (mv[out + 1] - mv[first] > 0)
+    lead_first = rows.new[first]
+    for k in range(2, found.num_columns):
+        c = found.column(k).to_numpy()
+        before = np.zeros(len(c), dtype=bool)
+        before[1:] = c[:-1]
+        keep |= c != (before & ~lead_first)
+    return keep
 
 
 def _lead_values(

@@ -32,7 +32,7 @@ from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
-from leadscore.sql.stage_sql import auto_conditions
+from leadscore.sql.stage_sql import auto_conditions, moving_types
 
 if TYPE_CHECKING:
     import duckdb
@@ -205,7 +205,7 @@ def drop_idle(con: duckdb.DuckDBPyConnection, conds: str, model: ScoringModel, a
     n = len(auto_conditions(model))
     if lc is None or not n:
         return
-    moving = sorted({STAGE_SET, *(t for tr in lc.transitions for t in (tr.on or ()))})
+    moving = moving_types(lc)
     c = [f"coalesce(_ls_c{k}, FALSE)" for k in range(n)]
     same = " AND ".join(f"{x} = coalesce(lag({x}) OVER w, FALSE)" for x in c)
     con.execute(

@@ -86,7 +86,6 @@ def _batch_run(
             from leadscore.bulk.frames import conditions_table
             from leadscore.bulk.lifecycle_history import CONDS
             from leadscore.bulk.lifecycle_split import MOVED, init_sql, moved_sql
-            from leadscore.bulk.lifecycle_walk import drop_idle
             from leadscore.sql.query import build_query
 
             con = self.con
@@ -113,8 +112,8 @@ def _batch_run(
                 dups_table=None,
                 lookups=self.lookups,
                 null_ids=self.null_ids,
+                idle=True,  # without the rows that cannot move a stage (`lifecycle_walk.drop_idle`)
             )
-            drop_idle(con, CONDS, self.model, at, "_ls_rp_ids")
             plan = build_query(
                 self.model,
                 self.schema,

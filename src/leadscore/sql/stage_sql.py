@@ -113,6 +113,11 @@ def _g(lc: Lifecycle, checks: list[tuple[str, frozenset[str], str]]) -> Callable
     return apply
 
 
+def moving_types(lc: Lifecycle) -> list[str]:
+    """The event types that can move a stage on their own: `stage_set` and each transition's `on`."""
+    return sorted({STAGE_SET, *(t for tr in lc.transitions for t in (tr.on or ()))})
+
+
 def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
     """The exact replay: a fold over every event in (time, input) order applying its transition and
     then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by
@@ -136,8 +141,8 @@ def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, b
     # an event with no transition of its own and no condition that holds at its time moves nothing
     # (its step is the automatic transitions with every condition false): left out of the fold, which
     # then walks far fewer events where few conditions hold (`bulk.lifecycle_walk.drop_idle`)
-    relevant = sorted({STAGE_SET, *(t for tr in event_trs for t in (tr.on or ()))})
-    keep = q.any_of([f"type IN {q.text_list(relevant)}", *(f"coalesce(_ls_c{k}, FALSE)" for k in range(len(autos)))])
+    held = [f"coalesce(_ls_c{k}, FALSE)" for k in range(len(autos))]
+    keep = q.any_of([f"type IN {q.text_list(moving_types(lc))}", *held])
     item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})"
     seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {keep}))")
     fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"

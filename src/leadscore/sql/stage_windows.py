@@ -59,9 +59,10 @@ from leadscore.sql.query import compiler, event_ctes, score_ctes
 from leadscore.sql.rule_sql import RuleSql, _factor, condition_rule
 from leadscore.sql.stage_arrays import ArrayPlan, RulePlan, array_plan
 from leadscore.sql.stage_bounds import _num_pred
-from leadscore.sql.stage_sql import auto_conditions
+from leadscore.sql.stage_sql import auto_conditions, moving_types
 
 T = "_ls_t"
+MOVING = "_ls_mv"  # a column of `rows_sql` with `moving`: the event can move a stage on its own
 PEER_LAST = "_ls_peer_last"
 CUT_HALF_LIVES = 256
 ZERO = "CAST(0.0 AS DOUBLE)"
@@ -356,12 +357,14 @@ def window_conditions_query(
     lookups: Lookups | None = None,
     null_ids: bool = True,
     aggregates: str | None = None,
+    moving: bool = False,
 ) -> WindowQuery:
     """Each automatic transition's condition at each event time up to `at` and at `at`, for the leads
     listed in the table `ids`, as `stage_replay.join_conditions_query` gives them, except NULL where a
     rewritten decay leaves a score condition undecided. With `aggregates`, the window aggregates are
     read from that table (lead_id, _ls_t, _ls_peer_last and each alias of `frames`, computed from
-    `rows_sql` by `bulk.frames`) instead of computed by the window operator."""
+    `rows_sql` by `bulk.frames`) instead of computed by the window operator. With `moving`, `rows_sql`
+    also has the column MOVING."""
     base = compiler(model, schema, T, "duckdb", lookups)
     c = WindowCompiler(**{f.name: getattr(base, f.name) for f in fields(base)})
     rules = [window_rule(c, r) for r in model.rules]
@@ -405,11 +408,17 @@ def window_conditions_query(
     # per-event values the windows read go in (not the events' property columns)
     ctes.append(f"_ls_wf AS (SELECT *{c.flag_columns()} FROM _ls_wev)")
     kept = ["lead_id", TS, *c.flags.values(), *(f"{sql} AS {name}" for sql, name in c.row_columns.items())]
+    extra = []
+    if moving and model.lifecycle is not None:
+        # whether the event has a transition of its own (or is a `stage_set`): `bulk.frames` drops the
+        # (lead, time) rows that cannot move a stage before it makes the table (`lifecycle_walk.drop_idle`)
+        extra.append(MOVING)
+        kept.append(f"coalesce(type IN {q.text_list(moving_types(model.lifecycle))}, FALSE) AS {MOVING}")
     ctes.append(f"_ls_wr AS (SELECT {', '.join(kept)} FROM _ls_wf)")
     frames = {a: f for a, f in c.frames.items() if f is not None}
     supported = len(frames) == len(c.aggs.exprs)
     read = sorted({f.flag for f in frames.values()} - {"TRUE", "FALSE"})
-    rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *read])} FROM _ls_wr"
+    rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *read, *extra])} FROM _ls_wr"
     if aggregates is not None:
         ctes = [f"_ls_wa AS (SELECT * FROM {aggregates})"]
     else:
