@@ -14,18 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 from leadscore.engine.values import kind
 from leadscore.model.conditions import (
+    AggregateCondition,
     AllCondition,
     AnyCondition,
     AttributeCondition,
     Condition,
     CountCondition,
+    LabelCondition,
+    LastCondition,
     NoneCondition,
     NotCondition,
     ScoreCondition,
+    StageCondition,
 )
 from leadscore.model.spec import ScoringModel
 
@@ -100,15 +104,10 @@ def cond_plan(c: WindowCompiler, cond: Condition, lead_sql: dict[str, str]) -> t
             sql = f"coalesce({c.condition(cond)}, FALSE)"
             name = lead_sql.setdefault(sql, f"_ls_lc{len(lead_sql)}")
             return ("lead", name)
-        case CountCondition() | NoneCondition():
-            token = c.events_of(cond)
-            alias = None
-            if token != "FALSE":
-                base, micros = c.windowed[token]
-                alias = c.window_agg("count", base, "1", micros)
-            if isinstance(cond, NoneCondition):
-                return ("none", alias)
-            return ("count", alias, _numbers(cond.predicate_items(), _KEYS))
+        case CountCondition():
+            return ("count", _count_alias(c, cond), _numbers(cond.predicate_items(), _KEYS))
+        case NoneCondition():
+            return ("none", _count_alias(c, cond))
         case ScoreCondition():
             if cond.score != "total" and cond.score not in c.dimension_columns:
                 raise NoPlan(cond.score)
@@ -119,8 +118,19 @@ def cond_plan(c: WindowCompiler, cond: Condition, lead_sql: dict[str, str]) -> t
             return ("any", [cond_plan(c, x, lead_sql) for x in cond.any])
         case NotCondition():
             return ("not", cond_plan(c, cond.not_, lead_sql))
+        case AggregateCondition() | LastCondition() | LabelCondition() | StageCondition():
+            raise NoPlan(type(cond).__name__)  # the SQL over the aggregates computes these
         case _:
-            raise NoPlan(type(cond).__name__)
+            assert_never(cond)
+
+
+def _count_alias(c: WindowCompiler, cond: CountCondition | NoneCondition) -> str | None:
+    """The window count of the condition's events at each row (None: no event can match)."""
+    token = c.events_of(cond)
+    if token == "FALSE":
+        return None
+    base, micros = c.windowed[token]
+    return c.window_agg("count", base, "1", micros)
 
 
 def array_plan(c: WindowCompiler, model: ScoringModel, conditions: list[Condition]) -> ArrayPlan | None:
