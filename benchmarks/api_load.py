@@ -120,7 +120,9 @@ class RawClient:
 
 def server_cpu(pid: int, only: str | None = None) -> float:
     """CPU seconds used so far by the server process and all its descendants (workers, rescoring
-    processes), from /proc; `only`: those of them with that name (`/proc/PID/comm`)."""
+    processes), from /proc; `only`: those of them with that name (`/proc/PID/comm`). A process's
+    children that ended count in it (cutime, cstime): PostgreSQL's backends end with their
+    connections, and without them the sum fell and a database figure came out negative."""
     tick = os.sysconf("SC_CLK_TCK")
     procs: dict[int, tuple[int, float, str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -131,7 +133,7 @@ def server_cpu(pid: int, only: str | None = None) -> float:
         fields = fields.split()
         procs[int(stat.parent.name)] = (
             int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / tick,
+            sum(int(f) for f in fields[11:15]) / tick,  # utime, stime, cutime, cstime
             comm.split("(", 1)[1],
         )
     total = 0.0
