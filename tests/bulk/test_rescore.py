@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -280,6 +281,7 @@ def test_a_parts_events_read_by_the_one_scan_are_of_its_leads_only(twins: tuple[
     at = twins[0].now_us()
     spill = spill_events(store, model, at, con, None, ["L0000", "L0020"])
     try:
+        assert spill.folder.name.startswith(f"leadscore-parts-{os.getpid()}-")  # `sweep_stale` reads it
         part = read_part(spill.files[0], spill.empty.schema)  # the events of the leads below L0020
         assert set(part.column("lead_id").to_pylist()) >= {"L0001", "L0019"}
         for ids in ("SELECT id FROM leads WHERE id < 'L0020'", "SELECT id FROM leads WHERE id < 'L0010'"):

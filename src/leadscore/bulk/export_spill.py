@@ -20,6 +20,8 @@ choice at 100,000 leads x 50 events): at 1M leads in 10 parts, 10 scans of 50M e
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -60,6 +62,35 @@ def read_part(paths: Sequence[Path], schema: pa.Schema) -> pa.Table:
         with pa.memory_map(str(path)) as source:
             tables.append(pa.ipc.open_stream(source).read_all())
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+PREFIX = "leadscore-parts-"
+_OWNED = re.compile(rf"{PREFIX}(\d+)-")  # the id of the process that made the folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive, not ours to judge
+        return True
+    return True
+
+
+def sweep_stale(folder: Path | None = None) -> list[Path]:
+    """Remove the spill folders left in `folder` (the temporary directory) by processes that are gone
+    (an apply killed or stopped before its end); the removed ones. A folder without a process id in its
+    name (made by an older version) or of a live process is left alone: a reused id only keeps a
+    folder longer."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        owner = _OWNED.match(path.name)
+        if owner is None or not path.is_dir() or _alive(int(owner.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 class SpilledEvents:
@@ -105,7 +136,8 @@ def spill_events(
     empty = convert(schema.empty_table())
     if in_database:
         empty = empty.drop_columns([PART])
-    spill = SpilledEvents(Path(tempfile.mkdtemp(prefix="leadscore-parts-")), empty)
+    sweep_stale()
+    spill = SpilledEvents(Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")), empty)
     writers: dict[tuple[int, int], Any] = {}
     sinks: list[Any] = []
     try:
