@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.frames import _lead_order, _parts, _sum_of_times
+from leadscore.bulk.frame_windows import sum_of_times
+from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
 
 TIMES = st.integers(min_value=-(2**62), max_value=2**62)
@@ -32,9 +33,9 @@ def test_a_wide_sum_of_times_is_exact(rows: list[tuple[int, bool]], data: st.Dat
         sum(int(t) for t, f in zip(ts[s:e], flag[s:e], strict=True) if f) if c else None
         for s, e, c in zip(starts, ends, counts, strict=True)
     ]
-    wide = _sum_of_times(ts, flag, start, end, empty, True).to_pylist()
+    wide = sum_of_times(ts, flag, start, end, empty, True).to_pylist()
     assert wide == expected
-    narrow = _sum_of_times(ts, flag, start, end, empty, False).to_pylist()
+    narrow = sum_of_times(ts, flag, start, end, empty, False).to_pylist()
     for got, want in zip(narrow, expected, strict=True):
         if want is None or abs(want) < 2**63:
             assert got == want

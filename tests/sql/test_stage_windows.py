@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb.run import BatchRun
-from leadscore.bulk import frames
+from leadscore.bulk import frame_windows, frames
 from leadscore.bulk.lifecycle_history import replay as replay_from_conditions
 from leadscore.bulk.lifecycle_walk import drop_idle
 from leadscore.domain.events import Event
@@ -96,11 +96,11 @@ def tables(model: ScoringModel, leads: list[Lead], events: list[Event]) -> tuple
 
 
 def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline: Any) -> None:
-    """Each window aggregate by NumPy (`bulk.frames`) against the window operator's, row by row: counts
+    """Each window aggregate by NumPy (`bulk.frame_windows`) against the window operator's, row by row: counts
     and times equal, the half-life epoch sums within a relative 1e-13 and NULL where the operator's are."""
     assert window.frames is not None
     rows = con.sql(f"SELECT * FROM ({inline(window.rows_sql)}) ORDER BY lead_id, _ls_ts").to_arrow_table()
-    mine = frames.aggregates(rows, window.frames)
+    mine = frame_windows.aggregates(rows, window.frames)
     names = ["lead_id", "_ls_t", *window.frames]
     theirs = con.sql(f"SELECT {', '.join(names)} FROM ({inline(window.aggregates_sql)}) ORDER BY lead_id, _ls_t")
     expected = theirs.to_arrow_table()

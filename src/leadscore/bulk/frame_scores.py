@@ -1,5 +1,5 @@
 """The one-pass replay's conditions at each (lead, time) row computed with NumPy from the window
-aggregates (`bulk.frames.arrays`), by the plan `sql.stage_arrays` made of the SQL of `stage_windows`.
+aggregates (`bulk.frame_windows.arrays`), by the plan `sql.stage_arrays` made of the SQL of `stage_windows`.
 
 The SQL over the aggregates (every rule's points, a compensated sum per dimension as a list per row,
 the error bounds of the rewritten decays, the three-valued conditions) cost about as much as the
@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 
     from leadscore.sql.stage_arrays import ArrayPlan, RulePlan
 
-# an aggregate at each kept row: (values, NULL mask), or an exact DECIMAL array (`frames.arrays`)
+# an aggregate at each kept row: (values, NULL mask), or an exact DECIMAL array (`frame_windows.arrays`)
 Column: TypeAlias = "tuple[np.ndarray, np.ndarray | None] | pa.Array"
 
 
 class _Rows(Protocol):
-    """What is read of `frames._Rows` (which imports this module): the rows' times, the kept rows."""
+    """What is read of `frame_windows.Rows` (which imports this module): the rows' times, the kept rows."""
 
     ts: np.ndarray
     out: np.ndarray

@@ -1,19 +1,7 @@
-"""The one-pass replay's window aggregates (`sql.stage_windows`) computed with NumPy over the events
-sorted by lead and time, instead of by DuckDB's window operator.
-
-The operator costs about 200 ns per row and aggregate whatever the frame (RANGE or ROWS, bounded or
-not), and the b2b example needs 40 aggregates: 8 of the 11 CPU s of the conditions of 20,000 leads x
-50 events. Here each aggregate is a difference of prefix sums (or a prefix maximum) between the two
-ends of each row's frame, found with one binary search per distinct frame length, a few ns per row.
-
-Every value equals the window operator's: counts, the latest time and the sum of times are exact
-integers (the sum of times, where it could pass a BIGINT, as a DECIMAL(32, 0) as exact as DuckDB's
-HUGEINT sum); a
-half-life's weights are summed over the row's epoch and the one before (`stage_windows`), each part
-as a running sum inside its epoch (from the epoch's first event, or back from its last), never as a
-difference of prefix sums, so each rounds as a recursive sum of its own terms only: within the
-error bound the query carries for them (relative `n * 2 ** -53` for n terms, well inside
-`_REL_PER_EVENT`).
+"""The one-pass replay's conditions table (`conditions_table`): the events' rows of the leads read in
+parts of whole leads, grouped and sorted in NumPy, their window aggregates (`frame_windows`) and the
+conditions at each row computed from them (`frame_scores`, else DuckDB over the aggregates), the rows
+that cannot move a stage dropped before the table is made.
 """
 
 from __future__ import annotations
@@ -21,265 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leadscore.bulk.frame_windows import Rows, aggregates, arrays, coded, prefix, row_lead_ids
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import MOVING, PEER_LAST, Frame, T, window_conditions_query
+from leadscore.sql.stage_windows import MOVING, T, window_conditions_query
 
 if TYPE_CHECKING:
     import duckdb
     import numpy as np
     import pyarrow as pa
 
-    from leadscore.bulk.frame_scores import Column
 
 ARROW = "_ls_fr_part"  # DuckDB: one part's aggregates (an Arrow table)
 CHUNK_ROWS = 250_000  # event rows per part: about 0.2 GB of arrays at their largest, same CPU as 1M
-_INT64_MAX = 2**63 - 1
-
-
-class _Rows:
-    """The sorted rows and, per row that stands for its instant (the last of its peers), its frame's end."""
-
-    def __init__(self, table: pa.Table) -> None:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        self.table = table
-        n = self.n = table.num_rows
-        lead = table.column("lead_id").combine_chunks()
-        if pa.types.is_dictionary(lead.type):
-            lead = lead.indices
-        self.ts = table.column(TS).to_numpy()
-        new = np.ones(n, dtype=bool)
-        if n > 1:
-            new[1:] = pc.not_equal(lead.slice(1), lead.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        self.new = new
-        self.g = np.cumsum(new) - 1  # the lead's number
-        self.lead_start = np.flatnonzero(new)
-        last = np.ones(n, dtype=bool)
-        last[:-1] = new[1:] | (self.ts[1:] != self.ts[:-1])
-        self.out = np.flatnonzero(last)  # the rows kept, one per (lead, time)
-        self.end = self.out + 1  # their frame ends (exclusive): the peers at the same time are in
-        # a key that orders the rows as they are sorted, (lead, time), in one BIGINT: the time's rank
-        # among all the rows' times; binary searches run over needles in sorted order (cache-friendly:
-        # 3x faster than the same searches in row order)
-        self.perm = np.argsort(self.ts, kind="stable")
-        self.sorted_ts = self.ts[self.perm]
-        self.span = n + 1
-        self.key = self.g * self.span + self._rank(self.sorted_ts)
-        self._starts: dict[int | None, np.ndarray] = {}
-
-    def _rank(self, needles: np.ndarray) -> np.ndarray:
-        """For the rows in time order (`perm`), how many rows have a time below `needles` (sorted),
-        put back in row order."""
-        import numpy as np
-
-        out = np.empty(self.n, dtype=np.int64)
-        out[self.perm] = np.searchsorted(self.sorted_ts, needles)
-        return out
-
-    def start(self, micros: int | None) -> np.ndarray:
-        """Each kept row's frame start: the first row of its lead at or after T - micros + 1."""
-        import numpy as np
-
-        found = self._starts.get(micros)
-        if found is None:
-            g = self.g[self.out]
-            if micros is None:
-                found = self.lead_start[g]
-            else:
-                lo = self._rank(self.sorted_ts - (micros - 1))[self.out]
-                found = np.searchsorted(self.key, g * self.span + lo)
-            self._starts[micros] = found
-        return found
-
-    def flag(self, name: str) -> np.ndarray:
-        import numpy as np
-        import pyarrow.compute as pc
-
-        if name in ("TRUE", "FALSE"):
-            return np.full(self.n, name == "TRUE")
-        return pc.fill_null(self.table.column(name), False).to_numpy()
-
-    def doubles(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(values with 0.0 for NULL, whether each is not NULL)."""
-        import pyarrow.compute as pc
-
-        col = self.table.column(name)
-        return pc.fill_null(col, 0.0).to_numpy(), pc.is_valid(col).to_numpy(zero_copy_only=False)
-
-
-def _prefix(values: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    out = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, dtype=np.int64, out=out[1:])  # wraps past 2 ** 63: differences stay exact
-    return out
-
-
-class _Segments:
-    """Runs of rows of one lead in one epoch of `period`, for running sums inside each run."""
-
-    def __init__(self, rows: _Rows, period: int, start: np.ndarray) -> None:
-        import numpy as np
-
-        self.epoch = np.floor_divide(rows.ts, period)
-        # per row, and per kept row (`rows.out`) with its frame's `start`: the epoch's parity, and
-        # whether the frame starts in the epoch before the row's
-        self.parity = self.epoch & 1
-        own = self.epoch[rows.out]
-        self.own_parity = own & 1
-        self.before = self.epoch[start] == own - 1
-        self.out = rows.out
-        self.first = np.minimum(start, rows.n - 1)
-        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-        cut = rows.new.copy()
-        cut[1:] |= self.epoch[1:] != self.epoch[:-1]
-        starts = np.flatnonzero(cut)
-        lens = np.diff(np.append(starts, rows.n))
-        # runs padded to a common width by bucket of length (powers of 2): at most twice the rows
-        self.buckets = []
-        width = np.maximum(1, np.ceil(np.log2(np.maximum(lens, 1))).astype(np.int64))
-        for w in np.unique(width):
-            sel = width == w
-            s, ln = starts[sel], lens[sel]
-            cols = np.arange(int(ln.max()))
-            idx = s[:, None] + cols[None, :]
-            mask = cols[None, :] < ln[:, None]
-            self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
-        self._done: dict[tuple[str, bool], np.ndarray] = {}
-
-    def sums(self, rows: _Rows, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(the DOUBLE column `name` with 0.0 for NULL, whether each is not NULL, its running sum at each
-        kept row from its run's first row, and from each kept row's frame start to its run's end)."""
-        found = self._sums.get(name)
-        if found is None:
-            values, valid = rows.doubles(name)
-            forward = self.running(name, values, False)[self.out]
-            found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
-        return found
-
-    def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
-        """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
-        order from the run's first (last) row: no difference of larger sums."""
-        import numpy as np
-
-        out = self._done.get((name, backward))
-        if out is None:
-            out = self._done[(name, backward)] = np.empty_like(values)
-            for idx, mask, flat in self.buckets:
-                m = np.where(mask, values[idx], 0.0)
-                c = np.cumsum(m[:, ::-1], axis=1)[:, ::-1] if backward else np.cumsum(m, axis=1)
-                out[flat] = c[mask]
-        return out
-
-
-def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
-    """The aggregates table `window_conditions_query(aggregates=)` reads, from the rows of its
-    `rows_sql`."""
-    import numpy as np
-    import pyarrow as pa
-
-    rows, columns = arrays(table, frames)
-    out = rows.out
-    cols: dict[str, pa.Array] = {
-        "lead_id": _lead_ids(table, out),
-        T: pa.array(rows.ts[out]),
-        PEER_LAST: pa.array(np.ones(len(out), dtype=bool)),
-    }
-    for alias, col in columns.items():
-        cols[alias] = pa.array(col[0], mask=col[1]) if isinstance(col, tuple) else col
-    return pa.table(cols)
-
-
-def _lead_ids(table: pa.Table, rows: np.ndarray) -> pa.Array:
-    """The leads of those rows, as text (the rows' may be dictionary-encoded: `_coded`)."""
-    import pyarrow as pa
-
-    ids = table.column("lead_id").combine_chunks().take(pa.array(rows))
-    return ids.dictionary_decode() if pa.types.is_dictionary(ids.type) else ids
-
-
-def _coded(rows: pa.Table) -> pa.Table:
-    """The rows with their lead ids dictionary-encoded: moving the rows moves numbers, not text."""
-    import pyarrow.compute as pc
-
-    k = rows.schema.get_field_index("lead_id")
-    return rows.set_column(k, "lead_id", pc.dictionary_encode(rows.column(k).combine_chunks()))
-
-
-def arrays(table: pa.Table, frames: dict[str, Frame]) -> tuple[_Rows, dict[str, Column]]:
-    """Each aggregate of `frames` at each kept row (`_Rows.out`) of the sorted rows of `rows_sql`."""
-    import numpy as np
-
-    rows = _Rows(table)
-    out, end = rows.out, rows.end
-    cols: dict[str, Column] = {}
-    segments: dict[int, _Segments] = {}
-    largest = int(np.abs(rows.ts).max()) if rows.n else 0
-    # a flag's running count, and its value at each frame's end, shared by its frames of every length
-    counted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for alias, f in frames.items():
-        start = rows.start(f.micros)
-        if f.kind == "epoch_sum":
-            assert f.micros is not None
-            seg = segments.get(f.micros)
-            if seg is None:
-                seg = segments[f.micros] = _Segments(rows, f.micros, start)
-            _values, valid, forward, backward = seg.sums(rows, f.flag)
-            in_parity = _prefix(valid & (seg.parity == f.parity))
-            n = in_parity[end] - in_parity[start]
-            mine = seg.own_parity == f.parity
-            # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
-            value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
-            cols[alias] = (value, n == 0)
-            continue
-        found = counted.get(f.flag)
-        if found is None:
-            flag = rows.flag(f.flag)
-            counts = _prefix(flag)
-            found = counted[f.flag] = (flag, counts, counts[end])
-        flag, counts, at_end = found
-        n = at_end - counts[start]
-        if f.kind == "count":
-            cols[alias] = (n, None)
-        elif f.kind == "max_ts":
-            latest = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))[out]
-            cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
-        elif f.kind == "sum_ts":
-            wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
-            if wide:
-                cols[alias] = _sum_of_times(rows.ts, flag, start, end, n == 0, wide)
-            else:
-                total = _prefix(np.where(flag, rows.ts, 0))
-                cols[alias] = (total[end] - total[start], n == 0)
-        else:
-            raise AssertionError(f.kind)
-    return rows, cols
-
-
-def _sum_of_times(
-    ts: np.ndarray, flag: np.ndarray, start: np.ndarray, end: np.ndarray, empty: np.ndarray, wide: bool
-) -> pa.Array:
-    """The sum of the flagged times in each frame [start, end): int64, or `wide` (it could pass a BIGINT)
-    a DECIMAL(32, 0) from the sums of the times' high and low 32 bits, each exact in int64 (a frame
-    has far fewer than 2 ** 31 rows); the SQL's n * t is a HUGEINT, the difference with it exact."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not wide:
-        total = _prefix(np.where(flag, ts, 0))
-        return pa.array(total[end] - total[start], mask=empty)
-    high, low = _prefix(np.where(flag, ts >> 32, 0)), _prefix(np.where(flag, ts & 0xFFFFFFFF, 0))
-    high_sum = pa.array(high[end] - high[start]).cast(pa.decimal128(20, 0))
-    low_sum = pa.array(low[end] - low[start]).cast(pa.decimal128(20, 0))
-    exact = pc.add(pc.multiply(high_sum, pa.scalar(2**32, pa.decimal128(10, 0))), low_sum)
-    return pc.if_else(pa.array(empty), pa.scalar(None, exact.type), exact)
 
 
 def conditions_table(
@@ -325,7 +70,7 @@ def conditions_table(
     sql = inline(window_conditions_query(model, schema, at, ids, aggregates=ARROW, **kw).sql)
     # the rows as the query gives them, then grouped by lead and sorted by time here: DuckDB's ORDER BY
     # over them (a numbering of the leads, a join, a sort of every row) cost twice the query itself
-    rows = _coded(con.sql(inline(window.rows_sql)).to_arrow_table())
+    rows = coded(con.sql(inline(window.rows_sql)).to_arrow_table())
     order, starts = _lead_order(rows)
     plan = window.arrays
     # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
@@ -341,7 +86,7 @@ def conditions_table(
             from leadscore.bulk.frame_scores import conditions
 
             kept, cols = arrays(part, window.frames)
-            lead_ids = _lead_ids(part, kept.out)
+            lead_ids = row_lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
             unsure = any(col.null_count for col in found.columns[2:])
@@ -370,7 +115,7 @@ def conditions_table(
     return True
 
 
-def _moves(rows: _Rows, found: pa.Table, at: int) -> np.ndarray:
+def _moves(rows: Rows, found: pa.Table, at: int) -> np.ndarray:
     """Which rows of `found` (one per kept row of `rows`, every condition decided) `drop_idle` keeps:
     those at T, at a time with an event that can move a stage on its own (MOVING), or whose conditions
     differ from those at the lead's time before (all false before its first)."""
@@ -381,7 +126,7 @@ def _moves(rows: _Rows, found: pa.Table, at: int) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     first = np.zeros(len(out), dtype=np.int64)  # each (lead, time)'s first row
     first[1:] = out[:-1] + 1
-    mv = _prefix(rows.flag(MOVING))
+    mv = prefix(rows.flag(MOVING))
     keep = (found.column(T).to_numpy() >= at) | (mv[out + 1] - mv[first] > 0)
     lead_first = rows.new[first]
     for k in range(2, found.num_columns):

@@ -75,7 +75,7 @@ _EPS = 2.0**-52
 
 @dataclass(frozen=True)
 class Frame:
-    """What one window aggregate computes, for an engine that evaluates it without SQL (`bulk.frames`):
+    """What one window aggregate computes, for an engine that evaluates it without SQL (`bulk.frame_windows`):
     over the events of the row's lead in the frame (T - micros, T] (from the lead's first event when
     `micros` is None) whose boolean column `flag` holds ("TRUE" / "FALSE" for every / no event):
 
