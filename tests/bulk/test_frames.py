@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.frame_windows import sum_of_times
+from leadscore.bulk import frame_windows
+from leadscore.bulk.frame_windows import Rows, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
 
@@ -39,6 +40,31 @@ def test_a_wide_sum_of_times_is_exact(rows: list[tuple[int, bool]], data: st.Dat
     for got, want in zip(narrow, expected, strict=True):
         if want is None or abs(want) < 2**63:
             assert got == want
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(
+    leads=st.lists(st.lists(st.integers(-5, 40), min_size=1, max_size=8), min_size=1, max_size=5),
+    micros=st.sampled_from([1, 2, 10, 11, 45, 2**40]),
+)
+def test_frames_start_at_the_first_row_of_the_lead_inside_the_window(leads: list[list[int]], micros: int) -> None:
+    """Each kept row's frame starts at its lead's first row at or after T - micros + 1 (a row exactly
+    `micros` before is out, one less is in; ties collapse to the last), by the key of the lead and the time
+    from its first row, and by the ranks of the times where the leads' spans are too wide for one BIGINT."""
+    ids = [f"l{k}" for k, times in enumerate(leads) for _ in times]
+    ts = [t for times in leads for t in sorted(times)]
+    table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64())})
+    expected = []
+    rows = Rows(table)
+    for i in rows.out.tolist():
+        first = next(j for j in range(len(ts)) if ids[j] == ids[i] and ts[j] >= ts[i] - micros + 1)
+        expected.append(first)
+    assert rows.key is not None and rows.start(micros).tolist() == expected
+    assert rows.start(None).tolist() == [ids.index(ids[i]) for i in rows.out.tolist()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_INT64_MAX", 0)
+        wide = Rows(table)
+    assert wide.key is None and wide.start(micros).tolist() == expected
 
 
 def test_rows_are_grouped_by_lead_and_sorted_by_time() -> None:

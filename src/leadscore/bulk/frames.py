@@ -85,7 +85,7 @@ def conditions_table(
         if plan is not None and leads is not None:
             from leadscore.bulk.frame_scores import conditions
 
-            kept, cols = arrays(part, window.frames)
+            kept, cols = arrays(part, window.frames, nulls=False)
             lead_ids = row_lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
