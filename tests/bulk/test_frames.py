@@ -92,3 +92,50 @@ def test_parts_are_whole_leads_of_at_most_a_chunk(
     starts: list[int], n: int, chunk: int, expected: list[tuple[int, int]]
 ) -> None:
     assert _parts(np.array(starts, dtype=np.int64), n, chunk) == expected
+
+
+def test_a_condition_the_replay_cannot_read_yet_keeps_no_row() -> None:
+    """`to: lead, from: recycled` is read only once the lead may be recycled: after its `lost` event, or
+    from the start for a lead whose `stage` is recycled. Before, its value is FALSE in the table made
+    without the idle rows (no row kept for it), at and after the event exact; every stage as the pure
+    scorer's replay gives it (`check_against_oracles`)."""
+    from datetime import timedelta
+
+    from leadscore.domain.events import Event
+    from leadscore.domain.lead import Lead
+    from leadscore.domain.timeutil import to_micros
+    from leadscore.model import parse_model
+    from tests.sql.test_stage_windows import AT, check_against_oracles
+
+    model = parse_model(
+        """
+format: 1
+name: recycling
+rules:
+  - {id: visit, on: page_view, points: 15, within: 1d}
+lifecycle:
+  stages: [lead, mql]
+  exits: [recycled]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: total, gte: 30}}
+    - {to: recycled, on: lost}
+    - {to: lead, from: recycled, when: {score: total, lt: 20}}
+"""
+    )
+    h = timedelta(hours=1)
+    events = [
+        Event("a", "page_view", AT - 30 * h, {}, "1"),  # 15 < 20: the condition holds, unread (never recycled yet)
+        Event("a", "page_view", AT - 20 * h, {}, "2"),  # 30: mql
+        Event("a", "lost", AT - 10 * h, {}, "3"),  # recycled; 30 in the day: not back yet
+        Event("b", "page_view", AT - 30 * h, {}, "4"),  # recycled from the start: read, back to lead
+    ]
+    leads = [Lead("a", {}), Lead("b", {"stage": "recycled"})]
+    got = check_against_oracles(model, leads, events)
+    t = {k: to_micros(AT - k * h) for k in (30, 20, 10)}
+    assert got.busy[("a", t[30])] == (False, True)  # exact, with the idle rows dropped by SQL
+    assert ("a", t[30]) not in got.idle  # unread, FALSE: nothing changed from before the first event
+    assert got.idle[("a", t[20])] == (True, False)
+    assert got.idle[("a", t[10])] == (True, False)  # the lost event: read from here, exact
+    assert got.idle[("a", to_micros(AT))] == (False, True)  # only the visit 20 h ago in the day: back to lead
+    assert got.idle[("b", t[30])] == (False, True)
