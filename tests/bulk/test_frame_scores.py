@@ -136,3 +136,51 @@ lifecycle:
     got = check_against_oracles(model, [Lead("a", {})], events)
     assert decided == []
     assert got.combined[("a", AT_US)] == (True,)
+
+
+def test_a_dimension_of_the_leads_rows_alone_is_scored_per_lead(decided: list[pa.Table | None]) -> None:
+    """A dimension whose rules read the lead's attributes alone is scored once per lead and spread to its
+    rows: clamped to its floor, a lead without attributes, and 0.1 + 0.2 + 0.3 in order against a threshold
+    between it and `math.fsum`'s 0.6 (left to the join), every row as the SQL, the join and the pure scorer."""
+    from leadscore.sql.stage_windows import window_conditions_query
+
+    model = parse_model(
+        """
+format: 1
+name: profile
+dimensions:
+  fit: {floor: 0}
+  engagement: {}
+rules:
+  - {id: a, dimension: fit, when: {attribute: tier, eq: 1}, points: 0.1}
+  - {id: b, dimension: fit, when: {any: [{attribute: tier, eq: 1}, {attribute: tier, eq: 2}]}, points: 0.2}
+  - {id: c, dimension: fit, when: {not: {attribute: region, eq: x}}, points: 0.3}
+  - {id: d, dimension: fit, when: {attribute: region, eq: x}, points: -1}
+  - {id: v, dimension: engagement, on: page_view, points: 1, within: 1d}
+lifecycle:
+  stages: [lead, mql, sql]
+  initial: lead
+  transitions:
+    - {to: mql, when: {all: [{score: fit, gte: 0.6000000000000001}, {score: total, gte: 1.6}]}}
+    - {to: sql, when: {all: [{score: fit, eq: 0}, {score: engagement, gte: 2}]}}
+"""
+    )
+    events = [_ev(lead, "page_view", k * H, f"{lead}{k}") for lead in "abc" for k in (30, 20, 2)]
+    leads = [Lead("a", {"tier": 1, "region": "y"}), Lead("b", {"tier": 2, "region": "x"}), Lead("c", {})]
+    got = check_against_oracles(model, leads, events)
+    window = window_conditions_query(model, _schema(model), AT_US, "ids", dedupe=False, dups_table=None)
+    assert window.arrays is not None
+    per_lead = {r.dimension for r in window.arrays.rules if frame_scores._of_lead(r)}
+    assert per_lead == {"fit"} and not frame_scores._of_lead(window.arrays.rules[-1])
+    assert decided and all(part is not None for part in decided)
+    # a: 0.6000000000000001 in order, 0.6 by fsum: too close for the arrays, the join decides (False)
+    assert any(part.column("_ls_c0").null_count for part in decided if part is not None)
+    assert got.combined[("a", AT_US)][0] is False
+    # b: -1 + 0.2 floored at 0, two visits within the day at 20 h and 2 h: sql at T
+    assert got.combined[("b", AT_US)][1] is True
+
+
+def _schema(model: Any) -> Any:
+    from leadscore.sql.dialects import infer_schema
+
+    return infer_schema(model)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.frame_windows import sum_of_times
+from leadscore.bulk import frame_windows
+from leadscore.bulk.frame_windows import Rows, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
 
@@ -41,6 +42,31 @@ def test_a_wide_sum_of_times_is_exact(rows: list[tuple[int, bool]], data: st.Dat
             assert got == want
 
 
+@settings(max_examples=examples(100), deadline=None)
+@given(
+    leads=st.lists(st.lists(st.integers(-5, 40), min_size=1, max_size=8), min_size=1, max_size=5),
+    micros=st.sampled_from([1, 2, 10, 11, 45, 2**40]),
+)
+def test_frames_start_at_the_first_row_of_the_lead_inside_the_window(leads: list[list[int]], micros: int) -> None:
+    """Each kept row's frame starts at its lead's first row at or after T - micros + 1 (a row exactly
+    `micros` before is out, one less is in; ties collapse to the last), by the key of the lead and the time
+    from its first row, and by the ranks of the times where the leads' spans are too wide for one BIGINT."""
+    ids = [f"l{k}" for k, times in enumerate(leads) for _ in times]
+    ts = [t for times in leads for t in sorted(times)]
+    table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64())})
+    expected = []
+    rows = Rows(table)
+    for i in rows.out.tolist():
+        first = next(j for j in range(len(ts)) if ids[j] == ids[i] and ts[j] >= ts[i] - micros + 1)
+        expected.append(first)
+    assert rows.key is not None and rows.start(micros).tolist() == expected
+    assert rows.start(None).tolist() == [ids.index(ids[i]) for i in rows.out.tolist()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame_windows, "_INT64_MAX", 0)
+        wide = Rows(table)
+    assert wide.key is None and wide.start(micros).tolist() == expected
+
+
 def test_rows_are_grouped_by_lead_and_sorted_by_time() -> None:
     """Leads in the order of their first row, each lead's rows by time, ties in the query's order."""
     rows = pa.table({"lead_id": ["b", "a", "b", "a", "b", "c"], "_ls_ts": [5, 9, 1, 2, 5, 0], "k": [0, 1, 2, 3, 4, 5]})
@@ -66,3 +92,50 @@ def test_parts_are_whole_leads_of_at_most_a_chunk(
     starts: list[int], n: int, chunk: int, expected: list[tuple[int, int]]
 ) -> None:
     assert _parts(np.array(starts, dtype=np.int64), n, chunk) == expected
+
+
+def test_a_condition_the_replay_cannot_read_yet_keeps_no_row() -> None:
+    """`to: lead, from: recycled` is read only once the lead may be recycled: after its `lost` event, or
+    from the start for a lead whose `stage` is recycled. Before, its value is FALSE in the table made
+    without the idle rows (no row kept for it), at and after the event exact; every stage as the pure
+    scorer's replay gives it (`check_against_oracles`)."""
+    from datetime import timedelta
+
+    from leadscore.domain.events import Event
+    from leadscore.domain.lead import Lead
+    from leadscore.domain.timeutil import to_micros
+    from leadscore.model import parse_model
+    from tests.sql.test_stage_windows import AT, check_against_oracles
+
+    model = parse_model(
+        """
+format: 1
+name: recycling
+rules:
+  - {id: visit, on: page_view, points: 15, within: 1d}
+lifecycle:
+  stages: [lead, mql]
+  exits: [recycled]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: total, gte: 30}}
+    - {to: recycled, on: lost}
+    - {to: lead, from: recycled, when: {score: total, lt: 20}}
+"""
+    )
+    h = timedelta(hours=1)
+    events = [
+        Event("a", "page_view", AT - 30 * h, {}, "1"),  # 15 < 20: the condition holds, unread (never recycled yet)
+        Event("a", "page_view", AT - 20 * h, {}, "2"),  # 30: mql
+        Event("a", "lost", AT - 10 * h, {}, "3"),  # recycled; 30 in the day: not back yet
+        Event("b", "page_view", AT - 30 * h, {}, "4"),  # recycled from the start: read, back to lead
+    ]
+    leads = [Lead("a", {}), Lead("b", {"stage": "recycled"})]
+    got = check_against_oracles(model, leads, events)
+    t = {k: to_micros(AT - k * h) for k in (30, 20, 10)}
+    assert got.busy[("a", t[30])] == (False, True)  # exact, with the idle rows dropped by SQL
+    assert ("a", t[30]) not in got.idle  # unread, FALSE: nothing changed from before the first event
+    assert got.idle[("a", t[20])] == (True, False)
+    assert got.idle[("a", t[10])] == (True, False)  # the lost event: read from here, exact
+    assert got.idle[("a", to_micros(AT))] == (False, True)  # only the visit 20 h ago in the day: back to lead
+    assert got.idle[("b", t[30])] == (False, True)

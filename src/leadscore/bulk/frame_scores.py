@@ -190,7 +190,8 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
         assert r.half_life is not None
         s0, s1 = vals.filled(r.sums[0]), vals.filled(r.sums[1])
         own, before, even = vals.epoch_factors(r.period, r.half_life)
-        total = np.where(even, s0 * own + s1 * before, s1 * own + s0 * before)
+        # the sum of the row's own parity times its factor, plus the other's times the epoch before's
+        total = np.where(even, s0, s1) * own + np.where(even, s1, s0) * before
         error = total * (_REL + _REL_PER_EVENT * n)
         if r.old is not None:
             error = error + (vals.count(r.old) - n) * 2.0**-CUT_HALF_LIVES
@@ -266,6 +267,50 @@ def _sum(terms: list[np.ndarray], errors: list[np.ndarray], n: int) -> tuple[np.
     return value, np.where(err > 0, err + _EPS * np.abs(value), 0.0)
 
 
+def _of_lead(r: RulePlan) -> bool:
+    """Whether the rule's points read the lead's own row alone (a condition on its attributes)."""
+    return r.kind == "zero" or (r.kind == "cond" and r.cond is not None and _lead_only(r.cond))
+
+
+def _lead_only(cond: tuple[Any, ...]) -> bool:
+    match cond[0]:
+        case "lead":
+            return True
+        case "all" | "any":
+            return all(_lead_only(p) for p in cond[1])
+        case "not":
+            return _lead_only(cond[1])
+        case _:
+            return False
+
+
+class _LeadRows:
+    """One row per lead (at no time): what a per-lead dimension is scored over."""
+
+    def __init__(self, n: int) -> None:
+        import numpy as np
+
+        self.ts = np.zeros(n, dtype=np.int64)
+        self.out = np.arange(n)
+
+
+def _dimension(
+    points: list[tuple[np.ndarray, np.ndarray]], n: int, floor: float | None, cap: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(a dimension's value, its error) from its rules' (points, error), clamped to its floor and cap."""
+    import numpy as np
+
+    raw, err = _sum([p for p, _ in points], [e for _, e in points], n)
+    value, clamped = raw, np.zeros(n, dtype=bool)
+    if floor is not None:
+        value = np.where(raw < floor, float(floor), value)
+        clamped |= raw + err < floor
+    if cap is not None:  # tested first, as in the pure scorer
+        value = np.where(raw > cap, float(cap), value)
+        clamped |= raw - err > cap
+    return value, np.where(clamped, 0.0, err)
+
+
 def conditions(
     plan: ArrayPlan, rows: _Rows, cols: dict[str, Column], lead_ids: pa.Array, leads: pa.Table, n_conds: int
 ) -> pa.Table | None:
@@ -280,22 +325,21 @@ def conditions(
     lead_cols = {name: leads.column(name).to_numpy(zero_copy_only=False) for name in plan.lead_sql.values()}
     vals = _Values(rows, cols, lead_cols, lead_of)
     n = len(vals.t)
+    # a dimension of rules on the lead's own row alone (the `fit` of a profile) is the same at every
+    # row of the lead: scored once per lead, then spread to its rows (the same operations, per lead)
+    per_lead = {name for name, _, _ in plan.dims if all(_of_lead(r) for r in plan.rules if r.dimension == name)}
+    n_leads = leads.num_rows
+    lead_vals = _Values(_LeadRows(n_leads), {}, lead_cols, np.arange(n_leads))
     try:
-        points = [_rule(r, vals) for r in plan.rules]
+        points = [_rule(r, lead_vals if r.dimension in per_lead else vals) for r in plan.rules]
     except _Wide:
         return None
     dims = []
     for name, floor, cap in plan.dims:
         mine = [k for k, r in enumerate(plan.rules) if r.dimension == name]
-        raw, err = _sum([points[k][0] for k in mine], [points[k][1] for k in mine], n)
-        value, clamped = raw, np.zeros(n, dtype=bool)
-        if floor is not None:
-            value = np.where(raw < floor, float(floor), value)
-            clamped |= raw + err < floor
-        if cap is not None:  # tested first, as in the pure scorer
-            value = np.where(raw > cap, float(cap), value)
-            clamped |= raw - err > cap
-        err = np.where(clamped, 0.0, err)
+        value, err = _dimension([points[k] for k in mine], n_leads if name in per_lead else n, floor, cap)
+        if name in per_lead:
+            value, err = value[lead_of], err[lead_of]
         vals.scores[name] = (value, err)
         dims.append((value, err))
     if len(dims) <= 2:  # one addition rounds as fsum does

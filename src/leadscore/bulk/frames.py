@@ -15,7 +15,9 @@ from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import MOVING, T, window_conditions_query
+from leadscore.sql.stage_windows import ENTERS, MOVING, T, window_conditions_query
+
+ENTERS_INIT = "_ls_ien"  # `_lead_values`' columns k: the lead's initial stage may lead to a source of condition k
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,7 +76,10 @@ def conditions_table(
     order, starts = _lead_order(rows)
     plan = window.arrays
     # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
-    leads = None if plan is None else _lead_values(con, plan.lead_sql, ids, inline)
+    # with `idle`, each lead's conditions where the replay never reads them are FALSE (`_unread`): their
+    # changes there keep no row; the lead's initial stage decides which are read from its first event
+    starts_read = _initial_reads(model, schema) if idle and model.lifecycle is not None else {}
+    leads = None if plan is None else _lead_values(con, {**plan.lead_sql, **starts_read}, ids, inline)
     n_conds = len(auto_conditions(model))
     done = False
     undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
@@ -85,10 +90,12 @@ def conditions_table(
         if plan is not None and leads is not None:
             from leadscore.bulk.frame_scores import conditions
 
-            kept, cols = arrays(part, window.frames)
+            kept, cols = arrays(part, window.frames, nulls=False)
             lead_ids = row_lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
+            if starts_read:
+                found = _unread(found, kept, leads, len(starts_read))
             unsure = any(col.null_count for col in found.columns[2:])
             undecided = undecided or unsure
             if idle and not unsure:
@@ -113,6 +120,50 @@ def conditions_table(
     if idle_left:  # over the whole table: on the rows dropped already, it drops nothing more
         drop_idle(con, table, model, at, ids)
     return True
+
+
+def _initial_reads(model: ScoringModel, schema: SourceSchema) -> dict[str, str]:
+    """Per automatic transition k, the SQL over a lead's row (column `_ls_ien{k}`): whether its initial
+    stage (its `stage` attribute, else the model's) may lead to a source of k without an event
+    (`stage_sql.relevance`)."""
+    from leadscore.sql import literals as q
+    from leadscore.sql.stage_sql import relevance
+
+    lc = model.lifecycle
+    assert lc is not None
+    slot = next((s.column for s in schema.leads.of("stage") if s.kind == "str"), None)
+    init = q.text(lc.initial_stage) if slot is None else f"coalesce({q.ident(slot)}, {q.text(lc.initial_stage)})"
+    # a `stage` that is no stage name is bad data, for the pure scorer: every condition read (never here)
+    valid = q.text_list(lc.all_stages())
+    return {
+        (
+            f"({init} IN {q.text_list(sorted(stages))} OR {init} NOT IN {valid})"
+            if stages
+            else f"({init} NOT IN {valid})"
+        ): f"{ENTERS_INIT}{k}"
+        for k, (stages, _) in enumerate(relevance(lc))
+    }
+
+
+def _unread(found: pa.Table, rows: Rows, leads: pa.Table, n: int) -> pa.Table:
+    """`found` with each condition k FALSE at the rows where the replay cannot read it: the lead's initial
+    stage leads to no source of k and no event of the lead up to the row's time may bring it to one
+    (`stage_sql.relevance`): a condition is read from a transition's sources only, and its value there
+    changes no stage (nor any row `drop_idle` keeps: fewer rows for the fold and the history pass)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = rows.out
+    lead_of = pc.index_in(found.column("lead_id"), value_set=leads.column("_ls_lid")).to_numpy(zero_copy_only=False)
+    first = rows.lead_start[rows.g[out]]
+    for k in range(n):
+        entered = prefix(rows.flag(f"{ENTERS}{k}"))
+        read = leads.column(f"{ENTERS_INIT}{k}").to_numpy(zero_copy_only=False)[lead_of]
+        read |= entered[out + 1] - entered[first] > 0
+        if not read.all():
+            col = found.column(2 + k)
+            found = found.set_column(2 + k, found.field(2 + k), pc.if_else(pa.array(read), col, False))
+    return found
 
 
 def _moves(rows: Rows, found: pa.Table, at: int) -> np.ndarray:

@@ -118,6 +118,36 @@ def moving_types(lc: Lifecycle) -> list[str]:
     return sorted({STAGE_SET, *(t for tr in lc.transitions for t in (tr.on or ()))})
 
 
+def relevance(lc: Lifecycle) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """Per automatic transition (`auto_conditions`' order): (the initial stages, the event types) after
+    which a lead may be in one of its sources. Before both, its condition is never read by the replay
+    (`engine.lifecycle_replay`: an automatic transition is tested only from its sources), so its value
+    there changes nothing. By a closure that over-approximates: an event transition moves from any stage
+    once its type is seen, `stage_set` to any, an automatic one whenever its sources may be reached."""
+    edges: dict[str, set[str]] = {s: set() for s in lc.all_stages()}
+    autos = [tr for tr in lc.transitions if tr.when is not None]
+    for tr in autos:
+        for src in auto_sources(lc, tr.to, tr.from_):
+            edges.setdefault(src, set()).add(tr.to)
+
+    def reach(stage: str) -> set[str]:
+        seen, todo = {stage}, [stage]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    out = []
+    for tr in autos:
+        sources = set(auto_sources(lc, tr.to, tr.from_))
+        stages = frozenset(s for s in edges if reach(s) & sources)
+        types = {t for e in lc.transitions if e.on and reach(e.to) & sources for t in e.on}
+        out.append((stages, frozenset(types | ({STAGE_SET} if stages else set()))))
+    return out
+
+
 def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
     """The exact replay: a fold over every event in (time, input) order applying its transition and
     then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by

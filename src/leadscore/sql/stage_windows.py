@@ -59,10 +59,11 @@ from leadscore.sql.query import compiler, event_ctes, score_ctes
 from leadscore.sql.rule_sql import RuleSql, _factor, condition_rule
 from leadscore.sql.stage_arrays import ArrayPlan, RulePlan, array_plan
 from leadscore.sql.stage_bounds import _num_pred
-from leadscore.sql.stage_sql import auto_conditions, moving_types
+from leadscore.sql.stage_sql import auto_conditions, moving_types, relevance
 
 T = "_ls_t"
 MOVING = "_ls_mv"  # a column of `rows_sql` with `moving`: the event can move a stage on its own
+ENTERS = "_ls_en"  # columns k of `rows_sql` with `moving`: the event may bring the lead where condition k is read
 PEER_LAST = "_ls_peer_last"
 CUT_HALF_LIVES = 256
 ZERO = "CAST(0.0 AS DOUBLE)"
@@ -414,6 +415,14 @@ def window_conditions_query(
         # (lead, time) rows that cannot move a stage before it makes the table (`lifecycle_walk.drop_idle`)
         extra.append(MOVING)
         kept.append(f"coalesce(type IN {q.text_list(moving_types(model.lifecycle))}, FALSE) AS {MOVING}")
+        # whether the event may bring the lead to a source of each automatic transition (`relevance`)
+        for k, (_, types) in enumerate(relevance(model.lifecycle)):
+            extra.append(f"{ENTERS}{k}")
+            kept.append(
+                f"coalesce(type IN {q.text_list(sorted(types))}, FALSE) AS {ENTERS}{k}"
+                if types
+                else f"FALSE AS {ENTERS}{k}"
+            )
     ctes.append(f"_ls_wr AS (SELECT {', '.join(kept)} FROM _ls_wf)")
     frames = {a: f for a, f in c.frames.items() if f is not None}
     supported = len(frames) == len(c.aggs.exprs)
