@@ -338,3 +338,30 @@ def test_stored_ids_and_types_are_read_as_stored(twins: tuple[LeadService, LeadS
     assert isinstance(done, BatchRescored) and done.fallback_leads == 0
     assert done.changed == reference.changed
     _same_state(fast.store, pure.store)
+
+
+def test_a_part_prepared_on_one_thread_equals_the_part_prepared_on_every_core(
+    twins: tuple[LeadService, LeadService],
+) -> None:
+    """The process preparing a rescore's parts ahead runs DuckDB on one thread (`lifecycle_ahead`):
+    the same rows for the write and the same leads for the history pass."""
+    from leadscore.bulk.lifecycle_ahead import PREPARE_THREADS
+    from leadscore.bulk.lifecycle_prepare import prepare_part
+    from leadscore.bulk.lifecycle_split import PY
+    from leadscore.bulk.write import ROWS_TABLE
+
+    assert PREPARE_THREADS == 1
+    store = twins[0].store
+    evaluator = Evaluator(parse_model(MODEL))
+    at, ids = twins[0].now_us(), "SELECT id FROM leads WHERE id < 'L0030'"
+    got = []
+    for threads in (PREPARE_THREADS, None):
+        prepared = prepare_part(store, evaluator, at, ids, None, threads)
+        assert prepared is not None and prepared.leads == 30
+        try:
+            if threads is not None:
+                assert prepared.con.execute("SELECT current_setting('threads')").fetchall()[0][0] == threads
+            got.append([prepared.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in (ROWS_TABLE, PY)])
+        finally:
+            prepared.con.close()
+    assert got[0] == got[1] and got[0][0]

@@ -66,3 +66,17 @@ def test_nothing_below_the_threshold_or_unbalanced_is_taken() -> None:
     odd = [f"{PART} + ')'", f"{PART} + 1)"]  # the second is not balanced: nothing taken from it
     layers, exprs = hoist(odd, "_h", min_chars=20)
     assert layers == [] and exprs == odd
+
+
+def test_the_same_text_is_answered_once_and_each_caller_gets_its_own_lists() -> None:
+    from leadscore.sql.hoist import _hoisted
+
+    columns = [f"({PART} > 3 OR {PART} < 0)", f"NOT {PART} = 0"]
+    _hoisted.cache_clear()
+    layers, exprs = hoist(columns, "_h", min_chars=20)
+    layers[0].append(("x", "y"))  # a caller's change to its answer is its own
+    exprs.append("z")
+    again = hoist(list(columns), "_h", min_chars=20)
+    assert _hoisted.cache_info().hits == 1
+    assert again == ([[(PART, "_h0")]], ["(_h0 > 3 OR _h0 < 0)", "NOT _h0 = 0"])
+    _run(columns, *again)

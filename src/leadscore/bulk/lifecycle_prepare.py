@@ -117,12 +117,15 @@ def staged_history(run: BatchRun, evaluator: Evaluator, at: int, n_py: int) -> S
     return staged
 
 
-def prepare_part(store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None) -> Prepared | None:
+def prepare_part(
+    store: LeadStore, evaluator: Evaluator, at: int, ids: str, events: pa.Table | None, threads: int | None = None
+) -> Prepared | None:
     """The leads of `ids` exported (their `events` already read, when given), scored, split, their
     rows shaped and their history pass staged; None (the run closed) when the pure scorer is needed
     for every lead. Reads the store through connections of its own, writes nothing: it runs in this
-    process or in the one that prepares the next part (`lifecycle_ahead`)."""
-    run = _run(store, evaluator, at, ids, next_change=True, split=True, events=events)
+    process or in the one that prepares the next part (`lifecycle_ahead`). `threads`: its DuckDB
+    connection's (None: DuckDB's default, one per core)."""
+    run = _run(store, evaluator, at, ids, next_change=True, split=True, events=events, threads=threads)
     if run is None:
         return None
     try:

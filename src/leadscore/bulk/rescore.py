@@ -174,15 +174,17 @@ def _run(
     next_change: bool,
     split: bool = False,
     events: pa.Table | None = None,
+    threads: int | None = None,
 ) -> BatchRun | None:
     """The batch engine over the store's export. With `split` (model apply / refresh of a model with a
     lifecycle or triggers): no fallback scoring (the pure path rescores those leads), and the scores at
     T - within of the score_changed triggers first. `events`: the leads' events already read
-    (`export_store`'s argument), at `export_at(evaluator, at)`."""
+    (`export_store`'s argument), at `export_at(evaluator, at)`. `threads`: DuckDB's (None: its default,
+    one per core)."""
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.lifecycle_split import score_windows
 
-    con = connect()
+    con = connect(threads)
     # no statement of a store's run reads rows in the order a table was filled (each orders what it
     # needs: the row order of its parallel scans varies from run to run already): without keeping
     # it, DuckDB's materialisations cost less (about 3 % of a lifecycle part's preparing CPU)
