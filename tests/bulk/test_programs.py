@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from leadscore.bulk.adbc_reader import ReadJob
 from leadscore.bulk.adbc_writer import WriteJob
-from leadscore.bulk.programs import child_env, spawn
+from leadscore.bulk.programs import INLINE_BYTES, child_env, spawn
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64())])
 
@@ -111,3 +112,34 @@ def test_a_program_run_without_its_job_says_how_to_run_it(module: str) -> None:
     )
     assert done.returncode == 2
     assert f"usage: python -m {module} JOB_JSON" in done.stderr
+
+
+def test_a_job_over_the_argument_limit_goes_through_a_file_the_program_removes(tmp_path: Path) -> None:
+    """A query naming many ids is longer than one `execve` argument may be (128 KiB on Linux): spawned
+    inline it failed with E2BIG. Through `@file` the reader gets it whole, and the file is gone after."""
+    path = _database(tmp_path)
+    ids = ", ".join(f"'id-{i:06d}'" for i in range(20_000)) + ", 'a'"  # ~260 kB of SQL
+    job = ReadJob(path=str(path), sql=f"SELECT id, n FROM t WHERE id IN ({ids})", columns=[("id", "str"), ("n", "int")],
+                  batch_rows=64)
+    assert len(job.to_json()) > 2 * INLINE_BYTES
+    before = set(Path(tempfile.gettempdir()).glob("leadscore-job-*"))
+    proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert str(proc.args[-1]).startswith("@")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert pa.ipc.open_stream(out).read_all().to_pylist() == [{"id": "a", "n": 1}]
+    assert set(Path(tempfile.gettempdir()).glob("leadscore-job-*")) <= before
+
+
+def test_a_reader_that_cannot_start_is_an_error_of_the_read_not_a_wait_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.bulk import export_adbc
+
+    def refused(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        raise OSError(7, "Argument list too long")
+
+    monkeypatch.setattr(export_adbc, "spawn", refused)
+    path = _database(tmp_path)
+    with pytest.raises(OSError, match="Argument list too long"):
+        list(export_adbc.adbc_batches(str(path), "SELECT id, n FROM t", "t", "rowid", SCHEMA, [(1, 1), (2, 9)]))

@@ -62,10 +62,12 @@ def read(job: ReadJob, out: IO[bytes]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from leadscore.bulk.programs import job_text
+
     if len(argv) != 2:
         print("usage: python -m leadscore.bulk.adbc_reader JOB_JSON  (Arrow IPC stream on stdout)", file=sys.stderr)
         return 2
-    read(ReadJob.from_json(argv[1]), sys.stdout.buffer)
+    read(ReadJob.from_json(job_text(argv[1])), sys.stdout.buffer)
     return 0
 
 

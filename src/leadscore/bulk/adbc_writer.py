@@ -107,10 +107,12 @@ def _one(cur: Any, sql: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from leadscore.bulk.programs import job_text
+
     if len(argv) != 2:
         print("usage: python -m leadscore.bulk.adbc_writer JOB_JSON  (Arrow IPC stream on stdin)", file=sys.stderr)
         return 2
-    print(json.dumps(write(WriteJob.from_json(argv[1]), sys.stdin.buffer)))
+    print(json.dumps(write(WriteJob.from_json(job_text(argv[1])), sys.stdin.buffer)))
     return 0
 
 

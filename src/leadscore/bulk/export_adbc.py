@@ -39,7 +39,11 @@ def _adbc_read(path: str, sql: str, schema: pa.Schema, part: int, out: queue.Que
     columns = [(f.name, "int" if pa.types.is_integer(f.type) else "str") for f in schema]
     job = ReadJob(path=path, sql=sql, columns=columns, batch_rows=BATCH_ROWS)
     with tempfile.TemporaryFile() as err:
-        proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=err)
+        try:
+            proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=err)
+        except BaseException as exc:  # the consumer waits for this thread's end: it must hear of it
+            put(exc)
+            return
         try:
             assert proc.stdout is not None
             n = 0
