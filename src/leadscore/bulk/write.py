@@ -155,8 +155,8 @@ def _statements(
     )
     cols = ", ".join(RESULT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "lead_id")
-    if by_rowid:  # the leads without a stored result: the others are rewritten by rowid (`rewrite_sql`)
-        source = f"{TEMP} AS n WHERE n.rowid IN (SELECT nid FROM {MOVED}) AND n.{RID} IS NULL"
+    if by_rowid:
+        source = f"{TEMP} AS n WHERE n.rowid IN (SELECT nid FROM {MOVED})"
     else:
         source = f"{TEMP} AS n LEFT JOIN results AS r ON {stored} WHERE NOT {same_result_sql()}{order}"
     # (a WHERE before ON CONFLICT: SQLite's parser would take the ON for the join's)
@@ -165,17 +165,6 @@ def _statements(
         f"ON CONFLICT (lead_id) DO UPDATE SET {updates} WHERE results.evaluated_at <= {int(at)}"
     )
     return history, touch, upsert
-
-
-def rewrite_sql(at: int) -> str:
-    """SQLite, after `moved_sql`: the stored results of the moved rows rewritten whole, each found by
-    its rowid (`locate_sql`), unless newer than `at`. As an upsert, every row was first tried as an
-    insert and found again through the lead id's index before its update."""
-    sets = ", ".join(f"{c} = n.{c}" for c in RESULT_COLUMNS if c != "lead_id")
-    return (
-        f"UPDATE results SET {sets} FROM {TEMP} AS n WHERE results.rowid = n.{RID} "
-        f"AND n.rowid IN (SELECT nid FROM {MOVED}) AND results.evaluated_at <= {int(at)}"
-    )
 
 
 def moved_sql() -> list[str]:
@@ -267,8 +256,6 @@ def write_rows(
         history, touch, upsert = _statements(store, dims, at, cause, by_rowid)
         n_changed = _exec(raw, history)
         _exec(raw, touch)
-        if by_rowid:
-            _exec(raw, rewrite_sql(at))
         _exec(raw, upsert)
         if by_rowid:
             _exec(raw, f"DROP TABLE temp.{MOVED}")
@@ -315,7 +302,7 @@ def write_sqlite(
         ddl=_ddl(SqliteStore, len(dims), by_rowid),
         temp=TEMP,
         history=history,
-        writes=[touch, *([rewrite_sql(at), upsert, f"DROP TABLE temp.{MOVED}"] if by_rowid else [upsert])],
+        writes=[touch, upsert, *([f"DROP TABLE temp.{MOVED}"] if by_rowid else [])],
         rows=rows_sent,
         after=list(activation),
         before=list(before),
