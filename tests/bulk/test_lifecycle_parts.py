@@ -179,13 +179,21 @@ def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
     assert_same_stores(fast, pure)
 
 
+@pytest.mark.parametrize(("lead", "ahead"), [("L0002", True), ("L0058", True), ("L0058", False)])
 def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, tmp_path: Path
+    in_parts: tuple[LeadStore, LeadStore],
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lead: str,
+    ahead: bool,
 ) -> None:
     """A nested value of a property the model reads, in one lead's events: the export cannot type it
-    (`export.Unsupported`, raised by the one scan on SQLite, by that lead's part elsewhere), so nothing
-    is written in bulk and the pure path rescores every lead, as without parts."""
-    nested = Event("L0002", "page_view", START + timedelta(days=3), {"path": {"deep": "/pricing"}}, "nested-1")
+    (`export.Unsupported`, raised when that lead's part is typed: in the process preparing it, or here
+    without it; the one scan keeps the rows as read), so nothing is written in bulk, the parts written
+    before it included, and the pure path rescores every lead, as without parts."""
+    monkeypatch.setattr(writeback, "AHEAD", ahead)
+    nested = Event(lead, "page_view", START + timedelta(days=3), {"path": {"deep": "/pricing"}}, "nested-1")
     for s in in_parts:
         LeadService(s, model_path=tmp_path / "model.yaml", clock=clock).ingest_events([nested])
     evaluator = Evaluator(parse_model(RECYCLE))

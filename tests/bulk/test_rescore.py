@@ -273,16 +273,16 @@ def test_a_parts_events_read_by_the_one_scan_are_of_its_leads_only(twins: tuple[
     import pyarrow.compute as pc
 
     from leadscore.bulk.export import export_store
-    from leadscore.bulk.export_spill import read_part, spill_events
+    from leadscore.bulk.export_spill import spill_events
 
     store = twins[0].store
     model = parse_model(RULES_MODEL)
     con = duckdb.connect()
     at = twins[0].now_us()
-    spill = spill_events(store, model, at, con, None, ["L0000", "L0020"])
+    spill = spill_events(store, model, at, None, ["L0000", "L0020"])
     try:
         assert spill.folder.name.startswith(f"leadscore-parts-{os.getpid()}-")  # `sweep_stale` reads it
-        part = read_part(spill.files[0], spill.empty.schema)  # the events of the leads below L0020
+        part = spill.table(0)  # the events of the leads below L0020, typed
         assert set(part.column("lead_id").to_pylist()) >= {"L0001", "L0019"}
         for ids in ("SELECT id FROM leads WHERE id < 'L0020'", "SELECT id FROM leads WHERE id < 'L0010'"):
             got = export_store(store, model, at, con, ids=ids, events=part)

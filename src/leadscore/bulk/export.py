@@ -161,10 +161,17 @@ def _sqlite_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator[K
             cur.close()
 
 
+def range_sql(table: str, rowid: str) -> str:
+    """SQL: the least and greatest `rowid` of `table`, each looked up at one end of its key. SQLite
+    takes that shortcut only for a lone min() or max(): `SELECT min(x), max(x)` scanned a whole
+    index (the events' by lead, 0.4 CPU s at 5M events, before the readers could start)."""
+    return f"SELECT (SELECT min({rowid}) FROM {table}), (SELECT max({rowid}) FROM {table})"
+
+
 def _ranges(store: LeadStore, table: str, rowid: str, split: int) -> list[tuple[int, int]]:
     """One rowid range per reader: two halves when the table holds more than `split` rows."""
     with store.read() as conn:
-        lo, hi = conn.exec_driver_sql(f"SELECT min({rowid}), max({rowid}) FROM {table}").one()
+        lo, hi = conn.exec_driver_sql(range_sql(table, rowid)).one()
     lo, hi = (int(lo), int(hi)) if lo is not None else (0, 0)
     if hi - lo + 1 <= split:
         return [(lo, hi)]

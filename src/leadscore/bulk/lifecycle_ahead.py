@@ -32,8 +32,8 @@ from leadscore.store.base import StoreError
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
 
+    from leadscore.bulk.export_spill import RawEvents
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
@@ -128,7 +128,7 @@ class Ahead:
     """The child process that prepares parts: `send` part k + 1 before running part k, `receive` it
     after. `close` stops it (and waits, so its CPU is counted as this process's children's)."""
 
-    def __init__(self, store: LeadStore, evaluator: Evaluator, at: int, folder: Path, events: pa.Schema) -> None:
+    def __init__(self, store: LeadStore, evaluator: Evaluator, at: int, folder: Path, events: RawEvents) -> None:
         from leadscore.bulk.programs import spawn
 
         self.folder = folder
@@ -202,12 +202,12 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Prepare the parts asked for on `requests` until its end, each reply on `replies`."""
     import gc
 
-    from leadscore.bulk.export_spill import read_part
+    from leadscore.bulk.export import Unsupported
     from leadscore.bulk.lifecycle_prepare import prepare_part
     from leadscore.store import open_store
     from leadscore.store.pipeline import Evaluator
 
-    url, model, fire, at, schema = pickle.load(requests)
+    url, model, fire, at, events = pickle.load(requests)
     store = open_store(url)
     evaluator = Evaluator(model, fire_triggers=fire)
     cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
@@ -222,9 +222,12 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             reply: tuple[Any, ...]
             prepared = None
             try:
-                events = read_part([Path(f) for f in files], schema)
-                prepared = prepare_part(store, evaluator, at, ids, events, PREPARE_THREADS)
-                del events  # held by the run's connection until it closes
+                try:  # the part's events typed here (`RawEvents`), not in the scan
+                    typed = events.part([Path(f) for f in files])
+                except Unsupported:  # a value no typed slot holds: the pure path reads them
+                    typed = None
+                prepared = None if typed is None else prepare_part(store, evaluator, at, ids, typed, PREPARE_THREADS)
+                del typed  # held by the run's connection until it closes
                 if prepared is None:
                     reply = ("pure",)
                 else:

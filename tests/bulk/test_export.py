@@ -1,0 +1,26 @@
+"""The export's reads of a SQLite store (`bulk.export`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from leadscore.bulk.export import range_sql
+
+
+def test_the_rowid_range_is_read_at_the_keys_ends_not_by_a_scan() -> None:
+    """`range_sql`: the same least and greatest values as `min(x), max(x)`, each a lookup of one end of
+    the key (SQLite's plan SEARCH), where `SELECT min(x), max(x)` scans an index of the whole table."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE events (seq INTEGER NOT NULL, lead_id TEXT, CONSTRAINT pk PRIMARY KEY (seq))")
+    db.execute("CREATE INDEX ix ON events (lead_id, seq)")
+    db.executemany("INSERT INTO events VALUES (?, ?)", [(s, f"L{s % 7}") for s in range(5, 905, 3)])
+    assert db.execute(range_sql("events", "seq")).fetchone() == (5, 902)
+    assert db.execute("SELECT min(seq), max(seq) FROM events").fetchone() == (5, 902)
+    plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {range_sql('events', 'seq')}")]
+    assert not any(step.startswith("SCAN events") for step in plan), plan
+    assert sum(step.startswith("SEARCH events") for step in plan) == 2, plan
+    slow = [row[-1] for row in db.execute("EXPLAIN QUERY PLAN SELECT min(seq), max(seq) FROM events")]
+    assert any(step.startswith("SCAN events") for step in slow), slow
+    empty = sqlite3.connect(":memory:")
+    empty.execute("CREATE TABLE leads (id TEXT)")
+    assert empty.execute(range_sql("leads", "rowid")).fetchone() == (None, None)
