@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -375,6 +376,9 @@ _WRITTEN = [(_columns(t), _CONFLICTS.get(t.name, "")) for t in (results, result_
 
 def driver_params(rows: Rows, names: list[str], json_cols: frozenset[str]) -> list[tuple[Any, ...]]:
     """As SQLAlchemy's JSON type binds them: every value JSON text (None too: JSON null, not SQL NULL)."""
+    if len(names) > 1 and json_cols.isdisjoint(names):  # (stage_history: a tuple per row in one C call)
+        get = itemgetter(*names)
+        return [get(r) for r in rows]
     return [tuple(json_text(r[n]) if n in json_cols else r[n] for n in names) for r in rows]
 
 
