@@ -318,8 +318,8 @@ def test_a_replay_that_disagrees_with_the_query_hands_the_lead_to_the_pure_score
     real = store_history.walk
     wrong: list[str] = []
 
-    def walk(walker: Any, init: str, start: int, cols: Any, lo: int, hi: int) -> Any:
-        stage, history = real(walker, init, start, cols, lo, hi)
+    def walk(walker: Any, init: str, start: int, cols: Any, lo: int, hi: int, times: Any = None) -> Any:
+        stage, history = real(walker, init, start, cols, lo, hi, times)
         if not wrong:
             wrong.append(stage)
             return "no-such-stage", history

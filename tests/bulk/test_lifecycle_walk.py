@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from leadscore.bulk.lifecycle_history import Step, replay
 from leadscore.bulk.lifecycle_walk import CONDITIONS, EVENT, Cols, Walker
+from leadscore.domain.timeutil import to_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model import ModelError, parse_model, validate_model
 from tests.support.profiles import examples
@@ -85,7 +86,10 @@ def test_the_walk_over_the_moving_rows_is_the_replay_over_every_event(case: Any)
     lc, init, steps, conds = case
     walker = Walker(lc)
     cols, start = walk_rows(walker, steps, conds)
-    assert walker.walk(init, start, cols, 0, len(cols[0])) == replay(lc, init, steps, conds, AT)
+    times = [-1]  # emptied first
+    stage, history = walker.walk(init, start, cols, 0, len(cols[0]), times)
+    assert (stage, history) == replay(lc, init, steps, conds, AT)
+    assert times == [to_micros(c.at) for c in history]  # what the stored rows and texts read
 
 
 def test_a_condition_that_stays_true_is_read_once_and_an_event_in_between_is_not_missed() -> None:

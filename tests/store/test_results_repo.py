@@ -182,3 +182,33 @@ def test_a_score_history_row_is_written_for_a_change_beyond_the_last_bits_of_a_d
     previous = {"L1": {"score": before[0], "dimensions": before[1]}}
     scores = result_writes([(_result(*after), None)], previous, "refresh")[2]
     assert bool(scores) is history
+
+
+def test_the_stage_moves_from_the_walks_times_are_those_read_from_the_changes() -> None:
+    """`_stage_moves` given the changes' microseconds (the bulk path's walk) writes the rows it
+    writes reading them from the changes: a change at the last evaluation's very time is not new,
+    one a microsecond later is; with no move since, the row that explains a new stage."""
+    from leadscore.domain.result import StageChange
+    from leadscore.domain.timeutil import from_micros, to_micros
+    from leadscore.store.results_repo import _stage_moves
+
+    since = to_micros(NOW)
+    history = (
+        StageChange("lead", from_micros(since - 5), None, "initial"),
+        StageChange("mql", from_micros(since), "lead", "auto"),
+        StageChange("sql", from_micros(since + 1), "mql", "event:sales_accepted", "e1"),
+    )
+    result = Result("l1", NOW + timedelta(days=1), "m", "v1", 1.0, {}, {}, "sql", (), None, history)
+    times = [to_micros(c.at) for c in history]
+    cases = [
+        None,
+        {"evaluated_at": since, "stage": "mql"},
+        {"evaluated_at": since + 1, "stage": "lead"},  # nothing after: the move into sql explains it
+        {"evaluated_at": since + 1, "stage": "sql"},
+    ]
+    for prev in cases:
+        rows = _stage_moves(result, prev, "model:v1", times)
+        assert rows == _stage_moves(result, prev, "model:v1")
+    assert [r["to_stage"] for r in _stage_moves(result, cases[1], "c", times)] == ["sql"]
+    assert [(r["from_stage"], r["at"]) for r in _stage_moves(result, cases[2], "c", times)] == [("lead", since + 1)]
+    assert _stage_moves(result, cases[3], "c", times) == []

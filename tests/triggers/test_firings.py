@@ -12,6 +12,7 @@ import pytest
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.result import Result
+from leadscore.domain.timeutil import to_micros
 from leadscore.engine import score
 from leadscore.model import ScoringModel, parse_model
 from leadscore.triggers.firings import TriggerFiring, detect_triggers, idempotency_key, scores_before
@@ -395,3 +396,37 @@ def test_results_with_the_same_labels_and_replay_fire_what_the_whole_walk_fires(
                 assert quick == detect_triggers(stages_and_labels, previous, current)
             unmoved += firings._unmoved(previous, current)
     assert unmoved >= len(steps)  # the quick answer was given, and checked
+
+
+def test_the_detections_keys_are_idempotency_keys_of_their_transitions(model: ScoringModel) -> None:
+    """Each kind's key, made from the transition's parts with times as microseconds, is the key
+    `idempotency_key` gives for those parts (a time as a datetime): what outboxes hold."""
+    events = [*DAY1, ev("demo_request", "2026-01-02T10:00:00Z")]
+    previous = run(model, LEAD, DAY1, "2026-01-01T12:00:00Z")
+    current = run(model, LEAD, events, "2026-01-02T12:00:00Z")
+    found = detect(model, previous, current, LEAD, events)
+    assert {f.kind for f in found} >= {"label_changed", "score_changed"}
+    for f in found:
+        trigger = next(t for t in model.triggers if t.id == f.trigger_id)
+        if f.kind == "label_changed":
+            parts: tuple[object, ...] = (trigger.set, f.from_value, f.to_value, previous.at)
+        elif f.kind == "score_changed":
+            assert trigger.within is not None
+            parts = (to_micros(current.at) // trigger.within.micros,)
+        else:
+            parts = (f.to_value, f.payload["data"]["change"]["entry"])
+        assert f.key == idempotency_key(f.kind, model.name, trigger.id, LEAD.id, *parts)
+
+
+def test_a_models_trigger_list_changed_in_place_is_read_again(model: ScoringModel) -> None:
+    """The kinds of a model's triggers are remembered per list, and a list changed since is read again:
+    a score_changed trigger added asks for the scores before its window."""
+    events = [*DAY1]
+    current = run(model, LEAD, events, "2026-01-02T12:00:00Z")
+    kept = [t for t in model.triggers if t.on != "score_changed"]
+    score = [t for t in model.triggers if t.on == "score_changed"]
+    model.triggers[:] = kept
+    detect_triggers(model, None, current)  # no score trigger: no scores needed
+    model.triggers.extend(score)
+    with pytest.raises(ValueError, match="score_before_window"):
+        detect_triggers(model, None, current)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
 from leadscore.domain.result import PlaybookMatch, Result, StageChange
-from leadscore.domain.timeutil import from_micros, to_micros
+from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
@@ -187,12 +187,16 @@ def finish(
     disagree: list[str] = []
     dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
     encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
+    fire = evaluator.fire_triggers
+    slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
             table = con.sql(_part_sql(names, k)).to_arrow_table()
             ns = table.column(0).to_pylist()
             cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
             part: list[str] = cols["lead_id"]
+            firsts, inits, stages = cols["_first"], cols["_init"], cols["stage"]
+            befores = [cols[f"_before{w}"] for w in range(len(windows))]
             store.lock_leads(conn, part)
             previous = _stored(conn, part)
             row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
@@ -211,23 +215,24 @@ def finish(
                 if stored is not None and stored.evaluated_at > at:
                     continue  # rescored meanwhile by a newer change: left alone, as its result row is
                 history: list[StageChange] = []
+                times: list[int] = []  # the microseconds of each change of `history`
                 if walker is not None:
-                    first = cols["_first"][i]
+                    first = firsts[i]
                     start = at if first is None else int(first)
-                    stage, history = walk(walker, cols["_init"][i] or walker.initial, start, walk_cols, lo, j)
-                    if stage != cols["stage"][i]:
+                    stage, history = walk(walker, inits[i] or walker.initial, start, walk_cols, lo, j, times)
+                    if stage != stages[i]:
                         disagree.append(lead)
                         continue
                 # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
                 # is read only for a lead that fires, whose payload carries the whole result
                 result = _result(cols, i, history)
-                hist_rows.append((lead, dumps([_history_entry(s) for s in history])))
-                moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause))
-                if evaluator.fire_triggers:
+                hist_rows.append((lead, dumps(_history_entries(history, times))))
+                moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause, times))
+                if fire:
                     # another model's labels and stages are not this model's transitions
                     ours = stored is not None and result.model_version == stored.model_version
                     prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
-                    before = _before(windows, [cols[f"_before{w}"][i] for w in range(len(windows))])
+                    before = _before(slots, [b[i] for b in befores])
                     found = detect_triggers(model, prev, result, score_before_window=before)
                     if found:
                         breakdown = breakdown_dicts(cols["breakdown"][i])
@@ -324,7 +329,7 @@ def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]])
             text = json_text(firing.payload)
         finally:
             data["result"] = kept
-        if text.endswith(_TAIL) and kept == result:
+        if text.endswith(_TAIL) and (kept is result or kept == result):
             out.append(f'{text[: -len(_TAIL)]}"result": {whole}}}}}')
         else:
             out.append(json_text({**firing.payload, "data": {**data, "result": {**kept, "breakdown": breakdown}}}))
@@ -364,7 +369,7 @@ class Stored(NamedTuple):
 # a stored result's columns the history pass reads, JSON as its text (decoded here, not by the engine)
 _STORED = (
     "SELECT lead_id, model, model_version, evaluated_at, score, CAST(labels AS TEXT), stage, "
-    "CAST(stage_history AS TEXT) FROM results WHERE lead_id IN :ids"
+    "CAST(stage_history AS TEXT) FROM results WHERE lead_id IN "
 )
 
 
@@ -374,15 +379,21 @@ def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
     the breakdown, which neither the stage moves nor the trigger tests against the previous result
     read (a trigger's `when:` and the payload read the new result). Read as plain tuples with the
     JSON columns as text: through the engine's JSON type, each of the five JSON columns was decoded
-    and the row made a mapping, 3-4 CPU s per 100,000 leads for what is thrown away."""
-    import sqlalchemy as sa
-
+    and the row made a mapping, 3-4 CPU s per 100,000 leads for what is thrown away. On the driver's
+    cursor, all rows at once: through SQLAlchemy's result, one `fetchone` and its row each."""
     from leadscore.store.leads_repo import chunks
 
-    read = sa.text(_STORED).bindparams(sa.bindparam("ids", expanding=True))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    raw: Any = conn.connection.driver_connection
     out: dict[str, Stored] = {}
     for ids in chunks(sorted(set(lead_ids))):
-        for lead, name, version, evaluated_at, score, labels, stage, history in conn.execute(read, {"ids": list(ids)}):
+        cur = raw.cursor()
+        try:
+            cur.execute(f"{_STORED}({', '.join([mark] * len(ids))})", list(ids))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        for lead, name, version, evaluated_at, score, labels, stage, history in rows:
             evaluated_at = int(evaluated_at)
             row = {"evaluated_at": evaluated_at, "stage": stage}
             out[lead] = Stored(evaluated_at, row, lead, name, version, score, labels, stage, history)
@@ -414,27 +425,28 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange]) -> R
     )
 
 
-def _history_entry(change: StageChange) -> dict[str, Any]:
-    """A stage change as `codec.result_row` stores it (`to_dict`'s keys, the time in microseconds),
-    without formatting the time as text first."""
-    return {
-        "stage": change.stage,
-        "at": to_micros(change.at),
-        "from": change.previous,
-        "cause": change.cause,
-        "event_id": change.event_id,
-    }
+def _history_entries(history: Sequence[StageChange], times: Sequence[int]) -> list[dict[str, Any]]:
+    """The stage changes as `codec.result_row` stores them (`to_dict`'s keys, the time in
+    microseconds: `times`, the walk's), without formatting the times as text first."""
+    return [
+        {"stage": c.stage, "at": t, "from": c.previous, "cause": c.cause, "event_id": c.event_id}
+        for c, t in zip(history, times, strict=True)
+    ]
 
 
-def walk(walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int) -> tuple[str, list[StageChange]]:
+def walk(
+    walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int, times: list[int] | None = None
+) -> tuple[str, list[StageChange]]:
     """`Walker.walk` (a module function, so a test can make it disagree with the query)."""
-    return walker.walk(init, start, cols, lo, hi)
+    return walker.walk(init, start, cols, lo, hi, times)
 
 
-def _before(windows: list[int], befores: list[float | None]) -> Callable[[Trigger], float]:
+def _before(slots: dict[int, int], befores: list[float | None]) -> Callable[[Trigger], float]:
+    """The lead's score at T - within of a trigger: `befores` by window, `slots` each window's."""
+
     def before(trigger: Trigger) -> float:
         assert trigger.within is not None
-        score = befores[windows.index(trigger.within.micros)]
+        score = befores[slots[trigger.within.micros]]
         assert score is not None  # the batch engine scored every lead at T - within
         return float(score)
 

@@ -67,19 +67,26 @@ class Walker:
         # per stage: the bits of its automatic transitions (a row whose conditions have none: no move)
         self.bits = {s: sum(1 << k for k, _ in trs) for s, trs in self.auto.items()}
 
-    def walk(self, init: str, start: int, cols: Cols, lo: int, hi: int) -> tuple[str, list[StageChange]]:
+    def walk(
+        self, init: str, start: int, cols: Cols, lo: int, hi: int, times: list[int] | None = None
+    ) -> tuple[str, list[StageChange]]:
         """The stage and history of one lead from its rows lo..hi-1 of `cols` (`part_rows`), `start`
         the time of its first event by T (T if none). The same as `lifecycle_history.replay` over
-        all its events and the conditions at all its times."""
+        all its events and the conditions at all its times. `times` (a list, emptied first): the
+        microseconds of each change of the history, which the stored rows and texts want (turning
+        the changes' datetimes back was three conversions a change)."""
         ts, kinds, types, eids, targets, agains, masks = cols
         stage = init
         history = [StageChange(stage, from_micros(start), None, "initial")]
+        if times is None:
+            times = []
+        times[:] = [start]
         bits = self.bits
         for j in range(lo, hi):
             mask = masks[j]
             if kinds[j] == EVENT:
                 if agains[j] and mask & bits.get(stage, 0):
-                    stage = self._automatic(stage, ts[j], mask, history)
+                    stage = self._automatic(stage, ts[j], mask, history, times)
                 typ = types[j]
                 to: str | None = None
                 if typ == STAGE_SET:
@@ -92,17 +99,19 @@ class Walker:
                             break
                 if to is not None and to != stage:
                     history.append(StageChange(to, from_micros(ts[j]), stage, cause, eids[j]))
+                    times.append(ts[j])
                     stage = to
             if mask & bits.get(stage, 0):
-                stage = self._automatic(stage, ts[j], mask, history)
+                stage = self._automatic(stage, ts[j], mask, history, times)
         return stage, history
 
-    def _automatic(self, stage: str, when: int, mask: int, history: list[StageChange]) -> str:
+    def _automatic(self, stage: str, when: int, mask: int, history: list[StageChange], times: list[int]) -> str:
         for _ in range(self.rounds):
             for k, to in self.auto.get(stage, ()):
                 if mask >> k & 1:
                     if to != stage:
                         history.append(StageChange(to, from_micros(when), stage, "auto"))
+                        times.append(when)
                     stage = to
                     break
             else:

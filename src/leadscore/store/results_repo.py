@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -289,42 +290,49 @@ def _one_lead(store: LeadStore, with_basis: bool, with_score: bool) -> Any:
     return stmt
 
 
-def _stage_moves(result: Result, prev: dict[str, Any] | None, cause: str) -> list[dict[str, Any]]:
+def _stage_moves(
+    result: Result, prev: dict[str, Any] | None, cause: str, times: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """The replay's moves since the last evaluation; a first evaluation records the whole replay.
 
     A late event or a new model can change a stage without any move after the last evaluation:
-    then one row records the change, with the evaluation's cause.
+    then one row records the change, with the evaluation's cause. `times`: the microseconds of each
+    change of `result.stage_history` when the caller has them (the bulk path's walk), else read
+    from the changes.
     """
     if result.stage is None:
         return []
+    history = result.stage_history
+    if times is None:
+        times = [to_micros(m.at) for m in history]
     since = prev["evaluated_at"] if prev else None
-    moves = [m for m in result.stage_history if since is None or to_micros(m.at) > since]
-    if since is not None:
-        moves = [m for m in moves if m.cause != "initial"]
+    version, lead = result.model_version, result.lead_id
     rows = [
         {
-            "lead_id": result.lead_id,
-            "at": to_micros(m.at),
+            "lead_id": lead,
+            "at": t,
             "from_stage": m.previous,
             "to_stage": m.stage,
             "cause": m.cause,
             "event_key": m.event_id,
-            "model_version": result.model_version,
+            "model_version": version,
         }
-        for m in moves
+        for m, t in zip(history, times, strict=True)
+        if since is None or (t > since and m.cause != "initial")
     ]
     if prev is not None and not rows and prev["stage"] != result.stage:
         # the move that explains the new stage, from the replay, else the evaluation itself
-        last = next((m for m in reversed(result.stage_history) if m.stage == result.stage), None)
+        k = next((k for k in range(len(history) - 1, -1, -1) if history[k].stage == result.stage), None)
+        last = history[k] if k is not None else None
         rows.append(
             {
-                "lead_id": result.lead_id,
-                "at": to_micros(last.at) if last else to_micros(result.at),
+                "lead_id": lead,
+                "at": times[k] if k is not None else to_micros(result.at),
                 "from_stage": prev["stage"],
                 "to_stage": result.stage,
                 "cause": last.cause if last and last.cause != "initial" else cause,
                 "event_key": last.event_id if last else None,
-                "model_version": result.model_version,
+                "model_version": version,
             }
         )
     return rows
@@ -368,6 +376,9 @@ _WRITTEN = [(_columns(t), _CONFLICTS.get(t.name, "")) for t in (results, result_
 
 def driver_params(rows: Rows, names: list[str], json_cols: frozenset[str]) -> list[tuple[Any, ...]]:
     """As SQLAlchemy's JSON type binds them: every value JSON text (None too: JSON null, not SQL NULL)."""
+    if len(names) > 1 and json_cols.isdisjoint(names):  # (stage_history: a tuple per row in one C call)
+        get = itemgetter(*names)
+        return [get(r) for r in rows]
     return [tuple(json_text(r[n]) if n in json_cols else r[n] for n in names) for r in rows]
 
 

@@ -100,14 +100,13 @@ _KEY_TEXT = _key_text()
 
 def idempotency_key(*parts: object) -> str:
     """A short, stable id for a transition: the same parts give the same key on every machine."""
-    text = _KEY_TEXT([_plain(p) for p in parts])
-    return KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    # a time as its microseconds (inline: a function call per part was a fifth of a key's cost)
+    return _key([to_micros(p) if isinstance(p, datetime) else p for p in parts])
 
 
-def _plain(part: object) -> object:
-    if isinstance(part, datetime):
-        return to_micros(part)
-    return part
+def _key(parts: list[object]) -> str:
+    """`idempotency_key` of parts that hold no datetime (the detection's own, times in microseconds)."""
+    return KEY_PREFIX + hashlib.sha256(_KEY_TEXT(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def detect_triggers(
@@ -130,7 +129,7 @@ def detect_triggers(
     """
     if previous is not None and previous.lead_id != current.lead_id:
         raise ValueError(f"previous result is for lead {previous.lead_id!r}, current for {current.lead_id!r}")
-    score_triggers = [t.id for t in model.triggers if t.on == "score_changed"]
+    score_triggers, watch_stages = _kinds(model.triggers)
     if score_triggers and score_before_window is None:
         raise ValueError(
             "score_changed triggers need the score at the start of their window "
@@ -141,7 +140,6 @@ def detect_triggers(
         # moves, so no entry is new and nothing needs reconciling) nothing fires. A rescoring drain
         # mostly finds a lead so, and this saves it the triggers' walk (about 10 µs a lead)
         return []
-    watch_stages = any(t.on == "stage_changed" for t in model.triggers)
     reconciled = _reconciliation(previous, current) if watch_stages else None
     found: list[tuple[int, int, TriggerFiring]] = []
     for index, trigger in enumerate(model.triggers):
@@ -155,8 +153,27 @@ def detect_triggers(
         if firings and trigger.when is not None and not _holds(trigger, current, attributes or {}):
             firings = []
         found.extend((to_micros(f.at), index, f) for f in firings)
+    if len(found) < 2:  # (most leads fire once or not at all: nothing to order)
+        return [f for _, _, f in found]
     found.sort(key=lambda item: (item[0], item[1]))
     return [f for _, _, f in found]
+
+
+# per list of triggers (kept, so its id is never reused meanwhile, with its items then, so a list changed
+# since is seen): the ids of the score_changed ones, and whether any is stage_changed; a bulk rescore
+# asks it for every lead of one model
+_KINDS: dict[int, tuple[list[Trigger], tuple[Trigger, ...], list[str], bool]] = {}
+
+
+def _kinds(triggers: list[Trigger]) -> tuple[list[str], bool]:
+    found = _KINDS.get(id(triggers))
+    items = tuple(triggers)
+    if found is None or found[0] is not triggers or found[1] != items:
+        if len(_KINDS) >= 256:  # models come and go in a long-running server: a bound, not an index
+            _KINDS.clear()
+        scores = [t.id for t in items if t.on == "score_changed"]
+        found = _KINDS[id(triggers)] = (triggers, items, scores, any(t.on == "stage_changed" for t in items))
+    return found[2], found[3]
 
 
 def _unmoved(previous: Result | None, current: Result) -> bool:
@@ -221,6 +238,9 @@ def _stage_matches(trigger: Trigger, change: StageChange) -> bool:
     return trigger.from_ is None or change.previous in trigger.from_
 
 
+_NONE_KNOWN: Counter[str] = Counter()  # no previous result: read only, never counted into
+
+
 def _stage_firings(
     model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result, reconciled: StageChange | None
 ) -> list[TriggerFiring]:
@@ -230,14 +250,13 @@ def _stage_firings(
     result without a history counts the changes after its time.
     """
     moves = _moves(current.stage_history) + ([reconciled] if reconciled is not None else [])
-    known = _entries(trigger, _moves(previous.stage_history)) if previous is not None else Counter()
-    entered: Counter[str] = Counter()
+    known = _entries(trigger, _moves(previous.stage_history)) if previous is not None else _NONE_KNOWN
+    entered: dict[str, int] = {}  # (a plain dict: a Counter per lead cost more than its counting)
     firings = []
     for change in moves:
         if not _stage_matches(trigger, change):
             continue
-        entered[change.stage] += 1
-        n = entered[change.stage]
+        n = entered[change.stage] = entered.get(change.stage, 0) + 1
         if previous is None or change is reconciled:
             new = True
         elif previous.stage_history:
@@ -255,7 +274,7 @@ def _stage_firings(
 
 def stage_entry_key(model: ScoringModel, trigger: Trigger, lead_id: str, stage: str, entry: int) -> str:
     """The key of the `entry`-th change into `stage` that `trigger` watches, for one lead (1 = first)."""
-    return idempotency_key("stage_changed", model.name, trigger.id, lead_id, stage, entry)
+    return _key(["stage_changed", model.name, trigger.id, lead_id, stage, entry])
 
 
 # -- label_changed ------------------------------------------------------------------------------
@@ -274,7 +293,8 @@ def _label_firings(
     if new == old or (trigger.to is not None and new != trigger.to):
         return []
     since = previous.at if previous is not None else None
-    key = idempotency_key("label_changed", model.name, trigger.id, current.lead_id, trigger.set, old, new, since)
+    micros = to_micros(since) if since is not None else None
+    key = _key(["label_changed", model.name, trigger.id, current.lead_id, trigger.set, old, new, micros])
     details = {"set": trigger.set, "previous_at": to_iso(since) if since else None}
     return [_firing(trigger, current, "label_changed", current.at, old, new, key, details)]
 
@@ -288,7 +308,7 @@ def _score_firings(model: ScoringModel, trigger: Trigger, current: Result, befor
     if not _by(trigger)(delta):
         return []
     bucket = to_micros(current.at) // trigger.within.micros
-    key = idempotency_key("score_changed", model.name, trigger.id, current.lead_id, bucket)
+    key = _key(["score_changed", model.name, trigger.id, current.lead_id, bucket])
     details = {"within": trigger.within.text, "delta": delta, "window_start": to_iso(window_start(trigger, current))}
     return [_firing(trigger, current, "score_changed", current.at, before, current.score, key, details)]
 
@@ -349,10 +369,11 @@ def _firing(
     details: dict[str, Any],
 ) -> TriggerFiring:
     """The payload follows the Standard Webhooks shape: `type`, `timestamp`, `data`."""
-    change = {"kind": kind, "from": old, "to": new, "at": to_iso(at), **details}
+    when = to_iso(at)
+    change = {"kind": kind, "from": old, "to": new, "at": when, **details}
     payload = {
         "type": f"lead.{kind}",
-        "timestamp": to_iso(at),
+        "timestamp": when,
         "data": {
             "trigger": trigger.id,
             "lead_id": current.lead_id,
