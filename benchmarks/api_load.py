@@ -9,7 +9,8 @@ Figures, per backend:
 - single-event requests (`POST /v1/events`, one event each) with 1, 8 and 32 concurrent clients:
   events/s and p50 / p99 latency;
 - the bulk endpoint (`POST /v1/events/bulk`, 10,000 events a request, 2 clients, bodies encoded before
-  the clock starts): events/s, the server's and the client's CPU per event;
+  the clock starts): events/s, the server's and the client's CPU per event, and the server's split by
+  where it ran (its event loop, its other threads, the rescoring process: `server_split`);
 - after the bulk requests, the time until the rescoring queue is empty (every bulk event scored), and
   the server's CPU per event from the first request until then;
 - acknowledged event to updated score: while the 8-client load runs, a probe every 50 ms sends an
@@ -147,6 +148,40 @@ def server_cpu(pid: int, only: str | None = None) -> float:
     return total
 
 
+def _cpu_of(stat: Path) -> float:
+    """utime + stime of a /proc stat file (a process's or a thread's), in seconds."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_split(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the server's processes (its workers, not the rescoring processes), split
+    between their main threads (the event loop: requests read, bulk bodies parsed and checked, the
+    probes' requests answered) and their other threads (the store step of bulk requests, in the
+    request threads; the group commit's thread). The other threads' share is the process's total less
+    its main thread's, so that threads that ended meanwhile still count."""
+    loop = other = 0.0
+    for proc in [pid, *_children(pid)]:
+        try:
+            if Path(f"/proc/{proc}/comm").read_text().strip() == RESCORE:
+                continue
+            main = _cpu_of(Path(f"/proc/{proc}/task/{proc}/stat"))
+            total = _cpu_of(Path(f"/proc/{proc}/stat"))
+        except (OSError, ValueError):  # ended meanwhile
+            continue
+        loop += main
+        other += total - main
+    return loop, other
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in found]
+
+
 def postmaster(url: str | None) -> int:
     """The pid of the local PostgreSQL server listening on `url`'s port (0 for SQLite): its CPU and its
     backends' count as the database's."""
@@ -248,6 +283,7 @@ async def bulk(
                 response.raise_for_status()
                 done += response.json()["inserted"]
 
+    split = server_split(pid) if pid else (0.0, 0.0)
     start, cpu = time.perf_counter(), server_cpu(pid) if pid else 0.0
     rescore_cpu = server_cpu(pid, RESCORE) if pid else 0.0
     db_cpu = server_cpu(db) if db else 0.0
@@ -256,6 +292,7 @@ async def bulk(
     await asyncio.gather(*(client(bodies[i::clients]) for i in range(clients)))
     elapsed = time.perf_counter() - start
     used = server_cpu(pid) - cpu if pid else float("nan")
+    loop, threads = (now - then for now, then in zip(server_split(pid), split, strict=True)) if pid else (0.0, 0.0)
     rescore_used = server_cpu(pid, RESCORE) - rescore_cpu if pid else float("nan")
     client_cpu = time.process_time() - mine  # before the probes' last polls
     # the bulk events' own wait: from the last acknowledgement until the queue is empty, watched
@@ -278,6 +315,8 @@ async def bulk(
         "events_s": done / elapsed,
         "cpu_us": used / max(1, done) * 1e6,
         "rescore_cpu_us": rescore_used / max(1, done) * 1e6,
+        "loop_cpu_us": loop / max(1, done) * 1e6,
+        "threads_cpu_us": threads / max(1, done) * 1e6,
         "cpu_start": cpu,
         "rescore_cpu_start": rescore_cpu,
         "client_cpu_us": client_cpu / max(1, done) * 1e6,
@@ -498,6 +537,19 @@ def agreement_markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n" if len(lines) > 6 else ""
 
 
+def split_lines(results: list[dict[str, Any]]) -> list[str]:
+    """Where the server's CPU went while the bulk requests ran (`server_split`), µs per bulk event."""
+    lines = ["", "Server CPU while the bulk requests run, by where it ran, µs per bulk event:", ""]
+    for r in results:
+        b = r["bulk"]
+        lines.append(
+            f"- {r['backend']}: event loop {b['loop_cpu_us']:.1f} (requests read, bulk bodies parsed and checked, "
+            f"the probes' requests), other threads {b['threads_cpu_us']:.1f} (the bulk requests' store step, "
+            f"the group commit), rescoring {b['rescore_cpu_us']:.1f}"
+        )
+    return lines
+
+
 def bulk_markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
     """The bulk endpoint's figures alone (`--only-bulk`)."""
     lines = [
@@ -526,6 +578,7 @@ def bulk_markdown(results: list[dict[str, Any]], command: str, workers: str) -> 
             f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} "
             f"| {b['probe_ack_p50_ms']:.0f} / {b['probe_ack_p99_ms']:.0f} |"
         )
+    lines += split_lines(results)
     target, ack = TARGETS["bulk_events_s"], TARGETS["ack_p99_ms"]
     met = ", ".join(f"{r['backend']} {'met' if r['bulk']['events_s'] >= target else 'not met'}" for r in results)
     ack_met = ", ".join(f"{r['backend']} {'met' if r['bulk']['from_ack_p99_ms'] < ack else 'not met'}" for r in results)
@@ -610,6 +663,7 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
             f"| {b['from_ack_p50_ms']:.0f} / {b['from_ack_p99_ms']:.0f} ({b['probes']}) "
             f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} |"
         )
+    lines += split_lines(results)
     lines += ["", "| target | " + " | ".join(r["backend"] for r in results) + " |", "|---|" + "---|" * len(results)]
     for name, target, pick, better in (
         (

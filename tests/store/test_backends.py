@@ -203,3 +203,34 @@ def test_postgres_lock_leads_holds_every_lead_until_the_transaction_ends(
     finally:
         other.dispose()
         store.dispose()
+
+
+def test_a_new_sqlite_store_has_16_kib_pages_and_an_existing_file_keeps_its_own(tmp_path: Path) -> None:
+    """Larger pages for a new file (the bulk intake's commits write fewer, larger pages); a file made
+    before keeps its page size (WAL fixes it), and opens and reads as before."""
+    import sqlite3
+
+    from leadscore.store.backends import PAGE_BYTES
+
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    new = tmp_path / "new.db"
+    store = open_store(f"sqlite:///{new}")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    store.engine.dispose()
+    assert page_size(new) == PAGE_BYTES == 16384
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    store = open_store(f"sqlite:///{old}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT x FROM t").scalar() == 1
+    store.engine.dispose()
+    assert page_size(old) == 4096
