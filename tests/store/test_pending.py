@@ -178,6 +178,42 @@ def _assert_scored_with_the_landed_event(service: LeadService) -> None:
     assert mismatches(service.store, service.model) == []
 
 
+@pytest.mark.parametrize(("which", "method"), [("all", "prepare"), ("backlog", "score_loaded")])
+def test_a_stage_moved_while_the_drain_scores_is_in_the_result_it_writes(
+    which: str, method: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's drain takes its time, then reads and scores outside the write lock; a stage move
+    recorded meanwhile (its event and its result at a later time) makes the lead stale, and the drain
+    scores it again under the lock at a time read then: at the drain's first time the move was still in
+    the future, and the drain wrote an older result without it over the move's (seen once through the
+    API: a move answered `lead`). (PostgreSQL's drain holds the lead's queue row from its read to its
+    commit: a move then waits for it, and reads the drain's result before it writes its own.)"""
+    clock = [NOW]
+    service = b2b_service("sqlite", tmp_path, "s", request, clock)
+    try:
+        service.ingest_events([Event.of("a", "page_view", NOW - timedelta(hours=2), path="/pricing")], defer=True)
+        evaluator = service.current_evaluator()
+        real = getattr(evaluator, method)
+        moved: list[str | None] = []
+
+        def then_move(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            if clock[0] == NOW:  # the drain's first scoring (the move scores with the evaluator too)
+                clock[0] = NOW + timedelta(minutes=1)
+                moved.append(service.set_stage("a", "sql").stage)
+            return out
+
+        monkeypatch.setattr(evaluator, method, then_move)
+        drained = service.drain_pending(which=which)  # type: ignore[arg-type]
+        assert moved == ["sql"] and drained.taken == 1
+        lead = service.lead("a")
+        assert lead.current and lead.result is not None
+        assert lead.result.stage == "sql" and lead.result.at == "2026-07-01T00:01:00Z"  # the move's time
+        assert mismatches(service.store, service.model) == []
+    finally:
+        service.close()
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_a_model_applied_while_the_drain_scores_is_the_one_written(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -307,7 +307,7 @@ def drain(
             read = _read(store, evaluator, conn, at, limit, which)
             if not read.ids:
                 return Drained(0, Rescored(), more=read.more)
-            return _write(store, evaluator, conn, read, at, which)
+            return _write(store, evaluator, conn, read, at, which, now)
 
         return store.transact(whole)
     with store.read() as conn:
@@ -315,7 +315,7 @@ def drain(
     if not read.ids:
         return Drained(0, Rescored(), more=read.more)
     with writer_turn(store):
-        return store.transact(lambda conn: _write(store, evaluator, conn, read, at, which))
+        return store.transact(lambda conn: _write(store, evaluator, conn, read, at, which, now))
 
 
 def _read(store: LeadStore, evaluator: Evaluator, conn: Connection, at: int, limit: int, which: Which) -> _Read:
@@ -348,7 +348,9 @@ def _score(
     return stamps, scored
 
 
-def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which) -> Drained:
+def _write(
+    store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read, at: int, which: Which, now: Callable[[], int]
+) -> Drained:
     # the worker's drains ("realtime", "backlog") come back for a held lead; another caller's ("all": a
     # file ingest's last rounds) may be the last drain for a while, and waits for it as before
     if which == "all":
@@ -370,10 +372,16 @@ def _write(store: LeadStore, evaluator: Evaluator, conn: Connection, read: _Read
     # written meanwhile: scored again below, under the lock this time
     done = evaluator.write(store, conn, scored, at, "event")
     if stale:
+        # At a time read now, under the lock, not at the drain's `at` (read before it scored): what made a
+        # lead stale is another writer's commit, whose own time (and its events': a stage move, an
+        # outcome recorded "now") may be after `at`. Scored at `at`, such an event was still in the
+        # future: its result was replaced by an older one without it, and the lead left the queue.
+        again_at = max(at, now())
         if which == "all":
-            again = evaluator.rescore(store, conn, stale, at, "event", skip_bad=True)
+            again = evaluator.rescore(store, conn, stale, again_at, "event", skip_bad=True)
         else:  # the worker's: the leads just read again from the drains' copies, under the lock now
-            again = evaluator.write(store, conn, _score(store, evaluator, conn, stale, at)[1], at, "event")
+            scored_again = _score(store, evaluator, conn, stale, again_at)[1]
+            again = evaluator.write(store, conn, scored_again, again_at, "event")
         done.leads += again.leads
         done.changed += again.changed
         done.firings.extend(again.firings)
