@@ -159,21 +159,16 @@ def detect_triggers(
     return [f for _, _, f in found]
 
 
-# per list of triggers (kept, so its id is never reused meanwhile, with its items then, so a list changed
-# since is seen): the ids of the score_changed ones, and whether any is stage_changed; a bulk rescore
-# asks it for every lead of one model
-_KINDS: dict[int, tuple[list[Trigger], tuple[Trigger, ...], list[str], bool]] = {}
-
-
 def _kinds(triggers: list[Trigger]) -> tuple[list[str], bool]:
-    found = _KINDS.get(id(triggers))
-    items = tuple(triggers)
-    if found is None or found[0] is not triggers or found[1] != items:
-        if len(_KINDS) >= 256:  # models come and go in a long-running server: a bound, not an index
-            _KINDS.clear()
-        scores = [t.id for t in items if t.on == "score_changed"]
-        found = _KINDS[id(triggers)] = (triggers, items, scores, any(t.on == "stage_changed" for t in items))
-    return found[2], found[3]
+    """The ids of the score_changed triggers, and whether any trigger is stage_changed (one pass)."""
+    scores: list[str] = []
+    stages = False
+    for t in triggers:
+        if t.on == "score_changed":
+            scores.append(t.id)
+        elif t.on == "stage_changed":
+            stages = True
+    return scores, stages
 
 
 def _unmoved(previous: Result | None, current: Result) -> bool:
