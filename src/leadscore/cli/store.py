@@ -17,6 +17,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from leadscore.cli.output import err, out
+from leadscore.cli.stopping import stop_requested
 
 if TYPE_CHECKING:
     from leadscore.app.service import LeadService
@@ -205,7 +206,12 @@ def _report_failed(done: Any, shown: int = 20) -> None:
 
 
 def refresh(
-    watch: Annotated[bool, typer.Option("--watch", help="Keep refreshing every --interval seconds.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Keep refreshing every --interval seconds; Ctrl-C stops after the pass (twice: at once)."
+        ),
+    ] = False,
     interval: Annotated[float | None, typer.Option(help="Seconds between passes with --watch.")] = None,
     at: AtOpt = None,
     project: ProjectOpt = None,
@@ -226,9 +232,11 @@ def refresh(
             _report_failed(done)
 
         try:
-            service.watch(every, report, lambda: False)
-        except KeyboardInterrupt:
-            out.print("stopped")
+            with stop_requested() as stop:
+                service.watch(every, report, stop)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop inside the pass, as Python would
+            pass
+        out.print("stopped")
 
 
 def queue(
