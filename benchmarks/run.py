@@ -75,7 +75,13 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         None,
         "Webhook delivery to a slow receiver",
     ),
-    ("api_load.py", ["--quick"], ["--seconds", "6", "--bulk-requests", "10"], "api.md", "HTTP API"),
+    (
+        "api_load.py",
+        ["--quick"],
+        ["--seconds", "6", "--bulk-requests", "10", "--runs", "3"],
+        "api.md",
+        "HTTP API",
+    ),
     (
         "dashboard_bench.py",
         ["--quick"],
