@@ -27,6 +27,7 @@ TYPES = ("page_view", "email_click", "content_download", "page_view")
 
 
 def body(first: int) -> bytes:
+    """A request as benchmarks/api_load.py sends it: new ids, spread over LEADS leads."""
     events: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4().hex,
