@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bulk_body import SIZE, body  # noqa: E402  (a request as benchmarks/api_load.py sends it)
 from tests.api.server import make_workspace  # noqa: E402
 
 from leadscore.api import heap  # noqa: E402
@@ -41,25 +39,6 @@ from leadscore.api.bulk_body import events_of  # noqa: E402
 from leadscore.api.intake import screen  # noqa: E402
 from leadscore.app.service import LeadService  # noqa: E402
 from leadscore.app.workspace import Workspace  # noqa: E402
-
-SIZE = 10_000
-LEADS = 2000
-TYPES = ("page_view", "email_click", "content_download", "page_view")
-
-
-def body(first: int) -> bytes:
-    """A request as benchmarks/api_load.py sends it: new ids, spread over LEADS leads."""
-    events: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4().hex,
-            "lead_id": f"B{n % LEADS:05d}",
-            "type": TYPES[n % len(TYPES)],
-            "timestamp": "2026-05-30T10:00:00Z",
-            "properties": {"path": "/pricing" if n % 5 == 0 else "/blog"},
-        }
-        for n in range(first, first + SIZE)
-    ]
-    return json.dumps({"events": events}).encode()
 
 
 def one_request(service: LeadService, raw: bytes) -> dict[str, float]:

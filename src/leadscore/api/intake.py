@@ -25,7 +25,8 @@ from leadscore.app.committer import Committed, GroupCommitter
 from leadscore.app.rescorer import RescoreWorker
 from leadscore.app.service import LeadService
 from leadscore.domain import Event
-from leadscore.store.ingest import CHECKED_TYPES, BatchOutcome, event_problems
+from leadscore.store.event_columns import CHECKED_TYPES
+from leadscore.store.ingest import BatchOutcome, event_problems
 from leadscore.store.pending import writer_turn
 
 GROUPED_MAX = 1000  # larger requests are big enough batches on their own
@@ -57,24 +58,24 @@ def parse_items(raw: list[Any], base: Sequence[str | int]) -> tuple[list[tuple[i
 
 def screen(
     service: LeadService,
-    events: list[Event],
+    events: Sequence[Event],
     *,
     partial: bool,
     rejected: list[Rejected] | None,
     indexes: list[int] | None,
     base: Sequence[str | int],
-) -> tuple[list[Event], IngestReport]:
-    """The events to store and the report so far; raises Refused when some are bad and not `partial`."""
+) -> tuple[Sequence[Event], IngestReport]:
+    """The events to store and the report so far; raises Refused when some are bad and not `partial`.
+    Events the model takes whole are kept as they came (plain events as columns, a bulk request's usual
+    body, stay columns: leadscore.store.event_columns)."""
     rejected = list(rejected or [])
     received = len(events) + len(rejected)
-    indexes = indexes if indexes is not None else list(range(len(events)))
     problems = model_problems(service, events, base) if events else {}
-    keep: list[Event] = []
-    for pos, event in enumerate(events):
-        problem = problems.get(pos)
-        if problem is None:
-            keep.append(event)
-        else:
+    keep: Sequence[Event] = events
+    if problems:
+        indexes = indexes if indexes is not None else list(range(len(events)))
+        keep = [event for pos, event in enumerate(events) if pos not in problems]
+        for pos, problem in problems.items():
             rejected.append(
                 Rejected(index=indexes[pos], loc=[*base, indexes[pos], *problem.loc[len(base) + 1 :]], msg=problem.msg)
             )
@@ -103,7 +104,7 @@ def _finish(
 def ingest(
     request: Request,
     service: LeadService,
-    events: list[Event],
+    events: Sequence[Event],
     *,
     partial: bool = False,
     rejected: list[Rejected] | None = None,

@@ -32,6 +32,7 @@ from leadscore.model import ScoringModel, model_version, parse_model
 from leadscore.model.loader import read_model_text
 from leadscore.store import files, pending, privacy, queries
 from leadscore.store.base import LeadStore, open_store
+from leadscore.store.event_columns import EventColumns
 from leadscore.store.identity import merge_into
 from leadscore.store.ingest import BatchOutcome, ModelChanged, ingest_events, ingest_leads
 from leadscore.store.models_repo import activation
@@ -162,7 +163,8 @@ class LeadService(ActiveModel, ApiKeys, Triggers):
         With `results` (not with `defer`), the outcome holds the results of the events' leads (by lead
         id, aliases resolved) as committed: what `result()` then reads, without its round trip.
         """
-        for i, event in enumerate(events):
+        # plain events as columns (a bulk request's usual body) hold no number to refuse (`EventColumns.plain`)
+        for i, event in enumerate(() if isinstance(events, EventColumns) else events):
             found = _bad_number(event.properties)  # the item named only when refused: naming costs more than checking
             if found is not None:
                 path, problem = found

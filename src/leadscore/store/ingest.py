@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadscore.domain import Event, Lead, Result
+from leadscore.engine.lifecycle_replay import STAGE_SET
 from leadscore.io.errors import RowError
 from leadscore.io.limits import id_problem
 from leadscore.model.spec import ScoringModel
 from leadscore.store import pending
 from leadscore.store.base import LeadStore
 from leadscore.store.codec import event_of, timeline_id
+from leadscore.store.event_columns import EventColumns
 from leadscore.store.events_repo import (
     Identity,
     aliases_of,
@@ -123,8 +125,12 @@ def ingest_events(
 
     def general(conn: Any) -> BatchOutcome:
         at = now()
-        links = identities(batch)
-        wanted = {e.lead_id for e in batch} | {lead for _, lead in links}
+        if isinstance(batch, EventColumns):  # plain: no identify event among them
+            links: list[tuple[str, str]] = []
+            wanted = set(batch.lead_ids)
+        else:
+            links = identities(batch)
+            wanted = {e.lead_id for e in batch} | {lead for _, lead in links}
         # A deferred (bulk) batch is appended whole if none of it is stored, and looked up only if some
         # is: its rows built straight as the driver takes them, dicts only for what follows a refusal
         # or an identify event (rare in a bulk request)
@@ -135,7 +141,7 @@ def ingest_events(
         if bulk:
             tuples = event_row_tuples(batch, resolved, at)
             targets = {t[1] for t in tuples}
-            plain = not new_keys and all(t[3] != IDENTIFY for t in tuples)
+            plain = not new_keys and (isinstance(batch, EventColumns) or all(t[3] != IDENTIFY for t in tuples))
             if plain and store.append_all_new(conn, tuples):
                 # Every row new: their leads are the touched ones, created (or found) and locked only
                 # now, after the rows. A lead's lock orders the writers of its queue mark against the
@@ -248,16 +254,13 @@ def ingest_leads(
     return store.transact(work)
 
 
-STAGE_SET = "stage_set"
-# the only event types `event_problems` can find fault with: any other event the schema accepted, the model takes
-CHECKED_TYPES = frozenset({STAGE_SET, IDENTIFY})
-
-
 def event_problems(
     model: ScoringModel, batch: Sequence[Event], lines: Sequence[int], file: str, by_row: bool = False
 ) -> list[RowError]:
     """Rows that read fine but that the model or the store cannot take: refused like any bad row.
     `by_row`: `lines` are Parquet row numbers."""
+    if isinstance(batch, EventColumns):  # plain: of no type checked here
+        return []
     stages = set(model.lifecycle.all_stages()) if model.lifecycle else None
     out: list[RowError] = []
     for event, line in zip(batch, lines, strict=True):
