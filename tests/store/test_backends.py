@@ -234,3 +234,32 @@ def test_a_new_sqlite_store_has_16_kib_pages_and_an_existing_file_keeps_its_own(
         assert conn.exec_driver_sql("SELECT x FROM t").scalar() == 1
     store.engine.dispose()
     assert page_size(old) == 4096
+
+
+def test_a_refused_sqlite_append_leaves_the_log_as_it_was_without_a_savepoint(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The bulk append that meets a stored identity is undone by deleting the rows it numbered past the
+    log's highest, not by a savepoint (whose sub-journal copied every page the append touched): the log
+    as before, and the next rows numbered right after it, as if nothing had been appended."""
+    from leadscore.store.backends import RETURNING_ROWS
+
+    store = open_store(fresh_database_url("sqlite", tmp_path, request, migrated=True))
+
+    def rows(start: int, count: int) -> list[tuple[Any, ...]]:
+        return [(f"e{n}", f"L{n % 7}", f"L{n % 7}", "page_view", n, "{}", 0) for n in range(start, start + count)]
+
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    count = RETURNING_ROWS + 1
+    with store.write() as conn:
+        assert store.append_all_new(conn, rows(0, count))
+    with store.write() as conn:  # a retried request: its 21st row stored, the rows before it new
+        assert not store.append_all_new(conn, rows(count + 20, count)[:20] + rows(20, count - 20))
+    with store.write() as conn:
+        assert store.append_all_new(conn, rows(count, count))
+    with store.read() as conn:
+        log = conn.exec_driver_sql("SELECT seq, event_key FROM events ORDER BY seq").all()
+    store.engine.dispose()
+    assert log == [(n + 1, f"e{n}") for n in range(2 * count)]
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
