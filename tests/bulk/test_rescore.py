@@ -297,6 +297,52 @@ def test_a_parts_events_read_by_the_one_scan_are_of_its_leads_only(twins: tuple[
         con.close()
 
 
+@pytest.mark.parametrize("split", [10**9, 100])  # one reader, two
+def test_the_readers_cut_the_events_into_the_files_this_process_cuts(
+    twins: tuple[LeadService, LeadService], monkeypatch: pytest.MonkeyPatch, split: int
+) -> None:
+    """On a SQLite file each reader program writes its own part files (`export_adbc.adbc_spill`): every
+    part holds the rows, in the order (reader, then batch), that the rows read and cut in this process
+    hold, ids at the parts' starts included; an id below the first start is in the first part."""
+    from leadscore.bulk import export, export_spill
+
+    store = twins[0].store
+    if store.sqlite_file() is None:
+        pytest.skip("the reader programs read a SQLite file")
+    monkeypatch.setattr(export, "READER_MIN_ROWS", 0)
+    monkeypatch.setattr(export, "SPLIT_ROWS", split)
+    model = parse_model(MODEL)  # a lifecycle: the events' ids are read too
+    at = twins[0].now_us()
+    starts = ["L0005", "L0013", "L0020", "L0031"]
+    here = export_spill._spill_here(store, model, at, None, starts, False)
+    read = export_spill.spill_events(store, model, at, None, starts)
+    try:
+        assert read.events == here.events
+        assert sorted(read.files) == sorted(here.files) == [0, 1, 2, 3]
+        assert all(p.parent == read.folder for paths in read.files.values() for p in paths)
+        assert {len(paths) for paths in read.files.values()} == {1 if split > 1000 else 2}
+        for k in here.files:
+            a, b = read.table(k), here.table(k)
+            assert a.num_rows > 0 and a.equals(b)
+        ids = set(read.table(0).column("lead_id").to_pylist())
+        assert "L0004" in ids and "L0005" in ids and "L0013" not in ids
+        assert "L0013" in set(read.table(1).column("lead_id").to_pylist())
+    finally:
+        read.close()
+        here.close()
+
+
+def test_a_reader_that_fails_is_an_error_of_the_spill(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from leadscore.bulk.export_adbc import adbc_spill
+
+    schema = pa.schema([("lead_id", pa.string())])
+    with pytest.raises(RuntimeError, match="reading the SQLite store failed"):
+        sql = "SELECT lead_id FROM events"
+        adbc_spill(str(tmp_path / "none.db"), sql, "events", "rowid", schema, [(1, 9)], tmp_path, ["A"])
+
+
 @pytest.mark.parametrize("value", [{"tier": 3}, [3], 2**53 + 1, -(10**30)])
 def test_values_no_typed_slot_holds_keep_the_pure_path(twins: tuple[LeadService, LeadService], value: object) -> None:
     fast, _ = twins

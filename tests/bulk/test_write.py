@@ -246,3 +246,31 @@ def test_the_writes_by_rowid_find_each_row_without_scanning_the_results(tmp_path
     plan = [str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {touch}")]
     assert "SEARCH results USING INTEGER PRIMARY KEY (rowid=?)" in plan
     db.close()
+
+
+def test_the_loaded_rows_are_the_rows_duckdb_gives_in_lead_id_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_rows` reads ROWS_TABLE as Arrow, batch by batch: the same tuples, values and types (NULLs
+    included) as DuckDB's own rows, in lead id order, across batch bounds."""
+    import duckdb
+
+    from leadscore.bulk import write
+
+    monkeypatch.setattr(write, "FETCH_ROWS", 2)
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE {write.ROWS_TABLE} (lead_id VARCHAR, model VARCHAR, model_version VARCHAR, evaluated_at BIGINT, "
+        "score DOUBLE, dimensions VARCHAR, labels VARCHAR, stage VARCHAR, stage_history VARCHAR, playbook VARCHAR, "
+        "queue_rank INTEGER, breakdown VARCHAR, next_change_at BIGINT, d0 DOUBLE)"
+    )
+    con.execute(
+        f"INSERT INTO {write.ROWS_TABLE} VALUES "
+        """('b', 'm', 'v', 2, 0.1, '{"x":0.1}', '{}', NULL, '[]', NULL, 3, '[]', NULL, 0.1), """
+        """('a', 'm', 'v', 1, 1e300, '{"x":1e300}', '{}', 'lead', '[]', '{"id":"p"}', 0, '[]', """
+        """9007199254740993, NULL), """
+        """('c', 'm', 'v', 3, -0.0, '{}', '{}', 'é', '[]', NULL, NULL, '[]', -1, 2.5)"""
+    )
+    expected = con.execute(f"SELECT * FROM {write.ROWS_TABLE} ORDER BY lead_id").fetchall()
+    got = list(write._rows(con, 1))
+    assert got == expected
+    assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in expected]
+    assert got[0][13] is None and got[0][12] == 9007199254740993 and got[2][7] == "é"

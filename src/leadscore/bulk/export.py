@@ -319,12 +319,21 @@ def _export(
             return _postgres_adbc_batches(store, sql, schema)
         return _postgres_batches(store, sql, schema)
     path = sqlite_path(store)
-    if path is None:
-        return _sqlite_batches(store, sql, schema)
-    parts = _ranges(store, table, rowid, split)
-    if parts[-1][1] - parts[0][0] < min(READER_MIN_ROWS, split):  # starting a reader costs more
+    parts = None if path is None else reader_ranges(store, table, rowid, split)
+    if path is None or parts is None:
         return _sqlite_batches(store, sql, schema)
     return adbc_batches(path, sql, table, rowid, schema, parts)
+
+
+def reader_ranges(store: LeadStore, table: str, rowid: str, split: int | None = None) -> list[tuple[int, int]] | None:
+    """SQLite file: the rowid range of each reader program over `table` (`_ranges`; `split`: default
+    SPLIT_ROWS); None when the table is read by the store's own driver in this process (starting a
+    reader costs more)."""
+    split = SPLIT_ROWS if split is None else split
+    parts = _ranges(store, table, rowid, split)
+    if parts[-1][1] - parts[0][0] < min(READER_MIN_ROWS, split):
+        return None
+    return parts
 
 
 def query_table(
@@ -351,6 +360,27 @@ def event_source(
     """The store's events as the model reads them, raw: (keyed batches, plain columns, property keys,
     the raw schema, whether the properties come as the raw JSON text), for `converter`. `parts` (the
     parts' starts): each event's part in the column PART, computed by the database (`part_sql`)."""
+    query = event_query(store, model, at, ids, parts)
+    batches = _export(store, query.sql, "events", "seq", query.schema, split, adbc=True)
+    return batches, query.plain, query.keys, query.schema, query.raw
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """The store's events as the model reads them, raw (`event_source`): the query over `events`, its
+    rows' schema, and how `converter` types them (plain columns, property keys, raw JSON text)."""
+
+    sql: str
+    schema: pa.Schema
+    plain: list[str]
+    keys: tuple[str, ...]
+    raw: bool
+
+
+def event_query(
+    store: LeadStore, model: ScoringModel, at: int, ids: str | None, parts: Sequence[str] | None = None
+) -> EventQuery:
+    """`event_source`'s query, not run."""
     needs = needs_of(model)
     raw = store.json_value_sql("attributes", "") is None
     plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
@@ -358,8 +388,7 @@ def event_source(
     if parts is not None:
         plain.append(PART)
     ev_schema = _raw_schema(_raw_names(plain, needs.properties, raw), ("ts", "seq", PART))
-    batches = _export(store, ev_sql, "events", "seq", ev_schema, split, adbc=True)
-    return batches, plain, needs.properties, ev_schema, raw
+    return EventQuery(ev_sql, ev_schema, plain, needs.properties, raw)
 
 
 def _raw_names(prefix: list[str], keys: Sequence[str], raw: bool) -> list[str]:
