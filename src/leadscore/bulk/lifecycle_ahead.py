@@ -202,6 +202,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Prepare the parts asked for on `requests` until its end, each reply on `replies`."""
     import gc
 
+    from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.export import Unsupported
     from leadscore.bulk.lifecycle_prepare import prepare_part
     from leadscore.store import open_store
@@ -210,6 +211,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     url, model, fire, at, events = pickle.load(requests)
     store = open_store(url)
     evaluator = Evaluator(model, fire_triggers=fire)
+    typing = connect(PREPARE_THREADS)  # every part's events typed in it (`RawEvents.typed`)
     cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
     frozen = False
     try:
@@ -223,7 +225,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             prepared = None
             try:
                 try:  # the part's events typed here (`RawEvents`), not in the scan
-                    typed = events.part([Path(f) for f in files])
+                    typed = events.part([Path(f) for f in files], typing)
                 except Unsupported:  # a value no typed slot holds: the pure path reads them
                     typed = None
                 prepared = None if typed is None else prepare_part(store, evaluator, at, ids, typed, PREPARE_THREADS)
@@ -248,6 +250,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
             replies.flush()
     finally:
+        typing.close()
         store.dispose()
 
 
