@@ -17,7 +17,7 @@ from leadscore.domain.lead import Lead
 from leadscore.engine import score
 from leadscore.model import parse_model
 from leadscore.store.backends import json_text
-from leadscore.triggers.firings import detect_triggers
+from leadscore.triggers.firings import detect_transitions, detect_triggers, firing
 from tests.bulk.test_lifecycle import RECYCLE
 
 MODEL = parse_model(RECYCLE)
@@ -47,13 +47,12 @@ def test_firings_without_the_breakdown_get_the_whole_results_payload(
     stripped = dataclasses.replace(current, breakdown=())
     # the breakdown's JSON as the query writes it: condition rules without `events` (result_shape)
     text = json.dumps([{k: v for k, v in b.to_dict().items() if v is not None} for b in current.breakdown])
-    found = detect_triggers(MODEL, previous, stripped, score_before_window=lambda t: before)
-    untouched = [json_text(f.payload) for f in found]
-    texts = payload_texts(found, breakdown_dicts(text)) if found else []
-    # the outbox's text of each payload, made around the result's text encoded once, payloads left as they are
-    assert [json_text(f.payload) for f in found] == untouched
+    found = detect_transitions(MODEL, previous, stripped, score_before_window=lambda t: before)
+    result = json_text({**stripped.to_dict(), "breakdown": breakdown_dicts(text)})
+    texts = payload_texts(found, "l1", result)
+    # the outbox's text of each payload, made around the result's text encoded once
     assert texts == [json_text(f.payload) for f in whole]
-    got = with_breakdown(found, breakdown_dicts(text))
+    got = with_breakdown([firing(f, stripped) for f in found], breakdown_dicts(text))
     assert [dataclasses.astuple(f) for f in got] == [dataclasses.astuple(f) for f in whole]
     assert [json.dumps(f.payload) for f in got] == [json.dumps(f.payload) for f in whole]
     # every payload owns its breakdown (a caller changing one changes no other)
@@ -104,23 +103,46 @@ def test_breakdown_dicts_keep_the_querys_own_entries_and_remake_any_other() -> N
         assert json.dumps(breakdown_dicts(text)) == wanted
 
 
-def test_payload_texts_of_another_shape_are_encoded_whole() -> None:
-    """A payload whose result is not last (or differs from the first firing's) is encoded whole, not
-    cut at a `null}}` that is not its result's."""
+def test_payload_texts_are_the_payloads_json_around_the_results_text() -> None:
+    """Each kind's payload, with text to escape (quotes, non-ASCII) and no destination: the text made
+    around the result's is `json_text` of the payload holding the result."""
     from datetime import UTC, datetime
 
-    from leadscore.triggers.firings import TriggerFiring
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired, payload
 
-    result = {"lead_id": "l1", "score": 1.5, "breakdown": [], "playbook": None}
-    odd = {"type": "lead.x", "data": {"result": {**result, "score": 2.5}, "trigger": "t", "note": None}}
-    firings = [
-        TriggerFiring("t", "l1", "d", datetime(2026, 1, 1, tzinfo=UTC), "stage_changed", None, "a", payload, "k")
-        for payload in ({"type": "lead.x", "data": {"trigger": "t", "result": result}}, odd)
+    lead = 'l"1\u00e9'
+    result = {"lead_id": lead, "score": 1.5, "labels": {"t": "h\u00f6t"}, "breakdown": [], "playbook": None}
+    at = datetime(2026, 1, 1, 12, 30, 0, 5, tzinfo=UTC)
+    found = [
+        Fired(
+            Trigger.model_validate({"id": "s-1", "on": "stage_changed", "to": "mql"}),
+            "stage_changed",
+            at,
+            "lead",
+            "mql",
+            "k1",
+            {"cause": "event:x", "event_id": 'e"1', "entry": 2},
+        ),
+        Fired(
+            Trigger.model_validate({"id": "l", "on": "label_changed", "set": "t", "destination": 'd"\u00e9'}),
+            "label_changed",
+            at,
+            None,
+            "h\u00f6t",
+            "k2",
+            {"set": "t", "previous_at": None},
+        ),
+        Fired(
+            Trigger.model_validate({"id": "b", "on": "score_changed", "by": {"gte": 1}, "within": "1d"}),
+            "score_changed",
+            at,
+            0.1,
+            1.5,
+            "k3",
+            {"within": "1d", "delta": 1.4, "window_start": "2025-12-31T12:30:00Z"},
+        ),
     ]
-    breakdown = [{"rule": "r", "dimension": "fit", "points": 2.0}]
-    texts = payload_texts(firings, breakdown)
-    assert [json.loads(t) for t in texts] == [
-        {"type": "lead.x", "data": {"trigger": "t", "result": {**result, "breakdown": breakdown}}},
-        {**odd, "data": {**odd["data"], "result": {**result, "score": 2.5, "breakdown": breakdown}}},
-    ]
-    assert texts[1] == json_text(json.loads(texts[1]))
+    texts = payload_texts(found, lead, json_text(result))
+    assert texts == [json_text(payload(f, lead, result)) for f in found]
+    assert [json.loads(t)["data"]["result"] for t in texts] == [result] * 3

@@ -30,7 +30,7 @@ from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
 from leadscore.store.backends import json_text
 from leadscore.store.events_repo import json_value
-from leadscore.triggers.firings import TriggerFiring, detect_triggers
+from leadscore.triggers.firings import Fired, TriggerFiring, detect_transitions, firing, payload
 
 if TYPE_CHECKING:
     import duckdb
@@ -233,14 +233,15 @@ def finish(
                     ours = stored is not None and result.model_version == stored.model_version
                     prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
                     before = _before(slots, [b[i] for b in befores])
-                    found = detect_triggers(model, prev, result, score_before_window=before)
+                    found = detect_transitions(model, prev, result, score_before_window=before)
                     if found:
                         breakdown = breakdown_dicts(cols["breakdown"][i])
                         if encoded:
-                            texts += payload_texts(found, breakdown)
+                            texts += payload_texts(found, lead, dumps({**result.to_dict(), "breakdown": breakdown}))
                         if payloads or not encoded:
-                            with_breakdown(found, breakdown)
-                        fired += found
+                            fired += with_breakdown([firing(f, result) for f in found], breakdown)
+                        else:  # the outbox rows' columns but their payload (`payloads`)
+                            fired += [_bare(f, lead) for f in found]
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
@@ -299,41 +300,36 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
     reaches: a trigger's `when:` reads scores, labels and stage). So the lead's triggers are
     detected once, and the result is not made and turned into a dict again for the payload. Each
     firing gets lists and dicts of its own, as from `to_dict`."""
-    for k, firing in enumerate(firings):
-        result = firing.payload["data"]["result"]
-        assert result["lead_id"] == firing.lead_id and "breakdown" in result
+    for k, one in enumerate(firings):
+        result = one.payload["data"]["result"]
+        assert result["lead_id"] == one.lead_id and "breakdown" in result
         result["breakdown"] = breakdown if k == 0 else [dict(e) for e in breakdown]
     return firings
 
 
-# the end of a payload's JSON text with a null result (`data` ends it, `result` ends `data`), its key
-# included: a payload whose text ends otherwise is encoded whole
+# the end of a payload's JSON text with a null result (`payload` puts `result` last in `data`, and
+# `data` last), its key included
 _TAIL = '"result": null}}'
 
 
-def payload_texts(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[str]:
-    """The JSON text (`json_text`) of each payload of `firings` (one lead's, from `detect_triggers`
-    on its result without the breakdown) as `with_breakdown(firings, breakdown)` makes it, the
-    payloads left as they are. Their result (the lead's result, the same in each, the largest part)
-    is encoded once with `breakdown`; each payload is encoded with a null result, whose `null` at
-    its end the result's text replaces (`_firing` puts `data` last and `result` last in it; a
-    payload of another shape is encoded whole). Encoding each whole payload re-encoded the result,
-    after a copy of the breakdown for each firing after the first."""
-    result = firings[0].payload["data"]["result"]
-    whole = json_text({**result, "breakdown": breakdown})  # (the key keeps its place in the copy)
+def payload_texts(found: list[Fired], lead_id: str, result: str) -> list[str]:
+    """The JSON text (`json_text`) of the payload of each of `found` (one lead's transitions,
+    `detect_transitions`) around `result`, the JSON text of the lead's whole result (`to_dict` with its
+    breakdown), encoded once for all of them: each payload is encoded with a null result, whose
+    `null` at its end the result's text replaces. Encoding each payload whole encoded the result
+    again for each firing, after a dict of it made for each (`Result.to_dict`)."""
     out = []
-    for firing in firings:
-        data = firing.payload["data"]
-        kept, data["result"] = data["result"], None
-        try:
-            text = json_text(firing.payload)
-        finally:
-            data["result"] = kept
-        if text.endswith(_TAIL) and (kept is result or kept == result):
-            out.append(f'{text[: -len(_TAIL)]}"result": {whole}}}}}')
-        else:
-            out.append(json_text({**firing.payload, "data": {**data, "result": {**kept, "breakdown": breakdown}}}))
+    for f in found:
+        text = json_text(payload(f, lead_id, None))
+        assert text.endswith(_TAIL), text  # by `payload`'s construction
+        out.append(f'{text[: -len(_TAIL)]}"result": {result}}}}}')
     return out
+
+
+def _bare(f: Fired, lead_id: str) -> TriggerFiring:
+    """The firing of `f` without its payload (an empty dict): what the rescore in parts returns."""
+    trigger = f.trigger
+    return TriggerFiring(trigger.id, lead_id, trigger.destination, f.at, f.kind, f.old, f.new, {}, f.key)
 
 
 class Stored(NamedTuple):

@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
@@ -82,6 +82,20 @@ class TriggerFiring:
     key: str
 
 
+class Fired(NamedTuple):
+    """One transition a trigger fires on, without its payload (`detect_transitions`): `firing` makes
+    the `TriggerFiring` of it, `payload` its payload around any form of the lead's result (a dict,
+    or None where a caller splices the result's JSON text in, `lifecycle_history.payload_texts`)."""
+
+    trigger: Trigger
+    kind: TriggerKind
+    at: datetime
+    old: Value
+    new: Value
+    key: str
+    details: dict[str, Any]
+
+
 def _key_text() -> Callable[[list[object]], str]:
     """`json.dumps(value, separators=(",", ":"), ensure_ascii=True)` with its encoder made once: the
     same text (a key's parts are plain values, no cycle to check). Made per call, the encoder was
@@ -117,7 +131,21 @@ def detect_triggers(
     score_before_window: Callable[[Trigger], float] | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> list[TriggerFiring]:
-    """The firings of `model.triggers` for the move of one lead from `previous` to `current`.
+    """The firings of `model.triggers` for the move of one lead from `previous` to `current`: those of
+    `detect_transitions`, each with its payload (`firing`)."""
+    found = detect_transitions(model, previous, current, score_before_window=score_before_window, attributes=attributes)
+    return [firing(f, current) for f in found]
+
+
+def detect_transitions(
+    model: ScoringModel,
+    previous: Result | None,
+    current: Result,
+    *,
+    score_before_window: Callable[[Trigger], float] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> list[Fired]:
+    """The transitions of `model.triggers` for the move of one lead from `previous` to `current`.
 
     `previous` is the lead's last stored result (None for a new lead); it should carry its
     `stage_history`; without one, only changes after `previous.at` count as new.
@@ -141,7 +169,7 @@ def detect_triggers(
         # mostly finds a lead so, and this saves it the triggers' walk (about 10 µs a lead)
         return []
     reconciled = _reconciliation(previous, current) if watch_stages else None
-    found: list[tuple[int, int, TriggerFiring]] = []
+    found: list[tuple[int, int, Fired]] = []
     for index, trigger in enumerate(model.triggers):
         if trigger.on == "stage_changed":
             firings = _stage_firings(model, trigger, previous, current, reconciled)
@@ -238,7 +266,7 @@ _NONE_KNOWN: Counter[str] = Counter()  # no previous result: read only, never co
 
 def _stage_firings(
     model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result, reconciled: StageChange | None
-) -> list[TriggerFiring]:
+) -> list[Fired]:
     """One firing per entry into a stage that `previous` had not shown, numbered (see the docstring).
 
     The n-th entry into a stage is new when `previous` shows fewer than n such entries; a previous
@@ -261,9 +289,7 @@ def _stage_firings(
         if new:
             key = stage_entry_key(model, trigger, current.lead_id, change.stage, n)
             details = {"cause": change.cause, "event_id": change.event_id, "entry": n}
-            firings.append(
-                _firing(trigger, current, "stage_changed", change.at, change.previous, change.stage, key, details)
-            )
+            firings.append(Fired(trigger, "stage_changed", change.at, change.previous, change.stage, key, details))
     return firings
 
 
@@ -275,9 +301,7 @@ def stage_entry_key(model: ScoringModel, trigger: Trigger, lead_id: str, stage: 
 # -- label_changed ------------------------------------------------------------------------------
 
 
-def _label_firings(
-    model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result
-) -> list[TriggerFiring]:
+def _label_firings(model: ScoringModel, trigger: Trigger, previous: Result | None, current: Result) -> list[Fired]:
     """A label set's value changed (a first label of a new lead counts as a change from null).
 
     Without `to:`, every change fires, a change to null (no band matches any more) included.
@@ -291,13 +315,13 @@ def _label_firings(
     micros = to_micros(since) if since is not None else None
     key = _key(["label_changed", model.name, trigger.id, current.lead_id, trigger.set, old, new, micros])
     details = {"set": trigger.set, "previous_at": to_iso(since) if since else None}
-    return [_firing(trigger, current, "label_changed", current.at, old, new, key, details)]
+    return [Fired(trigger, "label_changed", current.at, old, new, key, details)]
 
 
 # -- score_changed ------------------------------------------------------------------------------
 
 
-def _score_firings(model: ScoringModel, trigger: Trigger, current: Result, before: float) -> list[TriggerFiring]:
+def _score_firings(model: ScoringModel, trigger: Trigger, current: Result, before: float) -> list[Fired]:
     assert trigger.by is not None and trigger.within is not None
     delta = current.score - before
     if not _by(trigger)(delta):
@@ -305,7 +329,7 @@ def _score_firings(model: ScoringModel, trigger: Trigger, current: Result, befor
     bucket = to_micros(current.at) // trigger.within.micros
     key = _key(["score_changed", model.name, trigger.id, current.lead_id, bucket])
     details = {"within": trigger.within.text, "delta": delta, "window_start": to_iso(window_start(trigger, current))}
-    return [_firing(trigger, current, "score_changed", current.at, before, current.score, key, details)]
+    return [Fired(trigger, "score_changed", current.at, before, current.score, key, details)]
 
 
 # `by:` predicates compiled, by the predicate object (kept, so its id is never reused meanwhile): a
@@ -353,38 +377,33 @@ def scores_before(
 # -- the firing ---------------------------------------------------------------------------------
 
 
-def _firing(
-    trigger: Trigger,
-    current: Result,
-    kind: TriggerKind,
-    at: datetime,
-    old: Value,
-    new: Value,
-    key: str,
-    details: dict[str, Any],
-) -> TriggerFiring:
-    """The payload follows the Standard Webhooks shape: `type`, `timestamp`, `data`."""
-    when = to_iso(at)
-    change = {"kind": kind, "from": old, "to": new, "at": when, **details}
-    payload = {
-        "type": f"lead.{kind}",
-        "timestamp": when,
-        "data": {
-            "trigger": trigger.id,
-            "lead_id": current.lead_id,
-            "destination": trigger.destination,
-            "change": change,
-            "result": current.to_dict(),
-        },
-    }
+def firing(fired: Fired, current: Result) -> TriggerFiring:
+    """The `TriggerFiring` of a transition of `current`'s lead, its payload around `current.to_dict()`."""
+    trigger = fired.trigger
     return TriggerFiring(
         trigger_id=trigger.id,
         lead_id=current.lead_id,
         destination=trigger.destination,
-        at=at,
-        kind=kind,
-        from_value=old,
-        to_value=new,
-        payload=payload,
-        key=key,
+        at=fired.at,
+        kind=fired.kind,
+        from_value=fired.old,
+        to_value=fired.new,
+        payload=payload(fired, current.lead_id, current.to_dict()),
+        key=fired.key,
     )
+
+
+def payload(fired: Fired, lead_id: str, result: Any) -> dict[str, Any]:
+    """A firing's payload, in the Standard Webhooks shape (`type`, `timestamp`, `data`), with `result`
+    (the lead's result as `Result.to_dict` gives it) last in `data`, itself last."""
+    when = to_iso(fired.at)
+    kind = fired.kind
+    change = {"kind": kind, "from": fired.old, "to": fired.new, "at": when, **fired.details}
+    data = {
+        "trigger": fired.trigger.id,
+        "lead_id": lead_id,
+        "destination": fired.trigger.destination,
+        "change": change,
+        "result": result,
+    }
+    return {"type": f"lead.{kind}", "timestamp": when, "data": data}
