@@ -58,7 +58,7 @@ def hand_sql(model: str, data: Path, at_us: int, dedupe: bool) -> str:
 
 
 def child(mode: str, model: str, data: str) -> dict[str, Any]:
-    from benchmarks.batch_mixed import _usage
+    from benchmarks.batch_mixed import _usage, hand_connection, product_run
     from benchmarks.batch_rescore import scratch_dir
 
     from leadscore.domain.timeutil import parse_timestamp, to_micros
@@ -69,21 +69,9 @@ def child(mode: str, model: str, data: str) -> dict[str, Any]:
     t = time.perf_counter()
     info: dict[str, Any] = {}
     if mode.startswith("product"):
-        from leadscore.batch import run_batch
-        from leadscore.model import load_model
-
-        dedupe = "never" if mode == "product-never" else "auto"
-        m = load_model(HERE / f"foreign_{model}.yaml")
-        run = run_batch(m, f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe, threads=threads)
-        s = run.stats
-        info = {"fallback": s.fallback_leads, "lookups": s.lookup_values, "phases": s.seconds, "events": s.events}
+        info = product_run(HERE / f"foreign_{model}.yaml", data, out, mode, threads)
     elif mode.startswith("hand"):
-        import duckdb
-
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            con.execute(f"SET threads = {threads}")
+        con = hand_connection(threads)
         sql = hand_sql(model, Path(data), at_us, mode == "hand-dedupe")
         con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET)")
     else:

@@ -21,11 +21,10 @@ Distributions (events: 50 per lead on average, written by DuckDB from hashes of 
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import duckdb
+from mixed_data import _list, _pick, _unit, cli
 
 AT = "2026-06-01 00:00:00+00"
 # frequent first: the type of an event is the list's entry at 40 * u**2
@@ -76,19 +75,6 @@ PLANS = ["free", "pro", "Enterprise", "team", "PRO", "enterprise-plus"]
 INDUSTRIES = ["Software", "SaaS", "Retail", "E-Commerce", "Finanzdienstleistungen", "Éducation", "Gesundheit"]
 COUNTRIES = ["US", "DE", "FR", "TR", "GR", "JP", "GB", "CA", "AT", "CH", "ES", "BR"]
 DOMAINS = ["gmail.com", "GMX.de", "acme.io", "example.com", "yahoo.fr", "outlook.com", "bücher.de", "web.de"]
-
-
-def _list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
-def _pick(values: list[str], h: str) -> str:
-    return f"{_list(values)}[1 + CAST({h} % {len(values)} AS BIGINT)]"
-
-
-def _unit(h: str) -> str:
-    """A uniform draw in [0, 1) from a hash."""
-    return f"(CAST({h} % 1000000007 AS DOUBLE) / 1000000007.0)"
 
 
 def _lead_id(idx: str) -> str:
@@ -174,13 +160,7 @@ def generate(out: Path, leads: int, events_per_lead: int = 50, parts: int = 5) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--leads", type=int, default=200_000)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    t = time.perf_counter()
-    made = generate(args.out, args.leads)
-    print(f"{made['leads']:,} leads, {made['events']:,} events in {time.perf_counter() - t:.1f} s: {args.out}")
+    cli(generate, __doc__, 200_000)
 
 
 if __name__ == "__main__":
