@@ -65,6 +65,29 @@ def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: 
         assert got == found(text), (pattern, text)
 
 
+# Non-ASCII pieces (literals, class ranges and negations, any character) for patterns without case folding.
+_WIDE_ATOMS = st.sampled_from(["é", "ß", "Σ", "価格", "ı", "İ", "[à-ÿ]", "[^é]", "[α-ω]", ".", "a", "\\b", "(?:ß|ss)"])
+_WIDE_TEXT = st.text(
+    alphabet=st.sampled_from([*"aeEs ", "é", "É", "ß", "ẞ", "Σ", "σ", "ς", "価", "格", "ı", "İ", "ÿ"]), max_size=8
+)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    parts=st.lists(_WIDE_ATOMS, min_size=1, max_size=4), anchored=st.booleans(), texts=st.lists(_WIDE_TEXT, max_size=6)
+)
+def test_non_ascii_patterns_without_folding_run_in_duckdb_as_in_the_pure_scorer(
+    parts: list[str], anchored: bool, texts: list[str]
+) -> None:
+    pattern = ("^" if anchored else "") + "".join(parts)
+    assert duckdb_regex(pattern)
+    con = duckdb.connect()
+    found = searcher(pattern)
+    for text in texts:
+        got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
+        assert got == found(text), (pattern, text)
+
+
 @pytest.mark.parametrize(
     ("pattern", "direct"),
     [
@@ -72,7 +95,11 @@ def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: 
         (r"^\w+ \d+$", True),
         (r"^\pL+$", False),
         (r"\p{Greek}", False),
-        ("münchen", False),
+        ("münchen", True),  # no case folding: the same UTF-8 bytes in every build
+        ("^/(ja/価格|tr/fiyatlandırma)(/|$)", True),
+        ("(?i)münchen", False),  # folding non-ASCII text reads the builds' Unicode tables
+        ("(?i:é)x", False),
+        ("(?si)é", False),
         (r"a\Cb", False),
     ],
 )

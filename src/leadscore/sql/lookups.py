@@ -57,11 +57,21 @@ LOWER_DIFFERS = ("\u0130", "\u03a3")
 _TABLE_ESCAPES = re.compile(r"\\[pPC]")
 
 
+# A flag group that may turn case folding on: `(?i)`, `(?si)`, `(?i:...)`, also `(?-i)` (read as if on,
+# which only costs a look-up). An escaped `\(?i` matches too: the same harmless excess.
+_FOLD_FLAG = re.compile(r"\(\?[A-Za-z-]*i")
+
+
 def duckdb_regex(pattern: str) -> bool:
-    """Whether DuckDB's RE2 reads `pattern` as the pure scorer's RE2 does, on any text: ASCII (case
-    folding of ASCII letters is the same in every build: k, K and the Kelvin sign; s, S and the long s),
-    without the escapes of `_TABLE_ESCAPES`."""
-    return pattern.isascii() and _TABLE_ESCAPES.search(pattern) is None
+    """Whether DuckDB's RE2 reads `pattern` as the pure scorer's RE2 does, on any text, without the
+    escapes of `_TABLE_ESCAPES`: an ASCII pattern (case folding of ASCII letters is the same in every
+    build: k, K and the Kelvin sign; s, S and the long s), or a pattern with non-ASCII characters that
+    folds no case. Without folding, a non-ASCII literal or class range is compiled to the same UTF-8
+    byte sequences by every build (no Unicode table is read: `\\w`, `\\d`, `\\s`, `\\b` are ASCII), so
+    only `(?i)` with non-ASCII text needs the look-up (the builds' folding tables may differ)."""
+    if _TABLE_ESCAPES.search(pattern) is not None:
+        return False
+    return pattern.isascii() or _FOLD_FLAG.search(pattern) is None
 
 
 # Characters of a lowered needle that only Python's lower() makes from LOWER_DIFFERS: the combining dot
