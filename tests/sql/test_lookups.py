@@ -159,3 +159,35 @@ def test_contains_asks_the_pure_scorer_only_where_lower_case_can_change_the_answ
     got, values = _contains_in_duckdb(needle, texts, deferred=False)
     assert got == [needle.lower() in t.lower() for t in texts]
     assert bool(values) is asked
+
+
+def test_an_events_look_up_evaluates_only_the_values_of_its_filters_types() -> None:
+    """A (?i) pattern with non-ASCII text (a look-up) on a property other types fill with their own
+    values: only the distinct values of the rule's types reach the pure scorer's predicate; the same
+    pattern in a second rule widens the look-up to its types too; scores equal the pure scorer's."""
+    from datetime import timedelta
+
+    from leadscore.batch import run_batch
+    from leadscore.domain.events import Event
+    from leadscore.domain.lead import Lead
+    from leadscore.domain.timeutil import parse_timestamp
+    from leadscore.engine import score_many
+    from leadscore.model import parse_model
+    from tests.batch.compare import differences
+    from tests.batch.tables import events_table, leads_table
+
+    at = parse_timestamp("2026-06-01T00:00:00Z")
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n"
+        "  - {id: a, on: read, where: {path: {matches: '(?i)ανάλυση|straße'}}, points: 2}\n"
+        "  - {id: b, on: [read, share], where: {path: {matches: '(?i)ανάλυση|straße'}}, points: 1, within: 30d}\n"
+        "  - {id: c, on: view, where: {path: {contains: x}}, points: 1}\n"
+    )
+    paths = ["/ΑΝΑΛΥΣΗ/1", "/Straße", "/STRASSE", "/other"]
+    events = [Event.of(f"l{i % 5}", "read", at - timedelta(days=i), path=paths[i % 4]) for i in range(8)]
+    events += [Event.of(f"l{i % 5}", "share", at - timedelta(days=i), path=f"/ανάλυση/s{i}") for i in range(3)]
+    events += [Event.of(f"l{i % 5}", "view", at - timedelta(hours=i), path=f"/ανάλυση/{i}") for i in range(40)]
+    leads = [Lead(f"l{i}") for i in range(5)]
+    run = run_batch(model, leads_table(leads), events_table(events), at)
+    assert not differences([r.to_dict() for r in score_many(model, leads, events, at)], run.to_dicts())
+    assert run.stats.lookup_values == len(paths) + 3  # the read and share paths, not the 40 views'

@@ -28,7 +28,7 @@ Values whose domain the model itself fixes (label names, stage names) are decide
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -140,10 +140,16 @@ class Lookups:
     # per dictionary entry), less than the query's per-row test of whether a filter is unknown
     eager: frozenset[str] = frozenset()
     pending: set[str] = field(default_factory=set)  # deferred look-ups filled as empty so far
+    # per events look-up, the event types of the filters that read it (None: some filter reads it
+    # whatever the type): only those events' distinct values are evaluated. A filter tests the type
+    # first (`CASE`, condition_sql.event_filter), so a value held only by events of other types is never
+    # looked up; on a free-text column shared by many types that spares most of the distinct values.
+    scopes: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
-    def add(self, table: str, column: str, key: str, arg: Any) -> str:
+    def add(self, table: str, column: str, key: str, arg: Any, types: Sequence[str] | None = None) -> str:
         """SQL for `column <key> arg` over a row of `table` (NULL-safe: FALSE for a missing value);
-        `column` is the quoted name of a text column of `table`."""
+        `column` is the quoted name of a text column of `table`; `types`: the event types of the rows
+        the SQL is read on (None: any row)."""
         k = (table, column, key, repr(arg))
         col = column
         duck = self.flavor == "duckdb"
@@ -164,6 +170,9 @@ class Lookups:
             deferred = duck and only is not None and table == "events" and self.defer_events and col not in self.eager
             name = f"_ls_m{len(self.entries)}"
             found = self.entries[k] = Lookup(name, table, column, key, arg, only if duck else None, deferred)
+            self.scopes[name] = frozenset()
+        scope = self.scopes[found.name]
+        self.scopes[found.name] = None if scope is None or types is None else scope | frozenset(types)
         if self.flavor == "spark":
             return f"coalesce({found.name}({col}), FALSE)"
         listed = f"{col} IN (SELECT v FROM {found.name})"
@@ -206,9 +215,11 @@ class Lookups:
             test = text_test(lk.key, lk.arg)
             col = lk.column
             # the distinct values reach Python a slice at a time; only the matching ones are kept
+            scope = self.scopes.get(lk.name) if lk.table == "events" else None
             result = con.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {lk.table} WHERE {col} IS NOT NULL"
                 + (f" AND {lk.only}" if lk.only else "")
+                + (f" AND type IN {q.text_list(sorted(scope))}" if scope else "")
             )
             hits: list[str] = []
             while rows := result.fetchmany(SLICE):
