@@ -54,15 +54,20 @@ def _patterns(draw: st.DrawFn) -> str:
     return ("(?i)" if draw(st.booleans()) else "") + body
 
 
-@settings(max_examples=examples(300), deadline=None)
-@given(pattern=_patterns(), texts=st.lists(_TEXT, min_size=1, max_size=6))
-def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: list[str]) -> None:
+def _same_in_duckdb(pattern: str, texts: list[str]) -> None:
+    """The pattern runs in DuckDB (`duckdb_regex`) and matches there exactly the texts the pure scorer's RE2 does."""
     assert duckdb_regex(pattern)
     con = duckdb.connect()
     found = searcher(pattern)
     for text in texts:
         got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
         assert got == found(text), (pattern, text)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(pattern=_patterns(), texts=st.lists(_TEXT, min_size=1, max_size=6))
+def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: list[str]) -> None:
+    _same_in_duckdb(pattern, texts)
 
 
 # Non-ASCII pieces (literals, class ranges and negations, any character) for patterns without case folding.
@@ -80,12 +85,7 @@ def test_non_ascii_patterns_without_folding_run_in_duckdb_as_in_the_pure_scorer(
     parts: list[str], anchored: bool, texts: list[str]
 ) -> None:
     pattern = ("^" if anchored else "") + "".join(parts)
-    assert duckdb_regex(pattern)
-    con = duckdb.connect()
-    found = searcher(pattern)
-    for text in texts:
-        got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
-        assert got == found(text), (pattern, text)
+    _same_in_duckdb(pattern, texts)
 
 
 @pytest.mark.parametrize(
