@@ -140,6 +140,11 @@ class Lookups:
     # per dictionary entry), less than the query's per-row test of whether a filter is unknown
     eager: frozenset[str] = frozenset()
     pending: set[str] = field(default_factory=set)  # deferred look-ups filled as empty so far
+    # whether a sample of an events column (quoted name) holds values with one of LOWER_DIFFERS: then its
+    # look-ups are made before the query, as for `eager`. Deferred, each lead holding such a value is
+    # scored again by a second pass over the events (the leads' events selected from all of them): where
+    # such values are common (Turkish or Greek text), that pass cost as much as the query itself
+    common_differs: Callable[[str], bool] | None = None
     # per events look-up, the event types of the filters that read it (None: some filter reads it
     # whatever the type): only those events' distinct values are evaluated. A filter tests the type
     # first (`CASE`, condition_sql.event_filter), so a value held only by events of other types is never
@@ -168,6 +173,8 @@ class Lookups:
         found = self.entries.get(k)
         if found is None:
             deferred = duck and only is not None and table == "events" and self.defer_events and col not in self.eager
+            if deferred and self.common_differs is not None and self.common_differs(col):
+                deferred = False
             name = f"_ls_m{len(self.entries)}"
             found = self.entries[k] = Lookup(name, table, column, key, arg, only if duck else None, deferred)
             self.scopes[name] = frozenset()
