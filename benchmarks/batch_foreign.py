@@ -191,8 +191,9 @@ def main() -> int:
     for model in models:
         for mode in modes:
             r = rows[(model, mode)]
-            hand = rows[(model, mode.replace("product", "hand"))]
-            prod = rows[(model, mode.replace("hand", "product"))]
+            pair = {"product-auto": "hand-dedupe", "product-never": "hand-never"}
+            other = pair.get(mode) or next(p for p, h in pair.items() if h == mode)
+            prod, hand = (r, rows[(model, other)]) if mode in pair else (rows[(model, other)], r)
             ratio = f"{_median(prod, 'cpu') / _median(hand, 'cpu'):.2f}x" if mode.startswith("product") else ""
             x, y = _median(prod, "score_sum"), _median(hand, "score_sum")
             same = abs(x - y) <= 1e-9 * max(abs(y), 1.0)
