@@ -124,6 +124,31 @@ def pandas_scores(data: Path, at_us: int) -> Any:
     return pd.DataFrame({"fit": fit, "engagement": eng, "score": score, "temperature": label})
 
 
+def product_run(model_path: Path, data: str, out: Path, mode: str, threads: int | None) -> dict[str, Any]:
+    """`leadscore batch` of the model on DATA into `out` (mode product-never: ids trusted); its statistics."""
+    from leadscore.batch import run_batch
+    from leadscore.model import load_model
+
+    dedupe = "never" if mode == "product-never" else "auto"
+    model = load_model(model_path)
+    run = run_batch(model, f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe, threads=threads)
+    s = run.stats
+    return {"fallback": s.fallback_leads, "lookups": s.lookup_values, "phases": s.seconds, "events": s.events}
+
+
+def hand_connection(threads: int | None) -> Any:
+    """The DuckDB connection a hand-written query runs on."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    if os.environ.get("LEADSCORE_BENCH_MEMORY"):  # a cap on a shared machine: DuckDB spills past it
+        con.execute(f"SET memory_limit = '{os.environ['LEADSCORE_BENCH_MEMORY']}'")
+    return con
+
+
 def child(mode: str, data: str) -> dict[str, Any]:
     """One measured run. MODE: product-auto, product-never, hand-never, hand-dedupe or pandas on the mixed
     data; with the prefix `gen-` (gen-product-auto, gen-product-never, gen-hand-never) the same on
@@ -147,23 +172,9 @@ def child(mode: str, data: str) -> dict[str, Any]:
     t = time.perf_counter()
     info: dict[str, Any] = {}
     if mode.startswith("product"):
-        from leadscore.batch import run_batch
-        from leadscore.model import load_model
-
-        dedupe = "never" if mode == "product-never" else "auto"
-        model = load_model(model_path)
-        run = run_batch(model, f"{data}/leads.parquet", f"{data}/events", AT, out=out, dedupe=dedupe, threads=threads)
-        s = run.stats
-        info = {"fallback": s.fallback_leads, "lookups": s.lookup_values, "phases": s.seconds, "events": s.events}
+        info = product_run(model_path, data, out, mode, threads)
     elif mode.startswith("hand"):
-        import duckdb
-
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            con.execute(f"SET threads = {threads}")
-        if os.environ.get("LEADSCORE_BENCH_MEMORY"):  # a cap on a shared machine: DuckDB spills past it
-            con.execute(f"SET memory_limit = '{os.environ['LEADSCORE_BENCH_MEMORY']}'")
+        con = hand_connection(threads)
         sql = _hand_sql(Path(data), at_us, mode == "hand-dedupe", query)
         con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET)")
     elif mode == "pandas":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -139,14 +140,19 @@ def generate(out: Path, leads: int, events_per_lead: int = 50, parts: int = 4) -
     return {"leads": leads, "events": int(n)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--leads", type=int, default=100_000)
+def cli(make: Callable[[Path, int], dict[str, int]], doc: str | None, leads: int = 100_000) -> None:
+    """The command line of a data set's generator: --leads, --out."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--leads", type=int, default=leads)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     t = time.perf_counter()
-    made = generate(args.out, args.leads)
+    made = make(args.out, args.leads)
     print(f"{made['leads']:,} leads, {made['events']:,} events in {time.perf_counter() - t:.1f} s: {args.out}")
+
+
+def main() -> None:
+    cli(generate, __doc__)
 
 
 if __name__ == "__main__":

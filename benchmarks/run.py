@@ -50,6 +50,13 @@ SUITE: list[tuple[str, list[str] | None, list[str], str | None, str]] = [
         "batch_mixed.md",
         "Batch re-score, second data set (regexes, non-ASCII text, repeated ids)",
     ),
+    (
+        "batch_foreign.py",
+        ["--quick"],
+        ["--leads", "1000000", "--runs", "3"],
+        "batch_foreign.md",
+        "Batch re-score, third data set and three models written from the format alone",
+    ),
     ("store_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "store_rescore.md", "Store re-score"),
     ("pg_rescore.py", ["--quick"], ["--leads", "100000", "--runs", "3"], "pg_rescore.md", "In-database re-score"),
     ("predictive_real_data.py", None, [], "predictive.md", "Predictive scoring on the real data"),

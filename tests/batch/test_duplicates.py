@@ -79,6 +79,22 @@ def test_check_lists_the_repeated_pairs_and_the_copy_to_keep() -> None:
     assert dropped == [i for i, e in enumerate(events) if e.lead_id == "l3" and e.id == "e2" and i != first]
 
 
+def test_events_without_id_beside_repeated_ids_stream_through_the_query() -> None:
+    """Repeated ids and events without id (a copy of one among them): equal to the pure scorer, and the
+    query drops the id'd copies by input order with no subquery correlated on every event, and reads the
+    events once per branch instead of through one CTE named twice (which DuckDB materialises whole: with
+    both, 2.6 GB at 10M events against 0.4 GB)."""
+    events = _events(60, {"l3": ["e2", "e0"]})
+    events += [Event.of("l4", "view", AT, page="pricing")] * 2 + [Event.of("l5", "view", AT, page="home")]
+    leads = [Lead(f"l{i}") for i in range(60)]
+    run = run_batch(MODEL, leads_table(leads), events_table(events), AT)
+    expected = [r.to_dict() for r in score_many(MODEL, leads, events, AT)]
+    assert not differences(expected, run.to_dicts())
+    assert run.stats.deduplicated and run.plan is not None
+    sql = run.plan.sql
+    assert "NOT EXISTS" not in sql and "FROM _ls_ev" not in sql.split("_ls_dd AS", 1)[1].split("),", 1)[0]
+
+
 # -- edges: none, all, same or different content, ids shared across leads, through Parquet files ----------
 
 

@@ -90,3 +90,30 @@ def test_both_forms_give_the_same_results(tmp_path: Path) -> None:
         results[lead_by_lead] = sorted(run.to_dicts(), key=lambda r: r["lead_id"])
     assert results[True] == results[False]
     assert any(r["breakdown"] for r in results[True])  # the rules did score
+
+
+@pytest.mark.parametrize("common", [True, False])
+def test_a_contains_look_up_is_made_before_the_query_where_its_column_often_holds_a_dotted_i(common: bool) -> None:
+    """`contains: istanbul` over paths where "İstanbul" is common (it is made before the query: deferred,
+    most leads would be scored again) or absent (deferred: nothing to evaluate); results equal the pure
+    scorer's either way."""
+    from datetime import timedelta
+
+    from leadscore.domain.events import Event
+    from leadscore.domain.lead import Lead
+    from leadscore.domain.timeutil import parse_timestamp
+    from leadscore.engine import score_many
+    from tests.batch.compare import differences
+    from tests.batch.tables import events_table, leads_table
+
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n  - {id: ist, on: view, where: {path: {contains: istanbul}}, points: 1}\n"
+    )
+    at = parse_timestamp(AT)
+    city = "İstanbul" if common else "Ankara"
+    paths = [f"/{city}/{i}" for i in range(3)] + ["/istanbul/x", "/ISTANBUL"]
+    events = [Event.of(f"l{i % 7}", "view", at - timedelta(hours=i), path=paths[i % 5]) for i in range(40)]
+    leads = [Lead(f"l{i}") for i in range(7)]
+    run = run_batch(model, leads_table(leads), events_table(events), at)
+    assert not differences([r.to_dict() for r in score_many(model, leads, events, at)], run.to_dicts())
+    assert [lk.deferred for lk in run.lookups.entries.values()] == [not common]

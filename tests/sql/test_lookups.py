@@ -54,15 +54,38 @@ def _patterns(draw: st.DrawFn) -> str:
     return ("(?i)" if draw(st.booleans()) else "") + body
 
 
-@settings(max_examples=examples(300), deadline=None)
-@given(pattern=_patterns(), texts=st.lists(_TEXT, min_size=1, max_size=6))
-def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: list[str]) -> None:
+def _same_in_duckdb(pattern: str, texts: list[str]) -> None:
+    """The pattern runs in DuckDB (`duckdb_regex`) and matches there exactly the texts the pure scorer's RE2 does."""
     assert duckdb_regex(pattern)
     con = duckdb.connect()
     found = searcher(pattern)
     for text in texts:
         got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
         assert got == found(text), (pattern, text)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(pattern=_patterns(), texts=st.lists(_TEXT, min_size=1, max_size=6))
+def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: list[str]) -> None:
+    _same_in_duckdb(pattern, texts)
+
+
+# Non-ASCII pieces (literals, class ranges and negations, any character) for patterns without case folding.
+_WIDE_ATOMS = st.sampled_from(["é", "ß", "Σ", "価格", "ı", "İ", "[à-ÿ]", "[^é]", "[α-ω]", ".", "a", "\\b", "(?:ß|ss)"])
+_WIDE_TEXT = st.text(
+    alphabet=st.sampled_from([*"aeEs ", "é", "É", "ß", "ẞ", "Σ", "σ", "ς", "価", "格", "ı", "İ", "ÿ"]), max_size=8
+)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    parts=st.lists(_WIDE_ATOMS, min_size=1, max_size=4), anchored=st.booleans(), texts=st.lists(_WIDE_TEXT, max_size=6)
+)
+def test_non_ascii_patterns_without_folding_run_in_duckdb_as_in_the_pure_scorer(
+    parts: list[str], anchored: bool, texts: list[str]
+) -> None:
+    pattern = ("^" if anchored else "") + "".join(parts)
+    _same_in_duckdb(pattern, texts)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +95,11 @@ def test_duckdb_regexp_matches_equals_the_pure_scorers_re2(pattern: str, texts: 
         (r"^\w+ \d+$", True),
         (r"^\pL+$", False),
         (r"\p{Greek}", False),
-        ("münchen", False),
+        ("münchen", True),  # no case folding: the same UTF-8 bytes in every build
+        ("^/(ja/価格|tr/fiyatlandırma)(/|$)", True),
+        ("(?i)münchen", False),  # folding non-ASCII text reads the builds' Unicode tables
+        ("(?i:é)x", False),
+        ("(?si)é", False),
         (r"a\Cb", False),
     ],
 )
@@ -132,3 +159,35 @@ def test_contains_asks_the_pure_scorer_only_where_lower_case_can_change_the_answ
     got, values = _contains_in_duckdb(needle, texts, deferred=False)
     assert got == [needle.lower() in t.lower() for t in texts]
     assert bool(values) is asked
+
+
+def test_an_events_look_up_evaluates_only_the_values_of_its_filters_types() -> None:
+    """A (?i) pattern with non-ASCII text (a look-up) on a property other types fill with their own
+    values: only the distinct values of the rule's types reach the pure scorer's predicate; the same
+    pattern in a second rule widens the look-up to its types too; scores equal the pure scorer's."""
+    from datetime import timedelta
+
+    from leadscore.batch import run_batch
+    from leadscore.domain.events import Event
+    from leadscore.domain.lead import Lead
+    from leadscore.domain.timeutil import parse_timestamp
+    from leadscore.engine import score_many
+    from leadscore.model import parse_model
+    from tests.batch.compare import differences
+    from tests.batch.tables import events_table, leads_table
+
+    at = parse_timestamp("2026-06-01T00:00:00Z")
+    model = parse_model(
+        "format: 1\nname: t\nrules:\n"
+        "  - {id: a, on: read, where: {path: {matches: '(?i)ανάλυση|straße'}}, points: 2}\n"
+        "  - {id: b, on: [read, share], where: {path: {matches: '(?i)ανάλυση|straße'}}, points: 1, within: 30d}\n"
+        "  - {id: c, on: view, where: {path: {contains: x}}, points: 1}\n"
+    )
+    paths = ["/ΑΝΑΛΥΣΗ/1", "/Straße", "/STRASSE", "/other"]
+    events = [Event.of(f"l{i % 5}", "read", at - timedelta(days=i), path=paths[i % 4]) for i in range(8)]
+    events += [Event.of(f"l{i % 5}", "share", at - timedelta(days=i), path=f"/ανάλυση/s{i}") for i in range(3)]
+    events += [Event.of(f"l{i % 5}", "view", at - timedelta(hours=i), path=f"/ανάλυση/{i}") for i in range(40)]
+    leads = [Lead(f"l{i}") for i in range(5)]
+    run = run_batch(model, leads_table(leads), events_table(events), at)
+    assert not differences([r.to_dict() for r in score_many(model, leads, events, at)], run.to_dicts())
+    assert run.stats.lookup_values == len(paths) + 3  # the read and share paths, not the 40 views'

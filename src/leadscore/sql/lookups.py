@@ -28,7 +28,7 @@ Values whose domain the model itself fixes (label names, stage names) are decide
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,11 +57,21 @@ LOWER_DIFFERS = ("\u0130", "\u03a3")
 _TABLE_ESCAPES = re.compile(r"\\[pPC]")
 
 
+# A flag group that may turn case folding on: `(?i)`, `(?si)`, `(?i:...)`, also `(?-i)` (read as if on,
+# which only costs a look-up). An escaped `\(?i` matches too: the same harmless excess.
+_FOLD_FLAG = re.compile(r"\(\?[A-Za-z-]*i")
+
+
 def duckdb_regex(pattern: str) -> bool:
-    """Whether DuckDB's RE2 reads `pattern` as the pure scorer's RE2 does, on any text: ASCII (case
-    folding of ASCII letters is the same in every build: k, K and the Kelvin sign; s, S and the long s),
-    without the escapes of `_TABLE_ESCAPES`."""
-    return pattern.isascii() and _TABLE_ESCAPES.search(pattern) is None
+    """Whether DuckDB's RE2 reads `pattern` as the pure scorer's RE2 does, on any text, without the
+    escapes of `_TABLE_ESCAPES`: an ASCII pattern (case folding of ASCII letters is the same in every
+    build: k, K and the Kelvin sign; s, S and the long s), or a pattern with non-ASCII characters that
+    folds no case. Without folding, a non-ASCII literal or class range is compiled to the same UTF-8
+    byte sequences by every build (no Unicode table is read: `\\w`, `\\d`, `\\s`, `\\b` are ASCII), so
+    only `(?i)` with non-ASCII text needs the look-up (the builds' folding tables may differ)."""
+    if _TABLE_ESCAPES.search(pattern) is not None:
+        return False
+    return pattern.isascii() or _FOLD_FLAG.search(pattern) is None
 
 
 # Characters of a lowered needle that only Python's lower() makes from LOWER_DIFFERS: the combining dot
@@ -130,10 +140,21 @@ class Lookups:
     # per dictionary entry), less than the query's per-row test of whether a filter is unknown
     eager: frozenset[str] = frozenset()
     pending: set[str] = field(default_factory=set)  # deferred look-ups filled as empty so far
+    # whether a sample of an events column (quoted name) holds values with one of LOWER_DIFFERS: then its
+    # look-ups are made before the query, as for `eager`. Deferred, each lead holding such a value is
+    # scored again by a second pass over the events (the leads' events selected from all of them): where
+    # such values are common (Turkish or Greek text), that pass cost as much as the query itself
+    common_differs: Callable[[str], bool] | None = None
+    # per events look-up, the event types of the filters that read it (None: some filter reads it
+    # whatever the type): only those events' distinct values are evaluated. A filter tests the type
+    # first (`CASE`, condition_sql.event_filter), so a value held only by events of other types is never
+    # looked up; on a free-text column shared by many types that spares most of the distinct values.
+    scopes: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
-    def add(self, table: str, column: str, key: str, arg: Any) -> str:
+    def add(self, table: str, column: str, key: str, arg: Any, types: Sequence[str] | None = None) -> str:
         """SQL for `column <key> arg` over a row of `table` (NULL-safe: FALSE for a missing value);
-        `column` is the quoted name of a text column of `table`."""
+        `column` is the quoted name of a text column of `table`; `types`: the event types of the rows
+        the SQL is read on (None: any row)."""
         k = (table, column, key, repr(arg))
         col = column
         duck = self.flavor == "duckdb"
@@ -152,8 +173,13 @@ class Lookups:
         found = self.entries.get(k)
         if found is None:
             deferred = duck and only is not None and table == "events" and self.defer_events and col not in self.eager
+            if deferred and self.common_differs is not None and self.common_differs(col):
+                deferred = False
             name = f"_ls_m{len(self.entries)}"
             found = self.entries[k] = Lookup(name, table, column, key, arg, only if duck else None, deferred)
+            self.scopes[name] = frozenset()
+        scope = self.scopes[found.name]
+        self.scopes[found.name] = None if scope is None or types is None else scope | frozenset(types)
         if self.flavor == "spark":
             return f"coalesce({found.name}({col}), FALSE)"
         listed = f"{col} IN (SELECT v FROM {found.name})"
@@ -196,9 +222,11 @@ class Lookups:
             test = text_test(lk.key, lk.arg)
             col = lk.column
             # the distinct values reach Python a slice at a time; only the matching ones are kept
+            scope = self.scopes.get(lk.name) if lk.table == "events" else None
             result = con.execute(
                 f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {lk.table} WHERE {col} IS NOT NULL"
                 + (f" AND {lk.only}" if lk.only else "")
+                + (f" AND type IN {q.text_list(sorted(scope))}" if scope else "")
             )
             hits: list[str] = []
             while rows := result.fetchmany(SLICE):

@@ -20,7 +20,7 @@ from leadscore.batch.duckdb.file_checks import (
 )
 from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
 from leadscore.batch.duckdb.id_order import Passed
-from leadscore.batch.duckdb.layout import events_clustered
+from leadscore.batch.duckdb.layout import events_clustered, holds_lower_differs
 from leadscore.batch.duckdb.output import Breakdown
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
@@ -166,6 +166,7 @@ class BatchRun:
         )
         # their `contains` look-ups made before the query (`Lookups.eager`)
         self.lookups.eager = dictionary_event_columns(self.con, self._sources[1], dictionary)
+        self.lookups.common_differs = lambda column: holds_lower_differs(self.con, column)
         # the store's export was checked when it was ingested (`check_numbers` False)
         self._numbers_pending = check_numbers
         self._numbers_sql: str | None = None
