@@ -139,3 +139,28 @@ lifecycle:
     assert got.idle[("a", t[10])] == (True, False)  # the lost event: read from here, exact
     assert got.idle[("a", to_micros(AT))] == (False, True)  # only the visit 20 h ago in the day: back to lead
     assert got.idle[("b", t[30])] == (False, True)
+
+
+def test_an_epoch_sums_weights_are_duckdbs_within_an_ulp() -> None:
+    """The weights of a half-life's epoch sums, made from the time in NumPy (`Rows.weights`), against the
+    SQL `stage_windows` writes for them, run in DuckDB: 1.0 at an epoch's first instant, 2 ** (P / h) just
+    before the next, negative times floored to their epoch, within an ulp; 0.0 where the flag is false
+    or NULL (the row at T)."""
+    import duckdb
+
+    from leadscore.sql.stage_windows import Frame, _floor_div
+
+    period, h = 90 * 86_400_000_000, 30 * 86_400_000_000
+    ts = [0, 1, period - 1, period, period + 1, -1, -period, -period - 1, 1_796_634_000_000_000, 123_456_789_012]
+    flags = [True, True, True, True, False, True, True, True, None, True]
+    table = pa.table({"lead_id": ["a"] * len(ts), "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags})
+    got, flag = Rows(table).weights(Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", h))
+    epoch = _floor_div("_ls_ts", period)
+    sql = f"power(CAST(2.0 AS DOUBLE), CAST(_ls_ts - {epoch} * {period} AS DOUBLE) / {float(h)!r})"
+    con = duckdb.connect()
+    con.register("t", table)
+    expected = [r[0] for r in con.execute(f"SELECT CASE WHEN _ls_f0 THEN {sql} END FROM t").fetchall()]
+    assert flag.tolist() == [bool(f) for f in flags]
+    for g, e in zip(got.tolist(), expected, strict=True):
+        assert g == 0.0 if e is None else abs(g - e) <= 2.0**-52 * e, (g, e)
+    assert got[0] == 1.0 and got[3] == 1.0 and got[6] == 1.0 and 8.0 - 1e-11 < got[2] < 8.0

@@ -65,6 +65,7 @@ class Rows:
         if len(self.lead_start) * self.width <= _INT64_MAX:
             self.key = self.g * self.width + self.rel
         self._starts: dict[int | None, np.ndarray] = {}
+        self._weights: dict[tuple[int, int], np.ndarray] = {}
 
     def _ranked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the rows in time order, their times, the key (lead, the time's rank among all the rows'
@@ -106,12 +107,21 @@ class Rows:
             return np.full(self.n, name == "TRUE")
         return pc.fill_null(self.table.column(name), False).to_numpy()
 
-    def doubles(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(values with 0.0 for NULL, whether each is not NULL)."""
-        import pyarrow.compute as pc
+    def weights(self, f: Frame) -> tuple[np.ndarray, np.ndarray]:
+        """An epoch sum's terms: (2 ** ((time - the epoch's start) / half-life) at the events of its flag,
+        0.0 elsewhere; the flag), as `stage_windows._half_life_sum` writes them in SQL. The power is
+        NumPy's, within an ulp of DuckDB's (the error bound of the rewritten decay allows far more), and
+        made once per period and half-life for all the rules that share them."""
+        import numpy as np
 
-        col = self.table.column(name)
-        return pc.fill_null(col, 0.0).to_numpy(), pc.is_valid(col).to_numpy(zero_copy_only=False)
+        assert f.micros is not None
+        key = (f.micros, f.half_life)
+        powers = self._weights.get(key)
+        if powers is None:
+            since = self.ts - np.floor_divide(self.ts, f.micros) * f.micros
+            powers = self._weights[key] = np.power(2.0, since.astype(np.float64) / float(f.half_life))
+        flag = self.flag(f.weighted)
+        return np.where(flag, powers, 0.0), flag
 
 
 def prefix(values: np.ndarray) -> np.ndarray:
@@ -154,12 +164,13 @@ class _Segments:
             self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
         self._done: dict[tuple[str, bool], np.ndarray] = {}
 
-    def sums(self, rows: Rows, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(the DOUBLE column `name` with 0.0 for NULL, whether each is not NULL, its running sum at each
-        kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+    def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the epoch sum's terms with 0.0 where there is none, whether there is one, their running sum at
+        each kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+        name = f.flag
         found = self._sums.get(name)
         if found is None:
-            values, valid = rows.doubles(name)
+            values, valid = rows.weights(f)
             forward = self.running(name, values, False)[self.out]
             found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
         return found
@@ -233,7 +244,7 @@ def arrays(table: pa.Table, frames: dict[str, Frame], nulls: bool = True) -> tup
             seg = segments.get(f.micros)
             if seg is None:
                 seg = segments[f.micros] = _Segments(rows, f.micros, start)
-            _values, valid, forward, backward = seg.sums(rows, f.flag)
+            _values, valid, forward, backward = seg.sums(rows, f)
             mine = seg.own_parity == f.parity
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
             value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
