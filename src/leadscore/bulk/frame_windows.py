@@ -10,10 +10,11 @@ Every value equals the window operator's: counts, the latest time and the sum of
 integers (the sum of times, where it could pass a BIGINT, as a DECIMAL(32, 0) as exact as DuckDB's
 HUGEINT sum); a
 half-life's weights are summed over the row's epoch and the one before (`stage_windows`), each part
-as a running sum inside its epoch (from the epoch's first event, or back from its last), never as a
-difference of prefix sums, so each rounds as a recursive sum of its own terms only: within the
-error bound the query carries for them (relative `n * 2 ** -53` for n terms, well inside
-`_REL_PER_EVENT`).
+inside its epoch (from the epoch's first event, or back from its last): exactly, in fixed point, and
+rounded once to a double (`math.fsum`'s value of the same weights) where a run's sum fits an int64,
+else as a running sum that rounds as a recursive sum of its own terms only, never as a difference of
+larger float sums: either within the error bound the query carries for them (relative `n * 2 ** -53`
+for n terms, well inside `_REL_PER_EVENT`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from leadscore.bulk.frame_scores import Column
 
 _INT64_MAX = 2**63 - 1
+# epoch sums in fixed point (`_Segments._fixed`): weights times 2 ** 52, a run's sum below 2 ** 63 while
+# its length times its largest weight stays under 2 ** 11
+_SCALE = 2.0**52
+_FIXED_LIMIT = 2.0**11
 
 
 class Rows:
@@ -152,17 +157,33 @@ class _Segments:
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
         lens = np.diff(np.append(starts, rows.n))
-        # runs padded to a common width by bucket of length (powers of 2): at most twice the rows
-        self.buckets = []
-        width = np.maximum(1, np.ceil(np.log2(np.maximum(lens, 1))).astype(np.int64))
-        for w in np.unique(width):
-            sel = width == w
-            s, ln = starts[sel], lens[sel]
-            cols = np.arange(int(ln.max()))
-            idx = s[:, None] + cols[None, :]
-            mask = cols[None, :] < ln[:, None]
-            self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
+        run = np.cumsum(cut) - 1
+        # each kept row's run's first row, and the end (exclusive) of the run of each frame's start
+        self.longest = int(lens.max(initial=0))
+        self.out_from = starts[run[self.out]] if rows.n else self.out
+        self.first_to = np.append(starts[1:], rows.n)[run[self.first]] if rows.n else self.first
+        self._runs = (starts, lens)
+        self._buckets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._done: dict[tuple[str, bool], np.ndarray] = {}
+
+    @property
+    def buckets(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The runs padded to a common width by bucket of length (powers of 2): at most twice the rows
+        (made only where a sum cannot be made in fixed point)."""
+        import numpy as np
+
+        if self._buckets is None:
+            starts, lens = self._runs
+            self._buckets = []
+            width = np.maximum(1, np.ceil(np.log2(np.maximum(lens, 1))).astype(np.int64))
+            for w in np.unique(width):
+                sel = width == w
+                s, ln = starts[sel], lens[sel]
+                cols = np.arange(int(ln.max()))
+                idx = s[:, None] + cols[None, :]
+                mask = cols[None, :] < ln[:, None]
+                self._buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
+        return self._buckets
 
     def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(the epoch sum's terms with 0.0 where there is none, whether there is one, their running sum at
@@ -171,9 +192,26 @@ class _Segments:
         found = self._sums.get(name)
         if found is None:
             values, valid = rows.weights(f)
-            forward = self.running(name, values, False)[self.out]
-            found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
+            largest = float(values.max(initial=0.0))
+            if self.longest * largest < _FIXED_LIMIT:
+                found = (values, valid, *self._fixed(values))
+            else:
+                forward = self.running(name, values, False)[self.out]
+                found = (values, valid, forward, self.running(name, values, True)[self.first])
+            self._sums[name] = found
         return found
+
+    def _fixed(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`sums`' two running sums, exact: a weight is 1 or more (2 ** x, x >= 0), so 2 ** 52 times it is a
+        whole number, and a run's sum of them fits an int64 (`_FIXED_LIMIT`): the differences of the
+        prefix sums are the exact sums of the weights, rounded once to a double (a recursive sum rounds
+        at each term), in one pass over the rows instead of one per run."""
+        import numpy as np
+
+        total = prefix((values * _SCALE).astype(np.int64))
+        forward = (total[self.out + 1] - total[self.out_from]).astype(np.float64) / _SCALE
+        backward = (total[self.first_to] - total[self.first]).astype(np.float64) / _SCALE
+        return forward, backward
 
     def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
         """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
