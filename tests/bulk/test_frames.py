@@ -139,3 +139,72 @@ lifecycle:
     assert got.idle[("a", t[10])] == (True, False)  # the lost event: read from here, exact
     assert got.idle[("a", to_micros(AT))] == (False, True)  # only the visit 20 h ago in the day: back to lead
     assert got.idle[("b", t[30])] == (False, True)
+
+
+def test_an_epoch_sums_weights_are_duckdbs_within_an_ulp() -> None:
+    """The weights of a half-life's epoch sums, made from the time in NumPy (`Rows.weights`), against the
+    SQL `stage_windows` writes for them, run in DuckDB: 1.0 at an epoch's first instant, 2 ** (P / h) just
+    before the next, negative times floored to their epoch, within an ulp; 0.0 where the flag is false
+    or NULL (the row at T)."""
+    import duckdb
+
+    from leadscore.sql.stage_windows import Frame, _floor_div
+
+    period, h = 90 * 86_400_000_000, 30 * 86_400_000_000
+    ts = [0, 1, period - 1, period, period + 1, -1, -period, -period - 1, 1_796_634_000_000_000, 123_456_789_012]
+    flags = [True, True, True, True, False, True, True, True, None, True]
+    table = pa.table({"lead_id": ["a"] * len(ts), "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags})
+    got, flag = Rows(table).weights(Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", h))
+    epoch = _floor_div("_ls_ts", period)
+    sql = f"power(CAST(2.0 AS DOUBLE), CAST(_ls_ts - {epoch} * {period} AS DOUBLE) / {float(h)!r})"
+    con = duckdb.connect()
+    con.register("t", table)
+    expected = [r[0] for r in con.execute(f"SELECT CASE WHEN _ls_f0 THEN {sql} END FROM t").fetchall()]
+    assert flag.tolist() == [bool(f) for f in flags]
+    for g, e in zip(got.tolist(), expected, strict=True):
+        assert g == 0.0 if e is None else abs(g - e) <= 2.0**-52 * e, (g, e)
+    assert got[0] == 1.0 and got[3] == 1.0 and got[6] == 1.0 and 8.0 - 1e-11 < got[2] < 8.0
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(
+    leads=st.lists(st.lists(st.integers(-30, 60), min_size=1, max_size=12), min_size=1, max_size=4),
+    half_life=st.sampled_from([7, 10, 30]),
+    flags=st.lists(st.booleans(), min_size=48, max_size=48),
+)
+def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life: int, flags: list[bool]) -> None:
+    """Each kept row's sum of its epoch's weights up to it, and each frame's from its start to the end of the
+    start's epoch, in fixed point: `math.fsum` of the same weights, exactly (epochs of 20, frames of 20,
+    ties and negative times); past the fixed point's limit the running sums, within 2 ** -50 of it."""
+    import math
+
+    from leadscore.sql.stage_windows import Frame
+
+    ids = [f"l{k}" for k, times in enumerate(leads) for _ in times]
+    ts = [t for times in leads for t in sorted(times)]
+    table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags[: len(ts)]})
+    frame = Frame("epoch_sum", "_ls_rc0", 20, 0, "_ls_f0", half_life)
+    rows = Rows(table)
+    start = rows.start(20)
+    weights, _ = rows.weights(frame)
+    epoch = np.floor_divide(np.array(ts), 20)
+
+    def expected(lo: int, hi: int) -> float:  # rows [lo, hi), of the epoch and lead of row lo
+        same = [j for j in range(lo, hi) if ids[j] == ids[lo] and epoch[j] == epoch[lo]]
+        return math.fsum(float(weights[j]) for j in same)
+
+    first = np.minimum(start, rows.n - 1)
+    run_end = [next((j for j in range(f, rows.n) if ids[j] != ids[f] or epoch[j] != epoch[f]), rows.n) for f in first]
+    run_start = [next(j for j in range(i + 1) if ids[j] == ids[i] and epoch[j] == epoch[i]) for i in rows.out]
+    for limit in (frame_windows._FIXED_LIMIT, 0.0):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(frame_windows, "_FIXED_LIMIT", limit)
+            seg = frame_windows._Segments(rows, 20, start)
+            _, _, forward, backward = seg.sums(rows, frame)
+        want_f = [expected(s, i + 1) for s, i in zip(run_start, rows.out.tolist(), strict=True)]
+        want_b = [expected(int(f), e) for f, e in zip(first, run_end, strict=True)]
+        for got, want in ((forward, want_f), (backward, want_b)):
+            if limit:
+                assert got.tolist() == want
+            else:
+                assert all(abs(g - w) <= 2.0**-50 * w for g, w in zip(got.tolist(), want, strict=True))

@@ -10,10 +10,11 @@ Every value equals the window operator's: counts, the latest time and the sum of
 integers (the sum of times, where it could pass a BIGINT, as a DECIMAL(32, 0) as exact as DuckDB's
 HUGEINT sum); a
 half-life's weights are summed over the row's epoch and the one before (`stage_windows`), each part
-as a running sum inside its epoch (from the epoch's first event, or back from its last), never as a
-difference of prefix sums, so each rounds as a recursive sum of its own terms only: within the
-error bound the query carries for them (relative `n * 2 ** -53` for n terms, well inside
-`_REL_PER_EVENT`).
+inside its epoch (from the epoch's first event, or back from its last): exactly, in fixed point, and
+rounded once to a double (`math.fsum`'s value of the same weights) where a run's sum fits an int64,
+else as a running sum that rounds as a recursive sum of its own terms only, never as a difference of
+larger float sums: either within the error bound the query carries for them (relative `n * 2 ** -53`
+for n terms, well inside `_REL_PER_EVENT`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from leadscore.bulk.frame_scores import Column
 
 _INT64_MAX = 2**63 - 1
+# epoch sums in fixed point (`_Segments._fixed`): weights times 2 ** 52, a run's sum below 2 ** 63 while
+# its length times its largest weight stays under 2 ** 11
+_SCALE = 2.0**52
+_FIXED_LIMIT = 2.0**11
 
 
 class Rows:
@@ -65,6 +70,7 @@ class Rows:
         if len(self.lead_start) * self.width <= _INT64_MAX:
             self.key = self.g * self.width + self.rel
         self._starts: dict[int | None, np.ndarray] = {}
+        self._weights: dict[tuple[int, int], np.ndarray] = {}
 
     def _ranked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the rows in time order, their times, the key (lead, the time's rank among all the rows'
@@ -106,12 +112,34 @@ class Rows:
             return np.full(self.n, name == "TRUE")
         return pc.fill_null(self.table.column(name), False).to_numpy()
 
-    def doubles(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(values with 0.0 for NULL, whether each is not NULL)."""
-        import pyarrow.compute as pc
+    def weights(self, f: Frame) -> tuple[np.ndarray, np.ndarray]:
+        """An epoch sum's terms: (2 ** ((time - the epoch's start) / half-life) at the events of its flag,
+        0.0 elsewhere; the flag), as `stage_windows._half_life_sum` writes them in SQL. The power is
+        NumPy's, within an ulp of DuckDB's (the error bound of the rewritten decay allows far more), and
+        made once per period and half-life for all the rules that share them."""
+        import numpy as np
 
-        col = self.table.column(name)
-        return pc.fill_null(col, 0.0).to_numpy(), pc.is_valid(col).to_numpy(zero_copy_only=False)
+        assert f.micros is not None
+        key = (f.micros, f.half_life)
+        powers = self._weights.get(key)
+        if powers is None:
+            since = self.ts - np.floor_divide(self.ts, f.micros) * f.micros
+            powers = self._weights[key] = np.power(2.0, since.astype(np.float64) / float(f.half_life))
+        flag = self.flag(f.weighted)
+        return np.where(flag, powers, 0.0), flag
+
+
+def counts(flag: np.ndarray) -> np.ndarray:
+    """The running count of a flag (0 before the first row), in int32 where it fits (every part but a
+    lead of 2 ** 31 rows): half the memory of int64 for the count's prefix sum and its gathers at the
+    frames' ends, the costliest of the counts."""
+    import numpy as np
+
+    if len(flag) >= 2**31 - 1:
+        return prefix(flag)
+    out = np.zeros(len(flag) + 1, dtype=np.int32)
+    np.cumsum(flag, dtype=np.int32, out=out[1:])
+    return out
 
 
 def prefix(values: np.ndarray) -> np.ndarray:
@@ -142,27 +170,61 @@ class _Segments:
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
         lens = np.diff(np.append(starts, rows.n))
-        # runs padded to a common width by bucket of length (powers of 2): at most twice the rows
-        self.buckets = []
-        width = np.maximum(1, np.ceil(np.log2(np.maximum(lens, 1))).astype(np.int64))
-        for w in np.unique(width):
-            sel = width == w
-            s, ln = starts[sel], lens[sel]
-            cols = np.arange(int(ln.max()))
-            idx = s[:, None] + cols[None, :]
-            mask = cols[None, :] < ln[:, None]
-            self.buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
+        run = np.cumsum(cut) - 1
+        # each kept row's run's first row, and the end (exclusive) of the run of each frame's start
+        self.longest = int(lens.max(initial=0))
+        self.out_from = starts[run[self.out]] if rows.n else self.out
+        self.first_to = np.append(starts[1:], rows.n)[run[self.first]] if rows.n else self.first
+        self._runs = (starts, lens)
+        self._buckets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._done: dict[tuple[str, bool], np.ndarray] = {}
 
-    def sums(self, rows: Rows, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(the DOUBLE column `name` with 0.0 for NULL, whether each is not NULL, its running sum at each
-        kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+    @property
+    def buckets(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The runs padded to a common width by bucket of length (powers of 2): at most twice the rows
+        (made only where a sum cannot be made in fixed point)."""
+        import numpy as np
+
+        if self._buckets is None:
+            starts, lens = self._runs
+            self._buckets = []
+            width = np.maximum(1, np.ceil(np.log2(np.maximum(lens, 1))).astype(np.int64))
+            for w in np.unique(width):
+                sel = width == w
+                s, ln = starts[sel], lens[sel]
+                cols = np.arange(int(ln.max()))
+                idx = s[:, None] + cols[None, :]
+                mask = cols[None, :] < ln[:, None]
+                self._buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
+        return self._buckets
+
+    def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the epoch sum's terms with 0.0 where there is none, whether there is one, their running sum at
+        each kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+        name = f.flag
         found = self._sums.get(name)
         if found is None:
-            values, valid = rows.doubles(name)
-            forward = self.running(name, values, False)[self.out]
-            found = self._sums[name] = (values, valid, forward, self.running(name, values, True)[self.first])
+            values, valid = rows.weights(f)
+            largest = float(values.max(initial=0.0))
+            if self.longest * largest < _FIXED_LIMIT:
+                found = (values, valid, *self._fixed(values))
+            else:
+                forward = self.running(name, values, False)[self.out]
+                found = (values, valid, forward, self.running(name, values, True)[self.first])
+            self._sums[name] = found
         return found
+
+    def _fixed(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`sums`' two running sums, exact: a weight is 1 or more (2 ** x, x >= 0), so 2 ** 52 times it is a
+        whole number, and a run's sum of them fits an int64 (`_FIXED_LIMIT`): the differences of the
+        prefix sums are the exact sums of the weights, rounded once to a double (a recursive sum rounds
+        at each term), in one pass over the rows instead of one per run."""
+        import numpy as np
+
+        total = prefix((values * _SCALE).astype(np.int64))
+        forward = (total[self.out + 1] - total[self.out_from]).astype(np.float64) / _SCALE
+        backward = (total[self.first_to] - total[self.first]).astype(np.float64) / _SCALE
+        return forward, backward
 
     def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
         """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
@@ -193,7 +255,11 @@ def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
         PEER_LAST: pa.array(np.ones(len(out), dtype=bool)),
     }
     for alias, col in columns.items():
-        cols[alias] = pa.array(col[0], mask=col[1]) if isinstance(col, tuple) else col
+        if isinstance(col, tuple):  # the counts as the window operator gives them: BIGINT
+            values = col[0].astype(np.int64) if col[0].dtype == np.int32 else col[0]
+            cols[alias] = pa.array(values, mask=col[1])
+        else:
+            cols[alias] = col
     return pa.table(cols)
 
 
@@ -233,7 +299,7 @@ def arrays(table: pa.Table, frames: dict[str, Frame], nulls: bool = True) -> tup
             seg = segments.get(f.micros)
             if seg is None:
                 seg = segments[f.micros] = _Segments(rows, f.micros, start)
-            _values, valid, forward, backward = seg.sums(rows, f.flag)
+            _values, valid, forward, backward = seg.sums(rows, f)
             mine = seg.own_parity == f.parity
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
             value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
@@ -246,10 +312,10 @@ def arrays(table: pa.Table, frames: dict[str, Frame], nulls: bool = True) -> tup
         found = counted.get(f.flag)
         if found is None:
             flag = rows.flag(f.flag)
-            counts = prefix(flag)
-            found = counted[f.flag] = (flag, counts, counts[end])
-        flag, counts, at_end = found
-        n = at_end - counts[start]
+            running = counts(flag)
+            found = counted[f.flag] = (flag, running, running[end])
+        flag, running, at_end = found
+        n = at_end - running[start]
         if f.kind == "count":
             cols[alias] = (n, None)
         elif f.kind == "max_ts":

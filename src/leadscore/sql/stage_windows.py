@@ -82,13 +82,22 @@ class Frame:
 
     - "count": how many; "max_ts": the latest time (NULL for none); "sum_ts": the sum of the times;
     - "epoch_sum": the sum of the DOUBLE column `flag` (NULL: not counted) over the events whose
-      epoch, floor(time / micros), has the parity `parity`; NULL for none (`_half_life_sum`).
+      epoch, floor(time / micros), has the parity `parity`; NULL for none (`_half_life_sum`). That
+      column is 2 ** ((time - the epoch's start) / `half_life`) at the events of the boolean column
+      `weighted`, NULL elsewhere: the arrays compute it from the time (`rows_sql` leaves it out).
     """
 
     kind: str
     flag: str
     micros: int | None
     parity: int = 0
+    weighted: str = ""
+    half_life: int = 0
+
+    @property
+    def reads(self) -> str:
+        """The column of `rows_sql` this aggregate reads (an epoch sum: its events' flag, not the weight)."""
+        return self.weighted if self.kind == "epoch_sum" else self.flag
 
 
 @dataclass
@@ -203,7 +212,7 @@ def _half_life_sum(c: WindowCompiler, rule: EventRule, flt: str, micros: int | N
     parity = c.row_column(f"({epoch} & 1)")
     sums = [c.aggs.add(f"sum(CASE WHEN {parity} = {p} THEN {weight} END) {c.over(period)}") for p in (0, 1)]
     for p, alias in enumerate(sums):
-        c.frames.setdefault(alias, Frame("epoch_sum", weight, period, p))
+        c.frames.setdefault(alias, Frame("epoch_sum", weight, period, p, flag, h))
     row_epoch = _floor_div(T, period)
     # the factors of the row's own epoch and of the one before, shared by the rules of this half-life
     own = c.derive(f"power(CAST(2.0 AS DOUBLE), -CAST({T} - {row_epoch} * {period} AS DOUBLE) / {float(h)!r})", 0)
@@ -426,7 +435,9 @@ def window_conditions_query(
     ctes.append(f"_ls_wr AS (SELECT {', '.join(kept)} FROM _ls_wf)")
     frames = {a: f for a, f in c.frames.items() if f is not None}
     supported = len(frames) == len(c.aggs.exprs)
-    read = sorted({f.flag for f in frames.values()} - {"TRUE", "FALSE"})
+    # the weights of the epoch sums are not read: one power() per event and half-life in NumPy costs less
+    # than DuckDB's one per rule, and than moving a DOUBLE column per rule (`frame_windows.Rows.weights`)
+    read = sorted({f.reads for f in frames.values()} - {"TRUE", "FALSE"})
     rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *read, *extra])} FROM _ls_wr"
     if aggregates is not None:
         ctes = [f"_ls_wa AS (SELECT * FROM {aggregates})"]
