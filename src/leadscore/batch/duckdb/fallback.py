@@ -48,10 +48,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
     return list(zip(*(col.to_pylist() for col in table.columns), strict=True))
 
 
-def count_leads(con: duckdb.DuckDBPyConnection, ids_table: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {ids_table}").fetchall()[0][0])
-
-
 def chunks(con: duckdb.DuckDBPyConnection, schema: SourceSchema, ids_table: str, size: int = CHUNK) -> Iterator[Chunk]:
     """The leads listed in `ids_table` (column lead_id) with all their events, `size` leads at a
     time. A lead id without a row in the leads is a lead without attributes (known from events).

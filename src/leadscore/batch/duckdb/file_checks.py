@@ -210,8 +210,9 @@ def row_check_sql(
     declared unique), the event ids are not checked at all: the single pass that uses this check reads
     no event id and no result it gives carries one (it scores no lifecycle, whose history names
     events: such a model's files are checked in full first), so an id the reader would refuse cannot
-    reach the output, and the scan of 50M ids for it cost 1.6 to 1.9 CPU s, a seventh of a run. None
-    when a column's type does not allow that (the files are checked first, as before).
+    reach the output, and the scan of 50M ids for it cost 1.6 to 1.9 CPU s, a seventh of a run; nor,
+    given `reads`, are the text columns the model does not read, for the same reason. None when a
+    column's type does not allow that (the files are checked first, as before).
 
     Given `reads` (the event columns the scoring pass reads), the row conditions that are cheaper in
     scans of their own leave the first BOOLEAN for the fourth, a query counting the rows they hold
@@ -233,6 +234,14 @@ def row_check_sql(
     on_id = None
     if apart:
         on_id = q.any_of([*(f"({c[3]})" for c in checks if c[0] == "id"), f"({edge_sql(q.ident('id'))})"])
+    if not ids_read and reads is not None:
+        # trusted ids (`--dedupe never`): as for the event ids, the single pass this check serves reads no
+        # other column than `reads` and no result it gives carries one (no lifecycle history, no row to
+        # the pure scorer, no content compared for copies), so a NUL in a text the model does not read
+        # cannot reach the output: not looked for (the 400-character paths of the third benchmark data
+        # set cost 0.19 CPU s per 10M events). A run whose query cannot take this check, or whose check
+        # finds something, checks the files in full (`check_parquet`), those columns included.
+        on_row = [(col, cond) for col, cond in on_row if col in reads]
     in_pass, scans = on_row, None
     if reads is not None:
         in_pass, scans = _split(con, files, on_row, reads, dictionary)

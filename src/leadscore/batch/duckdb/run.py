@@ -10,22 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from leadscore.batch.duckdb import duplicates, fallback, id_files, output
-from leadscore.batch.duckdb.duplicates import find_duplicates, tail_limit
+from leadscore.batch.duckdb import output
 from leadscore.batch.duckdb.file_checks import (
     DictionaryColumns,
     check_parquet,
     dictionary_event_columns,
     parquet_sources,
 )
-from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
-from leadscore.batch.duckdb.id_order import Passed
 from leadscore.batch.duckdb.layout import events_clustered, holds_lower_differs
 from leadscore.batch.duckdb.output import Breakdown
 from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
-from leadscore.engine.predictors import Predictor
-from leadscore.engine.scorer import Scorer
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 from leadscore.sql import stage_replay as replay
@@ -39,6 +34,14 @@ from leadscore.sql.result_shape import shape_sql
 
 if TYPE_CHECKING:
     import duckdb
+
+    from leadscore.batch.duckdb.id_ahead import IdsAhead
+    from leadscore.batch.duckdb.id_order import Passed
+    from leadscore.engine.predictors import Predictor
+
+# The duplicate check's modules (duplicates, id_ahead, id_order, id_files), the pure scorer's (fallback,
+# engine) are imported where a run needs them: a run with trusted ids (`--dedupe never`) whose query
+# decides every lead needs neither (0.06 s of imports of a 200k-lead run of 4 CPU s).
 
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
@@ -121,7 +124,12 @@ class BatchRun:
         self.predictors = dict(predictors or {})
         self.predictive = bool(model.predictive_dimensions())
         # a predictive dimension's artifact is part of the version, as in the pure scorer
-        self.version = Scorer(model, self.predictors).version if self.predictive else model_version(model)
+        if self.predictive:
+            from leadscore.engine.scorer import Scorer
+
+            self.version = Scorer(model, self.predictors).version
+        else:
+            self.version = model_version(model)
         self.at = to_micros(parse_timestamp(at))
         self.con = con or connect(threads)
         self.workers = workers
@@ -273,6 +281,8 @@ class BatchRun:
             return True  # events are identified by their content: the window over all of them
         # an id check deferred to this pass means the view reads the files' text ids as stored
         # (`file_checks.row_check_sql`): the pass may read them from the files
+        from leadscore.batch.duckdb.duplicates import find_duplicates
+
         events = self._sources[1]
         files = parquet_sources(Path(events)) if self.schema.id_check is not None else None
         check = find_duplicates(
@@ -287,6 +297,9 @@ class BatchRun:
         distinct, where they likely are (`id_ahead.py`); None: the check runs first, as it decides the query.
         Only where the pass would read the files' ids itself (the view reads them as stored, checked by the
         pass: `schema.id_check`), and with a query to run meanwhile."""
+        from leadscore.batch.duckdb import duplicates, id_files
+        from leadscore.batch.duckdb.id_ahead import IdsAhead, ascending_groups
+
         if mode != "auto" or not duplicates.ORDERED or not self.schema.has_event_id or self.schema.id_check is None:
             return None
         if self.predictive:
@@ -295,7 +308,7 @@ class BatchRun:
         if not id_files.readable(files) or not ascending_groups(files):
             return None
         total = int(self.con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
-        return IdsAhead(files, tail_limit(total), test=True)
+        return IdsAhead(files, duplicates.tail_limit(total), test=True)
 
     def _settle(self) -> bool:
         """The duplicate check run ahead, finished (its answer awaited; the exact check of a tail, as
@@ -357,7 +370,7 @@ class BatchRun:
         else:
             row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
         self.stats.events = int(row[0] or 0) if row else 0
-        self.stats.fallback_leads = fallback.count_leads(con, "_ls_fb_ids")
+        self.stats.fallback_leads = int(con.execute("SELECT count(*) FROM _ls_fb_ids").fetchall()[0][0])
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
         if self.stats.fallback_leads:
             t = time.perf_counter()
@@ -409,6 +422,8 @@ class BatchRun:
     def _fallback(self) -> None:
         """The pure scorer over the leads of `_ls_fb_ids`, chunk by chunk, into the table FALLBACK."""
         import pyarrow as pa
+
+        from leadscore.batch.duckdb import fallback
 
         parts = fallback.chunks(self.con, self.schema, "_ls_fb_ids")
         n = self.stats.fallback_leads
