@@ -37,7 +37,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from leadscore.api.schemas import shallow
+from leadscore.api.schemas import TYPE_NAME_CHARS, shallow
 from leadscore.domain import Event
 from leadscore.domain.events import received
 from leadscore.domain.timeutil import parse_timestamp
@@ -45,7 +45,7 @@ from leadscore.store.event_columns import EventColumns
 
 _Id = Annotated[str, Meta(min_length=1, max_length=255)]  # `schemas.Id` (its NUL check: the body's, above)
 _TypeName = Annotated[str, Meta(min_length=1, max_length=255)]  # `schemas.TypeName`, its pattern: `_TYPE_NAME`
-_TYPE_NAME = re.compile(r"[A-Za-z0-9_.:\-]+").fullmatch  # fullmatch: `$` would let a final newline through
+_TYPE_NAME = re.compile(TYPE_NAME_CHARS).fullmatch  # fullmatch: `$` would let a final newline through
 _Stamp = Annotated[str, Meta(min_length=4, max_length=64)]  # `schemas.Timestamp`'s lengths
 _Props = Annotated[dict[Annotated[str, Meta(max_length=255)], Any], Meta(max_length=200)]  # `schemas.Properties`
 

@@ -23,7 +23,8 @@ def no_nul(text: str) -> str:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
-TypeName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+TYPE_NAME_CHARS = r"[A-Za-z0-9_.:\-]+"  # an event type's text (also `bulk_body`'s check of a bulk body's types)
+TypeName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=rf"^{TYPE_NAME_CHARS}$")]
 MAX_DEPTH = 32
 
 

@@ -241,7 +241,7 @@ def finish(
                         if payloads or not encoded:
                             fired += with_breakdown([firing(f, result) for f in found], breakdown)
                         else:  # the outbox rows' columns but their payload (`payloads`)
-                            fired += [_bare(f, lead) for f in found]
+                            fired += [firing(f, result, bare=True) for f in found]
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
@@ -324,12 +324,6 @@ def payload_texts(found: list[Fired], lead_id: str, result: str) -> list[str]:
         assert text.endswith(_TAIL), text  # by `payload`'s construction
         out.append(f'{text[: -len(_TAIL)]}"result": {result}}}}}')
     return out
-
-
-def _bare(f: Fired, lead_id: str) -> TriggerFiring:
-    """The firing of `f` without its payload (an empty dict): what the rescore in parts returns."""
-    trigger = f.trigger
-    return TriggerFiring(trigger.id, lead_id, trigger.destination, f.at, f.kind, f.old, f.new, {}, f.key)
 
 
 class Stored(NamedTuple):

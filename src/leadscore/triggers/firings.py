@@ -377,8 +377,10 @@ def scores_before(
 # -- the firing ---------------------------------------------------------------------------------
 
 
-def firing(fired: Fired, current: Result) -> TriggerFiring:
-    """The `TriggerFiring` of a transition of `current`'s lead, its payload around `current.to_dict()`."""
+def firing(fired: Fired, current: Result, *, bare: bool = False) -> TriggerFiring:
+    """The `TriggerFiring` of a transition of `current`'s lead, its payload around `current.to_dict()`;
+    `bare`: with an empty payload (the outbox row's other columns, for a caller that encodes the payload
+    itself, `lifecycle_history.finish`)."""
     trigger = fired.trigger
     return TriggerFiring(
         trigger_id=trigger.id,
@@ -388,7 +390,7 @@ def firing(fired: Fired, current: Result) -> TriggerFiring:
         kind=fired.kind,
         from_value=fired.old,
         to_value=fired.new,
-        payload=payload(fired, current.lead_id, current.to_dict()),
+        payload={} if bare else payload(fired, current.lead_id, current.to_dict()),
         key=fired.key,
     )
 
