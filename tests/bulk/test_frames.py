@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.bulk import frame_windows
-from leadscore.bulk.frame_windows import Rows, sum_of_times
+from leadscore.bulk.frame_windows import Rows, row_lead_ids, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
 
@@ -55,7 +55,7 @@ def test_frames_start_at_the_first_row_of_the_lead_inside_the_window(leads: list
     ts = [t for times in leads for t in sorted(times)]
     table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64())})
     expected = []
-    rows = Rows(table)
+    rows = Rows.of(table)
     for i in rows.out.tolist():
         first = next(j for j in range(len(ts)) if ids[j] == ids[i] and ts[j] >= ts[i] - micros + 1)
         expected.append(first)
@@ -63,7 +63,7 @@ def test_frames_start_at_the_first_row_of_the_lead_inside_the_window(leads: list
     assert rows.start(None).tolist() == [ids.index(ids[i]) for i in rows.out.tolist()]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(frame_windows, "_INT64_MAX", 0)
-        wide = Rows(table)
+        wide = Rows.of(table)
     assert wide.key is None and wide.start(micros).tolist() == expected
 
 
@@ -154,7 +154,7 @@ def test_an_epoch_sums_weights_are_duckdbs_within_an_ulp() -> None:
     ts = [0, 1, period - 1, period, period + 1, -1, -period, -period - 1, 1_796_634_000_000_000, 123_456_789_012]
     flags = [True, True, True, True, False, True, True, True, None, True]
     table = pa.table({"lead_id": ["a"] * len(ts), "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags})
-    got, flag = Rows(table).weights(Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", h))
+    got, flag = Rows.of(table).weights(Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", h))
     epoch = _floor_div("_ls_ts", period)
     sql = f"power(CAST(2.0 AS DOUBLE), CAST(_ls_ts - {epoch} * {period} AS DOUBLE) / {float(h)!r})"
     con = duckdb.connect()
@@ -184,7 +184,7 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
     ts = [t for times in leads for t in sorted(times)]
     table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags[: len(ts)]})
     frame = Frame("epoch_sum", "_ls_rc0", 20, 0, "_ls_f0", half_life)
-    rows = Rows(table)
+    rows = Rows.of(table)
     start = rows.start(20)
     weights, _ = rows.weights(frame)
     epoch = np.floor_divide(np.array(ts), 20)
@@ -208,3 +208,40 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
                 assert got.tolist() == want
             else:
                 assert all(abs(g - w) <= 2.0**-50 * w for g, w in zip(got.tolist(), want, strict=True))
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(-5, 5),
+            st.lists(st.none() | st.booleans(), min_size=40, max_size=40),
+        ),
+        max_size=30,
+    ),
+    n_flags=st.sampled_from([1, 31, 32, 33, 40]),
+)
+def test_packed_rows_give_the_flags_and_leads_of_the_taken_table(
+    rows: list[tuple[str, int, list[bool | None]]], n_flags: int
+) -> None:
+    """A part of the rows gathered from the packed arrays (`Packed`, flags 32 to a word) reads each flag
+    (FALSE where NULL), each lead and each time as the same rows taken from the Arrow table."""
+    from leadscore.bulk.frame_windows import Packed, coded
+
+    cols: dict[str, pa.Array] = {"lead_id": pa.array([r[0] for r in rows], pa.string())}
+    cols["_ls_ts"] = pa.array([r[1] for r in rows], pa.int64())
+    for k in range(n_flags):
+        cols[f"_ls_f{k}"] = pa.array([r[2][k] for r in rows], pa.bool_())
+    table = coded(pa.table(cols))
+    assert Packed.fits(table)
+    order, _ = _lead_order(table)
+    packed = Packed(table)
+    got, want = packed.rows(order), Rows.of(table.take(order))
+    assert got.ts.tolist() == want.ts.tolist() and got.out.tolist() == want.out.tolist()
+    taken = row_lead_ids(table.take(order), want.out)
+    assert packed.lead_ids(got, got.out).to_pylist() == taken.to_pylist()
+    for k in range(n_flags):
+        assert got.flag(f"_ls_f{k}").tolist() == want.flag(f"_ls_f{k}").tolist()
+        assert want.flag(f"_ls_f{k}").tolist() == [bool(rows[i][2][k]) for i in order]
+    assert not Packed.fits(table.append_column("x", pa.array([1] * len(rows), pa.int64())))

@@ -25,6 +25,8 @@ from leadscore.sql.condition_sql import TS
 from leadscore.sql.stage_windows import PEER_LAST, Frame, T
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pyarrow as pa
 
@@ -40,20 +42,18 @@ _FIXED_LIMIT = 2.0**11
 class Rows:
     """The sorted rows and, per row that stands for its instant (the last of its peers), its frame's end."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, lead: np.ndarray, ts: np.ndarray, flag: Callable[[str], np.ndarray]) -> None:
+        """`lead`: each row's lead as a number (equal for the rows of one lead, which are together), `ts`
+        its time, `flag` each flag column by name (FALSE where NULL)."""
         import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
-        self.table = table
-        n = self.n = table.num_rows
-        lead = table.column("lead_id").combine_chunks()
-        if pa.types.is_dictionary(lead.type):
-            lead = lead.indices
-        self.ts = table.column(TS).to_numpy()
+        self._flag = flag
+        self.lead = lead
+        n = self.n = len(ts)
+        self.ts = ts
         new = np.ones(n, dtype=bool)
         if n > 1:
-            new[1:] = pc.not_equal(lead.slice(1), lead.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            np.not_equal(lead[1:], lead[:-1], out=new[1:])
         self.new = new
         self.g = np.cumsum(new) - 1  # the lead's number
         self.lead_start = np.flatnonzero(new)
@@ -71,6 +71,17 @@ class Rows:
             self.key = self.g * self.width + self.rel
         self._starts: dict[int | None, np.ndarray] = {}
         self._weights: dict[tuple[int, int], np.ndarray] = {}
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Rows:
+        """The rows of an Arrow table of `rows_sql`'s columns, sorted (lead ids as text or dictionary)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        lead = table.column("lead_id").combine_chunks()
+        if not pa.types.is_dictionary(lead.type):
+            lead = pc.dictionary_encode(lead)
+        return cls(lead.indices.to_numpy(), table.column(TS).to_numpy(), lambda name: _bools(table.column(name)))
 
     def _ranked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the rows in time order, their times, the key (lead, the time's rank among all the rows'
@@ -106,11 +117,10 @@ class Rows:
 
     def flag(self, name: str) -> np.ndarray:
         import numpy as np
-        import pyarrow.compute as pc
 
         if name in ("TRUE", "FALSE"):
             return np.full(self.n, name == "TRUE")
-        return pc.fill_null(self.table.column(name), False).to_numpy()
+        return self._flag(name)
 
     def weights(self, f: Frame) -> tuple[np.ndarray, np.ndarray]:
         """An epoch sum's terms: (2 ** ((time - the epoch's start) / half-life) at the events of its flag,
@@ -127,6 +137,61 @@ class Rows:
             powers = self._weights[key] = np.power(2.0, since.astype(np.float64) / float(f.half_life))
         flag = self.flag(f.weighted)
         return np.where(flag, powers, 0.0), flag
+
+
+class Packed:
+    """The rows of `rows_sql` as NumPy arrays: each row's lead as a number (`ids` gives its text), its
+    time, and its flags packed 32 to a word, so that a part of the rows in sorted order (`rows`) is a
+    gather of a few arrays. Taking the Arrow table's rows instead moved each flag as a column of bits
+    and unpacked it again (26 columns on the b2b example: 0.08 CPU s a part of 10,000 leads, against
+    0.03 for packing once and gathering)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        lead = table.column("lead_id").combine_chunks()
+        if not pa.types.is_dictionary(lead.type):
+            lead = pc.dictionary_encode(lead)
+        self.ids: pa.Array = lead.dictionary
+        self.lead = lead.indices.to_numpy()
+        self.ts = table.column(TS).to_numpy()
+        names = [name for name in table.column_names if name not in ("lead_id", TS)]
+        self.bits = {name: (i // 32, np.uint32(1 << (i % 32))) for i, name in enumerate(names)}
+        self.words = [np.zeros(table.num_rows, dtype=np.uint32) for _ in range((len(names) + 31) // 32)]
+        for i, name in enumerate(names):
+            self.words[i // 32] |= _bools(table.column(name)).astype(np.uint32) << np.uint32(i % 32)
+
+    @staticmethod
+    def fits(table: pa.Table) -> bool:
+        """Every column but the lead and the time is a flag (BOOLEAN), as `rows_sql` gives them."""
+        import pyarrow as pa
+
+        return all(pa.types.is_boolean(f.type) for f in table.schema if f.name not in ("lead_id", TS))
+
+    def rows(self, order: np.ndarray) -> Rows:
+        """The rows `order` picks (whole leads, each by time), as `Rows`."""
+        words = [w[order] for w in self.words]
+
+        def flag(name: str) -> np.ndarray:
+            k, bit = self.bits[name]
+            return (words[k] & bit) != 0
+
+        return Rows(self.lead[order], self.ts[order], flag)
+
+    def lead_ids(self, rows: Rows, picked: np.ndarray) -> pa.Array:
+        """The text ids of the leads of `rows`' rows `picked` (`rows` made by `self.rows`)."""
+        import pyarrow as pa
+
+        return self.ids.take(pa.array(rows.lead[picked]))
+
+
+def _bools(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A BOOLEAN column as NumPy, FALSE where NULL."""
+    import pyarrow.compute as pc
+
+    return (pc.fill_null(col, False) if col.null_count else col).to_numpy(zero_copy_only=False)
 
 
 def counts(flag: np.ndarray) -> np.ndarray:
@@ -279,13 +344,13 @@ def coded(rows: pa.Table) -> pa.Table:
     return rows.set_column(k, "lead_id", pc.dictionary_encode(rows.column(k).combine_chunks()))
 
 
-def arrays(table: pa.Table, frames: dict[str, Frame], nulls: bool = True) -> tuple[Rows, dict[str, Column]]:
+def arrays(table: pa.Table | Rows, frames: dict[str, Frame], nulls: bool = True) -> tuple[Rows, dict[str, Column]]:
     """Each aggregate of `frames` at each kept row (`Rows.out`) of the sorted rows of `rows_sql`. Without
     `nulls`, an epoch sum over no event is 0.0 with no NULL mask (what `frame_scores` reads of it, as the
     SQL's coalesce does): its count is not made."""
     import numpy as np
 
-    rows = Rows(table)
+    rows = table if isinstance(table, Rows) else Rows.of(table)
     out, end = rows.out, rows.end
     cols: dict[str, Column] = {}
     segments: dict[int, _Segments] = {}

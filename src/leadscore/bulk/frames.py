@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from leadscore.bulk.frame_windows import Rows, aggregates, arrays, coded, prefix, row_lead_ids
+from leadscore.bulk.frame_windows import Packed, Rows, aggregates, arrays, coded, prefix, row_lead_ids
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
@@ -84,14 +84,20 @@ def conditions_table(
     done = False
     undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
     idle_left = False  # some part's idle rows are left to `drop_idle`
+    # the arrays' parts gathered from the rows packed once (`Packed`), not taken from the Arrow table
+    packed = Packed(rows) if plan is not None and leads is not None and Packed.fits(rows) else None
     for lo, hi in _parts(starts, len(order), chunk_rows):
-        part = rows.take(order[lo:hi])
         found = None
         if plan is not None and leads is not None:
             from leadscore.bulk.frame_scores import conditions
 
-            kept, cols = arrays(part, window.frames, nulls=False)
-            lead_ids = row_lead_ids(part, kept.out)
+            if packed is not None:
+                kept, cols = arrays(packed.rows(order[lo:hi]), window.frames, nulls=False)
+                lead_ids = packed.lead_ids(kept, kept.out)
+            else:
+                part = rows.take(order[lo:hi])
+                kept, cols = arrays(part, window.frames, nulls=False)
+                lead_ids = row_lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
             if starts_read:
@@ -105,7 +111,7 @@ def conditions_table(
             con.register(ARROW, found)
             query = f"SELECT * FROM {ARROW}"
         else:
-            con.register(ARROW, aggregates(part, window.frames))
+            con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames))
             query = sql
             idle_left = idle_left or idle
         if not done:
@@ -114,7 +120,7 @@ def conditions_table(
         else:
             con.execute(f"INSERT INTO {table} {query}")
         con.unregister(ARROW)
-    del rows
+    del rows, packed
     if undecided:
         _undecided(con, model, schema, at, table, n_conds, inline, kw)
     if idle_left:  # over the whole table: on the rows dropped already, it drops nothing more
