@@ -217,26 +217,30 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
             st.sampled_from(["a", "b", "c"]),
             st.integers(-5, 5),
             st.lists(st.none() | st.booleans(), min_size=40, max_size=40),
+            st.sampled_from(["x", "y", "z", None]),
         ),
         max_size=30,
     ),
-    n_flags=st.sampled_from([1, 31, 32, 33, 40]),
+    n_flags=st.sampled_from([1, 29, 30, 31, 40]),
 )
 def test_packed_rows_give_the_flags_and_leads_of_the_taken_table(
-    rows: list[tuple[str, int, list[bool | None]]], n_flags: int
+    rows: list[tuple[str, int, list[bool | None], str | None]], n_flags: int
 ) -> None:
     """A part of the rows gathered from the packed arrays (`Packed`, flags 32 to a word) reads each flag
-    (FALSE where NULL), each lead and each time as the same rows taken from the Arrow table."""
+    (FALSE where NULL), each lead and each time as the same rows taken from the Arrow table; a flag of
+    types alone is true where the row's type is one of them (never at a NULL type, the row at T)."""
     from leadscore.bulk.frame_windows import Packed, coded
 
     cols: dict[str, pa.Array] = {"lead_id": pa.array([r[0] for r in rows], pa.string())}
     cols["_ls_ts"] = pa.array([r[1] for r in rows], pa.int64())
+    cols["type"] = pa.array([r[3] for r in rows], pa.string())
     for k in range(n_flags):
         cols[f"_ls_f{k}"] = pa.array([r[2][k] for r in rows], pa.bool_())
+    types = {"_ls_t0": ("x",), "_ls_t1": ("x", "z"), "_ls_t2": ()}
     table = coded(pa.table(cols))
     assert Packed.fits(table)
     order, _ = _lead_order(table)
-    packed = Packed(table)
+    packed = Packed(table, types)
     got, want = packed.rows(order), Rows.of(table.take(order))
     assert got.ts.tolist() == want.ts.tolist() and got.out.tolist() == want.out.tolist()
     taken = row_lead_ids(table.take(order), want.out)
@@ -244,4 +248,6 @@ def test_packed_rows_give_the_flags_and_leads_of_the_taken_table(
     for k in range(n_flags):
         assert got.flag(f"_ls_f{k}").tolist() == want.flag(f"_ls_f{k}").tolist()
         assert want.flag(f"_ls_f{k}").tolist() == [bool(rows[i][2][k]) for i in order]
+    for name, of in types.items():
+        assert got.flag(name).tolist() == [rows[i][3] in of for i in order]
     assert not Packed.fits(table.append_column("x", pa.array([1] * len(rows), pa.int64())))

@@ -100,7 +100,7 @@ def check_aggregates(con: duckdb.DuckDBPyConnection, window: WindowQuery, inline
     and times equal, the half-life epoch sums within a relative 1e-13 and NULL where the operator's are."""
     assert window.frames is not None
     rows = con.sql(f"SELECT * FROM ({inline(window.rows_sql)}) ORDER BY lead_id, _ls_ts").to_arrow_table()
-    mine = frame_windows.aggregates(rows, window.frames)
+    mine = frame_windows.aggregates(rows, window.frames, window.types)
     names = ["lead_id", "_ls_t", *window.frames]
     theirs = con.sql(f"SELECT {', '.join(names)} FROM ({inline(window.aggregates_sql)}) ORDER BY lead_id, _ls_t")
     expected = theirs.to_arrow_table()
@@ -336,3 +336,31 @@ def test_a_linear_decay_over_thousands_of_events_does_not_overflow() -> None:
     expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
     assert not differences(expected, run.to_dicts())
     assert [r["stage"] for r in expected] == ["mql", "lead"]
+
+
+def test_flags_of_types_alone_are_read_from_the_type() -> None:
+    """`rows_sql` leaves out the flags of a type alone (and, with `moving`, the moving and entering ones):
+    `WindowQuery.types` names their types; a flag with `where:` stays a column."""
+    model = parse_model(
+        """
+format: 1
+name: typed
+rules:
+  - {id: visit, on: page_view, points: 5, within: 1d}
+  - {id: pricing, on: page_view, where: {page: {eq: pricing}}, points: 10, within: 1d}
+lifecycle:
+  stages: [lead, mql]
+  initial: lead
+  transitions:
+    - {to: mql, when: {score: total, gte: 30}}
+    - {to: lead, on: reset}
+"""
+    )
+    events = [Event("a", "page_view", AT - timedelta(hours=1), {"page": "pricing"}, "1")]
+    run = run_batch(model, leads_table([Lead("a", {})]), events_table(events), AT)
+    run.con.execute("CREATE OR REPLACE TEMP TABLE _t_ids AS SELECT 'a' AS lead_id")
+    window = window_conditions_query(model, run.schema, AT_US, "_t_ids", dedupe=False, dups_table=None, moving=True)
+    assert {k: v for k, v in window.types.items() if k.startswith("_ls_f")} == {"_ls_f0": ("page_view",)}
+    assert window.types["_ls_mv"] == ("reset", "stage_set")
+    picked = window.rows_sql.rsplit("\nSELECT ", 1)[1]
+    assert picked.startswith("lead_id, _ls_ts, type, _ls_f1 FROM")

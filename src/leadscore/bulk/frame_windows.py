@@ -25,7 +25,7 @@ from leadscore.sql.condition_sql import TS
 from leadscore.sql.stage_windows import PEER_LAST, Frame, T
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
 
     import numpy as np
     import pyarrow as pa
@@ -73,15 +73,12 @@ class Rows:
         self._weights: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
-    def of(cls, table: pa.Table) -> Rows:
-        """The rows of an Arrow table of `rows_sql`'s columns, sorted (lead ids as text or dictionary)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def of(cls, table: pa.Table, types: Mapping[str, Sequence[str]] | None = None) -> Rows:
+        """The rows of an Arrow table of `rows_sql`'s columns, sorted (lead ids as text or dictionary);
+        `types`: the flags read from the column `type` (`WindowQuery.types`)."""
+        import numpy as np
 
-        lead = table.column("lead_id").combine_chunks()
-        if not pa.types.is_dictionary(lead.type):
-            lead = pc.dictionary_encode(lead)
-        return cls(lead.indices.to_numpy(), table.column(TS).to_numpy(), lambda name: _bools(table.column(name)))
+        return Packed(table, types).rows(np.arange(table.num_rows))
 
     def _ranked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the rows in time order, their times, the key (lead, the time's rank among all the rows'
@@ -144,31 +141,47 @@ class Packed:
     time, and its flags packed 32 to a word, so that a part of the rows in sorted order (`rows`) is a
     gather of a few arrays. Taking the Arrow table's rows instead moved each flag as a column of bits
     and unpacked it again (26 columns on the b2b example: 0.08 CPU s a part of 10,000 leads, against
-    0.03 for packing once and gathering)."""
+    0.03 for packing once and gathering). The flags of `types` come from the column `type`: its
+    distinct values' bits looked up by each row's code (a NULL type, the row at T, matches none)."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, types: Mapping[str, Sequence[str]] | None = None) -> None:
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        types = types or {}
         lead = table.column("lead_id").combine_chunks()
         if not pa.types.is_dictionary(lead.type):
             lead = pc.dictionary_encode(lead)
         self.ids: pa.Array = lead.dictionary
         self.lead = lead.indices.to_numpy()
         self.ts = table.column(TS).to_numpy()
-        names = [name for name in table.column_names if name not in ("lead_id", TS)]
+        names = [name for name in table.column_names if name not in ("lead_id", TS, "type")]
+        names += [name for name in types if name not in names]
         self.bits = {name: (i // 32, np.uint32(1 << (i % 32))) for i, name in enumerate(names)}
         self.words = [np.zeros(table.num_rows, dtype=np.uint32) for _ in range((len(names) + 31) // 32)]
         for i, name in enumerate(names):
-            self.words[i // 32] |= _bools(table.column(name)).astype(np.uint32) << np.uint32(i % 32)
+            if name not in types:
+                self.words[i // 32] |= _bools(table.column(name)).astype(np.uint32) << np.uint32(i % 32)
+        if types:
+            coded = pc.dictionary_encode(table.column("type").combine_chunks())
+            values = coded.dictionary.to_pylist()
+            codes = pc.fill_null(coded.indices, len(values)).to_numpy()
+            for k, word in enumerate(self.words):
+                lut = np.zeros(len(values) + 1, dtype=np.uint32)  # the last: a NULL type
+                for name, of in types.items():
+                    w, bit = self.bits[name]
+                    if w == k:
+                        lut[:-1] |= np.array([v in of for v in values], dtype=np.uint32) * bit
+                if lut.any():
+                    word |= lut[codes]
 
     @staticmethod
     def fits(table: pa.Table) -> bool:
-        """Every column but the lead and the time is a flag (BOOLEAN), as `rows_sql` gives them."""
+        """Every column but the lead, the time and the type is a flag (BOOLEAN), as `rows_sql` gives them."""
         import pyarrow as pa
 
-        return all(pa.types.is_boolean(f.type) for f in table.schema if f.name not in ("lead_id", TS))
+        return all(pa.types.is_boolean(f.type) for f in table.schema if f.name not in ("lead_id", TS, "type"))
 
     def rows(self, order: np.ndarray) -> Rows:
         """The rows `order` picks (whole leads, each by time), as `Rows`."""
@@ -306,13 +319,13 @@ class _Segments:
         return out
 
 
-def aggregates(table: pa.Table, frames: dict[str, Frame]) -> pa.Table:
+def aggregates(table: pa.Table, frames: dict[str, Frame], types: Mapping[str, Sequence[str]] | None = None) -> pa.Table:
     """The aggregates table `window_conditions_query(aggregates=)` reads, from the rows of its
-    `rows_sql`."""
+    `rows_sql` (`types`: its `WindowQuery.types`)."""
     import numpy as np
     import pyarrow as pa
 
-    rows, columns = arrays(table, frames)
+    rows, columns = arrays(Rows.of(table, types), frames)
     out = rows.out
     cols: dict[str, pa.Array] = {
         "lead_id": row_lead_ids(table, out),

@@ -85,7 +85,7 @@ def conditions_table(
     undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
     idle_left = False  # some part's idle rows are left to `drop_idle`
     # the arrays' parts gathered from the rows packed once (`Packed`), not taken from the Arrow table
-    packed = Packed(rows) if plan is not None and leads is not None and Packed.fits(rows) else None
+    packed = Packed(rows, window.types) if plan is not None and leads is not None and Packed.fits(rows) else None
     for lo, hi in _parts(starts, len(order), chunk_rows):
         found = None
         if plan is not None and leads is not None:
@@ -96,7 +96,7 @@ def conditions_table(
                 lead_ids = packed.lead_ids(kept, kept.out)
             else:
                 part = rows.take(order[lo:hi])
-                kept, cols = arrays(part, window.frames, nulls=False)
+                kept, cols = arrays(Rows.of(part, window.types), window.frames, nulls=False)
                 lead_ids = row_lead_ids(part, kept.out)
             found = conditions(plan, kept, cols, lead_ids, leads, n_conds)
         if found is not None:
@@ -111,7 +111,7 @@ def conditions_table(
             con.register(ARROW, found)
             query = f"SELECT * FROM {ARROW}"
         else:
-            con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames))
+            con.register(ARROW, aggregates(rows.take(order[lo:hi]), window.frames, window.types))
             query = sql
             idle_left = idle_left or idle
         if not done:

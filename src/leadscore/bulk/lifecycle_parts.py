@@ -100,4 +100,3 @@ def paused_collections() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-

@@ -19,7 +19,6 @@ from leadscore.model.spec import ScoringModel
 from leadscore.store.pipeline import Rescored
 
 if TYPE_CHECKING:
-
     import duckdb
     import pyarrow as pa
 

@@ -32,6 +32,7 @@ weigh less than 2 ** -CUT_HALF_LIVES of their points, which the error bound cove
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import assert_never
 
@@ -50,6 +51,7 @@ from leadscore.model.conditions import (
     ScoreCondition,
     StageCondition,
 )
+from leadscore.model.predicates import Predicate
 from leadscore.model.spec import ConditionRule, EventRule, HalfLife, ScoringModel
 from leadscore.sql import literals as q
 from leadscore.sql.columns import SourceSchema
@@ -115,6 +117,13 @@ class WindowCompiler(Compiler):
     # each rule as `window_rule` compiled it, for the arrays (`stage_arrays`); None once one has no plan
     rule_plans: list[RulePlan] | None = field(default_factory=list)
     decay_plan: RulePlan | None = None  # what the last decayed sum read
+    type_only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # filter SQL -> its types, without `where:`
+
+    def event_filter(self, types: Sequence[str], where: Mapping[str, Predicate], within: int | None) -> str:
+        sql = super().event_filter(types, where, within)
+        if not where and within is None:
+            self.type_only[sql] = tuple(types)
+        return sql
 
     def token(self, flt: str, within_s: int | None) -> str:
         """A name standing for (filter, window) where the base compiler passes a filter string."""
@@ -354,6 +363,8 @@ class WindowQuery:
     aggregates_sql: str = ""
     # the conditions as arrays compute them from the aggregates of `frames` (`bulk.frame_scores`)
     arrays: ArrayPlan | None = None
+    # the flags `rows_sql` leaves out, each true at the events of its types (its column `type`)
+    types: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def window_conditions_query(
@@ -417,7 +428,7 @@ def window_conditions_query(
     # the window operator sorts and keeps every column it is given: only the time, the filters and the
     # per-event values the windows read go in (not the events' property columns)
     ctes.append(f"_ls_wf AS (SELECT *{c.flag_columns()} FROM _ls_wev)")
-    kept = ["lead_id", TS, *c.flags.values(), *(f"{sql} AS {name}" for sql, name in c.row_columns.items())]
+    kept = ["lead_id", TS, "type", *c.flags.values(), *(f"{sql} AS {name}" for sql, name in c.row_columns.items())]
     extra = []
     if moving and model.lifecycle is not None:
         # whether the event has a transition of its own (or is a `stage_set`): `bulk.frames` drops the
@@ -438,7 +449,16 @@ def window_conditions_query(
     # the weights of the epoch sums are not read: one power() per event and half-life in NumPy costs less
     # than DuckDB's one per rule, and than moving a DOUBLE column per rule (`frame_windows.Rows.weights`)
     read = sorted({f.reads for f in frames.values()} - {"TRUE", "FALSE"})
-    rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *read, *extra])} FROM _ls_wr"
+    # a flag of the event's type alone is read from the type (`frame_windows.Packed`): one text column out
+    # of DuckDB instead of a BOOLEAN per flag, each an equality per row (0.06 of 0.11 CPU s a part)
+    typed = {name: c.type_only[sql] for sql, name in c.flags.items() if sql in c.type_only and name in read}
+    if moving and model.lifecycle is not None:
+        typed[MOVING] = tuple(moving_types(model.lifecycle))
+        typed.update({f"{ENTERS}{k}": tuple(sorted(t)) for k, (_, t) in enumerate(relevance(model.lifecycle))})
+    picked = [name for name in [*read, *extra] if name not in typed]
+    if typed:
+        picked.insert(0, "type")
+    rows_sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(['lead_id', TS, *picked])} FROM _ls_wr"
     if aggregates is not None:
         ctes = [f"_ls_wa AS (SELECT * FROM {aggregates})"]
     else:
@@ -468,5 +488,5 @@ def window_conditions_query(
     cols = ", ".join(["_ls_id AS lead_id", T, *conds])
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {cols} FROM {last_cte}"
     if not supported:
-        return WindowQuery(sql, exact, rows_sql, None, aggregates_sql)
-    return WindowQuery(sql, exact, rows_sql, frames, aggregates_sql, arrays)
+        return WindowQuery(sql, exact, rows_sql, None, aggregates_sql, types=typed)
+    return WindowQuery(sql, exact, rows_sql, frames, aggregates_sql, arrays, typed)
