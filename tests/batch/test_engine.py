@@ -199,20 +199,8 @@ def test_seniority_regex_and_case_folding_of_non_ascii_text_match_the_pure_score
         "  - {id: strasse, on: v, where: {street: {contains: 'straße'}}, points: 2}\n"
         "  - {id: digits, on: v, where: {street: {matches: '^\\w+ \\d+$'}}, points: 5}"
     )
-    titles = [
-        "Chief Revenue Officer",
-        "CTO",
-        "cto of things",
-        "Director",
-        "directorate",
-        "VP Sales",
-        "Head Of IT",
-        "İnşaat Müdürü",
-        "vice  president",
-        "HEAD OF",
-        "Ceo",
-        None,
-    ]
+    titles = ["Chief Revenue Officer", "CTO", "cto of things", "Director", "directorate", "VP Sales", "Head Of IT",
+              "İnşaat Müdürü", "vice  president", "HEAD OF", "Ceo", None]
     cities = ["München", "MÜNCHEN", "münchen-süd", "\u212aöln", "Kiel", "İstanbul", "Straßburg", None]
     streets = ["Hauptstraße 1", "HAUPTSTRASSE 1", "Königsallee 12", "Main St 3\n", "ΣΤΡΑΣΣΕ 5", "strasse"]
     leads = [

@@ -43,13 +43,8 @@ def _job(path: Path, rows: int, busy_ms: int = 5_000) -> WriteJob:
 
 
 def _write(job: WriteJob, table: pa.Table) -> subprocess.CompletedProcess[bytes]:
-    proc = spawn(
-        "leadscore.bulk.adbc_writer",
-        job.to_json(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn("leadscore.bulk.adbc_writer", job.to_json(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as stream:
         stream.write_table(table)
@@ -99,9 +94,8 @@ def test_the_reader_streams_the_query_as_arrow(tmp_path: Path) -> None:
     path = _database(tmp_path)
     with sqlite3.connect(path) as db:
         db.executemany("INSERT INTO t VALUES (?, ?)", [(f"k{i:03}", i) for i in range(300)])
-    job = ReadJob(
-        path=str(path), sql="SELECT id, n FROM t WHERE n >= 1", columns=[("id", "str"), ("n", "int")], batch_rows=64
-    )
+    job = ReadJob(path=str(path), sql="SELECT id, n FROM t WHERE n >= 1", columns=[("id", "str"), ("n", "int")],
+                  batch_rows=64)
     proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
@@ -125,12 +119,8 @@ def test_a_job_over_the_argument_limit_goes_through_a_file_the_program_removes(t
     inline it failed with E2BIG. Through `@file` the reader gets it whole, and the file is gone after."""
     path = _database(tmp_path)
     ids = ", ".join(f"'id-{i:06d}'" for i in range(20_000)) + ", 'a'"  # ~260 kB of SQL
-    job = ReadJob(
-        path=str(path),
-        sql=f"SELECT id, n FROM t WHERE id IN ({ids})",
-        columns=[("id", "str"), ("n", "int")],
-        batch_rows=64,
-    )
+    job = ReadJob(path=str(path), sql=f"SELECT id, n FROM t WHERE id IN ({ids})", columns=[("id", "str"), ("n", "int")],
+                  batch_rows=64)
     assert len(job.to_json()) > 2 * INLINE_BYTES
     before = set(Path(tempfile.gettempdir()).glob("leadscore-job-*"))
     proc = spawn("leadscore.bulk.adbc_reader", job.to_json(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -60,7 +60,8 @@ def test_times_stay_inside_the_window(tmp_path: Path) -> None:
     # A lead's history starts when it was created.
     first = events.group_by("lead_id").aggregate([("timestamp", "min")])
     created = dict(zip(leads.column("id").to_pylist(), leads.column("created_at").to_pylist(), strict=True))
-    for lead_id, ts in zip(first.column("lead_id").to_pylist(), first.column("timestamp_min").to_pylist(), strict=True):
+    for lead_id, ts in zip(first.column("lead_id").to_pylist(), first.column("timestamp_min").to_pylist(),
+                           strict=True):
         assert ts == created[lead_id]
 
 
@@ -99,9 +100,8 @@ def test_csv_holds_the_same_rows_as_parquet(b2c_run: tuple[Summary, Path]) -> No
     leads = pq.read_table(out / "leads.parquet")
     assert leads_csv.column("id").to_pylist() == leads.column("id").to_pylist()
     assert leads_csv.column("email").to_pylist() == leads.column("email").to_pylist()
-    events_csv = pcsv.read_csv(
-        out / "events.csv", convert_options=pcsv.ConvertOptions(column_types={"timestamp": "string"})
-    )
+    events_csv = pcsv.read_csv(out / "events.csv", convert_options=pcsv.ConvertOptions(
+        column_types={"timestamp": "string"}))
     events = read_events(out)
     assert events_csv.num_rows == events.num_rows
     assert events_csv.column("id").to_pylist()[:50] == events.column("id").to_pylist()[:50]
@@ -128,13 +128,8 @@ def test_sample_returns_what_generate_writes(b2c_run: tuple[Summary, Path]) -> N
     row = written.slice(0, 1).to_pylist()[0]
     first = events[0]
     assert (first.id, first.lead_id, first.type, first.timestamp) == (
-        row["id"],
-        row["lead_id"],
-        row["type"],
-        row["timestamp"],
-    )
+        row["id"], row["lead_id"], row["type"], row["timestamp"])
     assert first.timestamp.tzinfo is UTC
     assert None not in first.properties.values()
     assert {k for k, v in row.items() if v is not None} - {"id", "lead_id", "type", "timestamp"} == set(
-        first.properties
-    )
+        first.properties)

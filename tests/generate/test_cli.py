@@ -27,22 +27,8 @@ def test_generate_writes_files_and_prints_a_summary(tmp_path: Path) -> None:
 
 
 def test_format_parquet_skips_csv(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "generate",
-            "-n",
-            "50",
-            "-o",
-            str(tmp_path),
-            "--format",
-            "parquet",
-            "--start",
-            "2026-01-01",
-            "--end",
-            "2026-03-01",
-        ],
-    )
+    result = runner.invoke(app, ["generate", "-n", "50", "-o", str(tmp_path), "--format", "parquet",
+                                 "--start", "2026-01-01", "--end", "2026-03-01"])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "leads.csv").exists()
     assert json.loads((tmp_path / "manifest.json").read_text())["time_range"]["end"] == "2026-03-01T00:00:00Z"

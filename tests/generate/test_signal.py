@@ -45,27 +45,11 @@ def test_b2b_winners_fit_better_and_engage_later_in_the_funnel(b2b_run: tuple[Su
 
 def test_b2b_sales_steps_come_in_order(b2b_run: tuple[Summary, Path]) -> None:
     events = read_events(b2b_run[1])
-    sales = (
-        events.filter(
-            pc.is_in(
-                events.column("type"),
-                pc.cast(
-                    ["demo_request", "quote_request", "sales_accepted", "opportunity_created", "deal_won", "deal_lost"],
-                    "string",
-                ),
-            )
-        )
-        .select(["lead_id", "type", "timestamp"])
-        .to_pylist()
-    )
-    rank = {
-        "demo_request": 0,
-        "quote_request": 0,
-        "sales_accepted": 1,
-        "opportunity_created": 2,
-        "deal_won": 3,
-        "deal_lost": 3,
-    }
+    sales = events.filter(pc.is_in(events.column("type"), pc.cast(
+        ["demo_request", "quote_request", "sales_accepted", "opportunity_created", "deal_won", "deal_lost"],
+        "string"))).select(["lead_id", "type", "timestamp"]).to_pylist()
+    rank = {"demo_request": 0, "quote_request": 0, "sales_accepted": 1, "opportunity_created": 2,
+            "deal_won": 3, "deal_lost": 3}
     steps: dict[str, list[tuple[object, int]]] = defaultdict(list)
     for e in sales:
         steps[e["lead_id"]].append((e["timestamp"], rank[e["type"]]))

@@ -21,38 +21,16 @@ def _values(table: pa.Table, column: str) -> set[object]:
 
 def test_b2b_leads(b2b_run: tuple[Summary, Path]) -> None:
     leads = pq.read_table(b2b_run[1] / "leads.parquet")
-    assert leads.column_names == [
-        "id",
-        "email",
-        "account",
-        "company",
-        "job_title",
-        "seniority",
-        "department",
-        "industry",
-        "employees",
-        "revenue",
-        "country",
-        "region",
-        "source",
-        "campaign",
-        "created_at",
-    ]
+    assert leads.column_names == ["id", "email", "account", "company", "job_title", "seniority", "department",
+                                  "industry", "employees", "revenue", "country", "region", "source",
+                                  "campaign", "created_at"]
     assert leads.schema.field("employees").type == pa.int64()
     assert leads.schema.field("created_at").type == TS
     assert _values(leads, "seniority") == {"c-level", "vp", "director", "manager", "individual"}
-    assert _values(leads, "department") == {"marketing", "sales", "it", "finance", "operations", "hr", "engineering"}
-    assert _values(leads, "industry") == {
-        "software",
-        "manufacturing",
-        "finance",
-        "healthcare",
-        "retail",
-        "education",
-        "logistics",
-        "government",
-        "consulting",
-    }
+    assert _values(leads, "department") == {"marketing", "sales", "it", "finance", "operations", "hr",
+                                            "engineering"}
+    assert _values(leads, "industry") == {"software", "manufacturing", "finance", "healthcare", "retail",
+                                          "education", "logistics", "government", "consulting"}
     assert _values(leads, "region") == {"benelux", "nordics", "dach", "uk", "france", "us", "other"}
     assert _values(leads, "source") == {"organic", "paid", "social", "referral", "email", "direct", "event"}
     assert {"NL", "NO", "DE", "BE", "GB", "FR", "SE", "DK", "US"} <= _values(leads, "country")
@@ -72,72 +50,23 @@ def test_b2b_leads(b2b_run: tuple[Summary, Path]) -> None:
 
 def test_b2b_events(b2b_run: tuple[Summary, Path]) -> None:
     events = read_events(b2b_run[1])
-    assert events.column_names == [
-        "id",
-        "lead_id",
-        "type",
-        "timestamp",
-        "path",
-        "page_type",
-        "channel",
-        "campaign",
-        "content_stage",
-        "form",
-        "title",
-        "subject",
-        "network",
-        "amount",
-        "reason",
-    ]
+    assert events.column_names == ["id", "lead_id", "type", "timestamp", "path", "page_type", "channel",
+                                   "campaign", "content_stage", "form", "title", "subject", "network",
+                                   "amount", "reason"]
     assert events.schema.field("timestamp").type == TS
     assert events.schema.field("amount").type == pa.float64()
     assert _values(events, "type") == {
-        "page_view",
-        "form_submit",
-        "ebook_download",
-        "whitepaper_download",
-        "webinar_registered",
-        "webinar_attended",
-        "newsletter_subscribed",
-        "email_sent",
-        "email_open",
-        "email_click",
-        "email_bounce",
-        "unsubscribe",
-        "chat_conversation",
-        "social_like",
-        "social_share",
-        "demo_request",
-        "quote_request",
-        "sales_accepted",
-        "sales_rejected",
-        "opportunity_created",
-        "deal_won",
-        "deal_lost",
-    }
-    assert _values(events, "page_type") == {
-        "home",
-        "blog",
-        "pricing",
-        "product",
-        "case-study",
-        "docs",
-        "careers",
-        "contact",
-    }
+        "page_view", "form_submit", "ebook_download", "whitepaper_download", "webinar_registered",
+        "webinar_attended", "newsletter_subscribed", "email_sent", "email_open", "email_click", "email_bounce",
+        "unsubscribe", "chat_conversation", "social_like", "social_share", "demo_request", "quote_request",
+        "sales_accepted", "sales_rejected", "opportunity_created", "deal_won", "deal_lost"}
+    assert _values(events, "page_type") == {"home", "blog", "pricing", "product", "case-study", "docs",
+                                            "careers", "contact"}
     assert _values(events, "channel") == {"organic", "paid", "social", "referral", "email", "direct"}
     assert _values(events, "content_stage") == {"tofu", "mofu", "bofu"}
     assert _values(events, "form") == {"newsletter", "contact", "ebook", "webinar", "demo", "quote"}
-    prefix = {
-        "home": "/",
-        "blog": "/blog/",
-        "pricing": "/pricing",
-        "product": "/product/",
-        "case-study": "/case-studies/",
-        "docs": "/docs/",
-        "careers": "/careers",
-        "contact": "/contact",
-    }
+    prefix = {"home": "/", "blog": "/blog/", "pricing": "/pricing", "product": "/product/",
+              "case-study": "/case-studies/", "docs": "/docs/", "careers": "/careers", "contact": "/contact"}
     views = events.filter(pc.equal(events.column("type"), "page_view")).select(["path", "page_type"])
     for path, page_type in set(zip(*(views.column(c).to_pylist() for c in ("path", "page_type")), strict=True)):
         assert path.startswith(prefix[page_type])
@@ -158,38 +87,17 @@ def test_b2b_events(b2b_run: tuple[Summary, Path]) -> None:
 def test_b2c_leads_and_events(b2c_run: tuple[Summary, Path]) -> None:
     out = b2c_run[1]
     leads = pq.read_table(out / "leads.parquet")
-    assert leads.column_names == ["id", "email", "age", "gender", "city", "country", "loyalty_member", "created_at"]
+    assert leads.column_names == ["id", "email", "age", "gender", "city", "country", "loyalty_member",
+                                  "created_at"]
     assert leads.schema.field("loyalty_member").type == pa.bool_()
     assert _values(leads, "gender") == {"f", "m", "x"}
     assert pc.count_distinct(leads.column("email")).as_py() == leads.num_rows
     events = read_events(out)
-    assert events.column_names == [
-        "id",
-        "lead_id",
-        "type",
-        "timestamp",
-        "path",
-        "page_type",
-        "channel",
-        "campaign",
-        "network",
-        "category",
-        "product",
-        "amount",
-    ]
+    assert events.column_names == ["id", "lead_id", "type", "timestamp", "path", "page_type", "channel",
+                                   "campaign", "network", "category", "product", "amount"]
     assert _values(events, "type") == {
-        "page_view",
-        "account_created",
-        "facebook_like",
-        "newsletter_subscribed",
-        "newsletter_open",
-        "email_click",
-        "social_share",
-        "add_to_cart",
-        "purchase",
-        "unsubscribe",
-        "email_bounce",
-    }
+        "page_view", "account_created", "facebook_like", "newsletter_subscribed", "newsletter_open",
+        "email_click", "social_share", "add_to_cart", "purchase", "unsubscribe", "email_bounce"}
     assert _values(events, "page_type") == {"home", "product", "category", "cart", "blog"}
     purchases = events.filter(pc.equal(events.column("type"), "purchase"))
     assert _values(purchases, "category") == {"shoes", "accessories"}

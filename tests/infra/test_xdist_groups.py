@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODULE = """
+MODULE = '''
 import os
 from pathlib import Path
 
@@ -30,7 +30,7 @@ def test_marked(i):
 @pytest.mark.parametrize("i", range(4))
 def test_grouped(i):
     (OUT / f"mine-{i}").write_text(os.environ["PYTEST_XDIST_WORKER"])
-"""
+'''
 
 
 @pytest.mark.slow

@@ -100,3 +100,4 @@ def paused_collections() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+

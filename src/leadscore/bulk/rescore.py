@@ -19,6 +19,7 @@ from leadscore.model.spec import ScoringModel
 from leadscore.store.pipeline import Rescored
 
 if TYPE_CHECKING:
+
     import duckdb
     import pyarrow as pa
 

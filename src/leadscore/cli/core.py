@@ -313,10 +313,8 @@ def _serve_demo(folder: Path, n_leads: int, port: int, rebuild: bool) -> None:
             shutil.rmtree(folder)  # only a folder this command made before (it holds its project file)
         elif folder.exists() and any(folder.iterdir()):
             output.fail(f"--dir {folder}: the folder exists and is not a demo workspace; choose another")
-        output.out.print(
-            f"\nBuilding the demo store in {folder}/: {n_leads:,} generated leads, a year of history, "
-            "replayed month by month (a few minutes on a small machine) ..."
-        )
+        output.out.print(f"\nBuilding the demo store in {folder}/: {n_leads:,} generated leads, a year of history, "
+                         "replayed month by month (a few minutes on a small machine) ...")
 
         def progress(done: int, total: int) -> None:
             output.err.print(f"  month {done} of {total}", highlight=False)

@@ -38,22 +38,13 @@ class Summary:
     files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "seed": self.seed,
-            "leads": self.leads,
-            "events": self.events,
-            "events_by_type": dict(self.events_by_type),
-            "start": to_iso(self.start),
-            "end": to_iso(self.end),
-            "out_dir": str(self.out_dir),
-            "files": list(self.files),
-        }
+        return {"kind": self.kind, "seed": self.seed, "leads": self.leads, "events": self.events,
+                "events_by_type": dict(self.events_by_type), "start": to_iso(self.start),
+                "end": to_iso(self.end), "out_dir": str(self.out_dir), "files": list(self.files)}
 
 
-def _manifest(
-    opts: Options, counts: dict[str, int], total: int, first: int | None, last: int | None, files: list[str]
-) -> dict[str, Any]:
+def _manifest(opts: Options, counts: dict[str, int], total: int, first: int | None, last: int | None,
+              files: list[str]) -> dict[str, Any]:
     def iso(seconds: int | None) -> str | None:
         return None if seconds is None else to_iso(datetime.fromtimestamp(seconds, UTC))
 
@@ -64,12 +55,8 @@ def _manifest(
         "seed": opts.seed,
         "arguments": {"leads": opts.n_leads, "events_per_lead": opts.events_per_lead},
         "counts": {"leads": opts.n_leads, "events": total, "events_by_type": counts},
-        "time_range": {
-            "start": to_iso(opts.start),
-            "end": to_iso(opts.end),
-            "first_event": iso(first),
-            "last_event": iso(last),
-        },
+        "time_range": {"start": to_iso(opts.start), "end": to_iso(opts.end), "first_event": iso(first),
+                       "last_event": iso(last)},
         "campaigns": calendar(opts).campaign_dates(),
         "files": files,
         "hidden_propensity": propensity.describe(opts.kind),
@@ -124,17 +111,8 @@ def generate(
     writer.close(_manifest(opts, counts, total, min(bounds), max(bounds), files))
     if progress:
         progress(n_leads, n_leads)
-    return Summary(
-        kind=kind,
-        seed=seed,
-        leads=n_leads,
-        events=total,
-        events_by_type=counts,
-        start=opts.start,
-        end=opts.end,
-        out_dir=Path(out_dir),
-        files=files,
-    )
+    return Summary(kind=kind, seed=seed, leads=n_leads, events=total, events_by_type=counts,
+                   start=opts.start, end=opts.end, out_dir=Path(out_dir), files=files)
 
 
 def _utc(value: Any) -> Any:
@@ -163,13 +141,8 @@ def sample(
             lead_id = row.pop("id")
             leads.append(Lead(lead_id, {k: _utc(v) for k, v in row.items() if v is not None}))
         for row in chunk.events.to_pylist():
-            events.append(
-                Event(
-                    lead_id=row.pop("lead_id"),
-                    type=row.pop("type"),
-                    timestamp=_utc(row.pop("timestamp")),
-                    id=row.pop("id"),
-                    properties={k: v for k, v in row.items() if v is not None},
-                )
-            )
+            events.append(Event(
+                lead_id=row.pop("lead_id"), type=row.pop("type"), timestamp=_utc(row.pop("timestamp")),
+                id=row.pop("id"), properties={k: v for k, v in row.items() if v is not None},
+            ))
     return leads, events

@@ -35,11 +35,8 @@ class Calendar:
 
     def campaign_dates(self) -> list[dict[str, str]]:
         return [
-            {
-                "name": c.name,
-                "start": _iso(self.start + int(c.start * self.span)),
-                "end": _iso(self.start + int(c.end * self.span)),
-            }
+            {"name": c.name, "start": _iso(self.start + int(c.start * self.span)),
+             "end": _iso(self.start + int(c.end * self.span))}
             for c in self.campaigns
         ]
 

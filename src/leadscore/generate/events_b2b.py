@@ -21,40 +21,26 @@ from leadscore.generate.timeline import Timeline, event_counts, later, pick_even
 S = V.EVENTS
 DAY = 86_400
 # Base events that make up most of a history, and their mix per funnel phase (tofu, mofu, bofu).
-_BASE = (
-    "page_view",
-    "email_sent",
-    "ebook_download",
-    "whitepaper_download",
-    "webinar_registered",
-    "chat_conversation",
-    "social_like",
-    "social_share",
-    "form_submit",
-)
-_BASE_MIX = np.array(
-    [
-        [0.62, 0.26, 0.030, 0.010, 0.010, 0.002, 0.050, 0.015, 0.003],
-        [0.55, 0.25, 0.040, 0.040, 0.040, 0.010, 0.040, 0.015, 0.005],
-        [0.58, 0.24, 0.020, 0.030, 0.030, 0.030, 0.030, 0.010, 0.030],
-    ]
-)
+_BASE = ("page_view", "email_sent", "ebook_download", "whitepaper_download", "webinar_registered",
+         "chat_conversation", "social_like", "social_share", "form_submit")
+_BASE_MIX = np.array([
+    [0.62, 0.26, 0.030, 0.010, 0.010, 0.002, 0.050, 0.015, 0.003],
+    [0.55, 0.25, 0.040, 0.040, 0.040, 0.010, 0.040, 0.015, 0.005],
+    [0.58, 0.24, 0.020, 0.030, 0.030, 0.030, 0.030, 0.010, 0.030],
+])
 # home, blog, pricing, product, case-study, docs, careers, contact
-_PAGE_MIX = np.array(
-    [
-        [0.30, 0.45, 0.02, 0.08, 0.03, 0.04, 0.06, 0.02],
-        [0.12, 0.25, 0.06, 0.25, 0.15, 0.14, 0.01, 0.02],
-        [0.08, 0.10, 0.25, 0.22, 0.12, 0.12, 0.01, 0.10],
-    ]
-)
+_PAGE_MIX = np.array([
+    [0.30, 0.45, 0.02, 0.08, 0.03, 0.04, 0.06, 0.02],
+    [0.12, 0.25, 0.06, 0.25, 0.15, 0.14, 0.01, 0.02],
+    [0.08, 0.10, 0.25, 0.22, 0.12, 0.12, 0.01, 0.10],
+])
 # Share of a history made of base events; follow-ups (opens, clicks, forms, sales) make up the rest.
 BASE_SHARE = 0.84
 # Per-lead events that do not grow with --events-per-lead (newsletter, sales steps), taken off the
 # base events so that the average holds at any volume.
 FIXED_EVENTS = 1.5
-_SOURCE_CHANNEL = np.array(
-    [S.code("channel", c) for c in ("organic", "paid", "social", "referral", "email", "direct", "referral")]
-)
+_SOURCE_CHANNEL = np.array([S.code("channel", c) for c in
+                            ("organic", "paid", "social", "referral", "email", "direct", "referral")])
 _CAMPAIGN_CHANNELS = [S.code("channel", c) for c in ("paid", "social", "email")]
 _NEWSLETTER = S.code("campaign", V.NEWSLETTER)
 _PATH_START = np.cumsum([0] + [len(V.PATHS_BY_PAGE_TYPE[p]) for p in V.PAGE_TYPES])[:-1]
@@ -74,30 +60,18 @@ def _title(kind: str, stage: np.ndarray, u: np.ndarray) -> np.ndarray:
     return table[stage, np.minimum((u * table.shape[1]).astype(np.int64), table.shape[1] - 1)].astype(np.int32)
 
 
-def _page_views(
-    rng: np.random.Generator, lead: np.ndarray, t: np.ndarray, page_type: np.ndarray, channel: np.ndarray, cal: Calendar
-) -> EventFrame:
+def _page_views(rng: np.random.Generator, lead: np.ndarray, t: np.ndarray, page_type: np.ndarray,
+                channel: np.ndarray, cal: Calendar) -> EventFrame:
     path = _PATH_START[page_type] + (rng.random(len(lead)) * _PATH_COUNT[page_type]).astype(np.int64)
     active = cal.active(t, rng.random(len(lead)))
-    campaign = np.where(
-        np.isin(channel, _CAMPAIGN_CHANNELS) & (active >= 0), _campaign_codes(cal)[np.maximum(active, 0)], -1
-    )
-    return EventFrame.build(
-        S,
-        lead,
-        t,
-        "page_view",
-        path=path,
-        page_type=page_type,
-        channel=channel,
-        campaign=campaign,
-        content_stage=_PAGE_STAGE[page_type],
-    )
+    campaign = np.where(np.isin(channel, _CAMPAIGN_CHANNELS) & (active >= 0),
+                        _campaign_codes(cal)[np.maximum(active, 0)], -1)
+    return EventFrame.build(S, lead, t, "page_view", path=path, page_type=page_type, channel=channel,
+                            campaign=campaign, content_stage=_PAGE_STAGE[page_type])
 
 
-def _base_events(
-    rng: np.random.Generator, tl: Timeline, phase: np.ndarray, cohort: Cohort, cal: Calendar
-) -> dict[str, tuple[EventFrame, np.ndarray]]:
+def _base_events(rng: np.random.Generator, tl: Timeline, phase: np.ndarray, cohort: Cohort,
+                 cal: Calendar) -> dict[str, tuple[EventFrame, np.ndarray]]:
     """Base events by type in lead-then-time order, each with its position in its lead's history."""
     m = len(tl.lead)
     kind = pick_rows(rng.random(m), phase, _BASE_MIX)
@@ -116,8 +90,7 @@ def _base_events(
             frame = _page_views(rng, lead, t, page_type, channel, cal)
             lead_campaign = cohort.traits["campaign"][lead[first]]
             frame.props["campaign"][first] = np.where(
-                lead_campaign >= 0, _campaign_codes(cal)[np.maximum(lead_campaign, 0)], -1
-            )
+                lead_campaign >= 0, _campaign_codes(cal)[np.maximum(lead_campaign, 0)], -1)
             frames[name] = frame, tl.q[idx]
         elif name == "email_sent":
             # Marketing sends in the morning, on its own schedule rather than inside the lead's visits.
@@ -128,9 +101,8 @@ def _base_events(
             order = lead_time_order(lead, t)
             lead, t, q = lead[order], t[order], q[order]
             active = cal.active(t, rng.random(n))
-            campaign = np.where(
-                (active >= 0) & (rng.random(n) < 0.6), _campaign_codes(cal)[np.maximum(active, 0)], _NEWSLETTER
-            )
+            campaign = np.where((active >= 0) & (rng.random(n) < 0.6),
+                                _campaign_codes(cal)[np.maximum(active, 0)], _NEWSLETTER)
             subject = _SUBJECT_START[campaign] + (rng.random(n) * _SUBJECT_COUNT[campaign]).astype(np.int64)
             frames[name] = EventFrame.build(S, lead, t, name, campaign=campaign, subject=subject), q
         elif name in ("ebook_download", "whitepaper_download", "webinar_registered"):
@@ -147,15 +119,8 @@ def _base_events(
     return frames
 
 
-def _email(
-    rng: np.random.Generator,
-    sent: EventFrame,
-    tl: Timeline,
-    q: np.ndarray,
-    cohort: Cohort,
-    decaying: np.ndarray,
-    end: int,
-) -> list[EventFrame]:
+def _email(rng: np.random.Generator, sent: EventFrame, tl: Timeline, q: np.ndarray, cohort: Cohort,
+           decaying: np.ndarray, end: int) -> list[EventFrame]:
     """Bounces and unsubscribes end a lead's e-mail; opens fade for leads whose interest fades.
 
     `sent` must be in lead-then-time order, as base events are.
@@ -188,17 +153,14 @@ def _email(
     clicked = clicked.select(clicked.t < end)
     bounce_leads = leads[bounced]
     return [
-        sent,
-        opened,
-        clicked,
+        sent, opened, clicked,
         EventFrame.build(S, bounce_leads, sent.t[np.searchsorted(sent.lead, bounce_leads)] + 30, "email_bounce"),
         EventFrame.build(S, leads[unsub], unsub_t, "unsubscribe").select(unsub_t < end),
     ]
 
 
-def _content_follow_ups(
-    rng: np.random.Generator, base: dict[str, tuple[EventFrame, np.ndarray]], cohort: Cohort, end: int
-) -> list[EventFrame]:
+def _content_follow_ups(rng: np.random.Generator, base: dict[str, tuple[EventFrame, np.ndarray]],
+                        cohort: Cohort, end: int) -> list[EventFrame]:
     """Gated content comes with its form; some registrants attend the webinar days later."""
     out: list[EventFrame] = []
     ebooks = base["ebook_download"][0]
@@ -217,15 +179,12 @@ def _content_follow_ups(
 def _newsletter(rng: np.random.Generator, tl: Timeline, cohort: Cohort) -> list[EventFrame]:
     leads = np.flatnonzero(rng.random(len(cohort)) < B2B_STEPS["newsletter"].p(cohort.fit, cohort.intent))
     t = tl.t[pick_event(rng, tl, leads, np.zeros(len(leads)))] + 20
-    return [
-        EventFrame.build(S, leads, t - 5, "form_submit", form="newsletter"),
-        EventFrame.build(S, leads, t, "newsletter_subscribed"),
-    ]
+    return [EventFrame.build(S, leads, t - 5, "form_submit", form="newsletter"),
+            EventFrame.build(S, leads, t, "newsletter_subscribed")]
 
 
-def _sales(
-    rng: np.random.Generator, tl: Timeline, cohort: Cohort, reach_bofu: np.ndarray, q_bofu: np.ndarray, cal: Calendar
-) -> list[EventFrame]:
+def _sales(rng: np.random.Generator, tl: Timeline, cohort: Cohort, reach_bofu: np.ndarray,
+           q_bofu: np.ndarray, cal: Calendar) -> list[EventFrame]:
     """Demo or quote request, then sales: accepted or rejected, opportunity, won or lost."""
     n, end = len(cohort), cal.end
     fit, intent = cohort.fit, cohort.intent
@@ -269,11 +228,11 @@ def _sales(
     t_close = later(rng, t_opp, 40 * DAY, 14 * DAY)
     closed = opp & (t_close < end)
     final = np.round(amount * rng.uniform(0.85, 1.05, len(leads)), -2)
-    out.append(EventFrame.build(S, leads[closed & won], t_close[closed & won], "deal_won", amount=final[closed & won]))
+    out.append(EventFrame.build(S, leads[closed & won], t_close[closed & won], "deal_won",
+                                amount=final[closed & won]))
     reason = pick(rng.random(len(leads)), V.LOST_REASON_WEIGHTS)
-    out.append(
-        EventFrame.build(S, leads[closed & ~won], t_close[closed & ~won], "deal_lost", reason=reason[closed & ~won])
-    )
+    out.append(EventFrame.build(S, leads[closed & ~won], t_close[closed & ~won], "deal_lost",
+                                reason=reason[closed & ~won]))
     return out
 
 

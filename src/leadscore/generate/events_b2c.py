@@ -46,7 +46,8 @@ def _campaign(cal: Calendar, t: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def _products(rng: np.random.Generator, n: int) -> np.ndarray:
     shoes = rng.random(n) < 0.6
-    return np.where(shoes, _SHOES[rng.integers(0, len(_SHOES), n)], _ACCESSORIES[rng.integers(0, len(_ACCESSORIES), n)])
+    return np.where(shoes, _SHOES[rng.integers(0, len(_SHOES), n)],
+                    _ACCESSORIES[rng.integers(0, len(_ACCESSORIES), n)])
 
 
 def _visits(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar) -> list[EventFrame]:
@@ -63,16 +64,12 @@ def _visits(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calenda
             path = _PATH_START[page_type] + (rng.random(n) * _PATH_COUNT[page_type]).astype(np.int64)
             channel = np.where(rng.random(n) < 0.5, own[lead], pick(rng.random(n), V.CHANNEL_WEIGHTS))
             campaign = np.where(np.isin(channel, _CAMPAIGN_CHANNELS), _campaign(cal, t, rng.random(n)), -1)
-            frames.append(
-                EventFrame.build(S, lead, t, name, path=path, page_type=page_type, channel=channel, campaign=campaign)
-            )
+            frames.append(EventFrame.build(S, lead, t, name, path=path, page_type=page_type, channel=channel,
+                                           campaign=campaign))
         elif name == "add_to_cart":  # abandoned carts
             product = _products(rng, n)
-            frames.append(
-                EventFrame.build(
-                    S, lead, t, name, category=_PRODUCT_CATEGORY[product], product=product, amount=_PRICE[product]
-                )
-            )
+            frames.append(EventFrame.build(S, lead, t, name, category=_PRODUCT_CATEGORY[product],
+                                           product=product, amount=_PRICE[product]))
         elif name == "social_share":
             frames.append(EventFrame.build(S, lead, t, name, network=pick(rng.random(n), V.NETWORK_WEIGHTS)))
         else:
@@ -80,7 +77,8 @@ def _visits(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calenda
     return frames
 
 
-def _purchases(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar, scale: float) -> list[EventFrame]:
+def _purchases(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar,
+               scale: float) -> list[EventFrame]:
     fit, intent = cohort.fit, cohort.intent
     buyer = rng.random(len(cohort)) < B2C_STEPS["buyer"].p(fit, intent)
     years = (cal.end - cohort.created) / YEAR
@@ -97,40 +95,27 @@ def _purchases(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Cale
     return [
         EventFrame.build(S, lead, t, "purchase", category=category, product=product, amount=amount),
         EventFrame.build(S, lead, cart_t, "add_to_cart", category=category, product=product, amount=amount),
-        EventFrame.build(
-            S,
-            lead,
-            cart_t - 20,
-            "page_view",
-            path=_PRODUCT_PAGE[product],
-            page_type=S.code("page_type", "product"),
-            channel=S.code("channel", "direct"),
-        ),
-        EventFrame.build(
-            S,
-            lead,
-            t - 10,
-            "page_view",
-            path=S.code("path", "/cart"),
-            page_type=S.code("page_type", "cart"),
-            channel=S.code("channel", "direct"),
-        ),
+        EventFrame.build(S, lead, cart_t - 20, "page_view", path=_PRODUCT_PAGE[product],
+                         page_type=S.code("page_type", "product"), channel=S.code("channel", "direct")),
+        EventFrame.build(S, lead, t - 10, "page_view", path=S.code("path", "/cart"),
+                         page_type=S.code("page_type", "cart"), channel=S.code("channel", "direct")),
     ]
 
 
 def _account(rng: np.random.Generator, tl: Timeline, cohort: Cohort) -> EventFrame:
     leads = np.flatnonzero(rng.random(len(cohort)) < B2C_STEPS["account_created"].p(cohort.fit, cohort.intent))
-    return EventFrame.build(S, leads, tl.t[pick_event(rng, tl, leads, np.zeros(len(leads)))] + 5, "account_created")
+    return EventFrame.build(S, leads, tl.t[pick_event(rng, tl, leads, np.zeros(len(leads)))] + 5,
+                            "account_created")
 
 
-def _newsletter(
-    rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar, scale: float
-) -> list[EventFrame]:
+def _newsletter(rng: np.random.Generator, tl: Timeline, cohort: Cohort, cal: Calendar,
+                scale: float) -> list[EventFrame]:
     """Subscriptions, then opens of the weekly send; bounces and unsubscribes end them."""
     fit, intent = cohort.fit, cohort.intent
     subs = np.flatnonzero(rng.random(len(cohort)) < B2C_STEPS["newsletter"].p(fit, intent))
     at_signup = rng.random(len(subs)) < 0.6
-    sub_t = np.where(at_signup, cohort.created[subs] + 30, tl.t[pick_event(rng, tl, subs, np.zeros(len(subs)))] + 30)
+    sub_t = np.where(at_signup, cohort.created[subs] + 30,
+                     tl.t[pick_event(rng, tl, subs, np.zeros(len(subs)))] + 30)
     weeks = np.maximum((cal.end - sub_t) // WEEK, 0)
     p_open = B2C_STEPS["newsletter_open"].p(fit[subs], intent[subs])
     bounced = rng.random(len(subs)) < 0.02
@@ -158,22 +143,13 @@ def _newsletter(
     clicked.t = later(rng, clicked.t, 120)
     clicked.type[:] = S.types.index("email_click")
     clicked = clicked.select(clicked.t < cal.end)
-    landing = EventFrame.build(
-        S,
-        clicked.lead,
-        clicked.t + 5,
-        "page_view",
-        path=S.code("path", "/"),
-        page_type=S.code("page_type", "home"),
-        channel=_EMAIL,
-        campaign=clicked.props["campaign"],
-    )
+    landing = EventFrame.build(S, clicked.lead, clicked.t + 5, "page_view", path=S.code("path", "/"),
+                               page_type=S.code("page_type", "home"), channel=_EMAIL,
+                               campaign=clicked.props["campaign"])
     bounce_t = sub_t[bounced] + DAY
     return [
         EventFrame.build(S, subs, sub_t, "newsletter_subscribed").select(sub_t < cal.end),
-        opened,
-        clicked,
-        landing.select(landing.t < cal.end),
+        opened, clicked, landing.select(landing.t < cal.end),
         EventFrame.build(S, subs[bounced], bounce_t, "email_bounce").select(bounce_t < cal.end),
         EventFrame.build(S, leavers[unsub], unsub_t, "unsubscribe").select(unsub_t < cal.end),
     ]

@@ -91,9 +91,8 @@ class EventFrame:
         )
 
     def select(self, index: np.ndarray) -> EventFrame:
-        return EventFrame(
-            self.lead[index], self.t[index], self.type[index], {k: v[index] for k, v in self.props.items()}
-        )
+        return EventFrame(self.lead[index], self.t[index], self.type[index],
+                          {k: v[index] for k, v in self.props.items()})
 
     @staticmethod
     def concat(frames: Sequence[EventFrame]) -> EventFrame:
@@ -128,7 +127,7 @@ def lead_time_order(lead: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def lead_ids(first: int, count: int, width: int) -> pa.Array:
-    """ "L0000001"-style ids for leads first+1 .. first+count (1-based, zero-padded)."""
+    """"L0000001"-style ids for leads first+1 .. first+count (1-based, zero-padded)."""
     numbers = pc.cast(pa.array(np.arange(first + 1, first + count + 1, dtype=np.int64)), pa.string())
     return pc.binary_join_element_wise("L", pc.utf8_lpad(numbers, width, "0"), "")
 

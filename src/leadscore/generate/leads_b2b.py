@@ -41,7 +41,9 @@ def _company_names(seed: int, company: int, industry: int, country: int) -> tupl
     return name, f"{stem}{word.lower()}{tail_word.lower()}.{tld}"
 
 
-def make_leads(rng: np.random.Generator, seed: int, first: int, ids: pa.Array, n_leads: int, cal: Calendar) -> Cohort:
+def make_leads(
+    rng: np.random.Generator, seed: int, first: int, ids: pa.Array, n_leads: int, cal: Calendar
+) -> Cohort:
     n = len(ids)
     n_companies = n_leads // 4 + 1
     company = rng.integers(0, n_companies, n)
@@ -65,10 +67,8 @@ def make_leads(rng: np.random.Generator, seed: int, first: int, ids: pa.Array, n
     department = pick(rng.random(n), V.DEPARTMENT_WEIGHTS)
     first_name = rng.integers(0, len(V.FIRST_NAMES), n)
     last_name = rng.integers(0, len(V.LAST_NAMES), n)
-    email = [
-        f"{V.FIRST_NAMES[f]}.{V.LAST_NAMES[la]}@{d}"
-        for f, la, d in zip(first_name.tolist(), last_name.tolist(), domain, strict=True)
-    ]
+    email = [f"{V.FIRST_NAMES[f]}.{V.LAST_NAMES[la]}@{d}"
+             for f, la, d in zip(first_name.tolist(), last_name.tolist(), domain, strict=True)]
     source = pick(rng.random(n), V.SOURCE_WEIGHTS)
     created = created_times(rng, n, cal.start, cal.end)
     campaign = cal.active(created, rng.random(n))
@@ -89,30 +89,22 @@ def make_leads(rng: np.random.Generator, seed: int, first: int, ids: pa.Array, n
         return pa.array(np.asarray(vocab, dtype=object)[codes], pa.string())
 
     campaign_names = np.asarray([c.name for c in cal.campaigns] + [None], dtype=object)
-    table = pa.table(
-        {
-            "id": ids,
-            "email": pa.array(email, pa.string()),
-            "account": pa.array(domain, pa.string()),
-            "company": pa.array(company_name, pa.string()),
-            "job_title": cat(V.JOB_TITLES, seniority * len(V.DEPARTMENTS) + department),
-            "seniority": cat(V.SENIORITIES, seniority),
-            "department": cat(V.DEPARTMENTS, department),
-            "industry": cat(V.INDUSTRIES, industry),
-            "employees": pa.array(employees, pa.int64()),
-            "revenue": pa.array(revenue, pa.int64()),
-            "country": cat(tuple(c[0] for c in V.COUNTRIES), country),
-            "region": cat(V.REGIONS, region),
-            "source": cat(V.SOURCES, source),
-            "campaign": pa.array(campaign_names[campaign], pa.string()),
-            "created_at": pa.array(created * 1_000_000, TIMESTAMP),
-        }
-    )
-    return Cohort(
-        ids=ids,
-        table=table,
-        created=created,
-        fit=fit,
-        intent=intent,
-        traits={"source": source, "campaign": campaign, "employees": employees},
-    )
+    table = pa.table({
+        "id": ids,
+        "email": pa.array(email, pa.string()),
+        "account": pa.array(domain, pa.string()),
+        "company": pa.array(company_name, pa.string()),
+        "job_title": cat(V.JOB_TITLES, seniority * len(V.DEPARTMENTS) + department),
+        "seniority": cat(V.SENIORITIES, seniority),
+        "department": cat(V.DEPARTMENTS, department),
+        "industry": cat(V.INDUSTRIES, industry),
+        "employees": pa.array(employees, pa.int64()),
+        "revenue": pa.array(revenue, pa.int64()),
+        "country": cat(tuple(c[0] for c in V.COUNTRIES), country),
+        "region": cat(V.REGIONS, region),
+        "source": cat(V.SOURCES, source),
+        "campaign": pa.array(campaign_names[campaign], pa.string()),
+        "created_at": pa.array(created * 1_000_000, TIMESTAMP),
+    })
+    return Cohort(ids=ids, table=table, created=created, fit=fit, intent=intent,
+                  traits={"source": source, "campaign": campaign, "employees": employees})

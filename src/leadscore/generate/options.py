@@ -70,6 +70,5 @@ def make_options(
         raise GenerateError(f"--start must be at least a day before --end, got {start_dt} and {end_dt}")
     if start_dt.microsecond or end_dt.microsecond:
         raise GenerateError("--start and --end: whole seconds only")
-    return Options(
-        kind=kind, n_leads=n_leads, seed=seed, start=start_dt, end=end_dt, events_per_lead=float(events_per_lead)
-    )
+    return Options(kind=kind, n_leads=n_leads, seed=seed, start=start_dt, end=end_dt,
+                   events_per_lead=float(events_per_lead))

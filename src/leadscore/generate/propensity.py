@@ -35,27 +35,12 @@ class Step:
 
 B2B_FIT = {
     "seniority": {"c-level": 0.9, "vp": 0.8, "director": 0.6, "manager": 0.2, "individual": -0.5},
-    "department": {
-        "marketing": 0.5,
-        "sales": 0.4,
-        "it": 0.2,
-        "finance": -0.1,
-        "operations": 0.0,
-        "hr": -0.5,
-        "engineering": -0.1,
-    },
-    "industry": {
-        "software": 0.6,
-        "manufacturing": 0.1,
-        "finance": 0.3,
-        "healthcare": 0.0,
-        "retail": -0.1,
-        "education": -0.6,
-        "logistics": 0.2,
-        "government": -0.5,
-        "consulting": 0.3,
-    },
-    "region": {"benelux": 0.3, "nordics": 0.3, "dach": 0.1, "uk": 0.0, "france": -0.1, "us": -0.3, "other": -0.3},
+    "department": {"marketing": 0.5, "sales": 0.4, "it": 0.2, "finance": -0.1, "operations": 0.0, "hr": -0.5,
+                   "engineering": -0.1},
+    "industry": {"software": 0.6, "manufacturing": 0.1, "finance": 0.3, "healthcare": 0.0, "retail": -0.1,
+                 "education": -0.6, "logistics": 0.2, "government": -0.5, "consulting": 0.3},
+    "region": {"benelux": 0.3, "nordics": 0.3, "dach": 0.1, "uk": 0.0, "france": -0.1, "us": -0.3,
+               "other": -0.3},
 }
 # Mid-sized companies are the sweet spot (DOMAIN.md example 1): lower bound of the band -> effect.
 B2B_SIZE_FIT = ((1, -0.9), (10, -0.2), (50, 0.5), (100, 0.8), (200, 0.5), (1000, 0.2), (5000, -0.1))
@@ -117,14 +102,11 @@ def describe(kind: str) -> dict[str, Any]:
         "steps": {name: step.describe() for name, step in steps.items()},
     }
     if kind == "b2c":
-        out["purchases"] = "buyers: 1 + Poisson({per_year} * years active * exp({fit}*fit + {intent}*intent))".format(
-            **B2C_PURCHASES
-        )
+        out["purchases"] = ("buyers: 1 + Poisson({per_year} * years active * exp({fit}*fit + {intent}*intent))"
+                            .format(**B2C_PURCHASES))
     else:
-        out["funnel"] = (
-            "reach_mofu and reach_bofu set where in its history a lead moves to mid / bottom of "
-            "funnel content; hand_over (demo or quote request) only after bofu; then "
-            "sales_accepted else sales_rejected, opportunity, deal_won else deal_lost; a step "
-            "due after the window's end does not happen"
-        )
+        out["funnel"] = ("reach_mofu and reach_bofu set where in its history a lead moves to mid / bottom of "
+                         "funnel content; hand_over (demo or quote request) only after bofu; then "
+                         "sales_accepted else sales_rejected, opportunity, deal_won else deal_lost; a step "
+                         "due after the window's end does not happen")
     return out

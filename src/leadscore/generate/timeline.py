@@ -30,7 +30,9 @@ def event_counts(rng: np.random.Generator, weight: np.ndarray, mean: float, cap:
     return np.minimum(1 + rng.poisson(np.maximum(lam - 1.0, 0.0)), cap).astype(np.int64)
 
 
-def place(rng: np.random.Generator, counts: np.ndarray, created: np.ndarray, end: int, skew: np.ndarray) -> Timeline:
+def place(
+    rng: np.random.Generator, counts: np.ndarray, created: np.ndarray, end: int, skew: np.ndarray
+) -> Timeline:
     n = len(counts)
     sessions = 1 + rng.binomial(np.maximum(counts - 1, 0), 0.3)
     session_lead = np.repeat(np.arange(n), sessions)

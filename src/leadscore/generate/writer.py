@@ -57,7 +57,8 @@ class OutputWriter:
         self._events_csv: pcsv.CSVWriter | None = None
         if csv:
             self._leads_csv = pcsv.CSVWriter(out_dir / "leads.csv", _csv_ready(leads_schema.empty_table()).schema)
-            self._events_csv = pcsv.CSVWriter(out_dir / "events.csv", _csv_ready(events_schema.empty_table()).schema)
+            self._events_csv = pcsv.CSVWriter(out_dir / "events.csv",
+                                              _csv_ready(events_schema.empty_table()).schema)
             self.files += ["leads.csv", "events.csv"]
 
     def write(self, index: int, leads: pa.Table, events: pa.Table) -> None:
