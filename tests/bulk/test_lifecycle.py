@@ -247,6 +247,37 @@ def test_a_rescore_run_twice_writes_nothing_more(twins: tuple[LeadStore, LeadSto
         assert len(after[name]) == len(before[name])
 
 
+@pytest.mark.slow
+def test_scores_before_the_window_that_need_look_ups_take_a_run_of_their_own(
+    twins: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scores at T - within are one query in the scoring run's connection (`rescore._before_scores`);
+    a filter that needs a look-up (a pattern DuckDB's RE2 refuses) takes a batch run in a connection
+    of its own, and the run at T keeps its tables: the same firings and store as the pure path."""
+    import leadscore.bulk.rescore as rescore
+
+    # (the jump's window and threshold widened, so that it fires for some leads of these events)
+    model = RECYCLE.replace("where: {path: {contains: pricing}}", "where: {path: {matches: '(?<n>pricing)'}}")
+    model = model.replace("by: {gte: 15}, within: 2d", "by: {gte: 5}, within: 30d")
+    assert model.count("(?<n>") == 1 and "within: 30d, destination" in model
+    runs: list[bool] = []  # `split` of each batch run: True the run at T, False a run of the scores before
+    real = rescore._batch_run
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        runs.append(bool(args[6]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rescore, "_batch_run", spy)
+    done = _both(twins, clock, model)
+    assert False in runs and True in runs
+    assert done.fallback_leads == 0 and any(f.trigger_id == "jump" for f in done.firings)
+    assert_same_stores(*twins)
+    runs.clear()
+    _both(twins, clock, RECYCLE)  # without the look-up: no run of their own
+    assert runs and all(runs)
+    assert_same_stores(*twins)
+
+
 # -- generated models and data -----------------------------------------------------------------------
 BASE = "format: 1\nname: base\nrules:\n  - {id: any, on: visit, points: 1}\n"
 
