@@ -192,6 +192,7 @@ def finish(
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
     at_text = AtText()
+    made: dict[Any, Any] = {}  # `_result`'s
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
             table = con.sql(_part_sql(names, k)).to_arrow_table()
@@ -228,7 +229,7 @@ def finish(
                         continue
                 # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
                 # is read only for a lead that fires, whose payload carries the whole result
-                result = _result(cols, i, history)
+                result = _result(cols, i, history, made)
                 hist_rows.append((lead, dumps(_history_entries(history, times))))
                 moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause, times))
                 if fire:
@@ -443,24 +444,32 @@ def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
     return out
 
 
-def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange]) -> Result:
+def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made: dict[Any, Any]) -> Result:
     """`result_of` of the query's row `i` (JSON as text) with the walk's `history`, without its
     breakdown (see `finish`). The history is the walk's own changes, not dicts made of them and
-    read back (the same values: times in whole microseconds either way)."""
+    read back (the same values: times in whole microseconds either way). `made` (a dict kept for a
+    part): the evaluation time's datetime and each playbook text's match, made once, as a part's
+    leads share them (one time, a playbook per stage); both are immutable."""
     loads = json_value  # the C scanner straight away: five short texts a lead
     pb = cols["playbook"][i]
     playbook = None
     if pb is not None:
-        pb = loads(pb)
-        playbook = PlaybookMatch(pb["index"], pb["action"], pb["priority"], tuple(pb["content"]), pb["name"])
+        playbook = made.get(pb)
+        if playbook is None:
+            d = loads(pb)
+            playbook = made[pb] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
+    evaluated_at = cols["evaluated_at"][i]
+    at = made.get(evaluated_at)
+    if at is None:
+        at = made[evaluated_at] = from_micros(evaluated_at)
     return Result(
         lead_id=cols["lead_id"][i],
-        at=from_micros(cols["evaluated_at"][i]),
+        at=at,
         model=cols["model"][i],
         model_version=cols["model_version"][i],
         score=cols["score"][i],
-        dimensions=dict(loads(cols["dimensions"][i])),
-        labels=dict(loads(cols["labels"][i])),
+        dimensions=loads(cols["dimensions"][i]),
+        labels=loads(cols["labels"][i]),
         stage=cols["stage"][i],
         stage_history=tuple(history),
         breakdown=(),
