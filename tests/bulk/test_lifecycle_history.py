@@ -205,3 +205,28 @@ def test_breakdown_text_of_any_entries(points: list[float], names: list[str], ev
         json.dumps(entries, separators=(",", ":"), ensure_ascii=False),
     ):
         assert breakdown_text(text) == json_text(breakdown_dicts(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.text(max_size=8),
+            st.integers(-(2**62), 2**62),
+            st.one_of(st.none(), st.text(max_size=8)),
+            st.text(max_size=12),
+            st.one_of(st.none(), st.text(max_size=12)),
+        ),
+        max_size=5,
+    )
+)
+def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str | None, str, str | None]]) -> None:
+    """`history_text` writes what `json_text` writes of the entries' dicts, whatever the strings hold."""
+    from leadscore.bulk.lifecycle_history import history_text
+    from leadscore.domain.result import StageChange
+    from leadscore.domain.timeutil import from_micros
+
+    history = [StageChange(s, from_micros(0), p, c, e) for s, _, p, c, e in changes]
+    times = [t for _, t, _, _, _ in changes]
+    dicts = [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in changes]
+    assert history_text(history, times) == json_text(dicts)

@@ -18,6 +18,7 @@ DuckDB gives for them is computed once for all the parts, sorted by part (`_per_
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -187,7 +188,6 @@ def finish(
     walker = Walker(lc) if lc is not None and staged.walk else None
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
-    dumps = json_text  # `json.dumps` with its defaults, the same text without an encoder made per lead
     encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
@@ -230,7 +230,7 @@ def finish(
                 # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
                 # is read only for a lead that fires, whose payload carries the whole result
                 result = _result(cols, i, history, made)
-                hist_rows.append((lead, dumps(_history_entries(history, times))))
+                hist_rows.append((lead, history_text(history, times)))
                 moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause, times))
                 if fire:
                     # another model's labels and stages are not this model's transitions
@@ -477,13 +477,22 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made
     )
 
 
-def _history_entries(history: Sequence[StageChange], times: Sequence[int]) -> list[dict[str, Any]]:
-    """The stage changes as `codec.result_row` stores them (`to_dict`'s keys, the time in
-    microseconds: `times`, the walk's), without formatting the times as text first."""
-    return [
-        {"stage": c.stage, "at": t, "from": c.previous, "cause": c.cause, "event_id": c.event_id}
-        for c, t in zip(history, times, strict=True)
-    ]
+def history_text(history: Sequence[StageChange], times: Sequence[int]) -> str:
+    """`json_text` of the stage changes as `codec.result_row` stores them (`to_dict`'s keys, the time
+    in microseconds: `times`, the walk's whole numbers), written straight from the changes: a dict
+    per change and their list, encoded, cost 3.6 us a lead of three changes, this 1.4."""
+    return "[" + ", ".join([_entry_text(c, t) for c, t in zip(history, times, strict=True)]) + "]"
+
+
+_STRING = json.encoder.encode_basestring_ascii  # the string encoder of `json_text` (ASCII, escaped)
+
+
+def _entry_text(c: StageChange, t: int) -> str:
+    """One change of `history_text`: `json_text` of its dict."""
+    text = _STRING
+    frm = "null" if c.previous is None else text(c.previous)
+    eid = "null" if c.event_id is None else text(c.event_id)
+    return f'{{"stage": {text(c.stage)}, "at": {t}, "from": {frm}, "cause": {text(c.cause)}, "event_id": {eid}}}'
 
 
 def walk(
