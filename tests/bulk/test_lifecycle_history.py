@@ -164,6 +164,7 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
             '{"rule":"cap:engagement","dimension":"engagement","points":-0.0}',
             '{"rule":"a_b-1","dimension":"fit","points":0.7774277328708267,"events":0}',
             '{"rule":"z","dimension":"fit","points":1234567890123456.8}',
+            '{"rule":"y","dimension":"fit","points":0.0001,"events":12}',
         ),
     ]
     other = [
@@ -171,6 +172,8 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
         compact('{"rule":"a","dimension":"b","points":0.00001}'),
         compact('{"rule":"a","dimension":"b","points":10000000000000000.0}'),
         compact('{"rule":"a","dimension":"b","points":10}'),
+        compact('{"rule":"a","dimension":"b","points":1.50}'),
+        compact('{"rule":"a","dimension":"b","points":0.00}'),
         compact('{"rule":":a","dimension":"b","points":1.0}'),
         compact('{"rule":"a,","dimension":"b","points":1.0}'),
         compact('{"rule":"a\\"b","dimension":"b","points":1.0}'),

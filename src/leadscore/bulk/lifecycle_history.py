@@ -323,9 +323,9 @@ class AtText(dict[datetime, str]):
 # `BreakdownEntry.to_dict`'s order, null `events` dropped) when `json_text` of its decoded entries is
 # that very text with a space after each separator: plain ASCII names with no quote, backslash or
 # comma (a `:` not first), `points` in the plain notation Python's `repr` also writes (no exponent, an
-# integer part of at most 16 digits, not below 0.0001), `events` a plain count.
+# integer part of at most 16 digits, not below 0.0001, no trailing zero but `.0`), `events` a plain count.
 _NAME = r'"(?:[\x20\x21\x23-\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e][\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*)?"'
-_POINTS = r"-?(?:[1-9][0-9]{0,15}\.[0-9]{1,17}|0\.(?!0000)[0-9]{1,17})"
+_POINTS = r"-?(?:[1-9][0-9]{0,15}\.(?:0|[0-9]{0,16}[1-9])|0\.(?:0|(?!0000)[0-9]{0,16}[1-9]))"
 _ENTRY = rf'\{{"rule":{_NAME},"dimension":{_NAME},"points":{_POINTS}(?:,"events":(?:0|[1-9][0-9]{{0,17}}))?\}}'
 _SHAPED = re.compile(rf"\[(?:{_ENTRY}(?:,{_ENTRY})*)?\]")
 
