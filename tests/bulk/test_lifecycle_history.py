@@ -146,3 +146,90 @@ def test_payload_texts_are_the_payloads_json_around_the_results_text() -> None:
     texts = payload_texts(found, lead, json_text(result))
     assert texts == [json_text(payload(f, lead, result)) for f in found]
     assert [json.loads(t)["data"]["result"] for t in texts] == [result] * 3
+
+
+def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
+    """`breakdown_text` gives `json_text` of the decoded entries for the query's compact text
+    (respaced, not decoded) and for any text it cannot respace safely: exponents, values Python
+    writes otherwise, names with a quote, a comma, a leading colon or beyond ASCII, other keys' order."""
+    from leadscore.bulk.lifecycle_history import _SHAPED, breakdown_text
+
+    def compact(*entries: str) -> str:
+        return "[" + ",".join(entries) + "]"
+
+    shaped = [
+        compact(),
+        compact('{"rule":"visit","dimension":"engagement","points":10.0,"events":3}'),
+        compact(
+            '{"rule":"cap:engagement","dimension":"engagement","points":-0.0}',
+            '{"rule":"a_b-1","dimension":"fit","points":0.7774277328708267,"events":0}',
+            '{"rule":"z","dimension":"fit","points":1234567890123456.8}',
+            '{"rule":"y","dimension":"fit","points":0.0001,"events":12}',
+        ),
+    ]
+    other = [
+        compact('{"rule":"a","dimension":"b","points":1e-05}'),
+        compact('{"rule":"a","dimension":"b","points":0.00001}'),
+        compact('{"rule":"a","dimension":"b","points":10000000000000000.0}'),
+        compact('{"rule":"a","dimension":"b","points":10}'),
+        compact('{"rule":"a","dimension":"b","points":1.50}'),
+        compact('{"rule":"a","dimension":"b","points":0.00}'),
+        compact('{"rule":":a","dimension":"b","points":1.0}'),
+        compact('{"rule":"a,","dimension":"b","points":1.0}'),
+        compact('{"rule":"a\\"b","dimension":"b","points":1.0}'),
+        compact('{"rule":"\u00e9","dimension":"b","points":1.0}'),
+        compact('{"dimension":"b","rule":"a","points":1.0}'),
+        compact('{"rule":"a","dimension":"b","points":1.0,"events":null}'),
+        json.dumps([{"rule": "a", "dimension": "b", "points": 1.0}]),
+    ]
+    for text in shaped + other:
+        assert (_SHAPED.fullmatch(text) is not None) == (text in shaped), text
+        assert breakdown_text(text) == json_text(breakdown_dicts(text)), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    points=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=6),
+    names=st.lists(st.text(max_size=6), min_size=1, max_size=3),
+    events=st.lists(st.one_of(st.none(), st.integers(0, 10**6)), min_size=1, max_size=6),
+)
+def test_breakdown_text_of_any_entries(points: list[float], names: list[str], events: list[int | None]) -> None:
+    """Any names, points and counts in the query's compact form give the encoded entries' text."""
+    from leadscore.bulk.lifecycle_history import breakdown_text
+
+    entries = []
+    for k, p in enumerate(points):
+        entry: dict[str, object] = {"rule": names[k % len(names)], "dimension": names[-1], "points": p}
+        if events[k % len(events)] is not None:
+            entry["events"] = events[k % len(events)]
+        entries.append(entry)
+    for text in (
+        json.dumps(entries, separators=(",", ":")),
+        json.dumps(entries, separators=(",", ":"), ensure_ascii=False),
+    ):
+        assert breakdown_text(text) == json_text(breakdown_dicts(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.text(max_size=8),
+            st.integers(-(2**62), 2**62),
+            st.one_of(st.none(), st.text(max_size=8)),
+            st.text(max_size=12),
+            st.one_of(st.none(), st.text(max_size=12)),
+        ),
+        max_size=5,
+    )
+)
+def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str | None, str, str | None]]) -> None:
+    """`history_text` writes what `json_text` writes of the entries' dicts, whatever the strings hold."""
+    from leadscore.bulk.lifecycle_history import history_text
+    from leadscore.domain.result import StageChange
+    from leadscore.domain.timeutil import from_micros
+
+    history = [StageChange(s, from_micros(0), p, c, e) for s, _, p, c, e in changes]
+    times = [t for _, t, _, _, _ in changes]
+    dicts = [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in changes]
+    assert history_text(history, times) == json_text(dicts)
