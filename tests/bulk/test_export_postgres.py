@@ -94,3 +94,44 @@ def test_an_empty_result_reads_as_an_empty_table_of_the_schema(store: LeadStore)
     schema = pa.schema([("id", pa.string()), ("n", pa.int64())])
     table = adbc_postgres.read_postgres(store.engine.url, "SELECT id, 1 AS n FROM leads WHERE false", schema)
     assert table.schema == schema and table.num_rows == 0
+
+
+def test_each_leads_part_is_the_part_whose_query_selects_it(store: LeadStore) -> None:
+    """`export_spill.LeadParts`: the database numbers each id once in its collation, as the parts' own
+    queries compare (`lifecycle_parts.part_queries`), ids with `%` and quotes included; an id no lead
+    holds (an event's lead added after the bounds were read) is asked for as well. The one scan cuts
+    every lead's events into that part."""
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    from leadscore.bulk.export_spill import LeadParts, spill_events
+    from leadscore.bulk.lifecycle_parts import bounds, part_queries
+
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's parts compare bytes in this process (`spill_files.part_of`)")
+    _fill(store)
+    more = [{"id": i, "attributes": {}, "created_at": 0, "updated_at": 0} for i in ("L%s", "L'q", "l0")]
+    with store.write() as conn:
+        conn.execute(leads.insert(), more)
+    starts = bounds(store, None, 3)
+    assert len(starts) > 3
+    by_query: dict[str, int] = {}
+    with store.read() as conn:
+        for k, sql in enumerate(part_queries(starts, None)):
+            by_query.update((row[0], k) for row in conn.exec_driver_sql(sql.replace("%", "%%")))
+        # an id no lead holds: how many of the later parts' starts it is at or above, in the database
+        count = sa.text("SELECT count(*) FROM unnest(CAST(:s AS text[])) AS t(s) WHERE :x >= s")
+        for name in ("L%s0", "zzz", "", "L'q0"):
+            by_query[name] = conn.execute(count, {"s": starts[1:], "x": name}).scalar_one()
+    names = sorted(by_query)
+    parts = LeadParts(store, starts)
+    got = parts.of(pa.chunked_array([pa.array(names[::-1]), pa.array(names)]))
+    assert got.tolist() == [by_query[n] for n in names[::-1] + names]
+    assert set(got.tolist()) == set(range(len(starts)))
+    spill = spill_events(store, parse_model(RECYCLE), int(START.timestamp() * 1_000_000) + 10**14, None, starts, True)
+    try:
+        for k in spill.files:
+            assert {by_query[i] for i in spill.table(k).column("lead_id").to_pylist()} == {k}
+        assert sum(spill.table(k).num_rows for k in spill.files) == (len(AWKWARD) + 1) * (len(AWKWARD) + 5)
+    finally:
+        spill.close()

@@ -102,9 +102,6 @@ def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str
     return f"SELECT {', '.join(cols)} FROM leads{where}"
 
 
-PART = "_part"  # `event_source(parts=...)`: each event's part, numbered by the database
-
-
 def part_sql(starts: Sequence[str], column: str = "lead_id") -> str:
     """SQL: the part (0, 1, ...) of the lead id `column` among parts beginning at `starts` (sorted in the
     store's order; the first part also holds the ids below its start), compared in the database with
@@ -116,14 +113,10 @@ def part_sql(starts: Sequence[str], column: str = "lead_id") -> str:
     return f"CASE {tests} ELSE 0 END"
 
 
-def _event_sql(
-    store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bool, parts: Sequence[str] | None = None
-) -> str:
+def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bool) -> str:
     cols = ["lead_id", "type", "ts", "seq"]
     if needs.event_ids:
         cols.append(f"{timeline_id_sql()} AS event_key")  # ids per lead, as store.codec.event_of reads them
-    if parts is not None:
-        cols.append(f"{part_sql(parts)} AS {PART}")
     cols += _keys(store, raw, "properties", needs.properties)
     where = []
     if ids:
@@ -355,12 +348,10 @@ def event_source(
     at: int,
     ids: str | None,
     split: int = SPLIT_ROWS,
-    parts: Sequence[str] | None = None,
 ) -> tuple[Iterator[Keyed], list[str], tuple[str, ...], pa.Schema, bool]:
     """The store's events as the model reads them, raw: (keyed batches, plain columns, property keys,
-    the raw schema, whether the properties come as the raw JSON text), for `converter`. `parts` (the
-    parts' starts): each event's part in the column PART, computed by the database (`part_sql`)."""
-    query = event_query(store, model, at, ids, parts)
+    the raw schema, whether the properties come as the raw JSON text), for `converter`."""
+    query = event_query(store, model, at, ids)
     batches = _export(store, query.sql, "events", "seq", query.schema, split, adbc=True)
     return batches, query.plain, query.keys, query.schema, query.raw
 
@@ -377,17 +368,13 @@ class EventQuery:
     raw: bool
 
 
-def event_query(
-    store: LeadStore, model: ScoringModel, at: int, ids: str | None, parts: Sequence[str] | None = None
-) -> EventQuery:
+def event_query(store: LeadStore, model: ScoringModel, at: int, ids: str | None) -> EventQuery:
     """`event_source`'s query, not run."""
     needs = needs_of(model)
     raw = store.json_value_sql("attributes", "") is None
     plain = ["lead_id", "type", "ts", "seq", *(["event_key"] if needs.event_ids else [])]
-    ev_sql = _event_sql(store, needs, at, ids, raw, parts)
-    if parts is not None:
-        plain.append(PART)
-    ev_schema = _raw_schema(_raw_names(plain, needs.properties, raw), ("ts", "seq", PART))
+    ev_sql = _event_sql(store, needs, at, ids, raw)
+    ev_schema = _raw_schema(_raw_names(plain, needs.properties, raw), ("ts", "seq"))
     return EventQuery(ev_sql, ev_schema, plain, needs.properties, raw)
 
 
