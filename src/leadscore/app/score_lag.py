@@ -56,6 +56,7 @@ class ScoreLag:
         self.max_s = max_s
         self._clock = clock
         self._spans: deque[list[float]] = deque()  # [first, last] commit times of a span
+        self.paused_s = 0.0  # the pauses `pause` gave, in all (the commit thread's alone: no lock)
         self._lock = threading.Lock()
 
     def committed(self, at: float | None = None) -> None:
@@ -85,7 +86,9 @@ class ScoreLag:
         return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
 
     def pause(self) -> float:
-        """`pause_s` at the current age."""
+        """`pause_s` at the current age, for the commit thread to wait (counted in `paused_s`)."""
         if self.max_s <= 0 or self.after_s <= 0:
             return 0.0
-        return pause_s(self.age(), self.after_s, self.max_s)
+        pause = pause_s(self.age(), self.after_s, self.max_s)
+        self.paused_s += pause
+        return pause
