@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import sys
@@ -687,6 +688,12 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
             f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} |"
         )
     lines += split_lines(results)
+    paused = [f"{r['backend']} {r['ack']['yielded_s']:.2f}" for r in results if not math.isnan(r["ack"]["yielded_s"])]
+    if paused:  # the back-pressure by age (leadscore.app.score_lag): whether it acted in the ack phase
+        lines += [
+            "",
+            "Seconds the group commit paused for the rescoring in the 8-client ack phase: " + "; ".join(paused),
+        ]
     kinds = list(dict.fromkeys(r["kind"] for r in results))
     runs = {kind: [r for r in results if r["kind"] == kind] for kind in kinds}
     many = any(len(rs) > 1 for rs in runs.values())
