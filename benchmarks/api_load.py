@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/api_load.py --runs 3   # three whole runs per backend, targets on the medians
     .venv/bin/python benchmarks/api_load.py --only-bulk --bulk-requests 6   # the bulk endpoint alone
     .venv/bin/python benchmarks/api_load.py --only-single 1 --backends postgres   # single events, 1 client
+    .venv/bin/python benchmarks/api_load.py --only-ack --runs 3 --backends postgres   # ack to score alone
 
 Figures, per backend:
 - single-event requests (`POST /v1/events`, one event each) with 1, 8 and 32 concurrent clients:
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import sys
@@ -414,26 +416,38 @@ async def _probe(http: httpx.AsyncClient, probes: Probes) -> None:
     probes.from_ack.append(done - acked)
 
 
-async def ack_to_score(url: str, token: str, seconds: float, mode: str, every_s: float = 0.05) -> dict[str, Any]:
+async def yielded_s(http: httpx.AsyncClient) -> float:
+    """The time the server's group commit paused for its rescoring so far (the back-pressure by age,
+    leadscore.app.score_lag; nan for a server without it)."""
+    name = "leadscore_intake_yielded_seconds "
+    text = (await http.get("/metrics")).text
+    return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)), float("nan"))
+
+
+async def ack_to_score(
+    url: str, token: str, seconds: float, mode: str, every_s: float = 0.05, pid: int = 0, db_pid: int = 0
+) -> dict[str, Any]:
     """Probe events under the 8-client load: time from the acknowledgement until the lead's result
     includes them (`Probes`: polled or waited for).
 
     A probe starts every `every_s` (each on a lead of its own, so about 20 a second: a p99 of a few
     probes is their slowest)."""
     probes = Probes(mode)
-    load = asyncio.create_task(single_events(url, token, 8, seconds))
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=PROBE_LIMITS) as http:
+        paused = await yielded_s(http)
+        load = asyncio.create_task(single_events(url, token, 8, seconds, pid, db_pid))
         started = []
         deadline = time.perf_counter() + seconds - 0.5
         while time.perf_counter() < deadline:
             started.append(asyncio.create_task(_probe(http, probes)))
             await asyncio.sleep(every_s)
         await asyncio.gather(*started)
-    loaded = await load
+        loaded = await load
+        paused = await yielded_s(http) - paused
     # how hard the 8 clients pushed meanwhile: once the rescoring no longer keeps up with the leads
     # they touch, its queue, and the time to score, grow with this rate (docs/api.md, Performance)
-    return {"load_events_s": loaded["events_s"], **probes.figures()}
+    return {"load_events_s": loaded["events_s"], "load": loaded, "yielded_s": paused, **probes.figures()}
 
 
 def settle(root: Path, timeout: float = 600.0, since: float | None = None) -> float:
@@ -470,6 +484,7 @@ def run_backend(
     probes: bool = True,
     only_single: tuple[int, ...] = (),
     mode: str = "wait",
+    only_ack: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, database(kind) as url:
         root = make_workspace(Path(tmp) / "ws", url)
@@ -479,6 +494,9 @@ def run_backend(
             run(single_events(server.url, token, 8, 1.0))  # warm up: leads created, caches filled
             pid = server.process.pid if server.process else 0
             db_pid = postmaster(url) if url else 0
+            if only_ack:
+                ack = run(ack_to_score(server.url, token, seconds, mode, pid=pid, db_pid=db_pid))
+                return {"backend": kind, "singles": [], "ack": ack}
             singles = (
                 []
                 if only_bulk
@@ -670,6 +688,12 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
             f"| {b['ack_p50_ms']:.0f} / {b['ack_p99_ms']:.0f} |"
         )
     lines += split_lines(results)
+    paused = [f"{r['backend']} {r['ack']['yielded_s']:.2f}" for r in results if not math.isnan(r["ack"]["yielded_s"])]
+    if paused:  # the back-pressure by age (leadscore.app.score_lag): whether it acted in the ack phase
+        lines += [
+            "",
+            "Seconds the group commit paused for the rescoring in the 8-client ack phase: " + "; ".join(paused),
+        ]
     kinds = list(dict.fromkeys(r["kind"] for r in results))
     runs = {kind: [r for r in results if r["kind"] == kind] for kind in kinds}
     many = any(len(rs) > 1 for rs in runs.values())
@@ -715,6 +739,30 @@ def markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ack_markdown(results: list[dict[str, Any]], command: str, workers: str) -> str:
+    """The ack-to-score phase alone (`--only-ack`): the 8-client load and its probes, and how long the
+    server's group commit paused for its rescoring meanwhile (the back-pressure by age)."""
+    lines = [
+        "## HTTP API: ack to score under the 8-client load only",
+        "",
+        f"Command: `{command}`. A real `leadscore serve` on 127.0.0.1 ({workers}; each with its rescoring process), "
+        "the clients on the same 2 cores; a probe every 50 ms " + PROBE_TEXT[MODE[0]] + ". Load average when the "
+        "run started: " + LOAD + ".",
+        "",
+        "| backend | 8 clients' events/s | p50 / p99 ms | server (rescoring) + database CPU ms / event "
+        "| ack to score p50 / p99 ms from the ack (probes) | intake paused s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        a, load = r["ack"], r["ack"]["load"]
+        lines.append(
+            f"| {r['backend']} | {load['events_s']:,.0f} | {load['p50_ms']:.1f} / {load['p99_ms']:.1f} "
+            f"| {load['cpu_ms']:.2f} ({load['rescore_cpu_ms']:.2f}) + {load['db_cpu_ms']:.2f} "
+            f"| {a['from_ack_p50_ms']:.0f} / {a['from_ack_p99_ms']:.0f} ({a['probes']}) | {a['yielded_s']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per figure, 4 bulk requests")
@@ -744,6 +792,11 @@ def main() -> int:
         nargs="+",
         metavar="CLIENTS",
         help="the single-event requests alone, with these numbers of clients (written to api-single.md)",
+    )
+    parser.add_argument(
+        "--only-ack",
+        action="store_true",
+        help="the ack-to-score phase alone: the 8-client load and its probes (written to api-ack.md)",
     )
     parser.add_argument(
         "--no-probes",
@@ -778,6 +831,7 @@ def main() -> int:
                 not args.no_probes,
                 only_single,
                 args.probe_mode,
+                args.only_ack,
             )
             result["kind"] = kind
             if args.runs > 1:
@@ -785,11 +839,21 @@ def main() -> int:
             results.append(result)
     command = "python " + " ".join(["benchmarks/api_load.py", *sys.argv[1:]])
     shown = "1 worker" if args.workers == 1 else f"{args.workers} workers"
-    writer = bulk_markdown if args.only_bulk else single_markdown if only_single else markdown
+    writer = (
+        ack_markdown
+        if args.only_ack
+        else bulk_markdown
+        if args.only_bulk
+        else single_markdown
+        if only_single
+        else markdown
+    )
     text = writer(results, command, shown) + agreement_markdown(results)
     print(text)
     name = (
-        "api-bulk.md"
+        "api-ack.md"
+        if args.only_ack
+        else "api-bulk.md"
         if args.only_bulk
         else "api-single.md"
         if only_single

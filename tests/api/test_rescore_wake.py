@@ -42,3 +42,22 @@ def test_setting_never_blocks_even_when_nobody_reads() -> None:
     assert wake.wait(0)
     wake.clear()
     assert not wake.wait(0)
+
+
+def test_records_come_back_whole_and_in_order_and_end_of_file_says_the_writer_is_gone() -> None:
+    """The rescoring process's messages to the server (a drain committed, a catch-up's time)."""
+    from leadscore.api.rescore_process import SCORED
+
+    pipe = PipeWake(multiprocessing.get_context("spawn"))
+    assert pipe.records() == []  # nothing yet, without blocking
+    for value in (SCORED, 12.5, SCORED, 13.25):
+        pipe.send(value)
+    assert pipe.records() == [SCORED, 12.5, SCORED, 13.25]
+    assert pipe.records() == []
+    for _ in range(100_000):  # far more than a pipe holds: never blocks, and what is read is whole
+        pipe.send(1.5)
+    assert set(pipe.records() or []) == {1.5}
+    pipe.send(2.0)
+    pipe.close_writer()
+    assert pipe.records() == [2.0]
+    assert pipe.records() is None

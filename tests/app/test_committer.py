@@ -136,3 +136,42 @@ def test_the_acknowledgement_does_not_wait_for_the_rescoring_worker_to_wake(serv
     finally:
         resume.set()
         committer.close()
+
+
+def test_requests_that_arrive_during_a_pause_join_the_next_commit(
+    service: LeadService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pace` (the back-pressure by age, leadscore.app.score_lag) is asked after each commit, and the
+    committer waits that long before taking the next: what arrived meanwhile is one commit."""
+    real = GroupCommitter._store
+    calls: list[int] = []
+
+    def counted(self: GroupCommitter, events: list[Event], shared: bool) -> object:
+        calls.append(len(events))
+        return real(self, events, shared)
+
+    paused, resume = threading.Event(), threading.Event()
+    asked: list[int] = []
+
+    def pace() -> float:
+        asked.append(len(calls))
+        if len(asked) == 1:  # held until the next requests are queued (the test's stand-in for a sleep)
+            paused.set()
+            resume.wait(60)
+        return 0.001
+
+    monkeypatch.setattr(GroupCommitter, "_store", counted)
+    committer = GroupCommitter(service, defer=True, pace=pace)
+    try:
+        assert committer.submit([Event.of("p", "page_view", "2026-05-30", id="p0")]).result(60).inserted == 1
+        assert paused.wait(60)
+        later = [committer.submit([Event.of("p", "page_view", "2026-05-30", id=f"p{i}")]) for i in range(1, 4)]
+        resume.set()
+        assert [f.result(60).inserted for f in later] == [1, 1, 1]
+    finally:
+        resume.set()
+        committer.close()
+    assert calls == [1, 3] and asked[:2] == [1, 2]
+    while service.drain_pending().taken:
+        pass
+    assert mismatches(service.store, service.model) == []

@@ -200,3 +200,34 @@ def test_each_drain_that_took_leads_is_signalled_and_an_empty_one_is_not() -> No
     worker._drain()  # one round: the real-time drain, then the backlog drain it said was waiting
     worker._drain()  # an empty queue
     assert signalled == ["drain realtime", "signal", "drain backlog", "signal", "drain realtime"]
+
+
+def test_a_real_time_drain_that_took_every_real_time_lead_says_when_it_took_them() -> None:
+    """`on_caught_up` (the back-pressure by age, leadscore.app.score_lag) gets the time read before a
+    real-time drain that was not full, and nothing after a full one (real-time leads were left)."""
+    import time
+
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Queue:
+        store = None
+        takes = [Drained(2, Rescored()), Drained(7, Rescored()), Drained(0, Rescored())]
+
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> Drained:
+            before.append(time.monotonic())
+            return self.takes.pop(0)
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    before: list[float] = []
+    caught: list[float] = []
+    queue = Queue()
+    queue.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(queue, poll_s=5.0, limit=7, on_caught_up=caught.append)  # type: ignore[arg-type]
+    worker._drain()  # 2 of at most 7: caught up
+    assert len(caught) == 1 and caught[0] <= before[0]
+    worker._drain()  # a full drain (7), then an empty one: caught up at the second only
+    assert len(caught) == 2 and before[1] <= caught[1] <= before[2]

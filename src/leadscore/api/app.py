@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from leadscore.api.settings import ApiSettings
 from leadscore.app.committer import GroupCommitter
 from leadscore.app.lead_waits import LeadWaits
 from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.score_lag import ScoreLag
 from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 
@@ -133,19 +134,34 @@ def start_intake(app: FastAPI, service: LeadService, settings: ApiSettings, root
         app.state.committer.close()
     waits = app.state.waits = waits_for(service, settings)
     rescorer: RescoreWorker | RescoreProcess | None = None
+    lag = app.state.score_lag = ScoreLag(settings.intake_yield_after_s, settings.intake_yield_max_s)
     if settings.defer_rescoring:
         use_process = root is not None and settings.rescore_process
         gather = settings.rescore_gather_s
         if use_process and root:
             rescorer = RescoreProcess(root, gather_s=gather).start()
-            rescorer.on_scored(waits.scored)
+            rescorer.on_scored(waits.scored, lag.caught_up)
         else:
             gather = service.store.drain_gather_s if gather is None else gather
-            rescorer = RescoreWorker(service, gather_s=gather, on_drained=waits.scored).start()
+            rescorer = RescoreWorker(
+                service, gather_s=gather, on_drained=waits.scored, on_caught_up=lag.caught_up
+            ).start()
     app.state.rescorer = rescorer
-    app.state.committer = GroupCommitter(
-        service, defer=settings.defer_rescoring, on_commit=rescorer.notify if rescorer else None
-    )
+    on_commit: Callable[[], None] | None = None
+    pace: Callable[[], float] | None = None
+    if rescorer is not None:
+        on_commit, pace = _noting(lag, rescorer.notify), lag.pause
+    app.state.committer = GroupCommitter(service, defer=settings.defer_rescoring, on_commit=on_commit, pace=pace)
+
+
+def _noting(lag: ScoreLag, notify: Callable[[], None]) -> Callable[[], None]:
+    """After a deferred commit: its time noted for the back-pressure by age, then the rescoring woken."""
+
+    def on_commit() -> None:
+        lag.committed()
+        notify()
+
+    return on_commit
 
 
 def waits_for(service: LeadService, settings: ApiSettings) -> LeadWaits:

@@ -73,6 +73,21 @@ class OutboxDepth(Collector):
         waiting = GaugeMetricFamily("leadscore_lead_waits", "clients waiting for a lead's result to be current")
         waiting.add_metric([], waits.waiting if waits is not None else 0)
         yield waiting
+        yield from self._lag()
+
+    def _lag(self) -> Iterator[GaugeMetricFamily]:
+        """The back-pressure by age (leadscore.app.score_lag), as this server process sees it."""
+        lag = getattr(self.app.state, "score_lag", None)
+        age = GaugeMetricFamily(
+            "leadscore_intake_score_lag_seconds", "age of the oldest acknowledged real-time commit not yet scored"
+        )
+        paused = GaugeMetricFamily(
+            "leadscore_intake_yielded_seconds", "time the group commit paused for the rescoring since the start"
+        )
+        age.add_metric([], lag.age() if lag is not None else 0.0)
+        paused.add_metric([], lag.paused_s if lag is not None else 0.0)
+        yield age
+        yield paused
 
     def _backlog(self, service: Any) -> Iterator[GaugeMetricFamily]:
         """Leads whose acknowledged events wait for rescoring, and how long the oldest has waited."""

@@ -4,7 +4,9 @@ Scoring is CPU-bound Python: in the server's process it would hold the interpret
 acknowledgements need. The process opens the workspace's store itself; the server wakes it after
 each commit, and it exits with the server (closed, or the server process gone). The other way, it
 signals the server after each drain it commits (`on_scored`), so that the clients waiting for a lead's
-result to be current (leadscore.app.lead_waits) are answered then, not at the next periodic check.
+result to be current (leadscore.app.lead_waits) are answered then, not at the next periodic check, and
+when a real-time drain caught up (`on_caught_up`: the intake's back-pressure by age,
+leadscore.app.score_lag).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,11 @@ from leadscore.store.pending import DRAIN_LEADS
 
 log = logging.getLogger(__name__)
 COMM = "ls-rescore"  # the process's name in /proc/PID/comm (15 characters at most)
+# what the rescoring process tells the server, a record at a time: 0.0, a drain committed; a positive
+# `time.monotonic()`, a real-time drain that took its leads then caught up. A write of 8 bytes to a pipe
+# is atomic (POSIX: up to PIPE_BUF), so a read of a multiple of 8 bytes holds whole records
+RECORD = struct.Struct("<d")
+SCORED = 0.0
 
 
 class PipeWake:
@@ -34,7 +42,8 @@ class PipeWake:
     `set` is called after every commit, so it must cost the committer next to nothing: here one
     non-blocking write(2) of a byte (a full pipe means a wake-up is already pending). A
     multiprocessing `Event` takes two semaphores and, in `set`, waits until the sleeping process has
-    woken up: a scheduling delay of the other process on every commit."""
+    woken up: a scheduling delay of the other process on every commit. The other way (the rescoring
+    process to the server) it carries `RECORD`s (`send`, `records`)."""
 
     def __init__(self, ctx: Any) -> None:
         # Connections only carry the two ends into the spawned process; bytes go through os.read/write
@@ -56,18 +65,27 @@ class PipeWake:
         fd: int = self._reader.fileno()
         return fd
 
-    def drain_readable(self) -> bool:
-        """Empty the pipe without blocking; False at end of file (every writer is gone)."""
+    def send(self, value: float) -> None:
+        """Write one `RECORD` without blocking (a full pipe: dropped, the reader is behind and a later
+        record says as much; a broken one: the reader is gone)."""
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self._writer.fileno(), RECORD.pack(value))
+
+    def records(self) -> list[float] | None:
+        """The records written since the last call, without blocking; None at end of file (every writer
+        is gone) when nothing came before it."""
         fd = self._reader.fileno()
         os.set_blocking(fd, False)
-        seen = False
+        data = b""
         with contextlib.suppress(BlockingIOError):
             while True:
-                chunk = os.read(fd, 4096)
+                chunk = os.read(fd, 4096 * RECORD.size)
                 if not chunk:
-                    return seen  # end of file: signalled once more if bytes came before it
-                seen = True
-        return True
+                    if not data:
+                        return None
+                    break
+                data += chunk
+        return [value for (value,) in RECORD.iter_unpack(data[: len(data) - len(data) % RECORD.size])]
 
     def clear(self) -> None:
         fd = self._reader.fileno()
@@ -108,17 +126,23 @@ class RescoreProcess:
     def notify(self) -> None:
         self._wake.set()
 
-    def on_scored(self, callback: Callable[[], None]) -> None:
+    def on_scored(self, callback: Callable[[], None], on_caught_up: Callable[[float], None] | None = None) -> None:
         """Call `callback` in the running event loop's thread after each drain the process commits
-        (several drains signalled before the loop reads them: one call)."""
+        (several drains signalled before the loop reads them: one call), and `on_caught_up` with the
+        latest time a real-time drain caught up (`RescoreWorker`'s)."""
         loop = asyncio.get_running_loop()
         fd = self._scored.reader_fd()
 
         def readable() -> None:
-            if self._scored.drain_readable():
-                callback()
-            else:  # end of file: the process is gone; the waits' periodic check goes on alone
+            records = self._scored.records()
+            if records is None:  # end of file: the process is gone; the waits' periodic check goes on alone
                 loop.remove_reader(fd)
+                return
+            caught = max(records, default=SCORED)
+            if caught > SCORED and on_caught_up is not None:
+                on_caught_up(caught)
+            if SCORED in records:
+                callback()
 
         loop.add_reader(fd, readable)
         self._unwatch = lambda: loop.remove_reader(fd)
@@ -166,7 +190,14 @@ def _serve_queue(
     heap.settle()
     gather = service.store.drain_gather_s if gather_s is None else gather_s
     worker = RescoreWorker(
-        service, poll_s=poll_s, limit=limit, gather_s=gather, wake=wake, closed=closed, on_drained=scored.set
+        service,
+        poll_s=poll_s,
+        limit=limit,
+        gather_s=gather,
+        wake=wake,
+        closed=closed,
+        on_drained=lambda: scored.send(SCORED),
+        on_caught_up=scored.send,
     ).start()
     try:
         while not closed.wait(1.0):

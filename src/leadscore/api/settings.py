@@ -37,6 +37,16 @@ class ApiSettings(BaseSettings):
     # from acknowledgement to score (a probe under the 8-client load: p50 177-234 -> 126-129 ms,
     # benchmarks/results/api.md); None: the store backend's (`LeadStore.drain_gather_s`)
     rescore_gather_s: float | None = Field(default=0.05, ge=0, le=1)
+    # back-pressure by age (leadscore.app.score_lag): once the oldest acknowledged event whose lead is not
+    # scored yet has waited this long (seconds), the group commit of single events pauses after each commit,
+    # growing over 0.25 s up to `intake_yield_max_s`, so the rescoring gets the CPU it lacks. The target is
+    # acknowledgement to score under 1 s (p99): on 2 cores under 8 clients on PostgreSQL the rescoring fell
+    # 0.4-1.1 s behind (benchmarks/results/api.md); from 0.5 s the pause has 0.5 s to act before the
+    # bound, and below it the intake is never slowed. 0: never (the acknowledgements never wait for scores)
+    intake_yield_after_s: float = Field(default=0.5, ge=0, le=60)
+    # the longest pause after a commit: each client's request waits up to this much more (its p99 target is
+    # 50 ms); with 8 clients a commit holds up to 8 events, so 5 ms still lets over 1,000 events/s through
+    intake_yield_max_s: float = Field(default=0.005, ge=0, le=0.1)
     # clients waiting for a lead's result to be current (`GET /v1/leads/{id}?wait=`) at a time, per server
     # process; more get 429 (each wait holds a task and a connection, not a thread)
     max_lead_waits: int = Field(default=1000, ge=1)

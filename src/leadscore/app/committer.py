@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -88,11 +89,16 @@ class GroupCommitter:
         *,
         defer: bool = False,
         on_commit: Callable[[], None] | None = None,
+        pace: Callable[[], float] | None = None,
     ) -> None:
+        """`pace`: seconds to wait after a commit before taking the next one (the back-pressure by age
+        of leadscore.app.score_lag: the rescoring gets the CPU meanwhile, and the requests that arrive
+        join the next commit)."""
         self.service = service
         self.max_events = max_events
         self.defer = defer
         self.on_commit = on_commit
+        self.pace = pace
         self._queue: SimpleQueue[Item | None] = SimpleQueue()  # None: closed, nothing follows
         self._carried: Item | None = None  # taken from the queue but left for the next commit (too big)
         self._lock = threading.Lock()
@@ -171,6 +177,9 @@ class GroupCommitter:
                 if items is None:
                     return
                 self._commit(items)
+                pause = self.pace() if self.pace is not None else 0.0
+                if pause > 0:
+                    time.sleep(pause)
         finally:
             if self._held is not None:
                 self._held.close()

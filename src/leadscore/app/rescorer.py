@@ -69,11 +69,16 @@ class RescoreWorker:
         closed: Any = None,
         backlog_s: float = BACKLOG_S,
         on_drained: Callable[[], None] | None = None,
+        on_caught_up: Callable[[float], None] | None = None,
     ) -> None:
         """`on_drained` is called after each drain that rescored leads (committed): the server's waits
-        for current results (leadscore.app.lead_waits) look at the store then."""
+        for current results (leadscore.app.lead_waits) look at the store then. `on_caught_up(took)`
+        after each real-time drain that took every real-time lead queued (`time.monotonic()` when it
+        took them): the intake's back-pressure by age (leadscore.app.score_lag) learns so that the
+        commits done before `took` are scored."""
         self.service = service
         self.on_drained = on_drained
+        self.on_caught_up = on_caught_up
         self.poll_s = poll_s
         self.gather_s = gather_s
         self.limit = limit
@@ -131,9 +136,13 @@ class RescoreWorker:
             try:
                 if store_gone(self.service.store):
                     raise FileNotFoundError(self.service.store.sqlite_file())
+                # before the drain's first read: the commits done before it are in what the drain sees
+                took = time.monotonic()
                 done = self.service.drain_pending(self.limit, which="realtime")
                 self._drained(done.taken)  # before the backlog drain: real-time waits end now
                 more = done.taken >= self.limit  # more real-time leads than one drain takes
+                if not more and self.on_caught_up is not None:
+                    self.on_caught_up(took)
                 if done.more:  # other leads wait: one drain of the longest-waiting, sized in time
                     limit, started = self.backlog_limit, time.monotonic()
                     back = self.service.drain_pending(limit, which="backlog")
