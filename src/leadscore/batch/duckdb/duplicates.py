@@ -170,8 +170,9 @@ def find_duplicates(
             check_files()
 
     ordered = None
+    listed = False  # the copies without id listed on the way
+    limit = tail_limit(total)
     if ORDERED:
-        limit = tail_limit(total)
         ordered = ordered_ids(con, limit, check if id_check is not None else None, files, first)
     if ordered is not None:
         if len(ordered.tail) and ordered.rows is not None:
@@ -190,9 +191,22 @@ def find_duplicates(
         elif len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)
             con.register("_ls_dup_tail", pa.table({"id": ordered.tail}))
-            _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
+            without = total - ordered.with_id
+            if content is not None and without and without <= limit:
+                # the events without id read by the same scan: one pass over every column, not two
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT * FROM events "
+                    "WHERE id IS NULL OR id IN (SELECT id FROM _ls_dup_tail)"
+                )
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
+                without_ids(con, table, content, "_ls_dup_src")
+                con.execute("DROP TABLE _ls_dup_src")
+                content = None  # listed
+                listed = True
+            else:
+                _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
             con.unregister("_ls_dup_tail")
-        return _counted(con, table, total - ordered.with_id, content)
+        return _counted(con, table, total - ordered.with_id, content, listed)
     if checked:  # the first rows' ids were flagged and `check_files` found nothing to refuse or strip
         id_check = None
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
@@ -274,7 +288,7 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
 
 
-def without_ids(con: duckdb.DuckDBPyConnection, table: str, content: str) -> None:
+def without_ids(con: duckdb.DuckDBPyConnection, table: str, content: str, source: str = "events") -> None:
     """The copies among the events without id into `<table>_drop`: every event of a (lead, `content`)
     group but the first in input order, as the query's window over those events keeps them
     (`sql.query.event_ctes`). Listed here, the query drops them with the repeated ids by the
@@ -286,17 +300,19 @@ def without_ids(con: duckdb.DuckDBPyConnection, table: str, content: str) -> Non
     checks 1.6, the query's second branch 1.3)."""
     con.execute(
         f"INSERT INTO {table}_drop SELECT _ls_ord FROM (SELECT _ls_ord, row_number() OVER (PARTITION BY lead_id, "
-        f"{content} ORDER BY _ls_ord) AS _ls_rn FROM events WHERE id IS NULL) WHERE _ls_rn > 1"
+        f"{content} ORDER BY _ls_ord) AS _ls_rn FROM {source} WHERE id IS NULL) WHERE _ls_rn > 1"
     )
 
 
 def _counted(
-    con: duckdb.DuckDBPyConnection, table: str, without_id: int, content: str | None = None
+    con: duckdb.DuckDBPyConnection, table: str, without_id: int, content: str | None = None, listed: bool = False
 ) -> DuplicateCheck:
-    listed = content is not None
-    if listed and without_id:
-        assert content is not None
-        without_ids(con, table, content)
+    """The check's answer, the copies without id listed first where `content` is given (`listed`:
+    they already are)."""
+    if content is not None:
+        if without_id:
+            without_ids(con, table, content)
+        listed = True
     _kept_macro(con, table)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table, contents_listed=listed)
