@@ -15,8 +15,10 @@ Where ids are shared by leads as a rule (a counter per lead), most rows would be
 `SHARED` of the rows, the check starts again with the hash of (lead, id), the previous cost.
 
 Before any of that, one streamed pass over the ids (`id_order.py`) tries their order: ids that ascend
-(files written in id order) repeat nothing except in the few rows after the first ascending stretch
-(events delivered again, in a later file), and only the rows whose id those hold are checked exactly.
+(files written in id order) repeat nothing except in the few rows no higher than an id before them
+(events delivered again in a later file, ids from a small pool), and only the rows whose id those hold
+are checked exactly, the events without id read by the same scan (their copies listed too:
+`without_ids`).
 On 50M events that pass cost 2.4-2.6 CPU s, the reader's checks of the ids included (3.9 for the
 previous pass, which proved ascending ids with the checks in SQL; the whole check 3.3 -> 2.4 since the
 pass reads Parquet ids from the files, `id_files.py`); on the mixed data's 50,054 repeats
@@ -49,7 +51,7 @@ SHARED = 0.01
 
 @dataclass(frozen=True)
 class DuplicateCheck:
-    without_id: int  # events identified by content only (no id): they always need the window
+    without_id: int  # events identified by content only (no id): the window, unless `contents_listed`
     repeated_ids: int  # (lead, id) pairs seen more than once
     table: str  # (lead_id, id, keep): the input order (`_ls_ord`) of the copy that counts
     # `<table>_drop` (_ls_ord): the copies that do not count, and the macro `<table>_kept(ord)` the

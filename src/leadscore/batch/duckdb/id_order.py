@@ -2,11 +2,11 @@
 
 Files written in id order hold ids that ascend in the order (length in bytes, then bytes): the fixed
 width ids `leadscore generate` writes, UUIDs in text order, and counters without leading zeros
-(`ev-9` before `ev-10`). A strictly ascending stretch repeats nothing. Events delivered again come
-later in the input (another file): the ids after the first ascending stretch (the tail) are then few,
-and only the rows whose id the tail holds can be a repeat, so the exact check reads those alone
-(`duplicates.find_duplicates`). Ids in another order end the first stretch early and fill the tail
-past its limit in the first rows: the pass stops there and the sorted hashes decide.
+(`ev-9` before `ev-10`). The ids above every id before them ascend strictly and repeat nothing
+(`_above`). Events delivered again come later in the input (another file), ids from a small pool are
+few: the other ids (the tail) are then few, and only the rows whose id the tail holds can be a
+repeat, so the exact check reads those alone (`duplicates.find_duplicates`). Ids in another order
+fill the tail past its limit in the first rows: the pass stops there and the sorted hashes decide.
 
 The reader's checks of the event ids (`file_checks.row_check_sql`, the id part: a text past the
 length limit, a NUL character, an edge to strip) ride on this pass, in NumPy over the Arrow buffers:
