@@ -92,7 +92,26 @@ def test_events_without_id_beside_repeated_ids_stream_through_the_query() -> Non
     assert not differences(expected, run.to_dicts())
     assert run.stats.deduplicated and run.plan is not None
     sql = run.plan.sql
-    assert "NOT EXISTS" not in sql and "FROM _ls_ev" not in sql.split("_ls_dd AS", 1)[1].split("),", 1)[0]
+    # the copies without id are listed with the repeated ids: the query drops both by input order, with
+    # neither a window nor a subquery correlated on every event
+    assert "NOT EXISTS" not in sql and "row_number()" not in sql and f"{run.dups_table}_kept(" in sql
+
+
+def test_copies_without_id_are_listed_by_input_order() -> None:
+    """Events without id are identified by (lead, content): every copy but the first in input order is
+    listed to drop, as the query's window over them would keep them; another lead's or another
+    content's event is no copy."""
+    events = _events(20)
+    same = Event.of("l4", "view", AT, page="pricing")
+    events += [same, Event.of("l5", "view", AT, page="pricing"), Event.of("l4", "view", AT, page="home"), same, same]
+    con = connect()
+    prepare(con, leads_table([Lead("l0")]), events_table(events))
+    content = 'type, epoch_us("timestamp"), page'
+    check = find_duplicates(con, content=content)
+    assert check.contents_listed and check.without_id == 5 and check.needed
+    dropped = sorted(r[0] for r in con.execute(f"SELECT _ls_ord FROM {check.table}_drop").fetchall())
+    copies = [i for i, e in enumerate(events) if e is same]
+    assert dropped == copies[1:]
 
 
 # -- edges: none, all, same or different content, ids shared across leads, through Parquet files ----------
@@ -377,14 +396,26 @@ def _stretch_key(value: str) -> tuple[int, bytes]:
     return len(raw), raw
 
 
+def _not_above(ids: list[str]) -> list[str]:
+    """The ids no higher than some id before them (by definition, one at a time): the tail."""
+    high: tuple[int, bytes] | None = None
+    rest = []
+    for value in ids:
+        if high is None or _stretch_key(value) > high:
+            high = _stretch_key(value)
+        else:
+            rest.append(value)
+    return rest
+
+
 @settings(max_examples=examples(80), deadline=None)
 @given(
     ids=st.lists(st.sampled_from(["a", "b", "bb", "c", "é", "z", "ab", "a\x00", None]), max_size=14),
     batch=st.integers(1, 5),
 )
-def test_the_tail_holds_every_id_after_the_first_ascending_stretch(ids: list[str | None], batch: int) -> None:
-    """The first stretch strictly ascending by (length in bytes, bytes) repeats nothing; the tail is the
-    set of the ids after it (NULLs skipped), in batches of any size."""
+def test_the_tail_holds_every_id_no_higher_than_one_before_it(ids: list[str | None], batch: int) -> None:
+    """The ids above every id before them (length in bytes, then bytes) ascend strictly, so they repeat
+    nothing; the tail is the set of the others (NULLs skipped), in batches of any size."""
     import pyarrow as pa
 
     from leadscore.batch.duckdb import id_order
@@ -392,20 +423,48 @@ def test_the_tail_holds_every_id_after_the_first_ascending_stretch(ids: list[str
     con = connect()
     con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
     present = [i for i in ids if i is not None]
-    k = 1 if present else 0
-    while k < len(present) and _stretch_key(present[k - 1]) < _stretch_key(present[k]):
-        k += 1
+    rest = _not_above(present)
     before = id_order._BATCH
     id_order._BATCH = batch
     try:
         got = id_order.ordered_ids(con, len(ids))
-        limited = id_order.ordered_ids(con, len(present) - k - 1) if k < len(present) else None
+        limited = id_order.ordered_ids(con, len(rest) - 1) if rest else None
     finally:
         id_order._BATCH = before
     assert got is not None and got.with_id == len(present)
-    assert len(set(present[:k])) == k
-    assert sorted(got.tail.to_pylist()) == sorted(set(present[k:]))
+    assert sorted(got.tail.to_pylist()) == sorted(set(rest))
     assert limited is None  # past the limit: the pass gives up
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(0, 60), st.integers(1, 9)),
+        min_size=1,
+        max_size=12,
+    ),
+    batch=st.integers(1, 12),
+)
+def test_mostly_ascending_ids_keep_their_repeats_in_the_tail(runs: list[tuple[int, int]], batch: int) -> None:
+    """Ascending runs of counters (`e5`..`e9`, `e10`, ...) that restart lower: the ids out of place go
+    to the tail, whatever the batches, and every second copy of an id is there."""
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb import id_order
+
+    ids = [f"e{k}" for start, size in runs for k in range(start, start + size)]
+    con = connect()
+    con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
+    rest = _not_above(ids)
+    before = id_order._BATCH
+    id_order._BATCH = batch
+    try:
+        got = id_order.ordered_ids(con, len(ids))
+    finally:
+        id_order._BATCH = before
+    assert got is not None
+    assert sorted(got.tail.to_pylist()) == sorted(set(rest))
+    assert {i for i in ids if ids.count(i) > 1} <= set(rest)
 
 
 @settings(max_examples=examples(200), deadline=None)

@@ -15,8 +15,10 @@ Where ids are shared by leads as a rule (a counter per lead), most rows would be
 `SHARED` of the rows, the check starts again with the hash of (lead, id), the previous cost.
 
 Before any of that, one streamed pass over the ids (`id_order.py`) tries their order: ids that ascend
-(files written in id order) repeat nothing except in the few rows after the first ascending stretch
-(events delivered again, in a later file), and only the rows whose id those hold are checked exactly.
+(files written in id order) repeat nothing except in the few rows no higher than an id before them
+(events delivered again in a later file, ids from a small pool), and only the rows whose id those hold
+are checked exactly, the events without id read by the same scan (their copies listed too:
+`without_ids`).
 On 50M events that pass cost 2.4-2.6 CPU s, the reader's checks of the ids included (3.9 for the
 previous pass, which proved ascending ids with the checks in SQL; the whole check 3.3 -> 2.4 since the
 pass reads Parquet ids from the files, `id_files.py`); on the mixed data's 50,054 repeats
@@ -49,11 +51,15 @@ SHARED = 0.01
 
 @dataclass(frozen=True)
 class DuplicateCheck:
-    without_id: int  # events identified by content only (no id): they always need the window
+    without_id: int  # events identified by content only (no id): the window, unless `contents_listed`
     repeated_ids: int  # (lead, id) pairs seen more than once
     table: str  # (lead_id, id, keep): the input order (`_ls_ord`) of the copy that counts
     # `<table>_drop` (_ls_ord): the copies that do not count, and the macro `<table>_kept(ord)` the
     # query drops them by (it then never reads the ids): a few ranges of input order, or an anti-join
+
+    # the copies among the events without id (same lead and content) are listed in `<table>_drop` too:
+    # the query then drops every copy by the macro, with no window of its own (`without_ids`)
+    contents_listed: bool = False
 
     @property
     def needed(self) -> bool:
@@ -140,6 +146,7 @@ def find_duplicates(
     check_files: Callable[[], None] | None = None,
     files: list[str] | None = None,
     first: Passed | Literal["not run"] = "not run",
+    content: str | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
@@ -149,7 +156,9 @@ def find_duplicates(
     which refuses the input or has the views strip (it raises); the ids are read once, here.
     `files`: the Parquet files the view reads, given only when it reads their ids as stored (its
     `id` is the column itself, an empty text as NULL): the ordered pass may read them directly.
-    `first`: that pass's answer, run ahead on a thread (`id_ahead.py`) with the same limit and test."""
+    `first`: that pass's answer, run ahead on a thread (`id_ahead.py`) with the same limit and test.
+    `content`: the columns (SQL) that identify an event without id, as the query's window has them:
+    given, those events' copies are listed in `<table>_drop` as well (`without_ids`)."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -163,8 +172,9 @@ def find_duplicates(
             check_files()
 
     ordered = None
+    listed = False  # the copies without id listed on the way
+    limit = tail_limit(total)
     if ORDERED:
-        limit = tail_limit(total)
         ordered = ordered_ids(con, limit, check if id_check is not None else None, files, first)
     if ordered is not None:
         if len(ordered.tail) and ordered.rows is not None:
@@ -183,9 +193,22 @@ def find_duplicates(
         elif len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)
             con.register("_ls_dup_tail", pa.table({"id": ordered.tail}))
-            _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
+            without = total - ordered.with_id
+            if content is not None and without and without <= limit:
+                # the events without id read by the same scan: one pass over every column, not two
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT * FROM events "
+                    "WHERE id IS NULL OR id IN (SELECT id FROM _ls_dup_tail)"
+                )
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
+                without_ids(con, table, content, "_ls_dup_src")
+                con.execute("DROP TABLE _ls_dup_src")
+                content = None  # listed
+                listed = True
+            else:
+                _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
             con.unregister("_ls_dup_tail")
-        return _counted(con, table, total - ordered.with_id)
+        return _counted(con, table, total - ordered.with_id, content, listed)
     if checked:  # the first rows' ids were flagged and `check_files` found nothing to refuse or strip
         id_check = None
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
@@ -210,7 +233,7 @@ def find_duplicates(
         con.register("_ls_dup_hashes", pa.table({"h": pa.array(candidates, pa.uint64())}))
         _exact(con, table, f"id IS NOT NULL AND {hashed} IN (SELECT h FROM _ls_dup_hashes)")
         con.unregister("_ls_dup_hashes")
-    return _counted(con, table, total - with_id)
+    return _counted(con, table, total - with_id, content)
 
 
 def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", rows: str = "") -> None:
@@ -267,7 +290,31 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
 
 
-def _counted(con: duckdb.DuckDBPyConnection, table: str, without_id: int) -> DuplicateCheck:
+def without_ids(con: duckdb.DuckDBPyConnection, table: str, content: str, source: str = "events") -> None:
+    """The copies among the events without id into `<table>_drop`: every event of a (lead, `content`)
+    group but the first in input order, as the query's window over those events keeps them
+    (`sql.query.event_ctes`). Listed here, the query drops them with the repeated ids by the
+    macro: one pass over the events with the files' checks on the way (`sql.query` `single`),
+    instead of a second scan for the window's branch and a scan of its own for the checks.
+    On the third data set's 10M events (0.5 % without id) this statement costs 1.1-1.2 CPU s (the
+    scan decodes every column of every row whatever the filter: a first pass over the times the
+    id-less events share, then a filter on those constants, cost more), and saves 2.9 (the files'
+    checks 1.6, the query's second branch 1.3)."""
+    con.execute(
+        f"INSERT INTO {table}_drop SELECT _ls_ord FROM (SELECT _ls_ord, row_number() OVER (PARTITION BY lead_id, "
+        f"{content} ORDER BY _ls_ord) AS _ls_rn FROM {source} WHERE id IS NULL) WHERE _ls_rn > 1"
+    )
+
+
+def _counted(
+    con: duckdb.DuckDBPyConnection, table: str, without_id: int, content: str | None = None, listed: bool = False
+) -> DuplicateCheck:
+    """The check's answer, the copies without id listed first where `content` is given (`listed`:
+    they already are)."""
+    if content is not None:
+        if without_id:
+            without_ids(con, table, content)
+        listed = True
     _kept_macro(con, table)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-    return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table)
+    return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table, contents_listed=listed)

@@ -23,6 +23,7 @@ from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
+from leadscore.sql import literals as q
 from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.kept_aggregates import Aggregated
@@ -285,11 +286,19 @@ class BatchRun:
 
         events = self._sources[1]
         files = parquet_sources(Path(events)) if self.schema.id_check is not None else None
+        # what identifies an event without id, as the query's window over them has it (`sql.query.event_ctes`)
+        content = ", ".join(["type", 'epoch_us("timestamp")', *(q.ident(c) for c in self.schema.events.columns())])
         check = find_duplicates(
-            self.con, id_check=self.schema.id_check, check_files=self._check_inputs, files=files, first=first
+            self.con,
+            id_check=self.schema.id_check,
+            check_files=self._check_inputs,
+            files=files,
+            first=first,
+            content=content if self.schema.has_ord else None,
         )
         self.dups_table = check.table
-        self.null_ids = check.without_id > 0
+        # the copies without id listed with the others: the query drops them all by the macro, no window
+        self.null_ids = check.without_id > 0 and not check.contents_listed
         return mode == "always" or check.needed
 
     def _ids_ahead(self, mode: Dedupe) -> IdsAhead | None:
