@@ -218,34 +218,94 @@ def _corrupt_part(monkeypatch: pytest.MonkeyPatch, part: int) -> None:
     monkeypatch.setattr(writeback, "_spill", spill)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_parts_prepared_by_several_processes_in_turn_are_received_in_order(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    """`lifecycle_ahead.Preparers`: part k prepared by process k % n, every part received in order, and
+    the store what the pure path stores, row by row, whatever the number of processes (1: one
+    process prepares every part, the schedule before)."""
+    from leadscore.bulk import lifecycle_ahead
+
+    monkeypatch.setattr(lifecycle_ahead, "PREPARERS", n)
+    received: list[tuple[int, int]] = []  # (the child's process id, the part)
+    real = lifecycle_ahead.Ahead.receive
+
+    def receive(self: Any, part: int) -> Any:
+        received.append((self.proc.pid, part))
+        return real(self, part)
+
+    monkeypatch.setattr(lifecycle_ahead.Ahead, "receive", receive)
+    done = _both(in_parts, clock, RECYCLE)
+    assert done.seconds["parts"] == 20 and done.seconds["ahead_cpu"] > 0
+    assert [part for _, part in received] == list(range(20))
+    pids = [pid for pid, _ in received]
+    assert len(set(pids)) == n and all(pids[k] == pids[k % n] for k in range(20))
+    rows = assert_same_stores(*in_parts)
+    assert rows["stage_history"] and rows["outbox"]
+
+
+def test_an_interrupted_apply_in_parts_leaves_no_process_preparing_them(
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a part is written here, the next ones being prepared: the transaction rolls back and
+    every preparing process is stopped and waited for."""
+    from leadscore.bulk import lifecycle_ahead
+
+    fast, _ = in_parts
+    started: list[Any] = []
+    real_send, real_write = lifecycle_ahead.Ahead.send, writeback._write_part
+
+    def send(self: Any, part: int, ids: str, files: list[Path]) -> None:
+        started.append(self.proc)
+        real_send(self, part, ids, files)
+
+    def write(*args: Any) -> BatchRescored:
+        if len(started) > 3:  # a few parts written
+            raise KeyboardInterrupt
+        return real_write(*args)
+
+    monkeypatch.setattr(lifecycle_ahead.Ahead, "send", send)
+    monkeypatch.setattr(writeback, "_write_part", write)
+    before = snapshot(fast)
+    at = int(clock.now.timestamp() * 1e6)
+    with pytest.raises(KeyboardInterrupt):
+        rescore_store(fast, Evaluator(parse_model(RECYCLE)), at, "model:x")
+    assert snapshot(fast) == before
+    assert len({proc.pid for proc in started}) == lifecycle_ahead.PREPARERS
+    assert all(proc.poll() is not None for proc in started)
+
+
+@pytest.mark.parametrize("part", [4, 5])  # the first child's, the second's
 @pytest.mark.parametrize("how", ["error", "killed"])
 def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_was(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, how: str
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, how: str, part: int
 ) -> None:
-    """The next part is prepared in another process (`lifecycle_ahead`) while this one is written.
-    When that fails (an error there, or the process ends), the apply raises a StoreError that says
-    which part and why, every part written before it rolls back with the activation, no process is
-    left behind, and the apply can run again."""
+    """The next parts are prepared in other processes (`lifecycle_ahead`) while this one is written.
+    When that fails (an error there, or the process ends), in any of them, the apply raises a
+    StoreError that says which part and why, every part written before it rolls back with the
+    activation, no process is left behind, and the apply can run again."""
     from leadscore.bulk import lifecycle_ahead
     from leadscore.store.base import StoreError
 
     fast, pure = in_parts
     started: list[Any] = []
     real_send = lifecycle_ahead.Ahead.send
+    failing = part
 
     def send(self: Any, part: int, ids: str, files: list[Path]) -> None:
         started.append(self.proc)
         real_send(self, part, ids, files)
-        if how == "killed" and part == 4:
+        if how == "killed" and part == failing:
             self.proc.kill()
 
     monkeypatch.setattr(lifecycle_ahead.Ahead, "send", send)
     if how == "error":
-        _corrupt_part(monkeypatch, 4)
+        _corrupt_part(monkeypatch, part)
     before = snapshot(fast)
     at = int(clock.now.timestamp() * 1e6)
-    marker = sa.text("INSERT INTO outbox_meta_probe VALUES (1)")  # never reached: the fifth part fails
-    with pytest.raises(StoreError, match="part 4") as failed:
+    marker = sa.text("INSERT INTO outbox_meta_probe VALUES (1)")  # never reached: a part fails
+    with pytest.raises(StoreError, match=f"part {part}") as failed:
         rescore_store(fast, Evaluator(parse_model(RECYCLE)), at, "model:x", activation=[marker])
     assert isinstance(failed.value, lifecycle_ahead.PartFailed)
     if how == "error":

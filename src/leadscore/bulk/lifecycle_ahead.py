@@ -3,10 +3,11 @@
 A part's export, scoring, conditions at every (lead, event time), split, shaped rows and the history
 pass's staging (`lifecycle_prepare.prepare_part`) are computation over the part's events file and the store as it
 was committed: nothing of the write transaction. Its history pass and write are the transaction's.
-So while this process runs part k's history pass and write, a child process prepares part k + 1 and
-hands over what the pass and the write read (`HANDED`: the shaped rows, the leads of the history
-pass, their staged rows and walk) as Arrow IPC files in the parts' temporary folder. One core
-prepares, the other writes; at most one part is held ahead (the child waits for the next request).
+So while this process runs part k's history pass and write, child processes prepare the next parts
+(`Preparers`: part k by child k % PREPARERS, received here in order) and hand over what the pass and
+the write read (`handed`: the shaped rows, the leads of the history pass, their staged rows and walk)
+as Arrow IPC files in the parts' temporary folder. At most PREPARERS parts are held ahead of the one
+written here (a child waits for its next request once it handed its part over).
 
 The child is a new interpreter (`python -m leadscore.bulk.lifecycle_ahead`), not a fork: a fork of a
 process holding DuckDB's threads or a SQLite connection can inherit their locks held. (A thread
@@ -33,16 +34,24 @@ from leadscore.store.base import StoreError
 if TYPE_CHECKING:
     import duckdb
 
-    from leadscore.bulk.export_spill import RawEvents
+    from leadscore.bulk.export_spill import RawEvents, SpilledEvents
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
-__all__ = ["Ahead", "PartFailed", "Prepared", "PureNeeded"]
+__all__ = ["Ahead", "PartFailed", "Prepared", "Preparers", "PureNeeded"]
 
 # DuckDB threads of the preparing process: it shares the cores with the process that writes, and on a
 # part (10,000 leads) one thread costs less CPU than two, whose parallel aggregations build and merge
 # a hash table each (the part's preparation: 2.54 -> 2.28 CPU s at 10,000 leads x 50 events)
 PREPARE_THREADS = 1
+# Processes preparing parts (`Preparers`). A part's preparation costs about twice the CPU of its history
+# pass and write here (at 1M leads x 50 events: 162 against 93 CPU s), so with ONE preparing process the
+# write waited for it (89 s at 1M) while a core idled, and the wall was that process's CPU in series.
+# With two, the parts are prepared as fast as they are written: on 2 cores the three processes share
+# both of them and none of them waits long. More cores would not call for more: a third process would
+# mostly wait for the write (the serial part left) and hold one more part in memory (each holds its
+# part's tables while it prepares it). With one thread each (PREPARE_THREADS), they do not oversubscribe.
+PREPARERS = 2
 
 
 class PartFailed(StoreError):
@@ -128,17 +137,31 @@ class Ahead:
     """The child process that prepares parts: `send` part k + 1 before running part k, `receive` it
     after. `close` stops it (and waits, so its CPU is counted as this process's children's)."""
 
-    def __init__(self, store: LeadStore, evaluator: Evaluator, at: int, folder: Path, events: RawEvents) -> None:
+    def __init__(
+        self, store: LeadStore, evaluator: Evaluator, at: int, folder: Path, events: RawEvents, name: str = "ahead"
+    ) -> None:
         from leadscore.bulk.programs import spawn
 
         self.folder = folder
-        self.log = (folder / "ahead.log").open("w+b")
-        self.proc = spawn(
-            "leadscore.bulk.lifecycle_ahead", "serve", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log
-        )
+        self.log = (folder / f"{name}.log").open("w+b")  # `name`: one log per child
+        try:
+            self.proc = spawn(
+                "leadscore.bulk.lifecycle_ahead",
+                "serve",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log,
+            )
+        except BaseException:
+            self.log.close()
+            raise
         self.waiting: int | None = None
         setup = (store.url, evaluator.model, evaluator.fire_triggers, at, events)
-        self._put(setup, "start")
+        try:
+            self._put(setup, "start")
+        except BaseException:
+            self.close()
+            raise
 
     def send(self, part: int, ids: str, files: list[Path]) -> None:
         assert self.waiting is None
@@ -195,6 +218,59 @@ class Ahead:
         last = next((line for line in reversed(tail.splitlines()) if line.strip()), "no message")
         message = f"the process that prepares the rescore's parts ended ({what}, exit code {code}): {last}"
         return PartFailed(message, tail)
+
+
+class Preparers:
+    """Parts prepared ahead by `n` child processes (`Ahead`, `n` PREPARERS by default) in turn: part k
+    by child k % n, received here in order. Each child is asked for its first part at once, and
+    `receive(k)` asks part k's child for part k + n as soon as it handed part k over, so at most n
+    parts are held ahead of the one this process writes. A failure in any child raises here
+    (`Ahead.receive`); `close` stops them all."""
+
+    def __init__(
+        self,
+        store: LeadStore,
+        evaluator: Evaluator,
+        at: int,
+        spill: SpilledEvents,
+        queries: list[str],
+        n: int | None = None,
+    ) -> None:
+        self.spill, self.queries = spill, queries
+        self.children: list[Ahead] = []
+        try:
+            for i in range(max(1, min(PREPARERS if n is None else n, len(queries)))):
+                self.children.append(Ahead(store, evaluator, at, spill.folder, spill.events, f"ahead-{i}"))
+            for k in range(len(self.children)):
+                self._send(k)
+        except BaseException:
+            self.close()
+            raise
+
+    def receive(self, k: int) -> Prepared:
+        """Part `k` (the parts are received in order), its events' files removed; its child asked for
+        part k + n. Raises PureNeeded, or PartFailed with the child's error."""
+        prepared = self.children[k % len(self.children)].receive(k)
+        self.spill.drop(k)
+        if k + len(self.children) < len(self.queries):
+            try:
+                self._send(k + len(self.children))
+            except BaseException:
+                prepared.con.close()
+                raise
+        return prepared
+
+    def close(self) -> None:
+        """Every child stopped and waited for (a child still preparing a part is killed: `Ahead.close`)."""
+        for child in self.children:
+            if child.proc.stdin is not None and not child.proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    child.proc.stdin.close()  # all told to end first: they end side by side
+        for child in self.children:
+            child.close()
+
+    def _send(self, k: int) -> None:
+        self.children[k % len(self.children)].send(k, self.queries[k], self.spill.files.get(k, []))
 
 
 # -- the child -----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import gc
 import time
 from typing import TYPE_CHECKING
 
-from leadscore.bulk.lifecycle_ahead import Ahead
+from leadscore.bulk.lifecycle_ahead import Preparers
 from leadscore.bulk.lifecycle_prepare import (
     Prepared,
     PureNeeded,
@@ -42,8 +42,8 @@ PY_TEMP = "_ls_py_leads"  # in the store: the leads whose stage-history rows `st
 # Leads per part of a lifecycle rescore: the export, the replay's tables and the history pass hold one
 # part at a time (at 100,000 leads x 50 events the whole run peaked at 2.2-2.4 GiB; at 1M it passed 15).
 PART_LEADS = 100_000
-# the next part prepared in a child process while this one writes (`lifecycle_ahead`), where the
-# parts' events are on disk (a SQLite file, PostgreSQL); False: every part in this process
+# the next parts prepared in child processes while this one writes (`lifecycle_ahead.Preparers`), where
+# the parts' events are on disk (a SQLite file, PostgreSQL); False: every part in this process
 AHEAD = True
 
 __all__ = ["PART_LEADS", "rescore_store"]
@@ -297,12 +297,12 @@ def _rescore_parts(
     rows written before the next one is read, and its DuckDB connection closed, so memory is bounded
     by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
     the events of every part are read first, in one scan (`export_spill`), and kept on disk until
-    their part runs; then (with AHEAD) each part is prepared in a child process while the part
-    before it is written here (`lifecycle_ahead`). Reads go through other connections (the export's
-    readers, the child's), inside this
-    transaction: they see the store as it was committed before it, so a part's stored results and
-    stages are the ones its writes replace. None (nothing written) when some part needs the pure
-    scorer for every lead, as the single run decides."""
+    their part runs; then (with AHEAD) the parts are prepared in child processes, in turn, while the
+    parts before them are written here (`lifecycle_ahead.Preparers`). Reads go through other
+    connections (the export's readers, the children's), inside this transaction: they see the store
+    as it was committed before it, so a part's stored results and stages are the ones its writes
+    replace. None (nothing written) when some part needs the pure scorer for every lead, as the
+    single run decides."""
     from leadscore.bulk.lifecycle_parts import frozen_heap, part_queries
 
     seconds: dict[str, float] = {}
@@ -314,19 +314,14 @@ def _rescore_parts(
         spill = _spill(store, evaluator, at, ids, starts, seconds)
         ahead = None
         try:
-            if spill is not None and AHEAD:
-                ahead = Ahead(store, evaluator, at, spill.folder, spill.events)
-                ahead.send(0, queries[0], spill.files.get(0, []))
+            if spill is not None and AHEAD:  # the next parts prepared there while each is written here
+                ahead = Preparers(store, evaluator, at, spill, queries)
             with _page_cache(store, conn), frozen_heap():
                 for k, part_ids in enumerate(queries):
                     if ahead is not None:
-                        assert spill is not None
                         t = time.perf_counter()
                         prepared = ahead.receive(k)
                         seconds["ahead_wait"] = seconds.get("ahead_wait", 0.0) + time.perf_counter() - t
-                        spill.drop(k)
-                        if k + 1 < len(queries):  # prepared there while this part is written here
-                            ahead.send(k + 1, queries[k + 1], spill.files.get(k + 1, []))
                     else:
                         prepared = _prepare_here(store, evaluator, at, part_ids, spill, k)
                     got = _write_part(store, conn, evaluator, at, cause, prepared, seconds)
