@@ -1,5 +1,5 @@
 """The history pass detects a lead's triggers once, on its result without the breakdown, and gives the
-firings the payload `detect_triggers` gives for the whole result (`lifecycle_history.with_breakdown`, the
+firings the payload `detect_triggers` gives for the whole result (`history_json.with_breakdown`, the
 breakdown as `breakdown_dicts` reads the query's JSON text), or its JSON text (`payload_texts`)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.lifecycle_history import breakdown_dicts, payload_texts, with_breakdown
+from leadscore.bulk.history_json import breakdown_dicts, payload_texts, with_breakdown
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.engine import score
@@ -152,7 +152,7 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
     """`breakdown_text` gives `json_text` of the decoded entries for the query's compact text
     (respaced, not decoded) and for any text it cannot respace safely: exponents, values Python
     writes otherwise, names with a quote, a comma, a leading colon or beyond ASCII, other keys' order."""
-    from leadscore.bulk.lifecycle_history import _SHAPED, breakdown_text
+    from leadscore.bulk.history_json import _SHAPED, breakdown_text
 
     def compact(*entries: str) -> str:
         return "[" + ",".join(entries) + "]"
@@ -195,7 +195,7 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
 )
 def test_breakdown_text_of_any_entries(points: list[float], names: list[str], events: list[int | None]) -> None:
     """Any names, points and counts in the query's compact form give the encoded entries' text."""
-    from leadscore.bulk.lifecycle_history import breakdown_text
+    from leadscore.bulk.history_json import breakdown_text
 
     entries = []
     for k, p in enumerate(points):
@@ -225,7 +225,7 @@ def test_breakdown_text_of_any_entries(points: list[float], names: list[str], ev
 )
 def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str | None, str, str | None]]) -> None:
     """`history_text` writes what `json_text` writes of the entries' dicts, whatever the strings hold."""
-    from leadscore.bulk.lifecycle_history import history_text
+    from leadscore.bulk.history_json import history_text
     from leadscore.domain.result import StageChange
     from leadscore.domain.timeutil import from_micros
 

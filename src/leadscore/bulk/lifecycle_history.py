@@ -18,22 +18,26 @@ DuckDB gives for them is computed once for all the parts, sorted by part (`_per_
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from leadscore.bulk.history_json import (
+    AtText,
+    breakdown_dicts,
+    history_text,
+    payload_texts,
+    result_text,
+    with_breakdown,
+)
 from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
 from leadscore.domain.result import PlaybookMatch, Result, StageChange
-from leadscore.domain.timeutil import from_micros, to_iso
+from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
-from leadscore.store.backends import json_text
 from leadscore.store.events_repo import json_value
-from leadscore.triggers.firings import Fired, TriggerFiring, detect_transitions, firing, payload
+from leadscore.triggers.firings import TriggerFiring, detect_transitions, firing
 
 if TYPE_CHECKING:
     import duckdb
@@ -272,114 +276,6 @@ def _part_sql(names: list[str], part: int) -> str:
     )
 
 
-# an entry's keys as `BreakdownEntry.to_dict` orders them, without and with `events`
-_ENTRY_KEYS = (("rule", "dimension", "points"), ("rule", "dimension", "points", "events"))
-
-
-def breakdown_dicts(text: str) -> list[dict[str, Any]]:
-    """A breakdown's JSON text (the query's row) as `Result.to_dict` gives it for `result_of` of
-    that row: each entry `BreakdownEntry.to_dict`'s keys in its order, `events` only when it is not
-    null, the values as decoded. Without making the entries first: a frozen dataclass each (717,000
-    at 100,000 leads x 50 events) turned back into these very dicts. The query writes its entries so
-    (`result_shape`: the struct's keys in that order, null `events` dropped): a decoded entry with
-    those keys is kept as it is, only another one is made again."""
-    out: list[dict[str, Any]] = json_value(text)
-    keys3, keys4 = _ENTRY_KEYS
-    for k, b in enumerate(out):
-        keys = tuple(b)
-        if keys == keys3 or (keys == keys4 and b["events"] is not None):
-            continue
-        entry = {"rule": b["rule"], "dimension": b["dimension"], "points": b["points"]}
-        events = b.get("events")
-        if events is not None:
-            entry["events"] = events
-        out[k] = entry
-    return out
-
-
-def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]) -> list[TriggerFiring]:
-    """`firings`, detected on a result without its breakdown, with `breakdown` (`breakdown_dicts`)
-    in their payload's result: then each payload is the one `detect_triggers` gives for the whole
-    result (its `result`, that result's `to_dict`, is the only part of a firing the breakdown
-    reaches: a trigger's `when:` reads scores, labels and stage). So the lead's triggers are
-    detected once, and the result is not made and turned into a dict again for the payload. Each
-    firing gets lists and dicts of its own, as from `to_dict`."""
-    for k, one in enumerate(firings):
-        result = one.payload["data"]["result"]
-        assert result["lead_id"] == one.lead_id and "breakdown" in result
-        result["breakdown"] = breakdown if k == 0 else [dict(e) for e in breakdown]
-    return firings
-
-
-class AtText(dict[datetime, str]):
-    """`to_iso` of each evaluation time met, made once: every lead of an apply has the same one."""
-
-    def __missing__(self, at: datetime) -> str:
-        text = self[at] = to_iso(at)
-        return text
-
-
-# The query's breakdown text (`result_shape`: DuckDB's compact JSON, each entry's keys in
-# `BreakdownEntry.to_dict`'s order, null `events` dropped) when `json_text` of its decoded entries is
-# that very text with a space after each separator: plain ASCII names with no quote, backslash or
-# comma (a `:` not first), `points` in the plain notation Python's `repr` also writes (no exponent, an
-# integer part of at most 16 digits, not below 0.0001, no trailing zero but `.0`), `events` a plain count.
-_NAME = r'"(?:[\x20\x21\x23-\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e][\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*)?"'
-_POINTS = r"-?(?:[1-9][0-9]{0,15}\.(?:0|[0-9]{0,16}[1-9])|0\.(?:0|(?!0000)[0-9]{0,16}[1-9]))"
-_ENTRY = rf'\{{"rule":{_NAME},"dimension":{_NAME},"points":{_POINTS}(?:,"events":(?:0|[1-9][0-9]{{0,17}}))?\}}'
-_SHAPED = re.compile(rf"\[(?:{_ENTRY}(?:,{_ENTRY})*)?\]")
-
-
-def breakdown_text(text: str) -> str:
-    """`json_text(breakdown_dicts(text))`: the breakdown's JSON text as the payload holds it. The
-    query's own text is respaced without decoding it (`_SHAPED`: its separators are then the only
-    `":`, `,"` and `},{` in it); any other text is decoded and encoded. Decoding the entries into
-    dicts and encoding them again cost 21 us a firing lead of the b2b model, this 8."""
-    if _SHAPED.fullmatch(text) is None:
-        return json_text(breakdown_dicts(text))
-    return text.replace('":', '": ').replace(',"', ', "').replace("},{", "}, {")
-
-
-def result_text(result: Result, breakdown: str, at_text: AtText) -> str:
-    """`json_text` of `result.to_dict()` with the breakdown of the query's JSON text `breakdown` (the
-    payload's result): its head encoded as `to_dict` orders it, the breakdown respaced
-    (`breakdown_text`), no dict or list of the whole made."""
-    head = json_text(
-        {
-            "lead_id": result.lead_id,
-            "at": at_text[result.at],
-            "model": result.model,
-            "model_version": result.model_version,
-            "score": result.score,
-            "dimensions": result.dimensions,
-            "labels": result.labels,
-            "stage": result.stage,
-        }
-    )
-    playbook = json_text(result.playbook.to_dict()) if result.playbook is not None else "null"
-    assert not result.extras  # (`_result` makes none; `to_dict` would add them last)
-    return f'{head[:-1]}, "breakdown": {breakdown_text(breakdown)}, "playbook": {playbook}}}'
-
-
-# the end of a payload's JSON text with a null result (`payload` puts `result` last in `data`, and
-# `data` last), its key included
-_TAIL = '"result": null}}'
-
-
-def payload_texts(found: list[Fired], lead_id: str, result: str) -> list[str]:
-    """The JSON text (`json_text`) of the payload of each of `found` (one lead's transitions,
-    `detect_transitions`) around `result`, the JSON text of the lead's whole result (`to_dict` with its
-    breakdown), encoded once for all of them: each payload is encoded with a null result, whose
-    `null` at its end the result's text replaces. Encoding each payload whole encoded the result
-    again for each firing, after a dict of it made for each (`Result.to_dict`)."""
-    out = []
-    for f in found:
-        text = json_text(payload(f, lead_id, None))
-        assert text.endswith(_TAIL), text  # by `payload`'s construction
-        out.append(f'{text[: -len(_TAIL)]}"result": {result}}}}}')
-    return out
-
-
 class Stored(NamedTuple):
     """What the history pass reads of a lead's stored result: its columns as read, the labels and
     the stage history still JSON text. `result` decodes them when the trigger tests compare with it:
@@ -475,24 +371,6 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made
         breakdown=(),
         playbook=playbook,
     )
-
-
-def history_text(history: Sequence[StageChange], times: Sequence[int]) -> str:
-    """`json_text` of the stage changes as `codec.result_row` stores them (`to_dict`'s keys, the time
-    in microseconds: `times`, the walk's whole numbers), written straight from the changes: a dict
-    per change and their list, encoded, cost 3.6 us a lead of three changes, this 1.4."""
-    return "[" + ", ".join([_entry_text(c, t) for c, t in zip(history, times, strict=True)]) + "]"
-
-
-_STRING = json.encoder.encode_basestring_ascii  # the string encoder of `json_text` (ASCII, escaped)
-
-
-def _entry_text(c: StageChange, t: int) -> str:
-    """One change of `history_text`: `json_text` of its dict."""
-    text = _STRING
-    frm = "null" if c.previous is None else text(c.previous)
-    eid = "null" if c.event_id is None else text(c.event_id)
-    return f'{{"stage": {text(c.stage)}, "at": {t}, "from": {frm}, "cause": {text(c.cause)}, "event_id": {eid}}}'
 
 
 def walk(

@@ -85,7 +85,7 @@ class TriggerFiring:
 class Fired(NamedTuple):
     """One transition a trigger fires on, without its payload (`detect_transitions`): `firing` makes
     the `TriggerFiring` of it, `payload` its payload around any form of the lead's result (a dict,
-    or None where a caller splices the result's JSON text in, `lifecycle_history.payload_texts`)."""
+    or None where a caller splices the result's JSON text in, `history_json.payload_texts`)."""
 
     trigger: Trigger
     kind: TriggerKind
