@@ -231,3 +231,90 @@ def test_a_real_time_drain_that_took_every_real_time_lead_says_when_it_took_them
     assert len(caught) == 1 and caught[0] <= before[0]
     worker._drain()  # a full drain (7), then an empty one: caught up at the second only
     assert len(caught) == 2 and before[1] <= caught[1] <= before[2]
+
+
+def test_the_backlog_waits_while_bulk_requests_come_and_no_longer_than_its_bound() -> None:
+    """While a bulk request is in progress, or ended less than `bulk_quiet_s` ago, the backlog drain
+    waits (the real-time drain does not), at most `bulk_defer_max_s` in a row; then it drains."""
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Queue:
+        store = None
+
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> Drained:
+            drains.append(which)
+            return Drained(1, Rescored(), more=which == "realtime")
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    drains: list[str] = []
+    queue = Queue()
+    queue.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(queue, poll_s=5.0, bulk_quiet_s=0.2, bulk_defer_max_s=0.6)  # type: ignore[arg-type]
+    worker._drain()  # no bulk request yet: both drains
+    assert drains == ["realtime", "backlog"]
+    drains.clear()
+    worker.bulk_started()
+    worker._drain()  # one in progress: the real-time drain alone, the backlog due within the bound
+    assert drains == ["realtime"] and worker._backlog_due is not None
+    assert worker._backlog_due - time.monotonic() <= 0.6
+    time.sleep(0.3)
+    worker.bulk_ended()
+    drains.clear()
+    worker._drain()  # ended just now: still waiting for the next request
+    assert drains == ["realtime"]
+    time.sleep(0.25)
+    drains.clear()
+    worker._drain()  # quiet for longer than bulk_quiet_s: drained
+    assert drains == ["realtime", "backlog"]
+    worker.bulk_started()  # a stream that never pauses: one backlog drain per bound
+    drains.clear()
+    worker._drain()
+    assert drains == ["realtime"]
+    time.sleep(0.65)
+    drains.clear()
+    worker._drain()
+    assert drains == ["realtime", "backlog"]
+    drains.clear()
+    worker._drain()  # and the next wait counts from that drain
+    assert drains == ["realtime"]
+    worker.bulk_ended()
+
+
+def test_a_waiting_backlog_is_drained_when_the_bulk_requests_stop_without_another_wake() -> None:
+    """The idle worker wakes by itself when the backlog's wait is over, not at its next poll."""
+    from leadscore.store.pending import Drained
+    from leadscore.store.pipeline import Rescored
+
+    class Queue:
+        store = None
+        left = 3
+
+        def drain_pending(self, limit: int = 0, *, which: str = "all") -> Drained:
+            if which == "backlog":
+                self.left = 0
+                return Drained(3, Rescored())
+            return Drained(0, Rescored(), more=self.left > 0)
+
+    class NoStore:
+        def sqlite_file(self) -> None:
+            return None
+
+    queue = Queue()
+    queue.store = NoStore()  # type: ignore[assignment]
+    worker = RescoreWorker(queue, poll_s=30.0, bulk_quiet_s=0.2)  # type: ignore[arg-type]
+    worker.bulk_started()
+    worker.start()
+    try:
+        time.sleep(0.2)
+        assert queue.left == 3  # waiting for the request
+        worker.bulk_ended()
+        deadline = time.monotonic() + 3.0
+        while queue.left and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert queue.left == 0  # within the quiet time and a gather, not the 30 s poll
+    finally:
+        worker.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.api import heap
-from leadscore.app.rescorer import RescoreWorker
+from leadscore.app.rescorer import BulkRequests, RescoreWorker
 from leadscore.store.pending import DRAIN_LEADS
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,25 @@ class RescoreProcess:
         self._scored = PipeWake(ctx)  # the other way: a drain committed
         self._closed = ctx.Event()
         self._ready = ctx.Event()
+        # the bulk requests in progress, or when the last ended (`time.monotonic()`: one clock for every
+        # process on Linux), in shared memory: the server's request threads set it, the worker reads it
+        # before each backlog drain (leadscore.app.rescorer)
+        self._bulk = BulkRequests(ctx.RawValue("d", 0.0))
         self._unwatch: Callable[[], object] = lambda: None
         self._process = ctx.Process(
             target=_serve_queue,
-            args=(str(root), poll_s, limit, gather_s, self._wake, self._scored, self._closed, self._ready, os.getpid()),
+            args=(
+                str(root),
+                poll_s,
+                limit,
+                gather_s,
+                self._wake,
+                self._scored,
+                self._closed,
+                self._ready,
+                os.getpid(),
+                self._bulk.at,
+            ),
             name="leadscore-rescore",
             daemon=True,
         )
@@ -124,6 +139,15 @@ class RescoreProcess:
         return self
 
     def notify(self) -> None:
+        self._wake.set()
+
+    def bulk_started(self) -> None:
+        """`RescoreWorker.bulk_started`, from the server's process."""
+        self._bulk.started()
+
+    def bulk_ended(self) -> None:
+        """`RescoreWorker.bulk_ended`, from the server's process."""
+        self._bulk.ended()
         self._wake.set()
 
     def on_scored(self, callback: Callable[[], None], on_caught_up: Callable[[float], None] | None = None) -> None:
@@ -168,6 +192,7 @@ def _serve_queue(
     closed: Any,
     ready: Any,
     parent: int,
+    bulk: Any = None,
 ) -> None:
     """The rescoring process: drain until the server closes it or is gone."""
     from leadscore.app.service import LeadService
@@ -198,6 +223,7 @@ def _serve_queue(
         closed=closed,
         on_drained=lambda: scored.send(SCORED),
         on_caught_up=scored.send,
+        bulk=bulk,
     ).start()
     try:
         while not closed.wait(1.0):
