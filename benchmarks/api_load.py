@@ -376,16 +376,29 @@ def _includes_probe(lead: dict[str, Any]) -> bool:
     return any(b["rule"] == "demo-request" for b in (lead.get("result") or {}).get("breakdown", []))
 
 
+async def _get(http: httpx.AsyncClient, path: str, **params: str) -> dict[str, Any]:
+    """A read of the lead, sent again once if its kept-alive connection was closed under it: on a
+    loaded machine the server's keep-alive timeout (5 s) sometimes closed a pooled connection as a
+    probe reused it (`RemoteProtocolError`, `ReadError`), which ended the whole run. A read is
+    idempotent; the time of the second send counts in the probe's figure."""
+    try:
+        answer = await http.get(path, params=params)
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        answer = await http.get(path, params=params)
+    result: dict[str, Any] = answer.json()
+    return result
+
+
 async def _polled(http: httpx.AsyncClient, path: str) -> float:
     """When a read of the lead first shows the probe's event scored, reading every `POLL_S`."""
-    while not _includes_probe((await http.get(path)).json()):
+    while not _includes_probe(await _get(http, path)):
         await asyncio.sleep(POLL_S)
     return time.perf_counter()
 
 
 async def _waited(http: httpx.AsyncClient, path: str) -> float:
     """When the server's answer to a wait shows the probe's event scored (asked again if a wait ran out)."""
-    while not _includes_probe((await http.get(path, params={"wait": "10"})).json()):
+    while not _includes_probe(await _get(http, path, wait="10")):
         pass
     return time.perf_counter()
 
@@ -399,9 +412,11 @@ async def _probe(http: httpx.AsyncClient, probes: Probes) -> None:
     lead = f"probe-{uuid.uuid4().hex[:8]}"
     path = f"/v1/leads/{lead}"
     t0 = time.perf_counter()
-    sent = await http.post(
-        "/v1/events", json={"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
-    )
+    event = {"lead_id": lead, "type": "demo_request", "timestamp": "2026-05-30T10:00:00Z"}
+    try:
+        sent = await http.post("/v1/events", json=event)
+    except (httpx.RemoteProtocolError, httpx.ReadError):  # as in `_get`; an event without an id is
+        sent = await http.post("/v1/events", json=event)  # keyed by its content: stored once if sent twice
     sent.raise_for_status()
     acked = time.perf_counter()
     if probes.mode == "poll":
