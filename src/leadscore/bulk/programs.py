@@ -28,10 +28,13 @@ def _default_paths() -> set[str]:
 
 
 def child_env() -> dict[str, str]:
-    """This process's environment, with the directory holding `leadscore` on PYTHONPATH if needed."""
+    """This process's environment, with the directory holding `leadscore` on PYTHONPATH if needed and the
+    children's allocator settings (`allocators`) where it sets none."""
     import leadscore
+    from leadscore.bulk.allocators import allocator_env
 
     env = dict(os.environ)
+    env.update(allocator_env(env))
     root = str(Path(leadscore.__file__).resolve().parents[1])
     if root not in _default_paths():
         env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
