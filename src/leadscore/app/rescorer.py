@@ -68,7 +68,7 @@ BACKLOG_MIN = 50
 # stream is likely on its way); and it waits at most this long in a row, then one backlog drain runs, so
 # that a stream that never pauses does not starve it
 BULK_QUIET_S = 0.3
-BULK_DEFER_MAX_S = 2.0
+BULK_DEFER_MAX_S = 0.5  # and within the 1 s from acknowledgement to score (docs/api.md)
 
 
 class Stamp:
