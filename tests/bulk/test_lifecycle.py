@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from leadscore.store import LeadStore, open_store
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import outbox, results, score_history, stage_history
 from tests.batch.compare import same
-from tests.store.conftest import BACKENDS, MODEL, FixedClock, prepared_database_url
+from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, prepared_database_url
 from tests.store.helpers import START
 from tests.support.strategies import AT, models, populations
 
@@ -148,12 +148,9 @@ def assert_same_stores(bulk: LeadStore, pure: LeadStore) -> dict[str, list[dict[
 
 
 def _twin_data(store: LeadStore, model: Path) -> None:
-    service = LeadService(store, model_path=model, clock=FixedClock(TWINS_AT))
+    service = LeadService(store, model_path=model, clock=FixedClock(CLOCK_START))
     service.ingest_leads(_leads(3, 60))
     service.ingest_events(_events(3, 60, 900, with_stages=True))
-
-
-TWINS_AT = datetime(2026, 6, 1, tzinfo=UTC)  # the `clock` fixture's start, when the twins' data is ingested
 
 
 @pytest.fixture(params=BACKENDS)
@@ -162,7 +159,7 @@ def twins(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> 
 
     The data is ingested once per worker and backend (`prepared_database_url`), then copied for each test:
     the many tests that start from it check the rescores that follow, not the ingest."""
-    assert clock.now == TWINS_AT
+    assert clock.now == CLOCK_START
     model = tmp_path / "model.yaml"
     model.write_text(MODEL, encoding="utf-8")
     pair = []

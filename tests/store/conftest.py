@@ -147,9 +147,12 @@ class FixedClock:
         self.now += timedelta(**delta)
 
 
+CLOCK_START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 6, 1, tzinfo=UTC))
+    return FixedClock(CLOCK_START)
 
 
 MODEL = """
