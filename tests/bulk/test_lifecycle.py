@@ -30,7 +30,7 @@ from leadscore.store import LeadStore, open_store
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import outbox, results, score_history, stage_history
 from tests.batch.compare import same
-from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, prepared_database_url
+from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, twin_urls
 from tests.store.helpers import START
 from tests.support.strategies import AT, models, populations
 
@@ -147,8 +147,7 @@ def assert_same_stores(bulk: LeadStore, pure: LeadStore) -> dict[str, list[dict[
     return a
 
 
-def _twin_data(store: LeadStore, model: Path) -> None:
-    service = LeadService(store, model_path=model, clock=FixedClock(CLOCK_START))
+def _twin_data(service: LeadService) -> None:
     service.ingest_leads(_leads(3, 60))
     service.ingest_events(_events(3, 60, 900, with_stages=True))
 
@@ -157,16 +156,10 @@ def _twin_data(store: LeadStore, model: Path) -> None:
 def twins(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[tuple[LeadStore, LeadStore]]:
     """Two stores of one backend with the same leads and events, scored by the store tests' model.
 
-    The data is ingested once per worker and backend (`prepared_database_url`), then copied for each test:
-    the many tests that start from it check the rescores that follow, not the ingest."""
+    The data is ingested once per worker and backend (`twin_urls`), then copied for each test: the many
+    tests that start from it check the rescores that follow, not the ingest."""
     assert clock.now == CLOCK_START
-    model = tmp_path / "model.yaml"
-    model.write_text(MODEL, encoding="utf-8")
-    pair = []
-    for where in (tmp_path, tmp_path / "twin"):
-        where.mkdir(exist_ok=True)
-        url = prepared_database_url(request.param, "twins", lambda s: _twin_data(s, model), where, request)
-        pair.append(open_store(url))
+    pair = [open_store(url) for url in twin_urls(request.param, "twins", _twin_data, tmp_path, request)]
     yield pair[0], pair[1]
     for s in pair:
         s.dispose()

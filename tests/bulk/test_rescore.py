@@ -23,7 +23,7 @@ from leadscore.store.ingest import ingest_events
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import results, score_history
 from tests.batch.compare import differences, same
-from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, prepared_database_url
+from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, twin_urls
 from tests.store.helpers import START, random_events, random_leads
 
 PLAN_MODEL = """
@@ -130,8 +130,7 @@ def _snapshot(store: LeadStore) -> tuple[list[dict[str, Any]], list[dict[str, An
     return rows, hist
 
 
-def _twin_data(store: LeadStore, model: Path) -> None:
-    service = LeadService(store, model_path=model, clock=FixedClock(CLOCK_START))
+def _twin_data(service: LeadService) -> None:
     service.ingest_leads(random_leads(11, 45))
     service.ingest_events(random_events(11, 45, 500, days=60) + _extra_events(45))
 
@@ -144,13 +143,8 @@ def twins(
     tests' model, which has a lifecycle and triggers); ingested once per worker and backend, then copied
     for each test, as test_lifecycle's twins."""
     assert clock.now == CLOCK_START
-    model = tmp_path / "model.yaml"
-    model.write_text(MODEL, encoding="utf-8")
-    pair = []
-    for where in (tmp_path, tmp_path / "twin"):
-        where.mkdir(exist_ok=True)
-        url = prepared_database_url(request.param, "rescore_twins", lambda s: _twin_data(s, model), where, request)
-        pair.append(LeadService(open_store(url), model_path=model, clock=clock))
+    urls = twin_urls(request.param, "rescore_twins", _twin_data, tmp_path, request)
+    pair = [LeadService(open_store(url), model_path=tmp_path / "model.yaml", clock=clock) for url in urls]
     yield pair[0], pair[1]
     for service in pair:
         service.store.dispose()

@@ -88,6 +88,24 @@ def prepared_database_url(
     return _copy_database(request.getfixturevalue("postgres_template"), source, request)
 
 
+def twin_urls(
+    kind: str, name: str, ingest: Callable[[LeadService], None], tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[str, str]:
+    """Two stores of one backend holding what `ingest` writes through a service (the store tests' model,
+    at `tmp_path / "model.yaml"`; the clock at its start), prepared once per worker (`prepared_database_url`)."""
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL, encoding="utf-8")
+
+    def build(store: LeadStore) -> None:
+        ingest(LeadService(store, model_path=model, clock=FixedClock(CLOCK_START)))
+
+    urls = []
+    for where in (tmp_path, tmp_path / "twin"):
+        where.mkdir(exist_ok=True)
+        urls.append(prepared_database_url(kind, name, build, where, request))
+    return urls[0], urls[1]
+
+
 @pytest.fixture(scope="session")
 def postgres_template(postgres_url: str) -> str:
     """The server URL, once a migrated template database exists on it.
