@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import cache_cli_commands
 from tests.support.postgres import postgres_server
 from tests.support.profiles import SCALE, register
 
@@ -21,6 +22,7 @@ EXAMPLES = ROOT / "examples"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 HYPOTHESIS_PROFILE = register()
+cache_cli_commands()
 
 # marker -> xdist group. Spark: one JVM (the session of tests/batch/conftest.py) on one worker, not one per worker.
 # Process-heavy store tests (a killed ingest, concurrent writers) run one after another on one worker,

@@ -5,6 +5,7 @@ from tests.store.conftest import (  # noqa: F401
     make_service,
     model_file,
     postgres_template,
+    prepared_sources,
     service,
     store,
     store_url,

@@ -30,7 +30,7 @@ from leadscore.store import LeadStore, open_store
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import outbox, results, score_history, stage_history
 from tests.batch.compare import same
-from tests.store.conftest import MODEL, FixedClock, fresh_database_url
+from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, twin_urls
 from tests.store.helpers import START
 from tests.support.strategies import AT, models, populations
 
@@ -147,20 +147,22 @@ def assert_same_stores(bulk: LeadStore, pure: LeadStore) -> dict[str, list[dict[
     return a
 
 
-@pytest.fixture
-def twins(
-    store: LeadStore, tmp_path: Path, request: pytest.FixtureRequest, clock: FixedClock
-) -> Iterator[tuple[LeadStore, LeadStore]]:
-    """Two stores of one backend with the same leads and events, scored by the store tests' model."""
-    (tmp_path / "twin").mkdir()
-    other = open_store(fresh_database_url(store.name, tmp_path / "twin", request, migrated=True))
-    (tmp_path / "model.yaml").write_text(MODEL, encoding="utf-8")
-    for s in (store, other):
-        service = LeadService(s, model_path=tmp_path / "model.yaml", clock=clock)
-        service.ingest_leads(_leads(3, 60))
-        service.ingest_events(_events(3, 60, 900, with_stages=True))
-    yield store, other
-    other.dispose()
+def _twin_data(service: LeadService) -> None:
+    service.ingest_leads(_leads(3, 60))
+    service.ingest_events(_events(3, 60, 900, with_stages=True))
+
+
+@pytest.fixture(params=BACKENDS)
+def twins(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[tuple[LeadStore, LeadStore]]:
+    """Two stores of one backend with the same leads and events, scored by the store tests' model.
+
+    The data is ingested once per worker and backend (`twin_urls`), then copied for each test: the many
+    tests that start from it check the rescores that follow, not the ingest."""
+    assert clock.now == CLOCK_START
+    pair = [open_store(url) for url in twin_urls(request.param, "twins", _twin_data, tmp_path, request)]
+    yield pair[0], pair[1]
+    for s in pair:
+        s.dispose()
 
 
 def _both(

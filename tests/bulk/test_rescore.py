@@ -23,7 +23,7 @@ from leadscore.store.ingest import ingest_events
 from leadscore.store.pipeline import Evaluator
 from leadscore.store.tables import results, score_history
 from tests.batch.compare import differences, same
-from tests.store.conftest import MODEL, FixedClock, fresh_database_url
+from tests.store.conftest import BACKENDS, CLOCK_START, MODEL, FixedClock, twin_urls
 from tests.store.helpers import START, random_events, random_leads
 
 PLAN_MODEL = """
@@ -130,23 +130,24 @@ def _snapshot(store: LeadStore) -> tuple[list[dict[str, Any]], list[dict[str, An
     return rows, hist
 
 
-@pytest.fixture
+def _twin_data(service: LeadService) -> None:
+    service.ingest_leads(random_leads(11, 45))
+    service.ingest_events(random_events(11, 45, 500, days=60) + _extra_events(45))
+
+
+@pytest.fixture(params=BACKENDS)
 def twins(
-    store: LeadStore, store_url: str, tmp_path: Path, request: pytest.FixtureRequest, clock: FixedClock
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
 ) -> Iterator[tuple[LeadService, LeadService]]:
     """Two stores of the same backend holding the same leads, events and results (scored by the store
-    tests' model, which has a lifecycle and triggers)."""
-    (tmp_path / "twin").mkdir()
-    other = open_store(fresh_database_url(store.name, tmp_path / "twin", request, migrated=True))
-    (tmp_path / "model.yaml").write_text(MODEL, encoding="utf-8")
-    pair = []
-    for s in (store, other):
-        service = LeadService(s, model_path=tmp_path / "model.yaml", clock=clock)
-        service.ingest_leads(random_leads(11, 45))
-        service.ingest_events(random_events(11, 45, 500, days=60) + _extra_events(45))
-        pair.append(service)
+    tests' model, which has a lifecycle and triggers); ingested once per worker and backend, then copied
+    for each test, as test_lifecycle's twins."""
+    assert clock.now == CLOCK_START
+    urls = twin_urls(request.param, "rescore_twins", _twin_data, tmp_path, request)
+    pair = [LeadService(open_store(url), model_path=tmp_path / "model.yaml", clock=clock) for url in urls]
     yield pair[0], pair[1]
-    other.dispose()
+    for service in pair:
+        service.store.dispose()
 
 
 def _same_state(a: LeadStore, b: LeadStore) -> None:

@@ -30,13 +30,80 @@ def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest
             shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "store.db")
         return f"sqlite:///{tmp_path / 'store.db'}"
     server: str = request.getfixturevalue("postgres_template" if migrated else "postgres_url")
+    return _copy_database(server, TEMPLATE if migrated else None, request)
+
+
+def _copy_database(server: str, template: str | None, request: pytest.FixtureRequest) -> str:
+    """A new database on the server (a copy of `template`, if given), dropped after the test."""
     name = "t_" + uuid.uuid4().hex[:12]
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {TEMPLATE}" if migrated else ""))
+        conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     admin.dispose()
     request.addfinalizer(lambda: _drop(server, name))
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def prepared_sources() -> dict[tuple[str, str], str]:
+    """(backend, name) -> the SQLite file or PostgreSQL database of a store `prepared_database_url` built
+    once on this worker."""
+    return {}
+
+
+def prepared_database_url(
+    kind: str, name: str, build: Callable[[LeadStore], None], where: Path, request: pytest.FixtureRequest
+) -> str:
+    """A new store holding what `build` writes into a migrated store: built once per worker and backend
+    under `name`, then copied for each caller (SQLite: the file; PostgreSQL: a database made from it as
+    a template), as the migrated stores are. For data many tests start from, when what `build` does
+    (ingesting through the service) is not what they check: the copy is the same database, row for row."""
+    sources = request.getfixturevalue("prepared_sources")
+    if (kind, name) not in sources:
+        if kind == "sqlite":
+            built = request.getfixturevalue("tmp_path_factory").mktemp(f"prepared-{name}") / "store.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), built)
+            url = f"sqlite:///{built}"
+        else:
+            server = request.getfixturevalue("postgres_template")
+            built_name = f"prepared_{name}"
+            admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {built_name}")
+                conn.exec_driver_sql(f"CREATE DATABASE {built_name} TEMPLATE {TEMPLATE}")
+            admin.dispose()
+            url = server.rsplit("/", 1)[0] + "/" + built_name
+        store = open_store(url)
+        try:
+            build(store)
+        finally:
+            store.dispose()
+        if kind == "sqlite":
+            assert not Path(str(built) + "-wal").exists()  # all of it in the one file copied
+        sources[(kind, name)] = str(built) if kind == "sqlite" else built_name
+    source = sources[(kind, name)]
+    if kind == "sqlite":
+        shutil.copyfile(source, where / "store.db")
+        return f"sqlite:///{where / 'store.db'}"
+    return _copy_database(request.getfixturevalue("postgres_template"), source, request)
+
+
+def twin_urls(
+    kind: str, name: str, ingest: Callable[[LeadService], None], tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[str, str]:
+    """Two stores of one backend holding what `ingest` writes through a service (the store tests' model,
+    at `tmp_path / "model.yaml"`; the clock at its start), prepared once per worker (`prepared_database_url`)."""
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL, encoding="utf-8")
+
+    def build(store: LeadStore) -> None:
+        ingest(LeadService(store, model_path=model, clock=FixedClock(CLOCK_START)))
+
+    urls = []
+    for where in (tmp_path, tmp_path / "twin"):
+        where.mkdir(exist_ok=True)
+        urls.append(prepared_database_url(kind, name, build, where, request))
+    return urls[0], urls[1]
 
 
 @pytest.fixture(scope="session")
@@ -98,9 +165,12 @@ class FixedClock:
         self.now += timedelta(**delta)
 
 
+CLOCK_START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 6, 1, tzinfo=UTC))
+    return FixedClock(CLOCK_START)
 
 
 MODEL = """
