@@ -68,8 +68,8 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
 ) -> None:
     """`insert_many` binds the JSON columns as text itself: byte for byte what SQLAlchemy's JSON type
     writes (None as JSON null, non-ASCII escaped, key order kept), and its upserts replace every column;
-    the outbox's rows (`enqueue`, which skips a key already stored) too, and on SQLite those of
-    `enqueue_encoded` (the payloads given as their text)."""
+    the outbox's rows (`enqueue`, which skips a key already stored) too, and those of `enqueue_encoded`
+    (the payloads given as their text; on PostgreSQL many rows go through COPY)."""
     service = b2b_service(kind, tmp_path, "s", request, [NOW])
     row = {
         "model": "m ü",
@@ -115,15 +115,34 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             enqueue(service.store, conn, [dataclasses.replace(firing, payload={"other": 1})], 10)
             others = [dataclasses.replace(f, lead_id="b", key=f.key.replace("_a", "_b")) for f in (firing, second)]
             service.store.insert_ignore(conn, outbox, outbox_rows(others, 9))
-            if kind == "sqlite":  # the payloads as their text (`enqueue_encoded`: the history pass's)
-                third = [dataclasses.replace(f, lead_id="c", key=f.key.replace("_a", "_c")) for f in (firing, second)]
-                enqueue_encoded(conn, third, [json_text(f.payload) for f in third], 9)
-                enqueue_encoded(conn, [dataclasses.replace(third[0], payload={"other": 1})], ['{"other": 1}'], 10)
+            # the payloads as their text (`enqueue_encoded`: the history pass's)
+            third = [dataclasses.replace(f, lead_id="c", key=f.key.replace("_a", "_c")) for f in (firing, second)]
+            enqueue_encoded(conn, third, [json_text(f.payload) for f in third], 9)
+            enqueue_encoded(conn, [dataclasses.replace(third[0], payload={"other": 1})], ['{"other": 1}'], 10)
+            # many rows (PostgreSQL's COPY) against `enqueue` of the same firings (leads r0..): a key
+            # stored and one given twice skipped, a firing without a destination left out
+            many = [
+                dataclasses.replace(f, lead_id=f"m{k}", key=f"{f.key}_m{k}", payload={"k": k, **f.payload})
+                for k in range(300)
+                for f in (firing, second)
+            ]
+            many[7] = dataclasses.replace(many[7], destination=None)
+            enqueue(
+                service.store,
+                conn,
+                [dataclasses.replace(f, lead_id="r" + f.lead_id[1:], key="r" + f.key) for f in many],
+                9,
+            )
+            dup = [dataclasses.replace(many[3], payload={"again": 1}), dataclasses.replace(many[4], key=many[3].key)]
+            enqueue_encoded(conn, [*many, *dup], [json_text(f.payload) for f in [*many, *dup]], 9)
         for table in (results, score_history, outbox):
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
-        if kind == "sqlite":
-            assert _raw(service, outbox, "c") == _raw(service, outbox, "a")
+        assert _raw(service, outbox, "c") == _raw(service, outbox, "a")
+        for k in range(300):
+            assert _raw(service, outbox, f"m{k}") == _raw(service, outbox, f"r{k}") and len(
+                _raw(service, outbox, f"m{k}")
+            ) == (1 if k == 3 else 2)
         for ours, theirs in (("c", "d"), ("g", "h")):
             assert _raw(service, results, ours) == _raw(service, results, theirs)
         names = [c.name for c in results.columns if c.name != "lead_id"]

@@ -175,7 +175,7 @@ def finish(
     their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
     drops them, `writeback._counted`).
 
-    On SQLite the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
+    On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
     result encoded once for all its firings), not dicts the insert encodes one by one."""
     import pyarrow as pa
 
@@ -192,7 +192,7 @@ def finish(
     walker = Walker(lc) if lc is not None and staged.walk else None
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
-    encoded = conn.dialect.paramstyle == "qmark"  # SQLite: the outbox's payloads as text (`payload_texts`)
+    encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_texts`, `enqueue_encoded`)
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
     at_text = AtText()

@@ -374,14 +374,17 @@ class PostgresStore(LeadStore):
         return "JSON"
 
     def load_temp(self, raw: Any, ddl: str, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """COPY into a table dropped at commit, then ANALYZE it: the planner joins it with `results`."""
+        """COPY into a table dropped at commit, then ANALYZE its first column (the lead id): the planner
+        joins it with `results` by that column and needs its row count. The other columns, JSON texts
+        of the bulk write's rows among them, were sampled, detoasted and measured for nothing."""
+        key = columns.split(",", 1)[0].strip()
         with raw.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
             cur.execute(ddl + " ON COMMIT DROP")
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(f"ANALYZE {table}")
+            cur.execute(f"ANALYZE {table} ({key})")
 
     def drop_temp(self, raw: Any, table: str) -> None:
         """Nothing: the table goes at commit (ON COMMIT DROP)."""

@@ -33,19 +33,52 @@ def enqueue(store: LeadStore, conn: Connection, firings: Sequence[TriggerFiring]
 
 
 def enqueue_encoded(conn: Connection, firings: Sequence[TriggerFiring], payloads: Sequence[str], now: int) -> None:
-    """`enqueue` on SQLite with each firing's payload given as its JSON text (`payloads`, as
-    `json_text` writes the payload: the text `enqueue` stores), in one executemany of the driver."""
+    """`enqueue` with each firing's payload given as its JSON text (`payloads`, as `json_text` writes
+    the payload: the text `enqueue` stores). SQLite: one executemany of the driver. PostgreSQL: from
+    `COPY_MIN_ROWS` rows a COPY into a temporary table and one INSERT ... SELECT (`_copy_encoded`),
+    fewer the driver's executemany, the payload cast to json (stored as the text given)."""
+    from leadscore.store.backends import COPY_MIN_ROWS
     from leadscore.store.results_repo import _JSON, driver_insert
 
-    assert conn.dialect.paramstyle == "qmark", "SQLite's driver: the JSON column takes the text as it is"
     sql, _, _ = driver_insert(outbox, " ON CONFLICT DO NOTHING", ENQUEUED)
     rows = [
         (f.key, f.trigger_id, f.lead_id, f.destination, text, PENDING, 0, now, now, None)
         for f, text in zip(firings, payloads, strict=True)
         if f.destination is not None
     ]
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.paramstyle == "qmark":  # SQLite's driver: the JSON column takes the text as it is
         conn.exec_driver_sql(sql.replace(_JSON, "?").replace("%s", "?"), rows)
+    elif len(rows) >= COPY_MIN_ROWS:
+        _copy_encoded(conn, rows)
+    else:
+        conn.exec_driver_sql(sql, rows)
+
+
+STAGED = "_ls_outbox_in"  # PostgreSQL: `_copy_encoded`'s rows, emptied after each use and at commit
+
+
+def _copy_encoded(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the outbox rows (`ENQUEUED`'s columns, the payload as JSON text) through COPY into
+    a temporary table, then inserted in their order with the conflict clause `enqueue`'s has. The
+    history pass of a lifecycle apply enqueued its firings' payloads as dicts, re-encoded into one
+    JSON array that the server parsed whole before parsing each payload again (`json_to_recordset`);
+    the texts here are made once (`payload_texts`) and parsed once, by the cast."""
+    raw: Any = conn.connection.driver_connection
+    cols = ", ".join(ENQUEUED)
+    read = ", ".join("CAST(payload AS json)" if c == "payload" else c for c in ENQUEUED)
+    with raw.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} (ord integer, idempotency_key text, trigger_id text, "
+            "lead_id text, destination text, payload text, status text, attempts integer, next_attempt_at bigint, "
+            "created_at bigint, last_error text) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(f"COPY {STAGED} (ord, {cols}) FROM STDIN") as copy:
+            for i, row in enumerate(rows):
+                copy.write_row((i, *row))
+        cur.execute(f"INSERT INTO outbox ({cols}) SELECT {read} FROM {STAGED} ORDER BY ord ON CONFLICT DO NOTHING")
+        cur.execute(f"DELETE FROM {STAGED}")
 
 
 # the columns of `outbox_rows` (the others start NULL)
