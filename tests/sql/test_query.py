@@ -70,6 +70,22 @@ def test_the_replays_pass_finds_the_aggregates_by_what_they_count_not_by_their_n
     new = [key for key in again if key not in columns]
     assert len(new) == 1 and "_ls_c0" in new[0]
     assert "FROM _t AS a" in replay.sql and plain.reading("_t").startswith("WITH _ls_agg AS (SELECT * FROM _t)")
+    # the fold alone reads the events: those with no row of the replay table at their time and no
+    # moving type are dropped before the join
+    assert "_ls_evr AS (SELECT * FROM" in replay.sql and "EXISTS (SELECT 1 FROM _c AS k" in replay.sql
+
+
+def test_the_replays_pass_joins_every_event_when_it_computes_other_aggregates() -> None:
+    """Without the scoring query's aggregates (or with only some of them) the pass computes others over
+    the events joined with their conditions: none may be dropped before the join."""
+    from leadscore.sql.kept_aggregates import Aggregated
+
+    model = load_model(EXAMPLE)
+    schema = infer_schema(model)
+    at = 1_780_000_000_000_000
+    alone = build_query(model, schema, at, dedupe=False, replay="_c", only="_ids")
+    some = build_query(model, schema, at, dedupe=False, replay="_c", only="_ids", aggregated=Aggregated("_t", {}))
+    assert "_ls_evr" not in alone.sql and "_ls_evr" not in some.sql
 
 
 def test_the_b2b_example_replayed_from_kept_aggregates_equals_the_pass_that_computes_them() -> None:

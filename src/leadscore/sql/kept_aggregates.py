@@ -39,6 +39,12 @@ def aggregate_keys(c: Compiler) -> dict[str, str]:
     return {sql: key(sql) for sql in c.aggs.exprs}
 
 
+def new_aggregates(c: Compiler, reuse: Aggregated) -> dict[str, str]:
+    """The aggregates of `c` (SQL -> alias) that `reuse` does not hold: computed over the events again."""
+    keys = aggregate_keys(c)
+    return {sql: alias for sql, alias in c.aggs.exprs.items() if keys[sql] not in reuse.columns}
+
+
 def reused_aggregates(c: Compiler, reuse: Aggregated, events: str, flagged: str, where: str, only: str | None) -> str:
     """The `_ls_agg` CTE with the aggregates `reuse` holds read from its table, and only the others
     computed over the events (from `flagged`, the events with their flag columns, when they read one;
@@ -47,7 +53,7 @@ def reused_aggregates(c: Compiler, reuse: Aggregated, events: str, flagged: str,
     kept = [
         f"a.{reuse.columns[keys[sql]]} AS {alias}" for sql, alias in c.aggs.exprs.items() if keys[sql] in reuse.columns
     ]
-    new = {sql: alias for sql, alias in c.aggs.exprs.items() if keys[sql] not in reuse.columns}
+    new = new_aggregates(c, reuse)
     cols = ", ".join(["a._ls_lead", *kept, *(f"n.{alias}" for alias in new.values())])
     sql = f"SELECT {cols} FROM {reuse.table} AS a"
     if new:

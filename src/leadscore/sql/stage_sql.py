@@ -81,6 +81,10 @@ class StageSql:
     # (column, SQL): the automatic transitions' conditions over the lead's row, computed as columns
     # before the fold reads them (a lambda cannot hold the subqueries or UDFs of `lookups`)
     columns: tuple[tuple[str, str], ...] = ()
+    # the exact replay's fold (`replay`): its list aggregate's SQL, and the BOOLEAN over an event row
+    # that keeps it in the list when the replay table has no row at its time (every condition NULL)
+    fold_list: str | None = None
+    fold_moving: str | None = None
 
 
 def auto_conditions(model: ScoringModel) -> list[Condition]:
@@ -172,11 +176,13 @@ def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, b
     # (its step is the automatic transitions with every condition false): left out of the fold, which
     # then walks far fewer events where few conditions hold (`bulk.lifecycle_walk.drop_idle`)
     held = [f"coalesce(_ls_c{k}, FALSE)" for k in range(len(autos))]
-    keep = q.any_of([f"type IN {q.text_list(moving_types(lc))}", *held])
+    moving = f"type IN {q.text_list(moving_types(lc))}"
+    keep = q.any_of([moving, *held])
     item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value}{conds})"
-    seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {keep}))")
+    listed = f"list_sort(list({item}) FILTER (WHERE {keep}))"
+    seq = c.aggs.add(listed)
     fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"
-    return StageSql(g_end(FOLD), fold, bad, "FALSE", False)
+    return StageSql(g_end(FOLD), fold, bad, "FALSE", False, fold_list=listed, fold_moving=moving)
 
 
 def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False) -> StageSql:
