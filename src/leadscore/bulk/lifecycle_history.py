@@ -27,6 +27,7 @@ from leadscore.bulk.history_json import (
     history_text,
     payload_texts,
     result_text,
+    spaced_breakdown_sql,
     with_breakdown,
 )
 from leadscore.bulk.lifecycle_parts import paused_collections
@@ -199,9 +200,10 @@ def finish(
     made: dict[Any, Any] = {}  # `_result`'s
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
-            table = con.sql(_part_sql(names, k)).to_arrow_table()
+            table = con.sql(_part_sql(names, k, encoded)).to_arrow_table()
             ns = table.column(0).to_pylist()
             cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
+            spaced = table.column(len(names) + 1).to_pylist()  # the payload's breakdown (`_part_sql`)
             part: list[str] = cols["lead_id"]
             firsts, inits, stages = cols["_first"], cols["_init"], cols["stage"]
             befores = [cols[f"_before{w}"] for w in range(len(windows))]
@@ -244,7 +246,9 @@ def finish(
                     found = detect_transitions(model, prev, result, score_before_window=before)
                     if found:
                         if encoded:
-                            texts += payload_texts(found, lead, result_text(result, cols["breakdown"][i], at_text))
+                            texts += payload_texts(
+                                found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i])
+                            )
                         if payloads or not encoded:
                             breakdown = breakdown_dicts(cols["breakdown"][i])
                             fired += with_breakdown([firing(f, result) for f in found], breakdown)
@@ -263,15 +267,18 @@ def finish(
     return firings, disagree
 
 
-def _part_sql(names: list[str], part: int) -> str:
+def _part_sql(names: list[str], part: int, spaced: bool = True) -> str:
     """The leads of LEADS in `part`, in order: `n`, then the columns `names` (`_per_lead`), their
-    shaped row's from ROWS_TABLE."""
+    shaped row's from ROWS_TABLE, then the breakdown's text as a payload holds it where DuckDB can
+    respace it (`spaced_breakdown_sql`: the whole part at once, not lead by lead in Python; NULL
+    without `spaced`: only SQLite's outbox rows take the payload as text)."""
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
     shaped = set(RESULT_COLUMNS)
     cols = ", ".join(f"{'s' if c in shaped else 'l'}.{c}" for c in names)
     return (
-        f"SELECT l.n, {cols} FROM {LEADS} AS l JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
+        f"SELECT l.n, {cols}, {spaced_breakdown_sql('s.breakdown') if spaced else 'NULL'} FROM {LEADS} AS l "
+        f"JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
         f"WHERE l.part = {int(part)} ORDER BY l.n"
     )
 
