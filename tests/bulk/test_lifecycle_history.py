@@ -5,9 +5,11 @@ breakdown as `breakdown_dicts` reads the query's JSON text), or its JSON text (`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import random
 import re
+from typing import TYPE_CHECKING
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,9 @@ from leadscore.model import parse_model
 from leadscore.store.backends import json_text
 from leadscore.triggers.firings import detect_transitions, detect_triggers, firing
 from tests.bulk.test_lifecycle import RECYCLE
+
+if TYPE_CHECKING:
+    import duckdb
 
 MODEL = parse_model(RECYCLE)
 TYPES = ["page_view", "demo_request", "email_bounce", "sales_accepted", "sales_rejected"]
@@ -191,19 +196,25 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
 
 
 def _spaced_in_duckdb(texts: list[str]) -> list[str | None]:
-    """`spaced_breakdown_sql` of each text, run by DuckDB (its RE2 and replaces)."""
-    import duckdb
-
+    """`spaced_breakdown_sql` of each text, run by DuckDB (its RE2 and replaces), in one connection
+    for the module (the property test asks for it hundreds of times)."""
     from leadscore.bulk.history_json import spaced_breakdown_sql
 
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
+    rows = (
+        _duckdb()
+        .execute(
             f"SELECT {spaced_breakdown_sql('t.s')} FROM unnest(?) WITH ORDINALITY AS t(s, k) ORDER BY t.k", [texts]
-        ).fetchall()
-    finally:
-        con.close()
+        )
+        .fetchall()
+    )
     return [r[0] for r in rows]
+
+
+@functools.cache
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    return duckdb.connect()
 
 
 def test_breakdown_numbers_read_alike_by_python_and_duckdb() -> None:
