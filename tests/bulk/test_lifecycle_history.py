@@ -5,8 +5,11 @@ breakdown as `breakdown_dicts` reads the query's JSON text), or its JSON text (`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import random
+import re
+from typing import TYPE_CHECKING
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +22,9 @@ from leadscore.model import parse_model
 from leadscore.store.backends import json_text
 from leadscore.triggers.firings import detect_transitions, detect_triggers, firing
 from tests.bulk.test_lifecycle import RECYCLE
+
+if TYPE_CHECKING:
+    import duckdb
 
 MODEL = parse_model(RECYCLE)
 TYPES = ["page_view", "demo_request", "email_bounce", "sales_accepted", "sales_rejected"]
@@ -185,6 +191,67 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
     for text in shaped + other:
         assert (_SHAPED.fullmatch(text) is not None) == (text in shaped), text
         assert breakdown_text(text) == json_text(breakdown_dicts(text)), text
+    spaced = _spaced_in_duckdb(shaped + other)
+    assert spaced == [breakdown_text(t) if t in shaped else None for t in shaped + other]
+
+
+def _spaced_in_duckdb(texts: list[str]) -> list[str | None]:
+    """`spaced_breakdown_sql` of each text, run by DuckDB (its RE2 and replaces), in one connection
+    for the module (the property test asks for it hundreds of times)."""
+    from leadscore.bulk.history_json import spaced_breakdown_sql
+
+    rows = (
+        _duckdb()
+        .execute(
+            f"SELECT {spaced_breakdown_sql('t.s')} FROM unnest(?) WITH ORDINALITY AS t(s, k) ORDER BY t.k", [texts]
+        )
+        .fetchall()
+    )
+    return [r[0] for r in rows]
+
+
+@functools.cache
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    return duckdb.connect()
+
+
+def test_breakdown_numbers_read_alike_by_python_and_duckdb() -> None:
+    """The number form of `_SHAPED` (no lookahead, for RE2) as Python's `re` and DuckDB read it: every
+    fraction below 1 up to four leading zeros and 17 digits, around the bounds of the plain notation."""
+    from leadscore.bulk.history_json import _SHAPED
+
+    numbers = [
+        f"{s}{i}.{f}"
+        for s in ("", "-")
+        for i in ("0", "1", "01", "1" * 16, "1" * 17)
+        for f in (
+            "0",
+            "00",
+            "1",
+            "10",
+            "01",
+            "001",
+            "0001",
+            "00001",
+            "0" * 3 + "1" * 13,
+            "0" * 3 + "1" * 14,
+            "1" * 17,
+            "1" * 18,
+        )
+    ]
+    texts = [f'[{{"rule":"a","dimension":"b","points":{n}}}]' for n in numbers]
+    python = [breakdown_text_if_shaped(t, _SHAPED) for t in texts]
+    assert _spaced_in_duckdb(texts) == python
+    assert any(p is not None for p in python) and any(p is None for p in python)
+
+
+def breakdown_text_if_shaped(text: str, shaped: re.Pattern[str]) -> str | None:
+    """`breakdown_text` where `shaped` matches the text, else None."""
+    from leadscore.bulk.history_json import breakdown_text
+
+    return breakdown_text(text) if shaped.fullmatch(text) is not None else None
 
 
 @settings(max_examples=200, deadline=None)
@@ -194,8 +261,9 @@ def test_breakdown_text_is_the_encoded_entries_respaced_or_not() -> None:
     events=st.lists(st.one_of(st.none(), st.integers(0, 10**6)), min_size=1, max_size=6),
 )
 def test_breakdown_text_of_any_entries(points: list[float], names: list[str], events: list[int | None]) -> None:
-    """Any names, points and counts in the query's compact form give the encoded entries' text."""
-    from leadscore.bulk.history_json import breakdown_text
+    """Any names, points and counts in the query's compact form give the encoded entries' text, and
+    DuckDB respaces exactly those Python respaces."""
+    from leadscore.bulk.history_json import _SHAPED, breakdown_text
 
     entries = []
     for k, p in enumerate(points):
@@ -208,6 +276,7 @@ def test_breakdown_text_of_any_entries(points: list[float], names: list[str], ev
         json.dumps(entries, separators=(",", ":"), ensure_ascii=False),
     ):
         assert breakdown_text(text) == json_text(breakdown_dicts(text))
+        assert _spaced_in_duckdb([text]) == [breakdown_text_if_shaped(text, _SHAPED)]
 
 
 @settings(max_examples=200, deadline=None)

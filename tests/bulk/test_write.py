@@ -250,7 +250,8 @@ def test_the_writes_by_rowid_find_each_row_without_scanning_the_results(tmp_path
 
 def test_the_loaded_rows_are_the_rows_duckdb_gives_in_lead_id_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """`_rows` reads ROWS_TABLE as Arrow, batch by batch: the same tuples, values and types (NULLs
-    included) as DuckDB's own rows, in lead id order, across batch bounds."""
+    included) as DuckDB's own rows, in lead id order, across batch bounds; with `histories`, the
+    stage history of the leads it names replaced and nothing else."""
     import duckdb
 
     from leadscore.bulk import write
@@ -274,3 +275,8 @@ def test_the_loaded_rows_are_the_rows_duckdb_gives_in_lead_id_order(monkeypatch:
     assert got == expected
     assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in expected]
     assert got[0][13] is None and got[0][12] == 9007199254740993 and got[2][7] == "é"
+    # the stage history texts the history pass hands over replace those of their leads' rows only
+    histories = {"a": '[{"stage": "lead"}]', "c": "[]", "z": "[1]"}
+    replaced = list(write._rows(con, 1, histories))
+    assert [r[8] for r in replaced] == ['[{"stage": "lead"}]', "[]", "[]"]
+    assert [r[:8] + r[9:] for r in replaced] == [r[:8] + r[9:] for r in expected]

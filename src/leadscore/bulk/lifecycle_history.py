@@ -27,6 +27,7 @@ from leadscore.bulk.history_json import (
     history_text,
     payload_texts,
     result_text,
+    spaced_breakdown_sql,
     with_breakdown,
 )
 from leadscore.bulk.lifecycle_parts import paused_collections
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from leadscore.store.pipeline import Evaluator
 
 CONDS = "_bl_conds"  # DuckDB: (lead_id, _ls_t, _ls_c0..) of the replayed leads
-HIST = "_bl_hist"  # DuckDB: (lead_id, stage_history JSON text) of those leads
 PARTS = "_bl_parts"  # DuckDB: (lead_id, part, n) of the leads of PY, numbered in id order
 LEADS = "_bl_leads"  # DuckDB: per lead of PY what its history and firings are made of (`_per_lead`)
 PART = 2000
@@ -157,6 +157,18 @@ def stage(run: BatchRun, evaluator: Evaluator, at: int) -> Staged:
     return Staged(names, words, n_parts, lc is not None)
 
 
+class Finished(NamedTuple):
+    """What `finish` gives the write: the firings, the leads handed back, the stage history texts.
+
+    The texts go straight into the rows the write loads (`write.write_rows`), by lead: through a
+    DuckDB table and an UPDATE of the shaped rows, each part's texts were made an Arrow table (DuckDB
+    imports pandas to take one: 0.3 CPU s once), inserted, and the rows rewritten."""
+
+    firings: list[TriggerFiring]
+    disagree: list[str]
+    histories: dict[str, str]
+
+
 def finish(
     store: LeadStore,
     conn: Connection,
@@ -166,32 +178,31 @@ def finish(
     cause: str,
     staged: Staged,
     payloads: bool = True,
-) -> tuple[list[TriggerFiring], list[str]]:
-    """For each lead of LEADS (`stage`): its replay into HIST, its stage-history rows and outbox
-    messages written (unless its stored result is newer than `at`: then the bulk write leaves it
-    alone too). Reads only LEADS, ROWS_TABLE and WALK of `con`. Returns the firings, and the leads
-    whose replay here ends in another stage than the query's (none is expected: both fold the same
-    conditions; the caller has the pure scorer rescore them). `payloads`: the firings returned carry
+) -> Finished:
+    """For each lead of LEADS (`stage`): its replay, its stage-history rows and outbox messages
+    written (unless its stored result is newer than `at`: then the bulk write leaves it alone too).
+    Reads only LEADS, ROWS_TABLE and WALK of `con`. Returns the firings, the leads whose replay here
+    ends in another stage than the query's (none is expected: both fold the same conditions; the
+    caller has the pure scorer rescore them) and each replayed lead's stage history text, which the
+    write puts in its row (`write.write_rows`' `histories`). `payloads`: the firings returned carry
     their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
     drops them, `writeback._counted`).
 
     On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
     result encoded once for all its firings), not dicts the insert encodes one by one."""
-    import pyarrow as pa
-
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue, enqueue_encoded
     from leadscore.store.results_repo import _stage_moves, insert_many
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {HIST} (lead_id VARCHAR, stage_history VARCHAR)")
     lc = evaluator.scorer.lifecycle
     windows = score_windows(evaluator)
     names, words, n_parts = staged.names, staged.words, staged.n_parts
     walker = Walker(lc) if lc is not None and staged.walk else None
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
+    histories: dict[str, str] = {}
     encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_texts`, `enqueue_encoded`)
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
@@ -199,9 +210,10 @@ def finish(
     made: dict[Any, Any] = {}  # `_result`'s
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
-            table = con.sql(_part_sql(names, k)).to_arrow_table()
+            table = con.sql(_part_sql(names, k, encoded)).to_arrow_table()
             ns = table.column(0).to_pylist()
             cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
+            spaced = table.column(len(names) + 1).to_pylist()  # the payload's breakdown (`_part_sql`)
             part: list[str] = cols["lead_id"]
             firsts, inits, stages = cols["_first"], cols["_init"], cols["stage"]
             befores = [cols[f"_before{w}"] for w in range(len(windows))]
@@ -209,7 +221,6 @@ def finish(
             previous = _stored(conn, part)
             row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
             j, n_rows = 0, len(row_ns)
-            hist_rows: list[tuple[str, str]] = []
             moves: list[dict[str, Any]] = []
             fired: list[TriggerFiring] = []
             texts: list[str] = []  # with `encoded`: the payload of each of `fired`
@@ -234,7 +245,7 @@ def finish(
                 # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
                 # is read only for a lead that fires, whose payload carries the whole result
                 result = _result(cols, i, history, made)
-                hist_rows.append((lead, history_text(history, times)))
+                histories[lead] = history_text(history, times)
                 moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause, times))
                 if fire:
                     # another model's labels and stages are not this model's transitions
@@ -244,7 +255,9 @@ def finish(
                     found = detect_transitions(model, prev, result, score_before_window=before)
                     if found:
                         if encoded:
-                            texts += payload_texts(found, lead, result_text(result, cols["breakdown"][i], at_text))
+                            texts += payload_texts(
+                                found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i])
+                            )
                         if payloads or not encoded:
                             breakdown = breakdown_dicts(cols["breakdown"][i])
                             fired += with_breakdown([firing(f, result) for f in found], breakdown)
@@ -256,22 +269,21 @@ def finish(
             else:
                 enqueue(store, conn, fired, at)
             firings += fired
-            hist = pa.table({"lead_id": [h[0] for h in hist_rows], "stage_history": [h[1] for h in hist_rows]})
-            con.register("_bl_hist_part", hist)
-            con.execute(f"INSERT INTO {HIST} SELECT lead_id, stage_history FROM _bl_hist_part")
-            con.unregister("_bl_hist_part")
-    return firings, disagree
+    return Finished(firings, disagree, histories)
 
 
-def _part_sql(names: list[str], part: int) -> str:
+def _part_sql(names: list[str], part: int, spaced: bool = True) -> str:
     """The leads of LEADS in `part`, in order: `n`, then the columns `names` (`_per_lead`), their
-    shaped row's from ROWS_TABLE."""
+    shaped row's from ROWS_TABLE, then the breakdown's text as a payload holds it where DuckDB can
+    respace it (`spaced_breakdown_sql`: the whole part at once, not lead by lead in Python; NULL
+    without `spaced`: only SQLite's outbox rows take the payload as text)."""
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
     shaped = set(RESULT_COLUMNS)
     cols = ", ".join(f"{'s' if c in shaped else 'l'}.{c}" for c in names)
     return (
-        f"SELECT l.n, {cols} FROM {LEADS} AS l JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
+        f"SELECT l.n, {cols}, {spaced_breakdown_sql('s.breakdown') if spaced else 'NULL'} FROM {LEADS} AS l "
+        f"JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
         f"WHERE l.part = {int(part)} ORDER BY l.n"
     )
 

@@ -18,7 +18,7 @@ import contextlib
 import json
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
@@ -60,13 +60,23 @@ STREAM_ROWS = 65_536
 CACHE_KIB = 512 * 1024
 
 
-def _rows(con: duckdb.DuckDBPyConnection, n_dims: int) -> Iterator[tuple[Any, ...]]:
+_HISTORY = RESULT_COLUMNS.index("stage_history")
+
+
+def _rows(
+    con: duckdb.DuckDBPyConnection, n_dims: int, histories: Mapping[str, str] | None = None
+) -> Iterator[tuple[Any, ...]]:
     """The rows of ROWS_TABLE as the driver takes them, in lead id order: read as Arrow, made Python
     values column by column and zipped into tuples (the same values: str, int, float, None). DuckDB's
-    own tuples (`fetchmany`) cost 2.9 us a row of the lifecycle model, this 1.5."""
+    own tuples (`fetchmany`) cost 2.9 us a row of the lifecycle model, this 1.5. `histories`: the
+    stage history text of a lead in it replaces its row's."""
     cols = ", ".join([*RESULT_COLUMNS, *(f"d{j}" for j in range(n_dims))])
     for batch in con.sql(f"SELECT {cols} FROM {ROWS_TABLE} ORDER BY lead_id").to_arrow_reader(FETCH_ROWS):
-        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+        columns = [column.to_pylist() for column in batch.columns]
+        if histories:
+            get = histories.get
+            columns[_HISTORY] = [get(lead, text) for lead, text in zip(columns[0], columns[_HISTORY], strict=True)]
+        yield from zip(*columns, strict=True)
 
 
 def close_sql(old: str, new: str) -> str:
@@ -231,10 +241,12 @@ def write_rows(
     cause: str,
     *,
     before: Sequence[str] = (),
+    histories: Mapping[str, str] | None = None,
 ) -> int:
     """Store the rows of DuckDB's `_st_rows` inside the caller's write transaction; returns how many
     leads changed (got a score_history row). `before`: statements over the loaded rows (TEMP) and
     the stored results, run before anything is written (the stage history of `store_lifecycle`).
+    `histories`: stage history texts by lead that replace their rows' (`lifecycle_history.finish`).
     A backend without a bulk path raises StoreError."""
     if not store.bulk:
         raise store._no_bulk("store results in bulk")
@@ -245,7 +257,7 @@ def write_rows(
     # (`write_sqlite`). Each of the history, the touch and the upsert looked every row's result up by
     # lead id again and the last two compared them again.
     by_rowid = store.name == "sqlite"
-    store.load_temp(raw, _ddl(store, len(dims), by_rowid), TEMP, cols, _rows(con, len(dims)))
+    store.load_temp(raw, _ddl(store, len(dims), by_rowid), TEMP, cols, _rows(con, len(dims), histories))
     # the same row locks (in id order) as every other writer of a lead takes
     store.lock_leads_sql(conn, f"SELECT lead_id FROM {TEMP}")
     for statement in [locate_sql(), *moved_sql()] if by_rowid else []:

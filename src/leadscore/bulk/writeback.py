@@ -215,17 +215,18 @@ def _write_split(
     import pyarrow as pa
 
     from leadscore.bulk import lifecycle_split as life
-    from leadscore.bulk.lifecycle_history import HIST, LEADS, finish
+    from leadscore.bulk.lifecycle_history import LEADS, finish
     from leadscore.bulk.write import ROWS_TABLE, TEMP, write_rows
 
     con, n_py, pure_parts = prepared.con, prepared.n_py, prepared.pure_parts
     n_pure = sum(len(part) for part in pure_parts)
     done = BatchRescored(leads=prepared.leads, fallback_leads=n_pure, history_leads=n_py)
+    histories: dict[str, str] = {}  # the stage history text of each lead `finish` replayed
     p = time.perf_counter()
     raw = conn.connection.driver_connection
     if n_py:  # replays finished in Python: their history, stage rows and outbox messages
         assert prepared.staged is not None
-        fired, disagree = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
+        fired, disagree, histories = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
         done.firings.extend(fired)
         if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
             con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
@@ -233,15 +234,12 @@ def _write_split(
                 con.execute(f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM _bl_disagree)")
             con.unregister("_bl_disagree")
             extra.extend(disagree)
-        con.execute(
-            f"UPDATE {ROWS_TABLE} AS s SET stage_history = h.stage_history FROM {HIST} AS h WHERE h.lead_id = s.lead_id"
-        )
         py_ids = con.execute(f"SELECT lead_id FROM {life.PY}").fetchall()
         store.load_temp(raw, f"CREATE TEMP TABLE {PY_TEMP} (lead_id TEXT PRIMARY KEY)", PY_TEMP, "lead_id", py_ids)
     seconds["history"] = seconds.get("history", 0.0) + time.perf_counter() - p
     lifecycle = evaluator.model.lifecycle is not None
     before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
-    done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before)
+    done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before, histories=histories)
     if n_py:
         store.drop_temp(raw, PY_TEMP)
     # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
