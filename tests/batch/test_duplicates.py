@@ -538,3 +538,17 @@ def test_events_delivered_again_in_a_later_file_are_the_tail(tmp_path: Path, mon
     monkeypatch.setattr(duplicates, "_exact", lambda *a: seen.append(1) or exact(*a))
     got = _parquet_run(ordered, [first, later], [Lead("l0")])
     assert [r["score"] for r in got] == [5.0] and passes == [] and seen == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 64, 1000])
+def test_the_search_over_the_runs_finds_every_order_in_them_and_no_other(count: int) -> None:
+    """`_within`'s nested CASEs (a binary search over the runs) hold exactly for the orders in a run:
+    the ends, the rows between them, and none of the gaps, before the first or after the last."""
+    from leadscore.batch.duckdb.duplicates import _within
+
+    runs = [(10 * k, 10 * k + k % 4) for k in range(count)]  # ranges of 1 to 4 orders, gaps between
+    inside = {o for lo, hi in runs for o in range(lo, hi + 1)}
+    con = connect()
+    con.execute(f"CREATE TEMP MACRO _t_within(o) AS {_within(runs)}")
+    got = con.execute(f"SELECT o FROM range(-3, {10 * count + 5}) AS t(o) WHERE _t_within(o) ORDER BY o").fetchall()
+    assert [r[0] for r in got] == sorted(inside)
