@@ -124,3 +124,43 @@ def test_the_number_of_waits_is_capped_and_a_cancelled_wait_is_forgotten(service
         await asyncio.wait_for(waits.wait("a", 0.1), 10)  # room again
 
     asyncio.run(scenario())
+
+
+def test_waits_begun_together_read_their_marks_on_a_few_connections(service: LeadService) -> None:
+    """Many waits begun at once (a burst of requests while a bulk request held the interpreter) read
+    their leads' queue marks on `MARK_THREADS` threads, each with one connection, not one connection
+    each: a PostgreSQL pool opened and closed a connection for every one beyond the 5 it kept."""
+    from contextlib import contextmanager
+
+    from leadscore.app import lead_waits
+
+    store = service.store
+    plain_read = store.read
+    held = most = 0
+
+    @contextmanager
+    def counted() -> Iterator[object]:
+        nonlocal held, most
+        with plain_read() as conn:
+            held += 1  # under the GIL: the reads are what is counted, not exactness under contention
+            most = max(most, held)
+            time.sleep(0.02)  # a read slow enough for the waits to overlap
+            try:
+                yield conn
+            finally:
+                held -= 1
+
+    for lead in "abcdefghijkl":
+        _send(service, lead)
+    waits = LeadWaits(service, check_s=0.05)
+    store.read = counted  # type: ignore[method-assign]
+    try:
+
+        async def scenario() -> list[LeadView]:
+            return list(await asyncio.gather(*(waits.wait(lead, 0.2) for lead in "abcdefghijkl")))
+
+        views = asyncio.run(scenario())
+    finally:
+        store.read = plain_read  # type: ignore[method-assign]
+    assert len(views) == 12 and all(v.pending for v in views)  # nothing drained: every wait ran out
+    assert most <= lead_waits.MARK_THREADS + 1  # the marks' threads, and the waits' one check

@@ -48,7 +48,8 @@ class ApiSettings(BaseSettings):
     # 50 ms); with 8 clients a commit holds up to 8 events, so 5 ms still lets over 1,000 events/s through
     intake_yield_max_s: float = Field(default=0.005, ge=0, le=0.1)
     # clients waiting for a lead's result to be current (`GET /v1/leads/{id}?wait=`) at a time, per server
-    # process; more get 429 (each wait holds a task and a connection, not a thread)
+    # process; more get 429 (a waiting wait holds a task, neither a thread nor a connection; its reads
+    # run on the waits' own threads, leadscore.app.lead_waits)
     max_lead_waits: int = Field(default=1000, ge=1)
     # the longest a wait goes without a look at the store: drains the rescoring does not signal (another
     # server process's, one run by hand) are seen within it; the server's own are signalled at once

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from anyio import to_thread
 from sqlalchemy.engine import Connection
 
 from leadscore.app.errors import Busy, NotFound, ServiceError
@@ -42,6 +41,13 @@ from leadscore.store.tables import leads, pending_rescore
 log = logging.getLogger(__name__)
 
 CHECK_S = 0.1  # the longest a wait goes without a look at the store (drains nobody signals)
+# threads that read the queue marks of waits as they begin (and the lead, when it is not queued): a
+# few, not the request threads. Each read holds a pooled connection; in the request threads (40), the
+# waits begun while a bulk request held the interpreter piled up, up to 14 connections checked out at
+# once against a pool that keeps 5, and the pool opened and closed 24-48 connections during the API
+# benchmark's bulk phase on PostgreSQL: 8 ms of the database's CPU and 2 of the server's each, 3-5 µs
+# per bulk event (benchmarks/results/api.md)
+MARK_THREADS = 2
 _NOT_QUEUED = -1  # the mark of a lead that is not queued
 
 
@@ -99,6 +105,7 @@ class LeadWaits:
         self._lock = threading.Lock()  # `scored` may come from the rescoring worker's thread
         self._signals = 0  # drains signalled so far
         self._checks = ThreadPoolExecutor(1, thread_name_prefix="leadscore-waits")  # started at the first check
+        self._marks = ThreadPoolExecutor(MARK_THREADS, thread_name_prefix="leadscore-wait-marks")
 
     @property
     def waiting(self) -> int:
@@ -127,7 +134,7 @@ class LeadWaits:
         limit. Cancelling it (the client went away) ends the wait."""
         wake = self._bind()
         signals = self._signals
-        mark = await to_thread.run_sync(self._mark, lead_id)
+        mark = await asyncio.get_running_loop().run_in_executor(self._marks, self._mark, lead_id)
         if mark is None:
             raise NotFound(f"no lead {lead_id!r}", field="lead_id")
         if mark != _NOT_QUEUED and seconds > 0:
@@ -144,7 +151,7 @@ class LeadWaits:
                     return await asyncio.wait_for(waiting.done, seconds)
             finally:
                 self._forget(lead_id, waiting)
-        view: LeadView = await to_thread.run_sync(self.service.lead, lead_id)
+        view: LeadView = await asyncio.get_running_loop().run_in_executor(self._marks, self.service.lead, lead_id)
         return view
 
     def _bind(self) -> asyncio.Event:
