@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk import frame_windows
+from leadscore.bulk import frame_windows, frames
 from leadscore.bulk.frame_windows import Rows, row_lead_ids, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
@@ -75,6 +75,12 @@ def test_rows_are_grouped_by_lead_and_sorted_by_time() -> None:
     assert starts.tolist() == [0, 3, 5]
     empty, none = _lead_order(rows.slice(0, 0))
     assert len(empty) == 0 and len(none) == 0
+    # times too far apart for (lead, time) in one BIGINT: the two keys sorted apart, the same order
+    wide = rows.set_column(1, "_ls_ts", pa.array([5, 2**62, 1, -(2**62), 5, 0], pa.int64()))
+    assert rows.take(_lead_order(wide)[0]).column("k").to_pylist() == [2, 0, 4, 3, 1, 5]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frames, "_INT64_MAX", 0)
+        assert _lead_order(rows)[0].tolist() == order.tolist()
 
 
 @pytest.mark.parametrize(
