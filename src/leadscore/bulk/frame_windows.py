@@ -315,7 +315,7 @@ class _Segments:
         `math.fsum` gives (a recursive sum rounds at each term), in one pass over the rows instead of one
         per run. One lane of 2 ** 52 times the weight overflowed an int64 past a run's sum of 2 ** 11: on
         the b2b example (weights up to 8, 300-430 rows in a lead's longest 90-day epoch) every sum took
-        the running sums instead, 0.19 CPU s a part of 10,000 leads against 0.04 here."""
+        the running sums instead: `arrays` of a chunk of 250,000 rows cost 0.12 CPU s, 0.10 now."""
         import numpy as np
 
         scaled = values * _HIGH  # a power of two: exact
