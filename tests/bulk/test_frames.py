@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk import frame_windows
+from leadscore.bulk import frame_windows, frames
 from leadscore.bulk.frame_windows import Rows, row_lead_ids, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
@@ -75,6 +75,12 @@ def test_rows_are_grouped_by_lead_and_sorted_by_time() -> None:
     assert starts.tolist() == [0, 3, 5]
     empty, none = _lead_order(rows.slice(0, 0))
     assert len(empty) == 0 and len(none) == 0
+    # times too far apart for (lead, time) in one BIGINT: the two keys sorted apart, the same order
+    wide = rows.set_column(1, "_ls_ts", pa.array([5, 2**62, 1, -(2**62), 5, 0], pa.int64()))
+    assert rows.take(_lead_order(wide)[0]).column("k").to_pylist() == [2, 0, 4, 3, 1, 5]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frames, "_INT64_MAX", 0)
+        assert _lead_order(rows)[0].tolist() == order.tolist()
 
 
 @pytest.mark.parametrize(
@@ -169,7 +175,7 @@ def test_an_epoch_sums_weights_are_duckdbs_within_an_ulp() -> None:
 @settings(max_examples=examples(100), deadline=None)
 @given(
     leads=st.lists(st.lists(st.integers(-30, 60), min_size=1, max_size=12), min_size=1, max_size=4),
-    half_life=st.sampled_from([7, 10, 30]),
+    half_life=st.sampled_from([1, 2, 7, 10, 30]),
     flags=st.lists(st.booleans(), min_size=48, max_size=48),
 )
 def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life: int, flags: list[bool]) -> None:
@@ -208,6 +214,31 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
                 assert got.tolist() == want
             else:
                 assert all(abs(g - w) <= 2.0**-50 * w for g, w in zip(got.tolist(), want, strict=True))
+
+
+def test_epoch_sums_past_one_lane_of_fixed_point_are_still_fsum_of_their_weights() -> None:
+    """A lead's run of 400 rows in one epoch with weights up to 2 ** 7.9 (a sum past 2 ** 11, where one
+    int64 lane of 2 ** 52 times each weight overflowed, and the b2b example's runs took the running sums):
+    each sum is still `math.fsum` of its weights, exactly; and weights up to 2 ** 30 over 3 rows too."""
+    import math
+
+    from leadscore.sql.stage_windows import Frame
+
+    for n, period, half_life in ((400, 400, 51), (3, 31, 1)):
+        ts = [int(t) for t in np.linspace(0, period - 1, n)]
+        table = pa.table({"lead_id": ["a"] * n, "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": [True] * n})
+        frame = Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", half_life)
+        rows = Rows.of(table)
+        start = rows.start(period)
+        weights, _ = rows.weights(frame)
+        seg = frame_windows._Segments(rows, period, start)
+        assert seg.longest * float(weights.max()) < frame_windows._FIXED_LIMIT
+        assert seg.longest * float(weights.max()) > 2.0**11 or n == 3
+        _, _, forward, backward = seg.sums(rows, frame)
+        out = rows.out.tolist()
+        assert forward.tolist() == [math.fsum(weights[: i + 1].tolist()) for i in out]
+        assert backward.tolist() == [math.fsum(weights[int(f) :].tolist()) for f in np.minimum(start, n - 1)]
+        assert seg._done == {}  # no running sum made
 
 
 @settings(max_examples=examples(50), deadline=None)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 ARROW = "_ls_fr_part"  # DuckDB: one part's aggregates (an Arrow table)
+_INT64_MAX = 2**63 - 1
 CHUNK_ROWS = 250_000  # event rows per part: about 0.2 GB of arrays at their largest, same CPU as 1M
 
 
@@ -219,7 +220,15 @@ def _lead_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ids = rows.column("lead_id").combine_chunks()
     lead = (ids if pa.types.is_dictionary(ids.type) else pc.dictionary_encode(ids)).indices.to_numpy()
-    order = np.lexsort((rows.column(TS).to_numpy(), lead))
+    ts = rows.column(TS).to_numpy()
+    lo, hi = int(ts.min()), int(ts.max())
+    width = hi - lo + 1
+    if (int(lead.max()) + 1) * width <= _INT64_MAX:
+        # (lead, time) as one BIGINT, sorted stably: the same order as `lexsort` of the two keys, which
+        # cost 2-3 times more (0.05 CPU s a part of 10,000 leads x 50 events)
+        order = np.argsort(lead.astype(np.int64) * width + (ts - lo), kind="stable")
+    else:
+        order = np.lexsort((ts, lead))
     grouped = lead[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = grouped[1:] != grouped[:-1]
