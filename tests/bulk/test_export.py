@@ -24,3 +24,15 @@ def test_the_rowid_range_is_read_at_the_keys_ends_not_by_a_scan() -> None:
     empty = sqlite3.connect(":memory:")
     empty.execute("CREATE TABLE leads (id TEXT)")
     assert empty.execute(range_sql("leads", "rowid")).fetchone() == (None, None)
+
+
+def test_property_types_are_the_types_read_through_a_filter() -> None:
+    """`property_types`: the rules' and conditions' types with a `where:`, the aggregates', and
+    `stage_set` with a lifecycle; not the types only counted (`demo_request`, `email_open` here)."""
+    from pathlib import Path
+
+    from leadscore.bulk.export import property_types
+    from leadscore.model import load_model
+
+    b2b = load_model(Path(__file__).resolve().parents[2] / "examples" / "b2b-saas" / "model.yaml")
+    assert property_types(b2b) == ("page_view", "stage_set")

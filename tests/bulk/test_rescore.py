@@ -412,3 +412,25 @@ def test_a_part_prepared_on_one_thread_equals_the_part_prepared_on_every_core(
         finally:
             prepared.con.close()
     assert got[0] == got[1] and got[0][0]
+
+
+def test_properties_of_types_the_model_never_filters_are_not_exported(twins: tuple[LeadService, LeadService]) -> None:
+    """`export.property_types`: only the events of types some `where:` (or aggregate, or `stage_set`)
+    reads carry their properties out of the store; a value no typed slot holds in another type's
+    properties (here `plan` on a `demo_request`, read only on `trial`) no longer sends the apply to the
+    pure scorer, and the results are still the pure path's."""
+    from leadscore.bulk.export import event_query, property_types
+
+    fast, pure = twins
+    evaluator = Evaluator(parse_model(RULES_MODEL))
+    assert property_types(evaluator.model) == ("page_view", "trial")
+    sql = event_query(fast.store, evaluator.model, fast.now_us(), None).sql
+    assert "CASE WHEN type IN ('page_view', 'trial') THEN " in sql
+    odd = [Event("L0001", "demo_request", START + timedelta(days=50), {"plan": {"tier": 3}}, "odd")]
+    for service in (fast, pure):
+        ingest_events(service.store, service.evaluator, odd, service.now_us)
+    version = f"model:{evaluator.version}"
+    done = rescore_store(fast.store, evaluator, fast.now_us(), version)
+    assert isinstance(done, BatchRescored) and done.fallback_leads == 0
+    apply(pure.store, evaluator, pure.now_us, bulk=False)
+    _same_state(fast.store, pure.store)

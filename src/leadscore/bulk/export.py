@@ -59,6 +59,8 @@ class Needs:
     properties: tuple[str, ...]
     horizons: dict[str, int | None] | None
     event_ids: bool  # the lifecycle's stage history names events by id
+    # the event types whose properties the model reads (`property_types`): the others' are not exported
+    property_types: tuple[str, ...] = ()
 
 
 def needs_of(model: ScoringModel) -> Needs:
@@ -71,7 +73,32 @@ def needs_of(model: ScoringModel) -> Needs:
         properties=tuple(sorted(schema.events.slots)),
         horizons=horizons(model),
         event_ids=model.lifecycle is not None,
+        property_types=property_types(model),
     )
+
+
+def property_types(model: ScoringModel) -> tuple[str, ...]:
+    """The event types through which the model reads a property (sorted): the types of the rules and
+    conditions with a `where:` filter, of the aggregates (their property), and `stage_set` with a
+    lifecycle (its `stage`). No engine reads another event's properties (every rule and condition names
+    its types), so only these types' properties leave the store: in the b2b example a third of the
+    properties' bytes (email, form and download events) were read out of SQLite, spilled, and parsed by
+    DuckDB for nothing."""
+    from leadscore.engine.lifecycle_replay import STAGE_SET
+    from leadscore.model.conditions import AggregateCondition, EventCondition
+    from leadscore.model.spec import EventRule
+    from leadscore.model.walk import conditions
+
+    types: set[str] = set()
+    for rule in model.rules:
+        if isinstance(rule, EventRule) and rule.where:
+            types.update(rule.on)
+    for cond in conditions(model):
+        if isinstance(cond, EventCondition) and (cond.where or isinstance(cond, AggregateCondition)):
+            types.update(cond.types)
+    if model.lifecycle is not None:
+        types.add(STAGE_SET)
+    return tuple(sorted(types))
 
 
 # -- SQL per backend ----------------------------------------------------------------------------------
@@ -86,14 +113,22 @@ def _pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _keys(store: LeadStore, raw: bool, column: str, keys: Sequence[str]) -> list[str]:
-    """`raw`: the JSON text `_p` (SQLite); else each key's value as JSON text (NULL when absent)."""
+def _keys(
+    store: LeadStore, raw: bool, column: str, keys: Sequence[str], types: Sequence[str] | None = None
+) -> list[str]:
+    """`raw`: the JSON text `_p` (SQLite); else each key's value as JSON text (NULL when absent).
+    `types` (events): only rows of these types carry them, the others NULL (`property_types`)."""
     if not keys:
         return []
     if raw:
-        return [f"{column} AS _p"]
-    values = [store.json_value_sql(column, k) for k in keys]
-    return [v for v in values if v is not None]
+        values = [column]
+    else:
+        values = [v for v in (store.json_value_sql(column, k) for k in keys) if v is not None]
+    if types:  # (SQLite reads a row's column only when the CASE asks for it)
+        values = [f"CASE WHEN type IN {q.text_list(types)} THEN {v} END" for v in values]
+    if raw:
+        return [f"{values[0]} AS _p"]
+    return values
 
 
 def _lead_sql(store: LeadStore, needs: Needs, ids: str | None, raw: bool) -> str:
@@ -117,7 +152,7 @@ def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bo
     cols = ["lead_id", "type", "ts", "seq"]
     if needs.event_ids:
         cols.append(f"{timeline_id_sql()} AS event_key")  # ids per lead, as store.codec.event_of reads them
-    cols += _keys(store, raw, "properties", needs.properties)
+    cols += _keys(store, raw, "properties", needs.properties, needs.property_types)
     where = []
     if ids:
         where.append(f"lead_id IN ({ids})")
