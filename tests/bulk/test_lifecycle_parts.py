@@ -124,9 +124,24 @@ def in_parts(monkeypatch: pytest.MonkeyPatch, twin_stores: tuple[LeadStore, Lead
     return pair
 
 
+FEW = 10  # leads a part in `in_few_parts`: 6 parts of the 60
+
+
+@pytest.fixture
+def in_few_parts(monkeypatch: pytest.MonkeyPatch, in_parts: tuple[LeadStore, LeadStore]) -> tuple[LeadStore, LeadStore]:
+    """`in_parts` in parts of FEW leads: 6 parts, three for each preparing process. For the tests of a
+    part that fails, needs the pure scorer or is interrupted: what they check (the parts before it
+    rolled back, the error, the processes stopped, the apply that follows equal to the pure path)
+    needs a few parts before and after the one that fails, not 20. A part costs about the same at 3
+    leads as at 10 (~0.3 CPU s: its DuckDB run, queries and hand-over), so 6 parts cost a third of 20;
+    the parts of 3 leads against the pure path are `test_apply_then_refresh_in_parts_...`'s."""
+    monkeypatch.setattr(writeback, "PART_LEADS", FEW)
+    return in_parts
+
+
 @pytest.mark.slow
 def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock
+    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     done = _both(in_parts, clock, RECYCLE)
     assert done.seconds["parts"] == 20
@@ -137,24 +152,27 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
     assert done.firings and all(f.payload == {} for f in done.firings)
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
+    # what follows in parts of FEW leads: still in parts (the refreshes' 47 and 46 due leads in 5, the
+    # apply again in 6), at a third of the parts' CPU; the parts of 3 leads are the first apply's
+    monkeypatch.setattr(writeback, "PART_LEADS", FEW)
     clock.advance(days=3)
-    _both(in_parts, clock, RECYCLE, "refresh")
+    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 5
     assert_same_stores(*in_parts)
     clock.advance(days=40)
-    _both(in_parts, clock, RECYCLE, "refresh")
+    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 5
     assert_same_stores(*in_parts)
     done = _both(in_parts, clock, RECYCLE)  # again at the same time: nothing moves, nothing fires
-    assert done.changed == 0 and not done.firings
+    assert done.changed == 0 and not done.firings and done.seconds["parts"] == 6
     assert_same_stores(*in_parts)
 
 
 def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    in_few_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The parts before it were written in the same transaction: it rolls back whole, activation
     included, and `model apply` takes the pure path. (The parts prepared in this process, where the
     split patched here runs; the process that prepares them ahead answers the same way.)"""
-    fast, pure = in_parts
+    fast, pure = in_few_parts
     monkeypatch.setattr(writeback, "AHEAD", False)
     real = lifecycle_split.split
     calls: list[int] = []
@@ -181,7 +199,7 @@ def test_a_part_that_needs_the_pure_scorer_leaves_the_store_as_it_was(
 
 @pytest.mark.parametrize(("lead", "ahead"), [("L0002", True), ("L0058", True), ("L0058", False)])
 def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
-    in_parts: tuple[LeadStore, LeadStore],
+    in_few_parts: tuple[LeadStore, LeadStore],
     clock: FixedClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -194,14 +212,14 @@ def test_a_value_the_one_scan_cannot_type_sends_the_apply_to_the_pure_path(
     before it included, and the pure path rescores every lead, as without parts."""
     monkeypatch.setattr(writeback, "AHEAD", ahead)
     nested = Event(lead, "page_view", START + timedelta(days=3), {"path": {"deep": "/pricing"}}, "nested-1")
-    for s in in_parts:
+    for s in in_few_parts:
         LeadService(s, model_path=tmp_path / "model.yaml", clock=clock).ingest_events([nested])
     evaluator = Evaluator(parse_model(RECYCLE))
     at = int(clock.now.timestamp() * 1e6)
-    done = apply(in_parts[0], evaluator, lambda: at)
+    done = apply(in_few_parts[0], evaluator, lambda: at)
     assert not isinstance(done, BatchRescored)
-    apply(in_parts[1], evaluator, lambda: at, bulk=False)
-    assert_same_stores(*in_parts)
+    apply(in_few_parts[1], evaluator, lambda: at, bulk=False)
+    assert_same_stores(*in_few_parts)
 
 
 def _corrupt_part(monkeypatch: pytest.MonkeyPatch, part: int) -> None:
@@ -247,13 +265,13 @@ def test_parts_prepared_by_several_processes_in_turn_are_received_in_order(
 
 
 def test_an_interrupted_apply_in_parts_leaves_no_process_preparing_them(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    in_few_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C while a part is written here, the next ones being prepared: the transaction rolls back and
     every preparing process is stopped and waited for."""
     from leadscore.bulk import lifecycle_ahead
 
-    fast, _ = in_parts
+    fast, _ = in_few_parts
     started: list[Any] = []
     real_send, real_write = lifecycle_ahead.Ahead.send, writeback._write_part
 
@@ -280,7 +298,7 @@ def test_an_interrupted_apply_in_parts_leaves_no_process_preparing_them(
 @pytest.mark.parametrize("part", [4, 5])  # the first child's, the second's
 @pytest.mark.parametrize("how", ["error", "killed"])
 def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_was(
-    in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, how: str, part: int
+    in_few_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch, how: str, part: int
 ) -> None:
     """The next parts are prepared in other processes (`lifecycle_ahead`) while this one is written.
     When that fails (an error there, or the process ends), in any of them, the apply raises a
@@ -289,7 +307,7 @@ def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_wa
     from leadscore.bulk import lifecycle_ahead
     from leadscore.store.base import StoreError
 
-    fast, pure = in_parts
+    fast, pure = in_few_parts
     started: list[Any] = []
     real_send = lifecycle_ahead.Ahead.send
     failing = part
@@ -316,8 +334,8 @@ def test_a_part_that_fails_in_the_process_preparing_it_leaves_the_store_as_it_wa
     assert snapshot(fast) == before
     assert started and all(proc.poll() is not None for proc in started)  # waited for, none left running
     monkeypatch.undo()
-    monkeypatch.setattr(writeback, "PART_LEADS", 3)
-    for s in in_parts:
+    monkeypatch.setattr(writeback, "PART_LEADS", FEW)
+    for s in in_few_parts:
         monkeypatch.setattr(type(s), "in_database_rescore", False)
     evaluator = Evaluator(parse_model(RECYCLE))
     assert isinstance(apply(fast, evaluator, lambda: at), BatchRescored)
