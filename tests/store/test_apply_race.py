@@ -9,14 +9,12 @@ apply, between its read and its write, so the interleaving is the one that happe
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event, Lead
@@ -68,49 +66,12 @@ def _path(store: LeadStore, path: str, monkeypatch: pytest.MonkeyPatch) -> bool:
     return path in ("lifecycle", "parts")
 
 
-def _start_writer(store: LeadStore, target: Callable[[], None]) -> threading.Thread:
-    """Start `target` (another process's writer) in a thread of its own and return once it finished,
-    once it waits for the write lock the apply holds, or after 5 s (it may then still be running).
-
-    On SQLite, every write transaction takes the one write lock in its BEGIN IMMEDIATE: a writer inside
-    its BEGIN for 0.5 s waits for the apply's commit, which waiting longer cannot change. Seeing that
-    spares each such test the 5 s a blocked writer used to cost it; a writer that can finish still has
-    its 5 s to do so, so the interleavings the tests reach are the ones they reached before."""
-    thread = threading.Thread(target=target)
-    entered: list[int] = []  # BEGINs the writer entered / got past: more entered than begun is a wait
-    begun: list[int] = []
-
-    def before(conn: Any) -> None:
-        if threading.current_thread() is thread:
-            entered.append(1)
-
-    def after(conn: Any) -> None:
-        if threading.current_thread() is thread:
-            begun.append(1)
-
-    sa.event.listen(store.engine, "begin", before, insert=True)  # before the backend's own BEGIN
-    sa.event.listen(store.engine, "begin", after)
-    thread.start()
-    deadline = time.monotonic() + 5.0
-    waiting_since: float | None = None
-    while thread.is_alive() and time.monotonic() < deadline:
-        if store.name == "sqlite" and len(entered) > len(begun):
-            waiting_since = waiting_since or time.monotonic()
-            if time.monotonic() - waiting_since > 0.5:
-                break
-        else:
-            waiting_since = None
-        thread.join(0.02)
-    return thread
-
-
 def _between_read_and_write(
     monkeypatch: pytest.MonkeyPatch, store: LeadStore, act: Callable[[], None], lifecycle: bool
 ) -> Callable[[], None]:
     """Run `act` once, after the apply read the leads' events and before it writes, in a thread of its
     own (another process's writer): it has 5 s to finish before the apply goes on. On SQLite, where
-    a lifecycle apply in parts holds the write lock while it reads, the writer waits for the commit
-    (`_start_writer` sees it wait and lets the apply go on)."""
+    a lifecycle apply in parts holds the write lock while it reads, the writer waits for the commit."""
     started: list[threading.Thread] = []
     errors: list[BaseException] = []
 
@@ -122,7 +83,9 @@ def _between_read_and_write(
 
     def once() -> None:
         if not started:
-            started.append(_start_writer(store, run))
+            started.append(threading.Thread(target=run))
+            started[0].start()
+            started[0].join(5.0)
 
     def finished() -> None:
         assert started, "the apply never reached the point between its read and its write"
@@ -269,7 +232,9 @@ def test_a_lead_created_while_a_model_is_applied_by_the_pure_scorer_gets_the_new
     def after_first_batch(self: Evaluator, *args: Any, **kwargs: Any) -> Any:
         done = rescore(self, *args, **kwargs)
         if not started:  # the walk is past L009
-            started.append(_start_writer(store, realtime))
+            started.append(threading.Thread(target=realtime))
+            started[0].start()
+            started[0].join(5.0)
         return done
 
     monkeypatch.setattr(Evaluator, "rescore", after_first_batch)
