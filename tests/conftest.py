@@ -32,7 +32,7 @@ XDIST_GROUPS = {"spark": "spark", "processes": "processes"}
 # fixture -> xdist group, for fixtures that start a server once per module or session: without a group
 # the tests that share one are spread over both workers and each worker starts its own. `live`
 # (tests/api: a workspace, five keys and a server process, ~5 s) groups its module's tests; `site`
-# (tests/dashboard: the 300-lead demo store replayed month by month, its server, Chromium: the
+# (tests/dashboard: the demo store replayed month by month, its server, Chromium: the
 # suite's most expensive fixture) groups every dashboard page test.
 FIXTURE_GROUPS = {"live": "live-{module}", "site": "dashboard"}
 

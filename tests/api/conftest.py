@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.server import Server, create_key, make_workspace
+from tests.store.conftest import postgres_template  # noqa: F401 (a fixture: PostgreSQL stores copied from a migrated template)
 
 
 @dataclass
@@ -58,7 +59,7 @@ def backend_root(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     if request.param == "postgres":
         from tests.store.conftest import fresh_database_url
 
-        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
+        store = fresh_database_url("postgres", tmp_path, request, migrated=True)
     return make_workspace(tmp_path / "ws", store)
 
 

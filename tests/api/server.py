@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -26,6 +30,21 @@ def free_port() -> int:
         return port
 
 
+@functools.cache
+def _migrated_sqlite() -> Path:
+    """A SQLite store file migrated once per process (a pytest worker), removed when it exits."""
+    from leadscore.store import open_store
+
+    folder = Path(tempfile.mkdtemp(prefix="leadscore-ws-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "leadscore.db"
+    template = open_store(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    assert not path.with_name(path.name + "-wal").exists()  # all of it in the one file copied
+    return path
+
+
 def make_workspace(root: Path, store: str | None = None) -> Path:
     """A workspace with the example model, migrated (store: SQLite in the folder unless given)."""
     from leadscore.app.service import LeadService
@@ -35,6 +54,12 @@ def make_workspace(root: Path, store: str | None = None) -> Path:
     if store is not None:
         text = (root / "leadscore.yaml").read_text().replace("store: sqlite:///leadscore.db", f"store: {store}")
         (root / "leadscore.yaml").write_text(text)
+    else:
+        # the folder's SQLite store is a copy of one migrated once per process, as the store tests' are
+        # (tests/conftest.py: `sqlite_template`): migrating commits once per step, seconds under load for
+        # each of the many workspaces the API tests make; the copy is the same database byte for byte.
+        # `upgrade` below then finds it migrated and registers the workspace model, at this time, as before.
+        shutil.copyfile(_migrated_sqlite(), root / "leadscore.db")
     service = LeadService.from_workspace(Workspace.load(root))
     try:
         service.upgrade()

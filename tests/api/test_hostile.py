@@ -34,7 +34,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "postgres":
         from tests.store.conftest import fresh_database_url
 
-        store = fresh_database_url("postgres", tmp, request, migrated=False)
+        store = fresh_database_url("postgres", tmp, request, migrated=True)
     root = make_workspace(tmp / "ws", store)
     token = create_key(root, "admin", "admin")
     live = Server(root).start()

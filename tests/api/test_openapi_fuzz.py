@@ -50,7 +50,7 @@ def backend_live(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     if request.param == "postgres":
         from tests.store.conftest import fresh_database_url
 
-        store = fresh_database_url("postgres", tmp_path, request, migrated=False)
+        store = fresh_database_url("postgres", tmp_path, request, migrated=True)
     root = make_workspace(tmp_path / "ws", store)
     keys = {"admin": create_key(root, "admin", "admin")}
     server = Server(root).start()

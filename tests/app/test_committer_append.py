@@ -19,7 +19,7 @@ from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
 from leadscore.store.tables import aliases, events, leads, pending_rescore
 from tests.api.server import make_workspace
-from tests.store.conftest import BACKENDS, fresh_database_url
+from tests.store.conftest import BACKENDS, fresh_database_url, postgres_template  # noqa: F401 (a fixture)
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -29,7 +29,7 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LeadS
     """Two services on two new stores of one backend, with one fixed clock."""
     made = []
     for name in ("fast", "ordinary"):
-        url = None if request.param == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=False)
+        url = None if request.param == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=True)
         root = make_workspace(tmp_path / name, url)
         made.append(LeadService.from_workspace(Workspace.load(root), clock=lambda: AT))
     yield made[0], made[1]
@@ -113,7 +113,7 @@ def test_a_refused_append_writes_nothing_and_the_connection_goes_on(
     Sync, on a connection in autocommit: when its last statement fails (a NUL, which jsonb refuses), the
     lead its first statement created is gone too, the next append on the pooled connection commits as
     usual, and the connection leaves the pool out of autocommit again."""
-    url = fresh_database_url("postgres", tmp_path, request, migrated=False)
+    url = fresh_database_url("postgres", tmp_path, request, migrated=True)
     service = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws", url)), clock=lambda: AT)
     committer = GroupCommitter(service, defer=True)
     try:

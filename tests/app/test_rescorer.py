@@ -16,7 +16,7 @@ from leadscore.app.service import LeadService
 from leadscore.app.workspace import Workspace
 from leadscore.domain import Event
 from tests.api.server import make_workspace
-from tests.store.conftest import BACKENDS, fresh_database_url
+from tests.store.conftest import BACKENDS, fresh_database_url, postgres_template  # noqa: F401 (a fixture)
 
 
 def _stops(worker: RescoreWorker, seconds: float = 20.0) -> bool:
@@ -30,7 +30,7 @@ def _stops(worker: RescoreWorker, seconds: float = 20.0) -> bool:
 def test_the_worker_drains_then_stops_when_its_store_is_gone(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=False)
+    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=True)
     root = make_workspace(tmp_path / "ws", url)
     service = LeadService.from_workspace(Workspace.load(root))
     worker = RescoreWorker(service, poll_s=0.05).start()
@@ -131,7 +131,7 @@ def test_a_steady_stream_of_single_events_does_not_starve_the_backlog(
     from leadscore.store.tables import pending_rescore
     from tests.store.helpers import mismatches
 
-    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=False)
+    url = None if backend == "sqlite" else fresh_database_url("postgres", tmp_path, request, migrated=True)
     root = make_workspace(tmp_path / "ws", url)
     service = LeadService.from_workspace(Workspace.load(root))
     bulk = [f"bulk-{i:04d}" for i in range(3 * REALTIME_LEADS)]

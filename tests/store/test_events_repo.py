@@ -29,6 +29,7 @@ from leadscore.store.leads_repo import unaliased_leads_sql
 from leadscore.store.queued_append import unaliased_insert
 from leadscore.store.timeline_cache import _AFTER_PG
 from tests.store.conftest import fresh_database_url
+from tests.support.profiles import examples
 
 scalars = st.one_of(
     st.none(),
@@ -46,7 +47,11 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.di
 properties = st.dictionaries(st.text(max_size=4), values, max_size=4)
 
 
-@settings(max_examples=300, deadline=None)
+# Not an engine-equality property: one serializer against its two-step definition. 100 examples on CI
+# (derandomised: the same ones each run; 200 random ones a run locally, 1,000 under `deep`) draw each
+# kind of value (NaN and the infinities, datetimes, dates, decimals, bytes, tuples, nesting, key order)
+# many times over; the hand-written case below pins the unusual numbers and times. 300 cost ~7 s.
+@settings(max_examples=examples(100), deadline=None)
 @given(properties, st.booleans())
 def test_the_properties_text_is_the_stored_text(props: dict[str, Any], ordered: bool) -> None:
     given_props = OrderedDict(props) if ordered else props  # any mapping, not only a dict

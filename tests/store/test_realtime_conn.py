@@ -112,7 +112,7 @@ def test_the_committer_gives_its_connection_back_when_idle_and_when_closed(
     from leadscore.app.workspace import Workspace
     from tests.api.server import make_workspace
 
-    url = None if kind == "sqlite" else fresh_database_url(kind, tmp_path, request, migrated=False)
+    url = None if kind == "sqlite" else fresh_database_url(kind, tmp_path, request, migrated=True)
     service = LeadService.from_workspace(Workspace.load(make_workspace(tmp_path / "ws", url)))
     monkeypatch.setattr(backends, "PING_IDLE_S", 0.1)
     committer = GroupCommitter(service, defer=True)
