@@ -92,6 +92,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 END = datetime(2026, 6, 1, tzinfo=UTC)
 
 
+# The tests of `generated` run on one xdist worker: every worker that runs one of them builds the year
+# on each backend (the package's costliest fixture), so spread over both workers it was built twice.
+YEAR_GROUP = pytest.mark.xdist_group("analytics-year")
+
+
 @pytest.fixture(scope="package", params=BACKENDS)
 def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeadService]:
     """A year of 120 generated B2B leads, ingested as they arrive, under the example model.

@@ -25,7 +25,7 @@ from leadscore.model.loader import load_model
 from leadscore.store import open_store
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import stage_history
-from tests.analytics.conftest import END
+from tests.analytics.conftest import END, YEAR_GROUP
 from tests.store.conftest import FixedClock, postgres_template, store_url  # noqa: F401 (fixtures)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -65,6 +65,7 @@ def dump(report: FunnelReport) -> dict:
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_fast_funnel_equals_the_store_on_a_generated_year(generated: LeadService) -> None:
     funnel = Funnel.of(generated.model)
     simple, fast = both(generated.store, funnel, YEAR)
@@ -80,6 +81,7 @@ def test_fast_funnel_equals_the_store_on_a_generated_year(generated: LeadService
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_fast_funnel_through_the_store_readers(generated: LeadService) -> None:
     """A split of 1 row makes SQLite's bulk reader start its reader processes, as on a large store."""
     funnel = Funnel.of(generated.model)

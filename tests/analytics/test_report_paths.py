@@ -26,7 +26,7 @@ from leadscore.model.loader import load_model
 from leadscore.store import open_store
 from leadscore.store.base import LeadStore
 from leadscore.store.tables import events, leads, results, score_history, stage_history
-from tests.analytics.conftest import END
+from tests.analytics.conftest import END, YEAR_GROUP
 from tests.store.conftest import postgres_template, store_url  # noqa: F401 (fixtures)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -49,6 +49,7 @@ def channels_both(store: LeadStore, f: ReportFilter, by: str, split: int | None 
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_channels_in_duckdb_equal_the_store_on_a_generated_year(generated: LeadService) -> None:
     store = generated.store
     simple, fast = channels_both(store, YEAR, "source")
@@ -83,6 +84,7 @@ def quality_both(store: LeadStore, f: ReportFilter, target: str, split: int | No
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_score_quality_in_duckdb_equals_the_store_on_a_generated_year(generated: LeadService) -> None:
     store = generated.store
     simple, fast = quality_both(store, YEAR, "customer")
@@ -285,6 +287,7 @@ def test_channels_and_quality_in_duckdb_equal_the_store_on_any_history(
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_feedback_rules_counted_in_duckdb_equal_the_store(generated: LeadService) -> None:
     store = generated.store
     d = _decisions(FUNNEL, YEAR)
@@ -296,6 +299,7 @@ def test_feedback_rules_counted_in_duckdb_equal_the_store(generated: LeadService
 
 
 @pytest.mark.slow
+@YEAR_GROUP
 def test_feedback_reasons_looked_up_per_decision_equal_the_plain_join(generated: LeadService) -> None:
     """PostgreSQL looks each decision's events up (LATERAL); a plain outer join is the reference."""
     d = _decisions(FUNNEL, YEAR)

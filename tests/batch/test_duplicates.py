@@ -21,6 +21,7 @@ from leadscore.engine import score_many
 from leadscore.io import read_events
 from leadscore.model import parse_model
 from tests.batch.compare import differences
+from tests.batch.connections import fresh_connection
 from tests.batch.tables import events_table, leads_table
 from tests.support.profiles import examples
 
@@ -420,7 +421,7 @@ def test_the_tail_holds_every_id_no_higher_than_one_before_it(ids: list[str | No
 
     from leadscore.batch.duckdb import id_order
 
-    con = connect()
+    con = fresh_connection()
     con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
     present = [i for i in ids if i is not None]
     rest = _not_above(present)
@@ -453,7 +454,7 @@ def test_mostly_ascending_ids_keep_their_repeats_in_the_tail(runs: list[tuple[in
     from leadscore.batch.duckdb import id_order
 
     ids = [f"e{k}" for start, size in runs for k in range(start, start + size)]
-    con = connect()
+    con = fresh_connection()
     con.register("events", pa.table({"id": pa.array(ids, pa.string())}))
     rest = _not_above(ids)
     before = id_order._BATCH
@@ -478,7 +479,7 @@ def test_the_flagged_ids_hold_every_id_the_reader_check_holds_for(value: str) ->
     from leadscore.batch.duckdb import id_order
     from leadscore.batch.duckdb.file_checks import row_check_sql
 
-    con = connect()
+    con = fresh_connection()
     with __import__("tempfile").TemporaryDirectory() as tmp:
         path = f"{tmp}/e.parquet"
         table = pa.table({"lead_id": ["l0"], "type": ["view"], "timestamp": pa.array([AT]), "id": [value]})

@@ -13,6 +13,7 @@ from leadscore.batch.duckdb import id_files, id_order
 from leadscore.batch.duckdb.file_checks import parquet_sources
 from leadscore.batch.duckdb.run import connect
 from leadscore.batch.duckdb.sources import prepare
+from tests.batch.connections import fresh_connection
 from tests.support.profiles import examples
 
 _ID = st.sampled_from(["a", "b", "bb", "c", "ab", "e10", "e9", "ü", "", None])
@@ -39,7 +40,7 @@ def _write(folder: Path, parts: list[list[str | None]], dictionary: bool, group_
 
 
 def _view_and_files(folder: Path, tail_limit: int) -> tuple[object, object]:
-    con = connect()
+    con = fresh_connection()
     schema = prepare(con, str(folder / "leads.parquet"), str(folder / "events"), defer_check=True)
     assert schema.id_check is not None  # text ids read as stored: the case the files are read in
     files = parquet_sources(folder / "events")

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb import duplicates, id_files, id_late, id_order
 from leadscore.batch.duckdb.file_checks import parquet_sources
-from leadscore.batch.duckdb.run import connect
 from leadscore.batch.duckdb.sources import prepare
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
@@ -23,6 +22,7 @@ from leadscore.engine import score_many
 from leadscore.io import read_events
 from leadscore.model import parse_model
 from tests.batch.compare import differences
+from tests.batch.connections import fresh_connection
 from tests.batch.tables import events_table, leads_table
 from tests.support.profiles import examples
 
@@ -72,7 +72,7 @@ def test_the_rows_found_are_every_row_of_a_tail_id(
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             _write(folder, parts, group_rows)
-            con = connect()
+            con = fresh_connection()
             prepare(con, str(folder / "leads.parquet"), str(folder / "events"), defer_check=True)
             files = parquet_sources(folder / "events")
             plain = id_order._pass(con, tail_limit, False, files)

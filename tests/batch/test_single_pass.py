@@ -21,6 +21,7 @@ from leadscore.io import read_events
 from leadscore.io.errors import DataFileError
 from leadscore.model import parse_model
 from tests.batch.compare import differences
+from tests.batch.connections import fresh_connection
 from tests.batch.tables import events_table, leads_table
 from tests.support.profiles import examples
 
@@ -324,10 +325,9 @@ def test_the_edge_test_is_the_first_or_last_character_outside_printable_ascii(te
     """`edge_sql` in DuckDB, against its definition in Python: a text whose first or last character is
     below '!' or from chr(127) on; every text that strip changes is among them."""
     from leadscore.batch.duckdb.file_checks import edge_sql
-    from leadscore.batch.duckdb.run import connect
 
     texts = [t.replace("\x00", "") for t in texts]
-    con = connect()
+    con = fresh_connection()
     got = [row[0] for row in con.execute(f"SELECT {edge_sql('t')} FROM unnest(?) AS u(t)", [texts]).fetchall()]
 
     def outside(c: str) -> bool:

@@ -17,6 +17,10 @@ from tests.predictive.conftest import make_city_leads, make_leads
 runner = CliRunner()
 
 
+# the tests of `trained` on one xdist worker: spread over both, each worker trained it (a whole tournament)
+TRAINED_GROUP = pytest.mark.xdist_group("predictive-trained")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("model")
@@ -47,6 +51,7 @@ def test_train_prints_tournament_writes_artifact_report_and_html(tmp_path: Path,
     assert "base rate over the training part by period" in " ".join(result.output.split())
 
 
+@TRAINED_GROUP
 def test_predict_writes_scores_with_factors_in_each_format(tmp_path: Path, trained: Path, leads_csv: Path) -> None:
     for suffix in (".csv", ".jsonl", ".parquet"):
         out = tmp_path / f"scores{suffix}"
@@ -59,6 +64,7 @@ def test_predict_writes_scores_with_factors_in_each_format(tmp_path: Path, train
     assert len(pd.read_parquet(tmp_path / "scores.parquet")) == 1500
 
 
+@TRAINED_GROUP
 def test_evaluate_compare_and_live(tmp_path: Path, trained: Path, leads_csv: Path) -> None:
     report = tmp_path / "eval.json"
     heldout = tmp_path / "heldout.csv"
@@ -89,6 +95,7 @@ def test_evaluate_compare_and_live(tmp_path: Path, trained: Path, leads_csv: Pat
         (["evaluate", "{data}", "{data}"], "not a leadscore model artifact"),
     ],
 )
+@TRAINED_GROUP
 def test_user_errors_exit_2_without_traceback(
     tmp_path: Path, trained: Path, leads_csv: Path, args: list[str], message: str
 ) -> None:

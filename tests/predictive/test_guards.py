@@ -28,6 +28,10 @@ def _fast() -> dict[str, object]:
     }
 
 
+# the tests of `model` and `model_file` on one xdist worker: spread over both, each worker trained them
+GUARDS_GROUP = pytest.mark.xdist_group("predictive-guards")
+
+
 @pytest.fixture(scope="module")
 def model():  # type: ignore[no-untyped-def]
     return train(make_leads(), "converted", split="stratified", candidates=_fast()).artifact
@@ -46,6 +50,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
     return data, fresh, out
 
 
+@GUARDS_GROUP
 def test_evaluate_on_the_training_rows_is_refused_and_never_called_held_out(model) -> None:  # type: ignore[no-untyped-def]
     training_rows = make_leads()
     with pytest.raises(DataError, match=r"1,500 of 1,500 rows \(100%\) are rows the model was trained on"):
@@ -57,6 +62,7 @@ def test_evaluate_on_the_training_rows_is_refused_and_never_called_held_out(mode
     assert fresh.heldout and fresh.overlap is not None and fresh.overlap.training_rows < 30
 
 
+@GUARDS_GROUP
 def test_cli_evaluate_on_training_file_says_so_and_the_flag_labels_the_figures(
     model_file: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
@@ -73,6 +79,7 @@ def test_cli_evaluate_on_training_file_says_so_and_the_flag_labels_the_figures(
     assert honest.exit_code == 0 and "Held-out metrics on fresh.csv" in honest.output
 
 
+@GUARDS_GROUP
 def test_missing_and_renamed_columns_are_errors_naming_them(model) -> None:  # type: ignore[no-untyped-def]
     rows = make_leads(300, seed=3).drop(columns=["converted"])
     renamed = rows.rename(columns={"visits": "Visits", "source": "lead source"}).drop(columns=["employees"])
@@ -88,6 +95,7 @@ def test_missing_and_renamed_columns_are_errors_naming_them(model) -> None:  # t
     assert len(predict(model, renamed, allow_missing=True)) == 300
 
 
+@GUARDS_GROUP
 def test_unseen_categories_are_counted_in_a_note(model) -> None:  # type: ignore[no-untyped-def]
     rows = make_leads(200, seed=4).drop(columns=["converted"])
     rows.loc[rows.index[:7], "source"] = "tradeshow"
@@ -95,6 +103,7 @@ def test_unseen_categories_are_counted_in_a_note(model) -> None:  # type: ignore
     assert any(n.startswith("source: 7 row(s) with 1 value(s)") and "'tradeshow'" in n for n in notes)
 
 
+@GUARDS_GROUP
 def test_cli_predict_missing_column_is_one_line_and_allow_missing_warns(
     model_file: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:

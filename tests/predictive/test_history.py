@@ -26,6 +26,10 @@ RULES = ROOT / "examples" / "b2b-saas" / "model.yaml"
 runner = CliRunner()
 
 
+# the tests of `generated` on one xdist worker: spread over both, each worker generated the history
+GENERATED_GROUP = pytest.mark.xdist_group("predictive-history")
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen")
@@ -52,6 +56,7 @@ def _leads(folder: Path, seed: int, n: int = 250) -> tuple[Path, list[Event]]:
 
 
 @pytest.mark.slow
+@GENERATED_GROUP
 def test_generated_history_trains_well_above_chance_on_a_time_split(generated: Path) -> None:
     con = connect_history(events=generated / "events", leads=generated / "leads.parquet")
     result, summary = train_history(con, outcome="deal_won", horizon_days=90, every_days=30)
@@ -107,6 +112,7 @@ def test_the_label_only_looks_at_the_horizon_after_the_snapshot(tmp_path: Path) 
 
 
 @pytest.mark.slow
+@GENERATED_GROUP
 def test_train_command_from_files_writes_an_artifact_with_its_feature_spec(tmp_path: Path, generated: Path) -> None:
     out, report = tmp_path / "won.lsm", tmp_path / "report.json"
     args = ["train", "--events", str(generated / "events"), "--leads", str(generated / "leads.parquet")]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import re
 
 import pandas as pd
@@ -10,20 +11,33 @@ from leadscore.predictive.estimators import LogisticScorer, NaiveBayesScorer
 from leadscore.predictive.gbm import LightGBMScorer
 from leadscore.predictive.scoring import evaluate, live_drift, predict
 from leadscore.predictive.training import train
+from tests.predictive.conftest import make_leads
 
 FACTOR = re.compile(r"^\S.* \([+-]\d+\.\d\d\)$")
 
 
-@pytest.fixture()
-def artifact(leads: pd.DataFrame):  # type: ignore[no-untyped-def]
+# the tests of the trained artifact on one xdist worker, which trains it once
+TRAINED_GROUP = pytest.mark.xdist_group("predictive-scoring")
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    """Trained once for the module on `make_leads()` (the rows the `leads` fixture gives every test)."""
     fast = {
         "naive_bayes": NaiveBayesScorer(),
         "logistic": LogisticScorer(),
         "lightgbm": LightGBMScorer(n_estimators=40),
     }
-    return train(leads, "converted", split="time", candidates=fast).artifact
+    return train(make_leads(), "converted", split="time", candidates=fast).artifact
 
 
+@pytest.fixture()
+def artifact(trained):  # type: ignore[no-untyped-def]
+    """A copy for each test: what one test does to it never reaches another, as when each trained its own."""
+    return copy.deepcopy(trained)
+
+
+@TRAINED_GROUP
 def test_predictions_carry_readable_top_factors(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     out = predict(artifact, leads.drop(columns=["converted"]), top=3)
     assert list(out.columns) == ["lead_id", "score", "top_positive", "top_negative"]
@@ -38,6 +52,7 @@ def test_predictions_carry_readable_top_factors(artifact, leads: pd.DataFrame) -
     assert referral["top_positive"].map(lambda fs: any(f.startswith("source = referral") for f in fs)).mean() > 0.5
 
 
+@TRAINED_GROUP
 def test_evaluate_needs_the_label_and_gives_segments(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     heldout = leads.tail(300)  # the time split's test rows: never trained on
     result = evaluate(artifact, heldout, segment="source")
@@ -48,6 +63,7 @@ def test_evaluate_needs_the_label_and_gives_segments(artifact, leads: pd.DataFra
         evaluate(artifact, leads.drop(columns=["converted"]))
 
 
+@TRAINED_GROUP
 def test_live_drift_is_quiet_on_training_like_data_and_warns_after_a_shift(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     quiet = live_drift(artifact, leads)
     assert quiet.score_psi < 0.1
@@ -60,6 +76,7 @@ def test_live_drift_is_quiet_on_training_like_data_and_warns_after_a_shift(artif
     assert any("visits" in w or "source" in w for w in loud.warnings)
 
 
+@TRAINED_GROUP
 def test_unknown_and_missing_categories_are_explained_as_missing(artifact, leads: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     rows = leads.head(20).copy()
     rows.loc[rows.index[:10], "source"] = "a channel never seen in training"
