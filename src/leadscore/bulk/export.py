@@ -85,7 +85,7 @@ def property_types(model: ScoringModel) -> tuple[str, ...]:
     properties' bytes (email, form and download events) were read out of SQLite, spilled, and parsed by
     DuckDB for nothing."""
     from leadscore.engine.lifecycle_replay import STAGE_SET
-    from leadscore.model.conditions import AggregateCondition, EventCondition
+    from leadscore.model.conditions import EventCondition
     from leadscore.model.spec import EventRule
     from leadscore.model.walk import conditions
 
@@ -94,7 +94,7 @@ def property_types(model: ScoringModel) -> tuple[str, ...]:
         if isinstance(rule, EventRule) and rule.where:
             types.update(rule.on)
     for cond in conditions(model):
-        if isinstance(cond, EventCondition) and (cond.where or isinstance(cond, AggregateCondition)):
+        if isinstance(cond, EventCondition) and cond.properties_read():  # a `where:`, an aggregate's property
             types.update(cond.types)
     if model.lifecycle is not None:
         types.add(STAGE_SET)
