@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from leadscore.cli.main import app
 from tests.batch.compare import differences
 from tests.io.hostile_files import FORMATS, Sheet, sheets, write
+from tests.support.profiles import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples" / "b2b-saas" / "model.yaml"
@@ -90,7 +91,9 @@ def test_score_and_batch_refuse_the_same_rows_or_agree(kind: str, fmt: str, tmp_
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("kind", ["events", "leads"])
 def test_score_and_batch_on_many_files(kind: str, fmt: str, tmp_path: Path) -> None:
-    @settings(FAST, max_examples=60)
+    # 40 sheets a case on CI (8 cases: 320 hostile files scored and batched, 60 a case took 10-16 s), twice
+    # as many on a developer's machine (the "dev" profile), ten times with HYPOTHESIS_PROFILE=deep
+    @settings(FAST, max_examples=examples(40))
     @given(sheet=sheets(kind, fmt, "p-"))
     def run(sheet: Sheet) -> None:
         check(sheet, fmt, tmp_path)
