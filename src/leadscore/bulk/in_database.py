@@ -5,8 +5,12 @@ of the store's own tables, and one statement writes results and score history fr
 Used by `model apply` and `refresh` when the model needs nothing the query does not produce: no
 lifecycle (a stored stage history is the pure scorer's replay), no predictive dimensions, and no
 triggers to fire. Every row equals what `Evaluator.rescore` would write, except that sums are
-PostgreSQL's plain SUM in a fixed order where the pure scorer rounds once (`math.fsum`): the two
-can differ in the last bits of a score with decaying rules (benchmarks/results/pg_rescore.md).
+PostgreSQL's plain SUM where the pure scorer rounds once (`math.fsum`): the two can differ in the last
+bits of a score with decaying rules (benchmarks/results/pg_rescore.md). The SUM adds its rows in the
+order the plan reads them: `deterministic` keeps that order from one run to the next under one plan
+(no parallel workers, no synchronised scans), but a new plan (statistics refreshed by ANALYZE or
+autovacuum between two applies) can add them in another order, and a second apply can then rewrite a
+point in its last digit. Known and not fixed: an order inside the aggregate or an exact sum would.
 """
 
 from __future__ import annotations
