@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from leadscore.model.conditions import EventCondition
-from leadscore.model.spec import EventRule, ScoringModel
-from leadscore.model.walk import conditions
+from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
 from leadscore.sql.columns import SourceSchema, TableSchema
 from leadscore.sql.dialects import infer_schema
@@ -58,15 +56,10 @@ class Names:
 
 
 def model_names(model: ScoringModel) -> Names:
+    from leadscore.bulk.export import property_types  # the same types the store's export reads
+
     guessed = infer_schema(model)
-    types: set[str] = set()
-    for rule in model.rules:
-        if isinstance(rule, EventRule) and rule.where:
-            types.update(rule.on)
-    for cond in conditions(model):
-        if isinstance(cond, EventCondition) and cond.properties_read():
-            types.update(cond.types)
-    return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots), tuple(sorted(types)))
+    return Names(tuple(guessed.events.slots), tuple(guessed.leads.slots), property_types(model))
 
 
 def source_schema(names: Names) -> SourceSchema:
