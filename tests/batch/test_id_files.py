@@ -13,7 +13,7 @@ from leadscore.batch.duckdb import id_files, id_order
 from leadscore.batch.duckdb.file_checks import parquet_sources
 from leadscore.batch.duckdb.run import connect
 from leadscore.batch.duckdb.sources import prepare
-from tests.batch.connections import fresh_connection
+from tests.support.duckdb_connections import fresh_connection
 from tests.support.profiles import examples
 
 _ID = st.sampled_from(["a", "b", "bb", "c", "ab", "e10", "e9", "ü", "", None])

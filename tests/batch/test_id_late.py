@@ -22,8 +22,8 @@ from leadscore.engine import score_many
 from leadscore.io import read_events
 from leadscore.model import parse_model
 from tests.batch.compare import differences
-from tests.batch.connections import fresh_connection
 from tests.batch.tables import events_table, leads_table
+from tests.support.duckdb_connections import fresh_connection
 from tests.support.profiles import examples
 
 AT = parse_timestamp("2026-06-01T00:00:00Z")

@@ -3,30 +3,16 @@ pure scorer's (`leadscore.sql.lookups`), checked here against the installed Duck
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.model.regex import searcher
 from leadscore.sql.lookups import LOWER_DIFFERS, Lookups, duckdb_regex
+from tests.support.duckdb_connections import fresh_connection
 from tests.support.profiles import examples
 
 duckdb = pytest.importorskip("duckdb")
-
-
-@functools.cache
-def _database() -> Any:
-    return duckdb.connect()
-
-
-def _connection() -> Any:
-    """A new connection to one in-memory database of the module: its own registrations and temporary
-    tables, as a `duckdb.connect()` of its own has, at a thirtieth of the CPU (0.7 against 20 ms: the
-    property tests below ask for one per example, 800 examples)."""
-    return _database().cursor()
 
 
 def test_lower_differs_from_python_only_on_the_listed_characters() -> None:
@@ -40,7 +26,7 @@ def test_lower_differs_from_python_only_on_the_listed_characters() -> None:
     # fetching a million (point, lower) rows to compare here, at a third of the CPU
     py = pa.array([c.lower() for c in chars])
     table = pa.table({"c": pa.array(points, pa.int32()), "s": pa.array(chars), "py": py})
-    con = _connection()
+    con = fresh_connection()
     con.register("points", table)
     differ = {chr(c) for (c,) in con.execute("SELECT c FROM points WHERE lower(s) IS DISTINCT FROM py").fetchall()}
     assert differ <= set(LOWER_DIFFERS)
@@ -76,7 +62,7 @@ def _patterns(draw: st.DrawFn) -> str:
 def _same_in_duckdb(pattern: str, texts: list[str]) -> None:
     """The pattern runs in DuckDB (`duckdb_regex`) and matches there exactly the texts the pure scorer's RE2 does."""
     assert duckdb_regex(pattern)
-    con = _connection()
+    con = fresh_connection()
     found = searcher(pattern)
     for text in texts:
         got = con.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
@@ -139,7 +125,7 @@ def _contains_in_duckdb(
     a NULL unknown)."""
     import pyarrow as pa
 
-    con = _connection()
+    con = fresh_connection()
     con.register("events", pa.table({"v": pa.array(texts, pa.string())}))
     lookups = Lookups("duckdb", defer_events=deferred, eager=frozenset({'"v"'} if eager else ()))
     sql = lookups.add("events", '"v"', "contains", needle)

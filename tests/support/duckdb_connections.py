@@ -1,11 +1,11 @@
 """A new DuckDB connection for each example of a property test, without a new database each time.
 
 `connect()` (leadscore.batch.duckdb.run) opens a new in-memory database: ~20 ms of CPU and, on a busy
-machine, ~0.1 s of wall each, which the property tests of the id passes paid once per example (300
-examples for one of them). A cursor of one database kept per process is a connection of its own: its
-temporary tables and views and the tables registered on it are its alone (every object the batch
-engine makes is TEMP), so each example still starts from an empty catalog, as with `connect()`. What a
-connection sets for itself is set again here as `connect()` sets it.
+machine, ~0.1 s of wall each, which the property tests of the id passes (tests/batch) and of the SQL
+lookups (tests/sql) paid once per example (300 and 800 examples). A cursor of one database kept per
+process is a connection of its own: its temporary tables and views and the tables registered on it are
+its alone (every object the batch engine makes is TEMP), so each example still starts from an empty
+catalog, as with `connect()`. What a connection sets for itself is set again here as `connect()` sets it.
 """
 
 from __future__ import annotations
