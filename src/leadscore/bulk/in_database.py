@@ -4,13 +4,13 @@ of the store's own tables, and one statement writes results and score history fr
 
 Used by `model apply` and `refresh` when the model needs nothing the query does not produce: no
 lifecycle (a stored stage history is the pure scorer's replay), no predictive dimensions, and no
-triggers to fire. Every row equals what `Evaluator.rescore` would write, except that sums are
-PostgreSQL's plain SUM where the pure scorer rounds once (`math.fsum`): the two can differ in the last
-bits of a score with decaying rules (benchmarks/results/pg_rescore.md). The SUM adds its rows in the
-order the plan reads them: `deterministic` keeps that order from one run to the next under one plan
-(no parallel workers, no synchronised scans), but a new plan (statistics refreshed by ANALYZE or
-autovacuum between two applies) can add them in another order, and a second apply can then rewrite a
-point in its last digit. Known and not fixed: an order inside the aggregate or an exact sum would.
+triggers to fire. Every row equals what `Evaluator.rescore` would write. The aggregates' float sums
+(a rule's decayed points, a condition's amounts) are exact sums (`in_database_sums`): `math.fsum`'s
+value, as the pure scorer rounds them, whatever order the plan reads the rows in, so a new plan
+(statistics refreshed by ANALYZE or autovacuum between two applies) gives the same bytes. A lead's
+dimensions and total still add a few points per row in the query's order (`sql.query._row_sum`, fixed,
+the same under any plan), where the pure scorer uses `math.fsum`: the two can differ in their last
+bits (benchmarks/results/pg_rescore.md).
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ PARTS_MIN_LEADS = 50_000
 class Settings:
     """Planner settings for the one big statement (SET LOCAL: they end with the transaction).
 
-    `parallel_workers` None keeps the server's setting. Parallel partial sums add a lead's decayed
-    points in a different order from run to run (a last-bit change is a change for score history),
-    so `deterministic` runs models with float sums serially."""
+    `parallel_workers` None keeps the server's setting. `deterministic` runs models with float sums
+    serially: their exact sums no longer depend on the order (`in_database_sums`), but parallel
+    aggregation of this query was never measured to pay."""
 
     work_mem: str = "256MB"
     parallel_workers: int | None = None
@@ -76,7 +76,8 @@ class Settings:
             out.append(f"SET LOCAL jit = {'on' if self.jit else 'off'}")
         if self.deterministic:
             # a scan of the events started while another is under way begins where that one is, so a
-            # lead's events would come in another order (rotated) and its float sums could differ
+            # lead's events come in another order (rotated); the sums no longer depend on it
+            # (`in_database_sums`), the rows' order is kept the same from run to run all the same
             out.append("SET LOCAL synchronize_seqscans = off")
         return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadscore.bulk.in_database_sums import exact_sums
 from leadscore.bulk.in_database_views import EVENTS_VIEW, LEADS_VIEW, MICROS, TYPE_CODE
 
 
@@ -29,6 +30,7 @@ def postgres_sql(sql: str, type_codes: dict[str, int] | None = None) -> str:
         return node
 
     tree = sqlglot.parse_one(sql, read="duckdb").transform(swap)
+    tree = exact_sums(tree)
     if type_codes is not None:
         tree = _coded_types(tree, type_codes)
     # Each step's columns computed once per row: inlined, every reference to a dimension or the
