@@ -56,7 +56,7 @@ def enqueue_encoded(conn: Connection, firings: Sequence[TriggerFiring], payloads
         conn.exec_driver_sql(sql, rows)
 
 
-STAGED = "_ls_outbox_in"  # PostgreSQL: `_copy_encoded`'s rows, emptied after each use and at commit
+STAGED = "_ls_outbox_in"  # PostgreSQL: `_copy_encoded`'s rows, truncated after each use, emptied at commit
 
 
 def _copy_encoded(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -78,7 +78,10 @@ def _copy_encoded(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
             for i, row in enumerate(rows):
                 copy.write_row((i, *row))
         cur.execute(f"INSERT INTO outbox ({cols}) SELECT {read} FROM {STAGED} ORDER BY ord ON CONFLICT DO NOTHING")
-        cur.execute(f"DELETE FROM {STAGED}")
+        # TRUNCATE, not DELETE: a model apply stages its batches in one transaction, where deleted rows
+        # stay in the table (dead, not vacuumed before the commit) and every later DELETE and INSERT ...
+        # SELECT read all of them again: quadratic in the batches (a table of 140 MB at 70,000 payloads)
+        cur.execute(f"TRUNCATE {STAGED}")
 
 
 # the columns of `outbox_rows` (the others start NULL)
