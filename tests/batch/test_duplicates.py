@@ -107,8 +107,7 @@ def test_copies_without_id_are_listed_by_input_order() -> None:
     events += [same, Event.of("l5", "view", AT, page="pricing"), Event.of("l4", "view", AT, page="home"), same, same]
     con = connect()
     prepare(con, leads_table([Lead("l0")]), events_table(events))
-    content = 'type, epoch_us("timestamp"), page'
-    check = find_duplicates(con, content=content)
+    check = find_duplicates(con, content=["page"])
     assert check.contents_listed and check.without_id == 5 and check.needed
     dropped = sorted(r[0] for r in con.execute(f"SELECT _ls_ord FROM {check.table}_drop").fetchall())
     copies = [i for i, e in enumerate(events) if e is same]
@@ -181,6 +180,36 @@ def test_the_copies_to_drop_are_excluded_by_ranges_or_the_anti_join(
     assert [r[0] for r in kept] == list(range(len(events))) + [(1 << 40) + 2 * k + 1 for k in range(18)]
     macro = con.execute(f"SELECT macro_definition FROM duckdb_functions() WHERE function_name = '{check.table}_kept'")
     assert ("_drop" in str(macro.fetchall())) == (runs < 18 or rows < 18)  # the anti-join reads the drop table
+
+
+@pytest.mark.parametrize("picked", [True, False], ids=["row-groups", "scan"])
+def test_copies_without_id_across_files_are_compared_by_their_whole_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, picked: bool
+) -> None:
+    """Events without id that share their lead, type and time are read again whole, by their input
+    order from the row groups that hold them (or, past `PICK_ROWS` of them, by a scan): a copy in a
+    later file is dropped, one that differs in any column counts, and an event another lead or another
+    time has counts; equal to the pure scorer over the files as the reader reads them."""
+    from leadscore.batch.duckdb import duplicates
+
+    monkeypatch.setattr(duplicates, "PICK_ROWS", 1024 if picked else 0)
+    reads: list[str | None] = []
+    pick = duplicates._picked
+    monkeypatch.setattr(duplicates, "_picked", lambda *a: reads.append(pick(*a)) or reads[-1])
+    first = _events(8)
+    when = AT - timedelta(minutes=30)
+    copy = Event.of("l1", "view", when, page="pricing")
+    first += [copy, Event.of("l2", "view", when, page="pricing"), Event.of("l1", "view", when, page="home")]
+    later = [
+        copy,  # the same content: dropped
+        Event.of("l1", "view", when, page="pricing", ref="x"),  # one more column: another event
+        Event.of("l2", "view", when - timedelta(seconds=1), page="pricing"),  # another time
+        Event.of("l3", "view", AT - timedelta(hours=1), id="e0", page="pricing"),  # an id repeated
+    ]
+    got = _parquet_run(tmp_path, [first, later], [Lead(f"l{i}") for i in range(8)])
+    scores = {r["lead_id"]: r["score"] for r in got}
+    assert scores["l1"] == 2.0 + 1 + 1 and scores["l2"] == 2.0 + 1 + 1 and scores["l3"] == 2.0
+    assert len(reads) == picked and all("file_row_number IN" in str(r) for r in reads)
 
 
 def test_repeats_with_same_and_with_different_content_keep_the_first_copy(tmp_path: Path) -> None:

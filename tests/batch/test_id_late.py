@@ -86,13 +86,27 @@ def test_the_rows_found_are_every_row_of_a_tail_id(
                 assert found.rows is None
                 return
             late = set(id_order.late_tail(files, tail_limit).to_pylist())
-            if found.rows is None:
-                assert not set(found.tail.to_pylist()) <= late
-                return
             con.register("tail_ids", pa.table({"id": found.tail}))
             expected = con.execute(
                 "SELECT _ls_ord, id, lead_id FROM events WHERE id IN (SELECT id FROM tail_ids) ORDER BY _ls_ord"
             ).fetchall()
+            if found.rows is None:
+                assert not set(found.tail.to_pylist()) <= late
+                around = found.around
+                if around is not None:  # the rows recorded, and the strays' copies within the spans given
+                    strays = set(around.strays.to_pylist())
+                    assert strays == set(found.tail.to_pylist()) - late
+                    ords, ids = (around.rows.column(c).to_pylist() for c in ("_ls_ord", "id"))
+                    placed = set(zip(ords, ids, strict=True))
+                    inside = {
+                        (o, i)
+                        for o, i, _ in expected
+                        if i in strays and any(lo <= o <= hi for lo, hi in around.spans)
+                    }
+                    assert placed | inside == {(o, i) for o, i, _ in expected}
+                    gone = con.execute("SELECT _ls_ord FROM events WHERE id IS NULL ORDER BY 1").fetchall()
+                    assert sorted(around.missing.tolist()) == [g[0] for g in gone]
+                return
             rows = found.rows
             assert "lead_id" in rows.column_names  # text lead ids: read on the pass's side, as the view reads them
             got = sorted(zip(*(rows.column(c).to_pylist() for c in ("_ls_ord", "id", "lead_id")), strict=True))
@@ -254,3 +268,36 @@ def test_the_duplicate_check_imports_no_pandas(tmp_path: Path) -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_a_tail_with_ids_from_before_the_late_row_groups_is_placed_by_input_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeat early in the input (an id no late one: its copy in the stretch was not looked for on the
+    pass's way) beside events delivered again in a later file and copies of events without id: the
+    pass says where the rest may be (`LateIds.around`), the check reads those rows and the events
+    without id by their input order, and the first copy counts, as in the pure scorer."""
+    monkeypatch.setattr(duplicates, "TAIL_ROWS", 10)
+    ran: list[bool] = []
+    real = duplicates._around
+
+    def spy(*args: object) -> bool:
+        ran.append(real(*args))  # type: ignore[arg-type]
+        return ran[-1]
+
+    monkeypatch.setattr(duplicates, "_around", spy)
+
+    def ev(lead: str, k: int, page: str) -> Event:
+        return Event.of(lead, "view", AT - timedelta(hours=k + 1), id=f"ev-{k:03d}", page=page)
+
+    when = AT - timedelta(minutes=30)
+    first = [ev(f"l{k % 3}", k, "pricing" if k % 2 else "home") for k in range(40)]
+    first.insert(6, ev("l2", 2, "pricing"))  # ev-002 again, another page: dropped
+    first.insert(12, Event.of("l1", "view", when, page="pricing"))  # without id
+    first.insert(22, Event.of("l1", "view", when, page="pricing"))  # its copy: dropped
+    first.insert(30, Event.of("l1", "view", when, page="home"))  # another content: counts
+    again = [ev("l2", 5, "pricing"), ev("l1", 10, "home"), ev("l2", 11, "home"), ev("l0", 900, "pricing")]
+    again.append(Event.of("l1", "view", when, page="pricing"))  # the copy again: dropped
+    got = _run(tmp_path, [first, again], [Lead(f"l{i}") for i in range(3)], group_rows=8)
+    assert ran == [True]
+    assert sum(r["score"] for r in got) == 20 + 1 + 1

@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from leadscore.batch.duckdb.id_order import Passed, ordered_ids
+from leadscore.batch.duckdb.id_files import ORD_FILE
+from leadscore.batch.duckdb.id_order import OrderedIds, Passed, ordered_ids
+from leadscore.sql import literals as q
 
 if TYPE_CHECKING:
     import duckdb
@@ -146,7 +148,7 @@ def find_duplicates(
     check_files: Callable[[], None] | None = None,
     files: list[str] | None = None,
     first: Passed | Literal["not run"] = "not run",
-    content: str | None = None,
+    content: list[str] | None = None,
 ) -> DuplicateCheck:
     """Create `table` with the repeated (lead, id) pairs of the `events` view and the copy to keep
     (the first in input order), and count the events without id.
@@ -157,8 +159,8 @@ def find_duplicates(
     `files`: the Parquet files the view reads, given only when it reads their ids as stored (its
     `id` is the column itself, an empty text as NULL): the ordered pass may read them directly.
     `first`: that pass's answer, run ahead on a thread (`id_ahead.py`) with the same limit and test.
-    `content`: the columns (SQL) that identify an event without id, as the query's window has them:
-    given, those events' copies are listed in `<table>_drop` as well (`without_ids`)."""
+    `content`: the columns beyond its type and time that identify an event without id, as the query's
+    window has them: given, those events' copies are listed in `<table>_drop` as well (`without_ids`)."""
     import pyarrow as pa
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
@@ -190,25 +192,28 @@ def find_duplicates(
                     "IN (SELECT _ls_ord FROM _ls_dup_cand)) AS e JOIN _ls_dup_cand AS c ON c._ls_ord = e._ls_ord",
                 )
             con.unregister("_ls_dup_cand")
+        elif len(ordered.tail) and _around(con, table, ordered, total, content, files):
+            content = None  # listed
+            listed = True
         elif len(ordered.tail):
             # the rows whose id the tail holds: the only ones that can repeat an id (`id_order.py`)
             con.register("_ls_dup_tail", pa.table({"id": ordered.tail}))
             without = total - ordered.with_id
             if content is not None and without and without <= limit:
-                # the events without id read by the same scan: one pass over every column, not two
+                # the events without id read by the same scan, by their keys only (`without_ids`)
                 con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT * FROM events "
+                    f"CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT {KEYS} FROM events "
                     "WHERE id IS NULL OR id IN (SELECT id FROM _ls_dup_tail)"
                 )
                 _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
-                without_ids(con, table, content, "_ls_dup_src")
+                without_ids(con, table, content, "_ls_dup_src", files)
                 con.execute("DROP TABLE _ls_dup_src")
                 content = None  # listed
                 listed = True
             else:
                 _exact(con, table, "id IN (SELECT id FROM _ls_dup_tail)")
             con.unregister("_ls_dup_tail")
-        return _counted(con, table, total - ordered.with_id, content, listed)
+        return _counted(con, table, total - ordered.with_id, content, listed, files)
     if checked:  # the first rows' ids were flagged and `check_files` found nothing to refuse or strip
         id_check = None
     # ids shared by leads already in the first rows (a counter per lead): (lead, id) from the start
@@ -233,7 +238,53 @@ def find_duplicates(
         con.register("_ls_dup_hashes", pa.table({"h": pa.array(candidates, pa.uint64())}))
         _exact(con, table, f"id IS NOT NULL AND {hashed} IN (SELECT h FROM _ls_dup_hashes)")
         con.unregister("_ls_dup_hashes")
-    return _counted(con, table, total - with_id, content)
+    return _counted(con, table, total - with_id, content, files=files)
+
+
+def _around(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ordered: OrderedIds,
+    total: int,
+    content: list[str] | None,
+    files: list[str] | None,
+) -> bool:
+    """The exact check and the copies without id from the rows the pass placed by their input order
+    (`id_late.LateIds.around`), when it did and `content` asks for those copies: the tail's rows it
+    recorded, the stretch's copies of the tail ids no late one (looked for in the row groups of the
+    batches that may hold them, at most one each), and the events without id. One scan of the events
+    by input order then reads their keys without reading the ids again: on the third data set's 10M
+    events 0.60 CPU s against 0.95 for the scan that selects them by id (the ids read and probed
+    against the tail's). Whether it ran (else the scan by id decides, `find_duplicates`)."""
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb.arrays import arrow_int64
+
+    found = ordered.around
+    if found is None or content is None or files is None or len(found.missing) != total - ordered.with_id:
+        return False
+    con.register("_ls_dup_cand", found.rows)
+    con.register("_ls_dup_gone", pa.table({"_ls_ord": arrow_int64(found.missing)}))
+    rows = "SELECT _ls_ord, id FROM _ls_dup_cand"
+    if len(found.strays):
+        con.register("_ls_dup_stray", pa.table({"id": found.strays.cast(pa.string())}))
+        for low, high in found.spans:
+            relation = _in_file(files, low, f"BETWEEN {low % ORD_FILE} AND {high % ORD_FILE}")
+            rows += f" UNION SELECT _ls_ord, id FROM ({relation}) WHERE id IN (SELECT id FROM _ls_dup_stray)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ls_dup_ords AS {rows} UNION ALL SELECT _ls_ord, NULL FROM _ls_dup_gone"
+    )
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT e.lead_id, o.id, e.type, epoch_us(e."timestamp") AS '
+        "_ls_t, e._ls_ord FROM events AS e JOIN _ls_dup_ords AS o ON o._ls_ord = e._ls_ord"
+    )
+    _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
+    without_ids(con, table, content, "_ls_dup_src", files)
+    for name in ("_ls_dup_src", "_ls_dup_ords"):
+        con.execute(f"DROP TABLE {name}")
+    for name in ("_ls_dup_cand", "_ls_dup_gone", *(("_ls_dup_stray",) if len(found.strays) else ())):
+        con.unregister(name)
+    return True
 
 
 def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", rows: str = "") -> None:
@@ -304,30 +355,102 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
 
 
-def without_ids(con: duckdb.DuckDBPyConnection, table: str, content: str, source: str = "events") -> None:
-    """The copies among the events without id into `<table>_drop`: every event of a (lead, `content`)
-    group but the first in input order, as the query's window over those events keeps them
-    (`sql.query.event_ctes`). Listed here, the query drops them with the repeated ids by the
-    macro: one pass over the events with the files' checks on the way (`sql.query` `single`),
-    instead of a second scan for the window's branch and a scan of its own for the checks.
-    On the third data set's 10M events (0.5 % without id) this statement costs 1.1-1.2 CPU s (the
-    scan decodes every column of every row whatever the filter: a first pass over the times the
-    id-less events share, then a filter on those constants, cost more), and saves 2.9 (the files'
-    checks 1.6, the query's second branch 1.3)."""
+# what the scan of the events without id keeps of them (and of the rows of the tail's ids): their keys
+KEYS = 'lead_id, id, type, epoch_us("timestamp") AS _ls_t, _ls_ord'
+# the most events without id whose other columns are read by their input order, the row groups that hold
+# them alone (`_picked`); past it, one scan of the events reads them (DuckDB's reader then decodes every
+# row group: 2,000 rows in 6 files cost 0.9 CPU s, 40 rows 0.2-0.3)
+PICK_ROWS = 1024
+
+
+def without_ids(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    content: list[str],
+    source: str = "events",
+    files: list[str] | None = None,
+) -> None:
+    """The copies among the events without id into `<table>_drop`: every event of a (lead, type, time,
+    `content`) group but the first in input order, as the query's window over those events keeps them
+    (`sql.query.event_ctes`). Listed here, the query drops them with the repeated ids by the macro: one
+    pass over the events with the files' checks on the way (`sql.query` `single`).
+
+    Two such events share their lead, type and time first: those keys alone are read for every event
+    without id (`source`: a table of their `KEYS`, or the events), and the other columns only for the
+    events whose keys another one shares (the third data set: 17 groups among 50,000 such events),
+    read by their input order from the row groups that hold them where the view reads `files`
+    (`_picked`). Reading every column of those 50,000 events cost 1.4 CPU s on its 10M events, every
+    page of every column decoded whatever the filter."""
+    keys = source
+    if source == "events":
+        keys = "_ls_dup_keys"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT {KEYS} FROM events WHERE id IS NULL")
     con.execute(
-        f"INSERT INTO {table}_drop SELECT _ls_ord FROM (SELECT _ls_ord, row_number() OVER (PARTITION BY lead_id, "
-        f"{content} ORDER BY _ls_ord) AS _ls_rn FROM {source} WHERE id IS NULL) WHERE _ls_rn > 1"
+        "CREATE OR REPLACE TEMP TABLE _ls_dup_same AS SELECT _ls_ord, lead_id, type, _ls_t FROM (SELECT _ls_ord, "
+        "lead_id, type, _ls_t, count(*) OVER (PARTITION BY lead_id, type, _ls_t) AS _ls_n FROM "
+        f"{keys} WHERE id IS NULL) WHERE _ls_n > 1"
     )
+    if keys != source:
+        con.execute(f"DROP TABLE {keys}")
+    same = int(con.execute("SELECT count(*) FROM _ls_dup_same").fetchall()[0][0])
+    if same:
+        cols = [q.ident(c) for c in content]
+        body = "_ls_dup_same"
+        if cols:
+            picked = _picked(con, files, "_ls_dup_same") if files is not None and same <= PICK_ROWS else None
+            rows = picked or "SELECT * FROM events WHERE _ls_ord IN (SELECT _ls_ord FROM _ls_dup_same)"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _ls_dup_body AS SELECT s.*, {', '.join(f'r.{c}' for c in cols)} "
+                f"FROM _ls_dup_same AS s JOIN ({rows}) AS r ON r._ls_ord = s._ls_ord"
+            )
+            body = "_ls_dup_body"
+        group = ", ".join(["lead_id", "type", "_ls_t", *cols])
+        con.execute(
+            f"INSERT INTO {table}_drop SELECT _ls_ord FROM (SELECT _ls_ord, row_number() OVER (PARTITION BY "
+            f"{group} ORDER BY _ls_ord) AS _ls_rn FROM {body}) WHERE _ls_rn > 1"
+        )
+        if body != "_ls_dup_same":
+            con.execute(f"DROP TABLE {body}")
+    con.execute("DROP TABLE _ls_dup_same")
+
+
+def _picked(con: duckdb.DuckDBPyConnection, files: list[str], ords: str) -> str | None:
+    """A query of the events of the table `ords` (by `_ls_ord`) from the files, as the view reads
+    them, one part per file naming its rows: DuckDB's reader then decodes only the row groups that
+    hold them (an OR of the files' conditions, or a condition on `_ls_ord`, decodes them all)."""
+    found = con.execute(f"SELECT _ls_ord FROM {ords} ORDER BY 1").fetchall()
+    by_file: dict[int, list[int]] = {}
+    for (o,) in found:
+        by_file.setdefault(int(o) // ORD_FILE if len(files) > 1 else 0, []).append(int(o) % ORD_FILE)
+    if any(k >= len(files) for k in by_file):
+        return None
+    parts = [_in_file(files, k * ORD_FILE, f"IN ({', '.join(map(str, rows))})") for k, rows in by_file.items()]
+    return " UNION ALL ".join(f"({p})" for p in parts)
+
+
+def _in_file(files: list[str], first: int, rows: str) -> str:
+    """The events view's relation of `files`, of the rows `rows` (a test of `file_row_number`) of the
+    file holding input order `first`: conditions DuckDB's reader decides by row group."""
+    from leadscore.batch.duckdb.sources import files_relation
+
+    if len(files) == 1:
+        return files_relation(files, f"file_row_number {rows}")
+    return files_relation(files, f"file_index = {first // ORD_FILE} AND file_row_number {rows}")
 
 
 def _counted(
-    con: duckdb.DuckDBPyConnection, table: str, without_id: int, content: str | None = None, listed: bool = False
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    without_id: int,
+    content: list[str] | None = None,
+    listed: bool = False,
+    files: list[str] | None = None,
 ) -> DuplicateCheck:
     """The check's answer, the copies without id listed first where `content` is given (`listed`:
     they already are)."""
     if content is not None:
         if without_id:
-            without_ids(con, table, content)
+            without_ids(con, table, content, files=files)
         listed = True
     _kept_macro(con, table)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]

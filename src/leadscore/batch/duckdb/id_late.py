@@ -19,6 +19,7 @@ and the search finds it there when the id is a late one; the tail's rows are all
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from leadscore.batch.duckdb.arrays import arrow_int64, filled, numpy_bools
@@ -47,6 +48,17 @@ def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
+@dataclass(frozen=True)
+class Around:
+    """`LateIds.around`: what the duplicate check needs to read the rows of the tail's ids and the
+    events without id by their input order alone (`duplicates.find_duplicates`)."""
+
+    rows: pa.Table  # (_ls_ord, id): the rows recorded that hold a tail id
+    strays: pa.Array  # the tail ids no late one: their copy in the stretch was not looked for
+    spans: list[tuple[int, int]]  # (first, last) input orders of the batches that may hold those copies
+    missing: np.ndarray  # the input orders of the events without id
+
+
 class LateIds:
     """The late ids by width, each a sorted array of fixed-width byte strings, and the rows found."""
 
@@ -72,6 +84,14 @@ class LateIds:
         self._ords: list[np.ndarray] = []
         self._ids: list[pa.Array] = []
         self.leads = leads  # the lead ids of the rows recorded, read meanwhile (None: read in SQL)
+        # each batch's stretch: its first and last id as keys (length in bytes, then bytes) and the input
+        # orders the batch spans, where a tail id no late one may be looked for after the pass (`around`)
+        self._spans: list[tuple[tuple[int, bytes], tuple[int, bytes], int, int]] = []
+        # the input orders of the events without id (NULL, or empty: missing in the view); None past
+        # `missing_limit` of them
+        self._missing: list[np.ndarray] | None = []
+        self._missing_count = 0
+        self.missing_limit = 0
 
     def look(self, column: pa.Array, offsets: np.ndarray, data: np.ndarray, count: int, ords: np.ndarray) -> None:
         """Record the rows among the first `count` ids of `column` (a stretch: ascending in length, then
@@ -109,19 +129,77 @@ class LateIds:
                 self.leads.submit(ords)
 
     def tail(self, ids: pa.Array, ords: np.ndarray) -> None:
-        """Rows of the tail: recorded, unless one holds an id that is no late one (a pool's id out of
-        order, not a row sent again): the rows of the tail's ids cannot then all be known here
-        (`rows` would give None), so nothing more is recorded and the lead ids stop being read
-        (1.1 of the pass's 2.2 CPU s on the third data set's 10M events, every row group read)."""
+        """Rows of the tail: recorded. Once one holds an id that is no late one (a pool's id out of
+        order, not a row sent again), the rows of the tail's ids cannot all be known on the pass's way
+        (`rows` would give None, `around` says where the rest may be), so the lead ids stop being read
+        (1.1 of the pass's 2.2 CPU s on the third data set's 10M events, every row group read), and
+        the test stops too (a hash set of the late ids per batch: 0.19 CPU s there)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if self.usable and len(ids) and not pc.all(pc.is_in(ids.cast(pa.string()), value_set=self.values)).as_py():
-            self.usable = False
+        late = self.usable and self.leads is not None and len(ids)
+        if late and not pc.all(pc.is_in(ids.cast(pa.string()), value_set=self.values)).as_py():
             self.close()
             self.leads = None
         if self.usable:
             self.record(ids, ords)
+
+    def span(self, first: bytes, last: bytes, low: int, high: int) -> None:
+        """A batch's stretch, from id `first` to id `last`, in a batch of input orders `low`..`high`."""
+        self._spans.append(((len(first), first), (len(last), last), low, high))
+
+    def gone(self, base: int, count: int, kept: np.ndarray | None) -> None:
+        """A batch of `count` rows from input order `base`, of which those at `kept` have an id (None:
+        none has)."""
+        import numpy as np
+
+        if self._missing is None:
+            return
+        if kept is None:
+            rows = np.arange(count, dtype=np.int64)
+        else:
+            mask = np.ones(count, dtype=bool)
+            mask[kept] = False
+            rows = np.flatnonzero(mask)
+        self._missing_count += len(rows)
+        if self._missing_count > self.missing_limit:
+            self._missing = None
+        elif len(rows):
+            self._missing.append(base + rows)
+
+    def around(self, tail: pa.Array) -> Around | None:
+        """Where the rows holding a tail id are when some tail id is no late one (`rows` is None): the
+        rows recorded that hold one, the tail ids no late one (`strays`), the input orders of the batches
+        whose stretch may hold one of them (at most one batch each: the stretch ascends strictly over
+        the whole input, so the batches' ranges of ids do not overlap), and the input orders of the
+        events without id. None when the late ids were not usable or those events were too many."""
+        import bisect
+
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.usable or self._missing is None:
+            return None
+        strays = tail.filter(pc.invert(pc.is_in(tail, value_set=self.values)))
+        firsts = [s[0] for s in self._spans]
+        spans: set[tuple[int, int]] = set()
+        for value in strays.to_pylist():
+            raw = value.encode()
+            key = (len(raw), raw)
+            at = bisect.bisect_right(firsts, key) - 1
+            if at >= 0 and key <= self._spans[at][1]:
+                spans.add((self._spans[at][2], self._spans[at][3]))
+        if self._ids:
+            ids = pa.concat_arrays([i.cast(pa.string()) for i in self._ids])
+            wanted = pc.is_in(ids, value_set=tail)
+            rows = pa.table(
+                {"_ls_ord": arrow_int64(np.concatenate(self._ords)[numpy_bools(wanted)]), "id": ids.filter(wanted)}
+            )
+        else:
+            rows = pa.table({"_ls_ord": pa.nulls(0, pa.int64()), "id": pa.nulls(0, pa.string())})
+        missing = np.concatenate(self._missing) if self._missing else np.zeros(0, np.int64)
+        return Around(rows, strays, sorted(spans), missing)
 
     def rows(self, tail: pa.Array) -> pa.Table | None:
         """(`_ls_ord`, id) of every row holding an id of `tail` (the pass's distinct tail ids), or None

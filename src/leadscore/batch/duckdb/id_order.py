@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from leadscore.batch.duckdb.id_late import LateIds
+    from leadscore.batch.duckdb.id_late import Around, LateIds
 
 _BATCH = 1 << 20
 
@@ -48,6 +48,8 @@ class OrderedIds:
     tail: pa.Array  # the distinct ids after the first strictly ascending stretch (none: all distinct)
     # the `_ls_ord` of every row holding a tail id, when the pass could find them all (`id_late.py`)
     rows: pa.Table | None = None
+    # else, where it found all but the copies of some tail ids, which it tells where to look for
+    around: Around | None = None
 
 
 def flagged(offsets: np.ndarray, data: np.ndarray) -> bool:
@@ -300,6 +302,7 @@ def _pass(
         from leadscore.batch.duckdb.id_late import LateIds
 
         found = LateIds(late_tail(files, tail_limit), LeadReads(files))
+        found.missing_limit = tail_limit
     try:
         return _stream(con, tail_limit, test, files, stop, found)
     finally:
@@ -347,12 +350,15 @@ def _stream(
                 return None
             # the rows kept, by their place in the batch (only where their `_ls_ord` is needed)
             track = found is not None and base is not None
+            rows = len(column)
             index: np.ndarray | None = None
             if column.null_count:
                 if track:
                     index = np.flatnonzero(numpy_bools(column.is_valid()))
                 column = column.drop_null()
             if not len(column):
+                if found is not None and base is not None:
+                    found.gone(base, rows, None)
                 continue
             offsets, data = _buffers(column)
             if not int(np.diff(offsets).min()):  # an empty id is missing (`nullif(id, '')` in the view)
@@ -362,8 +368,12 @@ def _stream(
                     index = kept_rows if index is None else index[kept_rows]
                 column = column.filter(nonempty)
                 if not len(column):
+                    if found is not None and base is not None:
+                        found.gone(base, rows, None)
                     continue
                 offsets, data = _buffers(column)
+            if found is not None and base is not None and index is not None:
+                found.gone(base, rows, index)
             if files is not None and len(data) and int(data.max()) >= 0x80:
                 column.validate(full=True)  # raises on text that is not UTF-8, which DuckDB refuses
             with_id += len(column)
@@ -383,6 +393,8 @@ def _stream(
                     found.look(stretch, *_buffers(stretch), len(stretch), above)
                 last = _buffers(stretch)
                 previous = last[1][last[0][-2] : last[0][-1]].tobytes()
+                if found is not None and base is not None:
+                    found.span(last[1][last[0][0] : last[0][1]].tobytes(), previous, base, base + rows - 1)
             if keep is None:
                 continue
             column = column.filter(arrow_bools(~keep))
@@ -396,4 +408,7 @@ def _stream(
     if not tail:
         return OrderedIds(with_id, pa.nulls(0, pa.string()))
     distinct = pc.unique(pa.concat_arrays([t.cast(pa.string()) for t in tail]))
-    return OrderedIds(with_id, distinct, found.rows(distinct) if found is not None and files is not None else None)
+    if found is None or files is None:
+        return OrderedIds(with_id, distinct)
+    placed = found.rows(distinct)
+    return OrderedIds(with_id, distinct, placed, found.around(distinct) if placed is None else None)

@@ -23,7 +23,6 @@ from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
-from leadscore.sql import literals as q
 from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.kept_aggregates import Aggregated
@@ -286,8 +285,9 @@ class BatchRun:
 
         events = self._sources[1]
         files = parquet_sources(Path(events)) if self.schema.id_check is not None else None
-        # what identifies an event without id, as the query's window over them has it (`sql.query.event_ctes`)
-        content = ", ".join(["type", 'epoch_us("timestamp")', *(q.ident(c) for c in self.schema.events.columns())])
+        # what identifies an event without id beside its lead, type and time, as the query's window over
+        # them has it (`sql.query.event_ctes`)
+        content = self.schema.events.columns()
         check = find_duplicates(
             self.con,
             id_check=self.schema.id_check,

@@ -40,18 +40,24 @@ def _parquet_files(path: Path) -> list[str]:
     return [str(path)]
 
 
+def files_relation(files: list[str], where: str = "") -> str:
+    """The rows of Parquet files as the events view reads them, with their input order `_ls_ord`;
+    `where`: a condition on the reader's `file_index` and `file_row_number` (DuckDB skips the row
+    groups it rules out: `duplicates.py` reads a few rows by their order so)."""
+    ord_expr = "file_row_number"
+    if len(files) > 1:
+        # the file's position in the list (DuckDB's virtual column), not a search of its name per row
+        ord_expr = f"CAST(file_index AS BIGINT) * {ORD_FILE} + file_row_number"
+    return (
+        f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
+        f"FROM {scan_sql(files, 'file_row_number = true')}" + (f" WHERE {where}" if where else "")
+    )
+
+
 def _file_relation(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".parquet":
-        files = _parquet_files(path)
-        ord_expr = "file_row_number"
-        if len(files) > 1:
-            # the file's position in the list (DuckDB's virtual column), not a search of its name per row
-            ord_expr = f"CAST(file_index AS BIGINT) * {ORD_FILE} + file_row_number"
-        return (
-            f"SELECT * EXCLUDE (file_row_number), {ord_expr} AS _ls_ord "
-            f"FROM {scan_sql(files, 'file_row_number = true')}"
-        )
+        return files_relation(_parquet_files(path))
     raise SourceError(
         f"{path}: unsupported input format {suffix or '(none)'}; use Parquet (file or directory), CSV or JSON Lines"
     )
