@@ -117,7 +117,7 @@ class Compiler:
         cols = [f", (CASE WHEN {' OR '.join(fl)} THEN {sql} END) AS {col}" for sql, (col, fl) in self.factors.items()]
         return "".join(cols)
 
-    def kept_agg(self, fn: str, value: str, flag: str) -> str:
+    def _kept_agg(self, fn: str, value: str, flag: str) -> str:
         """`fn` over `value` on the rows `flag` keeps. As the counts (`_count_agg`): clustered, the
         value nulled by CASE where the flag fails (the aggregates skip NULLs: the same result) costs
         less than the FILTER's selection per aggregate and chunk (the b2b example's part of 10,000
@@ -179,7 +179,7 @@ class Compiler:
     def latest(self, flt: str) -> str:
         if flt == "FALSE":
             return "CAST(NULL AS BIGINT)"
-        return self.aggs.add(self.kept_agg("max", TS, self.flag(flt)))
+        return self.aggs.add(self._kept_agg("max", TS, self.flag(flt)))
 
     # -- leads -------------------------------------------------------------------------------------
     def attribute_value(self, name: str) -> list[TypedExpr]:
@@ -233,9 +233,9 @@ class Compiler:
         flt = q.all_of([flt, f"{col} IS NOT NULL"])
         f = self.flag(flt)
         if fn == "sum":
-            return f"coalesce({self.aggs.add(self.kept_agg(self.sum_agg, f'CAST({col} AS DOUBLE)', f))}, 0.0)"
+            return f"coalesce({self.aggs.add(self._kept_agg(self.sum_agg, f'CAST({col} AS DOUBLE)', f))}, 0.0)"
         if fn == "avg":
-            total = self.aggs.add(self.kept_agg(self.sum_agg, f"CAST({col} AS DOUBLE)", f))
+            total = self.aggs.add(self._kept_agg(self.sum_agg, f"CAST({col} AS DOUBLE)", f))
             n = self.aggs.add(self._count_agg(flt))
             return f"(CASE WHEN {n} > 0 THEN {total} / {n} END)"
-        return self.aggs.add(self.kept_agg(fn, col, f))
+        return self.aggs.add(self._kept_agg(fn, col, f))

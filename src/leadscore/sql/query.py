@@ -42,9 +42,7 @@ class QueryPlan:
     notes: list[str] = field(default_factory=list)
     # a `lookup_risk` column: the lead has an event value a deferred look-up must evaluate (lookups.py)
     lookup_risk: bool = False
-    # an `input_check` column: some event row of the lead needs the input files' check (`row_check`); such a
-    # query is one pass over every row of `events`, whose `n_events` is NULL and `n_dropped` the lead's rows
-    # not scored (after T, dropped copies): the events scored are the rows of `events` less their sum
+    # an `input_check` column: some event row of the lead needs the input files' check (`row_check`)
     row_check: bool = False
     # the query of the per-lead aggregates alone (`_ls_lead` and each aggregate), and the rest of `sql`
     # after them ("" where the query cannot be cut there): `reading` runs the rest over a table of them
@@ -262,21 +260,15 @@ def build_query(
         and (not dedupe or (dups_table is not None and not null_ids))
         and all(_FLAG.search(sql) for sql in c.aggs.exprs)  # each aggregate reads a flag, so `_ls_in`
     )
-    # the single pass counts the rows it does not keep (after T, dropped copies: few) rather than those it
-    # keeps: a count of nearly every event updated every event's state in the GROUP BY, 5 % of the
-    # statement (foreign_data.py's product model, 200k leads); the events scored are the rows of `events`
-    # less those (`QueryPlan.row_check`)
-    n_all = c.aggs.add(
-        (f"count_if(NOT {IN})" if c.count_if else f"count(*) FILTER (WHERE NOT {IN})") if single else "count(*)"
-    )
+    n_all = c.aggs.add((f"count_if({IN})" if c.count_if else f"count(*) FILTER (WHERE {IN})") if single else "count(*)")
     row_check = q.any_of([f"{schema.row_check}", *([number_check] if number_check else [])])
     # no aggregate when every row condition is a scan of its own (`SourceSchema.scan_check`)
-    check_agg = c.aggs.add(_any_row(c, row_check)) if single and row_check != "FALSE" else None
+    check_agg = c.aggs.add(f"bool_or({row_check})") if single and row_check != "FALSE" else None
     # events whose filter is unknown: a deferred look-up must evaluate one of their values (lookups.py)
     unknown = [
         f"{name} IS NULL" for sql, name in c.flags.items() if lookups is not None and lookups.mentions_deferred(sql)
     ]
-    risk_agg = c.aggs.add(_any_row(c, q.any_of(unknown))) if unknown else None
+    risk_agg = c.aggs.add(f"bool_or({q.any_of(unknown)})") if unknown else None
     # every aggregate is known only now: rules, labels, stage and playbooks all registered theirs
     if single:
         keep = f"{TS} <= {at}"
@@ -389,9 +381,6 @@ def build_query(
         ctes.append(f"_ls_stage AS (SELECT *, CAST(NULL AS VARCHAR) AS {STAGE} FROM {last})")
         last = "_ls_stage"
 
-    counted = [f"coalesce({n_all}, 0) AS n_events"]
-    if single:
-        counted = ["CAST(NULL AS BIGINT) AS n_events", f"coalesce({n_all}, 0) AS n_dropped"]
     out = [
         "_ls_id AS lead_id",
         f"{TOTAL} AS score",
@@ -403,7 +392,7 @@ def build_query(
         f"{STAGE} AS stage",
         f"{playbook} AS playbook",
         f"{fallback} AS fallback",
-        *counted,
+        f"coalesce({n_all}, 0) AS n_events",
     ]
     if horizon is not None:
         out.append(f"{horizon} AS next_change_at")
@@ -436,14 +425,6 @@ def build_query(
         after_aggregates=",\n".join(ctes[cut + 1 :]) + final if cuttable else "",
         aggregate_columns={key: c.aggs.exprs[sql] for sql, key in aggregate_keys(c).items()},
     )
-
-
-def _any_row(c: Compiler, condition: str) -> str:
-    """Whether some event row of the lead meets `condition` (TRUE, or NULL when none does). The rows that
-    do are rare (a bad number, a value a look-up must evaluate): spread events (`Compiler.count_if` off)
-    update only their states by a FILTER, where `bool_or` over the condition updated every event's
-    state of the GROUP BY; clustered, `bool_or` as the counts' `count_if` (`batch.duckdb.layout`)."""
-    return f"bool_or({condition})" if c.count_if else f"bool_or(TRUE) FILTER (WHERE {condition})"
 
 
 def _fold_alone(c: Compiler, stage: StageSql | None, aggregated: Aggregated | None) -> bool:

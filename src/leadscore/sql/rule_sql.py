@@ -33,21 +33,16 @@ def event_rule(c: Compiler, rule: EventRule) -> RuleSql:
     if rule.decay is None:
         total = f"(CASE WHEN {n} > 0 THEN {pts} ELSE CAST(0.0 AS DOUBLE) END)" if rule.once else f"({pts} * {n})"
     elif rule.once:
-        # the latest time alone says whether an event counted (an event's time is never NULL): the count
-        # is then an aggregate of the breakdown only, which a run without breakdown does not compute
         latest = c.latest(flt)
-        total = (
-            f"(CASE WHEN {latest} IS NOT NULL THEN {pts} * {_factor(rule, latest, c.at)} ELSE CAST(0.0 AS DOUBLE) END)"
-        )
+        total = f"(CASE WHEN {n} > 0 THEN {pts} * {_factor(rule, latest, c.at)} ELSE CAST(0.0 AS DOUBLE) END)"
     elif flt == "FALSE":
         total = "CAST(0.0 AS DOUBLE)"
     else:
-        # the factor is a column computed for the matching events only (`Compiler.factor`): power() is
-        # never evaluated over all events, and the sum keeps the rows as the counts do (`kept_agg`: spread
-        # events, a FILTER that updates the few matching rows' states, not every event's)
+        # CASE rather than FILTER: engines compute an aggregate's argument for every row before the
+        # filter applies, and power() over all events costs more than the rest of the aggregate
         flag = c.flag(flt)
         factor = c.factor(_factor(rule, TS, c.at), flag)
-        summed = c.aggs.add(c.kept_agg(c.sum_agg, f"{pts} * {factor}", flag))
+        summed = c.aggs.add(f"{c.sum_agg}(CASE WHEN {flag} THEN {pts} * {factor} END)")
         total = f"coalesce({summed}, CAST(0.0 AS DOUBLE))"
     if rule.limit is not None:
         lim = q.double(rule.limit)

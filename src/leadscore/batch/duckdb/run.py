@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # The duplicate check's modules (duplicates, id_ahead, id_order, id_files), the pure scorer's (fallback,
 # engine) and the lifecycle replay's (stage_replay, stage_windows, stage_arrays) are imported where a run
 # needs them: a run with trusted ids (`--dedupe never`) whose query decides every lead needs none of them
-# (0.06 s of imports of a 200k-lead run of 4 CPU s, and 0.02 more for the replay's).
+# (0.06 s of imports of a 200k-lead run of 4 CPU s; the replay's and stage_sql, 0.016 more).
 
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
@@ -142,7 +142,6 @@ class BatchRun:
         # the events' `contains` look-ups wait for the query to find a value that needs them (lookups.py)
         self.lookups = Lookups("duckdb", regex_ok=self._duckdb_compiles, defer_events=True)
         self.stats = BatchStats()
-        self._scored_events = 0  # the events a single pass scored (`_run`)
         self._sources = (leads, events)
         try:
             self._start(dedupe, check_numbers, defer_check=True)
@@ -355,11 +354,6 @@ class BatchRun:
                 raise
             if self.plan.row_check:
                 self._check_rows()
-                # the rows of `events` (from the files' metadata) less those the pass did not score: the
-                # leads scored again below keep their events, so the count is final here
-                self._scored_events = self._count(
-                    f"SELECT (SELECT count(*) FROM events) - coalesce(sum(n_dropped), 0) FROM {RESULT}"
-                )
             if self._settle():  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
                 self.stats.seconds["query"] = self.stats.seconds.get("query", 0.0) + time.perf_counter() - t
                 self._plan()
@@ -380,12 +374,11 @@ class BatchRun:
             f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
         ).fetchall()[0]
         self.stats.leads = int(row[0]) if row else 0
-        if self.plan is not None and self.plan.row_check:
-            self.stats.events = self._scored_events
-        elif self.plan is not None:
-            self.stats.events = self._count(f"SELECT sum(n_events) FROM {RESULT}")
+        if self.plan is not None:
+            row = con.execute(f"SELECT sum(n_events) FROM {RESULT}").fetchall()[0]
         else:
-            self.stats.events = self._count(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}')
+            row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
+        self.stats.events = int(row[0] or 0) if row else 0
         self.stats.fallback_leads = int(con.execute("SELECT count(*) FROM _ls_fb_ids").fetchall()[0][0])
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
         if self.stats.fallback_leads:
@@ -394,10 +387,6 @@ class BatchRun:
             self.stats.seconds["fallback"] = time.perf_counter() - t
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
-
-    def _count(self, sql: str) -> int:
-        row = self.con.execute(sql).fetchall()
-        return int(row[0][0] or 0) if row else 0
 
     def _score(self, plan: QueryPlan) -> None:
         """RESULT from the scoring query; its aggregates kept in AGGREGATES when a replay may read them."""
