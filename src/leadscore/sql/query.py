@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
@@ -23,7 +23,9 @@ from leadscore.sql.lookups import Lookups
 from leadscore.sql.next_change_sql import next_change_sql
 from leadscore.sql.rule_sql import RuleSql, rule_sql
 from leadscore.sql.stage_fold import fold_ctes
-from leadscore.sql.stage_sql import FOLD, StageSql, auto_conditions, stage_sql
+
+if TYPE_CHECKING:
+    from leadscore.sql.stage_sql import StageSql
 
 Flavor = Literal["duckdb", "spark", "portable"]
 
@@ -232,7 +234,13 @@ def build_query(
         labels.append(f"(CASE {' '.join(whens)} ELSE CAST(NULL AS VARCHAR) END) AS _ls_l{i}")
 
     lists = {"duckdb": "duckdb", "spark": "spark"}.get(flavor, "recursive")
-    stage = stage_sql(c, model, lists, replay=replay is not None) if model.lifecycle else None
+    stage: StageSql | None = None
+    if model.lifecycle:
+        # imported for a model with a lifecycle only (with the pure scorer's replay it reads), as the
+        # replay's own modules are (`batch.duckdb.run`)
+        from leadscore.sql.stage_sql import stage_sql
+
+        stage = stage_sql(c, model, lists, replay=replay is not None)
     playbook = "CAST(NULL AS INTEGER)"
     if model.playbooks:
         whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
@@ -274,8 +282,11 @@ def build_query(
     else:
         ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
-    n_auto = len(auto_conditions(model))
+    n_auto = 0
     if replay is not None:
+        from leadscore.sql.stage_sql import auto_conditions
+
+        n_auto = len(auto_conditions(model))
         conds = "".join(f", c._ls_c{k}" for k in range(n_auto))
         rows = source
         if _fold_alone(c, stage, aggregated):
@@ -346,6 +357,8 @@ def build_query(
     fallback = "FALSE"
     needs_replay = "FALSE"
     if stage is not None:
+        from leadscore.sql.stage_sql import FOLD
+
         if stage.columns:
             cols = ", ".join(f"{sql} AS {name}" for name, sql in stage.columns)
             ctes.append(f"_ls_autos AS (SELECT *, {cols} FROM {last})")

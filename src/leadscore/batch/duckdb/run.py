@@ -23,7 +23,6 @@ from leadscore.batch.duckdb.sources import Source, prepare
 from leadscore.domain.timeutil import parse_timestamp, to_micros
 from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
-from leadscore.sql import stage_replay as replay
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.kept_aggregates import Aggregated
 from leadscore.sql.lookups import Lookups
@@ -40,8 +39,9 @@ if TYPE_CHECKING:
     from leadscore.engine.predictors import Predictor
 
 # The duplicate check's modules (duplicates, id_ahead, id_order, id_files), the pure scorer's (fallback,
-# engine) are imported where a run needs them: a run with trusted ids (`--dedupe never`) whose query
-# decides every lead needs neither (0.06 s of imports of a 200k-lead run of 4 CPU s).
+# engine) and the lifecycle replay's (stage_replay, stage_windows, stage_arrays) are imported where a run
+# needs them: a run with trusted ids (`--dedupe never`) whose query decides every lead needs none of them
+# (0.06 s of imports of a 200k-lead run of 4 CPU s; the replay's and stage_sql, 0.016 more).
 
 Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
@@ -456,7 +456,9 @@ class BatchRun:
         self.stats.replayed_leads = int(row[0]) if row else 0
         if not self.stats.replayed_leads:
             return
-        conds = replay.conditions_query(
+        from leadscore.sql.stage_replay import conditions_query
+
+        conds = conditions_query(
             self.model,
             self.schema,
             self.at,
