@@ -302,3 +302,47 @@ def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str |
     times = [t for _, t, _, _, _ in changes]
     dicts = [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in changes]
     assert history_text(history, times) == json_text(dicts)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["stage_changed", "label_changed", "score_changed"]),
+    trigger_id=st.text(min_size=1, max_size=6),
+    destination=st.one_of(st.none(), st.text(max_size=6)),
+    lead=st.text(max_size=6),
+    old=_VALUES,
+    new=_VALUES,
+    details=st.lists(st.tuples(st.text(max_size=5), _VALUES), max_size=4),
+    micros=st.integers(0, 2**41),
+)
+def test_payload_texts_of_any_values_are_the_payloads_json(
+    kind: str,
+    trigger_id: str,
+    destination: str | None,
+    lead: str,
+    old: object,
+    new: object,
+    details: list[tuple[str, object]],
+    micros: int,
+) -> None:
+    """The payload's template (`history_json._template`) filled with any values, any trigger id and
+    destination (quotes, control characters, non-ASCII) gives `json_text` of `payload`'s dict."""
+    from leadscore.domain.timeutil import from_micros
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired, payload
+
+    spec: dict[str, object] = {"id": trigger_id, "on": "stage_changed", "destination": destination}
+    trigger = Trigger.model_construct(**spec)  # (any text: the template must not depend on it)
+    found = [Fired(trigger, kind, from_micros(micros), old, new, "k", dict(details))]  # type: ignore[arg-type]
+    result = {"lead_id": lead, "breakdown": []}
+    texts = payload_texts(found, lead, json_text(result))
+    assert texts == [json_text(payload(f, lead, result)) for f in found]

@@ -38,6 +38,7 @@ from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
 from leadscore.store.events_repo import json_value
+from leadscore.triggers import score_hits
 from leadscore.triggers.firings import TriggerFiring, detect_transitions, firing
 
 if TYPE_CHECKING:
@@ -217,6 +218,10 @@ def finish(
             part: list[str] = cols["lead_id"]
             firsts, inits, stages = cols["_first"], cols["_init"], cols["stage"]
             befores = [cols[f"_before{w}"] for w in range(len(windows))]
+            # the score_changed tests of the whole part as arrays: a lead none holds for skips them
+            quiet = []
+            if fire:
+                quiet = score_hits.quiet(model, cols["score"], dict(zip(windows, befores, strict=True))).tolist()
             store.lock_leads(conn, part)
             previous = _stored(conn, part)
             row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
@@ -251,12 +256,15 @@ def finish(
                     # another model's labels and stages are not this model's transitions
                     ours = stored is not None and result.model_version == stored.model_version
                     prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
-                    before = _before(slots, [b[i] for b in befores])
-                    found = detect_transitions(model, prev, result, score_before_window=before)
+                    if quiet[i]:
+                        found = detect_transitions(model, prev, result, scores_quiet=True)
+                    else:
+                        before = _before(slots, [b[i] for b in befores])
+                        found = detect_transitions(model, prev, result, score_before_window=before)
                     if found:
                         if encoded:
                             texts += payload_texts(
-                                found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i])
+                                found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i]), at_text
                             )
                         if payloads or not encoded:
                             breakdown = breakdown_dicts(cols["breakdown"][i])
