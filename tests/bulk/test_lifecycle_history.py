@@ -346,3 +346,43 @@ def test_payload_texts_of_any_values_are_the_payloads_json(
     result = {"lead_id": lead, "breakdown": []}
     texts = payload_texts(found, lead, json_text(result))
     assert texts == [json_text(payload(f, lead, result)) for f in found]
+
+
+_NAMES = st.text(max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lead=_NAMES,
+    model=_NAMES,
+    score=st.floats(allow_nan=True, allow_infinity=True),
+    dimensions=st.dictionaries(_NAMES, st.floats(-1e6, 1e6), max_size=3),
+    labels=st.dictionaries(_NAMES, st.one_of(st.none(), _NAMES), max_size=3),
+    stage=st.one_of(st.none(), _NAMES),
+    playbook=st.one_of(st.none(), st.tuples(_NAMES, st.one_of(st.none(), st.integers(0, 9)), st.lists(_NAMES))),
+    micros=st.integers(0, 2**41),
+)
+def test_result_text_is_the_results_json(
+    lead: str,
+    model: str,
+    score: float,
+    dimensions: dict[str, float],
+    labels: dict[str, str | None],
+    stage: str | None,
+    playbook: tuple[str, int | None, list[str]] | None,
+    micros: int,
+) -> None:
+    """`result_text`, its head encoded value by value and the playbook's text kept per part, is
+    `json_text` of the result's dict with its breakdown, for any texts and numbers."""
+    from leadscore.bulk.history_json import AtText, result_text
+    from leadscore.domain.result import PlaybookMatch, Result
+    from leadscore.domain.timeutil import from_micros
+
+    match = PlaybookMatch(0, playbook[0], playbook[1], tuple(playbook[2]), "p") if playbook is not None else None
+    at = from_micros(micros)
+    result = Result(lead, at, model, "v1", score, dimensions, labels, stage, (), match)
+    breakdown = '[{"rule":"a","dimension":"d","points":1.5}]'
+    texts = AtText()
+    for _ in range(2):  # the second time with the time's and the playbook's texts kept
+        got = result_text(result, breakdown, texts)
+        assert got == json_text({**result.to_dict(), "breakdown": breakdown_dicts(breakdown)})

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from leadscore.domain.result import Result, StageChange
+from leadscore.domain.result import PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import to_iso
 from leadscore.sql import literals as q
 from leadscore.store.backends import json_text
@@ -60,7 +60,12 @@ def with_breakdown(firings: list[TriggerFiring], breakdown: list[dict[str, Any]]
 
 
 class AtText(dict[datetime, str]):
-    """`to_iso` of each evaluation time met, made once: every lead of an apply has the same one."""
+    """`to_iso` of each evaluation time met, made once: every lead of an apply has the same one. Also
+    the JSON text of each playbook match met (`playbooks`): a part's leads share a few."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.playbooks: dict[PlaybookMatch, str] = {}
 
     def __missing__(self, at: datetime) -> str:
         text = self[at] = to_iso(at)
@@ -115,23 +120,24 @@ def result_text(result: Result, breakdown: str, at_text: AtText, spaced: str | N
     payload's result): its head encoded as `to_dict` orders it, the breakdown respaced
     (`breakdown_text`; `spaced`: that text already, from `spaced_breakdown_sql`), no dict or list of
     the whole made."""
-    head = json_text(
-        {
-            "lead_id": result.lead_id,
-            "at": at_text[result.at],
-            "model": result.model,
-            "model_version": result.model_version,
-            "score": result.score,
-            "dimensions": result.dimensions,
-            "labels": result.labels,
-            "stage": result.stage,
-        }
+    # `json_text` of the head's dict, its values encoded one by one (the same encoder): 3.2 us a
+    # result of the b2b model against 4.8 for the dict made and encoded whole
+    text = _STRING
+    stage = "null" if result.stage is None else text(result.stage)
+    head = (
+        f'{{"lead_id": {text(result.lead_id)}, "at": {text(at_text[result.at])}, "model": {text(result.model)}, '
+        f'"model_version": {text(result.model_version)}, "score": {json_text(result.score)}, '
+        f'"dimensions": {json_text(result.dimensions)}, "labels": {json_text(result.labels)}, "stage": {stage}'
     )
-    playbook = json_text(result.playbook.to_dict()) if result.playbook is not None else "null"
+    playbook = "null"
+    if result.playbook is not None:
+        playbook = at_text.playbooks.get(result.playbook) or ""
+        if not playbook:
+            playbook = at_text.playbooks[result.playbook] = json_text(result.playbook.to_dict())
     assert not result.extras  # (`_result` makes none; `to_dict` would add them last)
     if spaced is None:
         spaced = breakdown_text(breakdown)
-    return f'{head[:-1]}, "breakdown": {spaced}, "playbook": {playbook}}}'
+    return f'{head}, "breakdown": {spaced}, "playbook": {playbook}}}'
 
 
 # the end of a payload's JSON text with a null result (`payload` puts `result` last in `data`, and
