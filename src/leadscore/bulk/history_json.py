@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from leadscore.domain.result import PlaybookMatch, Result, StageChange
 from leadscore.domain.timeutil import to_iso
@@ -150,8 +150,9 @@ def payload_texts(found: list[Fired], lead_id: str, result: str, at_text: AtText
     `detect_transitions`) around `result`, the JSON text of the lead's whole result (`to_dict` with its
     breakdown), encoded once for all of them. Each payload's text is its trigger's template (`_template`:
     `payload`'s own text around placeholders) with the firing's values encoded into it: no dict of the
-    payload made and encoded per firing (twice the cost, a sixth of the history pass). `at_text`: the
-    times' texts met so far (a part's leads share the evaluation time)."""
+    payload made and encoded per firing (5.4 against 4.8 us a stage change's firing, 3.1 where its time's
+    text is known). `at_text`: the times' texts made so far (`result_text`: the evaluation time, which a
+    label or score change's firing has); a stage change's time is formatted, not kept (one a change)."""
     when = at_text if at_text is not None else AtText()
     text = _STRING
     out = []
@@ -159,33 +160,21 @@ def payload_texts(found: list[Fired], lead_id: str, result: str, at_text: AtText
         fill = _TEMPLATES.get((f.trigger.id, f.trigger.destination, f.kind, *f.details))
         if fill is None:
             fill = _template(f)
-        at = text(when[f.at])
-        values = [at, text(lead_id), _scalar(f.old), _scalar(f.new), *map(_scalar, f.details.values())]
-        pieces = fill.pieces
-        parts = [pieces[0]]
-        for k, hole in enumerate(fill.holes):
-            parts.append(values[hole])
-            parts.append(pieces[k + 1])
-        parts.append(result)
-        parts.append("}}")
-        out.append("".join(parts))
+        old, new = f.old, f.new  # (mostly texts: `_scalar` inline)
+        old = text(old) if old.__class__ is str else _scalar(old)
+        new = text(new) if new.__class__ is str else _scalar(new)
+        at = when.get(f.at) or to_iso(f.at)  # (the result's time is known, a change's is formatted: not kept)
+        out.append(fill(text(at), text(lead_id), old, new, *map(_scalar, f.details.values()), result))
     return out
 
 
-class _Filled(NamedTuple):
-    """A payload's text cut at its values (`_template`): `pieces[0]`, value `holes[0]`, `pieces[1]`, ...,
-    the last piece ending with `"result": ` (the result's text and the closing braces follow)."""
-
-    pieces: tuple[str, ...]
-    holes: tuple[int, ...]  # which value (`payload_texts`' `values`) goes after each piece but the last
-
-
-# by (trigger id, destination, kind, the details' keys): the payload's text around its values
-_TEMPLATES: dict[tuple[Any, ...], _Filled] = {}
+# by (trigger id, destination, kind, the details' keys): `str.format` of the payload's text with its
+# values as the arguments (`_template`), the result's text last
+_TEMPLATES: dict[tuple[Any, ...], Callable[..., str]] = {}
 _MARK_AT = datetime(1111, 11, 11, 11, 11, 11, 111111, tzinfo=UTC)  # a time no firing has: its text marks the hole
 
 
-def _template(f: Fired) -> _Filled:
+def _template(f: Fired) -> Callable[..., str]:
     """The text of `payload(f, ...)` with a null result, made once per trigger, kind and details' keys,
     with a marker in place of each value the firings differ by (their time, lead, from and to, details):
     cut at the markers' JSON texts, what is between them is `payload`'s own text, so the shape is stated
@@ -199,15 +188,15 @@ def _template(f: Fired) -> _Filled:
     text = text[: -len(_TAIL) + len('"result": ')]
     tokens = [(_STRING(to_iso(_MARK_AT)), 0), *((_STRING(m), k) for k, m in enumerate(marks) if k)]
     found = sorted((pos, len(token), k) for token, k in tokens for pos in _positions(text, token))
-    pieces, holes, last = [], [], 0
+    # the time's text is both `timestamp` and the change's `at` (argument 0 twice); the result last
+    assert sorted(k for _, _, k in found) == [0, 0, *range(1, len(marks))], found
+    pieces, last = [], 0
     for pos, size, k in found:
-        pieces.append(text[last:pos])
-        holes.append(k)
+        pieces.append(text[last:pos].replace("{", "{{").replace("}", "}}") + f"{{{k}}}")
         last = pos + size
-    pieces.append(text[last:])
-    # the time's text is both `timestamp` and the change's `at` (value 0 twice)
-    assert sorted(holes) == [0, 0, *range(1, len(marks))], holes
-    fill = _Filled(tuple(pieces), tuple(holes))
+    # then the result's text (the last argument) and the two braces closing `data` and the payload
+    pieces.append(text[last:].replace("{", "{{").replace("}", "}}") + "{" + str(len(marks)) + "}" + "}}}}")
+    fill = "".join(pieces).format
     _TEMPLATES[(f.trigger.id, f.trigger.destination, f.kind, *f.details)] = fill
     return fill
 
