@@ -386,3 +386,17 @@ def test_result_text_is_the_results_json(
     for _ in range(2):  # the second time with the time's and the playbook's texts kept
         got = result_text(result, breakdown, texts)
         assert got == json_text({**result.to_dict(), "breakdown": breakdown_dicts(breakdown)})
+
+
+def test_payload_texts_of_a_trigger_whose_text_holds_a_marker() -> None:
+    """A destination (any text) that holds the markers' or the marker time's text: other markers are
+    tried, the payload's text is still `json_text` of its dict."""
+    from leadscore.domain.timeutil import from_micros
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired, payload
+
+    for destination in ("\x001:1\x00", "1111-11-11T11:11:11.000001Z", "\x001:4\x00 \x002:4\x00"):
+        trigger = Trigger.model_validate({"id": "t", "on": "stage_changed", "destination": destination})
+        found = [Fired(trigger, "stage_changed", from_micros(5), "a", "b", "k", {"cause": "auto", "entry": 1})]
+        result = {"lead_id": "l1"}
+        assert payload_texts(found, "l1", json_text(result)) == [json_text(payload(found[0], "l1", result))]

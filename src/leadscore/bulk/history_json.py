@@ -171,34 +171,44 @@ def payload_texts(found: list[Fired], lead_id: str, result: str, at_text: AtText
 # by (trigger id, destination, kind, the details' keys): `str.format` of the payload's text with its
 # values as the arguments (`_template`), the result's text last
 _TEMPLATES: dict[tuple[Any, ...], Callable[..., str]] = {}
-_MARK_AT = datetime(1111, 11, 11, 11, 11, 11, 111111, tzinfo=UTC)  # a time no firing has: its text marks the hole
 
 
 def _template(f: Fired) -> Callable[..., str]:
     """The text of `payload(f, ...)` with a null result, made once per trigger, kind and details' keys,
     with a marker in place of each value the firings differ by (their time, lead, from and to, details):
     cut at the markers' JSON texts, what is between them is `payload`'s own text, so the shape is stated
-    once (`firings.payload`). Checked: the markers and only they are cut out, and the text ends with the
-    null result."""
-    marks = [f"\x00{k}\x00" for k in range(4 + len(f.details))]  # (escaped in JSON: never a model's text)
+    once (`firings.payload`). Checked: the markers and only they are cut out (a trigger's own text that
+    holds a marker's - a destination is any text - makes other markers be tried), and the text ends with
+    the null result."""
+    for salt in range(1, 1000):
+        fill = _cut(f, salt)
+        if fill is not None:
+            _TEMPLATES[(f.trigger.id, f.trigger.destination, f.kind, *f.details)] = fill
+            return fill
+    raise AssertionError(f"no markers found for the payload of trigger {f.trigger.id!r}")  # pragma: no cover
+
+
+def _cut(f: Fired, salt: int) -> Callable[..., str] | None:
+    """`_template`'s format with the markers of `salt`, or None where the payload's own text holds one."""
+    marks = [f"\x00{salt}:{k}\x00" for k in range(4 + len(f.details))]
+    mark_at = datetime(1111, 11, 11, 11, 11, 11, salt, tzinfo=UTC)  # a time no firing has
     details = dict(zip(f.details, marks[4:], strict=True))
-    probe = f._replace(at=_MARK_AT, old=marks[2], new=marks[3], details=details)
+    probe = f._replace(at=mark_at, old=marks[2], new=marks[3], details=details)
     text = json_text(payload(probe, marks[1], None))
     assert text.endswith(_TAIL), text  # by `payload`'s construction: `result` last in `data`, `data` last
     text = text[: -len(_TAIL) + len('"result": ')]
-    tokens = [(_STRING(to_iso(_MARK_AT)), 0), *((_STRING(m), k) for k, m in enumerate(marks) if k)]
+    tokens = [(_STRING(to_iso(mark_at)), 0), *((_STRING(m), k) for k, m in enumerate(marks) if k)]
     found = sorted((pos, len(token), k) for token, k in tokens for pos in _positions(text, token))
     # the time's text is both `timestamp` and the change's `at` (argument 0 twice); the result last
-    assert sorted(k for _, _, k in found) == [0, 0, *range(1, len(marks))], found
+    if sorted(k for _, _, k in found) != [0, 0, *range(1, len(marks))]:
+        return None
     pieces, last = [], 0
     for pos, size, k in found:
         pieces.append(text[last:pos].replace("{", "{{").replace("}", "}}") + f"{{{k}}}")
         last = pos + size
     # then the result's text (the last argument) and the two braces closing `data` and the payload
     pieces.append(text[last:].replace("{", "{{").replace("}", "}}") + "{" + str(len(marks)) + "}" + "}}}}")
-    fill = "".join(pieces).format
-    _TEMPLATES[(f.trigger.id, f.trigger.destination, f.kind, *f.details)] = fill
-    return fill
+    return "".join(pieces).format
 
 
 def _positions(text: str, token: str) -> list[int]:
