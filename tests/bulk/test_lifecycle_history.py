@@ -302,3 +302,101 @@ def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str |
     times = [t for _, t, _, _, _ in changes]
     dicts = [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in changes]
     assert history_text(history, times) == json_text(dicts)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["stage_changed", "label_changed", "score_changed"]),
+    trigger_id=st.text(min_size=1, max_size=6),
+    destination=st.one_of(st.none(), st.text(max_size=6)),
+    lead=st.text(max_size=6),
+    old=_VALUES,
+    new=_VALUES,
+    details=st.lists(st.tuples(st.text(max_size=5), _VALUES), max_size=4),
+    micros=st.integers(0, 2**41),
+)
+def test_payload_texts_of_any_values_are_the_payloads_json(
+    kind: str,
+    trigger_id: str,
+    destination: str | None,
+    lead: str,
+    old: object,
+    new: object,
+    details: list[tuple[str, object]],
+    micros: int,
+) -> None:
+    """The payload's template (`history_json._template`) filled with any values, any trigger id and
+    destination (quotes, control characters, non-ASCII) gives `json_text` of `payload`'s dict."""
+    from leadscore.domain.timeutil import from_micros
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired, payload
+
+    spec: dict[str, object] = {"id": trigger_id, "on": "stage_changed", "destination": destination}
+    trigger = Trigger.model_construct(**spec)  # (any text: the template must not depend on it)
+    found = [Fired(trigger, kind, from_micros(micros), old, new, "k", dict(details))]  # type: ignore[arg-type]
+    result = {"lead_id": lead, "breakdown": []}
+    texts = payload_texts(found, lead, json_text(result))
+    assert texts == [json_text(payload(f, lead, result)) for f in found]
+
+
+_NAMES = st.text(max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lead=_NAMES,
+    model=_NAMES,
+    score=st.floats(allow_nan=True, allow_infinity=True),
+    dimensions=st.dictionaries(_NAMES, st.floats(-1e6, 1e6), max_size=3),
+    labels=st.dictionaries(_NAMES, st.one_of(st.none(), _NAMES), max_size=3),
+    stage=st.one_of(st.none(), _NAMES),
+    playbook=st.one_of(st.none(), st.tuples(_NAMES, st.one_of(st.none(), st.integers(0, 9)), st.lists(_NAMES))),
+    micros=st.integers(0, 2**41),
+)
+def test_result_text_is_the_results_json(
+    lead: str,
+    model: str,
+    score: float,
+    dimensions: dict[str, float],
+    labels: dict[str, str | None],
+    stage: str | None,
+    playbook: tuple[str, int | None, list[str]] | None,
+    micros: int,
+) -> None:
+    """`result_text`, its head encoded value by value and the playbook's text kept per part, is
+    `json_text` of the result's dict with its breakdown, for any texts and numbers."""
+    from leadscore.bulk.history_json import AtText, result_text
+    from leadscore.domain.result import PlaybookMatch, Result
+    from leadscore.domain.timeutil import from_micros
+
+    match = PlaybookMatch(0, playbook[0], playbook[1], tuple(playbook[2]), "p") if playbook is not None else None
+    at = from_micros(micros)
+    result = Result(lead, at, model, "v1", score, dimensions, labels, stage, (), match)
+    breakdown = '[{"rule":"a","dimension":"d","points":1.5}]'
+    texts = AtText()
+    for _ in range(2):  # the second time with the time's and the playbook's texts kept
+        got = result_text(result, breakdown, texts)
+        assert got == json_text({**result.to_dict(), "breakdown": breakdown_dicts(breakdown)})
+
+
+def test_payload_texts_of_a_trigger_whose_text_holds_a_marker() -> None:
+    """A destination (any text) that holds the markers' or the marker time's text: other markers are
+    tried, the payload's text is still `json_text` of its dict."""
+    from leadscore.domain.timeutil import from_micros
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired, payload
+
+    for destination in ("\x001:1\x00", "1111-11-11T11:11:11.000001Z", "\x001:4\x00 \x002:4\x00"):
+        trigger = Trigger.model_validate({"id": "t", "on": "stage_changed", "destination": destination})
+        found = [Fired(trigger, "stage_changed", from_micros(5), "a", "b", "k", {"cause": "auto", "entry": 1})]
+        result = {"lead_id": "l1"}
+        assert payload_texts(found, "l1", json_text(result)) == [json_text(payload(found[0], "l1", result))]

@@ -377,9 +377,12 @@ def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
     part after part and made every garbage collection between parts walk them."""
     from leadscore.triggers.firings import TriggerFiring
 
-    # made field by field: `dataclasses.replace` checks its arguments for each (4.6 against 2.3 us a firing)
+    # made field by field: `dataclasses.replace` checks its arguments for each (4.6 against 2.3 us a firing);
+    # the history pass's come without a payload already (`finish`' `payloads`): kept as they are
     return [
-        TriggerFiring(f.trigger_id, f.lead_id, f.destination, f.at, f.kind, f.from_value, f.to_value, {}, f.key)
+        f
+        if not f.payload
+        else TriggerFiring(f.trigger_id, f.lead_id, f.destination, f.at, f.kind, f.from_value, f.to_value, {}, f.key)
         for f in firings
     ]
 

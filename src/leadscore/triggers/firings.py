@@ -144,6 +144,7 @@ def detect_transitions(
     *,
     score_before_window: Callable[[Trigger], float] | None = None,
     attributes: Mapping[str, Any] | None = None,
+    scores_quiet: bool = False,
 ) -> list[Fired]:
     """The transitions of `model.triggers` for the move of one lead from `previous` to `current`.
 
@@ -154,10 +155,14 @@ def detect_transitions(
     A trigger's optional `when:` is checked on `current` (its scores, labels and stage) and the
     lead's `attributes`; a transition whose trigger condition does not hold fires nothing.
     Firings come in time order, then in the model's trigger order.
+    `scores_quiet`: the caller knows that no `score_changed` trigger holds for this lead (it tested
+    them for many leads at once, `score_hits.quiet`): they are skipped, as is their window's score.
     """
     if previous is not None and previous.lead_id != current.lead_id:
         raise ValueError(f"previous result is for lead {previous.lead_id!r}, current for {current.lead_id!r}")
     score_triggers, watch_stages = _kinds(model.triggers)
+    if scores_quiet:
+        score_triggers = []
     if score_triggers and score_before_window is None:
         raise ValueError(
             "score_changed triggers need the score at the start of their window "
@@ -175,6 +180,8 @@ def detect_transitions(
             firings = _stage_firings(model, trigger, previous, current, reconciled)
         elif trigger.on == "label_changed":
             firings = _label_firings(model, trigger, previous, current)
+        elif scores_quiet:
+            continue
         else:
             assert score_before_window is not None
             firings = _score_firings(model, trigger, current, score_before_window(trigger))
