@@ -100,6 +100,27 @@ def test_parts_are_whole_leads_of_at_most_a_chunk(
     assert _parts(np.array(starts, dtype=np.int64), n, chunk) == expected
 
 
+def test_an_undecided_row_and_the_one_after_it_are_kept_for_drop_idle() -> None:
+    """`_moves` over a chunk with undecided conditions (NULL, decided later by the join): that row and the
+    next one (whose comparison waits for the NULL's value) are kept, the rows repeating the decided
+    conditions before them are dropped as without a NULL; a moving event's row and the row at T stay."""
+    from leadscore.sql.stage_windows import MOVING
+
+    at = 100
+    ts = [1, 2, 3, 4, 5, 6, 1, 2, 3, at]
+    ids = ["a"] * 6 + ["b"] * 4
+    table = pa.table({"lead_id": ids, "_ls_ts": pa.array(ts, pa.int64()), MOVING: [False] * 8 + [True, False]})
+    rows = Rows.of(table)
+    c0 = [False, None, False, False, True, True, None, True, True, True]
+    c1 = [False] * 10
+    found = pa.table({"lead_id": ids, "_ls_t": pa.array(ts, pa.int64()), "_ls_c0": c0, "_ls_c1": c1})
+    keep = frames._moves(rows, found, at)
+    assert keep.tolist() == [False, True, True, False, True, False, True, True, True, True]
+    # without the NULLs (decided as the join would), only the changes, the moving event and T
+    decided = found.set_column(2, "_ls_c0", pa.array([bool(v) for v in c0]))
+    assert frames._moves(rows, decided, at).tolist() == [False] * 4 + [True, False, False, True, True, True]
+
+
 def test_a_condition_the_replay_cannot_read_yet_keeps_no_row() -> None:
     """`to: lead, from: recycled` is read only once the lead may be recycled: after its `lost` event, or
     from the start for a lead whose `stage` is recycled. Before, its value is FALSE in the table made
@@ -206,7 +227,7 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(frame_windows, "_FIXED_LIMIT", limit)
             seg = frame_windows._Segments(rows, 20, start)
-            _, _, forward, backward = seg.sums(rows, frame)
+            _, forward, backward = seg.sums(rows, frame)
         want_f = [expected(s, i + 1) for s, i in zip(run_start, rows.out.tolist(), strict=True)]
         want_b = [expected(int(f), e) for f, e in zip(first, run_end, strict=True)]
         for got, want in ((forward, want_f), (backward, want_b)):
@@ -234,7 +255,7 @@ def test_epoch_sums_past_one_lane_of_fixed_point_are_still_fsum_of_their_weights
         seg = frame_windows._Segments(rows, period, start)
         assert seg.longest * float(weights.max()) < frame_windows._FIXED_LIMIT
         assert seg.longest * float(weights.max()) > 2.0**11 or n == 3
-        _, _, forward, backward = seg.sums(rows, frame)
+        _, forward, backward = seg.sums(rows, frame)
         out = rows.out.tolist()
         assert forward.tolist() == [math.fsum(weights[: i + 1].tolist()) for i in out]
         assert backward.tolist() == [math.fsum(weights[int(f) :].tolist()) for f in np.minimum(start, n - 1)]

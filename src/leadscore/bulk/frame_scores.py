@@ -312,16 +312,21 @@ def _dimension(
 
 
 def conditions(
-    plan: ArrayPlan, rows: _Rows, cols: dict[str, Column], lead_ids: pa.Array, leads: pa.Table, n_conds: int
+    plan: ArrayPlan,
+    rows: _Rows,
+    cols: dict[str, Column],
+    lead_ids: pa.Array,
+    lead_of: np.ndarray,
+    leads: pa.Table,
+    n_conds: int,
 ) -> pa.Table | None:
     """(lead_id, _ls_t, _ls_c0..) of one part, as `window_conditions_query` gives them (NULL where a
     score is too close to its threshold); None when the SQL must compute them (a sum of times past a
-    BIGINT). `lead_ids`: each kept row's lead; `leads`: `_ls_lid` and each column of `plan.lead_sql`."""
+    BIGINT). `lead_ids`: each kept row's lead; `lead_of`: its row in `leads` (`_ls_lid` and each column
+    of `plan.lead_sql`)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    lead_of = pc.index_in(lead_ids, value_set=leads.column("_ls_lid")).to_numpy(zero_copy_only=False)
     lead_cols = {name: leads.column(name).to_numpy(zero_copy_only=False) for name in plan.lead_sql.values()}
     vals = _Values(rows, cols, lead_cols, lead_of)
     n = len(vals.t)

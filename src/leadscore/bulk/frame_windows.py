@@ -73,7 +73,6 @@ class Rows:
         if len(self.lead_start) * self.width <= _INT64_MAX:
             self.key = self.g * self.width + self.rel
         self._starts: dict[int | None, np.ndarray] = {}
-        self._weights: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
     def of(cls, table: pa.Table, types: Mapping[str, Sequence[str]] | None = None) -> Rows:
@@ -123,20 +122,27 @@ class Rows:
         return self._flag(name)
 
     def weights(self, f: Frame) -> tuple[np.ndarray, np.ndarray]:
-        """An epoch sum's terms: (2 ** ((time - the epoch's start) / half-life) at the events of its flag,
-        0.0 elsewhere; the flag), as `stage_windows._half_life_sum` writes them in SQL. The power is
-        NumPy's, within an ulp of DuckDB's (the error bound of the rewritten decay allows far more), and
-        made once per period and half-life for all the rules that share them."""
+        """An epoch sum's terms at every row: (`weights_at` at the events of its flag, 0.0 elsewhere; the flag)."""
+        import numpy as np
+
+        flag = self.flag(f.weighted)
+        values = np.zeros(self.n)
+        at = np.flatnonzero(flag)
+        values[at] = self.weights_at(f, at)
+        return values, flag
+
+    def weights_at(self, f: Frame, at: np.ndarray) -> np.ndarray:
+        """An epoch sum's terms at the rows `at` (its flag's events): 2 ** ((time - the epoch's start) /
+        half-life), as `stage_windows._half_life_sum` writes them in SQL. The power is NumPy's, within an
+        ulp of DuckDB's (the error bound of the rewritten decay allows far more), made at the flag's events
+        only: a flag holds at 1-16 % of the b2b example's rows, and the sums' rules read other rows' not."""
         import numpy as np
 
         assert f.micros is not None
-        key = (f.micros, f.half_life)
-        powers = self._weights.get(key)
-        if powers is None:
-            since = self.ts - np.floor_divide(self.ts, f.micros) * f.micros
-            powers = self._weights[key] = np.power(2.0, since.astype(np.float64) / float(f.half_life))
-        flag = self.flag(f.weighted)
-        return np.where(flag, powers, 0.0), flag
+        ts = self.ts[at]
+        since = ts - np.floor_divide(ts, f.micros) * f.micros
+        out: np.ndarray = np.power(2.0, since.astype(np.float64) / float(f.half_life))
+        return out
 
 
 class Packed:
@@ -231,6 +237,17 @@ def prefix(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _scattered(at: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """`prefix` of the n values that are `values` at the rows `at` (sorted, distinct) and 0 elsewhere,
+    without making those n values: the same sums (int64, wrapping past 2 ** 63 as `prefix` does)."""
+    import numpy as np
+
+    out = np.zeros(n + 1, dtype=np.int64)
+    out[at + 1] = values
+    np.cumsum(out, out=out)
+    return out
+
+
 def _join(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     """(high * 2 ** 32 + low) / 2 ** 52 rounded once: the low lane's carry moved into the high lane, whose
     value (below 2 ** 53, `_FIXED_LIMIT`) is then an exact double, as is its product by 2 ** 32; the one
@@ -256,9 +273,10 @@ class _Segments:
         own = self.epoch[rows.out]
         self.own_parity = own & 1
         self.before = self.epoch[start] == own - 1
+        self._mine: dict[int, np.ndarray] = {}
         self.out = rows.out
         self.first = np.minimum(start, rows.n - 1)
-        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         cut = rows.new.copy()
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
@@ -271,6 +289,13 @@ class _Segments:
         self._runs = (starts, lens)
         self._buckets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._done: dict[tuple[str, bool], np.ndarray] = {}
+
+    def mine(self, parity: int) -> np.ndarray:
+        """Whether each kept row's epoch has the parity `parity` (made once per parity, for every sum)."""
+        found = self._mine.get(parity)
+        if found is None:
+            found = self._mine[parity] = self.own_parity == parity
+        return found
 
     @property
     def buckets(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -291,38 +316,45 @@ class _Segments:
                 self._buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
         return self._buckets
 
-    def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(the epoch sum's terms with 0.0 where there is none, whether there is one, their running sum at
-        each kept row from its run's first row, and from each kept row's frame start to its run's end)."""
+    def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(whether a row has a term of the epoch sum, the terms' running sum at each kept row from its
+        run's first row, and from each kept row's frame start to its run's end)."""
+        import numpy as np
+
         name = f.flag
         found = self._sums.get(name)
         if found is None:
-            values, valid = rows.weights(f)
-            largest = float(values.max(initial=0.0))
+            valid = rows.flag(f.weighted)
+            at = np.flatnonzero(valid)
+            terms = rows.weights_at(f, at)
+            largest = float(terms.max(initial=0.0))
             if self.longest * largest < _FIXED_LIMIT:
-                found = (values, valid, *self._fixed(values))
+                found = (valid, *self._fixed(at, terms, rows.n))
             else:
+                values = np.zeros(rows.n)
+                values[at] = terms
                 forward = self.running(name, values, False)[self.out]
-                found = (values, valid, forward, self.running(name, values, True)[self.first])
+                found = (valid, forward, self.running(name, values, True)[self.first])
             self._sums[name] = found
         return found
 
-    def _fixed(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`sums`' two running sums, exact: a weight is 1 or more (2 ** x, x >= 0), so 2 ** 52 times it is a
-        whole number; split in two whole lanes (2 ** 20 times the weight, whole, and the 32 bits of the
-        fraction below it), each lane's prefix sums are exact in int64 and so are their differences, the
-        sums of each run's weights; the lanes are joined with one rounding to a double (`_join`), the value
-        `math.fsum` gives (a recursive sum rounds at each term), in one pass over the rows instead of one
-        per run. One lane of 2 ** 52 times the weight overflowed an int64 past a run's sum of 2 ** 11: on
-        the b2b example (weights up to 8, 300-430 rows in a lead's longest 90-day epoch) every sum took
-        the running sums instead: `arrays` of a chunk of 250,000 rows cost 0.12 CPU s, 0.10 now."""
+    def _fixed(self, at: np.ndarray, terms: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """`sums`' two running sums of the `terms` at the rows `at` (of `n`), exact: a weight is 1 or more
+        (2 ** x, x >= 0), so 2 ** 52 times it is a whole number; split in two whole lanes (2 ** 20 times
+        the weight, whole, and the 32 bits of the fraction below it), each lane's prefix sums are exact in
+        int64 and so are their differences, the sums of each run's weights; the lanes are joined with one
+        rounding to a double (`_join`), the value `math.fsum` gives (a recursive sum rounds at each term),
+        in one pass over the rows instead of one per run. One lane of 2 ** 52 times the weight overflowed
+        an int64 past a run's sum of 2 ** 11: on the b2b example (weights up to 8, 300-430 rows in a lead's
+        longest 90-day epoch) every sum took the running sums instead. The lanes are made at the flag's
+        events only and scattered into the prefix sums (`_scattered`): the other rows add 0."""
         import numpy as np
 
-        scaled = values * _HIGH  # a power of two: exact
+        scaled = terms * _HIGH  # a power of two: exact
         whole = np.floor(scaled)
         # the fraction of a double of at least 2 ** 20 is exact, and a whole number of 2 ** -32
-        high = prefix(whole.astype(np.int64))
-        low = prefix(((scaled - whole) * 2.0**_LOW_BITS).astype(np.int64))
+        high = _scattered(at, whole.astype(np.int64), n)
+        low = _scattered(at, ((scaled - whole) * 2.0**_LOW_BITS).astype(np.int64), n)
         out, to = self.out + 1, self.out_from
         forward = _join(high[out] - high[to], low[out] - low[to])
         backward = _join(high[self.first_to] - high[self.first], low[self.first_to] - low[self.first])
@@ -394,6 +426,7 @@ def arrays(table: pa.Table | Rows, frames: dict[str, Frame], nulls: bool = True)
     largest = int(np.abs(rows.ts).max()) if rows.n else 0
     # a flag's running count, and its value at each frame's end, shared by its frames of every length
     counted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    behinds: dict[str, np.ndarray] = {}  # an epoch sum's flag: its part of the epoch before, at each kept row
     for alias, f in frames.items():
         start = rows.start(f.micros)
         if f.kind == "epoch_sum":
@@ -401,10 +434,13 @@ def arrays(table: pa.Table | Rows, frames: dict[str, Frame], nulls: bool = True)
             seg = segments.get(f.micros)
             if seg is None:
                 seg = segments[f.micros] = _Segments(rows, f.micros, start)
-            _values, valid, forward, backward = seg.sums(rows, f)
-            mine = seg.own_parity == f.parity
+            valid, forward, backward = seg.sums(rows, f)
             # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
-            value = np.where(mine, forward, np.where(seg.before & ~mine, backward, 0.0))
+            # (its part, 0.0 where the frame starts in the row's epoch, made once for both parities)
+            behind = behinds.get(f.flag)
+            if behind is None:
+                behind = behinds[f.flag] = np.where(seg.before, backward, 0.0)
+            value = np.where(seg.mine(f.parity), forward, behind)
             if nulls:
                 in_parity = prefix(valid & (seg.parity == f.parity))
                 cols[alias] = (value, in_parity[end] - in_parity[start] == 0)
