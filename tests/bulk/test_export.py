@@ -68,5 +68,9 @@ def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_q
     narrow = raw.set_column(1, "ts", raw.column("ts").cast(pa.int32()))
     other = converter(con, ["lead_id", "ts"], keys, True)(narrow)
     assert other.drop_columns(["ts"]).equals(got.drop_columns(["ts"]))
+    # a connection free to reorder rows (a run's): the whole query, the same rows
+    con.execute("SET preserve_insertion_order = false")
+    assert converter(con, ["lead_id", "ts"], keys, True)(raw).equals(got)
+    con.execute("SET preserve_insertion_order = true")
     with pytest.raises(Unsupported):  # a nested value, as before
         converter(con, ["lead_id"], keys, True)(pa.table({"lead_id": ["a"], "_p": ['{"plan": {"a": 1}}']}))

@@ -291,8 +291,10 @@ def converter(
 
     def convert(batch: pa.RecordBatch | pa.Table) -> pa.Table:
         # the plain columns kept as they are, not copied through DuckDB and back (a part's typing at
-        # 10,000 leads x 50 events: 0.23 -> 0.18 CPU s), where DuckDB would hand them back the same
-        through = bool(keys) and all(batch.schema.field(c).type in same for c in plain)
+        # 10,000 leads x 50 events: 0.23 -> 0.18 CPU s), where DuckDB would hand them back the same and
+        # keeps the rows' order (the slots are joined to them by position; a run's connection that
+        # does not keep it, `rescore._run`'s, takes the whole query)
+        through = bool(keys) and all(batch.schema.field(c).type in same for c in plain) and _keeps_order(con)
         con.register("_st_raw", batch.select(json_columns) if through else batch)
         try:
             out = con.sql(slots_only if through else select).to_arrow_table()
@@ -312,6 +314,11 @@ def converter(
         return table
 
     return convert
+
+
+def _keeps_order(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con` returns a query's rows in the order of its source (`preserve_insertion_order`)."""
+    return bool(con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0])
 
 
 def drop_unused(table: pa.Table) -> pa.Table:
