@@ -36,3 +36,41 @@ def test_property_types_are_the_types_read_through_a_filter() -> None:
 
     b2b = load_model(Path(__file__).resolve().parents[2] / "examples" / "b2b-saas" / "model.yaml")
     assert property_types(b2b) == ("page_view", "stage_set")
+
+
+def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_query_does() -> None:
+    """The plain columns pass through unchanged beside the slots DuckDB makes from the JSON text; a
+    plain column of another Arrow type goes through the whole query, which gives the same slots."""
+    import duckdb
+    import pyarrow as pa
+    import pytest
+
+    from leadscore.bulk.export import Unsupported, _typed_sql, converter
+
+    props = ['{"plan": "pro", "seats": 3}', None, '{"plan": true}', '{"seats": 2.5, "x": 1}', "{}"]
+    raw = pa.table(
+        {
+            "lead_id": ["a", "b", "c", "d", "e"],
+            "ts": pa.array([1, 2, 3, 4, 5], pa.int64()),
+            "_p": pa.array(props, pa.string()),
+        }
+    )
+    con = duckdb.connect()
+    keys = ("plan", "seats")
+    got = converter(con, ["lead_id", "ts"], keys, True)(raw)
+    con.register("_st_raw", raw)
+    whole = con.sql(_typed_sql(["lead_id", "ts"], keys, True)).to_arrow_table().drop_columns(["_ls_bad"])
+    assert got.equals(whole)
+    assert got.column("plan::str").to_pylist() == ["pro", None, None, None, None]
+    assert got.column("seats::num").to_pylist() == [3.0, None, None, 2.5, None]
+    assert got.column("plan::bool").to_pylist() == [None, None, True, None, None]
+    # a plain column DuckDB would hand back as another type: the whole query, the same slots
+    narrow = raw.set_column(1, "ts", raw.column("ts").cast(pa.int32()))
+    other = converter(con, ["lead_id", "ts"], keys, True)(narrow)
+    assert other.drop_columns(["ts"]).equals(got.drop_columns(["ts"]))
+    # a connection free to reorder rows (a run's): the whole query, the same rows
+    con.execute("SET preserve_insertion_order = false")
+    assert converter(con, ["lead_id", "ts"], keys, True)(raw).equals(got)
+    con.execute("SET preserve_insertion_order = true")
+    with pytest.raises(Unsupported):  # a nested value, as before
+        converter(con, ["lead_id"], keys, True)(pa.table({"lead_id": ["a"], "_p": ['{"plan": {"a": 1}}']}))
