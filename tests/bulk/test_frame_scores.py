@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from leadscore.bulk import frame_scores
+from leadscore.bulk import frame_scores, frames
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
@@ -57,6 +57,14 @@ def decided(monkeypatch: pytest.MonkeyPatch) -> list[pa.Table | None]:
         return found
 
     monkeypatch.setattr(frame_scores, "conditions", counted)
+    # (the table made with the idle rows evaluates its score conditions where they are read: `frame_reads`)
+    monkeypatch.setattr(frames, "_read_table", lambda *args, _real=frames._read_table: counted_by(_real, *args))
+
+    def counted_by(real: Any, *args: Any) -> Any:
+        found = real(*args)
+        parts.append(found)
+        return found
+
     return parts
 
 

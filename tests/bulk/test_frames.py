@@ -226,8 +226,8 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
     for limit in (frame_windows._FIXED_LIMIT, 0.0):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(frame_windows, "_FIXED_LIMIT", limit)
-            seg = frame_windows._Segments(rows, 20, start)
-            _, forward, backward = seg.sums(rows, frame)
+            seg = frame_windows._Segments(rows, 20)
+            _, forward, backward = seg.sums(rows, frame, seg.at(rows.out, start), rows.out)
         want_f = [expected(s, i + 1) for s, i in zip(run_start, rows.out.tolist(), strict=True)]
         want_b = [expected(int(f), e) for f, e in zip(first, run_end, strict=True)]
         for got, want in ((forward, want_f), (backward, want_b)):
@@ -252,10 +252,10 @@ def test_epoch_sums_past_one_lane_of_fixed_point_are_still_fsum_of_their_weights
         rows = Rows.of(table)
         start = rows.start(period)
         weights, _ = rows.weights(frame)
-        seg = frame_windows._Segments(rows, period, start)
+        seg = frame_windows._Segments(rows, period)
         assert seg.longest * float(weights.max()) < frame_windows._FIXED_LIMIT
         assert seg.longest * float(weights.max()) > 2.0**11 or n == 3
-        _, forward, backward = seg.sums(rows, frame)
+        _, forward, backward = seg.sums(rows, frame, seg.at(rows.out, start), rows.out)
         out = rows.out.tolist()
         assert forward.tolist() == [math.fsum(weights[: i + 1].tolist()) for i in out]
         assert backward.tolist() == [math.fsum(weights[int(f) :].tolist()) for f in np.minimum(start, n - 1)]

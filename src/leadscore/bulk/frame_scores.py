@@ -16,6 +16,7 @@ rewritten decays' (`stage_windows`):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from leadscore.sql.stage_windows import CUT_HALF_LIVES, T
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
 
     from leadscore.sql.stage_arrays import ArrayPlan, RulePlan
 
-# an aggregate at each kept row: (values, NULL mask), or an exact DECIMAL array (`frame_windows.arrays`)
-Column: TypeAlias = "tuple[np.ndarray, np.ndarray | None] | pa.Array"
+# an aggregate at each kept row: (values, NULL mask), an exact DECIMAL array, or an epoch sum's pair of
+# sums (`Epochs`: `frame_windows.arrays(nulls=False)`)
+Column: TypeAlias = "tuple[np.ndarray, np.ndarray | None] | pa.Array | Epochs"
 
 
 class _Rows(Protocol):
@@ -41,6 +43,24 @@ _EPS = 2.0**-52
 _REL, _REL_PER_EVENT = 4e-12, 4.5e-16  # `stage_windows._REL`, `_REL_PER_EVENT`
 _POWER_REL = 2.0**-48  # NumPy's power against the C library's (a few ulps at most)
 _EXACT = 2.0**53  # whole numbers below it add exactly
+
+
+class Epochs:
+    """An epoch sum of one parity at each kept row (`Frame` "epoch_sum"), as the sums of its flag's events
+    in the row's own epoch (`own`) and in the part of the epoch before inside the frame (`before`): the
+    one of the row's parity is `own`, the other's `before`. `frame_scores` reads the pair of a half-life
+    as it is (the row's epoch times its factor, the one before times its own), instead of splitting
+    each row's two sums by parity here and joining them again there; `value` is the parity's sum. An
+    epoch sum over no event is 0.0 (the weights are positive), as `arrays(nulls=False)` gives it."""
+
+    def __init__(self, own: np.ndarray, before: np.ndarray, own_parity: np.ndarray, parity: int, key: object) -> None:
+        self.own, self.before, self.own_parity, self.parity, self.key = own, before, own_parity, parity, key
+
+    def value(self) -> np.ndarray:
+        import numpy as np
+
+        out: np.ndarray = np.where(self.own_parity == self.parity, self.own, self.before)
+        return out
 
 
 class _Wide(Exception):
@@ -72,9 +92,19 @@ class _Values:
 
     def get(self, alias: str) -> tuple[np.ndarray, np.ndarray | None]:
         col = self.cols[alias]
+        if isinstance(col, Epochs):
+            return col.value(), None
         if not isinstance(col, tuple):
             raise _Wide
         return col
+
+    def epochs(self, r: RulePlan) -> tuple[np.ndarray, np.ndarray] | None:
+        """A half-life rule's sums in the row's epoch and the one before, when the arrays hand them over
+        as they are (`frame_windows.Epochs` of one flag and period, parities 0 and 1)."""
+        a, b = self.cols.get(r.sums[0]), self.cols.get(r.sums[1])
+        if isinstance(a, Epochs) and isinstance(b, Epochs) and a.key == b.key and (a.parity, b.parity) == (0, 1):
+            return a.own, a.before
+        return None
 
     def count(self, alias: str | None) -> np.ndarray:
         import numpy as np
@@ -188,10 +218,14 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
     n = vals.count(r.n)
     if r.kind == "half_life":
         assert r.half_life is not None
-        s0, s1 = vals.filled(r.sums[0]), vals.filled(r.sums[1])
         own, before, even = vals.epoch_factors(r.period, r.half_life)
-        # the sum of the row's own parity times its factor, plus the other's times the epoch before's
-        total = np.where(even, s0, s1) * own + np.where(even, s1, s0) * before
+        pair = vals.epochs(r)
+        if pair is not None:  # the same products as below, without the split by parity and back
+            total = pair[0] * own + pair[1] * before
+        else:
+            s0, s1 = vals.filled(r.sums[0]), vals.filled(r.sums[1])
+            # the sum of the row's own parity times its factor, plus the other's times the epoch before's
+            total = np.where(even, s0, s1) * own + np.where(even, s1, s0) * before
         error = total * (_REL + _REL_PER_EVENT * n)
         if r.old is not None:
             error = error + (vals.count(r.old) - n) * 2.0**-CUT_HALF_LIVES
@@ -273,15 +307,19 @@ def _of_lead(r: RulePlan) -> bool:
 
 
 def _lead_only(cond: tuple[Any, ...]) -> bool:
+    return all(leaf[0] == "lead" for leaf in _leaves(cond))
+
+
+def _leaves(cond: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """The leaves of a condition of `stage_arrays.cond_plan` (under its "all", "any" and "not")."""
     match cond[0]:
-        case "lead":
-            return True
         case "all" | "any":
-            return all(_lead_only(p) for p in cond[1])
+            for part in cond[1]:
+                yield from _leaves(part)
         case "not":
-            return _lead_only(cond[1])
+            yield from _leaves(cond[1])
         case _:
-            return False
+            yield cond
 
 
 class _LeadRows:
@@ -324,40 +362,107 @@ def conditions(
     score is too close to its threshold); None when the SQL must compute them (a sum of times past a
     BIGINT). `lead_ids`: each kept row's lead; `lead_of`: its row in `leads` (`_ls_lid` and each column
     of `plan.lead_sql`)."""
-    import numpy as np
+
+    assert len(plan.conditions) == n_conds
+    found = Conditions(plan, leads).values(rows, cols, lead_of, range(n_conds))
+    return None if found is None else as_table(lead_ids, rows.ts[rows.out], found)
+
+
+def as_table(lead_ids: pa.Array, t: np.ndarray, found: list[tuple[np.ndarray, np.ndarray]]) -> pa.Table:
+    """(lead_id, _ls_t, _ls_c0..) from each condition's (certainly true, certainly false): NULL where neither."""
     import pyarrow as pa
 
-    lead_cols = {name: leads.column(name).to_numpy(zero_copy_only=False) for name in plan.lead_sql.values()}
-    vals = _Values(rows, cols, lead_cols, lead_of)
-    n = len(vals.t)
-    # a dimension of rules on the lead's own row alone (the `fit` of a profile) is the same at every
-    # row of the lead: scored once per lead, then spread to its rows (the same operations, per lead)
-    per_lead = {name for name, _, _ in plan.dims if all(_of_lead(r) for r in plan.rules if r.dimension == name)}
-    n_leads = leads.num_rows
-    lead_vals = _Values(_LeadRows(n_leads), {}, lead_cols, np.arange(n_leads))
-    try:
-        points = [_rule(r, lead_vals if r.dimension in per_lead else vals) for r in plan.rules]
-    except _Wide:
-        return None
-    dims = []
-    for name, floor, cap in plan.dims:
-        mine = [k for k, r in enumerate(plan.rules) if r.dimension == name]
-        value, err = _dimension([points[k] for k in mine], n_leads if name in per_lead else n, floor, cap)
-        if name in per_lead:
-            value, err = value[lead_of], err[lead_of]
-        vals.scores[name] = (value, err)
-        dims.append((value, err))
-    if len(dims) <= 2:  # one addition rounds as fsum does
-        total = dims[0][0] if len(dims) == 1 else dims[0][0] + dims[1][0]
-        errs = np.zeros(n)
-        for _, e in dims:
-            errs = errs + e
-        vals.scores["total"] = (total, np.where(errs > 0, errs * (1.0 + _EPS) + _EPS * np.abs(total), 0.0))
-    else:
-        vals.scores["total"] = _sum([v for v, _ in dims], [e for _, e in dims], n)
-    out: dict[str, pa.Array] = {"lead_id": lead_ids, T: pa.array(vals.t)}
-    for k, cond in enumerate(plan.conditions):
-        sure, never = _cond(cond, vals)
+    out: dict[str, pa.Array] = {"lead_id": lead_ids, T: pa.array(t)}
+    for k, (sure, never) in enumerate(found):
         out[f"_ls_c{k}"] = pa.array(sure, mask=~(sure | never))
-    assert len(plan.conditions) == n_conds
     return pa.table(out)
+
+
+def reads_score(cond: tuple[Any, ...]) -> bool:
+    """Whether a condition of `stage_arrays.cond_plan` reads a score (else counts and the lead's row)."""
+    return any(leaf[0] == "score" for leaf in _leaves(cond))
+
+
+def _cond_aliases(cond: tuple[Any, ...]) -> set[str]:
+    return {leaf[1] for leaf in _leaves(cond) if leaf[0] in ("count", "none") and leaf[1] is not None}
+
+
+class Conditions:
+    """The plan's conditions over the rows of one part's leads (`leads`: `_ls_lid` and each column of
+    `plan.lead_sql`), evaluated at any kept rows, some conditions at a time (`values`). A dimension of
+    rules on the lead's own row alone (the `fit` of a profile) is the same at every row of the lead:
+    scored once per lead, for every call, then spread to the rows (the same operations, per lead)."""
+
+    def __init__(self, plan: ArrayPlan, leads: pa.Table) -> None:
+        self.plan = plan
+        self.lead_cols = {name: leads.column(name).to_numpy(zero_copy_only=False) for name in plan.lead_sql.values()}
+        self.n_leads = leads.num_rows
+        self.per_lead = {
+            name for name, _, _ in plan.dims if all(_of_lead(r) for r in plan.rules if r.dimension == name)
+        }
+        self._lead_dims: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def aliases(self, ks: Iterable[int]) -> set[str]:
+        """The aggregates the conditions `ks` read (every rule's, when one reads a score)."""
+        conds = [self.plan.conditions[k] for k in ks]
+        out = set().union(*(_cond_aliases(c) for c in conds))
+        if any(reads_score(c) for c in conds):
+            for r in self.plan.rules:
+                out |= {a for a in (r.n, r.latest, r.old, r.sum_ts, *r.sums) if a}
+                if r.cond is not None:
+                    out |= _cond_aliases(r.cond)
+        return out
+
+    def _per_lead(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        import numpy as np
+
+        if self._lead_dims is None:
+            n = self.n_leads
+            vals = _Values(_LeadRows(n), {}, self.lead_cols, np.arange(n))
+            self._lead_dims = {}
+            for name, floor, cap in self.plan.dims:
+                if name in self.per_lead:
+                    mine = [_rule(r, vals) for r in self.plan.rules if r.dimension == name]
+                    self._lead_dims[name] = _dimension(mine, n, floor, cap)
+        return self._lead_dims
+
+    def values(
+        self, rows: _Rows, cols: dict[str, Column], lead_of: np.ndarray, ks: Iterable[int]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """(certainly true, certainly false) of each condition of `ks` at the kept rows `rows.out`
+        (`cols`: the aggregates there, at least `aliases(ks)`; `lead_of`: each row's lead in `leads`);
+        None when the SQL must compute them (a sum of times past a BIGINT)."""
+        import numpy as np
+
+        plan = self.plan
+        ks = list(ks)
+        vals = _Values(rows, cols, self.lead_cols, lead_of)
+        n = len(vals.t)
+        try:
+            if any(reads_score(plan.conditions[k]) for k in ks):
+                lead_dims = self._per_lead()
+                points = [None if r.dimension in self.per_lead else _rule(r, vals) for r in plan.rules]
+                dims = []
+                for name, floor, cap in plan.dims:
+                    if name in self.per_lead:
+                        value, err = lead_dims[name]
+                        value, err = value[lead_of], err[lead_of]
+                    else:
+                        mine = [p for r, p in zip(plan.rules, points, strict=True) if r.dimension == name]
+                        value, err = _dimension([p for p in mine if p is not None], n, floor, cap)
+                    vals.scores[name] = (value, err)
+                    dims.append((value, err))
+                if len(dims) <= 2:  # one addition rounds as fsum does
+                    total = dims[0][0] if len(dims) == 1 else dims[0][0] + dims[1][0]
+                    errs = np.zeros(n)
+                    for _, e in dims:
+                        errs = errs + e
+                    vals.scores["total"] = (
+                        total,
+                        np.where(errs > 0, errs * (1.0 + _EPS) + _EPS * np.abs(total), 0.0),
+                    )
+                else:
+                    vals.scores["total"] = _sum([v for v, _ in dims], [e for _, e in dims], n)
+            return [_cond(plan.conditions[k], vals) for k in ks]
+        except _Wide:
+            return None

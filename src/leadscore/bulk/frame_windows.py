@@ -93,25 +93,29 @@ class Rows:
         rank[perm] = np.searchsorted(sorted_ts, sorted_ts)
         return perm, sorted_ts, self.g * (self.n + 1) + rank
 
-    def start(self, micros: int | None) -> np.ndarray:
-        """Each kept row's frame start: the first row of its lead at or after T - micros + 1."""
+    def start(self, micros: int | None, sel: np.ndarray | None = None) -> np.ndarray:
+        """Each kept row's frame start: the first row of its lead at or after T - micros + 1. With `sel`
+        (positions in `out`), those kept rows' alone, not kept for the next call (`Aggregates.at`: the
+        rows of one call are not asked for again)."""
         import numpy as np
 
-        found = self._starts.get(micros)
+        found = self._starts.get(micros) if sel is None else None
         if found is None:
-            g = self.g[self.out]
+            out = self.out if sel is None else self.out[sel]
+            g = self.g[out]
             if micros is None:
                 found = self.lead_start[g]
             elif self.key is not None:
                 # the lead's first row at or after the frame's first instant (its first row, if earlier)
-                needle = g * self.width + np.maximum(self.rel[self.out] - (micros - 1), 0)
+                needle = g * self.width + np.maximum(self.rel[out] - (micros - 1), 0)
                 found = np.searchsorted(self.key, needle)
             else:
                 perm, sorted_ts, key = self._ranked()
                 lo = np.empty(self.n, dtype=np.int64)
                 lo[perm] = np.searchsorted(sorted_ts, sorted_ts - (micros - 1))
-                found = np.searchsorted(key, g * (self.n + 1) + lo[self.out])
-            self._starts[micros] = found
+                found = np.searchsorted(key, g * (self.n + 1) + lo[out])
+            if sel is None:
+                self._starts[micros] = found
         return found
 
     def flag(self, name: str) -> np.ndarray:
@@ -261,41 +265,40 @@ def _join(high: np.ndarray, low: np.ndarray) -> np.ndarray:
 
 
 class _Segments:
-    """Runs of rows of one lead in one epoch of `period`, for running sums inside each run."""
+    """Runs of rows of one lead in one epoch of `period`, for running sums inside each run: what is made
+    per row once (the runs, each flag's prefix sums), gathered at the kept rows of each call (`At`)."""
 
-    def __init__(self, rows: Rows, period: int, start: np.ndarray) -> None:
+    def __init__(self, rows: Rows, period: int) -> None:
         import numpy as np
 
         self.epoch = np.floor_divide(rows.ts, period)
-        # per row, and per kept row (`rows.out`) with its frame's `start`: the epoch's parity, and
-        # whether the frame starts in the epoch before the row's
         self.parity = self.epoch & 1
-        own = self.epoch[rows.out]
-        self.own_parity = own & 1
-        self.before = self.epoch[start] == own - 1
-        self._mine: dict[int, np.ndarray] = {}
-        self.out = rows.out
-        self.first = np.minimum(start, rows.n - 1)
-        self._sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.n = rows.n
+        self._sums: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]] = {}
         cut = rows.new.copy()
         cut[1:] |= self.epoch[1:] != self.epoch[:-1]
         starts = np.flatnonzero(cut)
         lens = np.diff(np.append(starts, rows.n))
-        run = np.cumsum(cut) - 1
-        # each kept row's run's first row, and the end (exclusive) of the run of each frame's start
+        self.run = np.cumsum(cut) - 1
         self.longest = int(lens.max(initial=0))
-        self.out_from = starts[run[self.out]] if rows.n else self.out
-        self.first_to = np.append(starts[1:], rows.n)[run[self.first]] if rows.n else self.first
+        self.starts, self.ends = starts, np.append(starts[1:], rows.n)
         self._runs = (starts, lens)
         self._buckets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._done: dict[tuple[str, bool], np.ndarray] = {}
 
-    def mine(self, parity: int) -> np.ndarray:
-        """Whether each kept row's epoch has the parity `parity` (made once per parity, for every sum)."""
-        found = self._mine.get(parity)
-        if found is None:
-            found = self._mine[parity] = self.own_parity == parity
-        return found
+    def at(self, out: np.ndarray, start: np.ndarray) -> _At:
+        """The kept rows `out` with their frames' `start`: the epoch's parity, whether the frame starts
+        in the epoch before the row's, the row's run's first row, and the end (exclusive) of the run of
+        the frame's start."""
+        import numpy as np
+
+        own = self.epoch[out]
+        first = np.minimum(start, self.n - 1)
+        if self.n:
+            return _At(
+                own & 1, self.epoch[start] == own - 1, first, self.starts[self.run[out]], self.ends[self.run[first]]
+            )
+        return _At(own & 1, self.epoch[start] == own - 1, first, out, first)
 
     @property
     def buckets(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -316,38 +319,51 @@ class _Segments:
                 self._buckets.append((np.where(mask, idx, 0), mask, idx[mask]))
         return self._buckets
 
-    def sums(self, rows: Rows, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(whether a row has a term of the epoch sum, the terms' running sum at each kept row from its
-        run's first row, and from each kept row's frame start to its run's end)."""
-        import numpy as np
-
+    def sums(self, rows: Rows, f: Frame, at: _At, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(whether a row has a term of the epoch sum, the terms' running sum at each kept row `out` from
+        its run's first row, and from each kept row's frame start to its run's end)."""
         name = f.flag
         found = self._sums.get(name)
         if found is None:
-            valid = rows.flag(f.weighted)
-            at = np.flatnonzero(valid)
-            terms = rows.weights_at(f, at)
-            largest = float(terms.max(initial=0.0))
-            if self.longest * largest < _FIXED_LIMIT:
-                found = (valid, *self._fixed(at, terms, rows.n))
-            else:
-                values = np.zeros(rows.n)
-                values[at] = terms
-                forward = self.running(name, values, False)[self.out]
-                found = (valid, forward, self.running(name, values, True)[self.first])
-            self._sums[name] = found
-        return found
+            found = self._sums[name] = self._prefix(rows, f)
+        valid, lanes, values = found
+        if lanes is not None:
+            high, low = lanes
+            forward = _join(high[out + 1] - high[at.out_from], low[out + 1] - low[at.out_from])
+            backward = _join(high[at.first_to] - high[at.first], low[at.first_to] - low[at.first])
+            return valid, forward, backward
+        assert values is not None
+        return valid, self.running(name, values, False)[out], self.running(name, values, True)[at.first]
 
-    def _fixed(self, at: np.ndarray, terms: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """`sums`' two running sums of the `terms` at the rows `at` (of `n`), exact: a weight is 1 or more
-        (2 ** x, x >= 0), so 2 ** 52 times it is a whole number; split in two whole lanes (2 ** 20 times
-        the weight, whole, and the 32 bits of the fraction below it), each lane's prefix sums are exact in
-        int64 and so are their differences, the sums of each run's weights; the lanes are joined with one
-        rounding to a double (`_join`), the value `math.fsum` gives (a recursive sum rounds at each term),
-        in one pass over the rows instead of one per run. One lane of 2 ** 52 times the weight overflowed
-        an int64 past a run's sum of 2 ** 11: on the b2b example (weights up to 8, 300-430 rows in a lead's
-        longest 90-day epoch) every sum took the running sums instead. The lanes are made at the flag's
-        events only and scattered into the prefix sums (`_scattered`): the other rows add 0."""
+    def _prefix(
+        self, rows: Rows, f: Frame
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+        """(the flag, its two fixed-point lanes' prefix sums, or its terms at every row where a run's
+        sum may pass the lanes' limit)."""
+        import numpy as np
+
+        valid = rows.flag(f.weighted)
+        at = np.flatnonzero(valid)
+        terms = rows.weights_at(f, at)
+        largest = float(terms.max(initial=0.0))
+        if self.longest * largest < _FIXED_LIMIT:
+            return valid, self._fixed(at, terms, rows.n), None
+        values = np.zeros(rows.n)
+        values[at] = terms
+        return valid, None, values
+
+    @staticmethod
+    def _fixed(at: np.ndarray, terms: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The two lanes' prefix sums of the `terms` at the rows `at` (of `n`), exact: a weight is 1 or
+        more (2 ** x, x >= 0), so 2 ** 52 times it is a whole number; split in two whole lanes (2 ** 20
+        times the weight, whole, and the 32 bits of the fraction below it), each lane's prefix sums are
+        exact in int64 and so are their differences, the sums of each run's weights; `sums` joins the
+        lanes with one rounding to a double (`_join`), the value `math.fsum` gives (a recursive sum rounds
+        at each term), in one pass over the rows instead of one per run. One lane of 2 ** 52 times the
+        weight overflowed an int64 past a run's sum of 2 ** 11: on the b2b example (weights up to 8,
+        300-430 rows in a lead's longest 90-day epoch) every sum took the running sums instead. The
+        lanes are made at the flag's events only and scattered into the prefix sums (`_scattered`): the
+        other rows add 0."""
         import numpy as np
 
         scaled = terms * _HIGH  # a power of two: exact
@@ -355,10 +371,7 @@ class _Segments:
         # the fraction of a double of at least 2 ** 20 is exact, and a whole number of 2 ** -32
         high = _scattered(at, whole.astype(np.int64), n)
         low = _scattered(at, ((scaled - whole) * 2.0**_LOW_BITS).astype(np.int64), n)
-        out, to = self.out + 1, self.out_from
-        forward = _join(high[out] - high[to], low[out] - low[to])
-        backward = _join(high[self.first_to] - high[self.first], low[self.first_to] - low[self.first])
-        return forward, backward
+        return high, low
 
     def running(self, name: str, values: np.ndarray, backward: bool) -> np.ndarray:
         """Each row's sum of `values` over its run up to it (or from it to the run's end), summed in
@@ -373,6 +386,29 @@ class _Segments:
                 c = np.cumsum(m[:, ::-1], axis=1)[:, ::-1] if backward else np.cumsum(m, axis=1)
                 out[flat] = c[mask]
         return out
+
+
+class _At:
+    """`_Segments.at`: the kept rows of one call in their epochs."""
+
+    def __init__(
+        self, own_parity: np.ndarray, before: np.ndarray, first: np.ndarray, out_from: np.ndarray, first_to: np.ndarray
+    ) -> None:
+        self.own_parity, self.before, self.first, self.out_from, self.first_to = (
+            own_parity,
+            before,
+            first,
+            out_from,
+            first_to,
+        )
+        self._mine: dict[int, np.ndarray] = {}
+
+    def mine(self, parity: int) -> np.ndarray:
+        """Whether each kept row's epoch has the parity `parity` (made once per parity, for every sum)."""
+        found = self._mine.get(parity)
+        if found is None:
+            found = self._mine[parity] = self.own_parity == parity
+        return found
 
 
 def aggregates(table: pa.Table, frames: dict[str, Frame], types: Mapping[str, Sequence[str]] | None = None) -> pa.Table:
@@ -417,58 +453,106 @@ def arrays(table: pa.Table | Rows, frames: dict[str, Frame], nulls: bool = True)
     """Each aggregate of `frames` at each kept row (`Rows.out`) of the sorted rows of `rows_sql`. Without
     `nulls`, an epoch sum over no event is 0.0 with no NULL mask (what `frame_scores` reads of it, as the
     SQL's coalesce does): its count is not made."""
-    import numpy as np
-
     rows = table if isinstance(table, Rows) else Rows.of(table)
-    out, end = rows.out, rows.end
-    cols: dict[str, Column] = {}
-    segments: dict[int, _Segments] = {}
-    largest = int(np.abs(rows.ts).max()) if rows.n else 0
-    # a flag's running count, and its value at each frame's end, shared by its frames of every length
-    counted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    behinds: dict[str, np.ndarray] = {}  # an epoch sum's flag: its part of the epoch before, at each kept row
-    for alias, f in frames.items():
-        start = rows.start(f.micros)
-        if f.kind == "epoch_sum":
-            assert f.micros is not None
-            seg = segments.get(f.micros)
-            if seg is None:
-                seg = segments[f.micros] = _Segments(rows, f.micros, start)
-            valid, forward, backward = seg.sums(rows, f)
-            # the row's own epoch: every event of it up to the row; the epoch before: from the frame's start
-            # (its part, 0.0 where the frame starts in the row's epoch, made once for both parities)
-            behind = behinds.get(f.flag)
-            if behind is None:
-                behind = behinds[f.flag] = np.where(seg.before, backward, 0.0)
-            value = np.where(seg.mine(f.parity), forward, behind)
-            if nulls:
-                in_parity = prefix(valid & (seg.parity == f.parity))
-                cols[alias] = (value, in_parity[end] - in_parity[start] == 0)
-            else:  # the sum of no event's weight is 0.0: the weights are positive
-                cols[alias] = (value, None)
-            continue
-        found = counted.get(f.flag)
+    return rows, Aggregates(rows, nulls).at(frames)
+
+
+class Aggregates:
+    """The aggregates of the sorted rows, at any of their kept rows: the prefix sums over every row (a
+    frame's sums read every row's contribution) made once, each call (`at`) gathering them at the kept
+    rows it asks for. So a part's conditions can be evaluated at a few of its rows at a time
+    (`frame_reads`) for the cost of those rows, not of the whole part each time."""
+
+    def __init__(self, rows: Rows, nulls: bool = True) -> None:
+        import numpy as np
+
+        self.rows, self.nulls = rows, nulls
+        self._segments: dict[int, _Segments] = {}
+        self._largest = int(np.abs(rows.ts).max()) if rows.n else 0
+        # a flag's running count (and flag), shared by its frames of every length
+        self._counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._latest: dict[str, np.ndarray] = {}
+        self._in_parity: dict[tuple[int, str, int], np.ndarray] = {}
+
+    def _count(self, flag_name: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self._counted.get(flag_name)
         if found is None:
-            flag = rows.flag(f.flag)
-            running = counts(flag)
-            found = counted[f.flag] = (flag, running, running[end])
-        flag, running, at_end = found
-        n = at_end - running[start]
-        if f.kind == "count":
-            cols[alias] = (n, None)
-        elif f.kind == "max_ts":
-            latest = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))[out]
-            cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
-        elif f.kind == "sum_ts":
-            wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
-            if wide:
-                cols[alias] = sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+            flag = self.rows.flag(flag_name)
+            found = self._counted[flag_name] = (flag, counts(flag))
+        return found
+
+    def at(self, frames: dict[str, Frame], sel: np.ndarray | None = None) -> dict[str, Column]:
+        """Each aggregate of `frames` at the kept rows `sel` (positions in `Rows.out`; None: all)."""
+        import numpy as np
+
+        rows = self.rows
+        out = rows.out if sel is None else rows.out[sel]
+        end = out + 1
+        cols: dict[str, Column] = {}
+        starts: dict[int | None, np.ndarray] = {}
+        views: dict[int, _At] = {}
+        # an epoch sum's flag: (its sum in the row's epoch, its part of the epoch before) at each kept row,
+        # made once for both parities
+        epochs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        ends: dict[str, np.ndarray] = {}  # a flag's running count at each frame's end
+        for alias, f in frames.items():
+            start = starts.get(f.micros)
+            if start is None:
+                start = starts[f.micros] = rows.start(f.micros, sel)
+            if f.kind == "epoch_sum":
+                assert f.micros is not None
+                seg = self._segments.get(f.micros)
+                if seg is None:
+                    seg = self._segments[f.micros] = _Segments(rows, f.micros)
+                view = views.get(f.micros)
+                if view is None:
+                    view = views[f.micros] = seg.at(out, start)
+                found = epochs.get(f.flag)
+                if found is None:
+                    valid, forward, backward = seg.sums(rows, f, view, out)
+                    # the row's own epoch: every event of it up to the row; the epoch before: from the frame's
+                    # start (its part, 0.0 where the frame starts in the row's epoch)
+                    found = epochs[f.flag] = (valid, forward, np.where(view.before, backward, 0.0))
+                valid, forward, behind = found
+                if not self.nulls:  # as they are: `frame_scores` reads the row's epoch and the one before
+                    from leadscore.bulk.frame_scores import Epochs
+
+                    cols[alias] = Epochs(forward, behind, view.own_parity, f.parity, (f.flag, f.micros))
+                    continue
+                value = np.where(view.mine(f.parity), forward, behind)
+                if self.nulls:
+                    key = (f.micros, f.weighted, f.parity)
+                    in_parity = self._in_parity.get(key)
+                    if in_parity is None:
+                        in_parity = self._in_parity[key] = prefix(valid & (seg.parity == f.parity))
+                    cols[alias] = (value, in_parity[end] - in_parity[start] == 0)
+                else:  # the sum of no event's weight is 0.0: the weights are positive
+                    cols[alias] = (value, None)
+                continue
+            flag, running = self._count(f.flag)
+            at_end = ends.get(f.flag)
+            if at_end is None:
+                at_end = ends[f.flag] = running[end]
+            n = at_end - running[start]
+            if f.kind == "count":
+                cols[alias] = (n, None)
+            elif f.kind == "max_ts":
+                latest_all = self._latest.get(f.flag)
+                if latest_all is None:
+                    latest_all = self._latest[f.flag] = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))
+                latest = latest_all[out]
+                cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
+            elif f.kind == "sum_ts":
+                largest = self._largest
+                wide = bool(largest) and int(n.max(initial=0)) > _INT64_MAX // largest
+                if wide:
+                    cols[alias] = sum_of_times(rows.ts, flag, start, end, n == 0, wide)
+                else:
+                    total = prefix(np.where(flag, rows.ts, 0))
+                    cols[alias] = (total[end] - total[start], n == 0)
             else:
-                total = prefix(np.where(flag, rows.ts, 0))
-                cols[alias] = (total[end] - total[start], n == 0)
-        else:
-            raise AssertionError(f.kind)
-    return rows, cols
+                raise AssertionError(f.kind)
+        return cols
 
 
 def sum_of_times(

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leadscore.bulk import frame_reads
+from leadscore.bulk.frame_scores import Conditions, as_table
 from leadscore.bulk.frame_windows import Packed, Rows, aggregates, arrays, coded, prefix, row_lead_ids
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import ENTERS, MOVING, T, window_conditions_query
+from leadscore.sql.stage_windows import ENTERS, MOVING, Frame, T, window_conditions_query
 
 ENTERS_INIT = "_ls_ien"  # `_lead_values`' columns k: the lead's initial stage may lead to a source of condition k
 
@@ -79,8 +81,13 @@ def conditions_table(
     # the lead's own columns the conditions read, once per lead (`stage_arrays.ArrayPlan.lead_sql`)
     # with `idle`, each lead's conditions where the replay never reads them are FALSE (`_unread`): their
     # changes there keep no row; the lead's initial stage decides which are read from its first event
-    starts_read = _initial_reads(model, schema) if idle and model.lifecycle is not None else {}
-    leads = None if plan is None else _lead_values(con, {**plan.lead_sql, **starts_read}, ids, inline)
+    starts_read = _initial_reads(model, schema) if idle and model.lifecycle is not None else []
+    # with `idle`, the score conditions evaluated only where the replay may read them (`frame_reads`)
+    gate = frame_reads.Gate.of(model, plan) if starts_read and plan is not None else None
+    returns = gate.initial(_initial_in(model, schema, 1)) if gate is not None else []
+    # (pairs: two conditions' SQL may be the same text)
+    lead_cols = [*plan.lead_sql.items(), *starts_read, *returns] if plan is not None else []
+    leads = None if plan is None else _lead_values(con, lead_cols, ids, inline)
     n_conds = len(auto_conditions(model))
     done = False
     undecided = not window.exact  # the arrays may leave rows to the join where the SQL would not (a sum)
@@ -91,21 +98,32 @@ def conditions_table(
     # each lead of the packed rows (its code) -> its row of `leads`: the ids' texts matched once per lead,
     # not once per kept row (twice a part: 0.4 of a part of 100,000 leads' 6 CPU s of conditions)
     lead_rows = None if packed is None or leads is None else _positions(packed.ids, leads)
+    reading = None
+    if gate is not None and packed is not None and leads is not None and plan is not None:
+        from leadscore.bulk.frame_scores import Conditions
+
+        read_init = {k: leads.column(f"{ENTERS_INIT}{k}").to_numpy(zero_copy_only=False) for k in gate.scored}
+        reading = (gate, Conditions(plan, leads), read_init)
     for lo, hi in _parts(starts, len(order), chunk_rows):
         found = None
         if plan is not None and leads is not None:
             from leadscore.bulk.frame_scores import conditions
 
             if packed is not None and lead_rows is not None:
-                kept, cols = arrays(packed.rows(order[lo:hi]), window.frames, nulls=False)
+                kept = packed.rows(order[lo:hi])
                 lead_ids = packed.lead_ids(kept, kept.out)
                 lead_of = lead_rows[kept.lead[kept.out]]
+                if reading is not None:
+                    found = _read_table(reading, window.frames, kept, lead_ids, lead_of, leads)
+                if found is None:
+                    kept, cols = arrays(kept, window.frames, nulls=False)
             else:
                 part = rows.take(order[lo:hi])
                 kept, cols = arrays(Rows.of(part, window.types), window.frames, nulls=False)
                 lead_ids = row_lead_ids(part, kept.out)
                 lead_of = _positions(lead_ids, leads)
-            found = conditions(plan, kept, cols, lead_ids, lead_of, leads, n_conds)
+            if found is None:
+                found = conditions(plan, kept, cols, lead_ids, lead_of, leads, n_conds)
         if found is not None:
             if starts_read:
                 found = _unread(found, kept, leads, lead_of, len(starts_read))
@@ -151,12 +169,19 @@ def _drop_idle_of(con: duckdb.DuckDBPyConnection, table: str, model: ScoringMode
     con.execute("DROP TABLE _ls_idle_part")
 
 
-def _initial_reads(model: ScoringModel, schema: SourceSchema) -> dict[str, str]:
-    """Per automatic transition k, the SQL over a lead's row (column `_ls_ien{k}`): whether its initial
-    stage (its `stage` attribute, else the model's) may lead to a source of k without an event
+def _initial_reads(model: ScoringModel, schema: SourceSchema) -> list[tuple[str, str]]:
+    """Per automatic transition k, the SQL over a lead's row and its column `_ls_ien{k}`: whether its
+    initial stage (its `stage` attribute, else the model's) may lead to a source of k without an event
     (`stage_sql.relevance`)."""
+    return [(sql, f"{ENTERS_INIT}{k}") for k, sql in _initial_in(model, schema, 0).items()]
+
+
+def _initial_in(model: ScoringModel, schema: SourceSchema, which: int) -> dict[int, str]:
+    """Per automatic transition k, the SQL over a lead's row: whether its initial stage (its `stage`
+    attribute, else the model's) is one of `stage_sql.relevance`'s stages of k (`which` 0) or of
+    `stage_sql.reentries`' (1: k without any left out); a `stage` that is no stage name is either."""
     from leadscore.sql import literals as q
-    from leadscore.sql.stage_sql import relevance
+    from leadscore.sql.stage_sql import reentries, relevance
 
     lc = model.lifecycle
     assert lc is not None
@@ -164,14 +189,31 @@ def _initial_reads(model: ScoringModel, schema: SourceSchema) -> dict[str, str]:
     init = q.text(lc.initial_stage) if slot is None else f"coalesce({q.ident(slot)}, {q.text(lc.initial_stage)})"
     # a `stage` that is no stage name is bad data, for the pure scorer: every condition read (never here)
     valid = q.text_list(lc.all_stages())
+    sets = [r[0] if r else None for r in (relevance(lc) if which == 0 else reentries(lc))]
     return {
-        (
+        k: (
             f"({init} IN {q.text_list(sorted(stages))} OR {init} NOT IN {valid})"
             if stages
             else f"({init} NOT IN {valid})"
-        ): f"{ENTERS_INIT}{k}"
-        for k, (stages, _) in enumerate(relevance(lc))
+        )
+        for k, stages in enumerate(sets)
+        if stages is not None
     }
+
+
+def _read_table(
+    reading: tuple[frame_reads.Gate, Conditions, dict[int, np.ndarray]],
+    frames: dict[str, Frame],
+    rows: Rows,
+    lead_ids: pa.Array,
+    lead_of: np.ndarray,
+    leads: pa.Table,
+) -> pa.Table | None:
+    """`frame_scores.conditions`' table of a part's rows, its score conditions evaluated where the replay
+    may read them (`frame_reads.values`); None when the SQL must compute them."""
+    gate, conds, read_init = reading
+    found = frame_reads.values(gate, conds, frames, rows, lead_of, leads, read_init)
+    return None if found is None else as_table(lead_ids, rows.ts[rows.out], found)
 
 
 def _positions(ids: pa.Array, leads: pa.Table) -> np.ndarray:
@@ -235,11 +277,11 @@ def _moves(rows: Rows, found: pa.Table, at: int) -> np.ndarray:
 
 
 def _lead_values(
-    con: duckdb.DuckDBPyConnection, lead_sql: dict[str, str], ids: str, inline: Callable[[str], str]
+    con: duckdb.DuckDBPyConnection, lead_sql: list[tuple[str, str]], ids: str, inline: Callable[[str], str]
 ) -> pa.Table:
-    """(_ls_lid, each column of `lead_sql`) for the leads of `ids`, a lead without a row of its own
-    read as the SQL's LEFT JOIN reads it (every attribute missing)."""
-    cols = "".join(f", {sql} AS {name}" for sql, name in lead_sql.items())
+    """(_ls_lid, each column of `lead_sql`: (SQL, name)) for the leads of `ids`, a lead without a row of
+    its own read as the SQL's LEFT JOIN reads it (every attribute missing)."""
+    cols = "".join(f", {sql} AS {name}" for sql, name in lead_sql)
     query = (
         f"SELECT _ls_lid{cols} FROM (SELECT i.lead_id AS _ls_lid, l.* FROM {ids} AS i "
         "LEFT JOIN leads AS l ON l.id = i.lead_id)"

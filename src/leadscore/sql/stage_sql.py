@@ -152,6 +152,31 @@ def relevance(lc: Lifecycle) -> list[tuple[frozenset[str], frozenset[str]]]:
     return out
 
 
+def reentries(lc: Lifecycle) -> list[tuple[frozenset[str], frozenset[str]] | None]:
+    """Per automatic transition (`auto_conditions`' order), where its condition may be read again after
+    a time where it held: (the stages Q from which only other automatic transitions lead to its
+    sources, the event types that may bring a lead to one of Q); None when an automatic transition leads
+    into Q (then a hold says nothing of where the lead is).
+
+    At a time where the condition holds, the automatic transitions run until none applies, so the lead
+    ends that time outside the sources (it would move on otherwise). If it cannot be in Q then (its
+    initial stage is not in Q and no event of those types came by then), it is outside every stage that
+    leads to a source (`relevance`' stages: the sources and Q), and only an event of `relevance`' types
+    brings it back: an event transition from such a stage leads to another (else its types would be
+    those), an automatic one too (else the stage would lead to a source). Until then the replay never
+    reads the condition (`bulk.frame_reads`)."""
+    autos = [tr for tr in lc.transitions if tr.when is not None]
+    out: list[tuple[frozenset[str], frozenset[str]] | None] = []
+    for tr, (stages, _) in zip(autos, relevance(lc), strict=True):
+        back = stages - frozenset(auto_sources(lc, tr.to, tr.from_))
+        if any(a.to in back for a in autos):
+            out.append(None)
+            continue
+        types = {t for e in lc.transitions if e.on and e.to in back for t in e.on}
+        out.append((back, frozenset(types | ({STAGE_SET} if back else set()))))
+    return out
+
+
 def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
     """The exact replay: a fold over every event in (time, input) order applying its transition and
     then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by

@@ -61,11 +61,14 @@ from leadscore.sql.query import compiler, event_ctes, score_ctes
 from leadscore.sql.rule_sql import RuleSql, _factor, condition_rule
 from leadscore.sql.stage_arrays import ArrayPlan, RulePlan, array_plan
 from leadscore.sql.stage_bounds import _num_pred
-from leadscore.sql.stage_sql import auto_conditions, moving_types, relevance
+from leadscore.sql.stage_sql import auto_conditions, moving_types, reentries, relevance
 
 T = "_ls_t"
 MOVING = "_ls_mv"  # a column of `rows_sql` with `moving`: the event can move a stage on its own
 ENTERS = "_ls_en"  # columns k of `rows_sql` with `moving`: the event may bring the lead where condition k is read
+# flags k of `rows_sql` with `moving` (read from the type): the event may bring the lead to a stage from which
+# only other automatic transitions lead where condition k is read (`stage_sql.reentries`)
+RETURNS = "_ls_eq"
 PEER_LAST = "_ls_peer_last"
 CUT_HALF_LIVES = 256
 ZERO = "CAST(0.0 AS DOUBLE)"
@@ -455,6 +458,9 @@ def window_conditions_query(
     if moving and model.lifecycle is not None:
         typed[MOVING] = tuple(moving_types(model.lifecycle))
         typed.update({f"{ENTERS}{k}": tuple(sorted(t)) for k, (_, t) in enumerate(relevance(model.lifecycle))})
+        typed.update(
+            {f"{RETURNS}{k}": tuple(sorted(r[1])) for k, r in enumerate(reentries(model.lifecycle)) if r and r[1]}
+        )
     picked = [name for name in [*read, *extra] if name not in typed]
     if typed:
         picked.insert(0, "type")
