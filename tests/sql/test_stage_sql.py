@@ -1,10 +1,11 @@
 """`sql.stage_sql.relevance`: after which initial stages and event types each automatic transition's
-condition may be read by the replay (from its sources only)."""
+condition may be read by the replay (from its sources only); `reentries`: where it may be read again
+after a time where it held."""
 
 from __future__ import annotations
 
 from leadscore.model import parse_model
-from leadscore.sql.stage_sql import relevance
+from leadscore.sql.stage_sql import reentries, relevance
 
 LIFECYCLE = """
 format: 1
@@ -41,3 +42,17 @@ def test_each_condition_is_read_from_the_stages_and_after_the_events_that_may_re
         ["rejected", "stage_set"],
     ]
     assert set().union(*(s for s, _ in got)) <= set(stages)
+
+
+def test_a_hold_ends_the_reading_unless_the_lead_may_be_where_other_transitions_lead_back() -> None:
+    got = reentries(parse_model(LIFECYCLE).lifecycle)  # type: ignore[arg-type]
+    assert got == [
+        (frozenset(), frozenset()),  # out of subscriber, nothing leads back there
+        # the MQL's sources are reached again from recycled (automatically) and so after `rejected`
+        (frozenset({"recycled"}), frozenset({"rejected", "stage_set"})),
+        None,  # out of mql, subscriber and recycled lead to mql again, and `to: lead` leads into them
+        (frozenset(), frozenset()),  # out of recycled, back in lead: nothing automatic leads to recycled
+    ]
+    # an automatic transition into such a stage: a hold says nothing of where the lead is
+    into = LIFECYCLE.replace("on: rejected}", "when: {count: rejected, gte: 1}}")
+    assert reentries(parse_model(into).lifecycle)[1] is None  # type: ignore[arg-type]
