@@ -49,22 +49,18 @@ lifecycle:
 def decided(monkeypatch: pytest.MonkeyPatch) -> list[pa.Table | None]:
     """Each part's conditions from the arrays (None: the SQL over the aggregates computed them)."""
     parts: list[pa.Table | None] = []
-    real = frame_scores.conditions
 
-    def counted(*args: Any) -> Any:
-        found = real(*args)
-        parts.append(found)
-        return found
+    def counting(real: Any) -> Any:
+        def counted(*args: Any) -> Any:
+            found = real(*args)
+            parts.append(found)
+            return found
 
-    monkeypatch.setattr(frame_scores, "conditions", counted)
+        return counted
+
+    monkeypatch.setattr(frame_scores, "conditions", counting(frame_scores.conditions))
     # (the table made with the idle rows evaluates its score conditions where they are read: `frame_reads`)
-    monkeypatch.setattr(frames, "_read_table", lambda *args, _real=frames._read_table: counted_by(_real, *args))
-
-    def counted_by(real: Any, *args: Any) -> Any:
-        found = real(*args)
-        parts.append(found)
-        return found
-
+    monkeypatch.setattr(frames, "_read_table", counting(frames._read_table))
     return parts
 
 
