@@ -474,3 +474,48 @@ def test_the_sums_do_not_depend_on_the_plan(pair: Pair, plans: tuple[Settings, S
     assert (result_texts(pair.fast), history(pair.fast)) == before
     pure_rescore(pair.pure, evaluator, at, "model:x", all_ids(pair.pure))
     assert rule_points(pair.fast) == rule_points(pair.pure)
+
+
+def scores(store: LeadStore) -> dict[str, tuple[float, dict[str, float]]]:
+    """Each lead's total and dimensions, as stored."""
+    return {k: (row["score"], row["dimensions"]) for k, row in result_rows(store).items()}
+
+
+def test_the_dimensions_and_total_are_the_pure_scorers_to_the_last_bit(pair: Pair) -> None:
+    """The pure scorer adds a dimension's points and the dimensions with `math.fsum` (exactly rounded):
+    the database's dimensions and totals are the same doubles, bit for bit, not within a tolerance."""
+    evaluator = Evaluator(parse_model(FULL))
+    at = micros(NOW)
+    pure_rescore(pair.pure, evaluator, at, "model:x", all_ids(pair.pure))
+    assert rescore_in_database(pair.fast, evaluator, at, "model:x") is not None
+    want, got = scores(pair.pure), scores(pair.fast)
+    assert [k for k in want if want[k] != got[k]] == []
+    assert result_texts(pair.pure) == result_texts(pair.fast)
+    assert history(pair.pure) == history(pair.fast)
+
+
+FADED = """
+format: 1
+name: faded
+dimensions:
+  once: {}
+  every: {}
+rules:
+  - {id: last-demo, dimension: once, on: demo_request, points: -10, once: true, decay: {linear: 1d}}
+  - {id: mails, dimension: every, on: email_open, points: -2, decay: {linear: 1d}}
+"""
+
+
+def test_a_sum_of_negative_zeros_is_zero_as_in_the_pure_scorer(pair: Pair) -> None:
+    """Negative points at a decay factor of 0 are -0.0 each: the pure scorer drops a zero contribution
+    and a dimension or total of nothing is +0.0; so are the database's (a JSON `-0.0` is other bytes)."""
+    evaluator = Evaluator(parse_model(FADED))
+    at = micros(NOW)
+    pure_rescore(pair.pure, evaluator, at, "model:x", all_ids(pair.pure))
+    assert rescore_in_database(pair.fast, evaluator, at, "model:x") is not None
+    got = scores(pair.fast)
+    zeros = [k for k, (score, _) in got.items() if score == 0.0]
+    assert len(zeros) > len(got) // 2  # most leads' events are all older than a day
+    assert all(math.copysign(1.0, v) == 1.0 for k in zeros for v in (got[k][0], *got[k][1].values()))
+    assert result_texts(pair.pure) == result_texts(pair.fast)
+    assert got == scores(pair.pure)

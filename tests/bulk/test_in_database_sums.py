@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import sqlglot
 
-from leadscore.bulk.in_database_sums import exact_sums, joined_sql, lanes_sql, scale_for
+from leadscore.bulk.in_database_sums import exact_sums, joined_sql, lanes_sql, row_sum_sql, scale_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +94,24 @@ def test_the_query_sums_become_exact_sums() -> None:
     assert out.count("SUM(CASE WHEN f THEN CAST(ROUND(") == 2  # two lanes: the points bound the terms
     assert out.count("FILTER(WHERE g)") == 3  # three lanes: an amount's bound is the accepted range
     assert "SUM(d) OVER (PARTITION BY k)" in out
+
+
+def row_summed(conn: sa.Connection, values: list[float]) -> float:
+    """`row_sum_sql` of `values`, as the columns of one row."""
+    cols = ", ".join(f"CAST({v!r} AS DOUBLE PRECISION) AS c{i}" for i, v in enumerate(values))
+    sql = f"SELECT {row_sum_sql([f'c{i}' for i in range(len(values))])} FROM (SELECT {cols}) AS r"
+    return conn.exec_driver_sql(sql).scalar()
+
+
+def test_a_rows_terms_add_up_to_fsum_and_never_to_negative_zero(conn: sa.Connection) -> None:
+    assert row_summed(conn, [0.1, 0.2, 0.3]) == 0.6 == math.fsum([0.1, 0.2, 0.3])  # (0.1 + 0.2) + 0.3 is ...01
+    assert row_summed(conn, [2.0**53, 1.0, -(2.0**53)]) == 1.0
+    assert row_summed(conn, [1e-30, 0.0, 0.0, 0.0]) == 1e-30  # one term but zeros: kept whole, however small
+    assert row_summed(conn, [1e-30, 3.0, 0.0]) == 3.0
+    for values in ([-0.0], [-0.0, -0.0], [-0.0, -0.0, -0.0, -0.0], [0.5, -0.5, 0.25, -0.25]):
+        got = row_summed(conn, values)
+        assert got == 0.0 and math.copysign(1.0, got) == 1.0, values
+    rnd = random.Random(5)
+    for _ in range(40):
+        values = [rnd.choice([0.0, 5.0, -10.0, 20 * 0.5 ** (rnd.random() * 30), 9 * rnd.random()]) for _ in range(8)]
+        assert row_summed(conn, values) == math.fsum(values), values

@@ -8,9 +8,9 @@ triggers to fire. Every row equals what `Evaluator.rescore` would write. The agg
 (a rule's decayed points, a condition's amounts) are exact sums (`in_database_sums`): `math.fsum`'s
 value, as the pure scorer rounds them, whatever order the plan reads the rows in, so a new plan
 (statistics refreshed by ANALYZE or autovacuum between two applies) gives the same bytes. A lead's
-dimensions and total still add a few points per row in the query's order (`sql.query._row_sum`, fixed,
-the same under any plan), where the pure scorer uses `math.fsum`: the two can differ in their last
-bits (benchmarks/results/pg_rescore.md).
+dimensions and total are exact sums of its rules' points and of its dimensions too (`row_sum_sql`),
++0.0 where nothing but zeros is added: the pure scorer's doubles, bit for bit (for terms of at least
+2 ** -52 in a row of up to 256; see `in_database_sums`).
 """
 
 from __future__ import annotations

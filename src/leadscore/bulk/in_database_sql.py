@@ -5,10 +5,15 @@ its columns are computed once per row, and the event type tests made tests of a 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from leadscore.bulk.in_database_sums import exact_sums
+from leadscore.bulk.in_database_sums import exact_row_sums, exact_sums
 from leadscore.bulk.in_database_views import EVENTS_VIEW, LEADS_VIEW, MICROS, TYPE_CODE
+from leadscore.sql.condition_sql import TOTAL
+
+# a lead's dimensions before their floors and caps, and its total (`sql.query.score_ctes`)
+_ROW_SUMS = re.compile(rf"_ls_raw\d+|{TOTAL}")
 
 
 def postgres_sql(sql: str, type_codes: dict[str, int] | None = None) -> str:
@@ -30,7 +35,7 @@ def postgres_sql(sql: str, type_codes: dict[str, int] | None = None) -> str:
         return node
 
     tree = sqlglot.parse_one(sql, read="duckdb").transform(swap)
-    tree = exact_sums(tree)
+    tree = exact_row_sums(exact_sums(tree), _ROW_SUMS)
     if type_codes is not None:
         tree = _coded_types(tree, type_codes)
     # Each step's columns computed once per row: inlined, every reference to a dimension or the
