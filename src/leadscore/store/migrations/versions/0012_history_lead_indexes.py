@@ -6,7 +6,7 @@ cause): every lookup by lead (a lead's history, an erasure's delete) reads the c
 in lead order, so the narrow one serves nothing and costs an index entry per history row written
 (a lifecycle apply writes about a million score history rows at 100,000 leads).
 
-Revision ID: 0012_pg26
+Revision ID: 0012_history_lead
 Revises: 0011_fix13
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_pg26"
+revision = "0012_history_lead"
 down_revision = "0011_fix13"
 branch_labels = None
 depends_on = None
