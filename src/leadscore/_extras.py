@@ -7,8 +7,11 @@ one to install instead of a traceback from deep inside an import.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,22 @@ def require(extra: str, what: str | None = None) -> None:
     gone = missing(extra)
     if gone:
         raise MissingExtra(extra, gone, what)
+
+
+def lazy_attributes(package: str, homes: dict[str, str], names: dict[str, Any]) -> Callable[[str], Any]:
+    """A package's `__getattr__` (PEP 562) that imports each name of `homes` (name -> submodule) from
+    its submodule when first asked for, then keeps it in the package's `names` (its globals()).
+
+    For a package whose `__init__` re-exports heavy parts that some of its users never need: the
+    batch engine reads a few leaf modules of `leadscore.engine` and `leadscore.io`, and importing
+    the pure scorer and the file readers with them was a fixed cost of every run."""
+
+    def attribute(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        names[name] = value
+        return value
+
+    return attribute

@@ -297,3 +297,28 @@ def test_regex_end_anchor_means_the_end_of_the_text_in_both_engines() -> None:
     events = [Event.of("a", "v", AT, id="1", path="abc"), Event.of("b", "v", AT, id="2", path="abc\n")]
     got = {r["lead_id"]: r["score"] for r in _same(model, [Lead("a"), Lead("b")], events)}
     assert got == {"a": 1, "b": 0}
+
+
+def test_a_once_rule_with_decay_decays_from_its_latest_event_with_and_without_the_breakdown(tmp_path: Path) -> None:
+    """A `once` rule with decay gives its points when its latest matching event exists (no count needed
+    without the breakdown): 20 points halved every 10 days, from the latest event up to T; an event after T
+    gives nothing, by hand."""
+    import pyarrow.parquet as pq
+
+    model = _model("  - {id: m, on: meeting, once: true, decay: {half_life: 10d}, points: 20}")
+    d = timedelta(days=10)
+    events = [
+        Event("a", "meeting", AT - 2 * d, id="1"),
+        Event("a", "meeting", AT - d, id="2"),
+        Event("a", "meeting", AT + US, id="3"),
+        Event("b", "meeting", AT + US, id="4"),
+        Event("c", "visit", AT - d, id="5"),
+    ]
+    got = {r["lead_id"]: r for r in _same(model, [Lead("a"), Lead("b"), Lead("c")], events)}
+    assert got["a"]["score"] == 10.0
+    assert got["a"]["breakdown"] == [{"rule": "m", "dimension": "score", "points": 10.0, "events": 2}]
+    assert got["b"]["score"] == got["c"]["score"] == 0.0
+    leads, table = leads_table([Lead("a"), Lead("b"), Lead("c")]), events_table(events)
+    run_batch(model, leads, table, AT, out=tmp_path / "out.parquet")
+    scores = {r["lead_id"]: r["score"] for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
+    assert scores == {"a": 10.0, "b": 0.0, "c": 0.0}

@@ -33,8 +33,12 @@ def event_rule(c: Compiler, rule: EventRule) -> RuleSql:
     if rule.decay is None:
         total = f"(CASE WHEN {n} > 0 THEN {pts} ELSE CAST(0.0 AS DOUBLE) END)" if rule.once else f"({pts} * {n})"
     elif rule.once:
+        # the latest time of the matching events exists exactly when one matched: the count then feeds
+        # the breakdown alone, and a run without one (DuckDB drops unread aggregates) does not compute it
         latest = c.latest(flt)
-        total = f"(CASE WHEN {n} > 0 THEN {pts} * {_factor(rule, latest, c.at)} ELSE CAST(0.0 AS DOUBLE) END)"
+        total = (
+            f"(CASE WHEN {latest} IS NOT NULL THEN {pts} * {_factor(rule, latest, c.at)} ELSE CAST(0.0 AS DOUBLE) END)"
+        )
     elif flt == "FALSE":
         total = "CAST(0.0 AS DOUBLE)"
     else:

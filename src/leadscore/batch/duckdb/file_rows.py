@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.io import read_events, read_leads
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -77,6 +75,8 @@ def events_table(path: Path) -> pa.Table:
     """The events of a text file, or DataFileError naming every bad row (as `score` refuses them)."""
     import pyarrow as pa
 
+    from leadscore.io.batches import read_events  # a text input only: the reader's modules
+
     events = read_events(path)
     columns: dict[str, Any] = {
         "lead_id": pa.array([e.lead_id for e in events], pa.string()),
@@ -92,6 +92,8 @@ def events_table(path: Path) -> pa.Table:
 def leads_table(path: Path) -> pa.Table:
     """The leads of a text file, or DataFileError naming every bad row and repeated id."""
     import pyarrow as pa
+
+    from leadscore.io.batches import read_leads
 
     leads = read_leads(path)
     columns: dict[str, Any] = {
