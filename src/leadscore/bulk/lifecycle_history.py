@@ -275,7 +275,15 @@ def finish(
                 if found:
                     found_of[i] = (result, found)
             if lane:
-                labels = {i: json_value(cols["labels"][i]) for i in lane}
+                # a part's leads share a few label texts: each decoded once (`first_transitions` only reads)
+                decoded: dict[str, Any] = {}
+                texts_in = cols["labels"]
+                labels: dict[int, Any] = {}
+                for i in lane:
+                    got = decoded.get(texts_in[i])
+                    if got is None:
+                        got = decoded[texts_in[i]] = json_value(texts_in[i])
+                    labels[i] = got
                 at_dt = _at(made, evaluated[lane[0]])
                 for i, got in first_transitions(model, lane, part, at_dt, labels, columns, first).items():
                     found_of[i] = (_result(cols, i, [], made), got)

@@ -17,14 +17,16 @@ in tests/triggers compares them lead by lead).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
+
 from leadscore.domain.result import StageColumns
 from leadscore.domain.timeutil import from_micros, to_micros
-from leadscore.model.spec import ScoringModel
+from leadscore.model.spec import ScoringModel, Trigger
 from leadscore.triggers.firings import _KEY_TEXT, KEY_PREFIX, Fired
 
 
@@ -48,29 +50,23 @@ def first_transitions(
     (A `when:` is the caller's to rule out: `applies`.)"""
     to, previous, causes, eids, times = changes
     name = model.name
-    found: list[tuple[int, int, int, int, Fired]] = []  # (lead, time, trigger index, order, firing)
-    parts: list[list[object]] = []  # each firing's key parts, in `found`'s order
+    # (lead, time, trigger index, order, then `Fired`'s fields but its key), and each one's key parts
+    found: list[tuple[Any, ...]] = []
+    parts: list[list[object]] = []
     micros = to_micros(at)
+    watched = _watched(model, leads, changes, first)
     for index, trigger in enumerate(model.triggers):
         if trigger.on == "stage_changed":
-            want, sources = trigger.to, trigger.from_
-            for i in leads:
-                entered: dict[str, int] = {}
-                for j in range(first[i], first[i + 1]):
-                    frm = previous[j]
-                    # a change of the replay (not its initial entry) the trigger watches
-                    if (
-                        frm is None
-                        or (want is not None and to[j] != want)
-                        or (sources is not None and frm not in sources)
-                    ):
-                        continue
-                    stage = to[j]
-                    n = entered[stage] = entered.get(stage, 0) + 1
-                    details = {"cause": causes[j], "event_id": eids[j], "entry": n}
-                    fired = Fired(trigger, "stage_changed", from_micros(times[j]), frm, stage, "", details)
-                    found.append((i, times[j], index, len(found), fired))
-                    parts.append(["stage_changed", name, trigger.id, lead_ids[i], stage, n])
+            entered: dict[tuple[int, str], int] = {}  # by lead and stage: the entries so far
+            for i, j in watched(trigger):
+                stage = to[j]
+                n = entered[(i, stage)] = entered.get((i, stage), 0) + 1
+                details = {"cause": causes[j], "event_id": eids[j], "entry": n}
+                t = times[j]
+                found.append(
+                    (i, t, index, len(found), trigger, "stage_changed", from_micros(t), previous[j], stage, details)
+                )
+                parts.append(["stage_changed", name, trigger.id, lead_ids[i], stage, n])
         elif trigger.on == "label_changed":
             assert trigger.set is not None
             for i in leads:
@@ -78,15 +74,41 @@ def first_transitions(
                 if new is None or (trigger.to is not None and new != trigger.to):
                     continue
                 details = {"set": trigger.set, "previous_at": None}
-                found.append(
-                    (i, micros, index, len(found), Fired(trigger, "label_changed", at, None, new, "", details))
-                )
+                found.append((i, micros, index, len(found), trigger, "label_changed", at, None, new, details))
                 parts.append(["label_changed", name, trigger.id, lead_ids[i], trigger.set, None, new, None])
     keys = key_batch(parts)
     out: dict[int, list[Fired]] = {}
-    for i, _, _, k, fired in sorted(found, key=itemgetter(0, 1, 2, 3)):
-        out.setdefault(i, []).append(fired._replace(key=keys[k]))
+    for i, _, _, k, trigger, kind, when, old, new, details in sorted(found, key=itemgetter(0, 1, 2, 3)):
+        out.setdefault(i, []).append(Fired(trigger, kind, when, old, new, keys[k], details))
     return out
+
+
+def _watched(
+    model: ScoringModel, leads: Sequence[int], changes: StageColumns, first: Sequence[int]
+) -> Callable[[Trigger], list[tuple[int, int]]]:
+    """For a stage_changed trigger: the (lead, change) of `leads`' changes it watches, in order - over the
+    part's change columns as arrays (most changes are of no trigger: no Python per change for them)."""
+    to, previous = changes.to, changes.previous
+    if not any(t.on == "stage_changed" for t in model.triggers) or not to:
+        return lambda trigger: []
+    n = len(to)
+    bounds = np.asarray(first, dtype=np.int64)
+    lead_of = np.repeat(np.arange(len(first) - 1), bounds[1:] - bounds[:-1])
+    chosen = np.zeros(len(first) - 1, dtype=bool)
+    chosen[np.asarray(leads, dtype=np.int64)] = True
+    # a change of the replay (not its initial entry) of a chosen lead
+    moves = chosen[lead_of] & np.fromiter((p is not None for p in previous), dtype=bool, count=n)
+    stages = np.asarray(to, dtype=object)
+
+    def watched(trigger: Trigger) -> list[tuple[int, int]]:
+        hit = moves if trigger.to is None else moves & (stages == trigger.to)
+        if trigger.from_ is not None:
+            sources = trigger.from_
+            hit = hit & np.fromiter((p in sources for p in previous), dtype=bool, count=n)
+        js = np.flatnonzero(hit)
+        return list(zip(lead_of[js].tolist(), js.tolist(), strict=True))
+
+    return watched
 
 
 def key_batch(parts: Sequence[list[object]]) -> list[str]:
