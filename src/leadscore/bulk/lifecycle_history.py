@@ -29,6 +29,7 @@ from leadscore.bulk.history_json import (
     history_texts,
     payload_texts,
     result_text,
+    result_text_of,
     spaced_breakdown_sql,
     with_breakdown,
 )
@@ -40,6 +41,7 @@ from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
+from leadscore.store.backends import json_text
 from leadscore.store.events_repo import json_value
 from leadscore.triggers import first_firings, score_hits
 from leadscore.triggers.firings import Fired, TriggerFiring, detect_transitions, firing
@@ -241,7 +243,8 @@ def finish(
             texts_of = history_texts(columns, first)
             moves: list[dict[str, Any]] = []
             lane: list[int] = []  # leads whose firings `first_transitions` gives (no previous result)
-            found_of: dict[int, tuple[Result, list[Fired]]] = {}  # the others': `detect_transitions`
+            # each firing lead's result (None: the lane's, not made) and transitions
+            found_of: dict[int, tuple[Result | None, list[Fired]]] = {}
             versions, evaluated = cols["model_version"], cols["evaluated_at"]
             for i, lead in enumerate(part):
                 stored = previous.get(lead)
@@ -274,6 +277,8 @@ def finish(
                     found = detect_transitions(model, prev, result, score_before_window=before)
                 if found:
                     found_of[i] = (result, found)
+            fired: list[TriggerFiring] = []
+            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
             if lane:
                 # a part's leads share a few label texts: each decoded once (`first_transitions` only reads)
                 decoded: dict[str, Any] = {}
@@ -286,21 +291,24 @@ def finish(
                     labels[i] = got
                 at_dt = _at(made, evaluated[lane[0]])
                 for i, got in first_transitions(model, lane, part, at_dt, labels, columns, first).items():
-                    found_of[i] = (_result(cols, i, [], made), got)
-            fired: list[TriggerFiring] = []
-            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
+                    found_of[i] = (None, got)
             for i in sorted(found_of):
-                result, found = found_of[i]
+                kept, found = found_of[i]
                 lead = part[i]
+                if kept is None and encoded and not payloads:  # the lane's: no `Result` made
+                    texts += payload_texts(found, lead, _result_text(cols, i, spaced[i], made, at_text), at_text)
+                    fired += [_bare(f, lead) for f in found]
+                    continue
+                whole = kept if kept is not None else _result(cols, i, [], made)
                 if encoded:
                     texts += payload_texts(
-                        found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i]), at_text
+                        found, lead, result_text(whole, cols["breakdown"][i], at_text, spaced[i]), at_text
                     )
                 if payloads or not encoded:
                     breakdown = breakdown_dicts(cols["breakdown"][i])
-                    fired += with_breakdown([firing(f, result) for f in found], breakdown)
+                    fired += with_breakdown([firing(f, whole) for f in found], breakdown)
                 else:  # the outbox rows' columns but their payload (`payloads`)
-                    fired += [firing(f, result, bare=True) for f in found]
+                    fired += [firing(f, whole, bare=True) for f in found]
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
@@ -458,6 +466,37 @@ def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
     return out
 
 
+def _playbook(made: dict[Any, Any], text: str | None) -> PlaybookMatch | None:
+    """The playbook match of the query's text, made once per text (`_result`'s `made`)."""
+    if text is None:
+        return None
+    playbook = made.get(text)
+    if playbook is None:
+        d = json_value(text)
+        playbook = made[text] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
+    return playbook
+
+
+def _result_text(cols: dict[str, list[Any]], i: int, spaced: str | None, made: dict[Any, Any], at_text: AtText) -> str:
+    """`result_text(_result(cols, i, [], made), ...)` straight from the query's row: the labels' text
+    encoded once per text of the part (`made`), no `Result` made."""
+    key = ("labels", cols["labels"][i])
+    labels = made.get(key)
+    if labels is None:
+        labels = made[key] = json_text(json_value(cols["labels"][i]))
+    values = (cols["lead_id"][i], cols["model"][i], cols["model_version"][i], cols["score"][i], cols["stage"][i])
+    dimensions = json_text(json_value(cols["dimensions"][i]))
+    at = _at(made, cols["evaluated_at"][i])
+    playbook = _playbook(made, cols["playbook"][i])
+    return result_text_of(values, at, dimensions, labels, playbook, cols["breakdown"][i], at_text, spaced)
+
+
+def _bare(f: Fired, lead: str) -> TriggerFiring:
+    """`firing(f, result, bare=True)` of lead `lead`'s result, without the result."""
+    t = f.trigger
+    return TriggerFiring(t.id, lead, t.destination, f.at, f.kind, f.old, f.new, {}, f.key)
+
+
 def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made: dict[Any, Any]) -> Result:
     """`result_of` of the query's row `i` (JSON as text) with the walk's `history`, without its
     breakdown (see `finish`). The history is the walk's own changes, not dicts made of them and
@@ -465,13 +504,7 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made
     part): the evaluation time's datetime and each playbook text's match, made once, as a part's
     leads share them (one time, a playbook per stage); both are immutable."""
     loads = json_value  # the C scanner straight away: five short texts a lead
-    pb = cols["playbook"][i]
-    playbook = None
-    if pb is not None:
-        playbook = made.get(pb)
-        if playbook is None:
-            d = loads(pb)
-            playbook = made[pb] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
+    playbook = _playbook(made, cols["playbook"][i])
     at = _at(made, cols["evaluated_at"][i])
     return Result(
         lead_id=cols["lead_id"][i],
