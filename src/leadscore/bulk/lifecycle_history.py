@@ -6,14 +6,18 @@ CONDS). With those, the replay of `engine.lifecycle_replay.CompiledLifecycle.rep
 `replay` below walks the lead's events in log order and reads the conditions instead of evaluating
 them, giving the same stage and the same history (times, causes, event ids). From the query's row,
 that history and the stored result, the stored rows follow as the pure path writes them:
-`results_repo._stage_moves` for the stage-history rows and `triggers.detect_triggers` for the outbox,
+`results_repo.stage_move_rows` for the stage-history rows and `triggers.detect_triggers` for the outbox,
 with the score at T - within from the batch engine's run at that time (`store_lifecycle`).
 
 Works through the leads in parts of `PART` inside the write transaction (their stored results read
 there, under their locks), so memory stays bounded and the results read are the ones replaced. What
 DuckDB gives for them is computed once for all the parts, sorted by part (`_per_lead`,
 `lifecycle_walk.prepare`), and the replay walks only the rows that can move a stage
-(`lifecycle_walk.Walker`); `replay` below, over every event, is the reference the tests compare it with.
+(`lifecycle_walk.Walker`, run over all the leads of a chunk at once: `walk_part`); `replay` below, over
+every event, is the reference the tests compare it with. The walk's changes stay columns
+(`StageColumns`): the history texts and stage rows are made from them, and the firings of the leads
+with no previous result to compare with are found for the chunk at once (`first_firings`); only the
+other leads get a `Result` and `detect_transitions`.
 """
 
 from __future__ import annotations
