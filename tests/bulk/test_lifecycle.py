@@ -348,17 +348,17 @@ def test_a_replay_that_disagrees_with_the_query_hands_the_lead_to_the_pure_score
     whole by the pure scorer in the same transaction instead of stored with a history that is wrong."""
     from leadscore.bulk import lifecycle_history as store_history
 
-    real = store_history.walk
+    real = store_history.walk_part
     wrong: list[str] = []
 
-    def walk(walker: Any, init: str, start: int, cols: Any, lo: int, hi: int, times: Any = None) -> Any:
-        stage, history = real(walker, init, start, cols, lo, hi, times)
-        if not wrong:
-            wrong.append(stage)
-            return "no-such-stage", history
-        return stage, history
+    def walk_part(tables: Any, inits: Any, starts: Any, lead_of: Any, cols: Any) -> Any:
+        got = real(tables, inits, starts, lead_of, cols)
+        if not wrong and got is not None and got.stage:
+            wrong.append(got.stage[0])
+            got.stage[0] = "no-such-stage"
+        return got
 
-    monkeypatch.setattr(store_history, "walk", walk)
+    monkeypatch.setattr(store_history, "walk_part", walk_part)
     done = _both(twins, clock, RECYCLE.replace("  - {id: cooled", "  # - {id: cooled"))
     assert wrong and done.history_leads > 0
     assert_same_stores(*twins)

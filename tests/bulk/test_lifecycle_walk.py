@@ -54,8 +54,8 @@ def walk_rows(walker: Walker, steps: list[Step], conds: dict[int, tuple[bool, ..
     return cols, steps[0][0] if steps else AT
 
 
-@st.composite
-def histories(draw: Any) -> tuple[CompiledLifecycle, str, list[Step], dict[int, tuple[bool, ...]]]:
+def lifecycle(draw: Any) -> CompiledLifecycle:
+    """A lifecycle of the edge models (a plain one where the drawn model is invalid)."""
     data = draw(edge_lifecycle_models())
     try:
         model = validate_model(data)
@@ -65,7 +65,11 @@ def histories(draw: Any) -> tuple[CompiledLifecycle, str, list[Step], dict[int, 
             "  transitions:\n    - {to: mql, when: {score: total, gte: 1}}\n    - {to: sql, on: [demo], from: [mql]}\n"
         )
     assert model.lifecycle is not None
-    lc = CompiledLifecycle(model.lifecycle)
+    return CompiledLifecycle(model.lifecycle)
+
+
+def lead_history(draw: Any, lc: CompiledLifecycle) -> tuple[str, list[Step], dict[int, tuple[bool, ...]]]:
+    """One lead's initial stage, events and conditions by time under `lc`."""
     stages = sorted(lc.stages)
     types = sorted({t for etr in lc.event_transitions for t in etr.types} | {"view", "other", STAGE_SET})
     times = st.integers(0, 30).map(lambda x: x * 25)  # shared instants are common
@@ -77,7 +81,20 @@ def histories(draw: Any) -> tuple[CompiledLifecycle, str, list[Step], dict[int, 
     n = len(lc.auto)
     held = st.tuples(*(st.booleans() for _ in range(n)))
     conds = {t: draw(held) for t in sorted({s[0] for s in steps} | {AT}) if draw(st.integers(0, 4))}
-    return lc, draw(st.sampled_from(stages)), steps, conds
+    return draw(st.sampled_from(stages)), steps, conds
+
+
+@st.composite
+def histories(draw: Any) -> tuple[CompiledLifecycle, str, list[Step], dict[int, tuple[bool, ...]]]:
+    lc = lifecycle(draw)
+    return (lc, *lead_history(draw, lc))
+
+
+@st.composite
+def parts(draw: Any) -> tuple[CompiledLifecycle, list[tuple[str, list[Step], dict[int, tuple[bool, ...]]]]]:
+    """A lifecycle and the histories of a part's leads under it."""
+    lc = lifecycle(draw)
+    return lc, [lead_history(draw, lc) for _ in range(draw(st.integers(0, 6)))]
 
 
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,3 +153,44 @@ def test_conditions_past_one_mask_word_keep_their_bits() -> None:
     ns, cols = part_rows(con, 0, len(words))
     assert ns == list(range(n + 1))
     assert cols[6] == [1 << k for k in range(n)] + [sum(1 << k for k in range(1, n, 2))]
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts(), st.lists(st.booleans(), max_size=8))
+def test_the_walk_of_a_whole_part_is_the_walk_of_each_lead(case: Any, gaps: list[bool]) -> None:
+    """`walk_part` against `Walker.walk` lead by lead; rows of no lead (`gaps`) in between are skipped."""
+    from leadscore.bulk.walk_part import Tables, walk_part
+
+    lc, leads = case
+    walker = Walker(lc)
+    cols: Cols = ([], [], [], [], [], [], [])
+    lead_of: list[int] = []
+    expected = []
+    for i, (init, steps, conds) in enumerate(leads):
+        if i < len(gaps) and gaps[i]:  # a row of a lead handed to the pure scorer: -1
+            gap, _ = walk_rows(walker, [(5, STAGE_SET, "g", "nowhere")], {})
+            for mine, more in zip(cols, gap, strict=True):
+                mine.extend(more)  # type: ignore[arg-type]
+            lead_of.append(-1)
+        lead_cols, start = walk_rows(walker, steps, conds)
+        lo = len(cols[0])
+        for mine, more in zip(cols, lead_cols, strict=True):
+            mine.extend(more)  # type: ignore[arg-type]
+        lead_of.extend([i] * len(lead_cols[0]))
+        times: list[int] = []
+        stage, history = walker.walk(init, start, cols, lo, len(cols[0]), times)
+        expected.append((init, start, stage, [(c.stage, c.previous, c.cause, c.event_id) for c in history], times))
+    import numpy as np
+
+    got = walk_part(
+        Tables(walker), [e[0] for e in expected], [e[1] for e in expected], np.asarray(lead_of, dtype=np.int64), cols
+    )
+    assert got is not None
+    assert got.first[0] == 0 and len(got.first) == len(leads) + 1
+    for i, (_, _, stage, history, times) in enumerate(expected):
+        lo, hi = got.first[i], got.first[i + 1]
+        assert got.stage[i] == stage
+        assert (
+            list(zip(got.to[lo:hi], got.previous[lo:hi], got.cause[lo:hi], got.event_id[lo:hi], strict=True)) == history
+        )
+        assert got.t[lo:hi] == times

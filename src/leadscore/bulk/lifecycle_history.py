@@ -6,14 +6,18 @@ CONDS). With those, the replay of `engine.lifecycle_replay.CompiledLifecycle.rep
 `replay` below walks the lead's events in log order and reads the conditions instead of evaluating
 them, giving the same stage and the same history (times, causes, event ids). From the query's row,
 that history and the stored result, the stored rows follow as the pure path writes them:
-`results_repo._stage_moves` for the stage-history rows and `triggers.detect_triggers` for the outbox,
+`results_repo.stage_move_rows` for the stage-history rows and `triggers.detect_triggers` for the outbox,
 with the score at T - within from the batch engine's run at that time (`store_lifecycle`).
 
 Works through the leads in parts of `PART` inside the write transaction (their stored results read
 there, under their locks), so memory stays bounded and the results read are the ones replaced. What
 DuckDB gives for them is computed once for all the parts, sorted by part (`_per_lead`,
 `lifecycle_walk.prepare`), and the replay walks only the rows that can move a stage
-(`lifecycle_walk.Walker`); `replay` below, over every event, is the reference the tests compare it with.
+(`lifecycle_walk.Walker`, run over all the leads of a chunk at once: `walk_part`); `replay` below, over
+every event, is the reference the tests compare it with. The walk's changes stay columns
+(`StageColumns`): the history texts and stage rows are made from them, and the firings of the leads
+with no previous result to compare with are found for the chunk at once (`first_firings`); only the
+other leads get a `Result` and `detect_transitions`.
 """
 
 from __future__ import annotations
@@ -21,25 +25,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
 from leadscore.bulk.history_json import (
     AtText,
     breakdown_dicts,
-    history_text,
+    history_texts,
     payload_texts,
     result_text,
+    result_text_of,
     spaced_breakdown_sql,
     with_breakdown,
 )
 from leadscore.bulk.lifecycle_parts import paused_collections
-from leadscore.bulk.lifecycle_walk import EMPTY, Cols, Walker, part_rows, prepare
-from leadscore.domain.result import PlaybookMatch, Result, StageChange
+from leadscore.bulk.lifecycle_walk import Walker, part_rows, prepare
+from leadscore.bulk.walk_part import Changes, Tables, walk_part
+from leadscore.domain.result import PlaybookMatch, Result, StageChange, StageColumns
 from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
+from leadscore.store.backends import json_text
 from leadscore.store.events_repo import json_value
-from leadscore.triggers import score_hits
-from leadscore.triggers.firings import TriggerFiring, detect_transitions, firing
+from leadscore.triggers import first_firings, score_hits
+from leadscore.triggers.firings import Fired, TriggerFiring, detect_transitions, firing
+from leadscore.triggers.first_firings import first_transitions
 
 if TYPE_CHECKING:
     import duckdb
@@ -197,7 +207,7 @@ def finish(
     result encoded once for all its firings), not dicts the insert encodes one by one."""
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue, enqueue_encoded
-    from leadscore.store.results_repo import _stage_moves, insert_many
+    from leadscore.store.results_repo import insert_many, stage_move_rows
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
@@ -205,6 +215,9 @@ def finish(
     windows = score_windows(evaluator)
     names, words, n_parts = staged.names, staged.words, staged.n_parts
     walker = Walker(lc) if lc is not None and staged.walk else None
+    tables = Tables(walker) if walker is not None else None
+    # leads with no previous result to compare with have their firings found for the part at once
+    one_pass = first_firings.applies(model)
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     histories: dict[str, str] = {}
@@ -228,53 +241,78 @@ def finish(
                 quiet = score_hits.quiet(model, cols["score"], dict(zip(windows, befores, strict=True))).tolist()
             store.lock_leads(conn, part)
             previous = _stored(conn, part)
-            row_ns, walk_cols = part_rows(con, k, words) if walker is not None else ([], EMPTY)
-            j, n_rows = 0, len(row_ns)
+            changes = _walked(walker, tables, con, k, words, ns, firsts, inits, at)
+            first, finals = changes.first, changes.stage
+            columns = StageColumns(changes.to, changes.previous, changes.cause, changes.event_id, changes.t)
+            texts_of = history_texts(columns, first)
             moves: list[dict[str, Any]] = []
-            fired: list[TriggerFiring] = []
-            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
+            lane: list[int] = []  # leads whose firings `first_transitions` gives (no previous result)
+            # each firing lead's result (None: the lane's, not made) and transitions
+            found_of: dict[int, tuple[Result | None, list[Fired]]] = {}
+            versions, evaluated = cols["model_version"], cols["evaluated_at"]
             for i, lead in enumerate(part):
-                while j < n_rows and row_ns[j] < ns[i]:
-                    j += 1  # rows of a lead no longer in LEADS (handed to the pure scorer on a first try)
-                lo = j
-                while j < n_rows and row_ns[j] == ns[i]:
-                    j += 1
                 stored = previous.get(lead)
                 if stored is not None and stored.evaluated_at > at:
                     continue  # rescored meanwhile by a newer change: left alone, as its result row is
-                history: list[StageChange] = []
-                times: list[int] = []  # the microseconds of each change of `history`
-                if walker is not None:
-                    first = firsts[i]
-                    start = at if first is None else int(first)
-                    stage, history = walk(walker, inits[i] or walker.initial, start, walk_cols, lo, j, times)
-                    if stage != stages[i]:
-                        disagree.append(lead)
-                        continue
+                if walker is not None and finals[i] != stages[i]:
+                    disagree.append(lead)
+                    continue
+                lo, hi = first[i], first[i + 1]
+                histories[lead] = texts_of[i]
+                if stages[i] is not None:
+                    row = stored.row if stored is not None else None
+                    version, stage, when = versions[i], stages[i], evaluated[i]
+                    moves.extend(stage_move_rows(lead, version, stage, when, columns, lo, hi, row, cause))
+                if not fire:
+                    continue
+                # another model's labels and stages are not this model's transitions
+                ours = stored is not None and versions[i] == stored.model_version
+                prev = stored.result if stored is not None and (ours or stored.model == cols["model"][i]) else None
+                if prev is None and quiet[i] and one_pass:
+                    lane.append(i)
+                    continue
                 # the stage moves and the trigger tests do not read the breakdown (the largest JSON): it
                 # is read only for a lead that fires, whose payload carries the whole result
-                result = _result(cols, i, history, made)
-                histories[lead] = history_text(history, times)
-                moves.extend(_stage_moves(result, stored.row if stored is not None else None, cause, times))
-                if fire:
-                    # another model's labels and stages are not this model's transitions
-                    ours = stored is not None and result.model_version == stored.model_version
-                    prev = stored.result if stored is not None and (ours or stored.model == result.model) else None
-                    if quiet[i]:
-                        found = detect_transitions(model, prev, result, scores_quiet=True)
-                    else:
-                        before = _before(slots, [b[i] for b in befores])
-                        found = detect_transitions(model, prev, result, score_before_window=before)
-                    if found:
-                        if encoded:
-                            texts += payload_texts(
-                                found, lead, result_text(result, cols["breakdown"][i], at_text, spaced[i]), at_text
-                            )
-                        if payloads or not encoded:
-                            breakdown = breakdown_dicts(cols["breakdown"][i])
-                            fired += with_breakdown([firing(f, result) for f in found], breakdown)
-                        else:  # the outbox rows' columns but their payload (`payloads`)
-                            fired += [firing(f, result, bare=True) for f in found]
+                result = _result(cols, i, _history(columns, lo, hi), made)
+                if quiet[i]:
+                    found = detect_transitions(model, prev, result, scores_quiet=True)
+                else:
+                    before = _before(slots, [b[i] for b in befores])
+                    found = detect_transitions(model, prev, result, score_before_window=before)
+                if found:
+                    found_of[i] = (result, found)
+            fired: list[TriggerFiring] = []
+            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
+            if lane:
+                # a part's leads share a few label texts: each decoded once (`first_transitions` only reads)
+                decoded: dict[str, Any] = {}
+                texts_in = cols["labels"]
+                labels: dict[int, Any] = {}
+                for i in lane:
+                    got = decoded.get(texts_in[i])
+                    if got is None:
+                        got = decoded[texts_in[i]] = json_value(texts_in[i])
+                    labels[i] = got
+                at_dt = _at(made, evaluated[lane[0]])
+                for i, got in first_transitions(model, lane, part, at_dt, labels, columns, first).items():
+                    found_of[i] = (None, got)
+            for i in sorted(found_of):
+                kept, found = found_of[i]
+                lead = part[i]
+                if kept is None and encoded and not payloads:  # the lane's: no `Result` made
+                    texts += payload_texts(found, lead, _result_text(cols, i, spaced[i], made, at_text), at_text)
+                    fired += [_bare(f, lead) for f in found]
+                    continue
+                whole = kept if kept is not None else _result(cols, i, [], made)
+                if encoded:
+                    texts += payload_texts(
+                        found, lead, result_text(whole, cols["breakdown"][i], at_text, spaced[i]), at_text
+                    )
+                if payloads or not encoded:
+                    breakdown = breakdown_dicts(cols["breakdown"][i])
+                    fired += with_breakdown([firing(f, whole) for f in found], breakdown)
+                else:  # the outbox rows' columns but their payload (`payloads`)
+                    fired += [firing(f, whole, bare=True) for f in found]
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
@@ -282,6 +320,74 @@ def finish(
                 enqueue(store, conn, fired, at)
             firings += fired
     return Finished(firings, disagree, histories)
+
+
+def _walked(
+    walker: Walker | None,
+    tables: Tables | None,
+    con: duckdb.DuckDBPyConnection,
+    part: int,
+    words: int,
+    ns: list[int],
+    firsts: list[int | None],
+    inits: list[str | None],
+    at: int,
+) -> Changes:
+    """The walk of each lead of a part (its number `ns[i]` in WALK, its first event's time, its initial
+    stage): `walk_part` over the part's rows, lead by lead `Walker.walk` where it cannot (masks of more
+    than one word). No lifecycle: no changes."""
+    n = len(ns)
+    if walker is None or tables is None:
+        return Changes([0] * (n + 1), [], [], [], [], [], [])
+    row_ns, cols = part_rows(con, part, words)
+    # each row's lead: rows of a lead no longer in LEADS (handed to the pure scorer on a first try): -1
+    numbers, rows = np.asarray(ns, dtype=np.int64), np.asarray(row_ns, dtype=np.int64)
+    at_lead = np.minimum(np.searchsorted(numbers, rows), max(n - 1, 0))
+    lead_of = np.where((numbers[at_lead] == rows) if n else np.zeros(len(rows), dtype=bool), at_lead, -1)
+    starts = [at if f is None else int(f) for f in firsts]
+    stages = [s or walker.initial for s in inits]
+    got = walk_part(tables, stages, starts, lead_of, cols)
+    if got is not None:
+        return got
+    out = Changes([0], [], [], [], [], [], [])
+    bounds = np.searchsorted(lead_of, np.arange(n + 1)).tolist() if len(rows) else [0] * (n + 1)
+    for i in range(n):  # (lead_of is sorted but for the -1 rows, which searchsorted may not skip)
+        lo, hi = _rows_of(lead_of, i, bounds)
+        times: list[int] = []
+        stage, history = walker.walk(stages[i], starts[i], cols, lo, hi, times)
+        out.t.extend(times)
+        out.to.extend(c.stage for c in history)
+        out.previous.extend(c.previous for c in history)
+        out.cause.extend(c.cause for c in history)
+        out.event_id.extend(c.event_id for c in history)
+        out.stage.append(stage)
+        out.first.append(len(out.t))
+    return out
+
+
+def _rows_of(lead_of: np.ndarray, i: int, bounds: list[int]) -> tuple[int, int]:
+    """The rows lo..hi-1 of lead i (its rows are together, in order; -1 rows lie between leads)."""
+    lo = bounds[i]
+    while lo < len(lead_of) and lead_of[lo] != i and lead_of[lo] < i:
+        lo += 1
+    hi = lo
+    while hi < len(lead_of) and lead_of[hi] == i:
+        hi += 1
+    return lo, hi
+
+
+def _history(columns: StageColumns, lo: int, hi: int) -> list[StageChange]:
+    """The changes lo..hi-1 of `columns` as `StageChange`s (a result's history, for `detect_transitions`)."""
+    to, froms, causes, eids, times = columns
+    return [StageChange(to[j], from_micros(times[j]), froms[j], causes[j], eids[j]) for j in range(lo, hi)]
+
+
+def _at(made: dict[Any, Any], evaluated_at: int) -> Any:
+    """The evaluation time's datetime, made once (`_result`'s `made`)."""
+    at = made.get(evaluated_at)
+    if at is None:
+        at = made[evaluated_at] = from_micros(evaluated_at)
+    return at
 
 
 def _part_sql(names: list[str], part: int, spaced: bool = True) -> str:
@@ -364,6 +470,37 @@ def _stored(conn: Connection, lead_ids: Sequence[str]) -> dict[str, Stored]:
     return out
 
 
+def _playbook(made: dict[Any, Any], text: str | None) -> PlaybookMatch | None:
+    """The playbook match of the query's text, made once per text (`_result`'s `made`)."""
+    if text is None:
+        return None
+    playbook = made.get(text)
+    if playbook is None:
+        d = json_value(text)
+        playbook = made[text] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
+    return playbook
+
+
+def _result_text(cols: dict[str, list[Any]], i: int, spaced: str | None, made: dict[Any, Any], at_text: AtText) -> str:
+    """`result_text(_result(cols, i, [], made), ...)` straight from the query's row: the labels' text
+    encoded once per text of the part (`made`), no `Result` made."""
+    key = ("labels", cols["labels"][i])
+    labels = made.get(key)
+    if labels is None:
+        labels = made[key] = json_text(json_value(cols["labels"][i]))
+    values = (cols["lead_id"][i], cols["model"][i], cols["model_version"][i], cols["score"][i], cols["stage"][i])
+    dimensions = json_text(json_value(cols["dimensions"][i]))
+    at = _at(made, cols["evaluated_at"][i])
+    playbook = _playbook(made, cols["playbook"][i])
+    return result_text_of(values, at, dimensions, labels, playbook, cols["breakdown"][i], at_text, spaced)
+
+
+def _bare(f: Fired, lead: str) -> TriggerFiring:
+    """`firing(f, result, bare=True)` of lead `lead`'s result, without the result."""
+    t = f.trigger
+    return TriggerFiring(t.id, lead, t.destination, f.at, f.kind, f.old, f.new, {}, f.key)
+
+
 def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made: dict[Any, Any]) -> Result:
     """`result_of` of the query's row `i` (JSON as text) with the walk's `history`, without its
     breakdown (see `finish`). The history is the walk's own changes, not dicts made of them and
@@ -371,17 +508,8 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made
     part): the evaluation time's datetime and each playbook text's match, made once, as a part's
     leads share them (one time, a playbook per stage); both are immutable."""
     loads = json_value  # the C scanner straight away: five short texts a lead
-    pb = cols["playbook"][i]
-    playbook = None
-    if pb is not None:
-        playbook = made.get(pb)
-        if playbook is None:
-            d = loads(pb)
-            playbook = made[pb] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
-    evaluated_at = cols["evaluated_at"][i]
-    at = made.get(evaluated_at)
-    if at is None:
-        at = made[evaluated_at] = from_micros(evaluated_at)
+    playbook = _playbook(made, cols["playbook"][i])
+    at = _at(made, cols["evaluated_at"][i])
     return Result(
         lead_id=cols["lead_id"][i],
         at=at,
@@ -395,13 +523,6 @@ def _result(cols: dict[str, list[Any]], i: int, history: list[StageChange], made
         breakdown=(),
         playbook=playbook,
     )
-
-
-def walk(
-    walker: Walker, init: str, start: int, cols: Cols, lo: int, hi: int, times: list[int] | None = None
-) -> tuple[str, list[StageChange]]:
-    """`Walker.walk` (a module function, so a test can make it disagree with the query)."""
-    return walker.walk(init, start, cols, lo, hi, times)
 
 
 def _before(slots: dict[int, int], befores: list[float | None]) -> Callable[[Trigger], float]:

@@ -44,7 +44,6 @@ BITS = 62  # conditions per mask word (a BIGINT, sign bit left alone)
 
 # the columns of WALK `Walker.walk` reads: t, kind, type, event id, `stage` property, again, mask
 Cols = tuple[list[int], list[int], list[str | None], list[str | None], list[str | None], list[bool], list[int]]
-EMPTY: Cols = ([], [], [], [], [], [], [])
 EVENT, CONDITIONS = 0, 1  # `kind`: a moving event, or the conditions at a time (after its events)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadscore.domain.timeutil import parse_timestamp, to_iso
 
@@ -55,6 +56,17 @@ class StageChange:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageChange:
         return cls(data["stage"], parse_timestamp(data["at"]), data.get("from"), data["cause"], data.get("event_id"))
+
+
+class StageColumns(NamedTuple):
+    """`StageChange`s as columns: one lead's, or a part's lead after lead (the bulk history pass's walk,
+    `bulk.walk_part`), without an object per change."""
+
+    to: Sequence[str]
+    previous: Sequence[str | None]
+    cause: Sequence[str]
+    event_id: Sequence[str | None]
+    t: Sequence[int]  # microseconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadscore.domain import Lead, Result
+from leadscore.domain.result import StageColumns
 from leadscore.domain.timeutil import to_micros
 from leadscore.store.backends import json_text
 from leadscore.store.base import LeadStore
@@ -305,33 +307,54 @@ def _stage_moves(
     history = result.stage_history
     if times is None:
         times = [to_micros(m.at) for m in history]
+    stages, froms = [m.stage for m in history], [m.previous for m in history]
+    changes = StageColumns(stages, froms, [m.cause for m in history], [m.event_id for m in history], times)
+    return stage_move_rows(
+        result.lead_id, result.model_version, result.stage, result.at, changes, 0, len(times), prev, cause
+    )
+
+
+def stage_move_rows(
+    lead: str,
+    version: str,
+    stage: str,
+    at: datetime | int,
+    changes: StageColumns,
+    lo: int,
+    hi: int,
+    prev: dict[str, Any] | None,
+    cause: str,
+) -> list[dict[str, Any]]:
+    """`_stage_moves` of a result in stage `stage` (not None) evaluated at `at` whose stage history is
+    the changes lo..hi-1 of `changes`: the bulk history pass gives a part's walk as columns, with no
+    `StageChange` per change made for this."""
+    to, froms, causes, eids, times = changes
     since = prev["evaluated_at"] if prev else None
-    version, lead = result.model_version, result.lead_id
     rows = [
         {
             "lead_id": lead,
-            "at": t,
-            "from_stage": m.previous,
-            "to_stage": m.stage,
-            "cause": m.cause,
-            "event_key": m.event_id,
+            "at": times[j],
+            "from_stage": froms[j],
+            "to_stage": to[j],
+            "cause": causes[j],
+            "event_key": eids[j],
             "model_version": version,
         }
-        for m, t in zip(history, times, strict=True)
-        if since is None or (t > since and m.cause != "initial")
+        for j in range(lo, hi)
+        if since is None or (times[j] > since and causes[j] != "initial")
     ]
-    if prev is not None and not rows and prev["stage"] != result.stage:
+    if prev is not None and not rows and prev["stage"] != stage:
         # the move that explains the new stage, from the replay, else the evaluation itself
-        k = next((k for k in range(len(history) - 1, -1, -1) if history[k].stage == result.stage), None)
-        last = history[k] if k is not None else None
+        k = next((k for k in range(hi - 1, lo - 1, -1) if to[k] == stage), None)
+        last_cause = causes[k] if k is not None else None
         rows.append(
             {
                 "lead_id": lead,
-                "at": times[k] if k is not None else to_micros(result.at),
+                "at": times[k] if k is not None else (at if isinstance(at, int) else to_micros(at)),
                 "from_stage": prev["stage"],
-                "to_stage": result.stage,
-                "cause": last.cause if last and last.cause != "initial" else cause,
-                "event_key": last.event_id if last else None,
+                "to_stage": stage,
+                "cause": last_cause if last_cause is not None and last_cause != "initial" else cause,
+                "event_key": eids[k] if k is not None else None,
                 "model_version": version,
             }
         )
