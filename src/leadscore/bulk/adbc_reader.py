@@ -95,12 +95,14 @@ def _spill(job: ReadJob, schema: pa.Schema, batches: pa.RecordBatchReader, out: 
 
 
 def main(argv: list[str]) -> int:
+    from leadscore.bulk import timeline
     from leadscore.bulk.programs import job_text
 
     if len(argv) != 2:
         print("usage: python -m leadscore.bulk.adbc_reader JOB_JSON  (Arrow IPC stream on stdout)", file=sys.stderr)
         return 2
-    read(ReadJob.from_json(job_text(argv[1])), sys.stdout.buffer)
+    with timeline.span("reader", "read"):
+        read(ReadJob.from_json(job_text(argv[1])), sys.stdout.buffer)
     return 0
 
 

@@ -28,6 +28,7 @@ import traceback
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from leadscore.bulk import timeline
 from leadscore.bulk.lifecycle_prepare import Prepared, PureNeeded
 from leadscore.store.base import StoreError
 
@@ -174,14 +175,16 @@ class Ahead:
         assert self.waiting == part
         self.waiting = None
         try:
-            reply = pickle.load(self.proc.stdout)  # type: ignore[arg-type]
+            with timeline.span("main", "wait", part):
+                reply = pickle.load(self.proc.stdout)  # type: ignore[arg-type]
         except (EOFError, pickle.UnpicklingError, OSError) as exc:
             raise self._died(f"preparing part {part}") from exc
         if reply[0] == "pure":
             raise PureNeeded
         if reply[0] == "error":
             raise PartFailed(f"preparing part {part} of the rescore failed: {reply[1]}", reply[2])
-        return load(reply[1])
+        with timeline.span("main", "load", part):
+            return load(reply[1])
 
     def close(self) -> None:
         proc = self.proc
@@ -277,6 +280,9 @@ class Preparers:
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Prepare the parts asked for on `requests` until its end, each reply on `replies`."""
     import gc
+    import time
+
+    started = time.monotonic()
 
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.export import Unsupported
@@ -288,6 +294,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     store = open_store(url)
     evaluator = Evaluator(model, fire_triggers=fire)
     typing = connect(PREPARE_THREADS)  # every part's events typed in it (`RawEvents.typed`)
+    timeline.record("prepare", "start", started, time.monotonic())
     cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
     frozen = False
     try:
@@ -296,7 +303,8 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 request = pickle.load(requests)
             except EOFError:
                 return
-            _, _part_no, ids, files, folder = request
+            _, part_no, ids, files, folder = request
+            t0 = time.monotonic()
             reply: tuple[Any, ...]
             prepared = None
             try:
@@ -325,6 +333,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 frozen = True
             pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
             replies.flush()
+            timeline.record("prepare", "prepare", t0, time.monotonic(), part_no)
     finally:
         typing.close()
         store.dispose()

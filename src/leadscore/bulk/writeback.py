@@ -15,6 +15,7 @@ import gc
 import time
 from typing import TYPE_CHECKING
 
+from leadscore.bulk import timeline
 from leadscore.bulk.lifecycle_ahead import Preparers
 from leadscore.bulk.lifecycle_prepare import (
     Prepared,
@@ -226,7 +227,8 @@ def _write_split(
     raw = conn.connection.driver_connection
     if n_py:  # replays finished in Python: their history, stage rows and outbox messages
         assert prepared.staged is not None
-        fired, disagree, histories = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
+        with timeline.span("main", "history"):
+            fired, disagree, histories = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
         done.firings.extend(fired)
         if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
             con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
@@ -239,7 +241,8 @@ def _write_split(
     seconds["history"] = seconds.get("history", 0.0) + time.perf_counter() - p
     lifecycle = evaluator.model.lifecycle is not None
     before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
-    done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before, histories=histories)
+    with timeline.span("main", "write"):
+        done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before, histories=histories)
     if n_py:
         store.drop_temp(raw, PY_TEMP)
     # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
@@ -265,14 +268,16 @@ def _write_part(
     cause: str,
     prepared: Prepared,
     seconds: dict[str, float],
+    part: int,
 ) -> BatchRescored:
-    """One part of `_rescore_parts`, in the caller's transaction; its DuckDB connection closed on return."""
+    """Part `part` of `_rescore_parts`, in the caller's transaction; its DuckDB connection closed on return."""
     try:
         for name, value in prepared.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + value
         t = time.perf_counter()
         # the firings' payloads are dropped (`_counted`): the history pass need not give them whole
-        got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds, payloads=False)
+        with timeline.span("main", "part", part):
+            got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds, payloads=False)
         seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
         return got
     finally:
@@ -308,8 +313,16 @@ def _rescore_parts(
 
     def work(conn: Connection) -> BatchRescored:
         seconds.clear()  # a retry starts over, every part included
+        with timeline.span("main", "parts"):
+            done = _parts(conn)
+        for stmt in activation:
+            conn.execute(stmt)
+        return done
+
+    def _parts(conn: Connection) -> BatchRescored:
         done = BatchRescored()
-        spill = _spill(store, evaluator, at, ids, starts, seconds)
+        with timeline.span("main", "spill"):
+            spill = _spill(store, evaluator, at, ids, starts, seconds)
         ahead = None
         try:
             if spill is not None and AHEAD:  # the next parts prepared there while each is written here
@@ -322,7 +335,7 @@ def _rescore_parts(
                         seconds["ahead_wait"] = seconds.get("ahead_wait", 0.0) + time.perf_counter() - t
                     else:
                         prepared = _prepare_here(store, evaluator, at, part_ids, spill, k)
-                    got = _write_part(store, conn, evaluator, at, cause, prepared, seconds)
+                    got = _write_part(store, conn, evaluator, at, cause, prepared, seconds, k)
                     del prepared
                     # the part's Arrow tables and DuckDB connection are gone once its function returned; a
                     # cycle left (the run's class) must not keep them while the next part is exported
@@ -339,8 +352,6 @@ def _rescore_parts(
                 ahead.close()
             if spill is not None:
                 spill.close()
-        for stmt in activation:
-            conn.execute(stmt)
         return done
 
     try:
