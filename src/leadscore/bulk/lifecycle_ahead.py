@@ -225,10 +225,12 @@ class Ahead:
 
 class Preparers:
     """Parts prepared ahead by `n` child processes (`Ahead`, `n` PREPARERS by default) in turn: part k
-    by child k % n, received here in order. Each child is asked for its first part at once, and
-    `receive(k)` asks part k's child for part k + n as soon as it handed part k over, so at most n
-    parts are held ahead of the one this process writes. A failure in any child raises here
-    (`Ahead.receive`); `close` stops them all."""
+    by child k % n, received here in order. The children start at once, `spill`'s files still to come:
+    their interpreter and imports (about a CPU second each) run beside the spill's readers instead of
+    after them, while no part could be prepared yet. `start` (the spill's files there) asks each
+    child for its first part, and `receive(k)` asks part k's child for part k + n as soon as it handed
+    part k over, so at most n parts are held ahead of the one this process writes. A failure in any
+    child raises here (`Ahead.receive`); `close` stops them all."""
 
     def __init__(
         self,
@@ -244,11 +246,14 @@ class Preparers:
         try:
             for i in range(max(1, min(PREPARERS if n is None else n, len(queries)))):
                 self.children.append(Ahead(store, evaluator, at, spill.folder, spill.events, f"ahead-{i}"))
-            for k in range(len(self.children)):
-                self._send(k)
         except BaseException:
             self.close()
             raise
+
+    def start(self) -> None:
+        """Each child asked for its first part (the spill's files written)."""
+        for k in range(len(self.children)):
+            self._send(k)
 
     def receive(self, k: int) -> Prepared:
         """Part `k` (the parts are received in order), its events' files removed; its child asked for

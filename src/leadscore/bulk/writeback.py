@@ -301,7 +301,8 @@ def _rescore_parts(
     by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
     the events of every part are read first, in one scan (`export_spill`), and kept on disk until
     their part runs; then (with AHEAD) the parts are prepared in child processes, in turn, while the
-    parts before them are written here (`lifecycle_ahead.Preparers`). Reads go through other
+    parts before them are written here (`lifecycle_ahead.Preparers`, started beside the scan). The
+    last parts are smaller (`lifecycle_parts.part_sizes`). Reads go through other
     connections (the export's readers, the children's), inside this transaction: they see the store
     as it was committed before it, so a part's stored results and stages are the ones its writes
     replace. None (nothing written) when some part needs the pure scorer for every lead, as the
@@ -321,12 +322,16 @@ def _rescore_parts(
 
     def _parts(conn: Connection) -> BatchRescored:
         done = BatchRescored()
-        with timeline.span("main", "spill"):
-            spill = _spill(store, evaluator, at, ids, starts, seconds)
+        spill = _spill_folder(store, evaluator, at, ids)
         ahead = None
         try:
             if spill is not None and AHEAD:  # the next parts prepared there while each is written here
                 ahead = Preparers(store, evaluator, at, spill, queries)
+            if spill is not None:
+                with timeline.span("main", "spill"):
+                    _spill(store, evaluator, at, ids, starts, seconds, spill)
+            if ahead is not None:
+                ahead.start()
             with _page_cache(store, conn), frozen_heap():
                 for k, part_ids in enumerate(queries):
                     if ahead is not None:
@@ -398,20 +403,34 @@ def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
     ]
 
 
-def _spill(
-    store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, starts: list[str], seconds: dict[str, float]
-) -> SpilledEvents | None:
-    """Every part's events in one scan (`export_spill`) on a SQLite file or PostgreSQL (its parts
-    numbered by the database); None elsewhere (each part reads its own). They are typed when their part
-    is prepared (`RawEvents`), which raises PureNeeded when they cannot be (the pure path reads them)."""
+def _spill_folder(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None) -> SpilledEvents | None:
+    """The folder every part's events are spilled to (`export_spill.spill_folder`) on a SQLite file or
+    PostgreSQL; None elsewhere (each part reads its own)."""
     from leadscore.bulk.export import sqlite_path
+    from leadscore.bulk.export_spill import spill_folder
+    from leadscore.bulk.rescore import export_at
+
+    if (sqlite_path(store) is None and not store.copy_export) or not store.bulk:
+        return None
+    return spill_folder(store, evaluator.model, export_at(evaluator, at), ids)
+
+
+def _spill(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    ids: str | None,
+    starts: list[str],
+    seconds: dict[str, float],
+    spill: SpilledEvents,
+) -> None:
+    """Every part's events in one scan (`export_spill`) into `spill` (`_spill_folder`'s; on PostgreSQL its
+    parts numbered by the database). They are typed when their part is prepared (`RawEvents`), which
+    raises PureNeeded when they cannot be (the pure path reads them)."""
     from leadscore.bulk.export_spill import spill_events
     from leadscore.bulk.rescore import export_at
 
-    in_database = store.copy_export  # PostgreSQL: ids in its collation's order
-    if (sqlite_path(store) is None and not in_database) or not store.bulk:
-        return None
     t = time.perf_counter()
-    spill = spill_events(store, evaluator.model, export_at(evaluator, at), ids, starts, in_database)
+    in_database = store.copy_export  # PostgreSQL: ids in its collation's order
+    spill_events(store, evaluator.model, export_at(evaluator, at), ids, starts, in_database, spill)
     seconds["export_events"] = time.perf_counter() - t
-    return spill
