@@ -21,6 +21,7 @@ are pickles on its stdin and stdout; its stderr goes to a file whose tail a fail
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import subprocess
 import sys
@@ -362,4 +363,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    # ended without the interpreter's teardown (every module's objects, Arrow's and DuckDB's memory
+    # freed one by one): nothing is left to write once `main` returned, and the apply waits for before it commits
+    # this process's end (0.3-0.8 s of it under load, while a core had nothing to run)
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
