@@ -60,3 +60,10 @@ def test_idle_counts_the_cores_no_process_had_work_for() -> None:
 
 def test_idle_of_nothing() -> None:
     assert timeline.idle([], 2) == {"seconds": 0.0, "under_cores_s": 0.0, "idle_core_s": 0.0}
+
+
+def test_a_process_started_before_now_on_the_monotonic_clock() -> None:
+    import time
+
+    age = time.monotonic() - timeline.started()
+    assert 0 <= age < 24 * 3600  # this test process, started before the test (not the machine's boot)

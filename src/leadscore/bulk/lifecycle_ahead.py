@@ -288,8 +288,6 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     import gc
     import time
 
-    started = time.monotonic()
-
     from leadscore.batch.duckdb.run import connect
     from leadscore.bulk.export import Unsupported
     from leadscore.bulk.lifecycle_prepare import prepare_part
@@ -300,7 +298,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     store = open_store(url)
     evaluator = Evaluator(model, fire_triggers=fire)
     typing = connect(PREPARE_THREADS)  # every part's events typed in it (`RawEvents.typed`)
-    timeline.record("prepare", "start", started, time.monotonic())
+    timeline.record("prepare", "start", timeline.started(), time.monotonic())  # from its interpreter's start
     cpu = 0.0  # this process's CPU seconds (and its readers') reported so far
     frozen = False
     try:

@@ -29,7 +29,7 @@ ENV = "LEADSCORE_TIMELINE"
 # the spans during which their process has no work of its own: it waits for another process
 WAITS = frozenset({"spill", "wait"})
 
-__all__ = ["ENV", "WAITS", "idle", "read", "record", "span"]
+__all__ = ["ENV", "WAITS", "idle", "read", "record", "span", "started"]
 
 
 def record(role: str, what: str, t0: float, t1: float, part: int | None = None) -> None:
@@ -54,6 +54,20 @@ def span(role: str, what: str, part: int | None = None) -> Iterator[None]:
         yield
     finally:
         record(role, what, t0, time.monotonic(), part)
+
+
+def started() -> float:
+    """When this process started, on the monotonic clock (Linux: its start in /proc, counted from the
+    boot as CLOCK_BOOTTIME counts), so a child's span includes its interpreter's start and imports,
+    which are work; else now."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the name, in parentheses, may hold spaces
+        ticks = os.sysconf("SC_CLK_TCK")
+        since_boot = int(fields[19]) / ticks  # the 22nd field of the whole line
+        return time.monotonic() - (time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic()
 
 
 def read(path: Path) -> list[dict[str, Any]]:
