@@ -329,7 +329,7 @@ def _rescore_parts(
                 ahead = Preparers(store, evaluator, at, spill, queries)
             if spill is not None:
                 with timeline.span("main", "spill"):
-                    _spill(store, evaluator, at, ids, starts, seconds, spill)
+                    spill = _spill(store, evaluator, at, ids, starts, seconds, spill)
             if ahead is not None:
                 ahead.start()
             with _page_cache(store, conn), frozen_heap():
@@ -423,10 +423,10 @@ def _spill(
     starts: list[str],
     seconds: dict[str, float],
     spill: SpilledEvents,
-) -> None:
+) -> SpilledEvents:
     """Every part's events in one scan (`export_spill`) into `spill` (`_spill_folder`'s; on PostgreSQL its
-    parts numbered by the database). They are typed when their part is prepared (`RawEvents`), which
-    raises PureNeeded when they cannot be (the pure path reads them)."""
+    parts numbered by the database), returned. They are typed when their part is prepared (`RawEvents`),
+    which raises PureNeeded when they cannot be (the pure path reads them)."""
     from leadscore.bulk.export_spill import spill_events
     from leadscore.bulk.rescore import export_at
 
@@ -434,3 +434,4 @@ def _spill(
     in_database = store.copy_export  # PostgreSQL: ids in its collation's order
     spill_events(store, evaluator.model, export_at(evaluator, at), ids, starts, in_database, spill)
     seconds["export_events"] = time.perf_counter() - t
+    return spill
