@@ -208,10 +208,15 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
                     break
         history_cpu = _count_history_cpu()
         phase_cpu = _count_phase_cpu()
-        done = apply(store, evaluator, lambda: at)
+        spans_file = _timeline_file()
+        try:
+            done = apply(store, evaluator, lambda: at)
+        finally:
+            os.environ.pop("LEADSCORE_TIMELINE", None)
         seconds = time.perf_counter() - t
         phases = dict(getattr(done, "seconds", {}))
         return {
+            "timeline": _timeline(spans_file),
             "history_cpu_s": history_cpu[0],
             "cpu_phases": {k: round(v, 2) for k, v in phase_cpu.items()},
             "seconds": seconds,
@@ -240,6 +245,67 @@ def child(mode: str, url: str, model_path: str, sample: int) -> dict[str, Any]:
         "leads": done.leads,
         "changed": done.changed,
     }
+
+
+def _timeline_file() -> Path:
+    """The file the apply's processes write their spans to (`leadscore.bulk.timeline`): the one
+    LEADSCORE_BENCH_TIMELINE names (kept), else a temporary one (read, then removed)."""
+    kept = os.environ.get("LEADSCORE_BENCH_TIMELINE")
+    if kept:
+        path = Path(kept)
+        path.unlink(missing_ok=True)
+    else:
+        fd, name = tempfile.mkstemp(prefix="leadscore-timeline-", suffix=".jsonl")
+        os.close(fd)
+        path = Path(name)
+    os.environ["LEADSCORE_TIMELINE"] = str(path)  # the children inherit it
+    return path
+
+
+def _timeline(path: Path) -> dict[str, Any]:
+    """Where fewer than two processes had work during a lifecycle apply in parts (2 cores), from the
+    spans its processes wrote (`timeline.idle`), in the apply's whole run of its parts and in its
+    stretches: the spill (the readers), the start (the first parts prepared, nothing to write yet),
+    the middle, and the tail (the last preparing process done, the last parts written). The process
+    that writes waits in `spill` and `wait` spans; each stretch: [seconds, seconds under two
+    processes with work, idle core seconds]. Also on stderr, one line a span."""
+    if not path.exists():
+        return {}
+    try:
+        from leadscore.bulk import timeline
+    except ModuleNotFoundError:  # a tree without it
+        return {}
+    try:
+        spans = timeline.read(path)
+    finally:
+        if not os.environ.get("LEADSCORE_BENCH_TIMELINE"):
+            path.unlink(missing_ok=True)
+    whole = next((s for s in spans if s["what"] == "parts"), None)
+    if whole is None:
+        return {}
+    t0, t1 = whole["t0"], whole["t1"]
+    for s in sorted(spans, key=lambda s: (s["who"], s["t0"])):
+        part = "" if s["part"] is None else f" {s['part']}"
+        print(f"span {s['who']:>16} {s['what']}{part}: {s['t0'] - t0:8.2f} .. {s['t1'] - t0:8.2f}", file=sys.stderr)
+    spill_end = next((s["t1"] for s in spans if s["what"] == "spill"), t0)
+    first_load = min((s["t0"] for s in spans if s["what"] == "load"), default=spill_end)
+    last_prepared = max((s["t1"] for s in spans if s["what"] == "prepare"), default=t1)
+    stretches = {
+        "spill": (t0, spill_end),
+        "start": (spill_end, first_load),
+        "middle": (first_load, last_prepared),
+        "tail": (last_prepared, t1),
+    }
+    out: dict[str, Any] = {}
+    for name, (lo, hi) in stretches.items():
+        got = timeline.idle(spans, 2, lo, hi)
+        out[name] = [round(got["seconds"], 2), round(got["under_cores_s"], 2), round(got["idle_core_s"], 2)]
+    got = timeline.idle(spans, 2, t0, t1)
+    out["seconds"] = round(got["seconds"], 2)
+    out["under_two_s"] = round(got["under_cores_s"], 2)
+    out["idle_core_s"] = round(got["idle_core_s"], 2)
+    out["main_wait_s"] = round(sum(s["t1"] - s["t0"] for s in spans if s["what"] == "wait"), 2)
+    return out
 
 
 def _count_history_cpu() -> list[float]:

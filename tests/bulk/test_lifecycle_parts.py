@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from leadscore.app.maintenance import apply
 from leadscore.app.service import LeadService
 from leadscore.bulk import lifecycle_split, writeback
-from leadscore.bulk.lifecycle_parts import bounds, frozen_heap, lead_parts, part_queries
+from leadscore.bulk.lifecycle_parts import bounds, frozen_heap, lead_parts, part_queries, part_sizes
 from leadscore.bulk.rescore import BatchRescored
 from leadscore.bulk.writeback import rescore_store
 from leadscore.domain import Event
@@ -50,7 +50,7 @@ def test_the_parts_cover_every_lead_once_in_the_stores_order(store: LeadStore, s
         flat = [i for part in got for i in part]
         assert sorted(flat) == sorted(wanted)  # every lead, none twice
         assert all(0 < len(part) <= size for part in got)
-        assert len(parts) == -(-len(wanted) // size)
+        assert [len(part) for part in got] == part_sizes(len(wanted), size)
         assert (lead_parts(store, subset, size) is None) == (len(parts) == 1)
 
 
@@ -89,6 +89,22 @@ def test_the_databases_part_numbers_are_the_parts_each_query_selects(store: Lead
     assert got == expected
 
 
+@pytest.mark.parametrize("size", range(1, 40))
+def test_the_last_parts_are_smaller_none_is_empty_or_over_the_size(size: int) -> None:
+    """`part_sizes`: every lead once, no part empty or over `size`, the sizes never rising; the last two
+    parts' worth of leads in three parts (one part more) when that leaves none empty."""
+    for total in range(400):
+        got = part_sizes(total, size)
+        n = -(-total // size)
+        assert sum(got) == total and all(1 <= k <= size for k in got)
+        assert got == sorted(got, reverse=True)
+        assert len(got) == (n + 1 if n >= 3 and total - (n - 2) * size >= 3 else n)
+    assert part_sizes(1_000_000, 100_000) == [100_000] * 8 + [80_000, 60_000, 60_000]
+    assert part_sizes(100_000, 10_000) == [10_000] * 8 + [8_000, 6_000, 6_000]
+    assert part_sizes(95_000, 10_000) == [10_000] * 8 + [6_000, 4_500, 4_500]
+    assert part_sizes(20_000, 10_000) == [10_000, 10_000]  # two parts: as they were
+
+
 def test_a_part_size_below_one_is_refused(store: LeadStore) -> None:
     with pytest.raises(ValueError, match="at least one lead"):
         bounds(store, None, 0)
@@ -115,8 +131,8 @@ def test_between_parts_collections_free_the_parts_cycles_and_leave_the_rest_to_a
 
 @pytest.fixture
 def in_parts(monkeypatch: pytest.MonkeyPatch, twin_stores: tuple[LeadStore, LeadStore]) -> tuple[LeadStore, LeadStore]:  # noqa: F811
-    """`test_lifecycle`'s twins in parts of 3 leads (60 leads: 20 parts), through DuckDB on PostgreSQL
-    too (not the in-database path)."""
+    """`test_lifecycle`'s twins in parts of 3 leads (60 leads: 21 parts, the last three of 3, 2 and 1),
+    through DuckDB on PostgreSQL too (not the in-database path)."""
     pair = twin_stores
     monkeypatch.setattr(writeback, "PART_LEADS", 3)
     for s in pair:
@@ -124,16 +140,16 @@ def in_parts(monkeypatch: pytest.MonkeyPatch, twin_stores: tuple[LeadStore, Lead
     return pair
 
 
-FEW = 10  # leads a part in `in_few_parts`: 6 parts of the 60
+FEW = 10  # leads a part in `in_few_parts`: 7 parts of the 60 (`part_sizes`: 4 of 10, then 8, 6 and 6)
 
 
 @pytest.fixture
 def in_few_parts(monkeypatch: pytest.MonkeyPatch, in_parts: tuple[LeadStore, LeadStore]) -> tuple[LeadStore, LeadStore]:
-    """`in_parts` in parts of FEW leads: 6 parts, three for each preparing process. For the tests of a
+    """`in_parts` in parts of FEW leads: 7 parts, three or four for each preparing process. For the tests of a
     part that fails, needs the pure scorer or is interrupted: what they check (the parts before it
     rolled back, the error, the processes stopped, the apply that follows equal to the pure path)
-    needs a few parts before and after the one that fails, not 20. A part costs about the same at 3
-    leads as at 10 (~0.3 CPU s: its DuckDB run, queries and hand-over), so 6 parts cost a third of 20;
+    needs a few parts before and after the one that fails, not 21. A part costs about the same at 3
+    leads as at 10 (~0.3 CPU s: its DuckDB run, queries and hand-over), so 7 parts cost a third of 21;
     the parts of 3 leads against the pure path are `test_apply_then_refresh_in_parts_...`'s."""
     monkeypatch.setattr(writeback, "PART_LEADS", FEW)
     return in_parts
@@ -144,7 +160,7 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
     in_parts: tuple[LeadStore, LeadStore], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     done = _both(in_parts, clock, RECYCLE)
-    assert done.seconds["parts"] == 20
+    assert done.seconds["parts"] == 21
     # every part's events from the one scan (`export_spill`), on PostgreSQL numbered by the database
     assert "export_events" in done.seconds
     assert done.history_leads > 0 and done.fallback_leads == 0
@@ -152,17 +168,17 @@ def test_apply_then_refresh_in_parts_store_what_the_pure_path_stores(
     assert done.firings and all(f.payload == {} for f in done.firings)
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
-    # what follows in parts of FEW leads: still in parts (the refreshes' 47 and 46 due leads in 5, the
-    # apply again in 6), at a third of the parts' CPU; the parts of 3 leads are the first apply's
+    # what follows in parts of FEW leads: still in parts (the refreshes' 47 and 46 due leads in 6, the
+    # apply again in 7), at a third of the parts' CPU; the parts of 3 leads are the first apply's
     monkeypatch.setattr(writeback, "PART_LEADS", FEW)
     clock.advance(days=3)
-    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 5
+    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 6
     assert_same_stores(*in_parts)
     clock.advance(days=40)
-    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 5
+    assert _both(in_parts, clock, RECYCLE, "refresh").seconds["parts"] == 6
     assert_same_stores(*in_parts)
     done = _both(in_parts, clock, RECYCLE)  # again at the same time: nothing moves, nothing fires
-    assert done.changed == 0 and not done.firings and done.seconds["parts"] == 6
+    assert done.changed == 0 and not done.firings and done.seconds["parts"] == 7
     assert_same_stores(*in_parts)
 
 
@@ -246,7 +262,7 @@ def test_parts_prepared_by_several_processes_in_turn_are_received_in_order(
     from leadscore.bulk import lifecycle_ahead
 
     monkeypatch.setattr(lifecycle_ahead, "PREPARERS", n)
-    monkeypatch.setattr(writeback, "PART_LEADS", 10)  # 6 parts: two or more for each process
+    monkeypatch.setattr(writeback, "PART_LEADS", 10)  # 7 parts: three or more for each process
     received: list[tuple[int, int]] = []  # (the child's process id, the part)
     real = lifecycle_ahead.Ahead.receive
 
@@ -256,10 +272,10 @@ def test_parts_prepared_by_several_processes_in_turn_are_received_in_order(
 
     monkeypatch.setattr(lifecycle_ahead.Ahead, "receive", receive)
     done = _both(in_parts, clock, RECYCLE)
-    assert done.seconds["parts"] == 6 and done.seconds["ahead_cpu"] > 0
-    assert [part for _, part in received] == list(range(6))
+    assert done.seconds["parts"] == 7 and done.seconds["ahead_cpu"] > 0
+    assert [part for _, part in received] == list(range(7))
     pids = [pid for pid, _ in received]
-    assert len(set(pids)) == n and all(pids[k] == pids[k % n] for k in range(6))
+    assert len(set(pids)) == n and all(pids[k] == pids[k % n] for k in range(7))
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
 

@@ -315,8 +315,12 @@ def test_the_readers_cut_the_events_into_the_files_this_process_cuts(
     model = parse_model(MODEL)  # a lifecycle: the events' ids are read too
     at = twins[0].now_us()
     starts = ["L0005", "L0013", "L0020", "L0031"]
-    here = export_spill._spill_here(store, model, at, None, starts, False)
-    read = export_spill.spill_events(store, model, at, None, starts)
+    here = export_spill.spill_folder(store, model, at, None)
+    export_spill._spill_here(store, model, at, None, starts, False, here)
+    # the folder made first (the preparing processes start with it), filled by the readers after
+    read = export_spill.spill_events(
+        store, model, at, None, starts, into=export_spill.spill_folder(store, model, at, None)
+    )
     try:
         assert read.events == here.events
         assert sorted(read.files) == sorted(here.files) == [0, 1, 2, 3]

@@ -41,7 +41,16 @@ from typing import TYPE_CHECKING, Any
 from leadscore.bulk.export import converter, event_query, event_source, part_sql, reader_ranges, sqlite_path
 from leadscore.bulk.spill_files import PartFiles, part_of
 
-__all__ = ["LeadParts", "RawEvents", "SpilledEvents", "part_of", "read_part", "spill_events", "sweep_stale"]
+__all__ = [
+    "LeadParts",
+    "RawEvents",
+    "SpilledEvents",
+    "part_of",
+    "read_part",
+    "spill_events",
+    "spill_folder",
+    "sweep_stale",
+]
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -149,6 +158,13 @@ class SpilledEvents:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def spill_folder(store: LeadStore, model: ScoringModel, at: int, ids: str | None) -> SpilledEvents:
+    """The folder `spill_events` fills and the form of its rows (`RawEvents`), nothing read yet: the
+    processes that prepare the parts are started with them while the events are read."""
+    query = event_query(store, model, at, ids)
+    return _folder(RawEvents(query.schema, tuple(query.plain), query.keys, query.raw))
+
+
 def spill_events(
     store: LeadStore,
     model: ScoringModel,
@@ -156,25 +172,29 @@ def spill_events(
     ids: str | None,
     starts: Sequence[str],
     in_database: bool = False,
+    into: SpilledEvents | None = None,
 ) -> SpilledEvents:
     """The events `export_store(store, model, at, ids=...)` reads, cut into the parts that begin at
-    `starts` (sorted; the first part also holds the ids below its start), untyped (`RawEvents`).
+    `starts` (sorted; the first part also holds the ids below its start), untyped (`RawEvents`), in
+    `into` (`spill_folder`'s, of the same arguments) or a folder of their own.
     `in_database`: each lead's part is computed by the database in its collation (`LeadParts`,
     PostgreSQL), not by `part_of` in byte order. On a SQLite file large enough for the reader programs,
     each reader writes its own part files (`export_adbc.adbc_spill`); else the rows are read and cut
     here."""
     from leadscore.bulk.export_adbc import adbc_spill
 
-    path = None if in_database else sqlite_path(store)
-    ranges = None if path is None else reader_ranges(store, "events", "seq")
-    if path is None or ranges is None:
-        return _spill_here(store, model, at, ids, starts, in_database)
-    query = event_query(store, model, at, ids)
-    spill = _folder(RawEvents(query.schema, tuple(query.plain), query.keys, query.raw))
+    spill = spill_folder(store, model, at, ids) if into is None else into
     try:
-        spill.files = adbc_spill(path, query.sql, "events", "seq", query.schema, ranges, spill.folder, starts)
+        path = None if in_database else sqlite_path(store)
+        ranges = None if path is None else reader_ranges(store, "events", "seq")
+        if path is None or ranges is None:
+            _spill_here(store, model, at, ids, starts, in_database, spill)
+        else:
+            query = event_query(store, model, at, ids)
+            spill.files = adbc_spill(path, query.sql, "events", "seq", query.schema, ranges, spill.folder, starts)
     except BaseException:
-        spill.close()
+        if into is None:
+            spill.close()
         raise
     return spill
 
@@ -186,11 +206,16 @@ def _folder(events: RawEvents) -> SpilledEvents:
 
 
 def _spill_here(
-    store: LeadStore, model: ScoringModel, at: int, ids: str | None, starts: Sequence[str], in_database: bool
-) -> SpilledEvents:
-    """`spill_events` with the rows read and cut in this process."""
-    batches, plain, keys, schema, raw = event_source(store, model, at, ids)
-    spill = _folder(RawEvents(schema, tuple(plain), tuple(keys), raw))
+    store: LeadStore,
+    model: ScoringModel,
+    at: int,
+    ids: str | None,
+    starts: Sequence[str],
+    in_database: bool,
+    spill: SpilledEvents,
+) -> None:
+    """`spill_events` with the rows read and cut in this process, into `spill`'s folder."""
+    batches, _, _, schema, _ = event_source(store, model, at, ids)
     lead_parts = LeadParts(store, starts) if in_database else None
     files: dict[int, PartFiles] = {}  # by reader
     try:
@@ -208,13 +233,11 @@ def _spill_here(
     except BaseException:
         _stop(batches)
         _close(files)
-        spill.close()
         raise
     _close(files)
     for reader in sorted(files):
         for part, path in files[reader].paths.items():
             spill.files.setdefault(part, []).append(path)
-    return spill
 
 
 class LeadParts:

@@ -15,6 +15,7 @@ import gc
 import time
 from typing import TYPE_CHECKING
 
+from leadscore.bulk import timeline
 from leadscore.bulk.lifecycle_ahead import Preparers
 from leadscore.bulk.lifecycle_prepare import (
     Prepared,
@@ -226,7 +227,8 @@ def _write_split(
     raw = conn.connection.driver_connection
     if n_py:  # replays finished in Python: their history, stage rows and outbox messages
         assert prepared.staged is not None
-        fired, disagree, histories = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
+        with timeline.span("main", "history"):
+            fired, disagree, histories = finish(store, conn, con, evaluator, at, cause, prepared.staged, payloads)
         done.firings.extend(fired)
         if disagree:  # rescored whole by the pure scorer below instead (and on a retry too)
             con.register("_bl_disagree", pa.table({"lead_id": pa.array(disagree, pa.string())}))
@@ -239,7 +241,8 @@ def _write_split(
     seconds["history"] = seconds.get("history", 0.0) + time.perf_counter() - p
     lifecycle = evaluator.model.lifecycle is not None
     before = [life.stage_rows_sql(store, at, cause, TEMP, PY_TEMP if n_py else None)] if lifecycle else []
-    done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before, histories=histories)
+    with timeline.span("main", "write"):
+        done.changed = write_rows(store, conn, con, prepared.dims, at, cause, before=before, histories=histories)
     if n_py:
         store.drop_temp(raw, PY_TEMP)
     # leads the query's rows do not give exactly: the pure scorer, part by part, same transaction
@@ -265,14 +268,16 @@ def _write_part(
     cause: str,
     prepared: Prepared,
     seconds: dict[str, float],
+    part: int,
 ) -> BatchRescored:
-    """One part of `_rescore_parts`, in the caller's transaction; its DuckDB connection closed on return."""
+    """Part `part` of `_rescore_parts`, in the caller's transaction; its DuckDB connection closed on return."""
     try:
         for name, value in prepared.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + value
         t = time.perf_counter()
         # the firings' payloads are dropped (`_counted`): the history pass need not give them whole
-        got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds, payloads=False)
+        with timeline.span("main", "part", part):
+            got = _write_split(store, conn, prepared, evaluator, at, cause, [], seconds, payloads=False)
         seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - t
         return got
     finally:
@@ -296,7 +301,8 @@ def _rescore_parts(
     by the part (the firings returned carry no payload: `_counted`). On a SQLite file and on PostgreSQL
     the events of every part are read first, in one scan (`export_spill`), and kept on disk until
     their part runs; then (with AHEAD) the parts are prepared in child processes, in turn, while the
-    parts before them are written here (`lifecycle_ahead.Preparers`). Reads go through other
+    parts before them are written here (`lifecycle_ahead.Preparers`, started beside the scan). The
+    last parts are smaller (`lifecycle_parts.part_sizes`). Reads go through other
     connections (the export's readers, the children's), inside this transaction: they see the store
     as it was committed before it, so a part's stored results and stages are the ones its writes
     replace. None (nothing written) when some part needs the pure scorer for every lead, as the
@@ -308,12 +314,24 @@ def _rescore_parts(
 
     def work(conn: Connection) -> BatchRescored:
         seconds.clear()  # a retry starts over, every part included
+        with timeline.span("main", "parts"):
+            done = _parts(conn)
+        for stmt in activation:
+            conn.execute(stmt)
+        return done
+
+    def _parts(conn: Connection) -> BatchRescored:
         done = BatchRescored()
-        spill = _spill(store, evaluator, at, ids, starts, seconds)
+        spill = _spill_folder(store, evaluator, at, ids)
         ahead = None
         try:
             if spill is not None and AHEAD:  # the next parts prepared there while each is written here
                 ahead = Preparers(store, evaluator, at, spill, queries)
+            if spill is not None:
+                with timeline.span("main", "spill"):
+                    spill = _spill(store, evaluator, at, ids, starts, seconds, spill)
+            if ahead is not None:
+                ahead.start()
             with _page_cache(store, conn), frozen_heap():
                 for k, part_ids in enumerate(queries):
                     if ahead is not None:
@@ -322,7 +340,7 @@ def _rescore_parts(
                         seconds["ahead_wait"] = seconds.get("ahead_wait", 0.0) + time.perf_counter() - t
                     else:
                         prepared = _prepare_here(store, evaluator, at, part_ids, spill, k)
-                    got = _write_part(store, conn, evaluator, at, cause, prepared, seconds)
+                    got = _write_part(store, conn, evaluator, at, cause, prepared, seconds, k)
                     del prepared
                     # the part's Arrow tables and DuckDB connection are gone once its function returned; a
                     # cycle left (the run's class) must not keep them while the next part is exported
@@ -339,8 +357,6 @@ def _rescore_parts(
                 ahead.close()
             if spill is not None:
                 spill.close()
-        for stmt in activation:
-            conn.execute(stmt)
         return done
 
     try:
@@ -387,20 +403,35 @@ def _counted(firings: list[TriggerFiring]) -> list[TriggerFiring]:
     ]
 
 
-def _spill(
-    store: LeadStore, evaluator: Evaluator, at: int, ids: str | None, starts: list[str], seconds: dict[str, float]
-) -> SpilledEvents | None:
-    """Every part's events in one scan (`export_spill`) on a SQLite file or PostgreSQL (its parts
-    numbered by the database); None elsewhere (each part reads its own). They are typed when their part
-    is prepared (`RawEvents`), which raises PureNeeded when they cannot be (the pure path reads them)."""
+def _spill_folder(store: LeadStore, evaluator: Evaluator, at: int, ids: str | None) -> SpilledEvents | None:
+    """The folder every part's events are spilled to (`export_spill.spill_folder`) on a SQLite file or
+    PostgreSQL; None elsewhere (each part reads its own)."""
     from leadscore.bulk.export import sqlite_path
+    from leadscore.bulk.export_spill import spill_folder
+    from leadscore.bulk.rescore import export_at
+
+    if (sqlite_path(store) is None and not store.copy_export) or not store.bulk:
+        return None
+    return spill_folder(store, evaluator.model, export_at(evaluator, at), ids)
+
+
+def _spill(
+    store: LeadStore,
+    evaluator: Evaluator,
+    at: int,
+    ids: str | None,
+    starts: list[str],
+    seconds: dict[str, float],
+    spill: SpilledEvents,
+) -> SpilledEvents:
+    """Every part's events in one scan (`export_spill`) into `spill` (`_spill_folder`'s; on PostgreSQL its
+    parts numbered by the database), returned. They are typed when their part is prepared (`RawEvents`),
+    which raises PureNeeded when they cannot be (the pure path reads them)."""
     from leadscore.bulk.export_spill import spill_events
     from leadscore.bulk.rescore import export_at
 
-    in_database = store.copy_export  # PostgreSQL: ids in its collation's order
-    if (sqlite_path(store) is None and not in_database) or not store.bulk:
-        return None
     t = time.perf_counter()
-    spill = spill_events(store, evaluator.model, export_at(evaluator, at), ids, starts, in_database)
+    in_database = store.copy_export  # PostgreSQL: ids in its collation's order
+    spill_events(store, evaluator.model, export_at(evaluator, at), ids, starts, in_database, spill)
     seconds["export_events"] = time.perf_counter() - t
     return spill
