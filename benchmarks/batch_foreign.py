@@ -141,6 +141,16 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _newest_first(old: str, section: str) -> str:
+    """The results file with `section` first, right below the file's title (`# ...`) when it has one."""
+    if not old:
+        return section
+    title, _, rest = old.partition("\n")
+    if title.startswith("# "):
+        return f"{title}\n\n{section}\n{rest.lstrip(chr(10))}"
+    return f"{section}\n{old}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=200_000)
@@ -212,7 +222,7 @@ def main() -> int:
     print(text)
     path = HERE / "results" / name
     old = path.read_text() if path.exists() and not args.quick else ""
-    path.write_text(text + ("\n" + old if old else ""))
+    path.write_text(_newest_first(old, text))
     return 0
 
 
