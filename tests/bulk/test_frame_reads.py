@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk import frame_reads, frame_windows
+from leadscore.bulk import frame_reads, frame_rows, frame_windows
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.model import parse_model
@@ -75,7 +75,7 @@ def test_the_aggregates_at_some_rows_are_those_at_every_row(
         "e0": Frame("epoch_sum", "_ls_rc0", 20, 0, "_ls_f0", 7),
         "e1": Frame("epoch_sum", "_ls_rc1", 20, 1, "_ls_f0", 7),
     }
-    rows, whole = frame_windows.arrays(frame_windows.Rows.of(table), frames, nulls=False)
+    rows, whole = frame_windows.arrays(frame_rows.Rows.of(table), frames, nulls=False)
     sel = np.flatnonzero(np.array(picks[: len(rows.out)], dtype=bool))
     aggs = frame_windows.Aggregates(rows, nulls=False)
     aggs.at(frames, sel[::2])  # (another call first: its caches must not leak into the next)

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk import frame_windows, frames
-from leadscore.bulk.frame_windows import Rows, row_lead_ids, sum_of_times
+from leadscore.bulk import frame_rows, frame_windows, frames
+from leadscore.bulk.frame_rows import Rows
+from leadscore.bulk.frame_windows import row_lead_ids, sum_of_times
 from leadscore.bulk.frames import _lead_order, _parts
 from tests.support.profiles import examples
 
@@ -62,7 +63,7 @@ def test_frames_start_at_the_first_row_of_the_lead_inside_the_window(leads: list
     assert rows.key is not None and rows.start(micros).tolist() == expected
     assert rows.start(None).tolist() == [ids.index(ids[i]) for i in rows.out.tolist()]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(frame_windows, "_INT64_MAX", 0)
+        patch.setattr(frame_rows, "INT64_MAX", 0)
         wide = Rows.of(table)
     assert wide.key is None and wide.start(micros).tolist() == expected
 
@@ -281,7 +282,8 @@ def test_packed_rows_give_the_flags_and_leads_of_the_taken_table(
     """A part of the rows gathered from the packed arrays (`Packed`, flags 32 to a word) reads each flag
     (FALSE where NULL), each lead and each time as the same rows taken from the Arrow table; a flag of
     types alone is true where the row's type is one of them (never at a NULL type, the row at T)."""
-    from leadscore.bulk.frame_windows import Packed, coded
+    from leadscore.bulk.frame_rows import Packed
+    from leadscore.bulk.frame_windows import coded
 
     cols: dict[str, pa.Array] = {"lead_id": pa.array([r[0] for r in rows], pa.string())}
     cols["_ls_ts"] = pa.array([r[1] for r in rows], pa.int64())

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from leadscore.bulk.frame_rows import Rows
 from leadscore.bulk.frame_scores import Conditions, reads_score
-from leadscore.bulk.frame_windows import Aggregates, Rows, prefix
+from leadscore.bulk.frame_windows import Aggregates, prefix
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.stage_sql import reentries
 from leadscore.sql.stage_windows import ENTERS, RETURNS, Frame

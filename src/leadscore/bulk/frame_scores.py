@@ -33,7 +33,8 @@ Column: TypeAlias = "tuple[np.ndarray, np.ndarray | None] | pa.Array | Epochs"
 
 
 class _Rows(Protocol):
-    """What is read of `frame_windows.Rows` (which imports this module): the rows' times, the kept rows."""
+    """What is read of `frame_rows.Rows` (`frame_windows`, which imports this module, computes over it):
+    the rows' times, the kept rows."""
 
     ts: np.ndarray
     out: np.ndarray

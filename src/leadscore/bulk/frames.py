@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from leadscore.bulk import frame_reads
+from leadscore.bulk.frame_rows import Packed, Rows
 from leadscore.bulk.frame_scores import Conditions, as_table
-from leadscore.bulk.frame_windows import Packed, Rows, aggregates, arrays, coded, prefix, row_lead_ids
+from leadscore.bulk.frame_windows import aggregates, arrays, coded, prefix, row_lead_ids
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS

@@ -450,9 +450,9 @@ def window_conditions_query(
     frames = {a: f for a, f in c.frames.items() if f is not None}
     supported = len(frames) == len(c.aggs.exprs)
     # the weights of the epoch sums are not read: one power() per event and half-life in NumPy costs less
-    # than DuckDB's one per rule, and than moving a DOUBLE column per rule (`frame_windows.Rows.weights`)
+    # than DuckDB's one per rule, and than moving a DOUBLE column per rule (`frame_rows.Rows.weights`)
     read = sorted({f.reads for f in frames.values()} - {"TRUE", "FALSE"})
-    # a flag of the event's type alone is read from the type (`frame_windows.Packed`): one text column out
+    # a flag of the event's type alone is read from the type (`frame_rows.Packed`): one text column out
     # of DuckDB instead of a BOOLEAN per flag, each an equality per row (0.06 of 0.11 CPU s a part)
     typed = {name: c.type_only[sql] for sql, name in c.flags.items() if sql in c.type_only and name in read}
     if moving and model.lifecycle is not None:
