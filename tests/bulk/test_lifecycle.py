@@ -538,12 +538,12 @@ def test_next_change_after_apply_is_the_pure_paths(tmp_path: Path) -> None:
 def test_the_history_pass_reads_stored_results_as_result_of_but_what_it_does_not_read(
     store: LeadStore, tmp_path: Path, clock: FixedClock
 ) -> None:
-    """`lifecycle_history._stored` gives `result_of` of each stored row without its dimensions,
+    """`stored_results.stored_results` gives `result_of` of each stored row without its dimensions,
     playbook and breakdown (the stage moves and the trigger tests against the previous result read
     none of them), and the row's evaluation time and stage as `_stage_moves` reads them."""
     import dataclasses
 
-    from leadscore.bulk.lifecycle_history import _stored
+    from leadscore.bulk.stored_results import stored_results as _stored
     from leadscore.store.codec import result_of
     from leadscore.store.results_repo import load_result_rows
 
