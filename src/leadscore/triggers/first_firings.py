@@ -16,7 +16,6 @@ in tests/triggers compares them lead by lead).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
@@ -27,7 +26,7 @@ import numpy as np
 from leadscore.domain.result import StageColumns
 from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.model.spec import ScoringModel, Trigger
-from leadscore.triggers.firings import _KEY_TEXT, KEY_PREFIX, Fired
+from leadscore.triggers.firings import Fired, _key
 
 
 def applies(model: ScoringModel) -> bool:
@@ -112,6 +111,5 @@ def _watched(
 
 
 def key_batch(parts: Sequence[list[object]]) -> list[str]:
-    """`firings._key` of each of `parts`, in one pass (the same text and hash, no call per key)."""
-    text, sha = _KEY_TEXT, hashlib.sha256
-    return [KEY_PREFIX + sha(text(p).encode("utf-8")).hexdigest()[:32] for p in parts]
+    """`firings._key` of each of `parts` (the one place a key's text and hash are made)."""
+    return list(map(_key, parts))
