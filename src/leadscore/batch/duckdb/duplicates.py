@@ -259,6 +259,7 @@ def _around(
     import pyarrow as pa
 
     from leadscore.batch.duckdb.arrays import arrow_int64
+    from leadscore.batch.duckdb.id_positions import keys_by_position
 
     found = ordered.around
     if found is None or content is None or files is None or len(found.missing) != total - ordered.with_id:
@@ -274,10 +275,18 @@ def _around(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ls_dup_ords AS {rows} UNION ALL SELECT _ls_ord, NULL FROM _ls_dup_gone"
     )
-    con.execute(
-        'CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT e.lead_id, o.id, e.type, epoch_us(e."timestamp") AS '
-        "_ls_t, e._ls_ord FROM events AS e JOIN _ls_dup_ords AS o ON o._ls_ord = e._ls_ord"
-    )
+    if keys_by_position(con, files, "_ls_dup_ords", "_ls_dup_at", PLACED_KEYS):
+        # their keys picked by position (`id_positions.py`), their ids known
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT k.lead_id, o.id, k.type, k._ls_t, k._ls_ord "
+            "FROM _ls_dup_at AS k JOIN _ls_dup_ords AS o ON o._ls_ord = k._ls_ord"
+        )
+        con.execute("DROP TABLE _ls_dup_at")
+    else:
+        con.execute(
+            'CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT e.lead_id, o.id, e.type, epoch_us(e."timestamp") AS '
+            "_ls_t, e._ls_ord FROM events AS e JOIN _ls_dup_ords AS o ON o._ls_ord = e._ls_ord"
+        )
     _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
     without_ids(con, table, content, "_ls_dup_src", files)
     for name in ("_ls_dup_src", "_ls_dup_ords"):
@@ -357,6 +366,8 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 # what the scan of the events without id keeps of them (and of the rows of the tail's ids): their keys
 KEYS = 'lead_id, id, type, epoch_us("timestamp") AS _ls_t, _ls_ord'
+# the same but the id, for the rows placed by the ordered pass (their ids known: `_around`)
+PLACED_KEYS = 'lead_id, type, epoch_us("timestamp") AS _ls_t, _ls_ord'
 # the most events without id whose other columns are read by their input order, the row groups that hold
 # them alone (`_picked`); past it, one scan of the events reads them (DuckDB's reader then decodes every
 # row group: 2,000 rows in 6 files cost 0.9 CPU s, 40 rows 0.2-0.3)
