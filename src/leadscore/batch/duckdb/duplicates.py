@@ -255,7 +255,9 @@ def _around(
     batches that may hold them, at most one each), and the events without id. One scan of the events
     by input order then reads their keys without reading the ids again: on the third data set's 10M
     events 0.60 CPU s against 0.95 for the scan that selects them by id (the ids read and probed
-    against the tail's). Whether it ran (else the scan by id decides, `find_duplicates`)."""
+    against the tail's), and 0.46-0.48 since those rows are picked by their position in the files
+    rather than by a hash join on `_ls_ord` (`id_positions.py`; the join where the files' row counts
+    do not place them). Whether it ran (else the scan by id decides, `find_duplicates`)."""
     import pyarrow as pa
 
     from leadscore.batch.duckdb.arrays import arrow_int64
