@@ -266,16 +266,33 @@ def test_parts_prepared_by_several_processes_in_turn_are_received_in_order(
     received: list[tuple[int, int]] = []  # (the child's process id, the part)
     real = lifecycle_ahead.Ahead.receive
 
-    def receive(self: Any, part: int) -> Any:
+    def receive(self: Any, part: int, handed_over: Any = None) -> Any:
         received.append((self.proc.pid, part))
-        return real(self, part)
+        return real(self, part, handed_over)
+
+    steps: list[tuple[str, int]] = []  # ("send", part) and ("load", k): the k-th part loaded here
+    real_send, real_load = lifecycle_ahead.Ahead.send, lifecycle_ahead.load
+
+    def send(self: Any, part: int, ids: str, files: list[Path]) -> None:
+        steps.append(("send", part))
+        real_send(self, part, ids, files)
+
+    def load(reply: Any) -> Any:
+        steps.append(("load", sum(1 for what, _ in steps if what == "load")))
+        return real_load(reply)
 
     monkeypatch.setattr(lifecycle_ahead.Ahead, "receive", receive)
+    monkeypatch.setattr(lifecycle_ahead.Ahead, "send", send)
+    monkeypatch.setattr(lifecycle_ahead, "load", load)
     done = _both(in_parts, clock, RECYCLE)
     assert done.seconds["parts"] == 7 and done.seconds["ahead_cpu"] > 0
     assert [part for _, part in received] == list(range(7))
     pids = [pid for pid, _ in received]
     assert len(set(pids)) == n and all(pids[k] == pids[k % n] for k in range(7))
+    # part k + n asked for as soon as part k was handed over, before part k is loaded here
+    assert sorted(part for what, part in steps if what == "send") == list(range(7))
+    for k in range(7 - n):
+        assert steps.index(("send", k + n)) < steps.index(("load", k))
     rows = assert_same_stores(*in_parts)
     assert rows["stage_history"] and rows["outbox"]
 
