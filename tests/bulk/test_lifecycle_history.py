@@ -304,6 +304,39 @@ def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str |
     assert history_text(history, times) == json_text(dicts)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.sampled_from(["lead", "mql", 'q"t', "\u00e9"]),
+            st.integers(-(2**62), 2**62),
+            st.one_of(st.none(), st.sampled_from(["lead", "mql", "x\\y"])),
+            st.sampled_from(["initial", "auto", "event:demo"]),
+            st.one_of(st.none(), st.text(max_size=6)),
+        ),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+)
+def test_history_texts_are_history_text_lead_by_lead(
+    changes: list[tuple[str, int, str | None, str, str | None]], cuts: list[int]
+) -> None:
+    """`history_texts` of a part's changes cut into leads (some with none) is `json_text` of each
+    lead's entries' dicts, the stages and causes a part shares encoded once."""
+    from leadscore.bulk.history_json import history_texts
+    from leadscore.domain.result import StageColumns
+
+    first = [0, *sorted(min(c, len(changes)) for c in cuts), len(changes)]
+    to, times, froms, causes, eids = (list(c) for c in zip(*changes, strict=True)) if changes else ([], [], [], [], [])
+    columns = StageColumns(to, froms, causes, eids, times)
+    got = history_texts(columns, first)
+    for i in range(len(first) - 1):
+        mine = changes[first[i] : first[i + 1]]
+        assert got[i] == json_text(
+            [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in mine]
+        )
+
+
 _VALUES = st.one_of(
     st.none(),
     st.booleans(),
