@@ -40,6 +40,7 @@ from leadscore.bulk.history_json import (
 )
 from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import Walker, part_rows, prepare
+from leadscore.bulk.stage_rows import stage_rows
 from leadscore.bulk.stored_results import stored_results
 from leadscore.bulk.walk_part import Changes, Tables, walk_part
 from leadscore.domain.result import PlaybookMatch, Result, StageChange, StageColumns
@@ -208,7 +209,7 @@ def finish(
     result encoded once for all its firings), not dicts the insert encodes one by one."""
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue, enqueue_encoded
-    from leadscore.store.results_repo import insert_many, stage_move_rows
+    from leadscore.store.results_repo import insert_many
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
@@ -247,7 +248,8 @@ def finish(
             first, finals = changes.first, changes.stage
             columns = StageColumns(changes.to, changes.previous, changes.cause, changes.event_id, changes.t)
             texts_of = history_texts(columns, first)
-            moves: list[dict[str, Any]] = []
+            moving: list[int] = []  # the leads whose stage-history rows are written, and their stored rows
+            moving_rows: list[dict[str, Any] | None] = []
             lane: list[int] = []  # leads whose firings `first_transitions` gives (no previous result)
             # each firing lead's result (None: the lane's, not made) and transitions
             found_of: dict[int, tuple[Result | None, list[Fired]]] = {}
@@ -262,9 +264,8 @@ def finish(
                 lo, hi = first[i], first[i + 1]
                 histories[lead] = texts_of[i]
                 if stages[i] is not None:
-                    row = stored.row if stored is not None else None
-                    version, stage, when = versions[i], stages[i], evaluated[i]
-                    moves.extend(stage_move_rows(lead, version, stage, when, columns, lo, hi, row, cause))
+                    moving.append(i)
+                    moving_rows.append(stored.row if stored is not None else None)
                 if not fire:
                     continue
                 # another model's labels and stages are not this model's transitions
@@ -327,6 +328,7 @@ def finish(
                     flat_leads += [lead] * len(found)
                     flat_results += [whole_text] * len(found)
             texts = payload_batch(flat, flat_leads, flat_results, at_text) if encoded else []
+            moves = stage_rows(moving, part, versions, stages, evaluated, moving_rows, columns, first, cause)
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
