@@ -347,21 +347,15 @@ def history_text(history: Sequence[StageChange], times: Sequence[int]) -> str:
 
 def history_texts(changes: StageColumns, first: Sequence[int]) -> list[str]:
     """`history_text` of each lead i of a part whose changes are first[i]..first[i + 1]-1 of
-    `changes` (lead after lead, `walk_part`): a part's changes name a few stages and causes, each
-    encoded once, and each change's text is one template filled by a `map` over the columns (an
-    f-string of five encodings a change cost twice as much)."""
+    `changes` (lead after lead, `walk_part`): each change's text made in one pass over the columns."""
     text = _STRING
     to, froms, causes, eids, times = changes
-    names: dict[str | None, str] = {s: text(s) for s in {*to, *(f for f in froms if f is not None), *causes}}
-    names[None] = "null"  # (no previous stage: null)
-    get = names.__getitem__
-    ids = ["null" if e is None else text(e) for e in eids]
-    entries = list(map(_CHANGE, map(get, to), times, map(get, froms), map(get, causes), ids))
+    entries = [
+        f'{{"stage": {text(s)}, "at": {t}, "from": {"null" if f is None else text(f)}, "cause": {text(c)}, '
+        f'"event_id": {"null" if e is None else text(e)}}}'
+        for s, t, f, c, e in zip(to, times, froms, causes, eids, strict=True)
+    ]
     return ["[" + ", ".join(entries[first[i] : first[i + 1]]) + "]" for i in range(len(first) - 1)]
-
-
-# a stage change's text (`history_texts`): its stage, time, previous stage, cause and event id encoded
-_CHANGE = '{{"stage": {}, "at": {}, "from": {}, "cause": {}, "event_id": {}}}'.format
 
 
 _STRING = json.encoder.encode_basestring_ascii  # the string encoder of `json_text` (ASCII, escaped)
