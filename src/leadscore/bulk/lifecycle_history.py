@@ -6,8 +6,9 @@ CONDS). With those, the replay of `engine.lifecycle_replay.CompiledLifecycle.rep
 `replay` below walks the lead's events in log order and reads the conditions instead of evaluating
 them, giving the same stage and the same history (times, causes, event ids). From the query's row,
 that history and the stored result, the stored rows follow as the pure path writes them:
-`results_repo.stage_move_rows` for the stage-history rows and `triggers.detect_triggers` for the outbox,
-with the score at T - within from the batch engine's run at that time (`store_lifecycle`).
+`results_repo.stage_move_rows` for the stage-history rows (made for a part at once: `stage_rows`) and
+`triggers.detect_triggers` for the outbox, with the score at T - within from the batch engine's run at
+that time (`store_lifecycle`).
 
 Works through the leads in parts of `PART` inside the write transaction (their stored results read
 there, under their locks), so memory stays bounded and the results read are the ones replaced. What
@@ -205,8 +206,9 @@ def finish(
     their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
     drops them, `writeback._counted`).
 
-    On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
-    result encoded once for all its firings), not dicts the insert encodes one by one."""
+    On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_batch`: a
+    lead's result encoded once for all its firings, a part's payloads made together), not dicts the insert
+    encodes one by one."""
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue, enqueue_encoded
     from leadscore.store.results_repo import insert_many
@@ -223,7 +225,7 @@ def finish(
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     histories: dict[str, str] = {}
-    encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_texts`, `enqueue_encoded`)
+    encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_batch`, `enqueue_encoded`)
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
     at_text = AtText()
