@@ -304,6 +304,39 @@ def test_history_text_is_the_encoded_entries(changes: list[tuple[str, int, str |
     assert history_text(history, times) == json_text(dicts)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.sampled_from(["lead", "mql", 'q"t', "\u00e9"]),
+            st.integers(-(2**62), 2**62),
+            st.one_of(st.none(), st.sampled_from(["lead", "mql", "x\\y"])),
+            st.sampled_from(["initial", "auto", "event:demo"]),
+            st.one_of(st.none(), st.text(max_size=6)),
+        ),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+)
+def test_history_texts_are_history_text_lead_by_lead(
+    changes: list[tuple[str, int, str | None, str, str | None]], cuts: list[int]
+) -> None:
+    """`history_texts` of a part's changes cut into leads (some with none) is `json_text` of each
+    lead's entries' dicts, the stages and causes a part shares encoded once."""
+    from leadscore.bulk.history_json import history_texts
+    from leadscore.domain.result import StageColumns
+
+    first = [0, *sorted(min(c, len(changes)) for c in cuts), len(changes)]
+    to, times, froms, causes, eids = (list(c) for c in zip(*changes, strict=True)) if changes else ([], [], [], [], [])
+    columns = StageColumns(to, froms, causes, eids, times)
+    got = history_texts(columns, first)
+    for i in range(len(first) - 1):
+        mine = changes[first[i] : first[i + 1]]
+        assert got[i] == json_text(
+            [{"stage": s, "at": t, "from": p, "cause": c, "event_id": e} for s, t, p, c, e in mine]
+        )
+
+
 _VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -400,3 +433,114 @@ def test_payload_texts_of_a_trigger_whose_text_holds_a_marker() -> None:
         found = [Fired(trigger, "stage_changed", from_micros(5), "a", "b", "k", {"cause": "auto", "entry": 1})]
         result = {"lead_id": "l1"}
         assert payload_texts(found, "l1", json_text(result)) == [json_text(payload(found[0], "l1", result))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    firings=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # the lead
+            st.sampled_from(["stage_changed", "label_changed", "score_changed"]),
+            st.sampled_from(["t1", "t2"]),
+            st.one_of(st.none(), st.sampled_from(["crm", '"q"'])),
+            _VALUES,
+            _VALUES,
+            st.lists(st.tuples(st.sampled_from(["cause", "entry", "set"]), _VALUES), max_size=3),
+            st.one_of(st.just(0), st.integers(0, 2**41)),
+        ),
+        max_size=12,
+    )
+)
+def test_payload_batch_is_payload_texts_lead_by_lead(
+    firings: list[tuple[int, str, str, str | None, object, object, list[tuple[str, object]], int]],
+) -> None:
+    """`payload_batch` of several leads' firings (templates shared or not, values of any type, times
+    known to `at_text` or not) gives the texts `payload_texts` gives lead by lead, in order."""
+    from leadscore.bulk.history_json import AtText, payload_batch
+    from leadscore.domain.timeutil import from_micros
+    from leadscore.model.spec import Trigger
+    from leadscore.triggers.firings import Fired
+
+    at_text = AtText()
+    _ = at_text[from_micros(0)]  # the evaluation time's text is known
+    found, leads, results = [], [], []
+    for lead, kind, trigger_id, destination, old, new, details, micros in sorted(firings, key=lambda f: f[0]):
+        spec: dict[str, object] = {"id": trigger_id, "on": "stage_changed", "destination": destination}
+        trigger = Trigger.model_construct(**spec)
+        found.append(Fired(trigger, kind, from_micros(micros), old, new, "k", dict(details)))  # type: ignore[arg-type]
+        leads.append(f"l{lead}")
+        results.append(json_text({"lead_id": f"l{lead}", "n": lead}))
+    expected: list[str] = []
+    for k, f in enumerate(found):
+        expected += payload_texts([f], leads[k], results[k], at_text)
+    assert payload_batch(found, leads, results, at_text) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _NAMES,
+            st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5),
+            st.dictionaries(_NAMES, st.floats(-1e6, 1e6), max_size=2),
+            st.dictionaries(_NAMES, st.one_of(st.none(), _NAMES), max_size=2),
+            st.one_of(st.none(), _NAMES),
+            st.one_of(
+                st.none(),
+                st.sampled_from(['{"index": 1, "action": "a", "priority": 2, "content": ["x"], "name": "p"}']),
+            ),
+            st.booleans(),
+            st.sampled_from([0, 86_400_000_000]),
+        ),
+        max_size=6,
+    ),
+    pick=st.lists(st.integers(0, 5), max_size=6, unique=True),
+)
+def test_result_texts_are_result_text_of_each_row(
+    rows: list[tuple[str, float, dict[str, float], dict[str, str | None], str | None, str | None, bool, int]],
+    pick: list[int],
+) -> None:
+    """`result_texts` of some rows of a part's columns (texts shared or not, scores of any kind, the
+    breakdown respaced or not) is `result_text_of` of each of them, its values made from the row."""
+    from leadscore.bulk.history_json import AtText, breakdown_text, result_text_of, result_texts
+    from leadscore.domain.result import PlaybookMatch
+    from leadscore.domain.timeutil import from_micros
+
+    breakdown = '[{"rule":"a","dimension":"d","points":1.5}]'
+    cols: dict[str, list[object]] = {
+        "lead_id": [r[0] for r in rows],
+        "model": ["m"] * len(rows),
+        "model_version": ["v1"] * len(rows),
+        "score": [r[1] for r in rows],
+        "dimensions": [json.dumps(r[2], separators=(",", ":")) for r in rows],
+        "labels": [json.dumps(r[3]) for r in rows],
+        "stage": [r[4] for r in rows],
+        "playbook": [r[5] for r in rows],
+        "breakdown": [breakdown] * len(rows),
+        "evaluated_at": [r[7] for r in rows],
+    }
+    spaced = [breakdown_text(breakdown) if r[6] else None for r in rows]
+
+    def playbook_of(text: str | None) -> PlaybookMatch | None:
+        if text is None:
+            return None
+        d = json.loads(text)
+        return PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
+
+    chosen = [i for i in pick if i < len(rows)]
+    got = result_texts(chosen, cols, spaced, playbook_of, from_micros, AtText())
+    at_text = AtText()
+    expected = [
+        result_text_of(
+            (rows[i][0], "m", "v1", rows[i][1], rows[i][4]),  # type: ignore[arg-type]
+            from_micros(rows[i][7]),
+            json_text(rows[i][2]),
+            json_text(rows[i][3]),
+            playbook_of(rows[i][5]),
+            breakdown,
+            at_text,
+            spaced[i],
+        )
+        for i in chosen
+    ]
+    assert got == expected

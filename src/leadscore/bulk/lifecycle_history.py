@@ -6,8 +6,9 @@ CONDS). With those, the replay of `engine.lifecycle_replay.CompiledLifecycle.rep
 `replay` below walks the lead's events in log order and reads the conditions instead of evaluating
 them, giving the same stage and the same history (times, causes, event ids). From the query's row,
 that history and the stored result, the stored rows follow as the pure path writes them:
-`results_repo.stage_move_rows` for the stage-history rows and `triggers.detect_triggers` for the outbox,
-with the score at T - within from the batch engine's run at that time (`store_lifecycle`).
+`results_repo.stage_move_rows` for the stage-history rows (made for a part at once: `stage_rows`) and
+`triggers.detect_triggers` for the outbox, with the score at T - within from the batch engine's run at
+that time (`store_lifecycle`).
 
 Works through the leads in parts of `PART` inside the write transaction (their stored results read
 there, under their locks), so memory stays bounded and the results read are the ones replaced. What
@@ -22,6 +23,7 @@ other leads get a `Result` and `detect_transitions`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -31,14 +33,15 @@ from leadscore.bulk.history_json import (
     AtText,
     breakdown_dicts,
     history_texts,
-    payload_texts,
+    payload_batch,
     result_text,
-    result_text_of,
+    result_texts,
     spaced_breakdown_sql,
     with_breakdown,
 )
 from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import Walker, part_rows, prepare
+from leadscore.bulk.stage_rows import stage_rows
 from leadscore.bulk.stored_results import stored_results
 from leadscore.bulk.walk_part import Changes, Tables, walk_part
 from leadscore.domain.result import PlaybookMatch, Result, StageChange, StageColumns
@@ -46,7 +49,6 @@ from leadscore.domain.timeutil import from_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle
 from leadscore.model.spec import Trigger
 from leadscore.sql import literals as q
-from leadscore.store.backends import json_text
 from leadscore.store.events_repo import json_value
 from leadscore.triggers import first_firings, score_hits
 from leadscore.triggers.firings import Fired, TriggerFiring, detect_transitions, firing
@@ -204,11 +206,12 @@ def finish(
     their whole payloads; without, what their payloads hold is unspecified (the rescore in parts
     drops them, `writeback._counted`).
 
-    On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_texts`: a lead's
-    result encoded once for all its firings), not dicts the insert encodes one by one."""
+    On SQLite and PostgreSQL the outbox rows get their payloads as JSON text made here (`payload_batch`: a
+    lead's result encoded once for all its firings, a part's payloads made together), not dicts the insert
+    encodes one by one."""
     from leadscore.bulk.lifecycle_split import score_windows
     from leadscore.store.outbox_repo import enqueue, enqueue_encoded
-    from leadscore.store.results_repo import insert_many, stage_move_rows
+    from leadscore.store.results_repo import insert_many
     from leadscore.store.tables import stage_history
 
     model = evaluator.model
@@ -222,11 +225,12 @@ def finish(
     firings: list[TriggerFiring] = []
     disagree: list[str] = []
     histories: dict[str, str] = {}
-    encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_texts`, `enqueue_encoded`)
+    encoded = store.bulk  # SQLite, PostgreSQL: the outbox's payloads as text (`payload_batch`, `enqueue_encoded`)
     fire = evaluator.fire_triggers
     slots = {w: k for k, w in enumerate(windows)}  # a trigger's window: which `_before` column
     at_text = AtText()
     made: dict[Any, Any] = {}  # `_result`'s
+    playbook_of, at_of = functools.partial(_playbook, made), functools.partial(_at, made)
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
             table = con.sql(_part_sql(names, k, encoded)).to_arrow_table()
@@ -246,7 +250,8 @@ def finish(
             first, finals = changes.first, changes.stage
             columns = StageColumns(changes.to, changes.previous, changes.cause, changes.event_id, changes.t)
             texts_of = history_texts(columns, first)
-            moves: list[dict[str, Any]] = []
+            moving: list[int] = []  # the leads whose stage-history rows are written, and their stored rows
+            moving_rows: list[dict[str, Any] | None] = []
             lane: list[int] = []  # leads whose firings `first_transitions` gives (no previous result)
             # each firing lead's result (None: the lane's, not made) and transitions
             found_of: dict[int, tuple[Result | None, list[Fired]]] = {}
@@ -261,9 +266,8 @@ def finish(
                 lo, hi = first[i], first[i + 1]
                 histories[lead] = texts_of[i]
                 if stages[i] is not None:
-                    row = stored.row if stored is not None else None
-                    version, stage, when = versions[i], stages[i], evaluated[i]
-                    moves.extend(stage_move_rows(lead, version, stage, when, columns, lo, hi, row, cause))
+                    moving.append(i)
+                    moving_rows.append(stored.row if stored is not None else None)
                 if not fire:
                     continue
                 # another model's labels and stages are not this model's transitions
@@ -283,7 +287,6 @@ def finish(
                 if found:
                     found_of[i] = (result, found)
             fired: list[TriggerFiring] = []
-            texts: list[str] = []  # with `encoded`: the payload of each of `fired`
             if lane:
                 # a part's leads share a few label texts: each decoded once (`first_transitions` only reads)
                 decoded: dict[str, Any] = {}
@@ -297,23 +300,37 @@ def finish(
                 at_dt = _at(made, evaluated[lane[0]])
                 for i, got in first_transitions(model, lane, part, at_dt, labels, columns, first).items():
                     found_of[i] = (None, got)
-            for i in sorted(found_of):
+            order = sorted(found_of)
+            # the lane's leads (no `Result` made) when only the payloads' texts are wanted: their
+            # results' texts from the part's columns, all at once (`result_texts`)
+            bare = [i for i in order if found_of[i][0] is None] if encoded and not payloads else []
+            bare_texts = dict(zip(bare, result_texts(bare, cols, spaced, playbook_of, at_of, at_text), strict=True))
+            # with `encoded`: every firing of the part, its lead and its lead's result text, for one
+            # `payload_batch` of their payloads' texts, in the order of `fired`
+            flat: list[Fired] = []
+            flat_leads: list[str] = []
+            flat_results: list[str] = []
+            for i in order:
                 kept, found = found_of[i]
                 lead = part[i]
-                if kept is None and encoded and not payloads:  # the lane's: no `Result` made
-                    texts += payload_texts(found, lead, _result_text(cols, i, spaced[i], made, at_text), at_text)
+                whole_text = bare_texts.get(i)
+                if whole_text is not None:  # the lane's: no `Result` made
                     fired += [_bare(f, lead) for f in found]
-                    continue
-                whole = kept if kept is not None else _result(cols, i, [], made)
-                if encoded:
-                    texts += payload_texts(
-                        found, lead, result_text(whole, cols["breakdown"][i], at_text, spaced[i]), at_text
-                    )
-                if payloads or not encoded:
-                    breakdown = breakdown_dicts(cols["breakdown"][i])
-                    fired += with_breakdown([firing(f, whole) for f in found], breakdown)
-                else:  # the outbox rows' columns but their payload (`payloads`)
-                    fired += [firing(f, whole, bare=True) for f in found]
+                else:
+                    whole = kept if kept is not None else _result(cols, i, [], made)
+                    if encoded:
+                        whole_text = result_text(whole, cols["breakdown"][i], at_text, spaced[i])
+                    if payloads or not encoded:
+                        breakdown = breakdown_dicts(cols["breakdown"][i])
+                        fired += with_breakdown([firing(f, whole) for f in found], breakdown)
+                    else:  # the outbox rows' columns but their payload (`payloads`)
+                        fired += [firing(f, whole, bare=True) for f in found]
+                if whole_text is not None:
+                    flat += found
+                    flat_leads += [lead] * len(found)
+                    flat_results += [whole_text] * len(found)
+            texts = payload_batch(flat, flat_leads, flat_results, at_text) if encoded else []
+            moves = stage_rows(moving, part, versions, stages, evaluated, moving_rows, columns, first, cause)
             insert_many(conn, stage_history, moves)  # on the driver, as the pure path writes them
             if encoded:
                 enqueue_encoded(conn, fired, texts, at)
@@ -416,20 +433,6 @@ def _playbook(made: dict[Any, Any], text: str | None) -> PlaybookMatch | None:
         d = json_value(text)
         playbook = made[text] = PlaybookMatch(d["index"], d["action"], d["priority"], tuple(d["content"]), d["name"])
     return playbook
-
-
-def _result_text(cols: dict[str, list[Any]], i: int, spaced: str | None, made: dict[Any, Any], at_text: AtText) -> str:
-    """`result_text(_result(cols, i, [], made), ...)` straight from the query's row: the labels' text
-    encoded once per text of the part (`made`), no `Result` made."""
-    key = ("labels", cols["labels"][i])
-    labels = made.get(key)
-    if labels is None:
-        labels = made[key] = json_text(json_value(cols["labels"][i]))
-    values = (cols["lead_id"][i], cols["model"][i], cols["model_version"][i], cols["score"][i], cols["stage"][i])
-    dimensions = json_text(json_value(cols["dimensions"][i]))
-    at = _at(made, cols["evaluated_at"][i])
-    playbook = _playbook(made, cols["playbook"][i])
-    return result_text_of(values, at, dimensions, labels, playbook, cols["breakdown"][i], at_text, spaced)
 
 
 def _bare(f: Fired, lead: str) -> TriggerFiring:

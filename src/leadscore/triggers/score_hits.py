@@ -97,7 +97,7 @@ def quiet(
 
 def _doubles(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
     """`values` as doubles (a missing one 0) and where one is missing."""
+    if None not in values:  # (one scan in C: a part's scores are all there but where a lead has none)
+        return np.asarray(values, dtype=np.float64), np.zeros(len(values), dtype=bool)
     missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    if not missing.any():
-        return np.asarray(values, dtype=np.float64), missing
     return np.asarray([0.0 if v is None else v for v in values], dtype=np.float64), missing
