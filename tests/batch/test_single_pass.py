@@ -71,6 +71,8 @@ def test_parquet_inputs_are_checked_by_the_scoring_pass_and_scored_like_the_pure
         expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0"), Lead("l1"), Lead("late")], events, AT)]
         assert not differences(expected, run.to_dicts())
         assert {r["lead_id"]: r["score"] for r in run.to_dicts()} == {"l0": 3.0, "l1": 0.0, "late": 0.0}
+        # the events scored are counted apart from the pass (`QueryPlan.scored_events_sql`): the one after T is not
+        assert run.plan.scored_events_sql and run.stats.events == 2
 
 
 @pytest.mark.parametrize("when", [-H, H], ids=["before-T", "after-T"])
