@@ -178,6 +178,16 @@ def test_the_events_numbers_are_checked_by_the_scoring_pass(tmp_path: Path) -> N
     assert [r["score"] for r in run.to_dicts()] == [6.0]
 
 
+@pytest.mark.parametrize("dedupe", ["never", "auto"])
+def test_a_nan_left_out_of_the_files_statistics_is_refused_by_the_scoring_pass(tmp_path: Path, dedupe: str) -> None:
+    """pyarrow writes a column's minimum and maximum without its NaN (1.0 and 70.0 here): DuckDB decided
+    the range test from them, FALSE on every row, and the NaN was scored as a number above any."""
+    leads, events = _typed_events(tmp_path, [60.0, math.nan, 70.0, 1.0], ["/a", "/b", "/c", "/d"])
+    with pytest.raises(SourceError, match=r"part-0\.parquet: row 2: amount: nan is not accepted"):
+        run_batch(parse_model(MODEL), leads, events, AT, out=tmp_path / "out.parquet", dedupe=dedupe)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_a_bad_number_is_named_before_a_bad_text_in_a_later_row(tmp_path: Path) -> None:
     """Both checks run after the scoring pass saw a row needing them: the number's first, as when both
     ran before the query."""

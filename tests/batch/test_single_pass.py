@@ -20,6 +20,7 @@ from leadscore.engine import score_many
 from leadscore.io import read_events
 from leadscore.io.errors import DataFileError
 from leadscore.model import parse_model
+from leadscore.sql.query import build_query
 from tests.batch.compare import differences
 from tests.batch.tables import events_table, leads_table
 from tests.support.duckdb_connections import fresh_connection
@@ -71,6 +72,11 @@ def test_parquet_inputs_are_checked_by_the_scoring_pass_and_scored_like_the_pure
         expected = [r.to_dict() for r in score_many(MODEL, [Lead("l0"), Lead("l1"), Lead("late")], events, AT)]
         assert not differences(expected, run.to_dicts())
         assert {r["lead_id"]: r["score"] for r in run.to_dicts()} == {"l0": 3.0, "l1": 0.0, "late": 0.0}
+        assert run.stats.events == 2  # the one after T is not scored
+        # spread events are counted apart from the pass (`QueryPlan.scored_events_sql`), the same number
+        spread = build_query(MODEL, run.schema, run.at, dedupe=False, event_leads=True, lookups=run.lookups)
+        assert spread.row_check and "count_if(_ls_in)" not in spread.sql and spread.scored_events_sql
+        assert run.con.execute(run.lookups.inline(spread.scored_events_sql)).fetchall() == [(2,)]
 
 
 @pytest.mark.parametrize("when", [-H, H], ids=["before-T", "after-T"])

@@ -183,7 +183,9 @@ class BatchRun:
 
             number_checks.check_numbers(self.con, self.model, self.schema, leads, events, views=("leads",))
             # the events' numbers ride on the scoring pass with the files' row check when it can
-            self._numbers_sql = number_checks.events_sql(self.model, self.schema) if self.schema.row_check else None
+            self._numbers_sql = None
+            if self.schema.row_check:
+                self._numbers_sql = number_checks.events_sql(self.con, self.model, self.schema)
         # the form of the query's counts (`layout.py`): a sample of the events' first rows
         self.clustered = events_clustered(self.con)
         self.stats.seconds["prepare"] = time.perf_counter() - t
@@ -374,7 +376,10 @@ class BatchRun:
             f"SELECT count(*) FROM {RESULT}" if self.plan is not None else "SELECT count(*) FROM _ls_fb_ids"
         ).fetchall()[0]
         self.stats.leads = int(row[0]) if row else 0
-        if self.plan is not None:
+        if self.plan is not None and self.plan.scored_events_sql:
+            # not counted per lead by the single pass (`QueryPlan.scored_events_sql`)
+            row = con.execute(self.plan.scored_events_sql).fetchall()[0]
+        elif self.plan is not None:
             row = con.execute(f"SELECT sum(n_events) FROM {RESULT}").fetchall()[0]
         else:
             row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
