@@ -337,6 +337,7 @@ def test_history_texts_are_history_text_lead_by_lead(
         )
 
 
+_CHANGE_KEYS = frozenset({"kind", "from", "to", "at"})
 _VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -354,7 +355,9 @@ _VALUES = st.one_of(
     lead=st.text(max_size=6),
     old=_VALUES,
     new=_VALUES,
-    details=st.lists(st.tuples(st.text(max_size=5), _VALUES), max_size=4),
+    # a firing's details never name the change's own keys (`firings.payload` would let them replace
+    # those: "at" among them leaves one time in the text, no template fits): the firings' are fixed
+    details=st.lists(st.tuples(st.text(max_size=5).filter(lambda k: k not in _CHANGE_KEYS), _VALUES), max_size=4),
     micros=st.integers(0, 2**41),
 )
 def test_payload_texts_of_any_values_are_the_payloads_json(
