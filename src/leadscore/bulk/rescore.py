@@ -83,11 +83,11 @@ def _batch_run(
             from leadscore.batch.duckdb.run import RESULT
             from leadscore.bulk.frames import conditions_table
             from leadscore.bulk.lifecycle_history import CONDS
-            from leadscore.bulk.lifecycle_split import MOVED, init_sql, moved_sql
+            from leadscore.bulk.lifecycle_split import MOVED, init_sql, moved_table
             from leadscore.sql.query import build_query
 
             con = self.con
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {MOVED} AS {moved_sql(self.model, at)}")  # split reads it too
+            moved_table(con, self.model, at)  # split reads it too
             con.execute(
                 f"UPDATE {RESULT} SET needs_replay = TRUE WHERE NOT fallback AND lead_id IN ("
                 f"SELECT x.lead_id FROM {RESULT} AS x JOIN leads AS l ON l.id = x.lead_id "

@@ -22,6 +22,19 @@ def shape_sql(
     a caller that stores it as text: the cast to JSON parses the text again, a third of the shaping
     of a store's rows, and the store's cast back to VARCHAR gave the same text).
     """
+    if json and text:
+        breakdown = breakdown_text(plan)
+    else:
+        breakdown = f"list_filter([{', '.join(_entries(plan))}], lambda e: e.points <> 0)"
+        if json:
+            breakdown = f"CAST(replace(CAST(to_json({breakdown}) AS VARCHAR), ',\"events\":null', '') AS JSON)"
+    cols = common_columns(model, version, plan, at, json=json)
+    cols.insert(-1, ("breakdown", breakdown))
+    return select(cols, source)
+
+
+def _entries(plan: QueryPlan) -> list[str]:
+    """The breakdown's entries, one struct per rule then per dimension's cap or floor."""
     entries = []
     for i, r in enumerate(plan.rules):
         events = f"CAST(events_{i} AS BIGINT)" if r.events is not None else "CAST(NULL AS BIGINT)"
@@ -47,14 +60,40 @@ def shape_sql(
                 ]
             )
         )
-    breakdown = f"list_filter([{', '.join(entries)}], lambda e: e.points <> 0)"
-    if json:
-        breakdown = f"replace(CAST(to_json({breakdown}) AS VARCHAR), ',\"events\":null', '')"
-        if not text:
-            breakdown = f"CAST({breakdown} AS JSON)"
-    cols = common_columns(model, version, plan, at, json=json)
-    cols.insert(-1, ("breakdown", breakdown))
-    return select(cols, source)
+    return entries
+
+
+def breakdown_text(plan: QueryPlan) -> str:
+    """DuckDB: the breakdown's JSON text (VARCHAR) as `to_json` of `_entries`' list without the zero
+    entries and each `"events":null` gives it, written entry by entry: each entry's constant part
+    (`{"rule":..,"dimension":..,"points":`, made by `to_json` of the constants, which the planner folds
+    once) joined to `to_json` of its points and its count, the entries of nonzero points joined by
+    commas (`concat_ws` skips the NULL of the others). The same text: the same JSON writer for each
+    value; the list of 34 structs a lead built, filtered by a lambda and written whole, cost 0.55 of
+    the 0.75 CPU s of a part of 100,000 leads' shaped rows (the b2b example)."""
+
+    def entry(rule: str, dimension: str, points: str, events: str | None) -> str:
+        head = f"CAST(to_json(struct_pack(rule := {rule}, dimension := {dimension})) AS VARCHAR)"
+        # the object without its closing brace, then the points (every entry has a rule and a dimension)
+        parts = [f"rtrim({head}, '}}')", "',\"points\":'", f"CAST(to_json({points}) AS VARCHAR)"]
+        if events is not None:  # (a NULL count has no key, as `replace` of `"events":null` left it)
+            parts.append(f"coalesce(',\"events\":' || CAST({events} AS VARCHAR), '')")
+        parts.append("'}'")
+        return f"(CASE WHEN {points} <> 0 THEN {' || '.join(parts)} END)"
+
+    items = [
+        entry(
+            q.text(r.id),
+            q.text(r.dimension),
+            f"points_{i}",
+            f"CAST(events_{i} AS BIGINT)" if r.events is not None else None,
+        )
+        for i, r in enumerate(plan.rules)
+    ]
+    for j, d in enumerate(plan.dimensions):
+        cap, floor = (entry(q.text(f"{k}:{d}"), q.text(d), f"adjust_{j}", None) for k in ("cap", "floor"))
+        items.append(f"(CASE WHEN adjust_{j} < 0 THEN {cap} ELSE {floor} END)")
+    return "'[' || concat_ws(',', " + ", ".join(items) + ") || ']'" if items else "'[]'"
 
 
 def common_columns(model: ScoringModel, version: str, plan: QueryPlan, at: int, *, json: bool) -> list[tuple[str, str]]:
@@ -67,18 +106,7 @@ def common_columns(model: ScoringModel, version: str, plan: QueryPlan, at: int, 
         labels = "CAST('{}' AS JSON)" if json else "CAST(NULL AS MAP(VARCHAR, VARCHAR))"
     playbook = "CAST(NULL AS VARCHAR)"
     if model.playbooks:
-        whens = []
-        for i, p in enumerate(model.playbooks):
-            content = "[" + ", ".join(q.text(c) for c in p.content) + "]" if p.content else "CAST([] AS VARCHAR[])"
-            pb = _struct(
-                [
-                    ("name", q.literal(p.name) if p.name is not None else "CAST(NULL AS VARCHAR)"),
-                    ("action", q.text(p.action)),
-                    ("priority", f"CAST({p.priority} AS BIGINT)" if p.priority is not None else "CAST(NULL AS BIGINT)"),
-                    ("content", content),
-                ]
-            )
-            whens.append(f"WHEN {i} THEN {pb}")
+        whens = [f"WHEN {i} THEN {pb}" for i, pb in enumerate(playbook_structs(model))]
         playbook = f"(CASE playbook {' '.join(whens)} END)"
     return [
         ("lead_id", "lead_id"),
@@ -91,6 +119,24 @@ def common_columns(model: ScoringModel, version: str, plan: QueryPlan, at: int, 
         ("stage", "stage"),
         ("playbook", playbook),
     ]
+
+
+def playbook_structs(model: ScoringModel) -> list[str]:
+    """Each playbook of the model as a struct of constants, in `Result.to_dict()`'s shape."""
+    structs = []
+    for p in model.playbooks:
+        content = "[" + ", ".join(q.text(c) for c in p.content) + "]" if p.content else "CAST([] AS VARCHAR[])"
+        structs.append(
+            _struct(
+                [
+                    ("name", q.literal(p.name) if p.name is not None else "CAST(NULL AS VARCHAR)"),
+                    ("action", q.text(p.action)),
+                    ("priority", f"CAST({p.priority} AS BIGINT)" if p.priority is not None else "CAST(NULL AS BIGINT)"),
+                    ("content", content),
+                ]
+            )
+        )
+    return structs
 
 
 def select(columns: list[tuple[str, str]], source: str) -> str:
