@@ -174,8 +174,10 @@ def insert_many(
     """Insert (upsert: results, result_basis) the rows with one executemany of the driver, their JSON
     columns as JSON text (`driver_params`): the same rows as SQLAlchemy's statements write, without
     its per-row parameter processing (a drain of 200 leads spent more CPU there than in SQLite's
-    writes: about 40 µs a lead, profiled). `conflict`: the statement's ON CONFLICT clause (default:
-    the table's in `_CONFLICTS`); `names`: the columns the rows hold (default: all but a serial id)."""
+    writes: about 40 µs a lead, profiled). PostgreSQL: several rows in one statement
+    (`recordset_insert`), many rows of a table without a conflict clause in one COPY (`_copy_rows`).
+    `conflict`: the statement's ON CONFLICT clause (default: the table's in `_CONFLICTS`); `names`: the
+    columns the rows hold (default: all but a serial id)."""
     if not rows:
         return
     postgres = conn.dialect.paramstyle != "qmark"
