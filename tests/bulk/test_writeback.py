@@ -5,9 +5,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 
 from leadscore.bulk.writeback import _counted
 from leadscore.triggers.firings import TriggerFiring
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from leadscore.store.base import LeadStore
 
 
 def test_the_parts_firings_are_the_firings_without_their_payloads() -> None:
@@ -48,3 +56,24 @@ def test_the_parts_write_drops_secure_delete_for_its_temporary_tables_only(tmp_p
             assert pragmas() == before
     finally:
         store.dispose()
+
+
+def test_the_postgres_write_transaction_hashes_and_sorts_in_memory_until_it_ends(store: LeadStore) -> None:
+    """`_page_cache` on PostgreSQL: the write transaction's work_mem is `WRITE_WORK_MEM` (a part's
+    loaded rows hashed and sorted in memory), and only that transaction's: the next one on the pooled
+    connection has the server's again."""
+    if store.name != "postgres":
+        pytest.skip("PostgreSQL's work_mem (SQLite's settings: the test above)")
+    from leadscore.bulk.write import WRITE_WORK_MEM
+    from leadscore.bulk.writeback import _page_cache
+
+    def work_mem(conn: Connection) -> str:
+        return str(conn.exec_driver_sql("SELECT current_setting('work_mem')").scalar_one())
+
+    with store.write() as conn:
+        before = work_mem(conn)
+        assert before != WRITE_WORK_MEM
+        with _page_cache(store, conn):
+            assert work_mem(conn) == WRITE_WORK_MEM
+    with store.write() as conn:
+        assert work_mem(conn) == before

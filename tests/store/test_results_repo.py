@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from leadscore.app.service import LeadService
 from leadscore.domain import Event, Result
-from leadscore.store.backends import json_text
+from leadscore.store.backends import COPY_MIN_ROWS, json_text
 from leadscore.store.outbox_repo import enqueue, enqueue_encoded, outbox_rows
 from leadscore.store.results_repo import insert_many, result_writes
-from leadscore.store.tables import outbox, result_basis, results, score_history
+from leadscore.store.tables import outbox, result_basis, results, score_history, stage_history
 from leadscore.triggers.firings import TriggerFiring
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import b2b_service, mismatches, random_events, random_leads, written_rows
@@ -154,6 +154,52 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
         assert _raw(service, results, "a")[0][names.index("playbook")] == "null"  # JSON null, not SQL NULL
         with service.store.read() as conn:
             assert conn.execute(sa.select(result_basis.c.events_seen)).scalars().all() == [2]
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_many_history_rows_store_what_sqlalchemys_insert_stores(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`insert_many` of a history table's rows, from `COPY_MIN_ROWS` of them (PostgreSQL: one COPY,
+    `_copy_rows`), against SQLAlchemy's insert of the same rows: the same values (texts with tabs, line
+    breaks, backslashes and quotes, NULLs, JSON as its text, doubles to the last bit), numbered in
+    their order."""
+    service = b2b_service(kind, tmp_path, "s", request, [NOW])
+    n = COPY_MIN_ROWS + 3
+    odd = ["a\tb", "x\ny", "back\\slash", 'it\'s "q"', "ü \u2028", "\\N", ""]
+    scores = [
+        {
+            "at": k,
+            "model_version": "v1",
+            "score": (0.1 + 0.2) * k,
+            "delta": -0.0 if k % 2 else 1e300,
+            "dimensions": {"é": [k, None, odd[k % len(odd)]], "a": 1e-17 * k},
+            "cause": odd[k % len(odd)],
+        }
+        for k in range(n)
+    ]
+    stages = [
+        {
+            "at": k,
+            "from_stage": None if k % 3 else odd[k % len(odd)],
+            "to_stage": f"s{k % 5}",
+            "cause": "initial",
+            "event_key": None if k % 2 else f"L/{odd[k % len(odd)]}",
+            "model_version": "v1",
+        }
+        for k in range(n)
+    ]
+    try:
+        with service.store.write() as conn:
+            for table, rows in ((score_history, scores), (stage_history, stages)):
+                insert_many(conn, table, [{"lead_id": "a", **r} for r in rows])
+                conn.execute(table.insert(), [{"lead_id": "b", **r} for r in rows])
+        for table in (score_history, stage_history):
+            a, b = (_raw(service, table, lead) for lead in ("a", "b"))
+            assert a == b and len(a) == n, table.name
+            assert [r[0] for r in a] == list(range(n))  # `at`: in the order given
     finally:
         service.close()
 

@@ -58,6 +58,9 @@ STREAM_ROWS = 65_536
 # The upsert moves every changed lead in the results' secondary indexes, in random order: with
 # SQLite's default 2 MiB page cache each move reads and writes pages again (4x slower at 1M leads).
 CACHE_KIB = 512 * 1024
+# PostgreSQL: work_mem of a bulk write's transaction (`writeback._page_cache`), as the in-database
+# apply's (`in_database.Settings`): a part's loaded rows hashed and sorted in memory, not in files
+WRITE_WORK_MEM = "256MB"
 
 
 _HISTORY = RESULT_COLUMNS.index("stage_history")
