@@ -120,8 +120,8 @@ def _between_read_and_write(
 
     receive: Any = Ahead.receive
 
-    def received(self: Ahead, part: int) -> Any:
-        prepared = receive(self, part)
+    def received(self: Ahead, part: int, *handed_over: Any) -> Any:
+        prepared = receive(self, part, *handed_over)
         once()
         return prepared
 
