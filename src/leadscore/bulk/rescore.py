@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from leadscore.batch.duckdb.run import BatchRun
-    from leadscore.sql.query import QueryPlan
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
@@ -67,27 +66,12 @@ def _batch_run(
     next_change: bool,
     split: bool,
     breakdown: bool = True,
-    windows: tuple[int, ...] = (),
 ) -> BatchRun:
     from leadscore.batch.duckdb.run import BatchRun
     from leadscore.domain.timeutil import from_micros
 
     class _StoreRun(BatchRun):
         keep_aggregates = True  # a part's leads: the replay's pass reads the scoring query's aggregates
-        # the totals at T - within of the score_changed triggers, in the scoring query's own pass over
-        # the events: their query of their own scanned and grouped the part's events again
-        before_at = tuple(at - w for w in windows)
-
-        def _score(self, plan: QueryPlan) -> None:
-            """The scoring query, and the totals at T - within it computed kept in `before_table(k)`
-            (`_before_scores`) before the replay or a look-up's rescore replaces any row of RESULT."""
-            from leadscore.batch.duckdb.run import RESULT
-            from leadscore.bulk.lifecycle_split import before_table
-
-            super()._score(plan)
-            for k in plan.before_columns:
-                total = f"SELECT lead_id, before_{k} AS score FROM {RESULT}"
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {before_table(k)} AS {total}")
 
         def _fallback(self) -> None:
             """Nothing: the store's pure path rescores these leads itself, writing their history."""
@@ -178,10 +162,7 @@ def _before_scores(run: BatchRun, evaluator: Evaluator, leads: object, events: o
     from leadscore.sql.query import build_query
 
     model, con = scores_only(evaluator.model), run.con
-    done = run.plan.before_columns if run.plan is not None else ()
     for k, window in enumerate(score_windows(evaluator)):
-        if k in done:  # computed by the scoring query's own pass (`_batch_run`)
-            continue
         table = before_table(k)
         try:
             # the query that run would make: no dedupe, no look-up, no breakdown, no horizon
@@ -245,7 +226,7 @@ def _run(
         con.close()
         return None
     exported = time.perf_counter() - t
-    run = _batch_run(evaluator.model, lead_table, ev_table, at, con, next_change, split, windows=tuple(windows))
+    run = _batch_run(evaluator.model, lead_table, ev_table, at, con, next_change, split)
     run.stats.seconds["export"] = exported
     if windows and run.plan is not None:  # (without a plan every lead takes the pure path)
         t = time.perf_counter()

@@ -10,19 +10,17 @@ them; `QueryPlan` keeps the names.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from leadscore.model.spec import ScoringModel
 from leadscore.sql import literals as q
 from leadscore.sql.columns import SourceSchema
-from leadscore.sql.condition_sql import ORD, STAGE, TOTAL, TS, Aggregates, Compiler
+from leadscore.sql.condition_sql import ORD, STAGE, TOTAL, TS, Compiler
 from leadscore.sql.hoist import hoist
 from leadscore.sql.kept_aggregates import Aggregated, aggregate_keys, new_aggregates, reused_aggregates
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.next_change_sql import next_change_sql
-from leadscore.sql.predicate_sql import NotExpressible
 from leadscore.sql.rule_sql import RuleSql, rule_sql
 from leadscore.sql.stage_fold import fold_ctes
 
@@ -54,9 +52,6 @@ class QueryPlan:
     # the number of events scored, where the result's `n_events` does not hold it (NULL): the single
     # pass counts them in a query of its own over their times
     scored_events_sql: str = ""
-    # the k of `build_query(before=)`'s times whose total is the column `before_<k>` (the others could
-    # not be computed in this pass: see there)
-    before_columns: tuple[int, ...] = ()
 
     def reading(self, table: str) -> str:
         """`sql` with its per-lead aggregates read from `table`, made by `aggregates_sql`."""
@@ -127,41 +122,38 @@ def event_ctes(
     return ctes, "_ls_dd"
 
 
-def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source: str, tag: str = "") -> list[str]:
+def score_ctes(model: ScoringModel, rules: list[RuleSql], flavor: Flavor, source: str) -> list[str]:
     """Rule points, raw sums, floor / cap adjustments, dimension scores and the total, as columns
-    added to `source` (whose rows carry the aggregates); the last CTE is `_ls_dims`. With `tag`, every
-    name is `_ls<tag>_...` (the last CTE `_ls<tag>_dims`, the total `_ls<tag>_total`): the totals at
-    another time in the same query (`build_query(before=)`)."""
-    n = f"_ls{tag}_"
+    added to `source` (whose rows carry the aggregates); the last CTE is `_ls_dims`."""
     dims = model.dimension_names()
-    pts = [f"{r.points} AS {n}p{i}" for i, r in enumerate(rules)]
-    pts += [f"{r.events} AS {n}e{i}" for i, r in enumerate(rules) if r.events is not None and not tag]
+    pts = [f"{r.points} AS _ls_p{i}" for i, r in enumerate(rules)]
+    pts += [f"{r.events} AS _ls_e{i}" for i, r in enumerate(rules) if r.events is not None]
     raw, adjust, dim_val = [], [], []
     for j, d in enumerate(dims):
-        own = [f"{n}p{i}" for i, r in enumerate(rules) if r.dimension == d]
-        raw.append(f"{_row_sum(own, flavor)} AS {n}raw{j}")
+        own = [f"_ls_p{i}" for i, r in enumerate(rules) if r.dimension == d]
+        raw.append(f"{_row_sum(own, flavor)} AS _ls_raw{j}")
         spec = model.dimension_spec(d)
         # (condition, bound): the cap is tested first, as in the pure scorer
-        clamps = [(f"{n}raw{j} > {q.double(b)}", q.double(b + 0.0)) for b in (spec.cap,) if b is not None]
-        clamps += [(f"{n}raw{j} < {q.double(b)}", q.double(b + 0.0)) for b in (spec.floor,) if b is not None]
+        clamps = [(f"_ls_raw{j} > {q.double(b)}", q.double(b + 0.0)) for b in (spec.cap,) if b is not None]
+        clamps += [(f"_ls_raw{j} < {q.double(b)}", q.double(b + 0.0)) for b in (spec.floor,) if b is not None]
         if clamps:
-            adjust.append(f"(CASE {' '.join(f'WHEN {c} THEN {b} - {n}raw{j}' for c, b in clamps)} ELSE {ZERO} END)")
+            adjust.append(f"(CASE {' '.join(f'WHEN {c} THEN {b} - _ls_raw{j}' for c, b in clamps)} ELSE {ZERO} END)")
             # a clamped dimension is the bound itself, as in the pure scorer: the rules' points plus
             # the adjustment would keep the raw sum's rounding error (39.99999999999999 for a cap of 40)
-            dim_val.append(f"(CASE {' '.join(f'WHEN {c} THEN {b}' for c, b in clamps)} ELSE {n}raw{j} END)")
+            dim_val.append(f"(CASE {' '.join(f'WHEN {c} THEN {b}' for c, b in clamps)} ELSE _ls_raw{j} END)")
         else:
             adjust.append(ZERO)
-            dim_val.append(f"{n}raw{j}")
-    adjust = [f"{a} AS {n}j{j}" for j, a in enumerate(adjust)]
-    dim_val = [f"{v} AS {n}d{j}" for j, v in enumerate(dim_val)]
+            dim_val.append(f"_ls_raw{j}")
+    adjust = [f"{a} AS _ls_j{j}" for j, a in enumerate(adjust)]
+    dim_val = [f"{v} AS _ls_d{j}" for j, v in enumerate(dim_val)]
     # the total is the sum of the dimensions (after their floors and caps), MODEL-FORMAT.md
-    total = _row_sum([f"{n}d{j}" for j in range(len(dims))], flavor)
+    total = _row_sum([f"_ls_d{j}" for j in range(len(dims))], flavor)
     return [
-        f"{n}pts AS (SELECT *, {', '.join(pts)} FROM {source})",
-        f"{n}raw AS (SELECT *, {', '.join(raw)} FROM {n}pts)",
-        f"{n}adj AS (SELECT *, {', '.join(adjust)} FROM {n}raw)",
-        f"{n}dim AS (SELECT *, {', '.join(dim_val)} FROM {n}adj)",
-        f"{n}dims AS (SELECT *, {total} AS {TOTAL if not tag else n + 'total'} FROM {n}dim)",
+        f"_ls_pts AS (SELECT *, {', '.join(pts)} FROM {source})",
+        f"_ls_raw AS (SELECT *, {', '.join(raw)} FROM _ls_pts)",
+        f"_ls_adj AS (SELECT *, {', '.join(adjust)} FROM _ls_raw)",
+        f"_ls_dim AS (SELECT *, {', '.join(dim_val)} FROM _ls_adj)",
+        f"_ls_dims AS (SELECT *, {total} AS {TOTAL} FROM _ls_dim)",
     ]
 
 
@@ -172,12 +164,8 @@ def compiler(
     flavor: Flavor,
     lookups: Lookups | None = None,
     clustered: bool = False,
-    tag: str = "",
 ) -> Compiler:
-    """With `tag`, a compiler at another time whose flags, decay factors and aggregates are named
-    `_ls<tag>_...`, so that they sit in the same pass as the query's own (`build_query(before=)`); every
-    filter is then a flag, TRUE included, since `flag_columns(within)` bounds each by that time."""
-    dim_cols = {d: f"_ls{tag}_d{i}" for i, d in enumerate(model.dimension_names())}
+    dim_cols = {d: f"_ls_d{i}" for i, d in enumerate(model.dimension_names())}
     label_cols = {name: f"_ls_l{i}" for i, name in enumerate(model.labels)}
     native = flavor == "duckdb"
     return Compiler(
@@ -193,9 +181,6 @@ def compiler(
         lookups=lookups,
         label_values={name: [b.label for b in bands] for name, bands in model.labels.items()},
         stage_values=model.lifecycle.all_stages() if model.lifecycle else (),
-        prefix=f"_ls{tag}_",
-        flag_true=bool(tag),
-        aggs=Aggregates(prefix=f"_ls{tag}_"),
     )
 
 
@@ -217,7 +202,6 @@ def build_query(
     clustered: bool = False,
     breakdown: bool = True,
     aggregated: Aggregated | None = None,
-    before: Sequence[int] = (),
 ) -> QueryPlan:
     """The query; with `event_leads`, a lead id found only in the events is scored as a lead without
     attributes (as `leadscore score` does), also when all its events come after `at`.
@@ -242,13 +226,7 @@ def build_query(
     the result (the dimensions are still their exact sums): what the rules' counts alone feed is then
     not computed at all, and a result table holds a fifth of the columns. With `aggregated` (an
     earlier query's per-lead aggregates over the same events, `QueryPlan.aggregates_sql`), those of
-    its aggregates are read from its table instead of computed again (the replay's second pass).
-
-    `before` (epoch micros, each before `at`): the model's total at each of those times as the column
-    `before_<k>`, computed in the same pass over the events (each of its aggregates keeps the events up
-    to its time, its windows and decay at that time): the scores a score_changed trigger compares with
-    (`bulk.rescore`). A time whose rules need a look-up gets no column (`QueryPlan.before_columns`),
-    nor do the queries over some leads, the replay's, and the single pass."""
+    its aggregates are read from its table instead of computed again (the replay's second pass)."""
     dims = model.dimension_names()
     c = compiler(model, schema, at, flavor, lookups, clustered)
     rules = [rule_sql(c, r) for r in model.rules]
@@ -318,15 +296,6 @@ def build_query(
     else:
         ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source
-    # the totals at the earlier times: their own flags, factors and aggregates in the same pass
-    befores: list[tuple[int, Compiler, list[RuleSql]]] = []
-    if before and not single and only is None and replay is None and aggregated is None:
-        for k, when in enumerate(before):
-            try:
-                cb = compiler(model, schema, when, flavor, None, clustered, tag=f"_b{k}")
-                befores.append((k, cb, [rule_sql(cb, r) for r in model.rules]))
-            except NotExpressible:
-                continue
     n_auto = 0
     if replay is not None:
         from leadscore.sql.stage_sql import auto_conditions
@@ -351,19 +320,16 @@ def build_query(
         )
         source = "_ls_evc"
     unflagged = source
-    if c.flags or any(cb.flags for _, cb, _ in befores):
+    if c.flags:
         if single:
             ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns(IN)} FROM {source})")
         else:
-            flags = c.flag_columns() + "".join(cb.flag_columns(f"{TS} <= {cb.at}") for _, cb, _ in befores)
-            ctes.append(f"_ls_evf AS (SELECT *{flags} FROM {source} WHERE {TS} <= {at})")
+            ctes.append(f"_ls_evf AS (SELECT *{c.flag_columns()} FROM {source} WHERE {TS} <= {at})")
         source = "_ls_evf"
-    if c.factors or any(cb.factors for _, cb, _ in befores):
-        factors = c.factor_columns() + "".join(cb.factor_columns() for _, cb, _ in befores)
-        ctes.append(f"_ls_evx AS (SELECT *{factors} FROM {source})")
+    if c.factors:
+        ctes.append(f"_ls_evx AS (SELECT *{c.factor_columns()} FROM {source})")
         source = "_ls_evx"
-    aggs = {**c.aggs.exprs, **{sql: alias for _, cb, _ in befores for sql, alias in cb.aggs.exprs.items()}}
-    agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in aggs.items())])
+    agg_cols = ", ".join(["lead_id AS _ls_lead", *(f"{sql} AS {alias}" for sql, alias in c.aggs.exprs.items())])
     where = "" if single else f" WHERE {TS} <= {at}"
     cut = len(ctes)
     if aggregated is None:
@@ -397,11 +363,7 @@ def build_query(
             f"SELECT b.*{at_t} FROM _ls_base0 AS b LEFT JOIN {replay} AS r ON r.lead_id = b._ls_id AND r._ls_t = {at}"
         )
     ctes.append(f"_ls_base AS ({base})")
-    last = "_ls_base"
-    for k, _, rules_k in befores:
-        ctes += score_ctes(model, rules_k, flavor, last, tag=f"_b{k}")
-        last = f"_ls_b{k}_dims"
-    ctes += score_ctes(model, rules, flavor, last)
+    ctes += score_ctes(model, rules, flavor, "_ls_base")
     last = "_ls_dims"
     if labels:
         ctes.append(f"_ls_labels AS (SELECT *, {', '.join(labels)} FROM {last})")
@@ -445,7 +407,6 @@ def build_query(
         f"{playbook} AS playbook",
         f"{fallback} AS fallback",
         f"coalesce({n_all}, 0) AS n_events" if n_all is not None else "CAST(NULL AS BIGINT) AS n_events",
-        *(f"_ls_b{k}_total AS before_{k}" for k, _, _ in befores),
     ]
     if horizon is not None:
         out.append(f"{horizon} AS next_change_at")
@@ -478,7 +439,6 @@ def build_query(
         after_aggregates=",\n".join(ctes[cut + 1 :]) + final if cuttable else "",
         aggregate_columns={key: c.aggs.exprs[sql] for sql, key in aggregate_keys(c).items()},
         scored_events_sql=scored_events_sql,
-        before_columns=tuple(k for k, _, _ in befores),
     )
 
 

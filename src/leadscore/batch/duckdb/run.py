@@ -95,8 +95,6 @@ class BatchRun:
     # that the replay's pass reads them instead of aggregating the replayed leads' events again: one
     # table of about the result's size more, worth it where the leads come in parts (the store's runs)
     keep_aggregates = False
-    # the earlier times whose totals the scoring query computes in its pass (`build_query(before=)`)
-    before_at: tuple[int, ...] = ()
 
     def __init__(
         self,
@@ -227,7 +225,6 @@ class BatchRun:
                 number_check=self._numbers_sql,
                 clustered=self.clustered,
                 breakdown=self.breakdown,
-                before=self.before_at,
             )
         except NotExpressible as exc:
             self.plan = None
