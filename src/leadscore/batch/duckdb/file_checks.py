@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leadscore.batch.duckdb.file_schemas import differing_types, list_files, scan_sql
+from leadscore.batch.duckdb.file_schemas import column_types, differing_types, list_files, scan_sql
 from leadscore.io.errors import MAX_SHOWN, DataFileError, RowError
 from leadscore.io.limits import MAX_ID_CHARS, NUL_MESSAGE
 from leadscore.sql import literals as q
@@ -41,10 +41,6 @@ def _relation(files: list[str]) -> str:
     return scan_sql(files, "filename = true", "file_row_number = true")
 
 
-def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    return {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
-
-
 def _nested(typ: str) -> bool:
     """A struct, list, array, map or union column (DuckDB's type names: `STRUCT(...)`, `T[]`, `T[3]`...)."""
     return typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION"))
@@ -57,7 +53,7 @@ def needs_reader(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) ->
     value (one common type would change them: `file_schemas.differing_types`)."""
     if differing_types(con, files) is not None:
         return True
-    types = _types(con, _relation(files))
+    types = column_types(con, _relation(files))
     if any(_nested(typ) for typ in types.values()):
         return True
     if kind != "events":
@@ -132,7 +128,7 @@ def check_parquet(con: duckdb.DuckDBPyConnection, files: list[str], kind: str) -
 
     Returns whether every id and type column is plain: text with nothing to strip, in every row."""
     relation = _relation(files)
-    types = _types(con, relation)
+    types = column_types(con, relation)
     checks, edges, plain = _conditions(types, kind)
     if _clean(con, files, checks, edges, types, kind):
         return plain
@@ -218,7 +214,7 @@ def row_check_sql(
     scans of their own leave the first BOOLEAN for the fourth, a query counting the rows they hold
     for (`apart_sql`); the run must look at it too before it trusts a result. `dictionary`: the run's
     `DictionaryColumns`, so that it reads the files' metadata once."""
-    types = _types(con, _relation(files))
+    types = column_types(con, _relation(files))
     if any(col not in types or types[col] not in allowed for col, allowed in _FOLDABLE.items() if col != "id"):
         return None
     if "id" in types and types["id"] not in _FOLDABLE["id"]:

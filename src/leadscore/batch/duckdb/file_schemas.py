@@ -43,6 +43,11 @@ def scan_sql(files: list[str], *options: str) -> str:
     return f"read_parquet({', '.join([listed, *opts])})"
 
 
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """DuckDB's type of each column of `relation` (a view, a table or a scan), upper case."""
+    return {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
 def _family(typ: str) -> str:
     """Types whose values DuckDB's union of the files keeps as they are, as one name."""
     upper = typ.upper()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.batch.duckdb.file_schemas import list_files
+from leadscore.batch.duckdb.file_schemas import column_types, list_files
 from leadscore.batch.duckdb.sources import Source, SourceError
 from leadscore.domain.numbers import MAX_MAGNITUDE, RANGE_TEXT
 from leadscore.model.spec import ScoringModel
@@ -48,10 +48,6 @@ def _numeric(table: TableSchema, names: set[str]) -> list[str]:
 _FLOATS = frozenset({"FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"})
 
 
-def _types(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
-    return {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
-
-
 def _outside(column: str, sql_type: str | None) -> str:
     """A value of `column` (of DuckDB type `sql_type`, None: unknown) that is not an accepted number
     (NULL for a missing one)."""
@@ -77,7 +73,7 @@ def events_sql(con: duckdb.DuckDBPyConnection, model: ScoringModel, schema: Sour
     cols = _numeric(schema.events, set(infer_schema(model).events.slots))
     if not cols:
         return None
-    types = _types(con, "events")
+    types = column_types(con, "events")
     return q.any_of([f"({_outside(c, types.get(c))})" for c in cols])
 
 
@@ -87,7 +83,7 @@ def _first_bad(
     cols = _numeric(table, names)
     if not cols:
         return None
-    types = _types(con, view)
+    types = column_types(con, view)
     found = ", ".join(f"min(_ls_ord) FILTER (WHERE {_outside(c, types.get(c))})" for c in cols)
     rows = con.execute(f"SELECT {found} FROM {view}").fetchall()  # fetched whole: the connection is reused
     row = rows[0] if rows else None
