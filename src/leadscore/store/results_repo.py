@@ -182,16 +182,15 @@ def insert_many(
         return
     postgres = conn.dialect.paramstyle != "qmark"
     key = (table.name, postgres, conflict, tuple(names))
+    clause = _CONFLICTS.get(table.name, "") if conflict is None else conflict
     found = _MANY.get(key)
     if found is None:
-        clause = _CONFLICTS.get(table.name, "") if conflict is None else conflict
         sql, cols, json_cols = driver_insert(table, clause, list(names) or None)
         if not postgres:  # SQLite: plain placeholders, JSON stored as the text itself
             sql = sql.replace(_JSON, "?").replace("%s", "?")
         found = _MANY[key] = (sql, cols, json_cols)
     sql, cols, json_cols = found
     if postgres and len(rows) > 1:
-        clause = _CONFLICTS.get(table.name, "") if conflict is None else conflict
         if not clause and _copy_rows(conn, table, rows, cols, json_cols):
             return
         param = recordset_param(rows, cols, "DO UPDATE" in clause)
