@@ -6,7 +6,8 @@ foreign_content.yaml, foreign_shop.yaml), each against a hand-written DuckDB que
 
 Run: .venv/bin/python benchmarks/batch_foreign.py [--leads 200000] [--runs 3] [--models product,content,shop]
 Every measurement is a process of its own (`--child MODE MODEL DATA`, MODE product-auto, product-never,
-hand-dedupe or hand-never), the product and the hand-written query alternated, medians of --runs: CPU
+hand-dedupe or hand-never; cli-never or cli-auto: the `leadscore batch` command itself, in the child's
+process), the product and the hand-written query alternated, medians of --runs: CPU
 seconds of the process (user + system, all DuckDB threads) and its peak RSS. `--check DATA` compares, on
 a small data set, the product with the pure scorer lead by lead (every field) and the hand-written
 queries with the product (scores, dimensions, labels). Writes a section to
@@ -70,6 +71,8 @@ def child(mode: str, model: str, data: str) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if mode.startswith("product"):
         info = product_run(HERE / f"foreign_{model}.yaml", data, out, mode, threads)
+    elif mode.startswith("cli-"):
+        info = cli_run(HERE / f"foreign_{model}.yaml", data, out, mode.removeprefix("cli-"), threads)
     elif mode.startswith("hand"):
         con = hand_connection(threads)
         sql = hand_sql(model, Path(data), at_us, mode == "hand-dedupe")
@@ -82,6 +85,25 @@ def child(mode: str, model: str, data: str) -> dict[str, Any]:
 
     total = duckdb.sql(f"SELECT sum(score) FROM '{out}'").fetchall()[0][0]
     return {"seconds": wall, "cpu": cpu, "rss_mb": rss, "score_sum": float(total or 0.0), **info}
+
+
+def cli_run(model: Path, data: str, out: Path, dedupe: str, threads: int | None) -> dict[str, Any]:
+    """`leadscore batch` as the command runs it (its modules' imports, its checks of the arguments, its
+    summary), in this process so that its CPU is the process's; the imports of the child's own modules
+    come before it, as in the other modes."""
+    from leadscore.cli.main import main
+
+    args = ["batch", str(model), "--leads", f"{data}/leads.parquet", "--events", f"{data}/events", "--out", str(out)]
+    args += ["--at", AT, "--dedupe", dedupe] + (["--threads", str(threads)] if threads else [])
+    saved, sys.argv = sys.argv, ["leadscore", *args]
+    try:
+        main()
+    except SystemExit as exc:  # typer ends the command with one
+        if exc.code:
+            raise
+    finally:
+        sys.argv = saved
+    return {}
 
 
 def check(data: Path, models: list[str]) -> list[str]:

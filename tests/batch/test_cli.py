@@ -349,3 +349,12 @@ def test_batch_parquet_has_no_rule_breakdown_unless_asked_for_in_columns_or_as_t
     for r in listed:
         r["breakdown"] = [{k: v for k, v in e.items() if not (k == "events" and v is None)} for e in r["breakdown"]]
     assert not differences(expected, listed)
+
+
+def test_the_engine_draws_no_progress_bar_on_stdout() -> None:
+    """DuckDB's progress bar (on by default, drawn on stdout for a statement past 2 s) is off on the
+    engine's connection: `leadscore batch` writes its results to a file and nothing to stdout."""
+    from leadscore.batch.duckdb.run import connect
+
+    con = connect()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

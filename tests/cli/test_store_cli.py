@@ -200,3 +200,41 @@ def test_rejects_without_skip_invalid_is_a_usage_error(workspace: Path, kind: st
     assert "Traceback" not in result.output
     assert sorted(p.name for p in workspace.iterdir()) == before  # no rejects file
     assert json.loads(run("queue", "--format", "json")) == []  # nothing ingested
+
+
+class _Closing:
+    def close(self) -> None:
+        pass
+
+
+def test_a_database_refusal_is_said_in_one_line_and_other_errors_pass_through(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`_service` imports SQLAlchemy only when an error reaches it (every command imports the module): a
+    DBAPIError is still said plainly with exit code 2, any other error still propagates unchanged."""
+    import sqlalchemy.exc
+    import typer
+
+    from leadscore.app.service import LeadService
+    from leadscore.app.workspace import Workspace
+    from leadscore.cli import store
+
+    monkeypatch.setattr(Workspace, "find", classmethod(lambda cls, project=None: None))
+    monkeypatch.setattr(LeadService, "from_workspace", classmethod(lambda cls, ws, clock=None: _Closing()))
+    refused = sqlalchemy.exc.IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed: leads.id"))
+    with pytest.raises(typer.Exit) as caught, store._service(None):
+        raise refused
+    assert caught.value.exit_code == 2
+    assert "the database refused the change, which was rolled back: UNIQUE constraint failed" in capsys.readouterr().err
+    with pytest.raises(KeyError), store._service(None):
+        raise KeyError("not a database error")
+
+
+def test_the_commands_are_registered_without_importing_sqlalchemy() -> None:
+    """`leadscore batch` (any command) imports every command module: SQLAlchemy waits for a store command."""
+    import subprocess
+    import sys
+
+    code = "import sys, leadscore.cli.main; print('sqlalchemy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -81,6 +81,9 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for a statement past 2 s, from a thread that polls the
+    # statement: stdout is the command's (a `leadscore batch` run printed dozens of bars on it)
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
