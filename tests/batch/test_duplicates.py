@@ -633,3 +633,30 @@ def test_the_events_scored_are_those_up_to_t_less_the_copies_dropped(
     )
     assert plan.scored_events_sql and f"{run.dups_table}_dropped(" in plan.scored_events_sql
     assert run.con.execute(run.lookups.inline(plan.scored_events_sql)).fetchall() == [(scored,)]
+
+
+@given(
+    ids=st.lists(st.sampled_from(["a", "bb", "", "é", "ccc", None]), max_size=14),
+    start=st.integers(0, 3),
+    large=st.booleans(),
+    stuffed=st.booleans(),
+)
+def test_the_ids_kept_by_their_offsets_are_those_a_filter_keeps(
+    ids: list[str | None], start: int, large: bool, stuffed: bool
+) -> None:
+    """`id_order._kept` (NULLs and empty ids left out by gathering the offsets of the others) gives what
+    a filter gives, for sliced arrays, large strings, and NULL slots that hold bytes (then it filters)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb.arrays import numpy_bools
+    from leadscore.batch.duckdb.id_order import _kept
+
+    typ = pa.large_string() if large else pa.string()
+    column = pa.array(ids, typ)
+    if stuffed and column.null_count:  # a writer that leaves bytes in NULL slots
+        text = [v if v is not None else "zz" for v in ids]
+        column = pa.Array.from_buffers(typ, len(ids), [column.buffers()[0], *pa.array(text, typ).buffers()[1:]])
+    column = column.slice(min(start, len(column)))
+    for keep in (numpy_bools(column.is_valid()), np.array([bool(v) for v in column.to_pylist()], bool)):
+        assert _kept(column, keep).to_pylist() == column.filter(pa.array(keep)).to_pylist()
