@@ -390,28 +390,29 @@ def _dropped_macro(
     third data set's 10M events (the input order and the search of 144 runs per event) against 0.09 without.
 
     The copies' times are those the check read with their keys (`_ls_t`); those it did not read (the rows
-    the ordered pass placed by their ids alone, `id_late.py`) are read from the row groups of their runs
-    when they form at most `TIME_RUNS` runs in `files` (the mixed set's copies: one run, its last file),
-    else the count is the scan of the events it was. Either way the same number."""
+    the ordered pass placed by their ids alone, `id_late.py`) are read, when the macro is used, from the
+    row groups of their runs where they form at most `TIME_RUNS` runs in `files` (the mixed set's copies:
+    one run, its last file), else the count is the scan of the events it was. Either way the same number."""
     if not count:
         con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS 0")
         return
+    known = f"(SELECT count(*) FROM {table}_drop WHERE _ls_t <= _ls_at)"
     unknown = int(con.execute(f"SELECT count(*) FROM {table}_drop WHERE _ls_t IS NULL").fetchall()[0][0])
-    if unknown and files is not None and 0 < len(runs) <= TIME_RUNS:
+    if not unknown:
+        body = known
+    elif files is not None and 0 < len(runs) <= TIME_RUNS:
+        # read when the macro is used (a run whose pass counts its events needs none)
         spans = [_in_file(files, lo, f"BETWEEN {lo % ORD_FILE} AND {hi % ORD_FILE}") for lo, hi in runs]
         parts = " UNION ALL ".join(f'SELECT _ls_ord, epoch_us("timestamp") AS _ls_t FROM ({span})' for span in spans)
-        con.execute(
-            f"UPDATE {table}_drop AS d SET _ls_t = r._ls_t FROM ({parts}) AS r "
-            "WHERE r._ls_ord = d._ls_ord AND d._ls_t IS NULL"
+        body = (
+            f"({known} + (SELECT count(*) FROM ({parts}) WHERE _ls_t <= _ls_at AND _ls_ord IN "
+            f"(SELECT _ls_ord FROM {table}_drop WHERE _ls_t IS NULL)))"
         )
-        unknown = 0  # a copy without time (refused by the files' checks) is of no time `at` or before
-    if unknown:
+    else:
         body = (
             f'(SELECT count(*) FROM (SELECT epoch_us("timestamp") AS _ls_t, _ls_ord AS o FROM events) '
             f"WHERE _ls_t <= _ls_at AND NOT {kept})"
         )
-    else:
-        body = f"(SELECT count(*) FROM {table}_drop WHERE _ls_t <= _ls_at)"
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS {body}")
 
 
