@@ -582,3 +582,81 @@ def test_the_search_over_the_runs_finds_every_order_in_them_and_no_other(count: 
     con.execute(f"CREATE TEMP MACRO _t_within(o) AS {_within(runs)}")
     got = con.execute(f"SELECT o FROM range(-3, {10 * count + 5}) AS t(o) WHERE _t_within(o) ORDER BY o").fetchall()
     assert [r[0] for r in got] == sorted(inside)
+
+
+@pytest.mark.parametrize("time_runs", [64, 0], ids=["times-read", "scan"])
+@pytest.mark.parametrize("without_id", [False, True], ids=["ids", "ids-and-none"])
+def test_the_events_scored_are_those_up_to_t_less_the_copies_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, time_runs: int, without_id: bool
+) -> None:
+    """The single pass's count of the events scored (`QueryPlan.scored_events_sql`) is the events up to T
+    less the copies dropped up to T (`duplicates._dropped_macro`): their times read with their keys, read
+    from the row groups of their runs, or (past `TIME_RUNS` runs) counted by a scan of the events; copies
+    after T, and copies without id, counted as the query drops them."""
+    import pyarrow.parquet as pq
+
+    from leadscore.batch.duckdb import duplicates
+    from leadscore.sql.query import build_query
+
+    monkeypatch.setattr(duplicates, "TIME_RUNS", time_runs)
+    leads = [Lead(f"l{i}") for i in range(6)]
+    before = [
+        Event.of(f"l{k % 6}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k:02d}", page="pricing") for k in range(30)
+    ]
+    after = [
+        Event.of(f"l{k}", "view", AT + timedelta(hours=k + 1), id=f"ev-{30 + k:02d}", page="pricing") for k in range(4)
+    ]
+    first, again = before + after, before[3:8] + after[:2] + before[20:22]  # 7 copies up to T, 2 after
+    if without_id:
+        plain = [Event.of(f"l{k}", "view", AT - timedelta(minutes=k + 1), page="pricing") for k in range(3)]
+        late = [Event.of("l1", "view", AT + timedelta(minutes=5), page="pricing")]
+        first, again = first + plain + late, again + plain[:2] + late  # 2 more copies up to T, 1 after
+    (tmp_path / "events").mkdir()
+    for i, part in enumerate([first, again]):
+        pq.write_table(events_table(part), tmp_path / "events" / f"part-{i}.parquet")
+    pq.write_table(leads_table(leads), tmp_path / "leads.parquet")
+    run = run_batch(MODEL, str(tmp_path / "leads.parquet"), str(tmp_path / "events"), AT)
+    expected = [r.to_dict() for r in score_many(MODEL, leads, read_events(tmp_path / "events"), AT)]
+    assert not differences(expected, run.to_dicts())
+    scored = 30 + 3 * without_id
+    assert run.stats.deduplicated and run.stats.events == scored
+    # the spread form of the single pass (its own count), whatever the sample of the layout chose
+    plan = build_query(
+        MODEL,
+        run.schema,
+        run.at,
+        dedupe=True,
+        dups_table=run.dups_table,
+        null_ids=run.null_ids,
+        event_leads=True,
+        lookups=run.lookups,
+    )
+    assert plan.scored_events_sql and f"{run.dups_table}_dropped(" in plan.scored_events_sql
+    assert run.con.execute(run.lookups.inline(plan.scored_events_sql)).fetchall() == [(scored,)]
+
+
+@given(
+    ids=st.lists(st.sampled_from(["a", "bb", "", "é", "ccc", None]), max_size=14),
+    start=st.integers(0, 3),
+    large=st.booleans(),
+    stuffed=st.booleans(),
+)
+def test_the_ids_kept_by_their_offsets_are_those_a_filter_keeps(
+    ids: list[str | None], start: int, large: bool, stuffed: bool
+) -> None:
+    """`id_order._kept` (NULLs and empty ids left out by gathering the offsets of the others) gives what
+    a filter gives, for sliced arrays, large strings, and NULL slots that hold bytes (then it filters)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from leadscore.batch.duckdb.arrays import numpy_bools
+    from leadscore.batch.duckdb.id_order import _kept
+
+    typ = pa.large_string() if large else pa.string()
+    column = pa.array(ids, typ)
+    if stuffed and column.null_count:  # a writer that leaves bytes in NULL slots
+        text = [v if v is not None else "zz" for v in ids]
+        column = pa.Array.from_buffers(typ, len(ids), [column.buffers()[0], *pa.array(text, typ).buffers()[1:]])
+    column = column.slice(min(start, len(column)))
+    for keep in (numpy_bools(column.is_valid()), np.array([bool(v) for v in column.to_pylist()], bool)):
+        assert _kept(column, keep).to_pylist() == column.filter(pa.array(keep)).to_pylist()

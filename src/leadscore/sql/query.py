@@ -292,7 +292,10 @@ def build_query(
         ]
         source = "_ls_evi"
         if n_all is None:
-            scored_events_sql = f"WITH {ctes[0]} SELECT count(*) FROM _ls_ev WHERE {keep}"
+            # less the copies dropped, counted from the check's list (`duplicates._dropped_macro`): the
+            # macro `_kept` over every event made this count 0.43 CPU s against 0.09 (third data set, 10M)
+            less = f" - {dups_table}_dropped({at})" if dedupe else ""
+            scored_events_sql = f"WITH {ctes[0]} SELECT count(*){less} FROM _ls_ev WHERE {TS} <= {at}"
     else:
         ctes, source = event_ctes(schema, flavor, dedupe, dups_table, only, null_ids)
     events_source = source

@@ -165,7 +165,8 @@ def find_duplicates(
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT)")
+    # with each copy's time where the check read it (`_ls_t`, epoch µs; NULL: not read), for `_dropped_macro`
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT, _ls_t BIGINT)")
     checked: list[bool] = []
 
     def check() -> None:
@@ -183,12 +184,13 @@ def find_duplicates(
             # the pass found every row holding a tail id (`id_late.py`): those rows alone, by input order
             con.register("_ls_dup_cand", ordered.rows)
             if "lead_id" in ordered.rows.column_names:  # their lead ids too, read while the pass ran
-                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_cand")
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord, NULL::BIGINT AS _ls_t FROM _ls_dup_cand")
             else:  # their ids are known: the scan reads the lead ids alone (1.9 against 2.9 CPU s with the ids)
                 _exact(
                     con,
                     table,
-                    rows="SELECT e.lead_id, c.id, c._ls_ord FROM (SELECT lead_id, _ls_ord FROM events WHERE _ls_ord "
+                    rows="SELECT e.lead_id, c.id, c._ls_ord, NULL::BIGINT AS _ls_t FROM (SELECT lead_id, _ls_ord "
+                    "FROM events WHERE _ls_ord "
                     "IN (SELECT _ls_ord FROM _ls_dup_cand)) AS e JOIN _ls_dup_cand AS c ON c._ls_ord = e._ls_ord",
                 )
             con.unregister("_ls_dup_cand")
@@ -205,7 +207,7 @@ def find_duplicates(
                     f"CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT {KEYS} FROM events "
                     "WHERE id IS NULL OR id IN (SELECT id FROM _ls_dup_tail)"
                 )
-                _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
+                _exact(con, table, rows="SELECT lead_id, id, _ls_ord, _ls_t FROM _ls_dup_src WHERE id IS NOT NULL")
                 without_ids(con, table, content, "_ls_dup_src", files)
                 con.execute("DROP TABLE _ls_dup_src")
                 content = None  # listed
@@ -289,7 +291,7 @@ def _around(
             'CREATE OR REPLACE TEMP TABLE _ls_dup_src AS SELECT e.lead_id, o.id, e.type, epoch_us(e."timestamp") AS '
             "_ls_t, e._ls_ord FROM events AS e JOIN _ls_dup_ords AS o ON o._ls_ord = e._ls_ord"
         )
-    _exact(con, table, rows="SELECT lead_id, id, _ls_ord FROM _ls_dup_src WHERE id IS NOT NULL")
+    _exact(con, table, rows="SELECT lead_id, id, _ls_ord, _ls_t FROM _ls_dup_src WHERE id IS NOT NULL")
     without_ids(con, table, content, "_ls_dup_src", files)
     for name in ("_ls_dup_src", "_ls_dup_ords"):
         con.execute(f"DROP TABLE {name}")
@@ -300,16 +302,16 @@ def _around(
 
 def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", rows: str = "") -> None:
     """The repeated (lead, id) pairs among the events meeting `candidates` (a condition that holds for
-    every copy of a repeat), or among `rows` (a query of those events' lead_id, id, _ls_ord), with the
-    copy to keep into `table` and the others into `<table>_drop`."""
-    rows = rows or f"SELECT lead_id, id, _ls_ord FROM events WHERE {candidates}"
+    every copy of a repeat), or among `rows` (a query of those events' lead_id, id, _ls_ord and _ls_t, their
+    time where known), with the copy to keep into `table` and the others into `<table>_drop`."""
+    rows = rows or f'SELECT lead_id, id, _ls_ord, epoch_us("timestamp") AS _ls_t FROM events WHERE {candidates}'
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ls_dup_rows AS {rows}")
     con.execute(
         f"INSERT INTO {table} SELECT lead_id, id, min(_ls_ord) FROM _ls_dup_rows "
         "GROUP BY lead_id, id HAVING count(*) > 1"
     )
     con.execute(
-        f"INSERT INTO {table}_drop SELECT r._ls_ord FROM _ls_dup_rows AS r JOIN {table} AS d "
+        f"INSERT INTO {table}_drop SELECT r._ls_ord, r._ls_t FROM _ls_dup_rows AS r JOIN {table} AS d "
         "ON d.lead_id = r.lead_id AND d.id = r.id AND r._ls_ord <> d.keep"
     )
     con.execute("DROP TABLE _ls_dup_rows")
@@ -333,7 +335,7 @@ def _within(runs: list[tuple[int, int]]) -> str:
     return f"(CASE WHEN o < {runs[mid][0]} THEN {_within(runs[:mid])} ELSE {_within(runs[mid:])} END)"
 
 
-def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _kept_macro(con: duckdb.DuckDBPyConnection, table: str, files: list[str] | None = None) -> None:
     """The macro `<table>_kept(o)`: whether the event of input order `o` is no copy to drop.
 
     Copies delivered again come in runs of consecutive rows (a file sent again, rows appended): the
@@ -346,7 +348,10 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     from a pool): there the search costs what no check costs, within the noise.
     Past `RUNS` runs, the anti-join. One run is seen from the copies' count and ends; the runs of at
     most `RUN_ROWS` copies are found by a sort; more copies in several runs keep the anti-join.
-    (A macro is expanded where the query names it: no call per row.)"""
+    (A macro is expanded where the query names it: no call per row.)
+
+    With it, the macro `<table>_dropped(at)` (`_dropped_macro`): how many of those copies are of time `at`
+    or before, `files` the Parquet files the view reads (None: it reads no such files)."""
     low, high, count = con.execute(f"SELECT min(_ls_ord), max(_ls_ord), count(*) FROM {table}_drop").fetchall()[0]
     runs: list[tuple[int, int]] = []
     if count and int(high) - int(low) + 1 == int(count):  # distinct input orders, as many as the range holds
@@ -364,6 +369,51 @@ def _kept_macro(con: duckdb.DuckDBPyConnection, table: str) -> None:
     else:
         body = f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT {_within(runs)})"
     con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
+    _dropped_macro(con, table, body, int(count or 0), runs, files)
+
+
+# the most runs of copies whose times are read from the row groups that hold them (`_dropped_macro`)
+TIME_RUNS = 64
+
+
+def _dropped_macro(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kept: str,
+    count: int,
+    runs: list[tuple[int, int]],
+    files: list[str] | None,
+) -> None:
+    """The macro `<table>_dropped(at)`: how many copies of `<table>_drop` are of time `at` (epoch µs) or before,
+    so that the run counts the events it scores as those up to `at` less these (`sql.query`, the single pass).
+    Counted over every event with `kept` (the body of `<table>_kept(o)`), that count cost 0.43 CPU s on the
+    third data set's 10M events (the input order and the search of 144 runs per event) against 0.09 without.
+
+    The copies' times are those the check read with their keys (`_ls_t`); those it did not read (the rows
+    the ordered pass placed by their ids alone, `id_late.py`) are read, when the macro is used, from the
+    row groups of their runs where they form at most `TIME_RUNS` runs in `files` (the mixed set's copies:
+    one run, its last file), else the count is the scan of the events it was. Either way the same number."""
+    if not count:
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS 0")
+        return
+    known = f"(SELECT count(*) FROM {table}_drop WHERE _ls_t <= _ls_at)"
+    unknown = int(con.execute(f"SELECT count(*) FROM {table}_drop WHERE _ls_t IS NULL").fetchall()[0][0])
+    if not unknown:
+        body = known
+    elif files is not None and 0 < len(runs) <= TIME_RUNS:
+        # read when the macro is used (a run whose pass counts its events needs none)
+        spans = [_in_file(files, lo, f"BETWEEN {lo % ORD_FILE} AND {hi % ORD_FILE}") for lo, hi in runs]
+        parts = " UNION ALL ".join(f'SELECT _ls_ord, epoch_us("timestamp") AS _ls_t FROM ({span})' for span in spans)
+        body = (
+            f"({known} + (SELECT count(*) FROM ({parts}) WHERE _ls_t <= _ls_at AND _ls_ord IN "
+            f"(SELECT _ls_ord FROM {table}_drop WHERE _ls_t IS NULL)))"
+        )
+    else:
+        body = (
+            f'(SELECT count(*) FROM (SELECT epoch_us("timestamp") AS _ls_t, _ls_ord AS o FROM events) '
+            f"WHERE _ls_t <= _ls_at AND NOT {kept})"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS {body}")
 
 
 # what the scan of the events without id keeps of them (and of the rows of the tail's ids): their keys
@@ -419,8 +469,8 @@ def without_ids(
             body = "_ls_dup_body"
         group = ", ".join(["lead_id", "type", "_ls_t", *cols])
         con.execute(
-            f"INSERT INTO {table}_drop SELECT _ls_ord FROM (SELECT _ls_ord, row_number() OVER (PARTITION BY "
-            f"{group} ORDER BY _ls_ord) AS _ls_rn FROM {body}) WHERE _ls_rn > 1"
+            f"INSERT INTO {table}_drop SELECT _ls_ord, _ls_t FROM (SELECT _ls_ord, _ls_t, row_number() OVER "
+            f"(PARTITION BY {group} ORDER BY _ls_ord) AS _ls_rn FROM {body}) WHERE _ls_rn > 1"
         )
         if body != "_ls_dup_same":
             con.execute(f"DROP TABLE {body}")
@@ -465,6 +515,6 @@ def _counted(
         if without_id:
             without_ids(con, table, content, files=files)
         listed = True
-    _kept_macro(con, table)
+    _kept_macro(con, table, files)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table, contents_listed=listed)

@@ -330,6 +330,28 @@ def late_tail(files: list[str], tail_limit: int) -> pa.Array:
     return ids.slice(kept) if kept < len(ids) else ids
 
 
+def _kept(column: pa.Array, keep: np.ndarray) -> pa.Array:
+    """The values of a text array where `keep` holds, NULLs and empty ids among those left out: where every
+    value left out holds no byte (an empty id; a NULL as Parquet readers leave it), the kept values' bytes
+    are already in order in the array's data, and only their offsets are gathered (no copy of the bytes:
+    `drop_null` took 0.17 CPU s per 10M ids of the third data set, the gather 0.02-0.03); else a filter."""
+    import numpy as np
+    import pyarrow as pa
+
+    typ = column.type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        return column.filter(arrow_bools(keep))
+    offsets, _ = _buffers(column)
+    kept = np.flatnonzero(keep)
+    if not len(kept) or (len(kept) < len(keep) and np.diff(offsets)[~keep].any()):
+        return column.filter(arrow_bools(keep))
+    gathered = np.empty(len(kept) + 1, offsets.dtype)
+    gathered[:-1] = offsets[kept]
+    gathered[-1] = offsets[kept[-1] + 1]
+    data = column.buffers()[2] or pa.py_buffer(b"")
+    return pa.Array.from_buffers(typ, len(kept), [None, pa.py_buffer(gathered), data])
+
+
 def _stream(
     con: duckdb.DuckDBPyConnection | None,
     tail_limit: int,
@@ -355,20 +377,21 @@ def _stream(
             rows = len(column)
             index: np.ndarray | None = None
             if column.null_count:
+                valid = numpy_bools(column.is_valid())
                 if track:
-                    index = np.flatnonzero(numpy_bools(column.is_valid()))
-                column = column.drop_null()
+                    index = np.flatnonzero(valid)
+                column = _kept(column, valid)
             if not len(column):
                 if found is not None and base is not None:
                     found.gone(base, rows, None)
                 continue
             offsets, data = _buffers(column)
             if not int(np.diff(offsets).min()):  # an empty id is missing (`nullif(id, '')` in the view)
-                nonempty = filled(column)
+                nonempty = numpy_bools(filled(column))
                 if track:
-                    kept_rows = np.flatnonzero(numpy_bools(nonempty))
+                    kept_rows = np.flatnonzero(nonempty)
                     index = kept_rows if index is None else index[kept_rows]
-                column = column.filter(nonempty)
+                column = _kept(column, nonempty)
                 if not len(column):
                     if found is not None and base is not None:
                         found.gone(base, rows, None)
