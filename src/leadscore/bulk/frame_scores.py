@@ -414,7 +414,8 @@ class Conditions:
                     out |= _cond_aliases(r.cond)
         return out
 
-    def _per_lead(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def lead_dims(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(value, error) of each per-lead dimension, per row of `leads` (made once)."""
         import numpy as np
 
         if self._lead_dims is None:
@@ -441,7 +442,7 @@ class Conditions:
         n = len(vals.t)
         try:
             if any(reads_score(plan.conditions[k]) for k in ks):
-                lead_dims = self._per_lead()
+                lead_dims = self.lead_dims()
                 points = [None if r.dimension in self.per_lead else _rule(r, vals) for r in plan.rules]
                 dims = []
                 for name, floor, cap in plan.dims:
