@@ -189,7 +189,8 @@ def _evaluated(
     import numpy as np
 
     wanted, counted = frames
-    cols = aggs.at(counted, sel)
+    starts: dict[int | None, np.ndarray] = {}
+    cols = aggs.at(counted, sel, starts)
     at = _At(kept.ts, kept.out[sel])
     bound = frame_bounds.decided(conds, at, cols, lead_of[sel], ks)
     left = np.zeros(len(sel), dtype=bool)
@@ -199,7 +200,7 @@ def _evaluated(
     if not len(rest):
         return bound
     sub = sel[rest]
-    exact = aggs.at({a: f for a, f in wanted.items() if a not in counted}, sub)
+    exact = aggs.at({a: f for a, f in wanted.items() if a not in counted}, sub, {m: s[rest] for m, s in starts.items()})
     for alias, col in cols.items():  # the counts' columns: (values, NULL mask) pairs
         assert isinstance(col, tuple)
         exact[alias] = (col[0][rest], None if col[1] is None else col[1][rest])
