@@ -134,9 +134,8 @@ def values(
         reads = []  # per score condition, whether each row may read it
         for k in gate.scored:
             e = entered[k] if act is None else entered[k][act]
-            if gate.resets[k]:
-                h, r = (held[k], reopen[k]) if act is None else (held[k][act], reopen[k][act])
-                e = e & ~_closed(h, r, first)
+            if gate.resets[k] and act is not None:  # (the first round: nothing held yet, nothing closed)
+                e = e & ~_closed(held[k][act], reopen[k][act], first)
             wanted_rows |= e
             reads.append(e)
         pending &= wanted_rows
