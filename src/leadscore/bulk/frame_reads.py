@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from leadscore.bulk import frame_bounds
 from leadscore.bulk.frame_rows import Rows
 from leadscore.bulk.frame_scores import Conditions, reads_score
 from leadscore.bulk.frame_windows import Aggregates, prefix
@@ -116,6 +117,7 @@ def values(
             init = leads.column(f"{RETURNS_INIT}{k}").to_numpy(zero_copy_only=False)[lead_of]
             may_return[k] = init | (r[out + 1] - r[first_row] > 0)
     wanted = _of(frames, conds.aliases(gate.scored))
+    counted = _of(wanted, frame_bounds.counted(conds, set(wanted)))
     sure = {k: np.zeros(m, dtype=bool) for k in gate.scored}
     never = {k: np.zeros(m, dtype=bool) for k in gate.scored}
     held = {k: np.zeros(m, dtype=bool) for k in gate.scored}  # evaluated and certainly true: its reading ends
@@ -129,12 +131,13 @@ def values(
         first = lead_first if act is None else _firsts(lg)
         pending = ~(evaluated if act is None else evaluated[act])
         wanted_rows = np.zeros(len(lg), dtype=bool)
+        reads = []  # per score condition, whether each row may read it
         for k in gate.scored:
             e = entered[k] if act is None else entered[k][act]
-            if gate.resets[k]:
-                h, r = (held[k], reopen[k]) if act is None else (held[k][act], reopen[k][act])
-                e = e & ~_closed(h, r, first)
+            if gate.resets[k] and act is not None:  # (the first round: nothing held yet, nothing closed)
+                e = e & ~_closed(held[k][act], reopen[k][act], first)
             wanted_rows |= e
+            reads.append(e)
         pending &= wanted_rows
         if not pending.any():
             break
@@ -144,7 +147,9 @@ def values(
         picked = pending & (rank <= batch)
         local = np.flatnonzero(picked)
         sel = local if act is None else act[local]
-        got = conds.values(_At(rows.ts, out[sel]), aggs.at(wanted, sel), lead_of[sel], gate.scored)
+        got = _evaluated(
+            conds, aggs, (wanted, counted), _At(rows.ts, out), sel, lead_of, gate.scored, [e[local] for e in reads]
+        )
         if got is None:
             return None
         for k, (s, f) in zip(gate.scored, got, strict=True):
@@ -162,6 +167,48 @@ def values(
         unread = entered[k] & ~needed  # after a time where it held: TRUE, as there
         found[k] = (np.where(needed, sure[k], unread), np.where(needed, never[k], ~unread))
     return [found[k] for k in range(len(found))]
+
+
+def _evaluated(
+    conds: Conditions,
+    aggs: Aggregates,
+    frames: tuple[dict[str, Frame], dict[str, Frame]],
+    kept: _At,
+    sel: np.ndarray,
+    lead_of: np.ndarray,
+    ks: list[int],
+    reads: list[np.ndarray],
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(certainly true, certainly false) of the conditions `ks` at the kept rows `sel` (positions in
+    `kept.out`) where `reads` (per condition, per row of `sel`) says the replay may read them: from the
+    score bounds of the counts (`frame_bounds`) where they decide every condition the row may read,
+    exactly at the other rows alone (their epoch sums and latest times gathered there only). A
+    condition's value where the row may not read it is never read: neither where it is kept nor where
+    its hold ends a reading (`_closed`: a row the reading cannot reach yet ends none sooner)."""
+    import numpy as np
+
+    wanted, counted = frames
+    starts: dict[int | None, np.ndarray] = {}
+    cols = aggs.at(counted, sel, starts)
+    at = _At(kept.ts, kept.out[sel])
+    bound = frame_bounds.decided(conds, at, cols, lead_of[sel], ks)
+    left = np.zeros(len(sel), dtype=bool)
+    for (sure, never), read in zip(bound, reads, strict=True):
+        left |= read & ~(sure | never)
+    rest = np.flatnonzero(left)
+    if not len(rest):
+        return bound
+    sub = sel[rest]
+    exact = aggs.at({a: f for a, f in wanted.items() if a not in counted}, sub, {m: s[rest] for m, s in starts.items()})
+    for alias, col in cols.items():  # the counts' columns: (values, NULL mask) pairs
+        assert isinstance(col, tuple)
+        exact[alias] = (col[0][rest], None if col[1] is None else col[1][rest])
+    got = conds.values(_At(kept.ts, kept.out[sub]), exact, lead_of[sub], ks)
+    if got is None:
+        return None
+    for (sure, never), (s, f) in zip(bound, got, strict=True):
+        sure[rest], never[rest] = s, f
+    return bound
 
 
 def _firsts(lead: np.ndarray) -> np.ndarray:

@@ -240,12 +240,13 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
     return n - ages, 16 * _EPS * (n + 8) * (n + ages)
 
 
-def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
-    """(points, error) of one rule at each row (`stage_windows.window_rule`)."""
+def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray | None]:
+    """(points, error) of one rule at each row (`stage_windows.window_rule`); the error None where the
+    points are exact (a count, a condition, a linear once-decay: no addition nor clamp to make of it)."""
     import numpy as np
 
-    zero = np.zeros(len(vals.t))
-    pts, err = zero, zero
+    pts: np.ndarray
+    err: np.ndarray | None = None
     if r.kind == "count":
         n = vals.count(r.n)
         pts = np.where(n > 0, r.points, 0.0) if r.once else r.points * n
@@ -267,38 +268,61 @@ def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
     elif r.kind == "cond":
         assert r.cond is not None
         pts = np.where(_cond(r.cond, vals)[0], r.points, 0.0)
+    else:
+        pts = np.zeros(len(vals.t))
     if r.limit is not None and r.kind != "cond":
         lim = r.limit
         if r.points >= 0:
-            err = np.where(pts - err > lim, 0.0, err)
+            if err is not None:
+                err = np.where(pts - err > lim, 0.0, err)
             pts = np.minimum(pts, lim)
         else:
-            err = np.where(pts + err < -lim, 0.0, err)
+            if err is not None:
+                err = np.where(pts + err < -lim, 0.0, err)
             pts = np.maximum(pts, -lim)
     return pts, err
 
 
-def _sum(terms: list[np.ndarray], errors: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the terms added in order, how far that may lie from `math.fsum` of the exact terms)."""
+def whole_points(r: RulePlan) -> bool:
+    """Whether the rule's points are a whole number at every row: a count's or a condition's, of whole
+    points and limit (`_sum` need not test them)."""
+    return (
+        r.kind in ("count", "cond", "zero")
+        and float(r.points).is_integer()
+        and (r.limit is None or float(r.limit).is_integer())
+    )
+
+
+def _sum(
+    terms: list[np.ndarray], errors: list[np.ndarray | None], n: int, whole: list[bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the terms added in order, how far that may lie from `math.fsum` of the exact terms). An error
+    None is 0 (nothing added: every error is +0.0 or more); `whole`: the terms known to be whole numbers
+    at every row (`whole_points`), not tested here (half of the b2b example's engagement rules)."""
     import numpy as np
 
     if not terms:
         return np.zeros(n), np.zeros(n)
     value = terms[0]
-    for x in terms[1:]:
-        value = value + x
-    own = errors[0]
-    for e in errors[1:]:
-        own = own + e
+    if len(terms) > 1:
+        value = value + terms[1]  # a new array: the later additions in place, in the same order
+        for x in terms[2:]:
+            np.add(value, x, out=value)
+    own: np.ndarray | None = None
+    for e in errors:
+        if e is not None:
+            own = e if own is None else own + e
     rounding = np.zeros(n)
     if len(terms) > 2:  # one addition rounds as fsum does; more may round more, unless all are whole
         size = np.abs(terms[0])
-        whole = terms[0] == np.floor(terms[0])
-        for x in terms[1:]:
-            size = size + np.abs(x)
-            whole &= x == np.floor(x)
-        rounding = np.where(whole & (size < _EXACT), 0.0, (len(terms) + 1) * _EPS * size)
-    err = own * (1.0 + _EPS) + rounding
+        is_whole = np.ones(n, dtype=bool)
+        for i, x in enumerate(terms):
+            if i:
+                np.add(size, np.abs(x), out=size)
+            if whole is None or not whole[i]:
+                is_whole &= x == np.floor(x)
+        rounding = np.where(is_whole & (size < _EXACT), 0.0, (len(terms) + 1) * _EPS * size)
+    err = rounding if own is None else own * (1.0 + _EPS) + rounding
     return value, np.where(err > 0, err + _EPS * np.abs(value), 0.0)
 
 
@@ -334,12 +358,17 @@ class _LeadRows:
 
 
 def _dimension(
-    points: list[tuple[np.ndarray, np.ndarray]], n: int, floor: float | None, cap: float | None
+    points: list[tuple[np.ndarray, np.ndarray | None]],
+    n: int,
+    floor: float | None,
+    cap: float | None,
+    whole: list[bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(a dimension's value, its error) from its rules' (points, error), clamped to its floor and cap."""
+    """(a dimension's value, its error) from its rules' (points, error), clamped to its floor and cap
+    (`whole`: `_sum`'s)."""
     import numpy as np
 
-    raw, err = _sum([p for p, _ in points], [e for _, e in points], n)
+    raw, err = _sum([p for p, _ in points], [e for _, e in points], n, whole)
     value, clamped = raw, np.zeros(n, dtype=bool)
     if floor is not None:
         value = np.where(raw < floor, float(floor), value)
@@ -414,7 +443,8 @@ class Conditions:
                     out |= _cond_aliases(r.cond)
         return out
 
-    def _per_lead(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def lead_dims(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(value, error) of each per-lead dimension, per row of `leads` (made once)."""
         import numpy as np
 
         if self._lead_dims is None:
@@ -441,7 +471,7 @@ class Conditions:
         n = len(vals.t)
         try:
             if any(reads_score(plan.conditions[k]) for k in ks):
-                lead_dims = self._per_lead()
+                lead_dims = self.lead_dims()
                 points = [None if r.dimension in self.per_lead else _rule(r, vals) for r in plan.rules]
                 dims = []
                 for name, floor, cap in plan.dims:
@@ -449,8 +479,12 @@ class Conditions:
                         value, err = lead_dims[name]
                         value, err = value[lead_of], err[lead_of]
                     else:
-                        mine = [p for r, p in zip(plan.rules, points, strict=True) if r.dimension == name]
-                        value, err = _dimension([p for p in mine if p is not None], n, floor, cap)
+                        mine = [
+                            (p, whole_points(r))
+                            for r, p in zip(plan.rules, points, strict=True)
+                            if r.dimension == name and p is not None
+                        ]
+                        value, err = _dimension([p for p, _ in mine], n, floor, cap, [w for _, w in mine])
                     vals.scores[name] = (value, err)
                     dims.append((value, err))
                 if len(dims) <= 2:  # one addition rounds as fsum does

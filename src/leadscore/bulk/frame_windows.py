@@ -302,15 +302,22 @@ class Aggregates:
             found = self._counted[flag_name] = (flag, counts(flag))
         return found
 
-    def at(self, frames: dict[str, Frame], sel: np.ndarray | None = None) -> dict[str, Column]:
-        """Each aggregate of `frames` at the kept rows `sel` (positions in `Rows.out`; None: all)."""
+    def at(
+        self,
+        frames: dict[str, Frame],
+        sel: np.ndarray | None = None,
+        starts: dict[int | None, np.ndarray] | None = None,
+    ) -> dict[str, Column]:
+        """Each aggregate of `frames` at the kept rows `sel` (positions in `Rows.out`; None: all).
+        `starts`: the frames' starts at those rows by frame length, read where given and filled with the
+        ones made here (a later call at some of the same rows gathers them: no binary search again)."""
         import numpy as np
 
         rows = self.rows
         out = rows.out if sel is None else rows.out[sel]
         end = out + 1
         cols: dict[str, Column] = {}
-        starts: dict[int | None, np.ndarray] = {}
+        starts = {} if starts is None else starts
         views: dict[int, _At] = {}
         # an epoch sum's flag: (its sum in the row's epoch, its part of the epoch before) at each kept row,
         # made once for both parities
