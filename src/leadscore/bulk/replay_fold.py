@@ -115,7 +115,9 @@ def _fold(lc: Lifecycle, leads: pa.Table, rows: pa.Table) -> tuple[pa.Array, np.
     cond_mask = rows.column("_ls_m").to_numpy().astype(np.int64)
 
     # the stages as codes: every text the fold may hold (a bad one too, which the row marks bad) and NULL
-    texts = pa.chunked_array([leads.column("_ls_init").combine_chunks(), flat.field("s")], type=pa.string())
+    # (both as plain strings: DuckDB may hand either column over as another string type)
+    inits = leads.column("_ls_init").combine_chunks().cast(pa.string())
+    texts = pa.chunked_array([inits, flat.field("s").cast(pa.string())], type=pa.string())
     coded = texts.combine_chunks().dictionary_encode()
     met: list[str] = coded.dictionary.to_pylist()
     stages = lc.all_stages()
@@ -125,7 +127,7 @@ def _fold(lc: Lifecycle, leads: pa.Table, rows: pa.Table) -> tuple[pa.Array, np.
     remap = np.array([*(index[x] for x in met), null], dtype=np.int64)
     codes = remap[coded.indices.fill_null(len(met)).to_numpy(zero_copy_only=False).astype(np.int64)]
     init, move_s = codes[:n_leads], codes[n_leads:]
-    types = flat.field("t").dictionary_encode()
+    types = flat.field("t").cast(pa.string()).dictionary_encode()
     type_names: list[str] = types.dictionary.to_pylist()
     move_type = types.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     f_table = _f_table(lc, type_names, vocab)
