@@ -84,6 +84,7 @@ def _batch_run(
             from leadscore.bulk.frames import conditions_table
             from leadscore.bulk.lifecycle_history import CONDS
             from leadscore.bulk.lifecycle_split import MOVED, init_sql, moved_table
+            from leadscore.bulk.replay_fold import FOLD_TABLE, SQL_LEADS, STAGED, fold_table
             from leadscore.sql.query import build_query
 
             con = self.con
@@ -112,23 +113,42 @@ def _batch_run(
                 null_ids=self.null_ids,
                 idle=True,  # without the rows that cannot move a stage (`lifecycle_walk.drop_idle`)
             )
-            plan = build_query(
-                self.model,
-                self.schema,
-                self.at,
-                dedupe=False,
-                event_leads=self.event_leads,
-                only="_ls_rp_ids",
-                replay=CONDS,
-                next_change=self.next_change,
-                lookups=self.lookups,
-                null_ids=self.null_ids,
-                # the scoring query's form of counts, so that its aggregates are the ones read again
-                clustered=self.clustered,
-                aggregated=self.aggregated,
-            )
-            con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM _ls_rp_ids)")
-            con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
+            # the fold from the moving events' lists the scoring query kept and the conditions' rows
+            # (`replay_fold`): the SQL pass then reads no event, and lists them only for the leads left
+            folded = fold_table(self, "_ls_rp_ids", CONDS)
+            passes = [("_ls_rp_ids", None)] if folded is None else [(FOLD_TABLE, FOLD_TABLE), (SQL_LEADS, None)]
+            for only, fold in passes:
+                if fold is None and folded is not None and not folded.left:
+                    continue
+                plan = build_query(
+                    self.model,
+                    self.schema,
+                    self.at,
+                    dedupe=False,
+                    event_leads=self.event_leads,
+                    only=only,
+                    replay=CONDS,
+                    folded=fold,
+                    next_change=self.next_change,
+                    lookups=self.lookups,
+                    null_ids=self.null_ids,
+                    # the scoring query's form of counts, so that its aggregates are the ones read again
+                    clustered=self.clustered,
+                    aggregated=self.aggregated,
+                )
+                if fold is None:
+                    con.execute(f"DELETE FROM {RESULT} WHERE lead_id IN (SELECT lead_id FROM {only})")
+                    con.execute(f"INSERT INTO {RESULT} BY NAME {plan.sql}")
+                    continue
+                # the pass reads the scoring query's own aggregates: only what reads the stage differs
+                # from the scoring query's row (`STAGED`); deleting and inserting whole rows cost more
+                # than the pass (0.19 of a part of 100,000 leads' 0.65 CPU s)
+                cols = ", ".join(STAGED)
+                sets = ", ".join(f"{x} = s.{x}" for x in STAGED)
+                con.execute(
+                    f"UPDATE {RESULT} AS r SET {sets} FROM (SELECT lead_id, {cols} FROM ({plan.sql})) AS s "
+                    "WHERE r.lead_id = s.lead_id"
+                )
 
     return (_StoreRun if split else BatchRun)(
         model,

@@ -195,6 +195,7 @@ def build_query(
     event_leads: bool = False,
     only: str | None = None,
     replay: str | None = None,
+    folded: str | None = None,
     next_change: bool = False,
     lookups: Lookups | None = None,
     null_ids: bool = True,
@@ -214,8 +215,10 @@ def build_query(
 
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
-    the stage is then the exact fold of the replay. The column `needs_replay` marks the leads whose
-    stage the bounds cannot decide without that table (they are also `fallback`). With `next_change`,
+    the stage is then the exact fold of the replay; with `folded` (a table of lead_id and the fold, `_ls_fv`,
+    of each of those leads: `bulk.replay_fold`) the fold is read from it and no event is listed. The
+    column `needs_replay` marks the leads whose stage the bounds cannot decide without that table (they
+    are also `fallback`). With `next_change`,
     the column `next_change_at` holds the next instant time alone can change the result (`horizon`).
     With `lookups`, text predicates without exact SQL read tables (or UDFs) that the caller fills
     before running the query (`lookups.py`); without, they raise NotExpressible. `number_check` (a
@@ -243,7 +246,7 @@ def build_query(
         # replay's own modules are (`batch.duckdb.run`)
         from leadscore.sql.stage_sql import stage_sql
 
-        stage = stage_sql(c, model, lists, replay=replay is not None)
+        stage = stage_sql(c, model, lists, replay=replay is not None, folded=folded is not None)
     playbook = "CAST(NULL AS INTEGER)"
     if model.playbooks:
         whens = [f"WHEN {c.condition(p.when) if p.when else 'TRUE'} THEN {i}" for i, p in enumerate(model.playbooks)]
@@ -304,6 +307,7 @@ def build_query(
         from leadscore.sql.stage_sql import auto_conditions
 
         n_auto = len(auto_conditions(model))
+    if replay is not None and folded is None:
         conds = "".join(f", c._ls_c{k}" for k in range(n_auto))
         rows = source
         if _fold_alone(c, stage, aggregated):
@@ -361,9 +365,15 @@ def build_query(
         base = f"SELECT l.id AS _ls_id, l.*, a.* FROM {leads} AS l LEFT JOIN _ls_agg AS a ON a._ls_lead = l.id"
     if replay is not None:
         at_t = "".join(f", r._ls_c{k} AS _ls_ct{k}" for k in range(n_auto))
+        fold_col, fold_join = "", ""
+        if folded is not None:
+            from leadscore.sql.stage_sql import FOLDED
+
+            fold_col, fold_join = f", f.{FOLDED}", f" LEFT JOIN {folded} AS f ON f.lead_id = b._ls_id"
         ctes.append(f"_ls_base0 AS ({base})")
         base = (
-            f"SELECT b.*{at_t} FROM _ls_base0 AS b LEFT JOIN {replay} AS r ON r.lead_id = b._ls_id AND r._ls_t = {at}"
+            f"SELECT b.*{at_t}{fold_col} FROM _ls_base0 AS b LEFT JOIN {replay} AS r "
+            f"ON r.lead_id = b._ls_id AND r._ls_t = {at}{fold_join}"
         )
     ctes.append(f"_ls_base AS ({base})")
     ctes += score_ctes(model, rules, flavor, "_ls_base")

@@ -44,6 +44,7 @@ from leadscore.sql.stage_bounds import Bounds, Maybe
 from leadscore.sql.stage_fold import RecursiveFold
 
 FOLD = "_ls_fold"
+FOLDED = "_ls_fv"  # the replay's fold made outside the query (`bulk.replay_fold`), a column of its base
 
 
 def _static_rule(rule: object) -> bool:
@@ -85,6 +86,10 @@ class StageSql:
     # that keeps it in the list when the replay table has no row at its time (every condition NULL)
     fold_list: str | None = None
     fold_moving: str | None = None
+    # the initial stage over the lead's row, and (the list fold) the aggregate listing each lead's events
+    # that move a stage on their own, sorted: what `bulk.replay_fold` folds outside the query
+    init: str = ""
+    moving_list: str | None = None
 
 
 def auto_conditions(model: ScoringModel) -> list[Condition]:
@@ -177,16 +182,19 @@ def reentries(lc: Lifecycle) -> list[tuple[frozenset[str], frozenset[str]] | Non
     return out
 
 
-def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str) -> StageSql:
+def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, bad: str, folded: bool) -> StageSql:
     """The exact replay: a fold over every event in (time, input) order applying its transition and
     then the automatic ones with their conditions at the event's time (`x._ls_c{k}`, computed by
-    `replay.conditions_query`), and the automatic ones once more at T (`_ls_ct{k}`)."""
+    `replay.conditions_query`), and the automatic ones once more at T (`_ls_ct{k}`). With `folded`, the
+    fold is the column FOLDED (made by `bulk.replay_fold`), and no aggregate lists the events."""
     lc = model.lifecycle
     assert lc is not None
     autos = [tr for tr in lc.transitions if tr.when is not None]
     sources = [(tr.to, frozenset(auto_sources(lc, tr.to, tr.from_))) for tr in autos]
     g_event = _g(lc, [(to, src, f"coalesce(x._ls_c{k}, FALSE)") for k, (to, src) in enumerate(sources)])
     g_end = _g(lc, [(to, src, f"coalesce(_ls_ct{k}, FALSE)") for k, (to, src) in enumerate(sources)])
+    if folded:
+        return StageSql(g_end(FOLD), FOLDED, bad, "FALSE", False, init=init)
     event_trs = [tr for tr in lc.transitions if tr.on is not None]
     whens = [f"WHEN x.t = {q.text(STAGE_SET)} THEN x.s"]
     for tr in event_trs:
@@ -207,12 +215,15 @@ def _replay_sql(c: Compiler, model: ScoringModel, init: str, stage_value: str, b
     listed = f"list_sort(list({item}) FILTER (WHERE {keep}))"
     seq = c.aggs.add(listed)
     fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g_event(f)}, {init})"
-    return StageSql(g_end(FOLD), fold, bad, "FALSE", False, fold_list=listed, fold_moving=moving)
+    return StageSql(g_end(FOLD), fold, bad, "FALSE", False, fold_list=listed, fold_moving=moving, init=init)
 
 
-def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False) -> StageSql:
-    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only). `lists` says how
-    the fold is written: duckdb (list_reduce), spark (aggregate) or recursive (`recursive.py`)."""
+def stage_sql(
+    c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay: bool = False, folded: bool = False
+) -> StageSql:
+    """The stage; with `replay`, the exact fold over the replay tables (DuckDB only), with `folded` read
+    from the column FOLDED. `lists` says how the fold is written: duckdb (list_reduce), spark (aggregate)
+    or recursive (`recursive.py`)."""
     lc = model.lifecycle
     assert lc is not None
     stages = lc.all_stages()
@@ -250,7 +261,7 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
     bad_set = c.count(f"type = {q.text(STAGE_SET)} AND NOT coalesce({stage_value} IN {q.text_list(stages)}, FALSE)")
     bad = q.any_of([bad_attr, f"{bad_set} > 0"])
     if replay:
-        return _replay_sql(c, model, init, stage_value, bad)
+        return _replay_sql(c, model, init, stage_value, bad, folded)
     undecided = "FALSE"
     event_trs = [tr for tr in lc.transitions if tr.on is not None]
     if dynamic:
@@ -278,7 +289,8 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
         steps = RecursiveFold(rel, order, stage_value, init, g(init), g(f("acc")))
         return StageSql(g(FOLD), None, bad, undecided, bool(dynamic), steps, columns)
     item = f"struct_pack(a := {TS}, b := {order}, t := type, s := {stage_value})"
-    seq = c.aggs.add(f"list_sort(list({item}) FILTER (WHERE {rel}))")
+    listed = f"list_sort(list({item}) FILTER (WHERE {rel}))"
+    seq = c.aggs.add(listed)
     start = init
     if g(init) != init:
         first_relevant = c.aggs.add(f"arg_min({rel}, ({TS}, {order}))")
@@ -287,7 +299,7 @@ def stage_sql(c: Compiler, model: ScoringModel, lists: str = "duckdb", *, replay
         fold = f"list_reduce(coalesce({seq}, []), lambda acc, x: {g(f('acc'))}, {start})"
     else:
         fold = f"aggregate(coalesce({seq}, array()), {start}, (acc, x) -> {g(f('acc'))})"
-    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic), columns=columns)
+    return StageSql(g(FOLD), fold, bad, undecided, bool(dynamic), columns=columns, init=init, moving_list=listed)
 
 
 def _reach(c: Compiler, lc: Lifecycle, init: str, stage_value: str, fires: dict[int, str]) -> dict[str, str]:
