@@ -116,20 +116,9 @@ def replay(
     return stage, history
 
 
-# the shaped row's columns the history pass reads (`_part_sql`): not the stage history (the pass
-# makes its own), the queue rank or the next change, which only the write reads
-PASS_COLUMNS = (
-    "lead_id",
-    "model",
-    "model_version",
-    "evaluated_at",
-    "score",
-    "dimensions",
-    "labels",
-    "stage",
-    "playbook",
-    "breakdown",
-)
+# the shaped row's columns the history pass does not read (`_part_sql`): its stage history (the pass
+# makes its own), the queue rank and the next change, which only the write reads
+WRITE_ONLY = ("stage_history", "queue_rank", "next_change_at")
 SPACED = "_spaced"  # LEADS: the breakdown's text as a payload holds it, or NULL (`spaced_breakdown_sql`)
 
 
@@ -145,7 +134,7 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None, spaced: bo
     about 0.3 CPU s per 100,000 leads of the b2b model). Returns the columns `_part_sql` gives after
     `n`."""
     from leadscore.bulk.lifecycle_split import FIRST, PY, before_table
-    from leadscore.bulk.write import ROWS_TABLE
+    from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
     con = run.con
     con.execute(
@@ -169,7 +158,8 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None, spaced: bo
         f"CREATE OR REPLACE TEMP TABLE {LEADS} AS SELECT p.part, p.n, {', '.join(cols)} FROM {PARTS} AS p "
         f"JOIN {ROWS_TABLE} AS s ON s.lead_id = p.lead_id {' '.join(joins)} ORDER BY p.part, p.n"
     )
-    return [*PASS_COLUMNS, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
+    read = [c for c in RESULT_COLUMNS if c not in WRITE_ONLY]
+    return [*read, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
 
 
 class Staged(NamedTuple):
@@ -440,9 +430,9 @@ def _part_sql(names: list[str], part: int, spaced: bool = True, texts_only: bool
     as text read it). `texts_only` (with `spaced`: the payloads are wanted as texts alone, `finish`):
     the breakdown itself only where it was not respaced, which alone reads it then (`result_text_of`),
     not copied out of DuckDB and into Python for every lead."""
-    from leadscore.bulk.write import ROWS_TABLE
+    from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
-    shaped = set(PASS_COLUMNS)
+    shaped = set(RESULT_COLUMNS)
 
     def column(c: str) -> str:
         if c == "breakdown" and spaced and texts_only:
