@@ -568,14 +568,14 @@ def test_result_texts_are_result_text_of_each_row(
     parts=st.integers(1, 3),
     texts_only=st.booleans(),
 )
-def test_a_parts_query_reads_the_breakdown_respaced_where_the_part_was_made(
+def test_a_parts_query_reads_the_breakdown_only_where_it_is_not_respaced(
     texts: list[str], parts: int, texts_only: bool
 ) -> None:
-    """`_per_lead`'s SPACED column (`spaced_breakdown_sql` of the shaped row's breakdown, made where the
-    part is prepared) read by `_part_sql` for each part's leads in order; with `texts_only` the breakdown
-    itself only where it was not respaced (`result_text_of` reads it then), whole otherwise."""
-    from leadscore.bulk.history_json import breakdown_text, spaced_breakdown_sql
-    from leadscore.bulk.lifecycle_history import LEADS, SPACED, WRITE_ONLY, _part_sql
+    """`_part_sql`'s SPACED column (`spaced_breakdown_sql` of the shaped row's breakdown) for each part's
+    leads in order; with `texts_only` the breakdown itself only where it was not respaced
+    (`result_text_of` reads it then), whole otherwise."""
+    from leadscore.bulk.history_json import breakdown_text
+    from leadscore.bulk.lifecycle_history import LEADS, WRITE_ONLY, _part_sql
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
     con = _duckdb().cursor()
@@ -589,7 +589,7 @@ def test_a_parts_query_reads_the_breakdown_respaced_where_the_part_was_made(
     con.executemany(f"INSERT INTO {ROWS_TABLE} VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", rows)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {LEADS} AS SELECT CAST(k % {parts} AS INTEGER) AS part, k AS n, lead_id, "
-        f"'x' || lead_id AS _first, {spaced_breakdown_sql('s.breakdown')} AS {SPACED} "
+        f"'x' || lead_id AS _first "
         f"FROM (SELECT *, row_number() OVER (ORDER BY lead_id) - 1 AS k FROM {ROWS_TABLE}) AS s"
     )
     names = [*(c for c in RESULT_COLUMNS if c not in WRITE_ONLY), "_first"]
