@@ -139,6 +139,8 @@ def test_the_drivers_executemany_stores_the_text_sqlalchemys_statements_store(
             a, b = (_raw(service, table, lead) for lead in ("a", "b"))
             assert a == b and a, table.name
         assert _raw(service, outbox, "c") == _raw(service, outbox, "a")
+        if kind == "sqlite":  # its shared values written as literals (`_sqlite_encoded`): stored as bound
+            assert _types(service, "c") == _types(service, "a") and _types(service, "m5") == _types(service, "r5")
         for k in range(300):
             assert _raw(service, outbox, f"m{k}") == _raw(service, outbox, f"r{k}") and len(
                 _raw(service, outbox, f"m{k}")
@@ -202,6 +204,16 @@ def test_many_history_rows_store_what_sqlalchemys_insert_stores(
             assert [r[0] for r in a] == list(range(n))  # `at`: in the order given
     finally:
         service.close()
+
+
+def _types(service: LeadService, lead: str) -> list[tuple[object, ...]]:
+    """SQLite: each outbox column's storage class in a lead's rows (an integer stored as a real, or a
+    text as a number, compares equal in Python)."""
+    cols = ", ".join(f"typeof({c.name})" for c in outbox.columns if c.name != "id")
+    with service.store.read() as conn:
+        rows = conn.exec_driver_sql(f"SELECT {cols} FROM outbox WHERE lead_id = ? ORDER BY id", (lead,)).all()
+    assert rows
+    return [tuple(r) for r in rows]
 
 
 def _raw(service: LeadService, table: sa.Table, lead: str) -> list[tuple[object, ...]]:

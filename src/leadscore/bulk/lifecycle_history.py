@@ -116,13 +116,21 @@ def replay(
     return stage, history
 
 
+# the shaped row's columns the history pass does not read (`_part_sql`): its stage history (the pass
+# makes its own), the queue rank and the next change, which only the write reads
+WRITE_ONLY = ("stage_history", "queue_rank", "next_change_at")
+SPACED = "_spaced"  # `_part_sql`: the breakdown's text as a payload holds it, or NULL (`spaced_breakdown_sql`)
+
+
 def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[str]:
     """LEADS: each lead of PY with its part and number (id order), its first event time by T, its
     initial stage and its scores at T - within, sorted by part: one pass over each table for all the
     parts (joined per part, each part scanned every table again: quadratic). Its shaped row stays in
     ROWS_TABLE, joined when `finish` reads a part (`_part_sql`): a copy here was written, handed
-    over and read back a second time when another process prepares the part. Returns the columns
-    `_part_sql` gives after `n`."""
+    over and read back a second time when another process prepares the part (the breakdowns
+    respaced here, in the preparing processes, cost them more than the history pass saved: the
+    column written to the hand-over files and read back). Returns the columns `_part_sql` gives
+    after `n`."""
     from leadscore.bulk.lifecycle_split import FIRST, PY, before_table
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
@@ -146,7 +154,8 @@ def _per_lead(run: BatchRun, windows: list[int], initial: str | None) -> list[st
         f"CREATE OR REPLACE TEMP TABLE {LEADS} AS SELECT p.part, p.n, {', '.join(cols)} FROM {PARTS} AS p "
         f"{' '.join(joins)} WHERE p.lead_id IN (SELECT lead_id FROM {ROWS_TABLE}) ORDER BY p.part, p.n"
     )
-    return [*RESULT_COLUMNS, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
+    read = [c for c in RESULT_COLUMNS if c not in WRITE_ONLY]
+    return [*read, "_first", "_init", *(f"_before{k}" for k in range(len(windows)))]
 
 
 class Staged(NamedTuple):
@@ -233,7 +242,7 @@ def finish(
     playbook_of, at_of = functools.partial(_playbook, made), functools.partial(_at, made)
     with paused_collections():  # no cycles made: reference counts free it all (`paused_collections`)
         for k in range(n_parts):
-            table = con.sql(_part_sql(names, k, encoded)).to_arrow_table()
+            table = con.sql(_part_sql(names, k, encoded, encoded and not payloads)).to_arrow_table()
             ns = table.column(0).to_pylist()
             cols = dict(zip(names, (table.column(i + 1).to_pylist() for i in range(len(names))), strict=True))
             spaced = table.column(len(names) + 1).to_pylist()  # the payload's breakdown (`_part_sql`)
@@ -408,19 +417,28 @@ def _at(made: dict[Any, Any], evaluated_at: int) -> Any:
     return at
 
 
-def _part_sql(names: list[str], part: int, spaced: bool = True) -> str:
+def _part_sql(names: list[str], part: int, spaced: bool = True, texts_only: bool = False) -> str:
     """The leads of LEADS in `part`, in order: `n`, then the columns `names` (`_per_lead`), their
     shaped row's from ROWS_TABLE, then the breakdown's text as a payload holds it where DuckDB can
     respace it (`spaced_breakdown_sql`: the whole part at once, not lead by lead in Python; NULL
-    without `spaced`: only SQLite's outbox rows take the payload as text)."""
+    without `spaced`: only the stores that take the payload as text read it). `texts_only` (with
+    `spaced`: the payloads are wanted as texts alone, `finish`): the breakdown itself only where it
+    was not respaced, which alone reads it then (`result_text_of`), not copied out of DuckDB and into
+    Python for every lead."""
     from leadscore.bulk.write import RESULT_COLUMNS, ROWS_TABLE
 
     shaped = set(RESULT_COLUMNS)
-    cols = ", ".join(f"{'s' if c in shaped else 'l'}.{c}" for c in names)
+
+    def column(c: str) -> str:
+        if c == "breakdown" and spaced and texts_only:
+            return f"CASE WHEN {SPACED} IS NULL THEN breakdown END AS breakdown"
+        return c
+
+    inner = ", ".join(f"{'s' if c in shaped else 'l'}.{c}" for c in names)
+    made = spaced_breakdown_sql("s.breakdown") if spaced else "CAST(NULL AS VARCHAR)"
     return (
-        f"SELECT l.n, {cols}, {spaced_breakdown_sql('s.breakdown') if spaced else 'NULL'} FROM {LEADS} AS l "
-        f"JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id "
-        f"WHERE l.part = {int(part)} ORDER BY l.n"
+        f"SELECT n, {', '.join(map(column, names))}, {SPACED} FROM (SELECT l.n, {inner}, {made} AS {SPACED} "
+        f"FROM {LEADS} AS l JOIN {ROWS_TABLE} AS s ON s.lead_id = l.lead_id WHERE l.part = {int(part)}) ORDER BY n"
     )
 
 
