@@ -160,17 +160,17 @@ def test_the_copies_to_drop_are_excluded_by_ranges_or_the_anti_join(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runs: int, rows: int
 ) -> None:
     """Copies in runs of consecutive rows (here: every other row of a later file, so as many runs as
-    copies) are excluded by ranges up to `duplicates.RUNS` of them, by the anti-join past it or past
+    copies) are excluded by ranges up to `dropped_copies.RUNS` of them, by the anti-join past it or past
     `RUN_ROWS` copies: the same events kept either way, and the same scores as the pure scorer's."""
-    from leadscore.batch.duckdb import duplicates
+    from leadscore.batch.duckdb import dropped_copies
 
     events = _events(12)
     again = [e for k, e in enumerate(events) if k % 2 == 0]  # 18 copies, each its own run
     new = AT - timedelta(minutes=1)
     fresh = [Event.of(f"l{k % 12}", "view", new, id=f"n{k}", page="pricing") for k in range(18)]
     later = [x for pair in zip(again, fresh, strict=True) for x in pair]
-    monkeypatch.setattr(duplicates, "RUNS", runs)
-    monkeypatch.setattr(duplicates, "RUN_ROWS", rows)
+    monkeypatch.setattr(dropped_copies, "RUNS", runs)
+    monkeypatch.setattr(dropped_copies, "RUN_ROWS", rows)
     got = _parquet_run(tmp_path, [events, later], [Lead(f"l{i}") for i in range(12)])
     assert sum(r["score"] for r in got) == 12 * 2 + 18
     con = connect()
@@ -574,7 +574,7 @@ def test_events_delivered_again_in_a_later_file_are_the_tail(tmp_path: Path, mon
 def test_the_search_over_the_runs_finds_every_order_in_them_and_no_other(count: int) -> None:
     """`_within`'s nested CASEs (a binary search over the runs) hold exactly for the orders in a run:
     the ends, the rows between them, and none of the gaps, before the first or after the last."""
-    from leadscore.batch.duckdb.duplicates import _within
+    from leadscore.batch.duckdb.dropped_copies import _within
 
     runs = [(10 * k, 10 * k + k % 4) for k in range(count)]  # ranges of 1 to 4 orders, gaps between
     inside = {o for lo, hi in runs for o in range(lo, hi + 1)}
@@ -590,15 +590,15 @@ def test_the_events_scored_are_those_up_to_t_less_the_copies_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, time_runs: int, without_id: bool
 ) -> None:
     """The single pass's count of the events scored (`QueryPlan.scored_events_sql`) is the events up to T
-    less the copies dropped up to T (`duplicates._dropped_macro`): their times read with their keys, read
+    less the copies dropped up to T (`dropped_copies.dropped_macro`): their times read with their keys, read
     from the row groups of their runs, or (past `TIME_RUNS` runs) counted by a scan of the events; copies
     after T, and copies without id, counted as the query drops them."""
     import pyarrow.parquet as pq
 
-    from leadscore.batch.duckdb import duplicates
+    from leadscore.batch.duckdb import dropped_copies
     from leadscore.sql.query import build_query
 
-    monkeypatch.setattr(duplicates, "TIME_RUNS", time_runs)
+    monkeypatch.setattr(dropped_copies, "TIME_RUNS", time_runs)
     leads = [Lead(f"l{i}") for i in range(6)]
     before = [
         Event.of(f"l{k % 6}", "view", AT - timedelta(hours=k + 1), id=f"ev-{k:02d}", page="pricing") for k in range(30)

@@ -211,7 +211,7 @@ def build_query(
     a window over all events, or, given `dups_table` (lead_id, id, keep: the `_ls_ord` to keep, for the
     repeated ids only), by an anti-join with it plus a window over the events without id only; when
     no event lacks an id (`null_ids` False), by the macro `<dups_table>_kept(_ls_ord)` (the input
-    orders of `<dups_table>_drop` excluded: `duplicates._kept_macro`).
+    orders of `<dups_table>_drop` excluded: `dropped_copies.kept_macro`).
 
     `only` (a table with a column lead_id) restricts the query to those leads. `replay` names the
     table of the automatic transitions' conditions at the leads' event times and at T (`replay.py`):
@@ -295,7 +295,7 @@ def build_query(
         ]
         source = "_ls_evi"
         if n_all is None:
-            # less the copies dropped, counted from the check's list (`duplicates._dropped_macro`): the
+            # less the copies dropped, counted from the check's list (`dropped_copies.dropped_macro`): the
             # macro `_kept` over every event made this count 0.43 CPU s against 0.09 (third data set, 10M)
             less = f" - {dups_table}_dropped({at})" if dedupe else ""
             scored_events_sql = f"WITH {ctes[0]} SELECT count(*){less} FROM _ls_ev WHERE {TS} <= {at}"

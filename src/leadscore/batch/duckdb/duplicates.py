@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from leadscore.batch.duckdb.dropped_copies import in_file, kept_macro
 from leadscore.batch.duckdb.id_files import ORD_FILE
 from leadscore.batch.duckdb.id_order import OrderedIds, Passed, ordered_ids
 from leadscore.sql import literals as q
@@ -165,7 +166,7 @@ def find_duplicates(
 
     total = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])  # from file metadata
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (lead_id VARCHAR, id VARCHAR, keep BIGINT)")
-    # with each copy's time where the check read it (`_ls_t`, epoch µs; NULL: not read), for `_dropped_macro`
+    # with each copy's time where the check read it (`_ls_t`, epoch µs; NULL: not read): `dropped_copies`
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_drop (_ls_ord BIGINT, _ls_t BIGINT)")
     checked: list[bool] = []
 
@@ -274,7 +275,7 @@ def _around(
     if len(found.strays):
         con.register("_ls_dup_stray", pa.table({"id": found.strays.cast(pa.string())}))
         for low, high in found.spans:
-            relation = _in_file(files, low, f"BETWEEN {low % ORD_FILE} AND {high % ORD_FILE}")
+            relation = in_file(files, low, f"BETWEEN {low % ORD_FILE} AND {high % ORD_FILE}")
             rows += f" UNION SELECT _ls_ord, id FROM ({relation}) WHERE id IN (SELECT id FROM _ls_dup_stray)"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ls_dup_ords AS {rows} UNION ALL SELECT _ls_ord, NULL FROM _ls_dup_gone"
@@ -315,105 +316,6 @@ def _exact(con: duckdb.DuckDBPyConnection, table: str, candidates: str = "", row
         "ON d.lead_id = r.lead_id AND d.id = r.id AND r._ls_ord <> d.keep"
     )
     con.execute("DROP TABLE _ls_dup_rows")
-
-
-# the most runs of consecutive input orders the copies to drop may form for the query to test ranges
-# rather than anti-join them (`_kept_macro`): the ranges are searched as a tree, about log2(runs)
-# comparisons per event, so a thousand runs cost less than the anti-join's probe of every event
-RUNS = 1024
-# the most copies whose runs are looked for (a sort of them): 25M copies took 7-9 CPU s to sort into runs
-RUN_ROWS = 1 << 20
-
-
-def _within(runs: list[tuple[int, int]]) -> str:
-    """Whether `o` lies in one of `runs` (sorted, disjoint ranges of input order): a binary search
-    written as nested CASEs, so that an event meets about log2(len(runs)) comparisons, not one per run
-    (DuckDB evaluates each branch on the rows that reach it alone)."""
-    if len(runs) <= 2:
-        return "(" + " OR ".join(f"o BETWEEN {lo} AND {hi}" if lo != hi else f"o = {lo}" for lo, hi in runs) + ")"
-    mid = len(runs) // 2
-    return f"(CASE WHEN o < {runs[mid][0]} THEN {_within(runs[:mid])} ELSE {_within(runs[mid:])} END)"
-
-
-def _kept_macro(con: duckdb.DuckDBPyConnection, table: str, files: list[str] | None = None) -> None:
-    """The macro `<table>_kept(o)`: whether the event of input order `o` is no copy to drop.
-
-    Copies delivered again come in runs of consecutive rows (a file sent again, rows appended): the
-    mixed set's 50,054 copies to drop are one run, all the rows of its last file. Up to `RUNS` runs are
-    tested as ranges, first against the ends, then by a binary search over them (`_within`), so most
-    rows cost a few comparisons; the anti-join (`NOT IN` the drop table, a hash probe per event that
-    carries every column of the event through the join) cost the scoring query 6-8 % more CPU on the
-    mixed set, and 1.0-1.4 CPU s of 6 on the third data set, whose 9,995 copies form 144 runs (the
-    file sent again, split by its id-less rows that are no copy, and the scattered repeats of ids
-    from a pool): there the search costs what no check costs, within the noise.
-    Past `RUNS` runs, the anti-join. One run is seen from the copies' count and ends; the runs of at
-    most `RUN_ROWS` copies are found by a sort; more copies in several runs keep the anti-join.
-    (A macro is expanded where the query names it: no call per row.)
-
-    With it, the macro `<table>_dropped(at)` (`_dropped_macro`): how many of those copies are of time `at`
-    or before, `files` the Parquet files the view reads (None: it reads no such files)."""
-    low, high, count = con.execute(f"SELECT min(_ls_ord), max(_ls_ord), count(*) FROM {table}_drop").fetchall()[0]
-    runs: list[tuple[int, int]] = []
-    if count and int(high) - int(low) + 1 == int(count):  # distinct input orders, as many as the range holds
-        runs = [(int(low), int(high))]
-    elif count and count <= RUN_ROWS:
-        found = con.execute(
-            f"SELECT min(o), max(o) FROM (SELECT _ls_ord AS o, _ls_ord - row_number() OVER (ORDER BY _ls_ord) "
-            f"AS g FROM {table}_drop) GROUP BY g ORDER BY 1 LIMIT {RUNS + 1}"
-        ).fetchall()
-        runs = [(int(lo), int(hi)) for lo, hi in found]
-    if not count:
-        body = "TRUE"
-    elif not runs or len(runs) > RUNS:
-        body = f"o NOT IN (SELECT _ls_ord FROM {table}_drop)"
-    else:
-        body = f"(o < {runs[0][0]} OR o > {runs[-1][1]} OR NOT {_within(runs)})"
-    con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_kept(o) AS {body}")
-    _dropped_macro(con, table, body, int(count or 0), runs, files)
-
-
-# the most runs of copies whose times are read from the row groups that hold them (`_dropped_macro`)
-TIME_RUNS = 64
-
-
-def _dropped_macro(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    kept: str,
-    count: int,
-    runs: list[tuple[int, int]],
-    files: list[str] | None,
-) -> None:
-    """The macro `<table>_dropped(at)`: how many copies of `<table>_drop` are of time `at` (epoch µs) or before,
-    so that the run counts the events it scores as those up to `at` less these (`sql.query`, the single pass).
-    Counted over every event with `kept` (the body of `<table>_kept(o)`), that count cost 0.43 CPU s on the
-    third data set's 10M events (the input order and the search of 144 runs per event) against 0.09 without.
-
-    The copies' times are those the check read with their keys (`_ls_t`); those it did not read (the rows
-    the ordered pass placed by their ids alone, `id_late.py`) are read, when the macro is used, from the
-    row groups of their runs where they form at most `TIME_RUNS` runs in `files` (the mixed set's copies:
-    one run, its last file), else the count is the scan of the events it was. Either way the same number."""
-    if not count:
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS 0")
-        return
-    known = f"(SELECT count(*) FROM {table}_drop WHERE _ls_t <= _ls_at)"
-    unknown = int(con.execute(f"SELECT count(*) FROM {table}_drop WHERE _ls_t IS NULL").fetchall()[0][0])
-    if not unknown:
-        body = known
-    elif files is not None and 0 < len(runs) <= TIME_RUNS:
-        # read when the macro is used (a run whose pass counts its events needs none)
-        spans = [_in_file(files, lo, f"BETWEEN {lo % ORD_FILE} AND {hi % ORD_FILE}") for lo, hi in runs]
-        parts = " UNION ALL ".join(f'SELECT _ls_ord, epoch_us("timestamp") AS _ls_t FROM ({span})' for span in spans)
-        body = (
-            f"({known} + (SELECT count(*) FROM ({parts}) WHERE _ls_t <= _ls_at AND _ls_ord IN "
-            f"(SELECT _ls_ord FROM {table}_drop WHERE _ls_t IS NULL)))"
-        )
-    else:
-        body = (
-            f'(SELECT count(*) FROM (SELECT epoch_us("timestamp") AS _ls_t, _ls_ord AS o FROM events) '
-            f"WHERE _ls_t <= _ls_at AND NOT {kept})"
-        )
-    con.execute(f"CREATE OR REPLACE TEMP MACRO {table}_dropped(_ls_at) AS {body}")
 
 
 # what the scan of the events without id keeps of them (and of the rows of the tail's ids): their keys
@@ -487,18 +389,8 @@ def _picked(con: duckdb.DuckDBPyConnection, files: list[str], ords: str) -> str 
         by_file.setdefault(int(o) // ORD_FILE if len(files) > 1 else 0, []).append(int(o) % ORD_FILE)
     if any(k >= len(files) for k in by_file):
         return None
-    parts = [_in_file(files, k * ORD_FILE, f"IN ({', '.join(map(str, rows))})") for k, rows in by_file.items()]
+    parts = [in_file(files, k * ORD_FILE, f"IN ({', '.join(map(str, rows))})") for k, rows in by_file.items()]
     return " UNION ALL ".join(f"({p})" for p in parts)
-
-
-def _in_file(files: list[str], first: int, rows: str) -> str:
-    """The events view's relation of `files`, of the rows `rows` (a test of `file_row_number`) of the
-    file holding input order `first`: conditions DuckDB's reader decides by row group."""
-    from leadscore.batch.duckdb.sources import files_relation
-
-    if len(files) == 1:
-        return files_relation(files, f"file_row_number {rows}")
-    return files_relation(files, f"file_index = {first // ORD_FILE} AND file_row_number {rows}")
 
 
 def _counted(
@@ -515,6 +407,6 @@ def _counted(
         if without_id:
             without_ids(con, table, content, files=files)
         listed = True
-    _kept_macro(con, table, files)
+    kept_macro(con, table, files)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return DuplicateCheck(without_id=int(without_id), repeated_ids=int(row[0]), table=table, contents_listed=listed)
