@@ -100,3 +100,33 @@ def test_a_row_that_needs_the_files_check_takes_the_result_table(tmp_path: Path)
     assert {r["lead_id"]: r["score"] for r in got}["l1"] == 5.0
     assert run.stats.events == 4
     assert not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("repeated", [False, True], ids=["distinct", "repeated"])
+def test_the_duplicate_check_run_ahead_is_settled_before_the_file_is_put_in_place(
+    tmp_path: Path, repeated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `--dedupe auto` the ids' pass runs beside the statement as if they were distinct
+    (`BatchRun._ids_ahead`): a repeat it finds drops the statement's file and the query runs again,
+    dropping it; the output holds the results the pure scorer gives (it drops repeats too)."""
+    from leadscore.batch.duckdb import id_ahead
+
+    started: list[bool] = []
+    real = id_ahead.IdsAhead.__init__
+
+    def spy(self: id_ahead.IdsAhead, *args: object, **kwargs: object) -> None:
+        started.append(True)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(id_ahead.IdsAhead, "__init__", spy)
+    events = [*EVENTS, *([Event.of("l0", "signup", AT - 3 * H, id="e2")] if repeated else [])]
+    leads, path = _write(tmp_path, events)
+    out = tmp_path / "out.jsonl"
+    out.write_text("an older output")
+    run = run_batch(MODEL, str(leads), str(path), AT, out=out, dedupe="auto")
+    assert started  # the pass ran ahead of the statement
+    assert run.stats.deduplicated is repeated
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert not differences(_expected(events), got)
+    assert {r["lead_id"]: r["score"] for r in got}["l0"] == 6.0
+    assert not _leftovers(tmp_path)

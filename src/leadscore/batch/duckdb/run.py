@@ -364,7 +364,13 @@ class BatchRun:
                 found = con.execute(self.schema.scan_check).fetchall()
                 if found and found[0][0]:
                     self._check_inputs()
-            if self._direct() and self._score_to_file():
+            done = self._score_to_file() if self._direct() else "table"
+            if done == "again":  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
+                self.stats.seconds["query"] = time.perf_counter() - t
+                self._plan()
+                self._run()
+                return
+            if done == "written":
                 self.stats.seconds["query"] = time.perf_counter() - t
                 row = con.execute(self.plan.scored_events_sql).fetchall()[0]
                 self.stats.events = int(row[0] or 0) if row else 0
@@ -416,23 +422,21 @@ class BatchRun:
 
     def _direct(self) -> bool:
         """Whether the scoring statement writes the output itself, its rows never kept in RESULT: an output
-        to write, no duplicate check still to settle, no lifecycle replay, and the events scored counted
-        apart (the single pass: `QueryPlan.scored_events_sql`), for `COPY` gives only its rows' count."""
+        to write, no lifecycle replay, and the events scored counted apart (the single pass:
+        `QueryPlan.scored_events_sql`), for `COPY` gives only its rows' count."""
         plan = self.plan
         return (
-            self._out is not None
-            and plan is not None
-            and self._ahead is None
-            and not plan.dynamic_lifecycle
-            and bool(plan.scored_events_sql)
+            self._out is not None and plan is not None and not plan.dynamic_lifecycle and bool(plan.scored_events_sql)
         )
 
-    def _score_to_file(self) -> bool:
+    def _score_to_file(self) -> Literal["written", "table", "again"]:
         """The output written by `COPY (shaped scoring statement) TO` a file beside it, put in its place when
         whole (`output.beside`): the checks RESULT would be read for after the statement ride it as errors
         raised by a row that needs them (the input files' check, a lead for the pure scorer or a deferred
-        look-up). False: such a row was met (the files' check made and passed): the run goes on with
-        RESULT, the statement run again. A bad input leaves no file and an existing one as it was."""
+        look-up). "table": such a row was met (the files' check made and passed): the run goes on with
+        RESULT, the statement run again. The duplicate check run ahead (`_ids_ahead`) is settled before the
+        file is put in place: "again" when it found repeats (the file is dropped, the query must drop them).
+        A bad input leaves no file and an existing one as it was."""
         assert self._out is not None and self.plan is not None
         path, layout, fmt = self._out
         plan = self.plan
@@ -449,17 +453,25 @@ class BatchRun:
             if plan.row_check and _GUARD_TABLE not in str(exc):
                 self._check_inputs()  # refuses a bad input with its rows named (or the views must strip)
             if _GUARD_INPUT in str(exc) or _GUARD_TABLE in str(exc):
-                return False
+                return "table"
             raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        try:
+            again = self._settle()
+        except BaseException:  # the ids' check refused them: no output
+            tmp.unlink(missing_ok=True)
+            raise
+        if again:
+            tmp.unlink(missing_ok=True)
+            return "again"
         os.replace(tmp, path)
         self.written = path
         self._materialized = False
         self.stats.leads = leads
         self.stats.fallback_leads = 0
-        return True
+        return "written"
 
     def _materialize(self) -> None:
         """RESULT, for results asked after the statement wrote the file itself (the checks already passed)."""
