@@ -195,3 +195,26 @@ def test_a_bad_number_is_named_before_a_bad_text_in_a_later_row(tmp_path: Path) 
     with pytest.raises(SourceError, match=r"part-0\.parquet: row 2: amount:"):
         run_batch(parse_model(MODEL), leads, events, AT, out=tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize("dedupe", ["never", "auto"])
+@pytest.mark.parametrize("bad", [2**53 + 1, -(2**53) - 1, 2**62])
+def test_whole_numbers_beyond_the_range_refuse_the_run_exactly(tmp_path: Path, bad: int, dedupe: str) -> None:
+    """An integer column is compared as integers: 2**53 + 1 is refused as the reader refuses it (as a double
+    it was 2**53 and passed), 2**53 itself is accepted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": ["a"]}), leads)
+    events = tmp_path / "events.parquet"
+    times = pa.array(["2026-05-01T00:00:00Z"] * 2).cast(pa.timestamp("us", tz="UTC"))
+    for amounts, ok in (([10, 2**53], True), ([10, bad], False)):
+        table = pa.table({"lead_id": ["a", "a"], "type": ["buy", "buy"], "timestamp": times, "id": ["1", "2"]})
+        pq.write_table(table.append_column("amount", pa.array(amounts, pa.int64())), events)
+        if ok:
+            assert run_batch(parse_model(MODEL), leads, events, AT, dedupe=dedupe).to_dicts()[0]["score"] == 6.0
+            continue
+        with pytest.raises((DataFileError, SourceError)) as info:
+            run_batch(parse_model(MODEL), leads, events, AT, dedupe=dedupe)
+        assert "row 2" in str(info.value) and "amount" in str(info.value), str(info.value)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,9 +22,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from leadscore.cases.model_tests import CaseOutcome
 from leadscore.domain import Result, to_iso
-from leadscore.triggers.queue_order import sales_queue
+
+if TYPE_CHECKING:
+    from leadscore.cases.model_tests import CaseOutcome
 
 # soft_wrap: messages stay on one line (tables still fit the width); highlight off: data is shown as it is
 # Piped output (a file, a pager, CI logs) gets room for the queue table instead of the 80 columns of a dumb
@@ -117,6 +118,10 @@ def _top(result: Result, n: int) -> str:
 
 def queue_table(results: Sequence[Result], *, title: str | None = None, top: int = 3) -> Table:
     """The sales queue: who to call first, why (top contributions) and what to do."""
+    # imported here, as the model tests' outcomes are above: with the pure engine's compile they cost
+    # every command that only reports or fails (`leadscore batch` among them) about 0.08 s of imports
+    from leadscore.triggers.queue_order import sales_queue
+
     ordered = sales_queue(results)
     dims = list(ordered[0].dimensions) if ordered else []
     show_dims = len(dims) > 1

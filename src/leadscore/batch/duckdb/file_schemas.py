@@ -27,7 +27,7 @@ from leadscore.sql import literals as q
 if TYPE_CHECKING:
     import duckdb
 
-_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 def list_files(path: Path) -> list[str]:
@@ -51,7 +51,7 @@ def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str
 def _family(typ: str) -> str:
     """Types whose values DuckDB's union of the files keeps as they are, as one name."""
     upper = typ.upper()
-    if upper in _INTEGER:
+    if upper in INTEGER_TYPES:
         return "integer"
     if upper in ("FLOAT", "DOUBLE"):
         return "floating"

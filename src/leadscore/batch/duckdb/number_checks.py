@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.batch.duckdb.file_schemas import column_types, list_files
+from leadscore.batch.duckdb.file_schemas import INTEGER_TYPES, column_types, list_files
 from leadscore.batch.duckdb.sources import Source, SourceError
 from leadscore.domain.numbers import MAX_MAGNITUDE, RANGE_TEXT
 from leadscore.model.spec import ScoringModel
@@ -51,6 +51,10 @@ _FLOATS = frozenset({"FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"})
 def _outside(column: str, sql_type: str | None) -> str:
     """A value of `column` (of DuckDB type `sql_type`, None: unknown) that is not an accepted number
     (NULL for a missing one)."""
+    if sql_type in INTEGER_TYPES:
+        # compared as integers: exact (as a double, 2**53 + 1 was 2**53 and passed), and decided by the
+        # files' minimum and maximum where they lie inside, instead of a cast and a test per row
+        return f"NOT ({q.ident(column)} BETWEEN {-MAX_MAGNITUDE} AND {MAX_MAGNITUDE})"
     limit = float(MAX_MAGNITUDE)
     value = f"CAST({q.ident(column)} AS DOUBLE)"
     if sql_type is None or sql_type in _FLOATS:

@@ -4,6 +4,7 @@ per-rule breakdown, the default; the breakdown as one column per rule and dimens
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,40 +59,67 @@ def to_dicts(run: BatchRun) -> list[dict[str, Any]]:
     return out
 
 
+def file_format(path: Path, breakdown: Breakdown = "dimensions") -> str:
+    """DuckDB's COPY format of an output file, by its extension: JSON (`.jsonl`, `.ndjson`, `.json`) or
+    PARQUET; ValueError for another extension or layout."""
+    if breakdown not in LAYOUTS:
+        raise ValueError(f"breakdown {breakdown!r}: use one of {', '.join(LAYOUTS)}")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "JSON"
+    if suffix == ".parquet":
+        return "PARQUET"
+    raise ValueError(f"{path}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
+
+
+def beside(path: Path) -> Path:
+    """Where an output is written before it is complete and its run's checks passed: beside it (the same
+    file system, so that `os.replace` puts it in place whole), hidden, named after the process."""
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> int:
+    """`COPY (sql) TO path`: the rows written."""
+    row = con.execute(f"COPY ({sql}) TO {q.text(str(path))} (FORMAT {fmt})").fetchall()
+    return int(row[0][0]) if row and row[0][0] is not None else 0
+
+
 def write(run: BatchRun, path: str | Path, breakdown: Breakdown = "dimensions") -> Path:
     """JSON Lines (.jsonl, .ndjson, .json: `Result.to_dict()` per line) or Parquet (.parquet), by the
     file's extension. In Parquet the breakdown is left out (`dimensions`: the score of each dimension
     only), one column per rule and dimension (`columns`, `leadscore.sql.result_columns`) or the list
-    of `Result.to_dict()` (`list`)."""
+    of `Result.to_dict()` (`list`). Written beside the file and put in its place once whole: a failed
+    write leaves an existing file as it was."""
     p = Path(path)
-    suffix = p.suffix.lower()
-    if breakdown not in LAYOUTS:
-        raise ValueError(f"breakdown {breakdown!r}: use one of {', '.join(LAYOUTS)}")
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        _write_json(run, p)
-    elif suffix == ".parquet":
-        _write_parquet(run, p, breakdown)
-    else:
-        raise ValueError(f"{p}: unsupported output format {suffix or '(none)'}; use .jsonl or .parquet")
+    fmt = file_format(p, breakdown)
+    t = time.perf_counter()
+    tmp = beside(p)
+    try:
+        if fmt == "JSON":
+            _write_json(run, tmp)
+        else:
+            _write_parquet(run, tmp, breakdown)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    run.stats.seconds["write"] = time.perf_counter() - t
     return p
 
 
 def _write_json(run: BatchRun, p: Path) -> None:
-    t = time.perf_counter()
     sql = run.shaped(True)
     if sql is not None:
-        run.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT JSON)")
+        copy(run.con, sql, p, "JSON")
     else:
         p.write_text("")
     if run.stats.fallback_leads:
         with p.open("a", encoding="utf-8") as fh:
             for part in run.fallback_json():
                 fh.write("".join(text + "\n" for text in part))
-    run.stats.seconds["write"] = time.perf_counter() - t
 
 
 def _write_parquet(run: BatchRun, p: Path, breakdown: Breakdown) -> None:
-    t = time.perf_counter()
     sql = run.shaped(False, breakdown)
 
     def row(text: str) -> dict[str, Any]:
@@ -101,7 +129,7 @@ def _write_parquet(run: BatchRun, p: Path, breakdown: Breakdown) -> None:
         return columns_row(run.model, d) if breakdown == "columns" else _arrow_row(d)
 
     if sql is not None and not run.stats.fallback_leads:
-        run.con.execute(f"COPY ({sql}) TO {q.text(str(p))} (FORMAT PARQUET)")
+        copy(run.con, sql, p, "PARQUET")
     else:
         # imported here: a run without the pure scorer's rows does not need pyarrow (0.1 CPU s to import)
         import pyarrow as pa
@@ -120,7 +148,6 @@ def _write_parquet(run: BatchRun, p: Path, breakdown: Breakdown) -> None:
                     writer.write_batch(batch)
             for part in run.fallback_json():
                 writer.write_table(pa.Table.from_pylist([row(x) for x in part], schema=schema))
-    run.stats.seconds["write"] = time.perf_counter() - t
 
 
 def _arrow_row(d: dict[str, Any]) -> dict[str, Any]:

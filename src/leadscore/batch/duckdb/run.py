@@ -3,6 +3,7 @@ pure scorer; `output.py` writes the results in the shape of `Result.to_dict()` (
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from leadscore.model.fingerprint import model_version
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.columns import SourceSchema
 from leadscore.sql.kept_aggregates import Aggregated
+from leadscore.sql.literals import text as _text
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.predicate_sql import NotExpressible
 from leadscore.sql.query import QueryPlan, build_query
@@ -47,6 +49,10 @@ Dedupe = Literal["auto", "always", "never"]
 RESULT = "_ls_result"
 AGGREGATES = "_ls_aggs"  # the scoring query's per-lead aggregates, kept for the replay's pass (`keep_aggregates`)
 FALLBACK = "_ls_fb_results"  # (lead_id, result): the pure scorer's results as `Result.to_dict()` JSON
+# the messages of the statement that writes the output itself when a row needs what only RESULT allows
+# (`_score_to_file`): the files' check, or the pure scorer / the deferred look-ups
+_GUARD_INPUT = "leadscore: an event row needs the input files' check"
+_GUARD_TABLE = "leadscore: a lead needs the result table"
 
 
 class _StripIds(Exception):
@@ -117,8 +123,15 @@ class BatchRun:
         check_numbers: bool = True,
         stored: bool = False,
         breakdown: bool = True,
+        out: str | Path | None = None,
+        layout: Breakdown = "dimensions",
     ) -> None:
         self.model = model
+        # the output, written by the scoring statement itself where it can be (`_score_to_file`); else
+        # the caller writes it from RESULT (`write`). `written`: the file, once the statement wrote it.
+        self._out = (Path(out), layout, output.file_format(Path(out), layout)) if out is not None else None
+        self.written: Path | None = None
+        self._materialized = True  # RESULT holds the results (False: the statement wrote the file instead)
         # without, the result table holds no rule's points or counts: only the `dimensions` layout can
         # be written from it (`shaped`), at a fraction of the cost (`result_columns.dimensions_sql`)
         self.breakdown = breakdown
@@ -351,6 +364,17 @@ class BatchRun:
                 found = con.execute(self.schema.scan_check).fetchall()
                 if found and found[0][0]:
                     self._check_inputs()
+            done = self._score_to_file() if self._direct() else "table"
+            if done == "again":  # repeats after all (a wrong guess of `_ids_ahead`): the query again, dropping them
+                self.stats.seconds["query"] = time.perf_counter() - t
+                self._plan()
+                self._run()
+                return
+            if done == "written":
+                self.stats.seconds["query"] = time.perf_counter() - t
+                row = con.execute(self.plan.scored_events_sql).fetchall()[0]
+                self.stats.events = int(row[0] or 0) if row else 0
+                return
             try:
                 self._score(self.plan)
             except Exception:  # duckdb's own error types: a bad row the check would name, unless none is
@@ -388,13 +412,72 @@ class BatchRun:
             row = con.execute(f'SELECT count(*) FROM events WHERE epoch_us("timestamp") <= {self.at}').fetchall()[0]
         self.stats.events = int(row[0] or 0) if row else 0
         self.stats.fallback_leads = int(con.execute("SELECT count(*) FROM _ls_fb_ids").fetchall()[0][0])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
         if self.stats.fallback_leads:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {FALLBACK} (lead_id VARCHAR, result VARCHAR)")
             t = time.perf_counter()
             self._fallback()
             self.stats.seconds["fallback"] = time.perf_counter() - t
             if self.plan is not None and self.stats.fallback_reason is None:
                 self.stats.fallback_reason = "lifecycle replay depends on scores or events at each event's time"
+
+    def _direct(self) -> bool:
+        """Whether the scoring statement writes the output itself, its rows never kept in RESULT: an output
+        to write, no lifecycle replay, and the events scored counted apart (the single pass:
+        `QueryPlan.scored_events_sql`), for `COPY` gives only its rows' count."""
+        plan = self.plan
+        return (
+            self._out is not None and plan is not None and not plan.dynamic_lifecycle and bool(plan.scored_events_sql)
+        )
+
+    def _score_to_file(self) -> Literal["written", "table", "again"]:
+        """The output written by `COPY (shaped scoring statement) TO` a file beside it, put in its place when
+        whole (`output.beside`): the checks RESULT would be read for after the statement ride it as errors
+        raised by a row that needs them (the input files' check, a lead for the pure scorer or a deferred
+        look-up). "table": such a row was met (the files' check made and passed): the run goes on with
+        RESULT, the statement run again. The duplicate check run ahead (`_ids_ahead`) is settled before the
+        file is put in place: "again" when it found repeats (the file is dropped, the query must drop them).
+        A bad input leaves no file and an existing one as it was."""
+        assert self._out is not None and self.plan is not None
+        path, layout, fmt = self._out
+        plan = self.plan
+        table = [c for c, on in (("fallback", plan.has_lifecycle), ("lookup_risk", plan.lookup_risk)) if on]
+        guards = [f"WHEN input_check THEN error({_text(_GUARD_INPUT)})"] if plan.row_check else []
+        guards += [f"WHEN {' OR '.join(table)} THEN error({_text(_GUARD_TABLE)})"] if table else []
+        keep = f"CASE {' '.join(guards)} ELSE TRUE END" if guards else "TRUE"
+        source = f"({self.lookups.inline(plan.sql)}) AS _ls_q WHERE {keep}"
+        tmp = output.beside(path)
+        try:
+            leads = output.copy(self.con, self._shaped_sql(fmt == "JSON", layout, source), tmp, fmt)
+        except Exception as exc:  # duckdb's own error types
+            tmp.unlink(missing_ok=True)
+            if plan.row_check and _GUARD_TABLE not in str(exc):
+                self._check_inputs()  # refuses a bad input with its rows named (or the views must strip)
+            if _GUARD_INPUT in str(exc) or _GUARD_TABLE in str(exc):
+                return "table"
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        try:
+            again = self._settle()
+        except BaseException:  # the ids' check refused them: no output
+            tmp.unlink(missing_ok=True)
+            raise
+        if again:
+            tmp.unlink(missing_ok=True)
+            return "again"
+        os.replace(tmp, path)
+        self.written = path
+        self._materialized = False
+        self.stats.leads = leads
+        self.stats.fallback_leads = 0
+        return "written"
+
+    def _materialize(self) -> None:
+        """RESULT, for results asked after the statement wrote the file itself (the checks already passed)."""
+        if not self._materialized and self.plan is not None:
+            self._score(self.plan)
+            self._materialized = True
 
     def _score(self, plan: QueryPlan) -> None:
         """RESULT from the scoring query; its aggregates kept in AGGREGATES when a replay may read them."""
@@ -452,6 +535,8 @@ class BatchRun:
 
     def fallback_json(self, size: int = 10_000) -> Iterator[list[str]]:
         """The pure scorer's results (`Result.to_dict()` as compact JSON), `size` at a time."""
+        if not self.stats.fallback_leads:
+            return
         cur = self.con.execute(f"SELECT result FROM {FALLBACK} ORDER BY rowid")
         while batch := cur.fetchmany(size):
             yield [row[0] for row in batch]
@@ -508,7 +593,11 @@ class BatchRun:
         in a Parquet layout (`output.write`); None when every lead went to the pure scorer."""
         if self.plan is None:
             return None
-        source = f"{RESULT} WHERE NOT fallback"
+        self._materialize()
+        return self._shaped_sql(json_text, breakdown, f"{RESULT} WHERE NOT fallback")
+
+    def _shaped_sql(self, json_text: bool, breakdown: Breakdown, source: str) -> str:
+        assert self.plan is not None
         if breakdown == "dimensions" and not json_text:
             return dimensions_sql(self.model, self.version, self.plan, self.at, source)
         if not self.breakdown:
@@ -544,7 +633,8 @@ def run_batch(
     default layout) computes none (`BatchRun(breakdown=False)`): its `to_dicts` is refused."""
     if out is not None and Path(out).suffix.lower() == ".parquet" and breakdown == "dimensions":
         options.setdefault("breakdown", False)
-    run = BatchRun(model, leads, events, at, **options)
-    if out is not None:
+    # the scoring statement writes the file itself where it can (`BatchRun._score_to_file`)
+    run = BatchRun(model, leads, events, at, out=out, layout=breakdown, **options)
+    if out is not None and run.written is None:
         run.write(out, breakdown)
     return run
