@@ -49,10 +49,15 @@ def test_a_part_moving_half_its_leads_or_more_predicts_an_apply_worth_the_build(
 
 
 def test_dropped_indexes_are_made_again_as_they_were(sqlite_parts: tuple[LeadStore, LeadStore]) -> None:
+    """The schema's three, one of an odd name, not a unique one (its check is each write's to make)."""
     store = sqlite_parts[0]
+    with store.write() as conn:
+        conn.exec_driver_sql('CREATE INDEX "odd ""name" ON results (evaluated_at)')
+        conn.exec_driver_sql("CREATE UNIQUE INDEX one_each ON results (lead_id, model)")
     before = _schema(store)
-    with store.read() as conn:  # the queue's, the stage queue's, the next change's
-        assert len(results_indexes.secondary(conn.connection.driver_connection)) >= 3
+    with store.read() as conn:
+        names = [n for n, _ in results_indexes.secondary(conn.connection.driver_connection)]
+    assert set(names) == {"ix_results_next_change_at", "ix_results_queue", "ix_results_stage_queue", 'odd "name'}
     with store.write() as conn:
         raw = conn.connection.driver_connection
         dropped = results_indexes.drop(raw)
