@@ -347,6 +347,8 @@ PHASE_FUNCTIONS = (
     ("leadscore.bulk.rescore", "_shape_rows"),  # where older trees have it
     ("leadscore.bulk.write", "write_rows"),
     ("leadscore.bulk.write", "write_sqlite"),
+    ("leadscore.bulk.results_indexes", "drop"),  # (SQLite: the results' indexes left out of the parts' writes)
+    ("leadscore.bulk.results_indexes", "rebuild"),  # (and built again at the end)
 )
 
 
