@@ -74,3 +74,118 @@ def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_q
     con.execute("SET preserve_insertion_order = true")
     with pytest.raises(Unsupported):  # a nested value, as before
         converter(con, ["lead_id"], keys, True)(pa.table({"lead_id": ["a"], "_p": ['{"plan": {"a": 1}}']}))
+
+
+# JSON values as written in a stored event's properties: numbers in every form (whole, signed zero,
+# exponent, past 64 bits, past a double, subnormal), texts with escapes, booleans, null, nested values
+_FRAGMENTS = [
+    "1",
+    "-0",
+    "-0.0",
+    "0.1",
+    "1e400",
+    "-1E5",
+    "1.0",
+    "123.4560",
+    "9007199254740992",
+    "9007199254740993",
+    "-9007199254740993",
+    "12345678901234567890",
+    "123456789012345678901234567890123456789012",
+    "-9223372036854775809",
+    "5e-324",
+    "true",
+    "false",
+    "null",
+    '"x"',
+    '"1"',
+    '""',
+    '"true"',
+    '"a\\"b\\u00e9\\n\\ud83d\\ude00"',
+    "[1, 2]",
+    '{"a": 1}',
+]
+
+
+def _typed_rows(fragments: list[str | None], raw: bool) -> tuple[list[dict[str, object]], bool]:
+    """The typed slots of one key `k` holding each JSON fragment (None: the key absent), through the
+    raw path (`_p`, one JSON text an event) or the one of a JSON value a key (`_j0`); and whether some
+    row is one no slot holds (`_ls_bad`)."""
+    import duckdb
+    import pyarrow as pa
+
+    from leadscore.bulk.export import _typed_sql
+
+    if raw:
+        column = "_p"
+        texts = ["{}" if f is None else '{"x": 0, "k": ' + f + "}" for f in fragments]
+    else:
+        column = "_j0"
+        texts = list(fragments)
+    con = duckdb.connect()
+    con.register("_st_raw", pa.table({"n": list(range(len(texts))), column: pa.array(texts, pa.string())}))
+    out = con.sql(_typed_sql(["n"], ["k"], raw) + " ORDER BY n").to_arrow_table()
+    rows = out.drop_columns(["_ls_bad"]).to_pylist()
+    return rows, any(out.column("_ls_bad").to_pylist())
+
+
+def test_the_raw_typing_of_one_value_equals_the_typing_of_the_value_alone() -> None:
+    """The raw path types each key from `_p`'s JSON types and texts of all keys at once; its slots (and
+    the values no slot holds) are those of the key's JSON value typed on its own, value by value."""
+    import math
+
+    for fragment in [*_FRAGMENTS, None]:
+        if fragment == "-0":  # a whole zero: 0 as Python reads it; the value alone keeps its sign (below)
+            continue
+        raw, raw_bad = _typed_rows([fragment], True)
+        alone, alone_bad = _typed_rows([fragment], False)
+        for a, b in zip(raw, alone, strict=True):
+            assert a.keys() == b.keys()
+            for name in a:  # NaN never, but the same float bit for bit (-0.0, inf)
+                x, y = a[name], b[name]
+                if isinstance(x, float) and isinstance(y, float):
+                    assert math.copysign(1.0, x) == math.copysign(1.0, y) and (x == y), (fragment, name)
+                else:
+                    assert x == y, (fragment, name, x, y)
+        assert raw_bad == alone_bad, fragment
+    rows, bad = _typed_rows(['"pro"', "3", "true", None, "2.5"], True)
+    assert [r["k::str"] for r in rows] == ["pro", None, None, None, None]
+    assert [r["k::num"] for r in rows] == [None, 3.0, None, None, 2.5]
+    assert [r["k::bool"] for r in rows] == [None, None, True, None, None]
+    assert not bad
+    assert str(_typed_rows(["-0"], True)[0][0]["k::num"]) == "0.0"  # json.loads("-0") == 0, as before
+    assert _typed_rows(["9007199254740993"], True)[1] and _typed_rows(["[1]"], True)[1]
+
+
+def test_the_raw_typing_of_many_keys_equals_each_key_alone() -> None:
+    """Several keys of one event: each key's slots are those it has alone (the lists' positions)."""
+    import duckdb
+    import pyarrow as pa
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from leadscore.bulk.export import _typed_sql
+
+    keys = ["a", "b b", 'q"x', "é"]
+
+    values = st.one_of(st.none(), st.sampled_from([f for f in _FRAGMENTS if f != "-0"]))
+
+    @settings(deadline=None)
+    @given(st.lists(st.lists(values, min_size=4, max_size=4), max_size=8))
+    def check(events: list[list[str | None]]) -> None:
+        import json
+
+        texts = [
+            "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in zip(keys, ev, strict=True) if v is not None) + "}"
+            for ev in events
+        ]
+        con = duckdb.connect()
+        con.register("_st_raw", pa.table({"n": list(range(len(texts))), "_p": pa.array(texts, pa.string())}))
+        got = con.sql(_typed_sql(["n"], keys, True) + " ORDER BY n").to_arrow_table().drop_columns(["_ls_bad"])
+        for i, key in enumerate(keys):
+            alone, _ = _typed_rows([ev[i] for ev in events], False)
+            for name in (f"{key}::num", f"{key}::str", f"{key}::bool"):
+                want = [r[f"k::{name.split('::')[1]}"] for r in alone]
+                assert got.column(name).to_pylist() == want, (key, name)
+
+    check()
