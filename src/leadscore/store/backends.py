@@ -285,8 +285,11 @@ class PostgresStore(LeadStore):
         require("postgres")
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        from leadscore.store.pg_compression import compress_with_lz4
+
         engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=15 - POOL_SIZE)
         _ping_when_idle(engine)
+        compress_with_lz4(engine)
         return engine
 
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
