@@ -6,7 +6,8 @@ FOLDER holds a stopped server's data (`FOLDER/data`, as `store_build.py --store 
 leaves it). Each run: the folder copied (`FOLDER-run`), the copy's server started with the tests' settings
 (`store_build.kept_server`), `benchmarks/store_rescore.py --child bulk URL MODEL 0` of the tree TREE run at
 `nice -n 5` with `LEADSCORE_BENCH_AT=AT LEADSCORE_BENCH_PART_LEADS=10000`, then SCRIPT (a store hash, given
-the URL) if named, the server stopped and the copy removed. Prints one JSON line: the load average before
+the URL) if named, the server stopped and the copy removed. `--conf NAME=VALUE` adds a setting to the
+copy's `postgresql.auto.conf` (auto_explain's, say). Prints one JSON line: the load average before
 and after, wall s, the apply process's CPU (user + system, its children included), the server's (every
 server process's CPU before and after, the postmaster's reaped children included: the backends of closed
 connections), and the bench's own figures.
@@ -107,11 +108,14 @@ def main() -> None:
     p.add_argument("at")
     p.add_argument("--sample", action="store_true")
     p.add_argument("--hash", help="a script printing the store's hashes, given its URL")
+    p.add_argument("--conf", action="append", default=[], help="a server setting for the copy (NAME=VALUE)")
     a = p.parse_args()
     run = a.folder.with_name(a.folder.name + "-run")
     if run.exists():
         shutil.rmtree(run)
     subprocess.run(["cp", "-a", str(a.folder), str(run)], check=True)
+    with (run / "data" / "postgresql.auto.conf").open("a") as conf:  # (`--conf`: auto_explain's, ...)
+        conf.writelines(f"{line}\n" for line in a.conf)
     out: dict[str, Any] = {"tree": str(a.tree)}
     try:
         with kept_server(run) as (url, data):
