@@ -38,6 +38,26 @@ def test_property_types_are_the_types_read_through_a_filter() -> None:
     assert property_types(b2b) == ("page_view", "stage_set")
 
 
+def test_each_key_is_taken_out_of_the_events_of_its_own_types_on_postgres() -> None:
+    """`key_types`: a key's types are those of the rules and conditions that read it (`stage` on
+    `stage_set` alone with a lifecycle); PostgreSQL's events query takes each key out of those rows only,
+    SQLite's raw text out of the rows of every such type, as before."""
+    from pathlib import Path
+
+    from leadscore.bulk.export import event_query, key_types, property_types
+    from leadscore.model import load_model
+    from leadscore.store.backends import PostgresStore, SqliteStore
+
+    b2b = load_model(Path(__file__).resolve().parents[2] / "examples" / "b2b-saas" / "model.yaml")
+    assert key_types(b2b) == {"channel": ("page_view",), "page_type": ("page_view",), "stage": ("stage_set",)}
+    assert property_types(b2b) == tuple(sorted({t for types in key_types(b2b).values() for t in types}))
+    sql = event_query(PostgresStore, b2b, 0, None).sql  # (the query needs the backend's SQL only)
+    assert "CASE WHEN type IN ('page_view') THEN CAST(properties -> 'channel' AS TEXT) END" in sql
+    assert "CASE WHEN type IN ('stage_set') THEN CAST(properties -> 'stage' AS TEXT) END" in sql
+    raw = event_query(SqliteStore, b2b, 0, None).sql
+    assert "CASE WHEN type IN ('page_view', 'stage_set') THEN properties END AS _p" in raw
+
+
 def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_query_does() -> None:
     """The plain columns pass through unchanged beside the slots DuckDB makes from the JSON text; a
     plain column of another Arrow type goes through the whole query, which gives the same slots."""

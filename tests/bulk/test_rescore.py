@@ -423,13 +423,18 @@ def test_properties_of_types_the_model_never_filters_are_not_exported(twins: tup
     reads carry their properties out of the store; a value no typed slot holds in another type's
     properties (here `plan` on a `demo_request`, read only on `trial`) no longer sends the apply to the
     pure scorer, and the results are still the pure path's."""
-    from leadscore.bulk.export import event_query, property_types
+    from leadscore.bulk.export import event_query, key_types, property_types
+    from leadscore.sql import literals as q
 
     fast, pure = twins
     evaluator = Evaluator(parse_model(RULES_MODEL))
     assert property_types(evaluator.model) == ("page_view", "trial")
     sql = event_query(fast.store, evaluator.model, fast.now_us(), None).sql
-    assert "CASE WHEN type IN ('page_view', 'trial') THEN " in sql
+    if fast.store.name == "postgres":  # each key out of the events of its own types (`key_types`)
+        for key, types in key_types(evaluator.model).items():
+            assert f"CASE WHEN type IN {q.text_list(types)} THEN CAST(properties -> {q.text(key)} AS TEXT) END" in sql
+    else:
+        assert "CASE WHEN type IN ('page_view', 'trial') THEN " in sql
     odd = [Event("L0001", "demo_request", START + timedelta(days=50), {"plan": {"tier": 3}}, "odd")]
     for service in (fast, pure):
         ingest_events(service.store, service.evaluator, odd, service.now_us)

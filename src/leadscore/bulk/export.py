@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ FETCH_ROWS = 200_000
 SPLIT_ROWS = 1_000_000  # a table with more rows (by its rowid range) is read by two readers
 READER_MIN_ROWS = 100_000  # a smaller one is read by the store's own driver, in this process
 MAX_EXACT_INT = 2**53
+SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0"  # PostgreSQL: `_postgres_batches`' read, in its transaction
 POSTGRES_ADBC = True  # PostgreSQL's events read through the ADBC driver when installed (False: COPY as CSV)
 
 
@@ -61,6 +62,8 @@ class Needs:
     event_ids: bool  # the lifecycle's stage history names events by id
     # the event types whose properties the model reads (`property_types`): the others' are not exported
     property_types: tuple[str, ...] = ()
+    # each property's types (`key_types`), as pairs: PostgreSQL takes a key out of those events only
+    key_types: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def needs_of(model: ScoringModel) -> Needs:
@@ -74,6 +77,7 @@ def needs_of(model: ScoringModel) -> Needs:
         horizons=horizons(model),
         event_ids=model.lifecycle is not None,
         property_types=property_types(model),
+        key_types=tuple(sorted(key_types(model).items())),
     )
 
 
@@ -84,21 +88,36 @@ def property_types(model: ScoringModel) -> tuple[str, ...]:
     its types), so only these types' properties leave the store: in the b2b example a third of the
     properties' bytes (email, form and download events) were read out of SQLite, spilled, and parsed by
     DuckDB for nothing."""
+    return tuple(sorted({t for types in key_types(model).values() for t in types}))
+
+
+def key_types(model: ScoringModel) -> dict[str, tuple[str, ...]]:
+    """Each property the model reads and the event types through which it reads it (sorted): the types
+    of the rules and conditions whose `where:` names it, of the aggregates over it, and `stage_set` for
+    `stage` with a lifecycle (`property_types`, key by key). PostgreSQL takes each key out of the
+    events it exports (`_keys`): a key out of the events of these types only, NULL for the others,
+    which no engine reads it on. In the b2b example `stage` (read on `stage_set` events alone) was
+    taken out of 2.6M page views too (a third of those events' extractions)."""
     from leadscore.engine.lifecycle_replay import STAGE_SET
     from leadscore.model.conditions import EventCondition
     from leadscore.model.spec import EventRule
     from leadscore.model.walk import conditions
 
-    types: set[str] = set()
+    found: dict[str, set[str]] = {}
+
+    def read(keys: Sequence[str], types: Sequence[str]) -> None:
+        for key in keys:
+            found.setdefault(key, set()).update(types)
+
     for rule in model.rules:
         if isinstance(rule, EventRule) and rule.where:
-            types.update(rule.on)
+            read(tuple(rule.where), rule.on)
     for cond in conditions(model):
         if isinstance(cond, EventCondition) and cond.properties_read():  # a `where:`, an aggregate's property
-            types.update(cond.types)
+            read(cond.properties_read(), cond.types)
     if model.lifecycle is not None:
-        types.add(STAGE_SET)
-    return tuple(sorted(types))
+        read(("stage",), (STAGE_SET,))
+    return {key: tuple(sorted(types)) for key, types in found.items()}
 
 
 # -- SQL per backend ----------------------------------------------------------------------------------
@@ -114,16 +133,27 @@ def _pointer(key: str) -> str:
 
 
 def _keys(
-    store: LeadStore, raw: bool, column: str, keys: Sequence[str], types: Sequence[str] | None = None
+    store: LeadStore,
+    raw: bool,
+    column: str,
+    keys: Sequence[str],
+    types: Sequence[str] | None = None,
+    by_key: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """`raw`: the JSON text `_p` (SQLite); else each key's value as JSON text (NULL when absent).
-    `types` (events): only rows of these types carry them, the others NULL (`property_types`)."""
+    `types` (events): only rows of these types carry them, the others NULL (`property_types`);
+    `by_key`: a key (taken out one by one, not raw) only out of the rows of its own types (`key_types`)."""
     if not keys:
         return []
     if raw:
         values = [column]
     else:
         values = [v for v in (store.json_value_sql(column, k) for k in keys) if v is not None]
+    if types and not raw and by_key:
+        return [
+            f"CASE WHEN type IN {q.text_list(by_key.get(k, types))} THEN {v} END"
+            for k, v in zip(keys, values, strict=True)
+        ]
     if types:  # (SQLite reads a row's column only when the CASE asks for it)
         values = [f"CASE WHEN type IN {q.text_list(types)} THEN {v} END" for v in values]
     if raw:
@@ -152,7 +182,7 @@ def _event_sql(store: LeadStore, needs: Needs, at: int, ids: str | None, raw: bo
     cols = ["lead_id", "type", "ts", "seq"]
     if needs.event_ids:
         cols.append(f"{timeline_id_sql()} AS event_key")  # ids per lead, as store.codec.event_of reads them
-    cols += _keys(store, raw, "properties", needs.properties, needs.property_types)
+    cols += _keys(store, raw, "properties", needs.properties, needs.property_types, dict(needs.key_types))
     where = []
     if ids:
         where.append(f"lead_id IN ({ids})")
@@ -214,9 +244,14 @@ def _postgres_batches(store: LeadStore, sql: str, schema: pa.Schema) -> Iterator
     try:
         with os.fdopen(fd, "wb") as fh, store.read() as conn:
             raw: Any = conn.connection.driver_connection
-            with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for data in copy:
-                    fh.write(data)
+            with raw.cursor() as cur:
+                # no parallel workers: a part's read (10,000 leads' stored results or attributes) started
+                # two for a Gather the leader's formatting waits on anyway (11 reads of a part's stored
+                # results: 1.28-1.49 server CPU s with them, 1.09-1.19 without)
+                cur.execute(SERIAL)
+                with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                    for data in copy:
+                        fh.write(data)
         if os.path.getsize(path) == 0:  # no rows (an empty store): Arrow's CSV reader refuses an empty file
             import pyarrow as pa
 

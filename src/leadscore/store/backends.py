@@ -270,6 +270,28 @@ def _ping_when_idle(engine: Engine) -> None:
 POOL_SIZE = 10
 
 
+def copy_all_new(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> bool:
+    """PostgreSQL: `rows` COPYed straight into `table` (its `columns`), in a savepoint undone if one of
+    them is refused by a unique constraint (a key stored already, or twice among the rows; a writer
+    storing one meanwhile is waited for, as by a conflict clause): whether they were stored. Else the
+    caller takes its path with the conflict clause (a temporary table, then INSERT ... SELECT)."""
+    from psycopg.errors import UniqueViolation
+
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute("SAVEPOINT copy_all_new")
+        try:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT copy_all_new")
+            return False
+        cur.execute("RELEASE SAVEPOINT copy_all_new")
+    return True
+
+
 class PostgresStore(LeadStore):
     """Row locks on the leads being rescored (`SELECT ... FOR UPDATE`, in id order so no deadlock)."""
 
@@ -285,8 +307,11 @@ class PostgresStore(LeadStore):
         require("postgres")
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        from leadscore.store.pg_compression import compress_with_lz4
+
         engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=15 - POOL_SIZE)
         _ping_when_idle(engine)
+        compress_with_lz4(engine)
         return engine
 
     def lock_leads(self, conn: Connection, lead_ids: Sequence[str]) -> None:
@@ -315,21 +340,7 @@ class PostgresStore(LeadStore):
         event instead of 14, and 11 of this process's instead of 14 (10,000-event batches, 70,000 stored)."""
         if len(rows) < COPY_MIN_ROWS:
             return False
-        from psycopg.errors import UniqueViolation
-
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cur:
-            cur.execute("SAVEPOINT append_all_new")
-            try:
-                with cur.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            except UniqueViolation:
-                cur.execute("ROLLBACK TO SAVEPOINT append_all_new")
-                return False
-            cur.execute("RELEASE SAVEPOINT append_all_new")
-        return True
+        return copy_all_new(conn, "events", EVENT_COLUMNS, rows)
 
     def insert_new_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """COPY into a temporary table, then one INSERT ... SELECT in input order, skipping stored keys.

@@ -61,20 +61,29 @@ def _copy_encoded(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     a temporary table, then inserted in their order with the conflict clause `enqueue`'s has. The
     history pass of a lifecycle apply enqueued its firings' payloads as dicts, re-encoded into one
     JSON array that the server parsed whole before parsing each payload again (`json_to_recordset`);
-    the texts here are made once (`payload_texts`) and parsed once, by the cast."""
+    the texts here are made once (`payload_texts`) and parsed once, by the COPY into the staging
+    table's json column; the INSERT moves each value as it is. Staged as text and cast to json by the
+    INSERT, each payload was parsed there and compressed twice, once a table (1.0 + 2.1 server CPU s
+    for 71,000 payloads of a lifecycle apply at 100,000 leads x 50 events).
+
+    First the rows are COPYed straight into the outbox (`backends.copy_all_new`), which stores them all
+    unless a key is stored already: then that COPY is undone and they are staged as above."""
+    from leadscore.store.backends import copy_all_new
+
+    if copy_all_new(conn, "outbox", ENQUEUED, rows):  # no key stored already (the usual case): no staging
+        return
     raw: Any = conn.connection.driver_connection
     cols = ", ".join(ENQUEUED)
-    read = ", ".join("CAST(payload AS json)" if c == "payload" else c for c in ENQUEUED)
     with raw.cursor() as cur:
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} (ord integer, idempotency_key text, trigger_id text, "
-            "lead_id text, destination text, payload text, status text, attempts integer, next_attempt_at bigint, "
+            "lead_id text, destination text, payload json, status text, attempts integer, next_attempt_at bigint, "
             "created_at bigint, last_error text) ON COMMIT DELETE ROWS"
         )
         with cur.copy(f"COPY {STAGED} (ord, {cols}) FROM STDIN") as copy:
             for i, row in enumerate(rows):
                 copy.write_row((i, *row))
-        cur.execute(f"INSERT INTO outbox ({cols}) SELECT {read} FROM {STAGED} ORDER BY ord ON CONFLICT DO NOTHING")
+        cur.execute(f"INSERT INTO outbox ({cols}) SELECT {cols} FROM {STAGED} ORDER BY ord ON CONFLICT DO NOTHING")
         # TRUNCATE, not DELETE: a model apply stages its batches in one transaction, where deleted rows
         # stay in the table (dead, not vacuumed before the commit) and every later DELETE and INSERT ...
         # SELECT read all of them again: quadratic in the batches (a table of 140 MB at 70,000 payloads)
