@@ -65,7 +65,7 @@ def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_q
     import pyarrow as pa
     import pytest
 
-    from leadscore.bulk.export import Unsupported, _typed_sql, converter
+    from leadscore.bulk.typed_slots import Unsupported, converter, typed_sql
 
     props = ['{"plan": "pro", "seats": 3}', None, '{"plan": true}', '{"seats": 2.5, "x": 1}', "{}"]
     raw = pa.table(
@@ -79,7 +79,7 @@ def test_the_converter_keeps_the_plain_columns_and_types_the_keys_as_the_whole_q
     keys = ("plan", "seats")
     got = converter(con, ["lead_id", "ts"], keys, True)(raw)
     con.register("_st_raw", raw)
-    whole = con.sql(_typed_sql(["lead_id", "ts"], keys, True)).to_arrow_table().drop_columns(["_ls_bad"])
+    whole = con.sql(typed_sql(["lead_id", "ts"], keys, True)).to_arrow_table().drop_columns(["_ls_bad"])
     assert got.equals(whole)
     assert got.column("plan::str").to_pylist() == ["pro", None, None, None, None]
     assert got.column("seats::num").to_pylist() == [3.0, None, None, 2.5, None]
@@ -134,7 +134,7 @@ def _typed_rows(fragments: list[str | None], raw: bool) -> tuple[list[dict[str, 
     import duckdb
     import pyarrow as pa
 
-    from leadscore.bulk.export import _typed_sql
+    from leadscore.bulk.typed_slots import typed_sql
 
     if raw:
         column = "_p"
@@ -144,7 +144,7 @@ def _typed_rows(fragments: list[str | None], raw: bool) -> tuple[list[dict[str, 
         texts = list(fragments)
     con = duckdb.connect()
     con.register("_st_raw", pa.table({"n": list(range(len(texts))), column: pa.array(texts, pa.string())}))
-    out = con.sql(_typed_sql(["n"], ["k"], raw) + " ORDER BY n").to_arrow_table()
+    out = con.sql(typed_sql(["n"], ["k"], raw) + " ORDER BY n").to_arrow_table()
     rows = out.drop_columns(["_ls_bad"]).to_pylist()
     return rows, any(out.column("_ls_bad").to_pylist())
 
@@ -184,7 +184,7 @@ def test_the_raw_typing_of_many_keys_equals_each_key_alone() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from leadscore.bulk.export import _typed_sql
+    from leadscore.bulk.typed_slots import typed_sql
 
     keys = ["a", "b b", 'q"x', "é"]
 
@@ -201,7 +201,7 @@ def test_the_raw_typing_of_many_keys_equals_each_key_alone() -> None:
         ]
         con = duckdb.connect()
         con.register("_st_raw", pa.table({"n": list(range(len(texts))), "_p": pa.array(texts, pa.string())}))
-        got = con.sql(_typed_sql(["n"], keys, True) + " ORDER BY n").to_arrow_table().drop_columns(["_ls_bad"])
+        got = con.sql(typed_sql(["n"], keys, True) + " ORDER BY n").to_arrow_table().drop_columns(["_ls_bad"])
         for i, key in enumerate(keys):
             alone, _ = _typed_rows([ev[i] for ev in events], False)
             for name in (f"{key}::num", f"{key}::str", f"{key}::bool"):

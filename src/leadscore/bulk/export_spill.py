@@ -7,7 +7,7 @@ at 1M leads x 50 events in 10 parts, 87 CPU s in the readers and 84 in the proce
 for the one scan of the rules-only apply. Here the readers scan the table once in rowid order; each
 batch's rows are cut by lead id at the parts' bounds into one Arrow file per part and reader, as the
 readers read them (the properties as their JSON text), and typed as `export_store` types them
-(`export.converter`, `RawEvents.typed`) when their part runs, all at once: the same rows, in the same
+(`typed_slots.converter`, `RawEvents.typed`) when their part runs, all at once: the same rows, in the same
 order (reader, then batch), as that part's own export. On a SQLite file each reader program cuts and
 writes its own files (`export_adbc.adbc_spill`): the rows no longer cross a pipe into this process,
 which decoded, cut and wrote them again (1.7-3.4 of its CPU s at 100,000 leads x 50 events). Disk:
@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leadscore.bulk.export import converter, event_query, event_source, part_sql, reader_ranges, sqlite_path
+from leadscore.bulk.export import event_query, event_source, part_sql, reader_ranges, sqlite_path
 from leadscore.bulk.spill_files import PartFiles, part_of
+from leadscore.bulk.typed_slots import converter
 
 __all__ = [
     "LeadParts",
@@ -107,7 +108,7 @@ def sweep_stale(folder: Path | None = None) -> list[Path]:
 
 @dataclass(frozen=True)
 class RawEvents:
-    """The spilled rows as the readers read them (`schema`), and how they are typed (`export.converter`'s
+    """The spilled rows as the readers read them (`schema`), and how they are typed (`typed_slots.converter`'s
     arguments); picklable, for the process that prepares the parts (`lifecycle_ahead`)."""
 
     schema: pa.Schema
@@ -146,7 +147,7 @@ class SpilledEvents:
         self.files: dict[int, list[Path]] = {}
 
     def table(self, part: int) -> pa.Table:
-        """The part's typed events (`export.converter`'s columns); raises `export.Unsupported`."""
+        """The part's typed events (`typed_slots.converter`'s columns); raises `export.Unsupported`."""
         return self.events.part(self.files.get(part, []))
 
     def drop(self, part: int) -> None:
