@@ -19,7 +19,7 @@ from leadscore.bulk import frame_reads, frame_rows, frame_windows
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead
 from leadscore.model import parse_model
-from leadscore.sql.stage_windows import Frame
+from leadscore.sql.window_compiler import Frame
 from tests.sql.test_stage_windows import AT, SETTINGS, check_against_oracles, check_generated
 from tests.support.profiles import examples
 from tests.support.strategies import EDGE_EXITS, EDGE_STAGES, edge_busy_data, edge_lifecycle_models

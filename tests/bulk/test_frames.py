@@ -171,19 +171,20 @@ lifecycle:
 
 def test_an_epoch_sums_weights_are_duckdbs_within_an_ulp() -> None:
     """The weights of a half-life's epoch sums, made from the time in NumPy (`Rows.weights`), against the
-    SQL `stage_windows` writes for them, run in DuckDB: 1.0 at an epoch's first instant, 2 ** (P / h) just
+    SQL `window_rules` writes for them, run in DuckDB: 1.0 at an epoch's first instant, 2 ** (P / h) just
     before the next, negative times floored to their epoch, within an ulp; 0.0 where the flag is false
     or NULL (the row at T)."""
     import duckdb
 
-    from leadscore.sql.stage_windows import Frame, _floor_div
+    from leadscore.sql.window_compiler import Frame
+    from leadscore.sql.window_rules import floor_div
 
     period, h = 90 * 86_400_000_000, 30 * 86_400_000_000
     ts = [0, 1, period - 1, period, period + 1, -1, -period, -period - 1, 1_796_634_000_000_000, 123_456_789_012]
     flags = [True, True, True, True, False, True, True, True, None, True]
     table = pa.table({"lead_id": ["a"] * len(ts), "_ls_ts": pa.array(ts, pa.int64()), "_ls_f0": flags})
     got, flag = Rows.of(table).weights(Frame("epoch_sum", "_ls_rc0", period, 0, "_ls_f0", h))
-    epoch = _floor_div("_ls_ts", period)
+    epoch = floor_div("_ls_ts", period)
     sql = f"power(CAST(2.0 AS DOUBLE), CAST(_ls_ts - {epoch} * {period} AS DOUBLE) / {float(h)!r})"
     con = duckdb.connect()
     con.register("t", table)
@@ -206,7 +207,7 @@ def test_epoch_sums_are_fsum_of_their_weights(leads: list[list[int]], half_life:
     ties and negative times); past the fixed point's limit the running sums, within 2 ** -50 of it."""
     import math
 
-    from leadscore.sql.stage_windows import Frame
+    from leadscore.sql.window_compiler import Frame
 
     ids = [f"l{k}" for k, times in enumerate(leads) for _ in times]
     ts = [t for times in leads for t in sorted(times)]
@@ -244,7 +245,7 @@ def test_epoch_sums_past_one_lane_of_fixed_point_are_still_fsum_of_their_weights
     each sum is still `math.fsum` of its weights, exactly; and weights up to 2 ** 30 over 3 rows too."""
     import math
 
-    from leadscore.sql.stage_windows import Frame
+    from leadscore.sql.window_compiler import Frame
 
     for n, period, half_life in ((400, 400, 51), (3, 31, 1)):
         ts = [int(t) for t in np.linspace(0, period - 1, n)]

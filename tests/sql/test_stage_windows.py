@@ -4,7 +4,9 @@ row by row, and the pure scorer's replay (`CompiledLifecycle.replay`), stage and
 
 Generated models (windows, decay, limits, floors and caps, event and score conditions at exact
 thresholds) and histories (ties in time, events on window edges, copies, stage_set events); then
-hand-computed cases at exact thresholds, and the rows the one pass leaves to the join.
+hand-computed cases. `check_against_oracles` and the model `THRESHOLDS` serve the tests of the parts
+too: the compiler (test_window_compiler.py), the rules and their decays (test_window_rules.py), the
+conditions under the error bounds and the rows left to the join (test_window_errors.py).
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def test_one_pass_equals_the_join_and_the_pure_replay(model_data: dict[str, Any]
     check_generated(model_data, sample)
 
 
-# -- hand-computed cases at exact thresholds ----------------------------------------------------------
+# -- hand-computed cases at exact thresholds (their model is the one of test_window_*.py too) --------------
 
 THRESHOLDS = """
 format: 1
@@ -207,59 +209,8 @@ lifecycle:
 """
 
 
-def _ev(lead: str, typ: str, before: timedelta, eid: str) -> Event:
+def ev(lead: str, typ: str, before: timedelta, eid: str) -> Event:
     return Event(lead, typ, AT - before, {}, eid)
-
-
-def test_a_cap_reached_exactly_decides_as_the_pure_scorer() -> None:
-    """Three visits within the day: 45 capped to 40, exactly; `gte: 40` holds at the third visit, not
-    at the second (30); at the fourth, exactly one day after the second, the second is out (T - 1d <
-    ts fails on the edge) and the first long gone: two visits, 30."""
-    model = parse_model(THRESHOLDS)
-    h = timedelta(hours=1)
-    events = [
-        _ev("a", "page_view", 30 * h, "1"),
-        _ev("a", "page_view", 29 * h, "2"),  # on the edge of the 1-day window at the fourth
-        _ev("a", "page_view", 28 * h, "3"),  # the third, within 1 day of the first: 45 -> 40
-        _ev("a", "page_view", 5 * h, "4"),
-    ]
-    got = check_against_oracles(model, [Lead("a", {})], events)
-    at = {t: v for (_, t), v in got.combined.items()}
-    assert at[to_micros(AT - 29 * h)][0] is False  # 30
-    assert at[to_micros(AT - 28 * h)][0] is True  # 45, capped at 40 exactly
-    assert at[to_micros(AT - 5 * h)][0] is False
-    assert got.window[("a", to_micros(AT - 28 * h))][0] is True  # decided without the join
-
-
-def test_ties_at_one_instant_count_together() -> None:
-    """Two reads at the same instant: 16 + 16 = 32, and a visit at that instant brings 47 -> 40."""
-    model = parse_model(THRESHOLDS)
-    events = [_ev("b", "read", timedelta(hours=5), "1"), _ev("b", "read", timedelta(hours=5), "2")]
-    events.append(_ev("b", "page_view", timedelta(hours=5), "3"))
-    got = check_against_oracles(model, [Lead("b", {})], events)
-    assert got.combined[("b", to_micros(AT - timedelta(hours=5)))][0] is True
-    assert len(got.combined) == 2  # one row for the instant, one at T
-
-
-def test_a_decayed_sum_exactly_at_its_threshold_goes_to_the_join() -> None:
-    """fit: a demo 1 day before T under a 2-day linear decay gives 10 and the attribute 5: exactly 15,
-    `eq: 15`. The one pass's rewritten sum cannot tell 15 from its neighbours; the join decides."""
-    model = parse_model(THRESHOLDS)
-    events = [_ev("c", "demo", timedelta(days=1), "1"), _ev("c", "page_view", timedelta(hours=1), "2")]
-    got = check_against_oracles(model, [Lead("c", {"employees": 100})], events)
-    assert got.window[("c", AT_US)][1] is None
-    assert got.join[("c", AT_US)][1] is True
-    assert got.combined[("c", AT_US)][1] is True
-    # at the demo's own time its factor is 1: 20 + 5, certainly not 15, decided in one pass
-    assert got.window[("c", to_micros(AT - timedelta(days=1)))][1] is False
-
-
-def test_a_half_life_at_a_whole_number_of_half_lives() -> None:
-    """A read 1 day (one half-life) before another: 16 * 0.5 + 16 = 24; at T, 2 days after the first
-    (on the 2-day window's edge: out) and 1 day after the second, 8."""
-    model = parse_model(THRESHOLDS)
-    events = [_ev("d", "read", timedelta(days=2), "1"), _ev("d", "read", timedelta(days=1), "2")]
-    check_against_oracles(model, [Lead("d", {})], events)
 
 
 def test_a_lead_without_events_has_its_row_at_t() -> None:
@@ -267,19 +218,6 @@ def test_a_lead_without_events_has_its_row_at_t() -> None:
     model = parse_model(THRESHOLDS)
     got = check_against_oracles(model, [Lead("e", {"employees": 500})], [])
     assert got.combined == {("e", AT_US): (False, False, True)}
-
-
-def test_heavy_leads_over_many_half_lives() -> None:
-    """Hundreds of events over years with a short half-life and no window: the epochs keep every weight
-    finite (the whole history spans far more than 2 ** 1024 in weights relative to one anchor)."""
-    model = parse_model(
-        THRESHOLDS.replace("decay: {half_life: 1d}, within: 2d", "decay: {half_life: 1h}").replace(
-            "gte: 40}", "gte: 31}"
-        )
-    )
-    events = [_ev("f", "read" if k % 3 else "page_view", timedelta(hours=7 * k + (k % 5)), str(k)) for k in range(600)]
-    got = check_against_oracles(model, [Lead("f", {})], events)
-    assert len(got.combined) > 500
 
 
 def test_a_heavy_lead_is_replayed_in_sql_not_by_the_pure_scorer() -> None:
@@ -290,7 +228,7 @@ def test_a_heavy_lead_is_replayed_in_sql_not_by_the_pure_scorer() -> None:
 
     model = parse_model(THRESHOLDS)
     events = [
-        _ev("g", ("page_view", "read", "demo", "lost")[k % 4], timedelta(hours=3 * k + 1), str(k)) for k in range(300)
+        ev("g", ("page_view", "read", "demo", "lost")[k % 4], timedelta(hours=3 * k + 1), str(k)) for k in range(300)
     ]
     leads = [Lead("g", {"employees": 120})]
     run = run_batch(model, leads_table(leads), events_table(events), AT)
@@ -299,43 +237,6 @@ def test_a_heavy_lead_is_replayed_in_sql_not_by_the_pure_scorer() -> None:
     expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
     assert not differences(expected, run.to_dicts())
     assert expected[0]["stage"] is not None
-
-
-HEAVY_LINEAR = """
-format: 1
-name: heavy-linear
-dimensions:
-  fit: {}
-rules:
-  - {id: fade, dimension: fit, on: demo, points: 1, decay: {linear: 2d}}
-lifecycle:
-  stages: [lead, mql]
-  initial: lead
-  transitions:
-    - {to: mql, when: {score: fit, gte: 3000}}
-"""
-
-
-def test_a_linear_decay_over_thousands_of_events_does_not_overflow() -> None:
-    """6,000 demos within the 2-day linear decay: the count times the time (about 1.8e15 micros) is past
-    a BIGINT (9.2e18), so the rewritten sum must not multiply them as BIGINTs. 300 demos at each of 20
-    instants (ties keep the join and the pure replay small); the lead reaches 3,000 part-way, the
-    other lead never does. Conditions, stage and history equal the join's and the pure scorer's, and
-    the batch engine's results equal the pure scorer's."""
-    from leadscore.engine import score_many
-    from tests.batch.compare import differences
-
-    model = parse_model(HEAVY_LINEAR)
-    events = [_ev("h", "demo", timedelta(hours=40 - 2 * (k // 300), minutes=7), str(k)) for k in range(6000)]
-    events += [_ev("i", "demo", timedelta(hours=k + 1), f"i{k}") for k in range(3)]
-    leads = [Lead("h", {}), Lead("i", {})]
-    got = check_against_oracles(model, leads, events)
-    assert got.combined[("h", AT_US)] == (True,)
-    assert got.combined[("i", AT_US)] == (False,)
-    run = run_batch(model, leads_table(leads), events_table(events), AT)
-    expected = [r.to_dict() for r in score_many(model, leads, events, AT)]
-    assert not differences(expected, run.to_dicts())
-    assert [r["stage"] for r in expected] == ["mql", "lead"]
 
 
 def test_flags_of_types_alone_are_read_from_the_type() -> None:

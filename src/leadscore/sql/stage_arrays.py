@@ -38,7 +38,7 @@ _KEYS = frozenset({"gt", "gte", "lt", "lte", "between", "eq", "ne", "in", "not_i
 
 
 class WindowCompiler(Protocol):
-    """What a plan reads of `stage_windows.WindowCompiler` (which imports this module)."""
+    """What a plan reads of `window_compiler.WindowCompiler` (which imports this module)."""
 
     windowed: dict[str, tuple[str, int | None]]
     dimension_columns: Mapping[str, str]
@@ -57,7 +57,7 @@ class NoPlan(Exception):
 class RulePlan:
     """One rule's points at each row. `kind`: "zero"; "count" (points x n, or points once n > 0 with
     `once`); "once_decay" (points x the latest event's factor); "half_life" / "linear" (the rewritten
-    decayed sums of `stage_windows._half_life_sum` / `_linear_sum`); "cond" (points where `cond` holds)."""
+    decayed sums of `window_rules._half_life_sum` / `_linear_sum`); "cond" (points where `cond` holds)."""
 
     dimension: str
     kind: str
@@ -98,7 +98,7 @@ def _numbers(items: list[tuple[str, Any]], keys: frozenset[str]) -> list[tuple[s
 def cond_plan(c: WindowCompiler, cond: Condition, lead_sql: dict[str, str]) -> tuple[Any, ...]:
     """A condition as a tree: ("lead", column) | ("count", alias or None, predicates) | ("none", alias
     or None) | ("score", name, predicates) | ("all" / "any", parts) | ("not", part). Its leaves are
-    read as `stage_windows._tri` reads them: an attribute condition's NULL as false."""
+    read as `window_errors.tri` reads them: an attribute condition's NULL as false."""
     match cond:
         case AttributeCondition():
             sql = f"coalesce({c.condition(cond)}, FALSE)"
