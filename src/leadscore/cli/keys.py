@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from leadscore.cli.options import Format, FormatOpt, ProjectOpt
 from leadscore.cli.output import err, out
-from leadscore.cli.store import Format, FormatOpt, ProjectOpt, _json, _service
+from leadscore.cli.service import open_service
+from leadscore.cli.store_output import print_json
 
 
 def _iso(us: int | None) -> str:
@@ -32,10 +34,10 @@ def create(
     project: ProjectOpt = None,
 ) -> None:
     """Create a key; its token is shown once (store it now)."""
-    with _service(project) as service:
+    with open_service(project) as service:
         info, token = service.create_key(name, scope, origin or ())
     if format == "json":
-        _json(
+        print_json(
             {
                 "id": info.id,
                 "name": info.name,
@@ -54,7 +56,7 @@ def create(
 
 def list_(format: FormatOpt = Format.table, project: ProjectOpt = None) -> None:
     """Every key with its scopes and origins (never the token)."""
-    with _service(project) as service:
+    with open_service(project) as service:
         found = service.api_keys()
     rows: list[dict[str, Any]] = [
         {
@@ -68,7 +70,7 @@ def list_(format: FormatOpt = Format.table, project: ProjectOpt = None) -> None:
         for k in found
     ]
     if format == "json":
-        _json(rows)
+        print_json(rows)
         return
     table = Table("id", "name", "scopes", "origins", "created", "revoked")
     for r in rows:
@@ -82,7 +84,7 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `leadscore keys list`).")], project: ProjectOpt = None
 ) -> None:
     """Revoke a key: every request with it is refused from now on."""
-    with _service(project) as service:
+    with open_service(project) as service:
         info = service.revoke_key(key_id)
     out.print(f"key {info.id} ({info.name}) revoked")
 

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from leadscore.cli.store import ProjectOpt, _service
+from leadscore.cli.options import ProjectOpt
+from leadscore.cli.service import open_service
 
 ReportName = Annotated[str, typer.Argument(help="funnel, channels, quality, feedback or triggers.", show_default=False)]
 
@@ -93,7 +94,7 @@ def report(
     if html is not None and html.exists() and not force:
         fail(f"--html {html}: the file exists (use --force to overwrite it)")
     labels, attributes, edges = _pairs(label, "--label"), _pairs(attribute, "--attribute"), _bands(bands)
-    with _service(project) as service:
+    with open_service(project) as service:
         try:
             to = parse_timestamp(end) if end else service.clock()
             since = parse_timestamp(start) if start else None

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
+from leadscore.cli.options import ProjectOpt
 from leadscore.cli.output import fail
-from leadscore.cli.store import ProjectOpt
 
 
 def serve(
