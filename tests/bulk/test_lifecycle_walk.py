@@ -1,5 +1,5 @@
 """The walk over the rows that can move a stage (`bulk.lifecycle_walk`) against the replay over every
-event and every time's conditions (`bulk.lifecycle_history.replay`, itself compared with the pure
+event and every time's conditions (`bulk.condition_replay.replay`, itself compared with the pure
 scorer's replay in tests/sql/test_stage_windows.py).
 
 `walk_rows` builds the rows as `lifecycle_walk.prepare` does in SQL (moving events with `again` and the
@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadscore.bulk.lifecycle_history import Step, replay
+from leadscore.bulk.condition_replay import Step, replay
 from leadscore.bulk.lifecycle_walk import CONDITIONS, EVENT, Cols, Walker
 from leadscore.domain.timeutil import to_micros
 from leadscore.engine.lifecycle_replay import STAGE_SET, CompiledLifecycle

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from leadscore.batch import run_batch
 from leadscore.batch.duckdb.run import BatchRun
 from leadscore.bulk import frame_windows, frames
-from leadscore.bulk.lifecycle_history import replay as replay_from_conditions
+from leadscore.bulk.condition_replay import replay as replay_from_conditions
 from leadscore.bulk.lifecycle_walk import drop_idle
 from leadscore.domain.events import Event
 from leadscore.domain.lead import Lead

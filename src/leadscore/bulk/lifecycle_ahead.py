@@ -68,7 +68,7 @@ class PartFailed(StoreError):
 
 def handed(prepared: Prepared) -> list[str]:
     """The DuckDB tables the history pass and the write read (see `writeback._write_split`)."""
-    from leadscore.bulk.lifecycle_history import LEADS
+    from leadscore.bulk.history_staging import LEADS
     from leadscore.bulk.lifecycle_split import PY
     from leadscore.bulk.lifecycle_walk import WALK
     from leadscore.bulk.write import ROWS_TABLE

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from leadscore.batch.duckdb.run import BatchRun
-    from leadscore.bulk.lifecycle_history import Staged
+    from leadscore.bulk.history_staging import Staged
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
@@ -116,8 +116,8 @@ def split_leads(
 
 
 def staged_history(run: BatchRun, evaluator: Evaluator, at: int, n_py: int) -> Staged | None:
-    """`lifecycle_history.stage` of the run's history-pass leads (None without any)."""
-    from leadscore.bulk.lifecycle_history import stage
+    """`history_staging.stage` of the run's history-pass leads (None without any)."""
+    from leadscore.bulk.history_staging import stage
 
     if not n_py:
         return None

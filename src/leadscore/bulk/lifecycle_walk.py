@@ -1,6 +1,6 @@
 """The lifecycle replay of the bulk path over the few rows that can move a stage, in one pass.
 
-`lifecycle_history.replay` walks every event of a lead and reads the automatic conditions at each
+`condition_replay.replay` walks every event of a lead and reads the automatic conditions at each
 event time from a dict. Most of those steps cannot move anything: an event with no transition of its
 own (nor a `stage_set`) only triggers the automatic transitions at its time, and those only move
 when one of their conditions holds there. So DuckDB hands over, per lead and in replay order, only:
@@ -70,7 +70,7 @@ class Walker:
         self, init: str, start: int, cols: Cols, lo: int, hi: int, times: list[int] | None = None
     ) -> tuple[str, list[StageChange]]:
         """The stage and history of one lead from its rows lo..hi-1 of `cols` (`part_rows`), `start`
-        the time of its first event by T (T if none). The same as `lifecycle_history.replay` over
+        the time of its first event by T (T if none). The same as `condition_replay.replay` over
         all its events and the conditions at all its times. `times` (a list, emptied first): the
         microseconds of each change of the history, which the stored rows and texts want (turning
         the changes' datetimes back was three conversions a change)."""

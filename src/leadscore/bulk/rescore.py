@@ -82,7 +82,7 @@ def _batch_run(
             (The engine's own `_replay`, but for which leads and that the conditions stay.)"""
             from leadscore.batch.duckdb.run import RESULT
             from leadscore.bulk.frames import conditions_table
-            from leadscore.bulk.lifecycle_history import CONDS
+            from leadscore.bulk.history_staging import CONDS
             from leadscore.bulk.lifecycle_split import MOVED, init_sql, moved_table
             from leadscore.bulk.replay_fold import FOLD_TABLE, SQL_LEADS, STAGED, fold_table
             from leadscore.sql.query import build_query
