@@ -1,5 +1,5 @@
 """Every kind of the condition registry in the pure engine's handlers beyond the scorer's own
-(`compile.py`): the span bounds of the one-pass lifecycle replay (`spans.py`) and the horizon, the next
+(`compile.py`): the span bounds of the one-pass lifecycle replay (`span_conditions.py`) and the horizon, the next
 instant time alone can change a result (`horizon.py`). The kinds come from the registry
 (`tests/support/condition_kinds.py`)."""
 

@@ -28,7 +28,8 @@ from leadscore.domain.result import StageChange
 from leadscore.domain.timeutil import from_micros, to_micros
 from leadscore.engine.compile import Check, Context, compile_condition
 from leadscore.engine.errors import ScoringDataError
-from leadscore.engine.spans import SpanModel, _Node
+from leadscore.engine.span_conditions import Node
+from leadscore.engine.spans import SpanModel
 from leadscore.engine.timeline import Timeline
 from leadscore.model.checks import auto_sources
 from leadscore.model.spec import Lifecycle
@@ -48,7 +49,7 @@ class _AutoTransition:
     to: str
     sources: frozenset[str]
     check: Check
-    span: _Node | None = None  # the condition, three-valued over a span of time (`engine.spans`)
+    span: Node | None = None  # the condition, three-valued over a span of time (`engine.span_conditions`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,10 @@ in t; an aggregate is constant while no event enters or leaves its window. A con
 True, False, or unknown (None) over the span (three-valued, Kleene's logic for all/any/not), and
 a transition whose condition is False over a span cannot fire anywhere in it.
 
+Here: the model's rules compiled once (`SpanModel`) and a lead's score bounds over a span
+(`SpanView.score`); the conditions over a span are `span_conditions`, the counts, windows and
+three-valued arithmetic they share `span_bounds`.
+
 Every bound holds for the exact values the pure scorer computes: counts are exact integers, and
 score comparisons keep a margin far above the rounding of the sums.
 """
@@ -17,121 +21,17 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any
 
-from leadscore.engine.compile import Check, Context, compile_condition, compile_where
+from leadscore.engine.compile import compile_where
 from leadscore.engine.decay_sums import HalfLifeSums, LinearSums
+from leadscore.engine.span_bounds import Interval, micros
+from leadscore.engine.span_conditions import Node, node
 from leadscore.engine.timeline import EventFilter, Matched, Timeline
-from leadscore.engine.values import MISSING, compile_predicate, kind
-from leadscore.model.conditions import (
-    AggregateCondition,
-    AllCondition,
-    AnyCondition,
-    AttributeCondition,
-    Condition,
-    CountCondition,
-    LabelCondition,
-    LastCondition,
-    NoneCondition,
-    NotCondition,
-    ScoreCondition,
-    StageCondition,
-)
-from leadscore.model.predicates import PredicateFields
+from leadscore.model.conditions import Condition
 from leadscore.model.spec import ConditionRule, EventRule, HalfLife, ScoringModel
-
-Tri = bool | None
-Interval = tuple[float, float]
-
-
-def _micros(d: Any) -> int | None:
-    return None if d is None else int(d) * 1_000_000
-
-
-def count_range(m: Matched, within: int | None, ta: int, tb: int) -> tuple[int, int]:
-    """Least and most events of `m` in the window (t - within, t] for any t in [ta, tb]."""
-    ts = m.ts
-    if within is None:
-        return bisect_right(ts, ta), bisect_right(ts, tb)
-    most = bisect_right(ts, tb) - bisect_right(ts, ta - within)
-    least = bisect_right(ts, ta) - bisect_right(ts, tb - within)
-    return max(0, least), most
-
-
-def changes_within(m: Matched, within: int | None, ta: int, tb: int) -> bool:
-    """Whether an event of `m` enters or leaves the window at some t in (ta, tb]."""
-    ts = m.ts
-    if bisect_right(ts, tb) != bisect_right(ts, ta):
-        return True
-    return within is not None and bisect_right(ts, tb - within) != bisect_right(ts, ta - within)
-
-
-def _and(parts: Sequence[Tri]) -> Tri:
-    if any(p is False for p in parts):
-        return False
-    return True if all(p is True for p in parts) else None
-
-
-def _or(parts: Sequence[Tri]) -> Tri:
-    if any(p is True for p in parts):
-        return True
-    return False if all(p is False for p in parts) else None
-
-
-_ITEMS: dict[int, tuple[PredicateFields, list[tuple[str, Any]]]] = {}
-
-
-def _items(pred: PredicateFields) -> list[tuple[str, Any]]:
-    found = _ITEMS.get(id(pred))
-    if found is None or found[0] is not pred:
-        if len(_ITEMS) > 4096:
-            _ITEMS.clear()
-        found = _ITEMS[id(pred)] = (pred, pred.predicate_items())
-    return found[1]
-
-
-def number_tri(pred: PredicateFields, lo: float, hi: float, margin: float) -> Tri:
-    """A predicate over a number known to lie in [lo - margin, hi + margin] (never missing)."""
-    lo, hi = lo - margin, hi + margin
-    out: list[Tri] = []
-    for key, arg in _items(pred):
-        if key == "exists":
-            out.append(bool(arg))
-            continue
-        if key in ("contains", "matches"):
-            out.append(False)
-            continue
-        args: list[Any] = list(arg) if key in ("in", "not_in", "between") else [arg]
-        if key == "between":
-            a, b = args
-            if kind(a) != "num" or kind(b) != "num":
-                out.append(False)
-            elif lo >= a and hi <= b:
-                out.append(True)
-            else:
-                out.append(False if hi < a or lo > b else None)
-            continue
-        nums = [a for a in args if kind(a) == "num"]
-        if key in ("eq", "in", "ne", "not_in"):
-            # equal to a point: certain only when the interval is that point
-            hit: Tri = _or([True if lo == hi == a else (None if lo <= a <= hi else False) for a in nums])
-            out.append(hit if key in ("eq", "in") else (None if hit is None else not hit))
-            continue
-        if not nums:
-            out.append(False)  # a number never orders with text or booleans
-            continue
-        x = nums[0]
-        if key == "gt":
-            out.append(True if lo > x else False if hi <= x else None)
-        elif key == "gte":
-            out.append(True if lo >= x else False if hi < x else None)
-        elif key == "lt":
-            out.append(True if hi < x else False if lo >= x else None)
-        else:  # lte
-            out.append(True if hi <= x else False if lo > x else None)
-    return _and(out)
 
 
 @dataclass(frozen=True)
@@ -144,134 +44,9 @@ class _Rule:
     once: bool
     decays: bool
     limit: float | None
-    when: _Node | None
+    when: Node | None
     half_life: int | None = None  # micros
     linear: int | None = None  # micros
-
-
-class _Node:
-    """A condition, three-valued over a span."""
-
-    constant = False  # its value is the same over every span of a lead (attribute tests only)
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class _Exact(_Node):
-    """Attribute tests: constant over the replay."""
-
-    constant = True
-
-    def __init__(self, check: Check) -> None:
-        self.check = check
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        return self.check(Context(ta, v.attributes, v.timeline))
-
-
-class _Count(_Node):
-    """A count of events (`pred`: its predicate) or, without `pred`, their absence (`none:`)."""
-
-    def __init__(self, cond: CountCondition | NoneCondition, pred: PredicateFields | None) -> None:
-        self.none = pred is None
-        self.types = cond.types
-        self.where = compile_where(cond.where)
-        self.within = _micros(cond.within)
-        self.test = None if pred is None else compile_predicate(pred)
-        self.pred = pred
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        lo, hi = count_range(v.timeline.matching(self.types, self.where), self.within, ta, tb)
-        if self.none:
-            return True if hi == 0 else False if lo > 0 else None
-        assert self.test is not None and self.pred is not None
-        if lo == hi:
-            return self.test(lo)
-        return number_tri(self.pred, lo, hi, 0.0)
-
-
-class _Windowed(_Node):
-    """Aggregates (and other conditions on a window's events): constant while no event enters or
-    leaves the window, then exactly their value at ta."""
-
-    def __init__(self, cond: AggregateCondition) -> None:
-        self.types = cond.types
-        self.where = compile_where(cond.where)
-        self.within = _micros(cond.within)
-        self.check = compile_condition(cond)
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        m = v.timeline.matching(self.types, self.where)
-        if changes_within(m, self.within, ta, tb):
-            return None
-        # its value depends on the window's events only: computed once per set of events
-        lo, hi = m.bounds(ta, self.within)
-        key = (id(self), lo, hi)
-        found = v.windows.get(key)
-        if found is None:
-            found = v.windows[key] = self.check(Context(ta, v.attributes, v.timeline))
-        return found
-
-
-class _Last(_Node):
-    def __init__(self, cond: LastCondition) -> None:
-        self.types = cond.types
-        self.where = compile_where(cond.where)
-        self.older = _micros(cond.older_than)
-        self.newer = _micros(cond.newer_than)
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        m = v.timeline.matching(self.types, self.where)
-        n = bisect_right(m.ts, ta)
-        if bisect_right(m.ts, tb) != n:
-            return None  # the latest event changes within the span
-        if n == 0:
-            return False
-        latest = m.ts[n - 1]
-        parts: list[Tri] = []
-        if self.older is not None:  # latest <= t - older: false, then true as t grows
-            a, b = latest <= ta - self.older, latest <= tb - self.older
-            parts.append(a if a == b else None)
-        if self.newer is not None:  # latest > t - newer: true, then false
-            a, b = latest > ta - self.newer, latest > tb - self.newer
-            parts.append(a if a == b else None)
-        return _and(parts)
-
-
-class _Score(_Node):
-    def __init__(self, cond: ScoreCondition, spans: SpanModel) -> None:
-        self.cond = cond
-        self.spans = spans
-        self.test = compile_predicate(cond)
-        self.index = spans.dimension_index(cond.score)
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        if self.index is None:
-            return self.test(MISSING)
-        lo, hi, margin = v.score(ta, tb, self.index)
-        return number_tri(self.cond, lo, hi, margin)
-
-
-class _Logic(_Node):
-    def __init__(self, op: str, parts: list[_Node]) -> None:
-        self.op = op
-        self.parts = parts
-        self.constant = all(p.constant for p in parts)
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        if self.op == "not":
-            inner = self.parts[0].tri(v, ta, tb)
-            return None if inner is None else not inner
-        values = [p.tri(v, ta, tb) for p in self.parts]
-        return _and(values) if self.op == "all" else _or(values)
-
-
-class _Unknown(_Node):
-    constant = True
-
-    def tri(self, v: SpanView, ta: int, tb: int) -> Tri:
-        return None
 
 
 class SpanModel:
@@ -290,7 +65,7 @@ class SpanModel:
         for rule in model.rules:
             dim = self.dimensions.index(model.dimension_of(rule))
             if isinstance(rule, EventRule):
-                within = _micros(rule.within)
+                within = micros(rule.within)
                 if rule.decay is not None and not isinstance(rule.decay, HalfLife):
                     reach = int(rule.decay.linear) * 1_000_000  # older events earn nothing
                     within = reach if within is None else min(within, reach)
@@ -305,8 +80,8 @@ class SpanModel:
                         rule.decay is not None,
                         rule.limit,
                         None,
-                        _micros(rule.decay.half_life) if isinstance(rule.decay, HalfLife) else None,
-                        _micros(getattr(rule.decay, "linear", None)),
+                        micros(rule.decay.half_life) if isinstance(rule.decay, HalfLife) else None,
+                        micros(getattr(rule.decay, "linear", None)),
                     )
                 )
             else:
@@ -324,31 +99,9 @@ class SpanModel:
             return len(self.dimensions)
         return self.dimensions.index(name) if name in self.dimensions else None
 
-    def node(self, cond: Condition) -> _Node:
-        """The span engine's handler of every condition kind."""
-        match cond:
-            case AttributeCondition():
-                return _Exact(compile_condition(cond))
-            case CountCondition():
-                return _Count(cond, cond)
-            case NoneCondition():
-                return _Count(cond, None)
-            case AggregateCondition():
-                return _Windowed(cond)
-            case LastCondition():
-                return _Last(cond)
-            case ScoreCondition():
-                return _Score(cond, self)
-            case AllCondition():
-                return _Logic("all", [self.node(c) for c in cond.all])
-            case AnyCondition():
-                return _Logic("any", [self.node(c) for c in cond.any])
-            case NotCondition():
-                return _Logic("not", [self.node(cond.not_)])
-            case LabelCondition() | StageCondition():
-                return _Unknown()  # not allowed in a lifecycle: always evaluated exactly
-            case _:
-                assert_never(cond)
+    def node(self, cond: Condition) -> Node:
+        """The span engine's handler of every condition kind (`span_conditions.node`)."""
+        return node(cond, self.dimension_index)
 
     def view(self, attributes: Mapping[str, Any], timeline: Timeline) -> SpanView:
         return SpanView(self, attributes, timeline)
