@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from leadscore.batch import run_batch
-from leadscore.batch.duckdb.layout import events_clustered
+from leadscore.batch.duckdb.layout import events_clustered, parquet_events
 from leadscore.batch.duckdb.run import connect
 from leadscore.model import parse_model
 
@@ -71,6 +71,42 @@ def test_empty_events_are_not_clustered() -> None:
     con = connect()
     con.register("ev", _events(0, 0, lead_by_lead=True))
     assert events_clustered(con, "ev") is False
+
+
+@pytest.mark.parametrize("lead_by_lead", [True, False])
+def test_the_first_files_rows_by_row_number_answer_as_the_view_does(tmp_path: Path, lead_by_lead: bool) -> None:
+    """Parquet files: the sample read from the first file by row number decides as the view's first rows."""
+    events = _events(20_000, 10, lead_by_lead)
+    pq.write_table(events.slice(0, 120_000), tmp_path / "a.parquet", row_group_size=50_000)
+    pq.write_table(events.slice(120_000), tmp_path / "b.parquet")
+    files = parquet_events(tmp_path)
+    assert files == [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    con = connect()
+    con.register("ev", events)
+    assert events_clustered(con, "ev", files=files) is lead_by_lead
+    assert events_clustered(con, "ev") is lead_by_lead
+
+
+def test_a_first_file_shorter_than_the_sample_leaves_it_to_the_view(tmp_path: Path) -> None:
+    """A first file of a few rows of one lead says nothing of the rest: the view's first rows decide (in
+    time order, spread), not those few rows (which would say lead by lead)."""
+    spread = _events(20_000, 10, lead_by_lead=False)
+    pq.write_table(pa.concat_tables([spread.slice(0, 1)] * 50), tmp_path / "a.parquet")
+    pq.write_table(spread, tmp_path / "b.parquet")
+    con = connect()
+    con.execute(
+        f"CREATE VIEW ev AS SELECT * FROM read_parquet(['{tmp_path / 'a.parquet'}', '{tmp_path / 'b.parquet'}'])"
+    )
+    assert events_clustered(con, "ev", files=parquet_events(tmp_path)) is False
+    # one file: its rows are all the view holds, however few
+    assert events_clustered(con, "ev", files=[str(tmp_path / "a.parquet")]) is True
+
+
+def test_only_parquet_sources_name_files(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("lead_id,type,timestamp\n")
+    assert parquet_events(tmp_path / "e.csv") == []
+    assert parquet_events(pa.table({"lead_id": ["x"]})) == []
+    assert parquet_events(tmp_path / "e.parquet") == [str(tmp_path / "e.parquet")]
 
 
 def test_both_forms_give_the_same_results(tmp_path: Path) -> None:

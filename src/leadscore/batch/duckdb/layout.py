@@ -14,6 +14,8 @@ memory: touching every row's state for every count costs more than selecting the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,17 +27,46 @@ SAMPLE_ROWS = 65_536
 CLUSTERED_RATIO = 8.0
 
 
-def events_clustered(con: duckdb.DuckDBPyConnection, relation: str = "_ls_raw_events") -> bool:
+def events_clustered(
+    con: duckdb.DuckDBPyConnection, relation: str = "_ls_raw_events", files: Sequence[str] = ()
+) -> bool:
     """Whether the first rows of `relation` (its column `lead_id`) hold few leads for their number: the
     events come lead by lead, or the leads are few. A sample, not a guarantee: either answer gives the
-    same results, only the cost of the counts differs."""
-    row = con.execute(
-        f"SELECT count(*), count(DISTINCT lead_id) FROM (SELECT lead_id FROM {relation} LIMIT {SAMPLE_ROWS})"
-    ).fetchall()
-    if not row:
-        return False
-    rows, leads = int(row[0][0] or 0), int(row[0][1] or 0)
+    same results, only the cost of the counts differs.
+
+    `files`: the Parquet files `relation` reads, in its order. Their first rows are then read from the
+    first file by their row number, which DuckDB's reader prunes to the first row group, on one thread:
+    0.008-0.010 CPU s against 0.020-0.024 for `LIMIT` over the view, whose two threads each decode a
+    row group of 122,880 lead ids (the foreign benchmark's events). The same rows, unless the first file
+    holds fewer: then the view's first rows, as without `files`."""
+    if files:
+        from leadscore.batch.duckdb.file_schemas import scan_sql
+
+        scan = scan_sql([files[0]], "file_row_number = true")
+        rows, leads = _sample(con, f"SELECT lead_id FROM {scan} WHERE file_row_number < {SAMPLE_ROWS}")
+        if rows >= SAMPLE_ROWS or len(files) == 1:
+            return rows > 0 and rows >= CLUSTERED_RATIO * leads
+    rows, leads = _sample(con, f"SELECT lead_id FROM {relation} LIMIT {SAMPLE_ROWS}")
     return rows > 0 and rows >= CLUSTERED_RATIO * leads
+
+
+def _sample(con: duckdb.DuckDBPyConnection, rows_sql: str) -> tuple[int, int]:
+    """(rows, distinct lead ids) of the sample's rows."""
+    row = con.execute(f"SELECT count(*), count(DISTINCT lead_id) FROM ({rows_sql})").fetchall()
+    return (int(row[0][0] or 0), int(row[0][1] or 0)) if row else (0, 0)
+
+
+def parquet_events(events: object) -> list[str]:
+    """The Parquet files an events source names, in the reader's order (a file, or a directory of them);
+    none for text files and in-memory tables."""
+    if not isinstance(events, str | Path):
+        return []
+    path = Path(events)
+    if not (path.is_dir() or path.suffix.lower() == ".parquet"):
+        return []
+    from leadscore.batch.duckdb.file_schemas import list_files
+
+    return list_files(path)
 
 
 def holds_lower_differs(con: duckdb.DuckDBPyConnection, column: str, relation: str = "events") -> bool:
