@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from leadscore.sql import literals as q
+from leadscore.store.pg_bounds import within_sql
 from leadscore.store.results_repo import SCORE_TOLERANCE
 
 if TYPE_CHECKING:
@@ -410,10 +411,12 @@ def postgres_write_sql(store: LeadStore | type[LeadStore], dims: Sequence[str], 
     fresh = f"(r.lead_id IS NULL OR r.evaluated_at <= {int(at)})"
     changed = f"(r.lead_id IS NULL OR NOT {close_sql('r.score', 'n.score')} OR NOT {same_dimensions_sql(store, dims)})"
     stale = " OR ".join(f"r.{c} IS DISTINCT FROM n.{c}" for c in EVALUATION_COLUMNS)
+    # the stored results read over the part's id range only, by the primary key (`pg_bounds`)
+    stored = within_sql("r.lead_id", f"SELECT lead_id FROM {TEMP}")
     compare = (
         f"{CMP} AS MATERIALIZED (SELECT n.lead_id, r.score AS old_score, ({fresh} AND {changed}) AS history, "
         f"{same_result_sql()} AS same, (r.evaluated_at <= {int(at)} AND ({stale})) AS stale "
-        f"FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id)"
+        f"FROM {TEMP} AS n LEFT JOIN results AS r ON r.lead_id = n.lead_id AND {stored})"
     )
     history = (
         "h AS (INSERT INTO score_history (lead_id, at, model_version, score, delta, dimensions, cause) "
