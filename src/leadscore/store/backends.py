@@ -412,9 +412,10 @@ class PostgresStore(LeadStore):
     def lock_leads_sql(self, conn: Connection, ids_sql: str) -> None:
         """The same row locks, in id order, as `lock_leads` takes; the leads read by their key's index over
         the ids' range (`pg_bounds`), not by a scan of every lead."""
-        from leadscore.store.pg_bounds import within_sql
+        from leadscore.store.pg_bounds import id_span, within_sql
 
-        lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) AND {within_sql('id', ids_sql)} ORDER BY id FOR UPDATE"
+        span = within_sql("id", id_span(conn, ids_sql))
+        lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) AND {span} ORDER BY id FOR UPDATE"
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
 
 
