@@ -24,7 +24,6 @@ leads go three ways (`split`):
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from leadscore.engine.lifecycle_replay import STAGE_SET
@@ -78,10 +77,7 @@ def load_previous(store: LeadStore, con: duckdb.DuckDBPyConnection, ids: str | N
 
     from leadscore.bulk.export import query_table
 
-    where = ""
-    if ids is not None:
-        bounds = part_bounds(ids) if store.name == "postgres" else None
-        where = f" WHERE {bounds}" if bounds is not None else f" WHERE lead_id IN ({ids})"
+    where = f" WHERE lead_id IN ({ids})" if ids is not None else ""
     sql = f"SELECT lead_id, model, model_version, stage, CAST(labels AS TEXT) AS labels FROM results{where}"
     schema = pa.schema([(n, pa.string()) for n in ("lead_id", "model", "model_version", "stage", "labels")])
     con.register("_bl_prev_part", query_table(store, sql, "results", "rowid", schema))
@@ -93,27 +89,6 @@ def load_previous(store: LeadStore, con: duckdb.DuckDBPyConnection, ids: str | N
         con.execute(f"INSERT INTO {PREV} SELECT * FROM _bl_prev_part")
     finally:
         con.unregister("_bl_prev_part")
-
-
-_LITERAL = r"'(?:[^']|'')*'"
-# a part's lead query as `lifecycle_parts.part_queries` writes it: a range of ids, bounded on either side or not
-_PART = re.compile(
-    rf"SELECT id FROM leads WHERE (?:id >= ({_LITERAL}) AND id < ({_LITERAL})|id >= ({_LITERAL})|id < ({_LITERAL}))"
-)
-
-
-def part_bounds(ids: str) -> str | None:
-    """`ids` (a store query of lead ids) as a condition on `results.lead_id`, when it is a part's range
-    of ids (`lifecycle_parts.part_queries`, no other filter): `lead_id >= A AND lead_id < B`, which the
-    primary key's index reads as one range; None for any other query. `lead_id IN (ids)` probed the
-    index once per lead through a join with `leads` (10,000 descents a part of 10,000 leads). The range
-    may also hold results of leads no longer in `leads`; PREV is only joined to the part's leads."""
-    found = _PART.fullmatch(ids)
-    if found is None:
-        return None
-    low1, high1, low, high = found.groups()
-    low, high = low1 or low, high1 or high
-    return " AND ".join([*([f"lead_id >= {low}"] if low else []), *([f"lead_id < {high}"] if high else [])])
 
 
 def _label_path(name: str) -> str | None:
