@@ -141,7 +141,8 @@ def test_results_found_by_rowid_in_any_order_even_when_the_rowids_read_are_stale
 def test_postgres_write_in_one_statement_writes_what_the_three_statements_write(store: LeadStore) -> None:
     """PostgreSQL's write (`postgres_write_sql`, one statement) against `_statements`' three on the same
     loaded rows: a new lead, a changed score, changed dimensions, a changed breakdown only, a row equal
-    but for the evaluation's columns, one equal in every column, one stored after the evaluation time."""
+    but for the evaluation's columns, one equal in every column, one stored after the evaluation time; two
+    stored results outside the loaded ids' range."""
     if store.name != "postgres":
         pytest.skip("PostgreSQL's write")
     from leadscore.bulk.write import TEMP, _ddl, _statements, postgres_write_sql
@@ -154,6 +155,9 @@ def test_postgres_write_in_one_statement_writes_what_the_three_statements_write(
         "d": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
         "e": ("v2", 2_000, 10.0, 5.0, 5.0, "[]"),
         "f": ("v1", 3_000, 10.0, 5.0, 5.0, "[]"),
+        # outside the loaded ids' range (`pg_bounds`): read by neither, left as they are
+        "0": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
+        "zz": ("v1", 1_000, 10.0, 5.0, 5.0, "[]"),
     }
     loaded = {
         "a": (12.0, 7.0, 5.0, "[]"),

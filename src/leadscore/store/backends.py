@@ -410,8 +410,12 @@ class PostgresStore(LeadStore):
         """Nothing: the table goes at commit (ON COMMIT DROP)."""
 
     def lock_leads_sql(self, conn: Connection, ids_sql: str) -> None:
-        """The same row locks, in id order, as `lock_leads` takes."""
-        lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) ORDER BY id FOR UPDATE"
+        """The same row locks, in id order, as `lock_leads` takes; the leads read by their key's index over
+        the ids' range (`pg_bounds`), not by a scan of every lead."""
+        from leadscore.store.pg_bounds import id_span, within_sql
+
+        span = within_sql("id", id_span(conn, ids_sql))
+        lock = f"SELECT id FROM leads WHERE id IN ({ids_sql}) AND {span} ORDER BY id FOR UPDATE"
         conn.exec_driver_sql(f"SELECT count(*) FROM ({lock}) AS k")
 
 
