@@ -208,3 +208,29 @@ def test_a_nan_in_a_column_only_a_later_file_has_is_refused_naming_that_file(tmp
         run_batch(MODEL, tmp_path / "leads.parquet", events, AT)
     assert f"{events / 'p1.parquet'}" in str(batch.value) and "row 2" in str(batch.value)
     assert "n" in str(batch.value)
+
+
+@pytest.mark.parametrize("rows", [2, 0], ids=["rows", "empty"])
+def test_leads_without_an_id_column_are_refused_with_the_columns_found(tmp_path: Path, rows: int) -> None:
+    """A leads file with neither `id` nor `lead_id` (found by the hostile-files property test: its
+    repeated-id count named the missing column and DuckDB's binder error escaped) is refused as the
+    reader refuses it, with the file's own columns only."""
+    from leadscore.batch.duckdb.sources import SourceError
+
+    events = _two_event_files(tmp_path, {})
+    pq.write_table(pa.table({"employees": pa.array(list(range(rows)), pa.int64())}), tmp_path / "leads.parquet")
+    with pytest.raises(SourceError) as batch:
+        run_batch(MODEL, tmp_path / "leads.parquet", events, AT)
+    expected = "missing required column 'id' (or 'lead_id'); columns found: employees"
+    assert str(batch.value) == f"{tmp_path / 'leads.parquet'}: {expected}"
+
+
+def test_events_without_a_required_column_are_refused_in_the_readers_words(tmp_path: Path) -> None:
+    from leadscore.batch.duckdb.sources import SourceError
+
+    events = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"type": ["v"], "note": ["x"]}), events)
+    pq.write_table(pa.table({"id": ["a"]}), tmp_path / "leads.parquet")
+    with pytest.raises(SourceError) as batch:
+        run_batch(MODEL, tmp_path / "leads.parquet", events, AT)
+    assert str(batch.value) == f"{events}: missing required columns 'lead_id', 'timestamp'; columns found: type, note"

@@ -220,3 +220,24 @@ def test_spark_refuses_a_column_two_files_store_as_different_kinds(spark: Any, t
         run_spark(parse_model(MODEL), tmp_path / "leads.parquet", tmp_path / "events", AT, out, spark=spark)
     assert f"column 'amount' is DOUBLE in {first} but VARCHAR in {second}" in str(info.value)
     assert not out.exists()
+
+
+def test_spark_refuses_files_without_a_required_column_in_the_readers_words(spark: Any, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leadscore.batch.duckdb.sources import SourceError
+    from leadscore.batch.spark.run import run_spark
+
+    events, leads = tmp_path / "events.parquet", tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"type": ["v"], "note": ["x"]}), events)
+    pq.write_table(pa.table({"employees": [5]}), leads)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SourceError) as info:
+        run_spark(parse_model(MODEL), leads, events, AT, out, spark=spark)
+    assert str(info.value) == f"{leads}: missing required column 'id' (or 'lead_id'); columns found: employees"
+    pq.write_table(pa.table({"id": ["a"]}), leads)
+    with pytest.raises(SourceError) as info:
+        run_spark(parse_model(MODEL), leads, events, AT, out, spark=spark)
+    assert str(info.value) == f"{events}: missing required columns 'lead_id', 'timestamp'; columns found: type, note"
+    assert not out.exists()

@@ -176,6 +176,10 @@ def write(sheet: Sheet, path: Path, store: bool = False) -> list[str]:
         path.write_bytes(b"[\n" + b",\n".join(_json_line(r) for r in sheet.rows) + b"\n]\n")
     else:
         _write_parquet(sheet, path)
+    key = "lead_id" if sheet.kind == "events" else "id"
+    if fmt in ("csv", "parquet") and key not in sheet.columns:
+        # every row lacks its id: the file has no such column, and is refused as a whole (named, no row)
+        return [f"{path}: missing required column"]
     return [f"{path}:{place(i)}" + (f":{r.bad}" if r.bad else "") for i, r in enumerate(sheet.rows) if r.refused(store)]
 
 

@@ -9,6 +9,7 @@ This is the seam for the store: any relation with these columns can be registere
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +145,15 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]
 ROW_CHECK = "_ls_chk"
 
 
+def missing_columns(path: object, missing: list[str], found: Iterable[str], hint: str = "") -> SourceError:
+    """The reader's words for a file without a required column (`io.convert`), so that `batch` and
+    `score` refuse such a file alike; the input order `_ls_ord` is the engine's column, not the file's."""
+    names = ", ".join(repr(c) for c in missing)
+    plural = "s" if len(missing) > 1 else ""
+    columns = ", ".join(c for c in found if c != "_ls_ord") or "none"
+    return SourceError(f"{path}: missing required column{plural} {names}{hint}; columns found: {columns}")
+
+
 def prepare(
     con: duckdb.DuckDBPyConnection,
     leads: Source,
@@ -169,7 +179,7 @@ def prepare(
     lead_cols = dict(_columns(con, "_ls_raw_leads"))
     key = "id" if "id" in lead_cols else "lead_id" if "lead_id" in lead_cols else None
     if key is None:
-        raise SourceError(f"{leads}: the leads need an `id` (or `lead_id`) column; found {', '.join(lead_cols)}")
+        raise missing_columns(leads, ["id"], lead_cols, " (or 'lead_id')")
     drop = [c for c in ("id", "lead_id") if c in lead_cols]
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW leads AS SELECT * EXCLUDE ({', '.join(q.ident(c) for c in drop)}), "
@@ -178,7 +188,7 @@ def prepare(
     ev_cols = dict(_columns(con, "_ls_raw_events"))
     missing = [c for c in ("lead_id", "type", "timestamp") if c not in ev_cols]
     if missing:
-        raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}; found {', '.join(ev_cols)}")
+        raise missing_columns(events, missing, ev_cols)
     ts = ev_cols["timestamp"].upper()
     ts_expr = '"timestamp"' if ts.startswith("TIMESTAMP WITH TIME ZONE") else 'CAST("timestamp" AS TIMESTAMPTZ)'
     lead = _id_sql("lead_id", ev_cols["lead_id"], plain_events)

@@ -24,7 +24,7 @@ from typing import Any
 from leadscore.batch.duckdb.file_schemas import differing_message, differing_types, list_files
 from leadscore.batch.duckdb.number_checks import check_spark_numbers
 from leadscore.batch.duckdb.run import BatchStats
-from leadscore.batch.duckdb.sources import SourceError
+from leadscore.batch.duckdb.sources import SourceError, missing_columns
 from leadscore.batch.spark.fallback import score_fallback
 from leadscore.batch.spark.shape import shaped, write
 from leadscore.domain.timeutil import parse_timestamp, to_micros
@@ -87,14 +87,15 @@ def _register(spark: Any, leads: Path, events: Path) -> SourceSchema:
     ldf = _read(spark, _files(leads))
     key = "id" if "id" in ldf.columns else "lead_id" if "lead_id" in ldf.columns else None
     if key is None:
-        raise SourceError(f"{leads}: the leads need an `id` (or `lead_id`) column")
+        raise missing_columns(leads, ["id"], ldf.columns, " (or 'lead_id')")
     ldf = ldf.withColumn("_ls_key", F.col(key).cast("string")).drop(*[c for c in ("id", "lead_id") if c in ldf.columns])
     ldf = ldf.withColumnRenamed("_ls_key", "id")
     files = _files(events)
-    edf = _read(spark, files).select("*", "_metadata.file_path", "_metadata.row_index")
-    missing = [c for c in ("lead_id", "type", "timestamp") if c not in edf.columns]
+    raw = _read(spark, files)
+    missing = [c for c in ("lead_id", "type", "timestamp") if c not in raw.columns]
     if missing:
-        raise SourceError(f"{events}: the events need the column(s) {', '.join(missing)}")
+        raise missing_columns(events, missing, raw.columns)
+    edf = raw.select("*", "_metadata.file_path", "_metadata.row_index")
     rank = F.array_position(F.array(*[F.lit(Path(f).resolve().as_uri()) for f in files]), F.col("file_path"))
     edf = (
         edf.withColumn("_ls_ord", rank.cast("long") * F.lit(1 << 40) + F.col("row_index"))
