@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadscore.bulk.frame_counts import CountLanes, Gathered
 from leadscore.bulk.frame_rows import INT64_MAX, Rows
 from leadscore.sql.stage_windows import PEER_LAST, Frame, T
 
@@ -39,19 +40,6 @@ _SCALE = 2.0**52
 _HIGH = 2.0**20
 _LOW_BITS = 32
 _FIXED_LIMIT = 2.0**33
-
-
-def counts(flag: np.ndarray) -> np.ndarray:
-    """The running count of a flag (0 before the first row), in int32 where it fits (every part but a
-    lead of 2 ** 31 rows): half the memory of int64 for the count's prefix sum and its gathers at the
-    frames' ends, the costliest of the counts."""
-    import numpy as np
-
-    if len(flag) >= 2**31 - 1:
-        return prefix(flag)
-    out = np.zeros(len(flag) + 1, dtype=np.int32)
-    np.cumsum(flag, dtype=np.int32, out=out[1:])
-    return out
 
 
 def prefix(values: np.ndarray) -> np.ndarray:
@@ -290,17 +278,10 @@ class Aggregates:
         self.rows, self.nulls = rows, nulls
         self._segments: dict[int, _Segments] = {}
         self._largest = int(np.abs(rows.ts).max()) if rows.n else 0
-        # a flag's running count (and flag), shared by its frames of every length
-        self._counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # the flags' running counts, shared by their frames of every length (`frame_counts`)
+        self._counts = CountLanes(rows)
         self._latest: dict[str, np.ndarray] = {}
         self._in_parity: dict[tuple[int, str, int], np.ndarray] = {}
-
-    def _count(self, flag_name: str) -> tuple[np.ndarray, np.ndarray]:
-        found = self._counted.get(flag_name)
-        if found is None:
-            flag = self.rows.flag(flag_name)
-            found = self._counted[flag_name] = (flag, counts(flag))
-        return found
 
     def at(
         self,
@@ -322,7 +303,9 @@ class Aggregates:
         # an epoch sum's flag: (its sum in the row's epoch, its part of the epoch before) at each kept row,
         # made once for both parities
         epochs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        ends: dict[str, np.ndarray] = {}  # a flag's running count at each frame's end
+        # the flags' running counts gathered at the frames' ends and starts, once per lane and length
+        self._counts.add([f.flag for f in frames.values() if f.kind != "epoch_sum"])
+        gathered = Gathered(self._counts, end)
         for alias, f in frames.items():
             start = starts.get(f.micros)
             if start is None:
@@ -357,20 +340,18 @@ class Aggregates:
                 else:  # the sum of no event's weight is 0.0: the weights are positive
                     cols[alias] = (value, None)
                 continue
-            flag, running = self._count(f.flag)
-            at_end = ends.get(f.flag)
-            if at_end is None:
-                at_end = ends[f.flag] = running[end]
-            n = at_end - running[start]
             if f.kind == "count":
-                cols[alias] = (n, None)
+                cols[alias] = (gathered.count(f.flag, f.micros, start), None)
             elif f.kind == "max_ts":
                 latest_all = self._latest.get(f.flag)
                 if latest_all is None:
+                    flag = rows.flag(f.flag)
                     latest_all = self._latest[f.flag] = np.maximum.accumulate(np.where(flag, np.arange(rows.n), -1))
                 latest = latest_all[out]
                 cols[alias] = (rows.ts[np.maximum(latest, 0)], latest < start)
             elif f.kind == "sum_ts":
+                n = gathered.count(f.flag, f.micros, start)
+                flag = rows.flag(f.flag)
                 largest = self._largest
                 wide = bool(largest) and int(n.max(initial=0)) > INT64_MAX // largest
                 if wide:
