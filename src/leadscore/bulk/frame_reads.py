@@ -29,7 +29,8 @@ from leadscore.bulk.frame_scores import Conditions, reads_score
 from leadscore.bulk.frame_windows import Aggregates, prefix
 from leadscore.model.spec import ScoringModel
 from leadscore.sql.stage_sql import reentries
-from leadscore.sql.stage_windows import ENTERS, RETURNS, Frame
+from leadscore.sql.stage_windows import ENTERS, RETURNS
+from leadscore.sql.window_compiler import Frame
 
 if TYPE_CHECKING:
     import numpy as np

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from leadscore.sql.stage_windows import Frame
+    from leadscore.sql.window_compiler import Frame
 
 INT64_MAX = 2**63 - 1
 
@@ -115,7 +115,7 @@ class Rows:
 
     def weights_at(self, f: Frame, at: np.ndarray) -> np.ndarray:
         """An epoch sum's terms at the rows `at` (its flag's events): 2 ** ((time - the epoch's start) /
-        half-life), as `stage_windows._half_life_sum` writes them in SQL. The power is NumPy's, within an
+        half-life), as `window_rules._half_life_sum` writes them in SQL. The power is NumPy's, within an
         ulp of DuckDB's (the error bound of the rewritten decay allows far more), made at the flag's events
         only: a flag holds at 1-16 % of the b2b example's rows, and the sums' rules read other rows' not."""
         import numpy as np

@@ -6,7 +6,7 @@ the error bounds of the rewritten decays, the three-valued conditions) cost abou
 aggregates: here each is a few array operations per rule. The values are the SQL's, operation for
 operation, except two places that round differently, both covered by an error bound so that a score
 condition too close to its threshold is left undecided (NULL) for the join, as the SQL leaves the
-rewritten decays' (`stage_windows`):
+rewritten decays' (`window_rules`):
 
 - a dimension's sum (and the total's, past two dimensions) is added in rule order, where the pure
   scorer's `math.fsum` rounds once: exact when every term is a whole number (sums below 2 ** 53),
@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from leadscore.sql.stage_windows import CUT_HALF_LIVES, T
+from leadscore.sql.window_compiler import T
+from leadscore.sql.window_rules import CUT_HALF_LIVES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +42,7 @@ class _Rows(Protocol):
 
 
 _EPS = 2.0**-52
-_REL, _REL_PER_EVENT = 4e-12, 4.5e-16  # `stage_windows._REL`, `_REL_PER_EVENT`
+_REL, _REL_PER_EVENT = 4e-12, 4.5e-16  # `window_rules._REL`, `_REL_PER_EVENT`
 _POWER_REL = 2.0**-48  # NumPy's power against the C library's (a few ulps at most)
 _EXACT = 2.0**53  # whole numbers below it add exactly
 
@@ -79,7 +80,7 @@ class _Values:
 
     def epoch_factors(self, period: int, half_life: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the factor of the row's own epoch, of the epoch before, whether the row's epoch is even),
-        as `stage_windows._half_life_sum` derives them once for the rules of one half-life and frame."""
+        as `window_rules._half_life_sum` derives them once for the rules of one half-life and frame."""
         import numpy as np
 
         found = self._factors.get((period, half_life))
@@ -212,7 +213,7 @@ def _cond(plan: tuple[Any, ...], vals: _Values) -> tuple[np.ndarray, np.ndarray]
 
 
 def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of the decay factors, error) of a "half_life" or "linear" rule, as `stage_windows` writes it."""
+    """(sum of the decay factors, error) of a "half_life" or "linear" rule, as `window_rules` writes it."""
     import numpy as np
 
     t = vals.t
@@ -241,7 +242,7 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray | None]:
-    """(points, error) of one rule at each row (`stage_windows.window_rule`); the error None where the
+    """(points, error) of one rule at each row (`window_rules.window_rule`); the error None where the
     points are exact (a count, a condition, a linear once-decay: no addition nor clamp to make of it)."""
     import numpy as np
 

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 from leadscore.bulk.frame_counts import CountLanes, Gathered
 from leadscore.bulk.frame_rows import INT64_MAX, Rows
-from leadscore.sql.stage_windows import PEER_LAST, Frame, T
+from leadscore.sql.stage_windows import PEER_LAST
+from leadscore.sql.window_compiler import Frame, T
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

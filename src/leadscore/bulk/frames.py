@@ -18,7 +18,8 @@ from leadscore.sql.columns import SourceSchema
 from leadscore.sql.condition_sql import TS
 from leadscore.sql.lookups import Lookups
 from leadscore.sql.stage_sql import auto_conditions
-from leadscore.sql.stage_windows import ENTERS, MOVING, Frame, T, window_conditions_query
+from leadscore.sql.stage_windows import ENTERS, MOVING, window_conditions_query
+from leadscore.sql.window_compiler import Frame, T
 
 ENTERS_INIT = "_ls_ien"  # `_lead_values`' columns k: the lead's initial stage may lead to a source of condition k
 

@@ -38,7 +38,7 @@ from leadscore.bulk.history_json import (
     with_breakdown,
 )
 from leadscore.bulk.history_results import bare_firing, history_of, made_playbook, made_time, row_result, score_before
-from leadscore.bulk.history_staging import LEADS, Staged, part_sql
+from leadscore.bulk.history_staging import Staged, part_sql
 from leadscore.bulk.lifecycle_parts import paused_collections
 from leadscore.bulk.lifecycle_walk import Walker, part_rows
 from leadscore.bulk.stage_rows import stage_rows
@@ -57,8 +57,7 @@ if TYPE_CHECKING:
     from leadscore.store.base import LeadStore
     from leadscore.store.pipeline import Evaluator
 
-# LEADS is read from here by `writeback`
-__all__ = ["LEADS", "Finished", "finish"]
+__all__ = ["Finished", "finish"]
 
 
 class Finished(NamedTuple):

@@ -223,7 +223,8 @@ def _write_split(
     import pyarrow as pa
 
     from leadscore.bulk import lifecycle_split as life
-    from leadscore.bulk.lifecycle_history import LEADS, finish
+    from leadscore.bulk.history_staging import LEADS
+    from leadscore.bulk.lifecycle_history import finish
     from leadscore.bulk.write import ROWS_TABLE, TEMP, write_rows
 
     con, n_py, pure_parts = prepared.con, prepared.n_py, prepared.pure_parts

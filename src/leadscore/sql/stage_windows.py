@@ -43,17 +43,13 @@ from leadscore.sql.stage_arrays import ArrayPlan, array_plan
 from leadscore.sql.stage_sql import auto_conditions, moving_types, reentries, relevance
 from leadscore.sql.window_compiler import Frame, T, WindowCompiler
 from leadscore.sql.window_errors import score_errors, tri
-from leadscore.sql.window_rules import CUT_HALF_LIVES, window_rule
+from leadscore.sql.window_rules import window_rule
 
-# T, Frame and CUT_HALF_LIVES are read from here by the NumPy engine (`bulk.frame_*`, `bulk.frames`)
 __all__ = [
-    "CUT_HALF_LIVES",
     "ENTERS",
     "MOVING",
     "PEER_LAST",
     "RETURNS",
-    "Frame",
-    "T",
     "WindowQuery",
     "window_conditions_query",
 ]
