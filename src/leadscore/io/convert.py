@@ -46,13 +46,16 @@ def lead_id_column(chunk: RawChunk) -> str:
     return present[0]
 
 
-def _missing_columns(chunk: RawChunk, missing: list[str], hint: str = "") -> DataFileError:
-    found = ", ".join(chunk.columns or []) or "none"
+def missing_columns_text(missing: list[str], found: list[str], hint: str = "") -> str:
+    """What a file without the columns `missing` is refused with (the reader's, and the batch engines')."""
     names = ", ".join(repr(c) for c in missing)
     plural = "s" if len(missing) > 1 else ""
-    return DataFileError.file_level(
-        chunk.file, f"missing required column{plural} {names}{hint}; columns found: {found}", missing[0]
-    )
+    return f"missing required column{plural} {names}{hint}; columns found: {', '.join(found) or 'none'}"
+
+
+def _missing_columns(chunk: RawChunk, missing: list[str], hint: str = "") -> DataFileError:
+    text = missing_columns_text(missing, list(chunk.columns or []), hint)
+    return DataFileError.file_level(chunk.file, text, missing[0])
 
 
 class _Row:

@@ -17,6 +17,7 @@ from leadscore.batch.duckdb.file_checks import DictionaryColumns, check_parquet,
 from leadscore.batch.duckdb.file_rows import events_table, is_text_input, leads_table
 from leadscore.batch.duckdb.file_schemas import list_files, scan_sql
 from leadscore.batch.duckdb.id_files import ORD_FILE
+from leadscore.io.convert import missing_columns_text
 from leadscore.sql import literals as q
 from leadscore.sql.columns import RESERVED_EVENT_COLUMNS, RESERVED_LEAD_COLUMNS, SourceSchema, TableSchema
 
@@ -146,12 +147,9 @@ ROW_CHECK = "_ls_chk"
 
 
 def missing_columns(path: object, missing: list[str], found: Iterable[str], hint: str = "") -> SourceError:
-    """The reader's words for a file without a required column (`io.convert`), so that `batch` and
-    `score` refuse such a file alike; the input order `_ls_ord` is the engine's column, not the file's."""
-    names = ", ".join(repr(c) for c in missing)
-    plural = "s" if len(missing) > 1 else ""
-    columns = ", ".join(c for c in found if c != "_ls_ord") or "none"
-    return SourceError(f"{path}: missing required column{plural} {names}{hint}; columns found: {columns}")
+    """The reader's refusal of a file without a required column (`io.convert.missing_columns_text`), so that
+    `batch` and `score` refuse such a file alike; the input order `_ls_ord` is the engine's column, not the file's."""
+    return SourceError(f"{path}: {missing_columns_text(missing, [c for c in found if c != '_ls_ord'], hint)}")
 
 
 def prepare(
