@@ -7,11 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from leadscore.bulk import frame_scores, frames
 from leadscore.domain.events import Event
@@ -19,7 +16,6 @@ from leadscore.domain.lead import Lead
 from leadscore.domain.timeutil import to_micros
 from leadscore.model import parse_model
 from tests.sql.test_stage_windows import AT, AT_US, check_against_oracles
-from tests.support.profiles import examples
 
 H = timedelta(hours=1)
 
@@ -192,27 +188,3 @@ def _schema(model: Any) -> Any:
     from leadscore.sql.dialects import infer_schema
 
     return infer_schema(model)
-
-
-@settings(max_examples=examples(200), deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.lists(st.one_of(st.integers(-(2**40), 2**40).map(float), st.floats(-1e6, 1e6)), min_size=4, max_size=4),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=24,
-    )
-)
-def test_a_sum_skipping_its_known_whole_terms_and_zero_errors_is_the_same(terms: list[Any]) -> None:
-    """`_sum` told which terms are whole numbers (`whole_points`) and given None for an exact term's
-    error gives the same value and error, bit for bit, as testing every term and adding zeros."""
-    values = [np.array(t) for t, _ in terms]
-    errors = [np.abs(v) * 2.0**-40 if exact else None for v, (_, exact) in zip(values, terms, strict=True)]
-    whole = [bool((v == np.floor(v)).all()) and exact for v, (_, exact) in zip(values, terms, strict=True)]
-    zeros = [np.zeros(4) if e is None else e for e in errors]
-    known = frame_scores._sum(values, errors, 4, whole)
-    tested = frame_scores._sum([v.copy() for v in values], zeros, 4)
-    for a, b in zip(known, tested, strict=True):
-        assert a.tobytes() == b.tobytes()

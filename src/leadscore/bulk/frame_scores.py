@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
+from leadscore.bulk.frame_sums import EPS, dimension, sum_terms, whole_points
 from leadscore.sql.window_compiler import T
 from leadscore.sql.window_rules import CUT_HALF_LIVES
 
@@ -41,10 +42,8 @@ class _Rows(Protocol):
     out: np.ndarray
 
 
-_EPS = 2.0**-52
 _REL, _REL_PER_EVENT = 4e-12, 4.5e-16  # `window_rules._REL`, `_REL_PER_EVENT`
 _POWER_REL = 2.0**-48  # NumPy's power against the C library's (a few ulps at most)
-_EXACT = 2.0**53  # whole numbers below it add exactly
 
 
 class Epochs:
@@ -238,7 +237,7 @@ def _decayed(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray]:
     if largest and int(n.max(initial=0)) > (2**62) // largest:
         raise _Wide  # n * t might not fit a BIGINT: the SQL multiplies as HUGEINT
     ages = (n * t - times).astype(np.float64) / float(r.linear)
-    return n - ages, 16 * _EPS * (n + 8) * (n + ages)
+    return n - ages, 16 * EPS * (n + 8) * (n + ages)
 
 
 def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray | None]:
@@ -284,49 +283,6 @@ def _rule(r: RulePlan, vals: _Values) -> tuple[np.ndarray, np.ndarray | None]:
     return pts, err
 
 
-def whole_points(r: RulePlan) -> bool:
-    """Whether the rule's points are a whole number at every row: a count's or a condition's, of whole
-    points and limit (`_sum` need not test them)."""
-    return (
-        r.kind in ("count", "cond", "zero")
-        and float(r.points).is_integer()
-        and (r.limit is None or float(r.limit).is_integer())
-    )
-
-
-def _sum(
-    terms: list[np.ndarray], errors: list[np.ndarray | None], n: int, whole: list[bool] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(the terms added in order, how far that may lie from `math.fsum` of the exact terms). An error
-    None is 0 (nothing added: every error is +0.0 or more); `whole`: the terms known to be whole numbers
-    at every row (`whole_points`), not tested here (half of the b2b example's engagement rules)."""
-    import numpy as np
-
-    if not terms:
-        return np.zeros(n), np.zeros(n)
-    value = terms[0]
-    if len(terms) > 1:
-        value = value + terms[1]  # a new array: the later additions in place, in the same order
-        for x in terms[2:]:
-            np.add(value, x, out=value)
-    own: np.ndarray | None = None
-    for e in errors:
-        if e is not None:
-            own = e if own is None else own + e
-    rounding = np.zeros(n)
-    if len(terms) > 2:  # one addition rounds as fsum does; more may round more, unless all are whole
-        size = np.abs(terms[0])
-        is_whole = np.ones(n, dtype=bool)
-        for i, x in enumerate(terms):
-            if i:
-                np.add(size, np.abs(x), out=size)
-            if whole is None or not whole[i]:
-                is_whole &= x == np.floor(x)
-        rounding = np.where(is_whole & (size < _EXACT), 0.0, (len(terms) + 1) * _EPS * size)
-    err = rounding if own is None else own * (1.0 + _EPS) + rounding
-    return value, np.where(err > 0, err + _EPS * np.abs(value), 0.0)
-
-
 def _of_lead(r: RulePlan) -> bool:
     """Whether the rule's points read the lead's own row alone (a condition on its attributes)."""
     return r.kind == "zero" or (r.kind == "cond" and r.cond is not None and _lead_only(r.cond))
@@ -356,28 +312,6 @@ class _LeadRows:
 
         self.ts = np.zeros(n, dtype=np.int64)
         self.out = np.arange(n)
-
-
-def _dimension(
-    points: list[tuple[np.ndarray, np.ndarray | None]],
-    n: int,
-    floor: float | None,
-    cap: float | None,
-    whole: list[bool] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(a dimension's value, its error) from its rules' (points, error), clamped to its floor and cap
-    (`whole`: `_sum`'s)."""
-    import numpy as np
-
-    raw, err = _sum([p for p, _ in points], [e for _, e in points], n, whole)
-    value, clamped = raw, np.zeros(n, dtype=bool)
-    if floor is not None:
-        value = np.where(raw < floor, float(floor), value)
-        clamped |= raw + err < floor
-    if cap is not None:  # tested first, as in the pure scorer
-        value = np.where(raw > cap, float(cap), value)
-        clamped |= raw - err > cap
-    return value, np.where(clamped, 0.0, err)
 
 
 def conditions(
@@ -455,7 +389,7 @@ class Conditions:
             for name, floor, cap in self.plan.dims:
                 if name in self.per_lead:
                     mine = [_rule(r, vals) for r in self.plan.rules if r.dimension == name]
-                    self._lead_dims[name] = _dimension(mine, n, floor, cap)
+                    self._lead_dims[name] = dimension(mine, n, floor, cap)
         return self._lead_dims
 
     def values(
@@ -485,7 +419,7 @@ class Conditions:
                             for r, p in zip(plan.rules, points, strict=True)
                             if r.dimension == name and p is not None
                         ]
-                        value, err = _dimension([p for p, _ in mine], n, floor, cap, [w for _, w in mine])
+                        value, err = dimension([p for p, _ in mine], n, floor, cap, [w for _, w in mine])
                     vals.scores[name] = (value, err)
                     dims.append((value, err))
                 if len(dims) <= 2:  # one addition rounds as fsum does
@@ -495,10 +429,10 @@ class Conditions:
                         errs = errs + e
                     vals.scores["total"] = (
                         total,
-                        np.where(errs > 0, errs * (1.0 + _EPS) + _EPS * np.abs(total), 0.0),
+                        np.where(errs > 0, errs * (1.0 + EPS) + EPS * np.abs(total), 0.0),
                     )
                 else:
-                    vals.scores["total"] = _sum([v for v, _ in dims], [e for _, e in dims], n)
+                    vals.scores["total"] = sum_terms([v for v, _ in dims], [e for _, e in dims], n)
             return [_cond(plan.conditions[k], vals) for k in ks]
         except _Wide:
             return None
